@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from connector.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""The composition root: the one place that turns settings into an engine, sessions, keys and services."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.db import make_engine, session_factory, unit_of_work, upgrade_database
+from connector.ledger import guards  # noqa: F401  (registers the append-only guards on every Session)
+from connector.ledger.chart import ensure_chart
+from connector.ledger.customers import CustomerDirectory
+from connector.ledger.posting import Ledger
+from connector.log import RedactingFormatter, configure_logging
+from connector.security.cipher import FieldCipher
+from connector.security.keys import KeyRing, load_keyring_from_settings
+from connector.settings import Settings
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every configured secret, for log redaction."""
+    values = []
+    password = make_url(settings.database.url.get_secret_value()).password
+    if password:
+        values.append(str(password))
+    values.append(settings.database.url.get_secret_value())
+    if settings.security.encryption_keys is not None:
+        values.append(settings.security.encryption_keys.get_secret_value())
+    return values
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    log_formatter: RedactingFormatter | None = field(default=None, repr=False)
+
+    @cached_property
+    def keyring(self) -> KeyRing:
+        ring = load_keyring_from_settings(self.settings.security, create=True)
+        assert ring is not None  # create=True always yields a ring
+        if self.log_formatter is not None:
+            self.log_formatter.add(
+                base64.b64encode(key).decode() for key in [*ring.keys.values(), ring.index_key]
+            )
+        return ring
+
+    @cached_property
+    def cipher(self) -> FieldCipher:
+        return FieldCipher(self.keyring)
+
+    def ledger(self, session: Session) -> Ledger:
+        return Ledger(session)
+
+    def customers(self, session: Session) -> CustomerDirectory:
+        return CustomerDirectory(session, self.cipher, self.settings.ledger.account_number_template)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_container(settings: Settings, *, migrate: bool = True, logging: bool = True) -> Container:
+    """Wire everything for `settings`; with `migrate`, bring the schema to head and the chart up to date."""
+    formatter = configure_logging(settings.logging, secret_values(settings)) if logging else None
+    engine = make_engine(settings.database.url.get_secret_value(), echo=settings.database.echo)
+    container = Container(settings, engine, session_factory(engine), formatter)
+    if migrate:
+        upgrade_database(engine)
+        with unit_of_work(container.sessions) as session:
+            ensure_chart(session, settings.ledger.chart)
+    return container

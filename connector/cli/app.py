@@ -1,0 +1,114 @@
+"""Top-level commands: check-config, db, demo, and the ledger and keys groups."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connector import __version__
+from connector.cli.context import CliState, err, out, state
+from connector.cli.keys import keys_app
+from connector.cli.ledger import ledger_app
+from connector.config_check import check_config
+from connector.db import current_revision, make_engine, upgrade_database
+from connector.errors import ConfigError, ConnectorError
+
+app = typer.Typer(
+    name="connector",
+    help="CRM ↔ ledger connector: customers from CRMs, documents from exports, a double-entry ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(
+    help="Database schema (Alembic migrations shipped with the package).", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(keys_app, name="keys")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"connector {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML settings file (default: $CONNECTOR_CONFIG).")
+    ] = None,
+    secrets_dir: Annotated[
+        Path | None,
+        typer.Option(help="Directory of secret files, e.g. database__url (default: $CONNECTOR_SECRETS_DIR)."),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    ctx.obj = CliState(config, secrets_dir)
+    ctx.call_on_close(ctx.obj.close)
+
+
+@app.command("check-config")
+def check_config_command(ctx: typer.Context) -> None:
+    """Validate the settings and report every problem with its key, origin and a hint."""
+    cli = state(ctx)
+    settings, problems = check_config(cli.config_file, cli.secrets_dir)
+    if settings is not None and not problems:
+        out.print(f"configuration OK (database {settings.database.display_url()})")
+        return
+    err.print(f"{len(problems)} configuration problem(s):")
+    for problem in problems:
+        err.print(f"  - {problem}", markup=False)
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Bring the database schema to the newest revision."""
+    settings = state(ctx).settings()
+    engine = make_engine(settings.database.url.get_secret_value())
+    try:
+        upgrade_database(engine)
+        out.print(f"database {settings.database.display_url()} is at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Print the schema revision the database is at."""
+    settings = state(ctx).settings()
+    engine = make_engine(settings.database.url.get_secret_value())
+    try:
+        out.print(current_revision(engine) or "(empty database)")
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Build a sample ledger on the configured (default: embedded SQLite) database and verify it."""
+    from connector.demo import run_demo
+
+    container = state(ctx).container()
+    if not run_demo(container, out):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point: a connector error becomes one clear message and exit code 1."""
+    try:
+        app()
+    except ConfigError as exc:
+        err.print(f"error: {exc}", markup=False)
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+        sys.exit(1)
+    except ConnectorError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)

@@ -1,0 +1,49 @@
+"""What every command shares: the global options and a lazily built container."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from connector.bootstrap import Container, build_container
+from connector.config_check import problems_from_validation
+from connector.errors import ConfigError
+from connector.settings import Settings, load_settings, resolve_config_file
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class CliState:
+    config_file: Path | None = None
+    secrets_dir: Path | None = None
+    _container: Container | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        try:
+            return load_settings(self.config_file, self.secrets_dir)
+        except ValidationError as exc:
+            problems = problems_from_validation(exc, resolve_config_file(self.config_file))
+            raise ConfigError("the configuration is invalid", [str(p) for p in problems]) from None
+        except FileNotFoundError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def container(self, *, migrate: bool = True) -> Container:
+        if self._container is None:
+            self._container = build_container(self.settings(), migrate=migrate)
+        return self._container
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+
+
+def state(ctx: typer.Context) -> CliState:
+    found = ctx.find_root().obj
+    assert isinstance(found, CliState)
+    return found

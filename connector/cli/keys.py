@@ -1,0 +1,55 @@
+"""`connector keys status|rotate`: the encryption key ring for personal data."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy import func, select
+
+from connector.cli.context import out, state
+from connector.db import unit_of_work
+from connector.ledger.customers import CustomerDirectory
+from connector.ledger.models import Customer
+from connector.security.cipher import FieldCipher
+from connector.security.keys import save_keyring
+
+keys_app = typer.Typer(help="Encryption keys for personal data at rest.", no_args_is_help=True)
+
+
+@keys_app.command("status")
+def status(ctx: typer.Context) -> None:
+    """Key ids in the ring (never the keys), the active one, and how many names use each."""
+    container = state(ctx).container()
+    ring = container.keyring
+    with unit_of_work(container.sessions) as session:
+        prefix = func.substr(Customer.name_enc, 1, func.instr(Customer.name_enc, ":") - 1)
+        if session.get_bind().dialect.name == "postgresql":
+            prefix = func.split_part(Customer.name_enc, ":", 1)
+        counts: dict[str, int] = dict(session.execute(select(prefix, func.count()).group_by(prefix)).all())
+    for kid in ring.keys:
+        marker = " (active)" if kid == ring.active_id else ""
+        out.print(f"{kid}{marker}: {counts.pop(kid, 0)} customer(s)")
+    for kid, count in counts.items():
+        out.print(f"{kid} (NOT IN THE RING): {count} customer(s) cannot be decrypted", style="bold red")
+
+
+@keys_app.command("rotate")
+def rotate(ctx: typer.Context) -> None:
+    """Make a new key active and re-encrypt all personal data under it.
+
+    With a local key file the new key is generated and saved (older keys stay for old backups).
+    With keys from security.encryption_keys, add the new key to that ring and make it active
+    first; this then re-encrypts everything under it.
+    """
+    container = state(ctx).container()
+    security = container.settings.security
+    ring = container.keyring
+    target = ring if security.encryption_keys is not None else ring.rotated()
+    with unit_of_work(container.sessions) as session:
+        directory = CustomerDirectory(
+            session, FieldCipher(target), container.settings.ledger.account_number_template
+        )
+        if target is not ring:
+            # Saved before the commit: if the commit fails, the data stays readable by the older key.
+            save_keyring(security.keys_file, target)
+        changed = directory.reencrypt()
+    out.print(f"active key {target.active_id}; re-encrypted {changed} field(s) that used older keys")

@@ -1,0 +1,154 @@
+"""`connector ledger verify|balance|entries`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from connector.cli.context import err, out, state
+from connector.cli.output import dumps, money_json, money_text
+from connector.db import unit_of_work
+from connector.ledger.queries import customer_balances, customer_entries, net_receivable
+from connector.ledger.verify import verify_ledger
+
+ledger_app = typer.Typer(help="The double-entry customer ledger.", no_args_is_help=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@ledger_app.command("verify")
+def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Recompute the ledger from its postings; exit 1 listing every violation."""
+    container = state(ctx).container()
+    with unit_of_work(container.sessions) as session:
+        report = verify_ledger(session)
+    if as_json:
+        out.print(
+            dumps(
+                {
+                    "ok": report.ok,
+                    "entries": report.entries,
+                    "postings": report.postings,
+                    "customers": report.customers,
+                    "violations": [v.__dict__ for v in report.violations],
+                }
+            ),
+            markup=False,
+        )
+    elif report.ok:
+        out.print(
+            f"ledger OK: {report.entries} entries, {report.postings} postings, {report.customers} customers; "
+            "every entry balanced, balances and subledger agree with the postings"
+        )
+    else:
+        err.print(f"ledger verification FAILED: {len(report.violations)} violation(s)")
+        for violation in report.violations:
+            err.print(f"  - {violation}", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@ledger_app.command("balance")
+def balance(ctx: typer.Context, account_no: str, as_json: JsonFlag = False) -> None:
+    """A customer's balances per subledger account and currency, and the net amount owed."""
+    container = state(ctx).container()
+    with unit_of_work(container.sessions) as session:
+        lines = customer_balances(session, account_no)
+    net = net_receivable(lines)
+    if as_json:
+        out.print(
+            dumps(
+                {
+                    "account_no": account_no,
+                    "balances": [
+                        {
+                            "account": line.account_code,
+                            "account_name": line.account_name,
+                            "balance": money_json(line.balance),
+                            "postings": line.posting_count,
+                        }
+                        for line in lines
+                    ],
+                    "net_receivable": [money_json(money) for money in net.values()],
+                }
+            ),
+            markup=False,
+        )
+        return
+    table = Table(title=f"Balances of customer {account_no}")
+    table.add_column("account")
+    table.add_column("name")
+    table.add_column("balance (Dr +, Cr −)", justify="right")
+    table.add_column("postings", justify="right")
+    for line in lines:
+        table.add_row(line.account_code, line.account_name, money_text(line.balance), str(line.posting_count))
+    for money in net.values():
+        table.add_row("", "net receivable", money_text(money), "", style="bold")
+    out.print(table)
+
+
+@ledger_app.command("entries")
+def entries(
+    ctx: typer.Context,
+    account_no: str,
+    limit: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A customer's postings with running balances and the voucher each comes from."""
+    container = state(ctx).container()
+    with unit_of_work(container.sessions) as session:
+        lines = customer_entries(session, account_no, limit)
+    if as_json:
+        out.print(
+            dumps(
+                [
+                    {
+                        "entry_id": line.entry_id,
+                        "posting_date": line.posting_date.isoformat(),
+                        "source": line.source,
+                        "external_id": line.external_id,
+                        "document_type": line.document_type,
+                        "memo": line.memo,
+                        "account": line.account_code,
+                        "amount": money_json(line.amount),
+                        "running_balance": money_json(line.running_balance),
+                        "voucher": line.voucher,
+                        "reverses": line.reverses_id,
+                        "reversed_by": line.reversed_by,
+                    }
+                    for line in lines
+                ]
+            ),
+            markup=False,
+        )
+        return
+    table = Table(title=f"Entries of customer {account_no}")
+    for column, justify in (
+        ("date", "left"),
+        ("entry", "right"),
+        ("document", "left"),
+        ("memo", "left"),
+        ("account", "left"),
+        ("amount", "right"),
+        ("balance", "right"),
+        ("voucher", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for line in lines:
+        note = ""
+        if line.reverses_id:
+            note = f" (reverses {line.reverses_id})"
+        elif line.reversed_by:
+            note = f" (reversed by {line.reversed_by})"
+        table.add_row(
+            line.posting_date.isoformat(),
+            str(line.entry_id),
+            f"{line.source} {line.document_type} {line.external_id}{note}",
+            line.memo,
+            line.account_code,
+            money_text(line.amount),
+            money_text(line.running_balance),
+            line.voucher,
+        )
+    out.print(table)

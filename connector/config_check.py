@@ -1,0 +1,108 @@
+"""`connector check-config`: every configuration problem at once, with its key path, origin and a hint."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import SettingsError
+
+from connector.errors import ConfigError, SecurityError
+from connector.settings import ENV_PREFIX, Settings, load_settings, resolve_config_file
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    message: str
+    origin: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        hint = f" — {self.hint}" if self.hint else ""
+        return f"{self.key}: {self.message} [{self.origin}]{hint}"
+
+
+def _model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
+    """The settings model that owns the key at `path` (for 'did you mean' hints)."""
+    model: type[BaseModel] = Settings
+    for part in path:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _origin(loc: Sequence[str | int], config_file: Path | None) -> str:
+    env_name = ENV_PREFIX + "__".join(str(p) for p in loc).upper()
+    if env_name in os.environ:
+        return f"environment {env_name}"
+    return f"file {config_file}" if config_file else "defaults"
+
+
+def _hint(error_type: str, loc: Sequence[str | int]) -> str:
+    if error_type != "extra_forbidden":
+        return ""
+    model = _model_at(loc[:-1])
+    if model is None:
+        return ""
+    valid = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"valid keys here: {', '.join(valid)}"
+
+
+def problems_from_validation(error: ValidationError, config_file: Path | None) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_input=False):
+        loc = tuple(str(p) for p in item["loc"])
+        problems.append(
+            Problem(
+                key=".".join(loc) or "(top level)",
+                message=item["msg"].removeprefix("Value error, "),
+                origin=_origin(loc, config_file),
+                hint=_hint(item["type"], loc),
+            )
+        )
+    return problems
+
+
+def check_config(
+    config_file: Path | None, secrets_dir: Path | None = None
+) -> tuple[Settings | None, list[Problem]]:
+    """Load and validate everything the configuration names; return the settings and every problem."""
+    path = resolve_config_file(config_file)
+    origin = f"file {path}" if path else "defaults"
+    try:
+        settings = load_settings(path, secrets_dir)
+    except FileNotFoundError as exc:
+        return None, [
+            Problem("(config file)", str(exc), origin, "pass --config FILE or set CONNECTOR_CONFIG")
+        ]
+    except tomllib.TOMLDecodeError as exc:
+        return None, [
+            Problem("(config file)", f"not valid TOML: {exc}", origin, "fix the syntax at that line")
+        ]
+    except ValidationError as exc:
+        return None, problems_from_validation(exc, path)
+    except SettingsError as exc:
+        return None, [Problem("(sources)", str(exc), origin, "check the secrets directory and environment")]
+
+    problems: list[Problem] = []
+    from connector.security.keys import load_keyring_from_settings
+
+    try:
+        load_keyring_from_settings(settings.security, create=False)
+    except (SecurityError, ConfigError) as exc:
+        problems.append(
+            Problem("security", str(exc), origin, "run `connector keys init` or set security.encryption_keys")
+        )
+    return settings, problems

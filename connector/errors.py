@@ -1,0 +1,76 @@
+"""The connector's exception tree. Every error the connector raises on purpose is one of these.
+
+    ConnectorError
+     ├── ConfigError                    settings or a mapping set that cannot be used
+     ├── MoneyError (also ValueError)   an amount or currency that is not exact money
+     ├── SecurityError
+     │    ├── KeyStoreError             key material missing, unreadable or malformed
+     │    └── DecryptionError           a ciphertext whose key is unknown or that fails authentication
+     └── LedgerError
+          ├── UnbalancedEntryError      postings do not sum to zero per currency
+          ├── IdempotencyConflictError  a (source, external id) posted before with different content
+          ├── ImmutableEntryError       an attempt to change or delete a posted entry
+          ├── ReversalError             an entry reversed twice, or a reversal reversed
+          ├── UnknownAccountError       a chart account or customer account number that does not exist
+          └── CustomerError             a customer that cannot be created or changed as asked
+
+Messages name the record (source, external id, account number) so an operator can find it.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Root of every error the connector raises deliberately."""
+
+
+class ConfigError(ConnectorError):
+    """Configuration that cannot be used; `problems` lists every issue found, not only the first."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class MoneyError(ConnectorError, ValueError):
+    """An amount that is not exact money in a known ISO 4217 currency."""
+
+
+class SecurityError(ConnectorError):
+    """Encryption keys or ciphertexts that cannot be used."""
+
+
+class KeyStoreError(SecurityError):
+    """Key material that is missing, unreadable or malformed."""
+
+
+class DecryptionError(SecurityError):
+    """A ciphertext whose key id is unknown or that fails authentication."""
+
+
+class LedgerError(ConnectorError):
+    """A ledger operation that would break one of the ledger's invariants."""
+
+
+class UnbalancedEntryError(LedgerError):
+    """A journal entry whose postings do not sum to zero in every currency."""
+
+
+class IdempotencyConflictError(LedgerError):
+    """The same (source, external id) was posted before with different content."""
+
+
+class ImmutableEntryError(LedgerError):
+    """An attempt to update or delete a posted journal entry or posting."""
+
+
+class ReversalError(LedgerError):
+    """A reversal that is not allowed: the entry is already reversed, or is itself a reversal."""
+
+
+class UnknownAccountError(LedgerError):
+    """A chart-of-accounts code or customer account number that does not exist."""
+
+
+class CustomerError(LedgerError):
+    """A customer that cannot be created or changed as requested."""

@@ -1,0 +1,211 @@
+"""Customers on the ledger side: account numbers, classification, credit terms, encrypted contact data."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from connector.errors import CustomerError, UnknownAccountError
+from connector.ledger.models import AccountNumberSequence, Customer, CustomerBankAccount
+from connector.money import Money, currency_code
+from connector.security.cipher import FieldCipher, key_id_of
+
+CODE_PATTERN = re.compile(r"^[0-9A-Za-z]{1,20}$")
+SEQUENCES: Table = AccountNumberSequence.__table__  # type: ignore[assignment]
+ANY = "*"  # sequence scope for a placeholder the template does not use
+PERSONAL_FIELDS = {
+    "name_enc": "customer.name",
+    "email_enc": "customer.email",
+    "phone_enc": "customer.phone",
+    "address_enc": "customer.address",
+}
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    name: str
+    customer_type: str
+    region: str
+    currency: str
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    bank_accounts: tuple[str, ...] = ()
+    credit_limit: Money | None = None
+    payment_terms_days: int = 30
+    value_tier: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """A customer with its personal data decrypted (for display and matching, never logged)."""
+
+    id: int
+    account_no: str
+    name: str
+    customer_type: str
+    region: str
+    currency: str
+    email: str | None
+    phone: str | None
+    address: str | None
+    credit_limit: Money | None
+    payment_terms_days: int
+    value_tier: str | None
+    status: str
+
+
+class AccountNumbers:
+    """Builds account numbers from the template; sequences count per (type, region) and never go back."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        self.scoped_by_type = "type" in fields
+        self.scoped_by_region = "region" in fields
+
+    def next(self, session: Session, customer_type: str, region: str) -> tuple[int, str]:
+        scope_type = customer_type if self.scoped_by_type else ANY
+        scope_region = region if self.scoped_by_region else ANY
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = insert(SEQUENCES).values(customer_type=scope_type, region=scope_region, last_seq=1)
+        allocate = statement.on_conflict_do_update(
+            index_elements=["customer_type", "region"], set_={"last_seq": SEQUENCES.c.last_seq + 1}
+        ).returning(SEQUENCES.c.last_seq)
+        seq = int(session.execute(allocate).scalar_one())
+        return seq, self.template.format(type=customer_type, region=region, seq=seq)
+
+
+class CustomerDirectory:
+    def __init__(self, session: Session, cipher: FieldCipher, account_number_template: str) -> None:
+        self.session = session
+        self.cipher = cipher
+        self.numbers = AccountNumbers(account_number_template)
+
+    def create(self, new: NewCustomer) -> CustomerView:
+        for label, code in (("customer type", new.customer_type), ("region", new.region)):
+            if not CODE_PATTERN.match(code):
+                raise CustomerError(f"{label} code {code!r} must be 1–20 letters or digits")
+        if not new.name.strip():
+            raise CustomerError("a customer needs a name")
+        if new.payment_terms_days < 0:
+            raise CustomerError(f"payment terms must be zero or more days, got {new.payment_terms_days}")
+        currency = currency_code(new.currency)
+        if new.credit_limit is not None and new.credit_limit.currency != currency:
+            raise CustomerError(f"credit limit in {new.credit_limit.currency} for a {currency} customer")
+        seq, account_no = self.numbers.next(self.session, new.customer_type, new.region)
+        encrypt = self.cipher.encrypt_optional
+        customer = Customer(
+            account_no=account_no,
+            customer_type=new.customer_type,
+            region=new.region,
+            seq=seq,
+            value_tier=new.value_tier,
+            name_enc=self.cipher.encrypt("customer.name", new.name.strip()),
+            email_enc=encrypt("customer.email", new.email),
+            email_index=self.cipher.blind_index("email", new.email) if new.email else None,
+            phone_enc=encrypt("customer.phone", new.phone),
+            phone_index=self.cipher.blind_index("phone", new.phone) if new.phone else None,
+            address_enc=encrypt("customer.address", new.address),
+            currency=currency,
+            credit_limit_minor=new.credit_limit.minor if new.credit_limit else None,
+            payment_terms_days=new.payment_terms_days,
+        )
+        self.session.add(customer)
+        self.session.flush()
+        for number in new.bank_accounts:
+            self.add_bank_account(customer.id, number)
+        return self._view(customer)
+
+    def add_bank_account(self, customer_id: int, number: str) -> None:
+        index = self.cipher.blind_index("bank_account", number)
+        known = self.session.scalar(
+            select(CustomerBankAccount.id).where(
+                CustomerBankAccount.customer_id == customer_id, CustomerBankAccount.account_index == index
+            )
+        )
+        if known is None:
+            enc = self.cipher.encrypt("customer_bank_account.number", number.strip())
+            self.session.add(
+                CustomerBankAccount(customer_id=customer_id, account_enc=enc, account_index=index)
+            )
+            self.session.flush()
+
+    def get(self, account_no: str) -> CustomerView:
+        customer = self.session.scalar(select(Customer).where(Customer.account_no == account_no))
+        if customer is None:
+            raise UnknownAccountError(f"no customer with account number {account_no}")
+        return self._view(customer)
+
+    def find_by_email(self, email: str) -> list[CustomerView]:
+        index = self.cipher.blind_index("email", email)
+        return [
+            self._view(c) for c in self.session.scalars(select(Customer).where(Customer.email_index == index))
+        ]
+
+    def find_by_phone(self, phone: str) -> list[CustomerView]:
+        index = self.cipher.blind_index("phone", phone)
+        return [
+            self._view(c) for c in self.session.scalars(select(Customer).where(Customer.phone_index == index))
+        ]
+
+    def find_by_bank_account(self, number: str) -> list[CustomerView]:
+        index = self.cipher.blind_index("bank_account", number)
+        query = (
+            select(Customer)
+            .join(CustomerBankAccount, CustomerBankAccount.customer_id == Customer.id)
+            .where(CustomerBankAccount.account_index == index)
+        )
+        return [self._view(c) for c in self.session.scalars(query)]
+
+    def all(self) -> Iterator[CustomerView]:
+        for customer in self.session.scalars(select(Customer).order_by(Customer.account_no)):
+            yield self._view(customer)
+
+    def reencrypt(self) -> int:
+        """Re-encrypt every personal field not under the active key; returns the number of fields changed."""
+        active = self.cipher.ring.active_id
+        changed = 0
+        for customer in self.session.scalars(select(Customer).execution_options(yield_per=500)):
+            for attribute, field in PERSONAL_FIELDS.items():
+                token = getattr(customer, attribute)
+                if token is not None and key_id_of(token) != active:
+                    setattr(
+                        customer, attribute, self.cipher.encrypt(field, self.cipher.decrypt(field, token))
+                    )
+                    changed += 1
+        for account in self.session.scalars(select(CustomerBankAccount).execution_options(yield_per=500)):
+            if key_id_of(account.account_enc) != active:
+                field = "customer_bank_account.number"
+                account.account_enc = self.cipher.encrypt(
+                    field, self.cipher.decrypt(field, account.account_enc)
+                )
+                changed += 1
+        self.session.flush()
+        return changed
+
+    def _view(self, customer: Customer) -> CustomerView:
+        decrypt = self.cipher.decrypt_optional
+        return CustomerView(
+            id=customer.id,
+            account_no=customer.account_no,
+            name=self.cipher.decrypt("customer.name", customer.name_enc),
+            customer_type=customer.customer_type,
+            region=customer.region,
+            currency=customer.currency,
+            email=decrypt("customer.email", customer.email_enc),
+            phone=decrypt("customer.phone", customer.phone_enc),
+            address=decrypt("customer.address", customer.address_enc),
+            credit_limit=Money(customer.credit_limit_minor, customer.currency)
+            if customer.credit_limit_minor is not None
+            else None,
+            payment_terms_days=customer.payment_terms_days,
+            value_tier=customer.value_tier,
+            status=customer.status,
+        )

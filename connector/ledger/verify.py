@@ -1,0 +1,246 @@
+"""`connector ledger verify`: recompute the ledger from its postings and list every violation.
+
+Checks: every entry balanced per currency and with at least two postings; every entry's content
+hash matches its stored postings; customer postings exactly on the per-customer accounts; stored
+account and customer balances equal the recomputed ones; Σ customer subledger = control account;
+reversal links consistent (a reversal mirrors its original, which is not itself a reversal).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from connector.ledger.entries import content_hash
+from connector.ledger.models import (
+    AccountBalance,
+    Customer,
+    CustomerBalance,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+)
+from connector.money import Money
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.subject}: {self.detail}"
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    postings: int = 0
+    customers: int = 0
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def _money(minor: int, currency: str) -> str:
+    try:
+        return str(Money(int(minor), currency))
+    except ValueError:
+        return f"{minor} (minor units) {currency}"
+
+
+def _entry_balance(session: Session) -> Iterator[Violation]:
+    totals = (
+        select(Posting.entry_id, Posting.currency, func.sum(Posting.amount_minor).label("total"))
+        .group_by(Posting.entry_id, Posting.currency)
+        .having(func.sum(Posting.amount_minor) != 0)
+        .order_by(Posting.entry_id)
+    )
+    for row in session.execute(totals):
+        yield Violation(
+            "balanced",
+            f"entry {row.entry_id}",
+            f"postings sum to {_money(row.total, row.currency)}, not zero",
+        )
+    counts = (
+        select(JournalEntry.id, func.count(Posting.id).label("n"))
+        .outerjoin(Posting, Posting.entry_id == JournalEntry.id)
+        .group_by(JournalEntry.id)
+        .having(func.count(Posting.id) < 2)
+        .order_by(JournalEntry.id)
+    )
+    for entry_id, count in session.execute(counts):
+        yield Violation(
+            "postings", f"entry {entry_id}", f"has {count} posting(s); an entry needs at least two"
+        )
+
+
+def _content_hashes(session: Session) -> Iterator[Violation]:
+    query = (
+        select(
+            JournalEntry,
+            Posting.account_code,
+            Customer.account_no,
+            Posting.currency,
+            Posting.amount_minor,
+        )
+        .outerjoin(Posting, Posting.entry_id == JournalEntry.id)
+        .outerjoin(Customer, Customer.id == Posting.customer_id)
+        .order_by(JournalEntry.id)
+        .execution_options(yield_per=5000)
+    )
+    rows = session.execute(query)
+    for entry, group in itertools.groupby(rows, key=lambda row: row[0]):
+        lines = [(row[1], row[2], row[3], row[4]) for row in group if row[1] is not None]
+        recomputed = content_hash(
+            source=entry.source,
+            external_id=entry.external_id,
+            revision=entry.revision,
+            reverses_id=entry.reverses_id,
+            posting_date=entry.posting_date,
+            value_date=entry.value_date,
+            document_date=entry.document_date,
+            memo=entry.memo,
+            document_type=entry.document_type,
+            lines=lines,
+        )
+        if recomputed != entry.content_hash:
+            yield Violation(
+                "content",
+                f"entry {entry.id} ({entry.source} {entry.external_id})",
+                "stored postings or fields no longer match the content hash written when it was posted",
+            )
+
+
+def _customer_placement(session: Session) -> Iterator[Violation]:
+    query = (
+        select(
+            Posting.id,
+            Posting.entry_id,
+            Posting.account_code,
+            Posting.customer_id,
+            LedgerAccount.per_customer,
+        )
+        .join(LedgerAccount, LedgerAccount.code == Posting.account_code)
+        .where(
+            (LedgerAccount.per_customer & Posting.customer_id.is_(None))
+            | (~LedgerAccount.per_customer & Posting.customer_id.is_not(None))
+        )
+        .order_by(Posting.id)
+    )
+    for row in session.execute(query):
+        detail = "has no customer" if row.per_customer else "carries a customer on a general account"
+        yield Violation(
+            "subledger", f"posting {row.id} of entry {row.entry_id}", f"account {row.account_code} {detail}"
+        )
+
+
+Figures = dict[tuple[Any, ...], tuple[int, int]]  # key → (balance in minor units, posting count)
+
+
+def _compare(
+    check: str, recomputed: Figures, stored: Figures, subject: Callable[[tuple[Any, ...]], str]
+) -> Iterator[Violation]:
+    for key in sorted(recomputed.keys() | stored.keys(), key=str):
+        want, have = recomputed.get(key, (0, 0)), stored.get(key, (0, 0))
+        if want != have:
+            currency = key[-1]
+            yield Violation(
+                check,
+                subject(key),
+                f"stored {_money(have[0], currency)} over {have[1]} postings, "
+                f"postings give {_money(want[0], currency)} over {want[1]}",
+            )
+
+
+def _stored_balances(session: Session) -> Iterator[Violation]:
+    def sums(*columns: Any) -> Figures:
+        query = select(*columns, func.sum(Posting.amount_minor), func.count()).group_by(*columns)
+        if Posting.customer_id in columns:
+            query = query.where(Posting.customer_id.is_not(None))
+        return {tuple(row[:-2]): (int(row[-2]), int(row[-1])) for row in session.execute(query)}
+
+    stored_accounts: Figures = {
+        (b.account_code, b.currency): (b.balance_minor, b.posting_count)
+        for b in session.scalars(select(AccountBalance))
+    }
+    stored_customers: Figures = {
+        (b.customer_id, b.account_code, b.currency): (b.balance_minor, b.posting_count)
+        for b in session.scalars(select(CustomerBalance))
+    }
+    numbers = dict(session.execute(select(Customer.id, Customer.account_no)).all())
+    yield from _compare(
+        "account balance",
+        sums(Posting.account_code, Posting.currency),
+        stored_accounts,
+        lambda key: f"account {key[0]} {key[1]}",
+    )
+    yield from _compare(
+        "customer balance",
+        sums(Posting.customer_id, Posting.account_code, Posting.currency),
+        stored_customers,
+        lambda key: f"customer {numbers.get(key[0], key[0])} account {key[1]} {key[2]}",
+    )
+    # The subledger must add up to its control account, in the stored figures as well.
+    subledger: dict[tuple[str, str], int] = defaultdict(int)
+    for (_, account, currency), (amount, _) in stored_customers.items():
+        subledger[(account, currency)] += amount
+    per_customer = set(session.scalars(select(LedgerAccount.code).where(LedgerAccount.per_customer)))
+    for account, currency in sorted({k for k in stored_accounts if k[0] in per_customer} | subledger.keys()):
+        control = stored_accounts.get((account, currency), (0, 0))[0]
+        if control != subledger[(account, currency)]:
+            yield Violation(
+                "control",
+                f"account {account} {currency}",
+                f"customer balances sum to {_money(subledger[(account, currency)], currency)}, "
+                f"the control account holds {_money(control, currency)}",
+            )
+
+
+def _reversals(session: Session) -> Iterator[Violation]:
+    original = aliased(JournalEntry)
+    pairs = select(JournalEntry, original).join(original, original.id == JournalEntry.reverses_id)
+    for reversal, entry in session.execute(pairs):
+        subject = f"entry {reversal.id} (reversal of {entry.id})"
+        if entry.reverses_id is not None:
+            yield Violation("reversal", subject, f"entry {entry.id} is itself a reversal")
+        if (reversal.source, reversal.external_id, reversal.revision) != (
+            entry.source,
+            entry.external_id,
+            entry.revision,
+        ):
+            yield Violation("reversal", subject, "does not carry the document key of the entry it reverses")
+    net = (
+        select(JournalEntry.id, Posting.account_code, Posting.customer_id, Posting.currency)
+        .join(Posting, Posting.entry_id.in_([JournalEntry.id, JournalEntry.reverses_id]))
+        .where(JournalEntry.reverses_id.is_not(None))
+        .group_by(JournalEntry.id, Posting.account_code, Posting.customer_id, Posting.currency)
+        .having(func.sum(Posting.amount_minor) != 0)
+        .order_by(JournalEntry.id)
+    )
+    for row in session.execute(net):
+        yield Violation(
+            "reversal",
+            f"entry {row.id}",
+            f"does not exactly offset the entry it reverses on account {row.account_code} {row.currency}",
+        )
+
+
+def verify_ledger(session: Session) -> VerifyReport:
+    report = VerifyReport(
+        entries=session.scalar(select(func.count()).select_from(JournalEntry)) or 0,
+        postings=session.scalar(select(func.count()).select_from(Posting)) or 0,
+        customers=session.scalar(select(func.count()).select_from(Customer)) or 0,
+    )
+    for check in (_entry_balance, _content_hashes, _customer_placement, _stored_balances, _reversals):
+        report.violations.extend(check(session))
+    return report

@@ -1,0 +1,20 @@
+"""Alembic environment: runs against the engine handed over in `config.attributes["engine"]`."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+import connector.ledger.models  # noqa: F401  (registers the tables on Base.metadata)
+from connector.db import Base
+
+engine: Engine = context.config.attributes["engine"]
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,106 @@
+"""Exact money: integer minor units plus an ISO 4217 code, with `Decimal` only at the edges.
+
+Exponents come from the ISO 4217 table (the `iso4217` package), not from CLDR display digits,
+which differ for accounting purposes (ISO says IQD has 3 decimals, CLDR shows 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import cache
+
+from iso4217 import Currency
+
+from connector.errors import MoneyError
+
+
+@cache
+def exponent(currency: str) -> int:
+    """Number of minor-unit digits of an ISO 4217 currency (JPY 0, CNY 2, KWD 3)."""
+    try:
+        found = Currency[currency.lower()] if currency.isascii() and currency.isalpha() else None
+    except KeyError:
+        found = None
+    if found is None or found.code != currency:
+        raise MoneyError(f"unknown currency code {currency!r} (expected an ISO 4217 code such as CNY, USD)")
+    if found.exponent is None:
+        raise MoneyError(f"currency {currency} has no minor unit (ISO 4217 'N.A.'), it cannot hold money")
+    return found.exponent
+
+
+def currency_code(value: str) -> str:
+    """Normalise and validate a currency code: ' cny ' → 'CNY'."""
+    code = value.strip().upper()
+    exponent(code)
+    return code
+
+
+def to_minor(amount: Decimal | int | str, currency: str) -> int:
+    """Convert a decimal amount to minor units exactly; more decimals than the currency has is an error."""
+    if isinstance(amount, float | bool):
+        raise MoneyError(f"{type(amount).__name__} amounts are not accepted, use Decimal or str: {amount!r}")
+    try:
+        value = Decimal(amount) if not isinstance(amount, Decimal) else amount
+    except InvalidOperation as exc:
+        raise MoneyError(f"not a decimal amount: {amount!r}") from exc
+    if not value.is_finite():
+        raise MoneyError(f"not a finite amount: {amount!r}")
+    scaled = value.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise MoneyError(
+            f"{amount} {currency} has more decimals than {currency} allows ({exponent(currency)}); "
+            "round it explicitly at the source"
+        )
+    return int(scaled)
+
+
+def to_decimal(minor: int, currency: str) -> Decimal:
+    """Minor units back to a `Decimal` with exactly the currency's number of decimals."""
+    digits = exponent(currency)
+    return Decimal(minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits))
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Money:
+    """An exact amount: `minor` units of `currency` (e.g. Money(12345, "CNY") is 123.45 CNY)."""
+
+    minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if type(self.minor) is not int:
+            raise MoneyError(f"Money.minor must be an int, got {type(self.minor).__name__}")
+        exponent(self.currency)
+
+    @classmethod
+    def of(cls, amount: Decimal | int | str, currency: str) -> Money:
+        """Money from a decimal amount: Money.of("123.45", "CNY")."""
+        code = currency_code(currency)
+        return cls(to_minor(amount, code), code)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency_code(currency))
+
+    @property
+    def amount(self) -> Decimal:
+        return to_decimal(self.minor, self.currency)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise MoneyError(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.minor + other.minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.minor - other.minor, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.minor, self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount:,} {self.currency}"

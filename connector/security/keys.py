@@ -1,0 +1,128 @@
+"""The key ring: AES-256 data keys by id (one active), plus the separate key for blind indexes.
+
+The blind-index key never rotates with the data keys: rotating it would break every look-up.
+A local key file is JSON, written with mode 0600:
+    {"active": "k20261123a1b2", "keys": {"k20261123a1b2": "<base64 32 bytes>"}, "index_key": "<base64>"}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from connector.errors import KeyStoreError
+from connector.settings import SecuritySettings
+
+log = logging.getLogger(__name__)
+KEY_BYTES = 32
+
+
+def _decode_key(value: object, what: str, origin: str) -> bytes:
+    try:
+        raw = base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyStoreError(f"{origin}: {what} is not valid base64") from None
+    if len(raw) != KEY_BYTES:
+        raise KeyStoreError(f"{origin}: {what} must be {KEY_BYTES} bytes, got {len(raw)}")
+    return raw
+
+
+def new_key_id() -> str:
+    return f"k{datetime.now(UTC):%Y%m%d}{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    active_id: str
+    keys: Mapping[str, bytes] = field(repr=False)
+    index_key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.active_id not in self.keys:
+            raise KeyStoreError(f"active key id {self.active_id!r} is not in the key ring")
+        if any(":" in kid or not kid for kid in self.keys):
+            raise KeyStoreError("key ids must be non-empty and must not contain ':'")
+
+    @classmethod
+    def generate(cls) -> KeyRing:
+        kid = new_key_id()
+        return cls(kid, {kid: secrets.token_bytes(KEY_BYTES)}, secrets.token_bytes(KEY_BYTES))
+
+    def rotated(self) -> KeyRing:
+        """A ring with a fresh active key; older keys stay so existing ciphertexts still decrypt."""
+        kid = new_key_id()
+        while kid in self.keys:
+            kid = new_key_id()
+        return KeyRing(kid, {**self.keys, kid: secrets.token_bytes(KEY_BYTES)}, self.index_key)
+
+    @classmethod
+    def from_json(cls, text: str, origin: str) -> KeyRing:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise KeyStoreError(f"{origin}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), dict) or not data["keys"]:
+            raise KeyStoreError(
+                f"{origin}: expected {{'active': id, 'keys': {{id: base64}}, 'index_key': base64}}"
+            )
+        keys = {str(kid): _decode_key(value, f"key {kid!r}", origin) for kid, value in data["keys"].items()}
+        if "index_key" not in data:
+            raise KeyStoreError(f"{origin}: 'index_key' is missing")
+        return cls(str(data.get("active")), keys, _decode_key(data["index_key"], "index_key", origin))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "active": self.active_id,
+                "keys": {kid: base64.b64encode(key).decode() for kid, key in self.keys.items()},
+                "index_key": base64.b64encode(self.index_key).decode(),
+            },
+            indent=2,
+        )
+
+
+def save_keyring(path: Path, ring: KeyRing) -> None:
+    """Write the key file atomically with mode 0600 (never readable by group or others)."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(ring.to_json())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def read_keyring_file(path: Path) -> KeyRing:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise KeyStoreError(f"{path}: mode {mode:o} lets others read the keys; run `chmod 600 {path}`")
+    return KeyRing.from_json(path.read_text(), str(path))
+
+
+def load_keyring_from_settings(security: SecuritySettings, *, create: bool = True) -> KeyRing | None:
+    """The configured key ring; with none configured, create the local key file once (if `create`)."""
+    if security.encryption_keys is not None:
+        return KeyRing.from_json(security.encryption_keys.get_secret_value(), "security.encryption_keys")
+    path = security.keys_file
+    if path.exists():
+        return read_keyring_file(path)
+    if not create:
+        return None
+    ring = KeyRing.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_keyring(path, ring)
+    log.warning(
+        "no encryption key was configured: created the local key file %s (mode 0600). "
+        "Back it up: personal data cannot be read without it.",
+        path,
+    )
+    return ring

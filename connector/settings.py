@@ -1,0 +1,202 @@
+"""Settings: a TOML file plus `CONNECTOR_*` environment variables plus a secrets directory.
+
+Priority (highest first): environment (`CONNECTOR_DATABASE__URL`), secret files (`database__url`
+in the secrets directory), the TOML file (`--config FILE` or `CONNECTOR_CONFIG`). Unknown keys are
+errors. Secrets are `SecretStr` and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from connector.money import currency_code
+
+ENV_PREFIX = "CONNECTOR_"
+CONFIG_ENV = "CONNECTOR_CONFIG"
+SECRETS_DIR_ENV = "CONNECTOR_SECRETS_DIR"
+DEFAULT_DATABASE_URL = "sqlite:///connector.db"
+ACCOUNT_NUMBER_FIELDS = frozenset({"type", "region", "seq"})
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: SecretStr = Field(
+        default=SecretStr(DEFAULT_DATABASE_URL),
+        description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user:pw@host/db",
+    )
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        try:
+            url = make_url(raw)
+        except ArgumentError:
+            raise ValueError("not a database URL; e.g. sqlite:///connector.db") from None
+        if url.get_backend_name() == "postgresql":
+            if url.drivername == "postgresql":
+                return SecretStr(
+                    url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+                )
+            if url.drivername != "postgresql+psycopg":
+                raise ValueError("use postgresql+psycopg:// (psycopg 3 is the installed driver)")
+            return value
+        if url.get_backend_name() != "sqlite":
+            raise ValueError(f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
+        return value
+
+    def display_url(self) -> str:
+        """The URL with any password hidden, safe for logs and status output."""
+        return make_url(self.url.get_secret_value()).render_as_string(hide_password=True)
+
+
+class ChartAccount(Section):
+    code: str = Field(pattern=r"^[0-9A-Za-z.\-]{1,20}$")
+    name: str
+
+
+class ChartSettings(Section):
+    """Role → account. Defaults follow the Chinese chart (企业会计准则)."""
+
+    bank: ChartAccount = ChartAccount(code="1002", name="Bank deposits 银行存款")
+    receivable: ChartAccount = ChartAccount(code="1122", name="Accounts receivable 应收账款")
+    advances: ChartAccount = ChartAccount(code="2203", name="Customer advances 预收账款")
+    revenue: ChartAccount = ChartAccount(code="6001", name="Revenue 主营业务收入")
+
+    @model_validator(mode="after")
+    def _distinct_codes(self) -> ChartSettings:
+        codes = [self.bank.code, self.receivable.code, self.advances.code, self.revenue.code]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"each role needs its own account code, got {codes}")
+        return self
+
+
+class LedgerSettings(Section):
+    base_currency: str = "CNY"
+    account_number_template: str = "{type}{region}{seq:05}"
+    chart: ChartSettings = ChartSettings()
+
+    @field_validator("base_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        return currency_code(value)
+
+    @field_validator("account_number_template")
+    @classmethod
+    def _valid_template(cls, value: str) -> str:
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"not a valid template ({exc}); e.g. '{{type}}{{region}}{{seq:05}}'") from None
+        unknown = fields - ACCOUNT_NUMBER_FIELDS
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed: type, region, seq")
+        try:
+            sample = value.format(type="KA", region="310", seq=1)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise ValueError(f"not a valid template ({exc}); e.g. '{{type}}{{region}}{{seq:05}}'") from None
+        if "seq" not in fields:
+            raise ValueError("the template must contain {seq} so account numbers are unique")
+        if not sample or len(sample) > 40:
+            raise ValueError("the template must produce an account number of 1–40 characters")
+        return value
+
+
+class SecuritySettings(Section):
+    keys_file: Path = Field(
+        default=Path("connector-keys.json"),
+        description="Local key file, created with mode 0600 when no keys are configured",
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description='JSON key ring {"active": id, "keys": {id: base64}, "index_key": base64}',
+    )
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = False
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    security: SecuritySettings = SecuritySettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+def resolve_config_file(config_file: Path | None) -> Path | None:
+    """The file named on the command line, else $CONNECTOR_CONFIG, else none (defaults only)."""
+    if config_file is not None:
+        return config_file
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else None
+
+
+def load_settings(config_file: Path | None = None, secrets_dir: Path | None = None) -> Settings:
+    """Build settings from the sources; raises pydantic's ValidationError listing every problem.
+
+    Raises FileNotFoundError for a named config file that does not exist, and
+    tomllib.TOMLDecodeError for one that is not TOML.
+    """
+    path = resolve_config_file(config_file)
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    secrets = secrets_dir or (Path(os.environ[SECRETS_DIR_ENV]) if os.environ.get(SECRETS_DIR_ENV) else None)
+
+    class _Sourced(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if secrets is not None:
+                sources.append(
+                    NestedSecretsSettingsSource(
+                        file_secret_settings,
+                        secrets_dir=secrets,
+                        secrets_dir_missing="error",
+                        secrets_prefix="",
+                        secrets_nested_delimiter="__",
+                    )
+                )
+            if path is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            return tuple(sources)
+
+    return _Sourced()

@@ -1,0 +1,165 @@
+"""The `connector` command as ops use it: demo, verify, balances, entries, config checks, key rotation."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from connector.cli import main
+from tests.conftest import copy_example_config, postgres_url
+
+pytestmark = pytest.mark.usefixtures("isolated_cwd")
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    def run(*args: str) -> Result:
+        monkeypatch.setattr(sys, "argv", ["connector", *args])
+        monkeypatch.setenv("COLUMNS", "220")
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def test_the_demo_builds_a_verified_ledger_and_a_second_run_changes_nothing(cli, isolated_cwd: Path) -> None:
+    first = cli("demo")
+    assert first.code == 0, first.err
+    assert "posted 12 new document(s)" in first.out
+    assert "ledger verify: OK (13 entries, 26 postings)" in first.out
+    assert (isolated_cwd / "connector.db").exists()
+    assert "created the local key file" in first.err
+    second = cli("demo")
+    assert second.code == 0
+    assert "posted 0 new document(s), 12 already in the ledger" in second.out
+    assert "ledger verify: OK (13 entries, 26 postings)" in second.out
+    assert "created the local key file" not in second.err
+
+
+def test_balance_and_entries_trace_each_figure_to_its_voucher(cli) -> None:
+    cli("demo")
+    balance = json.loads(cli("ledger", "balance", "KASH00001", "--json").out)
+    assert balance["net_receivable"] == [{"amount": "56400.50", "currency": "CNY", "minor": 5640050}]
+    entries = json.loads(cli("ledger", "entries", "SMEZJ00001", "--json").out)
+    assert [(e["external_id"], e["document_type"]) for e in entries] == [
+        ("INV-2026-0003", "invoice"),
+        ("INV-2026-0007", "invoice"),
+        ("CAMT-20260306-002", "bank_line"),
+        ("INV-2026-0007", "reversal"),
+    ]
+    assert entries[3]["reverses"] == entries[1]["entry_id"]
+    assert entries[3]["running_balance"]["amount"] == "11999.99"
+    assert entries[0]["voucher"] == "demo/zoho_books_export.csv:4"
+    table = cli("ledger", "entries", "SMEZJ00001")
+    assert table.code == 0
+    assert "reversed by" in table.out
+
+
+def test_verify_fails_listing_each_violation_of_a_tampered_ledger(cli, isolated_cwd: Path) -> None:
+    cli("demo")
+    with sqlite3.connect(isolated_cwd / "connector.db") as raw:
+        raw.execute("UPDATE postings SET amount_minor = amount_minor + 1 WHERE id = 1")
+        raw.execute("DELETE FROM postings WHERE id = 4")
+        raw.execute("UPDATE customer_balances SET balance_minor = 0 WHERE customer_id = 2")
+    result = cli("ledger", "verify")
+    assert result.code == 1
+    assert "ledger verification FAILED" in result.err
+    for check in ("[balanced] entry 1", "[balanced] entry 2", "[postings] entry 2", "[content]", "[control]"):
+        assert check in result.err
+    report = json.loads(cli("ledger", "verify", "--json").out)
+    assert report["ok"] is False
+    assert len(report["violations"]) >= 6
+
+
+def test_an_unknown_account_number_is_a_clear_error(cli) -> None:
+    cli("demo")
+    result = cli("ledger", "balance", "NOPE0001")
+    assert (result.code, result.err.strip()) == (1, "error: no customer with account number NOPE0001")
+
+
+def test_check_config_passes_on_the_example_and_lists_every_problem_otherwise(
+    cli, isolated_cwd: Path
+) -> None:
+    assert cli("--config", str(copy_example_config(isolated_cwd)), "check-config").code == 0
+    bad = isolated_cwd / "bad.toml"
+    bad.write_text('[ledger]\nbase_currency = "RMB"\n[logging]\nlevle = "x"\n', encoding="utf-8")
+    result = cli("--config", str(bad), "check-config")
+    assert result.code == 1
+    assert "2 configuration problem(s)" in result.err
+    assert "ledger.base_currency: unknown currency code 'RMB'" in result.err
+    assert "logging.levle: Extra inputs are not permitted" in result.err
+    assert "did you mean 'level'?" in result.err
+    other = cli("--config", str(bad), "ledger", "verify")
+    assert other.code == 1
+    assert "the configuration is invalid" in other.err
+
+
+def test_rotating_keys_re_encrypts_and_the_demo_still_reads_every_customer(cli, isolated_cwd: Path) -> None:
+    cli("demo")
+    before = json.loads((isolated_cwd / "connector-keys.json").read_text())
+    rotated = cli("keys", "rotate")
+    assert rotated.code == 0
+    assert "re-encrypted 15 field(s)" in rotated.out  # 5 names, 5 e-mails, 3 phones, 2 bank accounts
+    after = json.loads((isolated_cwd / "connector-keys.json").read_text())
+    assert after["active"] != before["active"]
+    assert set(after["keys"]) == {before["active"], after["active"]}
+    status = cli("keys", "status")
+    assert f"{after['active']} (active): 5 customer(s)" in status.out
+    assert "上海明远贸易有限公司" in cli("demo").out
+
+
+def test_database_passwords_never_appear_in_output(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = postgres_url().replace("postgres@", "postgres:TopSecret-4711@")
+    if "TopSecret-4711" not in url:
+        pytest.skip("CONNECTOR_TEST_POSTGRES_URL has a different shape")
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", url)
+    result = cli("check-config")
+    assert result.code == 0
+    assert "TopSecret-4711" not in result.out + result.err
+    assert "***" in result.out
+
+
+@pytest.mark.postgres
+def test_the_demo_runs_on_postgresql_too(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = postgres_url()
+    schema = f"e2e_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        monkeypatch.setenv("CONNECTOR_DATABASE__URL", f"{url}?options=-csearch_path%3D{schema}")
+        assert "ledger verify: OK (13 entries, 26 postings)" in cli("demo").out
+        assert "posted 0 new document(s)" in cli("demo").out
+        assert cli("ledger", "verify").code == 0
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def test_the_installed_console_command_runs(isolated_cwd: Path) -> None:
+    executable = Path(sys.executable).with_name("connector")
+    result = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout.strip()) == (0, "connector 0.1.0")

@@ -1,0 +1,41 @@
+"""Builders shared by the ledger tests."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.ledger.customers import NewCustomer
+from connector.ledger.entries import EntryDraft, Line, Voucher
+from connector.money import Money
+
+
+def add_customer(container: Container, name: str = "上海明远贸易有限公司", **overrides: object) -> str:
+    fields: dict[str, object] = {"customer_type": "KA", "region": "SH", "currency": "CNY"} | overrides
+    with unit_of_work(container.sessions) as session:
+        return container.customers(session).create(NewCustomer(name=name, **fields)).account_no  # type: ignore[arg-type]
+
+
+def invoice(number: str, customer: str, amount: str, currency: str = "CNY", day: int = 1) -> EntryDraft:
+    money = Money.of(amount, currency)
+    return EntryDraft(
+        source="zoho_books",
+        external_id=number,
+        posting_date=date(2026, 3, day),
+        document_date=date(2026, 3, day),
+        voucher=Voucher("invoice", "invoices.csv", day + 1),
+        lines=(Line.debit("1122", money, customer), Line.credit("6001", money)),
+    )
+
+
+def receipt(reference: str, customer: str, amount: str, currency: str = "CNY", day: int = 5) -> EntryDraft:
+    money = Money.of(amount, currency)
+    return EntryDraft(
+        source="bank",
+        external_id=reference,
+        posting_date=date(2026, 3, day),
+        value_date=date(2026, 3, day),
+        voucher=Voucher("bank_line", "statement.xml", day),
+        lines=(Line.debit("1002", money), Line.credit("1122", money, customer)),
+    )

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.errors import CustomerError, MoneyError
+from connector.ledger.customers import CustomerDirectory, NewCustomer
+from connector.ledger.models import Customer
+from connector.money import Money
+from connector.security.cipher import FieldCipher, key_id_of
+from tests.integration.helpers import add_customer
+
+
+def test_account_numbers_count_per_type_and_region(container: Container) -> None:
+    numbers = [
+        add_customer(container, "A", customer_type="KA", region="SH"),
+        add_customer(container, "B", customer_type="KA", region="SH"),
+        add_customer(container, "C", customer_type="SME", region="SH"),
+        add_customer(container, "D", customer_type="KA", region="BJ"),
+    ]
+    assert numbers == ["KASH00001", "KASH00002", "SMESH00001", "KABJ00001"]
+
+
+def test_a_rolled_back_creation_leaves_no_gap_and_no_duplicate_number(container: Container) -> None:
+    first = add_customer(container, "A")
+    with pytest.raises(RuntimeError), unit_of_work(container.sessions) as session:
+        container.customers(session).create(NewCustomer("B", "KA", "SH", "CNY"))
+        raise RuntimeError("abandoned")
+    assert [first, add_customer(container, "C"), add_customer(container, "D")] == [
+        "KASH00001",
+        "KASH00002",
+        "KASH00003",
+    ]
+
+
+def test_a_template_without_region_numbers_across_regions(container: Container) -> None:
+    with unit_of_work(container.sessions) as session:
+        directory = CustomerDirectory(session, container.cipher, "C{type}-{seq:06}")
+        made = [
+            directory.create(NewCustomer(n, "KA", r, "CNY")).account_no for n, r in (("a", "SH"), ("b", "BJ"))
+        ]
+    assert made == ["CKA-000001", "CKA-000002"]
+
+
+def test_personal_data_is_stored_encrypted_and_found_through_blind_indexes(container: Container) -> None:
+    account_no = add_customer(
+        container,
+        "上海明远贸易有限公司",
+        email="Finance@MingYuan.example.cn",
+        phone="+86 21 6888 1234",
+        address="上海市浦东新区世纪大道100号",
+        bank_accounts=("6222 0210 0112 3456 789",),
+        credit_limit=Money.of("500000", "CNY"),
+        payment_terms_days=60,
+    )
+    with unit_of_work(container.sessions) as session:
+        stored = session.scalars(select(Customer)).one()
+        directory = container.customers(session)
+        assert "明远" not in stored.name_enc
+        assert "MingYuan" not in (stored.email_enc or "")
+        assert [c.account_no for c in directory.find_by_email("finance@mingyuan.example.cn")] == [account_no]
+        assert [c.account_no for c in directory.find_by_phone("+862168881234")] == [account_no]
+        assert [c.account_no for c in directory.find_by_bank_account("6222021001123456789")] == [account_no]
+        view = directory.get(account_no)
+    assert view.name == "上海明远贸易有限公司"
+    assert view.address == "上海市浦东新区世纪大道100号"
+    assert view.credit_limit == Money.of("500000", "CNY")
+    assert view.payment_terms_days == 60
+
+
+def test_an_account_number_cannot_be_changed(container: Container) -> None:
+    add_customer(container)
+    with (
+        pytest.raises(CustomerError, match="KASH00001 is immutable"),
+        unit_of_work(container.sessions) as session,
+    ):
+        session.scalars(select(Customer)).one().account_no = "KASH99999"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"customer_type": "大客户"}, "customer type code"),
+        ({"region": "S H"}, "region code"),
+        ({"currency": "RMB"}, "unknown currency"),
+        ({"payment_terms_days": -1}, "payment terms"),
+        ({"credit_limit": Money.of("1", "USD")}, "credit limit in USD"),
+    ],
+)
+def test_invalid_customers_are_refused_with_the_reason(
+    container: Container, overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises((CustomerError, MoneyError), match=message):
+        add_customer(container, "X", **overrides)
+
+
+def test_rotation_re_encrypts_every_field_and_keeps_lookups_working(container: Container) -> None:
+    account_no = add_customer(
+        container, "王小明", email="wang@example.com", bank_accounts=("GB29NWBK60161331926819",)
+    )
+    rotated = FieldCipher(container.keyring.rotated())
+    with unit_of_work(container.sessions) as session:
+        changed = CustomerDirectory(session, rotated, "{type}{region}{seq:05}").reencrypt()
+    assert changed == 3
+    with unit_of_work(container.sessions) as session:
+        stored = session.scalars(select(Customer)).one()
+        assert key_id_of(stored.name_enc) == rotated.ring.active_id
+        directory = CustomerDirectory(session, rotated, "{type}{region}{seq:05}")
+        assert directory.get(account_no).name == "王小明"
+        assert [c.account_no for c in directory.find_by_bank_account("GB29 NWBK 6016 1331 9268 19")] == [
+            account_no
+        ]
+        assert CustomerDirectory(session, rotated, "{type}{region}{seq:05}").reencrypt() == 0

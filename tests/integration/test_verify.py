@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import text
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.ledger.verify import VerifyReport, verify_ledger
+from tests.integration.helpers import add_customer, invoice, receipt
+
+
+def build_ledger(container: Container) -> dict[str, int]:
+    customer = add_customer(container)
+    other = add_customer(container, "杭州青禾科技", customer_type="SME", region="ZJ")
+    with unit_of_work(container.sessions) as session:
+        ledger = container.ledger(session)
+        ids = {
+            "invoice": ledger.post(invoice("INV-1", customer, "1000.00")).entry_id,
+            "receipt": ledger.post(receipt("R-1", customer, "400.00")).entry_id,
+            "other": ledger.post(invoice("INV-2", other, "50.00")).entry_id,
+            "wrong": ledger.post(invoice("INV-3", other, "7.00")).entry_id,
+        }
+        ids["reversal"] = ledger.reverse(ids["wrong"], posting_date=date(2026, 3, 9)).entry_id
+    return ids
+
+
+def tamper(container: Container, sql: str, **params: object) -> VerifyReport:
+    with unit_of_work(container.sessions) as session:
+        session.connection().execute(text(sql), params)
+    with unit_of_work(container.sessions) as session:
+        return verify_ledger(session)
+
+
+def checks(report: VerifyReport) -> list[str]:
+    return sorted(v.check for v in report.violations)
+
+
+def test_a_ledger_built_through_the_application_verifies(container: Container) -> None:
+    build_ledger(container)
+    with unit_of_work(container.sessions) as session:
+        report = verify_ledger(session)
+    assert report.ok
+    assert (report.entries, report.postings, report.customers) == (5, 10, 2)
+
+
+def test_a_posting_amount_changed_by_raw_sql_is_reported_everywhere_it_shows(container: Container) -> None:
+    ids = build_ledger(container)
+    report = tamper(
+        container,
+        "UPDATE postings SET amount_minor = amount_minor + 1 WHERE entry_id = :id AND account_code = '6001'",
+        id=ids["invoice"],
+    )
+    assert checks(report) == ["account balance", "balanced", "content"]
+    balanced = next(v for v in report.violations if v.check == "balanced")
+    assert balanced.subject == f"entry {ids['invoice']}"
+    assert "0.01 CNY" in balanced.detail
+
+
+def test_a_consistent_forgery_of_both_postings_is_caught_by_the_content_hash(container: Container) -> None:
+    ids = build_ledger(container)
+    report = tamper(
+        container,
+        "UPDATE postings SET amount_minor = amount_minor * 2 WHERE entry_id = :id",
+        id=ids["invoice"],
+    )
+    assert "content" in checks(report)
+    assert "customer balance" in checks(report)
+
+
+def test_a_deleted_posting_is_reported(container: Container) -> None:
+    ids = build_ledger(container)
+    report = tamper(
+        container,
+        "DELETE FROM postings WHERE entry_id = :id AND account_code = '1002'",
+        id=ids["receipt"],
+    )
+    assert checks(report) == ["account balance", "balanced", "content", "postings"]
+    assert any(v.subject == f"entry {ids['receipt']}" and "1 posting" in v.detail for v in report.violations)
+
+
+def test_an_edited_customer_balance_breaks_the_subledger_to_control_agreement(container: Container) -> None:
+    build_ledger(container)
+    report = tamper(container, "UPDATE customer_balances SET balance_minor = balance_minor + 100")
+    assert checks(report) == ["control", "customer balance", "customer balance"]
+    control = next(v for v in report.violations if v.check == "control")
+    assert "1122 CNY" in control.subject
+
+
+def test_an_edited_control_balance_is_reported(container: Container) -> None:
+    build_ledger(container)
+    report = tamper(container, "UPDATE account_balances SET balance_minor = 0 WHERE account_code = '1122'")
+    assert checks(report) == ["account balance", "control"]
+
+
+def test_a_reversal_pointed_at_another_entry_is_reported(container: Container) -> None:
+    ids = build_ledger(container)
+    report = tamper(
+        container,
+        "UPDATE journal_entries SET reverses_id = :other WHERE id = :id",
+        other=ids["other"],
+        id=ids["reversal"],
+    )
+    assert "reversal" in checks(report)
+    assert "content" in checks(report)

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from connector.errors import DecryptionError, KeyStoreError
+from connector.security.cipher import FieldCipher, key_id_of
+from connector.security.keys import KeyRing, load_keyring_from_settings, save_keyring
+from connector.settings import SecuritySettings
+
+
+@pytest.fixture
+def cipher() -> FieldCipher:
+    return FieldCipher(KeyRing.generate())
+
+
+def test_fields_round_trip_and_the_ciphertext_hides_the_value(cipher: FieldCipher) -> None:
+    token = cipher.encrypt("customer.name", "上海明远贸易有限公司")
+    assert "明远" not in token
+    assert key_id_of(token) == cipher.ring.active_id
+    assert cipher.decrypt("customer.name", token) == "上海明远贸易有限公司"
+
+
+def test_encrypting_twice_gives_different_ciphertexts(cipher: FieldCipher) -> None:
+    assert cipher.encrypt("customer.email", "a@b.cn") != cipher.encrypt("customer.email", "a@b.cn")
+
+
+def test_a_ciphertext_moved_to_another_field_does_not_decrypt(cipher: FieldCipher) -> None:
+    token = cipher.encrypt("customer.email", "a@b.cn")
+    with pytest.raises(DecryptionError, match="failed authentication"):
+        cipher.decrypt("customer.phone", token)
+
+
+def test_a_tampered_ciphertext_does_not_decrypt(cipher: FieldCipher) -> None:
+    token = cipher.encrypt("customer.name", "Northwind")
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(DecryptionError):
+        cipher.decrypt("customer.name", tampered)
+
+
+def test_a_ciphertext_under_an_unknown_key_names_the_key_id(cipher: FieldCipher) -> None:
+    other = FieldCipher(KeyRing.generate())
+    with pytest.raises(DecryptionError, match="not in the key ring"):
+        cipher.decrypt("customer.name", other.encrypt("customer.name", "x"))
+
+
+def test_a_rotated_ring_reads_old_ciphertexts_and_writes_with_the_new_key(cipher: FieldCipher) -> None:
+    old_token = cipher.encrypt("customer.name", "王小明")
+    rotated = FieldCipher(cipher.ring.rotated())
+    assert rotated.decrypt("customer.name", old_token) == "王小明"
+    assert key_id_of(rotated.encrypt("customer.name", "x")) == rotated.ring.active_id != cipher.ring.active_id
+
+
+def test_blind_index_matches_normalised_values_and_survives_rotation(cipher: FieldCipher) -> None:
+    assert cipher.blind_index("email", " Finance@Example.CN ") == cipher.blind_index(
+        "email", "finance@example.cn"
+    )
+    assert cipher.blind_index("phone", "+86 138-0013-8000") == cipher.blind_index("phone", "+8613800138000")
+    assert cipher.blind_index("bank_account", "gb29 nwbk 6016") == cipher.blind_index(
+        "bank_account", "GB29NWBK6016"
+    )
+    assert cipher.blind_index("email", "a@b.cn") != cipher.blind_index("phone", "a@b.cn")
+    rotated = FieldCipher(cipher.ring.rotated())
+    assert rotated.blind_index("email", "a@b.cn") == cipher.blind_index("email", "a@b.cn")
+
+
+def test_the_key_ring_repr_never_shows_key_material() -> None:
+    ring = KeyRing.generate()
+    text = repr(ring)
+    assert ring.active_id in text
+    encoded = [base64.b64encode(key).decode() for key in [*ring.keys.values(), ring.index_key]]
+    assert all(value in ring.to_json() and value not in text for value in encoded)
+
+
+def test_without_configured_keys_a_0600_key_file_is_created_once_and_announced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = SecuritySettings(keys_file=tmp_path / "keys.json")
+    with caplog.at_level(logging.WARNING):
+        first = load_keyring_from_settings(settings)
+        second = load_keyring_from_settings(settings)
+    assert first == second
+    assert stat.S_IMODE(os.stat(settings.keys_file).st_mode) == 0o600
+    assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+    assert "created the local key file" in caplog.records[0].message
+
+
+def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    save_keyring(path, KeyRing.generate())
+    path.chmod(0o644)
+    with pytest.raises(KeyStoreError, match="chmod 600"):
+        load_keyring_from_settings(SecuritySettings(keys_file=path))
+
+
+def test_keys_from_settings_are_validated_with_a_clear_reason() -> None:
+    with pytest.raises(KeyStoreError, match="not JSON"):
+        load_keyring_from_settings(SecuritySettings(encryption_keys=SecretStr("nope")))
+    with pytest.raises(KeyStoreError, match="must be 32 bytes"):
+        load_keyring_from_settings(
+            SecuritySettings(
+                encryption_keys=SecretStr('{"active":"a","keys":{"a":"AAAA"},"index_key":"AAAA"}')
+            )
+        )
+    ring = KeyRing.generate()
+    loaded = load_keyring_from_settings(SecuritySettings(encryption_keys=SecretStr(ring.to_json())))
+    assert loaded == ring

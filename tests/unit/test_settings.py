@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector.config_check import check_config
+from connector.settings import load_settings
+from tests.conftest import copy_example_config
+
+pytestmark = pytest.mark.usefixtures("isolated_cwd")
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_example_config_is_valid_as_shipped(isolated_cwd: Path) -> None:
+    settings, problems = check_config(copy_example_config(isolated_cwd))
+    assert problems == []
+    assert settings is not None
+    assert settings.database.display_url() == "sqlite:///connector.db"
+
+
+def test_defaults_apply_without_any_file() -> None:
+    settings = load_settings()
+    assert settings.ledger.chart.receivable.code == "1122"
+    assert settings.ledger.account_number_template == "{type}{region}{seq:05}"
+
+
+def test_environment_wins_over_the_file(isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = write(isolated_cwd / "c.toml", '[ledger]\nbase_currency = "USD"\n[logging]\nlevel = "DEBUG"\n')
+    monkeypatch.setenv("CONNECTOR_LEDGER__BASE_CURRENCY", "jpy")
+    settings = load_settings(config)
+    assert settings.ledger.base_currency == "JPY"
+    assert settings.logging.level == "DEBUG"
+
+
+def test_the_config_file_can_come_from_connector_config(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "CONNECTOR_CONFIG", str(write(isolated_cwd / "c.toml", '[ledger]\nbase_currency = "EUR"\n'))
+    )
+    assert load_settings().ledger.base_currency == "EUR"
+
+
+def test_secrets_come_from_the_secrets_directory_and_are_never_shown(isolated_cwd: Path) -> None:
+    secrets = isolated_cwd / "secrets"
+    secrets.mkdir()
+    url = "postgresql+psycopg://app:s3cr3t-Pa55@db.internal:5432/ledger"
+    write(secrets / "database__url", url)
+    settings = load_settings(secrets_dir=secrets)
+    assert settings.database.url.get_secret_value() == url
+    assert "s3cr3t-Pa55" not in repr(settings)
+    assert "s3cr3t-Pa55" not in str(settings.model_dump())
+    assert "s3cr3t-Pa55" not in settings.database.display_url()
+
+
+def test_a_plain_postgresql_url_uses_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", "postgresql://u@h/db")
+    assert load_settings().database.url.get_secret_value() == "postgresql+psycopg://u@h/db"
+
+
+def test_check_config_reports_every_problem_with_its_key_origin_and_hint(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(
+        isolated_cwd / "bad.toml",
+        """
+[database]
+url = "mysql://x@y/z"
+[ledger]
+base_currency = "RMB"
+account_number_template = "{kind}{seq}"
+[ledger.chart.bank]
+code = "1002"
+name = "Bank"
+nmae = "typo"
+[logging]
+levle = "INFO"
+""",
+    )
+    monkeypatch.setenv("CONNECTOR_LOGGING__JSON_FORMAT", "maybe")
+    settings, problems = check_config(config)
+    assert settings is None
+    by_key = {p.key: p for p in problems}
+    assert set(by_key) == {
+        "database.url",
+        "ledger.base_currency",
+        "ledger.account_number_template",
+        "ledger.chart.bank.nmae",
+        "logging.levle",
+        "logging.json_format",
+    }
+    assert "unsupported database 'mysql'" in by_key["database.url"].message
+    assert "unknown currency code 'RMB'" in by_key["ledger.base_currency"].message
+    assert "unknown placeholder(s) ['kind']" in by_key["ledger.account_number_template"].message
+    assert by_key["ledger.chart.bank.nmae"].hint == "did you mean 'name'?"
+    assert by_key["logging.levle"].hint == "did you mean 'level'?"
+    assert by_key["logging.json_format"].origin == "environment CONNECTOR_LOGGING__JSON_FORMAT"
+    assert by_key["ledger.base_currency"].origin == f"file {config}"
+
+
+def test_check_config_reports_a_toml_syntax_error_with_its_line(isolated_cwd: Path) -> None:
+    _, problems = check_config(write(isolated_cwd / "broken.toml", "[database\nurl = 1\n"))
+    assert len(problems) == 1
+    assert "line 1" in problems[0].message
+
+
+def test_check_config_reports_a_missing_file(isolated_cwd: Path) -> None:
+    _, problems = check_config(isolated_cwd / "absent.toml")
+    assert "does not exist" in problems[0].message
+
+
+def test_check_config_reports_malformed_key_material(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONNECTOR_SECURITY__ENCRYPTION_KEYS", '{"active": "a", "keys": {"a": "short"}}')
+    settings, problems = check_config(None)
+    assert settings is not None
+    assert [p.key for p in problems] == ["security"]
+    assert "not valid base64" in problems[0].message or "32 bytes" in problems[0].message
