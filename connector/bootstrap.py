@@ -17,7 +17,7 @@ from connector.ledger.customers import CustomerDirectory
 from connector.ledger.posting import Ledger
 from connector.log import RedactingFormatter, configure_logging
 from connector.security.cipher import FieldCipher
-from connector.security.keys import KeyRing, load_keyring_from_settings
+from connector.security.keys import KeyRing, load_or_create_keyring
 from connector.settings import Settings
 
 
@@ -27,7 +27,6 @@ def secret_values(settings: Settings) -> list[str]:
     password = make_url(settings.database.url.get_secret_value()).password
     if password:
         values.append(str(password))
-    values.append(settings.database.url.get_secret_value())
     if settings.security.encryption_keys is not None:
         values.append(settings.security.encryption_keys.get_secret_value())
     return values
@@ -42,8 +41,7 @@ class Container:
 
     @cached_property
     def keyring(self) -> KeyRing:
-        ring = load_keyring_from_settings(self.settings.security, create=True)
-        assert ring is not None  # create=True always yields a ring
+        ring = load_or_create_keyring(self.settings.security)
         if self.log_formatter is not None:
             self.log_formatter.add(
                 base64.b64encode(key).decode() for key in [*ring.keys.values(), ring.index_key]

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
 from connector.errors import ConfigError, SecurityError
+from connector.security.keys import load_keyring
 from connector.settings import ENV_PREFIX, Settings, load_settings, resolve_config_file
 
 
@@ -97,10 +98,8 @@ def check_config(
         return None, [Problem("(sources)", str(exc), origin, "check the secrets directory and environment")]
 
     problems: list[Problem] = []
-    from connector.security.keys import load_keyring_from_settings
-
     try:
-        load_keyring_from_settings(settings.security, create=False)
+        load_keyring(settings.security)
     except (SecurityError, ConfigError) as exc:
         problems.append(
             Problem("security", str(exc), origin, "run `connector keys init` or set security.encryption_keys")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from connector import __version__
 from connector.cli.context import CliState, err, out, state
@@ -67,27 +70,29 @@ def check_config_command(ctx: typer.Context) -> None:
     raise typer.Exit(1)
 
 
+@contextmanager
+def _engine(ctx: typer.Context) -> Iterator[tuple[Engine, str]]:
+    database = state(ctx).settings().database
+    engine = make_engine(database.url.get_secret_value())
+    try:
+        yield engine, database.display_url()
+    finally:
+        engine.dispose()
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Bring the database schema to the newest revision."""
-    settings = state(ctx).settings()
-    engine = make_engine(settings.database.url.get_secret_value())
-    try:
+    with _engine(ctx) as (engine, url):
         upgrade_database(engine)
-        out.print(f"database {settings.database.display_url()} is at revision {current_revision(engine)}")
-    finally:
-        engine.dispose()
+        out.print(f"database {url} is at revision {current_revision(engine)}")
 
 
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Print the schema revision the database is at."""
-    settings = state(ctx).settings()
-    engine = make_engine(settings.database.url.get_secret_value())
-    try:
-        out.print(current_revision(engine) or "(empty database)")
-    finally:
-        engine.dispose()
+    with _engine(ctx) as (engine, url):
+        out.print(f"database {url} is at revision {current_revision(engine) or '(none: empty database)'}")
 
 
 @app.command()

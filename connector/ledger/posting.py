@@ -56,15 +56,13 @@ class Ledger:
     def post_many(self, drafts: Sequence[EntryDraft]) -> list[Posted]:
         """Post every draft, or none: replays return the existing entry, changed content raises."""
         prepared = [self._prepare(draft) for draft in drafts]
-        for attempt in (1, 2):
-            try:
-                with self.session.begin_nested():
-                    return self._post_prepared(prepared)
-            except IntegrityError:
-                # A concurrent writer posted one of these keys first; the retry sees it as a replay.
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            with self.session.begin_nested():
+                return self._post_prepared(prepared)
+        except IntegrityError:
+            # A concurrent writer posted one of these keys first; once more, it is seen as a replay.
+            with self.session.begin_nested():
+                return self._post_prepared(prepared)
 
     def _post_prepared(self, prepared: Sequence[_Prepared]) -> list[Posted]:
         existing = self._existing({p.draft.key for p in prepared})
@@ -106,7 +104,7 @@ class Ledger:
         if original is None:
             raise LedgerError(f"journal entry {entry_id} does not exist")
         if original.reverses_id is not None:
-            raise ReversalError(f"journal entry {entry_id} is itself a reversal (of {original.reverses_id}) ")
+            raise ReversalError(f"journal entry {entry_id} is itself a reversal (of {original.reverses_id})")
         already = self.reversed_by(entry_id)
         if already is not None:
             raise ReversalError(f"journal entry {entry_id} is already reversed by entry {already}")
@@ -130,14 +128,19 @@ class Ledger:
                 Line(
                     row.account_code,
                     Money(-row.amount_minor, row.currency),
-                    numbers.get(row.customer_id or 0),
+                    None if row.customer_id is None else numbers[row.customer_id],
                 )
                 for row in rows
             ),
         )
         prepared = self._prepare(draft, reverses_id=entry_id)
-        with self.session.begin_nested():
-            return Posted(self._insert([prepared])[0], True)
+        try:
+            with self.session.begin_nested():
+                return Posted(self._insert([prepared])[0], True)
+        except IntegrityError:
+            raise ReversalError(
+                f"journal entry {entry_id} was reversed concurrently by another writer"
+            ) from None
 
     def reversed_by(self, entry_id: int) -> int | None:
         """The id of the entry that reverses `entry_id`, if any."""

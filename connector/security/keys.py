@@ -108,15 +108,21 @@ def read_keyring_file(path: Path) -> KeyRing:
     return KeyRing.from_json(path.read_text(), str(path))
 
 
-def load_keyring_from_settings(security: SecuritySettings, *, create: bool = True) -> KeyRing | None:
-    """The configured key ring; with none configured, create the local key file once (if `create`)."""
+def load_keyring(security: SecuritySettings) -> KeyRing | None:
+    """The configured key ring, or None when neither keys nor a key file exist yet."""
     if security.encryption_keys is not None:
         return KeyRing.from_json(security.encryption_keys.get_secret_value(), "security.encryption_keys")
+    if security.keys_file.exists():
+        return read_keyring_file(security.keys_file)
+    return None
+
+
+def load_or_create_keyring(security: SecuritySettings) -> KeyRing:
+    """The configured key ring; with none configured, create the local key file (and say so, once)."""
+    found = load_keyring(security)
+    if found is not None:
+        return found
     path = security.keys_file
-    if path.exists():
-        return read_keyring_file(path)
-    if not create:
-        return None
     ring = KeyRing.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_keyring(path, ring)

@@ -163,3 +163,10 @@ def test_the_installed_console_command_runs(isolated_cwd: Path) -> None:
     executable = Path(sys.executable).with_name("connector")
     result = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False)
     assert (result.returncode, result.stdout.strip()) == (0, "connector 0.1.0")
+
+
+def test_db_upgrade_creates_the_schema_and_reports_the_revision(cli) -> None:
+    assert "revision (none: empty database)" in cli("db", "current").out
+    assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0001"
+    assert cli("db", "upgrade").code == 0
+    assert "is at revision 0001" in cli("db", "current").out

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from connector.errors import DecryptionError, KeyStoreError
 from connector.security.cipher import FieldCipher, key_id_of
-from connector.security.keys import KeyRing, load_keyring_from_settings, save_keyring
+from connector.security.keys import KeyRing, load_or_create_keyring, save_keyring
 from connector.settings import SecuritySettings
 
 
@@ -83,8 +83,8 @@ def test_without_configured_keys_a_0600_key_file_is_created_once_and_announced(
 ) -> None:
     settings = SecuritySettings(keys_file=tmp_path / "keys.json")
     with caplog.at_level(logging.WARNING):
-        first = load_keyring_from_settings(settings)
-        second = load_keyring_from_settings(settings)
+        first = load_or_create_keyring(settings)
+        second = load_or_create_keyring(settings)
     assert first == second
     assert stat.S_IMODE(os.stat(settings.keys_file).st_mode) == 0o600
     assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
@@ -96,18 +96,18 @@ def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     save_keyring(path, KeyRing.generate())
     path.chmod(0o644)
     with pytest.raises(KeyStoreError, match="chmod 600"):
-        load_keyring_from_settings(SecuritySettings(keys_file=path))
+        load_or_create_keyring(SecuritySettings(keys_file=path))
 
 
 def test_keys_from_settings_are_validated_with_a_clear_reason() -> None:
     with pytest.raises(KeyStoreError, match="not JSON"):
-        load_keyring_from_settings(SecuritySettings(encryption_keys=SecretStr("nope")))
+        load_or_create_keyring(SecuritySettings(encryption_keys=SecretStr("nope")))
     with pytest.raises(KeyStoreError, match="must be 32 bytes"):
-        load_keyring_from_settings(
+        load_or_create_keyring(
             SecuritySettings(
                 encryption_keys=SecretStr('{"active":"a","keys":{"a":"AAAA"},"index_key":"AAAA"}')
             )
         )
     ring = KeyRing.generate()
-    loaded = load_keyring_from_settings(SecuritySettings(encryption_keys=SecretStr(ring.to_json())))
+    loaded = load_or_create_keyring(SecuritySettings(encryption_keys=SecretStr(ring.to_json())))
     assert loaded == ring
