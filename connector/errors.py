@@ -7,7 +7,8 @@
      │    ├── KeyStoreError             key material missing, unreadable or malformed
      │    └── DecryptionError           a ciphertext whose key is unknown or that fails authentication
      └── LedgerError
-          ├── UnbalancedEntryError      postings do not sum to zero per currency
+          ├── InvalidEntryError         a draft that cannot be an entry (missing key, control characters)
+          │    └── UnbalancedEntryError postings do not sum to zero per currency
           ├── IdempotencyConflictError  a (source, external id) posted before with different content
           ├── ImmutableEntryError       an attempt to change or delete a posted entry
           ├── ReversalError             an entry reversed twice, or a reversal reversed
@@ -52,7 +53,11 @@ class LedgerError(ConnectorError):
     """A ledger operation that would break one of the ledger's invariants."""
 
 
-class UnbalancedEntryError(LedgerError):
+class InvalidEntryError(LedgerError):
+    """A draft that cannot become an entry: no source or external id, or forbidden characters."""
+
+
+class UnbalancedEntryError(InvalidEntryError):
     """A journal entry whose postings do not sum to zero in every currency."""
 
 

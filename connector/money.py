@@ -87,20 +87,28 @@ class Money:
     def amount(self) -> Decimal:
         return to_decimal(self.minor, self.currency)
 
+    @classmethod
+    def _checked(cls, minor: int, currency: str) -> Money:
+        """Arithmetic result of already valid operands: skips re-validation on the posting hot path."""
+        money = object.__new__(cls)
+        object.__setattr__(money, "minor", minor)
+        object.__setattr__(money, "currency", currency)
+        return money
+
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
             raise MoneyError(f"cannot combine {self.currency} with {other.currency}")
 
     def __add__(self, other: Money) -> Money:
         self._same_currency(other)
-        return Money(self.minor + other.minor, self.currency)
+        return Money._checked(self.minor + other.minor, self.currency)
 
     def __sub__(self, other: Money) -> Money:
         self._same_currency(other)
-        return Money(self.minor - other.minor, self.currency)
+        return Money._checked(self.minor - other.minor, self.currency)
 
     def __neg__(self) -> Money:
-        return Money(-self.minor, self.currency)
+        return Money._checked(-self.minor, self.currency)
 
     def __str__(self) -> str:
         return f"{self.amount:,} {self.currency}"

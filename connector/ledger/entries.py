@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from connector.errors import UnbalancedEntryError
+from connector.errors import InvalidEntryError, UnbalancedEntryError
 from connector.money import Money
 
 
@@ -64,12 +63,19 @@ class EntryDraft:
         )
 
 
-def check_balanced(draft: EntryDraft) -> None:
-    """Raise unless the draft has ≥ 2 non-zero lines summing to zero in every currency."""
+SEPARATORS = ("\x1e", "\x1f")  # ASCII record and unit separators: delimit the content-hash input
+
+
+def check_draft(draft: EntryDraft) -> None:
+    """Raise unless the draft has a key and ≥ 2 non-zero lines balancing per currency."""
     if not draft.source or not draft.external_id:
-        raise UnbalancedEntryError(f"{draft.describe()}: source and external id are required")
+        raise InvalidEntryError(f"{draft.describe()}: source and external id are required")
     if len(draft.lines) < 2:
         raise UnbalancedEntryError(f"{draft.describe()}: an entry needs at least two lines")
+    if len(draft.lines) == 2:  # the common case, checked without building totals
+        first, second = draft.lines[0].amount, draft.lines[1].amount
+        if first.minor and first.currency == second.currency and first.minor + second.minor == 0:
+            return
     totals: dict[str, int] = defaultdict(int)
     for line in draft.lines:
         if line.amount.minor == 0:
@@ -92,44 +98,38 @@ def content_hash(
     document_date: date | None,
     memo: str,
     document_type: str,
-    lines: Iterable[tuple[str, str | None, str, int]],
+    lines: Iterable[tuple[str, int | None, str, int]],
 ) -> str:
     """SHA-256 of an entry's content: what makes two postings of one document "the same".
 
-    Lines are (account, customer account number, currency, signed minor units), order-free.
+    Lines are (account, customer id, currency, signed minor units), order-free; an account either
+    always or never carries a customer, so the tuples sort without comparing None to a number.
     Where the voucher was found (file, row) is left out: the same document in another file is a replay.
     """
-    canonical = json.dumps(
-        [
+    # Fields joined by the ASCII record/unit separators: about twice as fast as repr() or JSON, which
+    # matters at a million entries. Unambiguous because a text field holding a separator is refused
+    # (counted below, cheaper than searching each field).
+    record, unit = SEPARATORS
+    ordered = sorted(lines)
+    canonical = unit.join(
+        (
             source,
             external_id,
-            revision,
-            reverses_id,
+            str(revision),
+            str(reverses_id) if reverses_id is not None else "",
             posting_date.isoformat(),
-            value_date.isoformat() if value_date else None,
-            document_date.isoformat() if document_date else None,
+            value_date.isoformat() if value_date else "",
+            document_date.isoformat() if document_date else "",
             memo,
             document_type,
-            sorted(lines, key=lambda line: (line[0], line[1] or "", line[2], line[3])),
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+            record.join(
+                f"{account}{unit}{customer or ''}{unit}{currency}{unit}{minor}"
+                for account, customer, currency, minor in ordered
+            ),
+        )
     )
+    if canonical.count(unit) != 9 + 3 * len(ordered) or canonical.count(record) != len(ordered) - 1:
+        raise InvalidEntryError(
+            f"{source} document {external_id!r}: its text contains an ASCII separator control character"
+        )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def draft_hash(draft: EntryDraft, reverses_id: int | None = None) -> str:
-    return content_hash(
-        source=draft.source,
-        external_id=draft.external_id,
-        revision=draft.revision,
-        reverses_id=reverses_id,
-        posting_date=draft.posting_date,
-        value_date=draft.value_date,
-        document_date=draft.document_date,
-        memo=draft.memo,
-        document_type=draft.voucher.document_type,
-        lines=[
-            (line.account, line.customer, line.amount.currency, line.amount.minor) for line in draft.lines
-        ],
-    )

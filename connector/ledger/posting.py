@@ -6,35 +6,56 @@ balance key) so that a million payment entries post in seconds, not minutes.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.errors import IdempotencyConflictError, LedgerError, ReversalError, UnknownAccountError
 from connector.ledger.balances import add_to_balances
-from connector.ledger.entries import EntryDraft, Line, Voucher, check_balanced, draft_hash
+from connector.ledger.entries import EntryDraft, Line, Voucher, check_draft, content_hash
 from connector.ledger.models import Customer, JournalEntry, LedgerAccount, Posting, utcnow
 from connector.money import Money
 
 ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
 POSTINGS: Table = Posting.__table__  # type: ignore[assignment]
-LOOKUP_CHUNK = 500
+LOOKUP_CHUNK = 900  # stays under every driver's bound-parameter limit
+ENTRY_COLUMNS = (
+    "id",
+    "source",
+    "external_id",
+    "revision",
+    "is_reversal",
+    "reverses_id",
+    "posting_date",
+    "value_date",
+    "document_date",
+    "memo",
+    "document_type",
+    "voucher_file",
+    "voucher_row",
+    "voucher_record",
+    "content_hash",
+    "created_at",
+)
+POSTING_COLUMNS = ("entry_id", "account_code", "customer_id", "currency", "amount_minor")
 
 
-@dataclass(frozen=True, slots=True)
-class Posted:
+# NamedTuples, not frozen dataclasses: one of each is built per entry, and they construct 4x faster.
+class Posted(NamedTuple):
     entry_id: int
     created: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
+class _Prepared(NamedTuple):
     draft: EntryDraft
+    key: tuple[str, str, int]
     content_hash: str
     postings: tuple[tuple[str, int | None, str, int], ...]  # account, customer id, currency, minor
     reverses_id: int | None = None
@@ -55,23 +76,29 @@ class Ledger:
 
     def post_many(self, drafts: Sequence[EntryDraft]) -> list[Posted]:
         """Post every draft, or none: replays return the existing entry, changed content raises."""
-        prepared = [self._prepare(draft) for draft in drafts]
-        try:
-            with self.session.begin_nested():
-                return self._post_prepared(prepared)
-        except IntegrityError:
-            # A concurrent writer posted one of these keys first; once more, it is seen as a replay.
-            with self.session.begin_nested():
-                return self._post_prepared(prepared)
+        with _cyclic_gc_paused():
+            self._load_customer_ids(
+                {line.customer for draft in drafts for line in draft.lines if line.customer}
+            )
+            prepared = [self._prepare(draft) for draft in drafts]
+            try:
+                # Optimistic: most documents are new; the unique document key catches those that are not.
+                with self.session.begin_nested():
+                    return self._post_prepared(prepared, {})
+            except IntegrityError:
+                # Some were posted before (a replay, or a concurrent writer): look them up and go again.
+                with self.session.begin_nested():
+                    return self._post_prepared(prepared, self._existing({item.key for item in prepared}))
 
-    def _post_prepared(self, prepared: Sequence[_Prepared]) -> list[Posted]:
-        existing = self._existing({p.draft.key for p in prepared})
+    def _post_prepared(
+        self, prepared: Sequence[_Prepared], existing: dict[tuple[str, str, int], tuple[int, str]]
+    ) -> list[Posted]:
         results: list[Posted | None] = [None] * len(prepared)
         fresh: list[int] = []
         first_in_batch: dict[tuple[str, str, int], int] = {}
         replays_in_batch: list[tuple[int, int]] = []
         for index, item in enumerate(prepared):
-            key = item.draft.key
+            key = item.key
             if key in existing:
                 entry_id, stored_hash = existing[key]
                 self._same_content(item, stored_hash)
@@ -143,25 +170,54 @@ class Ledger:
             ) from None
 
     def reversed_by(self, entry_id: int) -> int | None:
-        """The id of the entry that reverses `entry_id`, if any."""
-        return self.session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry_id))
+        """The id of the entry that reverses `entry_id`, if any (found through the document key index)."""
+        original = select(JournalEntry.source, JournalEntry.external_id, JournalEntry.revision).where(
+            JournalEntry.id == entry_id
+        )
+        key = self.session.execute(original).one_or_none()
+        if key is None:
+            return None
+        return self.session.scalar(
+            select(JournalEntry.id).where(
+                JournalEntry.source == key.source,
+                JournalEntry.external_id == key.external_id,
+                JournalEntry.revision == key.revision,
+                JournalEntry.is_reversal.is_(True),
+            )
+        )
 
     # -- internals -----------------------------------------------------------------------------
 
     def _prepare(self, draft: EntryDraft, reverses_id: int | None = None) -> _Prepared:
-        check_balanced(draft)
+        check_draft(draft)
         accounts = self._accounts()
         postings = []
         for line in draft.lines:
-            per_customer = accounts.get(line.account)
-            if per_customer is None:
-                raise UnknownAccountError(f"{draft.describe()}: account {line.account} is not in the chart")
-            if per_customer != (line.customer is not None):
-                need = "needs a customer" if per_customer else "takes no customer"
-                raise LedgerError(f"{draft.describe()}: account {line.account} {need} on its postings")
-            customer_id = self._customer_id(line.customer, draft) if line.customer else None
-            postings.append((line.account, customer_id, line.amount.currency, line.amount.minor))
-        return _Prepared(draft, draft_hash(draft, reverses_id), tuple(postings), reverses_id)
+            account, customer, amount = line.account, line.customer, line.amount
+            if accounts.get(account) != (customer is not None):  # also true for an unknown account
+                self._refuse_placement(draft, account)
+            customer_id = self._customer_id(customer, draft) if customer else None
+            postings.append((account, customer_id, amount.currency, amount.minor))
+        content = content_hash(
+            source=draft.source,
+            external_id=draft.external_id,
+            revision=draft.revision,
+            reverses_id=reverses_id,
+            posting_date=draft.posting_date,
+            value_date=draft.value_date,
+            document_date=draft.document_date,
+            memo=draft.memo,
+            document_type=draft.voucher.document_type,
+            lines=postings,
+        )
+        return _Prepared(draft, draft.key, content, tuple(postings), reverses_id)
+
+    def _refuse_placement(self, draft: EntryDraft, account: str) -> None:
+        per_customer = self._accounts().get(account)
+        if per_customer is None:
+            raise UnknownAccountError(f"{draft.describe()}: account {account} is not in the chart")
+        need = "needs a customer" if per_customer else "takes no customer"
+        raise LedgerError(f"{draft.describe()}: account {account} {need} on its postings")
 
     def _accounts(self) -> dict[str, bool]:
         if self._per_customer is None:
@@ -169,13 +225,23 @@ class Ledger:
             self._per_customer = {code: per_customer for code, per_customer in rows}
         return self._per_customer
 
+    def _load_customer_ids(self, account_nos: set[str]) -> None:
+        """Resolve the account numbers a batch uses in as few queries as possible."""
+        missing = sorted(account_nos - self._customer_ids.keys())
+        for start in range(0, len(missing), LOOKUP_CHUNK):
+            chunk = missing[start : start + LOOKUP_CHUNK]
+            rows = self.session.execute(
+                select(Customer.account_no, Customer.id).where(Customer.account_no.in_(chunk))
+            )
+            self._customer_ids.update({account_no: customer_id for account_no, customer_id in rows})
+
     def _customer_id(self, account_no: str, draft: EntryDraft) -> int:
         found = self._customer_ids.get(account_no)
         if found is None:
-            found = self.session.scalar(select(Customer.id).where(Customer.account_no == account_no))
+            self._load_customer_ids({account_no})
+            found = self._customer_ids.get(account_no)
             if found is None:
                 raise UnknownAccountError(f"{draft.describe()}: no customer with account number {account_no}")
-            self._customer_ids[account_no] = found
         return found
 
     def _account_numbers(self, customer_ids: Iterable[int]) -> dict[int, str]:
@@ -186,66 +252,83 @@ class Ledger:
         return {row.id: row.account_no for row in rows}
 
     def _existing(self, keys: set[tuple[str, str, int]]) -> dict[tuple[str, str, int], tuple[int, str]]:
+        """(id, content hash) of the entries already posted under any of `keys`."""
         found: dict[tuple[str, str, int], tuple[int, str]] = {}
-        ordered = sorted(keys)
-        columns = tuple_(JournalEntry.source, JournalEntry.external_id, JournalEntry.revision)
-        for start in range(0, len(ordered), LOOKUP_CHUNK):
-            chunk = ordered[start : start + LOOKUP_CHUNK]
-            rows = self.session.execute(
-                select(
-                    JournalEntry.source,
-                    JournalEntry.external_id,
-                    JournalEntry.revision,
-                    JournalEntry.id,
-                    JournalEntry.content_hash,
-                ).where(columns.in_(chunk), JournalEntry.reverses_id.is_(None))
-            )
-            for row in rows:
-                found[(row.source, row.external_id, row.revision)] = (row.id, row.content_hash)
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for source, external_id, _ in keys:
+            by_source[source].append(external_id)
+        for source, external_ids in by_source.items():
+            external_ids.sort()
+            for start in range(0, len(external_ids), LOOKUP_CHUNK):
+                rows = self.session.execute(
+                    select(
+                        JournalEntry.external_id,
+                        JournalEntry.revision,
+                        JournalEntry.id,
+                        JournalEntry.content_hash,
+                    ).where(
+                        JournalEntry.source == source,
+                        JournalEntry.external_id.in_(external_ids[start : start + LOOKUP_CHUNK]),
+                        JournalEntry.is_reversal.is_(False),
+                    )
+                )
+                for external_id, revision, entry_id, stored_hash in rows:
+                    if (source, external_id, revision) in keys:
+                        found[(source, external_id, revision)] = (entry_id, stored_hash)
         return found
+
+    def _allocate_entry_ids(self, count: int) -> list[int]:
+        """Ids for `count` new entries, so postings can reference them without INSERT … RETURNING.
+
+        (SQLAlchemy sends an ordered RETURNING one row per statement on SQLite, 20x slower.)
+        PostgreSQL draws them from the id sequence. SQLite has one writer at a time: a concurrent
+        writer that took the same ids makes this insert fail, and `post_many` retries once.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            draw = text(
+                "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, :n)"
+            )
+            return list(self.session.execute(draw, {"n": count}).scalars())
+        last = self.session.scalar(select(func.max(JournalEntry.id))) or 0
+        return list(range(last + 1, last + 1 + count))
 
     def _insert(self, batch: Sequence[_Prepared]) -> list[int]:
         if not batch:
             return []
-        now = utcnow()
-        entry_rows = [
-            {
-                "source": item.draft.source,
-                "external_id": item.draft.external_id,
-                "revision": item.draft.revision,
-                "reverses_id": item.reverses_id,
-                "posting_date": item.draft.posting_date,
-                "value_date": item.draft.value_date,
-                "document_date": item.draft.document_date,
-                "memo": item.draft.memo,
-                "document_type": item.draft.voucher.document_type,
-                "voucher_file": item.draft.voucher.file,
-                "voucher_row": item.draft.voucher.row,
-                "voucher_record": item.draft.voucher.record,
-                "content_hash": item.content_hash,
-                "created_at": now,
-            }
-            for item in batch
-        ]
-        ids: list[int] = list(
-            self.session.execute(
-                insert(ENTRIES).returning(ENTRIES.c.id, sort_by_parameter_order=True), entry_rows
-            ).scalars()
+        ids = self._allocate_entry_ids(len(batch))
+        date_value = self._bind(JournalEntry.posting_date)
+        now = self._bind(JournalEntry.created_at)(utcnow())
+        self._executemany(
+            ENTRIES,
+            ENTRY_COLUMNS,
+            [
+                (
+                    entry_id,
+                    item.draft.source,
+                    item.draft.external_id,
+                    item.draft.revision,
+                    item.reverses_id is not None,
+                    item.reverses_id,
+                    date_value(item.draft.posting_date),
+                    date_value(item.draft.value_date),
+                    date_value(item.draft.document_date),
+                    item.draft.memo,
+                    item.draft.voucher.document_type,
+                    item.draft.voucher.file,
+                    item.draft.voucher.row,
+                    item.draft.voucher.record,
+                    item.content_hash,
+                    now,
+                )
+                for entry_id, item in zip(ids, batch, strict=True)
+            ],
         )
         posting_rows = []
         customer_deltas: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
         account_deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         for entry_id, item in zip(ids, batch, strict=True):
             for account, customer_id, currency, minor in item.postings:
-                posting_rows.append(
-                    {
-                        "entry_id": entry_id,
-                        "account_code": account,
-                        "customer_id": customer_id,
-                        "currency": currency,
-                        "amount_minor": minor,
-                    }
-                )
+                posting_rows.append((entry_id, account, customer_id, currency, minor))
                 delta = account_deltas[(account, currency)]
                 delta[0] += minor
                 delta[1] += 1
@@ -253,6 +336,55 @@ class Ledger:
                     delta = customer_deltas[(customer_id, account, currency)]
                     delta[0] += minor
                     delta[1] += 1
-        self.session.execute(insert(POSTINGS), posting_rows)
+        self._executemany(POSTINGS, POSTING_COLUMNS, posting_rows)
         add_to_balances(self.session, account_deltas, customer_deltas)
         return ids
+
+    def _bind(self, column: Any) -> Callable[[Any], Any]:
+        """The column type's own conversion to the driver's value, memoised per distinct value.
+
+        SQLite stores dates as text in SQLAlchemy's format; the ORM reads them back with it, so rows
+        written here must use the same conversion. Posting dates repeat within a batch, hence the cache.
+        """
+        dialect = self.session.get_bind().dialect
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is None:
+            return _unchanged
+        cache: dict[Any, Any] = {None: None}
+
+        def convert(value: Any) -> Any:
+            found = cache.get(value, cache)
+            if found is cache:
+                found = cache[value] = process(value)
+            return found
+
+        return convert
+
+    def _executemany(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        # Straight to the driver's executemany: SQLAlchemy's per-row parameter compilation would
+        # cost more than the database's own work at a million rows.
+        mark = "?" if self.session.get_bind().dialect.paramstyle == "qmark" else "%s"
+        statement = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        )
+        self.session.connection().exec_driver_sql(statement, rows)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one batch.
+
+    A batch allocates hundreds of thousands of short-lived, acyclic tuples; the collector's passes
+    over them find nothing and cost 20–30% of posting time. Reference counting still frees them.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _unchanged(value: Any) -> Any:
+    return value

@@ -85,7 +85,14 @@ def customer_entries(session: Session, account_no: str, limit: int | None = None
     rows = session.execute(
         select(JournalEntry, Posting.account_code, Posting.currency, Posting.amount_minor, reversal.id)
         .join(Posting, Posting.entry_id == JournalEntry.id)
-        .outerjoin(reversal, reversal.reverses_id == JournalEntry.id)
+        .outerjoin(
+            reversal,  # through the document key: the unique index finds an entry's reversal
+            (reversal.source == JournalEntry.source)
+            & (reversal.external_id == JournalEntry.external_id)
+            & (reversal.revision == JournalEntry.revision)
+            & reversal.is_reversal
+            & ~JournalEntry.is_reversal,
+        )
         .where(Posting.customer_id == customer_id)
         .order_by(JournalEntry.posting_date, JournalEntry.id, Posting.id)
     )

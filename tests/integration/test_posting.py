@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from connector.bootstrap import Container
 from connector.db import unit_of_work
@@ -272,3 +273,19 @@ def test_stored_customer_balance_is_read_without_scanning_postings(container: Co
     with unit_of_work(container.sessions) as session:
         stored = session.scalars(select(CustomerBalance)).one()
     assert (stored.balance_minor, stored.posting_count) == (5000, 50)
+
+
+def test_bulk_posted_dates_are_stored_exactly_as_the_orm_stores_them(container: Container) -> None:
+    customer = add_customer(container)
+    with unit_of_work(container.sessions) as session:
+        entry_id = container.ledger(session).post(invoice("INV-1", customer, "1.00", day=7)).entry_id
+    with unit_of_work(container.sessions) as session:
+        entry = session.get(JournalEntry, entry_id)
+        assert entry is not None
+        assert entry.posting_date == date(2026, 3, 7)
+        assert entry.created_at.year >= 2026
+        if session.get_bind().dialect.name == "sqlite":
+            stored = session.execute(text("SELECT created_at FROM journal_entries")).scalar_one()
+            orm_written = session.execute(text("SELECT created_at FROM customers")).scalar_one()
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", stored)
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", orm_written)

@@ -103,3 +103,11 @@ def test_a_reversal_pointed_at_another_entry_is_reported(container: Container) -
     )
     assert "reversal" in checks(report)
     assert "content" in checks(report)
+
+
+def test_a_memo_edited_to_hold_a_separator_character_is_a_content_violation(container: Container) -> None:
+    ids = build_ledger(container)
+    report = tamper(
+        container, "UPDATE journal_entries SET memo = :memo WHERE id = :id", memo="x\x1fy", id=ids["other"]
+    )
+    assert checks(report) == ["content"]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 10:38:54.377252
+Create Date: 2026-11-23 11:11:33.648748
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("is_reversal", sa.Boolean(), nullable=False),
         sa.Column("reverses_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("posting_date", sa.Date(), nullable=False),
         sa.Column("value_date", sa.Date(), nullable=True),
@@ -71,24 +72,20 @@ def upgrade() -> None:
         sa.Column("voucher_record", sa.Text(), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "(reverses_id IS NULL AND NOT is_reversal) OR (reverses_id IS NOT NULL AND is_reversal)",
+            name=op.f("ck_journal_entries_reversal_link"),
+        ),
         sa.ForeignKeyConstraint(
             ["reverses_id"],
             ["journal_entries.id"],
             name=op.f("fk_journal_entries_reverses_id_journal_entries"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_entries")),
-        sa.UniqueConstraint("reverses_id", name=op.f("uq_journal_entries_reverses_id")),
+        sa.UniqueConstraint(
+            "source", "external_id", "revision", "is_reversal", name="uq_journal_entries_document"
+        ),
     )
-    with op.batch_alter_table("journal_entries", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_journal_entries_posting_date"), ["posting_date"], unique=False)
-        batch_op.create_index(
-            "uq_journal_entries_document",
-            ["source", "external_id", "revision"],
-            unique=True,
-            sqlite_where=sa.text("reverses_id IS NULL"),
-            postgresql_where=sa.text("reverses_id IS NULL"),
-        )
-
     op.create_table(
         "ledger_accounts",
         sa.Column("code", sa.String(length=20), nullable=False),
@@ -174,14 +171,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_postings")),
     )
     with op.batch_alter_table("postings", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_postings_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(
+            "ix_postings_customer_id",
+            ["customer_id"],
+            unique=False,
+            sqlite_where=sa.text("customer_id IS NOT NULL"),
+            postgresql_where=sa.text("customer_id IS NOT NULL"),
+        )
         batch_op.create_index(batch_op.f("ix_postings_entry_id"), ["entry_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("postings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_postings_entry_id"))
-        batch_op.drop_index(batch_op.f("ix_postings_customer_id"))
+        batch_op.drop_index(
+            "ix_postings_customer_id",
+            sqlite_where=sa.text("customer_id IS NOT NULL"),
+            postgresql_where=sa.text("customer_id IS NOT NULL"),
+        )
 
     op.drop_table("postings")
     with op.batch_alter_table("customer_bank_accounts", schema=None) as batch_op:
@@ -192,14 +199,6 @@ def downgrade() -> None:
     op.drop_table("customer_balances")
     op.drop_table("account_balances")
     op.drop_table("ledger_accounts")
-    with op.batch_alter_table("journal_entries", schema=None) as batch_op:
-        batch_op.drop_index(
-            "uq_journal_entries_document",
-            sqlite_where=sa.text("reverses_id IS NULL"),
-            postgresql_where=sa.text("reverses_id IS NULL"),
-        )
-        batch_op.drop_index(batch_op.f("ix_journal_entries_posting_date"))
-
     op.drop_table("journal_entries")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customers_phone_index"))
