@@ -29,7 +29,6 @@ import resource
 import sqlite3
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from sqlalchemy.engine import make_url
 
 from connector.bootstrap import Container, build_container
 from connector.db import make_engine, unit_of_work
+from connector.ledger.balances import BalanceDeltas
 from connector.ledger.customers import NewCustomer
 from connector.ledger.entries import EntryDraft, Line, Voucher
 from connector.ledger.posting import Ledger
@@ -169,8 +169,7 @@ def write_raw_batch(connection: sqlite3.Connection, indexes: range, customer_ids
     created_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     posting_date = POSTING_DATE.isoformat()
     entry_rows, posting_rows = [], []
-    account_deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    customer_deltas: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    deltas = BalanceDeltas()
     for i in indexes:
         amount, customer_id = amount_of(i), customer_ids[i % len(customer_ids)]
         digest = hashlib.sha256(f"bench|PAY-{i}|1|{amount}|{customer_id}".encode()).hexdigest()
@@ -179,18 +178,12 @@ def write_raw_batch(connection: sqlite3.Connection, indexes: range, customer_ids
         entry_rows.append((*row, "bench.csv", i, None, digest, created_at))
         for account, customer, minor in (("1002", None, amount), ("1122", customer_id, -amount)):
             posting_rows.append((entry_id, account, customer, CNY, minor))
-            delta = account_deltas[(account, CNY)]
-            delta[0] += minor
-            delta[1] += 1
-            if customer is not None:
-                delta = customer_deltas[(customer, account, CNY)]
-                delta[0] += minor
-                delta[1] += 1
+            deltas.add(account, customer, CNY, minor)
     connection.execute("BEGIN")
     connection.executemany(RAW_ENTRY, entry_rows)
     connection.executemany(RAW_POSTING, posting_rows)
-    connection.executemany(RAW_ACCOUNT_BALANCE, sorted((*key, *d) for key, d in account_deltas.items()))
-    connection.executemany(RAW_CUSTOMER_BALANCE, sorted((*key, *d) for key, d in customer_deltas.items()))
+    connection.executemany(RAW_ACCOUNT_BALANCE, sorted((*key, *d) for key, d in deltas.accounts.items()))
+    connection.executemany(RAW_CUSTOMER_BALANCE, sorted((*key, *d) for key, d in deltas.customers.items()))
     connection.execute("COMMIT")
 
 

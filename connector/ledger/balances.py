@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,26 @@ def _upsert_add(
     )
     rows.sort(key=lambda row: tuple(row[column] for column in key_columns))
     session.execute(statement, rows)
+
+
+class BalanceDeltas:
+    """A batch's (amount, posting count) sums per account and per customer, added to the balances once."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        self.customers: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, account: str, customer_id: int | None, currency: str, minor: int) -> None:
+        delta = self.accounts[(account, currency)]
+        delta[0] += minor
+        delta[1] += 1
+        if customer_id is not None:
+            delta = self.customers[(customer_id, account, currency)]
+            delta[0] += minor
+            delta[1] += 1
+
+    def apply(self, session: Session) -> None:
+        add_to_balances(session, self.accounts, self.customers)
 
 
 def add_to_balances(

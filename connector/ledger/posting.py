@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.errors import IdempotencyConflictError, LedgerError, ReversalError, UnknownAccountError
-from connector.ledger.balances import add_to_balances
+from connector.ledger.balances import BalanceDeltas
 from connector.ledger.entries import EntryDraft, Line, Voucher, check_draft, content_hash
 from connector.ledger.models import Customer, JournalEntry, LedgerAccount, Posting, utcnow
 from connector.money import Money
@@ -324,20 +324,13 @@ class Ledger:
             ],
         )
         posting_rows = []
-        customer_deltas: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
-        account_deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        deltas = BalanceDeltas()
         for entry_id, item in zip(ids, batch, strict=True):
             for account, customer_id, currency, minor in item.postings:
                 posting_rows.append((entry_id, account, customer_id, currency, minor))
-                delta = account_deltas[(account, currency)]
-                delta[0] += minor
-                delta[1] += 1
-                if customer_id is not None:
-                    delta = customer_deltas[(customer_id, account, currency)]
-                    delta[0] += minor
-                    delta[1] += 1
+                deltas.add(account, customer_id, currency, minor)
         self._executemany(POSTINGS, POSTING_COLUMNS, posting_rows)
-        add_to_balances(self.session, account_deltas, customer_deltas)
+        deltas.apply(self.session)
         return ids
 
     def _bind(self, column: Any) -> Callable[[Any], Any]:
