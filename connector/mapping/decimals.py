@@ -1,0 +1,79 @@
+"""Amounts as exports write them: `1,234.56`, `1.234,56`, `¥1,234.56`, `(12.00)`, `1 234,56`, `12.00-`.
+
+Parsing is exact (`Decimal`, never float). With no declared decimal separator, the last of `.`/`,`
+is the decimal point when both occur; a single `,` followed by exactly three digits is a thousands
+separator (`1,234`), anything else is a decimal point. Sources that mean otherwise declare it.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+Separator = Literal[".", ","]
+STYLES = ("en", "de", "fr", "cn", "accounting")
+
+_GROUPING = re.compile(r"[\s\u00a0\u202f'’_]")  # spaces, no-break spaces, apostrophes group digits
+_SIGNS_AND_DIGITS = re.compile(r"^[+-]?[\d.,]+[+-]?$")
+_CURRENCY_NOISE = re.compile(r"[^\d.,+\-()\s\u00a0\u202f'’_]")  # symbols and codes: ¥ $ € CNY RMB 元
+
+
+class DecimalFormatError(ValueError):
+    """Text that is not an amount; the message says why."""
+
+
+def parse_decimal(text: str, decimal_separator: Separator | None = None) -> Decimal:
+    raw = text.strip()
+    if not raw:
+        raise DecimalFormatError("empty amount")
+    cleaned = _GROUPING.sub("", _CURRENCY_NOISE.sub("", raw))
+    negative = False
+    if cleaned.startswith("(") and cleaned.endswith(")"):
+        negative, cleaned = True, cleaned[1:-1]
+    if not _SIGNS_AND_DIGITS.match(cleaned) or cleaned.count("-") + cleaned.count("+") > 1:
+        raise DecimalFormatError(f"not an amount: {text!r}")
+    if "-" in cleaned:  # leading or trailing minus; inside parentheses it cancels them
+        negative = not negative
+    digits = cleaned.strip("+-")
+    point = decimal_separator or _guess_point(digits)
+    grouping = "," if point == "." else "."
+    whole, _, fraction = digits.rpartition(point) if point in digits else (digits, "", "")
+    if point in fraction or point in whole.replace(grouping, "") or grouping in fraction:
+        raise DecimalFormatError(f"misplaced separators in {text!r}")
+    if grouping in whole and not re.fullmatch(r"\d{1,3}(" + re.escape(grouping) + r"\d{3})*", whole):
+        raise DecimalFormatError(f"digit groups of {text!r} are not thousands")
+    number = whole.replace(grouping, "") + ("." + fraction if fraction else "")
+    if not number or number == ".":
+        raise DecimalFormatError(f"not an amount: {text!r}")
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        raise DecimalFormatError(f"not an amount: {text!r}") from None
+    return -value if negative else value
+
+
+def _guess_point(digits: str) -> Separator:
+    if "." in digits and "," in digits:
+        return "." if digits.rfind(".") > digits.rfind(",") else ","
+    if digits.count(",") == 1 and not re.search(r",\d{3}$", digits):
+        return ","
+    return "."
+
+
+def format_decimal(value: Decimal, style: str = "en") -> str:
+    """The amount written in one of the STYLES (the shapes `parse_decimal` reads back)."""
+    grouped = f"{abs(value):,f}"
+    if style in ("en", "cn", "accounting"):
+        body = grouped
+    elif style == "de":
+        body = grouped.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    elif style == "fr":
+        body = grouped.replace(",", " ").replace(".", ",")
+    else:
+        raise ValueError(f"unknown decimal style {style!r}; use one of {', '.join(STYLES)}")
+    if style == "cn":
+        body = "¥" + body
+    if value < 0:
+        return f"({body})" if style == "accounting" else f"-{body}"
+    return body
