@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
 from connector.errors import ConfigError, SecurityError
+from connector.mapping.files import load_mapping_set
 from connector.security.keys import load_keyring
 from connector.settings import ENV_PREFIX, Settings, load_settings, resolve_config_file
 
@@ -103,5 +104,14 @@ def check_config(
     except (SecurityError, ConfigError) as exc:
         problems.append(
             Problem("security", str(exc), origin, "run `connector keys init` or set security.encryption_keys")
+        )
+    folder = settings.mappings.dir
+    if not folder.is_dir():
+        hint = "create it, or point mappings.dir at the shipped mappings/ folder"
+        problems.append(Problem("mappings.dir", f"folder {folder} does not exist", origin, hint))
+    else:
+        _, mapping_problems = load_mapping_set(folder)
+        problems.extend(
+            Problem("mappings", str(p), origin, "run `connector mapping check`") for p in mapping_problems
         )
     return settings, problems

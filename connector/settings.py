@@ -131,6 +131,10 @@ class SecuritySettings(Section):
     )
 
 
+class MappingSettings(Section):
+    dir: Path = Field(default=Path("mappings"), description="Folder of admin-editable mapping files")
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = False
@@ -152,6 +156,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     ledger: LedgerSettings = LedgerSettings()
     security: SecuritySettings = SecuritySettings()
+    mappings: MappingSettings = MappingSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

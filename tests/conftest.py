@@ -108,7 +108,12 @@ def isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
 def copy_example_config(destination: Path) -> Path:
+    """The shipped config.example.toml and mappings/ folder, as an admin would start from them."""
     target = destination / "config.toml"
-    shutil.copy(Path(__file__).resolve().parents[1] / "config.example.toml", target)
+    shutil.copy(REPO / "config.example.toml", target)
+    shutil.copytree(REPO / "mappings", destination / "mappings", dirs_exist_ok=True)
     return target

@@ -15,6 +15,7 @@ from connector import __version__
 from connector.cli.context import CliState, err, out, state
 from connector.cli.keys import keys_app
 from connector.cli.ledger import ledger_app
+from connector.cli.mapping import mapping_app
 from connector.config_check import check_config
 from connector.db import current_revision, make_engine, upgrade_database
 from connector.errors import ConfigError, ConnectorError
@@ -32,6 +33,7 @@ db_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(keys_app, name="keys")
+app.add_typer(mapping_app, name="mapping")
 
 
 def _version(value: bool) -> None:

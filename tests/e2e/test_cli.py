@@ -129,11 +129,14 @@ def test_rotating_keys_re_encrypts_and_the_demo_still_reads_every_customer(cli, 
     assert "上海明远贸易有限公司" in cli("demo").out
 
 
-def test_database_passwords_never_appear_in_output(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_passwords_never_appear_in_output(
+    cli, monkeypatch: pytest.MonkeyPatch, isolated_cwd: Path
+) -> None:
     url = postgres_url().replace("postgres@", "postgres:TopSecret-4711@")
     if "TopSecret-4711" not in url:
         pytest.skip("CONNECTOR_TEST_POSTGRES_URL has a different shape")
     monkeypatch.setenv("CONNECTOR_DATABASE__URL", url)
+    copy_example_config(isolated_cwd)
     result = cli("check-config")
     assert result.code == 0
     assert "TopSecret-4711" not in result.out + result.err
@@ -170,3 +173,18 @@ def test_db_upgrade_creates_the_schema_and_reports_the_revision(cli) -> None:
     assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0001"
     assert cli("db", "upgrade").code == 0
     assert "is at revision 0001" in cli("db", "current").out
+
+
+def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isolated_cwd: Path) -> None:
+    copy_example_config(isolated_cwd)
+    assert "1 mapping file(s) OK in mappings" in cli("mapping", "check").out
+    (isolated_cwd / "mappings" / "typo.toml").write_text(
+        'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\nconvert = ["deciml"]\n', encoding="utf-8"
+    )
+    result = cli("mapping", "check")
+    assert result.code == 1
+    assert (
+        "typo.toml:5: fields[0].convert[0]: unknown converter 'deciml' — did you mean 'decimal'?"
+        in result.err
+    )
+    assert cli("check-config").code == 1

@@ -118,6 +118,7 @@ def test_check_config_reports_malformed_key_material(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONNECTOR_SECURITY__ENCRYPTION_KEYS", '{"active": "a", "keys": {"a": "short"}}')
+    (isolated_cwd / "mappings").mkdir()
     settings, problems = check_config(None)
     assert settings is not None
     assert [p.key for p in problems] == ["security"]

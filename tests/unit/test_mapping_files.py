@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from connector.mapping.apply import map_record, read_source
+from connector.mapping.files import load_mapping_set
+from tests.conftest import REPO
+
+FIVE_MISTAKES = """kind = "inbound"
+source = "zoho.Contacts"
+descripton = "typo"
+
+[[fields]]
+target = "name"
+source = "Full_Name"
+convert = ["strip", "deciml"]
+
+[[fields]]
+target = "phone"
+source = "Phone"
+convert = [{ name = "phone", regoin = "CN" }]
+
+[[fields]]
+target = "created"
+source = "Created_Time"
+convert = [{ name = "date" }]
+
+[[fields]]
+target = "balance"
+sorce = "Other"
+"""
+
+
+def test_a_file_with_five_mistakes_yields_five_precise_errors(tmp_path: Path) -> None:
+    (tmp_path / "contacts.toml").write_text(FIVE_MISTAKES, encoding="utf-8")
+    mappings, problems = load_mapping_set(tmp_path)
+    assert mappings is None
+    assert sorted((p.line, p.key, p.message) for p in problems) == [
+        (3, "descripton", "unknown key 'descripton' — did you mean 'description'?"),
+        (8, "fields[0].convert[1]", "unknown converter 'deciml' — did you mean 'decimal'?"),
+        (13, "fields[1].convert[0]", "converter 'phone' has no option 'regoin' (options: region)"),
+        (18, "fields[2].convert[0]", "converter 'date' needs option(s) format"),
+        (22, "fields[3].sorce", "unknown key 'sorce' — did you mean 'source'?"),
+    ]
+    assert str(problems[0]).startswith(f"{tmp_path / 'contacts.toml'}:")
+
+
+def test_a_toml_syntax_error_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "broken.toml").write_text('kind = "inbound"\nsource = \n', encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert [(p.key, p.line) for p in problems] == [("(syntax)", 2)]
+
+
+def test_a_target_mapped_twice_is_refused(tmp_path: Path) -> None:
+    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\n[[fields]]\ntarget = "a"\n'
+    (tmp_path / "twice.toml").write_text(text, encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert "target 'a' is mapped twice" in problems[0].message
+
+
+def test_the_shipped_mappings_are_valid_and_the_set_has_a_stable_digest() -> None:
+    first, problems = load_mapping_set(REPO / "mappings")
+    assert problems == []
+    assert first is not None
+    again, _ = load_mapping_set(REPO / "mappings")
+    assert again is not None
+    assert again.digest == first.digest
+
+
+def test_a_zoho_contact_maps_to_canonical_fields_and_bad_fields_are_reported_not_dropped() -> None:
+    mappings, _ = load_mapping_set(REPO / "mappings")
+    assert mappings is not None
+    contacts = mappings.files["zoho_contacts"]
+    record = {
+        "id": "4876876000000624001",
+        "Full_Name": "  王　小明 ",
+        "Account_Name": {"name": "上海明远贸易有限公司", "id": "4876876000000300001"},
+        "Email": "Xiaoming.Wang@Example.com",
+        "Phone": "138 0013 8000",
+        "Mailing_Country": None,
+        "Modified_Time": "2026-03-05T14:30:00+05:30",
+    }
+    mapped = map_record(contacts, record)
+    assert mapped.ok, mapped.errors
+    assert mapped.values["name"] == "王 小明"
+    assert mapped.values["company"] == "上海明远贸易有限公司"
+    assert mapped.values["email"] == "xiaoming.wang@example.com"
+    assert mapped.values["phone"] == "+8613800138000"
+    assert mapped.values["country"] == "China"
+    assert mapped.values["modified_at"].utcoffset().total_seconds() == 5.5 * 3600
+    broken = map_record(contacts, {**record, "Email": "not-an-address", "id": None})
+    assert set(broken.errors) == {"email", "external_id"}
+    assert "not an e-mail address" in broken.errors["email"]
+    assert broken.values["phone"] == "+8613800138000"
+
+
+@pytest.mark.parametrize(
+    ("record", "path", "value"),
+    [
+        ({"a": {"b": 1}}, "a.b", 1),
+        ({"a.b": 2, "a": {"b": 1}}, "a.b", 2),
+        (["x", "1,234.50"], 1, "1,234.50"),
+        ({"a": None}, "a.b", None),
+        (["x"], 5, None),
+    ],
+)
+def test_source_paths_read_json_paths_column_names_and_indexes(
+    record: object, path: str | int, value: object
+) -> None:
+    assert read_source(record, path) == value  # type: ignore[arg-type]
+
+
+def test_decimal_columns_of_a_csv_row_are_exact() -> None:
+    from connector.mapping.model import MappingFile
+
+    mapping = MappingFile.model_validate(
+        {
+            "kind": "inbound",
+            "source": "csv",
+            "fields": [{"target": "amount", "source": 1, "convert": ["decimal"]}],
+        }
+    )
+    assert map_record(mapping, ["PAY-1", "¥1,234.50"]).values == {"amount": Decimal("1234.50")}
