@@ -12,7 +12,7 @@ import typer
 from sqlalchemy import Engine
 
 from connector import __version__
-from connector.cli.context import CliState, err, out, state
+from connector.cli.context import CliState, err, out, report_problems, state
 from connector.cli.keys import keys_app
 from connector.cli.ledger import ledger_app
 from connector.cli.mapping import mapping_app
@@ -66,9 +66,7 @@ def check_config_command(ctx: typer.Context) -> None:
     if settings is not None and not problems:
         out.print(f"configuration OK (database {settings.database.display_url()})")
         return
-    err.print(f"{len(problems)} configuration problem(s):")
-    for problem in problems:
-        err.print(f"  - {problem}", markup=False)
+    report_problems(f"{len(problems)} configuration problem(s):", problems)
     raise typer.Exit(1)
 
 
@@ -112,9 +110,7 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        err.print(f"error: {exc}", markup=False)
-        for problem in exc.problems:
-            err.print(f"  - {problem}", markup=False)
+        report_problems(f"error: {exc}", exc.problems)
         sys.exit(1)
     except ConnectorError as exc:
         err.print(f"error: {exc}", markup=False)

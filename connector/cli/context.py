@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,13 @@ class CliState:
     def close(self) -> None:
         if self._container is not None:
             self._container.close()
+
+
+def report_problems(heading: str, problems: Sequence[object]) -> None:
+    """A heading and one line per problem on stderr (never rich markup: problems quote user text)."""
+    err.print(heading, markup=False)
+    for problem in problems:
+        err.print(f"  - {problem}", markup=False)
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from connector.cli.context import err, out, state
+from connector.cli.context import out, report_problems, state
 from connector.cli.output import dumps, money_json, money_text
 from connector.db import unit_of_work
 from connector.ledger.queries import customer_balances, customer_entries, net_receivable
@@ -42,9 +42,9 @@ def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             "every entry balanced, balances and subledger agree with the postings"
         )
     else:
-        err.print(f"ledger verification FAILED: {len(report.violations)} violation(s)")
-        for violation in report.violations:
-            err.print(f"  - {violation}", markup=False)
+        report_problems(
+            f"ledger verification FAILED: {len(report.violations)} violation(s)", report.violations
+        )
     if not report.ok:
         raise typer.Exit(1)
 

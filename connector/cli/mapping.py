@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from connector.cli.context import err, out, state
+from connector.cli.context import out, report_problems, state
 from connector.mapping.files import load_mapping_set
 
 mapping_app = typer.Typer(help="Admin-editable mapping files.", no_args_is_help=True)
@@ -24,7 +24,5 @@ def check(
     if mappings is not None:
         out.print(f"{len(mappings.files)} mapping file(s) OK in {directory} (set {mappings.digest[:12]})")
         return
-    err.print(f"{len(problems)} mapping problem(s):")
-    for problem in problems:
-        err.print(f"  - {problem}", markup=False)
+    report_problems(f"{len(problems)} mapping problem(s):", problems)
     raise typer.Exit(1)

@@ -54,34 +54,21 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-@converter("strip")
-def strip(value: Any) -> str | None:
-    text = _text(value)
-    return None if text is None else text.strip() or None
+def _on_text(name: str, transform: Callable[[str], str]) -> None:
+    """Register a text converter: `None` passes through, an empty result counts as missing."""
+
+    def convert(value: Any) -> str | None:
+        text = _text(value)
+        return None if text is None else transform(text) or None
+
+    REGISTRY[name] = Converter(name, convert, ())
 
 
-@converter("lower")
-def lower(value: Any) -> str | None:
-    text = _text(value)
-    return None if text is None else text.lower()
-
-
-@converter("upper")
-def upper(value: Any) -> str | None:
-    text = _text(value)
-    return None if text is None else text.upper()
-
-
-@converter("title")
-def title(value: Any) -> str | None:
-    text = _text(value)
-    return None if text is None else text.title()
-
-
-@converter("collapse_spaces")
-def collapse_spaces(value: Any) -> str | None:
-    text = _text(value)
-    return None if text is None else " ".join(text.split())
+_on_text("strip", str.strip)
+_on_text("lower", str.lower)
+_on_text("upper", str.upper)
+_on_text("title", str.title)
+_on_text("collapse_spaces", lambda text: " ".join(text.split()))
 
 
 @converter("fullwidth_to_halfwidth")
