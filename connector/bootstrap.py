@@ -16,6 +16,8 @@ from connector.ledger.chart import ensure_chart
 from connector.ledger.customers import CustomerDirectory
 from connector.ledger.posting import Ledger
 from connector.log import RedactingFormatter, configure_logging
+from connector.master.policy import CustomerPolicy
+from connector.master.service import CustomerMaster
 from connector.security.cipher import FieldCipher
 from connector.security.keys import KeyRing, load_or_create_keyring
 from connector.settings import Settings
@@ -57,6 +59,11 @@ class Container:
 
     def customers(self, session: Session) -> CustomerDirectory:
         return CustomerDirectory(session, self.cipher, self.settings.ledger.account_number_template)
+
+    def master(self, session: Session, policy: CustomerPolicy, actor: str = "connector") -> CustomerMaster:
+        return CustomerMaster(
+            session, self.customers(session), self.cipher, policy, self.settings.ledger.base_currency, actor
+        )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 
 from connector.errors import CustomerError, UnknownAccountError
 from connector.ledger.models import AccountNumberSequence, Customer, CustomerBankAccount
+from connector.master.identity import normalise_name
+from connector.master.models import CustomerBinding, IdentityReview
 from connector.money import Money, currency_code
 from connector.security.cipher import FieldCipher, key_id_of
+from connector.sync.models import QuarantinedRecord
 
 CODE_PATTERN = re.compile(r"^[0-9A-Za-z]{1,20}$")
 SEQUENCES: Table = AccountNumberSequence.__table__  # type: ignore[assignment]
@@ -88,7 +91,8 @@ class CustomerDirectory:
         self.cipher = cipher
         self.numbers = AccountNumbers(account_number_template)
 
-    def create(self, new: NewCustomer) -> CustomerView:
+    def create(self, new: NewCustomer, account_number_template: str | None = None) -> CustomerView:
+        """A new customer; `account_number_template` overrides the configured one (a class's own)."""
         for label, code in (("customer type", new.customer_type), ("region", new.region)):
             if not CODE_PATTERN.match(code):
                 raise CustomerError(f"{label} code {code!r} must be 1–20 letters or digits")
@@ -99,29 +103,46 @@ class CustomerDirectory:
         currency = currency_code(new.currency)
         if new.credit_limit is not None and new.credit_limit.currency != currency:
             raise CustomerError(f"credit limit in {new.credit_limit.currency} for a {currency} customer")
-        seq, account_no = self.numbers.next(self.session, new.customer_type, new.region)
-        encrypt = self.cipher.encrypt_optional
+        numbers = self.numbers if account_number_template is None else AccountNumbers(account_number_template)
+        seq, account_no = numbers.next(self.session, new.customer_type, new.region)
         customer = Customer(
             account_no=account_no,
             customer_type=new.customer_type,
             region=new.region,
             seq=seq,
             value_tier=new.value_tier,
-            name_enc=self.cipher.encrypt("customer.name", new.name.strip()),
-            email_enc=encrypt("customer.email", new.email),
-            email_index=self.cipher.blind_index("email", new.email) if new.email else None,
-            phone_enc=encrypt("customer.phone", new.phone),
-            phone_index=self.cipher.blind_index("phone", new.phone) if new.phone else None,
-            address_enc=encrypt("customer.address", new.address),
+            name_enc="",
             currency=currency,
             credit_limit_minor=new.credit_limit.minor if new.credit_limit else None,
             payment_terms_days=new.payment_terms_days,
         )
+        self._set_contact(customer, new.name, new.email, new.phone, new.address)
         self.session.add(customer)
         self.session.flush()
         for number in new.bank_accounts:
             self.add_bank_account(customer.id, number)
         return self._view(customer)
+
+    def _set_contact(
+        self, customer: Customer, name: str, email: str | None, phone: str | None, address: str | None
+    ) -> None:
+        encrypt, index = self.cipher.encrypt_optional, self.cipher.blind_index
+        customer.name_enc = self.cipher.encrypt("customer.name", name.strip())
+        customer.name_index = index("name", normalise_name(name))
+        customer.email_enc = encrypt("customer.email", email)
+        customer.email_index = index("email", email) if email else None
+        customer.phone_enc = encrypt("customer.phone", phone)
+        customer.phone_index = index("phone", phone) if phone else None
+        customer.address_enc = encrypt("customer.address", address)
+
+    def update_contact(
+        self, customer_id: int, name: str, email: str | None, phone: str | None, address: str | None
+    ) -> None:
+        """Replace the contact data (and its look-up indexes) of a customer; the account number stays."""
+        customer = self.session.get_one(Customer, customer_id)
+        if not name.strip():
+            raise CustomerError("a customer needs a name")
+        self._set_contact(customer, name, email, phone, address)
 
     def add_bank_account(self, customer_id: int, number: str) -> None:
         index = self.cipher.blind_index("bank_account", number)
@@ -155,6 +176,15 @@ class CustomerDirectory:
             self._view(c) for c in self.session.scalars(select(Customer).where(Customer.phone_index == index))
         ]
 
+    def find_by_name(self, name: str, region: str) -> list[CustomerView]:
+        """Customers with this region and this name, legal-form words, case, width and punctuation ignored."""
+        index = self.cipher.blind_index("name", normalise_name(name))
+        query = select(Customer).where(Customer.name_index == index, Customer.region == region)
+        return [self._view(c) for c in self.session.scalars(query)]
+
+    def view(self, customer_id: int) -> CustomerView:
+        return self._view(self.session.get_one(Customer, customer_id))
+
     def find_by_bank_account(self, number: str) -> list[CustomerView]:
         index = self.cipher.blind_index("bank_account", number)
         query = (
@@ -180,13 +210,17 @@ class CustomerDirectory:
                         customer, attribute, self.cipher.encrypt(field, self.cipher.decrypt(field, token))
                     )
                     changed += 1
-        for account in self.session.scalars(select(CustomerBankAccount).execution_options(yield_per=500)):
-            if key_id_of(account.account_enc) != active:
-                field = "customer_bank_account.number"
-                account.account_enc = self.cipher.encrypt(
-                    field, self.cipher.decrypt(field, account.account_enc)
-                )
-                changed += 1
+        for model, attribute, field in (
+            (CustomerBankAccount, "account_enc", "customer_bank_account.number"),
+            (CustomerBinding, "record_enc", "customer_binding.record"),
+            (IdentityReview, "record_enc", "identity_review.record"),
+            (QuarantinedRecord, "raw_enc", "quarantine.raw"),
+        ):
+            for row in self.session.scalars(select(model).execution_options(yield_per=500)):
+                token = getattr(row, attribute)
+                if key_id_of(token) != active:
+                    setattr(row, attribute, self.cipher.encrypt(field, self.cipher.decrypt(field, token)))
+                    changed += 1
         self.session.flush()
         return changed
 

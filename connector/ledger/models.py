@@ -71,11 +71,13 @@ class Customer(Base):
     email_index: Mapped[str | None] = mapped_column(String(32), index=True)
     phone_enc: Mapped[str | None] = mapped_column(Text)
     phone_index: Mapped[str | None] = mapped_column(String(32), index=True)
+    name_index: Mapped[str | None] = mapped_column(String(32), index=True)  # normalised name, for identity
     address_enc: Mapped[str | None] = mapped_column(Text)
     currency: Mapped[str] = mapped_column(String(3))
     credit_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active, inactive, merged
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

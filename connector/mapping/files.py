@@ -5,13 +5,23 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from connector.mapping.model import FieldMap, MappingFile, closest
+from connector.mapping.model import MappingFile, closest
+from connector.master.policy import CustomerPolicy
+
+KINDS: dict[str, type[MappingFile] | type[CustomerPolicy]] = {
+    "inbound": MappingFile,
+    "outbound": MappingFile,
+    "customer_master": CustomerPolicy,
+}
 
 
 @dataclass(frozen=True)
@@ -28,8 +38,13 @@ class MappingProblem:
 
 @dataclass(frozen=True)
 class MappingSet:
-    files: dict[str, MappingFile]  # by file stem
-    digest: str  # SHA-256 over the files' bytes: recorded with every sync run
+    files: dict[str, MappingFile]  # inbound and outbound maps by file stem
+    digest: str  # SHA-256 over the files' names and bytes: recorded with every sync run
+    policy: CustomerPolicy = field(default_factory=CustomerPolicy)
+    texts: dict[str, str] = field(default_factory=dict, repr=False)  # file name → text, to keep a copy
+
+    def for_source(self, source: str) -> MappingFile | None:
+        return next((file for file in self.files.values() if file.source == source), None)
 
 
 def _line_of(text: str, loc: Sequence[str | int]) -> int | None:
@@ -39,14 +54,17 @@ def _line_of(text: str, loc: Sequence[str | int]) -> int | None:
     previous: str | int | None = None
     for part in loc:
         if isinstance(part, int):
-            if previous == "fields":  # the n-th [[fields]] table; other indexes are inside a value
-                headers = [i for i, line in enumerate(lines) if re.match(r"\s*\[\[fields\]\]", line)]
+            if isinstance(previous, str):  # the n-th [[previous]] table; other indexes are inside a value
+                header = re.compile(rf"^\s*\[\[\s*(?:[\w.]+\.)?{re.escape(previous)}\s*\]\]")
+                headers = [i for i, line in enumerate(lines) if header.match(line)]
                 if part < len(headers):
                     start = headers[part]
             previous = part
             continue
         previous = part
-        pattern = re.compile(rf"^\s*{re.escape(part)}\s*=|[\"']{re.escape(part)}[\"']")
+        pattern = re.compile(
+            rf"^\s*{re.escape(part)}\s*=|[\"']{re.escape(part)}[\"']|^\s*\[+[\w.]*\b{re.escape(part)}\s*\]"
+        )
         for number in range(start, len(lines)):
             if pattern.search(lines[number]):
                 start = number
@@ -62,56 +80,132 @@ def _value_line(text: str, near: int | None, value: str) -> int | None:
     return near
 
 
-def _model_for(loc: Sequence[str | int]) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = MappingFile
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `tuple[X, ...]`, `X | None` or `dict[str, X]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, tuple, list, dict):
+        for argument in typing.get_args(annotation):
+            found = _inner_model(argument)
+            if found is not None:
+                return found
+    return None
+
+
+def _model_for(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = root
     for part in loc:
         if isinstance(part, int) or model is None:
             continue
-        model = FieldMap if part == "fields" and model is MappingFile else None
+        declared = model.model_fields.get(part)
+        model = _inner_model(declared.annotation) if declared is not None else None
     return model
 
 
-def _problems(path: Path, text: str, error: ValidationError) -> list[MappingProblem]:
+def _split_key(key: str) -> list[str | int]:
+    return [int(part) if part.isdigit() else part for part in re.findall(r"[A-Za-z_]\w*|\d+", key)]
+
+
+def _key(loc: Sequence[str | int]) -> str:
+    return ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in loc).replace(".[", "[")
+
+
+def _problems(path: Path, text: str, root: type[BaseModel], error: ValidationError) -> list[MappingProblem]:
     problems = []
     errors = error.errors(include_input=True)
-    nested = any(len(item["loc"]) > 1 for item in errors)
     for item in errors:
-        if item["type"] == "too_short" and tuple(item["loc"]) == ("fields",) and nested:
-            continue  # pydantic's echo of fields that failed on their own, reported below
-        loc = [
-            part for part in item["loc"] if part not in ("function-after[_known_converter_and_options()]",)
-        ]
+        echoed = item["loc"]
+        if item["type"] == "too_short" and any(
+            len(other["loc"]) > len(echoed) and other["loc"][: len(echoed)] == echoed for other in errors
+        ):
+            continue  # pydantic's echo of list items that failed on their own, reported on their own
+        loc: list[str | int] = [part for part in item["loc"] if not str(part).startswith("function-")]
         message = item["msg"].removeprefix("Value error, ")
         line = _line_of(text, loc)
         if item["type"] == "extra_forbidden":
-            owner = _model_for(loc[:-1])
+            owner = _model_for(root, loc[:-1])
             if owner is not None:
                 message = f"unknown key '{loc[-1]}' — {closest(str(loc[-1]), list(owner.model_fields))}"
         elif "unknown converter '" in message:
             line = _value_line(text, line, message.split("'")[1])
-        key = ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in loc).replace(".[", "[")
-        problems.append(MappingProblem(path, line, key or "(file)", message))
+        problems.append(MappingProblem(path, line, _key(loc) or "(file)", message))
     return problems
+
+
+def _parse(path: Path, text: str) -> tuple[MappingFile | CustomerPolicy | None, list[MappingProblem]]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"at line (\d+)", str(exc))  # tomllib names the line only in its message
+        return None, [MappingProblem(path, int(at.group(1)) if at else None, "(syntax)", str(exc))]
+    kind = data.get("kind")
+    model = KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        message = (
+            f"unknown kind '{kind}' — {closest(kind, list(KINDS))}"
+            if isinstance(kind, str)
+            else f"a mapping file needs kind = one of {', '.join(KINDS)}"
+        )
+        return None, [MappingProblem(path, _line_of(text, ["kind"]) if kind else 1, "kind", message)]
+    problems = []
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        parsed, problems = None, _problems(path, text, model, exc)
+    for key, message in model.cross_check(data):  # on the raw data, so it runs beside the errors above
+        loc = _split_key(key)
+        line = _line_of(text, loc)
+        if "unknown figure '" in message:
+            line = _value_line(text, line, message.split("'")[1])
+        problems.append(MappingProblem(path, line, key, message))
+    return (None, problems) if problems else (parsed, [])
+
+
+def parse_mapping_texts(
+    folder: Path, texts: Mapping[str, str]
+) -> tuple[MappingSet | None, list[MappingProblem]]:
+    """Validate named mapping texts (file name → TOML); the set only when there is no problem at all."""
+    maps: dict[str, MappingFile] = {}
+    policies: dict[str, CustomerPolicy] = {}
+    problems: list[MappingProblem] = []
+    digest = hashlib.sha256()
+    for name in sorted(texts):
+        text = texts[name]
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+        path = folder / name
+        parsed, found = _parse(path, text)
+        problems.extend(found)
+        if isinstance(parsed, MappingFile):
+            other = next((stem for stem, file in maps.items() if file.source == parsed.source), None)
+            if other is not None:
+                problems.append(
+                    MappingProblem(
+                        path,
+                        _line_of(text, ["source"]),
+                        "source",
+                        f"'{parsed.source}' is also mapped by {other}.toml",
+                    )
+                )
+            maps[Path(name).stem] = parsed
+        elif isinstance(parsed, CustomerPolicy):
+            policies[name] = parsed
+    if len(policies) > 1:
+        names = ", ".join(sorted(policies))
+        problems.append(
+            MappingProblem(folder, None, "kind", f"one customer_master file at most, found {names}")
+        )
+    if problems:
+        return None, problems
+    policy = next(iter(policies.values()), CustomerPolicy())
+    return MappingSet(maps, digest.hexdigest(), policy, dict(texts)), []
 
 
 def load_mapping_set(folder: Path) -> tuple[MappingSet | None, list[MappingProblem]]:
     """Every *.toml in `folder`, validated; the set only when there is no problem at all."""
     if not folder.is_dir():
         return None, [MappingProblem(folder, None, "(folder)", "the mappings folder does not exist")]
-    files: dict[str, MappingFile] = {}
-    problems: list[MappingProblem] = []
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.toml")):
-        raw = path.read_bytes()
-        digest.update(path.name.encode() + b"\0" + raw + b"\0")
-        text = raw.decode("utf-8", errors="replace")
-        try:
-            files[path.stem] = MappingFile.model_validate(tomllib.loads(text))
-        except tomllib.TOMLDecodeError as exc:
-            at = re.search(r"at line (\d+)", str(exc))  # tomllib names the line only in its message
-            problems.append(MappingProblem(path, int(at.group(1)) if at else None, "(syntax)", str(exc)))
-        except ValidationError as exc:
-            problems.extend(_problems(path, text, exc))
-    if problems:
-        return None, problems
-    return MappingSet(files, digest.hexdigest()), []
+    texts = {
+        path.name: path.read_bytes().decode("utf-8", errors="replace")
+        for path in sorted(folder.glob("*.toml"))
+    }
+    return parse_mapping_texts(folder, texts)

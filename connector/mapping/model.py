@@ -2,6 +2,7 @@
 
 kind = "inbound"            # inbound: source records → canonical fields; outbound: ledger figures → CRM
 source = "zoho.Contacts"    # which adapter stream (inbound) or CRM module (outbound) it serves
+                            # (kind = "customer_master" files are connector.master.policy's)
 
 [[fields]]
 target = "name"
@@ -17,11 +18,39 @@ convert = [{ name = "phone", region = "CN" }]
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.mapping.converters import REGISTRY
+
+# What an outbound map can send to the CRM: the customer's master data and its ledger figures.
+FIGURES: dict[str, str] = {
+    "account_number": "the customer's account number (immutable)",
+    "customer_type": "class code, e.g. KA / SME / IND",
+    "region": "region code",
+    "value_tier": "high / medium / low (or the policy's own tiers)",
+    "currency": "ISO 4217 code of the customer's figures",
+    "balance": "receivable minus unapplied credit",
+    "receivable": "open receivable on the AR control account",
+    "unapplied_credit": "receipts not yet applied to invoices",
+    "overdue": "receivable past its due date",
+    "aging_current": "not yet due",
+    "aging_1_30": "1–30 days past due",
+    "aging_31_60": "31–60 days past due",
+    "aging_61_90": "61–90 days past due",
+    "aging_90_plus": "more than 90 days past due",
+    "credit_limit": "credit limit",
+    "available_credit": "credit limit minus balance",
+    "credit_score": "0–100, documented formula",
+    "credit_status": "OK / WATCH / HOLD / BLOCKED",
+    "payment_terms_days": "payment terms in days",
+    "last_payment_date": "date of the last receipt",
+    "last_payment_amount": "amount of the last receipt",
+    "paid_trailing_12m": "receipts over the trailing twelve months",
+    "as_of": "when the figures were computed",
+}
 
 
 def closest(word: str, choices: list[str]) -> str:
@@ -79,11 +108,22 @@ class MappingFile(BaseModel):
     description: str = ""
     fields: tuple[FieldMap, ...] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _targets_once(self) -> MappingFile:
+    @staticmethod
+    def cross_check(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Checks across fields on the raw file data, as (key, message): they run even when other keys
+        fail validation, so a file's every mistake is reported at once."""
+        found: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for index, field in enumerate(self.fields):
-            if field.target in seen:
-                raise ValueError(f"fields[{index}]: target '{field.target}' is mapped twice")
-            seen.add(field.target)
-        return self
+        fields = data.get("fields")
+        for index, field in enumerate(fields if isinstance(fields, list) else []):
+            if not isinstance(field, Mapping):
+                continue
+            target = field.get("target")
+            if isinstance(target, str) and target in seen:
+                found.append((f"fields[{index}].target", f"target '{target}' is mapped twice"))
+            seen.add(str(target))
+            source = field.get("source")
+            if data.get("kind") == "outbound" and source not in FIGURES:
+                message = f"unknown figure '{source}' — {closest(str(source), list(FIGURES))}"
+                found.append((f"fields[{index}].source", message))
+        return found

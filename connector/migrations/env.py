@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-import connector.ledger.models  # noqa: F401  (registers the tables on Base.metadata)
+import connector.ledger.models
+import connector.master.models
+import connector.sync.models  # noqa: F401
 from connector.db import Base
 
 engine: Engine = context.config.attributes["engine"]

@@ -1,0 +1,1 @@
+"""The customer master: bindings, identity, classification, credit terms, audit trail."""

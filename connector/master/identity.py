@@ -1,0 +1,134 @@
+"""Identity resolution: which customer an incoming record is, or why a person has to decide.
+
+The rules run in the policy's order (external id per backend, then e-mail, phone, normalised name with
+region). The first rule that finds anybody decides. It links the record only when it found exactly one
+customer, that customer has no other record from the same backend, and no stronger identifier present
+on both sides disagrees; anything else goes to the review queue. Nothing is merged silently.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Outcome = Literal["bound", "matched", "new", "review"]
+
+_NOT_WORD = re.compile(r"[\W_]+")
+# Legal-form words that differ between sources for the same company ("ACME Co., Ltd." vs "ACME").
+_LEGAL_SUFFIXES = (
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "株式会社",
+    "companylimited",
+    "corporation",
+    "incorporated",
+    "limited",
+    "coltd",
+    "gmbh",
+    "corp",
+    "inc",
+    "llc",
+    "ltd",
+    "plc",
+    "kk",
+)
+
+
+def normalise_name(name: str) -> str:
+    """Name for matching: width, case, spacing, punctuation and legal-form words ignored."""
+    folded = _NOT_WORD.sub("", unicodedata.normalize("NFKC", name).casefold())
+    core = folded.removeprefix("株式会社")
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _LEGAL_SUFFIXES:
+            if core.endswith(suffix) and len(core) > len(suffix):
+                core, changed = core[: -len(suffix)], True
+    return core or folded
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """The identifying fields of a mapped source record (already normalised by the mapping)."""
+
+    backend: str
+    external_id: str
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A customer a rule found, with what the conflict checks compare."""
+
+    customer_id: int
+    email: str | None
+    phone: str | None
+    backends: frozenset[str]  # backends with an active binding to this customer
+
+
+@dataclass(frozen=True)
+class Resolution:
+    outcome: Outcome
+    customer_id: int | None = None
+    rule: str | None = None
+    candidates: tuple[int, ...] = ()
+    reason: str = ""
+
+
+class IdentityLookup(Protocol):
+    def bound(self, backend: str, external_id: str) -> int | None: ...
+    def by_email(self, email: str) -> Sequence[Candidate]: ...
+    def by_phone(self, phone: str) -> Sequence[Candidate]: ...
+    def by_name_region(self, name: str, region: str) -> Sequence[Candidate]: ...
+
+
+_LABELS = {"email": "e-mail", "phone": "phone", "name_region": "name and region"}
+
+
+def _candidates(rule: str, incoming: Incoming, lookup: IdentityLookup) -> Sequence[Candidate]:
+    if rule == "email" and incoming.email:
+        return lookup.by_email(incoming.email)
+    if rule == "phone" and incoming.phone:
+        return lookup.by_phone(incoming.phone)
+    if rule == "name_region" and incoming.name and incoming.region:
+        return lookup.by_name_region(incoming.name, incoming.region)
+    return ()
+
+
+def _conflict(rule: str, order: Sequence[str], incoming: Incoming, candidate: Candidate) -> str | None:
+    if incoming.backend in candidate.backends:
+        return f"the customer already has another {incoming.backend} record"
+    for stronger in order[: order.index(rule)]:
+        if stronger not in ("email", "phone"):
+            continue
+        ours, theirs = getattr(incoming, stronger), getattr(candidate, stronger)
+        if ours and theirs and ours != theirs:
+            return f"same {_LABELS[rule]} but a different {_LABELS[stronger]}"
+    return None
+
+
+def resolve(incoming: Incoming, order: Sequence[str], lookup: IdentityLookup) -> Resolution:
+    customer_id = lookup.bound(incoming.backend, incoming.external_id)
+    if customer_id is not None:
+        return Resolution("bound", customer_id, "external_id")
+    for rule in order:
+        if rule == "external_id":
+            continue
+        found = _candidates(rule, incoming, lookup)
+        if not found:
+            continue
+        ids = tuple(sorted({candidate.customer_id for candidate in found}))
+        if len(ids) > 1:
+            return Resolution("review", None, rule, ids, f"{len(ids)} customers share this {_LABELS[rule]}")
+        conflict = _conflict(rule, order, incoming, found[0])
+        if conflict is not None:
+            return Resolution("review", None, rule, ids, conflict)
+        return Resolution("matched", ids[0], rule, ids, f"same {_LABELS[rule]}")
+    return Resolution("new", reason="no rule found a customer")

@@ -1,0 +1,1 @@
+"""Sync bookkeeping: run history, quarantine, the mapping sets in force."""

@@ -1,0 +1,51 @@
+"""Which mapping set is in force: the folder's when it validates, otherwise the last one that did."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.ledger.models import utcnow
+from connector.mapping.files import MappingProblem, MappingSet, load_mapping_set, parse_mapping_texts
+from connector.sync.models import MappingSetVersion
+
+
+@dataclass(frozen=True)
+class MappingsInForce:
+    mappings: MappingSet | None  # what runs use: the folder's set, or the last valid one, or none
+    problems: list[MappingProblem]  # what is wrong with the folder's files right now
+    from_folder: bool
+    valid_since: datetime | None = None  # when the set in force was last seen valid
+
+    def describe(self) -> str:
+        if self.mappings is None:
+            return "no valid mapping set: fix the files (`connector mapping check`)"
+        where = "the mappings folder" if self.from_folder else "the last valid set (the folder's files fail)"
+        return f"mapping set {self.mappings.digest[:12]} from {where}"
+
+
+def remember(session: Session, mappings: MappingSet) -> None:
+    known = session.get(MappingSetVersion, mappings.digest)
+    if known is None:
+        session.add(MappingSetVersion(digest=mappings.digest, files_json=json.dumps(mappings.texts)))
+    else:
+        known.last_valid_at = utcnow()
+    session.flush()
+
+
+def mappings_in_force(session: Session, folder: Path) -> MappingsInForce:
+    """The folder's set when it validates (and remembered as valid); otherwise the last valid set."""
+    current, problems = load_mapping_set(folder)
+    if current is not None:
+        remember(session, current)
+        return MappingsInForce(current, [], True)
+    last = session.scalars(select(MappingSetVersion).order_by(MappingSetVersion.last_valid_at.desc())).first()
+    if last is None:
+        return MappingsInForce(None, problems, False)
+    kept, _ = parse_mapping_texts(folder, json.loads(last.files_json))
+    return MappingsInForce(kept, problems, False, last.last_valid_at)

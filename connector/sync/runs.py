@@ -1,0 +1,53 @@
+"""Run history and quarantine: every run records its mapping set; no bad record is dropped."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.ledger.models import utcnow
+from connector.security.cipher import FieldCipher
+from connector.sync.models import QuarantinedRecord, SyncRun
+
+
+def start_run(session: Session, job: str, source: str, mapping_digest: str) -> SyncRun:
+    run = SyncRun(job=job, source=source, mapping_digest=mapping_digest)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(run: SyncRun, counts: Counter[str], error: str | None = None) -> None:
+    run.status = "failed" if error else "succeeded"
+    run.error = error
+    run.counts_json = json.dumps(dict(sorted(counts.items())))
+    run.finished_at = utcnow()
+
+
+def quarantine(
+    session: Session, cipher: FieldCipher, run: SyncRun | None, source: str, ref: str, raw: Any, reason: str
+) -> None:
+    """Keep a record that failed, with why; the same record failing again counts another attempt."""
+    known = session.scalars(
+        select(QuarantinedRecord).where(
+            QuarantinedRecord.source == source,
+            QuarantinedRecord.record_ref == ref,
+            QuarantinedRecord.status == "open",
+        )
+    ).first()
+    raw_enc = cipher.encrypt("quarantine.raw", json.dumps(raw, ensure_ascii=False, default=str))
+    if known is None:
+        session.add(
+            QuarantinedRecord(
+                run_id=run.id if run else None, source=source, record_ref=ref, raw_enc=raw_enc, reason=reason
+            )
+        )
+    else:
+        known.attempts += 1
+        known.reason, known.raw_enc = reason, raw_enc
+        known.run_id = run.id if run else known.run_id
+    session.flush()

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.errors import CustomerError
+from connector.ledger.models import Customer
+from connector.master.models import CustomerBinding
+from connector.master.policy import CustomerPolicy
+from connector.master.service import CustomerMaster
+from tests.unit.test_classify import shipped_policy
+
+POLICY = shipped_policy()
+DIGEST = "d" * 64
+
+
+@contextmanager
+def master(container: Container, policy: CustomerPolicy = POLICY) -> Iterator[CustomerMaster]:
+    with unit_of_work(container.sessions) as session:
+        yield container.master(session, policy, actor="test")
+
+
+def contact(external_id: str, **fields: Any) -> dict[str, Any]:
+    return {"external_id": external_id, "name": f"Customer {external_id}", "country": "China", **fields}
+
+
+def test_a_new_record_becomes_a_classified_numbered_customer_with_its_class_terms(
+    container: Container,
+) -> None:
+    record = contact("z1", name="上海明远贸易有限公司", company="明远", employees="800", province="上海")
+    with master(container) as m:
+        applied = m.apply("zoho", record, DIGEST)
+        assert applied.outcome == "created"
+        assert applied.customer_id is not None
+        view = m.directory.view(applied.customer_id)
+        history = m.history(applied.customer_id)
+    assert (view.account_no, view.customer_type, view.region) == ("KASH00001", "KA", "SH")
+    assert (str(view.credit_limit), view.payment_terms_days) == ("500,000.00 CNY", 60)
+    assert [event.kind for event in history] == ["created", "bound"]
+    assert "rule 2: employees '800' at_least 500" in history[0].detail
+
+
+def test_an_unchanged_record_is_skipped_and_a_changed_one_updates_its_customer(container: Container) -> None:
+    with master(container) as m:
+        created = m.apply("zoho", contact("z1", email="a@acme.cn"), DIGEST)
+    with master(container) as m:
+        results = m.apply_many(
+            "zoho",
+            [contact("z1", email="a@acme.cn"), contact("z2"), contact("z1", email="b@acme.cn")],
+            DIGEST,
+        )
+        assert [r.outcome for r in results] == ["unchanged", "created", "updated"]
+        assert created.customer_id is not None
+        assert m.directory.view(created.customer_id).email == "b@acme.cn"
+        assert [c.id for c in m.directory.find_by_email("b@acme.cn")] == [created.customer_id]
+
+
+def test_a_record_from_another_crm_links_to_the_same_customer_by_email(container: Container) -> None:
+    with master(container) as m:
+        zoho = m.apply("zoho", contact("z1", email="li@acme.cn"), DIGEST)
+        fx = m.apply("fxiaoke", contact("FX-9", email="LI@acme.cn ", phone="+8613800138000"), DIGEST)
+        assert (fx.outcome, fx.customer_id) == ("linked", zoho.customer_id)
+        assert zoho.customer_id is not None
+        assert m.directory.view(zoho.customer_id).phone == "+8613800138000"  # filled in, nothing overwritten
+        count = m.session.scalar(select(func.count()).select_from(Customer))
+    assert count == 1
+
+
+def test_a_name_and_region_match_links_across_sources(container: Container) -> None:
+    with master(container) as m:
+        first = m.apply("zoho", contact("z1", name="ACME Co., Ltd.", province="Shanghai"), DIGEST)
+        second = m.apply("webhook", contact("w1", name="acme", province="上海"), DIGEST)
+    assert (second.outcome, second.customer_id) == ("linked", first.customer_id)
+
+
+def test_an_ambiguous_record_goes_to_review_and_a_person_links_it(container: Container) -> None:
+    with master(container) as m:
+        m.apply("zoho", contact("z1", email="info@acme.cn"), DIGEST)
+        m.apply("fxiaoke", contact("f1", email="info@acme.cn"), DIGEST)  # linked by e-mail
+        held = m.apply("zoho", contact("z2", email="info@acme.cn"), DIGEST)  # zoho already has a record there
+        assert held.outcome == "review"
+        [review] = m.reviews()
+        assert review.reason == "the customer already has another zoho record"
+        assert m.review_record(review)["email"] == "info@acme.cn"
+        again = m.apply("zoho", contact("z2", email="info@acme.cn"), DIGEST)
+        assert again.outcome == "review"
+        assert len(m.reviews()) == 1  # the same record is held once
+        target = m.directory.view(held.customer_id or 0).account_no if held.customer_id else "SME0000001"
+        del target
+        account_no = m.directory.find_by_email("info@acme.cn")[0].account_no
+        linked = m.resolve_review(review.id, link_to=account_no)
+        assert linked.outcome == "linked"
+        assert m.reviews() == []
+        assert m.apply("zoho", contact("z2", email="info@acme.cn"), DIGEST).outcome == "unchanged"
+
+
+def test_a_reviewed_record_can_become_a_customer_of_its_own(container: Container) -> None:
+    with master(container) as m:
+        m.apply("zoho", contact("z1", phone="+8613800138000"), DIGEST)
+        m.apply("zoho", contact("z2", phone="+8613900139000"), DIGEST)
+        held = m.apply(
+            "webhook", contact("w1", email="new@x.cn", phone="+8613800138000", name="Other"), DIGEST
+        )
+        assert held.outcome == "linked"
+        ambiguous = m.apply("zoho", contact("z3", phone="+8613800138000"), DIGEST)
+        assert ambiguous.outcome == "review"
+        [review] = m.reviews()
+        created = m.resolve_review(review.id, create=True)
+        assert created.outcome == "created"
+        assert m.reviews("created")[0].customer_id == created.customer_id
+
+
+def test_a_deleted_record_marks_its_binding_deleted_and_its_only_customer_inactive(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        created = m.apply("zoho", contact("z1"), DIGEST)
+        assert m.delete("zoho", "z1").outcome == "updated"
+        assert created.customer_id is not None
+        assert m.directory.view(created.customer_id).status == "inactive"
+        binding = m.session.scalars(select(CustomerBinding)).one()
+        assert (binding.status, binding.deleted_at is not None) == ("deleted", True)
+        assert m.delete("zoho", "z1").reason == "already deleted"
+        back = m.apply("zoho", contact("z1"), DIGEST)
+        assert back.outcome == "reactivated"
+        assert m.directory.view(created.customer_id).status == "active"
+        kinds = [event.kind for event in m.history(created.customer_id)]
+    assert kinds == ["created", "bound", "binding_deleted", "inactive", "binding_restored", "active"]
+
+
+def test_a_customer_with_another_live_record_stays_active_when_one_is_deleted(container: Container) -> None:
+    with master(container) as m:
+        created = m.apply("zoho", contact("z1", email="a@b.cn"), DIGEST)
+        m.apply("fxiaoke", contact("f1", email="a@b.cn"), DIGEST)
+        m.delete("zoho", "z1")
+        assert m.directory.view(created.customer_id or 0).status == "active"
+
+
+def test_merge_moves_bindings_and_records_both_sides(container: Container) -> None:
+    with master(container) as m:
+        a = m.apply("zoho", contact("z1"), DIGEST)
+        b = m.apply("zoho", contact("z2"), DIGEST)
+        survivor, absorbed = m.directory.view(a.customer_id or 0), m.directory.view(b.customer_id or 0)
+        assert m.merge(survivor.account_no, absorbed.account_no, "same company") == 1
+        assert m.directory.view(absorbed.id).status == "merged"
+        assert m.apply("zoho", contact("z2", email="x@y.cn"), DIGEST).customer_id == survivor.id
+        after = m.directory.view(survivor.id)
+        assert (after.name, after.email) == ("Customer z1", "x@y.cn")  # only what changed at the source
+        assert m.history(survivor.id)[-1].kind == "absorbed"
+        assert "same company" in m.history(absorbed.id)[-1].detail
+        with pytest.raises(CustomerError, match="merged customer"):
+            m.merge(survivor.account_no, absorbed.account_no)
+
+
+def test_split_makes_a_wrongly_linked_record_its_own_customer(container: Container) -> None:
+    with master(container) as m:
+        first = m.apply("zoho", contact("z1", email="a@b.cn"), DIGEST)
+        m.apply("fxiaoke", contact("f1", email="a@b.cn", name="Someone Else"), DIGEST)
+        created = m.split("fxiaoke", "f1", "different people")
+        assert created.id != first.customer_id
+        assert created.name == "Someone Else"
+        assert (
+            m.apply("fxiaoke", contact("f1", email="a@b.cn", name="Someone Else"), DIGEST).customer_id
+            == created.id
+        )
+        with pytest.raises(CustomerError, match="only record"):
+            m.split("zoho", "z1")
+
+
+def test_a_class_with_its_own_template_numbers_its_accounts_its_own_way(container: Container) -> None:
+    data = POLICY.model_dump()
+    data["types"][2]["account_number_template"] = "P{region}{seq:06}"
+    policy = CustomerPolicy.model_validate(data)
+    with master(container, policy) as m:
+        applied = m.apply("zoho", contact("z1", province="北京"), DIGEST)  # no company: an individual
+        assert m.directory.view(applied.customer_id or 0).account_no == "PBJ000001"

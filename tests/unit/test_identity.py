@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from connector.master.identity import Candidate, Incoming, normalise_name, resolve
+
+ORDER = ("external_id", "email", "phone", "name_region")
+
+
+@dataclass
+class FakeLookup:
+    bindings: dict[tuple[str, str], int] = field(default_factory=dict)
+    emails: dict[str, list[Candidate]] = field(default_factory=dict)
+    phones: dict[str, list[Candidate]] = field(default_factory=dict)
+    names: dict[tuple[str, str], list[Candidate]] = field(default_factory=dict)
+
+    def bound(self, backend: str, external_id: str) -> int | None:
+        return self.bindings.get((backend, external_id))
+
+    def by_email(self, email: str) -> Sequence[Candidate]:
+        return self.emails.get(email, [])
+
+    def by_phone(self, phone: str) -> Sequence[Candidate]:
+        return self.phones.get(phone, [])
+
+    def by_name_region(self, name: str, region: str) -> Sequence[Candidate]:
+        return self.names.get((normalise_name(name), region), [])
+
+
+def candidate(
+    customer_id: int, email: str | None = None, phone: str | None = None, *backends: str
+) -> Candidate:
+    return Candidate(customer_id, email, phone, frozenset(backends))
+
+
+def test_a_bound_record_is_its_customer_whatever_else_matches() -> None:
+    lookup = FakeLookup(bindings={("zoho", "1"): 7}, emails={"a@x.cn": [candidate(8), candidate(9)]})
+    resolution = resolve(Incoming("zoho", "1", email="a@x.cn"), ORDER, lookup)
+    assert (resolution.outcome, resolution.customer_id) == ("bound", 7)
+
+
+def test_a_record_from_another_crm_links_by_email() -> None:
+    lookup = FakeLookup(emails={"li@acme.cn": [candidate(7, "li@acme.cn", None, "zoho")]})
+    resolution = resolve(Incoming("fxiaoke", "FX-1", email="li@acme.cn"), ORDER, lookup)
+    assert (resolution.outcome, resolution.customer_id, resolution.rule) == ("matched", 7, "email")
+
+
+def test_the_first_rule_that_finds_somebody_decides() -> None:
+    lookup = FakeLookup(
+        emails={"li@acme.cn": [candidate(7, "li@acme.cn")]},
+        phones={"+8613800138000": [candidate(8, None, "+8613800138000")]},
+    )
+    incoming = Incoming("webhook", "w1", email="li@acme.cn", phone="+8613800138000")
+    assert resolve(incoming, ORDER, lookup).customer_id == 7
+    assert resolve(incoming, ("external_id", "phone", "email"), lookup).customer_id == 8
+
+
+def test_several_customers_sharing_an_email_go_to_review() -> None:
+    lookup = FakeLookup(emails={"info@acme.cn": [candidate(3), candidate(5)]})
+    resolution = resolve(Incoming("zoho", "9", email="info@acme.cn"), ORDER, lookup)
+    assert (resolution.outcome, resolution.candidates) == ("review", (3, 5))
+    assert resolution.reason == "2 customers share this e-mail"
+
+
+def test_a_customer_with_another_record_from_the_same_crm_goes_to_review() -> None:
+    lookup = FakeLookup(emails={"li@acme.cn": [candidate(7, "li@acme.cn", None, "zoho")]})
+    resolution = resolve(Incoming("zoho", "2", email="li@acme.cn"), ORDER, lookup)
+    assert resolution.outcome == "review"
+    assert resolution.reason == "the customer already has another zoho record"
+
+
+def test_a_name_match_whose_email_disagrees_goes_to_review() -> None:
+    lookup = FakeLookup(names={("acme", "SH"): [candidate(4, "old@acme.cn")]})
+    resolution = resolve(
+        Incoming("zoho", "3", email="new@acme.cn", name="ACME Co., Ltd.", region="SH"), ORDER, lookup
+    )
+    assert (resolution.outcome, resolution.reason) == (
+        "review",
+        "same name and region but a different e-mail",
+    )
+
+
+def test_a_name_match_links_when_nothing_stronger_disagrees() -> None:
+    lookup = FakeLookup(names={("明远贸易", "SH"): [candidate(4, "old@acme.cn")]})
+    resolution = resolve(Incoming("zoho", "3", name="明远贸易有限公司", region="SH"), ORDER, lookup)
+    assert (resolution.outcome, resolution.customer_id, resolution.rule) == ("matched", 4, "name_region")
+
+
+def test_a_record_nobody_matches_is_new() -> None:
+    resolution = resolve(
+        Incoming("zoho", "1", email="x@y.cn", phone="+861", name="N", region="SH"), ORDER, FakeLookup()
+    )
+    assert resolution.outcome == "new"
+
+
+@pytest.mark.parametrize(
+    ("name", "normalised"),
+    [
+        ("ACME Co., Ltd.", "acme"),
+        ("Acme Company Limited", "acme"),
+        ("ＡＣＭＥ  Inc.", "acme"),
+        ("上海明远贸易有限公司", "上海明远贸易"),
+        ("株式会社ソニー", "ソニー"),
+        ("Ltd", "ltd"),
+    ],
+)
+def test_names_match_ignoring_legal_form_width_case_and_punctuation(name: str, normalised: str) -> None:
+    assert normalise_name(name) == normalised
