@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -11,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.db import make_engine, session_factory, unit_of_work, upgrade_database
+from connector.errors import ConfigError
 from connector.ledger import guards  # noqa: F401  (registers the append-only guards on every Session)
 from connector.ledger.chart import ensure_chart
 from connector.ledger.customers import CustomerDirectory
@@ -18,6 +20,7 @@ from connector.ledger.posting import Ledger
 from connector.log import RedactingFormatter, configure_logging
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
+from connector.ports import RecordSource
 from connector.security.cipher import FieldCipher
 from connector.security.keys import KeyRing, load_or_create_keyring
 from connector.settings import Settings
@@ -40,6 +43,7 @@ class Container:
     engine: Engine
     sessions: sessionmaker[Session]
     log_formatter: RedactingFormatter | None = field(default=None, repr=False)
+    record_sources: dict[str, Callable[[], RecordSource]] = field(default_factory=dict)
 
     @cached_property
     def keyring(self) -> KeyRing:
@@ -64,6 +68,17 @@ class Container:
         return CustomerMaster(
             session, self.customers(session), self.cipher, policy, self.settings.ledger.base_currency, actor
         )
+
+    def record_source(self, backend: str) -> RecordSource:
+        """The live connection to `backend`; wired here as each adapter is configured."""
+        factory = self.record_sources.get(backend)
+        if factory is None:
+            configured = ", ".join(sorted(self.record_sources)) or "none"
+            raise ConfigError(
+                f"backend {backend!r} has no live connection configured (configured: {configured})",
+                ["use --sample FILE with an export of its records instead"],
+            )
+        return factory()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from connector import __version__
 from connector.cli.context import CliState, err, out, report_problems, state
+from connector.cli.customers import customers_app
 from connector.cli.keys import keys_app
 from connector.cli.ledger import ledger_app
 from connector.cli.mapping import mapping_app
@@ -34,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(keys_app, name="keys")
 app.add_typer(mapping_app, name="mapping")
+app.add_typer(customers_app, name="customers")
 
 
 def _version(value: bool) -> None:

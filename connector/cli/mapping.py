@@ -1,16 +1,32 @@
-"""`connector mapping check`: validate mapping files and list every mistake."""
+"""`connector mapping check|preview`: validate mapping files; see what they make of real records."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
 from connector.cli.context import out, report_problems, state
-from connector.mapping.files import load_mapping_set
+from connector.cli.output import dumps
+from connector.errors import ConnectorError
+from connector.mapping.apply import map_record, read_source
+from connector.mapping.files import MappingSet, load_mapping_set
+from connector.mapping.model import MappingFile
+from connector.mapping.samples import read_records
 
 mapping_app = typer.Typer(help="Admin-editable mapping files.", no_args_is_help=True)
+
+
+def _valid_set(ctx: typer.Context, folder: Path | None) -> tuple[Path, MappingSet]:
+    directory = folder or state(ctx).settings().mappings.dir
+    mappings, problems = load_mapping_set(directory)
+    if mappings is None:
+        report_problems(f"{len(problems)} mapping problem(s):", problems)
+        raise typer.Exit(1)
+    return directory, mappings
 
 
 @mapping_app.command("check")
@@ -19,10 +35,82 @@ def check(
     folder: Annotated[Path | None, typer.Argument(help="Mappings folder (default: mappings.dir).")] = None,
 ) -> None:
     """Validate every mapping file; exit 1 listing each problem with file, line, key and a hint."""
-    directory = folder or state(ctx).settings().mappings.dir
-    mappings, problems = load_mapping_set(directory)
-    if mappings is not None:
-        out.print(f"{len(mappings.files)} mapping file(s) OK in {directory} (set {mappings.digest[:12]})")
-        return
-    report_problems(f"{len(problems)} mapping problem(s):", problems)
-    raise typer.Exit(1)
+    directory, mappings = _valid_set(ctx, folder)
+    out.print(f"{len(mappings.texts)} mapping file(s) OK in {directory} (set {mappings.digest[:12]})")
+
+
+def find_mapping(mappings: MappingSet, name: str) -> MappingFile:
+    """A mapping by file name (`zoho_contacts`) or by the source it serves (`zoho.Contacts`)."""
+    found = mappings.files.get(name.removesuffix(".toml")) or mappings.for_source(name)
+    if found is None:
+        known = ", ".join(f"{stem} ({file.source})" for stem, file in sorted(mappings.files.items()))
+        raise ConnectorError(f"no mapping named {name!r}; known: {known}")
+    return found
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@mapping_app.command("preview")
+def preview(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(help="Mapping file name (zoho_contacts) or source (zoho.Contacts).")
+    ],
+    sample: Annotated[Path | None, typer.Option(help="Records to map: .json, .jsonl or .csv.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Fetch current records from the backend.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many records to show.")] = 10,
+    folder: Annotated[Path | None, typer.Option(help="Mappings folder (default: mappings.dir).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Source values beside mapped values, and the records that would fail and why. Nothing is written."""
+    if (sample is None) == (not live):
+        raise typer.BadParameter("give exactly one of --sample FILE or --live")
+    _, mappings = _valid_set(ctx, folder)
+    mapping = find_mapping(mappings, source)
+    if sample is not None:
+        records = list(read_records(sample, limit))
+    else:
+        backend, _, stream = mapping.source.partition(".")
+        records = state(ctx).container().record_source(backend).sample(stream, limit)
+    results = [(ref, raw, map_record(mapping, raw)) for ref, raw in records]
+    failing = sum(1 for _, _, mapped in results if not mapped.ok)
+    if as_json:
+        payload = [
+            {
+                "record": ref,
+                "fields": [
+                    {
+                        "target": field.target,
+                        "source": field.source,
+                        "value": read_source(raw, field.source),
+                        "mapped": mapped.values.get(field.target),
+                        "error": mapped.errors.get(field.target),
+                    }
+                    for field in mapping.fields
+                ],
+            }
+            for ref, raw, mapped in results
+        ]
+        out.print(dumps({"mapping": mapping.source, "records": payload, "failing": failing}), markup=False)
+    else:
+        for ref, raw, mapped in results:
+            title = Text(ref) + (Text("") if mapped.ok else Text("  would fail", style="red"))
+            table = Table(title=title, title_justify="left")
+            for column in ("target", "source", "source value", "mapped"):
+                table.add_column(column, overflow="fold")
+            for field in mapping.fields:  # Text, not markup: values are the source's own text
+                error = mapped.errors.get(field.target)
+                result = (
+                    Text(f"✗ {error}", style="red")
+                    if error
+                    else Text(_shown(mapped.values.get(field.target)))
+                )
+                value = read_source(raw, field.source)
+                table.add_row(Text(field.target), Text(_shown(field.source)), Text(_shown(value)), result)
+            out.print(table)
+        clean = len(results) - failing
+        out.print(
+            f"{len(results)} record(s) through {mapping.source}: {clean} map cleanly, {failing} would fail"
+        )

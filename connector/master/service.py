@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -20,13 +22,14 @@ from sqlalchemy.orm import Session
 from connector.errors import CustomerError
 from connector.ledger.customers import CustomerDirectory, CustomerView, NewCustomer
 from connector.ledger.models import Customer, utcnow
-from connector.master import classify
+from connector.master import classify, tiers
 from connector.master.identity import Candidate, Incoming, resolve
 from connector.master.models import CustomerBinding, CustomerEvent, IdentityReview
 from connector.master.policy import CustomerPolicy
+from connector.money import Money
 from connector.security.cipher import FieldCipher
 
-Outcome = Literal["created", "updated", "unchanged", "linked", "review", "reactivated", "dismissed"]
+Outcome = Literal["created", "updated", "unchanged", "linked", "review", "reactivated", "dismissed", "failed"]
 CHUNK = 500
 CONTACT_FIELDS = ("name", "email", "phone", "address")
 BINDING_RECORD = "customer_binding.record"
@@ -113,7 +116,8 @@ class CustomerMaster:
     def apply_many(
         self, backend: str, records: Sequence[Mapping[str, Any]], mapping_digest: str
     ) -> list[Applied]:
-        """Apply a batch; records whose binding already holds their content hash are skipped in bulk."""
+        """Apply a batch; records whose binding already holds their content hash are skipped in bulk, and
+        a record the master refuses comes back `failed` with the reason while the others go on."""
         known: dict[str, tuple[int, str, str]] = {}
         ids = [str(record.get("external_id")) for record in records]
         for start in range(0, len(ids), CHUNK):
@@ -136,8 +140,16 @@ class CustomerMaster:
             if binding is not None and binding[2] == "active" and binding[1] == content_hash(record):
                 results.append(Applied("unchanged", binding[0]))
             else:
-                results.append(self.apply(backend, record, mapping_digest))
+                results.append(self._apply_alone(backend, record, mapping_digest))
         return results
+
+    def _apply_alone(self, backend: str, record: Mapping[str, Any], mapping_digest: str) -> Applied:
+        """Apply one record of a batch in a savepoint: a record the master refuses fails on its own."""
+        try:
+            with self.session.begin_nested():
+                return self.apply(backend, record, mapping_digest)
+        except CustomerError as exc:
+            return Applied("failed", None, str(exc))
 
     def apply(self, backend: str, record: Mapping[str, Any], mapping_digest: str) -> Applied:
         external_id = _text(record, "external_id")
@@ -470,6 +482,29 @@ class CustomerMaster:
         )
         self._event(created.id, "split_from", f"{reason}split from customer #{original}", related=original)
         return created
+
+    # --- value tiers --------------------------------------------------------------------------------
+
+    def reclassify_tiers(self, bank_account: str, as_of: date) -> Counter[str]:
+        """Recompute every live customer's value tier from its receipts; each change is recorded."""
+        window = self.policy.tier_window_days
+        receipts = tiers.receipts_by_customer(self.session, bank_account, as_of, window)
+        changes: Counter[str] = Counter()
+        live = select(Customer).where(Customer.status != "merged").execution_options(yield_per=1000)
+        for customer in self.session.scalars(live):
+            paid, count = receipts.get((customer.id, customer.currency), (0, 0))
+            history = classify.PaymentHistory(Money(paid, customer.currency), count)
+            decision = classify.value_tier(history, self.policy)
+            tier = decision.value if decision else None
+            if tier == customer.value_tier:
+                changes["unchanged"] += 1
+                continue
+            why = decision.reason if decision else f"no tier reached ({history.paid}, {count} payment(s))"
+            self._event(customer.id, "tier", f"{customer.value_tier or 'none'} → {tier or 'none'}: {why}")
+            customer.value_tier = tier
+            changes["changed"] += 1
+        self.session.flush()
+        return changes
 
     # --- helpers -----------------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from connector.ledger.models import Customer
 from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
+from tests.integration.helpers import invoice, receipt
 from tests.unit.test_classify import shipped_policy
 
 POLICY = shipped_policy()
@@ -180,3 +183,27 @@ def test_a_class_with_its_own_template_numbers_its_accounts_its_own_way(containe
     with master(container, policy) as m:
         applied = m.apply("zoho", contact("z1", province="北京"), DIGEST)  # no company: an individual
         assert m.directory.view(applied.customer_id or 0).account_no == "PBJ000001"
+
+
+def test_value_tiers_follow_the_trailing_receipts_and_every_change_is_recorded(container: Container) -> None:
+    with master(container) as m:
+        big = m.apply("zoho", contact("z1", company="A"), DIGEST)
+        small = m.apply("zoho", contact("z2", company="B"), DIGEST)
+        big_no = m.directory.view(big.customer_id or 0).account_no
+        small_no = m.directory.view(small.customer_id or 0).account_no
+    with unit_of_work(container.sessions) as session:
+        ledger = container.ledger(session)
+        ledger.post_many([invoice("I1", big_no, "1200000")])
+        ledger.post_many([receipt(f"R{n}", big_no, "200000", day=5 + n) for n in range(6)])
+        ledger.post_many([receipt("S1", small_no, "150000"), receipt("S2", small_no, "10")])
+        old = ledger.post(receipt("OLD", small_no, "5000000", day=1))
+        ledger.reverse(old.entry_id, posting_date=date(2026, 3, 2), memo="entered twice")
+    with master(container) as m:
+        assert m.reclassify_tiers("1002", date(2026, 12, 31)) == Counter(changed=2)
+        assert m.directory.view(big.customer_id or 0).value_tier == "high"
+        assert m.directory.view(small.customer_id or 0).value_tier == "medium"
+        assert m.reclassify_tiers("1002", date(2026, 12, 31)) == Counter(unchanged=2)
+        assert m.reclassify_tiers("1002", date(2027, 6, 1)) == Counter(changed=2)  # the window moved on
+        assert m.directory.view(big.customer_id or 0).value_tier == "low"
+        [tier_event, *_] = [e for e in m.history(big.customer_id or 0) if e.kind == "tier"]
+        assert tier_event.detail == "none → high: paid 1,200,000.00 CNY in 6 payment(s) over 365 days"

@@ -1,0 +1,224 @@
+"""`connector customers …`: import, inspect, review, merge, split and classify customers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import select
+
+from connector.bootstrap import Container
+from connector.cli.context import err, out, report_problems, state
+from connector.cli.output import dumps, money_text
+from connector.db import unit_of_work
+from connector.errors import ConfigError
+from connector.ledger.models import Customer
+from connector.mapping.files import MappingSet
+from connector.mapping.samples import read_records
+from connector.master.models import CustomerBinding
+from connector.master.policy import CustomerPolicy
+from connector.master.sync import sync_customers
+from connector.sync.mapping_sets import mappings_in_force
+
+customers_app = typer.Typer(
+    help="The customer master: bindings, review queue, audit trail.", no_args_is_help=True
+)
+Actor = Annotated[str, typer.Option(help="Who decides (recorded in the audit trail).")]
+Reason = Annotated[str, typer.Option(help="Why (recorded in the audit trail).")]
+
+
+def mappings_for_run(container: Container) -> MappingSet:
+    """The mapping set in force; a folder that fails validation is reported and the last valid set used."""
+    with unit_of_work(container.sessions) as session:
+        in_force = mappings_in_force(session, container.settings.mappings.dir)
+    if in_force.problems:
+        report_problems(
+            f"{len(in_force.problems)} mapping problem(s); the files are refused:", in_force.problems
+        )
+    if in_force.mappings is None:
+        raise ConfigError("no valid mapping set to run with: fix the files (`connector mapping check`)")
+    if not in_force.from_folder:
+        err.print(
+            f"using {in_force.describe()}, valid since {in_force.valid_since:%Y-%m-%d %H:%M}", markup=False
+        )
+    return in_force.mappings
+
+
+def _summary(counts: Counter[str]) -> str:
+    return ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items())) or "no records"
+
+
+@customers_app.command("import")
+def import_file(
+    ctx: typer.Context,
+    mapping: Annotated[str, typer.Argument(help="Inbound mapping file name, e.g. zoho_contacts.")],
+    file: Annotated[Path, typer.Argument(help="Records exported from the source: .json, .jsonl or .csv.")],
+) -> None:
+    """Map a file of source records into the customer master (bad records go to quarantine)."""
+    container = state(ctx).container()
+    mappings = mappings_for_run(container)
+    counts = sync_customers(
+        container, mappings, mapping.removesuffix(".toml"), read_records(file), "customers.import"
+    )
+    out.print(f"{file}: {_summary(counts)} (mapping set {mappings.digest[:12]})")
+
+
+@customers_app.command("show")
+def show(
+    ctx: typer.Context, account_no: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """A customer: class, terms, status, its source records and its audit trail."""
+    container = state(ctx).container()
+    with unit_of_work(container.sessions) as session:
+        customers = container.customers(session)
+        view = customers.get(account_no)
+        bindings = session.scalars(
+            select(CustomerBinding).where(CustomerBinding.customer_id == view.id)
+        ).all()
+        history = container.master(session, CustomerPolicy()).history(view.id)
+        payload = {
+            "account_no": view.account_no,
+            "name": view.name,
+            "type": view.customer_type,
+            "region": view.region,
+            "value_tier": view.value_tier,
+            "status": view.status,
+            "currency": view.currency,
+            "credit_limit": money_text(view.credit_limit) if view.credit_limit else None,
+            "payment_terms_days": view.payment_terms_days,
+            "bindings": [
+                {
+                    "backend": b.backend,
+                    "external_id": b.external_id,
+                    "status": b.status,
+                    "synced": b.last_synced_at,
+                }
+                for b in bindings
+            ],
+            "history": [{"at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in history],
+        }
+    if as_json:
+        out.print(dumps(payload), markup=False)
+        return
+    for key in (
+        "account_no",
+        "name",
+        "type",
+        "region",
+        "value_tier",
+        "status",
+        "credit_limit",
+        "payment_terms_days",
+    ):
+        out.print(Text(f"{key:>20}: {payload[key] if payload[key] is not None else '-'}"))
+    table = Table(
+        "backend", "external id", "status", "last synced", title="source records", title_justify="left"
+    )
+    for b in bindings:
+        table.add_row(Text(b.backend), Text(b.external_id), b.status, f"{b.last_synced_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+    trail = Table("at", "event", "by", "detail", title="audit trail", title_justify="left")
+    for e in history:
+        trail.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.kind, Text(e.actor), Text(e.detail))
+    out.print(trail)
+
+
+@customers_app.command("reviews")
+def reviews(ctx: typer.Context) -> None:
+    """Records whose identity is ambiguous, waiting for a decision (`customers resolve`)."""
+    container = state(ctx).container()
+    with unit_of_work(container.sessions) as session:
+        master = container.master(session, mappings_for_run(container).policy)
+        table = Table("#", "record", "name", "e-mail", "candidates", "reason", title="identity review queue")
+        waiting = master.reviews()
+        for review in waiting:
+            record = master.review_record(review)
+            numbers = [
+                number
+                for number in session.scalars(
+                    select(Customer.account_no).where(
+                        Customer.id.in_([int(i) for i in review.candidates.split(",") if i])
+                    )
+                )
+            ]
+            table.add_row(
+                str(review.id),
+                Text(f"{review.backend} {review.external_id}"),
+                Text(str(record.get("name") or "")),
+                Text(str(record.get("email") or "")),
+                Text(", ".join(numbers)),
+                Text(review.reason),
+            )
+    if waiting:
+        out.print(table)
+    out.print(f"{len(waiting)} record(s) waiting for review")
+
+
+@customers_app.command("resolve")
+def resolve(
+    ctx: typer.Context,
+    review_id: int,
+    link: Annotated[str | None, typer.Option(help="Bind the record to this account number.")] = None,
+    new: Annotated[bool, typer.Option("--new", help="Make the record a customer of its own.")] = False,
+    dismiss: Annotated[bool, typer.Option("--dismiss", help="Set the record aside.")] = False,
+    actor: Actor = "admin",
+) -> None:
+    """Decide a review: --link ACCOUNT_NO, --new or --dismiss."""
+    if [link is not None, new, dismiss].count(True) != 1:
+        raise typer.BadParameter("give exactly one of --link ACCOUNT_NO, --new, --dismiss")
+    container = state(ctx).container()
+    policy = mappings_for_run(container).policy
+    with unit_of_work(container.sessions) as session:
+        master = container.master(session, policy, actor)
+        applied = master.resolve_review(review_id, link_to=link, create=new)
+        number = (
+            container.customers(session).view(applied.customer_id).account_no if applied.customer_id else None
+        )
+    out.print(f"review #{review_id}: {applied.outcome}" + (f" → {number}" if number else ""))
+
+
+@customers_app.command("merge")
+def merge(
+    ctx: typer.Context, survivor: str, absorbed: str, reason: Reason = "", actor: Actor = "admin"
+) -> None:
+    """Fold customer ABSORBED into SURVIVOR: its source records move over; its ledger history stays."""
+    container = state(ctx).container()
+    policy = mappings_for_run(container).policy
+    with unit_of_work(container.sessions) as session:
+        moved = container.master(session, policy, actor).merge(survivor, absorbed, reason)
+    out.print(f"{absorbed} merged into {survivor}: {moved} source record(s) moved")
+
+
+@customers_app.command("split")
+def split(
+    ctx: typer.Context, backend: str, external_id: str, reason: Reason = "", actor: Actor = "admin"
+) -> None:
+    """Take a wrongly linked source record off its customer: it becomes a customer of its own."""
+    container = state(ctx).container()
+    policy = mappings_for_run(container).policy
+    with unit_of_work(container.sessions) as session:
+        created = container.master(session, policy, actor).split(backend, external_id, reason)
+    out.print(f"{backend} {external_id} is now customer {created.account_no}")
+
+
+@customers_app.command("classify")
+def classify(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None, typer.Option(help="Day the trailing window ends (YYYY-MM-DD; default today).")
+    ] = None,
+) -> None:
+    """Recompute value tiers from the ledger's receipts; every change goes to the audit trail."""
+    container = state(ctx).container()
+    policy = mappings_for_run(container).policy
+    day = date.fromisoformat(as_of) if as_of else datetime.now().astimezone().date()  # the local business day
+    with unit_of_work(container.sessions) as session:
+        counts = container.master(session, policy).reclassify_tiers(
+            container.settings.ledger.chart.bank.code, day
+        )
+    out.print(f"value tiers as of {day}: {_summary(counts)}")

@@ -1,0 +1,71 @@
+"""Source records from a file, for previews and file imports: JSON, JSON Lines or CSV.
+
+JSON may be a list of records, an API response holding its records under `data` or `records` (Zoho's
+shape), or one record. CSV rows become {column: text}; UTF-8 (with or without BOM) is tried first, then
+GB18030, which Chinese accounting exports often use. Every record comes with its place in the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from connector.errors import ConnectorError
+
+
+class SampleFileError(ConnectorError):
+    """A file that cannot be read as records; the message names the file and the place."""
+
+
+def _decoded(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError:
+            raise SampleFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
+
+
+def read_records(path: Path, limit: int | None = None) -> Iterator[tuple[str, Any]]:
+    """(reference, record) pairs: `file.csv row 3` (header = row 1), `file.json [0]`, `file.jsonl line 2`."""
+    if not path.is_file():
+        raise SampleFileError(f"{path}: no such file")
+    records = _records(path, path.suffix.lower(), _decoded(path))
+    yield from records if limit is None else itertools.islice(records, limit)
+
+
+def _records(path: Path, suffix: str, text: str) -> Iterator[tuple[str, Any]]:
+    if suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        for number, row in enumerate(reader, start=2):
+            yield f"{path.name} row {number}", row
+    elif suffix in (".jsonl", ".ndjson"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield f"{path.name} line {number}", _json(path, line, f"line {number}")
+    elif suffix == ".json":
+        data = _json(path, text, "the document")
+        if isinstance(data, dict):
+            data = next((data[key] for key in ("data", "records") if isinstance(data.get(key), list)), [data])
+        if not isinstance(data, list):
+            raise SampleFileError(f"{path}: expected a list of records, found {type(data).__name__}")
+        for index, record in enumerate(data):
+            yield f"{path.name} [{index}]", record
+    else:
+        raise SampleFileError(
+            f"{path}: unsupported file type {suffix or '(none)'}; use .json, .jsonl or .csv"
+        )
+
+
+def _json(path: Path, text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SampleFileError(f"{path}: {where} is not valid JSON ({exc})") from None
