@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector import __version__
 from connector.cli.context import CliState, err, out, report_problems, state
@@ -18,8 +19,10 @@ from connector.cli.keys import keys_app
 from connector.cli.ledger import ledger_app
 from connector.cli.mapping import mapping_app
 from connector.config_check import check_config
-from connector.db import current_revision, make_engine, upgrade_database
+from connector.db import current_revision, make_engine, session_factory, unit_of_work, upgrade_database
 from connector.errors import ConfigError, ConnectorError
+from connector.settings import Settings
+from connector.sync.models import MappingSetVersion
 
 app = typer.Typer(
     name="connector",
@@ -69,7 +72,31 @@ def check_config_command(ctx: typer.Context) -> None:
         out.print(f"configuration OK (database {settings.database.display_url()})")
         return
     report_problems(f"{len(problems)} configuration problem(s):", problems)
+    if settings is not None and any(problem.key == "mappings" for problem in problems):
+        err.print(_mapping_set_in_force(settings), markup=False)
     raise typer.Exit(1)
+
+
+def _mapping_set_in_force(settings: Settings) -> str:
+    """What runs use while the mapping files fail: the last set that validated, read without migrating."""
+    engine = make_engine(settings.database.url.get_secret_value())
+    try:
+        if current_revision(engine) is None:
+            return "no database yet: nothing can run until the mapping files validate"
+        with unit_of_work(session_factory(engine)) as session:
+            last = session.scalars(
+                select(MappingSetVersion).order_by(MappingSetVersion.last_valid_at.desc())
+            ).first()
+    except SQLAlchemyError as exc:
+        return f"cannot tell which mapping set is in force: database unreachable ({type(exc).__name__})"
+    finally:
+        engine.dispose()
+    if last is None:
+        return "no valid mapping set was ever recorded: nothing can run until the files validate"
+    return (
+        f"the last valid mapping set {last.digest[:12]} (valid {last.last_valid_at:%Y-%m-%d %H:%M}) "
+        "stays in force until the files are fixed"
+    )
 
 
 @contextmanager

@@ -41,7 +41,11 @@ def check(
 
 def find_mapping(mappings: MappingSet, name: str) -> MappingFile:
     """A mapping by file name (`zoho_contacts`) or by the source it serves (`zoho.Contacts`)."""
-    found = mappings.files.get(name.removesuffix(".toml")) or mappings.for_source(name)
+    found = (
+        mappings.files.get(name.removesuffix(".toml"))
+        or mappings.for_source(name)
+        or mappings.for_source(name, "outbound")
+    )
     if found is None:
         known = ", ".join(f"{stem} ({file.source})" for stem, file in sorted(mappings.files.items()))
         raise ConnectorError(f"no mapping named {name!r}; known: {known}")

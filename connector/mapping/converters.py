@@ -12,13 +12,13 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from connector.mapping.decimals import DecimalFormatError, parse_decimal
+from connector.mapping.decimals import STYLES, DecimalFormatError, format_decimal, parse_decimal
 
 Convert = Callable[..., Any]
 
@@ -215,3 +215,55 @@ def required(value: Any) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ConversionError("a value is required here but the source has none")
     return value
+
+
+# --- formatting for outbound fields (ledger figures → CRM) ----------------------------------------------
+
+
+def _exact(value: Any, converter_name: str) -> Decimal | None:
+    """Figures as exact decimals: Decimal, int, or anything with an exact `.amount` (Money)."""
+    amount = getattr(value, "amount", value)
+    if amount is None or isinstance(amount, Decimal):
+        return amount
+    if isinstance(amount, bool | float):
+        raise ConversionError(f"{converter_name}: {amount!r} is not an exact number")
+    if isinstance(amount, int):
+        return Decimal(amount)
+    try:
+        return parse_decimal(str(amount))
+    except DecimalFormatError as exc:
+        raise ConversionError(f"{converter_name}: {exc}") from None
+
+
+def _places(places: Any) -> Decimal:
+    if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 10:
+        raise ConversionError(f"places must be a whole number from 0 to 10, not {places!r}")
+    return Decimal(1).scaleb(-places)
+
+
+@converter("number", options=("places",))
+def number(value: Any, places: int = 2) -> Decimal | None:
+    """An exact number rounded half-up to `places` decimals, for CRM currency and decimal fields."""
+    exact = _exact(value, "number")
+    return None if exact is None else exact.quantize(_places(places), rounding=ROUND_HALF_UP)
+
+
+@converter("format_decimal", options=("style", "places"))
+def format_decimal_text(value: Any, style: str = "en", places: int = 2) -> str | None:
+    """The number as text in an export style: `1,234.50` (en), `1.234,50` (de), `(12.00)` (accounting)."""
+    exact = number(value, places)
+    if exact is None:
+        return None
+    if style not in STYLES:
+        raise ConversionError(f"unknown decimal style {style!r}; use one of {', '.join(STYLES)}")
+    return format_decimal(exact, style)
+
+
+@converter("format_date", options=("format",))
+def format_date(value: Any, format: str = "%Y-%m-%d") -> str | None:
+    """A date or datetime as text, e.g. `%Y-%m-%d` for CRM date fields or `%Y年%m月%d日`."""
+    if value is None:
+        return None
+    if not isinstance(value, date):
+        raise ConversionError(f"format_date: {value!r} is not a date")
+    return value.strftime(format)

@@ -43,8 +43,8 @@ class MappingSet:
     policy: CustomerPolicy = field(default_factory=CustomerPolicy)
     texts: dict[str, str] = field(default_factory=dict, repr=False)  # file name → text, to keep a copy
 
-    def for_source(self, source: str) -> MappingFile | None:
-        return next((file for file in self.files.values() if file.source == source), None)
+    def for_source(self, source: str, kind: str = "inbound") -> MappingFile | None:
+        return next((f for f in self.files.values() if (f.kind, f.source) == (kind, source)), None)
 
 
 def _line_of(text: str, loc: Sequence[str | int]) -> int | None:
@@ -176,16 +176,11 @@ def parse_mapping_texts(
         parsed, found = _parse(path, text)
         problems.extend(found)
         if isinstance(parsed, MappingFile):
-            other = next((stem for stem, file in maps.items() if file.source == parsed.source), None)
+            same = (parsed.kind, parsed.source)
+            other = next((stem for stem, file in maps.items() if (file.kind, file.source) == same), None)
             if other is not None:
-                problems.append(
-                    MappingProblem(
-                        path,
-                        _line_of(text, ["source"]),
-                        "source",
-                        f"'{parsed.source}' is also mapped by {other}.toml",
-                    )
-                )
+                message = f"{parsed.kind} '{parsed.source}' is also mapped by {other}.toml"
+                problems.append(MappingProblem(path, _line_of(text, ["source"]), "source", message))
             maps[Path(name).stem] = parsed
         elif isinstance(parsed, CustomerPolicy):
             policies[name] = parsed

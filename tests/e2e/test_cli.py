@@ -7,40 +7,14 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from connector.cli import main
 from tests.conftest import copy_example_config, postgres_url
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    def run(*args: str) -> Result:
-        monkeypatch.setattr(sys, "argv", ["connector", *args])
-        monkeypatch.setenv("COLUMNS", "220")
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 def test_the_demo_builds_a_verified_ledger_and_a_second_run_changes_nothing(cli, isolated_cwd: Path) -> None:
@@ -177,7 +151,7 @@ def test_db_upgrade_creates_the_schema_and_reports_the_revision(cli) -> None:
 
 def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isolated_cwd: Path) -> None:
     copy_example_config(isolated_cwd)
-    assert "1 mapping file(s) OK in mappings" in cli("mapping", "check").out
+    assert "5 mapping file(s) OK in mappings" in cli("mapping", "check").out
     (isolated_cwd / "mappings" / "typo.toml").write_text(
         'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\nconvert = ["deciml"]\n', encoding="utf-8"
     )

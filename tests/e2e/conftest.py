@@ -1,0 +1,34 @@
+"""The command line as a fixture: `cli("ledger", "verify")` runs `connector` in-process and captures it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from connector.cli import main
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    def run(*args: str) -> Result:
+        monkeypatch.setattr(sys, "argv", ["connector", *args])
+        monkeypatch.setenv("COLUMNS", "220")
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,109 @@
+"""Admins and ops at the command line: preview a mapping, import customers, decide reviews, keep runs safe."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_example_config
+from tests.e2e.conftest import Result
+
+pytestmark = pytest.mark.usefixtures("isolated_cwd")
+
+CONTACTS = """id,Full_Name,Email,Phone,Mailing_Country,Modified_Time
+1,王小明,wang@acme.cn,138 0013 8000,China,2026-11-01T10:00:00+08:00
+2,Li Wei,li@acme.cn,,China,2026-11-01T10:00:00+08:00
+3,,nobody@acme.cn,,China,2026-11-01T10:00:00+08:00
+4,Wang Xiaoming,WANG@acme.cn,,China,2026-11-01T10:00:00+08:00
+"""
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def workspace(isolated_cwd: Path) -> Path:
+    copy_example_config(isolated_cwd)
+    (isolated_cwd / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
+    return isolated_cwd
+
+
+def test_preview_shows_source_beside_mapped_values_and_why_a_record_would_fail(
+    cli: Cli, workspace: Path
+) -> None:
+    result = cli("mapping", "preview", "zoho_contacts", "--sample", "contacts.csv", "--limit", "3", "--json")
+    assert result.code == 0, result.err
+    payload = json.loads(result.out)
+    assert payload["failing"] == 1
+    first = {field["target"]: field for field in payload["records"][0]["fields"]}
+    assert (first["phone"]["value"], first["phone"]["mapped"]) == ("138 0013 8000", "+8613800138000")
+    third = {field["target"]: field for field in payload["records"][2]["fields"]}
+    assert payload["records"][2]["record"] == "contacts.csv row 4"
+    assert third["name"]["error"] == "Full_Name: a value is required here but the source has none"
+    table = cli("mapping", "preview", "zoho.Contacts", "--sample", "contacts.csv")
+    assert "4 record(s) through zoho.Contacts: 3 map cleanly, 1 would fail" in table.out
+    assert not (workspace / "connector.db").exists()  # a preview writes nothing
+
+
+def test_preview_live_without_a_configured_backend_says_what_to_do(cli: Cli, workspace: Path) -> None:
+    result = cli("mapping", "preview", "zoho_contacts", "--live")
+    assert result.code == 1
+    assert "backend 'zoho' has no live connection configured" in result.err
+    assert "use --sample FILE" in result.err
+
+
+def test_import_creates_skips_quarantines_and_holds_ambiguous_records_for_review(
+    cli: Cli, workspace: Path
+) -> None:
+    first = cli("customers", "import", "zoho_contacts", "contacts.csv")
+    assert first.code == 0, first.err
+    assert "2 created, 1 quarantined, 1 review" in first.out
+    again = cli("customers", "import", "zoho_contacts", "contacts.csv")
+    assert "1 quarantined, 1 review, 2 unchanged" in again.out
+    queue = cli("customers", "reviews")
+    assert "the customer already has another zoho record" in queue.out
+    assert "1 record(s) waiting for review" in queue.out
+    decided = cli("customers", "resolve", "1", "--new", "--actor", "finance")
+    assert decided.out.strip() == "review #1: created → INDCN00003"
+    shown = json.loads(cli("customers", "show", "INDCN00003", "--json").out)
+    assert [event["kind"] for event in shown["history"]] == ["created", "bound"]
+    assert shown["history"][1]["actor"] == "finance"
+    assert "0 record(s) waiting for review" in cli("customers", "reviews").out
+
+
+def test_a_broken_mapping_edit_is_refused_and_the_last_valid_set_stays_in_force(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("customers", "import", "zoho_contacts", "contacts.csv").code == 0
+    contacts = workspace / "mappings" / "zoho_contacts.toml"
+    contacts.write_text(
+        contacts.read_text(encoding="utf-8").replace('["email"]', '["emial"]'), encoding="utf-8"
+    )
+    check = cli("check-config")
+    assert check.code == 1
+    assert "unknown converter 'emial' — did you mean 'email'?" in check.err
+    assert "stays in force until the files are fixed" in check.err
+    run = cli("customers", "import", "zoho_contacts", "contacts.csv")
+    assert run.code == 0
+    assert "from the last valid set (the folder's files fail)" in run.err
+    assert "2 unchanged" in run.out
+
+
+def test_merge_and_split_are_recorded_in_the_audit_trail(cli: Cli, workspace: Path) -> None:
+    cli("customers", "import", "zoho_contacts", "contacts.csv")
+    merged = cli("customers", "merge", "INDCN00001", "INDCN00002", "--reason", "same person")
+    assert merged.out.strip() == "INDCN00002 merged into INDCN00001: 1 source record(s) moved"
+    split = cli("customers", "split", "zoho", "2", "--reason", "not the same after all")
+    assert split.code == 0, split.err
+    assert split.out.strip() == "zoho 2 is now customer INDCN00003"
+    history = json.loads(cli("customers", "show", "INDCN00001", "--json").out)["history"]
+    assert [event["kind"] for event in history] == ["created", "bound", "absorbed", "split"]
+    assert "not the same after all" in history[-1]["detail"]
+
+
+def test_classify_sets_value_tiers_from_the_ledger(cli: Cli, workspace: Path) -> None:
+    cli("customers", "import", "zoho_contacts", "contacts.csv")
+    result = cli("customers", "classify", "--as-of", "2026-11-30")
+    assert result.out.strip() == "value tiers as of 2026-11-30: 2 changed"
+    assert json.loads(cli("customers", "show", "INDCN00001", "--json").out)["value_tier"] == "low"
