@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +24,7 @@ from connector.mapping.files import MappingSet
 from connector.mapping.samples import read_records
 from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
+from connector.master.service import CustomerMaster
 from connector.master.sync import sync_customers
 from connector.sync.mapping_sets import mappings_in_force
 
@@ -47,6 +50,15 @@ def mappings_for_run(container: Container) -> MappingSet:
             f"using {in_force.describe()}, valid since {in_force.valid_since:%Y-%m-%d %H:%M}", markup=False
         )
     return in_force.mappings
+
+
+@contextmanager
+def master_session(ctx: typer.Context, actor: str = "connector") -> Iterator[CustomerMaster]:
+    """The customer master under the mapping set in force, in one transaction."""
+    container = state(ctx).container()
+    policy = mappings_for_run(container).policy
+    with unit_of_work(container.sessions) as session:
+        yield container.master(session, policy, actor)
 
 
 def _summary(counts: Counter[str]) -> str:
@@ -131,16 +143,14 @@ def show(
 @customers_app.command("reviews")
 def reviews(ctx: typer.Context) -> None:
     """Records whose identity is ambiguous, waiting for a decision (`customers resolve`)."""
-    container = state(ctx).container()
-    with unit_of_work(container.sessions) as session:
-        master = container.master(session, mappings_for_run(container).policy)
+    with master_session(ctx) as master:
         table = Table("#", "record", "name", "e-mail", "candidates", "reason", title="identity review queue")
         waiting = master.reviews()
         for review in waiting:
             record = master.review_record(review)
             numbers = [
                 number
-                for number in session.scalars(
+                for number in master.session.scalars(
                     select(Customer.account_no).where(
                         Customer.id.in_([int(i) for i in review.candidates.split(",") if i])
                     )
@@ -171,14 +181,9 @@ def resolve(
     """Decide a review: --link ACCOUNT_NO, --new or --dismiss."""
     if [link is not None, new, dismiss].count(True) != 1:
         raise typer.BadParameter("give exactly one of --link ACCOUNT_NO, --new, --dismiss")
-    container = state(ctx).container()
-    policy = mappings_for_run(container).policy
-    with unit_of_work(container.sessions) as session:
-        master = container.master(session, policy, actor)
+    with master_session(ctx, actor) as master:
         applied = master.resolve_review(review_id, link_to=link, create=new)
-        number = (
-            container.customers(session).view(applied.customer_id).account_no if applied.customer_id else None
-        )
+        number = master.directory.view(applied.customer_id).account_no if applied.customer_id else None
     out.print(f"review #{review_id}: {applied.outcome}" + (f" → {number}" if number else ""))
 
 
@@ -187,10 +192,8 @@ def merge(
     ctx: typer.Context, survivor: str, absorbed: str, reason: Reason = "", actor: Actor = "admin"
 ) -> None:
     """Fold customer ABSORBED into SURVIVOR: its source records move over; its ledger history stays."""
-    container = state(ctx).container()
-    policy = mappings_for_run(container).policy
-    with unit_of_work(container.sessions) as session:
-        moved = container.master(session, policy, actor).merge(survivor, absorbed, reason)
+    with master_session(ctx, actor) as master:
+        moved = master.merge(survivor, absorbed, reason)
     out.print(f"{absorbed} merged into {survivor}: {moved} source record(s) moved")
 
 
@@ -199,10 +202,8 @@ def split(
     ctx: typer.Context, backend: str, external_id: str, reason: Reason = "", actor: Actor = "admin"
 ) -> None:
     """Take a wrongly linked source record off its customer: it becomes a customer of its own."""
-    container = state(ctx).container()
-    policy = mappings_for_run(container).policy
-    with unit_of_work(container.sessions) as session:
-        created = container.master(session, policy, actor).split(backend, external_id, reason)
+    with master_session(ctx, actor) as master:
+        created = master.split(backend, external_id, reason)
     out.print(f"{backend} {external_id} is now customer {created.account_no}")
 
 
@@ -214,11 +215,8 @@ def classify(
     ] = None,
 ) -> None:
     """Recompute value tiers from the ledger's receipts; every change goes to the audit trail."""
-    container = state(ctx).container()
-    policy = mappings_for_run(container).policy
     day = date.fromisoformat(as_of) if as_of else datetime.now().astimezone().date()  # the local business day
-    with unit_of_work(container.sessions) as session:
-        counts = container.master(session, policy).reclassify_tiers(
-            container.settings.ledger.chart.bank.code, day
-        )
+    bank = state(ctx).settings().ledger.chart.bank.code
+    with master_session(ctx) as master:
+        counts = master.reclassify_tiers(bank, day)
     out.print(f"value tiers as of {day}: {_summary(counts)}")

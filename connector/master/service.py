@@ -23,7 +23,7 @@ from connector.errors import CustomerError
 from connector.ledger.customers import CustomerDirectory, CustomerView, NewCustomer
 from connector.ledger.models import Customer, utcnow
 from connector.master import classify, tiers
-from connector.master.identity import Candidate, Incoming, resolve
+from connector.master.identity import Candidate, Incoming, Resolution, resolve
 from connector.master.models import CustomerBinding, CustomerEvent, IdentityReview
 from connector.master.policy import CustomerPolicy
 from connector.money import Money
@@ -41,6 +41,23 @@ class Applied:
     outcome: Outcome
     customer_id: int | None = None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A mapped record and where it comes from: what bindings, reviews and events are made of."""
+
+    backend: str
+    external_id: str
+    values: Mapping[str, Any]
+    content_hash: str
+    mapping_digest: str
+
+    def text(self, field: str) -> str | None:
+        return _text(self.values, field)
+
+    def sealed(self, cipher: FieldCipher, field: str) -> str:
+        return cipher.encrypt(field, json.dumps(self.values, default=str, ensure_ascii=False))
 
 
 def content_hash(values: Mapping[str, Any]) -> str:
@@ -155,41 +172,37 @@ class CustomerMaster:
         external_id = _text(record, "external_id")
         if external_id is None:
             raise CustomerError("the mapped record has no external_id")
-        digest = content_hash(record)
+        source = SourceRecord(backend, external_id, record, content_hash(record), mapping_digest)
         region = classify.region(record, self.policy.regions)
         incoming = Incoming(
             backend,
             external_id,
-            email=_text(record, "email"),
-            phone=_text(record, "phone"),
-            name=_text(record, "name"),
+            email=source.text("email"),
+            phone=source.text("phone"),
+            name=source.text("name"),
             region=region.value,
         )
         resolution = resolve(incoming, self.policy.identity.order, self.lookup)
         if resolution.outcome == "bound":
-            return self._update_bound(backend, external_id, record, digest, mapping_digest)
+            return self._update_bound(source)
         review = self._open_review(backend, external_id)
         if resolution.outcome == "review":
-            return self._hold_for_review(
-                review, backend, external_id, record, digest, mapping_digest, resolution
-            )
+            return self._hold_for_review(review, source, resolution)
         if review is not None:
             self._close_review(
                 review, "superseded", None, f"resolved by the identity rules: {resolution.reason}"
             )
         if resolution.outcome == "matched" and resolution.customer_id is not None:
             detail = f"matched by {resolution.rule}: {resolution.reason}"
-            self._link(resolution.customer_id, backend, external_id, record, digest, mapping_digest, detail)
+            self._link(resolution.customer_id, source, detail)
             return Applied("linked", resolution.customer_id, detail)
-        customer = self._create(backend, external_id, record, region)
-        self._bind(customer.id, backend, external_id, record, digest, mapping_digest, "new customer")
+        customer = self._create(source, region)
+        self._bind(customer.id, source, "new customer")
         return Applied("created", customer.id)
 
-    def _update_bound(
-        self, backend: str, external_id: str, record: Mapping[str, Any], digest: str, mapping_digest: str
-    ) -> Applied:
-        binding = self._binding(backend, external_id)
-        if binding.content_hash == digest and binding.status == "active":
+    def _update_bound(self, source: SourceRecord) -> Applied:
+        binding = self._binding(source.backend, source.external_id)
+        if binding.content_hash == source.content_hash and binding.status == "active":
             return Applied("unchanged", binding.customer_id)
         outcome: Outcome = "updated"
         if binding.status == "deleted":
@@ -197,9 +210,9 @@ class CustomerMaster:
             binding.status, binding.deleted_at = "active", None
             self._event(binding.customer_id, "binding_restored", "the record is back in its source", binding)
             self._set_status(binding.customer_id, "active", "a bound record is back in its source")
-        self._apply_changes(binding, record)
-        self._classification_drift(binding.customer_id, record, binding)
-        self._store(binding, record, digest, mapping_digest)
+        self._apply_changes(binding, source.values)
+        self._classification_drift(binding.customer_id, source.values, binding)
+        self._store(binding, source)
         return Applied(outcome, binding.customer_id)
 
     def _apply_changes(self, binding: CustomerBinding, record: Mapping[str, Any]) -> None:
@@ -217,15 +230,13 @@ class CustomerMaster:
             binding.customer_id, values["name"], values["email"], values["phone"], values["address"]
         )
 
-    def _create(
-        self, backend: str, external_id: str, record: Mapping[str, Any], region: classify.Decision
-    ) -> CustomerView:
+    def _create(self, source: SourceRecord, region: classify.Decision) -> CustomerView:
         """A new customer from a record: classified, numbered, with its class's credit terms; unbound."""
-        name = _text(record, "name")
+        name = source.text("name")
         if name is None:
-            raise CustomerError(f"{backend} record {external_id}: a new customer needs a name")
-        kind = classify.customer_type(record, self.policy)
-        currency = (_text(record, "currency") or self.base_currency).upper()
+            raise CustomerError(f"{source.backend} record {source.external_id}: a new customer needs a name")
+        kind = classify.customer_type(source.values, self.policy)
+        currency = (source.text("currency") or self.base_currency).upper()
         terms = classify.credit_terms(self.policy, kind.value, currency)
         customer = self.directory.create(
             NewCustomer(
@@ -233,9 +244,9 @@ class CustomerMaster:
                 customer_type=kind.value,
                 region=region.value,
                 currency=currency,
-                email=_text(record, "email"),
-                phone=_text(record, "phone"),
-                address=_text(record, "address"),
+                email=source.text("email"),
+                phone=source.text("phone"),
+                address=source.text("address"),
                 credit_limit=terms.credit_limit,
                 payment_terms_days=terms.payment_terms_days,
             ),
@@ -246,56 +257,34 @@ class CustomerMaster:
             f"type {kind.value} ({kind.reason}); region {region.value} ({region.reason}); "
             f"credit limit {limit}, terms {terms.payment_terms_days} days"
         )
-        self._event(customer.id, "created", detail, backend=backend, external_id=external_id)
+        self._event(customer.id, "created", detail, backend=source.backend, external_id=source.external_id)
         return customer
 
-    def _link(
-        self,
-        customer_id: int,
-        backend: str,
-        external_id: str,
-        record: Mapping[str, Any],
-        digest: str,
-        mapping_digest: str,
-        detail: str,
-    ) -> None:
+    def _link(self, customer_id: int, source: SourceRecord, detail: str) -> None:
         """Bind a record to an existing customer, filling only the contact fields the customer lacks."""
         current = self.directory.view(customer_id)
         self.directory.update_contact(
             customer_id,
             current.name,
-            current.email or _text(record, "email"),
-            current.phone or _text(record, "phone"),
-            current.address or _text(record, "address"),
+            current.email or source.text("email"),
+            current.phone or source.text("phone"),
+            current.address or source.text("address"),
         )
         if current.status == "inactive":
-            self._set_status(customer_id, "active", f"{backend} record {external_id} bound")
-        self._bind(customer_id, backend, external_id, record, digest, mapping_digest, detail)
+            self._set_status(customer_id, "active", f"{source.backend} record {source.external_id} bound")
+        self._bind(customer_id, source, detail)
 
-    def _bind(
-        self,
-        customer_id: int,
-        backend: str,
-        external_id: str,
-        record: Mapping[str, Any],
-        digest: str,
-        mapping_digest: str,
-        detail: str,
-    ) -> None:
+    def _bind(self, customer_id: int, source: SourceRecord, detail: str) -> None:
         binding = CustomerBinding(
-            backend=backend, external_id=external_id, customer_id=customer_id, content_hash="", record_enc=""
+            backend=source.backend, external_id=source.external_id, customer_id=customer_id
         )
         self.session.add(binding)
-        self._store(binding, record, digest, mapping_digest)
+        self._store(binding, source)
         self._event(customer_id, "bound", detail, binding)
 
-    def _store(
-        self, binding: CustomerBinding, record: Mapping[str, Any], digest: str, mapping_digest: str
-    ) -> None:
-        binding.content_hash, binding.mapping_digest = digest, mapping_digest
-        binding.record_enc = self.cipher.encrypt(
-            BINDING_RECORD, json.dumps(record, default=str, ensure_ascii=False)
-        )
+    def _store(self, binding: CustomerBinding, source: SourceRecord) -> None:
+        binding.content_hash, binding.mapping_digest = source.content_hash, source.mapping_digest
+        binding.record_enc = source.sealed(self.cipher, BINDING_RECORD)
         binding.last_synced_at = utcnow()
         self.session.flush()
 
@@ -327,22 +316,15 @@ class CustomerMaster:
         ).first()
 
     def _hold_for_review(
-        self,
-        review: IdentityReview | None,
-        backend: str,
-        external_id: str,
-        record: Mapping[str, Any],
-        digest: str,
-        mapping_digest: str,
-        resolution: Any,
+        self, review: IdentityReview | None, source: SourceRecord, resolution: Resolution
     ) -> Applied:
-        sealed = self.cipher.encrypt(REVIEW_RECORD, json.dumps(record, default=str, ensure_ascii=False))
-        candidates = ",".join(str(candidate) for candidate in resolution.candidates)
         if review is None:
-            review = IdentityReview(backend=backend, external_id=external_id)
+            review = IdentityReview(backend=source.backend, external_id=source.external_id)
             self.session.add(review)
-        review.record_enc, review.content_hash, review.mapping_digest = sealed, digest, mapping_digest
-        review.rule, review.candidates, review.reason = resolution.rule, candidates, resolution.reason
+        review.record_enc = source.sealed(self.cipher, REVIEW_RECORD)
+        review.content_hash, review.mapping_digest = source.content_hash, source.mapping_digest
+        review.rule, review.reason = resolution.rule or "", resolution.reason
+        review.candidates = ",".join(str(candidate) for candidate in resolution.candidates)
         self.session.flush()
         return Applied("review", None, f"review #{review.id}: {resolution.reason}")
 
@@ -368,34 +350,22 @@ class CustomerMaster:
         review = self.session.get(IdentityReview, review_id)
         if review is None or review.status != "open":
             raise CustomerError(f"no open review #{review_id}")
-        record = self.review_record(review)
+        source = SourceRecord(
+            review.backend,
+            review.external_id,
+            self.review_record(review),
+            review.content_hash,
+            review.mapping_digest,
+        )
         if link_to is not None:
             customer = self.directory.get(link_to)
             detail = f"linked by {self.actor} (review #{review.id}: {review.reason})"
-            self._link(
-                customer.id,
-                review.backend,
-                review.external_id,
-                record,
-                review.content_hash,
-                review.mapping_digest,
-                detail,
-            )
+            self._link(customer.id, source, detail)
             self._close_review(review, "linked", customer.id, f"linked to {link_to} by {self.actor}")
             return Applied("linked", customer.id, detail)
         if create:
-            region = classify.region(record, self.policy.regions)
-            created = self._create(review.backend, review.external_id, record, region)
-            detail = f"new customer by {self.actor} (review #{review.id})"
-            self._bind(
-                created.id,
-                review.backend,
-                review.external_id,
-                record,
-                review.content_hash,
-                review.mapping_digest,
-                detail,
-            )
+            created = self._create(source, classify.region(source.values, self.policy.regions))
+            self._bind(created.id, source, f"new customer by {self.actor} (review #{review.id})")
             self._close_review(review, "created", created.id, f"new customer by {self.actor}")
             return Applied("created", created.id)
         self._close_review(review, "dismissed", None, f"dismissed by {self.actor}")
@@ -467,8 +437,9 @@ class CustomerMaster:
                 f"{backend} {external_id} is its customer's only record: nothing to split off"
             )
         record: dict[str, Any] = json.loads(self.cipher.decrypt(BINDING_RECORD, binding.record_enc))
+        source = SourceRecord(backend, external_id, record, binding.content_hash, binding.mapping_digest)
         original = binding.customer_id
-        created = self._create(backend, external_id, record, classify.region(record, self.policy.regions))
+        created = self._create(source, classify.region(record, self.policy.regions))
         binding.customer_id = created.id
         self.session.flush()
         reason = f"{why}; " if why else ""
