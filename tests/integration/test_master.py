@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +14,13 @@ from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.errors import CustomerError
 from connector.ledger.models import Customer
+from connector.mapping.files import load_mapping_set
 from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
+from connector.master.sync import sync_customers
+from connector.sync.models import QuarantinedRecord, SyncRun
+from tests.conftest import REPO
 from tests.integration.helpers import invoice, receipt
 from tests.unit.test_classify import shipped_policy
 
@@ -207,3 +212,21 @@ def test_value_tiers_follow_the_trailing_receipts_and_every_change_is_recorded(c
         assert m.directory.view(big.customer_id or 0).value_tier == "low"
         [tier_event, *_] = [e for e in m.history(big.customer_id or 0) if e.kind == "tier"]
         assert tier_event.detail == "none → high: paid 1,200,000.00 CNY in 6 payment(s) over 365 days"
+
+
+def test_a_sync_run_records_its_mapping_set_and_quarantines_bad_records_once(container: Container) -> None:
+    mappings, _ = load_mapping_set(REPO / "mappings")
+    assert mappings is not None
+    records = [("f.csv row 2", {"id": "1", "Full_Name": "A"}), ("f.csv row 3", {"id": "2", "Email": "bad"})]
+    first = sync_customers(container, mappings, "zoho_contacts", records, "customers.import")
+    again = sync_customers(container, mappings, "zoho_contacts", records, "customers.import")
+    assert (first, again) == (Counter(created=1, quarantined=1), Counter(unchanged=1, quarantined=1))
+    with unit_of_work(container.sessions) as session:
+        runs = session.scalars(select(SyncRun).order_by(SyncRun.id)).all()
+        [held] = session.scalars(select(QuarantinedRecord)).all()
+        raw = json.loads(container.cipher.decrypt("quarantine.raw", held.raw_enc))
+    assert [(run.status, run.mapping_digest) for run in runs] == [("succeeded", mappings.digest)] * 2
+    assert json.loads(runs[0].counts_json) == {"created": 1, "quarantined": 1}
+    assert (held.record_ref, held.attempts, raw["Email"]) == ("f.csv row 3", 2, "bad")
+    assert "Full_Name: a value is required" in held.reason
+    assert "email: Email: not an e-mail address" in held.reason

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from connector.mapping.samples import SampleFileError, read_records
+
+
+def test_a_zoho_api_response_yields_its_data_records(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.json"
+    path.write_text(json.dumps({"data": [{"id": "1"}, {"id": "2"}], "info": {"more_records": False}}))
+    assert list(read_records(path)) == [
+        ("contacts.json [0]", {"id": "1"}),
+        ("contacts.json [1]", {"id": "2"}),
+    ]
+
+
+def test_csv_rows_are_named_by_their_line_and_gb18030_exports_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "kingdee.csv"
+    path.write_bytes("客户编号,客户名称\nC001,上海明远贸易有限公司\n".encode("gb18030"))
+    assert list(read_records(path)) == [
+        ("kingdee.csv row 2", {"客户编号": "C001", "客户名称": "上海明远贸易有限公司"})
+    ]
+
+
+def test_a_byte_order_mark_does_not_end_up_in_the_first_column_name(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffid,name\n1,A\n".encode())
+    assert next(read_records(path))[1] == {"id": "1", "name": "A"}
+
+
+def test_json_lines_skip_blank_lines_and_limit_stops_early(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": 2}\n{"a": 3}\n')
+    assert list(read_records(path, limit=2)) == [
+        ("events.jsonl line 1", {"a": 1}),
+        ("events.jsonl line 3", {"a": 2}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.jsonl", '{"a": 1}\n{oops\n', "bad.jsonl: line 2 is not valid JSON"),
+        ("bad.json", '"just text"', "expected a list of records, found str"),
+        ("data.xml", "<a/>", "unsupported file type .xml"),
+    ],
+)
+def test_unreadable_files_are_refused_naming_the_file_and_place(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(SampleFileError, match=message):
+        list(read_records(path))
