@@ -6,14 +6,19 @@
      ├── SecurityError
      │    ├── KeyStoreError             key material missing, unreadable or malformed
      │    └── DecryptionError           a ciphertext whose key is unknown or that fails authentication
-     └── LedgerError
-          ├── InvalidEntryError         a draft that cannot be an entry (missing key, control characters)
-          │    └── UnbalancedEntryError postings do not sum to zero per currency
-          ├── IdempotencyConflictError  a (source, external id) posted before with different content
-          ├── ImmutableEntryError       an attempt to change or delete a posted entry
-          ├── ReversalError             an entry reversed twice, or a reversal reversed
-          ├── UnknownAccountError       a chart account or customer account number that does not exist
-          └── CustomerError             a customer that cannot be created or changed as asked
+     ├── LedgerError
+     │    ├── InvalidEntryError         a draft that cannot be an entry (missing key, control characters)
+     │    │    └── UnbalancedEntryError postings do not sum to zero per currency
+     │    ├── IdempotencyConflictError  a (source, external id) posted before with different content
+     │    ├── ImmutableEntryError       an attempt to change or delete a posted entry
+     │    ├── ReversalError             an entry reversed twice, or a reversal reversed
+     │    ├── UnknownAccountError       a chart account or customer account number that does not exist
+     │    └── CustomerError             a customer that cannot be created or changed as asked
+     └── RemoteError                    a CRM or other remote system refused or failed a call
+          ├── TransientRemoteError      worth retrying: 429, 5xx, timeouts, dropped connections
+          ├── PermanentRemoteError      not worth retrying: other 4xx, malformed answers
+          │    └── AuthenticationError  credentials refused (bad client, revoked refresh token)
+          └── BudgetExhaustedError      the API credit budget is spent: stop cleanly, resume later
 
 Messages name the record (source, external id, account number) so an operator can find it.
 """
@@ -79,3 +84,42 @@ class UnknownAccountError(LedgerError):
 
 class CustomerError(LedgerError):
     """A customer that cannot be created or changed as requested."""
+
+
+class RemoteError(ConnectorError):
+    """A remote system (a CRM API, its token server) refused or failed a call; `code` is its own code."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class TransientRemoteError(RemoteError):
+    """Worth retrying: throttling (429), server errors (5xx), timeouts, dropped connections.
+
+    `retry_after` is the server's own hint in seconds (`Retry-After`), when it gave one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_after = retry_after
+
+
+class PermanentRemoteError(RemoteError):
+    """Not worth retrying as is: a request the remote system rejects (4xx other than 429)."""
+
+
+class AuthenticationError(PermanentRemoteError):
+    """Credentials the remote system refuses: a wrong client, a revoked or unknown refresh token."""
+
+
+class BudgetExhaustedError(RemoteError):
+    """The configured API credit budget is spent; the cycle stops and resumes when credits return."""

@@ -1,0 +1,83 @@
+"""The one retry policy: transient remote failures are retried with capped, jittered exponential backoff.
+
+Only `TransientRemoteError` is retried (adapters turn 429, 5xx, timeouts and dropped connections into
+it); everything else surfaces at once. A server's own `Retry-After` wins over the computed wait, capped
+at the policy's maximum. Each retry is logged with the error and the wait, never with request data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from connector.errors import TransientRemoteError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6  # calls in all, the first included
+    initial_wait: float = 0.5  # seconds; doubles per attempt, with full jitter
+    max_wait: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        hint = getattr(error, "retry_after", None)
+        if isinstance(hint, int | float) and hint >= 0:
+            return min(float(hint), self.max_wait)
+        return float(wait_random_exponential(multiplier=self.initial_wait, max=self.max_wait)(state))
+
+    def _log(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("attempt %d failed (%s); retrying in %.2f s", state.attempt_number, error, wait)
+
+    def call(self, operation: Callable[[], T]) -> T:
+        """Run `operation`, retrying it on `TransientRemoteError`; the last error is raised as is."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientRemoteError),
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            sleep=self.sleep,
+            before_sleep=self._log,
+            reraise=True,
+        )
+        return retrying(operation)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """`Retry-After` as seconds (the delta form; an HTTP date is read as 'soon' and left to backoff)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+@contextmanager
+def transport_errors_are_transient(what: str) -> Iterator[None]:
+    """Timeouts and dropped connections become `TransientRemoteError` naming the call."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise TransientRemoteError(f"{what}: timed out ({type(exc).__name__})") from None
+    except httpx.TransportError as exc:
+        raise TransientRemoteError(f"{what}: connection failed ({type(exc).__name__})") from None
