@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 
 from connector.cli.context import out, state
 from connector.db import unit_of_work
-from connector.ledger.customers import CustomerDirectory
 from connector.ledger.models import Customer
 from connector.security.cipher import FieldCipher
 from connector.security.keys import save_keyring
+from connector.security.rotation import reencrypt_all
 
 keys_app = typer.Typer(help="Encryption keys for personal data at rest.", no_args_is_help=True)
 
@@ -45,11 +45,8 @@ def rotate(ctx: typer.Context) -> None:
     ring = container.keyring
     target = ring if security.encryption_keys is not None else ring.rotated()
     with unit_of_work(container.sessions) as session:
-        directory = CustomerDirectory(
-            session, FieldCipher(target), container.settings.ledger.account_number_template
-        )
         if target is not ring:
             # Saved before the commit: if the commit fails, the data stays readable by the older key.
             save_keyring(security.keys_file, target)
-        changed = directory.reencrypt()
+        changed = reencrypt_all(session, FieldCipher(target))
     out.print(f"active key {target.active_id}; re-encrypted {changed} field(s) that used older keys")

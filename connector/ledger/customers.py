@@ -14,20 +14,12 @@ from sqlalchemy.orm import Session
 from connector.errors import CustomerError, UnknownAccountError
 from connector.ledger.models import AccountNumberSequence, Customer, CustomerBankAccount
 from connector.master.identity import normalise_name
-from connector.master.models import CustomerBinding, IdentityReview
 from connector.money import Money, currency_code
-from connector.security.cipher import FieldCipher, key_id_of
-from connector.sync.models import QuarantinedRecord
+from connector.security.cipher import FieldCipher
 
 CODE_PATTERN = re.compile(r"^[0-9A-Za-z]{1,20}$")
 SEQUENCES: Table = AccountNumberSequence.__table__  # type: ignore[assignment]
 ANY = "*"  # sequence scope for a placeholder the template does not use
-PERSONAL_FIELDS = {
-    "name_enc": "customer.name",
-    "email_enc": "customer.email",
-    "phone_enc": "customer.phone",
-    "address_enc": "customer.address",
-}
 
 
 @dataclass(frozen=True)
@@ -197,32 +189,6 @@ class CustomerDirectory:
     def all(self) -> Iterator[CustomerView]:
         for customer in self.session.scalars(select(Customer).order_by(Customer.account_no)):
             yield self._view(customer)
-
-    def reencrypt(self) -> int:
-        """Re-encrypt every personal field not under the active key; returns the number of fields changed."""
-        active = self.cipher.ring.active_id
-        changed = 0
-        for customer in self.session.scalars(select(Customer).execution_options(yield_per=500)):
-            for attribute, field in PERSONAL_FIELDS.items():
-                token = getattr(customer, attribute)
-                if token is not None and key_id_of(token) != active:
-                    setattr(
-                        customer, attribute, self.cipher.encrypt(field, self.cipher.decrypt(field, token))
-                    )
-                    changed += 1
-        for model, attribute, field in (
-            (CustomerBankAccount, "account_enc", "customer_bank_account.number"),
-            (CustomerBinding, "record_enc", "customer_binding.record"),
-            (IdentityReview, "record_enc", "identity_review.record"),
-            (QuarantinedRecord, "raw_enc", "quarantine.raw"),
-        ):
-            for row in self.session.scalars(select(model).execution_options(yield_per=500)):
-                token = getattr(row, attribute)
-                if key_id_of(token) != active:
-                    setattr(row, attribute, self.cipher.encrypt(field, self.cipher.decrypt(field, token)))
-                    changed += 1
-        self.session.flush()
-        return changed
 
     def _view(self, customer: Customer) -> CustomerView:
         decrypt = self.cipher.decrypt_optional

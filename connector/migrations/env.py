@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 import connector.ledger.models
 import connector.master.models
+import connector.security.models
 import connector.sync.models  # noqa: F401
 from connector.db import Base
 

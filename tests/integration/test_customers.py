@@ -10,6 +10,7 @@ from connector.ledger.customers import CustomerDirectory, NewCustomer
 from connector.ledger.models import Customer
 from connector.money import Money
 from connector.security.cipher import FieldCipher, key_id_of
+from connector.security.rotation import reencrypt_all
 from tests.integration.helpers import add_customer
 
 
@@ -102,7 +103,7 @@ def test_rotation_re_encrypts_every_field_and_keeps_lookups_working(container: C
     )
     rotated = FieldCipher(container.keyring.rotated())
     with unit_of_work(container.sessions) as session:
-        changed = CustomerDirectory(session, rotated, "{type}{region}{seq:05}").reencrypt()
+        changed = reencrypt_all(session, rotated)
     assert changed == 3
     with unit_of_work(container.sessions) as session:
         stored = session.scalars(select(Customer)).one()
@@ -112,4 +113,4 @@ def test_rotation_re_encrypts_every_field_and_keeps_lookups_working(container: C
         assert [c.account_no for c in directory.find_by_bank_account("GB29 NWBK 6016 1331 9268 19")] == [
             account_no
         ]
-        assert CustomerDirectory(session, rotated, "{type}{region}{seq:05}").reencrypt() == 0
+        assert reencrypt_all(session, rotated) == 0

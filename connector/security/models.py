@@ -1,0 +1,27 @@
+"""Credentials for remote systems, encrypted at rest: one row per provider (e.g. `zoho`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connector.db import Base
+from connector.ledger.models import utcnow
+
+
+class RemoteCredential(Base):
+    """A provider's refresh token and the one access token every thread and replica shares."""
+
+    __tablename__ = "remote_credentials"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    refresh_token_enc: Mapped[str] = mapped_column(Text)
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    api_domain: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Tokens issued in the current window: providers cap them (Zoho: 10 per 10 minutes).
+    window_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_in_window: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,44 @@
+"""Key rotation: every encrypted column, re-encrypted under the active key. One list, kept here.
+
+Each entry is (model, attribute, field name); the field name is the ciphertext's associated data, so
+it must be the one the column was written with.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.db import Base
+from connector.ledger.models import Customer, CustomerBankAccount
+from connector.master.models import CustomerBinding, IdentityReview
+from connector.security.cipher import FieldCipher, key_id_of
+from connector.security.models import RemoteCredential
+from connector.sync.models import QuarantinedRecord
+
+ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str, str], ...] = (
+    (Customer, "name_enc", "customer.name"),
+    (Customer, "email_enc", "customer.email"),
+    (Customer, "phone_enc", "customer.phone"),
+    (Customer, "address_enc", "customer.address"),
+    (CustomerBankAccount, "account_enc", "customer_bank_account.number"),
+    (CustomerBinding, "record_enc", "customer_binding.record"),
+    (IdentityReview, "record_enc", "identity_review.record"),
+    (QuarantinedRecord, "raw_enc", "quarantine.raw"),
+    (RemoteCredential, "refresh_token_enc", "remote_credential.refresh_token"),
+    (RemoteCredential, "access_token_enc", "remote_credential.access_token"),
+)
+
+
+def reencrypt_all(session: Session, cipher: FieldCipher) -> int:
+    """Re-encrypt every value not under the cipher's active key; returns how many were changed."""
+    active = cipher.ring.active_id
+    changed = 0
+    for model, attribute, field in ENCRYPTED_COLUMNS:
+        for row in session.scalars(select(model).execution_options(yield_per=500)):
+            token = getattr(row, attribute)
+            if token is not None and key_id_of(token) != active:
+                setattr(row, attribute, cipher.encrypt(field, cipher.decrypt(field, token)))
+                changed += 1
+    session.flush()
+    return changed
