@@ -3,24 +3,32 @@
 A converter takes the current value and its keyword options and returns the new value, or raises
 `ConversionError` with a reason an admin can act on. `None` means "no value": most converters pass
 it through, so `required` and `default` decide what an absent value means.
+
+Compiled mappings call `bind(name, options)` once per step and then the one-argument result per
+value. A converter may register a binder that resolves its options ahead of time (a time zone, a
+pattern); the bound step gives exactly the converter's results and errors.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from connector.mapping.decimals import STYLES, DecimalFormatError, format_decimal, parse_decimal
+from connector.mapping.decimals import STYLES, DecimalFormatError, Separator, format_decimal, parse_decimal
 
 Convert = Callable[..., Any]
+Bound = Callable[[Any], Any]  # a converter with its options applied: value → value
+Binder = Callable[..., Bound | None]  # options → bound step, or None to use the plain converter
+B = TypeVar("B", bound=Binder)
 
 
 class ConversionError(ValueError):
@@ -33,6 +41,7 @@ class Converter:
     function: Convert
     options: tuple[str, ...]  # keyword options it accepts
     required_options: tuple[str, ...] = ()
+    bind: Binder | None = None  # resolves the options once for compiled mappings
 
 
 REGISTRY: dict[str, Converter] = {}
@@ -46,6 +55,34 @@ def converter(
         return function
 
     return register
+
+
+def binder(name: str) -> Callable[[B], B]:
+    """Register how converter `name` resolves its options once; it returns None when it cannot."""
+
+    def register(function: B) -> B:
+        REGISTRY[name] = replace(REGISTRY[name], bind=function)
+        return function
+
+    return register
+
+
+def bind(name: str, options: Mapping[str, Any]) -> Bound:
+    """Converter `name` with `options` applied, as a one-argument function.
+
+    The options were validated when the mapping file was loaded; nothing is checked again here. When a
+    binder cannot resolve an option up front (an unknown time zone, a bad pattern) the plain converter
+    is bound instead, so the failure is reported per value exactly as it always was.
+    """
+    converter = REGISTRY[name]
+    if converter.bind is not None:
+        try:
+            bound = converter.bind(**options)
+        except Exception:  # same as None: the plain converter reports it for each value
+            bound = None
+        if bound is not None:
+            return bound
+    return functools.partial(converter.function, **options) if options else converter.function
 
 
 def _text(value: Any) -> str | None:
@@ -71,16 +108,28 @@ _on_text("title", str.title)
 _on_text("collapse_spaces", lambda text: " ".join(text.split()))
 
 
+# Each full-width ASCII form (U+FF01–U+FF5E) and the ideographic space to its NFKC form.
+_FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_HALFWIDTH = {
+    chr(code): unicodedata.normalize("NFKC", chr(code)) for code in (*range(0xFF01, 0xFF5F), 0x3000)
+}
+
+
+def _halfwidth(found: re.Match[str]) -> str:
+    return _HALFWIDTH[found.group()]
+
+
 @converter("fullwidth_to_halfwidth")
 def fullwidth_to_halfwidth(value: Any) -> str | None:
     """Full-width ASCII forms and the ideographic space to their ordinary forms (ＡＢＣ１２３ → ABC123)."""
     text = _text(value)
-    if text is None:
-        return None
-    return "".join(
-        unicodedata.normalize("NFKC", char) if "\uff01" <= char <= "\uff5e" or char == "\u3000" else char
-        for char in text
-    )
+    if text is None or text.isascii():
+        return text
+    return _FULLWIDTH.sub(_halfwidth, text)
+
+
+def _nfkc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)  # ASCII is NFKC already
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
@@ -91,7 +140,7 @@ def email(value: Any) -> str | None:
     text = _text(value)
     if text is None or not text.strip():
         return None
-    normalised = unicodedata.normalize("NFKC", text).strip().lower()
+    normalised = _nfkc(text).strip().lower()
     if not _EMAIL.match(normalised):
         raise ConversionError(f"not an e-mail address: {text!r}")
     return normalised
@@ -103,13 +152,60 @@ def phone(value: Any, region: str = "CN") -> str | None:
     text = _text(value)
     if text is None or not text.strip():
         return None
+    return _e164(text, region)
+
+
+# CRM data repeats numbers (switchboards, shared lines): remember recent results. Failures raise and are
+# not cached. Parsing is most of a mapped contact's cost; `phonenumbers.parse` has no cheaper variant.
+@functools.lru_cache(maxsize=16_384)
+def _e164(text: str, region: str) -> str:
     try:
-        number = phonenumbers.parse(unicodedata.normalize("NFKC", text), region)
+        number = phonenumbers.parse(_nfkc(text), region)
     except phonenumbers.NumberParseException as exc:
         raise ConversionError(f"not a phone number: {text!r} ({exc})") from None
     if not phonenumbers.is_possible_number(number):
         raise ConversionError(f"not a possible phone number in region {region}: {text!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clear_caches() -> None:
+    """Forget remembered results (benchmarks measure uncached work)."""
+    _e164.cache_clear()
+
+
+# --- dates: strptime is the reference; ISO-shaped text takes datetime.fromisoformat -----------------------
+
+# Formats whose text datetime.fromisoformat reads exactly as strptime does, when the text matches the
+# strict pattern below (two-digit fields, ASCII digits, `Z` or `±hh:mm` offsets); other text goes to
+# strptime, which also words every refusal.
+_ISO_FORMAT = re.compile(r"%Y-%m-%d(?:[T ]%H:%M(?::%S)?(?:%z)?)?")
+_ISO_FIELDS = {
+    "%Y": "[0-9]{4}",
+    "%m": "(?:0[1-9]|1[0-2])",
+    "%d": "(?:0[1-9]|[12][0-9]|3[01])",
+    "%H": "(?:[01][0-9]|2[0-3])",
+    "%M": "[0-5][0-9]",
+    "%S": "[0-5][0-9]",
+    "%z": "(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _datetime_reader(format: str) -> Callable[[str], datetime]:
+    """`datetime.strptime(·, format)`, with a fast path for ISO-shaped formats."""
+    if not _ISO_FORMAT.fullmatch(format):
+        return lambda text: datetime.strptime(text, format)  # noqa: DTZ007 - callers apply the zone
+    iso = re.compile(re.sub(r"%[YmdHMSz]", lambda field: _ISO_FIELDS[field.group()], format))
+
+    def read(text: str) -> datetime:
+        if iso.fullmatch(text):
+            try:
+                return datetime.fromisoformat(text)
+            except ValueError:  # e.g. 30 February: strptime words the refusal
+                pass
+        return datetime.strptime(text, format)  # noqa: DTZ007 - callers apply the zone
+
+    return read
 
 
 @converter("date", options=("format",), required=("format",))
@@ -118,13 +214,31 @@ def to_date(value: Any, format: str) -> date | None:
         return value.date()
     if value is None or isinstance(value, date):
         return value
+    return _read_date(_datetime_reader(format), format, value)
+
+
+def _read_date(read: Callable[[str], datetime], format: str, value: Any) -> date | None:
     text = str(value).strip()
     if not text:
         return None
     try:
-        return datetime.strptime(text, format).date()  # noqa: DTZ007 - a calendar date has no zone
+        return read(text).date()  # a calendar date: any zone in the text is dropped
     except ValueError:
         raise ConversionError(f"{text!r} does not match the date format {format!r}") from None
+
+
+@binder("date")
+def _bind_date(format: str) -> Bound:
+    read = _datetime_reader(format)
+
+    def convert(value: Any) -> date | None:
+        if isinstance(value, datetime):
+            return value.date()
+        if value is None or isinstance(value, date):
+            return value
+        return _read_date(read, format, value)
+
+    return convert
 
 
 @converter("datetime", options=("format", "tz"), required=("format",))
@@ -136,6 +250,12 @@ def to_datetime(value: Any, format: str, tz: str = "UTC") -> datetime | None:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConversionError(f"unknown time zone {tz!r}") from None
+    return _read_datetime(_datetime_reader(format), format, zone, value)
+
+
+def _read_datetime(
+    read: Callable[[str], datetime], format: str, zone: ZoneInfo, value: Any
+) -> datetime | None:
     if isinstance(value, datetime):
         parsed = value
     else:
@@ -143,14 +263,32 @@ def to_datetime(value: Any, format: str, tz: str = "UTC") -> datetime | None:
         if not text:
             return None
         try:
-            parsed = datetime.strptime(text, format)  # noqa: DTZ007 - the zone is applied below
+            parsed = read(text)
         except ValueError:
             raise ConversionError(f"{text!r} does not match the datetime format {format!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
+@binder("datetime")
+def _bind_datetime(format: str, tz: str = "UTC") -> Bound | None:
+    try:
+        zone = ZoneInfo(tz)  # once per step, not per value
+    except (ZoneInfoNotFoundError, ValueError):
+        return None  # the plain converter reports the unknown zone for each value that has one
+    read = _datetime_reader(format)
+
+    def convert(value: Any) -> datetime | None:
+        return None if value is None else _read_datetime(read, format, zone, value)
+
+    return convert
+
+
 @converter("decimal", options=("separator",))
 def to_decimal(value: Any, separator: str | None = None) -> Decimal | None:
+    return _decimal_from(value, functools.partial(_parse_with, separator))
+
+
+def _decimal_from(value: Any, parse: Callable[[str], Decimal]) -> Decimal | None:
     if value is None or isinstance(value, Decimal):
         return value
     if isinstance(value, float):
@@ -160,12 +298,24 @@ def to_decimal(value: Any, separator: str | None = None) -> Decimal | None:
     text = str(value)
     if not text.strip():
         return None
-    if separator not in (None, ".", ","):
-        raise ConversionError(f"decimal separator must be '.' or ',', not {separator!r}")
     try:
-        return parse_decimal(text, separator)  # type: ignore[arg-type]
+        return parse(text)
     except DecimalFormatError as exc:
         raise ConversionError(str(exc)) from None
+
+
+def _parse_with(separator: str | None, text: str) -> Decimal:
+    if separator not in (None, ".", ","):
+        raise ConversionError(f"decimal separator must be '.' or ',', not {separator!r}")
+    return parse_decimal(text, separator)  # type: ignore[arg-type]
+
+
+@binder("decimal")
+def _bind_decimal(separator: str | None = None) -> Bound | None:
+    if separator not in (None, ".", ","):
+        return None  # the plain converter refuses it for each value that has text
+    point = cast("Separator | None", separator)  # one of the three, checked just above
+    return functools.partial(_decimal_from, parse=functools.partial(parse_decimal, decimal_separator=point))
 
 
 @converter("map", options=("values", "default"), required=("values",))
@@ -188,26 +338,40 @@ def default(current: Any, value: Any) -> Any:
 
 
 @converter("template", options=("template",), required=("template",))
-def template(value: Any, template: str, **fields: Any) -> str:
-    """`{value}` plus the record's other mapped fields, e.g. "{last_name}{first_name}"."""
+def template(current: Any, template: str, **fields: Any) -> str:
+    """`{value}` (the current value) plus the record's other mapped fields, e.g. "{last_name}{first_name}".
+
+    The first parameter is not called `value`, so that a mapped field of that name cannot clash with it.
+    """
     try:
-        return template.format(value="" if value is None else value, **fields)
+        return template.format(**{**fields, "value": "" if current is None else current})
     except (KeyError, IndexError, ValueError) as exc:
         raise ConversionError(f"template {template!r} cannot be filled: {exc}") from None
 
 
 @converter("regex", options=("pattern", "group"), required=("pattern",))
 def regex(value: Any, pattern: str, group: int | str = 1) -> str | None:
+    return _search(functools.partial(re.search, pattern), pattern, group, value)
+
+
+def _search(
+    search: Callable[[str], re.Match[str] | None], pattern: str, group: int | str, value: Any
+) -> str | None:
     text = _text(value)
     if text is None:
         return None
-    found = re.search(pattern, text)
+    found = search(text)
     if found is None:
         raise ConversionError(f"{text!r} does not match /{pattern}/")
     try:
         return found.group(group)
     except IndexError:
         raise ConversionError(f"/{pattern}/ has no group {group!r}") from None
+
+
+@binder("regex")
+def _bind_regex(pattern: str, group: int | str = 1) -> Bound:
+    return functools.partial(_search, re.compile(pattern).search, pattern, group)  # compiled once per step
 
 
 @converter("required")
@@ -248,6 +412,17 @@ def number(value: Any, places: int = 2) -> Decimal | None:
     return None if exact is None else exact.quantize(_places(places), rounding=ROUND_HALF_UP)
 
 
+@binder("number")
+def _bind_number(places: int = 2) -> Bound:
+    quantum = _places(places)  # raises for bad places: bind() then keeps the plain converter
+
+    def convert(value: Any) -> Decimal | None:
+        exact = _exact(value, "number")
+        return None if exact is None else exact.quantize(quantum, rounding=ROUND_HALF_UP)
+
+    return convert
+
+
 @converter("format_decimal", options=("style", "places"))
 def format_decimal_text(value: Any, style: str = "en", places: int = 2) -> str | None:
     """The number as text in an export style: `1,234.50` (en), `1.234,50` (de), `(12.00)` (accounting)."""
@@ -257,6 +432,19 @@ def format_decimal_text(value: Any, style: str = "en", places: int = 2) -> str |
     if style not in STYLES:
         raise ConversionError(f"unknown decimal style {style!r}; use one of {', '.join(STYLES)}")
     return format_decimal(exact, style)
+
+
+@binder("format_decimal")
+def _bind_format_decimal(style: str = "en", places: int = 2) -> Bound | None:
+    if style not in STYLES:
+        return None  # the plain converter refuses it for each value that is a number
+    rounded = _bind_number(places)
+
+    def convert(value: Any) -> str | None:
+        exact = rounded(value)
+        return None if exact is None else format_decimal(exact, style)
+
+    return convert
 
 
 @converter("format_date", options=("format",))

@@ -17,6 +17,8 @@ STYLES = ("en", "de", "fr", "cn", "accounting")
 _GROUPING = re.compile(r"[\s\u00a0\u202f'’_]")  # spaces, no-break spaces, apostrophes group digits
 _SIGNS_AND_DIGITS = re.compile(r"^[+-]?[\d.,]+[+-]?$")
 _CURRENCY_NOISE = re.compile(r"[^\d.,+\-()\s\u00a0\u202f'’_]")  # symbols and codes: ¥ $ € CNY RMB 元
+# The commonest shape, `1,234.56` or `1234.56` with an optional minus, read without the general rules.
+_PLAIN = re.compile(r"(-?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]+)?")
 
 
 class DecimalFormatError(ValueError):
@@ -25,6 +27,16 @@ class DecimalFormatError(ValueError):
 
 def parse_decimal(text: str, decimal_separator: Separator | None = None) -> Decimal:
     raw = text.strip()
+    if decimal_separator != ",":
+        plain = _PLAIN.fullmatch(raw)
+        if plain is not None:  # what the general rules below make of this shape, in one step
+            sign, whole, fraction = plain.groups()
+            value = Decimal(whole.replace(",", "") + (fraction or ""))
+            return _signed(value, bool(sign))
+    return _parse_general(text, raw, decimal_separator)
+
+
+def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> Decimal:
     if not raw:
         raise DecimalFormatError("empty amount")
     cleaned = _GROUPING.sub("", _CURRENCY_NOISE.sub("", raw))
@@ -50,7 +62,12 @@ def parse_decimal(text: str, decimal_separator: Separator | None = None) -> Deci
         value = Decimal(number)
     except InvalidOperation:
         raise DecimalFormatError(f"not an amount: {text!r}") from None
-    return -value if negative else value
+    return _signed(value, negative)
+
+
+def _signed(value: Decimal, negative: bool) -> Decimal:
+    """Negated exactly (unary minus would round to the context's 28 digits); zero stays unsigned."""
+    return value.copy_negate() if negative and value else value
 
 
 def _guess_point(digits: str) -> Separator:

@@ -18,6 +18,7 @@ convert = [{ name = "phone", region = "CN" }]
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -82,6 +83,12 @@ class Step(BaseModel):
         missing = [option for option in converter.required_options if option not in self.options]
         if missing:
             raise ValueError(f"converter '{self.name}' needs option(s) {', '.join(missing)}")
+        pattern = self.options.get("pattern")
+        if self.name == "regex" and isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"converter 'regex': invalid pattern {pattern!r}: {exc}") from None
         return self
 
 

@@ -1,14 +1,26 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import functools
+import unicodedata
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.mapping.converters import REGISTRY, ConversionError
-from connector.mapping.decimals import STYLES, DecimalFormatError, Separator, format_decimal, parse_decimal
+from connector.mapping.converters import REGISTRY, ConversionError, bind, clear_caches
+from connector.mapping.decimals import (
+    STYLES,
+    DecimalFormatError,
+    Separator,
+    _parse_general,
+    format_decimal,
+    parse_decimal,
+)
 
 
 def convert(name: str, current: object, **options: object) -> object:
@@ -134,3 +146,248 @@ def test_map_default_template_regex_and_required() -> None:
     assert convert("regex", "INV-2026-0007 paid", pattern=r"(INV-\d{4}-\d{4})") == "INV-2026-0007"
     with pytest.raises(ConversionError, match="required"):
         convert("required", "  ")
+
+
+# --- fast paths give exactly what the plain rules give ----------------------------------------------------
+
+ISO_FORMATS = [
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S%z",
+]
+
+OFFSETS = ["Z", "+08:00", "+05:30", "-05:00", "+00:00", "-00:00", "+23:59"]
+NEAR_MISSES = "0123456789-:+TZtz. \t２"  # what a typo or another writer's format puts in
+
+
+@st.composite
+def formats_and_texts(draw: st.DrawFn) -> tuple[str, str]:
+    """An ISO-shaped format and text written in it: mostly valid, sometimes a character off."""
+    format = draw(st.sampled_from(ISO_FORMATS))
+    year, month, day = draw(st.integers(0, 9999)), draw(st.integers(0, 13)), draw(st.integers(0, 32))
+    hour, minute, second = draw(st.integers(0, 24)), draw(st.integers(0, 60)), draw(st.integers(0, 61))
+    fields = {
+        "%Y": f"{year:04d}",
+        "%m": f"{month:02d}",
+        "%d": f"{day:02d}",
+        "%H": f"{hour:02d}",
+        "%M": f"{minute:02d}",
+        "%S": f"{second:02d}",
+        "%z": draw(st.sampled_from(OFFSETS)),
+    }
+    text = format
+    for directive, written in fields.items():
+        text = text.replace(directive, written)
+    if draw(st.integers(0, 3)) == 0:  # one character off: a typo, a shorter field, another separator
+        at = draw(st.integers(0, len(text) - 1))
+        text = text[:at] + draw(st.sampled_from(["", *NEAR_MISSES])) + text[at + 1 :]
+    return format, text
+
+
+def strptime_or_refusal(text: str, format: str) -> object:
+    """The reference: what datetime.strptime alone makes of the text (repr, so zones compare exactly)."""
+    try:
+        return repr(datetime.strptime(text, format))  # noqa: DTZ007 - compared as parsed
+    except ValueError:
+        return "refused"
+
+
+def converted_or_refusal(name: str, text: str, **options: object) -> object:
+    try:
+        return repr(convert(name, text, **options))
+    except ConversionError:
+        return "refused"
+
+
+@given(formats_and_texts())
+def test_datetime_reads_iso_text_exactly_as_strptime_does(format_and_text: tuple[str, str]) -> None:
+    format, text = format_and_text
+    expected = strptime_or_refusal(text.strip(), format)
+    moment = converted_or_refusal("datetime", text, format=format, tz="Asia/Shanghai")
+    if expected == "refused" or not text.strip():
+        assert moment == ("None" if not text.strip() else "refused")
+        return
+    parsed = datetime.strptime(text.strip(), format)  # noqa: DTZ007 - the zone is applied below
+    zoned = parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert moment == repr(zoned)
+
+
+@given(formats_and_texts())
+def test_date_reads_iso_text_exactly_as_strptime_does(format_and_text: tuple[str, str]) -> None:
+    format, text = format_and_text
+    try:
+        expected = repr(datetime.strptime(text.strip(), format).date())  # noqa: DTZ007 - a calendar date
+    except ValueError:
+        expected = "refused"
+    assert converted_or_refusal("date", text, format=format) == expected
+
+
+def test_text_off_the_declared_format_is_still_refused_with_the_format_named() -> None:
+    with pytest.raises(ConversionError, match="does not match the datetime format '%Y-%m-%dT%H:%M:%S%z'"):
+        convert("datetime", "2026-03-05", format="%Y-%m-%dT%H:%M:%S%z")  # fromisoformat would take it
+    with pytest.raises(ConversionError, match="does not match the date format '%Y-%m-%d'"):
+        convert("date", "20260305", format="%Y-%m-%d")  # so would date.fromisoformat
+    with pytest.raises(ConversionError, match="does not match the datetime format"):
+        convert("datetime", "2026-02-30T10:00:00+08:00", format="%Y-%m-%dT%H:%M:%S%z")
+
+
+def test_an_offset_in_the_text_wins_over_the_zone_and_text_without_one_takes_the_zone() -> None:
+    with_offset = convert("datetime", "2026-03-05T14:30:00+05:30", format="%Y-%m-%dT%H:%M:%S%z", tz="UTC")
+    assert isinstance(with_offset, datetime)
+    assert with_offset.utcoffset() == timedelta(hours=5, minutes=30)
+    without = convert("datetime", "2026-03-05 14:30:00", format="%Y-%m-%d %H:%M:%S", tz="Asia/Shanghai")
+    assert without == datetime(2026, 3, 5, 14, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def general_rules(text: str, separator: Separator | None = None) -> object:
+    try:
+        return repr(_parse_general(text, text.strip(), separator))
+    except DecimalFormatError:
+        return "refused"
+
+
+AMOUNT_EDGES = ["-0", "-0.00", "0,000", "-1,234", "00012", "1,234,567.000", "-" + "9" * 30 + ".5", " 1.5 "]
+
+
+@given(
+    st.from_regex(r"[-+]?[0-9]{0,4}(,[0-9]{2,4}){0,3}(\.[0-9]{0,3})?[-.,]?", fullmatch=True)
+    | st.text(alphabet="0123456789,.- ", max_size=16)
+    | amounts.map(lambda amount: format_decimal(amount, "en"))
+    | st.sampled_from(AMOUNT_EDGES),
+    st.sampled_from([None, "."]),
+)
+def test_plain_amounts_parse_exactly_as_the_general_rules_read_them(
+    text: str, separator: Separator | None
+) -> None:
+    try:
+        parsed: object = repr(parse_decimal(text, separator))
+    except DecimalFormatError:
+        parsed = "refused"
+    assert parsed == general_rules(text, separator)
+
+
+@given(st.text(max_size=20) | st.sampled_from(["ＡＢＣ１２３　有限公司（上海）", "王　小明", "～！＂"]))
+def test_fullwidth_to_halfwidth_equals_nfkc_of_the_fullwidth_forms_only(text: str) -> None:
+    expected = "".join(
+        unicodedata.normalize("NFKC", char) if "\uff01" <= char <= "\uff5e" or char == "\u3000" else char
+        for char in text
+    )
+    assert convert("fullwidth_to_halfwidth", text) == expected
+
+
+def test_a_remembered_phone_number_gives_the_same_result_and_failures_are_not_remembered() -> None:
+    clear_caches()
+    first = convert("phone", "138 0013 8000", region="CN")
+    assert convert("phone", "138 0013 8000", region="CN") == first == "+8613800138000"
+    assert convert("phone", "138 0013 8000", region="US") != first  # the region is part of what is remembered
+    for _ in range(2):
+        with pytest.raises(ConversionError, match="phone number"):
+            convert("phone", "12", region="CN")
+
+
+@given(phones | st.text(alphabet="0123456789+-() ext.", max_size=20))
+def test_phone_equals_phonenumbers_parse_possible_and_e164(text: str) -> None:
+    clear_caches()
+    try:
+        number = phonenumbers.parse(unicodedata.normalize("NFKC", text), "CN")
+        possible = phonenumbers.is_possible_number(number)
+        expected: object = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        possible, expected = False, "refused"
+    if not text.strip():
+        expected, possible = None, True
+    try:
+        converted: object = convert("phone", text, region="CN")
+    except ConversionError:
+        converted = "refused"
+    assert converted == (expected if possible else "refused")
+
+
+# --- bound steps: options resolved once, same results and refusals as the converter ------------------------
+
+NAIVE = datetime(2026, 3, 5, 9, 30)  # noqa: DTZ001 - a naive value takes the step's zone
+
+BOUND_CASES: list[tuple[str, dict[str, object], list[object]]] = [
+    ("datetime", {"format": "%Y-%m-%dT%H:%M:%S%z", "tz": "Asia/Shanghai"}, ["2026-03-05T14:30:00+05:30"]),
+    ("datetime", {"format": "%d.%m.%Y %H:%M", "tz": "Europe/Berlin"}, ["05.03.2026 09:30", "5/3/26"]),
+    ("datetime", {"format": "%Y-%m-%d", "tz": "Mars/Olympus"}, ["2026-03-05"]),  # refused per value
+    ("datetime", {"format": "%Y-%m-%d"}, [NAIVE, "2026-03-05", "x"]),
+    (
+        "date",
+        {"format": "%Y-%m-%d"},
+        ["2026-03-05", datetime(2026, 3, 5, 23, tzinfo=UTC), date(2026, 3, 5), "x"],
+    ),
+    ("date", {"format": "%Y年%m月%d日"}, ["2026年3月5日", "2026-03-05"]),
+    ("decimal", {}, ["1,234.56", "(12.00)", 7, 1.5, "abc"]),
+    ("decimal", {"separator": ","}, ["1.234,56", "1,5"]),
+    ("decimal", {"separator": ";"}, ["1;5"]),  # refused per value
+    ("regex", {"pattern": r"(INV-\d+)"}, ["paid INV-7 thanks", "nothing"]),
+    ("regex", {"pattern": r"(?P<ref>INV-\d+)", "group": "other"}, ["INV-7"]),
+    ("regex", {"pattern": "(unclosed"}, []),  # re.error per value, as before; None still passes
+    ("phone", {"region": "CN"}, ["138 0013 8000", "12"]),
+    ("number", {"places": 0}, [Decimal("2.5"), 3, 0.5, "1,234.5"]),
+    ("number", {"places": 11}, [Decimal(1)]),  # refused per value
+    ("format_decimal", {"style": "de", "places": 1}, [Decimal("1234.56"), -2]),
+    ("format_decimal", {"style": "klingon"}, [Decimal(1)]),  # refused per value
+    ("format_date", {"format": "%d/%m/%Y"}, [date(2026, 3, 5), "2026-03-05"]),
+    ("map", {"values": {"Key Account": "KA"}}, ["Key Account", "Other"]),
+    ("email", {}, [" A@B.CO ", "no-at-sign", "ｕｓｅｒ@example.com"]),
+    ("fullwidth_to_halfwidth", {}, ["ＡＢＣ", "abc"]),
+]
+
+
+def outcome(function: Callable[[object], object], value: object) -> object:
+    try:
+        return ("value", repr(function(value)))
+    except Exception as exc:  # refusals, and the crash a bad pattern was before binding
+        return (type(exc).__name__, str(exc))
+
+
+@pytest.mark.parametrize(("name", "options", "values"), BOUND_CASES)
+def test_a_bound_step_gives_the_converters_results_and_refusals(
+    name: str, options: dict[str, object], values: list[object]
+) -> None:
+    step, plain = bind(name, options), functools.partial(REGISTRY[name].function, **options)
+    for value in [None, "", *values]:
+        assert outcome(step, value) == outcome(plain, value)
+
+
+# --- outbound formatting --------------------------------------------------------------------------------
+
+
+def test_number_rounds_half_up_not_to_even() -> None:
+    assert convert("number", Decimal("2.5"), places=0) == Decimal(3)
+    assert convert("number", Decimal("0.125")) == Decimal("0.13")
+
+
+def test_number_refuses_booleans_which_are_not_amounts() -> None:
+    with pytest.raises(ConversionError, match="not an exact number"):
+        convert("number", True)
+
+
+def test_format_decimal_rounds_to_its_places_and_passes_missing_values_through() -> None:
+    assert convert("format_decimal", Decimal("1234.567"), places=1) == "1,234.6"
+    assert convert("format_decimal", 1234, style="de", places=0) == "1.234"
+    assert convert("format_decimal", None, style="en") is None
+
+
+def test_format_decimal_refuses_a_style_it_does_not_know() -> None:
+    with pytest.raises(ConversionError, match="unknown decimal style 'klingon'"):
+        convert("format_decimal", Decimal(1), style="klingon")
+
+
+def test_format_date_writes_datetimes_by_their_date_and_passes_missing_values_through() -> None:
+    assert convert("format_date", datetime(2026, 3, 5, 23, 59, tzinfo=UTC)) == "2026-03-05"
+    assert convert("format_date", None) is None
+
+
+def test_a_template_may_use_a_field_named_value_without_clashing() -> None:
+    assert convert("template", "x", template="{value}-{city}", value="other", city="Ning") == "x-Ning"
+
+
+def test_negative_amounts_keep_every_digit() -> None:
+    assert parse_decimal("-" + "9" * 30 + ".5") == Decimal("-" + "9" * 30 + ".5")

@@ -124,3 +124,12 @@ def test_decimal_columns_of_a_csv_row_are_exact() -> None:
         }
     )
     assert map_record(mapping, ["PAY-1", "¥1,234.50"]).values == {"amount": Decimal("1234.50")}
+
+
+def test_an_invalid_regex_is_refused_when_the_file_is_loaded(tmp_path: Path) -> None:
+    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\n'
+    text += 'convert = [{ name = "regex", pattern = "(" }]\n'
+    (tmp_path / "bad.toml").write_text(text, encoding="utf-8")
+    [problem] = load_mapping_set(tmp_path)[1]
+    assert (problem.line, problem.key) == (5, "fields[0].convert[0]")
+    assert problem.message.startswith("converter 'regex': invalid pattern '(':")

@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+import gc
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connector.mapping import apply
+from connector.mapping.apply import MappedRecord, compile_mapping, compiled, map_record, read_source
+from connector.mapping.converters import REGISTRY, ConversionError
+from connector.mapping.files import load_mapping_set
+from connector.mapping.model import MappingFile
+from tests.conftest import REPO
+
+
+def step_by_step(mapping: MappingFile, record: Mapping[str, Any] | Sequence[Any]) -> MappedRecord:
+    """The mapping applied as before compilation: registry look-ups and options per step and record."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field_map in mapping.fields:
+        value = read_source(record, field_map.source)
+        try:
+            for step in field_map.convert:
+                function = REGISTRY[step.name].function
+                if step.name == "template":
+                    value = function(value, **{**values, **step.options})
+                else:
+                    value = function(value, **step.options)
+        except ConversionError as exc:
+            errors[field_map.target] = f"{field_map.source!s}: {exc}"
+            continue
+        values[field_map.target] = value
+    return MappedRecord(values, errors)
+
+
+def same(mapping: MappingFile, record: Mapping[str, Any] | Sequence[Any]) -> MappedRecord:
+    """The compiled result, checked against step-by-step application (repr: zones and exponents too)."""
+    mapped = compile_mapping(mapping).map(record)
+    expected = step_by_step(mapping, record)
+    assert (repr(mapped.values), mapped.errors) == (repr(expected.values), expected.errors)
+    return mapped
+
+
+def mapping_of(*fields: dict[str, Any]) -> MappingFile:
+    return MappingFile.model_validate({"kind": "inbound", "source": "test", "fields": list(fields)})
+
+
+CONTACTS = mapping_of(
+    {"target": "id", "source": "id", "convert": ["required"]},
+    {"target": "last", "source": "Last_Name", "convert": ["fullwidth_to_halfwidth", "strip"]},
+    {"target": "first", "source": "First_Name", "convert": ["strip"]},
+    {
+        "target": "name",
+        "source": "First_Name",
+        "convert": [{"name": "template", "template": "{last}{value}"}],
+    },
+    {"target": "company", "source": "Account_Name.name", "convert": ["collapse_spaces"]},
+    {"target": "email", "source": "Email", "convert": ["email"]},
+    {"target": "phone", "source": "Phone", "convert": [{"name": "phone", "region": "CN"}]},
+    {
+        "target": "modified_at",
+        "source": "Modified_Time",
+        "convert": [{"name": "datetime", "format": "%Y-%m-%dT%H:%M:%S%z", "tz": "Asia/Shanghai"}],
+    },
+    {
+        "target": "tier",
+        "source": "Tier",
+        "convert": [{"name": "map", "values": {"Key": "KA"}, "default": "SME"}],
+    },
+)
+
+GOOD = {
+    "id": "4876876000000624001",
+    "Last_Name": "王",
+    "First_Name": " 小明 ",
+    "Account_Name": {"name": "上海明远  贸易有限公司", "id": "1"},
+    "Email": "Xiaoming.Wang@Example.com",
+    "Phone": "+86 138-0013-8000",
+    "Modified_Time": "2026-03-05T14:30:00+05:30",
+    "Tier": "Key",
+}
+
+
+def test_a_good_record_maps_every_field_as_step_by_step_application_does() -> None:
+    mapped = same(CONTACTS, GOOD)
+    assert mapped.ok
+    assert mapped.values["name"] == "王 小明 "  # the template sees the raw source value and earlier fields
+    assert mapped.values["phone"] == "+8613800138000"
+
+
+def test_a_failing_field_is_reported_and_the_others_still_map() -> None:
+    broken = {**GOOD, "id": None, "Email": "no-at-sign", "Phone": "12", "Modified_Time": "05/03/2026"}
+    mapped = same(CONTACTS, broken)
+    assert set(mapped.errors) == {"id", "email", "phone", "modified_at"}
+    assert mapped.errors["email"] == "Email: not an e-mail address: 'no-at-sign'"
+    assert mapped.errors["id"].startswith("id: a value is required")
+    assert "does not match the datetime format" in mapped.errors["modified_at"]
+    assert mapped.values["company"] == "上海明远 贸易有限公司"
+    assert set(mapped.values) == {"last", "first", "name", "company", "tier"}
+
+
+def test_missing_sources_pass_through_converters_that_accept_nothing() -> None:
+    mapped = same(CONTACTS, {"id": "1"})
+    assert mapped.ok
+    assert mapped.values == {
+        "id": "1",
+        "last": None,
+        "first": None,
+        "name": "None",  # str.format writes the earlier field's None as "None", and no value as ""
+        "company": None,
+        "email": None,
+        "phone": None,
+        "modified_at": None,
+        "tier": "SME",
+    }
+
+
+def test_a_template_fills_in_from_fields_mapped_before_it_but_not_after() -> None:
+    mapping = mapping_of(
+        {"target": "greeting", "source": "x", "convert": [{"name": "template", "template": "{later}"}]},
+        {"target": "first", "source": "first"},
+        {
+            "target": "full",
+            "source": "last",
+            "convert": ["strip", {"name": "template", "template": "{value}{first}"}],
+        },
+        {"target": "later", "source": "x"},
+    )
+    mapped = same(mapping, {"first": "明", "last": " 王 ", "x": "hi"})
+    assert mapped.values["full"] == "王明"
+    assert "cannot be filled" in mapped.errors["greeting"]
+
+
+def test_a_template_option_wins_over_a_field_of_the_same_name() -> None:
+    mapping = mapping_of(
+        {"target": "template", "source": "a"},
+        {"target": "out", "source": "b", "convert": [{"name": "template", "template": "<{value}>"}]},
+    )
+    assert same(mapping, {"a": "field", "b": "x"}).values["out"] == "<x>"
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"a": {"b": {"c": 1}}}, 1),
+        ({"a.b.c": 2, "a": {"b": {"c": 1}}}, 2),  # a column whose name has dots wins
+        ({"a": {"b.c": 3}}, None),  # only the whole path is a column name
+        ({"a": None}, None),
+        ({"a": {"b": "text"}}, None),
+        ({"a": {"b": ["c"]}}, None),
+        (["a.b.c"], None),  # a list row has no named columns
+        ("abc", None),
+    ],
+)
+def test_dotted_paths_read_nested_json_and_a_column_named_with_dots_wins(
+    record: Any, expected: object
+) -> None:
+    mapped = same(mapping_of({"target": "v", "source": "a.b.c"}), record)
+    assert mapped.values["v"] == expected
+
+
+@pytest.mark.parametrize(
+    ("record", "index", "expected"),
+    [
+        (["PAY-1", "¥1,234.50"], 1, Decimal("1234.50")),
+        (("PAY-1", "1.5"), -1, Decimal("1.5")),
+        (["PAY-1"], 1, None),
+        (["PAY-1"], -2, None),
+        ("PAY-1", 1, None),  # text is not a row
+        ({"1": "1.5"}, 1, None),  # nor is a JSON object, whatever its keys
+    ],
+)
+def test_list_rows_are_read_by_index_and_an_index_past_the_end_is_missing(
+    record: Any, index: int, expected: object
+) -> None:
+    mapped = same(mapping_of({"target": "amount", "source": index, "convert": ["decimal"]}), record)
+    assert mapped.values["amount"] == expected
+
+
+def test_a_field_without_a_source_starts_from_nothing() -> None:
+    mapping = mapping_of({"target": "currency", "convert": [{"name": "default", "value": "CNY"}]})
+    assert same(mapping, {"currency": "USD"}).values == {"currency": "CNY"}
+
+
+def test_an_option_that_cannot_be_resolved_up_front_is_refused_per_value_as_before() -> None:
+    mapping = mapping_of(
+        {
+            "target": "at",
+            "source": "at",
+            "convert": [{"name": "datetime", "format": "%Y-%m-%d", "tz": "Mars/Base"}],
+        },
+        {"target": "n", "source": "n", "convert": [{"name": "number", "places": 11}]},
+        {"target": "d", "source": "d", "convert": [{"name": "decimal", "separator": ";"}]},
+    )
+    assert same(mapping, {"at": None, "n": None, "d": None}).ok
+    mapped = same(mapping, {"at": "2026-03-05", "n": Decimal(1), "d": "1;5"})
+    assert "unknown time zone 'Mars/Base'" in mapped.errors["at"]
+    assert "places must be a whole number" in mapped.errors["n"]
+    assert "separator must be" in mapped.errors["d"]
+
+
+def test_every_shipped_mapping_compiles_to_the_same_results() -> None:
+    mappings, _ = load_mapping_set(REPO / "mappings")
+    assert mappings is not None
+    figures = {
+        "account_number": "KASH00001",
+        "balance": Decimal("1234.565"),
+        "overdue": Decimal(-12),
+        "last_payment_date": datetime(2026, 3, 1, tzinfo=UTC),
+        "as_of": datetime(2026, 3, 5, 9, 30, tzinfo=UTC),
+        "credit_status": "HOLD",
+    }
+    for mapping in mappings.files.values():
+        if mapping.kind == "inbound":
+            same(mapping, GOOD)
+            same(mapping, {**GOOD, "Full_Name": "  ＡＢＣ　有限公司 ", "Mailing_Country": " ", "Phone": "12"})
+        else:
+            same(mapping, figures)
+            same(mapping, {**figures, "balance": 0.5, "as_of": "2026-03-05"})
+
+
+values = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(["138 0013 8000", "2026-03-05T14:30:00+08:00", "1,234.56", "Key", " a@b.co "]),
+    st.integers(-5, 5),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.floats(allow_nan=False),
+    st.dictionaries(st.sampled_from(["name", "b"]), st.text(max_size=5), max_size=2),
+)
+records = st.dictionaries(
+    st.sampled_from(
+        ["id", "Last_Name", "First_Name", "Account_Name", "Email", "Phone", "Modified_Time", "Tier"]
+    ),
+    values,
+) | st.lists(values, max_size=4)
+
+
+@given(records)
+def test_compiled_mappings_equal_step_by_step_application_on_any_record(record: Any) -> None:
+    same(CONTACTS, record)
+
+
+def test_map_record_compiles_a_mapping_once_and_forgets_it_with_the_mapping() -> None:
+    mapping = mapping_of({"target": "a", "source": "a", "convert": [{"name": "map", "values": {"x": 1}}]})
+    assert compiled(mapping) is compiled(mapping)
+    assert map_record(mapping, {"a": "x"}).values == {"a": 1}
+    key = id(mapping)
+    assert key in apply._COMPILED
+    del mapping
+    gc.collect()
+    assert key not in apply._COMPILED
