@@ -1,8 +1,9 @@
 """One sandbox org: its records, tokens, limits, faults and channels, plus the Python-side test helpers.
 
 The HTTP layer and the helpers both go through the `write_*` methods, so an edit "made by a CRM user"
-(`edit_as_user`) moves Modified_Time, lands in the deleted log and fires watch callbacks exactly like
-an API write. Everything that mutates holds `lock` (the server's event loop and a test thread share it).
+(`edit_as_user`) moves Modified_Time and fires watch callbacks exactly like an API write, and a user's
+delete lands in the deleted-records list like one made through the API. Everything that mutates holds
+`lock` (the server's event loop and a test thread share it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from adapters.zoho.sandbox.fields import FieldDef, ModuleDef, build_modules
 from adapters.zoho.sandbox.generator import Generator, Users
 from adapters.zoho.sandbox.limits import Limits
 from adapters.zoho.sandbox.paging import PageTokens
+from adapters.zoho.sandbox.render import encode_record
 from adapters.zoho.sandbox.store import Deleted, ModuleStore, Record
 from adapters.zoho.sandbox.timeutil import format_time, zone
 from adapters.zoho.sandbox.values import FieldError, Resolvers, invalid
@@ -85,8 +87,10 @@ class Sandbox:
     # ----------------------------------------------------------------- set-up
 
     def _seed(self) -> None:
-        """Generate the seeded records with the cyclic GC paused: it would walk the growing heap
-        over and over for nothing (nothing generated is garbage), which costs a third of the time."""
+        """Generate the seeded records with the cyclic GC paused: it would walk the growing heap over
+        and over for nothing (nothing generated is garbage), which costs a third of the time. One
+        collection afterwards moves the records to the oldest generation now, instead of during the
+        first requests, where the pending young objects would cost the first pass a second per 100k."""
         was_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -94,6 +98,7 @@ class Sandbox:
         finally:
             if was_enabled:
                 gc.enable()
+                gc.collect()
 
     def _generate(self) -> None:
         config = self.config
@@ -124,10 +129,12 @@ class Sandbox:
     def resolvers(self) -> Resolvers:
         def lookup(module: str, record_id: str) -> dict[str, Any] | None:
             store = self.stores.get(module)
-            record = store.get(int(record_id)) if store is not None and record_id.isdigit() else None
+            if store is None or not record_id.isdigit():
+                return None
+            record = store.get(int(record_id))
             if record is None:
                 return None
-            return {"name": record.values[store.module.display_field], "id": record.values["id"]}  # type: ignore[union-attr]
+            return {"name": record.values[store.module.display_field], "id": record.values["id"]}
 
         def owner(user_id: str) -> dict[str, Any] | None:
             found = self.user(user_id)
@@ -143,13 +150,21 @@ class Sandbox:
 
     # ---------------------------------------------------------------- writes
 
-    def _touch(self, values: dict[str, Any], actor: User, now: int) -> None:
-        values["Modified_By"] = actor.ref()
-        values["Modified_Time"] = values["Last_Activity_Time"] = format_time(now, self.tz)
-
-    def _derive(self, module: str, values: dict[str, Any], changes: dict[str, Any]) -> None:
+    def _touched(
+        self, module: str, current: dict[str, Any], changes: dict[str, Any], actor: User, now: int
+    ) -> dict[str, Any]:
+        """Changes plus what the CRM updates with them: audit fields and the derived Full_Name."""
+        modified = format_time(now, self.tz)
+        result = {
+            **changes,
+            "Modified_By": actor.ref(),
+            "Modified_Time": modified,
+            "Last_Activity_Time": modified,
+        }
         if module == "Contacts" and ({"First_Name", "Last_Name"} & changes.keys()):
-            values["Full_Name"] = full_name(values.get("First_Name"), values.get("Last_Name"))
+            merged = {**current, **changes}
+            result["Full_Name"] = full_name(merged.get("First_Name"), merged.get("Last_Name"))
+        return result
 
     def _log(self, event: WriteEvent) -> None:
         self.writes.append(event)
@@ -183,9 +198,7 @@ class Sandbox:
                     "Exchange_Rate": Decimal(1),
                 }
             )
-            values.update(changes)
-            self._touch(values, actor, now)
-            self._derive(module, values, changes)
+            values.update(self._touched(module, values, changes, actor, now))
             record = Record(record_id, now, now, values)
             store.insert(record)
             self._log(WriteEvent(module, "insert", str(record_id), _plain(changes), source, actor.id, now))
@@ -216,7 +229,7 @@ class Sandbox:
             if record is None:
                 return WriteResult(invalid_id(index).body())
             if source == "api":
-                failure = self._injected_failure(store.module, text_id, raw, index)
+                failure = self._injected_failure(store.module, text_id, index)
                 if failure is not None:
                     return WriteResult(failure.body())
             if unmodified_since is not None and record.modified > unmodified_since:
@@ -228,17 +241,14 @@ class Sandbox:
             except FieldError as exc:
                 return WriteResult(exc.body())
             now = self.now()
-            store.update(record, changes, now)
-            self._touch(record.values, actor, now)
-            self._derive(module, record.values, changes)
+            store.update(record, self._touched(module, record.values, changes, actor, now), now)
             if module == "Accounts" and "Account_Name" in changes:
                 self._rename_lookups(text_id, changes["Account_Name"])
             self._log(WriteEvent(module, "update", text_id, _plain(changes), source, actor.id, now))
         return WriteResult(success(record, "record updated"), record, changes)
 
-    def _injected_failure(
-        self, module: ModuleDef, record_id: str, raw: Mapping[str, Any], index: int
-    ) -> FieldError | None:
+    def _injected_failure(self, module: ModuleDef, record_id: str, index: int) -> FieldError | None:
+        """The fault knobs' per-record refusals: locked records and records whose data is "invalid"."""
         if record_id in self.faults.locked_ids:
             return record_locked(index)
         field_name = self.faults.invalid_data.get(record_id)
@@ -308,6 +318,21 @@ class Sandbox:
         return numbered
 
     # ---------------------------------------------------------- test helpers
+
+    def prerender(self, module: str, fields: tuple[str, ...]) -> int:
+        """Encode every record of `module` for this field set now (as listing would on first use).
+
+        A performance knob, not CRM behaviour: a throughput test calls it before its clock starts so the
+        first pass costs what later passes do. Returns the number of records rendered.
+        """
+        store = self.store(module)
+        wanted = tuple(dict.fromkeys(f for f in fields if f in store.module.names() and f != "id"))
+        with self.lock:
+            plan, cache = store.cache.for_fields(wanted, store.module.decimal_fields())
+            for record in store.records.values():
+                if record.id not in cache:
+                    cache[record.id] = encode_record(record.values, plan)
+            return len(cache)
 
     def edit_as_user(
         self, module: str, record_id: str, changes: Mapping[str, Any], user: User | None = None

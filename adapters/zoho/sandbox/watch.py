@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import queue
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-
-import httpx
 
 from adapters.zoho.sandbox.render import encode
 from adapters.zoho.sandbox.responses import JSON_TYPE
@@ -92,19 +92,27 @@ class Notifier:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout_s)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self._timeout_s) as client:
-            while (delivery := self._queue.get()) is not None:
-                try:
-                    answer = client.post(
-                        delivery.url, content=encode(delivery.body), headers={"Content-Type": JSON_TYPE}
-                    )
-                    delivery.status = answer.status_code
-                except httpx.HTTPError as exc:
-                    delivery.error = f"{type(exc).__name__}: {exc}"
-                with self._idle:
-                    self.deliveries.append(delivery)
-                    self._pending -= 1
-                    self._idle.notify_all()
+        while (delivery := self._queue.get()) is not None:
+            self._post(delivery)
+            with self._idle:
+                self.deliveries.append(delivery)
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def _post(self, delivery: Delivery) -> None:
+        """POST one callback. urllib, not httpx: httpx logs every request, and this runs in a
+        background thread that may outlive whatever logging set-up the host process had."""
+        request = urllib.request.Request(
+            delivery.url, data=encode(delivery.body), headers={"Content-Type": JSON_TYPE}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as answer:
+                delivery.status = answer.status
+        except urllib.error.HTTPError as exc:
+            delivery.status = exc.code
+            exc.close()
+        except (OSError, ValueError) as exc:
+            delivery.error = f"{type(exc).__name__}: {exc}"
 
 
 def _channel_id(raw: Any, path: str) -> str:
