@@ -93,16 +93,20 @@ async def list_records(request: Request, call: Call) -> Response:
         return list_page(call.sandbox, store, query)
 
 
+def _optional_fields(request: Request, store: ModuleStore) -> tuple[str, ...] | Response | None:
+    """`fields` when the caller sent it (by-id reads return every field without it), or its error."""
+    if "fields" not in request.query_params:
+        return None
+    return parse_fields(request.query_params.get("fields"), store.module.names())
+
+
 async def records_by_ids(request: Request, call: Call, store: ModuleStore) -> Response:
     ids = _ids(request.query_params.get("ids"))
     if isinstance(ids, Response):
         return ids
-    fields = None
-    if "fields" in request.query_params:
-        parsed = parse_fields(request.query_params.get("fields"), store.module.names())
-        if isinstance(parsed, Response):
-            return parsed
-        fields = parsed
+    fields = _optional_fields(request, store)
+    if isinstance(fields, Response):
+        return fields
     denied = call.admit(1)
     if denied is not None:
         return denied
@@ -123,12 +127,9 @@ async def get_record(request: Request, call: Call) -> Response:
     store = _store(call, request)
     if isinstance(store, Response):
         return store
-    fields = None
-    if "fields" in request.query_params:
-        parsed = parse_fields(request.query_params.get("fields"), store.module.names())
-        if isinstance(parsed, Response):
-            return parsed
-        fields = parsed
+    fields = _optional_fields(request, store)
+    if isinstance(fields, Response):
+        return fields
     denied = call.admit(1)
     if denied is not None:
         return denied
