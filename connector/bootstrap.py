@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.zoho.connection import ZohoConnection, connect
 from connector.db import make_engine, session_factory, unit_of_work, upgrade_database
 from connector.errors import ConfigError
 from connector.ledger import guards  # noqa: F401  (registers the append-only guards on every Session)
@@ -22,8 +23,10 @@ from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
 from connector.ports import RecordSource
 from connector.security.cipher import FieldCipher
+from connector.security.credentials import CredentialStore
 from connector.security.keys import KeyRing, load_or_create_keyring
 from connector.settings import Settings
+from connector.sync.credits import DatabaseSpendingLog
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -34,6 +37,8 @@ def secret_values(settings: Settings) -> list[str]:
         values.append(str(password))
     if settings.security.encryption_keys is not None:
         values.append(settings.security.encryption_keys.get_secret_value())
+    if settings.zoho.client_secret is not None:
+        values.append(settings.zoho.client_secret.get_secret_value())
     return values
 
 
@@ -58,6 +63,20 @@ class Container:
     def cipher(self) -> FieldCipher:
         return FieldCipher(self.keyring)
 
+    @cached_property
+    def credentials(self) -> CredentialStore:
+        return CredentialStore(self.sessions, self.cipher)
+
+    @cached_property
+    def zoho(self) -> ZohoConnection:
+        """The configured Zoho CRM org (`zoho.enabled`); closed with the container."""
+        if not self.settings.zoho.enabled:
+            raise ConfigError(
+                "Zoho CRM is not enabled",
+                ["set zoho.enabled = true with zoho.client_id and zoho.client_secret"],
+            )
+        return connect(self.settings.zoho, self.credentials, DatabaseSpendingLog(self.sessions))
+
     def ledger(self, session: Session) -> Ledger:
         return Ledger(session)
 
@@ -81,6 +100,8 @@ class Container:
         return factory()
 
     def close(self) -> None:
+        if "zoho" in self.__dict__:
+            self.zoho.close()
         self.engine.dispose()
 
 
@@ -89,6 +110,8 @@ def build_container(settings: Settings, *, migrate: bool = True, logging: bool =
     formatter = configure_logging(settings.logging, secret_values(settings)) if logging else None
     engine = make_engine(settings.database.url.get_secret_value(), echo=settings.database.echo)
     container = Container(settings, engine, session_factory(engine), formatter)
+    if settings.zoho.enabled:
+        container.record_sources["zoho"] = lambda: container.zoho.records
     if migrate:
         upgrade_database(engine)
         with unit_of_work(container.sessions) as session:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, Engine, Integer, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front, waiting (busy_timeout) for another writer to finish. A
+    # deferred BEGIN would fail at once with "database is locked" when a transaction that has read
+    # tries to write while another thread writes (e.g. a token refresh during a pull).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -58,6 +62,29 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def upsert_adding(
+    session: Session,
+    table: Table,
+    key_columns: Sequence[str],
+    added_columns: Sequence[str],
+    rows: list[dict[str, Any]],
+) -> None:
+    """INSERT … ON CONFLICT DO UPDATE adding the rows' values to `added_columns` of an existing row.
+
+    Rows are sorted by key so concurrent writers lock rows in one order (no deadlocks on PostgreSQL).
+    """
+    if not rows:
+        return
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(key_columns),
+        set_={column: table.c[column] + statement.excluded[column] for column in added_columns},
+    )
+    rows.sort(key=lambda row: tuple(row[column] for column in key_columns))
+    session.execute(statement, rows)
 
 
 @contextmanager

@@ -66,4 +66,7 @@ def configure_logging(settings: LoggingSettings, secrets: Iterable[str] = ()) ->
     root.setLevel(settings.level)
     # Alembic narrates every connection at INFO; its upgrades are still logged at WARNING and above.
     logging.getLogger("alembic").setLevel(logging.DEBUG if settings.level == "DEBUG" else logging.WARNING)
+    # One line per HTTP request drowns the log (and URLs may carry ids); requests are logged at DEBUG.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if settings.level == "DEBUG" else logging.WARNING)
     return formatter

@@ -23,6 +23,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from connector.credit.rules import CreditSettings
 from connector.money import currency_code
 
 ENV_PREFIX = "CONNECTOR_"
@@ -135,6 +136,59 @@ class MappingSettings(Section):
     dir: Path = Field(default=Path("mappings"), description="Folder of admin-editable mapping files")
 
 
+ZohoDataCentre = Literal["US", "EU", "IN", "AU", "CN", "JP", "CA", "SA"]
+ZohoEnvironment = Literal["production", "sandbox", "developer"]
+ZohoEdition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
+
+
+class ZohoSettings(Section):
+    """Zoho CRM: where the org lives, the self-client credentials, what to sync and the org's limits."""
+
+    enabled: bool = False
+    data_centre: ZohoDataCentre = Field(default="US", description="The data centre of the org's accounts")
+    environment: ZohoEnvironment = "production"
+    accounts_url: str | None = Field(
+        default=None, description="Override of the accounts server (e.g. the bundled sandbox)"
+    )
+    api_url: str | None = Field(default=None, description="Override of the API base (else api_domain)")
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    modules: tuple[str, ...] = ("Contacts", "Accounts")
+    edition: ZohoEdition = Field(default="enterprise", description="Sets the concurrency limit")
+    licensed_users: int = Field(default=10, ge=1)
+    daily_credit_budget: int | None = Field(
+        default=None,
+        ge=1,
+        description="API credits the connector may spend per 24 h (default: the edition's)",
+    )
+    page_size: int = Field(default=200, ge=1, le=200)
+    timeout_s: float = Field(default=30.0, gt=0)
+    retry_attempts: int = Field(default=6, ge=1, description="Calls in all for a throttled or failed call")
+    retry_initial_wait_s: float = Field(default=0.5, ge=0)
+    retry_max_wait_s: float = Field(default=30.0, ge=0)
+    callback_url: str | None = Field(
+        default=None, description="Public URL of this daemon's /zoho/notify endpoint, for `zoho watch`"
+    )
+
+    @field_validator("data_centre", mode="before")
+    @classmethod
+    def _upper_dc(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("accounts_url", "api_url", "callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s):// URL")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _credentials_when_enabled(self) -> ZohoSettings:
+        if self.enabled and (not self.client_id or self.client_secret is None):
+            raise ValueError("zoho.enabled needs zoho.client_id and zoho.client_secret (a self client's)")
+        return self
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = False
@@ -157,6 +211,8 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = LedgerSettings()
     security: SecuritySettings = SecuritySettings()
     mappings: MappingSettings = MappingSettings()
+    credit: CreditSettings = CreditSettings()
+    zoho: ZohoSettings = ZohoSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

@@ -12,12 +12,17 @@ import typer
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+import connector.cli.zoho_admin  # noqa: F401  (registers zoho setup, watch, channels, notifications)
 from connector import __version__
 from connector.cli.context import CliState, err, out, report_problems, state
 from connector.cli.customers import customers_app
+from connector.cli.figures import figures
 from connector.cli.keys import keys_app
 from connector.cli.ledger import ledger_app
 from connector.cli.mapping import mapping_app
+from connector.cli.outbox import outbox_app
+from connector.cli.sandbox import sandbox_app
+from connector.cli.zoho import zoho_app
 from connector.config_check import check_config
 from connector.db import current_revision, make_engine, session_factory, unit_of_work, upgrade_database
 from connector.errors import ConfigError, ConnectorError
@@ -39,6 +44,10 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(keys_app, name="keys")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(customers_app, name="customers")
+customers_app.command("figures")(figures)
+app.add_typer(zoho_app, name="zoho")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def _version(value: bool) -> None:

@@ -199,12 +199,16 @@ def merge(
 
 @customers_app.command("split")
 def split(
-    ctx: typer.Context, backend: str, external_id: str, reason: Reason = "", actor: Actor = "admin"
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Where the record lives, e.g. zoho.Contacts.")],
+    external_id: Annotated[str, typer.Argument(help="The record's id there.")],
+    reason: Reason = "",
+    actor: Actor = "admin",
 ) -> None:
     """Take a wrongly linked source record off its customer: it becomes a customer of its own."""
     with master_session(ctx, actor) as master:
-        created = master.split(backend, external_id, reason)
-    out.print(f"{backend} {external_id} is now customer {created.account_no}")
+        created = master.split(source, external_id, reason)
+    out.print(f"{source} {external_id} is now customer {created.account_no}")
 
 
 @customers_app.command("classify")

@@ -77,7 +77,7 @@ def preview(
         records = list(read_records(sample, limit))
     else:
         backend, _, stream = mapping.source.partition(".")
-        records = state(ctx).container().record_source(backend).sample(stream, limit)
+        records = state(ctx).container().record_source(backend).sample(stream, limit, mapping.source_fields())
     results = [(ref, raw, map_record(mapping, raw)) for ref, raw in records]
     failing = sum(1 for _, _, mapped in results if not mapped.ok)
     if as_json:

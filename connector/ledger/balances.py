@@ -4,36 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from connector.db import upsert_adding
 from connector.ledger.models import AccountBalance, CustomerBalance
 
 ACCOUNT_BALANCES: Table = AccountBalance.__table__  # type: ignore[assignment]
 CUSTOMER_BALANCES: Table = CustomerBalance.__table__  # type: ignore[assignment]
-
-
-def _upsert_add(
-    session: Session, table: Table, key_columns: Sequence[str], rows: list[dict[str, Any]]
-) -> None:
-    """INSERT … ON CONFLICT DO UPDATE adding the deltas; rows sorted by key so writers lock in one order."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(key_columns),
-        set_={
-            "balance_minor": table.c.balance_minor + statement.excluded.balance_minor,
-            "posting_count": table.c.posting_count + statement.excluded.posting_count,
-        },
-    )
-    rows.sort(key=lambda row: tuple(row[column] for column in key_columns))
-    session.execute(statement, rows)
+BALANCE_COLUMNS = ("balance_minor", "posting_count")
 
 
 class BalanceDeltas:
@@ -62,19 +42,21 @@ def add_to_balances(
     customer_deltas: Mapping[tuple[int, str, str], Sequence[int]],
 ) -> None:
     """Add (amount, posting count) deltas to the account and customer balances."""
-    _upsert_add(
+    upsert_adding(
         session,
         ACCOUNT_BALANCES,
         ("account_code", "currency"),
+        BALANCE_COLUMNS,
         [
             {"account_code": account, "currency": currency, "balance_minor": amount, "posting_count": count}
             for (account, currency), (amount, count) in account_deltas.items()
         ],
     )
-    _upsert_add(
+    upsert_adding(
         session,
         CUSTOMER_BALANCES,
         ("customer_id", "account_code", "currency"),
+        BALANCE_COLUMNS,
         [
             {
                 "customer_id": customer_id,

@@ -115,6 +115,11 @@ class MappingFile(BaseModel):
     description: str = ""
     fields: tuple[FieldMap, ...] = Field(min_length=1)
 
+    def source_fields(self) -> tuple[str, ...]:
+        """The top-level source fields the mapping reads, in file order: what to ask an API for."""
+        names = (str(field.source).split(".", 1)[0] for field in self.fields if field.source is not None)
+        return tuple(dict.fromkeys(names))
+
     @staticmethod
     def cross_check(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Checks across fields on the raw file data, as (key, message): they run even when other keys

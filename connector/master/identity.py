@@ -92,14 +92,28 @@ class IdentityLookup(Protocol):
 _LABELS = {"email": "e-mail", "phone": "phone", "name_region": "name and region"}
 
 
+def rules_asked(incoming: Incoming, order: Sequence[str]) -> tuple[str, ...]:
+    """The rules that look for customers for this record, in order: those whose identifiers it has
+    (`external_id` aside). A record that is not bound and for which none of them finds anybody is new."""
+    return tuple(rule for rule in order if _asks(rule, incoming))
+
+
+def _asks(rule: str, incoming: Incoming) -> bool:
+    if rule == "email":
+        return bool(incoming.email)
+    if rule == "phone":
+        return bool(incoming.phone)
+    return rule == "name_region" and bool(incoming.name) and bool(incoming.region)
+
+
 def _candidates(rule: str, incoming: Incoming, lookup: IdentityLookup) -> Sequence[Candidate]:
-    if rule == "email" and incoming.email:
-        return lookup.by_email(incoming.email)
-    if rule == "phone" and incoming.phone:
-        return lookup.by_phone(incoming.phone)
-    if rule == "name_region" and incoming.name and incoming.region:
-        return lookup.by_name_region(incoming.name, incoming.region)
-    return ()
+    if not _asks(rule, incoming):
+        return ()
+    if rule == "email":
+        return lookup.by_email(incoming.email or "")
+    if rule == "phone":
+        return lookup.by_phone(incoming.phone or "")
+    return lookup.by_name_region(incoming.name or "", incoming.region or "")
 
 
 def _conflict(rule: str, order: Sequence[str], incoming: Incoming, candidate: Candidate) -> str | None:

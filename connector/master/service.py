@@ -8,13 +8,11 @@ ledger's history; each change is written to the audit trail with its reason.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,92 +20,27 @@ from sqlalchemy.orm import Session
 from connector.errors import CustomerError
 from connector.ledger.customers import CustomerDirectory, CustomerView, NewCustomer
 from connector.ledger.models import Customer, utcnow
-from connector.master import classify, tiers
-from connector.master.identity import Candidate, Incoming, Resolution, resolve
+from connector.master import classify, lifecycle, tiers
+from connector.master.batch import apply_batch
+from connector.master.identity import Incoming, Resolution, resolve
+from connector.master.lookup import DirectoryLookup
 from connector.master.models import CustomerBinding, CustomerEvent, IdentityReview
 from connector.master.policy import CustomerPolicy
+from connector.master.records import (
+    BINDING_RECORD,
+    CONTACT_FIELDS,
+    REVIEW_RECORD,
+    Applied,
+    Outcome,
+    SourceRecord,
+    canonical_json,
+    content_hash,
+    text_of,
+)
 from connector.money import Money
 from connector.security.cipher import FieldCipher
 
-Outcome = Literal["created", "updated", "unchanged", "linked", "review", "reactivated", "dismissed", "failed"]
-CHUNK = 500
-CONTACT_FIELDS = ("name", "email", "phone", "address")
-BINDING_RECORD = "customer_binding.record"
-REVIEW_RECORD = "identity_review.record"
-
-
-@dataclass(frozen=True)
-class Applied:
-    outcome: Outcome
-    customer_id: int | None = None
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class SourceRecord:
-    """A mapped record and where it comes from: what bindings, reviews and events are made of."""
-
-    backend: str
-    external_id: str
-    values: Mapping[str, Any]
-    content_hash: str
-    mapping_digest: str
-
-    def text(self, field: str) -> str | None:
-        return _text(self.values, field)
-
-    def sealed(self, cipher: FieldCipher, field: str) -> str:
-        return cipher.encrypt(field, json.dumps(self.values, default=str, ensure_ascii=False))
-
-
-def content_hash(values: Mapping[str, Any]) -> str:
-    """Hash of a mapped record, independent of key order: equal hashes mean nothing to apply."""
-    canonical = json.dumps(values, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _text(record: Mapping[str, Any], field: str) -> str | None:
-    value = record.get(field)
-    if value is None:
-        return None
-    return str(value).strip() or None
-
-
-class _DirectoryLookup:
-    """The identity rules' questions answered from the customer directory (blind indexes, bindings)."""
-
-    def __init__(self, session: Session, directory: CustomerDirectory) -> None:
-        self.session = session
-        self.directory = directory
-
-    def bound(self, backend: str, external_id: str) -> int | None:
-        return self.session.scalar(
-            select(CustomerBinding.customer_id).where(
-                CustomerBinding.backend == backend, CustomerBinding.external_id == external_id
-            )
-        )
-
-    def _candidates(self, views: Iterable[CustomerView]) -> list[Candidate]:
-        found = [view for view in views if view.status != "merged"]
-        backends: dict[int, set[str]] = {view.id: set() for view in found}
-        if found:
-            rows = self.session.execute(
-                select(CustomerBinding.customer_id, CustomerBinding.backend).where(
-                    CustomerBinding.customer_id.in_(backends), CustomerBinding.status == "active"
-                )
-            )
-            for customer_id, backend in rows:
-                backends[customer_id].add(backend)
-        return [Candidate(view.id, view.email, view.phone, frozenset(backends[view.id])) for view in found]
-
-    def by_email(self, email: str) -> list[Candidate]:
-        return self._candidates(self.directory.find_by_email(email))
-
-    def by_phone(self, phone: str) -> list[Candidate]:
-        return self._candidates(self.directory.find_by_phone(phone))
-
-    def by_name_region(self, name: str, region: str) -> list[Candidate]:
-        return self._candidates(self.directory.find_by_name(name, region))
+__all__ = ["Applied", "CustomerMaster", "Outcome", "SourceRecord", "content_hash"]
 
 
 class CustomerMaster:
@@ -126,39 +59,18 @@ class CustomerMaster:
         self.policy = policy
         self.base_currency = base_currency
         self.actor = actor
-        self.lookup = _DirectoryLookup(session, directory)
+        self.lookup = DirectoryLookup(session, directory)
 
     # --- applying source records -------------------------------------------------------------------
 
     def apply_many(
         self, backend: str, records: Sequence[Mapping[str, Any]], mapping_digest: str
     ) -> list[Applied]:
-        """Apply a batch; records whose binding already holds their content hash are skipped in bulk, and
-        a record the master refuses comes back `failed` with the reason while the others go on."""
-        known: dict[str, tuple[int, str, str]] = {}
-        ids = [str(record.get("external_id")) for record in records]
-        for start in range(0, len(ids), CHUNK):
-            rows = self.session.execute(
-                select(
-                    CustomerBinding.external_id,
-                    CustomerBinding.customer_id,
-                    CustomerBinding.content_hash,
-                    CustomerBinding.status,
-                ).where(
-                    CustomerBinding.backend == backend,
-                    CustomerBinding.external_id.in_(ids[start : start + CHUNK]),
-                )
-            )
-            for external_id, customer_id, digest, status in rows:
-                known[external_id] = (customer_id, digest, status)
-        results = []
-        for external_id, record in zip(ids, records, strict=True):
-            binding = known.get(external_id)
-            if binding is not None and binding[2] == "active" and binding[1] == content_hash(record):
-                results.append(Applied("unchanged", binding[0]))
-            else:
-                results.append(self._apply_alone(backend, record, mapping_digest))
-        return results
+        """Apply a batch, each record as if applied alone after the ones before it: records whose binding
+        already holds their content hash are skipped in bulk, new customers and records held for review
+        are written in bulk (`connector.master.batch`), and a record the master refuses comes back
+        `failed` with the reason while the others go on."""
+        return apply_batch(self, backend, records, mapping_digest)
 
     def _apply_alone(self, backend: str, record: Mapping[str, Any], mapping_digest: str) -> Applied:
         """Apply one record of a batch in a savepoint: a record the master refuses fails on its own."""
@@ -169,7 +81,7 @@ class CustomerMaster:
             return Applied("failed", None, str(exc))
 
     def apply(self, backend: str, record: Mapping[str, Any], mapping_digest: str) -> Applied:
-        external_id = _text(record, "external_id")
+        external_id = text_of(record, "external_id")
         if external_id is None:
             raise CustomerError("the mapped record has no external_id")
         source = SourceRecord(backend, external_id, record, content_hash(record), mapping_digest)
@@ -222,8 +134,8 @@ class CustomerMaster:
         current = self.directory.view(binding.customer_id)
         values = {field: getattr(current, field) for field in CONTACT_FIELDS}
         for field in CONTACT_FIELDS:
-            if _text(record, field) != _text(before, field):
-                values[field] = _text(record, field)
+            if text_of(record, field) != text_of(before, field):
+                values[field] = text_of(record, field)
         if values["name"] is None:
             values["name"] = current.name  # a source that drops the name does not blank the customer
         self.directory.update_contact(
@@ -284,7 +196,7 @@ class CustomerMaster:
 
     def _store(self, binding: CustomerBinding, source: SourceRecord) -> None:
         binding.content_hash, binding.mapping_digest = source.content_hash, source.mapping_digest
-        binding.record_enc = source.sealed(self.cipher, BINDING_RECORD)
+        binding.record_enc = self.cipher.encrypt(BINDING_RECORD, canonical_json(source.values))
         binding.last_synced_at = utcnow()
         self.session.flush()
 
@@ -371,88 +283,21 @@ class CustomerMaster:
         self._close_review(review, "dismissed", None, f"dismissed by {self.actor}")
         return Applied("dismissed")
 
-    # --- deletions, merges, splits -----------------------------------------------------------------
+    # --- deletions, merges, splits (connector.master.lifecycle) ---------------------------------------
 
     def delete(self, backend: str, external_id: str) -> Applied:
         """The record was deleted at its source: its binding is marked deleted, and the customer becomes
         inactive when that was its last active binding. The ledger keeps everything."""
-        binding = self.session.scalars(
-            select(CustomerBinding).where(
-                CustomerBinding.backend == backend, CustomerBinding.external_id == external_id
-            )
-        ).first()
-        if binding is None:
-            review = self._open_review(backend, external_id)
-            if review is not None:
-                self._close_review(review, "dismissed", None, "deleted at its source")
-            return Applied("unchanged", None, "no binding for the deleted record")
-        if binding.status == "deleted":
-            return Applied("unchanged", binding.customer_id, "already deleted")
-        binding.status, binding.deleted_at = "deleted", utcnow()
-        self._event(binding.customer_id, "binding_deleted", "deleted at its source", binding)
-        if not self._active_bindings(binding.customer_id):
-            self._set_status(
-                binding.customer_id, "inactive", f"its last record ({backend} {external_id}) was deleted"
-            )
-        self.session.flush()
-        return Applied("updated", binding.customer_id, "binding deleted")
+        return lifecycle.delete(self, backend, external_id)
 
     def merge(self, survivor_no: str, absorbed_no: str, why: str = "") -> int:
         """Fold `absorbed` into `survivor`: its bindings move over, it is marked merged. Its ledger history
         stays where it is (balances can be moved by a transfer entry); returns the bindings moved."""
-        survivor, absorbed = self.directory.get(survivor_no), self.directory.get(absorbed_no)
-        if survivor.id == absorbed.id:
-            raise CustomerError("a customer cannot be merged into itself")
-        if "merged" in (survivor.status, absorbed.status):
-            raise CustomerError("a merged customer cannot take part in another merge")
-        bindings = list(
-            self.session.scalars(select(CustomerBinding).where(CustomerBinding.customer_id == absorbed.id))
-        )
-        for binding in bindings:
-            binding.customer_id = survivor.id
-        row = self.session.get_one(Customer, absorbed.id)
-        row.status, row.merged_into_id = "merged", survivor.id
-        reason = f"{why}; " if why else ""
-        moved = ", ".join(f"{b.backend} {b.external_id}" for b in bindings) or "none"
-        self._event(
-            absorbed.id,
-            "merged_into",
-            f"{reason}merged into {survivor_no} by {self.actor}",
-            related=survivor.id,
-        )
-        self._event(
-            survivor.id,
-            "absorbed",
-            f"{reason}absorbed {absorbed_no}; bindings moved: {moved}",
-            related=absorbed.id,
-        )
-        self.session.flush()
-        return len(bindings)
+        return lifecycle.merge(self, survivor_no, absorbed_no, why)
 
     def split(self, backend: str, external_id: str, why: str = "") -> CustomerView:
         """Take a wrongly linked record off its customer: it becomes a new customer of its own."""
-        binding = self._binding(backend, external_id)
-        if len(self._active_bindings(binding.customer_id)) < 2:
-            raise CustomerError(
-                f"{backend} {external_id} is its customer's only record: nothing to split off"
-            )
-        record: dict[str, Any] = json.loads(self.cipher.decrypt(BINDING_RECORD, binding.record_enc))
-        source = SourceRecord(backend, external_id, record, binding.content_hash, binding.mapping_digest)
-        original = binding.customer_id
-        created = self._create(source, classify.region(record, self.policy.regions))
-        binding.customer_id = created.id
-        self.session.flush()
-        reason = f"{why}; " if why else ""
-        self._event(
-            original,
-            "split",
-            f"{reason}{backend} {external_id} split off by {self.actor}",
-            related=created.id,
-            backend=backend,
-            external_id=external_id,
-        )
-        self._event(created.id, "split_from", f"{reason}split from customer #{original}", related=original)
-        return created
+        return lifecycle.split(self, backend, external_id, why)
 
     # --- value tiers --------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from sqlalchemy import Engine
 import connector.ledger.models
 import connector.master.models
 import connector.security.models
-import connector.sync.models  # noqa: F401
+import connector.sync.models
+import connector.sync.notification_models  # noqa: F401
 from connector.db import Base
 
 engine: Engine = context.config.attributes["engine"]

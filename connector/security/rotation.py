@@ -14,7 +14,9 @@ from connector.ledger.models import Customer, CustomerBankAccount
 from connector.master.models import CustomerBinding, IdentityReview
 from connector.security.cipher import FieldCipher, key_id_of
 from connector.security.models import RemoteCredential
+from connector.sync.channels import TOKEN_FIELD
 from connector.sync.models import QuarantinedRecord
+from connector.sync.notification_models import NotificationChannel
 
 ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str, str], ...] = (
     (Customer, "name_enc", "customer.name"),
@@ -27,6 +29,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str, str], ...] = (
     (QuarantinedRecord, "raw_enc", "quarantine.raw"),
     (RemoteCredential, "refresh_token_enc", "remote_credential.refresh_token"),
     (RemoteCredential, "access_token_enc", "remote_credential.access_token"),
+    (NotificationChannel, "token_enc", TOKEN_FIELD),
 )
 
 

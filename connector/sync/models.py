@@ -52,3 +52,61 @@ class QuarantinedRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, resolved
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SyncCursor(Base):
+    """How far a (backend, stream) has been read: changes up to `position`, deletions up to their own.
+
+    The range is closed at `position`, so the ids already processed at exactly that instant are kept to
+    be skipped when they come again. Saved in the transaction that stores the records it covers.
+    """
+
+    __tablename__ = "sync_cursors"
+
+    backend: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seen_at_position: Mapped[str] = mapped_column(Text, default="")  # ids, comma-separated
+    deletions_position: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deletions_seen: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class OutboxItem(Base):
+    """The values one CRM record should show, what it was last successfully sent, and the last attempt.
+
+    `desired_hash != pushed_hash` means the record needs a push. A refused push is retried with backoff
+    until `dead_after` attempts, then stays `dead` (visible, and retryable by hand).
+    """
+
+    __tablename__ = "outbox"
+
+    target: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. zoho.Accounts
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    desired_json: Mapped[str] = mapped_column(Text)
+    desired_hash: Mapped[str] = mapped_column(String(64))
+    # What the desired values were computed from (date, mapping set, rules, ledger and customer state):
+    # while it stays the same, planning skips the record without computing its figures again.
+    planned_from: Mapped[str | None] = mapped_column(String(64))
+    pushed_hash: Mapped[str | None] = mapped_column(String(64))
+    pushed_json: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, pushed, failed, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_code: Mapped[str | None] = mapped_column(String(100))
+    last_field: Mapped[str | None] = mapped_column(String(200))
+    last_message: Mapped[str | None] = mapped_column(Text)
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"))
+    pushed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ApiCreditSpend(Base):
+    """API credits spent per provider and hour: the rolling 24-hour budget every replica shares."""
+
+    __tablename__ = "api_credit_spend"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    credits: Mapped[int] = mapped_column(Integer, default=0)

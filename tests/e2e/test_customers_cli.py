@@ -62,7 +62,7 @@ def test_import_creates_skips_quarantines_and_holds_ambiguous_records_for_review
     again = cli("customers", "import", "zoho_contacts", "contacts.csv")
     assert "1 quarantined, 1 review, 2 unchanged" in again.out
     queue = cli("customers", "reviews")
-    assert "the customer already has another zoho record" in queue.out
+    assert "the customer already has another zoho.Contacts record" in queue.out
     assert "1 record(s) waiting for review" in queue.out
     decided = cli("customers", "resolve", "1", "--new", "--actor", "finance")
     assert decided.out.strip() == "review #1: created → INDCN00003"
@@ -94,9 +94,9 @@ def test_merge_and_split_are_recorded_in_the_audit_trail(cli: Cli, workspace: Pa
     cli("customers", "import", "zoho_contacts", "contacts.csv")
     merged = cli("customers", "merge", "INDCN00001", "INDCN00002", "--reason", "same person")
     assert merged.out.strip() == "INDCN00002 merged into INDCN00001: 1 source record(s) moved"
-    split = cli("customers", "split", "zoho", "2", "--reason", "not the same after all")
+    split = cli("customers", "split", "zoho.Contacts", "2", "--reason", "not the same after all")
     assert split.code == 0, split.err
-    assert split.out.strip() == "zoho 2 is now customer INDCN00003"
+    assert split.out.strip() == "zoho.Contacts 2 is now customer INDCN00003"
     history = json.loads(cli("customers", "show", "INDCN00001", "--json").out)["history"]
     assert [event["kind"] for event in history] == ["created", "bound", "absorbed", "split"]
     assert "not the same after all" in history[-1]["detail"]

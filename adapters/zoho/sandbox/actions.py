@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from adapters.zoho.sandbox.gateway import BodyError, Call, invalid_body, json_body
+from adapters.zoho.sandbox.listing import MAX_PER_PAGE, positive_int
 from adapters.zoho.sandbox.responses import empty, error, json_response, required_param
 
 MAX_CHANNELS = 50
@@ -78,15 +79,40 @@ async def change_events(request: Request, call: Call) -> Response:
 
 
 async def list_channels(request: Request, call: Call) -> Response:
+    """GET lists live channels, optionally only those of `channel_id` and/or `module`, paged."""
+    params = request.query_params
+    per_page = positive_int(params.get("per_page"), "per_page", MAX_PER_PAGE, MAX_PER_PAGE)
+    if isinstance(per_page, Response):
+        return per_page
+    page = positive_int(params.get("page"), "page", 1)
+    if isinstance(page, Response):
+        return page
+    channel_id, module = params.get("channel_id"), params.get("module")
+    sandbox = call.sandbox
+    if module is not None and module not in sandbox.stores:
+        return error(
+            400, "INVALID_MODULE", "the module name given seems to be invalid", {"param_name": "module"}
+        )
     denied = call.admit(1)
     if denied is not None:
         return denied
-    sandbox = call.sandbox
-    channels = sandbox.watch.listing(sandbox.now(), sandbox.base_url)
-    if not channels:
+    channels = [
+        c
+        for c in sandbox.watch.listing(sandbox.now(), sandbox.base_url)
+        if (channel_id is None or c["channel_id"] == channel_id)
+        and (module is None or c["resource_name"] == module)
+    ]
+    start = (page - 1) * per_page
+    chosen = channels[start : start + per_page]
+    if not chosen:
         return empty(204)
-    info = {"per_page": 200, "count": len(channels), "page": 1, "more_records": False}
-    return json_response({"watch": channels, "info": info})
+    info = {
+        "per_page": per_page,
+        "count": len(chosen),
+        "page": page,
+        "more_records": len(channels) > start + per_page,
+    }
+    return json_response({"watch": chosen, "info": info})
 
 
 async def unsubscribe(request: Request, call: Call) -> Response:

@@ -10,34 +10,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Literal
 
-Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
+from adapters.zoho.limits import CONCURRENCY, SUB_CONCURRENCY, edition_budget
+from connector.settings import ZohoEdition
 
-# Simultaneous calls per org per app; "complex" calls (sort_by, writes of > 10 records …) share a
-# second, smaller pool of 10 on every edition.
-CONCURRENCY: dict[str, int] = {
-    "free": 5,
-    "standard": 10,
-    "professional": 15,
-    "enterprise": 20,
-    "ultimate": 25,
-}
-SUB_CONCURRENCY = 10
-
-_CREDITS_PER_USER: dict[str, int] = {
-    "standard": 250,
-    "professional": 500,
-    "enterprise": 1000,
-    "ultimate": 2000,
-}
-# Caps per the latest v8 limits page; Ultimate is uncapped. Doc revisions disagree, hence overridable.
-_CREDIT_CAPS: dict[str, int | None] = {
-    "standard": 100_000,
-    "professional": 3_000_000,
-    "enterprise": 5_000_000,
-    "ultimate": None,
-}
+Edition = ZohoEdition
 
 DEFAULT_SCOPES: tuple[str, ...] = (
     "ZohoCRM.modules.ALL",
@@ -49,15 +26,6 @@ DEFAULT_SCOPES: tuple[str, ...] = (
 )
 
 IST = timezone(timedelta(hours=5, minutes=30))
-
-
-def daily_credit_budget(edition: Edition, users: int) -> int:
-    """API credits per rolling 24 hours for an edition and its number of licensed users."""
-    if edition == "free":
-        return 5_000
-    total = 50_000 + _CREDITS_PER_USER[edition] * users
-    cap = _CREDIT_CAPS[edition]
-    return total if cap is None else min(total, cap)
 
 
 @dataclass
@@ -124,4 +92,4 @@ class SandboxConfig:
     def credit_budget(self) -> int:
         if self.daily_credits is not None:
             return self.daily_credits
-        return daily_credit_budget(self.edition, self.licensed_users)
+        return edition_budget(self.edition, self.licensed_users)

@@ -51,6 +51,23 @@ CREATABLE_TYPES = frozenset(
     }
 )
 DECIMAL_TYPES = frozenset({"currency", "double", "percent"})
+PICKLIST_TYPES = frozenset({"picklist", "multiselectpicklist"})
+
+# The org's options of the seeded picklists (the generator draws record values from the same tuples, so
+# metadata and data agree: clients such as Zoho's SDKs validate picklist writes against these lists).
+LEAD_SOURCES = ("Advertisement", "Cold Call", "Employee Referral", "Trade Show", "Web Download", "Partner")
+ACCOUNT_TYPES = ("Customer", "Key Account", "Individual", "大客户", "中小企业", "个人", "Partner", "Prospect")
+INDUSTRIES = (
+    "Manufacturing",
+    "Retail",
+    "Technology",
+    "Wholesale",
+    "Healthcare",
+    "Logistics",
+    "Food & Beverage",
+)
+RATINGS = ("Acquired", "Active", "Market Failed", "Project Cancelled", "Shut Down")
+OWNERSHIPS = ("Public", "Private", "Subsidiary", "Partnership", "Government", "Privately Held", "Other")
 DEFAULT_LENGTHS: dict[str, int] = {
     "text": 255,
     "textarea": 32_000,
@@ -160,7 +177,7 @@ _CONTACTS = [
     FieldDef("Mobile", "Mobile", "phone"),
     FieldDef("Title", "Title", "text", length=100),
     FieldDef("Department", "Department", "text", length=100),
-    FieldDef("Lead_Source", "Lead Source", "picklist"),
+    FieldDef("Lead_Source", "Lead Source", "picklist", picklist=LEAD_SOURCES),
     FieldDef("Mailing_Street", "Mailing Street", "text", length=250),
     FieldDef("Mailing_City", "Mailing City", "text", length=100),
     FieldDef("Mailing_State", "Mailing State", "text", length=100),
@@ -176,12 +193,12 @@ _ACCOUNTS = [
     FieldDef("Account_Name", "Account Name", "text", length=200, mandatory=True),
     FieldDef("Account_Number", "Account Number", "text", length=40),
     FieldDef("Account_Site", "Account Site", "text", length=80),
-    FieldDef("Account_Type", "Account Type", "picklist"),
-    FieldDef("Industry", "Industry", "picklist"),
+    FieldDef("Account_Type", "Account Type", "picklist", picklist=ACCOUNT_TYPES),
+    FieldDef("Industry", "Industry", "picklist", picklist=INDUSTRIES),
     FieldDef("Employees", "Employees", "integer"),
     FieldDef("Annual_Revenue", "Annual Revenue", "currency", decimal_place=2),
-    FieldDef("Rating", "Rating", "picklist"),
-    FieldDef("Ownership", "Ownership", "picklist"),
+    FieldDef("Rating", "Rating", "picklist", picklist=RATINGS),
+    FieldDef("Ownership", "Ownership", "picklist", picklist=OWNERSHIPS),
     FieldDef("Phone", "Phone", "phone"),
     FieldDef("Fax", "Fax", "phone"),
     FieldDef("Website", "Website", "website"),
@@ -275,7 +292,14 @@ def field_metadata(definition: FieldDef) -> dict[str, Any]:
         "currency": currency,
         "lookup": lookup,
         "pick_list_values": [
-            {"display_value": v, "actual_value": v, "reference_value": v} for v in definition.picklist
+            {
+                "display_value": v,
+                "actual_value": v,
+                "reference_value": v,
+                "sequence_number": n,
+                "type": "used",
+            }
+            for n, v in enumerate(definition.picklist, start=1)
         ],
         "sortable": True,
         "filterable": True,

@@ -17,6 +17,9 @@ from itertools import accumulate
 from typing import Any, TypeVar
 
 from adapters.zoho.sandbox.directory import full_name
+from adapters.zoho.sandbox.fields import ACCOUNT_TYPES as _ACCOUNT_TYPES
+from adapters.zoho.sandbox.fields import INDUSTRIES as _INDUSTRIES
+from adapters.zoho.sandbox.fields import LEAD_SOURCES as _LEAD_SOURCES
 from adapters.zoho.sandbox.store import Record
 from adapters.zoho.sandbox.timeutil import format_time
 
@@ -205,25 +208,6 @@ _COMPANY_SUFFIX = {
     "ja": ("株式会社",),
     "in": ("Pvt Ltd",),
 }
-_INDUSTRIES = (
-    "Manufacturing",
-    "Retail",
-    "Technology",
-    "Wholesale",
-    "Healthcare",
-    "Logistics",
-    "Food & Beverage",
-)
-_ACCOUNT_TYPES = (
-    "Customer",
-    "Key Account",
-    "Individual",
-    "大客户",
-    "中小企业",
-    "个人",
-    "Partner",
-    "Prospect",
-)
 _TITLES = (
     "采购经理",
     "财务总监",
@@ -234,7 +218,6 @@ _TITLES = (
     "Owner",
     "Director",
 )
-_LEAD_SOURCES = ("Advertisement", "Cold Call", "Employee Referral", "Trade Show", "Web Download", "Partner")
 _FREE_MAIL = ("qq.com", "163.com", "126.com", "gmail.com", "outlook.com")
 
 

@@ -11,12 +11,6 @@ from collections import deque
 from collections.abc import Callable
 
 DAY_S = 86_400
-MAX_WRITE_COST = 10
-
-
-def write_cost(records: int) -> int:
-    """Insert/update/upsert: one credit per 10 records, at most 10 per call."""
-    return min(MAX_WRITE_COST, max(1, -(-records // 10)))
 
 
 class Limits:

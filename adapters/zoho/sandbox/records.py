@@ -12,8 +12,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from adapters.zoho.limits import DELETED_COST, write_cost
 from adapters.zoho.sandbox.gateway import BodyError, Call, invalid_body, json_body
-from adapters.zoho.sandbox.limits import write_cost
 from adapters.zoho.sandbox.listing import (
     MAX_PER_PAGE,
     list_page,
@@ -52,7 +52,6 @@ MAX_WRITE = 100
 MAX_IDS = 100
 RECYCLE_S = 60 * 86_400
 PERMANENT_S = 120 * 86_400
-DELETED_COST = 2
 
 
 def _store(call: Call, request: Request) -> ModuleStore | Response:

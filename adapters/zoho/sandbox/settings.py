@@ -9,7 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from adapters.zoho.sandbox.directory import org_payload, user_payload
-from adapters.zoho.sandbox.fields import CREATABLE_TYPES, FieldDef, ModuleDef, field_metadata
+from adapters.zoho.sandbox.fields import (
+    CREATABLE_TYPES,
+    PICKLIST_TYPES,
+    FieldDef,
+    ModuleDef,
+    field_metadata,
+)
 from adapters.zoho.sandbox.gateway import BodyError, Call, invalid_body, json_body
 from adapters.zoho.sandbox.responses import (
     empty,
@@ -53,6 +59,21 @@ def api_name_of(label: str) -> str:
     return re.sub(r"[^0-9A-Za-z]+", "_", label).strip("_")
 
 
+def _options(raw: Any) -> tuple[str, ...] | None:
+    """Options from `pick_list_values` (`[{"display_value", "actual_value"}, …]`); None if malformed."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        return None
+    options: list[str] = []
+    for entry in raw:
+        value = entry.get("actual_value", entry.get("display_value")) if isinstance(entry, dict) else None
+        if not isinstance(value, str) or not value.strip():
+            return None
+        options.append(value)
+    return tuple(dict.fromkeys(options))
+
+
 def _new_field(module: ModuleDef, item: Any, index: int) -> FieldDef | dict[str, Any]:
     path = f"$.fields[{index}]"
 
@@ -81,6 +102,9 @@ def _new_field(module: ModuleDef, item: Any, index: int) -> FieldDef | dict[str,
     if places is None and isinstance(currency, dict):
         places = currency.get("precision")
     length = item.get("length")
+    options = _options(item.get("pick_list_values")) if data_type in PICKLIST_TYPES else ()
+    if options is None:
+        return failure("INVALID_DATA", "invalid data", "pick_list_values")
     return FieldDef(
         api_name,
         label.strip(),
@@ -88,6 +112,7 @@ def _new_field(module: ModuleDef, item: Any, index: int) -> FieldDef | dict[str,
         custom=True,
         length=length if isinstance(length, int) and not isinstance(length, bool) else None,
         decimal_place=places if isinstance(places, int) and not isinstance(places, bool) else None,
+        picklist=options,
     )
 
 

@@ -1,0 +1,185 @@
+"""One Zoho CRM API call: signed, within the org's concurrency, paid for from the credit budget, retried.
+
+Every call of the adapter goes through `ZohoApi.call`, which turns Zoho's answers into either a
+`ZohoResponse` (200, 201, 202, 207; 204 and 304 with no body) or an error of the connector's tree:
+429 and 5xx, timeouts and dropped connections are transient and retried by the one retry policy
+(`Retry-After` honoured); a 429 with no credits left, or a spent local budget, is
+`BudgetExhaustedError`; other 4xx are permanent and carry Zoho's code, message and details.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from adapters.zoho.auth import ZohoAuth
+from adapters.zoho.limits import PLAIN_CALL, CallCost, Concurrency, CreditMeter
+from connector.errors import (
+    AuthenticationError,
+    BudgetExhaustedError,
+    PermanentRemoteError,
+    TransientRemoteError,
+)
+from connector.exact_json import dumps_exact
+from connector.retry import RetryPolicy, retry_after_seconds, transport_errors_are_transient
+
+API_VERSION = "/crm/v8"
+SUCCESS = frozenset({200, 201, 202, 207})
+NO_CONTENT = frozenset({204, 304})
+AUTH_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE", "OAUTH_SCOPE_MISMATCH"})
+
+
+@dataclass(frozen=True)
+class ZohoResponse:
+    status: int
+    body: dict[str, Any] | None  # None for 204 No Content and 304 Not Modified
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def data(self) -> list[dict[str, Any]]:
+        items = (self.body or {}).get("data")
+        return items if isinstance(items, list) else []
+
+    @property
+    def info(self) -> dict[str, Any]:
+        info = (self.body or {}).get("info")
+        return info if isinstance(info, dict) else {}
+
+
+class ZohoApiError(PermanentRemoteError):
+    """A call Zoho refused (4xx other than 429): its code, message and details."""
+
+    def __init__(self, message: str, *, status: int, code: str | None, details: Mapping[str, Any]) -> None:
+        super().__init__(message, status=status, code=code)
+        self.details = dict(details)
+
+
+class ZohoApi:
+    """The CRM API of one org; thread-safe (the HTTP client, semaphores and meter all are)."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        auth: ZohoAuth,
+        meter: CreditMeter,
+        concurrency: Concurrency,
+        retry: RetryPolicy,
+        api_url: str | None = None,
+        fallback_api_url: str = "https://www.zohoapis.com",
+    ) -> None:
+        self.http = http
+        self.auth = auth
+        self.meter = meter
+        self.concurrency = concurrency
+        self.retry = retry
+        self.api_url = api_url.rstrip("/") if api_url else None
+        self.fallback_api_url = fallback_api_url
+
+    def base_url(self) -> str:
+        """The configured override, else the token's `api_domain`, else the data centre's default host."""
+        if self.api_url:
+            return self.api_url
+        return (self.auth.token().api_domain or self.fallback_api_url).rstrip("/")
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        cost: CallCost = PLAIN_CALL,
+    ) -> ZohoResponse:
+        """`method` on `{api}/crm/v8{path}`, retried while transient; `what` names the call in errors.
+
+        `body` is sent as JSON with Decimals as exact numbers (currency fields never pass through float).
+        """
+        content = dumps_exact(body).encode() if body is not None else None
+        return self.retry.call(lambda: self._once(method, path, what, params, content, headers, cost))
+
+    def _once(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        params: Mapping[str, str] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        cost: CallCost,
+    ) -> ZohoResponse:
+        url = f"{self.base_url()}{API_VERSION}{path}"
+        if content is not None:
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        self.meter.charge(cost.credits, what)
+        with self.concurrency.slot(cost.complex_call), transport_errors_are_transient(what):
+            response = self.http.request(
+                method, url, params=params, content=content, headers=headers, auth=self.auth
+            )
+        self.meter.observe_remaining(response.headers.get("X-API-CREDITS-REMAINING"))
+        return read_response(response, what)
+
+
+def read_response(response: httpx.Response, what: str) -> ZohoResponse:
+    """Zoho's answer as a `ZohoResponse`, or the error of the connector's tree it stands for."""
+    status = response.status_code
+    if status in NO_CONTENT:
+        return ZohoResponse(status, None, response.headers)
+    if status in SUCCESS:
+        try:
+            body = json.loads(response.content, parse_float=Decimal)  # amounts never pass through float
+        except ValueError:
+            raise TransientRemoteError(
+                f"{what}: HTTP {status} with a body that is not JSON", status=status
+            ) from None
+        if not isinstance(body, dict):
+            raise PermanentRemoteError(f"{what}: HTTP {status} with an unexpected body", status=status)
+        return ZohoResponse(status, body, response.headers)
+    code, message, details = _error_of(response)
+    if status == 429:
+        if response.headers.get("X-API-CREDITS-REMAINING") == "0":
+            raise BudgetExhaustedError(
+                f"{what}: the org's API credits for the day are spent", status=429, code=code
+            )
+        raise TransientRemoteError(
+            f"{what}: throttled by Zoho (429 {code or ''})".rstrip(),
+            status=429,
+            code=code,
+            retry_after=retry_after_seconds(response),
+        )
+    if status >= 500:
+        raise TransientRemoteError(f"{what}: HTTP {status} {code or ''}".rstrip(), status=status, code=code)
+    text = f"{what}: HTTP {status} {code or 'error'}: {message}" + (f" {details}" if details else "")
+    if status == 401 and code in AUTH_CODES:
+        hint = {
+            "OAUTH_SCOPE_MISMATCH": " — regenerate the grant code with the scopes the connector needs",
+            "INVALID_TOKEN": " — the access token was refused even after a refresh",
+        }.get(code or "", "")
+        raise AuthenticationError(text + hint, status=status, code=code)
+    raise ZohoApiError(text, status=status, code=code, details=details)
+
+
+def _error_of(response: httpx.Response) -> tuple[str | None, str, dict[str, Any]]:
+    """Zoho's code, message and details; per-item bodies (`{"watch": [{…}]}`) give their first item's."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, response.reason_phrase or "", {}
+    if isinstance(body, dict) and "code" not in body:
+        items = next((v for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)), None)
+        body = items[0] if items else body
+    if not isinstance(body, dict):
+        return None, "", {}
+    code = body.get("code")
+    details = body.get("details")
+    return (
+        code if isinstance(code, str) else None,
+        str(body.get("message", "")),
+        details if isinstance(details, dict) else {},
+    )

@@ -1,0 +1,191 @@
+"""Reading Zoho CRM records: changed since a cursor, by ids, deleted — Zoho's paging rules honoured.
+
+Listings send `fields` (Zoho requires it; at most 50 names per call — a mapping that needs more is
+read in groups, the extra groups by id, and merged), 200 records per page, sorted by Modified_Time
+ascending. `page` only reaches the first 2,000 records, so the listing moves to `page_token` before
+that wall; a page token serves at most 100,000 records, so a longer listing starts again from the
+last instant it reached (If-Modified-Since is inclusive: records already seen at that instant are
+skipped). Datetimes carry the API user's offset (+05:30 …) and are compared as instants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from adapters.zoho.client import ZohoApi, ZohoApiError, ZohoResponse
+from adapters.zoho.limits import DELETED_CALL, listing_cost
+from connector.errors import PermanentRemoteError
+from connector.ports import Changed, Deletion
+
+MAX_FIELDS = 50
+MAX_IDS = 100  # ids per by-id read
+DISCRETE_WALL = 2_000  # records reachable with `page`
+MODIFIED = "Modified_Time"
+RESTART_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "EXPIRED_VALUE"})
+
+
+def field_groups(fields: Sequence[str]) -> list[tuple[str, ...]]:
+    """`fields` in groups of ≤ 50 names; the first always carries Modified_Time (the listing's order)."""
+    wanted = [name for name in dict.fromkeys(fields) if name not in ("id", MODIFIED)]
+    first = [MODIFIED, *wanted[: MAX_FIELDS - 1]]
+    rest = wanted[MAX_FIELDS - 1 :]
+    return [tuple(first), *(tuple(rest[i : i + MAX_FIELDS]) for i in range(0, len(rest), MAX_FIELDS))]
+
+
+def http_date(moment: datetime) -> str:
+    """If-Modified-Since as Zoho writes it: ISO 8601 with an offset, to the second."""
+    return moment.isoformat(timespec="seconds")
+
+
+def instant(raw: Any, what: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise PermanentRemoteError(f"{what}: {raw!r} is not an ISO 8601 datetime") from None
+    if moment.tzinfo is None:
+        raise PermanentRemoteError(f"{what}: {raw!r} has no UTC offset")
+    return moment
+
+
+class ZohoRecords:
+    """`ContactSource` and `RecordSource` over the Zoho CRM API of one org."""
+
+    def __init__(self, api: ZohoApi, page_size: int = 200) -> None:
+        self.api = api
+        self.page_size = page_size
+
+    # -- changes -----------------------------------------------------------------------------------
+
+    def changes(
+        self, stream: str, fields: Sequence[str], since: datetime | None, seen_at_since: frozenset[str]
+    ) -> Iterator[list[Changed]]:
+        groups = field_groups(fields)
+        skip = seen_at_since
+        while True:
+            last: datetime | None = None
+            at_last: set[str] = set()
+            try:
+                for rows in self._listing(stream, groups[0], since):
+                    page = [self._changed(stream, row) for row in rows if str(row.get("id")) not in skip]
+                    for extra in groups[1:]:
+                        page = self._merged(stream, extra, page)
+                    for change in page:
+                        if last is None or change.modified_at > last:
+                            last, at_last = change.modified_at, {change.id}
+                        elif change.modified_at == last:
+                            at_last.add(change.id)
+                    if page:
+                        yield page
+                return
+            except ZohoApiError as exc:
+                if exc.code not in RESTART_CODES or last is None:
+                    raise
+                # The page token ran out (100,000 records) or expired: list again from the last instant.
+                since, skip = last, frozenset(at_last)
+
+    def _listing(
+        self, stream: str, fields: tuple[str, ...], since: datetime | None
+    ) -> Iterator[list[dict[str, Any]]]:
+        params = {
+            "fields": ",".join(fields),
+            "per_page": str(self.page_size),
+            "sort_by": MODIFIED,
+            "sort_order": "asc",
+        }
+        headers = {"If-Modified-Since": http_date(since)} if since is not None else None
+        page, token = 1, None
+        while True:
+            query = {**params, "page_token": token} if token else {**params, "page": str(page)}
+            response = self.api.call(
+                "GET",
+                f"/{stream}",
+                params=query,
+                headers=headers,
+                cost=listing_cost(sorted_listing=True),
+                what=f"zoho: list {stream} (page {page})",
+            )
+            if response.body is None:  # 204 nothing at all, 304 nothing newer
+                return
+            yield response.data
+            info = response.info
+            if not info.get("more_records"):
+                return
+            page += 1
+            if token is not None or page * self.page_size > DISCRETE_WALL:
+                token = info.get("next_page_token")
+                if not token:
+                    raise PermanentRemoteError(f"zoho: list {stream}: more records but no next_page_token")
+
+    def _changed(self, stream: str, row: dict[str, Any]) -> Changed:
+        record_id = row.get("id")
+        if not isinstance(record_id, str) or not record_id:
+            raise PermanentRemoteError(f"zoho: a {stream} record without an id: {sorted(row)}")
+        return Changed(record_id, instant(row.get(MODIFIED), f"zoho {stream} {record_id} {MODIFIED}"), row)
+
+    def _merged(self, stream: str, fields: tuple[str, ...], page: list[Changed]) -> list[Changed]:
+        extra: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(page), MAX_IDS):
+            ids = [change.id for change in page[start : start + MAX_IDS]]
+            for row in self._read_ids(stream, fields, ids).data:
+                extra[str(row.get("id"))] = row
+        return [Changed(c.id, c.modified_at, {**c.raw, **extra.get(c.id, {})}) for c in page]
+
+    # -- by ids ------------------------------------------------------------------------------------
+
+    def _read_ids(self, stream: str, fields: Sequence[str], ids: Sequence[str]) -> ZohoResponse:
+        return self.api.call(
+            "GET",
+            f"/{stream}",
+            params={"ids": ",".join(ids), "fields": ",".join(fields)},
+            what=f"zoho: read {len(ids)} {stream} by id",
+        )
+
+    def by_ids(self, stream: str, fields: Sequence[str], ids: Sequence[str]) -> list[Changed]:
+        groups = field_groups(fields)
+        found: list[Changed] = []
+        for start in range(0, len(ids), MAX_IDS):
+            chunk = list(dict.fromkeys(ids[start : start + MAX_IDS]))
+            page = [self._changed(stream, row) for row in self._read_ids(stream, groups[0], chunk).data]
+            for extra in groups[1:]:
+                page = self._merged(stream, extra, page)
+            found.extend(page)
+        return found
+
+    # -- deletions ---------------------------------------------------------------------------------
+
+    def deletions(self, stream: str, since: datetime | None) -> Iterator[list[Deletion]]:
+        headers = {"If-Modified-Since": http_date(since)} if since is not None else None
+        page = 1
+        while True:
+            response = self.api.call(
+                "GET",
+                f"/{stream}/deleted",
+                params={"type": "all", "page": str(page), "per_page": str(self.page_size)},
+                headers=headers,
+                cost=DELETED_CALL,
+                what=f"zoho: deleted {stream} (page {page})",
+            )
+            if response.body is None:
+                return
+            yield [
+                Deletion(
+                    str(item["id"]), instant(item.get("deleted_time"), f"zoho deleted {stream} {item['id']}")
+                )
+                for item in response.data
+                if item.get("id")
+            ]
+            if not response.info.get("more_records"):
+                return
+            page += 1
+
+    # -- previews ----------------------------------------------------------------------------------
+
+    def sample(self, stream: str, limit: int, fields: Sequence[str] = ()) -> list[tuple[str, Any]]:
+        taken: list[tuple[str, Any]] = []
+        for page in self.changes(stream, fields, None, frozenset()):
+            taken.extend((f"zoho.{stream} {c.id}", dict(c.raw)) for c in page[: limit - len(taken)])
+            if len(taken) >= limit:
+                break
+        return taken

@@ -1,0 +1,78 @@
+"""`connector outbox …`: what each CRM record should show, what was pushed, and the refusals."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from connector.cli.context import out, state
+from connector.cli.output import dumps
+from connector.db import unit_of_work
+from connector.sync.models import OutboxItem
+from connector.sync.push import retry_by_hand
+
+outbox_app = typer.Typer(
+    help="Pushes to the CRMs: pending, pushed, refused and dead records.", no_args_is_help=True
+)
+Target = Annotated[str | None, typer.Option(help="Only this target, e.g. zoho.Accounts.")]
+
+
+@outbox_app.command("list")
+def list_items(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="pending, pushed, failed or dead.")] = None,
+    target: Target = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Records of the outbox with their last answer from the CRM (code, field, message)."""
+    with unit_of_work(state(ctx).container().sessions) as session:
+        query = select(OutboxItem).order_by(OutboxItem.target, OutboxItem.external_id).limit(limit)
+        if status:
+            query = query.where(OutboxItem.status == status)
+        if target:
+            query = query.where(OutboxItem.target == target)
+        rows = [
+            {
+                "target": i.target,
+                "record": i.external_id,
+                "status": i.status,
+                "attempts": i.attempts,
+                "code": i.last_code,
+                "field": i.last_field,
+                "message": i.last_message,
+                "next_attempt_at": i.next_attempt_at.isoformat() if i.next_attempt_at else None,
+                "run": i.last_run_id,
+            }
+            for i in session.scalars(query)
+        ]
+    if as_json:
+        out.print(dumps(rows), markup=False)
+        return
+    table = Table("target", "record", "status", "attempts", "code", "field", "message", "next attempt")
+    for row in rows:
+        table.add_row(
+            *(
+                str(row[k] or "")
+                for k in ("target", "record", "status", "attempts", "code", "field", "message")
+            ),
+            str(row["next_attempt_at"] or ""),
+        )
+    out.print(table)
+
+
+@outbox_app.command("retry")
+def retry(
+    ctx: typer.Context,
+    records: Annotated[
+        list[str] | None, typer.Argument(help="Record ids (default: every refused one).")
+    ] = None,
+    target: Target = None,
+) -> None:
+    """Make refused and dead records due again; the next push sends them."""
+    with unit_of_work(state(ctx).container().sessions) as session:
+        count = retry_by_hand(session, target, records or ())
+    out.print(f"{count} record(s) will be sent with the next push", markup=False)

@@ -1,0 +1,162 @@
+"""`connector zoho …`: authorize the connector, pull customers, push figures, inspect the sync state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from adapters.zoho.auth import PROVIDER
+from connector.bootstrap import Container
+from connector.cli.context import err, out, state
+from connector.cli.customers import mappings_for_run
+from connector.cli.output import dumps
+from connector.db import unit_of_work
+from connector.mapping.files import MappingSet
+from connector.sync import cursors
+from connector.sync.models import OutboxItem, SyncCursor
+from connector.sync.pull import PullResult, pull_stream
+from connector.sync.push import push_target
+
+zoho_app = typer.Typer(
+    help="Zoho CRM: authorize, pull customers, push figures, status.", no_args_is_help=True
+)
+Modules = Annotated[
+    list[str] | None, typer.Option("--module", help="Only this module (repeatable); default: zoho.modules.")
+]
+
+
+def summary(counts: Counter[str]) -> str:
+    return ", ".join(f"{count} {what}" for what, count in sorted(counts.items()) if count) or "nothing to do"
+
+
+@zoho_app.command("authorize")
+def authorize(
+    ctx: typer.Context,
+    code: Annotated[
+        str, typer.Option(help="Grant code from the Zoho API console (Self Client → Generate Code).")
+    ],
+    redirect_uri: Annotated[
+        str | None, typer.Option(help="Only for codes from a server-based client.")
+    ] = None,
+) -> None:
+    """Exchange a grant code for a refresh token and store it encrypted (the code works once, for minutes)."""
+    container = state(ctx).container()
+    refresh_token, first = container.zoho.tokens.exchange_code(code, redirect_uri)
+    container.credentials.save_refresh_token(PROVIDER, refresh_token)
+    where = first.api_domain or "the data centre's API host"
+    out.print(f"authorized: refresh token stored encrypted; API at {where}", markup=False)
+
+
+def _modules(container: Container, mappings: MappingSet, chosen: list[str] | None, kind: str) -> list[str]:
+    wanted = chosen or list(container.settings.zoho.modules)
+    found = [m for m in wanted if mappings.for_source(f"zoho.{m}", kind) is not None]
+    for missing in sorted(set(wanted) - set(found)):
+        err.print(f"zoho.{missing}: no {kind} mapping in the mapping set; skipped", markup=False)
+    return found
+
+
+@zoho_app.command("pull")
+def pull(
+    ctx: typer.Context,
+    module: Modules = None,
+    full: Annotated[bool, typer.Option("--full", help="Read everything again, not only changes.")] = False,
+) -> None:
+    """Changed and deleted records since the last pull, through the inbound mappings, into the master."""
+    container = state(ctx).container()
+    mappings = mappings_for_run(container)
+    results: list[PullResult] = []
+    for stream in _modules(container, mappings, module, "inbound"):
+        result = pull_stream(container, container.zoho.records, mappings, "zoho", stream, full=full)
+        results.append(result)
+        out.print(f"{result.source}: {summary(result.counts)}", markup=False)
+        if result.stopped:
+            err.print(f"{result.source}: stopped early — {result.stopped}", markup=False)
+            break
+    if any(r.stopped for r in results):
+        raise typer.Exit(3)
+
+
+@zoho_app.command("push")
+def push(
+    ctx: typer.Context,
+    module: Modules = None,
+    retry_now: Annotated[
+        bool, typer.Option("--retry-now", help="Also resend refused records still waiting for their retry.")
+    ] = False,
+    as_of: Annotated[
+        datetime | None, typer.Option(help="Compute figures as of this date (default today).")
+    ] = None,
+) -> None:
+    """Figures through the outbound mappings to the bound CRM records; only changed records are sent."""
+    container = state(ctx).container()
+    mappings = mappings_for_run(container)
+    stopped = False
+    for stream in _modules(container, mappings, module, "outbound"):
+        outcome = push_target(
+            container,
+            container.zoho.sink,
+            mappings,
+            f"zoho.{stream}",
+            as_of=as_of.date() if as_of else None,
+            include_waiting=retry_now,
+        )
+        out.print(f"zoho.{stream}: {summary(outcome.counts)}", markup=False)
+        if outcome.stopped:
+            err.print(f"zoho.{stream}: stopped early — {outcome.stopped}", markup=False)
+            stopped = True
+            break
+    if stopped:
+        raise typer.Exit(3)
+
+
+@zoho_app.command("status")
+def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Cursors per module, the outbox, and the API credits spent in the last 24 hours."""
+    container = state(ctx).container()
+    with unit_of_work(container.sessions) as session:
+        rows = session.scalars(select(SyncCursor).where(SyncCursor.backend == "zoho")).all()
+        streams = [
+            {
+                "module": row.stream,
+                "changes_up_to": _iso(cursors.changes_position(row).at),
+                "deletions_up_to": _iso(cursors.deletions_position(row).at),
+            }
+            for row in rows
+        ]
+        outbox = {
+            f"{target} {status}": count
+            for target, status, count in session.execute(
+                select(OutboxItem.target, OutboxItem.status, func.count())
+                .where(OutboxItem.target.like("zoho.%"))
+                .group_by(OutboxItem.target, OutboxItem.status)
+            )
+        }
+    payload: dict[str, Any] = {"streams": streams, "outbox": outbox}
+    if container.settings.zoho.enabled:
+        meter = container.zoho.meter
+        payload["credits"] = {"budget": meter.budget, "remaining": meter.remaining()}
+    if as_json:
+        out.print(dumps(payload), markup=False)
+        return
+    table = Table("module", "changes read up to", "deletions read up to")
+    for stream in streams:
+        table.add_row(
+            stream["module"], stream["changes_up_to"] or "never", stream["deletions_up_to"] or "never"
+        )
+    out.print(table)
+    for key, count in sorted(outbox.items()):
+        out.print(f"outbox {key}: {count}", markup=False)
+    if "credits" in payload:
+        out.print(
+            f"API credits: {payload['credits']['remaining']} of {payload['credits']['budget']} left",
+            markup=False,
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

@@ -1,0 +1,144 @@
+"""Open items and aging of a customer's receivable: pure functions over its AR lines, in minor units.
+
+How AR postings become open items (the settlement rule):
+
+1. **Reversals cancel.** An entry and its reversal, both on or before the as-of date, cancel each
+   other and are both left out: a voided invoice is gone, a reversed receipt pays nothing. (A
+   reversal whose original is not among the lines is kept as an ordinary line.)
+2. **Debits are open items.** Every remaining AR debit (invoice, debit note) is an open item due at
+   its document date, else its posting date, plus the customer's payment terms.
+3. **Credits settle oldest first (FIFO).** The remaining AR credits (receipts, credit notes) are
+   pooled and settle the open items in order of due date (then entry id), whenever they were posted.
+   What the pool cannot settle stays open; a pool larger than every debit leaves a credit over
+   (the receivable is then negative and every bucket is zero).
+
+Aging counts days past due at the as-of date: 0 or less is `current`, then 1–30, 31–60, 61–90 and
+more than 90 days. Open items sum to the receivable whenever it is not negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class ArLine:
+    """One entry's net amount on a customer's AR account, in the customer's currency (debit > 0)."""
+
+    entry_id: int
+    posting_date: date
+    amount_minor: int
+    document_date: date | None = None
+    reverses_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    """What is still unpaid of one AR debit, and when it falls due."""
+
+    entry_id: int
+    due: date
+    amount_minor: int  # > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Aging:
+    """Open receivable per bucket of days past due, in minor units."""
+
+    current: int = 0
+    days_1_30: int = 0
+    days_31_60: int = 0
+    days_61_90: int = 0
+    days_90_plus: int = 0
+    oldest_days_past_due: int = 0  # of the oldest open item; 0 when nothing is past due
+
+    @property
+    def past_due(self) -> tuple[int, int, int, int]:
+        """The past-due buckets, youngest first: 1–30, 31–60, 61–90, 90+."""
+        return (self.days_1_30, self.days_31_60, self.days_61_90, self.days_90_plus)
+
+    @property
+    def overdue(self) -> int:
+        return sum(self.past_due)
+
+    @property
+    def total(self) -> int:
+        return self.current + self.overdue
+
+
+def cancel_reversals(lines: Iterable[ArLine]) -> list[ArLine]:
+    """The lines without each reversed entry and its reversal (both present), in their given order."""
+    listed = list(lines)
+    present = {line.entry_id for line in listed}
+    cancelled = {
+        line.reverses_id for line in listed if line.reverses_id is not None and line.reverses_id in present
+    }
+    return [
+        line
+        for line in listed
+        if line.entry_id not in cancelled and (line.reverses_id is None or line.reverses_id not in cancelled)
+    ]
+
+
+def settle_fifo(debits: Sequence[OpenItem], credit_minor: int) -> tuple[list[OpenItem], int]:
+    """Settle `debits` in the order given with a credit pool: (what stays open, credit left over).
+
+    A negative pool settles nothing. No open item ever comes out negative or larger than it went in.
+    """
+    left = max(credit_minor, 0)
+    still_open: list[OpenItem] = []
+    for item in debits:
+        if left >= item.amount_minor:
+            left -= item.amount_minor
+        elif left > 0:
+            still_open.append(OpenItem(item.entry_id, item.due, item.amount_minor - left))
+            left = 0
+        else:
+            still_open.append(item)
+    return still_open, left
+
+
+def due_date(line: ArLine, payment_terms_days: int) -> date:
+    return (line.document_date or line.posting_date) + timedelta(days=payment_terms_days)
+
+
+def open_items(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[OpenItem], int]:
+    """The settlement rule above: (open items oldest first, credit left over after every debit)."""
+    kept = cancel_reversals(lines)
+    debits = sorted(
+        (
+            OpenItem(line.entry_id, due_date(line, payment_terms_days), line.amount_minor)
+            for line in kept
+            if line.amount_minor > 0
+        ),
+        key=lambda item: (item.due, item.entry_id),
+    )
+    pool = -sum(line.amount_minor for line in kept if line.amount_minor < 0)
+    return settle_fifo(debits, pool)
+
+
+def days_past_due(item: OpenItem, as_of: date) -> int:
+    return (as_of - item.due).days
+
+
+def aging(items: Iterable[OpenItem], as_of: date) -> Aging:
+    """Bucket open items by days past due at `as_of`."""
+    buckets = [0, 0, 0, 0, 0]
+    oldest = 0
+    for item in items:
+        days = days_past_due(item, as_of)
+        if days <= 0:
+            buckets[0] += item.amount_minor
+            continue
+        oldest = max(oldest, days)
+        buckets[1 if days <= 30 else 2 if days <= 60 else 3 if days <= 90 else 4] += item.amount_minor
+    current, days_1_30, days_31_60, days_61_90, days_90_plus = buckets
+    return Aging(current, days_1_30, days_31_60, days_61_90, days_90_plus, oldest)
+
+
+def past_due_at_least(items: Iterable[OpenItem], as_of: date, days: int) -> int:
+    """How much of the open items is `days` or more days past due at `as_of` (days ≥ 1)."""
+    threshold = max(days, 1)
+    return sum(item.amount_minor for item in items if days_past_due(item, as_of) >= threshold)

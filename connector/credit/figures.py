@@ -1,0 +1,181 @@
+"""Each customer's ledger figures, as the push to the CRM sends them through an outbound mapping.
+
+`customer_figures(session, ids, as_of, chart, rules)` gives, per customer id that exists, every figure
+of `connector.mapping.model.FIGURES`. Amounts are `Decimal` in major units of the customer's currency
+(with exactly its ISO 4217 decimals), dates `datetime.date`, the score an `int`; a figure that does not
+apply is `None` (no credit limit, no payment yet).
+
+    receivable        the customer's AR balance
+    unapplied_credit  the credit on the advances account, positive (a debit balance shows negative)
+    balance           receivable − unapplied_credit
+    aging_*, overdue  open AR items by days past due (settlement rule: `connector.credit.aging`)
+    available_credit  credit_limit − balance
+    last_payment_*    the latest receipt (`connector.credit.reads.receipts`), by posting date
+    paid_trailing_12m receipts posted in the 365 days ending on as_of
+    credit_score      `connector.credit.score`; credit_status: `connector.credit.rules`
+
+Score and status judge what is really unpaid: unapplied credit is first set against the oldest open
+items. Everything is read as of the end of `as_of`, in the customer's currency; postings in another
+currency are left out of the figures (and logged). Ids are read in chunks of `CHUNK` with four
+set-based queries each; the arithmetic runs in Python.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from connector.credit import reads
+from connector.credit.aging import ArLine, OpenItem, aging, open_items, settle_fifo
+from connector.credit.rules import CreditPosition, CreditSettings, credit_status
+from connector.credit.score import credit_score
+from connector.money import exponent
+from connector.settings import ChartSettings
+
+log = logging.getLogger(__name__)
+
+CHUNK = 900  # ids per IN list: under every driver's bound-parameter limit
+TRAILING_DAYS = 365
+
+
+@dataclass(frozen=True)
+class CustomerCredit:
+    """A customer's figures with what explains them: the status reason and the open AR items."""
+
+    customer_id: int
+    figures: dict[str, Any]
+    status_reason: str
+    open_items: tuple[OpenItem, ...]
+
+
+def customer_figures(
+    session: Session,
+    customer_ids: Sequence[int],
+    as_of: date,
+    chart: ChartSettings,
+    rules: CreditSettings,
+) -> dict[int, dict[str, Any]]:
+    """Customer id → its figures (every FIGURES key), for each requested id that exists."""
+    return {
+        customer_id: credit.figures
+        for customer_id, credit in customer_credit(session, customer_ids, as_of, chart, rules).items()
+    }
+
+
+def customer_credit(
+    session: Session,
+    customer_ids: Sequence[int],
+    as_of: date,
+    chart: ChartSettings,
+    rules: CreditSettings,
+) -> dict[int, CustomerCredit]:
+    """Customer id → its figures and their explanation, for each requested id that exists."""
+    wanted = sorted(set(customer_ids))
+    found: dict[int, CustomerCredit] = {}
+    for start in range(0, len(wanted), CHUNK):
+        found.update(_chunk(session, wanted[start : start + CHUNK], as_of, chart, rules))
+    return found
+
+
+def _chunk(
+    session: Session, ids: Sequence[int], as_of: date, chart: ChartSettings, rules: CreditSettings
+) -> dict[int, CustomerCredit]:
+    receivable_code, advances_code = chart.receivable.code, chart.advances.code
+    rows = reads.customers(session, ids)
+    if not rows:
+        return {}
+    ar = reads.ar_lines(session, ids, receivable_code, as_of)
+    advances = reads.account_sums(session, ids, advances_code, as_of)
+    paid = reads.receipts(session, ids, (receivable_code, advances_code), chart.bank.code, as_of)
+    currencies = {row.id: row.currency for row in rows}
+    foreign = {
+        customer_id
+        for customer_id, currency in (*ar, *advances, *paid)
+        if currency != currencies.get(customer_id, currency)
+    }
+    if foreign:
+        log.warning(
+            "%d customer(s) have postings in a currency other than their own; those are not in their "
+            "figures (customer ids %s)",
+            len(foreign),
+            ", ".join(map(str, sorted(foreign)[:20])),
+        )
+    return {
+        row.id: _credit(
+            row,
+            ar.get((row.id, row.currency), []),
+            advances.get((row.id, row.currency), 0),
+            paid.get((row.id, row.currency), []),
+            as_of,
+            rules,
+        )
+        for row in rows
+    }
+
+
+def _credit(
+    row: reads.CustomerRow,
+    lines: list[ArLine],
+    advances_minor: int,
+    receipts: list[reads.Receipt],
+    as_of: date,
+    rules: CreditSettings,
+) -> CustomerCredit:
+    currency = row.currency
+    digits = -exponent(currency)
+
+    def amount(minor: int) -> Decimal:  # as `money.to_decimal`, in one step: it runs 15 times per customer
+        return Decimal(minor).scaleb(digits)
+
+    receivable = sum(line.amount_minor for line in lines)
+    unapplied = -advances_minor
+    balance = receivable - unapplied
+    items, _ = open_items(lines, row.payment_terms_days)
+    buckets = aging(items, as_of)
+    unpaid, _ = settle_fifo(items, unapplied)  # what is really unpaid, for score and status
+    last = receipts[-1] if receipts else None
+    window_start = as_of - timedelta(days=TRAILING_DAYS - 1)
+    trailing = sum(receipt.amount_minor for receipt in receipts if receipt.posting_date >= window_start)
+    limit = row.credit_limit_minor
+    score = credit_score(
+        aging(unpaid, as_of),
+        balance_minor=balance,
+        limit_minor=limit,
+        last_payment=last.posting_date if last else None,
+        payment_terms_days=row.payment_terms_days,
+        as_of=as_of,
+    )
+    position = CreditPosition(currency, balance, limit, score, tuple(unpaid), as_of)
+    status, reason = credit_status(position, rules)
+    figures: dict[str, Any] = {
+        "account_number": row.account_no,
+        "customer_type": row.customer_type,
+        "region": row.region,
+        "value_tier": row.value_tier,
+        "currency": currency,
+        "balance": amount(balance),
+        "receivable": amount(receivable),
+        "unapplied_credit": amount(unapplied),
+        "overdue": amount(buckets.overdue),
+        "aging_current": amount(buckets.current),
+        "aging_1_30": amount(buckets.days_1_30),
+        "aging_31_60": amount(buckets.days_31_60),
+        "aging_61_90": amount(buckets.days_61_90),
+        "aging_90_plus": amount(buckets.days_90_plus),
+        "credit_limit": amount(limit) if limit is not None else None,
+        "available_credit": amount(limit - balance) if limit is not None else None,
+        "credit_score": score,
+        "credit_status": status,
+        "payment_terms_days": row.payment_terms_days,
+        "last_payment_date": last.posting_date if last else None,
+        "last_payment_amount": amount(last.amount_minor) if last else None,
+        "paid_trailing_12m": amount(trailing),
+        "as_of": as_of,
+    }
+    return CustomerCredit(row.id, figures, reason, tuple(items))

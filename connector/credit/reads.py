@@ -1,0 +1,180 @@
+"""The set-based reads behind the figures: four queries per chunk of customer ids, none per customer.
+
+Every read stops at the as-of date (postings dated later are left out), so figures for a past day are
+that day's figures, and for today they equal the stored running balances. Amounts stay per currency;
+`figures` keeps the customer's own currency.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from connector.credit.aging import ArLine
+from connector.ledger.models import Customer, JournalEntry, Posting
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
+    id: int
+    account_no: str
+    customer_type: str
+    region: str
+    value_tier: str | None
+    currency: str
+    credit_limit_minor: int | None
+    payment_terms_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """One receipt entry for one customer: what its AR and advances accounts were credited."""
+
+    entry_id: int
+    posting_date: date
+    amount_minor: int
+
+
+def customers(session: Session, ids: Sequence[int]) -> list[CustomerRow]:
+    rows = session.connection().execute(  # Core rows: no ORM loading per row
+        select(
+            Customer.id,
+            Customer.account_no,
+            Customer.customer_type,
+            Customer.region,
+            Customer.value_tier,
+            Customer.currency,
+            Customer.credit_limit_minor,
+            Customer.payment_terms_days,
+        ).where(Customer.id.in_(ids))
+    )
+    return [CustomerRow(*row) for row in rows]
+
+
+def ar_lines(
+    session: Session, ids: Sequence[int], receivable: str, as_of: date
+) -> dict[tuple[int, str], list[ArLine]]:
+    """(customer id, currency) → the customer's net AR amount per entry (entries netting to zero left out)."""
+    rows = (
+        session.connection()
+        .execute(  # Core rows: no ORM loading per row
+            select(
+                Posting.customer_id,
+                Posting.currency,
+                Posting.entry_id,
+                Posting.amount_minor,
+                JournalEntry.posting_date,
+                JournalEntry.document_date,
+                JournalEntry.reverses_id,
+            )
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(
+                Posting.customer_id.in_(ids),
+                Posting.account_code == receivable,
+                JournalEntry.posting_date <= as_of,
+            )
+        )
+        .all()
+    )
+    found: dict[tuple[int, str], list[ArLine]] = defaultdict(list)
+    seen: dict[tuple[int, str, int], int] = {}  # an entry may hold several lines for one customer
+    for customer_id, currency, entry_id, minor, posting_date, document_date, reverses_id in rows:
+        lines = found[(customer_id or 0, currency)]  # never NULL here: filtered by IN
+        index = seen.setdefault((customer_id or 0, currency, entry_id), len(lines))
+        if index == len(lines):
+            lines.append(ArLine(entry_id, posting_date, minor, document_date, reverses_id))
+        else:
+            earlier = lines[index]
+            lines[index] = ArLine(
+                entry_id, posting_date, earlier.amount_minor + minor, document_date, reverses_id
+            )
+    return {key: [line for line in lines if line.amount_minor] for key, lines in found.items()}
+
+
+def account_sums(
+    session: Session, ids: Sequence[int], account: str, as_of: date
+) -> dict[tuple[int, str], int]:
+    """(customer id, currency) → the customer's balance on `account` at the end of `as_of`."""
+    rows = session.connection().execute(  # Core rows: no ORM loading per row
+        select(Posting.customer_id, Posting.currency, func.sum(Posting.amount_minor))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(
+            Posting.customer_id.in_(ids),
+            Posting.account_code == account,
+            JournalEntry.posting_date <= as_of,
+        )
+        .group_by(Posting.customer_id, Posting.currency)
+    )
+    return {(int(customer_id or 0), str(currency)): int(total or 0) for customer_id, currency, total in rows}
+
+
+def receipts(
+    session: Session, ids: Sequence[int], customer_accounts: Sequence[str], bank: str, as_of: date
+) -> dict[tuple[int, str], list[Receipt]]:
+    """(customer id, currency) → the customer's receipts up to `as_of`, oldest first.
+
+    A receipt is an entry, not itself a reversal and not reversed on or before `as_of`, that debits the
+    bank and credits the customer's AR or advances account; its amount is the sum of those credits.
+
+    The two entry tests are columns of the result, not WHERE conditions: as conditions, PostgreSQL may
+    plan them as a join driven by every bank posting of the ledger, once per chunk. As columns they
+    are index look-ups for the chunk's own credit postings.
+    """
+    bank_line = aliased(Posting)
+    reversal = aliased(JournalEntry)
+    debits_bank = (
+        exists()
+        .where(
+            bank_line.entry_id == Posting.entry_id, bank_line.account_code == bank, bank_line.amount_minor > 0
+        )
+        .correlate(Posting)
+    )
+    reversed_by_then = (
+        exists()
+        .where(  # through the document key, as the unique index finds it
+            reversal.source == JournalEntry.source,
+            reversal.external_id == JournalEntry.external_id,
+            reversal.revision == JournalEntry.revision,
+            reversal.is_reversal.is_(True),
+            reversal.posting_date <= as_of,
+        )
+        .correlate(JournalEntry)
+    )
+    rows = (
+        session.connection()
+        .execute(  # Core rows: no ORM loading per row
+            select(
+                Posting.customer_id,
+                Posting.currency,
+                Posting.entry_id,
+                JournalEntry.posting_date,
+                Posting.amount_minor,
+                debits_bank.label("debits_bank"),
+                reversed_by_then.label("reversed"),
+            )
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(
+                Posting.customer_id.in_(ids),
+                Posting.account_code.in_(customer_accounts),
+                Posting.amount_minor < 0,
+                JournalEntry.posting_date <= as_of,
+                JournalEntry.is_reversal.is_(False),
+            )
+        )
+        .all()
+    )
+    credited: dict[tuple[int, str, int, date], int] = defaultdict(int)
+    for customer_id, currency, entry_id, posting_date, minor, is_bank, is_reversed in rows:
+        if is_bank and not is_reversed:
+            credited[(customer_id or 0, currency, entry_id, posting_date)] -= minor  # never NULL: IN
+    found: dict[tuple[int, str], list[Receipt]] = defaultdict(list)
+    for (customer_id, currency, entry_id, posting_date), amount in sorted(
+        credited.items(), key=lambda item: (item[0][3], item[0][2])
+    ):
+        found[(customer_id, currency)].append(Receipt(entry_id, posting_date, amount))
+    return found

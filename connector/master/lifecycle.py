@@ -1,0 +1,104 @@
+"""Deletions, merges and splits: bindings and statuses change, the ledger's history never does.
+
+Each change is written to the customer's audit trail with its reason; `CustomerMaster.delete`, `merge`
+and `split` are these.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from connector.errors import CustomerError
+from connector.ledger.customers import CustomerView
+from connector.ledger.models import Customer, utcnow
+from connector.master import classify
+from connector.master.models import CustomerBinding
+from connector.master.records import BINDING_RECORD, Applied, SourceRecord
+
+if TYPE_CHECKING:
+    from connector.master.service import CustomerMaster
+
+
+def delete(master: CustomerMaster, backend: str, external_id: str) -> Applied:
+    """The record was deleted at its source: its binding is marked deleted, and the customer becomes
+    inactive when that was its last active binding. The ledger keeps everything."""
+    binding = master.session.scalars(
+        select(CustomerBinding).where(
+            CustomerBinding.backend == backend, CustomerBinding.external_id == external_id
+        )
+    ).first()
+    if binding is None:
+        review = master._open_review(backend, external_id)
+        if review is not None:
+            master._close_review(review, "dismissed", None, "deleted at its source")
+        return Applied("unchanged", None, "no binding for the deleted record")
+    if binding.status == "deleted":
+        return Applied("unchanged", binding.customer_id, "already deleted")
+    binding.status, binding.deleted_at = "deleted", utcnow()
+    master._event(binding.customer_id, "binding_deleted", "deleted at its source", binding)
+    if not master._active_bindings(binding.customer_id):
+        master._set_status(
+            binding.customer_id, "inactive", f"its last record ({backend} {external_id}) was deleted"
+        )
+    master.session.flush()
+    return Applied("updated", binding.customer_id, "binding deleted")
+
+
+def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str = "") -> int:
+    """Fold `absorbed` into `survivor`: its bindings move over, it is marked merged. Its ledger history
+    stays where it is (balances can be moved by a transfer entry); returns the bindings moved."""
+    survivor, absorbed = master.directory.get(survivor_no), master.directory.get(absorbed_no)
+    if survivor.id == absorbed.id:
+        raise CustomerError("a customer cannot be merged into itself")
+    if "merged" in (survivor.status, absorbed.status):
+        raise CustomerError("a merged customer cannot take part in another merge")
+    bindings = list(
+        master.session.scalars(select(CustomerBinding).where(CustomerBinding.customer_id == absorbed.id))
+    )
+    for binding in bindings:
+        binding.customer_id = survivor.id
+    row = master.session.get_one(Customer, absorbed.id)
+    row.status, row.merged_into_id = "merged", survivor.id
+    reason = f"{why}; " if why else ""
+    moved = ", ".join(f"{b.backend} {b.external_id}" for b in bindings) or "none"
+    master._event(
+        absorbed.id,
+        "merged_into",
+        f"{reason}merged into {survivor_no} by {master.actor}",
+        related=survivor.id,
+    )
+    master._event(
+        survivor.id,
+        "absorbed",
+        f"{reason}absorbed {absorbed_no}; bindings moved: {moved}",
+        related=absorbed.id,
+    )
+    master.session.flush()
+    return len(bindings)
+
+
+def split(master: CustomerMaster, backend: str, external_id: str, why: str = "") -> CustomerView:
+    """Take a wrongly linked record off its customer: it becomes a new customer of its own."""
+    binding = master._binding(backend, external_id)
+    if len(master._active_bindings(binding.customer_id)) < 2:
+        raise CustomerError(f"{backend} {external_id} is its customer's only record: nothing to split off")
+    record: dict[str, Any] = json.loads(master.cipher.decrypt(BINDING_RECORD, binding.record_enc))
+    source = SourceRecord(backend, external_id, record, binding.content_hash, binding.mapping_digest)
+    original = binding.customer_id
+    created = master._create(source, classify.region(record, master.policy.regions))
+    binding.customer_id = created.id
+    master.session.flush()
+    reason = f"{why}; " if why else ""
+    master._event(
+        original,
+        "split",
+        f"{reason}{backend} {external_id} split off by {master.actor}",
+        related=created.id,
+        backend=backend,
+        external_id=external_id,
+    )
+    master._event(created.id, "split_from", f"{reason}split from customer #{original}", related=original)
+    return created

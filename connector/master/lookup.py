@@ -1,0 +1,49 @@
+"""The identity rules' questions answered from the database, one record at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.ledger.customers import CustomerDirectory, CustomerView
+from connector.master.identity import Candidate
+from connector.master.models import CustomerBinding
+
+
+class DirectoryLookup:
+    """The identity rules' questions answered from the customer directory (blind indexes, bindings)."""
+
+    def __init__(self, session: Session, directory: CustomerDirectory) -> None:
+        self.session = session
+        self.directory = directory
+
+    def bound(self, backend: str, external_id: str) -> int | None:
+        return self.session.scalar(
+            select(CustomerBinding.customer_id).where(
+                CustomerBinding.backend == backend, CustomerBinding.external_id == external_id
+            )
+        )
+
+    def _candidates(self, views: Iterable[CustomerView]) -> list[Candidate]:
+        found = [view for view in views if view.status != "merged"]
+        backends: dict[int, set[str]] = {view.id: set() for view in found}
+        if found:
+            rows = self.session.execute(
+                select(CustomerBinding.customer_id, CustomerBinding.backend).where(
+                    CustomerBinding.customer_id.in_(backends), CustomerBinding.status == "active"
+                )
+            )
+            for customer_id, backend in rows:
+                backends[customer_id].add(backend)
+        return [Candidate(view.id, view.email, view.phone, frozenset(backends[view.id])) for view in found]
+
+    def by_email(self, email: str) -> list[Candidate]:
+        return self._candidates(self.directory.find_by_email(email))
+
+    def by_phone(self, phone: str) -> list[Candidate]:
+        return self._candidates(self.directory.find_by_phone(phone))
+
+    def by_name_region(self, name: str, region: str) -> list[Candidate]:
+        return self._candidates(self.directory.find_by_name(name, region))

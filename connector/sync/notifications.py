@@ -1,0 +1,290 @@
+"""CRM notifications: verify a callback, keep it in the inbox, then apply the records it names.
+
+A callback (`POST /zoho/notify`) names a channel, echoes that channel's token and lists the ids of
+changed records. `receive_callback` accepts it only for a channel of ours whose token matches (compared
+in constant time) and stores it before the endpoint answers; nothing else happens on the request.
+`process_notifications` (scheduled, and `connector zoho notifications --process`) then works through
+the inbox, oldest first: inserts and updates are fetched by id and applied to the customer master like
+a pull (`pull_ids`), deletions mark the records' bindings deleted. A failure leaves the notification
+pending for the next round (after `MAX_ATTEMPTS` it is given up on: polling covers its records anyway);
+a spent API budget ends the round with everything unprocessed still pending.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from connector.db import unit_of_work
+from connector.errors import BudgetExhaustedError, ConfigError, DecryptionError
+from connector.mapping.files import MappingSet
+from connector.sync.channels import BACKEND, TOKEN_FIELD, aware
+from connector.sync.mapping_sets import mappings_in_force
+from connector.sync.notification_models import InboxNotification, NotificationChannel
+from connector.sync.pull import pull_ids
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Container
+    from connector.ports import ContactSource
+
+log = logging.getLogger(__name__)
+
+OPERATIONS = frozenset({"insert", "update", "delete"})
+MAX_IDS = 10_000  # ids in one callback; more is not a callback Zoho sends
+MAX_ATTEMPTS = 10
+BATCH = 200  # notifications per round
+_UNKNOWN = "x" * 48  # compared against when the channel is unknown, so both take the same time
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A callback body as the CRM sent it; the token is never shown."""
+
+    channel_id: str
+    token: str = field(repr=False)
+    module: str = ""
+    operation: str = ""
+    ids: tuple[str, ...] = ()
+    server_time: int | None = None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def parse_callback(body: Any) -> Callback:
+    """The callback in a decoded JSON body; ValueError (never quoting the token) when it is not one."""
+    if not isinstance(body, Mapping):
+        raise ValueError("the body is not a JSON object")
+    channel_id = _text(body.get("channel_id"))
+    if channel_id is None or not channel_id.isdigit() or len(channel_id) > 32:
+        raise ValueError("channel_id is missing or not a channel id")
+    module, operation = _text(body.get("module")), _text(body.get("operation"))
+    if module is None or len(module) > 100:
+        raise ValueError("module is missing")
+    if operation is None or len(operation) > 20:
+        raise ValueError("operation is missing")
+    raw_ids = body.get("ids")
+    if not isinstance(raw_ids, list) or len(raw_ids) > MAX_IDS:
+        raise ValueError("ids is missing or not a list of record ids")
+    ids = [_text(i) for i in raw_ids]
+    if any(i is None or len(i) > 200 for i in ids):
+        raise ValueError("ids holds something that is not a record id")
+    token = body.get("token")
+    server_time = body.get("server_time")
+    return Callback(
+        channel_id,
+        token if isinstance(token, str) else "",
+        module,
+        operation,
+        tuple(dict.fromkeys(i for i in ids if i is not None)),
+        server_time if isinstance(server_time, int) and not isinstance(server_time, bool) else None,
+    )
+
+
+def token_matches(expected: str | None, given: str) -> bool:
+    """Constant-time comparison; an unknown channel (`expected` None) never matches, in the same time."""
+    reference = expected if expected is not None else _UNKNOWN
+    same = hmac.compare_digest(reference.encode(), given.encode())
+    return same and expected is not None
+
+
+@dataclass(frozen=True)
+class Received:
+    stored_id: int | None  # the inbox row, when the callback was accepted
+    refused: str | None = None  # why not (for the log: never the token)
+
+
+def receive_callback(container: Container, callback: Callback) -> Received:
+    """Verify the callback against our channels and store it in the inbox (committed on return)."""
+    with unit_of_work(container.sessions) as session:
+        channel = session.get(NotificationChannel, callback.channel_id)
+        expected: str | None = None
+        if channel is not None and channel.backend == BACKEND:
+            try:
+                expected = container.cipher.decrypt(TOKEN_FIELD, channel.token_enc)
+            except DecryptionError:
+                expected = None
+        if not token_matches(expected, callback.token):
+            why = "unknown channel" if expected is None else "wrong token"
+            return Received(None, f"{why} for channel {callback.channel_id}")
+        assert channel is not None
+        if callback.module != channel.module:
+            return Received(
+                None, f"channel {callback.channel_id} watches {channel.module}, not {callback.module!r}"
+            )
+        row = InboxNotification(
+            backend=BACKEND,
+            channel_id=callback.channel_id,
+            module=callback.module,
+            operation=callback.operation,
+            ids_json=json.dumps(list(callback.ids)),
+            server_time=callback.server_time,
+            status="pending",
+            attempts=0,
+        )
+        session.add(row)
+        session.flush()
+        return Received(row.id)
+
+
+# --- processing -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProcessResult:
+    outcomes: Counter[str] = field(default_factory=Counter)  # processed, retry, failed, skipped
+    applied: Counter[str] = field(default_factory=Counter)  # what the records did: updated, deleted …
+    stopped: str | None = None  # why the round ended early (budget spent), if it did
+
+
+def _finish(
+    container: Container,
+    note_id: int,
+    status: str,
+    counts: Counter[str] | None = None,
+    error: str | None = None,
+) -> str:
+    with unit_of_work(container.sessions) as session:
+        row = session.get_one(InboxNotification, note_id)
+        row.attempts += 1
+        if status == "retry":
+            status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+        row.status, row.error = status, error
+        if counts is not None:
+            row.counts_json = json.dumps(dict(sorted((+counts).items())))
+        if status != "pending":
+            row.processed_at = datetime.now(UTC)
+    return "retry" if status == "pending" else status
+
+
+def _deletions(
+    container: Container, mappings: MappingSet, note_id: int, source: str, ids: list[str]
+) -> Counter[str]:
+    """Mark the records deleted and the notification processed, in one transaction."""
+    counts: Counter[str] = Counter()
+    with unit_of_work(container.sessions) as session:
+        master = container.master(session, mappings.policy)
+        for record_id in ids:
+            applied = master.delete(source, record_id)
+            counts["deleted" if applied.outcome == "updated" else "deletion_unknown_or_repeated"] += 1
+        row = session.get_one(InboxNotification, note_id)
+        row.status, row.error, row.attempts = "processed", None, row.attempts + 1
+        row.counts_json = json.dumps(dict(sorted(counts.items())))
+        row.processed_at = datetime.now(UTC)
+    return counts
+
+
+def process_notifications(
+    container: Container,
+    mappings: MappingSet | None = None,
+    *,
+    source: ContactSource | None = None,
+    limit: int = BATCH,
+) -> ProcessResult:
+    """Apply up to `limit` pending notifications, oldest first (see the module's docstring)."""
+    result = ProcessResult()
+    with unit_of_work(container.sessions) as session:
+        pending = list(
+            session.execute(
+                select(
+                    InboxNotification.id,
+                    InboxNotification.module,
+                    InboxNotification.operation,
+                    InboxNotification.ids_json,
+                )
+                .where(InboxNotification.backend == BACKEND, InboxNotification.status == "pending")
+                .order_by(InboxNotification.id)
+                .limit(limit)
+            )
+        )
+        if pending and mappings is None:
+            mappings = mappings_in_force(session, container.settings.mappings.dir).mappings
+    if not pending:
+        return result
+    if mappings is None:
+        raise ConfigError(
+            "no valid mapping set to apply notifications with: fix the files (`connector mapping check`)"
+        )
+    for note_id, module, operation, ids_json in pending:
+        ids = [str(i) for i in json.loads(ids_json)]
+        mapping = mappings.for_source(f"{BACKEND}.{module}", "inbound")
+        if mapping is None or operation not in OPERATIONS:
+            why = (
+                f"no inbound mapping for {BACKEND}.{module}"
+                if mapping is None
+                else f"unknown operation {operation!r}"
+            )
+            result.outcomes[_finish(container, note_id, "skipped", error=why)] += 1
+            continue
+        if operation != "delete" and source is None:
+            source = container.zoho.records  # a ConfigError here is the round's, not the notification's
+        try:
+            if operation == "delete":
+                counts = _deletions(container, mappings, note_id, mapping.source, ids)
+                result.outcomes["processed"] += 1
+            else:
+                assert source is not None
+                counts = pull_ids(container, source, mappings, BACKEND, module, ids)
+                result.outcomes[_finish(container, note_id, "processed", counts)] += 1
+            result.applied += counts
+        except BudgetExhaustedError as exc:
+            result.stopped = str(exc)  # the notification stays pending, its attempt not counted
+            break
+        except Exception as exc:  # one bad notification must not stop the others; it is retried
+            log.exception("zoho notification %s (%s %s) failed", note_id, operation, module)
+            result.outcomes[_finish(container, note_id, "retry", error=f"{type(exc).__name__}: {exc}")] += 1
+    return result
+
+
+# --- listing ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    id: int
+    module: str
+    operation: str
+    ids: list[str]
+    received_at: datetime
+    status: str
+    attempts: int
+    counts: dict[str, int]
+    error: str | None
+
+
+def list_notifications(
+    container: Container, status: str | None = None, limit: int = 50
+) -> list[NotificationView]:
+    """The newest notifications (of one status), newest first."""
+    query = select(InboxNotification).where(InboxNotification.backend == BACKEND)
+    if status is not None:
+        query = query.where(InboxNotification.status == status)
+    with unit_of_work(container.sessions) as session:
+        rows = session.scalars(query.order_by(InboxNotification.id.desc()).limit(limit)).all()
+        return [
+            NotificationView(
+                row.id,
+                row.module,
+                row.operation,
+                [str(i) for i in json.loads(row.ids_json)],
+                aware(row.received_at),
+                row.status,
+                row.attempts,
+                json.loads(row.counts_json) if row.counts_json else {},
+                row.error,
+            )
+            for row in rows
+        ]

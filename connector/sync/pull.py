@@ -1,0 +1,118 @@
+"""Pull customers from a CRM: changed records since the cursor, then deletions, one run per stream.
+
+Each page of changes is mapped and applied in one transaction together with the cursor that covers
+it, so a crash loses at most the page in hand and the next run starts where the last commit left off.
+A page is fetched while the previous one is stored. The run's start is the cursor's signpost.
+Deletions mark the record's binding deleted (and the customer inactive when it was the last one).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.errors import BudgetExhaustedError, ConnectorError
+from connector.mapping.files import MappingSet
+from connector.master.sync import apply_records, inbound_mapping
+from connector.ports import Changed, ContactSource, Deletion
+from connector.sync import cursors
+from connector.sync.models import SyncRun
+from connector.sync.prefetch import prefetched
+from connector.sync.runs import finish_run, start_run
+
+
+@dataclass
+class PullResult:
+    source: str
+    counts: Counter[str] = field(default_factory=Counter)
+    stopped: str | None = None  # why the run stopped early (budget spent), if it did
+
+
+def pull_stream(
+    container: Container,
+    source: ContactSource,
+    mappings: MappingSet,
+    backend: str,
+    stream: str,
+    *,
+    full: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> PullResult:
+    """Changes then deletions of `backend.stream` since its cursor (from the start with `full`)."""
+    mapping = inbound_mapping(mappings, f"{backend}.{stream}")
+    result = PullResult(mapping.source)
+    signpost = clock()
+    with unit_of_work(container.sessions) as session:
+        run_id = start_run(session, "pull", mapping.source, mappings.digest).id
+        row = cursors.cursor_row(session, backend, stream)
+        position = cursors.Position(None) if full else cursors.changes_position(row)
+        gone_position = cursors.deletions_position(row)
+    error: str | None = None
+    try:
+        pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
+        for page in prefetched(pages):
+            position = position.advanced(((c.id, c.modified_at) for c in page), signpost)
+            with unit_of_work(container.sessions) as session:
+                run = session.get_one(SyncRun, run_id)
+                batch = [(f"{mapping.source} {c.id}", c.raw) for c in page]
+                result.counts += apply_records(session, container, mappings, mapping, run, batch)
+                cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
+            result.counts["read"] += len(page)
+        for gone in source.deletions(stream, gone_position.at):
+            fresh = [d for d in gone if d.id not in gone_position.seen or d.deleted_at != gone_position.at]
+            gone_position = gone_position.advanced(((d.id, d.deleted_at) for d in gone), signpost)
+            with unit_of_work(container.sessions) as session:
+                result.counts += _apply_deletions(container, session, mappings, mapping.source, fresh)
+                cursors.save_deletions_position(cursors.cursor_row(session, backend, stream), gone_position)
+    except BudgetExhaustedError as exc:
+        result.stopped = str(exc)  # what was stored is kept with its cursor; the next cycle goes on
+    except ConnectorError as exc:
+        error = str(exc)
+        raise
+    finally:
+        result.counts["stopped_on_budget"] += int(result.stopped is not None)
+        with unit_of_work(container.sessions) as session:
+            finish_run(session.get_one(SyncRun, run_id), +result.counts, error or result.stopped)
+    return result
+
+
+def _apply_deletions(
+    container: Container,
+    session: Session,
+    mappings: MappingSet,
+    binding_source: str,
+    gone: Iterable[Deletion],
+) -> Counter[str]:
+    master = container.master(session, mappings.policy)
+    counts: Counter[str] = Counter()
+    for deletion in gone:
+        applied = master.delete(binding_source, deletion.id)
+        counts["deleted" if applied.outcome == "updated" else "deletion_unknown_or_repeated"] += 1
+    return counts
+
+
+def pull_ids(
+    container: Container,
+    source: ContactSource,
+    mappings: MappingSet,
+    backend: str,
+    stream: str,
+    ids: list[str],
+) -> Counter[str]:
+    """Fetch and apply the records with these ids now (a CRM notification named them); the cursor stays."""
+    mapping = inbound_mapping(mappings, f"{backend}.{stream}")
+    found: list[Changed] = source.by_ids(stream, mapping.source_fields(), ids)
+    with unit_of_work(container.sessions) as session:
+        run = start_run(session, "notification", mapping.source, mappings.digest)
+        batch = [(f"{mapping.source} {c.id}", c.raw) for c in found]
+        counts = apply_records(session, container, mappings, mapping, run, batch)
+        counts["read"] = len(found)
+        counts["not_found"] = len(set(ids) - {c.id for c in found})
+        finish_run(run, +counts)
+    return counts

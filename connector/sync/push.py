@@ -1,0 +1,279 @@
+"""Push figures back to the CRM: plan what each bound record should show, send only what changed.
+
+Planning computes every bound customer's figures, maps them through the outbound mapping and keeps
+the result in the outbox as the record's desired values. A record is sent only when its desired
+values differ from what was last pushed successfully. Sending goes in the sink's batches and reads
+the answer for every record: a success records what was pushed; a refusal records the CRM's code,
+field and message on the record and retries it in later cycles with growing waits, until it is left
+`dead` — visible in `connector outbox list`, and retryable by hand. A spent API budget stops the cycle
+cleanly: everything unsent stays pending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from connector.bootstrap import Container
+from connector.credit.figures import customer_figures
+from connector.db import unit_of_work
+from connector.errors import AuthenticationError, BudgetExhaustedError, ConnectorError, PermanentRemoteError
+from connector.exact_json import dumps_exact
+from connector.ledger.models import Customer, CustomerBalance, utcnow
+from connector.mapping.apply import map_record
+from connector.mapping.files import MappingSet
+from connector.mapping.model import MappingFile
+from connector.master.models import CustomerBinding
+from connector.ports import FieldUpdate, PushResult, StatusSink
+from connector.sync.models import OutboxItem, SyncRun
+from connector.sync.runs import finish_run, quarantine, start_run
+
+PLAN_CHUNK = 900
+FIRST_RETRY = timedelta(minutes=5)
+LONGEST_WAIT = timedelta(hours=24)
+DEAD_AFTER = 8  # attempts
+
+
+def retry_wait(attempts: int) -> timedelta:
+    """How long a refused record waits before its next attempt: 5 min, 10, 20 … capped at a day."""
+    doublings: int = min(max(0, attempts - 1), 20)
+    return min(LONGEST_WAIT, FIRST_RETRY * (1 << doublings))
+
+
+def values_hash(desired_json: str) -> str:
+    return hashlib.sha256(desired_json.encode()).hexdigest()
+
+
+@dataclass
+class PushOutcome:
+    target: str
+    counts: Counter[str] = field(default_factory=Counter)
+    stopped: str | None = None
+
+
+def outbound_mapping(mappings: MappingSet, target: str) -> MappingFile:
+    mapping = mappings.for_source(target, "outbound")
+    if mapping is None:
+        raise ConnectorError(f"no outbound mapping for {target!r} in the mapping set")
+    return mapping
+
+
+def plan(
+    container: Container, session: Session, mappings: MappingSet, target: str, as_of: date, run: SyncRun
+) -> Counter[str]:
+    """Bring every active binding of `target` to its desired values in the outbox; count what changed.
+
+    A record whose inputs — the date, the mapping set, the credit rules, its customer's postings and
+    master data — are those it was last planned from is skipped without computing its figures.
+    """
+    mapping = outbound_mapping(mappings, target)
+    settings = container.settings
+    rules = f"{settings.credit.model_dump_json()}|{settings.ledger.chart.model_dump_json()}"
+    context = f"{as_of}|{mappings.digest}|{rules}"
+    bound = session.execute(
+        select(CustomerBinding.external_id, CustomerBinding.customer_id)
+        .where(CustomerBinding.backend == target, CustomerBinding.status == "active")
+        .order_by(CustomerBinding.customer_id)
+    ).all()
+    counts: Counter[str] = Counter()
+    for start in range(0, len(bound), PLAN_CHUNK):
+        chunk = bound[start : start + PLAN_CHUNK]
+        ids = [customer_id for _, customer_id in chunk]
+        items = {
+            item.external_id: item
+            for item in session.scalars(
+                select(OutboxItem).where(
+                    OutboxItem.target == target, OutboxItem.external_id.in_([e for e, _ in chunk])
+                )
+            )
+        }
+        inputs = _inputs(session, ids, context)
+        stale = [(e, c) for e, c in chunk if (item := items.get(e)) is None or item.planned_from != inputs[c]]
+        counts["unchanged"] += len(chunk) - len(stale)
+        if not stale:
+            continue
+        figures = customer_figures(
+            session, [c for _, c in stale], as_of, settings.ledger.chart, settings.credit
+        )
+        for external_id, customer_id in stale:
+            mapped = map_record(mapping, figures.get(customer_id, {}))
+            if not mapped.ok:
+                reasons = "; ".join(f"{name}: {why}" for name, why in mapped.errors.items())
+                ref = f"{target} {external_id}"
+                quarantine(session, container.cipher, run, target, ref, figures.get(customer_id), reasons)
+                counts["unmappable"] += 1
+                continue
+            item = _want(
+                session, items.get(external_id), target, external_id, customer_id, dumps_exact(mapped.values)
+            )
+            item.planned_from = inputs[customer_id]
+            counts["to_push" if item.status == "pending" else "unchanged"] += 1
+    return counts
+
+
+def _inputs(session: Session, customer_ids: Sequence[int], context: str) -> dict[int, str]:
+    """Per customer, a digest of everything its figures are computed from."""
+    postings = dict(
+        session.execute(
+            select(CustomerBalance.customer_id, func.sum(CustomerBalance.posting_count))
+            .where(CustomerBalance.customer_id.in_(customer_ids))
+            .group_by(CustomerBalance.customer_id)
+        ).all()
+    )
+    updated = dict(
+        session.execute(select(Customer.id, Customer.updated_at).where(Customer.id.in_(customer_ids))).all()
+    )
+    return {
+        customer_id: hashlib.sha256(
+            f"{context}|{postings.get(customer_id, 0)}|{updated.get(customer_id)}".encode()
+        ).hexdigest()
+        for customer_id in customer_ids
+    }
+
+
+def _want(
+    session: Session, item: OutboxItem | None, target: str, external_id: str, customer_id: int, desired: str
+) -> OutboxItem:
+    """The record's outbox item wanting `desired`: pending unless that is what was last pushed."""
+    digest = values_hash(desired)
+    if item is None:
+        item = OutboxItem(target=target, external_id=external_id, customer_id=customer_id, attempts=0)
+        session.add(item)
+    elif item.desired_hash == digest:
+        item.customer_id = customer_id
+        return item
+    item.customer_id = customer_id
+    item.desired_json, item.desired_hash = desired, digest
+    item.attempts, item.next_attempt_at = 0, None
+    item.status = "pushed" if digest == item.pushed_hash else "pending"
+    return item
+
+
+def due_keys(session: Session, target: str, now: datetime, include_waiting: bool) -> list[str]:
+    """Records to send now: pending ones, and refused ones whose wait is over (or all, if asked)."""
+    query = select(OutboxItem.external_id).where(
+        OutboxItem.target == target, OutboxItem.status.in_(("pending", "failed"))
+    )
+    if not include_waiting:
+        query = query.where(or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now))
+    return list(session.scalars(query.order_by(OutboxItem.customer_id)))
+
+
+@dataclass(frozen=True)
+class _Sending:
+    external_id: str
+    desired_json: str
+    desired_hash: str
+
+
+def send(
+    container: Container,
+    sink: StatusSink,
+    target: str,
+    run_id: int,
+    *,
+    include_waiting: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> PushOutcome:
+    """Send every due record of `target` in the sink's batches; no transaction is open during a call."""
+    outcome = PushOutcome(target)
+    stream = target.split(".", 1)[1]
+    with unit_of_work(container.sessions) as session:
+        keys = due_keys(session, target, clock(), include_waiting)
+    for start in range(0, len(keys), sink.max_batch):
+        chunk = keys[start : start + sink.max_batch]
+        with unit_of_work(container.sessions) as session:
+            sending = [
+                _Sending(external_id, desired_json, desired_hash)
+                for external_id, desired_json, desired_hash in session.execute(
+                    select(OutboxItem.external_id, OutboxItem.desired_json, OutboxItem.desired_hash)
+                    .where(OutboxItem.target == target, OutboxItem.external_id.in_(chunk))
+                    .order_by(OutboxItem.customer_id)
+                )
+            ]
+        updates = [
+            FieldUpdate(s.external_id, json.loads(s.desired_json, parse_float=Decimal)) for s in sending
+        ]
+        try:
+            results = sink.push(stream, updates)
+        except BudgetExhaustedError as exc:
+            outcome.stopped = str(exc)
+            return outcome
+        except AuthenticationError:
+            raise
+        except PermanentRemoteError as exc:
+            # The whole call was refused: every record of it carries the reason.
+            results = [PushResult(s.external_id, False, exc.code, None, str(exc)) for s in sending]
+        now = clock()
+        with unit_of_work(container.sessions) as session:
+            for sent, result in zip(sending, results, strict=True):
+                item = session.get_one(OutboxItem, (target, sent.external_id))
+                outcome.counts[_record(item, sent, result, run_id, now)] += 1
+    return outcome
+
+
+def _record(item: OutboxItem, sent: _Sending, result: PushResult, run_id: int, now: datetime) -> str:
+    item.last_run_id = run_id
+    item.last_code, item.last_field, item.last_message = result.code, result.field, result.message or None
+    if result.ok:
+        item.pushed_json, item.pushed_hash = sent.desired_json, sent.desired_hash
+        item.pushed_at = now
+        replanned = item.desired_hash != sent.desired_hash  # planned again while the batch was on its way
+        item.status, item.attempts, item.next_attempt_at = ("pending" if replanned else "pushed"), 0, None
+        return "pushed"
+    item.attempts += 1
+    if item.attempts >= DEAD_AFTER:
+        item.status, item.next_attempt_at = "dead", None
+        return "dead"
+    item.status, item.next_attempt_at = "failed", now + retry_wait(item.attempts)
+    return "rejected"
+
+
+def push_target(
+    container: Container,
+    sink: StatusSink,
+    mappings: MappingSet,
+    target: str,
+    *,
+    as_of: date | None = None,
+    include_waiting: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> PushOutcome:
+    """Plan then send `target` as one run in the run history."""
+    with unit_of_work(container.sessions) as session:
+        run = start_run(session, "push", target, mappings.digest)
+        run_id = run.id
+        planned = plan(container, session, mappings, target, as_of or clock().date(), run)
+    error: str | None = None
+    outcome = PushOutcome(target)
+    try:
+        outcome = send(container, sink, target, run_id, include_waiting=include_waiting, clock=clock)
+    except ConnectorError as exc:
+        error = str(exc)
+        raise
+    finally:
+        outcome.counts.update(planned)
+        with unit_of_work(container.sessions) as session:
+            finish_run(session.get_one(SyncRun, run_id), +outcome.counts, error or outcome.stopped)
+    return outcome
+
+
+def retry_by_hand(session: Session, target: str | None, external_ids: Sequence[str] = ()) -> int:
+    """Make refused and dead records due now (all of `target`, or the named ones); returns how many."""
+    query = select(OutboxItem).where(OutboxItem.status.in_(("failed", "dead")))
+    if target:
+        query = query.where(OutboxItem.target == target)
+    if external_ids:
+        query = query.where(OutboxItem.external_id.in_(list(external_ids)))
+    items = list(session.scalars(query))
+    for item in items:
+        item.status, item.attempts, item.next_attempt_at, item.updated_at = "pending", 0, None, utcnow()
+    return len(items)

@@ -1,0 +1,1 @@
+"""The daemon's ASGI side: CRM notification callbacks, health (and later webhooks, metrics, status)."""

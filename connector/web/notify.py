@@ -1,0 +1,106 @@
+"""`POST /zoho/notify`: Zoho's notification callbacks, verified and stored before they are answered.
+
+The endpoint does as little as it can: read a bounded JSON body, check the channel and its token
+(constant time), store the notification in the inbox and answer 200. Fetching and applying the records
+is `process_notifications`' job, outside the request. An unknown channel or a wrong token is answered
+403 and stores nothing; the log names the channel, never the token.
+
+    routes = notification_routes(container)   # to mount in the daemon's app
+    app = build_web_app(container)            # a minimal app: those routes plus GET /health
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from connector.bootstrap import Container
+from connector.sync.channels import NOTIFY_PATH
+from connector.sync.notifications import parse_callback, receive_callback
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1 << 20
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"status": "error" if status >= 400 else "ok", "message": message}, status)
+
+
+def notification_routes(container: Container) -> list[BaseRoute]:
+    """The notification endpoint, bound to `container` (its database and key ring)."""
+
+    async def notify(request: Request) -> Response:
+        try:
+            raw = await _body(request)
+        except _TooLarge:
+            log.warning("zoho notification refused: body over %d bytes", MAX_BODY_BYTES)
+            return _answer(413, "body too large")
+        try:
+            callback = parse_callback(json.loads(raw))
+        except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too
+            reason = (
+                str(exc) if not isinstance(exc, json.JSONDecodeError | UnicodeDecodeError) else "not JSON"
+            )
+            log.warning("zoho notification refused: %s", reason)
+            return _answer(400, "not a notification")
+        received = await run_in_threadpool(receive_callback, container, callback)
+        if received.stored_id is None:
+            log.warning("zoho notification refused: %s", received.refused)
+            return _answer(403, "forbidden")
+        log.info(
+            "zoho notification %s stored: %s %s (%d record(s), channel %s)",
+            received.stored_id,
+            callback.operation,
+            callback.module,
+            len(callback.ids),
+            callback.channel_id,
+        )
+        return _answer(200, "stored")
+
+    return [Route(NOTIFY_PATH, notify, methods=["POST"])]
+
+
+def build_web_app(container: Container) -> Starlette:
+    """A minimal app: the notification routes and `GET /health` (200 while the database answers)."""
+
+    def database_answers() -> bool:
+        try:
+            with container.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("health: the database does not answer")
+            return False
+        return True
+
+    async def health(request: Request) -> Response:
+        if await run_in_threadpool(database_answers):
+            return _answer(200, "healthy")
+        return _answer(503, "database unavailable")
+
+    return Starlette(routes=[Route("/health", health, methods=["GET"]), *notification_routes(container)])

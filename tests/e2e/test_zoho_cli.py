@@ -1,0 +1,93 @@
+"""The Zoho commands an operator runs, against the sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.zoho.sandbox.config import SandboxConfig
+from adapters.zoho.sandbox.server import SandboxServer
+from tests.e2e.conftest import Result
+from tests.e2e.zoho_org import MAPPINGS
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def server() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(seed=4, contacts=300, accounts=120)) as running:
+        yield running
+
+
+@pytest.fixture
+def configured(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config = tmp_path / "connector.toml"
+    config.write_text(
+        f"""
+[database]
+url = "sqlite:///{tmp_path / "connector.db"}"
+[security]
+keys_file = "{tmp_path / "keys.json"}"
+[mappings]
+dir = "{MAPPINGS}"
+[zoho]
+enabled = true
+accounts_url = "{server.accounts_url}"
+client_id = "{server.config.client_id}"
+client_secret = "{server.config.client_secret}"
+retry_initial_wait_s = 0.01
+retry_max_wait_s = 0.05
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CONNECTOR_CONFIG", str(config))
+    return config
+
+
+def test_authorize_pull_push_and_status_from_the_command_line(
+    cli: Cli, server: SandboxServer, configured: Path
+) -> None:
+    authorized = cli("zoho", "authorize", "--code", server.sandbox.grant_code())
+    assert authorized.code == 0, authorized.err
+    assert f"API at {server.base_url}" in authorized.out
+    assert server.config.refresh_token not in authorized.out + authorized.err
+
+    pulled = cli("zoho", "pull")
+    assert pulled.code == 0, pulled.err
+    assert "zoho.Contacts: " in pulled.out
+    assert "300 read" in pulled.out
+    assert "120 read" in pulled.out
+
+    server.sandbox.faults.invalid_data.update({server.sandbox.record_ids("Accounts")[0]: "Credit_Limit"})
+    pushed = cli("zoho", "push")
+    assert pushed.code == 0, pushed.err
+    assert "1 rejected" in pushed.out
+
+    refused = json.loads(cli("outbox", "list", "--status", "failed", "--json").out)
+    assert [(r["code"], r["field"]) for r in refused] == [("INVALID_DATA", "Credit_Limit")]
+
+    status = json.loads(cli("zoho", "status", "--json").out)
+    assert {s["module"] for s in status["streams"]} == {"Contacts", "Accounts"}
+    assert status["outbox"]["zoho.Accounts failed"] == 1
+    assert 0 < status["credits"]["remaining"] < status["credits"]["budget"]
+
+
+def test_a_refused_grant_code_is_reported_without_a_traceback(cli: Cli, configured: Path) -> None:
+    refused = cli("zoho", "authorize", "--code", "1000.not-a-code")
+    assert refused.code != 0
+    assert "invalid_code" in refused.err
+    assert "Traceback" not in refused.err
+
+
+def test_mapping_preview_reads_live_records_from_zoho(
+    cli: Cli, server: SandboxServer, configured: Path
+) -> None:
+    assert cli("zoho", "authorize", "--code", server.sandbox.grant_code()).code == 0
+    preview = cli("mapping", "preview", "zoho_contacts", "--live", "--limit", "2", "--json")
+    assert preview.code == 0, preview.err
+    records = json.loads(preview.out)["records"]
+    assert len(records) == 2
+    assert all(r["record"].startswith("zoho.Contacts ") for r in records)

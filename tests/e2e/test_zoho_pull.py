@@ -1,0 +1,159 @@
+"""Pulling customers from the Zoho sandbox over loopback HTTP: full, incremental, deletions, trouble."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.zoho.sandbox.config import FaultConfig, SandboxConfig
+from connector.ledger.verify import verify_ledger
+from connector.ports import Changed, ContactSource
+from connector.sync.pull import pull_stream
+from tests.e2e.zoho_org import Org, connect_to, zoho_org
+
+FULL_PULL_CONTACTS = 25_000
+
+
+def outcomes(counts: dict[str, int]) -> int:
+    """Records that reached an outcome: every one read must have exactly one."""
+    return sum(n for k, n in counts.items() if k not in {"read", "stopped_on_budget"})
+
+
+@pytest.fixture(scope="module")
+def big_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
+    with zoho_org(
+        SandboxConfig(seed=11, contacts=FULL_PULL_CONTACTS, accounts=10), tmp_path_factory.mktemp("big")
+    ) as org:
+        yield org
+
+
+def test_full_pull_reads_every_contact_past_the_2000_record_wall(big_org: Org) -> None:
+    result = pull_stream(
+        big_org.container, big_org.container.zoho.records, big_org.mappings, "zoho", "Contacts"
+    )
+
+    assert result.stopped is None
+    assert result.counts["read"] == FULL_PULL_CONTACTS
+    assert outcomes(result.counts) == FULL_PULL_CONTACTS  # each bound, held for review or quarantined
+    bound = big_org.bindings("zoho.Contacts")
+    assert set(bound) <= set(big_org.sandbox.record_ids("Contacts"))
+    assert len(bound) == result.counts["created"] + result.counts["matched"]
+    with big_org.container.sessions() as session:
+        assert verify_ledger(session).ok
+
+
+def test_a_second_pull_reads_nothing_when_nothing_changed(big_org: Org) -> None:
+    again = pull_stream(
+        big_org.container, big_org.container.zoho.records, big_org.mappings, "zoho", "Contacts"
+    )
+
+    assert again.counts["read"] == 0
+
+
+def test_incremental_pull_returns_only_the_records_changed_since(big_org: Org) -> None:
+    ids = sorted(big_org.bindings("zoho.Contacts"))[:3]
+    for record_id in ids:
+        big_org.sandbox.edit_as_user("Contacts", record_id, {"Mailing_Country": "Singapore"})
+    created = big_org.sandbox.create_as_user(
+        "Contacts", {"Last_Name": "Okafor", "First_Name": "Ada", "Email": "ada.okafor@example.org"}
+    )
+
+    result = pull_stream(
+        big_org.container, big_org.container.zoho.records, big_org.mappings, "zoho", "Contacts"
+    )
+
+    assert result.counts["read"] == 4
+    assert result.counts["updated"] == 3
+    assert created in big_org.bindings("zoho.Contacts")
+
+
+def test_deleted_contacts_mark_their_binding_deleted(big_org: Org) -> None:
+    gone = sorted(big_org.bindings("zoho.Contacts"))[-2:]
+    for record_id in gone:
+        big_org.sandbox.delete_as_user("Contacts", record_id)
+
+    result = pull_stream(
+        big_org.container, big_org.container.zoho.records, big_org.mappings, "zoho", "Contacts"
+    )
+
+    assert result.counts["deleted"] == 2
+    bound = big_org.bindings("zoho.Contacts")
+    assert [bound[i][1] for i in gone] == ["deleted", "deleted"]
+    again = pull_stream(
+        big_org.container, big_org.container.zoho.records, big_org.mappings, "zoho", "Contacts"
+    )
+    assert again.counts["deleted"] == 0
+
+
+class ExpiringMidRun:
+    """A source whose org revokes every access token after the third page (as an expiry would)."""
+
+    def __init__(self, org: Org) -> None:
+        self.org = org
+        self.inner: ContactSource = org.container.zoho.records
+
+    def changes(
+        self, stream: str, fields: object, since: datetime | None, seen_at_since: frozenset[str]
+    ) -> Iterator[list[Changed]]:
+        for number, page in enumerate(self.inner.changes(stream, fields, since, seen_at_since), start=1):  # type: ignore[arg-type]
+            if number == 3:
+                self.org.sandbox.expire_access_tokens()
+            yield page
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def snapshot(org: Org) -> dict[str, str]:
+    """external id → account number of every Contacts binding."""
+    with org.container.sessions() as session:
+        customers = org.container.customers(session)
+        return {
+            ext: customers.view(cid).account_no for ext, (cid, _) in org.bindings("zoho.Contacts").items()
+        }
+
+
+def test_a_token_expiring_mid_run_is_replaced_once_and_the_pull_completes(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=5, contacts=1_500), tmp_path) as org:
+        result = pull_stream(org.container, ExpiringMidRun(org), org.mappings, "zoho", "Contacts")  # type: ignore[arg-type]
+
+        assert result.counts["read"] == 1_500
+        assert outcomes(result.counts) == 1_500
+
+
+def test_429_storms_slow_the_pull_but_give_identical_results(tmp_path: Path) -> None:
+    config = SandboxConfig(seed=5, contacts=2_500)
+    with zoho_org(config, tmp_path / "calm") as calm:
+        pull_stream(calm.container, calm.container.zoho.records, calm.mappings, "zoho", "Contacts")
+        expected = snapshot(calm)
+    stormy = SandboxConfig(
+        seed=5, contacts=2_500, faults=FaultConfig(burst_429_every=4, burst_429_length=2, error_rate=0.05)
+    )
+    with zoho_org(stormy, tmp_path / "storm") as storm:
+        result = pull_stream(
+            storm.container, storm.container.zoho.records, storm.mappings, "zoho", "Contacts"
+        )
+
+        assert result.counts["read"] == 2_500
+        assert snapshot(storm) == expected
+        assert storm.sandbox.injector.calls > 13  # the storm happened: 13 pages took more calls
+
+
+def test_the_cursor_and_its_records_survive_a_second_connector_instance(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=8, contacts=600), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Contacts")
+        org.sandbox.edit_as_user(
+            "Contacts", org.sandbox.record_ids("Contacts")[0], {"Mailing_Country": "Japan"}
+        )
+        other = connect_to(org.server, tmp_path)  # same database, a fresh process's view
+        try:
+            result = pull_stream(
+                other.container, other.container.zoho.records, other.mappings, "zoho", "Contacts"
+            )
+        finally:
+            other.container.close()
+
+        assert result.counts["read"] == 1

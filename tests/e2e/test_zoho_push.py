@@ -1,0 +1,137 @@
+"""Pushing figures to the Zoho sandbox over loopback HTTP: batches, per-record refusals, only changes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters.zoho.sandbox.config import SandboxConfig
+from connector.db import unit_of_work
+from connector.sync.models import OutboxItem, SyncRun
+from connector.sync.pull import pull_stream
+from connector.sync.push import push_target
+from tests.e2e.zoho_org import Org, zoho_org
+from tests.integration.helpers import invoice
+
+ACCOUNTS = 1_000
+REJECTED = 30  # 3 %
+AS_OF = date(2026, 4, 30)
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
+    with zoho_org(
+        SandboxConfig(seed=21, contacts=8, accounts=ACCOUNTS), tmp_path_factory.mktemp("push")
+    ) as org:
+        pulled = pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        assert pulled.counts["read"] == ACCOUNTS
+        yield org
+
+
+def push(org: Org, *, retry_now: bool = False) -> dict[str, int]:
+    outcome = push_target(
+        org.container,
+        org.container.zoho.sink,
+        org.mappings,
+        "zoho.Accounts",
+        as_of=AS_OF,
+        include_waiting=retry_now,
+    )
+    assert outcome.stopped is None
+    return dict(outcome.counts)
+
+
+def api_updates(org: Org) -> int:
+    return len([w for w in org.sandbox.written("Accounts") if w.operation == "update"])
+
+
+def test_first_push_writes_every_bound_account_and_records_each_refusal(org: Org) -> None:
+    bound = sorted(org.bindings("zoho.Accounts"))
+    refused = bound[:REJECTED]
+    org.sandbox.faults.invalid_data.update({record_id: "Outstanding_Balance" for record_id in refused})
+
+    counts = push(org)
+
+    assert counts["to_push"] == len(bound)
+    assert counts["pushed"] == len(bound) - REJECTED
+    assert counts["rejected"] == REJECTED
+    assert api_updates(org) == len(bound) - REJECTED
+    with unit_of_work(org.container.sessions) as session:
+        failed = session.scalars(select(OutboxItem).where(OutboxItem.status == "failed")).all()
+        assert sorted(i.external_id for i in failed) == refused
+        assert {(i.last_code, i.last_field, i.attempts) for i in failed} == {
+            ("INVALID_DATA", "Outstanding_Balance", 1)
+        }
+        assert all(i.next_attempt_at is not None for i in failed)
+        run = session.scalars(select(SyncRun).where(SyncRun.job == "push")).one()
+        assert json.loads(run.counts_json)["rejected"] == REJECTED
+    written = org.sandbox.record("Accounts", bound[-1])
+    assert written is not None
+    assert written["Credit_Status"] == "正常 OK"
+    assert written["Outstanding_Balance"] == Decimal("0.00")
+
+
+def test_only_the_refused_records_are_sent_again(org: Org) -> None:
+    org.sandbox.faults.invalid_data.clear()
+    before = api_updates(org)
+
+    waiting = push(org)  # their retry time has not come
+    retried = push(org, retry_now=True)
+
+    assert waiting.get("pushed", 0) == 0
+    assert retried["pushed"] == REJECTED
+    assert api_updates(org) - before == REJECTED
+
+
+def test_a_push_with_no_ledger_change_sends_nothing(org: Org) -> None:
+    before = api_updates(org)
+
+    counts = push(org)
+
+    assert counts.get("pushed", 0) == 0
+    assert counts.get("to_push", 0) == 0
+    assert api_updates(org) == before
+
+
+def test_a_changed_balance_is_pushed_for_that_account_only(org: Org) -> None:
+    external_id, (customer_id, _) = sorted(org.bindings("zoho.Accounts").items())[5]
+    with unit_of_work(org.container.sessions) as session:
+        account_no = org.container.customers(session).view(customer_id).account_no
+        currency = org.container.customers(session).view(customer_id).currency
+        org.container.ledger(session).post(invoice("INV-PUSH-1", account_no, "1234.50", currency, day=2))
+    before = api_updates(org)
+
+    counts = push(org)
+
+    assert counts["pushed"] == 1
+    assert api_updates(org) - before == 1
+    shown = org.sandbox.record("Accounts", external_id)
+    assert shown is not None
+    assert shown["Outstanding_Balance"] == Decimal("1234.50")
+
+
+def test_a_spent_budget_stops_the_push_cleanly_and_the_next_cycle_finishes(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=3, contacts=4, accounts=250), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        meter = org.container.zoho.meter
+        meter.budget = meter.budget - meter.remaining() + 15  # 15 credits left: 1 per 10 records written
+
+        first = push_target(
+            org.container, org.container.zoho.sink, org.mappings, "zoho.Accounts", as_of=AS_OF
+        )
+
+        assert first.stopped is not None
+        assert "budget" in first.stopped
+        assert 0 < first.counts["pushed"] < 250
+        meter.budget += 1_000
+        second = push_target(
+            org.container, org.container.zoho.sink, org.mappings, "zoho.Accounts", as_of=AS_OF
+        )
+        assert second.stopped is None
+        assert first.counts["pushed"] + second.counts["pushed"] == len(org.bindings("zoho.Accounts"))

@@ -1,0 +1,158 @@
+"""How the Zoho client reads answers: successes, empty answers, throttling, budgets and refusals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from adapters.zoho.client import ZohoApiError
+from adapters.zoho.limits import write_call_cost
+from connector.errors import AuthenticationError, BudgetExhaustedError, TransientRemoteError
+from tests.unit.zoho_fakes import fake_api
+
+
+def test_amounts_in_answers_are_decimals_never_floats() -> None:
+    api, _ = fake_api(lambda r: httpx.Response(200, content=b'{"data":[{"id":"1","Amount":1234.10}]}'))
+    assert api.call("GET", "/Accounts", what="read").data[0]["Amount"] == Decimal("1234.10")
+
+
+def test_decimal_values_are_sent_as_exact_json_numbers() -> None:
+    sent: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return httpx.Response(200, json={"data": []})
+
+    api, _ = fake_api(handler)
+    api.call("PUT", "/Accounts", body={"data": [{"id": "1", "Balance": Decimal("0.10")}]}, what="write")
+    assert sent == [b'{"data":[{"id":"1","Balance":0.10}]}']
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_no_content_and_not_modified_are_empty_answers(status: int) -> None:
+    api, _ = fake_api(lambda r: httpx.Response(status))
+    answer = api.call("GET", "/Contacts", what="list")
+    assert answer.body is None
+    assert answer.data == []
+
+
+def test_calls_carry_the_zoho_oauthtoken_header_and_the_v8_path() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    api, _ = fake_api(handler)
+    api.call("GET", "/Contacts", what="list")
+    assert seen[0].headers["Authorization"] == "Zoho-oauthtoken 1000.token0"
+    assert str(seen[0].url) == "https://www.zohoapis.com.cn/crm/v8/Contacts"
+
+
+def test_throttling_and_server_errors_are_retried_until_an_answer_comes() -> None:
+    answers = iter(
+        [
+            httpx.Response(429, json={"code": "TOO_MANY_REQUESTS"}),
+            httpx.Response(503, text="upstream unavailable"),
+            httpx.Response(200, json={"data": [{"id": "1"}]}),
+        ]
+    )
+    api, meter = fake_api(lambda r: next(answers))
+    assert api.call("GET", "/Contacts", what="list").data == [{"id": "1"}]
+    assert meter.spent_by_me == 3  # every attempt is a call Zoho may count
+
+
+def test_a_throttle_that_never_ends_surfaces_as_transient_with_the_call_named() -> None:
+    api, _ = fake_api(
+        lambda r: httpx.Response(429, headers={"Retry-After": "7"}, json={"code": "TOO_MANY_REQUESTS"})
+    )
+    with pytest.raises(TransientRemoteError, match="list Contacts: throttled") as caught:
+        api.call("GET", "/Contacts", what="list Contacts")
+    assert caught.value.retry_after == 7.0
+
+
+def test_429_with_no_credits_left_stops_without_retrying() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(
+            429, headers={"X-API-CREDITS-REMAINING": "0"}, json={"code": "TOO_MANY_REQUESTS"}
+        )
+
+    api, _ = fake_api(handler)
+    with pytest.raises(BudgetExhaustedError):
+        api.call("GET", "/Contacts", what="list")
+    assert calls == [1]
+
+
+def test_other_client_errors_are_permanent_and_keep_zohos_code_and_details() -> None:
+    body = {
+        "code": "INVALID_DATA",
+        "details": {"api_name": "Phone"},
+        "message": "invalid data",
+        "status": "error",
+    }
+    api, _ = fake_api(lambda r: httpx.Response(400, json=body))
+    with pytest.raises(ZohoApiError, match="HTTP 400 INVALID_DATA: invalid data") as caught:
+        api.call("PUT", "/Contacts", body={"data": []}, what="update")
+    assert caught.value.code == "INVALID_DATA"
+    assert caught.value.details == {"api_name": "Phone"}
+
+
+def test_a_scope_mismatch_is_an_authentication_error_with_a_hint() -> None:
+    body = {
+        "code": "OAUTH_SCOPE_MISMATCH",
+        "details": {},
+        "message": "invalid oauth scope",
+        "status": "error",
+    }
+    api, _ = fake_api(lambda r: httpx.Response(401, json=body))
+    with pytest.raises(AuthenticationError, match="regenerate the grant code"):
+        api.call("GET", "/settings/fields", what="fields")
+
+
+def test_the_local_budget_refuses_a_call_before_it_is_made() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, json={"data": []})
+
+    api, meter = fake_api(handler, budget=12)
+    api.call("PUT", "/Accounts", body={"data": []}, cost=write_call_cost(100), what="update 100")
+    with pytest.raises(BudgetExhaustedError, match="update 100 waits for the next cycle"):
+        api.call("PUT", "/Accounts", body={"data": []}, cost=write_call_cost(100), what="update 100")
+    assert calls == [1]
+    assert meter.remaining() == 2
+
+
+def test_the_orgs_remaining_credits_header_caps_what_the_meter_will_spend() -> None:
+    left = iter(["1", "0"])
+    api, meter = fake_api(
+        lambda r: httpx.Response(200, headers={"X-API-CREDITS-REMAINING": next(left)}, json={"data": []})
+    )
+    api.call("GET", "/Contacts", what="list")
+    assert meter.remaining() == 1
+    api.call("GET", "/Contacts", what="list")
+    with pytest.raises(BudgetExhaustedError, match="the org has 0 API credits left"):
+        api.call("GET", "/Contacts", what="list")
+
+
+def test_a_per_item_error_body_gives_its_first_items_code() -> None:
+    body = {
+        "watch": [
+            {
+                "code": "INVALID_DATA",
+                "details": {"api_name": "notify_url"},
+                "message": "bad url",
+                "status": "error",
+            }
+        ]
+    }
+    api, _ = fake_api(lambda r: httpx.Response(400, json=body))
+    with pytest.raises(ZohoApiError, match="INVALID_DATA: bad url") as caught:
+        api.call("POST", "/actions/watch", body={"watch": []}, what="watch")
+    assert caught.value.details == {"api_name": "notify_url"}

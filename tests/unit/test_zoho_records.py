@@ -1,0 +1,202 @@
+"""The Zoho reader's contract: paging past the 2,000 wall, field groups, inclusive cursors, deletions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from adapters.zoho.client import ZohoApiError
+from adapters.zoho.push import ZohoStatusSink
+from adapters.zoho.records import ZohoRecords, field_groups
+from connector.ports import FieldUpdate, PushResult
+from tests.unit.zoho_fakes import fake_api
+
+IST = timezone(timedelta(hours=5, minutes=30))
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=IST)
+
+
+def contact(n: int) -> dict[str, object]:
+    return {
+        "id": f"57257670000{n:08d}",
+        "Modified_Time": (T0 + timedelta(seconds=n)).isoformat(),
+        "Email": f"c{n}@x.cn",
+    }
+
+
+class FakeListing:
+    """Serves `total` contacts 200 a page with Zoho's rules: `page` stops at 2,000, tokens after that."""
+
+    def __init__(self, total: int, token_limit: int = 100_000) -> None:
+        self.records = [contact(n) for n in range(total)]
+        self.token_limit = token_limit
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        params = request.url.params
+        since = request.headers.get("If-Modified-Since")
+        rows = [
+            r
+            for r in self.records
+            if since is None
+            or datetime.fromisoformat(str(r["Modified_Time"])) >= datetime.fromisoformat(since)
+        ]
+        if "page_token" in params:
+            start = int(params["page_token"])
+            if start >= self.token_limit:
+                return httpx.Response(
+                    400,
+                    json={
+                        "code": "PAGINATION_LIMIT_EXCEEDED",
+                        "details": {},
+                        "message": "",
+                        "status": "error",
+                    },
+                )
+        else:
+            start = (int(params.get("page", "1")) - 1) * 200
+            if start >= 2000:
+                return httpx.Response(
+                    400,
+                    json={
+                        "code": "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
+                        "details": {"limit": 2000},
+                        "message": "",
+                        "status": "error",
+                    },
+                )
+        page = rows[start : start + 200]
+        if not page:
+            return httpx.Response(304 if since else 204)
+        more = start + 200 < len(rows)
+        info = {
+            "more_records": more,
+            "next_page_token": str(start + 200) if more else None,
+            "count": len(page),
+        }
+        return httpx.Response(200, json={"data": page, "info": info})
+
+
+def read_all(
+    records: ZohoRecords, since: datetime | None = None, seen: frozenset[str] = frozenset()
+) -> list[str]:
+    return [c.id for page in records.changes("Contacts", ["Email"], since, seen) for c in page]
+
+
+def test_a_listing_switches_to_page_tokens_before_the_2000_record_wall() -> None:
+    listing = FakeListing(4_500)
+    api, _ = fake_api(listing)
+    assert len(read_all(ZohoRecords(api))) == 4_500
+    pages = [dict(r.url.params) for r in listing.requests]
+    assert [p.get("page") for p in pages[:10]] == [str(n) for n in range(1, 11)]
+    assert all("page_token" in p and "page" not in p for p in pages[10:])
+    assert {(p["per_page"], p["sort_by"], p["sort_order"]) for p in pages} == {
+        ("200", "Modified_Time", "asc")
+    }
+    assert pages[0]["fields"] == "Modified_Time,Email"
+
+
+def test_a_listing_past_the_page_token_limit_starts_again_from_the_last_instant() -> None:
+    listing = FakeListing(1_000, token_limit=600)
+    api, _ = fake_api(listing)
+    ids = read_all(ZohoRecords(api))
+    assert ids == [str(contact(n)["id"]) for n in range(1_000)]  # no gap, no repeat
+
+
+def test_records_at_the_cursor_instant_already_seen_are_skipped() -> None:
+    listing = FakeListing(10)
+    api, _ = fake_api(listing)
+    since = T0 + timedelta(seconds=4)
+    ids = read_all(ZohoRecords(api), since, frozenset({str(contact(4)["id"])}))
+    assert ids == [str(contact(n)["id"]) for n in range(5, 10)]
+    assert listing.requests[0].headers["If-Modified-Since"] == "2026-01-01T09:00:04+05:30"
+
+
+def test_nothing_newer_is_an_empty_listing() -> None:
+    api, _ = fake_api(FakeListing(3))
+    assert read_all(ZohoRecords(api), T0 + timedelta(days=1)) == []
+
+
+def test_offsets_are_compared_as_instants_not_as_text() -> None:
+    utc_row = {"id": "1", "Modified_Time": "2026-01-01T03:30:00+00:00"}
+    api, _ = fake_api(
+        lambda r: httpx.Response(200, json={"data": [utc_row], "info": {"more_records": False}})
+    )
+    [[change]] = list(ZohoRecords(api).changes("Contacts", [], None, frozenset()))
+    assert change.modified_at == datetime(2026, 1, 1, 9, 0, tzinfo=IST)
+    assert change.modified_at.astimezone(UTC).hour == 3
+
+
+def test_more_than_50_fields_are_read_in_groups_and_merged_by_id() -> None:
+    wanted = [f"Field_{n}" for n in range(120)]
+    groups = field_groups(wanted)
+    assert [len(g) for g in groups] == [50, 50, 21]
+    assert groups[0][0] == "Modified_Time"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fields = request.url.params["fields"].split(",")
+        rows = [{"id": "7", **{f: f.lower() for f in fields}, "Modified_Time": T0.isoformat()}]
+        return httpx.Response(200, json={"data": rows, "info": {"more_records": False}})
+
+    api, _ = fake_api(handler)
+    [[change]] = list(ZohoRecords(api).changes("Contacts", wanted, None, frozenset()))
+    assert all(change.raw[f] == f.lower() for f in wanted)
+
+
+def test_a_page_token_error_other_than_expiry_or_limit_is_raised() -> None:
+    body = {"code": "TOKEN_BOUND_DATA_MISMATCH", "details": {}, "message": "", "status": "error"}
+    api, _ = fake_api(lambda r: httpx.Response(400, json=body))
+    with pytest.raises(ZohoApiError, match="TOKEN_BOUND_DATA_MISMATCH"):
+        read_all(ZohoRecords(api))
+
+
+def test_deletions_are_read_page_by_page_with_their_instants() -> None:
+    items = [
+        {"id": str(n), "deleted_time": "2026-02-01T10:00:00+05:30", "type": "recycle"} for n in range(250)
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        chunk = items[(page - 1) * 200 : page * 200]
+        return httpx.Response(200, json={"data": chunk, "info": {"more_records": page * 200 < len(items)}})
+
+    api, meter = fake_api(handler)
+    pages = list(ZohoRecords(api).deletions("Contacts", None))
+    assert [len(p) for p in pages] == [200, 50]
+    assert pages[0][0].deleted_at == datetime(2026, 2, 1, 4, 30, tzinfo=UTC)
+    assert meter.spent_by_me == 4  # a deleted-records call costs 2 credits
+
+
+def test_a_partial_update_reports_each_record_with_zohos_code_and_field() -> None:
+    answer = {
+        "data": [
+            {"code": "SUCCESS", "details": {"id": "1"}, "message": "record updated", "status": "success"},
+            {
+                "code": "INVALID_DATA",
+                "details": {"api_name": "Outstanding_Balance"},
+                "message": "invalid data",
+                "status": "error",
+            },
+            {"code": "RECORD_LOCKED", "details": {}, "message": "locked", "status": "error"},
+        ]
+    }
+    sent: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return httpx.Response(207, json=answer)
+
+    api, meter = fake_api(handler)
+    updates = [FieldUpdate(str(n), {"Outstanding_Balance": Decimal("1.50")}) for n in (1, 2, 3)]
+    results = ZohoStatusSink(api).push("Accounts", updates)
+    assert results == [
+        PushResult("1", True, "SUCCESS"),
+        PushResult("2", False, "INVALID_DATA", "Outstanding_Balance", "invalid data"),
+        PushResult("3", False, "RECORD_LOCKED", None, "locked"),
+    ]
+    assert b'"trigger":[]' in sent[0]
+    assert b'"Outstanding_Balance":1.50' in sent[0]
+    assert meter.spent_by_me == 1
