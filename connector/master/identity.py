@@ -4,6 +4,12 @@ The rules run in the policy's order (external id per backend, then e-mail, phone
 region). The first rule that finds anybody decides. It links the record only when it found exactly one
 customer, that customer has no other record from the same backend, and no stronger identifier present
 on both sides disagrees; anything else goes to the review queue. Nothing is merged silently.
+
+A name is the weakest identifier: many people share one (王伟 in Shanghai). A customer found by name
+whose e-mail address differs from the record's, at another domain or at a personal mail provider
+(qq.com, 163.com, gmail.com …), is somebody else — not a candidate at all — so namesakes become
+customers of their own instead of filling the review queue. Differing addresses at one organisation's
+domain (old@acme.cn, new@acme.cn) may be the same company or person and still go to review.
 """
 
 from __future__ import annotations
@@ -16,6 +22,40 @@ from typing import Literal, Protocol
 
 Outcome = Literal["bound", "matched", "new", "review"]
 
+# Mail providers whose addresses belong to one person each, not to an organisation.
+PERSONAL_MAIL_DOMAINS = frozenset(
+    {
+        "qq.com",
+        "foxmail.com",
+        "163.com",
+        "126.com",
+        "yeah.net",
+        "sina.com",
+        "sina.cn",
+        "sohu.com",
+        "139.com",
+        "189.cn",
+        "aliyun.com",
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "yahoo.co.jp",
+        "icloud.com",
+        "me.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "t-online.de",
+        "naver.com",
+        "rediffmail.com",
+    }
+)
 _NOT_WORD = re.compile(r"[\W_]+")
 # Legal-form words that differ between sources for the same company ("ACME Co., Ltd." vs "ACME").
 _LEGAL_SUFFIXES = (
@@ -116,6 +156,14 @@ def _candidates(rule: str, incoming: Incoming, lookup: IdentityLookup) -> Sequen
     return lookup.by_name_region(incoming.name or "", incoming.region or "")
 
 
+def _elsewhere(incoming: Incoming, candidate: Candidate) -> bool:
+    """Both have an e-mail address and they name different people: a namesake, not a match."""
+    if not (incoming.email and candidate.email) or incoming.email == candidate.email:
+        return False
+    domain = incoming.email.rpartition("@")[2]
+    return domain in PERSONAL_MAIL_DOMAINS or domain != candidate.email.rpartition("@")[2]
+
+
 def _conflict(rule: str, order: Sequence[str], incoming: Incoming, candidate: Candidate) -> str | None:
     if incoming.backend in candidate.backends:
         return f"the customer already has another {incoming.backend} record"
@@ -136,6 +184,8 @@ def resolve(incoming: Incoming, order: Sequence[str], lookup: IdentityLookup) ->
         if rule == "external_id":
             continue
         found = _candidates(rule, incoming, lookup)
+        if rule == "name_region":
+            found = [c for c in found if not _elsewhere(incoming, c)]
         if not found:
             continue
         ids = tuple(sorted({candidate.customer_id for candidate in found}))

@@ -109,3 +109,25 @@ def test_a_record_nobody_matches_is_new() -> None:
 )
 def test_names_match_ignoring_legal_form_width_case_and_punctuation(name: str, normalised: str) -> None:
     assert normalise_name(name) == normalised
+
+
+def test_a_persons_name_match_with_other_contact_details_is_somebody_else() -> None:
+    lookup = FakeLookup(names={("王伟", "SH"): [candidate(4, "wang.wei@a.cn")]})
+    resolution = resolve(
+        Incoming("zoho", "3", email="wei.wang@b.cn", name="王伟", region="SH"), ORDER, lookup
+    )
+    assert (resolution.outcome, resolution.reason) == ("new", "no rule found a customer")
+
+
+def test_a_persons_name_match_with_nothing_to_compare_still_goes_to_review_when_ambiguous() -> None:
+    lookup = FakeLookup(names={("王伟", "SH"): [candidate(4, "wang.wei@a.cn", None, "zoho")]})
+    resolution = resolve(Incoming("zoho", "3", name="王伟", region="SH"), ORDER, lookup)
+    assert resolution.outcome == "review"
+
+
+def test_namesakes_with_their_own_personal_mailboxes_are_different_people() -> None:
+    lookup = FakeLookup(names={("王伟", "SH"): [candidate(4, "wangwei88@qq.com")]})
+    resolution = resolve(
+        Incoming("zoho", "3", email="wangwei1990@qq.com", name="王伟", region="SH"), ORDER, lookup
+    )
+    assert resolution.outcome == "new"
