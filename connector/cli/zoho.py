@@ -52,7 +52,9 @@ def authorize(
     out.print(f"authorized: refresh token stored encrypted; API at {where}", markup=False)
 
 
-def _modules(container: Container, mappings: MappingSet, chosen: list[str] | None, kind: str) -> list[str]:
+def modules_with_mapping(
+    container: Container, mappings: MappingSet, chosen: list[str] | None, kind: str
+) -> list[str]:
     wanted = chosen or list(container.settings.zoho.modules)
     found = [m for m in wanted if mappings.for_source(f"zoho.{m}", kind) is not None]
     for missing in sorted(set(wanted) - set(found)):
@@ -70,7 +72,7 @@ def pull(
     container = state(ctx).container()
     mappings = mappings_for_run(container)
     results: list[PullResult] = []
-    for stream in _modules(container, mappings, module, "inbound"):
+    for stream in modules_with_mapping(container, mappings, module, "inbound"):
         result = pull_stream(container, container.zoho.records, mappings, "zoho", stream, full=full)
         results.append(result)
         out.print(f"{result.source}: {summary(result.counts)}", markup=False)
@@ -96,7 +98,7 @@ def push(
     container = state(ctx).container()
     mappings = mappings_for_run(container)
     stopped = False
-    for stream in _modules(container, mappings, module, "outbound"):
+    for stream in modules_with_mapping(container, mappings, module, "outbound"):
         outcome = push_target(
             container,
             container.zoho.sink,

@@ -13,12 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from adapters.zoho.fields_setup import FieldPlan, create_fields, outbound_modules, plan_module
-from connector.bootstrap import Container
 from connector.cli.context import err, out, report_problems, state
 from connector.cli.customers import mappings_for_run
 from connector.cli.output import dumps
-from connector.cli.zoho import zoho_app
-from connector.mapping.files import MappingSet
+from connector.cli.zoho import modules_with_mapping, zoho_app
 from connector.sync.channels import list_channels, renew_channels, stop_channels, watch_modules
 from connector.sync.notifications import list_notifications, process_notifications
 
@@ -92,14 +90,6 @@ def _print_plans(plans: dict[str, FieldPlan]) -> None:
 # --- notification channels --------------------------------------------------------------------------
 
 
-def _inbound_modules(container: Container, mappings: MappingSet, chosen: list[str] | None) -> list[str]:
-    wanted = chosen or list(container.settings.zoho.modules)
-    found = [m for m in wanted if mappings.for_source(f"zoho.{m}", "inbound") is not None]
-    for skipped in sorted(set(wanted) - set(found)):
-        err.print(f"zoho.{skipped}: no inbound mapping; not watched", markup=False)
-    return found
-
-
 @zoho_app.command("watch")
 def watch(
     ctx: typer.Context,
@@ -133,7 +123,7 @@ def watch(
         if any(view.error for view in renewed):
             raise typer.Exit(1)
         return
-    modules = _inbound_modules(container, mappings_for_run(container), module)
+    modules = modules_with_mapping(container, mappings_for_run(container), module, "inbound")
     if not modules:
         err.print("no module with an inbound mapping to watch", markup=False)
         raise typer.Exit(1)

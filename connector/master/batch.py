@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Table
 
+from connector.batching import cyclic_gc_paused
 from connector.errors import CustomerError
 from connector.ledger.customers import Indexes, NewCustomer
 from connector.ledger.models import utcnow
@@ -31,7 +32,6 @@ from connector.master.batch_classify import Classifier
 from connector.master.batch_identity import BatchIdentity
 from connector.master.bulk import (
     allocate_ids,
-    cyclic_gc_paused,
     driver_value,
     insert_rows,
     rows_in,

@@ -7,9 +7,7 @@ go to sqlite3's executemany, or to PostgreSQL's COPY (half the server's work of 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Column, Table, func, select, text
@@ -119,19 +117,6 @@ def rows_in(
             marks = ", ".join([mark] * len(chunk))
             statement = f"SELECT {columns} FROM {table} WHERE {condition}{key} IN ({marks})"
             yield from connection.exec_driver_sql(statement, (*params, *chunk))
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for one batch: its passes over a batch's many short-lived,
-    acyclic tuples and dicts find nothing. Reference counting still frees them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _unchanged(value: Any) -> Any:
