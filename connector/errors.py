@@ -3,6 +3,7 @@
     ConnectorError
      ├── ConfigError                    settings or a mapping set that cannot be used
      ├── MoneyError (also ValueError)   an amount or currency that is not exact money
+     ├── FileFormatError                a file no parser can read at all (it moves to failed/)
      ├── SecurityError
      │    ├── KeyStoreError             key material missing, unreadable or malformed
      │    └── DecryptionError           a ciphertext whose key is unknown or that fails authentication
@@ -36,6 +37,10 @@ class ConfigError(ConnectorError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+
+class FileFormatError(ConnectorError):
+    """A file that cannot be read at all: unknown format, not the declared format, broken structure."""
 
 
 class MoneyError(ConnectorError, ValueError):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session
 
 from connector.errors import CustomerError, UnknownAccountError
@@ -42,6 +42,7 @@ CUSTOMER_COLUMNS = (
     "credit_limit_minor",
     "payment_terms_days",
     "status",
+    "bound_backends",
     "created_at",
     "updated_at",
 )
@@ -79,6 +80,16 @@ class CustomerView:
     payment_terms_days: int
     value_tier: str | None
     status: str
+    backends: frozenset[str] = frozenset()  # of its active bindings
+
+
+def backends_column(backends: Iterable[str]) -> str:
+    """`customers.bound_backends` for these backends: sorted, comma-separated, "" for none."""
+    return ",".join(sorted(set(backends)))
+
+
+def backends_in(column: str) -> frozenset[str]:
+    return frozenset(column.split(",")) if column else frozenset()
 
 
 class Created(NamedTuple):
@@ -249,11 +260,13 @@ class CustomerDirectory:
         templates: Sequence[str | None] | None = None,
         indexes: Sequence[Indexes] | None = None,
         currencies: Sequence[str] | None = None,
+        bound_to: Sequence[str] | None = None,
     ) -> list[Created]:
         """New customers in one go, numbered in their order: the same customers as `create` one after
         the other, written in bulk (no views). `templates` override the account number template per
         customer; `indexes` (from `indexes`) and `currencies` (from `check`) are what the caller worked
-        out already. One customer that `check` refuses refuses them all."""
+        out already; `bound_to` is the backend whose record each customer is bound to as it is made
+        (the caller writes those bindings). One customer that `check` refuses refuses them all."""
         if not new:
             return []
         currencies = currencies or [self.check(customer) for customer in new]
@@ -278,8 +291,8 @@ class CustomerDirectory:
                     plain.append((f"customer.{field}", value))
         sealed = iter(self.encrypter.encrypt(plain))
         rows, created = [], []
-        for customer_id, customer, currency, numbers, scope, index in zip(
-            ids, new, currencies, numbering, scopes, found, strict=True
+        for customer_id, customer, currency, numbers, scope, index, backend in zip(
+            ids, new, currencies, numbering, scopes, found, bound_to or [""] * len(new), strict=True
         ):
             seq = following[scope]
             following[scope] = seq + 1
@@ -292,7 +305,7 @@ class CustomerDirectory:
             numbered = (customer_id, account_no, customer.customer_type, customer.region, seq)
             contact = (name_enc, index.name, email_enc, index.email, phone_enc, index.phone, address_enc)
             terms = (currency, limit, customer.payment_terms_days)
-            rows.append((*numbered, customer.value_tier, *contact, *terms, "active", now, now))
+            rows.append((*numbered, customer.value_tier, *contact, *terms, "active", backend, now, now))
             created.append(Created(customer_id, account_no))
         insert_rows(self.session, CUSTOMERS, CUSTOMER_COLUMNS, rows)
         for made, customer in zip(created, new, strict=True):
@@ -354,10 +367,15 @@ class CustomerDirectory:
             self._view(c) for c in self.session.scalars(select(Customer).where(Customer.phone_index == index))
         ]
 
-    def find_by_name(self, name: str, region: str) -> list[CustomerView]:
-        """Customers with this region and this name, legal-form words, case, width and punctuation ignored."""
+    def find_by_name(self, name: str, region: str, unbound_in: str | None = None) -> list[CustomerView]:
+        """Customers with this region and this name, legal-form words, case, width and punctuation
+        ignored; with `unbound_in`, those bound to that backend alone left out (without reading them)."""
         index = self.cipher.blind_index("name", normalise_name(name))
         query = select(Customer).where(Customer.name_index == index, Customer.region == region)
+        if unbound_in is not None:
+            query = query.where(
+                or_(Customer.bound_backends < unbound_in, Customer.bound_backends > unbound_in)
+            )
         return [self._view(c) for c in self.session.scalars(query)]
 
     def view(self, customer_id: int) -> CustomerView:
@@ -394,4 +412,5 @@ class CustomerDirectory:
             payment_terms_days=customer.payment_terms_days,
             value_tier=customer.value_tier,
             status=customer.status,
+            backends=backends_in(customer.bound_backends),
         )

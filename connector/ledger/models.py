@@ -58,7 +58,12 @@ class Customer(Base):
     """A customer of the master. Personal fields hold ciphertexts; `*_index` hold blind indexes."""
 
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("customer_type", "region", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("customer_type", "region", "seq"),
+        # The name rule looks for namesakes not yet bound to the record's backend: two range scans of
+        # this index skip the ones bound to it alone, however many people share the name.
+        Index("ix_customers_name_index_bound_backends", "name_index", "bound_backends"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_no: Mapped[str] = mapped_column(String(40), unique=True)
@@ -71,7 +76,9 @@ class Customer(Base):
     email_index: Mapped[str | None] = mapped_column(String(32), index=True)
     phone_enc: Mapped[str | None] = mapped_column(Text)
     phone_index: Mapped[str | None] = mapped_column(String(32), index=True)
-    name_index: Mapped[str | None] = mapped_column(String(32), index=True)  # normalised name, for identity
+    name_index: Mapped[str | None] = mapped_column(String(32))  # normalised name, for identity
+    # The backends of its active bindings, sorted and comma-separated ("" for none): kept by the master.
+    bound_backends: Mapped[str] = mapped_column(String(400), default="", server_default="")
     address_enc: Mapped[str | None] = mapped_column(Text)
     currency: Mapped[str] = mapped_column(String(3))
     credit_limit_minor: Mapped[int | None] = mapped_column(BigInteger)

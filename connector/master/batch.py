@@ -175,7 +175,7 @@ class _Batch:
             if (external_id := ids[index]) is not None and external_id not in known
         }
         reviews = self._open_reviews([item.external_id for item in unbound.values()])
-        self.identity.load([item.indexes for item in unbound.values()])
+        self.identity.load([item.indexes for item in unbound.values()], self.backend)
         seen: set[str] = set()
         for index in todo:
             external_id, record = ids[index], records[index]
@@ -313,6 +313,7 @@ class _Batch:
             templates=[new.template for new in planned],
             indexes=[self.identity.customers[new.key].indexes for new in planned],
             currencies=[new.currency for new in planned],
+            bound_to=[backend] * len(planned),
         )
         now = driver_value(session, BINDINGS.c.last_synced_at)(utcnow())
         digest, actor = self.mapping_digest, master.actor

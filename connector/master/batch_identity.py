@@ -2,7 +2,9 @@
 
 Loaded once per batch with a few IN-queries: the customers holding any identifier (blind index of an
 e-mail, a phone, a name) of the batch's unbound records, with their decrypted e-mail and phone, status
-and the backends of their active bindings — everything `DirectoryLookup` would read for those records.
+and the backends of their active bindings — everything `DirectoryLookup` would read for those records
+(namesakes bound to the batch's backend alone are neither read there nor here: the name rule skips
+them, and there may be thousands).
 Kept exact while the batch runs: customers the batch creates are added as they are planned (under a
 provisional key until written), and a customer changed by a record applied on its own is read again.
 So `resolve(incoming, order, lookup)` gives, for every record of the batch, what it would give against
@@ -17,7 +19,7 @@ from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
-from connector.ledger.customers import CustomerDirectory, Indexes
+from connector.ledger.customers import CustomerDirectory, Indexes, backends_in
 from connector.ledger.models import Customer
 from connector.master.bulk import rows_in
 from connector.master.identity import Candidate, Incoming, normalise_name, rules_asked
@@ -50,47 +52,48 @@ class BatchIdentity:
 
     # --- loading and keeping up to date ------------------------------------------------------------
 
-    def load(self, indexes: Sequence[Indexes]) -> None:
-        """The customers holding any of these identifiers, as the identity rules see them."""
-        columns = "id, email_index, phone_index, name_index, region, status, email_enc, phone_enc"
+    def load(self, indexes: Sequence[Indexes], backend: str) -> None:
+        """The customers holding any of these identifiers, as the identity rules see them: by e-mail
+        or phone all of them, by name those not bound to `backend` alone (the rule skips those)."""
+        columns = (
+            "id, email_index, phone_index, name_index, region, status, bound_backends, email_enc, phone_enc"
+        )
         found = {}
-        for key, values in (
-            ("email_index", {i.email for i in indexes if i.email}),
-            ("phone_index", {i.phone for i in indexes if i.phone}),
-            ("name_index", {i.name for i in indexes if i.name}),
+        for key, values, where, params in (
+            ("email_index", {i.email for i in indexes if i.email}, "", ()),
+            ("phone_index", {i.phone for i in indexes if i.phone}, "", ()),
+            (
+                "name_index",
+                {i.name for i in indexes if i.name},
+                "(bound_backends < {p} OR bound_backends > {p})",
+                (backend, backend),
+            ),
         ):
-            for row in rows_in(self.session, columns, "customers", key, values):
+            for row in rows_in(self.session, columns, "customers", key, values, where, *params):
                 found[row[0]] = row
-        backends = self._backends(found)
         decrypt = self.directory.cipher.decrypt_optional
-        for customer_id, email_index, phone_index, name_index, region, status, email, phone in found.values():
+        for (
+            customer_id,
+            email_index,
+            phone_index,
+            name_index,
+            region,
+            status,
+            backends,
+            email,
+            phone,
+        ) in found.values():
             self._file(
                 customer_id,
                 _Known(
                     decrypt("customer.email", email),
                     decrypt("customer.phone", phone),
                     status,
-                    frozenset(backends[customer_id]),
+                    backends_in(backends),
                     Indexes(name_index, email_index, phone_index),
                     region,
                 ),
             )
-
-    def _backends(self, customer_ids: Iterable[int]) -> defaultdict[int, set[str]]:
-        backends: defaultdict[int, set[str]] = defaultdict(set)
-        rows = rows_in(
-            self.session,
-            "customer_id, backend",
-            "customer_bindings",
-            "customer_id",
-            customer_ids,
-            "status = {p}",
-            "active",
-            array_type="bigint",
-        )
-        for customer_id, backend in rows:
-            backends[customer_id].add(backend)
-        return backends
 
     def add(self, email: str | None, phone: str | None, indexes: Indexes, region: str, backend: str) -> int:
         """A customer planned from a record of the batch, bound to it; its provisional key."""
@@ -117,7 +120,7 @@ class BatchIdentity:
                 decrypt("customer.email", row.email_enc),
                 decrypt("customer.phone", row.phone_enc),
                 row.status,
-                frozenset(self._backends([customer_id])[customer_id]),
+                backends_in(row.bound_backends),
                 Indexes(row.name_index, row.email_index, row.phone_index),
                 row.region,
             ),
@@ -147,7 +150,9 @@ class BatchIdentity:
                 return True
             if rule == "phone" and self.phones.get(indexes.phone or ""):
                 return True
-            if rule == "name_region" and self.names.get((indexes.name or "", incoming.region or "")):
+            if rule == "name_region" and self._namesakes(
+                indexes.name or "", incoming.region or "", incoming.backend
+            ):
                 return True
         return False
 
@@ -160,9 +165,17 @@ class BatchIdentity:
     def by_phone(self, phone: str) -> list[Candidate]:
         return self._candidates(self.phones.get(self.directory.blind_index("phone", phone), ()))
 
-    def by_name_region(self, name: str, region: str) -> list[Candidate]:
+    def by_name_region(self, name: str, region: str, backend: str) -> list[Candidate]:
         index = self.directory.blind_index("name", normalise_name(name))
-        return self._candidates(self.names.get((index, region), ()))
+        return self._candidates(self._namesakes(index, region, backend))
+
+    def _namesakes(self, name_index: str, region: str, backend: str) -> list[int]:
+        """Customers filed under this name, except those bound to `backend` (not loaded either)."""
+        return [
+            key
+            for key in self.names.get((name_index, region), ())
+            if backend not in self.customers[key].backends
+        ]
 
     def _candidates(self, keys: Iterable[int]) -> list[Candidate]:
         found = []

@@ -5,11 +5,13 @@ region). The first rule that finds anybody decides. It links the record only whe
 customer, that customer has no other record from the same backend, and no stronger identifier present
 on both sides disagrees; anything else goes to the review queue. Nothing is merged silently.
 
-A name is the weakest identifier: many people share one (王伟 in Shanghai). A customer found by name
-whose e-mail address differs from the record's, at another domain or at a personal mail provider
-(qq.com, 163.com, gmail.com …), is somebody else — not a candidate at all — so namesakes become
-customers of their own instead of filling the review queue. Differing addresses at one organisation's
-domain (old@acme.cn, new@acme.cn) may be the same company or person and still go to review.
+A name is the weakest identifier: many people share one (王伟 in Shanghai). It links records across
+backends (the CRM's contact to the ERP's customer); it does not second-guess a backend about its own
+records. So a namesake is not a candidate at all — the record becomes a customer of its own instead of
+filling the review queue — when it already has a record from the same backend (the backend keeps the
+two apart), or when its e-mail address differs from the record's at another domain or at a personal
+mail provider (qq.com, 163.com, gmail.com …). Differing addresses at one organisation's domain
+(old@acme.cn, new@acme.cn) may be the same company or person and still go to review.
 """
 
 from __future__ import annotations
@@ -126,7 +128,9 @@ class IdentityLookup(Protocol):
     def bound(self, backend: str, external_id: str) -> int | None: ...
     def by_email(self, email: str) -> Sequence[Candidate]: ...
     def by_phone(self, phone: str) -> Sequence[Candidate]: ...
-    def by_name_region(self, name: str, region: str) -> Sequence[Candidate]: ...
+    def by_name_region(self, name: str, region: str, backend: str) -> Sequence[Candidate]:
+        """Namesakes in `region`; those bound to `backend` may be left out (the rule skips them)."""
+        ...
 
 
 _LABELS = {"email": "e-mail", "phone": "phone", "name_region": "name and region"}
@@ -153,11 +157,15 @@ def _candidates(rule: str, incoming: Incoming, lookup: IdentityLookup) -> Sequen
         return lookup.by_email(incoming.email or "")
     if rule == "phone":
         return lookup.by_phone(incoming.phone or "")
-    return lookup.by_name_region(incoming.name or "", incoming.region or "")
+    found = lookup.by_name_region(incoming.name or "", incoming.region or "", incoming.backend)
+    return [candidate for candidate in found if not _namesake(incoming, candidate)]
 
 
-def _elsewhere(incoming: Incoming, candidate: Candidate) -> bool:
-    """Both have an e-mail address and they name different people: a namesake, not a match."""
+def _namesake(incoming: Incoming, candidate: Candidate) -> bool:
+    """Somebody else of the same name: another record of the same backend, or another e-mail address
+    at a personal mail provider or at another domain."""
+    if incoming.backend in candidate.backends:
+        return True
     if not (incoming.email and candidate.email) or incoming.email == candidate.email:
         return False
     domain = incoming.email.rpartition("@")[2]
@@ -184,8 +192,6 @@ def resolve(incoming: Incoming, order: Sequence[str], lookup: IdentityLookup) ->
         if rule == "external_id":
             continue
         found = _candidates(rule, incoming, lookup)
-        if rule == "name_region":
-            found = [c for c in found if not _elsewhere(incoming, c)]
         if not found:
             continue
         ids = tuple(sorted({candidate.customer_id for candidate in found}))

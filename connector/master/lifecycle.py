@@ -15,6 +15,7 @@ from connector.errors import CustomerError
 from connector.ledger.customers import CustomerView
 from connector.ledger.models import Customer, utcnow
 from connector.master import classify
+from connector.master.bound import refresh_bound_backends
 from connector.master.models import CustomerBinding
 from connector.master.records import BINDING_RECORD, Applied, SourceRecord
 
@@ -38,6 +39,7 @@ def delete(master: CustomerMaster, backend: str, external_id: str) -> Applied:
     if binding.status == "deleted":
         return Applied("unchanged", binding.customer_id, "already deleted")
     binding.status, binding.deleted_at = "deleted", utcnow()
+    refresh_bound_backends(master.session, [binding.customer_id])
     master._event(binding.customer_id, "binding_deleted", "deleted at its source", binding)
     if not master._active_bindings(binding.customer_id):
         master._set_status(
@@ -60,6 +62,7 @@ def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str =
     )
     for binding in bindings:
         binding.customer_id = survivor.id
+    refresh_bound_backends(master.session, [survivor.id, absorbed.id])
     row = master.session.get_one(Customer, absorbed.id)
     row.status, row.merged_into_id = "merged", survivor.id
     reason = f"{why}; " if why else ""
@@ -90,7 +93,7 @@ def split(master: CustomerMaster, backend: str, external_id: str, why: str = "")
     original = binding.customer_id
     created = master._create(source, classify.region(record, master.policy.regions))
     binding.customer_id = created.id
-    master.session.flush()
+    refresh_bound_backends(master.session, [original, created.id])
     reason = f"{why}; " if why else ""
     master._event(
         original,

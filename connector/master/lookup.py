@@ -26,24 +26,17 @@ class DirectoryLookup:
             )
         )
 
-    def _candidates(self, views: Iterable[CustomerView]) -> list[Candidate]:
-        found = [view for view in views if view.status != "merged"]
-        backends: dict[int, set[str]] = {view.id: set() for view in found}
-        if found:
-            rows = self.session.execute(
-                select(CustomerBinding.customer_id, CustomerBinding.backend).where(
-                    CustomerBinding.customer_id.in_(backends), CustomerBinding.status == "active"
-                )
-            )
-            for customer_id, backend in rows:
-                backends[customer_id].add(backend)
-        return [Candidate(view.id, view.email, view.phone, frozenset(backends[view.id])) for view in found]
-
     def by_email(self, email: str) -> list[Candidate]:
-        return self._candidates(self.directory.find_by_email(email))
+        return _candidates(self.directory.find_by_email(email))
 
     def by_phone(self, phone: str) -> list[Candidate]:
-        return self._candidates(self.directory.find_by_phone(phone))
+        return _candidates(self.directory.find_by_phone(phone))
 
-    def by_name_region(self, name: str, region: str) -> list[Candidate]:
-        return self._candidates(self.directory.find_by_name(name, region))
+    def by_name_region(self, name: str, region: str, backend: str) -> list[Candidate]:
+        return _candidates(self.directory.find_by_name(name, region, unbound_in=backend))
+
+
+def _candidates(views: Iterable[CustomerView]) -> list[Candidate]:
+    return [
+        Candidate(view.id, view.email, view.phone, view.backends) for view in views if view.status != "merged"
+    ]

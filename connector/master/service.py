@@ -22,6 +22,7 @@ from connector.ledger.customers import CustomerDirectory, CustomerView, NewCusto
 from connector.ledger.models import Customer, utcnow
 from connector.master import classify, lifecycle, tiers
 from connector.master.batch import apply_batch
+from connector.master.bound import refresh_bound_backends
 from connector.master.identity import Incoming, Resolution, resolve
 from connector.master.lookup import DirectoryLookup
 from connector.master.models import CustomerBinding, CustomerEvent, IdentityReview
@@ -120,6 +121,7 @@ class CustomerMaster:
         if binding.status == "deleted":
             outcome = "reactivated"
             binding.status, binding.deleted_at = "active", None
+            refresh_bound_backends(self.session, [binding.customer_id])
             self._event(binding.customer_id, "binding_restored", "the record is back in its source", binding)
             self._set_status(binding.customer_id, "active", "a bound record is back in its source")
         self._apply_changes(binding, source.values)
@@ -192,6 +194,7 @@ class CustomerMaster:
         )
         self.session.add(binding)
         self._store(binding, source)
+        refresh_bound_backends(self.session, [customer_id])
         self._event(customer_id, "bound", detail, binding)
 
     def _store(self, binding: CustomerBinding, source: SourceRecord) -> None:

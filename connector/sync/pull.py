@@ -1,8 +1,10 @@
 """Pull customers from a CRM: changed records since the cursor, then deletions, one run per stream.
 
-Each page of changes is mapped and applied in one transaction together with the cursor that covers
-it, so a crash loses at most the page in hand and the next run starts where the last commit left off.
-A page is fetched while the previous one is stored. The run's start is the cursor's signpost.
+Pages of changes are mapped and applied in one transaction together with the cursor that covers
+them, so a crash loses at most the pages in hand and the next run starts where the last commit left
+off. Pages are fetched while earlier ones are stored; the pages waiting when a transaction starts go
+into it together (up to `RECORDS_PER_TRANSACTION`), so a fast source pays for few commits and a slow
+one has each page stored as soon as it arrives. The run's start is the cursor's signpost.
 Deletions mark the record's binding deleted (and the customer inactive when it was the last one).
 """
 
@@ -23,8 +25,11 @@ from connector.master.sync import apply_records, inbound_mapping
 from connector.ports import Changed, ContactSource, Deletion
 from connector.sync import cursors
 from connector.sync.models import SyncRun
-from connector.sync.prefetch import prefetched
+from connector.sync.prefetch import prefetched_runs
 from connector.sync.runs import finish_run, start_run
+
+RECORDS_PER_TRANSACTION = 2_000
+READ_AHEAD_PAGES = 16
 
 
 @dataclass
@@ -56,14 +61,15 @@ def pull_stream(
     error: str | None = None
     try:
         pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
-        for page in prefetched(pages):
-            position = position.advanced(((c.id, c.modified_at) for c in page), signpost)
+        for run_of_pages in prefetched_runs(pages, READ_AHEAD_PAGES, RECORDS_PER_TRANSACTION, len):
+            changed = [record for page in run_of_pages for record in page]
+            position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
             with unit_of_work(container.sessions) as session:
                 run = session.get_one(SyncRun, run_id)
-                batch = [(f"{mapping.source} {c.id}", c.raw) for c in page]
+                batch = [(f"{mapping.source} {c.id}", c.raw) for c in changed]
                 result.counts += apply_records(session, container, mappings, mapping, run, batch)
                 cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
-            result.counts["read"] += len(page)
+            result.counts["read"] += len(changed)
         for gone in source.deletions(stream, gone_position.at):
             fresh = [d for d in gone if d.id not in gone_position.seen or d.deleted_at != gone_position.at]
             gone_position = gone_position.advanced(((d.id, d.deleted_at) for d in gone), signpost)

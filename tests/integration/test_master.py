@@ -181,6 +181,30 @@ def test_split_makes_a_wrongly_linked_record_its_own_customer(container: Contain
             m.split("zoho", "z1")
 
 
+def test_each_customer_knows_the_backends_of_its_live_records_through_every_change(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        a = m.apply("zoho", contact("z1", email="a@b.cn"), DIGEST).customer_id or 0
+        m.apply("fxiaoke", contact("f1", email="a@b.cn"), DIGEST)  # linked by e-mail
+        b = m.apply("webhook", contact("w1", email="w@c.cn"), DIGEST).customer_id or 0
+
+        def backends() -> dict[int, frozenset[str]]:
+            return {customer_id: m.directory.view(customer_id).backends for customer_id in (a, b)}
+
+        assert backends() == {a: {"fxiaoke", "zoho"}, b: {"webhook"}}
+        m.delete("zoho", "z1")
+        assert backends()[a] == {"fxiaoke"}
+        m.apply("zoho", contact("z1", email="a@b.cn"), DIGEST)  # back at its source
+        assert backends()[a] == {"fxiaoke", "zoho"}
+        split_off = m.split("fxiaoke", "f1").id
+        assert (backends()[a], m.directory.view(split_off).backends) == ({"zoho"}, {"fxiaoke"})
+        m.merge(m.directory.view(b).account_no, m.directory.view(a).account_no)
+        assert backends() == {a: frozenset(), b: {"webhook", "zoho"}}
+        stored = m.session.scalars(select(Customer.bound_backends).order_by(Customer.id)).all()
+    assert stored == ["", "webhook,zoho", "fxiaoke"]
+
+
 def test_a_class_with_its_own_template_numbers_its_accounts_its_own_way(container: Container) -> None:
     data = POLICY.model_dump()
     data["types"][2]["account_number_template"] = "P{region}{seq:06}"

@@ -26,7 +26,7 @@ class FakeLookup:
     def by_phone(self, phone: str) -> Sequence[Candidate]:
         return self.phones.get(phone, [])
 
-    def by_name_region(self, name: str, region: str) -> Sequence[Candidate]:
+    def by_name_region(self, name: str, region: str, backend: str) -> Sequence[Candidate]:
         return self.names.get((normalise_name(name), region), [])
 
 
@@ -119,10 +119,27 @@ def test_a_persons_name_match_with_other_contact_details_is_somebody_else() -> N
     assert (resolution.outcome, resolution.reason) == ("new", "no rule found a customer")
 
 
-def test_a_persons_name_match_with_nothing_to_compare_still_goes_to_review_when_ambiguous() -> None:
+def test_a_namesake_with_a_record_from_the_same_backend_is_somebody_else() -> None:
     lookup = FakeLookup(names={("王伟", "SH"): [candidate(4, "wang.wei@a.cn", None, "zoho")]})
     resolution = resolve(Incoming("zoho", "3", name="王伟", region="SH"), ORDER, lookup)
-    assert resolution.outcome == "review"
+    assert (resolution.outcome, resolution.reason) == ("new", "no rule found a customer")
+
+
+def test_a_name_match_across_backends_with_nothing_to_compare_links() -> None:
+    lookup = FakeLookup(names={("王伟", "SH"): [candidate(4, "wang.wei@a.cn", None, "fxiaoke")]})
+    resolution = resolve(Incoming("zoho", "3", name="王伟", region="SH"), ORDER, lookup)
+    assert (resolution.outcome, resolution.customer_id) == ("matched", 4)
+
+
+def test_several_namesakes_from_other_backends_go_to_review() -> None:
+    namesakes = [
+        candidate(4, None, None, "fxiaoke"),
+        candidate(6, None, None, "webhook"),
+        candidate(8, None, None, "zoho"),
+    ]
+    lookup = FakeLookup(names={("王伟", "SH"): namesakes})
+    resolution = resolve(Incoming("zoho", "3", name="王伟", region="SH"), ORDER, lookup)
+    assert (resolution.outcome, resolution.candidates) == ("review", (4, 6))
 
 
 def test_namesakes_with_their_own_personal_mailboxes_are_different_people() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ from adapters.zoho.limits import Concurrency, CreditMeter, MemorySpendingLog, ed
 from connector.errors import BudgetExhaustedError
 from connector.exact_json import dumps_exact
 from connector.sync.cursors import Position
-from connector.sync.prefetch import prefetched
+from connector.sync.prefetch import prefetched, prefetched_runs
 from connector.sync.push import DEAD_AFTER, retry_wait
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -71,6 +72,23 @@ def test_leaving_a_read_ahead_early_stops_its_worker() -> None:
             break
     assert len(produced) < 10
     assert not any(t.name == "prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_runs_of_pages_keep_every_page_in_order_stop_at_the_limit_and_end_with_the_error() -> None:
+    pages = [[n, n] for n in range(10)]
+
+    def produce() -> Iterator[list[int]]:
+        yield from pages
+        raise RuntimeError("page 11 failed")
+
+    runs: list[list[list[int]]] = []
+    with pytest.raises(RuntimeError, match="page 11 failed"):
+        for run in prefetched_runs(produce(), depth=8, limit=5, size=len):
+            time.sleep(0.01)  # storing takes a while: pages queue up behind
+            runs.append(run)
+    assert [page for run in runs for page in run] == pages
+    assert all(sum(map(len, run)) - len(run[-1]) < 5 for run in runs)  # the last page crossed the limit
+    assert max(len(run) for run in runs) > 1  # waiting pages went together
 
 
 def test_exact_json_writes_decimals_as_plain_numbers() -> None:

@@ -1,0 +1,120 @@
+"""Domain documents read from accounting exports and bank statements: what the import posts and matches.
+
+Parsers (`adapters/statements`, `adapters/exports`) turn a file into a stream of `Document`s, one
+`Statement` per bank statement in it, and a `Problem` for each row they cannot read; the rows around a
+problem go on. Nothing here knows the ledger: the import (`connector/imports`) matches documents to
+customers and posts them.
+
+Amounts are `Money` (integer minor units). Invoices, credit notes and payments carry positive amounts;
+a bank line is signed from the account holder's side: money in (a customer paying) is positive, money
+out negative. Every document carries its `Origin` — file, row or line, and the raw text — so that every
+ledger entry traces back to it and every problem can be shown with the input that caused it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from connector.money import Money
+
+DocumentKind = Literal["invoice", "credit_note", "payment", "bank_line"]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a document or a problem came from: the file's name, its 1-based row (CSV/XLSX data row
+    counting the header as row 1), line (text formats) or record number, and the raw input as text."""
+
+    file: str
+    row: int | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """The other side of a document as the source names it; any of these may be missing."""
+
+    name: str | None = None
+    account_no: str | None = None  # our customer account number, when the source carries it
+    external_id: str | None = None  # the customer's id in the source system (Zoho Books customer_id …)
+    bank_account: str | None = None  # IBAN or account number the money came from (normalised: no spaces)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Part of a payment (or credit note) applied to one invoice, as the source recorded it."""
+
+    invoice_number: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """An invoice, credit note, payment (receipt) or bank statement line.
+
+    `external_id` is stable across re-exports: the source's own id (Zoho Books payment_id, QuickBooks
+    TRNSID, Xero PaymentID, Kingdee FBILLNO, CAMT AcctSvcrRef, OFX account + FITID) or, where the
+    source has none, a documented composite hash (see each parser). `source` names the format
+    ("camt053", "mt940", "ofx", "qb_iif", "zoho_books" …) and with `external_id` is the document's
+    idempotency key. `references` holds every free text the matcher may search for an invoice or
+    account number (reference, memo, remittance lines, end-to-end id), most specific first.
+    `reverses` is the `external_id` of the document this one cancels (CAMT `RvslInd`, OFX
+    `CORRECTACTION=DELETE`), or None.
+    """
+
+    kind: DocumentKind
+    source: str
+    external_id: str
+    date: dt.date
+    amount: Money
+    origin: Origin
+    party: Party = field(default_factory=Party)
+    number: str | None = None  # invoice / credit note / payment number as printed
+    due_date: dt.date | None = None
+    value_date: dt.date | None = None
+    references: tuple[str, ...] = ()
+    allocations: tuple[Allocation, ...] = ()
+    reverses: str | None = None
+    account: str | None = None  # bank_line: the statement's account (IBAN or number)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A bank statement's header: the account, its period and its booked balances (signed, in the
+    statement's currency), for reconciliation against the ledger's bank account."""
+
+    source: str
+    account: str
+    currency: str
+    origin: Origin
+    statement_id: str | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    opening: Money | None = None
+    closing: Money | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A row, line or record that could not be read: kept (quarantined) with its origin and the reason."""
+
+    origin: Origin
+    reason: str
+
+
+Parsed = Document | Statement | Problem
+
+
+class DocumentParser(Protocol):
+    """One file format. `sniff` looks at the file's first bytes and name; `parse` streams the file
+    (never reading it whole into memory when it can be avoided) and raises `FileFormatError` only when
+    nothing in it can be read at all."""
+
+    format: str
+
+    def sniff(self, head: bytes, name: str) -> bool: ...
+
+    def parse(self, path: str, name: str) -> Iterator[Parsed]: ...
