@@ -11,14 +11,21 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.exports.iif import IifParser
+from adapters.exports.mapped import MappedExport
+from adapters.statements.camt053 import Camt053Parser
+from adapters.statements.mt940 import Mt940Parser
+from adapters.statements.ofx import OfxParser
 from adapters.zoho.connection import ZohoConnection, connect
 from connector.db import make_engine, session_factory, unit_of_work, upgrade_database
+from connector.documents import DocumentParser
 from connector.errors import ConfigError
 from connector.ledger import guards  # noqa: F401  (registers the append-only guards on every Session)
 from connector.ledger.chart import ensure_chart
 from connector.ledger.customers import CustomerDirectory
 from connector.ledger.posting import Ledger
 from connector.log import RedactingFormatter, configure_logging
+from connector.mapping.files import load_mapping_set
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
 from connector.ports import RecordSource
@@ -87,6 +94,15 @@ class Container:
         return CustomerMaster(
             session, self.customers(session), self.cipher, policy, self.settings.ledger.base_currency, actor
         )
+
+    def document_parsers(self) -> list[DocumentParser]:
+        """Every file format the import reads: bank statements (structured formats first: they are
+        recognised by their own markers), QuickBooks IIF, then each export mapping of the mapping set."""
+        mappings, problems = load_mapping_set(self.settings.mappings.dir)
+        if mappings is None:
+            raise ConfigError("the mapping set cannot be used", [str(problem) for problem in problems])
+        exports = [MappedExport(mapping) for _, mapping in sorted(mappings.documents.items())]
+        return [Camt053Parser(), Mt940Parser(), OfxParser(), IifParser(), *exports]
 
     def record_source(self, backend: str) -> RecordSource:
         """The live connection to `backend`; wired here as each adapter is configured."""

@@ -14,6 +14,7 @@ ledger entry traces back to it and every problem can be shown with the input tha
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -118,3 +119,29 @@ class DocumentParser(Protocol):
     def sniff(self, head: bytes, name: str) -> bool: ...
 
     def parse(self, path: str, name: str) -> Iterator[Parsed]: ...
+
+
+def fingerprint(document: Document) -> str:
+    """SHA-256 of everything a document says, its origin aside: the same document exported again (in
+    another file, at another row) has the same fingerprint; a changed one has another."""
+    party = document.party
+    parts = [
+        document.kind,
+        document.source,
+        document.external_id,
+        document.date.isoformat(),
+        document.amount.currency,
+        str(document.amount.minor),
+        party.name or "",
+        party.account_no or "",
+        party.external_id or "",
+        party.bank_account or "",
+        document.number or "",
+        document.due_date.isoformat() if document.due_date else "",
+        document.value_date.isoformat() if document.value_date else "",
+        "\x1f".join(document.references),
+        "\x1f".join(f"{a.invoice_number}={a.amount.currency}{a.amount.minor}" for a in document.allocations),
+        document.reverses or "",
+        document.account or "",
+    ]
+    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()

@@ -4,6 +4,7 @@
      ├── ConfigError                    settings or a mapping set that cannot be used
      ├── MoneyError (also ValueError)   an amount or currency that is not exact money
      ├── FileFormatError                a file no parser can read at all (it moves to failed/)
+     ├── ReconcileError                 a reconciliation decision that cannot be made as asked
      ├── SecurityError
      │    ├── KeyStoreError             key material missing, unreadable or malformed
      │    └── DecryptionError           a ciphertext whose key is unknown or that fails authentication
@@ -41,6 +42,10 @@ class ConfigError(ConnectorError):
 
 class FileFormatError(ConnectorError):
     """A file that cannot be read at all: unknown format, not the declared format, broken structure."""
+
+
+class ReconcileError(ConnectorError):
+    """A queue item that does not exist or was decided already, or a customer that does not exist."""
 
 
 class MoneyError(ConnectorError, ValueError):

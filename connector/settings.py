@@ -80,14 +80,41 @@ class ChartSettings(Section):
     bank: ChartAccount = ChartAccount(code="1002", name="Bank deposits 银行存款")
     receivable: ChartAccount = ChartAccount(code="1122", name="Accounts receivable 应收账款")
     advances: ChartAccount = ChartAccount(code="2203", name="Customer advances 预收账款")
+    # Receipts whose payer is not known yet: held here until finance attributes them to a customer.
+    unapplied: ChartAccount = ChartAccount(code="220399", name="Unapplied receipts 预收账款-待认领")
     revenue: ChartAccount = ChartAccount(code="6001", name="Revenue 主营业务收入")
 
     @model_validator(mode="after")
     def _distinct_codes(self) -> ChartSettings:
-        codes = [self.bank.code, self.receivable.code, self.advances.code, self.revenue.code]
+        codes = [
+            self.bank.code,
+            self.receivable.code,
+            self.advances.code,
+            self.unapplied.code,
+            self.revenue.code,
+        ]
         if len(set(codes)) != len(codes):
             raise ValueError(f"each role needs its own account code, got {codes}")
         return self
+
+
+class MatchingSettings(Section):
+    """How receipts find their customer: tiers 1 (a reference names an invoice, account number or
+    record id) and 2 (a known payer bank account) are sure; 3 (payer name) and 4 (amount and date
+    against open invoices) are guesses a person confirms unless `auto_post_tiers` says otherwise."""
+
+    auto_post_tiers: int = Field(default=2, ge=0, le=4, description="tiers up to this one post by themselves")
+    name_threshold: int = Field(default=90, ge=50, le=100, description="lowest payer-name score (0-100)")
+    amount_window_days: int = Field(default=60, ge=0, le=366, description="tier 4: days after the invoice")
+
+
+class ImportSettings(Section):
+    """Accounting exports and bank statements."""
+
+    inbox: Path = Path("inbox")  # the daemon imports files dropped here; archive/ and failed/ beside them
+    changed_documents: Literal["reverse_and_repost", "quarantine"] = "reverse_and_repost"
+    batch_size: int = Field(default=2_000, ge=1, le=100_000)
+    matching: MatchingSettings = MatchingSettings()
 
 
 class LedgerSettings(Section):
@@ -213,6 +240,7 @@ class Settings(BaseSettings):
     mappings: MappingSettings = MappingSettings()
     credit: CreditSettings = CreditSettings()
     zoho: ZohoSettings = ZohoSettings()
+    imports: ImportSettings = ImportSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

@@ -17,6 +17,7 @@ from connector import __version__
 from connector.cli.context import CliState, err, out, report_problems, state
 from connector.cli.customers import customers_app
 from connector.cli.figures import figures
+from connector.cli.imports import import_command, reconcile_app
 from connector.cli.keys import keys_app
 from connector.cli.ledger import ledger_app
 from connector.cli.mapping import mapping_app
@@ -48,6 +49,8 @@ customers_app.command("figures")(figures)
 app.add_typer(zoho_app, name="zoho")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(reconcile_app, name="reconcile")
+app.command("import")(import_command)
 
 
 def _version(value: bool) -> None:

@@ -23,6 +23,7 @@ ROLES = {
     "bank": Role("asset", per_customer=False, is_control=False),
     "receivable": Role("asset", per_customer=True, is_control=True),
     "advances": Role("liability", per_customer=True, is_control=True),
+    "unapplied": Role("liability", per_customer=False, is_control=False),
     "revenue": Role("revenue", per_customer=False, is_control=False),
 }
 

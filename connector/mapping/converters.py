@@ -12,9 +12,10 @@ pattern); the bound step gives exactly the converter's results and errors.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -95,6 +96,8 @@ def _on_text(name: str, transform: Callable[[str], str]) -> None:
     """Register a text converter: `None` passes through, an empty result counts as missing."""
 
     def convert(value: Any) -> str | None:
+        if type(value) is str:  # the common case first: export cells are text
+            return transform(value) or None
         text = _text(value)
         return None if text is None else transform(text) or None
 
@@ -209,34 +212,60 @@ def _datetime_reader(format: str) -> Callable[[str], datetime]:
 
 
 @converter("date", options=("format",), required=("format",))
-def to_date(value: Any, format: str) -> date | None:
+def to_date(value: Any, format: str | Sequence[str]) -> date | None:
+    """A calendar date; `format` is one strptime format or a list tried in order (exports mix them)."""
     if isinstance(value, datetime):
         return value.date()
     if value is None or isinstance(value, date):
         return value
-    return _read_date(_datetime_reader(format), format, value)
+    read, described = _date_reader(format)
+    return _read_date(read, described, value)
 
 
-def _read_date(read: Callable[[str], datetime], format: str, value: Any) -> date | None:
+def _date_reader(format: str | Sequence[str]) -> tuple[Callable[[str], datetime], str]:
+    """A reader for one format or for the first of several that matches, and how to name them."""
+    if isinstance(format, str):
+        return _datetime_reader(format), f"the date format {format!r}"
+    readers = tuple(_datetime_reader(each) for each in format)
+
+    def read(text: str) -> datetime:
+        for reader in readers:
+            try:
+                return reader(text)
+            except ValueError:
+                continue
+        raise ValueError(text)
+
+    return read, f"any of the date formats {', '.join(map(repr, format))}"
+
+
+def _read_date(read: Callable[[str], datetime], described: str, value: Any) -> date | None:
     text = str(value).strip()
     if not text:
         return None
     try:
         return read(text).date()  # a calendar date: any zone in the text is dropped
     except ValueError:
-        raise ConversionError(f"{text!r} does not match the date format {format!r}") from None
+        raise ConversionError(f"{text!r} does not match {described}") from None
 
 
 @binder("date")
-def _bind_date(format: str) -> Bound:
-    read = _datetime_reader(format)
+def _bind_date(format: str | Sequence[str]) -> Bound:
+    read, described = _date_reader(format)
+
+    # Exports repeat a few hundred dates over millions of rows: remember them (failures are not cached).
+    @functools.lru_cache(maxsize=4096)
+    def read_text(text: str) -> date | None:
+        return _read_date(read, described, text)
 
     def convert(value: Any) -> date | None:
+        if type(value) is str:
+            return read_text(value)
         if isinstance(value, datetime):
             return value.date()
         if value is None or isinstance(value, date):
             return value
-        return _read_date(read, format, value)
+        return _read_date(read, described, value)
 
     return convert
 
@@ -379,6 +408,18 @@ def required(value: Any) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ConversionError("a value is required here but the source has none")
     return value
+
+
+@converter("digest", options=("length",))
+def digest(value: Any, length: int = 20) -> str | None:
+    """The first `length` hex digits of the text's SHA-256: a composite id (a template over several
+    columns) that must fit an id column and stay the same on every re-export of the same row."""
+    text = _text(value)
+    if text is None or not text.strip():
+        return None
+    if not isinstance(length, int) or isinstance(length, bool) or not 8 <= length <= 64:
+        raise ConversionError(f"digest length must be a whole number from 8 to 64, not {length!r}")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
 # --- formatting for outbound fields (ledger figures → CRM) ----------------------------------------------

@@ -14,13 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from connector.mapping.model import MappingFile, closest
+from connector.mapping.model import DocumentMapping, MappingFile, closest
 from connector.master.policy import CustomerPolicy
 
-KINDS: dict[str, type[MappingFile] | type[CustomerPolicy]] = {
+Parsed = MappingFile | CustomerPolicy | DocumentMapping
+
+KINDS: dict[str, type[MappingFile] | type[CustomerPolicy] | type[DocumentMapping]] = {
     "inbound": MappingFile,
     "outbound": MappingFile,
     "customer_master": CustomerPolicy,
+    "document": DocumentMapping,
 }
 
 
@@ -42,9 +45,15 @@ class MappingSet:
     digest: str  # SHA-256 over the files' names and bytes: recorded with every sync run
     policy: CustomerPolicy = field(default_factory=CustomerPolicy)
     texts: dict[str, str] = field(default_factory=dict, repr=False)  # file name → text, to keep a copy
+    documents: dict[str, DocumentMapping] = field(default_factory=dict)  # export maps by file stem
 
     def for_source(self, source: str, kind: str = "inbound") -> MappingFile | None:
         return next((f for f in self.files.values() if (f.kind, f.source) == (kind, source)), None)
+
+    def document_format(self, source: str) -> DocumentMapping | None:
+        """The export mapping for a format name (`zoho_books.payments`) or file stem."""
+        found = self.documents.get(source)
+        return found or next((d for d in self.documents.values() if d.source == source), None)
 
 
 def _line_of(text: str, loc: Sequence[str | int]) -> int | None:
@@ -132,7 +141,7 @@ def _problems(path: Path, text: str, root: type[BaseModel], error: ValidationErr
     return problems
 
 
-def _parse(path: Path, text: str) -> tuple[MappingFile | CustomerPolicy | None, list[MappingProblem]]:
+def _parse(path: Path, text: str) -> tuple[Parsed | None, list[MappingProblem]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -167,6 +176,7 @@ def parse_mapping_texts(
     """Validate named mapping texts (file name → TOML); the set only when there is no problem at all."""
     maps: dict[str, MappingFile] = {}
     policies: dict[str, CustomerPolicy] = {}
+    documents: dict[str, DocumentMapping] = {}
     problems: list[MappingProblem] = []
     digest = hashlib.sha256()
     for name in sorted(texts):
@@ -184,6 +194,12 @@ def parse_mapping_texts(
             maps[Path(name).stem] = parsed
         elif isinstance(parsed, CustomerPolicy):
             policies[name] = parsed
+        elif isinstance(parsed, DocumentMapping):
+            other = next((stem for stem, file in documents.items() if file.source == parsed.source), None)
+            if other is not None:
+                message = f"document format '{parsed.source}' is also mapped by {other}.toml"
+                problems.append(MappingProblem(path, _line_of(text, ["source"]), "source", message))
+            documents[Path(name).stem] = parsed
     if len(policies) > 1:
         names = ", ".join(sorted(policies))
         problems.append(
@@ -192,7 +208,7 @@ def parse_mapping_texts(
     if problems:
         return None, problems
     policy = next(iter(policies.values()), CustomerPolicy())
-    return MappingSet(maps, digest.hexdigest(), policy, dict(texts)), []
+    return MappingSet(maps, digest.hexdigest(), policy, dict(texts), documents), []
 
 
 def load_mapping_set(folder: Path) -> tuple[MappingSet | None, list[MappingProblem]]:

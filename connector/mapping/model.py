@@ -2,7 +2,8 @@
 
 kind = "inbound"            # inbound: source records → canonical fields; outbound: ledger figures → CRM
 source = "zoho.Contacts"    # which adapter stream (inbound) or CRM module (outbound) it serves
-                            # (kind = "customer_master" files are connector.master.policy's)
+                            # (kind = "customer_master" files are connector.master.policy's,
+                            # kind = "document" files describe an export: DocumentMapping below)
 
 [[fields]]
 target = "name"
@@ -17,6 +18,7 @@ convert = [{ name = "phone", region = "CN" }]
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 from collections.abc import Mapping
@@ -25,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.mapping.converters import REGISTRY
+from connector.money import currency_code
 
 # What an outbound map can send to the CRM: the customer's master data and its ledger figures.
 FIGURES: dict[str, str] = {
@@ -83,6 +86,9 @@ class Step(BaseModel):
         missing = [option for option in converter.required_options if option not in self.options]
         if missing:
             raise ValueError(f"converter '{self.name}' needs option(s) {', '.join(missing)}")
+        formats = self.options.get("format")
+        if self.name == "date" and not isinstance(formats, str) and not _text_list(formats):
+            raise ValueError("converter 'date': format must be a format or a non-empty list of formats")
         pattern = self.options.get("pattern")
         if self.name == "regex" and isinstance(pattern, str):
             try:
@@ -90,6 +96,10 @@ class Step(BaseModel):
             except re.error as exc:
                 raise ValueError(f"converter 'regex': invalid pattern {pattern!r}: {exc}") from None
         return self
+
+
+def _text_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and bool(value) and all(isinstance(item, str) for item in value)
 
 
 class FieldMap(BaseModel):
@@ -138,4 +148,136 @@ class MappingFile(BaseModel):
             if data.get("kind") == "outbound" and source not in FIGURES:
                 message = f"unknown figure '{source}' — {closest(str(source), list(FIGURES))}"
                 found.append((f"fields[{index}].source", message))
+        return found
+
+
+# --- kind = "document": a tabular export (CSV/XLSX) read into connector.documents.Document ----------------
+
+DOCUMENT_KINDS = ("invoice", "credit_note", "payment", "bank_line")
+
+# What a document mapping's fields fill: the parts of a Document (see connector/documents.py).
+DOCUMENT_TARGETS: dict[str, str] = {
+    "kind": "invoice, credit_note, payment or bank_line per row (instead of the file's `document`)",
+    "external_id": "the source's stable id of the document (required)",
+    "number": "the number printed on the document",
+    "date": "the document's date (required)",
+    "due_date": "when an invoice falls due",
+    "value_date": "when the money moved (bank lines)",
+    "amount": "the amount (required): positive, except bank lines (money in is positive)",
+    "currency": "ISO 4217 code (required unless default_currency is set)",
+    "party_name": "the customer's name as the source writes it",
+    "party_account_no": "our customer account number, when the source carries it",
+    "party_external_id": "the customer's id in the source system",
+    "party_bank_account": "IBAN or account number the money came from",
+    "reference": "text the matcher searches for invoice or account numbers; may repeat, or reference_1 …",
+    "account": "bank lines: the statement's own account",
+    "allocation_invoice": "the invoice this row of a payment is applied to",
+    "allocation_amount": "the amount applied to that invoice (default: the row's whole amount)",
+}
+_REFERENCE = re.compile(r"reference(?:_[1-9])?")
+REQUIRED_TARGETS = ("external_id", "date", "amount")
+
+
+def is_document_target(target: str) -> bool:
+    return target in DOCUMENT_TARGETS or _REFERENCE.fullmatch(target) is not None
+
+
+class Detect(BaseModel):
+    """How `--format auto` recognises the file: every one of these column headers is in its first rows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    headers: tuple[str, ...] = Field(min_length=1)
+
+
+class SkipRule(BaseModel):
+    """Rows that are no document, such as a totals line (合计, TOTAL): the column's text matches `matches`
+    (a regular expression searched in the stripped cell). Nothing else is ever skipped silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str | int
+    matches: str = Field(min_length=1)
+
+    @field_validator("matches")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid pattern {value!r}: {exc}") from None
+        return value
+
+
+class DocumentMapping(BaseModel):
+    """An export file's columns → invoices, credit notes, payments or bank lines (kind = "document")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["document"]
+    source: str = Field(min_length=1)  # the format's name, e.g. "zoho_books.payments"; Document.source
+    description: str = ""
+    document: Literal["invoice", "credit_note", "payment", "bank_line"] | None = None
+    detect: Detect
+    encoding: str | None = None  # default: UTF-8 (with or without BOM), else GB18030, else detected
+    sheet: str | int | None = None  # XLSX: a sheet name or 1-based position; default the first sheet
+    header_row: int | None = Field(default=None, ge=1)  # default: the first row with the detect headers
+    delimiter: Literal[",", ";", "\t", "|"] | None = None  # CSV; default: sniffed from the header line
+    group_by: str | None = None  # a target or a column: consecutive rows with one value are one document
+    default_currency: str | None = None
+    negative_amounts: Literal["refuse", "absolute"] = "refuse"
+    number_duplicates: bool = False  # composite ids repeated within a file get #2, #3 … (bank lines)
+    skip: tuple[SkipRule, ...] = ()
+    fields: tuple[FieldMap, ...] = Field(min_length=1)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, gb18030, cp1252)") from None
+        return value
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return None if value is None else currency_code(value)
+
+    def column_headers(self) -> tuple[str, ...]:
+        """The columns the fields read by name, in file order."""
+        return tuple(dict.fromkeys(f.source for f in self.fields if isinstance(f.source, str)))
+
+    @staticmethod
+    def cross_check(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Targets, on the raw file data (so they are reported beside any other mistake)."""
+        found: list[tuple[str, str]] = []
+        raw_fields = data.get("fields")
+        fields = [f for f in (raw_fields if isinstance(raw_fields, list) else []) if isinstance(f, Mapping)]
+        targets: list[str] = []
+        for index, field in enumerate(fields):
+            target = field.get("target")
+            if not isinstance(target, str):
+                continue
+            if not is_document_target(target):
+                message = f"unknown target '{target}' — {closest(target, list(DOCUMENT_TARGETS))}"
+                found.append((f"fields[{index}].target", message))
+            elif target in targets and target != "reference":
+                found.append((f"fields[{index}].target", f"target '{target}' is mapped twice"))
+            targets.append(target)
+        if isinstance(raw_fields, list):
+            missing = [target for target in REQUIRED_TARGETS if target not in targets]
+            if "currency" not in targets and not data.get("default_currency"):
+                missing.append("currency (or set default_currency)")
+            if missing:
+                found.append(("fields", f"a document mapping needs a field for {', '.join(missing)}"))
+        if (data.get("document") is not None) == ("kind" in targets):
+            found.append(
+                (
+                    "document",
+                    "set either document = one of invoice, credit_note, payment, "
+                    "bank_line, or a field with target 'kind' — exactly one of them",
+                )
+            )
         return found

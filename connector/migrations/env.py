@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+import connector.imports.models
 import connector.ledger.models
 import connector.master.models
 import connector.security.models

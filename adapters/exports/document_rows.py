@@ -1,0 +1,337 @@
+"""One export row → the values of one document (a `Draft`), or the reason it cannot be one.
+
+Why apart from `mapped.py`: this is the per-row hot path of a million-row import. Columns are found by
+name once per file and read by position; converters run compiled (`connector.mapping.apply`); what they
+leave as text (a date without a `date` converter, an amount without `decimal`) is still read in the
+one obvious way (ISO date, `parse_decimal`), so a terse mapping works and a wrong one says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple, cast
+
+from adapters.exports.tabular import Header, Row
+from connector.documents import DocumentKind, Party
+from connector.errors import FileFormatError, MoneyError
+from connector.mapping.apply import CompiledField, CompiledMapping, compile_field
+from connector.mapping.converters import ConversionError
+from connector.mapping.decimals import DecimalFormatError, parse_decimal
+from connector.mapping.model import DOCUMENT_KINDS, REQUIRED_TARGETS, DocumentMapping, FieldMap
+from connector.money import Money, currency_code, exponent, to_minor
+
+MAX_ID = 200  # the ledger's external id column
+
+
+class Draft(NamedTuple):
+    """A row's document values; the first ten are the document's own (`HEAD`), the rest its allocation."""
+
+    kind: DocumentKind
+    external_id: str
+    number: str | None
+    date: dt.date
+    due_date: dt.date | None
+    value_date: dt.date | None
+    amount: Money
+    party: Party
+    references: tuple[str, ...]
+    account: str | None
+    allocation_invoice: str | None
+    allocation_amount: int | None  # minor units of amount.currency
+
+
+HEAD = Draft._fields[:10]
+
+
+def head_differences(drafts: Sequence[Draft]) -> list[str]:
+    """The document values in which the rows of one group disagree."""
+    first = drafts[0]
+    return [name for index, name in enumerate(HEAD) if any(d[index] != first[index] for d in drafts[1:])]
+
+
+def draft_label(draft: Draft) -> str:
+    return f"{draft.kind.replace('_', ' ')} {draft.external_id}"
+
+
+class RowError(ValueError):
+    """A mapped row that is not a document; the message names the target."""
+
+
+@dataclass(frozen=True)
+class RowReader:
+    """A document mapping bound to one file's header."""
+
+    compiled: CompiledMapping
+    kind: DocumentKind | None  # the file's kind, or None when a field gives it per row
+    default_currency: str | None
+    absolute: bool  # negative amounts of invoices, credit notes and payments: taken as positive
+    references: tuple[str, ...]  # targets holding references, in file order
+    group_target: str | None
+    group_column: int | None
+    skips: tuple[tuple[int, re.Pattern[str]], ...]
+
+    @classmethod
+    def build(cls, mapping: DocumentMapping, header: Header, name: str) -> RowReader:
+        """FileFormatError when a column the mapping cannot do without is not in the file."""
+        fields, references, missing = _compile_fields(mapping, header)
+        targets = {field.target for field in mapping.fields}
+        group = mapping.group_by
+        group_column = None if group is None or group in targets else header.index(group)
+        if group is not None and group not in targets and group_column is None:
+            missing.append(group)
+        skips = []
+        for rule in mapping.skip:  # a rule on a column the file lacks can match nothing
+            index = header.index(rule.column)
+            if index is not None:
+                skips.append((index, re.compile(rule.matches)))
+        if missing:
+            columns = ", ".join(map(repr, dict.fromkeys(missing)))
+            raise FileFormatError(f"{name}: no column {columns}; its columns: {', '.join(header.names)}")
+        return cls(
+            compiled=CompiledMapping(tuple(fields)),
+            kind=mapping.document,
+            default_currency=mapping.default_currency,
+            absolute=mapping.negative_amounts == "absolute",
+            references=references,
+            group_target=group if group in targets else None,
+            group_column=group_column,
+            skips=tuple(skips),
+        )
+
+    def skipped(self, row: Row) -> bool:
+        cells = row.cells
+        return any(
+            index < len(cells) and pattern.search(cells[index].strip()) for index, pattern in self.skips
+        )
+
+    def read(self, row: Row) -> tuple[str | None, Draft | str]:
+        """(the row's group value, its draft or the reason it has none)."""
+        values, errors = _map(self.compiled.fields, row.cells)
+        if self.group_column is not None:
+            cells = row.cells
+            key = cells[self.group_column].strip() or None if self.group_column < len(cells) else None
+        else:
+            key = _text(values.get(self.group_target)) if self.group_target is not None else None
+        if errors:
+            return key, "; ".join(errors.values())
+        try:
+            return key, self._draft(values)
+        except RowError as exc:
+            return key, str(exc)
+
+    def _draft(self, values: dict[str, Any]) -> Draft:
+        get = values.get
+        kind = self.kind or _kind(get("kind"))
+        external_id = _text(get("external_id"))
+        if external_id is None:
+            raise RowError("external_id: a value is required here but the source has none")
+        if len(external_id) > MAX_ID:
+            raise RowError(f"external_id: longer than {MAX_ID} characters; shorten it with `digest`")
+        currency = _currency(_text(get("currency")) or self.default_currency)
+        amount = _decimal(get("amount"), "amount")
+        if amount is None:
+            raise RowError("amount: a value is required here but the source has none")
+        if amount < 0 and kind != "bank_line":
+            amount = self._absolute(kind, amount, "amount")
+        invoice = _text(get("allocation_invoice"))
+        applied = _decimal(get("allocation_amount"), "allocation_amount")
+        if applied is not None:
+            if applied < 0 and kind != "bank_line":
+                applied = self._absolute(kind, applied, "allocation_amount")
+            if applied and invoice is None:
+                raise RowError(
+                    "allocation_amount: an amount applied to no invoice (allocation_invoice is empty)"
+                )
+        date = _date(get("date"), "date")
+        if date is None:
+            raise RowError("date: a value is required here but the source has none")
+        references: tuple[str, ...] = ()
+        for target in self.references:
+            reference = _text(get(target))
+            if reference and reference not in references:
+                references += (reference,)
+        party = _party(
+            _text(get("party_name")),
+            _text(get("party_account_no")),
+            _text(get("party_external_id")),
+            _text(get("party_bank_account")),
+        )
+        return Draft(
+            kind,
+            external_id,
+            _text(get("number")),
+            date,
+            _date(get("due_date"), "due_date"),
+            _date(get("value_date"), "value_date"),
+            Money(_minor(amount, currency, "amount"), currency),
+            party,
+            references,
+            _text(get("account")),
+            invoice,
+            None if applied is None else _minor(applied, currency, "allocation_amount"),
+        )
+
+    def _absolute(self, kind: str, amount: Decimal, target: str) -> Decimal:
+        """A negative amount of an invoice, credit note or payment: taken as positive, or refused."""
+        if self.absolute:
+            return amount.copy_abs()
+        raise RowError(
+            f"{target}: {amount} is negative, but a {kind.replace('_', ' ')} carries a positive amount "
+            '(set negative_amounts = "absolute" if the export writes them negative)'
+        )
+
+
+def _map(fields: tuple[CompiledField, ...], cells: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """`CompiledMapping.map` without its result object: (values, errors by target), per row."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for target, reason_prefix, read, steps, fills in fields:
+        value = read(cells)
+        try:
+            if fills:
+                for fill in steps:
+                    value = fill(value, values)
+            else:
+                for step in steps:
+                    value = step(value)
+        except ConversionError as exc:
+            errors[target] = f"{reason_prefix}{exc}"
+            continue
+        values[target] = value
+    return values, errors
+
+
+# --- compiling the fields against the header --------------------------------------------------------------
+
+
+def _nothing(record: Any) -> None:
+    return None
+
+
+def _cell(index: int) -> Callable[[Any], Any]:
+    """The cell at `index`, None when empty or beyond a short row."""
+
+    def read(cells: Any) -> Any:
+        return (cells[index] or None) if index < len(cells) else None
+
+    return read
+
+
+def _needed(field: FieldMap, mapping: DocumentMapping) -> bool:
+    """Whether the file is useless without the field's column (else a missing column reads as empty)."""
+    target = field.target
+    return (
+        target in REQUIRED_TARGETS
+        or target == "kind"
+        or target == mapping.group_by
+        or (target == "currency" and mapping.default_currency is None)
+        or any(step.name == "required" for step in field.convert)
+    )
+
+
+def _compile_fields(
+    mapping: DocumentMapping, header: Header
+) -> tuple[list[CompiledField], tuple[str, ...], list[str]]:
+    """(compiled fields reading by position, reference targets, columns missing from the file)."""
+    fields: list[CompiledField] = []
+    references: list[str] = []
+    missing: list[str] = []
+    for number, field in enumerate(mapping.fields):
+        target = field.target
+        if target == "reference" and "reference" in references:
+            target = f"reference~{number}"  # a repeated `reference`: each kept, in file order
+        if target.startswith("reference"):
+            references.append(target)
+        compiled = compile_field(
+            field if target == field.target else field.model_copy(update={"target": target})
+        )
+        read: Callable[[Any], Any] = _nothing
+        if field.source is not None:
+            index = header.index(field.source)
+            if index is not None:
+                read = _cell(index)
+            elif _needed(field, mapping):
+                missing.append(str(field.source))
+        prefix = f"{field.target} ({field.source}): " if field.source is not None else f"{field.target}: "
+        fields.append(compiled._replace(read=read, reason_prefix=prefix))
+    return fields, tuple(references), missing
+
+
+# --- values --------------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value.strip() if type(value) is str else str(value).strip()
+    return text or None
+
+
+def _kind(value: Any) -> DocumentKind:
+    text = _text(value)
+    if text not in DOCUMENT_KINDS:
+        raise RowError(f"kind: {text!r} is not one of {', '.join(DOCUMENT_KINDS)} (map it with `map`)")
+    return cast("DocumentKind", text)
+
+
+def _date(value: Any, target: str) -> dt.date | None:
+    if value is None or type(value) is dt.date:
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()) if value.strip() else None
+        except ValueError:
+            pass
+    raise RowError(f"{target}: {value!r} is not a date (give the field a `date` converter with its format)")
+
+
+def _decimal(value: Any, target: str) -> Decimal | None:
+    if value is None or type(value) is Decimal:
+        return value
+    if type(value) is int:
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            return parse_decimal(value) if value.strip() else None
+        except DecimalFormatError as exc:
+            raise RowError(f"{target}: {exc}") from None
+    raise RowError(f"{target}: {value!r} is not an amount")
+
+
+@functools.lru_cache(maxsize=256)
+def _currency_code(code: str) -> str:
+    return currency_code(code)
+
+
+def _currency(code: str | None) -> str:
+    if code is None:
+        raise RowError("currency: a value is required here but the source has none")
+    try:
+        return _currency_code(code)
+    except MoneyError as exc:
+        raise RowError(f"currency: {exc}") from None
+
+
+def _minor(amount: Decimal, currency: str, target: str) -> int:
+    """`money.to_minor` for a finite Decimal in a known currency, without re-checking either."""
+    scaled = amount.scaleb(exponent(currency))
+    if scaled.is_finite() and scaled == scaled.to_integral_value():
+        return int(scaled)
+    try:
+        return to_minor(amount, currency)  # words the refusal
+    except MoneyError as exc:
+        raise RowError(f"{target}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _party(name: str | None, account_no: str | None, external_id: str | None, bank: str | None) -> Party:
+    """One Party per distinct payer (exports repeat them); bank accounts without spaces."""
+    account = "".join(bank.split()).upper() if bank else None
+    return Party(name, account_no, external_id, account)

@@ -1,0 +1,235 @@
+"""QuickBooks Desktop IIF files (Intuit Interchange Format) → invoices, credit notes and payments.
+
+IIF is tab-separated text. Lines starting with `!` name the columns of a record type (`!TRNS`, `!SPL`,
+`!ENDTRNS`, and list types such as `!CUST` or `!ACCNT`). A transaction is a `TRNS` line, its `SPL`
+(split) lines and an `ENDTRNS` line; its AMOUNTs (debit positive, credit negative) sum to zero.
+
+- `PAYMENT` → payment: the TRNS line is the deposit side (Undeposited Funds or the bank), a positive
+  amount; `NAME` is the customer, `DOCNUM` the cheque or reference number.
+- `INVOICE` → invoice: the TRNS line is the accounts-receivable side, positive; `DUEDATE` when present.
+- `CREDIT MEMO` → credit note: the TRNS line is the receivable side, negative; its absolute value.
+
+`DATE` is MM/DD/YY or MM/DD/YYYY. `MEMO` of the TRNS line, then each distinct SPL memo, are the
+document's references. A `CURRENCY` column, when the file has one, names the currency; else the
+parser's `currency` (QuickBooks Desktop files of a single-currency company carry none).
+
+External id: `TRNSID` when present. Without it, `iif-` and the first 20 hex digits of the SHA-256 of
+the transaction type, ISO date, name, DOCNUM and each line's account and amount (in file order, joined
+with U+001F); a transaction identical in all of those repeated within one file gets `#2`, `#3` ….
+
+An unbalanced block, an unreadable amount or date, a type other than the three above, or lines out of
+place (SPL outside a transaction, a missing ENDTRNS) become a `Problem` naming the lines; the rest of
+the file goes on. List records (customers, accounts …) are not documents and are passed over.
+Encoding: UTF-8 (with or without BOM), else Windows-1252, which QuickBooks writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from adapters.exports.tabular import detect_encoding, tapped
+from connector.documents import Document, DocumentKind, Origin, Parsed, Party, Problem
+from connector.errors import FileFormatError, MoneyError
+from connector.mapping.decimals import DecimalFormatError, parse_decimal
+from connector.money import Money, currency_code
+
+FORMAT = "qb_iif"
+KINDS: dict[str, DocumentKind] = {"PAYMENT": "payment", "INVOICE": "invoice", "CREDIT MEMO": "credit_note"}
+_SIGN = {"payment": 1, "invoice": 1, "credit_note": -1}  # the TRNS line's expected sign
+_DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d")
+_PLAIN_AMOUNT = re.compile(r"[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int
+    values: dict[str, str]
+    raw: str
+
+
+@dataclass
+class _Block:
+    lines: list[_Line] = field(default_factory=list)
+
+    def origin(self, name: str) -> Origin:
+        return Origin(name, self.lines[0].number, "\n".join(line.raw for line in self.lines))
+
+    def span(self) -> str:
+        first, last = self.lines[0].number, self.lines[-1].number
+        return f"line {first}" if first == last else f"lines {first}–{last}"
+
+
+class IifParser:
+    """A `DocumentParser` for QuickBooks Desktop IIF transaction files."""
+
+    format = FORMAT
+
+    def __init__(self, currency: str = "USD", encoding: str | None = None) -> None:
+        self.currency = currency_code(currency)
+        self.encoding = encoding
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        """An IIF file opens with a `!` column line, tab-separated (`!TRNS`, `!HDR`, `!ACCNT` …)."""
+        first = head.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n").split(b"\n", 1)[0]
+        return first.startswith(b"!") and b"\t" in first
+
+    def parse(self, path: str | Path, name: str) -> Iterator[Parsed]:
+        try:
+            binary = open(path, "rb")  # noqa: SIM115 - closed in the finally below, after the last line
+        except OSError as exc:
+            raise FileFormatError(f"{name}: cannot open it ({exc.strerror})") from exc
+        try:
+            encoding = self.encoding or detect_encoding(binary, name, fallbacks=("cp1252",))
+            text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
+            yield from _Reader(name, self.currency).read(text)
+        finally:
+            binary.close()
+
+
+class _Reader:
+    """One pass over one file: column lines, transaction blocks, and what becomes of each."""
+
+    def __init__(self, name: str, currency: str) -> None:
+        self.name = name
+        self.currency = currency
+        self.columns: dict[str, list[str]] = {}
+        self.seen: dict[str, int] = {}
+
+    def read(self, text: io.TextIOWrapper) -> Iterator[Parsed]:
+        taken: list[str] = []
+        reader = csv.reader(tapped(text, taken), delimiter="\t")
+        block: _Block | None = None
+        last = 0
+        for cells in reader:
+            number, last = last + 1, reader.line_num
+            raw = "".join(taken).rstrip("\r\n")
+            taken.clear()
+            record = cells[0].strip().upper() if cells else ""
+            if not record:
+                continue
+            if record.startswith("!"):
+                self.columns[record[1:]] = [cell.strip().upper() for cell in cells[1:]]
+                continue
+            if not self.columns:
+                raise FileFormatError(
+                    f"{self.name}: not an IIF file (line {number} comes before any `!` line)"
+                )
+            line = _Line(number, dict(zip(self.columns.get(record, []), cells[1:], strict=False)), raw)
+            if record == "TRNS":
+                if block is not None:
+                    yield Problem(block.origin(self.name), f"{block.span()}: no ENDTRNS before line {number}")
+                block = _Block([line])
+            elif record in ("SPL", "ENDTRNS") and block is None:
+                yield Problem(
+                    Origin(self.name, number, raw), f"line {number}: {record} outside a transaction"
+                )
+            elif record == "SPL" and block is not None:
+                block.lines.append(line)
+            elif record == "ENDTRNS" and block is not None:
+                block.lines.append(line)
+                yield self._finish(block)
+                block = None
+            elif record not in self.columns:
+                yield Problem(
+                    Origin(self.name, number, raw), f"line {number}: unknown record type {record!r}"
+                )
+        if block is not None:
+            yield Problem(block.origin(self.name), f"{block.span()}: the file ends before ENDTRNS")
+        if not self.columns:
+            raise FileFormatError(f"{self.name}: not an IIF file (no `!` column line)")
+
+    def _finish(self, block: _Block) -> Parsed:
+        origin = block.origin(self.name)
+        try:
+            return self._document(block, origin)
+        except _BlockError as exc:
+            return Problem(origin, f"{block.span()}: {exc}")
+
+    def _document(self, block: _Block, origin: Origin) -> Document:
+        if "TRNS" not in self.columns:
+            raise _BlockError("a TRNS line before any !TRNS column line")
+        lines = block.lines[:-1]  # without ENDTRNS
+        trns = lines[0].values
+        kind_name = trns.get("TRNSTYPE", "").strip().upper()
+        kind = KINDS.get(kind_name)
+        if kind is None:
+            raise _BlockError(f"transaction type {kind_name!r} is not read (only {', '.join(KINDS)})")
+        amounts = [_amount(line) for line in lines]
+        if sum(amounts) != 0:
+            raise _BlockError(f"unbalanced: the amounts sum to {sum(amounts)}, not 0")
+        if amounts[0] * _SIGN[kind] <= 0:
+            raise _BlockError(f"a {kind_name} whose TRNS amount is {amounts[0]} (expected the other sign)")
+        currency = self._currency(trns.get("CURRENCY"))
+        try:
+            money = Money.of(abs(amounts[0]), currency)
+        except MoneyError as exc:
+            raise _BlockError(str(exc)) from None
+        date = _date(trns.get("DATE", ""), "DATE")
+        due = trns.get("DUEDATE", "").strip()
+        memos = (line.values.get("MEMO", "").strip() for line in lines)
+        return Document(
+            kind=kind,
+            source=FORMAT,
+            external_id=self._external_id(kind_name, date, lines, amounts),
+            date=date,
+            amount=money,
+            origin=origin,
+            party=Party(name=trns.get("NAME", "").strip() or None),
+            number=trns.get("DOCNUM", "").strip() or None,
+            due_date=_date(due, "DUEDATE") if due else None,
+            references=tuple(dict.fromkeys(memo for memo in memos if memo)),
+        )
+
+    def _currency(self, value: str | None) -> str:
+        if not value or not value.strip():
+            return self.currency
+        try:
+            return currency_code(value)
+        except MoneyError as exc:
+            raise _BlockError(str(exc)) from None
+
+    def _external_id(self, kind_name: str, date: dt.date, lines: list[_Line], amounts: list[Decimal]) -> str:
+        trns = lines[0].values
+        own = trns.get("TRNSID", "").strip()
+        if own:
+            return own
+        parts = [kind_name, date.isoformat(), trns.get("NAME", "").strip(), trns.get("DOCNUM", "").strip()]
+        accounts = (line.values.get("ACCNT", "").strip() for line in lines)
+        parts += [f"{account}={amount}" for account, amount in zip(accounts, amounts, strict=True)]
+        composite = "iif-" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
+        count = self.seen[composite] = self.seen.get(composite, 0) + 1
+        return composite if count == 1 else f"{composite}#{count}"
+
+
+class _BlockError(ValueError):
+    """A transaction block that is no document; the message says why."""
+
+
+def _amount(line: _Line) -> Decimal:
+    """IIF amounts are plain numbers (`-1500.00`, at most with thousands commas): nothing else is read,
+    so that a typo (`8O.00`) is refused rather than read past."""
+    text = line.values.get("AMOUNT", "").strip()
+    if _PLAIN_AMOUNT.fullmatch(text):
+        try:
+            return parse_decimal(text)
+        except DecimalFormatError:
+            pass
+    raise _BlockError(f"line {line.number}: AMOUNT {text!r} is not an amount")
+
+
+def _date(text: str, column: str) -> dt.date:
+    value = text.strip()
+    for format in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value, format).date()  # noqa: DTZ007 - a calendar date
+        except ValueError:
+            continue
+    raise _BlockError(f"{column} {text!r} is not a date (MM/DD/YY or MM/DD/YYYY)")

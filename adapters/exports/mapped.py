@@ -1,0 +1,205 @@
+"""A `DocumentParser` for any tabular export described by a mapping file (kind = "document").
+
+Why mapping files and not one parser per product: the exports of Zoho Books, QuickBooks Online, Xero,
+Kingdee and Yonyou are columns whose names change with the product's language, version and the user's
+column choice; an admin can follow such a change by editing TOML, without a release.
+
+Each row is mapped with the mapping's compiled converters (`connector.mapping.apply`), columns found
+by name once per file; the mapped values become a `Document`. A row that cannot become one is a
+`Problem` with the mapping's reason, and the rows after it go on. With `group_by`, consecutive rows
+sharing one value are one document (a Zoho Books payment applied to three invoices is three rows):
+its header values come from the rows, which must agree, and each row adds its `Allocation`; a group
+with a bad row or rows that disagree is one `Problem` covering all of its rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from adapters.exports.document_rows import Draft, RowReader, draft_label, head_differences
+from adapters.exports.heads import head_has_columns
+from adapters.exports.tabular import Header, Row, rows
+from connector.documents import Allocation, Document, Origin, Parsed, Problem
+from connector.errors import FileFormatError
+from connector.mapping.model import DocumentMapping
+from connector.money import Money
+
+
+class MappedExport:
+    """Reads the export a `DocumentMapping` describes; `format` is the mapping's `source`."""
+
+    def __init__(self, mapping: DocumentMapping) -> None:
+        self.mapping = mapping
+        self.format = mapping.source
+        self._detect = mapping.detect.headers
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        """Whether the first rows in `head` carry every `[detect] headers` name."""
+        return head_has_columns(
+            head, self._detect, encoding=self.mapping.encoding, delimiter=self.mapping.delimiter
+        )
+
+    def sniff_path(self, path: str | Path, name: str) -> bool:
+        """Like `sniff`, from the file itself: for workbooks whose header text lies past any head."""
+        try:
+            return next(self._rows(path, name), None) is not None
+        except FileFormatError:
+            return False
+
+    def parse(self, path: str | Path, name: str) -> Iterator[Parsed]:
+        table = self._rows(path, name)
+        first = next(table, None)
+        if first is None:
+            raise FileFormatError(f"{name}: no header row")
+        reader = RowReader.build(self.mapping, Header.of(first), name)
+        if self.mapping.group_by is None:
+            yield from self._single_rows(reader, table, name)
+        else:
+            yield from self._grouped_rows(reader, table, name)
+
+    def _rows(self, path: str | Path, name: str) -> Iterator[Row]:
+        mapping = self.mapping
+        return rows(
+            path,
+            name,
+            encoding=mapping.encoding,
+            sheet=mapping.sheet,
+            delimiter=mapping.delimiter,
+            header_row=mapping.header_row,
+            headers=self._detect,
+        )
+
+    # --- one row, one document ---------------------------------------------------------------------
+
+    def _single_rows(self, reader: RowReader, table: Iterator[Row], name: str) -> Iterator[Parsed]:
+        numbered = _Numbering() if self.mapping.number_duplicates else None
+        read, skipped = reader.read, reader.skipped if reader.skips else None
+        for row in table:
+            if row.error is not None:
+                yield Problem(Origin(name, row.number, row.raw), row.error)
+            elif skipped is None or not skipped(row):
+                yield self._one(name, row, read(row)[1], numbered)
+
+    def _one(self, name: str, row: Row, draft: Draft | str, numbered: _Numbering | None) -> Parsed:
+        """The document of one row, with the allocation the row names (all of it, without an amount)."""
+        origin = Origin(name, row.number, row.raw)
+        if type(draft) is str:
+            return Problem(origin, draft)
+        assert isinstance(draft, Draft)
+        allocations: tuple[Allocation, ...] = ()
+        if draft.allocation_invoice is not None:
+            applied = draft.allocation_amount
+            amount = draft.amount if applied is None else Money(applied, draft.amount.currency)
+            allocations = (Allocation(draft.allocation_invoice, amount),) if amount.minor else ()
+        return self._document(draft, origin, allocations, numbered)
+
+    # --- consecutive rows with one group value, one document ---------------------------------------
+
+    def _grouped_rows(self, reader: RowReader, table: Iterator[Row], name: str) -> Iterator[Parsed]:
+        numbered = _Numbering() if self.mapping.number_duplicates else None
+        read, skipped = reader.read, reader.skipped if reader.skips else None
+        members: list[tuple[Row, Draft | str]] = []
+        current: str | None = None
+        for row in table:
+            if row.error is not None:
+                yield Problem(Origin(name, row.number, row.raw), row.error)
+                continue
+            if skipped is not None and skipped(row):
+                continue
+            key, draft = read(row)
+            if key is None:  # no group value: on its own, whatever it is
+                yield self._one(name, row, draft, numbered)
+                continue
+            if key != current and members:
+                yield self._group(name, members, numbered)
+                members = []
+            current = key
+            members.append((row, draft))
+        if members:
+            yield self._group(name, members, numbered)
+
+    def _group(
+        self, name: str, members: list[tuple[Row, Draft | str]], numbered: _Numbering | None
+    ) -> Parsed:
+        if len(members) == 1:
+            return self._one(name, members[0][0], members[0][1], numbered)
+        first_row = members[0][0]
+        origin = Origin(name, first_row.number, "\n".join(row.raw for row, _ in members))
+        span = _span(members)
+        failures = [(row, draft) for row, draft in members if isinstance(draft, str)]
+        if failures:
+            if len(members) == 1:
+                return Problem(origin, str(failures[0][1]))
+            details = "; ".join(f"row {row.number}: {reason}" for row, reason in failures)
+            return Problem(origin, f"{span} are one document and cannot be read: {details}")
+        drafts = [draft for _, draft in members if isinstance(draft, Draft)]
+        first = drafts[0]
+        differing = head_differences(drafts)
+        if differing:
+            return Problem(
+                origin, f"{span} are one {draft_label(first)} but differ in {', '.join(differing)}"
+            )
+        allocations = _allocations(drafts)
+        if isinstance(allocations, str):
+            return Problem(origin, f"{span} ({draft_label(first)}): {allocations}")
+        return self._document(first, origin, allocations, numbered)
+
+    def _document(
+        self, draft: Draft, origin: Origin, allocations: tuple[Allocation, ...], numbered: _Numbering | None
+    ) -> Document:
+        external_id = draft.external_id if numbered is None else numbered(draft.external_id)
+        return Document(
+            kind=draft.kind,
+            source=self.format,
+            external_id=external_id,
+            date=draft.date,
+            amount=draft.amount,
+            origin=origin,
+            party=draft.party,
+            number=draft.number,
+            due_date=draft.due_date,
+            value_date=draft.value_date,
+            references=draft.references,
+            allocations=allocations,
+            account=draft.account,
+        )
+
+
+def _span(members: list[tuple[Row, Any]]) -> str:
+    first, last = members[0][0].number, members[-1][0].number
+    return f"row {first}" if first == last else f"rows {first}–{last}"
+
+
+def _allocations(drafts: list[Draft]) -> tuple[Allocation, ...] | str:
+    """Each row's allocation; a reason when they exceed the document or one lacks its amount."""
+    currency = drafts[0].amount.currency
+    found: list[Allocation] = []
+    for draft in drafts:
+        if draft.allocation_invoice is None:
+            continue
+        applied = draft.allocation_amount
+        if applied is None:
+            if len(drafts) > 1:
+                return f"invoice {draft.allocation_invoice} has no amount applied"
+            applied = draft.amount.minor
+        if applied:
+            found.append(Allocation(draft.allocation_invoice, Money(applied, currency)))
+    total = sum(allocation.amount.minor for allocation in found)
+    if drafts[0].kind != "bank_line" and total > drafts[0].amount.minor:
+        applied_text = Money(total, currency)
+        return f"the amounts applied ({applied_text}) exceed the document's amount ({drafts[0].amount})"
+    return tuple(found)
+
+
+class _Numbering:
+    """`#2`, `#3` … on composite ids repeated within one file (two identical bank lines on one day)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def __call__(self, external_id: str) -> str:
+        count = self.seen.get(external_id, 0) + 1
+        self.seen[external_id] = count
+        return external_id if count == 1 else f"{external_id}#{count}"

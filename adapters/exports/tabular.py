@@ -1,0 +1,362 @@
+"""Rows of a tabular export (CSV or XLSX) as text, streamed, each with its row number and raw text.
+
+Why a layer of its own: every export mapping and every later parser needs the same dull, error-prone
+work done once and done right — guessing the encoding of a file that came out of Excel on a Chinese
+Windows machine, finding the header under a title line such as `收款单列表`, telling `,` from `;`,
+turning XLSX dates and floats into text without float artefacts — and must never hold a million-row
+file in memory.
+
+Row numbers are what a person sees in a spreadsheet: the file's first row is 1, so with the header on
+the first line the first data row is 2; title lines above the header count. A CSV record spanning
+several lines (a quoted line break) is one row. Entirely blank rows are not yielded.
+
+Encoding (CSV): a BOM decides (UTF-8, UTF-16); otherwise the first 64 KB holding non-ASCII bytes must
+decode as UTF-8, else as GB18030 (a superset of GBK: Kingdee and Yonyou exports are GBK without a BOM;
+unless the bytes look like Latin text, which GB18030 also decodes), else charset-normalizer picks.
+The rest of the file is decoded as it streams; a stray undecodable byte becomes U+FFFD rather than
+stopping the import half-way.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import itertools
+import re
+import unicodedata
+import warnings
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import charset_normalizer
+import openpyxl  # type: ignore[import-untyped]
+from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
+
+from connector.errors import FileFormatError
+
+DELIMITERS = (",", ";", "\t", "|")
+SAMPLE_BYTES = 64 * 1024
+HEADER_SEARCH_ROWS = 50  # how far below the top a header may sit under title lines
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_GB_PAIR = re.compile(rb"[\x81-\xfe][\x40-\x7e\x80-\xfe]")
+_ZIP = b"PK\x03\x04"
+_OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row: its spreadsheet row number, its cells as text and the input it came from.
+
+    `error` is set (and `cells` empty) for a CSV record the csv module could not split."""
+
+    number: int
+    cells: list[str]
+    raw: str
+    error: str | None = None
+
+
+def normalise(name: str) -> str:
+    """A header name for matching: NFKC (full-width forms), spaces collapsed, case folded, and without
+    a BOM or the `*` exports put on required columns (`*Date`)."""
+    text = name if name.isascii() else unicodedata.normalize("NFKC", name.replace("\ufeff", ""))
+    return " ".join(text.split()).strip("*").strip().casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The header row: original names for messages, normalised keys for matching."""
+
+    row: Row
+    keys: tuple[str, ...]
+
+    @classmethod
+    def of(cls, row: Row) -> Header:
+        return cls(row, tuple(normalise(cell) for cell in row.cells))
+
+    @property
+    def names(self) -> list[str]:
+        return self.row.cells
+
+    def index(self, column: str | int) -> int | None:
+        """The 0-based position of a column named (any case, width or spacing) or numbered."""
+        if isinstance(column, int):
+            return column if 0 <= column < len(self.keys) else None
+        key = normalise(column)
+        return self.keys.index(key) if key in self.keys else None
+
+
+def has_columns(cells: Iterable[str], wanted: Sequence[str]) -> bool:
+    keys = {normalise(cell) for cell in cells}
+    return all(normalise(name) in keys for name in wanted)
+
+
+# --- encoding ------------------------------------------------------------------------------------------
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)  # a cut character is fine
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _plausibly_gbk(sample: bytes) -> bool:
+    """GB18030 decodes most Western text too (`ü` + `l` is a valid pair). Chinese text is nearly all
+    GB2312 characters, whose second byte is non-ASCII; in Latin text decoded as GBK the second byte
+    is mostly an ASCII letter. So: GBK unless most two-byte pairs end in an ASCII byte."""
+    pairs = _GB_PAIR.findall(sample)
+    ascii_ends = sum(1 for pair in pairs if pair[1] < 0x80)
+    return ascii_ends * 2 <= len(pairs)
+
+
+def encoding_of(sample: bytes | None, name: str, fallbacks: Sequence[str] = ("gb18030",)) -> str:
+    """The encoding of a sample taken from the first non-ASCII bytes of a file (None: all ASCII)."""
+    if sample is None:
+        return "utf-8"
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in ("utf-8", *fallbacks):
+        if _decodes(sample, encoding) and (encoding != "gb18030" or _plausibly_gbk(sample)):
+            return encoding
+    best = charset_normalizer.from_bytes(sample).best()
+    if best is None:
+        raise FileFormatError(f"{name}: cannot tell the text encoding; declare `encoding` in its mapping")
+    # Single-byte code pages that decode the sample alike are told apart by guesswork; of equals, take
+    # the one Western accounting software writes.
+    return "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding
+
+
+def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = ("gb18030",)) -> str:
+    """See the module docstring. A file whose first 64 KB are ASCII is scanned on (bytes only, no
+    decoding) to its first non-ASCII byte, so that a GBK name on row 5,000 is not taken for UTF-8."""
+    head = binary.read(SAMPLE_BYTES)
+    try:
+        if not head.isascii():  # this includes every BOM
+            return encoding_of(head, name, fallbacks)
+        while len(head) == SAMPLE_BYTES and (chunk := binary.read(16 * SAMPLE_BYTES)):
+            found = _NON_ASCII.search(chunk)
+            if found is not None:
+                sample = chunk[found.start() : found.start() + SAMPLE_BYTES]
+                return encoding_of(sample + binary.read(SAMPLE_BYTES - len(sample)), name, fallbacks)
+        return encoding_of(None, name, fallbacks)
+    finally:
+        binary.seek(0)
+
+
+# --- CSV -----------------------------------------------------------------------------------------------
+
+
+def sniff_delimiter(line: str) -> str:
+    """The candidate delimiter the header line uses most (`,` when it has none: one column)."""
+    counts = [(line.count(candidate), -order) for order, candidate in enumerate(DELIMITERS)]
+    best = max(range(len(DELIMITERS)), key=lambda i: counts[i])
+    return DELIMITERS[best] if counts[best][0] else ","
+
+
+def split_line(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _find_header(
+    lines: Sequence[str], name: str, delimiter: str | None, header_row: int | None, wanted: Sequence[str]
+) -> tuple[int, str]:
+    """(0-based line of the header, delimiter) among the first lines."""
+    if header_row is not None:
+        if header_row > len(lines):
+            raise FileFormatError(f"{name}: has no row {header_row} for the header")
+        line = lines[header_row - 1]
+        chosen = delimiter or sniff_delimiter(line)
+        if wanted and not has_columns(split_line(line, chosen), wanted):
+            raise FileFormatError(f"{name}: row {header_row} lacks the columns {', '.join(wanted)}")
+        return header_row - 1, chosen
+    for index, line in enumerate(lines):
+        if not line.strip(" \t\r\n,;|\ufeff"):
+            continue
+        if not wanted:
+            return index, delimiter or sniff_delimiter(line)
+        for candidate in (delimiter,) if delimiter else DELIMITERS:
+            if has_columns(split_line(line, candidate), wanted):
+                return index, candidate
+    if wanted:
+        raise FileFormatError(
+            f"{name}: no header with the columns {', '.join(wanted)} in its first {len(lines)} rows"
+        )
+    raise FileFormatError(f"{name}: the file is empty")
+
+
+def tapped(lines: Iterable[str], taken: list[str]) -> Iterator[str]:
+    """The lines, each also put in `taken`: the raw text of the record the csv module is reading."""
+    append = taken.append
+    for line in lines:
+        append(line)
+        yield line
+
+
+def csv_rows(
+    text: IO[str],
+    name: str,
+    *,
+    delimiter: str | None = None,
+    header_row: int | None = None,
+    headers: Sequence[str] = (),
+) -> Iterator[Row]:
+    """The header row, then each non-blank row, of CSV text opened with `newline=""`."""
+    head = list(itertools.islice(text, HEADER_SEARCH_ROWS))
+    index, chosen = _find_header(head, name, delimiter, header_row, headers)
+    taken: list[str] = []
+    reader = csv.reader(tapped(itertools.chain(head[index:], text), taken), delimiter=chosen)
+    number = index
+    while True:
+        try:
+            for cells in reader:
+                number += 1
+                raw = taken[0] if len(taken) == 1 else "".join(taken)
+                taken.clear()
+                if any(cells):
+                    yield Row(number, cells, raw.rstrip("\r\n"))
+            return
+        except csv.Error as exc:  # a NUL byte, a field over the size limit: this record only
+            number += 1
+            raw = "".join(taken).rstrip("\r\n")
+            taken.clear()
+            yield Row(number, [], raw, f"unreadable CSV row: {exc}")
+
+
+# --- XLSX ----------------------------------------------------------------------------------------------
+
+
+def cell_text(value: object) -> str:
+    """An XLSX value as canonical text: ISO dates, numbers as exact decimals without float artefacts
+    (Excel keeps 15 significant digits, so a stored 0.30000000000000004 is the 0.3 the user typed)."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        return format(Decimal(format(value, ".15g")), "f")
+    if isinstance(value, dt.datetime):
+        return (
+            value.date().isoformat()
+            if value.time() == dt.time() and value.tzinfo is None
+            else value.isoformat()
+        )
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def xlsx_rows(
+    path: str | Path,
+    name: str,
+    *,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    headers: Sequence[str] = (),
+) -> Iterator[Row]:
+    """The header row, then each non-blank row, of one sheet (streamed by openpyxl's read-only mode)."""
+    with warnings.catch_warnings():  # openpyxl warns about styles and extensions it does not read
+        warnings.simplefilter("ignore")
+        try:
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+            raise FileFormatError(f"{name}: not a readable XLSX workbook ({exc})") from exc
+    try:
+        worksheet = _sheet(book, sheet, name)
+        worksheet.reset_dimensions()  # some writers record a wrong sheet size; read what is there
+        found = False
+        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+            cells = [cell_text(value) for value in values]
+            while cells and not cells[-1]:
+                cells.pop()
+            if not found:
+                found = _is_header(number, cells, name, header_row, headers)
+                if not found:
+                    continue
+            elif not cells:
+                continue
+            yield Row(number, cells, "\t".join(cells))
+        if not found:
+            wanted = f" with the columns {', '.join(headers)}" if headers else ""
+            raise FileFormatError(f"{name}: no header row{wanted} in sheet {worksheet.title!r}")
+    finally:
+        book.close()
+
+
+def _sheet(book: Any, sheet: str | int | None, name: str) -> Any:
+    sheets = book.worksheets
+    if isinstance(sheet, int) and 1 <= sheet <= len(sheets):
+        return sheets[sheet - 1]
+    if isinstance(sheet, str) and sheet in book.sheetnames:
+        return book[sheet]
+    if sheet is None and sheets:
+        return sheets[0]
+    raise FileFormatError(f"{name}: no sheet {sheet!r}; it has {', '.join(map(repr, book.sheetnames))}")
+
+
+def _is_header(
+    number: int, cells: list[str], name: str, header_row: int | None, wanted: Sequence[str]
+) -> bool:
+    if header_row is not None:
+        if number < header_row:
+            return False
+        if wanted and not has_columns(cells, wanted):
+            raise FileFormatError(f"{name}: row {header_row} lacks the columns {', '.join(wanted)}")
+        return True
+    if number > HEADER_SEARCH_ROWS:
+        wanted_text = f" with the columns {', '.join(wanted)}" if wanted else ""
+        raise FileFormatError(f"{name}: no header{wanted_text} in its first {HEADER_SEARCH_ROWS} rows")
+    return bool(cells) and (not wanted or has_columns(cells, wanted))
+
+
+# --- both ----------------------------------------------------------------------------------------------
+
+
+def rows(
+    path: str | Path,
+    name: str,
+    *,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    delimiter: str | None = None,
+    header_row: int | None = None,
+    headers: Sequence[str] = (),
+) -> Iterator[Row]:
+    """The header row first, then each non-blank data row of a CSV or XLSX file (told by its bytes).
+
+    The header is row `header_row` when given; else the first row holding every name in `headers`
+    (title lines above it are skipped); else the first non-blank row. `FileFormatError` when the file
+    cannot be opened, is an old binary .xls, or has no such header.
+    """
+    try:
+        binary = open(path, "rb")  # noqa: SIM115 - closed in the finally below, after the last row
+    except OSError as exc:
+        raise FileFormatError(f"{name}: cannot open it ({exc.strerror})") from exc
+    try:
+        magic = binary.read(len(_ZIP))
+        binary.seek(0)
+        if magic == _ZIP:
+            binary.close()
+            yield from xlsx_rows(path, name, sheet=sheet, header_row=header_row, headers=headers)
+            return
+        if magic == _OLE:
+            raise FileFormatError(f"{name}: an old binary Excel (.xls) file; save it as .xlsx or .csv")
+        chosen = encoding or detect_encoding(binary, name)
+        text = io.TextIOWrapper(binary, encoding=chosen, errors="replace", newline="")
+        yield from csv_rows(text, name, delimiter=delimiter, header_row=header_row, headers=headers)
+    finally:
+        binary.close()

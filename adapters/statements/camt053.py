@@ -1,0 +1,396 @@
+"""CAMT.053 bank statements (ISO 20022 `BkToCstmrStmt`, camt.053.001.02 to .08) → bank lines.
+
+The file is streamed with defusedxml's iterparse (no DTDs, entities or external references); each
+`Ntry` is read when it ends and then dropped, so memory holds one entry, never the statement.
+
+What becomes what:
+
+- every booked `Ntry` is one bank line, signed by `CdtDbtInd` (CRDT +, DBIT −) in the entry's own
+  `Amt/@Ccy` (a multi-currency account statement keeps each entry's currency). `date` is `BookgDt`
+  (`Dt`, or the date part of `DtTm`), `value_date` is `ValDt`; without a `BookgDt` the value date
+  serves as both.
+- a batched `Ntry` (several `TxDtls`) is one line per `TxDtls`, with the amount of `AmtDtls/TxAmt/Amt`
+  or `TxDtls/Amt` and the `TxDtls/CdtDbtInd` when given. It is split only when every transaction has
+  an amount in the entry's currency and the amounts add up to the entry's; otherwise the entry stays
+  one line carrying every transaction's references, so the lines always sum to what the bank booked.
+- entries that are not booked (`Sts` PDNG, INFO, FUTR…) are not lines: each becomes a `Problem`
+  ("pending entry, not booked", "entry status INFO, not booked") so that nothing vanishes unseen.
+- party: the debtor of a credit, the creditor of a debit (`RltdPties/Dbtr/Nm`, or `Dbtr/Pty/Nm` since
+  .08; the ultimate party when that is all there is), with `DbtrAcct`/`CdtrAcct` `Id/IBAN` or
+  `Id/Othr/Id`. A reversal's roles are those of the payment it reverses.
+- references, most specific first: `RmtInf/Strd/CdtrRefInf/Ref`, each `RmtInf/Ustrd`,
+  `Refs/EndToEndId` (not "NOTPROVIDED"), `AddtlTxInf`, then the entry's `AddtlNtryInf`.
+- each `Stmt` gives a `Statement` after its lines: account `Acct/Id/IBAN` (or `Othr/Id`), `Acct/Ccy`
+  (else the first balance's currency), `Id`, `FrToDt`, opening `OPBD` (else `PRCD`) and closing `CLBD`
+  balances signed by their `CdtDbtInd`.
+
+External ids: `Ntry/AcctSvcrRef`, with `#n` appended for the n-th `TxDtls` (1-based) of a split
+entry. Without `AcctSvcrRef`: `common.composite_id("camt053", account, date, |amount| minor units,
+currency, CRDT|DBIT, EndToEndIds, Ustrd lines, position)` where EndToEndIds and Ustrd lines are
+joined by newlines and position is the entry's 1-based place in its `Stmt` (`"3"`), or entry and
+transaction (`"3.2"`) for a split line. Position keeps two identical payments on one day apart.
+
+Reversals (`RvslInd` true): the line is signed by its own `CdtDbtInd` and `reverses` stays None, with
+the marker reference "RVSL" last. The original cannot be named deterministically from the reversal:
+it has its own `AcctSvcrRef`, and a hashed original was booked on another day at another position,
+so "the same data with the opposite sign" would name an id that never existed. Linking a reversal to
+its original (by account, currency, amount and EndToEndId/references) is left to the import.
+
+`Origin.row` is the entry's 1-based number among the file's `Ntry` elements (a `Statement`'s row is
+None: its raw header XML, with `Id`, says which it is); `Origin.raw` is the entry's XML (the
+`TxDtls`' for a split line). A broken entry is a `Problem`, the others go on; XML that breaks
+part-way ends the file with one `Problem` (see `common.give_up`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from adapters.statements.common import (
+    REVERSAL_MARKER,
+    SNIFF_BYTES,
+    BrokenXml,
+    compact_account,
+    composite_id,
+    decimal_amount,
+    give_up,
+    local_name,
+    raw_xml,
+    unique_texts,
+    xml_events,
+)
+from connector.documents import Document, Origin, Parsed, Party, Problem, Statement
+from connector.errors import FileFormatError, MoneyError
+from connector.money import Money, currency_code
+
+SOURCE = "camt053"
+_NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0[2-8]")
+_SNIFF = re.compile(_NAMESPACE.pattern.encode("ascii"))
+_OPENING = ("OPBD", "PRCD")
+
+
+class _Unreadable(Exception):
+    """One entry that cannot become a line; the message is the `Problem`'s reason."""
+
+
+@cache
+def _qualified(namespace: str, path: str) -> str:
+    return "/".join(f"{{{namespace}}}{step}" for step in path.split("/"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Paths:
+    """Element lookups by namespace-free paths ("RltdPties/Dbtr/Nm") in one camt.053 namespace."""
+
+    namespace: str
+
+    def find(self, element: ET.Element, *paths: str) -> ET.Element | None:
+        for path in paths:
+            found = element.find(_qualified(self.namespace, path))
+            if found is not None:
+                return found
+        return None
+
+    def all(self, element: ET.Element, path: str) -> list[ET.Element]:
+        return element.findall(_qualified(self.namespace, path))
+
+    def text(self, element: ET.Element, *paths: str) -> str | None:
+        """The first non-blank text among `paths`, stripped."""
+        for path in paths:
+            for found in self.all(element, path):
+                if found.text and found.text.strip():
+                    return found.text.strip()
+        return None
+
+    def texts(self, element: ET.Element, path: str) -> list[str]:
+        return [found.text.strip() for found in self.all(element, path) if found.text and found.text.strip()]
+
+
+def _sign(indicator: str | None) -> int:
+    if indicator == "CRDT":
+        return 1
+    if indicator == "DBIT":
+        return -1
+    raise _Unreadable(f"credit/debit indicator is {indicator!r}, expected CRDT or DBIT")
+
+
+def _money(paths: _Paths, element: ET.Element, path: str, sign: int) -> Money:
+    """The signed amount at `path` (an `Amt` with a `Ccy` attribute)."""
+    found = paths.find(element, path)
+    if found is None:
+        raise _Unreadable(f"no {path}")
+    currency = found.get("Ccy")
+    if not currency:
+        raise _Unreadable(f"{path} has no Ccy")
+    return Money.of(decimal_amount(found.text) * sign, currency)
+
+
+def _date(paths: _Paths, element: ET.Element, path: str) -> dt.date | None:
+    """The date of a `Dt` or the date part of a `DtTm` under `path`, as the bank wrote it."""
+    text = paths.text(element, f"{path}/Dt", f"{path}/DtTm")
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError as exc:
+        raise _Unreadable(f"{path} {text!r} is not a date") from exc
+
+
+class Camt053Parser:
+    """The `DocumentParser` for CAMT.053 files (see the module docstring for the rules)."""
+
+    format = SOURCE
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        """A camt.053.001.02–.08 namespace in the first bytes: specific, and cheap."""
+        return _SNIFF.search(head[:SNIFF_BYTES]) is not None
+
+    def parse(self, path: str, name: str) -> Iterator[Parsed]:
+        reader = _Reader(name)
+        try:
+            yield from reader.read(xml_events(path))
+        except BrokenXml as exc:
+            reason = f"{exc}; nothing after entry {reader.entry_no} could be read"
+            yield give_up(name, reader.anything_read, reason, reader.entry_no or None)
+
+
+class _Reader:
+    """The state of one file's read: the namespace, the open `Stmt` and the running counters."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.paths: _Paths | None = None
+        self.anything_read = False
+        self.entry_no = 0  # entries in the file, for Origin.row
+        self.position = 0  # entries in the current Stmt, for composite ids
+        self.account: str | None = None
+
+    def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
+        open_: list[ET.Element] = []  # the elements around the current one
+        statement: ET.Element | None = None
+        for event, element in events:
+            name = local_name(element.tag)
+            if event == "start":
+                if self.paths is None:
+                    self.paths = self._open(element)
+                elif name == "Stmt":
+                    statement, self.position, self.account = element, 0, None
+                open_.append(element)
+                continue
+            open_.pop()
+            parent = open_[-1] if open_ else None
+            if name == "Ntry" and parent is statement and statement is not None and self.paths is not None:
+                self.entry_no += 1
+                self.position += 1
+                yield from self._entry(self.paths, statement, element)
+                statement.remove(element)
+                self.anything_read = True
+            elif name == "Stmt" and self.paths is not None:
+                yield self._statement(self.paths, element)
+                element.clear()
+                statement = None
+                self.anything_read = True
+
+    def _open(self, root: ET.Element) -> _Paths:
+        namespace = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""
+        if local_name(root.tag) != "Document" or not _NAMESPACE.fullmatch(namespace):
+            raise FileFormatError(f"{self.file}: not a camt.053 document (root {root.tag!r})")
+        return _Paths(namespace)
+
+    def _account(self, paths: _Paths, statement: ET.Element) -> str | None:
+        if self.account is None:
+            self.account = compact_account(paths.text(statement, "Acct/Id/IBAN", "Acct/Id/Othr/Id"))
+        return self.account
+
+    def _entry(self, paths: _Paths, statement: ET.Element, entry: ET.Element) -> Iterator[Parsed]:
+        origin = Origin(self.file, self.entry_no, raw_xml(entry, paths.namespace))
+        status = paths.text(entry, "Sts/Cd", "Sts")
+        if status != "BOOK":
+            unbooked = f"entry status {status or 'missing'}, not booked"
+            yield Problem(origin, "pending entry, not booked" if status == "PDNG" else unbooked)
+            return
+        try:
+            lines = list(self._lines(paths, statement, entry, origin))  # one entry's lines: all or none
+        except (_Unreadable, MoneyError) as exc:
+            yield Problem(origin, f"entry not readable: {exc}")
+            return
+        yield from lines
+
+    def _lines(
+        self, paths: _Paths, statement: ET.Element, entry: ET.Element, origin: Origin
+    ) -> Iterator[Document]:
+        sign = _sign(paths.text(entry, "CdtDbtInd"))
+        amount = _money(paths, entry, "Amt", sign)
+        value_date = _date(paths, entry, "ValDt")
+        date = _date(paths, entry, "BookgDt") or value_date
+        if date is None:
+            raise _Unreadable("neither BookgDt nor ValDt")
+        line = _Line(
+            paths=paths,
+            account=self._account(paths, statement),
+            date=date,
+            value_date=value_date,
+            reversal=paths.text(entry, "RvslInd") in ("true", "1"),
+            notes=tuple(paths.texts(entry, "AddtlNtryInf")),
+            bank_ref=paths.text(entry, "AcctSvcrRef"),
+        )
+        transactions = paths.all(entry, "NtryDtls/TxDtls")
+        parts = _split(paths, transactions, amount)
+        if parts is None:
+            yield line.document(transactions, amount, str(self.position), None, origin)
+            return
+        for number, (transaction, part) in enumerate(parts, start=1):
+            part_origin = Origin(self.file, self.entry_no, raw_xml(transaction, paths.namespace))
+            yield line.document([transaction], part, f"{self.position}.{number}", number, part_origin)
+
+    def _statement(self, paths: _Paths, statement: ET.Element) -> Statement | Problem:
+        origin = Origin(self.file, None, raw_xml(statement, paths.namespace))  # its entries are gone
+        account = self._account(paths, statement)
+        balances = paths.all(statement, "Bal")
+        currency = paths.text(statement, "Acct/Ccy")
+        if currency is None and balances:
+            amount = paths.find(balances[0], "Amt")
+            currency = amount.get("Ccy") if amount is not None else None
+        if account is None or currency is None:
+            return Problem(origin, "statement without an account id (Acct/Id) or a currency (Acct/Ccy)")
+        try:
+            by_code = {
+                code: _balance(paths, balance)
+                for balance in balances
+                if (code := paths.text(balance, "Tp/CdOrPrtry/Cd")) in (*_OPENING, "CLBD")
+            }
+            return Statement(
+                source=SOURCE,
+                account=account,
+                currency=currency_code(currency),
+                origin=origin,
+                statement_id=paths.text(statement, "Id"),
+                period_start=_date_part(paths.text(statement, "FrToDt/FrDtTm")),
+                period_end=_date_part(paths.text(statement, "FrToDt/ToDtTm")),
+                opening=next((by_code[code] for code in _OPENING if code in by_code), None),
+                closing=by_code.get("CLBD"),
+            )
+        except (_Unreadable, MoneyError) as exc:
+            return Problem(origin, f"statement header not readable: {exc}")
+
+
+def _balance(paths: _Paths, balance: ET.Element) -> Money:
+    return _money(paths, balance, "Amt", _sign(paths.text(balance, "CdtDbtInd")))
+
+
+def _date_part(text: str | None) -> dt.date | None:
+    """The date of an ISO date-time as written (its own offset), or None."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError as exc:
+        raise _Unreadable(f"{text!r} is not a date") from exc
+
+
+def _split(
+    paths: _Paths, transactions: list[ET.Element], entry: Money
+) -> list[tuple[ET.Element, Money]] | None:
+    """Each transaction of a batched entry with its own signed amount, or None when the entry has to
+    stay whole: fewer than two transactions, an amount missing or in another currency, or amounts
+    that do not add up to the booked entry."""
+    if len(transactions) < 2:
+        return None
+    parts: list[tuple[ET.Element, Money]] = []
+    for transaction in transactions:
+        found = paths.find(transaction, "AmtDtls/TxAmt/Amt", "Amt")
+        if found is None or found.get("Ccy") != entry.currency:
+            return None
+        indicator = paths.text(transaction, "CdtDbtInd")
+        try:
+            sign = _sign(indicator) if indicator else (1 if entry.minor >= 0 else -1)
+            parts.append((transaction, Money.of(decimal_amount(found.text) * sign, entry.currency)))
+        except (_Unreadable, MoneyError):
+            return None
+    if sum(part.minor for _, part in parts) != entry.minor:
+        return None
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """What every line of one entry shares; `document` adds one transaction's (or all of them)."""
+
+    paths: _Paths
+    account: str | None
+    date: dt.date
+    value_date: dt.date | None
+    reversal: bool
+    notes: tuple[str, ...]
+    bank_ref: str | None
+
+    def document(
+        self,
+        transactions: list[ET.Element],
+        amount: Money,
+        position: str,
+        number: int | None,
+        origin: Origin,
+    ) -> Document:
+        paths = self.paths
+        ends = [
+            ref for tx in transactions for ref in paths.texts(tx, "Refs/EndToEndId") if ref != "NOTPROVIDED"
+        ]
+        unstructured = [text for tx in transactions for text in paths.texts(tx, "RmtInf/Ustrd")]
+        structured = [text for tx in transactions for text in paths.texts(tx, "RmtInf/Strd/CdtrRefInf/Ref")]
+        extra = [text for tx in transactions for text in paths.texts(tx, "AddtlTxInf")]
+        marker = [REVERSAL_MARKER] if self.reversal else []
+        return Document(
+            kind="bank_line",
+            source=SOURCE,
+            external_id=self._external_id(amount, position, number, ends, unstructured),
+            date=self.date,
+            amount=amount,
+            origin=origin,
+            party=self._party(transactions, amount),
+            value_date=self.value_date,
+            references=unique_texts([*structured, *unstructured, *ends, *extra, *self.notes, *marker]),
+            account=self.account,
+        )
+
+    def _external_id(
+        self, amount: Money, position: str, number: int | None, ends: list[str], unstructured: list[str]
+    ) -> str:
+        if self.bank_ref:
+            return self.bank_ref if number is None else f"{self.bank_ref}#{number}"
+        indicator = "CRDT" if amount.minor >= 0 else "DBIT"
+        return composite_id(
+            SOURCE,
+            self.account,
+            self.date.isoformat(),
+            abs(amount.minor),
+            amount.currency,
+            indicator,
+            "\n".join(ends),
+            "\n".join(unstructured),
+            position,
+        )
+
+    def _party(self, transactions: list[ET.Element], amount: Money) -> Party:
+        """The counterparty when every transaction names the same one (a merged batch may not)."""
+        incoming = (amount.minor >= 0) != self.reversal
+        role = "Dbtr" if incoming else "Cdtr"
+        parties = {_party(self.paths, tx, role) for tx in transactions}
+        return parties.pop() if len(parties) == 1 else Party()
+
+
+def _party(paths: _Paths, transaction: ET.Element, role: str) -> Party:
+    name = paths.text(
+        transaction,
+        f"RltdPties/{role}/Nm",
+        f"RltdPties/{role}/Pty/Nm",
+        f"RltdPties/Ultmt{role}/Nm",
+        f"RltdPties/Ultmt{role}/Pty/Nm",
+    )
+    account = paths.text(transaction, f"RltdPties/{role}Acct/Id/IBAN", f"RltdPties/{role}Acct/Id/Othr/Id")
+    return Party(name=" ".join(name.split()) if name else None, bank_account=compact_account(account))

@@ -1,0 +1,182 @@
+"""What the statement parsers share: composite ids, text clean-up, amounts, encodings, the give-up rule.
+
+Composite ids exist because MT940 lines (always) and CAMT entries without `AcctSvcrRef` (sometimes)
+carry no id of their own, yet the import needs a key that is the same every time the same file, or a
+re-issue of it, is read. The id is `sha256:` + the hex SHA-256 of the UTF-8 text
+`"<format>/v1" + "\\x1f" + "\\x1f".join(fields)` where an absent field is the empty string. The fields
+and their order are listed in each parser's docstring; changing them (or this recipe) changes every
+id, so a change needs a new version tag, never an edit in place.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from decimal import Decimal, InvalidOperation
+
+import charset_normalizer
+import defusedxml.ElementTree as _safe_et  # type: ignore[import-untyped]  # no stubs; wrapped in xml_events
+
+from connector.documents import Origin, Problem
+from connector.errors import FileFormatError, MoneyError
+
+HASH_VERSION = "v1"
+REVERSAL_MARKER = "RVSL"  # a reference on a reversal line whose original cannot be named from the file
+MAX_EXTERNAL_ID = 200  # journal_entries.external_id is String(200)
+SNIFF_BYTES = 8192
+
+_SPACES = re.compile(r"\s+")
+_AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# Encodings banks actually write, in order of preference when charset-normalizer finds several equally
+# likely (it reports cp1250 for German text that cp1252 decodes identically).
+_PREFERRED = ("utf_8", "cp1252", "latin_1", "gb18030", "big5", "shift_jis", "euc_kr", "cp1250")
+
+
+def composite_id(fmt: str, *fields: str | int | None) -> str:
+    """The documented composite id (see the module docstring) of one line's identifying fields."""
+    text = "\x1f".join(["" if field is None else str(field) for field in (f"{fmt}/{HASH_VERSION}", *fields)])
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_digest(*fields: str | int | None) -> str:
+    """A short, stable digest of a record's content: tells re-issued ids with different content apart."""
+    text = "\x1f".join("" if field is None else str(field) for field in fields)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def clean(text: str | None) -> str | None:
+    """Whitespace collapsed to single spaces and trimmed; None for nothing, so absent and blank agree."""
+    if text is None:
+        return None
+    collapsed = _SPACES.sub(" ", text).strip()
+    return collapsed or None
+
+
+def compact_account(text: str | None) -> str | None:
+    """An IBAN or account number as the matcher compares it: no spaces, upper case."""
+    if text is None:
+        return None
+    compacted = _SPACES.sub("", text).upper()
+    return compacted or None
+
+
+def unique_texts(texts: Iterable[str | None]) -> tuple[str, ...]:
+    """Cleaned, non-empty texts in their first-seen order, each once (the matcher searches them all)."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        cleaned = clean(text)
+        if cleaned is not None:
+            seen.setdefault(cleaned, None)
+    return tuple(seen)
+
+
+def decimal_amount(text: str | None) -> Decimal:
+    """A decimal amount written with `.` or `,` as separator (`-1234.56`, `1234,56`, `1.234,56`).
+
+    When both separators occur the last one is the decimal point and the other groups thousands.
+    Raises `MoneyError` (a `ValueError`) for anything else, so the caller can report the entry.
+    """
+    raw = (text or "").strip().replace(" ", "")
+    if "," in raw and "." in raw:
+        decimal_sep = "," if raw.rfind(",") > raw.rfind(".") else "."
+        group_sep = "." if decimal_sep == "," else ","
+        raw = raw.replace(group_sep, "").replace(decimal_sep, ".")
+    else:
+        raw = raw.replace(",", ".")
+    if not _AMOUNT.fullmatch(raw):
+        raise MoneyError(f"not an amount: {text!r}")
+    try:
+        return Decimal(raw)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid decimals
+        raise MoneyError(f"not an amount: {text!r}") from exc
+
+
+def is_utf8(path: str, chunk_size: int = 1 << 16) -> bool:
+    """Whether the whole file decodes as UTF-8, read in chunks so a large file is never held whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(chunk_size):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(path: str, hint: str | None = None, sample_limit: int = 1 << 18) -> str:
+    """The file's encoding: UTF-8 (with or without BOM) when it decodes, else `hint` when the file
+    declares one (OFX `CHARSET`), else charset-normalizer's verdict on the non-ASCII lines.
+
+    Only lines with non-ASCII bytes are sampled: statement files are mostly ASCII tags and digits,
+    which tell nothing about the encoding and would dilute the few lines that do. A few words can
+    fit several encodings equally well ("Ærø" is cp1252 or cp1250, "货款" GB18030 or Big5); such a
+    tie goes to the encoding banks write most (`_PREFERRED`). Still a guess on short text: when a
+    bank's encoding is known, configure it. Raises `FileFormatError` when no encoding fits.
+    """
+    if is_utf8(path):
+        return "utf-8-sig"
+    if hint:
+        return hint
+    sample = bytearray()
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.isascii():
+                sample += line
+                if len(sample) >= sample_limit:
+                    break
+    results = charset_normalizer.from_bytes(bytes(sample))
+    best = results.best()
+    if best is None:
+        raise FileFormatError(f"{path}: the text encoding cannot be recognised (is it a binary file?)")
+    ties = [match for match in results if match.chaos <= best.chaos and match.coherence >= best.coherence]
+    candidates = {codecs.lookup(name).name for match in ties for name in match.could_be_from_charset}
+    for preferred in _PREFERRED:
+        if codecs.lookup(preferred).name in candidates:
+            return preferred
+    return best.encoding
+
+
+def give_up(name: str, anything_read: bool, reason: str, row: int | None = None, raw: str = "") -> Problem:
+    """The one rule for a file that breaks part-way: if nothing was read yet the whole file is unreadable
+    (`FileFormatError`); otherwise what was read stands and the rest becomes one `Problem`."""
+    if not anything_read:
+        raise FileFormatError(f"{name}: {reason}")
+    return Problem(Origin(name, row, raw), reason)
+
+
+class BrokenXml(Exception):
+    """The XML stops being well-formed (or tries a DTD/entity trick) part-way; `str()` says where."""
+
+
+def xml_events(path: str) -> Iterator[tuple[str, ET.Element]]:
+    """`start`/`end` events of an XML file, parsed by defusedxml (no DTDs, entities or external
+    references) and streamed, so a large statement never sits in memory whole."""
+    try:
+        events: Iterator[tuple[str, ET.Element]] = _safe_et.iterparse(
+            path, events=("start", "end"), forbid_dtd=True
+        )
+        yield from events
+    except (ET.ParseError, ValueError) as exc:  # defusedxml's refusals are ValueErrors
+        raise BrokenXml(f"the XML is broken: {exc}") from exc
+
+
+def local_name(tag: str) -> str:
+    """An element's name without its `{namespace}`."""
+    return tag.rpartition("}")[2]
+
+
+def raw_xml(element: ET.Element, namespace: str | None = None) -> str:
+    """An element as XML text for an `Origin`, with `namespace` dropped from the tags so that a person
+    reading a problem sees `<Ntry>`, not `<ns0:Ntry xmlns:ns0=…>` (tags cannot occur in escaped text)."""
+    text = ET.tostring(element, encoding="unicode").strip()
+    if namespace:
+        declaration = re.search(rf' xmlns:(\w+)="{re.escape(namespace)}"', text)
+        if declaration:
+            prefix = declaration.group(1)
+            text = text.replace(declaration.group(0), "", 1)
+            text = re.sub(rf"(</?){prefix}:", r"\1", text)
+    return text

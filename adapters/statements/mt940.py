@@ -1,0 +1,341 @@
+"""SWIFT MT940 bank statements → bank lines, with the `mt-940` library reading each field.
+
+The file is decoded (UTF-8 when it is valid UTF-8, else charset-normalizer's verdict, preferring cp1252
+for Western and GB18030 for Chinese text; `Mt940Parser(encoding=…)` overrides both), then read line by
+line: `mt940_fields` cuts it into fields (`:61:` with its continuation lines …), this module groups
+them into statements (each `:20:`, or each SWIFT message `{1:…}{4:` … `-}`, starts one) and hands one
+field at a time to the library's own tag parser. That keeps one statement's header in memory, never
+the file, and lets a malformed `:61:` become a `Problem` while the lines around it are read (the
+library, given the whole file, stops at the first field it cannot read).
+
+What becomes what:
+
+- `:25:` account, `:28C:` statement number, `:60F:`/`:60M:` opening and `:62F:`/`:62M:` closing balance
+  → a `Statement` after its lines (period: the balances' dates).
+- each `:61:` → a bank line: `date` is the entry date when given (the booking date), else the value
+  date; `value_date` is the value date. The amount is signed by the mark: C +, D −, RC (reversal of a
+  credit: money goes out) −, RD (reversal of a debit: money comes back) +. RC/RD lines carry the
+  marker reference "RVSL" and `reverses=None`: MT940 never names the original line.
+- `:86:` in the German structured form (`GVC?00…?20…`): `?20`–`?29` remittance with the SEPA keywords
+  `SVWZ+` (remittance), `EREF+` (end-to-end id), `KREF+` (customer reference), `MREF+` (mandate),
+  `?32`/`?33` the counterparty's name, `?31` its IBAN or account number (`?30` its BIC, which `Party`
+  has no place for). Unstructured `:86:` text is kept whole as a reference.
+- references, most specific first: SVWZ (or the whole remittance), EREF, KREF, the `:61:` customer
+  reference (not "NONREF"), MREF, the `:61:` supplementary details.
+
+MT940 has no transaction id, so `external_id` is `common.composite_id("mt940", account (`:25:`
+without spaces, as on the line), :28C: as written, value date, |amount| minor units, currency, mark
+(C/D/RC/RD), :61: customer reference, :61: bank reference, position)` with position the line's
+1-based place among its statement's `:61:` fields (malformed ones count, so mending one does not
+move the others' ids).
+
+`Origin.row` is the 1-based line number of the `:61:` (of `:20:` for a `Statement`), `Origin.raw` the
+field(s) as written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import mt940
+
+from adapters.statements.common import (
+    REVERSAL_MARKER,
+    SNIFF_BYTES,
+    clean,
+    compact_account,
+    composite_id,
+    detect_encoding,
+    unique_texts,
+)
+from adapters.statements.mt940_fields import Boundary, Field, Stray, fields
+from connector.documents import Document, Origin, Parsed, Party, Problem, Statement
+from connector.errors import FileFormatError, MoneyError
+from connector.money import Money
+
+SOURCE = "mt940"
+_OPTIONS = mt940.Options.all()  # RC signed as a debit, ?31 as the IBAN, :86: never truncated …
+_SNIFF = re.compile(rb"(?m)^:(20|25|28C?|60[FM]|61|62[FM]):")
+_SIGNS = {"C": 1, "D": -1, "RC": -1, "RD": 1}
+_STRAY_KEPT = 20  # lines of stray text kept for the Problem (a wrong file must not fill memory)
+_HARD_WRAP = 65  # SWIFT lines are at most 65 characters: a full line was wrapped mid-word
+_OPENING = ("final_opening_balance", "intermediate_opening_balance", "opening_balance")
+_CLOSING = ("final_closing_balance", "intermediate_closing_balance", "closing_balance")
+
+
+class _Unreadable(Exception):
+    """A field or line that cannot be read; the message is the `Problem`'s reason."""
+
+
+class Mt940Parser:
+    """The `DocumentParser` for MT940 files (see the module docstring for the rules)."""
+
+    format = SOURCE
+
+    def __init__(self, encoding: str | None = None) -> None:
+        self.encoding = encoding  # None: detect (see common.detect_encoding)
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        """Two distinct MT940 field tags at line starts in the first bytes (`:20:` and `:25:` …)."""
+        return len(set(_SNIFF.findall(head[:SNIFF_BYTES]))) >= 2
+
+    def parse(self, path: str, name: str) -> Iterator[Parsed]:
+        encoding = self.encoding or detect_encoding(path)
+        with open(path, encoding=encoding, errors="replace") as handle:
+            yield from _File(name).read(fields(handle))
+
+
+class _File:
+    """One file's read: the statement being read and the `:61:` waiting for its `:86:`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.statement: _Statement | None = None
+        self.pending: Field | None = None
+        self.stray: list[Stray] = []  # the first _STRAY_KEPT lines of the current run
+        self.stray_count = 0
+        self.seen_field = False
+
+    def read(self, items: Iterator[Field | Boundary | Stray]) -> Iterator[Parsed]:
+        for item in items:
+            if isinstance(item, Stray):
+                self.stray_count += 1
+                if len(self.stray) < _STRAY_KEPT:
+                    self.stray.append(item)
+            elif isinstance(item, Boundary):
+                yield from self._close()
+            else:
+                yield from self._strays()
+                yield from self._field(item)
+        yield from self._close()
+        if not self.seen_field:
+            raise FileFormatError(f"{self.name}: no MT940 fields (:20:, :25:, :61: …) found")
+        yield from self._strays()
+
+    def _field(self, field: Field) -> Iterator[Parsed]:
+        self.seen_field = True
+        if field.tag == "20" or self.statement is None:
+            yield from self._close()
+            self.statement = _Statement(self.name, field.line)
+        statement = self.statement
+        if field.tag == "61":
+            yield from self._flush()
+            self.pending = field
+        elif field.tag == "86" and self.pending is not None:
+            yield statement.line(self.pending, field)
+            self.pending = None
+        elif field.tag != "NS":  # :NS: is bank-specific, often between :61: and :86:
+            yield from self._flush()
+            yield from statement.header(field)
+
+    def _flush(self) -> Iterator[Parsed]:
+        if self.pending is not None and self.statement is not None:
+            yield self.statement.line(self.pending, None)
+        self.pending = None
+
+    def _close(self) -> Iterator[Parsed]:
+        yield from self._flush()
+        if self.statement is not None:
+            yield self.statement.finish()
+        self.statement = None
+
+    def _strays(self) -> Iterator[Parsed]:
+        """Text outside the fields, reported once per run of lines (a bank's header line, say)."""
+        if self.stray:
+            raw = "\n".join(stray.text for stray in self.stray)
+            more = self.stray_count - len(self.stray)
+            reason = "text outside any MT940 field, ignored"
+            yield Problem(
+                Origin(self.name, self.stray[0].line, raw),
+                f"{reason} ({more} more lines)" if more else reason,
+            )
+        self.stray, self.stray_count = [], 0
+
+
+class _Statement:
+    """One statement: the library's `Transactions` holding the header, and the line count."""
+
+    def __init__(self, file: str, line: int) -> None:
+        self.file = file
+        self.line_no = line
+        self.library = mt940.models.Transactions(options=_OPTIONS)
+        self.statement_no: str | None = None
+        self.position = 0
+        self.raw: list[str] = []
+
+    def header(self, field: Field) -> Iterator[Parsed]:
+        """A statement-level field (`:25:`, `:28C:`, `:60F:`, `:62F:` …) into the library's data."""
+        self.raw.append(field.raw)
+        if field.tag.startswith("28"):
+            self.statement_no = field.value
+        if field.tag == "86":  # statement-level information after the lines: nothing to book
+            return
+        try:
+            _run(self.library, field)
+        except _Unreadable as exc:
+            yield Problem(
+                Origin(self.file, field.line, field.raw), f"field :{field.tag}: not readable: {exc}"
+            )
+
+    def line(self, statement_line: Field, details: Field | None) -> Document | Problem:
+        """One `:61:` (with its `:86:`) as a bank line, or the `Problem` that says why not."""
+        self.position += 1
+        raw = statement_line.raw + (f"\n{details.raw}" if details is not None else "")
+        origin = Origin(self.file, statement_line.line, raw)
+        try:
+            fields = _run(self.library, statement_line)
+            extra = _run(self.library, details) if details is not None else {}
+            return self._document(fields, extra, details, origin)
+        except (_Unreadable, MoneyError) as exc:
+            return Problem(origin, f"statement line :61: not readable: {exc}")
+
+    def _document(
+        self, fields: dict[str, Any], extra: dict[str, Any], details: Field | None, origin: Origin
+    ) -> Document:
+        mark = _text(fields, "status").upper()
+        currency = fields.get("currency")
+        if mark not in _SIGNS:
+            raise _Unreadable(f"debit/credit mark {mark!r} is not C, D, RC or RD")
+        if not isinstance(currency, str):
+            raise _Unreadable("no currency (the statement's :60F: is missing or unreadable)")
+        amount = Money.of(abs(fields["amount"].amount) * _SIGNS[mark], currency)
+        value_date = _date(fields.get("date"))
+        if value_date is None:
+            raise _Unreadable("no value date")
+        customer_ref = _text(fields, "customer_reference")
+        bank_ref = _text(fields, "bank_reference")
+        account = self.account
+        external_id = composite_id(
+            SOURCE,
+            account,
+            self.statement_no,
+            value_date.isoformat(),
+            abs(amount.minor),
+            amount.currency,
+            mark,
+            customer_ref,
+            bank_ref,
+            self.position,
+        )
+        return Document(
+            kind="bank_line",
+            source=SOURCE,
+            external_id=external_id,
+            date=_date(fields.get("entry_date")) or value_date,
+            amount=amount,
+            origin=origin,
+            party=Party(name=clean(_text(extra, "applicant_name")), bank_account=_account(extra)),
+            value_date=value_date,
+            references=_references(fields, extra, details, reversal=mark.startswith("R")),
+            account=account,
+        )
+
+    @property
+    def account(self) -> str | None:
+        return compact_account(_text(self.library.data, "account_identification") or None)
+
+    def finish(self) -> Statement | Problem:
+        """The statement's header, once its closing balance has been read."""
+        origin = Origin(self.file, self.line_no, "\n".join(self.raw))
+        opening = _balance(self.library.data, _OPENING)
+        closing = _balance(self.library.data, _CLOSING)
+        currency = self.library.currency
+        account = self.account
+        if account is None or currency is None:
+            return Problem(origin, "statement without an account (:25:) or a balance with a currency (:60F:)")
+        try:
+            return Statement(
+                source=SOURCE,
+                account=account,
+                currency=currency,
+                origin=origin,
+                statement_id=self.statement_no,
+                period_start=opening[1] if opening else None,
+                period_end=closing[1] if closing else None,
+                opening=Money.of(opening[0], currency) if opening else None,
+                closing=Money.of(closing[0], currency) if closing else None,
+            )
+        except MoneyError as exc:
+            return Problem(origin, f"statement balances not readable: {exc}")
+
+
+def _run(library: mt940.models.Transactions, field: Field) -> dict[str, Any]:
+    """The library's reading of one field (its tag pattern, models and processors).
+
+    A transaction field lands in a fresh placeholder transaction, so a `:61:` without a type code never
+    merges into the line before it and a `:86:` `KREF` never glues onto the `:61:` reference. The tag
+    pattern is tried first so that a line the library cannot read does not reach its error log (which
+    would print the bank data); the library's own exceptions become `_Unreadable`.
+    """
+    tag = mt940.tags.TAG_BY_ID.get(field.tag) or mt940.tags.TAG_BY_ID.get(int(field.tag[:2]))
+    if tag is None:  # pragma: no cover - FIELD admits only tags the library knows
+        raise _Unreadable(f"unknown field :{field.tag}:")
+    if not tag.re.match(field.value):
+        raise _Unreadable(f"does not match the MT940 layout of :{field.tag}:")
+    library.transactions = [mt940.models.Transaction(library)]
+    try:
+        library.parse(f":{field.tag}:{field.value}")
+    except (RuntimeError, ValueError, ArithmeticError) as exc:
+        raise _Unreadable(str(exc.args[0]) if exc.args else type(exc).__name__) from exc
+    return library.transactions[-1].data
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _date(value: object) -> dt.date | None:
+    """A plain `date` (the library's `Date` subclass stays inside the adapter)."""
+    if isinstance(value, dt.date):
+        return dt.date(value.year, value.month, value.day)
+    return None
+
+
+def _balance(data: dict[str, Any], keys: tuple[str, ...]) -> tuple[Decimal, dt.date | None] | None:
+    """The first of `keys` that holds a balance: its signed amount and its date."""
+    for key in keys:
+        balance = data.get(key)
+        amount = getattr(getattr(balance, "amount", None), "amount", None)
+        if isinstance(amount, Decimal):
+            return amount, _date(getattr(balance, "date", None))
+    return None
+
+
+def _account(extra: dict[str, Any]) -> str | None:
+    return compact_account(_text(extra, "applicant_iban") or None)
+
+
+def _references(
+    fields: dict[str, Any], extra: dict[str, Any], details: Field | None, *, reversal: bool
+) -> tuple[str, ...]:
+    customer_ref = _text(fields, "customer_reference")
+    texts = [
+        _text(extra, "purpose"),
+        _text(extra, "end_to_end_reference"),
+        _text(extra, "customer_reference"),
+        "" if customer_ref.upper() == "NONREF" else customer_ref,
+        _text(extra, "additional_position_reference"),
+        _text(fields, "extra_details"),
+    ]
+    if "transaction_details" in extra and details is not None:  # unstructured :86:
+        texts.insert(0, _unwrap(details))
+    if reversal:
+        texts.append(REVERSAL_MARKER)
+    return unique_texts(texts)
+
+
+def _unwrap(field: Field) -> str:
+    """Free text as one line. A line that fills the 65-character limit (the first one counting its
+    tag) was cut by the bank mid-word, so the next continues it without a space."""
+    pieces: list[str] = []
+    glue = ""
+    for index, line in enumerate(field.lines):
+        pieces.append(glue + line.strip())
+        width = len(line) + (len(field.tag) + 2 if index == 0 else 0)
+        glue = "" if width >= _HARD_WRAP else " "
+    return "".join(pieces)

@@ -1,0 +1,1 @@
+"""Imports of accounting exports and bank statements: files, documents, matching, posting, reconciliation."""

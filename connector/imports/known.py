@@ -1,0 +1,124 @@
+"""What the matcher knows about customers, read once per import and kept up to date as it posts.
+
+Account numbers, the record ids of active bindings, invoice numbers of imported invoices and the blind
+indexes of known payer bank accounts are small enough to hold in memory for the whole import (a few
+MB for 100,000 customers); names are decrypted only when a receipt gets as far as the name tier.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.imports.models import ImportedDocument
+from connector.ledger.models import Customer, CustomerBalance, CustomerBankAccount
+from connector.master.identity import normalise_name
+from connector.master.models import CustomerBinding
+from connector.money import Money
+from connector.security.cipher import FieldCipher
+
+
+class KnownCustomers:
+    def __init__(self, session: Session, cipher: FieldCipher, receivable_code: str) -> None:
+        self.session = session
+        self.cipher = cipher
+        self.receivable_code = receivable_code
+        rows = session.execute(select(Customer.id, Customer.account_no).where(Customer.status != "merged"))
+        self.account_nos: dict[int, str] = {customer_id: account_no for customer_id, account_no in rows}
+        self.ids = {account_no: customer_id for customer_id, account_no in self.account_nos.items()}
+        self._tokens: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
+        for account_no in self.ids:
+            self._tokens[account_no.upper()].add((account_no, "account number"))
+        bindings = select(CustomerBinding.external_id, CustomerBinding.customer_id).where(
+            CustomerBinding.status == "active"
+        )
+        for external_id, customer_id in session.execute(bindings):
+            self._add(external_id, customer_id, "record id")
+        invoices = select(ImportedDocument.number, ImportedDocument.customer_id).where(
+            ImportedDocument.kind == "invoice",
+            ImportedDocument.status == "posted",
+            ImportedDocument.number.is_not(None),
+        )
+        for number, owner in session.execute(invoices):
+            if number is not None and owner is not None:
+                self._add(number, owner, "invoice")
+        self._banks: defaultdict[str, set[str]] = defaultdict(set)
+        for index, customer_id in session.execute(
+            select(CustomerBankAccount.account_index, CustomerBankAccount.customer_id)
+        ):
+            if customer_id in self.account_nos:
+                self._banks[index].add(self.account_nos[customer_id])
+        self._names: dict[str, list[str]] | None = None  # normalised name → account numbers, lazily
+        self._name_choices: list[str] = []
+
+    def _add(self, token: str, customer_id: int, why: str) -> None:
+        account_no = self.account_nos.get(customer_id)
+        if account_no is not None:
+            self._tokens[token.strip().upper()].add((account_no, why))
+
+    def invoice_posted(self, number: str, account_no: str) -> None:
+        """An invoice of this import: receipts later in the import may name it."""
+        self._tokens[number.strip().upper()].add((account_no, "invoice"))
+
+    # --- the matcher's questions ------------------------------------------------------------------
+
+    def by_token(self, token: str) -> Sequence[tuple[str, str]]:
+        return sorted(self._tokens.get(token, ()))
+
+    def by_bank_account(self, account: str) -> Sequence[str]:
+        return sorted(self._banks.get(self.cipher.blind_index("bank_account", account), ()))
+
+    def by_name(self, name: str, threshold: int) -> Sequence[tuple[str, int]]:
+        names = self._load_names()
+        wanted = normalise_name(name)
+        if not wanted:
+            return []
+        found = process.extract(
+            wanted, self._name_choices, scorer=fuzz.ratio, score_cutoff=threshold, limit=5
+        )
+        return [(account_no, round(score)) for choice, score, _ in found for account_no in names[choice]]
+
+    def by_open_invoice(self, amount: Money, on: date, window_days: int) -> Sequence[tuple[str, str]]:
+        since = on - timedelta(days=window_days)
+        rows = self.session.execute(
+            select(ImportedDocument.number, ImportedDocument.customer_id).where(
+                ImportedDocument.kind == "invoice",
+                ImportedDocument.status == "posted",
+                ImportedDocument.currency == amount.currency,
+                ImportedDocument.amount_minor == amount.minor,
+                ImportedDocument.document_date.between(since, on),
+            )
+        )
+        found = []
+        for number, customer_id in rows:
+            if number is None or customer_id is None or customer_id not in self.account_nos:
+                continue
+            if self.open_receivable(customer_id, amount.currency) >= amount.minor:
+                found.append((self.account_nos[customer_id], number))
+        return found
+
+    def open_receivable(self, customer_id: int, currency: str) -> int:
+        balance = self.session.scalar(
+            select(CustomerBalance.balance_minor).where(
+                CustomerBalance.customer_id == customer_id,
+                CustomerBalance.account_code == self.receivable_code,
+                CustomerBalance.currency == currency,
+            )
+        )
+        return balance or 0
+
+    def _load_names(self) -> dict[str, list[str]]:
+        if self._names is None:
+            names: defaultdict[str, list[str]] = defaultdict(list)
+            for customer_id, name_enc in self.session.execute(select(Customer.id, Customer.name_enc)):
+                if customer_id in self.account_nos:
+                    key = normalise_name(self.cipher.decrypt("customer.name", name_enc))
+                    names[key].append(self.account_nos[customer_id])
+            self._names = dict(names)
+            self._name_choices = list(names)
+        return self._names

@@ -1,0 +1,129 @@
+"""Which customer a receipt (or an invoice) belongs to: tiered rules as pure functions over `Known`.
+
+1. a reference, memo or remittance line names an invoice number, an account number or a record id
+   the connector knows (or the document carries the account number or customer id itself);
+2. the payer's bank account is one a customer is known to pay from;
+3. the payer's name is close to exactly one customer's (legal-form words, width and case ignored);
+   a tie or a score under the threshold is no match;
+4. the amount equals an open invoice of exactly one customer, dated within the window before it.
+
+The first tier that finds anybody decides; within it, several customers are ambiguous. Every
+candidate carries its tier, score (0-100) and why, in words, for the match record and the queue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from connector.documents import Document
+from connector.money import Money
+
+_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-/_.]*[A-Za-z0-9])?")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    account_no: str
+    tier: int
+    score: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The candidates of the deciding tier (best first) and the invoice numbers the document named."""
+
+    candidates: tuple[Candidate, ...] = ()
+    invoices: tuple[str, ...] = ()
+
+    @property
+    def sure(self) -> Candidate | None:
+        """The one customer, when the deciding tier found exactly one."""
+        return self.candidates[0] if len({c.account_no for c in self.candidates}) == 1 else None
+
+    def posts_by_itself(self, auto_post_tiers: int) -> Candidate | None:
+        found = self.sure
+        return found if found is not None and found.tier <= auto_post_tiers else None
+
+
+class Known(Protocol):
+    """What the connector knows about customers, as the matcher asks it (see `known.KnownCustomers`)."""
+
+    def by_token(self, token: str) -> Sequence[tuple[str, str]]:
+        """(account number, why) of an invoice number, account number or record id written `token`."""
+        ...
+
+    def by_bank_account(self, account: str) -> Sequence[str]: ...
+
+    def by_name(self, name: str, threshold: int) -> Sequence[tuple[str, int]]:
+        """(account number, score) of the customers whose names score at least `threshold`, best first."""
+        ...
+
+    def by_open_invoice(self, amount: Money, on: date, window_days: int) -> Sequence[tuple[str, str]]:
+        """(account number, invoice number) of open invoices of exactly `amount` dated within the window."""
+        ...
+
+
+def tokens(texts: Iterable[str | None]) -> list[str]:
+    """Candidate identifiers in free text, upper-cased, in order, once each ("货款INV-2026-0001" → INV-…)."""
+    found: dict[str, None] = {}
+    for text in texts:
+        if text:
+            for token in _TOKEN.findall(text):
+                found.setdefault(token.upper(), None)
+    return list(found)
+
+
+def match_document(
+    document: Document, known: Known, *, name_threshold: int, window_days: int, tiers: int = 4
+) -> Match:
+    """The deciding tier's candidates for `document`, trying tiers 1 to `tiers`."""
+    party = document.party
+    named = [a.invoice_number for a in document.allocations]
+    words = tokens([party.account_no, party.external_id, *named, *document.references])
+    first: list[Candidate] = []
+    invoices: list[str] = []
+    for token in words:
+        for account_no, why in known.by_token(token):
+            first.append(Candidate(account_no, 1, 100, f"{why} {token} in the document"))
+            if why == "invoice":
+                invoices.append(token)
+    if first:
+        return Match(_ranked(first), tuple(dict.fromkeys(invoices)))
+    if tiers >= 2 and party.bank_account:
+        found = known.by_bank_account(party.bank_account)
+        if found:
+            why = "pays from a known bank account"
+            return Match(_ranked(Candidate(account_no, 2, 100, why) for account_no in found))
+    if tiers >= 3 and party.name:
+        scored = known.by_name(party.name, name_threshold)
+        if scored:
+            best = scored[0][1]
+            tied = [(account_no, score) for account_no, score in scored if score == best]
+            why = "payer name {score}% like the customer's" + (" (a tie: no match)" if len(tied) > 1 else "")
+            return Match(_ranked(Candidate(a, 3, s, why.format(score=s)) for a, s in tied))
+    if tiers >= 4 and document.amount.minor > 0:
+        open_invoices = known.by_open_invoice(document.amount, document.date, window_days)
+        if open_invoices:
+            return Match(
+                _ranked(
+                    Candidate(account_no, 4, 80, f"same amount as open invoice {number}")
+                    for account_no, number in open_invoices
+                ),
+                tuple(number for _, number in open_invoices),
+            )
+    return Match()
+
+
+def _ranked(candidates: Iterable[Candidate]) -> tuple[Candidate, ...]:
+    """Best first, one per customer (its best reason)."""
+    best: dict[str, Candidate] = {}
+    for candidate in candidates:
+        held = best.get(candidate.account_no)
+        if held is None or (candidate.tier, -candidate.score) < (held.tier, -held.score):
+            best[candidate.account_no] = candidate
+    return tuple(sorted(best.values(), key=lambda c: (c.tier, -c.score, c.account_no)))

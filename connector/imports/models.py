@@ -1,0 +1,77 @@
+"""What the import keeps: each file by its content hash, each document by (source, external id) with
+the fingerprint of its content, how its receipt was matched, and the receipts waiting for a person."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connector.db import Base, BigId
+from connector.ledger.models import utcnow
+
+
+class ImportedFile(Base):
+    """A file seen by the import: the same bytes again are skipped, whatever the file is called."""
+
+    __tablename__ = "imported_files"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="importing")  # importing, imported, failed
+    counts_json: Mapped[str] = mapped_column(Text, default="{}")
+    error: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImportedDocument(Base):
+    """A document posted from a file: its fingerprint (to tell a replay from a changed document), the
+    entry it posted (the latest revision's), and how a receipt found its customer."""
+
+    __tablename__ = "imported_documents"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_imported_documents_number", "kind", "number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    number: Mapped[str | None] = mapped_column(String(200))  # invoice numbers are looked up by the matcher
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))  # none: not posted
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    document_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))  # posted, unapplied, reversed, ignored
+    match_tier: Mapped[int | None] = mapped_column(Integer)
+    match_score: Mapped[int | None] = mapped_column(Integer)
+    match_rule: Mapped[str] = mapped_column(Text, default="")  # why, in words
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("imported_files.id"))
+    row: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReconciliationItem(Base):
+    """A receipt posted to unapplied receipts, waiting for a person: its ranked candidates (JSON list of
+    {account_no, tier, score, why}) and, once decided, the customer it went to or why it was rejected."""
+
+    __tablename__ = "reconciliation_items"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("imported_documents.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, applied, rejected
+    candidates_json: Mapped[str] = mapped_column(Text, default="[]")
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))  # the application
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(100))

@@ -1,0 +1,210 @@
+"""Import a file: recognise it, skip it if these bytes were imported before, stream its documents into
+the ledger in batches (each its own transaction), quarantine what cannot be read, record the file.
+
+A file that cannot be read at all is recorded as failed with the reason (the inbox moves it to
+`failed/`); a file with bad rows is imported with those rows quarantined. With `dry_run` everything
+is done and then rolled back: the counts say what an import would do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.documents import Document, DocumentParser, Parsed, Problem, Statement
+from connector.errors import FileFormatError
+from connector.imports.known import KnownCustomers
+from connector.imports.models import ImportedFile
+from connector.imports.post import DocumentPoster
+from connector.imports.rules import Accounts
+from connector.ledger.models import utcnow
+from connector.sync.models import SyncRun
+from connector.sync.runs import finish_run, quarantine, start_run
+
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass
+class FileResult:
+    name: str
+    format: str | None
+    status: str  # imported, skipped, failed, dry-run
+    counts: Counter[str] = field(default_factory=Counter)
+    reason: str = ""
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def choose_parser(path: Path, parsers: Sequence[DocumentParser], format: str = "auto") -> DocumentParser:
+    """The parser named `format`, or with `auto` the first whose sniff recognises the file."""
+    if format != "auto":
+        for parser in parsers:
+            if parser.format == format:
+                return parser
+        known = ", ".join(sorted(parser.format for parser in parsers))
+        raise FileFormatError(f"{path.name}: unknown format {format!r} (formats: {known})")
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    for parser in parsers:
+        if parser.sniff(head, path.name):
+            return parser
+    raise FileFormatError(f"{path.name}: not a format the connector knows; name one with --format")
+
+
+def import_file(
+    container: Container,
+    path: Path,
+    parsers: Sequence[DocumentParser],
+    *,
+    format: str = "auto",
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> FileResult:
+    """Import one file; `progress` is told how many items each batch read."""
+    digest = file_hash(path)
+    with unit_of_work(container.sessions) as session:
+        earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
+        if earlier is not None and earlier.status == "imported":
+            when = earlier.finished_at.date().isoformat() if earlier.finished_at else "earlier"
+            reason = f"the same content was imported as {earlier.name} ({when})"
+            return FileResult(path.name, earlier.format, "skipped", reason=reason)
+    try:
+        parser = choose_parser(path, parsers, format)
+    except FileFormatError as exc:
+        _record_failure(container, path, digest, format, str(exc))
+        return FileResult(path.name, None, "failed", reason=str(exc))
+    if dry_run:
+        return _dry_run(container, path, parser, progress)
+    with unit_of_work(container.sessions) as session:
+        file_id, run_id = _register(session, path, digest, parser.format, earlier)
+    result = FileResult(path.name, parser.format, "imported")
+    known: KnownCustomers | None = None
+    try:
+        for batch in _batches(parser.parse(str(path), path.name), container.settings.imports.batch_size):
+            with unit_of_work(container.sessions) as session:
+                run = session.get_one(SyncRun, run_id)
+                known = _known(container, session, known)
+                result.counts += _import_batch(container, session, known, batch, file_id, run)
+            if progress is not None:
+                progress(len(batch))
+    except FileFormatError as exc:
+        result.status, result.reason = "failed", str(exc)
+    with unit_of_work(container.sessions) as session:
+        _finish(session, file_id, run_id, result)
+    return result
+
+
+def _dry_run(
+    container: Container, path: Path, parser: DocumentParser, progress: Callable[[int], None] | None
+) -> FileResult:
+    result = FileResult(path.name, parser.format, "dry-run")
+    session = container.sessions()
+    try:
+        run = start_run(session, "import", parser.format, "")
+        known = _known(container, session, None)
+        for batch in _batches(parser.parse(str(path), path.name), container.settings.imports.batch_size):
+            result.counts += _import_batch(container, session, known, batch, None, run)
+            if progress is not None:
+                progress(len(batch))
+    except FileFormatError as exc:
+        result.status, result.reason = "failed", str(exc)
+    finally:
+        session.rollback()
+        session.close()
+    return result
+
+
+def _batches(items: Iterable[Parsed], size: int) -> Iterator[list[Parsed]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _known(container: Container, session: Session, known: KnownCustomers | None) -> KnownCustomers:
+    """What the matcher knows, read once per file and asked through each batch's session."""
+    if known is None:
+        return KnownCustomers(session, container.cipher, container.settings.ledger.chart.receivable.code)
+    known.session = session
+    return known
+
+
+def _import_batch(
+    container: Container,
+    session: Session,
+    known: KnownCustomers,
+    batch: list[Parsed],
+    file_id: int | None,
+    run: SyncRun,
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    documents: list[Document] = []
+    for item in batch:
+        if isinstance(item, Problem):
+            origin = item.origin
+            ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
+            raw = {"file": origin.file, "row": origin.row, "raw": origin.raw}
+            quarantine(session, container.cipher, run, run.source, ref, raw, item.reason)
+            counts["quarantined"] += 1
+        elif isinstance(item, Statement):
+            counts["statements"] += 1
+        else:
+            documents.append(item)
+    counts["documents"] += len(documents)
+    if documents:
+        settings = container.settings
+        poster = DocumentPoster(
+            session,
+            container.cipher,
+            Accounts.of(settings.ledger.chart),
+            settings.imports,
+            known,
+            file_id,
+            run,
+        )
+        counts += poster.post(documents)
+    return counts
+
+
+def _register(
+    session: Session, path: Path, digest: str, format: str, earlier: ImportedFile | None
+) -> tuple[int, int]:
+    run = start_run(session, "import", format, "")
+    if earlier is None:  # a failed or interrupted earlier attempt is taken up again
+        earlier = ImportedFile(content_hash=digest, name=path.name, format=format)
+        session.add(earlier)
+    earlier.name, earlier.format, earlier.status, earlier.run_id = path.name, format, "importing", run.id
+    earlier.error, earlier.started_at, earlier.finished_at = None, utcnow(), None
+    session.flush()
+    return earlier.id, run.id
+
+
+def _record_failure(container: Container, path: Path, digest: str, format: str, reason: str) -> None:
+    with unit_of_work(container.sessions) as session:
+        row = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
+        if row is None:
+            row = ImportedFile(content_hash=digest, name=path.name, format=format)
+            session.add(row)
+        row.status, row.error, row.finished_at = "failed", reason, utcnow()
+
+
+def _finish(session: Session, file_id: int, run_id: int, result: FileResult) -> None:
+    row = session.get_one(ImportedFile, file_id)
+    row.status, row.error, row.finished_at = result.status, result.reason or None, utcnow()
+    row.counts_json = json.dumps(dict(sorted(result.counts.items())))
+    finish_run(session.get_one(SyncRun, run_id), result.counts, result.reason or None)

@@ -1,0 +1,340 @@
+"""Documents into the ledger, a batch at a time, exactly once each.
+
+For each document, in file order:
+* seen before (same source and external id) with the same fingerprint: nothing to do;
+* seen before with other content: by policy, its entry is reversed and the new content posted as the
+  next revision (both traceable to their files), or the new one is quarantined;
+* a reversal (`reverses` set): the original's entry is reversed;
+* an outgoing bank line: recorded as ignored (not a receivable), never silently dropped;
+* otherwise matched (`matching`), turned into an entry (`rules`) and posted. A receipt whose customer
+  is not sure goes to unapplied receipts with a reconciliation item listing its candidates.
+
+Entries of a batch are posted with one `Ledger.post_many`; should that fail, the batch is posted one
+document at a time so that only the documents at fault are quarantined.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.documents import Document, fingerprint
+from connector.errors import ConnectorError
+from connector.imports import rules
+from connector.imports.known import KnownCustomers
+from connector.imports.matching import Candidate, Match, match_document
+from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.ledger.entries import EntryDraft, Voucher
+from connector.ledger.models import CustomerBalance
+from connector.ledger.posting import Ledger
+from connector.security.cipher import FieldCipher
+from connector.settings import ImportSettings
+from connector.sync.models import SyncRun
+from connector.sync.runs import quarantine
+
+
+@dataclass
+class _Work:
+    document: Document
+    fingerprint: str
+    revision: int = 1
+    held: ImportedDocument | None = None  # the earlier revision being replaced
+    match: Match = field(default_factory=Match)
+    customer: Candidate | None = None
+    draft: EntryDraft | None = None
+
+
+class DocumentPoster:
+    def __init__(
+        self,
+        session: Session,
+        cipher: FieldCipher,
+        accounts: rules.Accounts,
+        settings: ImportSettings,
+        known: KnownCustomers,
+        file_id: int | None,
+        run: SyncRun | None,
+    ) -> None:
+        self.session = session
+        self.cipher = cipher
+        self.accounts = accounts
+        self.settings = settings
+        self.known = known
+        self.file_id = file_id
+        self.run = run
+        self.ledger = Ledger(session)
+        self._unapplied: list[tuple[ImportedDocument, Match]] = []
+
+    def post(self, documents: Sequence[Document]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        stored = self._stored(documents)
+        work: list[_Work] = []
+        reversals: list[_Work] = []
+        in_batch: dict[tuple[str, str], str] = {}
+        for document in documents:
+            key = (document.source, document.external_id)
+            item = _Work(document, fingerprint(document))
+            earlier = in_batch.get(key)
+            held = stored.get(key)
+            if earlier is not None or (held is not None and held.fingerprint == item.fingerprint):
+                if earlier is not None and earlier != item.fingerprint:
+                    self._quarantine(
+                        document, "the same document appears again in the batch with other content"
+                    )
+                    counts["quarantined"] += 1
+                else:
+                    counts["unchanged"] += 1
+                continue
+            in_batch[key] = item.fingerprint
+            if held is not None and not self._replace(held, document):
+                counts["quarantined"] += 1
+                continue
+            if held is not None:
+                item.held, item.revision = held, held.revision + 1
+                counts["reposted"] += 1
+            if document.reverses is not None:
+                reversals.append(item)  # after the batch's postings: it may reverse one of them
+                continue
+            if document.kind == "bank_line" and document.amount.minor <= 0:
+                self._record(item, "ignored", None, None, "money out of the account: not a receipt")
+                counts["ignored_outgoing"] += 1
+                continue
+            work.append(item)
+        self._match(work)
+        self._draft(work)
+        counts += self._post(work)
+        self._queue_unapplied()
+        for item in reversals:
+            counts[self._reversal(item)] += 1
+        return counts
+
+    # --- look-ups ----------------------------------------------------------------------------------
+
+    def _stored(self, documents: Sequence[Document]) -> dict[tuple[str, str], ImportedDocument]:
+        found: dict[tuple[str, str], ImportedDocument] = {}
+        by_source: dict[str, set[str]] = {}
+        for document in documents:
+            by_source.setdefault(document.source, set()).add(document.external_id)
+        for source, external_ids in by_source.items():
+            wanted = sorted(external_ids)
+            for start in range(0, len(wanted), 900):
+                rows = self.session.scalars(
+                    select(ImportedDocument).where(
+                        ImportedDocument.source == source,
+                        ImportedDocument.external_id.in_(wanted[start : start + 900]),
+                    )
+                )
+                found.update({(row.source, row.external_id): row for row in rows})
+        return found
+
+    # --- changed documents and reversals -----------------------------------------------------------
+
+    def _replace(self, held: ImportedDocument, document: Document) -> bool:
+        """A document changed since it was imported: reverse what it posted (or quarantine it)."""
+        where = f"{held.source} {held.external_id}"
+        if self.settings.changed_documents == "quarantine":
+            self._quarantine(document, f"{where} changed since it was imported (policy: quarantine)")
+            return False
+        self._reverse_posted(
+            held, document, f"{where} changed: reversed, reposted as revision {held.revision + 1}"
+        )
+        return True
+
+    def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> None:
+        voucher = Voucher(document.kind, document.origin.file, document.origin.row)
+        entry_ids = [held.entry_id] if held.entry_id is not None else []
+        item = self.session.scalars(
+            select(ReconciliationItem).where(ReconciliationItem.document_id == held.id)
+        ).first()
+        if item is not None and item.entry_id is not None:
+            entry_ids.append(item.entry_id)  # its application to a customer goes too
+        for entry_id in entry_ids:
+            if self.ledger.reversed_by(entry_id) is None:
+                self.ledger.reverse(entry_id, posting_date=document.date, memo=memo, voucher=voucher)
+        if item is not None and item.status == "open":
+            item.status, item.note = "rejected", memo
+        held.status = "reversed"
+
+    def _reversal(self, item: _Work) -> str:
+        document = item.document
+        original = self.session.scalars(
+            select(ImportedDocument).where(
+                ImportedDocument.source == document.source, ImportedDocument.external_id == document.reverses
+            )
+        ).first()
+        if original is None:
+            self._quarantine(
+                document, f"it reverses {document.source} {document.reverses}, which was never imported"
+            )
+            return "quarantined"
+        if original.status != "reversed":
+            self._reverse_posted(original, document, f"reversed by {document.source} {document.external_id}")
+        self._record(item, "reversal", None, None, f"reverses {document.reverses}")
+        return "reversed"
+
+    # --- matching and entries ----------------------------------------------------------------------
+
+    def _match(self, work: list[_Work]) -> None:
+        matching = self.settings.matching
+        for item in work:
+            document = item.document
+            receipt = rules.is_receipt(document)
+            item.match = match_document(
+                document,
+                self.known,
+                name_threshold=100 if not receipt else matching.name_threshold,
+                window_days=matching.amount_window_days,
+                tiers=4 if receipt else 3,
+            )
+            limit = matching.auto_post_tiers if receipt else 3
+            item.customer = item.match.posts_by_itself(limit)
+            if document.kind == "invoice" and document.number and item.customer is not None:
+                self.known.invoice_posted(document.number, item.customer.account_no)  # for receipts after it
+
+    def _draft(self, work: list[_Work]) -> None:
+        owed = self._owed({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None}, work)
+        accounts = self.accounts
+        for item in work:
+            document, customer = item.document, item.customer
+            account_no = customer.account_no if customer is not None else None
+            key = (self.known.ids[account_no] if account_no else 0, document.amount.currency)
+            if document.kind in ("invoice", "credit_note"):
+                if account_no is None:
+                    continue  # quarantined in _post: an invoice needs its customer
+                make = rules.invoice_entry if document.kind == "invoice" else rules.credit_note_entry
+                item.draft = make(document, account_no, accounts, item.revision)
+                owed[key] = owed.get(key, 0) + (
+                    document.amount.minor if document.kind == "invoice" else -document.amount.minor
+                )
+            else:
+                item.draft = rules.receipt_entry(
+                    document, account_no, owed.get(key, 0), accounts, item.revision
+                )
+                if account_no is not None:
+                    owed[key] = owed.get(key, 0) - document.amount.minor
+
+    def _owed(self, customer_ids: set[int], work: list[_Work]) -> dict[tuple[int, str], int]:
+        if not customer_ids:
+            return {}
+        wanted = sorted(customer_ids)
+        owed: dict[tuple[int, str], int] = {}
+        for start in range(0, len(wanted), 900):
+            rows = self.session.execute(
+                select(
+                    CustomerBalance.customer_id, CustomerBalance.currency, CustomerBalance.balance_minor
+                ).where(
+                    CustomerBalance.account_code == self.accounts.receivable,
+                    CustomerBalance.customer_id.in_(wanted[start : start + 900]),
+                )
+            )
+            for customer_id, currency, balance in rows:
+                owed[(customer_id, currency)] = balance
+        return owed
+
+    def _post(self, work: list[_Work]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        ready = [item for item in work if item.draft is not None]
+        for item in work:
+            if item.draft is None:
+                party = item.document.party.name or item.document.party.account_no or "no customer named"
+                why = item.match.candidates[0].why if item.match.candidates else "no rule found a customer"
+                self._quarantine(item.document, f"no customer for this {item.document.kind} ({party}): {why}")
+                counts["quarantined"] += 1
+        try:
+            with self.session.begin_nested():
+                posted = self.ledger.post_many([item.draft for item in ready if item.draft is not None])
+        except ConnectorError:
+            return counts + self._post_one_by_one(ready)
+        for item, result in zip(ready, posted, strict=True):
+            counts[self._posted(item, result.entry_id)] += 1
+        return counts
+
+    def _post_one_by_one(self, ready: list[_Work]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for item in ready:
+            assert item.draft is not None
+            try:
+                with self.session.begin_nested():
+                    entry_id = self.ledger.post(item.draft).entry_id
+            except ConnectorError as exc:
+                self._quarantine(item.document, str(exc))
+                counts["quarantined"] += 1
+                continue
+            counts[self._posted(item, entry_id)] += 1
+        return counts
+
+    def _posted(self, item: _Work, entry_id: int) -> str:
+        document, customer = item.document, item.customer
+        if customer is not None:
+            customer_id = self.known.ids[customer.account_no]
+            self._record(item, "posted", entry_id, customer_id, customer.why, customer)
+            return f"{document.kind}s_posted" if document.kind != "bank_line" else "receipts_posted"
+        self._unapplied.append(
+            (self._record(item, "unapplied", entry_id, None, _why_not(item.match)), item.match)
+        )
+        return "receipts_unapplied"
+
+    def _queue_unapplied(self) -> None:
+        """A reconciliation item for each receipt of the batch left in unapplied receipts."""
+        if not self._unapplied:
+            return
+        self.session.flush()  # the documents' ids
+        for row, match in self._unapplied:
+            candidates = [
+                {"account_no": c.account_no, "tier": c.tier, "score": c.score, "why": c.why}
+                for c in match.candidates
+            ]
+            self.session.add(
+                ReconciliationItem(
+                    document_id=row.id, candidates_json=json.dumps(candidates, ensure_ascii=False)
+                )
+            )
+        self._unapplied = []
+
+    def _record(
+        self,
+        item: _Work,
+        status: str,
+        entry_id: int | None,
+        customer_id: int | None,
+        why: str,
+        candidate: Candidate | None = None,
+    ) -> ImportedDocument:
+        document = item.document
+        row = item.held or ImportedDocument(source=document.source, external_id=document.external_id)
+        row.kind, row.number, row.fingerprint, row.revision = (
+            document.kind,
+            document.number,
+            item.fingerprint,
+            item.revision,
+        )
+        row.entry_id, row.customer_id, row.status = entry_id, customer_id, status
+        row.currency, row.amount_minor, row.document_date = (
+            document.amount.currency,
+            document.amount.minor,
+            document.date,
+        )
+        row.match_tier = candidate.tier if candidate else None
+        row.match_score = candidate.score if candidate else None
+        row.match_rule, row.file_id, row.row = why, self.file_id, document.origin.row
+        if item.held is None:
+            self.session.add(row)
+        return row
+
+    def _quarantine(self, document: Document, reason: str) -> None:
+        origin = document.origin
+        ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
+        raw = {"file": origin.file, "row": origin.row, "raw": origin.raw, "external_id": document.external_id}
+        quarantine(self.session, self.cipher, self.run, document.source, ref, raw, reason)
+
+
+def _why_not(match: Match) -> str:
+    if not match.candidates:
+        return "no rule found the payer: waiting for a person"
+    best = match.candidates[0]
+    return f"tier {best.tier} is not sure enough to post by itself ({best.why}): waiting for a person"

@@ -1,0 +1,128 @@
+"""Posting rules: which journal entry a document makes, as pure functions of the document and its match.
+
+    invoice            Dr receivable (customer)      Cr revenue
+    credit note        Dr revenue                    Cr receivable (customer)
+    receipt, matched   Dr bank                       Cr receivable (customer) up to what it owes,
+                                                     Cr advances (customer) for the rest (its credit)
+    receipt, unknown   Dr bank                       Cr unapplied receipts
+    application        Dr unapplied receipts         Cr receivable / advances (customer), as above
+
+A document keeps its currency. The entry's key is the document's (source, external id, revision); its
+voucher is the file and row the document came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from connector.documents import Document
+from connector.ledger.entries import EntryDraft, Line, Voucher
+from connector.money import Money
+from connector.settings import ChartSettings
+
+APPLICATION_SOURCE = "reconcile"
+
+
+@dataclass(frozen=True, slots=True)
+class Accounts:
+    bank: str
+    receivable: str
+    advances: str
+    unapplied: str
+    revenue: str
+
+    @classmethod
+    def of(cls, chart: ChartSettings) -> Accounts:
+        return cls(
+            chart.bank.code,
+            chart.receivable.code,
+            chart.advances.code,
+            chart.unapplied.code,
+            chart.revenue.code,
+        )
+
+
+def is_receipt(document: Document) -> bool:
+    """Money a customer paid in: a payment, or a bank line crediting the account."""
+    return document.kind == "payment" or (document.kind == "bank_line" and document.amount.minor > 0)
+
+
+def _voucher(document: Document) -> Voucher:
+    return Voucher(document.kind, document.origin.file, document.origin.row)
+
+
+def _draft(document: Document, revision: int, memo: str, lines: tuple[Line, ...]) -> EntryDraft:
+    return EntryDraft(
+        source=document.source,
+        external_id=document.external_id,
+        revision=revision,
+        posting_date=document.date,
+        document_date=document.date,
+        value_date=document.value_date,
+        voucher=_voucher(document),
+        memo=memo,
+        lines=lines,
+    )
+
+
+def invoice_entry(document: Document, customer: str, accounts: Accounts, revision: int = 1) -> EntryDraft:
+    amount = document.amount
+    memo = f"invoice {document.number or document.external_id}"
+    lines = (Line.debit(accounts.receivable, amount, customer), Line.credit(accounts.revenue, amount))
+    return _draft(document, revision, memo, lines)
+
+
+def credit_note_entry(document: Document, customer: str, accounts: Accounts, revision: int = 1) -> EntryDraft:
+    amount = document.amount
+    memo = f"credit note {document.number or document.external_id}"
+    lines = (Line.debit(accounts.revenue, amount), Line.credit(accounts.receivable, amount, customer))
+    return _draft(document, revision, memo, lines)
+
+
+def settling(amount: Money, owed_minor: int, customer: str, accounts: Accounts) -> tuple[Line, ...]:
+    """Credit lines settling `amount` for `customer`: its open receivable first, the rest as its credit."""
+    to_receivable = max(0, min(amount.minor, owed_minor))
+    lines = []
+    if to_receivable:
+        lines.append(Line.credit(accounts.receivable, Money(to_receivable, amount.currency), customer))
+    if amount.minor - to_receivable:
+        lines.append(
+            Line.credit(accounts.advances, Money(amount.minor - to_receivable, amount.currency), customer)
+        )
+    return tuple(lines)
+
+
+def receipt_entry(
+    document: Document, customer: str | None, owed_minor: int, accounts: Accounts, revision: int = 1
+) -> EntryDraft:
+    """A receipt from `customer` (who owed `owed_minor` in its currency), or from nobody known yet."""
+    amount = document.amount
+    label = document.number or document.external_id
+    if customer is None:
+        unknown = (Line.debit(accounts.bank, amount), Line.credit(accounts.unapplied, amount))
+        return _draft(document, revision, f"receipt {label}, payer not identified", unknown)
+    lines = (Line.debit(accounts.bank, amount), *settling(amount, owed_minor, customer, accounts))
+    return _draft(document, revision, f"receipt {label}", lines)
+
+
+def application_entry(
+    source: str,
+    external_id: str,
+    amount: Money,
+    customer: str,
+    owed_minor: int,
+    accounts: Accounts,
+    on: date,
+    voucher: Voucher,
+) -> EntryDraft:
+    """An unapplied receipt (`source`, `external_id`) attributed to `customer` on `on`: out of
+    unapplied receipts, into the customer's account."""
+    return EntryDraft(
+        source=APPLICATION_SOURCE,
+        external_id=f"{source}:{external_id}",
+        posting_date=on,
+        voucher=voucher,
+        memo=f"receipt {external_id} applied to {customer}",
+        lines=(Line.debit(accounts.unapplied, amount), *settling(amount, owed_minor, customer, accounts)),
+    )

@@ -1,0 +1,51 @@
+"""Finance at the command line: import a bank statement, see what waits, decide, and import again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, copy_example_config
+from tests.e2e.conftest import Result
+
+pytestmark = pytest.mark.usefixtures("isolated_cwd")
+Cli = Callable[..., Result]
+STATEMENT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
+
+
+@pytest.fixture
+def workspace(isolated_cwd: Path) -> Path:
+    copy_example_config(isolated_cwd)
+    shutil.copy(STATEMENT, isolated_cwd / "statement.xml")
+    return isolated_cwd
+
+
+def test_a_statement_imports_once_its_unknown_payers_wait_and_a_person_applies_one(
+    cli: Cli, workspace: Path
+) -> None:
+    first = cli("import", "statement.xml")
+    assert first.code == 0, first.err
+    assert first.out.startswith("statement.xml: imported (camt053)")
+    assert "receipts unapplied" in first.out
+    again = cli("import", "statement.xml")
+    assert "statement.xml: skipped (camt053): the same content was imported as statement.xml" in again.out
+    waiting = json.loads(cli("reconcile", "list", "--json").out)
+    assert waiting, "the statement's receipts from unknown payers wait for a person"
+    refused = cli("reconcile", "apply", str(waiting[0]["id"]), "--customer", "NOBODY")
+    assert (refused.code, refused.err.strip()) == (1, "error: no customer with account number NOBODY")
+    rejected = cli("reconcile", "reject", str(waiting[0]["id"]), "--note", "bank interest")
+    assert rejected.out.strip() == f"item #{waiting[0]['id']}: rejected"
+    assert cli("ledger", "verify").code == 0
+
+
+def test_an_unknown_file_is_refused_with_the_reason_and_a_non_zero_exit(cli: Cli, workspace: Path) -> None:
+    (workspace / "notes.txt").write_text("nothing to import here\n", encoding="utf-8")
+    result = cli("import", "notes.txt")
+    assert result.code == 1
+    assert (
+        "notes.txt: failed: notes.txt: not a format the connector knows; name one with --format" in result.out
+    )

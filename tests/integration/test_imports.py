@@ -1,0 +1,240 @@
+"""Importing documents into the ledger, on SQLite and PostgreSQL: exactly once, matched, traceable.
+
+The files here are JSON lines read by a small parser written for these tests (the `DocumentParser`
+port); the real formats have parser tests of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.documents import Allocation, Document, Origin, Parsed, Party, Problem
+from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.pipeline import import_file
+from connector.ledger.customers import NewCustomer
+from connector.ledger.models import JournalEntry
+from connector.ledger.queries import customer_balances
+from connector.ledger.verify import verify_ledger
+from connector.money import Money
+from connector.sync.models import QuarantinedRecord
+
+
+class JsonLines:
+    """One document per line: {"kind", "id", "date", "amount", "currency", ...}; a bad line is a Problem."""
+
+    format = "test_jsonl"
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        return name.endswith(".jsonl")
+
+    def parse(self, path: str, name: str) -> Iterator[Parsed]:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                origin = Origin(name, number, line.strip())
+                try:
+                    yield _document(json.loads(line), origin)
+                except (KeyError, ValueError) as exc:
+                    yield Problem(origin, f"unreadable line: {exc}")
+
+
+def _document(data: dict[str, Any], origin: Origin) -> Document:
+    currency = data.get("currency", "CNY")
+    return Document(
+        kind=data["kind"],
+        source="test",
+        external_id=data["id"],
+        date=date.fromisoformat(data.get("date", "2026-03-01")),
+        amount=Money.of(data["amount"], currency),
+        origin=origin,
+        party=Party(
+            name=data.get("payer"), account_no=data.get("account_no"), bank_account=data.get("bank_account")
+        ),
+        number=data.get("number"),
+        references=tuple(data.get("references", ())),
+        allocations=tuple(Allocation(n, Money.of(a, currency)) for n, a in data.get("applied", {}).items()),
+        reverses=data.get("reverses"),
+    )
+
+
+PARSERS = [JsonLines()]
+
+
+def write(path: Path, *documents: dict[str, Any] | str) -> Path:
+    lines = [d if isinstance(d, str) else json.dumps(d, ensure_ascii=False) for d in documents]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def customers(container: Container) -> dict[str, str]:
+    with unit_of_work(container.sessions) as session:
+        directory = container.customers(session)
+        acme = directory.create(
+            NewCustomer("上海明远贸易有限公司", "SME", "SH", "CNY", bank_accounts=("6222 0210 0000 1234",))
+        )
+        qinghe = directory.create(NewCustomer("杭州青禾科技", "SME", "ZJ", "CNY"))
+        return {"acme": acme.account_no, "qinghe": qinghe.account_no}
+
+
+def receivable(container: Container, account_no: str) -> Money:
+    with unit_of_work(container.sessions) as session:
+        lines = customer_balances(session, account_no)
+    code = container.settings.ledger.chart.receivable.code
+    return next((line.balance for line in lines if line.account_code == code), Money.zero("CNY"))
+
+
+def invoice(number: str, account_no: str, amount: str, **more: Any) -> dict[str, Any]:
+    return {
+        "kind": "invoice",
+        "id": number,
+        "number": number,
+        "account_no": account_no,
+        "amount": amount,
+        **more,
+    }
+
+
+def assert_ledger_verifies(container: Container) -> None:
+    with unit_of_work(container.sessions) as session:
+        report = verify_ledger(session)
+    assert report.ok, report.violations
+
+
+def test_a_receipt_naming_its_invoice_settles_it_and_a_second_import_changes_nothing(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "march.jsonl",
+        invoice("INV-1", acme, "1000.00"),
+        {"kind": "payment", "id": "P-1", "amount": "1000.00", "references": ["货款 INV-1"]},
+    )
+    first = import_file(container, path, PARSERS)
+    assert (first.status, first.counts["invoices_posted"], first.counts["payments_posted"]) == (
+        "imported",
+        1,
+        1,
+    )
+    assert receivable(container, acme) == Money.zero("CNY")
+    again = import_file(container, path, PARSERS)
+    assert again.status == "skipped"
+    assert "the same content was imported as march.jsonl" in again.reason
+    copy = write(tmp_path / "march-again.jsonl", invoice("INV-1", acme, "1000.00"), "")
+    assert import_file(container, copy, PARSERS).counts["unchanged"] == 1
+    with unit_of_work(container.sessions) as session:
+        payment = session.scalars(select(ImportedDocument).where(ImportedDocument.external_id == "P-1")).one()
+        assert (payment.match_tier, payment.match_score, payment.status) == (1, 100, "posted")
+        assert payment.match_rule == "invoice INV-1 in the document"
+        assert session.scalar(select(func.count()).select_from(JournalEntry)) == 2
+    assert_ledger_verifies(container)
+
+
+def test_a_receipt_from_an_unknown_payer_waits_in_unapplied_receipts_for_a_person(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "bank.jsonl", {"kind": "bank_line", "id": "B-1", "amount": "88.00", "payer": "张三"}
+    )
+    result = import_file(container, path, PARSERS)
+    assert result.counts["receipts_unapplied"] == 1
+    with unit_of_work(container.sessions) as session:
+        item = session.scalars(select(ReconciliationItem)).one()
+        assert (item.status, json.loads(item.candidates_json)) == ("open", [])
+        entry = session.get_one(JournalEntry, session.scalars(select(ImportedDocument.entry_id)).one())
+        assert entry.memo == "receipt B-1, payer not identified"
+    assert_ledger_verifies(container)
+
+
+def test_a_payer_name_close_to_a_customers_is_a_candidate_not_a_posting(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "bank.jsonl",
+        {"kind": "bank_line", "id": "B-2", "amount": "50.00", "payer": "上海明远贸易 有限公司"},
+    )
+    import_file(container, path, PARSERS)
+    with unit_of_work(container.sessions) as session:
+        [candidate] = json.loads(session.scalars(select(ReconciliationItem.candidates_json)).one())
+    assert (candidate["account_no"], candidate["tier"], candidate["score"]) == (customers["acme"], 3, 100)
+
+
+def test_a_known_payer_bank_account_posts_to_its_customer_and_an_overpayment_becomes_its_credit(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "mixed.jsonl",
+        invoice("INV-7", acme, "300.00"),
+        {"kind": "bank_line", "id": "B-3", "amount": "500.00", "bank_account": "6222021000001234"},
+    )
+    result = import_file(container, path, PARSERS)
+    assert result.counts["receipts_posted"] == 1
+    with unit_of_work(container.sessions) as session:
+        lines = {(line.account_code, str(line.balance)) for line in customer_balances(session, acme)}
+        tier = session.scalars(
+            select(ImportedDocument.match_tier).where(ImportedDocument.external_id == "B-3")
+        )
+        assert tier.one() == 2
+    chart = container.settings.ledger.chart
+    assert lines == {(chart.receivable.code, "0.00 CNY"), (chart.advances.code, "-200.00 CNY")}
+    assert_ledger_verifies(container)
+
+
+def test_a_changed_document_is_reversed_and_reposted_as_its_next_revision(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "v1.jsonl", invoice("INV-9", acme, "100.00")), PARSERS)
+    result = import_file(container, write(tmp_path / "v2.jsonl", invoice("INV-9", acme, "120.00")), PARSERS)
+    assert result.counts["reposted"] == 1
+    assert receivable(container, acme) == Money.of("120.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        document = session.scalars(select(ImportedDocument)).one()
+        assert (document.revision, document.status) == (2, "posted")
+        memos = sorted(session.scalars(select(JournalEntry.memo)))
+    assert "test INV-9 changed: reversed, reposted as revision 2" in memos
+    assert_ledger_verifies(container)
+
+
+def test_bad_lines_and_invoices_without_a_known_customer_are_quarantined_and_the_rest_imports(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "rough.jsonl",
+        "{not json",
+        invoice("INV-20", "NOBODY01", "10.00", payer="Nobody Ltd"),
+        invoice("INV-21", customers["qinghe"], "10.00"),
+        {"kind": "bank_line", "id": "B-OUT", "amount": "-25.00"},
+    )
+    result = import_file(container, path, PARSERS)
+    assert (result.counts["quarantined"], result.counts["invoices_posted"]) == (2, 1)
+    assert result.counts["ignored_outgoing"] == 1
+    with unit_of_work(container.sessions) as session:
+        reasons = {q.record_ref: q.reason for q in session.scalars(select(QuarantinedRecord))}
+    assert reasons["rough.jsonl:1"].startswith("unreadable line")
+    assert reasons["rough.jsonl:2"] == "no customer for this invoice (Nobody Ltd): no rule found a customer"
+
+
+def test_a_reversal_cancels_the_original_receipt(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "bank.jsonl",
+        invoice("INV-30", acme, "70.00"),
+        {"kind": "bank_line", "id": "B-30", "amount": "70.00", "references": ["INV-30"]},
+        {"kind": "bank_line", "id": "B-30R", "amount": "-70.00", "reverses": "B-30"},
+    )
+    result = import_file(container, path, PARSERS)
+    assert result.counts["reversed"] == 1
+    assert receivable(container, acme) == Money.of("70.00", "CNY")
+    assert_ledger_verifies(container)

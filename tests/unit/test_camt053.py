@@ -1,0 +1,311 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from adapters.statements.camt053 import Camt053Parser
+from adapters.statements.common import composite_id
+from connector.documents import Document, DocumentParser, Parsed, Party, Problem, Statement
+from connector.errors import FileFormatError
+from connector.money import Money
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "statements"
+V02 = "camt053_v02_two_statements.xml"
+V08 = "camt053_v08_batches.xml"
+EUR_ACCOUNT = "DE89370400440532013000"
+
+
+def parse(name: str) -> list[Parsed]:
+    return list(Camt053Parser().parse(str(FIXTURES / name), name))
+
+
+def lines(items: list[Parsed]) -> list[Document]:
+    return [item for item in items if isinstance(item, Document)]
+
+
+def line(items: list[Parsed], external_id: str) -> Document:
+    (found,) = [item for item in lines(items) if item.external_id == external_id]
+    return found
+
+
+def problems(items: list[Parsed]) -> list[Problem]:
+    return [item for item in items if isinstance(item, Problem)]
+
+
+def statements(items: list[Parsed]) -> list[Statement]:
+    return [item for item in items if isinstance(item, Statement)]
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "statement.xml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_the_parser_fits_the_document_parser_port() -> None:
+    parser: DocumentParser = Camt053Parser()  # checked by mypy
+    assert parser.format == "camt053"
+
+
+@pytest.mark.parametrize("name", [V02, V08])
+def test_the_parser_recognises_camt053_by_its_namespace(name: str) -> None:
+    assert Camt053Parser().sniff((FIXTURES / name).read_bytes()[:4096], name)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.052.001.02">',
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.09">',
+        b":20:STARTUMSE\n:25:60050101/7405500001\n",
+        b"OFXHEADER:100\nDATA:OFXSGML\n<OFX>",
+    ],
+)
+def test_other_formats_and_other_camt_messages_are_not_sniffed_as_camt053(head: bytes) -> None:
+    assert not Camt053Parser().sniff(head, "statement.xml")
+
+
+def test_a_credit_entry_is_a_positive_line_with_its_debtor_and_remittance() -> None:
+    credit = line(parse(V02), "2026030400001")
+    assert credit.kind == "bank_line"
+    assert credit.source == "camt053"
+    assert credit.amount == Money(150000, "EUR")
+    assert credit.date == dt.date(2026, 3, 4)
+    assert credit.value_date == dt.date(2026, 3, 4)
+    assert credit.account == EUR_ACCOUNT
+    assert credit.party == Party(
+        name="Müller Maschinenbau GmbH & Co. KG", bank_account="DE02120300000000202051"
+    )
+    assert credit.references == ("Rechnung RE-2026-0142", "Kd-Nr. 10042", "E2E-RE-2026-0142")
+    assert credit.reverses is None
+    assert credit.origin.file == V02
+    assert credit.origin.row == 1
+    assert "<AcctSvcrRef>2026030400001</AcctSvcrRef>" in credit.origin.raw
+
+
+def test_a_debit_entry_is_negative_and_names_the_creditor_and_its_other_account_id() -> None:
+    debit = line(parse(V02), "2026030400002")
+    assert debit.amount == Money(-25035, "EUR")
+    assert debit.value_date == dt.date(2026, 3, 5)
+    assert debit.party == Party(name="Stadtwerke Köln AG", bank_account="020205177")
+    # the structured creditor reference first; NOTPROVIDED is not a reference
+    assert debit.references == ("RF18539007547034", "SEPA-LASTSCHRIFT Strom Februar")
+
+
+def test_a_batched_entry_becomes_one_line_per_transaction_with_numbered_ids() -> None:
+    items = parse(V02)
+    batch = [line(items, f"2026030400003#{n}") for n in (1, 2, 3)]
+    assert [part.amount for part in batch] == [Money(50000, "EUR"), Money(45000, "EUR"), Money(25000, "EUR")]
+    assert sum(part.amount.minor for part in batch) == 120000  # what the bank booked for the entry
+    assert [part.party.name for part in batch] == ["Alpha Logistik AG", "Beta Bau KG", "Gamma Service e.K."]
+    assert batch[1].party.bank_account == "AT611904300234573201"
+    assert batch[0].references == ("INV-7001", "E2E-INV-7001")
+    assert {part.origin.row for part in batch} == {3}
+    assert batch[2].origin.raw.startswith("<TxDtls>")
+
+
+def test_a_reversal_is_signed_by_its_own_indicator_and_marked_because_the_original_cannot_be_named() -> None:
+    reversal = line(parse(V02), "2026030400004")
+    assert reversal.amount == Money(-150000, "EUR")
+    assert reversal.reverses is None
+    assert reversal.references[-1] == "RVSL"
+    assert "E2E-RE-2026-0142" in reversal.references  # what the import links the original by
+    # the parties are those of the payment it reverses: the debtor of the returned credit
+    assert reversal.party.name == "Müller Maschinenbau GmbH & Co. KG"
+
+
+def test_a_reversed_debit_comes_back_as_a_positive_line_naming_the_creditor() -> None:
+    (reversal,) = [item for item in lines(parse(V08)) if "RVSL" in item.references]
+    assert reversal.amount == Money(120000, "CHF")
+    assert reversal.party.name == "Lieferant Zwei SA"
+    assert reversal.references == ("Retour: compte inconnu", "PAYRUN-0310-2", "RVSL")
+
+
+def test_a_pending_entry_is_not_booked_but_reported_so_nothing_vanishes() -> None:
+    items = parse(V02)
+    pending = [problem for problem in problems(items) if problem.origin.row == 5]
+    assert [problem.reason for problem in pending] == ["pending entry, not booked"]
+    assert "<Sts>PDNG</Sts>" in pending[0].origin.raw
+    assert all(item.amount != Money(7500, "EUR") for item in lines(items))
+
+
+def test_information_entries_and_entries_without_an_indicator_are_problems_with_their_entry_number() -> None:
+    reported = {problem.origin.row: problem.reason for problem in problems(parse(V08))}
+    assert reported == {
+        4: "entry status INFO, not booked",
+        7: "entry not readable: credit/debit indicator is None, expected CRDT or DBIT",
+    }
+
+
+def test_entries_keep_their_own_currency_in_a_multi_currency_statement() -> None:
+    usd = [item for item in lines(parse(V02)) if item.amount.currency == "USD"]
+    assert [item.amount for item in usd] == [Money(9999, "USD")]
+    assert usd[0].account == EUR_ACCOUNT
+    gbp = line(parse(V08), "CH-20260310-0006")
+    assert gbp.amount == Money(15025, "GBP")
+    assert gbp.value_date == dt.date(2026, 3, 12)
+    assert gbp.party == Party(name="Brighton Tools Ltd", bank_account="40-47-8412345678")
+
+
+def test_an_entry_without_acctsvcrref_gets_the_documented_composite_id() -> None:
+    (usd,) = [item for item in lines(parse(V02)) if item.amount.currency == "USD"]
+    expected = composite_id(
+        "camt053", EUR_ACCOUNT, "2026-03-04", 9999, "USD", "CRDT", "PO-55-US", "Invoice RE-2026-0150", "6"
+    )
+    assert usd.external_id == expected
+    assert expected.startswith("sha256:")
+    assert len(expected) == len("sha256:") + 64
+
+
+def test_a_batch_without_acctsvcrref_hashes_each_transaction_by_entry_and_position() -> None:
+    debits = [item for item in lines(parse(V08)) if item.origin.row == 2]
+    shared = ("camt053", "CH9300762011623852957", "2026-03-10")
+    assert [item.amount for item in debits] == [Money(-180000, "CHF"), Money(-120000, "CHF")]
+    assert [item.external_id for item in debits] == [
+        composite_id(*shared, 180000, "CHF", "DBIT", "PAYRUN-0310-1", "Rechnung L1-2026-88", "2.1"),
+        composite_id(*shared, 120000, "CHF", "DBIT", "PAYRUN-0310-2", "Facture L2-551", "2.2"),
+    ]
+    assert debits[0].party == Party(name="Lieferant Eins GmbH", bank_account="CH4431999123000889012")
+
+
+def test_a_batch_whose_transactions_have_no_amounts_stays_one_line_with_all_references() -> None:
+    batch = line(parse(V08), "CH-20260310-0003")
+    assert batch.amount == Money(70000, "CHF")
+    assert batch.references == ("RE-900", "RE-901", "QR-A", "QR-B")
+    assert batch.party == Party()  # two different payers: none is the line's
+
+
+def test_camt_08_reads_parties_under_pty_and_the_date_of_a_booking_date_time() -> None:
+    first = line(parse(V08), "CH-20260310-0001")
+    assert first.date == dt.date(2026, 3, 10)
+    assert first.amount == Money(240000, "CHF")
+    assert first.party == Party(name="Zürcher Feinmechanik AG", bank_account="CH5604835012345678009")
+    assert first.references == ("210000000003139471430009017", "ORDER-4711")
+
+
+def test_a_bad_amount_is_a_problem_and_the_entries_after_it_are_still_read() -> None:
+    items = parse(V02)
+    (bad,) = [problem for problem in problems(items) if problem.origin.row == 7]
+    assert "12.345 EUR has more decimals than EUR allows" in bad.reason
+    (yen,) = [item for item in lines(items) if item.amount.currency == "JPY"]
+    assert yen.amount == Money(120000, "JPY")
+    assert yen.origin.row == 8
+    assert yen.account == "0012-3456789"
+    assert yen.party.name == "株式会社サンプル商事"
+
+
+def test_each_statement_carries_account_period_and_signed_balances_after_its_lines() -> None:
+    items = parse(V02)
+    eur, jpy = statements(items)
+    assert eur == Statement(
+        source="camt053",
+        account=EUR_ACCOUNT,
+        currency="EUR",
+        origin=eur.origin,
+        statement_id="2026-03-04-EUR-057",
+        period_start=dt.date(2026, 3, 4),
+        period_end=dt.date(2026, 3, 4),
+        opening=Money(-125000, "EUR"),
+        closing=Money(-30035, "EUR"),
+    )
+    assert (jpy.account, jpy.currency, jpy.opening, jpy.closing) == (
+        "0012-3456789",
+        "JPY",
+        Money(500000, "JPY"),
+        Money(620000, "JPY"),
+    )
+    assert eur.origin.row is None
+    assert "<Ntry>" not in eur.origin.raw
+    assert "<Id>2026-03-04-EUR-057</Id>" in eur.origin.raw
+    assert items.index(eur) == 9  # after the statement's nine lines and problems
+    (chf,) = statements(parse(V08))
+    assert (chf.opening, chf.closing) == (Money(1000000, "CHF"), Money(1130000, "CHF"))
+
+
+@pytest.mark.parametrize("name", [V02, V08])
+def test_external_ids_are_unique_and_the_same_on_every_read(name: str) -> None:
+    first = [item.external_id for item in lines(parse(name))]
+    again = [item.external_id for item in lines(parse(name))]
+    assert first == again
+    assert len(set(first)) == len(first)
+
+
+def test_a_document_of_another_message_type_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.052.001.02"><x/></Document>')
+    with pytest.raises(FileFormatError, match=r"not a camt\.053 document"):
+        list(Camt053Parser().parse(path, "statement.xml"))
+
+
+def test_a_dtd_is_refused_before_any_entity_is_expanded(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>\n'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">&lol2;</Document>',
+    )
+    with pytest.raises(FileFormatError, match="broken"):
+        list(Camt053Parser().parse(path, "statement.xml"))
+
+
+def test_xml_broken_part_way_keeps_the_entries_before_and_reports_the_rest(tmp_path: Path) -> None:
+    text = (FIXTURES / V02).read_text(encoding="utf-8")
+    path = write(tmp_path, text[: text.index("<NtryRef>3</NtryRef>")])
+    items = list(Camt053Parser().parse(path, "cut.xml"))
+    assert [item.external_id for item in lines(items)] == ["2026030400001", "2026030400002"]
+    (cut,) = problems(items)
+    assert cut.reason.startswith("the XML is broken")
+    assert cut.reason.endswith("nothing after entry 2 could be read")
+    assert cut.origin.row == 2
+
+
+def test_a_file_broken_before_any_entry_is_unreadable(tmp_path: Path) -> None:
+    path = write(tmp_path, '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>')
+    with pytest.raises(FileFormatError, match="the XML is broken"):
+        list(Camt053Parser().parse(path, "statement.xml"))
+
+
+CAMT = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.04"><BkToCstmrStmt><Stmt><Id>S1</Id>
+{account}
+<Ntry><Amt Ccy="EUR">100.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-03-04</Dt></BookgDt><AcctSvcrRef>B-1</AcctSvcrRef><NtryDtls>
+<TxDtls><AmtDtls><TxAmt><Amt Ccy="EUR">60.00</Amt></TxAmt></AmtDtls>
+<RmtInf><Ustrd>A-1</Ustrd></RmtInf></TxDtls>
+<TxDtls><AmtDtls><TxAmt><Amt Ccy="{second_currency}">{second}</Amt></TxAmt></AmtDtls>
+<RmtInf><Ustrd>A-2</Ustrd></RmtInf></TxDtls>
+</NtryDtls></Ntry></Stmt></BkToCstmrStmt></Document>
+"""
+ACCOUNT_XML = "<Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+
+
+@pytest.mark.parametrize(
+    ("second_currency", "second"),
+    [("EUR", "30.00"), ("USD", "40.00")],
+    ids=["amounts-do-not-add-up", "another-currency"],
+)
+def test_a_batch_that_cannot_be_split_exactly_stays_one_line_for_the_booked_amount(
+    tmp_path: Path, second_currency: str, second: str
+) -> None:
+    text = CAMT.format(account=ACCOUNT_XML, second_currency=second_currency, second=second)
+    (batch,) = lines(list(Camt053Parser().parse(write(tmp_path, text), "statement.xml")))
+    assert (batch.external_id, batch.amount) == ("B-1", Money(10000, "EUR"))
+    assert batch.references == ("A-1", "A-2")
+
+
+def test_a_batch_that_adds_up_is_split_in_any_camt_version(tmp_path: Path) -> None:
+    text = CAMT.format(account=ACCOUNT_XML, second_currency="EUR", second="40.00")
+    items = list(Camt053Parser().parse(write(tmp_path, text), "statement.xml"))
+    assert [(item.external_id, item.amount.minor) for item in lines(items)] == [
+        ("B-1#1", 6000),
+        ("B-1#2", 4000),
+    ]
+
+
+def test_a_statement_without_an_account_is_a_problem_but_its_entries_are_read(tmp_path: Path) -> None:
+    text = CAMT.format(account="", second_currency="EUR", second="40.00")
+    items = list(Camt053Parser().parse(write(tmp_path, text), "statement.xml"))
+    assert [item.account for item in lines(items)] == [None, None]
+    (problem,) = problems(items)
+    assert problem.reason == "statement without an account id (Acct/Id) or a currency (Acct/Ccy)"
+    assert problem.origin.raw.startswith("<Stmt>")

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from adapters.exports.iif import IifParser
+from connector.documents import Document, DocumentParser, Parsed, Problem
+from connector.errors import FileFormatError
+from connector.money import Money
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "exports" / "quickbooks_desktop.iif"
+COLUMNS = (
+    "!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
+    "!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
+    "!ENDTRNS\n"
+)
+PAYMENT = (
+    "TRNS\t\tPAYMENT\t03/05/26\tUndeposited Funds\tBlue Sky Cafe\t80.00\t\t\n"
+    "SPL\t\tPAYMENT\t03/05/26\tAccounts Receivable\tBlue Sky Cafe\t-80.00\t\t\n"
+    "ENDTRNS\n"
+)
+
+
+def _parse(path: Path, name: str = "qb.iif", **options: str) -> list[Parsed]:
+    return list(IifParser(**options).parse(path, name))
+
+
+def _iif(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / "qb.iif"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _documents(found: list[Parsed]) -> list[Document]:
+    return [item for item in found if isinstance(item, Document)]
+
+
+def _problems(found: list[Parsed]) -> list[Problem]:
+    return [item for item in found if isinstance(item, Problem)]
+
+
+def test_the_parser_is_a_document_parser() -> None:
+    parser: DocumentParser = IifParser()
+    assert parser.format == "qb_iif"
+
+
+def test_an_invoice_block_is_an_invoice_of_its_receivable_line() -> None:
+    invoice = _documents(_parse(FIXTURE))[0]
+    assert (invoice.kind, invoice.source, invoice.external_id) == ("invoice", "qb_iif", "1201")
+    assert invoice.amount == Money.of("1500.00", "USD")
+    assert invoice.number == "1001"
+    assert invoice.date == dt.date(2026, 3, 2)
+    assert invoice.due_date == dt.date(2026, 4, 1)
+    assert invoice.party.name == "Café Olé LLC"  # Windows-1252 in the file
+    assert invoice.references == ("March consulting",)
+    assert invoice.origin.row == 6
+    assert invoice.origin.raw.splitlines()[0].startswith("TRNS\t1201\tINVOICE")
+
+
+def test_a_payment_block_is_a_payment_of_its_deposit_line() -> None:
+    payment = _documents(_parse(FIXTURE))[1]
+    assert (payment.kind, payment.amount, payment.number) == ("payment", Money.of("1000", "USD"), "4471")
+    assert payment.date == dt.date(2026, 3, 9)  # 3/9/26
+    assert payment.references == ("Partial, inv 1001",)
+
+
+def test_a_credit_memo_is_a_credit_note_with_a_positive_amount() -> None:
+    credit = _documents(_parse(FIXTURE))[2]
+    assert (credit.kind, credit.amount, credit.number) == ("credit_note", Money.of("200", "USD"), "CM-12")
+
+
+def test_an_unbalanced_block_is_a_problem_naming_its_lines_and_the_rest_goes_on() -> None:
+    found = _parse(FIXTURE)
+    unbalanced = _problems(found)[0]
+    assert unbalanced.reason == "lines 15–17: unbalanced: the amounts sum to 50.00, not 0"
+    assert unbalanced.origin.row == 15
+    assert len(unbalanced.origin.raw.splitlines()) == 3
+    assert _documents(found)[-1].external_id == "1210"
+
+
+def test_a_transaction_type_other_than_payment_invoice_or_credit_memo_is_a_problem() -> None:
+    problem = _problems(_parse(FIXTURE))[1]
+    assert problem.reason.startswith("lines 18–20: transaction type 'DEPOSIT' is not read")
+
+
+def test_list_records_are_passed_over() -> None:
+    found = _parse(FIXTURE)
+    assert len(found) == 6
+    assert not any("CUST" in item.reason for item in _problems(found))
+
+
+def test_without_trnsid_the_id_is_a_stable_digest_numbered_when_a_transaction_repeats(tmp_path: Path) -> None:
+    path = _iif(tmp_path, COLUMNS + PAYMENT + PAYMENT)
+    first, second = _documents(_parse(path))
+    assert first.external_id.startswith("iif-")
+    assert len(first.external_id) == 24
+    assert second.external_id == first.external_id + "#2"
+    assert [doc.external_id for doc in _documents(_parse(path))] == [first.external_id, second.external_id]
+
+
+def test_a_missing_endtrns_and_a_stray_split_are_problems(tmp_path: Path) -> None:
+    stray = "SPL\t\tPAYMENT\t03/05/26\tAccounts Receivable\tX\t-1.00\t\t\n"
+    unfinished = PAYMENT.removesuffix("ENDTRNS\n")
+    found = _parse(_iif(tmp_path, COLUMNS + stray + unfinished + PAYMENT + unfinished))
+    reasons = [problem.reason for problem in _problems(found)]
+    assert reasons == [
+        "line 4: SPL outside a transaction",
+        "lines 5–6: no ENDTRNS before line 7",
+        "lines 10–11: the file ends before ENDTRNS",
+    ]
+    assert len(_documents(found)) == 1
+
+
+def test_an_unreadable_amount_or_date_is_a_problem(tmp_path: Path) -> None:
+    bad_amount = PAYMENT.replace("\t80.00\t", "\t8O.00\t")
+    bad_date = PAYMENT.replace("03/05/26", "2026.03.05")
+    found = _parse(_iif(tmp_path, COLUMNS + bad_amount + bad_date))
+    assert [problem.reason for problem in _problems(found)] == [
+        "lines 4–6: line 4: AMOUNT '8O.00' is not an amount",
+        "lines 7–9: DATE '2026.03.05' is not a date (MM/DD/YY or MM/DD/YYYY)",
+    ]
+
+
+def test_a_payment_with_the_deposit_side_negative_is_a_problem(tmp_path: Path) -> None:
+    reversed_sides = (
+        PAYMENT.replace("\t80.00\t", "\tX80.00\t").replace("-80.00", "80.00").replace("X80", "-80")
+    )
+    (problem,) = _parse(_iif(tmp_path, COLUMNS + reversed_sides))
+    assert isinstance(problem, Problem)
+    assert "TRNS amount is -80.00" in problem.reason
+
+
+def test_a_currency_column_overrides_the_parser_currency(tmp_path: Path) -> None:
+    columns = COLUMNS.replace("\tMEMO\n", "\tMEMO\tCURRENCY\n", 1)
+    payment = PAYMENT.replace("\t80.00\t\t\n", "\t80.00\t\t\tCAD\n", 1)
+    (document,) = _documents(_parse(_iif(tmp_path, columns + payment), currency="USD"))
+    assert document.amount == Money.of("80", "CAD")
+
+
+def test_the_parser_currency_is_used_without_a_currency_column(tmp_path: Path) -> None:
+    (document,) = _documents(_parse(_iif(tmp_path, COLUMNS + PAYMENT), currency="CNY"))
+    assert document.amount == Money.of("80", "CNY")
+
+
+def test_a_file_that_is_not_iif_is_a_file_format_error(tmp_path: Path) -> None:
+    with pytest.raises(FileFormatError, match="not an IIF file"):
+        _parse(_iif(tmp_path, "Date,Amount\n2026-03-05,1.00\n"))
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"!TRNS\tTRNSID\tTRNSTYPE\r\n", True),
+        (b"\xef\xbb\xbf!HDR\tPROD\tVER\n", True),
+        (b"!ACCNT\tNAME\tACCNTTYPE\n", True),
+        (b"Date,Amount\n", False),
+        (b"!not iif\n", False),
+    ],
+)
+def test_sniff_recognises_an_iif_head(head: bytes, expected: bool) -> None:
+    assert IifParser().sniff(head, "x") is expected

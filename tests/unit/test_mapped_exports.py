@@ -1,0 +1,472 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.exports.mapped import MappedExport
+from connector.documents import Allocation, Document, DocumentParser, Parsed, Problem
+from connector.errors import FileFormatError
+from connector.mapping.converters import ConversionError, bind
+from connector.mapping.files import MappingSet, load_mapping_set, parse_mapping_texts
+from connector.mapping.model import DocumentMapping
+from connector.money import Money
+
+REPO = Path(__file__).parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "exports"
+FORMATS = {
+    "zoho_books.payments": "zoho_books_payments.csv",
+    "zoho_books.invoices": "zoho_books_invoices.csv",
+    "quickbooks_online.payments": "quickbooks_online_payments.csv",
+    "quickbooks_online.invoices": "quickbooks_online_invoices.xlsx",
+    "xero.payments": "xero_payments.csv",
+    "xero.bank_statement": "xero_bank_statement.csv",
+    "kingdee.receipts": "kingdee_receipts.csv",
+    "yonyou.receipts": "yonyou_receipts.xlsx",
+}
+
+
+@pytest.fixture(scope="module")
+def shipped() -> MappingSet:
+    mappings, problems = load_mapping_set(REPO / "mappings")
+    assert mappings is not None, problems
+    return mappings
+
+
+def _parser(shipped: MappingSet, source: str) -> MappedExport:
+    mapping = shipped.document_format(source)
+    assert mapping is not None
+    return MappedExport(mapping)
+
+
+def _parse(shipped: MappingSet, source: str) -> list[Parsed]:
+    file = FORMATS[source]
+    return list(_parser(shipped, source).parse(FIXTURES / file, file))
+
+
+def _documents(found: list[Parsed]) -> dict[str, Document]:
+    return {item.external_id: item for item in found if isinstance(item, Document)}
+
+
+def _problems(found: list[Parsed]) -> list[Problem]:
+    return [item for item in found if isinstance(item, Problem)]
+
+
+def _mapping(**overrides: Any) -> DocumentMapping:
+    data: dict[str, Any] = {
+        "kind": "document",
+        "source": "test.payments",
+        "document": "payment",
+        "detect": {"headers": ["id", "amount"]},
+        "default_currency": "CNY",
+        "fields": [
+            {"target": "external_id", "source": "id"},
+            {"target": "date", "source": "date"},
+            {"target": "amount", "source": "amount", "convert": ["decimal"]},
+        ],
+    }
+    data.update(overrides)
+    return DocumentMapping.model_validate(data)
+
+
+def _run(tmp_path: Path, mapping: DocumentMapping, text: str) -> list[Parsed]:
+    path = tmp_path / "in.csv"
+    path.write_text(text, encoding="utf-8")
+    return list(MappedExport(mapping).parse(path, "in.csv"))
+
+
+# --- the mapping kind ------------------------------------------------------------------------------------
+
+
+def test_the_shipped_set_loads_every_export_mapping(shipped: MappingSet) -> None:
+    assert {mapping.source for mapping in shipped.documents.values()} == set(FORMATS)
+    assert shipped.document_format("export_kingdee_receipts") is shipped.document_format("kingdee.receipts")
+    assert all(file.kind in ("inbound", "outbound") for file in shipped.files.values())
+
+
+DOCUMENT_MISTAKES = """kind = "document"
+source = "acme.payments"
+delimeter = ";"
+default_currency = "RMB"
+
+[detect]
+headers = []
+
+[[fields]]
+target = "external_id"
+source = "ID"
+
+[[fields]]
+target = "amonut"
+source = "Amount"
+convert = [{ name = "date", format = 5 }]
+"""
+
+
+def test_a_document_mapping_reports_each_mistake_with_its_key(tmp_path: Path) -> None:
+    (tmp_path / "acme.toml").write_text(DOCUMENT_MISTAKES, encoding="utf-8")
+    mappings, problems = load_mapping_set(tmp_path)
+    assert mappings is None
+    found = {(problem.key, problem.message) for problem in problems}
+    assert ("delimeter", "unknown key 'delimeter' — did you mean 'delimiter'?") in found
+    assert any(key == "default_currency" and "unknown currency code 'RMB'" in text for key, text in found)
+    assert any(key == "detect.headers" for key, _ in found)
+    assert any(
+        key == "fields[1].convert[0]" and "format must be a format or a non-empty list" in text
+        for key, text in found
+    )
+    assert ("fields[1].target", "unknown target 'amonut' — did you mean 'amount'?") in found
+    assert ("fields", "a document mapping needs a field for date, amount") in found
+    assert any(key == "document" and "exactly one of them" in text for key, text in found)
+    assert {problem.line for problem in problems if problem.key == "delimeter"} == {3}
+
+
+def test_two_mappings_of_one_export_format_are_refused(tmp_path: Path) -> None:
+    text = (REPO / "mappings" / "export_xero_payments.toml").read_text(encoding="utf-8")
+    _, problems = parse_mapping_texts(tmp_path, {"a.toml": text, "b.toml": text})
+    assert [(problem.key, problem.message) for problem in problems] == [
+        ("source", "document format 'xero.payments' is also mapped by a.toml")
+    ]
+
+
+def test_reference_may_repeat_but_other_targets_may_not() -> None:
+    fields = [{"target": "reference", "source": "a"}, {"target": "reference", "source": "b"}]
+    needs = (
+        "a document mapping needs a field for external_id, date, amount, currency (or set default_currency)"
+    )
+    assert DocumentMapping.cross_check({"document": "payment", "fields": fields}) == [("fields", needs)]
+    twice = [{"target": "amount", "source": "a"}, {"target": "amount", "source": "b"}]
+    assert ("fields[1].target", "target 'amount' is mapped twice") in DocumentMapping.cross_check(
+        {"fields": twice}
+    )
+
+
+# --- converters the exports need ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-05", dt.date(2026, 3, 5)),
+        ("03/05/26", dt.date(2026, 3, 5)),
+        ("05.03.2026", dt.date(2026, 3, 5)),
+        ("2026年3月5日", dt.date(2026, 3, 5)),
+    ],
+)
+def test_a_date_field_may_list_the_formats_an_export_mixes(text: str, expected: dt.date) -> None:
+    read = bind("date", {"format": ["%Y-%m-%d", "%m/%d/%y", "%d.%m.%Y", "%Y年%m月%d日"]})
+    assert read(text) == expected
+
+
+def test_a_date_matching_none_of_the_formats_names_them_all() -> None:
+    read = bind("date", {"format": ["%Y-%m-%d", "%d.%m.%Y"]})
+    with pytest.raises(
+        ConversionError, match=r"does not match any of the date formats '%Y-%m-%d', '%d\.%m\.%Y'"
+    ):
+        read("5 March")
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("(1,234.56)", "-1234.56"),
+        ("1,234.56-", "-1234.56"),
+        ("¥1,234.56", "1234.56"),
+        ("$1,234.56", "1234.56"),
+        ("€1.234,56", "1234.56"),
+        ("-45.50", "-45.50"),
+    ],
+)
+def test_bank_line_amounts_in_every_export_style_keep_their_sign(
+    tmp_path: Path, text: str, amount: str
+) -> None:
+    mapping = _mapping(document="bank_line")
+    (line,) = _run(tmp_path, mapping, f'id,date,amount\n1,2026-03-05,"{text}"\n')
+    assert isinstance(line, Document)
+    assert line.amount == Money.of(amount, "CNY")
+
+
+def test_digest_gives_a_short_stable_id() -> None:
+    digest = bind("digest", {"length": 12})
+    assert digest("a|b") == digest("a|b") != digest("a|c")
+    assert len(digest("a|b")) == 12
+
+
+# --- documents from rows --------------------------------------------------------------------------------
+
+
+def test_every_parser_is_a_document_parser_named_after_its_format(shipped: MappingSet) -> None:
+    parser: DocumentParser = _parser(shipped, "zoho_books.payments")
+    assert parser.format == "zoho_books.payments"
+
+
+def test_a_payment_across_several_invoices_is_one_document_with_an_allocation_each(
+    shipped: MappingSet,
+) -> None:
+    payment = _documents(_parse(shipped, "zoho_books.payments"))["2954000000112001"]
+    assert (payment.kind, payment.source, payment.number) == ("payment", "zoho_books.payments", "PMT-00041")
+    assert payment.amount == Money.of("5000", "USD")
+    assert payment.allocations == (
+        Allocation("INV-000101", Money.of("2000", "USD")),
+        Allocation("INV-000102", Money.of("1800", "USD")),
+        Allocation("INV-000103", Money.of("1200", "USD")),
+    )
+    assert payment.party.name == "Acme Trading Co."
+    assert payment.party.external_id == "2954000000045001"
+    assert payment.references == ("TT-20260302-01", "March settlement")
+    assert payment.origin.row == 2
+    assert len(payment.origin.raw.splitlines()) == 3
+
+
+def test_a_partial_payment_applies_less_than_the_invoice_total(shipped: MappingSet) -> None:
+    invoice = _documents(_parse(shipped, "zoho_books.invoices"))["2954000000090110"]
+    payment = _documents(_parse(shipped, "zoho_books.payments"))["2954000000112002"]
+    assert invoice.amount == Money.of("3000", "EUR")
+    assert payment.allocations == (Allocation("INV-000110", Money.of("1500", "EUR")),)
+
+
+def test_rows_in_several_currencies_keep_their_own(shipped: MappingSet) -> None:
+    payments = _documents(_parse(shipped, "zoho_books.payments"))
+    currencies = {payment.amount.currency for payment in payments.values()}
+    assert currencies == {"USD", "EUR", "CNY"}
+    assert payments["2954000000112003"].amount == Money.of("12800", "CNY")
+
+
+def test_a_row_with_an_unparseable_amount_is_a_problem_and_the_rest_imports(shipped: MappingSet) -> None:
+    found = _parse(shipped, "zoho_books.payments")
+    bad = _problems(found)[0]
+    assert bad.origin.file == "zoho_books_payments.csv"
+    assert bad.origin.row == 7
+    assert bad.origin.raw.startswith("PMT-00044,2954000000112004")
+    assert bad.reason.startswith("amount (Amount):")
+    assert "7,5OO.00" in bad.reason
+    assert "2954000000112007" in _documents(found)
+
+
+def test_a_payment_whose_rows_disagree_is_one_problem_for_all_its_rows(shipped: MappingSet) -> None:
+    problem = _problems(_parse(shipped, "zoho_books.payments"))[1]
+    assert problem.reason == "rows 9–10 are one payment 2954000000112006 but differ in date"
+    assert problem.origin.row == 9
+    assert len(problem.origin.raw.splitlines()) == 2
+
+
+def test_an_unapplied_payment_has_no_allocation(shipped: MappingSet) -> None:
+    advance = _documents(_parse(shipped, "zoho_books.payments"))["2954000000112005"]
+    assert advance.allocations == ()
+    assert advance.amount == Money.of("300", "USD")
+
+
+def test_invoice_item_rows_are_one_invoice_and_drafts_and_voids_are_skipped(shipped: MappingSet) -> None:
+    found = _parse(shipped, "zoho_books.invoices")
+    invoices = _documents(found)
+    assert not _problems(found)
+    assert sorted(invoice.number or "" for invoice in invoices.values()) == [
+        "INV-000101",
+        "INV-000102",
+        "INV-000110",
+        "INV-000120",
+    ]
+    first = invoices["2954000000090101"]
+    assert (first.amount, first.due_date, first.references) == (
+        Money.of("2000", "USD"),
+        dt.date(2026, 3, 1),
+        ("PO-7781",),
+    )
+
+
+def test_a_report_export_under_title_lines_reads_its_table_only(shipped: MappingSet) -> None:
+    found = _parse(shipped, "quickbooks_online.payments")
+    payments = [item for item in found if isinstance(item, Document)]
+    assert [payment.origin.row for payment in payments] == [6, 7, 8, 9]
+    assert payments[0].amount == Money.of("1250", "USD")
+    assert payments[3].amount == Money.of("3400", "CAD")
+    (deposit,) = _problems(found)
+    assert deposit.origin.row == 10
+    assert "'Deposit' is not one of 'Payment', 'Receive Payment'" in deposit.reason
+
+
+def test_a_composite_id_is_the_same_on_every_read_and_numbered_when_repeated(shipped: MappingSet) -> None:
+    first = [
+        doc.external_id for doc in _parse(shipped, "quickbooks_online.payments") if isinstance(doc, Document)
+    ]
+    again = [
+        doc.external_id for doc in _parse(shipped, "quickbooks_online.payments") if isinstance(doc, Document)
+    ]
+    assert first == again
+    assert first[2] == first[1] + "#2"
+    assert len(set(first)) == 4
+
+
+def test_a_workbook_report_gives_invoices_and_positive_credit_notes(shipped: MappingSet) -> None:
+    found = _parse(shipped, "quickbooks_online.invoices")
+    documents = _documents(found)
+    assert not _problems(found)
+    assert [doc.kind for doc in documents.values()] == ["invoice", "invoice", "credit_note", "invoice"]
+    assert documents["CM-7"].amount == Money.of("250", "USD")
+    assert documents["1002"].due_date == dt.date(2026, 3, 5)  # a number cell read as its text
+    assert documents["1010"].amount == Money.of("3400.30", "CAD")  # 3400.2999999999997 in the cell
+
+
+def test_a_xero_payment_is_allocated_in_full_to_its_invoice(shipped: MappingSet) -> None:
+    found = _parse(shipped, "xero.payments")
+    payment = _documents(found)["8f1c2a7e-55d4-4b8e-9a51-0d6f3c2b9e11"]
+    assert payment.allocations == (Allocation("INV-0041", Money.of("1150", "NZD")),)
+    assert payment.date == dt.date(2026, 3, 2)
+    (bad_date,) = _problems(found)
+    assert bad_date.reason.startswith("date (Date): '31 Feb 2026' does not match any of the date formats")
+
+
+def test_bank_statement_lines_are_signed_and_identical_lines_get_numbered_ids(shipped: MappingSet) -> None:
+    lines = [item for item in _parse(shipped, "xero.bank_statement") if isinstance(item, Document)]
+    assert [line.kind for line in lines] == ["bank_line"] * 5
+    assert [line.amount.amount for line in lines] == [
+        Decimal("1150.00"),
+        Decimal("-45.50"),
+        Decimal("-45.50"),
+        Decimal("500.00"),
+        Decimal("-1200.00"),
+    ]
+    assert lines[2].external_id == lines[1].external_id + "#2"
+    assert lines[0].references == ("INV-0041", "Direct Credit")
+    assert lines[4].number == "000123"
+
+
+def test_a_gbk_kingdee_export_with_a_title_line_and_a_totals_line(shipped: MappingSet) -> None:
+    found = _parse(shipped, "kingdee.receipts")
+    receipts = _documents(found)
+    assert list(receipts) == [
+        "SKD00000101",
+        "SKD00000102",
+        "SKD00000103",
+        "SKD00000106",
+    ]  # 暂存 and 合计 skipped
+    first = receipts["SKD00000101"]
+    assert first.amount == Money.of("50000", "CNY")
+    assert first.party.name == "上海星辰贸易有限公司"
+    assert first.allocations == (
+        Allocation("AR00000201", Money.of("30000", "CNY")),
+        Allocation("AR00000202", Money.of("20000", "CNY")),
+    )
+    assert receipts["SKD00000103"].amount == Money.of("3250", "USD")  # 美元
+    assert receipts["SKD00000106"].date == dt.date(2026, 3, 9)  # 2026年3月9日
+    (bad,) = _problems(found)
+    assert (bad.origin.row, bad.reason) == (7, "amount (收款金额): not an amount: '一万二'")
+
+
+def test_a_yonyou_workbook_with_title_rows(shipped: MappingSet) -> None:
+    found = _parse(shipped, "yonyou.receipts")
+    receipts = _documents(found)
+    assert list(receipts) == ["0000000031", "0000000032", "0000000033", "0000000035"]
+    assert receipts["0000000031"].origin.row == 4
+    assert receipts["0000000032"].amount == Money.of("1000.30", "CNY")
+    assert receipts["0000000033"].amount == Money.of("15000", "HKD")
+    assert receipts["0000000035"].date == dt.date(2026, 3, 6)  # a text cell
+    (bad,) = _problems(found)
+    assert bad.reason == "amount (金额): not an amount: '壹万元整'"
+
+
+@pytest.mark.parametrize("source", sorted(FORMATS))
+def test_each_export_is_recognised_by_its_own_mapping_only(shipped: MappingSet, source: str) -> None:
+    head = (FIXTURES / FORMATS[source]).read_bytes()[:65536]
+    recognised = [other for other in FORMATS if _parser(shipped, other).sniff(head, FORMATS[source])]
+    assert recognised == [source]
+
+
+def test_a_workbook_whose_header_lies_past_the_head_is_recognised_from_the_file(shipped: MappingSet) -> None:
+    parser = _parser(shipped, "yonyou.receipts")
+    path = FIXTURES / FORMATS["yonyou.receipts"]
+    assert not parser.sniff(path.read_bytes()[:600], path.name)
+    assert parser.sniff_path(path, path.name)
+    assert not _parser(shipped, "kingdee.receipts").sniff_path(path, path.name)
+
+
+# --- what a mapping can and cannot do without ----------------------------------------------------------
+
+
+def test_a_missing_column_the_documents_need_is_a_file_format_error(tmp_path: Path) -> None:
+    with pytest.raises(FileFormatError, match="no column 'date'"):
+        _run(tmp_path, _mapping(), "id,amount\n1,2\n")
+
+
+def test_a_missing_optional_column_reads_as_empty(tmp_path: Path) -> None:
+    fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
+    (payment,) = _run(tmp_path, _mapping(fields=fields), "id,date,amount\n1,2026-03-05,2\n")
+    assert isinstance(payment, Document)
+    assert payment.party.name is None
+
+
+def test_a_negative_payment_is_refused_unless_the_mapping_takes_absolute_amounts(tmp_path: Path) -> None:
+    text = "id,date,amount\n1,2026-03-05,(12.00)\n"
+    (refused,) = _run(tmp_path, _mapping(), text)
+    assert isinstance(refused, Problem)
+    assert "is negative, but a payment carries a positive amount" in refused.reason
+    (taken,) = _run(tmp_path, _mapping(negative_amounts="absolute"), text)
+    assert isinstance(taken, Document)
+    assert taken.amount == Money.of("12", "CNY")
+
+
+def test_allocations_beyond_the_payment_make_its_group_a_problem(tmp_path: Path) -> None:
+    fields = [
+        *_mapping().model_dump()["fields"],
+        {"target": "allocation_invoice", "source": "inv"},
+        {"target": "allocation_amount", "source": "applied"},
+    ]
+    mapping = _mapping(fields=fields, group_by="external_id")
+    text = "id,date,amount,inv,applied\n1,2026-03-05,100,A,60\n1,2026-03-05,100,B,50\n"
+    (problem,) = _run(tmp_path, mapping, text)
+    assert isinstance(problem, Problem)
+    assert problem.reason == (
+        "rows 2–3 (payment 1): the amounts applied (110.00 CNY) exceed the document's amount (100.00 CNY)"
+    )
+
+
+def test_a_bad_row_inside_a_group_makes_the_whole_group_a_problem(tmp_path: Path) -> None:
+    fields = [*_mapping().model_dump()["fields"], {"target": "allocation_invoice", "source": "inv"}]
+    fields.append({"target": "allocation_amount", "source": "applied", "convert": ["decimal"]})
+    mapping = _mapping(fields=fields, group_by="id")  # a column: the group is known even for a bad row
+    text = "id,date,amount,inv,applied\n1,2026-03-05,100,A,60\n1,2026-03-05,100,B,x\n2,2026-03-06,5,,\n"
+    problem, after = _run(tmp_path, mapping, text)
+    assert isinstance(problem, Problem)
+    assert problem.reason == (
+        "rows 2–3 are one document and cannot be read: row 3: allocation_amount (applied): not an amount: 'x'"
+    )
+    assert isinstance(after, Document)
+    assert after.external_id == "2"
+
+
+def test_an_external_id_composed_from_several_columns_uses_the_template(tmp_path: Path) -> None:
+    fields = [
+        {"target": "date", "source": "date"},
+        {"target": "amount", "source": "amount"},
+        {"target": "number", "source": "voucher"},
+        {"target": "external_id", "convert": [{"name": "template", "template": "{date}/{number}"}]},
+    ]
+    mapping = _mapping(fields=fields, detect={"headers": ["voucher", "amount"]})
+    (document,) = _run(tmp_path, mapping, "voucher,date,amount\n记-12,2026-03-05,1.00\n")
+    assert isinstance(document, Document)
+    assert document.external_id == "2026-03-05/记-12"
+
+
+def test_an_external_id_too_long_for_the_ledger_is_a_problem(tmp_path: Path) -> None:
+    (problem,) = _run(tmp_path, _mapping(), f"id,date,amount\n{'x' * 201},2026-03-05,1\n")
+    assert isinstance(problem, Problem)
+    assert "longer than 200 characters" in problem.reason
+
+
+def test_the_kind_may_come_from_a_column(tmp_path: Path) -> None:
+    fields = [
+        *_mapping().model_dump()["fields"],
+        {
+            "target": "kind",
+            "source": "type",
+            "convert": [{"name": "map", "values": {"INV": "invoice", "CN": "credit_note"}}],
+        },
+    ]
+    mapping = _mapping(fields=fields, document=None)
+    found = _run(
+        tmp_path, mapping, "id,date,amount,type\n1,2026-03-05,1,INV\n2,2026-03-05,1,CN\n3,2026-03-05,1,X\n"
+    )
+    assert [getattr(item, "kind", None) for item in found] == ["invoice", "credit_note", None]

@@ -1,0 +1,272 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from adapters.statements.common import composite_id
+from adapters.statements.ofx import OfxParser
+from connector.documents import Document, DocumentParser, Parsed, Party, Problem, Statement
+from connector.errors import FileFormatError
+from connector.money import Money
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "statements"
+BANK_V1 = "bank_sgml_v1.ofx"
+CARD_V2 = "creditcard_v2.ofx"
+QFX = "savings.qfx"
+ACCOUNT = "4417-0099-22"
+
+SGML = """OFXHEADER:100
+DATA:OFXSGML
+VERSION:102
+ENCODING:USASCII
+CHARSET:1252
+
+<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>EUR
+<BANKACCTFROM><BANKID>1<ACCTID>ACC-1</BANKACCTFROM>
+<BANKTRANLIST>{transactions}</BANKTRANLIST>
+<LEDGERBAL><BALAMT>10.00<DTASOF>20260311</LEDGERBAL>
+</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>
+"""
+
+
+def parse(name: str) -> list[Parsed]:
+    return list(OfxParser().parse(str(FIXTURES / name), name))
+
+
+def parse_text(tmp_path: Path, text: str) -> list[Parsed]:
+    path = tmp_path / "statement.ofx"
+    path.write_text(text, encoding="utf-8")
+    return list(OfxParser().parse(str(path), "statement.ofx"))
+
+
+def lines(items: list[Parsed]) -> list[Document]:
+    return [item for item in items if isinstance(item, Document)]
+
+
+def line(items: list[Parsed], external_id: str) -> Document:
+    (found,) = [item for item in lines(items) if item.external_id == external_id]
+    return found
+
+
+def problems(items: list[Parsed]) -> list[Problem]:
+    return [item for item in items if isinstance(item, Problem)]
+
+
+def statements(items: list[Parsed]) -> list[Statement]:
+    return [item for item in items if isinstance(item, Statement)]
+
+
+def test_the_parser_fits_the_document_parser_port() -> None:
+    parser: DocumentParser = OfxParser()  # checked by mypy
+    assert parser.format == "ofx"
+
+
+@pytest.mark.parametrize("name", [BANK_V1, CARD_V2, QFX])
+def test_the_parser_recognises_ofx_1_and_2_and_qfx(name: str) -> None:
+    assert OfxParser().sniff((FIXTURES / name).read_bytes()[:4096], name)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b":20:STARTUMSE\n:25:60050101/7405500001\n",
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">',
+        b"Date,Amount,Payee\n",
+    ],
+)
+def test_other_formats_are_not_sniffed_as_ofx(head: bytes) -> None:
+    assert not OfxParser().sniff(head, "statement.ofx")
+
+
+def test_an_sgml_credit_is_a_positive_line_dated_by_its_posting_date() -> None:
+    credit = line(parse(BANK_V1), f"{ACCOUNT}:202603020001")
+    assert credit.source == "ofx"
+    assert credit.amount == Money(150000, "USD")
+    assert credit.date == dt.date(2026, 3, 2)  # 20260302120000.000[-5:EST]
+    assert credit.value_date == dt.date(2026, 3, 1)  # DTUSER
+    assert credit.account == ACCOUNT
+    # declared CHARSET:1252, and &amp; unescaped
+    assert credit.party == Party(name="Café Müller & Söhne LLC")
+    assert credit.references == ("INV-2026-0142 PAYMENT",)
+    assert credit.origin.row == 1
+    assert "<FITID>202603020001</FITID>" in credit.origin.raw
+
+
+def test_a_check_is_negative_and_carries_its_number() -> None:
+    check = line(parse(BANK_V1), f"{ACCOUNT}:202603030001")
+    assert check.amount == Money(-25035, "USD")
+    assert check.number == "1042"
+    assert check.references == ("1042", "February electricity")
+
+
+def test_a_fitid_repeated_with_identical_content_is_one_line_and_one_duplicate_problem() -> None:
+    items = parse(BANK_V1)
+    assert [item for item in lines(items) if "202603030002" in item.external_id] == [
+        line(items, f"{ACCOUNT}:202603030002")
+    ]
+    duplicates = [problem for problem in problems(items) if problem.origin.row == 4]
+    assert [problem.reason for problem in duplicates] == [
+        "duplicate FITID with identical content in the same file"
+    ]
+    assert "<REFNUM>RF-88123</REFNUM>" in duplicates[0].origin.raw
+
+
+def test_a_fitid_reissued_with_different_content_keeps_both_lines_with_a_content_suffix() -> None:
+    items = parse(BANK_V1)
+    reissued = [item for item in lines(items) if "202603040001" in item.external_id]
+    assert [item.amount for item in reissued] == [Money(7500, "USD"), Money(12500, "USD")]
+    assert reissued[0].external_id == f"{ACCOUNT}:202603040001"
+    assert re.fullmatch(rf"{ACCOUNT}:202603040001#[0-9a-f]{{12}}", reissued[1].external_id)
+    assert reissued[1].party.name == "Fabrikam Inc"
+
+
+def test_a_delete_correction_reverses_the_corrected_fitid_and_nets_it_to_zero() -> None:
+    items = parse(BANK_V1)
+    deletion = line(items, f"{ACCOUNT}:202603050009")
+    original = line(items, deletion.reverses or "")
+    assert deletion.reverses == f"{ACCOUNT}:202603020001"
+    assert deletion.amount == Money(-150000, "USD")
+    assert (original.amount + deletion.amount).minor == 0
+
+
+def test_a_replace_correction_is_the_new_line_and_reverses_the_old_one() -> None:
+    replacement = line(parse(BANK_V1), f"{ACCOUNT}:202603050010")
+    assert replacement.reverses == f"{ACCOUNT}:202603030001"
+    assert replacement.amount == Money(-26035, "USD")  # TRNAMT -260,35: a comma decimal
+    assert replacement.references == ("1042", "February electricity (corrected)")
+
+
+def test_an_unreadable_amount_is_a_problem_with_its_record_number_and_the_rest_is_read() -> None:
+    items = parse(BANK_V1)
+    (bad,) = [problem for problem in problems(items) if problem.origin.row == 9]
+    assert bad.reason == "transaction not readable: not an amount: '-1.000.00'"
+    assert line(items, f"{ACCOUNT}:202603050012").origin.row == 10
+
+
+def test_a_transaction_currency_overrides_the_statement_default() -> None:
+    euro = line(parse(BANK_V1), f"{ACCOUNT}:202603050012")
+    assert euro.amount == Money(20000, "EUR")
+
+
+def test_the_statement_has_its_period_and_closing_balance_but_no_opening() -> None:
+    items = parse(BANK_V1)
+    (statement,) = statements(items)
+    assert statement == Statement(
+        source="ofx",
+        account=ACCOUNT,
+        currency="USD",
+        origin=statement.origin,
+        period_start=dt.date(2026, 3, 1),
+        period_end=dt.date(2026, 3, 5),
+        opening=None,
+        closing=Money(-123456, "USD"),
+    )
+    assert items[-1] is statement
+    assert "<STMTTRN>" not in statement.origin.raw
+
+
+def test_an_xml_credit_card_statement_signs_charges_negative_and_payments_positive() -> None:
+    items = parse(CARD_V2)
+    charge = line(items, "6225880012345678:CC20260302001")
+    assert charge.amount == Money(-38800, "CNY")
+    assert charge.party == Party(name="上海华东机电设备有限公司")  # PAYEE/NAME
+    assert charge.references == ("办公用品",)
+    payment = line(items, "6225880012345678:CC20260305001")
+    assert payment.amount == Money(500000, "CNY")
+    assert payment.value_date == dt.date(2026, 3, 6)  # DTAVAIL before DTUSER
+    assert payment.references == ("HK-2026-0305",)
+    assert line(items, "6225880012345678:CC20260308001").amount == Money(-4250, "USD")
+    (missing_date,) = problems(items)
+    assert (missing_date.origin.row, missing_date.reason) == (4, "transaction not readable: no DTPOSTED")
+    (statement,) = statements(items)
+    assert (statement.account, statement.currency, statement.closing) == (
+        "6225880012345678",
+        "CNY",
+        Money(-456950, "CNY"),
+    )
+
+
+def test_a_qfx_on_one_line_with_intuit_tags_and_closed_leaves_is_read() -> None:
+    items = parse(QFX)
+    interest, transfer = lines(items)
+    assert interest.external_id == "000123456789:INT202603"
+    assert interest.amount == Money(317, "USD")  # +3.17
+    assert transfer.amount == Money(-50000, "USD")
+    assert transfer.party == Party(name="Transfer to checking", bank_account="000987654321")
+    assert transfer.references == ("Ref QFX-INV-9",)
+    assert statements(items)[0].closing == Money(1000317, "USD")
+    assert problems(items) == []
+
+
+@pytest.mark.parametrize("name", [BANK_V1, CARD_V2, QFX])
+def test_external_ids_are_unique_and_the_same_on_every_read(name: str) -> None:
+    first = [item.external_id for item in lines(parse(name))]
+    assert first == [item.external_id for item in lines(parse(name))]
+    assert len(set(first)) == len(first)
+
+
+def test_a_transaction_without_fitid_gets_the_documented_composite_id(tmp_path: Path) -> None:
+    record = "<STMTTRN><TRNTYPE>DEP<DTPOSTED>20260311<TRNAMT>5,00<NAME>Cash<MEMO>Till</STMTTRN>"
+    (deposit,) = lines(parse_text(tmp_path, SGML.format(transactions=record)))
+    assert deposit.external_id == "ACC-1:" + composite_id(
+        "ofx", "ACC-1", "2026-03-11", 500, "EUR", "Cash", "Till", 1
+    )
+
+
+def test_an_overlong_fitid_is_hashed_to_fit_the_ledger_column(tmp_path: Path) -> None:
+    fitid = "F" * 250
+    record = f"<STMTTRN><TRNTYPE>DEP<DTPOSTED>20260311<TRNAMT>1.00<FITID>{fitid}</STMTTRN>"
+    (deposit,) = lines(parse_text(tmp_path, SGML.format(transactions=record)))
+    assert deposit.external_id == "ACC-1:" + composite_id("ofx", fitid)
+    assert len(deposit.external_id) <= 200
+
+
+def test_a_correction_without_an_action_it_knows_is_a_problem(tmp_path: Path) -> None:
+    record = (
+        "<STMTTRN><TRNTYPE>DEP<DTPOSTED>20260311<TRNAMT>1.00<FITID>9"
+        "<CORRECTFITID>8<CORRECTACTION>UNDO</STMTTRN>"
+    )
+    (problem,) = problems(parse_text(tmp_path, SGML.format(transactions=record)))
+    assert problem.reason == "transaction not readable: CORRECTACTION 'UNDO' is neither DELETE nor REPLACE"
+
+
+def test_an_sgml_file_cut_short_keeps_what_was_read_and_reports_the_rest(tmp_path: Path) -> None:
+    text = (FIXTURES / BANK_V1).read_text(encoding="cp1252")
+    items = parse_text(tmp_path, text[: text.index("<FITID>202603030002")])
+    assert [item.external_id for item in lines(items)] == [
+        f"{ACCOUNT}:202603020001",
+        f"{ACCOUNT}:202603030001",
+    ]
+    assert problems(items)[-1].reason.startswith("the file ends with <OFX> still open")
+
+
+def test_a_file_without_an_ofx_element_is_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(FileFormatError, match="no <OFX> element"):
+        parse_text(tmp_path, "OFXHEADER:100\nDATA:OFXSGML\n\nnothing here\n")
+
+
+def test_ofx_2_with_a_dtd_is_refused(tmp_path: Path) -> None:
+    text = '<?xml version="1.0"?>\n<!DOCTYPE OFX [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<OFX>&x;</OFX>'
+    with pytest.raises(FileFormatError, match="broken"):
+        parse_text(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("written", "minor"),
+    [("1,234.56", 123456), ("1.234,56", 123456), ("-12,5", -1250), ("+3", 300), (" -0.07 ", -7)],
+)
+def test_amounts_are_read_with_either_decimal_separator(tmp_path: Path, written: str, minor: int) -> None:
+    record = f"<STMTTRN><TRNTYPE>DEP<DTPOSTED>20260311<TRNAMT>{written}<FITID>1</STMTTRN>"
+    (deposit,) = lines(parse_text(tmp_path, SGML.format(transactions=record)))
+    assert deposit.amount == Money(minor, "EUR")
+
+
+@pytest.mark.parametrize("written", ["1e3", "12.345", "--1", "1,234,567"])
+def test_amounts_that_are_not_exact_money_are_problems(tmp_path: Path, written: str) -> None:
+    record = f"<STMTTRN><TRNTYPE>DEP<DTPOSTED>20260311<TRNAMT>{written}<FITID>1</STMTTRN>"
+    (problem,) = problems(parse_text(tmp_path, SGML.format(transactions=record)))
+    assert problem.origin.row == 1
+    assert problem.reason.startswith("transaction not readable:")

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from adapters.exports.heads import head_has_columns, xlsx_head_strings
+from adapters.exports.tabular import Header, cell_text, normalise, rows
+from connector.errors import FileFormatError
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "exports"
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_a_gbk_csv_without_bom_is_decoded_and_its_title_line_skipped() -> None:
+    found = list(rows(FIXTURES / "kingdee_receipts.csv", "k.csv", headers=["单据编号", "收款金额"]))
+    header, first = found[0], found[1]
+    assert header.number == 2  # the title line 收款单列表 is row 1
+    assert header.cells[:3] == ["单据编号", "日期", "单据状态"]
+    assert first.number == 3
+    assert first.cells[5] == "上海星辰贸易有限公司"
+    assert first.raw.startswith("SKD00000101,2026/3/2,已审核")
+
+
+def test_a_utf8_bom_is_not_part_of_the_first_header() -> None:
+    header = next(rows(FIXTURES / "zoho_books_payments.csv", "z.csv"))
+    assert header.cells[0] == "Payment Number"
+    assert Header.of(header).index("payment number") == 0
+
+
+def test_a_gbk_name_below_64_kb_of_ascii_is_still_read_as_gbk(tmp_path: Path) -> None:
+    ascii_rows = "".join(f"{n},Customer {n},100.00\n" for n in range(5000))
+    assert len(ascii_rows) > 64 * 1024
+    text = "no,name,amount\n" + ascii_rows + "5000,北京北辰科技有限公司,6600.00\n"
+    path = _write(tmp_path, "late.csv", text.encode("gbk"))
+    last = list(rows(path, "late.csv"))[-1]
+    assert last.cells[1] == "北京北辰科技有限公司"
+    assert last.number == 5002
+
+
+def test_windows_1252_text_falls_through_to_charset_detection(tmp_path: Path) -> None:
+    text = "Name;Amount\n" + "".join(f"Müller Größe Straße {n};12\n" for n in range(1, 9))
+    path = _write(tmp_path, "latin.csv", text.encode("cp1252"))
+    assert [row.cells[0] for row in rows(path, "latin.csv")][1] == "Müller Größe Straße 1"
+
+
+def test_utf16_with_a_bom_is_read(tmp_path: Path) -> None:
+    path = _write(tmp_path, "unicode.txt", "Date\tAmount\n2026-03-05\t12.50\n".encode("utf-16"))
+    assert [row.cells for row in rows(path, "unicode.txt")] == [["Date", "Amount"], ["2026-03-05", "12.50"]]
+
+
+def test_a_declared_encoding_wins_over_detection(tmp_path: Path) -> None:
+    path = _write(tmp_path, "big5.csv", "名稱,金額\n台北商行,100\n".encode("big5"))
+    assert list(rows(path, "big5.csv", encoding="big5"))[1].cells == ["台北商行", "100"]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_the_delimiter_is_sniffed_from_the_header_line(tmp_path: Path, delimiter: str) -> None:
+    text = (
+        delimiter.join(["Date", "Amount", "Payee"])
+        + "\n"
+        + delimiter.join(["2026-03-05", "12", "A B"])
+        + "\n"
+    )
+    path = _write(tmp_path, "d.csv", text.encode())
+    assert list(rows(path, "d.csv"))[1].cells == ["2026-03-05", "12", "A B"]
+
+
+def test_a_quoted_line_break_is_one_row_with_its_raw_text(tmp_path: Path) -> None:
+    path = _write(tmp_path, "q.csv", b'id,memo\r\n1,"two\r\nlines"\r\n2,plain\r\n')
+    found = list(rows(path, "q.csv"))
+    assert [(row.number, row.cells) for row in found[1:]] == [(2, ["1", "two\r\nlines"]), (3, ["2", "plain"])]
+    assert found[1].raw == '1,"two\r\nlines"'
+
+
+def test_blank_rows_are_not_yielded_but_keep_their_row_number(tmp_path: Path) -> None:
+    path = _write(tmp_path, "b.csv", b"a,b\n\n1,2\n,,\n3,4\n")
+    assert [(row.number, row.cells) for row in rows(path, "b.csv")] == [
+        (1, ["a", "b"]),
+        (3, ["1", "2"]),
+        (5, ["3", "4"]),
+    ]
+
+
+def test_an_explicit_header_row_is_taken_as_is(tmp_path: Path) -> None:
+    path = _write(tmp_path, "h.csv", b"Report\nperiod: March\nx;y\n1;2\n")
+    assert [row.cells for row in rows(path, "h.csv", header_row=3)] == [["x", "y"], ["1", "2"]]
+
+
+def test_no_header_with_the_wanted_columns_is_a_file_format_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "n.csv", b"a,b\n1,2\n")
+    with pytest.raises(FileFormatError, match="no header with the columns Amount"):
+        list(rows(path, "n.csv", headers=["Amount"]))
+
+
+def test_a_row_the_csv_module_refuses_is_marked_and_the_rest_goes_on(tmp_path: Path) -> None:
+    oversized = b"x" * 200_000  # over the csv module's field size limit
+    path = _write(tmp_path, "big.csv", b"a,b\n1," + oversized + b"\n2,ok\n")
+    found = list(rows(path, "big.csv"))
+    assert found[1].number == 2
+    assert found[1].error is not None
+    assert "unreadable CSV row" in found[1].error
+    assert (found[2].number, found[2].cells) == (3, ["2", "ok"])
+
+
+def test_an_old_binary_xls_is_refused_with_a_hint(tmp_path: Path) -> None:
+    path = _write(tmp_path, "old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64)
+    with pytest.raises(FileFormatError, match=r"save it as \.xlsx or \.csv"):
+        list(rows(path, "old.xls"))
+
+
+def test_a_missing_file_is_a_file_format_error(tmp_path: Path) -> None:
+    with pytest.raises(FileFormatError, match="cannot open"):
+        list(rows(tmp_path / "gone.csv", "gone.csv"))
+
+
+def test_xlsx_cells_become_canonical_text_under_title_rows() -> None:
+    found = list(rows(FIXTURES / "yonyou_receipts.xlsx", "y.xlsx", headers=["单据编号", "金额"]))
+    header, first, artefact = found[0], found[1], found[2]
+    assert header.number == 3
+    assert first.cells[:3] == ["0000000031", "2026-03-02", "010001"]
+    assert first.cells[6] == "23800"
+    assert artefact.cells[6] == "1000.3"  # stored as 1000.3000000000001
+    assert first.raw.split("\t")[3] == "杭州明远商贸有限公司"
+
+
+def test_an_xlsx_sheet_is_chosen_by_name_or_position() -> None:
+    by_name = list(rows(FIXTURES / "yonyou_receipts.xlsx", "y.xlsx", sheet="收款单", header_row=3))
+    by_position = list(rows(FIXTURES / "yonyou_receipts.xlsx", "y.xlsx", sheet=1, header_row=3))
+    assert by_name == by_position
+    with pytest.raises(FileFormatError, match="no sheet 'Sheet9'"):
+        list(rows(FIXTURES / "yonyou_receipts.xlsx", "y.xlsx", sheet="Sheet9"))
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        (dt.datetime(2026, 3, 5), "2026-03-05"),  # noqa: DTZ001 - Excel's datetimes are naive
+        (dt.datetime(2026, 3, 5, 9, 30), "2026-03-05T09:30:00"),  # noqa: DTZ001
+        (dt.date(2026, 3, 5), "2026-03-05"),
+        (0.1 + 0.2, "0.3"),
+        (1e-7, "0.0000001"),
+        (1.5e16, "15000000000000000"),
+        (-250.0, "-250"),
+        (1234, "1234"),
+        (True, "TRUE"),
+    ],
+)
+def test_xlsx_values_are_written_as_canonical_text(value: object, text: str) -> None:
+    assert cell_text(value) == text
+
+
+def test_header_names_match_across_width_case_spacing_and_required_marks() -> None:
+    assert normalise("＊Ｄａｔｅ  Paid ") == normalise("date paid") == "date paid"
+    assert normalise("\ufeff单据编号") == "单据编号"
+
+
+def test_a_csv_head_shows_its_columns_even_under_a_title_line() -> None:
+    head = (FIXTURES / "kingdee_receipts.csv").read_bytes()
+    assert head_has_columns(head, ["单据编号", "收款金额"])
+    assert not head_has_columns(head, ["单据编号", "Amount"])
+
+
+def test_a_small_workbook_head_shows_its_strings() -> None:
+    strings = xlsx_head_strings((FIXTURES / "quickbooks_online_invoices.xlsx").read_bytes())
+    assert {"date", "transaction type", "open balance"} <= strings
