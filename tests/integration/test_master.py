@@ -198,7 +198,8 @@ def test_each_customer_knows_the_backends_of_its_live_records_through_every_chan
         m.apply("zoho", contact("z1", email="a@b.cn"), DIGEST)  # back at its source
         assert backends()[a] == {"fxiaoke", "zoho"}
         split_off = m.split("fxiaoke", "f1").id
-        assert (backends()[a], m.directory.view(split_off).backends) == ({"zoho"}, {"fxiaoke"})
+        assert backends()[a] == {"zoho"}
+        assert m.directory.view(split_off).backends == {"fxiaoke"}
         m.merge(m.directory.view(b).account_no, m.directory.view(a).account_no)
         assert backends() == {a: frozenset(), b: {"webhook", "zoho"}}
         stored = m.session.scalars(select(Customer.bound_backends).order_by(Customer.id)).all()
