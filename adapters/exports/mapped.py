@@ -9,7 +9,12 @@ by name once per file; the mapped values become a `Document`. A row that cannot 
 `Problem` with the mapping's reason, and the rows after it go on. With `group_by`, consecutive rows
 sharing one value are one document (a Zoho Books payment applied to three invoices is three rows):
 its header values come from the rows, which must agree, and each row adds its `Allocation`; a group
-with a bad row or rows that disagree is one `Problem` covering all of its rows.
+with a bad row or rows that disagree is one `Problem` covering all of its rows. Rows of one document
+must be adjacent, as exports write them: the same value again further down starts another document
+with that id, which the import's idempotency check then reports.
+
+Memory: one group's rows at a time, plus, with `number_duplicates`, every composite id of the file
+(meant for bank statements and reports of a few thousand lines).
 """
 
 from __future__ import annotations
@@ -85,14 +90,11 @@ class MappedExport:
     def _one(self, name: str, row: Row, draft: Draft | str, numbered: _Numbering | None) -> Parsed:
         """The document of one row, with the allocation the row names (all of it, without an amount)."""
         origin = Origin(name, row.number, row.raw)
-        if type(draft) is str:
+        if isinstance(draft, str):
             return Problem(origin, draft)
-        assert isinstance(draft, Draft)
-        allocations: tuple[Allocation, ...] = ()
-        if draft.allocation_invoice is not None:
-            applied = draft.allocation_amount
-            amount = draft.amount if applied is None else Money(applied, draft.amount.currency)
-            allocations = (Allocation(draft.allocation_invoice, amount),) if amount.minor else ()
+        allocations = _allocations([draft]) if draft.allocation_invoice is not None else ()
+        if isinstance(allocations, str):
+            return Problem(origin, f"{draft_label(draft)}: {allocations}")
         return self._document(draft, origin, allocations, numbered)
 
     # --- consecutive rows with one group value, one document ---------------------------------------
@@ -130,8 +132,6 @@ class MappedExport:
         span = _span(members)
         failures = [(row, draft) for row, draft in members if isinstance(draft, str)]
         if failures:
-            if len(members) == 1:
-                return Problem(origin, str(failures[0][1]))
             details = "; ".join(f"row {row.number}: {reason}" for row, reason in failures)
             return Problem(origin, f"{span} are one document and cannot be read: {details}")
         drafts = [draft for _, draft in members if isinstance(draft, Draft)]

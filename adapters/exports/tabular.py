@@ -224,7 +224,7 @@ def csv_rows(
                 if any(cells):
                     yield Row(number, cells, raw.rstrip("\r\n"))
             return
-        except csv.Error as exc:  # a NUL byte, a field over the size limit: this record only
+        except csv.Error as exc:  # e.g. a field over the csv size limit: this record only
             number += 1
             raw = "".join(taken).rstrip("\r\n")
             taken.clear()

@@ -470,3 +470,23 @@ def test_the_kind_may_come_from_a_column(tmp_path: Path) -> None:
         tmp_path, mapping, "id,date,amount,type\n1,2026-03-05,1,INV\n2,2026-03-05,1,CN\n3,2026-03-05,1,X\n"
     )
     assert [getattr(item, "kind", None) for item in found] == ["invoice", "credit_note", None]
+
+
+def test_a_single_row_applying_more_than_its_amount_is_a_problem(tmp_path: Path) -> None:
+    fields = [
+        *_mapping().model_dump()["fields"],
+        {"target": "allocation_invoice", "source": "inv"},
+        {"target": "allocation_amount", "source": "applied"},
+    ]
+    (problem,) = _run(tmp_path, _mapping(fields=fields), "id,date,amount,inv,applied\n7,2026-03-05,10,A,12\n")
+    assert isinstance(problem, Problem)
+    assert problem.reason == (
+        "payment 7: the amounts applied (12.00 CNY) exceed the document's amount (10.00 CNY)"
+    )
+
+
+def test_a_payment_applied_to_an_invoice_without_an_amount_takes_all_of_it(tmp_path: Path) -> None:
+    fields = [*_mapping().model_dump()["fields"], {"target": "allocation_invoice", "source": "inv"}]
+    (payment,) = _run(tmp_path, _mapping(fields=fields), "id,date,amount,inv\n7,2026-03-05,10,A\n")
+    assert isinstance(payment, Document)
+    assert payment.allocations == (Allocation("A", Money.of("10", "CNY")),)
