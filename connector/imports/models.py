@@ -24,7 +24,8 @@ class ImportedFile(Base):
     status: Mapped[str] = mapped_column(String(20), default="importing")  # importing, imported, failed
     counts_json: Mapped[str] = mapped_column(Text, default="{}")
     error: Mapped[str | None] = mapped_column(Text)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"))  # the latest run over it
+    stored_path: Mapped[str | None] = mapped_column(Text)  # where its bytes are kept: archive, or as given
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -74,13 +74,20 @@ def import_file(
     *,
     format: str = "auto",
     dry_run: bool = False,
+    again: bool = False,
+    stored_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> FileResult:
-    """Import one file; `progress` is told how many items each batch read."""
+    """Import one file; `progress` is told how many items each batch read.
+
+    A file whose bytes were imported before is skipped, unless `again` (a quarantine retry): then its
+    documents already posted are unchanged and the rows that failed are tried once more. `stored_path`
+    is where the bytes will be kept (the inbox's archive), by default `path` itself.
+    """
     digest = file_hash(path)
     with unit_of_work(container.sessions) as session:
         earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
-        if earlier is not None and earlier.status == "imported":
+        if earlier is not None and earlier.status == "imported" and not again:
             when = earlier.finished_at.date().isoformat() if earlier.finished_at else "earlier"
             reason = f"the same content was imported as {earlier.name} ({when})"
             return FileResult(path.name, earlier.format, "skipped", reason=reason)
@@ -92,7 +99,7 @@ def import_file(
     if dry_run:
         return _dry_run(container, path, parser, progress)
     with unit_of_work(container.sessions) as session:
-        file_id, run_id = _register(session, path, digest, parser.format, earlier)
+        file_id, run_id = _register(session, path, stored_path or path, digest, parser.format, earlier)
     result = FileResult(path.name, parser.format, "imported")
     known: KnownCustomers | None = None
     try:
@@ -158,7 +165,7 @@ def _import_batch(
         if isinstance(item, Problem):
             origin = item.origin
             ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
-            raw = {"file": origin.file, "row": origin.row, "raw": origin.raw}
+            raw = {"file": origin.file, "row": origin.row, "raw": origin.raw, "file_id": file_id}
             quarantine(session, container.cipher, run, run.source, ref, raw, item.reason)
             counts["quarantined"] += 1
         elif isinstance(item, Statement):
@@ -182,7 +189,7 @@ def _import_batch(
 
 
 def _register(
-    session: Session, path: Path, digest: str, format: str, earlier: ImportedFile | None
+    session: Session, path: Path, stored: Path, digest: str, format: str, earlier: ImportedFile | None
 ) -> tuple[int, int]:
     run = start_run(session, "import", format, "")
     if earlier is None:  # a failed or interrupted earlier attempt is taken up again
@@ -190,6 +197,7 @@ def _register(
         session.add(earlier)
     earlier.name, earlier.format, earlier.status, earlier.run_id = path.name, format, "importing", run.id
     earlier.error, earlier.started_at, earlier.finished_at = None, utcnow(), None
+    earlier.stored_path = str(stored.resolve())
     session.flush()
     return earlier.id, run.id
 

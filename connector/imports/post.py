@@ -329,7 +329,13 @@ class DocumentPoster:
     def _quarantine(self, document: Document, reason: str) -> None:
         origin = document.origin
         ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
-        raw = {"file": origin.file, "row": origin.row, "raw": origin.raw, "external_id": document.external_id}
+        raw = {
+            "file": origin.file,
+            "row": origin.row,
+            "raw": origin.raw,
+            "external_id": document.external_id,
+            "file_id": self.file_id,
+        }
         quarantine(self.session, self.cipher, self.run, document.source, ref, raw, reason)
 
 

@@ -52,6 +52,9 @@ class QuarantinedRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, resolved
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(100))  # a person, or "retry" when it went through
+    resolution: Mapped[str | None] = mapped_column(Text)  # why it needs nothing more
 
 
 class SyncCursor(Base):
