@@ -88,6 +88,7 @@ class Result:
     entries: int
     seconds: float
     peak_rss_mb: float
+    unit: str = "entries"
 
     @property
     def per_s(self) -> float:
@@ -95,8 +96,8 @@ class Result:
 
     def __str__(self) -> str:
         return (
-            f"{self.label:<16} {self.entries:>10,} entries {self.seconds:>8.2f} s "
-            f"{self.per_s:>10,.0f} entries/s  peak RSS {self.peak_rss_mb:,.1f} MB"
+            f"{self.label:<16} {self.entries:>10,} {self.unit} {self.seconds:>8.2f} s "
+            f"{self.per_s:>10,.0f} {self.unit}/s  peak RSS {self.peak_rss_mb:,.1f} MB"
         )
 
 

@@ -8,13 +8,14 @@ MB for 100,000 customers); names are decrypted only when a receipt gets as far a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.bulk import rows_in
 from connector.imports.models import ImportedDocument
 from connector.ledger.models import Customer, CustomerBalance, CustomerBankAccount
 from connector.master.identity import normalise_name
@@ -54,6 +55,8 @@ class KnownCustomers:
             if customer_id in self.account_nos:
                 self._banks[index].add(self.account_nos[customer_id])
         self._names: dict[str, list[str]] | None = None  # normalised name → account numbers, lazily
+        # (currency, minor units) → (date, customer id, number) of posted invoices, read per batch
+        self._invoices_by_amount: dict[tuple[str, int], list[tuple[date, int, str]]] = {}
         self._name_choices: list[str] = []
 
     def _add(self, token: str, customer_id: int, why: str) -> None:
@@ -61,9 +64,41 @@ class KnownCustomers:
         if account_no is not None:
             self._tokens[token.strip().upper()].add((account_no, why))
 
-    def invoice_posted(self, number: str, account_no: str) -> None:
-        """An invoice of this import: receipts later in the import may name it."""
+    def invoice_posted(self, number: str, account_no: str, amount: Money, on: date) -> None:
+        """An invoice of this import: receipts later in the import may name it, or pay its amount."""
         self._tokens[number.strip().upper()].add((account_no, "invoice"))
+        key = (amount.currency, amount.minor)
+        if key in self._invoices_by_amount:
+            self._invoices_by_amount[key].append((on, self.ids[account_no], number))
+
+    def invoice_withdrawn(self, number: str) -> None:
+        """An invoice reversed (changed, or cancelled): no longer open at its old amount."""
+        for invoices in self._invoices_by_amount.values():
+            invoices[:] = [invoice for invoice in invoices if invoice[2] != number]
+
+    def prefetch_amounts(self, amounts: Iterable[Money]) -> None:
+        """Read the posted invoices of these amounts at once: a batch's receipts may reach tier 4."""
+        wanted: defaultdict[str, set[int]] = defaultdict(set)
+        for amount in amounts:
+            if (amount.currency, amount.minor) not in self._invoices_by_amount:
+                wanted[amount.currency].add(amount.minor)
+        for currency, minors in wanted.items():
+            for minor in minors:
+                self._invoices_by_amount[(currency, minor)] = []
+            where = "kind = 'invoice' AND status = 'posted' AND currency = {p}"
+            for minor, dated, customer_id, number in rows_in(
+                self.session,
+                "amount_minor, document_date, customer_id, number",
+                "imported_documents",
+                "amount_minor",
+                minors,
+                where,
+                currency,
+                array_type="bigint",
+            ):
+                if number is not None and customer_id is not None:
+                    on = dated if isinstance(dated, date) else date.fromisoformat(dated)
+                    self._invoices_by_amount[(currency, minor)].append((on, customer_id, number))
 
     # --- the matcher's questions ------------------------------------------------------------------
 
@@ -84,19 +119,11 @@ class KnownCustomers:
         return [(account_no, round(score)) for choice, score, _ in found for account_no in names[choice]]
 
     def by_open_invoice(self, amount: Money, on: date, window_days: int) -> Sequence[tuple[str, str]]:
+        self.prefetch_amounts([amount])
         since = on - timedelta(days=window_days)
-        rows = self.session.execute(
-            select(ImportedDocument.number, ImportedDocument.customer_id).where(
-                ImportedDocument.kind == "invoice",
-                ImportedDocument.status == "posted",
-                ImportedDocument.currency == amount.currency,
-                ImportedDocument.amount_minor == amount.minor,
-                ImportedDocument.document_date.between(since, on),
-            )
-        )
         found = []
-        for number, customer_id in rows:
-            if number is None or customer_id is None or customer_id not in self.account_nos:
+        for dated, customer_id, number in self._invoices_by_amount[(amount.currency, amount.minor)]:
+            if not since <= dated <= on or customer_id not in self.account_nos:
                 continue
             if self.open_receivable(customer_id, amount.currency) >= amount.minor:
                 found.append((self.account_nos[customer_id], number))

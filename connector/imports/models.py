@@ -38,6 +38,7 @@ class ImportedDocument(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_imported_documents_number", "kind", "number"),
+        Index("ix_imported_documents_amount", "amount_minor", "kind", "currency"),  # matching tier 4
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

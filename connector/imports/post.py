@@ -19,10 +19,12 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from connector.bulk import driver_value, insert_rows, rows_in
 from connector.documents import Document, fingerprint
 from connector.errors import ConnectorError
 from connector.imports import rules
@@ -30,12 +32,35 @@ from connector.imports.known import KnownCustomers
 from connector.imports.matching import Candidate, Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.ledger.entries import EntryDraft, Voucher
-from connector.ledger.models import CustomerBalance
+from connector.ledger.models import CustomerBalance, utcnow
 from connector.ledger.posting import Ledger
 from connector.security.cipher import FieldCipher
 from connector.settings import ImportSettings
 from connector.sync.models import SyncRun
 from connector.sync.runs import quarantine
+
+DOCUMENTS: Table = ImportedDocument.__table__  # type: ignore[assignment]
+ITEMS: Table = ReconciliationItem.__table__  # type: ignore[assignment]
+RECORD_COLUMNS = (
+    "source",
+    "external_id",
+    "kind",
+    "number",
+    "fingerprint",
+    "revision",
+    "entry_id",
+    "customer_id",
+    "currency",
+    "amount_minor",
+    "document_date",
+    "status",
+    "match_tier",
+    "match_score",
+    "match_rule",
+    "file_id",
+    "row",
+)
+ITEM_COLUMNS = ("document_id", "status", "candidates_json", "note", "created_at")
 
 
 @dataclass
@@ -68,7 +93,9 @@ class DocumentPoster:
         self.file_id = file_id
         self.run = run
         self.ledger = Ledger(session)
-        self._unapplied: list[tuple[ImportedDocument, Match]] = []
+        self._unapplied: list[tuple[str, str, Match]] = []  # (source, external id, match)
+        self._new_records: list[tuple[Any, ...]] = []
+        self._date_value = driver_value(session, ImportedDocument.document_date, memo=True)
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -80,8 +107,8 @@ class DocumentPoster:
             key = (document.source, document.external_id)
             item = _Work(document, fingerprint(document))
             earlier = in_batch.get(key)
-            held = stored.get(key)
-            if earlier is not None or (held is not None and held.fingerprint == item.fingerprint):
+            known = stored.get(key)
+            if earlier is not None or (known is not None and known[1] == item.fingerprint):
                 if earlier is not None and earlier != item.fingerprint:
                     self._quarantine(
                         document, "the same document appears again in the batch with other content"
@@ -91,6 +118,7 @@ class DocumentPoster:
                     counts["unchanged"] += 1
                 continue
             in_batch[key] = item.fingerprint
+            held = self.session.get_one(ImportedDocument, known[0]) if known is not None else None
             if held is not None and not self._replace(held, document):
                 counts["quarantined"] += 1
                 continue
@@ -108,28 +136,32 @@ class DocumentPoster:
         self._match(work)
         self._draft(work)
         counts += self._post(work)
-        self._queue_unapplied()
+        self._write_records()  # before the reversals: they may reverse one of the batch's documents
         for item in reversals:
             counts[self._reversal(item)] += 1
+        self._write_records()
         return counts
 
     # --- look-ups ----------------------------------------------------------------------------------
 
-    def _stored(self, documents: Sequence[Document]) -> dict[tuple[str, str], ImportedDocument]:
-        found: dict[tuple[str, str], ImportedDocument] = {}
+    def _stored(self, documents: Sequence[Document]) -> dict[tuple[str, str], tuple[int, str]]:
+        """(id, fingerprint) of the batch's documents imported before, by (source, external id)."""
+        found: dict[tuple[str, str], tuple[int, str]] = {}
         by_source: dict[str, set[str]] = {}
         for document in documents:
             by_source.setdefault(document.source, set()).add(document.external_id)
         for source, external_ids in by_source.items():
-            wanted = sorted(external_ids)
-            for start in range(0, len(wanted), 900):
-                rows = self.session.scalars(
-                    select(ImportedDocument).where(
-                        ImportedDocument.source == source,
-                        ImportedDocument.external_id.in_(wanted[start : start + 900]),
-                    )
-                )
-                found.update({(row.source, row.external_id): row for row in rows})
+            where = "source = {p}"
+            for row_id, external_id, stored in rows_in(
+                self.session,
+                "id, external_id, fingerprint",
+                DOCUMENTS.name,
+                "external_id",
+                external_ids,
+                where,
+                source,
+            ):
+                found[(source, external_id)] = (row_id, stored)
         return found
 
     # --- changed documents and reversals -----------------------------------------------------------
@@ -159,6 +191,8 @@ class DocumentPoster:
         if item is not None and item.status == "open":
             item.status, item.note = "rejected", memo
         held.status = "reversed"
+        if held.kind == "invoice" and held.number:
+            self.known.invoice_withdrawn(held.number)
 
     def _reversal(self, item: _Work) -> str:
         document = item.document
@@ -181,6 +215,7 @@ class DocumentPoster:
 
     def _match(self, work: list[_Work]) -> None:
         matching = self.settings.matching
+        self.known.prefetch_amounts(item.document.amount for item in work if rules.is_receipt(item.document))
         for item in work:
             document = item.document
             receipt = rules.is_receipt(document)
@@ -194,7 +229,8 @@ class DocumentPoster:
             limit = matching.auto_post_tiers if receipt else 3
             item.customer = item.match.posts_by_itself(limit)
             if document.kind == "invoice" and document.number and item.customer is not None:
-                self.known.invoice_posted(document.number, item.customer.account_no)  # for receipts after it
+                account_no = item.customer.account_no
+                self.known.invoice_posted(document.number, account_no, document.amount, document.date)
 
     def _draft(self, work: list[_Work]) -> None:
         owed = self._owed({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None}, work)
@@ -274,26 +310,43 @@ class DocumentPoster:
             customer_id = self.known.ids[customer.account_no]
             self._record(item, "posted", entry_id, customer_id, customer.why, customer)
             return f"{document.kind}s_posted" if document.kind != "bank_line" else "receipts_posted"
-        self._unapplied.append(
-            (self._record(item, "unapplied", entry_id, None, _why_not(item.match)), item.match)
-        )
+        self._record(item, "unapplied", entry_id, None, _why_not(item.match))
+        self._unapplied.append((document.source, document.external_id, item.match))
         return "receipts_unapplied"
 
-    def _queue_unapplied(self) -> None:
-        """A reconciliation item for each receipt of the batch left in unapplied receipts."""
+    def _write_records(self) -> None:
+        """The batch's new document records, then a reconciliation item for each receipt of the batch
+        left in unapplied receipts (with its document's id, read back by its unique key)."""
+        insert_rows(self.session, DOCUMENTS, RECORD_COLUMNS, self._new_records)
+        self._new_records = []
         if not self._unapplied:
             return
-        self.session.flush()  # the documents' ids
-        for row, match in self._unapplied:
+        ids: dict[tuple[str, str], int] = {}
+        by_source: dict[str, list[str]] = {}
+        for source, external_id, _ in self._unapplied:
+            by_source.setdefault(source, []).append(external_id)
+        for source, external_ids in by_source.items():
+            for row_id, external_id in rows_in(
+                self.session,
+                "id, external_id",
+                DOCUMENTS.name,
+                "external_id",
+                external_ids,
+                "source = {p}",
+                source,
+            ):
+                ids[(source, external_id)] = row_id
+        now = driver_value(self.session, ReconciliationItem.created_at)(utcnow())
+        items = []
+        for source, external_id, match in self._unapplied:
             candidates = [
                 {"account_no": c.account_no, "tier": c.tier, "score": c.score, "why": c.why}
                 for c in match.candidates
             ]
-            self.session.add(
-                ReconciliationItem(
-                    document_id=row.id, candidates_json=json.dumps(candidates, ensure_ascii=False)
-                )
+            items.append(
+                (ids[(source, external_id)], "open", json.dumps(candidates, ensure_ascii=False), "", now)
             )
+        insert_rows(self.session, ITEMS, ITEM_COLUMNS, items)
         self._unapplied = []
 
     def _record(
@@ -304,27 +357,39 @@ class DocumentPoster:
         customer_id: int | None,
         why: str,
         candidate: Candidate | None = None,
-    ) -> ImportedDocument:
+    ) -> None:
+        """What became of a document: a new record written in bulk with the batch, or its earlier
+        revision's record updated."""
         document = item.document
-        row = item.held or ImportedDocument(source=document.source, external_id=document.external_id)
-        row.kind, row.number, row.fingerprint, row.revision = (
+        values = (
             document.kind,
             document.number,
             item.fingerprint,
             item.revision,
+            entry_id,
+            customer_id,
+            document.amount.currency,
+            document.amount.minor,
+            self._date_value(document.date),
+            status,
+            candidate.tier if candidate else None,
+            candidate.score if candidate else None,
+            why,
+            self.file_id,
+            document.origin.row,
         )
-        row.entry_id, row.customer_id, row.status = entry_id, customer_id, status
-        row.currency, row.amount_minor, row.document_date = (
+        if item.held is None:
+            self._new_records.append((document.source, document.external_id, *values))
+            return
+        row = item.held
+        row.kind, row.number, row.fingerprint, row.revision, row.entry_id, row.customer_id = values[:6]
+        row.currency, row.amount_minor, row.document_date, row.status = (
             document.amount.currency,
             document.amount.minor,
             document.date,
+            status,
         )
-        row.match_tier = candidate.tier if candidate else None
-        row.match_score = candidate.score if candidate else None
-        row.match_rule, row.file_id, row.row = why, self.file_id, document.origin.row
-        if item.held is None:
-            self.session.add(row)
-        return row
+        row.match_tier, row.match_score, row.match_rule, row.file_id, row.row = values[10:]
 
     def _quarantine(self, document: Document, reason: str) -> None:
         origin = document.origin

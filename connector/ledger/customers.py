@@ -12,9 +12,9 @@ from typing import NamedTuple
 from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session
 
+from connector.bulk import allocate_ids, driver_value, insert_rows, param_mark
 from connector.errors import CustomerError, UnknownAccountError
 from connector.ledger.models import AccountNumberSequence, Customer, CustomerBankAccount, utcnow
-from connector.master.bulk import allocate_ids, driver_value, insert_rows, param_mark
 from connector.master.identity import normalise_name
 from connector.master.sealing import BatchEncrypter, BlindIndexer
 from connector.money import Money, currency_code

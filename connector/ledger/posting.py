@@ -8,15 +8,16 @@ assumed new; when the unique document key says otherwise, the batch is retried w
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.batching import cyclic_gc_paused
+from connector.bulk import allocate_ids, driver_value, insert_rows
 from connector.errors import IdempotencyConflictError, LedgerError, ReversalError, UnknownAccountError
 from connector.ledger.balances import BalanceDeltas
 from connector.ledger.entries import EntryDraft, Line, Voucher, check_draft, content_hash
@@ -277,28 +278,17 @@ class Ledger:
                         found[(source, external_id, revision)] = (entry_id, stored_hash)
         return found
 
-    def _allocate_entry_ids(self, count: int) -> list[int]:
-        """Ids for `count` new entries, so postings can reference them without INSERT … RETURNING.
-
-        (SQLAlchemy sends an ordered RETURNING one row per statement on SQLite, 20x slower.)
-        PostgreSQL draws them from the id sequence. SQLite has one writer at a time: a concurrent
-        writer that took the same ids makes this insert fail, and `post_many` retries once.
-        """
-        if self.session.get_bind().dialect.name == "postgresql":
-            draw = text(
-                "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, :n)"
-            )
-            return list(self.session.execute(draw, {"n": count}).scalars())
-        last = self.session.scalar(select(func.max(JournalEntry.id))) or 0
-        return list(range(last + 1, last + 1 + count))
-
     def _insert(self, batch: Sequence[_Prepared]) -> list[int]:
         if not batch:
             return []
-        ids = self._allocate_entry_ids(len(batch))
-        date_value = self._bind(JournalEntry.posting_date)
-        now = self._bind(JournalEntry.created_at)(utcnow())
-        self._executemany(
+        # Ids drawn beforehand so postings can reference them without INSERT … RETURNING (sent one row
+        # per statement on SQLite). On SQLite a concurrent writer that took the same ids makes this
+        # insert fail, and `post_many` retries once.
+        ids = allocate_ids(self.session, ENTRIES, len(batch))
+        date_value = driver_value(self.session, JournalEntry.posting_date, memo=True)
+        now = driver_value(self.session, JournalEntry.created_at)(utcnow())
+        insert_rows(
+            self.session,
             ENTRIES,
             ENTRY_COLUMNS,
             [
@@ -329,39 +319,6 @@ class Ledger:
             for account, customer_id, currency, minor in item.postings:
                 posting_rows.append((entry_id, account, customer_id, currency, minor))
                 deltas.add(account, customer_id, currency, minor)
-        self._executemany(POSTINGS, POSTING_COLUMNS, posting_rows)
+        insert_rows(self.session, POSTINGS, POSTING_COLUMNS, posting_rows)
         deltas.apply(self.session)
         return ids
-
-    def _bind(self, column: Any) -> Callable[[Any], Any]:
-        """The column type's own conversion to the driver's value, memoised per distinct value.
-
-        SQLite stores dates as text in SQLAlchemy's format; the ORM reads them back with it, so rows
-        written here must use the same conversion. Posting dates repeat within a batch, hence the cache.
-        """
-        dialect = self.session.get_bind().dialect
-        process = column.type.dialect_impl(dialect).bind_processor(dialect)
-        if process is None:
-            return _unchanged
-        cache: dict[Any, Any] = {None: None}
-
-        def convert(value: Any) -> Any:
-            found = cache.get(value, cache)
-            if found is cache:
-                found = cache[value] = process(value)
-            return found
-
-        return convert
-
-    def _executemany(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        # Straight to the driver's executemany: SQLAlchemy's per-row parameter compilation would
-        # cost more than the database's own work at a million rows.
-        mark = "?" if self.session.get_bind().dialect.paramstyle == "qmark" else "%s"
-        statement = (
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-        )
-        self.session.connection().exec_driver_sql(statement, rows)
-
-
-def _unchanged(value: Any) -> Any:
-    return value

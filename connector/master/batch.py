@@ -25,18 +25,18 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy import Table
 
 from connector.batching import cyclic_gc_paused
-from connector.errors import CustomerError
-from connector.ledger.customers import Indexes, NewCustomer
-from connector.ledger.models import utcnow
-from connector.master.batch_classify import Classifier
-from connector.master.batch_identity import BatchIdentity
-from connector.master.bulk import (
+from connector.bulk import (
     allocate_ids,
     driver_value,
     insert_rows,
     rows_in,
     update_rows,
 )
+from connector.errors import CustomerError
+from connector.ledger.customers import Indexes, NewCustomer
+from connector.ledger.models import utcnow
+from connector.master.batch_classify import Classifier
+from connector.master.batch_identity import BatchIdentity
 from connector.master.identity import Incoming, Resolution, resolve
 from connector.master.models import CustomerBinding, CustomerEvent, IdentityReview
 from connector.master.records import (

@@ -19,9 +19,9 @@ from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
+from connector.bulk import rows_in
 from connector.ledger.customers import CustomerDirectory, Indexes, backends_in
 from connector.ledger.models import Customer
-from connector.master.bulk import rows_in
 from connector.master.identity import Candidate, Incoming, normalise_name, rules_asked
 
 PROVISIONAL = 1 << 62  # keys of customers planned but not written yet: above every real id, in order

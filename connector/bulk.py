@@ -1,8 +1,9 @@
-"""Bulk writes and look-ups for the customer master, straight to the driver.
+"""Bulk writes and look-ups straight to the driver, for every writer of many rows (ledger postings,
+the customer master, imported documents).
 
-The technique of `connector.ledger.posting`: SQLAlchemy's per-row parameter compilation and the ORM's
-unit of work cost more than the database's own work at a first-time load of 100,000 customers. Rows
-go to sqlite3's executemany, or to PostgreSQL's COPY (half the server's work of row-by-row inserts).
+SQLAlchemy's per-row parameter compilation and the ORM's unit of work cost more than the database's
+own work at a million rows. Rows go to sqlite3's executemany, or to PostgreSQL's COPY (half the
+server's work of row-by-row inserts).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Table, func, select, text
+import psycopg
+from sqlalchemy import Table, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 LOOKUP_CHUNK = 900  # stays under every driver's bound-parameter limit
@@ -24,12 +27,16 @@ def insert_rows(
         return
     connection = session.connection()
     if session.get_bind().dialect.name == "postgresql":
-        with (
-            connection.connection.driver_connection.cursor() as cursor,  # type: ignore[union-attr]
-            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with (
+                connection.connection.driver_connection.cursor() as cursor,  # type: ignore[union-attr]
+                cursor.copy(statement) as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.IntegrityError as exc:  # as SQLAlchemy reports it for the other paths
+            raise IntegrityError(statement, None, exc) from exc
         return
     mark = param_mark(session)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
@@ -71,14 +78,25 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     return list(range(last + 1, last + 1 + count))
 
 
-def driver_value(session: Session, column: Column[Any]) -> Callable[[Any], Any]:
+def driver_value(session: Session, column: Any, *, memo: bool = False) -> Callable[[Any], Any]:
     """The column type's own conversion to the driver's value (SQLite keeps datetimes as text in
-    SQLAlchemy's format, and the ORM reads them back with it)."""
+    SQLAlchemy's format, and the ORM reads them back with it). With `memo`, each distinct value is
+    converted once: for columns whose values repeat through a batch (posting dates)."""
     dialect = session.get_bind().dialect
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     if process is None:
         return _unchanged
-    return process
+    if not memo:
+        return process  # type: ignore[no-any-return]
+    cache: dict[Any, Any] = {None: None}
+
+    def convert(value: Any) -> Any:
+        found = cache.get(value, cache)
+        if found is cache:
+            found = cache[value] = process(value)
+        return found
+
+    return convert
 
 
 def rows_in(
