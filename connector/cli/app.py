@@ -18,6 +18,7 @@ from connector.cli.context import CliState, err, out, report_problems, state
 from connector.cli.customers import customers_app
 from connector.cli.figures import figures
 from connector.cli.imports import import_command, reconcile_app
+from connector.cli.inbox import inbox_command
 from connector.cli.keys import keys_app
 from connector.cli.ledger import ledger_app
 from connector.cli.mapping import mapping_app
@@ -51,6 +52,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reconcile_app, name="reconcile")
 app.command("import")(import_command)
+app.command("inbox")(inbox_command)
 
 
 def _version(value: bool) -> None:

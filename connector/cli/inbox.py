@@ -1,0 +1,61 @@
+"""`connector inbox`: import the files dropped into the inbox folder, once or watching it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connector.cli.context import err, out, state
+from connector.cli.imports import describe
+from connector.imports.inbox import process_inbox
+
+
+def inbox_command(
+    ctx: typer.Context,
+    folder: Annotated[
+        Path | None,
+        typer.Option("--folder", file_okay=False, help="The inbox (default: the settings' [imports] inbox)."),
+    ] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep watching until interrupted.")] = False,
+    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between passes with --watch.")] = 10.0,
+    settle: Annotated[
+        float, typer.Option(min=0.0, help="Seconds a file must stay unchanged before it is taken.")
+    ] = 2.0,
+) -> None:
+    """Import every file waiting in the inbox: processed files move to archive/ (named by their
+    content hash), unreadable ones to failed/ with the reason beside them."""
+    container = state(ctx).container()
+    inbox = folder or container.settings.imports.inbox
+    inbox.mkdir(parents=True, exist_ok=True)
+    parsers = container.document_parsers()
+    failed = False
+    while True:
+        for done in process_inbox(container, parsers, inbox, settle_seconds=settle, progress=_rows_read):
+            where = f" → {done.moved_to.relative_to(inbox)}" if done.moved_to else " (left in the inbox)"
+            out.print(describe(done.result) + where, markup=False)
+            failed = failed or done.result.status == "failed"
+        if not watch:
+            break
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            break
+    if failed and not watch:
+        raise typer.Exit(1)
+
+
+def _rows_read(path: Path) -> Callable[[int], None] | None:
+    if not err.is_terminal:
+        return None
+    read = 0
+
+    def advance(rows: int) -> None:
+        nonlocal read
+        read += rows
+        err.print(f"{path.name}: {read:,} rows", end="\r", markup=False)
+
+    return advance

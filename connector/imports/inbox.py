@@ -1,0 +1,123 @@
+"""The inbox folder: files dropped into it are imported, then moved out of the way.
+
+    inbox/            files waiting (anything not hidden and not a partial download)
+    inbox/archive/    each processed file, named by its content hash: <sha256><suffix>
+    inbox/failed/     each file that could not be read, with <name>.reason.txt beside it
+
+A file still being written is left for the next pass: it is taken once it has not changed for
+`settle_seconds`. A file whose bytes were imported before is skipped by its hash and archived (the
+archive already holds the same bytes); a document seen in another file is skipped by its id. A file
+that fails for a reason outside it (the database unreachable) stays in the inbox for the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from connector.bootstrap import Container
+from connector.documents import DocumentParser
+from connector.errors import ConnectorError
+from connector.imports.pipeline import FileResult, file_hash, import_file
+
+log = logging.getLogger(__name__)
+
+ARCHIVE = "archive"
+FAILED = "failed"
+PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart")
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    """What a pass did with one file: its import's result and where the file went (None: it stayed)."""
+
+    result: FileResult
+    moved_to: Path | None
+
+
+def waiting_files(inbox: Path, *, settle_seconds: float = 2.0, now: float | None = None) -> list[Path]:
+    """The files ready to import, oldest first: regular, not hidden, not a partial download, and
+    unchanged for `settle_seconds`."""
+    if not inbox.is_dir():
+        return []
+    now = time.time() if now is None else now
+    ready = []
+    for entry in os.scandir(inbox):
+        name = entry.name
+        if name.startswith((".", "~")) or name.lower().endswith(PARTIAL_SUFFIXES):
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        modified = entry.stat().st_mtime
+        if now - modified >= settle_seconds:
+            ready.append((modified, name, Path(entry.path)))
+    return [path for _, _, path in sorted(ready)]
+
+
+def process_inbox(
+    container: Container,
+    parsers: Sequence[DocumentParser],
+    inbox: Path,
+    *,
+    settle_seconds: float = 2.0,
+    progress: Callable[[Path], Callable[[int], None] | None] | None = None,
+) -> list[InboxFile]:
+    """One pass over the inbox: import every waiting file, archive it or set it aside as failed.
+
+    `progress(path)` may return a callback told how many rows each batch of that file read."""
+    done = []
+    for path in waiting_files(inbox, settle_seconds=settle_seconds):
+        done.append(_process(container, parsers, inbox, path, progress(path) if progress else None))
+    return done
+
+
+def _process(
+    container: Container,
+    parsers: Sequence[DocumentParser],
+    inbox: Path,
+    path: Path,
+    progress: Callable[[int], None] | None,
+) -> InboxFile:
+    archived = inbox / ARCHIVE / f"{file_hash(path)}{path.suffix.lower()}"
+    try:
+        result = import_file(container, path, parsers, stored_path=archived, progress=progress)
+    except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
+        log.error("inbox: %s stays in the inbox: %s", path.name, exc)
+        return InboxFile(FileResult(path.name, None, "failed", reason=str(exc)), None)
+    if result.status == "failed":
+        moved = _set_aside(inbox, path, result.reason)
+        log.warning("inbox: %s moved to %s/: %s", path.name, FAILED, result.reason)
+        return InboxFile(result, moved)
+    moved = _archive(path, archived)
+    log.info("inbox: %s %s, archived as %s", path.name, result.status, moved.name)
+    return InboxFile(result, moved)
+
+
+def _archive(path: Path, archived: Path) -> Path:
+    archived.parent.mkdir(parents=True, exist_ok=True)
+    if archived.exists():  # the same bytes are archived already
+        path.unlink()
+    else:
+        shutil.move(path, archived)
+    return archived
+
+
+def _set_aside(inbox: Path, path: Path, reason: str) -> Path:
+    """Move a file that could not be read to failed/ (never over another one), the reason beside it."""
+    failed = inbox / FAILED
+    failed.mkdir(parents=True, exist_ok=True)
+    target = failed / path.name
+    counter = 1
+    while target.exists():
+        target = failed / f"{path.stem}.{counter}{path.suffix}"
+        counter += 1
+    shutil.move(path, target)
+    target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    return target

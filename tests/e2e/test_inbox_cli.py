@@ -1,0 +1,137 @@
+"""Ops and finance at the command line: a folder of exports and statements imported again and again
+changes nothing after the first time; the inbox archives what it imported and sets aside what it
+could not read."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import REPO, copy_example_config
+from tests.e2e.conftest import Result
+
+pytestmark = pytest.mark.usefixtures("isolated_cwd")
+Cli = Callable[..., Result]
+FIXTURES = [
+    *sorted((REPO / "tests" / "fixtures" / "statements").iterdir()),
+    *sorted(p for p in (REPO / "tests" / "fixtures" / "exports").iterdir() if p.suffix != ".py"),
+]
+BINARY = {".xlsx"}
+TABLES = (
+    "journal_entries",
+    "postings",
+    "imported_documents",
+    "reconciliation_items",
+    "quarantine",
+    "customer_balances",
+    "account_balances",
+)
+
+
+@pytest.fixture
+def workspace(isolated_cwd: Path) -> Path:
+    copy_example_config(isolated_cwd)
+    return isolated_cwd
+
+
+def ledger_state(workspace: Path) -> dict[str, object]:
+    """Row counts of everything an import writes, and every balance."""
+    engine = create_engine(f"sqlite:///{workspace / 'connector.db'}")
+    try:
+        with engine.connect() as connection:
+            state: dict[str, object] = {
+                table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in TABLES
+            }
+            state["balances"] = connection.execute(
+                text(
+                    "SELECT customer_id, account_code, currency, balance_minor FROM customer_balances "
+                    "ORDER BY 1, 2, 3"
+                )
+            ).all()
+            state["accounts"] = connection.execute(
+                text("SELECT account_code, currency, balance_minor FROM account_balances ORDER BY 1, 2")
+            ).all()
+    finally:
+        engine.dispose()
+    return state
+
+
+def copy_round(folder: Path, round_no: int) -> list[Path]:
+    """The fixture folder again; from the second round on, text files get a trailing line ending so
+    their bytes (and hash) differ while their documents are the same."""
+    folder.mkdir()
+    copies = []
+    for source in FIXTURES:
+        target = folder / source.name
+        shutil.copy(source, target)
+        if round_no > 1 and source.suffix not in BINARY:
+            with target.open("ab") as handle:
+                handle.write(b"\r\n" if source.read_bytes().endswith(b"\r\n") else b"\n")
+        copies.append(target)
+    return copies
+
+
+def test_importing_the_same_folder_ten_times_leaves_the_ledger_unchanged(cli: Cli, workspace: Path) -> None:
+    first = cli("import", *map(str, copy_round(workspace / "round-1", 1)))
+    assert "documents" in first.out, first.out + first.err
+    after_first = ledger_state(workspace)
+    assert after_first["journal_entries"], "the fixtures post entries"
+    for round_no in range(2, 11):
+        again = cli("import", *map(str, copy_round(workspace / f"round-{round_no}", round_no)))
+        for line in again.out.splitlines():  # every document unchanged, every xlsx skipped by its hash
+            assert not any(word in line for word in ("posted", "unapplied", "reversed")), line
+        assert ledger_state(workspace) == after_first, f"round {round_no} changed the ledger"
+    verify = cli("ledger", "verify")
+    assert verify.code == 0, verify.out + verify.err
+
+
+def test_the_inbox_archives_imported_files_by_content_hash_and_skips_the_same_bytes_again(
+    cli: Cli, workspace: Path
+) -> None:
+    inbox = workspace / "inbox"
+    inbox.mkdir()
+    statement = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
+    shutil.copy(statement, inbox / "march.xml")
+    first = cli("inbox", "--settle", "0")
+    assert first.code == 0, first.err
+    assert "march.xml: imported (camt053)" in first.out
+    archived = list((inbox / "archive").iterdir())
+    assert [path.name for path in archived] == [f"{hashlib.sha256(statement.read_bytes()).hexdigest()}.xml"]
+    assert archived[0].read_bytes() == statement.read_bytes()
+    assert not (inbox / "march.xml").exists()
+    state = ledger_state(workspace)
+
+    shutil.copy(statement, inbox / "march-again.xml")
+    again = cli("inbox", "--settle", "0")
+    assert "march-again.xml: skipped (camt053): the same content was imported as march.xml" in again.out
+    assert list((inbox / "archive").iterdir()) == archived
+    assert not (inbox / "march-again.xml").exists()
+    assert ledger_state(workspace) == state
+
+
+def test_the_inbox_sets_an_unreadable_file_aside_with_the_reason_and_leaves_files_being_written(
+    cli: Cli, workspace: Path
+) -> None:
+    inbox = workspace / "inbox"
+    inbox.mkdir()
+    (inbox / "notes.txt").write_text("nothing to import here\n", encoding="utf-8")
+    (inbox / "download.csv.part").write_text("half a file", encoding="utf-8")
+    fresh = inbox / "being-written.csv"
+    fresh.write_text("Date,Amount\n", encoding="utf-8")
+    old = os.stat(inbox / "notes.txt").st_mtime - 60
+    os.utime(inbox / "notes.txt", (old, old))
+    result = cli("inbox")
+    assert result.code == 1
+    assert "notes.txt: failed: notes.txt: not a format the connector knows" in result.out
+    assert (inbox / "failed" / "notes.txt").exists()
+    reason = (inbox / "failed" / "notes.txt.reason.txt").read_text(encoding="utf-8")
+    assert "not a format the connector knows" in reason
+    assert (inbox / "download.csv.part").exists(), "a partial download waits"
+    assert fresh.exists(), "a file changed within the settle time waits for the next pass"
