@@ -62,8 +62,10 @@ class Document:
     ("camt053", "mt940", "ofx", "qb_iif", "zoho_books" …) and with `external_id` is the document's
     idempotency key. `references` holds every free text the matcher may search for an invoice or
     account number (reference, memo, remittance lines, end-to-end id), most specific first.
-    `reverses` is the `external_id` of the document this one cancels (CAMT `RvslInd`, OFX
-    `CORRECTACTION=DELETE`), or None.
+    Corrections: `reverses` is the `external_id` of a document this one cancels (OFX
+    `CORRECTACTION=DELETE`); `replaces` that of a document whose content this one supersedes (OFX
+    `REPLACE`: the old is reversed, this one posted). `bank_reversal` marks a bank's reversal of an
+    earlier line it does not name (CAMT `RvslInd`, MT940 `RC`/`RD`): the import finds the original.
     """
 
     kind: DocumentKind
@@ -79,6 +81,8 @@ class Document:
     references: tuple[str, ...] = ()
     allocations: tuple[Allocation, ...] = ()
     reverses: str | None = None
+    replaces: str | None = None
+    bank_reversal: bool = False
     account: str | None = None  # bank_line: the statement's account (IBAN or number)
 
 
@@ -144,4 +148,6 @@ def fingerprint(document: Document) -> str:
         document.reverses or "",
         document.account or "",
     ]
+    if document.replaces or document.bank_reversal:  # so that documents without them keep their prints
+        parts += [document.replaces or "", "reversal" if document.bank_reversal else ""]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()

@@ -30,11 +30,12 @@ currency, CRDT|DBIT, EndToEndIds, Ustrd lines, position)` where EndToEndIds and 
 joined by newlines and position is the entry's 1-based place in its `Stmt` (`"3"`), or entry and
 transaction (`"3.2"`) for a split line. Position keeps two identical payments on one day apart.
 
-Reversals (`RvslInd` true): the line is signed by its own `CdtDbtInd` and `reverses` stays None, with
-the marker reference "RVSL" last. The original cannot be named deterministically from the reversal:
-it has its own `AcctSvcrRef`, and a hashed original was booked on another day at another position,
-so "the same data with the opposite sign" would name an id that never existed. Linking a reversal to
-its original (by account, currency, amount and EndToEndId/references) is left to the import.
+Reversals (`RvslInd` true): the line is signed by its own `CdtDbtInd`, is a `bank_reversal` and
+carries the marker reference "RVSL" last; `reverses` stays None. The original cannot be named
+deterministically from the reversal: it has its own `AcctSvcrRef`, and a hashed original was booked
+on another day at another position, so "the same data with the opposite sign" would name an id that
+never existed. Linking a reversal to its original (by source, currency and amount) is left to the
+import.
 
 `Origin.row` is the entry's 1-based number among the file's `Ntry` elements (a `Statement`'s row is
 None: its raw header XML, with `Id`, says which it is); `Origin.raw` is the entry's XML (the
@@ -355,6 +356,7 @@ class _Line:
             party=self._party(transactions, amount),
             value_date=self.value_date,
             references=unique_texts([*structured, *unstructured, *ends, *extra, *self.notes, *marker]),
+            bank_reversal=self.reversal,
             account=self.account,
         )
 

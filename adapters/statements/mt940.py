@@ -14,8 +14,8 @@ What becomes what:
   → a `Statement` after its lines (period: the balances' dates).
 - each `:61:` → a bank line: `date` is the entry date when given (the booking date), else the value
   date; `value_date` is the value date. The amount is signed by the mark: C +, D −, RC (reversal of a
-  credit: money goes out) −, RD (reversal of a debit: money comes back) +. RC/RD lines carry the
-  marker reference "RVSL" and `reverses=None`: MT940 never names the original line.
+  credit: money goes out) −, RD (reversal of a debit: money comes back) +. RC/RD lines are
+  `bank_reversal` with the marker reference "RVSL": MT940 never names the original line.
 - `:86:` in the German structured form (`GVC?00…?20…`): `?20`–`?29` remittance with the SEPA keywords
   `SVWZ+` (remittance), `EREF+` (end-to-end id), `KREF+` (customer reference), `MREF+` (mandate),
   `?32`/`?33` the counterparty's name, `?31` its IBAN or account number (`?30` its BIC, which `Party`
@@ -231,6 +231,7 @@ class _Statement:
             party=Party(name=clean(_text(extra, "applicant_name")), bank_account=_account(extra)),
             value_date=value_date,
             references=_references(fields, extra, details, reversal=mark.startswith("R")),
+            bank_reversal=mark.startswith("R"),
             account=account,
         )
 

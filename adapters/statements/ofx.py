@@ -19,7 +19,7 @@ What becomes what:
 - corrections: `CORRECTACTION=DELETE` → a line that reverses the transaction `CORRECTFITID` named
   (`reverses` = that FITID's external id), with the record's `TRNAMT` negated (a DELETE repeats the
   deleted transaction, so the pair nets to zero). `REPLACE` → the new line, with its own amount, that
-  also reverses the old one (`reverses` = the old id).
+  supersedes the old one (`replaces` = the old id: the import reverses the old and posts the new).
 
 External ids: `ACCTID + ":" + FITID`. Banks re-issue FITIDs (GnuCash's FixFitid.pl and Odoo's
 "unique import id" exist for this), so within one file: the first occurrence keeps the plain id; a
@@ -196,7 +196,7 @@ class _Transaction:
             raise _Unreadable(f"CORRECTACTION {self.action!r} is neither DELETE nor REPLACE")
         if self.action is not None and correct is None:
             raise _Unreadable(f"CORRECTACTION {self.action} without a CORRECTFITID")
-        self.reverses = _external_id(account, correct) if correct is not None else None
+        self.corrects = _external_id(account, correct) if correct is not None else None
         fields = ("TRNTYPE", "DTUSER", "DTAVAIL", "MEMO", "CHECKNUM", "REFNUM", "CORRECTFITID")
         self.digest = content_digest(
             posted.isoformat(),
@@ -252,7 +252,8 @@ class _Transaction:
             number=check,
             value_date=_date(_text(record, "DTAVAIL")) or _date(_text(record, "DTUSER")),
             references=unique_texts([_text(record, "REFNUM"), check, _text(record, "MEMO")]),
-            reverses=self.reverses,
+            reverses=self.corrects if self.action == "DELETE" else None,
+            replaces=self.corrects if self.action == "REPLACE" else None,
             account=self.account,
         )
 

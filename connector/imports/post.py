@@ -19,6 +19,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -61,6 +62,7 @@ RECORD_COLUMNS = (
     "row",
 )
 ITEM_COLUMNS = ("document_id", "status", "candidates_json", "note", "created_at")
+REVERSAL_DAYS = 120  # how far back a bank's reversal looks for the line it returns
 
 
 @dataclass
@@ -101,7 +103,7 @@ class DocumentPoster:
         counts: Counter[str] = Counter()
         stored = self._stored(documents)
         work: list[_Work] = []
-        reversals: list[_Work] = []
+        corrections: list[_Work] = []
         in_batch: dict[tuple[str, str], str] = {}
         for document in documents:
             key = (document.source, document.external_id)
@@ -125,20 +127,39 @@ class DocumentPoster:
             if held is not None:
                 item.held, item.revision = held, held.revision + 1
                 counts["reposted"] += 1
+            if document.reverses is not None or document.replaces is not None or document.bank_reversal:
+                corrections.append(item)  # after the batch's postings: it may correct one of them
+            elif self._receivable(item, counts):
+                work.append(item)
+        counts += self._settle(work)
+        again = []
+        for item in corrections:
+            document = item.document
             if document.reverses is not None:
-                reversals.append(item)  # after the batch's postings: it may reverse one of them
-                continue
-            if document.kind == "bank_line" and document.amount.minor <= 0:
-                self._record(item, "ignored", None, None, "money out of the account: not a receipt")
-                counts["ignored_outgoing"] += 1
-                continue
-            work.append(item)
+                counts[self._reversal(item)] += 1
+            elif document.bank_reversal:
+                counts[self._bank_reversal(item)] += 1
+            else:
+                self._superseded(item)
+                if self._receivable(item, counts):
+                    again.append(item)
+        counts += self._settle(again)
+        self._write_records()
+        return counts
+
+    def _receivable(self, item: _Work, counts: Counter[str]) -> bool:
+        """Whether the document posts to receivables; money out of the bank is recorded as ignored."""
+        if item.document.kind == "bank_line" and item.document.amount.minor <= 0:
+            self._record(item, "ignored", None, None, "money out of the account: not a receipt")
+            counts["ignored_outgoing"] += 1
+            return False
+        return True
+
+    def _settle(self, work: list[_Work]) -> Counter[str]:
+        """Match, draft and post `work`, then write the records of everything the batch did so far."""
         self._match(work)
         self._draft(work)
-        counts += self._post(work)
-        self._write_records()  # before the reversals: they may reverse one of the batch's documents
-        for item in reversals:
-            counts[self._reversal(item)] += 1
+        counts = self._post(work)
         self._write_records()
         return counts
 
@@ -196,11 +217,7 @@ class DocumentPoster:
 
     def _reversal(self, item: _Work) -> str:
         document = item.document
-        original = self.session.scalars(
-            select(ImportedDocument).where(
-                ImportedDocument.source == document.source, ImportedDocument.external_id == document.reverses
-            )
-        ).first()
+        original = self._imported(document.source, document.reverses)
         if original is None:
             self._quarantine(
                 document, f"it reverses {document.source} {document.reverses}, which was never imported"
@@ -210,6 +227,65 @@ class DocumentPoster:
             self._reverse_posted(original, document, f"reversed by {document.source} {document.external_id}")
         self._record(item, "reversal", None, None, f"reverses {document.reverses}")
         return "reversed"
+
+    def _superseded(self, item: _Work) -> None:
+        """A replacement (OFX REPLACE): what the document it replaces posted is reversed first."""
+        document = item.document
+        original = self._imported(document.source, document.replaces)
+        if original is not None and original.status != "reversed":
+            self._reverse_posted(original, document, f"replaced by {document.source} {document.external_id}")
+
+    def _bank_reversal(self, item: _Work) -> str:
+        """A bank's reversal of an earlier line it does not name: a returned receipt (money out) undoes
+        the receipt of that amount; a returned payment (money in) undoes a line that was ignored. The
+        original is the latest such line of the same source and currency within `REVERSAL_DAYS`;
+        two candidates on that day are ambiguous and left to a person."""
+        document = item.document
+        amount = document.amount
+        returned_receipt = amount.minor < 0
+        statuses = ("posted", "unapplied") if returned_receipt else ("ignored",)
+        candidates = self.session.scalars(
+            select(ImportedDocument)
+            .where(
+                ImportedDocument.source == document.source,
+                ImportedDocument.kind == "bank_line",
+                ImportedDocument.currency == amount.currency,
+                ImportedDocument.amount_minor == -amount.minor,
+                ImportedDocument.status.in_(statuses),
+                ImportedDocument.document_date.between(
+                    document.date - timedelta(days=REVERSAL_DAYS), document.date
+                ),
+            )
+            .order_by(ImportedDocument.document_date.desc(), ImportedDocument.id.desc())
+            .limit(2)
+        ).all()
+        what = "returned receipt" if returned_receipt else "returned payment"
+        if len(candidates) == 2 and candidates[0].document_date == candidates[1].document_date:
+            others = f"{candidates[0].external_id} and {candidates[1].external_id}"
+            self._quarantine(document, f"a {what} of {amount}: both {others} could be its original")
+            return "quarantined"
+        if not candidates:
+            if returned_receipt:
+                why = f"a returned receipt of {-amount} whose receipt was never imported"
+                self._quarantine(document, why)
+                return "quarantined"
+            self._record(item, "ignored", None, None, "a returned payment (money back in): not a receipt")
+            return "ignored_outgoing"
+        original = candidates[0]
+        self._reverse_posted(
+            original, document, f"returned: reversed by {document.source} {document.external_id}"
+        )
+        self._record(
+            item, "reversal", None, original.customer_id, f"reverses {original.external_id} ({what})"
+        )
+        return "reversed"
+
+    def _imported(self, source: str, external_id: str | None) -> ImportedDocument | None:
+        return self.session.scalars(
+            select(ImportedDocument).where(
+                ImportedDocument.source == source, ImportedDocument.external_id == external_id
+            )
+        ).first()
 
     # --- matching and entries ----------------------------------------------------------------------
 

@@ -62,6 +62,8 @@ def _document(data: dict[str, Any], origin: Origin) -> Document:
         references=tuple(data.get("references", ())),
         allocations=tuple(Allocation(n, Money.of(a, currency)) for n, a in data.get("applied", {}).items()),
         reverses=data.get("reverses"),
+        replaces=data.get("replaces"),
+        bank_reversal=data.get("bank_reversal", False),
     )
 
 
@@ -237,4 +239,62 @@ def test_a_reversal_cancels_the_original_receipt(
     result = import_file(container, path, PARSERS)
     assert result.counts["reversed"] == 1
     assert receivable(container, acme) == Money.of("70.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_bank_returning_a_receipt_reverses_it_and_the_customer_owes_again(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    march = write(
+        tmp_path / "march.jsonl",
+        invoice("INV-40", acme, "80.00"),
+        {
+            "kind": "bank_line",
+            "id": "B-40",
+            "date": "2026-03-02",
+            "amount": "80.00",
+            "references": ["INV-40"],
+        },
+        {"kind": "bank_line", "id": "B-41", "date": "2026-03-03", "amount": "-15.00"},
+    )
+    import_file(container, march, PARSERS)
+    assert receivable(container, acme) == Money.zero("CNY")
+    april = write(
+        tmp_path / "april.jsonl",
+        {"kind": "bank_line", "id": "R-1", "date": "2026-04-01", "amount": "-80.00", "bank_reversal": True},
+        {"kind": "bank_line", "id": "R-2", "date": "2026-04-01", "amount": "15.00", "bank_reversal": True},
+        {"kind": "bank_line", "id": "R-3", "date": "2026-04-01", "amount": "-99.00", "bank_reversal": True},
+    )
+    result = import_file(container, april, PARSERS)
+    assert (result.counts["reversed"], result.counts["quarantined"]) == (2, 1)
+    assert receivable(container, acme) == Money.of("80.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        statuses = dict(session.execute(select(ImportedDocument.external_id, ImportedDocument.status)).all())
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert (statuses["B-40"], statuses["B-41"], statuses["R-1"], statuses["R-2"]) == (
+        "reversed",
+        "reversed",
+        "reversal",
+        "reversal",
+    )
+    assert reason == "a returned receipt of 99.00 CNY whose receipt was never imported"
+    assert_ledger_verifies(container)
+
+
+def test_a_replacement_line_reverses_the_line_it_replaces_and_posts_its_own_amount(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "bank.jsonl",
+        invoice("INV-50", acme, "100.00"),
+        {"kind": "bank_line", "id": "B-50", "amount": "60.00", "references": ["INV-50"]},
+        {"kind": "bank_line", "id": "B-51", "amount": "100.00", "references": ["INV-50"], "replaces": "B-50"},
+    )
+    import_file(container, path, PARSERS)
+    assert receivable(container, acme) == Money.zero("CNY")
+    with unit_of_work(container.sessions) as session:
+        statuses = dict(session.execute(select(ImportedDocument.external_id, ImportedDocument.status)).all())
+    assert (statuses["B-50"], statuses["B-51"]) == ("reversed", "posted")
     assert_ledger_verifies(container)

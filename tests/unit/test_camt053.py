@@ -109,7 +109,7 @@ def test_a_batched_entry_becomes_one_line_per_transaction_with_numbered_ids() ->
 def test_a_reversal_is_signed_by_its_own_indicator_and_marked_because_the_original_cannot_be_named() -> None:
     reversal = line(parse(V02), "2026030400004")
     assert reversal.amount == Money(-150000, "EUR")
-    assert reversal.reverses is None
+    assert (reversal.reverses, reversal.bank_reversal) == (None, True)
     assert reversal.references[-1] == "RVSL"
     assert "E2E-RE-2026-0142" in reversal.references  # what the import links the original by
     # the parties are those of the payment it reverses: the debtor of the returned credit

@@ -132,9 +132,9 @@ def test_a_delete_correction_reverses_the_corrected_fitid_and_nets_it_to_zero() 
     assert (original.amount + deletion.amount).minor == 0
 
 
-def test_a_replace_correction_is_the_new_line_and_reverses_the_old_one() -> None:
+def test_a_replace_correction_is_the_new_line_and_replaces_the_old_one() -> None:
     replacement = line(parse(BANK_V1), f"{ACCOUNT}:202603050010")
-    assert replacement.reverses == f"{ACCOUNT}:202603030001"
+    assert (replacement.replaces, replacement.reverses) == (f"{ACCOUNT}:202603030001", None)
     assert replacement.amount == Money(-26035, "USD")  # TRNAMT -260,35: a comma decimal
     assert replacement.references == ("1042", "February electricity (corrected)")
 
