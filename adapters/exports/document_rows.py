@@ -19,8 +19,7 @@ from typing import Any, NamedTuple, cast
 from adapters.exports.tabular import Header, Row
 from connector.documents import DocumentKind, Party
 from connector.errors import FileFormatError, MoneyError
-from connector.mapping.apply import CompiledField, compile_field
-from connector.mapping.converters import ConversionError
+from connector.mapping.apply import CompiledField, compile_field, map_fields
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
 from connector.mapping.model import DOCUMENT_KINDS, REQUIRED_TARGETS, DocumentMapping, FieldMap
 from connector.money import Money, currency_code, exponent, to_minor
@@ -111,7 +110,7 @@ class RowReader:
 
     def read(self, row: Row) -> tuple[str | None, Draft | str]:
         """(the row's group value, its draft or the reason it has none)."""
-        values, errors = _map(self.fields, row.cells)
+        values, errors = map_fields(self.fields, row.cells)
         if self.group_column is not None:
             cells = row.cells
             key = cells[self.group_column].strip() or None if self.group_column < len(cells) else None
@@ -184,26 +183,6 @@ class RowReader:
             f"{target}: {amount} is negative, but a {kind.replace('_', ' ')} carries a positive amount "
             '(set negative_amounts = "absolute" if the export writes them negative)'
         )
-
-
-def _map(fields: tuple[CompiledField, ...], cells: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """`CompiledMapping.map` as the hot path needs it: (values, errors by target), no result object."""
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for target, reason_prefix, read, steps, fills in fields:
-        value = read(cells)
-        try:
-            if fills:
-                for fill in steps:
-                    value = fill(value, values)
-            else:
-                for step in steps:
-                    value = step(value)
-        except ConversionError as exc:
-            errors[target] = f"{reason_prefix}{exc}"
-            continue
-        values[target] = value
-    return values, errors
 
 
 # --- compiling the fields against the header --------------------------------------------------------------
