@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from connector.money import Money
 
@@ -123,6 +123,14 @@ class DocumentParser(Protocol):
     def sniff(self, head: bytes, name: str) -> bool: ...
 
     def parse(self, path: str, name: str) -> Iterator[Parsed]: ...
+
+
+@runtime_checkable
+class SniffsWholeFile(Protocol):
+    """A parser that can also recognise its file by reading it, for files whose head may not say
+    (a large workbook's header text lies in a zip entry past the first bytes)."""
+
+    def sniff_path(self, path: str, name: str) -> bool: ...
 
 
 def fingerprint(document: Document) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
 from connector.db import unit_of_work
-from connector.documents import Document, DocumentParser, Parsed, Problem, Statement
+from connector.documents import Document, DocumentParser, Parsed, Problem, SniffsWholeFile, Statement
 from connector.errors import FileFormatError
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
@@ -64,6 +64,10 @@ def choose_parser(path: Path, parsers: Sequence[DocumentParser], format: str = "
     for parser in parsers:
         if parser.sniff(head, path.name):
             return parser
+    if head.startswith(b"PK\x03\x04"):  # a workbook whose header text lies past the head
+        for parser in parsers:
+            if isinstance(parser, SniffsWholeFile) and parser.sniff_path(str(path), path.name):
+                return parser
     raise FileFormatError(f"{path.name}: not a format the connector knows; name one with --format")
 
 
