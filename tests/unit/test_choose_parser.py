@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from adapters.exports.mapped import MappedExport
 from adapters.statements.camt053 import Camt053Parser
