@@ -23,6 +23,7 @@ from connector.cli.keys import keys_app
 from connector.cli.ledger import ledger_app
 from connector.cli.mapping import mapping_app
 from connector.cli.outbox import outbox_app
+from connector.cli.quarantine import quarantine_app
 from connector.cli.sandbox import sandbox_app
 from connector.cli.zoho import zoho_app
 from connector.config_check import check_config
@@ -49,6 +50,7 @@ app.add_typer(customers_app, name="customers")
 customers_app.command("figures")(figures)
 app.add_typer(zoho_app, name="zoho")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reconcile_app, name="reconcile")
 app.command("import")(import_command)

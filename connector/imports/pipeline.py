@@ -196,7 +196,9 @@ def _register(
     session: Session, path: Path, stored: Path, digest: str, format: str, earlier: ImportedFile | None
 ) -> tuple[int, int]:
     run = start_run(session, "import", format, "")
-    if earlier is None:  # a failed or interrupted earlier attempt is taken up again
+    if earlier is not None:  # taken up again (a retry, or a failed or interrupted attempt)
+        earlier = session.get_one(ImportedFile, earlier.id)  # read in another session
+    else:
         earlier = ImportedFile(content_hash=digest, name=path.name, format=format)
         session.add(earlier)
     earlier.name, earlier.format, earlier.status, earlier.run_id = path.name, format, "importing", run.id

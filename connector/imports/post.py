@@ -353,9 +353,11 @@ class DocumentPoster:
         ready = [item for item in work if item.draft is not None]
         for item in work:
             if item.draft is None:
-                party = item.document.party.name or item.document.party.account_no or "no customer named"
+                # The reason is stored in clear: it names no person (the raw input, encrypted, does).
+                named = item.document.party.account_no
+                party = f" (account number {named})" if named else ""
                 why = item.match.candidates[0].why if item.match.candidates else "no rule found a customer"
-                self._quarantine(item.document, f"no customer for this {item.document.kind} ({party}): {why}")
+                self._quarantine(item.document, f"no customer for this {item.document.kind}{party}: {why}")
                 counts["quarantined"] += 1
         try:
             with self.session.begin_nested():

@@ -223,7 +223,9 @@ def test_bad_lines_and_invoices_without_a_known_customer_are_quarantined_and_the
     with unit_of_work(container.sessions) as session:
         reasons = {q.record_ref: q.reason for q in session.scalars(select(QuarantinedRecord))}
     assert reasons["rough.jsonl:1"].startswith("unreadable line")
-    assert reasons["rough.jsonl:2"] == "no customer for this invoice (Nobody Ltd): no rule found a customer"
+    assert reasons["rough.jsonl:2"] == (
+        "no customer for this invoice (account number NOBODY01): no rule found a customer"
+    )
 
 
 def test_a_reversal_cancels_the_original_receipt(

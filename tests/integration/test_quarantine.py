@@ -1,0 +1,273 @@
+"""Quarantined records on SQLite and PostgreSQL: listed without their raw input, shown with it, retried
+where they can be replayed, resolved by hand with a note. Nothing leaves quarantine unexplained."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.errors import ConnectorError
+from connector.imports.models import ImportedFile
+from connector.imports.pipeline import import_file
+from connector.mapping.files import MappingSet, load_mapping_set, parse_mapping_texts
+from connector.master.models import CustomerBinding
+from connector.master.sync import sync_customers
+from connector.money import Money
+from connector.sync.models import QuarantinedRecord, SyncRun
+from connector.sync.quarantine import list_records, resolve_records, show_record
+from connector.sync.quarantine_retry import retry
+from connector.sync.runs import quarantine, start_run
+from tests.conftest import REPO
+from tests.integration.helpers import add_customer
+from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, receivable, write
+
+
+def parsers() -> list[Any]:
+    return list(PARSERS)
+
+
+def no_mappings() -> MappingSet:
+    raise AssertionError("an import retry needs no mapping set")
+
+
+def shipped() -> MappingSet:
+    mappings, problems = load_mapping_set(REPO / "mappings")
+    assert mappings is not None, problems
+    return mappings
+
+
+def record(container: Container, record_id: int) -> QuarantinedRecord:
+    with unit_of_work(container.sessions) as session:
+        found = session.get_one(QuarantinedRecord, record_id)
+        session.expunge(found)
+        return found
+
+
+def by_ref(container: Container) -> dict[str, int]:
+    with unit_of_work(container.sessions) as session:
+        return {entry.ref: entry.id for entry in list_records(session, status="all")}
+
+
+def rough_file(container: Container, path: Path, *more: dict[str, Any]) -> dict[str, int]:
+    """A file with an unreadable first line and the given documents, imported once."""
+    result = import_file(container, write(path, "{not json", *more), PARSERS)
+    assert result.status == "imported"
+    return by_ref(container)
+
+
+def test_a_retry_posts_the_document_whose_customer_now_exists_and_keeps_the_bad_row_open(
+    container: Container, tmp_path: Path
+) -> None:
+    known = add_customer(container, "杭州青禾科技", customer_type="SME")
+    line = json.dumps(invoice("INV-40", "", "10.00", payer="Nobody Ltd"))
+    refs = rough_file(
+        container, tmp_path / "rough.jsonl", json.loads(line), invoice("INV-41", known, "20.00")
+    )
+    bad_row, document = refs["rough.jsonl:1"], refs["rough.jsonl:2"]
+    with unit_of_work(container.sessions) as session:
+        listed = list_records(session)
+        shown = show_record(session, container.cipher, document)
+    assert [(e.id, e.source, e.attempts, e.job) for e in listed] == [
+        (bad_row, "test_jsonl", 1, "import"),
+        (document, "test", 1, "import"),
+    ]
+    assert listed[1].reason == "no customer for this invoice: no rule found a customer"  # names nobody
+    assert (shown.raw["raw"], shown.raw["external_id"], shown.raw["row"]) == (line, "INV-40", 2)
+
+    nobody = add_customer(container, "Nobody Ltd", customer_type="SME")
+    [outcome] = retry(container, [document], parsers=parsers, mappings=no_mappings)
+
+    assert (outcome.status, outcome.resolved, outcome.still_open) == ("retried", [document], [bad_row])
+    assert (outcome.counts["invoices_posted"], outcome.counts["unchanged"]) == (1, 1)
+    posted, still_bad = record(container, document), record(container, bad_row)
+    assert (posted.status, posted.resolved_by) == ("resolved", "retry")
+    assert posted.resolution == f"went through on retry (run {outcome.run_id})"
+    assert posted.resolved_at is not None
+    assert (still_bad.status, still_bad.attempts, still_bad.run_id) == ("open", 2, outcome.run_id)
+    assert receivable(container, nobody) == Money.of("10.00", "CNY")
+    assert receivable(container, known) == Money.of("20.00", "CNY")  # posted once, not twice
+    assert_ledger_verifies(container)
+
+
+def test_a_file_moved_away_is_a_clear_error_until_its_new_place_is_named(
+    container: Container, tmp_path: Path
+) -> None:
+    path = tmp_path / "rough.jsonl"
+    bad_row = rough_file(container, path)["rough.jsonl:1"]
+    moved = tmp_path / "archive" / "renamed.jsonl"
+    moved.parent.mkdir()
+    path.rename(moved)
+
+    [refused] = retry(container, [bad_row], parsers=parsers, mappings=no_mappings)
+
+    assert refused.status == "error"
+    assert refused.subject.startswith("rough.jsonl (imported file #")
+    assert f"its bytes were expected at {path.resolve()}, but no file is there" in refused.message
+    assert "--file PATH" in refused.message
+    assert "`connector import PATH`" in refused.message
+    assert (record(container, bad_row).attempts, record(container, bad_row).status) == (1, "open")
+
+    [outcome] = retry(container, [bad_row], parsers=parsers, mappings=no_mappings, moved=[moved])
+
+    assert outcome.status == "retried"
+    [again] = outcome.still_open
+    earlier, now = record(container, bad_row), record(container, again)
+    assert (earlier.status, earlier.resolution) == (
+        "resolved",
+        f"failed again on retry (run {outcome.run_id}) as #{again}",
+    )
+    assert (now.record_ref, now.status, now.attempts) == ("renamed.jsonl:1", "open", 2)
+    with unit_of_work(container.sessions) as session:
+        assert session.scalars(select(ImportedFile.stored_path)).one() == str(moved.resolve())
+
+
+def test_a_file_changed_where_it_is_kept_is_not_imported_in_its_place(
+    container: Container, tmp_path: Path
+) -> None:
+    path = tmp_path / "rough.jsonl"
+    bad_row = rough_file(container, path)["rough.jsonl:1"]
+    write(path, "{still not json", "")
+
+    [refused] = retry(container, [bad_row], parsers=parsers, mappings=no_mappings)
+
+    assert refused.status == "error"
+    assert f"the file at {path.resolve()} has changed since it was imported" in refused.message
+    assert record(container, bad_row).attempts == 1
+
+
+def test_resolving_by_hand_records_who_and_why_and_is_all_or_nothing(
+    container: Container, tmp_path: Path
+) -> None:
+    refs = rough_file(container, tmp_path / "rough.jsonl", invoice("INV-50", "", "5.00", payer="Nobody Ltd"))
+    bad_row, document = refs["rough.jsonl:1"], refs["rough.jsonl:2"]
+    with unit_of_work(container.sessions) as session, pytest.raises(ConnectorError, match="needs a note"):
+        resolve_records(session, [bad_row], "  ", "finance")
+    with (
+        unit_of_work(container.sessions) as session,
+        pytest.raises(ConnectorError, match="no quarantined record #999"),
+    ):
+        resolve_records(session, [bad_row, 999], "typo in the export", "finance")
+    assert record(container, bad_row).status == "open"
+
+    with unit_of_work(container.sessions) as session:
+        [entry] = resolve_records(session, [bad_row], "typo in the export; fixed in Zoho Books", "finance")
+    assert (entry.status, entry.resolved_by, entry.resolution) == (
+        "resolved",
+        "finance",
+        "typo in the export; fixed in Zoho Books",
+    )
+    with unit_of_work(container.sessions) as session:
+        with pytest.raises(ConnectorError, match=f"#{bad_row} was resolved already by finance"):
+            resolve_records(session, [bad_row], "again", "finance")
+        assert [e.id for e in list_records(session)] == [document]
+        assert [e.id for e in list_records(session, status="resolved")] == [bad_row]
+        assert [e.id for e in list_records(session, status="all", source="test")] == [document]
+        assert [e.id for e in list_records(session, status="all", job="pull")] == []
+        with pytest.raises(ConnectorError, match="unknown quarantine status 'closed'"):
+            list_records(session, status="closed")
+    with pytest.raises(ConnectorError, match="resolved already"):
+        retry(container, [bad_row], parsers=parsers, mappings=no_mappings)
+
+
+NAME_REQUIRED = 'convert = ["fullwidth_to_halfwidth", "collapse_spaces", "required"]'
+NAME_DEFAULTED = (
+    'convert = ["fullwidth_to_halfwidth", "collapse_spaces", { name = "default", value = "(no name)" }]'
+)
+
+
+def test_a_customer_record_failing_its_mapping_counts_attempts_until_the_mapping_lets_it_through(
+    container: Container,
+) -> None:
+    mappings = shipped()
+    records = [
+        ("f.csv row 2", {"id": "7001", "Email": "anon@example.cn"}),  # no Full_Name: a name is required
+        ("f.csv row 3", {"id": "7002", "Full_Name": "Li Wei", "Email": "not-an-address"}),
+    ]
+    assert (
+        sync_customers(container, mappings, "zoho_contacts", records, "customers.import")["quarantined"] == 2
+    )
+    refs = by_ref(container)
+    nameless, bad_email = refs["f.csv row 2"], refs["f.csv row 3"]
+    with unit_of_work(container.sessions) as session:
+        assert show_record(session, container.cipher, nameless).raw == records[0][1]
+
+    [outcome] = retry(container, [nameless, bad_email], parsers=parsers, mappings=lambda: mappings)
+
+    assert (outcome.status, outcome.resolved, outcome.still_open) == ("retried", [], [nameless, bad_email])
+    assert [record(container, i).attempts for i in (nameless, bad_email)] == [2, 2]
+    with unit_of_work(container.sessions) as session:
+        run = session.get_one(SyncRun, outcome.run_id)
+        assert (run.job, run.source, run.mapping_digest) == (
+            "customers.import",
+            "zoho.Contacts",
+            mappings.digest,
+        )
+
+    texts = {
+        **mappings.texts,
+        "zoho_contacts.toml": mappings.texts["zoho_contacts.toml"].replace(NAME_REQUIRED, NAME_DEFAULTED),
+    }
+    fixed, problems = parse_mapping_texts(REPO / "mappings", texts)
+    assert fixed is not None, problems
+    [preview] = retry(container, [nameless, bad_email], parsers=parsers, mappings=lambda: fixed, dry_run=True)
+    assert (preview.status, preview.resolved, preview.still_open) == ("dry-run", [nameless], [bad_email])
+    assert record(container, nameless).status == "open"  # a dry run changes nothing
+
+    [outcome] = retry(container, [nameless, bad_email], parsers=parsers, mappings=lambda: fixed)
+
+    assert (outcome.resolved, outcome.still_open, outcome.counts["created"]) == ([nameless], [bad_email], 1)
+    assert record(container, nameless).resolution == f"went through on retry (run {outcome.run_id})"
+    assert (record(container, bad_email).attempts, record(container, bad_email).status) == (3, "open")
+
+
+def test_records_of_a_crm_pull_are_not_replayed_and_the_retry_says_why(container: Container) -> None:
+    with unit_of_work(container.sessions) as session:
+        run = start_run(session, "pull", "zoho.Contacts", "digest")
+        quarantine(session, container.cipher, run, "zoho.Contacts", "zoho.Contacts 42", {"id": "42"}, "bad")
+    [pulled] = by_ref(container).values()
+
+    [outcome] = retry(container, [pulled], parsers=parsers, mappings=no_mappings)
+
+    assert (outcome.status, outcome.subject) == ("not replayed", f"#{pulled} zoho.Contacts zoho.Contacts 42")
+    assert "retried by the pull that next reads them" in outcome.message
+    assert "resolve it when done" in outcome.message
+    assert (record(container, pulled).status, record(container, pulled).attempts) == ("open", 1)
+    with pytest.raises(ConnectorError, match="no quarantined record #404"):
+        retry(container, [pulled, 404], parsers=parsers, mappings=no_mappings)
+
+
+def test_a_customer_record_applied_again_since_it_failed_is_not_replayed_over_the_newer_one(
+    container: Container,
+) -> None:
+    mappings = shipped()
+    stale = ("f.csv row 2", {"id": "7001", "Email": "anon@example.cn"})
+    sync_customers(container, mappings, "zoho_contacts", [stale], "customers.import")
+    [held] = by_ref(container).values()
+    corrected = ("g.csv row 2", {"id": "7001", "Full_Name": "Li Wei", "Email": "li@example.cn"})
+    assert (
+        sync_customers(container, mappings, "zoho_contacts", [corrected], "customers.import")["created"] == 1
+    )
+    texts = {
+        **mappings.texts,
+        "zoho_contacts.toml": mappings.texts["zoho_contacts.toml"].replace(NAME_REQUIRED, NAME_DEFAULTED),
+    }
+    fixed, _ = parse_mapping_texts(REPO / "mappings", texts)
+    assert fixed is not None
+
+    [outcome] = retry(container, [held], parsers=parsers, mappings=lambda: fixed)
+
+    assert (outcome.resolved, outcome.still_open, outcome.run_id) == ([held], [], None)
+    assert outcome.counts == Counter(superseded=1)
+    assert (record(container, held).resolution or "").startswith(
+        "not replayed: a later version was applied on "
+    )
+    with unit_of_work(container.sessions) as session:
+        customer_id = session.scalars(select(CustomerBinding.customer_id)).one()
+        assert container.customers(session).view(customer_id).name == "Li Wei"
