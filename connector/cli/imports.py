@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,14 +13,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from connector.cli.context import err, out, state
 from connector.cli.output import dumps
+from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.db import unit_of_work
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, FileFormatError
 from connector.imports import reconcile
-from connector.imports.pipeline import FileResult, import_file
+from connector.imports.pipeline import FileResult, choose_parser, import_file
 from connector.imports.rules import Accounts
+from connector.imports.statement_reconcile import reconcile_file
 
 reconcile_app = typer.Typer(
-    help="Receipts whose payer is not sure: list them, apply them to a customer, or reject them.",
+    help="Receipts whose payer is not sure (list, apply, reject) and bank statements against the ledger.",
     no_args_is_help=True,
 )
 
@@ -36,28 +40,28 @@ def import_command(
     parsers = container.document_parsers()
     failed = False
     for path in paths:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,} rows"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as progress:
-            task = progress.add_task(path.name, total=None)
-            result = import_file(
-                container,
-                path,
-                parsers,
-                format=format,
-                dry_run=dry_run,
-                progress=lambda n, task=task: progress.advance(task, n),  # type: ignore[misc]
-            )
+        with rows_progress(path.name) as progress:
+            result = import_file(container, path, parsers, format=format, dry_run=dry_run, progress=progress)
         out.print(describe(result), markup=False)
         failed = failed or result.status == "failed"
     if failed:
         raise typer.Exit(1)
+
+
+@contextmanager
+def rows_progress(name: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal's stderr counting the rows read of file `name`; told each batch."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task(name, total=None)
+        yield lambda rows: progress.advance(task, rows)
 
 
 def describe(result: FileResult) -> str:
@@ -143,3 +147,47 @@ def reject_item(
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None
     out.print(f"item #{item}: rejected", markup=False)
+
+
+# --- reconcile statement: the periodic bank reconciliation (对账) ------------------------------------
+
+
+@reconcile_app.command("statement")
+def statement_command(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A bank statement file.")
+    ],
+    format: Annotated[str, typer.Option("--format", help="A format name, or auto to recognise it.")] = "auto",
+    window_days: Annotated[
+        int,
+        typer.Option(
+            "--window-days", min=0, help="How far apart a line and a ledger entry of the same amount may be."
+        ),
+    ] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Compare a bank statement with the ledger's bank account over its period (对账).
+
+    Per statement in FILE: matched lines, lines missing from the ledger, entries missing from the bank.
+
+    The balances: the statement's movement against the ledger's, the difference explained by those lists.
+
+    Exit status: 0 when every statement reconciles, 1 when one does not, 2 when FILE is no statement.
+    """
+    container = state(ctx).container()
+    bank = Accounts.of(container.settings.ledger.chart).bank
+    try:
+        parser = choose_parser(path, container.document_parsers(), format)
+        with unit_of_work(container.sessions) as session:
+            result = reconcile_file(session, path, parser, bank, window_days)
+    except FileFormatError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        out.print(dumps(reconciliation_json(result, bank)), markup=False)
+    else:
+        for text in reconciliation_text(result, bank):
+            out.print(text, markup=False)
+    if not result.reconciles:
+        raise typer.Exit(1)

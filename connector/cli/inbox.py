@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from connector.cli.context import err, out, state
-from connector.cli.imports import describe
+from connector.cli.context import out, state
+from connector.cli.imports import describe, rows_progress
 from connector.imports.inbox import process_inbox
 
 
@@ -34,7 +33,7 @@ def inbox_command(
     parsers = container.document_parsers()
     failed = False
     while True:
-        for done in process_inbox(container, parsers, inbox, settle_seconds=settle, progress=_rows_read):
+        for done in process_inbox(container, parsers, inbox, settle_seconds=settle, progress=rows_progress):
             where = f" → {done.moved_to.relative_to(inbox)}" if done.moved_to else " (left in the inbox)"
             out.print(describe(done.result) + where, markup=False)
             failed = failed or done.result.status == "failed"
@@ -46,16 +45,3 @@ def inbox_command(
             break
     if failed and not watch:
         raise typer.Exit(1)
-
-
-def _rows_read(path: Path) -> Callable[[int], None] | None:
-    if not err.is_terminal:
-        return None
-    read = 0
-
-    def advance(rows: int) -> None:
-        nonlocal read
-        read += rows
-        err.print(f"{path.name}: {read:,} rows", end="\r", markup=False)
-
-    return advance

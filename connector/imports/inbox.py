@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,14 +68,15 @@ def process_inbox(
     inbox: Path,
     *,
     settle_seconds: float = 2.0,
-    progress: Callable[[Path], Callable[[int], None] | None] | None = None,
+    progress: Callable[[str], AbstractContextManager[Callable[[int], None]]] | None = None,
 ) -> list[InboxFile]:
     """One pass over the inbox: import every waiting file, archive it or set it aside as failed.
 
-    `progress(path)` may return a callback told how many rows each batch of that file read."""
+    `progress(name)`, while a file is imported, gives a callback told how many rows each batch read."""
     done = []
     for path in waiting_files(inbox, settle_seconds=settle_seconds):
-        done.append(_process(container, parsers, inbox, path, progress(path) if progress else None))
+        with progress(path.name) if progress else nullcontext(None) as advance:
+            done.append(_process(container, parsers, inbox, path, advance))
     return done
 
 

@@ -1,0 +1,232 @@
+"""Reconcile a bank statement file: read its statements, read the ledger around each one, compare them
+(`statement_check`). Reads only: nothing is imported or posted.
+
+A line's quarantine reason is found by the reference the import gave it (file name and row), so a
+statement renamed since its import shows its quarantined lines as never imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session, aliased
+
+from connector.documents import Document, DocumentParser, Parsed, Problem, Statement
+from connector.errors import FileFormatError
+from connector.imports.models import ImportedDocument
+from connector.imports.statement_check import (
+    BankEntry,
+    ImportRecord,
+    LedgerSide,
+    StatementLines,
+    StatementReport,
+    check_statement,
+    header_of,
+    statement_period,
+)
+from connector.ledger.models import JournalEntry, Posting
+from connector.money import Money
+from connector.sync.models import QuarantinedRecord
+
+_CHUNK = 900  # ids per IN (…): below SQLite's default limit on bound parameters
+
+
+@dataclass(frozen=True)
+class FileReconciliation:
+    name: str
+    format: str
+    window_days: int
+    statements: tuple[StatementReport, ...]
+    stray: tuple[Problem, ...]  # unreadable entries after the last statement: the file breaks off
+
+    @property
+    def reconciles(self) -> bool:
+        return not self.stray and all(report.reconciles for report in self.statements)
+
+
+def reconcile_file(
+    session: Session, path: Path, parser: DocumentParser, bank_account: str, window_days: int
+) -> FileReconciliation:
+    """Each statement of the file at `path` against bank account `bank_account` of the ledger."""
+    reports: list[StatementReport] = []
+    stray: list[Problem] = []
+    for group in group_statements(parser.parse(str(path), path.name)):
+        if group.statement is None and not group.lines:
+            stray.extend(group.unreadable)
+            continue
+        ledger = read_ledger_side(session, bank_account, group, window_days)
+        reports.append(check_statement(group, ledger, window_days))
+    if not reports and not stray:
+        raise FileFormatError(f"{path.name}: no bank statement in it")
+    return FileReconciliation(path.name, parser.format, window_days, tuple(reports), tuple(stray))
+
+
+def group_statements(items: Iterable[Parsed]) -> Iterator[StatementLines]:
+    """The parse stream cut into statements: the parsers yield each `Statement` after its lines (and
+    its unreadable entries). What follows the last header comes last with `statement` None."""
+    lines: list[Document] = []
+    problems: list[Problem] = []
+    for item in items:
+        if isinstance(item, Statement):
+            yield StatementLines(item, tuple(lines), tuple(problems))
+            lines, problems = [], []
+        elif isinstance(item, Problem):
+            problems.append(item)
+        elif item.kind != "bank_line":
+            raise FileFormatError(f"{item.origin.file}: not a bank statement (it holds {item.kind}s)")
+        else:
+            lines.append(item)
+    if lines or problems:
+        yield StatementLines(None, tuple(lines), tuple(problems))
+
+
+def read_ledger_side(
+    session: Session, bank_account: str, group: StatementLines, window_days: int
+) -> LedgerSide:
+    """What the comparison needs of the ledger for one statement: bank entries in its currencies dated
+    within the period widened by the window (and the entries its lines posted, whatever their date),
+    the import's record of each line, and the quarantine reason of lines never imported."""
+    statement = header_of(group)
+    currencies = {statement.currency, *(line.amount.currency for line in group.lines)}
+    imported = _import_records(session, group.lines)
+    period = statement_period(statement, group.lines)
+    entries: dict[tuple[int, str], BankEntry] = {}
+    if period is not None:
+        window = timedelta(days=window_days)
+        dated = JournalEntry.posting_date.between(period.start - window, period.end + window)
+        entries.update(_bank_entries(session, bank_account, currencies, dated))
+    posted = sorted(
+        {r.entry_id for r in imported.values() if r.entry_id is not None} - {k[0] for k in entries}
+    )
+    for start in range(0, len(posted), _CHUNK):
+        chunk = JournalEntry.id.in_(posted[start : start + _CHUNK])
+        entries.update(_bank_entries(session, bank_account, currencies, chunk))
+    others = [line for line in group.lines if (line.source, line.external_id) not in imported]
+    ordered = sorted(entries.values(), key=lambda e: (e.posting_date, e.entry_id))
+    return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, others))
+
+
+def _bank_entries(
+    session: Session, bank_account: str, currencies: set[str], which: ColumnElement[bool]
+) -> dict[tuple[int, str], BankEntry]:
+    """Bank postings of the entries `which` selects, one `BankEntry` per entry and currency, with the
+    other entry of its entry + reversal pair."""
+    reversal = aliased(JournalEntry)
+    original = aliased(JournalEntry)
+    rows = session.execute(
+        select(
+            JournalEntry,
+            Posting.currency,
+            Posting.amount_minor,
+            reversal.id,
+            reversal.posting_date,
+            original.posting_date,
+        )
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .outerjoin(
+            reversal,  # through the document key, as the unique index finds an entry's reversal
+            (reversal.source == JournalEntry.source)
+            & (reversal.external_id == JournalEntry.external_id)
+            & (reversal.revision == JournalEntry.revision)
+            & reversal.is_reversal
+            & ~JournalEntry.is_reversal,
+        )
+        .outerjoin(original, original.id == JournalEntry.reverses_id)
+        .where(Posting.account_code == bank_account, Posting.currency.in_(sorted(currencies)), which)
+    )
+    totals: dict[tuple[int, str], int] = {}
+    found: dict[tuple[int, str], tuple[JournalEntry, int | None, date | None]] = {}
+    for entry, currency, minor, reversal_id, reversal_date, original_date in rows:
+        key = (entry.id, currency)
+        totals[key] = totals.get(key, 0) + minor
+        counterpart = (
+            (entry.reverses_id, original_date) if entry.is_reversal else (reversal_id, reversal_date)
+        )
+        found[key] = (entry, *counterpart)
+    return {
+        key: _bank_entry(entry, Money(totals[key], key[1]), counterpart_id, counterpart_date)
+        for key, (entry, counterpart_id, counterpart_date) in found.items()
+        if totals[key]  # an entry that moves nothing on the bank in this currency is no movement
+    }
+
+
+def _bank_entry(entry: JournalEntry, amount: Money, counterpart_id: int | None, on: date | None) -> BankEntry:
+    return BankEntry(
+        entry_id=entry.id,
+        source=entry.source,
+        external_id=entry.external_id,
+        posting_date=entry.posting_date,
+        amount=amount,
+        memo=entry.memo,
+        voucher=_voucher(entry),
+        document_type=entry.document_type,
+        is_reversal=entry.is_reversal,
+        counterpart_id=counterpart_id,
+        counterpart_date=on,
+    )
+
+
+def _voucher(entry: JournalEntry) -> str:
+    if entry.voucher_file:
+        return (
+            entry.voucher_file if entry.voucher_row is None else f"{entry.voucher_file}:{entry.voucher_row}"
+        )
+    return entry.voucher_record or ""
+
+
+def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[str, str], ImportRecord]:
+    by_source: dict[str, set[str]] = {}
+    for line in lines:
+        by_source.setdefault(line.source, set()).add(line.external_id)
+    found: dict[tuple[str, str], ImportRecord] = {}
+    for source, ids in by_source.items():
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), _CHUNK):
+            rows = session.execute(
+                select(
+                    ImportedDocument.external_id,
+                    ImportedDocument.status,
+                    ImportedDocument.entry_id,
+                    ImportedDocument.match_rule,
+                ).where(
+                    ImportedDocument.source == source,
+                    ImportedDocument.external_id.in_(wanted[start : start + _CHUNK]),
+                )
+            )
+            found.update(
+                {
+                    (source, external_id): ImportRecord(status, entry, note)
+                    for external_id, status, entry, note in rows
+                }
+            )
+    return found
+
+
+def _reference(line: Document) -> str:
+    """The quarantine reference the import gives a document (`DocumentPoster._quarantine`)."""
+    origin = line.origin
+    return f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
+
+
+def _quarantine_reasons(session: Session, lines: Iterable[Document]) -> dict[tuple[str, str], str]:
+    by_reference: dict[tuple[str, str], tuple[str, str]] = {
+        (line.source, _reference(line)): (line.source, line.external_id) for line in lines
+    }
+    references = sorted({reference for _, reference in by_reference})
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(references), _CHUNK):
+        rows = session.execute(
+            select(QuarantinedRecord.source, QuarantinedRecord.record_ref, QuarantinedRecord.reason).where(
+                QuarantinedRecord.status == "open",
+                QuarantinedRecord.record_ref.in_(references[start : start + _CHUNK]),
+            )
+        )
+        for source, reference, reason in rows:
+            key = by_reference.get((source, reference))
+            if key is not None:
+                found[key] = reason
+    return found

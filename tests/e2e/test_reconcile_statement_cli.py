@@ -1,0 +1,110 @@
+"""Finance at the command line: `connector reconcile statement FILE`, the periodic bank reconciliation
+(对账), as text and as JSON, with an exit status a script can act on. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, LedgerDatabase, copy_example_config
+from tests.e2e.conftest import Result
+
+Cli = Callable[..., Result]
+STATEMENTS = REPO / "tests" / "fixtures" / "statements"
+
+
+@pytest.fixture
+def workspace(isolated_cwd: Path, database: LedgerDatabase, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped configuration on the test database (emptied before each test), with two statements."""
+    copy_example_config(isolated_cwd)
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", database.container.settings.database.url.get_secret_value())
+    shutil.copy(STATEMENTS / "camt053_v02_two_statements.xml", isolated_cwd / "statement.xml")
+    shutil.copy(STATEMENTS / "sparkasse_two_statements_latin1.sta", isolated_cwd / "sparkasse.sta")
+    return isolated_cwd
+
+
+def test_an_imported_statement_reconciles_with_what_the_ledger_lacks_listed_line_by_line(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", "statement.xml").code == 0
+
+    text = cli("reconcile", "statement", "statement.xml")
+
+    assert text.code == 0, text.out + text.err
+    out = text.out
+    assert (
+        "Statement 2026-03-04-EUR-057 · account DE89370400440532013000 · 2026-03-04 to 2026-03-04 · EUR"
+        in out
+    )
+    assert "  Matched lines (3)" in out
+    assert "imported from this statement" in out
+    assert "  Lines missing from the ledger (3)" in out
+    assert "-250.35 EUR  Stadtwerke Köln AG: money out: not a receivable, not posted" in out
+    assert "1,500.00 EUR  Müller Maschinenbau GmbH & Co. KG: reversed by a later line" in out
+    assert "  Ledger entries missing from the bank (0)" in out
+    assert "  Lines in other currencies than EUR, kept out of the balances (1)" in out
+    assert "row 5: pending entry, not booked" in out
+    assert "the ledger's bank account holds only what the connector posted" in out
+    assert "statement check: opening + lines = closing" in out
+    assert out.rstrip().endswith("statement.xml: every statement reconciles")
+
+    as_json = cli("reconcile", "statement", "statement.xml", "--json")
+    assert as_json.code == 0
+    report = json.loads(as_json.out)
+    assert (report["format"], report["window_days"], report["reconciles"]) == ("camt053", 3, True)
+    euro, yen = report["statements"]
+    assert [m["line"]["external_id"] for m in euro["matched"]] == [
+        "2026030400003#1",
+        "2026030400003#2",
+        "2026030400003#3",
+    ]
+    assert {m["line"]["external_id"]: m["reason"] for m in euro["missing_from_ledger"]}["2026030400002"] == (
+        "money out: not a receivable, not posted"
+    )
+    balances = euro["balances"]
+    assert (balances["statement_movement"]["amount"], balances["ledger_movement"]["amount"]) == (
+        "949.65",
+        "1200.00",
+    )
+    assert (balances["difference"]["minor"], balances["explained"]["minor"]) == (-25035, -25035)
+    assert balances["unexplained"] == {"amount": "0.00", "currency": "EUR", "minor": 0}
+    assert (yen["currency"], yen["reconciles"], yen["balances"]["unexplained"]["minor"]) == ("JPY", True, 0)
+
+
+def test_a_statement_whose_lines_do_not_add_up_exits_1_with_the_unexplained_amount(
+    cli: Cli, workspace: Path
+) -> None:
+    text = cli("reconcile", "statement", "sparkasse.sta", "--window-days", "1")
+
+    assert text.code == 1
+    assert "Statement 00058/001 · account 60050101/7405500001 · 2026-03-05 to 2026-03-05 · EUR" in text.out
+    assert "statement check: opening + lines − closing = -109.00 EUR: the lines do not add up" in text.out
+    assert "Does NOT reconcile: 109.00 EUR unexplained" in text.out
+    assert "never imported" in text.out
+    assert text.out.rstrip().endswith("sparkasse.sta: NOT reconciled")
+
+    as_json = cli("reconcile", "statement", "sparkasse.sta", "--json")
+    assert as_json.code == 1
+    first, second = json.loads(as_json.out)["statements"]
+    assert (first["reconciles"], second["reconciles"]) == (True, False)
+    assert second["balances"]["unexplained"]["amount"] == "109.00"
+    assert [p["reason"] for p in second["unreadable"]] == [
+        "statement line :61: not readable: does not match the MT940 layout of :61:",
+        "statement line :61: not readable: month must be in 1..12",
+    ]
+
+
+def test_a_file_that_is_no_bank_statement_exits_2_and_the_help_says_what_each_status_means(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "notes.txt").write_text("nothing to reconcile here\n", encoding="utf-8")
+    refused = cli("reconcile", "statement", "notes.txt")
+    assert refused.code == 2
+    assert refused.err.strip() == "error: notes.txt: not a format the connector knows; name one with --format"
+    usage = cli("reconcile", "statement", "--help").out
+    assert "0 when every statement reconciles" in usage
+    assert "1 when one does not" in usage

@@ -1,0 +1,372 @@
+"""The bank reconciliation's comparison: statement lines against the ledger's bank entries, no database."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from connector.documents import Document, Origin, Party, Problem, Statement
+from connector.errors import FileFormatError
+from connector.imports.statement_check import (
+    BankEntry,
+    ImportRecord,
+    LedgerSide,
+    Period,
+    StatementLines,
+    StatementReport,
+    check_statement,
+    statement_period,
+)
+from connector.imports.statement_reconcile import group_statements
+from connector.money import Money
+
+
+def march(day: int) -> date:
+    return date(2026, 3, day)
+
+
+def line(
+    external_id: str,
+    amount: str,
+    day: int = 4,
+    currency: str = "EUR",
+    *,
+    value_day: int | None = None,
+    references: tuple[str, ...] = (),
+    row: int = 1,
+    bank_reversal: bool = False,
+) -> Document:
+    return Document(
+        kind="bank_line",
+        source="camt053",
+        external_id=external_id,
+        date=march(day),
+        value_date=march(value_day) if value_day else None,
+        amount=Money.of(amount, currency),
+        origin=Origin("statement.xml", row),
+        party=Party(name="Müller GmbH"),
+        references=references,
+        bank_reversal=bank_reversal,
+        account="DE89370400440532013000",
+    )
+
+
+def header(
+    opening: str | None = "0.00",
+    closing: str | None = None,
+    start: int = 1,
+    end: int = 31,
+    currency: str = "EUR",
+    source: str = "camt053",
+) -> Statement:
+    return Statement(
+        source=source,
+        account="DE89370400440532013000",
+        currency=currency,
+        origin=Origin("statement.xml"),
+        statement_id="2026-03",
+        period_start=march(start),
+        period_end=march(end),
+        opening=Money.of(opening, currency) if opening is not None else None,
+        closing=Money.of(closing, currency) if closing is not None else None,
+    )
+
+
+def entry(
+    entry_id: int,
+    amount: str,
+    day: int = 4,
+    currency: str = "EUR",
+    *,
+    source: str = "zoho_books",
+    external_id: str | None = None,
+    memo: str = "",
+    counterpart: tuple[int, date] | None = None,
+    is_reversal: bool = False,
+) -> BankEntry:
+    return BankEntry(
+        entry_id=entry_id,
+        source=source,
+        external_id=external_id or f"P-{entry_id}",
+        posting_date=march(day),
+        amount=Money.of(amount, currency),
+        memo=memo,
+        is_reversal=is_reversal,
+        counterpart_id=counterpart[0] if counterpart else None,
+        counterpart_date=counterpart[1] if counterpart else None,
+    )
+
+
+def check(
+    statement: Statement, lines: list[Document], ledger: LedgerSide, window_days: int = 3
+) -> StatementReport:
+    return check_statement(StatementLines(statement, tuple(lines)), ledger, window_days)
+
+
+def closing_after(lines: list[Document], opening: str = "0.00") -> str:
+    total = Money.of(opening, "EUR").minor + sum(x.amount.minor for x in lines if x.amount.currency == "EUR")
+    return str(Money(total, "EUR").amount)
+
+
+def test_a_line_the_import_posted_matches_its_own_entry_whatever_else_has_the_same_amount() -> None:
+    lines = [line("A-1", "100.00")]
+    ledger = LedgerSide(
+        entries=[entry(7, "100.00", day=4), entry(8, "100.00", day=4, source="camt053", external_id="A-1")],
+        imported={("camt053", "A-1"): ImportRecord("posted", 8)},
+    )
+    report = check(header(closing="100.00"), lines, ledger)
+    assert [(m.entry.entry_id, m.how) for m in report.matched] == [(8, "imported from this statement")]
+    assert [m.entry.entry_id for m in report.missing_entries] == [7]
+    assert report.reconciles
+
+
+def test_a_line_never_imported_matches_a_receipt_of_another_source_by_amount_and_date() -> None:
+    report = check(
+        header(closing="250.00"), [line("A-1", "250.00", day=4)], LedgerSide([entry(3, "250.00", day=6)])
+    )
+    (matched,) = report.matched
+    assert (matched.entry.entry_id, matched.by_import, matched.days) == (3, False, 2)
+    assert matched.how == "amount and date (±2 days)"
+    assert (report.missing_lines, report.missing_entries) == ((), ())
+    assert report.balances.unexplained == Money.zero("EUR")
+
+
+def test_the_window_is_counted_from_the_value_date_too_and_not_beyond_it() -> None:
+    near_value_date = check(
+        header(), [line("A-1", "80.00", day=4, value_day=9)], LedgerSide([entry(1, "80.00", day=11)])
+    )
+    assert [m.days for m in near_value_date.matched] == [2]
+    too_far = check(header(), [line("A-1", "80.00", day=4)], LedgerSide([entry(1, "80.00", day=8)]))
+    assert too_far.matched == ()
+    assert [m.reason for m in too_far.missing_lines] == ["never imported"]
+
+
+def test_the_closest_date_wins_over_file_order() -> None:
+    # Taken in file order, A-1 would take entry 1 (a day away) and leave A-2 nothing within the window.
+    lines = [line("A-1", "50.00", day=5, row=1), line("A-2", "50.00", day=6, row=2)]
+    report = check(header(), lines, LedgerSide([entry(1, "50.00", day=6), entry(2, "50.00", day=2)]))
+    assert {m.line.external_id: (m.entry.entry_id, m.days) for m in report.matched} == {
+        "A-1": (2, 3),
+        "A-2": (1, 0),
+    }
+
+
+def test_a_shared_reference_breaks_a_tie_in_dates() -> None:
+    lines = [line("A-1", "50.00", references=("Rechnung INV-2026-0007",))]
+    entries = [entry(1, "50.00", memo="receipt PAY-1"), entry(2, "50.00", memo="receipt INV-2026-0007")]
+    (matched,) = check(header(), lines, LedgerSide(entries)).matched
+    assert (matched.entry.entry_id, matched.reference) == (2, "INV-2026-0007")
+    assert matched.how == "amount and date (±0 days), reference INV-2026-0007"
+
+
+def test_each_ledger_entry_matches_one_line_at_most() -> None:
+    lines = [line("A-1", "75.00", row=1), line("A-2", "75.00", row=2)]
+    report = check(header(closing="150.00"), lines, LedgerSide([entry(1, "75.00")]))
+    assert [m.line.external_id for m in report.matched] == ["A-1"]
+    assert [(m.line.external_id, m.reason) for m in report.missing_lines] == [("A-2", "never imported")]
+    assert report.balances.difference == Money.of("75.00", "EUR")
+    assert report.reconciles
+
+
+def test_an_entry_and_its_reversal_in_the_period_are_neither_matched_nor_missing() -> None:
+    entries = [
+        entry(1, "300.00", day=4, counterpart=(2, march(5))),
+        entry(2, "-300.00", day=5, counterpart=(1, march(4)), is_reversal=True),
+    ]
+    report = check(header(closing="300.00"), [line("A-1", "300.00", day=4)], LedgerSide(entries))
+    assert (report.matched, report.missing_entries) == ((), ())
+    assert [m.reason for m in report.missing_lines] == ["never imported"]
+    assert report.balances.ledger_movement == Money.zero("EUR")
+    assert report.reconciles
+
+
+def test_a_line_whose_entry_was_reversed_is_missing_with_the_reason() -> None:
+    entries = [
+        entry(1, "300.00", source="camt053", external_id="A-1", counterpart=(2, march(9))),
+        entry(
+            2,
+            "-300.00",
+            day=9,
+            source="camt053",
+            external_id="A-1",
+            counterpart=(1, march(4)),
+            is_reversal=True,
+        ),
+    ]
+    ledger = LedgerSide(entries, imported={("camt053", "A-1"): ImportRecord("posted", 1)})
+    report = check(header(closing="300.00"), [line("A-1", "300.00")], ledger)
+    assert [m.reason for m in report.missing_lines] == ["its entry 1 was reversed"]
+    assert report.reconciles
+
+
+def test_an_entry_reversed_after_the_period_counts_in_it_and_is_missing_from_the_bank_with_a_note() -> None:
+    entries = [entry(1, "40.00", day=30, counterpart=(2, date(2026, 4, 2)))]
+    report = check(header(end=31), [], LedgerSide(entries))
+    assert [m.note for m in report.missing_entries] == [
+        "reversed by entry 2 on 2026-04-02, outside the period"
+    ]
+    assert report.balances.ledger_movement == Money.of("40.00", "EUR")
+    assert report.balances.unexplained == Money.zero("EUR")
+
+
+def test_a_reversal_in_the_period_of_an_earlier_entry_is_missing_from_the_bank_with_a_note() -> None:
+    entries = [entry(2, "-40.00", day=2, counterpart=(1, date(2026, 2, 27)), is_reversal=True)]
+    report = check(header(), [], LedgerSide(entries))
+    assert [m.note for m in report.missing_entries] == ["reverses entry 1 of 2026-02-27, outside the period"]
+    assert report.reconciles
+
+
+def test_lines_in_another_currency_are_matched_apart_and_kept_out_of_the_balances() -> None:
+    lines = [line("A-1", "100.00"), line("A-2", "99.99", currency="USD"), line("A-3", "5.00", currency="USD")]
+    entries = [entry(1, "100.00"), entry(2, "99.99", currency="USD"), entry(3, "12.00", currency="USD")]
+    report = check(header(closing="100.00"), lines, LedgerSide(entries))
+    assert [m.line.external_id for m in report.matched] == ["A-1"]
+    assert [(m.line.external_id, m.entry.entry_id) for m in report.other_matched] == [("A-2", 2)]
+    assert [m.line.external_id for m in report.other_missing] == ["A-3"]
+    assert report.missing_entries == ()  # a USD receipt is no EUR statement's business
+    assert report.balances.lines_total == report.balances.ledger_movement == Money.of("100.00", "EUR")
+    assert report.reconciles
+
+
+def test_a_line_is_never_matched_to_an_entry_in_another_currency() -> None:
+    report = check(header(), [line("A-1", "10.00")], LedgerSide([entry(1, "10.00", currency="USD")]))
+    assert report.matched == report.other_matched == ()
+
+
+def test_a_statement_whose_lines_do_not_add_up_to_its_closing_balance_does_not_reconcile() -> None:
+    lines = [line("A-1", "100.00")]
+    report = check(header(opening="1000.00", closing="1109.00"), lines, LedgerSide([entry(1, "100.00")]))
+    balances = report.balances
+    assert balances.self_check == Money.of("-9.00", "EUR")
+    assert (balances.statement_movement, balances.ledger_movement) == (
+        Money.of("109.00", "EUR"),
+        Money.of("100.00", "EUR"),
+    )
+    assert balances.unexplained == Money.of("9.00", "EUR")
+    assert not report.reconciles
+
+
+def test_without_balances_the_movement_is_the_sum_of_the_lines_and_nothing_is_self_checked() -> None:
+    lines = [line("A-1", "100.00"), line("A-2", "-30.00")]
+    report = check(header(opening=None, closing="500.00"), lines, LedgerSide([entry(1, "100.00")]))
+    assert report.balances.statement_movement == Money.of("70.00", "EUR")
+    assert report.balances.self_check is None
+    assert report.reconciles
+
+
+def test_an_entry_that_differs_from_the_line_it_posted_leaves_an_unexplained_difference() -> None:
+    ledger = LedgerSide(
+        [entry(5, "99.00", source="camt053", external_id="A-1")],
+        {("camt053", "A-1"): ImportRecord("posted", 5)},
+    )
+    report = check(header(closing="100.00"), [line("A-1", "100.00")], ledger)
+    assert [m.entry.entry_id for m in report.matched] == [5]
+    assert report.balances.unexplained == Money.of("1.00", "EUR")
+    assert not report.reconciles
+
+
+def test_a_line_matched_to_an_entry_after_the_period_is_a_timing_difference_not_an_unexplained_one() -> None:
+    lines = [line("A-1", "60.00", day=31)]
+    report = check(
+        header(closing="60.00"),
+        lines,
+        LedgerSide([BankEntry(9, "zoho_books", "P-9", date(2026, 4, 1), Money.of("60.00", "EUR"))]),
+    )
+    (matched,) = report.matched
+    assert not matched.in_period
+    assert report.balances.ledger_movement == Money.zero("EUR")
+    assert report.balances.timing == Money.of("60.00", "EUR")
+    assert report.reconciles
+
+
+def test_lines_missing_from_the_ledger_say_why() -> None:
+    lines = [
+        line("OUT", "-20.00", row=1),
+        line("RVSL", "-30.00", references=("Rueckbuchung", "RVSL"), row=2, bank_reversal=True),
+        line("BAD", "40.00", row=3),
+        line("NEW", "50.00", row=4),
+        line("NEW-OUT", "-60.00", row=5),
+        line("GONE", "70.00", row=6),
+        line("RETURN", "-70.00", row=7, bank_reversal=True),
+        line("BACK", "15.00", row=8, bank_reversal=True),
+    ]
+    ledger = LedgerSide(
+        imported={
+            ("camt053", "OUT"): ImportRecord("ignored", note="money out of the account: not a receipt"),
+            ("camt053", "GONE"): ImportRecord("reversed", 3),
+            ("camt053", "RETURN"): ImportRecord("reversal", note="reverses GONE (returned receipt)"),
+            ("camt053", "BACK"): ImportRecord(
+                "ignored", note="a returned payment (money back in): not a receipt"
+            ),
+        },
+        quarantined={("camt053", "BAD"): "no customer for this bank_line"},
+    )
+    report = check(header(closing=closing_after(lines)), lines, ledger)
+    assert {m.line.external_id: m.reason for m in report.missing_lines} == {
+        "OUT": "money out: not a receivable, not posted",
+        "RVSL": "money out (a reversal booked by the bank): not a receivable, never imported",
+        "BAD": "quarantined: no customer for this bank_line",
+        "NEW": "never imported",
+        "NEW-OUT": "money out: not a receivable, never imported",
+        "GONE": "reversed by a later line: its entry and the reversal cancel",
+        "RETURN": "reverses GONE (returned receipt): the import reversed the entry of the line it cancels, "
+        "this one is not posted",
+        "BACK": "a returned payment (money back in): not a receipt, not posted",
+    }
+    assert report.reconciles
+
+
+def test_a_line_reversed_after_the_period_still_matches_the_entry_it_posted() -> None:
+    reversed_later = entry(
+        3, "70.00", day=30, source="camt053", external_id="GONE", counterpart=(4, date(2026, 4, 2))
+    )
+    ledger = LedgerSide([reversed_later], imported={("camt053", "GONE"): ImportRecord("reversed", 3)})
+    report = check(header(closing="70.00"), [line("GONE", "70.00", day=30)], ledger)
+    assert [(m.entry.entry_id, m.by_import, m.in_period) for m in report.matched] == [(3, True, True)]
+    assert report.missing_entries == ()
+    assert report.reconciles
+
+
+def test_a_line_the_import_reversed_is_not_matched_by_amount_and_date() -> None:
+    ledger = LedgerSide([entry(1, "70.00")], imported={("camt053", "GONE"): ImportRecord("reversed", 3)})
+    report = check(header(), [line("GONE", "70.00")], ledger)
+    assert report.matched == ()
+    assert [m.entry.entry_id for m in report.missing_entries] == [1]
+
+
+def test_an_mt940_period_starts_the_day_after_its_opening_balance_or_on_its_first_line() -> None:
+    lines = [line("A-1", "1.00", day=3), line("A-2", "1.00", day=4)]
+    assert statement_period(header(start=2, end=4, source="mt940"), lines) == Period(march(3), march(4))
+    assert statement_period(header(start=2, end=4, source="mt940"), lines[1:]) == Period(march(3), march(4))
+    assert statement_period(header(start=3, end=4, source="mt940"), lines) == Period(march(3), march(4))
+    assert statement_period(header(start=2, end=4, source="camt053"), lines) == Period(march(2), march(4))
+
+
+def test_a_statement_without_a_period_takes_it_from_its_lines() -> None:
+    statement = Statement("ofx", "4417", "EUR", Origin("bank.ofx"))
+    lines = [line("A-1", "1.00", day=9), line("A-2", "1.00", day=3)]
+    assert statement_period(statement, lines) == Period(march(3), march(9))
+    assert statement_period(statement, []) is None
+
+
+def test_lines_belong_to_the_statement_that_follows_them_and_a_headerless_tail_is_kept_apart() -> None:
+    first, second, tail = line("A-1", "1.00"), line("B-1", "2.00"), line("C-1", "3.00")
+    pending = Problem(Origin("statement.xml", 2), "pending entry, not booked")
+    one, two = header(), header(currency="JPY", opening="0")
+    groups = list(group_statements([first, pending, one, second, two, tail]))
+    assert [(g.statement, g.lines, g.unreadable) for g in groups] == [
+        (one, (first,), (pending,)),
+        (two, (second,), ()),
+        (None, (tail,), ()),
+    ]
+    report = check_statement(groups[2], LedgerSide(), 3)
+    assert (report.header_read, report.statement.currency, report.reconciles) == (False, "EUR", False)
+
+
+def test_a_file_of_invoices_is_not_a_bank_statement() -> None:
+    invoice = Document(
+        "invoice", "zoho_books", "INV-1", march(1), Money.of("1.00", "EUR"), Origin("invoices.csv", 2)
+    )
+    with pytest.raises(FileFormatError, match=r"invoices\.csv: not a bank statement"):
+        list(group_statements([invoice]))
