@@ -55,7 +55,7 @@ class KnownCustomers:
             if customer_id in self.account_nos:
                 self._banks[index].add(self.account_nos[customer_id])
         self._names: dict[str, list[str]] | None = None  # normalised name → account numbers, lazily
-        # (currency, minor units) → (date, customer id, number) of posted invoices, read per batch
+        # (currency, minor units) → (date, customer id, number) of posted invoices, for one batch
         self._invoices_by_amount: dict[tuple[str, int], list[tuple[date, int, str]]] = {}
         self._name_choices: list[str] = []
 
@@ -76,8 +76,12 @@ class KnownCustomers:
         for invoices in self._invoices_by_amount.values():
             invoices[:] = [invoice for invoice in invoices if invoice[2] != number]
 
-    def prefetch_amounts(self, amounts: Iterable[Money]) -> None:
-        """Read the posted invoices of these amounts at once: a batch's receipts may reach tier 4."""
+    def prefetch_amounts(self, amounts: Iterable[Money], *, new_batch: bool = False) -> None:
+        """Read the posted invoices of these amounts at once: a batch's receipts may reach tier 4.
+        A new batch forgets the last one's (earlier batches are in the database by now), so memory
+        holds one batch's amounts, not every amount of a large import."""
+        if new_batch:
+            self._invoices_by_amount.clear()
         wanted: defaultdict[str, set[int]] = defaultdict(set)
         for amount in amounts:
             if (amount.currency, amount.minor) not in self._invoices_by_amount:

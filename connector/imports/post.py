@@ -291,7 +291,8 @@ class DocumentPoster:
 
     def _match(self, work: list[_Work]) -> None:
         matching = self.settings.matching
-        self.known.prefetch_amounts(item.document.amount for item in work if rules.is_receipt(item.document))
+        receipts = (item.document.amount for item in work if rules.is_receipt(item.document))
+        self.known.prefetch_amounts(receipts, new_batch=True)
         for item in work:
             document = item.document
             receipt = rules.is_receipt(document)
