@@ -24,7 +24,7 @@ Printed: records/s, µs per record, the outcomes, peak RSS and, for pass 1, the 
 to the raw sqlite3 floor.
 PostgreSQL (`--postgres`) runs in a throw-away schema `bench_master`, dropped at the end.
 
-    .venv/bin/python bench/apply_customers.py [--records 100000] [--batch 500] [--shared PERCENT]
+    .venv/bin/python -m bench.apply_customers [--records 100000] [--batch 500] [--shared PERCENT]
         [--postgres] [--no-sqlite] [--profile]
 """
 
@@ -32,27 +32,23 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import multiprocessing
 import os
 import pstats
-import resource
 import sqlite3
 import tempfile
 import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
-from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from bench.common import in_subprocess, peak_rss_mb, reset_pg_schema
 from connector.bootstrap import Container, build_container
 from connector.db import make_engine, unit_of_work
 from connector.mapping.files import MappingSet, load_mapping_set
@@ -105,10 +101,6 @@ class Result:
             f"{self.per_s:>9,.0f} records/s {self.seconds / self.records * 1e6:>7.2f} µs/record  "
             f"peak RSS {self.peak_rss_mb:,.1f} MB{ratio}\n{'':<28}{outcomes}"
         )
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
 def name_of(i: int) -> str:
@@ -257,19 +249,6 @@ def replay_raw_sqlite(master_db: str, path: str, batch: int) -> Result:
     )
 
 
-def in_subprocess(function: Callable[..., T], *args: object) -> T:
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(function, *args).result()
-
-
-def reset_pg_schema(url: str, *, create: bool) -> None:
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(PG_SCHEMA)))
-        if create:
-            connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(PG_SCHEMA)))
-
-
 def parse_args() -> argparse.Namespace:
     raw_help = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw_help)
@@ -307,13 +286,13 @@ def main() -> None:
             print(f"sqlite pass 1 / raw sqlite3: {results[0].per_s / raw.per_s:.2f}x", flush=True)
         if args.postgres:
             url = make_url(args.postgres_url).update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
-            reset_pg_schema(args.postgres_url, create=True)
+            reset_pg_schema(args.postgres_url, PG_SCHEMA, create=True)
             try:
                 pg_url = url.render_as_string(hide_password=False)
                 for result in in_subprocess(measure, "postgres", pg_url, tmp, *options):
                     print(result, flush=True)
             finally:
-                reset_pg_schema(args.postgres_url, create=False)
+                reset_pg_schema(args.postgres_url, PG_SCHEMA, create=False)
 
 
 if __name__ == "__main__":

@@ -29,13 +29,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.post_entries import (
-    Result,
-    create_customers,
-    in_subprocess,
-    open_container,
-    peak_rss_mb,
-)
+from bench.common import in_subprocess, peak_rss_mb
+from bench.post_entries import Result, create_customers, open_container
 from connector.db import unit_of_work
 from connector.imports.pipeline import import_file
 from connector.ledger.verify import verify_ledger

@@ -18,13 +18,12 @@ target for each mapping; the contacts mapping without its phone field; then µs 
 step of both mappings (each step timed alone over the values it sees in the mapping), which shows
 where the time goes: the phone converter is phonenumbers' parse.
 
-    .venv/bin/python bench/map_records.py [--records 100000]
+    .venv/bin/python -m bench.map_records [--records 100000]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import peak_rss_mb
 from connector.mapping.apply import CompiledMapping, Record, compile_mapping
 from connector.mapping.converters import ConversionError, clear_caches
 from connector.mapping.files import load_mapping_set
@@ -107,10 +107,6 @@ class Result:
             f"clean {self.clean:,}  peak RSS {self.peak_rss_mb:,.1f} MB  "
             f"/ target {TARGET_PER_S:,}/s: {self.per_s / TARGET_PER_S:.2f}x"
         )
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
 def to_fullwidth(text: str) -> str:

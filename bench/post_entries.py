@@ -16,31 +16,27 @@ the SQLite ledger's posting throughput against the 50,000 entries/s target. `--v
 the SQLite ledger.
 PostgreSQL runs in a throw-away schema `bench_ledger`, dropped at the end.
 
-    .venv/bin/python bench/post_entries.py --entries 1000000 [--backend sqlite|postgres|both] [--verify]
+    .venv/bin/python -m bench.post_entries --entries 1000000 [--backend sqlite|postgres|both] [--verify]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import multiprocessing
 import os
-import resource
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
-import psycopg
-from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from bench.common import in_subprocess, peak_rss_mb, reset_pg_schema
 from connector.bootstrap import Container, build_container
 from connector.db import make_engine, unit_of_work
 from connector.ledger.balances import BalanceDeltas
@@ -99,10 +95,6 @@ class Result:
             f"{self.label:<16} {self.entries:>10,} {self.unit} {self.seconds:>8.2f} s "
             f"{self.per_s:>10,.0f} {self.unit}/s  peak RSS {self.peak_rss_mb:,.1f} MB"
         )
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
 def amount_of(i: int) -> int:
@@ -218,19 +210,6 @@ def measure_raw_sqlite(ledger_db: str, path: str, entries: int, batch: int) -> R
     return Result("raw sqlite3", entries, elapsed, peak_rss_mb())
 
 
-def in_subprocess(function: Callable[..., T], *args: object) -> T:
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(function, *args).result()
-
-
-def reset_pg_schema(url: str, *, create: bool) -> None:
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(PG_SCHEMA)))
-        if create:
-            connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(PG_SCHEMA)))
-
-
 def run_verify(url: str, keys_dir: str) -> None:
     container = open_container(url, keys_dir, migrate=False)
     try:
@@ -276,7 +255,7 @@ def main() -> None:
             )
         if args.backend in ("postgres", "both"):
             url = make_url(args.postgres_url).update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
-            reset_pg_schema(args.postgres_url, create=True)
+            reset_pg_schema(args.postgres_url, PG_SCHEMA, create=True)
             try:
                 pg_url = url.render_as_string(hide_password=False)
                 for result in in_subprocess(
@@ -284,7 +263,7 @@ def main() -> None:
                 ):
                     print(result, flush=True)
             finally:
-                reset_pg_schema(args.postgres_url, create=False)
+                reset_pg_schema(args.postgres_url, PG_SCHEMA, create=False)
         if args.verify and args.backend in ("sqlite", "both"):
             run_verify(sqlite_url, tmp)
 

@@ -15,7 +15,7 @@ Measured in this one run, against that same sandbox:
 Printed: records/s and seconds of each, the pull's ratio to the 30,000/s target and to the bare loops,
 the pull's outcomes, and peak RSS.
 
-    .venv/bin/python bench/zoho_pull.py [--contacts 100000] [--postgres]
+    .venv/bin/python -m bench.zoho_pull [--contacts 100000] [--postgres]
 """
 
 from __future__ import annotations
