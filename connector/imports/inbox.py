@@ -87,9 +87,10 @@ def _process(
     path: Path,
     progress: Callable[[int], None] | None,
 ) -> InboxFile:
-    archived = inbox / ARCHIVE / f"{file_hash(path)}{path.suffix.lower()}"
+    digest = file_hash(path)
+    archived = inbox / ARCHIVE / f"{digest}{path.suffix.lower()}"
     try:
-        result = import_file(container, path, parsers, stored_path=archived, progress=progress)
+        result = import_file(container, path, parsers, stored_path=archived, digest=digest, progress=progress)
     except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
         log.error("inbox: %s stays in the inbox: %s", path.name, exc)
         return InboxFile(FileResult(path.name, None, "failed", reason=str(exc)), None)

@@ -25,11 +25,11 @@ from connector.documents import Document, DocumentParser, Parsed, Problem, Sniff
 from connector.errors import FileFormatError
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
-from connector.imports.post import DocumentPoster
+from connector.imports.post import DocumentPoster, quarantine_input
 from connector.imports.rules import Accounts
 from connector.ledger.models import utcnow
 from connector.sync.models import SyncRun
-from connector.sync.runs import finish_run, quarantine, start_run
+from connector.sync.runs import finish_run, start_run
 
 HEAD_BYTES = 64 * 1024
 
@@ -80,15 +80,17 @@ def import_file(
     dry_run: bool = False,
     again: bool = False,
     stored_path: Path | None = None,
+    digest: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> FileResult:
     """Import one file; `progress` is told how many items each batch read.
 
     A file whose bytes were imported before is skipped, unless `again` (a quarantine retry): then its
     documents already posted are unchanged and the rows that failed are tried once more. `stored_path`
-    is where the bytes will be kept (the inbox's archive), by default `path` itself.
+    is where the bytes will be kept (the inbox's archive), by default `path` itself; `digest` is the
+    file's `file_hash` when the caller has it already.
     """
-    digest = file_hash(path)
+    digest = digest or file_hash(path)
     with unit_of_work(container.sessions) as session:
         earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
         if earlier is not None and earlier.status == "imported" and not again:
@@ -167,10 +169,7 @@ def _import_batch(
     documents: list[Document] = []
     for item in batch:
         if isinstance(item, Problem):
-            origin = item.origin
-            ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
-            raw = {"file": origin.file, "row": origin.row, "raw": origin.raw, "file_id": file_id}
-            quarantine(session, container.cipher, run, run.source, ref, raw, item.reason)
+            quarantine_input(session, container.cipher, run, run.source, item.origin, item.reason, file_id)
             counts["quarantined"] += 1
         elif isinstance(item, Statement):
             counts["statements"] += 1

@@ -26,7 +26,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from connector.bulk import driver_value, insert_rows, rows_in
-from connector.documents import Document, fingerprint
+from connector.documents import Document, Origin, fingerprint
 from connector.errors import ConnectorError
 from connector.imports import rules
 from connector.imports.known import KnownCustomers
@@ -471,16 +471,36 @@ class DocumentPoster:
         row.match_tier, row.match_score, row.match_rule, row.file_id, row.row = values[10:]
 
     def _quarantine(self, document: Document, reason: str) -> None:
-        origin = document.origin
-        ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
-        raw = {
-            "file": origin.file,
-            "row": origin.row,
-            "raw": origin.raw,
-            "external_id": document.external_id,
-            "file_id": self.file_id,
-        }
-        quarantine(self.session, self.cipher, self.run, document.source, ref, raw, reason)
+        quarantine_input(
+            self.session,
+            self.cipher,
+            self.run,
+            document.source,
+            document.origin,
+            reason,
+            self.file_id,
+            document.external_id,
+        )
+
+
+def quarantine_input(
+    session: Session,
+    cipher: FieldCipher,
+    run: SyncRun | None,
+    source: str,
+    origin: Origin,
+    reason: str,
+    file_id: int | None,
+    external_id: str | None = None,
+) -> None:
+    """Quarantine what a file's row or line gave, as "file:row", with its raw text and the imported
+    file's id (a retry imports that file again)."""
+    ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
+    raw: dict[str, Any] = {"file": origin.file, "row": origin.row, "raw": origin.raw}
+    if external_id is not None:
+        raw["external_id"] = external_id
+    raw["file_id"] = file_id
+    quarantine(session, cipher, run, source, ref, raw, reason)
 
 
 def _why_not(match: Match) -> str:
