@@ -161,17 +161,18 @@ def measure_ledger(label: str, url: str, keys_dir: str, entries: int, batch: int
 def write_raw_batch(connection: sqlite3.Connection, indexes: range, customer_ids: list[int]) -> None:
     created_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     posting_date = POSTING_DATE.isoformat()
-    entry_rows, posting_rows = [], []
-    deltas = BalanceDeltas()
+    entry_rows: list[tuple[object, ...]] = []
+    posting_rows: list[tuple[int, str, int | None, str, int]] = []
     for i in indexes:
         amount, customer_id = amount_of(i), customer_ids[i % len(customer_ids)]
         digest = hashlib.sha256(f"bench|PAY-{i}|1|{amount}|{customer_id}".encode()).hexdigest()
         entry_id = i + 1
         row = (entry_id, "bench", f"PAY-{i}", 1, False, None, posting_date, None, None, "", "payment")
         entry_rows.append((*row, "bench.csv", i, None, digest, created_at))
-        for account, customer, minor in (("1002", None, amount), ("1122", customer_id, -amount)):
-            posting_rows.append((entry_id, account, customer, CNY, minor))
-            deltas.add(account, customer, CNY, minor)
+        posting_rows.append((entry_id, "1002", None, CNY, amount))
+        posting_rows.append((entry_id, "1122", customer_id, CNY, -amount))
+    deltas = BalanceDeltas()
+    deltas.add_postings(posting_rows)
     connection.execute("BEGIN")
     connection.executemany(RAW_ENTRY, entry_rows)
     connection.executemany(RAW_POSTING, posting_rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
@@ -23,14 +23,29 @@ class BalanceDeltas:
         self.accounts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.customers: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
 
-    def add(self, account: str, customer_id: int | None, currency: str, minor: int) -> None:
+    def add(self, account: str, customer_id: int | None, currency: str, minor: int, count: int = 1) -> None:
         delta = self.accounts[(account, currency)]
         delta[0] += minor
-        delta[1] += 1
+        delta[1] += count
         if customer_id is not None:
             delta = self.customers[(customer_id, account, currency)]
             delta[0] += minor
-            delta[1] += 1
+            delta[1] += count
+
+    def add_postings(self, rows: Iterable[tuple[int, str, int | None, str, int]]) -> None:
+        """Add posting rows (entry id, account, customer id, currency, minor): summed per key first,
+        a million postings come down to a few thousand keys."""
+        sums: dict[tuple[str, int | None, str], list[int]] = {}
+        for _, account, customer_id, currency, minor in rows:
+            key = (account, customer_id, currency)
+            found = sums.get(key)
+            if found is None:
+                sums[key] = [minor, 1]
+            else:
+                found[0] += minor
+                found[1] += 1
+        for (account, customer_id, currency), (amount, count) in sums.items():
+            self.add(account, customer_id, currency, amount, count)
 
     def apply(self, session: Session) -> None:
         add_to_balances(session, self.accounts, self.customers)

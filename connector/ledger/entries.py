@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from hashlib import sha256
 
 from connector.errors import InvalidEntryError, UnbalancedEntryError
 from connector.money import Money
@@ -63,7 +63,7 @@ class EntryDraft:
         )
 
 
-SEPARATORS = ("\x1e", "\x1f")  # ASCII record and unit separators: delimit the content-hash input
+RECORD, UNIT = "\x1e", "\x1f"  # ASCII record and unit separators: delimit the content-hash input
 
 
 def check_draft(draft: EntryDraft) -> None:
@@ -106,30 +106,23 @@ def content_hash(
     always or never carries a customer, so the tuples sort without comparing None to a number.
     Where the voucher was found (file, row) is left out: the same document in another file is a replay.
     """
-    # Fields joined by the ASCII record/unit separators: about twice as fast as repr() or JSON, which
-    # matters at a million entries. Unambiguous because a text field holding a separator is refused
-    # (counted below, cheaper than searching each field).
-    record, unit = SEPARATORS
+    # Fields joined by the ASCII record/unit separators in one f-string: about twice as fast as repr() or
+    # JSON, which matters at a million entries. Unambiguous because a text field holding a separator is
+    # refused (counted below, cheaper than searching each field).
     ordered = sorted(lines)
-    canonical = unit.join(
-        (
-            source,
-            external_id,
-            str(revision),
-            str(reverses_id) if reverses_id is not None else "",
-            posting_date.isoformat(),
-            value_date.isoformat() if value_date else "",
-            document_date.isoformat() if document_date else "",
-            memo,
-            document_type,
-            record.join(
-                f"{account}{unit}{customer or ''}{unit}{currency}{unit}{minor}"
+    canonical = (
+        f"{source}\x1f{external_id}\x1f{revision}\x1f{'' if reverses_id is None else reverses_id}\x1f"
+        f"{posting_date.isoformat()}\x1f{value_date.isoformat() if value_date else ''}\x1f"
+        f"{document_date.isoformat() if document_date else ''}\x1f{memo}\x1f{document_type}\x1f"
+        + "\x1e".join(
+            [
+                f"{account}\x1f{customer or ''}\x1f{currency}\x1f{minor}"
                 for account, customer, currency, minor in ordered
-            ),
+            ]
         )
     )
-    if canonical.count(unit) != 9 + 3 * len(ordered) or canonical.count(record) != len(ordered) - 1:
+    if canonical.count(UNIT) != 9 + 3 * len(ordered) or canonical.count(RECORD) != len(ordered) - 1:
         raise InvalidEntryError(
             f"{source} document {external_id!r}: its text contains an ASCII separator control character"
         )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return sha256(canonical.encode()).hexdigest()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
@@ -58,8 +58,8 @@ class _Prepared(NamedTuple):
     draft: EntryDraft
     key: tuple[str, str, int]
     content_hash: str
+    entry: tuple[Any, ...]  # its journal_entries row between the id and created_at, in driver values
     postings: tuple[tuple[str, int | None, str, int], ...]  # account, customer id, currency, minor
-    reverses_id: int | None = None
 
 
 class Ledger:
@@ -69,6 +69,7 @@ class Ledger:
         self.session = session
         self._per_customer: dict[str, bool] | None = None
         self._customer_ids: dict[str, int] = {}
+        self._date_value = driver_value(session, JournalEntry.posting_date, memo=True)
 
     # -- posting -------------------------------------------------------------------------------
 
@@ -94,6 +95,8 @@ class Ledger:
     def _post_prepared(
         self, prepared: Sequence[_Prepared], existing: dict[tuple[str, str, int], tuple[int, str]]
     ) -> list[Posted]:
+        if not existing and len({item.key for item in prepared}) == len(prepared):  # all new: the usual case
+            return [Posted(entry_id, True) for entry_id in self._insert(prepared)]
         results: list[Posted | None] = [None] * len(prepared)
         fresh: list[int] = []
         first_in_batch: dict[tuple[str, str, int], int] = {}
@@ -191,27 +194,51 @@ class Ledger:
 
     def _prepare(self, draft: EntryDraft, reverses_id: int | None = None) -> _Prepared:
         check_draft(draft)
-        accounts = self._accounts()
+        per_customer = self._accounts()
+        known = self._customer_ids
         postings = []
         for line in draft.lines:
             account, customer, amount = line.account, line.customer, line.amount
-            if accounts.get(account) != (customer is not None):  # also true for an unknown account
+            if per_customer.get(account) != (customer is not None):  # also true for an unknown account
                 self._refuse_placement(draft, account)
-            customer_id = self._customer_id(customer, draft) if customer else None
+            customer_id = (known.get(customer) or self._customer_id(customer, draft)) if customer else None
             postings.append((account, customer_id, amount.currency, amount.minor))
-        content = content_hash(
-            source=draft.source,
-            external_id=draft.external_id,
-            revision=draft.revision,
+        source, external_id, revision, voucher = (
+            draft.source,
+            draft.external_id,
+            draft.revision,
+            draft.voucher,
+        )
+        digest = content_hash(
+            source=source,
+            external_id=external_id,
+            revision=revision,
             reverses_id=reverses_id,
             posting_date=draft.posting_date,
             value_date=draft.value_date,
             document_date=draft.document_date,
             memo=draft.memo,
-            document_type=draft.voucher.document_type,
+            document_type=voucher.document_type,
             lines=postings,
         )
-        return _Prepared(draft, draft.key, content, tuple(postings), reverses_id)
+        date_value = self._date_value
+        entry = (
+            source,
+            external_id,
+            revision,
+            reverses_id is not None,
+            reverses_id,
+            date_value(draft.posting_date),
+            date_value(draft.value_date),
+            date_value(draft.document_date),
+            draft.memo,
+            voucher.document_type,
+            voucher.file,
+            voucher.row,
+            voucher.record,
+            digest,
+        )
+        return _Prepared(draft, (source, external_id, revision), digest, entry, tuple(postings))
 
     def _refuse_placement(self, draft: EntryDraft, account: str) -> None:
         per_customer = self._accounts().get(account)
@@ -285,40 +312,16 @@ class Ledger:
         # per statement on SQLite). On SQLite a concurrent writer that took the same ids makes this
         # insert fail, and `post_many` retries once.
         ids = allocate_ids(self.session, ENTRIES, len(batch))
-        date_value = driver_value(self.session, JournalEntry.posting_date, memo=True)
         now = driver_value(self.session, JournalEntry.created_at)(utcnow())
-        insert_rows(
-            self.session,
-            ENTRIES,
-            ENTRY_COLUMNS,
-            [
-                (
-                    entry_id,
-                    item.draft.source,
-                    item.draft.external_id,
-                    item.draft.revision,
-                    item.reverses_id is not None,
-                    item.reverses_id,
-                    date_value(item.draft.posting_date),
-                    date_value(item.draft.value_date),
-                    date_value(item.draft.document_date),
-                    item.draft.memo,
-                    item.draft.voucher.document_type,
-                    item.draft.voucher.file,
-                    item.draft.voucher.row,
-                    item.draft.voucher.record,
-                    item.content_hash,
-                    now,
-                )
-                for entry_id, item in zip(ids, batch, strict=True)
-            ],
-        )
-        posting_rows = []
-        deltas = BalanceDeltas()
-        for entry_id, item in zip(ids, batch, strict=True):
-            for account, customer_id, currency, minor in item.postings:
-                posting_rows.append((entry_id, account, customer_id, currency, minor))
-                deltas.add(account, customer_id, currency, minor)
+        entry_rows = [(entry_id, *item.entry, now) for entry_id, item in zip(ids, batch, strict=True)]
+        insert_rows(self.session, ENTRIES, ENTRY_COLUMNS, entry_rows)
+        posting_rows = [
+            (entry_id, *posting)
+            for entry_id, item in zip(ids, batch, strict=True)
+            for posting in item.postings
+        ]
         insert_rows(self.session, POSTINGS, POSTING_COLUMNS, posting_rows)
+        deltas = BalanceDeltas()
+        deltas.add_postings(posting_rows)
         deltas.apply(self.session)
         return ids

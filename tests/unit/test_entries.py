@@ -74,3 +74,23 @@ def test_a_draft_without_its_key_is_refused() -> None:
     lines = (Line.debit("1002", CNY_100), Line.credit("1122", CNY_100, "KA1"))
     with pytest.raises(InvalidEntryError, match="source and external id are required"):
         check_draft(EntryDraft("bank", "", date(2026, 3, 1), Voucher("payment"), lines))
+
+
+def test_content_hash_is_stable_across_releases() -> None:
+    # Stored hashes decide replay versus conflict: a change to the hash input would turn every
+    # re-import of an already posted document into a conflict.
+    lines = [("1122", 7, "CNY", -10000), ("1002", None, "CNY", 10000)]
+    assert hash_of(lines) == "caa20e21b536600b509ecb5a217f19af73217715d9864756fb70800297c9124e"
+    full = content_hash(
+        source="bank",
+        external_id="PAY-1",
+        revision=2,
+        reverses_id=41,
+        posting_date=date(2026, 3, 1),
+        value_date=date(2026, 3, 2),
+        document_date=date(2026, 2, 27),
+        memo="收款 March",
+        document_type="payment",
+        lines=lines,
+    )
+    assert full == "9747311f71f48ed0d45b50116d049363828eccd785a9ea32b36b2c8d5e75ed5a"
