@@ -133,8 +133,9 @@ class CompiledField(NamedTuple):  # a tuple, so the per-record loop unpacks it i
     target: str
     reason_prefix: str  # "source: " in front of a converter's reason
     read: Reader
-    steps: tuple[Callable[..., Any], ...]  # each a Bound, or each a Filler when `fills`
+    convert: Callable[..., Any]  # the steps as one call (a Bound, or a Filler when `fills`)
     fills: bool  # a template step fills in from the fields mapped before it
+    steps: tuple[Callable[..., Any], ...]  # each a Bound, or each a Filler when `fills`
 
 
 def compile_field(field_map: FieldMap) -> CompiledField:
@@ -147,7 +148,30 @@ def compile_field(field_map: FieldMap) -> CompiledField:
             bound = bind(step.name, step.options)
             steps.append(_ignoring_fields(bound) if fills else bound)
     prefix = f"{field_map.source!s}: "
-    return CompiledField(field_map.target, prefix, reader(field_map.source), tuple(steps), fills)
+    convert = _chain_filling(tuple(steps)) if fills else _chain(tuple(steps))
+    return CompiledField(field_map.target, prefix, reader(field_map.source), convert, fills, tuple(steps))
+
+
+def _chain(steps: tuple[Bound, ...]) -> Bound:
+    """The steps as one call: a field's usual single step is itself, with no loop around it."""
+    if len(steps) == 1:
+        return steps[0]
+
+    def convert(value: Any) -> Any:
+        for step in steps:
+            value = step(value)
+        return value
+
+    return convert
+
+
+def _chain_filling(steps: tuple[Filler, ...]) -> Filler:
+    def convert(value: Any, values: dict[str, Any]) -> Any:
+        for fill in steps:
+            value = fill(value, values)
+        return value
+
+    return convert
 
 
 @dataclass(frozen=True)
@@ -163,15 +187,9 @@ def map_fields(fields: tuple[CompiledField, ...], record: Any) -> tuple[dict[str
     """(values, errors by target) of compiled fields over one record: the hot path, no result object."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for target, reason_prefix, read, steps, fills in fields:
-        value = read(record)
+    for target, reason_prefix, read, convert, fills, _ in fields:
         try:
-            if fills:
-                for fill in steps:
-                    value = fill(value, values)
-            else:
-                for step in steps:
-                    value = step(value)
+            value = convert(read(record), values) if fills else convert(read(record))
         except ConversionError as exc:
             errors[target] = f"{reason_prefix}{exc}"
             continue

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from connector.mapping.decimals import STYLES, DecimalFormatError, Separator, format_decimal, parse_decimal
+from connector.mapping.phones import plain_e164
 
 Convert = Callable[..., Any]
 Bound = Callable[[Any], Any]  # a converter with its options applied: value → value
@@ -112,14 +113,9 @@ _on_text("collapse_spaces", lambda text: " ".join(text.split()))
 
 
 # Each full-width ASCII form (U+FF01–U+FF5E) and the ideographic space to its NFKC form.
-_FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
-_HALFWIDTH = {
-    chr(code): unicodedata.normalize("NFKC", chr(code)) for code in (*range(0xFF01, 0xFF5F), 0x3000)
-}
-
-
-def _halfwidth(found: re.Match[str]) -> str:
-    return _HALFWIDTH[found.group()]
+_HALFWIDTH = str.maketrans(
+    {chr(code): unicodedata.normalize("NFKC", chr(code)) for code in (*range(0xFF01, 0xFF5F), 0x3000)}
+)
 
 
 @converter("fullwidth_to_halfwidth")
@@ -128,7 +124,7 @@ def fullwidth_to_halfwidth(value: Any) -> str | None:
     text = _text(value)
     if text is None or text.isascii():
         return text
-    return _FULLWIDTH.sub(_halfwidth, text)
+    return text.translate(_HALFWIDTH)
 
 
 def _nfkc(text: str) -> str:
@@ -155,13 +151,15 @@ def phone(value: Any, region: str = "CN") -> str | None:
     text = _text(value)
     if text is None or not text.strip():
         return None
-    return _e164(text, region)
+    # Plainly written numbers take phonenumbers' rules without its parser (phones.py); the rest, and
+    # every refusal with its reason, come from phonenumbers itself.
+    return plain_e164(_nfkc(text), region) or _parsed_e164(text, region)
 
 
-# CRM data repeats numbers (switchboards, shared lines): remember recent results. Failures raise and are
-# not cached. Parsing is most of a mapped contact's cost; `phonenumbers.parse` has no cheaper variant.
+# CRM data repeats numbers (switchboards, shared lines): remember recent results of the full parser,
+# which costs ~17 µs a number. Failures raise and are not cached.
 @functools.lru_cache(maxsize=16_384)
-def _e164(text: str, region: str) -> str:
+def _parsed_e164(text: str, region: str) -> str:
     try:
         number = phonenumbers.parse(_nfkc(text), region)
     except phonenumbers.NumberParseException as exc:
@@ -173,7 +171,7 @@ def _e164(text: str, region: str) -> str:
 
 def clear_caches() -> None:
     """Forget remembered results (benchmarks measure uncached work)."""
-    _e164.cache_clear()
+    _parsed_e164.cache_clear()
 
 
 # --- dates: strptime is the reference; ISO-shaped text takes datetime.fromisoformat -----------------------
