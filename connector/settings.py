@@ -106,6 +106,12 @@ class MatchingSettings(Section):
     auto_post_tiers: int = Field(default=2, ge=0, le=4, description="tiers up to this one post by themselves")
     name_threshold: int = Field(default=90, ge=50, le=100, description="lowest payer-name score (0-100)")
     amount_window_days: int = Field(default=60, ge=0, le=366, description="tier 4: days after the invoice")
+    same_receipt_days: int = Field(
+        default=7,
+        ge=0,
+        le=31,
+        description="a bank line and a payment of one amount this many days apart are one receipt (0: never)",
+    )
 
 
 class ImportSettings(Section):

@@ -53,12 +53,15 @@ class ImportedDocument(Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     document_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20))  # posted, unapplied, reversed, ignored
+    status: Mapped[str] = mapped_column(String(20))  # posted, unapplied, linked, reversed, ignored
     match_tier: Mapped[int | None] = mapped_column(Integer)
     match_score: Mapped[int | None] = mapped_column(Integer)
     match_rule: Mapped[str] = mapped_column(Text, default="")  # why, in words
     file_id: Mapped[int | None] = mapped_column(ForeignKey("imported_files.id"))
     row: Mapped[int | None] = mapped_column(Integer)
+    # A receipt recorded twice (a bank line, and the accounting system's payment of the same money): the
+    # second one is linked to the document whose entry posted it, and posts nothing itself.
+    linked_id: Mapped[int | None] = mapped_column(ForeignKey("imported_documents.id"), index=True)
 
 
 class ReconciliationItem(Base):

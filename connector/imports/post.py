@@ -6,8 +6,10 @@ For each document, in file order:
   next revision (both traceable to their files), or the new one is quarantined;
 * a reversal (`reverses` set): the original's entry is reversed;
 * an outgoing bank line: recorded as ignored (not a receivable), never silently dropped;
-* otherwise matched (`matching`), turned into an entry (`rules`) and posted. A receipt whose customer
-  is not sure goes to unapplied receipts with a reconciliation item listing its candidates.
+* otherwise matched (`matching`); a receipt already recorded by its other record (a bank line for a
+  payment, a payment for a bank line: `same_receipt`) is linked to it; the rest are turned into entries
+  (`rules`) and posted. A receipt whose customer is not sure goes to unapplied receipts with a
+  reconciliation item listing its candidates.
 
 Entries of a batch are posted with one `Ledger.post_many`; should that fail, the batch is posted one
 document at a time so that only the documents at fault are quarantined.
@@ -28,10 +30,11 @@ from sqlalchemy.orm import Session
 from connector.bulk import driver_value, insert_rows, rows_in
 from connector.documents import Document, Origin, fingerprint
 from connector.errors import ConnectorError
-from connector.imports import rules
+from connector.imports import reconcile, rules
 from connector.imports.known import KnownCustomers
 from connector.imports.matching import Candidate, Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.same_receipt import Earlier, SameReceipts
 from connector.ledger.entries import EntryDraft, Voucher
 from connector.ledger.models import CustomerBalance, utcnow
 from connector.ledger.posting import Ledger
@@ -60,6 +63,7 @@ RECORD_COLUMNS = (
     "match_rule",
     "file_id",
     "row",
+    "linked_id",
 )
 ITEM_COLUMNS = ("document_id", "status", "candidates_json", "note", "created_at")
 REVERSAL_DAYS = 120  # how far back a bank's reversal looks for the line it returns
@@ -95,6 +99,7 @@ class DocumentPoster:
         self.file_id = file_id
         self.run = run
         self.ledger = Ledger(session)
+        self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days)
         self._unapplied: list[tuple[str, str, Match]] = []  # (source, external id, match)
         self._new_records: list[tuple[Any, ...]] = []
         self._date_value = driver_value(session, ImportedDocument.document_date, memo=True)
@@ -158,8 +163,9 @@ class DocumentPoster:
     def _settle(self, work: list[_Work]) -> Counter[str]:
         """Match, draft and post `work`, then write the records of everything the batch did so far."""
         self._match(work)
+        work, counts = self._link_same_receipts(work)
         self._draft(work)
-        counts = self._post(work)
+        counts += self._post(work)
         self._write_records()
         return counts
 
@@ -200,7 +206,8 @@ class DocumentPoster:
 
     def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> None:
         voucher = Voucher(document.kind, document.origin.file, document.origin.row)
-        entry_ids = [held.entry_id] if held.entry_id is not None else []
+        # A linked record's entry is its receipt's other record's: that one stands on its own.
+        entry_ids = [held.entry_id] if held.entry_id is not None and held.status != "linked" else []
         item = self.session.scalars(
             select(ReconciliationItem).where(ReconciliationItem.document_id == held.id)
         ).first()
@@ -243,7 +250,7 @@ class DocumentPoster:
         document = item.document
         amount = document.amount
         returned_receipt = amount.minor < 0
-        statuses = ("posted", "unapplied") if returned_receipt else ("ignored",)
+        statuses = ("posted", "unapplied", "linked") if returned_receipt else ("ignored",)
         candidates = self.session.scalars(
             select(ImportedDocument)
             .where(
@@ -272,6 +279,10 @@ class DocumentPoster:
             self._record(item, "ignored", None, None, "a returned payment (money back in): not a receipt")
             return "ignored_outgoing"
         original = candidates[0]
+        if original.status == "linked":
+            why = f"the bank returned {-amount} of line {original.external_id}, {original.match_rule}"
+            self._quarantine(document, f"{why}: reverse that receipt where it was recorded, then import it")
+            return "quarantined"
         self._reverse_posted(
             original, document, f"returned: reversed by {document.source} {document.external_id}"
         )
@@ -308,6 +319,44 @@ class DocumentPoster:
             if document.kind == "invoice" and document.number and item.customer is not None:
                 account_no = item.customer.account_no
                 self.known.invoice_posted(document.number, account_no, document.amount, document.date)
+
+    def _link_same_receipts(self, work: list[_Work]) -> tuple[list[_Work], Counter[str]]:
+        """Link the receipts whose other record was imported before; the rest of `work` goes on."""
+        counts: Counter[str] = Counter()
+        receipts = [item for item in work if rules.is_receipt(item.document)]
+        if not receipts:
+            return work, counts
+        self.same_receipts.prefetch(item.document for item in receipts)
+        linked: set[int] = set()
+        for item in receipts:
+            customer_id = self.known.ids[item.customer.account_no] if item.customer is not None else None
+            earlier = self.same_receipts.pair(item.document, customer_id)
+            if earlier is not None:
+                self._link(item, earlier, customer_id)
+                linked.add(id(item))
+                counts["receipts_linked"] += 1
+        return [item for item in work if id(item) not in linked], counts
+
+    def _link(self, item: _Work, earlier: Earlier, customer_id: int | None) -> None:
+        """Record `item` as the other record of `earlier`'s receipt. A receipt waiting in unapplied
+        receipts is applied to the customer this record names."""
+        if earlier.status == "unapplied" and item.customer is not None:
+            waiting = self.session.scalar(
+                select(ReconciliationItem.id).where(
+                    ReconciliationItem.document_id == earlier.id, ReconciliationItem.status == "open"
+                )
+            )
+            if waiting is not None:
+                document = item.document
+                actor = (
+                    f"import of {document.source} {document.kind.replace('_', ' ')} {document.external_id}"
+                )
+                reconcile.apply(
+                    self.session, waiting, item.customer.account_no, self.accounts, actor, document.date
+                )
+        why = f"the same receipt as {earlier.describe()}, which posted it"
+        owner = customer_id if customer_id is not None else earlier.customer_id
+        self._record(item, "linked", earlier.entry_id, owner, why, item.customer, linked_id=earlier.id)
 
     def _draft(self, work: list[_Work]) -> None:
         owed = self._owed({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None}, work)
@@ -436,6 +485,8 @@ class DocumentPoster:
         customer_id: int | None,
         why: str,
         candidate: Candidate | None = None,
+        *,
+        linked_id: int | None = None,
     ) -> None:
         """What became of a document: a new record written in bulk with the batch, or its earlier
         revision's record updated."""
@@ -456,6 +507,7 @@ class DocumentPoster:
             why,
             self.file_id,
             document.origin.row,
+            linked_id,
         )
         if item.held is None:
             self._new_records.append((document.source, document.external_id, *values))
@@ -468,7 +520,7 @@ class DocumentPoster:
             document.date,
             status,
         )
-        row.match_tier, row.match_score, row.match_rule, row.file_id, row.row = values[10:]
+        row.match_tier, row.match_score, row.match_rule, row.file_id, row.row, row.linked_id = values[10:]
 
     def _quarantine(self, document: Document, reason: str) -> None:
         quarantine_input(

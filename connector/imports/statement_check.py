@@ -37,7 +37,8 @@ from connector.money import Money
 _STARTS_ON_OPENING_DATE = frozenset({"mt940"})
 # Import statuses whose entry is the line's: a line reversed later still matches its entry when the
 # reversal falls outside the period (inside it, the two cancel and the line is missing).
-_POSTED = ("posted", "unapplied", "reversed")
+# A linked line's entry is its receipt's, posted from the accounting system's payment.
+_POSTED = ("posted", "unapplied", "reversed", "linked")
 
 
 @dataclass(frozen=True, slots=True)

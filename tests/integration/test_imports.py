@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from connector.bootstrap import Container
@@ -20,7 +19,6 @@ from connector.db import unit_of_work
 from connector.documents import Allocation, Document, Origin, Parsed, Party, Problem
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
-from connector.ledger.customers import NewCustomer
 from connector.ledger.models import JournalEntry
 from connector.ledger.queries import customer_balances
 from connector.ledger.verify import verify_ledger
@@ -74,17 +72,6 @@ def write(path: Path, *documents: dict[str, Any] | str) -> Path:
     lines = [d if isinstance(d, str) else json.dumps(d, ensure_ascii=False) for d in documents]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def customers(container: Container) -> dict[str, str]:
-    with unit_of_work(container.sessions) as session:
-        directory = container.customers(session)
-        acme = directory.create(
-            NewCustomer("上海明远贸易有限公司", "SME", "SH", "CNY", bank_accounts=("6222 0210 0000 1234",))
-        )
-        qinghe = directory.create(NewCustomer("杭州青禾科技", "SME", "ZJ", "CNY"))
-        return {"acme": acme.account_no, "qinghe": qinghe.account_no}
 
 
 def receivable(container: Container, account_no: str) -> Money:

@@ -1,0 +1,141 @@
+"""One receipt, two records: the bank statement's line and the accounting system's payment.
+
+Finance imports both: the payments export says who paid for what, the statement proves the money
+arrived. Posted twice, the customer would have paid twice. So a receipt whose other record was imported
+before (same currency and amount, dates at most `same_receipt_days` apart, a payment for a bank line
+and a bank line for a payment) is linked to it and posts nothing itself.
+
+A candidate must not be linked already, and must not belong to another customer: one whose receipt
+is waiting in unapplied receipts, or a receipt whose own customer is not sure, may pair with any.
+Among several, the same customer comes first, then the nearest date, then the first imported: two
+equal payments on one day pair one to one with the statement's two lines, whichever way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.bulk import rows_in
+from connector.documents import Document
+from connector.imports.models import ImportedDocument
+
+OTHER_RECORD = {"payment": "bank_line", "bank_line": "payment"}
+_RECEIPT_STATUSES = ("posted", "unapplied")
+
+
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """An imported receipt that another record of the same money may be linked to."""
+
+    id: int
+    source: str
+    external_id: str
+    kind: str
+    entry_id: int
+    customer_id: int | None
+    status: str  # posted, or unapplied (its customer not known yet)
+    on: date
+
+    def describe(self) -> str:
+        return f"{self.source} {self.kind.replace('_', ' ')} {self.external_id} of {self.on}"
+
+
+class SameReceipts:
+    """The earlier records of a batch's receipts, fetched once per batch by amount."""
+
+    def __init__(self, session: Session, window_days: int) -> None:
+        self.session = session
+        self.window = window_days
+        self._by_amount: dict[tuple[str, str, int], list[Earlier]] = {}
+        self._taken: set[int] = set()  # linked to during this import, not yet written
+
+    def prefetch(self, receipts: Iterable[Document]) -> None:
+        """Load the unlinked earlier records that the batch's `receipts` could pair with."""
+        self._by_amount = {}
+        if self.window <= 0:
+            return
+        wanted: dict[str, set[int]] = {}
+        for document in receipts:
+            wanted.setdefault(OTHER_RECORD[document.kind], set()).add(document.amount.minor)
+        for kind, amounts in wanted.items():
+            if not self._any(kind):
+                continue
+            where = "kind = {p} AND status IN ({p}, {p}) AND entry_id IS NOT NULL"
+            found = rows_in(
+                self.session,
+                "id, source, external_id, kind, entry_id, customer_id, status, document_date, currency, "
+                "amount_minor",
+                ImportedDocument.__tablename__,
+                "amount_minor",
+                amounts,
+                where,
+                kind,
+                *_RECEIPT_STATUSES,
+                array_type="bigint",
+            )
+            for (
+                row_id,
+                source,
+                external_id,
+                found_kind,
+                entry_id,
+                customer,
+                status,
+                on,
+                currency,
+                minor,
+            ) in found:
+                earlier = Earlier(
+                    row_id, source, external_id, found_kind, entry_id, customer, status, _day(on)
+                )
+                self._by_amount.setdefault((found_kind, currency, minor), []).append(earlier)
+        self._drop_linked()
+
+    def pair(self, document: Document, customer_id: int | None) -> Earlier | None:
+        """The earlier record `document` (a receipt whose customer is `customer_id`, if sure) pairs with."""
+        key = (OTHER_RECORD[document.kind], document.amount.currency, document.amount.minor)
+        candidates = [
+            earlier
+            for earlier in self._by_amount.get(key, ())
+            if earlier.id not in self._taken
+            and abs((earlier.on - document.date).days) <= self.window
+            and (customer_id is None or earlier.customer_id in (None, customer_id))
+        ]
+        if not candidates:
+            return None
+        best = min(
+            candidates,
+            key=lambda earlier: (
+                earlier.customer_id != customer_id,
+                abs((earlier.on - document.date).days),
+                earlier.id,
+            ),
+        )
+        self._taken.add(best.id)
+        return best
+
+    def _any(self, kind: str) -> bool:
+        """Whether any document of `kind` was imported: most ledgers only ever see one of the two."""
+        query = select(ImportedDocument.id).where(ImportedDocument.kind == kind).limit(1)
+        return self.session.scalar(query) is not None
+
+    def _drop_linked(self) -> None:
+        """Forget the candidates that another record was linked to in an earlier import."""
+        ids = {earlier.id for group in self._by_amount.values() for earlier in group}
+        if not ids:
+            return
+        table = ImportedDocument.__tablename__
+        taken = {
+            row[0] for row in rows_in(self.session, "linked_id", table, "linked_id", ids, array_type="bigint")
+        }
+        for key, group in self._by_amount.items():
+            self._by_amount[key] = [earlier for earlier in group if earlier.id not in taken]
+
+
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)

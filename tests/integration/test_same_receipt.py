@@ -1,0 +1,213 @@
+"""A receipt imported as the accounting system's payment and as the bank's line is posted once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from adapters.statements.camt053 import Camt053Parser
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.pipeline import import_file
+from connector.imports.statement_reconcile import reconcile_file
+from connector.ledger.customers import NewCustomer
+from connector.ledger.models import JournalEntry
+from connector.ledger.queries import customer_balances
+from connector.money import Money
+from connector.sync.models import QuarantinedRecord
+from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, write
+from tests.integration.test_statement_reconcile import CAMT
+
+
+def payment(ident: str, account_no: str, amount: str, on: str, **more: Any) -> dict[str, Any]:
+    return {"kind": "payment", "id": ident, "account_no": account_no, "amount": amount, "date": on, **more}
+
+
+def line(ident: str, amount: str, on: str, **more: Any) -> dict[str, Any]:
+    return {"kind": "bank_line", "id": ident, "amount": amount, "date": on, **more}
+
+
+def statuses(container: Container) -> dict[str, tuple[str, int | None]]:
+    with unit_of_work(container.sessions) as session:
+        rows = session.execute(
+            select(ImportedDocument.external_id, ImportedDocument.status, ImportedDocument.entry_id)
+        ).all()
+    return {external_id: (status, entry_id) for external_id, status, entry_id in rows}
+
+
+def owes(container: Container, account_no: str) -> Money:
+    """What the customer owes over all its accounts (receivable less its credit), negative in credit."""
+    with unit_of_work(container.sessions) as session:
+        lines = customer_balances(session, account_no)
+    return Money(sum(line.balance.minor for line in lines if line.balance.currency == "CNY"), "CNY")
+
+
+def entries(container: Container) -> int:
+    with unit_of_work(container.sessions) as session:
+        return session.scalar(select(func.count()).select_from(JournalEntry)) or 0
+
+
+def test_the_bank_line_of_a_payment_already_imported_is_linked_to_it_and_posts_nothing(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    books = write(
+        tmp_path / "payments.jsonl",
+        invoice("INV-1", acme, "500.00"),
+        payment("P-1", acme, "500.00", "2026-03-02", references=["INV-1"]),
+    )
+    import_file(container, books, PARSERS)
+    bank = write(
+        tmp_path / "statement.jsonl",
+        line("B-1", "500.00", "2026-03-04", payer="上海明远贸易有限公司"),
+        line("B-2", "77.00", "2026-03-04", bank_account="6222021000001234"),  # paid without an invoice
+    )
+    result = import_file(container, bank, PARSERS)
+    assert (result.counts["receipts_linked"], result.counts["receipts_posted"]) == (1, 1)
+    found = statuses(container)
+    assert found["B-1"] == ("linked", found["P-1"][1])
+    assert owes(container, acme) == Money.of("-77.00", "CNY")  # B-2 is its credit; P-1 paid INV-1
+    assert entries(container) == 3  # the invoice, P-1 and B-2
+    with unit_of_work(container.sessions) as session:
+        rule = session.scalars(
+            select(ImportedDocument.match_rule).where(ImportedDocument.external_id == "B-1")
+        )
+        assert rule.one() == "the same receipt as test payment P-1 of 2026-03-02, which posted it"
+    assert import_file(container, bank, PARSERS).status == "skipped"
+    assert_ledger_verifies(container)
+
+
+def test_the_payment_of_a_bank_line_already_imported_is_linked_to_it_whichever_comes_first(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    bank = write(tmp_path / "statement.jsonl", line("B-1", "300.00", "2026-03-05", references=[acme]))
+    import_file(container, bank, PARSERS)
+    books = write(tmp_path / "payments.jsonl", payment("P-1", acme, "300.00", "2026-03-03"))
+    result = import_file(container, books, PARSERS)
+    assert result.counts["receipts_linked"] == 1
+    assert statuses(container)["P-1"] == ("linked", statuses(container)["B-1"][1])
+    assert owes(container, acme) == Money.of("-300.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_payment_naming_its_customer_applies_the_bank_line_waiting_in_unapplied_receipts(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    qinghe = customers["qinghe"]
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-9", qinghe, "120.00")), PARSERS)
+    bank = write(tmp_path / "statement.jsonl", line("B-9", "120.00", "2026-03-10", payer="张三"))
+    assert import_file(container, bank, PARSERS).counts["receipts_unapplied"] == 1
+    books = write(tmp_path / "payments.jsonl", payment("P-9", qinghe, "120.00", "2026-03-09"))
+    assert import_file(container, books, PARSERS).counts["receipts_linked"] == 1
+    assert owes(container, qinghe) == Money.zero("CNY")
+    with unit_of_work(container.sessions) as session:
+        item = session.scalars(select(ReconciliationItem)).one()
+        assert (item.status, item.resolved_by) == ("applied", "import of test payment P-9")
+    assert statuses(container)["B-9"][0] == "posted"
+    assert_ledger_verifies(container)
+
+
+def test_receipts_of_other_customers_other_amounts_or_far_apart_are_not_linked(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    books = write(
+        tmp_path / "payments.jsonl",
+        payment("P-1", acme, "200.00", "2026-03-01"),
+        payment("P-2", acme, "200.00", "2026-03-20"),
+    )
+    import_file(container, books, PARSERS)
+    bank = write(
+        tmp_path / "statement.jsonl",
+        line("B-1", "200.00", "2026-03-02", references=[qinghe]),  # another customer's
+        line("B-2", "200.01", "2026-03-02", references=[acme]),  # another amount
+        line("B-3", "200.00", "2026-03-10", references=[acme]),  # nine days from both payments
+    )
+    result = import_file(container, bank, PARSERS)
+    assert (result.counts["receipts_linked"], result.counts["receipts_posted"]) == (0, 3)
+    assert_ledger_verifies(container)
+
+
+def test_two_equal_payments_pair_one_to_one_with_two_equal_lines_and_a_third_line_posts(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    books = write(
+        tmp_path / "payments.jsonl",
+        payment("P-1", acme, "50.00", "2026-03-02"),
+        payment("P-2", acme, "50.00", "2026-03-02"),
+    )
+    import_file(container, books, PARSERS)
+    bank = write(
+        tmp_path / "statement.jsonl",
+        *(line(f"B-{n}", "50.00", "2026-03-03", references=[acme]) for n in (1, 2, 3)),
+    )
+    result = import_file(container, bank, PARSERS)
+    assert (result.counts["receipts_linked"], result.counts["receipts_posted"]) == (2, 1)
+    found = statuses(container)
+    assert {found["B-1"][1], found["B-2"][1]} == {found["P-1"][1], found["P-2"][1]}
+    assert owes(container, acme) == Money.of("-150.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_with_linking_switched_off_both_records_post(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = customers["acme"]
+    settings = container.settings
+    matching = settings.imports.matching.model_copy(update={"same_receipt_days": 0})
+    imports = settings.imports.model_copy(update={"matching": matching})
+    monkeypatch.setattr(container, "settings", settings.model_copy(update={"imports": imports}))
+    import_file(container, write(tmp_path / "p.jsonl", payment("P-1", acme, "10.00", "2026-03-02")), PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-1", "10.00", "2026-03-02", references=[acme]))
+    assert import_file(container, bank, PARSERS).counts["receipts_posted"] == 1
+    assert owes(container, acme) == Money.of("-20.00", "CNY")
+
+
+def test_the_bank_deleting_a_linked_line_leaves_the_payment_and_a_returned_one_goes_to_a_person(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "p.jsonl", payment("P-1", acme, "90.00", "2026-03-02")), PARSERS)
+    import_file(
+        container,
+        write(
+            tmp_path / "b.jsonl",
+            line("B-1", "90.00", "2026-03-02", references=[acme]),
+            line("B-2", "-90.00", "2026-03-05", bank_reversal=True),
+        ),
+        PARSERS,
+    )
+    assert owes(container, acme) == Money.of("-90.00", "CNY")  # P-1 stands until the books reverse it
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert reason.startswith("the bank returned 90.00 CNY of line B-1, the same receipt as test payment P-1")
+    deleted = write(tmp_path / "b2.jsonl", line("D-1", "90.00", "2026-03-06", reverses="B-1"))
+    assert import_file(container, deleted, PARSERS).counts["reversed"] == 1
+    assert statuses(container)["B-1"][0] == "reversed"
+    assert owes(container, acme) == Money.of("-90.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_statement_line_linked_to_a_payment_counts_as_matched_in_the_statement_report(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        alpha = container.customers(session).create(NewCustomer("Alpha Logistik AG", "KA", "DE", "EUR"))
+    books = write(
+        tmp_path / "p.jsonl", payment("P-7001", alpha.account_no, "500.00", "2026-03-03", currency="EUR")
+    )
+    import_file(container, books, PARSERS)
+    assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_linked"] == 1
+    with unit_of_work(container.sessions) as session:
+        (euro, _) = reconcile_file(
+            session, CAMT, Camt053Parser(), container.settings.ledger.chart.bank.code, 3
+        ).statements
+    linked = {m.line.external_id: (m.by_import, m.import_status) for m in euro.matched}
+    assert linked["2026030400003#1"] == (True, "linked")
+    assert_ledger_verifies(container)
