@@ -327,15 +327,17 @@ class DocumentPoster:
         if not receipts:
             return work, counts
         self.same_receipts.prefetch(item.document for item in receipts)
-        linked: set[int] = set()
-        for item in receipts:
+        rest = []
+        for item in work:
             customer_id = self.known.ids[item.customer.account_no] if item.customer is not None else None
-            earlier = self.same_receipts.pair(item.document, customer_id)
-            if earlier is not None:
-                self._link(item, earlier, customer_id)
-                linked.add(id(item))
-                counts["receipts_linked"] += 1
-        return [item for item in work if id(item) not in linked], counts
+            receipt = rules.is_receipt(item.document)
+            earlier = self.same_receipts.pair(item.document, customer_id) if receipt else None
+            if earlier is None:
+                rest.append(item)
+                continue
+            self._link(item, earlier, customer_id)
+            counts["receipts_linked"] += 1
+        return rest, counts
 
     def _link(self, item: _Work, earlier: Earlier, customer_id: int | None) -> None:
         """Record `item` as the other record of `earlier`'s receipt. A receipt waiting in unapplied
