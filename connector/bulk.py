@@ -43,6 +43,31 @@ def insert_rows(
     connection.exec_driver_sql(statement, list(rows))
 
 
+def upsert_adding(
+    session: Session,
+    table: Table,
+    key_columns: Sequence[str],
+    added_columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """INSERT `rows` (key columns, then added columns, in the driver's types); where a row with the key
+    exists, add the row's values to its `added_columns` instead.
+
+    Rows are written in key order so concurrent writers lock rows in one order (no deadlocks on PostgreSQL).
+    """
+    if not rows:
+        return
+    mark = param_mark(session)
+    columns = (*key_columns, *added_columns)
+    additions = ", ".join(f"{column} = {table.name}.{column} + excluded.{column}" for column in added_columns)
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {additions}"
+    )
+    width = len(key_columns)
+    session.connection().exec_driver_sql(statement, sorted(rows, key=lambda row: row[:width]))
+
+
 def update_rows(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:

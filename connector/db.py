@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Engine, Integer, MetaData, Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -66,29 +65,6 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def upsert_adding(
-    session: Session,
-    table: Table,
-    key_columns: Sequence[str],
-    added_columns: Sequence[str],
-    rows: list[dict[str, Any]],
-) -> None:
-    """INSERT … ON CONFLICT DO UPDATE adding the rows' values to `added_columns` of an existing row.
-
-    Rows are sorted by key so concurrent writers lock rows in one order (no deadlocks on PostgreSQL).
-    """
-    if not rows:
-        return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(key_columns),
-        set_={column: table.c[column] + statement.excluded[column] for column in added_columns},
-    )
-    rows.sort(key=lambda row: tuple(row[column] for column in key_columns))
-    session.execute(statement, rows)
 
 
 @contextmanager

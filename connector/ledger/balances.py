@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from connector.db import upsert_adding
+from connector.bulk import upsert_adding
 from connector.ledger.models import AccountBalance, CustomerBalance
 
 ACCOUNT_BALANCES: Table = AccountBalance.__table__  # type: ignore[assignment]
@@ -62,24 +62,12 @@ def add_to_balances(
         ACCOUNT_BALANCES,
         ("account_code", "currency"),
         BALANCE_COLUMNS,
-        [
-            {"account_code": account, "currency": currency, "balance_minor": amount, "posting_count": count}
-            for (account, currency), (amount, count) in account_deltas.items()
-        ],
+        [(*key, amount, count) for key, (amount, count) in account_deltas.items()],
     )
     upsert_adding(
         session,
         CUSTOMER_BALANCES,
         ("customer_id", "account_code", "currency"),
         BALANCE_COLUMNS,
-        [
-            {
-                "customer_id": customer_id,
-                "account_code": account,
-                "currency": currency,
-                "balance_minor": amount,
-                "posting_count": count,
-            }
-            for (customer_id, account, currency), (amount, count) in customer_deltas.items()
-        ],
+        [(*key, amount, count) for key, (amount, count) in customer_deltas.items()],
     )

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.batching import cyclic_gc_paused
-from connector.bulk import allocate_ids, driver_value, insert_rows
+from connector.bulk import allocate_ids, driver_value, insert_rows, rows_in
 from connector.errors import IdempotencyConflictError, LedgerError, ReversalError, UnknownAccountError
 from connector.ledger.balances import BalanceDeltas
 from connector.ledger.entries import EntryDraft, Line, Voucher, check_draft, content_hash
@@ -26,7 +26,6 @@ from connector.money import Money
 
 ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
 POSTINGS: Table = Posting.__table__  # type: ignore[assignment]
-LOOKUP_CHUNK = 900  # stays under every driver's bound-parameter limit
 ENTRY_COLUMNS = (
     "id",
     "source",
@@ -255,13 +254,10 @@ class Ledger:
 
     def _load_customer_ids(self, account_nos: set[str]) -> None:
         """Resolve the account numbers a batch uses in as few queries as possible."""
-        missing = sorted(account_nos - self._customer_ids.keys())
-        for start in range(0, len(missing), LOOKUP_CHUNK):
-            chunk = missing[start : start + LOOKUP_CHUNK]
-            rows = self.session.execute(
-                select(Customer.account_no, Customer.id).where(Customer.account_no.in_(chunk))
-            )
-            self._customer_ids.update({account_no: customer_id for account_no, customer_id in rows})
+        missing = account_nos - self._customer_ids.keys()
+        if missing:
+            found = rows_in(self.session, "account_no, id", "customers", "account_no", missing)
+            self._customer_ids.update({account_no: customer_id for account_no, customer_id in found})
 
     def _customer_id(self, account_no: str, draft: EntryDraft) -> int:
         found = self._customer_ids.get(account_no)
@@ -286,23 +282,19 @@ class Ledger:
         for source, external_id, _ in keys:
             by_source[source].append(external_id)
         for source, external_ids in by_source.items():
-            external_ids.sort()
-            for start in range(0, len(external_ids), LOOKUP_CHUNK):
-                rows = self.session.execute(
-                    select(
-                        JournalEntry.external_id,
-                        JournalEntry.revision,
-                        JournalEntry.id,
-                        JournalEntry.content_hash,
-                    ).where(
-                        JournalEntry.source == source,
-                        JournalEntry.external_id.in_(external_ids[start : start + LOOKUP_CHUNK]),
-                        JournalEntry.is_reversal.is_(False),
-                    )
-                )
-                for external_id, revision, entry_id, stored_hash in rows:
-                    if (source, external_id, revision) in keys:
-                        found[(source, external_id, revision)] = (entry_id, stored_hash)
+            rows = rows_in(
+                self.session,
+                "external_id, revision, id, content_hash",
+                "journal_entries",
+                "external_id",
+                external_ids,
+                "source = {p} AND is_reversal = {p}",
+                source,
+                False,
+            )
+            for external_id, revision, entry_id, stored_hash in rows:
+                if (source, external_id, revision) in keys:
+                    found[(source, external_id, revision)] = (entry_id, stored_hash)
         return found
 
     def _insert(self, batch: Sequence[_Prepared]) -> list[int]:

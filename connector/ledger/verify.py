@@ -1,7 +1,8 @@
 """`connector ledger verify`: recompute the ledger from its postings and list every violation.
 
-Checks: every entry balanced per currency and with at least two postings; every entry's content
-hash matches its stored postings; customer postings exactly on the per-customer accounts; stored
+Checks: every posting's entry, chart account and customer exist; every entry balanced per currency
+and with at least two postings; every entry's content hash matches its stored postings; customer
+postings exactly on the per-customer accounts; stored
 account and customer balances equal the recomputed ones; Σ customer subledger = control account;
 reversal links consistent (a reversal mirrors its original, which is not itself a reversal).
 """
@@ -57,6 +58,38 @@ def _money(minor: int, currency: str) -> str:
         return str(Money(int(minor), currency))
     except ValueError:
         return f"{minor} (minor units) {currency}"
+
+
+def _references(session: Session) -> Iterator[Violation]:
+    # Postings carry no database foreign keys (see `Posting`): their references are checked here.
+    query = (
+        select(
+            Posting.id,
+            Posting.entry_id,
+            Posting.account_code,
+            Posting.customer_id,
+            JournalEntry.id.is_(None).label("no_entry"),
+            LedgerAccount.code.is_(None).label("no_account"),
+            (Posting.customer_id.is_not(None) & Customer.id.is_(None)).label("no_customer"),
+        )
+        .outerjoin(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .outerjoin(LedgerAccount, LedgerAccount.code == Posting.account_code)
+        .outerjoin(Customer, Customer.id == Posting.customer_id)
+        .where(
+            JournalEntry.id.is_(None)
+            | LedgerAccount.code.is_(None)
+            | (Posting.customer_id.is_not(None) & Customer.id.is_(None))
+        )
+        .order_by(Posting.id)
+    )
+    for row in session.execute(query):
+        missing = (
+            (f"its entry {row.entry_id} does not exist", row.no_entry),
+            (f"its account {row.account_code} is not in the chart", row.no_account),
+            (f"its customer {row.customer_id} does not exist", row.no_customer),
+        )
+        detail = "; ".join(what for what, gone in missing if gone)
+        yield Violation("reference", f"posting {row.id} of entry {row.entry_id}", detail)
 
 
 def _entry_balance(session: Session) -> Iterator[Violation]:
@@ -256,6 +289,7 @@ def verify_ledger(session: Session) -> VerifyReport:
         postings=session.scalar(select(func.count()).select_from(Posting)) or 0,
         customers=session.scalar(select(func.count()).select_from(Customer)) or 0,
     )
-    for check in (_entry_balance, _content_hashes, _customer_placement, _stored_balances, _reversals):
+    checks = (_references, _entry_balance, _content_hashes, _customer_placement, _stored_balances, _reversals)
+    for check in checks:
         report.violations.extend(check(session))
     return report

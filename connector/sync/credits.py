@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.db import unit_of_work, upsert_adding
+from connector.bulk import driver_value, upsert_adding
+from connector.db import unit_of_work
 from connector.sync.models import ApiCreditSpend
 
 CREDIT_SPEND: Table = ApiCreditSpend.__table__  # type: ignore[assignment]
@@ -33,5 +34,5 @@ class DatabaseSpendingLog:
                 CREDIT_SPEND,
                 ("provider", "hour"),
                 ("credits",),
-                [{"provider": provider, "hour": hour, "credits": credits}],
+                [(provider, driver_value(session, ApiCreditSpend.hour)(hour), credits)],
             )

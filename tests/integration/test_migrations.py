@@ -19,7 +19,7 @@ def test_the_migrations_create_exactly_the_schema_the_models_describe(container:
 def test_upgrading_an_up_to_date_database_is_a_no_op(container: Container) -> None:
     before = current_revision(container.engine)
     upgrade_database(container.engine)
-    assert current_revision(container.engine) == before == "0009"
+    assert current_revision(container.engine) == before == "0010"
 
 
 def test_upgrading_to_0006_fills_each_customers_backends_from_its_live_bindings(tmp_path: Path) -> None:
@@ -50,3 +50,35 @@ def test_upgrading_to_0006_fills_each_customers_backends_from_its_live_bindings(
         found = connection.execute(text("SELECT id, bound_backends FROM customers ORDER BY id")).all()
     engine.dispose()
     assert [tuple(row) for row in found] == [(1, "fxiaoke.customers,zoho.Contacts"), (2, ""), (3, "")]
+
+
+def test_upgrading_to_0010_keeps_every_posting_and_drops_only_their_foreign_keys(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_database(engine, "0009")
+    entry = (
+        "INSERT INTO journal_entries (id, source, external_id, revision, is_reversal, posting_date, memo,"
+        " document_type, content_hash, created_at) VALUES (1, 'bank', 'R-1', 1, 0, '2026-03-01', '',"
+        " 'payment', 'h', '2026-03-01')"
+    )
+    posting = (
+        "INSERT INTO postings (entry_id, account_code, currency, amount_minor) VALUES (1, :a, 'CNY', :m)"
+    )
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO ledger_accounts VALUES ('1002', 'Bank', 'bank', 'asset', 0, 0)"))
+        connection.execute(
+            text("INSERT INTO ledger_accounts VALUES ('2203', 'Unapplied', NULL, 'liability', 0, 0)")
+        )
+        connection.execute(text(entry))
+        connection.execute(text(posting), [{"a": "1002", "m": 500}, {"a": "2203", "m": -500}])
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        postings = connection.execute(
+            text("SELECT entry_id, account_code, amount_minor FROM postings ORDER BY id")
+        )
+        found = [tuple(row) for row in postings]
+        foreign_keys = connection.execute(text("PRAGMA foreign_key_list(postings)")).all()
+        indexes = {row[1] for row in connection.execute(text("PRAGMA index_list(postings)"))}
+    engine.dispose()
+    assert found == [(1, "1002", 500), (1, "2203", -500)]
+    assert foreign_keys == []
+    assert indexes == {"ix_postings_entry_id", "ix_postings_customer_id"}

@@ -111,3 +111,25 @@ def test_a_memo_edited_to_hold_a_separator_character_is_a_content_violation(cont
         container, "UPDATE journal_entries SET memo = :memo WHERE id = :id", memo="x\x1fy", id=ids["other"]
     )
     assert checks(report) == ["content"]
+
+
+def test_postings_whose_entry_was_deleted_are_reported_as_dangling(container: Container) -> None:
+    ids = build_ledger(container)
+    report = tamper(container, "DELETE FROM journal_entries WHERE id = :id", id=ids["receipt"])
+    assert checks(report) == ["reference", "reference"]
+    assert all(f"its entry {ids['receipt']} does not exist" == v.detail for v in report.violations)
+
+
+def test_a_posting_pointed_at_an_unknown_account_and_customer_names_both(container: Container) -> None:
+    ids = build_ledger(container)
+    report = tamper(
+        container,
+        "UPDATE postings SET account_code = '1199', customer_id = 999 WHERE entry_id = :id AND customer_id"
+        " IS NOT NULL",
+        id=ids["receipt"],
+    )
+    dangling = [v for v in report.violations if v.check == "reference"]
+    assert len(dangling) == 1
+    assert dangling[0].subject.endswith(f"of entry {ids['receipt']}")
+    assert dangling[0].detail == "its account 1199 is not in the chart; its customer 999 does not exist"
+    assert {"account balance", "content", "customer balance"} <= set(checks(report))

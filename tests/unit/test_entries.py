@@ -94,3 +94,5 @@ def test_content_hash_is_stable_across_releases() -> None:
         lines=lines,
     )
     assert full == "9747311f71f48ed0d45b50116d049363828eccd785a9ea32b36b2c8d5e75ed5a"
+    with_tax = [("6001", None, "CNY", -10000), ("1122", 7, "CNY", 11300), ("2221", None, "CNY", -1300)]
+    assert hash_of(with_tax) == "a45d13cbadc95d4d45737acb5b5507622ec282474ecc070ee8039ecbbacb6679"
