@@ -112,7 +112,8 @@ def content_hash(
     # refused (counted below, cheaper than searching each field).
     canonical = (
         f"{source}\x1f{external_id}\x1f{revision}\x1f{'' if reverses_id is None else reverses_id}\x1f"
-        f"{_iso(posting_date)}\x1f{_iso(value_date)}\x1f{_iso(document_date)}\x1f{memo}\x1f{document_type}\x1f"
+        f"{_iso(posting_date)}\x1f{_iso(value_date) if value_date else ''}\x1f"
+        f"{_iso(document_date) if document_date else ''}\x1f{memo}\x1f{document_type}\x1f"
         f"{_lines_text(lines)}"
     )
     if canonical.count(UNIT) != 9 + 3 * len(lines) or canonical.count(RECORD) != len(lines) - 1:
@@ -123,8 +124,8 @@ def content_hash(
 
 
 @lru_cache(maxsize=4096)  # an import's entries share a few dates
-def _iso(day: date | None) -> str:
-    return day.isoformat() if day else ""
+def _iso(day: date) -> str:
+    return day.isoformat()
 
 
 def _lines_text(lines: Sequence[tuple[str, int | None, str, int]]) -> str:
