@@ -60,14 +60,14 @@ def _money(minor: int, currency: str) -> str:
         return f"{minor} (minor units) {currency}"
 
 
+POSTING_FIELDS = (Posting.id, Posting.entry_id, Posting.account_code, Posting.customer_id)
+
+
 def _references(session: Session) -> Iterator[Violation]:
     # Postings carry no database foreign keys (see `Posting`): their references are checked here.
     query = (
         select(
-            Posting.id,
-            Posting.entry_id,
-            Posting.account_code,
-            Posting.customer_id,
+            *POSTING_FIELDS,
             JournalEntry.id.is_(None).label("no_entry"),
             LedgerAccount.code.is_(None).label("no_account"),
             (Posting.customer_id.is_not(None) & Customer.id.is_(None)).label("no_customer"),
@@ -171,13 +171,7 @@ def _content_hashes(session: Session) -> Iterator[Violation]:
 
 def _customer_placement(session: Session) -> Iterator[Violation]:
     query = (
-        select(
-            Posting.id,
-            Posting.entry_id,
-            Posting.account_code,
-            Posting.customer_id,
-            LedgerAccount.per_customer,
-        )
+        select(*POSTING_FIELDS, LedgerAccount.per_customer)
         .join(LedgerAccount, LedgerAccount.code == Posting.account_code)
         .where(
             (LedgerAccount.per_customer & Posting.customer_id.is_(None))
