@@ -119,7 +119,7 @@ class ImportSettings(Section):
 
     inbox: Path = Path("inbox")  # the daemon imports files dropped here; archive/ and failed/ beside them
     changed_documents: Literal["reverse_and_repost", "quarantine"] = "reverse_and_repost"
-    batch_size: int = Field(default=2_000, ge=1, le=100_000)
+    batch_size: int = Field(default=10_000, ge=1, le=100_000)
     matching: MatchingSettings = MatchingSettings()
 
 
