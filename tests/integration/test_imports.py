@@ -6,6 +6,7 @@ port); the real formats have parser tests of their own.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.documents import Allocation, Document, Origin, Parsed, Party, Problem
+from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.ledger.models import JournalEntry
@@ -66,6 +68,16 @@ def _document(data: dict[str, Any], origin: Origin) -> Document:
 
 
 PARSERS = [JsonLines()]
+
+
+class BreaksAtBrokenLine(JsonLines):
+    """JSON lines until a line `BROKEN`: there the file cannot be read any further."""
+
+    def parse(self, path: str, name: str) -> Iterator[Parsed]:
+        for item in super().parse(path, name):
+            if item.origin.raw == "BROKEN":
+                raise FileFormatError(f"{name}: line {item.origin.row} ends the readable part")
+            yield item
 
 
 def write(path: Path, *documents: dict[str, Any] | str) -> Path:
@@ -286,4 +298,26 @@ def test_a_replacement_line_reverses_the_line_it_replaces_and_posts_its_own_amou
     with unit_of_work(container.sessions) as session:
         statuses = dict(session.execute(select(ImportedDocument.external_id, ImportedDocument.status)).all())
     assert (statuses["B-50"], statuses["B-51"]) == ("reversed", "posted")
+    assert_ledger_verifies(container)
+
+
+def test_a_file_unreadable_midway_keeps_the_batches_before_and_leaves_the_garbage_collector_running(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    imports = container.settings.imports.model_copy(update={"batch_size": 2})
+    container.settings = container.settings.model_copy(update={"imports": imports})
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "cut.jsonl",
+        invoice("INV-60", acme, "10.00"),
+        invoice("INV-61", acme, "20.00"),
+        invoice("INV-62", acme, "40.00"),
+        "BROKEN",
+    )
+    read: list[int] = []
+    result = import_file(container, path, [BreaksAtBrokenLine()], progress=read.append)
+    assert (result.status, result.reason) == ("failed", "cut.jsonl: line 4 ends the readable part")
+    assert gc.isenabled()  # paused only while a batch is read and posted
+    assert read == [2]
+    assert receivable(container, acme) == Money.of("30.00", "CNY")
     assert_ledger_verifies(container)
