@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -118,9 +118,7 @@ def import_file(
             result.counts += _import_batch(container, session, known, batch, file_id, run)
 
     try:
-        _each_batch(
-            parser.parse(str(path), path.name), container.settings.imports.batch_size, import_batch, progress
-        )
+        _each_batch(parser, path, container.settings.imports.batch_size, import_batch, progress)
     except FileFormatError as exc:
         result.status, result.reason = "failed", str(exc)
     with unit_of_work(container.sessions) as session:
@@ -140,9 +138,7 @@ def _dry_run(
         def import_batch(batch: list[Parsed]) -> None:
             result.counts += _import_batch(container, session, known, batch, None, run)
 
-        _each_batch(
-            parser.parse(str(path), path.name), container.settings.imports.batch_size, import_batch, progress
-        )
+        _each_batch(parser, path, container.settings.imports.batch_size, import_batch, progress)
     except FileFormatError as exc:
         result.status, result.reason = "failed", str(exc)
     finally:
@@ -152,15 +148,16 @@ def _dry_run(
 
 
 def _each_batch(
-    items: Iterable[Parsed],
+    parser: DocumentParser,
+    path: Path,
     size: int,
     handle: Callable[[list[Parsed]], None],
     progress: Callable[[int], None] | None,
 ) -> None:
-    """`handle` the items a batch at a time, as they are parsed. Reading and posting a batch make
+    """`handle` the file's items `size` at a time, as they are parsed. Reading and posting a batch make
     hundreds of thousands of short-lived objects without cycles: the cyclic collector is paused
     meanwhile (it would cost a quarter of the import, finding nothing)."""
-    iterator = iter(items)
+    iterator = iter(parser.parse(str(path), path.name))
     while True:
         with cyclic_gc_paused():
             batch = list(islice(iterator, size))
