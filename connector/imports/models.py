@@ -49,7 +49,7 @@ class ImportedDocument(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=1)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))  # none: not posted
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))  # unindexed: never looked up
     currency: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     document_date: Mapped[date] = mapped_column(Date)

@@ -19,7 +19,7 @@ def test_the_migrations_create_exactly_the_schema_the_models_describe(container:
 def test_upgrading_an_up_to_date_database_is_a_no_op(container: Container) -> None:
     before = current_revision(container.engine)
     upgrade_database(container.engine)
-    assert current_revision(container.engine) == before == "0010"
+    assert current_revision(container.engine) == before == "0011"
 
 
 def test_upgrading_to_0006_fills_each_customers_backends_from_its_live_bindings(tmp_path: Path) -> None:
@@ -82,3 +82,18 @@ def test_upgrading_to_0010_keeps_every_posting_and_drops_only_their_foreign_keys
     assert found == [(1, "1002", 500), (1, "2203", -500)]
     assert foreign_keys == []
     assert indexes == {"ix_postings_entry_id", "ix_postings_customer_id"}
+
+
+def test_upgrading_to_0011_drops_only_the_imported_documents_customer_index(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_database(engine, "0010")
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        indexes = {row[1] for row in connection.execute(text("PRAGMA index_list(imported_documents)"))}
+    engine.dispose()
+    assert indexes == {
+        "sqlite_autoindex_imported_documents_1",
+        "ix_imported_documents_amount",
+        "ix_imported_documents_number",
+        "ix_imported_documents_linked_id",
+    }
