@@ -141,7 +141,9 @@ def email(value: Any) -> str | None:
         return None
     normalised = _nfkc(text).strip().lower()
     if not _EMAIL.match(normalised):
-        raise ConversionError(f"not an e-mail address: {text!r}")
+        # Contact values are personal data: a reason is stored and shown in clear, so it says what is
+        # wrong without the value (kept encrypted with the record, for `quarantine show`).
+        raise ConversionError("not an e-mail address (expected name@domain)")
     return normalised
 
 
@@ -163,9 +165,9 @@ def _parsed_e164(text: str, region: str) -> str:
     try:
         number = phonenumbers.parse(_nfkc(text), region)
     except phonenumbers.NumberParseException as exc:
-        raise ConversionError(f"not a phone number: {text!r} ({exc})") from None
+        raise ConversionError(f"not a phone number ({exc})") from None
     if not phonenumbers.is_possible_number(number):
-        raise ConversionError(f"not a possible phone number in region {region}: {text!r}")
+        raise ConversionError(f"not a possible phone number in region {region}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

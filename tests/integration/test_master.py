@@ -242,7 +242,10 @@ def test_value_tiers_follow_the_trailing_receipts_and_every_change_is_recorded(c
 def test_a_sync_run_records_its_mapping_set_and_quarantines_bad_records_once(container: Container) -> None:
     mappings, _ = load_mapping_set(REPO / "mappings")
     assert mappings is not None
-    records = [("f.csv row 2", {"id": "1", "Full_Name": "A"}), ("f.csv row 3", {"id": "2", "Email": "bad"})]
+    records = [
+        ("f.csv row 2", {"id": "1", "Full_Name": "A"}),
+        ("f.csv row 3", {"id": "2", "Email": "wang.wei-at-qq"}),
+    ]
     first = sync_customers(container, mappings, "zoho_contacts", records, "customers.import")
     again = sync_customers(container, mappings, "zoho_contacts", records, "customers.import")
     assert (first, again) == (Counter(created=1, quarantined=1), Counter(unchanged=1, quarantined=1))
@@ -252,6 +255,7 @@ def test_a_sync_run_records_its_mapping_set_and_quarantines_bad_records_once(con
         raw = json.loads(container.cipher.decrypt("quarantine.raw", held.raw_enc))
     assert [(run.status, run.mapping_digest) for run in runs] == [("succeeded", mappings.digest)] * 2
     assert json.loads(runs[0].counts_json) == {"created": 1, "quarantined": 1}
-    assert (held.record_ref, held.attempts, raw["Email"]) == ("f.csv row 3", 2, "bad")
+    assert (held.record_ref, held.attempts, raw["Email"]) == ("f.csv row 3", 2, "wang.wei-at-qq")
     assert "Full_Name: a value is required" in held.reason
     assert "email: Email: not an e-mail address" in held.reason
+    assert "wang.wei" not in held.reason  # stored in clear: the personal value stays in the encrypted raw
