@@ -7,7 +7,6 @@ by "retry" when it went through. Raw input is decrypted only for `show` and for 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +19,8 @@ from connector.errors import ConnectorError
 from connector.ledger.models import utcnow
 from connector.security.cipher import FieldCipher
 from connector.sync.models import QuarantinedRecord, SyncRun
+from connector.sync.runs import raw_input
 
-RAW_FIELD = "quarantine.raw"  # the cipher context `sync.runs.quarantine` encrypts raw input with
 STATUSES = ("open", "resolved", "all")
 
 
@@ -119,10 +118,6 @@ def load_records(
     if problems:
         raise ConnectorError("; ".join(problems))
     return found
-
-
-def raw_input(cipher: FieldCipher, record: QuarantinedRecord) -> Any:
-    return json.loads(cipher.decrypt(RAW_FIELD, record.raw_enc))
 
 
 def show_record(session: Session, cipher: FieldCipher, record_id: int) -> Detail:

@@ -38,8 +38,8 @@ from connector.master.models import CustomerBinding
 from connector.master.sync import apply_records
 from connector.security.cipher import FieldCipher
 from connector.sync.models import QuarantinedRecord, SyncRun
-from connector.sync.quarantine import load_records, mark_resolved, raw_input
-from connector.sync.runs import finish_run, start_run
+from connector.sync.quarantine import load_records, mark_resolved
+from connector.sync.runs import finish_run, raw_input, start_run
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -28,18 +29,35 @@ def finish_run(run: SyncRun, counts: Counter[str], error: str | None = None) -> 
     run.finished_at = utcnow()
 
 
+RAW_FIELD = "quarantine.raw"  # the cipher context of a quarantined record's raw input
+
+
 def quarantine(
-    session: Session, cipher: FieldCipher, run: SyncRun | None, source: str, ref: str, raw: Any, reason: str
+    session: Session,
+    cipher: FieldCipher,
+    run: SyncRun | None,
+    source: str,
+    ref: str,
+    raw: Any,
+    reason: str,
+    same_record: Callable[[Any], bool] | None = None,
 ) -> None:
-    """Keep a record that failed, with why; the same record failing again counts another attempt."""
-    known = session.scalars(
-        select(QuarantinedRecord).where(
+    """Keep a record that failed, with why; the same record failing again counts another attempt.
+
+    An open record under the same source and reference is that record, unless `same_record` (asked
+    with its raw input) says otherwise: then it is kept as it is and this one is kept beside it.
+    """
+    held = session.scalars(
+        select(QuarantinedRecord)
+        .where(
             QuarantinedRecord.source == source,
             QuarantinedRecord.record_ref == ref,
             QuarantinedRecord.status == "open",
         )
-    ).first()
-    raw_enc = cipher.encrypt("quarantine.raw", json.dumps(raw, ensure_ascii=False, default=str))
+        .order_by(QuarantinedRecord.id)
+    ).all()
+    known = next((r for r in held if same_record is None or same_record(raw_input(cipher, r))), None)
+    raw_enc = cipher.encrypt(RAW_FIELD, json.dumps(raw, ensure_ascii=False, default=str))
     if known is None:
         session.add(
             QuarantinedRecord(
@@ -51,3 +69,7 @@ def quarantine(
         known.reason, known.raw_enc = reason, raw_enc
         known.run_id = run.id if run else known.run_id
     session.flush()
+
+
+def raw_input(cipher: FieldCipher, record: QuarantinedRecord) -> Any:
+    return json.loads(cipher.decrypt(RAW_FIELD, record.raw_enc))

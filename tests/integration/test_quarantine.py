@@ -96,6 +96,26 @@ def test_a_retry_posts_the_document_whose_customer_now_exists_and_keeps_the_bad_
     assert_ledger_verifies(container)
 
 
+def test_two_files_of_one_name_keep_their_bad_rows_apart_and_a_retry_counts_on_its_own_file(
+    container: Container, tmp_path: Path
+) -> None:
+    january, february = tmp_path / "january" / "payments.jsonl", tmp_path / "february" / "payments.jsonl"
+    january.parent.mkdir()
+    february.parent.mkdir()
+    import_file(container, write(january, "{january is cut"), PARSERS)
+    import_file(container, write(february, "{february is cut"), PARSERS)
+    with unit_of_work(container.sessions) as session:
+        held = [(e.id, e.ref, e.attempts) for e in list_records(session)]
+        raws = [show_record(session, container.cipher, record_id).raw["raw"] for record_id, _, _ in held]
+    assert [(ref, attempts) for _, ref, attempts in held] == [("payments.jsonl:1", 1)] * 2
+    assert raws == ["{january is cut", "{february is cut"]
+
+    [outcome] = retry(container, [held[0][0]], parsers=parsers, mappings=no_mappings)
+
+    assert outcome.still_open == [held[0][0]]
+    assert [record(container, record_id).attempts for record_id, _, _ in held] == [2, 1]
+
+
 def test_a_file_moved_away_is_a_clear_error_until_its_new_place_is_named(
     container: Container, tmp_path: Path
 ) -> None:
