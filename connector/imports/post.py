@@ -555,10 +555,12 @@ def quarantine_input(
         raw["external_id"] = external_id
     raw["file_id"] = file_id
 
-    def same_file(held: Any) -> bool:  # exports keep their names: another file's row 5 is another record
-        return isinstance(held, dict) and held.get("file_id") == file_id
+    def same_row(held: Any) -> bool:
+        """The same file's row, or the same text again (a re-export). Exports keep their names from one
+        month to the next: another file's row 5 with other text is another record, kept beside it."""
+        return isinstance(held, dict) and (held.get("file_id") == file_id or held.get("raw") == origin.raw)
 
-    quarantine(session, cipher, run, source, ref, raw, reason, same_file)
+    quarantine(session, cipher, run, source, ref, raw, reason, same_row)
 
 
 def _why_not(match: Match) -> str:

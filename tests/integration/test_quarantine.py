@@ -96,7 +96,7 @@ def test_a_retry_posts_the_document_whose_customer_now_exists_and_keeps_the_bad_
     assert_ledger_verifies(container)
 
 
-def test_two_files_of_one_name_keep_their_bad_rows_apart_and_a_retry_counts_on_its_own_file(
+def test_files_of_one_name_keep_their_different_bad_rows_apart_and_a_retry_counts_on_its_own_file(
     container: Container, tmp_path: Path
 ) -> None:
     january, february = tmp_path / "january" / "payments.jsonl", tmp_path / "february" / "payments.jsonl"
