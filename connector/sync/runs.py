@@ -14,6 +14,8 @@ from connector.ledger.models import utcnow
 from connector.security.cipher import FieldCipher
 from connector.sync.models import QuarantinedRecord, SyncRun
 
+RAW_FIELD = "quarantine.raw"  # the cipher context of a quarantined record's raw input
+
 
 def start_run(session: Session, job: str, source: str, mapping_digest: str) -> SyncRun:
     run = SyncRun(job=job, source=source, mapping_digest=mapping_digest)
@@ -27,9 +29,6 @@ def finish_run(run: SyncRun, counts: Counter[str], error: str | None = None) -> 
     run.error = error
     run.counts_json = json.dumps(dict(sorted(counts.items())))
     run.finished_at = utcnow()
-
-
-RAW_FIELD = "quarantine.raw"  # the cipher context of a quarantined record's raw input
 
 
 def quarantine(
