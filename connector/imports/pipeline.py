@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.batching import cyclic_gc_paused
+from connector.batching import CommitBehind, cyclic_gc_paused
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.documents import Document, DocumentParser, Parsed, Problem, SniffsWholeFile, Statement
@@ -110,15 +110,17 @@ def import_file(
     result = FileResult(path.name, parser.format, "imported")
     known: KnownCustomers | None = None
 
-    def import_batch(batch: list[Parsed]) -> None:
-        nonlocal known
-        with unit_of_work(container.sessions) as session:
-            run = session.get_one(SyncRun, run_id)
-            known = _known(container, session, known)
-            result.counts += _import_batch(container, session, known, batch, file_id, run)
-
     try:
-        _each_batch(parser, path, container.settings.imports.batch_size, import_batch, progress)
+        with CommitBehind(container.sessions) as commits:
+
+            def import_batch(batch: list[Parsed]) -> None:
+                nonlocal known
+                with commits.transaction() as session:
+                    run = session.get_one(SyncRun, run_id)
+                    known = _known(container, session, known)
+                    result.counts += _import_batch(container, session, known, batch, file_id, run)
+
+            _each_batch(parser, path, container.settings.imports.batch_size, import_batch, progress)
     except FileFormatError as exc:
         result.status, result.reason = "failed", str(exc)
     with unit_of_work(container.sessions) as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -75,6 +76,28 @@ def _batch_in_own_transaction(
         return apply_records(session, container, mappings, mapping, session.get_one(SyncRun, run_id), batch)
 
 
+@dataclass(frozen=True)
+class MappedBatch:
+    """A batch of (reference, raw record) pairs through the inbound mapping: the records it mapped with
+    their values, and those it refused with the reasons."""
+
+    mapped: list[tuple[str, Any, dict[str, Any]]]
+    refused: list[tuple[str, Any, str]]
+
+
+def map_batch(mapping: MappingFile, batch: list[tuple[str, Any]]) -> MappedBatch:
+    """Map each record (pure: a caller may map the next batch while the last one commits)."""
+    mapped: list[tuple[str, Any, dict[str, Any]]] = []
+    refused: list[tuple[str, Any, str]] = []
+    for ref, raw in batch:
+        result = map_record(mapping, raw)
+        if result.ok:
+            mapped.append((ref, raw, result.values))
+        else:
+            refused.append((ref, raw, "; ".join(f"{target}: {why}" for target, why in result.errors.items())))
+    return MappedBatch(mapped, refused)
+
+
 def apply_records(
     session: Session,
     container: Container,
@@ -84,19 +107,26 @@ def apply_records(
     batch: list[tuple[str, Any]],
 ) -> Counter[str]:
     """Map and apply (reference, raw record) pairs in the caller's transaction; failures are quarantined."""
+    return apply_mapped(session, container, mappings, mapping, run, map_batch(mapping, batch))
+
+
+def apply_mapped(
+    session: Session,
+    container: Container,
+    mappings: MappingSet,
+    mapping: MappingFile,
+    run: SyncRun,
+    batch: MappedBatch,
+) -> Counter[str]:
+    """Apply a mapped batch in the caller's transaction: the refused records and those the master
+    refuses are quarantined."""
     counts: Counter[str] = Counter()
+    for ref, raw, reasons in batch.refused:
+        quarantine(session, container.cipher, run, mapping.source, ref, raw, reasons)
+        counts["quarantined"] += 1
     master = container.master(session, mappings.policy)
-    good: list[tuple[str, Any, dict[str, Any]]] = []
-    for ref, raw in batch:
-        mapped = map_record(mapping, raw)
-        if mapped.ok:
-            good.append((ref, raw, mapped.values))
-        else:
-            reasons = "; ".join(f"{target}: {why}" for target, why in mapped.errors.items())
-            quarantine(session, container.cipher, run, mapping.source, ref, raw, reasons)
-            counts["quarantined"] += 1
-    results = master.apply_many(mapping.source, [values for _, _, values in good], mappings.digest)
-    for (ref, raw, _), applied in zip(good, results, strict=True):
+    results = master.apply_many(mapping.source, [values for _, _, values in batch.mapped], mappings.digest)
+    for (ref, raw, _), applied in zip(batch.mapped, results, strict=True):
         if applied.outcome == "failed":
             quarantine(session, container.cipher, run, mapping.source, ref, raw, applied.reason)
             counts["quarantined"] += 1

@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from connector.batching import CommitBehind
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.errors import BudgetExhaustedError, ConnectorError
 from connector.mapping.files import MappingSet
-from connector.master.sync import apply_records, inbound_mapping
+from connector.master.sync import apply_mapped, apply_records, inbound_mapping, map_batch
 from connector.ports import Changed, ContactSource, Deletion
 from connector.sync import cursors
 from connector.sync.models import SyncRun
@@ -62,22 +63,26 @@ def pull_stream(
         gone_position = cursors.deletions_position(row)
     error: str | None = None
     try:
-        pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
-        for run_of_pages in prefetched_runs(pages, READ_AHEAD_PAGES, RECORDS_PER_TRANSACTION, len):
-            changed = [record for page in run_of_pages for record in page]
-            position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
-            with unit_of_work(container.sessions) as session:
-                run = session.get_one(SyncRun, run_id)
-                batch = [(f"{mapping.source} {c.id}", c.raw) for c in changed]
-                result.counts += apply_records(session, container, mappings, mapping, run, batch)
-                cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
-            result.counts["read"] += len(changed)
-        for gone in source.deletions(stream, gone_position.at):
-            fresh = [d for d in gone if d.id not in gone_position.seen or d.deleted_at != gone_position.at]
-            gone_position = gone_position.advanced(((d.id, d.deleted_at) for d in gone), signpost)
-            with unit_of_work(container.sessions) as session:
-                result.counts += _apply_deletions(container, session, mappings, mapping.source, fresh)
-                cursors.save_deletions_position(cursors.cursor_row(session, backend, stream), gone_position)
+        with CommitBehind(container.sessions) as commits:
+            pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
+            for run_of_pages in prefetched_runs(pages, READ_AHEAD_PAGES, RECORDS_PER_TRANSACTION, len):
+                changed = [record for page in run_of_pages for record in page]
+                position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
+                mapped = map_batch(mapping, [(f"{mapping.source} {c.id}", c.raw) for c in changed])
+                with commits.transaction() as session:
+                    run = session.get_one(SyncRun, run_id)
+                    result.counts += apply_mapped(session, container, mappings, mapping, run, mapped)
+                    cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
+                result.counts["read"] += len(changed)
+            for gone in source.deletions(stream, gone_position.at):
+                fresh = [
+                    d for d in gone if d.id not in gone_position.seen or d.deleted_at != gone_position.at
+                ]
+                gone_position = gone_position.advanced(((d.id, d.deleted_at) for d in gone), signpost)
+                with commits.transaction() as session:
+                    result.counts += _apply_deletions(container, session, mappings, mapping.source, fresh)
+                    row = cursors.cursor_row(session, backend, stream)
+                    cursors.save_deletions_position(row, gone_position)
     except BudgetExhaustedError as exc:
         result.stopped = str(exc)  # what was stored is kept with its cursor; the next cycle goes on
     except ConnectorError as exc:
