@@ -1,5 +1,6 @@
 """Import a file: recognise it, skip it if these bytes were imported before, stream its documents into
-the ledger in batches (each its own transaction), quarantine what cannot be read, record the file.
+the ledger in batches (each its own transaction, committed behind while the next batch is read),
+quarantine what cannot be read, record the file.
 
 A file that cannot be read at all is recorded as failed with the reason (the inbox moves it to
 `failed/`); a file with bad rows is imported with those rows quarantined. With `dry_run` everything

@@ -4,7 +4,8 @@ Pages of changes are mapped and applied in one transaction together with the cur
 them, so a crash loses at most the pages in hand and the next run starts where the last commit left
 off. Pages are fetched while earlier ones are stored; the pages waiting when a transaction starts go
 into it together (up to `RECORDS_PER_TRANSACTION`), so a fast source pays for few commits and a slow
-one has each page stored as soon as it arrives. The run's start is the cursor's signpost.
+one has each page stored as soon as it arrives. A transaction commits behind (`CommitBehind`) while the
+next pages are mapped. The run's start is the cursor's signpost.
 Deletions mark the record's binding deleted (and the customer inactive when it was the last one).
 """
 
