@@ -7,12 +7,14 @@ a binding says which stream of which backend its record lives in — the push wr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from connector.batching import CommitBehind
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.errors import ConnectorError
@@ -46,16 +48,14 @@ def sync_customers(
     counts: Counter[str] = Counter()
     with unit_of_work(container.sessions) as session:
         run_id = start_run(session, job, mapping.source, mappings.digest).id
-    batch: list[tuple[str, Any]] = []
     error: str | None = None
     try:
-        for item in records:
-            batch.append(item)
-            if len(batch) >= BATCH:
-                counts += _batch_in_own_transaction(container, mappings, mapping, run_id, batch)
-                batch = []
-        if batch:
-            counts += _batch_in_own_transaction(container, mappings, mapping, run_id, batch)
+        with CommitBehind(container.sessions) as commits:
+            for batch in _chunks(records, BATCH):
+                mapped = map_batch(mapping, batch)  # while the batch before commits
+                with commits.transaction() as session:
+                    run = session.get_one(SyncRun, run_id)
+                    counts += apply_mapped(session, container, mappings, mapping, run, mapped)
     except ConnectorError as exc:
         error = str(exc)
         raise
@@ -65,15 +65,10 @@ def sync_customers(
     return counts
 
 
-def _batch_in_own_transaction(
-    container: Container,
-    mappings: MappingSet,
-    mapping: MappingFile,
-    run_id: int,
-    batch: list[tuple[str, Any]],
-) -> Counter[str]:
-    with unit_of_work(container.sessions) as session:
-        return apply_records(session, container, mappings, mapping, session.get_one(SyncRun, run_id), batch)
+def _chunks(items: Iterable[tuple[str, Any]], size: int) -> Iterator[list[tuple[str, Any]]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 @dataclass(frozen=True)
