@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import SingletonThreadPool
 
 
 @contextmanager
@@ -36,11 +37,14 @@ class CommitBehind:
     import, spent in C without holding the GIL, so reading and mapping can go on meanwhile. Order is
     kept: a transaction begins only when the one before it is committed, so it sees everything before
     it; a failed commit is raised by the next `transaction()` or by leaving the block, and nothing after
-    it is written. Leaving the block waits for the last commit.
+    it is written. Leaving the block waits for the last commit. Where each thread has a connection of
+    its own (an in-memory SQLite database), a connection cannot be committed from another thread:
+    there each transaction commits in place.
     """
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._in_place = isinstance(getattr(sessions.kw.get("bind"), "pool", None), SingletonThreadPool)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit-behind")
         self._pending: Future[None] | None = None
 
@@ -67,7 +71,10 @@ class CommitBehind:
         except BaseException:
             session.close()
             raise
-        self._pending = self._worker.submit(_commit, session)
+        if self._in_place:
+            _commit(session)
+        else:
+            self._pending = self._worker.submit(_commit, session)
 
     def wait(self) -> None:
         """Until the last commit is done; raises its error if it failed."""

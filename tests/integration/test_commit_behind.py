@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from connector.batching import CommitBehind
 from connector.bootstrap import Container
-from connector.db import unit_of_work
+from connector.db import make_engine, session_factory, unit_of_work
 from connector.sync.models import SyncRun
 from connector.sync.runs import start_run
 
@@ -100,3 +100,19 @@ def test_a_transaction_that_raises_is_rolled_back_and_the_ones_before_it_are_kep
             session.flush()
             raise ValueError("a bad batch")
     assert committed_runs(container) == 1
+
+
+def test_an_in_memory_database_whose_connection_stays_in_its_thread_commits_in_place() -> None:
+    engine = make_engine("sqlite://")
+    sessions = session_factory(engine)
+    try:
+        with CommitBehind(sessions) as commits:
+            with commits.transaction() as session:
+                session.execute(text("CREATE TABLE batches (n INTEGER)"))
+            for number in range(3):
+                with commits.transaction() as session:
+                    session.execute(text("INSERT INTO batches VALUES (:n)"), {"n": number})
+        with sessions() as session:
+            assert session.scalar(text("SELECT count(*) FROM batches")) == 3
+    finally:
+        engine.dispose()
