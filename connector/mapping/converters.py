@@ -1,7 +1,10 @@
 """Named converters for mapping files: pure functions, one registry, adding one is one function.
 
 A converter takes the current value and its keyword options and returns the new value, or raises
-`ConversionError` with a reason an admin can act on. `None` means "no value": most converters pass
+`ConversionError` with a reason an admin can act on. A reason does not quote the value (amount text
+aside, a figure): any field may be personal data (a name through `regex`, a birthday through `date`),
+and reasons are stored and shown in clear; the value is kept encrypted with the record
+(`connector quarantine show`). `None` means "no value": most converters pass
 it through, so `required` and `default` decide what an absent value means.
 
 Compiled mappings call `bind(name, options)` once per step and then the one-argument result per
@@ -246,7 +249,7 @@ def _read_date(read: Callable[[str], datetime], described: str, value: Any) -> d
     try:
         return read(text).date()  # a calendar date: any zone in the text is dropped
     except ValueError:
-        raise ConversionError(f"{text!r} does not match {described}") from None
+        raise ConversionError(f"the value does not match {described}") from None
 
 
 @binder("date")
@@ -294,7 +297,7 @@ def _read_datetime(
         try:
             parsed = read(text)
         except ValueError:
-            raise ConversionError(f"{text!r} does not match the datetime format {format!r}") from None
+            raise ConversionError(f"the value does not match the datetime format {format!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
@@ -321,7 +324,7 @@ def _decimal_from(value: Any, parse: Callable[[str], Decimal]) -> Decimal | None
     if value is None or isinstance(value, Decimal):
         return value
     if isinstance(value, float):
-        raise ConversionError(f"float {value!r} is not exact; read the source as text")
+        raise ConversionError("a float is not exact; read the source as text")
     if isinstance(value, int):
         return Decimal(value)
     text = str(value)
@@ -357,7 +360,7 @@ def map_values(value: Any, values: Mapping[str, Any], default: Any = None) -> An
         return values[key]
     if default is not None:
         return default
-    raise ConversionError(f"{key!r} is not one of {', '.join(map(repr, values))} and there is no default")
+    raise ConversionError(f"the value is not one of {', '.join(map(repr, values))} and there is no default")
 
 
 @converter("default", options=("value",), required=("value",))
@@ -391,7 +394,7 @@ def _search(
         return None
     found = search(text)
     if found is None:
-        raise ConversionError(f"{text!r} does not match /{pattern}/")
+        raise ConversionError(f"the value does not match /{pattern}/")
     try:
         return found.group(group)
     except IndexError:
@@ -431,7 +434,7 @@ def _exact(value: Any, converter_name: str) -> Decimal | None:
     if amount is None or isinstance(amount, Decimal):
         return amount
     if isinstance(amount, bool | float):
-        raise ConversionError(f"{converter_name}: {amount!r} is not an exact number")
+        raise ConversionError(f"{converter_name}: a {type(amount).__name__} is not an exact number")
     if isinstance(amount, int):
         return Decimal(amount)
     try:
@@ -494,5 +497,5 @@ def format_date(value: Any, format: str = "%Y-%m-%d") -> str | None:
     if value is None:
         return None
     if not isinstance(value, date):
-        raise ConversionError(f"format_date: {value!r} is not a date")
+        raise ConversionError(f"format_date: a {type(value).__name__} is not a date")
     return value.strftime(format)

@@ -142,6 +142,27 @@ def test_dates_and_datetimes_follow_the_declared_format_and_zone() -> None:
         convert("date", "03/05/26", format="%Y-%m-%d")
 
 
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("regex", {"pattern": r"^\d+$"}),
+        ("map", {"values": {"A": "a"}}),
+        ("date", {"format": "%Y-%m-%d"}),
+        ("datetime", {"format": "%Y-%m-%d %H:%M"}),
+        ("email", {}),
+    ],
+)
+def test_a_refused_value_is_not_quoted_in_the_reason(name: str, options: dict[str, object]) -> None:
+    """Reasons are stored and shown in clear, and a mapping may send any field (a name, a birthday)
+    through any converter: the reason says what is wrong, the encrypted record keeps the value."""
+    personal = "张伟 Zhang Wei"
+    for step in (functools.partial(convert, name, **options), bind(name, options)):
+        with pytest.raises(ConversionError) as refused:
+            step(personal)
+        assert "张伟" not in str(refused.value)
+        assert "Zhang" not in str(refused.value)
+
+
 def test_map_default_template_regex_and_required() -> None:
     assert convert("map", "Key Account", values={"Key Account": "KA"}) == "KA"
     assert convert("map", "Other", values={"Key Account": "KA"}, default="SME") == "SME"
