@@ -34,6 +34,13 @@ class Origin:
     raw: str = ""
 
 
+def compact_account(text: str | None) -> str | None:
+    """An IBAN or account number (or a bank account's name) as it is compared: no spaces, upper case."""
+    if text is None:
+        return None
+    return "".join(text.split()).upper() or None
+
+
 @dataclass(frozen=True, slots=True)
 class Party:
     """The other side of a document as the source names it; any of these may be missing."""
@@ -83,7 +90,8 @@ class Document:
     reverses: str | None = None
     replaces: str | None = None
     bank_reversal: bool = False
-    account: str | None = None  # bank_line: the statement's account (IBAN or number)
+    # A bank line: its statement's account (IBAN or number); a payment: the account it was deposited to.
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from connector.credit.rules import CreditSettings
+from connector.documents import compact_account
 from connector.money import currency_code
 
 ENV_PREFIX = "CONNECTOR_"
@@ -74,10 +75,28 @@ class ChartAccount(Section):
     name: str
 
 
+class BankAccount(ChartAccount):
+    """A bank account with a ledger account of its own (a sub-account of bank deposits, 银行存款-工行基本户):
+    receipts into it post there, and its statements reconcile against it alone."""
+
+    # How statements and exports name it: the IBAN or account number a statement gives, the name or
+    # number an export gives as a payment's deposit account. Compared without spaces, in upper case.
+    numbers: list[str] = Field(min_length=1)
+
+    @field_validator("numbers")
+    @classmethod
+    def _numbers_given(cls, numbers: list[str]) -> list[str]:
+        if any(not compact_account(number) for number in numbers):
+            raise ValueError("an empty account number")
+        return numbers
+
+
 class ChartSettings(Section):
     """Role → account. Defaults follow the Chinese chart (企业会计准则)."""
 
     bank: ChartAccount = ChartAccount(code="1002", name="Bank deposits 银行存款")
+    # The bank accounts kept apart; a receipt into any other account posts to `bank`.
+    bank_accounts: list[BankAccount] = []
     receivable: ChartAccount = ChartAccount(code="1122", name="Accounts receivable 应收账款")
     advances: ChartAccount = ChartAccount(code="2203", name="Customer advances 预收账款")
     # Receipts whose payer is not known yet: held here until finance attributes them to a customer.
@@ -93,9 +112,21 @@ class ChartSettings(Section):
             self.unapplied.code,
             self.revenue.code,
         ]
+        codes += [account.code for account in self.bank_accounts]
         if len(set(codes)) != len(codes):
-            raise ValueError(f"each role needs its own account code, got {codes}")
+            raise ValueError(f"each role and bank account needs its own account code, got {codes}")
+        owners: dict[str, str] = {}
+        for account in self.bank_accounts:
+            for number in account.numbers:
+                owner = owners.setdefault(compact_account(number) or "", account.code)
+                if owner != account.code:
+                    raise ValueError(f"bank account {number!r} is given to both {owner} and {account.code}")
         return self
+
+    @property
+    def bank_codes(self) -> tuple[str, ...]:
+        """Every account receipts are posted to: the bank role's, then each bank account's."""
+        return (self.bank.code, *(account.code for account in self.bank_accounts))
 
 
 class MatchingSettings(Section):

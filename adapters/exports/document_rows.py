@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from adapters.exports.tabular import Header, Row
-from connector.documents import DocumentKind, Party
+from connector.documents import DocumentKind, Party, compact_account
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.apply import CompiledField, compile_field, map_fields
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
@@ -312,5 +312,4 @@ def _minor(amount: Decimal, currency: str, target: str) -> int:
 @functools.lru_cache(maxsize=65_536)
 def _party(name: str | None, account_no: str | None, external_id: str | None, bank: str | None) -> Party:
     """One Party per distinct payer (exports repeat them); bank accounts without spaces."""
-    account = "".join(bank.split()).upper() if bank else None
-    return Party(name, account_no, external_id, account)
+    return Party(name, account_no, external_id, compact_account(bank))

@@ -56,7 +56,6 @@ from adapters.statements.common import (
     REVERSAL_MARKER,
     SNIFF_BYTES,
     BrokenXml,
-    compact_account,
     composite_id,
     decimal_amount,
     give_up,
@@ -65,7 +64,7 @@ from adapters.statements.common import (
     unique_texts,
     xml_events,
 )
-from connector.documents import Document, Origin, Parsed, Party, Problem, Statement
+from connector.documents import Document, Origin, Parsed, Party, Problem, Statement, compact_account
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money, currency_code
 

@@ -55,14 +55,6 @@ def clean(text: str | None) -> str | None:
     return collapsed or None
 
 
-def compact_account(text: str | None) -> str | None:
-    """An IBAN or account number as the matcher compares it: no spaces, upper case."""
-    if text is None:
-        return None
-    compacted = _SPACES.sub("", text).upper()
-    return compacted or None
-
-
 def unique_texts(texts: Iterable[str | None]) -> tuple[str, ...]:
     """Cleaned, non-empty texts in their first-seen order, each once (the matcher searches them all)."""
     seen: dict[str, None] = {}

@@ -47,13 +47,12 @@ from adapters.statements.common import (
     REVERSAL_MARKER,
     SNIFF_BYTES,
     clean,
-    compact_account,
     composite_id,
     detect_encoding,
     unique_texts,
 )
 from adapters.statements.mt940_fields import Boundary, Field, Stray, fields
-from connector.documents import Document, Origin, Parsed, Party, Problem, Statement
+from connector.documents import Document, Origin, Parsed, Party, Problem, Statement, compact_account
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money
 

@@ -48,7 +48,6 @@ from adapters.statements.common import (
     SNIFF_BYTES,
     BrokenXml,
     clean,
-    compact_account,
     composite_id,
     content_digest,
     decimal_amount,
@@ -59,7 +58,7 @@ from adapters.statements.common import (
     unique_texts,
 )
 from adapters.statements.common import xml_events as _xml_events
-from connector.documents import Document, Origin, Parsed, Party, Problem, Statement
+from connector.documents import Document, Origin, Parsed, Party, Problem, Statement, compact_account
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money, currency_code
 

@@ -220,7 +220,7 @@ def classify(
 ) -> None:
     """Recompute value tiers from the ledger's receipts; every change goes to the audit trail."""
     day = date.fromisoformat(as_of) if as_of else datetime.now().astimezone().date()  # the local business day
-    bank = state(ctx).settings().ledger.chart.bank.code
+    banks = state(ctx).settings().ledger.chart.bank_codes
     with master_session(ctx) as master:
-        counts = master.reclassify_tiers(bank, day)
+        counts = master.reclassify_tiers(banks, day)
     out.print(f"value tiers as of {day}: {_summary(counts)}")

@@ -167,7 +167,7 @@ def statement_command(
     ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Compare a bank statement with the ledger's bank account over its period (对账).
+    """Compare a bank statement with its bank account in the ledger over its period (对账).
 
     Per statement in FILE: matched lines, lines missing from the ledger, entries missing from the bank.
 
@@ -176,18 +176,18 @@ def statement_command(
     Exit status: 0 when every statement reconciles, 1 when one does not, 2 when FILE is no statement.
     """
     container = state(ctx).container()
-    bank = Accounts.of(container.settings.ledger.chart).bank
+    accounts = Accounts.of(container.settings.ledger.chart)
     try:
         parser = choose_parser(path, container.document_parsers(), format)
         with unit_of_work(container.sessions) as session:
-            result = reconcile_file(session, path, parser, bank, window_days)
+            result = reconcile_file(session, path, parser, accounts, window_days)
     except FileFormatError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(2) from None
     if as_json:
-        out.print(dumps(reconciliation_json(result, bank)), markup=False)
+        out.print(dumps(reconciliation_json(result)), markup=False)
     else:
-        for text in reconciliation_text(result, bank):
+        for text in reconciliation_text(result):
             out.print(text, markup=False)
     if not result.reconciles:
         raise typer.Exit(1)

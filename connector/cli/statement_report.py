@@ -17,16 +17,16 @@ from connector.imports.statement_reconcile import FileReconciliation
 from connector.money import Money
 
 BALANCES_NOTE = (
-    "movements over the period are compared, not balances: the ledger's bank account holds only what "
+    "movements over the period are compared, not balances: the ledger's bank accounts hold only what "
     "the connector posted (customer receipts)"
 )
 
 
-def reconciliation_text(result: FileReconciliation, bank: str) -> list[str]:
+def reconciliation_text(result: FileReconciliation) -> list[str]:
     count = len(result.statements)
     texts = [
-        f"{result.name} ({result.format}): {count} statement{'' if count == 1 else 's'} against ledger "
-        f"account {bank}, amount-and-date window ±{result.window_days} days"
+        f"{result.name} ({result.format}): {count} statement{'' if count == 1 else 's'}, "
+        f"amount-and-date window ±{result.window_days} days"
     ]
     for report in result.statements:
         texts += ["", *_statement_text(report)]
@@ -42,7 +42,7 @@ def _statement_text(report: StatementReport) -> list[str]:
     when = f"{period.start} to {period.end}" if period else "no period"
     texts = [
         f"Statement {statement.statement_id or '(no id)'} · account {statement.account} · {when} · "
-        f"{statement.currency}"
+        f"{statement.currency} · against ledger account {report.ledger_account}"
     ]
     if not report.header_read:
         texts.append("  no statement header follows these lines (the file is cut short?): nothing to trust")
@@ -153,11 +153,10 @@ def _balances_text(report: StatementReport) -> list[str]:
     return texts
 
 
-def reconciliation_json(result: FileReconciliation, bank: str) -> dict[str, Any]:
+def reconciliation_json(result: FileReconciliation) -> dict[str, Any]:
     return {
         "file": result.name,
         "format": result.format,
-        "bank_account": bank,
         "window_days": result.window_days,
         "reconciles": result.reconciles,
         "statements": [_statement_json(report) for report in result.statements],
@@ -170,6 +169,7 @@ def _statement_json(report: StatementReport) -> dict[str, Any]:
     return {
         "statement_id": statement.statement_id,
         "account": statement.account,
+        "ledger_account": report.ledger_account,
         "currency": statement.currency,
         "source": statement.source,
         "header_read": report.header_read,

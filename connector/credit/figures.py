@@ -92,7 +92,7 @@ def _chunk(
         return {}
     ar = reads.ar_lines(session, ids, receivable_code, as_of)
     advances = reads.account_sums(session, ids, advances_code, as_of)
-    paid = reads.receipts(session, ids, (receivable_code, advances_code), chart.bank.code, as_of)
+    paid = reads.receipts(session, ids, (receivable_code, advances_code), chart.bank_codes, as_of)
     currencies = {row.id: row.currency for row in rows}
     foreign = {
         customer_id

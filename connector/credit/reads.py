@@ -114,7 +114,7 @@ def account_sums(
 
 
 def receipts(
-    session: Session, ids: Sequence[int], customer_accounts: Sequence[str], bank: str, as_of: date
+    session: Session, ids: Sequence[int], customer_accounts: Sequence[str], banks: Sequence[str], as_of: date
 ) -> dict[tuple[int, str], list[Receipt]]:
     """(customer id, currency) → the customer's receipts up to `as_of`, oldest first.
 
@@ -130,7 +130,9 @@ def receipts(
     debits_bank = (
         exists()
         .where(
-            bank_line.entry_id == Posting.entry_id, bank_line.account_code == bank, bank_line.amount_minor > 0
+            bank_line.entry_id == Posting.entry_id,
+            bank_line.account_code.in_(banks),
+            bank_line.amount_minor > 0,
         )
         .correlate(Posting)
     )

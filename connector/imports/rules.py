@@ -7,16 +7,19 @@
     receipt, unknown   Dr bank                       Cr unapplied receipts
     application        Dr unapplied receipts         Cr receivable / advances (customer), as above
 
+"bank" is the ledger account of the bank account the receipt names (a statement's account, an export's
+deposit account) when that account is kept apart (`ledger.chart.bank_accounts`), else the bank role's.
 A document keeps its currency. The entry's key is the document's (source, external id, revision); its
 voucher is the file and row the document came from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
-from connector.documents import Document
+from connector.documents import Document, compact_account
 from connector.ledger.entries import EntryDraft, Line, Voucher
 from connector.money import Money
 from connector.settings import ChartSettings
@@ -31,6 +34,7 @@ class Accounts:
     advances: str
     unapplied: str
     revenue: str
+    banks: Mapping[str, str] = field(default_factory=dict)  # compacted account number or name → code
 
     @classmethod
     def of(cls, chart: ChartSettings) -> Accounts:
@@ -40,7 +44,17 @@ class Accounts:
             chart.advances.code,
             chart.unapplied.code,
             chart.revenue.code,
+            {
+                compact_account(n) or "": account.code
+                for account in chart.bank_accounts
+                for n in account.numbers
+            },
         )
+
+    def bank_for(self, account: str | None) -> str:
+        """The ledger account of the bank account a statement or an export names (`bank` for one not
+        kept apart, or none named)."""
+        return self.banks.get(compact_account(account) or "", self.bank)
 
 
 def is_receipt(document: Document) -> bool:
@@ -99,10 +113,11 @@ def receipt_entry(
     """A receipt from `customer` (who owed `owed_minor` in its currency), or from nobody known yet."""
     amount = document.amount
     label = document.number or document.external_id
+    bank = accounts.bank_for(document.account)
     if customer is None:
-        unknown = (Line.debit(accounts.bank, amount), Line.credit(accounts.unapplied, amount))
+        unknown = (Line.debit(bank, amount), Line.credit(accounts.unapplied, amount))
         return _draft(document, revision, f"receipt {label}, payer not identified", unknown)
-    lines = (Line.debit(accounts.bank, amount), *settling(amount, owed_minor, customer, accounts))
+    lines = (Line.debit(bank, amount), *settling(amount, owed_minor, customer, accounts))
     return _draft(document, revision, f"receipt {label}", lines)
 
 

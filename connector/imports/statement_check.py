@@ -15,7 +15,10 @@ When only one of them is in the period it stays, noted with the other's date.
 Entries are placed in the period by posting date, not value date: a statement's period is one of
 booking dates, and a statement line is posted on its booking date.
 
-The ledger's bank account holds only what the connector posted (customer receipts), so movements over
+The statement's bank account is compared with its own ledger account when it is kept apart
+(`ledger.chart.bank_accounts`), else with the bank role's; receipts on the bank role's account whose
+bank account is not known may match the lines of any statement (and count where they match).
+The ledger's bank accounts hold only what the connector posted (customer receipts), so movements over
 the period are compared, not balances. The difference (statement movement − ledger movement) is
 explained by Σ lines missing from the ledger − Σ entries missing from the bank + Σ lines matched to an
 entry dated outside the period (timing); a statement reconciles when nothing is left unexplained. Lines
@@ -56,6 +59,9 @@ class BankEntry:
     is_reversal: bool = False
     counterpart_id: int | None = None  # the other entry of its entry + reversal pair
     counterpart_date: date | None = None
+    # Posted to another bank account than the statement's (a receipt whose bank account was not known):
+    # it counts for this statement once a line matches it, and is nobody's to miss otherwise.
+    unassigned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,7 @@ class LedgerSide:
     entries: Sequence[BankEntry] = ()
     imported: Mapping[tuple[str, str], ImportRecord] = field(default_factory=dict)
     quarantined: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    ledger_account: str = ""  # the ledger account of the statement's bank account
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +187,7 @@ class StatementReport:
     other_missing: tuple[MissingLine, ...]
     unreadable: tuple[Problem, ...]
     balances: Balances
+    ledger_account: str = ""
 
     @property
     def reconciles(self) -> bool:
@@ -215,7 +223,11 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     cancelled = _cancelled(ledger.entries, period)
     matched, missing = _Matcher(ledger, period, window_days, cancelled).match(group.lines)
     used = {m.entry.entry_id for m in matched}
-    in_period = [e for e in ledger.entries if e.amount.currency == currency and _within(period, e)]
+    in_period = [
+        e
+        for e in ledger.entries
+        if e.amount.currency == currency and _within(period, e) and (e.entry_id in used or not e.unassigned)
+    ]
     missing_entries = tuple(
         MissingEntry(e, _entry_note(e))
         for e in in_period
@@ -245,6 +257,7 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
         other_missing=tuple(m for m in missing if m.line.amount.currency != currency),
         unreadable=group.unreadable,
         balances=balances,
+        ledger_account=ledger.ledger_account,
     )
 
 

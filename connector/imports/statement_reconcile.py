@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from connector.documents import Document, DocumentParser, Parsed, Problem, Statement
 from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument
+from connector.imports.rules import Accounts
 from connector.imports.statement_check import (
     BankEntry,
     ImportRecord,
@@ -49,16 +50,17 @@ class FileReconciliation:
 
 
 def reconcile_file(
-    session: Session, path: Path, parser: DocumentParser, bank_account: str, window_days: int
+    session: Session, path: Path, parser: DocumentParser, accounts: Accounts, window_days: int
 ) -> FileReconciliation:
-    """Each statement of the file at `path` against bank account `bank_account` of the ledger."""
+    """Each statement of the file at `path` against the ledger account of its bank account (`accounts`:
+    the bank accounts kept apart, and the bank role's account for the rest)."""
     reports: list[StatementReport] = []
     stray: list[Problem] = []
     for group in group_statements(parser.parse(str(path), path.name)):
         if group.statement is None and not group.lines:
             stray.extend(group.unreadable)
             continue
-        ledger = read_ledger_side(session, bank_account, group, window_days)
+        ledger = read_ledger_side(session, accounts, group, window_days)
         reports.append(check_statement(group, ledger, window_days))
     if not reports and not stray:
         raise FileFormatError(f"{path.name}: no bank statement in it")
@@ -85,12 +87,18 @@ def group_statements(items: Iterable[Parsed]) -> Iterator[StatementLines]:
 
 
 def read_ledger_side(
-    session: Session, bank_account: str, group: StatementLines, window_days: int
+    session: Session, accounts: Accounts, group: StatementLines, window_days: int
 ) -> LedgerSide:
-    """What the comparison needs of the ledger for one statement: bank entries in its currencies dated
-    within the period widened by the window (and the entries its lines posted, whatever their date),
-    the import's record of each line, and the quarantine reason of lines never imported."""
+    """What the comparison needs of the ledger for one statement: the entries on its bank account's
+    ledger account in its currencies dated within the period widened by the window (and the entries its
+    lines posted, whatever their date and bank account), the import's record of each line, and the
+    quarantine reason of lines never imported.
+
+    For a bank account kept apart, the receipts posted to the bank role's account (an export's payment
+    that names no deposit account) come too, marked unassigned: the statement may be where that money
+    went."""
     statement = header_of(group)
+    own = accounts.bank_for(statement.account)
     currencies = {statement.currency, *(line.amount.currency for line in group.lines)}
     imported = _import_records(session, group.lines)
     period = statement_period(statement, group.lines)
@@ -98,28 +106,30 @@ def read_ledger_side(
     if period is not None:
         window = timedelta(days=window_days)
         dated = JournalEntry.posting_date.between(period.start - window, period.end + window)
-        entries.update(_bank_entries(session, bank_account, currencies, dated))
+        entries.update(_bank_entries(session, (own, accounts.bank), own, currencies, dated))
     posted = sorted(
         {r.entry_id for r in imported.values() if r.entry_id is not None} - {k[0] for k in entries}
     )
+    every_bank = (accounts.bank, *accounts.banks.values())
     for start in range(0, len(posted), _CHUNK):
         chunk = JournalEntry.id.in_(posted[start : start + _CHUNK])
-        entries.update(_bank_entries(session, bank_account, currencies, chunk))
+        entries.update(_bank_entries(session, every_bank, own, currencies, chunk))
     others = [line for line in group.lines if (line.source, line.external_id) not in imported]
     ordered = sorted(entries.values(), key=lambda e: (e.posting_date, e.entry_id))
-    return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, others))
+    return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, others), own)
 
 
 def _bank_entries(
-    session: Session, bank_account: str, currencies: set[str], which: ColumnElement[bool]
+    session: Session, codes: Sequence[str], own: str, currencies: set[str], which: ColumnElement[bool]
 ) -> dict[tuple[int, str], BankEntry]:
-    """Bank postings of the entries `which` selects, one `BankEntry` per entry and currency, with the
-    other entry of its entry + reversal pair."""
+    """Postings on the bank accounts `codes` of the entries `which` selects, one `BankEntry` per entry
+    and currency (unassigned unless it is on `own`), with the other entry of its entry + reversal pair."""
     reversal = aliased(JournalEntry)
     original = aliased(JournalEntry)
     rows = session.execute(
         select(
             JournalEntry,
+            Posting.account_code,
             Posting.currency,
             Posting.amount_minor,
             reversal.id,
@@ -136,25 +146,32 @@ def _bank_entries(
             & ~JournalEntry.is_reversal,
         )
         .outerjoin(original, original.id == JournalEntry.reverses_id)
-        .where(Posting.account_code == bank_account, Posting.currency.in_(sorted(currencies)), which)
+        .where(Posting.account_code.in_(sorted(set(codes))), Posting.currency.in_(sorted(currencies)), which)
     )
     totals: dict[tuple[int, str], int] = {}
+    on_own: set[tuple[int, str]] = set()
     found: dict[tuple[int, str], tuple[JournalEntry, int | None, date | None]] = {}
-    for entry, currency, minor, reversal_id, reversal_date, original_date in rows:
+    for entry, code, currency, minor, reversal_id, reversal_date, original_date in rows:
         key = (entry.id, currency)
         totals[key] = totals.get(key, 0) + minor
+        if code == own:
+            on_own.add(key)
         counterpart = (
             (entry.reverses_id, original_date) if entry.is_reversal else (reversal_id, reversal_date)
         )
         found[key] = (entry, *counterpart)
     return {
-        key: _bank_entry(entry, Money(totals[key], key[1]), counterpart_id, counterpart_date)
+        key: _bank_entry(
+            entry, Money(totals[key], key[1]), counterpart_id, counterpart_date, key not in on_own
+        )
         for key, (entry, counterpart_id, counterpart_date) in found.items()
         if totals[key]  # an entry that moves nothing on the bank in this currency is no movement
     }
 
 
-def _bank_entry(entry: JournalEntry, amount: Money, counterpart_id: int | None, on: date | None) -> BankEntry:
+def _bank_entry(
+    entry: JournalEntry, amount: Money, counterpart_id: int | None, on: date | None, unassigned: bool
+) -> BankEntry:
     return BankEntry(
         entry_id=entry.id,
         source=entry.source,
@@ -167,6 +184,7 @@ def _bank_entry(entry: JournalEntry, amount: Money, counterpart_id: int | None, 
         is_reversal=entry.is_reversal,
         counterpart_id=counterpart_id,
         counterpart_date=on,
+        unassigned=unassigned,
     )
 
 

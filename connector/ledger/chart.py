@@ -1,4 +1,4 @@
-"""The chart of accounts: the configured roles written to `ledger_accounts` at start-up."""
+"""The chart of accounts: the configured roles and bank accounts written to `ledger_accounts` at start-up."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.errors import ConfigError
-from connector.ledger.models import LedgerAccount
+from connector.ledger.models import AccountBalance, LedgerAccount
 from connector.settings import ChartSettings
 
 
@@ -53,6 +53,49 @@ def ensure_chart(session: Session, chart: ChartSettings) -> None:
             )
         elif current.name != wanted.name:
             current.name = wanted.name
+    problems += _ensure_bank_accounts(session, chart)
     if problems:
         raise ConfigError("the chart of accounts does not match the ledger", problems)
     session.flush()
+
+
+def _ensure_bank_accounts(session: Session, chart: ChartSettings) -> list[str]:
+    """Create the configured bank accounts: the chart's accounts without a role. A code the chart uses
+    otherwise is refused, and so is dropping one that holds postings (its receipts would no longer
+    count as any customer's payments)."""
+    problems = []
+    configured = {account.code for account in chart.bank_accounts}
+    in_use = select(AccountBalance.account_code).where(AccountBalance.posting_count > 0)
+    dropped = session.scalars(
+        select(LedgerAccount).where(
+            LedgerAccount.role.is_(None),
+            LedgerAccount.code.not_in(configured),
+            LedgerAccount.code.in_(in_use),
+        )
+    )
+    for account in dropped:
+        problems.append(
+            f"ledger.chart.bank_accounts: {account.code} ({account.name}) holds postings; keep it in the "
+            "configuration (an account in use cannot be dropped)"
+        )
+    for wanted in chart.bank_accounts:
+        current = session.get(LedgerAccount, wanted.code)
+        if current is None:
+            session.add(
+                LedgerAccount(
+                    code=wanted.code,
+                    name=wanted.name,
+                    role=None,
+                    kind="asset",
+                    per_customer=False,
+                    is_control=False,
+                )
+            )
+        elif current.role is not None or current.kind != "asset" or current.per_customer:
+            problems.append(
+                f"ledger.chart.bank_accounts: {wanted.code} is the ledger's {current.role or current.kind} "
+                f"account {current.name!r}, not a bank account"
+            )
+        elif current.name != wanted.name:
+            current.name = wanted.name
+    return problems

@@ -170,7 +170,7 @@ DOCUMENT_TARGETS: dict[str, str] = {
     "party_external_id": "the customer's id in the source system",
     "party_bank_account": "IBAN or account number the money came from",
     "reference": "text the matcher searches for invoice or account numbers; may repeat, or reference_1 …",
-    "account": "bank lines: the statement's own account",
+    "account": "a bank line's statement account, or the bank account a payment was deposited to",
     "allocation_invoice": "the invoice this row of a payment is applied to",
     "allocation_amount": "the amount applied to that invoice (default: the row's whole amount)",
 }

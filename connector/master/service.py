@@ -304,10 +304,11 @@ class CustomerMaster:
 
     # --- value tiers --------------------------------------------------------------------------------
 
-    def reclassify_tiers(self, bank_account: str, as_of: date) -> Counter[str]:
-        """Recompute every live customer's value tier from its receipts; each change is recorded."""
+    def reclassify_tiers(self, banks: Sequence[str], as_of: date) -> Counter[str]:
+        """Recompute every live customer's value tier from its receipts into the bank accounts `banks`;
+        each change is recorded."""
         window = self.policy.tier_window_days
-        receipts = tiers.receipts_by_customer(self.session, bank_account, as_of, window)
+        receipts = tiers.receipts_by_customer(self.session, banks, as_of, window)
         changes: Counter[str] = Counter()
         live = select(Customer).where(Customer.status != "merged").execution_options(yield_per=1000)
         for customer in self.session.scalars(live):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from sqlalchemy import case, distinct, func, select
@@ -11,7 +12,7 @@ from connector.ledger.models import JournalEntry, Posting
 
 
 def receipts_by_customer(
-    session: Session, bank_account: str, as_of: date, window_days: int
+    session: Session, banks: Sequence[str], as_of: date, window_days: int
 ) -> dict[tuple[int, str], tuple[int, int]]:
     """(customer id, currency) → (amount received in minor units, number of receipts) over the window.
 
@@ -20,7 +21,7 @@ def receipts_by_customer(
     reversal adds the amount back and counts minus one.
     """
     start = as_of - timedelta(days=window_days - 1)
-    receipts = select(Posting.entry_id).where(Posting.account_code == bank_account)
+    receipts = select(Posting.entry_id).where(Posting.account_code.in_(banks))
     query = (
         select(
             Posting.customer_id,

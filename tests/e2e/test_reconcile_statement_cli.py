@@ -48,7 +48,8 @@ def test_an_imported_statement_reconciles_with_what_the_ledger_lacks_listed_line
     assert "  Ledger entries missing from the bank (0)" in out
     assert "  Lines in other currencies than EUR, kept out of the balances (1)" in out
     assert "row 5: pending entry, not booked" in out
-    assert "the ledger's bank account holds only what the connector posted" in out
+    assert "the ledger's bank accounts hold only what the connector posted" in out
+    assert "· EUR · against ledger account 1002" in out  # no bank account kept apart: the bank role's
     assert "statement check: opening + lines = closing" in out
     assert out.rstrip().endswith("statement.xml: every statement reconciles")
 

@@ -229,11 +229,11 @@ def test_value_tiers_follow_the_trailing_receipts_and_every_change_is_recorded(c
         old = ledger.post(receipt("OLD", small_no, "5000000", day=1))
         ledger.reverse(old.entry_id, posting_date=date(2026, 3, 2), memo="entered twice")
     with master(container) as m:
-        assert m.reclassify_tiers("1002", date(2026, 12, 31)) == Counter(changed=2)
+        assert m.reclassify_tiers(("1002",), date(2026, 12, 31)) == Counter(changed=2)
         assert m.directory.view(big.customer_id or 0).value_tier == "high"
         assert m.directory.view(small.customer_id or 0).value_tier == "medium"
-        assert m.reclassify_tiers("1002", date(2026, 12, 31)) == Counter(unchanged=2)
-        assert m.reclassify_tiers("1002", date(2027, 6, 1)) == Counter(changed=2)  # the window moved on
+        assert m.reclassify_tiers(("1002",), date(2026, 12, 31)) == Counter(unchanged=2)
+        assert m.reclassify_tiers(("1002",), date(2027, 6, 1)) == Counter(changed=2)  # the window moved on
         assert m.directory.view(big.customer_id or 0).value_tier == "low"
         [tier_event, *_] = [e for e in m.history(big.customer_id or 0) if e.kind == "tier"]
         assert tier_event.detail == "none → high: paid 1,200,000.00 CNY in 6 payment(s) over 365 days"

@@ -13,6 +13,7 @@ from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
+from connector.imports.rules import Accounts
 from connector.imports.statement_reconcile import reconcile_file
 from connector.ledger.customers import NewCustomer
 from connector.ledger.models import JournalEntry
@@ -205,9 +206,8 @@ def test_a_statement_line_linked_to_a_payment_counts_as_matched_in_the_statement
     import_file(container, books, PARSERS)
     assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_linked"] == 1
     with unit_of_work(container.sessions) as session:
-        (euro, _) = reconcile_file(
-            session, CAMT, Camt053Parser(), container.settings.ledger.chart.bank.code, 3
-        ).statements
+        accounts = Accounts.of(container.settings.ledger.chart)
+        (euro, _) = reconcile_file(session, CAMT, Camt053Parser(), accounts, 3).statements
     linked = {m.line.external_id: (m.by_import, m.import_status) for m in euro.matched}
     assert linked["2026030400003#1"] == (True, "linked")
     assert_ledger_verifies(container)

@@ -12,6 +12,7 @@ from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.documents import DocumentParser
 from connector.imports.pipeline import import_file
+from connector.imports.rules import Accounts
 from connector.imports.statement_check import Period
 from connector.imports.statement_reconcile import FileReconciliation, reconcile_file
 from connector.ledger.customers import NewCustomer
@@ -49,7 +50,7 @@ def reverse(container: Container, entry_id: int, on: date) -> int:
 
 def reconcile(container: Container, path: Path, parser: DocumentParser) -> FileReconciliation:
     with unit_of_work(container.sessions) as session:
-        return reconcile_file(session, path, parser, container.settings.ledger.chart.bank.code, 3)
+        return reconcile_file(session, path, parser, Accounts.of(container.settings.ledger.chart), 3)
 
 
 def test_an_imported_statement_matches_its_lines_and_shows_what_the_ledger_and_the_bank_lack(

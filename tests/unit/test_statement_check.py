@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -370,3 +371,23 @@ def test_a_file_of_invoices_is_not_a_bank_statement() -> None:
     )
     with pytest.raises(FileFormatError, match=r"invoices\.csv: not a bank statement"):
         list(group_statements([invoice]))
+
+
+def test_a_receipt_of_no_known_bank_account_counts_where_a_line_matches_it_and_is_missed_nowhere() -> None:
+    """The statement's account is kept apart; receipts posted to the bank role's account (an export
+    that named no deposit account) may be its money: one matching a line counts, the other is not
+    listed as missing from this bank (it may be another account's)."""
+    lines = [line("A-1", "450.00", day=4)]
+    ledger = LedgerSide(
+        [
+            replace(entry(1, "450.00", day=4), unassigned=True),
+            replace(entry(2, "77.00", day=5), unassigned=True),
+        ],
+        ledger_account="100201",
+    )
+    report = check(header(closing="450.00"), lines, ledger)
+    assert [m.entry.entry_id for m in report.matched] == [1]
+    assert report.missing_entries == ()
+    assert report.balances.ledger_movement == Money.of("450.00", "EUR")
+    assert report.reconciles
+    assert report.ledger_account == "100201"

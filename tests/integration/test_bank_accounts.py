@@ -1,0 +1,168 @@
+"""Bank accounts kept apart (`ledger.chart.bank_accounts`), on SQLite and PostgreSQL: receipts into one
+post to its own ledger account, its statements reconcile against that account alone, and its receipts
+count in the customers' figures like any other."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from adapters.statements.camt053 import Camt053Parser
+from connector.bootstrap import Container
+from connector.credit.figures import customer_figures
+from connector.db import unit_of_work
+from connector.errors import ConfigError
+from connector.imports.pipeline import import_file
+from connector.imports.rules import Accounts
+from connector.imports.statement_reconcile import reconcile_file
+from connector.ledger.chart import ensure_chart
+from connector.ledger.customers import NewCustomer
+from connector.ledger.entries import EntryDraft, Line, Voucher
+from connector.ledger.models import AccountBalance, LedgerAccount
+from connector.ledger.posting import Ledger
+from connector.money import Money
+from connector.settings import BankAccount, ChartSettings
+from tests.conftest import REPO
+from tests.integration.test_imports import assert_ledger_verifies
+
+CAMT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
+EURO_ACCOUNT = "DE89 3704 0044 0532 0130 00"  # the fixture's EUR statement; its JPY one is not kept apart
+
+
+def keep_apart(
+    container: Container, monkeypatch: pytest.MonkeyPatch, *accounts: BankAccount
+) -> ChartSettings:
+    settings = container.settings
+    chart = settings.ledger.chart.model_copy(update={"bank_accounts": list(accounts)})
+    ledger = settings.ledger.model_copy(update={"chart": chart})
+    monkeypatch.setattr(container, "settings", settings.model_copy(update={"ledger": ledger}))
+    with unit_of_work(container.sessions) as session:
+        ensure_chart(session, chart)
+    return chart
+
+
+def receipt(
+    container: Container,
+    bank: str,
+    to: str,
+    amount: Money,
+    on: date,
+    external_id: str,
+    customer: str | None = None,
+) -> int:
+    """A receipt posted from an accounting export: Dr `bank`, Cr `to` (for `customer`)."""
+    draft = EntryDraft(
+        source="zoho_books",
+        external_id=external_id,
+        posting_date=on,
+        voucher=Voucher("payment", "payments.csv", 2),
+        memo=f"receipt {external_id}",
+        lines=(Line.debit(bank, amount), Line.credit(to, amount, customer)),
+    )
+    with unit_of_work(container.sessions) as session:
+        return Ledger(session).post(draft).entry_id
+
+
+def test_a_statement_of_an_account_kept_apart_posts_there_and_reconciles_against_it_alone(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chart = keep_apart(
+        container, monkeypatch, BankAccount(code="100201", name="EUR 基本户", numbers=[EURO_ACCOUNT])
+    )
+    euro_code, general = "100201", chart.bank.code
+    assert import_file(container, CAMT, [Camt053Parser()]).status == "imported"
+    # Another account's receipt, posted to the bank role's account: not this statement's to miss.
+    receipt(container, general, chart.unapplied.code, Money.of("300.00", "EUR"), date(2026, 3, 4), "P-1")
+
+    with unit_of_work(container.sessions) as session:
+        balances = {
+            (row.account_code, row.currency): row.balance_minor
+            for row in session.scalars(select(AccountBalance))
+        }
+        account = session.get_one(LedgerAccount, euro_code)
+        assert (account.name, account.kind, account.role, account.per_customer) == (
+            "EUR 基本户",
+            "asset",
+            None,
+            False,
+        )
+        euro, yen = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+
+    assert balances[(euro_code, "EUR")] == 120_000  # the statement's receipts still standing
+    assert balances[(general, "EUR")] == 30_000  # the export's receipt alone
+    assert balances[(general, "JPY")] > 0  # the JPY statement's account is not kept apart
+    assert (euro.ledger_account, yen.ledger_account) == (euro_code, general)
+    assert euro.missing_entries == ()
+    assert euro.balances.ledger_movement == Money.of("1200.00", "EUR")
+    assert euro.balances.difference == euro.balances.explained == Money.of("-250.35", "EUR")  # money out
+    assert euro.reconciles
+    assert yen.reconciles
+    assert_ledger_verifies(container)
+
+
+def test_a_receipt_whose_account_is_not_known_matches_the_line_of_the_account_kept_apart(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chart = keep_apart(container, monkeypatch, BankAccount(code="100201", name="EUR", numbers=[EURO_ACCOUNT]))
+    # The statement's 450 EUR line of 2026-03-04 (never imported) and the export's receipt of the same
+    # money, posted to the bank role's account: they match, and the receipt counts for this statement.
+    # The export's 77 EUR receipt matches no line: it may be another account's, so it is not missing.
+    general, unapplied = chart.bank.code, chart.unapplied.code
+    paid = receipt(container, general, unapplied, Money.of("450.00", "EUR"), date(2026, 3, 4), "P-450")
+    receipt(container, general, unapplied, Money.of("77.00", "EUR"), date(2026, 3, 4), "P-77")
+
+    with unit_of_work(container.sessions) as session:
+        euro, _ = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+
+    matched = {m.entry.entry_id: m.how for m in euro.matched}
+    assert matched.get(paid, "").startswith("amount and date")
+    assert euro.balances.ledger_movement == Money.of("450.00", "EUR")
+    assert euro.missing_entries == ()
+
+
+def test_receipts_into_an_account_kept_apart_count_in_the_customers_figures(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chart = keep_apart(
+        container, monkeypatch, BankAccount(code="100202", name="CNY 一般户", numbers=["6222 0000 1111"])
+    )
+    with unit_of_work(container.sessions) as session:
+        customer = container.customers(session).create(
+            NewCustomer("上海明远贸易有限公司", "SME", "SH", "CNY")
+        )
+    paid = Money.of("880.00", "CNY")
+    receipt(container, "100202", chart.advances.code, paid, date(2026, 5, 6), "P-9", customer.account_no)
+
+    with unit_of_work(container.sessions) as session:
+        figures = customer_figures(
+            session, [customer.id], date(2026, 5, 31), chart, container.settings.credit
+        )
+    assert figures[customer.id]["last_payment_date"] == date(2026, 5, 6)
+    assert figures[customer.id]["last_payment_amount"] == paid.amount
+
+
+def test_a_bank_account_code_the_ledger_uses_for_something_else_is_refused(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        session.add(LedgerAccount(code="1403", name="Raw materials", kind="asset", per_customer=True))
+    with pytest.raises(ConfigError) as refused:
+        keep_apart(container, monkeypatch, BankAccount(code="1403", name="EUR", numbers=[EURO_ACCOUNT]))
+    assert refused.value.problems == [
+        "ledger.chart.bank_accounts: 1403 is the ledger's asset account 'Raw materials', not a bank account"
+    ]
+
+
+def test_a_bank_account_holding_postings_cannot_be_dropped_from_the_configuration(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chart = keep_apart(container, monkeypatch, BankAccount(code="100201", name="EUR", numbers=[EURO_ACCOUNT]))
+    receipt(container, "100201", chart.unapplied.code, Money.of("10.00", "EUR"), date(2026, 3, 4), "P-10")
+    with pytest.raises(ConfigError) as refused, unit_of_work(container.sessions) as session:
+        ensure_chart(session, chart.model_copy(update={"bank_accounts": []}))
+    assert refused.value.problems == [
+        "ledger.chart.bank_accounts: 100201 (EUR) holds postings; keep it in the configuration "
+        "(an account in use cannot be dropped)"
+    ]
