@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from connector.bootstrap import Container
@@ -302,10 +303,11 @@ def test_a_replacement_line_reverses_the_line_it_replaces_and_posts_its_own_amou
 
 
 def test_a_file_unreadable_midway_keeps_the_batches_before_and_leaves_the_garbage_collector_running(
-    container: Container, customers: dict[str, str], tmp_path: Path
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     imports = container.settings.imports.model_copy(update={"batch_size": 2})
-    container.settings = container.settings.model_copy(update={"imports": imports})
+    # The container is shared by the session's tests: the setting goes back after this one.
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
     acme = customers["acme"]
     path = write(
         tmp_path / "cut.jsonl",
