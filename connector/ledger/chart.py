@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from connector.errors import ConfigError
 from connector.ledger.models import AccountBalance, LedgerAccount
-from connector.settings import ChartSettings
+from connector.settings import ChartAccount, ChartSettings
 
 
 @dataclass(frozen=True)
@@ -36,16 +36,7 @@ def ensure_chart(session: Session, chart: ChartSettings) -> None:
         wanted = getattr(chart, role_name)
         current = stored.get(role_name)
         if current is None:
-            session.add(
-                LedgerAccount(
-                    code=wanted.code,
-                    name=wanted.name,
-                    role=role_name,
-                    kind=role.kind,
-                    per_customer=role.per_customer,
-                    is_control=role.is_control,
-                )
-            )
+            session.add(_account(wanted, role_name, role))
         elif current.code != wanted.code:
             problems.append(
                 f"ledger.chart.{role_name}.code: the ledger uses {current.code}, the configuration says "
@@ -81,16 +72,7 @@ def _ensure_bank_accounts(session: Session, chart: ChartSettings) -> list[str]:
     for wanted in chart.bank_accounts:
         current = session.get(LedgerAccount, wanted.code)
         if current is None:
-            session.add(
-                LedgerAccount(
-                    code=wanted.code,
-                    name=wanted.name,
-                    role=None,
-                    kind="asset",
-                    per_customer=False,
-                    is_control=False,
-                )
-            )
+            session.add(_account(wanted, None, ROLES["bank"]))  # a bank account, the role aside
         elif current.role is not None or current.kind != "asset" or current.per_customer:
             problems.append(
                 f"ledger.chart.bank_accounts: {wanted.code} is the ledger's {current.role or current.kind} "
@@ -99,3 +81,14 @@ def _ensure_bank_accounts(session: Session, chart: ChartSettings) -> list[str]:
         elif current.name != wanted.name:
             current.name = wanted.name
     return problems
+
+
+def _account(wanted: ChartAccount, role_name: str | None, role: Role) -> LedgerAccount:
+    return LedgerAccount(
+        code=wanted.code,
+        name=wanted.name,
+        role=role_name,
+        kind=role.kind,
+        per_customer=role.per_customer,
+        is_control=role.is_control,
+    )

@@ -19,13 +19,12 @@ from connector.imports.rules import Accounts
 from connector.imports.statement_reconcile import reconcile_file
 from connector.ledger.chart import ensure_chart
 from connector.ledger.customers import NewCustomer
-from connector.ledger.entries import EntryDraft, Line, Voucher
 from connector.ledger.models import AccountBalance, LedgerAccount
-from connector.ledger.posting import Ledger
 from connector.money import Money
 from connector.settings import BankAccount, ChartSettings
 from tests.conftest import REPO
 from tests.integration.test_imports import assert_ledger_verifies
+from tests.integration.test_statement_reconcile import receipt
 
 CAMT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
 EURO_ACCOUNT = "DE89 3704 0044 0532 0130 00"  # the fixture's EUR statement; its JPY one is not kept apart
@@ -43,28 +42,6 @@ def keep_apart(
     return chart
 
 
-def receipt(
-    container: Container,
-    bank: str,
-    to: str,
-    amount: Money,
-    on: date,
-    external_id: str,
-    customer: str | None = None,
-) -> int:
-    """A receipt posted from an accounting export: Dr `bank`, Cr `to` (for `customer`)."""
-    draft = EntryDraft(
-        source="zoho_books",
-        external_id=external_id,
-        posting_date=on,
-        voucher=Voucher("payment", "payments.csv", 2),
-        memo=f"receipt {external_id}",
-        lines=(Line.debit(bank, amount), Line.credit(to, amount, customer)),
-    )
-    with unit_of_work(container.sessions) as session:
-        return Ledger(session).post(draft).entry_id
-
-
 def test_a_statement_of_an_account_kept_apart_posts_there_and_reconciles_against_it_alone(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,7 +51,7 @@ def test_a_statement_of_an_account_kept_apart_posts_there_and_reconciles_against
     euro_code, general = "100201", chart.bank.code
     assert import_file(container, CAMT, [Camt053Parser()]).status == "imported"
     # Another account's receipt, posted to the bank role's account: not this statement's to miss.
-    receipt(container, general, chart.unapplied.code, Money.of("300.00", "EUR"), date(2026, 3, 4), "P-1")
+    receipt(container, "P-1", "300.00", "EUR", date(2026, 3, 4))
 
     with unit_of_work(container.sessions) as session:
         balances = {
@@ -109,9 +86,8 @@ def test_a_receipt_whose_account_is_not_known_matches_the_line_of_the_account_ke
     # The statement's 450 EUR line of 2026-03-04 (never imported) and the export's receipt of the same
     # money, posted to the bank role's account: they match, and the receipt counts for this statement.
     # The export's 77 EUR receipt matches no line: it may be another account's, so it is not missing.
-    general, unapplied = chart.bank.code, chart.unapplied.code
-    paid = receipt(container, general, unapplied, Money.of("450.00", "EUR"), date(2026, 3, 4), "P-450")
-    receipt(container, general, unapplied, Money.of("77.00", "EUR"), date(2026, 3, 4), "P-77")
+    paid = receipt(container, "P-450", "450.00", "EUR", date(2026, 3, 4))
+    receipt(container, "P-77", "77.00", "EUR", date(2026, 3, 4))
 
     with unit_of_work(container.sessions) as session:
         euro, _ = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
@@ -132,15 +108,15 @@ def test_receipts_into_an_account_kept_apart_count_in_the_customers_figures(
         customer = container.customers(session).create(
             NewCustomer("上海明远贸易有限公司", "SME", "SH", "CNY")
         )
-    paid = Money.of("880.00", "CNY")
-    receipt(container, "100202", chart.advances.code, paid, date(2026, 5, 6), "P-9", customer.account_no)
+    to, who = chart.advances.code, customer.account_no
+    receipt(container, "P-9", "880.00", "CNY", date(2026, 5, 6), bank="100202", to=to, customer=who)
 
     with unit_of_work(container.sessions) as session:
         figures = customer_figures(
             session, [customer.id], date(2026, 5, 31), chart, container.settings.credit
         )
     assert figures[customer.id]["last_payment_date"] == date(2026, 5, 6)
-    assert figures[customer.id]["last_payment_amount"] == paid.amount
+    assert figures[customer.id]["last_payment_amount"] == Money.of("880.00", "CNY").amount
 
 
 def test_a_bank_account_code_the_ledger_uses_for_something_else_is_refused(
@@ -159,7 +135,7 @@ def test_a_bank_account_holding_postings_cannot_be_dropped_from_the_configuratio
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     chart = keep_apart(container, monkeypatch, BankAccount(code="100201", name="EUR", numbers=[EURO_ACCOUNT]))
-    receipt(container, "100201", chart.unapplied.code, Money.of("10.00", "EUR"), date(2026, 3, 4), "P-10")
+    receipt(container, "P-10", "10.00", "EUR", date(2026, 3, 4), bank="100201")
     with pytest.raises(ConfigError) as refused, unit_of_work(container.sessions) as session:
         ensure_chart(session, chart.model_copy(update={"bank_accounts": []}))
     assert refused.value.problems == [

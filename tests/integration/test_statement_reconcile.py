@@ -27,8 +27,19 @@ CAMT = STATEMENTS / "camt053_v02_two_statements.xml"
 MT940 = STATEMENTS / "icbc_statement_gbk.sta"
 
 
-def receipt(container: Container, external_id: str, amount: str, currency: str, on: date) -> int:
-    """A receipt posted from an accounting export (Dr bank, Cr unapplied receipts), not from a statement."""
+def receipt(
+    container: Container,
+    external_id: str,
+    amount: str,
+    currency: str,
+    on: date,
+    *,
+    bank: str | None = None,
+    to: str | None = None,
+    customer: str | None = None,
+) -> int:
+    """A receipt posted from an accounting export, not from a statement: Dr `bank` (the bank role's
+    account), Cr `to` (unapplied receipts) for `customer`."""
     chart = container.settings.ledger.chart
     money = Money.of(amount, currency)
     draft = EntryDraft(
@@ -37,7 +48,10 @@ def receipt(container: Container, external_id: str, amount: str, currency: str, 
         posting_date=on,
         voucher=Voucher("payment", "payments.csv", 2),
         memo=f"receipt {external_id}",
-        lines=(Line.debit(chart.bank.code, money), Line.credit(chart.unapplied.code, money)),
+        lines=(
+            Line.debit(bank or chart.bank.code, money),
+            Line.credit(to or chart.unapplied.code, money, customer),
+        ),
     )
     with unit_of_work(container.sessions) as session:
         return Ledger(session).post(draft).entry_id
