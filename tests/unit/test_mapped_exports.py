@@ -12,7 +12,7 @@ from connector.documents import Allocation, Document, DocumentParser, Parsed, Pr
 from connector.errors import FileFormatError
 from connector.mapping.converters import ConversionError, bind
 from connector.mapping.files import MappingSet, load_mapping_set, parse_mapping_texts
-from connector.mapping.model import DocumentMapping
+from connector.mapping.model import DocumentMapping, FieldMap
 from connector.money import Money
 
 REPO = Path(__file__).parents[2]
@@ -333,6 +333,22 @@ def test_bank_statement_lines_are_signed_and_identical_lines_get_numbered_ids(sh
     assert lines[2].external_id == lines[1].external_id + "#2"
     assert lines[0].references == ("INV-0041", "Direct Credit")
     assert lines[4].number == "000123"
+
+
+def test_a_statement_file_that_does_not_name_its_account_takes_the_one_its_mapping_gives(
+    shipped: MappingSet,
+) -> None:
+    """Xero's statement CSV names no account: a constant `account` field keeps it apart in the ledger."""
+    mapping = shipped.document_format("xero.bank_statement")
+    assert mapping is not None
+    named = FieldMap.model_validate(
+        {"target": "account", "convert": [{"name": "default", "value": "ICBC Basic"}]}
+    )
+    file = FORMATS["xero.bank_statement"]
+    found = MappedExport(mapping.model_copy(update={"fields": (*mapping.fields, named)})).parse(
+        FIXTURES / file, file
+    )
+    assert {item.account for item in found if isinstance(item, Document)} == {"ICBC Basic"}
 
 
 def test_a_gbk_kingdee_export_with_a_title_line_and_a_totals_line(shipped: MappingSet) -> None:
