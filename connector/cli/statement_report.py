@@ -44,6 +44,8 @@ def _statement_text(report: StatementReport) -> list[str]:
         f"Statement {statement.statement_id or '(no id)'} · account {statement.account} · {when} · "
         f"{statement.currency} · against ledger account {report.ledger_account}"
     ]
+    if report.ledger_note:
+        texts.append(f"  ({report.ledger_note})")
     if not report.header_read:
         texts.append("  no statement header follows these lines (the file is cut short?): nothing to trust")
     texts += _section("Matched lines", [_matched_text(m) for m in report.matched])
@@ -170,6 +172,7 @@ def _statement_json(report: StatementReport) -> dict[str, Any]:
         "statement_id": statement.statement_id,
         "account": statement.account,
         "ledger_account": report.ledger_account,
+        "ledger_note": report.ledger_note,
         "currency": statement.currency,
         "source": statement.source,
         "header_read": report.header_read,

@@ -62,6 +62,10 @@ class ImportedDocument(Base):
     # A receipt recorded twice (a bank line, and the accounting system's payment of the same money): the
     # second one is linked to the document whose entry posted it, and posts nothing itself.
     linked_id: Mapped[int | None] = mapped_column(ForeignKey("imported_documents.id"), index=True)
+    # The bank account the document names (a line's statement account, a payment's deposit account),
+    # compacted; none when it names none (or was imported before this was kept). Our own account: no
+    # personal data.
+    bank_account: Mapped[str | None] = mapped_column(String(64))
 
 
 class ReconciliationItem(Base):

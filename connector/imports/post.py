@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, or_, select, true
 from sqlalchemy.orm import Session
 
 from connector.bulk import driver_value, insert_rows, rows_in
-from connector.documents import Document, Origin, fingerprint
+from connector.documents import Document, Origin, compact_account, fingerprint
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.known import KnownCustomers
@@ -64,6 +64,7 @@ RECORD_COLUMNS = (
     "file_id",
     "row",
     "linked_id",
+    "bank_account",
 )
 ITEM_COLUMNS = ("document_id", "status", "candidates_json", "note", "created_at")
 REVERSAL_DAYS = 120  # how far back a bank's reversal looks for the line it returns
@@ -99,7 +100,7 @@ class DocumentPoster:
         self.file_id = file_id
         self.run = run
         self.ledger = Ledger(session)
-        self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days)
+        self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days, accounts.kept_apart)
         self._unapplied: list[tuple[str, str, Match]] = []  # (source, external id, match)
         self._new_records: list[tuple[Any, ...]] = []
         self._date_value = driver_value(session, ImportedDocument.document_date, memo=True)
@@ -245,12 +246,19 @@ class DocumentPoster:
     def _bank_reversal(self, item: _Work) -> str:
         """A bank's reversal of an earlier line it does not name: a returned receipt (money out) undoes
         the receipt of that amount; a returned payment (money in) undoes a line that was ignored. The
-        original is the latest such line of the same source and currency within `REVERSAL_DAYS`;
-        two candidates on that day are ambiguous and left to a person."""
+        original is the latest such line of the same source, bank account and currency within
+        `REVERSAL_DAYS` (a line imported before accounts were recorded may be any account's); two
+        candidates on that day are ambiguous and left to a person."""
         document = item.document
         amount = document.amount
         returned_receipt = amount.minor < 0
         statuses = ("posted", "unapplied", "linked") if returned_receipt else ("ignored",)
+        account = compact_account(document.account)
+        same_account = (
+            or_(ImportedDocument.bank_account == account, ImportedDocument.bank_account.is_(None))
+            if account is not None
+            else true()
+        )
         candidates = self.session.scalars(
             select(ImportedDocument)
             .where(
@@ -262,6 +270,7 @@ class DocumentPoster:
                 ImportedDocument.document_date.between(
                     document.date - timedelta(days=REVERSAL_DAYS), document.date
                 ),
+                same_account,
             )
             .order_by(ImportedDocument.document_date.desc(), ImportedDocument.id.desc())
             .limit(2)
@@ -510,6 +519,7 @@ class DocumentPoster:
             self.file_id,
             document.origin.row,
             linked_id,
+            compact_account(document.account),
         )
         if item.held is None:
             self._new_records.append((document.source, document.external_id, *values))
@@ -522,7 +532,8 @@ class DocumentPoster:
             document.date,
             status,
         )
-        row.match_tier, row.match_score, row.match_rule, row.file_id, row.row, row.linked_id = values[10:]
+        row.match_tier, row.match_score, row.match_rule, row.file_id, row.row, row.linked_id = values[10:16]
+        row.bank_account = values[16]
 
     def _quarantine(self, document: Document, reason: str) -> None:
         quarantine_input(

@@ -54,7 +54,11 @@ class Accounts:
     def bank_for(self, account: str | None) -> str:
         """The ledger account of the bank account a statement or an export names (`bank` for one not
         kept apart, or none named)."""
-        return self.banks.get(compact_account(account) or "", self.bank)
+        return self.kept_apart(account) or self.bank
+
+    def kept_apart(self, account: str | None) -> str | None:
+        """The ledger account of the named bank account when it is kept apart, else None."""
+        return self.banks.get(compact_account(account) or "")
 
 
 def is_receipt(document: Document) -> bool:

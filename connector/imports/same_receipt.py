@@ -5,15 +5,16 @@ arrived. Posted twice, the customer would have paid twice. So a receipt whose ot
 before (same currency and amount, dates at most `same_receipt_days` apart, a payment for a bank line
 and a bank line for a payment) is linked to it and posts nothing itself.
 
-A candidate must not be linked already, and must not belong to another customer: one whose receipt
-is waiting in unapplied receipts, or a receipt whose own customer is not sure, may pair with any.
+A candidate must not be linked already, must not belong to another customer (one whose receipt is
+waiting in unapplied receipts, or a receipt whose own customer is not sure, may pair with any), and
+must not name another bank account kept apart (`ledger.chart.bank_accounts`) than the receipt does.
 Among several, the same customer comes first, then the nearest date, then the first imported: two
 equal payments on one day pair one to one with the statement's two lines, whichever way round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,6 +41,7 @@ class Earlier:
     customer_id: int | None
     status: str  # posted, or unapplied (its customer not known yet)
     on: date
+    bank_account: str | None  # as the record names it
 
     def describe(self) -> str:
         return f"{self.source} {self.kind.replace('_', ' ')} {self.external_id} of {self.on}"
@@ -48,9 +50,12 @@ class Earlier:
 class SameReceipts:
     """The earlier records of a batch's receipts, fetched once per batch by amount."""
 
-    def __init__(self, session: Session, window_days: int) -> None:
+    def __init__(
+        self, session: Session, window_days: int, kept_apart: Callable[[str | None], str | None]
+    ) -> None:
         self.session = session
         self.window = window_days
+        self.kept_apart = kept_apart  # a named bank account's own ledger account, if it has one
         self._by_amount: dict[tuple[str, str, int], list[Earlier]] = {}
         self._taken: set[int] = set()  # linked to during this import, not yet written
 
@@ -69,7 +74,7 @@ class SameReceipts:
             found = rows_in(
                 self.session,
                 "id, source, external_id, kind, entry_id, customer_id, status, document_date, currency, "
-                "amount_minor",
+                "amount_minor, bank_account",
                 ImportedDocument.__tablename__,
                 "amount_minor",
                 amounts,
@@ -89,9 +94,18 @@ class SameReceipts:
                 on,
                 currency,
                 minor,
+                bank_account,
             ) in found:
                 earlier = Earlier(
-                    row_id, source, external_id, found_kind, entry_id, customer, status, _day(on)
+                    row_id,
+                    source,
+                    external_id,
+                    found_kind,
+                    entry_id,
+                    customer,
+                    status,
+                    _day(on),
+                    bank_account,
                 )
                 self._by_amount.setdefault((found_kind, currency, minor), []).append(earlier)
         self._drop_linked()
@@ -99,12 +113,14 @@ class SameReceipts:
     def pair(self, document: Document, customer_id: int | None) -> Earlier | None:
         """The earlier record `document` (a receipt whose customer is `customer_id`, if sure) pairs with."""
         key = (OTHER_RECORD[document.kind], document.amount.currency, document.amount.minor)
+        bank = self.kept_apart(document.account)
         candidates = [
             earlier
             for earlier in self._by_amount.get(key, ())
             if earlier.id not in self._taken
             and abs((earlier.on - document.date).days) <= self.window
             and (customer_id is None or earlier.customer_id in (None, customer_id))
+            and (bank is None or self.kept_apart(earlier.bank_account) in (None, bank))
         ]
         if not candidates:
             return None

@@ -83,6 +83,7 @@ class LedgerSide:
     imported: Mapping[tuple[str, str], ImportRecord] = field(default_factory=dict)
     quarantined: Mapping[tuple[str, str], str] = field(default_factory=dict)
     ledger_account: str = ""  # the ledger account of the statement's bank account
+    ledger_note: str = ""  # why that account, when it may surprise
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +189,7 @@ class StatementReport:
     unreadable: tuple[Problem, ...]
     balances: Balances
     ledger_account: str = ""
+    ledger_note: str = ""
 
     @property
     def reconciles(self) -> bool:
@@ -223,10 +225,14 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     cancelled = _cancelled(ledger.entries, period)
     matched, missing = _Matcher(ledger, period, window_days, cancelled).match(group.lines)
     used = {m.entry.entry_id for m in matched}
+    # An unassigned receipt a line claimed is this account's, and so is its reversal.
+    claimed = used | {e.counterpart_id for e in ledger.entries if e.entry_id in used and e.counterpart_id}
     in_period = [
         e
         for e in ledger.entries
-        if e.amount.currency == currency and _within(period, e) and (e.entry_id in used or not e.unassigned)
+        if e.amount.currency == currency
+        and _within(period, e)
+        and (e.entry_id in claimed or not e.unassigned)
     ]
     missing_entries = tuple(
         MissingEntry(e, _entry_note(e))
@@ -258,6 +264,7 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
         unreadable=group.unreadable,
         balances=balances,
         ledger_account=ledger.ledger_account,
+        ledger_note=ledger.ledger_note,
     )
 
 

@@ -8,14 +8,14 @@ statement renamed since its import shows its quarantined lines as never imported
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
-from connector.documents import Document, DocumentParser, Parsed, Problem, Statement
+from connector.documents import Document, DocumentParser, Parsed, Problem, Statement, compact_account
 from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument
 from connector.imports.rules import Accounts
@@ -94,11 +94,13 @@ def read_ledger_side(
     lines posted, whatever their date and bank account), the import's record of each line, and the
     quarantine reason of lines never imported.
 
-    For a bank account kept apart, the receipts posted to the bank role's account (an export's payment
-    that names no deposit account) come too, marked unassigned: the statement may be where that money
-    went."""
+    An entry whose documents name a bank account (a line of another statement, a payment deposited to an
+    account kept apart, or linked to either) is that account's: another statement's is left out. For a
+    bank account kept apart, the receipts on the bank role's account that name none come too, marked
+    unassigned: the statement may be where that money went."""
     statement = header_of(group)
     own = accounts.bank_for(statement.account)
+    mine = accounts.kept_apart(statement.account) or compact_account(statement.account)
     currencies = {statement.currency, *(line.amount.currency for line in group.lines)}
     imported = _import_records(session, group.lines)
     period = statement_period(statement, group.lines)
@@ -107,16 +109,53 @@ def read_ledger_side(
         window = timedelta(days=window_days)
         dated = JournalEntry.posting_date.between(period.start - window, period.end + window)
         entries.update(_bank_entries(session, (own, accounts.bank), own, currencies, dated))
-    posted = sorted(
-        {r.entry_id for r in imported.values() if r.entry_id is not None} - {k[0] for k in entries}
-    )
+    its_own = {r.entry_id for r in imported.values() if r.entry_id is not None}
+    if mine is not None:
+        named = _named_accounts(session, accounts, {entry_id for entry_id, _ in entries} - its_own)
+        entries = {
+            key: replace(entry, unassigned=False) if mine in named.get(key[0], ()) else entry
+            for key, entry in entries.items()
+            if mine in named.get(key[0], {mine})
+        }
+    posted = sorted(its_own - {entry_id for entry_id, _ in entries})
     every_bank = (accounts.bank, *accounts.banks.values())
     for start in range(0, len(posted), _CHUNK):
         chunk = JournalEntry.id.in_(posted[start : start + _CHUNK])
         entries.update(_bank_entries(session, every_bank, own, currencies, chunk))
     others = [line for line in group.lines if (line.source, line.external_id) not in imported]
     ordered = sorted(entries.values(), key=lambda e: (e.posting_date, e.entry_id))
-    return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, others), own)
+    note = ""
+    if accounts.banks and own == accounts.bank:
+        note = f"account {statement.account or '(none)'} is not one of the bank accounts kept apart"
+    return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, others), own, note)
+
+
+def _named_accounts(session: Session, accounts: Accounts, entry_ids: set[int]) -> dict[int, set[str]]:
+    """Entry id → the bank accounts its documents name: its own document's (every revision and reversal
+    share its key) and those of the records linked to it. A kept-apart account is named by its ledger
+    account, another by a statement line's account as written; a payment's deposit account that is not
+    kept apart says nothing (an export's name for it cannot be compared with a statement's number)."""
+    document, linked = aliased(ImportedDocument), aliased(ImportedDocument)
+    wanted = sorted(entry_ids)
+    named: dict[int, set[str]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        rows = session.execute(
+            select(JournalEntry.id, document.kind, document.bank_account, linked.kind, linked.bank_account)
+            .join(  # through the document key (unique), then the linked records (indexed)
+                document,
+                (document.source == JournalEntry.source) & (document.external_id == JournalEntry.external_id),
+            )
+            .outerjoin(linked, linked.linked_id == document.id)
+            .where(JournalEntry.id.in_(wanted[start : start + _CHUNK]))
+        )
+        for entry_id, *documents in rows:
+            for kind, account in zip(documents[::2], documents[1::2], strict=True):
+                name = accounts.kept_apart(account) or (
+                    compact_account(account) if kind == "bank_line" else None
+                )
+                if name is not None:
+                    named.setdefault(entry_id, set()).add(name)
+    return named
 
 
 def _bank_entries(

@@ -5,6 +5,7 @@ count in the customers' figures like any other."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +24,8 @@ from connector.ledger.models import AccountBalance, LedgerAccount
 from connector.money import Money
 from connector.settings import BankAccount, ChartSettings
 from tests.conftest import REPO
-from tests.integration.test_imports import assert_ledger_verifies
+from tests.integration.test_imports import PARSERS, JsonLines, assert_ledger_verifies, write
+from tests.integration.test_same_receipt import line, payment, statuses
 from tests.integration.test_statement_reconcile import receipt
 
 CAMT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
@@ -142,3 +144,93 @@ def test_a_bank_account_holding_postings_cannot_be_dropped_from_the_configuratio
         "ledger.chart.bank_accounts: 100201 (EUR) holds postings; keep it in the configuration "
         "(an account in use cannot be dropped)"
     ]
+
+
+A, B = (
+    BankAccount(code="100201", name="A", numbers=["A-1"]),
+    BankAccount(code="100202", name="B", numbers=["B-1"]),
+)
+
+
+def bank_balances(container: Container) -> dict[str, int]:
+    with unit_of_work(container.sessions) as session:
+        rows = session.scalars(
+            select(AccountBalance).where(AccountBalance.account_code.in_(["1002", "100201", "100202"]))
+        )
+        return {row.account_code: row.balance_minor for row in rows}
+
+
+def test_a_payment_pairs_with_a_line_of_its_own_bank_account_only(
+    container: Container, customers: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    keep_apart(container, monkeypatch, A, B)
+    acme = customers["acme"]
+    import_file(
+        container,
+        write(tmp_path / "a.jsonl", line("L-A", "500.00", "2026-03-04", account="A-1", references=[acme])),
+        PARSERS,
+    )
+    payments = write(
+        tmp_path / "p.jsonl",
+        payment("P-B", acme, "500.00", "2026-03-03", account="B-1"),  # the same money, but into B
+        payment("P-A", acme, "500.00", "2026-03-03", account="a 1"),  # A as the export writes it
+    )
+    result = import_file(container, payments, PARSERS)
+    assert (result.counts["receipts_linked"], result.counts["payments_posted"]) == (1, 1)
+    found = statuses(container)
+    assert found["P-A"] == ("linked", found["L-A"][1])
+    assert found["P-B"][0] == "posted"
+    assert bank_balances(container) == {"100201": 50_000, "100202": 50_000}
+    assert_ledger_verifies(container)
+
+
+def test_a_bank_reversal_returns_the_line_of_its_own_account(
+    container: Container, customers: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    keep_apart(container, monkeypatch, A, B)
+    acme = customers["acme"]
+    lines = write(
+        tmp_path / "s.jsonl",
+        line("L-B", "300.00", "2026-03-02", account="B-1", references=[acme]),
+        line("L-A", "300.00", "2026-03-04", account="A-1", references=[acme]),  # the latest of that amount
+    )
+    import_file(container, lines, PARSERS)
+    returned = line("R-B", "-300.00", "2026-03-05", account="B-1", bank_reversal=True)
+    assert import_file(container, write(tmp_path / "r.jsonl", returned), PARSERS).counts["reversed"] == 1
+    found = statuses(container)
+    assert (found["L-B"][0], found["L-A"][0]) == ("reversed", "posted")
+    assert bank_balances(container) == {"100201": 30_000, "100202": 0}
+    assert_ledger_verifies(container)
+
+
+def test_another_statements_line_is_not_this_statements_money(
+    container: Container, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    chart = keep_apart(container, monkeypatch, BankAccount(code="100201", name="EUR", numbers=[EURO_ACCOUNT]))
+    other = line("C-450", "450.00", "2026-03-04", account="C-ACCOUNT", currency="EUR")  # not kept apart: 1002
+    import_file(container, write(tmp_path / "c.jsonl", other), PARSERS)
+
+    with unit_of_work(container.sessions) as session:
+        euro, _ = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+
+    assert [m.line.amount for m in euro.matched] == []  # its 450 line is not account C's
+    assert euro.missing_entries == ()
+
+
+def test_a_receipt_linked_to_a_line_of_an_account_kept_apart_is_not_missed_by_another_statement(
+    container: Container, customers: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    chart = keep_apart(container, monkeypatch, BankAccount(code="100201", name="EUR", numbers=[EURO_ACCOUNT]))
+    paid = payment("P-500", customers["acme"], "500.00", "2026-03-03", currency="EUR")  # no deposit account
+    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
+    assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_linked"] == 1  # its 500 line
+    statement_c = write(
+        tmp_path / "c.jsonl", line("C-77", "77.00", "2026-03-04", account="C-ACCOUNT", currency="EUR")
+    )
+
+    with unit_of_work(container.sessions) as session:
+        (report,) = reconcile_file(session, statement_c, JsonLines(), Accounts.of(chart), 3).statements
+
+    assert report.ledger_account == chart.bank.code
+    assert report.ledger_note == "account C-ACCOUNT is not one of the bank accounts kept apart"
+    assert report.missing_entries == ()  # P-500 went into the EUR account, with its line

@@ -65,6 +65,7 @@ def _document(data: dict[str, Any], origin: Origin) -> Document:
         reverses=data.get("reverses"),
         replaces=data.get("replaces"),
         bank_reversal=data.get("bank_reversal", False),
+        account=data.get("account"),
     )
 
 

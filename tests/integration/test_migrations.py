@@ -19,7 +19,7 @@ def test_the_migrations_create_exactly_the_schema_the_models_describe(container:
 def test_upgrading_an_up_to_date_database_is_a_no_op(container: Container) -> None:
     before = current_revision(container.engine)
     upgrade_database(container.engine)
-    assert current_revision(container.engine) == before == "0011"
+    assert current_revision(container.engine) == before == "0012"
 
 
 def test_upgrading_to_0006_fills_each_customers_backends_from_its_live_bindings(tmp_path: Path) -> None:
@@ -97,3 +97,21 @@ def test_upgrading_to_0011_drops_only_the_imported_documents_customer_index(tmp_
         "ix_imported_documents_number",
         "ix_imported_documents_linked_id",
     }
+
+
+def test_upgrading_to_0012_keeps_the_documents_imported_before_naming_no_bank_account(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_database(engine, "0011")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO imported_documents (source, external_id, kind, fingerprint, revision, "
+                "currency, amount_minor, document_date, status, match_rule) VALUES ('camt053', 'L-1', "
+                "'bank_line', 'f', 1, 'EUR', 100, '2026-03-04', 'ignored', '')"
+            )
+        )
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT external_id, bank_account FROM imported_documents")).all()
+    engine.dispose()
+    assert [tuple(row) for row in found] == [("L-1", None)]

@@ -391,3 +391,17 @@ def test_a_receipt_of_no_known_bank_account_counts_where_a_line_matches_it_and_i
     assert report.balances.ledger_movement == Money.of("450.00", "EUR")
     assert report.reconciles
     assert report.ledger_account == "100201"
+
+
+def test_the_reversal_of_an_unassigned_receipt_a_line_claimed_is_missing_from_the_bank() -> None:
+    """The line matched the receipt (dated before the period: timing); the receipt was reversed in the
+    period, which the bank never shows: the reversal is this account's, and missing from the bank."""
+    receipt = replace(entry(1, "300.00", day=1, counterpart=(2, march(10))), unassigned=True)
+    reversal = replace(
+        entry(2, "-300.00", day=10, counterpart=(1, march(1)), is_reversal=True), unassigned=True
+    )
+    report = check(header(start=3), [line("A-1", "300.00", day=3)], LedgerSide([receipt, reversal]))
+    assert [(m.entry.entry_id, m.in_period) for m in report.matched] == [(1, False)]
+    assert [m.entry.entry_id for m in report.missing_entries] == [2]
+    assert report.balances.ledger_movement == Money.of("-300.00", "EUR")
+    assert report.balances.unexplained == Money.zero("EUR")
