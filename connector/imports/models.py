@@ -65,7 +65,7 @@ class ImportedDocument(Base):
     # The bank account the document names (a line's statement account, a payment's deposit account),
     # compacted; none when it names none (or was imported before this was kept). Our own account: no
     # personal data.
-    bank_account: Mapped[str | None] = mapped_column(String(64))
+    bank_account: Mapped[str | None] = mapped_column(Text)  # an export's account name has no length limit
 
 
 class ReconciliationItem(Base):

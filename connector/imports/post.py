@@ -100,7 +100,7 @@ class DocumentPoster:
         self.file_id = file_id
         self.run = run
         self.ledger = Ledger(session)
-        self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days, accounts.kept_apart)
+        self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days, accounts)
         self._unapplied: list[tuple[str, str, Match]] = []  # (source, external id, match)
         self._new_records: list[tuple[Any, ...]] = []
         self._date_value = driver_value(session, ImportedDocument.document_date, memo=True)
@@ -253,10 +253,10 @@ class DocumentPoster:
         amount = document.amount
         returned_receipt = amount.minor < 0
         statuses = ("posted", "unapplied", "linked") if returned_receipt else ("ignored",)
-        account = compact_account(document.account)
+        numbers = self.accounts.numbers(document.account)
         same_account = (
-            or_(ImportedDocument.bank_account == account, ImportedDocument.bank_account.is_(None))
-            if account is not None
+            or_(ImportedDocument.bank_account.in_(numbers), ImportedDocument.bank_account.is_(None))
+            if numbers
             else true()
         )
         candidates = self.session.scalars(

@@ -60,6 +60,23 @@ class Accounts:
         """The ledger account of the named bank account when it is kept apart, else None."""
         return self.banks.get(compact_account(account) or "")
 
+    def bank_key(self, account: str | None, *, by_statement: bool) -> str | None:
+        """Which bank account a document names, to tell two apart: one kept apart by its ledger account,
+        another by the account number a statement gives (`by_statement`); None when it cannot tell (an
+        export's name for a deposit account cannot be compared with a statement's number)."""
+        code = self.kept_apart(account)
+        if code is not None:
+            return f"ledger account {code}"
+        compacted = compact_account(account)
+        return f"account {compacted}" if by_statement and compacted else None
+
+    def numbers(self, account: str | None) -> tuple[str, ...]:
+        """Every number of the bank account kept apart that `account` names; else `account` alone."""
+        code, compacted = self.kept_apart(account), compact_account(account)
+        if code is None:
+            return (compacted,) if compacted else ()
+        return tuple(number for number, owner in self.banks.items() if owner == code)
+
 
 def is_receipt(document: Document) -> bool:
     """Money a customer paid in: a payment, or a bank line crediting the account."""

@@ -7,14 +7,16 @@ and a bank line for a payment) is linked to it and posts nothing itself.
 
 A candidate must not be linked already, must not belong to another customer (one whose receipt is
 waiting in unapplied receipts, or a receipt whose own customer is not sure, may pair with any), and
-must not name another bank account kept apart (`ledger.chart.bank_accounts`) than the receipt does.
+must not name another bank account than the receipt does (`Accounts.bank_key`: an account kept apart,
+or a statement's account number; a record naming none, or imported before accounts were recorded, may
+pair with any).
 Among several, the same customer comes first, then the nearest date, then the first imported: two
 equal payments on one day pair one to one with the statement's two lines, whichever way round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 from connector.bulk import rows_in
 from connector.documents import Document
 from connector.imports.models import ImportedDocument
+from connector.imports.rules import Accounts
 
 OTHER_RECORD = {"payment": "bank_line", "bank_line": "payment"}
 _RECEIPT_STATUSES = ("posted", "unapplied")
@@ -50,12 +53,10 @@ class Earlier:
 class SameReceipts:
     """The earlier records of a batch's receipts, fetched once per batch by amount."""
 
-    def __init__(
-        self, session: Session, window_days: int, kept_apart: Callable[[str | None], str | None]
-    ) -> None:
+    def __init__(self, session: Session, window_days: int, accounts: Accounts) -> None:
         self.session = session
         self.window = window_days
-        self.kept_apart = kept_apart  # a named bank account's own ledger account, if it has one
+        self.accounts = accounts
         self._by_amount: dict[tuple[str, str, int], list[Earlier]] = {}
         self._taken: set[int] = set()  # linked to during this import, not yet written
 
@@ -113,14 +114,14 @@ class SameReceipts:
     def pair(self, document: Document, customer_id: int | None) -> Earlier | None:
         """The earlier record `document` (a receipt whose customer is `customer_id`, if sure) pairs with."""
         key = (OTHER_RECORD[document.kind], document.amount.currency, document.amount.minor)
-        bank = self.kept_apart(document.account)
+        bank = self.accounts.bank_key(document.account, by_statement=document.kind == "bank_line")
         candidates = [
             earlier
             for earlier in self._by_amount.get(key, ())
             if earlier.id not in self._taken
             and abs((earlier.on - document.date).days) <= self.window
             and (customer_id is None or earlier.customer_id in (None, customer_id))
-            and (bank is None or self.kept_apart(earlier.bank_account) in (None, bank))
+            and (bank is None or self._bank_key(earlier) in (None, bank))
         ]
         if not candidates:
             return None
@@ -134,6 +135,9 @@ class SameReceipts:
         )
         self._taken.add(best.id)
         return best
+
+    def _bank_key(self, earlier: Earlier) -> str | None:
+        return self.accounts.bank_key(earlier.bank_account, by_statement=earlier.kind == "bank_line")
 
     def _any(self, kind: str) -> bool:
         """Whether any document of `kind` was imported: most ledgers only ever see one of the two."""

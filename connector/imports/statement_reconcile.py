@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
-from connector.documents import Document, DocumentParser, Parsed, Problem, Statement, compact_account
+from connector.documents import Document, DocumentParser, Parsed, Problem, Statement
 from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument
 from connector.imports.rules import Accounts
@@ -94,13 +94,15 @@ def read_ledger_side(
     lines posted, whatever their date and bank account), the import's record of each line, and the
     quarantine reason of lines never imported.
 
-    An entry whose documents name a bank account (a line of another statement, a payment deposited to an
-    account kept apart, or linked to either) is that account's: another statement's is left out. For a
-    bank account kept apart, the receipts on the bank role's account that name none come too, marked
-    unassigned: the statement may be where that money went."""
+    For a bank account kept apart, the receipts on the bank role's account come too, marked unassigned:
+    the statement may be where that money went. Among the entries that may not be its own (those, or all
+    for an account not kept apart), one whose documents name another bank account is left out: a line of
+    another statement, a payment into another account kept apart, or a receipt linked to either. For an
+    account not kept apart only lines of the same format can be compared (another format may write the
+    same account another way): those of other formats stay."""
     statement = header_of(group)
     own = accounts.bank_for(statement.account)
-    mine = accounts.kept_apart(statement.account) or compact_account(statement.account)
+    mine = accounts.bank_key(statement.account, by_statement=True)
     currencies = {statement.currency, *(line.amount.currency for line in group.lines)}
     imported = _import_records(session, group.lines)
     period = statement_period(statement, group.lines)
@@ -111,7 +113,13 @@ def read_ledger_side(
         entries.update(_bank_entries(session, (own, accounts.bank), own, currencies, dated))
     its_own = {r.entry_id for r in imported.values() if r.entry_id is not None}
     if mine is not None:
-        named = _named_accounts(session, accounts, {entry_id for entry_id, _ in entries} - its_own)
+        # On the account kept apart, an entry is its own by construction (an earlier revision's
+        # document may since name another account).
+        doubtful = {e.entry_id for e in entries.values() if own == accounts.bank or e.unassigned} - its_own
+        # An account kept apart lists every way its statements write it: a line of any format naming
+        # another account is another account's. Otherwise only the same format's lines can be compared.
+        source = None if own != accounts.bank else statement.source
+        named = _named_accounts(session, accounts, doubtful, source)
         entries = {
             key: replace(entry, unassigned=False) if mine in named.get(key[0], ()) else entry
             for key, entry in entries.items()
@@ -130,17 +138,26 @@ def read_ledger_side(
     return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, others), own, note)
 
 
-def _named_accounts(session: Session, accounts: Accounts, entry_ids: set[int]) -> dict[int, set[str]]:
-    """Entry id → the bank accounts its documents name: its own document's (every revision and reversal
-    share its key) and those of the records linked to it. A kept-apart account is named by its ledger
-    account, another by a statement line's account as written; a payment's deposit account that is not
-    kept apart says nothing (an export's name for it cannot be compared with a statement's number)."""
+def _named_accounts(
+    session: Session, accounts: Accounts, entry_ids: set[int], source: str | None
+) -> dict[int, set[str]]:
+    """Entry id → the bank accounts (`Accounts.bank_key`) its documents name: its own document's (every
+    revision and reversal share its key) and those of the records linked to it. With `source`, a line's
+    account not kept apart counts only from statements of that format."""
     document, linked = aliased(ImportedDocument), aliased(ImportedDocument)
     wanted = sorted(entry_ids)
     named: dict[int, set[str]] = {}
     for start in range(0, len(wanted), _CHUNK):
         rows = session.execute(
-            select(JournalEntry.id, document.kind, document.bank_account, linked.kind, linked.bank_account)
+            select(
+                JournalEntry.id,
+                document.source,
+                document.kind,
+                document.bank_account,
+                linked.source,
+                linked.kind,
+                linked.bank_account,
+            )
             .join(  # through the document key (unique), then the linked records (indexed)
                 document,
                 (document.source == JournalEntry.source) & (document.external_id == JournalEntry.external_id),
@@ -149,10 +166,11 @@ def _named_accounts(session: Session, accounts: Accounts, entry_ids: set[int]) -
             .where(JournalEntry.id.in_(wanted[start : start + _CHUNK]))
         )
         for entry_id, *documents in rows:
-            for kind, account in zip(documents[::2], documents[1::2], strict=True):
-                name = accounts.kept_apart(account) or (
-                    compact_account(account) if kind == "bank_line" else None
-                )
+            for their_source, kind, account in zip(
+                documents[::3], documents[1::3], documents[2::3], strict=True
+            ):
+                by_statement = kind == "bank_line" and source in (None, their_source)
+                name = accounts.bank_key(account, by_statement=by_statement)
                 if name is not None:
                     named.setdefault(entry_id, set()).add(name)
     return named

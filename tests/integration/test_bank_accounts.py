@@ -234,3 +234,61 @@ def test_a_receipt_linked_to_a_line_of_an_account_kept_apart_is_not_missed_by_an
     assert report.ledger_account == chart.bank.code
     assert report.ledger_note == "account C-ACCOUNT is not one of the bank accounts kept apart"
     assert report.missing_entries == ()  # P-500 went into the EUR account, with its line
+
+
+def test_a_payment_into_an_account_kept_apart_does_not_pair_with_another_accounts_line(
+    container: Container, customers: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    keep_apart(container, monkeypatch, A)
+    acme = customers["acme"]
+    other = line("L-C", "600.00", "2026-03-04", account="C-9", references=[acme])  # not kept apart
+    import_file(container, write(tmp_path / "c.jsonl", other), PARSERS)
+    payments = write(
+        tmp_path / "p.jsonl",
+        payment("P-A", acme, "600.00", "2026-03-03", account="A-1"),
+        payment("P-any", acme, "600.00", "2026-03-03"),  # names no account: may be C's
+        payment("P-long", acme, "1.00", "2026-03-03", account="Deposit account " * 20),  # a long name
+    )
+    assert import_file(container, payments, PARSERS).status == "imported"
+    found = statuses(container)
+    assert (found["P-A"][0], found["P-long"][0]) == ("posted", "posted")
+    assert found["P-any"] == ("linked", found["L-C"][1])
+    assert bank_balances(container) == {"100201": 60_000, "1002": 60_100}
+
+
+def test_without_accounts_kept_apart_a_line_of_another_format_may_still_be_the_statements(
+    container: Container, tmp_path: Path
+) -> None:
+    """A statement's account written by another format cannot be compared: its lines stay candidates."""
+    chart = container.settings.ledger.chart
+    other_format = line("X-450", "450.00", "2026-03-04", account="3704 0044 0532 0130 00", currency="EUR")
+    import_file(container, write(tmp_path / "x.jsonl", other_format), PARSERS)
+
+    with unit_of_work(container.sessions) as session:
+        euro, _ = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+
+    assert [m.line.amount for m in euro.matched] == [Money.of("450.00", "EUR")]
+    assert euro.ledger_note == ""
+
+
+def test_a_reversal_on_the_account_kept_apart_counts_though_the_document_moved_to_another(
+    container: Container, customers: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    chart = keep_apart(container, monkeypatch, A, B)
+    acme = customers["acme"]
+    first = payment("P-1", acme, "500.00", "2026-02-27", account="A-1", currency="EUR")
+    import_file(container, write(tmp_path / "feb.jsonl", first), PARSERS)
+    moved = payment("P-1", acme, "500.00", "2026-03-02", account="B-1", currency="EUR")  # re-exported
+    assert import_file(container, write(tmp_path / "mar.jsonl", moved), PARSERS).counts["reposted"] == 1
+    statement_a = write(
+        tmp_path / "a.jsonl",
+        line("A-0301", "10.00", "2026-03-01", account="A-1", currency="EUR"),
+        line("A-0331", "20.00", "2026-03-31", account="A-1", currency="EUR"),
+    )
+
+    with unit_of_work(container.sessions) as session:
+        (report,) = reconcile_file(session, statement_a, JsonLines(), Accounts.of(chart), 3).statements
+
+    assert report.ledger_account == "100201"
+    assert report.balances.ledger_movement == Money.of("-500.00", "EUR")  # P-1 left A on March 2
+    assert [m.entry.amount for m in report.missing_entries] == [Money.of("-500.00", "EUR")]

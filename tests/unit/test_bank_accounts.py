@@ -68,3 +68,15 @@ def test_one_account_number_belongs_to_one_bank_account() -> None:
         BankAccount(code="100203", name="blank", numbers=["  "])
     with pytest.raises(ValidationError):
         BankAccount(code="100203", name="none", numbers=[])
+
+
+def test_bank_accounts_are_told_apart_by_ledger_account_or_by_a_statements_number() -> None:
+    accounts = Accounts.of(ChartSettings(bank_accounts=[ICBC, HSBC]))
+    assert accounts.bank_key("icbc basic", by_statement=False) == accounts.bank_key(
+        "6222 0210 0000 1234", by_statement=True
+    )
+    assert accounts.bank_key("100201", by_statement=True) == "account 100201"  # a number, not the code
+    assert accounts.bank_key("Bank of America USD", by_statement=False) is None  # an export's own name
+    assert accounts.numbers("ICBC Basic") == ("6222021000001234", "ICBCBASIC")
+    assert accounts.numbers("9999 0000") == ("99990000",)
+    assert accounts.numbers(None) == ()

@@ -20,7 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     # A plain ADD COLUMN on both databases (no table copy): documents imported before name no account.
-    op.add_column("imported_documents", sa.Column("bank_account", sa.String(length=64), nullable=True))
+    op.add_column("imported_documents", sa.Column("bank_account", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
