@@ -10,8 +10,9 @@ waiting in unapplied receipts, or a receipt whose own customer is not sure, may 
 must not name another bank account than the receipt does (`Accounts.bank_key`: an account kept apart,
 or a statement's account number; a record naming none, or imported before accounts were recorded, may
 pair with any).
-Among several, the same customer comes first, then the nearest date, then the first imported: two
-equal payments on one day pair one to one with the statement's two lines, whichever way round.
+Among several, the same customer comes first, then the same bank account named, then the nearest
+date, then the first imported: two equal payments on one day pair one to one with the statement's two
+lines, whichever way round.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ class SameReceipts:
             candidates,
             key=lambda earlier: (
                 earlier.customer_id != customer_id,
+                bank is not None and self._bank_key(earlier) != bank,  # then one naming the same account
                 abs((earlier.on - document.date).days),
                 earlier.id,
             ),

@@ -306,13 +306,14 @@ class _Matcher:
     def _by_amount_and_date(
         self, lines: Sequence[Document], found: Mapping[int, MatchedLine]
     ) -> dict[int, MatchedLine]:
-        """Closest dates first over every (line, entry) pair, so a nearer line is never robbed of its
-        entry by an earlier one; then a shared reference; then file order."""
+        """The statement's own account's entries before unassigned receipts, then closest dates first over
+        every (line, entry) pair, so a nearer line is never robbed of its entry by an earlier one; then a
+        shared reference; then file order."""
         by_amount: dict[tuple[str, int], list[BankEntry]] = {}
         for entry in self.ledger.entries:
             if entry.entry_id not in self.cancelled and entry.entry_id not in self.used:
                 by_amount.setdefault((entry.amount.currency, entry.amount.minor), []).append(entry)
-        pairs: list[tuple[int, bool, int, date, int, str | None]] = []
+        pairs: list[tuple[bool, int, bool, int, date, int, str | None]] = []
         for index, line in enumerate(lines):
             if index in found or not self._may_match_by_amount(line):
                 continue
@@ -320,9 +321,19 @@ class _Matcher:
                 days = _days_apart(line, entry.posting_date)
                 if days <= self.window:
                     shared = _shared_reference(line, entry)
-                    pairs.append((days, shared is None, index, entry.posting_date, entry.entry_id, shared))
+                    pairs.append(
+                        (
+                            entry.unassigned,
+                            days,
+                            shared is None,
+                            index,
+                            entry.posting_date,
+                            entry.entry_id,
+                            shared,
+                        )
+                    )
         matched: dict[int, MatchedLine] = {}
-        for _days, _, index, _, entry_id, shared in sorted(pairs):
+        for _, _days, _, index, _, entry_id, shared in sorted(pairs):
             if index in matched or entry_id in self.used:
                 continue
             self.used[entry_id] = index

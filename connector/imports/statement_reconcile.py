@@ -131,7 +131,9 @@ def read_ledger_side(
         chunk = JournalEntry.id.in_(posted[start : start + _CHUNK])
         entries.update(_bank_entries(session, every_bank, own, currencies, chunk))
     others = [line for line in group.lines if (line.source, line.external_id) not in imported]
-    ordered = sorted(entries.values(), key=lambda e: (e.posting_date, e.entry_id))
+    # What the statement's own lines posted, or were linked to, is its own wherever it was posted.
+    mend = (replace(e, unassigned=False) if e.entry_id in its_own else e for e in entries.values())
+    ordered = sorted(mend, key=lambda e: (e.posting_date, e.entry_id))
     note = ""
     if accounts.banks and own == accounts.bank:
         note = f"account {statement.account or '(none)'} is not one of the bank accounts kept apart"

@@ -26,7 +26,7 @@ from connector.settings import BankAccount, ChartSettings
 from tests.conftest import REPO
 from tests.integration.test_imports import PARSERS, JsonLines, assert_ledger_verifies, write
 from tests.integration.test_same_receipt import line, payment, statuses
-from tests.integration.test_statement_reconcile import receipt
+from tests.integration.test_statement_reconcile import receipt, reverse
 
 CAMT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
 EURO_ACCOUNT = "DE89 3704 0044 0532 0130 00"  # the fixture's EUR statement; its JPY one is not kept apart
@@ -292,3 +292,41 @@ def test_a_reversal_on_the_account_kept_apart_counts_though_the_document_moved_t
     assert report.ledger_account == "100201"
     assert report.balances.ledger_movement == Money.of("-500.00", "EUR")  # P-1 left A on March 2
     assert [m.entry.amount for m in report.missing_entries] == [Money.of("-500.00", "EUR")]
+
+
+def test_a_line_pairs_with_the_payment_naming_its_account_before_one_naming_none(
+    container: Container, customers: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    keep_apart(container, monkeypatch, A)
+    acme = customers["acme"]
+    payments = write(
+        tmp_path / "p.jsonl",
+        payment("P-any", acme, "500.00", "2026-03-03"),
+        payment("P-A", acme, "500.00", "2026-03-01", account="A-1"),  # further away, but into A
+    )
+    import_file(container, payments, PARSERS)
+    statement = write(
+        tmp_path / "a.jsonl", line("L-A", "500.00", "2026-03-04", account="A-1", references=[acme])
+    )
+    assert import_file(container, statement, PARSERS).counts["receipts_linked"] == 1
+    found = statuses(container)
+    assert found["L-A"] == ("linked", found["P-A"][1])
+
+
+def test_a_receipt_the_statements_line_was_linked_to_and_its_reversal_cancel_out(
+    container: Container, customers: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    chart = keep_apart(container, monkeypatch, BankAccount(code="100201", name="EUR", numbers=[EURO_ACCOUNT]))
+    paid = payment("P-500", customers["acme"], "500.00", "2026-03-04", currency="EUR")  # names no account
+    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
+    assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_linked"] == 1  # its 500 line
+    reverse(container, statuses(container)["P-500"][1] or 0, date(2026, 3, 4))
+
+    with unit_of_work(container.sessions) as session:
+        euro, _ = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+
+    reasons = {m.line.external_id: m.reason for m in euro.missing_lines}
+    assert reasons["2026030400003#1"].endswith(
+        "was reversed"
+    )  # the 500 line: its receipt and reversal cancel
+    assert euro.balances.unexplained == Money.zero("EUR")

@@ -405,3 +405,10 @@ def test_the_reversal_of_an_unassigned_receipt_a_line_claimed_is_missing_from_th
     assert [m.entry.entry_id for m in report.missing_entries] == [2]
     assert report.balances.ledger_movement == Money.of("-300.00", "EUR")
     assert report.balances.unexplained == Money.zero("EUR")
+
+
+def test_a_line_matches_its_own_accounts_entry_before_an_unassigned_receipt_nearer_in_date() -> None:
+    own, elsewhere = entry(1, "80.00", day=6), replace(entry(2, "80.00", day=5), unassigned=True)
+    report = check(header(closing="80.00"), [line("A-1", "80.00", day=4)], LedgerSide([own, elsewhere]))
+    assert [m.entry.entry_id for m in report.matched] == [1]
+    assert report.missing_entries == ()
