@@ -1,4 +1,4 @@
-"""`connector ledger verify|balance|entries`."""
+"""`connector ledger verify|accounts|balance|entries`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from rich.table import Table
 from connector.cli.context import out, report_problems, state
 from connector.cli.output import dumps, money_json, money_text
 from connector.db import unit_of_work
-from connector.ledger.queries import customer_balances, customer_entries, net_receivable
+from connector.ledger.queries import customer_balances, customer_entries, net_receivable, trial_balance
 from connector.ledger.verify import verify_ledger
+from connector.money import Money
 
 ledger_app = typer.Typer(help="The double-entry customer ledger.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -47,6 +48,46 @@ def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@ledger_app.command("accounts")
+def accounts(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """The trial balance: every chart account's balance per currency, and each currency's total (zero)."""
+    container = state(ctx).container()
+    with unit_of_work(container.sessions) as session:
+        lines = trial_balance(session)
+    totals: dict[str, Money] = {}
+    for line in lines:
+        if line.balance is not None:
+            currency = line.balance.currency
+            totals[currency] = totals.get(currency, Money.zero(currency)) + line.balance
+    if as_json:
+        accounts_json = [
+            {
+                "account": line.code,
+                "name": line.name,
+                "kind": line.kind,
+                "role": line.role,
+                "balance": money_json(line.balance) if line.balance is not None else None,
+                "postings": line.posting_count,
+            }
+            for line in lines
+        ]
+        totals_json = [money_json(totals[currency]) for currency in sorted(totals)]
+        out.print(dumps({"accounts": accounts_json, "totals": totals_json}), markup=False)
+        return
+    table = Table(title="Trial balance")
+    table.add_column("account")
+    table.add_column("name")
+    table.add_column("kind")
+    table.add_column("balance (Dr +, Cr −)", justify="right")
+    table.add_column("postings", justify="right")
+    for line in lines:
+        amount = money_text(line.balance) if line.balance is not None else "—"
+        table.add_row(line.code, line.name, line.role or line.kind, amount, str(line.posting_count))
+    for currency in sorted(totals):
+        table.add_row("", f"total {currency}", "", money_text(totals[currency]), "", style="bold")
+    out.print(table)
 
 
 @ledger_app.command("balance")

@@ -1,4 +1,5 @@
-"""Read models over the ledger: a customer's balances (O(1) from stored balances) and its entries."""
+"""Read models over the ledger: the trial balance and a customer's balances (O(1) from stored balances),
+and a customer's entries."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from connector.errors import UnknownAccountError
-from connector.ledger.models import Customer, CustomerBalance, JournalEntry, LedgerAccount, Posting
+from connector.ledger.models import (
+    AccountBalance,
+    Customer,
+    CustomerBalance,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+)
 from connector.money import Money
 
 
@@ -18,6 +26,18 @@ class BalanceLine:
     account_code: str
     account_name: str
     balance: Money
+    posting_count: int
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    """One chart account's balance in one currency (debit positive)."""
+
+    code: str
+    name: str
+    kind: str
+    role: str | None
+    balance: Money | None  # None: no postings yet
     posting_count: int
 
 
@@ -56,6 +76,27 @@ def customer_balances(session: Session, account_no: str) -> list[BalanceLine]:
     return [
         BalanceLine(row.account_code, name, Money(row.balance_minor, row.currency), row.posting_count)
         for row, name in rows
+    ]
+
+
+def trial_balance(session: Session) -> list[AccountLine]:
+    """Every chart account's balance per currency (试算平衡表), by code: in each currency they add up
+    to zero, as every entry does. An account without postings is listed once, without a balance."""
+    rows = session.execute(
+        select(LedgerAccount, AccountBalance)
+        .outerjoin(AccountBalance, AccountBalance.account_code == LedgerAccount.code)
+        .order_by(LedgerAccount.code, AccountBalance.currency)
+    )
+    return [
+        AccountLine(
+            account.code,
+            account.name,
+            account.kind,
+            account.role,
+            Money(balance.balance_minor, balance.currency) if balance else None,
+            balance.posting_count if balance else 0,
+        )
+        for account, balance in rows
     ]
 
 

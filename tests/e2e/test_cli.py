@@ -50,6 +50,23 @@ def test_balance_and_entries_trace_each_figure_to_its_voucher(cli) -> None:
     assert "reversed by" in table.out
 
 
+def test_the_trial_balance_lists_every_chart_account_and_adds_up_to_zero_in_each_currency(cli) -> None:
+    cli("demo")
+    report = json.loads(cli("ledger", "accounts", "--json").out)
+    assert [total["minor"] for total in report["totals"]] == [0, 0, 0]
+    assert [total["currency"] for total in report["totals"]] == ["CNY", "JPY", "USD"]
+    rows = {
+        (row["account"], row["balance"]["currency"] if row["balance"] else None): row
+        for row in report["accounts"]
+    }
+    assert rows[("1122", "JPY")]["balance"]["minor"] == 1_250_000
+    assert rows[("220399", None)]["postings"] == 0  # in the chart, never posted to
+    assert sum(row["postings"] for row in report["accounts"]) == 26  # the demo's postings, each once
+    table = cli("ledger", "accounts")
+    assert table.code == 0
+    assert "total CNY" in table.out
+
+
 def test_verify_fails_listing_each_violation_of_a_tampered_ledger(cli, isolated_cwd: Path) -> None:
     cli("demo")
     with sqlite3.connect(isolated_cwd / "connector.db") as raw:
