@@ -95,14 +95,10 @@ def read_ledger_side(
     quarantine reason of lines never imported.
 
     For a bank account kept apart, the receipts on the bank role's account come too, marked unassigned:
-    the statement may be where that money went. Among the entries that may not be its own (those, or all
-    for an account not kept apart), one whose documents name another bank account is left out: a line of
-    another statement, a payment into another account kept apart, or a receipt linked to either. For an
-    account not kept apart only lines of the same format can be compared (another format may write the
-    same account another way): those of other formats stay."""
+    the statement may be where that money went. Another account's entries are left out
+    (`_other_accounts_left_out`)."""
     statement = header_of(group)
     own = accounts.bank_for(statement.account)
-    mine = accounts.bank_key(statement.account, by_statement=True)
     currencies = {statement.currency, *(line.amount.currency for line in group.lines)}
     imported = _import_records(session, group.lines)
     period = statement_period(statement, group.lines)
@@ -112,19 +108,7 @@ def read_ledger_side(
         dated = JournalEntry.posting_date.between(period.start - window, period.end + window)
         entries.update(_bank_entries(session, (own, accounts.bank), own, currencies, dated))
     its_own = {r.entry_id for r in imported.values() if r.entry_id is not None}
-    if mine is not None:
-        # On the account kept apart, an entry is its own by construction (an earlier revision's
-        # document may since name another account).
-        doubtful = {e.entry_id for e in entries.values() if own == accounts.bank or e.unassigned} - its_own
-        # An account kept apart lists every way its statements write it: a line of any format naming
-        # another account is another account's. Otherwise only the same format's lines can be compared.
-        source = None if own != accounts.bank else statement.source
-        named = _named_accounts(session, accounts, doubtful, source)
-        entries = {
-            key: replace(entry, unassigned=False) if mine in named.get(key[0], ()) else entry
-            for key, entry in entries.items()
-            if mine in named.get(key[0], {mine})
-        }
+    entries = _other_accounts_left_out(session, accounts, statement, entries, its_own)
     posted = sorted(its_own - {entry_id for entry_id, _ in entries})
     every_bank = (accounts.bank, *accounts.banks.values())
     for start in range(0, len(posted), _CHUNK):
@@ -138,6 +122,36 @@ def read_ledger_side(
     if accounts.banks and own == accounts.bank:
         note = f"account {statement.account or '(none)'} is not one of the bank accounts kept apart"
     return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, others), own, note)
+
+
+def _other_accounts_left_out(
+    session: Session,
+    accounts: Accounts,
+    statement: Statement,
+    entries: dict[tuple[int, str], BankEntry],
+    its_own: set[int],
+) -> dict[tuple[int, str], BankEntry]:
+    """`entries` without those whose documents name another bank account than `statement`'s: a line of
+    another statement, a payment into another account kept apart, or a receipt linked to either. An
+    unassigned entry that names the statement's account is its own.
+
+    Only entries that may not be the statement's are looked at: on an account kept apart, an entry is
+    its own by construction (an earlier revision's document may since name another account), and so is
+    what the statement's own lines posted (`its_own`). An account kept apart lists every way its
+    statements write it, so a line of any format naming another account is another's; for an account
+    not kept apart, only lines of the statement's own format can be compared (another format may write
+    the same account another way)."""
+    mine = accounts.bank_key(statement.account, by_statement=True)
+    if mine is None:
+        return entries
+    kept_apart = accounts.bank_for(statement.account) != accounts.bank
+    doubtful = {e.entry_id for e in entries.values() if not kept_apart or e.unassigned} - its_own
+    named = _named_accounts(session, accounts, doubtful, None if kept_apart else statement.source)
+    return {
+        key: replace(entry, unassigned=False) if mine in named.get(key[0], ()) else entry
+        for key, entry in entries.items()
+        if mine in named.get(key[0], {mine})
+    }
 
 
 def _named_accounts(
