@@ -7,12 +7,14 @@ document is posted under its idempotency key, so replays return the existing ent
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from rich.console import Console
 from rich.table import Table
 
 from connector.bootstrap import Container
 from connector.db import unit_of_work
+from connector.imports.rules import Accounts
 from connector.ledger.customers import CustomerDirectory, NewCustomer
 from connector.ledger.entries import EntryDraft, Line, Voucher
 from connector.ledger.posting import Ledger
@@ -75,7 +77,7 @@ CUSTOMERS = (
 FILE = "demo/zoho_books_export.csv"
 
 
-def _invoice(number: str, customer: str, amount: Money, day: date, row: int) -> EntryDraft:
+def _invoice(chart: Accounts, number: str, customer: str, amount: Money, day: date, row: int) -> EntryDraft:
     return EntryDraft(
         source="zoho_books",
         external_id=number,
@@ -83,13 +85,14 @@ def _invoice(number: str, customer: str, amount: Money, day: date, row: int) -> 
         document_date=day,
         voucher=Voucher("invoice", FILE, row),
         memo=f"invoice {number}",
-        lines=(Line.debit("1122", amount, customer), Line.credit("6001", amount)),
+        lines=(Line.debit(chart.receivable, amount, customer), Line.credit(chart.revenue, amount)),
     )
 
 
 def _receipt(
-    ref: str, customer: str, amount: Money, day: date, row: int, *, advance: bool = False
+    chart: Accounts, ref: str, customer: str, amount: Money, day: date, row: int, *, advance: bool = False
 ) -> EntryDraft:
+    settles = chart.advances if advance else chart.receivable
     return EntryDraft(
         source="bank_camt053",
         external_id=ref,
@@ -97,7 +100,7 @@ def _receipt(
         value_date=day,
         voucher=Voucher("bank_line", "demo/statement_2026-03.xml", row),
         memo=("advance payment " if advance else "receipt ") + ref,
-        lines=(Line.debit("1002", amount), Line.credit("2203" if advance else "1122", amount, customer)),
+        lines=(Line.debit(chart.bank, amount), Line.credit(settles, amount, customer)),
     )
 
 
@@ -109,22 +112,24 @@ def _ensure_customers(directory: CustomerDirectory) -> list[str]:
     return numbers
 
 
-def _documents(numbers: list[str]) -> list[EntryDraft]:
+def _documents(numbers: list[str], chart: Accounts) -> list[EntryDraft]:
+    """The sample documents, on the configured chart's accounts."""
     mingyuan, qinghe, wang, northwind, sakura = numbers
     d = date
+    invoice, receipt = partial(_invoice, chart), partial(_receipt, chart)
     return [
-        _invoice("INV-2026-0001", mingyuan, Money.of("128000.00", "CNY"), d(2026, 1, 15), 2),
-        _invoice("INV-2026-0002", mingyuan, Money.of("56400.50", "CNY"), d(2026, 2, 3), 3),
-        _invoice("INV-2026-0003", qinghe, Money.of("23999.99", "CNY"), d(2026, 2, 10), 4),
-        _invoice("INV-2026-0004", wang, Money.of("1288.00", "CNY"), d(2026, 2, 20), 5),
-        _invoice("INV-2026-0005", northwind, Money.of("18450.00", "USD"), d(2026, 2, 25), 6),
-        _invoice("INV-2026-0006", sakura, Money.of("1250000", "JPY"), d(2026, 3, 1), 7),
-        _invoice("INV-2026-0007", qinghe, Money.of("999.00", "CNY"), d(2026, 3, 2), 8),
-        _receipt("CAMT-20260305-001", mingyuan, Money.of("128000.00", "CNY"), d(2026, 3, 5), 1),
-        _receipt("CAMT-20260306-002", qinghe, Money.of("12000.00", "CNY"), d(2026, 3, 6), 2),
-        _receipt("CAMT-20260307-003", wang, Money.of("1288.00", "CNY"), d(2026, 3, 7), 3),
-        _receipt("CAMT-20260310-004", northwind, Money.of("10000.00", "USD"), d(2026, 3, 10), 4),
-        _receipt("CAMT-20260312-005", wang, Money.of("500.00", "CNY"), d(2026, 3, 12), 5, advance=True),
+        invoice("INV-2026-0001", mingyuan, Money.of("128000.00", "CNY"), d(2026, 1, 15), 2),
+        invoice("INV-2026-0002", mingyuan, Money.of("56400.50", "CNY"), d(2026, 2, 3), 3),
+        invoice("INV-2026-0003", qinghe, Money.of("23999.99", "CNY"), d(2026, 2, 10), 4),
+        invoice("INV-2026-0004", wang, Money.of("1288.00", "CNY"), d(2026, 2, 20), 5),
+        invoice("INV-2026-0005", northwind, Money.of("18450.00", "USD"), d(2026, 2, 25), 6),
+        invoice("INV-2026-0006", sakura, Money.of("1250000", "JPY"), d(2026, 3, 1), 7),
+        invoice("INV-2026-0007", qinghe, Money.of("999.00", "CNY"), d(2026, 3, 2), 8),
+        receipt("CAMT-20260305-001", mingyuan, Money.of("128000.00", "CNY"), d(2026, 3, 5), 1),
+        receipt("CAMT-20260306-002", qinghe, Money.of("12000.00", "CNY"), d(2026, 3, 6), 2),
+        receipt("CAMT-20260307-003", wang, Money.of("1288.00", "CNY"), d(2026, 3, 7), 3),
+        receipt("CAMT-20260310-004", northwind, Money.of("10000.00", "USD"), d(2026, 3, 10), 4),
+        receipt("CAMT-20260312-005", wang, Money.of("500.00", "CNY"), d(2026, 3, 12), 5, advance=True),
     ]
 
 
@@ -133,7 +138,7 @@ def run_demo(container: Container, console: Console) -> bool:
     with unit_of_work(container.sessions) as session:
         numbers = _ensure_customers(container.customers(session))
         ledger = Ledger(session)
-        documents = _documents(numbers)
+        documents = _documents(numbers, Accounts.of(container.settings.ledger.chart))
         posted = ledger.post_many(documents)
         wrong = posted[[d.external_id for d in documents].index("INV-2026-0007")]
         if ledger.reversed_by(wrong.entry_id) is None:

@@ -31,6 +31,16 @@ def test_the_demo_builds_a_verified_ledger_and_a_second_run_changes_nothing(cli,
     assert "created the local key file" not in second.err
 
 
+def test_the_demo_posts_on_the_configured_chart(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECTOR_LEDGER__CHART__BANK__CODE", "100200")
+    monkeypatch.setenv("CONNECTOR_LEDGER__CHART__BANK__NAME", "银行存款 Bank")
+    result = cli("demo")
+    assert result.code == 0, result.err
+    report = json.loads(cli("ledger", "accounts", "--json").out)
+    posted_to = {row["account"] for row in report["accounts"] if row["postings"]}
+    assert posted_to == {"100200", "1122", "2203", "6001"}
+
+
 def test_balance_and_entries_trace_each_figure_to_its_voucher(cli) -> None:
     cli("demo")
     balance = json.loads(cli("ledger", "balance", "KASH00001", "--json").out)
