@@ -247,8 +247,8 @@ class DocumentPoster:
         """A bank's reversal of an earlier line it does not name: a returned receipt (money out) undoes
         the receipt of that amount; a returned payment (money in) undoes a line that was ignored. The
         original is the latest such line of the same source, bank account and currency within
-        `REVERSAL_DAYS` (a line imported before accounts were recorded may be any account's); two
-        candidates on that day are ambiguous and left to a person."""
+        `REVERSAL_DAYS` (a line imported before accounts were recorded may be any account's, after one
+        known to be of it); two candidates alike on that day are ambiguous and left to a person."""
         document = item.document
         amount = document.amount
         returned_receipt = amount.minor < 0
@@ -272,11 +272,15 @@ class DocumentPoster:
                 ),
                 same_account,
             )
-            .order_by(ImportedDocument.document_date.desc(), ImportedDocument.id.desc())
+            .order_by(  # on one day, a line known to be of this account before one that may be
+                ImportedDocument.document_date.desc(),
+                ImportedDocument.bank_account.is_(None),
+                ImportedDocument.id.desc(),
+            )
             .limit(2)
         ).all()
         what = "returned receipt" if returned_receipt else "returned payment"
-        if len(candidates) == 2 and candidates[0].document_date == candidates[1].document_date:
+        if len(candidates) == 2 and _alike(candidates[0], candidates[1]):
             others = f"{candidates[0].external_id} and {candidates[1].external_id}"
             self._quarantine(document, f"a {what} of {amount}: both {others} could be its original")
             return "quarantined"
@@ -572,6 +576,13 @@ def quarantine_input(
         return isinstance(held, dict) and (held.get("file_id") == file_id or held.get("raw") == origin.raw)
 
     quarantine(session, cipher, run, source, ref, raw, reason, same_row)
+
+
+def _alike(first: ImportedDocument, second: ImportedDocument) -> bool:
+    """Two lines a bank's reversal cannot choose between: one day, and both or neither of them known to
+    be of its account."""
+    same_day = first.document_date == second.document_date
+    return same_day and (first.bank_account is None) == (second.bank_account is None)
 
 
 def _why_not(match: Match) -> str:

@@ -8,13 +8,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from adapters.statements.camt053 import Camt053Parser
 from connector.bootstrap import Container
 from connector.credit.figures import customer_figures
 from connector.db import unit_of_work
 from connector.errors import ConfigError
+from connector.imports.models import ImportedDocument
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
 from connector.imports.statement_reconcile import reconcile_file
@@ -330,3 +331,20 @@ def test_a_receipt_the_statements_line_was_linked_to_and_its_reversal_cancel_out
         "was reversed"
     )  # the 500 line: its receipt and reversal cancel
     assert euro.balances.unexplained == Money.zero("EUR")
+
+
+def test_a_bank_reversal_prefers_a_line_known_to_be_of_its_account_to_one_imported_before(
+    container: Container, customers: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    keep_apart(container, monkeypatch, A)
+    acme = customers["acme"]
+    old = line("L-old", "300.00", "2026-03-02", account="A-1", references=[acme])
+    import_file(container, write(tmp_path / "old.jsonl", old), PARSERS)
+    with unit_of_work(container.sessions) as session:  # as imported before migration 0012
+        session.execute(update(ImportedDocument).values(bank_account=None))
+    new = line("L-new", "300.00", "2026-03-02", account="A-1", references=[acme])
+    import_file(container, write(tmp_path / "new.jsonl", new), PARSERS)
+    returned = line("R", "-300.00", "2026-03-05", account="A-1", bank_reversal=True)
+    assert import_file(container, write(tmp_path / "r.jsonl", returned), PARSERS).counts["reversed"] == 1
+    found = statuses(container)
+    assert (found["L-new"][0], found["L-old"][0]) == ("reversed", "posted")
