@@ -10,9 +10,14 @@ from rich.table import Table
 from connector.cli.context import out, report_problems, state
 from connector.cli.output import dumps, money_json, money_text
 from connector.db import unit_of_work
-from connector.ledger.queries import customer_balances, customer_entries, net_receivable, trial_balance
+from connector.ledger.queries import (
+    customer_balances,
+    customer_entries,
+    net_receivable,
+    totals_by_currency,
+    trial_balance,
+)
 from connector.ledger.verify import verify_ledger
-from connector.money import Money
 
 ledger_app = typer.Typer(help="The double-entry customer ledger.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -56,11 +61,7 @@ def accounts(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         lines = trial_balance(session)
-    totals: dict[str, Money] = {}
-    for line in lines:
-        if line.balance is not None:
-            currency = line.balance.currency
-            totals[currency] = totals.get(currency, Money.zero(currency)) + line.balance
+    totals = totals_by_currency(line.balance for line in lines if line.balance is not None)
     if as_json:
         accounts_json = [
             {

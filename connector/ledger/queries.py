@@ -3,6 +3,7 @@ and a customer's entries."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -102,11 +103,14 @@ def trial_balance(session: Session) -> list[AccountLine]:
 
 def net_receivable(lines: list[BalanceLine]) -> dict[str, Money]:
     """What the customer owes per currency: receivable minus advances (a credit nets it down)."""
-    net: dict[str, Money] = {}
-    for line in lines:
-        currency = line.balance.currency
-        net[currency] = net.get(currency, Money.zero(currency)) + line.balance
-    return net
+    return totals_by_currency(line.balance for line in lines)
+
+
+def totals_by_currency(amounts: Iterable[Money]) -> dict[str, Money]:
+    totals: dict[str, Money] = {}
+    for money in amounts:
+        totals[money.currency] = totals.get(money.currency, Money.zero(money.currency)) + money
+    return totals
 
 
 def _voucher_text(entry: JournalEntry) -> str:
