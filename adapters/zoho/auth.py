@@ -78,7 +78,8 @@ class ZohoTokenClient:
         return body
 
     def _issued(self, body: dict[str, Any]) -> IssuedToken:
-        lifetime = body.get("expires_in", body.get("expires_in_sec", 3600))
+        # The older answer gives `expires_in_sec` beside an `expires_in` in milliseconds: seconds first.
+        lifetime = body.get("expires_in_sec", body.get("expires_in", 3600))
         api_domain = body.get("api_domain")
         return IssuedToken(
             str(body["access_token"]),

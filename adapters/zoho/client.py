@@ -10,7 +10,7 @@ Every call of the adapter goes through `ZohoApi.call`, which turns Zoho's answer
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from adapters.zoho.auth import ZohoAuth
+from adapters.zoho.datacentres import Environment, in_environment
 from adapters.zoho.limits import PLAIN_CALL, CallCost, Concurrency, CreditMeter
 from connector.errors import (
     AuthenticationError,
@@ -52,11 +53,21 @@ class ZohoResponse:
 
 
 class ZohoApiError(PermanentRemoteError):
-    """A call Zoho refused (4xx other than 429): its code, message and details."""
+    """A call Zoho refused (4xx other than 429): its code, message and details, and, when it answered
+    per item (`{"data": [{…}, …]}`: a write whose every record was refused), each item's result."""
 
-    def __init__(self, message: str, *, status: int, code: str | None, details: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None,
+        details: Mapping[str, Any],
+        items: Sequence[dict[str, Any]] = (),
+    ) -> None:
         super().__init__(message, status=status, code=code)
         self.details = dict(details)
+        self.items = list(items)
 
 
 class ZohoApi:
@@ -71,6 +82,7 @@ class ZohoApi:
         retry: RetryPolicy,
         api_url: str | None = None,
         fallback_api_url: str = "https://www.zohoapis.com",
+        environment: Environment = "production",
     ) -> None:
         self.http = http
         self.auth = auth
@@ -79,12 +91,17 @@ class ZohoApi:
         self.retry = retry
         self.api_url = api_url.rstrip("/") if api_url else None
         self.fallback_api_url = fallback_api_url
+        self.environment: Environment = environment
 
     def base_url(self) -> str:
-        """The configured override, else the token's `api_domain`, else the data centre's default host."""
+        """The configured override, else the token's `api_domain` (in the configured environment), else
+        the data centre's default host."""
         if self.api_url:
             return self.api_url
-        return (self.auth.token().api_domain or self.fallback_api_url).rstrip("/")
+        api_domain = self.auth.token().api_domain
+        if api_domain is None:
+            return self.fallback_api_url.rstrip("/")
+        return in_environment(api_domain.rstrip("/"), self.environment)
 
     def call(
         self,
@@ -141,7 +158,7 @@ def read_response(response: httpx.Response, what: str) -> ZohoResponse:
         if not isinstance(body, dict):
             raise PermanentRemoteError(f"{what}: HTTP {status} with an unexpected body", status=status)
         return ZohoResponse(status, body, response.headers)
-    code, message, details = _error_of(response)
+    code, message, details, items = _error_of(response)
     if status == 429:
         if response.headers.get("X-API-CREDITS-REMAINING") == "0":
             raise BudgetExhaustedError(
@@ -154,7 +171,12 @@ def read_response(response: httpx.Response, what: str) -> ZohoResponse:
             retry_after=retry_after_seconds(response),
         )
     if status >= 500:
-        raise TransientRemoteError(f"{what}: HTTP {status} {code or ''}".rstrip(), status=status, code=code)
+        raise TransientRemoteError(
+            f"{what}: HTTP {status} {code or ''}".rstrip(),
+            status=status,
+            code=code,
+            retry_after=retry_after_seconds(response),
+        )
     text = f"{what}: HTTP {status} {code or 'error'}: {message}" + (f" {details}" if details else "")
     if status == 401 and code in AUTH_CODES:
         hint = {
@@ -162,24 +184,29 @@ def read_response(response: httpx.Response, what: str) -> ZohoResponse:
             "INVALID_TOKEN": " — the access token was refused even after a refresh",
         }.get(code or "", "")
         raise AuthenticationError(text + hint, status=status, code=code)
-    raise ZohoApiError(text, status=status, code=code, details=details)
+    raise ZohoApiError(text, status=status, code=code, details=details, items=items)
 
 
-def _error_of(response: httpx.Response) -> tuple[str | None, str, dict[str, Any]]:
-    """Zoho's code, message and details; per-item bodies (`{"watch": [{…}]}`) give their first item's."""
+def _error_of(response: httpx.Response) -> tuple[str | None, str, dict[str, Any], list[dict[str, Any]]]:
+    """Zoho's code, message and details, and the items of a per-item body (`{"data": [{…}, …]}`),
+    whose first item's code, message and details stand for the whole answer."""
     try:
         body = response.json()
     except ValueError:
-        return None, response.reason_phrase or "", {}
+        return None, response.reason_phrase or "", {}, []
+    items: list[dict[str, Any]] = []
     if isinstance(body, dict) and "code" not in body:
-        items = next((v for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)), None)
+        lists = (value for value in body.values() if isinstance(value, list))
+        listed = next((value for value in lists if value and isinstance(value[0], dict)), [])
+        items = [item for item in listed if isinstance(item, dict)]
         body = items[0] if items else body
     if not isinstance(body, dict):
-        return None, "", {}
+        return None, "", {}, []
     code = body.get("code")
     details = body.get("details")
     return (
         code if isinstance(code, str) else None,
         str(body.get("message", "")),
         details if isinstance(details, dict) else {},
+        items,
     )

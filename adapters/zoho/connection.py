@@ -72,6 +72,7 @@ def connect(
         retry_policy(settings),
         api_url=settings.api_url,
         fallback_api_url=endpoints(settings.data_centre, settings.environment).api_url,
+        environment=settings.environment,
     )
     return ZohoConnection(
         settings,

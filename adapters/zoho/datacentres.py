@@ -33,6 +33,16 @@ _HOSTS: dict[str, tuple[str, str]] = {
 
 def endpoints(data_centre: DataCentre, environment: Environment = "production") -> Endpoints:
     accounts, api = _HOSTS[data_centre]
-    if environment != "production":
-        api = f"{environment}.{api.removeprefix('www.')}"
-    return Endpoints(f"https://{accounts}", f"https://{api}")
+    return Endpoints(f"https://{accounts}", in_environment(f"https://{api}", environment))
+
+
+def in_environment(api_url: str, environment: Environment) -> str:
+    """The API base of `environment` for a production one: a sandbox or developer org is served from
+    `sandbox.`/`developer.` + the production API host, whatever host its token's `api_domain` names."""
+    if environment == "production":
+        return api_url
+    scheme, _, host = api_url.partition("://")
+    production = host.removeprefix("www.")
+    if not production.startswith("zohoapis."):  # already the environment's, or not Zoho's (a local sandbox)
+        return api_url
+    return f"{scheme}://{environment}.{production}"

@@ -1,9 +1,10 @@
 """Writing figures to Zoho CRM records: `PUT /{module}` in batches of ≤ 100, one result per record.
 
 Zoho answers 200 when every record was written, 207 when some were and some were not, 202 when it
-accepted the batch for later: in every case `data[]` holds one result per record in input order, and
-each is read. A refused record carries Zoho's code (INVALID_DATA, MANDATORY_NOT_FOUND, RECORD_LOCKED …)
-and the field it names in `details.api_name`. Workflows are not triggered by the connector's writes.
+accepted the batch for later, 400 when it refused every record: in every case `data[]` holds one result
+per record in input order, and each is read. A refused record carries Zoho's code (INVALID_DATA,
+MANDATORY_NOT_FOUND, RECORD_LOCKED …) and the field it names in `details.api_name`. Workflows are
+not triggered by the connector's writes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.zoho.client import ZohoApi
+from adapters.zoho.client import ZohoApi, ZohoApiError
 from adapters.zoho.limits import write_call_cost
 from connector.errors import PermanentRemoteError
 from connector.ports import FieldUpdate, PushResult
@@ -33,14 +34,18 @@ class ZohoStatusSink:
         if len(updates) > MAX_BATCH:
             raise ValueError(f"at most {MAX_BATCH} records per update call, got {len(updates)}")
         body = {"data": [{"id": u.external_id, **u.values} for u in updates], "trigger": []}
-        response = self.api.call(
-            "PUT",
-            f"/{stream}",
-            body=body,
-            cost=write_call_cost(len(updates)),
-            what=f"zoho: update {len(updates)} {stream}",
-        )
-        results = response.data
+        try:
+            results = self.api.call(
+                "PUT",
+                f"/{stream}",
+                body=body,
+                cost=write_call_cost(len(updates)),
+                what=f"zoho: update {len(updates)} {stream}",
+            ).data
+        except ZohoApiError as exc:
+            if len(exc.items) != len(updates):
+                raise  # the call itself was refused
+            results = exc.items  # every record was refused (HTTP 400): each with its own code and field
         if len(results) != len(updates):
             raise PermanentRemoteError(
                 f"zoho: update {stream} answered {len(results)} results for {len(updates)} records"

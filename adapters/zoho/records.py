@@ -2,10 +2,11 @@
 
 Listings send `fields` (Zoho requires it; at most 50 names per call — a mapping that needs more is
 read in groups, the extra groups by id, and merged), 200 records per page, sorted by Modified_Time
-ascending. `page` only reaches the first 2,000 records, so the listing moves to `page_token` before
-that wall; a page token serves at most 100,000 records, so a longer listing starts again from the
-last instant it reached (If-Modified-Since is inclusive: records already seen at that instant are
-skipped). Datetimes carry the API user's offset (+05:30 …) and are compared as instants.
+ascending, each page asked for from the last instant read (If-Modified-Since is inclusive: records
+already seen at that instant are skipped). `page` offsets would only reach the first 2,000 records
+and shift under concurrent edits: a walk by instants needs neither, and follows a `page_token` only
+through the records of one instant. Datetimes carry the API user's offset (+05:30 …) and are compared
+as instants.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from connector.ports import Changed, Deletion
 
 MAX_FIELDS = 50
 MAX_IDS = 100  # ids per by-id read
-DISCRETE_WALL = 2_000  # records reachable with `page`
 MODIFIED = "Modified_Time"
 RESTART_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "EXPIRED_VALUE"})
 
@@ -61,62 +61,65 @@ class ZohoRecords:
     def changes(
         self, stream: str, fields: Sequence[str], since: datetime | None, seen_at_since: frozenset[str]
     ) -> Iterator[list[Changed]]:
-        groups = field_groups(fields)
-        skip = seen_at_since
-        while True:
-            last: datetime | None = None
-            at_last: set[str] = set()
-            try:
-                for rows in self._listing(stream, groups[0], since):
-                    page = [self._changed(stream, row) for row in rows if str(row.get("id")) not in skip]
-                    for extra in groups[1:]:
-                        page = self._merged(stream, extra, page)
-                    for change in page:
-                        if last is None or change.modified_at > last:
-                            last, at_last = change.modified_at, {change.id}
-                        elif change.modified_at == last:
-                            at_last.add(change.id)
-                    if page:
-                        yield page
-                return
-            except ZohoApiError as exc:
-                if exc.code not in RESTART_CODES or last is None:
-                    raise
-                # The page token ran out (100,000 records) or expired: list again from the last instant.
-                since, skip = last, frozenset(at_last)
+        """Records modified at or after `since`, oldest first, those of `seen_at_since` at `since` left out.
 
-    def _listing(
-        self, stream: str, fields: tuple[str, ...], since: datetime | None
-    ) -> Iterator[list[dict[str, Any]]]:
-        params = {
+        A keyset walk: each page is asked for anew from the last instant read (If-Modified-Since is
+        inclusive; the records already read at that instant are left out), so a record edited while the
+        listing runs cannot shift the others past the reader, as page offsets would (an edited record
+        moves to the end, and the one at the next page's start would be skipped for good). A page all
+        at one instant is followed through its `page_token`; a token that expires, or runs out after
+        100,000 records, is replaced by asking again from that instant.
+        """
+        groups = field_groups(fields)
+        at, seen = since, set(seen_at_since)
+        token: str | None = None
+        progressed = True  # since the listing last started again
+        while True:
+            try:
+                response = self._list(stream, groups[0], at, token)
+            except ZohoApiError as exc:
+                if token is None or exc.code not in RESTART_CODES or not progressed:
+                    raise  # (asked again and nothing new came: more at one instant than a token serves)
+                token, progressed = None, False  # ask again from `at`: what was read there is left out
+                continue
+            if response.body is None:  # 204 nothing at all, 304 nothing newer
+                return
+            rows = [self._changed(stream, row) for row in response.data]
+            page = [c for c in rows if c.id not in seen or c.modified_at != at]
+            for extra in groups[1:]:
+                page = self._merged(stream, extra, page)
+            if page:
+                progressed = True
+                yield page
+            if not rows or not response.info.get("more_records"):
+                return
+            last = max(change.modified_at for change in rows)
+            if at is None or last > at:
+                at, seen, token = last, {c.id for c in rows if c.modified_at == last}, None
+            else:  # the whole page at one instant: on through its page token
+                seen.update(change.id for change in rows)
+                token = response.info.get("next_page_token")
+                if not token:
+                    raise PermanentRemoteError(f"zoho: list {stream}: more records but no next_page_token")
+
+    def _list(
+        self, stream: str, fields: tuple[str, ...], since: datetime | None, token: str | None
+    ) -> ZohoResponse:
+        query = {
             "fields": ",".join(fields),
             "per_page": str(self.page_size),
             "sort_by": MODIFIED,
             "sort_order": "asc",
+            **({"page_token": token} if token else {"page": "1"}),
         }
-        headers = {"If-Modified-Since": http_date(since)} if since is not None else None
-        page, token = 1, None
-        while True:
-            query = {**params, "page_token": token} if token else {**params, "page": str(page)}
-            response = self.api.call(
-                "GET",
-                f"/{stream}",
-                params=query,
-                headers=headers,
-                cost=listing_cost(sorted_listing=True),
-                what=f"zoho: list {stream} (page {page})",
-            )
-            if response.body is None:  # 204 nothing at all, 304 nothing newer
-                return
-            yield response.data
-            info = response.info
-            if not info.get("more_records"):
-                return
-            page += 1
-            if token is not None or page * self.page_size > DISCRETE_WALL:
-                token = info.get("next_page_token")
-                if not token:
-                    raise PermanentRemoteError(f"zoho: list {stream}: more records but no next_page_token")
+        return self.api.call(
+            "GET",
+            f"/{stream}",
+            params=query,
+            headers={"If-Modified-Since": http_date(since)} if since is not None else None,
+            cost=listing_cost(sorted_listing=True),
+            what=f"zoho: list {stream} (from {http_date(since) if since else 'the start'})",
+        )
 
     def _changed(self, stream: str, row: dict[str, Any]) -> Changed:
         record_id = row.get("id")

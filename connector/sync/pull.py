@@ -6,7 +6,8 @@ off. Pages are fetched while earlier ones are stored; the pages waiting when a t
 into it together (up to `RECORDS_PER_TRANSACTION`), so a fast source pays for few commits and a slow
 one has each page stored as soon as it arrives. A transaction commits behind (`CommitBehind`) while the
 next pages are mapped. The run's start is the cursor's signpost.
-Deletions mark the record's binding deleted (and the customer inactive when it was the last one).
+Deletions mark the record's binding deleted (and the customer inactive when it was the last one); their
+cursor moves when the whole listing of deletions is applied.
 """
 
 from __future__ import annotations
@@ -75,15 +76,20 @@ def pull_stream(
                     result.counts += apply_mapped(session, container, mappings, mapping, run, mapped)
                     cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
                 result.counts["read"] += len(changed)
+            # Deletions come in no documented order (the sandbox, like Zoho's examples, lists the newest
+            # first): the cursor moves once every page is applied. A run stopped before applies again
+            # what it applied (a deletion applied twice changes nothing) and loses none.
+            reached = gone_position
             for gone in source.deletions(stream, gone_position.at):
                 fresh = [
                     d for d in gone if d.id not in gone_position.seen or d.deleted_at != gone_position.at
                 ]
-                gone_position = gone_position.advanced(((d.id, d.deleted_at) for d in gone), signpost)
+                reached = reached.advanced(((d.id, d.deleted_at) for d in gone), signpost)
                 with commits.transaction() as session:
                     result.counts += _apply_deletions(container, session, mappings, mapping.source, fresh)
-                    row = cursors.cursor_row(session, backend, stream)
-                    cursors.save_deletions_position(row, gone_position)
+            if reached != gone_position:
+                with commits.transaction() as session:
+                    cursors.save_deletions_position(cursors.cursor_row(session, backend, stream), reached)
     except BudgetExhaustedError as exc:
         result.stopped = str(exc)  # what was stored is kept with its cursor; the next cycle goes on
     except ConnectorError as exc:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from adapters.zoho.sandbox.config import FaultConfig, SandboxConfig
+from adapters.zoho.sandbox.timeutil import ManualClock
+from connector.db import unit_of_work
 from connector.ledger.verify import verify_ledger
 from connector.ports import Changed, ContactSource
+from connector.sync import cursors
 from connector.sync.pull import pull_stream
 from tests.e2e.zoho_org import Org, connect_to, zoho_org
 
@@ -30,7 +33,7 @@ def big_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
         yield org
 
 
-def test_full_pull_reads_every_contact_past_the_2000_record_wall(big_org: Org) -> None:
+def test_full_pull_reads_every_contact_far_past_the_2000_that_page_offsets_reach(big_org: Org) -> None:
     result = pull_stream(
         big_org.container, big_org.container.zoho.records, big_org.mappings, "zoho", "Contacts"
     )
@@ -157,3 +160,91 @@ def test_the_cursor_and_its_records_survive_a_second_connector_instance(tmp_path
             other.container.close()
 
         assert result.counts["read"] == 1
+
+
+def manual_clock(config: SandboxConfig) -> ManualClock:
+    clock = ManualClock(config.epoch.timestamp() + 86_400)
+    config.clock = clock
+    return clock
+
+
+def pull(org: Org, source: ContactSource | None = None) -> dict[str, int]:
+    source = source or org.container.zoho.records
+    return dict(pull_stream(org.container, source, org.mappings, "zoho", "Contacts").counts)
+
+
+def test_a_later_edit_of_a_record_read_at_the_cursor_instant_is_pulled(tmp_path: Path) -> None:
+    config = SandboxConfig(seed=3, contacts=20, accounts=2)
+    clock = manual_clock(config)
+    with zoho_org(config, tmp_path) as org:
+        pull(org)
+        with unit_of_work(org.container.sessions) as session:
+            at_cursor = cursors.changes_position(cursors.cursor_row(session, "zoho", "Contacts")).seen
+        clock.advance(3_600)
+        org.sandbox.edit_as_user("Contacts", min(at_cursor), {"Mailing_Country": "Singapore"})
+
+        assert pull(org)["read"] == 1
+
+
+class EditsAfterTheFirstPage:
+    """A source during whose listing a person edits a record the pull has just read."""
+
+    def __init__(self, org: Org, edit: Callable[[], None]) -> None:
+        self.inner: ContactSource = org.container.zoho.records
+        self.edit = edit
+        self.read: list[str] = []
+
+    def changes(
+        self, stream: str, fields: object, since: datetime | None, seen_at_since: frozenset[str]
+    ) -> Iterator[list[Changed]]:
+        for number, page in enumerate(self.inner.changes(stream, fields, since, seen_at_since), start=1):  # type: ignore[arg-type]
+            self.read += [change.id for change in page]
+            yield page
+            if number == 1:
+                self.edit()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_record_edited_while_the_pull_pages_hides_no_other_record(tmp_path: Path) -> None:
+    config = SandboxConfig(seed=4, contacts=400, accounts=2)
+    clock = manual_clock(config)
+    with zoho_org(config, tmp_path) as org:
+        pull(org)
+        changed = org.sandbox.record_ids("Contacts")
+        clock.advance(60)
+        for record_id in changed:  # 400 records changed since the cursor: two pages
+            clock.advance(1)
+            org.sandbox.edit_as_user("Contacts", record_id, {"Mailing_Country": "Singapore"})
+
+        def edit_one_already_read() -> None:
+            clock.advance(60)
+            org.sandbox.edit_as_user("Contacts", changed[4], {"Mailing_City": "Pune"})
+
+        source = EditsAfterTheFirstPage(org, edit_one_already_read)
+        pull(org, source)  # type: ignore[arg-type]
+
+        assert set(source.read) == set(changed)
+
+
+def test_deletions_applied_before_a_stop_on_budget_move_no_cursor_past_the_rest(tmp_path: Path) -> None:
+    config = SandboxConfig(seed=5, contacts=300, accounts=2)
+    clock = manual_clock(config)
+    with zoho_org(config, tmp_path) as org:
+        pull(org)
+        gone = sorted(org.bindings("zoho.Contacts"))[:250]  # two pages of deletions, listed newest first
+        for record_id in gone:
+            clock.advance(1)
+            org.sandbox.delete_as_user("Contacts", record_id)
+        meter = org.container.zoho.meter
+        meter.budget = meter.budget - meter.remaining() + 3  # the changes listing and one deletions page
+
+        first = pull(org)
+        meter.budget += 1_000
+        second = pull(org)
+
+        assert (first["stopped_on_budget"], first["deleted"]) == (1, 200)
+        assert second["deleted"] == 50
+        bound = org.bindings("zoho.Contacts")
+        assert {bound[record_id][1] for record_id in gone} == {"deleted"}

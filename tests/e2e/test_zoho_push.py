@@ -135,3 +135,23 @@ def test_a_spent_budget_stops_the_push_cleanly_and_the_next_cycle_finishes(tmp_p
         )
         assert second.stopped is None
         assert first.counts["pushed"] + second.counts["pushed"] == len(org.bindings("zoho.Accounts"))
+
+
+def test_a_batch_whose_every_record_is_refused_keeps_each_records_own_code_and_field(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=21, contacts=4, accounts=3), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        locked, balance, status = sorted(org.bindings("zoho.Accounts"))
+        org.sandbox.faults.locked_ids.add(locked)
+        org.sandbox.faults.invalid_data.update({balance: "Outstanding_Balance", status: "Credit_Status"})
+
+        counts = push(org)
+
+        assert counts["rejected"] == 3
+        with unit_of_work(org.container.sessions) as session:
+            items = session.scalars(select(OutboxItem))
+            refusals = {i.external_id: (i.last_code, i.last_field) for i in items}
+        assert refusals == {
+            locked: ("RECORD_LOCKED", "id"),
+            balance: ("INVALID_DATA", "Outstanding_Balance"),
+            status: ("INVALID_DATA", "Credit_Status"),
+        }

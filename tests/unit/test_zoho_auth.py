@@ -8,7 +8,7 @@ import respx
 from pydantic import SecretStr
 
 from adapters.zoho.auth import ZohoAuth, ZohoTokenClient
-from adapters.zoho.datacentres import endpoints
+from adapters.zoho.datacentres import Environment, endpoints, in_environment
 from connector.errors import AuthenticationError, TransientRemoteError
 from connector.security.credentials import IssuedToken, Refresh
 
@@ -37,6 +37,16 @@ def test_a_refresh_reads_the_token_its_lifetime_and_the_api_domain() -> None:
         "client_id": "1000.CLIENT",
         "client_secret": "shh",
     }
+
+
+@respx.mock
+def test_the_older_token_answer_is_read_in_seconds_not_its_milliseconds() -> None:
+    respx.post(f"{ACCOUNTS}/oauth/v2/token").respond(
+        json={"access_token": "1000.a", "expires_in_sec": 3600, "expires_in": 3_600_000}
+    )
+    with httpx.Client() as http:
+        issued = token_client(http).refresh("1000.r")
+    assert issued.expires_at == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -126,3 +136,19 @@ def test_each_data_centre_has_its_accounts_server_and_sandbox_api_host() -> None
     assert endpoints("EU").accounts_url == "https://accounts.zoho.eu"
     assert endpoints("CN", "sandbox").api_url == "https://sandbox.zohoapis.com.cn"
     assert endpoints("CA").accounts_url == "https://accounts.zohocloud.ca"
+
+
+@pytest.mark.parametrize(
+    ("api_domain", "environment", "base"),
+    [
+        ("https://www.zohoapis.com", "sandbox", "https://sandbox.zohoapis.com"),
+        ("https://www.zohoapis.eu", "developer", "https://developer.zohoapis.eu"),
+        ("https://sandbox.zohoapis.in", "sandbox", "https://sandbox.zohoapis.in"),
+        ("https://www.zohoapis.jp", "production", "https://www.zohoapis.jp"),
+        ("http://127.0.0.1:8123", "sandbox", "http://127.0.0.1:8123"),
+    ],
+)
+def test_a_sandbox_or_developer_org_is_called_on_its_own_host_whatever_the_token_names(
+    api_domain: str, environment: Environment, base: str
+) -> None:
+    assert in_environment(api_domain, environment) == base

@@ -73,6 +73,13 @@ def test_a_throttle_that_never_ends_surfaces_as_transient_with_the_call_named() 
     assert caught.value.retry_after == 7.0
 
 
+def test_a_server_errors_retry_after_is_honoured_too() -> None:
+    api, _ = fake_api(lambda r: httpx.Response(503, headers={"Retry-After": "20"}, text="unavailable"))
+    with pytest.raises(TransientRemoteError, match="HTTP 503") as caught:
+        api.call("GET", "/Contacts", what="list Contacts")
+    assert caught.value.retry_after == 20.0
+
+
 def test_429_with_no_credits_left_stops_without_retrying() -> None:
     calls: list[int] = []
 
@@ -156,3 +163,16 @@ def test_a_per_item_error_body_gives_its_first_items_code() -> None:
     with pytest.raises(ZohoApiError, match="INVALID_DATA: bad url") as caught:
         api.call("POST", "/actions/watch", body={"watch": []}, what="watch")
     assert caught.value.details == {"api_name": "notify_url"}
+
+
+def test_a_sandbox_org_is_called_on_the_sandbox_host_though_its_token_names_production() -> None:
+    hosts: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return httpx.Response(204)
+
+    api, _ = fake_api(answer)
+    api.environment = "sandbox"
+    api.call("GET", "/Contacts", what="list Contacts")
+    assert hosts == ["sandbox.zohoapis.com.cn"]

@@ -1,4 +1,5 @@
-"""The Zoho reader's contract: paging past the 2,000 wall, field groups, inclusive cursors, deletions."""
+"""The Zoho reader's contract: a walk by instants (no wall, no shift), field groups, inclusive cursors,
+deletions."""
 
 from __future__ import annotations
 
@@ -18,19 +19,24 @@ IST = timezone(timedelta(hours=5, minutes=30))
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=IST)
 
 
-def contact(n: int) -> dict[str, object]:
+def contact(n: int, second: int | None = None) -> dict[str, object]:
     return {
         "id": f"57257670000{n:08d}",
-        "Modified_Time": (T0 + timedelta(seconds=n)).isoformat(),
+        "Modified_Time": (T0 + timedelta(seconds=n if second is None else second)).isoformat(),
         "Email": f"c{n}@x.cn",
     }
 
 
-class FakeListing:
-    """Serves `total` contacts 200 a page with Zoho's rules: `page` stops at 2,000, tokens after that."""
+def error(code: str) -> httpx.Response:
+    return httpx.Response(400, json={"code": code, "details": {}, "message": "", "status": "error"})
 
-    def __init__(self, total: int, token_limit: int = 100_000) -> None:
-        self.records = [contact(n) for n in range(total)]
+
+class FakeListing:
+    """Serves its records 200 a page by Modified_Time with Zoho's rules: If-Modified-Since inclusive,
+    `page` offsets only up to 2,000 records, page tokens serving at most `token_limit` records."""
+
+    def __init__(self, records: list[dict[str, object]], token_limit: int = 100_000) -> None:
+        self.records = records
         self.token_limit = token_limit
         self.requests: list[httpx.Request] = []
 
@@ -38,36 +44,23 @@ class FakeListing:
         self.requests.append(request)
         params = request.url.params
         since = request.headers.get("If-Modified-Since")
-        rows = [
-            r
-            for r in self.records
-            if since is None
-            or datetime.fromisoformat(str(r["Modified_Time"])) >= datetime.fromisoformat(since)
-        ]
+        rows = sorted(
+            (
+                r
+                for r in self.records
+                if since is None
+                or datetime.fromisoformat(str(r["Modified_Time"])) >= datetime.fromisoformat(since)
+            ),
+            key=lambda r: (datetime.fromisoformat(str(r["Modified_Time"])), str(r["id"])),
+        )
         if "page_token" in params:
             start = int(params["page_token"])
             if start >= self.token_limit:
-                return httpx.Response(
-                    400,
-                    json={
-                        "code": "PAGINATION_LIMIT_EXCEEDED",
-                        "details": {},
-                        "message": "",
-                        "status": "error",
-                    },
-                )
+                return error("PAGINATION_LIMIT_EXCEEDED")
         else:
             start = (int(params.get("page", "1")) - 1) * 200
             if start >= 2000:
-                return httpx.Response(
-                    400,
-                    json={
-                        "code": "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
-                        "details": {"limit": 2000},
-                        "message": "",
-                        "status": "error",
-                    },
-                )
+                return error("DISCRETE_PAGINATION_LIMIT_EXCEEDED")
         page = rows[start : start + 200]
         if not page:
             return httpx.Response(304 if since else 204)
@@ -86,37 +79,85 @@ def read_all(
     return [c.id for page in records.changes("Contacts", ["Email"], since, seen) for c in page]
 
 
-def test_a_listing_switches_to_page_tokens_before_the_2000_record_wall() -> None:
-    listing = FakeListing(4_500)
+def ids(*numbers: int) -> list[str]:
+    return [str(contact(n)["id"]) for n in numbers]
+
+
+def test_each_page_is_asked_for_from_the_last_instant_read_so_no_wall_is_ever_met() -> None:
+    listing = FakeListing([contact(n) for n in range(4_500)])
     api, _ = fake_api(listing)
-    assert len(read_all(ZohoRecords(api))) == 4_500
+    assert read_all(ZohoRecords(api)) == ids(*range(4_500))  # each once, in order
     pages = [dict(r.url.params) for r in listing.requests]
-    assert [p.get("page") for p in pages[:10]] == [str(n) for n in range(1, 11)]
-    assert all("page_token" in p and "page" not in p for p in pages[10:])
-    assert {(p["per_page"], p["sort_by"], p["sort_order"]) for p in pages} == {
-        ("200", "Modified_Time", "asc")
+    assert {(p.get("page"), p["per_page"], p["sort_by"], p["sort_order"]) for p in pages} == {
+        ("1", "200", "Modified_Time", "asc")
     }
     assert pages[0]["fields"] == "Modified_Time,Email"
+    since = [r.headers.get("If-Modified-Since") for r in listing.requests]
+    assert since[:3] == [None, "2026-01-01T09:03:19+05:30", "2026-01-01T09:06:38+05:30"]
 
 
-def test_a_listing_past_the_page_token_limit_starts_again_from_the_last_instant() -> None:
-    listing = FakeListing(1_000, token_limit=600)
+def test_a_record_edited_while_the_listing_runs_hides_no_other_record() -> None:
+    records = [contact(n) for n in range(600)]
+    listing = FakeListing(records)
+
+    def edit_after_the_first_page(request: httpx.Request) -> httpx.Response:
+        answer = listing(request)
+        if len(listing.requests) == 1:  # someone edits a record the reader has just read
+            records[5] = contact(5, second=3_600)
+        return answer
+
+    api, _ = fake_api(edit_after_the_first_page)
+    read = read_all(ZohoRecords(api))
+    assert sorted(set(read)) == ids(*range(600))
+    assert read.count(ids(5)[0]) == 2  # read again with its edit
+
+
+def test_a_page_all_at_one_instant_is_followed_through_its_page_token() -> None:
+    crowd = [contact(n, second=1) for n in range(1, 451)]  # an import wrote 450 records in one second
+    listing = FakeListing([contact(0), *crowd, *(contact(n) for n in range(451, 700))])
     api, _ = fake_api(listing)
-    ids = read_all(ZohoRecords(api))
-    assert ids == [str(contact(n)["id"]) for n in range(1_000)]  # no gap, no repeat
+    assert read_all(ZohoRecords(api)) == ids(*range(700))
+    assert any("page_token" in r.url.params for r in listing.requests)
+
+
+def test_an_expired_page_token_asks_again_from_its_instant() -> None:
+    listing = FakeListing([contact(n, second=0) for n in range(700)])
+    expired = [False]
+
+    def expire_the_second_token(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("page_token") == "400" and not expired[0]:
+            expired[0] = True
+            return error("EXPIRED_VALUE")
+        return listing(request)
+
+    api, _ = fake_api(expire_the_second_token)
+    assert sorted(read_all(ZohoRecords(api))) == ids(*range(700))  # no gap, no repeat
+
+
+def test_more_records_at_one_instant_than_a_token_serves_is_an_error_not_a_loop() -> None:
+    listing = FakeListing([contact(n, second=0) for n in range(1_000)], token_limit=200)
+    api, _ = fake_api(listing)
+    with pytest.raises(ZohoApiError, match="PAGINATION_LIMIT_EXCEEDED"):
+        read_all(ZohoRecords(api))
 
 
 def test_records_at_the_cursor_instant_already_seen_are_skipped() -> None:
-    listing = FakeListing(10)
+    listing = FakeListing([contact(n) for n in range(10)])
     api, _ = fake_api(listing)
     since = T0 + timedelta(seconds=4)
-    ids = read_all(ZohoRecords(api), since, frozenset({str(contact(4)["id"])}))
-    assert ids == [str(contact(n)["id"]) for n in range(5, 10)]
+    assert read_all(ZohoRecords(api), since, frozenset(ids(4))) == ids(*range(5, 10))
     assert listing.requests[0].headers["If-Modified-Since"] == "2026-01-01T09:00:04+05:30"
 
 
+def test_a_later_edit_of_a_record_seen_at_the_cursor_instant_is_read() -> None:
+    listing = FakeListing([contact(4, second=3_600), *(contact(n) for n in range(5, 8))])
+    api, _ = fake_api(listing)
+    since = T0 + timedelta(seconds=4)
+    assert read_all(ZohoRecords(api), since, frozenset(ids(4))) == ids(5, 6, 7, 4)
+
+
 def test_nothing_newer_is_an_empty_listing() -> None:
-    api, _ = fake_api(FakeListing(3))
+    api, _ = fake_api(FakeListing([contact(n) for n in range(3)]))
     assert read_all(ZohoRecords(api), T0 + timedelta(days=1)) == []
 
 
@@ -200,3 +241,30 @@ def test_a_partial_update_reports_each_record_with_zohos_code_and_field() -> Non
     assert b'"trigger":[]' in sent[0]
     assert b'"Outstanding_Balance":1.50' in sent[0]
     assert meter.spent_by_me == 1
+
+
+def test_an_update_whose_every_record_is_refused_reports_each_records_own_code_and_field() -> None:
+    answer = {
+        "data": [
+            {"code": "RECORD_LOCKED", "details": {}, "message": "locked", "status": "error"},
+            {
+                "code": "INVALID_DATA",
+                "details": {"api_name": "Credit_Status"},
+                "message": "invalid data",
+                "status": "error",
+            },
+        ]
+    }
+    api, _ = fake_api(lambda request: httpx.Response(400, json=answer))
+    updates = [FieldUpdate(str(n), {"Credit_Status": "HOLD"}) for n in (1, 2)]
+    assert ZohoStatusSink(api).push("Accounts", updates) == [
+        PushResult("1", False, "RECORD_LOCKED", None, "locked"),
+        PushResult("2", False, "INVALID_DATA", "Credit_Status", "invalid data"),
+    ]
+
+
+def test_a_refused_update_call_without_a_result_per_record_is_an_error_of_the_call() -> None:
+    answer = {"code": "INVALID_MODULE", "details": {}, "message": "the module name given seems to be invalid"}
+    api, _ = fake_api(lambda request: httpx.Response(400, json=answer))
+    with pytest.raises(ZohoApiError, match="INVALID_MODULE"):
+        ZohoStatusSink(api).push("Acounts", [FieldUpdate("1", {"Credit_Status": "HOLD"})])
