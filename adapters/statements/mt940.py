@@ -62,6 +62,16 @@ _SNIFF = re.compile(rb"(?m)^:(20|25|28C?|60[FM]|61|62[FM]):")
 _SIGNS = {"C": 1, "D": -1, "RC": -1, "RD": 1}
 _STRAY_KEPT = 20  # lines of stray text kept for the Problem (a wrong file must not fill memory)
 _HARD_WRAP = 65  # SWIFT lines are at most 65 characters: a full line was wrapped mid-word
+# The library reads the longest amount-looking prefix ("1.500,00" as 1, "1200.50" as 1200): a field's
+# amount is checked against SWIFT's own layout first (digits, one mandatory decimal comma).
+_AMOUNT = r"\d+,\d*"
+_STRICT = {
+    "61": re.compile(rf"\d{{6}}(?:\d{{4}})?R?[CD][A-Z]?{_AMOUNT}[NSF][A-Z0-9]{{3}}"),
+    **{
+        tag: re.compile(rf"[CD]\d{{6}}[A-Z]{{3}}{_AMOUNT}\s*$")
+        for tag in ("60F", "60M", "62F", "62M", "64", "65")
+    },
+}
 _OPENING = ("final_opening_balance", "intermediate_opening_balance", "opening_balance")
 _CLOSING = ("final_closing_balance", "intermediate_closing_balance", "closing_balance")
 
@@ -276,6 +286,9 @@ def _run(library: mt940.models.Transactions, field: Field) -> dict[str, Any]:
         raise _Unreadable(f"unknown field :{field.tag}:")
     if not tag.re.match(field.value):
         raise _Unreadable(f"does not match the MT940 layout of :{field.tag}:")
+    strict = _STRICT.get(field.tag)
+    if strict is not None and not strict.match(field.value):
+        raise _Unreadable(f"the amount of :{field.tag}: is not digits with one decimal comma (as 1500,00)")
     library.transactions = [mt940.models.Transaction(library)]
     try:
         library.parse(f":{field.tag}:{field.value}")

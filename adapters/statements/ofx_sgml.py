@@ -5,7 +5,8 @@ iterparse gives for OFX 2 XML, so one reader serves both. Written here rather th
 ofxtools, which is GPL. The rules: an element followed by text is a leaf and ends with that text
 (a `</TAG>` right after it, which some banks write, is skipped); an element followed by another tag is
 an aggregate and ends at its `</TAG>`, which also ends anything still open inside it; `<TAG></TAG>` is
-an empty leaf. The header (`OFXHEADER:100` … before `<OFX>`) is text outside any element and ignored. A file
+an empty leaf, and so is an element its parent's `</TAG>` ends (what followed it is handed back to the
+parent). The header (`OFXHEADER:100` … before `<OFX>`) is text outside any element and ignored. A file
 that ends with elements still open raises `BrokenXml`, like XML that breaks off. The file is read in
 chunks, never whole.
 """
@@ -89,6 +90,17 @@ def _close(stack: list[ET.Element], name: str, ended_leaf: str | None) -> Iterat
         return
     while stack:
         element = stack.pop()
+        if element.tag != name and len(element):
+            _hand_back(element, stack[-1])
         yield "end", element
         if element.tag == name:
             return
+
+
+def _hand_back(empty: ET.Element, parent: ET.Element) -> None:
+    """An element its parent's `</TAG>` ends was never closed itself: it was an empty leaf
+    (`<BRANCHID>` with no value), and the elements after it are its parent's, not its own."""
+    position = list(parent).index(empty)
+    for offset, child in enumerate(list(empty), start=1):
+        empty.remove(child)
+        parent.insert(position + offset, child)

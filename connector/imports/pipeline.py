@@ -88,7 +88,8 @@ def import_file(
     """Import one file; `progress` is told how many items each batch read.
 
     A file whose bytes were imported before is skipped, unless `again` (a quarantine retry): then its
-    documents already posted are unchanged and the rows that failed are tried once more. `stored_path`
+    documents already posted stay as they are (even where a later file changed them since) and the rows
+    that failed are tried once more. `stored_path`
     is where the bytes will be kept (the inbox's archive), by default `path` itself; `digest` is the
     file's `file_hash` when the caller has it already.
     """
@@ -119,7 +120,7 @@ def import_file(
                 with commits.transaction() as session:
                     run = session.get_one(SyncRun, run_id)
                     known = _known(container, session, known)
-                    result.counts += _import_batch(container, session, known, batch, file_id, run)
+                    result.counts += _import_batch(container, session, known, batch, file_id, run, again)
 
             _each_batch(parser, path, container.settings.imports.batch_size, import_batch, progress)
     except FileFormatError as exc:
@@ -186,6 +187,7 @@ def _import_batch(
     batch: list[Parsed],
     file_id: int | None,
     run: SyncRun,
+    again: bool = False,
 ) -> Counter[str]:
     counts: Counter[str] = Counter()
     documents: list[Document] = []
@@ -208,6 +210,7 @@ def _import_batch(
             known,
             file_id,
             run,
+            keep_posted=again,
         )
         counts += poster.post(documents)
     return counts

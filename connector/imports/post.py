@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Table, or_, select, true
 from sqlalchemy.orm import Session
 
-from connector.bulk import driver_value, insert_rows, rows_in
+from connector.bulk import driver_value, insert_rows, rows_in, update_rows
 from connector.documents import Document, Origin, compact_account, fingerprint
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
@@ -67,6 +67,7 @@ RECORD_COLUMNS = (
     "bank_account",
 )
 ITEM_COLUMNS = ("document_id", "status", "candidates_json", "note", "created_at")
+REOPENED_COLUMNS = (*ITEM_COLUMNS[1:], "customer_id", "entry_id", "resolved_at", "resolved_by")
 REVERSAL_DAYS = 120  # how far back a bank's reversal looks for the line it returns
 
 
@@ -91,8 +92,13 @@ class DocumentPoster:
         known: KnownCustomers,
         file_id: int | None,
         run: SyncRun | None,
+        *,
+        keep_posted: bool = False,
     ) -> None:
+        """With `keep_posted` (a file imported again), a document imported before stays as it is,
+        whatever this file says of it: a later file may have changed it since."""
         self.session = session
+        self.keep_posted = keep_posted
         self.cipher = cipher
         self.accounts = accounts
         self.settings = settings
@@ -116,7 +122,9 @@ class DocumentPoster:
             item = _Work(document, fingerprint(document))
             earlier = in_batch.get(key)
             known = stored.get(key)
-            if earlier is not None or (known is not None and known[1] == item.fingerprint):
+            if earlier is not None or (
+                known is not None and (known[1] == item.fingerprint or self.keep_posted)
+            ):
                 if earlier is not None and earlier != item.fingerprint:
                     self._quarantine(
                         document, "the same document appears again in the batch with other content"
@@ -219,6 +227,8 @@ class DocumentPoster:
                 self.ledger.reverse(entry_id, posting_date=document.date, memo=memo, voucher=voucher)
         if item is not None and item.status == "open":
             item.status, item.note = "rejected", memo
+        if held.status == "linked":
+            held.linked_id = None  # the receipt its other record posted is free to be paired again
         held.status = "reversed"
         if held.kind == "invoice" and held.number:
             self.known.invoice_withdrawn(held.number)
@@ -339,6 +349,7 @@ class DocumentPoster:
         receipts = [item for item in work if rules.is_receipt(item.document)]
         if not receipts:
             return work, counts
+        self.session.flush()  # the links a changed document undid: the look-ups below read the database
         self.same_receipts.prefetch(item.document for item in receipts)
         rest = []
         for item in work:
@@ -480,16 +491,25 @@ class DocumentPoster:
             ):
                 ids[(source, external_id)] = row_id
         now = driver_value(self.session, ReconciliationItem.created_at)(utcnow())
-        items = []
+        # A changed document's new revision waits in the item its earlier one had (one per document).
+        found = rows_in(
+            self.session, "document_id, id", ITEMS.name, "document_id", ids.values(), array_type="bigint"
+        )
+        earlier: dict[int, int] = {document_id: item_id for document_id, item_id in found}
+        items, reopened = [], []
         for source, external_id, match in self._unapplied:
+            document_id = ids[(source, external_id)]
             candidates = [
                 {"account_no": c.account_no, "tier": c.tier, "score": c.score, "why": c.why}
                 for c in match.candidates
             ]
-            items.append(
-                (ids[(source, external_id)], "open", json.dumps(candidates, ensure_ascii=False), "", now)
-            )
+            values = ("open", json.dumps(candidates, ensure_ascii=False), "", now)
+            if document_id in earlier:
+                reopened.append((*values, None, None, None, None, earlier[document_id]))
+            else:
+                items.append((document_id, *values))
         insert_rows(self.session, ITEMS, ITEM_COLUMNS, items)
+        update_rows(self.session, ITEMS, REOPENED_COLUMNS, reopened)
         self._unapplied = []
 
     def _record(

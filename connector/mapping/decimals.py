@@ -1,4 +1,5 @@
-"""Amounts as exports write them: `1,234.56`, `1.234,56`, `¥1,234.56`, `(12.00)`, `1 234,56`, `12.00-`.
+"""Amounts as exports write them: `1,234.56`, `1.234,56`, `¥1,234.56`, `(12.00)`, `1 234,56`, `12.00-`,
+`－500.00`, `（500.00）`, `−1,200.00`.
 
 Parsing is exact (`Decimal`, never float). With no declared decimal separator, the last of `.`/`,`
 is the decimal point when both occur; a single `,` followed by exactly three digits is a thousands
@@ -8,6 +9,7 @@ separator (`1,234`), anything else is a decimal point. Sources that mean otherwi
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
@@ -39,6 +41,12 @@ def parse_decimal(text: str, decimal_separator: Separator | None = None) -> Deci
 def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> Decimal:
     if not raw:
         raise DecimalFormatError("empty amount")
+    # Full-width digits, signs and brackets (－５００, （５００）) read as ASCII; U+2212 is a minus.
+    raw = unicodedata.normalize("NFKC", raw).replace("\u2212", "-")
+    digits_at = [index for index, char in enumerate(raw) if char.isdigit()]
+    if digits_at and _CURRENCY_NOISE.search(raw, digits_at[0], digits_at[-1]):
+        # A symbol or code goes before or after the number, never inside it (12O0.00, 1e3).
+        raise DecimalFormatError(f"not an amount: {text!r}")
     cleaned = _GROUPING.sub("", _CURRENCY_NOISE.sub("", raw))
     negative = False
     if cleaned.startswith("(") and cleaned.endswith(")"):

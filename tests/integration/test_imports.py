@@ -208,6 +208,44 @@ def test_a_changed_document_is_reversed_and_reposted_as_its_next_revision(
     assert_ledger_verifies(container)
 
 
+def test_a_changed_receipt_waiting_for_a_person_is_reversed_and_waits_again_as_its_next_revision(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    line = {"kind": "bank_line", "id": "B-UNK", "amount": "777.00", "payer": "Somebody Unknown"}
+    import_file(container, write(tmp_path / "a.jsonl", {**line, "references": ["misc"]}), PARSERS)
+    again = import_file(
+        container, write(tmp_path / "b.jsonl", {**line, "references": ["misc, corrected"]}), PARSERS
+    )
+    assert (again.status, again.counts["reposted"], again.counts["receipts_unapplied"]) == ("imported", 1, 1)
+    with unit_of_work(container.sessions) as session:
+        document = session.scalars(select(ImportedDocument)).one()
+        item = session.scalars(select(ReconciliationItem)).one()
+        assert (document.revision, document.status, item.status) == (2, "unapplied", "open")
+    assert_ledger_verifies(container)
+
+
+def test_a_file_imported_again_for_its_bad_rows_leaves_a_document_a_later_file_changed_as_it_is(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    payment = {"kind": "payment", "id": "P-5", "account_no": acme}
+    older = write(tmp_path / "older.jsonl", {**payment, "amount": "1600.00"}, "not json")
+    import_file(container, older, PARSERS)
+    import_file(container, write(tmp_path / "newer.jsonl", {**payment, "amount": "1700.00"}), PARSERS)
+
+    retried = import_file(container, older, PARSERS, again=True)
+
+    assert (retried.counts["unchanged"], retried.counts["reposted"], retried.counts["quarantined"]) == (
+        1,
+        0,
+        1,
+    )
+    with unit_of_work(container.sessions) as session:
+        document = session.scalars(select(ImportedDocument)).one()
+        assert (document.revision, document.amount_minor, document.status) == (2, 170000, "posted")
+    assert_ledger_verifies(container)
+
+
 def test_bad_lines_and_invoices_without_a_known_customer_are_quarantined_and_the_rest_imports(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:

@@ -96,6 +96,31 @@ def test_the_payment_of_a_bank_line_already_imported_is_linked_to_it_whichever_c
     assert_ledger_verifies(container)
 
 
+def test_a_linked_payment_changed_afterwards_is_linked_again_and_the_receipt_still_posts_once(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-4", acme, "1600.00")), PARSERS)
+    import_file(
+        container,
+        write(tmp_path / "bank.jsonl", line("B-4", "1600.00", "2026-03-11", references=[acme])),
+        PARSERS,
+    )
+    first = write(tmp_path / "p1.jsonl", payment("P-4", acme, "1600.00", "2026-03-10", references=["INV-4"]))
+    assert import_file(container, first, PARSERS).counts["receipts_linked"] == 1
+    edited = write(
+        tmp_path / "p2.jsonl", payment("P-4", acme, "1600.00", "2026-03-10", references=["INV-4 edited note"])
+    )
+
+    result = import_file(container, edited, PARSERS)
+
+    assert (result.counts["reposted"], result.counts["receipts_linked"]) == (1, 1)
+    assert statuses(container)["P-4"] == ("linked", statuses(container)["B-4"][1])
+    assert owes(container, acme) == Money.zero("CNY")
+    assert entries(container) == 2  # the invoice and the bank line's receipt
+    assert_ledger_verifies(container)
+
+
 def test_a_payment_naming_its_customer_applies_the_bank_line_waiting_in_unapplied_receipts(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:

@@ -41,13 +41,18 @@ def convert(name: str, current: object, **options: object) -> object:
         ("1,234", "1234"),
         ("1,23", "1.23"),
         ("-0.5", "-0.5"),
+        ("−" + "1,200.00", "-1200.00"),  # U+2212 MINUS SIGN
+        ("－500.00", "-500.00"),  # full-width: a Chinese export's red-ink amount
+        ("（500.00）", "-500.00"),
+        ("１２３．５", "123.5"),
+        ("1,234.56元", "1234.56"),
     ],
 )
 def test_amounts_in_every_export_style_parse_exactly(text: str, amount: str) -> None:
     assert parse_decimal(text) == Decimal(amount)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1,2,3", "1.2.3,4,5", "--1", "12-3"])
+@pytest.mark.parametrize("text", ["", "abc", "1,2,3", "1.2.3,4,5", "--1", "12-3", "12O0.00", "1e3"])
 def test_text_that_is_not_an_amount_is_refused_with_a_reason(text: str) -> None:
     with pytest.raises(DecimalFormatError):
         parse_decimal(text)

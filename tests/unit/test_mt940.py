@@ -250,3 +250,17 @@ def test_lines_of_a_statement_without_an_opening_balance_are_problems_not_guesse
         (4, "statement line :61: not readable: no currency (the statement's :60F: is missing or unreadable)"),
         (1, "statement without an account (:25:) or a balance with a currency (:60F:)"),
     ]
+
+
+def test_an_amount_off_swifts_layout_is_a_problem_never_a_shorter_amount(tmp_path: Path) -> None:
+    text = (
+        ":20:STMT7\n:25:6222021000001234\n:28C:7/1\n:60F:C260301CNY0,00\n"
+        ":61:2603050305C1.500,00NTRFNONREF\n:86:KASH00001 货款\n"
+        ":61:2603060306C1200.50NTRFNONREF\n:86:SMEZJ00001 货款\n"
+        ":61:2603070307C12O0,00NTRFNONREF\n"
+        ":61:2603080308C1200,50NTRFNONREF\n:62F:C260308CNY1200,50\n-\n"
+    )
+    items = parse_text(tmp_path, text)
+    assert [line.amount for line in lines(items)] == [Money(120050, "CNY")]
+    assert [problem.origin.row for problem in problems(items)] == [5, 7, 9]
+    assert all("decimal comma" in problem.reason for problem in problems(items))

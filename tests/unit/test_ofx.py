@@ -270,3 +270,21 @@ def test_amounts_that_are_not_exact_money_are_problems(tmp_path: Path, written: 
     (problem,) = problems(parse_text(tmp_path, SGML.format(transactions=record)))
     assert problem.origin.row == 1
     assert problem.reason.startswith("transaction not readable:")
+
+
+def test_an_empty_sgml_element_keeps_the_elements_after_it_in_their_aggregate(tmp_path: Path) -> None:
+    text = (
+        "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD\n"
+        "<BANKACCTFROM><BANKID>121000248<BRANCHID><ACCTID>9876543210<ACCTTYPE>CHECKING</BANKACCTFROM>\n"
+        "<BANKTRANLIST><STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260305<TRNAMT>1200.00<FITID>F1001<CHECKNUM>\n"
+        "<NAME>Northwind Traders Ltd<MEMO>INV-000101</STMTTRN></BANKTRANLIST>\n"
+        "</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    )
+    items = parse_text(tmp_path, text)
+    assert problems(items) == []
+    [credit] = lines(items)
+    assert (credit.account, credit.party.name, credit.references) == (
+        "9876543210",
+        "Northwind Traders Ltd",
+        ("INV-000101",),
+    )
