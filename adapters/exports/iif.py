@@ -1,8 +1,10 @@
 """QuickBooks Desktop IIF files (Intuit Interchange Format) → invoices, credit notes and payments.
 
-IIF is tab-separated text. Lines starting with `!` name the columns of a record type (`!TRNS`, `!SPL`,
-`!ENDTRNS`, and list types such as `!CUST` or `!ACCNT`). A transaction is a `TRNS` line, its `SPL`
-(split) lines and an `ENDTRNS` line; its AMOUNTs (debit positive, credit negative) sum to zero.
+IIF is tab-separated text, one record a line (a quoted cell never spans lines; a quote that does not
+enclose a whole cell is text, like the inch mark of `6" pipe`). Lines starting with `!` name the
+columns of a record type (`!TRNS`, `!SPL`, `!ENDTRNS`, and list types such as `!CUST` or `!ACCNT`). A
+transaction is a `TRNS` line, its `SPL` (split) lines and an `ENDTRNS` line; its AMOUNTs (debit
+positive, credit negative) sum to zero.
 
 - `PAYMENT` → payment: the TRNS line is the deposit side (Undeposited Funds or the bank), a positive
   amount; `NAME` is the customer, `DOCNUM` the cheque or reference number.
@@ -25,7 +27,6 @@ Encoding: UTF-8 (with or without BOM), else Windows-1252, which QuickBooks write
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import io
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from adapters.exports.tabular import detect_encoding, tapped
+from adapters.exports.tabular import detect_encoding
 from connector.documents import Document, DocumentKind, Origin, Parsed, Party, Problem
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
@@ -94,6 +95,14 @@ class IifParser:
             binary.close()
 
 
+def _unquoted(cell: str) -> str:
+    """A cell as QuickBooks quotes it (`"Acme, Inc."`, `""` for a quote inside); any other quote, such
+    as the inch mark of `6" pipe` or one never closed, is text: an IIF record never spans lines."""
+    if len(cell) >= 2 and cell.startswith('"') and cell.endswith('"'):
+        return cell[1:-1].replace('""', '"')
+    return cell
+
+
 class _Reader:
     """One pass over one file: column lines, transaction blocks, and what becomes of each."""
 
@@ -104,15 +113,11 @@ class _Reader:
         self.seen: dict[str, int] = {}
 
     def read(self, text: io.TextIOWrapper) -> Iterator[Parsed]:
-        taken: list[str] = []
-        reader = csv.reader(tapped(text, taken), delimiter="\t")
         block: _Block | None = None
-        last = 0
-        for cells in reader:
-            number, last = last + 1, reader.line_num
-            raw = "".join(taken).rstrip("\r\n")
-            taken.clear()
-            record = cells[0].strip().upper() if cells else ""
+        for number, physical in enumerate(text, start=1):
+            raw = physical.rstrip("\r\n")
+            cells = [_unquoted(cell) for cell in raw.split("\t")]
+            record = cells[0].strip().upper()
             if not record:
                 continue
             if record.startswith("!"):

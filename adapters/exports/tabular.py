@@ -209,19 +209,42 @@ def csv_rows(
     header_row: int | None = None,
     headers: Sequence[str] = (),
 ) -> Iterator[Row]:
-    """The header row, then each non-blank row, of CSV text opened with `newline=""`."""
+    """The header row, then each non-blank row, of CSV text opened with `newline=""`.
+
+    A quoted cell may span lines; but a row spanning lines whose cells are not the header's is a quote
+    never closed (`"KASH00001 加急,…`): that line is a row of its own, unreadable, and the lines it
+    swallowed are read again as rows.
+    """
     head = list(itertools.islice(text, HEADER_SEARCH_ROWS))
     index, chosen = _find_header(head, name, delimiter, header_row, headers)
     taken: list[str] = []
-    reader = csv.reader(tapped(itertools.chain(head[index:], text), taken), delimiter=chosen)
+    again: list[str] = []  # lines handed back to the reader
+
+    def lines() -> Iterator[str]:
+        for line in itertools.chain(head[index:], text):
+            while again:
+                yield again.pop(0)
+            yield line
+        while again:
+            yield again.pop(0)
+
+    reader = csv.reader(tapped(lines(), taken), delimiter=chosen)
     number = index
+    width: int | None = None
     while True:
         try:
             for cells in reader:
                 number += 1
+                if len(taken) > 1 and width is not None and len(cells) != width:
+                    first, again[:0] = taken[0], taken[1:]
+                    taken.clear()
+                    reason = "a quote opened in this row is never closed: its fields cannot be told apart"
+                    yield Row(number, [], first.rstrip("\r\n"), reason)
+                    continue
                 raw = taken[0] if len(taken) == 1 else "".join(taken)
                 taken.clear()
                 if any(cells):
+                    width = len(cells) if width is None else width
                     yield Row(number, cells, raw.rstrip("\r\n"))
             return
         except csv.Error as exc:  # e.g. a field over the csv size limit: this record only

@@ -26,9 +26,11 @@ What becomes what:
 
 External ids: `Ntry/AcctSvcrRef`, with `#n` appended for the n-th `TxDtls` (1-based) of a split
 entry. Without `AcctSvcrRef`: `common.composite_id("camt053", account, date, |amount| minor units,
-currency, CRDT|DBIT, EndToEndIds, Ustrd lines, position)` where EndToEndIds and Ustrd lines are
-joined by newlines and position is the entry's 1-based place in its `Stmt` (`"3"`), or entry and
-transaction (`"3.2"`) for a split line. Position keeps two identical payments on one day apart.
+currency, CRDT|DBIT, EndToEndIds, Ustrd lines, occurrence)` where EndToEndIds and Ustrd lines are
+joined by newlines and occurrence is `"1"` for the first entry of its `Stmt` alike in all of those,
+`"2"` for a second … (`"1.2"`: the second transaction of a split one). Two identical payments on one day
+stay apart, and overlapping statements (a day's, then the month's) give an entry the same id, whatever
+entries come before it.
 
 Reversals (`RvslInd` true): the line is signed by its own `CdtDbtInd`, is a `bank_reversal` and
 carries the marker reference "RVSL" last; `reverses` stays None. The original cannot be named
@@ -48,6 +50,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -167,7 +170,7 @@ class _Reader:
         self.paths: _Paths | None = None
         self.anything_read = False
         self.entry_no = 0  # entries in the file, for Origin.row
-        self.position = 0  # entries in the current Stmt, for composite ids
+        self.alike: Counter[str] = Counter()  # entries of the current Stmt by what their ids hash
         self.account: str | None = None
 
     def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
@@ -179,14 +182,14 @@ class _Reader:
                 if self.paths is None:
                     self.paths = self._open(element)
                 elif name == "Stmt":
-                    statement, self.position, self.account = element, 0, None
+                    statement, self.account = element, None
+                    self.alike.clear()
                 open_.append(element)
                 continue
             open_.pop()
             parent = open_[-1] if open_ else None
             if name == "Ntry" and parent is statement and statement is not None and self.paths is not None:
                 self.entry_no += 1
-                self.position += 1
                 yield from self._entry(self.paths, statement, element)
                 statement.remove(element)
                 self.anything_read = True
@@ -240,13 +243,18 @@ class _Reader:
             bank_ref=paths.text(entry, "AcctSvcrRef"),
         )
         transactions = paths.all(entry, "NtryDtls/TxDtls")
+        occurrence = ""
+        if line.bank_ref is None:
+            key = line.identity(transactions, amount)
+            self.alike[key] += 1
+            occurrence = str(self.alike[key])
         parts = _split(paths, transactions, amount)
         if parts is None:
-            yield line.document(transactions, amount, str(self.position), None, origin)
+            yield line.document(transactions, amount, occurrence, None, origin)
             return
         for number, (transaction, part) in enumerate(parts, start=1):
             part_origin = Origin(self.file, self.entry_no, raw_xml(transaction, paths.namespace))
-            yield line.document([transaction], part, f"{self.position}.{number}", number, part_origin)
+            yield line.document([transaction], part, f"{occurrence}.{number}", number, part_origin)
 
     def _statement(self, paths: _Paths, statement: ET.Element) -> Statement | Problem:
         origin = Origin(self.file, None, raw_xml(statement, paths.namespace))  # its entries are gone
@@ -333,22 +341,19 @@ class _Line:
         self,
         transactions: list[ET.Element],
         amount: Money,
-        position: str,
+        occurrence: str,
         number: int | None,
         origin: Origin,
     ) -> Document:
         paths = self.paths
-        ends = [
-            ref for tx in transactions for ref in paths.texts(tx, "Refs/EndToEndId") if ref != "NOTPROVIDED"
-        ]
-        unstructured = [text for tx in transactions for text in paths.texts(tx, "RmtInf/Ustrd")]
+        ends, unstructured = self._ends_and_unstructured(transactions)
         structured = [text for tx in transactions for text in paths.texts(tx, "RmtInf/Strd/CdtrRefInf/Ref")]
         extra = [text for tx in transactions for text in paths.texts(tx, "AddtlTxInf")]
         marker = [REVERSAL_MARKER] if self.reversal else []
         return Document(
             kind="bank_line",
             source=SOURCE,
-            external_id=self._external_id(amount, position, number, ends, unstructured),
+            external_id=self._external_id(amount, occurrence, number, ends, unstructured),
             date=self.date,
             amount=amount,
             origin=origin,
@@ -359,8 +364,29 @@ class _Line:
             account=self.account,
         )
 
+    def _ends_and_unstructured(self, transactions: list[ET.Element]) -> tuple[list[str], list[str]]:
+        paths = self.paths
+        ends = [
+            ref for tx in transactions for ref in paths.texts(tx, "Refs/EndToEndId") if ref != "NOTPROVIDED"
+        ]
+        return ends, [text for tx in transactions for text in paths.texts(tx, "RmtInf/Ustrd")]
+
+    def identity(self, transactions: list[ET.Element], amount: Money) -> str:
+        """What an entry without `AcctSvcrRef` is known by: two such entries of one statement alike in
+        it are told apart by their order, not by their place among the statement's other entries."""
+        ends, unstructured = self._ends_and_unstructured(transactions)
+        return "\x1f".join(
+            [
+                self.date.isoformat(),
+                str(amount.minor),
+                amount.currency,
+                "\n".join(ends),
+                "\n".join(unstructured),
+            ]
+        )
+
     def _external_id(
-        self, amount: Money, position: str, number: int | None, ends: list[str], unstructured: list[str]
+        self, amount: Money, occurrence: str, number: int | None, ends: list[str], unstructured: list[str]
     ) -> str:
         if self.bank_ref:
             return self.bank_ref if number is None else f"{self.bank_ref}#{number}"
@@ -374,7 +400,7 @@ class _Line:
             indicator,
             "\n".join(ends),
             "\n".join(unstructured),
-            position,
+            occurrence,
         )
 
     def _party(self, transactions: list[ET.Element], amount: Money) -> Party:

@@ -152,20 +152,20 @@ def test_entries_keep_their_own_currency_in_a_multi_currency_statement() -> None
 def test_an_entry_without_acctsvcrref_gets_the_documented_composite_id() -> None:
     (usd,) = [item for item in lines(parse(V02)) if item.amount.currency == "USD"]
     expected = composite_id(
-        "camt053", EUR_ACCOUNT, "2026-03-04", 9999, "USD", "CRDT", "PO-55-US", "Invoice RE-2026-0150", "6"
+        "camt053", EUR_ACCOUNT, "2026-03-04", 9999, "USD", "CRDT", "PO-55-US", "Invoice RE-2026-0150", "1"
     )
     assert usd.external_id == expected
     assert expected.startswith("sha256:")
     assert len(expected) == len("sha256:") + 64
 
 
-def test_a_batch_without_acctsvcrref_hashes_each_transaction_by_entry_and_position() -> None:
+def test_a_batch_without_acctsvcrref_hashes_each_transaction_by_entry_and_its_place_in_the_batch() -> None:
     debits = [item for item in lines(parse(V08)) if item.origin.row == 2]
     shared = ("camt053", "CH9300762011623852957", "2026-03-10")
     assert [item.amount for item in debits] == [Money(-180000, "CHF"), Money(-120000, "CHF")]
     assert [item.external_id for item in debits] == [
-        composite_id(*shared, 180000, "CHF", "DBIT", "PAYRUN-0310-1", "Rechnung L1-2026-88", "2.1"),
-        composite_id(*shared, 120000, "CHF", "DBIT", "PAYRUN-0310-2", "Facture L2-551", "2.2"),
+        composite_id(*shared, 180000, "CHF", "DBIT", "PAYRUN-0310-1", "Rechnung L1-2026-88", "1.1"),
+        composite_id(*shared, 120000, "CHF", "DBIT", "PAYRUN-0310-2", "Facture L2-551", "1.2"),
     ]
     assert debits[0].party == Party(name="Lieferant Eins GmbH", bank_account="CH4431999123000889012")
 
@@ -309,3 +309,30 @@ def test_a_statement_without_an_account_is_a_problem_but_its_entries_are_read(tm
     (problem,) = problems(items)
     assert problem.reason == "statement without an account id (Acct/Id) or a currency (Acct/Ccy)"
     assert problem.origin.raw.startswith("<Stmt>")
+
+
+def _statement(tmp_path: Path, name: str, *amounts_and_refs: tuple[str, str]) -> list[Document]:
+    entries = "".join(
+        f'<Ntry><Amt Ccy="USD">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+        f"<BookgDt><Dt>2026-03-06</Dt></BookgDt><NtryDtls><TxDtls><RmtInf><Ustrd>{ref}</Ustrd></RmtInf>"
+        "</TxDtls></NtryDtls></Ntry>"
+        for amount, ref in amounts_and_refs
+    )
+    path = tmp_path / name
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">'
+        "<BkToCstmrStmt><GrpHdr><MsgId>M</MsgId></GrpHdr><Stmt><Id>S</Id><Acct><Id><IBAN>DE44500105175407324931"
+        f"</IBAN></Id><Ccy>USD</Ccy></Acct>{entries}</Stmt></BkToCstmrStmt></Document>",
+        encoding="utf-8",
+    )
+    return lines(list(Camt053Parser().parse(str(path), name)))
+
+
+def test_an_entry_without_acctsvcrref_has_one_id_in_overlapping_statements_and_twins_stay_apart(
+    tmp_path: Path,
+) -> None:
+    day = _statement(tmp_path, "day.xml", ("300.00", "INV-3"))
+    month = _statement(tmp_path, "month.xml", ("1200.00", "INV-1"), ("300.00", "INV-3"), ("300.00", "INV-3"))
+    assert month[1].external_id == day[0].external_id
+    assert len({line.external_id for line in month}) == 3

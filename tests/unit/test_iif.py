@@ -161,3 +161,23 @@ def test_a_file_that_is_not_iif_is_a_file_format_error(tmp_path: Path) -> None:
 )
 def test_sniff_recognises_an_iif_head(head: bytes, expected: bool) -> None:
     assert IifParser().sniff(head, "x") is expected
+
+
+def test_a_stray_quote_in_a_memo_is_text_and_swallows_no_following_line(tmp_path: Path) -> None:
+    blocks = "".join(
+        f"TRNS\t{n}\tINVOICE\t03/0{n}/26\tAccounts Receivable\tNorthwind\t{amount}\tQB-{n}\t\n"
+        f"SPL\t{n}0\tINVOICE\t03/0{n}/26\tSales\t\t-{amount}\t\t{memo}\n"
+        "ENDTRNS\n"
+        for n, amount, memo in (
+            (1, "1500.00", '"12 inch pipe'),
+            (2, "700.00", '"Widgets, large"'),
+            (3, "900.00", '6" pipe'),
+        )
+    )
+    found = _parse(_iif(tmp_path, COLUMNS + blocks))
+    assert _problems(found) == []
+    assert [(d.number, d.references) for d in _documents(found)] == [
+        ("QB-1", ('"12 inch pipe',)),
+        ("QB-2", ("Widgets, large",)),
+        ("QB-3", ('6" pipe',)),
+    ]

@@ -79,6 +79,20 @@ def test_a_quoted_line_break_is_one_row_with_its_raw_text(tmp_path: Path) -> Non
     assert found[1].raw == '1,"two\r\nlines"'
 
 
+def test_a_quote_never_closed_is_one_unreadable_row_and_the_lines_it_swallowed_are_read(
+    tmp_path: Path,
+) -> None:
+    data = 'no,memo,amount\nSKD1,"KASH00001 加急,500.00\nSKD2,ok,200.00\nSKD3,"a, b",300.00\n'
+    found = list(rows(_write(tmp_path, "k.csv", data.encode()), "k.csv"))
+    assert [(row.number, row.cells, row.error is None) for row in found[1:]] == [
+        (2, [], False),
+        (3, ["SKD2", "ok", "200.00"], True),
+        (4, ["SKD3", "a, b", "300.00"], True),
+    ]
+    assert found[1].raw == 'SKD1,"KASH00001 加急,500.00'
+    assert found[1].error is not None and "never closed" in found[1].error
+
+
 def test_blank_rows_are_not_yielded_but_keep_their_row_number(tmp_path: Path) -> None:
     path = _write(tmp_path, "b.csv", b"a,b\n\n1,2\n,,\n3,4\n")
     assert [(row.number, row.cells) for row in rows(path, "b.csv")] == [
