@@ -7,10 +7,12 @@ How AR postings become open items (the settlement rule):
    reversal whose original is not among the lines is kept as an ordinary line.)
 2. **Debits are open items.** Every remaining AR debit (invoice, debit note) is an open item due at
    its document date, else its posting date, plus the customer's payment terms.
-3. **Credits settle oldest first (FIFO).** The remaining AR credits (receipts, credit notes) are
-   pooled and settle the open items in order of due date (then entry id), whenever they were posted.
-   What the pool cannot settle stays open; a pool larger than every debit leaves a credit over
-   (the receivable is then negative and every bucket is zero).
+3. **Credits settle what they name, then oldest first (FIFO).** A credit (receipt, credit note) that
+   names invoices (`applies_to`: the source's own applications, or invoice numbers in its reference)
+   settles those first, each up to the amount named. The rest of every AR credit is pooled and settles
+   the open items in order of due date (then entry id), whenever it was posted. What the pool cannot
+   settle stays open; a pool larger than every debit leaves a credit over (the receivable is then
+   negative and every bucket is zero).
 
 Aging counts days past due at the as-of date: 0 or less is `current`, then 1–30, 31–60, 61–90 and
 more than 90 days. Open items sum to the receivable whenever it is not negative.
@@ -32,6 +34,7 @@ class ArLine:
     amount_minor: int
     document_date: date | None = None
     reverses_id: int | None = None
+    applies_to: tuple[tuple[int, int], ...] = ()  # (debit entry id, at most how much) it names, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +110,24 @@ def due_date(line: ArLine, payment_terms_days: int) -> date:
 def open_items(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[OpenItem], int]:
     """The settlement rule above: (open items oldest first, credit left over after every debit)."""
     kept = cancel_reversals(lines)
+    owed = {line.entry_id: line.amount_minor for line in kept if line.amount_minor > 0}
+    pool = 0
+    for line in sorted(kept, key=lambda line: line.entry_id):  # in posting order, however they came
+        credit = -line.amount_minor
+        for debit, at_most in line.applies_to if credit > 0 else ():
+            paid = min(credit, at_most, owed.get(debit, 0))
+            if paid > 0:
+                owed[debit] -= paid
+                credit -= paid
+        pool += max(credit, 0)
     debits = sorted(
         (
-            OpenItem(line.entry_id, due_date(line, payment_terms_days), line.amount_minor)
+            OpenItem(line.entry_id, due_date(line, payment_terms_days), owed[line.entry_id])
             for line in kept
-            if line.amount_minor > 0
+            if line.amount_minor > 0 and owed[line.entry_id] > 0
         ),
         key=lambda item: (item.due, item.entry_id),
     )
-    pool = -sum(line.amount_minor for line in kept if line.amount_minor < 0)
     return settle_fifo(debits, pool)
 
 

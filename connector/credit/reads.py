@@ -1,4 +1,4 @@
-"""The set-based reads behind the figures: four queries per chunk of customer ids, none per customer.
+"""The set-based reads behind the figures: five queries per chunk of customer ids, none per customer.
 
 Every read stops at the as-of date (postings dated later are left out), so figures for a past day are
 that day's figures, and for today they equal the stored running balances. Amounts stay per currency;
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from connector.credit.aging import ArLine
+from connector.imports.models import ImportedDocument, ReceiptApplication
 from connector.ledger.models import Customer, JournalEntry, Posting
 
 
@@ -93,7 +94,34 @@ def ar_lines(
             lines[index] = ArLine(
                 entry_id, posting_date, earlier.amount_minor + minor, document_date, reverses_id
             )
-    return {key: [line for line in lines if line.amount_minor] for key, lines in found.items()}
+    named = applications(session, ids)
+    return {
+        key: [replace(line, applies_to=named.get(line.entry_id, ())) for line in lines if line.amount_minor]
+        for key, lines in found.items()
+    }
+
+
+def applications(session: Session, ids: Sequence[int]) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Receipt entry id → (invoice entry id, at most how much) of each invoice the receipt names, found
+    by its number among the customer's posted invoices (an invoice not imported names nothing)."""
+    invoice = aliased(ImportedDocument)
+    rows = session.connection().execute(
+        select(ReceiptApplication.entry_id, invoice.entry_id, ReceiptApplication.amount_minor)
+        .join(
+            invoice,
+            (invoice.kind == "invoice")
+            & (invoice.number == ReceiptApplication.invoice_number)
+            & (invoice.customer_id == ReceiptApplication.customer_id)
+            & (invoice.status == "posted"),
+        )
+        .where(ReceiptApplication.customer_id.in_(ids))
+        .order_by(ReceiptApplication.id)
+    )
+    found: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for receipt, invoice_entry, at_most in rows:
+        if invoice_entry is not None:
+            found[receipt].append((invoice_entry, at_most))
+    return {receipt: tuple(named) for receipt, named in found.items()}
 
 
 def account_sums(

@@ -84,3 +84,17 @@ class ReconciliationItem(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ReceiptApplication(Base):
+    """A posted receipt's naming of an invoice it pays (an export's "amount applied to invoice", or an
+    invoice number in its reference): aging settles that invoice with it before any other. The invoice
+    is found by its number among the customer's, so a reposted invoice is its latest revision."""
+
+    __tablename__ = "receipt_applications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"))  # the receipt's entry
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    invoice_number: Mapped[str] = mapped_column(String(200))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # at most this much of the receipt goes to it

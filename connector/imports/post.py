@@ -3,7 +3,8 @@
 For each document, in file order:
 * seen before (same source and external id) with the same fingerprint: nothing to do;
 * seen before with other content: by policy, its entry is reversed and the new content posted as the
-  next revision (both traceable to their files), or the new one is quarantined;
+  next revision (both traceable to their files), or the new one is quarantined; one a correction
+  reversed (a bank's return, an OFX delete) stays reversed, its new revision recorded;
 * a reversal (`reverses` set): the original's entry is reversed;
 * an outgoing bank line: recorded as ignored (not a receivable), never silently dropped;
 * otherwise matched (`matching`); a receipt already recorded by its other record (a bank line for a
@@ -33,7 +34,7 @@ from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.known import KnownCustomers
 from connector.imports.matching import Candidate, Match, match_document
-from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.models import ImportedDocument, ReceiptApplication, ReconciliationItem
 from connector.imports.same_receipt import Earlier, SameReceipts
 from connector.ledger.entries import EntryDraft, Voucher
 from connector.ledger.models import CustomerBalance, utcnow
@@ -45,6 +46,8 @@ from connector.sync.runs import quarantine
 
 DOCUMENTS: Table = ImportedDocument.__table__  # type: ignore[assignment]
 ITEMS: Table = ReconciliationItem.__table__  # type: ignore[assignment]
+APPLICATIONS: Table = ReceiptApplication.__table__  # type: ignore[assignment]
+APPLICATION_COLUMNS = ("entry_id", "customer_id", "invoice_number", "amount_minor")
 RECORD_COLUMNS = (
     "source",
     "external_id",
@@ -109,6 +112,7 @@ class DocumentPoster:
         self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days, accounts)
         self._unapplied: list[tuple[str, str, Match]] = []  # (source, external id, match)
         self._new_records: list[tuple[Any, ...]] = []
+        self._applications: list[tuple[int, int, str, int]] = []  # APPLICATION_COLUMNS
         self._date_value = driver_value(session, ImportedDocument.document_date, memo=True)
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
@@ -135,6 +139,10 @@ class DocumentPoster:
                 continue
             in_batch[key] = item.fingerprint
             held = self.session.get_one(ImportedDocument, known[0]) if known is not None else None
+            if held is not None and held.status == "reversed":
+                self._keep_reversed(item, held)
+                counts["kept_reversed"] += 1
+                continue
             if held is not None and not self._replace(held, document):
                 counts["quarantined"] += 1
                 continue
@@ -212,6 +220,13 @@ class DocumentPoster:
             held, document, f"{where} changed: reversed, reposted as revision {held.revision + 1}"
         )
         return True
+
+    def _keep_reversed(self, item: _Work, held: ImportedDocument) -> None:
+        """A document a correction cancelled (a bank's return, an OFX delete or replace) sent again
+        with other content: still cancelled. Its new revision is recorded, and posts nothing."""
+        item.held, item.revision = held, held.revision + 1
+        why = "changed after it was reversed: it stays reversed, as the correction that reversed it stands"
+        self._record(item, "reversed", held.entry_id, held.customer_id, why)
 
     def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> None:
         voucher = Voucher(document.kind, document.origin.file, document.origin.row)
@@ -463,6 +478,8 @@ class DocumentPoster:
         if customer is not None:
             customer_id = self.known.ids[customer.account_no]
             self._record(item, "posted", entry_id, customer_id, customer.why, customer)
+            if document.kind != "invoice":
+                self._applications += [(entry_id, customer_id, *named) for named in _named_invoices(item)]
             return f"{document.kind}s_posted" if document.kind != "bank_line" else "receipts_posted"
         self._record(item, "unapplied", entry_id, None, _why_not(item.match))
         self._unapplied.append((document.source, document.external_id, item.match))
@@ -472,7 +489,8 @@ class DocumentPoster:
         """The batch's new document records, then a reconciliation item for each receipt of the batch
         left in unapplied receipts (with its document's id, read back by its unique key)."""
         insert_rows(self.session, DOCUMENTS, RECORD_COLUMNS, self._new_records)
-        self._new_records = []
+        insert_rows(self.session, APPLICATIONS, APPLICATION_COLUMNS, self._applications)
+        self._new_records, self._applications = [], []
         if not self._unapplied:
             return
         ids: dict[tuple[str, str], int] = {}
@@ -603,6 +621,18 @@ def _alike(first: ImportedDocument, second: ImportedDocument) -> bool:
     be of its account."""
     same_day = first.document_date == second.document_date
     return same_day and (first.bank_account is None) == (second.bank_account is None)
+
+
+def _named_invoices(item: _Work) -> list[tuple[str, int]]:
+    """(invoice number, at most how much) of what a receipt or credit note says it pays: the source's
+    own applications, else the invoices its references name (up to all of it)."""
+    document = item.document
+    if document.allocations:
+        currency = document.amount.currency
+        return [
+            (a.invoice_number, a.amount.minor) for a in document.allocations if a.amount.currency == currency
+        ]
+    return [(number, document.amount.minor) for number in item.match.invoices]
 
 
 def _why_not(match: Match) -> str:

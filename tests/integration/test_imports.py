@@ -17,12 +17,14 @@ import pytest
 from sqlalchemy import func, select
 
 from connector.bootstrap import Container
+from connector.credit.aging import open_items
+from connector.credit.reads import ar_lines
 from connector.db import unit_of_work
 from connector.documents import Allocation, Document, Origin, Parsed, Party, Problem
 from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
-from connector.ledger.models import JournalEntry
+from connector.ledger.models import Customer, JournalEntry
 from connector.ledger.queries import customer_balances
 from connector.ledger.verify import verify_ledger
 from connector.money import Money
@@ -192,6 +194,34 @@ def test_a_known_payer_bank_account_posts_to_its_customer_and_an_overpayment_bec
     assert_ledger_verifies(container)
 
 
+def test_a_payment_applied_to_a_younger_invoice_pays_that_one_and_leaves_the_older_open(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    books = write(
+        tmp_path / "books.jsonl",
+        invoice("INV-F-1", acme, "1000.00", date="2026-01-05"),
+        invoice("INV-F-2", acme, "300.00", date="2026-03-01"),
+        {
+            "kind": "payment",
+            "id": "P-F",
+            "amount": "300.00",
+            "date": "2026-03-10",
+            "applied": {"INV-F-2": "300.00"},
+        },
+        {"kind": "payment", "id": "P-G", "amount": "100.00", "date": "2026-03-11", "references": ["INV-F-2"]},
+    )
+    import_file(container, books, PARSERS)
+    receivable_code = container.settings.ledger.chart.receivable.code
+    with unit_of_work(container.sessions) as session:
+        customer_id = session.scalars(select(Customer.id).where(Customer.account_no == acme)).one()
+        lines = ar_lines(session, [customer_id], receivable_code, date(2026, 3, 15))[(customer_id, "CNY")]
+        entries = dict(session.execute(select(ImportedDocument.number, ImportedDocument.entry_id)).all())
+    items, _ = open_items(lines, payment_terms_days=30)
+    # P-F pays INV-F-2 as applied; P-G names INV-F-2, already paid, and so pays the oldest
+    assert [(item.entry_id, item.amount_minor) for item in items] == [(entries["INV-F-1"], 90000)]
+
+
 def test_a_changed_document_is_reversed_and_reposted_as_its_next_revision(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
@@ -320,6 +350,38 @@ def test_a_bank_returning_a_receipt_reverses_it_and_the_customer_owes_again(
         "reversal",
     )
     assert reason == "a returned receipt of 99.00 CNY whose receipt was never imported"
+    assert_ledger_verifies(container)
+
+
+def test_a_returned_receipt_sent_again_with_other_content_stays_reversed(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    line = {"kind": "bank_line", "id": "B-50", "date": "2026-03-02", "amount": "80.00"}
+    returned = {
+        "kind": "bank_line",
+        "id": "R-50",
+        "date": "2026-04-01",
+        "amount": "-80.00",
+        "bank_reversal": True,
+    }
+    import_file(
+        container,
+        write(tmp_path / "m.jsonl", invoice("INV-50", acme, "80.00"), {**line, "references": ["INV-50"]}),
+        PARSERS,
+    )
+    import_file(container, write(tmp_path / "a.jsonl", returned), PARSERS)
+
+    resent = write(tmp_path / "m2.jsonl", {**line, "references": ["INV-50 Rechnung"]})
+    result = import_file(container, resent, PARSERS)
+
+    assert (result.counts["kept_reversed"], result.counts["receipts_posted"]) == (1, 0)
+    assert receivable(container, acme) == Money.of("80.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        document = session.scalars(
+            select(ImportedDocument).where(ImportedDocument.external_id == "B-50")
+        ).one()
+        assert (document.revision, document.status) == (2, "reversed")
     assert_ledger_verifies(container)
 
 

@@ -47,6 +47,24 @@ def test_receipts_settle_the_oldest_invoices_first_and_leave_the_rest_of_a_partl
     assert left == 0
 
 
+def test_a_receipt_naming_an_invoice_settles_it_and_leaves_an_older_one_open() -> None:
+    named = ArLine(3, D + timedelta(days=20), -300, applies_to=((2, 300),))
+    items, left = open_items([line(1, 1000, day=0), line(2, 300, day=5), named], payment_terms_days=30)
+    assert (items, left) == ([OpenItem(1, D + timedelta(days=30), 1000)], 0)
+
+
+def test_what_a_named_invoice_does_not_need_settles_the_oldest_others() -> None:
+    named = ArLine(3, D + timedelta(days=20), -500, applies_to=((2, 500),))
+    items, _ = open_items([line(1, 1000, day=0), line(2, 300, day=5), named], payment_terms_days=30)
+    assert items == [OpenItem(1, D + timedelta(days=30), 800)]
+
+
+def test_a_receipt_names_no_more_of_an_invoice_than_its_application_says() -> None:
+    named = ArLine(3, D + timedelta(days=20), -500, applies_to=((2, 100),))
+    items, _ = open_items([line(1, 400, day=0), line(2, 300, day=5), named], payment_terms_days=30)
+    assert items == [OpenItem(2, D + timedelta(days=35), 200)]
+
+
 def test_credits_settle_by_due_date_whenever_they_were_posted() -> None:
     backdated = line(5, 400, day=30, document_day=1)  # posted late, dated early: it is the oldest
     items, _ = open_items([line(1, 1000, day=10), line(2, -400, day=20), backdated], payment_terms_days=0)
@@ -175,3 +193,28 @@ def test_reversing_any_entry_leaves_the_open_items_as_if_it_never_was(lines, ter
     )
     without = [entry for entry in lines if entry is not victim]
     assert open_items([*lines, reversal], terms) == open_items(without, terms)
+
+
+@given(ar_lines, st.integers(0, 120), st.integers(0, 900), st.randoms(use_true_random=False))
+def test_buckets_sum_to_the_receivable_whatever_the_credits_name(
+    lines, terms: int, as_of_day: int, rnd: random.Random
+) -> None:
+    ids = [entry.entry_id for entry in lines]
+    naming = [
+        ArLine(
+            entry.entry_id,
+            entry.posting_date,
+            entry.amount_minor,
+            entry.document_date,
+            applies_to=tuple((rnd.choice(ids), rnd.randint(1, 10**9)) for _ in range(rnd.randint(0, 2))),
+        )
+        for entry in lines
+    ]
+    receivable = sum(item.amount_minor for item in lines)
+    items, left = open_items(naming, terms)
+    assert all(item.amount_minor > 0 for item in items)
+    found = aging(items, D + timedelta(days=as_of_day))
+    assert (found.total, left) == ((receivable, 0) if receivable >= 0 else (0, -receivable))
+    shuffled = list(naming)
+    rnd.shuffle(shuffled)
+    assert open_items(shuffled, terms) == (items, left)
