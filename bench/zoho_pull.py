@@ -4,9 +4,9 @@ The sandbox runs in its own process (as Zoho runs on its own machines) with N ge
 Measured in this one run, against that same sandbox:
 
 * bare loop — an httpx client paging through every contact exactly as the adapter asks (the mapping's
-  fields, 200 per page, sorted by Modified_Time, `page` then `page_token`) and decoding the JSON,
-  nothing else: the ceiling any pull can reach on this machine. Run twice, before and after the pull,
-  so both the sandbox's first rendering of the records and its warm cache are seen;
+  fields, 200 per page, sorted by Modified_Time, each page asked for from the last instant read) and
+  decoding the JSON, nothing else: the ceiling any pull can reach on this machine. Run twice, before
+  and after the pull, so both the sandbox's first rendering of the records and its warm cache are seen;
 * connector pull — `connector.sync.pull.pull_stream` with the shipped mappings into a fresh SQLite
   database (or `--postgres`): the adapter's reader (token, credits, concurrency, retries), the inbound
   mapping, the customer master (identity, account numbers, encrypted personal data, bindings, events),
@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -84,18 +85,23 @@ def bare_loop(base_url: str, fields: str) -> tuple[int, float]:
         headers = {"Authorization": f"Zoho-oauthtoken {token}"}
         params = {"fields": fields, "per_page": "200", "sort_by": "Modified_Time", "sort_order": "asc"}
         started = time.perf_counter()
-        count, page, page_token = 0, 1, None
+        count, since, seen, page_token = 0, None, set(), None
         while True:
-            query = {**params, "page_token": page_token} if page_token else {**params, "page": str(page)}
-            response = http.get("/crm/v8/Contacts", params=query, headers=headers)
-            if response.status_code == 204:
+            query = {**params, "page_token": page_token} if page_token else {**params, "page": "1"}
+            asked = {**headers, "If-Modified-Since": since.isoformat()} if since else headers
+            response = http.get("/crm/v8/Contacts", params=query, headers=asked)
+            if response.status_code in (204, 304):
                 break
             body = json.loads(response.content)
-            count += len(body["data"])
-            if not body["info"]["more_records"]:
+            rows = [(row["id"], datetime.fromisoformat(row["Modified_Time"])) for row in body["data"]]
+            count += sum(1 for record_id, at in rows if at != since or record_id not in seen)
+            if not rows or not body["info"]["more_records"]:
                 break
-            page += 1
-            if page_token or page * 200 > 2_000:
+            last = max(at for _, at in rows)
+            if since is None or last > since:
+                since, seen, page_token = last, {i for i, at in rows if at == last}, None
+            else:  # a page all at one instant
+                seen.update(i for i, _ in rows)
                 page_token = body["info"]["next_page_token"]
         return count, time.perf_counter() - started
 

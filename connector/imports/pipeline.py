@@ -106,7 +106,7 @@ def import_file(
         _record_failure(container, path, digest, format, str(exc))
         return FileResult(path.name, None, "failed", reason=str(exc))
     if dry_run:
-        return _dry_run(container, path, parser, progress)
+        return _dry_run(container, path, parser, progress, again)
     with unit_of_work(container.sessions) as session:
         file_id, run_id = _register(session, path, stored_path or path, digest, parser.format, earlier)
     result = FileResult(path.name, parser.format, "imported")
@@ -131,7 +131,11 @@ def import_file(
 
 
 def _dry_run(
-    container: Container, path: Path, parser: DocumentParser, progress: Callable[[int], None] | None
+    container: Container,
+    path: Path,
+    parser: DocumentParser,
+    progress: Callable[[int], None] | None,
+    again: bool,
 ) -> FileResult:
     result = FileResult(path.name, parser.format, "dry-run")
     session = container.sessions()
@@ -140,7 +144,7 @@ def _dry_run(
         known = _known(container, session, None)
 
         def import_batch(batch: list[Parsed]) -> None:
-            result.counts += _import_batch(container, session, known, batch, None, run)
+            result.counts += _import_batch(container, session, known, batch, None, run, again)
 
         _each_batch(parser, path, container.settings.imports.batch_size, import_batch, progress)
     except FileFormatError as exc:

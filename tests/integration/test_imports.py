@@ -263,7 +263,10 @@ def test_a_file_imported_again_for_its_bad_rows_leaves_a_document_a_later_file_c
     import_file(container, older, PARSERS)
     import_file(container, write(tmp_path / "newer.jsonl", {**payment, "amount": "1700.00"}), PARSERS)
 
+    preview = import_file(container, older, PARSERS, again=True, dry_run=True)
     retried = import_file(container, older, PARSERS, again=True)
+
+    assert (preview.counts["unchanged"], preview.counts["reposted"]) == (1, 0)
 
     assert (retried.counts["unchanged"], retried.counts["reposted"], retried.counts["quarantined"]) == (
         1,
