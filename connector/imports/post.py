@@ -398,6 +398,9 @@ class DocumentPoster:
         why = f"the same receipt as {earlier.describe()}, which posted it"
         owner = customer_id if customer_id is not None else earlier.customer_id
         self._record(item, "linked", earlier.entry_id, owner, why, item.customer, linked_id=earlier.id)
+        if earlier.status == "posted" and owner is not None and owner == earlier.customer_id:
+            # the invoices this record names are paid by the entry its other record posted
+            self._applications += [(earlier.entry_id, owner, *named) for named in _named_invoices(item)]
 
     def _draft(self, work: list[_Work]) -> None:
         owed = self._owed({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None}, work)
