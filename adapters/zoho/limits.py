@@ -43,6 +43,7 @@ _CREDIT_CAPS: dict[str, int | None] = {
 DELETED_COST = 2
 MAX_WRITE_COST = 10
 WINDOW = timedelta(hours=24)
+REMOTE_FRESH = timedelta(hours=1)  # how long Zoho's X-API-CREDITS-REMAINING is believed
 
 
 def edition_budget(edition: ZohoEdition, licensed_users: int) -> int:
@@ -136,6 +137,7 @@ class CreditMeter:
         self.clock = clock
         self.resync_every = resync_every
         self.remote_remaining: int | None = None
+        self._remote_at: datetime | None = None
         self.spent_by_me = 0
         self._lock = threading.Lock()
         self._calls = 0
@@ -167,6 +169,7 @@ class CreditMeter:
                     f"{self.provider}: the daily API credit budget ({self.budget}) is spent "
                     f"({self._spent} used in the last 24 h); {what} waits for the next cycle"
                 )
+            self._forget_stale_remote_locked()
             if self.remote_remaining is not None and credits > self.remote_remaining:
                 raise BudgetExhaustedError(
                     f"{self.provider}: the org has {self.remote_remaining} API credits left; "
@@ -188,10 +191,17 @@ class CreditMeter:
         except ValueError:
             return
         with self._lock:
-            self.remote_remaining = max(0, remaining)
+            self.remote_remaining, self._remote_at = max(0, remaining), self.clock()
+
+    def _forget_stale_remote_locked(self) -> None:
+        """Zoho's window rolls and stops sending the header once credits return: a remainder it said
+        more than `REMOTE_FRESH` ago is no longer believed, so a call goes out and asks again."""
+        if self._remote_at is not None and self.clock() - self._remote_at > REMOTE_FRESH:
+            self.remote_remaining = self._remote_at = None
 
     def remaining(self) -> int:
         with self._lock:
+            self._forget_stale_remote_locked()
             mine = self.budget - self._spent
             return max(0, mine if self.remote_remaining is None else min(mine, self.remote_remaining))
 

@@ -23,7 +23,9 @@ Target = Annotated[str | None, typer.Option(help="Only this target, e.g. zoho.Ac
 @outbox_app.command("list")
 def list_items(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="pending, pushed, failed or dead.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, pushed, failed, dead or retired (its binding deleted).")
+    ] = None,
     target: Target = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -94,7 +94,8 @@ class OutboxItem(Base):
     planned_from: Mapped[str | None] = mapped_column(String(64))
     pushed_hash: Mapped[str | None] = mapped_column(String(64))
     pushed_json: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, pushed, failed, dead
+    # pending, pushed, failed, dead, or retired (its binding no longer active: nothing more is sent)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_code: Mapped[str | None] = mapped_column(String(100))

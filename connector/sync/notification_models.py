@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.db import Base, BigId
@@ -40,6 +40,8 @@ class InboxNotification(Base):
     """
 
     __tablename__ = "notification_inbox"
+    # The same callback twice (Zoho's retry, or a replay) is stored once: by what it says.
+    __table_args__ = (Index("ux_notification_inbox_digest", "digest", unique=True),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     backend: Mapped[str] = mapped_column(String(64))
@@ -54,3 +56,4 @@ class InboxNotification(Base):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     counts_json: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(64))  # of channel, time, operation, ids

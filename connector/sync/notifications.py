@@ -12,6 +12,7 @@ a spent API budget ends the round with everything unprocessed still pending.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -105,6 +106,16 @@ def token_matches(expected: str | None, given: str) -> bool:
 class Received:
     stored_id: int | None  # the inbox row, when the callback was accepted
     refused: str | None = None  # why not (for the log: never the token)
+    duplicate: bool = False  # stored before: answered again, nothing stored or done twice
+
+
+def _digest(callback: Callback) -> str | None:
+    """What tells one callback from another: its channel, the CRM's clock, operation and ids (none
+    without the clock: two changes of one record would look alike)."""
+    if callback.server_time is None:
+        return None
+    said = [callback.channel_id, str(callback.server_time), callback.operation, *sorted(callback.ids)]
+    return hashlib.sha256("\x1f".join(said).encode()).hexdigest()
 
 
 def receive_callback(container: Container, callback: Callback) -> Received:
@@ -125,7 +136,13 @@ def receive_callback(container: Container, callback: Callback) -> Received:
             return Received(
                 None, f"channel {callback.channel_id} watches {channel.module}, not {callback.module!r}"
             )
+        digest = _digest(callback)
+        if digest is not None:
+            earlier = session.scalar(select(InboxNotification.id).where(InboxNotification.digest == digest))
+            if earlier is not None:
+                return Received(earlier, duplicate=True)
         row = InboxNotification(
+            digest=digest,
             backend=BACKEND,
             channel_id=callback.channel_id,
             module=callback.module,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
@@ -76,6 +76,8 @@ def plan(
     """
     mapping = outbound_mapping(mappings, target)
     settings = container.settings
+    counts: Counter[str] = Counter()
+    counts["retired"] = _retire_unbound(session, target)
     rules = f"{settings.credit.model_dump_json()}|{settings.ledger.chart.model_dump_json()}"
     context = f"{as_of}|{mappings.digest}|{rules}"
     bound = session.execute(
@@ -83,7 +85,6 @@ def plan(
         .where(CustomerBinding.backend == target, CustomerBinding.status == "active")
         .order_by(CustomerBinding.customer_id)
     ).all()
-    counts: Counter[str] = Counter()
     for start in range(0, len(bound), PLAN_CHUNK):
         chunk = bound[start : start + PLAN_CHUNK]
         ids = [customer_id for _, customer_id in chunk]
@@ -119,6 +120,25 @@ def plan(
     return counts
 
 
+def _retire_unbound(session: Session, target: str) -> int:
+    """Records whose binding is no longer active (deleted in the CRM) are sent nothing more: their
+    waiting, refused and dead items retire (planned afresh should the binding come back)."""
+    active = select(CustomerBinding.external_id).where(
+        CustomerBinding.backend == target, CustomerBinding.status == "active"
+    )
+    retired = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.target == target,
+            OutboxItem.status.in_(("pending", "failed", "dead")),
+            OutboxItem.external_id.not_in(active),
+        )
+        .values(status="retired", planned_from=None, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(retired.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _inputs(session: Session, customer_ids: Sequence[int], context: str) -> dict[int, str]:
     """Per customer, a digest of everything its figures are computed from."""
     postings = dict(
@@ -131,9 +151,9 @@ def _inputs(session: Session, customer_ids: Sequence[int], context: str) -> dict
     updated = dict(
         session.execute(select(Customer.id, Customer.updated_at).where(Customer.id.in_(customer_ids))).all()
     )
-    return {
+    return {  # the customer itself too: a record moved to another customer (a merge) is planned again
         customer_id: hashlib.sha256(
-            f"{context}|{postings.get(customer_id, 0)}|{updated.get(customer_id)}".encode()
+            f"{context}|{customer_id}|{postings.get(customer_id, 0)}|{updated.get(customer_id)}".encode()
         ).hexdigest()
         for customer_id in customer_ids
     }
@@ -147,7 +167,7 @@ def _want(
     if item is None:
         item = OutboxItem(target=target, external_id=external_id, customer_id=customer_id, attempts=0)
         session.add(item)
-    elif item.desired_hash == digest:
+    elif item.desired_hash == digest and item.status != "retired":
         item.customer_id = customer_id
         return item
     item.customer_id = customer_id

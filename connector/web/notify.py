@@ -73,6 +73,9 @@ def notification_routes(container: Container) -> list[BaseRoute]:
         if received.stored_id is None:
             log.warning("zoho notification refused: %s", received.refused)
             return _answer(403, "forbidden")
+        if received.duplicate:
+            log.info("zoho notification %s received again: not stored twice", received.stored_id)
+            return _answer(200, "already stored")
         log.info(
             "zoho notification %s stored: %s %s (%d record(s), channel %s)",
             received.stored_id,

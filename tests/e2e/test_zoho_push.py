@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from adapters.zoho.sandbox.config import SandboxConfig
 from connector.db import unit_of_work
+from connector.ledger.models import Customer
 from connector.sync.models import OutboxItem, SyncRun
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
@@ -155,3 +156,37 @@ def test_a_batch_whose_every_record_is_refused_keeps_each_records_own_code_and_f
             balance: ("INVALID_DATA", "Outstanding_Balance"),
             status: ("INVALID_DATA", "Credit_Status"),
         }
+
+
+def test_a_record_moved_to_another_customer_by_a_merge_shows_the_survivors_figures(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=3), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        push(org)
+        (moved, (absorbed, _)), (_, (survivor, _)) = sorted(org.bindings("zoho.Accounts").items())[:2]
+        with unit_of_work(org.container.sessions) as session:
+            numbers = dict(session.execute(select(Customer.id, Customer.account_no)).all())
+            org.container.master(session, org.mappings.policy).merge(
+                numbers[survivor], numbers[absorbed], "the same company"
+            )
+
+        assert push(org)["pushed"] >= 1
+        shown = org.sandbox.record("Accounts", moved)
+        assert shown is not None
+        assert shown["Account_Number"] == numbers[survivor]
+
+
+def test_a_record_deleted_in_the_crm_is_sent_nothing_more(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=3), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        gone = sorted(org.bindings("zoho.Accounts"))[0]
+        org.sandbox.faults.locked_ids.add(gone)
+        assert push(org)["rejected"] == 1
+        org.sandbox.delete_as_user("Accounts", gone)
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        before = api_updates(org)
+
+        counts = push(org, retry_now=True)
+
+        assert (counts["retired"], counts.get("rejected", 0), api_updates(org)) == (1, 0, before)
+        with unit_of_work(org.container.sessions) as session:
+            assert session.get_one(OutboxItem, ("zoho.Accounts", gone)).status == "retired"

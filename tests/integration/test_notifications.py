@@ -234,6 +234,20 @@ def test_a_verified_callback_is_stored_before_it_is_answered(connector: Containe
     assert stored.server_time == 1718117126473
 
 
+def test_the_same_callback_again_is_answered_but_stored_and_processed_once(
+    connector: Container, crm: FakeChannels
+) -> None:
+    channel = subscribed(connector, crm)
+    app = build_web_app(connector)
+    first = call(app, "POST", "/zoho/notify", json=body(channel, channel.token))
+    again = call(app, "POST", "/zoho/notify", json=body(channel, channel.token))
+    later = call(
+        app, "POST", "/zoho/notify", json={**body(channel, channel.token), "server_time": 1718117999000}
+    )
+    assert [first.status_code, again.status_code, later.status_code] == [200, 200, 200]
+    assert [note.server_time for note in inbox(connector)] == [1718117126473, 1718117999000]
+
+
 def test_a_wrong_token_or_an_unknown_channel_is_refused_with_403_stores_nothing_and_logs_no_token(
     connector: Container, crm: FakeChannels, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 
 from adapters.zoho.client import ZohoApiError
-from adapters.zoho.limits import write_call_cost
+from adapters.zoho.limits import CreditMeter, MemorySpendingLog, write_call_cost
 from connector.errors import AuthenticationError, BudgetExhaustedError, TransientRemoteError
-from tests.unit.zoho_fakes import fake_api
+from tests.unit.zoho_fakes import NOW, fake_api
 
 
 def test_amounts_in_answers_are_decimals_never_floats() -> None:
@@ -146,6 +147,17 @@ def test_the_orgs_remaining_credits_header_caps_what_the_meter_will_spend() -> N
     api.call("GET", "/Contacts", what="list")
     with pytest.raises(BudgetExhaustedError, match="the org has 0 API credits left"):
         api.call("GET", "/Contacts", what="list")
+
+
+def test_the_orgs_remainder_is_asked_again_an_hour_after_zoho_said_it() -> None:
+    now = [NOW]
+    meter = CreditMeter("zoho", 10_000, MemorySpendingLog(), clock=lambda: now[0])
+    meter.observe_remaining("0")
+    with pytest.raises(BudgetExhaustedError, match="the org has 0 API credits left"):
+        meter.charge(1, "list")
+    now[0] += timedelta(hours=1, minutes=1)  # Zoho's window rolls on, and it stops sending the header
+    meter.charge(1, "list")
+    assert meter.remaining() == 9_999
 
 
 def test_a_per_item_error_body_gives_its_first_items_code() -> None:
