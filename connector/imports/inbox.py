@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.bootstrap import Container
 from connector.documents import DocumentParser
 from connector.errors import ConnectorError
-from connector.imports.pipeline import FileResult, file_hash, import_file
+from connector.imports.pipeline import FileResult, file_hash, file_name, import_file
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def process_inbox(
     `progress(name)`, while a file is imported, gives a callback told how many rows each batch read."""
     done = []
     for path in waiting_files(inbox, settle_seconds=settle_seconds):
-        with progress(path.name) if progress else nullcontext(None) as advance:
+        with progress(file_name(path)) if progress else nullcontext(None) as advance:
             done.append(_process(container, parsers, inbox, path, advance))
     return done
 
@@ -87,19 +87,19 @@ def _process(
     path: Path,
     progress: Callable[[int], None] | None,
 ) -> InboxFile:
-    digest = file_hash(path)
+    digest, name = file_hash(path), file_name(path)
     archived = inbox / ARCHIVE / f"{digest}{path.suffix.lower()}"
     try:
         result = import_file(container, path, parsers, stored_path=archived, digest=digest, progress=progress)
     except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
-        log.error("inbox: %s stays in the inbox: %s", path.name, exc)
-        return InboxFile(FileResult(path.name, None, "failed", reason=str(exc)), None)
+        log.error("inbox: %s stays in the inbox: %s", name, exc)
+        return InboxFile(FileResult(name, None, "failed", reason=str(exc)), None)
     if result.status == "failed":
         moved = _set_aside(inbox, path, result.reason)
-        log.warning("inbox: %s moved to %s/: %s", path.name, FAILED, result.reason)
+        log.warning("inbox: %s moved to %s/: %s", name, FAILED, result.reason)
         return InboxFile(result, moved)
     moved = _archive(path, archived)
-    log.info("inbox: %s %s, archived as %s", path.name, result.status, moved.name)
+    log.info("inbox: %s %s, archived as %s", name, result.status, moved.name)
     return InboxFile(result, moved)
 
 

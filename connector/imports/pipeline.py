@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -53,24 +54,37 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_name(path: Path) -> str:
+    """The file's name as text. A name not in the file system's encoding (a GBK name out of a Windows
+    zip) is read as GB18030, else shown with U+FFFD for what cannot be read: it is stored and printed."""
+    raw = os.fsencode(path.name)
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")  # pragma: no cover - GB18030 reads nearly any bytes
+
+
 def choose_parser(path: Path, parsers: Sequence[DocumentParser], format: str = "auto") -> DocumentParser:
     """The parser named `format`, or with `auto` the first whose sniff recognises the file."""
+    name = file_name(path)
     if format != "auto":
         for parser in parsers:
             if parser.format == format:
                 return parser
         known = ", ".join(sorted(parser.format for parser in parsers))
-        raise FileFormatError(f"{path.name}: unknown format {format!r} (formats: {known})")
+        raise FileFormatError(f"{name}: unknown format {format!r} (formats: {known})")
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
     for parser in parsers:
-        if parser.sniff(head, path.name):
+        if parser.sniff(head, name):
             return parser
     if head.startswith(b"PK\x03\x04"):  # a workbook whose header text lies past the head
         for parser in parsers:
-            if isinstance(parser, SniffsWholeFile) and parser.sniff_path(str(path), path.name):
+            if isinstance(parser, SniffsWholeFile) and parser.sniff_path(str(path), name):
                 return parser
-    raise FileFormatError(f"{path.name}: not a format the connector knows; name one with --format")
+    raise FileFormatError(f"{name}: not a format the connector knows; name one with --format")
 
 
 def import_file(
@@ -81,35 +95,40 @@ def import_file(
     format: str = "auto",
     dry_run: bool = False,
     again: bool = False,
+    rows: Collection[int | None] | None = None,
     stored_path: Path | None = None,
     digest: str | None = None,
     progress: Callable[[int], None] | None = None,
+    name: str | None = None,
 ) -> FileResult:
     """Import one file; `progress` is told how many items each batch read.
 
     A file whose bytes were imported before is skipped, unless `again` (a quarantine retry): then its
-    documents already posted stay as they are (even where a later file changed them since) and the rows
-    that failed are tried once more. `stored_path`
+    documents already posted are unchanged and, with `rows` (those of its open quarantined records), only
+    those rows are tried once more: a row posted before (whatever a later file made of its document
+    since) or one a person resolved stays as it is. `stored_path`
     is where the bytes will be kept (the inbox's archive), by default `path` itself; `digest` is the
-    file's `file_hash` when the caller has it already.
+    file's `file_hash` when the caller has it already; `name` what the file is called in records and
+    vouchers, by default its own name (a retry of an archived copy keeps the name it came with).
     """
     digest = digest or file_hash(path)
+    name = name or file_name(path)
     with unit_of_work(container.sessions) as session:
         earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
         if earlier is not None and earlier.status == "imported" and not again:
             when = earlier.finished_at.date().isoformat() if earlier.finished_at else "earlier"
             reason = f"the same content was imported as {earlier.name} ({when})"
-            return FileResult(path.name, earlier.format, "skipped", reason=reason)
+            return FileResult(name, earlier.format, "skipped", reason=reason)
     try:
         parser = choose_parser(path, parsers, format)
     except FileFormatError as exc:
-        _record_failure(container, path, digest, format, str(exc))
-        return FileResult(path.name, None, "failed", reason=str(exc))
+        _record_failure(container, name, digest, format, str(exc))
+        return FileResult(name, None, "failed", reason=str(exc))
     if dry_run:
-        return _dry_run(container, path, parser, progress, again)
+        return _dry_run(container, path, name, parser, progress, rows)
     with unit_of_work(container.sessions) as session:
-        file_id, run_id = _register(session, path, stored_path or path, digest, parser.format, earlier)
-    result = FileResult(path.name, parser.format, "imported")
+        file_id, run_id = _register(session, name, stored_path or path, digest, parser.format, earlier)
+    result = FileResult(name, parser.format, "imported")
     known: KnownCustomers | None = None
 
     try:
@@ -120,9 +139,9 @@ def import_file(
                 with commits.transaction() as session:
                     run = session.get_one(SyncRun, run_id)
                     known = _known(container, session, known)
-                    result.counts += _import_batch(container, session, known, batch, file_id, run, again)
+                    result.counts += _import_batch(container, session, known, batch, file_id, run, rows)
 
-            _each_batch(parser, path, container.settings.imports.batch_size, import_batch, progress)
+            _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
     except FileFormatError as exc:
         result.status, result.reason = "failed", str(exc)
     with unit_of_work(container.sessions) as session:
@@ -133,20 +152,21 @@ def import_file(
 def _dry_run(
     container: Container,
     path: Path,
+    name: str,
     parser: DocumentParser,
     progress: Callable[[int], None] | None,
-    again: bool,
+    rows: Collection[int | None] | None,
 ) -> FileResult:
-    result = FileResult(path.name, parser.format, "dry-run")
+    result = FileResult(name, parser.format, "dry-run")
     session = container.sessions()
     try:
         run = start_run(session, "import", parser.format, "")
         known = _known(container, session, None)
 
         def import_batch(batch: list[Parsed]) -> None:
-            result.counts += _import_batch(container, session, known, batch, None, run, again)
+            result.counts += _import_batch(container, session, known, batch, None, run, rows)
 
-        _each_batch(parser, path, container.settings.imports.batch_size, import_batch, progress)
+        _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
     except FileFormatError as exc:
         result.status, result.reason = "failed", str(exc)
     finally:
@@ -158,6 +178,7 @@ def _dry_run(
 def _each_batch(
     parser: DocumentParser,
     path: Path,
+    name: str,
     size: int,
     handle: Callable[[list[Parsed]], None],
     progress: Callable[[int], None] | None,
@@ -165,7 +186,7 @@ def _each_batch(
     """`handle` the file's items `size` at a time, as they are parsed. Reading and posting a batch make
     hundreds of thousands of short-lived objects without cycles: the cyclic collector is paused
     meanwhile (it would cost a quarter of the import, finding nothing)."""
-    iterator = iter(parser.parse(str(path), path.name))
+    iterator = iter(parser.parse(str(path), name))
     while True:
         with cyclic_gc_paused():
             batch = list(islice(iterator, size))
@@ -191,9 +212,13 @@ def _import_batch(
     batch: list[Parsed],
     file_id: int | None,
     run: SyncRun,
-    again: bool = False,
+    rows: Collection[int | None] | None = None,
 ) -> Counter[str]:
     counts: Counter[str] = Counter()
+    if rows is not None:  # a retry: only the rows that failed
+        tried = [item for item in batch if item.origin.row in rows]
+        counts["not_retried"] += len(batch) - len(tried)
+        batch = tried
     documents: list[Document] = []
     for item in batch:
         if isinstance(item, Problem):
@@ -214,33 +239,32 @@ def _import_batch(
             known,
             file_id,
             run,
-            keep_posted=again,
         )
         counts += poster.post(documents)
     return counts
 
 
 def _register(
-    session: Session, path: Path, stored: Path, digest: str, format: str, earlier: ImportedFile | None
+    session: Session, name: str, stored: Path, digest: str, format: str, earlier: ImportedFile | None
 ) -> tuple[int, int]:
     run = start_run(session, "import", format, "")
     if earlier is not None:  # taken up again (a retry, or a failed or interrupted attempt)
         earlier = session.get_one(ImportedFile, earlier.id)  # read in another session
     else:
-        earlier = ImportedFile(content_hash=digest, name=path.name, format=format)
+        earlier = ImportedFile(content_hash=digest, name=name, format=format)
         session.add(earlier)
-    earlier.name, earlier.format, earlier.status, earlier.run_id = path.name, format, "importing", run.id
+    earlier.name, earlier.format, earlier.status, earlier.run_id = name, format, "importing", run.id
     earlier.error, earlier.started_at, earlier.finished_at = None, utcnow(), None
     earlier.stored_path = str(stored.resolve())
     session.flush()
     return earlier.id, run.id
 
 
-def _record_failure(container: Container, path: Path, digest: str, format: str, reason: str) -> None:
+def _record_failure(container: Container, name: str, digest: str, format: str, reason: str) -> None:
     with unit_of_work(container.sessions) as session:
         row = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
         if row is None:
-            row = ImportedFile(content_hash=digest, name=path.name, format=format)
+            row = ImportedFile(content_hash=digest, name=name, format=format)
             session.add(row)
         row.status, row.error, row.finished_at = "failed", reason, utcnow()
 

@@ -95,13 +95,8 @@ class DocumentPoster:
         known: KnownCustomers,
         file_id: int | None,
         run: SyncRun | None,
-        *,
-        keep_posted: bool = False,
     ) -> None:
-        """With `keep_posted` (a file imported again), a document imported before stays as it is,
-        whatever this file says of it: a later file may have changed it since."""
         self.session = session
-        self.keep_posted = keep_posted
         self.cipher = cipher
         self.accounts = accounts
         self.settings = settings
@@ -126,9 +121,7 @@ class DocumentPoster:
             item = _Work(document, fingerprint(document))
             earlier = in_batch.get(key)
             known = stored.get(key)
-            if earlier is not None or (
-                known is not None and (known[1] == item.fingerprint or self.keep_posted)
-            ):
+            if earlier is not None or (known is not None and known[1] == item.fingerprint):
                 if earlier is not None and earlier != item.fingerprint:
                     self._quarantine(
                         document, "the same document appears again in the batch with other content"

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from connector.bulk import rows_in
 from connector.documents import Document
-from connector.imports.models import ImportedDocument
+from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.rules import Accounts
 
 OTHER_RECORD = {"payment": "bank_line", "bank_line": "payment"}
@@ -147,7 +147,8 @@ class SameReceipts:
         return self.session.scalar(query) is not None
 
     def _drop_linked(self) -> None:
-        """Forget the candidates that another record was linked to in an earlier import."""
+        """Forget the candidates that another record was linked to in an earlier import, and those a
+        person rejected as no customer's receipt (an internal transfer …): nothing pairs with them."""
         ids = {earlier.id for group in self._by_amount.values() for earlier in group}
         if not ids:
             return
@@ -155,6 +156,18 @@ class SameReceipts:
         taken = {
             row[0] for row in rows_in(self.session, "linked_id", table, "linked_id", ids, array_type="bigint")
         }
+        waiting = {e.id for group in self._by_amount.values() for e in group if e.status == "unapplied"}
+        rejected = rows_in(
+            self.session,
+            "document_id",
+            ReconciliationItem.__tablename__,
+            "document_id",
+            waiting,
+            "status = {p}",
+            "rejected",
+            array_type="bigint",
+        )
+        taken.update(row[0] for row in rejected)
         for key, group in self._by_amount.items():
             self._by_amount[key] = [earlier for earlier in group if earlier.id not in taken]
 

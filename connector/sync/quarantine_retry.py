@@ -1,9 +1,10 @@
 """Retrying quarantined records: replay what can be replayed, and say so for the rest.
 
 * rows and documents of an imported file: the file is imported again from where its bytes are kept
-  (`import_file(again=True)`), once per file. Documents posted before stay as they are; the rows that
-  failed are tried again. The file's open records the retry did not quarantine again went through:
-  they are resolved by "retry". The others stay open with one more attempt.
+  (`import_file(again=True)`), once per file. Only the rows of its open records are tried again: rows
+  posted before, or resolved by a person, stay as they are. The file's open records the retry did not
+  quarantine again went through: they are resolved by "retry". The others stay open with one more
+  attempt.
 * customer records from a file (`connector customers import`): mapped again through the inbound
   mapping for their source in the mapping set in force and applied in a new run (`apply_records`).
   Those that apply are resolved by "retry"; those that fail again count another attempt. A record
@@ -207,7 +208,15 @@ def _retry_file(
     with unit_of_work(container.sessions) as session:
         before = _snapshot(session, container.cipher, file_id)
     result = import_file(
-        container, path, readers, format=format, again=True, dry_run=dry_run, stored_path=path
+        container,
+        path,
+        readers,
+        format=format,
+        again=True,
+        rows=before.rows,
+        dry_run=dry_run,
+        stored_path=path,
+        name=name,  # what it was called when it came: its archived copy is named by its hash
     )
     failed.counts = result.counts
     if result.status not in ("imported", "dry-run"):
@@ -226,6 +235,7 @@ class _Before:
     """The file's open records (id → run and attempts), just before its retry."""
 
     records: dict[int, tuple[int | None, int]]
+    rows: frozenset[int | None]  # where they are in the file: the rows the retry tries
 
 
 def _file_records(
@@ -247,8 +257,9 @@ def _file_records(
 
 
 def _snapshot(session: Session, cipher: FieldCipher, file_id: int) -> _Before:
-    records = {r.id: (r.run_id, r.attempts) for r, _ in _file_records(session, cipher, file_id)}
-    return _Before(records)
+    mine = _file_records(session, cipher, file_id)
+    rows = frozenset(row if isinstance(row := raw.get("row"), int) else None for _, raw in mine)
+    return _Before({r.id: (r.run_id, r.attempts) for r, _ in mine}, rows)
 
 
 def _settle_file(

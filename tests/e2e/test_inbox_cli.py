@@ -135,3 +135,23 @@ def test_the_inbox_sets_an_unreadable_file_aside_with_the_reason_and_leaves_file
     assert "not a format the connector knows" in reason
     assert (inbox / "download.csv.part").exists(), "a partial download waits"
     assert fresh.exists(), "a file changed within the settle time waits for the next pass"
+
+
+def test_a_file_whose_name_is_not_utf8_is_imported_under_its_gbk_name_and_the_next_file_too(
+    cli: Cli, workspace: Path
+) -> None:
+    inbox = workspace / "inbox"
+    inbox.mkdir()
+    statement = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
+    gbk_name = os.fsdecode("工行对账单.xml".encode("gb18030"))  # as a Windows zip leaves it
+    shutil.copy(statement, inbox / gbk_name)
+    shutil.copy(REPO / "tests" / "fixtures" / "exports" / "zoho_books_invoices.csv", inbox / "z later.csv")
+    old = os.stat(inbox / gbk_name).st_mtime - 60
+    os.utime(inbox / gbk_name, (old, old))
+
+    result = cli("inbox", "--settle", "0")
+
+    assert result.code == 0, result.err
+    assert "工行对账单.xml: imported (camt053)" in result.out
+    assert "z later.csv: imported" in result.out
+    assert sorted(path.name for path in inbox.iterdir()) == ["archive"]

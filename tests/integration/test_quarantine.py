@@ -85,7 +85,7 @@ def test_a_retry_posts_the_document_whose_customer_now_exists_and_keeps_the_bad_
     [outcome] = retry(container, [document], parsers=parsers, mappings=no_mappings)
 
     assert (outcome.status, outcome.resolved, outcome.still_open) == ("retried", [document], [bad_row])
-    assert (outcome.counts["invoices_posted"], outcome.counts["unchanged"]) == (1, 1)
+    assert (outcome.counts["invoices_posted"], outcome.counts["not_retried"]) == (1, 1)
     posted, still_bad = record(container, document), record(container, bad_row)
     assert (posted.status, posted.resolved_by) == ("resolved", "retry")
     assert posted.resolution == f"went through on retry (run {outcome.run_id})"
@@ -93,6 +93,34 @@ def test_a_retry_posts_the_document_whose_customer_now_exists_and_keeps_the_bad_
     assert (still_bad.status, still_bad.attempts, still_bad.run_id) == ("open", 2, outcome.run_id)
     assert receivable(container, nobody) == Money.of("10.00", "CNY")
     assert receivable(container, known) == Money.of("20.00", "CNY")  # posted once, not twice
+    assert_ledger_verifies(container)
+
+
+def test_a_retry_leaves_alone_a_row_a_person_resolved_and_a_change_the_policy_holds_back(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    voided = invoice("INV-50", "", "10.00", payer="Nobody Ltd")
+    waiting = invoice("INV-51", "", "20.00", payer="Nobody Ltd")
+    refs = rough_file(container, tmp_path / "april.jsonl", voided, waiting)
+    with unit_of_work(container.sessions) as session:
+        resolve_records(session, [refs["april.jsonl:2"]], "INV-50 was voided: do not post", "finance")
+    nobody = add_customer(container, "Nobody Ltd", customer_type="SME")
+
+    [outcome] = retry(container, [refs["april.jsonl:3"]], parsers=parsers, mappings=no_mappings)
+
+    assert (outcome.counts["invoices_posted"], outcome.resolved) == (1, [refs["april.jsonl:3"]])
+    assert receivable(container, nobody) == Money.of("20.00", "CNY")  # INV-51 only: INV-50 stays out
+    held_back = container.settings.imports.model_copy(update={"changed_documents": "quarantine"})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": held_back}))
+    changed = write(tmp_path / "may.jsonl", {**waiting, "amount": "25.00"})
+    import_file(container, changed, PARSERS)
+    held = by_ref(container)["may.jsonl:1"]
+
+    [again] = retry(container, [held], parsers=parsers, mappings=no_mappings)
+
+    assert (again.resolved, again.still_open) == ([], [held])
+    assert record(container, held).status == "open"
+    assert receivable(container, nobody) == Money.of("20.00", "CNY")
     assert_ledger_verifies(container)
 
 
@@ -136,14 +164,9 @@ def test_a_file_moved_away_is_a_clear_error_until_its_new_place_is_named(
 
     [outcome] = retry(container, [bad_row], parsers=parsers, mappings=no_mappings, moved=[moved])
 
-    assert outcome.status == "retried"
-    [again] = outcome.still_open
-    earlier, now = record(container, bad_row), record(container, again)
-    assert (earlier.status, earlier.resolution) == (
-        "resolved",
-        f"failed again on retry (run {outcome.run_id}) as #{again}",
-    )
-    assert (now.record_ref, now.status, now.attempts) == ("renamed.jsonl:1", "open", 2)
+    assert (outcome.status, outcome.still_open) == ("retried", [bad_row])
+    now = record(container, bad_row)  # the file keeps the name it came with, wherever it is kept
+    assert (now.record_ref, now.status, now.attempts) == ("rough.jsonl:1", "open", 2)
     with unit_of_work(container.sessions) as session:
         assert session.scalars(select(ImportedFile.stored_path)).one() == str(moved.resolve())
 

@@ -14,6 +14,7 @@ from connector.bootstrap import Container
 from connector.credit.aging import open_items
 from connector.credit.reads import ar_lines
 from connector.db import unit_of_work
+from connector.imports import reconcile
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
@@ -121,6 +122,24 @@ def test_a_linked_payment_changed_afterwards_is_linked_again_and_the_receipt_sti
     assert statuses(container)["P-4"] == ("linked", statuses(container)["B-4"][1])
     assert owes(container, acme) == Money.zero("CNY")
     assert entries(container) == 2  # the invoice and the bank line's receipt
+    assert_ledger_verifies(container)
+
+
+def test_a_bank_line_a_person_rejected_as_no_receipt_pairs_with_no_later_payment(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    qinghe = customers["qinghe"]
+    bank = write(tmp_path / "bank.jsonl", line("B-T", "5000.00", "2026-03-20", payer="内部转账"))
+    assert import_file(container, bank, PARSERS).counts["receipts_unapplied"] == 1
+    with unit_of_work(container.sessions) as session:
+        item_id = session.scalars(select(ReconciliationItem.id)).one()
+        reconcile.reject(session, item_id, "a transfer from our other account", "finance")
+    books = write(tmp_path / "p.jsonl", payment("P-T", qinghe, "5000.00", "2026-03-21"))
+
+    result = import_file(container, books, PARSERS)
+
+    assert (result.counts["receipts_linked"], result.counts["payments_posted"]) == (0, 1)
+    assert owes(container, qinghe) == Money.of("-5000.00", "CNY")
     assert_ledger_verifies(container)
 
 
