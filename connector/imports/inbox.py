@@ -5,9 +5,11 @@
     inbox/failed/     each file that could not be read, with <name>.reason.txt beside it
 
 A file still being written is left for the next pass: it is taken once it has not changed for
-`settle_seconds`. A file whose bytes were imported before is skipped by its hash and archived (the
-archive already holds the same bytes); a document seen in another file is skipped by its id. A file
-that fails for a reason outside it (the database unreachable) stays in the inbox for the next pass.
+`settle_seconds`, and left where it is if it changed while it was imported (the next pass imports it
+again: what it held before is unchanged, what was added is new). A file whose bytes were imported
+before is skipped by its hash and archived (the archive already holds the same bytes); a document seen
+in another file is skipped by its id. A file that fails for a reason outside it (the database
+unreachable) stays in the inbox for the next pass.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def _process(
     path: Path,
     progress: Callable[[int], None] | None,
 ) -> InboxFile:
+    before = _stamp(path)
     digest, name = file_hash(path), file_name(path)
     archived = inbox / ARCHIVE / f"{digest}{path.suffix.lower()}"
     try:
@@ -94,6 +97,9 @@ def _process(
     except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
         log.error("inbox: %s stays in the inbox: %s", name, exc)
         return InboxFile(FileResult(name, None, "failed", reason=str(exc)), None)
+    if _stamp(path) != before:  # written to while it was read: the rest comes with the next pass
+        log.warning("inbox: %s changed while it was imported: it stays for the next pass", name)
+        return InboxFile(result, None)
     if result.status == "failed":
         moved = _set_aside(inbox, path, result.reason)
         log.warning("inbox: %s moved to %s/: %s", name, FAILED, result.reason)
@@ -101,6 +107,11 @@ def _process(
     moved = _archive(path, archived)
     log.info("inbox: %s %s, archived as %s", name, result.status, moved.name)
     return InboxFile(result, moved)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 def _archive(path: Path, archived: Path) -> Path:

@@ -1,0 +1,41 @@
+"""The inbox folder on SQLite and PostgreSQL: a file written to while it was imported is left for the
+next pass, which imports what was added."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from connector.bootstrap import Container
+from connector.imports.inbox import process_inbox
+from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, write
+
+
+def test_a_file_written_to_while_it_was_imported_stays_and_the_next_pass_takes_the_rest(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    upload = write(inbox / "april.jsonl", invoice("INV-A1", acme, "10.00"), invoice("INV-A2", acme, "20.00"))
+
+    @contextmanager
+    def writer_goes_on(name: str) -> Iterator[Callable[[int], None]]:
+        def append(_: int) -> None:
+            with upload.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(invoice("INV-A3", acme, "30.00")) + "\n")
+
+        yield append
+
+    [first] = process_inbox(container, PARSERS, inbox, settle_seconds=0, progress=writer_goes_on)
+    assert (first.result.counts["invoices_posted"], first.moved_to) == (2, None)
+    assert upload.exists()
+
+    [second] = process_inbox(container, PARSERS, inbox, settle_seconds=0)
+
+    assert (second.result.counts["unchanged"], second.result.counts["invoices_posted"]) == (2, 1)
+    assert second.moved_to is not None
+    assert not upload.exists()
+    assert_ledger_verifies(container)
