@@ -5,6 +5,7 @@
      ├── MoneyError (also ValueError)   an amount or currency that is not exact money
      ├── FileFormatError                a file no parser can read at all (it moves to failed/)
      ├── ReconcileError                 a reconciliation decision that cannot be made as asked
+     ├── LeaseHeldError                 a job another process (or replica) is running now
      ├── SecurityError
      │    ├── KeyStoreError             key material missing, unreadable or malformed
      │    └── DecryptionError           a ciphertext whose key is unknown or that fails authentication
@@ -46,6 +47,10 @@ class FileFormatError(ConnectorError):
 
 class ReconcileError(ConnectorError):
     """A queue item that does not exist or was decided already, or a customer that does not exist."""
+
+
+class LeaseHeldError(ConnectorError):
+    """A job that another process or replica holds the lease of: it runs there now."""
 
 
 class MoneyError(ConnectorError, ValueError):

@@ -10,6 +10,7 @@ import typer
 
 from connector.cli.context import out, state
 from connector.cli.imports import describe, rows_progress
+from connector.errors import LeaseHeldError
 from connector.imports.inbox import process_inbox
 
 
@@ -33,7 +34,14 @@ def inbox_command(
     parsers = container.document_parsers()
     failed = False
     while True:
-        for done in process_inbox(container, parsers, inbox, settle_seconds=settle, progress=rows_progress):
+        try:
+            passed = process_inbox(container, parsers, inbox, settle_seconds=settle, progress=rows_progress)
+        except LeaseHeldError as exc:
+            if not watch:
+                raise
+            out.print(f"{exc}: the next pass waits", markup=False)
+            passed = []
+        for done in passed:
             where = f" → {done.moved_to.relative_to(inbox)}" if done.moved_to else " (left in the inbox)"
             out.print(describe(done.result) + where, markup=False)
             failed = failed or done.result.status == "failed"

@@ -29,6 +29,7 @@ from connector.bootstrap import Container
 from connector.documents import DocumentParser
 from connector.errors import ConnectorError
 from connector.imports.pipeline import FileResult, file_hash, file_name, import_file
+from connector.sync.leases import lease
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,13 @@ def process_inbox(
 ) -> list[InboxFile]:
     """One pass over the inbox: import every waiting file, archive it or set it aside as failed.
 
-    `progress(name)`, while a file is imported, gives a callback told how many rows each batch read."""
+    `progress(name)`, while a file is imported, gives a callback told how many rows each batch read.
+    Another pass over the same folder running (another process, a replica) is a `LeaseHeldError`."""
     done = []
-    for path in waiting_files(inbox, settle_seconds=settle_seconds):
-        with progress(file_name(path)) if progress else nullcontext(None) as advance:
-            done.append(_process(container, parsers, inbox, path, advance))
+    with lease(container.sessions, f"inbox {inbox.resolve()}", wait=False):  # one pass at a time
+        for path in waiting_files(inbox, settle_seconds=settle_seconds):
+            with progress(file_name(path)) if progress else nullcontext(None) as advance:
+                done.append(_process(container, parsers, inbox, path, advance))
     return done
 
 

@@ -14,6 +14,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -31,6 +32,7 @@ from connector.imports.models import ImportedFile
 from connector.imports.post import DocumentPoster, quarantine_input
 from connector.imports.rules import Accounts
 from connector.ledger.models import utcnow
+from connector.sync.leases import IMPORTS, lease
 from connector.sync.models import SyncRun
 from connector.sync.runs import finish_run, start_run
 
@@ -110,9 +112,30 @@ def import_file(
     is where the bytes will be kept (the inbox's archive), by default `path` itself; `digest` is the
     file's `file_hash` when the caller has it already; `name` what the file is called in records and
     vouchers, by default its own name (a retry of an archived copy keeps the name it came with).
+    Imports run one at a time (the `imports` lease): a receipt's two records pair only if the second
+    is imported once the first is in.
     """
     digest = digest or file_hash(path)
     name = name or file_name(path)
+    with nullcontext() if dry_run else lease(container.sessions, IMPORTS):
+        return _import_file(
+            container, path, parsers, format, dry_run, again, rows, stored_path, digest, progress, name
+        )
+
+
+def _import_file(
+    container: Container,
+    path: Path,
+    parsers: Sequence[DocumentParser],
+    format: str,
+    dry_run: bool,
+    again: bool,
+    rows: Collection[int | None] | None,
+    stored_path: Path | None,
+    digest: str,
+    progress: Callable[[int], None] | None,
+    name: str,
+) -> FileResult:
     with unit_of_work(container.sessions) as session:
         earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
         if earlier is not None and earlier.status == "imported" and not again:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.db import Base, BigId
@@ -114,3 +114,15 @@ class ApiCreditSpend(Base):
     provider: Mapped[str] = mapped_column(String(64), primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     credits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobLease(Base):
+    """A job running somewhere: one holder at a time across processes and replicas sharing the database.
+    `expires_at` (epoch milliseconds) is renewed while the holder works; a lease left to expire (its
+    holder died) may be taken over."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[int] = mapped_column(BigInteger)

@@ -33,6 +33,7 @@ from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
 from connector.master.models import CustomerBinding
 from connector.ports import FieldUpdate, PushResult, StatusSink
+from connector.sync.leases import lease
 from connector.sync.models import OutboxItem, SyncRun
 from connector.sync.runs import finish_run, quarantine, start_run
 
@@ -267,7 +268,21 @@ def push_target(
     include_waiting: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PushOutcome:
-    """Plan then send `target` as one run in the run history."""
+    """Plan then send `target` as one run in the run history, one push of a target at a time (another
+    process pushing it is waited for: each record is sent once)."""
+    with lease(container.sessions, f"push {target}"):
+        return _push(container, sink, mappings, target, as_of, include_waiting, clock)
+
+
+def _push(
+    container: Container,
+    sink: StatusSink,
+    mappings: MappingSet,
+    target: str,
+    as_of: date | None,
+    include_waiting: bool,
+    clock: Callable[[], datetime],
+) -> PushOutcome:
     with unit_of_work(container.sessions) as session:
         run = start_run(session, "push", target, mappings.digest)
         run_id = run.id

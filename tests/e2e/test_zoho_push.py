@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -190,3 +191,16 @@ def test_a_record_deleted_in_the_crm_is_sent_nothing_more(tmp_path: Path) -> Non
         assert (counts["retired"], counts.get("rejected", 0), api_updates(org)) == (1, 0, before)
         with unit_of_work(org.container.sessions) as session:
             assert session.get_one(OutboxItem, ("zoho.Accounts", gone)).status == "retired"
+
+
+def test_two_pushes_at_once_send_each_record_once(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=150), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        org.sandbox.faults.latency_s = 0.1
+        pushes = [threading.Thread(target=push, args=(org,)) for _ in range(2)]
+        for thread in pushes:
+            thread.start()
+        for thread in pushes:
+            thread.join()
+
+        assert api_updates(org) == len(org.bindings("zoho.Accounts"))

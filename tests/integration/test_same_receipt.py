@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,31 @@ def test_a_bank_line_a_person_rejected_as_no_receipt_pairs_with_no_later_payment
 
     assert (result.counts["receipts_linked"], result.counts["payments_posted"]) == (0, 1)
     assert owes(container, qinghe) == Money.of("-5000.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_statement_and_a_payments_export_imported_at_once_post_each_receipt_once(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    amounts = [f"{100 + n}.00" for n in range(300)]
+    bank = write(
+        tmp_path / "bank.jsonl", *(line(f"B-{a}", a, "2026-03-20", references=[acme]) for a in amounts)
+    )
+    books = write(tmp_path / "books.jsonl", *(payment(f"P-{a}", acme, a, "2026-03-19") for a in amounts))
+    results: dict[str, Counter[str]] = {}
+
+    def run(path: Path) -> None:
+        results[path.name] = import_file(container, path, PARSERS).counts
+
+    both = [threading.Thread(target=run, args=(path,)) for path in (bank, books)]
+    for thread in both:
+        thread.start()
+    for thread in both:
+        thread.join()
+
+    assert sum(counts["receipts_linked"] for counts in results.values()) == 300
+    assert entries(container) == 300
     assert_ledger_verifies(container)
 
 

@@ -1,0 +1,111 @@
+"""Leases: a job (the imports, an inbox pass, a push) runs in one process at a time, across the
+processes and replicas that share one database.
+
+A lease is a row of `job_leases`: taking it inserts the row, or takes over one whose holder let it
+expire (a process that died); the holder renews it from a thread every third of `LEASE_SECONDS` while it
+works and deletes it when done. A process that cannot take a lease waits for it (`wait`), or says who
+holds it (`LeaseHeldError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.db import unit_of_work
+from connector.errors import LeaseHeldError
+from connector.sync.models import JobLease
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60.0
+IMPORTS = "imports"  # every import: a receipt's two records pair only when imported one after the other
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@contextmanager
+def lease(
+    sessions: sessionmaker[Session],
+    name: str,
+    *,
+    wait: bool = True,
+    poll_seconds: float = 0.5,
+    lease_seconds: float = LEASE_SECONDS,
+    now: Callable[[], int] = _now_ms,
+) -> Iterator[None]:
+    """Hold the lease `name` for the block: waiting for it, or raising `LeaseHeldError` if not `wait`."""
+    holder = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+    span = int(lease_seconds * 1000)
+    told = False
+    while (other := _take(sessions, name, holder, now(), span)) is not None:
+        if not wait:
+            raise LeaseHeldError(f"{name} is running elsewhere now ({other}); try again when it is done")
+        if not told:
+            log.info("%s is running elsewhere (%s): waiting for it to finish", name, other)
+            told = True
+        time.sleep(poll_seconds)
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_renew, args=(sessions, name, holder, span, stop, now), name=f"lease {name}", daemon=True
+    )
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+        with unit_of_work(sessions) as session:
+            session.execute(delete(JobLease).where(JobLease.name == name, JobLease.holder == holder))
+
+
+def _take(sessions: sessionmaker[Session], name: str, holder: str, at: int, span: int) -> str | None:
+    """Take the lease; None when taken, else who holds it."""
+    try:
+        with unit_of_work(sessions) as session:
+            expired = session.execute(  # a holder that stopped renewing it is gone: taken over
+                update(JobLease)
+                .where(JobLease.name == name, JobLease.expires_at < at)
+                .values(holder=holder, expires_at=at + span)
+            )
+            if expired.rowcount:  # type: ignore[attr-defined]
+                return None
+            held = session.get(JobLease, name)
+            if held is not None:
+                return held.holder
+            session.add(JobLease(name=name, holder=holder, expires_at=at + span))
+    except IntegrityError:  # another process inserted it first
+        return "another process"
+    return None
+
+
+def _renew(
+    sessions: sessionmaker[Session],
+    name: str,
+    holder: str,
+    span: int,
+    stop: threading.Event,
+    now: Callable[[], int],
+) -> None:
+    while not stop.wait(span / 3000):
+        try:
+            with unit_of_work(sessions) as session:
+                session.execute(
+                    update(JobLease)
+                    .where(JobLease.name == name, JobLease.holder == holder)
+                    .values(expires_at=now() + span)
+                )
+        except Exception:  # the next renewal tries again; the lease lasts three of these
+            log.warning("the lease of %s could not be renewed", name, exc_info=True)

@@ -1,0 +1,66 @@
+"""Leases on SQLite and PostgreSQL: one holder at a time, a dead holder's lease taken over, released."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.errors import LeaseHeldError
+from connector.sync.leases import lease
+from connector.sync.models import JobLease
+
+
+def holders(container: Container) -> list[str]:
+    with unit_of_work(container.sessions) as session:
+        return list(session.scalars(select(JobLease.name)))
+
+
+def test_a_lease_is_held_by_one_at_a_time_and_released_after(container: Container) -> None:
+    with lease(container.sessions, "push zoho.Accounts"):
+        refused = pytest.raises(LeaseHeldError, match=r"push zoho\.Accounts is running elsewhere now")
+        with refused, lease(container.sessions, "push zoho.Accounts", wait=False):
+            pass  # pragma: no cover - never entered
+        with lease(container.sessions, "push zoho.Contacts", wait=False):  # another job is free
+            assert sorted(holders(container)) == ["push zoho.Accounts", "push zoho.Contacts"]
+    assert holders(container) == []
+
+
+def test_a_waiting_process_runs_once_the_holder_is_done(container: Container) -> None:
+    order: list[str] = []
+    taken = threading.Event()
+
+    def first() -> None:
+        with lease(container.sessions, "imports"):
+            taken.set()
+            time.sleep(0.3)
+            order.append("first")
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    taken.wait(5)
+    with lease(container.sessions, "imports", poll_seconds=0.05):
+        order.append("second")
+    worker.join()
+    assert order == ["first", "second"]
+
+
+def test_a_lease_its_holder_stopped_renewing_is_taken_over(container: Container) -> None:
+    with unit_of_work(container.sessions) as session:
+        session.add(JobLease(name="imports", holder="a process that died", expires_at=1))
+    with lease(container.sessions, "imports", wait=False), unit_of_work(container.sessions) as session:
+        assert session.get_one(JobLease, "imports").holder != "a process that died"
+    assert holders(container) == []
+
+
+def test_the_holder_renews_its_lease_while_it_works(container: Container) -> None:
+    with lease(container.sessions, "imports", lease_seconds=0.3):
+        with unit_of_work(container.sessions) as session:
+            first = session.get_one(JobLease, "imports").expires_at
+        time.sleep(0.25)
+        with unit_of_work(container.sessions) as session:
+            assert session.get_one(JobLease, "imports").expires_at > first
