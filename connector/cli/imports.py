@@ -76,13 +76,21 @@ def describe(result: FileResult) -> str:
     return f"{head}: {result.counts['documents']:,} documents" + (f" — {detail}" if detail else "")
 
 
+QUEUE_STATUSES = ("open", "applied", "rejected")
+
+
 @reconcile_app.command("list")
 def list_queue(
     ctx: typer.Context,
     status: Annotated[str, typer.Option(help="open, applied or rejected.")] = "open",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Receipts in unapplied receipts with their ranked candidates (tier, score, why)."""
+    """Receipts in unapplied receipts with their ranked candidates (tier, score, why); decided ones
+    with the decision's note."""
+    if status not in QUEUE_STATUSES:
+        raise typer.BadParameter(
+            f"{status!r} is not one of {', '.join(QUEUE_STATUSES)}", param_hint="--status"
+        )
     with unit_of_work(state(ctx).container().sessions) as session:
         items = reconcile.queue(session, status)
     if as_json:

@@ -52,7 +52,7 @@ def queue(session: Session, status: str = "open") -> list[QueueItem]:
             document.document_date,
             item.status,
             json.loads(item.candidates_json),
-            document.match_rule,
+            item.note if item.status != "open" and item.note else document.match_rule,  # the decision's
         )
         for item, document in rows
     ]

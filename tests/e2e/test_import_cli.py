@@ -39,6 +39,11 @@ def test_a_statement_imports_once_its_unknown_payers_wait_and_a_person_applies_o
     assert (refused.code, refused.err.strip()) == (1, "error: no customer with account number NOBODY")
     rejected = cli("reconcile", "reject", str(waiting[0]["id"]), "--note", "bank interest")
     assert rejected.out.strip() == f"item #{waiting[0]['id']}: rejected"
+    decided = json.loads(cli("reconcile", "list", "--status", "rejected", "--json").out)
+    assert {item["id"]: item["why"] for item in decided}[waiting[0]["id"]] == "bank interest"
+    unknown = cli("reconcile", "list", "--status", "all")
+    assert unknown.code == 2
+    assert "'all' is not one of open, applied, rejected" in unknown.err
     assert cli("ledger", "verify").code == 0
 
 
