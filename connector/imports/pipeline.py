@@ -108,68 +108,50 @@ def import_file(
     A file whose bytes were imported before is skipped, unless `again` (a quarantine retry): then its
     documents already posted are unchanged and, with `rows` (those of its open quarantined records), only
     those rows are tried once more: a row posted before (whatever a later file made of its document
-    since) or one a person resolved stays as it is. `stored_path`
-    is where the bytes will be kept (the inbox's archive), by default `path` itself; `digest` is the
-    file's `file_hash` when the caller has it already; `name` what the file is called in records and
-    vouchers, by default its own name (a retry of an archived copy keeps the name it came with).
+    since) or one a person resolved stays as it is. `stored_path` is where the bytes will be kept (the
+    inbox's archive), by default `path` itself; `digest` is the file's `file_hash` when the caller has
+    it already; `name` what the file is called in records and vouchers, by default its own name (a
+    retry of an archived copy keeps the name it came with).
     Imports run one at a time (the `imports` lease): a receipt's two records pair only if the second
     is imported once the first is in.
     """
     digest = digest or file_hash(path)
     name = name or file_name(path)
     with nullcontext() if dry_run else lease(container.sessions, IMPORTS):
-        return _import_file(
-            container, path, parsers, format, dry_run, again, rows, stored_path, digest, progress, name
-        )
+        with unit_of_work(container.sessions) as session:
+            earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
+            if earlier is not None and earlier.status == "imported" and not again:
+                when = earlier.finished_at.date().isoformat() if earlier.finished_at else "earlier"
+                reason = f"the same content was imported as {earlier.name} ({when})"
+                return FileResult(name, earlier.format, "skipped", reason=reason)
+        try:
+            parser = choose_parser(path, parsers, format)
+        except FileFormatError as exc:
+            _record_failure(container, name, digest, format, str(exc))
+            return FileResult(name, None, "failed", reason=str(exc))
+        if dry_run:
+            return _dry_run(container, path, name, parser, progress, rows)
+        with unit_of_work(container.sessions) as session:
+            file_id, run_id = _register(session, name, stored_path or path, digest, parser.format, earlier)
+        result = FileResult(name, parser.format, "imported")
+        known: KnownCustomers | None = None
 
+        try:
+            with CommitBehind(container.sessions) as commits:
 
-def _import_file(
-    container: Container,
-    path: Path,
-    parsers: Sequence[DocumentParser],
-    format: str,
-    dry_run: bool,
-    again: bool,
-    rows: Collection[int | None] | None,
-    stored_path: Path | None,
-    digest: str,
-    progress: Callable[[int], None] | None,
-    name: str,
-) -> FileResult:
-    with unit_of_work(container.sessions) as session:
-        earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
-        if earlier is not None and earlier.status == "imported" and not again:
-            when = earlier.finished_at.date().isoformat() if earlier.finished_at else "earlier"
-            reason = f"the same content was imported as {earlier.name} ({when})"
-            return FileResult(name, earlier.format, "skipped", reason=reason)
-    try:
-        parser = choose_parser(path, parsers, format)
-    except FileFormatError as exc:
-        _record_failure(container, name, digest, format, str(exc))
-        return FileResult(name, None, "failed", reason=str(exc))
-    if dry_run:
-        return _dry_run(container, path, name, parser, progress, rows)
-    with unit_of_work(container.sessions) as session:
-        file_id, run_id = _register(session, name, stored_path or path, digest, parser.format, earlier)
-    result = FileResult(name, parser.format, "imported")
-    known: KnownCustomers | None = None
+                def import_batch(batch: list[Parsed]) -> None:
+                    nonlocal known
+                    with commits.transaction() as session:
+                        run = session.get_one(SyncRun, run_id)
+                        known = _known(container, session, known)
+                        result.counts += _import_batch(container, session, known, batch, file_id, run, rows)
 
-    try:
-        with CommitBehind(container.sessions) as commits:
-
-            def import_batch(batch: list[Parsed]) -> None:
-                nonlocal known
-                with commits.transaction() as session:
-                    run = session.get_one(SyncRun, run_id)
-                    known = _known(container, session, known)
-                    result.counts += _import_batch(container, session, known, batch, file_id, run, rows)
-
-            _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
-    except FileFormatError as exc:
-        result.status, result.reason = "failed", str(exc)
-    with unit_of_work(container.sessions) as session:
-        _finish(session, file_id, run_id, result)
-    return result
+                _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
+        except FileFormatError as exc:
+            result.status, result.reason = "failed", str(exc)
+        with unit_of_work(container.sessions) as session:
+            _finish(session, file_id, run_id, result)
+        return result
 
 
 def _dry_run(
