@@ -18,71 +18,32 @@ document at a time so that only the documents at fault are quarantined.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, or_, select, true
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
-from connector.bulk import driver_value, insert_rows, rows_in, update_rows
-from connector.documents import Document, Origin, compact_account, fingerprint
+from connector.bulk import rows_in
+from connector.documents import Document, Origin, fingerprint
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.known import KnownCustomers
-from connector.imports.matching import Candidate, Match, match_document
-from connector.imports.models import ImportedDocument, ReceiptApplication, ReconciliationItem
+from connector.imports.matching import Match, match_document
+from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.outcomes import DOCUMENTS, Outcomes, Work
 from connector.imports.same_receipt import Earlier, SameReceipts
-from connector.ledger.entries import EntryDraft, Voucher
-from connector.ledger.models import CustomerBalance, utcnow
+from connector.ledger.entries import Voucher
+from connector.ledger.models import CustomerBalance
 from connector.ledger.posting import Ledger
 from connector.security.cipher import FieldCipher
 from connector.settings import ImportSettings
 from connector.sync.models import SyncRun
 from connector.sync.runs import quarantine
 
-DOCUMENTS: Table = ImportedDocument.__table__  # type: ignore[assignment]
-ITEMS: Table = ReconciliationItem.__table__  # type: ignore[assignment]
-APPLICATIONS: Table = ReceiptApplication.__table__  # type: ignore[assignment]
-APPLICATION_COLUMNS = ("entry_id", "customer_id", "invoice_number", "amount_minor")
-RECORD_COLUMNS = (
-    "source",
-    "external_id",
-    "kind",
-    "number",
-    "fingerprint",
-    "revision",
-    "entry_id",
-    "customer_id",
-    "currency",
-    "amount_minor",
-    "document_date",
-    "status",
-    "match_tier",
-    "match_score",
-    "match_rule",
-    "file_id",
-    "row",
-    "linked_id",
-    "bank_account",
-)
-ITEM_COLUMNS = ("document_id", "status", "candidates_json", "note", "created_at")
-REOPENED_COLUMNS = (*ITEM_COLUMNS[1:], "customer_id", "entry_id", "resolved_at", "resolved_by")
 REVERSAL_DAYS = 120  # how far back a bank's reversal looks for the line it returns
-
-
-@dataclass
-class _Work:
-    document: Document
-    fingerprint: str
-    revision: int = 1
-    held: ImportedDocument | None = None  # the earlier revision being replaced
-    match: Match = field(default_factory=Match)
-    customer: Candidate | None = None
-    draft: EntryDraft | None = None
 
 
 class DocumentPoster:
@@ -105,20 +66,17 @@ class DocumentPoster:
         self.run = run
         self.ledger = Ledger(session)
         self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days, accounts)
-        self._unapplied: list[tuple[str, str, Match]] = []  # (source, external id, match)
-        self._new_records: list[tuple[Any, ...]] = []
-        self._applications: list[tuple[int, int, str, int]] = []  # APPLICATION_COLUMNS
-        self._date_value = driver_value(session, ImportedDocument.document_date, memo=True)
+        self.outcomes = Outcomes(session, file_id)
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
         stored = self._stored(documents)
-        work: list[_Work] = []
-        corrections: list[_Work] = []
+        work: list[Work] = []
+        corrections: list[Work] = []
         in_batch: dict[tuple[str, str], str] = {}
         for document in documents:
             key = (document.source, document.external_id)
-            item = _Work(document, fingerprint(document))
+            item = Work(document, fingerprint(document))
             earlier = in_batch.get(key)
             known = stored.get(key)
             if earlier is not None or (known is not None and known[1] == item.fingerprint):
@@ -159,24 +117,24 @@ class DocumentPoster:
                 if self._receivable(item, counts):
                     again.append(item)
         counts += self._settle(again)
-        self._write_records()
+        self.outcomes.write()
         return counts
 
-    def _receivable(self, item: _Work, counts: Counter[str]) -> bool:
+    def _receivable(self, item: Work, counts: Counter[str]) -> bool:
         """Whether the document posts to receivables; money out of the bank is recorded as ignored."""
         if item.document.kind == "bank_line" and item.document.amount.minor <= 0:
-            self._record(item, "ignored", None, None, "money out of the account: not a receipt")
+            self.outcomes.record(item, "ignored", None, None, "money out of the account: not a receipt")
             counts["ignored_outgoing"] += 1
             return False
         return True
 
-    def _settle(self, work: list[_Work]) -> Counter[str]:
+    def _settle(self, work: list[Work]) -> Counter[str]:
         """Match, draft and post `work`, then write the records of everything the batch did so far."""
         self._match(work)
         work, counts = self._link_same_receipts(work)
         self._draft(work)
         counts += self._post(work)
-        self._write_records()
+        self.outcomes.write()
         return counts
 
     # --- look-ups ----------------------------------------------------------------------------------
@@ -214,12 +172,12 @@ class DocumentPoster:
         )
         return True
 
-    def _keep_reversed(self, item: _Work, held: ImportedDocument) -> None:
+    def _keep_reversed(self, item: Work, held: ImportedDocument) -> None:
         """A document a correction cancelled (a bank's return, an OFX delete or replace) sent again
         with other content: still cancelled. Its new revision is recorded, and posts nothing."""
         item.held, item.revision = held, held.revision + 1
         why = "changed after it was reversed: it stays reversed, as the correction that reversed it stands"
-        self._record(item, "reversed", held.entry_id, held.customer_id, why)
+        self.outcomes.record(item, "reversed", held.entry_id, held.customer_id, why)
 
     def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> None:
         voucher = Voucher(document.kind, document.origin.file, document.origin.row)
@@ -241,7 +199,7 @@ class DocumentPoster:
         if held.kind == "invoice" and held.number:
             self.known.invoice_withdrawn(held.number)
 
-    def _reversal(self, item: _Work) -> str:
+    def _reversal(self, item: Work) -> str:
         document = item.document
         original = self._imported(document.source, document.reverses)
         if original is None:
@@ -251,17 +209,17 @@ class DocumentPoster:
             return "quarantined"
         if original.status != "reversed":
             self._reverse_posted(original, document, f"reversed by {document.source} {document.external_id}")
-        self._record(item, "reversal", None, None, f"reverses {document.reverses}")
+        self.outcomes.record(item, "reversal", None, None, f"reverses {document.reverses}")
         return "reversed"
 
-    def _superseded(self, item: _Work) -> None:
+    def _superseded(self, item: Work) -> None:
         """A replacement (OFX REPLACE): what the document it replaces posted is reversed first."""
         document = item.document
         original = self._imported(document.source, document.replaces)
         if original is not None and original.status != "reversed":
             self._reverse_posted(original, document, f"replaced by {document.source} {document.external_id}")
 
-    def _bank_reversal(self, item: _Work) -> str:
+    def _bank_reversal(self, item: Work) -> str:
         """A bank's reversal of an earlier line it does not name: a returned receipt (money out) undoes
         the receipt of that amount; a returned payment (money in) undoes a line that was ignored. The
         original is the latest such line of the same source, bank account and currency within
@@ -307,7 +265,9 @@ class DocumentPoster:
                 why = f"a returned receipt of {-amount} whose receipt was never imported"
                 self._quarantine(document, why)
                 return "quarantined"
-            self._record(item, "ignored", None, None, "a returned payment (money back in): not a receipt")
+            self.outcomes.record(
+                item, "ignored", None, None, "a returned payment (money back in): not a receipt"
+            )
             return "ignored_outgoing"
         original = candidates[0]
         if original.status == "linked":
@@ -317,7 +277,7 @@ class DocumentPoster:
         self._reverse_posted(
             original, document, f"returned: reversed by {document.source} {document.external_id}"
         )
-        self._record(
+        self.outcomes.record(
             item, "reversal", None, original.customer_id, f"reverses {original.external_id} ({what})"
         )
         return "reversed"
@@ -331,7 +291,7 @@ class DocumentPoster:
 
     # --- matching and entries ----------------------------------------------------------------------
 
-    def _match(self, work: list[_Work]) -> None:
+    def _match(self, work: list[Work]) -> None:
         matching = self.settings.matching
         receipts = (item.document.amount for item in work if rules.is_receipt(item.document))
         self.known.prefetch_amounts(receipts, new_batch=True)
@@ -351,7 +311,7 @@ class DocumentPoster:
                 account_no = item.customer.account_no
                 self.known.invoice_posted(document.number, account_no, document.amount, document.date)
 
-    def _link_same_receipts(self, work: list[_Work]) -> tuple[list[_Work], Counter[str]]:
+    def _link_same_receipts(self, work: list[Work]) -> tuple[list[Work], Counter[str]]:
         """Link the receipts whose other record was imported before; the rest of `work` goes on."""
         counts: Counter[str] = Counter()
         receipts = [item for item in work if rules.is_receipt(item.document)]
@@ -371,7 +331,7 @@ class DocumentPoster:
             counts["receipts_linked"] += 1
         return rest, counts
 
-    def _link(self, item: _Work, earlier: Earlier, customer_id: int | None) -> None:
+    def _link(self, item: Work, earlier: Earlier, customer_id: int | None) -> None:
         """Record `item` as the other record of `earlier`'s receipt. A receipt waiting in unapplied
         receipts is applied to the customer this record names."""
         if earlier.status == "unapplied" and item.customer is not None:
@@ -390,12 +350,14 @@ class DocumentPoster:
                 )
         why = f"the same receipt as {earlier.describe()}, which posted it"
         owner = customer_id if customer_id is not None else earlier.customer_id
-        self._record(item, "linked", earlier.entry_id, owner, why, item.customer, linked_id=earlier.id)
+        self.outcomes.record(
+            item, "linked", earlier.entry_id, owner, why, item.customer, linked_id=earlier.id
+        )
         if earlier.status == "posted" and owner is not None and owner == earlier.customer_id:
             # the invoices this record names are paid by the entry its other record posted
-            self._applications += [(earlier.entry_id, owner, *named) for named in _named_invoices(item)]
+            self.outcomes.pays_named_invoices(item, earlier.entry_id, owner)
 
-    def _draft(self, work: list[_Work]) -> None:
+    def _draft(self, work: list[Work]) -> None:
         owed = self._owed({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None}, work)
         accounts = self.accounts
         for item in work:
@@ -417,7 +379,7 @@ class DocumentPoster:
                 if account_no is not None:
                     owed[key] = owed.get(key, 0) - document.amount.minor
 
-    def _owed(self, customer_ids: set[int], work: list[_Work]) -> dict[tuple[int, str], int]:
+    def _owed(self, customer_ids: set[int], work: list[Work]) -> dict[tuple[int, str], int]:
         if not customer_ids:
             return {}
         wanted = sorted(customer_ids)
@@ -435,7 +397,7 @@ class DocumentPoster:
                 owed[(customer_id, currency)] = balance
         return owed
 
-    def _post(self, work: list[_Work]) -> Counter[str]:
+    def _post(self, work: list[Work]) -> Counter[str]:
         counts: Counter[str] = Counter()
         ready = [item for item in work if item.draft is not None]
         for item in work:
@@ -455,7 +417,7 @@ class DocumentPoster:
             counts[self._posted(item, result.entry_id)] += 1
         return counts
 
-    def _post_one_by_one(self, ready: list[_Work]) -> Counter[str]:
+    def _post_one_by_one(self, ready: list[Work]) -> Counter[str]:
         counts: Counter[str] = Counter()
         for item in ready:
             assert item.draft is not None
@@ -469,109 +431,17 @@ class DocumentPoster:
             counts[self._posted(item, entry_id)] += 1
         return counts
 
-    def _posted(self, item: _Work, entry_id: int) -> str:
+    def _posted(self, item: Work, entry_id: int) -> str:
         document, customer = item.document, item.customer
         if customer is not None:
             customer_id = self.known.ids[customer.account_no]
-            self._record(item, "posted", entry_id, customer_id, customer.why, customer)
+            self.outcomes.record(item, "posted", entry_id, customer_id, customer.why, customer)
             if document.kind != "invoice":
-                self._applications += [(entry_id, customer_id, *named) for named in _named_invoices(item)]
+                self.outcomes.pays_named_invoices(item, entry_id, customer_id)
             return f"{document.kind}s_posted" if document.kind != "bank_line" else "receipts_posted"
-        self._record(item, "unapplied", entry_id, None, _why_not(item.match))
-        self._unapplied.append((document.source, document.external_id, item.match))
+        self.outcomes.record(item, "unapplied", entry_id, None, _why_not(item.match))
+        self.outcomes.unapplied(document, item.match)
         return "receipts_unapplied"
-
-    def _write_records(self) -> None:
-        """The batch's new document records, then a reconciliation item for each receipt of the batch
-        left in unapplied receipts (with its document's id, read back by its unique key)."""
-        insert_rows(self.session, DOCUMENTS, RECORD_COLUMNS, self._new_records)
-        insert_rows(self.session, APPLICATIONS, APPLICATION_COLUMNS, self._applications)
-        self._new_records, self._applications = [], []
-        if not self._unapplied:
-            return
-        ids: dict[tuple[str, str], int] = {}
-        by_source: dict[str, list[str]] = {}
-        for source, external_id, _ in self._unapplied:
-            by_source.setdefault(source, []).append(external_id)
-        for source, external_ids in by_source.items():
-            for row_id, external_id in rows_in(
-                self.session,
-                "id, external_id",
-                DOCUMENTS.name,
-                "external_id",
-                external_ids,
-                "source = {p}",
-                source,
-            ):
-                ids[(source, external_id)] = row_id
-        now = driver_value(self.session, ReconciliationItem.created_at)(utcnow())
-        # A changed document's new revision waits in the item its earlier one had (one per document).
-        found = rows_in(
-            self.session, "document_id, id", ITEMS.name, "document_id", ids.values(), array_type="bigint"
-        )
-        earlier: dict[int, int] = {document_id: item_id for document_id, item_id in found}
-        items, reopened = [], []
-        for source, external_id, match in self._unapplied:
-            document_id = ids[(source, external_id)]
-            candidates = [
-                {"account_no": c.account_no, "tier": c.tier, "score": c.score, "why": c.why}
-                for c in match.candidates
-            ]
-            values = ("open", json.dumps(candidates, ensure_ascii=False), "", now)
-            if document_id in earlier:
-                reopened.append((*values, None, None, None, None, earlier[document_id]))
-            else:
-                items.append((document_id, *values))
-        insert_rows(self.session, ITEMS, ITEM_COLUMNS, items)
-        update_rows(self.session, ITEMS, REOPENED_COLUMNS, reopened)
-        self._unapplied = []
-
-    def _record(
-        self,
-        item: _Work,
-        status: str,
-        entry_id: int | None,
-        customer_id: int | None,
-        why: str,
-        candidate: Candidate | None = None,
-        *,
-        linked_id: int | None = None,
-    ) -> None:
-        """What became of a document: a new record written in bulk with the batch, or its earlier
-        revision's record updated."""
-        document = item.document
-        values = (
-            document.kind,
-            document.number,
-            item.fingerprint,
-            item.revision,
-            entry_id,
-            customer_id,
-            document.amount.currency,
-            document.amount.minor,
-            self._date_value(document.date),
-            status,
-            candidate.tier if candidate else None,
-            candidate.score if candidate else None,
-            why,
-            self.file_id,
-            document.origin.row,
-            linked_id,
-            compact_account(document.account),
-        )
-        if item.held is None:
-            self._new_records.append((document.source, document.external_id, *values))
-            return
-        row = item.held
-        row.kind, row.number, row.fingerprint, row.revision, row.entry_id, row.customer_id = values[:6]
-        row.currency, row.amount_minor, row.document_date, row.status = (
-            document.amount.currency,
-            document.amount.minor,
-            document.date,
-            status,
-        )
-        row.match_tier, row.match_score, row.match_rule, row.file_id, row.row, row.linked_id = values[10:16]
-        row.bank_account = values[16]
 
     def _quarantine(self, document: Document, reason: str) -> None:
         quarantine_input(
@@ -617,18 +487,6 @@ def _alike(first: ImportedDocument, second: ImportedDocument) -> bool:
     be of its account."""
     same_day = first.document_date == second.document_date
     return same_day and (first.bank_account is None) == (second.bank_account is None)
-
-
-def _named_invoices(item: _Work) -> list[tuple[str, int]]:
-    """(invoice number, at most how much) of what a receipt or credit note says it pays: the source's
-    own applications, else the invoices its references name (up to all of it)."""
-    document = item.document
-    if document.allocations:
-        currency = document.amount.currency
-        return [
-            (a.invoice_number, a.amount.minor) for a in document.allocations if a.amount.currency == currency
-        ]
-    return [(number, document.amount.minor) for number in item.match.invoices]
 
 
 def _why_not(match: Match) -> str:

@@ -1,0 +1,185 @@
+"""What became of each imported document: its record (new ones written in bulk with the batch, an
+earlier revision's updated in place), the invoices a receipt names, and a reconciliation item for each
+receipt left in unapplied receipts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+from connector.bulk import driver_value, insert_rows, rows_in, update_rows
+from connector.documents import Document, compact_account
+from connector.imports.matching import Candidate, Match
+from connector.imports.models import ImportedDocument, ReceiptApplication, ReconciliationItem
+from connector.ledger.entries import EntryDraft
+from connector.ledger.models import utcnow
+
+DOCUMENTS: Table = ImportedDocument.__table__  # type: ignore[assignment]
+ITEMS: Table = ReconciliationItem.__table__  # type: ignore[assignment]
+APPLICATIONS: Table = ReceiptApplication.__table__  # type: ignore[assignment]
+APPLICATION_COLUMNS = ("entry_id", "customer_id", "invoice_number", "amount_minor")
+RECORD_COLUMNS = (
+    "source",
+    "external_id",
+    "kind",
+    "number",
+    "fingerprint",
+    "revision",
+    "entry_id",
+    "customer_id",
+    "currency",
+    "amount_minor",
+    "document_date",
+    "status",
+    "match_tier",
+    "match_score",
+    "match_rule",
+    "file_id",
+    "row",
+    "linked_id",
+    "bank_account",
+)
+ITEM_COLUMNS = ("document_id", "status", "candidates_json", "note", "created_at")
+REOPENED_COLUMNS = (*ITEM_COLUMNS[1:], "customer_id", "entry_id", "resolved_at", "resolved_by")
+
+
+@dataclass
+class Work:
+    """A document of the batch on its way: what it says, the revision it becomes (and the record of the
+    one it replaces), how it was matched, its customer and its draft entry."""
+
+    document: Document
+    fingerprint: str
+    revision: int = 1
+    held: ImportedDocument | None = None  # the earlier revision being replaced
+    match: Match = field(default_factory=Match)
+    customer: Candidate | None = None
+    draft: EntryDraft | None = None
+
+
+class Outcomes:
+    """The records of one batch's documents, kept until `write`."""
+
+    def __init__(self, session: Session, file_id: int | None) -> None:
+        self.session = session
+        self.file_id = file_id
+        self._unapplied: list[tuple[str, str, Match]] = []  # (source, external id, match)
+        self._new_records: list[tuple[Any, ...]] = []
+        self._applications: list[tuple[int, int, str, int]] = []  # APPLICATION_COLUMNS
+        self._date_value = driver_value(session, ImportedDocument.document_date, memo=True)
+
+    def unapplied(self, document: Document, match: Match) -> None:
+        """A receipt left in unapplied receipts: it waits for a person with the match's candidates."""
+        self._unapplied.append((document.source, document.external_id, match))
+
+    def pays_named_invoices(self, item: Work, entry_id: int, customer_id: int) -> None:
+        """The invoices `item` names are paid by `entry_id` (its own entry, or its other record's)."""
+        self._applications += [(entry_id, customer_id, *named) for named in _named_invoices(item)]
+
+    def write(self) -> None:
+        """The batch's new document records, then a reconciliation item for each receipt of the batch
+        left in unapplied receipts (with its document's id, read back by its unique key)."""
+        insert_rows(self.session, DOCUMENTS, RECORD_COLUMNS, self._new_records)
+        insert_rows(self.session, APPLICATIONS, APPLICATION_COLUMNS, self._applications)
+        self._new_records, self._applications = [], []
+        if not self._unapplied:
+            return
+        ids: dict[tuple[str, str], int] = {}
+        by_source: dict[str, list[str]] = {}
+        for source, external_id, _ in self._unapplied:
+            by_source.setdefault(source, []).append(external_id)
+        for source, external_ids in by_source.items():
+            for row_id, external_id in rows_in(
+                self.session,
+                "id, external_id",
+                DOCUMENTS.name,
+                "external_id",
+                external_ids,
+                "source = {p}",
+                source,
+            ):
+                ids[(source, external_id)] = row_id
+        now = driver_value(self.session, ReconciliationItem.created_at)(utcnow())
+        # A changed document's new revision waits in the item its earlier one had (one per document).
+        found = rows_in(
+            self.session, "document_id, id", ITEMS.name, "document_id", ids.values(), array_type="bigint"
+        )
+        earlier: dict[int, int] = {document_id: item_id for document_id, item_id in found}
+        items, reopened = [], []
+        for source, external_id, match in self._unapplied:
+            document_id = ids[(source, external_id)]
+            candidates = [
+                {"account_no": c.account_no, "tier": c.tier, "score": c.score, "why": c.why}
+                for c in match.candidates
+            ]
+            values = ("open", json.dumps(candidates, ensure_ascii=False), "", now)
+            if document_id in earlier:
+                reopened.append((*values, None, None, None, None, earlier[document_id]))
+            else:
+                items.append((document_id, *values))
+        insert_rows(self.session, ITEMS, ITEM_COLUMNS, items)
+        update_rows(self.session, ITEMS, REOPENED_COLUMNS, reopened)
+        self._unapplied = []
+
+    def record(
+        self,
+        item: Work,
+        status: str,
+        entry_id: int | None,
+        customer_id: int | None,
+        why: str,
+        candidate: Candidate | None = None,
+        *,
+        linked_id: int | None = None,
+    ) -> None:
+        """What became of a document: a new record written in bulk with the batch, or its earlier
+        revision's record updated."""
+        document = item.document
+        values = (
+            document.kind,
+            document.number,
+            item.fingerprint,
+            item.revision,
+            entry_id,
+            customer_id,
+            document.amount.currency,
+            document.amount.minor,
+            self._date_value(document.date),
+            status,
+            candidate.tier if candidate else None,
+            candidate.score if candidate else None,
+            why,
+            self.file_id,
+            document.origin.row,
+            linked_id,
+            compact_account(document.account),
+        )
+        if item.held is None:
+            self._new_records.append((document.source, document.external_id, *values))
+            return
+        row = item.held
+        row.kind, row.number, row.fingerprint, row.revision, row.entry_id, row.customer_id = values[:6]
+        row.currency, row.amount_minor, row.document_date, row.status = (
+            document.amount.currency,
+            document.amount.minor,
+            document.date,
+            status,
+        )
+        row.match_tier, row.match_score, row.match_rule, row.file_id, row.row, row.linked_id = values[10:16]
+        row.bank_account = values[16]
+
+
+def _named_invoices(item: Work) -> list[tuple[str, int]]:
+    """(invoice number, at most how much) of what a receipt or credit note says it pays: the source's
+    own applications, else the invoices its references name (up to all of it)."""
+    document = item.document
+    if document.allocations:
+        currency = document.amount.currency
+        return [
+            (a.invoice_number, a.amount.minor) for a in document.allocations if a.amount.currency == currency
+        ]
+    return [(number, document.amount.minor) for number in item.match.invoices]
