@@ -18,6 +18,7 @@ STYLES = ("en", "de", "fr", "cn", "accounting")
 
 _GROUPING = re.compile(r"[\s\u00a0\u202f'’_]")  # spaces, no-break spaces, apostrophes group digits
 _SIGNS_AND_DIGITS = re.compile(r"^[+-]?[\d.,]+[+-]?$")
+_FIRST_TO_LAST_DIGIT = re.compile(r"\d.*\d")
 _CURRENCY_NOISE = re.compile(r"[^\d.,+\-()\s\u00a0\u202f'’_]")  # symbols and codes: ¥ $ € CNY RMB 元
 # The commonest shape, `1,234.56` or `1234.56` with an optional minus, read without the general rules.
 _PLAIN = re.compile(r"(-?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]+)?")
@@ -43,8 +44,8 @@ def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> 
         raise DecimalFormatError("empty amount")
     # Full-width digits, signs and brackets (－５００, （５００）) read as ASCII; U+2212 is a minus.
     raw = unicodedata.normalize("NFKC", raw).replace("\u2212", "-")
-    digits_at = [index for index, char in enumerate(raw) if char.isdigit()]
-    if digits_at and _CURRENCY_NOISE.search(raw, digits_at[0], digits_at[-1]):
+    figures = _FIRST_TO_LAST_DIGIT.search(raw)
+    if figures is not None and _CURRENCY_NOISE.search(figures.group()):
         # A symbol or code goes before or after the number, never inside it (12O0.00, 1e3).
         raise DecimalFormatError(f"not an amount: {text!r}")
     cleaned = _GROUPING.sub("", _CURRENCY_NOISE.sub("", raw))

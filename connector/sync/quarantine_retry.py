@@ -268,9 +268,9 @@ def _settle_file(
     """After the file's retry (run `run_id`): (went through, failed again).
 
     A record the retry quarantined again has a new run and one more attempt (or is new); a record
-    unchanged since `before` went through and is resolved. A row quarantined again under another
-    reference (the file was named with --file under another name) replaces its earlier record, which
-    is resolved pointing to it and passes on its attempts.
+    unchanged since `before` went through and is resolved. A row quarantined again as another record
+    (it failed another way, under another source) replaces its earlier record, which is resolved
+    pointing to it and passes on its attempts.
     """
     mine = _file_records(session, cipher, file_id)
     again = [(r, raw) for r, raw in mine if before.records.get(r.id) != (r.run_id, r.attempts)]
