@@ -82,7 +82,7 @@ FIGURE_NEEDS: dict[str, FieldNeed] = {
     "last_payment_date": DATE,
     "last_payment_amount": _money(),
     "paid_trailing_12m": _money(),
-    "as_of": FieldNeed("datetime", as_text=True),
+    "as_of": DATE,
 }
 _TEXT_STEPS = frozenset(
     {"strip", "lower", "upper", "title", "collapse_spaces", "fullwidth_to_halfwidth", "required", "default"}

@@ -145,7 +145,8 @@ class CreditMeter:
         self._spent = self._read()
 
     def _read(self) -> int:
-        return self.log.spent_since(self.provider, _hour(self.clock() - WINDOW) + timedelta(hours=1))
+        # From the hour holding the window's start: an hour too much at most, never an hour's spending missed
+        return self.log.spent_since(self.provider, _hour(self.clock() - WINDOW))
 
     def _flush_locked(self) -> None:
         for hour, credits in self._unwritten.items():

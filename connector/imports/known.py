@@ -16,9 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.bulk import rows_in
+from connector.credit.aging import open_items
+from connector.credit.reads import ar_lines
+from connector.imports.matching import name_core
 from connector.imports.models import ImportedDocument
 from connector.ledger.models import Customer, CustomerBalance, CustomerBankAccount
-from connector.master.identity import normalise_name
 from connector.master.models import CustomerBinding
 from connector.money import Money
 from connector.security.cipher import FieldCipher
@@ -32,9 +34,10 @@ class KnownCustomers:
         rows = session.execute(select(Customer.id, Customer.account_no).where(Customer.status != "merged"))
         self.account_nos: dict[int, str] = {customer_id: account_no for customer_id, account_no in rows}
         self.ids = {account_no: customer_id for customer_id, account_no in self.account_nos.items()}
-        self._tokens: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
+        # token (upper-cased) → (account number, what it is, how it is written)
+        self._tokens: defaultdict[str, set[tuple[str, str, str]]] = defaultdict(set)
         for account_no in self.ids:
-            self._tokens[account_no.upper()].add((account_no, "account number"))
+            self._tokens[account_no.upper()].add((account_no, "account number", account_no))
         bindings = select(CustomerBinding.external_id, CustomerBinding.customer_id).where(
             CustomerBinding.status == "active"
         )
@@ -55,21 +58,25 @@ class KnownCustomers:
             if customer_id in self.account_nos:
                 self._banks[index].add(self.account_nos[customer_id])
         self._names: dict[str, list[str]] | None = None  # normalised name → account numbers, lazily
-        # (currency, minor units) → (date, customer id, number) of posted invoices, for one batch
-        self._invoices_by_amount: dict[tuple[str, int], list[tuple[date, int, str]]] = {}
+        # (currency, minor units) → (date, customer id, number, entry id) of posted invoices, for one batch
+        # (no entry id yet: posted in this batch)
+        self._invoices_by_amount: dict[tuple[str, int], list[tuple[date, int, str, int | None]]] = {}
+        # (customer id, currency) → entry id → what is still open of that invoice, for one batch
+        self._open: dict[tuple[int, str], dict[int, int]] = {}
         self._name_choices: list[str] = []
 
     def _add(self, token: str, customer_id: int, why: str) -> None:
         account_no = self.account_nos.get(customer_id)
         if account_no is not None:
-            self._tokens[token.strip().upper()].add((account_no, why))
+            written = token.strip()
+            self._tokens[written.upper()].add((account_no, why, written))
 
     def invoice_posted(self, number: str, account_no: str, amount: Money, on: date) -> None:
         """An invoice of this import: receipts later in the import may name it, or pay its amount."""
-        self._tokens[number.strip().upper()].add((account_no, "invoice"))
+        self._add(number, self.ids[account_no], "invoice")
         key = (amount.currency, amount.minor)
         if key in self._invoices_by_amount:
-            self._invoices_by_amount[key].append((on, self.ids[account_no], number))
+            self._invoices_by_amount[key].append((on, self.ids[account_no], number, None))
 
     def invoice_withdrawn(self, number: str) -> None:
         """An invoice reversed (changed, or cancelled): no longer open at its old amount."""
@@ -82,6 +89,7 @@ class KnownCustomers:
         holds one batch's amounts, not every amount of a large import."""
         if new_batch:
             self._invoices_by_amount.clear()
+            self._open.clear()
         wanted: defaultdict[str, set[int]] = defaultdict(set)
         for amount in amounts:
             if (amount.currency, amount.minor) not in self._invoices_by_amount:
@@ -90,9 +98,9 @@ class KnownCustomers:
             for minor in minors:
                 self._invoices_by_amount[(currency, minor)] = []
             where = "kind = 'invoice' AND status = 'posted' AND currency = {p}"
-            for minor, dated, customer_id, number in rows_in(
+            for minor, dated, customer_id, number, entry_id in rows_in(
                 self.session,
-                "amount_minor, document_date, customer_id, number",
+                "amount_minor, document_date, customer_id, number, entry_id",
                 "imported_documents",
                 "amount_minor",
                 minors,
@@ -102,11 +110,11 @@ class KnownCustomers:
             ):
                 if number is not None and customer_id is not None:
                     on = dated if isinstance(dated, date) else date.fromisoformat(dated)
-                    self._invoices_by_amount[(currency, minor)].append((on, customer_id, number))
+                    self._invoices_by_amount[(currency, minor)].append((on, customer_id, number, entry_id))
 
     # --- the matcher's questions ------------------------------------------------------------------
 
-    def by_token(self, token: str) -> Sequence[tuple[str, str]]:
+    def by_token(self, token: str) -> Sequence[tuple[str, str, str]]:
         return sorted(self._tokens.get(token, ()))
 
     def by_bank_account(self, account: str) -> Sequence[str]:
@@ -114,7 +122,7 @@ class KnownCustomers:
 
     def by_name(self, name: str, threshold: int) -> Sequence[tuple[str, int]]:
         names = self._load_names()
-        wanted = normalise_name(name)
+        wanted = name_core(name)
         if not wanted:
             return []
         found = process.extract(
@@ -126,12 +134,26 @@ class KnownCustomers:
         self.prefetch_amounts([amount])
         since = on - timedelta(days=window_days)
         found = []
-        for dated, customer_id, number in self._invoices_by_amount[(amount.currency, amount.minor)]:
+        for dated, customer_id, number, entry_id in self._invoices_by_amount[(amount.currency, amount.minor)]:
             if not since <= dated <= on or customer_id not in self.account_nos:
                 continue
-            if self.open_receivable(customer_id, amount.currency) >= amount.minor:
+            if entry_id is None:  # posted in this batch: unpaid, unless the customer owes less than it
+                unpaid = self.open_receivable(customer_id, amount.currency) >= amount.minor
+            else:
+                unpaid = self._still_open(customer_id, amount.currency).get(entry_id, 0) >= amount.minor
+            if unpaid:
                 found.append((self.account_nos[customer_id], number))
         return found
+
+    def _still_open(self, customer_id: int, currency: str) -> dict[int, int]:
+        """Entry id → what is still open of each of the customer's invoices in `currency`, by aging's
+        settlement rule (what receipts name, then oldest first); read once per batch."""
+        key = (customer_id, currency)
+        if key not in self._open:
+            lines = ar_lines(self.session, [customer_id], self.receivable_code, date.max).get(key, [])
+            items, _ = open_items(lines, payment_terms_days=0)
+            self._open[key] = {item.entry_id: item.amount_minor for item in items}
+        return self._open[key]
 
     def open_receivable(self, customer_id: int, currency: str) -> int:
         balance = self.session.scalar(
@@ -148,7 +170,7 @@ class KnownCustomers:
             names: defaultdict[str, list[str]] = defaultdict(list)
             for customer_id, name_enc in self.session.execute(select(Customer.id, Customer.name_enc)):
                 if customer_id in self.account_nos:
-                    key = normalise_name(self.cipher.decrypt("customer.name", name_enc))
+                    key = name_core(self.cipher.decrypt("customer.name", name_enc))
                     names[key].append(self.account_nos[customer_id])
             self._names = dict(names)
             self._name_choices = list(names)

@@ -1,11 +1,14 @@
 """Which customer a receipt (or an invoice) belongs to: tiered rules as pure functions over `Known`.
 
 1. a reference, memo or remittance line names an invoice number, an account number or a record id
-   the connector knows (or the document carries the account number or customer id itself);
+   the connector knows (or the document carries the account number or customer id itself); the text is
+   read with full-width characters folded, and an account or card number printed in groups of four
+   ("6217 0000 1111 1234", "DE89 3704 0044 …") is one identifier, never four;
 2. the payer's bank account is one a customer is known to pay from;
-3. the payer's name is close to exactly one customer's (legal-form words, width and case ignored);
-   a tie or a score under the threshold is no match;
-4. the amount equals an open invoice of exactly one customer, dated within the window before it.
+3. the payer's name is close to exactly one customer's (`name_core`: legal forms, width, case and
+   punctuation ignored); a tie or a score under the threshold is no match;
+4. the amount equals an invoice of exactly one customer still wholly open, dated within the window
+   before it. The receipt names no invoice by this: once applied, it pays the oldest open items first.
 
 The first tier that finds anybody decides; within it, several customers are ambiguous. Every
 candidate carries its tier, score (0-100) and why, in words, for the match record and the queue.
@@ -14,6 +17,7 @@ candidate carries its tier, score (0-100) and why, in words, for the match recor
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +27,22 @@ from connector.documents import Document
 from connector.money import Money
 
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-/_.]*[A-Za-z0-9])?")
+# Numbers printed in groups of four: a card or account number (digits only), an IBAN (country, check digits).
+_GROUPED = re.compile(
+    r"(?<![A-Za-z0-9])"
+    r"(?:\d{4}(?: \d{4}){2,}(?: \d{1,3})?|[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,}(?: [A-Za-z0-9]{1,3})?)"
+    r"(?![A-Za-z0-9])"
+)
+# Legal forms that differ between a bank's payer name and the customer master ("ACME Pte. Ltd." paying
+# as "ACME Co., Ltd."): whole words at the end, never the end of a word ("Zinc" keeps its "inc").
+_LATIN_FORMS = re.compile(
+    r"(?:(?:^|[\s,.&()/-]+)(?:co|company|corp|corporation|inc|incorporated|ltd|limited|llc|llp|lp|plc|gmbh"
+    r"|mbh|ag|kg|kgaa|se|sa|sas|sarl|srl|spa|bv|nv|pte|pty|pvt|oy|ab|as|asa|kk))+[\s,.()]*$"
+)
+_CJK_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "公司", "株式会社")
+_NOT_WORD = re.compile(r"[\W_]+")
+_LETTER = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +73,9 @@ class Match:
 class Known(Protocol):
     """What the connector knows about customers, as the matcher asks it (see `known.KnownCustomers`)."""
 
-    def by_token(self, token: str) -> Sequence[tuple[str, str]]:
-        """(account number, why) of an invoice number, account number or record id written `token`."""
+    def by_token(self, token: str) -> Sequence[tuple[str, str, str]]:
+        """(account number, what it is, how it is written) of each invoice number, account number or
+        record id that `token` is, whatever its case."""
         ...
 
     def by_bank_account(self, account: str) -> Sequence[str]: ...
@@ -64,18 +85,50 @@ class Known(Protocol):
         ...
 
     def by_open_invoice(self, amount: Money, on: date, window_days: int) -> Sequence[tuple[str, str]]:
-        """(account number, invoice number) of open invoices of exactly `amount` dated within the window."""
+        """(account number, invoice number) of invoices of exactly `amount`, none of it paid yet, dated
+        within the window."""
         ...
 
 
 def tokens(texts: Iterable[str | None]) -> list[str]:
-    """Candidate identifiers in free text, upper-cased, in order, once each ("货款INV-2026-0001" → INV-…)."""
+    """Candidate identifiers in free text, upper-cased, in order, once each ("货款INV-2026-0001" → INV-…).
+
+    Full-width characters are folded (ＩＮＶ－００１ is INV-001); a number printed in groups of four is
+    one token without its spaces, so that no group of it passes for an invoice number; identifiers
+    joined by "/" ("INV-001/INV-002") are each a token too, when every part has letters and digits.
+    """
     found: dict[str, None] = {}
     for text in texts:
         if text:
-            for token in _TOKEN.findall(text):
-                found.setdefault(token.upper(), None)
+            folded = _GROUPED.sub(_without_spaces, unicodedata.normalize("NFKC", text))
+            for token in _TOKEN.findall(folded):
+                token = token.upper()
+                found.setdefault(token, None)
+                if "/" in token:
+                    parts = [part.strip("-_.") for part in token.split("/")]
+                    if all(_LETTER.search(part) and _DIGIT.search(part) for part in parts):
+                        found.update(dict.fromkeys(parts))
     return list(found)
+
+
+def name_core(name: str) -> str:
+    """A company's or person's name as the name tier compares it: full-width folded, case and
+    punctuation ignored, legal forms at the end (Co., Ltd., GmbH, AG, Pte, 有限公司, 公司 …) left out
+    ("北京青禾科技有限公司" and "北京青禾科技公司" are both 北京青禾科技)."""
+    text = unicodedata.normalize("NFKC", name).casefold().strip()
+    text = text.removeprefix("株式会社")
+    while True:
+        shorter = _LATIN_FORMS.sub("", text).rstrip()
+        for form in _CJK_FORMS:
+            shorter = shorter.removesuffix(form)
+        if shorter == text or not shorter:
+            break
+        text = shorter
+    return _NOT_WORD.sub("", text)
+
+
+def _without_spaces(grouped: re.Match[str]) -> str:
+    return grouped.group().replace(" ", "")
 
 
 def match_document(
@@ -88,10 +141,10 @@ def match_document(
     first: list[Candidate] = []
     invoices: list[str] = []
     for token in words:
-        for account_no, why in known.by_token(token):
-            first.append(Candidate(account_no, 1, 100, f"{why} {token} in the document"))
+        for account_no, why, written in known.by_token(token):
+            first.append(Candidate(account_no, 1, 100, f"{why} {written} in the document"))
             if why == "invoice":
-                invoices.append(token)
+                invoices.append(written)
     if first:
         return Match(_ranked(first), tuple(dict.fromkeys(invoices)))
     if tiers >= 2 and party.bank_account:
@@ -113,8 +166,7 @@ def match_document(
                 _ranked(
                     Candidate(account_no, 4, 80, f"same amount as open invoice {number}")
                     for account_no, number in open_invoices
-                ),
-                tuple(number for _, number in open_invoices),
+                )
             )
     return Match()
 

@@ -70,7 +70,8 @@ class ImportedDocument(Base):
 
 class ReconciliationItem(Base):
     """A receipt posted to unapplied receipts, waiting for a person: its ranked candidates (JSON list of
-    {account_no, tier, score, why}) and, once decided, the customer it went to or why it was rejected."""
+    {account_no, tier, score, why}), the invoices it names (JSON list of [number, at most how much]) and,
+    once decided, the customer it went to or why it was rejected."""
 
     __tablename__ = "reconciliation_items"
 
@@ -78,6 +79,7 @@ class ReconciliationItem(Base):
     document_id: Mapped[int] = mapped_column(ForeignKey("imported_documents.id"), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, applied, rejected
     candidates_json: Mapped[str] = mapped_column(Text, default="[]")
+    named_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))  # the application
     note: Mapped[str] = mapped_column(Text, default="")

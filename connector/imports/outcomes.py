@@ -43,7 +43,7 @@ RECORD_COLUMNS = (
     "linked_id",
     "bank_account",
 )
-ITEM_COLUMNS = ("document_id", "status", "candidates_json", "note", "created_at")
+ITEM_COLUMNS = ("document_id", "status", "candidates_json", "named_json", "note", "created_at")
 REOPENED_COLUMNS = (*ITEM_COLUMNS[1:], "customer_id", "entry_id", "resolved_at", "resolved_by")
 
 
@@ -67,18 +67,19 @@ class Outcomes:
     def __init__(self, session: Session, file_id: int | None) -> None:
         self.session = session
         self.file_id = file_id
-        self._unapplied: list[tuple[str, str, Match]] = []  # (source, external id, match)
+        self._unapplied: list[Work] = []
         self._new_records: list[tuple[Any, ...]] = []
         self._applications: list[tuple[int, int, str, int]] = []  # APPLICATION_COLUMNS
         self._date_value = driver_value(session, ImportedDocument.document_date, memo=True)
 
-    def unapplied(self, document: Document, match: Match) -> None:
-        """A receipt left in unapplied receipts: it waits for a person with the match's candidates."""
-        self._unapplied.append((document.source, document.external_id, match))
+    def unapplied(self, item: Work) -> None:
+        """A receipt left in unapplied receipts: it waits for a person with the match's candidates and
+        the invoices it names."""
+        self._unapplied.append(item)
 
     def pays_named_invoices(self, item: Work, entry_id: int, customer_id: int) -> None:
         """The invoices `item` names are paid by `entry_id` (its own entry, or its other record's)."""
-        self._applications += [(entry_id, customer_id, *named) for named in _named_invoices(item)]
+        self._applications += [(entry_id, customer_id, *named) for named in named_invoices(item)]
 
     def write(self) -> None:
         """The batch's new document records, then a reconciliation item for each receipt of the batch
@@ -90,8 +91,8 @@ class Outcomes:
             return
         ids: dict[tuple[str, str], int] = {}
         by_source: dict[str, list[str]] = {}
-        for source, external_id, _ in self._unapplied:
-            by_source.setdefault(source, []).append(external_id)
+        for item in self._unapplied:
+            by_source.setdefault(item.document.source, []).append(item.document.external_id)
         for source, external_ids in by_source.items():
             for row_id, external_id in rows_in(
                 self.session,
@@ -110,13 +111,14 @@ class Outcomes:
         )
         earlier: dict[int, int] = {document_id: item_id for document_id, item_id in found}
         items, reopened = [], []
-        for source, external_id, match in self._unapplied:
-            document_id = ids[(source, external_id)]
+        for item in self._unapplied:
+            document_id = ids[(item.document.source, item.document.external_id)]
             candidates = [
                 {"account_no": c.account_no, "tier": c.tier, "score": c.score, "why": c.why}
-                for c in match.candidates
+                for c in item.match.candidates
             ]
-            values = ("open", json.dumps(candidates, ensure_ascii=False), "", now)
+            named = json.dumps(named_invoices(item), ensure_ascii=False)
+            values = ("open", json.dumps(candidates, ensure_ascii=False), named, "", now)
             if document_id in earlier:
                 reopened.append((*values, None, None, None, None, earlier[document_id]))
             else:
@@ -173,7 +175,7 @@ class Outcomes:
         row.bank_account = values[16]
 
 
-def _named_invoices(item: Work) -> list[tuple[str, int]]:
+def named_invoices(item: Work) -> list[tuple[str, int]]:
     """(invoice number, at most how much) of what a receipt or credit note says it pays: the source's
     own applications, else the invoices its references name (up to all of it)."""
     document = item.document

@@ -33,7 +33,7 @@ from connector.imports import reconcile, rules
 from connector.imports.known import KnownCustomers
 from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
-from connector.imports.outcomes import DOCUMENTS, Outcomes, Work
+from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
 from connector.imports.same_receipt import Earlier, SameReceipts
 from connector.ledger.entries import Voucher
 from connector.ledger.models import CustomerBalance
@@ -346,7 +346,13 @@ class DocumentPoster:
                     f"import of {document.source} {document.kind.replace('_', ' ')} {document.external_id}"
                 )
                 reconcile.apply(
-                    self.session, waiting, item.customer.account_no, self.accounts, actor, document.date
+                    self.session,
+                    waiting,
+                    item.customer.account_no,
+                    self.accounts,
+                    actor,
+                    document.date,
+                    named_invoices(item) or None,  # else the invoices the waiting receipt names
                 )
         why = f"the same receipt as {earlier.describe()}, which posted it"
         owner = customer_id if customer_id is not None else earlier.customer_id
@@ -440,7 +446,7 @@ class DocumentPoster:
                 self.outcomes.pays_named_invoices(item, entry_id, customer_id)
             return f"{document.kind}s_posted" if document.kind != "bank_line" else "receipts_posted"
         self.outcomes.record(item, "unapplied", entry_id, None, _why_not(item.match))
-        self.outcomes.unapplied(document, item.match)
+        self.outcomes.unapplied(item)
         return "receipts_unapplied"
 
     def _quarantine(self, document: Document, reason: str) -> None:

@@ -8,15 +8,16 @@ it is no customer's receipt (a refund, interest, a transfer) and leaves it where
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.errors import ReconcileError
-from connector.imports.models import ImportedDocument, ImportedFile, ReconciliationItem
+from connector.imports.models import ImportedDocument, ImportedFile, ReceiptApplication, ReconciliationItem
 from connector.imports.rules import Accounts, application_entry
 from connector.ledger.entries import Voucher
 from connector.ledger.models import Customer, CustomerBalance, utcnow
@@ -59,19 +60,20 @@ def queue(session: Session, status: str = "open") -> list[QueueItem]:
 
 
 def apply(
-    session: Session, item_id: int, account_no: str | None, accounts: Accounts, actor: str, on: date
+    session: Session,
+    item_id: int,
+    account_no: str | None,
+    accounts: Accounts,
+    actor: str,
+    on: date,
+    named: Sequence[tuple[str, int]] | None = None,
 ) -> str:
-    """Attribute item `item_id` to `account_no` (default: its best candidate) as of `on`; the account
-    number it went to."""
+    """Attribute item `item_id` to `account_no` (default: its best candidate, when no other is as good)
+    as of `on`; the account number it went to. The application pays the invoices the receipt names
+    first (or those `named`: its other record's), each up to the amount named, then the oldest."""
     item, document = _open(session, item_id)
-    if account_no is None:
-        candidates = json.loads(item.candidates_json)
-        if not candidates:
-            raise ReconcileError(f"item {item_id} has no candidate: name the customer's account number")
-        account_no = str(candidates[0]["account_no"])
-    customer = session.scalars(select(Customer).where(Customer.account_no == account_no)).first()
-    if customer is None or customer.status == "merged":
-        raise ReconcileError(f"no customer with account number {account_no}")
+    customer = _customer(session, account_no if account_no is not None else _best(item))
+    account_no = customer.account_no
     owed = session.scalar(
         select(CustomerBalance.balance_minor).where(
             CustomerBalance.customer_id == customer.id,
@@ -89,8 +91,17 @@ def apply(
         accounts,
         on,
         Voucher(document.kind, file.name if file else None, document.row),
+        document.revision,
     )
     entry_id = Ledger(session).post(draft).entry_id
+    if named is None:
+        named = [(str(number), int(at_most)) for number, at_most in json.loads(item.named_json)]
+    session.add_all(
+        ReceiptApplication(
+            entry_id=entry_id, customer_id=customer.id, invoice_number=number, amount_minor=at_most
+        )
+        for number, at_most in named
+    )
     item.status, item.customer_id, item.entry_id = "applied", customer.id, entry_id
     item.resolved_at, item.resolved_by = utcnow(), actor
     document.customer_id, document.status = customer.id, "posted"
@@ -101,6 +112,39 @@ def apply(
 def reject(session: Session, item_id: int, note: str, actor: str) -> None:
     item, _ = _open(session, item_id)
     item.status, item.note, item.resolved_at, item.resolved_by = "rejected", note, utcnow(), actor
+
+
+def _best(item: ReconciliationItem) -> str:
+    """The item's best candidate; refused when another customer is as good (a tie, or a reference that
+    names two customers): a person must choose."""
+    candidates = json.loads(item.candidates_json)
+    if not candidates:
+        raise ReconcileError(f"item {item.id} has no candidate: name the customer's account number")
+    best = candidates[0]
+    rivals = [
+        str(c["account_no"])
+        for c in candidates[1:]
+        if (c["tier"], c["score"]) == (best["tier"], best["score"]) and c["account_no"] != best["account_no"]
+    ]
+    if rivals:
+        alike = ", ".join([str(best["account_no"]), *rivals])
+        raise ReconcileError(
+            f"item {item.id}: {alike} are equally likely: name the customer's account number"
+        )
+    return str(best["account_no"])
+
+
+def _customer(session: Session, account_no: str) -> Customer:
+    """The customer with this account number, whatever its case; merged ones are no longer customers."""
+    customer = session.scalars(select(Customer).where(Customer.account_no == account_no)).first()
+    if customer is None:
+        alike = session.scalars(
+            select(Customer).where(func.upper(Customer.account_no) == account_no.strip().upper()).limit(2)
+        ).all()
+        customer = alike[0] if len(alike) == 1 else None
+    if customer is None or customer.status == "merged":
+        raise ReconcileError(f"no customer with account number {account_no}")
+    return customer
 
 
 def _open(session: Session, item_id: int) -> tuple[ReconciliationItem, ImportedDocument]:

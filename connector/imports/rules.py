@@ -151,12 +151,15 @@ def application_entry(
     accounts: Accounts,
     on: date,
     voucher: Voucher,
+    revision: int = 1,
 ) -> EntryDraft:
-    """An unapplied receipt (`source`, `external_id`) attributed to `customer` on `on`: out of
-    unapplied receipts, into the customer's account."""
+    """Revision `revision` of an unapplied receipt (`source`, `external_id`) attributed to `customer`
+    on `on`: out of unapplied receipts, into the customer's account. (A changed receipt's application
+    is reversed with it: its new revision is applied anew.)"""
     return EntryDraft(
         source=APPLICATION_SOURCE,
         external_id=f"{source}:{external_id}",
+        revision=revision,
         posting_date=on,
         voucher=voucher,
         memo=f"receipt {external_id} applied to {customer}",

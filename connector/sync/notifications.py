@@ -98,7 +98,8 @@ def parse_callback(body: Any) -> Callback:
 def token_matches(expected: str | None, given: str) -> bool:
     """Constant-time comparison; an unknown channel (`expected` None) never matches, in the same time."""
     reference = expected if expected is not None else _UNKNOWN
-    same = hmac.compare_digest(reference.encode(), given.encode())
+    # surrogatepass: a forged token holding a lone surrogate is a mismatch, not an encoding error
+    same = hmac.compare_digest(reference.encode(), given.encode(errors="surrogatepass"))
     return same and expected is not None
 
 

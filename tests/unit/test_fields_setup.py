@@ -36,6 +36,10 @@ def test_every_figure_has_a_field_type() -> None:
     assert set(FIGURE_NEEDS) == set(FIGURES)
 
 
+def test_dates_need_date_fields_as_the_push_writes_them_without_a_time() -> None:
+    assert field_need("as_of") == field_need("last_payment_date") == FieldNeed("date", as_text=True)
+
+
 def test_amounts_need_currency_fields_with_the_number_converters_places() -> None:
     assert field_need("balance") == FieldNeed("currency", places=2)
     assert field_need("overdue", steps({"name": "number", "places": 3})) == FieldNeed("currency", places=3)

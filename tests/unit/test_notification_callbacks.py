@@ -75,6 +75,10 @@ def test_only_the_channels_own_token_matches() -> None:
     assert not token_matches(TOKEN, "")
 
 
+def test_a_forged_token_that_is_no_text_at_all_is_a_mismatch_not_an_error() -> None:
+    assert not token_matches(TOKEN, "\ud800")
+
+
 def test_an_unknown_channel_matches_no_token_not_even_the_placeholder_it_is_compared_with() -> None:
     assert not token_matches(None, "x" * 48)
     assert not token_matches(None, "")

@@ -135,6 +135,14 @@ def test_spending_older_than_a_day_no_longer_counts() -> None:
     assert CreditMeter("zoho", 100, log, clock=lambda: now).remaining() == 100
 
 
+def test_spending_in_the_hour_the_day_began_still_counts_so_the_budget_is_never_spent_twice() -> None:
+    log = MemorySpendingLog()
+    spent_at = datetime(2026, 11, 23, 10, 50, tzinfo=UTC)
+    log.add("zoho", spent_at.replace(minute=0), 100)
+    later = spent_at + timedelta(hours=23, minutes=20)  # those credits were spent within the last 24 h
+    assert CreditMeter("zoho", 100, log, clock=lambda: later).remaining() == 0
+
+
 def test_complex_calls_share_a_smaller_pool() -> None:
     pool = Concurrency("ultimate")
     assert pool.limit == 25

@@ -1,0 +1,177 @@
+"""The reconciliation queue and the tiers that fill it, on SQLite and PostgreSQL: what a person applies
+pays what the receipt names, a changed receipt is applied anew, and an amount matches only an invoice
+still wholly open."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.errors import ReconcileError
+from connector.imports import reconcile
+from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.pipeline import import_file
+from connector.imports.rules import Accounts
+from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, open_invoices, write
+from tests.integration.test_same_receipt import line, owes, payment
+
+ON = date(2026, 3, 20)
+
+
+def items(container: Container) -> list[tuple[int, str, list[dict[str, object]]]]:
+    with unit_of_work(container.sessions) as session:
+        found = session.scalars(select(ReconciliationItem).order_by(ReconciliationItem.id))
+        return [(item.id, item.status, json.loads(item.candidates_json)) for item in found]
+
+
+def apply(container: Container, item_id: int, account_no: str | None) -> str:
+    accounts = Accounts.of(container.settings.ledger.chart)
+    with unit_of_work(container.sessions) as session:
+        return reconcile.apply(session, item_id, account_no, accounts, "finance", ON)
+
+
+def auto_post_tiers(container: Container, monkeypatch: pytest.MonkeyPatch, tiers: int) -> None:
+    settings = container.settings
+    matching = settings.imports.matching.model_copy(update={"auto_post_tiers": tiers})
+    imports = settings.imports.model_copy(update={"matching": matching})
+    monkeypatch.setattr(container, "settings", settings.model_copy(update={"imports": imports}))
+
+
+@pytest.mark.parametrize("changed", [{"references": ["misc, corrected"]}, {"amount": "770.00"}])
+def test_a_receipt_changed_after_a_person_applied_it_is_applied_anew_when_applied_again(
+    container: Container, customers: dict[str, str], tmp_path: Path, changed: dict[str, object]
+) -> None:
+    acme = customers["acme"]
+    first = line("B-1", "777.00", "2026-03-10", payer="Somebody Unknown", references=["misc"])
+    import_file(container, write(tmp_path / "a.jsonl", first), PARSERS)
+    [(item_id, _, _)] = items(container)
+    apply(container, item_id, acme)
+    assert owes(container, acme).minor == -77700
+    import_file(container, write(tmp_path / "b.jsonl", {**first, **changed}), PARSERS)
+    assert items(container)[0][1] == "open"  # its application was reversed with it
+    assert owes(container, acme).minor == 0
+    apply(container, item_id, acme)
+    amount = int(str(changed.get("amount", "777.00")).replace(".", ""))
+    assert owes(container, acme).minor == -amount
+    with unit_of_work(container.sessions) as session:
+        item = session.get_one(ReconciliationItem, item_id)
+        document = session.get_one(ImportedDocument, item.document_id)
+        assert (item.status, document.status, document.revision) == ("applied", "posted", 2)
+    assert_ledger_verifies(container)
+
+
+def test_a_receipt_a_person_applies_pays_the_invoice_its_reference_names_before_older_ones(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    path = write(
+        tmp_path / "a.jsonl",
+        invoice("INV-OLD", acme, "100.00", date="2026-01-05"),
+        invoice("INV-NEW", acme, "300.00", date="2026-03-01"),
+        # acme's invoice and qinghe's account number: two customers, so a person decides
+        payment("P-1", "", "300.00", "2026-03-10", references=[f"INV-NEW {qinghe}"]),
+    )
+    import_file(container, path, PARSERS)
+    [(item_id, _, candidates)] = items(container)
+    assert {c["account_no"] for c in candidates} == {acme, qinghe}
+    apply(container, item_id, acme)
+    assert open_invoices(container, acme, date(2026, 3, 25)) == [("INV-OLD", 10000)]
+    assert_ledger_verifies(container)
+
+
+def test_applying_an_item_whose_best_candidates_are_alike_needs_the_customer_named(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    path = write(
+        tmp_path / "a.jsonl",
+        invoice("INV-Q", qinghe, "5.00"),
+        line("B-1", "30.00", "2026-03-10", references=[f"INV-Q {acme}"]),
+    )
+    import_file(container, path, PARSERS)
+    [(item_id, _, _)] = items(container)
+    with pytest.raises(ReconcileError, match="equally likely: name the customer's account number"):
+        apply(container, item_id, None)
+    assert apply(container, item_id, qinghe.lower()) == qinghe  # an account number in any case
+    assert owes(container, qinghe).minor == -2500
+
+
+def test_an_invoice_named_in_other_case_is_the_one_a_receipt_pays_first(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "a.jsonl",
+        invoice("INV-OLD", acme, "100.00", date="2026-01-05"),
+        invoice("Re-101", acme, "300.00", date="2026-03-01"),
+        payment("P-1", "", "300.00", "2026-03-10", references=["RE-101"]),
+    )
+    import_file(container, path, PARSERS)
+    assert open_invoices(container, acme, date(2026, 3, 15)) == [("INV-OLD", 10000)]
+
+
+def test_an_amount_matches_no_invoice_a_receipt_already_paid(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    books = write(
+        tmp_path / "a.jsonl",
+        invoice("INV-A1", acme, "100.00", date="2026-03-01"),
+        invoice("INV-A2", acme, "500.00", date="2026-03-02"),
+        payment("P-A1", "", "100.00", "2026-03-03", references=["INV-A1"]),
+        invoice("INV-Q1", qinghe, "100.00", date="2026-03-04"),
+    )
+    import_file(container, books, PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-1", "100.00", "2026-03-20", payer="X"))
+    import_file(container, bank, PARSERS)
+    [(_, _, candidates)] = items(container)
+    assert [(c["account_no"], c["tier"]) for c in candidates] == [(qinghe, 4)]
+
+
+def test_a_receipt_posted_by_its_amount_pays_the_oldest_of_two_equal_invoices(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auto_post_tiers(container, monkeypatch, 4)
+    acme = customers["acme"]
+    books = write(
+        tmp_path / "a.jsonl",
+        invoice("INV-B", acme, "100.00", date="2026-03-05"),
+        invoice("INV-A", acme, "100.00", date="2026-02-01"),
+    )
+    import_file(container, books, PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-1", "100.00", "2026-03-10", payer="X"))
+    assert import_file(container, bank, PARSERS).counts["receipts_posted"] == 1
+    assert open_invoices(container, acme, date(2026, 3, 15)) == [("INV-B", 10000)]
+
+
+def test_a_payer_writing_its_legal_form_otherwise_is_a_name_candidate(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    bank = write(tmp_path / "b.jsonl", line("B-1", "50.00", "2026-03-10", payer="杭州青禾科技公司"))
+    import_file(container, bank, PARSERS)
+    [(_, _, candidates)] = items(container)
+    assert [(c["account_no"], c["tier"], c["score"]) for c in candidates] == [(customers["qinghe"], 3, 100)]
+
+
+def test_a_payment_applying_a_waiting_bank_line_pays_the_invoices_the_payment_names(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    qinghe = customers["qinghe"]
+    books = write(
+        tmp_path / "inv.jsonl",
+        invoice("INV-1", qinghe, "100.00", date="2026-01-05"),
+        invoice("INV-2", qinghe, "120.00", date="2026-02-05"),
+    )
+    import_file(container, books, PARSERS)
+    bank = write(tmp_path / "statement.jsonl", line("B-9", "120.00", "2026-03-10", payer="张三"))
+    assert import_file(container, bank, PARSERS).counts["receipts_unapplied"] == 1
+    paid = payment("P-9", qinghe, "120.00", "2026-03-09", applied={"INV-2": "120.00"})
+    assert import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS).counts["receipts_linked"] == 1
+    assert open_invoices(container, qinghe, date(2026, 3, 15)) == [("INV-1", 10000)]
+    assert_ledger_verifies(container)

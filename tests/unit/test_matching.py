@@ -1,0 +1,108 @@
+"""The matcher's pure functions: identifiers read out of free text, names compared by their core, and
+the tier that decides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pytest
+
+from connector.documents import Document, Origin, Party
+from connector.imports.matching import match_document, name_core, tokens
+from connector.money import Money
+
+
+class Known:
+    """What a matcher may know: identifiers as written, and open invoices by amount."""
+
+    def __init__(
+        self, written: dict[str, tuple[str, str]], open_invoices: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        self.written = written  # identifier as written → (account number, what it is)
+        self.open_invoices = list(open_invoices)
+
+    def by_token(self, token: str) -> Sequence[tuple[str, str, str]]:
+        return [(a, why, w) for w, (a, why) in self.written.items() if w.upper() == token]
+
+    def by_bank_account(self, account: str) -> Sequence[str]:
+        return []
+
+    def by_name(self, name: str, threshold: int) -> Sequence[tuple[str, int]]:
+        return []
+
+    def by_open_invoice(self, amount: Money, on: date, window_days: int) -> Sequence[tuple[str, str]]:
+        return self.open_invoices
+
+
+def receipt(*references: str, amount: str = "100.00") -> Document:
+    return Document(
+        kind="bank_line",
+        source="test",
+        external_id="B-1",
+        date=date(2026, 3, 1),
+        amount=Money.of(amount, "CNY"),
+        origin=Origin("statement", 1, ""),
+        party=Party(name="张三"),
+        references=references,
+    )
+
+
+def match(known: Known, *references: str) -> tuple[list[tuple[str, int, str]], tuple[str, ...]]:
+    found = match_document(receipt(*references), known, name_threshold=90, window_days=60)
+    return [(c.account_no, c.tier, c.why) for c in found.candidates], found.invoices
+
+
+def test_a_card_number_printed_in_groups_of_four_is_one_identifier_not_four() -> None:
+    assert tokens(["转账 付款卡号 6217 0000 1111 1234"]) == ["6217000011111234"]
+    assert tokens(["IBAN DE89 3704 0044 0532 0130 00 INV-7"]) == ["IBAN", "DE89370400440532013000", "INV-7"]
+    assert tokens(["GB29 NWBK 6016 1331 9268 19"]) == ["GB29NWBK60161331926819"]
+    assert tokens(["INV 1234", "INV1 INV2 INV3"]) == ["INV", "1234", "INV1", "INV2", "INV3"]
+
+
+def test_a_group_of_a_card_number_does_not_pass_for_a_numeric_invoice() -> None:
+    known = Known({"1234": ("KA001", "invoice")})
+    assert match(known, "转账 付款卡号 6217 0000 1111 1234") == ([], ())
+    assert match(known, "货款 1234") == ([("KA001", 1, "invoice 1234 in the document")], ("1234",))
+
+
+def test_full_width_references_are_read_as_their_ascii() -> None:
+    assert tokens(["货款ＩＮＶ－００１"]) == ["INV-001"]
+
+
+def test_identifiers_joined_by_a_slash_are_each_tried_when_each_has_letters_and_digits() -> None:
+    assert tokens(["INV-001/INV-002"]) == ["INV-001/INV-002", "INV-001", "INV-002"]
+    assert tokens(["INV/2026/001"]) == ["INV/2026/001"]  # one number written with slashes
+    known = Known({"INV-001": ("KA001", "invoice"), "INV-002": ("KA001", "invoice")})
+    assert match(known, "INV-001/INV-002")[1] == ("INV-001", "INV-002")
+
+
+def test_an_invoice_named_in_other_case_is_recorded_as_the_invoice_is_written() -> None:
+    known = Known({"Re-101": ("KA001", "invoice")})
+    assert match(known, "paying RE-101") == ([("KA001", 1, "invoice Re-101 in the document")], ("Re-101",))
+
+
+def test_an_amount_equal_to_an_open_invoice_names_no_invoice_so_the_oldest_are_paid_first() -> None:
+    known = Known({}, open_invoices=[("KA001", "INV-B"), ("KA001", "INV-A")])
+    assert match(known, "transfer") == ([("KA001", 4, "same amount as open invoice INV-B")], ())
+
+
+@pytest.mark.parametrize(
+    ("payer", "customer"),
+    [
+        ("北京青禾科技公司", "北京青禾科技有限公司"),
+        ("ACME Pte. Ltd.", "ACME Co., Ltd."),
+        ("Acme AG", "Acme GmbH"),
+        ("ＡＣＭＥ　有限公司", "acme"),
+        ("Müller & Co. KG", "MÜLLER"),
+        ("株式会社トヨタ", "トヨタ株式会社"),
+    ],
+)
+def test_names_differing_in_legal_form_width_or_case_have_one_core(payer: str, customer: str) -> None:
+    assert name_core(payer) == name_core(customer)
+
+
+def test_a_legal_form_is_left_out_only_as_a_whole_word() -> None:
+    assert name_core("Zinc Ltd") == "zinc"
+    assert name_core("Zinc") != name_core("Z")
+    assert name_core("Limited") == "limited"  # nothing but a legal form: kept, not emptied
