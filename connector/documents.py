@@ -108,14 +108,23 @@ class Statement:
     period_end: dt.date | None = None
     opening: Money | None = None
     closing: Money | None = None
+    # The period is its balances' dates (the statement states none): the opening balance usually closed
+    # the day before, so the period proper starts a day later (or on the first line's date).
+    period_from_balances: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A row, line or record that could not be read: kept (quarantined) with its origin and the reason."""
+    """A row, line or record that could not be read: kept (quarantined) with its origin and the reason.
+
+    `header`: a bank statement's header, in its place after its lines (which are its statement's, not
+    the next one's). `unbooked`: an entry that moved no money (pending, information only, or one the
+    file repeats), so that a statement without balances to check still adds up without it."""
 
     origin: Origin
     reason: str
+    header: bool = False
+    unbooked: bool = False
 
 
 Parsed = Document | Statement | Problem

@@ -19,14 +19,14 @@ Memory: one group's rows at a time, plus, with `number_duplicates`, every compos
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from adapters.exports.document_rows import Draft, RowReader, draft_label, head_differences
 from adapters.exports.heads import head_has_columns
 from adapters.exports.tabular import Header, Row, rows
-from connector.documents import Allocation, Document, Origin, Parsed, Problem
+from connector.documents import Allocation, Document, Origin, Parsed, Problem, Statement
 from connector.errors import FileFormatError
 from connector.mapping.model import DocumentMapping
 from connector.money import Money
@@ -60,9 +60,13 @@ class MappedExport:
             raise FileFormatError(f"{name}: no header row")
         reader = RowReader.build(self.mapping, Header.of(first), name)
         if self.mapping.group_by is None:
-            yield from self._single_rows(reader, table, name)
+            items = self._single_rows(reader, table, name)
         else:
-            yield from self._grouped_rows(reader, table, name)
+            items = self._grouped_rows(reader, table, name)
+        if self.mapping.document not in (None, "bank_line"):
+            yield from items
+        else:
+            yield from _with_statement(items, self.format, name)
 
     def _rows(self, path: str | Path, name: str) -> Iterator[Row]:
         mapping = self.mapping
@@ -111,6 +115,11 @@ class MappedExport:
             if skipped is not None and skipped(row):
                 continue
             key, draft = read(row)
+            if key is None and members:  # a merged cell's blank, filled down, may continue the document
+                continued = _continuing(read, row, members, current)
+                if continued is not None:
+                    members.append(continued)
+                    continue
             if key is None:  # no group value: on its own, whatever it is
                 yield self._one(name, row, draft, numbered)
                 continue
@@ -165,6 +174,42 @@ class MappedExport:
             allocations=allocations,
             account=draft.account,
         )
+
+
+def _continuing(
+    read: Callable[[Row], tuple[str | None, Draft | str]],
+    row: Row,
+    members: list[tuple[Row, Draft | str]],
+    current: str | None,
+) -> tuple[Row, Draft] | None:
+    """A row without a group value that continues the group above it: a document's further allocation
+    under merged cells (Excel leaves them blank below their first row, and so does its CSV). Its blank
+    cells are filled down from the row above; it continues the group when it then has the group's value
+    and the document's own values, so that it differs only in its allocation. (The row, filled, and its
+    draft; its raw text stays as the file has it.)"""
+    above = members[-1][0].cells
+    cells = [
+        cell if cell.strip() else above[i] if i < len(above) else cell for i, cell in enumerate(row.cells)
+    ]
+    filled = Row(row.number, cells + above[len(cells) :], row.raw)
+    key, draft = read(filled)
+    first = members[0][1]
+    if key != current or isinstance(draft, str) or isinstance(first, str) or head_differences([first, draft]):
+        return None
+    return filled, draft
+
+
+def _with_statement(items: Iterator[Parsed], source: str, name: str) -> Iterator[Parsed]:
+    """`items`, then, when they held bank lines, the header of the statement they are: a bank's export
+    of lines states no balances, and its period is its lines' dates (`Statement` after its lines, as
+    the statement formats give it)."""
+    first: Document | None = None
+    for item in items:
+        if first is None and isinstance(item, Document) and item.kind == "bank_line":
+            first = item
+        yield item
+    if first is not None:
+        yield Statement(source, first.account or "", first.amount.currency, Origin(name))
 
 
 def _span(members: list[tuple[Row, Any]]) -> str:

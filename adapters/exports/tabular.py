@@ -107,6 +107,16 @@ def _decodes(sample: bytes, encoding: str) -> bool:
     return True
 
 
+def _mostly_utf8(sample: bytes) -> bool:
+    """UTF-8, or UTF-8 with a stray byte or two from another program (one bad byte in a file of names
+    must not turn every name into mojibake): at most one bad byte per twenty good characters. Text in
+    another encoding read as UTF-8 makes bad bytes nearly everywhere."""
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(sample, final=False)
+    bad = text.count("\ufffd")
+    good = sum(1 for char in text if char > "\x7f") - bad
+    return bad == 0 or (good >= 2 and bad <= max(1, good // 20))
+
+
 def _plausibly_gbk(sample: bytes) -> bool:
     """GB18030 decodes most Western text too (`ü` + `l` is a valid pair). Chinese text is nearly all
     GB2312 characters, whose second byte is non-ASCII; in Latin text decoded as GBK the second byte
@@ -124,7 +134,9 @@ def encoding_of(sample: bytes | None, name: str, fallbacks: Sequence[str] = ("gb
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    for encoding in ("utf-8", *fallbacks):
+    if _mostly_utf8(sample):
+        return "utf-8"
+    for encoding in fallbacks:
         if _decodes(sample, encoding) and (encoding != "gb18030" or _plausibly_gbk(sample)):
             return encoding
     best = charset_normalizer.from_bytes(sample).best()
@@ -211,9 +223,10 @@ def csv_rows(
 ) -> Iterator[Row]:
     """The header row, then each non-blank row, of CSV text opened with `newline=""`.
 
-    A quoted cell may span lines; but a row spanning lines whose cells are not the header's is a quote
-    never closed (`"KASH00001 加急,…`): that line is a row of its own, unreadable, and the lines it
-    swallowed are read again as rows.
+    A quoted cell may span lines; but a row spanning lines whose cells are not the header's, or whose
+    quoted cell closes before text that is not a delimiter (`"加急,…` closed by the `"` of a later
+    row's `6" pipe`), is a quote never closed: that line is a row of its own, unreadable, and the lines
+    it swallowed are read again as rows.
     """
     head = list(itertools.islice(text, HEADER_SEARCH_ROWS))
     index, chosen = _find_header(head, name, delimiter, header_row, headers)
@@ -235,7 +248,7 @@ def csv_rows(
         try:
             for cells in reader:
                 number += 1
-                if len(taken) > 1 and width is not None and len(cells) != width:
+                if len(taken) > 1 and width is not None and not _closes_cleanly(taken, chosen, width, cells):
                     first, again[:0] = taken[0], taken[1:]
                     taken.clear()
                     reason = "a quote opened in this row is never closed: its fields cannot be told apart"
@@ -254,7 +267,24 @@ def csv_rows(
             yield Row(number, [], raw, f"unreadable CSV row: {exc}")
 
 
+def _closes_cleanly(taken: list[str], delimiter: str, width: int, cells: list[str]) -> bool:
+    """Whether a record read over several lines is one row: as wide as the header, and strictly CSV
+    (every quoted cell closed right before a delimiter or the end of the row)."""
+    if len(cells) != width:
+        return False
+    try:
+        list(csv.reader(["".join(taken)], delimiter=delimiter, strict=True))
+    except csv.Error:
+        return False
+    return True
+
+
 # --- XLSX ----------------------------------------------------------------------------------------------
+
+# East Asian Excel saves its date formats (yyyy"年"m"月"d"日", 平成 …) as the built-in format ids 27–36
+# and 50–58 without declaring them (ECMA-376 §18.8.30); openpyxl reads only the international ones.
+_EAST_ASIAN_DATE_FORMATS = frozenset({*range(27, 37), *range(50, 59)})
+_EXACT_FLOAT_INTEGERS = 2**53  # integers a float holds exactly: an id cell stored as a number
 
 
 def cell_text(value: object) -> str:
@@ -271,6 +301,8 @@ def cell_text(value: object) -> str:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return str(value)
+        if value.is_integer() and abs(value) < _EXACT_FLOAT_INTEGERS:
+            return str(int(value))  # a long id written as a float (2954000000090101.0), every digit kept
         return format(Decimal(format(value, ".15g")), "f")
     if isinstance(value, dt.datetime):
         return (
@@ -298,6 +330,7 @@ def xlsx_rows(
             book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
             raise FileFormatError(f"{name}: not a readable XLSX workbook ({exc})") from exc
+    _read_east_asian_dates(book)
     try:
         worksheet = _sheet(book, sheet, name)
         worksheet.reset_dimensions()  # some writers record a wrong sheet size; read what is there
@@ -318,6 +351,14 @@ def xlsx_rows(
             raise FileFormatError(f"{name}: no header row{wanted} in sheet {worksheet.title!r}")
     finally:
         book.close()
+
+
+def _read_east_asian_dates(book: Any) -> None:
+    """Cells in the East Asian built-in date formats read as dates, as Excel shows them. (openpyxl keeps
+    the styles it converts to dates in `_date_formats`, by style index, read before any sheet.)"""
+    styles, dates = getattr(book, "_cell_styles", None), getattr(book, "_date_formats", None)
+    if styles is not None and isinstance(dates, set):
+        dates.update(i for i, style in enumerate(styles) if style.numFmtId in _EAST_ASIAN_DATE_FORMATS)
 
 
 def _sheet(book: Any, sheet: str | int | None, name: str) -> Any:

@@ -215,7 +215,9 @@ class _Reader:
         status = paths.text(entry, "Sts/Cd", "Sts")
         if status != "BOOK":
             unbooked = f"entry status {status or 'missing'}, not booked"
-            yield Problem(origin, "pending entry, not booked" if status == "PDNG" else unbooked)
+            yield Problem(
+                origin, "pending entry, not booked" if status == "PDNG" else unbooked, unbooked=True
+            )
             return
         try:
             lines = list(self._lines(paths, statement, entry, origin))  # one entry's lines: all or none
@@ -265,26 +267,37 @@ class _Reader:
             amount = paths.find(balances[0], "Amt")
             currency = amount.get("Ccy") if amount is not None else None
         if account is None or currency is None:
-            return Problem(origin, "statement without an account id (Acct/Id) or a currency (Acct/Ccy)")
+            return Problem(
+                origin, "statement without an account id (Acct/Id) or a currency (Acct/Ccy)", header=True
+            )
         try:
             by_code = {
-                code: _balance(paths, balance)
+                code: (
+                    _balance(paths, balance),
+                    _date_part(paths.text(balance, "Dt/Dt") or paths.text(balance, "Dt/DtTm")),
+                )
                 for balance in balances
                 if (code := paths.text(balance, "Tp/CdOrPrtry/Cd")) in (*_OPENING, "CLBD")
             }
+            opening = next((by_code[code] for code in _OPENING if code in by_code), None)
+            closing = by_code.get("CLBD")
+            start = _date_part(paths.text(statement, "FrToDt/FrDtTm"))
+            end = _date_part(paths.text(statement, "FrToDt/ToDtTm"))
+            from_balances = start is None and end is None  # FrToDt is optional: the balances' dates then
             return Statement(
                 source=SOURCE,
                 account=account,
                 currency=currency_code(currency),
                 origin=origin,
                 statement_id=paths.text(statement, "Id"),
-                period_start=_date_part(paths.text(statement, "FrToDt/FrDtTm")),
-                period_end=_date_part(paths.text(statement, "FrToDt/ToDtTm")),
-                opening=next((by_code[code] for code in _OPENING if code in by_code), None),
-                closing=by_code.get("CLBD"),
+                period_start=opening[1] if from_balances and opening else start,
+                period_end=closing[1] if from_balances and closing else end,
+                opening=opening[0] if opening else None,
+                closing=closing[0] if closing else None,
+                period_from_balances=from_balances,
             )
         except (_Unreadable, MoneyError) as exc:
-            return Problem(origin, f"statement header not readable: {exc}")
+            return Problem(origin, f"statement header not readable: {exc}", header=True)
 
 
 def _balance(paths: _Paths, balance: ET.Element) -> Money:

@@ -256,7 +256,11 @@ class _Statement:
         currency = self.library.currency
         account = self.account
         if account is None or currency is None:
-            return Problem(origin, "statement without an account (:25:) or a balance with a currency (:60F:)")
+            return Problem(
+                origin,
+                "statement without an account (:25:) or a balance with a currency (:60F:)",
+                header=True,
+            )
         try:
             return Statement(
                 source=SOURCE,
@@ -268,9 +272,10 @@ class _Statement:
                 period_end=closing[1] if closing else None,
                 opening=Money.of(opening[0], currency) if opening else None,
                 closing=Money.of(closing[0], currency) if closing else None,
+                period_from_balances=True,
             )
         except MoneyError as exc:
-            return Problem(origin, f"statement balances not readable: {exc}")
+            return Problem(origin, f"statement balances not readable: {exc}", header=True)
 
 
 def _run(library: mt940.models.Transactions, field: Field) -> dict[str, Any]:

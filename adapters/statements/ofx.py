@@ -154,7 +154,7 @@ class _Reader:
             return line.document(base, origin)
         reissued = self.reissued.setdefault(base, {first})
         if line.digest in reissued:
-            return Problem(origin, _DUPLICATE)
+            return Problem(origin, _DUPLICATE, unbooked=True)
         reissued.add(line.digest)
         return line.document(f"{base}#{line.digest}", origin)
 
@@ -163,7 +163,7 @@ class _Reader:
         account = _account(statement)
         currency = _text(statement, "CURDEF")
         if account is None or currency is None:
-            return Problem(origin, "statement without an ACCTID or a CURDEF")
+            return Problem(origin, "statement without an ACCTID or a CURDEF", header=True)
         try:
             balance = _text(statement, "LEDGERBAL/BALAMT")
             return Statement(
@@ -176,7 +176,7 @@ class _Reader:
                 closing=Money.of(decimal_amount(balance), currency) if balance is not None else None,
             )
         except (_Unreadable, MoneyError) as exc:
-            return Problem(origin, f"statement header not readable: {exc}")
+            return Problem(origin, f"statement header not readable: {exc}", header=True)
 
 
 class _Transaction:

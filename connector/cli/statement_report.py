@@ -46,7 +46,9 @@ def _statement_text(report: StatementReport) -> list[str]:
     ]
     if report.ledger_note:
         texts.append(f"  ({report.ledger_note})")
-    if not report.header_read:
+    if not report.header_read and any(problem.header for problem in report.unreadable):
+        texts.append("  the statement's header could not be read (below): nothing to trust")
+    elif not report.header_read:
         texts.append("  no statement header follows these lines (the file is cut short?): nothing to trust")
     texts += _section("Matched lines", [_matched_text(m) for m in report.matched])
     texts += _section("Lines missing from the ledger", [_missing_text(m) for m in report.missing_lines])
@@ -141,7 +143,9 @@ def _balances_text(report: StatementReport) -> list[str]:
     ]
     check = b.self_check
     if check is None:
-        texts.append("    statement check: not possible, the statement states no opening and closing balance")
+        texts.append(
+            "    statement check: not possible, the statement does not state both opening and closing"
+        )
     elif check.minor == 0:
         texts.append("    statement check: opening + lines = closing")
     else:
@@ -150,6 +154,13 @@ def _balances_text(report: StatementReport) -> list[str]:
         )
     if report.reconciles:
         texts.append("  Reconciles: every difference is explained by the lines above")
+    elif b.unexplained.minor == 0 and report.unchecked:
+        texts.append(
+            f"  Does NOT reconcile: {len(report.unchecked)} unreadable entr"
+            f"{'y' if len(report.unchecked) == 1 else 'ies'} that no balance accounts for"
+        )
+    elif b.unexplained.minor == 0 and not report.header_read:
+        texts.append("  Does NOT reconcile: without the statement's header there is nothing to check against")
     else:
         texts.append(f"  Does NOT reconcile: {money_text(b.unexplained)} unexplained")
     return texts

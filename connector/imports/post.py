@@ -179,18 +179,27 @@ class DocumentPoster:
         why = "changed after it was reversed: it stays reversed, as the correction that reversed it stands"
         self.outcomes.record(item, "reversed", held.entry_id, held.customer_id, why)
 
-    def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> None:
+    def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> int | None:
+        """Reverse what `held` posted (its entry, and its application to a customer); the reversal of
+        its own entry, when it had one."""
         voucher = Voucher(document.kind, document.origin.file, document.origin.row)
-        # A linked record's entry is its receipt's other record's: that one stands on its own.
-        entry_ids = [held.entry_id] if held.entry_id is not None and held.status != "linked" else []
+        # A linked record's entry is its receipt's other record's, a reversal line's the reversal of
+        # the line it returned: those stand on their own.
+        own = held.entry_id if held.status not in ("linked", "reversal") else None
+        entry_ids = [own] if own is not None else []
         item = self.session.scalars(
             select(ReconciliationItem).where(ReconciliationItem.document_id == held.id)
         ).first()
         if item is not None and item.entry_id is not None:
             entry_ids.append(item.entry_id)  # its application to a customer goes too
+        reversals = []
         for entry_id in entry_ids:
-            if self.ledger.reversed_by(entry_id) is None:
-                self.ledger.reverse(entry_id, posting_date=document.date, memo=memo, voucher=voucher)
+            reversal = self.ledger.reversed_by(entry_id)
+            if reversal is None:
+                reversal = self.ledger.reverse(
+                    entry_id, posting_date=document.date, memo=memo, voucher=voucher
+                ).entry_id
+            reversals.append(reversal)
         if item is not None and item.status == "open":
             item.status, item.note = "rejected", memo
         if held.status == "linked":
@@ -198,6 +207,7 @@ class DocumentPoster:
         held.status = "reversed"
         if held.kind == "invoice" and held.number:
             self.known.invoice_withdrawn(held.number)
+        return reversals[0] if own is not None else None
 
     def _reversal(self, item: Work) -> str:
         document = item.document
@@ -274,11 +284,12 @@ class DocumentPoster:
             why = f"the bank returned {-amount} of line {original.external_id}, {original.match_rule}"
             self._quarantine(document, f"{why}: reverse that receipt where it was recorded, then import it")
             return "quarantined"
-        self._reverse_posted(
+        reversal = self._reverse_posted(
             original, document, f"returned: reversed by {document.source} {document.external_id}"
         )
+        # The line's entry is that reversal: the bank's statement matches it to this line.
         self.outcomes.record(
-            item, "reversal", None, original.customer_id, f"reverses {original.external_id} ({what})"
+            item, "reversal", reversal, original.customer_id, f"reverses {original.external_id} ({what})"
         )
         return "reversed"
 

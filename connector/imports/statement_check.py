@@ -35,13 +35,11 @@ from connector.documents import Document, Origin, Problem, Statement
 from connector.imports.matching import tokens
 from connector.money import Money
 
-# Formats whose parser gives the opening balance's date as the period's start (MT940 states no period).
-# That balance usually closed the previous statement's last day, so the period proper starts a day later.
-_STARTS_ON_OPENING_DATE = frozenset({"mt940"})
 # Import statuses whose entry is the line's: a line reversed later still matches its entry when the
 # reversal falls outside the period (inside it, the two cancel and the line is missing).
-# A linked line's entry is its receipt's, posted from the accounting system's payment.
-_POSTED = ("posted", "unapplied", "reversed", "linked")
+# A linked line's entry is its receipt's, posted from the accounting system's payment; a bank's return
+# (a reversal line) has the reversal of the receipt it returned.
+_POSTED = ("posted", "unapplied", "reversed", "linked", "reversal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +60,15 @@ class BankEntry:
     # Posted to another bank account than the statement's (a receipt whose bank account was not known):
     # it counts for this statement once a line matches it, and is nobody's to miss otherwise.
     unassigned: bool = False
+    # Posted by (or linked to) a line of another statement: that line's, never matched by amount here.
+    elsewhere: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ImportRecord:
-    """What the import did with a line: `status` (posted, unapplied, reversed, ignored, reversal), the
-    entry it posted (the latest revision's) and its reason in words."""
+    """What the import did with a line: `status` (posted, unapplied, reversed, ignored, reversal, linked),
+    the entry it posted (the latest revision's; a linked line's receipt's, a reversal line's reversal) and
+    its reason in words."""
 
     status: str
     entry_id: int | None = None
@@ -117,6 +118,9 @@ class MatchedLine:
 
     @property
     def how(self) -> str:
+        if self.by_import and self.import_status == "linked":
+            entry = self.entry
+            return f"imported from this statement, the receipt {entry.source} {entry.external_id} posted"
         if self.by_import:
             return "imported from this statement"
         plural = "" if self.days == 1 else "s"
@@ -193,7 +197,15 @@ class StatementReport:
 
     @property
     def reconciles(self) -> bool:
-        return self.header_read and self.balances.unexplained.minor == 0
+        return self.header_read and self.balances.unexplained.minor == 0 and not self.unchecked
+
+    @property
+    def unchecked(self) -> tuple[Problem, ...]:
+        """Entries that could not be read, whose money no balance accounts for: the statement states no
+        opening and closing balance to check its lines against."""
+        if self.balances.self_check is not None:
+            return ()
+        return tuple(problem for problem in self.unreadable if not problem.unbooked)
 
 
 def header_of(group: StatementLines) -> Statement:
@@ -211,10 +223,10 @@ def statement_period(statement: Statement, lines: Sequence[Document]) -> Period 
     end = statement.period_end or (max(dates) if dates else start)
     if start is None or end is None:
         return None
-    if statement.source in _STARTS_ON_OPENING_DATE and statement.period_start is not None and start < end:
+    if statement.period_from_balances and statement.period_start is not None and start < end:
         # The day after the opening balance's date, or the first line's date for banks that date the
         # opening balance on the statement's own first day.
-        start = min(start + timedelta(days=1), *dates)
+        start = min([start + timedelta(days=1), *dates])
     return Period(start, end)
 
 
@@ -311,7 +323,11 @@ class _Matcher:
         shared reference; then file order."""
         by_amount: dict[tuple[str, int], list[BankEntry]] = {}
         for entry in self.ledger.entries:
-            if entry.entry_id not in self.cancelled and entry.entry_id not in self.used:
+            if (
+                entry.entry_id not in self.cancelled
+                and entry.entry_id not in self.used
+                and not entry.elsewhere
+            ):
                 by_amount.setdefault((entry.amount.currency, entry.amount.minor), []).append(entry)
         pairs: list[tuple[bool, int, bool, int, date, int, str | None]] = []
         for index, line in enumerate(lines):

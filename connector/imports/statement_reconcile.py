@@ -1,8 +1,12 @@
 """Reconcile a bank statement file: read its statements, read the ledger around each one, compare them
 (`statement_check`). Reads only: nothing is imported or posted.
 
-A line's quarantine reason is found by the reference the import gave it (file name and row), so a
-statement renamed since its import shows its quarantined lines as never imported.
+A line's quarantine reason is found by the reference the import gave it (file name and row) and its
+id, so a statement renamed since its import shows its quarantined lines as never imported, and another
+download of the same name does not lend its reasons.
+
+An entry one statement of the file matched is that statement's: the file's other statements (another
+bank account's, whose lines may have the same amounts) leave it out.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from connector.imports.statement_check import (
 )
 from connector.ledger.models import JournalEntry, Posting
 from connector.money import Money
+from connector.security.cipher import FieldCipher
 from connector.sync.models import QuarantinedRecord
+from connector.sync.runs import raw_input
 
 _CHUNK = 900  # ids per IN (…): below SQLite's default limit on bound parameters
 
@@ -50,31 +56,63 @@ class FileReconciliation:
 
 
 def reconcile_file(
-    session: Session, path: Path, parser: DocumentParser, accounts: Accounts, window_days: int
+    session: Session,
+    path: Path,
+    parser: DocumentParser,
+    accounts: Accounts,
+    window_days: int,
+    cipher: FieldCipher,
 ) -> FileReconciliation:
     """Each statement of the file at `path` against the ledger account of its bank account (`accounts`:
     the bank accounts kept apart, and the bank role's account for the rest)."""
-    reports: list[StatementReport] = []
+    checked: list[tuple[StatementLines, LedgerSide, StatementReport]] = []
     stray: list[Problem] = []
     for group in group_statements(parser.parse(str(path), path.name)):
         if group.statement is None and not group.lines:
             stray.extend(group.unreadable)
             continue
-        ledger = read_ledger_side(session, accounts, group, window_days)
-        reports.append(check_statement(group, ledger, window_days))
-    if not reports and not stray:
+        ledger = read_ledger_side(session, accounts, group, window_days, cipher)
+        checked.append((group, ledger, check_statement(group, ledger, window_days)))
+    if not checked and not stray:
         raise FileFormatError(f"{path.name}: no bank statement in it")
+    reports = _each_entry_once(checked, window_days)
     return FileReconciliation(path.name, parser.format, window_days, tuple(reports), tuple(stray))
 
 
+def _each_entry_once(
+    checked: Sequence[tuple[StatementLines, LedgerSide, StatementReport]], window_days: int
+) -> list[StatementReport]:
+    """The reports again where an entry another statement of the file matched was among their ledger
+    entries. The statement whose line posted an entry keeps it (with its reversal), else the first to
+    match it by amount and date."""
+    owner: dict[int, int] = {}
+    for by_import in (True, False):
+        for index, (_, _, report) in enumerate(checked):
+            for matched in (*report.matched, *report.other_matched):
+                if matched.by_import == by_import:
+                    owner.setdefault(matched.entry.entry_id, index)
+    reports = []
+    for index, (group, ledger, report) in enumerate(checked):
+        theirs = {entry_id for entry_id, first in owner.items() if first != index}
+        kept = tuple(e for e in ledger.entries if e.entry_id not in theirs and e.counterpart_id not in theirs)
+        if len(kept) < len(ledger.entries):
+            report = check_statement(group, replace(ledger, entries=kept), window_days)
+        reports.append(report)
+    return reports
+
+
 def group_statements(items: Iterable[Parsed]) -> Iterator[StatementLines]:
-    """The parse stream cut into statements: the parsers yield each `Statement` after its lines (and
-    its unreadable entries). What follows the last header comes last with `statement` None."""
+    """The parse stream cut into statements: the parsers yield each `Statement` (or the problem of its
+    unreadable header) after its lines and unreadable entries. What follows the last header comes last;
+    a group without its header has `statement` None."""
     lines: list[Document] = []
     problems: list[Problem] = []
     for item in items:
         if isinstance(item, Statement):
             yield StatementLines(item, tuple(lines), tuple(problems))
+            lines, problems = [], []
+        elif isinstance(item, Problem) and item.header:
+            yield StatementLines(None, tuple(lines), (*problems, item))
             lines, problems = [], []
         elif isinstance(item, Problem):
             problems.append(item)
@@ -87,7 +125,7 @@ def group_statements(items: Iterable[Parsed]) -> Iterator[StatementLines]:
 
 
 def read_ledger_side(
-    session: Session, accounts: Accounts, group: StatementLines, window_days: int
+    session: Session, accounts: Accounts, group: StatementLines, window_days: int, cipher: FieldCipher
 ) -> LedgerSide:
     """What the comparison needs of the ledger for one statement: the entries on its bank account's
     ledger account in its currencies dated within the period widened by the window (and the entries its
@@ -115,13 +153,40 @@ def read_ledger_side(
         chunk = JournalEntry.id.in_(posted[start : start + _CHUNK])
         entries.update(_bank_entries(session, every_bank, own, currencies, chunk))
     others = [line for line in group.lines if (line.source, line.external_id) not in imported]
+    elsewhere = _other_lines_entries(session, statement.source, {e for e, _ in entries} - its_own)
     # What the statement's own lines posted, or were linked to, is its own wherever it was posted.
-    mend = (replace(e, unassigned=False) if e.entry_id in its_own else e for e in entries.values())
+    mend = (
+        replace(e, unassigned=False)
+        if e.entry_id in its_own
+        else replace(e, elsewhere=e.entry_id in elsewhere)
+        for e in entries.values()
+    )
     ordered = sorted(mend, key=lambda e: (e.posting_date, e.entry_id))
     note = ""
     if accounts.banks and own == accounts.bank:
         note = f"account {statement.account or '(none)'} is not one of the bank accounts kept apart"
-    return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, others), own, note)
+    return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, cipher, others), own, note)
+
+
+def _other_lines_entries(session: Session, source: str, entry_ids: set[int]) -> set[int]:
+    """Those of `entry_ids` that another line of the statement's format posted or was linked to: another
+    statement's (the lines of this one are not asked about: their entries are its own). A line of
+    another format may be this statement's line written otherwise, and stays a candidate."""
+    line = ImportedDocument
+    wanted = sorted(entry_ids)
+    found: set[int] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        found.update(
+            session.scalars(
+                select(line.entry_id).where(
+                    line.kind == "bank_line",
+                    line.source == source,
+                    line.status.in_(("posted", "unapplied", "linked", "reversal")),
+                    line.entry_id.in_(wanted[start : start + _CHUNK]),
+                )
+            )
+        )
+    return found
 
 
 def _other_accounts_left_out(
@@ -274,6 +339,7 @@ def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[s
     for line in lines:
         by_source.setdefault(line.source, set()).add(line.external_id)
     found: dict[tuple[str, str], ImportRecord] = {}
+    receipt = aliased(ImportedDocument)  # a linked line's: its current revision's entry
     for source, ids in by_source.items():
         wanted = sorted(ids)
         for start in range(0, len(wanted), _CHUNK):
@@ -283,15 +349,20 @@ def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[s
                     ImportedDocument.status,
                     ImportedDocument.entry_id,
                     ImportedDocument.match_rule,
-                ).where(
+                    receipt.entry_id,
+                )
+                .outerjoin(receipt, receipt.id == ImportedDocument.linked_id)
+                .where(
                     ImportedDocument.source == source,
                     ImportedDocument.external_id.in_(wanted[start : start + _CHUNK]),
                 )
             )
             found.update(
                 {
-                    (source, external_id): ImportRecord(status, entry, note)
-                    for external_id, status, entry, note in rows
+                    (source, external_id): ImportRecord(
+                        status, receipts if status == "linked" and receipts is not None else entry, note
+                    )
+                    for external_id, status, entry, note, receipts in rows
                 }
             )
     return found
@@ -303,21 +374,30 @@ def _reference(line: Document) -> str:
     return f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
 
 
-def _quarantine_reasons(session: Session, lines: Iterable[Document]) -> dict[tuple[str, str], str]:
-    by_reference: dict[tuple[str, str], tuple[str, str]] = {
-        (line.source, _reference(line)): (line.source, line.external_id) for line in lines
-    }
+def _quarantine_reasons(
+    session: Session, cipher: FieldCipher, lines: Iterable[Document]
+) -> dict[tuple[str, str], str]:
+    """The open quarantine reason of each line, found by its reference and then checked by its id or
+    its text (a line that could not be read at all has no id): another file of the same name has other
+    lines at the same rows."""
+    by_reference: dict[tuple[str, str], Document] = {(line.source, _reference(line)): line for line in lines}
     references = sorted({reference for _, reference in by_reference})
     found: dict[tuple[str, str], str] = {}
     for start in range(0, len(references), _CHUNK):
-        rows = session.execute(
-            select(QuarantinedRecord.source, QuarantinedRecord.record_ref, QuarantinedRecord.reason).where(
+        records = session.scalars(
+            select(QuarantinedRecord).where(
                 QuarantinedRecord.status == "open",
                 QuarantinedRecord.record_ref.in_(references[start : start + _CHUNK]),
             )
         )
-        for source, reference, reason in rows:
-            key = by_reference.get((source, reference))
-            if key is not None:
-                found[key] = reason
+        for record in records:
+            line = by_reference.get((record.source, record.record_ref))
+            if line is None:
+                continue
+            raw = raw_input(cipher, record)
+            if not isinstance(raw, dict):
+                continue
+            held = raw.get("external_id")
+            if held == line.external_id or (held is None and raw.get("raw") == line.origin.raw):
+                found[(line.source, line.external_id)] = record.reason
     return found

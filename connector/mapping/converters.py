@@ -243,13 +243,21 @@ def _date_reader(format: str | Sequence[str]) -> tuple[Callable[[str], datetime]
 
 
 def _read_date(read: Callable[[str], datetime], described: str, value: Any) -> date | None:
+    """The date in `value` as the formats say, its digits half-width or full-width (２０２６年３月５日)."""
     text = str(value).strip()
     if not text:
         return None
     try:
         return read(text).date()  # a calendar date: any zone in the text is dropped
     except ValueError:
-        raise ConversionError(f"the value does not match {described}") from None
+        pass
+    folded = unicodedata.normalize("NFKC", text)
+    try:
+        if folded != text:
+            return read(folded).date()
+    except ValueError:
+        pass
+    raise ConversionError(f"the value does not match {described}")
 
 
 @binder("date")
@@ -377,7 +385,7 @@ def template(current: Any, template: str, **fields: Any) -> str:
     """
     try:
         return template.format(**{**fields, "value": "" if current is None else current})
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, TypeError) as exc:  # TypeError: "{amount:.2f}" of nothing
         raise ConversionError(f"template {template!r} cannot be filled: {exc}") from None
 
 

@@ -20,8 +20,13 @@ _GROUPING = re.compile(r"[\s\u00a0\u202f'’_]")  # spaces, no-break spaces, apo
 _SIGNS_AND_DIGITS = re.compile(r"^[+-]?[\d.,]+[+-]?$")
 _FIRST_TO_LAST_DIGIT = re.compile(r"\d.*\d")
 _CURRENCY_NOISE = re.compile(r"[^\d.,+\-()\s\u00a0\u202f'’_]")  # symbols and codes: ¥ $ € CNY RMB 元
+# Dashes a word processor or a font puts for a minus (hyphen, figure dash, en and em dash, U+2212).
+_MINUS_SIGNS = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+# Signs that are not read (CR/DR, △ ▲ for a negative): refused, never dropped with the currency noise.
+_UNREAD_SIGNS = re.compile(r"[△▲▽▼]|(?<![a-z])(?:cr|dr)(?![a-z])", re.IGNORECASE)
 # The commonest shape, `1,234.56` or `1234.56` with an optional minus, read without the general rules.
-_PLAIN = re.compile(r"(-?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]+)?")
+# (`0,500` is no thousands group: the general rules read it.)
+_PLAIN = re.compile(r"(-?)([1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]+)?")
 
 
 class DecimalFormatError(ValueError):
@@ -42,8 +47,10 @@ def parse_decimal(text: str, decimal_separator: Separator | None = None) -> Deci
 def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> Decimal:
     if not raw:
         raise DecimalFormatError("empty amount")
-    # Full-width digits, signs and brackets (－５００, （５００）) read as ASCII; U+2212 is a minus.
-    raw = unicodedata.normalize("NFKC", raw).replace("\u2212", "-")
+    # Full-width digits, signs and brackets (－５００, （５００）) read as ASCII; dashes are a minus.
+    raw = unicodedata.normalize("NFKC", raw).translate(_MINUS_SIGNS)
+    if _UNREAD_SIGNS.search(raw):
+        raise DecimalFormatError(f"not an amount: {text!r} (write a negative amount with a minus sign)")
     figures = _FIRST_TO_LAST_DIGIT.search(raw)
     if figures is not None and _CURRENCY_NOISE.search(figures.group()):
         # A symbol or code goes before or after the number, never inside it (12O0.00, 1e3).
@@ -82,7 +89,7 @@ def _signed(value: Decimal, negative: bool) -> Decimal:
 def _guess_point(digits: str) -> Separator:
     if "." in digits and "," in digits:
         return "." if digits.rfind(".") > digits.rfind(",") else ","
-    if digits.count(",") == 1 and not re.search(r",\d{3}$", digits):
+    if digits.count(",") == 1 and (not re.search(r",\d{3}$", digits) or digits.startswith("0,")):
         return ","
     return "."
 

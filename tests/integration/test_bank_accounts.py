@@ -27,7 +27,7 @@ from connector.settings import BankAccount, ChartSettings
 from tests.conftest import REPO
 from tests.integration.test_imports import PARSERS, JsonLines, assert_ledger_verifies, write
 from tests.integration.test_same_receipt import line, payment, statuses
-from tests.integration.test_statement_reconcile import receipt, reverse
+from tests.integration.test_statement_reconcile import camt_file, entry_xml, receipt, reverse, statement_xml
 
 CAMT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
 EURO_ACCOUNT = "DE89 3704 0044 0532 0130 00"  # the fixture's EUR statement; its JPY one is not kept apart
@@ -68,7 +68,9 @@ def test_a_statement_of_an_account_kept_apart_posts_there_and_reconciles_against
             None,
             False,
         )
-        euro, yen = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+        euro, yen = reconcile_file(
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+        ).statements
 
     assert balances[(euro_code, "EUR")] == 120_000  # the statement's receipts still standing
     assert balances[(general, "EUR")] == 30_000  # the export's receipt alone
@@ -93,7 +95,9 @@ def test_a_receipt_whose_account_is_not_known_matches_the_line_of_the_account_ke
     receipt(container, "P-77", "77.00", "EUR", date(2026, 3, 4))
 
     with unit_of_work(container.sessions) as session:
-        euro, _ = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+        euro, _ = reconcile_file(
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+        ).statements
 
     matched = {m.entry.entry_id: m.how for m in euro.matched}
     assert matched.get(paid, "").startswith("amount and date")
@@ -212,7 +216,9 @@ def test_another_statements_line_is_not_this_statements_money(
     import_file(container, write(tmp_path / "c.jsonl", other), PARSERS)
 
     with unit_of_work(container.sessions) as session:
-        euro, _ = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+        euro, _ = reconcile_file(
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+        ).statements
 
     assert [m.line.amount for m in euro.matched] == []  # its 450 line is not account C's
     assert euro.missing_entries == ()
@@ -230,7 +236,9 @@ def test_a_receipt_linked_to_a_line_of_an_account_kept_apart_is_not_missed_by_an
     )
 
     with unit_of_work(container.sessions) as session:
-        (report,) = reconcile_file(session, statement_c, JsonLines(), Accounts.of(chart), 3).statements
+        (report,) = reconcile_file(
+            session, statement_c, JsonLines(), Accounts.of(chart), 3, container.cipher
+        ).statements
 
     assert report.ledger_account == chart.bank.code
     assert report.ledger_note == "account C-ACCOUNT is not one of the bank accounts kept apart"
@@ -266,7 +274,9 @@ def test_without_accounts_kept_apart_a_line_of_another_format_may_still_be_the_s
     import_file(container, write(tmp_path / "x.jsonl", other_format), PARSERS)
 
     with unit_of_work(container.sessions) as session:
-        euro, _ = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+        euro, _ = reconcile_file(
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+        ).statements
 
     assert [m.line.amount for m in euro.matched] == [Money.of("450.00", "EUR")]
     assert euro.ledger_note == ""
@@ -288,7 +298,9 @@ def test_a_reversal_on_the_account_kept_apart_counts_though_the_document_moved_t
     )
 
     with unit_of_work(container.sessions) as session:
-        (report,) = reconcile_file(session, statement_a, JsonLines(), Accounts.of(chart), 3).statements
+        (report,) = reconcile_file(
+            session, statement_a, JsonLines(), Accounts.of(chart), 3, container.cipher
+        ).statements
 
     assert report.ledger_account == "100201"
     assert report.balances.ledger_movement == Money.of("-500.00", "EUR")  # P-1 left A on March 2
@@ -324,7 +336,9 @@ def test_a_receipt_the_statements_line_was_linked_to_and_its_reversal_cancel_out
     reverse(container, statuses(container)["P-500"][1] or 0, date(2026, 3, 4))
 
     with unit_of_work(container.sessions) as session:
-        euro, _ = reconcile_file(session, CAMT, Camt053Parser(), Accounts.of(chart), 3).statements
+        euro, _ = reconcile_file(
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+        ).statements
 
     reasons = {m.line.external_id: m.reason for m in euro.missing_lines}
     assert reasons["2026030400003#1"].endswith(
@@ -348,3 +362,28 @@ def test_a_bank_reversal_prefers_a_line_known_to_be_of_its_account_to_one_import
     assert import_file(container, write(tmp_path / "r.jsonl", returned), PARSERS).counts["reversed"] == 1
     found = statuses(container)
     assert (found["L-new"][0], found["L-old"][0]) == ("reversed", "posted")
+
+
+def test_two_accounts_in_one_file_do_not_both_count_one_receipt(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keep_apart(
+        container, monkeypatch, BankAccount(code="100201", name="A", numbers=["DE02120300000000202051"])
+    )
+    receipt(container, "ZB-PAY-1", "450.00", "EUR", date(2026, 3, 4))  # names no bank account
+    a = statement_xml(
+        "A", 3, "0.00", "450.00", entry_xml("A1", "450.00", "2026-03-04"), iban="DE02120300000000202051"
+    )
+    b = statement_xml("B", 3, "0.00", "0.00")
+    path = camt_file(tmp_path / "two.xml", a, b)
+
+    with unit_of_work(container.sessions) as session:
+        accounts = Accounts.of(container.settings.ledger.chart)
+        first, second = reconcile_file(
+            session, path, Camt053Parser(), accounts, 3, container.cipher
+        ).statements
+
+    assert [m.entry.external_id for m in first.matched] == ["ZB-PAY-1"]
+    assert (second.missing_entries, second.balances.ledger_movement) == ((), Money.zero("EUR"))
+    assert first.reconciles
+    assert second.reconciles

@@ -297,7 +297,25 @@ def test_a_statement_line_linked_to_a_payment_counts_as_matched_in_the_statement
     assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_linked"] == 1
     with unit_of_work(container.sessions) as session:
         accounts = Accounts.of(container.settings.ledger.chart)
-        (euro, _) = reconcile_file(session, CAMT, Camt053Parser(), accounts, 3).statements
+        (euro, _) = reconcile_file(session, CAMT, Camt053Parser(), accounts, 3, container.cipher).statements
     linked = {m.line.external_id: (m.by_import, m.import_status) for m in euro.matched}
     assert linked["2026030400003#1"] == (True, "linked")
     assert_ledger_verifies(container)
+
+
+def test_a_line_linked_to_a_payment_reposted_since_matches_the_payments_latest_entry(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        alpha = container.customers(session).create(NewCustomer("Alpha Logistik AG", "KA", "DE", "EUR"))
+    paid = payment("P-7001", alpha.account_no, "500.00", "2026-03-03", currency="EUR")
+    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
+    assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_linked"] == 1
+    edited = write(tmp_path / "p2.jsonl", {**paid, "references": ["description edited"]})
+    assert import_file(container, edited, PARSERS).counts["reposted"] == 1
+    with unit_of_work(container.sessions) as session:
+        accounts = Accounts.of(container.settings.ledger.chart)
+        (euro, _) = reconcile_file(session, CAMT, Camt053Parser(), accounts, 3, container.cipher).statements
+    matched = {m.line.external_id: (m.import_status, m.entry.entry_id) for m in euro.matched}
+    assert matched["2026030400003#1"] == ("linked", statuses(container)["P-7001"][1])
+    assert [m.entry.external_id for m in euro.missing_entries if m.entry.external_id == "P-7001"] == []

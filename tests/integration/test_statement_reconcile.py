@@ -10,8 +10,8 @@ from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
 from connector.bootstrap import Container
 from connector.db import unit_of_work
-from connector.documents import DocumentParser
-from connector.imports.pipeline import import_file
+from connector.documents import Document, DocumentParser
+from connector.imports.pipeline import choose_parser, import_file
 from connector.imports.rules import Accounts
 from connector.imports.statement_check import Period
 from connector.imports.statement_reconcile import FileReconciliation, reconcile_file
@@ -64,7 +64,9 @@ def reverse(container: Container, entry_id: int, on: date) -> int:
 
 def reconcile(container: Container, path: Path, parser: DocumentParser) -> FileReconciliation:
     with unit_of_work(container.sessions) as session:
-        return reconcile_file(session, path, parser, Accounts.of(container.settings.ledger.chart), 3)
+        return reconcile_file(
+            session, path, parser, Accounts.of(container.settings.ledger.chart), 3, container.cipher
+        )
 
 
 def test_an_imported_statement_matches_its_lines_and_shows_what_the_ledger_and_the_bank_lack(
@@ -123,8 +125,14 @@ def test_a_statement_never_imported_finds_receipts_from_other_sources_by_amount_
     later = reverse(container, reversed_later, date(2026, 3, 12))
     earlier = receipt(container, "ZB-PAY-55", "55.00", "CNY", date(2026, 3, 5))
     reversal = reverse(container, earlier, date(2026, 3, 10))
+    row_9 = next(item for item in Mt940Parser().parse(str(MT940), MT940.name) if item.origin.row == 9)
+    assert isinstance(row_9, Document)
+    held = {"file": MT940.name, "row": 9, "raw": row_9.origin.raw, "external_id": row_9.external_id}
+    elsewhere = {**held, "external_id": "another download's line 9"}
     with unit_of_work(container.sessions) as session:
-        quarantine(session, container.cipher, None, "mt940", f"{MT940.name}:9", {}, "no customer for it")
+        for raw, reason in ((elsewhere, "another file's reason"), (held, "no customer for it")):
+            ref = f"{MT940.name}:9"
+            quarantine(session, container.cipher, None, "mt940", ref, raw, reason, lambda _: False)
 
     (report,) = reconcile(container, MT940, Mt940Parser()).statements
 
@@ -143,4 +151,91 @@ def test_a_statement_never_imported_finds_receipts_from_other_sources_by_amount_
     assert balances.ledger_movement == Money.of("22.00", "CNY")  # 77 received, 55 reversed
     assert balances.timing == Money.of("58000.00", "CNY")
     assert balances.unexplained == Money.zero("CNY")
+    assert report.reconciles
+
+
+IBAN = "DE89370400440532013000"
+
+
+def entry_xml(ref: str, amount: str, booked: str, *, debit: bool = False, reversal: bool = False) -> str:
+    return (
+        f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{"DBIT" if debit else "CRDT"}</CdtDbtInd>'
+        + ("<RvslInd>true</RvslInd>" if reversal else "")
+        + f"<Sts>BOOK</Sts><BookgDt><Dt>{booked}</Dt></BookgDt><AcctSvcrRef>{ref}</AcctSvcrRef></Ntry>"
+    )
+
+
+def statement_xml(ident: str, month: int, opening: str, closing: str, *entries: str, iban: str = IBAN) -> str:
+    def balance(code: str, amount: str) -> str:
+        sign = "DBIT" if amount.startswith("-") else "CRDT"
+        return (
+            f'<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{amount.lstrip("-")}</Amt>'
+            f"<CdtDbtInd>{sign}</CdtDbtInd><Dt><Dt>2026-{month:02d}-01</Dt></Dt></Bal>"
+        )
+
+    last = {2: 28, 3: 31}[month]
+    return (
+        f"<Stmt><Id>{ident}</Id><FrToDt><FrDtTm>2026-{month:02d}-01T00:00:00+01:00</FrDtTm>"
+        f"<ToDtTm>2026-{month:02d}-{last}T23:59:59+01:00</ToDtTm></FrToDt>"
+        f"<Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+        f"{balance('OPBD', opening)}{balance('CLBD', closing)}{''.join(entries)}</Stmt>"
+    )
+
+
+def camt_file(path: Path, *statements: str) -> Path:
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">'
+        f"<BkToCstmrStmt><GrpHdr><MsgId>M</MsgId></GrpHdr>{''.join(statements)}</BkToCstmrStmt></Document>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_line_of_this_month_never_takes_the_entry_last_months_line_posted(
+    container: Container, tmp_path: Path
+) -> None:
+    february = statement_xml("FEB", 2, "0.00", "100.00", entry_xml("F1", "100.00", "2026-02-27"))
+    import_file(container, camt_file(tmp_path / "feb.xml", february), [Camt053Parser()])
+    march = statement_xml("MAR", 3, "100.00", "200.00", entry_xml("M1", "100.00", "2026-03-02"))
+
+    (report,) = reconcile(container, camt_file(tmp_path / "mar.xml", march), Camt053Parser()).statements
+
+    assert report.matched == ()
+    assert [m.reason for m in report.missing_lines] == ["never imported"]
+    assert report.balances.missing_lines == report.balances.difference == Money.of("100.00", "EUR")
+
+
+def test_a_banks_return_in_a_later_statement_matches_the_reversal_it_posted(
+    container: Container, tmp_path: Path
+) -> None:
+    february = statement_xml("FEB", 2, "0.00", "100.00", entry_xml("A1", "100.00", "2026-02-27"))
+    returned = entry_xml("R1", "100.00", "2026-03-02", debit=True, reversal=True)
+    march = camt_file(tmp_path / "mar.xml", statement_xml("MAR", 3, "100.00", "0.00", returned))
+    import_file(container, camt_file(tmp_path / "feb.xml", february), [Camt053Parser()])
+    assert import_file(container, march, [Camt053Parser()]).counts["reversed"] == 1
+
+    (report,) = reconcile(container, march, Camt053Parser()).statements
+
+    assert [(m.how, m.import_status) for m in report.matched] == [
+        ("imported from this statement", "reversal")
+    ]
+    assert (report.missing_lines, report.missing_entries) == ((), ())
+    assert report.reconciles
+
+
+def test_a_banks_export_of_lines_states_no_balances_and_reconciles_once_imported(
+    container: Container,
+) -> None:
+    xero = REPO / "tests" / "fixtures" / "exports" / "xero_bank_statement.csv"
+    parser = choose_parser(xero, container.document_parsers())
+    assert import_file(container, xero, container.document_parsers()).status == "imported"
+
+    (report,) = reconcile(container, xero, parser).statements
+
+    assert report.header_read
+    assert report.period == Period(date(2026, 3, 2), date(2026, 3, 6))
+    assert [m.line.amount.minor for m in report.matched] == [115000, 50000]
+    assert {m.reason for m in report.missing_lines} == {"money out: not a receivable, not posted"}
+    assert report.balances.self_check is None
     assert report.reconciles

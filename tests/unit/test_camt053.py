@@ -9,6 +9,7 @@ from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.common import composite_id
 from connector.documents import Document, DocumentParser, Parsed, Party, Problem, Statement
 from connector.errors import FileFormatError
+from connector.imports.statement_check import Period, statement_period
 from connector.money import Money
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "statements"
@@ -309,6 +310,24 @@ def test_a_statement_without_an_account_is_a_problem_but_its_entries_are_read(tm
     (problem,) = problems(items)
     assert problem.reason == "statement without an account id (Acct/Id) or a currency (Acct/Ccy)"
     assert problem.origin.raw.startswith("<Stmt>")
+
+
+def test_a_statement_stating_no_period_has_its_balances_dates_as_its_period(tmp_path: Path) -> None:
+    def balance(code: str, amount: str, day: str) -> str:
+        return (
+            f"<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy='EUR'>{amount}</Amt>"
+            f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>"
+        )
+
+    text = CAMT.format(
+        account=ACCOUNT_XML + balance("OPBD", "0.00", "2026-02-28") + balance("CLBD", "100.00", "2026-03-31"),
+        second_currency="EUR",
+        second="40.00",
+    )
+    (statement,) = statements(list(Camt053Parser().parse(write(tmp_path, text), "statement.xml")))
+    assert (statement.period_start, statement.period_end) == (dt.date(2026, 2, 28), dt.date(2026, 3, 31))
+    assert statement.period_from_balances
+    assert statement_period(statement, []) == Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 
 
 def _statement(tmp_path: Path, name: str, *amounts_and_refs: tuple[str, str]) -> list[Document]:

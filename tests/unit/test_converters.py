@@ -46,6 +46,9 @@ def convert(name: str, current: object, **options: object) -> object:
         ("（500.00）", "-500.00"),
         ("１２３．５", "123.5"),
         ("1,234.56元", "1234.56"),
+        ("\u2013500.00", "-500.00"),  # an en dash a word processor put for the minus
+        ("\u2010500.00", "-500.00"),  # a hyphen
+        ("0,500", "0.500"),  # a leading 0 is no thousands group
     ],
 )
 def test_amounts_in_every_export_style_parse_exactly(text: str, amount: str) -> None:
@@ -56,6 +59,16 @@ def test_amounts_in_every_export_style_parse_exactly(text: str, amount: str) -> 
 def test_text_that_is_not_an_amount_is_refused_with_a_reason(text: str) -> None:
     with pytest.raises(DecimalFormatError):
         parse_decimal(text)
+
+
+@pytest.mark.parametrize("text", ["500.00 CR", "500.00Dr", "△500.00", "▲1,200"])
+def test_signs_that_are_not_read_refuse_the_amount_instead_of_vanishing(text: str) -> None:
+    with pytest.raises(DecimalFormatError, match="write a negative amount with a minus sign"):
+        parse_decimal(text)
+
+
+def test_a_date_in_full_width_digits_is_read_as_its_ascii() -> None:
+    assert convert("date", "２０２６年３月５日", format=["%Y-%m-%d", "%Y年%m月%d日"]) == date(2026, 3, 5)
 
 
 def test_a_declared_separator_settles_the_ambiguous_cases() -> None:

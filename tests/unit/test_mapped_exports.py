@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from adapters.exports.mapped import MappedExport
-from connector.documents import Allocation, Document, DocumentParser, Parsed, Problem
+from connector.documents import Allocation, Document, DocumentParser, Origin, Parsed, Problem, Statement
 from connector.errors import FileFormatError
 from connector.mapping.converters import ConversionError, bind
 from connector.mapping.files import MappingSet, load_mapping_set, parse_mapping_texts
@@ -184,9 +184,10 @@ def test_bank_line_amounts_in_every_export_style_keep_their_sign(
     tmp_path: Path, text: str, amount: str
 ) -> None:
     mapping = _mapping(document="bank_line")
-    (line,) = _run(tmp_path, mapping, f'id,date,amount\n1,2026-03-05,"{text}"\n')
+    (line, statement) = _run(tmp_path, mapping, f'id,date,amount\n1,2026-03-05,"{text}"\n')
     assert isinstance(line, Document)
     assert line.amount == Money.of(amount, "CNY")
+    assert statement == Statement(mapping.source, "", "CNY", Origin("in.csv"))  # no balances, no period
 
 
 def test_digest_gives_a_short_stable_id() -> None:
@@ -277,6 +278,18 @@ def test_invoice_item_rows_are_one_invoice_and_drafts_and_voids_are_skipped(ship
     )
 
 
+def test_a_composite_id_is_the_same_however_the_export_writes_the_amount(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    fixture = (FIXTURES / FORMATS["quickbooks_online.payments"]).read_text(encoding="utf-8")
+    resaved = fixture.replace('"1,250.00"', "1250")  # as a workbook's number cell, or Excel re-saving it
+    path = tmp_path / "resaved.csv"
+    path.write_text(resaved, encoding="utf-8")
+    parser = _parser(shipped, "quickbooks_online.payments")
+    again = [item for item in parser.parse(path, path.name) if isinstance(item, Document)]
+    assert [d.external_id for d in again] == list(_documents(_parse(shipped, "quickbooks_online.payments")))
+
+
 def test_a_report_export_under_title_lines_reads_its_table_only(shipped: MappingSet) -> None:
     found = _parse(shipped, "quickbooks_online.payments")
     payments = [item for item in found if isinstance(item, Document)]
@@ -349,6 +362,36 @@ def test_a_statement_file_that_does_not_name_its_account_takes_the_one_its_mappi
         FIXTURES / file, file
     )
     assert {item.account for item in found if isinstance(item, Document)} == {"ICBC Basic"}
+
+
+def test_rows_under_merged_cells_continue_their_document_and_a_differing_one_stands_alone(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    header = "单据编号,日期,单据状态,往来单位类型,往来单位编码,往来单位,币别,收款金额,结算方式,备注"
+    header += ",源单编号,本次结算金额"
+    head = "SKD101,2026/3/2,已审核,客户,C0001,上海星辰贸易有限公司,人民币,50000.00,电汇,3月货款"
+    text = "\n".join(
+        [
+            header,
+            f"{head},AR201,30000.00",
+            ",,,,,,,,,,AR202,20000.00",  # the merged cells' blanks, as Excel saves them
+            ",2026/3/9,,,,,,,,,AR203,100.00",  # another date: not the receipt above
+        ]
+    )
+    path = tmp_path / "merged.csv"
+    path.write_text(text + "\n", encoding="utf-8")
+    found = list(_parser(shipped, "kingdee.receipts").parse(path, path.name))
+    (receipt,) = _documents(found).values()
+    assert [(a.invoice_number, a.amount.minor) for a in receipt.allocations] == [
+        ("AR201", 3000000),
+        ("AR202", 2000000),
+    ]
+    assert receipt.origin.raw.splitlines()[1] == ",,,,,,,,,,AR202,20000.00"
+    (alone,) = _problems(found)
+    assert (alone.origin.row, alone.reason) == (
+        4,
+        "external_id (单据编号): a value is required here but the source has none",
+    )
 
 
 def test_a_gbk_kingdee_export_with_a_title_line_and_a_totals_line(shipped: MappingSet) -> None:

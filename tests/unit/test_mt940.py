@@ -82,6 +82,7 @@ def test_each_statement_of_a_file_has_its_own_header_and_balances() -> None:
         period_end=dt.date(2026, 3, 4),
         opening=Money(1234567, "EUR"),
         closing=Money(1209532, "EUR"),
+        period_from_balances=True,
     )
     assert (second.statement_id, second.opening, second.closing) == (
         "00058/001",

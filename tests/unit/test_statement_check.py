@@ -60,8 +60,10 @@ def header(
     end: int = 31,
     currency: str = "EUR",
     source: str = "camt053",
+    from_balances: bool = False,
 ) -> Statement:
     return Statement(
+        period_from_balances=from_balances,
         source=source,
         account="DE89370400440532013000",
         currency=currency,
@@ -336,12 +338,20 @@ def test_a_line_the_import_reversed_is_not_matched_by_amount_and_date() -> None:
     assert [m.entry.entry_id for m in report.missing_entries] == [1]
 
 
-def test_an_mt940_period_starts_the_day_after_its_opening_balance_or_on_its_first_line() -> None:
+def test_a_period_of_balance_dates_starts_the_day_after_the_opening_balance_or_on_the_first_line() -> None:
     lines = [line("A-1", "1.00", day=3), line("A-2", "1.00", day=4)]
-    assert statement_period(header(start=2, end=4, source="mt940"), lines) == Period(march(3), march(4))
-    assert statement_period(header(start=2, end=4, source="mt940"), lines[1:]) == Period(march(3), march(4))
-    assert statement_period(header(start=3, end=4, source="mt940"), lines) == Period(march(3), march(4))
-    assert statement_period(header(start=2, end=4, source="camt053"), lines) == Period(march(2), march(4))
+    assert statement_period(header(start=2, end=4, from_balances=True), lines) == Period(march(3), march(4))
+    assert statement_period(header(start=2, end=4, from_balances=True), lines[1:]) == Period(
+        march(3), march(4)
+    )
+    assert statement_period(header(start=3, end=4, from_balances=True), lines) == Period(march(3), march(4))
+    assert statement_period(header(start=2, end=4), lines) == Period(march(2), march(4))  # a stated period
+
+
+def test_a_statement_of_a_day_without_movements_has_a_period_and_reconciles() -> None:
+    quiet = header(opening="10.00", closing="10.00", start=2, end=3, from_balances=True)
+    assert statement_period(quiet, []) == Period(march(3), march(3))
+    assert check(quiet, [], LedgerSide()).reconciles
 
 
 def test_a_statement_without_a_period_takes_it_from_its_lines() -> None:
@@ -363,6 +373,33 @@ def test_lines_belong_to_the_statement_that_follows_them_and_a_headerless_tail_i
     ]
     report = check_statement(groups[2], LedgerSide(), 3)
     assert (report.header_read, report.statement.currency, report.reconciles) == (False, "EUR", False)
+
+
+def test_lines_whose_statement_header_cannot_be_read_stay_apart_from_the_next_statement() -> None:
+    first, second = line("A-1", "999.00"), line("B-1", "2.00")
+    broken = Problem(Origin("statement.sta", 1), "statement without an account (:25:)", header=True)
+    two = header()
+    groups = list(group_statements([first, broken, second, two]))
+    assert [(g.statement, g.lines, g.unreadable) for g in groups] == [
+        (None, (first,), (broken,)),
+        (two, (second,), ()),
+    ]
+    assert not check_statement(groups[0], LedgerSide(), 3).reconciles
+
+
+def test_an_unreadable_entry_that_no_balance_accounts_for_keeps_a_statement_from_reconciling() -> None:
+    ofx_like = header(opening=None, closing="10.00")
+    unreadable = Problem(Origin("bank.ofx", 2), "transaction not readable: not an amount: '2.500.00'")
+    repeated = Problem(Origin("bank.ofx", 3), "the same transaction again", unbooked=True)
+    matched = [line("A-1", "10.00")]
+    ledger = LedgerSide(entries=(entry(1, "10.00"),))
+    for problems, reconciles in (((unreadable,), False), ((repeated,), True)):
+        report = check_statement(StatementLines(ofx_like, tuple(matched), problems), ledger, 3)
+        assert report.balances.unexplained.minor == 0
+        assert report.reconciles is reconciles
+    with_balances = header(opening="0.00", closing="10.00")
+    report = check_statement(StatementLines(with_balances, tuple(matched), (unreadable,)), ledger, 3)
+    assert report.reconciles  # its balances account for every entry, read or not
 
 
 def test_a_file_of_invoices_is_not_a_bank_statement() -> None:

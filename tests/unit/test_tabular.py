@@ -93,6 +93,32 @@ def test_a_quote_never_closed_is_one_unreadable_row_and_the_lines_it_swallowed_a
     assert "never closed" in (found[1].error or "")
 
 
+def test_a_quote_never_closed_that_a_later_inch_mark_closes_is_caught_and_the_rows_after_it_read(
+    tmp_path: Path,
+) -> None:
+    data = 'id,memo,amount\nP1,"urgent,100.00\nP2,March,250.00\nP3,6" pipe,75.00\nP4,ok,80.00\n'
+    found = list(rows(_write(tmp_path, "x.csv", data.encode()), "x.csv"))
+    assert [(row.number, row.cells) for row in found[1:]] == [
+        (2, []),
+        (3, ["P2", "March", "250.00"]),
+        (4, ["P3", '6" pipe', "75.00"]),
+        (5, ["P4", "ok", "80.00"]),
+    ]
+    assert "never closed" in (found[1].error or "")
+
+
+def test_one_stray_byte_in_a_utf8_file_leaves_the_rest_utf8(tmp_path: Path) -> None:
+    text = "name,amount\nMüller Maschinenbau,1\n上海星辰贸易有限公司,2\n".encode() + b"Caf\xe9,3\n"
+    found = list(rows(_write(tmp_path, "stray.csv", text), "stray.csv"))
+    assert [row.cells[0] for row in found[1:]] == ["Müller Maschinenbau", "上海星辰贸易有限公司", "Caf\ufffd"]
+
+
+def test_dates_in_east_asian_built_in_formats_are_read_as_dates() -> None:
+    # 用友 as zh-CN Excel saves it: 单据日期 in format id 31 (yyyy"年"m"月"d"日"), undeclared.
+    found = list(rows(FIXTURES / "yonyou_receipts_cn_date_format.xlsx", "y.xlsx"))
+    assert found[1].cells[1] == "2026-03-02"
+
+
 def test_blank_rows_are_not_yielded_but_keep_their_row_number(tmp_path: Path) -> None:
     path = _write(tmp_path, "b.csv", b"a,b\n\n1,2\n,,\n3,4\n")
     assert [(row.number, row.cells) for row in rows(path, "b.csv")] == [
@@ -163,6 +189,7 @@ def test_an_xlsx_sheet_is_chosen_by_name_or_position() -> None:
         (1e-7, "0.0000001"),
         (1.5e16, "15000000000000000"),
         (-250.0, "-250"),
+        (2954000000090101.0, "2954000000090101"),  # an id cell a writer stored as a float
         (1234, "1234"),
         (True, "TRUE"),
     ],
