@@ -253,6 +253,19 @@ class ZohoSettings(Section):
         return self
 
 
+class DaemonSettings(Section):
+    """`connector run`: where its web app listens (Zoho's callbacks, /health) and how often each job
+    runs; 0 switches a job off."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    pull_minutes: float = Field(default=15, ge=0, description="Zoho pull of changes and deletions")
+    push_minutes: float = Field(default=15, ge=0, description="Zoho push of changed figures")
+    notifications_seconds: float = Field(default=60, ge=0, description="records notifications named")
+    renew_minutes: float = Field(default=60, ge=0, description="channels expiring within a day renewed")
+    inbox_seconds: float = Field(default=30, ge=0, description="files dropped into [imports] inbox")
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = False
@@ -278,6 +291,7 @@ class Settings(BaseSettings):
     credit: CreditSettings = CreditSettings()
     zoho: ZohoSettings = ZohoSettings()
     imports: ImportSettings = ImportSettings()
+    daemon: DaemonSettings = DaemonSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

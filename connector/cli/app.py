@@ -1,4 +1,4 @@
-"""Top-level commands: check-config, db, demo, and the ledger and keys groups."""
+"""Top-level commands: check-config, db, demo, run (the daemon), and the command groups."""
 
 from __future__ import annotations
 
@@ -148,6 +148,21 @@ def demo(ctx: typer.Context) -> None:
     container = state(ctx).container()
     if not run_demo(container, out):
         raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: [daemon] host).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: [daemon] port).")] = None,
+) -> None:
+    """The daemon: the Zoho pull and push, notifications, channel renewal and the import inbox on their
+    [daemon] intervals, and the web app for Zoho's callbacks and /health, until Ctrl-C or SIGTERM."""
+    from connector.daemon import run_daemon
+
+    container = state(ctx).container()
+    settings = container.settings.daemon
+    run_daemon(container, host=host or settings.host, port=port or settings.port)
 
 
 def main() -> None:

@@ -1,0 +1,211 @@
+"""`connector run`: the daemon. A scheduler runs the sync jobs on their intervals while the web app
+serves Zoho's notification callbacks and `/health`, until SIGTERM or Ctrl-C; a job running then
+finishes first.
+
+The jobs are the CLI's commands, unattended: the Zoho pull then push, the processing of stored
+notifications, the renewal of notification channels before they expire, and a pass over the import
+inbox. Each runs in one process at a time across replicas sharing the database (a lease: a replica
+whose turn it is not skips the run), never overlaps itself, and runs again on its interval whatever
+became of the last run. A run's outcome is logged; a failed run is logged with its error and tried
+again next time (the work itself is safe to repeat: cursors, outbox and imports are idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.errors import ConfigError, ConnectorError, LeaseHeldError
+from connector.imports.inbox import process_inbox
+from connector.mapping.files import MappingSet
+from connector.sync.channels import renew_channels
+from connector.sync.leases import lease
+from connector.sync.mapping_sets import mappings_in_force
+from connector.sync.notifications import process_notifications
+from connector.sync.pull import pull_stream
+from connector.sync.push import push_target
+from connector.web.notify import build_web_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: timedelta
+    run: Callable[[], str]  # does the work; what it did, in words, for the log
+
+
+def scheduled_jobs(container: Container) -> list[Job]:
+    """The jobs the settings ask for (an interval of 0 switches one off; Zoho's need `zoho.enabled`)."""
+    every = container.settings.daemon
+    zoho = container.settings.zoho
+    wanted: list[tuple[str, float, Callable[[], str], bool]] = [
+        ("zoho pull", every.pull_minutes * 60, lambda: _zoho_pull(container), zoho.enabled),
+        ("zoho push", every.push_minutes * 60, lambda: _zoho_push(container), zoho.enabled),
+        (
+            "zoho notifications",
+            every.notifications_seconds,
+            lambda: _notifications(container),
+            zoho.enabled,
+        ),
+        (
+            "zoho channels",
+            every.renew_minutes * 60,
+            lambda: _renew(container),
+            zoho.enabled and zoho.callback_url is not None,
+        ),
+        ("inbox", every.inbox_seconds, lambda: _inbox(container), True),
+    ]
+    return [Job(name, timedelta(seconds=s), run) for name, s, run, enabled in wanted if enabled and s > 0]
+
+
+def run_job(container: Container, job: Job) -> None:
+    """One run of `job`, unless another process runs it now; never raises (the scheduler goes on)."""
+    try:
+        with lease(container.sessions, f"scheduled {job.name}", wait=False):
+            done = job.run()
+    except LeaseHeldError as exc:
+        log.info("%s: not run now, %s", job.name, exc)
+    except Exception:
+        log.exception("%s failed; it runs again in %s", job.name, job.every)
+    else:
+        log.info("%s: %s", job.name, done)
+
+
+def start_scheduler(container: Container, jobs: list[Job]) -> BackgroundScheduler:
+    """The jobs on their intervals, each first run now; a run that falls due while the last one is
+    still going is skipped, and missed runs are not made up."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job in jobs:
+        scheduler.add_job(
+            run_job,
+            "interval",
+            args=(container, job),
+            seconds=job.every.total_seconds(),
+            id=job.name,
+            name=job.name,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+    scheduler.start()
+    return scheduler
+
+
+def run_daemon(container: Container, *, host: str, port: int) -> None:
+    """The scheduler and the web app until SIGINT or SIGTERM: then the web app stops taking requests
+    and the jobs running finish before this returns."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    jobs = scheduled_jobs(container)
+    log.info("daemon starting: %s", ", ".join(f"{j.name} every {j.every}" for j in jobs) or "no jobs")
+    # Served from a thread of its own, uvicorn leaves the signals to this one (it would re-raise them).
+    server = uvicorn.Server(uvicorn.Config(build_web_app(container), host=host, port=port, log_config=None))
+    web = threading.Thread(target=server.run, name="web", daemon=True)
+    web.start()
+    while not server.started:  # the jobs start once the callbacks can be received
+        if not web.is_alive():
+            _restore(previous)
+            raise ConnectorError(f"the web app cannot listen on {host}:{port} (in use, or not this host's?)")
+        time.sleep(0.05)
+    scheduler = start_scheduler(container, jobs)
+    try:
+        while not stop.wait(0.5):
+            if not web.is_alive():
+                raise ConnectorError(f"the web app on {host}:{port} stopped")
+    finally:
+        log.info("daemon stopping: waiting for running jobs")
+        server.should_exit = True
+        scheduler.shutdown(wait=True)
+        web.join(timeout=30)
+        _restore(previous)
+        log.info("daemon stopped")
+
+
+def _restore(handlers: Mapping[signal.Signals, Any]) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+
+
+# --- the jobs --------------------------------------------------------------------------------------
+
+
+def _mappings(container: Container) -> MappingSet:
+    with unit_of_work(container.sessions) as session:
+        in_force = mappings_in_force(session, container.settings.mappings.dir)
+    if in_force.problems:
+        log.warning(
+            "%d mapping problem(s) in the files: using %s", len(in_force.problems), in_force.describe()
+        )
+    if in_force.mappings is None:
+        raise ConfigError(in_force.describe())
+    return in_force.mappings
+
+
+def _modules(container: Container, mappings: MappingSet, kind: str) -> Iterator[str]:
+    for module in container.settings.zoho.modules:
+        if mappings.for_source(f"zoho.{module}", kind) is not None:
+            yield module
+
+
+def _zoho_pull(container: Container) -> str:
+    mappings = _mappings(container)
+    done = []
+    for module in _modules(container, mappings, "inbound"):
+        result = pull_stream(container, container.zoho.records, mappings, "zoho", module)
+        done.append(f"{result.source} {_counts(result.counts)}")
+        if result.stopped:
+            return "; ".join([*done, f"stopped: {result.stopped}"])
+    return "; ".join(done) or "no module with an inbound mapping"
+
+
+def _zoho_push(container: Container) -> str:
+    mappings = _mappings(container)
+    done = []
+    for module in _modules(container, mappings, "outbound"):
+        outcome = push_target(container, container.zoho.sink, mappings, f"zoho.{module}")
+        done.append(f"zoho.{module} {_counts(outcome.counts)}")
+        if outcome.stopped:
+            return "; ".join([*done, f"stopped: {outcome.stopped}"])
+    return "; ".join(done) or "no module with an outbound mapping"
+
+
+def _notifications(container: Container) -> str:
+    result = process_notifications(container)
+    stopped = f"; stopped: {result.stopped}" if result.stopped else ""
+    return f"{_counts(result.outcomes)}; records {_counts(result.applied)}{stopped}"
+
+
+def _renew(container: Container) -> str:
+    renewed = renew_channels(container)
+    failed = [view for view in renewed if view.error is not None]
+    for view in failed:
+        log.warning("channel %s (%s) not renewed: %s", view.channel_id, view.module, view.error)
+    return f"{len(renewed) - len(failed)} channel(s) renewed, {len(failed)} not"
+
+
+def _inbox(container: Container) -> str:
+    inbox = container.settings.imports.inbox
+    inbox.mkdir(parents=True, exist_ok=True)
+    passed = process_inbox(container, container.document_parsers(), inbox)
+    for done in passed:
+        result = done.result
+        level = logging.WARNING if result.status == "failed" else logging.INFO
+        log.log(level, "inbox: %s %s %s", result.name, result.status, result.reason or _counts(result.counts))
+    return f"{len(passed)} file(s)"
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{key} {value:,}" for key, value in sorted(counts.items()) if value) or "nothing to do"

@@ -1,0 +1,64 @@
+"""The daemon's jobs, on SQLite and PostgreSQL: which run, and a run that fails or is not this
+process's turn never stops the scheduler."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from connector.bootstrap import Container
+from connector.daemon import Job, run_job, scheduled_jobs
+from connector.settings import DaemonSettings, ZohoSettings
+from connector.sync.leases import lease
+
+
+def with_settings(container: Container, monkeypatch: pytest.MonkeyPatch, **sections: object) -> None:
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update=sections))
+
+
+def test_only_the_inbox_runs_without_zoho_and_an_interval_of_0_switches_a_job_off(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert [job.name for job in scheduled_jobs(container)] == ["inbox"]
+    zoho = ZohoSettings(enabled=True, client_id="1000.X", client_secret=SecretStr("s"))
+    with_settings(container, monkeypatch, zoho=zoho, daemon=DaemonSettings(push_minutes=0))
+    assert [(job.name, job.every) for job in scheduled_jobs(container)] == [
+        ("zoho pull", timedelta(minutes=15)),
+        ("zoho notifications", timedelta(seconds=60)),
+        ("inbox", timedelta(seconds=30)),
+    ]  # channels are renewed only with a callback URL to renew them for
+    watched = zoho.model_copy(update={"callback_url": "https://connector.example.com/zoho/notify"})
+    with_settings(container, monkeypatch, zoho=watched)
+    assert "zoho channels" in [job.name for job in scheduled_jobs(container)]
+
+
+def test_a_failed_run_is_logged_and_the_next_one_still_runs(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs: list[int] = []
+
+    def flaky() -> str:
+        runs.append(1)
+        if len(runs) == 1:
+            raise RuntimeError("the CRM is down")
+        return "2 done"
+
+    job = Job("flaky", timedelta(minutes=1), flaky)
+    with caplog.at_level(logging.INFO):
+        run_job(container, job)
+        run_job(container, job)
+    assert len(runs) == 2
+    assert "flaky failed; it runs again in 0:01:00" in caplog.text
+    assert "flaky: 2 done" in caplog.text
+
+
+def test_a_job_another_replica_is_running_is_not_run_here(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = Job("zoho pull", timedelta(minutes=15), lambda: pytest.fail("ran while another replica ran it"))
+    with lease(container.sessions, "scheduled zoho pull"), caplog.at_level(logging.INFO):
+        run_job(container, job)
+    assert "zoho pull: not run now, scheduled zoho pull is running elsewhere now" in caplog.text
