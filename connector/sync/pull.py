@@ -27,6 +27,7 @@ from connector.mapping.files import MappingSet
 from connector.master.sync import apply_mapped, apply_records, inbound_mapping, map_batch
 from connector.ports import Changed, ContactSource, Deletion
 from connector.sync import cursors
+from connector.sync.leases import lease
 from connector.sync.models import SyncRun
 from connector.sync.prefetch import prefetched_runs
 from connector.sync.runs import finish_run, start_run
@@ -54,7 +55,21 @@ def pull_stream(
     full: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PullResult:
-    """Changes then deletions of `backend.stream` since its cursor (from the start with `full`)."""
+    """Changes then deletions of `backend.stream` since its cursor (from the start with `full`); one
+    pull of a stream at a time (another process pulling it, the daemon or a person, is waited for)."""
+    with lease(container.sessions, f"pull {backend}.{stream}"):
+        return _pull(container, source, mappings, backend, stream, full, clock)
+
+
+def _pull(
+    container: Container,
+    source: ContactSource,
+    mappings: MappingSet,
+    backend: str,
+    stream: str,
+    full: bool,
+    clock: Callable[[], datetime],
+) -> PullResult:
     mapping = inbound_mapping(mappings, f"{backend}.{stream}")
     result = PullResult(mapping.source)
     signpost = clock()
