@@ -108,26 +108,31 @@ class MappedExport:
         read, skipped = reader.read, reader.skipped if reader.skips else None
         members: list[tuple[Row, Draft | str]] = []
         current: str | None = None
+        follows = False  # the row before was the group's: a row under merged cells may continue it
         for row in table:
             if row.error is not None:
                 yield Problem(Origin(name, row.number, row.raw), row.error)
+                follows = False
                 continue
             if skipped is not None and skipped(row):
+                follows = False  # a skipped document's further rows are not the one before's
                 continue
             key, draft = read(row)
-            if key is None and members:  # a merged cell's blank, filled down, may continue the document
+            if key is None and follows:  # a merged cell's blank, filled down, may continue the document
                 continued = _continuing(read, row, members, current)
                 if continued is not None:
                     members.append(continued)
                     continue
             if key is None:  # no group value: on its own, whatever it is
                 yield self._one(name, row, draft, numbered)
+                follows = False
                 continue
             if key != current and members:
                 yield self._group(name, members, numbered)
                 members = []
             current = key
             members.append((row, draft))
+            follows = True
         if members:
             yield self._group(name, members, numbered)
 
@@ -185,17 +190,25 @@ def _continuing(
     """A row without a group value that continues the group above it: a document's further allocation
     under merged cells (Excel leaves them blank below their first row, and so does its CSV). Its blank
     cells are filled down from the row above; it continues the group when it then has the group's value
-    and the document's own values, so that it differs only in its allocation. (The row, filled, and its
-    draft; its raw text stays as the file has it.)"""
+    and the document's own values, so that it differs only in its allocation, and the allocations still
+    fit in the amount. (The row, filled, and its draft; its raw text stays as the file has it.)"""
     above = members[-1][0].cells
     cells = [
         cell if cell.strip() else above[i] if i < len(above) else cell for i, cell in enumerate(row.cells)
     ]
     filled = Row(row.number, cells + above[len(cells) :], row.raw)
     key, draft = read(filled)
-    first = members[0][1]
-    if key != current or isinstance(draft, str) or isinstance(first, str) or head_differences([first, draft]):
+    drafts = [d for _, d in members if isinstance(d, Draft)]
+    if (
+        key != current
+        or isinstance(draft, str)
+        or len(drafts) < len(members)
+        or head_differences([*drafts, draft])
+    ):
         return None
+    applied = [d.allocation_amount for d in (*drafts, draft)]
+    if None in applied or sum(a for a in applied if a is not None) > draft.amount.minor:
+        return None  # not a further part of the amount: a row of its own
     return filled, draft
 
 

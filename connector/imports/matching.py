@@ -27,11 +27,12 @@ from connector.documents import Document
 from connector.money import Money
 
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-/_.]*[A-Za-z0-9])?")
-# Numbers printed in groups of four: a card or account number (digits only), an IBAN (country, check digits).
-_GROUPED = re.compile(
-    r"(?<![A-Za-z0-9])"
-    r"(?:\d{4}(?: \d{4}){2,}(?: \d{1,3})?|[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,}(?: [A-Za-z0-9]{1,3})?)"
-    r"(?![A-Za-z0-9])"
+# Numbers printed in groups of four: a card or account number (16–19 digits), an IBAN (country and check
+# digits first). Joined, none of their groups passes for an invoice number (a list of four or more
+# four-digit invoice numbers is joined too: it then names nothing, and the receipt waits for a person).
+_CARD = re.compile(r"(?<![A-Za-z0-9\-/_.])\d{4}(?: \d{4}){3}(?: \d{1,3})?(?![A-Za-z0-9\-/_.])")
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9\-/_.])[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,}(?: [A-Za-z0-9]{1,3})?(?![A-Za-z0-9\-/_.])"
 )
 # Legal forms that differ between a bank's payer name and the customer master ("ACME Pte. Ltd." paying
 # as "ACME Co., Ltd."): whole words at the end, never the end of a word ("Zinc" keeps its "inc").
@@ -100,7 +101,8 @@ def tokens(texts: Iterable[str | None]) -> list[str]:
     found: dict[str, None] = {}
     for text in texts:
         if text:
-            folded = _GROUPED.sub(_without_spaces, unicodedata.normalize("NFKC", text))
+            folded = unicodedata.normalize("NFKC", text)
+            folded = _CARD.sub(_without_spaces, _IBAN.sub(_without_spaces, folded))
             for token in _TOKEN.findall(folded):
                 token = token.upper()
                 found.setdefault(token, None)

@@ -83,8 +83,9 @@ def _each_entry_once(
     checked: Sequence[tuple[StatementLines, LedgerSide, StatementReport]], window_days: int
 ) -> list[StatementReport]:
     """The reports again where an entry another statement of the file matched was among their ledger
-    entries. The statement whose line posted an entry keeps it (with its reversal), else the first to
-    match it by amount and date."""
+    entries. The statement whose line posted an entry keeps it, else the first to match it by amount
+    and date; with it goes its reversal, unless a line of its own matched that (a receipt in one
+    statement, the bank's return of it in the next)."""
     owner: dict[int, int] = {}
     for by_import in (True, False):
         for index, (_, _, report) in enumerate(checked):
@@ -94,7 +95,11 @@ def _each_entry_once(
     reports = []
     for index, (group, ledger, report) in enumerate(checked):
         theirs = {entry_id for entry_id, first in owner.items() if first != index}
-        kept = tuple(e for e in ledger.entries if e.entry_id not in theirs and e.counterpart_id not in theirs)
+        kept = tuple(
+            e
+            for e in ledger.entries
+            if owner.get(e.entry_id) == index or (e.entry_id not in theirs and e.counterpart_id not in theirs)
+        )
         if len(kept) < len(ledger.entries):
             report = check_statement(group, replace(ledger, entries=kept), window_days)
         reports.append(report)
@@ -181,7 +186,7 @@ def _other_lines_entries(session: Session, source: str, entry_ids: set[int]) -> 
                 select(line.entry_id).where(
                     line.kind == "bank_line",
                     line.source == source,
-                    line.status.in_(("posted", "unapplied", "linked", "reversal")),
+                    line.status.in_(("posted", "unapplied", "linked", "reversal", "reversed")),
                     line.entry_id.in_(wanted[start : start + _CHUNK]),
                 )
             )

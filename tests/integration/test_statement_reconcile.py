@@ -224,6 +224,43 @@ def test_a_banks_return_in_a_later_statement_matches_the_reversal_it_posted(
     assert report.reconciles
 
 
+def test_a_receipt_and_its_return_in_two_statements_of_one_file_match_each_their_entry(
+    container: Container, tmp_path: Path
+) -> None:
+    february = statement_xml("FEB", 2, "0.00", "100.00", entry_xml("A1", "100.00", "2026-02-27"))
+    returned = entry_xml("R1", "100.00", "2026-03-02", debit=True, reversal=True)
+    march = statement_xml("MAR", 3, "100.00", "0.00", returned)
+    both = camt_file(tmp_path / "both.xml", february, march)
+    assert import_file(container, both, [Camt053Parser()]).counts["reversed"] == 1
+
+    first, second = reconcile(container, both, Camt053Parser()).statements
+
+    assert [m.line.external_id for m in first.matched] == ["A1"]
+    assert [m.line.external_id for m in second.matched] == ["R1"]
+    assert first.reconciles
+    assert second.reconciles
+
+
+def test_a_returned_receipts_entry_is_never_another_months_line_of_the_same_amount(
+    container: Container, tmp_path: Path
+) -> None:
+    february = statement_xml("FEB", 2, "0.00", "100.00", entry_xml("A1", "100.00", "2026-02-27"))
+    import_file(container, camt_file(tmp_path / "feb.xml", february), [Camt053Parser()])
+    returned = entry_xml("R1", "100.00", "2026-03-02", debit=True, reversal=True)
+    import_file(
+        container,
+        camt_file(tmp_path / "r.xml", statement_xml("R", 3, "100.00", "0.00", returned)),
+        [Camt053Parser()],
+    )
+    again = entry_xml("M1", "100.00", "2026-03-02")  # the customer paid again, not yet imported
+    march = camt_file(tmp_path / "mar.xml", statement_xml("MAR", 3, "100.00", "100.00", returned, again))
+
+    (report,) = reconcile(container, march, Camt053Parser()).statements
+
+    assert [m.line.external_id for m in report.matched] == ["R1"]
+    assert [(m.line.external_id, m.reason) for m in report.missing_lines] == [("M1", "never imported")]
+
+
 def test_a_banks_export_of_lines_states_no_balances_and_reconciles_once_imported(
     container: Container,
 ) -> None:

@@ -376,6 +376,8 @@ def test_rows_under_merged_cells_continue_their_document_and_a_differing_one_sta
             f"{head},AR201,30000.00",
             ",,,,,,,,,,AR202,20000.00",  # the merged cells' blanks, as Excel saves them
             ",2026/3/9,,,,,,,,,AR203,100.00",  # another date: not the receipt above
+            f"{head.replace('已审核', '暂存').replace('SKD101', 'SKD102')},AR205,10000.00",  # skipped: 暂存
+            ",,,,,,,,,,AR206,5000.00",  # the skipped receipt's: never the one before's
         ]
     )
     path = tmp_path / "merged.csv"
@@ -387,11 +389,24 @@ def test_rows_under_merged_cells_continue_their_document_and_a_differing_one_sta
         ("AR202", 2000000),
     ]
     assert receipt.origin.raw.splitlines()[1] == ",,,,,,,,,,AR202,20000.00"
-    (alone,) = _problems(found)
-    assert (alone.origin.row, alone.reason) == (
-        4,
-        "external_id (单据编号): a value is required here but the source has none",
-    )
+    assert [problem.origin.row for problem in _problems(found)] == [4, 6]
+    assert {problem.reason for problem in _problems(found)} == {
+        "external_id (单据编号): a value is required here but the source has none"
+    }
+
+
+def test_a_blank_row_applying_more_than_the_payment_above_is_not_part_of_it(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    header = "Date,CustomerPayment ID,Payment Number,Customer Name,Amount,Currency Code,Invoice Number"
+    header += ",Amount Applied to Invoice"
+    text = header + "\n2026-03-02,46001,PMT-1,Acme,80.00,USD,INV-1,80.00\n,,,,,,INV-2,80.00\n"
+    path = tmp_path / "payments.csv"
+    path.write_text(text, encoding="utf-8")
+    found = list(_parser(shipped, "zoho_books.payments").parse(path, path.name))
+    (payment,) = _documents(found).values()
+    assert payment.allocations == (Allocation("INV-1", Money.of("80.00", "USD")),)
+    assert [problem.origin.row for problem in _problems(found)] == [3]
 
 
 def test_a_gbk_kingdee_export_with_a_title_line_and_a_totals_line(shipped: MappingSet) -> None:

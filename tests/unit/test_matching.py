@@ -58,6 +58,12 @@ def test_a_card_number_printed_in_groups_of_four_is_one_identifier_not_four() ->
     assert tokens(["IBAN DE89 3704 0044 0532 0130 00 INV-7"]) == ["IBAN", "DE89370400440532013000", "INV-7"]
     assert tokens(["GB29 NWBK 6016 1331 9268 19"]) == ["GB29NWBK60161331926819"]
     assert tokens(["INV 1234", "INV1 INV2 INV3"]) == ["INV", "1234", "INV1", "INV2", "INV3"]
+    assert tokens(["BE68 5390 0754 7034 INV-0042"]) == ["BE68539007547034", "INV-0042"]
+
+
+def test_three_numeric_invoice_numbers_in_a_row_stay_three() -> None:
+    known = Known({n: ("KA001", "invoice") for n in ("1001", "1002", "1003")})
+    assert match(known, "Inv 1001 1002 1003")[1] == ("1001", "1002", "1003")
 
 
 def test_a_group_of_a_card_number_does_not_pass_for_a_numeric_invoice() -> None:
