@@ -145,11 +145,14 @@ class MatchingSettings(Section):
     )
 
 
+ChangedDocuments = Literal["reverse_and_repost", "quarantine"]
+
+
 class ImportSettings(Section):
     """Accounting exports and bank statements."""
 
     inbox: Path = Path("inbox")  # the daemon imports files dropped here; archive/ and failed/ beside them
-    changed_documents: Literal["reverse_and_repost", "quarantine"] = "reverse_and_repost"
+    changed_documents: ChangedDocuments = "reverse_and_repost"
     batch_size: int = Field(default=10_000, ge=1, le=100_000)
     matching: MatchingSettings = MatchingSettings()
 

@@ -28,6 +28,7 @@ import re
 import unicodedata
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -231,20 +232,22 @@ def csv_rows(
     head = list(itertools.islice(text, HEADER_SEARCH_ROWS))
     index, chosen = _find_header(head, name, delimiter, header_row, headers)
     taken: list[str] = []
-    again: list[str] = []  # lines handed back to the reader
+    again: list[str] = []  # lines handed back, read before the file's next ones
+    rest = itertools.chain(head[index:], text)
 
     def lines() -> Iterator[str]:
-        for line in itertools.chain(head[index:], text):
-            while again:
+        while True:
+            if again:
                 yield again.pop(0)
-            yield line
-        while again:
-            yield again.pop(0)
+            elif (line := next(rest, None)) is not None:
+                yield line
+            else:
+                return
 
-    reader = csv.reader(tapped(lines(), taken), delimiter=chosen)
     number = index
     width: int | None = None
-    while True:
+    while True:  # a new reader when lines were handed back after the file's end, or after an error
+        reader = csv.reader(tapped(lines(), taken), delimiter=chosen)
         try:
             for cells in reader:
                 number += 1
@@ -259,12 +262,14 @@ def csv_rows(
                 if any(cells):
                     width = len(cells) if width is None else width
                     yield Row(number, cells, raw.rstrip("\r\n"))
-            return
         except csv.Error as exc:  # e.g. a field over the csv size limit: this record only
             number += 1
             raw = "".join(taken).rstrip("\r\n")
             taken.clear()
             yield Row(number, [], raw, f"unreadable CSV row: {exc}")
+            continue
+        if not again:
+            return
 
 
 def _closes_cleanly(taken: list[str], delimiter: str, width: int, cells: list[str]) -> bool:
@@ -328,14 +333,14 @@ def xlsx_rows(
         warnings.simplefilter("ignore")
         try:
             book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        except (*_DAMAGED, InvalidFileException) as exc:
             raise FileFormatError(f"{name}: not a readable XLSX workbook ({exc})") from exc
     _read_east_asian_dates(book)
     try:
         worksheet = _sheet(book, sheet, name)
         worksheet.reset_dimensions()  # some writers record a wrong sheet size; read what is there
         found = False
-        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        for number, values in _sheet_rows(worksheet, name):
             cells = [cell_text(value) for value in values]
             while cells and not cells[-1]:
                 cells.pop()
@@ -351,6 +356,26 @@ def xlsx_rows(
             raise FileFormatError(f"{name}: no header row{wanted} in sheet {worksheet.title!r}")
     finally:
         book.close()
+
+
+# What openpyxl raises on a damaged workbook: a corrupt zip entry, cut or broken XML inside.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OSError, SyntaxError)
+
+
+def _sheet_rows(worksheet: Any, name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """(row number, values) of the sheet; a workbook damaged part-way (a corrupt zip entry, cut XML) is
+    a FileFormatError naming the last row read."""
+    rows = worksheet.iter_rows(values_only=True)
+    number = 0
+    while True:
+        try:
+            values = next(rows, None)
+        except _DAMAGED as exc:
+            raise FileFormatError(f"{name}: the workbook is damaged after row {number} ({exc})") from exc
+        if values is None:
+            return
+        number += 1
+        yield number, values
 
 
 def _read_east_asian_dates(book: Any) -> None:

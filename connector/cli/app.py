@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 import connector.cli.zoho_admin  # noqa: F401  (registers zoho setup, watch, channels, notifications)
 from connector import __version__
@@ -174,4 +174,8 @@ def main() -> None:
         sys.exit(1)
     except ConnectorError as exc:
         err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    except OperationalError as exc:  # unreachable, refused, locked, out of space: not a bug to trace
+        cause = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        err.print(f"error: the database cannot be used: {cause}", markup=False)  # never the SQL or values
         sys.exit(1)

@@ -55,6 +55,7 @@ def list_records(
     """Quarantined records, oldest first, with why they failed (never their raw input: see `show`)."""
     with unit_of_work(state(ctx).container().sessions) as session:
         entries = quarantine.list_records(session, status=status, source=source, job=job, limit=limit)
+        total = quarantine.count_records(session, status=status, source=source, job=job)
     if as_json:
         out.print(dumps([_row(entry) for entry in entries]), markup=False)
         return
@@ -64,7 +65,9 @@ def list_records(
         if e.status == "resolved":
             line += f"  [resolved by {e.resolved_by}: {e.resolution}]"
         out.print(line, markup=False)
-    out.print(f"{len(entries)} record(s) {'in quarantine' if status == 'all' else status}", markup=False)
+    shown = f"{len(entries)} of {total}" if total > len(entries) else f"{total}"
+    more = f" (the oldest {len(entries)} shown; --limit for more)" if total > len(entries) else ""
+    out.print(f"{shown} record(s) {'in quarantine' if status == 'all' else status}{more}", markup=False)
 
 
 @quarantine_app.command("show")
@@ -113,6 +116,13 @@ def retry(
         typer.Option("--file", exists=True, dir_okay=False, help="Where an imported file is now, if moved."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Do everything, then roll it back.")] = False,
+    accept_changes: Annotated[
+        bool,
+        typer.Option(
+            "--accept-changes",
+            help="Repost documents that changed since their import (reversing the old), whatever the policy.",
+        ),
+    ] = False,
 ) -> None:
     """Replay records: an imported file is imported again, a customer record mapped again; records that
     go through are resolved by "retry", those that fail again count another attempt."""
@@ -140,6 +150,7 @@ def retry(
         mappings=lambda: mappings_for_run(container),
         moved=files or (),
         dry_run=dry_run,
+        accept_changes=accept_changes,
     )
     for outcome in outcomes:
         if outcome.status == "error":
@@ -164,7 +175,13 @@ def describe(outcome: RetryOutcome) -> str:
         f"{len(outcome.resolved)} went through (resolved), {len(outcome.still_open)} failed again "
         f"(run {outcome.run_id})"
     )
-    return f"{outcome.subject}: {head}" + (f" — {counts}" if counts else "")
+    others = sorted(set(outcome.resolved + outcome.still_open) - set(outcome.ids))
+    also = (
+        f"; the file's other open records were tried too: {', '.join(f'#{i}' for i in others)}"
+        if others
+        else ""
+    )
+    return f"{outcome.subject}: {head}" + (f" — {counts}" if counts else "") + also
 
 
 @quarantine_app.command("resolve")

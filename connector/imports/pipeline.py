@@ -13,25 +13,27 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connector.batching import CommitBehind, cyclic_gc_paused
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.documents import Document, DocumentParser, Parsed, Problem, SniffsWholeFile, Statement
-from connector.errors import FileFormatError
+from connector.errors import ConnectorError, FileFormatError
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
 from connector.imports.post import DocumentPoster, quarantine_input
 from connector.imports.rules import Accounts
 from connector.ledger.models import utcnow
+from connector.settings import ChangedDocuments, ImportSettings
 from connector.sync.leases import IMPORTS, lease
 from connector.sync.models import SyncRun
 from connector.sync.runs import finish_run, start_run
@@ -102,6 +104,7 @@ def import_file(
     digest: str | None = None,
     progress: Callable[[int], None] | None = None,
     name: str | None = None,
+    changed_documents: ChangedDocuments | None = None,
 ) -> FileResult:
     """Import one file; `progress` is told how many items each batch read.
 
@@ -111,7 +114,8 @@ def import_file(
     since) or one a person resolved stays as it is. `stored_path` is where the bytes will be kept (the
     inbox's archive), by default `path` itself; `digest` is the file's `file_hash` when the caller has
     it already; `name` what the file is called in records and vouchers, by default its own name (a
-    retry of an archived copy keeps the name it came with).
+    retry of an archived copy keeps the name it came with); `changed_documents` the policy for documents
+    changed since their import, when not the settings' (a person accepting the changes a retry finds).
     Imports run one at a time (the `imports` lease): a receipt's two records pair only if the second
     is imported once the first is in.
     """
@@ -127,10 +131,14 @@ def import_file(
         try:
             parser = choose_parser(path, parsers, format)
         except FileFormatError as exc:
-            _record_failure(container, name, digest, format, str(exc))
+            if not dry_run:  # a dry run writes nothing, not even that the file failed
+                _record_failure(container, name, digest, format, str(exc))
             return FileResult(name, None, "failed", reason=str(exc))
+        imports = container.settings.imports
+        if changed_documents is not None:
+            imports = imports.model_copy(update={"changed_documents": changed_documents})
         if dry_run:
-            return _dry_run(container, path, name, parser, progress, rows)
+            return _dry_run(container, imports, path, name, parser, progress, rows)
         with unit_of_work(container.sessions) as session:
             file_id, run_id = _register(session, name, stored_path or path, digest, parser.format, earlier)
         result = FileResult(name, parser.format, "imported")
@@ -144,9 +152,11 @@ def import_file(
                     with commits.transaction() as session:
                         run = session.get_one(SyncRun, run_id)
                         known = _known(container, session, known)
-                        result.counts += _import_batch(container, session, known, batch, file_id, run, rows)
+                        result.counts += _import_batch(
+                            container, imports, session, known, batch, file_id, run, rows
+                        )
 
-                _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
+                _each_batch(parser, path, name, imports.batch_size, import_batch, progress)
         except FileFormatError as exc:
             result.status, result.reason = "failed", str(exc)
         with unit_of_work(container.sessions) as session:
@@ -156,6 +166,7 @@ def import_file(
 
 def _dry_run(
     container: Container,
+    imports: ImportSettings,
     path: Path,
     name: str,
     parser: DocumentParser,
@@ -169,9 +180,9 @@ def _dry_run(
         known = _known(container, session, None)
 
         def import_batch(batch: list[Parsed]) -> None:
-            result.counts += _import_batch(container, session, known, batch, None, run, rows)
+            result.counts += _import_batch(container, imports, session, known, batch, None, run, rows)
 
-        _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
+        _each_batch(parser, path, name, imports.batch_size, import_batch, progress)
     except FileFormatError as exc:
         result.status, result.reason = "failed", str(exc)
     finally:
@@ -194,12 +205,24 @@ def _each_batch(
     iterator = iter(parser.parse(str(path), name))
     while True:
         with cyclic_gc_paused():
-            batch = list(islice(iterator, size))
+            batch = _next_batch(iterator, size, name)
             if not batch:
                 return
             handle(batch)
         if progress is not None:
             progress(len(batch))
+
+
+def _next_batch(iterator: Iterator[Parsed], size: int, name: str) -> list[Parsed]:
+    """The next `size` items. A parser's library failing on the file's bytes (a codec, a damaged archive)
+    makes the file unreadable from there: the file's fault, reported as such, never a crash that would
+    stop the inbox's other files."""
+    try:
+        return list(islice(iterator, size))
+    except (ConnectorError, SQLAlchemyError, MemoryError):
+        raise
+    except Exception as exc:
+        raise FileFormatError(f"{name}: unreadable from here on ({type(exc).__name__}: {exc})") from exc
 
 
 def _known(container: Container, session: Session, known: KnownCustomers | None) -> KnownCustomers:
@@ -212,6 +235,7 @@ def _known(container: Container, session: Session, known: KnownCustomers | None)
 
 def _import_batch(
     container: Container,
+    imports: ImportSettings,
     session: Session,
     known: KnownCustomers,
     batch: list[Parsed],
@@ -235,12 +259,11 @@ def _import_batch(
             documents.append(item)
     counts["documents"] += len(documents)
     if documents:
-        settings = container.settings
         poster = DocumentPoster(
             session,
             container.cipher,
-            Accounts.of(settings.ledger.chart),
-            settings.imports,
+            Accounts.of(container.settings.ledger.chart),
+            imports,
             known,
             file_id,
             run,

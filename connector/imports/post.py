@@ -165,7 +165,11 @@ class DocumentPoster:
         """A document changed since it was imported: reverse what it posted (or quarantine it)."""
         where = f"{held.source} {held.external_id}"
         if self.settings.changed_documents == "quarantine":
-            self._quarantine(document, f"{where} changed since it was imported (policy: quarantine)")
+            self._quarantine(
+                document,
+                f"{where} changed since it was imported (policy: quarantine); to repost it as changed: "
+                "connector quarantine retry ID --accept-changes",
+            )
             return False
         self._reverse_posted(
             held, document, f"{where} changed: reversed, reposted as revision {held.revision + 1}"

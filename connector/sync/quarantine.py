@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError
@@ -20,6 +20,8 @@ from connector.ledger.models import utcnow
 from connector.security.cipher import FieldCipher
 from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.runs import raw_input
+
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 STATUSES = ("open", "resolved", "all")
 
@@ -74,20 +76,30 @@ def list_records(
     limit: int | None = None,
 ) -> list[Entry]:
     """Quarantined records, oldest first: open, resolved or all, of one source or job."""
+    query = select(QuarantinedRecord, SyncRun).outerjoin(SyncRun, QuarantinedRecord.run_id == SyncRun.id)
+    query = _filtered(query, status, source, job).order_by(QuarantinedRecord.id).limit(limit)
+    return [_entry(record, run) for record, run in session.execute(query)]
+
+
+def count_records(
+    session: Session, *, status: str = "open", source: str | None = None, job: str | None = None
+) -> int:
+    """How many records `list_records` lists without a limit."""
+    query = select(func.count()).select_from(QuarantinedRecord)
+    query = _filtered(query.outerjoin(SyncRun, QuarantinedRecord.run_id == SyncRun.id), status, source, job)
+    return session.scalar(query) or 0
+
+
+def _filtered(query: _Query, status: str, source: str | None, job: str | None) -> _Query:
     if status not in STATUSES:
         raise ConnectorError(f"unknown quarantine status {status!r} (use {', '.join(STATUSES)})")
-    query = (
-        select(QuarantinedRecord, SyncRun)
-        .outerjoin(SyncRun, QuarantinedRecord.run_id == SyncRun.id)
-        .order_by(QuarantinedRecord.id)
-    )
     if status != "all":
         query = query.where(QuarantinedRecord.status == status)
     if source is not None:
         query = query.where(QuarantinedRecord.source == source)
     if job is not None:
         query = query.where(SyncRun.job == job)
-    return [_entry(record, run) for record, run in session.execute(query.limit(limit))]
+    return query
 
 
 def load_records(

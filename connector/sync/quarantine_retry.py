@@ -125,12 +125,14 @@ def retry(
     mappings: Callable[[], MappingSet],
     moved: Sequence[Path] = (),
     dry_run: bool = False,
+    accept_changes: bool = False,
 ) -> list[RetryOutcome]:
     """Replay the open records `ids` where they can be replayed; one outcome per file, source or record.
 
     `parsers` and `mappings` are asked for only when records need them. `moved` names files whose
     bytes are no longer where they were imported from (matched by content). With `dry_run` everything
-    is done and rolled back: the outcomes say what a retry would do.
+    is done and rolled back: the outcomes say what a retry would do. With `accept_changes` a document
+    changed since its import is reversed and reposted, whatever the `changed_documents` policy.
     """
     with unit_of_work(container.sessions) as session:
         plan = _plan(session, container.cipher, ids)
@@ -141,7 +143,9 @@ def retry(
     at = {file_hash(path): path for path in moved}
     unused = dict(at)
     for file_id, record_ids in sorted(plan.files.items()):
-        outcomes.append(_retry_file(container, file_id, record_ids, parsers, at, unused, dry_run))
+        outcomes.append(
+            _retry_file(container, file_id, record_ids, parsers, at, unused, dry_run, accept_changes)
+        )
     outcomes += [
         RetryOutcome(str(path), [], "error", "its content is not that of a file whose records were retried")
         for path in unused.values()
@@ -172,6 +176,7 @@ def _retry_file(
     at: dict[str, Path],
     unused: dict[str, Path],
     dry_run: bool,
+    accept_changes: bool,
 ) -> RetryOutcome:
     with unit_of_work(container.sessions) as session:
         row = session.get(ImportedFile, file_id)
@@ -217,6 +222,7 @@ def _retry_file(
         dry_run=dry_run,
         stored_path=path,
         name=name,  # what it was called when it came: its archived copy is named by its hash
+        changed_documents="reverse_and_repost" if accept_changes else None,
     )
     failed.counts = result.counts
     if result.status not in ("imported", "dry-run"):

@@ -144,6 +144,18 @@ def test_database_passwords_never_appear_in_output(
     assert "***" in result.out
 
 
+def test_a_database_that_cannot_be_reached_is_one_clear_line_without_its_password(
+    cli, monkeypatch: pytest.MonkeyPatch, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd)
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", "postgresql+psycopg://bob:TopSecret-4711@127.0.0.1:9/db")
+    result = cli("ledger", "verify")
+    assert result.code == 1
+    assert result.err.startswith("error: the database cannot be used: connection failed")
+    assert len(result.err.strip().splitlines()) == 1
+    assert "TopSecret-4711" not in result.out + result.err
+
+
 @pytest.mark.postgres
 def test_the_demo_runs_on_postgresql_too(cli, monkeypatch: pytest.MonkeyPatch) -> None:
     url = postgres_url()

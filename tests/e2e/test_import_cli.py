@@ -8,7 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from connector.bootstrap import build_container
+from connector.db import unit_of_work
+from connector.imports.models import ImportedFile
+from connector.settings import load_settings
 from tests.conftest import REPO, copy_example_config
 from tests.e2e.conftest import Result
 
@@ -49,6 +54,14 @@ def test_a_statement_imports_once_its_unknown_payers_wait_and_a_person_applies_o
 
 def test_an_unknown_file_is_refused_with_the_reason_and_a_non_zero_exit(cli: Cli, workspace: Path) -> None:
     (workspace / "notes.txt").write_text("nothing to import here\n", encoding="utf-8")
+    tried = cli("import", "--dry-run", "notes.txt")
+    assert (tried.code, "not a format the connector knows" in tried.out) == (1, True)
+    container = build_container(load_settings(), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            assert session.scalars(select(ImportedFile.name)).all() == []  # a dry run writes nothing
+    finally:
+        container.close()
     result = cli("import", "notes.txt")
     assert result.code == 1
     assert (

@@ -60,6 +60,8 @@ def test_list_says_where_and_why_without_the_raw_input_and_show_gives_the_input(
     assert listed.code == 0, listed.err
     lines = listed.out.splitlines()
     assert lines[-1] == "3 record(s) open"
+    cut = cli("quarantine", "list", "--limit", "2").out.splitlines()
+    assert cut[-1] == "2 of 3 record(s) open (the oldest 2 shown; --limit for more)"
     assert "contacts.csv row 3" in lines[0]
     assert "name: Full_Name: a value is required" in lines[0]
     assert "invoices.csv:3" in lines[1]

@@ -3,13 +3,17 @@ next pass, which imports what was added."""
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from connector.bootstrap import Container
 from connector.imports.inbox import process_inbox
+from tests.conftest import REPO
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, write
 
 
@@ -39,3 +43,25 @@ def test_a_file_written_to_while_it_was_imported_stays_and_the_next_pass_takes_t
     assert second.moved_to is not None
     assert not upload.exists()
     assert_ledger_verifies(container)
+
+
+def test_a_damaged_workbook_is_set_aside_and_the_files_after_it_are_imported(
+    container: Container, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    workbook = (REPO / "tests" / "fixtures" / "exports" / "quickbooks_online_invoices.xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as archive:
+        sheet = archive.getinfo("xl/worksheets/sheet1.xml")
+    start = sheet.header_offset + 30 + len(sheet.filename.encode()) + 16  # inside its compressed data
+    damaged = bytearray(workbook)
+    damaged[start : start + 8] = bytes(8)
+    (inbox / "a_damaged.xlsx").write_bytes(bytes(damaged))
+    shutil.copy(REPO / "tests" / "fixtures" / "exports" / "xero_payments.csv", inbox / "b_payments.csv")
+
+    first, second = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
+
+    assert (first.result.status, first.moved_to) == ("failed", inbox / "failed" / "a_damaged.xlsx")
+    assert first.result.reason.startswith("a_damaged.xlsx: ")
+    assert (inbox / "failed" / "a_damaged.xlsx.reason.txt").exists()
+    assert second.result.status == "imported"

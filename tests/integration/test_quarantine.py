@@ -120,7 +120,13 @@ def test_a_retry_leaves_alone_a_row_a_person_resolved_and_a_change_the_policy_ho
 
     assert (again.resolved, again.still_open) == ([], [held])
     assert record(container, held).status == "open"
+    assert "connector quarantine retry ID --accept-changes" in record(container, held).reason
     assert receivable(container, nobody) == Money.of("20.00", "CNY")
+
+    [accepted] = retry(container, [held], parsers=parsers, mappings=no_mappings, accept_changes=True)
+
+    assert (accepted.resolved, accepted.counts["reposted"]) == ([held], 1)
+    assert receivable(container, nobody) == Money.of("25.00", "CNY")  # the change, this once
     assert_ledger_verifies(container)
 
 

@@ -107,6 +107,15 @@ def test_a_quote_never_closed_that_a_later_inch_mark_closes_is_caught_and_the_ro
     assert "never closed" in (found[1].error or "")
 
 
+def test_a_quote_never_closed_to_the_end_of_the_file_hands_back_every_row_after_it(tmp_path: Path) -> None:
+    found = list(rows(_write(tmp_path, "u.csv", b'A,B,C\n1,"x,2\n3,y,4\n5,z,6\n'), "u.csv"))
+    assert [(row.number, row.cells, row.error is None) for row in found[1:]] == [
+        (2, [], False),
+        (3, ["3", "y", "4"], True),
+        (4, ["5", "z", "6"], True),
+    ]
+
+
 def test_one_stray_byte_in_a_utf8_file_leaves_the_rest_utf8(tmp_path: Path) -> None:
     text = "name,amount\nMüller Maschinenbau,1\n上海星辰贸易有限公司,2\n".encode() + b"Caf\xe9,3\n"
     found = list(rows(_write(tmp_path, "stray.csv", text), "stray.csv"))
