@@ -199,7 +199,8 @@ def _renew(container: Container) -> str:
 def _inbox(container: Container) -> str:
     inbox = container.settings.imports.inbox
     inbox.mkdir(parents=True, exist_ok=True)
-    passed = process_inbox(container, container.document_parsers(), inbox)
+    settle = container.settings.imports.inbox_settle_seconds
+    passed = process_inbox(container, container.document_parsers(), inbox, settle_seconds=settle)
     for done in passed:
         result = done.result
         level = logging.WARNING if result.status == "failed" else logging.INFO

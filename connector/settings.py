@@ -152,6 +152,9 @@ class ImportSettings(Section):
     """Accounting exports and bank statements."""
 
     inbox: Path = Path("inbox")  # the daemon imports files dropped here; archive/ and failed/ beside them
+    inbox_settle_seconds: float = Field(
+        default=10.0, ge=0, description="a file in the inbox is taken once unchanged this long"
+    )
     changed_documents: ChangedDocuments = "reverse_and_repost"
     batch_size: int = Field(default=10_000, ge=1, le=100_000)
     matching: MatchingSettings = MatchingSettings()

@@ -23,8 +23,11 @@ def inbox_command(
     watch: Annotated[bool, typer.Option("--watch", help="Keep watching until interrupted.")] = False,
     interval: Annotated[float, typer.Option(min=0.5, help="Seconds between passes with --watch.")] = 10.0,
     settle: Annotated[
-        float, typer.Option(min=0.0, help="Seconds a file must stay unchanged before it is taken.")
-    ] = 2.0,
+        float | None,
+        typer.Option(
+            min=0.0, help="Seconds a file must stay unchanged before it is taken (default: the settings')."
+        ),
+    ] = None,
 ) -> None:
     """Import every file waiting in the inbox: processed files move to archive/ (named by their
     content hash), unreadable ones to failed/ with the reason beside them."""
@@ -35,7 +38,13 @@ def inbox_command(
     failed = False
     while True:
         try:
-            passed = process_inbox(container, parsers, inbox, settle_seconds=settle, progress=rows_progress)
+            passed = process_inbox(
+                container,
+                parsers,
+                inbox,
+                settle_seconds=container.settings.imports.inbox_settle_seconds if settle is None else settle,
+                progress=rows_progress,
+            )
         except LeaseHeldError as exc:
             if not watch:
                 raise

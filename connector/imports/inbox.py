@@ -6,7 +6,9 @@
 
 A file still being written is left for the next pass: it is taken once it has not changed for
 `settle_seconds`, and left where it is if it changed while it was imported (the next pass imports it
-again: what it held before is unchanged, what was added is new). A file whose bytes were imported
+again: what it held before is unchanged, what was added is new). A writer that pauses longer than that
+cannot be told from one that is done: writers should write elsewhere (or under a hidden or `.part`
+name) and move the finished file in, which is atomic on one file system. A file whose bytes were imported
 before is skipped by its hash and archived (the archive already holds the same bytes); a document seen
 in another file is skipped by its id. A file that fails for a reason outside it (the database
 unreachable) stays in the inbox for the next pass.

@@ -68,6 +68,7 @@ def org(cli: Cli, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
             "INBOX_SECONDS": "0.5",
         }.items():
             monkeypatch.setenv(f"CONNECTOR_DAEMON__{key}", value)
+        monkeypatch.setenv("CONNECTOR_IMPORTS__INBOX_SETTLE_SECONDS", "0")
         authorize(cli, server)
         yield server, url
 
