@@ -34,17 +34,21 @@ def import_command(
     ],
     format: Annotated[str, typer.Option("--format", help="A format name, or auto to recognise it.")] = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Do everything, then roll it back.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list of the files' results.")] = False,
 ) -> None:
     """Import invoices, payments and bank statements: each document once, matched to its customer."""
     container = state(ctx).container()
     parsers = container.document_parsers()
-    failed = False
+    results = []
     for path in paths:
         with rows_progress(path.name) as progress:
             result = import_file(container, path, parsers, format=format, dry_run=dry_run, progress=progress)
-        out.print(describe(result), markup=False)
-        failed = failed or result.status == "failed"
-    if failed:
+        results.append(result)
+        if not as_json:
+            out.print(describe(result), markup=False)
+    if as_json:
+        out.print(dumps([result_json(result) for result in results]), markup=False)
+    if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
 
 
@@ -74,6 +78,18 @@ def describe(result: FileResult) -> str:
         return head
     detail = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
     return f"{head}: {result.counts['documents']:,} documents" + (f" — {detail}" if detail else "")
+
+
+def result_json(result: FileResult) -> dict[str, object]:
+    """A file's result for `--json`: its name, format, status (imported, skipped, failed, dry-run),
+    reason and counts (documents, posted, quarantined …)."""
+    return {
+        "file": result.name,
+        "format": result.format,
+        "status": result.status,
+        "reason": result.reason or None,
+        "counts": dict(sorted((k, v) for k, v in result.counts.items() if v)),
+    }
 
 
 QUEUE_STATUSES = ("open", "applied", "rejected")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +10,7 @@ from typing import Annotated
 import typer
 
 from connector.cli.context import out, state
-from connector.cli.imports import describe, rows_progress
+from connector.cli.imports import describe, result_json, rows_progress
 from connector.errors import LeaseHeldError
 from connector.imports.inbox import process_inbox
 
@@ -21,6 +22,9 @@ def inbox_command(
         typer.Option("--folder", file_okay=False, help="The inbox (default: the settings' [imports] inbox)."),
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Keep watching until interrupted.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per file, a line each (also with --watch).")
+    ] = False,
     interval: Annotated[float, typer.Option(min=0.5, help="Seconds between passes with --watch.")] = 10.0,
     settle: Annotated[
         float | None,
@@ -51,8 +55,13 @@ def inbox_command(
             out.print(f"{exc}: the next pass waits", markup=False)
             passed = []
         for done in passed:
-            where = f" → {done.moved_to.relative_to(inbox)}" if done.moved_to else " (left in the inbox)"
-            out.print(describe(done.result) + where, markup=False)
+            moved = str(done.moved_to.relative_to(inbox)) if done.moved_to else None
+            if as_json:
+                line = {**result_json(done.result), "moved_to": moved}  # None: left in the inbox
+                out.print(json.dumps(line, ensure_ascii=False), markup=False)
+            else:
+                where = f" → {moved}" if moved else " (left in the inbox)"
+                out.print(describe(done.result) + where, markup=False)
             failed = failed or done.result.status == "failed"
         if not watch:
             break

@@ -54,8 +54,11 @@ def test_a_statement_imports_once_its_unknown_payers_wait_and_a_person_applies_o
 
 def test_an_unknown_file_is_refused_with_the_reason_and_a_non_zero_exit(cli: Cli, workspace: Path) -> None:
     (workspace / "notes.txt").write_text("nothing to import here\n", encoding="utf-8")
-    tried = cli("import", "--dry-run", "notes.txt")
-    assert (tried.code, "not a format the connector knows" in tried.out) == (1, True)
+    tried = cli("import", "--dry-run", "--json", "notes.txt")
+    assert tried.code == 1
+    [refused] = json.loads(tried.out)
+    assert (refused["file"], refused["status"], refused["counts"]) == ("notes.txt", "failed", {})
+    assert "not a format the connector knows" in refused["reason"]
     container = build_container(load_settings(), logging=False)
     try:
         with unit_of_work(container.sessions) as session:

@@ -5,6 +5,7 @@ could not read."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -109,8 +110,16 @@ def test_the_inbox_archives_imported_files_by_content_hash_and_skips_the_same_by
     state = ledger_state(workspace)
 
     shutil.copy(statement, inbox / "march-again.xml")
-    again = cli("inbox", "--settle", "0")
-    assert "march-again.xml: skipped (camt053): the same content was imported as march.xml" in again.out
+    again = cli("inbox", "--settle", "0", "--json")
+    skipped = json.loads(again.out)
+    assert skipped.pop("reason").startswith("the same content was imported as march.xml (")
+    assert skipped == {
+        "file": "march-again.xml",
+        "format": "camt053",
+        "status": "skipped",
+        "counts": {},
+        "moved_to": f"archive/{archived[0].name}",
+    }
     assert list((inbox / "archive").iterdir()) == archived
     assert not (inbox / "march-again.xml").exists()
     assert ledger_state(workspace) == state
