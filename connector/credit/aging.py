@@ -5,8 +5,9 @@ How AR postings become open items (the settlement rule):
 1. **Reversals cancel.** An entry and its reversal, both on or before the as-of date, cancel each
    other and are both left out: a voided invoice is gone, a reversed receipt pays nothing. (A
    reversal whose original is not among the lines is kept as an ordinary line.)
-2. **Debits are open items.** Every remaining AR debit (invoice, debit note) is an open item due at
-   its document date, else its posting date, plus the customer's payment terms.
+2. **Debits are open items.** Every remaining AR debit (invoice, debit note) is an open item due on
+   the due date its document states, else at its document date (else posting date) plus the
+   customer's payment terms.
 3. **Credits settle what they name, then oldest first (FIFO).** A credit (receipt, credit note) that
    names invoices (`applies_to`: the source's own applications, or invoice numbers in its reference)
    settles those first, each up to the amount named. The rest of every AR credit is pooled and settles
@@ -35,6 +36,7 @@ class ArLine:
     document_date: date | None = None
     reverses_id: int | None = None
     applies_to: tuple[tuple[int, int], ...] = ()  # (debit entry id, at most how much) it names, in order
+    due_date: date | None = None  # the invoice's own, when its document stated one
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,9 @@ def settle_fifo(debits: Sequence[OpenItem], credit_minor: int) -> tuple[list[Ope
 
 
 def due_date(line: ArLine, payment_terms_days: int) -> date:
+    """The due date the invoice states, else its date plus the customer's payment terms."""
+    if line.due_date is not None:
+        return line.due_date
     return (line.document_date or line.posting_date) + timedelta(days=payment_terms_days)
 
 

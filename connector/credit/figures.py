@@ -11,9 +11,10 @@ apply is `None` (no credit limit, no payment yet).
     aging_*, overdue  open AR items by days past due (settlement rule: `connector.credit.aging`)
     available_credit  credit_limit − balance
     last_payment_*    the latest receipt (`connector.credit.reads.receipts`), by posting date
-    paid_trailing_12m receipts posted in the 365 days ending on as_of
+    paid_trailing_12m receipts of the year ending on as_of (after the same day a year before)
     credit_score      `connector.credit.score`; credit_status: `connector.credit.rules`
 
+A customer merged into another counts in that one's figures: its invoices, receipts and credit.
 Score and status judge what is really unpaid: unapplied credit is first set against the oldest open
 items. Everything is read as of the end of `as_of`, in the customer's currency; postings in another
 currency are left out of the figures (and logged). Ids are read in chunks of `CHUNK` with four
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -39,9 +40,9 @@ from connector.money import exponent
 from connector.settings import ChartSettings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T", ArLine, reads.Receipt)
 
 CHUNK = 900  # ids per IN list: under every driver's bound-parameter limit
-TRAILING_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,15 @@ def _chunk(
     rows = reads.customers(session, ids)
     if not rows:
         return {}
-    ar = reads.ar_lines(session, ids, receivable_code, as_of)
-    advances = reads.account_sums(session, ids, advances_code, as_of)
-    paid = reads.receipts(session, ids, (receivable_code, advances_code), chart.bank_codes, as_of)
+    merged = reads.absorbed(session, ids)  # a merged customer's ledger counts for the one it went into
+    survivor = {absorbed: into for into, absorbed_ids in merged.items() for absorbed in absorbed_ids}
+    every = [*ids, *survivor]
+    ar = _folded(reads.ar_lines(session, every, receivable_code, as_of), survivor)
+    advances = _summed(reads.account_sums(session, every, advances_code, as_of), survivor)
+    received_into = (*chart.bank_codes, chart.unapplied.code)  # an unapplied receipt, applied by a person
+    paid = _folded(
+        reads.receipts(session, every, (receivable_code, advances_code), received_into, as_of), survivor
+    )
     currencies = {row.id: row.currency for row in rows}
     foreign = {
         customer_id
@@ -119,6 +126,34 @@ def _chunk(
     }
 
 
+def _folded(
+    found: dict[tuple[int, str], list[_T]], survivor: dict[int, int]
+) -> dict[tuple[int, str], list[_T]]:
+    """Per-customer lists with a merged customer's under the one it went into, each list in the order
+    of its items (entry ids, or receipt dates)."""
+    if not survivor:
+        return found
+    folded: dict[tuple[int, str], list[_T]] = {}
+    for (customer_id, currency), items in found.items():
+        folded.setdefault((survivor.get(customer_id, customer_id), currency), []).extend(items)
+    return {key: sorted(items, key=_order) for key, items in folded.items()}
+
+
+def _order(item: object) -> tuple[date, int]:
+    if isinstance(item, reads.Receipt):
+        return (item.posting_date, item.entry_id)
+    assert isinstance(item, ArLine)
+    return (item.posting_date, item.entry_id)
+
+
+def _summed(found: dict[tuple[int, str], int], survivor: dict[int, int]) -> dict[tuple[int, str], int]:
+    summed: dict[tuple[int, str], int] = {}
+    for (customer_id, currency), total in found.items():
+        key = (survivor.get(customer_id, customer_id), currency)
+        summed[key] = summed.get(key, 0) + total
+    return summed
+
+
 def _credit(
     row: reads.CustomerRow,
     lines: list[ArLine],
@@ -140,7 +175,7 @@ def _credit(
     buckets = aging(items, as_of)
     unpaid, _ = settle_fifo(items, unapplied)  # what is really unpaid, for score and status
     last = receipts[-1] if receipts else None
-    window_start = as_of - timedelta(days=TRAILING_DAYS - 1)
+    window_start = _year_before(as_of) + timedelta(days=1)
     trailing = sum(receipt.amount_minor for receipt in receipts if receipt.posting_date >= window_start)
     limit = row.credit_limit_minor
     score = credit_score(
@@ -179,3 +214,12 @@ def _credit(
         "as_of": as_of,
     }
     return CustomerCredit(row.id, figures, reason, tuple(items))
+
+
+def _year_before(day: date) -> date:
+    """The same day a year before (29 February: the 28th)."""
+    return (
+        day.replace(year=day.year - 1, day=28)
+        if (day.month, day.day) == (2, 29)
+        else day.replace(year=day.year - 1)
+    )

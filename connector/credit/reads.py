@@ -41,6 +41,25 @@ class Receipt:
     amount_minor: int
 
 
+def absorbed(session: Session, ids: Sequence[int]) -> dict[int, list[int]]:
+    """Customer id → the customers merged into it (and into those, in turn): their ledgers are its."""
+    found: dict[int, list[int]] = {}
+    owner = {customer_id: customer_id for customer_id in ids}
+    frontier = list(ids)
+    while frontier:
+        rows = session.execute(
+            select(Customer.id, Customer.merged_into_id).where(Customer.merged_into_id.in_(frontier))
+        ).all()
+        frontier = []
+        for merged, into in rows:
+            if into is None or merged in owner:
+                continue
+            owner[merged] = owner[into]
+            found.setdefault(owner[into], []).append(merged)
+            frontier.append(merged)
+    return found
+
+
 def customers(session: Session, ids: Sequence[int]) -> list[CustomerRow]:
     rows = session.connection().execute(  # Core rows: no ORM loading per row
         select(
@@ -72,6 +91,7 @@ def ar_lines(
                 JournalEntry.posting_date,
                 JournalEntry.document_date,
                 JournalEntry.reverses_id,
+                JournalEntry.due_date,
             )
             .join(JournalEntry, JournalEntry.id == Posting.entry_id)
             .where(
@@ -84,16 +104,14 @@ def ar_lines(
     )
     found: dict[tuple[int, str], list[ArLine]] = defaultdict(list)
     seen: dict[tuple[int, str, int], int] = {}  # an entry may hold several lines for one customer
-    for customer_id, currency, entry_id, minor, posting_date, document_date, reverses_id in rows:
+    for customer_id, currency, entry_id, minor, posting_date, document_date, reverses_id, due in rows:
         lines = found[(customer_id or 0, currency)]  # never NULL here: filtered by IN
         index = seen.setdefault((customer_id or 0, currency, entry_id), len(lines))
         if index == len(lines):
-            lines.append(ArLine(entry_id, posting_date, minor, document_date, reverses_id))
+            lines.append(ArLine(entry_id, posting_date, minor, document_date, reverses_id, due_date=due))
         else:
             earlier = lines[index]
-            lines[index] = ArLine(
-                entry_id, posting_date, earlier.amount_minor + minor, document_date, reverses_id
-            )
+            lines[index] = replace(earlier, amount_minor=earlier.amount_minor + minor)
     named = applications(session, ids)
     return {
         key: [replace(line, applies_to=named.get(line.entry_id, ())) for line in lines if line.amount_minor]
@@ -142,12 +160,19 @@ def account_sums(
 
 
 def receipts(
-    session: Session, ids: Sequence[int], customer_accounts: Sequence[str], banks: Sequence[str], as_of: date
+    session: Session,
+    ids: Sequence[int],
+    customer_accounts: Sequence[str],
+    received_into: Sequence[str],
+    as_of: date,
 ) -> dict[tuple[int, str], list[Receipt]]:
-    """(customer id, currency) → the customer's receipts up to `as_of`, oldest first.
+    """(customer id, currency) → the customer's receipts up to `as_of`, oldest first by the day the money
+    came (the entry's document date, else its posting date).
 
-    A receipt is an entry, not itself a reversal and not reversed on or before `as_of`, that debits the
-    bank and credits the customer's AR or advances account; its amount is the sum of those credits.
+    A receipt is an entry, not itself a reversal and not reversed on or before `as_of`, that debits an
+    account money is received into (the banks; unapplied receipts, whose application to a customer is
+    the receipt a person attributed) and credits the customer's AR or advances account; its amount is
+    the sum of those credits.
 
     The two entry tests are columns of the result, not WHERE conditions: as conditions, PostgreSQL may
     plan them as a join driven by every bank posting of the ledger, once per chunk. As columns they
@@ -159,7 +184,7 @@ def receipts(
         exists()
         .where(
             bank_line.entry_id == Posting.entry_id,
-            bank_line.account_code.in_(banks),
+            bank_line.account_code.in_(received_into),
             bank_line.amount_minor > 0,
         )
         .correlate(Posting)
@@ -182,7 +207,7 @@ def receipts(
                 Posting.customer_id,
                 Posting.currency,
                 Posting.entry_id,
-                JournalEntry.posting_date,
+                func.coalesce(JournalEntry.document_date, JournalEntry.posting_date),
                 Posting.amount_minor,
                 debits_bank.label("debits_bank"),
                 reversed_by_then.label("reversed"),

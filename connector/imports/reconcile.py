@@ -92,6 +92,7 @@ def apply(
         on,
         Voucher(document.kind, file.name if file else None, document.row),
         document.revision,
+        document.document_date,
     )
     entry_id = Ledger(session).post(draft).entry_id
     if named is None:

@@ -87,7 +87,9 @@ def _voucher(document: Document) -> Voucher:
     return Voucher(document.kind, document.origin.file, document.origin.row)
 
 
-def _draft(document: Document, revision: int, memo: str, lines: tuple[Line, ...]) -> EntryDraft:
+def _draft(
+    document: Document, revision: int, memo: str, lines: tuple[Line, ...], due_date: date | None = None
+) -> EntryDraft:
     return EntryDraft(
         source=document.source,
         external_id=document.external_id,
@@ -98,6 +100,7 @@ def _draft(document: Document, revision: int, memo: str, lines: tuple[Line, ...]
         voucher=_voucher(document),
         memo=memo,
         lines=lines,
+        due_date=due_date,
     )
 
 
@@ -105,7 +108,7 @@ def invoice_entry(document: Document, customer: str, accounts: Accounts, revisio
     amount = document.amount
     memo = f"invoice {document.number or document.external_id}"
     lines = (Line.debit(accounts.receivable, amount, customer), Line.credit(accounts.revenue, amount))
-    return _draft(document, revision, memo, lines)
+    return _draft(document, revision, memo, lines, document.due_date)
 
 
 def credit_note_entry(document: Document, customer: str, accounts: Accounts, revision: int = 1) -> EntryDraft:
@@ -152,6 +155,7 @@ def application_entry(
     on: date,
     voucher: Voucher,
     revision: int = 1,
+    received_on: date | None = None,
 ) -> EntryDraft:
     """Revision `revision` of an unapplied receipt (`source`, `external_id`) attributed to `customer`
     on `on`: out of unapplied receipts, into the customer's account. (A changed receipt's application
@@ -160,6 +164,7 @@ def application_entry(
         source=APPLICATION_SOURCE,
         external_id=f"{source}:{external_id}",
         revision=revision,
+        document_date=received_on,  # when the money came: the day the customer paid
         posting_date=on,
         voucher=voucher,
         memo=f"receipt {external_id} applied to {customer}",

@@ -53,6 +53,7 @@ class EntryDraft:
     document_date: date | None = None
     memo: str = ""
     revision: int = 1
+    due_date: date | None = None  # an invoice's, as its document states it
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -100,12 +101,15 @@ def content_hash(
     memo: str,
     document_type: str,
     lines: Sequence[tuple[str, int | None, str, int]],
+    due_date: date | None = None,
 ) -> str:
     """SHA-256 of an entry's content: what makes two postings of one document "the same".
 
     Lines are (account, customer id, currency, signed minor units), order-free; an account either
     always or never carries a customer, so the tuples sort without comparing None to a number.
     Where the voucher was found (file, row) is left out: the same document in another file is a replay.
+    A due date is appended only when there is one, so entries posted before due dates were kept keep
+    their hashes.
     """
     # Fields joined by the ASCII record/unit separators in one f-string: about twice as fast as repr() or
     # JSON, which matters at a million entries. Unambiguous because a text field holding a separator is
@@ -116,7 +120,11 @@ def content_hash(
         f"{_iso(document_date) if document_date else ''}\x1f{memo}\x1f{document_type}\x1f"
         f"{_lines_text(lines)}"
     )
-    if canonical.count(UNIT) != 9 + 3 * len(lines) or canonical.count(RECORD) != len(lines) - 1:
+    units = 9 + 3 * len(lines)
+    if due_date is not None:
+        canonical += f"\x1fdue {_iso(due_date)}"
+        units += 1
+    if canonical.count(UNIT) != units or canonical.count(RECORD) != len(lines) - 1:
         raise InvalidEntryError(
             f"{source} document {external_id!r}: its text contains an ASCII separator control character"
         )

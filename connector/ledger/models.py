@@ -131,6 +131,7 @@ class JournalEntry(Base):
     posting_date: Mapped[date] = mapped_column(Date)
     value_date: Mapped[date | None] = mapped_column(Date)
     document_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)  # an invoice's own, when its document states one
     memo: Mapped[str] = mapped_column(Text, default="")
     document_type: Mapped[str] = mapped_column(String(40))
     voucher_file: Mapped[str | None] = mapped_column(Text)

@@ -36,6 +36,7 @@ ENTRY_COLUMNS = (
     "posting_date",
     "value_date",
     "document_date",
+    "due_date",
     "memo",
     "document_type",
     "voucher_file",
@@ -151,6 +152,7 @@ class Ledger:
             posting_date=posting_date,
             value_date=posting_date,
             document_date=original.document_date,
+            due_date=original.due_date,
             memo=memo or f"reversal of entry {entry_id}",
             voucher=voucher
             or Voucher("reversal", original.voucher_file, original.voucher_row, original.voucher_record),
@@ -219,6 +221,7 @@ class Ledger:
             memo=draft.memo,
             document_type=voucher.document_type,
             lines=postings,
+            due_date=draft.due_date,
         )
         date_value = self._date_value
         entry = (
@@ -230,6 +233,7 @@ class Ledger:
             date_value(draft.posting_date),
             None if draft.value_date is None else date_value(draft.value_date),
             None if draft.document_date is None else date_value(draft.document_date),
+            None if draft.due_date is None else date_value(draft.due_date),
             draft.memo,
             voucher.document_type,
             voucher.file,

@@ -130,6 +130,7 @@ ENTRY_FIELDS = (
     JournalEntry.memo,
     JournalEntry.document_type,
     JournalEntry.content_hash,
+    JournalEntry.due_date,
 )
 
 
@@ -158,6 +159,7 @@ def _content_hashes(session: Session) -> Iterator[Violation]:
                 memo=entry[8],
                 document_type=entry[9],
                 lines=lines,  # type: ignore[arg-type]
+                due_date=entry[11],
             )
         except InvalidEntryError:
             recomputed = ""  # text edited to hold a separator: it cannot match

@@ -51,7 +51,8 @@ def delete(master: CustomerMaster, backend: str, external_id: str) -> Applied:
 
 def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str = "") -> int:
     """Fold `absorbed` into `survivor`: its bindings move over, it is marked merged. Its ledger history
-    stays where it is (balances can be moved by a transfer entry); returns the bindings moved."""
+    stays where it is, traceable to it, and counts in the survivor's figures (`credit.figures`);
+    returns the bindings moved."""
     survivor, absorbed = master.directory.get(survivor_no), master.directory.get(absorbed_no)
     if survivor.id == absorbed.id:
         raise CustomerError("a customer cannot be merged into itself")

@@ -24,9 +24,11 @@ from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
 from connector.credit.figures import customer_figures
+from connector.credit.reads import absorbed
 from connector.db import unit_of_work
 from connector.errors import AuthenticationError, BudgetExhaustedError, ConnectorError, PermanentRemoteError
 from connector.exact_json import dumps_exact
+from connector.imports.models import ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, utcnow
 from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
@@ -141,20 +143,30 @@ def _retire_unbound(session: Session, target: str) -> int:
 
 
 def _inputs(session: Session, customer_ids: Sequence[int], context: str) -> dict[int, str]:
-    """Per customer, a digest of everything its figures are computed from."""
-    postings = dict(
-        session.execute(
-            select(CustomerBalance.customer_id, func.sum(CustomerBalance.posting_count))
-            .where(CustomerBalance.customer_id.in_(customer_ids))
-            .group_by(CustomerBalance.customer_id)
-        ).all()
-    )
+    """Per customer, a digest of everything its figures are computed from: its postings and those of
+    the customers merged into it, the invoices its receipts name, and the customer itself."""
+    survivor = {merged: into for into, ids in absorbed(session, customer_ids).items() for merged in ids}
+    every = [*customer_ids, *survivor]
+    postings: Counter[int] = Counter()
+    for customer_id, count in session.execute(
+        select(CustomerBalance.customer_id, func.sum(CustomerBalance.posting_count))
+        .where(CustomerBalance.customer_id.in_(every))
+        .group_by(CustomerBalance.customer_id)
+    ):
+        postings[survivor.get(customer_id, customer_id)] += int(count or 0)
+    named: Counter[int] = Counter()  # a payment naming an invoice may post nothing (its bank line did)
+    for customer_id, count in session.execute(
+        select(ReceiptApplication.customer_id, func.count())
+        .where(ReceiptApplication.customer_id.in_(every))
+        .group_by(ReceiptApplication.customer_id)
+    ):
+        named[survivor.get(customer_id, customer_id)] += int(count)
     updated = dict(
         session.execute(select(Customer.id, Customer.updated_at).where(Customer.id.in_(customer_ids))).all()
     )
     return {  # the customer itself too: a record moved to another customer (a merge) is planned again
         customer_id: hashlib.sha256(
-            f"{context}|{customer_id}|{postings.get(customer_id, 0)}|{updated.get(customer_id)}".encode()
+            f"{context}|{customer_id}|{postings[customer_id]}|{named[customer_id]}|{updated.get(customer_id)}".encode()
         ).hexdigest()
         for customer_id in customer_ids
     }
@@ -286,7 +298,8 @@ def _push(
     with unit_of_work(container.sessions) as session:
         run = start_run(session, "push", target, mappings.digest)
         run_id = run.id
-        planned = plan(container, session, mappings, target, as_of or clock().date(), run)
+        # The business day where the connector runs, as `customers figures` reads it: not UTC's.
+        planned = plan(container, session, mappings, target, as_of or clock().astimezone().date(), run)
     error: str | None = None
     outcome = PushOutcome(target)
     try:

@@ -21,6 +21,7 @@ from connector.mapping.files import load_mapping_set
 from connector.mapping.model import FIGURES
 from connector.money import Money
 from tests.conftest import REPO
+from tests.integration.test_master import master
 
 AS_OF = date(2026, 4, 1)
 RULES = CreditSettings()
@@ -56,13 +57,21 @@ class Books:
         return view.id, view.account_no
 
     def post(
-        self, source: str, number: str, day: date, *lines: Line, document_date: date | None = None
+        self,
+        source: str,
+        number: str,
+        day: date,
+        *lines: Line,
+        document_date: date | None = None,
+        due_date: date | None = None,
     ) -> int:
-        draft = EntryDraft(source, number, day, Voucher(source), tuple(lines), document_date=document_date)
+        draft = EntryDraft(
+            source, number, day, Voucher(source), tuple(lines), document_date=document_date, due_date=due_date
+        )
         with unit_of_work(self.container.sessions) as session:
             return self.container.ledger(session).post(draft).entry_id
 
-    def invoice(self, number: str, customer: str, amount: Money, day: date) -> int:
+    def invoice(self, number: str, customer: str, amount: Money, day: date, due: date | None = None) -> int:
         return self.post(
             "books",
             number,
@@ -70,6 +79,7 @@ class Books:
             Line.debit(self.ar, amount, customer),
             Line.credit(self.revenue, amount),
             document_date=day,
+            due_date=due,
         )
 
     def receipt(self, number: str, customer: str, amount: Money, day: date, *, advance: bool = False) -> int:
@@ -210,6 +220,46 @@ def test_only_existing_customers_come_back_and_chunks_give_the_same_figures(
     assert [whole[i]["receivable"] for i in ids] == [Decimal(f"{n}00.00") for n in range(1, 6)]
     monkeypatch.setattr(figures_module, "CHUNK", 2)
     assert books.figures([999_999, *reversed(ids)]) == whole
+
+
+def test_an_invoice_is_due_when_it_says_whatever_the_customers_terms(books: Books) -> None:
+    customer_id, no = books.customer("Qinghe", "CNY", None, 30)
+    books.invoice("INV-D1", no, cny("1000.00"), date(2026, 3, 1), due=date(2026, 5, 30))  # terms say 03-31
+    books.invoice("INV-D2", no, cny("10.00"), date(2026, 3, 1))  # no due date: the terms', 03-31
+    found = books.figures([customer_id], as_of=date(2026, 4, 15))[customer_id]
+    assert (found["aging_current"], found["aging_1_30"], found["overdue"]) == (
+        Decimal("1000.00"),
+        Decimal("10.00"),
+        Decimal("10.00"),
+    )
+
+
+def test_the_trailing_year_runs_from_the_day_after_the_same_day_a_year_before(books: Books) -> None:
+    customer_id, no = books.customer("Leap", "CNY", None, 30)
+    books.receipt("R-OLD", no, cny("1.00"), date(2023, 6, 30), advance=True)  # a year before: out
+    books.receipt("R-IN", no, cny("100.00"), date(2023, 7, 1), advance=True)  # 366 days in a leap year
+    books.receipt("R-NEW", no, cny("500.00"), date(2024, 6, 30), advance=True)
+    assert books.figures([customer_id], as_of=date(2024, 6, 30))[customer_id]["paid_trailing_12m"] == Decimal(
+        "600.00"
+    )
+
+
+def test_a_customer_merged_into_another_brings_its_debt_and_payments_into_that_ones_figures(
+    books: Books,
+) -> None:
+    survivor_id, survivor = books.customer("Mingyuan", "CNY", None, 30)
+    _, absorbed = books.customer("Mingyuan Trading", "CNY", None, 30)
+    books.invoice("INV-S", survivor, cny("100.00"), date(2026, 3, 20))
+    books.invoice("INV-A", absorbed, cny("3000.00"), date(2025, 11, 1))  # 121 days past due on 04-01
+    books.receipt("R-A", absorbed, cny("1000.00"), date(2026, 1, 5))
+    with master(books.container) as m:
+        m.merge(survivor, absorbed, "the same company")
+    found = books.figures([survivor_id])[survivor_id]
+    assert (found["balance"], found["aging_90_plus"], found["last_payment_date"]) == (
+        Decimal("2100.00"),
+        Decimal("2000.00"),
+        date(2026, 1, 5),
+    )
 
 
 def test_postings_in_another_currency_stay_out_of_the_customers_figures(

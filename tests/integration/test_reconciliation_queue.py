@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from connector.bootstrap import Container
+from connector.credit.figures import customer_figures
 from connector.db import unit_of_work
 from connector.errors import ReconcileError
 from connector.imports import reconcile
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
+from connector.ledger.models import Customer
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, open_invoices, write
 from tests.integration.test_same_receipt import line, owes, payment
 
@@ -82,6 +85,11 @@ def test_a_receipt_a_person_applies_pays_the_invoice_its_reference_names_before_
     assert {c["account_no"] for c in candidates} == {acme, qinghe}
     apply(container, item_id, acme)
     assert open_invoices(container, acme, date(2026, 3, 25)) == [("INV-OLD", 10000)]
+    with unit_of_work(container.sessions) as session:  # a payment, dated the day the money came
+        customer_id = session.scalars(select(Customer.id).where(Customer.account_no == acme)).one()
+        chart, rules = container.settings.ledger.chart, container.settings.credit
+        paid = customer_figures(session, [customer_id], date(2026, 3, 25), chart, rules)[customer_id]
+    assert (paid["last_payment_date"], paid["last_payment_amount"]) == (date(2026, 3, 10), Decimal("300.00"))
     assert_ledger_verifies(container)
 
 
