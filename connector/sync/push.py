@@ -23,7 +23,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
-from connector.credit.figures import customer_figures
+from connector.credit.figures import customer_credit
+from connector.credit.history import record_status_changes
 from connector.credit.reads import absorbed
 from connector.db import unit_of_work
 from connector.errors import AuthenticationError, BudgetExhaustedError, ConnectorError, PermanentRemoteError
@@ -75,7 +76,8 @@ def plan(
     """Bring every active binding of `target` to its desired values in the outbox; count what changed.
 
     A record whose inputs — the date, the mapping set, the credit rules, its customer's postings and
-    master data — are those it was last planned from is skipped without computing its figures.
+    master data — are those it was last planned from is skipped without computing its figures. A credit
+    status other than the one last recorded for the customer is recorded in its audit trail, with why.
     """
     mapping = outbound_mapping(mappings, target)
     settings = container.settings
@@ -104,9 +106,11 @@ def plan(
         counts["unchanged"] += len(chunk) - len(stale)
         if not stale:
             continue
-        figures = customer_figures(
+        credit = customer_credit(
             session, [c for _, c in stale], as_of, settings.ledger.chart, settings.credit
         )
+        figures = {customer_id: found.figures for customer_id, found in credit.items()}
+        counts["status_changed"] += record_status_changes(session, credit.values(), as_of)
         for external_id, customer_id in stale:
             mapped = map_record(mapping, figures.get(customer_id, {}))
             if not mapped.ok:

@@ -7,10 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from connector.bootstrap import Container
 from connector.credit import figures as figures_module
 from connector.credit.figures import customer_credit, customer_figures
+from connector.credit.history import record_status_changes
 from connector.credit.rules import CreditSettings
 from connector.db import unit_of_work
 from connector.ledger.customers import NewCustomer
@@ -19,6 +21,7 @@ from connector.ledger.queries import customer_balances
 from connector.mapping.apply import map_record
 from connector.mapping.files import load_mapping_set
 from connector.mapping.model import FIGURES
+from connector.master.models import CustomerEvent
 from connector.money import Money
 from tests.conftest import REPO
 from tests.integration.test_master import master
@@ -286,3 +289,30 @@ def test_the_figures_map_cleanly_through_the_shipped_zoho_accounts_map(books: Bo
     assert mapped.values["Outstanding_Balance"] == Decimal("5200.00")
     assert mapped.values["Payment_Terms"] == "Net 30"
     assert mapped.values["Account_Number"] == no
+
+
+def test_each_credit_status_change_is_recorded_once_with_its_reason(books: Books) -> None:
+    customer_id, no = books.customer("Status Co", "CNY", "10000.00", 30)
+    books.invoice("INV-H1", no, cny("900.00"), date(2026, 1, 1))  # due 01-31: 61 days past due on 04-02
+
+    def record(as_of: date) -> int:
+        with unit_of_work(books.container.sessions) as session:
+            chart, rules = books.container.settings.ledger.chart, RULES
+            return record_status_changes(
+                session, customer_credit(session, [customer_id], as_of, chart, rules).values(), as_of
+            )
+
+    assert record(date(2026, 2, 1)) == 0  # 1 day past due: still OK, as it always was
+    assert record(date(2026, 4, 2)) == 1
+    assert record(date(2026, 4, 3)) == 0  # still HOLD: nothing new to record
+    books.receipt("R-H1", no, cny("900.00"), date(2026, 4, 5))
+    assert record(date(2026, 4, 6)) == 1
+    with unit_of_work(books.container.sessions) as session:
+        details = session.scalars(
+            select(CustomerEvent.detail)
+            .where(CustomerEvent.kind == "credit_status")
+            .order_by(CustomerEvent.id)
+        ).all()
+    assert [detail.split(" — ")[0] for detail in details] == ["HOLD", "OK"]
+    assert details[0] == "HOLD — 900.00 CNY is 61+ days past due (oldest 61 days) (as of 2026-04-02, was OK)"
+    assert details[1].endswith("(as of 2026-04-06, was HOLD)")
