@@ -30,7 +30,7 @@ from connector.errors import ConfigError, ConnectorError, LeaseHeldError
 from connector.imports.inbox import process_inbox
 from connector.mapping.files import MappingSet
 from connector.sync.channels import renew_channels
-from connector.sync.leases import lease
+from connector.sync.leases import LEASE_SECONDS, lease
 from connector.sync.mapping_sets import mappings_in_force
 from connector.sync.notifications import process_notifications
 from connector.sync.pull import pull_stream
@@ -71,13 +71,16 @@ def scheduled_jobs(container: Container) -> list[Job]:
     return [Job(name, timedelta(seconds=s), run) for name, s, run, enabled in wanted if enabled and s > 0]
 
 
-def run_job(container: Container, job: Job) -> None:
-    """One run of `job`, unless another process runs it now; never raises (the scheduler goes on)."""
+def run_job(container: Container, job: Job, again_soon: Callable[[], None] | None = None) -> None:
+    """One run of `job`, unless another process runs it now (then `again_soon`: a holder that died holds
+    its lease until it expires, not for a whole interval); never raises (the scheduler goes on)."""
     try:
         with lease(container.sessions, f"scheduled {job.name}", wait=False):
             done = job.run()
     except LeaseHeldError as exc:
         log.info("%s: not run now, %s", job.name, exc)
+        if again_soon is not None:
+            again_soon()
     except Exception:
         log.exception("%s failed; it runs again in %s", job.name, job.every)
     else:
@@ -92,7 +95,7 @@ def start_scheduler(container: Container, jobs: list[Job]) -> BackgroundSchedule
         scheduler.add_job(
             run_job,
             "interval",
-            args=(container, job),
+            args=(container, job, _again_soon(scheduler, container, job)),
             seconds=job.every.total_seconds(),
             id=job.name,
             name=job.name,
@@ -104,11 +107,36 @@ def start_scheduler(container: Container, jobs: list[Job]) -> BackgroundSchedule
     return scheduler
 
 
+def _again_soon(scheduler: BackgroundScheduler, container: Container, job: Job) -> Callable[[], None] | None:
+    """For a job whose interval is longer than a lease: one more try once a dead holder's lease is over."""
+    if job.every <= timedelta(seconds=LEASE_SECONDS * 2):
+        return None
+
+    def again() -> None:
+        scheduler.add_job(
+            run_job,
+            "date",
+            args=(container, job),
+            run_date=datetime.now(UTC) + timedelta(seconds=LEASE_SECONDS + 5),
+            id=f"{job.name} (again)",
+            name=f"{job.name} (again)",
+            replace_existing=True,
+        )
+
+    return again
+
+
 def run_daemon(container: Container, *, host: str, port: int) -> None:
     """The scheduler and the web app until SIGINT or SIGTERM: then the web app stops taking requests
     and the jobs running finish before this returns."""
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous: dict[signal.Signals, Any] = {}
+
+    def stopping(*_: object) -> None:  # a second signal is not caught: it ends the process at once
+        stop.set()
+        _restore(previous)
+
+    previous.update({sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)})
     jobs = scheduled_jobs(container)
     log.info("daemon starting: %s", ", ".join(f"{j.name} every {j.every}" for j in jobs) or "no jobs")
     # Served from a thread of its own, uvicorn leaves the signals to this one (it would re-raise them).
@@ -119,6 +147,10 @@ def run_daemon(container: Container, *, host: str, port: int) -> None:
         if not web.is_alive():
             _restore(previous)
             raise ConnectorError(f"the web app cannot listen on {host}:{port} (in use, or not this host's?)")
+        if stop.is_set():  # told to stop before it started: no job runs
+            server.should_exit = True
+            web.join(timeout=30)
+            return
         time.sleep(0.05)
     scheduler = start_scheduler(container, jobs)
     try:
@@ -164,7 +196,7 @@ def _zoho_pull(container: Container) -> str:
     mappings = _mappings(container)
     done = []
     for module in _modules(container, mappings, "inbound"):
-        result = pull_stream(container, container.zoho.records, mappings, "zoho", module)
+        result = pull_stream(container, container.zoho.records, mappings, "zoho", module, wait=False)
         done.append(f"{result.source} {_counts(result.counts)}")
         if result.stopped:
             return "; ".join([*done, f"stopped: {result.stopped}"])
@@ -175,7 +207,7 @@ def _zoho_push(container: Container) -> str:
     mappings = _mappings(container)
     done = []
     for module in _modules(container, mappings, "outbound"):
-        outcome = push_target(container, container.zoho.sink, mappings, f"zoho.{module}")
+        outcome = push_target(container, container.zoho.sink, mappings, f"zoho.{module}", wait=False)
         done.append(f"zoho.{module} {_counts(outcome.counts)}")
         if outcome.stopped:
             return "; ".join([*done, f"stopped: {outcome.stopped}"])

@@ -29,6 +29,7 @@ import unicodedata
 import warnings
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -232,17 +233,24 @@ def csv_rows(
     head = list(itertools.islice(text, HEADER_SEARCH_ROWS))
     index, chosen = _find_header(head, name, delimiter, header_row, headers)
     taken: list[str] = []
-    again: list[str] = []  # lines handed back, read before the file's next ones
+    again: deque[str] = deque()  # lines handed back, read before the file's next ones
     rest = itertools.chain(head[index:], text)
 
     def lines() -> Iterator[str]:
         while True:
             if again:
-                yield again.pop(0)
+                yield again.popleft()
             elif (line := next(rest, None)) is not None:
                 yield line
             else:
                 return
+
+    def unclosed(number: int) -> Row:
+        """The record's first line as an unreadable row; the lines the open quote swallowed go back."""
+        first = taken[0]
+        again.extendleft(reversed(taken[1:]))
+        taken.clear()
+        return Row(number, [], first.rstrip("\r\n"), UNCLOSED_QUOTE)
 
     number = index
     width: int | None = None
@@ -252,10 +260,7 @@ def csv_rows(
             for cells in reader:
                 number += 1
                 if len(taken) > 1 and width is not None and not _closes_cleanly(taken, chosen, width, cells):
-                    first, again[:0] = taken[0], taken[1:]
-                    taken.clear()
-                    reason = "a quote opened in this row is never closed: its fields cannot be told apart"
-                    yield Row(number, [], first.rstrip("\r\n"), reason)
+                    yield unclosed(number)
                     continue
                 raw = taken[0] if len(taken) == 1 else "".join(taken)
                 taken.clear()
@@ -264,12 +269,18 @@ def csv_rows(
                     yield Row(number, cells, raw.rstrip("\r\n"))
         except csv.Error as exc:  # e.g. a field over the csv size limit: this record only
             number += 1
+            if len(taken) > 1:  # a quote never closed ran on until the field was too large
+                yield unclosed(number)
+                continue
             raw = "".join(taken).rstrip("\r\n")
             taken.clear()
             yield Row(number, [], raw, f"unreadable CSV row: {exc}")
             continue
         if not again:
             return
+
+
+UNCLOSED_QUOTE = "a quote opened in this row is never closed: its fields cannot be told apart"
 
 
 def _closes_cleanly(taken: list[str], delimiter: str, width: int, cells: list[str]) -> bool:

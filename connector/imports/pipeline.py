@@ -33,7 +33,6 @@ from connector.imports.models import ImportedFile
 from connector.imports.post import DocumentPoster, quarantine_input
 from connector.imports.rules import Accounts
 from connector.ledger.models import utcnow
-from connector.settings import ChangedDocuments, ImportSettings
 from connector.sync.leases import IMPORTS, lease
 from connector.sync.models import SyncRun
 from connector.sync.runs import finish_run, start_run
@@ -104,7 +103,7 @@ def import_file(
     digest: str | None = None,
     progress: Callable[[int], None] | None = None,
     name: str | None = None,
-    changed_documents: ChangedDocuments | None = None,
+    accept_changes_at: Collection[int | None] = (),
 ) -> FileResult:
     """Import one file; `progress` is told how many items each batch read.
 
@@ -114,8 +113,8 @@ def import_file(
     since) or one a person resolved stays as it is. `stored_path` is where the bytes will be kept (the
     inbox's archive), by default `path` itself; `digest` is the file's `file_hash` when the caller has
     it already; `name` what the file is called in records and vouchers, by default its own name (a
-    retry of an archived copy keeps the name it came with); `changed_documents` the policy for documents
-    changed since their import, when not the settings' (a person accepting the changes a retry finds).
+    retry of an archived copy keeps the name it came with); `accept_changes_at` the rows whose documents,
+    changed since their import, are reversed and reposted whatever the policy (a person accepted them).
     Imports run one at a time (the `imports` lease): a receipt's two records pair only if the second
     is imported once the first is in.
     """
@@ -134,11 +133,9 @@ def import_file(
             if not dry_run:  # a dry run writes nothing, not even that the file failed
                 _record_failure(container, name, digest, format, str(exc))
             return FileResult(name, None, "failed", reason=str(exc))
-        imports = container.settings.imports
-        if changed_documents is not None:
-            imports = imports.model_copy(update={"changed_documents": changed_documents})
+        scope = _Scope(rows, frozenset(accept_changes_at))
         if dry_run:
-            return _dry_run(container, imports, path, name, parser, progress, rows)
+            return _dry_run(container, scope, path, name, parser, progress)
         with unit_of_work(container.sessions) as session:
             file_id, run_id = _register(session, name, stored_path or path, digest, parser.format, earlier)
         result = FileResult(name, parser.format, "imported")
@@ -152,11 +149,9 @@ def import_file(
                     with commits.transaction() as session:
                         run = session.get_one(SyncRun, run_id)
                         known = _known(container, session, known)
-                        result.counts += _import_batch(
-                            container, imports, session, known, batch, file_id, run, rows
-                        )
+                        result.counts += _import_batch(container, scope, session, known, batch, file_id, run)
 
-                _each_batch(parser, path, name, imports.batch_size, import_batch, progress)
+                _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
         except FileFormatError as exc:
             result.status, result.reason = "failed", str(exc)
         with unit_of_work(container.sessions) as session:
@@ -166,12 +161,11 @@ def import_file(
 
 def _dry_run(
     container: Container,
-    imports: ImportSettings,
+    scope: _Scope,
     path: Path,
     name: str,
     parser: DocumentParser,
     progress: Callable[[int], None] | None,
-    rows: Collection[int | None] | None,
 ) -> FileResult:
     result = FileResult(name, parser.format, "dry-run")
     session = container.sessions()
@@ -180,9 +174,9 @@ def _dry_run(
         known = _known(container, session, None)
 
         def import_batch(batch: list[Parsed]) -> None:
-            result.counts += _import_batch(container, imports, session, known, batch, None, run, rows)
+            result.counts += _import_batch(container, scope, session, known, batch, None, run)
 
-        _each_batch(parser, path, name, imports.batch_size, import_batch, progress)
+        _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
     except FileFormatError as exc:
         result.status, result.reason = "failed", str(exc)
     finally:
@@ -233,17 +227,26 @@ def _known(container: Container, session: Session, known: KnownCustomers | None)
     return known
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What of the file is imported: every row, or a retry's (`rows`), and the rows whose changed
+    documents a person accepted."""
+
+    rows: Collection[int | None] | None
+    accept_changes_at: frozenset[int | None]
+
+
 def _import_batch(
     container: Container,
-    imports: ImportSettings,
+    scope: _Scope,
     session: Session,
     known: KnownCustomers,
     batch: list[Parsed],
     file_id: int | None,
     run: SyncRun,
-    rows: Collection[int | None] | None = None,
 ) -> Counter[str]:
     counts: Counter[str] = Counter()
+    rows = scope.rows
     if rows is not None:  # a retry: only the rows that failed
         tried = [item for item in batch if item.origin.row in rows]
         counts["not_retried"] += len(batch) - len(tried)
@@ -263,10 +266,11 @@ def _import_batch(
             session,
             container.cipher,
             Accounts.of(container.settings.ledger.chart),
-            imports,
+            container.settings.imports,
             known,
             file_id,
             run,
+            scope.accept_changes_at,
         )
         counts += poster.post(documents)
     return counts

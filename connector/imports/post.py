@@ -56,8 +56,10 @@ class DocumentPoster:
         known: KnownCustomers,
         file_id: int | None,
         run: SyncRun | None,
+        accept_changes_at: frozenset[int | None] = frozenset(),
     ) -> None:
         self.session = session
+        self.accept_changes_at = accept_changes_at  # rows whose changes a person accepted
         self.cipher = cipher
         self.accounts = accounts
         self.settings = settings
@@ -164,7 +166,8 @@ class DocumentPoster:
     def _replace(self, held: ImportedDocument, document: Document) -> bool:
         """A document changed since it was imported: reverse what it posted (or quarantine it)."""
         where = f"{held.source} {held.external_id}"
-        if self.settings.changed_documents == "quarantine":
+        accepted = document.origin.row in self.accept_changes_at
+        if self.settings.changed_documents == "quarantine" and not accepted:
             self._quarantine(
                 document,
                 f"{where} changed since it was imported (policy: quarantine); to repost it as changed: "

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from connector.db import unit_of_work
-from connector.errors import BudgetExhaustedError, ConfigError, DecryptionError
+from connector.errors import BudgetExhaustedError, ConfigError, DecryptionError, LeaseHeldError
 from connector.mapping.files import MappingSet
 from connector.sync.channels import BACKEND, TOKEN_FIELD, aware
+from connector.sync.leases import lease
 from connector.sync.mapping_sets import mappings_in_force
 from connector.sync.notification_models import InboxNotification, NotificationChannel
-from connector.sync.pull import pull_ids
+from connector.sync.pull import pull_ids, pull_lease
 
 if TYPE_CHECKING:
     from connector.bootstrap import Container
@@ -163,7 +164,9 @@ def receive_callback(container: Container, callback: Callback) -> Received:
 
 @dataclass
 class ProcessResult:
-    outcomes: Counter[str] = field(default_factory=Counter)  # processed, retry, failed, skipped
+    outcomes: Counter[str] = field(
+        default_factory=Counter
+    )  # processed, retry, failed, skipped, waiting (for a pull)
     applied: Counter[str] = field(default_factory=Counter)  # what the records did: updated, deleted …
     stopped: str | None = None  # why the round ended early (budget spent), if it did
 
@@ -250,14 +253,18 @@ def process_notifications(
         if operation != "delete" and source is None:
             source = container.zoho.records  # a ConfigError here is the round's, not the notification's
         try:
-            if operation == "delete":
-                counts = _deletions(container, mappings, note_id, mapping.source, ids)
-                result.outcomes["processed"] += 1
-            else:
-                assert source is not None
-                counts = pull_ids(container, source, mappings, BACKEND, module, ids)
-                result.outcomes[_finish(container, note_id, "processed", counts)] += 1
+            # Not while a pull writes the module's records: it may hold older versions of them.
+            with lease(container.sessions, pull_lease(BACKEND, module), wait=False):
+                if operation == "delete":
+                    counts = _deletions(container, mappings, note_id, mapping.source, ids)
+                    result.outcomes["processed"] += 1
+                else:
+                    assert source is not None
+                    counts = pull_ids(container, source, mappings, BACKEND, module, ids)
+                    result.outcomes[_finish(container, note_id, "processed", counts)] += 1
             result.applied += counts
+        except LeaseHeldError:
+            result.outcomes["waiting"] += 1  # stays pending for the next round, its attempt not counted
         except BudgetExhaustedError as exc:
             result.stopped = str(exc)  # the notification stays pending, its attempt not counted
             break

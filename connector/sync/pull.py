@@ -54,11 +54,18 @@ def pull_stream(
     *,
     full: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    wait: bool = True,
 ) -> PullResult:
     """Changes then deletions of `backend.stream` since its cursor (from the start with `full`); one
-    pull of a stream at a time (another process pulling it, the daemon or a person, is waited for)."""
-    with lease(container.sessions, f"pull {backend}.{stream}"):
+    pull of a stream at a time (another process pulling it, the daemon or a person, is waited for;
+    without `wait`, a `LeaseHeldError`)."""
+    with lease(container.sessions, pull_lease(backend, stream), wait=wait):
         return _pull(container, source, mappings, backend, stream, full, clock)
+
+
+def pull_lease(backend: str, stream: str) -> str:
+    """The lease of a stream's pull: whatever writes its records from the CRM holds it."""
+    return f"pull {backend}.{stream}"
 
 
 def _pull(

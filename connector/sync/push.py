@@ -283,10 +283,11 @@ def push_target(
     as_of: date | None = None,
     include_waiting: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    wait: bool = True,
 ) -> PushOutcome:
     """Plan then send `target` as one run in the run history, one push of a target at a time (another
-    process pushing it is waited for: each record is sent once)."""
-    with lease(container.sessions, f"push {target}"):
+    process pushing it is waited for, or without `wait` a `LeaseHeldError`: each record is sent once)."""
+    with lease(container.sessions, f"push {target}", wait=wait):
         return _push(container, sink, mappings, target, as_of, include_waiting, clock)
 
 

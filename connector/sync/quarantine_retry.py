@@ -132,7 +132,8 @@ def retry(
     `parsers` and `mappings` are asked for only when records need them. `moved` names files whose
     bytes are no longer where they were imported from (matched by content). With `dry_run` everything
     is done and rolled back: the outcomes say what a retry would do. With `accept_changes` a document
-    changed since its import is reversed and reposted, whatever the `changed_documents` policy.
+    of `ids` changed since its import is reversed and reposted, whatever the `changed_documents` policy
+    (the file's other records are retried under the policy).
     """
     with unit_of_work(container.sessions) as session:
         plan = _plan(session, container.cipher, ids)
@@ -222,7 +223,7 @@ def _retry_file(
         dry_run=dry_run,
         stored_path=path,
         name=name,  # what it was called when it came: its archived copy is named by its hash
-        changed_documents="reverse_and_repost" if accept_changes else None,
+        accept_changes_at=[before.rows_of[i] for i in ids if i in before.rows_of] if accept_changes else (),
     )
     failed.counts = result.counts
     if result.status not in ("imported", "dry-run"):
@@ -242,6 +243,7 @@ class _Before:
 
     records: dict[int, tuple[int | None, int]]
     rows: frozenset[int | None]  # where they are in the file: the rows the retry tries
+    rows_of: dict[int, int | None]  # each record's row
 
 
 def _file_records(
@@ -264,8 +266,8 @@ def _file_records(
 
 def _snapshot(session: Session, cipher: FieldCipher, file_id: int) -> _Before:
     mine = _file_records(session, cipher, file_id)
-    rows = frozenset(row if isinstance(row := raw.get("row"), int) else None for _, raw in mine)
-    return _Before({r.id: (r.run_id, r.attempts) for r, _ in mine}, rows)
+    rows_of = {r.id: row if isinstance(row := raw.get("row"), int) else None for r, raw in mine}
+    return _Before({r.id: (r.run_id, r.attempts) for r, _ in mine}, frozenset(rows_of.values()), rows_of)
 
 
 def _settle_file(

@@ -59,6 +59,8 @@ def test_a_job_another_replica_is_running_is_not_run_here(
     container: Container, caplog: pytest.LogCaptureFixture
 ) -> None:
     job = Job("zoho pull", timedelta(minutes=15), lambda: pytest.fail("ran while another replica ran it"))
+    tried_again: list[bool] = []
     with lease(container.sessions, "scheduled zoho pull"), caplog.at_level(logging.INFO):
-        run_job(container, job)
+        run_job(container, job, lambda: tried_again.append(True))
     assert "zoho pull: not run now, scheduled zoho pull is running elsewhere now" in caplog.text
+    assert tried_again == [True]  # once its lease is over, should its holder have died

@@ -31,6 +31,7 @@ from connector.sync.channels import (
     stop_channels,
     watch_modules,
 )
+from connector.sync.leases import lease
 from connector.sync.notification_models import InboxNotification, NotificationChannel
 from connector.sync.notifications import Callback, process_notifications, receive_callback
 from connector.web.notify import build_web_app
@@ -331,6 +332,20 @@ def test_a_failed_notification_stays_pending_for_the_next_round(
     contacts.failure = None
     assert process_notifications(connector, mappings, source=contacts).outcomes == {"processed": 1}
     assert bindings(connector) == {"7": "active"}
+
+
+def test_a_notification_waits_while_a_pull_writes_its_modules_records(
+    connector: Container, crm: FakeChannels, mappings: MappingSet
+) -> None:
+    channel = subscribed(connector, crm)
+    contacts = FakeContacts()
+    contacts.put("7", "Li Wei", "li@acme.cn")
+    notify(connector, channel, "update", "7")
+    with lease(connector.sessions, "pull zoho.Contacts"):  # its pages may hold an older Li Wei
+        assert process_notifications(connector, mappings, source=contacts).outcomes == {"waiting": 1}
+    (held,) = inbox(connector)
+    assert (held.status, held.attempts) == ("pending", 0)
+    assert process_notifications(connector, mappings, source=contacts).outcomes == {"processed": 1}
 
 
 def test_a_spent_budget_ends_the_round_with_the_notification_untouched(

@@ -130,6 +130,26 @@ def test_a_retry_leaves_alone_a_row_a_person_resolved_and_a_change_the_policy_ho
     assert_ledger_verifies(container)
 
 
+def test_accepting_the_change_of_one_document_leaves_the_files_other_changes_held_back(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held_back = container.settings.imports.model_copy(update={"changed_documents": "quarantine"})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": held_back}))
+    known = add_customer(container, "杭州青禾科技", customer_type="SME")
+    first, second = invoice("INV-60", known, "10.00"), invoice("INV-61", known, "20.00")
+    import_file(container, write(tmp_path / "april.jsonl", first, second), PARSERS)
+    changed = write(tmp_path / "may.jsonl", {**first, "amount": "11.00"}, {**second, "amount": "99999.00"})
+    import_file(container, changed, PARSERS)
+    refs = by_ref(container)
+    accepted, unreviewed = refs["may.jsonl:1"], refs["may.jsonl:2"]
+
+    [outcome] = retry(container, [accepted], parsers=parsers, mappings=no_mappings, accept_changes=True)
+
+    assert (outcome.resolved, outcome.still_open, outcome.counts["reposted"]) == ([accepted], [unreviewed], 1)
+    assert receivable(container, known) == Money.of("31.00", "CNY")  # INV-61 stays at 20.00
+    assert_ledger_verifies(container)
+
+
 def test_files_of_one_name_keep_their_different_bad_rows_apart_and_a_retry_counts_on_its_own_file(
     container: Container, tmp_path: Path
 ) -> None:

@@ -116,6 +116,21 @@ def test_a_quote_never_closed_to_the_end_of_the_file_hands_back_every_row_after_
     ]
 
 
+def test_a_quote_never_closed_before_more_than_a_fields_limit_of_rows_hands_them_all_back(
+    tmp_path: Path,
+) -> None:
+    body = "".join(f"P{n},ok,{n}.00\n" for n in range(3, 9003))  # far over csv's 128 KiB field limit
+    found = list(
+        rows(
+            _write(tmp_path, "big.csv", f'id,memo,amount\nP2,"urgent, see note,1.00\n{body}'.encode()),
+            "big.csv",
+        )
+    )
+    assert (found[1].number, found[1].error is not None) == (2, True)
+    assert len(found) == 2 + 9000
+    assert (found[-1].number, found[-1].cells) == (9002, ["P9002", "ok", "9002.00"])
+
+
 def test_one_stray_byte_in_a_utf8_file_leaves_the_rest_utf8(tmp_path: Path) -> None:
     text = "name,amount\nMüller Maschinenbau,1\n上海星辰贸易有限公司,2\n".encode() + b"Caf\xe9,3\n"
     found = list(rows(_write(tmp_path, "stray.csv", text), "stray.csv"))
