@@ -17,7 +17,8 @@ apply is `None` (no credit limit, no payment yet).
 A customer merged into another counts in that one's figures: its invoices, receipts and credit.
 Score and status judge what is really unpaid: unapplied credit is first set against the oldest open
 items. Everything is read as of the end of `as_of`, in the customer's currency; postings in another
-currency are left out of the figures (and logged). Ids are read in chunks of `CHUNK` with four
+currency are left out of the amounts (and logged), but what is past due in them counts in the credit
+status, named in its reason with its currency. Ids are read in chunks of `CHUNK` with four
 set-based queries each; the arithmetic runs in Python.
 """
 
@@ -101,6 +102,7 @@ def _chunk(
         reads.receipts(session, every, (receivable_code, advances_code), received_into, as_of), survivor
     )
     currencies = {row.id: row.currency for row in rows}
+    terms = {row.id: row.payment_terms_days for row in rows}
     foreign = {
         customer_id
         for customer_id, currency in (*ar, *advances, *paid)
@@ -109,10 +111,19 @@ def _chunk(
     if foreign:
         log.warning(
             "%d customer(s) have postings in a currency other than their own; those are not in their "
-            "figures (customer ids %s)",
+            "amounts, only in their credit status (customer ids %s)",
             len(foreign),
             ", ".join(map(str, sorted(foreign)[:20])),
         )
+    owed_elsewhere: dict[int, list[CreditPosition]] = {}
+    for customer_id, currency in sorted({*ar, *advances}):
+        if customer_id in foreign and currency != currencies[customer_id]:
+            lines = ar.get((customer_id, currency), [])
+            owed_elsewhere.setdefault(customer_id, []).append(
+                _position_in(
+                    currency, lines, advances.get((customer_id, currency), 0), terms[customer_id], as_of
+                )
+            )
     return {
         row.id: _credit(
             row,
@@ -121,9 +132,20 @@ def _chunk(
             paid.get((row.id, row.currency), []),
             as_of,
             rules,
+            owed_elsewhere.get(row.id, ()),
         )
         for row in rows
     }
+
+
+def _position_in(
+    currency: str, lines: list[ArLine], advances_minor: int, terms: int, as_of: date
+) -> CreditPosition:
+    """What a customer owes in a currency not its own, for the days-past-due rules (no limit, no score)."""
+    items, _ = open_items(lines, terms)
+    unpaid, _ = settle_fifo(items, -advances_minor)
+    balance = sum(line.amount_minor for line in lines) + advances_minor
+    return CreditPosition(currency, balance, None, None, tuple(unpaid), as_of)
 
 
 def _folded(
@@ -161,6 +183,7 @@ def _credit(
     receipts: list[reads.Receipt],
     as_of: date,
     rules: CreditSettings,
+    owed_elsewhere: Sequence[CreditPosition] = (),
 ) -> CustomerCredit:
     currency = row.currency
     digits = -exponent(currency)
@@ -187,7 +210,7 @@ def _credit(
         as_of=as_of,
     )
     position = CreditPosition(currency, balance, limit, score, tuple(unpaid), as_of)
-    status, reason = credit_status(position, rules)
+    status, reason = credit_status(position, rules, owed_elsewhere)
     figures: dict[str, Any] = {
         "account_number": row.account_no,
         "customer_type": row.customer_type,

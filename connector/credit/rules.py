@@ -12,14 +12,16 @@ The worst level whose rule fires wins; the reason lists every rule that fired at
 
 Days past due are judged on what the customer really owes: `figures` sets unapplied credit against
 the oldest open items before the rules look at them. A setting of 0 turns its rule off. Customers
-without a credit limit are never judged on utilisation.
+without a credit limit are never judged on utilisation. What a customer owes in other currencies than
+its own is judged by the days-past-due rules too (each currency against its own block threshold),
+named in the reason with its currency: it has no limit or score of its own.
 
 This module imports nothing from the database side: `connector.settings` imports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -106,7 +108,7 @@ class CreditPosition:
     currency: str
     balance_minor: int
     limit_minor: int | None
-    score: int
+    score: int | None  # none: judged on days past due only (what is owed in another currency)
     open_items: tuple[OpenItem, ...]
     as_of: date
 
@@ -157,7 +159,8 @@ def _utilisation_rule(position: CreditPosition, pct: int) -> str | None:
 
 
 def _score_rule(position: CreditPosition, below: int) -> str | None:
-    return f"credit score {position.score} is below {below}" if position.score < below else None
+    score = position.score
+    return f"credit score {score} is below {below}" if score is not None and score < below else None
 
 
 def _blocked(position: CreditPosition, rules: CreditSettings) -> list[str | None]:
@@ -195,10 +198,13 @@ LEVELS: tuple[tuple[Status, Callable[[CreditPosition, CreditSettings], list[str 
 )
 
 
-def credit_status(position: CreditPosition, rules: CreditSettings) -> tuple[Status, str]:
-    """(status, reason): the worst level any rule reaches, with every rule that fired at that level."""
+def credit_status(
+    position: CreditPosition, rules: CreditSettings, others: Sequence[CreditPosition] = ()
+) -> tuple[Status, str]:
+    """(status, reason): the worst level any rule reaches, with every rule that fired at that level;
+    `others` are what the customer owes in other currencies (no limit, no score)."""
     for status, level in LEVELS:
-        reasons = [reason for reason in level(position, rules) if reason]
+        reasons = [reason for judged in (position, *others) for reason in level(judged, rules) if reason]
         if reasons:
             return status, "; ".join(reasons)
     return "OK", _all_clear(position)

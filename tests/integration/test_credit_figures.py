@@ -275,6 +275,18 @@ def test_postings_in_another_currency_stay_out_of_the_customers_figures(
     assert "postings in a currency other than their own" in caplog.text
 
 
+def test_what_is_long_past_due_in_another_currency_still_sets_the_credit_status(books: Books) -> None:
+    customer_id, no = books.customer("Globex", "CNY", None, 30)
+    books.invoice("INV-X1", no, cny("100.00"), date(2026, 3, 20))
+    books.invoice("INV-X2", no, Money.of("50000.00", "USD"), date(2025, 10, 1))  # due 10-31: 152 days
+    with unit_of_work(books.container.sessions) as session:
+        chart = books.container.settings.ledger.chart
+        (credit,) = customer_credit(session, [customer_id], AS_OF, chart, RULES).values()
+    assert (credit.figures["balance"], credit.figures["overdue"]) == (Decimal("100.00"), Decimal("0.00"))
+    assert credit.figures["credit_status"] == "BLOCKED"
+    assert credit.status_reason == "50,000.00 USD is 91+ days past due (more than 0 USD)"
+
+
 def test_the_figures_map_cleanly_through_the_shipped_zoho_accounts_map(books: Books) -> None:
     customer_id, no = post_mingyuan(books)
     mappings, problems = load_mapping_set(REPO / "mappings")
