@@ -193,25 +193,33 @@ def _modules(container: Container, mappings: MappingSet, kind: str) -> Iterator[
 
 
 def _zoho_pull(container: Container) -> str:
-    mappings = _mappings(container)
-    done = []
-    for module in _modules(container, mappings, "inbound"):
+    def pull(mappings: MappingSet, module: str) -> tuple[str, str | None]:
         result = pull_stream(container, container.zoho.records, mappings, "zoho", module, wait=False)
-        done.append(f"{result.source} {_counts(result.counts)}")
-        if result.stopped:
-            return "; ".join([*done, f"stopped: {result.stopped}"])
-    return "; ".join(done) or "no module with an inbound mapping"
+        return f"{result.source} {_counts(result.counts)}", result.stopped
+
+    return _each_module(container, "inbound", pull)
 
 
 def _zoho_push(container: Container) -> str:
+    def push(mappings: MappingSet, module: str) -> tuple[str, str | None]:
+        outcome = push_target(container, container.zoho.sink, mappings, f"zoho.{module}", wait=False)
+        return f"zoho.{module} {_counts(outcome.counts)}", outcome.stopped
+
+    return _each_module(container, "outbound", push)
+
+
+def _each_module(
+    container: Container, kind: str, run: Callable[[MappingSet, str], tuple[str, str | None]]
+) -> str:
+    """`run` for each module with a `kind` mapping, in turn, until one stops (the API budget spent)."""
     mappings = _mappings(container)
     done = []
-    for module in _modules(container, mappings, "outbound"):
-        outcome = push_target(container, container.zoho.sink, mappings, f"zoho.{module}", wait=False)
-        done.append(f"zoho.{module} {_counts(outcome.counts)}")
-        if outcome.stopped:
-            return "; ".join([*done, f"stopped: {outcome.stopped}"])
-    return "; ".join(done) or "no module with an outbound mapping"
+    for module in _modules(container, mappings, kind):
+        said, stopped = run(mappings, module)
+        done.append(said)
+        if stopped:
+            return "; ".join([*done, f"stopped: {stopped}"])
+    return "; ".join(done) or f"no module with an {kind} mapping"
 
 
 def _notifications(container: Container) -> str:
