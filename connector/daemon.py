@@ -143,15 +143,16 @@ def run_daemon(container: Container, *, host: str, port: int) -> None:
     server = uvicorn.Server(uvicorn.Config(build_web_app(container), host=host, port=port, log_config=None))
     web = threading.Thread(target=server.run, name="web", daemon=True)
     web.start()
-    while not server.started:  # the jobs start once the callbacks can be received
+    while not server.started and not stop.is_set():  # the jobs start once callbacks can be received
         if not web.is_alive():
             _restore(previous)
             raise ConnectorError(f"the web app cannot listen on {host}:{port} (in use, or not this host's?)")
-        if stop.is_set():  # told to stop before it started: no job runs
-            server.should_exit = True
-            web.join(timeout=30)
-            return
         time.sleep(0.05)
+    if stop.is_set():  # told to stop before it started: no job runs
+        server.should_exit = True
+        web.join(timeout=30)
+        _restore(previous)
+        return
     scheduler = start_scheduler(container, jobs)
     try:
         while not stop.wait(0.5):

@@ -269,7 +269,7 @@ def csv_rows(
                     yield Row(number, cells, raw.rstrip("\r\n"))
         except csv.Error as exc:  # e.g. a field over the csv size limit: this record only
             number += 1
-            if len(taken) > 1:  # a quote never closed ran on until the field was too large
+            if len(taken) > 1 and _rows_swallowed(taken, chosen, width):  # an open quote ran on that far
                 yield unclosed(number)
                 continue
             raw = "".join(taken).rstrip("\r\n")
@@ -281,6 +281,16 @@ def csv_rows(
 
 
 UNCLOSED_QUOTE = "a quote opened in this row is never closed: its fields cannot be told apart"
+
+
+def _rows_swallowed(taken: list[str], delimiter: str, width: int | None, sample: int = 50) -> bool:
+    """Whether the lines after a record's first look like rows of their own (as wide as the header):
+    an open quote swallowed them. A long cell's own lines (a memo) mostly do not."""
+    lines = taken[1 : 1 + sample]
+    if width is None or not lines:
+        return False
+    whole = sum(1 for cells in csv.reader(lines, delimiter=delimiter) if len(cells) == width)
+    return whole * 2 >= len(lines)
 
 
 def _closes_cleanly(taken: list[str], delimiter: str, width: int, cells: list[str]) -> bool:

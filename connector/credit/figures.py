@@ -92,14 +92,13 @@ def _chunk(
     rows = reads.customers(session, ids)
     if not rows:
         return {}
-    merged = reads.absorbed(session, ids)  # a merged customer's ledger counts for the one it went into
-    survivor = {absorbed: into for into, absorbed_ids in merged.items() for absorbed in absorbed_ids}
-    every = [*ids, *survivor]
-    ar = _folded(reads.ar_lines(session, every, receivable_code, as_of), survivor)
-    advances = _summed(reads.account_sums(session, every, advances_code, as_of), survivor)
+    counted = reads.counted_in(session, ids)  # a merged customer's ledger counts for the one it went into
+    every = list(counted)
+    ar = _folded(reads.ar_lines(session, every, receivable_code, as_of), counted)
+    advances = _summed(reads.account_sums(session, every, advances_code, as_of), counted)
     received_into = (*chart.bank_codes, chart.unapplied.code)  # an unapplied receipt, applied by a person
     paid = _folded(
-        reads.receipts(session, every, (receivable_code, advances_code), received_into, as_of), survivor
+        reads.receipts(session, every, (receivable_code, advances_code), received_into, as_of), counted
     )
     currencies = {row.id: row.currency for row in rows}
     terms = {row.id: row.payment_terms_days for row in rows}
@@ -149,15 +148,14 @@ def _position_in(
 
 
 def _folded(
-    found: dict[tuple[int, str], list[_T]], survivor: dict[int, int]
+    found: dict[tuple[int, str], list[_T]], counted: dict[int, list[int]]
 ) -> dict[tuple[int, str], list[_T]]:
-    """Per-customer lists with a merged customer's under the one it went into, each list in the order
-    of its items (entry ids, or receipt dates)."""
-    if not survivor:
-        return found
+    """Per-customer lists under each customer that counts them (a merged customer's under the one it
+    went into too), each list in the order of its items (entry ids, or receipt dates)."""
     folded: dict[tuple[int, str], list[_T]] = {}
     for (customer_id, currency), items in found.items():
-        folded.setdefault((survivor.get(customer_id, customer_id), currency), []).extend(items)
+        for counting in counted.get(customer_id, [customer_id]):
+            folded.setdefault((counting, currency), []).extend(items)
     return {key: sorted(items, key=_order) for key, items in folded.items()}
 
 
@@ -168,11 +166,11 @@ def _order(item: object) -> tuple[date, int]:
     return (item.posting_date, item.entry_id)
 
 
-def _summed(found: dict[tuple[int, str], int], survivor: dict[int, int]) -> dict[tuple[int, str], int]:
+def _summed(found: dict[tuple[int, str], int], counted: dict[int, list[int]]) -> dict[tuple[int, str], int]:
     summed: dict[tuple[int, str], int] = {}
     for (customer_id, currency), total in found.items():
-        key = (survivor.get(customer_id, customer_id), currency)
-        summed[key] = summed.get(key, 0) + total
+        for counting in counted.get(customer_id, [customer_id]):
+            summed[(counting, currency)] = summed.get((counting, currency), 0) + total
     return summed
 
 

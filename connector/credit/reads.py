@@ -41,23 +41,29 @@ class Receipt:
     amount_minor: int
 
 
-def absorbed(session: Session, ids: Sequence[int]) -> dict[int, list[int]]:
-    """Customer id → the customers merged into it (and into those, in turn): their ledgers are its."""
-    found: dict[int, list[int]] = {}
-    owner = {customer_id: customer_id for customer_id in ids}
-    frontier = list(ids)
+def counted_in(session: Session, ids: Sequence[int]) -> dict[int, list[int]]:
+    """Each customer whose ledger the figures of `ids` read → which of `ids` count it: itself, and the
+    customers it was merged into (and those into others, in turn), so that a merged customer's invoices
+    and receipts are the survivor's too (and still its own, should it be asked for)."""
+    requested = set(ids)
+    merged_into: dict[int, int] = {}
+    frontier = list(requested)
     while frontier:
         rows = session.execute(
             select(Customer.id, Customer.merged_into_id).where(Customer.merged_into_id.in_(frontier))
         ).all()
-        frontier = []
-        for merged, into in rows:
-            if into is None or merged in owner:
-                continue
-            owner[merged] = owner[into]
-            found.setdefault(owner[into], []).append(merged)
-            frontier.append(merged)
-    return found
+        frontier = [merged for merged, _ in rows if merged not in merged_into and merged not in requested]
+        merged_into.update((merged, into) for merged, into in rows if into is not None)
+    counted: dict[int, list[int]] = {}
+    for customer_id in requested | set(merged_into):
+        chain: int | None = customer_id
+        seen: set[int] = set()
+        while chain is not None and chain not in seen:  # up to the survivor; a cycle is never followed twice
+            seen.add(chain)
+            if chain in requested:
+                counted.setdefault(customer_id, []).append(chain)
+            chain = merged_into.get(chain)
+    return counted
 
 
 def customers(session: Session, ids: Sequence[int]) -> list[CustomerRow]:

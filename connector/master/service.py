@@ -274,6 +274,10 @@ class CustomerMaster:
         )
         if link_to is not None:
             customer = self.directory.get(link_to)
+            if customer.status == "merged":
+                raise CustomerError(
+                    f"{link_to} was merged into another customer: link the record to that one"
+                )
             detail = f"linked by {self.actor} (review #{review.id}: {review.reason})"
             self._link(customer.id, source, detail)
             self._close_review(review, "linked", customer.id, f"linked to {link_to} by {self.actor}")
@@ -295,7 +299,7 @@ class CustomerMaster:
 
     def merge(self, survivor_no: str, absorbed_no: str, why: str = "") -> int:
         """Fold `absorbed` into `survivor`: its bindings move over, it is marked merged. Its ledger history
-        stays where it is (balances can be moved by a transfer entry); returns the bindings moved."""
+        stays where it is and counts in the survivor's figures; returns the bindings moved."""
         return lifecycle.merge(self, survivor_no, absorbed_no, why)
 
     def split(self, backend: str, external_id: str, why: str = "") -> CustomerView:

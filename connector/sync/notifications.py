@@ -208,6 +208,9 @@ def _deletions(
     return counts
 
 
+NO_MAPPINGS = "no valid mapping set to apply notifications with: fix the files (`connector mapping check`)"
+
+
 def process_notifications(
     container: Container,
     mappings: MappingSet | None = None,
@@ -215,63 +218,100 @@ def process_notifications(
     source: ContactSource | None = None,
     limit: int = BATCH,
 ) -> ProcessResult:
-    """Apply up to `limit` pending notifications, oldest first (see the module's docstring)."""
+    """Apply up to `limit` pending notifications, oldest first (see the module's docstring). A module a
+    pull is writing now waits, the others go on: the round takes its notifications from them."""
     result = ProcessResult()
-    with unit_of_work(container.sessions) as session:
-        pending = list(
-            session.execute(
-                select(
-                    InboxNotification.id,
-                    InboxNotification.module,
-                    InboxNotification.operation,
-                    InboxNotification.ids_json,
-                )
-                .where(InboxNotification.backend == BACKEND, InboxNotification.status == "pending")
-                .order_by(InboxNotification.id)
-                .limit(limit)
-            )
-        )
-        if pending and mappings is None:
-            mappings = mappings_in_force(session, container.settings.mappings.dir).mappings
-    if not pending:
-        return result
-    if mappings is None:
-        raise ConfigError(
-            "no valid mapping set to apply notifications with: fix the files (`connector mapping check`)"
-        )
-    for note_id, module, operation, ids_json in pending:
-        ids = [str(i) for i in json.loads(ids_json)]
-        mapping = mappings.for_source(f"{BACKEND}.{module}", "inbound")
-        if mapping is None or operation not in OPERATIONS:
-            why = (
-                f"no inbound mapping for {BACKEND}.{module}"
-                if mapping is None
-                else f"unknown operation {operation!r}"
-            )
-            result.outcomes[_finish(container, note_id, "skipped", error=why)] += 1
-            continue
-        if operation != "delete" and source is None:
-            source = container.zoho.records  # a ConfigError here is the round's, not the notification's
-        try:
-            # Not while a pull writes the module's records: it may hold older versions of them.
-            with lease(container.sessions, pull_lease(BACKEND, module), wait=False):
-                if operation == "delete":
-                    counts = _deletions(container, mappings, note_id, mapping.source, ids)
-                    result.outcomes["processed"] += 1
-                else:
-                    assert source is not None
-                    counts = pull_ids(container, source, mappings, BACKEND, module, ids)
-                    result.outcomes[_finish(container, note_id, "processed", counts)] += 1
-            result.applied += counts
-        except LeaseHeldError:
-            result.outcomes["waiting"] += 1  # stays pending for the next round, its attempt not counted
-        except BudgetExhaustedError as exc:
-            result.stopped = str(exc)  # the notification stays pending, its attempt not counted
-            break
-        except Exception as exc:  # one bad notification must not stop the others; it is retried
-            log.exception("zoho notification %s (%s %s) failed", note_id, operation, module)
-            result.outcomes[_finish(container, note_id, "retry", error=f"{type(exc).__name__}: {exc}")] += 1
+    busy: set[str] = set()  # modules whose pull holds their records now
+    after, taken = 0, 0
+    while taken < limit and result.stopped is None:
+        pending = _pending(container, after, busy, limit - taken)
+        if not pending:
+            return result
+        if mappings is None:
+            with unit_of_work(container.sessions) as session:
+                mappings = mappings_in_force(session, container.settings.mappings.dir).mappings
+            if mappings is None:
+                raise ConfigError(NO_MAPPINGS)
+        for note_id, module, operation, ids_json in pending:
+            after = note_id
+            if module in busy:  # waits; the round takes another module's in its place
+                result.outcomes["waiting"] += 1
+                continue
+            if operation != "delete" and source is None:
+                source = container.zoho.records  # a ConfigError here is the round's, not the notification's
+            if _apply(container, mappings, source, result, note_id, module, operation, ids_json):
+                taken += 1
+            else:
+                busy.add(module)
+            if result.stopped is not None or taken == limit:
+                break
     return result
+
+
+def _pending(container: Container, after: int, busy: set[str], limit: int) -> list[tuple[int, str, str, str]]:
+    with unit_of_work(container.sessions) as session:
+        query = (
+            select(
+                InboxNotification.id,
+                InboxNotification.module,
+                InboxNotification.operation,
+                InboxNotification.ids_json,
+            )
+            .where(
+                InboxNotification.backend == BACKEND,
+                InboxNotification.status == "pending",
+                InboxNotification.id > after,
+            )
+            .order_by(InboxNotification.id)
+            .limit(limit)
+        )
+        if busy:
+            query = query.where(InboxNotification.module.not_in(sorted(busy)))
+        return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+def _apply(
+    container: Container,
+    mappings: MappingSet,
+    source: ContactSource | None,
+    result: ProcessResult,
+    note_id: int,
+    module: str,
+    operation: str,
+    ids_json: str,
+) -> bool:
+    """Apply one notification into `result`; False when a pull of its module holds its records now (it
+    stays pending, its attempt not counted)."""
+    ids = [str(i) for i in json.loads(ids_json)]
+    mapping = mappings.for_source(f"{BACKEND}.{module}", "inbound")
+    if mapping is None or operation not in OPERATIONS:
+        why = (
+            f"no inbound mapping for {BACKEND}.{module}"
+            if mapping is None
+            else f"unknown operation {operation!r}"
+        )
+        result.outcomes[_finish(container, note_id, "skipped", error=why)] += 1
+        return True
+    try:
+        # Not while a pull writes the module's records: it may hold older versions of them.
+        with lease(container.sessions, pull_lease(BACKEND, module), wait=False):
+            if operation == "delete":
+                counts = _deletions(container, mappings, note_id, mapping.source, ids)
+                result.outcomes["processed"] += 1
+            else:
+                assert source is not None
+                counts = pull_ids(container, source, mappings, BACKEND, module, ids)
+                result.outcomes[_finish(container, note_id, "processed", counts)] += 1
+        result.applied += counts
+    except LeaseHeldError:
+        result.outcomes["waiting"] += 1
+        return False
+    except BudgetExhaustedError as exc:
+        result.stopped = str(exc)  # the notification stays pending, its attempt not counted
+    except Exception as exc:  # one bad notification must not stop the others; it is retried
+        log.exception("zoho notification %s (%s %s) failed", note_id, operation, module)
+        result.outcomes[_finish(container, note_id, "retry", error=f"{type(exc).__name__}: {exc}")] += 1
+    return True
 
 
 # --- listing ----------------------------------------------------------------------------------------

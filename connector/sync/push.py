@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from connector.bootstrap import Container
 from connector.credit.figures import customer_credit
 from connector.credit.history import record_status_changes
-from connector.credit.reads import absorbed
+from connector.credit.reads import counted_in
 from connector.db import unit_of_work
 from connector.errors import AuthenticationError, BudgetExhaustedError, ConnectorError, PermanentRemoteError
 from connector.exact_json import dumps_exact
@@ -149,22 +149,24 @@ def _retire_unbound(session: Session, target: str) -> int:
 def _inputs(session: Session, customer_ids: Sequence[int], context: str) -> dict[int, str]:
     """Per customer, a digest of everything its figures are computed from: its postings and those of
     the customers merged into it, the invoices its receipts name, and the customer itself."""
-    survivor = {merged: into for into, ids in absorbed(session, customer_ids).items() for merged in ids}
-    every = [*customer_ids, *survivor]
+    counted = counted_in(session, customer_ids)
+    every = list(counted)
     postings: Counter[int] = Counter()
     for customer_id, count in session.execute(
         select(CustomerBalance.customer_id, func.sum(CustomerBalance.posting_count))
         .where(CustomerBalance.customer_id.in_(every))
         .group_by(CustomerBalance.customer_id)
     ):
-        postings[survivor.get(customer_id, customer_id)] += int(count or 0)
+        for counting in counted[customer_id]:
+            postings[counting] += int(count or 0)
     named: Counter[int] = Counter()  # a payment naming an invoice may post nothing (its bank line did)
     for customer_id, count in session.execute(
         select(ReceiptApplication.customer_id, func.count())
         .where(ReceiptApplication.customer_id.in_(every))
         .group_by(ReceiptApplication.customer_id)
     ):
-        named[survivor.get(customer_id, customer_id)] += int(count)
+        for counting in counted[customer_id]:
+            named[counting] += int(count)
     updated = dict(
         session.execute(select(Customer.id, Customer.updated_at).where(Customer.id.in_(customer_ids))).all()
     )

@@ -251,7 +251,7 @@ def test_a_customer_merged_into_another_brings_its_debt_and_payments_into_that_o
     books: Books,
 ) -> None:
     survivor_id, survivor = books.customer("Mingyuan", "CNY", None, 30)
-    _, absorbed = books.customer("Mingyuan Trading", "CNY", None, 30)
+    absorbed_id, absorbed = books.customer("Mingyuan Trading", "CNY", None, 30)
     books.invoice("INV-S", survivor, cny("100.00"), date(2026, 3, 20))
     books.invoice("INV-A", absorbed, cny("3000.00"), date(2025, 11, 1))  # 121 days past due on 04-01
     books.receipt("R-A", absorbed, cny("1000.00"), date(2026, 1, 5))
@@ -262,6 +262,11 @@ def test_a_customer_merged_into_another_brings_its_debt_and_payments_into_that_o
         Decimal("2100.00"),
         Decimal("2000.00"),
         date(2026, 1, 5),
+    )
+    both = books.figures([survivor_id, absorbed_id])  # asked for together: the same figures
+    assert (both[survivor_id]["balance"], both[absorbed_id]["balance"]) == (
+        Decimal("2100.00"),
+        Decimal("2000.00"),
     )
 
 
@@ -317,6 +322,7 @@ def test_each_credit_status_change_is_recorded_once_with_its_reason(books: Books
     assert record(date(2026, 2, 1)) == 0  # 1 day past due: still OK, as it always was
     assert record(date(2026, 4, 2)) == 1
     assert record(date(2026, 4, 3)) == 0  # still HOLD: nothing new to record
+    assert record(date(2026, 2, 1)) == 0  # a past day's figures rewrite no history
     books.receipt("R-H1", no, cny("900.00"), date(2026, 4, 5))
     assert record(date(2026, 4, 6)) == 1
     with unit_of_work(books.container.sessions) as session:

@@ -108,6 +108,20 @@ def test_an_ambiguous_record_goes_to_review_and_a_person_links_it(container: Con
         assert m.apply("zoho", contact("z2", email="info@acme.cn"), DIGEST).outcome == "unchanged"
 
 
+def test_a_record_under_review_is_never_linked_to_a_merged_customer(container: Container) -> None:
+    with master(container) as m:
+        first = m.apply("zoho", contact("z1", email="info@acme.cn"), DIGEST)
+        second = m.apply("fxiaoke", contact("f9", name="Other Co", email="x@other.cn"), DIGEST)
+        survivor = m.directory.view(first.customer_id or 0).account_no
+        merged = m.directory.view(second.customer_id or 0).account_no
+        m.merge(survivor, merged)
+        held = m.apply("zoho", contact("z2", email="info@acme.cn"), DIGEST)
+        assert held.outcome == "review"
+        [review] = m.reviews()
+        with pytest.raises(CustomerError, match=f"{merged} was merged into another customer"):
+            m.resolve_review(review.id, link_to=merged)
+
+
 def test_a_reviewed_record_can_become_a_customer_of_its_own(container: Container) -> None:
     with master(container) as m:
         m.apply("zoho", contact("z1", phone="+8613800138000"), DIGEST)

@@ -120,8 +120,8 @@ def crm() -> FakeChannels:
     return FakeChannels()
 
 
-def subscribed(connector: Container, crm: FakeChannels) -> ChannelRequest:
-    (view,) = watch_modules(connector, ["Contacts"], channels=crm, clock=lambda: NOW)
+def subscribed(connector: Container, crm: FakeChannels, module: str = "Contacts") -> ChannelRequest:
+    (view,) = watch_modules(connector, [module], channels=crm, clock=lambda: NOW)
     return crm.held[view.channel_id]
 
 
@@ -130,8 +130,10 @@ def inbox(connector: Container) -> list[InboxNotification]:
         return list(session.scalars(select(InboxNotification).order_by(InboxNotification.id)))
 
 
-def notify(connector: Container, channel: ChannelRequest, operation: str, *ids: str) -> None:
-    callback = Callback(channel.channel_id, channel.token, "Contacts", operation, ids)
+def notify(
+    connector: Container, channel: ChannelRequest, operation: str, *ids: str, module: str = "Contacts"
+) -> None:
+    callback = Callback(channel.channel_id, channel.token, module, operation, ids)
     assert receive_callback(connector, callback).stored_id is not None
 
 
@@ -341,11 +343,18 @@ def test_a_notification_waits_while_a_pull_writes_its_modules_records(
     contacts = FakeContacts()
     contacts.put("7", "Li Wei", "li@acme.cn")
     notify(connector, channel, "update", "7")
+    notify(connector, channel, "update", "8")
+    accounts = subscribed(connector, crm, "Accounts")
+    notify(connector, accounts, "delete", "900", module="Accounts")
     with lease(connector.sessions, "pull zoho.Contacts"):  # its pages may hold an older Li Wei
-        assert process_notifications(connector, mappings, source=contacts).outcomes == {"waiting": 1}
-    (held,) = inbox(connector)
-    assert (held.status, held.attempts) == ("pending", 0)
-    assert process_notifications(connector, mappings, source=contacts).outcomes == {"processed": 1}
+        waited = process_notifications(connector, mappings, source=contacts, limit=2)
+        assert waited.outcomes == {"waiting": 2, "processed": 1}  # the Accounts one is not held up
+    assert [(n.module, n.status, n.attempts) for n in inbox(connector)] == [
+        ("Contacts", "pending", 0),
+        ("Contacts", "pending", 0),
+        ("Accounts", "processed", 1),
+    ]
+    assert process_notifications(connector, mappings, source=contacts).outcomes == {"processed": 2}
 
 
 def test_a_spent_budget_ends_the_round_with_the_notification_untouched(
