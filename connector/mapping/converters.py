@@ -251,13 +251,18 @@ def _read_date(read: Callable[[str], datetime], described: str, value: Any) -> d
         return read(text).date()  # a calendar date: any zone in the text is dropped
     except ValueError:
         pass
-    folded = unicodedata.normalize("NFKC", text)
+    folded = text.translate(HALF_WIDTH)
     try:
         if folded != text:
             return read(folded).date()
     except ValueError:
         pass
     raise ConversionError(f"the value does not match {described}")
+
+
+# Full-width forms (U+FF01–U+FF5E, the ideographic space) as their ASCII: what a Chinese or Japanese
+# input method types for digits and punctuation.
+HALF_WIDTH = {0xFF01 + offset: 0x21 + offset for offset in range(0x5E)} | {0x3000: 0x20}
 
 
 @binder("date")

@@ -265,13 +265,21 @@ def test_datetime_reads_iso_text_exactly_as_strptime_does(format_and_text: tuple
     assert moment == repr(zoned)
 
 
+FULL_WIDTH_FOLDED = {chr(0xFF01 + n): chr(0x21 + n) for n in range(0x5E)} | {"\u3000": " "}
+
+
 @given(formats_and_texts())
-def test_date_reads_iso_text_exactly_as_strptime_does(format_and_text: tuple[str, str]) -> None:
+def test_date_reads_text_exactly_as_strptime_does_its_full_width_forms_folded(
+    format_and_text: tuple[str, str],
+) -> None:
     format, text = format_and_text
-    try:
-        expected = repr(datetime.strptime(text.strip(), format).date())  # noqa: DTZ007 - a calendar date
-    except ValueError:
-        expected = "refused"
+    expected = "refused"
+    for tried in (text.strip(), "".join(FULL_WIDTH_FOLDED.get(c, c) for c in text.strip())):
+        try:
+            expected = repr(datetime.strptime(tried, format).date())  # noqa: DTZ007 - a calendar date
+            break
+        except ValueError:
+            continue
     assert converted_or_refusal("date", text, format=format) == expected
 
 
