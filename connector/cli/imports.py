@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -73,10 +73,14 @@ def describe(result: FileResult) -> str:
     head = f"{result.name}: {result.status}" + (f" ({result.format})" if result.format else "")
     if result.reason:
         head += f": {result.reason}"
-    counts = {k: v for k, v in sorted(result.counts.items()) if v and k != "documents"}
+    # "reposted" is not an outcome of its own: a changed document reposted is also counted where it went
+    counts = {k: v for k, v in sorted(result.counts.items()) if v and k not in ("documents", "reposted")}
     if not result.counts and not counts:
         return head
     detail = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
+    reposted = result.counts["reposted"]
+    if reposted:
+        detail += f" (of them {reposted:,} changed since imported: reversed and reposted)"
     return f"{head}: {result.counts['documents']:,} documents" + (f" — {detail}" if detail else "")
 
 
@@ -149,7 +153,8 @@ def apply_item(
     accounts = Accounts.of(container.settings.ledger.chart)
     try:
         with unit_of_work(container.sessions) as session:
-            account_no = reconcile.apply(session, item, customer, accounts, actor, datetime.now(UTC).date())
+            today = datetime.now().astimezone().date()  # the local business day, as figures and push
+            account_no = reconcile.apply(session, item, customer, accounts, actor, today)
     except ConnectorError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None

@@ -166,17 +166,19 @@ def entries(
         )
         return
     table = Table(title=f"Entries of customer {account_no}")
-    for column, justify in (
-        ("date", "left"),
-        ("entry", "right"),
-        ("document", "left"),
-        ("memo", "left"),
-        ("account", "left"),
-        ("amount", "right"),
-        ("balance", "right"),
-        ("voucher", "left"),
+    # Dates, entries and amounts never shortened; document, memo and voucher fold onto more lines
+    # rather than lose their ends (a voucher's row is how a figure is traced to its source).
+    for column, justify, whole in (
+        ("date", "left", True),
+        ("entry", "right", True),
+        ("document", "left", False),
+        ("memo", "left", False),
+        ("account", "left", True),
+        ("amount", "right", True),
+        ("balance", "right", True),
+        ("voucher", "left", False),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=whole, overflow="fold", min_width=len(column))  # type: ignore[arg-type]
     for line in lines:
         note = ""
         if line.reverses_id:

@@ -36,7 +36,7 @@ from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
 from connector.imports.same_receipt import Earlier, SameReceipts
 from connector.ledger.entries import Voucher
-from connector.ledger.models import CustomerBalance
+from connector.ledger.models import CustomerBalance, JournalEntry
 from connector.ledger.posting import Ledger
 from connector.security.cipher import FieldCipher
 from connector.settings import ImportSettings
@@ -203,9 +203,11 @@ class DocumentPoster:
         for entry_id in entry_ids:
             reversal = self.ledger.reversed_by(entry_id)
             if reversal is None:
-                reversal = self.ledger.reverse(
-                    entry_id, posting_date=document.date, memo=memo, voucher=voucher
-                ).entry_id
+                # Never before what it reverses (a receipt a person applied after the bank returned it):
+                # the ledger of any day between would show the money twice.
+                posted_on = self.session.get_one(JournalEntry, entry_id).posting_date
+                on = max(document.date, posted_on)
+                reversal = self.ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id
             reversals.append(reversal)
         if item is not None and item.status == "open":
             item.status, item.note = "rejected", memo

@@ -52,6 +52,20 @@ def test_a_statement_imports_once_its_unknown_payers_wait_and_a_person_applies_o
     assert cli("ledger", "verify").code == 0
 
 
+def test_a_changed_line_is_counted_once_where_it_went_and_said_to_be_reposted(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", "statement.xml").code == 0
+    edited = STATEMENT.read_text(encoding="utf-8").replace(">INV-7001<", ">INV-7001 (corrected)<")
+    (workspace / "statement-corrected.xml").write_text(edited, encoding="utf-8")
+    again = cli("import", "statement-corrected.xml")
+    assert again.code == 0, again.err
+    assert again.out.rstrip().endswith(
+        "8 documents — 2 quarantined, 1 receipts unapplied, 2 statements, 7 unchanged "
+        "(of them 1 changed since imported: reversed and reposted)"
+    )
+
+
 def test_an_unknown_file_is_refused_with_the_reason_and_a_non_zero_exit(cli: Cli, workspace: Path) -> None:
     (workspace / "notes.txt").write_text("nothing to import here\n", encoding="utf-8")
     tried = cli("import", "--dry-run", "--json", "notes.txt")

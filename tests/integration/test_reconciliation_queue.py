@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from connector.bootstrap import Container
 from connector.credit.figures import customer_figures
@@ -20,7 +21,7 @@ from connector.imports import reconcile
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
-from connector.ledger.models import Customer
+from connector.ledger.models import Customer, JournalEntry
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, open_invoices, write
 from tests.integration.test_same_receipt import line, owes, payment
 
@@ -182,4 +183,27 @@ def test_a_payment_applying_a_waiting_bank_line_pays_the_invoices_the_payment_na
     paid = payment("P-9", qinghe, "120.00", "2026-03-09", applied={"INV-2": "120.00"})
     assert import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS).counts["receipts_linked"] == 1
     assert open_invoices(container, qinghe, date(2026, 3, 15)) == [("INV-1", 10000)]
+    assert_ledger_verifies(container)
+
+
+def test_a_return_of_a_receipt_applied_after_it_is_never_dated_before_the_application(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(
+        container, write(tmp_path / "a.jsonl", line("B-1", "777.00", "2026-03-10", payer="X")), PARSERS
+    )
+    [(item_id, _, _)] = items(container)
+    apply(container, item_id, acme)  # on 03-20
+    returned = line("R-1", "-777.00", "2026-03-15", bank_reversal=True)
+    assert import_file(container, write(tmp_path / "r.jsonl", returned), PARSERS).counts["reversed"] == 1
+    with unit_of_work(container.sessions) as session:
+        original = aliased(JournalEntry)
+        pairs = session.execute(
+            select(JournalEntry.posting_date, original.posting_date)
+            .join(original, original.id == JournalEntry.reverses_id)
+            .where(JournalEntry.is_reversal)
+        ).all()
+    assert sorted(pairs) == [(date(2026, 3, 15), date(2026, 3, 10)), (ON, ON)]
+    assert owes(container, acme).minor == 0
     assert_ledger_verifies(container)
