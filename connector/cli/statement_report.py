@@ -85,6 +85,8 @@ def _matched_text(matched: MatchedLine) -> str:
     how = matched.how
     if matched.import_status == "unapplied":
         how += ", payer not identified yet (unapplied receipts)"
+    elif matched.import_status == "rejected":
+        how += ", no customer's receipt: rejected in the reconciliation queue (unapplied receipts)"
     if not matched.in_period:
         how += f", entry dated {matched.entry.posting_date}: outside the period"
     entry = matched.entry

@@ -102,6 +102,7 @@ def _chunk(
     )
     currencies = {row.id: row.currency for row in rows}
     terms = {row.id: row.payment_terms_days for row in rows}
+    numbers = {row.id: row.account_no for row in rows}
     foreign = {
         customer_id
         for customer_id, currency in (*ar, *advances, *paid)
@@ -110,9 +111,9 @@ def _chunk(
     if foreign:
         log.warning(
             "%d customer(s) have postings in a currency other than their own; those are not in their "
-            "amounts, only in their credit status (customer ids %s)",
+            "amounts, only in their credit status (%s)",
             len(foreign),
-            ", ".join(map(str, sorted(foreign)[:20])),
+            ", ".join(sorted(numbers.get(customer_id, f"id {customer_id}") for customer_id in foreign)[:20]),
         )
     owed_elsewhere: dict[int, list[CreditPosition]] = {}
     for customer_id, currency in sorted({*ar, *advances}):

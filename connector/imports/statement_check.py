@@ -39,7 +39,7 @@ from connector.money import Money
 # reversal falls outside the period (inside it, the two cancel and the line is missing).
 # A linked line's entry is its receipt's, posted from the accounting system's payment; a bank's return
 # (a reversal line) has the reversal of the receipt it returned.
-_POSTED = ("posted", "unapplied", "reversed", "linked", "reversal")
+_POSTED = ("posted", "unapplied", "rejected", "reversed", "linked", "reversal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,8 @@ class BankEntry:
 
 @dataclass(frozen=True, slots=True)
 class ImportRecord:
-    """What the import did with a line: `status` (posted, unapplied, reversed, ignored, reversal, linked),
+    """What the import did with a line: `status` (posted, unapplied, rejected — by a person, as no
+    customer's receipt —, reversed, ignored, reversal, linked),
     the entry it posted (the latest revision's; a linked line's receipt's, a reversal line's reversal) and
     its reason in words."""
 

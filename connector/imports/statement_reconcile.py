@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from connector.documents import Document, DocumentParser, Parsed, Problem, Statement
 from connector.errors import FileFormatError
-from connector.imports.models import ImportedDocument
+from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.rules import Accounts
 from connector.imports.statement_check import (
     BankEntry,
@@ -355,21 +355,22 @@ def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[s
                     ImportedDocument.entry_id,
                     ImportedDocument.match_rule,
                     receipt.entry_id,
+                    ReconciliationItem.status,
+                    ReconciliationItem.note,
                 )
                 .outerjoin(receipt, receipt.id == ImportedDocument.linked_id)
+                .outerjoin(ReconciliationItem, ReconciliationItem.document_id == ImportedDocument.id)
                 .where(
                     ImportedDocument.source == source,
                     ImportedDocument.external_id.in_(wanted[start : start + _CHUNK]),
                 )
             )
-            found.update(
-                {
-                    (source, external_id): ImportRecord(
-                        status, receipts if status == "linked" and receipts is not None else entry, note
-                    )
-                    for external_id, status, entry, note, receipts in rows
-                }
-            )
+            for external_id, status, entry, note, receipts, decided, why in rows:
+                if status == "linked" and receipts is not None:
+                    entry = receipts  # the receipt's current revision's
+                if status == "unapplied" and decided == "rejected":  # a person: no customer's receipt
+                    status, note = "rejected", why
+                found[(source, external_id)] = ImportRecord(status, entry, note)
     return found
 
 

@@ -12,6 +12,7 @@ from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.documents import Document, DocumentParser
 from connector.imports.pipeline import choose_parser, import_file
+from connector.imports.reconcile import queue, reject
 from connector.imports.rules import Accounts
 from connector.imports.statement_check import Period
 from connector.imports.statement_reconcile import FileReconciliation, reconcile_file
@@ -276,3 +277,16 @@ def test_a_banks_export_of_lines_states_no_balances_and_reconciles_once_imported
     assert {m.reason for m in report.missing_lines} == {"money out: not a receivable, not posted"}
     assert report.balances.self_check is None
     assert report.reconciles
+
+
+def test_a_receipt_a_person_rejected_is_matched_as_rejected_not_as_waiting(container: Container) -> None:
+    assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_unapplied"] >= 1
+    with unit_of_work(container.sessions) as session:
+        waiting = queue(session)[0]
+        reject(session, waiting.id, "bank interest", "finance")
+
+    euro, _ = reconcile(container, CAMT, Camt053Parser()).statements
+
+    [rejected] = [m for m in euro.matched if m.line.external_id == waiting.external_id]
+    assert (rejected.by_import, rejected.import_status) == (True, "rejected")
+    assert euro.reconciles
