@@ -1,15 +1,18 @@
-"""`connector ledger verify|accounts|balance|entries`."""
+"""`connector ledger verify|reverse|accounts|balance|entries`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from connector.cli.context import out, report_problems, state
+from connector.cli.context import err, out, report_problems, state
 from connector.cli.output import dumps, money_json, money_text
 from connector.db import unit_of_work
+from connector.errors import ConnectorError
+from connector.imports.corrections import reverse_entry
 from connector.ledger.queries import (
     customer_balances,
     customer_entries,
@@ -53,6 +56,31 @@ def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@ledger_app.command("reverse")
+def reverse(
+    ctx: typer.Context,
+    entry: Annotated[int, typer.Argument(help="The entry's number (ledger entries).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit trail: required.")],
+    on: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Its date (default today).")
+    ] = None,
+    actor: Annotated[str, typer.Option(help="Who decided (kept with the reversal).")] = "cli",
+) -> None:
+    """Reverse an entry the books no longer hold (an invoice voided after its export, a payment that
+    bounced): its imported document is recorded as reversed and stays so when imported again."""
+    if not reason.strip():
+        raise typer.BadParameter("say why", param_hint="--reason")
+    container = state(ctx).container()
+    day = on.date() if on else datetime.now().astimezone().date()
+    try:
+        with unit_of_work(container.sessions) as session:
+            reversal = reverse_entry(session, entry, day, reason.strip(), actor)
+    except ConnectorError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    out.print(f"entry {entry} reversed by entry {reversal}", markup=False)
 
 
 @ledger_app.command("accounts")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, true
@@ -187,36 +187,12 @@ class DocumentPoster:
         self.outcomes.record(item, "reversed", held.entry_id, held.customer_id, why)
 
     def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> int | None:
-        """Reverse what `held` posted (its entry, and its application to a customer); the reversal of
-        its own entry, when it had one."""
+        """Reverse what `held` posted (`reverse_recorded`), as of `document`'s date."""
         voucher = Voucher(document.kind, document.origin.file, document.origin.row)
-        # A linked record's entry is its receipt's other record's, a reversal line's the reversal of
-        # the line it returned: those stand on their own.
-        own = held.entry_id if held.status not in ("linked", "reversal") else None
-        entry_ids = [own] if own is not None else []
-        item = self.session.scalars(
-            select(ReconciliationItem).where(ReconciliationItem.document_id == held.id)
-        ).first()
-        if item is not None and item.entry_id is not None:
-            entry_ids.append(item.entry_id)  # its application to a customer goes too
-        reversals = []
-        for entry_id in entry_ids:
-            reversal = self.ledger.reversed_by(entry_id)
-            if reversal is None:
-                # Never before what it reverses (a receipt a person applied after the bank returned it):
-                # the ledger of any day between would show the money twice.
-                posted_on = self.session.get_one(JournalEntry, entry_id).posting_date
-                on = max(document.date, posted_on)
-                reversal = self.ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id
-            reversals.append(reversal)
-        if item is not None and item.status == "open":
-            item.status, item.note = "rejected", memo
-        if held.status == "linked":
-            held.linked_id = None  # the receipt its other record posted is free to be paired again
-        held.status = "reversed"
+        reversal = reverse_recorded(self.session, self.ledger, held, document.date, memo, voucher)
         if held.kind == "invoice" and held.number:
             self.known.invoice_withdrawn(held.number)
-        return reversals[0] if own is not None else None
+        return reversal
 
     def _reversal(self, item: Work) -> str:
         document = item.document
@@ -291,7 +267,11 @@ class DocumentPoster:
         original = candidates[0]
         if original.status == "linked":
             why = f"the bank returned {-amount} of line {original.external_id}, {original.match_rule}"
-            self._quarantine(document, f"{why}: reverse that receipt where it was recorded, then import it")
+            self._quarantine(
+                document,
+                f"{why}: reverse that receipt where it was recorded (`connector ledger reverse "
+                f"{original.entry_id} --reason …`), then resolve this record",
+            )
             return "quarantined"
         reversal = self._reverse_posted(
             original, document, f"returned: reversed by {document.source} {document.external_id}"
@@ -480,6 +460,38 @@ class DocumentPoster:
             self.file_id,
             document.external_id,
         )
+
+
+def reverse_recorded(
+    session: Session, ledger: Ledger, held: ImportedDocument, on: date, memo: str, voucher: Voucher
+) -> int | None:
+    """Reverse what an imported document posted: its entry and its application to a customer (a waiting
+    item is closed); the document is then `reversed`. Each reversal is dated `on`, never before what it
+    reverses (a receipt a person applied after the bank returned it: any day between would show the
+    money twice). The reversal of its own entry, when it had one."""
+    # A linked record's entry is its receipt's other record's, a reversal line's the reversal of
+    # the line it returned: those stand on their own.
+    own = held.entry_id if held.status not in ("linked", "reversal") else None
+    entry_ids = [own] if own is not None else []
+    item = session.scalars(
+        select(ReconciliationItem).where(ReconciliationItem.document_id == held.id)
+    ).first()
+    if item is not None and item.entry_id is not None:
+        entry_ids.append(item.entry_id)  # its application to a customer goes too
+    reversals = []
+    for entry_id in entry_ids:
+        reversal = ledger.reversed_by(entry_id)
+        if reversal is None:
+            posted_on = session.get_one(JournalEntry, entry_id).posting_date
+            when = max(on, posted_on)
+            reversal = ledger.reverse(entry_id, posting_date=when, memo=memo, voucher=voucher).entry_id
+        reversals.append(reversal)
+    if item is not None and item.status == "open":
+        item.status, item.note = "rejected", memo
+    if held.status == "linked":
+        held.linked_id = None  # the receipt its other record posted is free to be paired again
+    held.status = "reversed"
+    return reversals[0] if own is not None else None
 
 
 def quarantine_input(

@@ -60,6 +60,20 @@ def test_balance_and_entries_trace_each_figure_to_its_voucher(cli) -> None:
     assert "reversed by" in table.out
 
 
+def test_a_person_reverses_a_voided_invoice_with_a_reason_and_the_ledger_still_verifies(cli) -> None:
+    cli("demo")
+    [first, *_] = json.loads(cli("ledger", "entries", "SMEZJ00001", "--json").out)
+    assert cli("ledger", "reverse", str(first["entry_id"])).code == 2  # no reason, no reversal
+    done = cli(
+        "ledger", "reverse", str(first["entry_id"]), "--reason", "voided in Zoho Books", "--on", "2026-03-31"
+    )
+    assert done.code == 0, done.err
+    assert done.out.startswith(f"entry {first['entry_id']} reversed by entry ")
+    again = cli("ledger", "reverse", str(first["entry_id"]), "--reason", "twice")
+    assert (again.code, "already reversed" in again.err) == (1, True)
+    assert cli("ledger", "verify").code == 0
+
+
 def test_the_trial_balance_lists_every_chart_account_and_adds_up_to_zero_in_each_currency(cli) -> None:
     cli("demo")
     report = json.loads(cli("ledger", "accounts", "--json").out)

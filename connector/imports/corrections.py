@@ -1,0 +1,51 @@
+"""A person's correction: reversing an entry the books no longer hold (an invoice voided after it was
+exported, a payment that bounced) so that its customer owes what it really owes.
+
+An entry an imported document posted is reversed as the import reverses a document (its application
+to a customer too, its waiting queue item closed), and the document is recorded as reversed: imported
+again unchanged it stays reversed. Any other entry is reversed on its own. An application made in the
+reconciliation queue is not reversed here: its receipt is (the application goes with it).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.errors import LedgerError
+from connector.imports.models import ImportedDocument
+from connector.imports.post import reverse_recorded
+from connector.imports.rules import APPLICATION_SOURCE
+from connector.ledger.entries import Voucher
+from connector.ledger.models import JournalEntry
+from connector.ledger.posting import Ledger
+
+
+def reverse_entry(session: Session, entry_id: int, on: date, reason: str, actor: str) -> int:
+    """Reverse entry `entry_id` as of `on` (never before the entry itself); the reversal's id."""
+    entry = session.get(JournalEntry, entry_id)
+    if entry is None:
+        raise LedgerError(f"journal entry {entry_id} does not exist")
+    if entry.source == APPLICATION_SOURCE:
+        raise LedgerError(
+            f"journal entry {entry_id} applies a receipt from the reconciliation queue: reverse the "
+            "receipt's own entry, and its application goes with it"
+        )
+    memo = f"reversed by {actor}: {reason}"
+    voucher = Voucher("correction", record=f"{actor}: {reason}")
+    ledger = Ledger(session)
+    held = session.scalars(
+        select(ImportedDocument).where(
+            ImportedDocument.entry_id == entry_id, ImportedDocument.status.in_(("posted", "unapplied"))
+        )
+    ).first()
+    if held is not None:
+        reversal = reverse_recorded(session, ledger, held, on, memo, voucher)
+        held.match_rule = f"{held.match_rule}; {memo}"
+        assert reversal is not None  # a posted or unapplied document's own entry
+        return reversal
+    return ledger.reverse(
+        entry_id, posting_date=max(on, entry.posting_date), memo=memo, voucher=voucher
+    ).entry_id
