@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -157,14 +158,7 @@ def _folded(
     for (customer_id, currency), items in found.items():
         for counting in counted.get(customer_id, [customer_id]):
             folded.setdefault((counting, currency), []).extend(items)
-    return {key: sorted(items, key=_order) for key, items in folded.items()}
-
-
-def _order(item: object) -> tuple[date, int]:
-    if isinstance(item, reads.Receipt):
-        return (item.posting_date, item.entry_id)
-    assert isinstance(item, ArLine)
-    return (item.posting_date, item.entry_id)
+    return {key: sorted(items, key=attrgetter("posting_date", "entry_id")) for key, items in folded.items()}
 
 
 def _summed(found: dict[tuple[int, str], int], counted: dict[int, list[int]]) -> dict[tuple[int, str], int]:

@@ -46,6 +46,4 @@ def reverse_entry(session: Session, entry_id: int, on: date, reason: str, actor:
         held.match_rule = f"{held.match_rule}; {memo}"
         assert reversal is not None  # a posted or unapplied document's own entry
         return reversal
-    return ledger.reverse(
-        entry_id, posting_date=max(on, entry.posting_date), memo=memo, voucher=voucher
-    ).entry_id
+    return ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id

@@ -36,7 +36,7 @@ from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
 from connector.imports.same_receipt import Earlier, SameReceipts
 from connector.ledger.entries import Voucher
-from connector.ledger.models import CustomerBalance, JournalEntry
+from connector.ledger.models import CustomerBalance
 from connector.ledger.posting import Ledger
 from connector.security.cipher import FieldCipher
 from connector.settings import ImportSettings
@@ -466,9 +466,8 @@ def reverse_recorded(
     session: Session, ledger: Ledger, held: ImportedDocument, on: date, memo: str, voucher: Voucher
 ) -> int | None:
     """Reverse what an imported document posted: its entry and its application to a customer (a waiting
-    item is closed); the document is then `reversed`. Each reversal is dated `on`, never before what it
-    reverses (a receipt a person applied after the bank returned it: any day between would show the
-    money twice). The reversal of its own entry, when it had one."""
+    item is closed); the document is then `reversed`. Each reversal is dated `on` (the ledger keeps it
+    from coming before what it reverses). The reversal of its own entry, when it had one."""
     # A linked record's entry is its receipt's other record's, a reversal line's the reversal of
     # the line it returned: those stand on their own.
     own = held.entry_id if held.status not in ("linked", "reversal") else None
@@ -482,9 +481,7 @@ def reverse_recorded(
     for entry_id in entry_ids:
         reversal = ledger.reversed_by(entry_id)
         if reversal is None:
-            posted_on = session.get_one(JournalEntry, entry_id).posting_date
-            when = max(on, posted_on)
-            reversal = ledger.reverse(entry_id, posting_date=when, memo=memo, voucher=voucher).entry_id
+            reversal = ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id
         reversals.append(reversal)
     if item is not None and item.status == "open":
         item.status, item.note = "rejected", memo

@@ -130,7 +130,8 @@ class Ledger:
     def reverse(
         self, entry_id: int, *, posting_date: date, memo: str = "", voucher: Voucher | None = None
     ) -> Posted:
-        """Post the exact opposite of entry `entry_id`; an entry is reversed at most once."""
+        """Post the exact opposite of entry `entry_id`, on `posting_date` but never before the entry itself
+        (any day between would count it twice); an entry is reversed at most once."""
         original = self.session.get(JournalEntry, entry_id)
         if original is None:
             raise LedgerError(f"journal entry {entry_id} does not exist")
@@ -145,6 +146,7 @@ class Ledger:
             .order_by(Posting.id)
         ).all()
         numbers = self._account_numbers({row.customer_id for row in rows if row.customer_id is not None})
+        posting_date = max(posting_date, original.posting_date)
         draft = EntryDraft(
             source=original.source,
             external_id=original.external_id,
