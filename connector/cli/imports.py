@@ -105,14 +105,16 @@ def list_queue(
     status: Annotated[str, typer.Option(help="open, applied or rejected.")] = "open",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Receipts in unapplied receipts with their ranked candidates (tier, score, why); decided ones
-    with the decision's note."""
+    """Receipts in unapplied receipts: who paid them (name, bank account, references, as the file said),
+    their file and row, and their ranked candidates (tier, score, why); decided ones with the decision's
+    note."""
     if status not in QUEUE_STATUSES:
         raise typer.BadParameter(
             f"{status!r} is not one of {', '.join(QUEUE_STATUSES)}", param_hint="--status"
         )
-    with unit_of_work(state(ctx).container().sessions) as session:
-        items = reconcile.queue(session, status)
+    container = state(ctx).container()
+    with unit_of_work(container.sessions) as session:
+        items = reconcile.queue(session, container.cipher, status)
     if as_json:
         rows = [
             {
@@ -121,6 +123,9 @@ def list_queue(
                 "amount": str(i.amount),
                 "date": i.document_date.isoformat(),
                 "status": i.status,
+                "payer": i.payer.as_json(),
+                "file": i.file,
+                "row": i.row,
                 "candidates": i.candidates,
                 "why": i.why,
             }
@@ -132,6 +137,8 @@ def list_queue(
         out.print(
             f"#{i.id} {i.source} {i.external_id} {i.amount} on {i.document_date}: {i.why}", markup=False
         )
+        where = f" ({i.file}{f' row {i.row}' if i.row is not None else ''})" if i.file else ""
+        out.print(f"    {i.payer.describe()}{where}", markup=False)
         for c in i.candidates:
             out.print(
                 f"    {c['account_no']}  tier {c['tier']}  score {c['score']}  {c['why']}", markup=False

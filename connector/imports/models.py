@@ -70,8 +70,8 @@ class ImportedDocument(Base):
 
 class ReconciliationItem(Base):
     """A receipt posted to unapplied receipts, waiting for a person: its ranked candidates (JSON list of
-    {account_no, tier, score, why}), the invoices it names (JSON list of [number, at most how much]) and,
-    once decided, the customer it went to or why it was rejected."""
+    {account_no, tier, score, why}), the invoices it names (JSON list of [number, at most how much]), who
+    paid it (as the file said) and, once decided, the customer it went to or why it was rejected."""
 
     __tablename__ = "reconciliation_items"
 
@@ -80,6 +80,8 @@ class ReconciliationItem(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, applied, rejected
     candidates_json: Mapped[str] = mapped_column(Text, default="[]")
     named_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    # Who paid, as the file said (`Payer`), encrypted: personal data. None for items of earlier imports.
+    payer_enc: Mapped[str | None] = mapped_column(Text)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))  # the application
     note: Mapped[str] = mapped_column(Text, default="")

@@ -1,6 +1,6 @@
 """What became of each imported document: its record (new ones written in bulk with the batch, an
 earlier revision's updated in place), the invoices a receipt names, and a reconciliation item for each
-receipt left in unapplied receipts."""
+receipt left in unapplied receipts (with who paid it)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from connector.bulk import driver_value, insert_rows, rows_in, update_rows
 from connector.documents import Document, compact_account
 from connector.imports.matching import Candidate, Match
 from connector.imports.models import ImportedDocument, ReceiptApplication, ReconciliationItem
+from connector.imports.payer import Payer
 from connector.ledger.entries import EntryDraft
 from connector.ledger.models import utcnow
+from connector.security.cipher import FieldCipher
 
 DOCUMENTS: Table = ImportedDocument.__table__  # type: ignore[assignment]
 ITEMS: Table = ReconciliationItem.__table__  # type: ignore[assignment]
@@ -43,7 +45,7 @@ RECORD_COLUMNS = (
     "linked_id",
     "bank_account",
 )
-ITEM_COLUMNS = ("document_id", "status", "candidates_json", "named_json", "note", "created_at")
+ITEM_COLUMNS = ("document_id", "status", "candidates_json", "named_json", "payer_enc", "note", "created_at")
 REOPENED_COLUMNS = (*ITEM_COLUMNS[1:], "customer_id", "entry_id", "resolved_at", "resolved_by")
 
 
@@ -64,8 +66,9 @@ class Work:
 class Outcomes:
     """The records of one batch's documents, kept until `write`."""
 
-    def __init__(self, session: Session, file_id: int | None) -> None:
+    def __init__(self, session: Session, cipher: FieldCipher, file_id: int | None) -> None:
         self.session = session
+        self.cipher = cipher
         self.file_id = file_id
         self._unapplied: list[Work] = []
         self._new_records: list[tuple[Any, ...]] = []
@@ -118,7 +121,8 @@ class Outcomes:
                 for c in item.match.candidates
             ]
             named = json.dumps(named_invoices(item), ensure_ascii=False)
-            values = ("open", json.dumps(candidates, ensure_ascii=False), named, "", now)
+            payer = Payer.of(item.document).seal(self.cipher)
+            values = ("open", json.dumps(candidates, ensure_ascii=False), named, payer, "", now)
             if document_id in earlier:
                 reopened.append((*values, None, None, None, None, earlier[document_id]))
             else:

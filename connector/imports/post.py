@@ -68,7 +68,7 @@ class DocumentPoster:
         self.run = run
         self.ledger = Ledger(session)
         self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days, accounts)
-        self.outcomes = Outcomes(session, file_id)
+        self.outcomes = Outcomes(session, cipher, file_id)
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()

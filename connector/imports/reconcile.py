@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from connector.errors import ReconcileError
 from connector.imports.models import ImportedDocument, ImportedFile, ReceiptApplication, ReconciliationItem
+from connector.imports.payer import Payer
 from connector.imports.rules import Accounts, application_entry
 from connector.ledger.entries import Voucher
 from connector.ledger.models import Customer, CustomerBalance, utcnow
 from connector.ledger.posting import Ledger
 from connector.money import Money
+from connector.security.cipher import FieldCipher
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,17 @@ class QueueItem:
     status: str
     candidates: list[dict[str, Any]]
     why: str
+    payer: Payer
+    file: str | None  # the receipt's voucher: file and row
+    row: int | None
 
 
-def queue(session: Session, status: str = "open") -> list[QueueItem]:
+def queue(session: Session, cipher: FieldCipher, status: str = "open") -> list[QueueItem]:
+    """The items in `status`, oldest first, each with who paid it (decrypted) and its file and row."""
     rows = session.execute(
-        select(ReconciliationItem, ImportedDocument)
+        select(ReconciliationItem, ImportedDocument, ImportedFile.name)
         .join(ImportedDocument, ImportedDocument.id == ReconciliationItem.document_id)
+        .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
         .where(ReconciliationItem.status == status)
         .order_by(ReconciliationItem.id)
     )
@@ -54,8 +61,11 @@ def queue(session: Session, status: str = "open") -> list[QueueItem]:
             item.status,
             json.loads(item.candidates_json),
             item.note if item.status != "open" and item.note else document.match_rule,  # the decision's
+            Payer.unseal(cipher, item.payer_enc),
+            file_name,
+            document.row,
         )
-        for item, document in rows
+        for item, document, file_name in rows
     ]
 
 

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.db import Base
+from connector.imports.models import ReconciliationItem
+from connector.imports.payer import PAYER_FIELD
 from connector.ledger.models import Customer, CustomerBankAccount
 from connector.master.models import CustomerBinding, IdentityReview
 from connector.security.cipher import FieldCipher, key_id_of
@@ -27,6 +29,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str, str], ...] = (
     (CustomerBinding, "record_enc", "customer_binding.record"),
     (IdentityReview, "record_enc", "identity_review.record"),
     (QuarantinedRecord, "raw_enc", "quarantine.raw"),
+    (ReconciliationItem, "payer_enc", PAYER_FIELD),
     (RemoteCredential, "refresh_token_enc", "remote_credential.refresh_token"),
     (RemoteCredential, "access_token_enc", "remote_credential.access_token"),
     (NotificationChannel, "token_enc", TOKEN_FIELD),

@@ -52,6 +52,26 @@ def test_a_statement_imports_once_its_unknown_payers_wait_and_a_person_applies_o
     assert cli("ledger", "verify").code == 0
 
 
+def test_a_waiting_receipt_shows_who_paid_it_and_where_it_came_from_kept_encrypted(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", "statement.xml").code == 0
+    beta = {item["payer"]["name"]: item for item in json.loads(cli("reconcile", "list", "--json").out)}[
+        "Beta Bau KG"
+    ]
+    assert beta["payer"] == {
+        "name": "Beta Bau KG",
+        "bank_account": "AT611904300234573201",
+        "references": ["INV-7002", "E2E-INV-7002"],
+    }
+    assert (beta["file"], beta["amount"]) == ("statement.xml", "450.00 EUR")
+    listed = cli("reconcile", "list").out
+    assert 'paid by Beta Bau KG from AT611904300234573201 ref "INV-7002"; "E2E-INV-7002"' in listed
+    stored = b"".join(path.read_bytes() for path in workspace.glob("connector.db*"))
+    assert b"Beta Bau KG" not in stored
+    assert b"AT611904300234573201" not in stored
+
+
 def test_a_changed_line_is_counted_once_where_it_went_and_said_to_be_reposted(
     cli: Cli, workspace: Path
 ) -> None:

@@ -71,7 +71,7 @@ def test_a_bounced_receipt_applied_by_a_person_is_reversed_with_its_application(
         container, write(tmp_path / "b.jsonl", line("B-1", "300.00", "2026-03-10", payer="X")), PARSERS
     )
     with unit_of_work(container.sessions) as session:
-        [waiting] = reconcile.queue(session)
+        [waiting] = reconcile.queue(session, container.cipher)
         accounts = Accounts.of(container.settings.ledger.chart)
         reconcile.apply(session, waiting.id, acme, accounts, "finance", ON)
     assert owes(container, acme).minor == -30000

@@ -282,7 +282,7 @@ def test_a_banks_export_of_lines_states_no_balances_and_reconciles_once_imported
 def test_a_receipt_a_person_rejected_is_matched_as_rejected_not_as_waiting(container: Container) -> None:
     assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_unapplied"] >= 1
     with unit_of_work(container.sessions) as session:
-        waiting = queue(session)[0]
+        waiting = queue(session, container.cipher)[0]
         reject(session, waiting.id, "bank interest", "finance")
 
     euro, _ = reconcile(container, CAMT, Camt053Parser()).statements

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+import connector.bootstrap  # noqa: F401  (every model registered with the metadata)
+from connector.db import Base
 from connector.errors import DecryptionError, KeyStoreError
 from connector.security.cipher import FieldCipher, key_id_of
 from connector.security.keys import KeyRing, load_or_create_keyring, save_keyring
+from connector.security.rotation import ENCRYPTED_COLUMNS
 from connector.settings import SecuritySettings
 
 
@@ -111,3 +114,14 @@ def test_keys_from_settings_are_validated_with_a_clear_reason() -> None:
     ring = KeyRing.generate()
     loaded = load_or_create_keyring(SecuritySettings(encryption_keys=SecretStr(ring.to_json())))
     assert loaded == ring
+
+
+def test_key_rotation_knows_every_encrypted_column_of_the_schema() -> None:
+    encrypted = {
+        (table.name, column.name)
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+        if column.name.endswith("_enc")
+    }
+    rotated = {(model.__tablename__, attribute) for model, attribute, _ in ENCRYPTED_COLUMNS}
+    assert encrypted == rotated

@@ -1,0 +1,51 @@
+"""Who paid a receipt left for a person, as its file said (name, bank account, references): kept with
+its reconciliation item, encrypted (personal data), so that whoever decides it sees what the bank or
+the export said without opening the file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from connector.documents import Document
+from connector.security.cipher import FieldCipher
+
+PAYER_FIELD = "reconciliation_item.payer"
+
+
+@dataclass(frozen=True)
+class Payer:
+    name: str | None = None
+    bank_account: str | None = None
+    references: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, document: Document) -> Payer:
+        party = document.party
+        return cls(party.name, party.bank_account, tuple(r for r in document.references if r.strip()))
+
+    def seal(self, cipher: FieldCipher) -> str | None:
+        """The encrypted record; none when the file said nothing about the payer."""
+        if not (self.name or self.bank_account or self.references):
+            return None
+        record = {"name": self.name, "bank_account": self.bank_account, "references": list(self.references)}
+        return cipher.encrypt(PAYER_FIELD, json.dumps(record, ensure_ascii=False))
+
+    @classmethod
+    def unseal(cls, cipher: FieldCipher, token: str | None) -> Payer:
+        if token is None:
+            return cls()
+        record = json.loads(cipher.decrypt(PAYER_FIELD, token))
+        return cls(record["name"], record["bank_account"], tuple(record["references"]))
+
+    def describe(self) -> str:
+        """One line for a person: `paid by ACME GmbH from DE89370400440532013000, ref "INV-7 thanks"`."""
+        parts = [f"paid by {self.name}" if self.name else "payer not named"]
+        if self.bank_account:
+            parts.append(f"from {self.bank_account}")
+        if self.references:
+            parts.append("ref " + "; ".join(json.dumps(r, ensure_ascii=False) for r in self.references))
+        return " ".join(parts)
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "bank_account": self.bank_account, "references": list(self.references)}
