@@ -1,6 +1,6 @@
 """`connector run`: the daemon. A scheduler runs the sync jobs on their intervals while the web app
-serves Zoho's notification callbacks and `/health`, until SIGTERM or Ctrl-C; a job running then
-finishes first.
+serves Zoho's notification callbacks, `/health`, the read-only `/status` page and `/metrics`, until
+SIGTERM or Ctrl-C; a job running then finishes first.
 
 The jobs are the CLI's commands, unattended: the Zoho pull then push, the processing of stored
 notifications, the renewal of notification channels before they expire, and a pass over the import
@@ -28,6 +28,7 @@ from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.errors import ConfigError, ConnectorError, LeaseHeldError
 from connector.imports.inbox import process_inbox
+from connector.job_board import DONE, FAILED, HELD, JobBoard
 from connector.mapping.files import MappingSet
 from connector.sync.channels import renew_channels
 from connector.sync.leases import LEASE_SECONDS, lease
@@ -35,7 +36,7 @@ from connector.sync.mapping_sets import mappings_in_force
 from connector.sync.notifications import process_notifications
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
-from connector.web.notify import build_web_app
+from connector.web.app import build_web_app
 
 log = logging.getLogger(__name__)
 
@@ -71,31 +72,48 @@ def scheduled_jobs(container: Container) -> list[Job]:
     return [Job(name, timedelta(seconds=s), run) for name, s, run, enabled in wanted if enabled and s > 0]
 
 
-def run_job(container: Container, job: Job, again_soon: Callable[[], None] | None = None) -> None:
+def run_job(
+    container: Container,
+    job: Job,
+    again_soon: Callable[[], None] | None = None,
+    board: JobBoard | None = None,
+) -> None:
     """One run of `job`, unless another process runs it now (then `again_soon`: a holder that died holds
-    its lease until it expires, not for a whole interval); never raises (the scheduler goes on)."""
+    its lease until it expires, not for a whole interval); never raises (the scheduler goes on). What
+    became of it goes to the log and to `board`."""
+    started = datetime.now(UTC)
     try:
         with lease(container.sessions, f"scheduled {job.name}", wait=False):
             done = job.run()
     except LeaseHeldError as exc:
         log.info("%s: not run now, %s", job.name, exc)
+        outcome, message = HELD, str(exc)
         if again_soon is not None:
             again_soon()
-    except Exception:
+    except Exception as exc:
         log.exception("%s failed; it runs again in %s", job.name, job.every)
+        # A connector error says what went wrong in words fit to show; anything else only by its kind.
+        outcome = FAILED
+        message = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__} (see the log)"
     else:
         log.info("%s: %s", job.name, done)
+        outcome, message = DONE, done
+    if board is not None:
+        board.record(job.name, outcome, started, datetime.now(UTC), message)
 
 
-def start_scheduler(container: Container, jobs: list[Job]) -> BackgroundScheduler:
+def start_scheduler(
+    container: Container, jobs: list[Job], board: JobBoard | None = None
+) -> BackgroundScheduler:
     """The jobs on their intervals, each first run now; a run that falls due while the last one is
-    still going is skipped, and missed runs are not made up."""
+    still going is skipped, and missed runs are not made up. `board` is told each run's outcome and
+    asks the scheduler when each job runs next."""
     scheduler = BackgroundScheduler(timezone="UTC")
     for job in jobs:
         scheduler.add_job(
             run_job,
             "interval",
-            args=(container, job, _again_soon(scheduler, container, job)),
+            args=(container, job, _again_soon(scheduler, container, job, board), board),
             seconds=job.every.total_seconds(),
             id=job.name,
             name=job.name,
@@ -104,10 +122,19 @@ def start_scheduler(container: Container, jobs: list[Job]) -> BackgroundSchedule
             next_run_time=datetime.now(UTC),
         )
     scheduler.start()
+    if board is not None:
+        board.next_run = lambda name: _next_run(scheduler, name)
     return scheduler
 
 
-def _again_soon(scheduler: BackgroundScheduler, container: Container, job: Job) -> Callable[[], None] | None:
+def _next_run(scheduler: BackgroundScheduler, name: str) -> datetime | None:
+    job = scheduler.get_job(name)
+    return None if job is None else job.next_run_time
+
+
+def _again_soon(
+    scheduler: BackgroundScheduler, container: Container, job: Job, board: JobBoard | None
+) -> Callable[[], None] | None:
     """For a job whose interval is longer than a lease: one more try once a dead holder's lease is over."""
     if job.every <= timedelta(seconds=LEASE_SECONDS * 2):
         return None
@@ -116,7 +143,7 @@ def _again_soon(scheduler: BackgroundScheduler, container: Container, job: Job) 
         scheduler.add_job(
             run_job,
             "date",
-            args=(container, job),
+            args=(container, job, None, board),
             run_date=datetime.now(UTC) + timedelta(seconds=LEASE_SECONDS + 5),
             id=f"{job.name} (again)",
             name=f"{job.name} (again)",
@@ -138,9 +165,12 @@ def run_daemon(container: Container, *, host: str, port: int) -> None:
 
     previous.update({sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)})
     jobs = scheduled_jobs(container)
+    board = JobBoard([(job.name, job.every) for job in jobs])
     log.info("daemon starting: %s", ", ".join(f"{j.name} every {j.every}" for j in jobs) or "no jobs")
     # Served from a thread of its own, uvicorn leaves the signals to this one (it would re-raise them).
-    server = uvicorn.Server(uvicorn.Config(build_web_app(container), host=host, port=port, log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(build_web_app(container, board), host=host, port=port, log_config=None)
+    )
     web = threading.Thread(target=server.run, name="web", daemon=True)
     web.start()
     while not server.started and not stop.is_set():  # the jobs start once callbacks can be received
@@ -153,7 +183,7 @@ def run_daemon(container: Container, *, host: str, port: int) -> None:
         web.join(timeout=30)
         _restore(previous)
         return
-    scheduler = start_scheduler(container, jobs)
+    scheduler = start_scheduler(container, jobs, board)
     try:
         while not stop.wait(0.5):
             if not web.is_alive():

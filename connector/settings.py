@@ -260,8 +260,8 @@ class ZohoSettings(Section):
 
 
 class DaemonSettings(Section):
-    """`connector run`: where its web app listens (Zoho's callbacks, /health) and how often each job
-    runs; 0 switches a job off."""
+    """`connector run`: where its web app listens (Zoho's callbacks, /health, /status, /metrics) and how
+    often each job runs; 0 switches a job off."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)

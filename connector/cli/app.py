@@ -25,6 +25,7 @@ from connector.cli.mapping import mapping_app
 from connector.cli.outbox import outbox_app
 from connector.cli.quarantine import quarantine_app
 from connector.cli.sandbox import sandbox_app
+from connector.cli.status import status_command
 from connector.cli.zoho import zoho_app
 from connector.config_check import check_config
 from connector.db import current_revision, make_engine, session_factory, unit_of_work, upgrade_database
@@ -55,6 +56,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reconcile_app, name="reconcile")
 app.command("import")(import_command)
 app.command("inbox")(inbox_command)
+app.command("status")(status_command)
 
 
 def _version(value: bool) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.db import unit_of_work
+from connector.db import aware, unit_of_work
 from connector.errors import BudgetExhaustedError, ConfigError, RemoteError
 from connector.sync.notification_models import NotificationChannel
 
@@ -104,11 +104,6 @@ class ChannelView:
     error: str | None = None  # why renewing it failed, when it did
 
 
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _view(row: NotificationChannel, error: str | None = None) -> ChannelView:
     return ChannelView(
         row.channel_id,
@@ -116,7 +111,7 @@ def _view(row: NotificationChannel, error: str | None = None) -> ChannelView:
         tuple(e for e in row.events.split(",") if e),
         row.notify_url,
         aware(row.expires_at),
-        aware(row.renewed_at) if row.renewed_at else None,
+        aware(row.renewed_at),
         error,
     )
 

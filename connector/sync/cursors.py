@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from connector.db import aware
 from connector.sync.models import SyncCursor
 
 
@@ -35,11 +36,6 @@ class Position:
         return Position(at, frozenset(seen))
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _ids(text: str) -> frozenset[str]:
     return frozenset(i for i in text.split(",") if i)
 
@@ -54,11 +50,11 @@ def cursor_row(session: Session, backend: str, stream: str) -> SyncCursor:
 
 
 def changes_position(row: SyncCursor) -> Position:
-    return Position(_aware(row.position), _ids(row.seen_at_position))
+    return Position(aware(row.position), _ids(row.seen_at_position))
 
 
 def deletions_position(row: SyncCursor) -> Position:
-    return Position(_aware(row.deletions_position), _ids(row.deletions_seen))
+    return Position(aware(row.deletions_position), _ids(row.deletions_seen))
 
 
 def save_changes_position(row: SyncCursor, position: Position) -> None:

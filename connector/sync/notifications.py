@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from connector.db import unit_of_work
+from connector.db import aware, unit_of_work
 from connector.errors import BudgetExhaustedError, ConfigError, DecryptionError, LeaseHeldError
 from connector.mapping.files import MappingSet
-from connector.sync.channels import BACKEND, TOKEN_FIELD, aware
+from connector.sync.channels import BACKEND, TOKEN_FIELD
 from connector.sync.leases import lease
 from connector.sync.mapping_sets import mappings_in_force
 from connector.sync.notification_models import InboxNotification, NotificationChannel

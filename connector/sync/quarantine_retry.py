@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
-from connector.db import unit_of_work
+from connector.db import aware, unit_of_work
 from connector.documents import DocumentParser
 from connector.errors import ConnectorError
 from connector.imports.models import ImportedFile
@@ -389,11 +389,6 @@ def _applied_since(
         for external_id, synced in bound:
             for item in external[external_id]:
                 assert item.failed_at is not None
-                if _utc(synced) > _utc(item.failed_at):
-                    newer[item.id] = _utc(synced)
+                if aware(synced) > aware(item.failed_at):
+                    newer[item.id] = aware(synced)
     return newer
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -5,8 +5,7 @@ The endpoint does as little as it can: read a bounded JSON body, check the chann
 is `process_notifications`' job, outside the request. An unknown channel or a wrong token is answered
 403 and stores nothing; the log names the channel, never the token.
 
-    routes = notification_routes(container)   # to mount in the daemon's app
-    app = build_web_app(container)            # a minimal app: those routes plus GET /health
+    routes = notification_routes(container)   # mounted in the daemon's app (`connector.web.app`)
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlalchemy import text
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -87,23 +84,3 @@ def notification_routes(container: Container) -> list[BaseRoute]:
         return _answer(200, "stored")
 
     return [Route(NOTIFY_PATH, notify, methods=["POST"])]
-
-
-def build_web_app(container: Container) -> Starlette:
-    """A minimal app: the notification routes and `GET /health` (200 while the database answers)."""
-
-    def database_answers() -> bool:
-        try:
-            with container.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health: the database does not answer")
-            return False
-        return True
-
-    async def health(request: Request) -> Response:
-        if await run_in_threadpool(database_answers):
-            return _answer(200, "healthy")
-        return _answer(503, "database unavailable")
-
-    return Starlette(routes=[Route("/health", health, methods=["GET"]), *notification_routes(container)])

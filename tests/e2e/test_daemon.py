@@ -121,6 +121,14 @@ def test_the_daemon_pulls_pushes_imports_and_applies_notifications_until_sigterm
                 )
 
         eventually("the notification applied", applied)
+        status = httpx.get(f"{url}/status.json", timeout=10).json()
+        jobs = {job["name"]: job for job in status["jobs"]}
+        assert jobs["zoho pull"]["runs"]["done"] >= 1
+        assert jobs["zoho pull"]["next_run_at"] is not None
+        assert {(run["job"], run["source"]) for run in status["runs"]} >= {("pull", "zoho.Contacts")}
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
+        assert 'connector_job_runs_total{job="inbox",outcome="done"}' in metrics
+        assert 'connector_api_credits_budget{provider="zoho"}' in metrics
         with unit_of_work(container.sessions) as session:
             tokens = [
                 container.cipher.decrypt(TOKEN_FIELD, c.token_enc)

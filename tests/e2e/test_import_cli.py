@@ -104,3 +104,16 @@ def test_an_unknown_file_is_refused_with_the_reason_and_a_non_zero_exit(cli: Cli
     assert (
         "notes.txt: failed: notes.txt: not a format the connector knows; name one with --format" in result.out
     )
+
+
+def test_status_shows_the_import_and_what_waits_for_a_person(cli: Cli, workspace: Path) -> None:
+    assert cli("import", "statement.xml").code == 0
+    status = json.loads(cli("status", "--json").out)
+    [run] = status["runs"]
+    assert (run["job"], run["source"], run["status"]) == ("import", "camt053", "succeeded")
+    assert run["last_success_at"] == run["finished_at"]
+    assert status["quarantine_open"] == {"camt053": 2}
+    assert status["reconciliation"]["open"] == 5
+    shown = cli("status").out
+    assert "quarantine camt053: 2 open" in shown
+    assert "reconciliation queue: 5 open" in shown

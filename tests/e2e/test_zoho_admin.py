@@ -20,12 +20,12 @@ from sqlalchemy import select
 from adapters.zoho.sandbox import Sandbox, SandboxConfig, SandboxServer
 from adapters.zoho.sandbox.fields import FieldDef
 from connector.bootstrap import Container, build_container
-from connector.db import unit_of_work
+from connector.db import aware, unit_of_work
 from connector.master.models import CustomerBinding
 from connector.settings import load_settings
-from connector.sync.channels import TOKEN_FIELD, aware
+from connector.sync.channels import TOKEN_FIELD
 from connector.sync.notification_models import InboxNotification, NotificationChannel
-from connector.web.notify import build_web_app
+from connector.web.app import build_web_app
 from tests.conftest import copy_example_config
 from tests.e2e.conftest import Result
 

@@ -34,7 +34,7 @@ from connector.sync.channels import (
 from connector.sync.leases import lease
 from connector.sync.notification_models import InboxNotification, NotificationChannel
 from connector.sync.notifications import Callback, process_notifications, receive_callback
-from connector.web.notify import build_web_app
+from connector.web.app import build_web_app
 from tests.conftest import REPO
 
 URL = "https://connector.example.com/zoho/notify"

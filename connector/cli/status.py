@@ -1,0 +1,55 @@
+"""`connector status`: what ops look at, read from the database (the daemon's `/status` shows the same,
+with its jobs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from connector.cli.context import out, state
+from connector.cli.output import dumps
+from connector.sync.status import Snapshot, container_snapshot
+
+
+def status_command(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The latest run of each job and source and its last success, what waits for a person
+    (quarantine, reconciliation queue, notifications), the outbox, notification channels and API
+    credits."""
+    taken = container_snapshot(state(ctx).container())
+    if as_json:
+        out.print(dumps(taken.as_json()), markup=False)
+        return
+    show(taken)
+
+
+def show(taken: Snapshot) -> None:
+    runs = Table("job", "source", "status", "finished", "last success", "error", title="latest runs")
+    for run in taken.runs:
+        runs.add_row(
+            run.job,
+            run.source,
+            run.status,
+            _when(run.finished_at) or f"started {_when(run.started_at)}",
+            _when(run.last_success_at) or "never",
+            run.error or "",
+        )
+    out.print(runs)
+    for source, count in taken.quarantine_open.items():
+        out.print(f"quarantine {source}: {count:,} open", markup=False)
+    out.print(f"reconciliation queue: {taken.reconciliation.get('open', 0):,} open", markup=False)
+    out.print(f"notifications not yet processed: {taken.notifications_pending:,}", markup=False)
+    for (target, status), count in taken.outbox.items():
+        out.print(f"outbox {target} {status}: {count:,}", markup=False)
+    for channel in taken.channels:
+        expires = _when(channel.expires_at)
+        out.print(f"channel {channel.backend} {channel.module}: expires {expires}", markup=False)
+    for credit in taken.credits:
+        left = f"{credit.remaining:,} of {credit.budget:,} left"
+        out.print(f"API credits {credit.provider}: {left}", markup=False)
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.isoformat(timespec="seconds")

@@ -1,0 +1,184 @@
+"""What ops look at, read from the database (so every replica tells the same): the latest run of each
+job and source and its last success, what waits for a person (quarantined records, receipts in the
+reconciliation queue), the outbox, notification channels and their expiry, notifications not yet
+processed, and the API credits spent against the budget. `connector status`, the daemon's `/status`
+page and its `/metrics` all show this one snapshot. Counts and times only: no personal data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.bootstrap import Container
+from connector.db import aware, unit_of_work
+from connector.imports.models import ReconciliationItem
+from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
+from connector.sync.notification_models import InboxNotification, NotificationChannel
+
+
+@dataclass(frozen=True)
+class RunState:
+    """The latest run of one job over one source (a module, a file format, a push target)."""
+
+    job: str
+    source: str
+    status: str  # running, succeeded, failed
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+    error: str | None
+    last_success_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    backend: str
+    module: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class CreditState:
+    """A provider's daily API credit budget and what is left of it (the adapter's meter: every
+    replica's spending in the last 24 hours, and the provider's own word when it gave one)."""
+
+    provider: str
+    budget: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_at: datetime
+    runs: list[RunState]
+    quarantine_open: dict[str, int]  # by source
+    reconciliation: dict[str, int]  # by status: open, applied, rejected
+    outbox: dict[tuple[str, str], int]  # by (target, status)
+    channels: list[ChannelState]
+    notifications_pending: int
+    credits: list[CreditState]
+
+    @property
+    def waiting_for_a_person(self) -> int:
+        return sum(self.quarantine_open.values()) + self.reconciliation.get("open", 0)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "taken_at": self.taken_at.isoformat(),
+            "runs": [
+                {
+                    "job": run.job,
+                    "source": run.source,
+                    "status": run.status,
+                    "started_at": run.started_at.isoformat(),
+                    "finished_at": _iso(run.finished_at),
+                    "counts": run.counts,
+                    "error": run.error,
+                    "last_success_at": _iso(run.last_success_at),
+                }
+                for run in self.runs
+            ],
+            "quarantine_open": self.quarantine_open,
+            "reconciliation": self.reconciliation,
+            "outbox": [
+                {"target": target, "status": status, "items": count}
+                for (target, status), count in self.outbox.items()
+            ],
+            "channels": [
+                {"backend": c.backend, "module": c.module, "expires_at": c.expires_at.isoformat()}
+                for c in self.channels
+            ],
+            "notifications_pending": self.notifications_pending,
+            "credits": [
+                {"provider": c.provider, "budget": c.budget, "remaining": c.remaining} for c in self.credits
+            ],
+        }
+
+
+def read_snapshot(session: Session, now: datetime, credits: Sequence[CreditState] = ()) -> Snapshot:
+    """The state as of `now`, with the API credits of the providers in use."""
+    return Snapshot(
+        taken_at=now,
+        runs=_runs(session),
+        quarantine_open={
+            source: count
+            for source, count in session.execute(
+                select(QuarantinedRecord.source, func.count())
+                .where(QuarantinedRecord.status == "open")
+                .group_by(QuarantinedRecord.source)
+                .order_by(QuarantinedRecord.source)
+            )
+        },
+        reconciliation={
+            status: count
+            for status, count in session.execute(
+                select(ReconciliationItem.status, func.count()).group_by(ReconciliationItem.status)
+            )
+        },
+        outbox={
+            (target, status): count
+            for target, status, count in session.execute(
+                select(OutboxItem.target, OutboxItem.status, func.count())
+                .group_by(OutboxItem.target, OutboxItem.status)
+                .order_by(OutboxItem.target, OutboxItem.status)
+            )
+        },
+        channels=[
+            ChannelState(row.backend, row.module, aware(row.expires_at))
+            for row in session.scalars(
+                select(NotificationChannel).order_by(NotificationChannel.backend, NotificationChannel.module)
+            )
+        ],
+        notifications_pending=session.scalar(
+            select(func.count()).where(InboxNotification.status == "pending")
+        )
+        or 0,
+        credits=list(credits),
+    )
+
+
+def container_snapshot(container: Container) -> Snapshot:
+    """The status snapshot now, with the Zoho credit meter's budget and remainder when Zoho is on."""
+    credits: list[CreditState] = []
+    if container.settings.zoho.enabled:
+        meter = container.zoho.meter
+        credits.append(CreditState("zoho", meter.budget, meter.remaining()))
+    with unit_of_work(container.sessions) as session:
+        return read_snapshot(session, datetime.now(UTC), credits)
+
+
+def _runs(session: Session) -> list[RunState]:
+    latest = select(func.max(SyncRun.id)).group_by(SyncRun.job, SyncRun.source).scalar_subquery()
+    succeeded = {
+        (job, source): aware(at)
+        for job, source, at in session.execute(
+            select(SyncRun.job, SyncRun.source, func.max(SyncRun.finished_at))
+            .where(SyncRun.status == "succeeded")
+            .group_by(SyncRun.job, SyncRun.source)
+        )
+    }
+    return [
+        RunState(
+            run.job,
+            run.source,
+            run.status,
+            aware(run.started_at),
+            aware(run.finished_at),
+            json.loads(run.counts_json),
+            run.error,
+            succeeded.get((run.job, run.source)),
+        )
+        for run in session.scalars(
+            select(SyncRun).where(SyncRun.id.in_(latest)).order_by(SyncRun.job, SyncRun.source)
+        )
+    ]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

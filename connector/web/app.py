@@ -1,0 +1,48 @@
+"""The daemon's web app: Zoho's notification callbacks (`connector.web.notify`), `GET /health` (200
+while the database answers), and the read-only `/status`, `/status.json` and `/metrics`
+(`connector.web.status`)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connector.bootstrap import Container
+from connector.job_board import JobBoard
+from connector.sync.status import container_snapshot
+from connector.web.notify import notification_routes
+from connector.web.status import status_routes
+
+log = logging.getLogger(__name__)
+
+
+def build_web_app(container: Container, board: JobBoard | None = None) -> Starlette:
+    """The app; `board` is the daemon's jobs board, shown on the status views when given."""
+
+    def database_answers() -> bool:
+        try:
+            with container.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("health: the database does not answer")
+            return False
+        return True
+
+    async def health(request: Request) -> Response:
+        if await run_in_threadpool(database_answers):
+            return JSONResponse({"status": "ok", "message": "healthy"})
+        return JSONResponse({"status": "error", "message": "database unavailable"}, 503)
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            *notification_routes(container),
+            *status_routes(lambda: container_snapshot(container), board),
+        ]
+    )

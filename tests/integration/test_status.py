@@ -1,0 +1,142 @@
+"""What ops see (`connector status`, the daemon's /status, /status.json and /metrics), on SQLite and
+PostgreSQL: read from the database, so every replica tells the same; counts and times, no personal data."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+
+from adapters.statements.camt053 import Camt053Parser
+from connector.bootstrap import Container
+from connector.daemon import Job, run_job
+from connector.db import unit_of_work
+from connector.imports.pipeline import import_file
+from connector.job_board import JobBoard
+from connector.ledger.models import Customer
+from connector.sync.models import OutboxItem
+from connector.sync.runs import finish_run, start_run
+from connector.sync.status import container_snapshot
+from connector.web.app import build_web_app
+from tests.conftest import REPO
+
+CAMT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
+
+
+def get(container: Container, path: str, board: JobBoard | None = None) -> httpx.Response:
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=build_web_app(container, board))
+        async with httpx.AsyncClient(transport=transport, base_url="http://connector.test") as client:
+            return await client.get(path)
+
+    return asyncio.run(send())
+
+
+def failed_run(container: Container, job: str, source: str) -> None:
+    with unit_of_work(container.sessions) as session:
+        finish_run(start_run(session, job, source, ""), Counter(), "zoho: HTTP 500 from /crm/v8/Contacts")
+
+
+def test_the_snapshot_holds_the_latest_run_its_last_success_and_what_waits(
+    container: Container, customers: dict[str, str]
+) -> None:
+    import_file(container, CAMT, [Camt053Parser()])
+    with unit_of_work(container.sessions) as session:
+        finish_run(start_run(session, "pull", "zoho.Contacts", ""), Counter(read=3))
+    failed_run(container, "pull", "zoho.Contacts")
+    with unit_of_work(container.sessions) as session:
+        customer = session.query(Customer).filter_by(account_no=customers["acme"]).one()
+        session.add(
+            OutboxItem(
+                target="zoho.Accounts",
+                external_id="1",
+                customer_id=customer.id,
+                desired_json="{}",
+                desired_hash="h",
+                status="pending",
+            )
+        )
+
+    taken = container_snapshot(container)
+
+    runs = {(run.job, run.source): run for run in taken.runs}
+    assert set(runs) == {("import", "camt053"), ("pull", "zoho.Contacts")}
+    pull = runs[("pull", "zoho.Contacts")]
+    assert (pull.status, pull.error) == ("failed", "zoho: HTTP 500 from /crm/v8/Contacts")
+    assert pull.last_success_at is not None  # the run before it succeeded
+    assert pull.last_success_at <= pull.started_at
+    assert runs[("import", "camt053")].counts["receipts_unapplied"] == 6
+    assert taken.quarantine_open == {"camt053": 2}
+    assert taken.reconciliation == {"open": 5, "rejected": 1}  # the line the bank reversed
+    assert taken.outbox == {("zoho.Accounts", "pending"): 1}
+    assert taken.waiting_for_a_person == 7
+    assert taken.credits == []  # Zoho is off
+
+
+def test_metrics_give_each_figure_in_prometheus_text_format(container: Container) -> None:
+    import_file(container, CAMT, [Camt053Parser()])
+    failed_run(container, "pull", "zoho.Contacts")
+    board = JobBoard([("inbox", timedelta(seconds=30))])
+    run_job(container, Job("inbox", timedelta(seconds=30), lambda: "nothing waiting"), board=board)
+
+    answer = get(container, "/metrics", board)
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    lines = set(answer.text.splitlines())
+    assert "connector_database_up 1.0" in lines
+    assert 'connector_job_runs_total{job="inbox",outcome="done"} 1.0' in lines
+    assert 'connector_job_runs_total{job="inbox",outcome="failed"} 0.0' in lines
+    assert 'connector_quarantine_open_records{source="camt053"} 2.0' in lines
+    assert 'connector_reconciliation_items{status="open"} 5.0' in lines
+    assert 'connector_sync_last_run_failed{job="pull",source="zoho.Contacts"} 1.0' in lines
+    assert 'connector_sync_last_run_failed{job="import",source="camt053"} 0.0' in lines
+    assert any(
+        line.startswith('connector_sync_last_success_timestamp_seconds{job="import"') for line in lines
+    )
+    assert not any("zoho.Contacts" in line and "last_success" in line for line in lines)  # it never succeeded
+
+
+def test_the_status_page_and_its_json_show_jobs_runs_and_what_waits_escaped(container: Container) -> None:
+    import_file(container, CAMT, [Camt053Parser()])
+    with unit_of_work(container.sessions) as session:
+        finish_run(start_run(session, "pull", "<script>", ""), Counter(), "bad <b>thing</b>")
+    board = JobBoard([("zoho pull", timedelta(minutes=15))])
+
+    def broken() -> str:
+        raise RuntimeError("the password is hunter2")  # not a connector error: only its kind is shown
+
+    run_job(container, Job("zoho pull", timedelta(minutes=15), broken), board=board)
+
+    page = get(container, "/status", board)
+    assert page.status_code == 200
+    assert "<script>" not in page.text
+    assert "&lt;script&gt;" in page.text
+    assert "bad &lt;b&gt;thing&lt;/b&gt;" in page.text
+    assert "RuntimeError (see the log)" in page.text
+    assert "hunter2" not in page.text
+    assert "reconciliation queue: open receipts</td><td>5" in page.text
+    as_json = get(container, "/status.json", board).json()
+    [job] = as_json["jobs"]
+    assert (job["name"], job["last_outcome"], job["runs"]["failed"]) == ("zoho pull", "failed", 1)
+    assert as_json["quarantine_open"] == {"camt053": 2}
+
+
+def test_with_the_database_gone_metrics_say_so_and_the_status_pages_answer_503(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = JobBoard([("inbox", timedelta(seconds=30))])
+    board.record("inbox", "done", datetime.now(UTC), datetime.now(UTC), "1 file")
+    unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    monkeypatch.setattr(container.sessions, "kw", {**container.sessions.kw, "bind": unreachable})
+
+    metrics = get(container, "/metrics", board)
+    assert metrics.status_code == 200
+    assert "connector_database_up 0.0" in metrics.text
+    assert 'connector_job_runs_total{job="inbox",outcome="done"} 1.0' in metrics.text
+    assert get(container, "/status", board).status_code == 503
+    assert get(container, "/status.json", board).status_code == 503
