@@ -36,6 +36,7 @@ from connector.sync.mapping_sets import mappings_in_force
 from connector.sync.notifications import process_notifications
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
+from connector.sync.runs import failure_of
 from connector.web.app import build_web_app
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,7 @@ def run_job(
             again_soon()
     except Exception as exc:
         log.exception("%s failed; it runs again in %s", job.name, job.every)
-        # A connector error says what went wrong in words fit to show; anything else only by its kind.
-        outcome = FAILED
-        message = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__} (see the log)"
+        outcome, message = FAILED, failure_of(exc)
     else:
         log.info("%s: %s", job.name, done)
         outcome, message = DONE, done

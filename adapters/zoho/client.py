@@ -119,7 +119,21 @@ class ZohoApi:
         `body` is sent as JSON with Decimals as exact numbers (currency fields never pass through float).
         """
         content = dumps_exact(body).encode() if body is not None else None
-        return self.retry.call(lambda: self._once(method, path, what, params, content, headers, cost))
+        charged_again = True
+
+        def attempt() -> ZohoResponse:
+            # An attempt Zoho throttled (429) was refused unprocessed and cost nothing: the next one is not
+            # charged again. One that failed otherwise (5xx, a timeout) may have been processed: it is.
+            nonlocal charged_again
+            if charged_again:
+                self.meter.charge(cost.credits, what)
+            try:
+                return self._once(method, path, what, params, content, headers, cost)
+            except TransientRemoteError as exc:
+                charged_again = exc.status != 429
+                raise
+
+        return self.retry.call(attempt)
 
     def _once(
         self,
@@ -134,7 +148,6 @@ class ZohoApi:
         url = f"{self.base_url()}{API_VERSION}{path}"
         if content is not None:
             headers = {**(headers or {}), "Content-Type": "application/json"}
-        self.meter.charge(cost.credits, what)
         with self.concurrency.slot(cost.complex_call), transport_errors_are_transient(what):
             response = self.http.request(
                 method, url, params=params, content=content, headers=headers, auth=self.auth

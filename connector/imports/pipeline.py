@@ -35,7 +35,7 @@ from connector.imports.rules import Accounts
 from connector.ledger.models import utcnow
 from connector.sync.leases import IMPORTS, lease
 from connector.sync.models import SyncRun
-from connector.sync.runs import finish_run, start_run
+from connector.sync.runs import failure_of, finish_run, start_run
 
 HEAD_BYTES = 64 * 1024
 
@@ -154,8 +154,12 @@ def import_file(
                 _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
         except FileFormatError as exc:
             result.status, result.reason = "failed", str(exc)
-        with unit_of_work(container.sessions) as session:
-            _finish(session, file_id, run_id, result)
+        except BaseException as exc:  # a crash or Ctrl-C: recorded as failed (taken up again next time)
+            result.status, result.reason = "failed", failure_of(exc)
+            raise
+        finally:
+            with unit_of_work(container.sessions) as session:
+                _finish(session, file_id, run_id, result)
         return result
 
 

@@ -22,7 +22,7 @@ from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
 from connector.sync.models import SyncRun
-from connector.sync.runs import finish_run, quarantine, start_run
+from connector.sync.runs import failure_of, finish_run, quarantine, start_run
 
 BATCH = 500
 
@@ -56,8 +56,8 @@ def sync_customers(
                 with commits.transaction() as session:
                     run = session.get_one(SyncRun, run_id)
                     counts += apply_mapped(session, container, mappings, mapping, run, mapped)
-    except ConnectorError as exc:
-        error = str(exc)
+    except BaseException as exc:  # a crash or Ctrl-C too: the run did not go through
+        error = failure_of(exc)
         raise
     finally:
         with unit_of_work(container.sessions) as session:

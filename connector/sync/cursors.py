@@ -1,9 +1,9 @@
 """Sync cursors: how far each (backend, stream) has been read, advanced only with the data it covers.
 
 A cursor is an instant plus the ids already processed at exactly that instant: sources filter with
-an inclusive "modified since", so those records come again and are skipped. The cursor never moves
-past the run's start (its signpost): a record changed while the run was reading may have been missed
-by the listing, and the next run reads from before it.
+an inclusive "modified since", so those records come again and are skipped. The cursor never reaches
+the run's start (its signpost): a record changed while the run was reading may have been missed by
+the listing, and the next run reads from before it.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ class Position:
     seen: frozenset[str] = frozenset()
 
     def advanced(self, stamps: Iterable[tuple[str, datetime]], signpost: datetime) -> Position:
-        """The position after processing records (id, modified/deleted instant), capped at `signpost`."""
+        """The position after processing records (id, modified/deleted instant), kept before the second
+        of `signpost`: CRM stamps are whole seconds, so a record stamped with the run's own second may
+        change again within it, keeping its stamp; the next run reads that second again."""
+        horizon = signpost.replace(microsecond=0)
         at, seen = self.at, set(self.seen)
         for record_id, moment in stamps:
-            if moment > signpost:
+            if moment >= horizon:
                 continue
             if at is None or moment > at:
                 at, seen = moment, {record_id}

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from connector.batching import CommitBehind
 from connector.bootstrap import Container
 from connector.db import unit_of_work
-from connector.errors import BudgetExhaustedError, ConnectorError
+from connector.errors import BudgetExhaustedError
 from connector.mapping.files import MappingSet
 from connector.master.sync import apply_mapped, apply_records, inbound_mapping, map_batch
 from connector.ports import Changed, ContactSource, Deletion
@@ -30,7 +30,7 @@ from connector.sync import cursors
 from connector.sync.leases import lease
 from connector.sync.models import SyncRun
 from connector.sync.prefetch import prefetched_runs
-from connector.sync.runs import finish_run, start_run
+from connector.sync.runs import failure_of, finish_run, start_run
 
 # Larger transactions write each index page they touch once for more records (blind indexes and ids land
 # on random pages): 10,000 records a commit pull 6 % faster than 2,000. A crash costs at most their refetch.
@@ -88,19 +88,12 @@ def _pull(
     error: str | None = None
     try:
         with CommitBehind(container.sessions) as commits:
-            pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
-            for run_of_pages in prefetched_runs(pages, READ_AHEAD_PAGES, RECORDS_PER_TRANSACTION, len):
-                changed = [record for page in run_of_pages for record in page]
-                position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
-                mapped = map_batch(mapping, [(f"{mapping.source} {c.id}", c.raw) for c in changed])
-                with commits.transaction() as session:
-                    run = session.get_one(SyncRun, run_id)
-                    result.counts += apply_mapped(session, container, mappings, mapping, run, mapped)
-                    cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
-                result.counts["read"] += len(changed)
-            # Deletions come in no documented order (the sandbox, like Zoho's examples, lists the newest
-            # first): the cursor moves once every page is applied. A run stopped before applies again
-            # what it applied (a deletion applied twice changes nothing) and loses none.
+            # Deletions first: when a record was deleted and another made for the same person since the
+            # last run (a re-created contact), the new one finds the customer free of the old binding,
+            # not held by it; a deleted record is in no changes listing. Deletions come in no documented
+            # order (the sandbox, like Zoho's examples, lists the newest first): the cursor moves once
+            # every page is applied. A run stopped before applies again what it applied (a deletion
+            # applied twice changes nothing) and loses none.
             reached = gone_position
             for gone in source.deletions(stream, gone_position.at):
                 fresh = [
@@ -112,10 +105,20 @@ def _pull(
             if reached != gone_position:
                 with commits.transaction() as session:
                     cursors.save_deletions_position(cursors.cursor_row(session, backend, stream), reached)
+            pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
+            for run_of_pages in prefetched_runs(pages, READ_AHEAD_PAGES, RECORDS_PER_TRANSACTION, len):
+                changed = [record for page in run_of_pages for record in page]
+                position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
+                mapped = map_batch(mapping, [(f"{mapping.source} {c.id}", c.raw) for c in changed])
+                with commits.transaction() as session:
+                    run = session.get_one(SyncRun, run_id)
+                    result.counts += apply_mapped(session, container, mappings, mapping, run, mapped)
+                    cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
+                result.counts["read"] += len(changed)
     except BudgetExhaustedError as exc:
         result.stopped = str(exc)  # what was stored is kept with its cursor; the next cycle goes on
-    except ConnectorError as exc:
-        error = str(exc)
+    except BaseException as exc:  # a crash or Ctrl-C too: the run did not go through
+        error = failure_of(exc)
         raise
     finally:
         result.counts["stopped_on_budget"] += int(result.stopped is not None)

@@ -38,7 +38,7 @@ from connector.master.models import CustomerBinding
 from connector.ports import FieldUpdate, PushResult, StatusSink
 from connector.sync.leases import lease
 from connector.sync.models import OutboxItem, SyncRun
-from connector.sync.runs import finish_run, quarantine, start_run
+from connector.sync.runs import failure_of, finish_run, quarantine, start_run
 
 PLAN_CHUNK = 900
 FIRST_RETRY = timedelta(minutes=5)
@@ -311,8 +311,8 @@ def _push(
     outcome = PushOutcome(target)
     try:
         outcome = send(container, sink, target, run_id, include_waiting=include_waiting, clock=clock)
-    except ConnectorError as exc:
-        error = str(exc)
+    except BaseException as exc:  # a crash or Ctrl-C too: the run did not go through
+        error = failure_of(exc)
         raise
     finally:
         outcome.counts.update(planned)

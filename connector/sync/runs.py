@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.errors import ConnectorError
 from connector.ledger.models import utcnow
 from connector.security.cipher import FieldCipher
 from connector.sync.models import QuarantinedRecord, SyncRun
@@ -22,6 +23,16 @@ def start_run(session: Session, job: str, source: str, mapping_digest: str) -> S
     session.add(run)
     session.flush()
     return run
+
+
+def failure_of(exc: BaseException) -> str:
+    """What a run stopped by `exc` is recorded (and shown) with: a connector error's own words, fit to
+    show; anything else only by its kind, its details being in the log."""
+    if isinstance(exc, ConnectorError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(exc).__name__} (see the log)"
 
 
 def finish_run(run: SyncRun, counts: Counter[str], error: str | None = None) -> None:

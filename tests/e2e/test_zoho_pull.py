@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from adapters.zoho.sandbox.config import FaultConfig, SandboxConfig
 from adapters.zoho.sandbox.timeutil import ManualClock
@@ -14,6 +15,7 @@ from connector.db import unit_of_work
 from connector.ledger.verify import verify_ledger
 from connector.ports import Changed, ContactSource
 from connector.sync import cursors
+from connector.sync.models import SyncRun
 from connector.sync.pull import pull_stream
 from tests.e2e.zoho_org import Org, connect_to, zoho_org
 
@@ -248,3 +250,45 @@ def test_deletions_applied_before_a_stop_on_budget_move_no_cursor_past_the_rest(
         assert second["deleted"] == 50
         bound = org.bindings("zoho.Contacts")
         assert {bound[record_id][1] for record_id in gone} == {"deleted"}
+
+
+def test_a_contact_deleted_and_made_again_between_pulls_rebinds_its_customer(tmp_path: Path) -> None:
+    config = SandboxConfig(seed=3, contacts=20, accounts=2)
+    clock = manual_clock(config)
+    person = {"Last_Name": "Okafor", "First_Name": "Ada", "Email": "ada.okafor@example.org"}
+    with zoho_org(config, tmp_path) as org:
+        pull(org)
+        clock.advance(3_600)
+        old = org.sandbox.create_as_user("Contacts", person)
+        pull(org)
+        clock.advance(60)
+        org.sandbox.delete_as_user("Contacts", old)
+        clock.advance(60)
+        new = org.sandbox.create_as_user("Contacts", person)  # the same person, made again
+
+        counts = pull(org)
+
+        bound = org.bindings("zoho.Contacts")
+        assert (counts["deleted"], counts.get("review", 0)) == (1, 0)
+        assert bound[old] == (bound[new][0], "deleted")
+        assert bound[new][1] == "active"
+        with unit_of_work(org.container.sessions) as session:
+            assert org.container.customers(session).view(bound[new][0]).status == "active"
+
+
+class BreaksAfterTheFirstPage(EditsAfterTheFirstPage):
+    def __init__(self, org: Org) -> None:
+        def crash() -> None:
+            raise RuntimeError("a bug")
+
+        super().__init__(org, crash)
+
+
+def test_a_pull_that_crashes_is_recorded_as_failed_not_as_succeeded(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=6, contacts=450, accounts=2), tmp_path) as org:
+        with pytest.raises(RuntimeError):
+            pull(org, BreaksAfterTheFirstPage(org))  # type: ignore[arg-type]
+        with unit_of_work(org.container.sessions) as session:
+            run = session.scalars(select(SyncRun).where(SyncRun.job == "pull")).one()
+        assert (run.status, run.error) == ("failed", "RuntimeError (see the log)")
+        assert pull(org)["read"] == 250  # the next run goes on from the committed first page

@@ -80,6 +80,14 @@ def test_money_with_more_places_is_rounded_half_up_and_strings_are_invalid(api: 
     assert text.json()["data"][0]["details"]["expected_data_type"] == "double"
 
 
+def test_a_number_too_large_for_the_field_is_that_records_invalid_data_not_a_dropped_call(api: Api) -> None:
+    accounts = api.server.sandbox.record_ids("Accounts")[:2]
+    huge = {"id": accounts[0], "Outstanding_Balance": 1e27}  # read by the sandbox as Decimal("1E+27")
+    answer = api.send("PUT", "/Accounts", {"data": [huge, {"id": accounts[1], "Outstanding_Balance": 1}]})
+    assert answer.status_code == 207
+    assert [r["code"] for r in answer.json()["data"]] == ["INVALID_DATA", "SUCCESS"]
+
+
 def test_unknown_field_api_name_is_invalid_data(api: Api) -> None:
     account = api.server.sandbox.record_ids("Accounts")[0]
     answer = api.send("PUT", "/Accounts", {"data": [{"id": account, "Outstanding_Balanse": 1}]})

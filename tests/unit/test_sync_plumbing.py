@@ -37,6 +37,13 @@ def test_a_position_never_moves_past_the_runs_signpost() -> None:
     assert moved == Position(at(5), frozenset({"b"}))
 
 
+def test_a_record_stamped_in_the_runs_own_second_is_read_again_next_run() -> None:
+    # It may change again later in that second and keep its stamp: the cursor stays before the second.
+    started = at(10) + timedelta(milliseconds=400)
+    moved = Position(at(1), frozenset({"a"})).advanced([("b", at(5)), ("same second", at(10))], started)
+    assert moved == Position(at(5), frozenset({"b"}))
+
+
 @given(st.lists(st.tuples(st.sampled_from("abcdef"), st.integers(0, 20)), max_size=30), st.integers(0, 20))
 def test_advancing_page_by_page_is_the_same_as_advancing_at_once(
     stamps: list[tuple[str, int]], cut: int

@@ -62,7 +62,14 @@ def test_throttling_and_server_errors_are_retried_until_an_answer_comes() -> Non
     )
     api, meter = fake_api(lambda r: next(answers))
     assert api.call("GET", "/Contacts", what="list").data == [{"id": "1"}]
-    assert meter.spent_by_me == 3  # every attempt is a call Zoho may count
+    assert meter.spent_by_me == 2  # the throttled attempt cost nothing; the failed one may have
+
+
+def test_a_429_storm_spends_no_more_credits_than_the_call_itself() -> None:
+    answers = iter([httpx.Response(429, json={"code": "TOO_MANY_REQUESTS"})] * 3 + [httpx.Response(204)])
+    api, meter = fake_api(lambda r: next(answers))
+    api.call("PUT", "/Accounts", body={"data": []}, cost=write_call_cost(100), what="update 100")
+    assert meter.spent_by_me == write_call_cost(100).credits
 
 
 def test_a_throttle_that_never_ends_surfaces_as_transient_with_the_call_named() -> None:

@@ -77,9 +77,12 @@ def _decimal(definition: FieldDef, raw: Any, path: str) -> Decimal:
     """JSON numbers only (the body is parsed with Decimal floats), rounded half-up to the field's places."""
     if isinstance(raw, bool) or not isinstance(raw, int | Decimal):
         raise invalid(definition.api_name, path, "double")
-    value = Decimal(raw).quantize(Decimal(1).scaleb(-definition.places()), rounding=ROUND_HALF_UP)
     limit = definition.max_length() or 16
-    if not value.is_finite() or _digits(value) > limit - definition.places():
+    value = Decimal(raw)
+    if not value.is_finite() or _digits(value) > limit - definition.places():  # before rounding: 1E+40
+        raise _too_long(definition, path, limit)  # is too long, not past what quantize can hold
+    value = value.quantize(Decimal(1).scaleb(-definition.places()), rounding=ROUND_HALF_UP)
+    if _digits(value) > limit - definition.places():  # 99.995 rounded to 100.00 may no longer fit
         raise _too_long(definition, path, limit)
     return value
 
