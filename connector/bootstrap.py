@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.exports.iif import IifParser
@@ -38,10 +37,7 @@ from connector.sync.credits import DatabaseSpendingLog
 
 def secret_values(settings: Settings) -> list[str]:
     """Every configured secret, for log redaction."""
-    values = []
-    password = make_url(settings.database.url.get_secret_value()).password
-    if password:
-        values.append(str(password))
+    values = settings.database.secrets()
     if settings.security.encryption_keys is not None:
         values.append(settings.security.encryption_keys.get_secret_value())
     if settings.zoho.client_secret is not None:

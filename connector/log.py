@@ -69,4 +69,6 @@ def configure_logging(settings: LoggingSettings, secrets: Iterable[str] = ()) ->
     # One line per HTTP request drowns the log (and URLs may carry ids); requests are logged at DEBUG.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if settings.level == "DEBUG" else logging.WARNING)
+    # mt-940 logs each field it reads at DEBUG: payers' names, accounts and remittance text.
+    logging.getLogger("mt940").setLevel(logging.WARNING)
     return formatter

@@ -38,6 +38,9 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SECRET_URL_PARAMETERS = ("password", "sslpassword")  # libpq's, as `?password=…` in a URL
+
+
 class DatabaseSettings(Section):
     url: SecretStr = Field(
         default=SecretStr(DEFAULT_DATABASE_URL),
@@ -53,6 +56,8 @@ class DatabaseSettings(Section):
             url = make_url(raw)
         except ArgumentError:
             raise ValueError("not a database URL; e.g. sqlite:///connector.db") from None
+        if url.host is not None and "@" in url.host:  # never echoed: part of a password is in it
+            raise ValueError("an '@' in the user or password must be written %40")
         if url.get_backend_name() == "postgresql":
             if url.drivername == "postgresql":
                 return SecretStr(
@@ -66,8 +71,21 @@ class DatabaseSettings(Section):
         return value
 
     def display_url(self) -> str:
-        """The URL with any password hidden, safe for logs and status output."""
-        return make_url(self.url.get_secret_value()).render_as_string(hide_password=True)
+        """The URL with any password hidden (after the user, or as a query parameter libpq takes), safe
+        for logs and status output."""
+        url = make_url(self.url.get_secret_value())
+        hidden = {key: "***" for key in SECRET_URL_PARAMETERS if key in url.query}
+        shown = url.update_query_dict(hidden).render_as_string(hide_password=True)
+        return shown.replace("%2A%2A%2A", "***")
+
+    def secrets(self) -> list[str]:
+        """The URL's passwords, for log redaction."""
+        url = make_url(self.url.get_secret_value())
+        found = [str(url.password)] if url.password else []
+        for key in SECRET_URL_PARAMETERS:
+            value = url.query.get(key)
+            found += [value] if isinstance(value, str) else list(value or ())
+        return [value for value in found if value]
 
 
 class ChartAccount(Section):

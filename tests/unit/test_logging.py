@@ -4,8 +4,10 @@ import logging
 
 import pytest
 
+from adapters.statements.mt940 import Mt940Parser
 from connector.log import REDACTED, configure_logging
 from connector.settings import LoggingSettings
+from tests.conftest import REPO
 
 
 def test_registered_secrets_are_masked_in_messages_and_tracebacks(capsys: pytest.CaptureFixture[str]) -> None:
@@ -26,3 +28,13 @@ def test_json_logs_are_one_object_per_line(capsys: pytest.CaptureFixture[str]) -
     logging.getLogger("connector.test").info("客户 %s", "KASH00001")
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert '"message": "客户 KASH00001"' in line
+
+
+def test_debug_logging_leaves_out_what_the_mt940_reader_says_of_each_payer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(LoggingSettings(level="DEBUG"))
+    statement = REPO / "tests" / "fixtures" / "statements" / "sparkasse_two_statements_latin1.sta"
+    parsed = list(Mt940Parser().parse(str(statement), statement.name))
+    assert parsed  # the file was read
+    assert "Maschinenbau" not in capsys.readouterr().err

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from connector.bootstrap import secret_values
 from connector.config_check import check_config
 from connector.settings import load_settings
 from tests.conftest import copy_example_config
@@ -56,6 +57,30 @@ def test_secrets_come_from_the_secrets_directory_and_are_never_shown(isolated_cw
     assert "s3cr3t-Pa55" not in repr(settings)
     assert "s3cr3t-Pa55" not in str(settings.model_dump())
     assert "s3cr3t-Pa55" not in settings.database.display_url()
+
+
+def test_a_password_given_as_a_url_parameter_is_hidden_and_redacted_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = "postgresql+psycopg://app@db.internal/ledger?password=s3cr3t-Pa55&sslpassword=k3y-Pa55&sslmode=require"
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", url)
+    database = load_settings().database
+    assert database.display_url() == (
+        "postgresql+psycopg://app@db.internal/ledger?password=***&sslmode=require&sslpassword=***"
+    )
+    assert sorted(secret_values(load_settings())) == ["k3y-Pa55", "s3cr3t-Pa55"]
+
+
+def test_an_unescaped_at_sign_in_the_password_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", "postgresql+psycopg://app:s3cr3t@Pa55@db.internal/ledger")
+    settings, problems = check_config(None)
+    assert settings is None
+    [problem] = problems
+    assert problem.key == "database.url"
+    assert "must be written %40" in problem.message
+    assert "Pa55" not in f"{problem}"
 
 
 def test_a_plain_postgresql_url_uses_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
