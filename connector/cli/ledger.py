@@ -7,15 +7,20 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import select
 
 from connector.cli.context import err, out, report_problems, state
 from connector.cli.output import dumps, money_json, money_text
+from connector.credit.reads import counted_in
 from connector.db import unit_of_work
 from connector.errors import ConnectorError
 from connector.imports.corrections import reverse_entry
+from connector.ledger.models import Customer
 from connector.ledger.queries import (
-    customer_balances,
+    BalanceLine,
+    balances_of,
     customer_entries,
+    customer_id_for,
     net_receivable,
     totals_by_currency,
     trial_balance,
@@ -121,24 +126,26 @@ def accounts(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 @ledger_app.command("balance")
 def balance(ctx: typer.Context, account_no: str, as_json: JsonFlag = False) -> None:
-    """A customer's balances per subledger account and currency, and the net amount owed."""
+    """A customer's balances per subledger account and currency, those of the customers merged into it
+    (their ledgers stay theirs; the CRM is told their sum), and the net amount owed with them."""
     container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
-        lines = customer_balances(session, account_no)
-    net = net_receivable(lines)
+        own = customer_id_for(session, account_no)
+        lines = balances_of(session, own)
+        merged_ids = sorted(set(counted_in(session, [own])) - {own})
+        found = select(Customer.id, Customer.account_no).where(Customer.id.in_(merged_ids))
+        numbers = {customer_id: number for customer_id, number in session.execute(found)}
+        merged = [(numbers[i], balances_of(session, i)) for i in merged_ids]
+    net = net_receivable([*lines, *(line for _, theirs in merged for line in theirs)])
     if as_json:
         out.print(
             dumps(
                 {
                     "account_no": account_no,
-                    "balances": [
-                        {
-                            "account": line.account_code,
-                            "account_name": line.account_name,
-                            "balance": money_json(line.balance),
-                            "postings": line.posting_count,
-                        }
-                        for line in lines
+                    "balances": _balances_json(lines),
+                    "merged": [
+                        {"account_no": number, "balances": _balances_json(theirs)}
+                        for number, theirs in merged
                     ],
                     "net_receivable": [money_json(money) for money in net.values()],
                 }
@@ -153,9 +160,26 @@ def balance(ctx: typer.Context, account_no: str, as_json: JsonFlag = False) -> N
     table.add_column("postings", justify="right")
     for line in lines:
         table.add_row(line.account_code, line.account_name, money_text(line.balance), str(line.posting_count))
+    for number, theirs in merged:
+        for line in theirs:
+            name = f"{line.account_name} (merged {number})"
+            table.add_row(line.account_code, name, money_text(line.balance), str(line.posting_count))
+    label = "net receivable, with merged" if merged else "net receivable"
     for money in net.values():
-        table.add_row("", "net receivable", money_text(money), "", style="bold")
+        table.add_row("", label, money_text(money), "", style="bold")
     out.print(table)
+
+
+def _balances_json(lines: list[BalanceLine]) -> list[dict[str, object]]:
+    return [
+        {
+            "account": line.account_code,
+            "account_name": line.account_name,
+            "balance": money_json(line.balance),
+            "postings": line.posting_count,
+        }
+        for line in lines
+    ]
 
 
 @ledger_app.command("entries")

@@ -67,7 +67,10 @@ def customer_id_for(session: Session, account_no: str) -> int:
 
 def customer_balances(session: Session, account_no: str) -> list[BalanceLine]:
     """The customer's balance on each subledger account and currency (debit positive)."""
-    customer_id = customer_id_for(session, account_no)
+    return balances_of(session, customer_id_for(session, account_no))
+
+
+def balances_of(session: Session, customer_id: int) -> list[BalanceLine]:
     rows = session.execute(
         select(CustomerBalance, LedgerAccount.name)
         .join(LedgerAccount, LedgerAccount.code == CustomerBalance.account_code)

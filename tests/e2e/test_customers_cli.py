@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from connector.bootstrap import build_container
+from connector.db import unit_of_work
+from connector.ledger.posting import Ledger
+from connector.settings import load_settings
 from tests.conftest import copy_example_config
 from tests.e2e.conftest import Result
+from tests.integration.helpers import invoice
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
 
@@ -107,3 +112,27 @@ def test_classify_sets_value_tiers_from_the_ledger(cli: Cli, workspace: Path) ->
     result = cli("customers", "classify", "--as-of", "2026-11-30")
     assert result.out.strip() == "value tiers as of 2026-11-30: 2 changed"
     assert json.loads(cli("customers", "show", "INDCN00001", "--json").out)["value_tier"] == "low"
+
+
+def test_a_survivors_balance_shows_the_merged_customers_and_owes_what_the_crm_is_told(
+    cli: Cli, workspace: Path
+) -> None:
+    cli("customers", "import", "zoho_contacts", "contacts.csv")
+    container = build_container(load_settings(), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            Ledger(session).post(invoice("INV-A", "INDCN00002", "100.00"))
+            Ledger(session).post(invoice("INV-B", "INDCN00001", "20.00"))
+    finally:
+        container.close()
+    assert cli("customers", "merge", "INDCN00001", "INDCN00002", "--reason", "same person").code == 0
+
+    shown = json.loads(cli("ledger", "balance", "INDCN00001", "--json").out)
+
+    assert [line["balance"]["amount"] for line in shown["balances"]] == ["20.00"]
+    [merged] = shown["merged"]
+    assert (merged["account_no"], merged["balances"][0]["balance"]["amount"]) == ("INDCN00002", "100.00")
+    assert [money["amount"] for money in shown["net_receivable"]] == ["120.00"]
+    figures = json.loads(cli("customers", "figures", "INDCN00001", "--json").out)
+    assert "120.00" in json.dumps(figures)
+    assert "net receivable, with merged" in cli("ledger", "balance", "INDCN00001").out
