@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Table, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 LOOKUP_CHUNK = 900  # stays under every driver's bound-parameter limit
@@ -35,12 +35,23 @@ def insert_rows(
             ):
                 for row in rows:
                     copy.write_row(row)
-        except psycopg.errors.IntegrityError as exc:  # as SQLAlchemy reports it for the other paths
-            raise IntegrityError(statement, None, exc) from exc
+        except psycopg.Error as exc:  # as SQLAlchemy reports it for the other paths: one exception tree
+            raise _as_sqlalchemy(exc)(statement, None, exc) from exc
         return
     mark = param_mark(session)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     connection.exec_driver_sql(statement, list(rows))
+
+
+def _as_sqlalchemy(exc: psycopg.Error) -> type[DBAPIError]:
+    for driver, ours in (
+        (psycopg.IntegrityError, IntegrityError),
+        (psycopg.DataError, DataError),
+        (psycopg.OperationalError, OperationalError),
+    ):
+        if isinstance(exc, driver):
+            return ours
+    return DatabaseError
 
 
 def upsert_adding(

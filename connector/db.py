@@ -12,6 +12,7 @@ from typing import Any, overload
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,13 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def database_error_text(exc: SQLAlchemyError) -> str:
+    """What the database said, in one line: never the statement or its values (they may hold data)."""
+    cause = getattr(exc, "orig", None)
+    text = str(cause).strip() if cause is not None else ""
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @overload

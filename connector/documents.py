@@ -150,6 +150,26 @@ class SniffsWholeFile(Protocol):
     def sniff_path(self, path: str, name: str) -> bool: ...
 
 
+MAX_ID = 200  # characters the ledger keeps of an external id, a document number or an invoice number
+
+
+def too_long(document: Document) -> str | None:
+    """Why the ledger cannot keep `document` as it is (an id or number longer than its columns), or
+    None. Checked for every parser in one place: a database that enforces lengths (PostgreSQL) would
+    refuse the whole batch, one that does not (SQLite) would keep what another cannot."""
+    named = [
+        ("external id", document.external_id),
+        ("number", document.number or ""),
+        ("reverses", document.reverses or ""),
+        ("replaces", document.replaces or ""),
+        *(("invoice number", allocation.invoice_number) for allocation in document.allocations),
+    ]
+    for what, value in named:
+        if len(value) > MAX_ID:
+            return f"{what} longer than the ledger keeps ({len(value)} characters, at most {MAX_ID})"
+    return None
+
+
 def fingerprint(document: Document) -> str:
     """SHA-256 of everything a document says, its origin aside: the same document exported again (in
     another file, at another row) has the same fingerprint; a changed one has another."""

@@ -17,14 +17,12 @@ from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from adapters.exports.tabular import Header, Row
-from connector.documents import DocumentKind, Party, compact_account
+from connector.documents import MAX_ID, DocumentKind, Party, compact_account
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.apply import CompiledField, compile_field, map_fields
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
 from connector.mapping.model import DOCUMENT_KINDS, REQUIRED_TARGETS, DocumentMapping, FieldMap
 from connector.money import Money, currency_code, exponent, to_minor
-
-MAX_ID = 200  # the ledger's external id column
 
 
 class Draft(NamedTuple):

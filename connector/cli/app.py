@@ -28,7 +28,14 @@ from connector.cli.sandbox import sandbox_app
 from connector.cli.status import status_command
 from connector.cli.zoho import zoho_app
 from connector.config_check import check_config
-from connector.db import current_revision, make_engine, session_factory, unit_of_work, upgrade_database
+from connector.db import (
+    current_revision,
+    database_error_text,
+    make_engine,
+    session_factory,
+    unit_of_work,
+    upgrade_database,
+)
 from connector.errors import ConfigError, ConnectorError
 from connector.settings import Settings
 from connector.sync.models import MappingSetVersion
@@ -178,6 +185,5 @@ def main() -> None:
         err.print(f"error: {exc}", markup=False)
         sys.exit(1)
     except OperationalError as exc:  # unreachable, refused, locked, out of space: not a bug to trace
-        cause = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-        err.print(f"error: the database cannot be used: {cause}", markup=False)  # never the SQL or values
+        err.print(f"error: the database cannot be used: {database_error_text(exc)}", markup=False)
         sys.exit(1)

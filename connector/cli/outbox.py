@@ -9,7 +9,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from connector.cli.context import out, state
-from connector.cli.output import dumps
+from connector.cli.output import dumps, iso_time
 from connector.db import unit_of_work
 from connector.sync.models import OutboxItem
 from connector.sync.push import retry_by_hand
@@ -46,7 +46,7 @@ def list_items(
                 "code": i.last_code,
                 "field": i.last_field,
                 "message": i.last_message,
-                "next_attempt_at": i.next_attempt_at.isoformat() if i.next_attempt_at else None,
+                "next_attempt_at": iso_time(i.next_attempt_at),
                 "run": i.last_run_id,
             }
             for i in session.scalars(query)

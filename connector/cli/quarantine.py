@@ -9,7 +9,7 @@ import typer
 
 from connector.cli.context import err, out, state
 from connector.cli.customers import mappings_for_run
-from connector.cli.output import dumps
+from connector.cli.output import dumps, iso_time
 from connector.db import unit_of_work
 from connector.sync import quarantine, quarantine_retry
 from connector.sync.quarantine import Entry
@@ -33,11 +33,11 @@ def _row(entry: Entry) -> dict[str, Any]:
         "ref": entry.ref,
         "attempts": entry.attempts,
         "status": entry.status,
-        "created_at": entry.created_at.isoformat(),
+        "created_at": iso_time(entry.created_at),
         "run": entry.run_id,
         "job": entry.job,
         "reason": entry.reason,
-        "resolved_at": entry.resolved_at.isoformat() if entry.resolved_at else None,
+        "resolved_at": iso_time(entry.resolved_at),
         "resolved_by": entry.resolved_by,
         "resolution": entry.resolution,
     }

@@ -14,7 +14,7 @@ from adapters.zoho.auth import PROVIDER
 from connector.bootstrap import Container
 from connector.cli.context import err, out, state
 from connector.cli.customers import mappings_for_run
-from connector.cli.output import dumps
+from connector.cli.output import dumps, iso_time
 from connector.db import unit_of_work
 from connector.mapping.files import MappingSet
 from connector.sync import cursors
@@ -125,8 +125,8 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         streams = [
             {
                 "module": row.stream,
-                "changes_up_to": _iso(cursors.changes_position(row).at),
-                "deletions_up_to": _iso(cursors.deletions_position(row).at),
+                "changes_up_to": iso_time(cursors.changes_position(row).at),
+                "deletions_up_to": iso_time(cursors.deletions_position(row).at),
             }
             for row in rows
         ]
@@ -158,7 +158,3 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
             f"API credits: {payload['credits']['remaining']} of {payload['credits']['budget']} left",
             markup=False,
         )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()

@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.bootstrap import Container
+from connector.db import database_error_text
 from connector.documents import DocumentParser
 from connector.errors import ConnectorError
 from connector.imports.pipeline import FileResult, file_hash, file_name, import_file
@@ -100,8 +101,9 @@ def _process(
     try:
         result = import_file(container, path, parsers, stored_path=archived, digest=digest, progress=progress)
     except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
-        log.error("inbox: %s stays in the inbox: %s", name, exc)
-        return InboxFile(FileResult(name, None, "failed", reason=str(exc)), None)
+        reason = database_error_text(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+        log.error("inbox: %s stays in the inbox: %s", name, reason)
+        return InboxFile(FileResult(name, None, "failed", reason=reason), None)
     if _stamp(path) != before:  # written to while it was read: the rest comes with the next pass
         log.warning("inbox: %s changed while it was imported: it stays for the next pass", name)
         return InboxFile(result, None)

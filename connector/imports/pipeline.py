@@ -26,7 +26,15 @@ from sqlalchemy.orm import Session
 from connector.batching import CommitBehind, cyclic_gc_paused
 from connector.bootstrap import Container
 from connector.db import unit_of_work
-from connector.documents import Document, DocumentParser, Parsed, Problem, SniffsWholeFile, Statement
+from connector.documents import (
+    Document,
+    DocumentParser,
+    Parsed,
+    Problem,
+    SniffsWholeFile,
+    Statement,
+    too_long,
+)
 from connector.errors import ConnectorError, FileFormatError
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
@@ -257,13 +265,18 @@ def _import_batch(
         batch = tried
     documents: list[Document] = []
     for item in batch:
-        if isinstance(item, Problem):
-            quarantine_input(session, container.cipher, run, run.source, item.origin, item.reason, file_id)
-            counts["quarantined"] += 1
-        elif isinstance(item, Statement):
+        if isinstance(item, Statement):
             counts["statements"] += 1
+            continue
+        if isinstance(item, Problem):
+            problem = item.reason
+        elif (refused := too_long(item)) is not None:
+            problem = refused
         else:
             documents.append(item)
+            continue
+        quarantine_input(session, container.cipher, run, run.source, item.origin, problem, file_id)
+        counts["quarantined"] += 1
     counts["documents"] += len(documents)
     if documents:
         poster = DocumentPoster(

@@ -9,6 +9,7 @@ holds it (`LeaseHeldError`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -29,6 +30,7 @@ from connector.sync.models import JobLease
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60.0
+MAX_NAME = 200  # characters of `job_leases.name` and `.holder`
 IMPORTS = "imports"  # every import: a receipt's two records pair only when imported one after the other
 
 
@@ -47,7 +49,8 @@ def lease(
     now: Callable[[], int] = _now_ms,
 ) -> Iterator[None]:
     """Hold the lease `name` for the block: waiting for it, or raising `LeaseHeldError` if not `wait`."""
-    holder = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+    name = stored_name(name)
+    holder = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"[:MAX_NAME]
     span = int(lease_seconds * 1000)
     told = False
     while (other := _take(sessions, name, holder, now(), span)) is not None:
@@ -69,6 +72,14 @@ def lease(
         renewer.join()
         with unit_of_work(sessions) as session:
             session.execute(delete(JobLease).where(JobLease.name == name, JobLease.holder == holder))
+
+
+def stored_name(name: str) -> str:
+    """`name` as the lease table keeps it: one too long (an inbox's deep path) is cut and told apart
+    from others cut the same way by a digest of the whole."""
+    if len(name) <= MAX_NAME:
+        return name
+    return f"{name[: MAX_NAME - 18]}… {hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
 def _take(sessions: sessionmaker[Session], name: str, holder: str, at: int, span: int) -> str | None:

@@ -68,6 +68,7 @@ def test_list_says_where_and_why_without_the_raw_input_and_show_gives_the_input(
     assert "1x" in lines[1]
     assert "invoices.csv:4" in lines[2]
     assert "no customer for this invoice" in lines[2]
+    assert all(str(row["created_at"]).endswith("+00:00") for row in open_records(cli).values())  # UTC, said
     for raw in (
         "Chen Jing",
         "nobody@acme.cn",

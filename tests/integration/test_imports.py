@@ -431,3 +431,33 @@ def test_a_file_unreadable_midway_keeps_the_batches_before_and_leaves_the_garbag
     assert read == [2]
     assert receivable(container, acme) == Money.of("30.00", "CNY")
     assert_ledger_verifies(container)
+
+
+def test_a_number_longer_than_the_ledger_keeps_quarantines_its_document_and_the_rest_is_posted(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    long_number = "INV-" + "9" * 240
+    path = write(
+        tmp_path / "long.jsonl",
+        {**invoice("INV-LONG", acme, "10.00"), "number": long_number},
+        {
+            "kind": "payment",
+            "id": "P-1",
+            "amount": "5.00",
+            "account_no": acme,
+            "applied": {long_number: "5.00"},
+        },
+        invoice("INV-OK", acme, "20.00"),
+    )
+
+    result = import_file(container, path, PARSERS)
+
+    assert (result.status, result.counts["quarantined"], result.counts["documents"]) == ("imported", 2, 1)
+    assert receivable(container, acme) == Money.of("20.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        reasons = session.scalars(select(QuarantinedRecord.reason).order_by(QuarantinedRecord.id)).all()
+    assert reasons == [
+        "number longer than the ledger keeps (244 characters, at most 200)",
+        "invoice number longer than the ledger keeps (244 characters, at most 200)",
+    ]

@@ -64,3 +64,14 @@ def test_the_holder_renews_its_lease_while_it_works(container: Container) -> Non
         time.sleep(0.25)
         with unit_of_work(container.sessions) as session:
             assert session.get_one(JobLease, "imports").expires_at > first
+
+
+def test_a_name_longer_than_the_table_keeps_is_cut_and_still_told_apart(container: Container) -> None:
+    deep = "inbox /srv/" + "very-long-folder-name/" * 12
+    with lease(container.sessions, deep + "a"), lease(container.sessions, deep + "b", wait=False):
+        held = holders(container)
+    assert len(held) == 2
+    assert all(len(name) == 200 for name in held)
+    refused = pytest.raises(LeaseHeldError)
+    with refused, lease(container.sessions, deep + "a"), lease(container.sessions, deep + "a", wait=False):
+        pass  # pragma: no cover - never entered

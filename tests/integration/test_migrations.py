@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 
+import psycopg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from connector.bootstrap import Container
 from connector.db import Base, current_revision, upgrade_database
+from tests.conftest import postgres_url
 
 
 def test_the_migrations_create_exactly_the_schema_the_models_describe(container: Container) -> None:
@@ -115,3 +122,40 @@ def test_upgrading_to_0012_keeps_the_documents_imported_before_naming_no_bank_ac
         found = connection.execute(text("SELECT external_id, bank_account FROM imported_documents")).all()
     engine.dispose()
     assert [tuple(row) for row in found] == [("L-1", None)]
+
+
+MIGRATE_AT = """
+import sys, time
+from sqlalchemy import create_engine
+from connector.db import upgrade_database
+url, at = sys.argv[1], float(sys.argv[2])
+engine = create_engine(url)
+time.sleep(max(0.0, at - time.time()))
+upgrade_database(engine)
+"""
+
+
+@pytest.mark.postgres
+def test_processes_migrating_a_fresh_postgresql_schema_at_once_all_end_up_current() -> None:
+    url = postgres_url()
+    schema = f"race_{uuid.uuid4().hex[:12]}"
+    admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in url else "?"
+    in_schema = f"{url}{separator}options=-csearch_path%3D{schema}"
+    at = str(time.time() + 3)  # every process imported and connected by then: they start together
+    try:
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-c", MIGRATE_AT, in_schema, at], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        errors = [run.communicate(timeout=120)[1] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0, 0], errors
+        engine = create_engine(in_schema)
+        assert current_revision(engine) is not None
+        engine.dispose()
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
