@@ -24,6 +24,7 @@ from connector.cli.ledger import ledger_app
 from connector.cli.mapping import mapping_app
 from connector.cli.outbox import outbox_app
 from connector.cli.quarantine import quarantine_app
+from connector.cli.runs import runs_command
 from connector.cli.sandbox import sandbox_app
 from connector.cli.status import status_command
 from connector.cli.zoho import zoho_app
@@ -64,6 +65,7 @@ app.add_typer(reconcile_app, name="reconcile")
 app.command("import")(import_command)
 app.command("inbox")(inbox_command)
 app.command("status")(status_command)
+app.command("runs")(runs_command)
 
 
 def _version(value: bool) -> None:

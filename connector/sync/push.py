@@ -255,8 +255,15 @@ def send(
         with unit_of_work(container.sessions) as session:
             for sent, result in zip(sending, results, strict=True):
                 item = session.get_one(OutboxItem, (target, sent.external_id))
-                outcome.counts[_record(item, sent, result, run_id, now)] += 1
+                recorded = _record(item, sent, result, run_id, now)
+                outcome.counts[recorded] += 1
+                if not result.ok:  # the run history says why, by the CRM's code and field
+                    outcome.counts[f"{recorded} {_why(result)}"] += 1
     return outcome
+
+
+def _why(result: PushResult) -> str:
+    return f"{result.code or 'no code'}" + (f" on {result.field}" if result.field else "")
 
 
 def _record(item: OutboxItem, sent: _Sending, result: PushResult, run_id: int, now: datetime) -> str:

@@ -5,17 +5,73 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.db import aware
 from connector.errors import ConnectorError
 from connector.ledger.models import utcnow
 from connector.security.cipher import FieldCipher
 from connector.sync.models import QuarantinedRecord, SyncRun
 
 RAW_FIELD = "quarantine.raw"  # the cipher context of a quarantined record's raw input
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run of the history: one job over one source (a module, a file format, a push target), its
+    counts (a push's refusals by the CRM's code and field among them) and its error."""
+
+    id: int
+    job: str
+    source: str
+    status: str  # running, succeeded, failed
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+    error: str | None
+
+    @classmethod
+    def of(cls, run: SyncRun) -> RunRecord:
+        started, finished = aware(run.started_at), aware(run.finished_at)
+        return cls(
+            run.id, run.job, run.source, run.status, started, finished, json.loads(run.counts_json), run.error
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "job": self.job,
+            "source": self.source,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
+            "counts": self.counts,
+            "error": self.error,
+        }
+
+
+def run_history(
+    session: Session,
+    *,
+    job: str | None = None,
+    source: str | None = None,
+    failed: bool = False,
+    limit: int = 50,
+) -> list[RunRecord]:
+    """The latest `limit` runs, newest first; only of `job`, of `source`, or the failed ones if asked."""
+    query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
+    if job is not None:
+        query = query.where(SyncRun.job == job)
+    if source is not None:
+        query = query.where(SyncRun.source == source)
+    if failed:
+        query = query.where(SyncRun.status == "failed")
+    return [RunRecord.of(run) for run in session.scalars(query)]
 
 
 def start_run(session: Session, job: str, source: str, mapping_digest: str) -> SyncRun:

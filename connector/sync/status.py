@@ -7,7 +7,6 @@ page and its `/metrics` all show this one snapshot. Counts and times only: no pe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,20 +19,17 @@ from connector.db import aware, unit_of_work
 from connector.imports.models import ReconciliationItem
 from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
 from connector.sync.notification_models import InboxNotification, NotificationChannel
+from connector.sync.runs import RunRecord
 
 
 @dataclass(frozen=True)
-class RunState:
-    """The latest run of one job over one source (a module, a file format, a push target)."""
+class RunState(RunRecord):
+    """The latest run of one job over one source, and when one last succeeded."""
 
-    job: str
-    source: str
-    status: str  # running, succeeded, failed
-    started_at: datetime
-    finished_at: datetime | None
-    counts: dict[str, int]
-    error: str | None
-    last_success_at: datetime | None
+    last_success_at: datetime | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {**super().as_json(), "last_success_at": _iso(self.last_success_at)}
 
 
 @dataclass(frozen=True)
@@ -71,19 +67,7 @@ class Snapshot:
     def as_json(self) -> dict[str, object]:
         return {
             "taken_at": self.taken_at.isoformat(),
-            "runs": [
-                {
-                    "job": run.job,
-                    "source": run.source,
-                    "status": run.status,
-                    "started_at": run.started_at.isoformat(),
-                    "finished_at": _iso(run.finished_at),
-                    "counts": run.counts,
-                    "error": run.error,
-                    "last_success_at": _iso(run.last_success_at),
-                }
-                for run in self.runs
-            ],
+            "runs": [run.as_json() for run in self.runs],
             "quarantine_open": self.quarantine_open,
             "reconciliation": self.reconciliation,
             "outbox": [
@@ -164,16 +148,7 @@ def _runs(session: Session) -> list[RunState]:
         )
     }
     return [
-        RunState(
-            run.job,
-            run.source,
-            run.status,
-            aware(run.started_at),
-            aware(run.finished_at),
-            json.loads(run.counts_json),
-            run.error,
-            succeeded.get((run.job, run.source)),
-        )
+        RunState(**vars(RunRecord.of(run)), last_success_at=succeeded.get((run.job, run.source)))
         for run in session.scalars(
             select(SyncRun).where(SyncRun.id.in_(latest)).order_by(SyncRun.job, SyncRun.source)
         )

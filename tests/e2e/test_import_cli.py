@@ -117,3 +117,20 @@ def test_status_shows_the_import_and_what_waits_for_a_person(cli: Cli, workspace
     shown = cli("status").out
     assert "quarantine camt053: 2 open" in shown
     assert "reconciliation queue: 5 open" in shown
+
+
+def test_the_run_history_lists_runs_newest_first_and_the_failed_ones_on_their_own(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", "statement.xml").code == 0
+    (workspace / "broken.xml").write_text("<Document><BkToCstmrStmt>", encoding="utf-8")
+    assert cli("import", "broken.xml", "--format", "camt053").code != 0
+    runs = json.loads(cli("runs", "--json").out)
+    assert [(run["job"], run["status"]) for run in runs] == [("import", "failed"), ("import", "succeeded")]
+    assert runs[1]["counts"]["receipts_unapplied"] == 6
+    failed = json.loads(cli("runs", "--failed", "--json").out)
+    assert [run["id"] for run in failed] == [runs[0]["id"]]
+    assert failed[0]["error"]
+    shown = cli("runs", "--limit", "1").out
+    assert shown.startswith(f"#{runs[0]['id']} import camt053: failed, started ")
+    assert "    error: " in shown

@@ -73,6 +73,7 @@ def test_first_push_writes_every_bound_account_and_records_each_refusal(org: Org
         assert all(i.next_attempt_at is not None for i in failed)
         run = session.scalars(select(SyncRun).where(SyncRun.job == "push")).one()
         assert json.loads(run.counts_json)["rejected"] == REJECTED
+        assert json.loads(run.counts_json)["rejected INVALID_DATA on Outstanding_Balance"] == REJECTED
     written = org.sandbox.record("Accounts", bound[-1])
     assert written is not None
     assert written["Credit_Status"] == "正常 OK"
