@@ -151,12 +151,14 @@ class SniffsWholeFile(Protocol):
 
 
 MAX_ID = 200  # characters the ledger keeps of an external id, a document number or an invoice number
+MAX_MINOR = 10**15 - 1  # minor units of one amount: far beyond any document, far within 64-bit sums
 
 
-def too_long(document: Document) -> str | None:
-    """Why the ledger cannot keep `document` as it is (an id or number longer than its columns), or
-    None. Checked for every parser in one place: a database that enforces lengths (PostgreSQL) would
-    refuse the whole batch, one that does not (SQLite) would keep what another cannot."""
+def unkeepable(document: Document) -> str | None:
+    """Why the ledger cannot keep `document` as it is (an id or number longer than its columns, an
+    amount no document has: a shifted column's account number), or None. Checked for every parser in
+    one place: a database that enforces lengths (PostgreSQL) would refuse the whole batch, one that does
+    not (SQLite) would keep what another cannot."""
     named = [
         ("external id", document.external_id),
         ("number", document.number or ""),
@@ -167,13 +169,23 @@ def too_long(document: Document) -> str | None:
     for what, value in named:
         if len(value) > MAX_ID:
             return f"{what} longer than the ledger keeps ({len(value)} characters, at most {MAX_ID})"
+    amounts = [("amount", document.amount), *(("amount applied", a.amount) for a in document.allocations)]
+    for what, money in amounts:
+        if abs(money.minor) > MAX_MINOR:
+            return f"{what} out of range: {money.amount:,} {money.currency} (a column shifted?)"
     return None
 
 
-def fingerprint(document: Document) -> str:
+def fingerprint(document: Document, *, allocations_as_read: bool = False) -> str:
     """SHA-256 of everything a document says, its origin aside: the same document exported again (in
-    another file, at another row) has the same fingerprint; a changed one has another."""
+    another file, at another row, its rows in another order) has the same fingerprint; a changed one has
+    another. The invoices a payment is applied to count in invoice-number order; `allocations_as_read`
+    takes them in file order, as the fingerprints stored before did: what a document kept from then is
+    compared with (`fingerprints`)."""
     party = document.party
+    allocations = document.allocations
+    if not allocations_as_read:
+        allocations = tuple(sorted(allocations, key=lambda a: (a.invoice_number, a.amount.minor)))
     parts = [
         document.kind,
         document.source,
@@ -189,10 +201,20 @@ def fingerprint(document: Document) -> str:
         document.due_date.isoformat() if document.due_date else "",
         document.value_date.isoformat() if document.value_date else "",
         "\x1f".join(document.references),
-        "\x1f".join(f"{a.invoice_number}={a.amount.currency}{a.amount.minor}" for a in document.allocations),
+        "\x1f".join(f"{a.invoice_number}={a.amount.currency}{a.amount.minor}" for a in allocations),
         document.reverses or "",
         document.account or "",
     ]
     if document.replaces or document.bank_reversal:  # so that documents without them keep their prints
         parts += [document.replaces or "", "reversal" if document.bank_reversal else ""]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
+
+
+def fingerprints(document: Document) -> tuple[str, ...]:
+    """The document's fingerprint, then the one stored for it before allocations were put in order
+    (when that differs): either means the same document."""
+    canonical = fingerprint(document)
+    if len(document.allocations) < 2:
+        return (canonical,)
+    as_read = fingerprint(document, allocations_as_read=True)
+    return (canonical,) if as_read == canonical else (canonical, as_read)

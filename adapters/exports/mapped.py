@@ -109,15 +109,23 @@ class MappedExport:
         members: list[tuple[Row, Draft | str]] = []
         current: str | None = None
         follows = False  # the row before was the group's: a row under merged cells may continue it
+        passed: list[tuple[Row, Draft | str]] = []  # a skipped document's rows: its further ones are its
+        passed_key: str | None = None
         for row in table:
             if row.error is not None:
                 yield Problem(Origin(name, row.number, row.raw), row.error)
-                follows = False
+                follows, passed = False, []
                 continue
             if skipped is not None and skipped(row):
-                follows = False  # a skipped document's further rows are not the one before's
+                follows = False  # its further rows are not the one before's
+                passed_key, passed_draft = read(row)
+                passed = [(row, passed_draft)]
                 continue
             key, draft = read(row)
+            if key is None and passed and (continued := _continuing(read, row, passed, passed_key)):
+                passed.append(continued)  # under merged cells, the skipped document's further entry
+                continue
+            passed = []
             if key is None and follows:  # a merged cell's blank, filled down, may continue the document
                 continued = _continuing(read, row, members, current)
                 if continued is not None:

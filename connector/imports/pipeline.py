@@ -33,7 +33,7 @@ from connector.documents import (
     Problem,
     SniffsWholeFile,
     Statement,
-    too_long,
+    unkeepable,
 )
 from connector.errors import ConnectorError, FileFormatError
 from connector.imports.known import KnownCustomers
@@ -270,7 +270,7 @@ def _import_batch(
             continue
         if isinstance(item, Problem):
             problem = item.reason
-        elif (refused := too_long(item)) is not None:
+        elif (refused := unkeepable(item)) is not None:
             problem = refused
         else:
             documents.append(item)

@@ -21,13 +21,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from connector.bulk import rows_in
-from connector.documents import Document, Origin, fingerprint
+from connector.documents import Document, Origin, fingerprints
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.known import KnownCustomers
@@ -44,6 +44,15 @@ from connector.sync.models import SyncRun
 from connector.sync.runs import quarantine
 
 REVERSAL_DAYS = 120  # how far back a bank's reversal looks for the line it returns
+
+
+class Stored(NamedTuple):
+    """What the ledger recorded of a document imported before."""
+
+    id: int
+    fingerprint: str
+    file_id: int | None
+    row: int | None
 
 
 class DocumentPoster:
@@ -78,10 +87,11 @@ class DocumentPoster:
         in_batch: dict[tuple[str, str], str] = {}
         for document in documents:
             key = (document.source, document.external_id)
-            item = Work(document, fingerprint(document))
+            prints = fingerprints(document)
+            item = Work(document, prints[0])
             earlier = in_batch.get(key)
             known = stored.get(key)
-            if earlier is not None or (known is not None and known[1] == item.fingerprint):
+            if earlier is not None or (known is not None and known.fingerprint in prints):
                 if earlier is not None and earlier != item.fingerprint:
                     self._quarantine(
                         document, "the same document appears again in the batch with other content"
@@ -90,8 +100,15 @@ class DocumentPoster:
                 else:
                     counts["unchanged"] += 1
                 continue
+            if known is not None and self._earlier_in_this_file(known, document):
+                self._quarantine(
+                    document,
+                    f"the same document appears again in the file with other content (row {known.row})",
+                )
+                counts["quarantined"] += 1
+                continue
             in_batch[key] = item.fingerprint
-            held = self.session.get_one(ImportedDocument, known[0]) if known is not None else None
+            held = self.session.get_one(ImportedDocument, known.id) if known is not None else None
             if held is not None and held.status == "reversed":
                 self._keep_reversed(item, held)
                 counts["kept_reversed"] += 1
@@ -141,24 +158,31 @@ class DocumentPoster:
 
     # --- look-ups ----------------------------------------------------------------------------------
 
-    def _stored(self, documents: Sequence[Document]) -> dict[tuple[str, str], tuple[int, str]]:
-        """(id, fingerprint) of the batch's documents imported before, by (source, external id)."""
-        found: dict[tuple[str, str], tuple[int, str]] = {}
+    def _earlier_in_this_file(self, known: Stored, document: Document) -> bool:
+        """Whether `known` was posted from another row of the file being imported: the same id twice in
+        one file, far enough apart to be in different batches (a sorted export), is one document told
+        twice, never a later version of it."""
+        row = document.origin.row
+        return known.file_id == self.file_id and row is not None and known.row not in (None, row)
+
+    def _stored(self, documents: Sequence[Document]) -> dict[tuple[str, str], Stored]:
+        """What was recorded of the batch's documents imported before, by (source, external id)."""
+        found: dict[tuple[str, str], Stored] = {}
         by_source: dict[str, set[str]] = {}
         for document in documents:
             by_source.setdefault(document.source, set()).add(document.external_id)
         for source, external_ids in by_source.items():
             where = "source = {p}"
-            for row_id, external_id, stored in rows_in(
+            for row_id, external_id, stored, file_id, row in rows_in(
                 self.session,
-                "id, external_id, fingerprint",
+                "id, external_id, fingerprint, file_id, row",
                 DOCUMENTS.name,
                 "external_id",
                 external_ids,
                 where,
                 source,
             ):
-                found[(source, external_id)] = (row_id, stored)
+                found[(source, external_id)] = Stored(row_id, stored, file_id, row)
         return found
 
     # --- changed documents and reversals -----------------------------------------------------------

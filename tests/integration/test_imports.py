@@ -20,7 +20,7 @@ from connector.bootstrap import Container
 from connector.credit.aging import open_items
 from connector.credit.reads import ar_lines
 from connector.db import unit_of_work
-from connector.documents import Allocation, Document, Origin, Parsed, Party, Problem
+from connector.documents import Allocation, Document, Origin, Parsed, Party, Problem, fingerprint
 from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
@@ -461,3 +461,87 @@ def test_a_number_longer_than_the_ledger_keeps_quarantines_its_document_and_the_
         "number longer than the ledger keeps (244 characters, at most 200)",
         "invoice number longer than the ledger keeps (244 characters, at most 200)",
     ]
+
+
+def test_an_amount_no_document_has_quarantines_its_row_and_the_rest_is_posted(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "shifted.jsonl",
+        invoice("INV-OK", acme, "1234.50"),
+        invoice("INV-SHIFTED", acme, "99999999999999999999.00"),  # a bank account in the amount column
+    )
+
+    result = import_file(container, path, PARSERS)
+
+    assert (result.status, result.counts["quarantined"], result.counts["documents"]) == ("imported", 1, 1)
+    assert receivable(container, acme) == Money.of("1234.50", "CNY")
+    with unit_of_work(container.sessions) as session:
+        [reason] = session.scalars(select(QuarantinedRecord.reason)).all()
+    assert reason == "amount out of range: 99,999,999,999,999,999,999.00 CNY (a column shifted?)"
+
+
+def test_one_id_twice_in_a_file_with_other_content_is_quarantined_whichever_batch_it_falls_in(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imports = container.settings.imports.model_copy(update={"batch_size": 2})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "sorted.jsonl",
+        invoice("INV-70", acme, "10.00"),
+        invoice("INV-71", acme, "20.00"),
+        invoice("INV-72", acme, "40.00"),
+        invoice("INV-70", acme, "80.00"),  # the same id, in a later batch, saying something else
+        invoice("INV-71", acme, "20.00"),  # the same id saying the same: one document
+    )
+
+    result = import_file(container, path, PARSERS)
+
+    assert (result.counts["quarantined"], result.counts["unchanged"], result.counts["reposted"]) == (1, 1, 0)
+    assert receivable(container, acme) == Money.of("70.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        [held] = session.scalars(select(QuarantinedRecord)).all()
+    assert (held.record_ref, held.reason) == (
+        "sorted.jsonl:4",
+        "the same document appears again in the file with other content (row 1)",
+    )
+    assert import_file(container, path, PARSERS, again=True).counts["reposted"] == 0
+    assert_ledger_verifies(container)
+
+
+def test_a_payment_exported_again_with_its_invoices_in_another_order_is_the_same_document(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    invoices = [invoice("INV-81", acme, "10.00"), invoice("INV-82", acme, "5.00")]
+    payment = {"kind": "payment", "id": "P-80", "amount": "15.00", "account_no": acme}
+    applied = {"INV-82": "5.00", "INV-81": "10.00"}
+    import_file(container, write(tmp_path / "a.jsonl", *invoices, {**payment, "applied": applied}), PARSERS)
+
+    reordered = write(tmp_path / "b.jsonl", {**payment, "applied": dict(reversed(applied.items()))})
+
+    assert import_file(container, reordered, PARSERS).counts["unchanged"] == 1
+    assert receivable(container, acme) == Money.zero("CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_payment_whose_fingerprint_was_stored_in_file_order_is_still_recognised(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    payment = {"kind": "payment", "id": "P-90", "amount": "15.00", "account_no": acme}
+    line = {**payment, "applied": {"INV-92": "5.00", "INV-91": "10.00"}}
+    first = write(tmp_path / "a.jsonl", line)
+    import_file(container, first, PARSERS)
+    [document] = [item for item in JsonLines().parse(str(first), "a.jsonl") if isinstance(item, Document)]
+    with unit_of_work(container.sessions) as session:  # as an earlier version stored it
+        stored = session.scalars(select(ImportedDocument).where(ImportedDocument.external_id == "P-90")).one()
+        stored.fingerprint = fingerprint(document, allocations_as_read=True)
+    assert stored.fingerprint != fingerprint(document)
+
+    again = write(tmp_path / "again.jsonl", line, invoice("INV-93", acme, "1.00"))
+
+    assert import_file(container, again, PARSERS).counts["unchanged"] == 1
+    assert_ledger_verifies(container)

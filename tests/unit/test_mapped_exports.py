@@ -364,7 +364,7 @@ def test_a_statement_file_that_does_not_name_its_account_takes_the_one_its_mappi
     assert {item.account for item in found if isinstance(item, Document)} == {"ICBC Basic"}
 
 
-def test_rows_under_merged_cells_continue_their_document_and_a_differing_one_stands_alone(
+def test_rows_under_merged_cells_continue_their_document_skipped_or_not_and_a_differing_one_stands_alone(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
     header = "单据编号,日期,单据状态,往来单位类型,往来单位编码,往来单位,币别,收款金额,结算方式,备注"
@@ -377,7 +377,8 @@ def test_rows_under_merged_cells_continue_their_document_and_a_differing_one_sta
             ",,,,,,,,,,AR202,20000.00",  # the merged cells' blanks, as Excel saves them
             ",2026/3/9,,,,,,,,,AR203,100.00",  # another date: not the receipt above
             f"{head.replace('已审核', '暂存').replace('SKD101', 'SKD102')},AR205,10000.00",  # skipped: 暂存
-            ",,,,,,,,,,AR206,5000.00",  # the skipped receipt's: never the one before's
+            ",,,,,,,,,,AR206,5000.00",  # the skipped receipt's too: skipped with it, not a problem
+            ",2026/3/9,,,,,,,,,AR207,100.00",  # another date: not the skipped receipt's, not the one before's
         ]
     )
     path = tmp_path / "merged.csv"
@@ -389,7 +390,7 @@ def test_rows_under_merged_cells_continue_their_document_and_a_differing_one_sta
         ("AR202", 2000000),
     ]
     assert receipt.origin.raw.splitlines()[1] == ",,,,,,,,,,AR202,20000.00"
-    assert [problem.origin.row for problem in _problems(found)] == [4, 6]
+    assert [problem.origin.row for problem in _problems(found)] == [4, 7]
     assert {problem.reason for problem in _problems(found)} == {
         "external_id (单据编号): a value is required here but the source has none"
     }
