@@ -53,7 +53,9 @@ class ImportedDocument(Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     document_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20))  # posted, unapplied, linked, reversed, ignored
+    # posted, unapplied, linked, reversed, ignored; changed: its last revision reversed as changed, the new
+    # one in quarantine (a retry or a later import posts it)
+    status: Mapped[str] = mapped_column(String(20))
     match_tier: Mapped[int | None] = mapped_column(Integer)
     match_score: Mapped[int | None] = mapped_column(Integer)
     match_rule: Mapped[str] = mapped_column(Text, default="")  # why, in words

@@ -53,6 +53,7 @@ class Stored(NamedTuple):
     fingerprint: str
     file_id: int | None
     row: int | None
+    status: str
 
 
 class DocumentPoster:
@@ -91,7 +92,8 @@ class DocumentPoster:
             item = Work(document, prints[0])
             earlier = in_batch.get(key)
             known = stored.get(key)
-            if earlier is not None or (known is not None and known.fingerprint in prints):
+            same = known is not None and known.fingerprint in prints and known.status != "changed"
+            if earlier is not None or same:
                 if earlier is not None and earlier != item.fingerprint:
                     self._quarantine(
                         document, "the same document appears again in the batch with other content"
@@ -118,7 +120,6 @@ class DocumentPoster:
                 continue
             if held is not None:
                 item.held, item.revision = held, held.revision + 1
-                counts["reposted"] += 1
             if document.reverses is not None or document.replaces is not None or document.bank_reversal:
                 corrections.append(item)  # after the batch's postings: it may correct one of them
             elif self._receivable(item, counts):
@@ -173,16 +174,16 @@ class DocumentPoster:
             by_source.setdefault(document.source, set()).add(document.external_id)
         for source, external_ids in by_source.items():
             where = "source = {p}"
-            for row_id, external_id, stored, file_id, row in rows_in(
+            for row_id, external_id, stored, file_id, row, status in rows_in(
                 self.session,
-                "id, external_id, fingerprint, file_id, row",
+                "id, external_id, fingerprint, file_id, row, status",
                 DOCUMENTS.name,
                 "external_id",
                 external_ids,
                 where,
                 source,
             ):
-                found[(source, external_id)] = Stored(row_id, stored, file_id, row)
+                found[(source, external_id)] = Stored(row_id, stored, file_id, row, status)
         return found
 
     # --- changed documents and reversals -----------------------------------------------------------
@@ -353,6 +354,7 @@ class DocumentPoster:
                 continue
             self._link(item, earlier, customer_id)
             counts["receipts_linked"] += 1
+            counts["reposted"] += item.held is not None
         return rest, counts
 
     def _link(self, item: Work, earlier: Earlier, customer_id: int | None) -> None:
@@ -437,6 +439,7 @@ class DocumentPoster:
                 party = f" (account number {named})" if named else ""
                 why = item.match.candidates[0].why if item.match.candidates else "no rule found a customer"
                 self._quarantine(item.document, f"no customer for this {item.document.kind}{party}: {why}")
+                self._awaiting_repost(item)
                 counts["quarantined"] += 1
         try:
             with self.session.begin_nested():
@@ -445,6 +448,7 @@ class DocumentPoster:
             return counts + self._post_one_by_one(ready)
         for item, result in zip(ready, posted, strict=True):
             counts[self._posted(item, result.entry_id)] += 1
+            counts["reposted"] += item.held is not None
         return counts
 
     def _post_one_by_one(self, ready: list[Work]) -> Counter[str]:
@@ -456,10 +460,20 @@ class DocumentPoster:
                     entry_id = self.ledger.post(item.draft).entry_id
             except ConnectorError as exc:
                 self._quarantine(item.document, str(exc))
+                self._awaiting_repost(item)
                 counts["quarantined"] += 1
                 continue
             counts[self._posted(item, entry_id)] += 1
+            counts["reposted"] += item.held is not None
         return counts
+
+    @staticmethod
+    def _awaiting_repost(item: Work) -> None:
+        """A changed document whose new revision could not be posted: its earlier one is reversed, and
+        the document is `changed`, not `reversed`, so that a retry or a later import posts the new one
+        (a reversed document stays reversed: a correction stands)."""
+        if item.held is not None:
+            item.held.status = "changed"
 
     def _posted(self, item: Work, entry_id: int) -> str:
         document, customer = item.document, item.customer

@@ -24,6 +24,7 @@ from connector.documents import Allocation, Document, Origin, Parsed, Party, Pro
 from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
+from connector.ledger.customers import NewCustomer
 from connector.ledger.models import Customer, JournalEntry
 from connector.ledger.queries import customer_balances
 from connector.ledger.verify import verify_ledger
@@ -544,4 +545,50 @@ def test_a_payment_whose_fingerprint_was_stored_in_file_order_is_still_recognise
     again = write(tmp_path / "again.jsonl", line, invoice("INV-93", acme, "1.00"))
 
     assert import_file(container, again, PARSERS).counts["unchanged"] == 1
+    assert_ledger_verifies(container)
+
+
+def test_a_changed_invoice_whose_customer_is_not_found_is_posted_once_the_cause_is_fixed(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "a.jsonl", invoice("INV-95", acme, "100.00")), PARSERS)
+    moved = {
+        "kind": "invoice",
+        "id": "INV-95",
+        "number": "INV-95",
+        "amount": "120.00",
+        "payer": "宁波新港物流有限公司",
+    }
+    changed = write(tmp_path / "b.jsonl", moved)
+
+    first = import_file(container, changed, PARSERS)
+
+    assert (first.counts["quarantined"], first.counts["reposted"]) == (1, 0)
+    assert receivable(container, acme) == Money.zero("CNY")  # the earlier revision is reversed
+    with unit_of_work(container.sessions) as session:
+        directory = container.customers(session)
+        ningbo = directory.create(NewCustomer("宁波新港物流有限公司", "SME", "ZJ", "CNY")).account_no
+    retried = import_file(container, changed, PARSERS, again=True, rows=[1])
+    assert (retried.counts["invoices_posted"], retried.counts["reposted"]) == (1, 1)
+    assert receivable(container, ningbo) == Money.of("120.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_the_earlier_content_of_a_changed_invoice_imported_again_is_posted_again(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    original = invoice("INV-96", acme, "100.00")
+    import_file(container, write(tmp_path / "a.jsonl", original), PARSERS)
+    moved = {**invoice("INV-96", acme, "120.00"), "account_no": None, "payer": "无人公司"}
+    import_file(container, write(tmp_path / "b.jsonl", moved), PARSERS)
+    assert receivable(container, acme) == Money.zero("CNY")
+
+    back = import_file(
+        container, write(tmp_path / "c.jsonl", original, invoice("INV-97", acme, "1.00")), PARSERS
+    )
+
+    assert back.counts["reposted"] == 1
+    assert receivable(container, acme) == Money.of("101.00", "CNY")
     assert_ledger_verifies(container)
