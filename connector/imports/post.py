@@ -368,9 +368,7 @@ class DocumentPoster:
             )
             if waiting is not None:
                 document = item.document
-                actor = (
-                    f"import of {document.source} {document.kind.replace('_', ' ')} {document.external_id}"
-                )
+                actor = reconcile.import_actor(document.source, document.kind, document.external_id)
                 reconcile.apply(
                     self.session,
                     waiting,
@@ -523,7 +521,10 @@ def reverse_recorded(
         reversals.append(reversal)
     if item is not None and item.status == "open":
         item.status, item.note = "rejected", memo
-    if held.status == "linked":
+    if held.status == "linked" and held.linked_id is not None:
+        # What its import applied of its other record's waiting receipt is undone: the receipt waits again.
+        actor = reconcile.import_actor(held.source, held.kind, held.external_id)
+        reconcile.undo_application_by(session, ledger, actor, held.linked_id, on, memo, voucher)
         held.linked_id = None  # the receipt its other record posted is free to be paired again
     held.status = "reversed"
     return reversals[0] if own is not None else None

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from connector.errors import ReconcileError
 from connector.imports.models import ImportedDocument, ImportedFile, ReceiptApplication, ReconciliationItem
 from connector.imports.payer import Payer
-from connector.imports.rules import Accounts, application_entry
+from connector.imports.rules import APPLICATION_SOURCE, Accounts, application_entry
 from connector.ledger.entries import Voucher
-from connector.ledger.models import Customer, CustomerBalance, utcnow
+from connector.ledger.models import Customer, CustomerBalance, JournalEntry, utcnow
 from connector.ledger.posting import Ledger
 from connector.money import Money
 from connector.security.cipher import FieldCipher
@@ -101,7 +101,7 @@ def apply(
         accounts,
         on,
         Voucher(document.kind, file.name if file else None, document.row),
-        document.revision,
+        _application_revision(session, document),
         document.document_date,
     )
     entry_id = Ledger(session).post(draft).entry_id
@@ -118,6 +118,49 @@ def apply(
     document.customer_id, document.status = customer.id, "posted"
     document.match_rule = f"{document.match_rule}; applied to {account_no} by {actor}"
     return account_no
+
+
+def _application_revision(session: Session, document: ImportedDocument) -> int:
+    """The revision of a new application of `document`'s receipt: its own revision, past any earlier
+    application (one undone when the record that named its customer changed)."""
+    taken = session.scalar(
+        select(func.max(JournalEntry.revision)).where(
+            JournalEntry.source == APPLICATION_SOURCE,
+            JournalEntry.external_id == f"{document.source}:{document.external_id}",
+            JournalEntry.is_reversal.is_(False),
+        )
+    )
+    return max(document.revision, (taken or 0) + 1)
+
+
+def import_actor(source: str, kind: str, external_id: str) -> str:
+    """Who applied a waiting receipt when a payment record naming its customer was imported."""
+    return f"import of {source} {kind.replace('_', ' ')} {external_id}"
+
+
+def undo_application_by(
+    session: Session, ledger: Ledger, actor: str, document_id: int, on: date, memo: str, voucher: Voucher
+) -> bool:
+    """Undo what `actor` applied of document `document_id`'s waiting receipt (the payment record that
+    named its customer changed, or is withdrawn): the application reversed, the receipt waiting again.
+    Whether there was one."""
+    item = session.scalars(
+        select(ReconciliationItem).where(
+            ReconciliationItem.document_id == document_id,
+            ReconciliationItem.status == "applied",
+            ReconciliationItem.resolved_by == actor,
+        )
+    ).first()
+    if item is None or item.entry_id is None:
+        return False
+    if ledger.reversed_by(item.entry_id) is None:
+        ledger.reverse(item.entry_id, posting_date=on, memo=memo, voucher=voucher)
+    document = session.get_one(ImportedDocument, document_id)
+    item.status, item.customer_id, item.entry_id = "open", None, None
+    item.resolved_at, item.resolved_by, item.note = None, None, ""
+    document.customer_id, document.status = None, "unapplied"
+    document.match_rule = document.match_rule.split("; applied to ", 1)[0]
+    return True
 
 
 def reject(session: Session, item_id: int, note: str, actor: str) -> None:

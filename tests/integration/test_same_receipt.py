@@ -20,7 +20,7 @@ from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
 from connector.imports.statement_reconcile import reconcile_file
 from connector.ledger.customers import NewCustomer
-from connector.ledger.models import JournalEntry
+from connector.ledger.models import AccountBalance, JournalEntry
 from connector.ledger.queries import customer_balances
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
@@ -200,6 +200,29 @@ def test_a_payment_naming_its_customer_applies_the_bank_line_waiting_in_unapplie
         item = session.scalars(select(ReconciliationItem)).one()
         assert (item.status, item.resolved_by) == ("applied", "import of test payment P-9")
     assert statuses(container)["B-9"][0] == "posted"
+    assert_ledger_verifies(container)
+
+
+def test_a_payment_that_applied_a_waiting_line_corrected_to_another_payer_moves_it_not_doubles_it(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    bank = write(tmp_path / "statement.jsonl", line("B-10", "150.00", "2026-03-10", payer="张三"))
+    assert import_file(container, bank, PARSERS).counts["receipts_unapplied"] == 1
+    first = write(tmp_path / "p1.jsonl", payment("P-10", qinghe, "150.00", "2026-03-09"))
+    assert import_file(container, first, PARSERS).counts["receipts_linked"] == 1
+    corrected = write(tmp_path / "p2.jsonl", payment("P-10", acme, "150.00", "2026-03-09"))
+
+    again = import_file(container, corrected, PARSERS)
+
+    assert (again.counts["receipts_linked"], again.counts["reposted"]) == (1, 1)
+    assert owes(container, qinghe) == Money.zero("CNY")
+    assert owes(container, acme) == Money.of("-150.00", "CNY")  # its credit, once
+    with unit_of_work(container.sessions) as session:
+        item = session.scalars(select(ReconciliationItem)).one()
+        bank = session.get_one(AccountBalance, (container.settings.ledger.chart.bank.code, "CNY"))
+    assert (item.status, item.resolved_by) == ("applied", "import of test payment P-10")
+    assert bank.balance_minor == 15000  # the money came once
     assert_ledger_verifies(container)
 
 
