@@ -164,11 +164,13 @@ def demo(ctx: typer.Context) -> None:
 @app.command()
 def run(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Listen address (default: [daemon] host).")] = None,
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: [daemon] port).")] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: \\[daemon] host).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: \\[daemon] port).")
+    ] = None,
 ) -> None:
     """The daemon: the Zoho pull and push, notifications, channel renewal and the import inbox on their
-    [daemon] intervals, and the web app for Zoho's callbacks and /health, until Ctrl-C or SIGTERM."""
+    \\[daemon] intervals, and the web app for Zoho's callbacks and /health, until Ctrl-C or SIGTERM."""
     from connector.daemon import run_daemon
 
     container = state(ctx).container()

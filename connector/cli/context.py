@@ -55,3 +55,10 @@ def state(ctx: typer.Context) -> CliState:
     found = ctx.find_root().obj
     assert isinstance(found, CliState)
     return found
+
+
+def one_of(value: str | None, allowed: Sequence[str], option: str = "--status") -> str | None:
+    """`value` when it is one of `allowed` (or not given); else the command is refused, naming them."""
+    if value is not None and value not in allowed:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
+    return value

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connector.cli.context import err, out, state
+from connector.cli.context import err, one_of, out, state
 from connector.cli.output import dumps
 from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.db import unit_of_work
@@ -108,10 +108,7 @@ def list_queue(
     """Receipts in unapplied receipts: who paid them (name, bank account, references, as the file said),
     their file and row, and their ranked candidates (tier, score, why); decided ones with the decision's
     note."""
-    if status not in QUEUE_STATUSES:
-        raise typer.BadParameter(
-            f"{status!r} is not one of {', '.join(QUEUE_STATUSES)}", param_hint="--status"
-        )
+    one_of(status, QUEUE_STATUSES)
     container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         items = reconcile.queue(session, container.cipher, status)

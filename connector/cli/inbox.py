@@ -19,7 +19,9 @@ def inbox_command(
     ctx: typer.Context,
     folder: Annotated[
         Path | None,
-        typer.Option("--folder", file_okay=False, help="The inbox (default: the settings' [imports] inbox)."),
+        typer.Option(
+            "--folder", file_okay=False, help="The inbox (default: the settings' \\[imports] inbox)."
+        ),
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Keep watching until interrupted.")] = False,
     as_json: Annotated[

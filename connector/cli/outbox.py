@@ -8,15 +8,16 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from connector.cli.context import out, state
+from connector.cli.context import one_of, out, state
 from connector.cli.output import dumps, iso_time
 from connector.db import unit_of_work
 from connector.sync.models import OutboxItem
-from connector.sync.push import retry_by_hand
+from connector.sync.push import DEAD_AFTER, retry_by_hand
 
 outbox_app = typer.Typer(
     help="Pushes to the CRMs: pending, pushed, refused and dead records.", no_args_is_help=True
 )
+OUTBOX_STATUSES = ("pending", "pushed", "failed", "dead", "retired")
 Target = Annotated[str | None, typer.Option(help="Only this target, e.g. zoho.Accounts.")]
 
 
@@ -24,13 +25,18 @@ Target = Annotated[str | None, typer.Option(help="Only this target, e.g. zoho.Ac
 def list_items(
     ctx: typer.Context,
     status: Annotated[
-        str | None, typer.Option(help="pending, pushed, failed, dead or retired (its binding deleted).")
+        str | None,
+        typer.Option(
+            help="pending, pushed, failed (refused by the CRM, tried again later), dead (refused "
+            f"{DEAD_AFTER} times) or retired (its binding deleted)."
+        ),
     ] = None,
     target: Target = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Records of the outbox with their last answer from the CRM (code, field, message)."""
+    one_of(status, OUTBOX_STATUSES)
     with unit_of_work(state(ctx).container().sessions) as session:
         query = select(OutboxItem).order_by(OutboxItem.target, OutboxItem.external_id).limit(limit)
         if status:
@@ -64,6 +70,7 @@ def list_items(
             str(row["next_attempt_at"] or ""),
         )
     out.print(table)
+    out.print(f"{len(rows)} record(s){f' {status}' if status else ''}", markup=False)
 
 
 @outbox_app.command("retry")

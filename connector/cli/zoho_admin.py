@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adapters.zoho.fields_setup import FieldPlan, create_fields, outbound_modules, plan_module
-from connector.cli.context import err, out, report_problems, state
+from connector.cli.context import err, one_of, out, report_problems, state
 from connector.cli.customers import mappings_for_run
 from connector.cli.output import dumps
 from connector.cli.zoho import modules_with_mapping, zoho_app
@@ -175,6 +175,7 @@ def notifications(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Notifications received from Zoho (newest first); --process applies the pending ones now."""
+    one_of(status, ("pending", "processed", "failed", "skipped"))
     container = state(ctx).container()
     stopped = None
     if process:

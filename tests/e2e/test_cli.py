@@ -215,3 +215,16 @@ def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isol
         in result.err
     )
     assert cli("check-config").code == 1
+
+
+def test_a_status_no_record_can_have_is_refused_naming_the_ones_there_are(cli) -> None:
+    refused = cli("outbox", "list", "--status", "refused")
+    assert refused.code == 2
+    assert "'refused' is not one of pending, pushed, failed, dead, retired" in " ".join(refused.err.split())
+    assert cli("zoho", "notifications", "--status", "bogus").code == 2
+    assert cli("outbox", "list", "--status", "failed").out.strip().endswith("0 record(s) failed")
+
+
+def test_help_texts_show_the_settings_sections_they_name(cli) -> None:
+    assert "[daemon] port" in cli("run", "--help").out
+    assert "[imports] inbox" in " ".join(cli("inbox", "--help").out.split())
