@@ -220,9 +220,9 @@ def test_a_payment_that_applied_a_waiting_line_corrected_to_another_payer_moves_
     assert owes(container, acme) == Money.of("-150.00", "CNY")  # its credit, once
     with unit_of_work(container.sessions) as session:
         item = session.scalars(select(ReconciliationItem)).one()
-        bank = session.get_one(AccountBalance, (container.settings.ledger.chart.bank.code, "CNY"))
+        banked = session.get_one(AccountBalance, (container.settings.ledger.chart.bank.code, "CNY"))
     assert (item.status, item.resolved_by) == ("applied", "import of test payment P-10")
-    assert bank.balance_minor == 15000  # the money came once
+    assert banked.balance_minor == 15000  # the money came once
     assert_ledger_verifies(container)
 
 
