@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import tomllib
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from connector.mapping.model import DocumentMapping, MappingFile, closest
 from connector.master.policy import CustomerPolicy
+from connector.master.records import MASTER_FIELDS
 
 Parsed = MappingFile | CustomerPolicy | DocumentMapping
 
@@ -205,10 +207,32 @@ def parse_mapping_texts(
         problems.append(
             MappingProblem(folder, None, "kind", f"one customer_master file at most, found {names}")
         )
+    policy = next(iter(policies.values()), CustomerPolicy())
+    problems += _misspelt_targets(folder, texts, maps, policy)
     if problems:
         return None, problems
-    policy = next(iter(policies.values()), CustomerPolicy())
     return MappingSet(maps, digest.hexdigest(), policy, dict(texts), documents), []
+
+
+def _misspelt_targets(
+    folder: Path, texts: Mapping[str, str], maps: Mapping[str, MappingFile], policy: CustomerPolicy
+) -> list[MappingProblem]:
+    """Inbound targets that nothing reads but that are a letter or two from a field read (`e_mail`):
+    a typo would drop the field silently. A target far from every read field (`industry`) is kept with
+    the record, for rules to come."""
+    read = sorted(set(MASTER_FIELDS) | policy.fields_read())
+    found = []
+    for stem, mapping in maps.items():
+        if mapping.kind != "inbound":
+            continue
+        name = f"{stem}.toml"
+        for index, mapped in enumerate(mapping.fields):
+            near = difflib.get_close_matches(mapped.target, read, n=1, cutoff=0.8)
+            if mapped.target not in read and near:
+                message = f"target '{mapped.target}' is read by nothing — did you mean '{near[0]}'?"
+                line = _line_of(texts[name], ["fields", index, "target"])
+                found.append(MappingProblem(folder / name, line, f"fields[{index}].target", message))
+    return found
 
 
 def load_mapping_set(folder: Path) -> tuple[MappingSet | None, list[MappingProblem]]:

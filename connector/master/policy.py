@@ -214,5 +214,11 @@ class CustomerPolicy(Strict):
                 found.append((f"value_tiers[{index}].tier", f"tier '{tier}' is declared twice"))
         return found
 
+    def fields_read(self) -> set[str]:
+        """The canonical fields this policy's classification reads."""
+        rules = self.classification
+        read = {condition.field for rule in rules.rules for condition in rule.when}
+        return read | ({rules.type_field} if rules.type_field else set())
+
     def type_named(self, code: str) -> CustomerType:
         return next(customer_type for customer_type in self.types if customer_type.code == code)

@@ -12,6 +12,8 @@ from connector.security.cipher import FieldCipher
 
 Outcome = Literal["created", "updated", "unchanged", "linked", "review", "reactivated", "dismissed", "failed"]
 CONTACT_FIELDS = ("name", "email", "phone", "address")
+# What the master itself reads of a mapped record (the policy's rules may read more).
+MASTER_FIELDS = (*CONTACT_FIELDS, "external_id", "currency", "company", "city", "province", "country")
 BINDING_RECORD = "customer_binding.record"
 REVIEW_RECORD = "identity_review.record"
 

@@ -217,6 +217,19 @@ def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isol
     assert cli("check-config").code == 1
 
 
+def test_mapping_check_refuses_an_inbound_target_a_letter_from_a_field_the_master_reads(
+    cli, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd)
+    contacts = isolated_cwd / "mappings" / "zoho_contacts.toml"
+    text = contacts.read_text(encoding="utf-8")
+    contacts.write_text(text.replace('target = "email"', 'target = "e_mail"'), encoding="utf-8")
+    result = cli("mapping", "check")
+    assert result.code == 1
+    assert "target 'e_mail' is read by nothing — did you mean 'email'?" in result.err
+    assert "zoho_contacts.toml:26: fields[3].target" in result.err
+
+
 def test_a_status_no_record_can_have_is_refused_naming_the_ones_there_are(cli) -> None:
     refused = cli("outbox", "list", "--status", "refused")
     assert refused.code == 2
