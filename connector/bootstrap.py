@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.exports.iif import IifParser
 from adapters.exports.mapped import MappedExport
+from adapters.exports.vouchers import VoucherExport
 from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
 from adapters.statements.ofx import OfxParser
@@ -98,7 +99,8 @@ class Container:
         if mappings is None:
             raise ConfigError("the mapping set cannot be used", [str(problem) for problem in problems])
         exports = [MappedExport(mapping) for _, mapping in sorted(mappings.documents.items())]
-        return [Camt053Parser(), Mt940Parser(), OfxParser(), IifParser(), *exports]
+        vouchers = [VoucherExport(mapping) for _, mapping in sorted(mappings.vouchers.items())]
+        return [Camt053Parser(), Mt940Parser(), OfxParser(), IifParser(), *exports, *vouchers]
 
     def record_source(self, backend: str) -> RecordSource:
         """The live connection to `backend`; wired here as each adapter is configured."""

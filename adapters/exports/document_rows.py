@@ -21,7 +21,7 @@ from connector.documents import MAX_ID, DocumentKind, Party, compact_account
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.apply import CompiledField, compile_field, map_fields
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
-from connector.mapping.model import DOCUMENT_KINDS, REQUIRED_TARGETS, DocumentMapping, FieldMap
+from connector.mapping.model import DOCUMENT_KINDS, REQUIRED_TARGETS, DocumentMapping, FieldMap, SkipRule
 from connector.money import Money, currency_code, exponent, to_minor
 
 
@@ -67,6 +67,7 @@ class RowReader:
     kind: DocumentKind | None  # the file's kind, or None when a field gives it per row
     default_currency: str | None
     absolute: bool  # negative amounts of invoices, credit notes and payments: taken as positive
+    red_invoices: bool  # a negative invoice: a credit note of its amount
     references: tuple[str, ...]  # targets holding references, in file order
     group_target: str | None
     group_column: int | None
@@ -81,11 +82,7 @@ class RowReader:
         group_column = None if group is None or group in targets else header.index(group)
         if group is not None and group not in targets and group_column is None:
             missing.append(group)
-        skips = []
-        for rule in mapping.skip:  # a rule on a column the file lacks can match nothing
-            index = header.index(rule.column)
-            if index is not None:
-                skips.append((index, re.compile(rule.matches)))
+        skips = compile_skips(mapping.skip, header)
         if missing:
             columns = ", ".join(map(repr, dict.fromkeys(missing)))
             raise FileFormatError(f"{name}: no column {columns}; its columns: {', '.join(header.names)}")
@@ -94,17 +91,15 @@ class RowReader:
             kind=mapping.document,
             default_currency=mapping.default_currency,
             absolute=mapping.negative_amounts == "absolute",
+            red_invoices=mapping.negative_amounts == "credit_note",
             references=references,
             group_target=group if group in targets else None,
             group_column=group_column,
-            skips=tuple(skips),
+            skips=skips,
         )
 
     def skipped(self, row: Row) -> bool:
-        cells = row.cells
-        return any(
-            index < len(cells) and pattern.search(cells[index].strip()) for index, pattern in self.skips
-        )
+        return is_skipped(self.skips, row)
 
     def read(self, row: Row) -> tuple[str | None, Draft | str]:
         """(the row's group value, its draft or the reason it has none)."""
@@ -133,7 +128,9 @@ class RowReader:
         amount = _decimal(get("amount"), "amount")
         if amount is None:
             raise RowError("amount: a value is required here but the source has none")
-        if amount < 0 and kind != "bank_line":
+        if amount < 0 and kind == "invoice" and self.red_invoices:
+            kind, amount = "credit_note", amount.copy_abs()
+        elif amount < 0 and kind != "bank_line":
             amount = self._absolute(kind, amount, "amount")
         invoice = _text(get("allocation_invoice"))
         applied = _decimal(get("allocation_amount"), "allocation_amount")
@@ -179,7 +176,8 @@ class RowReader:
             return amount.copy_abs()
         raise RowError(
             f"{target}: {amount} is negative, but a {kind.replace('_', ' ')} carries a positive amount "
-            '(set negative_amounts = "absolute" if the export writes them negative)'
+            '(set negative_amounts = "absolute" if the export writes them negative, or "credit_note" '
+            "if a negative invoice is a red invoice)"
         )
 
 
@@ -199,6 +197,17 @@ def _cell(index: int) -> Callable[[Any], Any]:
     return read
 
 
+def compile_skips(rules: Sequence[SkipRule], header: Header) -> tuple[tuple[int, re.Pattern[str]], ...]:
+    """The skip rules reading by position; a rule on a column the file lacks can match nothing."""
+    found = [(header.index(rule.column), re.compile(rule.matches)) for rule in rules]
+    return tuple((index, pattern) for index, pattern in found if index is not None)
+
+
+def is_skipped(skips: Sequence[tuple[int, re.Pattern[str]]], row: Row) -> bool:
+    cells = row.cells
+    return any(index < len(cells) and pattern.search(cells[index].strip()) for index, pattern in skips)
+
+
 def _needed(field: FieldMap, mapping: DocumentMapping) -> bool:
     """Whether the file is useless without the field's column (else a missing column reads as empty)."""
     target = field.target
@@ -214,11 +223,17 @@ def _needed(field: FieldMap, mapping: DocumentMapping) -> bool:
 def _compile_fields(
     mapping: DocumentMapping, header: Header
 ) -> tuple[list[CompiledField], tuple[str, ...], list[str]]:
-    """(compiled fields reading by position, reference targets, columns missing from the file)."""
+    return compile_columns(mapping.fields, header, lambda field: _needed(field, mapping))
+
+
+def compile_columns(
+    mapped: Sequence[FieldMap], header: Header, needed: Callable[[FieldMap], bool]
+) -> tuple[list[CompiledField], tuple[str, ...], list[str]]:
+    """(compiled fields reading by position, reference targets, `needed` columns missing from the file)."""
     fields: list[CompiledField] = []
     references: list[str] = []
     missing: list[str] = []
-    for number, field in enumerate(mapping.fields):
+    for number, field in enumerate(mapped):
         target = field.target
         if target == "reference" and "reference" in references:
             target = f"reference~{number}"  # a repeated `reference`: each kept, in file order
@@ -232,7 +247,7 @@ def _compile_fields(
             index = header.index(field.source)
             if index is not None:
                 read = _cell(index)
-            elif _needed(field, mapping):
+            elif needed(field):
                 missing.append(str(field.source))
         prefix = f"{field.target} ({field.source}): " if field.source is not None else f"{field.target}: "
         fields.append(compiled._replace(read=read, reason_prefix=prefix))

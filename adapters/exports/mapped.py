@@ -28,22 +28,22 @@ from adapters.exports.heads import head_has_columns
 from adapters.exports.tabular import Header, Row, rows
 from connector.documents import Allocation, Document, Origin, Parsed, Problem, Statement
 from connector.errors import FileFormatError
-from connector.mapping.model import DocumentMapping
+from connector.mapping.model import DocumentMapping, TabularExport
 from connector.money import Money
 
 
-class MappedExport:
-    """Reads the export a `DocumentMapping` describes; `format` is the mapping's `source`."""
+class ExportFile:
+    """An export file a mapping describes: recognised by its `[detect] headers`, read as rows."""
 
-    def __init__(self, mapping: DocumentMapping) -> None:
-        self.mapping = mapping
+    def __init__(self, mapping: TabularExport) -> None:
         self.format = mapping.source
-        self._detect = mapping.detect.headers
+        self._tabular = mapping
 
     def sniff(self, head: bytes, name: str) -> bool:
         """Whether the first rows in `head` carry every `[detect] headers` name."""
+        mapping = self._tabular
         return head_has_columns(
-            head, self._detect, encoding=self.mapping.encoding, delimiter=self.mapping.delimiter
+            head, mapping.detect.headers, encoding=mapping.encoding, delimiter=mapping.delimiter
         )
 
     def sniff_path(self, path: str | Path, name: str) -> bool:
@@ -52,6 +52,26 @@ class MappedExport:
             return next(self._rows(path, name), None) is not None
         except FileFormatError:
             return False
+
+    def _rows(self, path: str | Path, name: str) -> Iterator[Row]:
+        mapping = self._tabular
+        return rows(
+            path,
+            name,
+            encoding=mapping.encoding,
+            sheet=mapping.sheet,
+            delimiter=mapping.delimiter,
+            header_row=mapping.header_row,
+            headers=mapping.detect.headers,
+        )
+
+
+class MappedExport(ExportFile):
+    """Reads the export a `DocumentMapping` describes; `format` is the mapping's `source`."""
+
+    def __init__(self, mapping: DocumentMapping) -> None:
+        super().__init__(mapping)
+        self.mapping = mapping
 
     def parse(self, path: str | Path, name: str) -> Iterator[Parsed]:
         table = self._rows(path, name)
@@ -67,18 +87,6 @@ class MappedExport:
             yield from items
         else:
             yield from _with_statement(items, self.format, name)
-
-    def _rows(self, path: str | Path, name: str) -> Iterator[Row]:
-        mapping = self.mapping
-        return rows(
-            path,
-            name,
-            encoding=mapping.encoding,
-            sheet=mapping.sheet,
-            delimiter=mapping.delimiter,
-            header_row=mapping.header_row,
-            headers=self._detect,
-        )
 
     # --- one row, one document ---------------------------------------------------------------------
 

@@ -15,17 +15,18 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from connector.mapping.model import DocumentMapping, MappingFile, closest
+from connector.mapping.model import DocumentMapping, MappingFile, VoucherMapping, closest
 from connector.master.policy import CustomerPolicy
 from connector.master.records import MASTER_FIELDS
 
-Parsed = MappingFile | CustomerPolicy | DocumentMapping
+Parsed = MappingFile | CustomerPolicy | DocumentMapping | VoucherMapping
 
-KINDS: dict[str, type[MappingFile] | type[CustomerPolicy] | type[DocumentMapping]] = {
+KINDS: dict[str, type[MappingFile] | type[CustomerPolicy] | type[DocumentMapping] | type[VoucherMapping]] = {
     "inbound": MappingFile,
     "outbound": MappingFile,
     "customer_master": CustomerPolicy,
     "document": DocumentMapping,
+    "voucher": VoucherMapping,
 }
 
 
@@ -48,6 +49,7 @@ class MappingSet:
     policy: CustomerPolicy = field(default_factory=CustomerPolicy)
     texts: dict[str, str] = field(default_factory=dict, repr=False)  # file name → text, to keep a copy
     documents: dict[str, DocumentMapping] = field(default_factory=dict)  # export maps by file stem
+    vouchers: dict[str, VoucherMapping] = field(default_factory=dict)  # voucher export maps by file stem
 
     def for_source(self, source: str, kind: str = "inbound") -> MappingFile | None:
         return next((f for f in self.files.values() if (f.kind, f.source) == (kind, source)), None)
@@ -178,7 +180,7 @@ def parse_mapping_texts(
     """Validate named mapping texts (file name → TOML); the set only when there is no problem at all."""
     maps: dict[str, MappingFile] = {}
     policies: dict[str, CustomerPolicy] = {}
-    documents: dict[str, DocumentMapping] = {}
+    documents: dict[str, DocumentMapping | VoucherMapping] = {}
     problems: list[MappingProblem] = []
     digest = hashlib.sha256()
     for name in sorted(texts):
@@ -196,7 +198,7 @@ def parse_mapping_texts(
             maps[Path(name).stem] = parsed
         elif isinstance(parsed, CustomerPolicy):
             policies[name] = parsed
-        elif isinstance(parsed, DocumentMapping):
+        elif isinstance(parsed, DocumentMapping | VoucherMapping):
             other = next((stem for stem, file in documents.items() if file.source == parsed.source), None)
             if other is not None:
                 message = f"document format '{parsed.source}' is also mapped by {other}.toml"
@@ -211,7 +213,9 @@ def parse_mapping_texts(
     problems += _misspelt_targets(folder, texts, maps, policy)
     if problems:
         return None, problems
-    return MappingSet(maps, digest.hexdigest(), policy, dict(texts), documents), []
+    exports = {stem: d for stem, d in documents.items() if isinstance(d, DocumentMapping)}
+    vouchers = {stem: d for stem, d in documents.items() if isinstance(d, VoucherMapping)}
+    return MappingSet(maps, digest.hexdigest(), policy, dict(texts), exports, vouchers), []
 
 
 def _misspelt_targets(

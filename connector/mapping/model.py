@@ -21,7 +21,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -178,8 +178,13 @@ _REFERENCE = re.compile(r"reference(?:_[1-9])?")
 REQUIRED_TARGETS = ("external_id", "date", "amount")
 
 
-def is_document_target(target: str) -> bool:
-    return target in DOCUMENT_TARGETS or _REFERENCE.fullmatch(target) is not None
+def compiled_pattern(value: str) -> str:
+    """`value` when it is a regular expression, else a ValueError naming it."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid pattern {value!r}: {exc}") from None
+    return value
 
 
 class Detect(BaseModel):
@@ -202,31 +207,22 @@ class SkipRule(BaseModel):
     @field_validator("matches")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid pattern {value!r}: {exc}") from None
-        return value
+        return compiled_pattern(value)
 
 
-class DocumentMapping(BaseModel):
-    """An export file's columns → invoices, credit notes, payments or bank lines (kind = "document")."""
+class TabularExport(BaseModel):
+    """What every export mapping says: how its file is found and read, its skipped rows and fields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["document"]
     source: str = Field(min_length=1)  # the format's name, e.g. "zoho_books.payments"; Document.source
     description: str = ""
-    document: Literal["invoice", "credit_note", "payment", "bank_line"] | None = None
     detect: Detect
     encoding: str | None = None  # default: UTF-8 (with or without BOM), else GB18030, else detected
     sheet: str | int | None = None  # XLSX: a sheet name or 1-based position; default the first sheet
     header_row: int | None = Field(default=None, ge=1)  # default: the first row with the detect headers
     delimiter: Literal[",", ";", "\t", "|"] | None = None  # CSV; default: sniffed from the header line
-    group_by: str | None = None  # a target or a column: consecutive rows with one value are one document
     default_currency: str | None = None
-    negative_amounts: Literal["refuse", "absolute"] = "refuse"
-    number_duplicates: bool = False  # composite ids repeated within a file get #2, #3 … (bank lines)
     skip: tuple[SkipRule, ...] = ()
     fields: tuple[FieldMap, ...] = Field(min_length=1)
 
@@ -245,6 +241,18 @@ class DocumentMapping(BaseModel):
     def _currency(cls, value: str | None) -> str | None:
         return None if value is None else currency_code(value)
 
+
+class DocumentMapping(TabularExport):
+    """An export file's columns → invoices, credit notes, payments or bank lines (kind = "document")."""
+
+    kind: Literal["document"]
+    document: Literal["invoice", "credit_note", "payment", "bank_line"] | None = None
+    group_by: str | None = None  # a target or a column: consecutive rows with one value are one document
+    # A negative invoice, credit note or payment: a bad row (refuse), taken as positive (absolute), or for
+    # an invoice a credit note of its amount (credit_note: a red invoice, 红字发票), else refused.
+    negative_amounts: Literal["refuse", "absolute", "credit_note"] = "refuse"
+    number_duplicates: bool = False  # composite ids repeated within a file get #2, #3 … (bank lines)
+
     def column_headers(self) -> tuple[str, ...]:
         """The columns the fields read by name, in file order."""
         return tuple(dict.fromkeys(f.source for f in self.fields if isinstance(f.source, str)))
@@ -252,26 +260,7 @@ class DocumentMapping(BaseModel):
     @staticmethod
     def cross_check(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Targets, on the raw file data (so they are reported beside any other mistake)."""
-        found: list[tuple[str, str]] = []
-        raw_fields = data.get("fields")
-        fields = [f for f in (raw_fields if isinstance(raw_fields, list) else []) if isinstance(f, Mapping)]
-        targets: list[str] = []
-        for index, field in enumerate(fields):
-            target = field.get("target")
-            if not isinstance(target, str):
-                continue
-            if not is_document_target(target):
-                message = f"unknown target '{target}' — {closest(target, list(DOCUMENT_TARGETS))}"
-                found.append((f"fields[{index}].target", message))
-            elif target in targets and target != "reference":
-                found.append((f"fields[{index}].target", f"target '{target}' is mapped twice"))
-            targets.append(target)
-        if isinstance(raw_fields, list):
-            missing = [target for target in REQUIRED_TARGETS if target not in targets]
-            if "currency" not in targets and not data.get("default_currency"):
-                missing.append("currency (or set default_currency)")
-            if missing:
-                found.append(("fields", f"a document mapping needs a field for {', '.join(missing)}"))
+        found, targets = _checked_targets(data, list(DOCUMENT_TARGETS), REQUIRED_TARGETS, "a document")
         if (data.get("document") is not None) == ("kind" in targets):
             found.append(
                 (
@@ -281,3 +270,71 @@ class DocumentMapping(BaseModel):
                 )
             )
         return found
+
+
+# --- kind = "voucher": a general-ledger voucher (凭证) export, one row per entry line (分录) ------------
+
+VOUCHER_TARGETS: dict[str, str] = {
+    "voucher_number": "the voucher's number (凭证号), the same on each of its lines (required)",
+    "voucher_word": "the voucher's type word (凭证字 记/收/付/转), part of its key",
+    "period": "the accounting period the numbers count in (会计期间; default: the date's year and month)",
+    "date": "the voucher's date (required)",
+    "ledger_account": "the line's account code (科目代码 / 科目编码) (required)",
+    "debit": "the line's debit amount (借方金额)",
+    "credit": "the line's credit amount (贷方金额)",
+    "currency": "ISO 4217 code (required unless default_currency is set)",
+    "party_name": "the customer of the line (核算项目 / 辅助核算: 客户)",
+    "party_external_id": "the customer's code in the accounting system",
+    "party_account_no": "our customer account number, when the source carries it",
+    "reference": "the line's summary (摘要): searched for invoice and account numbers",
+}
+REQUIRED_VOUCHER_TARGETS = ("voucher_number", "date", "ledger_account", "debit", "credit")
+
+
+class VoucherMapping(TabularExport):
+    """A voucher export's columns → the customers' receivable lines as documents (kind = "voucher").
+
+    Each line on a `receivable` account becomes one document: a debit an invoice, a credit a receipt when
+    the voucher moves money on a `bank` account and a credit note otherwise. A voucher's lines are
+    consecutive rows; one whose debits and credits differ is refused whole."""
+
+    kind: Literal["voucher"]
+    receivable: str = "^1122"  # a regular expression searched in the account code
+    bank: str = "^100[12]"
+
+    @field_validator("receivable", "bank")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        return compiled_pattern(value)
+
+    @staticmethod
+    def cross_check(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+        found, _ = _checked_targets(data, list(VOUCHER_TARGETS), REQUIRED_VOUCHER_TARGETS, "a voucher")
+        return found
+
+
+def _checked_targets(
+    data: Mapping[str, Any], known: list[str], required: Sequence[str], what: str
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """An export mapping's unknown, repeated and missing targets, on the raw file data (so they are
+    reported beside any other mistake); and its targets."""
+    found: list[tuple[str, str]] = []
+    raw_fields = data.get("fields")
+    fields = [f for f in (raw_fields if isinstance(raw_fields, list) else []) if isinstance(f, Mapping)]
+    targets: list[str] = []
+    for index, field in enumerate(fields):
+        target = field.get("target")
+        if not isinstance(target, str):
+            continue
+        if target not in known and _REFERENCE.fullmatch(target) is None:
+            found.append((f"fields[{index}].target", f"unknown target '{target}' — {closest(target, known)}"))
+        elif target in targets and target != "reference":
+            found.append((f"fields[{index}].target", f"target '{target}' is mapped twice"))
+        targets.append(target)
+    if isinstance(raw_fields, list):
+        missing = [target for target in required if target not in targets]
+        if "currency" not in targets and not data.get("default_currency"):
+            missing.append("currency (or set default_currency)")
+        if missing:
+            found.append(("fields", f"{what} mapping needs a field for {', '.join(missing)}"))
+    return found, targets

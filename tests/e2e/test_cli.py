@@ -204,7 +204,7 @@ def test_db_upgrade_creates_the_schema_and_reports_the_revision(cli) -> None:
 
 def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isolated_cwd: Path) -> None:
     copy_example_config(isolated_cwd)
-    assert "13 mapping file(s) OK in mappings" in cli("mapping", "check").out
+    assert "17 mapping file(s) OK in mappings" in cli("mapping", "check").out
     (isolated_cwd / "mappings" / "typo.toml").write_text(
         'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\nconvert = ["deciml"]\n', encoding="utf-8"
     )

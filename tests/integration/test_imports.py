@@ -30,6 +30,7 @@ from connector.ledger.queries import customer_balances
 from connector.ledger.verify import verify_ledger
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
+from tests.conftest import REPO
 
 
 class JsonLines:
@@ -591,4 +592,26 @@ def test_the_earlier_content_of_a_changed_invoice_imported_again_is_posted_again
 
     assert back.counts["reposted"] == 1
     assert receivable(container, acme) == Money.of("101.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_kingdee_voucher_export_posts_its_receivable_lines_once(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        directory = container.customers(session)
+        xingchen = directory.create(NewCustomer("上海星辰贸易有限公司", "SME", "SH", "CNY")).account_no
+        directory.create(NewCustomer("深圳海川电子有限公司", "SME", "GD", "CNY"))
+    vouchers = REPO / "tests" / "fixtures" / "exports" / "kingdee_vouchers.csv"
+    parsers = container.document_parsers()
+
+    first = import_file(container, vouchers, parsers)
+
+    assert first.format == "kingdee.vouchers"
+    assert (first.counts["invoices_posted"], first.counts["credit_notes_posted"]) == (1, 1)
+    assert first.counts["receipts_unapplied"] == 3  # named customers wait for a person (tier 3)
+    assert first.counts["quarantined"] == 3  # the unbalanced voucher; two customers unknown
+    assert receivable(container, xingchen) == Money.of("10800.00", "CNY")  # 11,300 less the 500 return
+    again = import_file(container, vouchers, parsers, again=True)
+    assert again.counts["unchanged"] == 5
     assert_ledger_verifies(container)

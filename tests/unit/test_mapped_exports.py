@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from adapters.exports.mapped import MappedExport
-from connector.documents import Allocation, Document, DocumentParser, Origin, Parsed, Problem, Statement
+from connector.documents import (
+    Allocation,
+    Document,
+    DocumentParser,
+    Origin,
+    Parsed,
+    Party,
+    Problem,
+    Statement,
+)
 from connector.errors import FileFormatError
 from connector.mapping.converters import ConversionError, bind
 from connector.mapping.files import MappingSet, load_mapping_set, parse_mapping_texts
@@ -26,6 +35,8 @@ FORMATS = {
     "xero.bank_statement": "xero_bank_statement.csv",
     "kingdee.receipts": "kingdee_receipts.csv",
     "yonyou.receipts": "yonyou_receipts.xlsx",
+    "kingdee.invoices": "kingdee_invoices.csv",
+    "yonyou.invoices": "yonyou_invoices.xlsx",
 }
 
 
@@ -566,3 +577,31 @@ def test_a_payment_applied_to_an_invoice_without_an_amount_takes_all_of_it(tmp_p
     (payment,) = _run(tmp_path, _mapping(fields=fields), "id,date,amount,inv\n7,2026-03-05,10,A\n")
     assert isinstance(payment, Document)
     assert payment.allocations == (Allocation("A", Money.of("10", "CNY")),)
+
+
+def test_a_kingdee_receivable_bill_of_several_lines_is_one_invoice_and_a_red_bill_a_credit_note(
+    shipped: MappingSet,
+) -> None:
+    found = _parse(shipped, "kingdee.invoices")
+    bills = _documents(found)
+    assert {k: (d.kind, d.amount, d.due_date) for k, d in bills.items()} == {
+        "AR00000201": ("invoice", Money.of("30000.00", "CNY"), dt.date(2026, 4, 1)),  # two detail lines
+        "AR00000202": ("invoice", Money.of("20000.00", "CNY"), dt.date(2026, 4, 2)),
+        "AR00000210": ("invoice", Money.of("8000.00", "CNY"), dt.date(2026, 5, 3)),
+        "AR00000220": ("invoice", Money.of("3250.00", "USD"), dt.date(2026, 4, 4)),
+        "AR00000231": ("credit_note", Money.of("800.00", "CNY"), dt.date(2026, 3, 9)),  # 红字: negative
+    }  # 暂存 and 合计 skipped
+    assert bills["AR00000201"].party == Party("上海星辰贸易有限公司", None, "C0001")
+    assert not _problems(found)
+
+
+def test_a_yonyou_sales_invoice_list_with_a_red_invoice(shipped: MappingSet) -> None:
+    found = _parse(shipped, "yonyou.invoices")
+    invoices = _documents(found)
+    assert {k: (d.kind, d.amount) for k, d in invoices.items()} == {
+        "XS2026030": ("invoice", Money.of("22600", "CNY")),
+        "XS2026031": ("invoice", Money.of("11300", "CNY")),
+        "XS2026032": ("credit_note", Money.of("1130", "CNY")),
+    }
+    assert invoices["XS2026030"].due_date == dt.date(2026, 4, 2)
+    assert not _problems(found)

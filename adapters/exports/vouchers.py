@@ -1,0 +1,210 @@
+"""A `DocumentParser` for general-ledger voucher (凭证) exports described by a mapping file
+(kind = "voucher"): 金蝶 Kingdee and 用友 Yonyou write one row per entry line (分录), the voucher's
+lines consecutive.
+
+Each voucher is read whole: its debits and credits must agree in each currency, else the voucher is one
+`Problem` covering its rows (none of its lines is posted). A line on a customers' receivable account
+(the mapping's `receivable` pattern, 1122 by default) becomes a document of the line's customer:
+
+* its debit: an invoice (the receivable grows);
+* its credit: a receipt when the voucher moves money into a `bank` account (1001/1002 by default: the
+  customer paid), else a credit note (a sales return, a discount, a write-off). A receipt names that
+  bank line's account code as its deposit account.
+
+Red-ink (红字) lines, negative amounts, count on the other side. The document's id is the voucher's key
+— its period (the mapping's `period`, else the date's year and month: voucher numbers restart each
+period), type word and number — and the line's place in the voucher: `2026-03-记-12#2`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from adapters.exports.document_rows import (
+    RowError,
+    _currency,
+    _date,
+    _decimal,
+    _minor,
+    _party,
+    _text,
+    compile_columns,
+    compile_skips,
+    is_skipped,
+)
+from adapters.exports.mapped import ExportFile
+from adapters.exports.tabular import Header, Row
+from connector.documents import Document, DocumentKind, Origin, Parsed, Problem
+from connector.errors import FileFormatError
+from connector.mapping.apply import CompiledField, map_fields
+from connector.mapping.model import REQUIRED_VOUCHER_TARGETS, FieldMap, VoucherMapping
+from connector.money import Money
+
+
+@dataclass(frozen=True)
+class _Line:
+    row: Row
+    values: dict[str, Any]
+    errors: str | None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A line read: its account, its signed amount (debit positive) and what it says of the customer."""
+
+    row: Row
+    account: str
+    currency: str
+    net: int  # minor units, debit − credit
+    date: dt.date
+    values: dict[str, Any]
+
+
+class VoucherExport(ExportFile):
+    """Reads the voucher export a `VoucherMapping` describes; `format` is the mapping's `source`."""
+
+    def __init__(self, mapping: VoucherMapping) -> None:
+        super().__init__(mapping)
+        self.mapping = mapping
+        self._receivable = re.compile(mapping.receivable)
+        self._bank = re.compile(mapping.bank)
+
+    def parse(self, path: str | Path, name: str) -> Iterator[Parsed]:
+        table = self._rows(path, name)
+        first = next(table, None)
+        if first is None:
+            raise FileFormatError(f"{name}: no header row")
+        header = Header.of(first)
+        compiled, references, missing = compile_columns(self.mapping.fields, header, self._needed)
+        fields = tuple(compiled)
+        if missing:
+            columns = ", ".join(map(repr, dict.fromkeys(missing)))
+            raise FileFormatError(f"{name}: no column {columns}; its columns: {', '.join(header.names)}")
+        skips = compile_skips(self.mapping.skip, header)
+        voucher: list[_Line] = []
+        current: tuple[str, ...] | None = None
+        for row in table:
+            if row.error is not None:
+                yield Problem(Origin(name, row.number, row.raw), row.error)
+                continue
+            if is_skipped(skips, row):
+                continue
+            line = _read(fields, row)
+            key = self._key(line.values)
+            if key != current and voucher:
+                yield from self._voucher(voucher, references, name)
+                voucher = []
+            current = key
+            voucher.append(line)
+        if voucher:
+            yield from self._voucher(voucher, references, name)
+
+    def _needed(self, field: FieldMap) -> bool:
+        return (
+            field.target in REQUIRED_VOUCHER_TARGETS
+            or (field.target == "currency" and self.mapping.default_currency is None)
+            or any(step.name == "required" for step in field.convert)
+        )
+
+    @staticmethod
+    def _key(values: dict[str, Any]) -> tuple[str, ...]:
+        """What the lines of one voucher share: period (or date), type word and number."""
+        period = _text(values.get("period")) or _text(values.get("date")) or ""
+        return (
+            period[:7],
+            _text(values.get("voucher_word")) or "",
+            _text(values.get("voucher_number")) or "",
+        )
+
+    def _voucher(self, lines: list[_Line], references: Sequence[str], name: str) -> Iterator[Parsed]:
+        first = lines[0]
+        span = (
+            f"rows {first.row.number}–{lines[-1].row.number}" if len(lines) > 1 else f"row {first.row.number}"
+        )
+        whole = Origin(name, first.row.number, "\n".join(line.row.raw for line in lines))
+        try:
+            label = self._label(first.values)
+            entries = [self._entry(line) for line in lines]
+        except RowError as exc:
+            yield Problem(whole, f"the voucher of {span} cannot be read: {exc}")
+            return
+        unbalanced = _unbalanced(entries)
+        if unbalanced:
+            yield Problem(whole, f"voucher {label} ({span}) does not balance: {unbalanced}")
+            return
+        banked = [e for e in entries if self._bank.search(e.account) and e.net > 0]
+        for place, entry in enumerate(entries, start=1):
+            if not self._receivable.search(entry.account) or entry.net == 0:
+                continue
+            kind: DocumentKind = "invoice" if entry.net > 0 else "payment" if banked else "credit_note"
+            values = entry.values
+            said = tuple(dict.fromkeys(text for target in references if (text := _text(values.get(target)))))
+            yield Document(
+                kind=kind,
+                source=self.format,
+                external_id=f"{label}#{place}",
+                date=entry.date,
+                amount=Money(abs(entry.net), entry.currency),
+                origin=Origin(name, entry.row.number, entry.row.raw),
+                party=_party(
+                    _text(values.get("party_name")),
+                    _text(values.get("party_account_no")),
+                    _text(values.get("party_external_id")),
+                    None,
+                ),
+                number=label,
+                references=said,
+                account=banked[0].account if kind == "payment" else None,
+            )
+
+    def _label(self, values: dict[str, Any]) -> str:
+        number = _text(values.get("voucher_number"))
+        if number is None:
+            raise RowError("voucher_number: a value is required here but the source has none")
+        date = _date(values.get("date"), "date")
+        period = _text(values.get("period")) or (f"{date:%Y-%m}" if date else None)
+        if period is None:
+            raise RowError("date: a value is required here but the source has none")
+        word = _text(values.get("voucher_word"))
+        return "-".join(part for part in (period, word, number) if part)
+
+    def _entry(self, line: _Line) -> _Entry:
+        if line.errors:
+            raise RowError(f"row {line.row.number}: {line.errors}")
+        values = line.values
+        account = _text(values.get("ledger_account"))
+        if account is None:
+            raise RowError(f"row {line.row.number}: ledger_account: a value is required here")
+        date = _date(values.get("date"), "date")
+        if date is None:
+            raise RowError(f"row {line.row.number}: date: a value is required here")
+        currency = _currency(_text(values.get("currency")) or self.mapping.default_currency)
+        debit = _decimal(values.get("debit"), "debit") or Decimal(0)
+        credit = _decimal(values.get("credit"), "credit") or Decimal(0)
+        if debit and credit:
+            raise RowError(f"row {line.row.number}: a line is a debit or a credit, not both")
+        net = _minor(debit, currency, "debit") - _minor(credit, currency, "credit")
+        return _Entry(line.row, account, currency, net, date, values)
+
+
+def _read(fields: tuple[CompiledField, ...], row: Row) -> _Line:
+    values, errors = map_fields(fields, row.cells)
+    return _Line(row, values, "; ".join(errors.values()) if errors else None)
+
+
+def _unbalanced(entries: Sequence[_Entry]) -> str:
+    """'' when debits equal credits in every currency, else what they come to."""
+    totals: dict[str, int] = {}
+    for entry in entries:
+        totals[entry.currency] = totals.get(entry.currency, 0) + entry.net
+    return "; ".join(
+        f"{Money(abs(total), currency)} more {'debit than credit' if total > 0 else 'credit than debit'}"
+        for currency, total in totals.items()
+        if total
+    )

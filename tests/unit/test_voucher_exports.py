@@ -1,0 +1,131 @@
+"""Voucher (凭证) exports: each customer's receivable line a document, each voucher checked whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.exports.mapped import MappedExport
+from adapters.exports.vouchers import VoucherExport
+from connector.documents import Document, Parsed, Problem
+from connector.mapping.files import MappingSet, load_mapping_set
+from connector.mapping.model import VoucherMapping
+from connector.money import Money
+from tests.conftest import REPO
+
+FIXTURES = REPO / "tests" / "fixtures" / "exports"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> MappingSet:
+    mappings, problems = load_mapping_set(REPO / "mappings")
+    assert mappings is not None, problems
+    return mappings
+
+
+def parse(shipped: MappingSet, stem: str, path: Path) -> list[Parsed]:
+    return list(VoucherExport(shipped.vouchers[stem]).parse(path, path.name))
+
+
+def documents(found: list[Parsed]) -> list[tuple[str, str, Money, str | None, str | None]]:
+    return [
+        (d.kind, d.external_id, d.amount, d.party.external_id, d.account)
+        for d in found
+        if isinstance(d, Document)
+    ]
+
+
+def test_a_gbk_kingdee_voucher_export_gives_each_receivable_line_as_invoice_receipt_or_credit_note(
+    shipped: MappingSet,
+) -> None:
+    found = parse(shipped, "export_kingdee_vouchers", FIXTURES / "kingdee_vouchers.csv")
+    assert documents(found) == [
+        ("invoice", "2026-03-记-1#1", Money.of("11300.00", "CNY"), "C0001", None),
+        ("payment", "2026-03-收-2#2", Money.of("8000.00", "CNY"), "C0002", "100201"),  # the bank was debited
+        ("credit_note", "2026-03-转-3#2", Money.of("500.00", "CNY"), "C0001", None),  # a sales return
+        ("payment", "2026-03-收-6#2", Money.of("1000.00", "CNY"), "C0001", "100201"),
+        ("payment", "2026-03-收-6#3", Money.of("2000.00", "CNY"), "C0002", "100201"),
+        (
+            "credit_note",
+            "2026-03-记-7#1",
+            Money.of("1130.00", "CNY"),
+            "C0004",
+            None,
+        ),  # red ink: negative debit
+        ("invoice", "2026-04-记-1#1", Money.of("2000.00", "USD"), "C0005", None),  # numbers restart monthly
+    ]
+    first = next(d for d in found if isinstance(d, Document))
+    assert (first.party.name, first.number, first.references) == (
+        "上海星辰贸易有限公司",
+        "2026-03-记-1",
+        ("销售商品 发票AR00000201",),
+    )
+    assert first.origin.row == 3
+    [unbalanced] = [p for p in found if isinstance(p, Problem)]  # the totals line is skipped
+    assert (
+        unbalanced.reason
+        == "voucher 2026-03-记-4 (rows 10–11) does not balance: 100.00 CNY more debit than credit"
+    )
+    assert unbalanced.origin.raw.count("\n") == 1  # both its rows kept
+
+
+def test_a_yonyou_voucher_workbook_reads_its_customer_from_the_auxiliary_columns(shipped: MappingSet) -> None:
+    found = parse(shipped, "export_yonyou_vouchers", FIXTURES / "yonyou_vouchers.xlsx")
+    assert documents(found) == [
+        ("invoice", "2026-03-记-0012#1", Money.of("22600", "CNY"), "010001", None),
+        ("payment", "2026-03-收-0003#2", Money.of("12000", "CNY"), "010001", "100201"),
+    ]
+    assert not [p for p in found if isinstance(p, Problem)]
+
+
+def test_a_voucher_with_an_unreadable_line_is_refused_whole_and_the_next_one_read(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    path = tmp_path / "v.csv"
+    path.write_text(
+        "日期,凭证字,凭证号,摘要,科目代码,核算项目,币别,借方金额,贷方金额\n"
+        "2026/3/2,记,1,销售,1122,C0001 上海星辰贸易有限公司,人民币,1O0.00,\n"  # letter O
+        "2026/3/2,记,1,销售,6001,,人民币,,100.00\n"
+        "2026/3/3,记,2,销售,1122,C0001 上海星辰贸易有限公司,人民币,50.00,50.00\n"
+        "2026/3/3,记,2,销售,6001,,人民币,,\n"
+        "2026/3/4,记,3,销售,1122,C0002 深圳海川电子有限公司,,80.00,\n"
+        "2026/3/4,记,3,销售,6001,,,,80.00\n",
+        encoding="utf-8",
+    )
+    found = parse(shipped, "export_kingdee_vouchers", path)
+    problems = [p for p in found if isinstance(p, Problem)]
+    assert [p.origin.row for p in problems] == [2, 4]
+    assert problems[0].reason.startswith("the voucher of rows 2–3 cannot be read: row 2: debit (借方金额): ")
+    assert (
+        problems[1].reason
+        == "the voucher of rows 4–5 cannot be read: row 4: a line is a debit or a credit, not both"
+    )
+    assert documents(found) == [("invoice", "2026-03-记-3#1", Money.of("80.00", "CNY"), "C0002", None)]
+
+
+def test_each_voucher_export_is_recognised_by_its_own_mapping_alone(shipped: MappingSet) -> None:
+    parsers = [
+        *(MappedExport(mapping) for mapping in shipped.documents.values()),
+        *(VoucherExport(mapping) for mapping in shipped.vouchers.values()),
+    ]
+    for file, source in (
+        ("kingdee_vouchers.csv", "kingdee.vouchers"),
+        ("yonyou_vouchers.xlsx", "yonyou.vouchers"),
+    ):
+        path = FIXTURES / file
+        head = path.read_bytes()[:65536]
+        recognised = [p.format for p in parsers if p.sniff(head, file) or p.sniff_path(path, file)]
+        assert recognised == [source]
+
+
+def test_a_voucher_mapping_names_its_unknown_and_missing_targets() -> None:
+    data = {
+        "kind": "voucher",
+        "fields": [{"target": "voucher_number"}, {"target": "debt"}, {"target": "date"}],
+    }
+    missing = "ledger_account, debit, credit, currency (or set default_currency)"
+    assert VoucherMapping.cross_check(data) == [
+        ("fields[1].target", "unknown target 'debt' — did you mean 'debit'?"),
+        ("fields", f"a voucher mapping needs a field for {missing}"),
+    ]
