@@ -81,7 +81,13 @@ def describe(result: FileResult) -> str:
     reposted = result.counts["reposted"]
     if reposted:
         detail += f" (of them {reposted:,} changed since imported: reversed and reposted)"
-    return f"{head}: {result.counts['documents']:,} documents" + (f" — {detail}" if detail else "")
+    described = f"{head}: {result.counts['documents']:,} documents" + (f" — {detail}" if detail else "")
+    if result.quarantined_before:
+        described += (
+            f"\n  {result.quarantined_before:,} record(s) of earlier imports of {result.name} still in "
+            "quarantine: `connector quarantine list`; resolve those this file corrects"
+        )
+    return described
 
 
 def result_json(result: FileResult) -> dict[str, object]:
@@ -93,6 +99,7 @@ def result_json(result: FileResult) -> dict[str, object]:
         "status": result.status,
         "reason": result.reason or None,
         "counts": dict(sorted((k, v) for k, v in result.counts.items() if v)),
+        "quarantined_before": result.quarantined_before,
     }
 
 

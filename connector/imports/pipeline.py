@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -42,7 +42,7 @@ from connector.imports.post import DocumentPoster, quarantine_input
 from connector.imports.rules import Accounts
 from connector.ledger.models import utcnow
 from connector.sync.leases import IMPORTS, lease
-from connector.sync.models import SyncRun
+from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.runs import failure_of, finish_run, start_run
 
 HEAD_BYTES = 64 * 1024
@@ -55,6 +55,8 @@ class FileResult:
     status: str  # imported, skipped, failed, dry-run
     counts: Counter[str] = field(default_factory=Counter)
     reason: str = ""
+    # Records of earlier imports of a file of this name still in quarantine: this one may correct them.
+    quarantined_before: int = 0
 
 
 def file_hash(path: Path) -> str:
@@ -319,6 +321,16 @@ def _record_failure(container: Container, name: str, digest: str, format: str, r
 
 
 def _finish(session: Session, file_id: int, run_id: int, result: FileResult) -> None:
+    result.quarantined_before = (
+        session.scalar(
+            select(func.count()).where(
+                QuarantinedRecord.status == "open",
+                QuarantinedRecord.record_ref.startswith(f"{result.name}:", autoescape=True),
+                QuarantinedRecord.run_id != run_id,
+            )
+        )
+        or 0
+    )
     row = session.get_one(ImportedFile, file_id)
     row.status, row.error, row.finished_at = result.status, result.reason or None, utcnow()
     row.counts_json = json.dumps(dict(sorted(result.counts.items())))

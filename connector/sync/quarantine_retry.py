@@ -187,7 +187,12 @@ def _retry_file(
     failed = RetryOutcome(f"{name} (imported file #{file_id})", ids, "error")
     path = at.get(digest) or (Path(stored) if stored else None)
     unused.pop(digest, None)
-    corrected = "or import a corrected file with `connector import PATH`"
+    numbers = " ".join(map(str, ids))
+    corrected = (
+        "or import a corrected file with `connector import PATH` and then close "
+        f"{'this record' if len(ids) == 1 else 'these records'}: "
+        f'`connector quarantine resolve {numbers} --note "imported corrected"`'
+    )
     if path is None:
         failed.message = (
             f"where its bytes are kept was not recorded; name the file with --file PATH, {corrected}"

@@ -167,3 +167,21 @@ def test_resolve_closes_records_with_a_note_and_who_decided(cli: Cli, workspace:
     assert cli("quarantine", "retry", bad_row).code == 1
     nothing = cli("quarantine", "retry")
     assert (nothing.code, nothing.err.strip()) == (1, "error: give record numbers, or --all")
+
+
+def test_importing_a_corrected_file_says_which_earlier_records_it_may_correct(
+    cli: Cli, workspace: Path
+) -> None:
+    corrected = INVOICES.replace("2026-13-45", "2026-02-08")
+    (workspace / "invoices.csv").write_text(corrected, encoding="utf-8")
+
+    imported = cli("import", "invoices.csv")
+
+    assert imported.code == 0, imported.err
+    assert "1 invoices posted" in imported.out  # the row with the bad date, corrected
+    assert (  # the bad date's record, from the first import (Chen Jing's failed again: it is this run's)
+        "1 record(s) of earlier imports of invoices.csv still in quarantine: `connector quarantine list`; "
+        "resolve those this file corrects"
+    ) in imported.out
+    refused = cli("quarantine", "retry", str(open_records(cli)["invoices.csv:3"]["id"]))
+    assert "`connector quarantine resolve" in refused.err
