@@ -352,6 +352,15 @@ class DocumentPoster:
             if earlier is None:
                 rest.append(item)
                 continue
+            if earlier.status == "reversed":
+                self._quarantine(
+                    item.document,
+                    f"the same receipt as {earlier.describe()}, which the bank returned: nothing is posted; "
+                    "void the payment in the accounting system, then resolve this record",
+                )
+                self._awaiting_repost(item)
+                counts["quarantined"] += 1
+                continue
             self._link(item, earlier, customer_id)
             counts["receipts_linked"] += 1
             counts["reposted"] += item.held is not None

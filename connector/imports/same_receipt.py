@@ -3,7 +3,9 @@
 Finance imports both: the payments export says who paid for what, the statement proves the money
 arrived. Posted twice, the customer would have paid twice. So a receipt whose other record was imported
 before (same currency and amount, dates at most `same_receipt_days` apart, a payment for a bank line
-and a bank line for a payment) is linked to it and posts nothing itself.
+and a bank line for a payment) is linked to it and posts nothing itself. A payment whose bank line the
+bank returned since (a reversed line) posts nothing either: it goes to a person (the accounting system
+still counts it as paid).
 
 A candidate must not be linked already, must not belong to another customer (one whose receipt is
 waiting in unapplied receipts, or a receipt whose own customer is not sure, may pair with any), and
@@ -30,7 +32,9 @@ from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.rules import Accounts
 
 OTHER_RECORD = {"payment": "bank_line", "bank_line": "payment"}
-_RECEIPT_STATUSES = ("posted", "unapplied")
+# A bank line the bank itself cancelled since (a returned receipt) is still the payment's other record:
+# the money came and went back, and the payment must not post it again.
+_STATUSES = {"bank_line": ("posted", "unapplied", "reversed"), "payment": ("posted", "unapplied", "")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class Earlier:
     kind: str
     entry_id: int
     customer_id: int | None
-    status: str  # posted, or unapplied (its customer not known yet)
+    status: str  # posted, unapplied (its customer not known yet), or reversed (a bank line returned)
     on: date
     bank_account: str | None  # as the record names it
 
@@ -72,7 +76,7 @@ class SameReceipts:
         for kind, amounts in wanted.items():
             if not self._any(kind):
                 continue
-            where = "kind = {p} AND status IN ({p}, {p}) AND entry_id IS NOT NULL"
+            where = "kind = {p} AND status IN ({p}, {p}, {p}) AND entry_id IS NOT NULL"
             found = rows_in(
                 self.session,
                 "id, source, external_id, kind, entry_id, customer_id, status, document_date, currency, "
@@ -82,7 +86,7 @@ class SameReceipts:
                 amounts,
                 where,
                 kind,
-                *_RECEIPT_STATUSES,
+                *_STATUSES[kind],
                 array_type="bigint",
             )
             for (
@@ -129,6 +133,7 @@ class SameReceipts:
         best = min(
             candidates,
             key=lambda earlier: (
+                earlier.status == "reversed",  # one that still stands first
                 earlier.customer_id != customer_id,
                 bank is not None and self._bank_key(earlier) != bank,  # then one naming the same account
                 abs((earlier.on - document.date).days),

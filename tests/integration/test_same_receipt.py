@@ -308,6 +308,31 @@ def test_the_bank_deleting_a_linked_line_leaves_the_payment_and_a_returned_one_g
     assert_ledger_verifies(container)
 
 
+def test_a_payment_whose_bank_line_the_bank_returned_before_it_came_posts_nothing_and_goes_to_a_person(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-40", acme, "90.00")), PARSERS)
+    statement = write(
+        tmp_path / "b.jsonl",
+        line("B-40", "90.00", "2026-03-02", payer="张三"),
+        line("B-41", "-90.00", "2026-03-05", bank_reversal=True),
+    )
+    import_file(container, statement, PARSERS)
+    assert statuses(container)["B-40"][0] == "reversed"
+
+    books = import_file(
+        container, write(tmp_path / "p.jsonl", payment("P-40", acme, "90.00", "2026-03-02")), PARSERS
+    )
+
+    assert (books.counts["quarantined"], books.counts["receipts_posted"]) == (1, 0)
+    assert owes(container, acme) == Money.of("90.00", "CNY")  # the money went back: still owed
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert reason.startswith("the same receipt as test bank line B-40 of 2026-03-02, which the bank returned")
+    assert_ledger_verifies(container)
+
+
 def test_a_statement_line_linked_to_a_payment_counts_as_matched_in_the_statement_report(
     container: Container, tmp_path: Path
 ) -> None:
