@@ -166,10 +166,18 @@ def apply_item(
         with unit_of_work(container.sessions) as session:
             today = datetime.now().astimezone().date()  # the local business day, as figures and push
             account_no = reconcile.apply(session, item, customer, accounts, actor, today)
+            currencies = reconcile.currencies(session, item)
     except ConnectorError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None
     out.print(f"item #{item}: applied to {account_no}", markup=False)
+    received, theirs = currencies
+    if received != theirs:
+        out.print(
+            f"note: the receipt is in {received} and {account_no}'s figures in {theirs}: this credit is in "
+            f"its {received} balance (ledger balance), not in the {theirs} figures pushed to the CRM",
+            markup=False,
+        )
 
 
 @reconcile_app.command("reject")

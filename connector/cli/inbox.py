@@ -12,7 +12,7 @@ import typer
 from connector.cli.context import out, state
 from connector.cli.imports import describe, result_json, rows_progress
 from connector.errors import LeaseHeldError
-from connector.imports.inbox import process_inbox
+from connector.imports.inbox import process_inbox, still_settling
 
 
 def inbox_command(
@@ -41,15 +41,12 @@ def inbox_command(
     inbox = folder or container.settings.imports.inbox
     inbox.mkdir(parents=True, exist_ok=True)
     parsers = container.document_parsers()
+    settle_seconds = container.settings.imports.inbox_settle_seconds if settle is None else settle
     failed = False
     while True:
         try:
             passed = process_inbox(
-                container,
-                parsers,
-                inbox,
-                settle_seconds=container.settings.imports.inbox_settle_seconds if settle is None else settle,
-                progress=rows_progress,
+                container, parsers, inbox, settle_seconds=settle_seconds, progress=rows_progress
             )
         except LeaseHeldError as exc:
             if not watch:
@@ -65,6 +62,12 @@ def inbox_command(
                 where = f" → {moved}" if moved else " (left in the inbox)"
                 out.print(describe(done.result) + where, markup=False)
             failed = failed or done.result.status == "failed"
+        settling = still_settling(inbox, settle_seconds)
+        if settling and not as_json and not watch:
+            out.print(
+                f"{settling} file(s) still being written (taken once unchanged for {settle_seconds:g} s)",
+                markup=False,
+            )
         if not watch:
             break
         try:

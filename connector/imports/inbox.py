@@ -68,6 +68,13 @@ def waiting_files(inbox: Path, *, settle_seconds: float = 2.0, now: float | None
     return [path for _, _, path in sorted(ready)]
 
 
+def still_settling(inbox: Path, settle_seconds: float) -> int:
+    """How many files are in the inbox that are not taken yet: written to in the last `settle_seconds`."""
+    now = time.time()
+    every = waiting_files(inbox, settle_seconds=0, now=now)
+    return len(every) - len(waiting_files(inbox, settle_seconds=settle_seconds, now=now))
+
+
 def process_inbox(
     container: Container,
     parsers: Sequence[DocumentParser],

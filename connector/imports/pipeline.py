@@ -128,8 +128,13 @@ def import_file(
     Imports run one at a time (the `imports` lease): a receipt's two records pair only if the second
     is imported once the first is in.
     """
-    digest = digest or file_hash(path)
     name = name or file_name(path)
+    if format != "auto" and format not in {parser.format for parser in parsers}:
+        try:  # a format no parser has: the command's mistake, not the file's (nothing is recorded)
+            choose_parser(path, parsers, format)
+        except FileFormatError as exc:
+            return FileResult(name, None, "failed", reason=str(exc))
+    digest = digest or file_hash(path)
     with nullcontext() if dry_run else lease(container.sessions, IMPORTS):
         with unit_of_work(container.sessions) as session:
             earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()

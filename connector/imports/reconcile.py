@@ -133,6 +133,14 @@ def _application_revision(session: Session, document: ImportedDocument) -> int:
     return max(document.revision, (taken or 0) + 1)
 
 
+def currencies(session: Session, item_id: int) -> tuple[str, str]:
+    """(the receipt's currency, the currency of the customer it went to) of an applied item."""
+    item = session.get_one(ReconciliationItem, item_id)
+    document = session.get_one(ImportedDocument, item.document_id)
+    customer = session.get_one(Customer, item.customer_id)
+    return document.currency, customer.currency
+
+
 def import_actor(source: str, kind: str, external_id: str) -> str:
     """Who applied a waiting receipt when a payment record naming its customer was imported."""
     return f"import of {source} {kind.replace('_', ' ')} {external_id}"

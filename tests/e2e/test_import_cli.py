@@ -13,6 +13,7 @@ from sqlalchemy import select
 from connector.bootstrap import build_container
 from connector.db import unit_of_work
 from connector.imports.models import ImportedFile
+from connector.ledger.customers import NewCustomer
 from connector.settings import load_settings
 from tests.conftest import REPO, copy_example_config
 from tests.e2e.conftest import Result
@@ -134,3 +135,33 @@ def test_the_run_history_lists_runs_newest_first_and_the_failed_ones_on_their_ow
     shown = cli("runs", "--limit", "1").out
     assert shown.startswith(f"#{runs[0]['id']} import camt053: failed, started ")
     assert "    error: " in shown
+
+
+def test_an_unknown_format_name_is_refused_even_for_a_file_imported_before(cli: Cli, workspace: Path) -> None:
+    assert cli("import", "statement.xml").code == 0
+    refused = cli("import", "statement.xml", "--format", "bogus")
+    assert refused.code == 1
+    assert "unknown format 'bogus'" in refused.out
+    assert [run["status"] for run in json.loads(cli("runs", "--json").out)] == ["succeeded"]  # none recorded
+
+
+def test_applying_a_receipt_to_a_customer_of_another_currency_says_where_the_credit_shows(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", "statement.xml").code == 0
+    container = build_container(load_settings(), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            account_no = (
+                container.customers(session)
+                .create(NewCustomer("杭州青禾科技", "SME", "ZJ", "CNY"))
+                .account_no
+            )
+    finally:
+        container.close()
+    euro = next(i for i in json.loads(cli("reconcile", "list", "--json").out) if i["amount"].endswith("EUR"))
+
+    applied = cli("reconcile", "apply", str(euro["id"]), "--customer", account_no)
+
+    assert applied.code == 0, applied.err
+    assert f"note: the receipt is in EUR and {account_no}'s figures in CNY" in applied.out

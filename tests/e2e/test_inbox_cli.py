@@ -118,6 +118,7 @@ def test_the_inbox_archives_imported_files_by_content_hash_and_skips_the_same_by
         "format": "camt053",
         "status": "skipped",
         "counts": {},
+        "quarantined_before": 0,
         "moved_to": f"archive/{archived[0].name}",
     }
     assert list((inbox / "archive").iterdir()) == archived
@@ -145,6 +146,7 @@ def test_the_inbox_sets_an_unreadable_file_aside_with_the_reason_and_leaves_file
     assert "connector import failed/notes.txt [--format F]" in reason
     assert (inbox / "download.csv.part").exists(), "a partial download waits"
     assert fresh.exists(), "a file changed within the settle time waits for the next pass"
+    assert "1 file(s) still being written (taken once unchanged for 10 s)" in result.out
 
 
 def test_a_file_whose_name_is_not_utf8_is_imported_under_its_gbk_name_and_the_next_file_too(
