@@ -15,7 +15,7 @@ from rich.text import Text
 from sqlalchemy import select
 
 from connector.bootstrap import Container
-from connector.cli.context import err, out, report_problems, state
+from connector.cli.context import err, one_of, out, report_problems, state
 from connector.cli.output import dumps, money_text
 from connector.db import unit_of_work
 from connector.errors import ConfigError
@@ -78,6 +78,44 @@ def import_file(
         container, mappings, mapping.removesuffix(".toml"), read_records(file), "customers.import"
     )
     out.print(f"{file}: {_summary(counts)} (mapping set {mappings.digest[:12]})")
+
+
+@customers_app.command("list")
+def list_customers(
+    ctx: typer.Context,
+    search: Annotated[
+        str | None, typer.Option(help="Only those whose account number, name, e-mail or phone holds this.")
+    ] = None,
+    status: Annotated[str | None, typer.Option(help="active, inactive or merged.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Customers by account number, with class, region, currency, status and the CRMs holding them."""
+    one_of(status, ("active", "inactive", "merged"))
+    container = state(ctx).container()
+    with unit_of_work(container.sessions) as session:
+        found = container.customers(session).listed(search, status, limit)
+    if as_json:
+        rows = [
+            {
+                "account_no": c.account_no,
+                "name": c.name,
+                "type": c.customer_type,
+                "region": c.region,
+                "currency": c.currency,
+                "status": c.status,
+                "sources": sorted(c.backends),
+            }
+            for c in found
+        ]
+        out.print(dumps(rows), markup=False)
+        return
+    for c in found:
+        sources = ", ".join(sorted(c.backends)) or "no source record"
+        line = f"{c.account_no}  {c.name}  {c.customer_type} {c.region} {c.currency}  {c.status}  ({sources})"
+        out.print(line, markup=False)
+    more = " (--limit for more)" if len(found) == limit else ""
+    out.print(f"{len(found)} customer(s){more}", markup=False)
 
 
 @customers_app.command("show")

@@ -136,3 +136,17 @@ def test_a_survivors_balance_shows_the_merged_customers_and_owes_what_the_crm_is
     figures = json.loads(cli("customers", "figures", "INDCN00001", "--json").out)
     assert "120.00" in json.dumps(figures)
     assert "net receivable, with merged" in cli("ledger", "balance", "INDCN00001").out
+
+
+def test_list_finds_customers_by_name_e_mail_or_account_number_and_says_where_they_come_from(
+    cli: Cli, workspace: Path
+) -> None:
+    cli("customers", "import", "zoho_contacts", "contacts.csv")
+    every = json.loads(cli("customers", "list", "--json").out)
+    assert [c["account_no"] for c in every] == sorted(c["account_no"] for c in every)
+    [wang] = json.loads(cli("customers", "list", "--search", "WANG@ACME", "--json").out)
+    assert (wang["name"], wang["sources"]) == ("王小明", ["zoho.Contacts"])
+    shown = cli("customers", "list", "--search", "王小").out
+    assert shown.splitlines()[0].startswith(f"{wang['account_no']}  王小明  ")
+    assert shown.splitlines()[-1] == "1 customer(s)"
+    assert cli("customers", "list", "--status", "gone").code == 2
