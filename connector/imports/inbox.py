@@ -147,6 +147,6 @@ def _set_aside(inbox: Path, path: Path, reason: str) -> Path:
         target = failed / f"{path.stem}.{counter}{path.suffix}"
         counter += 1
     shutil.move(path, target)
-    hint = f"Once mended (or to name its format): connector import {FAILED}/{target.name} [--format F]"
+    hint = f"Once mended (or to name its format): connector import '{target.resolve()}' [--format F]"
     target.with_name(target.name + ".reason.txt").write_text(f"{reason}\n{hint}\n", encoding="utf-8")
     return target

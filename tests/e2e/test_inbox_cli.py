@@ -143,7 +143,7 @@ def test_the_inbox_sets_an_unreadable_file_aside_with_the_reason_and_leaves_file
     assert (inbox / "failed" / "notes.txt").exists()
     reason = (inbox / "failed" / "notes.txt.reason.txt").read_text(encoding="utf-8")
     assert "not a format the connector knows" in reason
-    assert "connector import failed/notes.txt [--format F]" in reason
+    assert f"connector import '{(inbox / 'failed' / 'notes.txt').resolve()}' [--format F]" in reason
     assert (inbox / "download.csv.part").exists(), "a partial download waits"
     assert fresh.exists(), "a file changed within the settle time waits for the next pass"
     assert "1 file(s) still being written (taken once unchanged for 10 s)" in result.out
