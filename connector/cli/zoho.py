@@ -148,7 +148,7 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     table = Table("module", "changes read up to", "deletions read up to")
     for stream in streams:
         table.add_row(
-            stream["module"], stream["changes_up_to"] or "never", stream["deletions_up_to"] or "never"
+            stream["module"], stream["changes_up_to"] or "never", stream["deletions_up_to"] or "none seen yet"
         )
     out.print(table)
     for key, count in sorted(outbox.items()):
