@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,14 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def fitted(text: str, limit: int) -> str:
+    """`text` within a column of `limit` characters: one too long is cut and told apart from others cut
+    the same way by a digest of the whole (the same text always fits the same way)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 18]}… {hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def database_error_text(exc: SQLAlchemyError) -> str:

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from connector.db import Base, BigId
 from connector.ledger.models import utcnow
 
+RESOLVER_LENGTH = 100  # characters of who resolved a queue item: a person, or an import
+
 
 class ImportedFile(Base):
     """A file seen by the import: the same bytes again are skipped, whatever the file is called."""
@@ -89,7 +91,7 @@ class ReconciliationItem(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_by: Mapped[str | None] = mapped_column(String(RESOLVER_LENGTH))
 
 
 class ReceiptApplication(Base):

@@ -38,7 +38,7 @@ from connector.documents import (
 from connector.errors import ConnectorError, FileFormatError
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
-from connector.imports.post import DocumentPoster, quarantine_input
+from connector.imports.post import DocumentPoster, SeenInFile, quarantine_input
 from connector.imports.rules import Accounts
 from connector.ledger.models import utcnow
 from connector.sync.leases import IMPORTS, lease
@@ -150,7 +150,9 @@ def import_file(
             return FileResult(name, None, "failed", reason=str(exc))
         scope = _Scope(rows, frozenset(accept_changes_at))
         if dry_run:
-            return _dry_run(container, scope, path, name, parser, progress)
+            # Compared with what this file posted before (a retry's dry run): the rollback undoes the rest.
+            known_as = earlier.id if earlier is not None else None
+            return _dry_run(container, scope, path, name, parser, progress, known_as)
         with unit_of_work(container.sessions) as session:
             file_id, run_id = _register(session, name, stored_path or path, digest, parser.format, earlier)
         result = FileResult(name, parser.format, "imported")
@@ -185,6 +187,7 @@ def _dry_run(
     name: str,
     parser: DocumentParser,
     progress: Callable[[int], None] | None,
+    file_id: int | None,
 ) -> FileResult:
     result = FileResult(name, parser.format, "dry-run")
     session = container.sessions()
@@ -193,7 +196,7 @@ def _dry_run(
         known = _known(container, session, None)
 
         def import_batch(batch: list[Parsed]) -> None:
-            result.counts += _import_batch(container, scope, session, known, batch, None, run)
+            result.counts += _import_batch(container, scope, session, known, batch, file_id, run)
 
         _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
     except FileFormatError as exc:
@@ -253,6 +256,7 @@ class _Scope:
 
     rows: Collection[int | None] | None
     accept_changes_at: frozenset[int | None]
+    seen: SeenInFile = field(default_factory=SeenInFile)  # what its earlier batches met
 
 
 def _import_batch(
@@ -282,6 +286,8 @@ def _import_batch(
         else:
             documents.append(item)
             continue
+        if isinstance(item, Document):
+            scope.seen.quarantined.add(SeenInFile.key(item))
         quarantine_input(session, container.cipher, run, run.source, item.origin, problem, file_id)
         counts["quarantined"] += 1
     counts["documents"] += len(documents)
@@ -295,6 +301,7 @@ def _import_batch(
             file_id,
             run,
             scope.accept_changes_at,
+            scope.seen,
         )
         counts += poster.post(documents)
     return counts

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
@@ -56,6 +57,21 @@ class Stored(NamedTuple):
     status: str
 
 
+@dataclass
+class SeenInFile:
+    """What the import of one file met in its earlier batches without recording it from this file: ids
+    found unchanged (recorded from another file before) and ids it quarantined. The same id again
+    further down is one document told twice: with other content it goes to a person, never over the
+    first (ids are kept as hashes: a million of them fit in a few tens of megabytes)."""
+
+    unchanged: set[int] = field(default_factory=set)
+    quarantined: set[int] = field(default_factory=set)
+
+    @staticmethod
+    def key(document: Document) -> int:
+        return hash((document.source, document.external_id))
+
+
 class DocumentPoster:
     def __init__(
         self,
@@ -67,6 +83,7 @@ class DocumentPoster:
         file_id: int | None,
         run: SyncRun | None,
         accept_changes_at: frozenset[int | None] = frozenset(),
+        seen: SeenInFile | None = None,
     ) -> None:
         self.session = session
         self.accept_changes_at = accept_changes_at  # rows whose changes a person accepted
@@ -79,6 +96,7 @@ class DocumentPoster:
         self.ledger = Ledger(session)
         self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days, accounts)
         self.outcomes = Outcomes(session, cipher, file_id)
+        self.seen = SeenInFile() if seen is None else seen
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -101,12 +119,12 @@ class DocumentPoster:
                     counts["quarantined"] += 1
                 else:
                     counts["unchanged"] += 1
+                    if earlier is None:
+                        self.seen.unchanged.add(SeenInFile.key(document))
                 continue
-            if known is not None and self._earlier_in_this_file(known, document):
-                self._quarantine(
-                    document,
-                    f"the same document appears again in the file with other content (row {known.row})",
-                )
+            repeated = self._repeated_in_file(known, document)
+            if repeated is not None:
+                self._quarantine(document, repeated)
                 counts["quarantined"] += 1
                 continue
             in_batch[key] = item.fingerprint
@@ -159,12 +177,23 @@ class DocumentPoster:
 
     # --- look-ups ----------------------------------------------------------------------------------
 
-    def _earlier_in_this_file(self, known: Stored, document: Document) -> bool:
-        """Whether `known` was posted from another row of the file being imported: the same id twice in
-        one file, far enough apart to be in different batches (a sorted export), is one document told
-        twice, never a later version of it."""
+    def _repeated_in_file(self, known: Stored | None, document: Document) -> str | None:
+        """Why `document` is one an earlier batch of this file met already (a sorted export puts one
+        document's rows far apart), with other content: never a later version of it; else None."""
+        hashed = SeenInFile.key(document)
+        if hashed in self.seen.quarantined:
+            return "the same document appears again in the file; an earlier row of it is in quarantine"
+        if hashed in self.seen.unchanged:
+            return "the same document appears again in the file with other content"
         row = document.origin.row
-        return known.file_id == self.file_id and row is not None and known.row not in (None, row)
+        if (
+            known is not None
+            and known.file_id == self.file_id
+            and row is not None
+            and known.row not in (None, row)
+        ):
+            return f"the same document appears again in the file with other content (row {known.row})"
+        return None
 
     def _stored(self, documents: Sequence[Document]) -> dict[tuple[str, str], Stored]:
         """What was recorded of the batch's documents imported before, by (source, external id)."""
@@ -495,6 +524,7 @@ class DocumentPoster:
         return "receipts_unapplied"
 
     def _quarantine(self, document: Document, reason: str) -> None:
+        self.seen.quarantined.add(SeenInFile.key(document))
         quarantine_input(
             self.session,
             self.cipher,

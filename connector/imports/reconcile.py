@@ -16,10 +16,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connector.db import fitted
 from connector.errors import ReconcileError
-from connector.imports.models import ImportedDocument, ImportedFile, ReceiptApplication, ReconciliationItem
+from connector.imports.models import (
+    RESOLVER_LENGTH,
+    ImportedDocument,
+    ImportedFile,
+    ReceiptApplication,
+    ReconciliationItem,
+)
 from connector.imports.payer import Payer
-from connector.imports.rules import APPLICATION_SOURCE, Accounts, application_entry
+from connector.imports.rules import APPLICATION_SOURCE, Accounts, application_entry, application_id
 from connector.ledger.entries import Voucher
 from connector.ledger.models import Customer, CustomerBalance, JournalEntry, utcnow
 from connector.ledger.posting import Ledger
@@ -126,7 +133,7 @@ def _application_revision(session: Session, document: ImportedDocument) -> int:
     taken = session.scalar(
         select(func.max(JournalEntry.revision)).where(
             JournalEntry.source == APPLICATION_SOURCE,
-            JournalEntry.external_id == f"{document.source}:{document.external_id}",
+            JournalEntry.external_id == application_id(document.source, document.external_id),
             JournalEntry.is_reversal.is_(False),
         )
     )
@@ -142,8 +149,9 @@ def currencies(session: Session, item_id: int) -> tuple[str, str]:
 
 
 def import_actor(source: str, kind: str, external_id: str) -> str:
-    """Who applied a waiting receipt when a payment record naming its customer was imported."""
-    return f"import of {source} {kind.replace('_', ' ')} {external_id}"
+    """Who applied a waiting receipt when a payment record naming its customer was imported (as the
+    item's `resolved_by` keeps it)."""
+    return fitted(f"import of {source} {kind.replace('_', ' ')} {external_id}", RESOLVER_LENGTH)
 
 
 def undo_application_by(
@@ -161,9 +169,11 @@ def undo_application_by(
     ).first()
     if item is None or item.entry_id is None:
         return False
+    document = session.get_one(ImportedDocument, document_id)
+    if document.status == "reversed":  # the bank returned the receipt (or a person reversed it): it
+        return False  # and its application are reversed already, and it waits for nobody
     if ledger.reversed_by(item.entry_id) is None:
         ledger.reverse(item.entry_id, posting_date=on, memo=memo, voucher=voucher)
-    document = session.get_one(ImportedDocument, document_id)
     item.status, item.customer_id, item.entry_id = "open", None, None
     item.resolved_at, item.resolved_by, item.note = None, None, ""
     document.customer_id, document.status = None, "unapplied"

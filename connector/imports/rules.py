@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from connector.documents import Document, compact_account
+from connector.db import fitted
+from connector.documents import MAX_ID, Document, compact_account
 from connector.ledger.entries import EntryDraft, Line, Voucher
 from connector.money import Money
 from connector.settings import ChartSettings
@@ -145,6 +146,11 @@ def receipt_entry(
     return _draft(document, revision, f"receipt {label}", lines)
 
 
+def application_id(source: str, external_id: str) -> str:
+    """The id of a receipt's application entries: its own source and id, within the ledger's id column."""
+    return fitted(f"{source}:{external_id}", MAX_ID)
+
+
 def application_entry(
     source: str,
     external_id: str,
@@ -162,7 +168,7 @@ def application_entry(
     is reversed with it: its new revision is applied anew.)"""
     return EntryDraft(
         source=APPLICATION_SOURCE,
-        external_id=f"{source}:{external_id}",
+        external_id=application_id(source, external_id),
         revision=revision,
         document_date=received_on,  # when the money came: the day the customer paid
         posting_date=on,

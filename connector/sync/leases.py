@@ -9,7 +9,6 @@ holds it (`LeaseHeldError`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -23,7 +22,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.db import unit_of_work
+from connector.db import fitted, unit_of_work
 from connector.errors import LeaseHeldError
 from connector.sync.models import JobLease
 
@@ -49,7 +48,7 @@ def lease(
     now: Callable[[], int] = _now_ms,
 ) -> Iterator[None]:
     """Hold the lease `name` for the block: waiting for it, or raising `LeaseHeldError` if not `wait`."""
-    name = stored_name(name)
+    name = fitted(name, MAX_NAME)  # an inbox's deep path may be longer than the table keeps
     holder = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"[:MAX_NAME]
     span = int(lease_seconds * 1000)
     told = False
@@ -72,14 +71,6 @@ def lease(
         renewer.join()
         with unit_of_work(sessions) as session:
             session.execute(delete(JobLease).where(JobLease.name == name, JobLease.holder == holder))
-
-
-def stored_name(name: str) -> str:
-    """`name` as the lease table keeps it: one too long (an inbox's deep path) is cut and told apart
-    from others cut the same way by a digest of the whole."""
-    if len(name) <= MAX_NAME:
-        return name
-    return f"{name[: MAX_NAME - 18]}… {hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
 def _take(sessions: sessionmaker[Session], name: str, holder: str, at: int, span: int) -> str | None:

@@ -615,3 +615,78 @@ def test_a_kingdee_voucher_export_posts_its_receivable_lines_once(
     again = import_file(container, vouchers, parsers, again=True)
     assert again.counts["unchanged"] == 5
     assert_ledger_verifies(container)
+
+
+@pytest.mark.parametrize("batch_size", [2, 10_000])
+def test_an_id_told_twice_in_a_later_export_too_is_never_reposted_over_the_first(
+    container: Container,
+    customers: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_size: int,
+) -> None:
+    imports = container.settings.imports.model_copy(update={"batch_size": batch_size})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    acme = customers["acme"]
+    rows = [
+        invoice("INV-70", acme, "10.00"),
+        invoice("INV-71", acme, "20.00"),
+        invoice("INV-72", acme, "40.00"),
+        invoice("INV-70", acme, "80.00"),
+    ]
+    import_file(container, write(tmp_path / "jan.jsonl", *rows), PARSERS)
+
+    feb = import_file(
+        container, write(tmp_path / "feb.jsonl", *rows, invoice("INV-73", acme, "1.00")), PARSERS
+    )
+
+    assert (feb.counts["reposted"], feb.counts["quarantined"]) == (0, 1)
+    assert receivable(container, acme) == Money.of("71.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+@pytest.mark.parametrize("batch_size", [2, 10_000])
+def test_an_id_whose_first_row_went_to_quarantine_is_quarantined_again_further_down(
+    container: Container,
+    customers: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_size: int,
+) -> None:
+    imports = container.settings.imports.model_copy(update={"batch_size": batch_size})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "a.jsonl",
+        invoice("INV-74", "NOBODY", "10.00"),  # no customer: quarantined
+        invoice("INV-75", acme, "20.00"),
+        invoice("INV-76", acme, "40.00"),
+        invoice("INV-74", acme, "80.00"),  # the same invoice, said otherwise
+    )
+
+    result = import_file(container, path, PARSERS)
+
+    assert result.counts["quarantined"] == 2
+    assert receivable(container, acme) == Money.of("60.00", "CNY")
+
+
+def test_a_dry_run_of_a_retry_says_what_the_retry_does_for_an_id_told_twice(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imports = container.settings.imports.model_copy(update={"batch_size": 2})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    acme = customers["acme"]
+    path = write(
+        tmp_path / "sorted.jsonl",
+        invoice("INV-77", acme, "10.00"),
+        invoice("INV-78", acme, "20.00"),
+        invoice("INV-79", acme, "40.00"),
+        invoice("INV-77", acme, "80.00"),
+    )
+    import_file(container, path, PARSERS)
+
+    dry = import_file(container, path, PARSERS, again=True, rows=[4], dry_run=True)
+    real = import_file(container, path, PARSERS, again=True, rows=[4])
+
+    assert dry.counts["quarantined"] == real.counts["quarantined"] == 1
+    assert dry.counts["reposted"] == real.counts["reposted"] == 0

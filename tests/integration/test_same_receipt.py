@@ -333,6 +333,50 @@ def test_a_payment_whose_bank_line_the_bank_returned_before_it_came_posts_nothin
     assert_ledger_verifies(container)
 
 
+def test_a_payment_changed_after_the_bank_returned_the_line_it_applied_does_not_bring_the_line_back(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(
+        container, write(tmp_path / "b1.jsonl", line("B-50", "500.00", "2026-03-02", payer="张三")), PARSERS
+    )
+    first = write(tmp_path / "p1.jsonl", payment("P-50", acme, "500.00", "2026-03-02"))
+    assert import_file(container, first, PARSERS).counts["receipts_linked"] == 1
+    returned = write(tmp_path / "b2.jsonl", line("B-51", "-500.00", "2026-03-06", bank_reversal=True))
+    import_file(container, returned, PARSERS)
+    assert owes(container, acme) == Money.zero("CNY")
+
+    edited = write(
+        tmp_path / "p2.jsonl", payment("P-50", acme, "500.00", "2026-03-02", references=["edited"])
+    )
+    again = import_file(container, edited, PARSERS)
+
+    assert (again.counts["quarantined"], again.counts.get("receipts_linked", 0)) == (1, 0)
+    assert statuses(container)["B-50"][0] == "reversed"
+    assert owes(container, acme) == Money.zero("CNY")  # no credit for money the bank sent back
+    assert_ledger_verifies(container)
+
+
+def test_long_ids_of_a_line_and_the_payment_that_applies_it_fit_every_column_they_end_up_in(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    line_id, payment_id = "B-" + "8" * 197, "P-" + "9" * 80
+    waiting = write(tmp_path / "b.jsonl", line(line_id, "500.00", "2026-03-02", payer="张三"))
+    assert import_file(container, waiting, PARSERS).counts["receipts_unapplied"] == 1
+    books = write(tmp_path / "p.jsonl", payment(payment_id, acme, "500.00", "2026-03-02"))
+
+    assert import_file(container, books, PARSERS).counts["receipts_linked"] == 1
+
+    assert owes(container, acme) == Money.of("-500.00", "CNY")
+    changed = write(
+        tmp_path / "p2.jsonl", payment(payment_id, acme, "500.00", "2026-03-02", references=["x"])
+    )
+    assert import_file(container, changed, PARSERS).counts["receipts_linked"] == 1  # undone, applied again
+    assert owes(container, acme) == Money.of("-500.00", "CNY")
+    assert_ledger_verifies(container)
+
+
 def test_a_statement_line_linked_to_a_payment_counts_as_matched_in_the_statement_report(
     container: Container, tmp_path: Path
 ) -> None:
