@@ -2,8 +2,10 @@
 (kind = "voucher"): 金蝶 Kingdee and 用友 Yonyou write one row per entry line (分录), the voucher's
 lines consecutive.
 
-Each voucher is read whole: its debits and credits must agree in each currency, else the voucher is one
-`Problem` covering its rows (none of its lines is posted). A line on a customers' receivable account
+The file is read whole and its lines gathered by voucher wherever they stand (a page's repeated header
+row, an export sorted by account); rows without voucher, account or date (totals) are skipped. Each
+voucher's debits and credits must agree in each currency, else the voucher is one `Problem` covering its
+rows (none of its lines is posted). A line on a customers' receivable account
 (the mapping's `receivable` pattern, 1122 by default) becomes a document of the line's customer:
 
 * its debit: an invoice (the receivable grows);
@@ -11,9 +13,12 @@ Each voucher is read whole: its debits and credits must agree in each currency, 
   customer paid), else a credit note (a sales return, a discount, a write-off). A receipt names that
   bank line's account code as its deposit account.
 
-Red-ink (红字) lines, negative amounts, count on the other side. The document's id is the voucher's key
-— its period (the mapping's `period`, else the date's year and month: voucher numbers restart each
-period), type word and number — and the line's place in the voucher: `2026-03-记-12#2`.
+Red-ink (红字) lines, negative amounts, count on the other side; a receivable raised while money leaves
+the bank (a receipt returned or refunded) is a `Problem`: a person reverses the receipt it undoes. A
+receivable line naming no customer takes the one its voucher's other lines name. The document's id is
+the voucher's key — its period (the mapping's `period`, else the date's year and month: voucher numbers
+restart each period), type word and number — and the line's rank among the voucher's receivable lines
+by customer, account, side and amount, whatever order the export gives them: `2026-03-记-12#2`.
 """
 
 from __future__ import annotations
@@ -87,23 +92,19 @@ class VoucherExport(ExportFile):
             columns = ", ".join(map(repr, dict.fromkeys(missing)))
             raise FileFormatError(f"{name}: no column {columns}; its columns: {', '.join(header.names)}")
         skips = compile_skips(self.mapping.skip, header)
-        voucher: list[_Line] = []
-        current: tuple[str, ...] | None = None
+        vouchers: dict[tuple[str, ...], list[_Line]] = {}  # the whole file: a voucher's lines may be apart
         for row in table:
             if row.error is not None:
                 yield Problem(Origin(name, row.number, row.raw), row.error)
                 continue
-            if is_skipped(skips, row):
+            if is_skipped(skips, row) or Header.of(row).keys == header.keys:  # a page's repeated header
                 continue
             line = _read(fields, row)
-            key = self._key(line.values)
-            if key != current and voucher:
-                yield from self._voucher(voucher, references, name)
-                voucher = []
-            current = key
-            voucher.append(line)
-        if voucher:
-            yield from self._voucher(voucher, references, name)
+            if not any(line.values.get(t) for t in ("voucher_number", "ledger_account", "date")):
+                continue  # a totals or caption row: no voucher, no account, no date
+            vouchers.setdefault(self._key(line.values), []).append(line)
+        for lines in vouchers.values():
+            yield from self._voucher(lines, references, name)
 
     def _needed(self, field: FieldMap) -> bool:
         return (
@@ -138,17 +139,29 @@ class VoucherExport(ExportFile):
         if unbalanced:
             yield Problem(whole, f"voucher {label} ({span}) does not balance: {unbalanced}")
             return
-        banked = [e for e in entries if self._bank.search(e.account) and e.net > 0]
-        for place, entry in enumerate(entries, start=1):
-            if not self._receivable.search(entry.account) or entry.net == 0:
+        money_in = sum(e.net for e in entries if self._bank.search(e.account))
+        receivable = sorted(
+            (e for e in entries if self._receivable.search(e.account) and e.net != 0),
+            key=lambda e: (_party_key(e.values), e.account, e.net < 0, abs(e.net), e.row.number),
+        )
+        named = {_party_key(e.values) for e in entries if _party_key(e.values) != ("", "", "")}
+        for rank, entry in enumerate(receivable, start=1):  # its place by content: rows may come reordered
+            if entry.net > 0 and money_in < 0:
+                yield Problem(
+                    Origin(name, entry.row.number, entry.row.raw),
+                    f"voucher {label}: a receivable raised as money leaves the bank (a receipt returned or "
+                    "refunded, red ink): reverse the receipt it undoes with `connector ledger reverse`",
+                )
                 continue
-            kind: DocumentKind = "invoice" if entry.net > 0 else "payment" if banked else "credit_note"
+            kind: DocumentKind = "invoice" if entry.net > 0 else "payment" if money_in > 0 else "credit_note"
             values = entry.values
+            if _party_key(values) == ("", "", "") and len(named) == 1:  # the customer on another line
+                values = {**values, **dict(zip(PARTY_TARGETS, next(iter(named)), strict=True))}
             said = tuple(dict.fromkeys(text for target in references if (text := _text(values.get(target)))))
             yield Document(
                 kind=kind,
                 source=self.format,
-                external_id=f"{label}#{place}",
+                external_id=f"{label}#{rank}",
                 date=entry.date,
                 amount=Money(abs(entry.net), entry.currency),
                 origin=Origin(name, entry.row.number, entry.row.raw),
@@ -160,8 +173,16 @@ class VoucherExport(ExportFile):
                 ),
                 number=label,
                 references=said,
-                account=banked[0].account if kind == "payment" else None,
+                account=self._deposited(entries, entry) if kind == "payment" else None,
             )
+
+    def _deposited(self, entries: Sequence[_Entry], receipt: _Entry) -> str | None:
+        """The bank account a receipt went to: the bank line of its amount, else the largest."""
+        banked = [e for e in entries if self._bank.search(e.account) and e.net > 0]
+        if not banked:
+            return None
+        same = [e for e in banked if e.net == -receipt.net]
+        return (same or sorted(banked, key=lambda e: -e.net))[0].account
 
     def _label(self, values: dict[str, Any]) -> str:
         number = _text(values.get("voucher_number"))
@@ -191,6 +212,14 @@ class VoucherExport(ExportFile):
             raise RowError(f"row {line.row.number}: a line is a debit or a credit, not both")
         net = _minor(debit, currency, "debit") - _minor(credit, currency, "credit")
         return _Entry(line.row, account, currency, net, date, values)
+
+
+PARTY_TARGETS = ("party_name", "party_account_no", "party_external_id")
+
+
+def _party_key(values: dict[str, Any]) -> tuple[str, str, str]:
+    name, account_no, external_id = (_text(values.get(target)) or "" for target in PARTY_TARGETS)
+    return name, account_no, external_id
 
 
 def _read(fields: tuple[CompiledField, ...], row: Row) -> _Line:

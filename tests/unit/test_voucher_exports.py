@@ -42,10 +42,10 @@ def test_a_gbk_kingdee_voucher_export_gives_each_receivable_line_as_invoice_rece
     found = parse(shipped, "export_kingdee_vouchers", FIXTURES / "kingdee_vouchers.csv")
     assert documents(found) == [
         ("invoice", "2026-03-记-1#1", Money.of("11300.00", "CNY"), "C0001", None),
-        ("payment", "2026-03-收-2#2", Money.of("8000.00", "CNY"), "C0002", "100201"),  # the bank was debited
-        ("credit_note", "2026-03-转-3#2", Money.of("500.00", "CNY"), "C0001", None),  # a sales return
-        ("payment", "2026-03-收-6#2", Money.of("1000.00", "CNY"), "C0001", "100201"),
-        ("payment", "2026-03-收-6#3", Money.of("2000.00", "CNY"), "C0002", "100201"),
+        ("payment", "2026-03-收-2#1", Money.of("8000.00", "CNY"), "C0002", "100201"),  # the bank was debited
+        ("credit_note", "2026-03-转-3#1", Money.of("500.00", "CNY"), "C0001", None),  # a sales return
+        ("payment", "2026-03-收-6#1", Money.of("1000.00", "CNY"), "C0001", "100201"),
+        ("payment", "2026-03-收-6#2", Money.of("2000.00", "CNY"), "C0002", "100201"),
         (
             "credit_note",
             "2026-03-记-7#1",
@@ -74,7 +74,7 @@ def test_a_yonyou_voucher_workbook_reads_its_customer_from_the_auxiliary_columns
     found = parse(shipped, "export_yonyou_vouchers", FIXTURES / "yonyou_vouchers.xlsx")
     assert documents(found) == [
         ("invoice", "2026-03-记-0012#1", Money.of("22600", "CNY"), "010001", None),
-        ("payment", "2026-03-收-0003#2", Money.of("12000", "CNY"), "010001", "100201"),
+        ("payment", "2026-03-收-0003#1", Money.of("12000", "CNY"), "010001", "100201"),
     ]
     assert not [p for p in found if isinstance(p, Problem)]
 
@@ -129,3 +129,65 @@ def test_a_voucher_mapping_names_its_unknown_and_missing_targets() -> None:
         ("fields[1].target", "unknown target 'debt' — did you mean 'debit'?"),
         ("fields", f"a voucher mapping needs a field for {missing}"),
     ]
+
+
+VOUCHER_HEADER = "日期,凭证字,凭证号,摘要,科目代码,核算项目,币别,借方金额,贷方金额"
+
+
+def write_vouchers(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "v.csv"
+    path.write_text("\n".join([VOUCHER_HEADER, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_voucher_exported_again_with_its_lines_in_another_order_gives_the_same_documents(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    lines = [
+        "2026/3/9,收,6,合并收款,100201,,人民币,3000.00,",
+        "2026/3/9,收,6,合并收款,1122,C0001 上海星辰贸易有限公司,人民币,,1000.00",
+        "2026/3/9,收,6,合并收款,1122,C0002 深圳海川电子有限公司,人民币,,2000.00",
+    ]
+    before = documents(parse(shipped, "export_kingdee_vouchers", write_vouchers(tmp_path, *lines)))
+    after = documents(parse(shipped, "export_kingdee_vouchers", write_vouchers(tmp_path, *reversed(lines))))
+    assert sorted(before) == sorted(after)
+    assert [d[1] for d in before] == ["2026-03-收-6#1", "2026-03-收-6#2"]
+
+
+def test_a_voucher_split_by_a_page_break_or_another_voucher_is_read_whole_and_totals_rows_are_skipped(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    path = write_vouchers(
+        tmp_path,
+        "2026/3/9,收,6,合并收款,100201,,人民币,1000.00,",
+        "2026/3/9,收,6,合并收款,1122,C0001 上海星辰贸易有限公司,人民币,,1000.00",
+        VOUCHER_HEADER,  # the next page's header
+        "2026/3/9,记,7,办公费,6602,,人民币,50.00,",
+        "2026/3/9,收,6,合并收款,100201,,人民币,1000.00,",
+        "2026/3/9,收,6,合并收款,1122,C0001 上海星辰贸易有限公司,人民币,,1000.00",
+        "2026/3/9,记,7,办公费,100201,,人民币,,50.00",
+        ",,,合计,,,,2050.00,2050.00",
+    )
+    found = parse(shipped, "export_kingdee_vouchers", path)
+    assert [p for p in found if isinstance(p, Problem)] == []
+    assert documents(found) == [
+        ("payment", "2026-03-收-6#1", Money.of("1000.00", "CNY"), "C0001", "100201"),
+        ("payment", "2026-03-收-6#2", Money.of("1000.00", "CNY"), "C0001", "100201"),
+    ]
+
+
+def test_a_red_ink_reversal_of_a_receipt_goes_to_a_person_and_a_customer_named_on_the_bank_line_only_counts(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    path = write_vouchers(
+        tmp_path,
+        "2026/3/9,收,3,冲销 收-2 退票,100201,,人民币,-1000.00,",
+        "2026/3/9,收,3,冲销 收-2 退票,1122,C0001 上海星辰贸易有限公司,人民币,,-1000.00",
+        "2026/3/10,收,4,收款,100201,C0002 深圳海川电子有限公司,人民币,700.00,",
+        "2026/3/10,收,4,收款,1122,,人民币,,700.00",
+    )
+    found = parse(shipped, "export_kingdee_vouchers", path)
+    [returned] = [p for p in found if isinstance(p, Problem)]
+    assert returned.origin.row == 3
+    assert "a receivable raised as money leaves the bank" in returned.reason
+    assert documents(found) == [("payment", "2026-03-收-4#1", Money.of("700.00", "CNY"), "C0002", "100201")]
