@@ -81,9 +81,26 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# PostgreSQL over a network that stops answering (a partition, a frozen server) would hold a connection
+# attempt or a query for minutes: connecting gives up after 10 s, and a connection whose data goes
+# unacknowledged for 30 s is dropped (libpq's tcp_user_timeout, with keepalives for an idle one).
+POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
-    engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection,
+    PostgreSQL connection and network timeouts."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo)
+    else:
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args=POSTGRES_CONNECT_ARGS)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from connector.bootstrap import Container
 from connector.cli.context import err, one_of, out, report_problems, state
@@ -95,6 +96,16 @@ def list_customers(
     container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         found = container.customers(session).listed(search, status, limit)
+        merged = [c.id for c in found if c.status == "merged"]
+        survivor = aliased(Customer)
+        into = {
+            customer_id: account_no
+            for customer_id, account_no in session.execute(
+                select(Customer.id, survivor.account_no)
+                .join(survivor, survivor.id == Customer.merged_into_id)
+                .where(Customer.id.in_(merged))
+            )
+        }
     if as_json:
         rows = [
             {
@@ -104,6 +115,7 @@ def list_customers(
                 "region": c.region,
                 "currency": c.currency,
                 "status": c.status,
+                "merged_into": into.get(c.id),
                 "sources": sorted(c.backends),
             }
             for c in found
@@ -112,7 +124,10 @@ def list_customers(
         return
     for c in found:
         sources = ", ".join(sorted(c.backends)) or "no source record"
-        line = f"{c.account_no}  {c.name}  {c.customer_type} {c.region} {c.currency}  {c.status}  ({sources})"
+        status_text = f"merged into {into[c.id]}" if c.id in into else c.status
+        line = (
+            f"{c.account_no}  {c.name}  {c.customer_type} {c.region} {c.currency}  {status_text}  ({sources})"
+        )
         out.print(line, markup=False)
     more = " (--limit for more)" if len(found) == limit else ""
     out.print(f"{len(found)} customer(s){more}", markup=False)

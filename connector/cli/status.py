@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from connector.cli.context import out, state
 from connector.cli.output import dumps
@@ -28,13 +29,13 @@ def status_command(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--
 def show(taken: Snapshot) -> None:
     runs = Table("job", "source", "status", "finished", "last success", "error", title="latest runs")
     for run in taken.runs:
-        runs.add_row(
-            run.job,
-            run.source,
+        runs.add_row(  # as plain text: a file's name or an error may hold [brackets]
+            Text(run.job),
+            Text(run.source),
             run.status,
             _when(run.finished_at) or f"started {_when(run.started_at)}",
             _when(run.last_success_at) or "never",
-            run.error or "",
+            Text(run.error or ""),
         )
     out.print(runs)
     for source, count in taken.quarantine_open.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import tomllib
@@ -221,9 +220,9 @@ def parse_mapping_texts(
 def _misspelt_targets(
     folder: Path, texts: Mapping[str, str], maps: Mapping[str, MappingFile], policy: CustomerPolicy
 ) -> list[MappingProblem]:
-    """Inbound targets that nothing reads but that are a letter or two from a field read (`e_mail`):
-    a typo would drop the field silently. A target far from every read field (`industry`) is kept with
-    the record, for rules to come."""
+    """Inbound targets that nothing reads but that are a letter or two from a field read (`e_mail`,
+    `nmae`): a typo would drop the field silently. Any other target (`industry`, `phone2`, `company_id`:
+    a field of its own) is kept with the record, for rules to come."""
     read = sorted(set(MASTER_FIELDS) | policy.fields_read())
     found = []
     for stem, mapping in maps.items():
@@ -231,12 +230,38 @@ def _misspelt_targets(
             continue
         name = f"{stem}.toml"
         for index, mapped in enumerate(mapping.fields):
-            near = difflib.get_close_matches(mapped.target, read, n=1, cutoff=0.8)
-            if mapped.target not in read and near:
-                message = f"target '{mapped.target}' is read by nothing — did you mean '{near[0]}'?"
+            near = _misspelling_of(mapped.target, read)
+            if near is not None:
+                message = f"target '{mapped.target}' is read by nothing — did you mean '{near}'?"
                 line = _line_of(texts[name], ["fields", index, "target"])
                 found.append(MappingProblem(folder / name, line, f"fields[{index}].target", message))
     return found
+
+
+def _misspelling_of(target: str, read: Sequence[str]) -> str | None:
+    """The read field `target` is a typo of: at most two edits from it, and no name built on it."""
+    if target in read:
+        return None
+    for known in read:
+        built_on = target.startswith(known) or known.startswith(target)
+        if not built_on and abs(len(target) - len(known)) <= 2 and _edits(target, known) <= 2:
+            return known
+    return None
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance, an adjacent swap counting one edit (`nmae` is one from `name`)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i]
+        for j, y in enumerate(b, start=1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def load_mapping_set(folder: Path) -> tuple[MappingSet | None, list[MappingProblem]]:

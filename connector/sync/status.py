@@ -132,6 +132,7 @@ def container_snapshot(container: Container) -> Snapshot:
     credits: list[CreditState] = []
     if container.settings.zoho.enabled:
         meter = container.zoho.meter
+        meter.flush()  # this process's spending written, every replica's read back
         credits.append(CreditState("zoho", meter.budget, meter.remaining()))
     with unit_of_work(container.sessions) as session:
         return read_snapshot(session, datetime.now(UTC), credits)

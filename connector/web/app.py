@@ -4,6 +4,7 @@ while the database answers), and the read-only `/status`, `/status.json` and `/m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy import text
@@ -17,7 +18,7 @@ from connector.bootstrap import Container
 from connector.job_board import JobBoard
 from connector.sync.status import container_snapshot
 from connector.web.notify import notification_routes
-from connector.web.status import status_routes
+from connector.web.status import ANSWER_SECONDS, status_routes
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,11 @@ def build_web_app(container: Container, board: JobBoard | None = None) -> Starle
         return True
 
     async def health(request: Request) -> Response:
-        if await run_in_threadpool(database_answers):
+        try:
+            answers = await asyncio.wait_for(run_in_threadpool(database_answers), ANSWER_SECONDS)
+        except TimeoutError:
+            answers = False
+        if answers:
             return JSONResponse({"status": "ok", "message": "healthy"})
         return JSONResponse({"status": "error", "message": "database unavailable"}, 503)
 

@@ -8,6 +8,7 @@ jobs' figures, so that an alert can fire on it; the status pages answer 503.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -27,14 +28,18 @@ from connector.sync.status import Snapshot
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 30
+ANSWER_SECONDS = 5.0  # Prometheus gives a scrape 10 s by default
 
 
 def status_routes(snapshot: Callable[[], Snapshot], board: JobBoard | None) -> list[BaseRoute]:
     """The three views; `snapshot` reads the database (in a worker thread), `board` is the daemon's."""
 
     async def read() -> Snapshot | None:
-        try:
-            return await run_in_threadpool(snapshot)
+        try:  # within a scrape's time: a database that does not answer soon is down for the views
+            return await asyncio.wait_for(run_in_threadpool(snapshot), ANSWER_SECONDS)
+        except TimeoutError:
+            log.error("status: the database did not answer within %s s", ANSWER_SECONDS)
+            return None
         except Exception:
             log.exception("status: the database does not answer")
             return None

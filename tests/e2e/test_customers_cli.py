@@ -150,3 +150,10 @@ def test_list_finds_customers_by_name_e_mail_or_account_number_and_says_where_th
     assert shown.splitlines()[0].startswith(f"{wang['account_no']}  王小明  ")
     assert shown.splitlines()[-1] == "1 customer(s)"
     assert cli("customers", "list", "--status", "gone").code == 2
+    [by_phone] = json.loads(cli("customers", "list", "--search", "138-0013-8000", "--json").out)
+    assert by_phone["account_no"] == wang["account_no"]  # stored +8613800138000, found as dialled
+    others = [c["account_no"] for c in every if c["account_no"] != wang["account_no"]]
+    assert cli("customers", "merge", others[0], wang["account_no"], "--reason", "same person").code == 0
+    [merged] = json.loads(cli("customers", "list", "--search", "王小明", "--json").out)
+    assert (merged["status"], merged["merged_into"]) == ("merged", others[0])
+    assert f"merged into {others[0]}" in cli("customers", "list", "--search", "王小明").out

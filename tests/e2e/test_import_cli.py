@@ -165,3 +165,10 @@ def test_applying_a_receipt_to_a_customer_of_another_currency_says_where_the_cre
 
     assert applied.code == 0, applied.err
     assert f"note: the receipt is in EUR and {account_no}'s figures in CNY" in applied.out
+
+
+def test_status_shows_a_failed_files_name_with_brackets_as_it_is(cli: Cli, workspace: Path) -> None:
+    (workspace / "stmt[march].xml").write_text("<Document><BkToCstmrStmt>", encoding="utf-8")
+    assert cli("import", "stmt[march].xml", "--format", "camt053").code == 1
+    shown = " ".join(cli("status").out.split())
+    assert "stmt[march].xml" in shown

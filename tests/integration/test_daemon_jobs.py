@@ -4,14 +4,15 @@ process's turn never stops the scheduler."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
 
 from connector.bootstrap import Container
-from connector.daemon import Job, run_job, scheduled_jobs
+from connector.daemon import Job, _spending_told, run_job, scheduled_jobs
 from connector.settings import DaemonSettings, ZohoSettings
+from connector.sync.credits import DatabaseSpendingLog
 from connector.sync.leases import lease
 
 
@@ -64,3 +65,24 @@ def test_a_job_another_replica_is_running_is_not_run_here(
         run_job(container, job, lambda: tried_again.append(True))
     assert "zoho pull: not run now, scheduled zoho pull is running elsewhere now" in caplog.text
     assert tried_again == [True]  # once its lease is over, should its holder have died
+
+
+def test_a_zoho_job_writes_the_api_credits_it_spent_when_it_ends(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zoho = ZohoSettings(enabled=True, client_id="1000.X", client_secret=SecretStr("s"))
+    with_settings(container, monkeypatch, zoho=zoho)
+    monkeypatch.delitem(container.__dict__, "zoho", raising=False)  # built anew with these settings
+    meter = container.zoho.meter
+
+    def calls_zoho(_: Container) -> str:
+        meter.charge(7, "a page of Contacts")
+        return "1 page"
+
+    assert _spending_told(container, calls_zoho)() == "1 page"
+
+    assert (
+        DatabaseSpendingLog(container.sessions).spent_since("zoho", datetime.now(UTC) - timedelta(days=1))
+        == 7
+    )
+    container.__dict__.pop("zoho").close()

@@ -4,12 +4,15 @@ PostgreSQL: read from the database, so every replica tells the same; counts and 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import create_engine
+from starlette.applications import Starlette
 
 from adapters.statements.camt053 import Camt053Parser
 from connector.bootstrap import Container
@@ -20,7 +23,8 @@ from connector.job_board import JobBoard
 from connector.ledger.models import Customer
 from connector.sync.models import OutboxItem
 from connector.sync.runs import finish_run, start_run
-from connector.sync.status import container_snapshot
+from connector.sync.status import Snapshot, container_snapshot
+from connector.web import status as web_status
 from connector.web.app import build_web_app
 from tests.conftest import REPO
 
@@ -140,3 +144,27 @@ def test_with_the_database_gone_metrics_say_so_and_the_status_pages_answer_503(
     assert 'connector_job_runs_total{job="inbox",outcome="done"} 1.0' in metrics.text
     assert get(container, "/status", board).status_code == 503
     assert get(container, "/status.json", board).status_code == 503
+
+
+def test_a_database_that_stops_answering_is_down_for_the_views_within_a_scrapes_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(web_status, "ANSWER_SECONDS", 0.2)
+    release = threading.Event()
+
+    def hanging() -> Snapshot:  # a partitioned network: the query never comes back
+        release.wait(10)
+        raise RuntimeError("gone")
+
+    app = Starlette(routes=web_status.status_routes(hanging, None))
+
+    async def scrape() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://connector.test") as client:
+            return await client.get("/metrics")
+
+    started = time.monotonic()
+    answer = asyncio.run(scrape())
+    release.set()
+    assert time.monotonic() - started < 5
+    assert "connector_database_up 0.0" in answer.text

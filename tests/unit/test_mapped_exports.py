@@ -605,3 +605,28 @@ def test_a_yonyou_sales_invoice_list_with_a_red_invoice(shipped: MappingSet) -> 
     }
     assert invoices["XS2026030"].due_date == dt.date(2026, 4, 2)
     assert not _problems(found)
+
+
+@pytest.mark.parametrize(
+    ("target", "refused"),
+    [
+        ("e_mail", "email"),
+        ("nmae", "name"),
+        ("adress", "address"),
+        ("phone2", None),
+        ("company_id", None),
+        ("country_id", None),
+        ("industry", None),
+        ("annual_revenue_usd", None),
+    ],
+)
+def test_an_inbound_target_a_typo_away_from_a_field_read_is_refused_and_one_of_its_own_kept(
+    target: str, refused: str | None
+) -> None:
+    inbound = f'kind = "inbound"\nsource = "x.y"\n[[fields]]\ntarget = "{target}"\nsource = "A"\n'
+    mappings, problems = parse_mapping_texts(Path("mappings"), {"x.toml": inbound})
+    messages = [problem.message for problem in problems]
+    if refused is None:
+        assert (mappings is not None, messages) == (True, [])
+    else:
+        assert messages == [f"target '{target}' is read by nothing — did you mean '{refused}'?"]
