@@ -36,6 +36,32 @@ def test_calls_beyond_the_concurrency_limit_get_429(start: Callable[..., Sandbox
     assert server.sandbox.limits.peak_in_flight == 5
 
 
+def test_complex_calls_beyond_their_sub_concurrency_get_429(start: Callable[..., SandboxServer]) -> None:
+    server = start(sub_concurrency_limit=1, faults=FaultConfig(latency_s=0.4))
+    token = connect(server).token
+    query = {"fields": "Last_Name", "sort_by": "Modified_Time"}  # a sorted listing is a complex call
+
+    def call(_: int) -> httpx.Response:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            headers = {"Authorization": f"Zoho-oauthtoken {token}"}
+            return http.get("/crm/v8/Contacts", params=query, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = [answer.status_code for answer in pool.map(call, range(4))]
+    assert statuses.count(200) == 1
+    assert statuses.count(429) == 3
+
+
+def test_malformed_ids_and_numbers_are_zoho_errors_not_server_errors(api: Api) -> None:
+    assert api.get("/Contacts", params={"fields": "Email", "per_page": "²"}).status_code == 400
+    assert api.get("/Contacts/²", params={"fields": "Email"}).status_code == 204
+    criteria = {"criteria": "(Employees:greater_than:NaN)"}
+    assert api.get("/Accounts/search", params=criteria).status_code in (204, 400)
+    account = api.server.sandbox.record_ids("Accounts")[0]
+    huge = api.send("PUT", "/Accounts", {"data": [{"id": account, "Outstanding_Balance": 1e300}]})
+    assert huge.json()["data"][0]["code"] == "INVALID_DATA"
+
+
 def test_exhausted_daily_credits_answer_429_until_the_window_rolls(
     start: Callable[..., SandboxServer],
 ) -> None:

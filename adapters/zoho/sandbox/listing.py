@@ -17,7 +17,7 @@ from adapters.zoho.sandbox.paging import PageCursor
 from adapters.zoho.sandbox.render import encode, encode_record
 from adapters.zoho.sandbox.responses import empty, error, invalid_param, json_bytes, required_param
 from adapters.zoho.sandbox.state import Sandbox
-from adapters.zoho.sandbox.store import ModuleStore, Record, SortBy
+from adapters.zoho.sandbox.store import ModuleStore, Record, SortBy, whole_number
 from adapters.zoho.sandbox.timeutil import format_time, parse_time
 
 MAX_FIELDS = 50
@@ -61,9 +61,10 @@ def parse_fields(raw: str | None, known: frozenset[str]) -> tuple[str, ...] | Re
 def positive_int(raw: str | None, name: str, default: int, maximum: int | None = None) -> int | Response:
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
+    number = whole_number(raw)
+    if number is None or number < 1 or (maximum is not None and number > maximum):
         return invalid_param(name)
-    return int(raw)
+    return number
 
 
 def ambiguity(*names: str) -> Response:

@@ -45,7 +45,7 @@ from adapters.zoho.sandbox.search import (
     word_matcher,
 )
 from adapters.zoho.sandbox.state import Sandbox, WriteResult
-from adapters.zoho.sandbox.store import ModuleStore, Record
+from adapters.zoho.sandbox.store import ModuleStore, Record, whole_number
 from adapters.zoho.sandbox.timeutil import format_time, parse_time
 
 MAX_WRITE = 100
@@ -110,7 +110,7 @@ async def records_by_ids(request: Request, call: Call, store: ModuleStore) -> Re
     if denied is not None:
         return denied
     with call.sandbox.lock:
-        found = [store.get(int(i)) for i in ids if i.isdigit()]
+        found = [store.get(n) for i in ids if (n := whole_number(i)) is not None]
         rows = [r for r in found if r is not None]
         if not rows:
             return empty(204)
@@ -134,7 +134,8 @@ async def get_record(request: Request, call: Call) -> Response:
         return denied
     raw_id = request.path_params["record_id"]
     with call.sandbox.lock:
-        record = store.get(int(raw_id)) if raw_id.isdigit() else None
+        number = whole_number(raw_id)
+        record = store.get(number) if number is not None else None
         if record is None:
             return empty(204)
         return json_response({"data": [_full(record.values, fields)]})
@@ -405,7 +406,8 @@ def _upsert_target(
 ) -> tuple[str | None, str | None]:
     """The record an upsert item matches: by id, else by the first duplicate-check field that hits."""
     raw_id = str(item.get("id", ""))
-    if raw_id.isdigit() and store.get(int(raw_id)) is not None:
+    number = whole_number(raw_id)
+    if number is not None and store.get(number) is not None:
         return raw_id, None
     for name in checks:
         value = item.get(name)

@@ -145,9 +145,10 @@ def field_names(node: Node) -> set[str]:
 
 def _number(value: Any) -> Decimal | None:
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
+    return number if number.is_finite() else None  # NaN and Infinity compare to nothing
 
 
 def _comparable(actual: Any, wanted: str) -> tuple[Any, Any] | None:

@@ -25,7 +25,7 @@ from adapters.zoho.sandbox.generator import Generator, Users
 from adapters.zoho.sandbox.limits import Limits
 from adapters.zoho.sandbox.paging import PageTokens
 from adapters.zoho.sandbox.render import encode_record
-from adapters.zoho.sandbox.store import Deleted, ModuleStore, Record
+from adapters.zoho.sandbox.store import Deleted, ModuleStore, Record, whole_number
 from adapters.zoho.sandbox.timeutil import format_time, zone
 from adapters.zoho.sandbox.values import FieldError, Resolvers, invalid
 from adapters.zoho.sandbox.watch import Delivery, Notifier, WatchRegistry
@@ -129,9 +129,10 @@ class Sandbox:
     def resolvers(self) -> Resolvers:
         def lookup(module: str, record_id: str) -> dict[str, Any] | None:
             store = self.stores.get(module)
-            if store is None or not record_id.isdigit():
+            number = whole_number(record_id)
+            if store is None or number is None:
                 return None
-            record = store.get(int(record_id))
+            record = store.get(number)
             if record is None:
                 return None
             return {"name": record.values[store.module.display_field], "id": record.values["id"]}
@@ -225,7 +226,8 @@ class Sandbox:
             )
         text_id = str(raw_id)
         with self.lock:
-            record = store.get(int(text_id)) if text_id.isdigit() else None
+            number = whole_number(text_id)
+            record = store.get(number) if number is not None else None
             if record is None:
                 return WriteResult(invalid_id(index).body())
             if source == "api":
@@ -269,7 +271,8 @@ class Sandbox:
     def write_delete(self, module: str, raw_id: str, actor: User, source: Source) -> WriteResult:
         store = self.store(module)
         with self.lock:
-            record = store.get(int(raw_id)) if raw_id.isdigit() else None
+            number = whole_number(raw_id)
+            record = store.get(number) if number is not None else None
             if record is None:
                 return WriteResult(
                     {
@@ -371,7 +374,8 @@ class Sandbox:
     def record(self, module: str, record_id: str) -> dict[str, Any] | None:
         """A copy of a live record's values as stored (money as Decimal), or None."""
         with self.lock:
-            found = self.store(module).get(int(record_id)) if record_id.isdigit() else None
+            number = whole_number(record_id)
+            found = self.store(module).get(number) if number is not None else None
             return _plain(found.values) if found else None
 
     def record_ids(self, module: str) -> list[str]:

@@ -15,6 +15,13 @@ from adapters.zoho.sandbox.fields import ModuleDef
 from adapters.zoho.sandbox.render import RenderCache
 
 SortBy = Literal["id", "Created_Time", "Modified_Time"]
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as Zoho reads an id or a count: ASCII digits only ("²" is a digit to Python, not to Zoho)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 Key = tuple[int, int]
 
 

@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from adapters.zoho.sandbox.fields import FieldDef
+from adapters.zoho.sandbox.store import whole_number
 from adapters.zoho.sandbox.timeutil import format_time, parse_date, parse_time
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -69,8 +70,9 @@ def _text(definition: FieldDef, raw: Any, path: str) -> str:
 
 
 def _digits(value: int | Decimal) -> int:
-    whole = abs(int(value))
-    return len(str(whole)) if whole else 1
+    """Digits before the point, read off the exponent (1E+5000 has too many to be written out)."""
+    number = Decimal(value)
+    return max(number.adjusted() + 1, 1) if number else 1
 
 
 def _decimal(definition: FieldDef, raw: Any, path: str) -> Decimal:
@@ -101,7 +103,7 @@ def _reference_id(raw: Any) -> str | None:
         raw = raw.get("id")
     if isinstance(raw, bool):
         return None
-    if isinstance(raw, int | str) and str(raw).isdigit():
+    if isinstance(raw, int | str) and whole_number(str(raw)) is not None:
         return str(raw)
     return None
 

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from adapters.zoho.sandbox.render import encode
 from adapters.zoho.sandbox.responses import JSON_TYPE
+from adapters.zoho.sandbox.store import whole_number
 from adapters.zoho.sandbox.timeutil import format_time, parse_time, zone
 
 EVENTS = frozenset({"create", "edit", "delete", "all"})
@@ -117,7 +118,7 @@ class Notifier:
 
 def _channel_id(raw: Any, path: str) -> str:
     text = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
-    if not text.isdigit():
+    if whole_number(text) is None:
         raise ChannelError(
             "INVALID_DATA",
             "invalid data",
