@@ -27,10 +27,10 @@ What becomes what:
 External ids: `Ntry/AcctSvcrRef`, with `#n` appended for the n-th `TxDtls` (1-based) of a split
 entry. Without `AcctSvcrRef`: `common.composite_id("camt053", account, date, |amount| minor units,
 currency, CRDT|DBIT, EndToEndIds, Ustrd lines, occurrence)` where EndToEndIds and Ustrd lines are
-joined by newlines and occurrence is `"1"` for the first entry of its `Stmt` alike in all of those,
-`"2"` for a second … (`"1.2"`: the second transaction of a split one). Two identical payments on one day
-stay apart, and overlapping statements (a day's, then the month's) give an entry the same id, whatever
-entries come before it.
+joined by newlines and occurrence is `"1"` for the first entry of its file alike in all of those (a
+statement's pages are its `Stmt`s: they count on), `"2"` for a second … (`"1.2"`: the second
+transaction of a split one). Two identical payments on one day stay apart, and overlapping statements
+(a day's, then the month's) give an entry the same id, whatever entries come before it.
 
 Reversals (`RvslInd` true): the line is signed by its own `CdtDbtInd`, is a `bank_reversal` and
 carries the marker reference "RVSL" last; `reverses` stays None. The original cannot be named
@@ -170,7 +170,9 @@ class _Reader:
         self.paths: _Paths | None = None
         self.anything_read = False
         self.entry_no = 0  # entries in the file, for Origin.row
-        self.alike: Counter[str] = Counter()  # entries of the current Stmt by what their ids hash
+        # Entries by account and what their ids hash, over the whole file: a statement's pages (one Stmt
+        # each) count its identical payments on, as one Stmt would.
+        self.alike: Counter[str] = Counter()
         self.account: str | None = None
 
     def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
@@ -183,7 +185,6 @@ class _Reader:
                     self.paths = self._open(element)
                 elif name == "Stmt":
                     statement, self.account = element, None
-                    self.alike.clear()
                 open_.append(element)
                 continue
             open_.pop()
@@ -247,7 +248,7 @@ class _Reader:
         transactions = paths.all(entry, "NtryDtls/TxDtls")
         occurrence = ""
         if line.bank_ref is None:
-            key = line.identity(transactions, amount)
+            key = f"{line.account}\x1e{line.identity(transactions, amount)}"
             self.alike[key] += 1
             occurrence = str(self.alike[key])
         parts = _split(paths, transactions, amount)

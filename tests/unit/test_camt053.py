@@ -355,3 +355,26 @@ def test_an_entry_without_acctsvcrref_has_one_id_in_overlapping_statements_and_t
     month = _statement(tmp_path, "month.xml", ("1200.00", "INV-1"), ("300.00", "INV-3"), ("300.00", "INV-3"))
     assert month[1].external_id == day[0].external_id
     assert len({line.external_id for line in month}) == 3
+
+
+PAGE = """<Stmt><Id>S1-p{page}</Id>{account}
+<Ntry><Amt Ccy="CNY">50.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-03-02</Dt></BookgDt><NtryDtls><TxDtls><RmtInf><Ustrd>card settlement</Ustrd></RmtInf>
+</TxDtls></NtryDtls></Ntry></Stmt>"""
+
+
+def camt(statements: str) -> str:
+    head = '<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">'
+    return f"{head}<BkToCstmrStmt>{statements}</BkToCstmrStmt></Document>"
+
+
+def test_identical_payments_on_a_statements_two_pages_stay_two_lines(tmp_path: Path) -> None:
+    account = "<Acct><Id><IBAN>CN1234567890</IBAN></Id><Ccy>CNY</Ccy></Acct>"
+    other = "<Acct><Id><IBAN>CN9999999999</IBAN></Id><Ccy>CNY</Ccy></Acct>"
+    pages = [PAGE.format(page=1, account=account), PAGE.format(page=2, account=account)]
+    elsewhere = PAGE.format(page=3, account=other)
+    found = lines(list(Camt053Parser().parse(write(tmp_path, camt("".join([*pages, elsewhere]))), "s.xml")))
+    ids = [d.external_id for d in found]
+    assert len(set(ids)) == 3
+    only = lines(list(Camt053Parser().parse(write(tmp_path, camt(elsewhere)), "s.xml")))
+    assert only[0].external_id == ids[2]  # another account's line is numbered on its own
