@@ -92,6 +92,10 @@ class Document:
     bank_reversal: bool = False
     # A bank line: its statement's account (IBAN or number); a payment: the account it was deposited to.
     account: str | None = None
+    # Another id the bank may have given the same line (OFX: a re-issued FITID gets its content digest
+    # appended): the line imported under it is this one; and when this id is held by another line with
+    # other content, the bank re-issued it, and this line is posted under `alias` instead.
+    alias: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,10 @@ External ids: `ACCTID + ":" + FITID`. Banks re-issue FITIDs (GnuCash's FixFitid.
 later one with different content gets `"#" + common.content_digest(…)` of its content (type, dates,
 amount, currency, name, memo, CHECKNUM, REFNUM, correction) appended, so nothing is lost; a later one
 with identical content is the same transaction sent twice and becomes a `Problem` ("duplicate FITID
-with identical content in the same file"), not a second line. Without a FITID (the spec requires
+with identical content in the same file"), not a second line. Across files each line carries the other
+id as its `alias`: a line already imported under either id is that line (downloads overlap in any
+order), and one whose plain id another line holds with other content is a re-issued FITID, posted
+under its digest id, never taken for a change of the first. Without a FITID (the spec requires
 one) the id is `ACCTID + ":" + common.composite_id("ofx", ACCTID, DTPOSTED date, |amount| minor
 units, currency, NAME, MEMO, position in the statement)`. An `ACCTID:FITID` longer than 200
 characters (FITID may have 255) keeps the account and hashes the FITID.
@@ -149,14 +152,15 @@ class _Reader:
             return Problem(origin, f"transaction not readable: {exc}")
         base = line.base_id(self.position)
         first = self.first.get(base)
+        reissued_id = f"{base}#{line.digest}"
         if first is None:
             self.first[base] = line.digest
-            return line.document(base, origin)
+            return line.document(base, origin, alias=reissued_id)
         reissued = self.reissued.setdefault(base, {first})
         if line.digest in reissued:
             return Problem(origin, _DUPLICATE, unbooked=True)
         reissued.add(line.digest)
-        return line.document(f"{base}#{line.digest}", origin)
+        return line.document(reissued_id, origin, alias=base)
 
     def _statement(self, statement: ET.Element) -> Statement | Problem:
         origin = Origin(self.file, None, raw_xml(statement))  # its transactions are gone
@@ -236,7 +240,7 @@ class _Transaction:
         )
         return f"{self.account}:{hashed}"
 
-    def document(self, external_id: str, origin: Origin) -> Document:
+    def document(self, external_id: str, origin: Origin, alias: str | None) -> Document:
         record = self.record
         check = _text(record, "CHECKNUM")
         counter_account = _text(record, "BANKACCTTO/ACCTID") or _text(record, "CCACCTTO/ACCTID")
@@ -254,6 +258,7 @@ class _Transaction:
             reverses=self.corrects if self.action == "DELETE" else None,
             replaces=self.corrects if self.action == "REPLACE" else None,
             account=self.account,
+            alias=alias,
         )
 
 

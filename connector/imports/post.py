@@ -18,8 +18,9 @@ document at a time so that only the documents at fault are quarantined.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NamedTuple
@@ -105,8 +106,16 @@ class DocumentPoster:
         corrections: list[Work] = []
         in_batch: dict[tuple[str, str], str] = {}
         for document in documents:
-            key = (document.source, document.external_id)
             prints = fingerprints(document)
+            if document.alias is not None:
+                keyed, under_alias = _by_alias(document, stored, prints)
+                if under_alias:
+                    counts["unchanged"] += 1  # imported before under its other id
+                    self.seen.unchanged.add(SeenInFile.key(document))
+                    continue
+                if keyed is not document:  # under its alias: its print names that id
+                    document, prints = keyed, fingerprints(keyed)
+            key = (document.source, document.external_id)
             item = Work(document, prints[0])
             earlier = in_batch.get(key)
             known = stored.get(key)
@@ -200,7 +209,10 @@ class DocumentPoster:
         found: dict[tuple[str, str], Stored] = {}
         by_source: dict[str, set[str]] = {}
         for document in documents:
-            by_source.setdefault(document.source, set()).add(document.external_id)
+            ids = by_source.setdefault(document.source, set())
+            ids.add(document.external_id)
+            if document.alias is not None:
+                ids.add(document.alias)
         for source, external_ids in by_source.items():
             where = "source = {p}"
             for row_id, external_id, stored, file_id, row, status in rows_in(
@@ -535,6 +547,25 @@ class DocumentPoster:
             self.file_id,
             document.external_id,
         )
+
+
+def _by_alias(
+    document: Document, stored: Mapping[tuple[str, str], Stored], prints: Sequence[str]
+) -> tuple[Document, bool]:
+    """A document with an `alias` (a bank line whose id the bank may re-issue): whether it was imported
+    under its alias already; else the document under the id it is to have: its alias when its own id is
+    held by another line with other content (a re-issued id), its own otherwise."""
+    own = stored.get((document.source, document.external_id))
+    assert document.alias is not None
+    other = stored.get((document.source, document.alias))
+    if own is not None and own.fingerprint in prints:
+        return document, False
+    as_alias = dataclasses.replace(document, external_id=document.alias, alias=None)
+    if other is not None and other.fingerprint in fingerprints(as_alias):  # an id is part of the print
+        return document, True
+    if own is not None and other is None:
+        return as_alias, False
+    return document, False
 
 
 def reverse_recorded(

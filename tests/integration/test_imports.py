@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
 from connector.credit.aging import open_items
 from connector.credit.reads import ar_lines
@@ -25,7 +26,7 @@ from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.ledger.customers import NewCustomer
-from connector.ledger.models import Customer, JournalEntry
+from connector.ledger.models import AccountBalance, Customer, JournalEntry
 from connector.ledger.queries import customer_balances
 from connector.ledger.verify import verify_ledger
 from connector.money import Money
@@ -690,3 +691,77 @@ def test_a_dry_run_of_a_retry_says_what_the_retry_does_for_an_id_told_twice(
 
     assert dry.counts["quarantined"] == real.counts["quarantined"] == 1
     assert dry.counts["reposted"] == real.counts["reposted"] == 0
+
+
+OFX = """OFXHEADER:100
+DATA:OFXSGML
+VERSION:102
+
+<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>CNY
+<BANKACCTFROM><BANKID>1<ACCTID>4417</BANKACCTFROM>
+<BANKTRANLIST>{transactions}</BANKTRANLIST>
+</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>
+"""
+
+
+def ofx(*transactions: tuple[str, str, str]) -> str:
+    records = "".join(
+        f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>{day}<TRNAMT>{amount}<FITID>{fitid}<NAME>Payer</STMTTRN>"
+        for fitid, day, amount in transactions
+    )
+    return OFX.format(transactions=records)
+
+
+def banked(container: Container) -> Money:
+    with unit_of_work(container.sessions) as session:
+        code = container.settings.ledger.chart.bank.code
+        balance = session.get(AccountBalance, (code, "CNY"))
+    return Money(balance.balance_minor if balance else 0, "CNY")
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        [("X", "20260303", "200.00"), ("Y", "20260304", "5.00")],
+        [("X", "20260303", "200.00"), ("X", "20260302", "100.00")],
+    ],
+    ids=["overlapping-download", "same-lines-other-order"],
+)
+def test_a_fitid_the_bank_reissued_is_two_lines_whatever_the_downloads_overlap_or_order(
+    container: Container, tmp_path: Path, later: list[tuple[str, str, str]]
+) -> None:
+    first = tmp_path / "f1.ofx"
+    first.write_text(ofx(("X", "20260302", "100.00"), ("X", "20260303", "200.00")), encoding="utf-8")
+    second = tmp_path / "f2.ofx"
+    second.write_text(ofx(*later), encoding="utf-8")
+    parsers = [OfxParser()]
+    import_file(container, first, parsers)
+
+    again = import_file(container, second, parsers)
+
+    assert again.counts["reposted"] == 0
+    expected = "305.00" if ("Y", "20260304", "5.00") in later else "300.00"
+    assert banked(container) == Money.of(expected, "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_fitid_reused_on_another_day_is_another_line_not_a_change_of_the_first(
+    container: Container, tmp_path: Path
+) -> None:
+    day1, day2 = tmp_path / "day1.ofx", tmp_path / "day2.ofx"
+    day1.write_text(ofx(("1", "20260302", "100.00")), encoding="utf-8")
+    day2.write_text(ofx(("1", "20260303", "250.00")), encoding="utf-8")
+    import_file(container, day1, [OfxParser()])
+
+    second = import_file(container, day2, [OfxParser()])
+
+    assert second.counts["reposted"] == 0
+    assert banked(container) == Money.of("350.00", "CNY")
+    both = tmp_path / "both.ofx"  # a later download with both days: each line once
+    both.write_text(ofx(("1", "20260302", "100.00"), ("1", "20260303", "250.00")), encoding="utf-8")
+    assert import_file(container, both, [OfxParser()]).counts["unchanged"] == 2
+    again = tmp_path / "day2-again.ofx"
+    again.write_text(ofx(("1", "20260303", "250.00")) + "\n", encoding="utf-8")
+    assert import_file(container, again, [OfxParser()]).counts["unchanged"] == 1
+    assert banked(container) == Money.of("350.00", "CNY")
+    assert_ledger_verifies(container)
