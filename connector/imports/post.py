@@ -285,7 +285,9 @@ class DocumentPoster:
         the receipt of that amount; a returned payment (money in) undoes a line that was ignored. The
         original is the latest such line of the same source, bank account and currency within
         `REVERSAL_DAYS` (a line imported before accounts were recorded may be any account's, after one
-        known to be of it); two candidates alike on that day are ambiguous and left to a person."""
+        known to be of it), that of the customer the return names when it names one for sure (the
+        bank repeats the payment's reference or account); two candidates alike on that day are
+        ambiguous and left to a person."""
         document = item.document
         amount = document.amount
         returned_receipt = amount.minor < 0
@@ -314,10 +316,19 @@ class DocumentPoster:
                 ImportedDocument.bank_account.is_(None),
                 ImportedDocument.id.desc(),
             )
-            .limit(2)
+            .limit(50)
         ).all()
+        # A return that names its payer (the payment's reference, remittance or account repeated by the
+        # bank) is the return of that customer's receipt: its lines come first.
+        payer = self._sure_customer(document) if returned_receipt else None
+        candidates = sorted(candidates, key=lambda line: payer is not None and line.customer_id != payer)
         what = "returned receipt" if returned_receipt else "returned payment"
-        if len(candidates) == 2 and _alike(candidates[0], candidates[1]):
+        told_apart = (
+            payer is not None
+            and len(candidates) >= 2
+            and candidates[0].customer_id == payer != candidates[1].customer_id
+        )
+        if len(candidates) >= 2 and _alike(candidates[0], candidates[1]) and not told_apart:
             others = f"{candidates[0].external_id} and {candidates[1].external_id}"
             self._quarantine(document, f"a {what} of {amount}: both {others} could be its original")
             return "quarantined"
@@ -347,6 +358,12 @@ class DocumentPoster:
             item, "reversal", reversal, original.customer_id, f"reverses {original.external_id} ({what})"
         )
         return "reversed"
+
+    def _sure_customer(self, document: Document) -> int | None:
+        """The customer a document names beyond doubt (its references or bank account: tiers 1–2)."""
+        match = match_document(document, self.known, name_threshold=100, window_days=0, tiers=2)
+        sure = match.posts_by_itself(2)
+        return self.known.ids[sure.account_no] if sure is not None else None
 
     def _imported(self, source: str, external_id: str | None) -> ImportedDocument | None:
         return self.session.scalars(

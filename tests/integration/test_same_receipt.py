@@ -377,6 +377,28 @@ def test_long_ids_of_a_line_and_the_payment_that_applies_it_fit_every_column_the
     assert_ledger_verifies(container)
 
 
+def test_a_return_naming_its_payer_reverses_that_customers_receipt_not_the_latest_of_the_amount(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    statement = write(
+        tmp_path / "b.jsonl",
+        line("R-1", "1000.00", "2026-03-02", references=[acme]),
+        line("R-2", "1000.00", "2026-03-03", references=[qinghe]),
+    )
+    import_file(container, statement, PARSERS)
+    returned = write(
+        tmp_path / "r.jsonl", line("R-3", "-1000.00", "2026-03-04", references=[acme], bank_reversal=True)
+    )
+
+    assert import_file(container, returned, PARSERS).counts["reversed"] == 1
+
+    assert (statuses(container)["R-1"][0], statuses(container)["R-2"][0]) == ("reversed", "posted")
+    assert owes(container, acme) == Money.zero("CNY")
+    assert owes(container, qinghe) == Money.of("-1000.00", "CNY")
+    assert_ledger_verifies(container)
+
+
 def test_a_statement_line_linked_to_a_payment_counts_as_matched_in_the_statement_report(
     container: Container, tmp_path: Path
 ) -> None:
