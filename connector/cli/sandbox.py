@@ -9,7 +9,7 @@ import typer
 
 from adapters.zoho.sandbox.config import SandboxConfig
 from adapters.zoho.sandbox.server import SandboxServer
-from connector.cli.context import out
+from connector.cli.context import err, out
 
 sandbox_app = typer.Typer(help="Local sandboxes of the CRMs the connector talks to.", no_args_is_help=True)
 
@@ -22,7 +22,14 @@ def zoho(
 ) -> None:
     """Serve a Zoho CRM org (accounts server and CRM API) until interrupted."""
     config = SandboxConfig(seed=seed, contacts=contacts)
-    with SandboxServer(config, port=port) as server:
+    try:
+        server = SandboxServer(config, port=port)
+    except OSError as exc:  # the port is taken, or not this host's to listen on
+        err.print(
+            f"error: the sandbox cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", markup=False
+        )
+        raise typer.Exit(1) from None
+    with server:
         code = server.sandbox.grant_code()
         out.print(
             f"Zoho CRM sandbox at {server.base_url} — {contacts} contacts, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -91,3 +92,14 @@ def test_mapping_preview_reads_live_records_from_zoho(
     records = json.loads(preview.out)["records"]
     assert len(records) == 2
     assert all(r["record"].startswith("zoho.Contacts ") for r in records)
+
+
+def test_the_sandbox_on_a_port_in_use_says_so_in_one_line(cli: Cli) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("sandbox", "zoho", "--port", str(port))
+    assert result.code == 1
+    assert result.err.strip().startswith(f"error: the sandbox cannot listen on 127.0.0.1:{port}: ")
+    assert "Traceback" not in result.err

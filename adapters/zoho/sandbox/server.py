@@ -33,7 +33,11 @@ class SandboxServer:
         # and without it small answers wait ~40 ms for the client's delayed ACK (Nagle).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        try:
+            self._socket.bind((host, port))
+        except OSError:
+            self._socket.close()
+            raise
         self.port: int = self._socket.getsockname()[1]
         self.base_url = f"http://{host}:{self.port}"
         self.sandbox.base_url = self.base_url
