@@ -305,7 +305,7 @@ class _Matcher:
                 and entry is not None
                 and entry.entry_id not in self.cancelled
                 and entry.entry_id not in self.used
-                and entry.amount == line.amount  # its record's latest entry may say another amount
+                and entry.amount.currency == line.amount.currency
             ):
                 self.used[entry.entry_id] = index
                 found[index] = self._matched(line, entry, by_import=True, status=record.status)
