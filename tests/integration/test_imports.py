@@ -122,6 +122,13 @@ def open_invoices(container: Container, account_no: str, as_of: date) -> list[tu
     return [(numbers[item.entry_id], item.amount_minor) for item in items]
 
 
+def in_batches_of(size: int, container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Imports read `size` documents a batch for this test (the container is shared by the session's
+    tests: the setting goes back after this one)."""
+    imports = container.settings.imports.model_copy(update={"batch_size": size})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+
+
 def assert_ledger_verifies(container: Container) -> None:
     with unit_of_work(container.sessions) as session:
         report = verify_ledger(session)
@@ -416,9 +423,7 @@ def test_a_replacement_line_reverses_the_line_it_replaces_and_posts_its_own_amou
 def test_a_file_unreadable_midway_keeps_the_batches_before_and_leaves_the_garbage_collector_running(
     container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    imports = container.settings.imports.model_copy(update={"batch_size": 2})
-    # The container is shared by the session's tests: the setting goes back after this one.
-    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    in_batches_of(2, container, monkeypatch)
     acme = customers["acme"]
     path = write(
         tmp_path / "cut.jsonl",
@@ -488,8 +493,7 @@ def test_an_amount_no_document_has_quarantines_its_row_and_the_rest_is_posted(
 def test_one_id_twice_in_a_file_with_other_content_is_quarantined_whichever_batch_it_falls_in(
     container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    imports = container.settings.imports.model_copy(update={"batch_size": 2})
-    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    in_batches_of(2, container, monkeypatch)
     acme = customers["acme"]
     path = write(
         tmp_path / "sorted.jsonl",
@@ -626,8 +630,7 @@ def test_an_id_told_twice_in_a_later_export_too_is_never_reposted_over_the_first
     monkeypatch: pytest.MonkeyPatch,
     batch_size: int,
 ) -> None:
-    imports = container.settings.imports.model_copy(update={"batch_size": batch_size})
-    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    in_batches_of(batch_size, container, monkeypatch)
     acme = customers["acme"]
     rows = [
         invoice("INV-70", acme, "10.00"),
@@ -654,8 +657,7 @@ def test_an_id_whose_first_row_went_to_quarantine_is_quarantined_again_further_d
     monkeypatch: pytest.MonkeyPatch,
     batch_size: int,
 ) -> None:
-    imports = container.settings.imports.model_copy(update={"batch_size": batch_size})
-    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    in_batches_of(batch_size, container, monkeypatch)
     acme = customers["acme"]
     path = write(
         tmp_path / "a.jsonl",
@@ -674,8 +676,7 @@ def test_an_id_whose_first_row_went_to_quarantine_is_quarantined_again_further_d
 def test_a_dry_run_of_a_retry_says_what_the_retry_does_for_an_id_told_twice(
     container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    imports = container.settings.imports.model_copy(update={"batch_size": 2})
-    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    in_batches_of(2, container, monkeypatch)
     acme = customers["acme"]
     path = write(
         tmp_path / "sorted.jsonl",
