@@ -97,7 +97,7 @@ class VoucherExport(ExportFile):
             if row.error is not None:
                 yield Problem(Origin(name, row.number, row.raw), row.error)
                 continue
-            if is_skipped(skips, row) or Header.of(row).keys == header.keys:  # a page's repeated header
+            if is_skipped(skips, row) or row.cells == first.cells:  # a page's repeated header row
                 continue
             line = _read(fields, row)
             if not any(line.values.get(t) for t in ("voucher_number", "ledger_account", "date")):
