@@ -55,8 +55,17 @@ def draft_label(draft: Draft) -> str:
     return f"{draft.kind.replace('_', ' ')} {draft.external_id}"
 
 
+REQUIRED = "a value is required here but the source has none"  # as the mapping's `required` says it
+
+
 class RowError(ValueError):
-    """A mapped row that is not a document; the message names the target."""
+    """A mapped row that is not a document: why, and the target it concerns (a row reader names it with
+    its column, as the mapping's own errors do)."""
+
+    def __init__(self, reason: str, target: str | None = None) -> None:
+        super().__init__(reason if target is None else f"{target}: {reason}")
+        self.reason = reason
+        self.target = target
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class RowReader:
     group_target: str | None
     group_column: int | None
     skips: tuple[tuple[int, re.Pattern[str]], ...]
+    labels: dict[str, str]  # each target as its errors name it: with the column it reads
 
     @classmethod
     def build(cls, mapping: DocumentMapping, header: Header, name: str) -> RowReader:
@@ -96,6 +106,7 @@ class RowReader:
             group_target=group if group in targets else None,
             group_column=group_column,
             skips=skips,
+            labels={field.target: field.reason_prefix.removesuffix(": ") for field in fields},
         )
 
     def skipped(self, row: Row) -> bool:
@@ -114,20 +125,22 @@ class RowReader:
         try:
             return key, self._draft(values)
         except RowError as exc:
-            return key, str(exc)
+            if exc.target is None:
+                return key, str(exc)
+            return key, f"{self.labels.get(exc.target, exc.target)}: {exc.reason}"
 
     def _draft(self, values: dict[str, Any]) -> Draft:
         get = values.get
         kind = self.kind or _kind(get("kind"))
         external_id = _text(get("external_id"))
         if external_id is None:
-            raise RowError("external_id: a value is required here but the source has none")
+            raise RowError(REQUIRED, "external_id")
         if len(external_id) > MAX_ID:
-            raise RowError(f"external_id: longer than {MAX_ID} characters; shorten it with `digest`")
+            raise RowError(f"longer than {MAX_ID} characters; shorten it with `digest`", "external_id")
         currency = _currency(_text(get("currency")) or self.default_currency)
         amount = _decimal(get("amount"), "amount")
         if amount is None:
-            raise RowError("amount: a value is required here but the source has none")
+            raise RowError(REQUIRED, "amount")
         if amount < 0 and kind == "invoice" and self.red_invoices:
             kind, amount = "credit_note", amount.copy_abs()
         elif amount < 0 and kind != "bank_line":
@@ -139,11 +152,11 @@ class RowReader:
                 applied = self._absolute(kind, applied, "allocation_amount")
             if applied and invoice is None:
                 raise RowError(
-                    "allocation_amount: an amount applied to no invoice (allocation_invoice is empty)"
+                    "an amount applied to no invoice (allocation_invoice is empty)", "allocation_amount"
                 )
         date = _date(get("date"), "date")
         if date is None:
-            raise RowError("date: a value is required here but the source has none")
+            raise RowError(REQUIRED, "date")
         references: tuple[str, ...] = ()
         for target in self.references:
             reference = _text(get(target))
@@ -174,10 +187,19 @@ class RowReader:
         """A negative amount of an invoice, credit note or payment: taken as positive, or refused."""
         if self.absolute:
             return amount.copy_abs()
+        if kind == "payment":  # taking it as positive would post money paid back as money received
+            raise RowError(
+                f"{amount} is negative: money paid back (a refund, or a red receipt 红字收款单 undoing an "
+                "earlier one) is not a receipt and posts nothing; reverse the receipt it undoes with "
+                "`connector ledger reverse` (only if this export writes every payment negative, set "
+                'negative_amounts = "absolute")',
+                target,
+            )
         raise RowError(
-            f"{target}: {amount} is negative, but a {kind.replace('_', ' ')} carries a positive amount "
+            f"{amount} is negative, but a {kind.replace('_', ' ')} carries a positive amount "
             '(set negative_amounts = "absolute" if the export writes them negative, or "credit_note" '
-            "if a negative invoice is a red invoice)"
+            "if a negative invoice is a red invoice)",
+            target,
         )
 
 
@@ -267,7 +289,7 @@ def _text(value: Any) -> str | None:
 def _kind(value: Any) -> DocumentKind:
     text = _text(value)
     if text not in DOCUMENT_KINDS:
-        raise RowError(f"kind: {text!r} is not one of {', '.join(DOCUMENT_KINDS)} (map it with `map`)")
+        raise RowError(f"{text!r} is not one of {', '.join(DOCUMENT_KINDS)} (map it with `map`)", "kind")
     return cast("DocumentKind", text)
 
 
@@ -281,7 +303,7 @@ def _date(value: Any, target: str) -> dt.date | None:
             return dt.date.fromisoformat(value.strip()) if value.strip() else None
         except ValueError:
             pass
-    raise RowError(f"{target}: {value!r} is not a date (give the field a `date` converter with its format)")
+    raise RowError(f"{value!r} is not a date (give the field a `date` converter with its format)", target)
 
 
 def _decimal(value: Any, target: str) -> Decimal | None:
@@ -293,8 +315,8 @@ def _decimal(value: Any, target: str) -> Decimal | None:
         try:
             return parse_decimal(value) if value.strip() else None
         except DecimalFormatError as exc:
-            raise RowError(f"{target}: {exc}") from None
-    raise RowError(f"{target}: {value!r} is not an amount")
+            raise RowError(str(exc), target) from None
+    raise RowError(f"{value!r} is not an amount", target)
 
 
 @functools.lru_cache(maxsize=256)
@@ -304,11 +326,11 @@ def _currency_code(code: str) -> str:
 
 def _currency(code: str | None) -> str:
     if code is None:
-        raise RowError("currency: a value is required here but the source has none")
+        raise RowError(REQUIRED, "currency")
     try:
         return _currency_code(code)
     except MoneyError as exc:
-        raise RowError(f"currency: {exc}") from None
+        raise RowError(str(exc), "currency") from None
 
 
 def _minor(amount: Decimal, currency: str, target: str) -> int:
@@ -319,7 +341,7 @@ def _minor(amount: Decimal, currency: str, target: str) -> int:
     try:
         return to_minor(amount, currency)  # words the refusal
     except MoneyError as exc:
-        raise RowError(f"{target}: {exc}") from None
+        raise RowError(str(exc), target) from None
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.exports.document_rows import (
+    REQUIRED,
     RowError,
     _currency,
     _date,
@@ -187,11 +188,11 @@ class VoucherExport(ExportFile):
     def _label(self, values: dict[str, Any]) -> str:
         number = _text(values.get("voucher_number"))
         if number is None:
-            raise RowError("voucher_number: a value is required here but the source has none")
+            raise RowError(REQUIRED, "voucher_number")
         date = _date(values.get("date"), "date")
         period = _text(values.get("period")) or (f"{date:%Y-%m}" if date else None)
         if period is None:
-            raise RowError("date: a value is required here but the source has none")
+            raise RowError(REQUIRED, "date")
         word = _text(values.get("voucher_word"))
         return "-".join(part for part in (period, word, number) if part)
 

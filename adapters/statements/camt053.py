@@ -53,6 +53,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 
 from adapters.statements.common import (
@@ -130,7 +131,16 @@ def _money(paths: _Paths, element: ET.Element, path: str, sign: int) -> Money:
     currency = found.get("Ccy")
     if not currency:
         raise _Unreadable(f"{path} has no Ccy")
-    return Money.of(decimal_amount(found.text) * sign, currency)
+    return Money.of(_unsigned(found.text, path) * sign, currency)
+
+
+def _unsigned(text: str | None, path: str) -> Decimal:
+    """An `Amt`: never negative (the schema's minimum is 0; `CdtDbtInd` gives the direction)."""
+    value = decimal_amount(text)
+    if value < 0 or (text or "").strip().startswith("-"):
+        written = (text or "").strip()
+        raise _Unreadable(f"{path} is {written}: an amount is never negative, CdtDbtInd signs it")
+    return value
 
 
 def _date(paths: _Paths, element: ET.Element, path: str) -> dt.date | None:
@@ -331,7 +341,7 @@ def _split(
         indicator = paths.text(transaction, "CdtDbtInd")
         try:
             sign = _sign(indicator) if indicator else (1 if entry.minor >= 0 else -1)
-            parts.append((transaction, Money.of(decimal_amount(found.text) * sign, entry.currency)))
+            parts.append((transaction, Money.of(_unsigned(found.text, "TxAmt") * sign, entry.currency)))
         except (_Unreadable, MoneyError):
             return None
     if sum(part.minor for _, part in parts) != entry.minor:

@@ -102,6 +102,10 @@ class OfxParser:
             yield give_up(name, reader.anything_read, reason, reader.record or None)
         if not reader.seen_ofx and not reader.anything_read:
             raise FileFormatError(f"{name}: no <OFX> element found")
+        if not reader.anything_read and reader.errors:  # the bank's answer to a failed download
+            raise FileFormatError(
+                f"{name}: no statement, the bank answered with an error: {reader.errors[0]}"
+            )
 
 
 class _Reader:
@@ -117,6 +121,7 @@ class _Reader:
         # (kept apart because a set per transaction would cost more than the transaction's id).
         self.first: dict[str, str] = {}
         self.reissued: dict[str, set[str]] = {}
+        self.errors: list[str] = []  # STATUS blocks of severity ERROR: "code (message)"
 
     def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
         stack: list[ET.Element] = []
@@ -138,6 +143,9 @@ class _Reader:
                 yield self._transaction(statement, element)
                 stack[-1].remove(element)
                 self.anything_read = True
+            elif name == "STATUS" and (_text(element, "SEVERITY") or "").upper() == "ERROR":
+                message = _text(element, "MESSAGE")
+                self.errors.append(f"code {_text(element, 'CODE')}" + (f" ({message})" if message else ""))
             elif name in _ACCOUNTS:
                 yield self._statement(element)
                 if stack:

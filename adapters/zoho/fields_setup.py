@@ -219,7 +219,8 @@ def incompatibility(need: FieldNeed, existing: ExistingField) -> str | None:
         return f"is a {kind} field; the connector sends {need.describe()}: make it {need.data_type}"
     places = existing.decimal_place
     wanted = need.places or 0
-    if kind in {"currency", "double"} and places is not None and places < wanted:
+    # Whole numbers (a score) fit a field of any places; other figures would be rounded by the CRM.
+    if kind in {"currency", "double"} and places is not None and places < wanted and not need.integral:
         return f"rounds to {places} decimal place(s); the connector sends {wanted}"
     return None
 

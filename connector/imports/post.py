@@ -142,6 +142,10 @@ class DocumentPoster:
                 self._keep_reversed(item, held)
                 counts["kept_reversed"] += 1
                 continue
+            if held is not None and held.status == "reversal":
+                self._keep_applied(item, held)
+                counts["corrections_kept"] += 1
+                continue
             if held is not None and not self._replace(held, document):
                 counts["quarantined"] += 1
                 continue
@@ -159,10 +163,10 @@ class DocumentPoster:
                 counts[self._reversal(item)] += 1
             elif document.bank_reversal:
                 counts[self._bank_reversal(item)] += 1
-            else:
-                self._superseded(item)
-                if self._receivable(item, counts):
-                    again.append(item)
+            elif not self._superseded(item):
+                counts["quarantined"] += 1
+            elif self._receivable(item, counts):
+                again.append(item)
         counts += self._settle(again)
         self.outcomes.write()
         return counts
@@ -252,6 +256,15 @@ class DocumentPoster:
         why = "changed after it was reversed: it stays reversed, as the correction that reversed it stands"
         self.outcomes.record(item, "reversed", held.entry_id, held.customer_id, why)
 
+    def _keep_applied(self, item: Work, held: ImportedDocument) -> None:
+        """A correction (a bank's return, an OFX delete) sent again with other content (a re-issued
+        statement, its text wrapped anew): it was applied once, and is never applied again (that would
+        reverse another line). Its new revision is recorded as the correction it is, and posts nothing."""
+        item.held, item.revision = held, held.revision + 1
+        kept = "; sent again changed: it stands as applied"
+        why = held.match_rule.removesuffix(kept) + kept
+        self.outcomes.record(item, "reversal", held.entry_id, held.customer_id, why)
+
     def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> int | None:
         """Reverse what `held` posted (`reverse_recorded`), as of `document`'s date."""
         voucher = Voucher(document.kind, document.origin.file, document.origin.row)
@@ -273,12 +286,23 @@ class DocumentPoster:
         self.outcomes.record(item, "reversal", None, None, f"reverses {document.reverses}")
         return "reversed"
 
-    def _superseded(self, item: Work) -> None:
-        """A replacement (OFX REPLACE): what the document it replaces posted is reversed first."""
+    def _superseded(self, item: Work) -> bool:
+        """A replacement (OFX REPLACE): what the document it replaces posted is reversed first. One
+        whose original was never imported is quarantined, as a deletion of it is: posted now, the
+        original imported later would be posted beside it (retried once the original is in, it
+        replaces it)."""
         document = item.document
         original = self._imported(document.source, document.replaces)
-        if original is not None and original.status != "reversed":
+        if original is None:
+            self._quarantine(
+                document,
+                f"it replaces {document.source} {document.replaces}, which was never imported: retry it "
+                "(`connector quarantine retry`) once the statement holding that line is imported",
+            )
+            return False
+        if original.status != "reversed":
             self._reverse_posted(original, document, f"replaced by {document.source} {document.external_id}")
+        return True
 
     def _bank_reversal(self, item: Work) -> str:
         """A bank's reversal of an earlier line it does not name: a returned receipt (money out) undoes

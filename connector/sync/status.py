@@ -60,10 +60,6 @@ class Snapshot:
     notifications_pending: int
     credits: list[CreditState]
 
-    @property
-    def waiting_for_a_person(self) -> int:
-        return sum(self.quarantine_open.values()) + self.reconciliation.get("open", 0)
-
     def as_json(self) -> dict[str, object]:
         return {
             "taken_at": self.taken_at.isoformat(),

@@ -29,8 +29,10 @@ from connector.ledger.customers import NewCustomer
 from connector.ledger.models import AccountBalance, Customer, JournalEntry
 from connector.ledger.queries import customer_balances
 from connector.ledger.verify import verify_ledger
+from connector.mapping.files import MappingSet
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
+from connector.sync.quarantine_retry import retry
 from tests.conftest import REPO
 
 
@@ -420,6 +422,38 @@ def test_a_replacement_line_reverses_the_line_it_replaces_and_posts_its_own_amou
     assert_ledger_verifies(container)
 
 
+def no_mapping_set() -> MappingSet:
+    raise AssertionError("an import retry needs no mapping set")
+
+
+def test_a_replacement_before_its_original_waits_in_quarantine_and_replaces_it_when_retried(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    replacement = {"kind": "bank_line", "id": "B-53", "amount": "100.00", "references": ["INV-52"]}
+    early = write(
+        tmp_path / "early.jsonl", invoice("INV-52", acme, "100.00"), {**replacement, "replaces": "B-52"}
+    )
+    first = import_file(container, early, PARSERS)
+    assert first.counts["quarantined"] == 1
+    with unit_of_work(container.sessions) as session:
+        (record,) = session.scalars(select(QuarantinedRecord)).all()
+    assert record.reason.startswith("it replaces test B-52, which was never imported")
+    late = write(
+        tmp_path / "late.jsonl",
+        {"kind": "bank_line", "id": "B-52", "amount": "60.00", "references": ["INV-52"]},
+    )
+    import_file(container, late, PARSERS)
+    assert receivable(container, acme) == Money.of("40.00", "CNY")  # not 100 and 60 received
+
+    (outcome,) = retry(container, [record.id], parsers=lambda: PARSERS, mappings=no_mapping_set)
+
+    assert (outcome.status, outcome.resolved) == ("retried", [record.id])
+
+    assert receivable(container, acme) == Money.zero("CNY")
+    assert_ledger_verifies(container)
+
+
 def test_a_file_unreadable_midway_keeps_the_batches_before_and_leaves_the_garbage_collector_running(
     container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -619,6 +653,31 @@ def test_a_kingdee_voucher_export_posts_its_receivable_lines_once(
     assert receivable(container, xingchen) == Money.of("10800.00", "CNY")  # 11,300 less the 500 return
     again = import_file(container, vouchers, parsers, again=True)
     assert again.counts["unchanged"] == 5
+    assert_ledger_verifies(container)
+
+
+def test_a_kingdee_receipt_paying_part_of_its_bill_leaves_the_rest_open_and_a_red_receipt_waits(
+    container: Container,
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        haichuan = container.customers(session).create(
+            NewCustomer("深圳海川电子有限公司", "SME", "GD", "CNY")
+        )
+    exports = REPO / "tests" / "fixtures" / "exports"
+    parsers = container.document_parsers()
+    import_file(container, exports / "kingdee_invoices.csv", parsers)  # AR00000210: 8,000; 红字 -800
+
+    receipts = import_file(container, exports / "kingdee_receipts.csv", parsers)
+
+    assert receipts.counts["payments_posted"] == 1  # SKD00000102: 5,000 of AR00000210, by the bill it names
+    assert open_invoices(container, haichuan.account_no, date(2026, 3, 31)) == [("AR00000210", 220000)]
+    with unit_of_work(container.sessions) as session:
+        kept = dict(session.execute(select(QuarantinedRecord.record_ref, QuarantinedRecord.reason)).all())
+    red = kept["kingdee_receipts.csv:10"]  # 红字收款单 SKD00000107: a person reverses what it undoes
+    assert red.startswith("amount (收款金额): -600.00 is negative: money paid back")
+    same_in_utf8 = import_file(container, exports / "kingdee_receipts_utf8_bom.csv", parsers)
+    assert same_in_utf8.counts["unchanged"] == receipts.counts["documents"]
+    assert open_invoices(container, haichuan.account_no, date(2026, 3, 31)) == [("AR00000210", 220000)]
     assert_ledger_verifies(container)
 
 

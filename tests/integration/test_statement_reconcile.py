@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import select
+
 from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.documents import Document, DocumentParser
+from connector.imports.models import ImportedDocument
 from connector.imports.pipeline import choose_parser, import_file
 from connector.imports.reconcile import queue, reject
 from connector.imports.rules import Accounts
@@ -223,6 +226,36 @@ def test_a_banks_return_in_a_later_statement_matches_the_reversal_it_posted(
     ]
     assert (report.missing_lines, report.missing_entries) == ((), ())
     assert report.reconciles
+
+
+def test_a_return_sent_again_with_other_text_stands_as_applied_and_reverses_no_other_receipt(
+    container: Container, tmp_path: Path
+) -> None:
+    february = statement_xml(
+        "FEB",
+        2,
+        "0.00",
+        "200.00",
+        entry_xml("A1", "100.00", "2026-02-26"),
+        entry_xml("A2", "100.00", "2026-02-27"),
+    )
+    returned = entry_xml("R1", "100.00", "2026-03-02", debit=True, reversal=True)
+    import_file(container, camt_file(tmp_path / "feb.xml", february), [Camt053Parser()])
+    march = statement_xml("MAR", 3, "200.00", "100.00", returned)
+    assert (
+        import_file(container, camt_file(tmp_path / "mar.xml", march), [Camt053Parser()]).counts["reversed"]
+        == 1
+    )
+    reissued = march.replace("</Ntry>", "<AddtlNtryInf>Rueckbuchung: IBAN falsch</AddtlNtryInf></Ntry>")
+
+    again = import_file(container, camt_file(tmp_path / "mar-reissued.xml", reissued), [Camt053Parser()])
+
+    assert (again.counts["corrections_kept"], again.counts["reversed"]) == (1, 0)
+    (report,) = reconcile(container, tmp_path / "mar-reissued.xml", Camt053Parser()).statements
+    assert report.reconciles  # the bank's 100.00: A1 still received, A2 returned once
+    with unit_of_work(container.sessions) as session:
+        statuses = dict(session.execute(select(ImportedDocument.external_id, ImportedDocument.status)).all())
+    assert statuses == {"A1": "unapplied", "A2": "reversed", "R1": "reversal"}
 
 
 def test_a_receipt_and_its_return_in_two_statements_of_one_file_match_each_their_entry(

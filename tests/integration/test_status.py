@@ -77,7 +77,6 @@ def test_the_snapshot_holds_the_latest_run_its_last_success_and_what_waits(
     assert taken.quarantine_open == {"camt053": 2}
     assert taken.reconciliation == {"open": 5, "rejected": 1}  # the line the bank reversed
     assert taken.outbox == {("zoho.Accounts", "pending"): 1}
-    assert taken.waiting_for_a_person == 7
     assert taken.credits == []  # Zoho is off
 
 

@@ -197,6 +197,29 @@ def test_a_bad_amount_is_a_problem_and_the_entries_after_it_are_still_read() -> 
     assert yen.party.name == "株式会社サンプル商事"
 
 
+def test_a_negative_amount_is_a_problem_not_a_line_in_the_other_direction(tmp_path: Path) -> None:
+    entry = (
+        '<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts>'
+        "<BookgDt><Dt>2026-03-04</Dt></BookgDt><AcctSvcrRef>{ref}</AcctSvcrRef></Ntry>"
+    )
+    text = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><GrpHdr>'
+        "<MsgId>M</MsgId><CreDtTm>2026-03-05T00:00:00</CreDtTm></GrpHdr><Stmt><Id>A1</Id><Acct><Id>"
+        "<IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+        + entry.format(amount="-250.35", ref="N1")
+        + entry.format(amount="80.00", ref="N2")
+        + "</Stmt></BkToCstmrStmt></Document>"
+    )
+    items = list(Camt053Parser().parse(write(tmp_path, text), "neg.xml"))
+    (bad,) = problems(items)
+    assert (bad.origin.row, bad.reason) == (
+        1,
+        "entry not readable: Amt is -250.35: an amount is never negative, CdtDbtInd signs it",
+    )
+    assert [line.amount for line in lines(items)] == [Money.of("-80.00", "EUR")]
+
+
 def test_each_statement_carries_account_period_and_signed_balances_after_its_lines() -> None:
     items = parse(V02)
     eur, jpy = statements(items)

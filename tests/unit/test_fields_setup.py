@@ -124,15 +124,21 @@ def test_the_plan_separates_fields_in_place_missing_and_incompatible() -> None:
         ExistingField("Credit_Limit", "Credit Limit", "currency", 0),
         ExistingField("Credit_Status", "Credit Status", "text"),
         ExistingField("Last_Payment_Date", "Last Payment Date", "datetime"),
+        ExistingField("Credit_Score", "Credit Score", "double", 0),  # a whole number fits
     ]
     plan = plan_fields(wanted, existing)
-    assert [w.api_name for w in plan.present] == ["Account_Number", "Outstanding_Balance", "Credit_Status"]
+    assert [w.api_name for w in plan.present] == [
+        "Account_Number",
+        "Outstanding_Balance",
+        "Credit_Score",
+        "Credit_Status",
+    ]
     assert {p.api_name: p.message for p in plan.problems} == {
         "Overdue_Amount": "is a text field; the connector sends currency (2 decimals): make it currency",
         "Credit_Limit": "rounds to 0 decimal place(s); the connector sends 2",
         "Last_Payment_Date": "is a datetime field; the connector sends date: make it date",
     }
-    assert len(plan.missing) == len(wanted) - 6
+    assert len(plan.missing) == len(wanted) - 7
     assert "Outstanding_Balance" not in {w.api_name for w in plan.missing}
 
 

@@ -335,11 +335,18 @@ def test_a_workbook_report_gives_invoices_and_positive_credit_notes(shipped: Map
     assert documents["1010"].amount == Money.of("3400.30", "CAD")  # 3400.2999999999997 in the cell
 
 
-def test_a_xero_payment_is_allocated_in_full_to_its_invoice(shipped: MappingSet) -> None:
+def test_a_xero_payment_is_allocated_in_full_to_its_invoice_and_a_deleted_one_is_skipped(
+    shipped: MappingSet,
+) -> None:
     found = _parse(shipped, "xero.payments")
-    payment = _documents(found)["8f1c2a7e-55d4-4b8e-9a51-0d6f3c2b9e11"]
+    payments = _documents(found)
+    payment = payments["8f1c2a7e-55d4-4b8e-9a51-0d6f3c2b9e11"]
     assert payment.allocations == (Allocation("INV-0041", Money.of("1150", "NZD")),)
     assert payment.date == dt.date(2026, 3, 2)
+    part = payments["1b7e9d40-2c3a-4f5e-8d61-7a9c0b1e2f33"]  # part of INV-0043: the rest stays open
+    assert part.allocations == (Allocation("INV-0043", Money.of("500", "NZD")),)
+    assert payments["5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"].amount == Money.of("2200", "AUD")
+    assert "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a" not in payments  # Status DELETED: no longer a payment
     (bad_date,) = _problems(found)
     assert bad_date.reason.startswith("date (Date): the value does not match any of the date formats")
 
@@ -421,8 +428,11 @@ def test_a_blank_row_applying_more_than_the_payment_above_is_not_part_of_it(
     assert [problem.origin.row for problem in _problems(found)] == [3]
 
 
-def test_a_gbk_kingdee_export_with_a_title_line_and_a_totals_line(shipped: MappingSet) -> None:
-    found = _parse(shipped, "kingdee.receipts")
+@pytest.mark.parametrize("file", ["kingdee_receipts.csv", "kingdee_receipts_utf8_bom.csv"])
+def test_a_kingdee_receipt_list_with_a_title_line_and_a_totals_line_in_gbk_or_utf8_with_a_bom(
+    shipped: MappingSet, file: str
+) -> None:
+    found = list(_parser(shipped, "kingdee.receipts").parse(FIXTURES / file, file))
     receipts = _documents(found)
     assert list(receipts) == [
         "SKD00000101",
@@ -439,8 +449,11 @@ def test_a_gbk_kingdee_export_with_a_title_line_and_a_totals_line(shipped: Mappi
     )
     assert receipts["SKD00000103"].amount == Money.of("3250", "USD")  # 美元
     assert receipts["SKD00000106"].date == dt.date(2026, 3, 9)  # 2026年3月9日
-    (bad,) = _problems(found)
-    assert (bad.origin.row, bad.reason) == (7, "amount (收款金额): not an amount: '一万二'")
+    assert receipts["SKD00000102"].allocations == (Allocation("AR00000210", Money.of("5000", "CNY")),)
+    unreadable, red = _problems(found)
+    assert (unreadable.origin.row, unreadable.reason) == (7, "amount (收款金额): not an amount: '一万二'")
+    assert red.origin.row == 10  # a red receipt: money paid back, for a person to reverse what it undoes
+    assert red.reason.startswith("amount (收款金额): -600.00 is negative: money paid back")
 
 
 def test_a_yonyou_workbook_with_title_rows(shipped: MappingSet) -> None:
@@ -485,11 +498,16 @@ def test_a_missing_optional_column_reads_as_empty(tmp_path: Path) -> None:
     assert payment.party.name is None
 
 
-def test_a_negative_payment_is_refused_unless_the_mapping_takes_absolute_amounts(tmp_path: Path) -> None:
+def test_a_negative_payment_is_money_paid_back_refused_unless_the_mapping_takes_absolute_amounts(
+    tmp_path: Path,
+) -> None:
     text = "id,date,amount\n1,2026-03-05,(12.00)\n"
     (refused,) = _run(tmp_path, _mapping(), text)
     assert isinstance(refused, Problem)
-    assert "is negative, but a payment carries a positive amount" in refused.reason
+    assert refused.reason.startswith(
+        "amount (amount): -12.00 is negative: money paid back (a refund, or a red receipt"
+    )
+    assert "reverse the receipt it undoes with `connector ledger reverse`" in refused.reason
     (taken,) = _run(tmp_path, _mapping(negative_amounts="absolute"), text)
     assert isinstance(taken, Document)
     assert taken.amount == Money.of("12", "CNY")

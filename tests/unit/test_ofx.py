@@ -272,6 +272,18 @@ def test_amounts_that_are_not_exact_money_are_problems(tmp_path: Path, written: 
     assert problem.reason.startswith("transaction not readable:")
 
 
+def test_a_banks_error_answer_instead_of_a_statement_is_refused_with_its_code(tmp_path: Path) -> None:
+    answer = (
+        "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>15500"
+        "<SEVERITY>ERROR<MESSAGE>Signon invalid</STATUS><DTSERVER>20260306083000<LANGUAGE>ENG</SONRS>"
+        "</SIGNONMSGSRSV1></OFX>\n"
+    )
+    with pytest.raises(
+        FileFormatError, match=r"the bank answered with an error: code 15500 \(Signon invalid\)"
+    ):
+        parse_text(tmp_path, answer)
+
+
 def test_an_empty_sgml_element_keeps_the_elements_after_it_in_their_aggregate(tmp_path: Path) -> None:
     text = (
         "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD\n"
