@@ -13,6 +13,12 @@ rows (none of its lines is posted). A line on a customers' receivable account
   customer paid), else a credit note (a sales return, a discount, a write-off). A receipt names that
   bank line's account code as its deposit account.
 
+Debits and credits are in the books' currency (the mapping's `default_currency`), as these exports
+write them: a voucher balances in it. A line in another currency gives its own amount in
+`amount_original` (原币金额 / 外币金额), and its document is in that currency; without it the voucher is
+a `Problem` (never the books' amount under another currency). Without a `default_currency`, each line's
+amounts are taken in its own currency, and a voucher balances in each.
+
 Red-ink (红字) lines, negative amounts, count on the other side; a receivable raised while money leaves
 the bank (a receipt returned or refunded) is a `Problem`: a person reverses the receipt it undoes. A
 receivable line naming no customer takes the one its voucher's other lines name. The document's id is
@@ -67,9 +73,11 @@ class _Entry:
     row: Row
     account: str
     currency: str
-    net: int  # minor units, debit − credit
+    net: int  # minor units of `currency`, debit − credit
     date: dt.date
     values: dict[str, Any]
+    books: str  # the currency the voucher balances in: the books' own, or the line's
+    books_net: int  # debit − credit in `books`
 
 
 class VoucherExport(ExportFile):
@@ -140,7 +148,7 @@ class VoucherExport(ExportFile):
         if unbalanced:
             yield Problem(whole, f"voucher {label} ({span}) does not balance: {unbalanced}")
             return
-        money_in = sum(e.net for e in entries if self._bank.search(e.account))
+        money_in = sum(e.books_net for e in entries if self._bank.search(e.account))
         receivable = sorted(
             (e for e in entries if self._receivable.search(e.account) and e.net != 0),
             key=lambda e: (_party_key(e.values), e.account, e.net < 0, abs(e.net), e.row.number),
@@ -179,11 +187,11 @@ class VoucherExport(ExportFile):
 
     def _deposited(self, entries: Sequence[_Entry], receipt: _Entry) -> str | None:
         """The bank account a receipt went to: the bank line of its amount, else the largest."""
-        banked = [e for e in entries if self._bank.search(e.account) and e.net > 0]
+        banked = [e for e in entries if self._bank.search(e.account) and e.books_net > 0]
         if not banked:
             return None
-        same = [e for e in banked if e.net == -receipt.net]
-        return (same or sorted(banked, key=lambda e: -e.net))[0].account
+        same = [e for e in banked if (e.currency, e.net) == (receipt.currency, -receipt.net)]
+        return (same or sorted(banked, key=lambda e: -e.books_net))[0].account
 
     def _label(self, values: dict[str, Any]) -> str:
         number = _text(values.get("voucher_number"))
@@ -206,13 +214,25 @@ class VoucherExport(ExportFile):
         date = _date(values.get("date"), "date")
         if date is None:
             raise RowError(f"row {line.row.number}: date: a value is required here")
-        currency = _currency(_text(values.get("currency")) or self.mapping.default_currency)
+        books = self.mapping.default_currency
+        currency = _currency(_text(values.get("currency")) or books)
+        books = books or currency
         debit = _decimal(values.get("debit"), "debit") or Decimal(0)
         credit = _decimal(values.get("credit"), "credit") or Decimal(0)
         if debit and credit:
             raise RowError(f"row {line.row.number}: a line is a debit or a credit, not both")
-        net = _minor(debit, currency, "debit") - _minor(credit, currency, "credit")
-        return _Entry(line.row, account, currency, net, date, values)
+        books_net = _minor(debit, books, "debit") - _minor(credit, books, "credit")
+        if currency == books:
+            return _Entry(line.row, account, currency, books_net, date, values, books, books_net)
+        original = _decimal(values.get("amount_original"), "amount_original")
+        if not original or not books_net:
+            raise RowError(
+                f"row {line.row.number}: a line in {currency} needs its amount in {currency} "
+                f"(amount_original, e.g. 原币金额): its debit and credit are in the books' {books}"
+            )
+        magnitude = abs(_minor(original, currency, "amount_original"))
+        net = magnitude if books_net > 0 else -magnitude
+        return _Entry(line.row, account, currency, net, date, values, books, books_net)
 
 
 PARTY_TARGETS = ("party_name", "party_account_no", "party_external_id")
@@ -229,10 +249,10 @@ def _read(fields: tuple[CompiledField, ...], row: Row) -> _Line:
 
 
 def _unbalanced(entries: Sequence[_Entry]) -> str:
-    """'' when debits equal credits in every currency, else what they come to."""
+    """'' when debits equal credits in the currency the voucher balances in, else what they come to."""
     totals: dict[str, int] = {}
     for entry in entries:
-        totals[entry.currency] = totals.get(entry.currency, 0) + entry.net
+        totals[entry.books] = totals.get(entry.books, 0) + entry.books_net
     return "; ".join(
         f"{Money(abs(total), currency)} more {'debit than credit' if total > 0 else 'credit than debit'}"
         for currency, total in totals.items()

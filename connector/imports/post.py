@@ -146,6 +146,10 @@ class DocumentPoster:
                 self._keep_applied(item, held)
                 counts["corrections_kept"] += 1
                 continue
+            if held is not None and held.kind != document.kind:
+                self._quarantine(document, _another_kind(held, document))
+                counts["quarantined"] += 1
+                continue
             if held is not None and not self._replace(held, document):
                 counts["quarantined"] += 1
                 continue
@@ -679,3 +683,15 @@ def _why_not(match: Match) -> str:
         return "no rule found the payer: waiting for a person"
     best = match.candidates[0]
     return f"tier {best.tier} is not sure enough to post by itself ({best.why}): waiting for a person"
+
+
+def _another_kind(held: ImportedDocument, document: Document) -> str:
+    """Why a document is not a change of the one imported under its id: it is another kind (QuickBooks
+    lets a credit memo take an invoice's number). Reposting it would reverse the first."""
+    first, this = held.kind.replace("_", " "), document.kind.replace("_", " ")
+    article = "an" if first[0] in "aeiou" else "a"
+    return (
+        f"{held.source} {held.external_id} was imported as {article} {first}; this {this} has its id, so it "
+        f"is another document, not a change of it (the {first} stands): give the mapping an external_id "
+        "that tells them apart, e.g. a `template` with the document type"
+    )

@@ -422,6 +422,25 @@ def test_a_replacement_line_reverses_the_line_it_replaces_and_posts_its_own_amou
     assert_ledger_verifies(container)
 
 
+def test_a_credit_note_taking_an_invoices_id_waits_in_quarantine_and_the_invoice_stands(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("1001", acme, "500.00")), PARSERS)
+    memo = {**invoice("1001", acme, "50.00"), "kind": "credit_note"}
+
+    result = import_file(container, write(tmp_path / "memo.jsonl", memo), PARSERS)
+
+    assert (result.counts["quarantined"], result.counts["reversed"]) == (1, 0)
+    assert receivable(container, acme) == Money.of("500.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert reason.startswith(
+        "test 1001 was imported as an invoice; this credit note has its id, so it is another"
+    )
+    assert_ledger_verifies(container)
+
+
 def no_mapping_set() -> MappingSet:
     raise AssertionError("an import retry needs no mapping set")
 

@@ -53,7 +53,8 @@ def test_a_gbk_kingdee_voucher_export_gives_each_receivable_line_as_invoice_rece
             "C0004",
             None,
         ),  # red ink: negative debit
-        ("invoice", "2026-04-记-1#1", Money.of("2000.00", "USD"), "C0005", None),  # numbers restart monthly
+        # numbers restart monthly; a US dollar line: its 原币金额, its 14,400.00 CNY balancing the voucher
+        ("invoice", "2026-04-记-1#1", Money.of("2000.00", "USD"), "C0005", None),
     ]
     first = next(d for d in found if isinstance(d, Document))
     assert (first.party.name, first.number, first.references) == (
@@ -152,6 +153,29 @@ def test_a_voucher_exported_again_with_its_lines_in_another_order_gives_the_same
     after = documents(parse(shipped, "export_kingdee_vouchers", write_vouchers(tmp_path, *reversed(lines))))
     assert sorted(before) == sorted(after)
     assert [d[1] for d in before] == ["2026-03-收-6#1", "2026-03-收-6#2"]
+
+
+def test_a_foreign_currency_line_is_its_original_amount_and_without_one_its_voucher_is_refused(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    header = "日期,凭证字,凭证号,摘要,科目代码,核算项目,币别,汇率,原币金额,借方金额,贷方金额"
+    path = tmp_path / "fx.csv"
+    lines = [
+        "2026/3/5,收,5,美元回款,100202,,美元,7.2,1000.00,7200.00,",
+        "2026/3/5,收,5,美元回款,1122,C0003 香港永利贸易公司,美元,7.2,1000.00,,7200.00",
+        "2026/3/6,收,6,美元回款,100202,,美元,7.2,,3600.00,",
+        "2026/3/6,收,6,美元回款,1122,C0003 香港永利贸易公司,美元,7.2,,,3600.00",
+    ]
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+
+    found = parse(shipped, "export_kingdee_vouchers", path)
+
+    assert documents(found) == [("payment", "2026-03-收-5#1", Money.of("1000.00", "USD"), "C0003", "100202")]
+    (refused,) = [p for p in found if isinstance(p, Problem)]
+    assert refused.reason == (
+        "the voucher of rows 4–5 cannot be read: row 4: a line in USD needs its amount in USD "
+        "(amount_original, e.g. 原币金额): its debit and credit are in the books' CNY"
+    )
 
 
 def test_a_voucher_split_by_a_page_break_or_another_voucher_is_read_whole_and_totals_rows_are_skipped(
