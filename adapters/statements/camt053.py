@@ -169,7 +169,8 @@ class Camt053Parser:
             yield from reader.read(xml_events(path))
         except BrokenXml as exc:
             reason = f"{exc}; nothing after entry {reader.entry_no} could be read"
-            yield give_up(name, reader.anything_read, reason, reader.entry_no or None)
+            # Its own row (the first entry not read): entry N may be a problem of its own, kept apart.
+            yield give_up(name, reader.anything_read, reason, reader.entry_no + 1)
 
 
 class _Reader:

@@ -111,7 +111,7 @@ def detect_encoding(path: str, hint: str | None = None, sample_limit: int = 1 <<
     """
     if is_utf8(path):
         return "utf-8-sig"
-    if hint:
+    if hint and codecs.lookup(hint).name != "utf-8":  # a file declaring UTF-8 that is not: guessed
         return hint
     sample = bytearray()
     with open(path, "rb") as handle:

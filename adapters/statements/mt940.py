@@ -261,6 +261,14 @@ class _Statement:
                 "statement without an account (:25:) or a balance with a currency (:60F:)",
                 header=True,
             )
+        if closing is None:  # :62F:/:62M: is mandatory: without it the file was cut short
+            return Problem(
+                origin,
+                f"the statement from line {self.line_no} has no closing balance (:62F: or :62M:): was "
+                "the file cut short? Its lines before the cut were read, the last of them maybe without "
+                "all its details: check them against the bank's statement",
+                header=True,
+            )
         try:
             return Statement(
                 source=SOURCE,

@@ -99,7 +99,8 @@ class OfxParser:
                     yield from reader.read(ofx_sgml.events(text))
         except BrokenXml as exc:
             reason = f"{exc}; nothing after transaction {reader.record} could be read"
-            yield give_up(name, reader.anything_read, reason, reader.record or None)
+            # Its own row (the first record not read): record N may be a problem of its own, kept apart.
+            yield give_up(name, reader.anything_read, reason, reader.record + 1)
         if not reader.seen_ofx and not reader.anything_read:
             raise FileFormatError(f"{name}: no <OFX> element found")
         if not reader.anything_read and reader.errors:  # the bank's answer to a failed download

@@ -232,6 +232,17 @@ def test_text_before_the_first_field_is_reported_and_the_statement_still_read(tm
     assert len(lines(items)) == 1
 
 
+def test_a_file_cut_short_before_its_closing_balance_says_so_and_keeps_its_lines(tmp_path: Path) -> None:
+    text = (FIXTURES / GERMAN).read_text(encoding="latin-1")
+    cut = text[: text.rindex(":62F:")]
+    items = parse_text(tmp_path, cut, encoding="latin-1")
+    (last_header,) = [p for p in items if isinstance(p, Problem) and p.header]
+    assert "has no closing balance (:62F: or :62M:): was the file cut short?" in last_header.reason
+    assert len([d for d in items if isinstance(d, Document)]) == len(
+        [d for d in parse(GERMAN) if isinstance(d, Document)]
+    )
+
+
 def test_a_utf8_file_with_a_byte_order_mark_is_read_from_its_first_field(tmp_path: Path) -> None:
     text = MINIMAL.format(lines=":61:2603110311C1,00NTRFNONREF", closing="101,00")
     items = parse_text(tmp_path, text, encoding="utf-8-sig")

@@ -272,6 +272,19 @@ def test_amounts_that_are_not_exact_money_are_problems(tmp_path: Path, written: 
     assert problem.reason.startswith("transaction not readable:")
 
 
+def test_a_header_claiming_utf8_for_a_file_that_is_not_is_not_believed(tmp_path: Path) -> None:
+    text = (
+        "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nENCODING:UTF-8\nCHARSET:NONE\n\n<OFX><BANKMSGSRSV1>"
+        "<STMTTRNRS><STMTRS><CURDEF>EUR<BANKACCTFROM><BANKID>1<ACCTID>DE1</BANKACCTFROM><BANKTRANLIST>"
+        "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260305<TRNAMT>12.50<FITID>F1<NAME>Café Müller Bäckerei"
+        "<MEMO>Rechnung für März, Grüße</STMTTRN></BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    )
+    path = tmp_path / "statement.ofx"
+    path.write_bytes(text.encode("cp1252"))
+    (paid,) = lines(list(OfxParser().parse(str(path), path.name)))
+    assert paid.party.name == "Café Müller Bäckerei"
+
+
 def test_a_banks_error_answer_instead_of_a_statement_is_refused_with_its_code(tmp_path: Path) -> None:
     answer = (
         "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>15500"
