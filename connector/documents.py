@@ -73,6 +73,7 @@ class Document:
     `CORRECTACTION=DELETE`); `replaces` that of a document whose content this one supersedes (OFX
     `REPLACE`: the old is reversed, this one posted). `bank_reversal` marks a bank's reversal of an
     earlier line it does not name (CAMT `RvslInd`, MT940 `RC`/`RD`): the import finds the original.
+    `withdrawn` marks a document its source withdrew (a void invoice): it `reverses` the one imported.
     """
 
     kind: DocumentKind
@@ -92,6 +93,9 @@ class Document:
     bank_reversal: bool = False
     # A bank line: its statement's account (IBAN or number); a payment: the account it was deposited to.
     account: str | None = None
+    # Withdrawn in its source (a void invoice, a deleted payment): `reverses` names the document it was
+    # imported as, which is reversed; when none was imported, there is nothing to undo.
+    withdrawn: bool = False
     # Another id the bank may have given the same line (OFX: a re-issued FITID gets its content digest
     # appended): the line imported under it is this one; and when this id is held by another line with
     # other content, the bank re-issued it, and this line is posted under `alias` instead.
@@ -211,6 +215,8 @@ def fingerprint(document: Document, *, allocations_as_read: bool = False) -> str
     ]
     if document.replaces or document.bank_reversal:  # so that documents without them keep their prints
         parts += [document.replaces or "", "reversal" if document.bank_reversal else ""]
+    if document.withdrawn:
+        parts.append("withdrawn")
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
 
 

@@ -55,6 +55,9 @@ def draft_label(draft: Draft) -> str:
     return f"{draft.kind.replace('_', ' ')} {draft.external_id}"
 
 
+Skip = tuple[int, re.Pattern[str], bool]  # column, pattern, withdraws
+
+
 REQUIRED = "a value is required here but the source has none"  # as the mapping's `required` says it
 
 
@@ -80,7 +83,7 @@ class RowReader:
     references: tuple[str, ...]  # targets holding references, in file order
     group_target: str | None
     group_column: int | None
-    skips: tuple[tuple[int, re.Pattern[str]], ...]
+    skips: tuple[Skip, ...]
     labels: dict[str, str]  # each target as its errors name it: with the column it reads
 
     @classmethod
@@ -111,6 +114,10 @@ class RowReader:
 
     def skipped(self, row: Row) -> bool:
         return is_skipped(self.skips, row)
+
+    def withdraws(self, row: Row) -> bool:
+        """Whether a skipped row withdraws its document (a rule with `withdraws`: void, deleted)."""
+        return is_skipped(self.skips, row, withdrawing=True)
 
     def read(self, row: Row) -> tuple[str | None, Draft | str]:
         """(the row's group value, its draft or the reason it has none)."""
@@ -219,15 +226,19 @@ def _cell(index: int) -> Callable[[Any], Any]:
     return read
 
 
-def compile_skips(rules: Sequence[SkipRule], header: Header) -> tuple[tuple[int, re.Pattern[str]], ...]:
+def compile_skips(rules: Sequence[SkipRule], header: Header) -> tuple[Skip, ...]:
     """The skip rules reading by position; a rule on a column the file lacks can match nothing."""
-    found = [(header.index(rule.column), re.compile(rule.matches)) for rule in rules]
-    return tuple((index, pattern) for index, pattern in found if index is not None)
+    found = [(header.index(rule.column), re.compile(rule.matches), rule.withdraws) for rule in rules]
+    return tuple((index, pattern, withdraws) for index, pattern, withdraws in found if index is not None)
 
 
-def is_skipped(skips: Sequence[tuple[int, re.Pattern[str]]], row: Row) -> bool:
+def is_skipped(skips: Sequence[Skip], row: Row, *, withdrawing: bool = False) -> bool:
+    """Whether a rule skips the row (with `withdrawing`, a rule that withdraws its document)."""
     cells = row.cells
-    return any(index < len(cells) and pattern.search(cells[index].strip()) for index, pattern in skips)
+    return any(
+        index < len(cells) and (withdraws or not withdrawing) and pattern.search(cells[index].strip())
+        for index, pattern, withdraws in skips
+    )
 
 
 def _needed(field: FieldMap, mapping: DocumentMapping) -> bool:

@@ -93,11 +93,33 @@ class MappedExport(ExportFile):
     def _single_rows(self, reader: RowReader, table: Iterator[Row], name: str) -> Iterator[Parsed]:
         numbered = _Numbering() if self.mapping.number_duplicates else None
         read, skipped = reader.read, reader.skipped if reader.skips else None
+        withdrawn: set[str] = set()
         for row in table:
             if row.error is not None:
                 yield Problem(Origin(name, row.number, row.raw), row.error)
             elif skipped is None or not skipped(row):
                 yield self._one(name, row, read(row)[1], numbered)
+            elif reader.withdraws(row) and (gone := self._withdrawal(name, row, read(row)[1], withdrawn)):
+                yield gone
+
+    def _withdrawal(self, name: str, row: Row, draft: Draft | str, withdrawn: set[str]) -> Document | None:
+        """A row its source withdrew (void, deleted), once per id: it reverses the document imported
+        under that id (an unreadable one withdraws nothing it could name)."""
+        if isinstance(draft, str) or draft.external_id in withdrawn:
+            return None
+        withdrawn.add(draft.external_id)
+        return Document(
+            kind=draft.kind,
+            source=self.format,
+            external_id=f"{draft.external_id}:withdrawn",
+            date=draft.date,
+            amount=draft.amount,
+            origin=Origin(name, row.number, row.raw),
+            party=draft.party,
+            number=draft.number,
+            reverses=draft.external_id,
+            withdrawn=True,
+        )
 
     def _one(self, name: str, row: Row, draft: Draft | str, numbered: _Numbering | None) -> Parsed:
         """The document of one row, with the allocation the row names (all of it, without an amount)."""
@@ -114,6 +136,7 @@ class MappedExport(ExportFile):
     def _grouped_rows(self, reader: RowReader, table: Iterator[Row], name: str) -> Iterator[Parsed]:
         numbered = _Numbering() if self.mapping.number_duplicates else None
         read, skipped = reader.read, reader.skipped if reader.skips else None
+        withdrawn: set[str] = set()
         members: list[tuple[Row, Draft | str]] = []
         current: str | None = None
         follows = False  # the row before was the group's: a row under merged cells may continue it
@@ -128,6 +151,8 @@ class MappedExport(ExportFile):
                 follows = False  # its further rows are not the one before's
                 passed_key, passed_draft = read(row)
                 passed = [(row, passed_draft)]
+                if reader.withdraws(row) and (gone := self._withdrawal(name, row, passed_draft, withdrawn)):
+                    yield gone
                 continue
             key, draft = read(row)
             if key is None and passed and (continued := _continuing(read, row, passed, passed_key)):

@@ -280,13 +280,20 @@ class DocumentPoster:
     def _reversal(self, item: Work) -> str:
         document = item.document
         original = self._imported(document.source, document.reverses)
+        if original is None and document.withdrawn:  # void before it was ever imported: nothing to undo
+            why = f"{document.reverses} was withdrawn (void, deleted) before it was imported"
+            self.outcomes.record(item, "ignored", None, None, why)
+            return "withdrawn_before_import"
         if original is None:
             self._quarantine(
                 document, f"it reverses {document.source} {document.reverses}, which was never imported"
             )
             return "quarantined"
         if original.status != "reversed":
-            self._reverse_posted(original, document, f"reversed by {document.source} {document.external_id}")
+            memo = f"reversed by {document.source} {document.external_id}"
+            if document.withdrawn:
+                memo = f"withdrawn in {document.source} (void, deleted)"
+            self._reverse_posted(original, document, memo)
         self.outcomes.record(item, "reversal", None, None, f"reverses {document.reverses}")
         return "reversed"
 

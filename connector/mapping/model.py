@@ -203,6 +203,9 @@ class SkipRule(BaseModel):
 
     column: str | int
     matches: str = Field(min_length=1)
+    # The rows it skips withdraw their document (void, deleted): one imported earlier under its id is
+    # reversed; one never imported has nothing to undo.
+    withdraws: bool = False
 
     @field_validator("matches")
     @classmethod
@@ -311,6 +314,9 @@ class VoucherMapping(TabularExport):
     @staticmethod
     def cross_check(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         found, _ = _checked_targets(data, list(VOUCHER_TARGETS), REQUIRED_VOUCHER_TARGETS, "a voucher")
+        skips = data.get("skip")
+        if isinstance(skips, list) and any(isinstance(r, dict) and r.get("withdraws") for r in skips):
+            found.append(("skip", "withdraws is for document exports: a voucher is withdrawn by its red ink"))
         return found
 
 

@@ -441,6 +441,42 @@ def test_a_credit_note_taking_an_invoices_id_waits_in_quarantine_and_the_invoice
     assert_ledger_verifies(container)
 
 
+def test_an_invoice_voided_after_its_import_is_reversed_and_one_void_from_the_start_posts_nothing(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
+    header = (
+        "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date,"
+        "PurchaseOrder,Currency Code,Exchange Rate,Item Name,Quantity,Item Price,Item Total,Total,Balance"
+    )
+
+    def export(name: str, *rows: tuple[str, str, str]) -> Path:
+        lines = [
+            f"2026-03-02,{ident},{number},{status},,Acme Trading Co.,2026-04-01,,USD,1.00,Widget,1,50.00,"
+            "50.00,50.00,50.00"
+            for ident, number, status in rows
+        ]
+        path = tmp_path / name
+        path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+        return path
+
+    parsers = container.document_parsers()
+    import_file(container, export("march.csv", ("9001", "INV-9001", "Sent")), parsers)
+    assert receivable(container, acme.account_no) == Money.of("50.00", "USD")
+
+    voided = export("april.csv", ("9001", "INV-9001", "Void"), ("9002", "INV-9002", "Void"))
+    result = import_file(container, voided, parsers)
+
+    assert (result.counts["reversed"], result.counts["withdrawn_before_import"]) == (1, 1)
+    assert result.counts["quarantined"] == 0
+    assert receivable(container, acme.account_no) == Money.zero("USD")
+    again = import_file(container, voided, parsers, again=True)
+    assert again.counts["unchanged"] == 2
+    assert receivable(container, acme.account_no) == Money.zero("USD")
+    assert_ledger_verifies(container)
+
+
 def no_mapping_set() -> MappingSet:
     raise AssertionError("an import retry needs no mapping set")
 

@@ -271,10 +271,19 @@ def test_an_unapplied_payment_has_no_allocation(shipped: MappingSet) -> None:
     assert advance.amount == Money.of("300", "USD")
 
 
-def test_invoice_item_rows_are_one_invoice_and_drafts_and_voids_are_skipped(shipped: MappingSet) -> None:
+def test_invoice_item_rows_are_one_invoice_a_draft_is_skipped_and_a_void_one_withdraws_its_invoice(
+    shipped: MappingSet,
+) -> None:
     found = _parse(shipped, "zoho_books.invoices")
-    invoices = _documents(found)
+    withdrawals = [d for d in found if isinstance(d, Document) and d.withdrawn]
+    invoices = {k: d for k, d in _documents(found).items() if not d.withdrawn}
     assert not _problems(found)
+    (void,) = withdrawals  # INV-000099: it reverses the invoice imported under its id, if any was
+    assert (void.external_id, void.reverses, void.number) == (
+        "2954000000090099:withdrawn",
+        "2954000000090099",
+        "INV-000099",
+    )
     assert sorted(invoice.number or "" for invoice in invoices.values()) == [
         "INV-000101",
         "INV-000102",
@@ -346,7 +355,10 @@ def test_a_xero_payment_is_allocated_in_full_to_its_invoice_and_a_deleted_one_is
     part = payments["1b7e9d40-2c3a-4f5e-8d61-7a9c0b1e2f33"]  # part of INV-0043: the rest stays open
     assert part.allocations == (Allocation("INV-0043", Money.of("500", "NZD")),)
     assert payments["5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"].amount == Money.of("2200", "AUD")
-    assert "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a" not in payments  # Status DELETED: no longer a payment
+    deleted = payments[
+        "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a:withdrawn"
+    ]  # Status DELETED: no longer a payment
+    assert (deleted.withdrawn, deleted.reverses) == (True, "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
     (bad_date,) = _problems(found)
     assert bad_date.reason.startswith("date (Date): the value does not match any of the date formats")
 

@@ -130,6 +130,11 @@ def test_a_voucher_mapping_names_its_unknown_and_missing_targets() -> None:
         ("fields[1].target", "unknown target 'debt' — did you mean 'debit'?"),
         ("fields", f"a voucher mapping needs a field for {missing}"),
     ]
+    withdrawing = {**data, "skip": [{"column": "状态", "matches": "作废", "withdraws": True}]}
+    assert VoucherMapping.cross_check(withdrawing)[-1] == (
+        "skip",
+        "withdraws is for document exports: a voucher is withdrawn by its red ink",
+    )
 
 
 VOUCHER_HEADER = "日期,凭证字,凭证号,摘要,科目代码,核算项目,币别,借方金额,贷方金额"
