@@ -41,6 +41,12 @@ def compact_account(text: str | None) -> str | None:
     return "".join(text.split()).upper() or None
 
 
+def on_account(external_id: str, account: str) -> str:
+    """A bank line's id scoped by its account (`REF@ACCOUNT`): the id it is imported under when a line of
+    another account holds its own (a bank's reference is unique at that bank only)."""
+    return f"{external_id}@{compact_account(account)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Party:
     """The other side of a document as the source names it; any of these may be missing."""

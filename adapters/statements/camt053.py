@@ -24,13 +24,14 @@ What becomes what:
   (else the first balance's currency), `Id`, `FrToDt`, opening `OPBD` (else `PRCD`) and closing `CLBD`
   balances signed by their `CdtDbtInd`.
 
-External ids: `Ntry/AcctSvcrRef`, with `#n` appended for the n-th `TxDtls` (1-based) of a split
-entry. Without `AcctSvcrRef`: `common.composite_id("camt053", account, date, |amount| minor units,
-currency, CRDT|DBIT, EndToEndIds, Ustrd lines, occurrence)` where EndToEndIds and Ustrd lines are
-joined by newlines and occurrence is `"1"` for the first entry of its file alike in all of those (a
-statement's pages are its `Stmt`s: they count on), `"2"` for a second … (`"1.2"`: the second
-transaction of a split one). Two identical payments on one day stay apart, and overlapping statements
-(a day's, then the month's) give an entry the same id, whatever entries come before it.
+External ids: `Ntry/AcctSvcrRef`, with `#n` appended for the n-th `TxDtls` (1-based) of a split entry
+(unique at its bank only: a line whose reference another account's line holds is imported as `REF@IBAN`,
+`documents.on_account`). Without `AcctSvcrRef`: `common.composite_id("camt053", account, date, |amount|
+minor units, currency, CRDT|DBIT, EndToEndIds, Ustrd lines, occurrence)` where EndToEndIds and Ustrd
+lines are joined by newlines and occurrence is `"1"` for the first entry of its file alike in all of
+those (a statement's pages are its `Stmt`s: they count on), `"2"` for a second … (`"1.2"`: the second
+transaction of a split one). Two identical payments on one day stay apart, and overlapping statements (a
+day's, then the month's) give an entry the same id, whatever entries come before it.
 
 Reversals (`RvslInd` true): the line is signed by its own `CdtDbtInd`, is a `bank_reversal` and
 carries the marker reference "RVSL" last; `reverses` stays None. The original cannot be named

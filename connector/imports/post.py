@@ -29,7 +29,7 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from connector.bulk import rows_in
-from connector.documents import Document, Origin, fingerprints
+from connector.documents import Document, Origin, compact_account, fingerprints, on_account
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.known import KnownCustomers
@@ -56,6 +56,7 @@ class Stored(NamedTuple):
     file_id: int | None
     row: int | None
     status: str
+    bank_account: str | None  # a bank line's statement account, compacted; None when not recorded
 
 
 @dataclass
@@ -105,7 +106,10 @@ class DocumentPoster:
         work: list[Work] = []
         corrections: list[Work] = []
         in_batch: dict[tuple[str, str], str] = {}
+        accounts: dict[tuple[str, str], str | None] = {}  # of the batch's bank lines, by key
         for document in documents:
+            if (scoped := _of_its_account(document, stored, accounts)) is not None:
+                document = scoped
             prints = fingerprints(document)
             if document.alias is not None:
                 keyed, under_alias = _by_alias(document, stored, prints)
@@ -137,6 +141,7 @@ class DocumentPoster:
                 counts["quarantined"] += 1
                 continue
             in_batch[key] = item.fingerprint
+            accounts[key] = compact_account(document.account)
             held = self.session.get_one(ImportedDocument, known.id) if known is not None else None
             if held is not None and held.status == "reversed":
                 self._keep_reversed(item, held)
@@ -221,18 +226,20 @@ class DocumentPoster:
             ids.add(document.external_id)
             if document.alias is not None:
                 ids.add(document.alias)
+            if document.kind == "bank_line" and document.account is not None:
+                ids.add(on_account(document.external_id, document.account))
         for source, external_ids in by_source.items():
             where = "source = {p}"
-            for row_id, external_id, stored, file_id, row, status in rows_in(
+            for row_id, external_id, stored, file_id, row, status, bank_account in rows_in(
                 self.session,
-                "id, external_id, fingerprint, file_id, row, status",
+                "id, external_id, fingerprint, file_id, row, status, bank_account",
                 DOCUMENTS.name,
                 "external_id",
                 external_ids,
                 where,
                 source,
             ):
-                found[(source, external_id)] = Stored(row_id, stored, file_id, row, status)
+                found[(source, external_id)] = Stored(row_id, stored, file_id, row, status, bank_account)
         return found
 
     # --- changed documents and reversals -----------------------------------------------------------
@@ -599,6 +606,25 @@ class DocumentPoster:
             self.file_id,
             document.external_id,
         )
+
+
+def _of_its_account(
+    document: Document,
+    stored: Mapping[tuple[str, str], Stored],
+    in_batch: Mapping[tuple[str, str], str | None],
+) -> Document | None:
+    """A bank line whose id a line of another account holds (a bank's reference is unique at that bank
+    only: CAMT's AcctSvcrRef): the line under its id scoped by its account, `REF@ACCOUNT` (it is no
+    change of the other). None when its id is its own."""
+    if document.kind != "bank_line" or document.account is None:
+        return None
+    account = compact_account(document.account)
+    key = (document.source, document.external_id)
+    held = stored.get(key)
+    others = (held.bank_account if held is not None else None, in_batch.get(key))
+    if not any(other not in (None, account) for other in others):
+        return None
+    return dataclasses.replace(document, external_id=on_account(document.external_id, document.account))
 
 
 def _by_alias(

@@ -19,7 +19,15 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
-from connector.documents import Document, DocumentParser, Parsed, Problem, Statement
+from connector.documents import (
+    Document,
+    DocumentParser,
+    Parsed,
+    Problem,
+    Statement,
+    compact_account,
+    on_account,
+)
 from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.rules import Accounts
@@ -340,9 +348,18 @@ def _voucher(entry: JournalEntry) -> str:
 
 
 def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[str, str], ImportRecord]:
+    """Each line's import record, by the line's (source, id): the one imported under its id scoped by
+    its account when a line of another account held its own (`on_account`), never that other line's."""
     by_source: dict[str, set[str]] = {}
+    scoped: dict[tuple[str, str], tuple[str, str | None]] = {}  # (source, id looked up) → (line id, account)
     for line in lines:
         by_source.setdefault(line.source, set()).add(line.external_id)
+        account = compact_account(line.account)
+        scoped[(line.source, line.external_id)] = (line.external_id, account)
+        if line.account is not None:
+            own = on_account(line.external_id, line.account)
+            by_source[line.source].add(own)
+            scoped[(line.source, own)] = (line.external_id, account)
     found: dict[tuple[str, str], ImportRecord] = {}
     receipt = aliased(ImportedDocument)  # a linked line's: its current revision's entry
     for source, ids in by_source.items():
@@ -351,6 +368,7 @@ def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[s
             rows = session.execute(
                 select(
                     ImportedDocument.external_id,
+                    ImportedDocument.bank_account,
                     ImportedDocument.status,
                     ImportedDocument.entry_id,
                     ImportedDocument.match_rule,
@@ -365,12 +383,16 @@ def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[s
                     ImportedDocument.external_id.in_(wanted[start : start + _CHUNK]),
                 )
             )
-            for external_id, status, entry, note, receipts, decided, why in rows:
+            for external_id, account, status, entry, note, receipts, decided, why in rows:
                 if status == "linked" and receipts is not None:
                     entry = receipts  # the receipt's current revision's
                 if status == "unapplied" and decided == "rejected":  # a person: no customer's receipt
                     status, note = "rejected", why
-                found[(source, external_id)] = ImportRecord(status, entry, note)
+                line_id, line_account = scoped[(source, external_id)]
+                if line_id == external_id and None not in (account, line_account) and account != line_account:
+                    continue  # another account's line
+                if line_id != external_id or (source, line_id) not in found:
+                    found[(source, line_id)] = ImportRecord(status, entry, note)
     return found
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from adapters.statements.camt053 import Camt053Parser
@@ -256,6 +257,34 @@ def test_a_return_sent_again_with_other_text_stands_as_applied_and_reverses_no_o
     with unit_of_work(container.sessions) as session:
         statuses = dict(session.execute(select(ImportedDocument.external_id, ImportedDocument.status)).all())
     assert statuses == {"A1": "unapplied", "A2": "reversed", "R1": "reversal"}
+
+
+@pytest.mark.parametrize("one_file", [False, True])
+def test_two_accounts_lines_with_one_bank_reference_are_two_lines_each_matched_on_its_statement(
+    container: Container, tmp_path: Path, one_file: bool
+) -> None:
+    other_iban = "DE02120300000000202051"
+    first = statement_xml("A", 3, "0.00", "100.00", entry_xml("000001", "100.00", "2026-03-02"))
+    second = statement_xml(
+        "B", 3, "0.00", "250.00", entry_xml("000001", "250.00", "2026-03-02"), iban=other_iban
+    )
+    files = (
+        [camt_file(tmp_path / "both.xml", first, second)]
+        if one_file
+        else [camt_file(tmp_path / "a.xml", first), camt_file(tmp_path / "b.xml", second)]
+    )
+
+    results = [import_file(container, path, [Camt053Parser()]) for path in files]
+
+    assert sum(r.counts["receipts_unapplied"] for r in results) == 2
+    assert sum(r.counts["quarantined"] + r.counts["reversed"] for r in results) == 0
+    with unit_of_work(container.sessions) as session:
+        held = set(session.execute(select(ImportedDocument.external_id, ImportedDocument.status)).all())
+    assert held == {("000001", "unapplied"), (f"000001@{other_iban}", "unapplied")}
+    again = [import_file(container, path, [Camt053Parser()], again=True) for path in files]
+    assert sum(r.counts["unchanged"] for r in again) == 2
+    reports = [report for path in files for report in reconcile(container, path, Camt053Parser()).statements]
+    assert [report.reconciles for report in reports] == [True, True]
 
 
 def test_a_receipt_and_its_return_in_two_statements_of_one_file_match_each_their_entry(
