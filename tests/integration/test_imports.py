@@ -113,12 +113,14 @@ def invoice(number: str, account_no: str, amount: str, **more: Any) -> dict[str,
     }
 
 
-def open_invoices(container: Container, account_no: str, as_of: date) -> list[tuple[str | None, int]]:
-    """(invoice number, minor units still open) of the customer's open items in CNY, oldest first."""
+def open_invoices(
+    container: Container, account_no: str, as_of: date, currency: str = "CNY"
+) -> list[tuple[str | None, int]]:
+    """(invoice number, minor units still open) of the customer's open items in `currency`, oldest first."""
     receivable_code = container.settings.ledger.chart.receivable.code
     with unit_of_work(container.sessions) as session:
         customer_id = session.scalars(select(Customer.id).where(Customer.account_no == account_no)).one()
-        lines = ar_lines(session, [customer_id], receivable_code, as_of)[(customer_id, "CNY")]
+        lines = ar_lines(session, [customer_id], receivable_code, as_of).get((customer_id, currency), [])
         numbers = dict(session.execute(select(ImportedDocument.entry_id, ImportedDocument.number)).all())
     items, _ = open_items(lines, payment_terms_days=30)
     return [(numbers[item.entry_id], item.amount_minor) for item in items]
@@ -474,6 +476,34 @@ def test_an_invoice_voided_after_its_import_is_reversed_and_one_void_from_the_st
     again = import_file(container, voided, parsers, again=True)
     assert again.counts["unchanged"] == 2
     assert receivable(container, acme.account_no) == Money.zero("USD")
+    assert_ledger_verifies(container)
+
+
+def test_an_ofx_2_statement_with_a_bom_pays_part_of_one_invoice_and_two_whole_and_honours_its_corrections(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    invoices = [
+        invoice("INV-7001", acme, "1000.00", currency="USD"),
+        invoice("INV-7002", qinghe, "500.00", currency="USD"),
+        invoice("INV-7003", qinghe, "750.00", currency="USD"),
+    ]
+    import_file(container, write(tmp_path / "invoices.jsonl", *invoices), PARSERS)
+    statement = REPO / "tests" / "fixtures" / "statements" / "checking_v2_corrections_bom.ofx"
+
+    result = import_file(container, statement, [OfxParser()])
+
+    assert result.counts["quarantined"] == 1  # the FITID repeated with identical content: booked once
+    as_of = date(2026, 3, 31)
+    assert open_invoices(container, acme, as_of, "USD") == [("INV-7001", 54250)]  # 400 + 57.50 (not 75)
+    assert open_invoices(container, qinghe, as_of, "USD") == []  # one line of 1,250 pays both
+    with unit_of_work(container.sessions) as session:
+        statuses = dict(session.execute(select(ImportedDocument.external_id, ImportedDocument.status)).all())
+    account = "4417 0099 3321"
+    assert statuses[f"{account}:20260312-0001"] == "reversed"  # CORRECTACTION DELETE
+    assert statuses[f"{account}:20260320-0001"] == "reversed"  # CORRECTACTION REPLACE
+    again = import_file(container, statement, [OfxParser()], again=True)
+    assert again.counts["unchanged"] == result.counts["documents"]
     assert_ledger_verifies(container)
 
 
