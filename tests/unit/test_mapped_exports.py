@@ -625,13 +625,14 @@ def test_a_kingdee_receivable_bill_of_several_lines_is_one_invoice_and_a_red_bil
     assert not _problems(found)
 
 
-def test_a_yonyou_sales_invoice_list_with_a_red_invoice(shipped: MappingSet) -> None:
+def test_a_yonyou_sales_invoice_list_with_a_red_invoice_and_one_in_us_dollars(shipped: MappingSet) -> None:
     found = _parse(shipped, "yonyou.invoices")
     invoices = _documents(found)
     assert {k: (d.kind, d.amount) for k, d in invoices.items()} == {
         "XS2026030": ("invoice", Money.of("22600", "CNY")),
         "XS2026031": ("invoice", Money.of("11300", "CNY")),
         "XS2026032": ("credit_note", Money.of("1130", "CNY")),
+        "XS2026033": ("invoice", Money.of("4520.50", "USD")),  # 美元, a float cell read exactly
     }
     assert invoices["XS2026030"].due_date == dt.date(2026, 4, 2)
     assert not _problems(found)

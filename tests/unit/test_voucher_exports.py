@@ -76,6 +76,8 @@ def test_a_yonyou_voucher_workbook_reads_its_customer_from_the_auxiliary_columns
     assert documents(found) == [
         ("invoice", "2026-03-记-0012#1", Money.of("22600", "CNY"), "010001", None),
         ("payment", "2026-03-收-0003#1", Money.of("12000", "CNY"), "010001", "100201"),
+        ("payment", "2026-03-收-0004#1", Money.of("1000", "USD"), "020001", "100202"),  # 外币金额
+        ("credit_note", "2026-03-记-0013#1", Money.of("11300", "CNY"), "010002", None),  # red ink
     ]
     assert not [p for p in found if isinstance(p, Problem)]
 
