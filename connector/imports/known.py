@@ -2,7 +2,8 @@
 
 Account numbers, the record ids of active bindings, invoice numbers of imported invoices and the blind
 indexes of known payer bank accounts are small enough to hold in memory for the whole import (a few
-MB for 100,000 customers); names are decrypted only when a receipt gets as far as the name tier.
+MB for 100,000 customers); names are decrypted only when a receipt gets as far as the name tier. What
+leads to a customer merged into another (its account number, invoices, bank accounts) leads to that one.
 """
 
 from __future__ import annotations
@@ -31,13 +32,19 @@ class KnownCustomers:
         self.session = session
         self.cipher = cipher
         self.receivable_code = receivable_code
-        rows = session.execute(select(Customer.id, Customer.account_no).where(Customer.status != "merged"))
-        self.account_nos: dict[int, str] = {customer_id: account_no for customer_id, account_no in rows}
-        self.ids = {account_no: customer_id for customer_id, account_no in self.account_nos.items()}
+        rows = session.execute(select(Customer.id, Customer.account_no, Customer.merged_into_id))
+        everyone = {customer_id: (account_no, into) for customer_id, account_no, into in rows}
+        # customer id → the account number its receipts go to: a merged customer's are its survivor's
+        self.account_nos: dict[int, str] = {
+            customer_id: everyone[into][0] if into in everyone else account_no
+            for customer_id, (account_no, into) in everyone.items()
+        }
+        self.ids = {account_no: i for i, (account_no, into) in everyone.items() if into is None}
+        self._merged = {customer_id for customer_id, (_, into) in everyone.items() if into is not None}
         # token (upper-cased) → (account number, what it is, how it is written)
         self._tokens: defaultdict[str, set[tuple[str, str, str]]] = defaultdict(set)
-        for account_no in self.ids:
-            self._tokens[account_no.upper()].add((account_no, "account number", account_no))
+        for customer_id, (account_no, _) in everyone.items():
+            self._add(account_no, customer_id, "account number")
         bindings = select(CustomerBinding.external_id, CustomerBinding.customer_id).where(
             CustomerBinding.status == "active"
         )
@@ -169,7 +176,7 @@ class KnownCustomers:
         if self._names is None:
             names: defaultdict[str, list[str]] = defaultdict(list)
             for customer_id, name_enc in self.session.execute(select(Customer.id, Customer.name_enc)):
-                if customer_id in self.account_nos:
+                if customer_id not in self._merged:  # its survivor's name answers for it
                     key = name_core(self.cipher.decrypt("customer.name", name_enc))
                     names[key].append(self.account_nos[customer_id])
             self._names = dict(names)

@@ -14,7 +14,7 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session
 
 from connector.bulk import allocate_ids, driver_value, insert_rows, param_mark
-from connector.errors import CustomerError, UnknownAccountError
+from connector.errors import CustomerError, MoneyError, UnknownAccountError
 from connector.ledger.models import AccountNumberSequence, Customer, CustomerBankAccount, utcnow
 from connector.master.identity import normalise_name
 from connector.master.sealing import BatchEncrypter, BlindIndexer
@@ -205,7 +205,7 @@ class CustomerDirectory:
         return numbers
 
     def check(self, new: NewCustomer) -> str:
-        """Refuse a customer that cannot be created (`CustomerError`, `MoneyError`); its currency code."""
+        """Refuse a customer that cannot be created (`CustomerError`, naming why); its currency code."""
         for label, code in (("customer type", new.customer_type), ("region", new.region)):
             if not CODE_PATTERN.match(code):
                 raise CustomerError(f"{label} code {code!r} must be 1–20 letters or digits")
@@ -213,7 +213,10 @@ class CustomerDirectory:
             raise CustomerError("a customer needs a name")
         if new.payment_terms_days < 0:
             raise CustomerError(f"payment terms must be zero or more days, got {new.payment_terms_days}")
-        currency = currency_code(new.currency)
+        try:
+            currency = currency_code(new.currency)
+        except MoneyError as exc:  # a record's, refused on its own: the rest of its batch goes on
+            raise CustomerError(f"currency: {exc}") from None
         if new.credit_limit is not None and new.credit_limit.currency != currency:
             raise CustomerError(f"credit limit in {new.credit_limit.currency} for a {currency} customer")
         return currency

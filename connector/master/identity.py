@@ -16,11 +16,14 @@ mail provider (qq.com, 163.com, gmail.com …). Differing addresses at one organ
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+import phonenumbers
 
 Outcome = Literal["bound", "matched", "new", "review"]
 
@@ -142,6 +145,17 @@ def rules_asked(incoming: Incoming, order: Sequence[str]) -> tuple[str, ...]:
     return tuple(rule for rule in order if _asks(rule, incoming))
 
 
+@functools.lru_cache(maxsize=4096)
+def identifies(phone: str | None) -> bool:
+    """Whether an E.164 number can tell one customer from another: a valid number of its country's plan.
+    A placeholder CRMs hold for "no number" (0000 0000) or a short one is merely possible, and strangers
+    share it. Asked only when a number finds somebody (phonenumbers' check costs ~17 µs)."""
+    try:
+        return phone is not None and phonenumbers.is_valid_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def _asks(rule: str, incoming: Incoming) -> bool:
     if rule == "email":
         return bool(incoming.email)
@@ -156,7 +170,8 @@ def _candidates(rule: str, incoming: Incoming, lookup: IdentityLookup) -> Sequen
     if rule == "email":
         return lookup.by_email(incoming.email or "")
     if rule == "phone":
-        return lookup.by_phone(incoming.phone or "")
+        found = lookup.by_phone(incoming.phone or "")
+        return found if found and identifies(incoming.phone) else ()
     found = lookup.by_name_region(incoming.name or "", incoming.region or "", incoming.backend)
     return [candidate for candidate in found if not _namesake(incoming, candidate)]
 
@@ -179,7 +194,12 @@ def _conflict(rule: str, order: Sequence[str], incoming: Incoming, candidate: Ca
         if stronger not in ("email", "phone"):
             continue
         ours, theirs = getattr(incoming, stronger), getattr(candidate, stronger)
-        if ours and theirs and ours != theirs:
+        if (
+            ours
+            and theirs
+            and ours != theirs
+            and (stronger != "phone" or (identifies(ours) and identifies(theirs)))
+        ):
             return f"same {_LABELS[rule]} but a different {_LABELS[stronger]}"
     return None
 

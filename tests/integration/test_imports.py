@@ -30,10 +30,12 @@ from connector.ledger.models import AccountBalance, Customer, JournalEntry
 from connector.ledger.queries import customer_balances
 from connector.ledger.verify import verify_ledger
 from connector.mapping.files import MappingSet
+from connector.master.lifecycle import merge
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
 from connector.sync.quarantine_retry import retry
 from tests.conftest import REPO
+from tests.integration.test_master import master
 
 
 class JsonLines:
@@ -504,6 +506,31 @@ def test_an_ofx_2_statement_with_a_bom_pays_part_of_one_invoice_and_two_whole_an
     assert statuses[f"{account}:20260320-0001"] == "reversed"  # CORRECTACTION REPLACE
     again = import_file(container, statement, [OfxParser()], again=True)
     assert again.counts["unchanged"] == result.counts["documents"]
+    assert_ledger_verifies(container)
+
+
+def test_what_named_a_customer_merged_away_finds_the_one_it_went_into(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-81", qinghe, "300.00")), PARSERS)
+    with master(container) as customer_master:
+        merge(customer_master, acme, qinghe, "duplicate")
+    by_invoice = {"kind": "payment", "id": "P-81", "amount": "300.00", "references": ["货款 INV-81"]}
+    by_number = {"kind": "payment", "id": "P-82", "amount": "50.00", "references": [f"acct {qinghe}"]}
+
+    result = import_file(container, write(tmp_path / "pay.jsonl", by_invoice, by_number), PARSERS)
+
+    assert result.counts["payments_posted"] == 2
+    with unit_of_work(container.sessions) as session:
+        owners = set(
+            session.execute(
+                select(ImportedDocument.external_id, Customer.account_no)
+                .join(Customer, Customer.id == ImportedDocument.customer_id)
+                .where(ImportedDocument.kind == "payment")
+            ).all()
+        )
+    assert owners == {("P-81", acme), ("P-82", acme)}
     assert_ledger_verifies(container)
 
 

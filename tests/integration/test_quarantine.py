@@ -245,6 +245,21 @@ def test_resolving_by_hand_records_who_and_why_and_is_all_or_nothing(
         retry(container, [bad_row], parsers=parsers, mappings=no_mappings)
 
 
+def test_a_customer_record_in_an_unknown_currency_is_quarantined_and_the_rest_of_its_batch_goes_on(
+    container: Container,
+) -> None:
+    mappings = shipped()
+    good = {"type": "customer.updated", "data": {"id": "w-1", "name": "好客户", "company": "好客户有限公司"}}
+    bad_data = {"id": "w-2", "name": "坏客户", "company": "坏客户有限公司", "currency": "XYZ"}
+    bad = {"type": "customer.updated", "data": bad_data}
+    records = [("hook 1", good), ("hook 2", bad)]
+
+    counts = sync_customers(container, mappings, "webhook_customers", records, "customers.import")
+
+    assert (counts["created"], counts["quarantined"]) == (1, 1)
+    assert record(container, by_ref(container)["hook 2"]).reason.startswith("currency: ")
+
+
 NAME_REQUIRED = 'convert = ["fullwidth_to_halfwidth", "collapse_spaces", "required"]'
 NAME_DEFAULTED = (
     'convert = ["fullwidth_to_halfwidth", "collapse_spaces", { name = "default", value = "(no name)" }]'

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from connector.master.identity import Candidate, Incoming, normalise_name, resolve
+from connector.master.identity import Candidate, Incoming, identifies, normalise_name, resolve
 
 ORDER = ("external_id", "email", "phone", "name_region")
 
@@ -46,6 +46,17 @@ def test_a_record_from_another_crm_links_by_email() -> None:
     lookup = FakeLookup(emails={"li@acme.cn": [candidate(7, "li@acme.cn", None, "zoho")]})
     resolution = resolve(Incoming("fxiaoke", "FX-1", email="li@acme.cn"), ORDER, lookup)
     assert (resolution.outcome, resolution.customer_id, resolution.rule) == ("matched", 7, "email")
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["+860000000", "+8600000000000", "+8612345", "+8688888888", "+861234567"]
+)
+def test_a_placeholder_or_short_phone_never_links_strangers(placeholder: str) -> None:
+    lookup = FakeLookup(phones={placeholder: [candidate(8, None, placeholder, "zoho")]})
+    resolution = resolve(Incoming("webhook", "w1", phone=placeholder, name="Beta 贸易"), ORDER, lookup)
+    assert resolution.outcome == "new"
+    assert identifies("+8613800138000")
+    assert identifies("+14155550123")
 
 
 def test_the_first_rule_that_finds_somebody_decides() -> None:
