@@ -147,7 +147,8 @@ Parsed = Document | Statement | Problem
 class DocumentParser(Protocol):
     """One file format. `sniff` looks at the file's first bytes and name; `parse` streams the file
     (never reading it whole into memory when it can be avoided) and raises `FileFormatError` only when
-    nothing in it can be read at all."""
+    nothing in it can be read at all. A parser whose documents' kinds follow their sides and whose ids
+    are ranks (voucher lines) says so with `kinds_follow_sides = True`: an edit may change a kind."""
 
     format: str
 

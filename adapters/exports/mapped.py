@@ -119,6 +119,7 @@ class MappedExport(ExportFile):
             number=draft.number,
             reverses=draft.external_id,
             withdrawn=True,
+            account=draft.account,
         )
 
     def _one(self, name: str, row: Row, draft: Draft | str, numbered: _Numbering | None) -> Parsed:

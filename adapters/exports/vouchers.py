@@ -83,6 +83,8 @@ class _Entry:
 class VoucherExport(ExportFile):
     """Reads the voucher export a `VoucherMapping` describes; `format` is the mapping's `source`."""
 
+    kinds_follow_sides = True  # a line's kind is its side, its id its rank: an edit may change its kind
+
     def __init__(self, mapping: VoucherMapping) -> None:
         super().__init__(mapping)
         self.mapping = mapping
@@ -225,11 +227,12 @@ class VoucherExport(ExportFile):
         if currency == books:
             return _Entry(line.row, account, currency, books_net, date, values, books, books_net)
         original = _decimal(values.get("amount_original"), "amount_original")
-        if not original or not books_net:
+        if original is None or not books_net:
             raise RowError(
                 f"row {line.row.number}: a line in {currency} needs its amount in {currency} "
                 f"(amount_original, e.g. 原币金额): its debit and credit are in the books' {books}"
             )
+        # An original amount of nothing: an exchange revaluation (期末调汇), the books' value moves alone.
         magnitude = abs(_minor(original, currency, "amount_original"))
         net = magnitude if books_net > 0 else -magnitude
         return _Entry(line.row, account, currency, net, date, values, books, books_net)

@@ -107,6 +107,9 @@ class OfxParser:
             raise FileFormatError(
                 f"{name}: no statement, the bank answered with an error: {reader.errors[0]}"
             )
+        for error in reader.errors:  # one account's statement refused, another's given
+            reason = f"a statement is missing, the bank answered with an error: {error}"
+            yield Problem(Origin(name, None, ""), reason, header=True)
 
 
 class _Reader:

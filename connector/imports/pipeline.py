@@ -148,7 +148,7 @@ def import_file(
             if not dry_run:  # a dry run writes nothing, not even that the file failed
                 _record_failure(container, name, digest, format, str(exc))
             return FileResult(name, None, "failed", reason=str(exc))
-        scope = _Scope(rows, frozenset(accept_changes_at))
+        scope = _Scope(rows, frozenset(accept_changes_at), bool(getattr(parser, "kinds_follow_sides", False)))
         if dry_run:
             # Compared with what this file posted before (a retry's dry run): the rollback undoes the rest.
             known_as = earlier.id if earlier is not None else None
@@ -256,6 +256,7 @@ class _Scope:
 
     rows: Collection[int | None] | None
     accept_changes_at: frozenset[int | None]
+    kinds_follow_sides: bool = False  # the parser's documents: see `DocumentPoster`
     seen: SeenInFile = field(default_factory=SeenInFile)  # what its earlier batches met
 
 
@@ -302,6 +303,7 @@ def _import_batch(
             run,
             scope.accept_changes_at,
             scope.seen,
+            scope.kinds_follow_sides,
         )
         counts += poster.post(documents)
     return counts

@@ -29,7 +29,7 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from connector.bulk import rows_in
-from connector.documents import Document, Origin, compact_account, fingerprints, on_account
+from connector.documents import Document, Origin, compact_account, fingerprint, fingerprints, on_account
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.known import KnownCustomers
@@ -86,8 +86,12 @@ class DocumentPoster:
         run: SyncRun | None,
         accept_changes_at: frozenset[int | None] = frozenset(),
         seen: SeenInFile | None = None,
+        kinds_follow_sides: bool = False,
     ) -> None:
         self.session = session
+        # The source's documents are lines whose kind is their side and whose id is their rank (voucher
+        # exports): an edit may turn a line of one kind into another's, a change like any other.
+        self.kinds_follow_sides = kinds_follow_sides
         self.accept_changes_at = accept_changes_at  # rows whose changes a person accepted
         self.cipher = cipher
         self.accounts = accounts
@@ -143,6 +147,10 @@ class DocumentPoster:
             in_batch[key] = item.fingerprint
             accounts[key] = compact_account(document.account)
             held = self.session.get_one(ImportedDocument, known.id) if known is not None else None
+            if held is not None and held.kind != document.kind and not self.kinds_follow_sides:
+                self._quarantine(document, _another_kind(held, document))
+                counts["quarantined"] += 1
+                continue
             if held is not None and held.status == "reversed":
                 self._keep_reversed(item, held)
                 counts["kept_reversed"] += 1
@@ -150,10 +158,6 @@ class DocumentPoster:
             if held is not None and held.status == "reversal":
                 self._keep_applied(item, held)
                 counts["corrections_kept"] += 1
-                continue
-            if held is not None and held.kind != document.kind:
-                self._quarantine(document, _another_kind(held, document))
-                counts["quarantined"] += 1
                 continue
             if held is not None and not self._replace(held, document):
                 counts["quarantined"] += 1
@@ -286,10 +290,21 @@ class DocumentPoster:
 
     def _reversal(self, item: Work) -> str:
         document = item.document
+        assert document.reverses is not None  # a correction because it reverses one
         original = self._imported(document.source, document.reverses)
+        account = compact_account(document.account)
+        if original is not None and account is not None and original.bank_account not in (None, account):
+            original = self._imported(document.source, on_account(original.external_id, account))
         if original is None and document.withdrawn:  # void before it was ever imported: nothing to undo
             why = f"{document.reverses} was withdrawn (void, deleted) before it was imported"
             self.outcomes.record(item, "ignored", None, None, why)
+            # What it withdrew is recorded as reversed: an earlier export of it, imported later (or a
+            # retry of it), posts nothing.
+            gone = dataclasses.replace(
+                document, external_id=document.reverses, reverses=None, withdrawn=False
+            )
+            why = f"withdrawn (void, deleted) in {document.source} before it was imported"
+            self.outcomes.record(Work(gone, fingerprint(gone)), "reversed", None, None, why)
             return "withdrawn_before_import"
         if original is None:
             self._quarantine(

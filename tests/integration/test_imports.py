@@ -534,6 +534,75 @@ def test_what_named_a_customer_merged_away_finds_the_one_it_went_into(
     assert_ledger_verifies(container)
 
 
+def test_an_edited_voucher_whose_lines_change_rank_and_kind_is_reposted_as_changed(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        xc = container.customers(session).create(NewCustomer("上海星辰贸易有限公司", "SME", "SH", "CNY"))
+    header = "日期,凭证字,凭证号,摘要,科目代码,科目名称,核算项目,币别,原币金额,借方金额,贷方金额"
+    party = "C0001 上海星辰贸易有限公司"
+    lines = [
+        f"2026/3/2,记,7,销售,1122,应收账款,{party},人民币,1000.00,1000.00,",
+        "2026/3/2,记,7,销售,6001,主营业务收入,,人民币,1000.00,,1000.00",
+        f"2026/3/2,记,7,折扣,1122,应收账款,{party},人民币,200.00,,200.00",
+        "2026/3/2,记,7,折扣,6603,财务费用,,人民币,200.00,200.00,",
+    ]
+    freight = [
+        f"2026/3/2,记,7,运费,1122,应收账款,{party},人民币,50.00,50.00,",
+        "2026/3/2,记,7,运费,6051,其他业务收入,,人民币,50.00,,50.00",
+    ]
+    first, edited = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    first.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    edited.write_text("\n".join([header, *lines, *freight]) + "\n", encoding="utf-8")
+    parsers = container.document_parsers()
+    import_file(container, first, parsers)
+    assert receivable(container, xc.account_no) == Money.of("800.00", "CNY")
+
+    result = import_file(container, edited, parsers)  # the freight line takes rank 2, a credit's before
+
+    assert result.counts["quarantined"] == 0
+    assert receivable(container, xc.account_no) == Money.of("850.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_void_export_imported_before_the_one_it_voids_keeps_the_invoice_from_posting(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
+    header = (
+        "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date,"
+        "PurchaseOrder,Currency Code,Exchange Rate,Item Name,Quantity,Item Price,Item Total,Total,Balance"
+    )
+    row = "2026-03-02,9101,INV-9101,{status},,Acme Trading Co.,2026-04-01,,USD,1.00,Widget,1,50.00,50.00,"
+    row += "50.00,50.00"
+    parsers = container.document_parsers()
+    april, march = tmp_path / "april.csv", tmp_path / "march.csv"
+    april.write_text(f"{header}\n{row.format(status='Void')}\n", encoding="utf-8")
+    march.write_text(f"{header}\n{row.format(status='Sent')}\n", encoding="utf-8")
+    assert import_file(container, april, parsers).counts["withdrawn_before_import"] == 1
+
+    late = import_file(container, march, parsers)
+
+    assert late.counts["invoices_posted"] == 0
+    assert receivable(container, acme.account_no) == Money.zero("CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_credit_note_under_a_reversed_invoices_id_waits_in_quarantine_too(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("1002", acme, "500.00")), PARSERS)
+    void = {"kind": "invoice", "id": "1002:void", "amount": "500.00", "reverses": "1002"}
+    import_file(container, write(tmp_path / "void.jsonl", void), PARSERS)
+    memo = {**invoice("1002", acme, "50.00"), "kind": "credit_note"}
+
+    result = import_file(container, write(tmp_path / "memo.jsonl", memo), PARSERS)
+
+    assert (result.counts["quarantined"], result.counts["kept_reversed"]) == (1, 0)
+
+
 def no_mapping_set() -> MappingSet:
     raise AssertionError("an import retry needs no mapping set")
 

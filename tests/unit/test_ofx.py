@@ -272,6 +272,21 @@ def test_amounts_that_are_not_exact_money_are_problems(tmp_path: Path, written: 
     assert problem.reason.startswith("transaction not readable:")
 
 
+def test_one_accounts_error_answer_beside_anothers_statement_is_a_problem(tmp_path: Path) -> None:
+    text = (
+        "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STATUS>"
+        "<CODE>2003<SEVERITY>ERROR<MESSAGE>Account not found</STATUS></STMTTRNRS><STMTTRNRS><TRNUID>2"
+        "<STATUS><CODE>0<SEVERITY>INFO</STATUS><STMTRS><CURDEF>EUR<BANKACCTFROM><BANKID>1<ACCTID>DE1"
+        "</BANKACCTFROM><BANKTRANLIST><STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260305<TRNAMT>12.50<FITID>F1"
+        "<NAME>X</STMTTRN></BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    )
+    items = parse_text(tmp_path, text)
+    assert len(lines(items)) == 1
+    (missing,) = problems(items)
+    assert missing.header
+    assert missing.reason.endswith("the bank answered with an error: code 2003 (Account not found)")
+
+
 def test_a_header_claiming_utf8_for_a_file_that_is_not_is_not_believed(tmp_path: Path) -> None:
     text = (
         "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nENCODING:UTF-8\nCHARSET:NONE\n\n<OFX><BANKMSGSRSV1>"
