@@ -107,8 +107,8 @@ class OfxParser:
             raise FileFormatError(
                 f"{name}: no statement, the bank answered with an error: {reader.errors[0]}"
             )
-        for error in reader.errors:  # one account's statement refused, another's given
-            reason = f"a statement is missing, the bank answered with an error: {error}"
+        if reader.errors:  # one account's statement refused, another's given: one record says which
+            reason = f"statements missing, the bank answered with errors: {'; '.join(reader.errors)}"
             yield Problem(Origin(name, None, ""), reason, header=True)
 
 

@@ -31,7 +31,7 @@ def reconciliation_text(result: FileReconciliation) -> list[str]:
     for report in result.statements:
         texts += ["", *_statement_text(report)]
     if result.stray:
-        texts += ["", f"The file breaks off after its last statement ({len(result.stray)}):"]
+        texts += ["", f"After its last statement, what could not be read ({len(result.stray)}):"]
         texts += [f"  {_problem_text(problem)}" for problem in result.stray]
     verdict = "every statement reconciles" if result.reconciles else "NOT reconciled"
     return [*texts, "", f"{result.name}: {verdict}"]

@@ -36,11 +36,9 @@ class KnownCustomers:
         everyone = {customer_id: (account_no, into) for customer_id, account_no, into in rows}
         # customer id → the account number its receipts go to: a merged customer's are its survivor's
         self.account_nos: dict[int, str] = {
-            customer_id: everyone[into][0] if into in everyone else account_no
-            for customer_id, (account_no, into) in everyone.items()
+            customer_id: everyone[_survivor(customer_id, everyone)][0] for customer_id in everyone
         }
         self.ids = {account_no: i for i, (account_no, into) in everyone.items() if into is None}
-        self._merged = {customer_id for customer_id, (_, into) in everyone.items() if into is not None}
         # token (upper-cased) → (account number, what it is, how it is written)
         self._tokens: defaultdict[str, set[tuple[str, str, str]]] = defaultdict(set)
         for customer_id, (account_no, _) in everyone.items():
@@ -176,9 +174,21 @@ class KnownCustomers:
         if self._names is None:
             names: defaultdict[str, list[str]] = defaultdict(list)
             for customer_id, name_enc in self.session.execute(select(Customer.id, Customer.name_enc)):
-                if customer_id not in self._merged:  # its survivor's name answers for it
-                    key = name_core(self.cipher.decrypt("customer.name", name_enc))
-                    names[key].append(self.account_nos[customer_id])
+                key = name_core(self.cipher.decrypt("customer.name", name_enc))
+                account_no = self.account_nos[customer_id]  # a merged customer's name: its survivor's
+                if account_no not in names[key]:
+                    names[key].append(account_no)
             self._names = dict(names)
             self._name_choices = list(names)
         return self._names
+
+
+def _survivor(customer_id: int, everyone: dict[int, tuple[str, int | None]]) -> int:
+    """The customer `customer_id` counts in now: itself, or the end of its chain of merges."""
+    seen = {customer_id}
+    into = everyone[customer_id][1]
+    while into is not None and into in everyone and into not in seen:  # a cycle is never followed twice
+        customer_id = into
+        seen.add(into)
+        into = everyone[into][1]
+    return customer_id

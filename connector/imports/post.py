@@ -29,6 +29,7 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from connector.bulk import rows_in
+from connector.credit.reads import counted_in
 from connector.documents import Document, Origin, compact_account, fingerprint, fingerprints, on_account
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
@@ -291,18 +292,18 @@ class DocumentPoster:
     def _reversal(self, item: Work) -> str:
         document = item.document
         assert document.reverses is not None  # a correction because it reverses one
-        original = self._imported(document.source, document.reverses)
-        account = compact_account(document.account)
+        reverses = document.reverses
+        original = self._imported(document.source, reverses)
+        account = compact_account(document.account) if document.kind == "bank_line" else None
         if original is not None and account is not None and original.bank_account not in (None, account):
-            original = self._imported(document.source, on_account(original.external_id, account))
+            reverses = on_account(reverses, account)  # another account's line holds its own id
+            original = self._imported(document.source, reverses)
         if original is None and document.withdrawn:  # void before it was ever imported: nothing to undo
             why = f"{document.reverses} was withdrawn (void, deleted) before it was imported"
             self.outcomes.record(item, "ignored", None, None, why)
             # What it withdrew is recorded as reversed: an earlier export of it, imported later (or a
             # retry of it), posts nothing.
-            gone = dataclasses.replace(
-                document, external_id=document.reverses, reverses=None, withdrawn=False
-            )
+            gone = dataclasses.replace(document, external_id=reverses, reverses=None, withdrawn=False)
             why = f"withdrawn (void, deleted) in {document.source} before it was imported"
             self.outcomes.record(Work(gone, fingerprint(gone)), "reversed", None, None, why)
             return "withdrawn_before_import"
@@ -534,9 +535,12 @@ class DocumentPoster:
                     owed[key] = owed.get(key, 0) - document.amount.minor
 
     def _owed(self, customer_ids: set[int], work: list[Work]) -> dict[tuple[int, str], int]:
+        """What each customer owes per currency: its receivable and that of the customers merged into it
+        (their invoices are its to settle, as its figures count them)."""
         if not customer_ids:
             return {}
-        wanted = sorted(customer_ids)
+        counted = counted_in(self.session, sorted(customer_ids))
+        wanted = sorted(counted)
         owed: dict[tuple[int, str], int] = {}
         for start in range(0, len(wanted), 900):
             rows = self.session.execute(
@@ -548,7 +552,8 @@ class DocumentPoster:
                 )
             )
             for customer_id, currency, balance in rows:
-                owed[(customer_id, currency)] = balance
+                for counting in counted[customer_id]:
+                    owed[(counting, currency)] = owed.get((counting, currency), 0) + balance
         return owed
 
     def _post(self, work: list[Work]) -> Counter[str]:

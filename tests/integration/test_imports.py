@@ -10,6 +10,7 @@ import gc
 import json
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import func, select
 from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
 from connector.credit.aging import open_items
+from connector.credit.figures import customer_figures
 from connector.credit.reads import ar_lines
 from connector.db import unit_of_work
 from connector.documents import Allocation, Document, Origin, Parsed, Party, Problem, fingerprint
@@ -75,6 +77,7 @@ def _document(data: dict[str, Any], origin: Origin) -> Document:
         replaces=data.get("replaces"),
         bank_reversal=data.get("bank_reversal", False),
         account=data.get("account"),
+        withdrawn=data.get("withdrawn", False),
     )
 
 
@@ -531,6 +534,59 @@ def test_what_named_a_customer_merged_away_finds_the_one_it_went_into(
             ).all()
         )
     assert owners == {("P-81", acme), ("P-82", acme)}
+    with unit_of_work(container.sessions) as session:
+        survivor = session.scalars(select(Customer.id).where(Customer.account_no == acme)).one()
+        chart, credit = container.settings.ledger.chart, container.settings.credit
+        figures = customer_figures(session, [survivor], date(2026, 3, 31), chart, credit)[survivor]
+    assert (figures["receivable"], figures["overdue"]) == (0, 0)  # INV-81 settled, though on qinghe's ledger
+    assert figures["unapplied_credit"] == Decimal("50.00")  # P-82's: nothing else was owed
+    assert_ledger_verifies(container)
+
+
+def test_what_named_a_customer_merged_twice_over_finds_the_last_survivor(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    with unit_of_work(container.sessions) as session:
+        third = (
+            container.customers(session).create(NewCustomer("苏州第三贸易", "SME", "JS", "CNY")).account_no
+        )
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-91", qinghe, "300.00")), PARSERS)
+    with master(container) as customer_master:
+        merge(customer_master, acme, qinghe, "duplicate")
+    with master(container) as customer_master:
+        merge(customer_master, third, acme, "duplicate")
+    pay = {"kind": "payment", "id": "P-91", "amount": "300.00", "references": ["货款 INV-91"]}
+
+    result = import_file(container, write(tmp_path / "pay.jsonl", pay), PARSERS)
+
+    assert result.counts["payments_posted"] == 1
+    assert receivable(container, third) == Money.of("-300.00", "CNY")  # its own; qinghe's +300 counts in
+    assert_ledger_verifies(container)
+
+
+def test_a_withdrawal_names_its_own_accounts_line_and_a_payments_whatever_account_it_shows(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    line = {"kind": "bank_line", "id": "REF-1", "amount": "100.00", "account": "DE11"}
+    import_file(container, write(tmp_path / "a.jsonl", line), PARSERS)
+    gone = {"kind": "bank_line", "id": "REF-1:withdrawn", "amount": "70.00", "account": "DE22"}
+    other_account = {**gone, "reverses": "REF-1", "withdrawn": True}
+    first = import_file(container, write(tmp_path / "b.jsonl", other_account), PARSERS)
+    assert (first.status, first.counts["withdrawn_before_import"]) == ("imported", 1)
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-5", acme, "500.00")), PARSERS)
+    pay = {"kind": "payment", "id": "P-5", "amount": "500.00", "account": "1002.01", "references": ["INV-5"]}
+    import_file(container, write(tmp_path / "p1.jsonl", pay), PARSERS)
+    deleted = {**pay, "id": "P-5:withdrawn", "account": "1002.02", "reverses": "P-5", "withdrawn": True}
+
+    second = import_file(container, write(tmp_path / "p2.jsonl", deleted), PARSERS)
+
+    assert (second.status, second.counts["reversed"]) == ("imported", 1)
+    assert receivable(container, acme) == Money.of("500.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        statuses = dict(session.execute(select(ImportedDocument.external_id, ImportedDocument.status)).all())
+    assert (statuses["REF-1"], statuses["REF-1@DE22"]) == ("unapplied", "reversed")
     assert_ledger_verifies(container)
 
 

@@ -284,7 +284,7 @@ def test_one_accounts_error_answer_beside_anothers_statement_is_a_problem(tmp_pa
     assert len(lines(items)) == 1
     (missing,) = problems(items)
     assert missing.header
-    assert missing.reason.endswith("the bank answered with an error: code 2003 (Account not found)")
+    assert missing.reason.endswith("the bank answered with errors: code 2003 (Account not found)")
 
 
 def test_a_header_claiming_utf8_for_a_file_that_is_not_is_not_believed(tmp_path: Path) -> None:
