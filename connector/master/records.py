@@ -6,11 +6,14 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from connector.security.cipher import FieldCipher
 
-Outcome = Literal["created", "updated", "unchanged", "linked", "review", "reactivated", "dismissed", "failed"]
+Outcome = Literal[
+    "created", "updated", "unchanged", "stale", "linked", "review", "reactivated", "dismissed", "failed"
+]
 CONTACT_FIELDS = ("name", "email", "phone", "address")
 # What the master itself reads of a mapped record (the policy's rules may read more).
 MASTER_FIELDS = (*CONTACT_FIELDS, "external_id", "currency", "company", "city", "province", "country")
@@ -63,6 +66,18 @@ def hash_of(canonical: str) -> str:
 def content_hash(values: Mapping[str, Any]) -> str:
     """Hash of a mapped record, independent of key order: equal hashes mean nothing to apply."""
     return hash_of(canonical_json(values))
+
+
+def modified_at(record: Mapping[str, Any]) -> datetime | None:
+    """When its source last changed the record (`modified_at`: a datetime mapped, or the ISO text a
+    binding keeps), as an aware instant; None when it does not say."""
+    value = record.get("modified_at")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, datetime) and value.tzinfo is not None else None
 
 
 def text_of(record: Mapping[str, Any], field: str) -> str | None:

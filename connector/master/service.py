@@ -36,6 +36,7 @@ from connector.master.records import (
     SourceRecord,
     canonical_json,
     content_hash,
+    modified_at,
     text_of,
 )
 from connector.money import Money
@@ -117,6 +118,12 @@ class CustomerMaster:
         binding = self._binding(source.backend, source.external_id)
         if binding.content_hash == source.content_hash and binding.status == "active":
             return Applied("unchanged", binding.customer_id)
+        before: dict[str, Any] = json.loads(self.cipher.decrypt(BINDING_RECORD, binding.record_enc))
+        changed, applied = modified_at(source.values), modified_at(before)
+        if binding.status == "active" and changed is not None and applied is not None and changed < applied:
+            # A delivery retried late (webhooks retry for days) or a page read before a newer one.
+            why = f"changed at {changed.isoformat()}, before the version applied last ({applied.isoformat()})"
+            return Applied("stale", binding.customer_id, why)
         outcome: Outcome = "updated"
         if binding.status == "deleted":
             outcome = "reactivated"
@@ -124,15 +131,16 @@ class CustomerMaster:
             refresh_bound_backends(self.session, [binding.customer_id])
             self._event(binding.customer_id, "binding_restored", "the record is back in its source", binding)
             self._set_status(binding.customer_id, "active", "a bound record is back in its source")
-        self._apply_changes(binding, source.values)
+        self._apply_changes(binding, before, source.values)
         self._classification_drift(binding.customer_id, source.values, binding)
         self._store(binding, source)
         return Applied(outcome, binding.customer_id)
 
-    def _apply_changes(self, binding: CustomerBinding, record: Mapping[str, Any]) -> None:
-        """Contact fields this record changed since it was last applied; the rest may come from another
-        source (a merge, a cross-source link) and are left alone."""
-        before: dict[str, Any] = json.loads(self.cipher.decrypt(BINDING_RECORD, binding.record_enc))
+    def _apply_changes(
+        self, binding: CustomerBinding, before: Mapping[str, Any], record: Mapping[str, Any]
+    ) -> None:
+        """Contact fields this record changed since it was last applied (`before`); the rest may come
+        from another source (a merge, a cross-source link) and are left alone."""
         current = self.directory.view(binding.customer_id)
         values = {field: getattr(current, field) for field in CONTACT_FIELDS}
         for field in CONTACT_FIELDS:

@@ -273,3 +273,28 @@ def test_a_sync_run_records_its_mapping_set_and_quarantines_bad_records_once(con
     assert "Full_Name: a value is required" in held.reason
     assert "email: Email: not an e-mail address" in held.reason
     assert "wang.wei" not in held.reason  # stored in clear: the personal value stays in the encrypted raw
+
+
+def test_a_webhook_delivered_late_does_not_overwrite_what_a_newer_one_said(container: Container) -> None:
+    mappings, _ = load_mapping_set(REPO / "mappings")
+    assert mappings is not None
+
+    def event(at: str, email: str) -> dict[str, Any]:
+        return {
+            "type": "contact.updated",
+            "timestamp": at,
+            "data": {"id": "c1", "name": "明远贸易", "email": email},
+        }
+
+    newer, older = (
+        event("2026-03-01T10:05:00+08:00", "new@acme.cn"),
+        event("2026-03-01T10:00:00+08:00", "old@acme.cn"),
+    )
+    sync_customers(container, mappings, "webhook_customers", [("d1", newer)], "webhook")
+
+    late = sync_customers(container, mappings, "webhook_customers", [("d2", older)], "webhook")
+
+    assert late == Counter(stale=1)
+    with master(container) as m:
+        (customer,) = m.directory.all()
+    assert customer.email == "new@acme.cn"
