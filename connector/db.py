@@ -118,6 +118,17 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def snapshot(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only transaction whose every query sees one committed state, whatever commits meanwhile:
+    PostgreSQL's REPEATABLE READ (its default, READ COMMITTED, lets each query see a later one); an
+    SQLite transaction already reads one state."""
+    with factory() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        yield session
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(resources.files("connector") / "migrations"))

@@ -53,6 +53,10 @@ class LeaseHeldError(ConnectorError):
     """A job that another process or replica holds the lease of: it runs there now."""
 
 
+class LeaseLostError(LeaseHeldError):
+    """A job whose lease another process took over (this one stalled past it): it must write no more."""
+
+
 class MoneyError(ConnectorError, ValueError):
     """An amount that is not exact money in a known ISO 4217 currency."""
 

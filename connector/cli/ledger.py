@@ -12,7 +12,7 @@ from sqlalchemy import select
 from connector.cli.context import err, out, report_problems, state
 from connector.cli.output import dumps, money_json, money_text
 from connector.credit.reads import counted_in
-from connector.db import unit_of_work
+from connector.db import snapshot, unit_of_work
 from connector.errors import ConnectorError
 from connector.imports.corrections import reverse_entry
 from connector.ledger.models import Customer
@@ -35,7 +35,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Recompute the ledger from its postings; exit 1 listing every violation."""
     container = state(ctx).container()
-    with unit_of_work(container.sessions) as session:
+    with snapshot(container.sessions) as session:  # one state, while the daemon posts
         report = verify_ledger(session)
     if as_json:
         out.print(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from connector.credit.aging import ArLine
 from connector.imports.models import ImportedDocument, ReceiptApplication
-from connector.ledger.models import Customer, JournalEntry, Posting
+from connector.ledger.models import Customer, CustomerBalance, JournalEntry, Posting
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,27 @@ def counted_in(session: Session, ids: Sequence[int]) -> dict[int, list[int]]:
                 counted.setdefault(customer_id, []).append(chain)
             chain = merged_into.get(chain)
     return counted
+
+
+def owed(session: Session, ids: Sequence[int], receivable_code: str) -> dict[tuple[int, str], int]:
+    """What each customer of `ids` owes per currency: its receivable balance and those of the customers
+    merged into it (their invoices are its to settle, as its figures count them)."""
+    counted = counted_in(session, ids)
+    wanted = sorted(counted)
+    found: dict[tuple[int, str], int] = {}
+    for start in range(0, len(wanted), 900):
+        rows = session.execute(
+            select(
+                CustomerBalance.customer_id, CustomerBalance.currency, CustomerBalance.balance_minor
+            ).where(
+                CustomerBalance.account_code == receivable_code,
+                CustomerBalance.customer_id.in_(wanted[start : start + 900]),
+            )
+        )
+        for customer_id, currency, balance in rows:
+            for counting in counted[customer_id]:
+                found[(counting, currency)] = found.get((counting, currency), 0) + balance
+    return found
 
 
 def customers(session: Session, ids: Sequence[int]) -> list[CustomerRow]:

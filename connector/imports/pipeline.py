@@ -135,7 +135,7 @@ def import_file(
         except FileFormatError as exc:
             return FileResult(name, None, "failed", reason=str(exc))
     digest = digest or file_hash(path)
-    with nullcontext() if dry_run else lease(container.sessions, IMPORTS):
+    with nullcontext() if dry_run else lease(container.sessions, IMPORTS) as held:
         with unit_of_work(container.sessions) as session:
             earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
             if earlier is not None and earlier.status == "imported" and not again:
@@ -166,7 +166,10 @@ def import_file(
                     with commits.transaction() as session:
                         run = session.get_one(SyncRun, run_id)
                         known = _known(container, session, known)
-                        result.counts += _import_batch(container, scope, session, known, batch, file_id, run)
+                        counts = _import_batch(container, scope, session, known, batch, file_id, run)
+                        if held is not None:  # still ours: a receipt's two records pair one after the other
+                            held.confirm(session)
+                        result.counts += counts
 
                 _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
         except FileFormatError as exc:

@@ -29,7 +29,7 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from connector.bulk import rows_in
-from connector.credit.reads import counted_in
+from connector.credit import reads
 from connector.documents import Document, Origin, compact_account, fingerprint, fingerprints, on_account
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
@@ -39,7 +39,6 @@ from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
 from connector.imports.same_receipt import Earlier, SameReceipts
 from connector.ledger.entries import Voucher
-from connector.ledger.models import CustomerBalance
 from connector.ledger.posting import Ledger
 from connector.security.cipher import FieldCipher
 from connector.settings import ImportSettings
@@ -513,7 +512,8 @@ class DocumentPoster:
             self.outcomes.pays_named_invoices(item, earlier.entry_id, owner)
 
     def _draft(self, work: list[Work]) -> None:
-        owed = self._owed({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None}, work)
+        customer_ids = sorted({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None})
+        owed = reads.owed(self.session, customer_ids, self.accounts.receivable)
         accounts = self.accounts
         for item in work:
             document, customer = item.document, item.customer
@@ -533,28 +533,6 @@ class DocumentPoster:
                 )
                 if account_no is not None:
                     owed[key] = owed.get(key, 0) - document.amount.minor
-
-    def _owed(self, customer_ids: set[int], work: list[Work]) -> dict[tuple[int, str], int]:
-        """What each customer owes per currency: its receivable and that of the customers merged into it
-        (their invoices are its to settle, as its figures count them)."""
-        if not customer_ids:
-            return {}
-        counted = counted_in(self.session, sorted(customer_ids))
-        wanted = sorted(counted)
-        owed: dict[tuple[int, str], int] = {}
-        for start in range(0, len(wanted), 900):
-            rows = self.session.execute(
-                select(
-                    CustomerBalance.customer_id, CustomerBalance.currency, CustomerBalance.balance_minor
-                ).where(
-                    CustomerBalance.account_code == self.accounts.receivable,
-                    CustomerBalance.customer_id.in_(wanted[start : start + 900]),
-                )
-            )
-            for customer_id, currency, balance in rows:
-                for counting in counted[customer_id]:
-                    owed[(counting, currency)] = owed.get((counting, currency), 0) + balance
-        return owed
 
     def _post(self, work: list[Work]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -676,8 +654,14 @@ def reverse_recorded(
     # the line it returned: those stand on their own.
     own = held.entry_id if held.status not in ("linked", "reversal") else None
     entry_ids = [own] if own is not None else []
+    # Locked (PostgreSQL) as `reconcile.apply` locks them: a person's application of this receipt that
+    # committed meanwhile is read here, and reversed with it; one coming later finds the item closed.
+    session.execute(select(ImportedDocument.id).where(ImportedDocument.id == held.id).with_for_update())
     item = session.scalars(
-        select(ReconciliationItem).where(ReconciliationItem.document_id == held.id)
+        select(ReconciliationItem)
+        .where(ReconciliationItem.document_id == held.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if item is not None and item.entry_id is not None:
         entry_ids.append(item.entry_id)  # its application to a customer goes too

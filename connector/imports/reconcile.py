@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connector.credit import reads
 from connector.db import fitted
 from connector.errors import ReconcileError
 from connector.imports.models import (
@@ -28,7 +29,7 @@ from connector.imports.models import (
 from connector.imports.payer import Payer
 from connector.imports.rules import APPLICATION_SOURCE, Accounts, application_entry, application_id
 from connector.ledger.entries import Voucher
-from connector.ledger.models import Customer, CustomerBalance, JournalEntry, utcnow
+from connector.ledger.models import Customer, JournalEntry, utcnow
 from connector.ledger.posting import Ledger
 from connector.money import Money
 from connector.security.cipher import FieldCipher
@@ -91,13 +92,8 @@ def apply(
     item, document = _open(session, item_id)
     customer = _customer(session, account_no if account_no is not None else _best(item))
     account_no = customer.account_no
-    owed = session.scalar(
-        select(CustomerBalance.balance_minor).where(
-            CustomerBalance.customer_id == customer.id,
-            CustomerBalance.account_code == accounts.receivable,
-            CustomerBalance.currency == document.currency,
-        )
-    )
+    # What it owes, with what the customers merged into it owe: the application settles theirs too.
+    owed = reads.owed(session, [customer.id], accounts.receivable).get((customer.id, document.currency))
     file = session.get(ImportedFile, document.file_id) if document.file_id is not None else None
     draft = application_entry(
         document.source,
@@ -220,9 +216,14 @@ def _customer(session: Session, account_no: str) -> Customer:
 
 
 def _open(session: Session, item_id: int) -> tuple[ReconciliationItem, ImportedDocument]:
-    item = session.get(ReconciliationItem, item_id)
+    """The open item and its document, locked (PostgreSQL) until the transaction ends: a person's
+    decision and an import's reversal of the same receipt never both go through."""
+    item = session.get(ReconciliationItem, item_id, with_for_update=True, populate_existing=True)
     if item is None:
         raise ReconcileError(f"no reconciliation item {item_id}")
     if item.status != "open":
         raise ReconcileError(f"reconciliation item {item_id} is {item.status} already")
-    return item, session.get_one(ImportedDocument, item.document_id)
+    document = session.get_one(
+        ImportedDocument, item.document_id, with_for_update=True, populate_existing=True
+    )
+    return item, document

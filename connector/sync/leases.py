@@ -17,13 +17,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.db import fitted, unit_of_work
-from connector.errors import LeaseHeldError
+from connector.errors import LeaseHeldError, LeaseLostError
 from connector.sync.models import JobLease
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,31 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+@dataclass(frozen=True)
+class Held:
+    """A lease held: a writer that must not write once another process took it over confirms it in each
+    transaction it commits (`confirm`)."""
+
+    name: str
+    holder: str
+    span: int
+    now: Callable[[], int]
+
+    def confirm(self, session: Session) -> None:
+        """Renew the lease in `session`'s transaction, or raise `LeaseLostError` (rolling it back) when
+        another process holds it now: a process that stalled past its lease commits nothing more."""
+        renewed = session.execute(
+            update(JobLease)
+            .where(JobLease.name == self.name, JobLease.holder == self.holder)
+            .values(expires_at=self.now() + self.span)
+        )
+        if not renewed.rowcount:  # type: ignore[attr-defined]
+            raise LeaseLostError(
+                f"{self.name}: this process stalled past its lease and another took it over; "
+                "nothing more is written here (the other process goes on)"
+            )
+
+
 @contextmanager
 def lease(
     sessions: sessionmaker[Session],
@@ -46,7 +72,7 @@ def lease(
     poll_seconds: float = 0.5,
     lease_seconds: float = LEASE_SECONDS,
     now: Callable[[], int] = _now_ms,
-) -> Iterator[None]:
+) -> Iterator[Held]:
     """Hold the lease `name` for the block: waiting for it, or raising `LeaseHeldError` if not `wait`."""
     name = fitted(name, MAX_NAME)  # an inbox's deep path may be longer than the table keeps
     holder = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"[:MAX_NAME]
@@ -65,7 +91,7 @@ def lease(
     )
     renewer.start()
     try:
-        yield
+        yield Held(name, holder, span, now)
     finally:
         stop.set()
         renewer.join()

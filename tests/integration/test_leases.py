@@ -6,11 +6,11 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from connector.bootstrap import Container
 from connector.db import unit_of_work
-from connector.errors import LeaseHeldError
+from connector.errors import LeaseHeldError, LeaseLostError
 from connector.sync.leases import lease
 from connector.sync.models import JobLease
 
@@ -75,3 +75,20 @@ def test_a_name_longer_than_the_table_keeps_is_cut_and_still_told_apart(containe
     refused = pytest.raises(LeaseHeldError)
     with refused, lease(container.sessions, deep + "a"), lease(container.sessions, deep + "a", wait=False):
         pass  # pragma: no cover - never entered
+
+
+def test_a_holder_that_stalled_past_its_lease_may_commit_nothing_more(container: Container) -> None:
+    with lease(container.sessions, "imports", wait=False) as held:
+        with unit_of_work(container.sessions) as session:
+            held.confirm(session)  # still its own: renewed in the writer's own transaction
+            session.get_one(JobLease, "imports").holder = "the process that took it over"
+        with (
+            pytest.raises(LeaseLostError, match="stalled past its lease"),
+            unit_of_work(container.sessions) as s,
+        ):
+            s.add(JobLease(name="a write of the stalled process", holder="x", expires_at=1))
+            held.confirm(s)
+        with unit_of_work(container.sessions) as session:
+            assert session.get(JobLease, "a write of the stalled process") is None  # rolled back
+            assert session.get_one(JobLease, "imports").holder == "the process that took it over"
+            session.execute(delete(JobLease))  # the other process is done too

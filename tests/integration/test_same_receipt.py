@@ -13,18 +13,23 @@ from sqlalchemy import func, select
 
 from adapters.statements.camt053 import Camt053Parser
 from connector.bootstrap import Container
+from connector.credit.figures import customer_figures
 from connector.db import unit_of_work
+from connector.errors import ReconcileError
 from connector.imports import reconcile
+from connector.imports.corrections import reverse_entry
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
 from connector.imports.statement_reconcile import reconcile_file
 from connector.ledger.customers import NewCustomer
-from connector.ledger.models import AccountBalance, JournalEntry
+from connector.ledger.models import AccountBalance, Customer, JournalEntry
 from connector.ledger.queries import customer_balances
+from connector.master.lifecycle import merge
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, open_invoices, write
+from tests.integration.test_master import master
 from tests.integration.test_statement_reconcile import CAMT
 
 
@@ -433,3 +438,67 @@ def test_a_line_linked_to_a_payment_reposted_since_matches_the_payments_latest_e
     matched = {m.line.external_id: (m.import_status, m.entry.entry_id) for m in euro.matched}
     assert matched["2026030400003#1"] == ("linked", statuses(container)["P-7001"][1])
     assert [m.entry.external_id for m in euro.missing_entries if m.entry.external_id == "P-7001"] == []
+
+
+def test_a_person_applying_a_receipt_the_bank_returns_meanwhile_is_told_it_is_closed(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        if session.get_bind().dialect.name == "sqlite":
+            pytest.skip("SQLite takes the write lock at BEGIN: the two never overlap")
+    acme = customers["acme"]
+    import_file(
+        container, write(tmp_path / "b.jsonl", line("B-71", "300.00", "2026-03-10", payer="X")), PARSERS
+    )
+    with unit_of_work(container.sessions) as session:
+        receipt_entry = session.scalars(select(ImportedDocument.entry_id)).one()
+        assert receipt_entry is not None
+        item_id = session.scalars(select(ReconciliationItem.id)).one()
+    accounts, on = Accounts.of(container.settings.ledger.chart), date(2026, 3, 20)
+    looked, reversed_ = threading.Event(), threading.Event()
+    refused: list[Exception] = []
+
+    def apply() -> None:
+        with unit_of_work(container.sessions) as session:
+            session.get(ReconciliationItem, item_id)  # the queue as the person saw it: open
+            looked.set()
+            reversed_.wait(10)
+            try:
+                reconcile.apply(session, item_id, acme, accounts, "finance", on)
+            except ReconcileError as exc:
+                refused.append(exc)
+
+    person = threading.Thread(target=apply)
+    person.start()
+    looked.wait(10)
+    with unit_of_work(container.sessions) as session:
+        reverse_entry(session, receipt_entry, on, "returned by the bank", "ops")
+    reversed_.set()
+    person.join()
+
+    assert [str(exc) for exc in refused] == [f"reconciliation item {item_id} is rejected already"]
+    assert owes(container, acme) == Money.zero("CNY")  # never credited with money the bank took back
+    assert_ledger_verifies(container)
+
+
+def test_a_receipt_applied_to_a_survivor_settles_the_invoice_of_the_customer_merged_into_it(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-72", qinghe, "300.00")), PARSERS)
+    with master(container) as customer_master:
+        merge(customer_master, acme, qinghe, "duplicate")
+    import_file(
+        container, write(tmp_path / "b.jsonl", line("B-72", "300.00", "2026-03-10", payer="X")), PARSERS
+    )
+    with unit_of_work(container.sessions) as session:
+        item_id = session.scalars(select(ReconciliationItem.id)).one()
+        chart = container.settings.ledger.chart
+        reconcile.apply(session, item_id, acme, Accounts.of(chart), "finance", date(2026, 3, 20))
+
+    with unit_of_work(container.sessions) as session:
+        survivor = session.scalars(select(Customer.id).where(Customer.account_no == acme)).one()
+        figures = customer_figures(session, [survivor], date(2026, 3, 31), chart, container.settings.credit)
+    assert (figures[survivor]["receivable"], figures[survivor]["overdue"]) == (0, 0)
+    assert figures[survivor]["unapplied_credit"] == 0
+    assert_ledger_verifies(container)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 from sqlalchemy import text
 
 from connector.bootstrap import Container
-from connector.db import unit_of_work
+from connector.db import snapshot, unit_of_work
+from connector.ledger.posting import Ledger
 from connector.ledger.verify import VerifyReport, verify_ledger
 from tests.integration.helpers import add_customer, invoice, receipt
 
@@ -133,3 +135,27 @@ def test_a_posting_pointed_at_an_unknown_account_and_customer_names_both(contain
     assert dangling[0].subject.endswith(f"of entry {ids['receipt']}")
     assert dangling[0].detail == "its account 1199 is not in the chart; its customer 999 does not exist"
     assert {"account balance", "content", "customer balance"} <= set(checks(report))
+
+
+def test_verify_in_a_snapshot_passes_while_another_writer_posts(container: Container) -> None:
+    acme = add_customer(container)
+    stop = threading.Event()
+
+    def post() -> None:
+        batch = 0
+        while not stop.is_set():
+            with unit_of_work(container.sessions) as session:
+                Ledger(session).post_many([invoice(f"INV-{batch}-{n}", acme, "10.00") for n in range(50)])
+            batch += 1
+
+    writer = threading.Thread(target=post)
+    writer.start()
+    try:
+        reports = []
+        for _ in range(10):
+            with snapshot(container.sessions) as session:
+                reports.append(verify_ledger(session))
+    finally:
+        stop.set()
+        writer.join()
+    assert [report.violations for report in reports if not report.ok] == []
