@@ -448,25 +448,31 @@ def test_a_credit_note_taking_an_invoices_id_waits_in_quarantine_and_the_invoice
     assert_ledger_verifies(container)
 
 
+ZOHO_INVOICES_HEADER = (
+    "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date,"
+    "PurchaseOrder,Currency Code,Exchange Rate,Item Name,Quantity,Item Price,Item Total,Total,Balance"
+)
+
+
+def zoho_books_invoices(path: Path, *rows: tuple[str, str, str]) -> Path:
+    """A Zoho Books invoice export of Acme Trading Co.'s 50.00 USD invoices: (id, number, status)."""
+    lines = [
+        f"2026-03-02,{ident},{number},{status},,Acme Trading Co.,2026-04-01,,USD,1.00,Widget,1,50.00,"
+        "50.00,50.00,50.00"
+        for ident, number, status in rows
+    ]
+    path.write_text("\n".join([ZOHO_INVOICES_HEADER, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
 def test_an_invoice_voided_after_its_import_is_reversed_and_one_void_from_the_start_posts_nothing(
     container: Container, tmp_path: Path
 ) -> None:
     with unit_of_work(container.sessions) as session:
         acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
-    header = (
-        "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date,"
-        "PurchaseOrder,Currency Code,Exchange Rate,Item Name,Quantity,Item Price,Item Total,Total,Balance"
-    )
 
     def export(name: str, *rows: tuple[str, str, str]) -> Path:
-        lines = [
-            f"2026-03-02,{ident},{number},{status},,Acme Trading Co.,2026-04-01,,USD,1.00,Widget,1,50.00,"
-            "50.00,50.00,50.00"
-            for ident, number, status in rows
-        ]
-        path = tmp_path / name
-        path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
-        return path
+        return zoho_books_invoices(tmp_path / name, *rows)
 
     parsers = container.document_parsers()
     import_file(container, export("march.csv", ("9001", "INV-9001", "Sent")), parsers)
@@ -626,16 +632,9 @@ def test_a_void_export_imported_before_the_one_it_voids_keeps_the_invoice_from_p
 ) -> None:
     with unit_of_work(container.sessions) as session:
         acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
-    header = (
-        "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date,"
-        "PurchaseOrder,Currency Code,Exchange Rate,Item Name,Quantity,Item Price,Item Total,Total,Balance"
-    )
-    row = "2026-03-02,9101,INV-9101,{status},,Acme Trading Co.,2026-04-01,,USD,1.00,Widget,1,50.00,50.00,"
-    row += "50.00,50.00"
     parsers = container.document_parsers()
-    april, march = tmp_path / "april.csv", tmp_path / "march.csv"
-    april.write_text(f"{header}\n{row.format(status='Void')}\n", encoding="utf-8")
-    march.write_text(f"{header}\n{row.format(status='Sent')}\n", encoding="utf-8")
+    april = zoho_books_invoices(tmp_path / "april.csv", ("9101", "INV-9101", "Void"))
+    march = zoho_books_invoices(tmp_path / "march.csv", ("9101", "INV-9101", "Sent"))
     assert import_file(container, april, parsers).counts["withdrawn_before_import"] == 1
 
     late = import_file(container, march, parsers)
