@@ -44,7 +44,7 @@ COLUMNS = [
     "CustomerPayment ID",
     "Payment Number",
     "Customer Name",
-    "Customer ID",
+    "CustomerID",
     "Amount",
     "Currency Code",
     "Reference Number",

@@ -141,7 +141,16 @@ class Problem:
     unbooked: bool = False
 
 
-Parsed = Document | Statement | Problem
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What a person should know of the file as a whole, though no record is at fault: columns the
+    mapping reads that the file does not have (read as empty, so their matching is lost)."""
+
+    origin: Origin
+    text: str
+
+
+Parsed = Document | Statement | Problem | Notice
 
 
 class DocumentParser(Protocol):

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from adapters.exports.tabular import Header, Row
-from connector.documents import MAX_ID, DocumentKind, Party, compact_account
+from connector.documents import MAX_ID, DocumentKind, Notice, Origin, Party, compact_account
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.apply import CompiledField, compile_field, map_fields
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
@@ -81,6 +81,7 @@ class RowReader:
     absolute: bool  # negative amounts of invoices, credit notes and payments: taken as positive
     red_invoices: bool  # a negative invoice: a credit note of its amount
     references: tuple[str, ...]  # targets holding references, in file order
+    absent: tuple[str, ...]  # the columns of optional fields the file lacks: see `Columns`
     group_target: str | None
     group_column: int | None
     skips: tuple[Skip, ...]
@@ -89,23 +90,23 @@ class RowReader:
     @classmethod
     def build(cls, mapping: DocumentMapping, header: Header, name: str) -> RowReader:
         """FileFormatError when a column the mapping cannot do without is not in the file."""
-        fields, references, missing = _compile_fields(mapping, header)
+        columns = bind_columns(mapping.fields, header, lambda field: _needed(field, mapping))
         targets = {field.target for field in mapping.fields}
         group = mapping.group_by
         group_column = None if group is None or group in targets else header.index(group)
         if group is not None and group not in targets and group_column is None:
-            missing.append(group)
+            columns.missing.append(group)
+        columns.refuse_missing(name, header)
+        fields = columns.fields
         skips = compile_skips(mapping.skip, header)
-        if missing:
-            columns = ", ".join(map(repr, dict.fromkeys(missing)))
-            raise FileFormatError(f"{name}: no column {columns}; its columns: {', '.join(header.names)}")
         return cls(
-            fields=tuple(fields),
+            fields=fields,
             kind=mapping.document,
             default_currency=mapping.default_currency,
             absolute=mapping.negative_amounts == "absolute",
             red_invoices=mapping.negative_amounts == "credit_note",
-            references=references,
+            references=columns.references,
+            absent=columns.absent,
             group_target=group if group in targets else None,
             group_column=group_column,
             skips=skips,
@@ -253,19 +254,41 @@ def _needed(field: FieldMap, mapping: DocumentMapping) -> bool:
     )
 
 
-def _compile_fields(
-    mapping: DocumentMapping, header: Header
-) -> tuple[list[CompiledField], tuple[str, ...], list[str]]:
-    return compile_columns(mapping.fields, header, lambda field: _needed(field, mapping))
+class Columns(NamedTuple):
+    """A mapping's fields bound to one file's header."""
+
+    fields: tuple[CompiledField, ...]  # reading cells by position
+    references: tuple[str, ...]  # targets holding references, in file order
+    missing: list[str]  # columns the file cannot be read without, not in it
+    # Columns of optional fields not in it, with their targets (`'CustomerID' (party_external_id)`): read
+    # as empty. A file is still read, but a person is told: a renamed column would otherwise lose its
+    # values (and their matching) silently.
+    absent: tuple[str, ...]
+
+    def refuse_missing(self, name: str, header: Header) -> None:
+        """FileFormatError naming the columns the file cannot be read without."""
+        if self.missing:
+            columns = ", ".join(map(repr, dict.fromkeys(self.missing)))
+            raise FileFormatError(f"{name}: no column {columns}; its columns: {', '.join(header.names)}")
 
 
-def compile_columns(
-    mapped: Sequence[FieldMap], header: Header, needed: Callable[[FieldMap], bool]
-) -> tuple[list[CompiledField], tuple[str, ...], list[str]]:
-    """(compiled fields reading by position, reference targets, `needed` columns missing from the file)."""
+def absent_columns_notice(name: str, mapping: str, absent: Sequence[str]) -> Notice | None:
+    """The notice of a file `name` lacking the `absent` columns of the mapping (its source) `mapping`."""
+    if not absent:
+        return None
+    return Notice(
+        Origin(name),
+        f"columns the mapping {mapping} reads are not in the file, so read as empty: {', '.join(absent)}; "
+        "if the export names them otherwise, rename their `source`",
+    )
+
+
+def bind_columns(mapped: Sequence[FieldMap], header: Header, needed: Callable[[FieldMap], bool]) -> Columns:
+    """The fields reading by position; a column the file lacks is `missing` if `needed`, else `absent`."""
     fields: list[CompiledField] = []
     references: list[str] = []
     missing: list[str] = []
+    absent: list[str] = []
     for number, field in enumerate(mapped):
         target = field.target
         if target == "reference" and "reference" in references:
@@ -282,9 +305,11 @@ def compile_columns(
                 read = _cell(index)
             elif needed(field):
                 missing.append(str(field.source))
+            else:
+                absent.append(f"{field.source!r} ({field.target})")
         prefix = f"{field.target} ({field.source}): " if field.source is not None else f"{field.target}: "
         fields.append(compiled._replace(read=read, reason_prefix=prefix))
-    return fields, tuple(references), missing
+    return Columns(tuple(fields), tuple(references), missing, tuple(dict.fromkeys(absent)))
 
 
 # --- values --------------------------------------------------------------------------------------------

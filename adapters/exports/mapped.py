@@ -23,7 +23,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from adapters.exports.document_rows import Draft, RowReader, draft_label, head_differences
+from adapters.exports.document_rows import (
+    Draft,
+    RowReader,
+    absent_columns_notice,
+    draft_label,
+    head_differences,
+)
 from adapters.exports.heads import head_has_columns
 from adapters.exports.tabular import Header, Row, rows
 from connector.documents import Allocation, Document, Origin, Parsed, Problem, Statement
@@ -79,6 +85,8 @@ class MappedExport(ExportFile):
         if first is None:
             raise FileFormatError(f"{name}: no header row")
         reader = RowReader.build(self.mapping, Header.of(first), name)
+        if (notice := absent_columns_notice(name, self.format, reader.absent)) is not None:
+            yield notice
         if self.mapping.group_by is None:
             items = self._single_rows(reader, table, name)
         else:

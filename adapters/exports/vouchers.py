@@ -46,7 +46,8 @@ from adapters.exports.document_rows import (
     _minor,
     _party,
     _text,
-    compile_columns,
+    absent_columns_notice,
+    bind_columns,
     compile_skips,
     is_skipped,
 )
@@ -97,11 +98,11 @@ class VoucherExport(ExportFile):
         if first is None:
             raise FileFormatError(f"{name}: no header row")
         header = Header.of(first)
-        compiled, references, missing = compile_columns(self.mapping.fields, header, self._needed)
-        fields = tuple(compiled)
-        if missing:
-            columns = ", ".join(map(repr, dict.fromkeys(missing)))
-            raise FileFormatError(f"{name}: no column {columns}; its columns: {', '.join(header.names)}")
+        columns = bind_columns(self.mapping.fields, header, self._needed)
+        columns.refuse_missing(name, header)
+        if (notice := absent_columns_notice(name, self.format, columns.absent)) is not None:
+            yield notice
+        fields, references = columns.fields, columns.references
         skips = compile_skips(self.mapping.skip, header)
         vouchers: dict[tuple[str, ...], list[_Line]] = {}  # the whole file: a voucher's lines may be apart
         for row in table:

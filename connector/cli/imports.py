@@ -75,8 +75,9 @@ def describe(result: FileResult) -> str:
         head += f": {result.reason}"
     # "reposted" is not an outcome of its own: a changed document reposted is also counted where it went
     counts = {k: v for k, v in sorted(result.counts.items()) if v and k not in ("documents", "reposted")}
+    notes = "".join(f"\n  note: {note}" for note in result.notes)
     if not result.counts and not counts:
-        return head
+        return head + notes
     detail = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
     reposted = result.counts["reposted"]
     if reposted:
@@ -87,12 +88,12 @@ def describe(result: FileResult) -> str:
             f"\n  {result.quarantined_before:,} record(s) of earlier imports of {result.name} still in "
             "quarantine: `connector quarantine list`; resolve those this file corrects"
         )
-    return described
+    return described + notes
 
 
 def result_json(result: FileResult) -> dict[str, object]:
     """A file's result for `--json`: its name, format, status (imported, skipped, failed, dry-run),
-    reason and counts (documents, posted, quarantined …)."""
+    reason, counts (documents, posted, quarantined …) and notes of the file as a whole."""
     return {
         "file": result.name,
         "format": result.format,
@@ -100,6 +101,7 @@ def result_json(result: FileResult) -> dict[str, object]:
         "reason": result.reason or None,
         "counts": dict(sorted((k, v) for k, v in result.counts.items() if v)),
         "quarantined_before": result.quarantined_before,
+        "notes": result.notes,
     }
 
 

@@ -120,6 +120,8 @@ def _process(
         return InboxFile(result, moved)
     moved = _archive(path, archived)
     log.info("inbox: %s %s, archived as %s", name, result.status, moved.name)
+    for note in result.notes:  # unattended: the log is where an admin hears of it
+        log.warning("inbox: %s: %s", name, note)
     return InboxFile(result, moved)
 
 

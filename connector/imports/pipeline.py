@@ -29,6 +29,7 @@ from connector.db import unit_of_work
 from connector.documents import (
     Document,
     DocumentParser,
+    Notice,
     Parsed,
     Problem,
     SniffsWholeFile,
@@ -57,6 +58,7 @@ class FileResult:
     reason: str = ""
     # Records of earlier imports of a file of this name still in quarantine: this one may correct them.
     quarantined_before: int = 0
+    notes: list[str] = field(default_factory=list)  # of the file as a whole (`Notice`)
 
 
 def file_hash(path: Path) -> str:
@@ -155,7 +157,7 @@ def import_file(
             return _dry_run(container, scope, path, name, parser, progress, known_as)
         with unit_of_work(container.sessions) as session:
             file_id, run_id = _register(session, name, stored_path or path, digest, parser.format, earlier)
-        result = FileResult(name, parser.format, "imported")
+        result = FileResult(name, parser.format, "imported", notes=scope.notes)
         known: KnownCustomers | None = None
 
         try:
@@ -192,7 +194,7 @@ def _dry_run(
     progress: Callable[[int], None] | None,
     file_id: int | None,
 ) -> FileResult:
-    result = FileResult(name, parser.format, "dry-run")
+    result = FileResult(name, parser.format, "dry-run", notes=scope.notes)
     session = container.sessions()
     try:
         run = start_run(session, "import", parser.format, "")
@@ -261,6 +263,7 @@ class _Scope:
     accept_changes_at: frozenset[int | None]
     kinds_follow_sides: bool = False  # the parser's documents: see `DocumentPoster`
     seen: SeenInFile = field(default_factory=SeenInFile)  # what its earlier batches met
+    notes: list[str] = field(default_factory=list)  # the file's notices, each once
 
 
 def _import_batch(
@@ -274,14 +277,18 @@ def _import_batch(
 ) -> Counter[str]:
     counts: Counter[str] = Counter()
     rows = scope.rows
-    if rows is not None:  # a retry: only the rows that failed
-        tried = [item for item in batch if item.origin.row in rows]
+    if rows is not None:  # a retry: only the rows that failed (and what it says of the whole file)
+        tried = [item for item in batch if isinstance(item, Notice) or item.origin.row in rows]
         counts["not_retried"] += len(batch) - len(tried)
         batch = tried
     documents: list[Document] = []
     for item in batch:
         if isinstance(item, Statement):
             counts["statements"] += 1
+            continue
+        if isinstance(item, Notice):
+            if item.text not in scope.notes:
+                scope.notes.append(item.text)
             continue
         if isinstance(item, Problem):
             problem = item.reason

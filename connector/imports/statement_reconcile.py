@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from connector.documents import (
     Document,
     DocumentParser,
+    Notice,
     Parsed,
     Problem,
     Statement,
@@ -129,6 +130,8 @@ def group_statements(items: Iterable[Parsed]) -> Iterator[StatementLines]:
             lines, problems = [], []
         elif isinstance(item, Problem):
             problems.append(item)
+        elif isinstance(item, Notice):
+            continue  # of the file's columns, not its figures: the import says it
         elif item.kind != "bank_line":
             raise FileFormatError(f"{item.origin.file}: not a bank statement (it holds {item.kind}s)")
         else:

@@ -172,3 +172,23 @@ def test_status_shows_a_failed_files_name_with_brackets_as_it_is(cli: Cli, works
     assert cli("import", "stmt[march].xml", "--format", "camt053").code == 1
     shown = " ".join(cli("status").out.split())
     assert "stmt[march].xml" in shown
+
+
+def test_an_export_lacking_a_column_its_mapping_reads_imports_and_says_which_reads_as_empty(
+    cli: Cli, workspace: Path
+) -> None:
+    payments = REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv"
+    text = payments.read_text(encoding="utf-8-sig").replace(",CustomerID,", ",Customer ID,", 1)
+    (workspace / "payments.csv").write_text(text, encoding="utf-8")
+    said = "note: columns the mapping zoho_books.payments reads are not in the file, so read as empty: "
+    tried = cli("import", "payments.csv", "--dry-run")
+    assert tried.code == 0, tried.err
+    assert said + "'CustomerID' (party_external_id)" in tried.out
+    [result] = json.loads(cli("import", "payments.csv", "--json").out)
+    assert result["status"] == "imported"
+    assert result["notes"] == [
+        said.removeprefix("note: ")
+        + "'CustomerID' (party_external_id); if the export names them otherwise, rename their `source`"
+    ]
+    again = cli("import", str(payments))
+    assert "note:" not in again.out

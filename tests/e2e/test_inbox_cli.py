@@ -119,6 +119,7 @@ def test_the_inbox_archives_imported_files_by_content_hash_and_skips_the_same_by
         "status": "skipped",
         "counts": {},
         "quarantined_before": 0,
+        "notes": [],
         "moved_to": f"archive/{archived[0].name}",
     }
     assert list((inbox / "archive").iterdir()) == archived

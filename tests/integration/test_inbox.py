@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from connector.bootstrap import Container
 from connector.imports.inbox import process_inbox
@@ -65,3 +68,25 @@ def test_a_damaged_workbook_is_set_aside_and_the_files_after_it_are_imported(
     assert first.result.reason.startswith("a_damaged.xlsx: ")
     assert (inbox / "failed" / "a_damaged.xlsx.reason.txt").exists()
     assert second.result.status == "imported"
+
+
+def test_a_file_lacking_a_column_its_mapping_reads_is_archived_and_the_log_names_the_column(
+    container: Container, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    payments = REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv"
+    text = payments.read_text(encoding="utf-8-sig").replace(",CustomerID,", ",Customer ID,", 1)
+    (inbox / "payments.csv").write_text(text, encoding="utf-8")
+
+    with caplog.at_level(logging.WARNING, logger="connector"):
+        [done] = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
+
+    assert done.result.status == "imported"
+    assert done.moved_to is not None
+    warned = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert any(
+        message.startswith("inbox: payments.csv: columns the mapping zoho_books.payments reads")
+        and "'CustomerID' (party_external_id)" in message
+        for message in warned
+    ), warned

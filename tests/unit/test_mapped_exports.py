@@ -12,6 +12,7 @@ from connector.documents import (
     Allocation,
     Document,
     DocumentParser,
+    Notice,
     Origin,
     Parsed,
     Party,
@@ -503,11 +504,20 @@ def test_a_missing_column_the_documents_need_is_a_file_format_error(tmp_path: Pa
         _run(tmp_path, _mapping(), "id,amount\n1,2\n")
 
 
-def test_a_missing_optional_column_reads_as_empty(tmp_path: Path) -> None:
+def test_a_missing_optional_column_reads_as_empty_and_the_file_says_so_first(tmp_path: Path) -> None:
     fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
-    (payment,) = _run(tmp_path, _mapping(fields=fields), "id,date,amount\n1,2026-03-05,2\n")
+    notice, payment = _run(tmp_path, _mapping(fields=fields), "id,date,amount\n1,2026-03-05,2\n")
+    assert isinstance(notice, Notice)
+    assert notice.origin == Origin("in.csv")
+    assert "not in the file, so read as empty: 'Payer' (party_name)" in notice.text
     assert isinstance(payment, Document)
     assert payment.party.name is None
+
+
+def test_a_file_with_every_mapped_column_has_no_notice(tmp_path: Path) -> None:
+    fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
+    parsed = _run(tmp_path, _mapping(fields=fields), "id,date,amount,Payer\n1,2026-03-05,2,Acme\n")
+    assert not any(isinstance(item, Notice) for item in parsed)
 
 
 def test_a_negative_payment_is_money_paid_back_refused_unless_the_mapping_takes_absolute_amounts(

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.exports.mapped import MappedExport
 from adapters.exports.vouchers import VoucherExport
-from connector.documents import Document, Parsed, Problem
+from connector.documents import Document, Notice, Parsed, Problem
 from connector.mapping.files import MappingSet, load_mapping_set
 from connector.mapping.model import VoucherMapping
 from connector.money import Money
@@ -160,6 +160,20 @@ def test_a_voucher_exported_again_with_its_lines_in_another_order_gives_the_same
     after = documents(parse(shipped, "export_kingdee_vouchers", write_vouchers(tmp_path, *reversed(lines))))
     assert sorted(before) == sorted(after)
     assert [d[1] for d in before] == ["2026-03-收-6#1", "2026-03-收-6#2"]
+
+
+def test_a_voucher_export_without_an_optional_column_says_so_before_its_documents(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    path = write_vouchers(  # no 原币金额: a foreign currency line could not be read
+        tmp_path,
+        "2026/3/9,收,6,合并收款,100201,,人民币,1000.00,",
+        "2026/3/9,收,6,合并收款,1122,C0001 上海星辰贸易有限公司,人民币,,1000.00",
+    )
+    notice, *rest = parse(shipped, "export_kingdee_vouchers", path)
+    assert isinstance(notice, Notice)
+    assert "read as empty: '原币金额' (amount_original)" in notice.text
+    assert [type(item) for item in rest] == [Document]
 
 
 def test_a_foreign_currency_line_is_its_original_amount_and_without_one_its_voucher_is_refused(
