@@ -37,9 +37,14 @@ def last_statuses(session: Session, customer_ids: Iterable[int]) -> dict[int, tu
     return found
 
 
-def record_status_changes(session: Session, credits: Iterable[CustomerCredit], as_of: date) -> int:
+def record_status_changes(
+    session: Session, credits: Iterable[CustomerCredit], as_of: date, today: date
+) -> int:
     """Record each customer whose status differs from its last recorded one; how many were recorded.
-    Figures of a day before the last one judged (a push `--as-of` a past day) change no history."""
+    Figures of a day before the last one judged (a push `--as-of` a past day) change no history, nor
+    do those of a day after `today` (a projection: recorded, it would hide every real change until then)."""
+    if as_of > today:
+        return 0
     found = list(credits)
     last = last_statuses(session, (credit.customer_id for credit in found))
     changed = []

@@ -148,24 +148,45 @@ def ar_lines(
 
 def applications(session: Session, ids: Sequence[int]) -> dict[int, tuple[tuple[int, int], ...]]:
     """Receipt entry id → (invoice entry id, at most how much) of each invoice the receipt names, found
-    by its number among the customer's posted invoices (an invoice not imported names nothing)."""
+    by its number among the customer's posted invoices, else among those of the customers merged into
+    it (a receipt after a merge is the survivor's; the invoice it pays may be the merged one's). An
+    invoice not imported names nothing."""
     invoice = aliased(ImportedDocument)
-    rows = session.connection().execute(
-        select(ReceiptApplication.entry_id, invoice.entry_id, ReceiptApplication.amount_minor)
-        .join(
-            invoice,
-            (invoice.kind == "invoice")
-            & (invoice.number == ReceiptApplication.invoice_number)
-            & (invoice.customer_id == ReceiptApplication.customer_id)
-            & (invoice.status == "posted"),
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                ReceiptApplication.id,
+                ReceiptApplication.entry_id,
+                ReceiptApplication.customer_id,
+                invoice.customer_id,
+                invoice.entry_id,
+                ReceiptApplication.amount_minor,
+            )
+            .join(
+                invoice,
+                (invoice.kind == "invoice")
+                & (invoice.number == ReceiptApplication.invoice_number)
+                & invoice.customer_id.in_(ids)
+                & (invoice.status == "posted"),
+            )
+            .where(ReceiptApplication.customer_id.in_(ids))
+            .order_by(ReceiptApplication.id)
         )
-        .where(ReceiptApplication.customer_id.in_(ids))
-        .order_by(ReceiptApplication.id)
+        .all()
     )
+    own = {application for application, _, payer, owner, _, _ in rows if owner == payer}
+    others = {
+        payer for application, _, payer, owner, _, _ in rows if owner != payer and application not in own
+    }
+    counted = counted_in(session, sorted(others)) if others else {}
     found: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for receipt, invoice_entry, at_most in rows:
-        if invoice_entry is not None:
-            found[receipt].append((invoice_entry, at_most))
+    for application, receipt, payer, owner, invoice_entry, at_most in rows:
+        if invoice_entry is None:
+            continue
+        if owner != payer and (application in own or payer not in counted.get(owner or 0, ())):
+            continue  # another customer's invoice of that number: the payer's own, or none, is meant
+        found[receipt].append((invoice_entry, at_most))
     return {receipt: tuple(named) for receipt, named in found.items()}
 
 

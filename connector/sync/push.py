@@ -71,7 +71,13 @@ def outbound_mapping(mappings: MappingSet, target: str) -> MappingFile:
 
 
 def plan(
-    container: Container, session: Session, mappings: MappingSet, target: str, as_of: date, run: SyncRun
+    container: Container,
+    session: Session,
+    mappings: MappingSet,
+    target: str,
+    as_of: date,
+    run: SyncRun,
+    today: date,
 ) -> Counter[str]:
     """Bring every active binding of `target` to its desired values in the outbox; count what changed.
 
@@ -110,7 +116,7 @@ def plan(
             session, [c for _, c in stale], as_of, settings.ledger.chart, settings.credit
         )
         figures = {customer_id: found.figures for customer_id, found in credit.items()}
-        counts["status_changed"] += record_status_changes(session, credit.values(), as_of)
+        counts["status_changed"] += record_status_changes(session, credit.values(), as_of, today)
         for external_id, customer_id in stale:
             mapped = map_record(mapping, figures.get(customer_id, {}))
             if not mapped.ok:
@@ -313,7 +319,8 @@ def _push(
         run = start_run(session, "push", target, mappings.digest)
         run_id = run.id
         # The business day where the connector runs, as `customers figures` reads it: not UTC's.
-        planned = plan(container, session, mappings, target, as_of or clock().astimezone().date(), run)
+        today = clock().astimezone().date()
+        planned = plan(container, session, mappings, target, as_of or today, run, today)
     error: str | None = None
     outcome = PushOutcome(target)
     try:

@@ -312,13 +312,14 @@ def test_each_credit_status_change_is_recorded_once_with_its_reason(books: Books
     customer_id, no = books.customer("Status Co", "CNY", "10000.00", 30)
     books.invoice("INV-H1", no, cny("900.00"), date(2026, 1, 1))  # due 01-31: 61 days past due on 04-02
 
-    def record(as_of: date) -> int:
+    def record(as_of: date, today: date = date(2026, 12, 31)) -> int:
         with unit_of_work(books.container.sessions) as session:
             chart, rules = books.container.settings.ledger.chart, RULES
             return record_status_changes(
-                session, customer_credit(session, [customer_id], as_of, chart, rules).values(), as_of
+                session, customer_credit(session, [customer_id], as_of, chart, rules).values(), as_of, today
             )
 
+    assert record(date(2026, 4, 2), today=date(2026, 1, 15)) == 0  # a projection records nothing
     assert record(date(2026, 2, 1)) == 0  # 1 day past due: still OK, as it always was
     assert record(date(2026, 4, 2)) == 1
     assert record(date(2026, 4, 3)) == 0  # still HOLD: nothing new to record

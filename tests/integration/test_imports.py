@@ -549,6 +549,35 @@ def test_what_named_a_customer_merged_away_finds_the_one_it_went_into(
     assert_ledger_verifies(container)
 
 
+def test_a_receipt_after_a_merge_pays_the_merged_customers_invoice_it_names_not_the_oldest(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    invoices = (
+        invoice("INV-A1", acme, "300.00", date="2025-12-31"),  # due 2026-01-30: 61 days past due on 04-01
+        invoice("INV-Q1", qinghe, "300.00", date="2026-03-20"),  # due 04-19: not yet
+    )
+    import_file(container, write(tmp_path / "inv.jsonl", *invoices), PARSERS)
+    with master(container) as customer_master:
+        merge(customer_master, acme, qinghe, "duplicate")
+    paid = {
+        "kind": "payment",
+        "id": "P-Q1",
+        "amount": "300.00",
+        "date": "2026-03-25",
+        "references": ["INV-Q1"],
+    }
+
+    import_file(container, write(tmp_path / "pay.jsonl", paid), PARSERS)
+
+    with unit_of_work(container.sessions) as session:
+        survivor = session.scalars(select(Customer.id).where(Customer.account_no == acme)).one()
+        chart, credit = container.settings.ledger.chart, container.settings.credit
+        figures = customer_figures(session, [survivor], date(2026, 4, 1), chart, credit)[survivor]
+    assert (figures["aging_current"], figures["aging_61_90"]) == (0, Decimal("300.00"))  # INV-A1 still owed
+    assert figures["credit_status"] != "OK"
+
+
 def test_what_named_a_customer_merged_twice_over_finds_the_last_survivor(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
