@@ -135,6 +135,9 @@ class KnownCustomers:
         )
         return [(account_no, round(score)) for choice, score, _ in found for account_no in names[choice]]
 
+    def by_exact_name(self, name: str) -> Sequence[str]:
+        return self._load_names().get(name_core(name), [])
+
     def by_open_invoice(self, amount: Money, on: date, window_days: int) -> Sequence[tuple[str, str]]:
         self.prefetch_amounts([amount])
         since = on - timedelta(days=window_days)

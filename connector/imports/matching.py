@@ -12,10 +12,13 @@
 
 The first tier that finds anybody decides; within it, several customers are ambiguous. Every
 candidate carries its tier, score (0-100) and why, in words, for the match record and the queue.
+An identifier found only in the free text (a memo's "March 2026" passing for invoice 2026) while the
+document names another customer by exactly its name does not decide: both wait for a person.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -85,6 +88,10 @@ class Known(Protocol):
         """(account number, score) of the customers whose names score at least `threshold`, best first."""
         ...
 
+    def by_exact_name(self, name: str) -> Sequence[str]:
+        """The account numbers of the customers whose name has the core of `name` (`name_core`)."""
+        ...
+
     def by_open_invoice(self, amount: Money, on: date, window_days: int) -> Sequence[tuple[str, str]]:
         """(account number, invoice number) of invoices of exactly `amount`, none of it paid yet, dated
         within the window."""
@@ -113,6 +120,7 @@ def tokens(texts: Iterable[str | None]) -> list[str]:
     return list(found)
 
 
+@functools.lru_cache(maxsize=65_536)  # payers repeat through a file
 def name_core(name: str) -> str:
     """A company's or person's name as the name tier compares it: full-width folded, case and
     punctuation ignored, legal forms at the end (Co., Ltd., GmbH, AG, Pte, 有限公司, 公司 …) left out
@@ -139,15 +147,20 @@ def match_document(
     """The deciding tier's candidates for `document`, trying tiers 1 to `tiers`."""
     party = document.party
     named = [a.invoice_number for a in document.allocations]
-    words = tokens([party.account_no, party.external_id, *named, *document.references])
+    stated = tokens([party.account_no, party.external_id, *named])  # the document's own fields
+    words = tokens([*stated, *document.references])
     first: list[Candidate] = []
     invoices: list[str] = []
+    from_fields = False
     for token in words:
         for account_no, why, written in known.by_token(token):
             first.append(Candidate(account_no, 1, 100, f"{why} {written} in the document"))
+            from_fields = from_fields or token in stated
             if why == "invoice":
                 invoices.append(written)
     if first:
+        if not from_fields and tiers >= 3 and party.name:
+            first += _named_otherwise(party.name, first, known)
         return Match(_ranked(first), tuple(dict.fromkeys(invoices)))
     if tiers >= 2 and party.bank_account:
         found = known.by_bank_account(party.bank_account)
@@ -171,6 +184,14 @@ def match_document(
                 )
             )
     return Match()
+
+
+def _named_otherwise(name: str, found: Sequence[Candidate], known: Known) -> list[Candidate]:
+    """The one customer `name` is exactly, when the identifiers the free text gave found others."""
+    exactly = set(known.by_exact_name(name))
+    if len(exactly) != 1 or exactly & {candidate.account_no for candidate in found}:
+        return []
+    return [Candidate(exactly.pop(), 3, 100, "named in the document (its name exactly)")]
 
 
 def _ranked(candidates: Iterable[Candidate]) -> tuple[Candidate, ...]:

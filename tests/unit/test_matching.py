@@ -4,6 +4,7 @@ the tier that decides."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -17,10 +18,14 @@ class Known:
     """What a matcher may know: identifiers as written, and open invoices by amount."""
 
     def __init__(
-        self, written: dict[str, tuple[str, str]], open_invoices: Sequence[tuple[str, str]] = ()
+        self,
+        written: dict[str, tuple[str, str]],
+        open_invoices: Sequence[tuple[str, str]] = (),
+        names: dict[str, str] | None = None,
     ) -> None:
         self.written = written  # identifier as written → (account number, what it is)
         self.open_invoices = list(open_invoices)
+        self.names = names or {}  # name core → account number
 
     def by_token(self, token: str) -> Sequence[tuple[str, str, str]]:
         return [(a, why, w) for w, (a, why) in self.written.items() if w.upper() == token]
@@ -30,6 +35,10 @@ class Known:
 
     def by_name(self, name: str, threshold: int) -> Sequence[tuple[str, int]]:
         return []
+
+    def by_exact_name(self, name: str) -> Sequence[str]:
+        found = self.names.get(name_core(name))
+        return [found] if found is not None else []
 
     def by_open_invoice(self, amount: Money, on: date, window_days: int) -> Sequence[tuple[str, str]]:
         return self.open_invoices
@@ -112,3 +121,27 @@ def test_a_legal_form_is_left_out_only_as_a_whole_word() -> None:
     assert name_core("Zinc Ltd") == "zinc"
     assert name_core("Zinc") != name_core("Z")
     assert name_core("Limited") == "limited"  # nothing but a legal form: kept, not emptied
+
+
+def test_a_number_in_the_memo_does_not_outweigh_the_customer_the_document_names_both_wait() -> None:
+    known = Known({"2026": ("MUELLER", "invoice")}, names={name_core("Acme Trading Co."): "ACME"})
+    paid = receipt("March 2026 payment")
+    by_acme = replace(paid, party=Party(name="ACME Trading Co., Ltd."))
+
+    found = match_document(by_acme, known, name_threshold=90, window_days=60)
+
+    assert [(c.account_no, c.tier) for c in found.candidates] == [("MUELLER", 1), ("ACME", 3)]
+    assert found.sure is None
+    alone = match_document(paid, known, name_threshold=90, window_days=60)  # 张三 is nobody known
+    assert alone.sure is not None
+    assert alone.sure.account_no == "MUELLER"
+
+
+def test_an_identifier_of_the_documents_own_fields_decides_whatever_its_name() -> None:
+    known = Known({"C-7": ("MUELLER", "record id")}, names={name_core("Acme"): "ACME"})
+    stated = replace(receipt(), party=Party(name="Acme", external_id="C-7"))
+
+    found = match_document(stated, known, name_threshold=90, window_days=60)
+
+    assert found.sure is not None
+    assert found.sure.account_no == "MUELLER"
