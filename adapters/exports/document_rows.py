@@ -59,6 +59,9 @@ Skip = tuple[int, re.Pattern[str], bool]  # column, pattern, withdraws
 
 
 REQUIRED = "a value is required here but the source has none"  # as the mapping's `required` says it
+# An id as Excel writes a long number into a CSV (2954000000090101 → "2.954E+15"): one digit, its
+# fraction, "E+" and two digits; its digits are gone.
+_SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)?E\+\d{2}", re.IGNORECASE)
 
 
 class RowError(ValueError):
@@ -145,6 +148,13 @@ class RowReader:
             raise RowError(REQUIRED, "external_id")
         if len(external_id) > MAX_ID:
             raise RowError(f"longer than {MAX_ID} characters; shorten it with `digest`", "external_id")
+        if _SCIENTIFIC.fullmatch(external_id):
+            raise RowError(
+                f"{external_id!r} is a long number a spreadsheet rewrote in scientific notation: its digits "
+                "are lost, and other documents' ids read the same; export the file again (as XLSX, or "
+                "with the column formatted as text before saving as CSV)",
+                "external_id",
+            )
         currency = _currency(_text(get("currency")) or self.default_currency)
         amount = _decimal(get("amount"), "amount")
         if amount is None:

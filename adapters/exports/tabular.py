@@ -55,7 +55,7 @@ _OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls
 class Row:
     """One row: its spreadsheet row number, its cells as text and the input it came from.
 
-    `error` is set (and `cells` empty) for a CSV record the csv module could not split."""
+    `error` is set (and `cells` empty) for a CSV record that cannot be split into the header's cells."""
 
     number: int
     cells: list[str]
@@ -266,7 +266,8 @@ def csv_rows(
                 taken.clear()
                 if any(cells):
                     width = len(cells) if width is None else width
-                    yield Row(number, cells, raw.rstrip("\r\n"))
+                    overfull = _overfull(cells, width, chosen)
+                    yield Row(number, [] if overfull else cells, raw.rstrip("\r\n"), overfull)
         except csv.Error as exc:  # e.g. a field over the csv size limit: this record only
             number += 1
             if len(taken) > 1 and _rows_swallowed(taken, chosen, width):  # an open quote ran on that far
@@ -281,6 +282,17 @@ def csv_rows(
 
 
 UNCLOSED_QUOTE = "a quote opened in this row is never closed: its fields cannot be told apart"
+
+
+def _overfull(cells: list[str], width: int, delimiter: str) -> str | None:
+    """Why a row with values beyond the header's last column cannot be read (empty ones are only a
+    spreadsheet's trailing delimiters): a delimiter inside an unquoted value moved every cell after it."""
+    if len(cells) <= width or not any(cell.strip() for cell in cells[width:]):
+        return None
+    return (
+        f"{len(cells)} cells where the header has {width}: a value holds an unquoted {delimiter!r} (a "
+        f"thousands separator, as in 1{delimiter}150.00?), which moves every cell after it"
+    )
 
 
 def _rows_swallowed(taken: list[str], delimiter: str, width: int | None, sample: int = 50) -> bool:

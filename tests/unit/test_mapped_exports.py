@@ -504,6 +504,20 @@ def test_a_missing_column_the_documents_need_is_a_file_format_error(tmp_path: Pa
         _run(tmp_path, _mapping(), "id,amount\n1,2\n")
 
 
+def test_an_id_a_spreadsheet_rewrote_in_scientific_notation_is_refused_not_taken_for_another(
+    tmp_path: Path,
+) -> None:
+    text = "id,date,amount\n2.954E+15,2026-03-05,2\n3e+15,2026-03-05,2\n2954000000090101,2026-03-05,2\n"
+    mangled, short, kept = _run(tmp_path, _mapping(), text)
+    assert isinstance(mangled, Problem)
+    assert mangled.reason.startswith(
+        "external_id (id): '2.954E+15' is a long number a spreadsheet rewrote in scientific notation"
+    )
+    assert isinstance(short, Problem)
+    assert isinstance(kept, Document)
+    assert kept.external_id == "2954000000090101"
+
+
 def test_a_missing_optional_column_reads_as_empty_and_the_file_says_so_first(tmp_path: Path) -> None:
     fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
     notice, payment = _run(tmp_path, _mapping(fields=fields), "id,date,amount\n1,2026-03-05,2\n")

@@ -173,6 +173,19 @@ def test_a_row_the_csv_module_refuses_is_marked_and_the_rest_goes_on(tmp_path: P
     assert (found[2].number, found[2].cells) == (3, ["2", "ok"])
 
 
+def test_a_row_with_values_beyond_the_header_is_unreadable_but_trailing_empty_cells_are_not(
+    tmp_path: Path,
+) -> None:
+    text = b"Date,Amount,Payee\n02/04/2026,1,150.00,Harbour Cafe\n03/04/2026,90.00,Acme,,\n"
+    moved, trailing = list(rows(_write(tmp_path, "x.csv", text), "x.csv"))[1:]
+    assert (moved.number, moved.cells, moved.raw) == (2, [], "02/04/2026,1,150.00,Harbour Cafe")
+    assert moved.error == (
+        "4 cells where the header has 3: a value holds an unquoted ',' (a thousands separator, as in "
+        "1,150.00?), which moves every cell after it"
+    )
+    assert (trailing.cells, trailing.error) == (["03/04/2026", "90.00", "Acme", "", ""], None)
+
+
 def test_an_old_binary_xls_is_refused_with_a_hint(tmp_path: Path) -> None:
     path = _write(tmp_path, "old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64)
     with pytest.raises(FileFormatError, match=r"save it as \.xlsx or \.csv"):
