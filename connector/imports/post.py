@@ -185,8 +185,13 @@ class DocumentPoster:
         return counts
 
     def _receivable(self, item: Work, counts: Counter[str]) -> bool:
-        """Whether the document posts to receivables; money out of the bank is recorded as ignored."""
-        if item.document.kind == "bank_line" and item.document.amount.minor <= 0:
+        """Whether the document posts to receivables; money out of the bank, and a document of no amount
+        (a free trial's invoice), are recorded as ignored."""
+        if item.document.amount.minor == 0:
+            self.outcomes.record(item, "ignored", None, None, "a zero amount: nothing to post")
+            counts["ignored_zero_amount"] += 1
+            return False
+        if item.document.kind == "bank_line" and item.document.amount.minor < 0:
             self.outcomes.record(item, "ignored", None, None, "money out of the account: not a receipt")
             counts["ignored_outgoing"] += 1
             return False

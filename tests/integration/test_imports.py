@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import func, select
@@ -321,6 +322,27 @@ def test_bad_lines_and_invoices_without_a_known_customer_are_quarantined_and_the
     assert reasons["rough.jsonl:2"] == (
         "no customer for this invoice (account number NOBODY01): no rule found a customer"
     )
+
+
+def test_a_document_of_no_amount_is_recorded_as_ignored_and_posted_once_it_has_one(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    trial = invoice("INV-T0", acme, "0.00")  # a free trial's invoice
+    nothing = {"kind": "payment", "id": "P-T0", "amount": "0.00", "account_no": acme}
+
+    first = import_file(container, write(tmp_path / "a.jsonl", trial, nothing), PARSERS)
+    other_bytes = {"kind": "x"}  # (quarantined) so that the file is read, not skipped as the same
+    again = import_file(container, write(tmp_path / "b.jsonl", trial, nothing, other_bytes), PARSERS)
+    billed = import_file(container, write(tmp_path / "c.jsonl", {**trial, "amount": "12.00"}), PARSERS)
+
+    assert (first.counts["ignored_zero_amount"], first.counts["quarantined"]) == (2, 0)
+    assert again.counts["unchanged"] == 2
+    assert billed.counts["invoices_posted"] == 1
+    with unit_of_work(container.sessions) as session:
+        records = {d.external_id: (d.status, d.match_rule) for d in session.scalars(select(ImportedDocument))}
+    assert records == {"INV-T0": ("posted", ANY), "P-T0": ("ignored", "a zero amount: nothing to post")}
+    assert_ledger_verifies(container)
 
 
 def test_a_reversal_cancels_the_original_receipt(
