@@ -240,8 +240,9 @@ def _continuing(
     """A row without a group value that continues the group above it: a document's further allocation
     under merged cells (Excel leaves them blank below their first row, and so does its CSV). Its blank
     cells are filled down from the row above; it continues the group when it then has the group's value
-    and the document's own values, so that it differs only in its allocation, and the allocations still
-    fit in the amount. (The row, filled, and its draft; its raw text stays as the file has it.)"""
+    and the document's own values, so that it differs only in its allocation (or, a document of no
+    allocations, an invoice's further item, in nothing it reads), and the allocations still fit in the
+    amount. (The row, filled, and its draft; its raw text stays as the file has it.)"""
     above = members[-1][0].cells
     cells = [
         cell if cell.strip() else above[i] if i < len(above) else cell for i, cell in enumerate(row.cells)
@@ -256,7 +257,10 @@ def _continuing(
         or head_differences([*drafts, draft])
     ):
         return None
-    applied = [d.allocation_amount for d in (*drafts, draft)]
+    rows = (*drafts, draft)
+    if all(d.allocation_invoice is None and d.allocation_amount is None for d in rows):
+        return filled, draft  # an invoice's further item: nothing but the document's own values to read
+    applied = [d.allocation_amount for d in rows]
     if None in applied or sum(a for a in applied if a is not None) > draft.amount.minor:
         return None  # not a further part of the amount: a row of its own
     return filled, draft

@@ -427,6 +427,30 @@ def test_rows_under_merged_cells_continue_their_document_skipped_or_not_and_a_di
     }
 
 
+def test_an_invoices_item_rows_under_merged_cells_are_its_own_not_problems(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    header = "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date"
+    header += ",Currency Code,Item Name,Item Total,Total"
+    text = "\n".join(
+        [
+            header,
+            "2026-01-30,90101,INV-101,Sent,45001,Acme,2026-03-01,USD,Widget A,1500.00,2000.00",
+            ",,,,,,,,Widget B,500.00,",  # the invoice's cells merged over its items
+            ",,,,,,,,Installation,0.00,",
+            "2026-02-06,90102,INV-102,Sent,45001,Acme,2026-03-08,USD,Service,90.00,90.00",
+        ]
+    )
+    path = tmp_path / "invoices.csv"
+    path.write_text(text + "\n", encoding="utf-8")
+    found = list(_parser(shipped, "zoho_books.invoices").parse(path, path.name))
+    assert _problems(found) == []
+    first, second = _documents(found).values()
+    assert (first.external_id, first.amount, first.origin.row) == ("90101", Money.of("2000.00", "USD"), 2)
+    assert first.origin.raw.splitlines()[2] == ",,,,,,,,Installation,0.00,"
+    assert second.external_id == "90102"
+
+
 def test_a_blank_row_applying_more_than_the_payment_above_is_not_part_of_it(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
