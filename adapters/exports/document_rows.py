@@ -89,6 +89,7 @@ class RowReader:
     group_column: int | None
     skips: tuple[Skip, ...]
     labels: dict[str, str]  # each target as its errors name it: with the column it reads
+    guessed_point: frozenset[str]  # amount targets whose decimal separator is guessed, not declared
 
     @classmethod
     def build(cls, mapping: DocumentMapping, header: Header, name: str) -> RowReader:
@@ -114,6 +115,14 @@ class RowReader:
             group_column=group_column,
             skips=skips,
             labels={field.target: field.reason_prefix.removesuffix(": ") for field in fields},
+            guessed_point=frozenset(
+                field.target
+                for field in mapping.fields
+                if field.target in ("amount", "allocation_amount")
+                and not any(
+                    step.name == "decimal" and step.options.get("separator") for step in field.convert
+                )
+            ),
         )
 
     def skipped(self, row: Row) -> bool:
@@ -193,13 +202,26 @@ class RowReader:
             date,
             _date(get("due_date"), "due_date"),
             _date(get("value_date"), "value_date"),
-            Money(_minor(amount, currency, "amount"), currency),
+            Money(self._minor(amount, currency, "amount"), currency),
             party,
             references,
             _text(get("account")),
             invoice,
-            None if applied is None else _minor(applied, currency, "allocation_amount"),
+            None if applied is None else self._minor(applied, currency, "allocation_amount"),
         )
+
+    def _minor(self, amount: Decimal, currency: str, target: str) -> int:
+        """`_minor`, refusing an amount whose point may have been a thousands separator."""
+        if target in self.guessed_point and _thousands_or_point(amount, currency):
+            written = amount.copy_abs()
+            raise RowError(
+                f"{written} may be {written.scaleb(3):,} (a '.' grouping thousands) or "
+                f"{written.normalize()}: {currency} has {exponent(currency)} decimals, the file writes "
+                "three; say which with the decimal converter's separator "
+                '(separator = "," for 1.500,00, "." for 1,500.00)',
+                target,
+            )
+        return _minor(amount, currency, target)
 
     def _absolute(self, kind: str, amount: Decimal, target: str) -> Decimal:
         """A negative amount of an invoice, credit note or payment: taken as positive, or refused."""
@@ -377,6 +399,13 @@ def _currency(code: str | None) -> str:
         return _currency_code(code)
     except MoneyError as exc:
         raise RowError(str(exc), "currency") from None
+
+
+def _thousands_or_point(amount: Decimal, currency: str) -> bool:
+    """Whether `amount` was written as 1 to 3 digits, a point and three digits ("1.500") in a currency
+    of fewer decimals: a German export's 1.500 (fifteen hundred), or a value of needless precision."""
+    written = amount.as_tuple()
+    return written.exponent == -3 and exponent(currency) < 3 and 1 <= abs(amount) < 1000
 
 
 def _minor(amount: Decimal, currency: str, target: str) -> int:

@@ -542,6 +542,31 @@ def test_an_id_a_spreadsheet_rewrote_in_scientific_notation_is_refused_not_taken
     assert kept.external_id == "2954000000090101"
 
 
+def test_an_amount_of_three_decimals_in_a_currency_of_two_may_be_thousands_refused_unless_declared(
+    tmp_path: Path,
+) -> None:
+    text = 'id;date;amount\n1;2026-03-05;"5.000,00"\n2;2026-03-05;1.500\n3;2026-03-05;0.500\n'
+    found = _run(tmp_path, _mapping(), text)
+    assert {d.external_id: d.amount for d in found if isinstance(d, Document)} == {
+        "1": Money.of("5000.00", "CNY"),
+        "3": Money.of("0.50", "CNY"),  # never fifteen hundred
+    }
+    (refused,) = _problems(found)
+    assert (refused.origin.row, refused.reason) == (
+        3,
+        "amount (amount): 1.500 may be 1,500 (a '.' grouping thousands) or 1.5: CNY has 2 decimals, the file "
+        'writes three; say which with the decimal converter\'s separator (separator = "," for 1.500,00, "." '
+        "for 1,500.00)",
+    )
+    fields = [
+        {"target": "external_id", "source": "id"},
+        {"target": "date", "source": "date"},
+        {"target": "amount", "source": "amount", "convert": [{"name": "decimal", "separator": ","}]},
+    ]
+    declared = [d for d in _run(tmp_path, _mapping(fields=fields), text) if isinstance(d, Document)]
+    assert [d.amount.minor for d in declared] == [500000, 150000, 50000]  # as the file means them
+
+
 def test_a_missing_optional_column_reads_as_empty_and_the_file_says_so_first(tmp_path: Path) -> None:
     fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
     notice, payment = _run(tmp_path, _mapping(fields=fields), "id,date,amount\n1,2026-03-05,2\n")
