@@ -14,6 +14,10 @@ How AR postings become open items (the settlement rule):
    the open items in order of due date (then entry id), whenever it was posted. What the pool cannot
    settle stays open; a pool larger than every debit leaves a credit over (the receivable is then
    negative and every bucket is zero).
+4. **A credit kept for later settles what it names once that is posted.** A receipt that came before
+   what it pays (nothing was owed: it went to the customer's advances) settles the invoices it names,
+   each up to the amount named, when they are among the lines (`named_only`). The rest of it is not
+   pooled: it is the customer's unapplied credit, as its ledger keeps it.
 
 Aging counts days past due at the as-of date: 0 or less is `current`, then 1–30, 31–60, 61–90 and
 more than 90 days. Open items sum to the receivable whenever it is not negative.
@@ -37,6 +41,7 @@ class ArLine:
     reverses_id: int | None = None
     applies_to: tuple[tuple[int, int], ...] = ()  # (debit entry id, at most how much) it names, in order
     due_date: date | None = None  # the invoice's own, when its document stated one
+    named_only: bool = False  # on the advances account: it settles only what it names (rule 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +119,17 @@ def due_date(line: ArLine, payment_terms_days: int) -> date:
 
 def open_items(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[OpenItem], int]:
     """The settlement rule above: (open items oldest first, credit left over after every debit)."""
-    kept = cancel_reversals(lines)
+    items, left, _ = settle(lines, payment_terms_days)
+    return items, left
+
+
+def settle(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[OpenItem], int, int]:
+    """`open_items`, and how much of the customer's advances settled what they name (rule 4): that
+    much of its unapplied credit is spent."""
+    # What a kept credit's reversal undoes is gone with it (rule 1); alone, it is no debit of AR.
+    kept = [line for line in cancel_reversals(lines) if not (line.named_only and line.amount_minor > 0)]
     owed = {line.entry_id: line.amount_minor for line in kept if line.amount_minor > 0}
-    pool = 0
+    pool = spent = 0
     for line in sorted(kept, key=lambda line: line.entry_id):  # in posting order, however they came
         credit = -line.amount_minor
         for debit, at_most in line.applies_to if credit > 0 else ():
@@ -124,7 +137,8 @@ def open_items(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[O
             if paid > 0:
                 owed[debit] -= paid
                 credit -= paid
-        pool += max(credit, 0)
+                spent += paid if line.named_only else 0
+        pool += 0 if line.named_only else max(credit, 0)
     debits = sorted(
         (
             OpenItem(line.entry_id, due_date(line, payment_terms_days), owed[line.entry_id])
@@ -133,7 +147,8 @@ def open_items(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[O
         ),
         key=lambda item: (item.due, item.entry_id),
     )
-    return settle_fifo(debits, pool)
+    items, left = settle_fifo(debits, pool)
+    return items, left, spent
 
 
 def days_past_due(item: OpenItem, as_of: date) -> int:

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from connector.credit import reads
-from connector.credit.aging import ArLine, OpenItem, aging, open_items, settle_fifo
+from connector.credit.aging import ArLine, OpenItem, aging, settle, settle_fifo
 from connector.credit.rules import CreditPosition, CreditSettings, credit_status
 from connector.credit.score import credit_score
 from connector.money import exponent
@@ -95,7 +95,7 @@ def _chunk(
         return {}
     counted = reads.counted_in(session, ids)  # a merged customer's ledger counts for the one it went into
     every = list(counted)
-    ar = _folded(reads.ar_lines(session, every, receivable_code, as_of), counted)
+    ar = _folded(reads.ar_lines(session, every, receivable_code, as_of, advances_code), counted)
     advances = _summed(reads.account_sums(session, every, advances_code, as_of), counted)
     received_into = (*chart.bank_codes, chart.unapplied.code)  # an unapplied receipt, applied by a person
     paid = _folded(
@@ -143,9 +143,9 @@ def _position_in(
     currency: str, lines: list[ArLine], advances_minor: int, terms: int, as_of: date
 ) -> CreditPosition:
     """What a customer owes in a currency not its own, for the days-past-due rules (no limit, no score)."""
-    items, _ = open_items(lines, terms)
-    unpaid, _ = settle_fifo(items, -advances_minor)
-    balance = sum(line.amount_minor for line in lines) + advances_minor
+    items, _, spent = settle(lines, terms)
+    unpaid, _ = settle_fifo(items, -advances_minor - spent)
+    balance = sum(line.amount_minor for line in lines if not line.named_only) + advances_minor
     return CreditPosition(currency, balance, None, None, tuple(unpaid), as_of)
 
 
@@ -184,12 +184,12 @@ def _credit(
     def amount(minor: int) -> Decimal:  # as `money.to_decimal`, in one step: it runs 15 times per customer
         return Decimal(minor).scaleb(digits)
 
-    receivable = sum(line.amount_minor for line in lines)
+    receivable = sum(line.amount_minor for line in lines if not line.named_only)
     unapplied = -advances_minor
     balance = receivable - unapplied
-    items, _ = open_items(lines, row.payment_terms_days)
+    items, _, spent = settle(lines, row.payment_terms_days)
     buckets = aging(items, as_of)
-    unpaid, _ = settle_fifo(items, unapplied)  # what is really unpaid, for score and status
+    unpaid, _ = settle_fifo(items, unapplied - spent)  # what is really unpaid, for score and status
     last = receipts[-1] if receipts else None
     window_start = _year_before(as_of) + timedelta(days=1)
     trailing = sum(receipt.amount_minor for receipt in receipts if receipt.posting_date >= window_start)

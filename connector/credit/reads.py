@@ -104,38 +104,60 @@ def customers(session: Session, ids: Sequence[int]) -> list[CustomerRow]:
 
 
 def ar_lines(
-    session: Session, ids: Sequence[int], receivable: str, as_of: date
+    session: Session, ids: Sequence[int], receivable: str, as_of: date, advances: str | None = None
 ) -> dict[tuple[int, str], list[ArLine]]:
-    """(customer id, currency) → the customer's net AR amount per entry (entries netting to zero left out)."""
-    rows = (
-        session.connection()
-        .execute(  # Core rows: no ORM loading per row
-            select(
-                Posting.customer_id,
-                Posting.currency,
-                Posting.entry_id,
-                Posting.amount_minor,
-                JournalEntry.posting_date,
-                JournalEntry.document_date,
-                JournalEntry.reverses_id,
-                JournalEntry.due_date,
-            )
-            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(
+    """(customer id, currency) → the customer's net AR amount per entry (entries netting to zero left
+    out); with `advances`, also the advances of receipts that name invoices (and their reversals), each
+    `named_only` (aging's rule 4)."""
+    columns = (
+        Posting.customer_id,
+        Posting.currency,
+        Posting.entry_id,
+        Posting.amount_minor,
+        JournalEntry.posting_date,
+        JournalEntry.document_date,
+        JournalEntry.reverses_id,
+        JournalEntry.due_date,
+    )
+    read = select(*columns).join(JournalEntry, JournalEntry.id == Posting.entry_id)
+    until = JournalEntry.posting_date <= as_of
+    connection = session.connection()  # Core rows: no ORM loading per row
+    rows = [
+        (*row, False)
+        for row in connection.execute(
+            read.where(Posting.customer_id.in_(ids), Posting.account_code == receivable, until)
+        )
+    ]
+    if advances is not None:
+        naming = select(ReceiptApplication.entry_id).where(ReceiptApplication.customer_id.in_(ids))
+        credits_kept = connection.execute(
+            read.where(
                 Posting.customer_id.in_(ids),
-                Posting.account_code == receivable,
-                JournalEntry.posting_date <= as_of,
+                Posting.account_code == advances,
+                until,
+                Posting.entry_id.in_(naming) | JournalEntry.reverses_id.in_(naming),
             )
         )
-        .all()
-    )
+        rows += [(*row, True) for row in credits_kept]
     found: dict[tuple[int, str], list[ArLine]] = defaultdict(list)
-    seen: dict[tuple[int, str, int], int] = {}  # an entry may hold several lines for one customer
-    for customer_id, currency, entry_id, minor, posting_date, document_date, reverses_id, due in rows:
+    seen: dict[tuple[int, str, int, bool], int] = {}  # an entry may hold several lines for one customer
+    for (
+        customer_id,
+        currency,
+        entry_id,
+        minor,
+        posting_date,
+        document_date,
+        reverses_id,
+        due,
+        named_only,
+    ) in rows:
         lines = found[(customer_id or 0, currency)]  # never NULL here: filtered by IN
-        index = seen.setdefault((customer_id or 0, currency, entry_id), len(lines))
+        index = seen.setdefault((customer_id or 0, currency, entry_id, named_only), len(lines))
         if index == len(lines):
-            lines.append(ArLine(entry_id, posting_date, minor, document_date, reverses_id, due_date=due))
+            lines.append(
+                ArLine(entry_id, posting_date, minor, document_date, reverses_id, (), due, named_only)
+            )
         else:
             earlier = lines[index]
             lines[index] = replace(earlier, amount_minor=earlier.amount_minor + minor)

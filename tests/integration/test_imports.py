@@ -571,6 +571,50 @@ def test_what_named_a_customer_merged_away_finds_the_one_it_went_into(
     assert_ledger_verifies(container)
 
 
+def test_a_payment_imported_before_the_invoice_it_names_settles_it_once_it_is_posted(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    paid = {
+        "kind": "payment",
+        "id": "P-E1",
+        "account_no": acme,
+        "amount": "500.00",
+        "date": "2026-02-01",
+        "applied": {"INV-E1": "300.00"},
+    }
+    import_file(container, write(tmp_path / "payments.jsonl", paid), PARSERS)  # nothing owed yet: advances
+    billed = (
+        invoice("INV-E0", acme, "1000.00", date="2025-12-01"),
+        invoice("INV-E1", acme, "300.00", date="2026-01-01"),
+    )
+    import_file(container, write(tmp_path / "invoices.jsonl", *billed), PARSERS)
+
+    def figures() -> dict[str, Any]:
+        with unit_of_work(container.sessions) as session:
+            survivor = session.scalars(select(Customer.id).where(Customer.account_no == acme)).one()
+            chart, credit = container.settings.ledger.chart, container.settings.credit
+            return customer_figures(session, [survivor], date(2026, 4, 1), chart, credit)[survivor]
+
+    before = figures()
+    assert (before["receivable"], before["unapplied_credit"], before["balance"]) == (
+        Decimal("1300.00"),
+        Decimal("500.00"),
+        Decimal("800.00"),
+    )
+    assert before["overdue"] == Decimal("1000.00")  # INV-E1 is paid as the payment said; INV-E0 is not
+    reversal = {
+        "kind": "payment",
+        "id": "P-E1-R",
+        "amount": "500.00",
+        "date": "2026-03-01",
+        "reverses": "P-E1",
+    }
+    import_file(container, write(tmp_path / "bounced.jsonl", reversal), PARSERS)
+    assert figures()["overdue"] == Decimal("1300.00")  # the payment bounced: INV-E1 is owed again
+    assert_ledger_verifies(container)
+
+
 def test_a_receipt_after_a_merge_pays_the_merged_customers_invoice_it_names_not_the_oldest(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:

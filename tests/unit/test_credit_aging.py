@@ -17,6 +17,7 @@ from connector.credit.aging import (
     cancel_reversals,
     open_items,
     past_due_at_least,
+    settle,
     settle_fifo,
 )
 
@@ -51,6 +52,20 @@ def test_a_receipt_naming_an_invoice_settles_it_and_leaves_an_older_one_open() -
     named = ArLine(3, D + timedelta(days=20), -300, applies_to=((2, 300),))
     items, left = open_items([line(1, 1000, day=0), line(2, 300, day=5), named], payment_terms_days=30)
     assert (items, left) == ([OpenItem(1, D + timedelta(days=30), 1000)], 0)
+
+
+def test_a_credit_kept_in_advances_settles_only_what_it_names_and_says_how_much_it_spent() -> None:
+    kept = ArLine(1, D, -500, applies_to=((3, 300),), named_only=True)  # came before the invoices
+    items, left, spent = settle([kept, line(2, 1000, day=0), line(3, 300, day=5)], payment_terms_days=30)
+    assert items == [OpenItem(2, D + timedelta(days=30), 1000)]  # its other 200 is no AR credit
+    assert (left, spent) == (0, 300)
+
+
+def test_a_credit_kept_in_advances_and_reversed_settles_nothing() -> None:
+    kept = ArLine(1, D, -300, applies_to=((2, 300),), named_only=True)
+    undone = ArLine(4, D + timedelta(days=9), 300, reverses_id=1, named_only=True)  # the receipt bounced
+    items, _, spent = settle([kept, line(2, 300, day=5), undone], payment_terms_days=0)
+    assert (items, spent) == ([OpenItem(2, D + timedelta(days=5), 300)], 0)
 
 
 def test_what_a_named_invoice_does_not_need_settles_the_oldest_others() -> None:
