@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 
 from connector.bootstrap import Container, build_container
@@ -15,8 +17,9 @@ from connector.config_check import problems_from_validation
 from connector.errors import ConfigError
 from connector.settings import Settings, load_settings, resolve_config_file
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: a customer's "Acme:B:Trading" or a reference "PO:A:123" is printed as the data says.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 @dataclass
@@ -32,6 +35,11 @@ class CliState:
             problems = problems_from_validation(exc, resolve_config_file(self.config_file))
             raise ConfigError("the configuration is invalid", [str(p) for p in problems]) from None
         except FileNotFoundError as exc:
+            raise ConfigError(str(exc)) from None
+        except tomllib.TOMLDecodeError as exc:
+            where = resolve_config_file(self.config_file)
+            raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+        except SettingsError as exc:  # e.g. a secrets directory that does not exist
             raise ConfigError(str(exc)) from None
 
     def container(self, *, migrate: bool = True) -> Container:

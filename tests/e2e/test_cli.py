@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from connector.cli.context import out
 from tests.conftest import copy_example_config, postgres_url
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
@@ -128,6 +129,27 @@ def test_check_config_passes_on_the_example_and_lists_every_problem_otherwise(
     other = cli("--config", str(bad), "ledger", "verify")
     assert other.code == 1
     assert "the configuration is invalid" in other.err
+
+
+def test_a_config_file_that_is_no_toml_or_a_missing_secrets_dir_is_a_clear_error_not_a_traceback(
+    cli, isolated_cwd: Path
+) -> None:
+    broken = isolated_cwd / "broken.toml"
+    broken.write_text('[database]\nurl = "sqlite:///x.db\n', encoding="utf-8")
+    result = cli("--config", str(broken), "ledger", "verify")
+    assert result.code == 1
+    assert result.err.startswith(f"error: {broken}: not valid TOML (")
+    assert "Traceback" not in result.err
+    missing = cli("--secrets-dir", str(isolated_cwd / "nope"), "ledger", "verify")
+    assert missing.code == 1
+    assert "nope" in missing.err
+    assert "Traceback" not in missing.err
+
+
+def test_text_that_looks_like_an_emoji_code_is_printed_as_it_is() -> None:
+    with out.capture() as shown:
+        out.print("Acme:B:Trading PO:A:123 :ok:", markup=False)
+    assert shown.get() == "Acme:B:Trading PO:A:123 :ok:\n"
 
 
 def test_rotating_keys_re_encrypts_and_the_demo_still_reads_every_customer(cli, isolated_cwd: Path) -> None:
