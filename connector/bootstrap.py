@@ -17,7 +17,7 @@ from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
 from adapters.statements.ofx import OfxParser
 from adapters.zoho.connection import ZohoConnection, connect
-from connector.db import make_engine, session_factory, unit_of_work, upgrade_database
+from connector.db import make_engine, reading, session_factory, unit_of_work, upgrade_database
 from connector.documents import DocumentParser
 from connector.errors import ConfigError
 from connector.ledger import guards  # noqa: F401  (registers the append-only guards on every Session)
@@ -32,6 +32,7 @@ from connector.ports import RecordSource
 from connector.security.cipher import FieldCipher
 from connector.security.credentials import CredentialStore
 from connector.security.keys import KeyRing, load_or_create_keyring
+from connector.security.rotation import holds_encrypted
 from connector.settings import Settings
 from connector.sync.credits import DatabaseSpendingLog
 
@@ -56,12 +57,17 @@ class Container:
 
     @cached_property
     def keyring(self) -> KeyRing:
-        ring = load_or_create_keyring(self.settings.security)
+        ring = load_or_create_keyring(self.settings.security, self._holds_encrypted)
         if self.log_formatter is not None:
             self.log_formatter.add(
                 base64.b64encode(key).decode() for key in [*ring.keys.values(), ring.index_key]
             )
         return ring
+
+    def _holds_encrypted(self) -> bool:
+        # The key ring is first wanted inside a write: a writer's transaction would wait for it.
+        with reading(self.sessions) as session:
+            return holds_encrypted(session)
 
     @cached_property
     def cipher(self) -> FieldCipher:

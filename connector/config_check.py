@@ -103,7 +103,12 @@ def check_config(
         load_keyring(settings.security)
     except (SecurityError, ConfigError) as exc:
         problems.append(
-            Problem("security", str(exc), origin, "run `connector keys init` or set security.encryption_keys")
+            Problem(
+                "security",
+                str(exc),
+                origin,
+                "restore the key file from its backup (mode 600), or set security.encryption_keys",
+            )
         )
     folder = settings.mappings.dir
     if not folder.is_dir():

@@ -74,11 +74,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The execution option of a transaction that only reads (`reading`, `snapshot`).
+READ_ONLY = "connector_read_only"
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front, waiting (busy_timeout) for another writer to finish. A
     # deferred BEGIN would fail at once with "database is locked" when a transaction that has read
-    # tries to write while another thread writes (e.g. a token refresh during a pull).
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # tries to write while another thread writes (e.g. a token refresh during a pull). One that only
+    # reads needs no lock: WAL lets it read its state beside the writer (a health check, a verify).
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 # PostgreSQL over a network that stops answering (a partition, a frozen server) would hold a connection
@@ -119,14 +125,27 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that only reads, rolled back at the end: on SQLite it neither waits for a writer
+    nor holds one up."""
+    with factory() as session, session.begin():
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
+        session.rollback()
+
+
+@contextmanager
 def snapshot(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A read-only transaction whose every query sees one committed state, whatever commits meanwhile:
     PostgreSQL's REPEATABLE READ (its default, READ COMMITTED, lets each query see a later one); an
     SQLite transaction already reads one state."""
     with factory() as session, session.begin():
+        options: dict[str, Any] = {READ_ONLY: True}
         if session.get_bind().dialect.name == "postgresql":
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            options["isolation_level"] = "REPEATABLE READ"
+        session.connection(execution_options=options)
         yield session
+        session.rollback()
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,12 +117,23 @@ def load_keyring(security: SecuritySettings) -> KeyRing | None:
     return None
 
 
-def load_or_create_keyring(security: SecuritySettings) -> KeyRing:
-    """The configured key ring; with none configured, create the local key file (and say so, once)."""
+def load_or_create_keyring(
+    security: SecuritySettings, holds_encrypted: Callable[[], bool] = lambda: False
+) -> KeyRing:
+    """The configured key ring; with none configured, create the local key file (and say so, once).
+
+    Never when `holds_encrypted()`: the database has data sealed with a key. That key file was moved,
+    lost, or is not where this process looks (`keys_file` is relative to the working directory); a new
+    key would leave the data unreadable and every e-mail and phone look-up missing (duplicate customers)."""
     found = load_keyring(security)
     if found is not None:
         return found
     path = security.keys_file
+    if holds_encrypted():
+        raise KeyStoreError(
+            f"{path.resolve()}: no key file, but the database holds data encrypted with one: restore it "
+            "(from its backup, or run where it is), or give the keys with security.encryption_keys"
+        )
     ring = KeyRing.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_keyring(path, ring)

@@ -6,7 +6,7 @@ it must be the one the column was written with.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from connector.db import Base
@@ -48,3 +48,14 @@ def reencrypt_all(session: Session, cipher: FieldCipher) -> int:
                 changed += 1
     session.flush()
     return changed
+
+
+def holds_encrypted(session: Session) -> bool:
+    """Whether any encrypted column holds a value (which only the key ring it was sealed with reads);
+    a database whose tables are not made yet holds none."""
+    tables = set(inspect(session.connection()).get_table_names())
+    return any(
+        session.scalar(select(column).where(column.is_not(None)).limit(1)) is not None
+        for model, attribute, _ in ENCRYPTED_COLUMNS
+        if model.__tablename__ in tables and (column := getattr(model, attribute)) is not None
+    )

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
-from connector.db import aware, unit_of_work
+from connector.db import aware, reading
 from connector.imports.models import ReconciliationItem
 from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
 from connector.sync.notification_models import InboxNotification, NotificationChannel
@@ -130,7 +130,7 @@ def container_snapshot(container: Container) -> Snapshot:
         meter = container.zoho.meter
         meter.flush()  # this process's spending written, every replica's read back
         credits.append(CreditState("zoho", meter.budget, meter.remaining()))
-    with unit_of_work(container.sessions) as session:
+    with reading(container.sessions) as session:
         return read_snapshot(session, datetime.now(UTC), credits)
 
 

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector.bootstrap import Container
+from connector.db import reading
 from connector.job_board import JobBoard
 from connector.sync.status import container_snapshot
 from connector.web.notify import notification_routes
@@ -28,8 +29,8 @@ def build_web_app(container: Container, board: JobBoard | None = None) -> Starle
 
     def database_answers() -> bool:
         try:
-            with container.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            with reading(container.sessions) as session:  # never waiting for a long import's lock
+                session.execute(text("SELECT 1"))
         except Exception:
             log.exception("health: the database does not answer")
             return False

@@ -166,6 +166,20 @@ def test_rotating_keys_re_encrypts_and_the_demo_still_reads_every_customer(cli, 
     assert "上海明远贸易有限公司" in cli("demo").out
 
 
+def test_a_lost_key_file_is_never_replaced_while_the_database_holds_what_it_sealed(
+    cli, isolated_cwd: Path
+) -> None:
+    cli("demo")
+    keys = isolated_cwd / "connector-keys.json"
+    keys.rename(isolated_cwd / "elsewhere.json")
+    refused = cli("customers", "show", "KASH00001")
+    assert refused.code == 1
+    assert f"{keys}: no key file, but the database holds data encrypted with one" in refused.err
+    assert not keys.exists()
+    (isolated_cwd / "elsewhere.json").rename(keys)
+    assert cli("customers", "show", "KASH00001").code == 0
+
+
 def test_database_passwords_never_appear_in_output(
     cli, monkeypatch: pytest.MonkeyPatch, isolated_cwd: Path
 ) -> None:

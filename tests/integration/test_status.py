@@ -167,3 +167,16 @@ def test_a_database_that_stops_answering_is_down_for_the_views_within_a_scrapes_
     release.set()
     assert time.monotonic() - started < 5
     assert "connector_database_up 0.0" in answer.text
+
+
+def test_health_and_status_answer_while_a_long_write_holds_the_database(container: Container) -> None:
+    with unit_of_work(container.sessions) as writing:  # an import's batch, say: on SQLite, the write lock
+        start_run(writing, "import", "camt053", "")
+        writing.flush()
+        started = time.monotonic()
+        health = get(container, "/health")
+        taken = container_snapshot(container)
+        waited = time.monotonic() - started
+    assert health.json() == {"status": "ok", "message": "healthy"}
+    assert taken.notifications_pending == 0
+    assert waited < 2, f"a reader waited {waited:.1f} s for the writer"
