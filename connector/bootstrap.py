@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,7 +26,7 @@ from connector.ledger.chart import ensure_chart
 from connector.ledger.customers import CustomerDirectory
 from connector.ledger.posting import Ledger
 from connector.log import RedactingFormatter, configure_logging
-from connector.mapping.files import load_mapping_set
+from connector.mapping.files import MappingSet
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
 from connector.ports import RecordSource
@@ -35,6 +36,7 @@ from connector.security.keys import KeyRing, load_or_create_keyring
 from connector.security.rotation import holds_encrypted
 from connector.settings import Settings
 from connector.sync.credits import DatabaseSpendingLog
+from connector.sync.mapping_sets import mappings_in_force
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -45,6 +47,9 @@ def secret_values(settings: Settings) -> list[str]:
     if settings.zoho.client_secret is not None:
         values.append(settings.zoho.client_secret.get_secret_value())
     return values
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -98,12 +103,24 @@ class Container:
             session, self.customers(session), self.cipher, policy, self.settings.ledger.base_currency, actor
         )
 
+    def mappings_in_force(self) -> MappingSet:
+        """The mapping set runs use: the folder's when it validates, else the last valid one, so that a
+        typo in one file stops nothing (its problems are logged, each with its file and line)."""
+        with unit_of_work(self.sessions) as session:
+            in_force = mappings_in_force(session, self.settings.mappings.dir)
+        problems = [str(problem) for problem in in_force.problems]
+        if in_force.mappings is None:
+            raise ConfigError(in_force.describe(), problems)
+        if problems:
+            log.warning(
+                "%d mapping problem(s), using %s: %s", len(problems), in_force.describe(), "; ".join(problems)
+            )
+        return in_force.mappings
+
     def document_parsers(self) -> list[DocumentParser]:
         """Every file format the import reads: bank statements (structured formats first: they are
         recognised by their own markers), QuickBooks IIF, then each export mapping of the mapping set."""
-        mappings, problems = load_mapping_set(self.settings.mappings.dir)
-        if mappings is None:
-            raise ConfigError("the mapping set cannot be used", [str(problem) for problem in problems])
+        mappings = self.mappings_in_force()
         exports = [MappedExport(mapping) for _, mapping in sorted(mappings.documents.items())]
         vouchers = [VoucherExport(mapping) for _, mapping in sorted(mappings.vouchers.items())]
         return [Camt053Parser(), Mt940Parser(), OfxParser(), IifParser(), *exports, *vouchers]

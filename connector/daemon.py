@@ -25,14 +25,12 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from connector.bootstrap import Container
-from connector.db import unit_of_work
-from connector.errors import ConfigError, ConnectorError, LeaseHeldError
+from connector.errors import ConnectorError, LeaseHeldError
 from connector.imports.inbox import process_inbox
 from connector.job_board import DONE, FAILED, HELD, JobBoard
 from connector.mapping.files import MappingSet
 from connector.sync.channels import renew_channels
 from connector.sync.leases import LEASE_SECONDS, lease
-from connector.sync.mapping_sets import mappings_in_force
 from connector.sync.notifications import process_notifications
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
@@ -218,18 +216,6 @@ def _spending_told(container: Container, job: Callable[[Container], str]) -> Cal
     return run
 
 
-def _mappings(container: Container) -> MappingSet:
-    with unit_of_work(container.sessions) as session:
-        in_force = mappings_in_force(session, container.settings.mappings.dir)
-    if in_force.problems:
-        log.warning(
-            "%d mapping problem(s) in the files: using %s", len(in_force.problems), in_force.describe()
-        )
-    if in_force.mappings is None:
-        raise ConfigError(in_force.describe())
-    return in_force.mappings
-
-
 def _modules(container: Container, mappings: MappingSet, kind: str) -> Iterator[str]:
     for module in container.settings.zoho.modules:
         if mappings.for_source(f"zoho.{module}", kind) is not None:
@@ -256,7 +242,7 @@ def _each_module(
     container: Container, kind: str, run: Callable[[MappingSet, str], tuple[str, str | None]]
 ) -> str:
     """`run` for each module with a `kind` mapping, in turn, until one stops (the API budget spent)."""
-    mappings = _mappings(container)
+    mappings = container.mappings_in_force()
     done = []
     for module in _modules(container, mappings, kind):
         said, stopped = run(mappings, module)

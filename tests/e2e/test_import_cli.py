@@ -192,3 +192,20 @@ def test_an_export_lacking_a_column_its_mapping_reads_imports_and_says_which_rea
     ]
     again = cli("import", str(payments))
     assert "note:" not in again.out
+
+
+def test_a_typo_in_one_mapping_file_stops_no_import_the_last_valid_set_stays_in_force(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", "statement.xml").code == 0  # the mapping set is seen valid
+    contacts = workspace / "mappings" / "zoho_contacts.toml"
+    contacts.write_text(contacts.read_text(encoding="utf-8").replace('"email"', '"emial"'), encoding="utf-8")
+    payments = REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv"
+    shutil.copy(payments, workspace / "payments.csv")
+
+    result = cli("import", "payments.csv")
+
+    assert result.code == 0, result.err
+    assert result.out.startswith("payments.csv: imported (zoho_books.payments)")
+    assert "mapping problem(s), using mapping set" in result.err
+    assert "zoho_contacts.toml" in result.err
