@@ -25,12 +25,14 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.bootstrap import Container
-from connector.db import database_error_text
+from connector.db import database_error_text, unit_of_work
 from connector.documents import DocumentParser
 from connector.errors import ConnectorError
+from connector.imports.models import ImportedFile
 from connector.imports.pipeline import FileResult, file_hash, file_name, import_file
 from connector.sync.leases import lease
 
@@ -102,8 +104,14 @@ def _process(
     path: Path,
     progress: Callable[[int], None] | None,
 ) -> InboxFile:
-    before = _stamp(path)
-    digest, name = file_hash(path), file_name(path)
+    name = file_name(path)
+    try:
+        before = _stamp(path)
+        digest = file_hash(path)
+    except OSError as exc:  # not ours to read (its owner's mode, a vanished file): the others go on
+        reason = f"cannot be read: {exc.strerror or exc}"
+        log.error("inbox: %s %s; it stays in the inbox", name, reason)
+        return InboxFile(FileResult(name, None, "failed", reason=reason), None)
     archived = inbox / ARCHIVE / f"{digest}{path.suffix.lower()}"
     try:
         result = import_file(container, path, parsers, stored_path=archived, digest=digest, progress=progress)
@@ -114,15 +122,33 @@ def _process(
     if _stamp(path) != before:  # written to while it was read: the rest comes with the next pass
         log.warning("inbox: %s changed while it was imported: it stays for the next pass", name)
         return InboxFile(result, None)
-    if result.status == "failed":
-        moved = _set_aside(inbox, path, result.reason)
-        log.warning("inbox: %s moved to %s/: %s", name, FAILED, result.reason)
-        return InboxFile(result, moved)
-    moved = _archive(path, archived)
+    try:
+        if result.status == "failed":
+            moved = _set_aside(inbox, path, result.reason)
+            log.warning("inbox: %s moved to %s/: %s", name, FAILED, result.reason)
+            return InboxFile(result, moved)
+        moved = _archive(path, archived)
+    except OSError as exc:  # e.g. archive/ not writable: the file stays, where its record says it is
+        _stored_at(container, digest, path)
+        log.error(
+            "inbox: %s %s but cannot be moved out (%s): it stays in the inbox", name, result.status, exc
+        )
+        return InboxFile(result, None)
+    _stored_at(container, digest, moved)
     log.info("inbox: %s %s, archived as %s", name, result.status, moved.name)
     for note in result.notes:  # unattended: the log is where an admin hears of it
         log.warning("inbox: %s: %s", name, note)
     return InboxFile(result, moved)
+
+
+def _stored_at(container: Container, digest: str, where: Path) -> None:
+    """Where the file's bytes are now, on its record (a quarantine retry reads them from there)."""
+    with unit_of_work(container.sessions) as session:
+        session.execute(
+            update(ImportedFile)
+            .where(ImportedFile.content_hash == digest)
+            .values(stored_path=str(where.resolve()))
+        )
 
 
 def _stamp(path: Path) -> tuple[int, int]:

@@ -13,9 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.imports import inbox as inbox_module
+from connector.imports import pipeline
 from connector.imports.inbox import process_inbox
+from connector.imports.models import ImportedFile
 from tests.conftest import REPO
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, write
 
@@ -90,3 +95,59 @@ def test_a_file_lacking_a_column_its_mapping_reads_is_archived_and_the_log_names
         and "'CustomerID' (party_external_id)" in message
         for message in warned
     ), warned
+
+
+def test_a_file_that_cannot_be_read_stays_and_the_files_after_it_are_imported(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a_private.csv").write_text("not ours\n", encoding="utf-8")
+    shutil.copy(REPO / "tests" / "fixtures" / "exports" / "xero_payments.csv", inbox / "b_payments.csv")
+    hashed = pipeline.file_hash
+
+    def owners_only(path: Path) -> str:
+        if path.name == "a_private.csv":
+            raise PermissionError(13, "Permission denied", str(path))
+        return hashed(path)
+
+    monkeypatch.setattr(inbox_module, "file_hash", owners_only)
+
+    first, second = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
+
+    assert (first.result.status, first.result.reason, first.moved_to) == (
+        "failed",
+        "cannot be read: Permission denied",
+        None,
+    )
+    assert (inbox / "a_private.csv").exists()
+    assert second.result.status == "imported"
+    assert second.moved_to is not None
+
+
+def test_a_file_imported_but_not_archivable_stays_its_record_pointing_at_it_until_it_is_archived(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    upload = inbox / "payments.csv"
+    shutil.copy(REPO / "tests" / "fixtures" / "exports" / "xero_payments.csv", upload)
+    archive = inbox_module._archive
+
+    def read_only_folder(path: Path, archived: Path) -> Path:
+        raise PermissionError(13, "Permission denied", str(archived.parent))
+
+    def stored() -> str | None:
+        with unit_of_work(container.sessions) as session:
+            return session.scalars(select(ImportedFile.stored_path)).one()
+
+    monkeypatch.setattr(inbox_module, "_archive", read_only_folder)
+    [kept] = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
+    assert (kept.result.status, kept.moved_to) == ("imported", None)
+    assert stored() == str(upload.resolve())
+    monkeypatch.setattr(inbox_module, "_archive", archive)
+    [later] = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
+    assert later.result.status == "skipped"
+    assert later.moved_to is not None
+    assert stored() == str(later.moved_to.resolve())
+    assert not upload.exists()
