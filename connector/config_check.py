@@ -97,6 +97,11 @@ def check_config(
         return None, problems_from_validation(exc, path)
     except SettingsError as exc:
         return None, [Problem("(sources)", str(exc), origin, "check the secrets directory and environment")]
+    except ConfigError as exc:  # environment variables or secret files naming no setting
+        hint = "rename it, or remove it"
+        return None, [
+            Problem("(sources)", problem, "environment and secrets", hint) for problem in exc.problems
+        ]
 
     problems: list[Problem] = []
     try:

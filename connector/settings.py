@@ -7,8 +7,10 @@ errors. Secrets are `SecretStr` and never printed.
 
 from __future__ import annotations
 
+import difflib
 import os
 import string
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +27,7 @@ from sqlalchemy.exc import ArgumentError
 
 from connector.credit.rules import CreditSettings
 from connector.documents import compact_account
+from connector.errors import ConfigError
 from connector.money import currency_code
 
 ENV_PREFIX = "CONNECTOR_"
@@ -327,16 +330,50 @@ def resolve_config_file(config_file: Path | None) -> Path | None:
     return Path(from_env) if from_env else None
 
 
+def unknown_names(environment: Mapping[str, str], secrets: Path | None) -> list[str]:
+    """The `CONNECTOR_*` variables and secret files that name no section of the settings, each with a
+    guess: ignored, a typo (`CONNECTOR_DATABASE_URL` for `CONNECTOR_DATABASE__URL`) would leave the
+    connector on its defaults (a new local database) without a word. (`CONNECTOR_TEST_*` are the test
+    suite's own.)"""
+    sections = list(Settings.model_fields)
+    found = []
+    for name in sorted(environment):
+        ours = name.startswith(ENV_PREFIX) and not name.startswith(f"{ENV_PREFIX}TEST_")
+        if ours and name not in (CONFIG_ENV, SECRETS_DIR_ENV):
+            found += _unknown(name, name.removeprefix(ENV_PREFIX).lower(), sections, ENV_PREFIX)
+    if secrets is not None and secrets.is_dir():
+        for entry in sorted(secrets.iterdir()):
+            if entry.is_file() and not entry.name.startswith("."):
+                found += _unknown(f"secret file {entry}", entry.name.lower(), sections, "")
+    return found
+
+
+def _unknown(label: str, key: str, sections: list[str], prefix: str) -> list[str]:
+    section = key.split("__", 1)[0]
+    if section in sections:
+        return []
+    written = next((s for s in sections if key.startswith(f"{s}_")), None)
+    if written is not None:  # one underscore where nesting takes two
+        guess = f"{prefix}{written}__{key.removeprefix(f'{written}_')}"
+        return [f"{label}: no setting; did you mean {guess.upper() if prefix else guess}?"]
+    close = difflib.get_close_matches(section, sections, n=1)
+    hint = f"; did you mean the section {close[0]!r}?" if close else f"; the sections: {', '.join(sections)}"
+    return [f"{label}: no setting{hint}"]
+
+
 def load_settings(config_file: Path | None = None, secrets_dir: Path | None = None) -> Settings:
     """Build settings from the sources; raises pydantic's ValidationError listing every problem.
 
-    Raises FileNotFoundError for a named config file that does not exist, and
-    tomllib.TOMLDecodeError for one that is not TOML.
+    Raises FileNotFoundError for a named config file that does not exist, tomllib.TOMLDecodeError for
+    one that is not TOML, and ConfigError for environment variables or secret files naming no setting.
     """
     path = resolve_config_file(config_file)
     if path is not None and not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
     secrets = secrets_dir or (Path(os.environ[SECRETS_DIR_ENV]) if os.environ.get(SECRETS_DIR_ENV) else None)
+    unknown = unknown_names(os.environ, secrets)
+    if unknown:
+        raise ConfigError("settings name no setting (they would be ignored)", unknown)
 
     class _Sourced(Settings):
         @classmethod

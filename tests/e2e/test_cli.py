@@ -277,3 +277,25 @@ def test_a_status_no_record_can_have_is_refused_naming_the_ones_there_are(cli) -
 def test_help_texts_show_the_settings_sections_they_name(cli) -> None:
     assert "[daemon] port" in cli("run", "--help").out
     assert "[imports] inbox" in " ".join(cli("inbox", "--help").out.split())
+
+
+def test_a_misspelt_environment_variable_or_secret_file_is_an_error_not_a_new_local_database(
+    cli, monkeypatch: pytest.MonkeyPatch, isolated_cwd: Path
+) -> None:
+    config = copy_example_config(isolated_cwd)
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", "postgresql://ops@db/ledger")
+    monkeypatch.setenv("CONNECTOR_DATABSE__URL", "postgresql://ops@db/ledger")
+    secrets = isolated_cwd / "secrets"
+    secrets.mkdir()
+    (secrets / "database_url").write_text("postgresql://ops@db/ledger", encoding="utf-8")
+
+    checked = cli("--config", str(config), "--secrets-dir", str(secrets), "check-config")
+    other = cli("--config", str(config), "ledger", "verify")
+
+    assert checked.code == 1
+    assert "CONNECTOR_DATABASE_URL: no setting; did you mean CONNECTOR_DATABASE__URL?" in checked.err
+    assert "CONNECTOR_DATABSE__URL: no setting; did you mean the section 'database'?" in checked.err
+    assert f"secret file {secrets / 'database_url'}: no setting; did you mean database__url?" in checked.err
+    assert other.code == 1
+    assert "CONNECTOR_DATABASE_URL: no setting" in other.err
+    assert not (isolated_cwd / "connector.db").exists()
