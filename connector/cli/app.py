@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 import connector.cli.zoho_admin  # noqa: F401  (registers zoho setup, watch, channels, notifications)
 from connector import __version__
@@ -178,6 +178,9 @@ def run(
     run_daemon(container, host=host or settings.host, port=port or settings.port)
 
 
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: a role without the grant (PG 15+ schema public, say)
+
+
 def main() -> None:
     """Console entry point: a connector error becomes one clear message and exit code 1."""
     try:
@@ -190,4 +193,16 @@ def main() -> None:
         sys.exit(1)
     except OperationalError as exc:  # unreachable, refused, locked, out of space: not a bug to trace
         err.print(f"error: the database cannot be used: {database_error_text(exc)}", markup=False)
+        sys.exit(1)
+    except ProgrammingError as exc:
+        if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        err.print(
+            f"error: the database refuses: {database_error_text(exc)} (grant the connector's role USAGE "
+            "and CREATE on its schema, or run `connector db upgrade` as the schema's owner)",
+            markup=False,
+        )
+        sys.exit(1)
+    except OSError as exc:  # a file or folder the connector may not read or write: the environment's
+        err.print(f"error: {exc}", markup=False)
         sys.exit(1)

@@ -225,6 +225,35 @@ def test_the_demo_runs_on_postgresql_too(cli, monkeypatch: pytest.MonkeyPatch) -
         admin.close()
 
 
+@pytest.mark.postgres
+def test_a_role_without_the_grant_to_make_tables_is_told_what_to_grant_not_shown_a_traceback(
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = postgres_url()
+    name = f"e2e_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    admin.execute(f"CREATE SCHEMA {name}")
+    admin.execute(f"CREATE ROLE {name} LOGIN")
+    admin.execute(f"GRANT USAGE ON SCHEMA {name} TO {name}")  # may read it, not make tables in it
+    try:
+        limited = url.replace("//postgres@", f"//{name}@", 1)
+        if limited == url:
+            pytest.skip("the test database URL names no postgres user to swap")
+        monkeypatch.setenv("CONNECTOR_DATABASE__URL", f"{limited}?options=-csearch_path%3D{name}")
+        result = cli("db", "upgrade")
+        assert result.code == 1
+        assert result.err.startswith("error: the database refuses: permission denied for schema")
+        assert "grant the connector's role USAGE and CREATE on its schema" in result.err
+        assert "Traceback" not in result.err
+    finally:
+        admin.execute(f"DROP SCHEMA {name} CASCADE")
+        admin.execute(f"DROP ROLE {name}")
+        admin.close()
+
+
 def test_the_installed_console_command_runs(isolated_cwd: Path) -> None:
     executable = Path(sys.executable).with_name("connector")
     result = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False)
