@@ -11,8 +11,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from connector.db import database_error_text, make_engine, reading, session_factory
 from connector.errors import ConfigError, SecurityError
+from connector.ledger.chart import chart_problems
+from connector.ledger.models import LedgerAccount
 from connector.mapping.files import load_mapping_set
 from connector.security.keys import load_keyring
 from connector.settings import ENV_PREFIX, Settings, load_settings, resolve_config_file
@@ -115,6 +121,7 @@ def check_config(
                 "restore the key file from its backup (mode 600), or set security.encryption_keys",
             )
         )
+    problems += _database_problems(settings, origin)
     folder = settings.mappings.dir
     if not folder.is_dir():
         hint = "create it, or point mappings.dir at the shipped mappings/ folder"
@@ -125,3 +132,25 @@ def check_config(
             Problem("mappings", str(p), origin, "run `connector mapping check`") for p in mapping_problems
         )
     return settings, problems
+
+
+def _database_problems(settings: Settings, origin: str) -> list[Problem]:
+    """What the database says of the configuration, reading only: that it answers, and that the chart
+    is the one its ledger uses (start-up would refuse a renumbered account). A SQLite file not made yet
+    is a fresh start: nothing to check, and none is made."""
+    url = make_url(settings.database.url.get_secret_value())
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return []
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        with reading(session_factory(engine)) as session:
+            if not inspect(session.connection()).has_table(LedgerAccount.__tablename__):
+                return []
+            found = chart_problems(session, settings.ledger.chart)
+    except DBAPIError as exc:
+        why = f"the database cannot be used: {database_error_text(exc)}"
+        return [Problem("database.url", why, origin, "check the server, the database name and the role")]
+    finally:
+        engine.dispose()
+    keyed = [problem.partition(": ") for problem in found]  # "key: why"
+    return [Problem(key, why, origin, "keep what the ledger uses") for key, _, why in keyed]

@@ -29,32 +29,37 @@ ROLES = {
 
 
 def ensure_chart(session: Session, chart: ChartSettings) -> None:
-    """Create missing chart accounts; refuse to move a role to another code once it exists."""
+    """Create missing chart accounts and keep their names; refuse what `chart_problems` finds."""
+    problems = chart_problems(session, chart)
+    if problems:
+        raise ConfigError("the chart of accounts does not match the ledger", problems)
+    stored = {account.code: account for account in session.scalars(select(LedgerAccount))}
+    wanted = [
+        *((getattr(chart, role_name), role_name, role) for role_name, role in ROLES.items()),
+        *((account, None, ROLES["bank"]) for account in chart.bank_accounts),  # the role aside
+    ]
+    for account, role_name, role in wanted:
+        current = stored.get(account.code)
+        if current is None:
+            session.add(_account(account, role_name, role))
+        elif current.name != account.name:
+            current.name = account.name
+    session.flush()
+
+
+def chart_problems(session: Session, chart: ChartSettings) -> list[str]:
+    """How the configured chart contradicts the ledger (reading only): a role moved to another code once
+    it exists; a bank account whose code the chart uses otherwise; one dropped while it holds postings
+    (its receipts would no longer count as any customer's payments)."""
     stored = {account.role: account for account in session.scalars(select(LedgerAccount))}
     problems = []
-    for role_name, role in ROLES.items():
-        wanted = getattr(chart, role_name)
-        current = stored.get(role_name)
-        if current is None:
-            session.add(_account(wanted, role_name, role))
-        elif current.code != wanted.code:
+    for role_name in ROLES:
+        wanted, current = getattr(chart, role_name), stored.get(role_name)
+        if current is not None and current.code != wanted.code:
             problems.append(
                 f"ledger.chart.{role_name}.code: the ledger uses {current.code}, the configuration says "
                 f"{wanted.code}; an account in use cannot be renumbered"
             )
-        elif current.name != wanted.name:
-            current.name = wanted.name
-    problems += _ensure_bank_accounts(session, chart)
-    if problems:
-        raise ConfigError("the chart of accounts does not match the ledger", problems)
-    session.flush()
-
-
-def _ensure_bank_accounts(session: Session, chart: ChartSettings) -> list[str]:
-    """Create the configured bank accounts: the chart's accounts without a role. A code the chart uses
-    otherwise is refused, and so is dropping one that holds postings (its receipts would no longer
-    count as any customer's payments)."""
-    problems = []
     configured = {account.code for account in chart.bank_accounts}
     in_use = select(AccountBalance.account_code).where(AccountBalance.posting_count > 0)
     dropped = session.scalars(
@@ -71,15 +76,13 @@ def _ensure_bank_accounts(session: Session, chart: ChartSettings) -> list[str]:
         )
     for wanted in chart.bank_accounts:
         current = session.get(LedgerAccount, wanted.code)
-        if current is None:
-            session.add(_account(wanted, None, ROLES["bank"]))  # a bank account, the role aside
-        elif current.role is not None or current.kind != "asset" or current.per_customer:
+        if current is not None and (
+            current.role is not None or current.kind != "asset" or current.per_customer
+        ):
             problems.append(
                 f"ledger.chart.bank_accounts: {wanted.code} is the ledger's {current.role or current.kind} "
                 f"account {current.name!r}, not a bank account"
             )
-        elif current.name != wanted.name:
-            current.name = wanted.name
     return problems
 
 

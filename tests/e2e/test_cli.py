@@ -328,3 +328,27 @@ def test_a_misspelt_environment_variable_or_secret_file_is_an_error_not_a_new_lo
     assert other.code == 1
     assert "CONNECTOR_DATABASE_URL: no setting" in other.err
     assert not (isolated_cwd / "connector.db").exists()
+
+
+@pytest.mark.postgres
+def test_check_config_finds_a_renumbered_account_the_ledger_would_refuse_and_a_database_that_is_not_there(
+    cli, monkeypatch: pytest.MonkeyPatch, isolated_cwd: Path
+) -> None:
+    config = copy_example_config(isolated_cwd)
+    assert cli("--config", str(config), "demo").code == 0
+    assert cli("--config", str(config), "check-config").code == 0
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace('[ledger.chart.bank]\ncode = "1002"', '[ledger.chart.bank]\ncode = "1003"')
+    )
+
+    renumbered = cli("--config", str(config), "check-config")
+
+    assert renumbered.code == 1
+    assert "ledger.chart.bank.code: the ledger uses 1002, the configuration says 1003" in renumbered.err
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", postgres_url().rsplit("/", 1)[0] + "/no_such_db_4711")
+    missing = cli("--config", str(config), "check-config")
+    assert missing.code == 1
+    assert "database.url: the database cannot be used:" in missing.err
+    assert "no_such_db_4711" in missing.err
