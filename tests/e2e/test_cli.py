@@ -7,7 +7,9 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -206,52 +208,55 @@ def test_a_database_that_cannot_be_reached_is_one_clear_line_without_its_passwor
     assert "TopSecret-4711" not in result.out + result.err
 
 
-@pytest.mark.postgres
-def test_the_demo_runs_on_postgresql_too(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def scratch_schema() -> Iterator[tuple[psycopg.Connection[Any], str]]:
+    """A schema of its own in the test database (and an admin connection to it), dropped afterwards."""
     url = postgres_url()
-    schema = f"e2e_{uuid.uuid4().hex[:10]}"
     try:
         admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL unreachable: {exc}")
+    schema = f"e2e_{uuid.uuid4().hex[:10]}"
     admin.execute(f"CREATE SCHEMA {schema}")
     try:
-        monkeypatch.setenv("CONNECTOR_DATABASE__URL", f"{url}?options=-csearch_path%3D{schema}")
-        assert "ledger verify: OK (13 entries, 26 postings)" in cli("demo").out
-        assert "posted 0 new document(s)" in cli("demo").out
-        assert cli("ledger", "verify").code == 0
+        yield admin, schema
     finally:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
         admin.close()
 
 
 @pytest.mark.postgres
-def test_a_role_without_the_grant_to_make_tables_is_told_what_to_grant_not_shown_a_traceback(
-    cli, monkeypatch: pytest.MonkeyPatch
+def test_the_demo_runs_on_postgresql_too(
+    cli, monkeypatch: pytest.MonkeyPatch, scratch_schema: tuple[psycopg.Connection[Any], str]
 ) -> None:
+    _, schema = scratch_schema
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", f"{postgres_url()}?options=-csearch_path%3D{schema}")
+    assert "ledger verify: OK (13 entries, 26 postings)" in cli("demo").out
+    assert "posted 0 new document(s)" in cli("demo").out
+    assert cli("ledger", "verify").code == 0
+
+
+@pytest.mark.postgres
+def test_a_role_without_the_grant_to_make_tables_is_told_what_to_grant_not_shown_a_traceback(
+    cli, monkeypatch: pytest.MonkeyPatch, scratch_schema: tuple[psycopg.Connection[Any], str]
+) -> None:
+    admin, name = scratch_schema
     url = postgres_url()
-    name = f"e2e_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    admin.execute(f"CREATE SCHEMA {name}")
+    limited = url.replace("//postgres@", f"//{name}@", 1)
+    if limited == url:
+        pytest.skip("the test database URL names no postgres user to swap")
     admin.execute(f"CREATE ROLE {name} LOGIN")
     admin.execute(f"GRANT USAGE ON SCHEMA {name} TO {name}")  # may read it, not make tables in it
     try:
-        limited = url.replace("//postgres@", f"//{name}@", 1)
-        if limited == url:
-            pytest.skip("the test database URL names no postgres user to swap")
         monkeypatch.setenv("CONNECTOR_DATABASE__URL", f"{limited}?options=-csearch_path%3D{name}")
         result = cli("db", "upgrade")
-        assert result.code == 1
-        assert result.err.startswith("error: the database refuses: permission denied for schema")
-        assert "grant the connector's role USAGE and CREATE on its schema" in result.err
-        assert "Traceback" not in result.err
     finally:
-        admin.execute(f"DROP SCHEMA {name} CASCADE")
+        admin.execute(f"DROP OWNED BY {name}")
         admin.execute(f"DROP ROLE {name}")
-        admin.close()
+    assert result.code == 1
+    assert result.err.startswith("error: the database refuses: permission denied for schema")
+    assert "grant the connector's role USAGE and CREATE on its schema" in result.err
+    assert "Traceback" not in result.err
 
 
 def test_the_installed_console_command_runs(isolated_cwd: Path) -> None:
