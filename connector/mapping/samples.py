@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,6 @@ def _records(path: Path, suffix: str, text: str) -> Iterator[tuple[str, Any]]:
 
 def _json(path: Path, text: str, where: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=Decimal)  # exact, as the live client reads the API
     except json.JSONDecodeError as exc:
         raise SampleFileError(f"{path}: {where} is not valid JSON ({exc})") from None

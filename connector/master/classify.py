@@ -82,12 +82,18 @@ def condition_holds(condition: Condition, record: Mapping[str, Any]) -> bool:
     return condition.below is not None and number < condition.below
 
 
+# Fields whose values are personal data: a reason (kept in the audit trail, in clear) names the field
+# and the test it passed, never the value.
+PERSONAL_FIELDS = frozenset({"name", "email", "phone", "mobile", "address", "bank_account"})
+
+
 def _describe(condition: Condition, record: Mapping[str, Any]) -> str:
-    shown = record.get(condition.field)
+    field = condition.field
+    shown = "" if field in PERSONAL_FIELDS else f" {record.get(field)!r}"
     for test in ("equals", "one_of", "at_least", "below", "present", "matches"):
         expected = getattr(condition, test)
         if expected is not None:
-            return f"{condition.field} {shown!r} {test} {expected}"
+            return f"{field}{shown} {test} {expected}"
     return condition.field  # pragma: no cover - a condition always has one test (validated)
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from connector.mapping.files import load_mapping_set
 from connector.master import classify
 from connector.master.classify import PaymentHistory
-from connector.master.policy import CustomerPolicy
+from connector.master.policy import Condition, CustomerPolicy, TypeRule
 from connector.money import Money
 from tests.conftest import REPO
 
@@ -46,6 +46,16 @@ def test_customer_type_comes_from_the_crm_field_then_the_rules_then_the_default(
     decision = classify.customer_type(record, POLICY)
     assert decision.value == expected
     assert reason in decision.reason
+
+
+def test_a_reason_names_a_personal_fields_test_never_its_value() -> None:
+    by_mail = TypeRule(type="IND", when=(Condition(field="email", matches=r"@(qq|163)\.com$"),))
+    rules = POLICY.classification.model_copy(update={"rules": (by_mail,)})
+    policy = POLICY.model_copy(update={"classification": rules})
+    decision = classify.customer_type({"email": "lina+crm@qq.com", "company": "x"}, policy)
+    assert decision.value == "IND"
+    assert r"email matches @(qq|163)\.com$" in decision.reason
+    assert "lina" not in decision.reason
 
 
 @pytest.mark.parametrize(

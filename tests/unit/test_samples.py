@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,15 @@ def test_a_zoho_api_response_yields_its_data_records(tmp_path: Path) -> None:
         ("contacts.json [0]", {"id": "1"}),
         ("contacts.json [1]", {"id": "2"}),
     ]
+
+
+def test_numbers_in_a_saved_api_response_are_read_exactly_as_the_live_client_reads_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "accounts.json"
+    path.write_text('{"data": [{"id": "2010", "Annual_Revenue": 150000000.10, "Employees": 800}]}')
+    [(_, record)] = list(read_records(path))
+    assert record == {"id": "2010", "Annual_Revenue": Decimal("150000000.10"), "Employees": 800}
 
 
 def test_csv_rows_are_named_by_their_line_and_gb18030_exports_are_read(tmp_path: Path) -> None:
