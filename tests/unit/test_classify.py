@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connector.mapping.apply import compiled
 from connector.mapping.files import load_mapping_set
 from connector.master import classify
 from connector.master.classify import PaymentHistory
@@ -71,6 +72,16 @@ def test_a_reason_names_a_personal_fields_test_never_its_value() -> None:
 )
 def test_the_most_specific_known_place_gives_the_region(record: dict[str, str], expected: str) -> None:
     assert classify.region(record, POLICY.regions).value == expected
+
+
+@pytest.mark.parametrize("module", ["zoho_contacts", "zoho_accounts"])
+def test_a_zoho_records_city_and_province_reach_the_region_through_the_shipped_mapping(module: str) -> None:
+    mappings, _ = load_mapping_set(REPO / "mappings")
+    assert mappings is not None
+    prefix = "Mailing" if module == "zoho_contacts" else "Billing"
+    record = {"id": "1", f"{prefix}_City": "深圳", f"{prefix}_State": "广东", f"{prefix}_Country": "China"}
+    mapped = compiled(mappings.files[module]).map(record)
+    assert classify.region(mapped.values, POLICY.regions).value == "SZ"
 
 
 @pytest.mark.parametrize(
