@@ -194,22 +194,27 @@ class LedgerSettings(Section):
     @field_validator("account_number_template")
     @classmethod
     def _valid_template(cls, value: str) -> str:
-        try:
-            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-        except ValueError as exc:
-            raise ValueError(f"not a valid template ({exc}); e.g. '{{type}}{{region}}{{seq:05}}'") from None
-        unknown = fields - ACCOUNT_NUMBER_FIELDS
-        if unknown:
-            raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed: type, region, seq")
-        try:
-            sample = value.format(type="KA", region="310", seq=1)
-        except (ValueError, KeyError, IndexError) as exc:
-            raise ValueError(f"not a valid template ({exc}); e.g. '{{type}}{{region}}{{seq:05}}'") from None
-        if "seq" not in fields:
-            raise ValueError("the template must contain {seq} so account numbers are unique")
-        if not sample or len(sample) > 40:
-            raise ValueError("the template must produce an account number of 1–40 characters")
-        return value
+        return account_number_template(value)
+
+
+def account_number_template(value: str) -> str:
+    """`value`, when it is a template every customer's number can be made from; else ValueError why."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"not a valid template ({exc}); e.g. '{{type}}{{region}}{{seq:05}}'") from None
+    unknown = fields - ACCOUNT_NUMBER_FIELDS
+    if unknown:
+        raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed: type, region, seq")
+    try:
+        sample = value.format(type="KA", region="310", seq=1)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise ValueError(f"not a valid template ({exc}); e.g. '{{type}}{{region}}{{seq:05}}'") from None
+    if "seq" not in fields:
+        raise ValueError("the template must contain {seq} so account numbers are unique")
+    if not sample or len(sample) > 40:
+        raise ValueError("the template must produce an account number of 1–40 characters")
+    return value
 
 
 class SecuritySettings(Section):

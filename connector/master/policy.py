@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connector.errors import MoneyError
 from connector.mapping.model import closest
 from connector.money import Money, currency_code
+from connector.settings import account_number_template
 
 IdentityRule = Literal["external_id", "email", "phone", "name_region"]
 CODE = re.compile(r"^[0-9A-Za-z]{1,20}$")
@@ -91,10 +92,8 @@ class CustomerType(Strict):
 
     @field_validator("account_number_template")
     @classmethod
-    def _template_has_seq(cls, value: str | None) -> str | None:
-        if value is not None and "{seq" not in value:
-            raise ValueError("an account number template needs {seq} so that numbers are unique")
-        return value
+    def _valid_template(cls, value: str | None) -> str | None:
+        return value if value is None else account_number_template(value)
 
 
 class Condition(Strict):

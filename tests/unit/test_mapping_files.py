@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -133,3 +134,24 @@ def test_an_invalid_regex_is_refused_when_the_file_is_loaded(tmp_path: Path) -> 
     [problem] = load_mapping_set(tmp_path)[1]
     assert (problem.line, problem.key) == (5, "fields[0].convert[0]")
     assert problem.message.startswith("converter 'regex': invalid pattern '(':")
+
+
+def test_a_class_template_with_a_misspelt_placeholder_is_refused_with_its_file_and_line(
+    tmp_path: Path,
+) -> None:
+    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
+    policy = tmp_path / "mappings" / "customer_master.toml"
+    text = policy.read_text(encoding="utf-8")
+    policy.write_text(
+        text.replace(
+            '# account_number_template = "P{region}{seq:06}"', 'account_number_template = "P{regoin}{seq:06}"'
+        ),
+        encoding="utf-8",
+    )
+
+    mappings, problems = load_mapping_set(tmp_path / "mappings")
+
+    assert mappings is None
+    [problem] = problems
+    assert str(problem).startswith(f"{policy}:")
+    assert "unknown placeholder(s) ['regoin']; allowed: type, region, seq" in str(problem)
