@@ -314,6 +314,7 @@ def _import_batch(
             scope.accept_changes_at,
             scope.seen,
             scope.kinds_follow_sides,
+            retrying=rows is not None,
         )
         counts += poster.post(documents)
     return counts

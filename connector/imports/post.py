@@ -87,8 +87,12 @@ class DocumentPoster:
         accept_changes_at: frozenset[int | None] = frozenset(),
         seen: SeenInFile | None = None,
         kinds_follow_sides: bool = False,
+        retrying: bool = False,
     ) -> None:
         self.session = session
+        # A quarantine retry replays a file's failed rows: a document imported since from another file
+        # (corrected there) stands, and the older row is not replayed over it.
+        self.retrying = retrying
         # The source's documents are lines whose kind is their side and whose id is their rank (voucher
         # exports): an edit may turn a line of one kind into another's, a change like any other.
         self.kinds_follow_sides = kinds_follow_sides
@@ -147,6 +151,9 @@ class DocumentPoster:
             in_batch[key] = item.fingerprint
             accounts[key] = compact_account(document.account)
             held = self.session.get_one(ImportedDocument, known.id) if known is not None else None
+            if held is not None and self._imported_since(held, document):
+                counts["superseded"] += 1
+                continue
             if held is not None and held.kind != document.kind and not self.kinds_follow_sides:
                 self._quarantine(document, _another_kind(held, document))
                 counts["quarantined"] += 1
@@ -183,6 +190,15 @@ class DocumentPoster:
         counts += self._settle(again)
         self.outcomes.write()
         return counts
+
+    def _imported_since(self, held: ImportedDocument, document: Document) -> bool:
+        """Whether a retried row's document was imported from another file since (unless a person
+        accepted the row's changes): the newer import stands."""
+        return (
+            self.retrying
+            and held.file_id != self.file_id
+            and document.origin.row not in self.accept_changes_at
+        )
 
     def _receivable(self, item: Work, counts: Counter[str]) -> bool:
         """Whether the document posts to receivables; money out of the bank, and a document of no amount

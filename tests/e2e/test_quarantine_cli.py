@@ -185,3 +185,25 @@ def test_importing_a_corrected_file_says_which_earlier_records_it_may_correct(
     ) in imported.out
     refused = cli("quarantine", "retry", str(open_records(cli)["invoices.csv:3"]["id"]))
     assert "`connector quarantine resolve" in refused.err
+
+
+def test_a_retry_never_replays_a_row_over_its_document_imported_corrected_since_from_another_file(
+    cli: Cli, workspace: Path
+) -> None:
+    fixed = "2026-02-10,5003,INV-5003,Sent,1,王小明,2026-03-12,,CNY,1.00,Spindle housing,1,1000.00,1000.00"
+    (workspace / "invoices_fixed.csv").write_text(f"{HEADER}\n{fixed},1000.00,1000.00\n", encoding="utf-8")
+    assert "1 invoices posted" in cli("import", "invoices_fixed.csv").out  # INV-5003, for 王小明 now
+    (workspace / "chen.csv").write_text(CHEN, encoding="utf-8")
+    assert "1 created" in cli("customers", "import", "zoho_contacts", "chen.csv").out  # the old row's
+
+    retried = cli("quarantine", "retry", "--all")
+
+    assert retried.code == 0, retried.err
+
+    def receivable(account_no: str) -> list[str]:
+        shown = json.loads(cli("ledger", "balance", account_no, "--json").out)
+        return [line["balance"]["amount"] for line in shown["balances"] if line["account"] == "1122"]
+
+    assert receivable("INDCN00001") == ["1800.00"]  # INV-5001 and the corrected INV-5003 stand
+    assert receivable("INDCN00002") == []  # Chen Jing's old row was not replayed over it
+    assert cli("ledger", "verify").code == 0
