@@ -192,11 +192,14 @@ class DocumentPoster:
         return counts
 
     def _imported_since(self, held: ImportedDocument, document: Document) -> bool:
-        """Whether a retried row's document was imported from another file since (unless a person
-        accepted the row's changes): the newer import stands."""
+        """Whether a retried row's document was imported from a file that came after this one (unless a
+        person accepted the row's changes): the newer import stands. (Files are numbered as they come;
+        a retry keeps its file's number.)"""
         return (
             self.retrying
-            and held.file_id != self.file_id
+            and held.file_id is not None
+            and self.file_id is not None
+            and held.file_id > self.file_id
             and document.origin.row not in self.accept_changes_at
         )
 
