@@ -532,8 +532,14 @@ class DocumentPoster:
             item, "linked", earlier.entry_id, owner, why, item.customer, linked_id=earlier.id
         )
         if earlier.status == "posted" and owner is not None and owner == earlier.customer_id:
-            # the invoices this record names are paid by the entry its other record posted
-            self.outcomes.pays_named_invoices(item, earlier.entry_id, owner)
+            # the invoices this record names are paid by the entry that gave its other record's money to
+            # the customer: that record's own, or the application of it a person made from the queue
+            applied = self.session.scalar(
+                select(ReconciliationItem.entry_id).where(
+                    ReconciliationItem.document_id == earlier.id, ReconciliationItem.status == "applied"
+                )
+            )
+            self.outcomes.pays_named_invoices(item, applied or earlier.entry_id, owner)
 
     def _draft(self, work: list[Work]) -> None:
         customer_ids = sorted({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None})

@@ -178,8 +178,11 @@ def undo_application_by(
 
 
 def reject(session: Session, item_id: int, note: str, actor: str) -> None:
+    """Close the item as no receipt of any customer's, saying why (finance reads the note later)."""
+    if not note.strip():
+        raise ReconcileError(f"item {item_id}: say why it is rejected (--note), e.g. 'bank interest'")
     item, _ = _open(session, item_id)
-    item.status, item.note, item.resolved_at, item.resolved_by = "rejected", note, utcnow(), actor
+    item.status, item.note, item.resolved_at, item.resolved_by = "rejected", note.strip(), utcnow(), actor
 
 
 def _best(item: ReconciliationItem) -> str:

@@ -43,6 +43,11 @@ def test_a_statement_imports_once_its_unknown_payers_wait_and_a_person_applies_o
     assert waiting, "the statement's receipts from unknown payers wait for a person"
     refused = cli("reconcile", "apply", str(waiting[0]["id"]), "--customer", "NOBODY")
     assert (refused.code, refused.err.strip()) == (1, "error: no customer with account number NOBODY")
+    blank = cli("reconcile", "reject", str(waiting[0]["id"]), "--note", " ")
+    assert (blank.code, blank.err.strip()) == (
+        1,
+        f"error: item {waiting[0]['id']}: say why it is rejected (--note), e.g. 'bank interest'",
+    )
     rejected = cli("reconcile", "reject", str(waiting[0]["id"]), "--note", "bank interest")
     assert rejected.out.strip() == f"item #{waiting[0]['id']}: rejected"
     decided = json.loads(cli("reconcile", "list", "--status", "rejected", "--json").out)
