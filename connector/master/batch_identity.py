@@ -47,6 +47,7 @@ class BatchIdentity:
         self.phones: defaultdict[str, set[int]] = defaultdict(set)
         self.names: defaultdict[tuple[str, str], set[int]] = defaultdict(set)  # (name index, region)
         self.real: dict[int, int] = {}  # provisional key → id, once written
+        self.merged_into: dict[int, int] = {}  # a merged customer → the one it went into
         self._keys: dict[int, int] = {}  # id → the key a customer is filed under
         self._next = PROVISIONAL
 
@@ -56,7 +57,8 @@ class BatchIdentity:
         """The customers holding any of these identifiers, as the identity rules see them: by e-mail
         or phone all of them, by name those not bound to `backend` alone (the rule skips those)."""
         columns = (
-            "id, email_index, phone_index, name_index, region, status, bound_backends, email_enc, phone_enc"
+            "id, email_index, phone_index, name_index, region, status, bound_backends, email_enc, phone_enc, "
+            "merged_into_id"
         )
         found = {}
         for key, values, where, params in (
@@ -71,6 +73,15 @@ class BatchIdentity:
         ):
             for row in rows_in(self.session, columns, "customers", key, values, where, *params):
                 found[row[0]] = row
+        # Who the merged ones went into: what identified them identifies the survivor now.
+        survivors = {row[-1] for row in found.values() if row[-1] is not None}
+        while survivors - found.keys():
+            wanted = survivors - found.keys()
+            for row in rows_in(self.session, columns, "customers", "id", wanted, array_type="bigint"):
+                found[row[0]] = row
+                if row[-1] is not None:
+                    survivors.add(row[-1])
+            survivors &= found.keys()  # an id gone (never, with the foreign key) ends the chain
         decrypt = self.directory.cipher.decrypt_optional
         for (
             customer_id,
@@ -82,7 +93,10 @@ class BatchIdentity:
             backends,
             email,
             phone,
+            merged_into,
         ) in found.values():
+            if merged_into is not None:
+                self.merged_into[customer_id] = merged_into
             self._file(
                 customer_id,
                 _Known(
@@ -160,10 +174,14 @@ class BatchIdentity:
         return None  # asked only about records that are not bound (the batch applies those on their own)
 
     def by_email(self, email: str) -> list[Candidate]:
-        return self._candidates(self.emails.get(self.directory.blind_index("email", email), ()))
+        return self._candidates(
+            self.emails.get(self.directory.blind_index("email", email), ()), survivors=True
+        )
 
     def by_phone(self, phone: str) -> list[Candidate]:
-        return self._candidates(self.phones.get(self.directory.blind_index("phone", phone), ()))
+        return self._candidates(
+            self.phones.get(self.directory.blind_index("phone", phone), ()), survivors=True
+        )
 
     def by_name_region(self, name: str, region: str, backend: str) -> list[Candidate]:
         index = self.directory.blind_index("name", normalise_name(name))
@@ -177,10 +195,24 @@ class BatchIdentity:
             if backend not in self.customers[key].backends
         ]
 
-    def _candidates(self, keys: Iterable[int]) -> list[Candidate]:
-        found = []
-        for key in sorted(keys):
+    def _survivor(self, key: int) -> int:
+        """The customer `key` went into by merges, in turn (itself when it was not merged)."""
+        seen = {key}
+        while self.customers[key].status == "merged":
+            into = self.merged_into.get(key)
+            if into is None or into in seen:
+                break
+            seen.add(into)
+            key = into
+        return key
+
+    def _candidates(self, keys: Iterable[int], *, survivors: bool = False) -> list[Candidate]:
+        """The customers filed under `keys`; a merged one is none, or with `survivors` the customer it
+        went into (an e-mail or phone a person merged is the survivor's)."""
+        found: dict[int, Candidate] = {}
+        for filed in sorted(keys):
+            key = self._survivor(filed) if survivors else filed
             known = self.customers[key]
             if known.status != "merged":
-                found.append(Candidate(key, known.email, known.phone, known.backends))
-        return found
+                found.setdefault(key, Candidate(key, known.email, known.phone, known.backends))
+        return list(found.values())

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.ledger.customers import CustomerDirectory, CustomerView
+from connector.ledger.models import Customer
 from connector.master.identity import Candidate
 from connector.master.models import CustomerBinding
 
@@ -27,10 +28,25 @@ class DirectoryLookup:
         )
 
     def by_email(self, email: str) -> list[Candidate]:
-        return _candidates(self.directory.find_by_email(email))
+        return _candidates(self._survivors(self.directory.find_by_email(email)))
 
     def by_phone(self, phone: str) -> list[Candidate]:
-        return _candidates(self.directory.find_by_phone(phone))
+        return _candidates(self._survivors(self.directory.find_by_phone(phone)))
+
+    def _survivors(self, views: Iterable[CustomerView]) -> list[CustomerView]:
+        """Each customer, or the one it went into by merges (an e-mail or phone a person merged is the
+        survivor's), once each."""
+        found: dict[int, CustomerView] = {}
+        for view in views:
+            seen = {view.id}
+            while view.status == "merged":
+                into = self.session.scalar(select(Customer.merged_into_id).where(Customer.id == view.id))
+                if into is None or into in seen:
+                    break
+                seen.add(into)
+                view = self.directory.view(into)
+            found.setdefault(view.id, view)
+        return list(found.values())
 
     def by_name_region(self, name: str, region: str, backend: str) -> list[Candidate]:
         return _candidates(self.directory.find_by_name(name, region, unbound_in=backend))

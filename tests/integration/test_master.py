@@ -15,6 +15,7 @@ from connector.db import unit_of_work
 from connector.errors import CustomerError
 from connector.ledger.models import Customer
 from connector.mapping.files import load_mapping_set
+from connector.master.lifecycle import merge
 from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
@@ -298,3 +299,22 @@ def test_a_webhook_delivered_late_does_not_overwrite_what_a_newer_one_said(conta
     with master(container) as m:
         (customer,) = m.directory.all()
     assert customer.email == "new@acme.cn"
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_an_e_mail_of_a_customer_merged_away_identifies_the_one_it_went_into(
+    container: Container, batched: bool
+) -> None:
+    with master(container) as m:
+        first = m.apply("zoho", contact("a1", company="明远", email="info@mingyuan.cn"), DIGEST)
+        second = m.apply("zoho", contact("a2", company="明远", email="sales@mingyuan-tech.com"), DIGEST)
+        survivor = m.directory.view(first.customer_id or 0).account_no
+        merge(m, survivor, m.directory.view(second.customer_id or 0).account_no, "one company")
+    arriving = contact("w1", name="明远科技 Co., Ltd.", company="明远", email="sales@mingyuan-tech.com")
+    other = contact("w2", company="星河", email="hello@xinghe.cn")  # a batch of two goes the batch's way
+    with master(container) as m:
+        if batched:
+            applied, _ = m.apply_many("webhook", [arriving, other], DIGEST)
+        else:
+            applied = m.apply("webhook", arriving, DIGEST)
+    assert (applied.outcome, applied.customer_id) == ("linked", first.customer_id)

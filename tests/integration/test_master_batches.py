@@ -239,11 +239,11 @@ def reviews_and_merges(m: CustomerMaster) -> None:
 HELD = [
     contact("z10", email="a@x.cn"),  # two customers share it
     contact("z11", name="明远贸易有限公司", province="上海", email="new@x.cn"),  # the name, not the e-mail
-    contact("z12", name="Someone", phone="+8613900000001"),  # only a merged customer has the phone: new
+    contact("z12", name="Someone", phone="+8613900000001"),  # a merged customer's phone: its survivor's
     contact("z13", name="明远贸易", province="上海"),  # f1's customer by name and region: linked
     contact("z14", name="明远贸易", province="上海", email="x@x.cn"),  # zoho has z13 there: somebody else
     contact("z15", email="a@x.cn", phone="+8613900000001"),  # both rules find somebody
-    contact("z16", name="Someone", phone="+8613900000001"),  # z12's customer, created in this batch
+    contact("z16", name="Someone", phone="+8613900000001"),  # the survivor, bound to z12 in this batch
 ]
 
 
@@ -255,13 +255,13 @@ def test_records_the_rules_hold_for_review_are_held_in_a_batch_as_one_by_one(
     assert [(o, r.split(": ", 1)[-1]) for o, _, r in batch["outcomes"]] == [
         ("review", "2 customers share this e-mail"),
         ("review", "same name and region but a different e-mail"),
-        ("created", ""),
+        ("linked", "same phone"),
         ("linked", "same name and region"),
         ("created", ""),
         ("review", "2 customers share this e-mail"),
         ("review", "the customer already has another zoho.Contacts record"),
     ]
-    *_, (_, _, rule, _, status, candidates) = batch["reviews"]  # z16's: z12's new customer
+    *_, (_, _, rule, _, status, candidates) = batch["reviews"]  # z16's: the survivor z12 went to
     assert (rule, status, candidates.isdigit()) == ("phone", "open", True)
 
 
