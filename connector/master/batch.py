@@ -30,7 +30,6 @@ from connector.bulk import (
     driver_value,
     insert_rows,
     rows_in,
-    update_rows,
 )
 from connector.errors import CustomerError
 from connector.ledger.customers import Indexes, NewCustomer
@@ -81,7 +80,6 @@ REVIEW_COLUMNS = (
     "status",
     "created_at",
 )
-REVIEW_UPDATES = ("record_enc", "content_hash", "mapping_digest", "rule", "candidates", "reason")
 NO_EXTERNAL_ID = "the mapped record has no external_id"
 
 
@@ -116,14 +114,13 @@ class _New(NamedTuple):
 
 
 class _Held(NamedTuple):
-    """A record held for review, written (or its open review updated) with the next bulk write."""
+    """A record held for review, written with the next bulk write."""
 
     position: int
     external_id: str
     record: str  # as JSON in the mapping's order, which the review keeps
     content_hash: str
     resolution: Resolution
-    review_id: int | None  # its open review, updated
 
 
 def apply_batch(
@@ -183,30 +180,27 @@ class _Batch:
                 self.results[index] = Applied("failed", None, NO_EXTERNAL_ID)
                 continue
             item = unbound.get(index)
-            open_reviews = reviews.get(external_id, [])
-            if item is None or external_id in seen or len(open_reviews) > 1:
+            # One held for review already is compared with the version held (never replaced by an older).
+            if item is None or external_id in seen or external_id in reviews:
                 self._apply_alone(index, record)
             else:
-                self._resolve(item, record, canonical[index], hashes[index], open_reviews)
+                self._resolve(item, record, canonical[index], hashes[index])
             seen.add(external_id)
         self._write()
         return self.results  # type: ignore[return-value]  # every record has its result now
 
-    def _resolve(
-        self, item: _Unbound, record: Mapping[str, Any], canonical: str, digest: str, reviews: list[int]
-    ) -> None:
+    def _resolve(self, item: _Unbound, record: Mapping[str, Any], canonical: str, digest: str) -> None:
         """What `CustomerMaster.apply` does with an unbound record, planned for the next bulk write."""
-        review_id = reviews[0] if reviews else None
-        if review_id is None and not self.identity.anyone(item.incoming, item.indexes, self.order):
+        if not self.identity.anyone(item.incoming, item.indexes, self.order):
             self._plan(item, record, canonical, digest)  # nobody to find: a new customer
             return
         resolution = resolve(item.incoming, self.order, self.identity)
         if resolution.outcome == "review":
-            held = _Held(item.position, item.external_id, record_json(record), digest, resolution, review_id)
+            held = _Held(item.position, item.external_id, record_json(record), digest, resolution)
             self.held.append(held)
-        elif resolution.outcome == "new" and review_id is None:
+        elif resolution.outcome == "new":
             self._plan(item, record, canonical, digest)
-        else:  # a customer to link to, or an open review to settle
+        else:  # a customer to link to
             self._apply_alone(item.position, record)
 
     # --- look-ups for the whole batch --------------------------------------------------------------
@@ -331,27 +325,22 @@ class _Batch:
         return [customer.id for customer in created]
 
     def _write_reviews(self, held: Sequence[_Held]) -> list[int]:
-        """What `CustomerMaster._hold_for_review` writes: a new review, or the open one updated."""
+        """What `CustomerMaster._hold_for_review` writes for a record without an open review: a new one."""
         session, real = self.session, self.identity.real
         sealed = self._encrypter.encrypt([(REVIEW_RECORD, item.record) for item in held])
-        fresh = iter(allocate_ids(session, REVIEWS, sum(item.review_id is None for item in held)))
+        fresh = iter(allocate_ids(session, REVIEWS, len(held)))
         now = driver_value(session, REVIEWS.c.created_at)(utcnow())
-        inserts, updates, review_ids = [], [], []
+        inserts, review_ids = [], []
         for item, record_enc in zip(held, sealed, strict=True):
             resolution = item.resolution
             candidates = ",".join(str(i) for i in sorted(real.get(key, key) for key in resolution.candidates))
             values = (record_enc, item.content_hash, self.mapping_digest, resolution.rule or "", candidates)
-            if item.review_id is None:
-                review_id = next(fresh)
-                inserts.append(
-                    (review_id, self.backend, item.external_id, *values, resolution.reason, "open", now)
-                )
-            else:
-                review_id = item.review_id
-                updates.append((*values, resolution.reason, review_id))
+            review_id = next(fresh)
+            inserts.append(
+                (review_id, self.backend, item.external_id, *values, resolution.reason, "open", now)
+            )
             review_ids.append(review_id)
         insert_rows(session, REVIEWS, REVIEW_COLUMNS, inserts)
-        update_rows(session, REVIEWS, REVIEW_UPDATES, updates)
         return review_ids
 
     # --- every other record ------------------------------------------------------------------------

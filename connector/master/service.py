@@ -100,6 +100,8 @@ class CustomerMaster:
         if resolution.outcome == "bound":
             return self._update_bound(source)
         review = self._open_review(backend, external_id)
+        if review is not None and (older := self._older_than_held(review, source)) is not None:
+            return Applied("stale", None, older)
         if resolution.outcome == "review":
             return self._hold_for_review(review, source, resolution)
         if review is not None:
@@ -237,6 +239,18 @@ class CustomerMaster:
                 IdentityReview.status == "open",
             )
         ).first()
+
+    def _older_than_held(self, review: IdentityReview, source: SourceRecord) -> str | None:
+        """Why `source` changes nothing, when it was changed before the version held for review (a late
+        delivery, an older export): else None."""
+        held: dict[str, Any] = json.loads(self.cipher.decrypt(REVIEW_RECORD, review.record_enc))
+        changed, newer = modified_at(source.values), modified_at(held)
+        if changed is None or newer is None or changed >= newer:
+            return None
+        held_at = newer.isoformat()
+        return (
+            f"changed at {changed.isoformat()}, before the version held for review #{review.id} ({held_at})"
+        )
 
     def _hold_for_review(
         self, review: IdentityReview | None, source: SourceRecord, resolution: Resolution

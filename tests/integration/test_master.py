@@ -18,6 +18,7 @@ from connector.mapping.files import load_mapping_set
 from connector.master.lifecycle import merge
 from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
+from connector.master.records import REVIEW_RECORD
 from connector.master.service import CustomerMaster
 from connector.master.sync import sync_customers
 from connector.sync.models import QuarantinedRecord, SyncRun
@@ -318,3 +319,26 @@ def test_an_e_mail_of_a_customer_merged_away_identifies_the_one_it_went_into(
         else:
             applied = m.apply("webhook", arriving, DIGEST)
     assert (applied.outcome, applied.customer_id) == ("linked", first.customer_id)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_an_older_version_of_a_record_held_for_review_changes_nothing_held(
+    container: Container, batched: bool
+) -> None:
+    with master(container) as m:
+        m.apply("zoho", contact("c1", email="info@acme.cn"), DIGEST)
+        newer = contact(
+            "c2", email="info@acme.cn", phone="+8613800138000", modified_at="2026-03-02T10:00:00+08:00"
+        )
+        assert m.apply("zoho", newer, DIGEST).outcome == "review"
+    older = newer | {"phone": "+8613900000000", "modified_at": "2026-03-01T10:00:00+08:00"}
+    with master(container) as m:
+        if batched:
+            applied, _ = m.apply_many("zoho", [older, contact("c3", email="x@y.cn")], DIGEST)
+        else:
+            applied = m.apply("zoho", older, DIGEST)
+        [review] = m.reviews()
+        held = json.loads(m.cipher.decrypt(REVIEW_RECORD, review.record_enc))
+    assert applied.outcome == "stale"
+    assert "before the version held for review" in applied.reason
+    assert held["phone"] == "+8613800138000"
