@@ -3,8 +3,8 @@
 The records are what the shipped mappings/zoho_contacts.toml produces (its targets exactly, checked at
 start): external_id, name (Chinese names — some with a compound surname — and Latin ones), company
 (absent for one in seven: a private person), e-mail (lower-cased, absent for one in ten), phone in
-E.164 (absent for one in twelve), country (China, Singapore, the US, Japan) and modified_at (an aware
-datetime). Names, e-mails and phones are unique below 120,000 records, so every record is a new
+E.164 (absent for one in twelve), a city for the Chinese ones (no province), country (China, Singapore,
+the US, Japan) and modified_at (an aware datetime). Names, e-mails and phones are unique below 120,000 records, so every record is a new
 customer unless `--shared` makes some records reuse an earlier record's e-mail: those go to the review
 queue (the customer already has another zoho.Contacts record), as the identity rules say.
 
@@ -75,6 +75,7 @@ FIRST = ("John", "Mary", "José", "Anna", "Peter", "Linda", "Thomas", "Sarah", "
 LAST = ("Smith", "O'Neil", "Álvarez", "Müller", "Tanaka", "Kim", "Brown", "Rossi", "Dubois", "Novak")
 COMPANIES = ("上海明远贸易有限公司", "北京华信科技有限公司", "ACME Trading Ltd.", "深圳市(南山)电子有限公司")
 COUNTRIES = ("China", "China", "China", "Singapore", "United States", "Japan")
+CITIES = ("上海", "深圳", "杭州", "成都")  # of China's contacts: a region of their own or the country's
 MOBILE_PREFIXES = ("138", "139", "150", "186", "177", "199")
 UNIQUE_BELOW = len(SURNAMES) * len(GIVEN) * len(GIVEN)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -131,6 +132,8 @@ def mapped_contact(i: int, shared_every: int) -> dict[str, Any]:
         "company": None if i % 7 == 0 else COMPANIES[i % len(COMPANIES)],
         "email": None if owner % 10 == 9 else f"user.{owner}@example.com",
         "phone": phone_of(i),
+        "city": CITIES[i % len(CITIES)] if COUNTRIES[i % len(COUNTRIES)] == "China" else None,
+        "province": None,
         "country": COUNTRIES[i % len(COUNTRIES)],
         "modified_at": START + timedelta(minutes=i, seconds=i % 60),
     }
