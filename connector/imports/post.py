@@ -425,10 +425,13 @@ class DocumentPoster:
         original = candidates[0]
         if original.status == "linked":
             why = f"the bank returned {-amount} of line {original.external_id}, {original.match_rule}"
+            # The receipt's entry now: its other record's latest revision's (reposted since, maybe).
+            other = self.session.get(ImportedDocument, original.linked_id) if original.linked_id else None
+            entry_id = other.entry_id if other is not None and other.entry_id else original.entry_id
             self._quarantine(
                 document,
                 f"{why}: reverse that receipt where it was recorded (`connector ledger reverse "
-                f"{original.entry_id} --reason …`), then resolve this record",
+                f"{entry_id} --reason …`), then resolve this record",
             )
             return "quarantined"
         reversal = self._reverse_posted(

@@ -335,6 +335,26 @@ def test_the_bank_deleting_a_linked_line_leaves_the_payment_and_a_returned_one_g
     assert_ledger_verifies(container)
 
 
+def test_a_return_of_a_line_whose_payment_was_reposted_names_the_payments_entry_now(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    paid = payment("P-1", acme, "90.00", "2026-03-02")
+    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-1", "90.00", "2026-03-02", references=[acme]))
+    assert import_file(container, bank, PARSERS).counts["receipts_linked"] == 1
+    changed = write(tmp_path / "p2.jsonl", paid | {"references": ["March, corrected"]})
+    assert import_file(container, changed, PARSERS).counts["reposted"] == 1
+    returned = write(tmp_path / "r.jsonl", line("B-2", "-90.00", "2026-03-05", bank_reversal=True))
+
+    import_file(container, returned, PARSERS)
+
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert f"`connector ledger reverse {statuses(container)['P-1'][1]} --reason …`" in reason
+    assert_ledger_verifies(container)
+
+
 def test_a_payment_whose_bank_line_the_bank_returned_before_it_came_posts_nothing_and_goes_to_a_person(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
