@@ -4,9 +4,10 @@ The records are what the shipped mappings/zoho_contacts.toml produces (its targe
 start): external_id, name (Chinese names — some with a compound surname — and Latin ones), company
 (absent for one in seven: a private person), e-mail (lower-cased, absent for one in ten), phone in
 E.164 (absent for one in twelve), a city for the Chinese ones (no province), country (China, Singapore,
-the US, Japan) and modified_at (an aware datetime). Names, e-mails and phones are unique below 120,000 records, so every record is a new
-customer unless `--shared` makes some records reuse an earlier record's e-mail: those go to the review
-queue (the customer already has another zoho.Contacts record), as the identity rules say.
+the US, Japan) and modified_at (an aware datetime). Names, e-mails and phones are unique below 120,000
+records, so every record is a new customer unless `--shared` makes some records reuse an earlier
+record's e-mail: those go to the review queue (the customer already has another zoho.Contacts record),
+as the identity rules say.
 
 Measured, each database in its own spawned process (so peak RSS is per measurement), on a freshly
 migrated database with the shipped customer master policy:
