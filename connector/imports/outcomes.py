@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from connector.bulk import driver_value, insert_rows, rows_in, update_rows
 from connector.documents import Document, compact_account
+from connector.imports.decisions import Decision
 from connector.imports.matching import Candidate, Match
 from connector.imports.models import ImportedDocument, ReceiptApplication, ReconciliationItem
 from connector.imports.payer import Payer
@@ -52,12 +53,14 @@ REOPENED_COLUMNS = (*ITEM_COLUMNS[1:], "customer_id", "entry_id", "resolved_at",
 @dataclass
 class Work:
     """A document of the batch on its way: what it says, the revision it becomes (and the record of the
-    one it replaces), how it was matched, its customer and its draft entry."""
+    one it replaces, with the queue's decision on it), how it was matched, its customer and its draft
+    entry."""
 
     document: Document
     fingerprint: str
     revision: int = 1
     held: ImportedDocument | None = None  # the earlier revision being replaced
+    decided: Decision | None = None  # what was decided of the earlier revision in the queue
     match: Match = field(default_factory=Match)
     customer: Candidate | None = None
     draft: EntryDraft | None = None

@@ -33,6 +33,7 @@ from connector.credit import reads
 from connector.documents import Document, Origin, compact_account, fingerprint, fingerprints, on_account
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
+from connector.imports.decisions import decision_on, restore
 from connector.imports.known import KnownCustomers
 from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
@@ -166,11 +167,14 @@ class DocumentPoster:
                 self._keep_applied(item, held)
                 counts["corrections_kept"] += 1
                 continue
+            decided = (
+                decision_on(self.session, held) if held is not None and rules.is_receipt(document) else None
+            )
             if held is not None and not self._replace(held, document):
                 counts["quarantined"] += 1
                 continue
             if held is not None:
-                item.held, item.revision = held, held.revision + 1
+                item.held, item.revision, item.decided = held, held.revision + 1, decided
             if document.reverses is not None or document.replaces is not None or document.bank_reversal:
                 corrections.append(item)  # after the batch's postings: it may correct one of them
             elif self._receivable(item, counts):
@@ -223,6 +227,22 @@ class DocumentPoster:
         self._draft(work)
         counts += self._post(work)
         self.outcomes.write()
+        return counts + self._decide_as_before(work)
+
+    def _decide_as_before(self, work: list[Work]) -> Counter[str]:
+        """Changed receipts back in the queue that a person (or a payment record) decided before: decided
+        so again when their money is the same (`decisions`)."""
+        counts: Counter[str] = Counter()
+        for item in work:
+            if item.decided is None or item.held is None:
+                continue
+            document = item.document
+            done = restore(
+                self.session, item.decided, item.held.id, document.amount, self.accounts, document.date
+            )
+            if done is not None:
+                counts[done] += 1
+                counts["receipts_unapplied"] -= 1
         return counts
 
     # --- look-ups ----------------------------------------------------------------------------------

@@ -443,5 +443,18 @@ class CustomerDirectory:
         )
 
 
+def survivor_of(session: Session, customer_id: int | None) -> Customer | None:
+    """The customer, or the one it went into by merges (and so on); None when there is none (a merge
+    loop, which `merge` never makes)."""
+    seen: set[int] = set()
+    while customer_id is not None and customer_id not in seen:
+        seen.add(customer_id)
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.status != "merged":
+            return customer
+        customer_id = customer.merged_into_id
+    return None
+
+
 def _folded(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()

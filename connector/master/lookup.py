@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.ledger.customers import CustomerDirectory, CustomerView
-from connector.ledger.models import Customer
+from connector.ledger.customers import CustomerDirectory, CustomerView, survivor_of
 from connector.master.identity import Candidate
 from connector.master.models import CustomerBinding
 
@@ -38,13 +37,8 @@ class DirectoryLookup:
         survivor's), once each."""
         found: dict[int, CustomerView] = {}
         for view in views:
-            seen = {view.id}
-            while view.status == "merged":
-                into = self.session.scalar(select(Customer.merged_into_id).where(Customer.id == view.id))
-                if into is None or into in seen:
-                    break
-                seen.add(into)
-                view = self.directory.view(into)
+            if view.status == "merged" and (survivor := survivor_of(self.session, view.id)) is not None:
+                view = self.directory.view(survivor.id)
             found.setdefault(view.id, view)
         return list(found.values())
 

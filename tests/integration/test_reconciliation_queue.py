@@ -47,9 +47,8 @@ def auto_post_tiers(container: Container, monkeypatch: pytest.MonkeyPatch, tiers
     monkeypatch.setattr(container, "settings", settings.model_copy(update={"imports": imports}))
 
 
-@pytest.mark.parametrize("changed", [{"references": ["misc, corrected"]}, {"amount": "770.00"}])
-def test_a_receipt_changed_after_a_person_applied_it_is_applied_anew_when_applied_again(
-    container: Container, customers: dict[str, str], tmp_path: Path, changed: dict[str, object]
+def test_a_receipt_whose_amount_changed_after_a_person_applied_it_waits_for_a_person_again(
+    container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
     acme = customers["acme"]
     first = line("B-1", "777.00", "2026-03-10", payer="Somebody Unknown", references=["misc"])
@@ -57,16 +56,61 @@ def test_a_receipt_changed_after_a_person_applied_it_is_applied_anew_when_applie
     [(item_id, _, _)] = items(container)
     apply(container, item_id, acme)
     assert owes(container, acme).minor == -77700
-    import_file(container, write(tmp_path / "b.jsonl", {**first, **changed}), PARSERS)
+    import_file(container, write(tmp_path / "b.jsonl", {**first, "amount": "770.00"}), PARSERS)
     assert items(container)[0][1] == "open"  # its application was reversed with it
     assert owes(container, acme).minor == 0
     apply(container, item_id, acme)
-    amount = int(str(changed.get("amount", "777.00")).replace(".", ""))
-    assert owes(container, acme).minor == -amount
+    assert owes(container, acme).minor == -77000
     with unit_of_work(container.sessions) as session:
         item = session.get_one(ReconciliationItem, item_id)
         document = session.get_one(ImportedDocument, item.document_id)
         assert (item.status, document.status, document.revision) == ("applied", "posted", 2)
+    assert_ledger_verifies(container)
+
+
+def test_a_receipt_resent_with_other_text_stays_applied_by_the_person_who_applied_it(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-7", acme, "500.00")), PARSERS)
+    first = line("B-1", "777.00", "2026-03-10", payer="Somebody Unknown", references=["misc"])
+    import_file(container, write(tmp_path / "a.jsonl", first), PARSERS)
+    [(item_id, _, _)] = items(container)
+    apply(container, item_id, acme)
+
+    again = import_file(
+        container, write(tmp_path / "b.jsonl", {**first, "references": ["misc, wrapped anew"]}), PARSERS
+    )
+
+    assert (again.counts["reposted"], again.counts["receipts_reapplied"]) == (1, 1)
+    assert again.counts["receipts_unapplied"] == 0
+    assert items(container)[0][1] == "applied"
+    assert owes(container, acme).minor == -27700  # the invoice paid, the rest its credit, once
+    assert open_invoices(container, acme, ON) == []
+    with unit_of_work(container.sessions) as session:
+        item = session.get_one(ReconciliationItem, item_id)
+        document = session.get_one(ImportedDocument, item.document_id)
+        application = session.get_one(JournalEntry, item.entry_id)
+        assert (item.resolved_by, document.status, document.revision) == ("finance", "posted", 2)
+        assert (application.revision, application.is_reversal) == (2, False)
+    assert_ledger_verifies(container)
+
+
+def test_a_receipt_resent_with_other_text_stays_rejected_with_the_persons_note(
+    container: Container, tmp_path: Path
+) -> None:
+    first = line("B-1", "12.34", "2026-03-31", payer="本行", references=["利息"])
+    import_file(container, write(tmp_path / "a.jsonl", first), PARSERS)
+    [(item_id, _, _)] = items(container)
+    with unit_of_work(container.sessions) as session:
+        reconcile.reject(session, item_id, "bank interest", "finance")
+
+    again = import_file(container, write(tmp_path / "b.jsonl", {**first, "references": ["利息 Q1"]}), PARSERS)
+
+    assert again.counts["receipts_rejected_again"] == 1
+    with unit_of_work(container.sessions) as session:
+        item = session.get_one(ReconciliationItem, item_id)
+        assert (item.status, item.note, item.resolved_by) == ("rejected", "bank interest", "finance")
     assert_ledger_verifies(container)
 
 

@@ -216,6 +216,35 @@ def test_a_payment_naming_its_customer_applies_the_bank_line_waiting_in_unapplie
     assert_ledger_verifies(container)
 
 
+def test_a_waiting_line_a_payment_applied_resent_with_other_text_stays_applied_to_the_invoice_it_names(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    qinghe = customers["qinghe"]
+    invoices = [
+        invoice("INV-8", qinghe, "100.00", date="2026-02-01"),
+        invoice("INV-9", qinghe, "120.00", date="2026-02-20"),
+    ]
+    import_file(container, write(tmp_path / "inv.jsonl", *invoices), PARSERS)
+    first = line("B-9", "120.00", "2026-03-10", payer="张三")
+    import_file(container, write(tmp_path / "statement.jsonl", first), PARSERS)
+    books = write(
+        tmp_path / "payments.jsonl", payment("P-9", qinghe, "120.00", "2026-03-09", references=["INV-9"])
+    )
+    assert import_file(container, books, PARSERS).counts["receipts_linked"] == 1
+
+    reissued = write(tmp_path / "statement-reissued.jsonl", {**first, "payer": "张三 (wrapped anew)"})
+    again = import_file(container, reissued, PARSERS)
+
+    assert (again.counts["reposted"], again.counts["receipts_reapplied"]) == (1, 1)
+    assert owes(container, qinghe) == Money.of("100.00", "CNY")
+    assert open_invoices(container, qinghe, date(2026, 3, 31)) == [("INV-8", 10000)]  # INV-9 paid by name
+    with unit_of_work(container.sessions) as session:
+        item = session.scalars(select(ReconciliationItem)).one()
+        assert (item.status, item.resolved_by) == ("applied", "import of test payment P-9")
+    assert statuses(container)["B-9"][0] == "posted"
+    assert_ledger_verifies(container)
+
+
 def test_a_payment_that_applied_a_waiting_line_corrected_to_another_payer_moves_it_not_doubles_it(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
