@@ -222,14 +222,16 @@ class _Sending:
 def send(
     container: Container,
     sink: StatusSink,
-    target: str,
+    outcome: PushOutcome,
     run_id: int,
     *,
     include_waiting: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PushOutcome:
-    """Send every due record of `target` in the sink's batches; no transaction is open during a call."""
-    outcome = PushOutcome(target)
+    """Send every due record of `outcome.target` in the sink's batches, counting each batch's results
+    in `outcome` as it is recorded (a run that fails half-way says what it did); no transaction is
+    open during a call."""
+    target = outcome.target
     stream = target.split(".", 1)[1]
     with unit_of_work(container.sessions) as session:
         keys = due_keys(session, target, clock(), include_waiting)
@@ -324,7 +326,7 @@ def _push(
     error: str | None = None
     outcome = PushOutcome(target)
     try:
-        outcome = send(container, sink, target, run_id, include_waiting=include_waiting, clock=clock)
+        send(container, sink, outcome, run_id, include_waiting=include_waiting, clock=clock)
     except BaseException as exc:  # a crash or Ctrl-C too: the run did not go through
         error = failure_of(exc)
         raise

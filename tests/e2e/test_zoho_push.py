@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from adapters.zoho.push import ZohoStatusSink
 from adapters.zoho.sandbox.config import SandboxConfig
 from connector.db import unit_of_work
+from connector.errors import ConnectorError
 from connector.ledger.models import Customer
+from connector.ports import FieldUpdate, PushResult
 from connector.sync.models import OutboxItem, SyncRun
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
@@ -138,6 +141,38 @@ def test_a_spent_budget_stops_the_push_cleanly_and_the_next_cycle_finishes(tmp_p
         )
         assert second.stopped is None
         assert first.counts["pushed"] + second.counts["pushed"] == len(org.bindings("zoho.Accounts"))
+
+
+def test_a_push_failing_half_way_records_in_its_run_what_it_pushed_before_and_the_next_sends_the_rest(
+    tmp_path: Path,
+) -> None:
+    with zoho_org(SandboxConfig(seed=3, contacts=4, accounts=250), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        sink = org.container.zoho.sink
+        batches = 0
+
+        def second_batch_fails(stream: str, updates: Sequence[FieldUpdate]) -> list[PushResult]:
+            nonlocal batches
+            batches += 1
+            org.sandbox.faults.error_rate = 1.0 if batches == 2 else 0.0  # HTTP 500 until retries run out
+            return ZohoStatusSink.push(sink, stream, updates)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(sink, "push", second_batch_fails)
+            with pytest.raises(ConnectorError):
+                push_target(org.container, sink, org.mappings, "zoho.Accounts", as_of=AS_OF)
+        with unit_of_work(org.container.sessions) as session:
+            run = session.scalars(select(SyncRun).where(SyncRun.job == "push")).one()
+            recorded = json.loads(run.counts_json)
+        assert run.status == "failed"
+        assert recorded["pushed"] == sink.max_batch  # the first batch, written to Zoho and recorded
+        org.sandbox.faults.error_rate = 0.0
+
+        rest = push_target(org.container, sink, org.mappings, "zoho.Accounts", as_of=AS_OF)
+
+        bound = len(org.bindings("zoho.Accounts"))
+        assert rest.counts["pushed"] == bound - sink.max_batch
+        assert api_updates(org) == bound  # each record written once
 
 
 def test_a_batch_whose_every_record_is_refused_keeps_each_records_own_code_and_field(tmp_path: Path) -> None:
