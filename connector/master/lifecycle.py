@@ -58,6 +58,12 @@ def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str =
         raise CustomerError("a customer cannot be merged into itself")
     if "merged" in (survivor.status, absorbed.status):
         raise CustomerError("a merged customer cannot take part in another merge")
+    if survivor.currency != absorbed.currency:
+        raise CustomerError(
+            f"{absorbed_no} is kept in {absorbed.currency} and {survivor_no} in {survivor.currency}: their "
+            f"records would be sent {survivor.currency} amounts as their own, so customers of two "
+            "currencies stay apart"
+        )
     bindings = list(
         master.session.scalars(select(CustomerBinding).where(CustomerBinding.customer_id == absorbed.id))
     )

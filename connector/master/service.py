@@ -300,6 +300,12 @@ class CustomerMaster:
                 raise CustomerError(
                     f"{link_to} was merged into another customer: link the record to that one"
                 )
+            kept_in = (source.text("currency") or customer.currency).upper()
+            if kept_in != customer.currency:
+                raise CustomerError(
+                    f"the record is kept in {kept_in} and {link_to} in {customer.currency}: it would be sent "
+                    f"{customer.currency} amounts as its own; make it a customer of its own (--new)"
+                )
             detail = f"linked by {self.actor} (review #{review.id}: {review.reason})"
             self._link(customer.id, source, detail)
             self._close_review(review, "linked", customer.id, f"linked to {link_to} by {self.actor}")

@@ -182,6 +182,24 @@ def test_merge_moves_bindings_and_records_both_sides(container: Container) -> No
             m.merge(survivor.account_no, absorbed.account_no)
 
 
+def test_customers_kept_in_two_currencies_are_neither_merged_nor_linked(container: Container) -> None:
+    with master(container) as m:
+        cny = m.apply("zoho", contact("z1", email="info@acme.cn"), DIGEST)
+        usd = m.apply("zoho", contact("z2", name="Acme US", currency="USD"), DIGEST)
+        kept, other = m.directory.view(cny.customer_id or 0), m.directory.view(usd.customer_id or 0)
+        with pytest.raises(
+            CustomerError, match=f"{other.account_no} is kept in USD and {kept.account_no} in CNY"
+        ):
+            m.merge(kept.account_no, other.account_no)
+        held = m.apply("zoho", contact("z3", email="info@acme.cn", currency="usd"), DIGEST)
+        assert held.outcome == "review"
+        [review] = m.reviews()
+        with pytest.raises(CustomerError, match=f"the record is kept in USD and {kept.account_no} in CNY"):
+            m.resolve_review(review.id, link_to=kept.account_no)
+        assert m.resolve_review(review.id, create=True).outcome == "created"
+        assert m.directory.view(other.id).status != "merged"
+
+
 def test_split_makes_a_wrongly_linked_record_its_own_customer(container: Container) -> None:
     with master(container) as m:
         first = m.apply("zoho", contact("z1", email="a@b.cn"), DIGEST)
