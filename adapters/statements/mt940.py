@@ -19,15 +19,18 @@ What becomes what:
 - `:86:` in the German structured form (`GVC?00…?20…`): `?20`–`?29` remittance with the SEPA keywords
   `SVWZ+` (remittance), `EREF+` (end-to-end id), `KREF+` (customer reference), `MREF+` (mandate),
   `?32`/`?33` the counterparty's name, `?31` its IBAN or account number (`?30` its BIC, which `Party`
-  has no place for). Unstructured `:86:` text is kept whole as a reference.
+  has no place for), `?60`–`?63` the remittance's continuation (appended to it). Unstructured `:86:`
+  text is kept whole as a reference.
 - references, most specific first: SVWZ (or the whole remittance), EREF, KREF, the `:61:` customer
   reference (not "NONREF"), MREF, the `:61:` supplementary details.
 
 MT940 has no transaction id, so `external_id` is `common.composite_id("mt940", account (`:25:`
-without spaces, as on the line), :28C: as written, value date, |amount| minor units, currency, mark
-(C/D/RC/RD), :61: customer reference, :61: bank reference, position)` with position the line's
-1-based place among its statement's `:61:` fields (malformed ones count, so mending one does not
-move the others' ids).
+without spaces, as on the line), entry date, value date, |amount| minor units, currency, mark
+(C/D/RC/RD), :61: customer reference, :61: bank reference, the references below (whitespace
+collapsed, one per line), occurrence)` where occurrence is `1` for the first line of its file alike in
+all of those, `2` for a second …: two identical payments on one day stay apart, and overlapping
+exports (a week's, then the month's, often all numbered `:28C:0`) give a line the same id wherever it
+stands among the others. The statement number is left out for that reason.
 
 `Origin.row` is the 1-based line number of the `:61:` (of `:20:` for a `Statement`), `Origin.raw` the
 field(s) as written.
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -108,6 +112,7 @@ class _File:
         self.stray: list[Stray] = []  # the first _STRAY_KEPT lines of the current run
         self.stray_count = 0
         self.seen_field = False
+        self.alike: Counter[str] = Counter()  # lines by account and what their ids hash, over the file
 
     def read(self, items: Iterator[Field | Boundary | Stray]) -> Iterator[Parsed]:
         for item in items:
@@ -129,7 +134,7 @@ class _File:
         self.seen_field = True
         if field.tag == "20" or self.statement is None:
             yield from self._close()
-            self.statement = _Statement(self.name, field.line)
+            self.statement = _Statement(self.name, field.line, self.alike)
         statement = self.statement
         if field.tag == "61":
             yield from self._flush()
@@ -168,12 +173,12 @@ class _File:
 class _Statement:
     """One statement: the library's `Transactions` holding the header, and the line count."""
 
-    def __init__(self, file: str, line: int) -> None:
+    def __init__(self, file: str, line: int, alike: Counter[str]) -> None:
         self.file = file
         self.line_no = line
         self.library = mt940.models.Transactions(options=_OPTIONS)
+        self.alike = alike
         self.statement_no: str | None = None
-        self.position = 0
         self.raw: list[str] = []
 
     def header(self, field: Field) -> Iterator[Parsed]:
@@ -192,7 +197,6 @@ class _Statement:
 
     def line(self, statement_line: Field, details: Field | None) -> Document | Problem:
         """One `:61:` (with its `:86:`) as a bank line, or the `Problem` that says why not."""
-        self.position += 1
         raw = statement_line.raw + (f"\n{details.raw}" if details is not None else "")
         origin = Origin(self.file, statement_line.line, raw)
         try:
@@ -215,31 +219,32 @@ class _Statement:
         value_date = _date(fields.get("date"))
         if value_date is None:
             raise _Unreadable("no value date")
-        customer_ref = _text(fields, "customer_reference")
-        bank_ref = _text(fields, "bank_reference")
         account = self.account
-        external_id = composite_id(
-            SOURCE,
+        entry_date = _date(fields.get("entry_date"))
+        references = _references(fields, extra, details, reversal=mark.startswith("R"))
+        identity = (
             account,
-            self.statement_no,
+            entry_date.isoformat() if entry_date else "",
             value_date.isoformat(),
             abs(amount.minor),
             amount.currency,
             mark,
-            customer_ref,
-            bank_ref,
-            self.position,
+            _text(fields, "customer_reference"),
+            _text(fields, "bank_reference"),
+            "\n".join(" ".join(reference.split()) for reference in references),
         )
+        key = "\x1e".join(map(str, identity))
+        self.alike[key] += 1
         return Document(
             kind="bank_line",
             source=SOURCE,
-            external_id=external_id,
-            date=_date(fields.get("entry_date")) or value_date,
+            external_id=composite_id(SOURCE, *identity, self.alike[key]),
+            date=entry_date or value_date,
             amount=amount,
             origin=origin,
             party=Party(name=clean(_text(extra, "applicant_name")), bank_account=_account(extra)),
             value_date=value_date,
-            references=_references(fields, extra, details, reversal=mark.startswith("R")),
+            references=references,
             bank_reversal=mark.startswith("R"),
             account=account,
         )
@@ -341,7 +346,7 @@ def _references(
 ) -> tuple[str, ...]:
     customer_ref = _text(fields, "customer_reference")
     texts = [
-        _text(extra, "purpose"),
+        " ".join(part for part in (_text(extra, "purpose"), _text(extra, "additional_purpose")) if part),
         _text(extra, "end_to_end_reference"),
         _text(extra, "customer_reference"),
         "" if customer_ref.upper() == "NONREF" else customer_ref,

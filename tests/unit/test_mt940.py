@@ -187,9 +187,42 @@ def test_an_explicit_encoding_overrides_detection(tmp_path: Path) -> None:
 
 def test_external_ids_follow_the_documented_composite_recipe() -> None:
     credit = lines(parse(GERMAN))[0]
+    references = "Rechnung RE-2026-0142 Kd.-Nr. 10042\nRE-2026-0142"
     assert credit.external_id == composite_id(
-        "mt940", ACCOUNT, "00057/001", "2026-03-03", 150000, "EUR", "C", "NONREF", "TR2603030001", 1
+        "mt940",
+        ACCOUNT,
+        "2026-03-03",
+        "2026-03-03",
+        150000,
+        "EUR",
+        "C",
+        "NONREF",
+        "TR2603030001",
+        references,
+        1,
     )
+
+
+def test_a_line_in_overlapping_exports_keeps_its_id_wherever_it_stands(tmp_path: Path) -> None:
+    first = ":61:2603020302C100,00NTRFNONREF\n:86:166?00GUTSCHRIFT?20SVWZ+RE 1001?32Alpha"
+    second = ":61:2603030303C200,00NTRFNONREF\n:86:166?00GUTSCHRIFT?20SVWZ+RE 1002?32Beta"
+    third = ":61:2603050305C50,00NTRFNONREF\n:86:166?00GUTSCHRIFT?20SVWZ+RE 1003?32Gamma"
+    week = parse_text(tmp_path, MINIMAL.format(lines=f"{first}\n{second}", closing="400,00"))
+    later = parse_text(tmp_path, MINIMAL.format(lines=f"{second}\n{third}", closing="350,00"))
+    assert lines(week)[1].external_id == lines(later)[0].external_id
+    assert lines(week)[0].external_id != lines(later)[1].external_id
+
+
+def test_the_remittance_continued_in_subfields_60_to_63_is_one_reference(tmp_path: Path) -> None:
+    details = (
+        ":86:166?00SEPA-GUTSCHRIFT?20EREF+E2E-99?21SVWZ+Rechnungen RE-3001?22 RE-3005?32ACME GmbH"
+        "?60RE-3006 RE-3007"
+    )
+    items = parse_text(
+        tmp_path, MINIMAL.format(lines=f":61:2603110311C5,00NTRFNONREF\n{details}", closing="105,00")
+    )
+    (line,) = lines(items)
+    assert line.references == ("Rechnungen RE-3001 RE-3005 RE-3006 RE-3007", "E2E-99")
 
 
 @pytest.mark.parametrize("name", [GERMAN, CHINESE])
