@@ -9,6 +9,7 @@ server's work of row-by-row inserts).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -175,3 +176,8 @@ def rows_in(
 
 def _unchanged(value: Any) -> Any:
     return value
+
+
+def row_date(value: date | str) -> date:
+    """A DATE column's value as `rows_in` reads it: a date from PostgreSQL, ISO text from SQLite."""
+    return value if isinstance(value, date) else date.fromisoformat(value)

@@ -23,13 +23,16 @@ What becomes what:
 
 External ids: `ACCTID + ":" + FITID`. Banks re-issue FITIDs (GnuCash's FixFitid.pl and Odoo's
 "unique import id" exist for this), so within one file: the first occurrence keeps the plain id; a
-later one with different content gets `"#" + common.content_digest(…)` of its content (type, dates,
-amount, currency, name, memo, CHECKNUM, REFNUM, correction) appended, so nothing is lost; a later one
-with identical content is the same transaction sent twice and becomes a `Problem` ("duplicate FITID
-with identical content in the same file"), not a second line. Across files each line carries the other
-id as its `alias`: a line already imported under either id is that line (downloads overlap in any
-order), and one whose plain id another line holds with other content is a re-issued FITID, posted
-under its digest id, never taken for a change of the first. Without a FITID (the spec requires
+later one with different content (type, dates, amount, currency, name, memo, CHECKNUM, REFNUM,
+correction) gets `"#" + common.content_digest(DTPOSTED date, amount, currency, correction)` of its
+money appended (`".2"`, `".3"` … for a second and third of the same money), so nothing is lost; a
+later one with identical content is the same transaction sent twice and becomes a `Problem`
+("duplicate FITID with identical content in the same file"), not a second line. Across files each line
+carries the other id as its `alias` (the first occurrence: its own money's digest id): a line already
+imported under either id is that line (downloads overlap in any order); one whose line under either id
+holds the same money is that transaction with its text changed (a change, as any changed document);
+one whose plain id another line holds with other money is a re-issued FITID, posted under its digest
+id, never taken for a change of the first. Without a FITID (the spec requires
 one) the id is `ACCTID + ":" + common.composite_id("ofx", ACCTID, DTPOSTED date, |amount| minor
 units, currency, NAME, MEMO, position in the statement)`. An `ACCTID:FITID` longer than 200
 characters (FITID may have 255) keeps the account and hashes the FITID.
@@ -43,6 +46,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Iterator
 
 from adapters.statements import ofx_sgml
@@ -125,6 +129,7 @@ class _Reader:
         # (kept apart because a set per transaction would cost more than the transaction's id).
         self.first: dict[str, str] = {}
         self.reissued: dict[str, set[str]] = {}
+        self.same_money: Counter[tuple[str, str]] = Counter()  # re-issued ids' lines by (base, money)
         self.errors: list[str] = []  # STATUS blocks of severity ERROR: "code (message)"
 
     def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
@@ -164,15 +169,17 @@ class _Reader:
             return Problem(origin, f"transaction not readable: {exc}")
         base = line.base_id(self.position)
         first = self.first.get(base)
-        reissued_id = f"{base}#{line.digest}"
         if first is None:
             self.first[base] = line.digest
-            return line.document(base, origin, alias=reissued_id)
+            self.same_money[(base, line.money)] += 1
+            return line.document(base, origin, alias=f"{base}#{line.money}")
         reissued = self.reissued.setdefault(base, {first})
         if line.digest in reissued:
             return Problem(origin, _DUPLICATE, unbooked=True)
         reissued.add(line.digest)
-        return line.document(reissued_id, origin, alias=base)
+        self.same_money[(base, line.money)] += 1
+        count = self.same_money[(base, line.money)]
+        return line.document(f"{base}#{line.money}" + (f".{count}" if count > 1 else ""), origin, alias=base)
 
     def _statement(self, statement: ET.Element) -> Statement | Problem:
         origin = Origin(self.file, None, raw_xml(statement))  # its transactions are gone
@@ -213,6 +220,7 @@ class _Transaction:
             raise _Unreadable(f"CORRECTACTION {self.action} without a CORRECTFITID")
         self.corrects = _external_id(account, correct) if correct is not None else None
         fields = ("TRNTYPE", "DTUSER", "DTAVAIL", "MEMO", "CHECKNUM", "REFNUM", "CORRECTFITID")
+        self.money = content_digest(posted.isoformat(), amount.minor, amount.currency, self.action)
         self.digest = content_digest(
             posted.isoformat(),
             amount.minor,

@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.bulk import rows_in
+from connector.bulk import row_date, rows_in
 from connector.credit.aging import open_items
 from connector.credit.reads import ar_lines
 from connector.imports.matching import name_core
@@ -114,7 +114,7 @@ class KnownCustomers:
                 array_type="bigint",
             ):
                 if number is not None and customer_id is not None:
-                    on = dated if isinstance(dated, date) else date.fromisoformat(dated)
+                    on = row_date(dated)
                     self._invoices_by_amount[(currency, minor)].append((on, customer_id, number, entry_id))
 
     # --- the matcher's questions ------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
-from connector.bulk import rows_in
+from connector.bulk import row_date, rows_in
 from connector.credit import reads
 from connector.documents import Document, Origin, compact_account, fingerprint, fingerprints, on_account
 from connector.errors import ConnectorError
@@ -58,6 +58,7 @@ class Stored(NamedTuple):
     row: int | None
     status: str
     bank_account: str | None  # a bank line's statement account, compacted; None when not recorded
+    money: tuple[str, int, date]  # currency, amount in minor units, date: which transaction it is
 
 
 @dataclass
@@ -278,16 +279,20 @@ class DocumentPoster:
                 ids.add(on_account(document.external_id, document.account))
         for source, external_ids in by_source.items():
             where = "source = {p}"
-            for row_id, external_id, stored, file_id, row, status, bank_account in rows_in(
+            for row_id, external_id, stored, file_id, row, status, bank_account, *money in rows_in(
                 self.session,
-                "id, external_id, fingerprint, file_id, row, status, bank_account",
+                "id, external_id, fingerprint, file_id, row, status, bank_account, currency, amount_minor, "
+                "document_date",
                 DOCUMENTS.name,
                 "external_id",
                 external_ids,
                 where,
                 source,
             ):
-                found[(source, external_id)] = Stored(row_id, stored, file_id, row, status, bank_account)
+                currency, minor, on = money
+                found[(source, external_id)] = Stored(
+                    row_id, stored, file_id, row, status, bank_account, (currency, minor, row_date(on))
+                )
         return found
 
     # --- changed documents and reversals -----------------------------------------------------------
@@ -682,8 +687,9 @@ def _by_alias(
     document: Document, stored: Mapping[tuple[str, str], Stored], prints: Sequence[str]
 ) -> tuple[Document, bool]:
     """A document with an `alias` (a bank line whose id the bank may re-issue): whether it was imported
-    under its alias already; else the document under the id it is to have: its alias when its own id is
-    held by another line with other content (a re-issued id), its own otherwise."""
+    under its alias already; else the document under the id it is to have: the one whose line holds the
+    same money (currency, amount, date: the same transaction, its text changed since), else its alias
+    when its own id is held by a line of other money (a re-issued id), else its own."""
     own = stored.get((document.source, document.external_id))
     assert document.alias is not None
     other = stored.get((document.source, document.alias))
@@ -692,6 +698,11 @@ def _by_alias(
     as_alias = dataclasses.replace(document, external_id=document.alias, alias=None)
     if other is not None and other.fingerprint in fingerprints(as_alias):  # an id is part of the print
         return document, True
+    money = (document.amount.currency, document.amount.minor, document.date)
+    if own is not None and own.money == money:
+        return document, False
+    if other is not None and other.money == money:
+        return as_alias, False
     if own is not None and other is None:
         return as_alias, False
     return document, False

@@ -26,7 +26,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.bulk import rows_in
+from connector.bulk import row_date, rows_in
 from connector.documents import Document
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.rules import Accounts
@@ -110,7 +110,7 @@ class SameReceipts:
                     entry_id,
                     customer,
                     status,
-                    _day(on),
+                    row_date(on),
                     bank_account,
                 )
                 self._by_amount.setdefault((found_kind, currency, minor), []).append(earlier)
@@ -175,7 +175,3 @@ class SameReceipts:
         taken.update(row[0] for row in rejected)
         for key, group in self._by_amount.items():
             self._by_amount[key] = [earlier for earlier in group if earlier.id not in taken]
-
-
-def _day(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)

@@ -1095,9 +1095,9 @@ VERSION:102
 """
 
 
-def ofx(*transactions: tuple[str, str, str]) -> str:
+def ofx(*transactions: tuple[str, str, str], name: str = "Payer") -> str:
     records = "".join(
-        f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>{day}<TRNAMT>{amount}<FITID>{fitid}<NAME>Payer</STMTTRN>"
+        f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>{day}<TRNAMT>{amount}<FITID>{fitid}<NAME>{name}</STMTTRN>"
         for fitid, day, amount in transactions
     )
     return OFX.format(transactions=records)
@@ -1133,6 +1133,25 @@ def test_a_fitid_the_bank_reissued_is_two_lines_whatever_the_downloads_overlap_o
     assert again.counts["reposted"] == 0
     expected = "305.00" if ("Y", "20260304", "5.00") in later else "300.00"
     assert banked(container) == Money.of(expected, "CNY")
+    assert_ledger_verifies(container)
+
+
+@pytest.mark.parametrize("reissued_first", [False, True], ids=["plain-id", "digest-id"])
+def test_a_line_downloaded_again_with_other_text_is_a_change_of_it_never_a_second_receipt(
+    container: Container, tmp_path: Path, reissued_first: bool
+) -> None:
+    lines = [("9", "20260302", "500.00")]
+    if reissued_first:  # the line holds the id a re-issued FITID was given
+        lines.insert(0, ("9", "20260301", "80.00"))
+    first, second = tmp_path / "u1.ofx", tmp_path / "u2.ofx"
+    first.write_text(ofx(*lines, name="ALPHA INC"), encoding="utf-8")
+    second.write_text(ofx(*lines, name="ALPHA INC PPD ID 1234"), encoding="utf-8")
+    import_file(container, first, [OfxParser()])
+
+    again = import_file(container, second, [OfxParser()])
+
+    assert again.counts["reposted"] == len(lines)
+    assert banked(container) == Money.of("580.00" if reissued_first else "500.00", "CNY")
     assert_ledger_verifies(container)
 
 
