@@ -19,19 +19,21 @@ What becomes what:
   .08; the ultimate party when that is all there is), with `DbtrAcct`/`CdtrAcct` `Id/IBAN` or
   `Id/Othr/Id`. A reversal's roles are those of the payment it reverses.
 - references, most specific first: `RmtInf/Strd/CdtrRefInf/Ref`, each `RmtInf/Ustrd`,
-  `Refs/EndToEndId` (not "NOTPROVIDED"), `AddtlTxInf`, then the entry's `AddtlNtryInf`.
+  `Refs/EndToEndId` (not a placeholder: "NOTPROVIDED", "NONREF" …), `AddtlTxInf`, then the entry's
+  `AddtlNtryInf`.
 - each `Stmt` gives a `Statement` after its lines: account `Acct/Id/IBAN` (or `Othr/Id`), `Acct/Ccy`
   (else the first balance's currency), `Id`, `FrToDt`, opening `OPBD` (else `PRCD`) and closing `CLBD`
   balances signed by their `CdtDbtInd`.
 
-External ids: `Ntry/AcctSvcrRef`, with `#n` appended for the n-th `TxDtls` (1-based) of a split entry
-(unique at its bank only: a line whose reference another account's line holds is imported as `REF@IBAN`,
-`documents.on_account`). Without `AcctSvcrRef`: `common.composite_id("camt053", account, date, |amount|
-minor units, currency, CRDT|DBIT, EndToEndIds, Ustrd lines, occurrence)` where EndToEndIds and Ustrd
-lines are joined by newlines and occurrence is `"1"` for the first entry of its file alike in all of
-those (a statement's pages are its `Stmt`s: they count on), `"2"` for a second … (`"1.2"`: the second
-transaction of a split one). Two identical payments on one day stay apart, and overlapping statements (a
-day's, then the month's) give an entry the same id, whatever entries come before it.
+External ids: `Ntry/AcctSvcrRef` (unless a placeholder, as above), with `#n` appended for the n-th
+`TxDtls` (1-based) of a split entry (unique at its bank only: a line whose reference another account's
+line holds is imported as `REF@IBAN`, `documents.on_account`). Without `AcctSvcrRef`:
+`common.composite_id("camt053", account, date, |amount| minor units, currency, CRDT|DBIT, EndToEndIds,
+Ustrd lines, occurrence)` where EndToEndIds and Ustrd lines are joined by newlines and occurrence is
+`"1"` for the first entry of its file alike in all of those (a statement's pages are its `Stmt`s: they
+count on), `"2"` for a second … (`"1.2"`: the second transaction of a split one). Two identical payments
+on one day stay apart, and overlapping statements (a day's, then the month's) give an entry the same id,
+whatever entries come before it.
 
 Reversals (`RvslInd` true): the line is signed by its own `CdtDbtInd`, is a `bank_reversal` and
 carries the marker reference "RVSL" last; `reverses` stays None. The original cannot be named
@@ -76,6 +78,9 @@ from connector.money import Money, currency_code
 SOURCE = "camt053"
 _NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0[2-8]")
 _SNIFF = re.compile(_NAMESPACE.pattern.encode("ascii"))
+# What banks write where a reference is mandatory but they have none (ISO 20022's "NOTPROVIDED",
+# SWIFT's "NONREF"): no reference at all, never an id two entries share.
+_PLACEHOLDERS = frozenset({"NOTPROVIDED", "NONREF", "NONE", "N/A"})
 _OPENING = ("OPBD", "PRCD")
 
 
@@ -255,7 +260,7 @@ class _Reader:
             value_date=value_date,
             reversal=paths.text(entry, "RvslInd") in ("true", "1"),
             notes=tuple(paths.texts(entry, "AddtlNtryInf")),
-            bank_ref=paths.text(entry, "AcctSvcrRef"),
+            bank_ref=_given(paths.text(entry, "AcctSvcrRef")),
         )
         transactions = paths.all(entry, "NtryDtls/TxDtls")
         occurrence = ""
@@ -392,9 +397,7 @@ class _Line:
 
     def _ends_and_unstructured(self, transactions: list[ET.Element]) -> tuple[list[str], list[str]]:
         paths = self.paths
-        ends = [
-            ref for tx in transactions for ref in paths.texts(tx, "Refs/EndToEndId") if ref != "NOTPROVIDED"
-        ]
+        ends = [ref for tx in transactions for ref in paths.texts(tx, "Refs/EndToEndId") if _given(ref)]
         return ends, [text for tx in transactions for text in paths.texts(tx, "RmtInf/Ustrd")]
 
     def identity(self, transactions: list[ET.Element], amount: Money) -> str:
@@ -447,3 +450,8 @@ def _party(paths: _Paths, transaction: ET.Element, role: str) -> Party:
     )
     account = paths.text(transaction, f"RltdPties/{role}Acct/Id/IBAN", f"RltdPties/{role}Acct/Id/Othr/Id")
     return Party(name=" ".join(name.split()) if name else None, bank_account=compact_account(account))
+
+
+def _given(reference: str | None) -> str | None:
+    """A reference, or None for a placeholder that stands for none."""
+    return None if reference is None or reference.strip().upper() in _PLACEHOLDERS else reference

@@ -326,6 +326,25 @@ def test_a_batch_that_adds_up_is_split_in_any_camt_version(tmp_path: Path) -> No
     ]
 
 
+@pytest.mark.parametrize("placeholder", ["NOTPROVIDED", "NONREF"])
+def test_a_placeholder_account_servicer_reference_is_no_id_two_entries_share(
+    tmp_path: Path, placeholder: str
+) -> None:
+    entries = "".join(
+        f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+        f"<BookgDt><Dt>2026-03-04</Dt></BookgDt><AcctSvcrRef>{placeholder}</AcctSvcrRef>"
+        f"<NtryDtls><TxDtls><RmtInf><Ustrd>{payer}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+        for amount, payer in (("100.00", "Alpha"), ("150.00", "Beta"))
+    )
+    text = (
+        CAMT.split("<Ntry>")[0].format(account=ACCOUNT_XML) + entries + "</Stmt></BkToCstmrStmt></Document>"
+    )
+    alpha, beta = lines(list(Camt053Parser().parse(write(tmp_path, text), "statement.xml")))
+    assert alpha.external_id.startswith("sha256:")
+    assert beta.external_id.startswith("sha256:")
+    assert alpha.external_id != beta.external_id
+
+
 def test_a_statement_without_an_account_is_a_problem_but_its_entries_are_read(tmp_path: Path) -> None:
     text = CAMT.format(account="", second_currency="EUR", second="40.00")
     items = list(Camt053Parser().parse(write(tmp_path, text), "statement.xml"))
