@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from connector.documents import Document
+from connector.documents import Document, compact_account
 from connector.security.cipher import FieldCipher
 
 PAYER_FIELD = "reconciliation_item.payer"
@@ -38,6 +38,16 @@ class Payer:
         record = json.loads(cipher.decrypt(PAYER_FIELD, token))
         return cls(record["name"], record["bank_account"], tuple(record["references"]))
 
+    def same_as(self, other: Payer) -> bool:
+        """Whether the two name one payer: a reference in common (the end-to-end id a bank repeats on a
+        return), the same bank account or the same name."""
+        if set(self.references) & set(other.references):
+            return True
+        mine, theirs = compact_account(self.bank_account), compact_account(other.bank_account)
+        if mine is not None and mine == theirs:
+            return True
+        return self.name is not None and other.name is not None and _folded(self.name) == _folded(other.name)
+
     def describe(self) -> str:
         """One line for a person: `paid by ACME GmbH from DE89370400440532013000, ref "INV-7 thanks"`."""
         parts = [f"paid by {self.name}" if self.name else "payer not named"]
@@ -49,3 +59,7 @@ class Payer:
 
     def as_json(self) -> dict[str, object]:
         return {"name": self.name, "bank_account": self.bank_account, "references": list(self.references)}
+
+
+def _folded(name: str) -> str:
+    return " ".join(name.casefold().split())

@@ -38,6 +38,7 @@ from connector.imports.known import KnownCustomers
 from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
+from connector.imports.payer import Payer
 from connector.imports.same_receipt import Earlier, SameReceipts
 from connector.ledger.entries import Voucher
 from connector.ledger.posting import Ledger
@@ -425,15 +426,18 @@ class DocumentPoster:
             .limit(50)
         ).all()
         # A return that names its payer (the payment's reference, remittance or account repeated by the
-        # bank) is the return of that customer's receipt: its lines come first.
+        # bank) is the return of that payer's receipt: its lines come first. The payer is the customer
+        # it names for sure, or, for a line still waiting in the queue, what that line said of its payer.
         payer = self._sure_customer(document) if returned_receipt else None
-        candidates = sorted(candidates, key=lambda line: payer is not None and line.customer_id != payer)
+        said, waiting = Payer.of(document), self._waiting_payers(candidates) if returned_receipt else {}
+        named = {
+            line.id: (payer is not None and line.customer_id == payer)
+            or (line.id in waiting and said.same_as(waiting[line.id]))
+            for line in candidates
+        }
+        candidates = sorted(candidates, key=lambda line: not named[line.id])  # stable: latest first still
         what = "returned receipt" if returned_receipt else "returned payment"
-        told_apart = (
-            payer is not None
-            and len(candidates) >= 2
-            and candidates[0].customer_id == payer != candidates[1].customer_id
-        )
+        told_apart = len(candidates) >= 2 and named[candidates[0].id] and not named[candidates[1].id]
         if len(candidates) >= 2 and _alike(candidates[0], candidates[1]) and not told_apart:
             others = f"{candidates[0].external_id} and {candidates[1].external_id}"
             self._quarantine(document, f"a {what} of {amount}: both {others} could be its original")
@@ -467,6 +471,18 @@ class DocumentPoster:
             item, "reversal", reversal, original.customer_id, f"reverses {original.external_id} ({what})"
         )
         return "reversed"
+
+    def _waiting_payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
+        """Document id → what each of `lines` waiting in the queue said of its payer."""
+        waiting = [line.id for line in lines if line.status == "unapplied"]
+        if not waiting:
+            return {}
+        sealed = self.session.execute(
+            select(ReconciliationItem.document_id, ReconciliationItem.payer_enc).where(
+                ReconciliationItem.document_id.in_(waiting)
+            )
+        )
+        return {document_id: Payer.unseal(self.cipher, token) for document_id, token in sealed}
 
     def _sure_customer(self, document: Document) -> int | None:
         """The customer a document names beyond doubt (its references or bank account: tiers 1–2)."""

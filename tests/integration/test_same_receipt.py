@@ -461,6 +461,44 @@ def test_a_return_naming_its_payer_reverses_that_customers_receipt_not_the_lates
     assert_ledger_verifies(container)
 
 
+@pytest.mark.parametrize(
+    "named_by",
+    [
+        {"references": ["E2E-ALPHA"]},
+        {"bank_account": "DE02120300000000202051"},
+        {"payer": "alpha  GMBH"},
+    ],
+    ids=["end-to-end-id", "account", "name"],
+)
+def test_a_return_naming_the_payer_of_a_waiting_line_reverses_that_line_not_the_latest_of_the_amount(
+    container: Container, tmp_path: Path, named_by: dict[str, Any]
+) -> None:
+    alpha = line(
+        "R-1",
+        "100.00",
+        "2026-04-01",
+        payer="Alpha GmbH",
+        bank_account="DE02120300000000202051",
+        references=["E2E-ALPHA"],
+    )
+    beta = line("R-2", "100.00", "2026-04-02", payer="Beta AG", references=["E2E-BETA"])
+    assert (
+        import_file(container, write(tmp_path / "s1.jsonl", alpha, beta), PARSERS).counts[
+            "receipts_unapplied"
+        ]
+        == 2
+    )
+    returned = line("R-3", "-100.00", "2026-04-03", bank_reversal=True, **named_by)
+
+    assert import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS).counts["reversed"] == 1
+
+    assert (statuses(container)["R-1"][0], statuses(container)["R-2"][0]) == ("reversed", "unapplied")
+    with unit_of_work(container.sessions) as session:
+        waiting = session.scalars(select(ReconciliationItem).where(ReconciliationItem.status == "open")).all()
+    assert len(waiting) == 1  # Beta's receipt still waits for a person; Alpha's went back
+    assert_ledger_verifies(container)
+
+
 def test_a_statement_line_linked_to_a_payment_counts_as_matched_in_the_statement_report(
     container: Container, tmp_path: Path
 ) -> None:
