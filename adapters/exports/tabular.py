@@ -284,14 +284,30 @@ def csv_rows(
 UNCLOSED_QUOTE = "a quote opened in this row is never closed: its fields cannot be told apart"
 
 
+# An amount cut in two at an unquoted thousands separator: "1" then "500.00" (or "(1" then "500.00)").
+_GROUP_HEAD = re.compile(r"[-+(]?[^\d\s]{0,3}\d{1,3}")
+_GROUP_TAIL = re.compile(r"\d{3}(?:\.\d+)?\)?-?")
+
+
 def _overfull(cells: list[str], width: int, delimiter: str) -> str | None:
-    """Why a row with values beyond the header's last column cannot be read (empty ones are only a
-    spreadsheet's trailing delimiters): a delimiter inside an unquoted value moved every cell after it."""
-    if len(cells) <= width or not any(cell.strip() for cell in cells[width:]):
+    """Why a row with values beyond the header's last column cannot be read: a delimiter inside an
+    unquoted value moved every cell after it. Empty cells beyond it are only a spreadsheet's trailing
+    delimiters, unless an amount in the row looks cut in two at a thousands separator (the last column
+    was empty, and the cut filled it)."""
+    if len(cells) <= width:
+        return None
+    if not any(cell.strip() for cell in cells[width:]) and not (delimiter == "," and _cut_amount(cells)):
         return None
     return (
         f"{len(cells)} cells where the header has {width}: a value holds an unquoted {delimiter!r} (a "
         f"thousands separator, as in 1{delimiter}150.00?), which moves every cell after it"
+    )
+
+
+def _cut_amount(cells: list[str]) -> bool:
+    return any(
+        _GROUP_HEAD.fullmatch(head.strip()) and _GROUP_TAIL.fullmatch(tail.strip())
+        for head, tail in itertools.pairwise(cells)
     )
 
 

@@ -186,6 +186,18 @@ def test_a_row_with_values_beyond_the_header_is_unreadable_but_trailing_empty_ce
     assert (trailing.cells, trailing.error) == (["03/04/2026", "90.00", "Acme", "", ""], None)
 
 
+@pytest.mark.parametrize("amount", ["1,500.00", "(1,500.00)", "$12,000.5"])
+def test_an_amount_cut_at_its_thousands_separator_into_an_empty_last_column_is_unreadable(
+    tmp_path: Path, amount: str
+) -> None:
+    text = f"Date,Customer,Amount,Memo\n03/09/2026,Globex Inc,{amount},\n03/10/2026,Acme,90.00,\n".encode()
+    cut, whole = list(rows(_write(tmp_path, "x.csv", text), "x.csv"))[1:]
+    assert cut.cells == []
+    assert cut.error is not None
+    assert cut.error.startswith("5 cells where the header has 4")
+    assert (whole.cells, whole.error) == (["03/10/2026", "Acme", "90.00", ""], None)
+
+
 def test_an_old_binary_xls_is_refused_with_a_hint(tmp_path: Path) -> None:
     path = _write(tmp_path, "old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64)
     with pytest.raises(FileFormatError, match=r"save it as \.xlsx or \.csv"):
