@@ -160,8 +160,8 @@ class RowReader:
         if _SCIENTIFIC.fullmatch(external_id):
             raise RowError(
                 f"{external_id!r} is a long number a spreadsheet rewrote in scientific notation: its digits "
-                "are lost, and other documents' ids read the same; export the file again (as XLSX, or "
-                "with the column formatted as text before saving as CSV)",
+                "are lost, and other documents' ids read the same; export the file again with the column "
+                "formatted as text (or a CSV as XLSX)",
                 "external_id",
             )
         currency = _currency(_text(get("currency")) or self.default_currency)

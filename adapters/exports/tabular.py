@@ -357,6 +357,8 @@ def cell_text(value: object) -> str:
             return str(value)
         if value.is_integer() and abs(value) < _EXACT_FLOAT_INTEGERS:
             return str(int(value))  # a long id written as a float (2954000000090101.0), every digit kept
+        if value.is_integer():  # digits beyond a float's lost (a 20-digit invoice number): shown as lost
+            return format(value, ".15g").upper()  # as Excel shows it: 2.44420000000123E+19
         return format(Decimal(format(value, ".15g")), "f")
     if isinstance(value, dt.datetime):
         return (

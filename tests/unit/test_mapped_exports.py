@@ -5,6 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from adapters.exports.mapped import MappedExport
@@ -538,6 +539,24 @@ def test_an_id_a_spreadsheet_rewrote_in_scientific_notation_is_refused_not_taken
         "external_id (id): '2.954E+15' is a long number a spreadsheet rewrote in scientific notation"
     )
     assert isinstance(short, Problem)
+    assert isinstance(kept, Document)
+    assert kept.external_id == "2954000000090101"
+
+
+def test_a_workbook_id_stored_as_a_number_too_long_for_its_digits_is_refused_not_taken_for_another(
+    tmp_path: Path,
+) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "date", "amount"])
+    for number in (24442000000012340000, 24442000000012349000, 2954000000090101):  # 数电票 numbers, a Zoho id
+        sheet.append([float(number), "2026-03-05", 2])
+    path = tmp_path / "in.xlsx"
+    book.save(path)
+    first, second, kept = MappedExport(_mapping()).parse(path, "in.xlsx")
+    assert isinstance(first, Problem)
+    assert first.reason.startswith("external_id (id): '2.44420000000123E+19' is a long number")
+    assert isinstance(second, Problem)
     assert isinstance(kept, Document)
     assert kept.external_id == "2954000000090101"
 
