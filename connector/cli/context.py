@@ -65,6 +65,11 @@ def state(ctx: typer.Context) -> CliState:
     return found
 
 
+# What an argument naming a stored row (an entry, an item, a record) may be: a database's ids are
+# 64-bit, and a number past them is refused as a usage error, not a driver's overflow.
+ROW_NUMBER: dict[str, int] = {"min": 1, "max": 2**63 - 1}
+
+
 def one_of(value: str | None, allowed: Sequence[str], option: str = "--status") -> str | None:
     """`value` when it is one of `allowed` (or not given); else the command is refused, naming them."""
     if value is not None and value not in allowed:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connector.cli.context import err, one_of, out, state
+from connector.cli.context import ROW_NUMBER, err, one_of, out, state
 from connector.cli.output import dumps
 from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.db import unit_of_work
@@ -155,7 +155,7 @@ def list_queue(
 @reconcile_app.command("apply")
 def apply_item(
     ctx: typer.Context,
-    item: Annotated[int, typer.Argument(help="The item's number (reconcile list).")],
+    item: Annotated[int, typer.Argument(help="The item's number (reconcile list).", **ROW_NUMBER)],
     customer: Annotated[
         str | None, typer.Option("--customer", help="Account number; default: the best candidate.")
     ] = None,
@@ -185,7 +185,7 @@ def apply_item(
 @reconcile_app.command("reject")
 def reject_item(
     ctx: typer.Context,
-    item: Annotated[int, typer.Argument(help="The item's number (reconcile list).")],
+    item: Annotated[int, typer.Argument(help="The item's number (reconcile list).", **ROW_NUMBER)],
     note: Annotated[str, typer.Option("--note", help="Why it is no customer's receipt.")],
     actor: Annotated[str, typer.Option(help="Who decided.")] = "cli",
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from connector.cli.context import out, state
+from connector.cli.context import err, out, state
 from connector.cli.imports import describe, result_json, rows_progress
 from connector.errors import LeaseHeldError
 from connector.imports.inbox import process_inbox, still_settling
@@ -51,7 +51,7 @@ def inbox_command(
         except LeaseHeldError as exc:
             if not watch:
                 raise
-            out.print(f"{exc}: the next pass waits", markup=False)
+            err.print(f"{exc}: the next pass waits", markup=False)  # stdout is the files' (JSON) lines
             passed = []
         for done in passed:
             moved = str(done.moved_to.relative_to(inbox)) if done.moved_to else None

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from connector.cli.context import err, out, report_problems, state
+from connector.cli.context import ROW_NUMBER, err, out, report_problems, state
 from connector.cli.output import dumps, money_json, money_text
 from connector.credit.reads import counted_in
 from connector.db import snapshot, unit_of_work
@@ -66,7 +66,7 @@ def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @ledger_app.command("reverse")
 def reverse(
     ctx: typer.Context,
-    entry: Annotated[int, typer.Argument(help="The entry's number (ledger entries).")],
+    entry: Annotated[int, typer.Argument(help="The entry's number (ledger entries).", **ROW_NUMBER)],
     reason: Annotated[str, typer.Option("--reason", help="Why, for the audit trail: required.")],
     on: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Its date (default today).")
@@ -186,7 +186,7 @@ def _balances_json(lines: list[BalanceLine]) -> list[dict[str, object]]:
 def entries(
     ctx: typer.Context,
     account_no: str,
-    limit: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the last N lines.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """A customer's postings with running balances and the voucher each comes from."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from connector.cli.context import err, out, state
+from connector.cli.context import ROW_NUMBER, err, out, state
 from connector.cli.customers import mappings_for_run
 from connector.cli.output import dumps, iso_time
 from connector.db import unit_of_work
@@ -73,7 +73,7 @@ def list_records(
 @quarantine_app.command("show")
 def show(
     ctx: typer.Context,
-    record: Annotated[int, typer.Argument(help="The record's number (quarantine list).")],
+    record: Annotated[int, typer.Argument(help="The record's number (quarantine list).", **ROW_NUMBER)],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One record: its raw input (decrypted), the run that last tried it, attempts, reason, resolution."""
@@ -104,7 +104,9 @@ def show(
 @quarantine_app.command("retry")
 def retry(
     ctx: typer.Context,
-    records: Annotated[list[int] | None, typer.Argument(help="Record numbers (quarantine list).")] = None,
+    records: Annotated[
+        list[int] | None, typer.Argument(help="Record numbers (quarantine list).", **ROW_NUMBER)
+    ] = None,
     every: Annotated[
         bool, typer.Option("--all", help="Every open record (narrowed by the filters).")
     ] = False,
@@ -187,7 +189,7 @@ def describe(outcome: RetryOutcome) -> str:
 @quarantine_app.command("resolve")
 def resolve(
     ctx: typer.Context,
-    records: Annotated[list[int], typer.Argument(help="Record numbers (quarantine list).")],
+    records: Annotated[list[int], typer.Argument(help="Record numbers (quarantine list).", **ROW_NUMBER)],
     note: Annotated[str, typer.Option("--note", help="Why the record needs nothing more.")],
     actor: Annotated[str, typer.Option(help="Who decided (kept with the decision).")] = "cli",
 ) -> None:

@@ -28,6 +28,7 @@ from connector.imports.models import (
 )
 from connector.imports.payer import Payer
 from connector.imports.rules import APPLICATION_SOURCE, Accounts, application_entry, application_id
+from connector.ledger.customers import survivor_of
 from connector.ledger.entries import Voucher
 from connector.ledger.models import Customer, JournalEntry, utcnow
 from connector.ledger.posting import Ledger
@@ -213,8 +214,12 @@ def _customer(session: Session, account_no: str) -> Customer:
             select(Customer).where(func.upper(Customer.account_no) == account_no.strip().upper()).limit(2)
         ).all()
         customer = alike[0] if len(alike) == 1 else None
-    if customer is None or customer.status == "merged":
+    if customer is None:
         raise ReconcileError(f"no customer with account number {account_no}")
+    if customer.status == "merged":
+        survivor = survivor_of(session, customer.id)
+        into = f"{survivor.account_no}: apply it to that one" if survivor is not None else "another customer"
+        raise ReconcileError(f"{customer.account_no} was merged into {into}")
     return customer
 
 

@@ -165,4 +165,4 @@ def customer_entries(session: Session, account_no: str, limit: int | None = None
                 reversed_by=reversed_by,
             )
         )
-    return lines[-limit:] if limit else lines
+    return lines[-limit:] if limit is not None else lines

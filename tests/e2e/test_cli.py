@@ -116,6 +116,24 @@ def test_an_unknown_account_number_is_a_clear_error(cli) -> None:
     assert (result.code, result.err.strip()) == (1, "error: no customer with account number NOPE0001")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ledger", "reverse", "99999999999999999999", "--reason", "x"),
+        ("quarantine", "show", "0"),
+        ("reconcile", "apply", "99999999999999999999"),
+        ("ledger", "entries", "KAGB00001", "--limit", "0"),
+        ("ledger", "entries", "KAGB00001", "--limit", "-1"),
+    ],
+)
+def test_a_number_no_row_can_have_is_a_usage_error_not_a_traceback(cli, args: tuple[str, ...]) -> None:
+    cli("demo")
+    result = cli(*args)
+    assert result.code == 2
+    assert "Traceback" not in result.err
+    assert "Invalid value" in result.err
+
+
 def test_check_config_passes_on_the_example_and_lists_every_problem_otherwise(
     cli, isolated_cwd: Path
 ) -> None:

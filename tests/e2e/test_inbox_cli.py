@@ -8,12 +8,16 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from connector.bootstrap import build_container
+from connector.settings import load_settings
+from connector.sync.leases import lease
 from tests.conftest import REPO, copy_example_config
 from tests.e2e.conftest import Result
 
@@ -125,6 +129,27 @@ def test_the_inbox_archives_imported_files_by_content_hash_and_skips_the_same_by
     assert list((inbox / "archive").iterdir()) == archived
     assert not (inbox / "march-again.xml").exists()
     assert ledger_state(workspace) == state
+
+
+def test_a_watched_inbox_whose_pass_another_process_holds_says_so_on_stderr_not_in_its_json_lines(
+    cli: Cli, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = workspace / "inbox"
+    inbox.mkdir()
+    container = build_container(load_settings(), logging=False)
+
+    def interrupted(_: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", interrupted)  # one pass, then Ctrl-C
+    try:
+        with lease(container.sessions, f"inbox {inbox.resolve()}", wait=False):
+            watched = cli("inbox", "--folder", str(inbox), "--watch", "--json")
+    finally:
+        container.close()
+
+    assert (watched.code, watched.out) == (0, "")
+    assert "the next pass waits" in watched.err
 
 
 def test_the_inbox_sets_an_unreadable_file_aside_with_the_reason_and_leaves_files_being_written(

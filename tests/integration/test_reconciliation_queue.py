@@ -23,6 +23,7 @@ from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
 from connector.ledger.models import Customer, JournalEntry
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, open_invoices, write
+from tests.integration.test_master import master
 from tests.integration.test_same_receipt import line, owes, payment
 
 ON = date(2026, 3, 20)
@@ -112,6 +113,21 @@ def test_a_receipt_resent_with_other_text_stays_rejected_with_the_persons_note(
         item = session.get_one(ReconciliationItem, item_id)
         assert (item.status, item.note, item.resolved_by) == ("rejected", "bank interest", "finance")
     assert_ledger_verifies(container)
+
+
+def test_applying_a_receipt_to_a_customer_merged_away_names_the_one_it_went_into(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    import_file(
+        container, write(tmp_path / "a.jsonl", line("B-1", "50.00", "2026-03-10", payer="Somebody")), PARSERS
+    )
+    [(item_id, _, _)] = items(container)
+    with master(container) as m:
+        m.merge(acme, qinghe, "same company")
+
+    with pytest.raises(ReconcileError, match=f"{qinghe} was merged into {acme}: apply it to that one"):
+        apply(container, item_id, qinghe)
 
 
 def test_a_receipt_a_person_applies_pays_the_invoice_its_reference_names_before_older_ones(
