@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -504,6 +505,30 @@ def test_a_yonyou_workbook_with_title_rows(shipped: MappingSet) -> None:
     assert receipts["0000000035"].date == dt.date(2026, 3, 6)  # a text cell
     (bad,) = _problems(found)
     assert bad.reason == "amount (金额): not an amount: '壹万元整'"
+
+
+@pytest.mark.parametrize("source", ["quickbooks_online.payments", "quickbooks_online.invoices"])
+def test_quickbooks_dates_written_with_a_two_digit_year_are_read(
+    shipped: MappingSet, tmp_path: Path, source: str
+) -> None:
+    original = FIXTURES / FORMATS[source]
+    path = tmp_path / original.name
+    if original.suffix == ".xlsx":
+        book = openpyxl.load_workbook(original)
+        for row in book.active.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, dt.datetime):
+                    cell.value = cell.value.strftime("%m/%d/%y")
+        book.save(path)
+    else:
+        text = original.read_text(encoding="utf-8-sig")
+        path.write_text(re.sub(r"\b(\d\d)/(\d\d)/20(\d\d)\b", r"\1/\2/\3", text), encoding="utf-8")
+    short = [item for item in _parser(shipped, source).parse(path, path.name) if isinstance(item, Document)]
+    full = [
+        item for item in _parser(shipped, source).parse(original, original.name) if isinstance(item, Document)
+    ]
+    assert short
+    assert [item.date for item in short] == [item.date for item in full]
 
 
 @pytest.mark.parametrize("source", sorted(FORMATS))
