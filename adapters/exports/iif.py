@@ -19,6 +19,10 @@ External id: `TRNSID` when present. Without it, `iif-` and the first 20 hex digi
 the transaction type, ISO date, name, DOCNUM and each line's account and amount (in file order, joined
 with U+001F); a transaction identical in all of those repeated within one file gets `#2`, `#3` ….
 
+A transaction QuickBooks voided is exported again with every amount 0 (its memo "VOID: …"): it withdraws
+the document of its TRNSID (`withdrawn`, `reverses` = that id, its own id `TRNSID:withdrawn`); without
+a TRNSID it is a `Problem`, as what it voids cannot be named.
+
 An unbalanced block, an unreadable amount or date, a type other than the three above, or lines out of
 place (SPL outside a transaction, a missing ENDTRNS) become a `Problem` naming the lines; the rest of
 the file goes on. List records (customers, accounts …) are not documents and are passed over.
@@ -168,6 +172,8 @@ class _Reader:
         if kind is None:
             raise _BlockError(f"transaction type {kind_name!r} is not read (only {', '.join(KINDS)})")
         amounts = [_amount(line) for line in lines]
+        if not any(amounts):
+            return self._void(kind, kind_name, lines, origin)
         if sum(amounts) != 0:
             raise _BlockError(f"unbalanced: the amounts sum to {sum(amounts)}, not 0")
         if amounts[0] * _SIGN[kind] <= 0:
@@ -191,6 +197,29 @@ class _Reader:
             number=trns.get("DOCNUM", "").strip() or None,
             due_date=_date(due, "DUEDATE") if due else None,
             references=tuple(dict.fromkeys(memo for memo in memos if memo)),
+        )
+
+    def _void(self, kind: DocumentKind, kind_name: str, lines: list[_Line], origin: Origin) -> Document:
+        """A transaction voided in QuickBooks (exported again with every amount 0): it withdraws the one
+        of its TRNSID. Without one, what it voids cannot be named."""
+        trns = lines[0].values
+        own = trns.get("TRNSID", "").strip()
+        if not own:
+            raise _BlockError(
+                f"a voided {kind_name} (every amount 0) without a TRNSID: the transaction it voids cannot "
+                "be told; reverse that one by hand (`connector ledger reverse ENTRY --reason void`)"
+            )
+        return Document(
+            kind=kind,
+            source=FORMAT,
+            external_id=f"{own}:withdrawn",
+            date=_date(trns.get("DATE", ""), "DATE"),
+            amount=Money(0, self._currency(trns.get("CURRENCY"))),
+            origin=origin,
+            party=Party(name=trns.get("NAME", "").strip() or None),
+            number=trns.get("DOCNUM", "").strip() or None,
+            reverses=own,
+            withdrawn=True,
         )
 
     def _currency(self, value: str | None) -> str:

@@ -18,6 +18,7 @@ from unittest.mock import ANY
 import pytest
 from sqlalchemy import func, select
 
+from adapters.exports.iif import IifParser
 from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
 from connector.credit.aging import open_items
@@ -398,6 +399,34 @@ def test_a_bank_returning_a_receipt_reverses_it_and_the_customer_owes_again(
         "reversal",
     )
     assert reason == "a returned receipt of 99.00 CNY whose receipt was never imported"
+    assert_ledger_verifies(container)
+
+
+def test_an_invoice_quickbooks_desktop_voided_since_is_reversed_and_stays_so(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    qinghe = customers["qinghe"]
+    block = (
+        "!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
+        "!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n!ENDTRNS\n"
+        "TRNS\t101\tINVOICE\t03/05/26\tAccounts Receivable\t杭州青禾科技\t{amount}\t7\t{memo}\n"
+        "SPL\t102\tINVOICE\t03/05/26\tSales\t杭州青禾科技\t-{amount}\t7\t{memo}\n"
+        "ENDTRNS\n"
+    )
+    parsers = [IifParser(currency="CNY")]
+    issued, voided = tmp_path / "issued.iif", tmp_path / "voided.iif"
+    issued.write_text(block.format(amount="1500.00", memo="March"), encoding="utf-8")
+    voided.write_text(
+        block.format(amount="0.00", memo="VOID: March").replace("-0.00", "0.00"), encoding="utf-8"
+    )
+    assert import_file(container, issued, parsers).counts["invoices_posted"] == 1
+    assert receivable(container, qinghe) == Money.of("1500.00", "CNY")
+
+    assert import_file(container, voided, parsers).counts["reversed"] == 1
+
+    assert receivable(container, qinghe) == Money.zero("CNY")
+    assert import_file(container, issued, parsers, again=True).counts["unchanged"] == 1
+    assert receivable(container, qinghe) == Money.zero("CNY")
     assert_ledger_verifies(container)
 
 

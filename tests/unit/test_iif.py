@@ -100,6 +100,28 @@ def test_without_trnsid_the_id_is_a_stable_digest_numbered_when_a_transaction_re
     assert [doc.external_id for doc in _documents(_parse(path))] == [first.external_id, second.external_id]
 
 
+def test_a_voided_transaction_withdraws_the_one_of_its_trnsid_and_without_one_is_a_problem(
+    tmp_path: Path,
+) -> None:
+    voided = (
+        "TRNS\t101\tINVOICE\t03/05/26\tAccounts Receivable\tBlue Sky Cafe\t0.00\t7\tVOID: March\n"
+        "SPL\t102\tINVOICE\t03/05/26\tSales\tBlue Sky Cafe\t0.00\t7\tVOID: March\n"
+        "ENDTRNS\n"
+    )
+    unnamed = voided.replace("\t101\t", "\t\t")
+    found = _parse(_iif(tmp_path, COLUMNS + voided + unnamed), currency="USD")
+    (void,) = _documents(found)
+    assert (void.external_id, void.reverses, void.withdrawn, void.kind) == (
+        "101:withdrawn",
+        "101",
+        True,
+        "invoice",
+    )
+    assert void.amount == Money(0, "USD")
+    (problem,) = _problems(found)
+    assert "a voided INVOICE (every amount 0) without a TRNSID" in problem.reason
+
+
 def test_a_missing_endtrns_and_a_stray_split_are_problems(tmp_path: Path) -> None:
     stray = "SPL\t\tPAYMENT\t03/05/26\tAccounts Receivable\tX\t-1.00\t\t\n"
     unfinished = PAYMENT.removesuffix("ENDTRNS\n")
