@@ -113,7 +113,7 @@ class DocumentPoster:
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
-        stored = self._stored(documents)
+        stored = stored_records(self.session, documents)
         work: list[Work] = []
         corrections: list[Work] = []
         in_batch: dict[tuple[str, str], str] = {}
@@ -123,7 +123,7 @@ class DocumentPoster:
                 document = scoped
             prints = fingerprints(document)
             if document.alias is not None:
-                keyed, under_alias = _by_alias(document, stored, prints)
+                keyed, under_alias = by_alias(document, stored, prints)
                 if under_alias:
                     counts["unchanged"] += 1  # imported before under its other id
                     self.seen.unchanged.add(SeenInFile.key(document))
@@ -266,35 +266,6 @@ class DocumentPoster:
         ):
             return f"the same document appears again in the file with other content (row {known.row})"
         return None
-
-    def _stored(self, documents: Sequence[Document]) -> dict[tuple[str, str], Stored]:
-        """What was recorded of the batch's documents imported before, by (source, external id)."""
-        found: dict[tuple[str, str], Stored] = {}
-        by_source: dict[str, set[str]] = {}
-        for document in documents:
-            ids = by_source.setdefault(document.source, set())
-            ids.add(document.external_id)
-            if document.alias is not None:
-                ids.add(document.alias)
-            if document.kind == "bank_line" and document.account is not None:
-                ids.add(on_account(document.external_id, document.account))
-        for source, external_ids in by_source.items():
-            where = "source = {p}"
-            for row_id, external_id, stored, file_id, row, status, bank_account, *money in rows_in(
-                self.session,
-                "id, external_id, fingerprint, file_id, row, status, bank_account, currency, amount_minor, "
-                "document_date",
-                DOCUMENTS.name,
-                "external_id",
-                external_ids,
-                where,
-                source,
-            ):
-                currency, minor, on = money
-                found[(source, external_id)] = Stored(
-                    row_id, stored, file_id, row, status, bank_account, (currency, minor, row_date(on))
-                )
-        return found
 
     # --- changed documents and reversals -----------------------------------------------------------
 
@@ -699,7 +670,37 @@ def _of_its_account(
     return dataclasses.replace(document, external_id=on_account(document.external_id, document.account))
 
 
-def _by_alias(
+def stored_records(session: Session, documents: Sequence[Document]) -> dict[tuple[str, str], Stored]:
+    """What was recorded of the batch's documents imported before, by (source, external id)."""
+    found: dict[tuple[str, str], Stored] = {}
+    by_source: dict[str, set[str]] = {}
+    for document in documents:
+        ids = by_source.setdefault(document.source, set())
+        ids.add(document.external_id)
+        if document.alias is not None:
+            ids.add(document.alias)
+        if document.kind == "bank_line" and document.account is not None:
+            ids.add(on_account(document.external_id, document.account))
+    for source, external_ids in by_source.items():
+        where = "source = {p}"
+        for row_id, external_id, stored, file_id, row, status, bank_account, *money in rows_in(
+            session,
+            "id, external_id, fingerprint, file_id, row, status, bank_account, currency, amount_minor, "
+            "document_date",
+            DOCUMENTS.name,
+            "external_id",
+            external_ids,
+            where,
+            source,
+        ):
+            currency, minor, on = money
+            found[(source, external_id)] = Stored(
+                row_id, stored, file_id, row, status, bank_account, (currency, minor, row_date(on))
+            )
+    return found
+
+
+def by_alias(
     document: Document, stored: Mapping[tuple[str, str], Stored], prints: Sequence[str]
 ) -> tuple[Document, bool]:
     """A document with an `alias` (a bank line whose id the bank may re-issue): whether it was imported

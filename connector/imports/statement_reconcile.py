@@ -27,10 +27,12 @@ from connector.documents import (
     Problem,
     Statement,
     compact_account,
+    fingerprints,
     on_account,
 )
 from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.post import by_alias, stored_records
 from connector.imports.rules import Accounts
 from connector.imports.statement_check import (
     BankEntry,
@@ -355,12 +357,14 @@ def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[s
     its account when a line of another account held its own (`on_account`), never that other line's."""
     by_source: dict[str, set[str]] = {}
     scoped: dict[tuple[str, str], tuple[str, str | None]] = {}  # (source, id looked up) → (line id, account)
+    recorded_as = _recorded_ids(session, lines)
     for line in lines:
-        by_source.setdefault(line.source, set()).add(line.external_id)
+        held = recorded_as.get((line.source, line.external_id), line.external_id)
+        by_source.setdefault(line.source, set()).add(held)
         account = compact_account(line.account)
-        scoped[(line.source, line.external_id)] = (line.external_id, account)
+        scoped[(line.source, held)] = (line.external_id, account)
         if line.account is not None:
-            own = on_account(line.external_id, line.account)
+            own = on_account(held, line.account)
             by_source[line.source].add(own)
             scoped[(line.source, own)] = (line.external_id, account)
     found: dict[tuple[str, str], ImportRecord] = {}
@@ -396,6 +400,22 @@ def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[s
                     continue  # another account's line
                 if line_id != external_id or (source, line_id) not in found:
                     found[(source, line_id)] = ImportRecord(status, entry, note)
+    return found
+
+
+def _recorded_ids(session: Session, lines: Sequence[Document]) -> dict[tuple[str, str], str]:
+    """The id each line with an `alias` (an OFX line whose FITID the bank may re-issue) was imported
+    under, as the import tells it (`post.by_alias`): its own, or its alias."""
+    aliased_lines = [line for line in lines if line.alias is not None]
+    if not aliased_lines:
+        return {}
+    stored = stored_records(session, aliased_lines)
+    found: dict[tuple[str, str], str] = {}
+    for line in aliased_lines:
+        keyed, under_alias = by_alias(line, stored, fingerprints(line))
+        found[(line.source, line.external_id)] = (
+            (line.alias or keyed.external_id) if under_alias else keyed.external_id
+        )
     return found
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
+from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.documents import Document, DocumentParser
@@ -22,10 +23,12 @@ from connector.imports.statement_check import Period
 from connector.imports.statement_reconcile import FileReconciliation, reconcile_file
 from connector.ledger.customers import NewCustomer
 from connector.ledger.entries import EntryDraft, Line, Voucher
+from connector.ledger.models import Posting
 from connector.ledger.posting import Ledger
 from connector.money import Money
 from connector.sync.runs import quarantine
 from tests.conftest import REPO
+from tests.integration.test_imports import ofx
 
 STATEMENTS = REPO / "tests" / "fixtures" / "statements"
 CAMT = STATEMENTS / "camt053_v02_two_statements.xml"
@@ -339,6 +342,32 @@ def test_a_banks_export_of_lines_states_no_balances_and_reconciles_once_imported
     assert {m.reason for m in report.missing_lines} == {"money out: not a receivable, not posted"}
     assert report.balances.self_check is None
     assert report.reconciles
+
+
+def test_lines_whose_fitid_the_bank_reissued_match_each_the_entry_it_posted_in_any_order(
+    container: Container, tmp_path: Path
+) -> None:
+    lines = [("1", "20260302", "500.00"), ("1", "20260303", "700.00")]
+    first, again = tmp_path / "s1.ofx", tmp_path / "s2.ofx"
+    first.write_text(ofx(*lines), encoding="utf-8")
+    again.write_text(ofx(*reversed(lines)), encoding="utf-8")
+    import_file(container, first, [OfxParser()])
+    assert import_file(container, again, [OfxParser()]).counts["unchanged"] == 2
+
+    (statement,) = reconcile(container, again, OfxParser()).statements
+
+    with unit_of_work(container.sessions) as session:
+        amounts = {
+            entry_id: amount
+            for entry_id, amount in session.execute(
+                select(Posting.entry_id, Posting.amount_minor).where(Posting.account_code == "1002")
+            )
+        }
+    assert sorted((m.line.amount.minor, amounts[m.entry.entry_id]) for m in statement.matched) == [
+        (50000, 50000),
+        (70000, 70000),
+    ]
+    assert (statement.missing_lines, statement.missing_entries) == ((), ())
 
 
 def test_a_receipt_a_person_rejected_is_matched_as_rejected_not_as_waiting(container: Container) -> None:
