@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from connector.cli.context import ROW_NUMBER, err, one_of, out, state
-from connector.cli.output import dumps
+from connector.cli.output import dumps, iso_time, money_json
 from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.db import unit_of_work
 from connector.errors import ConnectorError, FileFormatError
@@ -126,7 +126,7 @@ def list_queue(
             {
                 "id": i.id,
                 "document": f"{i.source} {i.external_id}",
-                "amount": str(i.amount),
+                "amount": money_json(i.amount),
                 "date": i.document_date.isoformat(),
                 "status": i.status,
                 "payer": i.payer.as_json(),
@@ -134,6 +134,11 @@ def list_queue(
                 "row": i.row,
                 "candidates": i.candidates,
                 "why": i.why,
+                "customer": i.customer,
+                "entry_id": i.entry_id,
+                "resolved_by": i.resolved_by,
+                "resolved_at": iso_time(i.resolved_at),
+                "note": i.note,
             }
             for i in items
         ]

@@ -56,8 +56,8 @@ def list_records(
     with unit_of_work(state(ctx).container().sessions) as session:
         entries = quarantine.list_records(session, status=status, source=source, job=job, limit=limit)
         total = quarantine.count_records(session, status=status, source=source, job=job)
-    if as_json:
-        out.print(dumps([_row(entry) for entry in entries]), markup=False)
+    if as_json:  # the total says whether --limit left records out
+        out.print(dumps({"total": total, "records": [_row(entry) for entry in entries]}), markup=False)
         return
     for e in entries:
         created = f"{e.created_at:%Y-%m-%d %H:%M}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -49,14 +49,20 @@ class QueueItem:
     payer: Payer
     file: str | None  # the receipt's voucher: file and row
     row: int | None
+    customer: str | None = None  # a decided item's: the account number it was applied to
+    entry_id: int | None = None  # its application entry
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    note: str = ""  # a rejection's why
 
 
 def queue(session: Session, cipher: FieldCipher, status: str = "open") -> list[QueueItem]:
     """The items in `status`, oldest first, each with who paid it (decrypted) and its file and row."""
     rows = session.execute(
-        select(ReconciliationItem, ImportedDocument, ImportedFile.name)
+        select(ReconciliationItem, ImportedDocument, ImportedFile.name, Customer.account_no)
         .join(ImportedDocument, ImportedDocument.id == ReconciliationItem.document_id)
         .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
+        .outerjoin(Customer, Customer.id == ReconciliationItem.customer_id)
         .where(ReconciliationItem.status == status)
         .order_by(ReconciliationItem.id)
     )
@@ -73,8 +79,13 @@ def queue(session: Session, cipher: FieldCipher, status: str = "open") -> list[Q
             Payer.unseal(cipher, item.payer_enc),
             file_name,
             document.row,
+            account_no,
+            item.entry_id,
+            item.resolved_by,
+            item.resolved_at,
+            item.note,
         )
-        for item, document, file_name in rows
+        for item, document, file_name, account_no in rows
     ]
 
 

@@ -50,8 +50,17 @@ def test_a_statement_imports_once_its_unknown_payers_wait_and_a_person_applies_o
     )
     rejected = cli("reconcile", "reject", str(waiting[0]["id"]), "--note", "bank interest")
     assert rejected.out.strip() == f"item #{waiting[0]['id']}: rejected"
-    decided = json.loads(cli("reconcile", "list", "--status", "rejected", "--json").out)
-    assert {item["id"]: item["why"] for item in decided}[waiting[0]["id"]] == "bank interest"
+    decided = {
+        item["id"]: item
+        for item in json.loads(cli("reconcile", "list", "--status", "rejected", "--json").out)
+    }
+    rejection = decided[waiting[0]["id"]]
+    assert (rejection["why"], rejection["note"], rejection["resolved_by"]) == (
+        "bank interest",
+        "bank interest",
+        "cli",
+    )
+    assert rejection["resolved_at"] is not None
     unknown = cli("reconcile", "list", "--status", "all")
     assert unknown.code == 2
     assert "'all' is not one of open, applied, rejected" in unknown.err
@@ -70,7 +79,11 @@ def test_a_waiting_receipt_shows_who_paid_it_and_where_it_came_from_kept_encrypt
         "bank_account": "AT611904300234573201",
         "references": ["INV-7002", "E2E-INV-7002"],
     }
-    assert (beta["file"], beta["amount"]) == ("statement.xml", "450.00 EUR")
+    assert (beta["file"], beta["amount"]) == (
+        "statement.xml",
+        {"amount": "450.00", "currency": "EUR", "minor": 45000},
+    )
+    assert (beta["customer"], beta["entry_id"], beta["resolved_by"]) == (None, None, None)
     listed = cli("reconcile", "list").out
     assert 'paid by Beta Bau KG from AT611904300234573201 ref "INV-7002"; "E2E-INV-7002"' in listed
     stored = b"".join(path.read_bytes() for path in workspace.glob("connector.db*"))
@@ -164,12 +177,17 @@ def test_applying_a_receipt_to_a_customer_of_another_currency_says_where_the_cre
             )
     finally:
         container.close()
-    euro = next(i for i in json.loads(cli("reconcile", "list", "--json").out) if i["amount"].endswith("EUR"))
+    euro = next(
+        i for i in json.loads(cli("reconcile", "list", "--json").out) if i["amount"]["currency"] == "EUR"
+    )
 
     applied = cli("reconcile", "apply", str(euro["id"]), "--customer", account_no)
 
     assert applied.code == 0, applied.err
     assert f"note: the receipt is in EUR and {account_no}'s figures in CNY" in applied.out
+    decided = {i["id"]: i for i in json.loads(cli("reconcile", "list", "--status", "applied", "--json").out)}
+    assert decided[euro["id"]]["customer"] == account_no
+    assert decided[euro["id"]]["entry_id"] is not None
 
 
 def test_status_shows_a_failed_files_name_with_brackets_as_it_is(cli: Cli, workspace: Path) -> None:

@@ -49,7 +49,12 @@ def workspace(isolated_cwd: Path, cli: Cli) -> Path:
 def open_records(cli: Cli) -> dict[str, dict[str, object]]:
     listed = cli("quarantine", "list", "--json")
     assert listed.code == 0, listed.err
-    return {row["ref"]: row for row in json.loads(listed.out)}
+    return {row["ref"]: row for row in json.loads(listed.out)["records"]}
+
+
+def test_list_as_json_says_how_many_records_there_are_beyond_its_limit(cli: Cli, workspace: Path) -> None:
+    listed = json.loads(cli("quarantine", "list", "--limit", "1", "--json").out)
+    assert (listed["total"], len(listed["records"])) == (3, 1)
 
 
 def test_list_says_where_and_why_without_the_raw_input_and_show_gives_the_input(
@@ -119,7 +124,7 @@ def test_retry_after_the_customer_exists_posts_the_invoice_and_keeps_what_still_
         "contacts.csv row 3": 2,
         "invoices.csv:3": 2,
     }
-    [posted] = json.loads(cli("quarantine", "list", "--status", "resolved", "--json").out)
+    [posted] = json.loads(cli("quarantine", "list", "--status", "resolved", "--json").out)["records"]
     assert (posted["ref"], posted["resolved_by"]) == ("invoices.csv:4", "retry")
     assert posted["resolution"].startswith("went through on retry (run ")
     assert cli("ledger", "verify").code == 0
