@@ -116,19 +116,21 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     name: str | None = None,
     accept_changes_at: Collection[int | None] = (),
+    before_rollback: Callable[[Session, int], None] | None = None,
 ) -> FileResult:
     """Import one file; `progress` is told how many items each batch read.
 
     A file whose bytes were imported before is skipped, unless `again` (a quarantine retry): then its
     documents already posted are unchanged and, with `rows` (those of its open quarantined records), only
-    those rows are tried once more: a row posted before (whatever a later file made of its document
-    since) or one a person resolved stays as it is. `stored_path` is where the bytes will be kept (the
-    inbox's archive), by default `path` itself; `digest` is the file's `file_hash` when the caller has
-    it already; `name` what the file is called in records and vouchers, by default its own name (a
-    retry of an archived copy keeps the name it came with); `accept_changes_at` the rows whose documents,
-    changed since their import, are reversed and reposted whatever the policy (a person accepted them).
-    Imports run one at a time (the `imports` lease): a receipt's two records pair only if the second
-    is imported once the first is in.
+    those rows are tried once more: a row posted before (whatever a later file made of its document since)
+    or one a person resolved stays as it is. `stored_path` is where the bytes will be kept (the inbox's
+    archive), by default `path` itself; `digest` is the file's `file_hash` when the caller has it already;
+    `name` what the file is called in records and vouchers, by default its own name (a retry of an
+    archived copy keeps the name it came with); `accept_changes_at` the rows whose documents, changed
+    since their import, are reversed and reposted whatever the policy (a person accepted them);
+    `before_rollback`, with `dry_run`, is called with the session and the run's id once everything is
+    done, before it is undone (to see what it would have done). Imports run one at a time (the `imports`
+    lease): a receipt's two records pair only if the second is imported once the first is in.
     """
     name = name or file_name(path)
     if format != "auto" and format not in {parser.format for parser in parsers}:
@@ -154,7 +156,7 @@ def import_file(
         if dry_run:
             # Compared with what this file posted before (a retry's dry run): the rollback undoes the rest.
             known_as = earlier.id if earlier is not None else None
-            return _dry_run(container, scope, path, name, parser, progress, known_as)
+            return _dry_run(container, scope, path, name, parser, progress, known_as, before_rollback)
         with unit_of_work(container.sessions) as session:
             file_id, run_id = _register(session, name, stored_path or path, digest, parser.format, earlier)
         result = FileResult(name, parser.format, "imported", notes=scope.notes)
@@ -193,6 +195,7 @@ def _dry_run(
     parser: DocumentParser,
     progress: Callable[[int], None] | None,
     file_id: int | None,
+    before_rollback: Callable[[Session, int], None] | None,
 ) -> FileResult:
     result = FileResult(name, parser.format, "dry-run", notes=scope.notes)
     session = container.sessions()
@@ -204,6 +207,9 @@ def _dry_run(
             result.counts += _import_batch(container, scope, session, known, batch, file_id, run)
 
         _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
+        if before_rollback is not None:
+            session.flush()
+            before_rollback(session, run.id)
     except FileFormatError as exc:
         result.status, result.reason = "failed", str(exc)
     finally:

@@ -218,6 +218,12 @@ def _retry_file(
         return failed
     with unit_of_work(container.sessions) as session:
         before = _snapshot(session, container.cipher, file_id)
+    would: tuple[list[int], list[int]] = ([], [])
+
+    def would_settle(session: Session, run_id: int) -> None:
+        nonlocal would
+        would = _settle_file(session, container.cipher, file_id, run_id, before)
+
     result = import_file(
         container,
         path,
@@ -229,13 +235,14 @@ def _retry_file(
         stored_path=path,
         name=name,  # what it was called when it came: its archived copy is named by its hash
         accept_changes_at=[before.rows_of[i] for i in ids if i in before.rows_of] if accept_changes else (),
+        before_rollback=would_settle if dry_run else None,
     )
     failed.counts = result.counts
     if result.status not in ("imported", "dry-run"):
         failed.message = f"the import failed ({result.reason}); nothing was resolved"
         return failed
     if dry_run:
-        return RetryOutcome(failed.subject, ids, "dry-run", counts=result.counts)
+        return RetryOutcome(failed.subject, ids, "dry-run", "", None, *would, result.counts)
     with unit_of_work(container.sessions) as session:
         run_id = session.get_one(ImportedFile, file_id).run_id  # the retry's run
         resolved, still_open = _settle_file(session, container.cipher, file_id, run_id, before)

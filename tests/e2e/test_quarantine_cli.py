@@ -112,6 +112,7 @@ def test_retry_after_the_customer_exists_posts_the_invoice_and_keeps_what_still_
     preview = cli("quarantine", "retry", "--all", "--dry-run")
     assert preview.code == 0, preview.err
     assert "zoho.Contacts (1 record(s)): dry run: 0 would go through, 1 would fail again" in preview.out
+    assert "invoices.csv (imported file #1): dry run: 1 would go through, 1 would fail again" in preview.out
     assert open_records(cli) == before
 
     retried = cli("quarantine", "retry", "--all")
