@@ -11,7 +11,9 @@ rows (none of its lines is posted). A line on a customers' receivable account
 * its debit: an invoice (the receivable grows);
 * its credit: a receipt when the voucher moves money into a `bank` account (1001/1002 by default: the
   customer paid), else a credit note (a sales return, a discount, a write-off). A receipt names that
-  bank line's account code as its deposit account.
+  bank line's account code as its deposit account. A voucher crediting one receivable with more than
+  the money it banks (a bank's charge, a cash discount on another line) gives a receipt of the money
+  banked and a credit note of the rest (`#n.kept`): the bank line of the statement then pairs with it.
 
 Debits and credits are in the books' currency (the mapping's `default_currency`), as these exports
 write them: a voucher balances in it. A line in another currency gives its own amount in
@@ -32,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -157,6 +159,10 @@ class VoucherExport(ExportFile):
             key=lambda e: (_party_key(e.values), e.account, e.net < 0, abs(e.net), e.row.number),
         )
         named = {_party_key(e.values) for e in entries if _party_key(e.values) != ("", "", "")}
+        credits = [e for e in receivable if e.net < 0]
+        # One receivable settled by less money than it is credited: the rest was kept back (a bank's charge,
+        # a cash discount 现金折扣), never money that reached the bank.
+        kept_back = -credits[0].books_net - money_in if money_in > 0 and len(credits) == 1 else 0
         for rank, entry in enumerate(receivable, start=1):  # its place by content: rows may come reordered
             if entry.net > 0 and money_in < 0:
                 yield Problem(
@@ -170,7 +176,7 @@ class VoucherExport(ExportFile):
             if _party_key(values) == ("", "", "") and len(named) == 1:  # the customer on another line
                 values = {**values, **dict(zip(PARTY_TARGETS, next(iter(named)), strict=True))}
             said = tuple(dict.fromkeys(text for target in references if (text := _text(values.get(target)))))
-            yield Document(
+            document = Document(
                 kind=kind,
                 source=self.format,
                 external_id=f"{label}#{rank}",
@@ -187,6 +193,17 @@ class VoucherExport(ExportFile):
                 references=said,
                 account=self._deposited(entries, entry) if kind == "payment" else None,
             )
+            if kind == "payment" and kept_back > 0 and entry.net == entry.books_net:
+                yield replace(document, amount=Money(-entry.net - kept_back, entry.currency))
+                yield replace(
+                    document,
+                    kind="credit_note",
+                    external_id=f"{label}#{rank}.kept",
+                    amount=Money(kept_back, entry.currency),
+                    account=None,
+                )
+                continue
+            yield document
 
     def _deposited(self, entries: Sequence[_Entry], receipt: _Entry) -> str | None:
         """The bank account a receipt went to: the bank line of its amount, else the largest."""

@@ -162,6 +162,27 @@ def test_a_voucher_exported_again_with_its_lines_in_another_order_gives_the_same
     assert [d[1] for d in before] == ["2026-03-收-6#1", "2026-03-收-6#2"]
 
 
+def test_a_receipt_banked_less_a_fee_is_a_payment_of_the_money_banked_and_a_credit_note_of_the_fee(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    lines = [
+        "2026/3/10,记,5,收款 INV-88,1002,,人民币,990.00,",
+        "2026/3/10,记,5,手续费,6603,,人民币,10.00,",
+        "2026/3/10,记,5,收款 INV-88,1122,C0001 上海星辰贸易有限公司,人民币,,1000.00",
+    ]
+    found = [
+        d
+        for d in parse(shipped, "export_kingdee_vouchers", write_vouchers(tmp_path, *lines))
+        if isinstance(d, Document)
+    ]
+    assert [(d.kind, d.external_id, d.amount) for d in found] == [
+        ("payment", "2026-03-记-5#1", Money.of("990.00", "CNY")),
+        ("credit_note", "2026-03-记-5#1.kept", Money.of("10.00", "CNY")),
+    ]
+    assert found[0].account == "1002"
+    assert found[1].party == found[0].party
+
+
 def test_a_voucher_export_without_an_optional_column_says_so_before_its_documents(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
