@@ -228,6 +228,7 @@ class MappedExport(ExportFile):
             references=draft.references,
             allocations=allocations,
             account=draft.account,
+            content_id=self.mapping.number_duplicates,
         )
 
 

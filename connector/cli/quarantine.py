@@ -122,7 +122,8 @@ def retry(
         bool,
         typer.Option(
             "--accept-changes",
-            help="Repost documents that changed since their import (reversing the old), whatever the policy.",
+            help="Repost documents that changed since their import (reversing the old), whatever the "
+            "policy; post those held as maybe exported again (they are other documents).",
         ),
     ] = False,
 ) -> None:

@@ -35,6 +35,7 @@ from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.decisions import decision_on, restore
 from connector.imports.known import KnownCustomers
+from connector.imports.lookalikes import Lookalikes
 from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
@@ -74,7 +75,11 @@ class SeenInFile:
 
     @staticmethod
     def key(document: Document) -> int:
-        return hash((document.source, document.external_id))
+        return SeenInFile.key_of(document.source, document.external_id)
+
+    @staticmethod
+    def key_of(source: str, external_id: str) -> int:
+        return hash((source, external_id))
 
 
 class DocumentPoster:
@@ -109,11 +114,14 @@ class DocumentPoster:
         self.ledger = Ledger(session)
         self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days, accounts)
         self.outcomes = Outcomes(session, cipher, file_id)
+        self.lookalikes = Lookalikes(session, file_id)
         self.seen = SeenInFile() if seen is None else seen
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
         stored = stored_records(self.session, documents)
+        self.lookalikes.prefetch(documents, stored)
+        batch_ids = {(document.source, document.external_id) for document in documents}
         work: list[Work] = []
         corrections: list[Work] = []
         in_batch: dict[tuple[str, str], str] = {}
@@ -147,6 +155,8 @@ class DocumentPoster:
                         self.seen.unchanged.add(SeenInFile.key(document))
                 continue
             repeated = self._repeated_in_file(known, document)
+            if repeated is None and known is None:
+                repeated = self._exported_again(document, batch_ids)
             if repeated is not None:
                 self._quarantine(document, repeated)
                 counts["quarantined"] += 1
@@ -196,6 +206,29 @@ class DocumentPoster:
         counts += self._settle(again)
         self.outcomes.write()
         return counts
+
+    def _exported_again(self, document: Document, batch_ids: set[tuple[str, str]]) -> str | None:
+        """Why a new document whose id is its content's digest is held: it may be one imported from an
+        earlier file, exported again with other text (`lookalikes`); None when it is not (or a person
+        accepted it)."""
+        if not document.content_id or document.origin.row in self.accept_changes_at:
+            return None
+        source = document.source
+
+        def came_again(external_id: str) -> bool:
+            return (source, external_id) in batch_ids or SeenInFile.key_of(
+                source, external_id
+            ) in self.seen.unchanged
+
+        lookalike = self.lookalikes.of(document, came_again)
+        if lookalike is None:
+            return None
+        return (
+            f"maybe {lookalike.describe(source)} exported again with other text (a customer renamed, a "
+            "payee's text changed): same date, amount and number. If it is, close this record (`connector "
+            'quarantine resolve ID --note "exported again"`); if it is another, post it with `connector '
+            "quarantine retry ID --accept-changes`"
+        )
 
     def _imported_since(self, held: ImportedDocument, document: Document) -> bool:
         """Whether a retried row's document was imported from a file that came after this one (unless a

@@ -254,7 +254,9 @@ class DocumentMapping(TabularExport):
     # A negative invoice, credit note or payment: a bad row (refuse), taken as positive (absolute), or for
     # an invoice a credit note of its amount (credit_note: a red invoice, 红字发票), else refused.
     negative_amounts: Literal["refuse", "absolute", "credit_note"] = "refuse"
-    number_duplicates: bool = False  # composite ids repeated within a file get #2, #3 … (bank lines)
+    # Composite ids (a digest of content): repeated within a file they get #2, #3 …; a new one like a
+    # document of an earlier file waits for a person (`connector.imports.lookalikes`).
+    number_duplicates: bool = False
 
     def column_headers(self) -> tuple[str, ...]:
         """The columns the fields read by name, in file order."""

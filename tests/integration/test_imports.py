@@ -751,6 +751,65 @@ def test_an_edited_voucher_whose_lines_change_rank_and_kind_is_reposted_as_chang
     assert_ledger_verifies(container)
 
 
+QBO_PAYMENTS = (
+    "Date,Transaction Type,Num,Customer,Memo/Description,Payment Method,Deposit To,Amount,Currency\n"
+)
+
+
+def qbo_payments(path: Path, *rows: tuple[str, str, str]) -> Path:
+    """A QuickBooks Online payments report of (customer, Num, amount) rows, all of 03/09/2026."""
+    lines = [
+        f'03/09/2026,Payment,{num},{customer},,Check,Undeposited Funds,"{amount}",USD'
+        for customer, num, amount in rows
+    ]
+    path.write_text(QBO_PAYMENTS + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def usd_banked(container: Container) -> Money:
+    with unit_of_work(container.sessions) as session:
+        balance = session.get(AccountBalance, (container.settings.ledger.chart.bank.code, "USD"))
+    return Money(balance.balance_minor if balance else 0, "USD")
+
+
+def test_a_payment_exported_again_after_its_customer_was_renamed_waits_for_a_person_never_posts_twice(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    first = qbo_payments(tmp_path / "march.csv", ("Globex Inc", "4009", "1,000.00"))
+    renamed = qbo_payments(tmp_path / "march-again.csv", ("Globex Incorporated", "4009", "1,000.00"))
+    import_file(container, first, parsers)
+
+    again = import_file(container, renamed, parsers)
+
+    assert again.counts["quarantined"] == 1
+    assert usd_banked(container) == Money.of("1000.00", "USD")
+    with unit_of_work(container.sessions) as session:
+        record = session.scalars(select(QuarantinedRecord)).one()
+    assert record.reason.startswith("maybe quickbooks_online.payments ")
+    assert "(march.csv row 2) exported again with other text" in record.reason
+    (accepted,) = retry(  # a person: another payment after all
+        container, [record.id], parsers=lambda: parsers, mappings=no_mapping_set, accept_changes=True
+    )
+    assert accepted.resolved == [record.id]
+    assert usd_banked(container) == Money.of("2000.00", "USD")
+    assert_ledger_verifies(container)
+
+
+def test_an_export_holding_a_payment_as_it_was_and_another_alike_posts_the_other(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    import_file(container, qbo_payments(tmp_path / "a.csv", ("Globex Inc", "", "500.00")), parsers)
+    both = qbo_payments(tmp_path / "b.csv", ("Initech LLC", "", "500.00"), ("Globex Inc", "", "500.00"))
+
+    result = import_file(container, both, parsers)
+
+    assert (result.counts["quarantined"], result.counts["unchanged"]) == (0, 1)
+    assert usd_banked(container) == Money.of("1000.00", "USD")
+    assert_ledger_verifies(container)
+
+
 def test_a_void_export_imported_before_the_one_it_voids_keeps_the_invoice_from_posting(
     container: Container, tmp_path: Path
 ) -> None:

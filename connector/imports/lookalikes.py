@@ -1,0 +1,104 @@
+"""A document whose id is a digest of its content, edited at its source, comes back under another id.
+
+Sources without ids of their own (a QuickBooks Online report, a Xero statement CSV) get composite ids
+(`Document.content_id`): a payment exported again after its customer was renamed, a statement line whose
+payee text the bank changed, is a new id for the same money. Posted as new, it would count twice. So a
+new document of such a source is held for a person when one of the same source, kind, date, currency,
+amount and number was imported from an earlier file and has not come again, as it was, in this one (an
+export holding both is two documents). The person resolves it (the same document, exported again) or
+retries it accepting it (`--accept-changes`: another document after all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.bulk import row_date, rows_in
+from connector.documents import Document
+from connector.imports.models import ImportedDocument, ImportedFile
+
+_HOLDING = ("posted", "unapplied", "linked", "changed")  # what stands in the ledger as that document
+_Key = tuple[str, str, date, str, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Lookalike:
+    """A document imported from an earlier file that a new one may be, exported again."""
+
+    external_id: str
+    file: str | None
+    row: int | None
+
+    def describe(self, source: str) -> str:
+        where = f" ({self.file}{f' row {self.row}' if self.row is not None else ''})" if self.file else ""
+        return f"{source} {self.external_id}{where}"
+
+
+class Lookalikes:
+    """The earlier documents a batch's new content-id documents may be, fetched once per batch."""
+
+    def __init__(self, session: Session, file_id: int | None) -> None:
+        self.session = session
+        self.file_id = file_id
+        self._found: dict[_Key, list[tuple[Lookalike, int]]] = {}
+        self._claimed: set[tuple[str, str]] = set()  # held against a new document of this file already
+
+    def prefetch(self, documents: Sequence[Document], known: Collection[tuple[str, str]]) -> None:
+        """Load the earlier documents that the batch's new content-id `documents` could be."""
+        self._found = {}
+        amounts: dict[str, set[int]] = {}
+        for document in documents:
+            if document.content_id and (document.source, document.external_id) not in known:
+                amounts.setdefault(document.source, set()).add(document.amount.minor)
+        files: set[int] = set()
+        for source, minors in amounts.items():
+            where = "source = {p} AND status IN ({p}, {p}, {p}, {p})"
+            for external_id, kind, on, currency, minor, number, file_id, row in rows_in(
+                self.session,
+                "external_id, kind, document_date, currency, amount_minor, number, file_id, row",
+                ImportedDocument.__tablename__,
+                "amount_minor",
+                minors,
+                where,
+                source,
+                *_HOLDING,
+                array_type="bigint",
+            ):
+                if file_id is None or file_id == self.file_id:
+                    continue  # not from an earlier file: this file's own, or no file's
+                key = (source, kind, row_date(on), currency, minor, number or "")
+                self._found.setdefault(key, []).append((Lookalike(external_id, None, row), file_id))
+                files.add(file_id)
+        if files:
+            names = dict(
+                self.session.execute(
+                    select(ImportedFile.id, ImportedFile.name).where(ImportedFile.id.in_(files))
+                ).all()
+            )
+            for group in self._found.values():
+                group[:] = [(Lookalike(f.external_id, names.get(i), f.row), i) for f, i in group]
+
+    def of(self, document: Document, came_again: Callable[[str], bool]) -> Lookalike | None:
+        """The earlier document that new `document` may be, exported again: one not `came_again` in this
+        file as it was, and not already another new document's lookalike."""
+        amount = document.amount
+        key = (
+            document.source,
+            document.kind,
+            document.date,
+            amount.currency,
+            amount.minor,
+            document.number or "",
+        )
+        for lookalike, _ in self._found.get(key, ()):
+            claim = (document.source, lookalike.external_id)
+            if claim in self._claimed or came_again(lookalike.external_id):
+                continue
+            self._claimed.add(claim)
+            return lookalike
+        return None
