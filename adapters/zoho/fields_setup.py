@@ -78,6 +78,8 @@ FIGURE_NEEDS: dict[str, FieldNeed] = {
     "available_credit": _money(),
     "credit_score": FieldNeed("double", places=2, integral=True),
     "credit_status": FieldNeed("picklist", picklist=("OK", "WATCH", "HOLD", "BLOCKED"), as_text=True),
+    "credit_status_reason": TEXT,
+    "other_currencies": TEXT,
     "payment_terms_days": FieldNeed("integer", integral=True),
     "last_payment_date": DATE,
     "last_payment_amount": _money(),

@@ -13,6 +13,8 @@ apply is `None` (no credit limit, no payment yet).
     last_payment_*    the latest receipt (`connector.credit.reads.receipts`), by posting date
     paid_trailing_12m receipts of the year ending on as_of (after the same day a year before)
     credit_score      `connector.credit.score`; credit_status: `connector.credit.rules`
+    credit_status_reason  the rule that set the status, with amounts and days (at most 255 characters)
+    other_currencies  what is owed in other currencies, "60,500.00 USD (500.00 overdue)"; None if nothing
 
 A customer merged into another counts in that one's figures: its invoices, receipts and credit.
 Score and status judge what is really unpaid: unapplied credit is first set against the oldest open
@@ -38,7 +40,7 @@ from connector.credit import reads
 from connector.credit.aging import ArLine, OpenItem, aging, settle, settle_fifo
 from connector.credit.rules import CreditPosition, CreditSettings, credit_status
 from connector.credit.score import credit_score
-from connector.money import exponent
+from connector.money import Money, exponent
 from connector.settings import ChartSettings
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,20 @@ def _chunk(
     }
 
 
+REASON_LENGTH = 255  # a CRM's single-line text field
+
+
+def _fitted(text: str) -> str:
+    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
+
+
+def _owed(position: CreditPosition) -> str:
+    """What a customer owes in a currency not its own, and how much of it is past due."""
+    owed = Money(position.balance_minor, position.currency)
+    late = sum(minor for _, minor in position.past_due)
+    return f"{owed} ({Money(late, position.currency).amount:,} overdue)" if late else str(owed)
+
+
 def _position_in(
     currency: str, lines: list[ArLine], advances_minor: int, terms: int, as_of: date
 ) -> CreditPosition:
@@ -223,6 +239,8 @@ def _credit(
         "available_credit": amount(limit - balance) if limit is not None else None,
         "credit_score": score,
         "credit_status": status,
+        "credit_status_reason": _fitted(reason),
+        "other_currencies": _fitted("; ".join(_owed(p) for p in owed_elsewhere if p.balance_minor)) or None,
         "payment_terms_days": row.payment_terms_days,
         "last_payment_date": last.posting_date if last else None,
         "last_payment_amount": amount(last.amount_minor) if last else None,

@@ -49,6 +49,8 @@ FIGURES: dict[str, str] = {
     "available_credit": "credit limit minus balance",
     "credit_score": "0–100, documented formula",
     "credit_status": "OK / WATCH / HOLD / BLOCKED",
+    "credit_status_reason": "why the credit status is what it is, with the amounts and days",
+    "other_currencies": "what is owed in currencies other than the customer's (left out of its amounts)",
     "payment_terms_days": "payment terms in days",
     "last_payment_date": "date of the last receipt",
     "last_payment_amount": "amount of the last receipt",

@@ -165,7 +165,7 @@ def test_setup_lists_the_missing_fields_then_apply_creates_them_and_a_second_run
 ) -> None:
     check = cli("zoho", "setup")
     assert check.code == 1, check.err
-    assert "Accounts: 1 of 17 field(s) in place, 16 missing" in check.out
+    assert "Accounts: 1 of 19 field(s) in place, 18 missing" in check.out
     (row,) = [line for line in check.out.splitlines() if "Outstanding_Balance" in line]
     assert [cell.strip() for cell in row.split("│")[1:-1]] == [
         "Accounts",
@@ -173,7 +173,7 @@ def test_setup_lists_the_missing_fields_then_apply_creates_them_and_a_second_run
         "Outstanding_Balance",
         "currency (2 decimals)",
     ]
-    assert "16 field(s) missing; `connector zoho setup --apply` creates them" in check.out
+    assert "18 field(s) missing; `connector zoho setup --apply` creates them" in check.out
     assert bare_org.sandbox.modules["Accounts"].get("Outstanding_Balance") is None
 
     applied = cli("zoho", "setup", "--apply")
@@ -191,7 +191,7 @@ def test_setup_lists_the_missing_fields_then_apply_creates_them_and_a_second_run
 
     again = cli("zoho", "setup")
     assert again.code == 0, again.err
-    assert "Accounts: 17 of 17 field(s) in place, 0 missing" in again.out
+    assert "Accounts: 19 of 19 field(s) in place, 0 missing" in again.out
 
 
 def test_a_field_with_a_type_that_cannot_hold_the_figure_is_reported_and_left_alone(

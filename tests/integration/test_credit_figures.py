@@ -153,6 +153,8 @@ def test_every_figure_of_a_customer_with_invoices_receipts_credits_and_reversals
         "available_credit": Decimal("4800.00"),
         "credit_score": 64,  # the score module's formula, worked in tests/unit/test_credit_score.py
         "credit_status": "WATCH",
+        "credit_status_reason": "2,700.00 CNY is 31+ days past due (oldest 51 days)",
+        "other_currencies": None,
         "payment_terms_days": 30,
         "last_payment_date": date(2026, 3, 15),  # R-4 bounced, R-5 is later than as_of
         "last_payment_amount": Decimal("600.00"),
@@ -290,6 +292,21 @@ def test_what_is_long_past_due_in_another_currency_still_sets_the_credit_status(
     assert (credit.figures["balance"], credit.figures["overdue"]) == (Decimal("100.00"), Decimal("0.00"))
     assert credit.figures["credit_status"] == "BLOCKED"
     assert credit.status_reason == "50,000.00 USD is 91+ days past due (more than 0 USD)"
+    assert credit.figures["credit_status_reason"] == credit.status_reason
+
+
+def test_what_is_owed_in_other_currencies_is_told_beside_the_amounts_with_what_of_it_is_overdue(
+    books: Books,
+) -> None:
+    customer_id, no = books.customer("Globex", "CNY", "50000", 30)
+    books.invoice("INV-X1", no, cny("100.00"), date(2026, 3, 20))
+    books.invoice("INV-X2", no, Money.of("60000.00", "USD"), date(2026, 3, 25))
+    books.invoice("INV-X3", no, Money.of("500.00", "USD"), date(2026, 2, 14))
+    books.invoice("INV-X4", no, Money.of("1000", "JPY"), date(2026, 3, 25))
+    figures = books.figures([customer_id])[customer_id]
+    assert figures["other_currencies"] == "1,000 JPY; 60,500.00 USD (500.00 overdue)"
+    assert (figures["balance"], figures["available_credit"]) == (Decimal("100.00"), Decimal("49900.00"))
+    assert (figures["credit_status"], figures["credit_status_reason"][:18]) == ("OK", "within every rule:")
 
 
 def test_the_figures_map_cleanly_through_the_shipped_zoho_accounts_map(books: Books) -> None:
