@@ -597,14 +597,18 @@ class DocumentPoster:
             document, customer = item.document, item.customer
             account_no = customer.account_no if customer is not None else None
             key = (self.known.ids[account_no] if account_no else 0, document.amount.currency)
-            if document.kind in ("invoice", "credit_note"):
+            if document.kind == "invoice":
                 if account_no is None:
                     continue  # quarantined in _post: an invoice needs its customer
-                make = rules.invoice_entry if document.kind == "invoice" else rules.credit_note_entry
-                item.draft = make(document, account_no, accounts, item.revision)
-                owed[key] = owed.get(key, 0) + (
-                    document.amount.minor if document.kind == "invoice" else -document.amount.minor
+                item.draft = rules.invoice_entry(document, account_no, accounts, item.revision)
+                owed[key] = owed.get(key, 0) + document.amount.minor
+            elif document.kind == "credit_note":
+                if account_no is None:
+                    continue  # as an invoice
+                item.draft = rules.credit_note_entry(
+                    document, account_no, owed.get(key, 0), accounts, item.revision
                 )
+                owed[key] = owed.get(key, 0) - document.amount.minor
             else:
                 item.draft = rules.receipt_entry(
                     document, account_no, owed.get(key, 0), accounts, item.revision

@@ -112,10 +112,14 @@ def invoice_entry(document: Document, customer: str, accounts: Accounts, revisio
     return _draft(document, revision, memo, lines, document.due_date)
 
 
-def credit_note_entry(document: Document, customer: str, accounts: Accounts, revision: int = 1) -> EntryDraft:
+def credit_note_entry(
+    document: Document, customer: str, owed_minor: int, accounts: Accounts, revision: int = 1
+) -> EntryDraft:
+    """A credit note for `customer` (who owed `owed_minor`): what it owes is settled, the rest is its
+    credit, as a receipt's (a credit note beyond the receivable is no negative receivable)."""
     amount = document.amount
     memo = f"credit note {document.number or document.external_id}"
-    lines = (Line.debit(accounts.revenue, amount), Line.credit(accounts.receivable, amount, customer))
+    lines = (Line.debit(accounts.revenue, amount), *settling(amount, owed_minor, customer, accounts))
     return _draft(document, revision, memo, lines)
 
 

@@ -480,6 +480,26 @@ def test_a_replacement_line_reverses_the_line_it_replaces_and_posts_its_own_amou
     assert_ledger_verifies(container)
 
 
+def test_a_credit_note_beyond_what_is_owed_leaves_its_rest_as_credit_as_an_overpayment_would(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    qinghe = customers["qinghe"]
+    credit = {**invoice("CN-1", qinghe, "250.00", date="2026-03-02"), "kind": "credit_note"}
+    before = write(tmp_path / "a.jsonl", invoice("N1", qinghe, "100.00", date="2026-03-01"), credit)
+    import_file(container, before, PARSERS)
+    import_file(
+        container, write(tmp_path / "b.jsonl", invoice("N2", qinghe, "80.00", date="2026-03-03")), PARSERS
+    )
+
+    with unit_of_work(container.sessions) as session:
+        balances = {line.account_code: line.balance for line in customer_balances(session, qinghe)}
+    chart = container.settings.ledger.chart
+    assert balances[chart.receivable.code] == Money.of("80.00", "CNY")  # never a negative receivable
+    assert balances[chart.advances.code] == Money.of("-150.00", "CNY")  # its credit, as unapplied credit
+    assert open_invoices(container, qinghe, date(2026, 3, 31)) == [("N2", 8000)]
+    assert_ledger_verifies(container)
+
+
 def test_a_credit_note_taking_an_invoices_id_waits_in_quarantine_and_the_invoice_stands(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
