@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -512,3 +512,82 @@ def format_date(value: Any, format: str = "%Y-%m-%d") -> str | None:
     if not isinstance(value, date):
         raise ConversionError(f"format_date: a {type(value).__name__} is not a date")
     return value.strftime(format)
+
+
+# --- options checked when a mapping file is loaded -----------------------------------------------------
+
+_SAMPLE = datetime(2026, 3, 5, 14, 37, 9, tzinfo=UTC)  # fields all apart: a wrong directive shows
+
+
+def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
+    """Why converter `name` cannot work with `options` (a mapping file being loaded), or None: what
+    would otherwise fail on every value, or worse, read every value wrong (`%M`, minutes, for the
+    month), is refused before the file is used."""
+    if name == "date":
+        formats = options.get("format")
+        for format in [formats] if isinstance(formats, str) else list(formats or ()):
+            if (problem := _date_format_problem(format)) is not None:
+                return problem
+    elif name == "datetime":
+        format, tz = options.get("format"), options.get("tz", "UTC")
+        if not isinstance(format, str) or not format:
+            return "format must be one format (text), e.g. '%Y-%m-%dT%H:%M:%S%z'"
+        if (problem := _date_format_problem(format)) is not None:
+            return problem
+        try:
+            ZoneInfo(str(tz))
+        except (ZoneInfoNotFoundError, ValueError):
+            return f"unknown time zone {tz!r} (an IANA name, e.g. 'Asia/Shanghai')"
+    elif name == "decimal" and options.get("separator") not in (None, ".", ","):
+        return f"separator must be '.' or ',', not {options['separator']!r}"
+    elif name == "digest":
+        length = options.get("length", 20)
+        if not isinstance(length, int) or isinstance(length, bool) or not 8 <= length <= 64:
+            return f"length must be a whole number from 8 to 64, not {length!r}"
+    elif name == "regex":
+        return _group_problem(str(options.get("pattern", "")), options.get("group", 1))
+    elif name in ("number", "format_decimal"):
+        try:
+            _places(options.get("places", 2))
+        except ConversionError as exc:
+            return str(exc)
+        if name == "format_decimal" and options.get("style", "en") not in STYLES:
+            return f"unknown decimal style {options['style']!r}; use one of {', '.join(STYLES)}"
+    elif name == "phone":
+        region = options.get("region", "CN")
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            return f"unknown region {region!r} (a two-letter country code, e.g. 'CN')"
+    elif name == "format_date":
+        format = options.get("format", "%Y-%m-%d")
+        if not isinstance(format, str) or not format:
+            return "format must be a format (text), e.g. '%Y-%m-%d'"
+    return None
+
+
+def _date_format_problem(format: Any) -> str | None:
+    """Why a format cannot read dates back (a directive strptime does not know, minutes for months)."""
+    if not isinstance(format, str) or not format:
+        return f"{format!r} is not a format (text, e.g. '%Y-%m-%d')"
+    try:
+        read = datetime.strptime(_SAMPLE.strftime(format), format)  # noqa: DTZ007 - a calendar date
+    except ValueError as exc:
+        return f"format {format!r} cannot be read: {exc}"
+    if read.date() != _SAMPLE.date():
+        hint = " (%M is minutes: the month is %m)" if "%M" in format and "%m" not in format else ""
+        came_back = f"{_SAMPLE:%Y-%m-%d} comes back as {read:%Y-%m-%d}"
+        return f"format {format!r} does not read a whole date: {came_back}{hint}"
+    return None
+
+
+def _group_problem(pattern: str, group: Any) -> str | None:
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return None  # the pattern's own check says why
+    if isinstance(group, bool) or not isinstance(group, int | str):
+        return f"group must be a number or a name, not {group!r}"
+    if isinstance(group, int) and not 0 <= group <= compiled.groups:
+        return f"/{pattern}/ has no group {group} (it has {compiled.groups})"
+    if isinstance(group, str) and group not in compiled.groupindex:
+        return f"/{pattern}/ has no group named {group!r}"
+    return None

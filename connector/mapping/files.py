@@ -268,8 +268,16 @@ def load_mapping_set(folder: Path) -> tuple[MappingSet | None, list[MappingProbl
     """Every *.toml in `folder`, validated; the set only when there is no problem at all."""
     if not folder.is_dir():
         return None, [MappingProblem(folder, None, "(folder)", "the mappings folder does not exist")]
-    texts = {
-        path.name: path.read_bytes().decode("utf-8", errors="replace")
-        for path in sorted(folder.glob("*.toml"))
-    }
-    return parse_mapping_texts(folder, texts)
+    texts: dict[str, str] = {}
+    unreadable: list[MappingProblem] = []
+    for path in sorted(folder.glob("*.toml")):
+        raw = path.read_bytes()
+        try:
+            texts[path.name] = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:  # a GB18030 file read as UTF-8 would send mangled text
+            line = raw[: exc.start].count(b"\n") + 1
+            unreadable.append(MappingProblem(path, line, "(file)", "not UTF-8 text: save the file as UTF-8"))
+    mappings, problems = parse_mapping_texts(folder, texts)
+    if unreadable:
+        return None, unreadable + problems
+    return mappings, problems

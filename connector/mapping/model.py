@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connector.mapping.converters import REGISTRY
+from connector.mapping.converters import REGISTRY, options_problem
 from connector.money import currency_code
 
 # What an outbound map can send to the CRM: the customer's master data and its ledger figures.
@@ -97,6 +97,9 @@ class Step(BaseModel):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"converter 'regex': invalid pattern {pattern!r}: {exc}") from None
+        problem = options_problem(self.name, self.options)
+        if problem is not None:
+            raise ValueError(f"converter '{self.name}': {problem}")
         return self
 
 

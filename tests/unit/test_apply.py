@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from connector.mapping import apply
 from connector.mapping.apply import MappedRecord, compile_mapping, compiled, map_record, read_source
@@ -187,21 +189,26 @@ def test_a_field_without_a_source_starts_from_nothing() -> None:
     assert same(mapping, {"currency": "USD"}).values == {"currency": "CNY"}
 
 
-def test_an_option_that_cannot_be_resolved_up_front_is_refused_per_value_as_before() -> None:
-    mapping = mapping_of(
-        {
-            "target": "at",
-            "source": "at",
-            "convert": [{"name": "datetime", "format": "%Y-%m-%d", "tz": "Mars/Base"}],
-        },
-        {"target": "n", "source": "n", "convert": [{"name": "number", "places": 11}]},
-        {"target": "d", "source": "d", "convert": [{"name": "decimal", "separator": ";"}]},
-    )
-    assert same(mapping, {"at": None, "n": None, "d": None}).ok
-    mapped = same(mapping, {"at": "2026-03-05", "n": Decimal(1), "d": "1;5"})
-    assert "unknown time zone 'Mars/Base'" in mapped.errors["at"]
-    assert "places must be a whole number" in mapped.errors["n"]
-    assert "separator must be" in mapped.errors["d"]
+@pytest.mark.parametrize(
+    ("step", "problem"),
+    [
+        ({"name": "datetime", "format": "%Y-%m-%d", "tz": "Mars/Base"}, "unknown time zone 'Mars/Base'"),
+        ({"name": "datetime", "format": ["%Y-%m-%d", "%d.%m.%Y"]}, "format must be one format (text)"),
+        ({"name": "number", "places": 11}, "places must be a whole number from 0 to 10"),
+        ({"name": "decimal", "separator": ";"}, "separator must be '.' or ','"),
+        ({"name": "digest", "length": 100}, "length must be a whole number from 8 to 64"),
+        ({"name": "regex", "pattern": "^(\\w+)", "group": 3}, "has no group 3 (it has 1)"),
+        ({"name": "format_decimal", "style": "se"}, "unknown decimal style 'se'"),
+        ({"name": "phone", "region": "XX"}, "unknown region 'XX'"),
+        ({"name": "date", "format": "%Y-%M-%d"}, "2026-03-05 comes back as 2026-01-05 (%M is minutes"),
+        ({"name": "date", "format": ["%d.%m.%Y", "%Y-%m-%D"]}, "format '%Y-%m-%D' cannot be read"),
+    ],
+)
+def test_options_that_cannot_work_are_refused_when_the_mapping_is_loaded(
+    step: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        mapping_of({"target": "x", "source": "x", "convert": [step]})
 
 
 def test_every_shipped_mapping_compiles_to_the_same_results() -> None:

@@ -55,6 +55,17 @@ def test_a_toml_syntax_error_names_its_line(tmp_path: Path) -> None:
     assert [(p.key, p.line) for p in problems] == [("(syntax)", 2)]
 
 
+def test_a_file_saved_in_another_encoding_is_refused_not_read_mangled(tmp_path: Path) -> None:
+    text = 'kind = "outbound"\nsource = "zoho.Accounts"\n[[fields]]\ntarget = "Credit_Status"\n'
+    text += 'source = "credit_status"\nconvert = [{ name = "map", values = { HOLD = "暂停 Hold" } }]\n'
+    (tmp_path / "outbound.toml").write_bytes(text.encode("gb18030"))
+    mappings, problems = load_mapping_set(tmp_path)
+    assert mappings is None
+    assert [(p.line, p.key, p.message) for p in problems] == [
+        (6, "(file)", "not UTF-8 text: save the file as UTF-8")
+    ]
+
+
 def test_a_target_mapped_twice_is_refused(tmp_path: Path) -> None:
     text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\n[[fields]]\ntarget = "a"\n'
     (tmp_path / "twice.toml").write_text(text, encoding="utf-8")
