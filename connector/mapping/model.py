@@ -153,6 +153,9 @@ class MappingFile(BaseModel):
             if data.get("kind") == "outbound" and source not in FIGURES:
                 message = f"unknown figure '{source}' — {closest(str(source), list(FIGURES))}"
                 found.append((f"fields[{index}].source", message))
+        if data.get("kind") == "inbound" and isinstance(fields, list) and "external_id" not in seen:
+            # a record without its id can be neither bound to its customer nor found again
+            found.append(("fields", "an inbound mapping needs a field for external_id (the record's own id)"))
         return found
 
 

@@ -772,6 +772,7 @@ def test_an_inbound_target_a_typo_away_from_a_field_read_is_refused_and_one_of_i
     target: str, refused: str | None
 ) -> None:
     inbound = f'kind = "inbound"\nsource = "x.y"\n[[fields]]\ntarget = "{target}"\nsource = "A"\n'
+    inbound += '[[fields]]\ntarget = "external_id"\nsource = "id"\n'
     mappings, problems = parse_mapping_texts(Path("mappings"), {"x.toml": inbound})
     messages = [problem.message for problem in problems]
     if refused is None:

@@ -32,6 +32,10 @@ convert = [{ name = "date" }]
 [[fields]]
 target = "balance"
 sorce = "Other"
+
+[[fields]]
+target = "external_id"
+source = "id"
 """
 
 
@@ -63,6 +67,15 @@ def test_a_file_saved_in_another_encoding_is_refused_not_read_mangled(tmp_path: 
     assert mappings is None
     assert [(p.line, p.key, p.message) for p in problems] == [
         (6, "(file)", "not UTF-8 text: save the file as UTF-8")
+    ]
+
+
+def test_an_inbound_mapping_without_the_records_id_is_refused(tmp_path: Path) -> None:
+    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "name"\nsource = "Full_Name"\n'
+    (tmp_path / "noid.toml").write_text(text, encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert [(p.key, p.message) for p in problems] == [
+        ("fields", "an inbound mapping needs a field for external_id (the record's own id)")
     ]
 
 
@@ -139,7 +152,7 @@ def test_decimal_columns_of_a_csv_row_are_exact() -> None:
 
 
 def test_an_invalid_regex_is_refused_when_the_file_is_loaded(tmp_path: Path) -> None:
-    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\n'
+    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "external_id"\n'
     text += 'convert = [{ name = "regex", pattern = "(" }]\n'
     (tmp_path / "bad.toml").write_text(text, encoding="utf-8")
     [problem] = load_mapping_set(tmp_path)[1]

@@ -95,7 +95,8 @@ def test_an_outbound_map_naming_an_unknown_figure_gets_a_hint(tmp_path: Path) ->
 def test_an_inbound_and_an_outbound_map_may_serve_the_same_module_but_not_two_of_a_kind(
     tmp_path: Path,
 ) -> None:
-    inbound = 'kind = "inbound"\nsource = "zoho.Accounts"\n[[fields]]\ntarget = "a"\nsource = "id"\n'
+    inbound = 'kind = "inbound"\nsource = "zoho.Accounts"\n'
+    inbound += '[[fields]]\ntarget = "external_id"\nsource = "id"\n'
     (tmp_path / "a_in.toml").write_text(inbound, encoding="utf-8")
     (tmp_path / "b_out.toml").write_text(inbound.replace("inbound", "outbound").replace('"id"', '"balance"'))
     assert load_mapping_set(tmp_path)[1] == []
