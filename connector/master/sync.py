@@ -22,6 +22,7 @@ from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
 from connector.sync.models import SyncRun
+from connector.sync.quarantine import resolve_applied
 from connector.sync.runs import failure_of, finish_run, quarantine, start_run
 
 BATCH = 500
@@ -121,10 +122,19 @@ def apply_mapped(
         counts["quarantined"] += 1
     master = container.master(session, mappings.policy)
     results = master.apply_many(mapping.source, [values for _, _, values in batch.mapped], mappings.digest)
-    for (ref, raw, _), applied in zip(batch.mapped, results, strict=True):
+    went_through: list[str] = []
+    for (ref, raw, values), applied in zip(batch.mapped, results, strict=True):
         if applied.outcome == "failed":
             quarantine(session, container.cipher, run, mapping.source, ref, raw, applied.reason)
             counts["quarantined"] += 1
         else:
             counts[applied.outcome] += 1
+            if ref == record_ref(mapping.source, values.get("external_id")):  # an API record, not a file row
+                went_through.append(ref)
+    counts["quarantine_resolved"] += resolve_applied(session, mapping.source, went_through, run)
     return counts
+
+
+def record_ref(source: str, external_id: Any) -> str:
+    """How a record fetched from a CRM's API is referred to in quarantine: by its source and id."""
+    return f"{source} {external_id}"

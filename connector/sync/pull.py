@@ -24,7 +24,7 @@ from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.errors import BudgetExhaustedError
 from connector.mapping.files import MappingSet
-from connector.master.sync import apply_mapped, apply_records, inbound_mapping, map_batch
+from connector.master.sync import apply_mapped, apply_records, inbound_mapping, map_batch, record_ref
 from connector.ports import Changed, ContactSource, Deletion
 from connector.sync import cursors
 from connector.sync.leases import lease
@@ -109,7 +109,7 @@ def _pull(
             for run_of_pages in prefetched_runs(pages, READ_AHEAD_PAGES, RECORDS_PER_TRANSACTION, len):
                 changed = [record for page in run_of_pages for record in page]
                 position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
-                mapped = map_batch(mapping, [(f"{mapping.source} {c.id}", c.raw) for c in changed])
+                mapped = map_batch(mapping, [(record_ref(mapping.source, c.id), c.raw) for c in changed])
                 with commits.transaction() as session:
                     run = session.get_one(SyncRun, run_id)
                     result.counts += apply_mapped(session, container, mappings, mapping, run, mapped)
@@ -155,7 +155,7 @@ def pull_ids(
     found: list[Changed] = source.by_ids(stream, mapping.source_fields(), ids)
     with unit_of_work(container.sessions) as session:
         run = start_run(session, "notification", mapping.source, mappings.digest)
-        batch = [(f"{mapping.source} {c.id}", c.raw) for c in found]
+        batch = [(record_ref(mapping.source, c.id), c.raw) for c in found]
         counts = apply_records(session, container, mappings, mapping, run, batch)
         counts["read"] = len(found)
         counts["not_found"] = len(set(ids) - {c.id for c in found})

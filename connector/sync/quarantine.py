@@ -7,7 +7,7 @@ by "retry" when it went through. Raw input is decrypted only for `show` and for 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -141,6 +141,35 @@ def show_record(session: Session, cipher: FieldCipher, record_id: int) -> Detail
 def mark_resolved(record: QuarantinedRecord, actor: str, resolution: str) -> None:
     record.status, record.resolved_at, record.resolved_by = "resolved", utcnow(), actor
     record.resolution = resolution
+
+
+def resolve_applied(session: Session, source: str, refs: Collection[str], run: SyncRun) -> int:
+    """Resolve the open records of `source` that `run` has since applied (an API record's reference
+    names the record, whichever run fetched it): what a person was asked about went through. How many."""
+    if not refs:
+        return 0
+    open_ = select(QuarantinedRecord.id).where(
+        QuarantinedRecord.status == "open", QuarantinedRecord.source == source
+    )
+    if session.scalar(open_.limit(1)) is None:  # the usual case: nothing waits for this source
+        return 0
+    wanted = sorted(refs)
+    resolved = 0
+    for start in range(0, len(wanted), _REFS_PER_QUERY):
+        records = session.scalars(
+            select(QuarantinedRecord).where(
+                QuarantinedRecord.status == "open",
+                QuarantinedRecord.source == source,
+                QuarantinedRecord.record_ref.in_(wanted[start : start + _REFS_PER_QUERY]),
+            )
+        )
+        for record in records:
+            mark_resolved(record, run.job, f"applied by {run.job} run {run.id}")
+            resolved += 1
+    return resolved
+
+
+_REFS_PER_QUERY = 900
 
 
 def resolve_records(session: Session, ids: Sequence[int], note: str, actor: str) -> list[Entry]:

@@ -15,7 +15,7 @@ from connector.db import unit_of_work
 from connector.ledger.verify import verify_ledger
 from connector.ports import Changed, ContactSource
 from connector.sync import cursors
-from connector.sync.models import SyncRun
+from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
 from tests.e2e.zoho_org import Org, connect_to, zoho_org
 
@@ -274,6 +274,29 @@ def test_a_contact_deleted_and_made_again_between_pulls_rebinds_its_customer(tmp
         assert bound[new][1] == "active"
         with unit_of_work(org.container.sessions) as session:
             assert org.container.customers(session).view(bound[new][0]).status == "active"
+
+
+def test_a_record_quarantined_then_corrected_in_the_crm_is_resolved_by_the_pull_that_applies_it(
+    tmp_path: Path,
+) -> None:
+    config = SandboxConfig(seed=3, contacts=20, accounts=2)
+    clock = manual_clock(config)
+    with zoho_org(config, tmp_path) as org:
+        pull(org)
+        clock.advance(3_600)
+        record_id = org.sandbox.create_as_user("Contacts", {"Last_Name": "Zhou", "Phone": "1234"})
+        assert pull(org)["quarantined"] == 1
+        clock.advance(60)
+        org.sandbox.edit_as_user("Contacts", record_id, {"Phone": "+86 139 1234 5670"})
+
+        counts = pull(org)
+
+        assert (counts["created"], counts["quarantine_resolved"]) == (1, 1)
+        with unit_of_work(org.container.sessions) as session:
+            record = session.scalars(select(QuarantinedRecord)).one()
+        assert (record.status, record.resolved_by) == ("resolved", "pull")
+        assert record.resolution is not None
+        assert record.resolution.startswith("applied by pull run ")
 
 
 class BreaksAfterTheFirstPage(EditsAfterTheFirstPage):
