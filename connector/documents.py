@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from connector.money import Money
+from connector.money import MAX_MINOR, Money
 
 DocumentKind = Literal["invoice", "credit_note", "payment", "bank_line"]
 
@@ -178,7 +178,6 @@ class SniffsWholeFile(Protocol):
 
 
 MAX_ID = 200  # characters the ledger keeps of an external id, a document number or an invoice number
-MAX_MINOR = 10**15 - 1  # minor units of one amount: far beyond any document, far within 64-bit sums
 
 
 def unkeepable(document: Document) -> str | None:

@@ -14,6 +14,10 @@ from iso4217 import Currency
 
 from connector.errors import MoneyError
 
+# Minor units of one amount: far beyond any document (a quadrillion yuan), far within the 64-bit sums a
+# balance keeps (nine thousand such amounts would still fit): what no line of the ledger may exceed.
+MAX_MINOR = 10**15 - 1
+
 
 @cache
 def exponent(currency: str) -> int:

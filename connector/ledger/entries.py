@@ -10,7 +10,7 @@ from functools import lru_cache
 from hashlib import sha256
 
 from connector.errors import InvalidEntryError, UnbalancedEntryError
-from connector.money import Money
+from connector.money import MAX_MINOR, Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +76,17 @@ def check_draft(draft: EntryDraft) -> None:
         raise UnbalancedEntryError(f"{draft.describe()}: an entry needs at least two lines")
     if len(draft.lines) == 2:  # the common case, checked without building totals
         first, second = draft.lines[0].amount, draft.lines[1].amount
-        if first.minor and first.currency == second.currency and first.minor + second.minor == 0:
+        balanced = first.currency == second.currency and first.minor + second.minor == 0
+        if balanced and 0 < abs(first.minor) <= MAX_MINOR:
             return
     totals: dict[str, int] = defaultdict(int)
     for line in draft.lines:
         if line.amount.minor == 0:
             raise UnbalancedEntryError(f"{draft.describe()}: line on {line.account} has a zero amount")
+        if abs(line.amount.minor) > MAX_MINOR:
+            raise InvalidEntryError(
+                f"{draft.describe()}: line on {line.account} of {line.amount} is beyond what the ledger keeps"
+            )
         totals[line.amount.currency] += line.amount.minor
     off = {currency: total for currency, total in totals.items() if total}
     if off:

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from connector.batching import cyclic_gc_paused
 from connector.bulk import allocate_ids, driver_value, insert_rows, rows_in
@@ -83,6 +83,7 @@ class Ledger:
                 {line.customer for draft in drafts for line in draft.lines if line.customer}
             )
             prepared = [self._prepare(draft) for draft in drafts]
+            self._earlier_revisions_reversed([draft for draft in drafts if draft.revision > 1])
             try:
                 # Optimistic: most documents are new; the unique document key catches those that are not.
                 with self.session.begin_nested():
@@ -118,6 +119,24 @@ class Ledger:
         for index, first in replays_in_batch:
             results[index] = Posted(results[first].entry_id, False)  # type: ignore[union-attr]
         return results  # type: ignore[return-value]
+
+    def _earlier_revisions_reversed(self, drafts: Sequence[EntryDraft]) -> None:
+        """A document's new revision only once every earlier one is reversed: two live revisions would
+        count it twice (a changed document is reversed, then posted as its next revision)."""
+        for draft in drafts:
+            live = self.session.scalar(
+                select(func.max(JournalEntry.revision)).where(
+                    JournalEntry.source == draft.source,
+                    JournalEntry.external_id == draft.external_id,
+                    JournalEntry.revision < draft.revision,
+                    JournalEntry.is_reversal.is_(False),
+                    ~has_reversal(JournalEntry),
+                )
+            )
+            if live is not None:
+                raise IdempotencyConflictError(
+                    f"{draft.describe()}: revision {live} of it stands unreversed; reverse it first"
+                )
 
     @staticmethod
     def _same_content(item: _Prepared, stored_hash: str) -> None:
@@ -323,3 +342,18 @@ class Ledger:
         deltas.add_postings(posting_rows)
         deltas.apply(self.session)
         return ids
+
+
+def has_reversal(entry: Any) -> ColumnElement[bool]:
+    """Whether `entry` (a JournalEntry or an alias of it) has a reversal in the ledger."""
+    reversal = aliased(JournalEntry)
+    return (
+        select(reversal.id)
+        .where(
+            reversal.source == entry.source,
+            reversal.external_id == entry.external_id,
+            reversal.revision == entry.revision,
+            reversal.is_reversal.is_(True),
+        )
+        .exists()
+    )

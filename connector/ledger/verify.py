@@ -4,7 +4,8 @@ Checks: every posting's entry, chart account and customer exist; every entry bal
 and with at least two postings; every entry's content hash matches its stored postings; customer
 postings exactly on the per-customer accounts; stored
 account and customer balances equal the recomputed ones; Σ customer subledger = control account;
-reversal links consistent (a reversal mirrors its original, which is not itself a reversal).
+reversal links consistent (a reversal mirrors its original, which is not itself a reversal); at most
+one revision of a document standing unreversed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from connector.ledger.models import (
     LedgerAccount,
     Posting,
 )
+from connector.ledger.posting import has_reversal
 from connector.money import Money
 
 
@@ -279,13 +281,38 @@ def _reversals(session: Session) -> Iterator[Violation]:
         )
 
 
+def _live_revisions(session: Session) -> Iterator[Violation]:
+    """A document counts once: at most one of its revisions stands unreversed."""
+    live = (
+        select(JournalEntry.source, JournalEntry.external_id, func.count(), func.min(JournalEntry.id))
+        .where(JournalEntry.is_reversal.is_(False), ~has_reversal(JournalEntry))
+        .group_by(JournalEntry.source, JournalEntry.external_id)
+        .having(func.count() > 1)
+        .order_by(func.min(JournalEntry.id))
+    )
+    for source, external_id, count, first in session.execute(live):
+        yield Violation(
+            "revisions",
+            f"{source} document {external_id!r}",
+            f"{count} revisions stand unreversed (from entry {first}): it counts {count} times",
+        )
+
+
 def verify_ledger(session: Session) -> VerifyReport:
     report = VerifyReport(
         entries=session.scalar(select(func.count()).select_from(JournalEntry)) or 0,
         postings=session.scalar(select(func.count()).select_from(Posting)) or 0,
         customers=session.scalar(select(func.count()).select_from(Customer)) or 0,
     )
-    checks = (_references, _entry_balance, _content_hashes, _customer_placement, _stored_balances, _reversals)
+    checks = (
+        _references,
+        _entry_balance,
+        _content_hashes,
+        _customer_placement,
+        _stored_balances,
+        _reversals,
+        _live_revisions,
+    )
     for check in checks:
         report.violations.extend(check(session))
     return report

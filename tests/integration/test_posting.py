@@ -12,6 +12,7 @@ from connector.db import unit_of_work
 from connector.errors import (
     IdempotencyConflictError,
     ImmutableEntryError,
+    InvalidEntryError,
     LedgerError,
     ReversalError,
     UnbalancedEntryError,
@@ -120,6 +121,36 @@ def test_unbalanced_entries_are_refused_before_anything_is_written(container: Co
     broken = replace(draft, lines=(draft.lines[0], Line.credit("6001", Money.of("9.99", "CNY"))))
     with pytest.raises(UnbalancedEntryError, match="INV-1"), unit_of_work(container.sessions) as session:
         container.ledger(session).post(broken)
+
+
+def test_an_amount_beyond_what_the_ledger_keeps_is_refused_naming_its_line(container: Container) -> None:
+    customer = add_customer(container)
+    huge = invoice("INV-HUGE", customer, str(2**63 - 1), currency="JPY")
+    with (
+        pytest.raises(InvalidEntryError, match=r"INV-HUGE.*line on 1122 .* is beyond what the ledger keeps"),
+        unit_of_work(container.sessions) as session,
+    ):
+        container.ledger(session).post(huge)
+    assert_verified(container)
+
+
+def test_a_new_revision_is_refused_while_the_one_before_stands_unreversed(
+    container: Container,
+) -> None:
+    customer = add_customer(container)
+    with unit_of_work(container.sessions) as session:
+        first = container.ledger(session).post(invoice("INV-9", customer, "100.00")).entry_id
+    changed = replace(invoice("INV-9", customer, "120.00"), revision=2)
+    with (
+        pytest.raises(IdempotencyConflictError, match="revision 1 of it stands unreversed"),
+        unit_of_work(container.sessions) as session,
+    ):
+        container.ledger(session).post(changed)
+    with unit_of_work(container.sessions) as session:
+        container.ledger(session).reverse(first, posting_date=date(2026, 3, 2))
+        container.ledger(session).post(changed)
+    assert balances(container, customer)["1122 CNY"] == Money.of("120.00", "CNY")
+    assert_verified(container)
 
 
 def test_unknown_accounts_and_customers_are_named_in_the_error(container: Container) -> None:

@@ -46,6 +46,22 @@ def test_a_ledger_built_through_the_application_verifies(container: Container) -
     assert (report.entries, report.postings, report.customers) == (5, 10, 2)
 
 
+def test_two_revisions_of_a_document_standing_unreversed_are_reported(container: Container) -> None:
+    ids = build_ledger(container)
+    report = tamper(  # INV-3's reversal turned into a second revision of it: INV-3 counts twice
+        container,
+        "UPDATE journal_entries SET is_reversal = FALSE, reverses_id = NULL, revision = 2 WHERE id = :id",
+        id=ids["reversal"],
+    )
+    revisions = [v for v in report.violations if v.check == "revisions"]
+    assert [(v.subject, v.detail) for v in revisions] == [
+        (
+            "zoho_books document 'INV-3'",
+            f"2 revisions stand unreversed (from entry {ids['wrong']}): it counts 2 times",
+        )
+    ]
+
+
 def test_a_posting_amount_changed_by_raw_sql_is_reported_everywhere_it_shows(container: Container) -> None:
     ids = build_ledger(container)
     report = tamper(
