@@ -59,15 +59,46 @@ class Container:
     sessions: sessionmaker[Session]
     log_formatter: RedactingFormatter | None = field(default=None, repr=False)
     record_sources: dict[str, Callable[[], RecordSource]] = field(default_factory=dict)
+    _key_file_seen: tuple[int, int] | None = field(default=None, repr=False)
 
     @cached_property
     def keyring(self) -> KeyRing:
+        self._key_file_seen = self._key_file_stamp()
         ring = load_or_create_keyring(self.settings.security, self._holds_encrypted)
+        self._redact(ring)
+        return ring
+
+    def refresh_keys(self) -> bool:
+        """Read the local key file again when it changed since (`keys rotate` in another process): this
+        process then seals with its new active key. Whether it did. (Keys given in the settings change
+        only with a restart.)"""
+        if "keyring" not in self.__dict__ or self.settings.security.encryption_keys is not None:
+            return False
+        stamp = self._key_file_stamp()
+        if stamp == self._key_file_seen:
+            return False
+        ring = load_or_create_keyring(self.settings.security, self._holds_encrypted)
+        self._key_file_seen = stamp
+        if ring == self.keyring:
+            return False
+        self._redact(ring)
+        self.__dict__["keyring"] = ring
+        self.cipher.use(ring)
+        log.info("the key file changed: sealing with key %s from now on", ring.active_id)
+        return True
+
+    def _key_file_stamp(self) -> tuple[int, int] | None:
+        try:
+            found = self.settings.security.keys_file.stat()
+        except OSError:
+            return None
+        return (found.st_mtime_ns, found.st_size)
+
+    def _redact(self, ring: KeyRing) -> None:
         if self.log_formatter is not None:
             self.log_formatter.add(
                 base64.b64encode(key).decode() for key in [*ring.keys.values(), ring.index_key]
             )
-        return ring
 
     def _holds_encrypted(self) -> bool:
         # The key ring is first wanted inside a write: a writer's transaction would wait for it.

@@ -82,6 +82,7 @@ def run_job(
     became of it goes to the log and to `board`."""
     started = datetime.now(UTC)
     try:
+        container.refresh_keys()  # a key rotated meanwhile seals what this run writes
         with lease(container.sessions, f"scheduled {job.name}", wait=False):
             done = job.run()
     except LeaseHeldError as exc:

@@ -50,3 +50,5 @@ def rotate(ctx: typer.Context) -> None:
             save_keyring(security.keys_file, target)
         changed = reencrypt_all(session, FieldCipher(target))
     out.print(f"active key {target.active_id}; re-encrypted {changed} field(s) that used older keys")
+    if target is not ring:
+        out.print("a running daemon seals with it from its next job (it reads the key file again)")

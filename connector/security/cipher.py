@@ -28,17 +28,26 @@ def key_id_of(token: str) -> str:
 
 class FieldCipher:
     def __init__(self, ring: KeyRing) -> None:
-        self.ring = ring
-        self._aead = {kid: AESGCM(key) for kid, key in ring.keys.items()}
+        self.use(ring)
+
+    def use(self, ring: KeyRing) -> None:
+        """Seal with `ring` from now on (a rotated key file, read again by a running process); every
+        holder of this cipher follows. One assignment: a thread sealing meanwhile sees either ring."""
+        self._state = (ring, {kid: AESGCM(key) for kid, key in ring.keys.items()})
+
+    @property
+    def ring(self) -> KeyRing:
+        return self._state[0]
 
     def encrypt(self, field: str, plaintext: str) -> str:
+        ring, aead = self._state
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._aead[self.ring.active_id].encrypt(nonce, plaintext.encode(), field.encode())
-        return f"{self.ring.active_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+        sealed = aead[ring.active_id].encrypt(nonce, plaintext.encode(), field.encode())
+        return f"{ring.active_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
     def decrypt(self, field: str, token: str) -> str:
         kid, _, body = token.partition(":")
-        aead = self._aead.get(kid)
+        aead = self._state[1].get(kid)
         if aead is None:
             raise DecryptionError(f"{field}: ciphertext uses key id {kid!r}, which is not in the key ring")
         try:

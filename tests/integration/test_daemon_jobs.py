@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from connector.bootstrap import Container
 from connector.daemon import Job, _spending_told, run_job, scheduled_jobs
+from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import DaemonSettings, ZohoSettings
 from connector.sync.credits import DatabaseSpendingLog
 from connector.sync.leases import lease
@@ -54,6 +55,25 @@ def test_a_failed_run_is_logged_and_the_next_one_still_runs(
     assert len(runs) == 2
     assert "flaky failed; it runs again in 0:01:00" in caplog.text
     assert "flaky: 2 done" in caplog.text
+
+
+def test_a_key_rotated_by_another_process_seals_what_the_next_job_writes(container: Container) -> None:
+    before = container.cipher.encrypt("customer.email", "ada@example.org")
+    keys_file = container.settings.security.keys_file
+    rotated = read_keyring_file(keys_file).rotated()
+    save_keyring(keys_file, rotated)  # `connector keys rotate` in another process
+
+    sealed: list[str] = []
+
+    def write() -> str:
+        sealed.append(container.cipher.encrypt("customer.email", "ada@example.org"))
+        return "1 written"
+
+    run_job(container, Job("writer", timedelta(minutes=1), write))
+
+    assert sealed[0].startswith(f"{rotated.active_id}:")
+    assert container.cipher.decrypt("customer.email", before) == "ada@example.org"  # older keys stay
+    assert container.refresh_keys() is False  # unchanged since
 
 
 def test_a_job_another_replica_is_running_is_not_run_here(
