@@ -21,6 +21,7 @@ from connector.ledger.chart import chart_problems
 from connector.ledger.models import LedgerAccount
 from connector.mapping.files import load_mapping_set
 from connector.security.keys import load_keyring
+from connector.security.rotation import keys_in_use
 from connector.settings import ENV_PREFIX, Settings, load_settings, resolve_config_file
 
 
@@ -147,10 +148,34 @@ def _database_problems(settings: Settings, origin: str) -> list[Problem]:
             if not inspect(session.connection()).has_table(LedgerAccount.__tablename__):
                 return []
             found = chart_problems(session, settings.ledger.chart)
+            sealed = keys_in_use(session)
     except DBAPIError as exc:
         why = f"the database cannot be used: {database_error_text(exc)}"
         return [Problem("database.url", why, origin, "check the server, the database name and the role")]
     finally:
         engine.dispose()
     keyed = [problem.partition(": ") for problem in found]  # "key: why"
-    return [Problem(key, why, origin, "keep what the ledger uses") for key, _, why in keyed]
+    problems = [Problem(key, why, origin, "keep what the ledger uses") for key, _, why in keyed]
+    return problems + _sealed_problems(settings, sealed, origin)
+
+
+def _sealed_problems(settings: Settings, sealed: dict[str, int], origin: str) -> list[Problem]:
+    """Personal data sealed with keys the configured ring lacks: nothing could read it."""
+    if not sealed:
+        return []
+    try:
+        ring = load_keyring(settings.security)
+    except (SecurityError, ConfigError):
+        return []  # reported with the key ring's own problem
+    missing = sorted(kid for kid in sealed if ring is None or kid not in ring.keys)
+    if not missing:
+        return []
+    where = (
+        "security.encryption_keys"
+        if settings.security.encryption_keys is not None
+        else str(settings.security.keys_file.resolve())
+    )
+    values = sum(sealed[kid] for kid in missing)
+    why = f"{values} encrypted value(s) are sealed with key(s) {', '.join(missing)}, which {where} lacks"
+    hint = "restore the key file (or the ring) that holds them, from its backup"
+    return [Problem("security", why, origin, hint)]

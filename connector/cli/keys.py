@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy import func, select
 
 from connector.cli.context import out, state
 from connector.db import unit_of_work
-from connector.ledger.models import Customer
 from connector.security.cipher import FieldCipher
 from connector.security.keys import save_keyring
-from connector.security.rotation import reencrypt_all
+from connector.security.rotation import keys_in_use, reencrypt_all
 
 keys_app = typer.Typer(help="Encryption keys for personal data at rest.", no_args_is_help=True)
 
 
 @keys_app.command("status")
 def status(ctx: typer.Context) -> None:
-    """Key ids in the ring (never the keys), the active one, and how many names use each."""
+    """Key ids in the ring (never the keys), the active one, and how many encrypted values use each;
+    exit 1 when values are sealed with a key the ring lacks."""
     container = state(ctx).container()
     ring = container.keyring
     with unit_of_work(container.sessions) as session:
-        prefix = func.substr(Customer.name_enc, 1, func.instr(Customer.name_enc, ":") - 1)
-        if session.get_bind().dialect.name == "postgresql":
-            prefix = func.split_part(Customer.name_enc, ":", 1)
-        counts: dict[str, int] = dict(session.execute(select(prefix, func.count()).group_by(prefix)).all())
+        counts = keys_in_use(session)
     for kid in ring.keys:
         marker = " (active)" if kid == ring.active_id else ""
-        out.print(f"{kid}{marker}: {counts.pop(kid, 0)} customer(s)")
+        out.print(f"{kid}{marker}: {counts.pop(kid, 0)} encrypted value(s)")
     for kid, count in counts.items():
-        out.print(f"{kid} (NOT IN THE RING): {count} customer(s) cannot be decrypted", style="bold red")
+        out.print(f"{kid} (NOT IN THE RING): {count} value(s) cannot be decrypted", style="bold red")
+    if counts:
+        raise typer.Exit(1)
 
 
 @keys_app.command("rotate")

@@ -6,7 +6,7 @@ it must be the one the column was written with.
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from connector.db import Base
@@ -34,6 +34,27 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str, str], ...] = (
     (RemoteCredential, "access_token_enc", "remote_credential.access_token"),
     (NotificationChannel, "token_enc", TOKEN_FIELD),
 )
+
+
+def keys_in_use(session: Session) -> dict[str, int]:
+    """Key id → how many encrypted values (every encrypted column) are sealed with it."""
+    tables = set(inspect(session.connection()).get_table_names())
+    postgres = session.get_bind().dialect.name == "postgresql"
+    counts: dict[str, int] = {}
+    for model, attribute, _ in ENCRYPTED_COLUMNS:
+        if model.__tablename__ not in tables:
+            continue
+        column = getattr(model, attribute)
+        prefix = (
+            func.split_part(column, ":", 1)
+            if postgres
+            else func.substr(column, 1, func.instr(column, ":") - 1)
+        )
+        for kid, count in session.execute(
+            select(prefix, func.count()).where(column.is_not(None)).group_by(prefix)
+        ):
+            counts[kid] = counts.get(kid, 0) + count
+    return counts
 
 
 def reencrypt_all(session: Session, cipher: FieldCipher) -> int:

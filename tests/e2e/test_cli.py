@@ -182,8 +182,23 @@ def test_rotating_keys_re_encrypts_and_the_demo_still_reads_every_customer(cli, 
     assert after["active"] != before["active"]
     assert set(after["keys"]) == {before["active"], after["active"]}
     status = cli("keys", "status")
-    assert f"{after['active']} (active): 5 customer(s)" in status.out
+    assert (status.code, f"{after['active']} (active): 15 encrypted value(s)" in status.out) == (0, True)
     assert "上海明远贸易有限公司" in cli("demo").out
+
+
+def test_check_config_fails_when_no_key_ring_holds_the_key_the_data_is_sealed_with(
+    cli, isolated_cwd: Path
+) -> None:
+    cli("demo")
+    keys = isolated_cwd / "connector-keys.json"
+    keys.rename(isolated_cwd / "elsewhere.json")
+    checked = cli("check-config")
+    assert checked.code == 1
+    assert "encrypted value(s) are sealed with key(s) " in checked.out + checked.err
+    assert f"which {keys} lacks" in checked.out + checked.err
+    (isolated_cwd / "elsewhere.json").rename(keys)
+    again = cli("check-config")
+    assert "sealed with key" not in again.out + again.err
 
 
 def test_a_lost_key_file_is_never_replaced_while_the_database_holds_what_it_sealed(
