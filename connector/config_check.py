@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from connector.ledger.models import LedgerAccount
 from connector.mapping.files import load_mapping_set
 from connector.security.keys import load_keyring
 from connector.security.rotation import keys_in_use
-from connector.settings import ENV_PREFIX, Settings, load_settings, resolve_config_file
+from connector.settings import ENV_PREFIX, SECRETS_DIR_ENV, Settings, load_settings, resolve_config_file
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,17 @@ def _model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
     return model
 
 
-def _origin(loc: Sequence[str | int], config_file: Path | None) -> str:
+def _origin(loc: Sequence[str | int], config_file: Path | None, secrets_dir: Path | None = None) -> str:
+    """Where the value at `loc` came from, as the settings read it: the environment wins over secret
+    files, which win over the file."""
     env_name = ENV_PREFIX + "__".join(str(p) for p in loc).upper()
     if env_name in os.environ:
         return f"environment {env_name}"
+    secrets = secrets_dir or (Path(os.environ[SECRETS_DIR_ENV]) if os.environ.get(SECRETS_DIR_ENV) else None)
+    if secrets is not None:
+        secret = secrets / "__".join(str(p) for p in loc)
+        if secret.is_file():
+            return f"secret file {secret}"
     return f"file {config_file}" if config_file else "defaults"
 
 
@@ -69,7 +76,9 @@ def _hint(error_type: str, loc: Sequence[str | int]) -> str:
     return f"valid keys here: {', '.join(valid)}"
 
 
-def problems_from_validation(error: ValidationError, config_file: Path | None) -> list[Problem]:
+def problems_from_validation(
+    error: ValidationError, config_file: Path | None, secrets_dir: Path | None = None
+) -> list[Problem]:
     problems = []
     for item in error.errors(include_input=False):
         loc = tuple(str(p) for p in item["loc"])
@@ -77,7 +86,7 @@ def problems_from_validation(error: ValidationError, config_file: Path | None) -
             Problem(
                 key=".".join(loc) or "(top level)",
                 message=item["msg"].removeprefix("Value error, "),
-                origin=_origin(loc, config_file),
+                origin=_origin(loc, config_file, secrets_dir),
                 hint=_hint(item["type"], loc),
             )
         )
@@ -101,7 +110,7 @@ def check_config(
             Problem("(config file)", f"not valid TOML: {exc}", origin, "fix the syntax at that line")
         ]
     except ValidationError as exc:
-        return None, problems_from_validation(exc, path)
+        return None, problems_from_validation(exc, path, secrets_dir)
     except SettingsError as exc:
         return None, [Problem("(sources)", str(exc), origin, "check the secrets directory and environment")]
     except ConfigError as exc:  # environment variables or secret files naming no setting
@@ -111,6 +120,9 @@ def check_config(
         ]
 
     problems: list[Problem] = []
+    keys_origin = _origin(("security", "encryption_keys"), path, secrets_dir)
+    if settings.security.encryption_keys is None:
+        keys_origin = _origin(("security", "keys_file"), path, secrets_dir)
     try:
         load_keyring(settings.security)
     except (SecurityError, ConfigError) as exc:
@@ -118,15 +130,22 @@ def check_config(
             Problem(
                 "security",
                 str(exc),
-                origin,
+                keys_origin,
                 "restore the key file from its backup (mode 600), or set security.encryption_keys",
             )
         )
-    problems += _database_problems(settings, origin)
+    problems += _database_problems(settings, lambda *loc: _origin(loc, path, secrets_dir), keys_origin)
     folder = settings.mappings.dir
     if not folder.is_dir():
         hint = "create it, or point mappings.dir at the shipped mappings/ folder"
-        problems.append(Problem("mappings.dir", f"folder {folder} does not exist", origin, hint))
+        problems.append(
+            Problem(
+                "mappings.dir",
+                f"folder {folder} does not exist",
+                _origin(("mappings", "dir"), path, secrets_dir),
+                hint,
+            )
+        )
     else:
         _, mapping_problems = load_mapping_set(folder)
         problems.extend(
@@ -135,7 +154,7 @@ def check_config(
     return settings, problems
 
 
-def _database_problems(settings: Settings, origin: str) -> list[Problem]:
+def _database_problems(settings: Settings, origin_of: Callable[..., str], keys_origin: str) -> list[Problem]:
     """What the database says of the configuration, reading only: that it answers, and that the chart
     is the one its ledger uses (start-up would refuse a renumbered account). A SQLite file not made yet
     is a fresh start: nothing to check, and none is made."""
@@ -151,12 +170,15 @@ def _database_problems(settings: Settings, origin: str) -> list[Problem]:
             sealed = keys_in_use(session)
     except DBAPIError as exc:
         why = f"the database cannot be used: {database_error_text(exc)}"
-        return [Problem("database.url", why, origin, "check the server, the database name and the role")]
+        hint = "check the server, the database name and the role"
+        return [Problem("database.url", why, origin_of("database", "url"), hint)]
     finally:
         engine.dispose()
     keyed = [problem.partition(": ") for problem in found]  # "key: why"
-    problems = [Problem(key, why, origin, "keep what the ledger uses") for key, _, why in keyed]
-    return problems + _sealed_problems(settings, sealed, origin)
+    problems = [
+        Problem(key, why, origin_of(*key.split(".")), "keep what the ledger uses") for key, _, why in keyed
+    ]
+    return problems + _sealed_problems(settings, sealed, keys_origin)
 
 
 def _sealed_problems(settings: Settings, sealed: dict[str, int], origin: str) -> list[Problem]:

@@ -148,3 +148,14 @@ def test_check_config_reports_malformed_key_material(
     assert settings is not None
     assert [p.key for p in problems] == ["security"]
     assert "not valid base64" in problems[0].message or "32 bytes" in problems[0].message
+    assert problems[0].origin == "environment CONNECTOR_SECURITY__ENCRYPTION_KEYS"
+
+
+def test_check_config_names_a_secret_file_as_the_origin_of_what_it_holds(isolated_cwd: Path) -> None:
+    secrets = isolated_cwd / "secrets"
+    secrets.mkdir()
+    (secrets / "database__url").write_text("postgresql://nobody@127.0.0.1:1/none")
+    (isolated_cwd / "mappings").mkdir()
+    _, problems = check_config(None, secrets)
+    by_key = {p.key: p for p in problems}
+    assert by_key["database.url"].origin == f"secret file {secrets / 'database__url'}"
