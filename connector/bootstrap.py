@@ -149,12 +149,8 @@ class Container:
         return in_force.mappings
 
     def document_parsers(self) -> list[DocumentParser]:
-        """Every file format the import reads: bank statements (structured formats first: they are
-        recognised by their own markers), QuickBooks IIF, then each export mapping of the mapping set."""
-        mappings = self.mappings_in_force()
-        exports = [MappedExport(mapping) for _, mapping in sorted(mappings.documents.items())]
-        vouchers = [VoucherExport(mapping) for _, mapping in sorted(mappings.vouchers.items())]
-        return [Camt053Parser(), Mt940Parser(), OfxParser(), IifParser(), *exports, *vouchers]
+        """Every file format the import reads, with the mapping set in force (`parsers_for`)."""
+        return parsers_for(self.mappings_in_force())
 
     def record_source(self, backend: str) -> RecordSource:
         """The live connection to `backend`; wired here as each adapter is configured."""
@@ -171,6 +167,14 @@ class Container:
         if "zoho" in self.__dict__:
             self.zoho.close()
         self.engine.dispose()
+
+
+def parsers_for(mappings: MappingSet) -> list[DocumentParser]:
+    """Every file format the import reads: bank statements (structured formats first: they are
+    recognised by their own markers), QuickBooks IIF, then each export mapping of `mappings`."""
+    exports = [MappedExport(mapping) for _, mapping in sorted(mappings.documents.items())]
+    vouchers = [VoucherExport(mapping) for _, mapping in sorted(mappings.vouchers.items())]
+    return [Camt053Parser(), Mt940Parser(), OfxParser(), IifParser(), *exports, *vouchers]
 
 
 def build_container(settings: Settings, *, migrate: bool = True, logging: bool = True) -> Container:

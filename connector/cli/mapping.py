@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,12 +10,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from connector.bootstrap import parsers_for
 from connector.cli.context import out, report_problems, state
-from connector.cli.output import dumps
+from connector.cli.output import dumps, money_json
+from connector.documents import Document, Problem
 from connector.errors import ConnectorError
 from connector.mapping.apply import map_record, read_source
 from connector.mapping.files import MappingSet, load_mapping_set
-from connector.mapping.model import MappingFile
+from connector.mapping.model import DocumentMapping, MappingFile, VoucherMapping
 from connector.mapping.samples import read_records
 
 mapping_app = typer.Typer(help="Admin-editable mapping files.", no_args_is_help=True)
@@ -52,6 +55,86 @@ def find_mapping(mappings: MappingSet, name: str) -> MappingFile:
     return found
 
 
+def find_export(mappings: MappingSet, name: str) -> DocumentMapping | VoucherMapping | None:
+    """An export mapping by file name (`export_zoho_books_payments`) or format (`zoho_books.payments`)."""
+    exports: dict[str, DocumentMapping | VoucherMapping] = {**mappings.documents, **mappings.vouchers}
+    stem = name.removesuffix(".toml")
+    return exports.get(stem) or next((m for m in exports.values() if m.source == name), None)
+
+
+def _preview_export(
+    mappings: MappingSet, export: DocumentMapping | VoucherMapping, sample: Path, limit: int, as_json: bool
+) -> None:
+    """The first `limit` documents and unreadable rows the export mapping makes of `sample`."""
+    parser = next(p for p in parsers_for(mappings) if p.format == export.source)
+    parsed = (item for item in parser.parse(str(sample), sample.name) if isinstance(item, Document | Problem))
+    items = list(islice(parsed, limit))
+    failing = sum(1 for item in items if isinstance(item, Problem))
+    if as_json:
+        rows = [
+            {"row": item.origin.row, "error": item.reason}
+            if isinstance(item, Problem)
+            else {"row": item.origin.row, "document": _document_json(item)}
+            for item in items
+        ]
+        out.print(dumps({"mapping": export.source, "items": rows, "failing": failing}), markup=False)
+        return
+    table = Table(title=Text(f"{sample.name} through {export.source}"), title_justify="left")
+    for column in ("row", "kind", "id", "date", "amount", "party", "number", "references / why not"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        if isinstance(item, Problem):
+            table.add_row(
+                Text(_shown(item.origin.row)),
+                Text("✗", style="red"),
+                *[Text("")] * 5,
+                Text(item.reason, style="red"),
+            )
+            continue
+        party = item.party.name or item.party.account_no or item.party.external_id
+        paid = [f"{a.invoice_number} {a.amount}" for a in item.allocations]
+        table.add_row(
+            *(
+                Text(_shown(v))
+                for v in (
+                    item.origin.row,
+                    item.kind,
+                    item.external_id,
+                    item.date,
+                    item.amount,
+                    party,
+                    item.number,
+                )
+            ),
+            Text("; ".join([*item.references, *paid])),
+        )
+    out.print(table)
+    out.print(
+        f"{len(items)} item(s) of {sample.name}: {len(items) - failing} document(s), {failing} unreadable"
+    )
+
+
+def _document_json(document: Document) -> dict[str, Any]:
+    return {
+        "kind": document.kind,
+        "external_id": document.external_id,
+        "date": document.date.isoformat(),
+        "amount": money_json(document.amount),
+        "party": {
+            "name": document.party.name,
+            "account_no": document.party.account_no,
+            "external_id": document.party.external_id,
+            "bank_account": document.party.bank_account,
+        },
+        "number": document.number,
+        "due_date": document.due_date.isoformat() if document.due_date else None,
+        "references": list(document.references),
+        "allocations": [
+            {"invoice": a.invoice_number, "amount": money_json(a.amount)} for a in document.allocations
+        ],
+    }
+
+
 def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -68,10 +151,18 @@ def preview(
     folder: Annotated[Path | None, typer.Option(help="Mappings folder (default: mappings.dir).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """Source values beside mapped values, and the records that would fail and why. Nothing is written."""
+    """Source values beside mapped values, and the records that would fail and why; for an export
+    mapping (documents, vouchers), the documents its sample file gives and the rows it cannot read.
+    Nothing is written."""
     if (sample is None) == (not live):
         raise typer.BadParameter("give exactly one of --sample FILE or --live")
     _, mappings = _valid_set(ctx, folder)
+    export = find_export(mappings, source)
+    if export is not None:
+        if sample is None:
+            raise typer.BadParameter("an export mapping previews a file: give --sample FILE")
+        _preview_export(mappings, export, sample, limit, as_json)
+        return
     mapping = find_mapping(mappings, source)
     if sample is not None:
         records = list(read_records(sample, limit))

@@ -12,7 +12,7 @@ from connector.bootstrap import build_container
 from connector.db import unit_of_work
 from connector.ledger.posting import Ledger
 from connector.settings import load_settings
-from tests.conftest import copy_example_config
+from tests.conftest import REPO, copy_example_config
 from tests.e2e.conftest import Result
 from tests.integration.helpers import invoice
 
@@ -49,6 +49,29 @@ def test_preview_shows_source_beside_mapped_values_and_why_a_record_would_fail(
     table = cli("mapping", "preview", "zoho.Contacts", "--sample", "contacts.csv")
     assert "4 record(s) through zoho.Contacts: 3 map cleanly, 1 would fail" in table.out
     assert not (workspace / "connector.db").exists()  # a preview writes nothing
+
+
+def test_preview_of_an_export_mapping_shows_the_documents_of_its_sample_and_the_rows_it_cannot_read(
+    cli: Cli, workspace: Path
+) -> None:
+    sample = str(REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv")
+    result = cli(
+        "mapping", "preview", "export_zoho_books_payments", "--sample", sample, "--limit", "4", "--json"
+    )
+    assert result.code == 0, result.err
+    payload = json.loads(result.out)
+    assert (payload["mapping"], payload["failing"]) == ("zoho_books.payments", 1)
+    first = payload["items"][0]["document"]
+    assert (first["external_id"], first["amount"]["amount"], first["party"]["name"]) == (
+        "2954000000112001",
+        "5000.00",
+        "Acme Trading Co.",
+    )
+    assert [a["invoice"] for a in first["allocations"]] == ["INV-000101", "INV-000102", "INV-000103"]
+    assert payload["items"][3] == {"row": 7, "error": "amount (Amount): not an amount: '7,5OO.00'"}
+    table = cli("mapping", "preview", "zoho_books.payments", "--sample", sample, "--limit", "4")
+    assert "4 item(s) of zoho_books_payments.csv: 3 document(s), 1 unreadable" in table.out
+    assert not (workspace / "connector.db").exists()
 
 
 def test_preview_live_without_a_configured_backend_says_what_to_do(cli: Cli, workspace: Path) -> None:
