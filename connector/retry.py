@@ -1,8 +1,10 @@
 """The one retry policy: transient remote failures are retried with capped, jittered exponential backoff.
 
 Only `TransientRemoteError` is retried (adapters turn 429, 5xx, timeouts and dropped connections into
-it); everything else surfaces at once. A server's own `Retry-After` wins over the computed wait, capped
-at the policy's maximum. Each retry is logged with the error and the wait, never with request data.
+it); everything else surfaces at once. A server's own `Retry-After` (or the wait a local limit sets, such
+as the access-token window) is honoured as asked, up to `max_told_wait`: coming back sooner only meets the
+same refusal. Asked to wait longer, the call stops at once with its error (the next cycle resumes). Each
+retry is logged with the error and the wait, never with request data.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tenacity import (
     stop_after_attempt,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from connector.errors import TransientRemoteError
 
@@ -33,14 +36,20 @@ log = logging.getLogger(__name__)
 class RetryPolicy:
     attempts: int = 6  # calls in all, the first included
     initial_wait: float = 0.5  # seconds; doubles per attempt, with full jitter
-    max_wait: float = 30.0
+    max_wait: float = 30.0  # of the computed backoff
+    max_told_wait: float = 600.0  # of a wait the server (or a local limit) asks for
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
-    def _wait(self, state: RetryCallState) -> float:
+    @staticmethod
+    def _told(state: RetryCallState) -> float | None:
         error = state.outcome.exception() if state.outcome else None
         hint = getattr(error, "retry_after", None)
-        if isinstance(hint, int | float) and hint >= 0:
-            return min(float(hint), self.max_wait)
+        return float(hint) if isinstance(hint, int | float) and hint >= 0 else None
+
+    def _wait(self, state: RetryCallState) -> float:
+        told = self._told(state)
+        if told is not None:
+            return told
         return float(wait_random_exponential(multiplier=self.initial_wait, max=self.max_wait)(state))
 
     def _log(self, state: RetryCallState) -> None:
@@ -52,13 +61,24 @@ class RetryPolicy:
         """Run `operation`, retrying it on `TransientRemoteError`; the last error is raised as is."""
         retrying = Retrying(
             retry=retry_if_exception_type(TransientRemoteError),
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts) | _ToldToWaitLonger(self.max_told_wait),
             wait=self._wait,
             sleep=self.sleep,
             before_sleep=self._log,
             reraise=True,
         )
         return retrying(operation)
+
+
+class _ToldToWaitLonger(stop_base):
+    """Stop when the failure asks for a longer wait than `limit` seconds."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        told = RetryPolicy._told(retry_state)
+        return told is not None and told > self.limit
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

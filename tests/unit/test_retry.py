@@ -40,11 +40,19 @@ def test_a_permanent_failure_is_raised_at_once() -> None:
     assert (flaky.calls, waits) == (1, [])
 
 
-def test_the_servers_retry_after_wins_and_is_capped() -> None:
+def test_the_servers_retry_after_is_waited_as_asked_beyond_the_backoffs_cap() -> None:
     waits: list[float] = []
-    flaky = Flaky([TransientRemoteError("429", retry_after=3), TransientRemoteError("429", retry_after=600)])
+    flaky = Flaky([TransientRemoteError("429", retry_after=3), TransientRemoteError("429", retry_after=120)])
     policy(waits).call(flaky)
-    assert waits == [3.0, 8.0]
+    assert waits == [3.0, 120.0]
+
+
+def test_a_wait_asked_for_longer_than_the_policy_waits_stops_the_call_at_once() -> None:
+    waits: list[float] = []
+    flaky = Flaky([TransientRemoteError("429", retry_after=3), TransientRemoteError("429", retry_after=601)])
+    with pytest.raises(TransientRemoteError):
+        policy(waits).call(flaky)
+    assert (flaky.calls, waits) == (2, [3.0])
 
 
 def test_after_the_last_attempt_the_last_error_surfaces() -> None:
