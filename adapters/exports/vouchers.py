@@ -161,8 +161,10 @@ class VoucherExport(ExportFile):
         named = {_party_key(e.values) for e in entries if _party_key(e.values) != ("", "", "")}
         credits = [e for e in receivable if e.net < 0]
         # One receivable settled by less money than it is credited: the rest was kept back (a bank's charge,
-        # a cash discount 现金折扣), never money that reached the bank.
-        kept_back = -credits[0].books_net - money_in if money_in > 0 and len(credits) == 1 else 0
+        # a cash discount 现金折扣), never money that reached the bank. Only money in counts: a payment out
+        # of the bank in the same voucher (a supplier paid, a fee booked gross) keeps nothing back.
+        banked = sum(e.books_net for e in entries if self._bank.search(e.account) and e.books_net > 0)
+        kept_back = -credits[0].books_net - banked if banked > 0 and len(credits) == 1 else 0
         for rank, entry in enumerate(receivable, start=1):  # its place by content: rows may come reordered
             if entry.net > 0 and money_in < 0:
                 yield Problem(

@@ -183,6 +183,28 @@ def test_a_receipt_banked_less_a_fee_is_a_payment_of_the_money_banked_and_a_cred
     assert found[1].party == found[0].party
 
 
+@pytest.mark.parametrize(
+    "outflow",
+    [
+        ["2026/3/10,记,5,手续费,6603,,人民币,10.00,", "2026/3/10,记,5,手续费,1002,,人民币,,10.00"],
+        ["2026/3/10,记,5,付供应商,2202,,人民币,300.00,", "2026/3/10,记,5,付供应商,1002,,人民币,,300.00"],
+    ],
+    ids=["fee-booked-gross", "supplier-paid"],
+)
+def test_money_leaving_the_bank_in_the_same_voucher_keeps_nothing_back_from_the_receipt(
+    shipped: MappingSet, tmp_path: Path, outflow: list[str]
+) -> None:
+    lines = [
+        "2026/3/10,记,5,收款 INV-88,1002,,人民币,1000.00,",
+        "2026/3/10,记,5,收款 INV-88,1122,C0001 上海星辰贸易有限公司,人民币,,1000.00",
+        *outflow,
+    ]
+    parsed = parse(shipped, "export_kingdee_vouchers", write_vouchers(tmp_path, *lines))
+    assert [(d.kind, d.amount) for d in parsed if isinstance(d, Document)] == [
+        ("payment", Money.of("1000.00", "CNY"))
+    ]
+
+
 def test_a_voucher_export_without_an_optional_column_says_so_before_its_documents(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
