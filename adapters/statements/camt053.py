@@ -66,6 +66,7 @@ from adapters.statements.common import (
     composite_id,
     decimal_amount,
     give_up,
+    given,
     local_name,
     raw_xml,
     unique_texts,
@@ -78,9 +79,6 @@ from connector.money import Money, currency_code
 SOURCE = "camt053"
 _NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0[2-8]")
 _SNIFF = re.compile(_NAMESPACE.pattern.encode("ascii"))
-# What banks write where a reference is mandatory but they have none (ISO 20022's "NOTPROVIDED",
-# SWIFT's "NONREF"): no reference at all, never an id two entries share.
-_PLACEHOLDERS = frozenset({"NOTPROVIDED", "NONREF", "NONE", "N/A"})
 _OPENING = ("OPBD", "PRCD")
 
 
@@ -260,7 +258,7 @@ class _Reader:
             value_date=value_date,
             reversal=paths.text(entry, "RvslInd") in ("true", "1"),
             notes=tuple(paths.texts(entry, "AddtlNtryInf")),
-            bank_ref=_given(paths.text(entry, "AcctSvcrRef")),
+            bank_ref=given(paths.text(entry, "AcctSvcrRef")),
         )
         transactions = paths.all(entry, "NtryDtls/TxDtls")
         occurrence = ""
@@ -393,11 +391,12 @@ class _Line:
             references=unique_texts([*structured, *unstructured, *ends, *extra, *self.notes, *marker]),
             bank_reversal=self.reversal,
             account=self.account,
+            content_id=self.bank_ref is None,  # a composite id: its text changed, it comes back as another
         )
 
     def _ends_and_unstructured(self, transactions: list[ET.Element]) -> tuple[list[str], list[str]]:
         paths = self.paths
-        ends = [ref for tx in transactions for ref in paths.texts(tx, "Refs/EndToEndId") if _given(ref)]
+        ends = [ref for tx in transactions for ref in paths.texts(tx, "Refs/EndToEndId") if given(ref)]
         return ends, [text for tx in transactions for text in paths.texts(tx, "RmtInf/Ustrd")]
 
     def identity(self, transactions: list[ET.Element], amount: Money) -> str:
@@ -450,8 +449,3 @@ def _party(paths: _Paths, transaction: ET.Element, role: str) -> Party:
     )
     account = paths.text(transaction, f"RltdPties/{role}Acct/Id/IBAN", f"RltdPties/{role}Acct/Id/Othr/Id")
     return Party(name=" ".join(name.split()) if name else None, bank_account=compact_account(account))
-
-
-def _given(reference: str | None) -> str | None:
-    """A reference, or None for a placeholder that stands for none."""
-    return None if reference is None or reference.strip().upper() in _PLACEHOLDERS else reference

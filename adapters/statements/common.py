@@ -23,6 +23,9 @@ import defusedxml.ElementTree as _safe_et  # type: ignore[import-untyped]  # no 
 from connector.documents import Origin, Problem
 from connector.errors import FileFormatError, MoneyError
 
+# What banks write where a reference is mandatory but they have none (ISO 20022's "NOTPROVIDED",
+# SWIFT's "NONREF"): no reference at all, never an id two entries share nor a payer's mark.
+PLACEHOLDERS = frozenset({"NOTPROVIDED", "NONREF", "NONE", "N/A"})
 HASH_VERSION = "v1"
 REVERSAL_MARKER = "RVSL"  # a reference on a reversal line whose original cannot be named from the file
 MAX_EXTERNAL_ID = 200  # journal_entries.external_id is String(200)
@@ -172,3 +175,8 @@ def raw_xml(element: ET.Element, namespace: str | None = None) -> str:
             text = text.replace(declaration.group(0), "", 1)
             text = re.sub(rf"(</?){prefix}:", r"\1", text)
     return text
+
+
+def given(reference: str | None) -> str | None:
+    """A reference, or None for a placeholder that stands for none."""
+    return None if reference is None or reference.strip().upper() in PLACEHOLDERS else reference

@@ -27,10 +27,14 @@ What becomes what:
 MT940 has no transaction id, so `external_id` is `common.composite_id("mt940", account (`:25:`
 without spaces, as on the line), entry date, value date, |amount| minor units, currency, mark
 (C/D/RC/RD), :61: customer reference, :61: bank reference, the references below (whitespace
-collapsed, one per line), occurrence)` where occurrence is `1` for the first line of its file alike in
-all of those, `2` for a second …: two identical payments on one day stay apart, and overlapping
-exports (a week's, then the month's, often all numbered `:28C:0`) give a line the same id wherever it
-stands among the others. The statement number is left out for that reason.
+collapsed, one per line; left out when the line has a bank reference: it names the line, and the
+bank's text may change between exports), occurrence)` where occurrence is `1` for the first line of
+its file alike in all of those, `2` for a second …: two identical payments on one day stay apart, and
+overlapping exports (a week's, then the month's, often all numbered `:28C:0`) give a line the same id
+wherever it stands among the others. The statement number is left out for that reason. A line
+without a bank reference is `content_id`: its text changed, it comes back under another id, and the
+import holds it for a person when it looks like a line of an earlier file. Placeholders ("NONREF",
+"NOTPROVIDED") are no reference.
 
 `Origin.row` is the 1-based line number of the `:61:` (of `:20:` for a `Statement`), `Origin.raw` the
 field(s) as written.
@@ -53,6 +57,7 @@ from adapters.statements.common import (
     clean,
     composite_id,
     detect_encoding,
+    given,
     unique_texts,
 )
 from adapters.statements.mt940_fields import Boundary, Field, Stray, fields
@@ -222,6 +227,7 @@ class _Statement:
         account = self.account
         entry_date = _date(fields.get("entry_date"))
         references = _references(fields, extra, details, reversal=mark.startswith("R"))
+        bank_ref = given(_text(fields, "bank_reference") or None)
         identity = (
             account,
             entry_date.isoformat() if entry_date else "",
@@ -230,8 +236,9 @@ class _Statement:
             amount.currency,
             mark,
             _text(fields, "customer_reference"),
-            _text(fields, "bank_reference"),
-            "\n".join(" ".join(reference.split()) for reference in references),
+            bank_ref or "",
+            # the bank's own reference names the line; without one, its text tells alike lines apart
+            "" if bank_ref else "\n".join(" ".join(reference.split()) for reference in references),
         )
         key = "\x1e".join(map(str, identity))
         self.alike[key] += 1
@@ -247,6 +254,7 @@ class _Statement:
             references=references,
             bank_reversal=mark.startswith("R"),
             account=account,
+            content_id=bank_ref is None,
         )
 
     @property
@@ -344,15 +352,15 @@ def _account(extra: dict[str, Any]) -> str | None:
 def _references(
     fields: dict[str, Any], extra: dict[str, Any], details: Field | None, *, reversal: bool
 ) -> tuple[str, ...]:
-    customer_ref = _text(fields, "customer_reference")
     texts = [
         " ".join(part for part in (_text(extra, "purpose"), _text(extra, "additional_purpose")) if part),
         _text(extra, "end_to_end_reference"),
         _text(extra, "customer_reference"),
-        "" if customer_ref.upper() == "NONREF" else customer_ref,
+        _text(fields, "customer_reference"),
         _text(extra, "additional_position_reference"),
         _text(fields, "extra_details"),
     ]
+    texts = [text if given(text) else "" for text in texts]  # EREF+NOTPROVIDED names nothing
     if "transaction_details" in extra and details is not None:  # unstructured :86:
         texts.insert(0, _unwrap(details))
     if reversal:

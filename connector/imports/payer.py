@@ -39,12 +39,13 @@ class Payer:
         return cls(record["name"], record["bank_account"], tuple(record["references"]))
 
     def same_as(self, other: Payer) -> bool:
-        """Whether the two name one payer: a reference in common (the end-to-end id a bank repeats on a
-        return), the same bank account or the same name."""
-        if set(self.references) & set(other.references):
-            return True
+        """Whether the two name one payer: the same bank account (two accounts are two payers, whatever
+        else they share), else a reference in common (the end-to-end id a bank repeats on a return) or
+        the same name."""
         mine, theirs = compact_account(self.bank_account), compact_account(other.bank_account)
-        if mine is not None and mine == theirs:
+        if mine is not None and theirs is not None:
+            return mine == theirs
+        if set(self.references) & set(other.references):
             return True
         return self.name is not None and other.name is not None and _folded(self.name) == _folded(other.name)
 

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.exports.iif import IifParser
+from adapters.statements.mt940 import Mt940Parser
 from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
 from connector.credit.aging import open_items
@@ -827,6 +828,36 @@ def test_an_export_holding_a_payment_as_it_was_and_another_alike_posts_the_other
 
     assert (result.counts["quarantined"], result.counts["unchanged"]) == (0, 1)
     assert usd_banked(container) == Money.of("1000.00", "USD")
+    assert_ledger_verifies(container)
+
+
+MT940 = """:20:STMT
+:25:60050101/7405500001
+:28C:0
+:60F:C260301EUR100,00
+{lines}
+:62F:C260331EUR{closing}
+"""
+
+
+@pytest.mark.parametrize("bank_ref", ["//TR2603030001", ""], ids=["bank-reference", "none"])
+def test_a_statement_line_exported_again_with_other_text_never_posts_twice(
+    container: Container, tmp_path: Path, bank_ref: str
+) -> None:
+    line = (
+        f":61:2603030303CR1500,00NTRFNONREF{bank_ref}\n:86:166?00GUTSCHRIFT?20SVWZ+Rechnung RE-0142{{more}}"
+    )
+    first, again = tmp_path / "w1.sta", tmp_path / "w2.sta"
+    first.write_text(MT940.format(lines=line.format(more=""), closing="1600,00"), encoding="utf-8")
+    again.write_text(MT940.format(lines=line.format(more="?21 Danke"), closing="1600,00"), encoding="utf-8")
+    import_file(container, first, [Mt940Parser()])
+
+    result = import_file(container, again, [Mt940Parser()])
+
+    assert (result.counts["reposted"], result.counts["quarantined"]) == ((1, 0) if bank_ref else (0, 1))
+    with unit_of_work(container.sessions) as session:
+        banked = session.get_one(AccountBalance, (container.settings.ledger.chart.bank.code, "EUR"))
+    assert banked.balance_minor == 150000  # the money came once
     assert_ledger_verifies(container)
 
 

@@ -499,6 +499,31 @@ def test_a_return_naming_the_payer_of_a_waiting_line_reverses_that_line_not_the_
     assert_ledger_verifies(container)
 
 
+def test_a_return_from_one_payers_account_never_reverses_another_accounts_line_that_shares_a_reference(
+    container: Container, tmp_path: Path
+) -> None:
+    alpha = line(
+        "R-1", "1500.00", "2026-03-03", bank_account="DE89370400440532013000", references=["Abschlag"]
+    )
+    beta = line(
+        "R-2", "1500.00", "2026-03-04", bank_account="DE75512108001245126199", references=["Abschlag"]
+    )
+    import_file(container, write(tmp_path / "s1.jsonl", alpha, beta), PARSERS)
+    returned = line(
+        "R-3",
+        "-1500.00",
+        "2026-03-06",
+        bank_reversal=True,
+        bank_account="DE89370400440532013000",
+        references=["Abschlag"],
+    )
+
+    assert import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS).counts["reversed"] == 1
+
+    assert (statuses(container)["R-1"][0], statuses(container)["R-2"][0]) == ("reversed", "unapplied")
+    assert_ledger_verifies(container)
+
+
 def test_a_statement_line_linked_to_a_payment_counts_as_matched_in_the_statement_report(
     container: Container, tmp_path: Path
 ) -> None:

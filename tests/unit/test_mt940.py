@@ -186,21 +186,30 @@ def test_an_explicit_encoding_overrides_detection(tmp_path: Path) -> None:
 
 
 def test_external_ids_follow_the_documented_composite_recipe() -> None:
-    credit = lines(parse(GERMAN))[0]
-    references = "Rechnung RE-2026-0142 Kd.-Nr. 10042\nRE-2026-0142"
+    credit = lines(parse(GERMAN))[0]  # a bank reference names it: its text is left out
     assert credit.external_id == composite_id(
-        "mt940",
-        ACCOUNT,
-        "2026-03-03",
-        "2026-03-03",
-        150000,
-        "EUR",
-        "C",
-        "NONREF",
-        "TR2603030001",
-        references,
-        1,
+        "mt940", ACCOUNT, "2026-03-03", "2026-03-03", 150000, "EUR", "C", "NONREF", "TR2603030001", "", 1
     )
+    assert not credit.content_id
+
+
+def test_a_line_with_a_bank_reference_keeps_its_id_when_its_text_changes(tmp_path: Path) -> None:
+    line = (
+        ":61:2603030303CR1500,00NTRFNONREF//TR2603030001\n:86:166?00GUTSCHRIFT?20SVWZ+RE-0142{more}?32Mueller"
+    )
+    first = lines(parse_text(tmp_path, MINIMAL.format(lines=line.format(more=""), closing="1600,00")))
+    again = lines(
+        parse_text(tmp_path, MINIMAL.format(lines=line.format(more="?21 Danke"), closing="1600,00"))
+    )
+    assert first[0].external_id == again[0].external_id
+    assert first[0].references != again[0].references
+
+
+def test_a_placeholder_reference_is_no_reference(tmp_path: Path) -> None:
+    line = ":61:2603030303CR1500,00NTRF\n:86:166?00GUTSCHRIFT?20EREF+NOTPROVIDED?21SVWZ+Abschlag Maerz"
+    (credit,) = lines(parse_text(tmp_path, MINIMAL.format(lines=line, closing="1600,00")))
+    assert credit.references == ("Abschlag Maerz",)
+    assert credit.content_id  # no bank reference: its id is made of its content
 
 
 def test_a_line_in_overlapping_exports_keeps_its_id_wherever_it_stands(tmp_path: Path) -> None:
