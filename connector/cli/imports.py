@@ -17,6 +17,7 @@ from connector.cli.statement_report import reconciliation_json, reconciliation_t
 from connector.db import unit_of_work
 from connector.errors import ConnectorError, FileFormatError
 from connector.imports import reconcile
+from connector.imports.models import ITEM_STATUSES
 from connector.imports.pipeline import FileResult, choose_parser, import_file
 from connector.imports.rules import Accounts
 from connector.imports.statement_reconcile import reconcile_file
@@ -105,19 +106,16 @@ def result_json(result: FileResult) -> dict[str, object]:
     }
 
 
-QUEUE_STATUSES = ("open", "applied", "rejected")
-
-
 @reconcile_app.command("list")
 def list_queue(
     ctx: typer.Context,
-    status: Annotated[str, typer.Option(help="open, applied or rejected.")] = "open",
+    status: Annotated[str, typer.Option(help="open, applied, rejected or superseded.")] = "open",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Receipts in unapplied receipts: who paid them (name, bank account, references, as the file said),
     their file and row, and their ranked candidates (tier, score, why); decided ones with the decision's
     note."""
-    one_of(status, QUEUE_STATUSES)
+    one_of(status, ITEM_STATUSES)
     container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         items = reconcile.queue(session, container.cipher, status)

@@ -72,6 +72,12 @@ class ImportedDocument(Base):
     bank_account: Mapped[str | None] = mapped_column(Text)  # an export's account name has no length limit
 
 
+# Waiting for a person; applied to a customer; rejected as no customer's receipt; superseded: a later
+# revision of the receipt went its own way (posted by its own reference, linked), so the decision no
+# longer stands and is never carried over again.
+ITEM_STATUSES = ("open", "applied", "rejected", "superseded")
+
+
 class ReconciliationItem(Base):
     """A receipt posted to unapplied receipts, waiting for a person: its ranked candidates (JSON list of
     {account_no, tier, score, why}), the invoices it names (JSON list of [number, at most how much]), who
@@ -81,7 +87,7 @@ class ReconciliationItem(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("imported_documents.id"), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open, applied, rejected
+    status: Mapped[str] = mapped_column(String(20), default="open")  # ITEM_STATUSES
     candidates_json: Mapped[str] = mapped_column(Text, default="[]")
     named_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     # Who paid, as the file said (`Payer`), encrypted: personal data. None for items of earlier imports.

@@ -277,7 +277,7 @@ class DocumentPoster:
             )
             if done is not None:
                 counts[done] += 1
-                counts["receipts_unapplied"] -= 1
+                counts["receipts_unapplied"] -= done != "decisions_superseded"  # decided again: not waiting
         return counts
 
     # --- look-ups ----------------------------------------------------------------------------------

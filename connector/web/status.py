@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connector.imports.models import ITEM_STATUSES
 from connector.job_board import OUTCOMES, JobBoard, JobRecord
 from connector.sync.status import Snapshot
 
@@ -129,7 +130,7 @@ def _snapshot_metrics(taken: Snapshot) -> Iterator[Metric]:
     queue = GaugeMetricFamily(
         "connector_reconciliation_items", "Receipts in the reconciliation queue, by status", labels=["status"]
     )
-    for status in ("open", "applied", "rejected"):
+    for status in ITEM_STATUSES:
         queue.add_metric([status], taken.reconciliation.get(status, 0))
     outbox = GaugeMetricFamily(
         "connector_outbox_items", "Outbox items by target and status", labels=["target", "status"]

@@ -97,6 +97,29 @@ def test_a_receipt_resent_with_other_text_stays_applied_by_the_person_who_applie
     assert_ledger_verifies(container)
 
 
+def test_a_decision_a_later_revision_did_not_wait_for_is_superseded_and_never_comes_back(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    first = line("B-1", "777.00", "2026-03-10", payer="Somebody Unknown", references=["misc"])
+    import_file(container, write(tmp_path / "a.jsonl", first), PARSERS)
+    [(item_id, _, _)] = items(container)
+    apply(container, item_id, acme)
+    named = write(tmp_path / "b.jsonl", {**first, "references": [f"misc {qinghe}"]})  # now names its payer
+    assert import_file(container, named, PARSERS).counts["decisions_superseded"] == 1
+    assert items(container)[0][1] == "superseded"
+    assert (owes(container, acme).minor, owes(container, qinghe).minor) == (0, -77700)
+
+    again = import_file(
+        container, write(tmp_path / "c.jsonl", {**first, "references": ["misc again"]}), PARSERS
+    )
+
+    assert again.counts["receipts_reapplied"] == 0  # the old decision is not brought back
+    assert again.counts["receipts_unapplied"] == 1
+    assert (owes(container, acme).minor, owes(container, qinghe).minor) == (0, 0)
+    assert_ledger_verifies(container)
+
+
 def test_a_receipt_resent_with_other_text_stays_rejected_with_the_persons_note(
     container: Container, tmp_path: Path
 ) -> None:
