@@ -6,7 +6,8 @@ payee text the bank changed, is a new id for the same money. Posted as new, it w
 new document of such a source is held for a person when one of the same source, kind, date, currency,
 amount and number was imported from an earlier file and has not come again, as it was, in this one (an
 export holding both is two documents). The person resolves it (the same document, exported again) or
-retries it accepting it (`--accept-changes`: another document after all).
+retries it accepting it (`--accept-changes`: another document after all). Resolved, it is remembered:
+the same document in a later export is that one again, not held again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 from connector.bulk import row_date, rows_in
 from connector.documents import Document
 from connector.imports.models import ImportedDocument, ImportedFile
+from connector.sync.models import QuarantinedRecord
+from connector.sync.quarantine import RETRY_ACTOR
 
 _HOLDING = ("posted", "unapplied", "linked", "changed")  # what stands in the ledger as that document
 _Key = tuple[str, str, date, str, int, str]
@@ -34,9 +37,10 @@ class Lookalike:
     file: str | None
     row: int | None
 
-    def describe(self, source: str) -> str:
-        where = f" ({self.file}{f' row {self.row}' if self.row is not None else ''})" if self.file else ""
-        return f"{source} {self.external_id}{where}"
+    def where(self) -> str:
+        """`(imported from FILE row N) ` when its file is known."""
+        row = f" row {self.row}" if self.row is not None else ""
+        return f"(imported from {self.file}{row}) " if self.file else ""
 
 
 class Lookalikes:
@@ -102,3 +106,29 @@ class Lookalikes:
             self._claimed.add(claim)
             return lookalike
         return None
+
+    def told_exported_again(self, document: Document, lookalike: Lookalike) -> bool:
+        """Whether a person closed this document's hold as `lookalike` exported again (resolved by hand,
+        not posted by a retry)."""
+        told = select(QuarantinedRecord.id).where(
+            QuarantinedRecord.source == document.source,
+            QuarantinedRecord.status == "resolved",
+            QuarantinedRecord.resolved_by != RETRY_ACTOR,
+            QuarantinedRecord.reason.startswith(_held_prefix(document, lookalike), autoescape=True),
+        )
+        return self.session.scalar(told.limit(1)) is not None
+
+
+def exported_again(document: Document, lookalike: Lookalike) -> str:
+    """Why `document` is held: maybe `lookalike`, exported again."""
+    return (
+        f"{_held_prefix(document, lookalike)}{lookalike.where()}with other text (a customer renamed, a "
+        "payee's text changed): "
+        "same date, amount and number. If it is, close this record (`connector quarantine resolve ID "
+        '--note "exported again"`); if it is another, post it with `connector quarantine retry ID '
+        "--accept-changes`"
+    )
+
+
+def _held_prefix(document: Document, lookalike: Lookalike) -> str:
+    return f"maybe {document.source} {lookalike.external_id} exported again as {document.external_id} "

@@ -35,7 +35,7 @@ from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.decisions import decision_on, restore
 from connector.imports.known import KnownCustomers
-from connector.imports.lookalikes import Lookalikes
+from connector.imports.lookalikes import Lookalike, Lookalikes, exported_again
 from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
@@ -155,8 +155,13 @@ class DocumentPoster:
                         self.seen.unchanged.add(SeenInFile.key(document))
                 continue
             repeated = self._repeated_in_file(known, document)
-            if repeated is None and known is None:
-                repeated = self._exported_again(document, batch_ids)
+            lookalike = self._lookalike(document, batch_ids) if repeated is None and known is None else None
+            if lookalike is not None and self.lookalikes.told_exported_again(document, lookalike):
+                counts["unchanged"] += 1  # a person said so when it was held before
+                self.seen.unchanged.add(SeenInFile.key(document))
+                continue
+            if lookalike is not None:
+                repeated = exported_again(document, lookalike)
             if repeated is not None:
                 self._quarantine(document, repeated)
                 counts["quarantined"] += 1
@@ -207,28 +212,18 @@ class DocumentPoster:
         self.outcomes.write()
         return counts
 
-    def _exported_again(self, document: Document, batch_ids: set[tuple[str, str]]) -> str | None:
-        """Why a new document whose id is its content's digest is held: it may be one imported from an
-        earlier file, exported again with other text (`lookalikes`); None when it is not (or a person
-        accepted it)."""
+    def _lookalike(self, document: Document, batch_ids: set[tuple[str, str]]) -> Lookalike | None:
+        """The earlier document a new one whose id is its content's digest may be, exported again with
+        other text (`lookalikes`); None when none (or a person accepted it as another)."""
         if not document.content_id or document.origin.row in self.accept_changes_at:
             return None
         source = document.source
 
         def came_again(external_id: str) -> bool:
-            return (source, external_id) in batch_ids or SeenInFile.key_of(
-                source, external_id
-            ) in self.seen.unchanged
+            key = SeenInFile.key_of(source, external_id)
+            return (source, external_id) in batch_ids or key in self.seen.unchanged
 
-        lookalike = self.lookalikes.of(document, came_again)
-        if lookalike is None:
-            return None
-        return (
-            f"maybe {lookalike.describe(source)} exported again with other text (a customer renamed, a "
-            "payee's text changed): same date, amount and number. If it is, close this record (`connector "
-            'quarantine resolve ID --note "exported again"`); if it is another, post it with `connector '
-            "quarantine retry ID --accept-changes`"
-        )
+        return self.lookalikes.of(document, came_again)
 
     def _imported_since(self, held: ImportedDocument, document: Document) -> bool:
         """Whether a retried row's document was imported from a file that came after this one (unless a

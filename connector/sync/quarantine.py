@@ -170,6 +170,7 @@ def resolve_applied(session: Session, source: str, refs: Collection[str], run: S
 
 
 _REFS_PER_QUERY = 900
+RETRY_ACTOR = "retry"  # who resolves a record a retry put through
 
 
 def resolve_records(session: Session, ids: Sequence[int], note: str, actor: str) -> list[Entry]:

@@ -39,12 +39,11 @@ from connector.master.models import CustomerBinding
 from connector.master.sync import apply_records
 from connector.security.cipher import FieldCipher
 from connector.sync.models import QuarantinedRecord, SyncRun
-from connector.sync.quarantine import load_records, mark_resolved
+from connector.sync.quarantine import RETRY_ACTOR, load_records, mark_resolved
 from connector.sync.runs import finish_run, raw_input, start_run
 
 log = logging.getLogger(__name__)
 
-RETRY_ACTOR = "retry"
 IMPORT_JOB = "import"
 CUSTOMER_JOBS = frozenset({"customers.import"})  # runs of `master.sync.sync_customers` over a file
 NOT_REPLAYED = {

@@ -38,6 +38,7 @@ from connector.mapping.files import MappingSet
 from connector.master.lifecycle import merge
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
+from connector.sync.quarantine import resolve_records
 from connector.sync.quarantine_retry import retry
 from tests.conftest import REPO
 from tests.integration.test_master import master
@@ -808,12 +809,33 @@ def test_a_payment_exported_again_after_its_customer_was_renamed_waits_for_a_per
     with unit_of_work(container.sessions) as session:
         record = session.scalars(select(QuarantinedRecord)).one()
     assert record.reason.startswith("maybe quickbooks_online.payments ")
-    assert "(march.csv row 2) exported again with other text" in record.reason
+    assert " exported again as " in record.reason
+    assert "(imported from march.csv row 2) with other text" in record.reason
     (accepted,) = retry(  # a person: another payment after all
         container, [record.id], parsers=lambda: parsers, mappings=no_mapping_set, accept_changes=True
     )
     assert accepted.resolved == [record.id]
     assert usd_banked(container) == Money.of("2000.00", "USD")
+    assert_ledger_verifies(container)
+
+
+def test_a_payment_a_person_said_was_exported_again_is_not_held_again_by_the_next_export(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    import_file(container, qbo_payments(tmp_path / "march.csv", ("Globex Inc", "4009", "1,000.00")), parsers)
+    renamed = ("Globex Incorporated", "4009", "1,000.00")
+    import_file(container, qbo_payments(tmp_path / "april.csv", renamed), parsers)
+    with unit_of_work(container.sessions) as session:
+        held = session.scalars(select(QuarantinedRecord)).one()
+        resolve_records(session, [held.id], "exported again", "finance")
+
+    later = import_file(
+        container, qbo_payments(tmp_path / "may.csv", renamed, ("Initech LLC", "7", "5.00")), parsers
+    )
+
+    assert (later.counts["quarantined"], later.counts["unchanged"]) == (0, 1)
+    assert usd_banked(container) == Money.of("1005.00", "USD")
     assert_ledger_verifies(container)
 
 
