@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connector.ledger.models import utcnow
@@ -30,12 +31,19 @@ class MappingsInForce:
 
 
 def remember(session: Session, mappings: MappingSet) -> None:
-    known = session.get(MappingSetVersion, mappings.digest)
-    if known is None:
-        session.add(MappingSetVersion(digest=mappings.digest, files_json=json.dumps(mappings.texts)))
-    else:
-        known.last_valid_at = utcnow()
-    session.flush()
+    """Record the set as valid now, in one statement: replicas starting together (or threads of one
+    process) seeing the same new set at once both succeed."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    statement = insert(MappingSetVersion).values(
+        digest=mappings.digest, files_json=json.dumps(mappings.texts), first_valid_at=now, last_valid_at=now
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[MappingSetVersion.digest],
+            set_={"last_valid_at": statement.excluded.last_valid_at},
+        )
+    )
 
 
 def mappings_in_force(session: Session, folder: Path) -> MappingsInForce:
