@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,7 +64,15 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, int):
         return str(value)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    if not isinstance(value, str):
+        return None
+    if _UNSTORABLE.search(value):  # a NUL, a control character, a lone surrogate: no database keeps them
+        raise ValueError("a field holds control characters or broken Unicode")
+    return value.strip() or None
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_MAX_SERVER_TIME = 2**63 - 1  # milliseconds: what the database keeps
 
 
 def parse_callback(body: Any) -> Callback:
@@ -86,6 +95,8 @@ def parse_callback(body: Any) -> Callback:
         raise ValueError("ids holds something that is not a record id")
     token = body.get("token")
     server_time = body.get("server_time")
+    if isinstance(server_time, int) and not 0 <= server_time <= _MAX_SERVER_TIME:
+        raise ValueError("server_time is out of range")
     return Callback(
         channel_id,
         token if isinstance(token, str) else "",

@@ -60,13 +60,20 @@ def notification_routes(container: Container) -> list[BaseRoute]:
             return _answer(413, "body too large")
         try:
             callback = parse_callback(json.loads(raw))
+        except RecursionError:  # nesting deep enough to exhaust the parser: no notification is
+            log.warning("zoho notification refused: not JSON (nested too deep)")
+            return _answer(400, "not a notification")
         except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too
             reason = (
                 str(exc) if not isinstance(exc, json.JSONDecodeError | UnicodeDecodeError) else "not JSON"
             )
             log.warning("zoho notification refused: %s", reason)
             return _answer(400, "not a notification")
-        received = await run_in_threadpool(receive_callback, container, callback)
+        try:
+            received = await run_in_threadpool(receive_callback, container, callback)
+        except Exception as exc:  # Zoho sends it again; the log never holds the statement's parameters
+            log.error("zoho notification not stored: %s (Zoho retries it)", type(exc).__name__)
+            return _answer(503, "not stored, try again")
         if received.stored_id is None:
             log.warning("zoho notification refused: %s", received.refused)
             return _answer(403, "forbidden")

@@ -277,6 +277,8 @@ def test_a_body_that_is_not_a_notification_is_a_400(connector: Container) -> Non
     assert call(app, "POST", "/zoho/notify", content=b"{not json").status_code == 400
     assert call(app, "POST", "/zoho/notify", json={"channel_id": "1"}).status_code == 400
     assert call(app, "POST", "/zoho/notify", content=b"x" * (2 << 20)).status_code == 413
+    nested = b"[" * 100_000 + b"]" * 100_000  # deep enough to exhaust the parser, under the size limit
+    assert call(app, "POST", "/zoho/notify", content=nested).status_code == 400
     assert call(app, "GET", "/health").json() == {"status": "ok", "message": "healthy"}
     assert inbox(connector) == []
 

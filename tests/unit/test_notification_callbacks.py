@@ -52,6 +52,9 @@ def test_numeric_channel_ids_and_record_ids_are_read_as_text_and_repeated_ids_on
         ({**ZOHO_BODY, "operation": None}, "operation"),
         ({**ZOHO_BODY, "ids": "5725767000003000064"}, "ids"),
         ({**ZOHO_BODY, "ids": [{"id": "1"}]}, "ids"),
+        ({**ZOHO_BODY, "operation": "upd\u0000ate"}, "control characters or broken Unicode"),
+        ({**ZOHO_BODY, "module": "\ud800"}, "control characters or broken Unicode"),
+        ({**ZOHO_BODY, "server_time": 2**70}, "server_time is out of range"),
     ],
 )
 def test_a_body_that_is_not_a_callback_is_refused_without_quoting_the_token(
