@@ -30,7 +30,7 @@ from connector.imports.inbox import process_inbox
 from connector.job_board import DONE, FAILED, HELD, JobBoard
 from connector.mapping.files import MappingSet
 from connector.sync.channels import renew_channels
-from connector.sync.leases import LEASE_SECONDS, lease
+from connector.sync.leases import LEASE_SECONDS, lease, take_turn
 from connector.sync.notifications import process_notifications
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
@@ -71,6 +71,15 @@ def scheduled_jobs(container: Container) -> list[Job]:
     return [Job(name, timedelta(seconds=s), run) for name, s, run, enabled in wanted if enabled and s > 0]
 
 
+class _NotItsTurn(Exception):
+    """Another replica took this interval's turn at the job (the message says which)."""
+
+
+# A replica's turn at a job lasts this share of its interval: replicas whose schedules drift apart still
+# run it once per interval between them, and a replica gone leaves the next turn to another.
+TURN_SHARE = 0.9
+
+
 def run_job(
     container: Container,
     job: Job,
@@ -84,7 +93,13 @@ def run_job(
     try:
         container.refresh_keys()  # a key rotated meanwhile seals what this run writes
         with lease(container.sessions, f"scheduled {job.name}", wait=False):
+            turn = job.every.total_seconds() * TURN_SHARE
+            if (taken := take_turn(container.sessions, f"turn {job.name}", turn)) is not None:
+                raise _NotItsTurn(taken)
             done = job.run()
+    except _NotItsTurn as exc:  # another replica ran it within this interval
+        log.info("%s: not run now, run by %s within its interval", job.name, exc)
+        outcome, message = HELD, f"run by {exc} within its interval"
     except LeaseHeldError as exc:
         log.info("%s: not run now, %s", job.name, exc)
         outcome, message = HELD, str(exc)

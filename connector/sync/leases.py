@@ -4,7 +4,8 @@ processes and replicas that share one database.
 A lease is a row of `job_leases`: taking it inserts the row, or takes over one whose holder let it
 expire (a process that died); the holder renews it from a thread every third of `LEASE_SECONDS` while it
 works and deletes it when done. A process that cannot take a lease waits for it (`wait`), or says who
-holds it (`LeaseHeldError`).
+holds it (`LeaseHeldError`). A turn (`take_turn`) is a lease kept until it lapses: the replicas of a
+scheduled job run it once per interval between them.
 """
 
 from __future__ import annotations
@@ -97,6 +98,16 @@ def lease(
         renewer.join()
         with unit_of_work(sessions) as session:
             session.execute(delete(JobLease).where(JobLease.name == name, JobLease.holder == holder))
+
+
+def take_turn(
+    sessions: sessionmaker[Session], name: str, seconds: float, now: Callable[[], int] = _now_ms
+) -> str | None:
+    """Claim the turn `name` for `seconds` (a scheduled job's interval, less some slack): None when this
+    process has it, else who took it. A turn is never given back: replicas running one job on the same
+    interval take turns, and the first to come after it lapses runs the job."""
+    holder = f"{socket.gethostname()} pid {os.getpid()} at {time.strftime('%H:%M:%S')}"[:MAX_NAME]
+    return _take(sessions, fitted(name, MAX_NAME), holder, now(), int(seconds * 1000))
 
 
 def _take(sessions: sessionmaker[Session], name: str, holder: str, at: int, span: int) -> str | None:

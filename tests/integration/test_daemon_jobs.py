@@ -4,6 +4,7 @@ process's turn never stops the scheduler."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from pydantic import SecretStr
 
 from connector.bootstrap import Container
 from connector.daemon import Job, _spending_told, run_job, scheduled_jobs
+from connector.job_board import HELD, JobBoard
 from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import DaemonSettings, ZohoSettings
 from connector.sync.credits import DatabaseSpendingLog
@@ -48,13 +50,35 @@ def test_a_failed_run_is_logged_and_the_next_one_still_runs(
             raise RuntimeError("the CRM is down")
         return "2 done"
 
-    job = Job("flaky", timedelta(minutes=1), flaky)
+    job = Job("flaky", timedelta(milliseconds=50), flaky)
     with caplog.at_level(logging.INFO):
         run_job(container, job)
+        time.sleep(0.1)  # its next interval
         run_job(container, job)
     assert len(runs) == 2
-    assert "flaky failed; it runs again in 0:01:00" in caplog.text
+    assert "flaky failed; it runs again in 0:00:00.050000" in caplog.text
     assert "flaky: 2 done" in caplog.text
+
+
+def test_replicas_running_a_job_on_one_interval_take_turns_instead_of_each_running_it(
+    container: Container,
+) -> None:
+    runs: list[int] = []
+
+    def pull() -> str:
+        runs.append(1)
+        return "pulled"
+
+    every = timedelta(milliseconds=300)
+    board = JobBoard([("zoho pull", every)])
+    run_job(container, Job("zoho pull", every, pull), board=board)
+    run_job(container, Job("zoho pull", every, pull), board=board)  # another replica, moments later
+    assert len(runs) == 1
+    (record,) = board.jobs()
+    assert (record.last_outcome, record.last_message.startswith("run by ")) == (HELD, True)
+    time.sleep(0.35)  # the next interval: whoever comes first runs it
+    run_job(container, Job("zoho pull", every, pull), board=board)
+    assert len(runs) == 2
 
 
 def test_a_key_rotated_by_another_process_seals_what_the_next_job_writes(container: Container) -> None:
