@@ -291,7 +291,8 @@ def _inbox(container: Container) -> str:
         result = done.result
         level = logging.WARNING if result.status == "failed" else logging.INFO
         log.log(level, "inbox: %s %s %s", result.name, result.status, result.reason or _counts(result.counts))
-    return f"{len(passed)} file(s)"
+    failed = sum(1 for done in passed if done.result.status == "failed")
+    return f"{len(passed)} file(s)" + (f", {failed} unreadable (set aside in failed/)" if failed else "")
 
 
 def _counts(counts: Mapping[str, int]) -> str:

@@ -42,6 +42,8 @@ def show(taken: Snapshot) -> None:
         out.print(f"quarantine {source}: {count:,} open", markup=False)
     out.print(f"reconciliation queue: {taken.reconciliation.get('open', 0):,} open", markup=False)
     out.print(f"notifications not yet processed: {taken.notifications_pending:,}", markup=False)
+    for name in taken.failed_files:
+        out.print(f"unreadable file waiting in failed/: {name}", markup=False)
     for (target, status), count in taken.outbox.items():
         out.print(f"outbox {target} {status}: {count:,}", markup=False)
     for channel in taken.channels:

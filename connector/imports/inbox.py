@@ -125,6 +125,7 @@ def _process(
     try:
         if result.status == "failed":
             moved = _set_aside(inbox, path, result.reason)
+            _stored_at(container, digest, moved)  # what waits there for a person (`status`)
             log.warning("inbox: %s moved to %s/: %s", name, FAILED, result.reason)
             return InboxFile(result, moved)
         moved = _archive(path, archived)

@@ -1,22 +1,24 @@
-"""What ops look at, read from the database (so every replica tells the same): the latest run of each
-job and source and its last success, what waits for a person (quarantined records, receipts in the
-reconciliation queue), the outbox, notification channels and their expiry, notifications not yet
-processed, and the API credits spent against the budget. `connector status`, the daemon's `/status`
-page and its `/metrics` all show this one snapshot. Counts and times only: no personal data.
+"""What ops look at, read from the database (so every replica tells the same): the latest run of each job
+and source and its last success, what waits for a person (quarantined records, receipts in the
+reconciliation queue, files the inbox set aside), the outbox, notification channels and their expiry,
+notifications not yet processed, and the API credits spent against the budget. `connector status`, the
+daemon's `/status` page and its `/metrics` all show this one snapshot. Counts and times only: no
+personal data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
 from connector.db import aware, reading
-from connector.imports.models import ReconciliationItem
+from connector.imports.models import ImportedFile, ReconciliationItem
 from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
 from connector.sync.notification_models import InboxNotification, NotificationChannel
 from connector.sync.runs import RunRecord
@@ -59,6 +61,7 @@ class Snapshot:
     channels: list[ChannelState]
     notifications_pending: int
     credits: list[CreditState]
+    failed_files: list[str] = field(default_factory=list)  # set aside unreadable, still in failed/
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -75,6 +78,7 @@ class Snapshot:
                 for c in self.channels
             ],
             "notifications_pending": self.notifications_pending,
+            "failed_files": self.failed_files,
             "credits": [
                 {"provider": c.provider, "budget": c.budget, "remaining": c.remaining} for c in self.credits
             ],
@@ -120,7 +124,19 @@ def read_snapshot(session: Session, now: datetime, credits: Sequence[CreditState
         )
         or 0,
         credits=list(credits),
+        failed_files=_failed_files(session),
     )
+
+
+def _failed_files(session: Session) -> list[str]:
+    """Files the import could not read that still wait where they were set aside (a person deals with
+    one by importing it corrected and moving it out of failed/)."""
+    rows = session.execute(
+        select(ImportedFile.name, ImportedFile.stored_path)
+        .where(ImportedFile.status == "failed", ImportedFile.stored_path.is_not(None))
+        .order_by(ImportedFile.id)
+    )
+    return [name for name, stored in rows if stored and Path(stored).is_file()]
 
 
 def container_snapshot(container: Container) -> Snapshot:

@@ -148,6 +148,10 @@ def _snapshot_metrics(taken: Snapshot) -> Iterator[Metric]:
         "connector_notifications_pending", "Notifications received, not yet processed"
     )
     pending.add_metric([], taken.notifications_pending)
+    failed_files = GaugeMetricFamily(
+        "connector_inbox_failed_files", "Files the import could not read, waiting in failed/"
+    )
+    failed_files.add_metric([], len(taken.failed_files))
     remaining = GaugeMetricFamily(
         "connector_api_credits_remaining", "API credits left of the daily budget", labels=["provider"]
     )
@@ -157,7 +161,18 @@ def _snapshot_metrics(taken: Snapshot) -> Iterator[Metric]:
     for credit in taken.credits:
         remaining.add_metric([credit.provider], credit.remaining)
         budget.add_metric([credit.provider], credit.budget)
-    yield from (last_success, failed, quarantined, queue, outbox, expiry, pending, remaining, budget)
+    yield from (
+        last_success,
+        failed,
+        quarantined,
+        queue,
+        outbox,
+        expiry,
+        pending,
+        failed_files,
+        remaining,
+        budget,
+    )
 
 
 # --- /status --------------------------------------------------------------------------------------
@@ -208,6 +223,7 @@ def render(taken: Snapshot, jobs: list[JobRecord]) -> str:
     waiting = [(f"quarantine: {source}", f"{count:,}") for source, count in taken.quarantine_open.items()]
     waiting.append(("reconciliation queue: open receipts", f"{taken.reconciliation.get('open', 0):,}"))
     waiting.append(("notifications not yet processed", f"{taken.notifications_pending:,}"))
+    waiting += [(f"unreadable file in failed/: {name}", "1") for name in taken.failed_files]
     parts.append(_table("Waiting", ("what", "how many"), waiting))
     parts.append(
         _table(

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from adapters.statements.camt053 import Camt053Parser
 from connector.bootstrap import Container
 from connector.daemon import Job, run_job
 from connector.db import unit_of_work
+from connector.imports.inbox import process_inbox
 from connector.imports.pipeline import import_file
 from connector.job_board import JobBoard
 from connector.ledger.models import Customer
@@ -102,6 +104,23 @@ def test_metrics_give_each_figure_in_prometheus_text_format(container: Container
         line.startswith('connector_sync_last_success_timestamp_seconds{job="import"') for line in lines
     )
     assert not any("zoho.Contacts" in line and "last_success" in line for line in lines)  # it never succeeded
+
+
+def test_a_file_the_inbox_set_aside_waits_on_the_status_until_it_is_moved_out_of_failed(
+    container: Container, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "bad.csv").write_bytes(b"garbage\n\x00\x01")
+    process_inbox(container, [Camt053Parser()], inbox, settle_seconds=0)
+
+    assert container_snapshot(container).failed_files == ["bad.csv"]
+    lines = set(get(container, "/metrics").text.splitlines())
+    assert "connector_inbox_failed_files 1.0" in lines
+    assert "unreadable file in failed/: bad.csv" in get(container, "/status").text
+    for handled in (inbox / "failed").glob("bad.csv*"):
+        handled.unlink()  # a person dealt with it
+    assert container_snapshot(container).failed_files == []
 
 
 def test_the_status_page_and_its_json_show_jobs_runs_and_what_waits_escaped(container: Container) -> None:
