@@ -61,24 +61,15 @@ def decision_on(session: Session, held: ImportedDocument) -> Decision | None:
 def restore(
     session: Session, decision: Decision, document_id: int, amount: Money, accounts: Accounts, on: date
 ) -> str | None:
-    """Decide the reopened item of document `document_id` (its new revision, of `amount`) as before, or
-    mark the decision superseded when the new revision did not wait for a person: the count it makes
-    ("receipts_reapplied", "receipts_rejected_again", "decisions_superseded"), or None when it waits."""
+    """Decide the reopened item of document `document_id` (its new revision, of `amount`) as before: the
+    count it makes ("receipts_reapplied", "receipts_rejected_again"), or None when it waits. (A revision
+    that did not wait for a person left the decision superseded, as the reversal of its receipt made it.)"""
     item = session.scalars(  # as the batch's bulk writes left it, not as this session last saw it
         select(ReconciliationItem)
-        .where(ReconciliationItem.document_id == document_id)
+        .where(ReconciliationItem.document_id == document_id, ReconciliationItem.status == "open")
         .execution_options(populate_existing=True)
     ).first()
-    if item is not None and item.status in ("applied", "rejected"):
-        # The new revision went its own way (posted by its own reference, linked to its other record):
-        # the decision no longer stands, and is never carried over to a later revision.
-        was = f" (was: {item.note})" if item.note else ""
-        item.status, item.note = (
-            "superseded",
-            f"a later revision of the receipt did not wait for a person{was}",
-        )
-        return "decisions_superseded"
-    if item is None or item.status != "open" or amount != decision.amount:
+    if item is None or amount != decision.amount:
         return None
     item_id = item.id
     if decision.status == "rejected":

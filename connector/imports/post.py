@@ -272,7 +272,7 @@ class DocumentPoster:
             )
             if done is not None:
                 counts[done] += 1
-                counts["receipts_unapplied"] -= done != "decisions_superseded"  # decided again: not waiting
+                counts["receipts_unapplied"] -= 1  # decided again: not waiting
         return counts
 
     # --- look-ups ----------------------------------------------------------------------------------
@@ -786,6 +786,8 @@ def reverse_recorded(
         reversals.append(reversal)
     if item is not None and item.status == "open":
         item.status, item.note = "rejected", memo
+    elif item is not None and item.status in ("applied", "rejected"):  # decided of what is reversed now
+        item.status, item.note = "superseded", memo
     if held.status == "linked" and held.linked_id is not None:
         # What its import applied of its other record's waiting receipt is undone: the receipt waits again.
         actor = reconcile.import_actor(held.source, held.kind, held.external_id)

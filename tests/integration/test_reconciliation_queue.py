@@ -106,7 +106,7 @@ def test_a_decision_a_later_revision_did_not_wait_for_is_superseded_and_never_co
     [(item_id, _, _)] = items(container)
     apply(container, item_id, acme)
     named = write(tmp_path / "b.jsonl", {**first, "references": [f"misc {qinghe}"]})  # now names its payer
-    assert import_file(container, named, PARSERS).counts["decisions_superseded"] == 1
+    assert import_file(container, named, PARSERS).counts["receipts_posted"] == 1
     assert items(container)[0][1] == "superseded"
     assert (owes(container, acme).minor, owes(container, qinghe).minor) == (0, -77700)
 
@@ -289,4 +289,7 @@ def test_a_return_of_a_receipt_applied_after_it_is_never_dated_before_the_applic
         ).all()
     assert sorted(pairs) == [(date(2026, 3, 15), date(2026, 3, 10)), (ON, ON)]
     assert owes(container, acme).minor == 0
+    with unit_of_work(container.sessions) as session:  # the decision no longer stands: it says why
+        item = session.get_one(ReconciliationItem, item_id)
+    assert (item.status, item.note) == ("superseded", "returned: reversed by test R-1")
     assert_ledger_verifies(container)
