@@ -16,11 +16,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import delete, update
+from sqlalchemy import BigInteger, ColumnElement, cast, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,8 +35,12 @@ MAX_NAME = 200  # characters of `job_leases.name` and `.holder`
 IMPORTS = "imports"  # every import: a receipt's two records pair only when imported one after the other
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+def _clock_ms(session: Session) -> ColumnElement[int]:
+    """Milliseconds since the epoch by the database's clock: every replica judges a lease by one clock,
+    whatever its own says (a machine's clock running ahead would take over a live holder's lease)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", func.clock_timestamp()) * 1000), BigInteger)
+    return cast((func.julianday("now") - 2440587.5) * 86_400_000, BigInteger)
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,6 @@ class Held:
     name: str
     holder: str
     span: int
-    now: Callable[[], int]
 
     def confirm(self, session: Session) -> None:
         """Renew the lease in `session`'s transaction, or raise `LeaseLostError` (rolling it back) when
@@ -55,7 +58,7 @@ class Held:
         renewed = session.execute(
             update(JobLease)
             .where(JobLease.name == self.name, JobLease.holder == self.holder)
-            .values(expires_at=self.now() + self.span)
+            .values(expires_at=_clock_ms(session) + self.span)
         )
         if not renewed.rowcount:  # type: ignore[attr-defined]
             raise LeaseLostError(
@@ -72,14 +75,13 @@ def lease(
     wait: bool = True,
     poll_seconds: float = 0.5,
     lease_seconds: float = LEASE_SECONDS,
-    now: Callable[[], int] = _now_ms,
 ) -> Iterator[Held]:
     """Hold the lease `name` for the block: waiting for it, or raising `LeaseHeldError` if not `wait`."""
     name = fitted(name, MAX_NAME)  # an inbox's deep path may be longer than the table keeps
     holder = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"[:MAX_NAME]
     span = int(lease_seconds * 1000)
     told = False
-    while (other := _take(sessions, name, holder, now(), span)) is not None:
+    while (other := _take(sessions, name, holder, span)) is not None:
         if not wait:
             raise LeaseHeldError(f"{name} is running elsewhere now ({other}); try again when it is done")
         if not told:
@@ -88,11 +90,11 @@ def lease(
         time.sleep(poll_seconds)
     stop = threading.Event()
     renewer = threading.Thread(
-        target=_renew, args=(sessions, name, holder, span, stop, now), name=f"lease {name}", daemon=True
+        target=_renew, args=(sessions, name, holder, span, stop), name=f"lease {name}", daemon=True
     )
     renewer.start()
     try:
-        yield Held(name, holder, span, now)
+        yield Held(name, holder, span)
     finally:
         stop.set()
         renewer.join()
@@ -100,31 +102,30 @@ def lease(
             session.execute(delete(JobLease).where(JobLease.name == name, JobLease.holder == holder))
 
 
-def take_turn(
-    sessions: sessionmaker[Session], name: str, seconds: float, now: Callable[[], int] = _now_ms
-) -> str | None:
+def take_turn(sessions: sessionmaker[Session], name: str, seconds: float) -> str | None:
     """Claim the turn `name` for `seconds` (a scheduled job's interval, less some slack): None when this
     process has it, else who took it. A turn is never given back: replicas running one job on the same
     interval take turns, and the first to come after it lapses runs the job."""
     holder = f"{socket.gethostname()} pid {os.getpid()} at {time.strftime('%H:%M:%S')}"[:MAX_NAME]
-    return _take(sessions, fitted(name, MAX_NAME), holder, now(), int(seconds * 1000))
+    return _take(sessions, fitted(name, MAX_NAME), holder, int(seconds * 1000))
 
 
-def _take(sessions: sessionmaker[Session], name: str, holder: str, at: int, span: int) -> str | None:
+def _take(sessions: sessionmaker[Session], name: str, holder: str, span: int) -> str | None:
     """Take the lease; None when taken, else who holds it."""
     try:
         with unit_of_work(sessions) as session:
+            now = _clock_ms(session)
             expired = session.execute(  # a holder that stopped renewing it is gone: taken over
                 update(JobLease)
-                .where(JobLease.name == name, JobLease.expires_at < at)
-                .values(holder=holder, expires_at=at + span)
+                .where(JobLease.name == name, JobLease.expires_at < now)
+                .values(holder=holder, expires_at=now + span)
             )
             if expired.rowcount:  # type: ignore[attr-defined]
                 return None
             held = session.get(JobLease, name)
             if held is not None:
                 return held.holder
-            session.add(JobLease(name=name, holder=holder, expires_at=at + span))
+            session.execute(insert(JobLease).values(name=name, holder=holder, expires_at=now + span))
     except IntegrityError:  # another process inserted it first
         return "another process"
     return None
@@ -136,7 +137,6 @@ def _renew(
     holder: str,
     span: int,
     stop: threading.Event,
-    now: Callable[[], int],
 ) -> None:
     while not stop.wait(span / 3000):
         try:
@@ -144,7 +144,7 @@ def _renew(
                 session.execute(
                     update(JobLease)
                     .where(JobLease.name == name, JobLease.holder == holder)
-                    .values(expires_at=now() + span)
+                    .values(expires_at=_clock_ms(session) + span)
                 )
         except Exception:  # the next renewal tries again; the lease lasts three of these
             log.warning("the lease of %s could not be renewed", name, exc_info=True)

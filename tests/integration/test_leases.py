@@ -30,6 +30,20 @@ def test_a_lease_is_held_by_one_at_a_time_and_released_after(container: Containe
     assert holders(container) == []
 
 
+def test_a_process_whose_clock_runs_ahead_never_takes_a_live_holders_lease(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with lease(container.sessions, "scheduled zoho pull"):
+        ahead = time.time_ns() + 65 * 10**9  # past the lease, by this machine's reckoning
+        monkeypatch.setattr(time, "time_ns", lambda: ahead)
+        monkeypatch.setattr(time, "time", lambda: ahead / 10**9)
+        with (
+            pytest.raises(LeaseHeldError),
+            lease(container.sessions, "scheduled zoho pull", wait=False),
+        ):
+            pass  # pragma: no cover - never entered
+
+
 def test_a_waiting_process_runs_once_the_holder_is_done(container: Container) -> None:
     order: list[str] = []
     taken = threading.Event()
