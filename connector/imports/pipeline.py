@@ -176,6 +176,8 @@ def import_file(
                         result.counts += counts
 
                 _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
+                if last := scope.last_batch():
+                    import_batch(last)
         except FileFormatError as exc:
             result.status, result.reason = "failed", str(exc)
         except BaseException as exc:  # a crash or Ctrl-C: recorded as failed (taken up again next time)
@@ -207,6 +209,8 @@ def _dry_run(
             result.counts += _import_batch(container, scope, session, known, batch, file_id, run)
 
         _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
+        if last := scope.last_batch():
+            import_batch(last)
         if before_rollback is not None:
             session.flush()
             before_rollback(session, run.id)
@@ -260,7 +264,7 @@ def _known(container: Container, session: Session, known: KnownCustomers | None)
     return known
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Scope:
     """What of the file is imported: every row, or a retry's (`rows`), and the rows whose changed
     documents a person accepted."""
@@ -270,6 +274,14 @@ class _Scope:
     kinds_follow_sides: bool = False  # the parser's documents: see `DocumentPoster`
     seen: SeenInFile = field(default_factory=SeenInFile)  # what its earlier batches met
     notes: list[str] = field(default_factory=list)  # the file's notices, each once
+    # Documents that look like one of an earlier file (`lookalikes`), decided once the whole file is
+    # read (the earlier one may still come, unchanged, further down); None: the file's end is reached.
+    deferred: list[Document] | None = field(default_factory=list)
+
+    def last_batch(self) -> list[Parsed]:
+        """The deferred documents, decided now (holds from here on are final)."""
+        deferred, self.deferred = self.deferred or [], None
+        return list(deferred)
 
 
 def _import_batch(
@@ -307,7 +319,7 @@ def _import_batch(
             scope.seen.quarantined.add(SeenInFile.key(item))
         quarantine_input(session, container.cipher, run, run.source, item.origin, problem, file_id)
         counts["quarantined"] += 1
-    counts["documents"] += len(documents)
+    counts["documents"] += len(documents) if scope.deferred is not None else 0  # deferred: counted before
     if documents:
         poster = DocumentPoster(
             session,
@@ -321,6 +333,7 @@ def _import_batch(
             scope.seen,
             scope.kinds_follow_sides,
             retrying=rows is not None,
+            defer=scope.deferred,
         )
         counts += poster.post(documents)
     return counts

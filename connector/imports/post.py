@@ -96,8 +96,12 @@ class DocumentPoster:
         seen: SeenInFile | None = None,
         kinds_follow_sides: bool = False,
         retrying: bool = False,
+        defer: list[Document] | None = None,
     ) -> None:
         self.session = session
+        # Documents held as maybe exported again go here while the file's end is not reached: the one
+        # they look like may still come, unchanged, further down (then they are no lookalikes).
+        self.defer = defer
         # A quarantine retry replays a file's failed rows: a document imported since from another file
         # (corrected there) stands, and the older row is not replayed over it.
         self.retrying = retrying
@@ -159,6 +163,9 @@ class DocumentPoster:
             if lookalike is not None and self.lookalikes.told_exported_again(document, lookalike):
                 counts["unchanged"] += 1  # a person said so when it was held before
                 self.seen.unchanged.add(SeenInFile.key(document))
+                continue
+            if lookalike is not None and self.defer is not None:
+                self.defer.append(document)  # decided once the whole file is read
                 continue
             if lookalike is not None:
                 repeated = exported_again(document, lookalike)

@@ -853,6 +853,21 @@ def test_an_export_holding_a_payment_as_it_was_and_another_alike_posts_the_other
     assert_ledger_verifies(container)
 
 
+def test_a_payment_like_one_that_comes_again_further_down_in_another_batch_is_posted_not_held(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsers = container.document_parsers()
+    import_file(container, qbo_payments(tmp_path / "a.csv", ("Globex Inc", "", "500.00")), parsers)
+    in_batches_of(1, container, monkeypatch)  # the new one and the old one in batches of their own
+    both = qbo_payments(tmp_path / "b.csv", ("Initech LLC", "", "500.00"), ("Globex Inc", "", "500.00"))
+
+    result = import_file(container, both, parsers)
+
+    assert (result.counts["quarantined"], result.counts["unchanged"], result.counts["documents"]) == (0, 1, 2)
+    assert usd_banked(container) == Money.of("1000.00", "USD")
+    assert_ledger_verifies(container)
+
+
 MT940 = """:20:STMT
 :25:60050101/7405500001
 :28C:0
