@@ -12,7 +12,7 @@ from typing import Any, overload
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -85,6 +85,16 @@ def _sqlite_begin(connection: Any) -> None:
     # reads needs no lock: WAL lets it read its state beside the writer (a health check, a verify).
     read_only = connection.get_execution_options().get(READ_ONLY, False)
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def serialize(session: Session, what: str) -> None:
+    """Hold `what` until the transaction ends, across processes: a writer that decides from what it reads
+    (the identity rules: is this e-mail a customer's already?) waits for another doing the same, and then
+    reads what that one wrote. PostgreSQL: a transaction advisory lock; SQLite: its write lock, taken at
+    BEGIN (IMMEDIATE), does it already."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(what.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 # PostgreSQL over a network that stops answering (a partition, a frozen server) would hold a connection

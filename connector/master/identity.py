@@ -25,6 +25,10 @@ from typing import Literal, Protocol
 
 import phonenumbers
 
+# What every change of who-is-which-customer (an intake applying records, a merge) serializes on
+# (`connector.db.serialize`): one decides from what the other wrote, never beside it.
+IDENTITY_LOCK = "customer identity"
+
 Outcome = Literal["bound", "matched", "new", "review"]
 
 # Mail providers whose addresses belong to one person each, not to an organisation.

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from connector.db import serialize
 from connector.errors import CustomerError
 from connector.ledger.customers import CustomerView
 from connector.ledger.models import Customer, utcnow
 from connector.master import classify
 from connector.master.bound import refresh_bound_backends
+from connector.master.identity import IDENTITY_LOCK
 from connector.master.models import CustomerBinding
 from connector.master.records import BINDING_RECORD, Applied, SourceRecord
 
@@ -53,9 +55,19 @@ def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str =
     """Fold `absorbed` into `survivor`: its bindings move over, it is marked merged. Its ledger history
     stays where it is, traceable to it, and counts in the survivor's figures (`credit.figures`);
     returns the bindings moved."""
+    serialize(master.session, IDENTITY_LOCK)  # two merges crossing would make a loop
     survivor, absorbed = master.directory.get(survivor_no), master.directory.get(absorbed_no)
     if survivor.id == absorbed.id:
         raise CustomerError("a customer cannot be merged into itself")
+    rows = master.session.scalars(  # as committed now, locked in id order until the merge commits
+        select(Customer)
+        .where(Customer.id.in_([survivor.id, absorbed.id]))
+        .order_by(Customer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    if any(row.status == "merged" for row in rows):
+        raise CustomerError("a merged customer cannot take part in another merge")
     if "merged" in (survivor.status, absorbed.status):
         raise CustomerError("a merged customer cannot take part in another merge")
     if survivor.currency != absorbed.currency:

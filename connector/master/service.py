@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.db import serialize
 from connector.errors import CustomerError
 from connector.ledger.customers import CustomerDirectory, CustomerView, NewCustomer
 from connector.ledger.models import Customer, utcnow
 from connector.master import classify, lifecycle, tiers
 from connector.master.batch import apply_batch
 from connector.master.bound import refresh_bound_backends
-from connector.master.identity import Incoming, Resolution, resolve
+from connector.master.identity import IDENTITY_LOCK, Incoming, Resolution, resolve
 from connector.master.lookup import DirectoryLookup
 from connector.master.models import CustomerBinding, CustomerEvent, IdentityReview
 from connector.master.policy import CustomerPolicy
@@ -284,6 +285,7 @@ class CustomerMaster:
 
     def resolve_review(self, review_id: int, *, link_to: str | None = None, create: bool = False) -> Applied:
         """A person's decision: link the record to the customer `link_to`, create a new one, or dismiss it."""
+        serialize(self.session, IDENTITY_LOCK)  # never beside a merge of the customer it links to
         review = self.session.get(IdentityReview, review_id)
         if review is None or review.status != "open":
             raise CustomerError(f"no open review #{review_id}")

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from connector.batching import CommitBehind
 from connector.bootstrap import Container
-from connector.db import unit_of_work
+from connector.db import serialize, unit_of_work
 from connector.errors import ConnectorError
 from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
+from connector.master.identity import IDENTITY_LOCK
 from connector.sync.models import SyncRun
 from connector.sync.quarantine import resolve_applied
 from connector.sync.runs import failure_of, finish_run, quarantine, start_run
@@ -120,6 +121,7 @@ def apply_mapped(
     for ref, raw, reasons in batch.refused:
         quarantine(session, container.cipher, run, mapping.source, ref, raw, reasons)
         counts["quarantined"] += 1
+    serialize(session, IDENTITY_LOCK)  # another intake's records are matched against, never beside, these
     master = container.master(session, mappings.policy)
     results = master.apply_many(mapping.source, [values for _, _, values in batch.mapped], mappings.digest)
     went_through: list[str] = []

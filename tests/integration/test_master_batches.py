@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import astuple
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.errors import CustomerError
 from connector.ledger.customers import NewCustomer
 from connector.ledger.models import Customer
+from connector.mapping.files import load_mapping_set
 from connector.master.models import CustomerBinding, CustomerEvent, IdentityReview
 from connector.master.service import Applied, CustomerMaster
-from tests.conftest import LedgerDatabase
+from connector.master.sync import sync_customers
+from tests.conftest import REPO, LedgerDatabase
 from tests.integration.test_master import DIGEST, contact, master
 
 ZOHO = "zoho.Contacts"
@@ -340,3 +343,66 @@ def test_customers_created_in_bulk_are_the_customers_created_one_by_one(database
         )
     assert made[0] == made[1]
     assert [number for number, *_ in made[0][0]] == ["KASH00001", "KABJ00001", "S0001", "KASH00002"]
+
+
+def test_two_intakes_of_one_persons_records_at_once_make_one_customer_and_a_review_never_two(
+    container: Container,
+) -> None:
+    mappings, _ = load_mapping_set(REPO / "mappings")
+    assert mappings is not None
+    start, failures = threading.Barrier(2), []
+
+    def intake(prefix: str) -> None:
+        records = [
+            (
+                f"feed row {n}",
+                {"data": {"id": f"{prefix}{n:03d}", "name": f"Person {n}", "email": f"p{n}@example.cn"}},
+            )
+            for n in range(40)
+        ]
+        try:
+            start.wait()
+            sync_customers(container, mappings, "webhook_customers", records, "customers")
+        except Exception as exc:  # what each intake met is the finding
+            failures.append(exc)
+
+    threads = [threading.Thread(target=intake, args=(prefix,)) for prefix in ("X", "Y")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    with unit_of_work(container.sessions) as session:
+        customers = session.scalar(select(func.count()).select_from(Customer))
+        reviews = session.scalar(select(func.count()).select_from(IdentityReview))
+    assert (customers, reviews) == (40, 40)
+
+
+def test_two_merges_crossing_at_once_merge_once_and_refuse_the_other_never_a_loop(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        first = m.directory.view(m.apply("zoho", contact("z1"), DIGEST).customer_id or 0).account_no
+        second = m.directory.view(m.apply("zoho", contact("z2"), DIGEST).customer_id or 0).account_no
+    start, outcomes = threading.Barrier(2), []
+
+    def merge(survivor: str, absorbed: str) -> None:
+        start.wait()
+        try:
+            with master(container) as m:
+                m.merge(survivor, absorbed)
+            outcomes.append("merged")
+        except CustomerError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=merge, args=pair) for pair in ((first, second), (second, first))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["a merged customer cannot take part in another merge", "merged"]
+    with unit_of_work(container.sessions) as session:
+        statuses = sorted(session.scalars(select(Customer.status)))
+    assert statuses == ["active", "merged"]
