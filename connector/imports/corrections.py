@@ -36,10 +36,11 @@ def reverse_entry(session: Session, entry_id: int, on: date, reason: str, actor:
     memo = f"reversed by {actor}: {reason}"
     voucher = Voucher("correction", record=f"{actor}: {reason}")
     ledger = Ledger(session)
-    held = session.scalars(
-        select(ImportedDocument).where(
-            ImportedDocument.entry_id == entry_id, ImportedDocument.status.in_(("posted", "unapplied"))
-        )
+    held = session.scalars(  # locked, and as committed once the lock is ours: an import may repost it
+        select(ImportedDocument)
+        .where(ImportedDocument.entry_id == entry_id, ImportedDocument.status.in_(("posted", "unapplied")))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if held is not None:
         reversal = reverse_recorded(session, ledger, held, on, memo, voucher)

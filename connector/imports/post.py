@@ -124,6 +124,7 @@ class DocumentPoster:
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
         stored = stored_records(self.session, documents)
+        self._lock_changed(documents, stored)
         self.lookalikes.prefetch(documents, stored)
         batch_ids = {(document.source, document.external_id) for document in documents}
         work: list[Work] = []
@@ -175,7 +176,11 @@ class DocumentPoster:
                 continue
             in_batch[key] = item.fingerprint
             accounts[key] = compact_account(document.account)
-            held = self.session.get_one(ImportedDocument, known.id) if known is not None else None
+            held = (  # as committed now: a person may have reversed or applied it meanwhile
+                self.session.get_one(ImportedDocument, known.id, with_for_update=True, populate_existing=True)
+                if known is not None
+                else None
+            )
             if held is not None and self._imported_since(held, document):
                 counts["superseded"] += 1
                 continue
@@ -218,6 +223,34 @@ class DocumentPoster:
         counts += self._settle(again)
         self.outcomes.write()
         return counts
+
+    def _lock_changed(self, documents: Sequence[Document], stored: Mapping[tuple[str, str], Stored]) -> None:
+        """Lock (PostgreSQL) the records of the batch's documents that changed since their import, and
+        their queue items, in id order, before the batch posts anything: a person's decision on one of
+        them (its record, its item, then balances) then waits for the batch instead of deadlocking with
+        it (the batch would hold balances and wait for the record)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return  # SQLite's write lock, taken at BEGIN, serializes writers already
+        changed = sorted(
+            known.id
+            for document in documents
+            if (known := stored.get((document.source, document.external_id))) is not None
+            and (known.status == "changed" or known.fingerprint not in fingerprints(document))
+        )
+        for start in range(0, len(changed), 900):
+            chunk = changed[start : start + 900]
+            self.session.execute(
+                select(ImportedDocument.id)
+                .where(ImportedDocument.id.in_(chunk))
+                .order_by(ImportedDocument.id)
+                .with_for_update()
+            )
+            self.session.execute(
+                select(ReconciliationItem.id)
+                .where(ReconciliationItem.document_id.in_(chunk))
+                .order_by(ReconciliationItem.document_id)
+                .with_for_update()
+            )
 
     def _lookalike(self, document: Document, batch_ids: set[tuple[str, str]]) -> Lookalike | None:
         """The earlier document a new one whose id is its content's digest may be, exported again with

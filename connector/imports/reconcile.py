@@ -236,13 +236,15 @@ def _customer(session: Session, account_no: str) -> Customer:
 
 def _open(session: Session, item_id: int) -> tuple[ReconciliationItem, ImportedDocument]:
     """The open item and its document, locked (PostgreSQL) until the transaction ends: a person's
-    decision and an import's reversal of the same receipt never both go through."""
-    item = session.get(ReconciliationItem, item_id, with_for_update=True, populate_existing=True)
-    if item is None:
+    decision and an import's reversal of the same receipt never both go through. The document first,
+    then its item, as an import locks them (the other order would deadlock with it)."""
+    document_id = session.scalar(
+        select(ReconciliationItem.document_id).where(ReconciliationItem.id == item_id)
+    )
+    if document_id is None:
         raise ReconcileError(f"no reconciliation item {item_id}")
+    document = session.get_one(ImportedDocument, document_id, with_for_update=True, populate_existing=True)
+    item = session.get_one(ReconciliationItem, item_id, with_for_update=True, populate_existing=True)
     if item.status != "open":
         raise ReconcileError(f"reconciliation item {item_id} is {item.status} already")
-    document = session.get_one(
-        ImportedDocument, item.document_id, with_for_update=True, populate_existing=True
-    )
     return item, document
