@@ -149,7 +149,13 @@ def check_config(
     else:
         _, mapping_problems = load_mapping_set(folder)
         problems.extend(
-            Problem("mappings", str(p), origin, "run `connector mapping check`") for p in mapping_problems
+            Problem(
+                "mappings",
+                str(p),
+                _origin(("mappings", "dir"), path, secrets_dir),
+                "run `connector mapping check`",
+            )
+            for p in mapping_problems
         )
     return settings, problems
 

@@ -156,7 +156,7 @@ class MatchingSettings(Section):
     against open invoices) are guesses a person confirms unless `auto_post_tiers` says otherwise."""
 
     auto_post_tiers: int = Field(default=2, ge=0, le=4, description="tiers up to this one post by themselves")
-    name_threshold: int = Field(default=90, ge=50, le=100, description="lowest payer-name score (0-100)")
+    name_threshold: int = Field(default=90, ge=50, le=100, description="lowest payer-name score (50-100)")
     amount_window_days: int = Field(default=60, ge=0, le=366, description="tier 4: days after the invoice")
     same_receipt_days: int = Field(
         default=7,

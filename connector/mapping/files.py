@@ -209,7 +209,7 @@ def parse_mapping_texts(
             MappingProblem(folder, None, "kind", f"one customer_master file at most, found {names}")
         )
     policy = next(iter(policies.values()), CustomerPolicy())
-    problems += _misspelt_targets(folder, texts, maps, policy)
+    problems += _misspelt_targets(folder, texts, policy)
     if problems:
         return None, problems
     exports = {stem: d for stem, d in documents.items() if isinstance(d, DocumentMapping)}
@@ -217,23 +217,27 @@ def parse_mapping_texts(
     return MappingSet(maps, digest.hexdigest(), policy, dict(texts), exports, vouchers), []
 
 
-def _misspelt_targets(
-    folder: Path, texts: Mapping[str, str], maps: Mapping[str, MappingFile], policy: CustomerPolicy
-) -> list[MappingProblem]:
+def _misspelt_targets(folder: Path, texts: Mapping[str, str], policy: CustomerPolicy) -> list[MappingProblem]:
     """Inbound targets that nothing reads but that are a letter or two from a field read (`e_mail`,
     `nmae`): a typo would drop the field silently. Any other target (`industry`, `phone2`, `company_id`:
-    a field of its own) is kept with the record, for rules to come."""
+    a field of its own) is kept with the record, for rules to come. Read from each file's raw data, so
+    that a file with other mistakes too has them all reported at once."""
     read = sorted(set(MASTER_FIELDS) | policy.fields_read())
     found = []
-    for stem, mapping in maps.items():
-        if mapping.kind != "inbound":
+    for name, text in sorted(texts.items()):
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            continue  # reported as a syntax error
+        fields = data.get("fields")
+        if data.get("kind") != "inbound" or not isinstance(fields, list):
             continue
-        name = f"{stem}.toml"
-        for index, mapped in enumerate(mapping.fields):
-            near = _misspelling_of(mapped.target, read)
+        for index, mapped in enumerate(fields):
+            target = mapped.get("target") if isinstance(mapped, dict) else None
+            near = _misspelling_of(target, read) if isinstance(target, str) else None
             if near is not None:
-                message = f"target '{mapped.target}' is read by nothing — did you mean '{near}'?"
-                line = _line_of(texts[name], ["fields", index, "target"])
+                message = f"target '{target}' is read by nothing — did you mean '{near}'?"
+                line = _line_of(text, ["fields", index, "target"])
                 found.append(MappingProblem(folder / name, line, f"fields[{index}].target", message))
     return found
 

@@ -79,6 +79,17 @@ def test_an_inbound_mapping_without_the_records_id_is_refused(tmp_path: Path) ->
     ]
 
 
+def test_a_misspelt_target_is_reported_beside_the_files_other_mistakes(tmp_path: Path) -> None:
+    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "external_id"\nsource = "id"\n'
+    text += '[[fields]]\ntarget = "e_mail"\nsource = "Email"\nconvert = ["stirp"]\n'
+    (tmp_path / "contacts.toml").write_text(text, encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert sorted(p.message.split(" — ")[0] for p in problems) == [
+        "target 'e_mail' is read by nothing",
+        "unknown converter 'stirp'",
+    ]
+
+
 def test_a_target_mapped_twice_is_refused(tmp_path: Path) -> None:
     text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\n[[fields]]\ntarget = "a"\n'
     (tmp_path / "twice.toml").write_text(text, encoding="utf-8")
