@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import date
 
 from connector.bootstrap import Container
@@ -39,3 +41,23 @@ def receipt(reference: str, customer: str, amount: str, currency: str = "CNY", d
         voucher=Voucher("bank_line", "statement.xml", day),
         lines=(Line.debit("1002", money), Line.credit("1122", money, customer)),
     )
+
+
+def at_once(*calls: Callable[[], object]) -> list[BaseException]:
+    """Run each call in a thread of its own, all released together (as processes racing each other);
+    what each raised, in no particular order."""
+    start, raised = threading.Barrier(len(calls)), []
+
+    def run(call: Callable[[], object]) -> None:
+        start.wait()
+        try:
+            call()
+        except BaseException as exc:  # what each met is the caller's finding
+            raised.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return raised

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -13,6 +12,7 @@ from connector.db import unit_of_work
 from connector.sync.mapping_sets import mappings_in_force
 from connector.sync.models import MappingSetVersion
 from tests.conftest import REPO
+from tests.integration.helpers import at_once
 
 
 def test_processes_seeing_a_new_mapping_set_at_once_all_go_on_and_it_is_remembered_once(
@@ -22,21 +22,12 @@ def test_processes_seeing_a_new_mapping_set_at_once_all_go_on_and_it_is_remember
     shutil.copytree(REPO / "mappings", folder)
     with (folder / "zoho_accounts.toml").open("a", encoding="utf-8") as handle:
         handle.write("# edited\n")
-    start, failures = threading.Barrier(4), []
 
     def read() -> None:
-        try:
-            start.wait()
-            with unit_of_work(container.sessions) as session:
-                assert mappings_in_force(session, folder).from_folder
-        except Exception as exc:  # what each thread met is the finding
-            failures.append(exc)
+        with unit_of_work(container.sessions) as session:
+            assert mappings_in_force(session, folder).from_folder
 
-    threads = [threading.Thread(target=read) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = at_once(read, read, read, read)
 
     assert failures == []
     with unit_of_work(container.sessions) as session:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import astuple
 from typing import Any
@@ -20,6 +19,7 @@ from connector.master.models import CustomerBinding, CustomerEvent, IdentityRevi
 from connector.master.service import Applied, CustomerMaster
 from connector.master.sync import sync_customers
 from tests.conftest import REPO, LedgerDatabase
+from tests.integration.helpers import at_once
 from tests.integration.test_master import DIGEST, contact, master
 
 ZOHO = "zoho.Contacts"
@@ -350,7 +350,6 @@ def test_two_intakes_of_one_persons_records_at_once_make_one_customer_and_a_revi
 ) -> None:
     mappings, _ = load_mapping_set(REPO / "mappings")
     assert mappings is not None
-    start, failures = threading.Barrier(2), []
 
     def intake(prefix: str) -> None:
         records = [
@@ -360,17 +359,9 @@ def test_two_intakes_of_one_persons_records_at_once_make_one_customer_and_a_revi
             )
             for n in range(40)
         ]
-        try:
-            start.wait()
-            sync_customers(container, mappings, "webhook_customers", records, "customers")
-        except Exception as exc:  # what each intake met is the finding
-            failures.append(exc)
+        sync_customers(container, mappings, "webhook_customers", records, "customers")
 
-    threads = [threading.Thread(target=intake, args=(prefix,)) for prefix in ("X", "Y")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = at_once(lambda: intake("X"), lambda: intake("Y"))
 
     assert failures == []
     with unit_of_work(container.sessions) as session:
@@ -385,24 +376,15 @@ def test_two_merges_crossing_at_once_merge_once_and_refuse_the_other_never_a_loo
     with master(container) as m:
         first = m.directory.view(m.apply("zoho", contact("z1"), DIGEST).customer_id or 0).account_no
         second = m.directory.view(m.apply("zoho", contact("z2"), DIGEST).customer_id or 0).account_no
-    start, outcomes = threading.Barrier(2), []
 
     def merge(survivor: str, absorbed: str) -> None:
-        start.wait()
-        try:
-            with master(container) as m:
-                m.merge(survivor, absorbed)
-            outcomes.append("merged")
-        except CustomerError as exc:
-            outcomes.append(str(exc))
+        with master(container) as m:
+            m.merge(survivor, absorbed)
 
-    threads = [threading.Thread(target=merge, args=pair) for pair in ((first, second), (second, first))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    refused = at_once(lambda: merge(first, second), lambda: merge(second, first))
 
-    assert sorted(outcomes) == ["a merged customer cannot take part in another merge", "merged"]
+    assert [str(exc) for exc in refused] == ["a merged customer cannot take part in another merge"]
+    assert all(isinstance(exc, CustomerError) for exc in refused)
     with unit_of_work(container.sessions) as session:
         statuses = sorted(session.scalars(select(Customer.status)))
     assert statuses == ["active", "merged"]
