@@ -13,19 +13,21 @@ the same document in a later export is that one again, not held again.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.bulk import row_date, rows_in
-from connector.documents import Document
+from connector.documents import Document, compact_account
 from connector.imports.models import ImportedDocument, ImportedFile
 from connector.sync.models import QuarantinedRecord
 from connector.sync.quarantine import RETRY_ACTOR
 
-_HOLDING = ("posted", "unapplied", "linked", "changed")  # what stands in the ledger as that document
+# What the ledger holds as that document: standing, or reversed since (a returned payment exported
+# again is the same returned payment, never new money).
+_HOLDING = ("posted", "unapplied", "linked", "changed", "reversed")
 _Key = tuple[str, str, date, str, int, str]
 
 
@@ -36,6 +38,7 @@ class Lookalike:
     external_id: str
     file: str | None
     row: int | None
+    bank_account: str | None = None  # a bank line's statement account, compacted
 
     def where(self) -> str:
         """`(imported from FILE row N) ` when its file is known."""
@@ -50,7 +53,6 @@ class Lookalikes:
         self.session = session
         self.file_id = file_id
         self._found: dict[_Key, list[tuple[Lookalike, int]]] = {}
-        self._claimed: set[tuple[str, str]] = set()  # held against a new document of this file already
 
     def prefetch(self, documents: Sequence[Document], known: Collection[tuple[str, str]]) -> None:
         """Load the earlier documents that the batch's new content-id `documents` could be."""
@@ -61,10 +63,11 @@ class Lookalikes:
                 amounts.setdefault(document.source, set()).add(document.amount.minor)
         files: set[int] = set()
         for source, minors in amounts.items():
-            where = "source = {p} AND status IN ({p}, {p}, {p}, {p})"
-            for external_id, kind, on, currency, minor, number, file_id, row in rows_in(
+            where = "source = {p} AND status IN ({p}, {p}, {p}, {p}, {p})"
+            for external_id, kind, on, currency, minor, number, file_id, row, bank_account in rows_in(
                 self.session,
-                "external_id, kind, document_date, currency, amount_minor, number, file_id, row",
+                "external_id, kind, document_date, currency, amount_minor, number, file_id, row, "
+                "bank_account",
                 ImportedDocument.__tablename__,
                 "amount_minor",
                 minors,
@@ -76,7 +79,8 @@ class Lookalikes:
                 if file_id is None or file_id == self.file_id:
                     continue  # not from an earlier file: this file's own, or no file's
                 key = (source, kind, row_date(on), currency, minor, number or "")
-                self._found.setdefault(key, []).append((Lookalike(external_id, None, row), file_id))
+                found = Lookalike(external_id, None, row, bank_account)
+                self._found.setdefault(key, []).append((found, file_id))
                 files.add(file_id)
         if files:
             names = dict(
@@ -85,11 +89,12 @@ class Lookalikes:
                 ).all()
             )
             for group in self._found.values():
-                group[:] = [(Lookalike(f.external_id, names.get(i), f.row), i) for f, i in group]
+                group[:] = [(replace(f, file=names.get(i)), i) for f, i in group]
 
     def of(self, document: Document, came_again: Callable[[str], bool]) -> Lookalike | None:
-        """The earlier document that new `document` may be, exported again: one not `came_again` in this
-        file as it was, and not already another new document's lookalike."""
+        """The earlier document that new `document` may be, exported again: one of the same statement
+        account (when both name one) not `came_again` in this file as it was. Several new documents like
+        one earlier are each held: which of them it is, a person tells."""
         amount = document.amount
         key = (
             document.source,
@@ -99,12 +104,12 @@ class Lookalikes:
             amount.minor,
             document.number or "",
         )
+        account = compact_account(document.account)
         for lookalike, _ in self._found.get(key, ()):
-            claim = (document.source, lookalike.external_id)
-            if claim in self._claimed or came_again(lookalike.external_id):
-                continue
-            self._claimed.add(claim)
-            return lookalike
+            if account is not None and lookalike.bank_account not in (None, account):
+                continue  # another account's line is another line
+            if not came_again(lookalike.external_id):
+                return lookalike
         return None
 
     def told_exported_again(self, document: Document, lookalike: Lookalike) -> bool:

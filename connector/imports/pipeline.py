@@ -175,9 +175,9 @@ def import_file(
                             held.confirm(session)
                         result.counts += counts
 
-                _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
-                if last := scope.last_batch():
-                    import_batch(last)
+                _read_all(
+                    parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope
+                )
         except FileFormatError as exc:
             result.status, result.reason = "failed", str(exc)
         except BaseException as exc:  # a crash or Ctrl-C: recorded as failed (taken up again next time)
@@ -208,9 +208,7 @@ def _dry_run(
         def import_batch(batch: list[Parsed]) -> None:
             result.counts += _import_batch(container, scope, session, known, batch, file_id, run)
 
-        _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress)
-        if last := scope.last_batch():
-            import_batch(last)
+        _read_all(parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope)
         if before_rollback is not None:
             session.flush()
             before_rollback(session, run.id)
@@ -220,6 +218,27 @@ def _dry_run(
         session.rollback()
         session.close()
     return result
+
+
+def _read_all(
+    parser: DocumentParser,
+    path: Path,
+    name: str,
+    size: int,
+    handle: Callable[[list[Parsed]], None],
+    progress: Callable[[int], None] | None,
+    scope: _Scope,
+) -> None:
+    """Every batch of the file, then what was put off to its end (`_Scope.deferred`), also when the file
+    turns unreadable part-way: what was read is decided, never left undone."""
+    try:
+        _each_batch(parser, path, name, size, handle, progress)
+    except FileFormatError:
+        if last := scope.last_batch():
+            handle(last)
+        raise
+    if last := scope.last_batch():
+        handle(last)
 
 
 def _each_batch(

@@ -643,13 +643,13 @@ class DocumentPoster:
                 item.draft = rules.credit_note_entry(
                     document, account_no, owed.get(key, 0), accounts, item.revision
                 )
-                owed[key] = owed.get(key, 0) - document.amount.minor
+                owed[key] = max(0, owed.get(key, 0) - document.amount.minor)  # the rest is its credit
             else:
                 item.draft = rules.receipt_entry(
                     document, account_no, owed.get(key, 0), accounts, item.revision
                 )
                 if account_no is not None:
-                    owed[key] = owed.get(key, 0) - document.amount.minor
+                    owed[key] = max(0, owed.get(key, 0) - document.amount.minor)  # the rest is its credit
 
     def _post(self, work: list[Work]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -827,7 +827,7 @@ def reverse_recorded(
     if item is not None and item.status == "open":
         item.status, item.note = "rejected", memo
     elif item is not None and item.status in ("applied", "rejected"):  # decided of what is reversed now
-        item.status, item.note = "superseded", memo
+        item.status, item.note = "superseded", f"{memo} (was: {item.note})" if item.note else memo
     if held.status == "linked" and held.linked_id is not None:
         # What its import applied of its other record's waiting receipt is undone: the receipt waits again.
         actor = reconcile.import_actor(held.source, held.kind, held.external_id)

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.exports.iif import IifParser
+from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
 from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
@@ -895,6 +896,104 @@ def test_a_statement_line_exported_again_with_other_text_never_posts_twice(
     with unit_of_work(container.sessions) as session:
         banked = session.get_one(AccountBalance, (container.settings.ledger.chart.bank.code, "EUR"))
     assert banked.balance_minor == 150000  # the money came once
+    assert_ledger_verifies(container)
+
+
+CAMT_ENTRIES = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><Stmt><Id>S1</Id>
+<Acct><Id><IBAN>DE44500105175407324931</IBAN></Id><Ccy>EUR</Ccy></Acct>{entries}</Stmt></BkToCstmrStmt></Document>
+"""
+
+
+def camt_entry(amount: str, indicator: str, day: str, text: str, *, reversal: bool = False) -> str:
+    """An entry without AcctSvcrRef: its id is a digest of its content."""
+    return (
+        f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>'
+        + ("<RvslInd>true</RvslInd>" if reversal else "")
+        + f"<Sts>BOOK</Sts><BookgDt><Dt>{day}</Dt></BookgDt>"
+        + f"<NtryDtls><TxDtls><RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+    )
+
+
+def test_a_line_sent_again_with_other_text_and_returned_in_the_same_file_leaves_no_money(
+    container: Container, tmp_path: Path
+) -> None:
+    first, again = tmp_path / "e1.xml", tmp_path / "e2.xml"
+    first.write_text(CAMT_ENTRIES.format(entries=camt_entry("500.00", "CRDT", "2026-03-05", "Rechnung 17")))
+    returned = camt_entry("500.00", "DBIT", "2026-03-07", "Rueckgabe", reversal=True)
+    again.write_text(
+        CAMT_ENTRIES.format(
+            entries=camt_entry("500.00", "CRDT", "2026-03-05", "Rechnung 17 Danke") + returned
+        )
+    )
+    import_file(container, first, [Camt053Parser()])
+
+    result = import_file(container, again, [Camt053Parser()])
+
+    assert (result.counts["reversed"], result.counts["quarantined"]) == (1, 1)  # the copy waits for a person
+    with unit_of_work(container.sessions) as session:
+        banked = session.get(AccountBalance, (container.settings.ledger.chart.bank.code, "EUR"))
+    assert banked is None or banked.balance_minor == 0
+    assert_ledger_verifies(container)
+
+
+def test_a_statement_line_of_another_account_is_never_taken_for_one_exported_again(
+    container: Container, tmp_path: Path
+) -> None:
+    line = ":61:2603100310CR640,00NTRFNONREF\n:86:166?00GUTSCHRIFT?20SVWZ+{text}"
+    first, other = tmp_path / "b1.sta", tmp_path / "d1.sta"
+    first.write_text(MT940.format(lines=line.format(text="RE 55"), closing="740,00"), encoding="utf-8")
+    elsewhere = MT940.replace("60050101/7405500001", "70070101/9999900009")
+    other.write_text(elsewhere.format(lines=line.format(text="RE 56"), closing="740,00"), encoding="utf-8")
+    import_file(container, first, [Mt940Parser()])
+
+    result = import_file(container, other, [Mt940Parser()])
+
+    assert (result.counts["quarantined"], result.counts["receipts_unapplied"]) == (0, 1)
+    assert_ledger_verifies(container)
+
+
+def test_two_new_payments_like_one_missing_from_an_earlier_export_are_both_held(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    earlier = (("Globex Inc", "", "500.00"), ("Initech LLC", "", "500.00"))
+    import_file(container, qbo_payments(tmp_path / "r1.csv", *earlier), parsers)
+    again = (("Hooli", "", "500.00"), ("Globex Incorporated", "", "500.00"), ("Initech LLC", "", "500.00"))
+
+    result = import_file(container, qbo_payments(tmp_path / "r2.csv", *again), parsers)
+
+    assert (result.counts["quarantined"], result.counts["unchanged"]) == (2, 1)  # a person tells which
+    assert usd_banked(container) == Money.of("1000.00", "USD")
+    assert_ledger_verifies(container)
+
+
+@pytest.mark.parametrize("size", [1, 10_000])
+def test_credit_notes_and_invoices_in_one_batch_settle_as_one_by_one(
+    container: Container,
+    customers: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    size: int,
+) -> None:
+    acme = customers["acme"]
+    in_batches_of(size, container, monkeypatch)
+    import_file(
+        container, write(tmp_path / "a.jsonl", invoice("INV-A", acme, "100.00", date="2026-03-01")), PARSERS
+    )
+    later = [
+        {**invoice("CN-1", acme, "150.00", date="2026-03-02"), "kind": "credit_note"},
+        invoice("INV-B", acme, "100.00", date="2026-03-03"),
+        {**invoice("CN-2", acme, "80.00", date="2026-03-04"), "kind": "credit_note"},
+    ]
+    import_file(container, write(tmp_path / "b.jsonl", *later), PARSERS)
+
+    with unit_of_work(container.sessions) as session:
+        balances = {line.account_code: line.balance for line in customer_balances(session, acme)}
+    chart = container.settings.ledger.chart
+    # CN-1 settles INV-A and leaves 50 as credit; CN-2 settles 80 of INV-B
+    assert balances[chart.receivable.code] == Money.of("20.00", "CNY")
+    assert balances[chart.advances.code] == Money.of("-50.00", "CNY")
     assert_ledger_verifies(container)
 
 
