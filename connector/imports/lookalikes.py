@@ -137,3 +137,26 @@ def exported_again(document: Document, lookalike: Lookalike) -> str:
 
 def _held_prefix(document: Document, lookalike: Lookalike) -> str:
     return f"maybe {document.source} {lookalike.external_id} exported again as {document.external_id} "
+
+
+def exported_again_as(session: Session, source: str, external_ids: Sequence[str]) -> dict[str, str]:
+    """New id → the earlier document's id, for each of `external_ids` a person said is an earlier
+    document exported again (its hold closed by hand)."""
+    wanted = set(external_ids)
+    if not wanted:
+        return {}
+    prefix = f"maybe {source} "
+    found: dict[str, str] = {}
+    for reason in session.scalars(
+        select(QuarantinedRecord.reason).where(
+            QuarantinedRecord.source == source,
+            QuarantinedRecord.status == "resolved",
+            QuarantinedRecord.resolved_by != RETRY_ACTOR,
+            QuarantinedRecord.reason.startswith(prefix, autoescape=True),
+        )
+    ):
+        original, separator, rest = reason.removeprefix(prefix).partition(" exported again as ")
+        new_id = rest.split(" ", 1)[0]
+        if separator and new_id in wanted:
+            found[new_id] = original
+    return found

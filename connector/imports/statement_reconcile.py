@@ -31,6 +31,7 @@ from connector.documents import (
     on_account,
 )
 from connector.errors import FileFormatError
+from connector.imports.lookalikes import exported_again_as
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.post import by_alias, stored_records
 from connector.imports.rules import Accounts
@@ -404,18 +405,26 @@ def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[s
 
 
 def _recorded_ids(session: Session, lines: Sequence[Document]) -> dict[tuple[str, str], str]:
-    """The id each line with an `alias` (an OFX line whose FITID the bank may re-issue) was imported
-    under, as the import tells it (`post.by_alias`): its own, or its alias."""
-    aliased_lines = [line for line in lines if line.alias is not None]
-    if not aliased_lines:
-        return {}
-    stored = stored_records(session, aliased_lines)
+    """The id each line was imported under, where not its own: a line with an `alias` (an OFX line whose
+    FITID the bank may re-issue), as the import tells it (`post.by_alias`); a line whose id is its content's
+    digest that a person said is an earlier line exported again (`lookalikes`), that line's."""
     found: dict[tuple[str, str], str] = {}
-    for line in aliased_lines:
-        keyed, under_alias = by_alias(line, stored, fingerprints(line))
-        found[(line.source, line.external_id)] = (
-            (line.alias or keyed.external_id) if under_alias else keyed.external_id
-        )
+    aliased_lines = [line for line in lines if line.alias is not None]
+    if aliased_lines:
+        stored = stored_records(session, aliased_lines)
+        for line in aliased_lines:
+            keyed, under_alias = by_alias(line, stored, fingerprints(line))
+            found[(line.source, line.external_id)] = (
+                (line.alias or keyed.external_id) if under_alias else keyed.external_id
+            )
+    by_content = [line for line in lines if line.content_id and line.alias is None]
+    if by_content:
+        stored = stored_records(session, by_content)
+        unknown = [line for line in by_content if (line.source, line.external_id) not in stored]
+        for source in sorted({line.source for line in unknown}):
+            ids = [line.external_id for line in unknown if line.source == source]
+            for new_id, original in exported_again_as(session, source, ids).items():
+                found[(source, new_id)] = original
     return found
 
 

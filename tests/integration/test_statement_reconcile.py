@@ -26,8 +26,11 @@ from connector.ledger.entries import EntryDraft, Line, Voucher
 from connector.ledger.models import Posting
 from connector.ledger.posting import Ledger
 from connector.money import Money
+from connector.sync.models import QuarantinedRecord
+from connector.sync.quarantine import resolve_records
 from connector.sync.runs import quarantine
 from tests.conftest import REPO
+from tests.integration.test_imports import MT940 as MT940_TEMPLATE
 from tests.integration.test_imports import ofx
 
 STATEMENTS = REPO / "tests" / "fixtures" / "statements"
@@ -367,6 +370,27 @@ def test_lines_whose_fitid_the_bank_reissued_match_each_the_entry_it_posted_in_a
         (50000, 50000),
         (70000, 70000),
     ]
+    assert (statement.missing_lines, statement.missing_entries) == ((), ())
+
+
+def test_a_line_a_person_said_was_exported_again_matches_the_entry_of_the_line_it_is(
+    container: Container, tmp_path: Path
+) -> None:
+    line = ":61:2603100310CR640,00NTRFNONREF\n:86:166?00GUTSCHRIFT?20SVWZ+RE 55 Kunde{more}"
+    first, again = tmp_path / "b1.sta", tmp_path / "b2.sta"
+    first.write_text(MT940_TEMPLATE.format(lines=line.format(more=""), closing="740,00"), encoding="utf-8")
+    again.write_text(
+        MT940_TEMPLATE.format(lines=line.format(more="?21 Danke"), closing="740,00"), encoding="utf-8"
+    )
+    import_file(container, first, [Mt940Parser()])
+    assert import_file(container, again, [Mt940Parser()]).counts["quarantined"] == 1
+    with unit_of_work(container.sessions) as session:
+        held = session.scalars(select(QuarantinedRecord)).one()
+        resolve_records(session, [held.id], "exported again", "finance")
+
+    (statement,) = reconcile(container, again, Mt940Parser()).statements
+
+    assert [m.line.amount for m in statement.matched] == [Money.of("640.00", "EUR")]
     assert (statement.missing_lines, statement.missing_entries) == ((), ())
 
 
