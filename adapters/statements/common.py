@@ -127,12 +127,56 @@ def detect_encoding(path: str, hint: str | None = None, sample_limit: int = 1 <<
     best = results.best()
     if best is None:
         raise FileFormatError(f"{path}: the text encoding cannot be recognised (is it a binary file?)")
+    if codecs.lookup(best.encoding).name not in _OTHER_SCRIPTS and _western_single_bytes(bytes(sample)):
+        return "cp1252"  # not mac_iceland, cp775 or hp_roman8 for a few German words
     ties = [match for match in results if match.chaos <= best.chaos and match.coherence >= best.coherence]
     candidates = {codecs.lookup(name).name for match in ties for name in match.could_be_from_charset}
     for preferred in _PREFERRED:
         if codecs.lookup(preferred).name in candidates:
             return preferred
     return best.encoding
+
+
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+
+
+def _western_single_bytes(sample: bytes) -> bool:
+    """Whether the non-ASCII bytes are a Western single-byte text's (Windows-1252, of which ISO-8859-1 is
+    part): each stands alone among ASCII letters ("März", "Schäfer") and reads as a letter or a typographic
+    sign. Multi-byte encodings (GB18030, Big5, Shift-JIS) write their characters as runs of two or more
+    high bytes; short German text otherwise leaves charset-normalizer guessing between code pages."""
+    runs = _HIGH_RUN.findall(sample)
+    if not runs or any(len(run) > 1 for run in runs):
+        return False
+    try:
+        text = b"".join(runs).decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return all(char.isalpha() or char in _WESTERN_SIGNS for char in text)
+
+
+_WESTERN_SIGNS = frozenset("€‚„…‘’“”•–—°§«»")
+# Encodings of other scripts or regions a statement may really be in: their verdict stands.
+_OTHER_SCRIPTS = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "cp1250",
+        "iso8859_2",
+        "cp1251",
+        "koi8_r",
+        "iso8859_5",
+        "cp1253",
+        "cp1254",
+        "cp1257",
+        "gb18030",
+        "gbk",
+        "big5",
+        "shift_jis",
+        "euc_jp",
+        "euc_kr",
+        "cp949",
+    )
+)
 
 
 def give_up(name: str, anything_read: bool, reason: str, row: int | None = None, raw: str = "") -> Problem:

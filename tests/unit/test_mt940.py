@@ -177,6 +177,15 @@ def test_a_gbk_file_from_a_chinese_bank_is_decoded_and_its_free_text_kept_whole(
     )
 
 
+def test_a_short_latin1_statement_is_read_as_windows_1252_not_a_rarer_code_page(tmp_path: Path) -> None:
+    details = ":86:166?00SEPA-GUTSCHRIFT?20SVWZ+Abschlag März?32Schäfer Söhne"
+    text = MINIMAL.format(lines=f":61:2603040304CR200,00NTRFNONREF\n{details}", closing="300,00")
+    path = tmp_path / "week.sta"
+    path.write_bytes(text.encode("latin-1"))
+    (line,) = lines(list(Mt940Parser().parse(str(path), "week.sta")))
+    assert (line.references, line.party.name) == (("Abschlag März",), "Schäfer Söhne")
+
+
 def test_an_explicit_encoding_overrides_detection(tmp_path: Path) -> None:
     text = MINIMAL.format(lines=":61:2603110311C5,00NTRFNONREF\n:86:Büro", closing="105,00")
     path = tmp_path / "statement.sta"
