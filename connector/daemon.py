@@ -30,7 +30,7 @@ from connector.imports.inbox import process_inbox
 from connector.job_board import DONE, FAILED, HELD, JobBoard
 from connector.mapping.files import MappingSet
 from connector.sync.channels import renew_channels
-from connector.sync.leases import LEASE_SECONDS, lease, take_turn
+from connector.sync.leases import LEASE_SECONDS, give_back_turn, lease, take_turn, turn_holder
 from connector.sync.notifications import process_notifications
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
@@ -90,13 +90,18 @@ def run_job(
     its lease until it expires, not for a whole interval); never raises (the scheduler goes on). What
     became of it goes to the log and to `board`."""
     started = datetime.now(UTC)
+    turn, holder = f"turn {job.name}", turn_holder()
     try:
         container.refresh_keys()  # a key rotated meanwhile seals what this run writes
         with lease(container.sessions, f"scheduled {job.name}", wait=False):
-            turn = job.every.total_seconds() * TURN_SHARE
-            if (taken := take_turn(container.sessions, f"turn {job.name}", turn)) is not None:
+            taken = take_turn(container.sessions, turn, job.every.total_seconds() * TURN_SHARE, holder)
+            if taken is not None:
                 raise _NotItsTurn(taken)
-            done = job.run()
+            try:
+                done = job.run()
+            except LeaseHeldError:  # the job's own work is running elsewhere (a person's `zoho pull`):
+                give_back_turn(container.sessions, turn, holder)  # this run did nothing, the next may
+                raise
     except _NotItsTurn as exc:  # another replica ran it within this interval
         log.info("%s: not run now, run by %s within its interval", job.name, exc)
         outcome, message = HELD, f"run by {exc} within its interval"

@@ -102,12 +102,25 @@ def lease(
             session.execute(delete(JobLease).where(JobLease.name == name, JobLease.holder == holder))
 
 
-def take_turn(sessions: sessionmaker[Session], name: str, seconds: float) -> str | None:
-    """Claim the turn `name` for `seconds` (a scheduled job's interval, less some slack): None when this
-    process has it, else who took it. A turn is never given back: replicas running one job on the same
-    interval take turns, and the first to come after it lapses runs the job."""
-    holder = f"{socket.gethostname()} pid {os.getpid()} at {time.strftime('%H:%M:%S')}"[:MAX_NAME]
+def turn_holder() -> str:
+    """Who takes a turn: this process, now."""
+    return f"{socket.gethostname()} pid {os.getpid()} at {time.strftime('%H:%M:%S')}"[:MAX_NAME]
+
+
+def take_turn(sessions: sessionmaker[Session], name: str, seconds: float, holder: str) -> str | None:
+    """Claim the turn `name` for `seconds` (a scheduled job's interval, less some slack) as `holder`:
+    None when this process has it, else who took it. A turn is kept until it lapses (replicas running
+    one job on the same interval take turns, the first to come after it runs the job), unless given back
+    by a run that did nothing (`give_back_turn`)."""
     return _take(sessions, fitted(name, MAX_NAME), holder, int(seconds * 1000))
+
+
+def give_back_turn(sessions: sessionmaker[Session], name: str, holder: str) -> None:
+    """The turn `holder` took, for another run to take at once (this one did not do the job)."""
+    with unit_of_work(sessions) as session:
+        session.execute(
+            delete(JobLease).where(JobLease.name == fitted(name, MAX_NAME), JobLease.holder == holder)
+        )
 
 
 def _take(sessions: sessionmaker[Session], name: str, holder: str, span: int) -> str | None:

@@ -81,6 +81,27 @@ def test_replicas_running_a_job_on_one_interval_take_turns_instead_of_each_runni
     assert len(runs) == 2
 
 
+def test_a_run_that_found_its_work_running_elsewhere_leaves_the_turn_to_its_retry(
+    container: Container,
+) -> None:
+    runs: list[int] = []
+
+    def pull() -> str:
+        with lease(container.sessions, "pull zoho.Contacts", wait=False):  # as pull_stream takes it
+            runs.append(1)
+            return "pulled"
+
+    job = Job("zoho pull", timedelta(minutes=15), pull)
+    again: list[int] = []
+    with lease(container.sessions, "pull zoho.Contacts"):  # a person's `connector zoho pull`
+        run_job(container, job, lambda: again.append(1))
+    assert (runs, again) == ([], [1])
+
+    run_job(container, job)  # the retry, moments later
+
+    assert runs == [1]
+
+
 def test_a_key_rotated_by_another_process_seals_what_the_next_job_writes(container: Container) -> None:
     before = container.cipher.encrypt("customer.email", "ada@example.org")
     keys_file = container.settings.security.keys_file
