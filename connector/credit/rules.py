@@ -126,6 +126,14 @@ class CreditPosition:
     def oldest(self) -> int:
         return max((days for days, _ in self.past_due), default=0)
 
+    @property
+    def oldest_due(self) -> date | None:
+        """When the oldest item past due fell due (a date, not an age: a reason that reads the same
+        tomorrow is not sent to the CRM again for nothing)."""
+        return min(
+            (item.due for item in self.open_items if days_past_due(item, self.as_of) > 0), default=None
+        )
+
 
 def _amount(minor: int, currency: str) -> str:
     return f"{to_decimal(minor, currency):,} {currency}"
@@ -135,7 +143,7 @@ def _overdue_rule(position: CreditPosition, days: int) -> str | None:
     late = position.late_by(days) if days else 0
     if not late:
         return None
-    return f"{_amount(late, position.currency)} is {days}+ days past due (oldest {position.oldest} days)"
+    return f"{_amount(late, position.currency)} is {days}+ days past due (oldest due {position.oldest_due})"
 
 
 def _percent_used(position: CreditPosition) -> str:
@@ -211,7 +219,7 @@ def credit_status(
 
 
 def _all_clear(position: CreditPosition) -> str:
-    parts = [f"oldest past-due item {position.oldest} days" if position.past_due else "nothing past due"]
+    parts = [f"oldest past-due item due {position.oldest_due}" if position.past_due else "nothing past due"]
     if position.limit_minor is None:
         parts.append("no credit limit")
     elif position.balance_minor > 0 and position.limit_minor > 0:

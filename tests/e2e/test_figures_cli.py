@@ -26,7 +26,7 @@ def test_json_gives_every_figure_with_the_status_reason_and_the_open_items(cli: 
     assert (payload["receivable"], payload["aging_61_90"], payload["overdue"]) == ("11999.99",) * 3
     assert (payload["last_payment_date"], payload["last_payment_amount"]) == ("2026-03-06", "12000.00")
     assert (payload["credit_score"], payload["credit_status"]) == (45, "HOLD")
-    assert payload["credit_status_reason"] == "11,999.99 CNY is 61+ days past due (oldest 69 days)"
+    assert payload["credit_status_reason"] == "11,999.99 CNY is 61+ days past due (oldest due 2026-03-12)"
     assert payload["open_items"] == [
         {"entry_id": 3, "due": "2026-03-12", "days_past_due": 69, "amount": "11999.99"}
     ]
@@ -56,7 +56,7 @@ def test_the_credit_rules_come_from_the_configuration(cli: Cli, isolated_cwd: Pa
     payload = json.loads(result.out)
     assert (payload["credit_status"], payload["credit_status_reason"]) == (
         "WATCH",
-        "11,999.99 CNY is 31+ days past due (oldest 69 days); credit score 45 is below 50",
+        "11,999.99 CNY is 31+ days past due (oldest due 2026-03-12); credit score 45 is below 50",
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -153,7 +153,7 @@ def test_every_figure_of_a_customer_with_invoices_receipts_credits_and_reversals
         "available_credit": Decimal("4800.00"),
         "credit_score": 64,  # the score module's formula, worked in tests/unit/test_credit_score.py
         "credit_status": "WATCH",
-        "credit_status_reason": "2,700.00 CNY is 31+ days past due (oldest 51 days)",
+        "credit_status_reason": "2,700.00 CNY is 31+ days past due (oldest due 2026-02-09)",
         "other_currencies": None,
         "payment_terms_days": 30,
         "last_payment_date": date(2026, 3, 15),  # R-4 bounced, R-5 is later than as_of
@@ -163,11 +163,24 @@ def test_every_figure_of_a_customer_with_invoices_receipts_credits_and_reversals
     }
 
 
+def test_the_status_reason_reads_the_same_the_next_day_so_nothing_is_pushed_again_for_it(
+    books: Books,
+) -> None:
+    customer_id, _ = post_mingyuan(books)
+    with unit_of_work(books.container.sessions) as session:
+        chart = books.container.settings.ledger.chart
+        today = customer_credit(session, [customer_id], AS_OF, chart, RULES)[customer_id]
+        tomorrow = customer_credit(session, [customer_id], AS_OF + timedelta(days=1), chart, RULES)[
+            customer_id
+        ]
+    assert today.status_reason == tomorrow.status_reason
+
+
 def test_the_status_reason_judges_what_unapplied_credit_leaves_unpaid(books: Books) -> None:
     customer_id, _ = post_mingyuan(books)
     with unit_of_work(books.container.sessions) as session:
         credit = customer_credit(session, [customer_id], AS_OF, books.container.settings.ledger.chart, RULES)
-    assert credit[customer_id].status_reason == "2,700.00 CNY is 31+ days past due (oldest 51 days)"
+    assert credit[customer_id].status_reason == "2,700.00 CNY is 31+ days past due (oldest due 2026-02-09)"
     assert [(item.due, item.amount_minor) for item in credit[customer_id].open_items] == [
         (date(2026, 2, 9), 330000),
         (date(2026, 3, 31), 250000),
@@ -350,5 +363,8 @@ def test_each_credit_status_change_is_recorded_once_with_its_reason(books: Books
             .order_by(CustomerEvent.id)
         ).all()
     assert [detail.split(" — ")[0] for detail in details] == ["HOLD", "OK"]
-    assert details[0] == "HOLD — 900.00 CNY is 61+ days past due (oldest 61 days) (as of 2026-04-02, was OK)"
+    assert (
+        details[0]
+        == "HOLD — 900.00 CNY is 61+ days past due (oldest due 2026-01-31) (as of 2026-04-02, was OK)"
+    )
     assert details[1].endswith("(as of 2026-04-06, was HOLD)")

@@ -36,7 +36,8 @@ def position(
 def test_a_customer_within_every_rule_is_ok_and_told_why() -> None:
     assert credit_status(position((10, 5000), limit=100_000, score=88), DEFAULTS) == (
         "OK",
-        "within every rule: oldest past-due item 10 days, 5.0% of the credit limit used, credit score 88",
+        "within every rule: oldest past-due item due 2026-06-20, 5.0% of the credit limit used, "
+        "credit score 88",
     )
     assert credit_status(position(score=100), DEFAULTS) == (
         "OK",
@@ -56,7 +57,7 @@ def test_the_default_day_rules_watch_from_31_hold_from_61_and_block_from_91_days
 def test_a_watch_reason_names_the_amount_and_the_oldest_item() -> None:
     assert credit_status(position((45, 120000), (5, 1000)), DEFAULTS) == (
         "WATCH",
-        "1,200.00 CNY is 31+ days past due (oldest 45 days)",
+        "1,200.00 CNY is 31+ days past due (oldest due 2026-05-16)",
     )
 
 
@@ -90,7 +91,7 @@ def test_the_worst_level_wins_and_its_reason_lists_every_rule_that_fired_there()
     status, reason = credit_status(position((70, 50000), balance=50000, limit=40000, score=30), DEFAULTS)
     assert status == "HOLD"
     assert reason == (
-        "500.00 CNY is 61+ days past due (oldest 70 days); "
+        "500.00 CNY is 61+ days past due (oldest due 2026-04-21); "
         "balance 500.00 CNY is 125.0% of the 400.00 CNY credit limit (above 100%); "
         "credit score 30 is below 35"
     )
