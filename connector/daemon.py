@@ -24,6 +24,7 @@ from typing import Any
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
+from connector import retry
 from connector.bootstrap import Container
 from connector.errors import ConnectorError, LeaseHeldError
 from connector.imports.inbox import process_inbox
@@ -209,7 +210,11 @@ def run_daemon(container: Container, *, host: str, port: int) -> None:
     finally:
         log.info("daemon stopping: waiting for running jobs")
         server.should_exit = True
-        scheduler.shutdown(wait=True)
+        retry.STOPPING.set()  # a job waiting to retry a call gives up now (the next run resumes)
+        try:
+            scheduler.shutdown(wait=True)
+        finally:
+            retry.STOPPING.clear()
         web.join(timeout=30)
         _restore(previous)
         log.info("daemon stopped")

@@ -142,3 +142,8 @@ class AuthenticationError(PermanentRemoteError):
 
 class BudgetExhaustedError(RemoteError):
     """The configured API credit budget is spent; the cycle stops and resumes when credits return."""
+
+
+class StoppingError(ConnectorError):
+    """The process is stopping (the daemon was told to): a call waiting to retry gives up at once, left
+    for the next run."""

@@ -10,7 +10,7 @@ retry is logged with the error and the wait, never with request data.
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,10 +26,20 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from connector.errors import TransientRemoteError
+from connector.errors import StoppingError, TransientRemoteError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+# Set while the process stops (the daemon on SIGTERM): a wait between retries ends at once and the call
+# gives up, so that stopping never waits out a server's Retry-After.
+STOPPING = threading.Event()
+
+
+def wait_or_stop(seconds: float) -> None:
+    """Sleep `seconds` between two attempts, unless the process is stopping (`StoppingError`)."""
+    if STOPPING.wait(seconds):
+        raise StoppingError("the process is stopping: the call is left for the next run")
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,7 @@ class RetryPolicy:
     initial_wait: float = 0.5  # seconds; doubles per attempt, with full jitter
     max_wait: float = 30.0  # of the computed backoff
     max_told_wait: float = 600.0  # of a wait the server (or a local limit) asks for
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    sleep: Callable[[float], None] = field(default=wait_or_stop, repr=False, compare=False)
 
     @staticmethod
     def _told(state: RetryCallState) -> float | None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
-from connector.errors import PermanentRemoteError, TransientRemoteError
-from connector.retry import RetryPolicy, retry_after_seconds, transport_errors_are_transient
+from connector.errors import PermanentRemoteError, StoppingError, TransientRemoteError
+from connector.retry import STOPPING, RetryPolicy, retry_after_seconds, transport_errors_are_transient
 
 
 class Flaky:
@@ -78,3 +80,16 @@ def test_timeouts_and_dropped_connections_are_transient() -> None:
         raise httpx.ReadTimeout("slow")
     with pytest.raises(TransientRemoteError, match="connection failed"), transport_errors_are_transient("x"):
         raise httpx.ConnectError("refused")
+
+
+def test_a_wait_between_retries_ends_at_once_when_the_process_stops() -> None:
+    flaky = Flaky([TransientRemoteError("429", retry_after=600), TransientRemoteError("429")])
+    STOPPING.set()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoppingError, match="the process is stopping"):
+            RetryPolicy(attempts=4).call(flaky)
+        assert time.monotonic() - started < 5
+    finally:
+        STOPPING.clear()
+    assert flaky.calls == 1
