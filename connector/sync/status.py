@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from connector.bootstrap import Container
 from connector.db import aware, reading
 from connector.imports.models import ImportedFile, ReconciliationItem
+from connector.imports.pipeline import file_hash
 from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
 from connector.sync.notification_models import InboxNotification, NotificationChannel
 from connector.sync.runs import RunRecord
@@ -129,14 +130,25 @@ def read_snapshot(session: Session, now: datetime, credits: Sequence[CreditState
 
 
 def _failed_files(session: Session) -> list[str]:
-    """Files the import could not read that still wait where they were set aside (a person deals with
-    one by importing it corrected and moving it out of failed/)."""
+    """Files the import could not read that still wait where they were set aside: not moved out of
+    failed/, nor mended there and imported (as the reason file beside each says to)."""
     rows = session.execute(
-        select(ImportedFile.name, ImportedFile.stored_path)
+        select(ImportedFile.name, ImportedFile.stored_path, ImportedFile.content_hash)
         .where(ImportedFile.status == "failed", ImportedFile.stored_path.is_not(None))
         .order_by(ImportedFile.id)
-    )
-    return [name for name, stored in rows if stored and Path(stored).is_file()]
+    ).all()
+    waiting = []
+    for name, stored, digest in rows:
+        path = Path(stored) if stored else None
+        if path is None or not path.is_file():
+            continue
+        now = file_hash(path)
+        mended = now != digest and session.scalar(
+            select(ImportedFile.id).where(ImportedFile.content_hash == now, ImportedFile.status == "imported")
+        )
+        if not mended:
+            waiting.append(name)
+    return waiting
 
 
 def container_snapshot(container: Container) -> Snapshot:
