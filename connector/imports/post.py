@@ -466,9 +466,9 @@ class DocumentPoster:
         ).all()
         # A return that names its payer (the payment's reference, remittance or account repeated by the
         # bank) is the return of that payer's receipt: its lines come first. The payer is the customer
-        # it names for sure, or, for a line still waiting in the queue, what that line said of its payer.
+        # it names for sure, or, for a line that went through the queue, what that line said of its payer.
         payer = self._sure_customer(document) if returned_receipt else None
-        said, waiting = Payer.of(document), self._waiting_payers(candidates) if returned_receipt else {}
+        said, waiting = Payer.of(document), self._queued_payers(candidates) if returned_receipt else {}
         named = {
             line.id: (payer is not None and line.customer_id == payer)
             or (line.id in waiting and said.same_as(waiting[line.id]))
@@ -511,9 +511,10 @@ class DocumentPoster:
         )
         return "reversed"
 
-    def _waiting_payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
-        """Document id → what each of `lines` waiting in the queue said of its payer."""
-        waiting = [line.id for line in lines if line.status == "unapplied"]
+    def _queued_payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
+        """Document id → what each of `lines` that went through the queue (waiting, or decided by a
+        person since) said of its payer."""
+        waiting = [line.id for line in lines]
         if not waiting:
             return {}
         sealed = self.session.execute(

@@ -499,6 +499,32 @@ def test_a_return_naming_the_payer_of_a_waiting_line_reverses_that_line_not_the_
     assert_ledger_verifies(container)
 
 
+def test_a_return_naming_the_payer_of_a_line_a_person_applied_reverses_that_line_and_its_application(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    alpha = line(
+        "R-1", "1500.00", "2026-03-03", payer="Alpha Handel GmbH", bank_account="DE89370400440532013000"
+    )
+    beta = line("R-2", "1500.00", "2026-03-04", payer="Beta Werke AG", bank_account="DE75512108001245126199")
+    import_file(container, write(tmp_path / "f1.jsonl", alpha, beta), PARSERS)
+    with unit_of_work(container.sessions) as session:
+        first = session.scalars(select(ReconciliationItem).order_by(ReconciliationItem.id)).first()
+        assert first is not None
+        reconcile.apply(
+            session, first.id, acme, Accounts.of(container.settings.ledger.chart), "finance", date(2026, 3, 5)
+        )
+    returned = line(
+        "R-3", "-1500.00", "2026-03-05", bank_reversal=True, bank_account="DE89370400440532013000"
+    )
+
+    assert import_file(container, write(tmp_path / "f2.jsonl", returned), PARSERS).counts["reversed"] == 1
+
+    assert (statuses(container)["R-1"][0], statuses(container)["R-2"][0]) == ("reversed", "unapplied")
+    assert owes(container, acme) == Money.zero("CNY")  # the money the bank took back is no credit of Alpha's
+    assert_ledger_verifies(container)
+
+
 def test_a_return_from_one_payers_account_never_reverses_another_accounts_line_that_shares_a_reference(
     container: Container, tmp_path: Path
 ) -> None:
