@@ -104,6 +104,7 @@ def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str =
 
 def split(master: CustomerMaster, backend: str, external_id: str, why: str = "") -> CustomerView:
     """Take a wrongly linked record off its customer: it becomes a new customer of its own."""
+    serialize(master.session, IDENTITY_LOCK)  # never beside a merge moving the binding
     binding = master._binding(backend, external_id)
     if len(master._active_bindings(binding.customer_id)) < 2:
         raise CustomerError(f"{backend} {external_id} is its customer's only record: nothing to split off")
