@@ -175,7 +175,7 @@ def import_file(
                             held.confirm(session)
                         result.counts += counts
 
-                _read_all(
+                _each_batch(
                     parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope
                 )
         except FileFormatError as exc:
@@ -208,7 +208,7 @@ def _dry_run(
         def import_batch(batch: list[Parsed]) -> None:
             result.counts += _import_batch(container, scope, session, known, batch, file_id, run)
 
-        _read_all(parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope)
+        _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope)
         if before_rollback is not None:
             session.flush()
             before_rollback(session, run.id)
@@ -220,7 +220,7 @@ def _dry_run(
     return result
 
 
-def _read_all(
+def _each_batch(
     parser: DocumentParser,
     path: Path,
     name: str,
@@ -229,38 +229,29 @@ def _read_all(
     progress: Callable[[int], None] | None,
     scope: _Scope,
 ) -> None:
-    """Every batch of the file, then what was put off to its end (`_Scope.deferred`), also when the file
-    turns unreadable part-way: what was read is decided, never left undone."""
+    """`handle` the file's items `size` at a time, as they are parsed, then what was put off to its end
+    (`_Scope.deferred`), also when the file turns unreadable part-way: what was read is decided. Reading
+    and posting a batch make hundreds of thousands of short-lived objects without cycles: the cyclic
+    collector is paused meanwhile (it would cost a quarter of the import, finding nothing)."""
+    iterator = iter(parser.parse(str(path), name))
     try:
-        _each_batch(parser, path, name, size, handle, progress)
-    except FileFormatError:
-        if last := scope.last_batch():
-            handle(last)
+        while True:
+            with cyclic_gc_paused():
+                batch = _next_batch(iterator, size, name)
+                if not batch:
+                    break
+                handle(batch)
+            if progress is not None:
+                progress(len(batch))
+    except FileFormatError:  # what was read before the file broke is decided too
+        _decide_deferred(scope, handle)
         raise
+    _decide_deferred(scope, handle)
+
+
+def _decide_deferred(scope: _Scope, handle: Callable[[list[Parsed]], None]) -> None:
     if last := scope.last_batch():
         handle(last)
-
-
-def _each_batch(
-    parser: DocumentParser,
-    path: Path,
-    name: str,
-    size: int,
-    handle: Callable[[list[Parsed]], None],
-    progress: Callable[[int], None] | None,
-) -> None:
-    """`handle` the file's items `size` at a time, as they are parsed. Reading and posting a batch make
-    hundreds of thousands of short-lived objects without cycles: the cyclic collector is paused
-    meanwhile (it would cost a quarter of the import, finding nothing)."""
-    iterator = iter(parser.parse(str(path), name))
-    while True:
-        with cyclic_gc_paused():
-            batch = _next_batch(iterator, size, name)
-            if not batch:
-                return
-            handle(batch)
-        if progress is not None:
-            progress(len(batch))
 
 
 def _next_batch(iterator: Iterator[Parsed], size: int, name: str) -> list[Parsed]:
