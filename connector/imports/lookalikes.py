@@ -1,13 +1,15 @@
 """A document whose id is a digest of its content, edited at its source, comes back under another id.
 
-Sources without ids of their own (a QuickBooks Online report, a Xero statement CSV) get composite ids
-(`Document.content_id`): a payment exported again after its customer was renamed, a statement line whose
-payee text the bank changed, is a new id for the same money. Posted as new, it would count twice. So a
-new document of such a source is held for a person when one of the same source, kind, date, currency,
-amount and number was imported from an earlier file and has not come again, as it was, in this one (an
-export holding both is two documents). The person resolves it (the same document, exported again) or
-retries it accepting it (`--accept-changes`: another document after all). Resolved, it is remembered:
-the same document in a later export is that one again, not held again.
+Sources without ids of their own (a QuickBooks Online report, a Xero statement CSV, an MT940 line without
+a bank reference, a CAMT entry without AcctSvcrRef) get composite ids (`Document.content_id`): a payment
+exported again after its customer was renamed, a statement line whose text the bank changed, is a new id
+for the same money. Posted as new, it would count twice. So a new document of such a source is held for a
+person when one of the same source, kind, date, currency, amount, number (and statement account, when both
+name one) was imported from an earlier file, standing or reversed since, and has not come again, as it
+was, in this one (an export holding both is two documents; the import decides once the whole file is
+read). The person resolves it (the same document, exported again) or retries it accepting it
+(`--accept-changes`: another document after all). Resolved, it is remembered: the same document in a later
+export is that one again, and the statement report matches it to that one's entry.
 """
 
 from __future__ import annotations
