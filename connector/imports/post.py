@@ -400,12 +400,17 @@ class DocumentPoster:
                 document, f"it reverses {document.source} {document.reverses}, which was never imported"
             )
             return "quarantined"
+        if original.status == "linked" and original.kind == "bank_line":
+            self._hold_linked(document, original, f"the bank deleted line {original.external_id}")
+            return "quarantined"
+        reversal = None
         if original.status != "reversed":
             memo = f"reversed by {document.source} {document.external_id}"
             if document.withdrawn:
                 memo = f"withdrawn in {document.source} (void, deleted)"
-            self._reverse_posted(original, document, memo)
-        self.outcomes.record(item, "reversal", None, None, f"reverses {document.reverses}")
+            reversal = self._reverse_posted(original, document, memo)
+        # The line's entry is that reversal (when the line posted one): the statement report matches it.
+        self.outcomes.record(item, "reversal", reversal, None, f"reverses {document.reverses}")
         return "reversed"
 
     def _superseded(self, item: Work) -> bool:
@@ -421,6 +426,9 @@ class DocumentPoster:
                 f"it replaces {document.source} {document.replaces}, which was never imported: retry it "
                 "(`connector quarantine retry`) once the statement holding that line is imported",
             )
+            return False
+        if original.status == "linked" and original.kind == "bank_line":
+            self._hold_linked(document, original, f"the bank replaced line {original.external_id}")
             return False
         if original.status != "reversed":
             self._reverse_posted(original, document, f"replaced by {document.source} {document.external_id}")
@@ -492,14 +500,8 @@ class DocumentPoster:
             return "ignored_outgoing"
         original = candidates[0]
         if original.status == "linked":
-            why = f"the bank returned {-amount} of line {original.external_id}, {original.match_rule}"
-            # The receipt's entry now: its other record's latest revision's (reposted since, maybe).
-            other = self.session.get(ImportedDocument, original.linked_id) if original.linked_id else None
-            entry_id = other.entry_id if other is not None and other.entry_id else original.entry_id
-            self._quarantine(
-                document,
-                f"{why}: reverse that receipt where it was recorded (`connector ledger reverse "
-                f"{entry_id} --reason …`), then resolve this record",
+            self._hold_linked(
+                document, original, f"the bank returned {-amount} of line {original.external_id}"
             )
             return "quarantined"
         reversal = self._reverse_posted(
@@ -523,6 +525,19 @@ class DocumentPoster:
             )
         )
         return {document_id: Payer.unseal(self.cipher, token) for document_id, token in sealed}
+
+    def _hold_linked(self, document: Document, original: ImportedDocument, what: str) -> None:
+        """A bank's correction of a line whose receipt its other record posted (a Zoho Books payment): the
+        money did not come, but which of the two records is wrong is a person's call. Quarantined, naming
+        the entry to reverse."""
+        # The receipt's entry now: its other record's latest revision's (reposted since, maybe).
+        other = self.session.get(ImportedDocument, original.linked_id) if original.linked_id else None
+        entry_id = other.entry_id if other is not None and other.entry_id else original.entry_id
+        self._quarantine(
+            document,
+            f"{what}, {original.match_rule}: reverse that receipt where it was recorded (`connector ledger "
+            f"reverse {entry_id} --reason …`), then resolve this record",
+        )
 
     def _sure_customer(self, document: Document) -> int | None:
         """The customer a document names beyond doubt (its references or bank account: tiers 1–2)."""

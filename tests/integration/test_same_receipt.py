@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.statements.camt053 import Camt053Parser
+from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
 from connector.credit.figures import customer_figures
 from connector.db import unit_of_work
@@ -28,7 +29,15 @@ from connector.ledger.queries import customer_balances
 from connector.master.lifecycle import merge
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
-from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, open_invoices, write
+from tests.integration.test_imports import (
+    OFX,
+    PARSERS,
+    assert_ledger_verifies,
+    invoice,
+    ofx,
+    open_invoices,
+    write,
+)
 from tests.integration.test_master import master
 from tests.integration.test_statement_reconcile import CAMT
 
@@ -325,7 +334,7 @@ def test_with_linking_switched_off_both_records_post(
     assert owes(container, acme) == Money.of("-20.00", "CNY")
 
 
-def test_the_bank_deleting_a_linked_line_leaves_the_payment_and_a_returned_one_goes_to_a_person(
+def test_the_bank_returning_or_deleting_a_linked_line_leaves_the_payment_and_goes_to_a_person(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
     acme = customers["acme"]
@@ -344,8 +353,11 @@ def test_the_bank_deleting_a_linked_line_leaves_the_payment_and_a_returned_one_g
         reason = session.scalars(select(QuarantinedRecord.reason)).one()
     assert reason.startswith("the bank returned 90.00 CNY of line B-1, the same receipt as test payment P-1")
     deleted = write(tmp_path / "b2.jsonl", line("D-1", "90.00", "2026-03-06", reverses="B-1"))
-    assert import_file(container, deleted, PARSERS).counts["reversed"] == 1
-    assert statuses(container)["B-1"][0] == "reversed"
+    assert import_file(container, deleted, PARSERS).counts["quarantined"] == 1  # a person decides this too
+    with unit_of_work(container.sessions) as session:
+        reasons = sorted(session.scalars(select(QuarantinedRecord.reason)))
+    assert reasons[0].startswith("the bank deleted line B-1, the same receipt as test payment P-1")
+    assert statuses(container)["B-1"][0] == "linked"
     assert owes(container, acme) == Money.of("-90.00", "CNY")
     assert_ledger_verifies(container)
 
@@ -522,6 +534,33 @@ def test_a_return_naming_the_payer_of_a_line_a_person_applied_reverses_that_line
 
     assert (statuses(container)["R-1"][0], statuses(container)["R-2"][0]) == ("reversed", "unapplied")
     assert owes(container, acme) == Money.zero("CNY")  # the money the bank took back is no credit of Alpha's
+    assert_ledger_verifies(container)
+
+
+@pytest.mark.parametrize("action", ["DELETE", "REPLACE"])
+def test_the_bank_deleting_or_replacing_a_line_a_payment_posted_goes_to_a_person_never_keeps_the_money(
+    container: Container, customers: dict[str, str], tmp_path: Path, action: str
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "p.jsonl", payment("P-2", acme, "500.00", "2026-03-03")), PARSERS)
+    bank, correction = tmp_path / "bank.ofx", tmp_path / "bank4.ofx"
+    bank.write_text(ofx(("F2", "20260304", "500.00")), encoding="utf-8")
+    assert import_file(container, bank, [OfxParser()]).counts["receipts_linked"] == 1
+    record = (
+        f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260310<TRNAMT>{'500.00' if action == 'DELETE' else '450.00'}"
+        f"<FITID>F9<CORRECTFITID>F2<CORRECTACTION>{action}<NAME>ACME</STMTTRN>"
+    )
+    correction.write_text(OFX.format(transactions=record), encoding="utf-8")
+
+    result = import_file(container, correction, [OfxParser()])
+
+    assert (result.counts["quarantined"], result.counts["reversed"]) == (1, 0)
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+        banked = session.get_one(AccountBalance, (container.settings.ledger.chart.bank.code, "CNY"))
+    assert reason.startswith(f"the bank {'deleted' if action == 'DELETE' else 'replaced'} line 4417:F2, ")
+    assert "connector ledger reverse " in reason
+    assert banked.balance_minor == 50000  # nothing moved by itself: a person reverses the payment
     assert_ledger_verifies(container)
 
 

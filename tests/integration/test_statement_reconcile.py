@@ -31,6 +31,7 @@ from connector.sync.quarantine import resolve_records
 from connector.sync.runs import quarantine
 from tests.conftest import REPO
 from tests.integration.test_imports import MT940 as MT940_TEMPLATE
+from tests.integration.test_imports import OFX as OFX_TEMPLATE
 from tests.integration.test_imports import ofx
 
 STATEMENTS = REPO / "tests" / "fixtures" / "statements"
@@ -391,6 +392,25 @@ def test_a_line_a_person_said_was_exported_again_matches_the_entry_of_the_line_i
     (statement,) = reconcile(container, again, Mt940Parser()).statements
 
     assert [m.line.amount for m in statement.matched] == [Money.of("640.00", "EUR")]
+    assert (statement.missing_lines, statement.missing_entries) == ((), ())
+
+
+def test_an_ofx_line_deleting_another_matches_the_reversal_it_posted(
+    container: Container, tmp_path: Path
+) -> None:
+    bank, correction = tmp_path / "bank.ofx", tmp_path / "bank4.ofx"
+    bank.write_text(ofx(("F2", "20260304", "500.00")), encoding="utf-8")
+    record = (
+        "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260310<TRNAMT>500.00<FITID>F9<CORRECTFITID>F2"
+        "<CORRECTACTION>DELETE<NAME>Payer</STMTTRN>"
+    )
+    correction.write_text(OFX_TEMPLATE.format(transactions=record), encoding="utf-8")
+    import_file(container, bank, [OfxParser()])
+    assert import_file(container, correction, [OfxParser()]).counts["reversed"] == 1
+
+    (statement,) = reconcile(container, correction, OfxParser()).statements
+
+    assert [m.line.external_id for m in statement.matched] == ["4417:F9"]
     assert (statement.missing_lines, statement.missing_entries) == ((), ())
 
 
