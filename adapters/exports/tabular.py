@@ -38,6 +38,7 @@ from typing import IO, Any
 
 import charset_normalizer
 import openpyxl  # type: ignore[import-untyped]
+from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
 
 from connector.errors import FileFormatError
@@ -387,9 +388,11 @@ def xlsx_rows(
         except (*_DAMAGED, InvalidFileException) as exc:
             raise FileFormatError(f"{name}: not a readable XLSX workbook ({exc})") from exc
     _read_east_asian_dates(book)
+    uncalculated: _Uncalculated | None = None
     try:
         worksheet = _sheet(book, sheet, name)
         worksheet.reset_dimensions()  # some writers record a wrong sheet size; read what is there
+        uncalculated = _Uncalculated(path, worksheet, name)
         found = False
         for number, values in _sheet_rows(worksheet, name):
             cells = [cell_text(value) for value in values]
@@ -399,6 +402,9 @@ def xlsx_rows(
                 found = _is_header(number, cells, name, header_row, headers)
                 if not found:
                     continue
+            elif (formula := uncalculated(number, values)) is not None:  # would read as empty
+                yield Row(number, [], "\t".join(cells), formula)
+                continue
             elif not cells:
                 continue
             yield Row(number, cells, "\t".join(cells))
@@ -407,6 +413,58 @@ def xlsx_rows(
             raise FileFormatError(f"{name}: no header row{wanted} in sheet {worksheet.title!r}")
     finally:
         book.close()
+        if uncalculated is not None:
+            uncalculated.close()
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")  # a cell's <f> element (a formula), in any namespace prefix
+
+
+class _Uncalculated:
+    """Why a row cannot be read: a cell holding a formula no spreadsheet ever calculated (a file written by a
+    program saves the formula, not its value), which would read as empty; None for a row without one. A
+    sheet without formulas, as most exports are, is read once; one with formulas is read twice, side by side
+    (openpyxl gives a cell's saved value or its formula, never both)."""
+
+    def __init__(self, path: str | Path, worksheet: Any, name: str) -> None:
+        self.book: Any = None
+        self.rows: Iterator[tuple[int, tuple[Any, ...]]] = iter(())
+        if _has_formulas(path, getattr(worksheet, "_worksheet_path", "")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+            formulas = self.book[worksheet.title]
+            formulas.reset_dimensions()
+            self.rows = _sheet_rows(formulas, name)
+
+    def __call__(self, number: int, values: tuple[Any, ...]) -> str | None:
+        if self.book is None or None not in values:
+            return None
+        written = next((formulas for at, formulas in self.rows if at == number), ())
+        for column, (value, formula) in enumerate(zip(values, written, strict=False), start=1):
+            if value is None and isinstance(formula, str) and formula.startswith("="):
+                return (
+                    f"cell {get_column_letter(column)}{number} holds a formula never calculated ({formula}): "
+                    "open the file in a spreadsheet and save it (or export its values), then import it again"
+                )
+        return None
+
+    def close(self) -> None:
+        if self.book is not None:
+            self.book.close()
+
+
+def _has_formulas(path: str | Path, member: str) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as sheet:
+            tail = b""
+            while chunk := sheet.read(1 << 20):
+                if _FORMULA.search(tail + chunk):
+                    return True
+                tail = chunk[-16:]
+    except (KeyError, *_DAMAGED):
+        return False  # the reading itself says what is wrong with the file
+    return False
 
 
 # What openpyxl raises on a damaged workbook: a corrupt zip entry, cut or broken XML inside.

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from adapters.exports.heads import head_has_columns, xlsx_head_strings
@@ -196,6 +197,24 @@ def test_an_amount_cut_at_its_thousands_separator_into_an_empty_last_column_is_u
     assert cut.error is not None
     assert cut.error.startswith("5 cells where the header has 4")
     assert (whole.cells, whole.error) == (["03/10/2026", "Acme", "90.00", ""], None)
+
+
+def test_a_formula_no_spreadsheet_calculated_is_an_unreadable_row_not_an_empty_cell(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()  # written by a program: formulas saved without their values
+    sheet = book.active
+    for row in (["id", "amount", "memo"], ["1", "=100*2", "x"], ["2", 5, None], ["3", 7, "=A3"]):
+        sheet.append(row)
+    path = tmp_path / "export.xlsx"
+    book.save(path)
+    _, first, second, third = rows(path, "export.xlsx")
+    assert first.cells == []
+    assert first.error == (
+        "cell B2 holds a formula never calculated (=100*2): open the file in a spreadsheet and save it "
+        "(or export its values), then import it again"
+    )
+    assert (second.cells, second.error) == (["2", "5"], None)  # an empty cell is just empty
+    assert third.error is not None
+    assert third.error.startswith("cell C4 holds a formula never calculated (=A3)")
 
 
 def test_an_old_binary_xls_is_refused_with_a_hint(tmp_path: Path) -> None:
