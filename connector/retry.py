@@ -50,14 +50,8 @@ class RetryPolicy:
     max_told_wait: float = 600.0  # of a wait the server (or a local limit) asks for
     sleep: Callable[[float], None] = field(default=wait_or_stop, repr=False, compare=False)
 
-    @staticmethod
-    def _told(state: RetryCallState) -> float | None:
-        error = state.outcome.exception() if state.outcome else None
-        hint = getattr(error, "retry_after", None)
-        return float(hint) if isinstance(hint, int | float) and hint >= 0 else None
-
     def _wait(self, state: RetryCallState) -> float:
-        told = self._told(state)
+        told = _told_wait(state)
         if told is not None:
             return told
         return float(wait_random_exponential(multiplier=self.initial_wait, max=self.max_wait)(state))
@@ -80,6 +74,13 @@ class RetryPolicy:
         return retrying(operation)
 
 
+def _told_wait(state: RetryCallState) -> float | None:
+    """The wait the last failure asked for (a server's Retry-After, a local limit), if it asked."""
+    error = state.outcome.exception() if state.outcome else None
+    hint = getattr(error, "retry_after", None)
+    return float(hint) if isinstance(hint, int | float) and hint >= 0 else None
+
+
 class _ToldToWaitLonger(stop_base):
     """Stop when the failure asks for a longer wait than `limit` seconds."""
 
@@ -87,7 +88,7 @@ class _ToldToWaitLonger(stop_base):
         self.limit = limit
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        told = RetryPolicy._told(retry_state)
+        told = _told_wait(retry_state)
         return told is not None and told > self.limit
 
 

@@ -476,10 +476,10 @@ class DocumentPoster:
         # bank) is the return of that payer's receipt: its lines come first. The payer is the customer
         # it names for sure, or, for a line that went through the queue, what that line said of its payer.
         payer = self._sure_customer(document) if returned_receipt else None
-        said, waiting = Payer.of(document), self._queued_payers(candidates) if returned_receipt else {}
+        said, queued = Payer.of(document), self._queued_payers(candidates) if returned_receipt else {}
         named = {
             line.id: (payer is not None and line.customer_id == payer)
-            or (line.id in waiting and said.same_as(waiting[line.id]))
+            or (line.id in queued and said.same_as(queued[line.id]))
             for line in candidates
         }
         candidates = sorted(candidates, key=lambda line: not named[line.id])  # stable: latest first still
@@ -516,12 +516,12 @@ class DocumentPoster:
     def _queued_payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
         """Document id → what each of `lines` that went through the queue (waiting, or decided by a
         person since) said of its payer."""
-        waiting = [line.id for line in lines]
-        if not waiting:
+        ids = [line.id for line in lines]
+        if not ids:
             return {}
         sealed = self.session.execute(
             select(ReconciliationItem.document_id, ReconciliationItem.payer_enc).where(
-                ReconciliationItem.document_id.in_(waiting)
+                ReconciliationItem.document_id.in_(ids)
             )
         )
         return {document_id: Payer.unseal(self.cipher, token) for document_id, token in sealed}
