@@ -10,7 +10,8 @@ How AR postings become open items (the settlement rule):
    customer's payment terms.
 3. **Credits settle what they name, then oldest first (FIFO).** A credit (receipt, credit note) that
    names invoices (`applies_to`: the source's own applications, or invoice numbers in its reference)
-   settles those first, each up to the amount named. The rest of every AR credit is pooled and settles
+   settles those first, each up to the amount named (once per receipt, however many of its lines
+   carry the names). The rest of every AR credit is pooled and settles
    the open items in order of due date (then entry id), whenever it was posted. What the pool cannot
    settle stays open; a pool larger than every debit leaves a credit over (the receivable is then
    negative and every bucket is zero).
@@ -129,13 +130,17 @@ def settle(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[OpenI
     # What a kept credit's reversal undoes is gone with it (rule 1); alone, it is no debit of AR.
     kept = [line for line in cancel_reversals(lines) if not (line.named_only and line.amount_minor > 0)]
     owed = {line.entry_id: line.amount_minor for line in kept if line.amount_minor > 0}
+    # What each receipt names of an invoice and has not paid yet: its lines on AR and on advances (one
+    # entry, split when less was owed than received) pay that much between them, never each.
+    named: dict[tuple[int, int], int] = {}
     pool = spent = 0
     for line in sorted(kept, key=lambda line: line.entry_id):  # in posting order, however they came
         credit = -line.amount_minor
         for debit, at_most in line.applies_to if credit > 0 else ():
-            paid = min(credit, at_most, owed.get(debit, 0))
+            paid = min(credit, named.setdefault((line.entry_id, debit), at_most), owed.get(debit, 0))
             if paid > 0:
                 owed[debit] -= paid
+                named[(line.entry_id, debit)] -= paid
                 credit -= paid
                 spent += paid if line.named_only else 0
         pool += 0 if line.named_only else max(credit, 0)

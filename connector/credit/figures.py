@@ -27,8 +27,8 @@ set-based queries each; the arithmetic runs in Python.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from operator import attrgetter
@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from connector.credit import reads
-from connector.credit.aging import ArLine, OpenItem, aging, settle, settle_fifo
+from connector.credit.aging import ArLine, OpenItem, aging, due_date, settle, settle_fifo
 from connector.credit.rules import CreditPosition, CreditSettings, credit_status
 from connector.credit.score import credit_score
 from connector.money import Money, exponent
@@ -92,12 +92,18 @@ def _chunk(
     session: Session, ids: Sequence[int], as_of: date, chart: ChartSettings, rules: CreditSettings
 ) -> dict[int, CustomerCredit]:
     receivable_code, advances_code = chart.receivable.code, chart.advances.code
-    rows = reads.customers(session, ids)
-    if not rows:
-        return {}
     counted = reads.counted_in(session, ids)  # a merged customer's ledger counts for the one it went into
     every = list(counted)
-    ar = _folded(reads.ar_lines(session, every, receivable_code, as_of, advances_code), counted)
+    every_row = reads.customers(session, every)
+    requested = set(ids)
+    rows = [row for row in every_row if row.id in requested]
+    if not rows:
+        return {}
+    own_terms = {row.id: row.payment_terms_days for row in every_row}
+    ar = _folded(
+        _due_by_own_terms(reads.ar_lines(session, every, receivable_code, as_of, advances_code), own_terms),
+        counted,
+    )
     advances = _summed(reads.account_sums(session, every, advances_code, as_of), counted)
     received_into = (*chart.bank_codes, chart.unapplied.code)  # an unapplied receipt, applied by a person
     paid = _folded(
@@ -175,6 +181,22 @@ def _folded(
         for counting in counted.get(customer_id, [customer_id]):
             folded.setdefault((counting, currency), []).extend(items)
     return {key: sorted(items, key=attrgetter("posting_date", "entry_id")) for key, items in folded.items()}
+
+
+def _due_by_own_terms(
+    found: dict[tuple[int, str], list[ArLine]], terms: Mapping[int, int]
+) -> dict[tuple[int, str], list[ArLine]]:
+    """Each invoice that states no due date falls due by the terms of the customer it was issued to: a
+    merged customer's invoices keep their due dates under the customer they went into."""
+    return {
+        (customer_id, currency): [
+            line
+            if line.due_date is not None or line.amount_minor <= 0 or customer_id not in terms
+            else replace(line, due_date=due_date(line, terms[customer_id]))
+            for line in lines
+        ]
+        for (customer_id, currency), lines in found.items()
+    }
 
 
 def _summed(found: dict[tuple[int, str], int], counted: dict[int, list[int]]) -> dict[tuple[int, str], int]:

@@ -462,28 +462,62 @@ def _places(places: Any) -> Decimal:
     return Decimal(1).scaleb(-places)
 
 
-@converter("number", options=("places",))
-def number(value: Any, places: int = 2) -> Decimal | None:
-    """An exact number rounded half-up to `places` decimals, for CRM currency and decimal fields."""
+ROUNDINGS = ("refuse", "half_up")
+
+
+def _rounding_problem(rounding: Any) -> str | None:
+    if rounding not in ROUNDINGS:
+        return f"rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}"
+    return None
+
+
+def _rounder(places: Any, rounding: Any) -> Callable[[Decimal], Decimal]:
+    """Exact decimals to `places`: half-up when told to, else refused when that would change them (money
+    is never rounded unasked: a KWD amount in a field of two places would lose its fils)."""
+    quantum = _places(places)
+    if (problem := _rounding_problem(rounding)) is not None:
+        raise ConversionError(problem)
+
+    def rounded(exact: Decimal) -> Decimal:
+        if not exact.is_finite():
+            raise ConversionError(f"{exact} is not an amount")
+        result = exact.quantize(quantum, rounding=ROUND_HALF_UP)
+        if rounding == "refuse" and result != exact:
+            needed = -int(exact.normalize().as_tuple().exponent)
+            raise ConversionError(
+                f"{exact} has more decimal places than {places}: rounding it would change the amount "
+                f"(set places = {needed}, and the CRM field's decimal places, or rounding = 'half_up')"
+            )
+        return result
+
+    return rounded
+
+
+@converter("number", options=("places", "rounding"))
+def number(value: Any, places: int = 2, rounding: str = "refuse") -> Decimal | None:
+    """An exact number with `places` decimals, for CRM currency and decimal fields; one with more is
+    refused, or rounded half-up with `rounding = 'half_up'`."""
     exact = _exact(value, "number")
-    return None if exact is None else exact.quantize(_places(places), rounding=ROUND_HALF_UP)
+    return None if exact is None else _rounder(places, rounding)(exact)
 
 
 @binder("number")
-def _bind_number(places: int = 2) -> Bound:
-    quantum = _places(places)  # raises for bad places: bind() then keeps the plain converter
+def _bind_number(places: int = 2, rounding: str = "refuse") -> Bound:
+    rounded = _rounder(places, rounding)  # raises for bad options: bind() then keeps the plain converter
 
     def convert(value: Any) -> Decimal | None:
         exact = _exact(value, "number")
-        return None if exact is None else exact.quantize(quantum, rounding=ROUND_HALF_UP)
+        return None if exact is None else rounded(exact)
 
     return convert
 
 
-@converter("format_decimal", options=("style", "places"))
-def format_decimal_text(value: Any, style: str = "en", places: int = 2) -> str | None:
+@converter("format_decimal", options=("style", "places", "rounding"))
+def format_decimal_text(
+    value: Any, style: str = "en", places: int = 2, rounding: str = "refuse"
+) -> str | None:
     """The number as text in an export style: `1,234.50` (en), `1.234,50` (de), `(12.00)` (accounting)."""
-    exact = number(value, places)
+    exact = number(value, places, rounding)
     if exact is None:
         return None
     if style not in STYLES:
@@ -492,10 +526,10 @@ def format_decimal_text(value: Any, style: str = "en", places: int = 2) -> str |
 
 
 @binder("format_decimal")
-def _bind_format_decimal(style: str = "en", places: int = 2) -> Bound | None:
+def _bind_format_decimal(style: str = "en", places: int = 2, rounding: str = "refuse") -> Bound | None:
     if style not in STYLES:
         return None  # the plain converter refuses it for each value that is a number
-    rounded = _bind_number(places)
+    rounded = _bind_number(places, rounding)
 
     def convert(value: Any) -> str | None:
         exact = rounded(value)
@@ -551,6 +585,8 @@ def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
             _places(options.get("places", 2))
         except ConversionError as exc:
             return str(exc)
+        if (problem := _rounding_problem(options.get("rounding", "refuse"))) is not None:
+            return problem
         if name == "format_decimal" and options.get("style", "en") not in STYLES:
             return f"unknown decimal style {options['style']!r}; use one of {', '.join(STYLES)}"
     elif name == "phone":

@@ -285,6 +285,20 @@ def test_a_customer_merged_into_another_brings_its_debt_and_payments_into_that_o
     )
 
 
+def test_a_merged_customers_invoices_fall_due_by_the_terms_they_were_issued_on(books: Books) -> None:
+    survivor_id, survivor = books.customer("Mingyuan", "CNY", None, 30)
+    absorbed_id, absorbed = books.customer("Mingyuan Trading", "CNY", None, 60)
+    books.invoice("INV-A", absorbed, cny("1000.00"), date(2026, 3, 1))  # 60 days: due 04-30
+    with master(books.container) as m:
+        m.merge(survivor, absorbed, "the same company")
+    found = books.figures([survivor_id, absorbed_id], as_of=date(2026, 4, 15))
+    for customer_id in (survivor_id, absorbed_id):
+        assert (found[customer_id]["aging_current"], found[customer_id]["overdue"]) == (
+            Decimal("1000.00"),
+            Decimal("0.00"),
+        )
+
+
 def test_postings_in_another_currency_stay_out_of_the_customers_figures(
     books: Books, caplog: pytest.LogCaptureFixture
 ) -> None:

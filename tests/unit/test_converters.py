@@ -21,6 +21,7 @@ from connector.mapping.decimals import (
     format_decimal,
     parse_decimal,
 )
+from connector.money import Money
 
 
 def convert(name: str, current: object, **options: object) -> object:
@@ -387,8 +388,10 @@ BOUND_CASES: list[tuple[str, dict[str, object], list[object]]] = [
     ("regex", {"pattern": "(unclosed"}, []),  # re.error per value, as before; None still passes
     ("phone", {"region": "CN"}, ["138 0013 8000", "12"]),
     ("number", {"places": 0}, [Decimal("2.5"), 3, 0.5, "1,234.5"]),
+    ("number", {"places": 0, "rounding": "half_up"}, [Decimal("2.5"), Decimal("Infinity")]),
+    ("number", {"rounding": "bankers"}, [Decimal(1)]),  # refused per value
     ("number", {"places": 11}, [Decimal(1)]),  # refused per value
-    ("format_decimal", {"style": "de", "places": 1}, [Decimal("1234.56"), -2]),
+    ("format_decimal", {"style": "de", "places": 1}, [Decimal("1234.56"), Decimal("1234.50"), -2]),
     ("format_decimal", {"style": "klingon"}, [Decimal(1)]),  # refused per value
     ("format_date", {"format": "%d/%m/%Y"}, [date(2026, 3, 5), "2026-03-05"]),
     ("map", {"values": {"Key Account": "KA"}}, ["Key Account", "Other"]),
@@ -416,9 +419,17 @@ def test_a_bound_step_gives_the_converters_results_and_refusals(
 # --- outbound formatting --------------------------------------------------------------------------------
 
 
-def test_number_rounds_half_up_not_to_even() -> None:
-    assert convert("number", Decimal("2.5"), places=0) == Decimal(3)
-    assert convert("number", Decimal("0.125")) == Decimal("0.13")
+def test_number_rounds_half_up_not_to_even_when_told_to_round() -> None:
+    assert convert("number", Decimal("2.5"), places=0, rounding="half_up") == Decimal(3)
+    assert convert("number", Decimal("0.125"), rounding="half_up") == Decimal("0.13")
+
+
+def test_number_refuses_an_amount_its_places_cannot_hold_instead_of_rounding_it_unasked() -> None:
+    assert convert("number", Decimal("1.500")) == Decimal("1.50")  # the same amount
+    with pytest.raises(ConversionError, match=r"1\.005 has more decimal places than 2.*places = 3"):
+        convert("number", Money.of("1.005", "KWD"))
+    with pytest.raises(ConversionError, match="Infinity is not an amount"):
+        convert("number", Decimal("Infinity"))
 
 
 def test_number_refuses_booleans_which_are_not_amounts() -> None:
@@ -427,7 +438,9 @@ def test_number_refuses_booleans_which_are_not_amounts() -> None:
 
 
 def test_format_decimal_rounds_to_its_places_and_passes_missing_values_through() -> None:
-    assert convert("format_decimal", Decimal("1234.567"), places=1) == "1,234.6"
+    assert convert("format_decimal", Decimal("1234.567"), places=1, rounding="half_up") == "1,234.6"
+    with pytest.raises(ConversionError, match="more decimal places than 1"):
+        convert("format_decimal", Decimal("1234.567"), places=1)
     assert convert("format_decimal", 1234, style="de", places=0) == "1.234"
     assert convert("format_decimal", None, style="en") is None
 

@@ -61,6 +61,16 @@ def test_a_credit_kept_in_advances_settles_only_what_it_names_and_says_how_much_
     assert (left, spent) == (0, 300)
 
 
+def test_a_receipt_split_between_receivable_and_advances_pays_what_it_names_only_once() -> None:
+    # 1,000 received when 600 was owed: 600 to AR, 400 kept in advances; it names 300 of invoice 3.
+    on_ar = ArLine(2, D + timedelta(days=64), -600, applies_to=((3, 300),))
+    kept = ArLine(2, D + timedelta(days=64), -400, applies_to=((3, 300),), named_only=True)
+    invoices = [line(1, 600, day=0), line(3, 1000, day=66)]
+    items, left, spent = settle([invoices[0], on_ar, kept, invoices[1]], payment_terms_days=30)
+    assert items == [OpenItem(1, D + timedelta(days=30), 300), OpenItem(3, D + timedelta(days=96), 700)]
+    assert (left, spent) == (0, 0)
+
+
 def test_a_credit_kept_in_advances_and_reversed_settles_nothing() -> None:
     kept = ArLine(1, D, -300, applies_to=((2, 300),), named_only=True)
     undone = ArLine(4, D + timedelta(days=9), 300, reverses_id=1, named_only=True)  # the receipt bounced

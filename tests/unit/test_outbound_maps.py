@@ -17,9 +17,10 @@ def convert(name: str, current: object, **options: object) -> object:
     return REGISTRY[name].function(current, **options)
 
 
-def test_number_rounds_half_up_to_the_crm_fields_places() -> None:
-    assert convert("number", Money.of("1234.565", "KWD"), places=2) == Decimal("1234.57")
-    assert convert("number", Decimal("-0.005")) == Decimal("-0.01")
+def test_number_gives_the_crm_fields_places_rounding_half_up_only_when_told_to() -> None:
+    assert convert("number", Money.of("1234.565", "KWD"), places=2, rounding="half_up") == Decimal("1234.57")
+    assert convert("number", Decimal("-0.005"), rounding="half_up") == Decimal("-0.01")
+    assert convert("number", Money.of("1234.560", "KWD"), places=2) == Decimal("1234.56")
     assert convert("number", 7, places=0) == Decimal(7)
     assert convert("number", None) is None
 
@@ -63,7 +64,7 @@ def test_the_shipped_outbound_map_turns_figures_into_zoho_fields() -> None:
     assert outbound is not None
     figures = {
         "account_number": "KASH00001",
-        "balance": Money.of("12345.675", "KWD"),
+        "balance": Money.of("12345.68", "CNY"),
         "overdue": Decimal("100"),
         "credit_status": "HOLD",
         "payment_terms_days": 60,
@@ -79,6 +80,15 @@ def test_the_shipped_outbound_map_turns_figures_into_zoho_fields() -> None:
     assert mapped.values["Payment_Terms"] == "Net 60"
     assert mapped.values["Last_Payment_Date"] == "2026-11-02"
     assert (mapped.values["Value_Tier"], mapped.values["Credit_Score"]) == ("High", 72)
+
+
+def test_the_shipped_outbound_map_refuses_a_three_decimal_amount_rather_than_round_it() -> None:
+    mappings, _ = load_mapping_set(REPO / "mappings")
+    assert mappings is not None
+    outbound = mappings.for_source("zoho.Accounts", "outbound")
+    assert outbound is not None
+    mapped = map_record(outbound, {"account_number": "KAKW00001", "balance": Money.of("2.015", "KWD")})
+    assert "2.015 has more decimal places than 2" in mapped.errors["Outstanding_Balance"]
 
 
 def test_an_outbound_map_naming_an_unknown_figure_gets_a_hint(tmp_path: Path) -> None:
