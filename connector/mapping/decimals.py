@@ -19,7 +19,19 @@ STYLES = ("en", "de", "fr", "cn", "accounting")
 _GROUPING = re.compile(r"[\s\u00a0\u202f'’_]")  # spaces, no-break spaces, apostrophes group digits
 _SIGNS_AND_DIGITS = re.compile(r"^[+-]?[\d.,]+[+-]?$")
 _FIRST_TO_LAST_DIGIT = re.compile(r"\d.*\d")
+_DIGIT = re.compile(r"\d")
 _CURRENCY_NOISE = re.compile(r"[^\d.,+\-()\s\u00a0\u202f'’_]")  # symbols and codes: ¥ $ € CNY RMB 元
+# Digits grouped by spaces or apostrophes (1 234,56, 1'234.56): in threes, as commas and points are.
+_SPACE_GROUPED = re.compile(r"\d{1,3}(?:[\s\u00a0\u202f'’_]\d{3})+(?:[.,]\d+)?")
+# What may stand beside an amount as its currency: symbols (¥ $ € ₹, US$ HK$ R$), an ISO 4217 code,
+# 元 / 人民币, and the few currencies written in short words. Anything else there is refused.
+_SYMBOLS = "$¢£¤¥֏؋৲৳৻૱௹฿៛\u20a0-\u20c0꠸﷼"
+_CURRENCY_TOKEN = re.compile(
+    rf"[A-Za-z]{{0,3}}[{_SYMBOLS}]+|(?<![A-Za-z])(?:[A-Za-z]{{3}}|Rs|Rp|kr|zł|Kč|Ft|R)(?![A-Za-z])"
+    r"|人民币|元|圆",
+)
+_SIGNS_AROUND = re.compile(r"[\s\u00a0\u202f+\-()]*")
+_BEFORE = re.compile(r"[\s\u00a0\u202f+\-(]*[.,]?")  # `.5`, `-.50`: a point right before the digits
 # Dashes a word processor or a font puts for a minus (hyphen, figure dash, en and em dash, U+2212).
 _MINUS_SIGNS = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
 # Signs that are not read (CR/DR, △ ▲ for a negative): refused, never dropped with the currency noise.
@@ -47,22 +59,31 @@ def parse_decimal(text: str, decimal_separator: Separator | None = None) -> Deci
 def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> Decimal:
     if not raw:
         raise DecimalFormatError("empty amount")
+    if any(unicodedata.category(char) == "No" for char in raw):  # ² ½ ①: NFKC would make them digits
+        raise DecimalFormatError(f"not an amount: {text!r}")
     # Full-width digits, signs and brackets (－５００, （５００）) read as ASCII; dashes are a minus.
     raw = unicodedata.normalize("NFKC", raw).translate(_MINUS_SIGNS)
     if _UNREAD_SIGNS.search(raw):
         raise DecimalFormatError(f"not an amount: {text!r} (write a negative amount with a minus sign)")
-    figures = _FIRST_TO_LAST_DIGIT.search(raw)
-    if figures is not None and _CURRENCY_NOISE.search(figures.group()):
+    figures = _FIRST_TO_LAST_DIGIT.search(raw) or _DIGIT.search(raw)
+    if figures is None:
+        raise DecimalFormatError(f"not an amount: {text!r}")
+    if _CURRENCY_NOISE.search(figures.group()):
         # A symbol or code goes before or after the number, never inside it (12O0.00, 1e3).
         raise DecimalFormatError(f"not an amount: {text!r}")
-    cleaned = _GROUPING.sub("", _CURRENCY_NOISE.sub("", raw))
+    before, after = _beside(text, raw[: figures.start()], before=True), _beside(text, raw[figures.end() :])
+    number_text = figures.group()
+    if _GROUPING.search(number_text) and not _SPACE_GROUPED.fullmatch(number_text):
+        raise DecimalFormatError(f"digit groups of {text!r} are not thousands")
+    cleaned = _GROUPING.sub("", before + number_text + after)
     negative = False
     if cleaned.startswith("(") and cleaned.endswith(")"):
         negative, cleaned = True, cleaned[1:-1]
+        if "-" in cleaned or "+" in cleaned:
+            raise DecimalFormatError(f"not an amount: {text!r} (a sign inside parentheses)")
     if not _SIGNS_AND_DIGITS.match(cleaned) or cleaned.count("-") + cleaned.count("+") > 1:
         raise DecimalFormatError(f"not an amount: {text!r}")
-    if "-" in cleaned:  # leading or trailing minus; inside parentheses it cancels them
-        negative = not negative
+    negative = negative or "-" in cleaned  # a leading or trailing minus
     digits = cleaned.strip("+-")
     point = decimal_separator or _guess_point(digits)
     grouping = "," if point == "." else "."
@@ -79,6 +100,17 @@ def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> 
     except InvalidOperation:
         raise DecimalFormatError(f"not an amount: {text!r}") from None
     return _signed(value, negative)
+
+
+def _beside(text: str, part: str, *, before: bool = False) -> str:
+    """What is written before (or after) the number's digits, its currency taken off: signs, brackets,
+    spaces, and before it a point of its own (`.5`). Anything else is no currency: a multiplier (万, k,
+    M), a percent, an abbreviation's point (`Rs.`, whose point could be the decimal point), a word."""
+    rest = _CURRENCY_TOKEN.sub("", part)
+    allowed = _BEFORE if before and rest == part else _SIGNS_AROUND
+    if not allowed.fullmatch(rest):
+        raise DecimalFormatError(f"not an amount: {text!r} (only a currency may stand beside the number)")
+    return rest
 
 
 def _signed(value: Decimal, negative: bool) -> Decimal:

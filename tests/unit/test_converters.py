@@ -50,6 +50,15 @@ def convert(name: str, current: object, **options: object) -> object:
         ("\u2013500.00", "-500.00"),  # an en dash a word processor put for the minus
         ("\u2010500.00", "-500.00"),  # a hyphen
         ("0,500", "0.500"),  # a leading 0 is no thousands group
+        ("US$1,234", "1234"),
+        ("EUR 1.234,56", "1234.56"),
+        ("12,00 €", "12.00"),
+        ("人民币500", "500"),
+        ("Rs 500", "500"),
+        ("-¥500", "-500"),
+        ("1 234 567.89", "1234567.89"),
+        ("1'234.56", "1234.56"),
+        (".5", "0.5"),
     ],
 )
 def test_amounts_in_every_export_style_parse_exactly(text: str, amount: str) -> None:
@@ -58,6 +67,29 @@ def test_amounts_in_every_export_style_parse_exactly(text: str, amount: str) -> 
 
 @pytest.mark.parametrize("text", ["", "abc", "1,2,3", "1.2.3,4,5", "--1", "12-3", "12O0.00", "1e3"])
 def test_text_that_is_not_an_amount_is_refused_with_a_reason(text: str) -> None:
+    with pytest.raises(DecimalFormatError):
+        parse_decimal(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rs. 500",  # the abbreviation's point would be the decimal point: 0.500
+        "Rs.500",
+        "No. 12",
+        "1.5万",  # multipliers: 15,000 is not 1.5
+        "1.5万元",
+        "3千",
+        "12k",
+        "1.2M",
+        "12.5%",
+        "(-12.00)",  # two negatives
+        "12 34",  # space groups are thousands, as commas are
+        "1 2 3",
+        "10²",  # NFKC would read 102
+    ],
+)
+def test_anything_but_a_currency_beside_the_number_refuses_the_amount(text: str) -> None:
     with pytest.raises(DecimalFormatError):
         parse_decimal(text)
 
