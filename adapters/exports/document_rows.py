@@ -94,15 +94,14 @@ class RowReader:
     @classmethod
     def build(cls, mapping: DocumentMapping, header: Header, name: str) -> RowReader:
         """FileFormatError when a column the mapping cannot do without is not in the file."""
-        columns = bind_columns(mapping.fields, header, lambda field: _needed(field, mapping))
+        columns = bind_columns(mapping.fields, header, lambda field: _needed(field, mapping), mapping.skip)
         targets = {field.target for field in mapping.fields}
         group = mapping.group_by
         group_column = None if group is None or group in targets else header.index(group)
         if group is not None and group not in targets and group_column is None:
             columns.missing.append(group)
         columns.refuse_missing(name, header)
-        fields = columns.fields
-        skips = compile_skips(mapping.skip, header)
+        fields, skips = columns.fields, columns.skips
         return cls(
             fields=fields,
             kind=mapping.document,
@@ -259,10 +258,22 @@ def _cell(index: int) -> Callable[[Any], Any]:
     return read
 
 
-def compile_skips(rules: Sequence[SkipRule], header: Header) -> tuple[Skip, ...]:
-    """The skip rules reading by position; a rule on a column the file lacks can match nothing."""
-    found = [(header.index(rule.column), re.compile(rule.matches), rule.withdraws) for rule in rules]
-    return tuple((index, pattern, withdraws) for index, pattern, withdraws in found if index is not None)
+def _compile_skips(
+    rules: Sequence[SkipRule], header: Header, missing: list[str], absent: list[str]
+) -> tuple[Skip, ...]:
+    """The skip rules reading by position. A rule on a column the file lacks can match nothing: the
+    column of one that withdraws documents is `missing` (its voided rows would post as live ones), that
+    of another `absent` (its rows, a totals line, fail on their own)."""
+    skips: list[Skip] = []
+    for rule in rules:
+        index = header.index(rule.column)
+        if index is not None:
+            skips.append((index, re.compile(rule.matches), rule.withdraws))
+        elif rule.withdraws:
+            missing.append(str(rule.column))
+        else:
+            absent.append(f"{rule.column!r} (a [[skip]] rule's column)")
+    return tuple(skips)
 
 
 def is_skipped(skips: Sequence[Skip], row: Row, *, withdrawing: bool = False) -> bool:
@@ -296,6 +307,7 @@ class Columns(NamedTuple):
     # as empty. A file is still read, but a person is told: a renamed column would otherwise lose its
     # values (and their matching) silently.
     absent: tuple[str, ...]
+    skips: tuple[Skip, ...]  # the mapping's [[skip]] rules, reading by position
 
     def refuse_missing(self, name: str, header: Header) -> None:
         """FileFormatError naming the columns the file cannot be read without."""
@@ -315,8 +327,14 @@ def absent_columns_notice(name: str, mapping: str, absent: Sequence[str]) -> Not
     )
 
 
-def bind_columns(mapped: Sequence[FieldMap], header: Header, needed: Callable[[FieldMap], bool]) -> Columns:
-    """The fields reading by position; a column the file lacks is `missing` if `needed`, else `absent`."""
+def bind_columns(
+    mapped: Sequence[FieldMap],
+    header: Header,
+    needed: Callable[[FieldMap], bool],
+    skip_rules: Sequence[SkipRule] = (),
+) -> Columns:
+    """The fields and skip rules reading by position; a column the file lacks is `missing` if `needed`,
+    else `absent`."""
     fields: list[CompiledField] = []
     references: list[str] = []
     missing: list[str] = []
@@ -341,7 +359,8 @@ def bind_columns(mapped: Sequence[FieldMap], header: Header, needed: Callable[[F
                 absent.append(f"{field.source!r} ({field.target})")
         prefix = f"{field.target} ({field.source}): " if field.source is not None else f"{field.target}: "
         fields.append(compiled._replace(read=read, reason_prefix=prefix))
-    return Columns(tuple(fields), tuple(references), missing, tuple(dict.fromkeys(absent)))
+    skips = _compile_skips(skip_rules, header, missing, absent)
+    return Columns(tuple(fields), tuple(references), missing, tuple(dict.fromkeys(absent)), skips)
 
 
 # --- values --------------------------------------------------------------------------------------------

@@ -50,7 +50,6 @@ from adapters.exports.document_rows import (
     _text,
     absent_columns_notice,
     bind_columns,
-    compile_skips,
     is_skipped,
 )
 from adapters.exports.mapped import ExportFile
@@ -100,12 +99,11 @@ class VoucherExport(ExportFile):
         if first is None:
             raise FileFormatError(f"{name}: no header row")
         header = Header.of(first)
-        columns = bind_columns(self.mapping.fields, header, self._needed)
+        columns = bind_columns(self.mapping.fields, header, self._needed, self.mapping.skip)
         columns.refuse_missing(name, header)
         if (notice := absent_columns_notice(name, self.format, columns.absent)) is not None:
             yield notice
-        fields, references = columns.fields, columns.references
-        skips = compile_skips(self.mapping.skip, header)
+        fields, references, skips = columns.fields, columns.references, columns.skips
         vouchers: dict[tuple[str, ...], list[_Line]] = {}  # the whole file: a voucher's lines may be apart
         for row in table:
             if row.error is not None:

@@ -366,6 +366,19 @@ def test_a_xero_payment_is_allocated_in_full_to_its_invoice_and_a_deleted_one_is
     assert bad_date.reason.startswith("date (Date): the value does not match any of the date formats")
 
 
+def test_an_export_without_the_column_that_tells_deleted_payments_is_refused_not_read_as_all_live(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    renamed = (
+        (FIXTURES / FORMATS["xero.payments"])
+        .read_text(encoding="utf-8-sig")
+        .replace("Status", "Payment Status", 1)
+    )
+    (tmp_path / "payments.csv").write_text(renamed, encoding="utf-8")
+    with pytest.raises(FileFormatError, match="no column 'Status'"):
+        list(_parser(shipped, "xero.payments").parse(tmp_path / "payments.csv", "payments.csv"))
+
+
 def test_bank_statement_lines_are_signed_and_identical_lines_get_numbered_ids(shipped: MappingSet) -> None:
     lines = [item for item in _parse(shipped, "xero.bank_statement") if isinstance(item, Document)]
     assert [line.kind for line in lines] == ["bank_line"] * 5
