@@ -368,7 +368,7 @@ def map_values(value: Any, values: Mapping[str, Any], default: Any = None) -> An
     """Picklist values through a table; unknown values take `default`, or are an error without one."""
     if value is None:
         return default
-    key = str(value)
+    key = ("true" if value else "false") if isinstance(value, bool) else str(value)  # as JSON writes it
     if key in values:
         return values[key]
     if default is not None:
@@ -383,7 +383,7 @@ def default(current: Any, value: Any) -> Any:
 
 
 @converter("template", options=("template",), required=("template",))
-def template(current: Any, template: str, **fields: Any) -> str:
+def template(current: Any, /, template: str, **fields: Any) -> str:
     """`{value}` (the current value) plus the record's other mapped fields, e.g. "{last_name}{first_name}".
 
     The first parameter is not called `value`, so that a mapped field of that name cannot clash with it.
@@ -579,7 +579,13 @@ def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
         if not isinstance(length, int) or isinstance(length, bool) or not 8 <= length <= 64:
             return f"length must be a whole number from 8 to 64, not {length!r}"
     elif name == "regex":
+        if not isinstance(options.get("pattern", ""), str):
+            return f"pattern must be text (a regular expression), not {options['pattern']!r}"
         return _group_problem(str(options.get("pattern", "")), options.get("group", 1))
+    elif name == "map" and not isinstance(options.get("values", {}), Mapping):
+        return f'values must be a table, e.g. {{ "Key Account" = "KA" }}, not {options["values"]!r}'
+    elif name == "template" and not isinstance(options.get("template", ""), str):
+        return f"template must be text, e.g. '{{last_name}}{{value}}', not {options['template']!r}"
     elif name in ("number", "format_decimal"):
         try:
             _places(options.get("places", 2))
@@ -591,7 +597,7 @@ def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
             return f"unknown decimal style {options['style']!r}; use one of {', '.join(STYLES)}"
     elif name == "phone":
         region = options.get("region", "CN")
-        if region not in phonenumbers.SUPPORTED_REGIONS:
+        if not isinstance(region, str) or region not in phonenumbers.SUPPORTED_REGIONS:
             return f"unknown region {region!r} (a two-letter country code, e.g. 'CN')"
     elif name == "format_date":
         format = options.get("format", "%Y-%m-%d")

@@ -275,7 +275,13 @@ def load_mapping_set(folder: Path) -> tuple[MappingSet | None, list[MappingProbl
     texts: dict[str, str] = {}
     unreadable: list[MappingProblem] = []
     for path in sorted(folder.glob("*.toml")):
-        raw = path.read_bytes()
+        if path.name.startswith("."):
+            continue  # an editor's lock or swap file, not a mapping
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:  # a folder named *.toml, a dangling link, no permission
+            unreadable.append(MappingProblem(path, None, "(file)", f"cannot be read: {exc.strerror or exc}"))
+            continue
         try:
             texts[path.name] = raw.decode("utf-8")
         except UnicodeDecodeError as exc:  # a GB18030 file read as UTF-8 would send mangled text

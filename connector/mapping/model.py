@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import re
+import string
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -150,13 +151,38 @@ class MappingFile(BaseModel):
                 found.append((f"fields[{index}].target", f"target '{target}' is mapped twice"))
             seen.add(str(target))
             source = field.get("source")
-            if data.get("kind") == "outbound" and source not in FIGURES:
+            if data.get("kind") == "outbound" and (not isinstance(source, str) or source not in FIGURES):
                 message = f"unknown figure '{source}' — {closest(str(source), list(FIGURES))}"
                 found.append((f"fields[{index}].source", message))
+            found += _template_problems(index, field.get("convert"), seen - {str(target)})
         if data.get("kind") == "inbound" and isinstance(fields, list) and "external_id" not in seen:
             # a record without its id can be neither bound to its customer nor found again
             found.append(("fields", "an inbound mapping needs a field for external_id (the record's own id)"))
         return found
+
+
+def _template_problems(index: int, steps: Any, before: set[str]) -> list[tuple[str, str]]:
+    """A template's names that no record could fill: neither `value` nor a target mapped before it
+    (every record would fail on it)."""
+    found: list[tuple[str, str]] = []
+    for number, step in enumerate(steps if isinstance(steps, list) else []):
+        text = step.get("template") if isinstance(step, Mapping) and step.get("name") == "template" else None
+        if not isinstance(text, str):
+            continue
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        except ValueError as exc:
+            found.append((f"fields[{index}].convert[{number}].template", f"{text!r}: {exc}"))
+            continue
+        for name in sorted(names):
+            field = re.split(r"[.\[]", name, maxsplit=1)[0]
+            if field != "value" and field not in before:
+                known = sorted({"value", *before})
+                message = (
+                    f"{{{name}}} is neither value nor a field mapped before it — {closest(field, known)}"
+                )
+                found.append((f"fields[{index}].convert[{number}].template", message))
+    return found
 
 
 # --- kind = "document": a tabular export (CSV/XLSX) read into connector.documents.Document ----------------

@@ -105,7 +105,13 @@ def read_keyring_file(path: Path) -> KeyRing:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise KeyStoreError(f"{path}: mode {mode:o} lets others read the keys; run `chmod 600 {path}`")
-    return KeyRing.from_json(path.read_text(), str(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyStoreError(
+            f"{path}: not UTF-8 text (a key file the connector wrote is JSON in UTF-8)"
+        ) from None
+    return KeyRing.from_json(text, str(path))
 
 
 def load_keyring(security: SecuritySettings) -> KeyRing | None:

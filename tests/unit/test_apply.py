@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from connector.mapping import apply
 from connector.mapping.apply import MappedRecord, compile_mapping, compiled, map_record, read_source
 from connector.mapping.converters import REGISTRY, ConversionError
-from connector.mapping.files import load_mapping_set
+from connector.mapping.files import load_mapping_set, parse_mapping_texts
 from connector.mapping.model import MappingFile
 from tests.conftest import REPO
 
@@ -202,6 +202,10 @@ def test_a_field_without_a_source_starts_from_nothing() -> None:
         ({"name": "phone", "region": "XX"}, "unknown region 'XX'"),
         ({"name": "date", "format": "%Y-%M-%d"}, "2026-03-05 comes back as 2026-01-05 (%M is minutes"),
         ({"name": "date", "format": ["%d.%m.%Y", "%Y-%m-%D"]}, "format '%Y-%m-%D' cannot be read"),
+        ({"name": "map", "values": ["USD", "INR"]}, "values must be a table"),
+        ({"name": "template", "template": 5}, "template must be text"),
+        ({"name": "regex", "pattern": []}, "pattern must be text"),
+        ({"name": "phone", "region": []}, "unknown region []"),
     ],
 )
 def test_options_that_cannot_work_are_refused_when_the_mapping_is_loaded(
@@ -209,6 +213,35 @@ def test_options_that_cannot_work_are_refused_when_the_mapping_is_loaded(
 ) -> None:
     with pytest.raises(ValidationError, match=re.escape(problem)):
         mapping_of({"target": "x", "source": "x", "convert": [step]})
+
+
+def test_a_template_naming_a_field_not_mapped_before_it_is_refused_when_the_mapping_is_loaded() -> None:
+    text = (
+        'kind = "inbound"\nsource = "zoho.Contacts"\n'
+        '[[fields]]\ntarget = "external_id"\nsource = "id"\n'
+        '[[fields]]\ntarget = "name"\nsource = "Last_Name"\n'
+        '[[fields]]\ntarget = "company"\nsource = "x"\n'
+        'convert = [{ name = "template", template = "{nmae} {value}" }]\n'
+    )
+    mappings, problems = parse_mapping_texts(REPO, {"contacts.toml": text})
+    assert mappings is None
+    assert [problem.message for problem in problems] == [
+        "{nmae} is neither value nor a field mapped before it — did you mean 'name'?"
+    ]
+
+
+def test_a_template_fills_in_a_field_named_current() -> None:
+    mapping = mapping_of(
+        {"target": "current", "source": "a"},
+        {"target": "both", "source": "b", "convert": [{"name": "template", "template": "{current}/{value}"}]},
+    )
+    assert same(mapping, {"a": "x", "b": "y"}).values["both"] == "x/y"
+
+
+def test_a_json_boolean_is_looked_up_in_a_map_as_json_writes_it() -> None:
+    step = {"name": "map", "values": {"true": "KA", "false": "SME"}}
+    mapping = mapping_of({"target": "customer_type", "source": "Key", "convert": [step]})
+    assert [same(mapping, {"Key": flag}).values["customer_type"] for flag in (True, False)] == ["KA", "SME"]
 
 
 def test_every_shipped_mapping_compiles_to_the_same_results() -> None:

@@ -70,6 +70,17 @@ def test_a_file_saved_in_another_encoding_is_refused_not_read_mangled(tmp_path: 
     ]
 
 
+def test_an_editors_lock_file_is_passed_over_and_a_folder_named_toml_is_a_problem_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".#customers.toml").symlink_to(tmp_path / "nowhere")  # what emacs leaves while editing
+    (tmp_path / "old.toml").mkdir()
+    mappings, problems = load_mapping_set(tmp_path)
+    assert mappings is None
+    assert [(p.file.name, p.key) for p in problems] == [("old.toml", "(file)")]
+    assert "cannot be read" in problems[0].message
+
+
 def test_an_inbound_mapping_without_the_records_id_is_refused(tmp_path: Path) -> None:
     text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "name"\nsource = "Full_Name"\n'
     (tmp_path / "noid.toml").write_text(text, encoding="utf-8")

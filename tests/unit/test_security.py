@@ -102,6 +102,16 @@ def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
         load_or_create_keyring(SecuritySettings(keys_file=path))
 
 
+def test_a_key_file_saved_in_another_encoding_is_refused_with_a_reason_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "keys.json"
+    save_keyring(path, KeyRing.generate())
+    path.write_bytes(path.read_text().encode("utf-16"))
+    with pytest.raises(KeyStoreError, match="not UTF-8 text"):
+        load_or_create_keyring(SecuritySettings(keys_file=path))
+
+
 def test_keys_from_settings_are_validated_with_a_clear_reason() -> None:
     with pytest.raises(KeyStoreError, match="not JSON"):
         load_or_create_keyring(SecuritySettings(encryption_keys=SecretStr("nope")))
