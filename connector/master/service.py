@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.db import serialize
+from connector.db import aware, serialize
 from connector.errors import CustomerError
 from connector.ledger.customers import CustomerDirectory, CustomerView, NewCustomer
 from connector.ledger.models import Customer, utcnow
@@ -100,6 +100,8 @@ class CustomerMaster:
         resolution = resolve(incoming, self.policy.identity.order, self.lookup)
         if resolution.outcome == "bound":
             return self._update_bound(source)
+        if resolution.outcome == "matched" and resolution.customer_id is not None:
+            resolution = self._in_its_currency(resolution, source)
         review = self._open_review(backend, external_id)
         if review is not None and (older := self._older_than_held(review, source)) is not None:
             return Applied("stale", None, older)
@@ -117,6 +119,39 @@ class CustomerMaster:
         self._bind(customer.id, source, "new customer")
         return Applied("created", customer.id)
 
+    @staticmethod
+    def _deleted_since(binding: CustomerBinding, source: SourceRecord) -> str | None:
+        """Why a record deleted in its source stays deleted: this version was changed before the
+        deletion (a late delivery, a retried or re-imported old copy), or, saying nothing of when it
+        changed, is the very version that was deleted. None: it is back in its source."""
+        deleted = aware(binding.deleted_at)
+        if deleted is None:
+            return None
+        changed = modified_at(source.values)
+        if changed is not None and changed > deleted:
+            return None
+        if changed is None and binding.content_hash != source.content_hash:
+            return None
+        when = (
+            f"changed at {changed.isoformat()}, " if changed is not None else "the version that was deleted, "
+        )
+        return f"deleted in {source.backend} at {deleted.isoformat()}: {when}not back in its source"
+
+    def _in_its_currency(self, resolution: Resolution, source: SourceRecord) -> Resolution:
+        """The customer the rules found, unless the record is kept in another currency: then a person
+        decides (linked, the record would be sent the customer's amounts as its own), as for a merge."""
+        assert resolution.customer_id is not None  # matched
+        kept_in = source.text("currency")
+        customer = self.directory.view(resolution.customer_id)
+        if kept_in is None or kept_in.upper() == customer.currency:
+            return resolution
+        why = (
+            f"{resolution.reason}; but the record is kept in {kept_in.upper()} and account "
+            f"{customer.account_no} in {customer.currency}: linked, it would be sent {customer.currency} "
+            "amounts as its own"
+        )
+        return Resolution("review", None, resolution.rule, (resolution.customer_id,), why)
+
     def _update_bound(self, source: SourceRecord) -> Applied:
         binding = self._binding(source.backend, source.external_id)
         if binding.content_hash == source.content_hash and binding.status == "active":
@@ -127,6 +162,8 @@ class CustomerMaster:
             # A delivery retried late (webhooks retry for days) or a page read before a newer one.
             why = f"changed at {changed.isoformat()}, before the version applied last ({applied.isoformat()})"
             return Applied("stale", binding.customer_id, why)
+        if binding.status == "deleted" and (gone := self._deleted_since(binding, source)) is not None:
+            return Applied("stale", binding.customer_id, gone)
         outcome: Outcome = "updated"
         if binding.status == "deleted":
             outcome = "reactivated"
@@ -229,6 +266,13 @@ class CustomerMaster:
             if now.value != fixed:
                 detail = f"source now gives {label} {now.value} ({now.reason}); the customer stays {fixed}"
                 self._event(customer_id, f"{label}_differs", detail, binding)
+        kept_in = (text_of(record, "currency") or customer.currency).upper()
+        if kept_in != customer.currency:
+            detail = (
+                f"source now keeps the record in {kept_in}; the customer's ledger stays in "
+                f"{customer.currency} (its amounts are sent in that currency)"
+            )
+            self._event(customer_id, "currency_differs", detail, binding)
 
     # --- review queue ------------------------------------------------------------------------------
 

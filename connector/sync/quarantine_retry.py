@@ -345,12 +345,8 @@ def _retry_customers(
             r.id: r for r in session.scalars(select(QuarantinedRecord).where(QuarantinedRecord.id.in_(ids)))
         }
         newer = _applied_since(session, mapping, source, held)
-        for record_id, when in newer.items():
-            mark_resolved(
-                records[record_id],
-                RETRY_ACTOR,
-                f"not replayed: a later version was applied on {when:%Y-%m-%d %H:%M}",
-            )
+        for record_id, why in newer.items():
+            mark_resolved(records[record_id], RETRY_ACTOR, f"not replayed: {why}")
             outcome.resolved.append(record_id)
         outcome.counts["superseded"] = len(newer)
         replay = [item for item in held if item.id not in newer]
@@ -378,28 +374,32 @@ def _retry_customers(
     return outcome
 
 
-def _applied_since(
-    session: Session, mapping: MappingFile, source: str, held: list[_Held]
-) -> dict[int, datetime]:
-    """Records whose source record was applied after they last failed (a corrected copy came in):
-    replaying the old input would overwrite the newer one. Record id → when the newer one was applied."""
+def _applied_since(session: Session, mapping: MappingFile, source: str, held: list[_Held]) -> dict[int, str]:
+    """Records whose source record was applied after they last failed (a corrected copy came in), or
+    deleted in its source since: replaying the old input would overwrite the newer one, or bring the
+    deleted one back. Record id → which of them, and when."""
     external: dict[str, list[_Held]] = {}
     for item in held:
         external_id = map_record(mapping, item.raw).values.get("external_id")
         if external_id is not None and item.failed_at is not None:
             external.setdefault(str(external_id), []).append(item)
-    newer: dict[int, datetime] = {}
+    newer: dict[int, str] = {}
     wanted = sorted(external)
     for start in range(0, len(wanted), 900):
         bound = session.execute(
-            select(CustomerBinding.external_id, CustomerBinding.last_synced_at).where(
+            select(
+                CustomerBinding.external_id, CustomerBinding.last_synced_at, CustomerBinding.deleted_at
+            ).where(
                 CustomerBinding.backend == source,
                 CustomerBinding.external_id.in_(wanted[start : start + 900]),
             )
         )
-        for external_id, synced in bound:
+        for external_id, synced, deleted in bound:
             for item in external[external_id]:
                 assert item.failed_at is not None
-                if aware(synced) > aware(item.failed_at):
-                    newer[item.id] = aware(synced)
+                failed = aware(item.failed_at)
+                if deleted is not None and aware(deleted) > failed:
+                    newer[item.id] = f"the record was deleted in {source} on {aware(deleted):%Y-%m-%d %H:%M}"
+                elif aware(synced) > failed:
+                    newer[item.id] = f"a later version was applied on {aware(synced):%Y-%m-%d %H:%M}"
     return newer

@@ -82,6 +82,26 @@ def test_a_record_from_another_crm_links_to_the_same_customer_by_email(container
     assert count == 1
 
 
+def test_a_record_kept_in_another_currency_goes_to_review_instead_of_linking(container: Container) -> None:
+    with master(container) as m:
+        zoho = m.apply("zoho", contact("z1", email="info@acme.cn", currency="CNY"), DIGEST)
+        held = m.apply("webhook", contact("w1", email="info@acme.cn", currency="USD"), DIGEST)
+        assert held.outcome == "review"
+        [review] = m.reviews()
+        assert review.candidates == str(zoho.customer_id)
+        assert "kept in USD and account" in review.reason
+        assert "in CNY" in review.reason
+
+
+def test_a_bound_record_that_turns_to_another_currency_is_recorded_for_an_admin(container: Container) -> None:
+    with master(container) as m:
+        created = m.apply("zoho", contact("z1", currency="CNY"), DIGEST)
+        assert m.apply("zoho", contact("z1", currency="JPY"), DIGEST).outcome == "updated"
+        assert created.customer_id is not None
+        kinds = [event.kind for event in m.history(created.customer_id)]
+    assert "currency_differs" in kinds
+
+
 def test_a_name_and_region_match_links_across_sources(container: Container) -> None:
     with master(container) as m:
         first = m.apply("zoho", contact("z1", name="ACME Co., Ltd.", province="Shanghai"), DIGEST)
@@ -151,11 +171,29 @@ def test_a_deleted_record_marks_its_binding_deleted_and_its_only_customer_inacti
         binding = m.session.scalars(select(CustomerBinding)).one()
         assert (binding.status, binding.deleted_at is not None) == ("deleted", True)
         assert m.delete("zoho", "z1").reason == "already deleted"
-        back = m.apply("zoho", contact("z1"), DIGEST)
+        back = m.apply("zoho", contact("z1", email="back@acme.cn"), DIGEST)  # restored, and edited
         assert back.outcome == "reactivated"
         assert m.directory.view(created.customer_id).status == "active"
         kinds = [event.kind for event in m.history(created.customer_id)]
     assert kinds == ["created", "bound", "binding_deleted", "inactive", "binding_restored", "active"]
+
+
+def test_a_deleted_record_stays_deleted_when_an_older_or_the_very_same_version_comes_again(
+    container: Container,
+) -> None:
+    before = "2026-03-01T08:00:00+00:00"
+    with master(container) as m:
+        m.apply("zoho", contact("z1", modified_at=before), DIGEST)
+        m.apply("webhook", contact("w1"), DIGEST)
+        m.delete("zoho", "z1")
+        m.delete("webhook", "w1")
+        late = m.apply("zoho", contact("z1", email="late@acme.cn", modified_at=before), DIGEST)
+        replayed = m.apply("webhook", contact("w1"), DIGEST)  # an old export imported again
+        assert (late.outcome, replayed.outcome) == ("stale", "stale")
+        assert "not back in its source" in late.reason
+        assert m.apply("zoho", contact("z1", modified_at="2099-01-01T00:00:00+00:00"), DIGEST).outcome == (
+            "reactivated"
+        )
 
 
 def test_a_customer_with_another_live_record_stays_active_when_one_is_deleted(container: Container) -> None:
@@ -229,7 +267,7 @@ def test_each_customer_knows_the_backends_of_its_live_records_through_every_chan
         assert backends() == {a: {"fxiaoke", "zoho"}, b: {"webhook"}}
         m.delete("zoho", "z1")
         assert backends()[a] == {"fxiaoke"}
-        m.apply("zoho", contact("z1", email="a@b.cn"), DIGEST)  # back at its source
+        m.apply("zoho", contact("z1", email="a@b.cn", phone="+8613800138000"), DIGEST)  # back, edited
         assert backends()[a] == {"fxiaoke", "zoho"}
         split_off = m.split("fxiaoke", "f1").id
         assert backends()[a] == {"zoho"}

@@ -27,6 +27,7 @@ from connector.sync.runs import quarantine, start_run
 from tests.conftest import REPO
 from tests.integration.helpers import add_customer
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, receivable, write
+from tests.unit.test_classify import shipped_policy
 
 
 def parsers() -> list[Any]:
@@ -325,6 +326,34 @@ def test_records_of_a_crm_pull_are_not_replayed_and_the_retry_says_why(container
     assert (record(container, pulled).status, record(container, pulled).attempts) == ("open", 1)
     with pytest.raises(ConnectorError, match="no quarantined record #404"):
         retry(container, [pulled, 404], parsers=parsers, mappings=no_mappings)
+
+
+def test_a_customer_record_deleted_in_its_source_since_it_failed_is_not_replayed_back_to_life(
+    container: Container,
+) -> None:
+    mappings = shipped()
+    first = ("f.csv row 2", {"id": "7001", "Full_Name": "Li Wei", "Email": "li@example.cn"})
+    sync_customers(container, mappings, "zoho_contacts", [first], "customers.import")
+    later = ("g.csv row 2", {"id": "7001", "Email": "anon@example.cn"})  # the name left out: held
+    sync_customers(container, mappings, "zoho_contacts", [later], "customers.import")
+    [held] = by_ref(container).values()
+    with unit_of_work(container.sessions) as session:
+        container.master(session, shipped_policy(), actor="test").delete("zoho.Contacts", "7001")
+    texts = {
+        **mappings.texts,
+        "zoho_contacts.toml": mappings.texts["zoho_contacts.toml"].replace(NAME_REQUIRED, NAME_DEFAULTED),
+    }
+    fixed, _ = parse_mapping_texts(REPO / "mappings", texts)
+    assert fixed is not None
+
+    [outcome] = retry(container, [held], parsers=parsers, mappings=lambda: fixed)
+
+    assert outcome.counts == Counter(superseded=1)
+    assert (record(container, held).resolution or "").startswith(
+        "not replayed: the record was deleted in zoho"
+    )
+    with unit_of_work(container.sessions) as session:
+        assert session.scalars(select(CustomerBinding.status)).one() == "deleted"
 
 
 def test_a_customer_record_applied_again_since_it_failed_is_not_replayed_over_the_newer_one(
