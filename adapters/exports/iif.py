@@ -186,10 +186,12 @@ class _Reader:
         date = _date(trns.get("DATE", ""), "DATE")
         due = trns.get("DUEDATE", "").strip()
         memos = (line.values.get("MEMO", "").strip() for line in lines)
+        own = trns.get("TRNSID", "").strip()
         return Document(
             kind=kind,
             source=FORMAT,
-            external_id=self._external_id(kind_name, date, lines, amounts),
+            external_id=own or self._external_id(kind_name, date, lines, amounts),
+            content_id=not own,  # edited and exported again, it comes back under another digest
             date=date,
             amount=money,
             origin=origin,
@@ -231,10 +233,8 @@ class _Reader:
             raise _BlockError(str(exc)) from None
 
     def _external_id(self, kind_name: str, date: dt.date, lines: list[_Line], amounts: list[Decimal]) -> str:
+        """The digest of a transaction without a TRNSID (an export from a file QuickBooks never synced)."""
         trns = lines[0].values
-        own = trns.get("TRNSID", "").strip()
-        if own:
-            return own
         parts = [kind_name, date.isoformat(), trns.get("NAME", "").strip(), trns.get("DOCNUM", "").strip()]
         accounts = (line.values.get("ACCNT", "").strip() for line in lines)
         parts += [f"{account}={amount}" for account, amount in zip(accounts, amounts, strict=True)]

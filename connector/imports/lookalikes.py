@@ -31,6 +31,7 @@ from connector.sync.quarantine import RETRY_ACTOR
 # again is the same returned payment, never new money).
 _HOLDING = ("posted", "unapplied", "linked", "changed", "reversed")
 _Key = tuple[str, str, date, str, int, str]
+_NUMBERED = ("invoice", "credit_note")  # kinds whose number names one document
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class Lookalike:
     file: str | None
     row: int | None
     bank_account: str | None = None  # a bank line's statement account, compacted
+    alike: str = "same date, amount and number"  # what the two have in common
+    edited: bool = False  # the same number only: maybe that document with its amount or date edited
 
     def where(self) -> str:
         """`(imported from FILE row N) ` when its file is known."""
@@ -55,15 +58,37 @@ class Lookalikes:
         self.session = session
         self.file_id = file_id
         self._found: dict[_Key, list[tuple[Lookalike, int]]] = {}
+        self._numbered: dict[tuple[str, str, str], list[tuple[Lookalike, int]]] = {}  # invoices by number
 
     def prefetch(self, documents: Sequence[Document], known: Collection[tuple[str, str]]) -> None:
         """Load the earlier documents that the batch's new content-id `documents` could be."""
-        self._found = {}
+        self._found, self._numbered = {}, {}
         amounts: dict[str, set[int]] = {}
+        numbers: dict[str, set[str]] = {}
         for document in documents:
             if document.content_id and (document.source, document.external_id) not in known:
                 amounts.setdefault(document.source, set()).add(document.amount.minor)
+                if document.kind in _NUMBERED and document.number:
+                    numbers.setdefault(document.source, set()).add(document.number)
         files: set[int] = set()
+        for source, wanted in numbers.items():
+            where = "source = {p} AND kind IN ({p}, {p}) AND status IN ({p}, {p}, {p}, {p}, {p})"
+            for external_id, kind, number, file_id, row in rows_in(
+                self.session,
+                "external_id, kind, number, file_id, row",
+                ImportedDocument.__tablename__,
+                "number",
+                wanted,
+                where,
+                source,
+                *_NUMBERED,
+                *_HOLDING,
+            ):
+                if file_id is not None and file_id != self.file_id:
+                    alike = f"the same {kind.replace('_', ' ')} number"
+                    found = Lookalike(external_id, None, row, alike=alike, edited=True)
+                    self._numbered.setdefault((source, kind, number), []).append((found, file_id))
+                    files.add(file_id)
         for source, minors in amounts.items():
             where = "source = {p} AND status IN ({p}, {p}, {p}, {p}, {p})"
             for external_id, kind, on, currency, minor, number, file_id, row, bank_account in rows_in(
@@ -90,7 +115,7 @@ class Lookalikes:
                     select(ImportedFile.id, ImportedFile.name).where(ImportedFile.id.in_(files))
                 ).all()
             )
-            for group in self._found.values():
+            for group in (*self._found.values(), *self._numbered.values()):
                 group[:] = [(replace(f, file=names.get(i)), i) for f, i in group]
 
     def of(self, document: Document, came_again: Callable[[str], bool]) -> Lookalike | None:
@@ -112,6 +137,11 @@ class Lookalikes:
                 continue  # another account's line is another line
             if not came_again(lookalike.external_id):
                 return lookalike
+        # An invoice's number is its own: one of that number is the same invoice, edited (its amount, its
+        # date) and exported again, whatever else changed.
+        for lookalike, _ in self._numbered.get((document.source, document.kind, document.number or ""), ()):
+            if not came_again(lookalike.external_id):
+                return lookalike
         return None
 
     def told_exported_again(self, document: Document, lookalike: Lookalike) -> bool:
@@ -130,10 +160,15 @@ def exported_again(document: Document, lookalike: Lookalike) -> str:
     """Why `document` is held: maybe `lookalike`, exported again."""
     return (
         f"{_held_prefix(document, lookalike)}{lookalike.where()}with other text (a customer renamed, a "
-        "payee's text changed): "
-        "same date, amount and number. If it is, close this record (`connector quarantine resolve ID "
-        '--note "exported again"`); if it is another, post it with `connector quarantine retry ID '
+        f"payee's text changed): {lookalike.alike}. If it is, close this record (`connector quarantine "
+        'resolve ID --note "exported again"`); if it is another, post it with `connector quarantine retry ID '
         "--accept-changes`"
+        + (
+            "; if it is that one edited (another amount or date), reverse what that one posted "
+            "(`connector ledger reverse`) and post this one with --accept-changes"
+            if lookalike.edited
+            else ""
+        )
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -42,6 +43,7 @@ from connector.sync.models import QuarantinedRecord
 from connector.sync.quarantine import resolve_records
 from connector.sync.quarantine_retry import retry
 from tests.conftest import REPO
+from tests.integration.helpers import add_customer
 from tests.integration.test_master import master
 
 
@@ -817,6 +819,49 @@ def test_a_payment_exported_again_after_its_customer_was_renamed_waits_for_a_per
     )
     assert accepted.resolved == [record.id]
     assert usd_banked(container) == Money.of("2000.00", "USD")
+    assert_ledger_verifies(container)
+
+
+IIF_COLUMNS = (
+    "!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
+    "!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
+    "!ENDTRNS\n"
+)
+
+
+def iif_without_ids(path: Path, invoice_amount: str, deposited_to: str) -> Path:
+    """A QuickBooks Desktop export from a file never synced: no TRNSID, so its ids are digests."""
+    path.write_text(
+        IIF_COLUMNS
+        + f"TRNS\t\tINVOICE\t03/02/26\tAccounts Receivable\tBlue Sky Cafe\t{invoice_amount}\t1001\t\n"
+        + f"SPL\t\tINVOICE\t03/02/26\tIncome\tBlue Sky Cafe\t-{invoice_amount}\t1001\t\n"
+        + "ENDTRNS\n"
+        + f"TRNS\t\tPAYMENT\t03/05/26\t{deposited_to}\tBlue Sky Cafe\t500.00\t\t\n"
+        + "SPL\t\tPAYMENT\t03/05/26\tAccounts Receivable\tBlue Sky Cafe\t-500.00\t\t\n"
+        + "ENDTRNS\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_an_iif_export_without_ids_edited_and_exported_again_waits_for_a_person_never_posts_twice(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    add_customer(container, "Blue Sky Cafe", currency="USD")
+    first = import_file(
+        container, iif_without_ids(tmp_path / "march.iif", "800.00", "Undeposited Funds"), parsers
+    )
+    assert (first.counts["invoices_posted"], first.counts["receipts_unapplied"]) == (1, 1)
+
+    again = import_file(container, iif_without_ids(tmp_path / "edited.iif", "850.00", "Checking"), parsers)
+
+    assert again.counts == Counter(documents=2, quarantined=2)
+    with unit_of_work(container.sessions) as session:
+        reasons = sorted(session.scalars(select(QuarantinedRecord.reason)))
+    assert [" exported again as " in reason for reason in reasons] == [True, True]
+    assert sum("the same invoice number" in reason for reason in reasons) == 1
+    assert sum("reverse what that one posted" in reason for reason in reasons) == 1
     assert_ledger_verifies(container)
 
 
