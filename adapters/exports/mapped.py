@@ -9,7 +9,9 @@ by name once per file; the mapped values become a `Document`. A row that cannot 
 `Problem` with the mapping's reason, and the rows after it go on. With `group_by`, consecutive rows
 sharing one value are one document (a Zoho Books payment applied to three invoices is three rows):
 its header values come from the rows, which must agree, and each row adds its `Allocation`; a group
-with a bad row or rows that disagree is one `Problem` covering all of its rows. Rows of one document
+with a bad row or rows that disagree is one `Problem` covering all of its rows, and a row that cannot
+even be split into cells is one with the documents beside it (it may be either's). A page's header row
+printed again is passed over. Rows of one document
 must be adjacent, as exports write them: the same value again further down starts another document
 with that id, which the import's idempotency check then reports.
 
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from adapters.exports.document_rows import (
     Draft,
@@ -87,6 +88,7 @@ class MappedExport(ExportFile):
         reader = RowReader.build(self.mapping, Header.of(first), name)
         if (notice := absent_columns_notice(name, self.format, reader.absent)) is not None:
             yield notice
+        table = _without_repeated_header(table, first)
         if self.mapping.group_by is None:
             items = self._single_rows(reader, table, name)
         else:
@@ -151,11 +153,16 @@ class MappedExport(ExportFile):
         follows = False  # the row before was the group's: a row under merged cells may continue it
         passed: list[tuple[Row, Draft | str]] = []  # a skipped document's rows: its further ones are its
         passed_key: str | None = None
+        held = _Held()  # an unreadable row, with the documents beside it that may have a row in it
         for row in table:
             if row.error is not None:
-                yield Problem(Origin(name, row.number, row.raw), row.error)
-                follows, passed = False, []
+                held.add_unreadable(row, members, current)
+                members, current, follows, passed = [], None, False, []
                 continue
+            if held.rows and not (skipped is not None and skipped(row)) and held.takes(row, read(row)[0]):
+                continue
+            if held.rows:
+                yield held.problem(name)
             if skipped is not None and skipped(row):
                 follows = False  # its further rows are not the one before's
                 passed_key, passed_draft = read(row)
@@ -183,6 +190,8 @@ class MappedExport(ExportFile):
             current = key
             members.append((row, draft))
             follows = True
+        if held.rows:
+            yield held.problem(name)
         if members:
             yield self._group(name, members, numbered)
 
@@ -193,7 +202,7 @@ class MappedExport(ExportFile):
             return self._one(name, members[0][0], members[0][1], numbered)
         first_row = members[0][0]
         origin = Origin(name, first_row.number, "\n".join(row.raw for row, _ in members))
-        span = _span(members)
+        span = _span([row for row, _ in members])
         failures = [(row, draft) for row, draft in members if isinstance(draft, str)]
         if failures:
             details = "; ".join(f"row {row.number}: {reason}" for row, reason in failures)
@@ -261,6 +270,8 @@ def _continuing(
     rows = (*drafts, draft)
     if all(d.allocation_invoice is None and d.allocation_amount is None for d in rows):
         return filled, draft  # an invoice's further item: nothing but the document's own values to read
+    if draft.allocation_invoice is not None and draft.allocation_invoice == drafts[-1].allocation_invoice:
+        return None  # the invoice above, filled down: a totals row (合计) under the document, not an entry
     applied = [d.allocation_amount for d in rows]
     if None in applied or sum(a for a in applied if a is not None) > draft.amount.minor:
         return None  # not a further part of the amount: a row of its own
@@ -280,8 +291,64 @@ def _with_statement(items: Iterator[Parsed], source: str, name: str) -> Iterator
         yield Statement(source, first.account or "", first.amount.currency, Origin(name))
 
 
-def _span(members: list[tuple[Row, Any]]) -> str:
-    first, last = members[0][0].number, members[-1][0].number
+class _Held:
+    """Rows that cannot be read, and the documents beside them. An unreadable row (a cell with an
+    unquoted comma splits it) may be a row of the document above it or of the one below it: posted
+    without it, that document would lose an allocation (an invoice it paid left open). So the document
+    above, the row, and the document below it wait together, as one record naming the row."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.unreadable: list[tuple[Row, str]] = []
+        self.key: str | None = None  # the group whose further rows are held too
+        self.bridging = False  # the next document, whatever its value, is held too
+
+    def add_unreadable(self, row: Row, members: list[tuple[Row, Draft | str]], current: str | None) -> None:
+        assert row.error is not None  # an unreadable row
+        self.rows += [*(member for member, _ in members), row]
+        self.unreadable.append((row, row.error))
+        self.key = current if members else self.key
+        self.bridging = True
+
+    def takes(self, row: Row, key: str | None) -> bool:
+        """Whether `row` is held too: a further row of a held document (or one under merged cells)."""
+        if key is None or key == self.key:
+            self.rows.append(row)
+            if key is not None:  # the document above goes on past the unreadable row: the row is its own
+                self.bridging = False
+            return True
+        if self.bridging:
+            self.rows.append(row)
+            self.key, self.bridging = key, False
+            return True
+        return False
+
+    def problem(self, name: str) -> Problem:
+        rows, unreadable = self.rows, self.unreadable
+        origin = Origin(name, rows[0].number, "\n".join(row.raw for row in rows))
+        what = "; ".join(f"row {row.number} cannot be read: {reason}" for row, reason in unreadable)
+        self.rows, self.unreadable, self.key, self.bridging = [], [], None, False
+        if len(rows) == len(unreadable):
+            return Problem(origin, what)
+        return Problem(
+            origin,
+            f"{what}; the documents beside it ({_span(rows)}) may have a row in "
+            "it, so they wait with it "
+            "(posted without it, one would lose an allocation)",
+        )
+
+
+def _without_repeated_header(table: Iterator[Row], header: Row) -> Iterator[Row]:
+    """The rows without the header repeated at each page of a printed report."""
+    heading = [cell.strip() for cell in header.cells]
+    for row in table:
+        if row.error is None and [cell.strip() for cell in row.cells] == heading:
+            continue
+        yield row
+
+
+def _span(rows: list[Row]) -> str:
+    first, last = rows[0].number, rows[-1].number
     return f"row {first}" if first == last else f"rows {first}–{last}"
 
 

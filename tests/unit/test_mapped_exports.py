@@ -442,6 +442,74 @@ def test_rows_under_merged_cells_continue_their_document_skipped_or_not_and_a_di
     }
 
 
+KINGDEE_RECEIPTS = (
+    "序号,单据编号,日期,单据状态,往来单位类型,往来单位编码,往来单位,币别,收款金额,结算方式,备注"
+    ",源单编号,本次结算金额"
+)
+
+
+def test_a_totals_row_under_a_receipt_is_not_a_further_allocation_of_the_invoice_above(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    receipt = (
+        "1,SKD301,2026/3/2,已审核,客户,C0001,上海星辰贸易有限公司,人民币,5000.00,电汇,3月货款,AR210,2000.00"
+    )
+    path = tmp_path / "receipts.csv"
+    path.write_text("\n".join([KINGDEE_RECEIPTS, receipt, "合计,,,,,,,,5000.00,,,,2000.00"]) + "\n", "utf-8")
+    found = list(_parser(shipped, "kingdee.receipts").parse(path, path.name))
+    (document,) = _documents(found).values()
+    assert [(a.invoice_number, a.amount.minor) for a in document.allocations] == [("AR210", 200000)]
+    assert [problem.origin.row for problem in _problems(found)] == [3]
+
+
+def test_an_unreadable_row_holds_the_documents_beside_it_which_may_have_a_row_in_it(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    lines = (FIXTURES / FORMATS["zoho_books.payments"]).read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0]
+    columns = header.split(",")
+    row = dict.fromkeys(columns, "")
+    row |= {"Date": "2026-03-02", "CustomerPayment ID": "7001", "Payment Number": "7001"}
+    row |= {"Customer Name": "Acme", "Amount": "5000.00", "Currency Code": "CNY"}
+
+    def line(invoice: str, applied: str, description: str = "", payment: str = "7001") -> str:
+        cells = row | {"Invoice Number": invoice, "Amount Applied to Invoice": applied}
+        cells |= {"Description": description, "CustomerPayment ID": payment, "Payment Number": payment}
+        return ",".join(cells[column] for column in columns)
+
+    text = [
+        header,
+        line("INV-101", "1000.00"),
+        line("INV-102", "1800.00", "March, thanks"),  # an unquoted comma: one cell too many
+        line("INV-103", "2200.00"),
+        line("INV-104", "5000.00", payment="7002"),
+        header,  # a page's header, printed again
+        line("INV-105", "5000.00", payment="7003"),
+    ]
+    path = tmp_path / "payments.csv"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    found = list(_parser(shipped, "zoho_books.payments").parse(path, path.name))
+    assert sorted(_documents(found)) == ["7002", "7003"]
+    (held,) = _problems(found)
+    assert (held.origin.row, len(held.origin.raw.splitlines())) == (2, 3)
+    assert held.reason.startswith("row 3 cannot be read")
+    assert "the documents beside it (rows 2–4) may have a row in it" in held.reason
+
+
+def test_an_unreadable_row_between_two_documents_holds_both(shipped: MappingSet, tmp_path: Path) -> None:
+    text = (FIXTURES / FORMATS["zoho_books.payments"]).read_text(encoding="utf-8-sig").splitlines()
+    header, first = text[0], text[1]
+    second = first.replace("PMT-00041", "PMT-00042").replace("2954000000112001", "2954000000112002")
+    third = first.replace("PMT-00041", "PMT-00043").replace("2954000000112001", "2954000000112003")
+    path = tmp_path / "payments.csv"
+    broken = first.replace("March settlement", "March, settled")  # one cell too many
+    path.write_text("\n".join([header, first, broken, second, third]) + "\n", encoding="utf-8")
+    found = list(_parser(shipped, "zoho_books.payments").parse(path, path.name))
+    assert list(_documents(found)) == ["2954000000112003"]
+    (held,) = _problems(found)
+    assert "the documents beside it (rows 2–4)" in held.reason
+
+
 def test_an_invoices_item_rows_under_merged_cells_are_its_own_not_problems(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
