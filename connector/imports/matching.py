@@ -13,11 +13,15 @@
 The first tier that finds anybody decides; within it, several customers are ambiguous. Every
 candidate carries its tier, score (0-100) and why, in words, for the match record and the queue.
 An identifier found only in the free text (a memo's "March 2026" passing for invoice 2026) while the
-document names another customer by exactly its name does not decide: both wait for a person.
+document names another customer by exactly its name does not decide: both wait for a person. Nor does
+an invoice number of a few digits only (up to six: 1002, 2026) found only in the free text of a
+payment whose payer's name is like none of the customers owning that number (another company quoting
+its own supplier's invoice 1002); a longer one (an 8-digit fapiao number) or one with letters decides.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import unicodedata
@@ -29,6 +33,7 @@ from typing import Protocol
 from connector.documents import Document
 from connector.money import Money
 
+_SHORT_NUMBER = re.compile(r"\d{1,6}")  # an invoice number too short to tell one company's from another's
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-/_.]*[A-Za-z0-9])?")
 # Numbers printed in groups of four: a card or account number (16–19 digits), an IBAN (country and check
 # digits first). Joined, none of their groups passes for an invoice number (a list of four or more
@@ -63,11 +68,13 @@ class Match:
 
     candidates: tuple[Candidate, ...] = ()
     invoices: tuple[str, ...] = ()
+    doubted: bool = False  # the one customer found is in doubt: a person decides
 
     @property
     def sure(self) -> Candidate | None:
-        """The one customer, when the deciding tier found exactly one."""
-        return self.candidates[0] if len({c.account_no for c in self.candidates}) == 1 else None
+        """The one customer, when the deciding tier found exactly one beyond doubt."""
+        one = len({c.account_no for c in self.candidates}) == 1
+        return self.candidates[0] if one and not self.doubted else None
 
     def posts_by_itself(self, auto_post_tiers: int) -> Candidate | None:
         found = self.sure
@@ -161,6 +168,8 @@ def match_document(
     if first:
         if not from_fields and tiers >= 3 and party.name:
             first += _named_otherwise(party.name, first, known)
+            if len(invoices) == len(first) and all(_SHORT_NUMBER.fullmatch(number) for number in invoices):
+                return _unless_another_paid(party.name, first, invoices, known, name_threshold)
         return Match(_ranked(first), tuple(dict.fromkeys(invoices)))
     if tiers >= 2 and party.bank_account:
         found = known.by_bank_account(party.bank_account)
@@ -184,6 +193,22 @@ def match_document(
                 )
             )
     return Match()
+
+
+def _unless_another_paid(
+    name: str, found: list[Candidate], invoices: list[str], known: Known, threshold: int
+) -> Match:
+    """The customers whose invoice numbers, a few digits only, the free text gave, in doubt when the
+    payer's name is like none of theirs: such numbers repeat between sources and companies (QuickBooks
+    numbers its own from 1001) and pass for other numbers (a year, a branch), and another company quoting
+    one may be paying its own supplier's invoice of that number."""
+    like = {account_no for account_no, _ in known.by_name(name, threshold)}
+    ranked = _ranked(found)
+    if like & {candidate.account_no for candidate in ranked}:
+        return Match(ranked, tuple(dict.fromkeys(invoices)))
+    doubt = f"; but the payer {name!r} is not like the customer's name"
+    doubted = tuple(dataclasses.replace(c, why=c.why + doubt) for c in ranked)
+    return Match(doubted, tuple(dict.fromkeys(invoices)), doubted=True)
 
 
 def _named_otherwise(name: str, found: Sequence[Candidate], known: Known) -> list[Candidate]:

@@ -78,7 +78,19 @@ def test_three_numeric_invoice_numbers_in_a_row_stay_three() -> None:
 def test_a_group_of_a_card_number_does_not_pass_for_a_numeric_invoice() -> None:
     known = Known({"1234": ("KA001", "invoice")})
     assert match(known, "转账 付款卡号 6217 0000 1111 1234") == ([], ())
-    assert match(known, "货款 1234") == ([("KA001", 1, "invoice 1234 in the document")], ("1234",))
+    assert match(known, "货款 1234")[0] == [
+        ("KA001", 1, "invoice 1234 in the document; but the payer '张三' is not like the customer's name")
+    ]
+
+
+def test_an_invoice_number_of_digits_in_the_text_of_a_payer_like_none_of_its_customers_is_in_doubt() -> None:
+    known = Known({"1002": ("KA001", "invoice")})
+    found = match_document(receipt("Partial, inv 1002"), known, name_threshold=90, window_days=60)
+    assert (found.sure, found.invoices) == (None, ("1002",))
+    assert (
+        found.candidates[0].why
+        == "invoice 1002 in the document; but the payer '张三' is not like the customer's name"
+    )
 
 
 def test_full_width_references_are_read_as_their_ascii() -> None:
@@ -133,8 +145,12 @@ def test_a_number_in_the_memo_does_not_outweigh_the_customer_the_document_names_
     assert [(c.account_no, c.tier) for c in found.candidates] == [("MUELLER", 1), ("ACME", 3)]
     assert found.sure is None
     alone = match_document(paid, known, name_threshold=90, window_days=60)  # 张三 is nobody known
-    assert alone.sure is not None
-    assert alone.sure.account_no == "MUELLER"
+    assert alone.sure is None  # "2026" alone, from a payer unlike MUELLER: in doubt
+    assert [c.account_no for c in alone.candidates] == ["MUELLER"]
+    longer = Known({"20261234": ("MUELLER", "invoice")})  # a fapiao's 8 digits tell it apart
+    assert (
+        match_document(receipt("发票 20261234"), longer, name_threshold=90, window_days=60).sure is not None
+    )
 
 
 def test_an_identifier_of_the_documents_own_fields_decides_whatever_its_name() -> None:
