@@ -182,6 +182,9 @@ def run_daemon(container: Container, *, host: str, port: int) -> None:
         stop.set()
         _restore(previous)
 
+    # The keys first: a key file that cannot be used (unreadable by the service, readable by others,
+    # damaged) stops the daemon at start, naming the fix, instead of serving requests it must refuse.
+    container.keyring  # noqa: B018 - loaded (and checked) here, not at the first callback
     previous.update({sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)})
     jobs = scheduled_jobs(container)
     board = JobBoard([(job.name, job.every) for job in jobs])

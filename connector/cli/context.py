@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 import typer
@@ -75,3 +76,13 @@ def one_of(value: str | None, allowed: Sequence[str], option: str = "--status") 
     if value is not None and value not in allowed:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
     return value
+
+
+def as_of_day(value: str | None) -> date:
+    """`--as-of`: the day given (YYYY-MM-DD), else today, the local business day."""
+    if value is None:
+        return datetime.now().astimezone().date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from connector.bootstrap import Container
-from connector.cli.context import err, one_of, out, report_problems, state
+from connector.cli.context import as_of_day, err, one_of, out, report_problems, state
 from connector.cli.output import dumps, money_text
 from connector.db import unit_of_work
 from connector.errors import ConfigError
@@ -272,7 +271,7 @@ def classify(
     ] = None,
 ) -> None:
     """Recompute value tiers from the ledger's receipts; every change goes to the audit trail."""
-    day = date.fromisoformat(as_of) if as_of else datetime.now().astimezone().date()  # the local business day
+    day = as_of_day(as_of)
     banks = state(ctx).settings().ledger.chart.bank_codes
     with master_session(ctx) as master:
         counts = master.reclassify_tiers(banks, day)

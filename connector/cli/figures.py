@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -10,22 +9,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from connector.cli.context import out, state
+from connector.cli.context import as_of_day, out, state
 from connector.cli.output import dumps
 from connector.credit.aging import days_past_due
 from connector.credit.figures import CustomerCredit, customer_credit
 from connector.db import unit_of_work
 from connector.ledger.queries import customer_id_for
 from connector.money import to_decimal
-
-
-def _day(value: str | None) -> date:
-    if value is None:
-        return datetime.now().astimezone().date()  # the local business day
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
 
 
 def _payload(credit: CustomerCredit) -> dict[str, Any]:
@@ -55,7 +45,7 @@ def figures(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Balance, aging, last payment, credit score and status of a customer, as pushed to the CRM."""
-    day = _day(as_of)
+    day = as_of_day(as_of)
     container = state(ctx).container()
     settings = container.settings
     with unit_of_work(container.sessions) as session:

@@ -386,7 +386,7 @@ class CustomerMaster:
         """Recompute every live customer's value tier from its receipts into the bank accounts `banks`;
         each change is recorded."""
         window = self.policy.tier_window_days
-        receipts = tiers.receipts_by_customer(self.session, banks, as_of, window)
+        receipts = self._folded_into_survivors(tiers.receipts_by_customer(self.session, banks, as_of, window))
         changes: Counter[str] = Counter()
         live = select(Customer).where(Customer.status != "merged").execution_options(yield_per=1000)
         for customer in self.session.scalars(live):
@@ -403,6 +403,27 @@ class CustomerMaster:
             changes["changed"] += 1
         self.session.flush()
         return changes
+
+    def _folded_into_survivors(
+        self, receipts: Mapping[tuple[int, str], tuple[int, int]]
+    ) -> dict[tuple[int, str], tuple[int, int]]:
+        """Receipts by customer, a merged customer's counted for the customer it went into (and that one's
+        in turn), as its credit figures count them."""
+        merged_into: dict[int, int | None] = {
+            customer_id: into
+            for customer_id, into in self.session.execute(
+                select(Customer.id, Customer.merged_into_id).where(Customer.merged_into_id.is_not(None))
+            )
+        }
+        folded: dict[tuple[int, str], tuple[int, int]] = {}
+        for (customer_id, currency), (paid, count) in receipts.items():
+            survivor, seen = customer_id, {customer_id}
+            while (into := merged_into.get(survivor)) is not None and into not in seen:
+                survivor = into
+                seen.add(into)
+            earlier_paid, earlier_count = folded.get((survivor, currency), (0, 0))
+            folded[(survivor, currency)] = (earlier_paid + paid, earlier_count + count)
+        return folded
 
     # --- helpers -----------------------------------------------------------------------------------
 

@@ -131,6 +131,17 @@ def _digest(callback: Callback) -> str | None:
     return hashlib.sha256("\x1f".join(said).encode()).hexdigest()
 
 
+def _channel_token(container: Container, channel: NotificationChannel) -> str:
+    """The channel's token. One sealed with a key this process does not have yet (`keys rotate` ran in
+    another process) is read again once the key file is read again."""
+    try:
+        return container.cipher.decrypt(TOKEN_FIELD, channel.token_enc)
+    except DecryptionError:
+        if not container.refresh_keys():
+            raise
+    return container.cipher.decrypt(TOKEN_FIELD, channel.token_enc)
+
+
 def receive_callback(container: Container, callback: Callback) -> Received:
     """Verify the callback against our channels and store it in the inbox (committed on return)."""
     with unit_of_work(container.sessions) as session:
@@ -138,9 +149,10 @@ def receive_callback(container: Container, callback: Callback) -> Received:
         expected: str | None = None
         if channel is not None and channel.backend == BACKEND:
             try:
-                expected = container.cipher.decrypt(TOKEN_FIELD, channel.token_enc)
+                expected = _channel_token(container, channel)
             except DecryptionError:
-                expected = None
+                why = "its token cannot be read with the keys of this process (a key not in the key file)"
+                return Received(None, f"channel {callback.channel_id}: {why}")
         if not token_matches(expected, callback.token):
             why = "unknown channel" if expected is None else "wrong token"
             return Received(None, f"{why} for channel {callback.channel_id}")

@@ -135,6 +135,8 @@ def test_classify_sets_value_tiers_from_the_ledger(cli: Cli, workspace: Path) ->
     result = cli("customers", "classify", "--as-of", "2026-11-30")
     assert result.out.strip() == "value tiers as of 2026-11-30: 2 changed"
     assert json.loads(cli("customers", "show", "INDCN00001", "--json").out)["value_tier"] == "low"
+    bad = cli("customers", "classify", "--as-of", "2026-13-01")
+    assert (bad.code, "'2026-13-01' is not a date (YYYY-MM-DD)" in bad.err) == (2, True)
 
 
 def test_a_survivors_balance_shows_the_merged_customers_and_owes_what_the_crm_is_told(

@@ -20,6 +20,7 @@ from adapters.zoho.sandbox import SandboxConfig, SandboxServer
 from connector.bootstrap import build_container
 from connector.db import unit_of_work
 from connector.master.models import CustomerBinding
+from connector.security.keys import KeyRing, save_keyring
 from connector.settings import load_settings
 from connector.sync.channels import TOKEN_FIELD
 from connector.sync.models import OutboxItem
@@ -172,4 +173,26 @@ def test_a_daemon_that_cannot_listen_says_so_and_runs_no_job(
         )
     assert ran.returncode == 1
     assert f"error: the web app cannot listen on 127.0.0.1:{port}" in ran.stderr
+    assert (isolated_cwd / "inbox" / "payments.csv").exists()  # no job ran
+
+
+def test_a_daemon_whose_key_file_others_can_read_says_so_at_start_and_runs_no_job(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONNECTOR_CONFIG", str(copy_example_config(isolated_cwd)))
+    monkeypatch.setenv("CONNECTOR_DAEMON__PORT", str(free_port()))
+    keys = isolated_cwd / "connector-keys.json"
+    save_keyring(keys, KeyRing.generate())
+    keys.chmod(0o644)
+    (isolated_cwd / "inbox").mkdir()
+    shutil.copy(PAYMENTS, isolated_cwd / "inbox" / "payments.csv")
+    ran = subprocess.run(
+        [sys.executable, "-m", "connector", "run"],
+        cwd=isolated_cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 1
+    assert f"run `chmod 600 {keys}`" in ran.stderr
     assert (isolated_cwd / "inbox" / "payments.csv").exists()  # no job ran

@@ -311,6 +311,24 @@ def test_value_tiers_follow_the_trailing_receipts_and_every_change_is_recorded(c
         assert tier_event.detail == "none → high: paid 1,200,000.00 CNY in 6 payment(s) over 365 days"
 
 
+def test_a_merged_customers_receipts_count_for_the_value_tier_of_the_customer_it_went_into(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        absorbed = m.apply("zoho", contact("z1", company="A"), DIGEST)
+        survivor = m.apply("zoho", contact("z2", company="B"), DIGEST)
+        absorbed_no = m.directory.view(absorbed.customer_id or 0).account_no
+        survivor_no = m.directory.view(survivor.customer_id or 0).account_no
+    with unit_of_work(container.sessions) as session:
+        ledger = container.ledger(session)
+        ledger.post_many([invoice("I1", absorbed_no, "1200000")])
+        ledger.post_many([receipt(f"R{n}", absorbed_no, "200000", day=5 + n) for n in range(6)])
+    with master(container) as m:
+        m.merge(survivor_no, absorbed_no, "the same company")
+        m.reclassify_tiers(("1002",), date(2026, 12, 31))
+        assert m.directory.view(survivor.customer_id or 0).value_tier == "high"
+
+
 def test_a_sync_run_records_its_mapping_set_and_quarantines_bad_records_once(container: Container) -> None:
     mappings, _ = load_mapping_set(REPO / "mappings")
     assert mappings is not None

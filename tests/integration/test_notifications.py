@@ -21,6 +21,8 @@ from connector.errors import BudgetExhaustedError, TransientRemoteError
 from connector.mapping.files import MappingSet, load_mapping_set
 from connector.master.models import CustomerBinding
 from connector.ports import Changed, Deletion
+from connector.security.cipher import FieldCipher
+from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import ZohoSettings
 from connector.sync.channels import (
     TOKEN_FIELD,
@@ -235,6 +237,22 @@ def test_a_verified_callback_is_stored_before_it_is_answered(connector: Containe
     )
     assert json.loads(stored.ids_json) == ["5725767000000200001"]
     assert stored.server_time == 1718117126473
+
+
+def test_a_callback_on_a_channel_whose_token_another_process_sealed_with_a_new_key_is_accepted(
+    connector: Container, crm: FakeChannels
+) -> None:
+    channel = subscribed(connector, crm)
+    keys_file = connector.settings.security.keys_file
+    rotated = read_keyring_file(keys_file).rotated()
+    save_keyring(keys_file, rotated)  # `connector keys rotate` in another process, re-sealing the token
+    with unit_of_work(connector.sessions) as session:
+        row = session.get_one(NotificationChannel, channel.channel_id)
+        row.token_enc = FieldCipher(rotated).encrypt(TOKEN_FIELD, channel.token)
+
+    answer = call(build_web_app(connector), "POST", "/zoho/notify", json=body(channel, channel.token))
+
+    assert answer.status_code == 200
 
 
 def test_the_same_callback_again_is_answered_but_stored_and_processed_once(
