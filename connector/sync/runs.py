@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,6 +125,7 @@ def quarantine(
     ).all()
     known = next((r for r in held if same_record is None or same_record(raw_input(cipher, r))), None)
     raw_enc = cipher.encrypt(RAW_FIELD, json.dumps(raw, ensure_ascii=False, default=str))
+    reason = without_its_values(reason, raw)
     if known is None:
         session.add(
             QuarantinedRecord(
@@ -135,6 +137,37 @@ def quarantine(
         known.reason, known.raw_enc = reason, raw_enc
         known.run_id = run.id if run else known.run_id
     session.flush()
+
+
+# A value a reason quotes ('…' or "…", as repr writes it).
+_QUOTED = re.compile(r"'([^'\n]{1,1000})'|\"([^\"\n]{1,1000})\"")
+
+
+def without_its_values(reason: str, raw: Any) -> str:
+    """`reason` with the values of the record it quotes left out ('…'): a reason is kept in clear, the
+    record only encrypted (a name, an e-mail in a shifted column), and `quarantine show` decrypts it."""
+    texts = list(_texts(raw))
+
+    def hidden(quoted: re.Match[str]) -> str:
+        value = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
+        mark = quoted.group()[0]
+        return f"{mark}…{mark}" if any(value.strip() and value in text for text in texts) else quoted.group()
+
+    return _QUOTED.sub(hidden, reason) if texts else reason
+
+
+def _texts(raw: Any) -> Iterator[str]:
+    """Every text in a record as it came (a row's text, a mapped record's values)."""
+    if isinstance(raw, str):
+        yield raw
+    elif isinstance(raw, dict):
+        for value in raw.values():
+            yield from _texts(value)
+    elif isinstance(raw, list | tuple):
+        for value in raw:
+            yield from _texts(value)
+    elif raw is not None and not isinstance(raw, bool | int | float):
+        yield str(raw)
 
 
 def raw_input(cipher: FieldCipher, record: QuarantinedRecord) -> Any:

@@ -194,5 +194,5 @@ def test_a_daemon_whose_key_file_others_can_read_says_so_at_start_and_runs_no_jo
         timeout=60,
     )
     assert ran.returncode == 1
-    assert f"run `chmod 600 {keys}`" in ran.stderr
+    assert f"run `chmod 600 {keys.name}`" in ran.stderr
     assert (isolated_cwd / "inbox" / "payments.csv").exists()  # no job ran

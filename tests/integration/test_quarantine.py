@@ -63,6 +63,19 @@ def rough_file(container: Container, path: Path, *more: dict[str, Any]) -> dict[
     return by_ref(container)
 
 
+def test_a_reason_keeps_out_the_values_of_the_record_it_quotes_which_stay_encrypted(
+    container: Container, tmp_path: Path
+) -> None:
+    shifted = invoice("INV-40", "", "Jane Q Private jane.private@example.com")  # a column shifted
+    held = rough_file(container, tmp_path / "shifted.jsonl", shifted)["shifted.jsonl:2"]
+    with unit_of_work(container.sessions) as session:
+        reasons = list(session.scalars(select(QuarantinedRecord.reason)))
+        shown = show_record(session, container.cipher, held)
+    assert all("jane.private" not in reason for reason in reasons)
+    assert "'…'" in " ".join(reasons)
+    assert "jane.private@example.com" in json.dumps(shown.raw, ensure_ascii=False)
+
+
 def test_a_retry_posts_the_document_whose_customer_now_exists_and_keeps_the_bad_row_open(
     container: Container, tmp_path: Path
 ) -> None:
