@@ -134,20 +134,30 @@ def _nfkc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)  # ASCII is NFKC already
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+# name@domain: a local part without spaces or the characters that delimit addresses; a domain of
+# labels of letters, digits and inner hyphens, ending in a top-level domain of letters (or an IDN's xn--).
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{2,}|xn--[a-z0-9-]+)$")
+_ADDRESS_IN_BRACKETS = re.compile(r"<([^<>]*)>$")  # "Li Wei <li@acme.cn>", "<li@acme.cn>"
 
 
 @converter("email")
 def email(value: Any) -> str | None:
+    """A lower-cased address; one written in brackets, after a name or `mailto:`, is taken out of them."""
     text = _text(value)
     if text is None or not text.strip():
         return None
     normalised = _nfkc(text).strip().lower()
+    if (bracketed := _ADDRESS_IN_BRACKETS.search(normalised)) is not None:
+        normalised = bracketed.group(1).strip()
+    normalised = normalised.removeprefix("mailto:")
     if not _EMAIL.match(normalised):
         # Contact values are personal data: a reason is stored and shown in clear, so it says what is
         # wrong without the value (kept encrypted with the record, for `quarantine show`).
         raise ConversionError("not an e-mail address (expected name@domain)")
     return normalised
+
+
+_SEVERAL_NUMBERS = re.compile(r"\d\s*[;,，；、|]\s*[+(]?\d")
 
 
 @converter("phone", options=("region",))
@@ -156,6 +166,8 @@ def phone(value: Any, region: str = "CN") -> str | None:
     text = _text(value)
     if text is None or not text.strip():
         return None
+    if _SEVERAL_NUMBERS.search(text):  # phonenumbers would read the first and drop the rest
+        raise ConversionError("several phone numbers in one field (or an extension after a comma): map one")
     # Plainly written numbers take phonenumbers' rules without its parser (phones.py); the rest, and
     # every refusal with its reason, come from phonenumbers itself.
     return plain_e164(_nfkc(text), region) or _parsed_e164(text, region)

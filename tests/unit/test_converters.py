@@ -133,6 +133,32 @@ def test_email_normalisation_is_idempotent(address: str) -> None:
     assert once == convert("email", once)
 
 
+@pytest.mark.parametrize(
+    ("written", "address"),
+    [
+        ("<john@x.com>", "john@x.com"),
+        ("mailto:john@x.com", "john@x.com"),
+        ("Li Wei <LI@acme.cn>", "li@acme.cn"),
+    ],
+)
+def test_an_address_in_brackets_or_after_mailto_is_taken_out_of_them(written: str, address: str) -> None:
+    assert convert("email", written) == address
+
+
+@pytest.mark.parametrize("written", ["john@x..com", "a@-x.com", "john@x.c", "john@localhost", "a b@x.com"])
+def test_an_address_whose_domain_cannot_be_is_refused(written: str) -> None:
+    with pytest.raises(ConversionError, match="not an e-mail address"):
+        convert("email", written)
+
+
+@pytest.mark.parametrize(
+    "written", ["13800138000;13900139000", "13800138000, 13900139000", "138 0013 8000、139"]
+)
+def test_several_phone_numbers_in_one_field_are_refused_not_cut_to_the_first(written: str) -> None:
+    with pytest.raises(ConversionError, match="several phone numbers in one field"):
+        convert("phone", written, region="CN")
+
+
 phones = st.sampled_from(
     [
         "+86 138 0013 8000",
