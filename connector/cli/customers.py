@@ -18,14 +18,15 @@ from connector.bootstrap import Container
 from connector.cli.context import as_of_day, err, one_of, out, report_problems, state
 from connector.cli.output import dumps, money_text
 from connector.db import unit_of_work
-from connector.errors import ConfigError
+from connector.errors import ConfigError, ConnectorError
 from connector.ledger.models import Customer
 from connector.mapping.files import MappingSet
-from connector.mapping.samples import read_records
+from connector.mapping.model import MappingFile
+from connector.mapping.samples import absent_columns, csv_columns, read_records
 from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
-from connector.master.sync import sync_customers
+from connector.master.sync import inbound_mapping, sync_customers
 from connector.sync.mapping_sets import mappings_in_force
 
 customers_app = typer.Typer(
@@ -74,10 +75,29 @@ def import_file(
     """Map a file of source records into the customer master (bad records go to quarantine)."""
     container = state(ctx).container()
     mappings = mappings_for_run(container)
-    counts = sync_customers(
-        container, mappings, mapping.removesuffix(".toml"), read_records(file), "customers.import"
-    )
+    name = mapping.removesuffix(".toml")
+    columns = csv_columns(file)
+    if columns is not None:
+        _check_columns(inbound_mapping(mappings, name), file, columns)
+    counts = sync_customers(container, mappings, name, read_records(file), "customers.import")
     out.print(f"{file}: {_summary(counts)} (mapping set {mappings.digest[:12]})")
+
+
+def _check_columns(mapping: MappingFile, file: Path, columns: list[str]) -> None:
+    """A CSV without the column of the records' id is refused (every record would fail); the columns of
+    other fields it lacks are named (their values would be dropped unseen: a renamed column)."""
+    absent = absent_columns(mapping, columns)
+    if any(field.target == "external_id" for field in absent):
+        raise ConnectorError(
+            f"{file}: no column {next(f.source for f in absent if f.target == 'external_id')!r} for the "
+            f"records' id (external_id); its columns: {', '.join(columns)}"
+        )
+    if absent:
+        named = ", ".join(f"{field.source!r} ({field.target})" for field in absent)
+        err.print(
+            f"{file}: columns the mapping {mapping.source} reads are not in the file, so read as empty: "
+            f"{named}; if the file names them otherwise, rename their `source`"
+        )
 
 
 @customers_app.command("list")

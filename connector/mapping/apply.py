@@ -34,10 +34,13 @@ class MappedRecord:
 
 
 def read_source(record: Mapping[str, Any] | Sequence[Any], path: str | int | None) -> Any:
-    """The value at `path`: a column index, a column name, or a dotted path into nested JSON."""
+    """The value at `path`: a column index (of a row, or of a CSV row read by its header), a column
+    name, or a dotted path into nested JSON."""
     if path is None:
         return None
     if isinstance(path, int):
+        if isinstance(record, Mapping):  # a CSV row read by its header: its columns in file order
+            record = list(record.values())
         if (
             isinstance(record, Sequence)
             and not isinstance(record, str)

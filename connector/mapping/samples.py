@@ -11,12 +11,13 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from connector.errors import ConnectorError
+from connector.mapping.model import FieldMap, MappingFile
 
 
 class SampleFileError(ConnectorError):
@@ -40,6 +41,25 @@ def read_records(path: Path, limit: int | None = None) -> Iterator[tuple[str, An
         raise SampleFileError(f"{path}: no such file")
     records = _records(path, path.suffix.lower(), _decoded(path))
     yield from records if limit is None else itertools.islice(records, limit)
+
+
+def csv_columns(path: Path) -> list[str] | None:
+    """The header of a CSV file (its columns, in order); None for JSON, whose records name their own."""
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return None
+    return next(csv.reader(io.StringIO(_decoded(path), newline="")), [])
+
+
+def absent_columns(mapping: MappingFile, columns: Sequence[str]) -> list[FieldMap]:
+    """The fields of `mapping` whose column (by name or position) is not among `columns`: each of them
+    would read as empty in every record."""
+    present = set(columns)
+    return [
+        field
+        for field in mapping.fields
+        if (isinstance(field.source, str) and not {field.source, field.source.split(".", 1)[0]} & present)
+        or (isinstance(field.source, int) and not -len(columns) <= field.source < len(columns))
+    ]
 
 
 def _records(path: Path, suffix: str, text: str) -> Iterator[tuple[str, Any]]:

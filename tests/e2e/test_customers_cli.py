@@ -34,6 +34,20 @@ def workspace(isolated_cwd: Path) -> Path:
     return isolated_cwd
 
 
+def test_a_csv_without_a_column_the_mapping_reads_is_named_and_one_without_the_id_refused(
+    cli: Cli, workspace: Path
+) -> None:
+    renamed = CONTACTS.replace("Email", "E-mail", 1)
+    (workspace / "renamed.csv").write_text(renamed, encoding="utf-8")
+    result = cli("customers", "import", "zoho_contacts", "renamed.csv")
+    assert result.code == 0, result.err
+    assert "so read as empty: 'Account_Name.name' (company), 'Email' (email), " in result.err
+    (workspace / "no_id.csv").write_text(CONTACTS.replace("id,", "Contact Id,", 1), encoding="utf-8")
+    refused = cli("customers", "import", "zoho_contacts", "no_id.csv")
+    assert refused.code == 1
+    assert "no_id.csv: no column 'id' for the records' id (external_id)" in refused.err
+
+
 def test_preview_shows_source_beside_mapped_values_and_why_a_record_would_fail(
     cli: Cli, workspace: Path
 ) -> None:

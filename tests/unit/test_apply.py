@@ -184,6 +184,14 @@ def test_list_rows_are_read_by_index_and_an_index_past_the_end_is_missing(
     assert mapped.values["amount"] == expected
 
 
+def test_a_column_index_reads_a_csv_row_read_by_its_header_in_file_order() -> None:
+    mapping = mapping_of({"target": "external_id", "source": 0}, {"target": "name", "source": -1})
+    assert same(mapping, {"id": "7", "Email": "a@b.cn", "Full_Name": "Li Wei"}).values == {
+        "external_id": "7",
+        "name": "Li Wei",
+    }
+
+
 def test_a_field_without_a_source_starts_from_nothing() -> None:
     mapping = mapping_of({"target": "currency", "convert": [{"name": "default", "value": "CNY"}]})
     assert same(mapping, {"currency": "USD"}).values == {"currency": "CNY"}
