@@ -24,6 +24,7 @@ from connector.errors import ConfigError
 from connector.ledger import guards  # noqa: F401  (registers the append-only guards on every Session)
 from connector.ledger.chart import ensure_chart
 from connector.ledger.customers import CustomerDirectory
+from connector.ledger.lookups import keep_indexes_current
 from connector.ledger.posting import Ledger
 from connector.log import RedactingFormatter, configure_logging
 from connector.mapping.files import MappingSet
@@ -185,7 +186,12 @@ def build_container(settings: Settings, *, migrate: bool = True, logging: bool =
     if settings.zoho.enabled:
         container.record_sources["zoho"] = lambda: container.zoho.records
     if migrate:
-        upgrade_database(engine)
-        with unit_of_work(container.sessions) as session:
-            ensure_chart(session, settings.ledger.chart)
+        try:
+            upgrade_database(engine)
+            with unit_of_work(container.sessions) as session:
+                ensure_chart(session, settings.ledger.chart)
+                keep_indexes_current(session, lambda: container.cipher)
+        except BaseException:
+            container.close()  # no connection left open behind a start that failed
+            raise
     return container

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from connector.bulk import row_date, rows_in
 from connector.credit.aging import open_items
 from connector.credit.reads import ar_lines
-from connector.imports.matching import name_core
 from connector.imports.models import ImportedDocument
 from connector.ledger.models import Customer, CustomerBalance, CustomerBankAccount
+from connector.master.identity import name_core
 from connector.master.models import CustomerBinding
 from connector.money import Money
 from connector.security.cipher import FieldCipher

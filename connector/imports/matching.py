@@ -22,7 +22,6 @@ its own supplier's invoice 1002); a longer one (an 8-digit fapiao number) or one
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -42,14 +41,6 @@ _CARD = re.compile(r"(?<![A-Za-z0-9\-/_.])\d{4}(?: \d{4}){3}(?: \d{1,3})?(?![A-Z
 _IBAN = re.compile(
     r"(?<![A-Za-z0-9\-/_.])[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,}(?: [A-Za-z0-9]{1,3})?(?![A-Za-z0-9\-/_.])"
 )
-# Legal forms that differ between a bank's payer name and the customer master ("ACME Pte. Ltd." paying
-# as "ACME Co., Ltd."): whole words at the end, never the end of a word ("Zinc" keeps its "inc").
-_LATIN_FORMS = re.compile(
-    r"(?:(?:^|[\s,.&()/-]+)(?:co|company|corp|corporation|inc|incorporated|ltd|limited|llc|llp|lp|plc|gmbh"
-    r"|mbh|ag|kg|kgaa|se|sa|sas|sarl|srl|spa|bv|nv|pte|pty|pvt|oy|ab|as|asa|kk))+[\s,.()]*$"
-)
-_CJK_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "公司", "株式会社")
-_NOT_WORD = re.compile(r"[\W_]+")
 _LETTER = re.compile(r"[A-Za-z]")
 _DIGIT = re.compile(r"\d")
 
@@ -125,23 +116,6 @@ def tokens(texts: Iterable[str | None]) -> list[str]:
                     if all(_LETTER.search(part) and _DIGIT.search(part) for part in parts):
                         found.update(dict.fromkeys(parts))
     return list(found)
-
-
-@functools.lru_cache(maxsize=65_536)  # payers repeat through a file
-def name_core(name: str) -> str:
-    """A company's or person's name as the name tier compares it: full-width folded, case and
-    punctuation ignored, legal forms at the end (Co., Ltd., GmbH, AG, Pte, 有限公司, 公司 …) left out
-    ("北京青禾科技有限公司" and "北京青禾科技公司" are both 北京青禾科技)."""
-    text = unicodedata.normalize("NFKC", name).casefold().strip()
-    text = text.removeprefix("株式会社")
-    while True:
-        shorter = _LATIN_FORMS.sub("", text).rstrip()
-        for form in _CJK_FORMS:
-            shorter = shorter.removesuffix(form)
-        if shorter == text or not shorter:
-            break
-        text = shorter
-    return _NOT_WORD.sub("", text)
 
 
 def _without_spaces(grouped: re.Match[str]) -> str:

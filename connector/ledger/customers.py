@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from connector.bulk import allocate_ids, driver_value, insert_rows, param_mark
 from connector.errors import CustomerError, MoneyError, UnknownAccountError
 from connector.ledger.models import AccountNumberSequence, Customer, CustomerBankAccount, utcnow
-from connector.master.identity import normalise_name
+from connector.master.identity import name_core
 from connector.master.sealing import BatchEncrypter, BlindIndexer
 from connector.money import Money, currency_code
 from connector.security.cipher import FieldCipher
@@ -124,7 +124,7 @@ def contact_indexes(
     """The blind indexes stored with these contact fields, which `find_by_*` look them up with;
     `index` is `FieldCipher.blind_index` or a stand-in giving the same."""
     return Indexes(
-        index("name", normalise_name(name)) if name is not None else None,
+        index("name", name_core(name)) if name is not None else None,
         index("email", email) if email else None,
         index("phone", phone) if phone else None,
     )
@@ -374,7 +374,7 @@ class CustomerDirectory:
     def find_by_name(self, name: str, region: str, unbound_in: str | None = None) -> list[CustomerView]:
         """Customers with this region and this name, legal-form words, case, width and punctuation
         ignored; with `unbound_in`, those bound to that backend alone left out (without reading them)."""
-        index = self.cipher.blind_index("name", normalise_name(name))
+        index = self.cipher.blind_index("name", name_core(name))
         query = select(Customer).where(Customer.name_index == index, Customer.region == region)
         if unbound_in is not None:
             query = query.where(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from connector.bulk import rows_in
 from connector.ledger.customers import CustomerDirectory, Indexes, backends_in
 from connector.ledger.models import Customer
-from connector.master.identity import Candidate, Incoming, normalise_name, rules_asked
+from connector.master.identity import Candidate, Incoming, name_core, rules_asked
 
 PROVISIONAL = 1 << 62  # keys of customers planned but not written yet: above every real id, in order
 
@@ -184,7 +184,7 @@ class BatchIdentity:
         )
 
     def by_name_region(self, name: str, region: str, backend: str) -> list[Candidate]:
-        index = self.directory.blind_index("name", normalise_name(name))
+        index = self.directory.blind_index("name", name_core(name))
         return self._candidates(self._namesakes(index, region, backend))
 
     def _namesakes(self, name_index: str, region: str, backend: str) -> list[int]:

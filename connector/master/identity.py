@@ -25,6 +25,8 @@ from typing import Literal, Protocol
 
 import phonenumbers
 
+from connector.security.cipher import normalise_for_index
+
 # What every change of who-is-which-customer (an intake applying records, a merge) serializes on
 # (`connector.db.serialize`): one decides from what the other wrote, never beside it.
 IDENTITY_LOCK = "customer identity"
@@ -66,38 +68,32 @@ PERSONAL_MAIL_DOMAINS = frozenset(
     }
 )
 _NOT_WORD = re.compile(r"[\W_]+")
-# Legal-form words that differ between sources for the same company ("ACME Co., Ltd." vs "ACME").
-_LEGAL_SUFFIXES = (
-    "股份有限公司",
-    "有限责任公司",
-    "有限公司",
-    "株式会社",
-    "companylimited",
-    "corporation",
-    "incorporated",
-    "limited",
-    "coltd",
-    "gmbh",
-    "corp",
-    "inc",
-    "llc",
-    "ltd",
-    "plc",
-    "kk",
+# Legal forms that differ between sources for the same company ("ACME Co., Ltd." vs "ACME", a bank's
+# "ACME PTE LTD"): whole words at the end, never the end of a word ("Zinc" keeps its "inc").
+_LATIN_FORMS = re.compile(
+    r"(?:(?:^|[\s,.&()/-]+)(?:co|company|corp|corporation|inc|incorporated|ltd|limited|liability|llc|llp|lp"
+    r"|plc|gmbh|mbh|ag|kg|kgaa|se|sa|sas|sarl|srl|spa|bv|nv|pte|pty|pvt|oy|ab|as|asa|kk))+[\s,.()]*$"
 )
+_CJK_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "公司", "株式会社")
+_DOTTED_LETTERS = re.compile(r"\b([a-z])\.(?=[a-z]\b)")  # S.A., S.p.A., B.V.: one word each
 
 
-def normalise_name(name: str) -> str:
-    """Name for matching: width, case, spacing, punctuation and legal-form words ignored."""
-    folded = _NOT_WORD.sub("", unicodedata.normalize("NFKC", name).casefold())
-    core = folded.removeprefix("株式会社")
-    changed = True
-    while changed:
-        changed = False
-        for suffix in _LEGAL_SUFFIXES:
-            if core.endswith(suffix) and len(core) > len(suffix):
-                core, changed = core[: -len(suffix)], True
-    return core or folded
+@functools.lru_cache(maxsize=65_536)  # payers and records repeat through a file
+def name_core(name: str) -> str:
+    """A company's or person's name as identity and matching compare it: full-width folded, case and
+    punctuation ignored, legal forms at the end (Co., Ltd., GmbH & Co. KG, S.A., Pte. Ltd., 有限公司, 公司 …)
+    left out as whole words ("北京青禾科技有限公司" and "北京青禾科技公司" are both 北京青禾科技; "Shanghai
+    Zinc Co., Ltd." is shanghaizinc, never "Shanghai Z Inc.")."""
+    text = unicodedata.normalize("NFKC", name).casefold().strip()
+    text = _DOTTED_LETTERS.sub(r"\1", text.removeprefix("株式会社"))
+    while True:
+        shorter = _LATIN_FORMS.sub("", text).rstrip()
+        for form in _CJK_FORMS:
+            shorter = shorter.removesuffix(form)
+        if shorter == text or not shorter:
+            break
+        text = shorter
+    return _NOT_WORD.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -185,10 +181,15 @@ def _namesake(incoming: Incoming, candidate: Candidate) -> bool:
     at a personal mail provider or at another domain."""
     if incoming.backend in candidate.backends:
         return True
-    if not (incoming.email and candidate.email) or incoming.email == candidate.email:
+    if not (incoming.email and candidate.email) or _same(incoming.email, candidate.email, "email"):
         return False
     domain = incoming.email.rpartition("@")[2]
     return domain in PERSONAL_MAIL_DOMAINS or domain != candidate.email.rpartition("@")[2]
+
+
+def _same(ours: str, theirs: str, kind: str) -> bool:
+    """Whether two e-mails (or phones) are one, as their blind indexes compare them (li+shop@ is li@)."""
+    return ours == theirs or normalise_for_index(kind, ours) == normalise_for_index(kind, theirs)
 
 
 def _conflict(rule: str, order: Sequence[str], incoming: Incoming, candidate: Candidate) -> str | None:
@@ -201,7 +202,7 @@ def _conflict(rule: str, order: Sequence[str], incoming: Incoming, candidate: Ca
         if (
             ours
             and theirs
-            and ours != theirs
+            and not _same(ours, theirs, stronger)
             and (stronger != "phone" or (identifies(ours) and identifies(theirs)))
         ):
             return f"same {_LABELS[rule]} but a different {_LABELS[stronger]}"

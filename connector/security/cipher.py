@@ -70,10 +70,12 @@ class FieldCipher:
 
 
 def normalise_for_index(kind: str, value: str) -> str:
-    """Canonical form for look-ups: e-mails case-folded, phones and bank accounts reduced to their digits."""
+    """Canonical form for look-ups: e-mails case-folded and without a +tag (li+shop@ is li@'s mailbox),
+    phones and bank accounts reduced to their digits."""
     text = unicodedata.normalize("NFKC", value).strip()
     if kind == "email":
-        return text.casefold()
+        local, at, domain = text.casefold().rpartition("@")
+        return f"{local.split('+', 1)[0] or local}{at}{domain}" if at else text.casefold()
     if kind == "phone":
         return ("+" if text.startswith("+") else "") + re.sub(r"\D", "", text)
     if kind == "bank_account":

@@ -1,4 +1,5 @@
-"""Credentials for remote systems, encrypted at rest: one row per provider (e.g. `zoho`)."""
+"""Credentials for remote systems, encrypted at rest (one row per provider, e.g. `zoho`), and what the
+stored blind indexes were made with."""
 
 from __future__ import annotations
 
@@ -24,4 +25,15 @@ class RemoteCredential(Base):
     # Tokens issued in the current window: providers cap them (Zoho: 10 per 10 minutes).
     window_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     issued_in_window: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class IndexState(Base):
+    """What the blind indexes in the database were made by: the rules' version (`lookups.RULES`) and a
+    fingerprint of the index key (another key would find nobody)."""
+
+    __tablename__ = "index_state"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+import dataclasses
+from pathlib import Path
 
-from connector.bootstrap import Container
+import pytest
+from sqlalchemy import delete, select, update
+
+from connector.bootstrap import Container, build_container
 from connector.db import unit_of_work
-from connector.errors import CustomerError, MoneyError
+from connector.errors import CustomerError, KeyStoreError, MoneyError
 from connector.ledger.customers import CustomerDirectory, NewCustomer
 from connector.ledger.models import Customer
 from connector.money import Money
 from connector.security.cipher import FieldCipher, key_id_of
+from connector.security.keys import KeyRing, save_keyring
+from connector.security.models import IndexState
 from connector.security.rotation import reencrypt_all
 from tests.integration.helpers import add_customer
 
@@ -114,3 +119,36 @@ def test_rotation_re_encrypts_every_field_and_keeps_lookups_working(container: C
             account_no
         ]
         assert reencrypt_all(session, rotated) == 0
+
+
+def test_lookups_made_by_older_rules_are_made_again_when_the_connector_starts(container: Container) -> None:
+    account_no = add_customer(container, "Mingyuan Trading Co., Ltd.", email="Li.Wei@gmail.com")
+    with unit_of_work(container.sessions) as session:  # as a database from before the rules changed
+        session.execute(update(Customer).values(name_index="old", email_index="old"))
+        session.execute(delete(IndexState).where(IndexState.name == "customer index rules"))
+
+    started = build_container(container.settings, logging=False)
+    try:
+        with unit_of_work(started.sessions) as session:
+            directory = started.customers(session)
+            assert [c.account_no for c in directory.find_by_email("li.wei+shop@gmail.com")] == [account_no]
+            namesakes = directory.find_by_name("Mingyuan Trading Company Limited", "SH")
+            assert [c.account_no for c in namesakes] == [account_no]
+    finally:
+        started.close()
+
+
+def test_another_index_key_than_the_lookups_were_made_with_is_refused_at_start(
+    container: Container, tmp_path: Path
+) -> None:
+    add_customer(container, "王小明", email="wang@example.com")
+    build_container(container.settings, logging=False).close()  # its index key noted
+    other = tmp_path / "other-keys.json"
+    save_keyring(other, dataclasses.replace(container.keyring, index_key=KeyRing.generate().index_key))
+    settings = container.settings.model_copy(
+        update={"security": container.settings.security.model_copy(update={"keys_file": other})}
+    )
+    with pytest.raises(
+        KeyStoreError, match="index_key is not the one this database's look-ups were made with"
+    ):
+        build_container(settings, logging=False)

@@ -102,6 +102,22 @@ def test_a_bound_record_that_turns_to_another_currency_is_recorded_for_an_admin(
     assert "currency_differs" in kinds
 
 
+def test_an_address_with_a_plus_tag_is_the_same_mailbox(container: Container) -> None:
+    with master(container) as m:
+        zoho = m.apply("zoho", contact("z1", name="Li Wei", email="li.wei@gmail.com"), DIGEST)
+        shop = m.apply("webhook", contact("w1", name="Li Wei", email="li.wei+shop@gmail.com"), DIGEST)
+    assert (shop.outcome, shop.customer_id) == ("linked", zoho.customer_id)
+
+
+def test_companies_whose_names_differ_beyond_a_legal_form_stay_apart(container: Container) -> None:
+    with master(container) as m:
+        zinc = m.apply("zoho", contact("z1", name="Shanghai Zinc Co., Ltd.", province="Shanghai"), DIGEST)
+        other = m.apply("webhook", contact("w1", name="Shanghai Z Inc.", province="上海"), DIGEST)
+        same = m.apply("erp", contact("e1", name="Shanghai Zinc Company Limited", province="上海"), DIGEST)
+    assert other.outcome == "created"
+    assert (same.outcome, same.customer_id) == ("linked", zinc.customer_id)
+
+
 def test_a_name_and_region_match_links_across_sources(container: Container) -> None:
     with master(container) as m:
         first = m.apply("zoho", contact("z1", name="ACME Co., Ltd.", province="Shanghai"), DIGEST)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from connector.master.identity import Candidate, Incoming, identifies, normalise_name, resolve
+from connector.master.identity import Candidate, Incoming, identifies, name_core, resolve
 
 ORDER = ("external_id", "email", "phone", "name_region")
 
@@ -27,7 +27,7 @@ class FakeLookup:
         return self.phones.get(phone, [])
 
     def by_name_region(self, name: str, region: str, backend: str) -> Sequence[Candidate]:
-        return self.names.get((normalise_name(name), region), [])
+        return self.names.get((name_core(name), region), [])
 
 
 def candidate(
@@ -116,10 +116,31 @@ def test_a_record_nobody_matches_is_new() -> None:
         ("上海明远贸易有限公司", "上海明远贸易"),
         ("株式会社ソニー", "ソニー"),
         ("Ltd", "ltd"),
+        ("Mingyuan Trading Company Ltd.", "mingyuantrading"),
+        ("Mingyuan Trading Co.", "mingyuantrading"),
+        ("Acme Pte. Ltd.", "acme"),
+        ("Acme GmbH & Co. KG", "acme"),
+        ("Acme S.A.", "acme"),
+        ("Acme Limited Liability Company", "acme"),
+        ("北京青禾科技公司", "北京青禾科技"),
     ],
 )
 def test_names_match_ignoring_legal_form_width_case_and_punctuation(name: str, normalised: str) -> None:
-    assert normalise_name(name) == normalised
+    assert name_core(name) == normalised
+
+
+@pytest.mark.parametrize(
+    ("one", "another"),
+    [
+        ("Shanghai Zinc Co., Ltd.", "Shanghai Z Inc."),
+        ("Sound Unlimited", "Sound UN Ltd"),
+        ("Cosco", "Cos Co"),
+    ],
+)
+def test_a_legal_form_is_left_out_only_as_a_whole_word_so_other_companies_stay_apart(
+    one: str, another: str
+) -> None:
+    assert name_core(one) != name_core(another)
 
 
 def test_a_persons_name_match_with_other_contact_details_is_somebody_else() -> None:

@@ -10,7 +10,8 @@ from datetime import date
 import pytest
 
 from connector.documents import Document, Origin, Party
-from connector.imports.matching import match_document, name_core, tokens
+from connector.imports.matching import match_document, tokens
+from connector.master.identity import name_core
 from connector.money import Money
 
 
