@@ -35,12 +35,13 @@ count on), `"2"` for a second … (`"1.2"`: the second transaction of a split on
 on one day stay apart, and overlapping statements (a day's, then the month's) give an entry the same id,
 whatever entries come before it.
 
-Reversals (`RvslInd` true): the line is signed by its own `CdtDbtInd`, is a `bank_reversal` and
-carries the marker reference "RVSL" last; `reverses` stays None. The original cannot be named
-deterministically from the reversal: it has its own `AcctSvcrRef`, and a hashed original was booked
-on another day at another position, so "the same data with the opposite sign" would name an id that
-never existed. Linking a reversal to its original (by source, currency and amount) is left to the
-import.
+Reversals (`RvslInd` true) and returns (return information `RtrInf`, or a return's bank transaction
+code: an unpaid direct debit UPDD, a returned transfer RRTN …): the line is signed by its own
+`CdtDbtInd`, is a `bank_reversal` and carries the marker reference "RVSL" last; `reverses` stays None.
+The original cannot be named deterministically from the reversal: it has its own `AcctSvcrRef`, and a
+hashed original was booked on another day at another position, so "the same data with the opposite sign"
+would name an id that never existed. Linking a reversal to its original (by source, currency and amount)
+is left to the import.
 
 `Origin.row` is the entry's 1-based number among the file's `Ntry` elements (a `Statement`'s row is
 None: its raw header XML, with `Id`, says which it is); `Origin.raw` is the entry's XML (the
@@ -256,7 +257,7 @@ class _Reader:
             account=self._account(paths, statement),
             date=date,
             value_date=value_date,
-            reversal=paths.text(entry, "RvslInd") in ("true", "1"),
+            reversal=paths.text(entry, "RvslInd") in ("true", "1") or _is_return(paths, entry),
             notes=tuple(paths.texts(entry, "AddtlNtryInf")),
             bank_ref=given(paths.text(entry, "AcctSvcrRef")),
         )
@@ -314,6 +315,19 @@ class _Reader:
             )
         except (_Unreadable, MoneyError) as exc:
             return Problem(origin, f"statement header not readable: {exc}", header=True)
+
+
+# Bank transaction sub-families of a return (ISO 20022 external code set): an unpaid or reversed direct
+# debit (UPDD, RCDD, PRDD), a returned transfer (RRTN, ARET). Like a reversal, the line undoes another.
+_RETURN_FAMILIES = frozenset({"UPDD", "RCDD", "PRDD", "RRTN", "ARET"})
+
+
+def _is_return(paths: _Paths, entry: ET.Element) -> bool:
+    """A return the bank marks without RvslInd: return information on a transaction, or its code."""
+    codes = [paths.text(entry, "BkTxCd/Domn/Fmly/SubFmlyCd")]
+    codes += [paths.text(tx, "BkTxCd/Domn/Fmly/SubFmlyCd") for tx in paths.all(entry, "NtryDtls/TxDtls")]
+    returned = paths.all(entry, "NtryDtls/TxDtls/RtrInf")
+    return bool(returned) or any(code in _RETURN_FAMILIES for code in codes)
 
 
 def _balance(paths: _Paths, balance: ET.Element) -> Money:

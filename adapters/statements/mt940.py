@@ -14,8 +14,9 @@ What becomes what:
   → a `Statement` after its lines (period: the balances' dates).
 - each `:61:` → a bank line: `date` is the entry date when given (the booking date), else the value
   date; `value_date` is the value date. The amount is signed by the mark: C +, D −, RC (reversal of a
-  credit: money goes out) −, RD (reversal of a debit: money comes back) +. RC/RD lines are
-  `bank_reversal` with the marker reference "RVSL": MT940 never names the original line.
+  credit: money goes out) −, RD (reversal of a debit: money comes back) +. RC/RD lines, and
+  returns (type NRTI, GVC 108/109/159), are `bank_reversal` with the marker reference "RVSL": MT940
+  never names the original line.
 - `:86:` in the German structured form (`GVC?00…?20…`): `?20`–`?29` remittance with the SEPA keywords
   `SVWZ+` (remittance), `EREF+` (end-to-end id), `KREF+` (customer reference), `MREF+` (mandate),
   `?32`/`?33` the counterparty's name, `?31` its IBAN or account number (`?30` its BIC, which `Party`
@@ -69,6 +70,10 @@ SOURCE = "mt940"
 _OPTIONS = mt940.Options.all()  # RC signed as a debit, ?31 as the IBAN, :86: never truncated …
 _SNIFF = re.compile(rb"(?m)^:(20|25|28C?|60[FM]|61|62[FM]):")
 _SIGNS = {"C": 1, "D": -1, "RC": -1, "RD": 1}
+# A line the bank marks as a return without RC/RD: the transaction type NRTI (returned item), or the
+# German business transaction codes (GVC) of a returned direct debit or transfer (Rücklastschrift 108,
+# 109; Retoure 159). Like a reversal, it undoes an earlier line.
+_RETURN_TYPES, _RETURN_CODES = frozenset({"NRTI"}), frozenset({"108", "109", "159"})
 _STRAY_KEPT = 20  # lines of stray text kept for the Problem (a wrong file must not fill memory)
 _HARD_WRAP = 65  # SWIFT lines are at most 65 characters: a full line was wrapped mid-word
 # The library reads the longest amount-looking prefix ("1.500,00" as 1, "1200.50" as 1200): a field's
@@ -226,7 +231,8 @@ class _Statement:
             raise _Unreadable("no value date")
         account = self.account
         entry_date = _date(fields.get("entry_date"))
-        references = _references(fields, extra, details, reversal=mark.startswith("R"))
+        returned = mark.startswith("R") or _is_return(fields, extra)
+        references = _references(fields, extra, details, reversal=returned)
         bank_ref = given(_text(fields, "bank_reference") or None)
         identity = (
             account,
@@ -252,7 +258,7 @@ class _Statement:
             party=Party(name=clean(_text(extra, "applicant_name")), bank_account=_account(extra)),
             value_date=value_date,
             references=references,
-            bank_reversal=mark.startswith("R"),
+            bank_reversal=returned,
             account=account,
             content_id=bank_ref is None,
         )
@@ -378,3 +384,7 @@ def _unwrap(field: Field) -> str:
         width = len(line) + (len(field.tag) + 2 if index == 0 else 0)
         glue = "" if width >= _HARD_WRAP else " "
     return "".join(pieces)
+
+
+def _is_return(fields: dict[str, Any], extra: dict[str, Any]) -> bool:
+    return _text(fields, "id").upper() in _RETURN_TYPES or _text(extra, "transaction_code") in _RETURN_CODES

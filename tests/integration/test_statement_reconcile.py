@@ -236,6 +236,27 @@ def test_a_banks_return_in_a_later_statement_matches_the_reversal_it_posted(
     assert report.reconciles
 
 
+@pytest.mark.parametrize(
+    ("parser", "collected", "returned"),
+    [
+        (Camt053Parser(), "camt053_direct_debit.xml", "camt053_direct_debit_returned.xml"),  # RtrInf, UPDD
+        (Mt940Parser(), "mt940_direct_debit.sta", "mt940_direct_debit_returned.sta"),  # NRTI, GVC 109
+    ],
+)
+def test_a_returned_direct_debit_the_bank_marks_only_by_its_codes_reverses_the_receipt(
+    container: Container, parser: DocumentParser, collected: str, returned: str
+) -> None:
+    statements = REPO / "tests" / "fixtures" / "statements"
+    assert import_file(container, statements / collected, [parser]).counts["receipts_unapplied"] == 1
+
+    result = import_file(container, statements / returned, [parser])
+
+    assert (result.counts["reversed"], result.counts["ignored_outgoing"]) == (1, 0)
+    with unit_of_work(container.sessions) as session:
+        statuses = sorted(session.scalars(select(ImportedDocument.status)))
+    assert statuses == ["reversal", "reversed"]
+
+
 def test_a_return_sent_again_with_other_text_stands_as_applied_and_reverses_no_other_receipt(
     container: Container, tmp_path: Path
 ) -> None:
