@@ -281,8 +281,7 @@ class _Reader:
         balances = paths.all(statement, "Bal")
         currency = paths.text(statement, "Acct/Ccy")
         if currency is None and balances:
-            amount = paths.find(balances[0], "Amt")
-            currency = amount.get("Ccy") if amount is not None else None
+            currency = _currency_of(paths, balances[0])
         if account is None or currency is None:
             return Problem(
                 origin, "statement without an account id (Acct/Id) or a currency (Acct/Ccy)", header=True
@@ -295,6 +294,7 @@ class _Reader:
                 )
                 for balance in balances
                 if (code := paths.text(balance, "Tp/CdOrPrtry/Cd")) in (*_OPENING, "CLBD")
+                and _currency_of(paths, balance) in (None, currency)  # a multi-currency account's others
             }
             opening = next((by_code[code] for code in _OPENING if code in by_code), None)
             closing = by_code.get("CLBD")
@@ -328,6 +328,11 @@ def _is_return(paths: _Paths, entry: ET.Element) -> bool:
     codes += [paths.text(tx, "BkTxCd/Domn/Fmly/SubFmlyCd") for tx in paths.all(entry, "NtryDtls/TxDtls")]
     returned = paths.all(entry, "NtryDtls/TxDtls/RtrInf")
     return bool(returned) or any(code in _RETURN_FAMILIES for code in codes)
+
+
+def _currency_of(paths: _Paths, balance: ET.Element) -> str | None:
+    amount = paths.find(balance, "Amt")
+    return amount.get("Ccy") if amount is not None else None
 
 
 def _balance(paths: _Paths, balance: ET.Element) -> Money:

@@ -420,3 +420,17 @@ def test_identical_payments_on_a_statements_two_pages_stay_two_lines(tmp_path: P
     assert len(set(ids)) == 3
     only = lines(list(Camt053Parser().parse(write(tmp_path, camt(elsewhere)), "s.xml")))
     assert only[0].external_id == ids[2]  # another account's line is numbered on its own
+
+
+def test_a_statement_with_balances_in_two_currencies_keeps_those_of_its_own() -> None:
+    (statement,) = statements(parse("camt053_two_currencies.xml"))  # no Acct/Ccy: EUR, its first balance's
+    assert (statement.currency, statement.opening, statement.closing) == (
+        "EUR",
+        Money.of("1000.00", "EUR"),
+        Money.of("1500.00", "EUR"),
+    )
+
+
+def test_a_debit_with_return_information_is_a_return_of_a_receipt() -> None:
+    (line,) = lines(parse("camt053_direct_debit_returned.xml"))
+    assert (line.amount, line.bank_reversal) == (Money.of("-500.00", "EUR"), True)
