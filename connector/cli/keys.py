@@ -42,11 +42,16 @@ def rotate(ctx: typer.Context) -> None:
     security = container.settings.security
     ring = container.keyring
     target = ring if security.encryption_keys is not None else ring.rotated()
-    with unit_of_work(container.sessions) as session:
-        if target is not ring:
-            # Saved before the commit: if the commit fails, the data stays readable by the older key.
-            save_keyring(security.keys_file, target)
-        changed = reencrypt_all(session, FieldCipher(target))
-    out.print(f"active key {target.active_id}; re-encrypted {changed} field(s) that used older keys")
+    if target is not ring:
+        # Saved first: the values re-sealed batch by batch are read by it, the others by the older keys
+        # it keeps; a rotation stopped part-way is taken up by the next `keys rotate`.
+        save_keyring(security.keys_file, target)
+    done = reencrypt_all(container.sessions, FieldCipher(target))
+    out.print(f"active key {target.active_id}; re-encrypted {done.changed} field(s) that used older keys")
+    if done.moved_on:
+        out.print(
+            f"{done.moved_on} field(s) changed meanwhile (by the daemon) were left as written; "
+            "`connector keys rotate` again re-seals any still under an older key"
+        )
     if target is not ring:
         out.print("a running daemon seals with it from its next job (it reads the key file again)")

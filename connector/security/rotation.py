@@ -6,10 +6,13 @@ it must be the one the column was written with.
 
 from __future__ import annotations
 
-from sqlalchemy import func, inspect, select
-from sqlalchemy.orm import Session
+from dataclasses import dataclass
+from typing import Any
 
-from connector.db import Base
+from sqlalchemy import func, inspect, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.db import Base, unit_of_work
 from connector.imports.models import ReconciliationItem
 from connector.imports.payer import PAYER_FIELD
 from connector.ledger.models import Customer, CustomerBankAccount
@@ -57,18 +60,40 @@ def keys_in_use(session: Session) -> dict[str, int]:
     return counts
 
 
-def reencrypt_all(session: Session, cipher: FieldCipher) -> int:
-    """Re-encrypt every value not under the cipher's active key; returns how many were changed."""
+@dataclass(frozen=True, slots=True)
+class Reencrypted:
+    changed: int  # values sealed again under the active key
+    moved_on: int  # values another writer changed meanwhile (sealed by it): `keys rotate` again re-seals
+
+
+def reencrypt_all(sessions: sessionmaker[Session], cipher: FieldCipher, batch: int = 500) -> Reencrypted:
+    """Re-encrypt every value not under the cipher's active key, `batch` rows per transaction in key
+    order: memory stays one batch's, writers wait for one batch at most, and a run stopped part-way is
+    taken up by the next (what it sealed is under the active key already). Each value is replaced only
+    if it is still the one read (compare and set): a writer's change made meanwhile is never undone."""
     active = cipher.ring.active_id
-    changed = 0
+    changed = moved_on = 0
     for model, attribute, field in ENCRYPTED_COLUMNS:
-        for row in session.scalars(select(model).execution_options(yield_per=500)):
-            token = getattr(row, attribute)
-            if token is not None and key_id_of(token) != active:
-                setattr(row, attribute, cipher.encrypt(field, cipher.decrypt(field, token)))
-                changed += 1
-    session.flush()
-    return changed
+        column = getattr(model, attribute)
+        (key,) = inspect(model).primary_key
+        last: Any = None
+        while True:
+            with unit_of_work(sessions) as session:
+                wanted = select(key, column).where(column.is_not(None)).order_by(key).limit(batch)
+                rows = session.execute(wanted if last is None else wanted.where(key > last)).all()
+                for row_key, token in rows:
+                    if key_id_of(token) == active:
+                        continue
+                    sealed = cipher.encrypt(field, cipher.decrypt(field, token))
+                    swap = update(model).where(key == row_key, column == token).values({attribute: sealed})
+                    if session.execute(swap).rowcount == 1:  # type: ignore[attr-defined]
+                        changed += 1
+                    else:
+                        moved_on += 1
+            if len(rows) < batch:
+                break
+            last = rows[-1][0]
+    return Reencrypted(changed, moved_on)
 
 
 def holds_encrypted(session: Session) -> bool:

@@ -15,7 +15,7 @@ from connector.money import Money
 from connector.security.cipher import FieldCipher, key_id_of
 from connector.security.keys import KeyRing, save_keyring
 from connector.security.models import IndexState
-from connector.security.rotation import reencrypt_all
+from connector.security.rotation import Reencrypted, reencrypt_all
 from tests.integration.helpers import add_customer
 
 
@@ -107,9 +107,7 @@ def test_rotation_re_encrypts_every_field_and_keeps_lookups_working(container: C
         container, "王小明", email="wang@example.com", bank_accounts=("GB29NWBK60161331926819",)
     )
     rotated = FieldCipher(container.keyring.rotated())
-    with unit_of_work(container.sessions) as session:
-        changed = reencrypt_all(session, rotated)
-    assert changed == 3
+    assert reencrypt_all(container.sessions, rotated, batch=1) == Reencrypted(3, 0)
     with unit_of_work(container.sessions) as session:
         stored = session.scalars(select(Customer)).one()
         assert key_id_of(stored.name_enc) == rotated.ring.active_id
@@ -118,7 +116,34 @@ def test_rotation_re_encrypts_every_field_and_keeps_lookups_working(container: C
         assert [c.account_no for c in directory.find_by_bank_account("GB29 NWBK 6016 1331 9268 19")] == [
             account_no
         ]
-        assert reencrypt_all(session, rotated) == 0
+    assert reencrypt_all(container.sessions, rotated) == Reencrypted(0, 0)
+
+
+def test_rotation_never_undoes_a_value_another_writer_changed_meanwhile(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the write lock at BEGIN: the two never overlap")
+    account_no = add_customer(container, "王小明", email="old@example.com")
+    rotated = FieldCipher(container.keyring.rotated())
+    container.cipher.use(rotated.ring)  # the daemon has read the new key file too
+    sealing = rotated.encrypt
+
+    def a_writer_changes_it_meanwhile(field: str, plaintext: str) -> str:
+        if field == "customer.email":  # the daemon writes the new address between the read and the write
+            with unit_of_work(container.sessions) as session:
+                directory = container.customers(session)
+                view = directory.get(account_no)
+                directory.update_contact(view.id, view.name, "new@example.com", view.phone, view.address)
+        return sealing(field, plaintext)
+
+    monkeypatch.setattr(rotated, "encrypt", a_writer_changes_it_meanwhile)
+    done = reencrypt_all(container.sessions, rotated)
+    assert (done.changed, done.moved_on) == (1, 1)
+    with unit_of_work(container.sessions) as session:
+        directory = container.customers(session)
+        assert directory.get(account_no).email == "new@example.com"
+        assert [c.account_no for c in directory.find_by_email("new@example.com")] == [account_no]
 
 
 def test_lookups_made_by_older_rules_are_made_again_when_the_connector_starts(container: Container) -> None:
