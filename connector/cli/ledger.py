@@ -77,8 +77,11 @@ def reverse(
     bounced): its imported document is recorded as reversed and stays so when imported again."""
     if not reason.strip():
         raise typer.BadParameter("say why", param_hint="--reason")
+    today = datetime.now().astimezone().date()  # the local business day
+    day = on.date() if on else today
+    if day > today:  # the ledger would hold it at once, the figures only from that day: they would differ
+        raise typer.BadParameter(f"{day} is after today: a reversal takes effect now", param_hint="--on")
     container = state(ctx).container()
-    day = on.date() if on else datetime.now().astimezone().date()
     try:
         with unit_of_work(container.sessions) as session:
             reversal = reverse_entry(session, entry, day, reason.strip(), actor)

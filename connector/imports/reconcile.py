@@ -129,7 +129,7 @@ def apply(
         for number, at_most in named
     )
     item.status, item.customer_id, item.entry_id = "applied", customer.id, entry_id
-    item.resolved_at, item.resolved_by = utcnow(), actor
+    item.resolved_at, item.resolved_by = utcnow(), fitted(actor, RESOLVER_LENGTH)
     document.customer_id, document.status = customer.id, "posted"
     document.match_rule = f"{document.match_rule}; applied to {account_no} by {actor}"
     return account_no
@@ -194,7 +194,12 @@ def reject(session: Session, item_id: int, note: str, actor: str) -> None:
     if not note.strip():
         raise ReconcileError(f"item {item_id}: say why it is rejected (--note), e.g. 'bank interest'")
     item, _ = _open(session, item_id)
-    item.status, item.note, item.resolved_at, item.resolved_by = "rejected", note.strip(), utcnow(), actor
+    item.status, item.note, item.resolved_at, item.resolved_by = (
+        "rejected",
+        note.strip(),
+        utcnow(),
+        fitted(actor, RESOLVER_LENGTH),
+    )
 
 
 def _best(item: ReconciliationItem) -> str:

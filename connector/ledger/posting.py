@@ -83,7 +83,7 @@ class Ledger:
                 {line.customer for draft in drafts for line in draft.lines if line.customer}
             )
             prepared = [self._prepare(draft) for draft in drafts]
-            self._earlier_revisions_reversed([draft for draft in drafts if draft.revision > 1])
+            self._earlier_revisions_reversed(drafts)
             try:
                 # Optimistic: most documents are new; the unique document key catches those that are not.
                 with self.session.begin_nested():
@@ -122,8 +122,20 @@ class Ledger:
 
     def _earlier_revisions_reversed(self, drafts: Sequence[EntryDraft]) -> None:
         """A document's new revision only once every earlier one is reversed: two live revisions would
-        count it twice (a changed document is reversed, then posted as its next revision)."""
+        count it twice (a changed document is reversed, then posted as its next revision). So never two
+        revisions of one document in one batch either: the earlier could not have been reversed."""
+        revisions: dict[tuple[str, str], set[int]] = {}
         for draft in drafts:
+            revisions.setdefault((draft.source, draft.external_id), set()).add(draft.revision)
+        for (source, external_id), found in revisions.items():
+            if len(found) > 1:
+                raise IdempotencyConflictError(
+                    f"{source} {external_id}: revisions {', '.join(map(str, sorted(found)))} of it in one "
+                    "batch; each is posted once the one before it is reversed"
+                )
+        for draft in drafts:
+            if draft.revision == 1:
+                continue
             live = self.session.scalar(
                 select(func.max(JournalEntry.revision)).where(
                     JournalEntry.source == draft.source,

@@ -67,6 +67,8 @@ def test_a_person_reverses_a_voided_invoice_with_a_reason_and_the_ledger_still_v
     cli("demo")
     [first, *_] = json.loads(cli("ledger", "entries", "SMEZJ00001", "--json").out)
     assert cli("ledger", "reverse", str(first["entry_id"])).code == 2  # no reason, no reversal
+    later = cli("ledger", "reverse", str(first["entry_id"]), "--reason", "void", "--on", "2099-01-01")
+    assert (later.code, "2099-01-01 is after today" in later.err) == (2, True)
     done = cli(
         "ledger", "reverse", str(first["entry_id"]), "--reason", "voided in Zoho Books", "--on", "2026-03-31"
     )

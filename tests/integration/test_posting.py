@@ -153,6 +153,20 @@ def test_a_new_revision_is_refused_while_the_one_before_stands_unreversed(
     assert_verified(container)
 
 
+def test_two_revisions_of_one_document_in_one_batch_are_refused(container: Container) -> None:
+    customer = add_customer(container)
+    first, second = (
+        invoice("INV-9", customer, "100.00"),
+        replace(invoice("INV-9", customer, "120.00"), revision=2),
+    )
+    with (
+        pytest.raises(IdempotencyConflictError, match="revisions 1, 2 of it in one batch"),
+        unit_of_work(container.sessions) as session,
+    ):
+        container.ledger(session).post_many([first, second])
+    assert_verified(container)
+
+
 def test_unknown_accounts_and_customers_are_named_in_the_error(container: Container) -> None:
     customer = add_customer(container)
     draft = invoice("INV-1", customer, "10.00")

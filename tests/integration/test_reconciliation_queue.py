@@ -120,6 +120,21 @@ def test_a_decision_a_later_revision_did_not_wait_for_is_superseded_and_never_co
     assert_ledger_verifies(container)
 
 
+def test_who_decided_is_kept_to_its_columns_length_on_every_database(
+    container: Container, tmp_path: Path
+) -> None:
+    import_file(
+        container, write(tmp_path / "a.jsonl", line("B-1", "12.34", "2026-03-31", payer="本行")), PARSERS
+    )
+    [(item_id, _, _)] = items(container)
+    with unit_of_work(container.sessions) as session:
+        reconcile.reject(session, item_id, "bank interest", "finance-" + "x" * 200)
+    with unit_of_work(container.sessions) as session:
+        resolved_by = session.get_one(ReconciliationItem, item_id).resolved_by
+    assert resolved_by is not None
+    assert (len(resolved_by), resolved_by[:8]) == (100, "finance-")
+
+
 def test_a_receipt_resent_with_other_text_stays_rejected_with_the_persons_note(
     container: Container, tmp_path: Path
 ) -> None:
