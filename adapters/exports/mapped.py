@@ -270,7 +270,11 @@ def _continuing(
     rows = (*drafts, draft)
     if all(d.allocation_invoice is None and d.allocation_amount is None for d in rows):
         return filled, draft  # an invoice's further item: nothing but the document's own values to read
-    if draft.allocation_invoice is not None and draft.allocation_invoice == drafts[-1].allocation_invoice:
+    if (
+        draft.allocation_invoice is not None
+        and draft.allocation_invoice == drafts[-1].allocation_invoice
+        and draft.allocation_invoice not in {cell.strip() for cell in row.cells}
+    ):
         return None  # the invoice above, filled down: a totals row (合计) under the document, not an entry
     applied = [d.allocation_amount for d in rows]
     if None in applied or sum(a for a in applied if a is not None) > draft.amount.minor:

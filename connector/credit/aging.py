@@ -136,7 +136,7 @@ def settle(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[OpenI
     pool = spent = 0
     for line in sorted(kept, key=lambda line: line.entry_id):  # in posting order, however they came
         credit = -line.amount_minor
-        for debit, at_most in line.applies_to if credit > 0 else ():
+        for debit, at_most in _by_invoice(line.applies_to) if credit > 0 else ():
             paid = min(credit, named.setdefault((line.entry_id, debit), at_most), owed.get(debit, 0))
             if paid > 0:
                 owed[debit] -= paid
@@ -154,6 +154,15 @@ def settle(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[OpenI
     )
     items, left = settle_fifo(debits, pool)
     return items, left, spent
+
+
+def _by_invoice(applies_to: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """What a receipt names of each invoice, its parts added up (one payment applied to one invoice on
+    two rows of its export), in the order first named."""
+    totals: dict[int, int] = {}
+    for debit, at_most in applies_to:
+        totals[debit] = totals.get(debit, 0) + at_most
+    return list(totals.items())
 
 
 def days_past_due(item: OpenItem, as_of: date) -> int:

@@ -180,7 +180,7 @@ def _unless_another_paid(
     ranked = _ranked(found)
     if like & {candidate.account_no for candidate in ranked}:
         return Match(ranked, tuple(dict.fromkeys(invoices)))
-    doubt = f"; but the payer {name!r} is not like the customer's name"
+    doubt = "; but the payer's name is not like the customer's"
     doubted = tuple(dataclasses.replace(c, why=c.why + doubt) for c in ranked)
     return Match(doubted, tuple(dict.fromkeys(invoices)), doubted=True)
 

@@ -147,6 +147,8 @@ def email(value: Any) -> str | None:
     if text is None or not text.strip():
         return None
     normalised = _nfkc(text).strip().lower()
+    if normalised.count("@") > 1:  # "Li <li@a.cn>, Wang <wang@b.cn>": whose would be a guess
+        raise ConversionError("several e-mail addresses in one field: map one")
     if (bracketed := _ADDRESS_IN_BRACKETS.search(normalised)) is not None:
         normalised = bracketed.group(1).strip()
     normalised = normalised.removeprefix("mailto:")
@@ -380,7 +382,11 @@ def map_values(value: Any, values: Mapping[str, Any], default: Any = None) -> An
     """Picklist values through a table; unknown values take `default`, or are an error without one."""
     if value is None:
         return default
-    key = ("true" if value else "false") if isinstance(value, bool) else str(value)  # as JSON writes it
+    if isinstance(value, bool):  # as JSON writes it, or as Python does
+        keys = ("true", "True") if value else ("false", "False")
+        key = next((key for key in keys if key in values), keys[0])
+    else:
+        key = str(value)
     if key in values:
         return values[key]
     if default is not None:

@@ -7,6 +7,7 @@ and `split` are these.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -25,9 +26,10 @@ if TYPE_CHECKING:
     from connector.master.service import CustomerMaster
 
 
-def delete(master: CustomerMaster, backend: str, external_id: str) -> Applied:
-    """The record was deleted at its source: its binding is marked deleted, and the customer becomes
-    inactive when that was its last active binding. The ledger keeps everything."""
+def delete(master: CustomerMaster, backend: str, external_id: str, at: datetime | None = None) -> Applied:
+    """The record was deleted at its source (`at`, by the source's clock, when it says; else now): its
+    binding is marked deleted, and the customer becomes inactive when that was its last active binding.
+    The ledger keeps everything. A version of the record changed after `at` brings it back."""
     binding = master.session.scalars(
         select(CustomerBinding).where(
             CustomerBinding.backend == backend, CustomerBinding.external_id == external_id
@@ -40,7 +42,8 @@ def delete(master: CustomerMaster, backend: str, external_id: str) -> Applied:
         return Applied("unchanged", None, "no binding for the deleted record")
     if binding.status == "deleted":
         return Applied("unchanged", binding.customer_id, "already deleted")
-    binding.status, binding.deleted_at = "deleted", utcnow()
+    # In UTC: SQLite keeps no offset, and a record's change is compared with it (`_deleted_since`).
+    binding.status, binding.deleted_at = "deleted", at.astimezone(UTC) if at is not None else utcnow()
     refresh_bound_backends(master.session, [binding.customer_id])
     master._event(binding.customer_id, "binding_deleted", "deleted at its source", binding)
     if not master._active_bindings(binding.customer_id):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -141,9 +141,9 @@ class CustomerMaster:
         """The customer the rules found, unless the record is kept in another currency: then a person
         decides (linked, the record would be sent the customer's amounts as its own), as for a merge."""
         assert resolution.customer_id is not None  # matched
-        kept_in = source.text("currency")
+        kept_in = source.text("currency") or self.base_currency  # as a new customer would be kept
         customer = self.directory.view(resolution.customer_id)
-        if kept_in is None or kept_in.upper() == customer.currency:
+        if kept_in.upper() == customer.currency:
             return resolution
         why = (
             f"{resolution.reason}; but the record is kept in {kept_in.upper()} and account "
@@ -366,10 +366,11 @@ class CustomerMaster:
 
     # --- deletions, merges, splits (connector.master.lifecycle) ---------------------------------------
 
-    def delete(self, backend: str, external_id: str) -> Applied:
-        """The record was deleted at its source: its binding is marked deleted, and the customer becomes
-        inactive when that was its last active binding. The ledger keeps everything."""
-        return lifecycle.delete(self, backend, external_id)
+    def delete(self, backend: str, external_id: str, at: datetime | None = None) -> Applied:
+        """The record was deleted at its source (`at`, when it says when): its binding is marked deleted,
+        and the customer becomes inactive when that was its last active binding. The ledger keeps
+        everything."""
+        return lifecycle.delete(self, backend, external_id, at)
 
     def merge(self, survivor_no: str, absorbed_no: str, why: str = "") -> int:
         """Fold `absorbed` into `survivor`: its bindings move over, it is marked merged. Its ledger history

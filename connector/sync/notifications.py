@@ -217,14 +217,20 @@ def _finish(
 def _deletions(
     container: Container, mappings: MappingSet, note_id: int, source: str, ids: list[str]
 ) -> Counter[str]:
-    """Mark the records deleted and the notification processed, in one transaction."""
+    """Mark the records deleted (when the CRM's clock says they were, else when the notification came)
+    and the notification processed, in one transaction."""
     counts: Counter[str] = Counter()
     with unit_of_work(container.sessions) as session:
         master = container.master(session, mappings.policy)
-        for record_id in ids:
-            applied = master.delete(source, record_id)
-            counts["deleted" if applied.outcome == "updated" else "deletion_unknown_or_repeated"] += 1
         row = session.get_one(InboxNotification, note_id)
+        at = (
+            datetime.fromtimestamp(row.server_time / 1000, UTC)
+            if row.server_time is not None
+            else aware(row.received_at)
+        )
+        for record_id in ids:
+            applied = master.delete(source, record_id, at)
+            counts["deleted" if applied.outcome == "updated" else "deletion_unknown_or_repeated"] += 1
         row.status, row.error, row.attempts = "processed", None, row.attempts + 1
         row.counts_json = json.dumps(dict(sorted(counts.items())))
         row.processed_at = datetime.now(UTC)

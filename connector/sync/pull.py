@@ -137,7 +137,7 @@ def _apply_deletions(
     master = container.master(session, mappings.policy)
     counts: Counter[str] = Counter()
     for deletion in gone:
-        applied = master.delete(binding_source, deletion.id)
+        applied = master.delete(binding_source, deletion.id, deletion.deleted_at)
         counts["deleted" if applied.outcome == "updated" else "deletion_unknown_or_repeated"] += 1
     return counts
 

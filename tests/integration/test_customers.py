@@ -126,7 +126,8 @@ def test_rotation_never_undoes_a_value_another_writer_changed_meanwhile(
         pytest.skip("SQLite takes the write lock at BEGIN: the two never overlap")
     account_no = add_customer(container, "王小明", email="old@example.com")
     rotated = FieldCipher(container.keyring.rotated())
-    container.cipher.use(rotated.ring)  # the daemon has read the new key file too
+    save_keyring(container.settings.security.keys_file, rotated.ring)  # `keys rotate` saves it first
+    container.cipher.use(rotated.ring)  # and the daemon has read it
     sealing = rotated.encrypt
 
     def a_writer_changes_it_meanwhile(field: str, plaintext: str) -> str:

@@ -4,7 +4,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -91,6 +91,9 @@ def test_a_record_kept_in_another_currency_goes_to_review_instead_of_linking(con
         assert review.candidates == str(zoho.customer_id)
         assert "kept in USD and account" in review.reason
         assert "in CNY" in review.reason
+        usd = m.apply("webhook", contact("w2", email="usd@acme.cn", currency="USD"), DIGEST)
+        silent = m.apply("zoho", contact("z2", email="usd@acme.cn"), DIGEST)  # no currency: the base one
+        assert (usd.outcome, silent.outcome) == ("created", "review")
 
 
 def test_a_bound_record_that_turns_to_another_currency_is_recorded_for_an_admin(container: Container) -> None:
@@ -210,6 +213,16 @@ def test_a_deleted_record_stays_deleted_when_an_older_or_the_very_same_version_c
         assert m.apply("zoho", contact("z1", modified_at="2099-01-01T00:00:00+00:00"), DIGEST).outcome == (
             "reactivated"
         )
+
+
+def test_a_record_restored_and_edited_after_its_deletion_comes_back_however_late_the_deletion_is_applied(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        m.apply("zoho", contact("z1", modified_at="2026-03-01T08:00:00+08:00"), DIGEST)
+        m.delete("zoho", "z1", datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # processed late, by the CRM's clock
+        edited = contact("z1", email="back@acme.cn", modified_at="2026-03-02T10:00:00+00:00")
+        assert m.apply("zoho", edited, DIGEST).outcome == "reactivated"
 
 
 def test_a_customer_with_another_live_record_stays_active_when_one_is_deleted(container: Container) -> None:

@@ -159,6 +159,16 @@ def test_several_phone_numbers_in_one_field_are_refused_not_cut_to_the_first(wri
         convert("phone", written, region="CN")
 
 
+def test_several_addresses_in_one_field_are_refused_not_one_of_them_guessed() -> None:
+    with pytest.raises(ConversionError, match="several e-mail addresses in one field"):
+        convert("email", "Li Wei <li@acme.cn>, Wang Fang <wang@other.cn>")
+
+
+def test_a_map_written_with_python_booleans_still_takes_json_booleans() -> None:
+    assert convert("map", True, values={"True": "KA", "False": "SME"}) == "KA"
+    assert convert("map", False, values={"true": "KA", "false": "SME"}) == "SME"
+
+
 phones = st.sampled_from(
     [
         "+86 138 0013 8000",

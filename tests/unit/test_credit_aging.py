@@ -71,6 +71,12 @@ def test_a_receipt_split_between_receivable_and_advances_pays_what_it_names_only
     assert (left, spent) == (0, 0)
 
 
+def test_a_receipt_applied_to_one_invoice_in_two_parts_pays_it_both() -> None:
+    two_parts = ArLine(3, D + timedelta(days=20), -1800, applies_to=((2, 1000), (2, 800)))
+    items, _ = open_items([line(1, 800, day=0), line(2, 1800, day=5), two_parts], payment_terms_days=30)
+    assert items == [OpenItem(1, D + timedelta(days=30), 800)]
+
+
 def test_a_credit_kept_in_advances_and_reversed_settles_nothing() -> None:
     kept = ArLine(1, D, -300, applies_to=((2, 300),), named_only=True)
     undone = ArLine(4, D + timedelta(days=9), 300, reverses_id=1, named_only=True)  # the receipt bounced

@@ -462,6 +462,24 @@ def test_a_totals_row_under_a_receipt_is_not_a_further_allocation_of_the_invoice
     assert [problem.origin.row for problem in _problems(found)] == [3]
 
 
+def test_a_further_allocation_written_in_its_row_to_the_invoice_above_stays_the_receipts(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    receipt = (
+        "1,SKD301,2026/3/2,已审核,客户,C0001,上海星辰贸易有限公司,人民币,5000.00,电汇,3月货款,AR210,2000.00"
+    )
+    further = ["2,,,,,,,,,,,AR210,1000.00", "3,,,,,,,,,,,AR211,2000.00"]
+    path = tmp_path / "receipts.csv"
+    path.write_text("\n".join([KINGDEE_RECEIPTS, receipt, *further]) + "\n", "utf-8")
+    found = list(_parser(shipped, "kingdee.receipts").parse(path, path.name))
+    (document,) = _documents(found).values()
+    assert [(a.invoice_number, a.amount.minor) for a in document.allocations] == [
+        ("AR210", 200000),
+        ("AR210", 100000),
+        ("AR211", 200000),
+    ]
+
+
 def test_an_unreadable_row_holds_the_documents_beside_it_which_may_have_a_row_in_it(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
