@@ -13,6 +13,9 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from connector.errors import MoneyError
+from connector.money import currency_code
+
 Separator = Literal[".", ","]
 STYLES = ("en", "de", "fr", "cn", "accounting")
 
@@ -23,15 +26,48 @@ _DIGIT = re.compile(r"\d")
 _CURRENCY_NOISE = re.compile(r"[^\d.,+\-()\s\u00a0\u202f'’_]")  # symbols and codes: ¥ $ € CNY RMB 元
 # Digits grouped by spaces or apostrophes (1 234,56, 1'234.56): in threes, as commas and points are.
 _SPACE_GROUPED = re.compile(r"\d{1,3}(?:[\s\u00a0\u202f'’_]\d{3})+(?:[.,]\d+)?")
-# What may stand beside an amount as its currency: symbols (¥ $ € ₹, US$ HK$ R$), an ISO 4217 code,
-# 元 / 人民币, and the few currencies written in short words. Anything else there is refused.
+# What may stand beside an amount as its currency: a run of currency symbols ($ ¥ € ₹), one after a
+# country's letters (US$ HK$ R$), an ISO 4217 code (CNY, usd), or a currency's word (元, 円, RM, Rs., S/).
+# Anything else there (a multiplier 万 k Mio, a percent, a word) refuses the amount.
 _SYMBOLS = "$¢£¤¥֏؋৲৳৻૱௹฿៛\u20a0-\u20c0꠸﷼"
-_CURRENCY_TOKEN = re.compile(
-    rf"[A-Za-z]{{0,3}}[{_SYMBOLS}]+|(?<![A-Za-z])(?:[A-Za-z]{{3}}|Rs|Rp|kr|zł|Kč|Ft|R)(?![A-Za-z])"
-    r"|人民币|元|圆",
+_WORD_BESIDE = re.compile(r"[^\s\u00a0\u202f+\-()]+")
+_SYMBOL_RUN = re.compile(rf"(?:US|HK|NT|NZ|AU|A|CA|C|SG|S|R|MX|CN|J|RD|N)?[{_SYMBOLS}]+", re.IGNORECASE)
+_CURRENCY_WORDS = frozenset(
+    {
+        "元",
+        "圆",
+        "块",
+        "人民币",
+        "rmb",
+        "円",
+        "원",
+        "rm",
+        "rs",
+        "rs.",
+        "rp",
+        "kr",
+        "kr.",
+        "zł",
+        "zl",
+        "kč",
+        "ft",
+    }
+    | {"r", "tl", "q", "s/", "s/.", "лв", "лв.", "руб", "руб."}
 )
-_SIGNS_AROUND = re.compile(r"[\s\u00a0\u202f+\-()]*")
-_BEFORE = re.compile(r"[\s\u00a0\u202f+\-(]*[.,]?")  # `.5`, `-.50`: a point right before the digits
+
+
+def _is_currency(word: str) -> bool:
+    if _SYMBOL_RUN.fullmatch(word) or word.casefold() in _CURRENCY_WORDS:
+        return True
+    if len(word) == 3 and word.isascii() and word.isalpha():
+        try:
+            currency_code(word)
+        except MoneyError:
+            return False
+        return True
+    return False
+
+
 # Dashes a word processor or a font puts for a minus (hyphen, figure dash, en and em dash, U+2212).
 _MINUS_SIGNS = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
 # Signs that are not read (CR/DR, △ ▲ for a negative): refused, never dropped with the currency noise.
@@ -104,13 +140,14 @@ def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> 
 
 def _beside(text: str, part: str, *, before: bool = False) -> str:
     """What is written before (or after) the number's digits, its currency taken off: signs, brackets,
-    spaces, and before it a point of its own (`.5`). Anything else is no currency: a multiplier (万, k,
-    M), a percent, an abbreviation's point (`Rs.`, whose point could be the decimal point), a word."""
-    rest = _CURRENCY_TOKEN.sub("", part)
-    allowed = _BEFORE if before and rest == part else _SIGNS_AROUND
-    if not allowed.fullmatch(rest):
+    spaces, and right before the digits a point of its own (`.5`, `$.50`; not after a word: `Rs.500` is
+    rupees 500). Anything else is no currency: a multiplier (万, k, Mio), a percent, a word."""
+    point = ""
+    if before and part[-1:] in (".", ",") and not part[-2:-1].isalpha():
+        point, part = part[-1], part[:-1]
+    if not all(_is_currency(word) for word in _WORD_BESIDE.findall(part)):
         raise DecimalFormatError(f"not an amount: {text!r} (only a currency may stand beside the number)")
-    return rest
+    return _WORD_BESIDE.sub("", part) + point
 
 
 def _signed(value: Decimal, negative: bool) -> Decimal:

@@ -59,6 +59,13 @@ def convert(name: str, current: object, **options: object) -> object:
         ("1 234 567.89", "1234567.89"),
         ("1'234.56", "1234.56"),
         (".5", "0.5"),
+        ("$.50", "0.50"),
+        ("1,000円", "1000"),
+        ("RM1,234.56", "1234.56"),
+        ("S/ 100", "100"),
+        ("Rs.500", "500"),  # rupees: a word's point is the word's
+        ("CN¥100", "100"),
+        ("RMB-100", "-100"),
     ],
 )
 def test_amounts_in_every_export_style_parse_exactly(text: str, amount: str) -> None:
@@ -74,8 +81,6 @@ def test_text_that_is_not_an_amount_is_refused_with_a_reason(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "Rs. 500",  # the abbreviation's point would be the decimal point: 0.500
-        "Rs.500",
         "No. 12",
         "1.5万",  # multipliers: 15,000 is not 1.5
         "1.5万元",
@@ -87,6 +92,10 @@ def test_text_that_is_not_an_amount_is_refused_with_a_reason(text: str) -> None:
         "12 34",  # space groups are thousands, as commas are
         "1 2 3",
         "10²",  # NFKC would read 102
+        "100 k€",
+        "1,5 Mio €",
+        "R$ 10 mil",
+        "XYZ 12",  # no currency's code
     ],
 )
 def test_anything_but_a_currency_beside_the_number_refuses_the_amount(text: str) -> None:
