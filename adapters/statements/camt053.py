@@ -33,7 +33,9 @@ Ustrd lines, occurrence)` where EndToEndIds and Ustrd lines are joined by newlin
 `"1"` for the first entry of its file alike in all of those (a statement's pages are its `Stmt`s: they
 count on), `"2"` for a second … (`"1.2"`: the second transaction of a split one). Two identical payments
 on one day stay apart, and overlapping statements (a day's, then the month's) give an entry the same id,
-whatever entries come before it.
+whatever entries come before it; in one file, a `Stmt` opening as an earlier one did (the same account,
+opening balance and date: an intraday statement, then the day's) counts its entries again from there
+(`common.AlikeLines`).
 
 Reversals (`RvslInd` true) and returns (return information `RtrInf`, or a return's bank transaction
 code: an unpaid direct debit UPDD, a returned transfer RRTN …): the line is signed by its own
@@ -54,7 +56,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -63,6 +64,7 @@ from functools import cache
 from adapters.statements.common import (
     REVERSAL_MARKER,
     SNIFF_BYTES,
+    AlikeLines,
     BrokenXml,
     composite_id,
     decimal_amount,
@@ -186,9 +188,10 @@ class _Reader:
         self.paths: _Paths | None = None
         self.anything_read = False
         self.entry_no = 0  # entries in the file, for Origin.row
-        # Entries by account and what their ids hash, over the whole file: a statement's pages (one Stmt
-        # each) count its identical payments on, as one Stmt would.
-        self.alike: Counter[str] = Counter()
+        # Occurrence numbers of entries alike: a statement's pages (one Stmt each) count its identical
+        # payments on, as one Stmt would; a Stmt opening as an earlier one did counts them again.
+        self.alike = AlikeLines()
+        self.opened: ET.Element | None = None  # the Stmt whose opening the count knows
         self.account: str | None = None
 
     def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
@@ -264,9 +267,11 @@ class _Reader:
         transactions = paths.all(entry, "NtryDtls/TxDtls")
         occurrence = ""
         if line.bank_ref is None:
-            key = f"{line.account}\x1e{line.identity(transactions, amount)}"
-            self.alike[key] += 1
-            occurrence = str(self.alike[key])
+            if self.opened is not statement:
+                self.opened = statement
+                if (opening := _opening(paths, statement)) is not None:
+                    self.alike.statement_opens(line.account, opening)
+            occurrence = str(self.alike.next(line.account, line.identity(transactions, amount)))
         parts = _split(paths, transactions, amount)
         if parts is None:
             yield line.document(transactions, amount, occurrence, None, origin)
@@ -328,6 +333,20 @@ def _is_return(paths: _Paths, entry: ET.Element) -> bool:
     codes += [paths.text(tx, "BkTxCd/Domn/Fmly/SubFmlyCd") for tx in paths.all(entry, "NtryDtls/TxDtls")]
     returned = paths.all(entry, "NtryDtls/TxDtls/RtrInf")
     return bool(returned) or any(code in _RETURN_FAMILIES for code in codes)
+
+
+def _opening(paths: _Paths, statement: ET.Element) -> tuple[str | None, ...] | None:
+    """The statement's opening balance as written (amount, currency, side, date), or None."""
+    for balance in paths.all(statement, "Bal"):
+        if paths.text(balance, "Tp/CdOrPrtry/Cd") in _OPENING:
+            amount = paths.find(balance, "Amt")
+            return (
+                amount.text if amount is not None else None,
+                _currency_of(paths, balance),
+                paths.text(balance, "CdtDbtInd"),
+                paths.text(balance, "Dt/Dt") or paths.text(balance, "Dt/DtTm"),
+            )
+    return None
 
 
 def _currency_of(paths: _Paths, balance: ET.Element) -> str | None:

@@ -14,7 +14,8 @@ import codecs
 import hashlib
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Hashable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 
 import charset_normalizer
@@ -36,6 +37,32 @@ _AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 # Encodings banks actually write, in order of preference when charset-normalizer finds several equally
 # likely (it reports cp1250 for German text that cp1252 decodes identically).
 _PREFERRED = ("utf_8", "cp1252", "latin_1", "gb18030", "big5", "shift_jis", "euc_kr", "cp1250")
+
+
+class AlikeLines:
+    """Occurrence numbers of a file's lines that look alike (one account, one identity: two identical
+    payments on one day), for the ids of lines without a bank reference. A statement that opens as an
+    earlier one of the file opened (the same account, opening date and balance: an intraday statement,
+    then the day's) covers those lines again: its count starts where that one's started, so a line in
+    both gets one id. Any other statement counts on (a later page, day or period)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str | None, Counter[str]] = {}
+        self._starts: dict[tuple[str | None, Hashable], Counter[str]] = {}
+
+    def statement_opens(self, account: str | None, opening: Hashable) -> None:
+        counts = self._counts.setdefault(account, Counter())
+        started = self._starts.get((account, opening))
+        if started is None:
+            self._starts[(account, opening)] = Counter(counts)
+        else:
+            self._counts[account] = Counter(started)
+
+    def next(self, account: str | None, key: str) -> int:
+        """The occurrence number of one more line of `account` alike in `key`."""
+        counts = self._counts.setdefault(account, Counter())
+        counts[key] += 1
+        return counts[key]
 
 
 def composite_id(fmt: str, *fields: str | int | None) -> str:

@@ -32,7 +32,9 @@ collapsed, one per line; left out when the line has a bank reference: it names t
 bank's text may change between exports), occurrence)` where occurrence is `1` for the first line of
 its file alike in all of those, `2` for a second …: two identical payments on one day stay apart, and
 overlapping exports (a week's, then the month's, often all numbered `:28C:0`) give a line the same id
-wherever it stands among the others. The statement number is left out for that reason. A line
+wherever it stands among the others. The statement number is left out for that reason. Within one
+file, a statement opening as an earlier one did (the same account, :60F: date and balance: an intraday
+statement, then the day's) counts its lines again from there (`common.AlikeLines`). A line
 without a bank reference is `content_id`: its text changed, it comes back under another id, and the
 import holds it for a person when it looks like a line of an earlier file. Placeholders ("NONREF",
 "NOTPROVIDED") are no reference.
@@ -45,7 +47,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -55,6 +56,7 @@ import mt940
 from adapters.statements.common import (
     REVERSAL_MARKER,
     SNIFF_BYTES,
+    AlikeLines,
     clean,
     composite_id,
     detect_encoding,
@@ -122,7 +124,7 @@ class _File:
         self.stray: list[Stray] = []  # the first _STRAY_KEPT lines of the current run
         self.stray_count = 0
         self.seen_field = False
-        self.alike: Counter[str] = Counter()  # lines by account and what their ids hash, over the file
+        self.alike = AlikeLines()  # occurrence numbers of lines alike, statement by statement
 
     def read(self, items: Iterator[Field | Boundary | Stray]) -> Iterator[Parsed]:
         for item in items:
@@ -183,7 +185,7 @@ class _File:
 class _Statement:
     """One statement: the library's `Transactions` holding the header, and the line count."""
 
-    def __init__(self, file: str, line: int, alike: Counter[str]) -> None:
+    def __init__(self, file: str, line: int, alike: AlikeLines) -> None:
         self.file = file
         self.line_no = line
         self.library = mt940.models.Transactions(options=_OPTIONS)
@@ -204,6 +206,9 @@ class _Statement:
             yield Problem(
                 Origin(self.file, field.line, field.raw), f"field :{field.tag}: not readable: {exc}"
             )
+            return
+        if field.tag in ("60F", "60M") and (opening := _balance(self.library.data, _OPENING)) is not None:
+            self.alike.statement_opens(self.account, opening)
 
     def line(self, statement_line: Field, details: Field | None) -> Document | Problem:
         """One `:61:` (with its `:86:`) as a bank line, or the `Problem` that says why not."""
@@ -246,12 +251,11 @@ class _Statement:
             # the bank's own reference names the line; without one, its text tells alike lines apart
             "" if bank_ref else "\n".join(" ".join(reference.split()) for reference in references),
         )
-        key = "\x1e".join(map(str, identity))
-        self.alike[key] += 1
+        occurrence = self.alike.next(account, "\x1e".join(map(str, identity)))
         return Document(
             kind="bank_line",
             source=SOURCE,
-            external_id=composite_id(SOURCE, *identity, self.alike[key]),
+            external_id=composite_id(SOURCE, *identity, occurrence),
             date=entry_date or value_date,
             amount=amount,
             origin=origin,

@@ -257,6 +257,18 @@ def test_a_returned_direct_debit_the_bank_marks_only_by_its_codes_reverses_the_r
     assert statuses == ["reversal", "reversed"]
 
 
+@pytest.mark.parametrize(
+    ("parser", "file"),
+    [(Mt940Parser(), "mt940_intraday_then_day.sta"), (Camt053Parser(), "camt053_intraday_then_day.xml")],
+)
+def test_a_days_statement_after_its_intraday_one_in_one_file_posts_each_line_once(
+    container: Container, parser: DocumentParser, file: str
+) -> None:
+    """Intraday: one 300 receipt; the day's: that one and another alike. 600 came in, not 900."""
+    result = import_file(container, REPO / "tests" / "fixtures" / "statements" / file, [parser])
+    assert (result.counts["receipts_unapplied"], result.counts["unchanged"]) == (2, 1)
+
+
 def test_a_return_sent_again_with_other_text_stands_as_applied_and_reverses_no_other_receipt(
     container: Container, tmp_path: Path
 ) -> None:
