@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from connector.bulk import upsert_adding
+from connector.errors import LedgerError
 from connector.ledger.models import AccountBalance, CustomerBalance
 
 ACCOUNT_BALANCES: Table = AccountBalance.__table__  # type: ignore[assignment]
 CUSTOMER_BALANCES: Table = CustomerBalance.__table__  # type: ignore[assignment]
 BALANCE_COLUMNS = ("balance_minor", "posting_count")
+BALANCE_LIMIT = 2**63 - 1  # a signed 64-bit integer: SQLite's INTEGER, PostgreSQL's bigint
 
 
 class BalanceDeltas:
@@ -56,18 +59,43 @@ def add_to_balances(
     account_deltas: Mapping[tuple[str, str], Sequence[int]],
     customer_deltas: Mapping[tuple[int, str, str], Sequence[int]],
 ) -> None:
-    """Add (amount, posting count) deltas to the account and customer balances."""
-    upsert_adding(
-        session,
-        ACCOUNT_BALANCES,
-        ("account_code", "currency"),
-        BALANCE_COLUMNS,
-        [(*key, amount, count) for key, (amount, count) in account_deltas.items()],
-    )
-    upsert_adding(
-        session,
-        CUSTOMER_BALANCES,
-        ("customer_id", "account_code", "currency"),
-        BALANCE_COLUMNS,
-        [(*key, amount, count) for key, (amount, count) in customer_deltas.items()],
+    """Add (amount, posting count) deltas to the account and customer balances. A sum past what a
+    balance holds (a signed 64-bit integer) is refused, naming the account: SQLite would keep it as an
+    inexact float, PostgreSQL stop on it."""
+    for (account, currency), (amount, _) in account_deltas.items():
+        if abs(amount) > BALANCE_LIMIT:
+            raise _past_limit(account, currency)
+    try:
+        upsert_adding(
+            session,
+            ACCOUNT_BALANCES,
+            ("account_code", "currency"),
+            BALANCE_COLUMNS,
+            [(*key, amount, count) for key, (amount, count) in account_deltas.items()],
+        )
+        upsert_adding(
+            session,
+            CUSTOMER_BALANCES,
+            ("customer_id", "account_code", "currency"),
+            BALANCE_COLUMNS,
+            [(*key, amount, count) for key, (amount, count) in customer_deltas.items()],
+        )
+    except DataError as exc:  # PostgreSQL: bigint out of range
+        raise LedgerError(
+            f"a balance would pass what the ledger holds ({BALANCE_LIMIT:,} minor units)"
+        ) from exc
+    if session.get_bind().dialect.name == "sqlite":  # an integer sum past 64 bits turns into a float there
+        inexact = session.execute(
+            select(AccountBalance.account_code, AccountBalance.currency).where(
+                func.typeof(AccountBalance.balance_minor) != "integer"
+            )
+        ).first()
+        if inexact is not None:
+            raise _past_limit(*inexact)
+
+
+def _past_limit(account: str, currency: str) -> LedgerError:
+    return LedgerError(
+        f"the balance of account {account} in {currency} would pass what the ledger holds "
+        f"({BALANCE_LIMIT:,} minor units): nothing of this batch is posted"
     )

@@ -18,11 +18,11 @@ from connector.errors import (
     UnbalancedEntryError,
     UnknownAccountError,
 )
-from connector.ledger.entries import Line
+from connector.ledger.entries import EntryDraft, Line
 from connector.ledger.models import AccountBalance, CustomerBalance, JournalEntry, Posting
 from connector.ledger.queries import customer_balances, customer_entries, net_receivable
 from connector.ledger.verify import verify_ledger
-from connector.money import Money
+from connector.money import MAX_MINOR, Money
 from tests.integration.helpers import add_customer, invoice, receipt
 
 
@@ -131,6 +131,27 @@ def test_an_amount_beyond_what_the_ledger_keeps_is_refused_naming_its_line(conta
         unit_of_work(container.sessions) as session,
     ):
         container.ledger(session).post(huge)
+    assert_verified(container)
+
+
+def test_a_running_balance_past_what_the_ledger_holds_is_refused_and_nothing_of_its_batch_posts(
+    container: Container,
+) -> None:
+    customer = add_customer(container, currency="JPY")
+    most = str(MAX_MINOR)  # JPY has no minor unit: the largest line the ledger keeps
+
+    def invoices(start: int, count: int) -> list[EntryDraft]:
+        return [invoice(f"INV-{n}", customer, most, currency="JPY") for n in range(start, start + count)]
+
+    with unit_of_work(container.sessions) as session:
+        container.ledger(session).post_many(invoices(0, 9000))  # 9.0e18: still held
+    for start, count in ((9000, 300), (20000, 10000)):  # past it with what is stored / within the batch
+        with (
+            pytest.raises(LedgerError, match="would pass what the ledger holds"),
+            unit_of_work(container.sessions) as session,
+        ):
+            container.ledger(session).post_many(invoices(start, count))
+    assert balances(container, customer)["1122 JPY"] == Money(9000 * MAX_MINOR, "JPY")
     assert_verified(container)
 
 
