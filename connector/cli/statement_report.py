@@ -163,6 +163,11 @@ def _balances_text(report: StatementReport) -> list[str]:
         )
     elif b.unexplained.minor == 0 and not report.header_read:
         texts.append("  Does NOT reconcile: without the statement's header there is nothing to check against")
+    elif b.unexplained.minor == 0 and (changed := sum(m.changed for m in report.missing_lines)):
+        texts.append(
+            f"  Does NOT reconcile: {changed} line(s) the bank sent again otherwise since this statement: "
+            "the ledger holds the later version (see above)"
+        )
     else:
         texts.append(f"  Does NOT reconcile: {money_text(b.unexplained)} unexplained")
     return texts
@@ -264,7 +269,7 @@ def _matched_json(matched: MatchedLine) -> dict[str, Any]:
 
 
 def _missing_json(missing: MissingLine) -> dict[str, Any]:
-    return {"line": _line_json(missing.line), "reason": missing.reason}
+    return {"line": _line_json(missing.line), "reason": missing.reason, "changed": missing.changed}
 
 
 def _problem_json(problem: Problem) -> dict[str, Any]:

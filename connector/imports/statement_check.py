@@ -133,6 +133,7 @@ class MatchedLine:
 class MissingLine:
     line: Document
     reason: str
+    changed: bool = False  # the bank sent the line again otherwise: the ledger holds that, not this
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,12 @@ class StatementReport:
 
     @property
     def reconciles(self) -> bool:
-        return self.header_read and self.balances.unexplained.minor == 0 and not self.unchecked
+        """Nothing unexplained, nothing unread, and no line the ledger holds otherwise (a line and its
+        later version's entry would explain each other away)."""
+        changed = any(missing.changed for missing in self.missing_lines)
+        return (
+            self.header_read and self.balances.unexplained.minor == 0 and not self.unchecked and not changed
+        )
 
     @property
     def unchecked(self) -> tuple[Problem, ...]:
@@ -305,14 +311,16 @@ class _Matcher:
                 and entry is not None
                 and entry.entry_id not in self.cancelled
                 and entry.entry_id not in self.used
-                and entry.amount.currency == line.amount.currency
+                and entry.amount == line.amount  # else the line changed since (its next revision posted)
             ):
                 self.used[entry.entry_id] = index
                 found[index] = self._matched(line, entry, by_import=True, status=record.status)
         found.update(self._by_amount_and_date(lines, found))
         matched = [found[index] for index in sorted(found)]
         missing = [
-            MissingLine(line, self._why_missing(i, line)) for i, line in enumerate(lines) if i not in found
+            MissingLine(line, self._why_missing(i, line), self._changed(line) is not None)
+            for i, line in enumerate(lines)
+            if i not in found
         ]
         return matched, missing
 
@@ -376,6 +384,14 @@ class _Matcher:
         days = _days_apart(line, entry.posting_date)
         return MatchedLine(line, entry, by_import, days, _within(self.period, entry), status, reference)
 
+    def _changed(self, line: Document) -> BankEntry | None:
+        """The entry of the line's latest revision, when its amount is another than the line's."""
+        record = self.ledger.imported.get((line.source, line.external_id))
+        posted = self.by_id.get(record.entry_id) if record and record.entry_id is not None else None
+        if posted is None or posted.amount.currency != line.amount.currency or posted.amount == line.amount:
+            return None
+        return posted
+
     def _why_missing(self, index: int, line: Document) -> str:
         key = (line.source, line.external_id)
         record = self.ledger.imported.get(key)
@@ -398,6 +414,11 @@ class _Matcher:
             return "reversed by a later line: its entry and the reversal cancel"
         if record.entry_id in self.cancelled:
             return f"its entry {record.entry_id} was reversed"
+        if (posted := self._changed(line)) is not None:
+            return (
+                f"changed since this statement: the bank sent it again as {posted.amount}, posted as entry "
+                f"{posted.entry_id} (this line's {line.amount} was reversed)"
+            )
         other = self.used.get(record.entry_id) if record.entry_id is not None else None
         if other is not None and other != index:
             return f"imported once as entry {record.entry_id}, which an earlier line with the same id matched"

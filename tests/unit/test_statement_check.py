@@ -258,14 +258,15 @@ def test_without_balances_the_movement_is_the_sum_of_the_lines_and_nothing_is_se
     assert report.reconciles
 
 
-def test_an_entry_that_differs_from_the_line_it_posted_leaves_an_unexplained_difference() -> None:
-    ledger = LedgerSide(
+def test_a_line_whose_entry_is_of_another_amount_is_not_matched_to_it_but_said_to_have_changed() -> None:
+    ledger = LedgerSide(  # the bank sent A-1 again as 99.00: the import reversed 100.00 and posted that
         [entry(5, "99.00", source="camt053", external_id="A-1")],
         {("camt053", "A-1"): ImportRecord("posted", 5)},
     )
     report = check(header(closing="100.00"), [line("A-1", "100.00")], ledger)
-    assert [m.entry.entry_id for m in report.matched] == [5]
-    assert report.balances.unexplained == Money.of("1.00", "EUR")
+    assert report.matched == ()
+    (missing,) = report.missing_lines
+    assert missing.reason.startswith("changed since this statement: the bank sent it again as 99.00 EUR")
     assert not report.reconciles
 
 
