@@ -7,6 +7,7 @@ and `split` are these.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from connector.master import classify
 from connector.master.bound import refresh_bound_backends
 from connector.master.identity import IDENTITY_LOCK
 from connector.master.models import CustomerBinding
-from connector.master.records import BINDING_RECORD, Applied, SourceRecord
+from connector.master.records import BINDING_RECORD, Applied, SourceRecord, text_of
 
 if TYPE_CHECKING:
     from connector.master.service import CustomerMaster
@@ -127,4 +128,31 @@ def split(master: CustomerMaster, backend: str, external_id: str, why: str = "")
         external_id=external_id,
     )
     master._event(created.id, "split_from", f"{reason}split from customer #{original}", related=original)
+    _without_its_contact(master, original, record)
     return created
+
+
+def _without_its_contact(master: CustomerMaster, customer_id: int, record: Mapping[str, Any]) -> None:
+    """The e-mail, phone and address that only a split-off record gave the customer (a link fills in
+    what the customer lacked) are taken off it, or taken from its remaining records: left on, the other
+    person's address would keep finding this customer."""
+    current = master.directory.view(customer_id)
+    remaining = [
+        json.loads(master.cipher.decrypt(BINDING_RECORD, other.record_enc))
+        for other in master._active_bindings(customer_id)
+    ]
+    values = {field: getattr(current, field) for field in ("email", "phone", "address")}
+    taken = []
+    for field in values:
+        gone = text_of(record, field)
+        if gone is None or values[field] != gone or any(text_of(r, field) == gone for r in remaining):
+            continue
+        values[field] = next((value for r in remaining if (value := text_of(r, field))), None)
+        taken.append(field)
+    if taken:
+        master.directory.update_contact(
+            customer_id, current.name, values["email"], values["phone"], values["address"]
+        )
+        master._event(
+            customer_id, "contact_split_off", f"{', '.join(taken)} of the split-off record taken off"
+        )

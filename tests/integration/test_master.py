@@ -282,6 +282,21 @@ def test_split_makes_a_wrongly_linked_record_its_own_customer(container: Contain
             m.split("zoho", "z1")
 
 
+def test_a_split_takes_off_the_contact_details_only_the_split_off_record_gave(container: Container) -> None:
+    with master(container) as m:
+        first = m.apply("zoho", contact("z1", name="Li Wei", province="上海"), DIGEST)
+        linked = contact(
+            "w1", name="Li Wei", province="上海", email="liwei@gmail.com", phone="+8613912345678"
+        )
+        assert m.apply("webhook", linked, DIGEST).outcome == "linked"  # by name: filled in what z1 lacked
+        m.split("webhook", "w1", "another Li Wei")
+        view = m.directory.view(first.customer_id or 0)
+        assert (view.email, view.phone) == (None, None)
+        assert m.directory.find_by_email("liwei@gmail.com")[0].id != first.customer_id
+        kinds = [event.kind for event in m.history(first.customer_id or 0)]
+    assert "contact_split_off" in kinds
+
+
 def test_each_customer_knows_the_backends_of_its_live_records_through_every_change(
     container: Container,
 ) -> None:
