@@ -269,6 +269,15 @@ def merge(
     out.print(f"{absorbed} merged into {survivor}: {moved} source record(s) moved")
 
 
+@customers_app.command("unmerge")
+def unmerge(ctx: typer.Context, absorbed: str, reason: Reason = "", actor: Actor = "admin") -> None:
+    """Undo a merge: customer ABSORBED stands on its own again, with the source records the merge moved,
+    and its ledger counts for itself alone again."""
+    with master_session(ctx, actor) as master:
+        view = master.unmerge(absorbed, reason)
+    out.print(f"{absorbed} is a customer of its own again ({view.status})")
+
+
 @customers_app.command("split")
 def split(
     ctx: typer.Context,

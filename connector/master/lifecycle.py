@@ -20,7 +20,7 @@ from connector.ledger.models import Customer, utcnow
 from connector.master import classify
 from connector.master.bound import refresh_bound_backends
 from connector.master.identity import IDENTITY_LOCK
-from connector.master.models import CustomerBinding
+from connector.master.models import CustomerBinding, CustomerEvent
 from connector.master.records import BINDING_RECORD, Applied, SourceRecord, text_of
 
 if TYPE_CHECKING:
@@ -102,8 +102,80 @@ def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str =
         f"{reason}absorbed {absorbed_no}; bindings moved: {moved}",
         related=absorbed.id,
     )
+    for binding in bindings:  # each, for an unmerge to move back
+        master._event(survivor.id, MOVED_IN, f"from {absorbed_no}", binding, related=absorbed.id)
     master.session.flush()
     return len(bindings)
+
+
+MOVED_IN = "binding_moved_in"
+
+
+def _listed_as_moved(master: CustomerMaster, survivor_id: int, absorbed_id: int) -> set[tuple[str, str]]:
+    detail = master.session.scalars(
+        select(CustomerEvent.detail)
+        .where(
+            CustomerEvent.customer_id == survivor_id,
+            CustomerEvent.kind == "absorbed",
+            CustomerEvent.related_customer_id == absorbed_id,
+        )
+        .order_by(CustomerEvent.id.desc())
+    ).first()
+    listed = (detail or "").rpartition("bindings moved: ")[2]
+    return {
+        (backend, external_id)
+        for item in listed.split(", ")
+        if item != "none" and (parts := item.split(" ", 1)) and len(parts) == 2
+        for backend, external_id in [parts]
+    }
+
+
+def unmerge(master: CustomerMaster, absorbed_no: str, why: str = "") -> CustomerView:
+    """Undo a merge: `absorbed` is a customer of its own again, with the records the merge moved (and
+    that are still on the customer it went into), and its ledger counts for itself alone again."""
+    serialize(master.session, IDENTITY_LOCK)
+    absorbed = master.directory.get(absorbed_no)
+    row = master.session.get_one(Customer, absorbed.id, with_for_update=True, populate_existing=True)
+    if row.status != "merged" or row.merged_into_id is None:
+        raise CustomerError(f"{absorbed_no} is not merged into another customer")
+    survivor_id = row.merged_into_id
+    moved = master.session.execute(
+        select(CustomerEvent.backend, CustomerEvent.external_id).where(
+            CustomerEvent.customer_id == survivor_id,
+            CustomerEvent.kind == MOVED_IN,
+            CustomerEvent.related_customer_id == absorbed.id,
+        )
+    ).all()
+    keys = {(backend, external_id) for backend, external_id in moved if backend and external_id}
+    if not keys:  # merged before each moved record was noted: as the merge's own event lists them
+        keys = _listed_as_moved(master, survivor_id, absorbed.id)
+    back = [
+        binding
+        for binding in master.session.scalars(
+            select(CustomerBinding).where(CustomerBinding.customer_id == survivor_id)
+        )
+        if (binding.backend, binding.external_id) in keys
+    ]
+    for binding in back:
+        binding.customer_id = absorbed.id
+    row.merged_into_id = None
+    # Inactive only when every record it has was deleted at its source (as `delete` leaves it).
+    row.status = "inactive" if back and all(binding.status != "active" for binding in back) else "active"
+    refresh_bound_backends(master.session, [survivor_id, absorbed.id])
+    reason = f"{why}; " if why else ""
+    survivor_no = master.session.get_one(Customer, survivor_id).account_no
+    records = ", ".join(f"{b.backend} {b.external_id}" for b in back) or "none"
+    master._event(
+        absorbed.id, "unmerged", f"{reason}no longer merged into {survivor_no}", related=survivor_id
+    )
+    master._event(
+        survivor_id,
+        "released",
+        f"{reason}{absorbed_no} unmerged by {master.actor}; records moved back: {records}",
+        related=absorbed.id,
+    )
+    master.session.flush()
+    return master.directory.view(absorbed.id)
 
 
 def split(master: CustomerMaster, backend: str, external_id: str, why: str = "") -> CustomerView:

@@ -377,6 +377,10 @@ class CustomerMaster:
         stays where it is and counts in the survivor's figures; returns the bindings moved."""
         return lifecycle.merge(self, survivor_no, absorbed_no, why)
 
+    def unmerge(self, absorbed_no: str, why: str = "") -> CustomerView:
+        """Undo the merge of `absorbed`: a customer of its own again, with the records the merge moved."""
+        return lifecycle.unmerge(self, absorbed_no, why)
+
     def split(self, backend: str, external_id: str, why: str = "") -> CustomerView:
         """Take a wrongly linked record off its customer: it becomes a new customer of its own."""
         return lifecycle.split(self, backend, external_id, why)

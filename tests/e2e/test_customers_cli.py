@@ -175,6 +175,10 @@ def test_a_survivors_balance_shows_the_merged_customers_and_owes_what_the_crm_is
     figures = json.loads(cli("customers", "figures", "INDCN00001", "--json").out)
     assert "120.00" in json.dumps(figures)
     assert "net receivable, with merged" in cli("ledger", "balance", "INDCN00001").out
+    apart = cli("customers", "unmerge", "INDCN00002", "--reason", "two people after all")
+    assert apart.out.strip() == "INDCN00002 is a customer of its own again (active)"
+    again = json.loads(cli("ledger", "balance", "INDCN00001", "--json").out)
+    assert (again["merged"], [m["amount"] for m in again["net_receivable"]]) == ([], ["20.00"])
 
 
 def test_list_finds_customers_by_name_e_mail_or_account_number_and_says_where_they_come_from(

@@ -15,6 +15,7 @@ from connector.credit.figures import customer_credit, customer_figures
 from connector.credit.history import record_status_changes
 from connector.credit.rules import CreditSettings
 from connector.db import unit_of_work
+from connector.errors import CustomerError
 from connector.ledger.customers import NewCustomer
 from connector.ledger.entries import EntryDraft, Line, Voucher
 from connector.ledger.queries import customer_balances
@@ -282,6 +283,26 @@ def test_a_customer_merged_into_another_brings_its_debt_and_payments_into_that_o
     assert (both[survivor_id]["balance"], both[absorbed_id]["balance"]) == (
         Decimal("2100.00"),
         Decimal("2000.00"),
+    )
+
+
+def test_an_unmerged_customer_stands_on_its_own_again_with_its_records_debt_and_payments(
+    books: Books,
+) -> None:
+    survivor_id, survivor = books.customer("Mingyuan", "CNY", None, 30)
+    absorbed_id, absorbed = books.customer("Mingyuan Trading", "CNY", None, 30)
+    books.invoice("INV-S", survivor, cny("100.00"), date(2026, 3, 20))
+    books.invoice("INV-A", absorbed, cny("3000.00"), date(2026, 3, 1))
+    with master(books.container) as m:
+        m.merge(survivor, absorbed, "the same company")
+    with master(books.container) as m:
+        assert m.unmerge(absorbed, "not the same company after all").status == "active"
+        with pytest.raises(CustomerError, match="is not merged into another customer"):
+            m.unmerge(absorbed)
+    found = books.figures([survivor_id, absorbed_id])
+    assert (found[survivor_id]["balance"], found[absorbed_id]["balance"]) == (
+        Decimal("100.00"),
+        Decimal("3000.00"),
     )
 
 

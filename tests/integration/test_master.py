@@ -282,6 +282,22 @@ def test_split_makes_a_wrongly_linked_record_its_own_customer(container: Contain
             m.split("zoho", "z1")
 
 
+def test_an_unmerge_moves_back_the_records_the_merge_moved_and_no_other(container: Container) -> None:
+    with master(container) as m:
+        kept = m.apply("zoho", contact("z1", company="A"), DIGEST).customer_id or 0
+        gone = m.apply("zoho", contact("z2", company="B"), DIGEST).customer_id or 0
+        kept_no, gone_no = m.directory.view(kept).account_no, m.directory.view(gone).account_no
+        m.merge(kept_no, gone_no, "the same company")
+        m.apply("webhook", contact("w1", company="A", email="w@a.cn"), DIGEST)  # a record of its own, later
+        bound = {b.external_id: b.customer_id for b in m.session.scalars(select(CustomerBinding))}
+        assert bound == {"z1": kept, "z2": kept, "w1": bound["w1"]}
+        assert m.unmerge(gone_no, "two companies").account_no == gone_no
+        bound = {b.external_id: b.customer_id for b in m.session.scalars(select(CustomerBinding))}
+        assert (bound["z1"], bound["z2"]) == (kept, gone)
+        assert m.directory.view(gone).status == "active"
+        assert [e.kind for e in m.history(gone)][-1] == "unmerged"
+
+
 def test_a_split_takes_off_the_contact_details_only_the_split_off_record_gave(container: Container) -> None:
     with master(container) as m:
         first = m.apply("zoho", contact("z1", name="Li Wei", province="上海"), DIGEST)
