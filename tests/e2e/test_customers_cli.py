@@ -140,7 +140,13 @@ def test_merge_and_split_are_recorded_in_the_audit_trail(cli: Cli, workspace: Pa
     assert split.code == 0, split.err
     assert split.out.strip() == "zoho.Contacts 2 is now customer INDCN00003"
     history = json.loads(cli("customers", "show", "INDCN00001", "--json").out)["history"]
-    assert [event["kind"] for event in history] == ["created", "bound", "absorbed", "split"]
+    assert [event["kind"] for event in history] == [
+        "created",
+        "bound",
+        "absorbed",
+        "binding_moved_in",
+        "split",
+    ]
     assert "not the same after all" in history[-1]["detail"]
 
 
