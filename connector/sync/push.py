@@ -27,7 +27,7 @@ from connector.credit.figures import customer_credit
 from connector.credit.history import record_status_changes
 from connector.credit.reads import counted_in
 from connector.db import unit_of_work
-from connector.errors import AuthenticationError, BudgetExhaustedError, ConnectorError, PermanentRemoteError
+from connector.errors import BudgetExhaustedError, ConnectorError
 from connector.exact_json import dumps_exact
 from connector.imports.models import ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, utcnow
@@ -249,16 +249,23 @@ def send(
         updates = [
             FieldUpdate(s.external_id, json.loads(s.desired_json, parse_float=Decimal)) for s in sending
         ]
+        with unit_of_work(container.sessions) as session:
+            # Sent, what the CRM shows is unknown until the answer is recorded: an answer lost (a timeout,
+            # a crash) must not leave the earlier values counted as shown, or going back to them would
+            # never be sent.
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.target == target, OutboxItem.external_id.in_(chunk))
+                .values(pushed_hash=None)
+                .execution_options(synchronize_session=False)
+            )
         try:
             results = sink.push(stream, updates)
         except BudgetExhaustedError as exc:
             outcome.stopped = str(exc)
             return outcome
-        except AuthenticationError:
-            raise
-        except PermanentRemoteError as exc:
-            # The whole call was refused: every record of it carries the reason.
-            results = [PushResult(s.external_id, False, exc.code, None, str(exc)) for s in sending]
+        # A refusal of the whole call (a wrong URL or module, no permission) is no record's fault: it fails
+        # the run, saying so, and leaves every record to send again once it is fixed.
         now = clock()
         with unit_of_work(container.sessions) as session:
             for sent, result in zip(sending, results, strict=True):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from adapters.zoho.push import ZohoStatusSink
 from adapters.zoho.sandbox.config import SandboxConfig
 from connector.db import unit_of_work
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, PermanentRemoteError, TransientRemoteError
 from connector.ledger.models import Customer
 from connector.ports import FieldUpdate, PushResult
 from connector.sync.models import OutboxItem, SyncRun
@@ -173,6 +173,54 @@ def test_a_push_failing_half_way_records_in_its_run_what_it_pushed_before_and_th
         bound = len(org.bindings("zoho.Accounts"))
         assert rest.counts["pushed"] == bound - sink.max_batch
         assert api_updates(org) == bound  # each record written once
+
+
+def test_values_sent_whose_answer_was_lost_are_not_taken_as_shown_so_going_back_is_sent(
+    tmp_path: Path,
+) -> None:
+    with zoho_org(SandboxConfig(seed=3, contacts=4, accounts=1), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        (record_id,) = org.bindings("zoho.Accounts")
+        customer_id = org.bindings("zoho.Accounts")[record_id][0]
+        assert push(org)["pushed"] == 1  # 0.00 owed, shown
+        with unit_of_work(org.container.sessions) as session:
+            account_no = session.get_one(Customer, customer_id).account_no
+            entry = org.container.ledger(session).post(invoice("INV-LOST", account_no, "999.00", day=2))
+        sink = org.container.zoho.sink
+
+        def applied_but_answer_lost(stream: str, updates: Sequence[FieldUpdate]) -> list[PushResult]:
+            ZohoStatusSink.push(sink, stream, updates)  # Zoho applies 999.00
+            raise TransientRemoteError("zoho: update Accounts: read timed out")
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(sink, "push", applied_but_answer_lost)
+            with pytest.raises(ConnectorError):
+                push_target(org.container, sink, org.mappings, "zoho.Accounts", as_of=AS_OF)
+        with unit_of_work(org.container.sessions) as session:  # the invoice voided: back to 0.00
+            org.container.ledger(session).reverse(entry.entry_id, posting_date=date(2026, 3, 3))
+
+        assert push(org)["pushed"] == 1  # 0.00 sent again: the CRM showed 999.00
+        shown = org.sandbox.record("Accounts", record_id)
+        assert shown is not None
+        assert Decimal(str(shown["Outstanding_Balance"])) == Decimal("0.00")
+
+
+def test_a_refusal_of_the_whole_call_fails_the_run_and_counts_against_no_record(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=3, contacts=4, accounts=5), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        sink = org.container.zoho.sink
+
+        def wrong_url(stream: str, updates: Sequence[FieldUpdate]) -> list[PushResult]:
+            raise PermanentRemoteError("zoho: update Accounts: HTTP 404 INVALID_URL_PATTERN", status=404)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(sink, "push", wrong_url)
+            with pytest.raises(PermanentRemoteError, match="INVALID_URL_PATTERN"):
+                push_target(org.container, sink, org.mappings, "zoho.Accounts", as_of=AS_OF)
+        with unit_of_work(org.container.sessions) as session:
+            items = [(i.status, i.attempts) for i in session.scalars(select(OutboxItem))]
+        assert items == [("pending", 0)] * 5
+        assert push(org)["pushed"] == 5  # once fixed, every record goes
 
 
 def test_a_batch_whose_every_record_is_refused_keeps_each_records_own_code_and_field(tmp_path: Path) -> None:
