@@ -74,7 +74,7 @@ class ZohoTokenClient:
         if not isinstance(body, dict):
             raise PermanentRemoteError("zoho token request: unexpected answer", status=response.status_code)
         if "access_token" not in body:
-            raise _token_error(body, response.status_code)
+            raise _token_error(body, response.status_code, self.token_url)
         return body
 
     def _issued(self, body: dict[str, Any]) -> IssuedToken:
@@ -88,11 +88,12 @@ class ZohoTokenClient:
         )
 
 
-def _token_error(body: dict[str, Any], status: int) -> Exception:
-    error = str(body.get("error", "unknown"))
+def _token_error(body: dict[str, Any], status: int, token_url: str = "") -> Exception:
+    error = str(body.get("error") or body.get("code") or "unknown")
     if error == "invalid_client":
         return AuthenticationError(
-            "zoho: invalid_client — check zoho.client_id and the data centre (each has its own accounts)",
+            "zoho: invalid_client — check zoho.client_id, zoho.client_secret and the data centre (each has "
+            "its own accounts server: zoho.accounts_url)",
             status=status,
             code=error,
         )
@@ -110,7 +111,15 @@ def _token_error(body: dict[str, Any], status: int) -> Exception:
             code=error,
             retry_after=THROTTLE_WAIT,
         )
-    return PermanentRemoteError(f"zoho token request refused: {error}", status=status, code=error)
+    said = str(body.get("error_description") or body.get("message") or "")
+    return PermanentRemoteError(
+        f"zoho token request to {token_url or 'the accounts server'} refused: HTTP {status} {error}"
+        + (f" ({said})" if said else "")
+        + " — check zoho.accounts_url (the accounts server of the org's data centre, e.g. "
+        "https://accounts.zoho.com)",
+        status=status,
+        code=error,
+    )
 
 
 def error_code(response: httpx.Response) -> str | None:

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from adapters.zoho.auth import ZohoAuth, ZohoTokenClient
 from adapters.zoho.datacentres import Environment, endpoints, in_environment
-from connector.errors import AuthenticationError, TransientRemoteError
+from connector.errors import AuthenticationError, PermanentRemoteError, TransientRemoteError
 from connector.security.credentials import IssuedToken, Refresh
 
 ACCOUNTS = "https://accounts.zoho.com.cn"
@@ -52,7 +52,21 @@ def test_the_older_token_answer_is_read_in_seconds_not_its_milliseconds() -> Non
 @pytest.mark.parametrize(
     ("body", "status", "error", "message"),
     [
-        ({"error": "invalid_client"}, 200, AuthenticationError, "check zoho.client_id and the data centre"),
+        (
+            {"error": "invalid_client"},
+            200,
+            AuthenticationError,
+            "check zoho.client_id, zoho.client_secret and",
+        ),
+        (
+            {
+                "code": "INVALID_URL_PATTERN",
+                "message": "Please check if the URL trying to access is a correct one",
+            },
+            404,
+            PermanentRemoteError,
+            r"HTTP 404 INVALID_URL_PATTERN \(Please check if the URL.*check zoho.accounts_url",
+        ),
         ({"error": "invalid_code"}, 200, AuthenticationError, "run `connector zoho authorize` again"),
         (
             {"error_description": "You have made too many requests continuously.", "error": "Access Denied"},
