@@ -109,6 +109,10 @@ class Document:
     # Its id is a digest of its content (the source gives none: a QuickBooks report, a Xero statement
     # CSV): edited at the source (a customer renamed, a payee's text), it comes back under another id.
     content_id: bool = False
+    # A bank entry that books several transactions (a batch): its reference. Split into its transactions
+    # (`REF#1`, `REF#2`) when the statement details them, whole (`REF`) when it does not: the other form,
+    # imported before from another statement, is the same money.
+    batch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +204,13 @@ def unkeepable(document: Document) -> str | None:
         if abs(money.minor) > MAX_MINOR:
             return f"{what} out of range: {money.amount:,} {money.currency} (a column shifted?)"
     return None
+
+
+def other_form(document: Document) -> str:
+    """The id a batched bank entry (`Document.batch`) has in its other form: a transaction's, the whole
+    entry's; the whole entry's, its first transaction's."""
+    assert document.batch is not None
+    return document.batch if document.external_id != document.batch else f"{document.batch}#1"
 
 
 def fingerprint(document: Document, *, allocations_as_read: bool = False) -> str:

@@ -53,6 +53,7 @@ part-way ends the file with one `Problem` (see `common.give_up`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
@@ -273,6 +274,9 @@ class _Reader:
                     self.alike.statement_opens(line.account, opening)
             occurrence = str(self.alike.next(line.account, line.identity(transactions, amount)))
         parts = _split(paths, transactions, amount)
+        batched = len(transactions) > 1 or (paths.text(entry, "NtryDtls/Btch/NbOfTxs") or "1") != "1"
+        if line.bank_ref is not None and (parts is not None or batched):
+            line = dataclasses.replace(line, batch=line.bank_ref)
         if parts is None:
             yield line.document(transactions, amount, occurrence, None, origin)
             return
@@ -403,6 +407,7 @@ class _Line:
     reversal: bool
     notes: tuple[str, ...]
     bank_ref: str | None
+    batch: str | None = None  # the bank's reference of a batched entry (see `Document.batch`)
 
     def document(
         self,
@@ -430,6 +435,7 @@ class _Line:
             bank_reversal=self.reversal,
             account=self.account,
             content_id=self.bank_ref is None,  # a composite id: its text changed, it comes back as another
+            batch=self.batch,
         )
 
     def _ends_and_unstructured(self, transactions: list[ET.Element]) -> tuple[list[str], list[str]]:

@@ -30,7 +30,15 @@ from sqlalchemy.orm import Session
 
 from connector.bulk import row_date, rows_in
 from connector.credit import reads
-from connector.documents import Document, Origin, compact_account, fingerprint, fingerprints, on_account
+from connector.documents import (
+    Document,
+    Origin,
+    compact_account,
+    fingerprint,
+    fingerprints,
+    on_account,
+    other_form,
+)
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.decisions import decision_on, restore
@@ -135,6 +143,10 @@ class DocumentPoster:
             if (scoped := _of_its_account(document, stored, accounts)) is not None:
                 document = scoped
             prints = fingerprints(document)
+            if document.batch is not None and (document.source, other_form(document)) in stored:
+                counts["unchanged"] += 1  # imported before as the whole batch, or as its transactions
+                self.seen.unchanged.add(SeenInFile.key(document))
+                continue
             if document.alias is not None:
                 keyed, under_alias = by_alias(document, stored, prints)
                 if under_alias:
@@ -767,6 +779,8 @@ def stored_records(session: Session, documents: Sequence[Document]) -> dict[tupl
         ids.add(document.external_id)
         if document.alias is not None:
             ids.add(document.alias)
+        if document.batch is not None:  # its other form: the whole entry, or its first part
+            ids.add(other_form(document))
         if document.kind == "bank_line" and document.account is not None:
             ids.add(on_account(document.external_id, document.account))
     for source, external_ids in by_source.items():

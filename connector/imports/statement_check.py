@@ -86,6 +86,8 @@ class LedgerSide:
     quarantined: Mapping[tuple[str, str], str] = field(default_factory=dict)
     ledger_account: str = ""  # the ledger account of the statement's bank account
     ledger_note: str = ""  # why that account, when it may surprise
+    # Lines of a batched entry imported from another statement in its other form (whole, or split).
+    in_other_form: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +398,9 @@ class _Matcher:
         key = (line.source, line.external_id)
         record = self.ledger.imported.get(key)
         money_out = line.amount.minor < 0
+        if record is None and key in self.ledger.in_other_form:
+            form = "as its transactions" if line.external_id == line.batch else "as one batched entry"
+            return f"imported from another statement {form}: the same money, matched there"
         if record is None:
             quarantined = self.ledger.quarantined.get(key)
             if quarantined is not None:

@@ -29,6 +29,7 @@ from connector.documents import (
     compact_account,
     fingerprints,
     on_account,
+    other_form,
 )
 from connector.errors import FileFormatError
 from connector.imports.lookalikes import exported_again_as
@@ -184,7 +185,14 @@ def read_ledger_side(
     note = ""
     if accounts.banks and own == accounts.bank:
         note = f"account {statement.account or '(none)'} is not one of the bank accounts kept apart"
-    return LedgerSide(tuple(ordered), imported, _quarantine_reasons(session, cipher, others), own, note)
+    return LedgerSide(
+        tuple(ordered),
+        imported,
+        _quarantine_reasons(session, cipher, others),
+        own,
+        note,
+        _in_other_form(session, others),
+    )
 
 
 def _other_lines_entries(session: Session, source: str, entry_ids: set[int]) -> set[int]:
@@ -402,6 +410,18 @@ def _import_records(session: Session, lines: Sequence[Document]) -> dict[tuple[s
                 if line_id != external_id or (source, line_id) not in found:
                     found[(source, line_id)] = ImportRecord(status, entry, note)
     return found
+
+
+def _in_other_form(session: Session, lines: Sequence[Document]) -> frozenset[tuple[str, str]]:
+    """The lines of batched entries imported (from another statement) in their other form: whole, where
+    these are its transactions, or as its transactions, where this is the whole entry."""
+    batched = [line for line in lines if line.batch is not None]
+    if not batched:
+        return frozenset()
+    stored = stored_records(session, batched)
+    return frozenset(
+        (line.source, line.external_id) for line in batched if (line.source, other_form(line)) in stored
+    )
 
 
 def _recorded_ids(session: Session, lines: Sequence[Document]) -> dict[tuple[str, str], str]:

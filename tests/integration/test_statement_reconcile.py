@@ -269,6 +269,31 @@ def test_a_days_statement_after_its_intraday_one_in_one_file_posts_each_line_onc
     assert (result.counts["receipts_unapplied"], result.counts["unchanged"]) == (2, 1)
 
 
+@pytest.mark.parametrize(
+    "files",
+    [
+        ("camt053_batch_detailed.xml", "camt053_batch_whole.xml"),
+        ("camt053_batch_whole.xml", "camt053_batch_detailed.xml"),
+    ],
+)
+def test_a_batch_detailed_in_one_statement_and_whole_in_another_posts_its_money_once(
+    container: Container, files: tuple[str, str]
+) -> None:
+    statements = REPO / "tests" / "fixtures" / "statements"
+    first = import_file(container, statements / files[0], [Camt053Parser()])
+    again = import_file(container, statements / files[1], [Camt053Parser()])
+    assert first.counts["unchanged"] == 0
+    assert again.counts["unchanged"] == again.counts["documents"]  # the same entry, in its other form
+    with unit_of_work(container.sessions) as session:
+        banked = session.scalars(select(ImportedDocument.amount_minor)).all()
+    assert sum(banked) == 120000
+    (report,) = reconcile(container, statements / files[1], Camt053Parser()).statements
+    assert {m.reason.split(":")[0] for m in report.missing_lines} == {
+        "imported from another statement "
+        + ("as its transactions" if files[1] == "camt053_batch_whole.xml" else "as one batched entry")
+    }
+
+
 def test_a_return_sent_again_with_other_text_stands_as_applied_and_reverses_no_other_receipt(
     container: Container, tmp_path: Path
 ) -> None:
