@@ -78,8 +78,18 @@ class ZohoRecords:
             try:
                 response = self._list(stream, groups[0], at, token)
             except ZohoApiError as exc:
-                if token is None or exc.code not in RESTART_CODES or not progressed:
-                    raise  # (asked again and nothing new came: more at one instant than a token serves)
+                if token is None or exc.code not in RESTART_CODES:
+                    raise
+                if not progressed:  # asked again, and nothing new came: more at one instant than it serves
+                    instant_read = at.isoformat() if at else "one instant"
+                    raise PermanentRemoteError(
+                        f"zoho: list {stream}: more records changed at {instant_read} than one listing "
+                        f"serves ({exc.code}, after 100,000): a listing by Modified_Time cannot go past that "
+                        "instant, and the connector does not read Zoho's bulk API; the module's later "
+                        "changes wait until this is resolved with Zoho",
+                        status=exc.status,
+                        code=exc.code,
+                    ) from exc
                 token, progressed = None, False  # ask again from `at`: what was read there is left out
                 continue
             if response.body is None:  # 204 nothing at all, 304 nothing newer

@@ -12,6 +12,7 @@ import pytest
 from adapters.zoho.client import ZohoApiError
 from adapters.zoho.push import ZohoStatusSink
 from adapters.zoho.records import ZohoRecords, field_groups
+from connector.errors import PermanentRemoteError
 from connector.ports import FieldUpdate, PushResult
 from tests.unit.zoho_fakes import fake_api
 
@@ -134,10 +135,10 @@ def test_an_expired_page_token_asks_again_from_its_instant() -> None:
     assert sorted(read_all(ZohoRecords(api))) == ids(*range(700))  # no gap, no repeat
 
 
-def test_more_records_at_one_instant_than_a_token_serves_is_an_error_not_a_loop() -> None:
+def test_more_records_at_one_instant_than_a_token_serves_is_an_error_that_says_so_not_a_loop() -> None:
     listing = FakeListing([contact(n, second=0) for n in range(1_000)], token_limit=200)
     api, _ = fake_api(listing)
-    with pytest.raises(ZohoApiError, match="PAGINATION_LIMIT_EXCEEDED"):
+    with pytest.raises(PermanentRemoteError, match=r"more records changed at .* than one listing serves"):
         read_all(ZohoRecords(api))
 
 
