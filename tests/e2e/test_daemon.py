@@ -153,6 +153,20 @@ def test_the_daemon_pulls_pushes_imports_and_applies_notifications_until_sigterm
     assert server.config.client_secret not in log
 
 
+def refused_start(workspace: Path, monkeypatch: pytest.MonkeyPatch, port: int) -> str:
+    """`connector run` with a payments file in its inbox, expected to refuse to start: its stderr, once
+    checked that it exited 1 and ran no job (the file is still there)."""
+    monkeypatch.setenv("CONNECTOR_DAEMON__PORT", str(port))
+    (workspace / "inbox").mkdir()
+    shutil.copy(PAYMENTS, workspace / "inbox" / "payments.csv")
+    ran = subprocess.run(
+        [sys.executable, "-m", "connector", "run"], cwd=workspace, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 1
+    assert (workspace / "inbox" / "payments.csv").exists()  # no job ran
+    return ran.stderr
+
+
 def test_a_daemon_that_cannot_listen_says_so_and_runs_no_job(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -161,38 +175,15 @@ def test_a_daemon_that_cannot_listen_says_so_and_runs_no_job(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        monkeypatch.setenv("CONNECTOR_DAEMON__PORT", str(port))
-        (isolated_cwd / "inbox").mkdir()
-        shutil.copy(PAYMENTS, isolated_cwd / "inbox" / "payments.csv")
-        ran = subprocess.run(
-            [sys.executable, "-m", "connector", "run"],
-            cwd=isolated_cwd,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert ran.returncode == 1
-    assert f"error: the web app cannot listen on 127.0.0.1:{port}" in ran.stderr
-    assert (isolated_cwd / "inbox" / "payments.csv").exists()  # no job ran
+        said = refused_start(isolated_cwd, monkeypatch, port)
+    assert f"error: the web app cannot listen on 127.0.0.1:{port}" in said
 
 
 def test_a_daemon_whose_key_file_others_can_read_says_so_at_start_and_runs_no_job(
     isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONNECTOR_CONFIG", str(copy_example_config(isolated_cwd)))
-    monkeypatch.setenv("CONNECTOR_DAEMON__PORT", str(free_port()))
     keys = isolated_cwd / "connector-keys.json"
     save_keyring(keys, KeyRing.generate())
     keys.chmod(0o644)
-    (isolated_cwd / "inbox").mkdir()
-    shutil.copy(PAYMENTS, isolated_cwd / "inbox" / "payments.csv")
-    ran = subprocess.run(
-        [sys.executable, "-m", "connector", "run"],
-        cwd=isolated_cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert ran.returncode == 1
-    assert f"run `chmod 600 {keys.name}`" in ran.stderr
-    assert (isolated_cwd / "inbox" / "payments.csv").exists()  # no job ran
+    assert f"run `chmod 600 {keys.name}`" in refused_start(isolated_cwd, monkeypatch, free_port())
