@@ -43,11 +43,22 @@ def read_records(path: Path, limit: int | None = None) -> Iterator[tuple[str, An
     yield from records if limit is None else itertools.islice(records, limit)
 
 
+def unique_columns(header: Sequence[str]) -> list[str]:
+    """The header with a repeated name numbered from its second time on (`Name`, `Name#2`): each column
+    keeps its own value, where the first would be overwritten by the last."""
+    seen: dict[str, int] = {}
+    names = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return names
+
+
 def csv_columns(path: Path) -> list[str] | None:
     """The header of a CSV file (its columns, in order); None for JSON, whose records name their own."""
     if path.suffix.lower() != ".csv" or not path.is_file():
         return None
-    return next(csv.reader(io.StringIO(_decoded(path), newline="")), [])
+    return unique_columns(next(csv.reader(io.StringIO(_decoded(path), newline="")), []))
 
 
 def absent_columns(mapping: MappingFile, columns: Sequence[str]) -> list[FieldMap]:
@@ -64,8 +75,16 @@ def absent_columns(mapping: MappingFile, columns: Sequence[str]) -> list[FieldMa
 
 def _records(path: Path, suffix: str, text: str) -> Iterator[tuple[str, Any]]:
     if suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        for number, row in enumerate(reader, start=2):
+        reader = csv.reader(io.StringIO(text, newline=""))
+        names = unique_columns(next(reader, []))
+        for number, cells in enumerate(reader, start=2):
+            # Every column, in file order (a column index reads its position), as csv.DictReader gives
+            # them: the cells a short row lacks are None, those past the header are kept under None.
+            row: dict[str | None, Any] = dict(
+                zip(names, [*cells[: len(names)], *[None] * (len(names) - len(cells))], strict=True)
+            )
+            if len(cells) > len(names):
+                row[None] = cells[len(names) :]
             yield f"{path.name} row {number}", row
     elif suffix in (".jsonl", ".ndjson"):
         for number, line in enumerate(text.splitlines(), start=1):

@@ -65,3 +65,12 @@ def test_unreadable_files_are_refused_naming_the_file_and_place(
     path.write_text(content)
     with pytest.raises(SampleFileError, match=message):
         list(read_records(path))
+
+
+def test_a_repeated_column_name_keeps_each_columns_value_in_file_order(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text("id,Name,Name,Email\n7,Li,Wei,li@acme.cn\n8,Wang\n", encoding="utf-8")
+    (_, first), (_, short) = read_records(path)
+    assert first == {"id": "7", "Name": "Li", "Name#2": "Wei", "Email": "li@acme.cn"}
+    assert list(first.values())[2] == "Wei"  # a column index reads its own column
+    assert short == {"id": "8", "Name": "Wang", "Name#2": None, "Email": None}
