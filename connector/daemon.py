@@ -31,7 +31,14 @@ from connector.imports.inbox import process_inbox
 from connector.job_board import DONE, FAILED, HELD, JobBoard
 from connector.mapping.files import MappingSet
 from connector.sync.channels import renew_channels
-from connector.sync.leases import LEASE_SECONDS, give_back_turn, lease, take_turn, turn_holder
+from connector.sync.leases import (
+    LEASE_SECONDS,
+    give_back_turn,
+    give_back_turns,
+    lease,
+    take_turn,
+    turn_holder,
+)
 from connector.sync.notifications import process_notifications
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
@@ -100,8 +107,8 @@ def run_job(
                 raise _NotItsTurn(taken)
             try:
                 done = job.run()
-            except LeaseHeldError:  # the job's own work is running elsewhere (a person's `zoho pull`):
-                give_back_turn(container.sessions, turn, holder)  # this run did nothing, the next may
+            except Exception:  # it did not do the job (its work runs elsewhere: a person's `zoho pull`;
+                give_back_turn(container.sessions, turn, holder)  # or it failed): the next run may
                 raise
     except _NotItsTurn as exc:  # another replica ran it within this interval
         log.info("%s: not run now, run by %s within its interval", job.name, exc)
@@ -218,6 +225,10 @@ def run_daemon(container: Container, *, host: str, port: int) -> None:
             scheduler.shutdown(wait=True)
         finally:
             retry.STOPPING.clear()
+        try:  # the next start runs each job at once, as a first start does
+            give_back_turns(container.sessions)
+        except Exception:  # the database gone too: the turns lapse on their own
+            log.warning("the daemon's turns at its jobs could not be given back; they lapse on their own")
         web.join(timeout=30)
         _restore(previous)
         log.info("daemon stopped")

@@ -174,7 +174,11 @@ class ImportSettings(Section):
 
     inbox: Path = Path("inbox")  # the daemon imports files dropped here; archive/ and failed/ beside them
     inbox_settle_seconds: float = Field(
-        default=10.0, ge=0, description="a file in the inbox is taken once unchanged this long"
+        default=10.0,
+        ge=0,
+        le=24 * 3600,
+        allow_inf_nan=False,
+        description="a file in the inbox is taken once unchanged this long",
     )
     changed_documents: ChangedDocuments = "reverse_and_repost"
     batch_size: int = Field(default=10_000, ge=1, le=100_000)
@@ -285,17 +289,36 @@ class ZohoSettings(Section):
         return self
 
 
+_WEEK = 7 * 24 * 3600  # seconds
+
+
 class DaemonSettings(Section):
     """`connector run`: where its web app listens (Zoho's callbacks, /health, /status, /metrics) and how
     often each job runs; 0 switches a job off."""
 
-    host: str = "127.0.0.1"
+    # An address or host name to listen on; never empty (that would listen on every interface).
+    host: str = Field(default="127.0.0.1", min_length=1, pattern=r"^[A-Za-z0-9_.:\-\[\]]+$")
     port: int = Field(default=8080, ge=1, le=65535)
-    pull_minutes: float = Field(default=15, ge=0, description="Zoho pull of changes and deletions")
-    push_minutes: float = Field(default=15, ge=0, description="Zoho push of changed figures")
-    notifications_seconds: float = Field(default=60, ge=0, description="records notifications named")
-    renew_minutes: float = Field(default=60, ge=0, description="channels expiring within a day renewed")
-    inbox_seconds: float = Field(default=30, ge=0, description="files dropped into [imports] inbox")
+    # Up to a week each, and finite: an interval is a timer's, in whole seconds.
+    pull_minutes: float = Field(
+        default=15, ge=0, le=_WEEK / 60, allow_inf_nan=False, description="Zoho pull of changes and deletions"
+    )
+    push_minutes: float = Field(
+        default=15, ge=0, le=_WEEK / 60, allow_inf_nan=False, description="Zoho push of changed figures"
+    )
+    notifications_seconds: float = Field(
+        default=60, ge=0, le=_WEEK, allow_inf_nan=False, description="records notifications named"
+    )
+    renew_minutes: float = Field(
+        default=60,
+        ge=0,
+        le=_WEEK / 60,
+        allow_inf_nan=False,
+        description="channels expiring within a day renewed",
+    )
+    inbox_seconds: float = Field(
+        default=30, ge=0, le=_WEEK, allow_inf_nan=False, description="files dropped into [imports] inbox"
+    )
 
 
 class LoggingSettings(Section):

@@ -27,7 +27,10 @@ def status_command(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--
 
 
 def show(taken: Snapshot) -> None:
-    runs = Table("job", "source", "status", "finished", "last success", "error", title="latest runs")
+    # Never cut: at 80 columns (cron mail, a pipe) a cell folds onto more lines rather than lose its end.
+    runs = Table(title="latest runs")
+    for heading in ("job", "source", "status", "finished", "last success", "error"):
+        runs.add_column(heading, overflow="fold")
     for run in taken.runs:
         runs.add_row(  # as plain text: a file's name or an error may hold [brackets]
             Text(run.job),
@@ -55,4 +58,4 @@ def show(taken: Snapshot) -> None:
 
 
 def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.isoformat(timespec="seconds")
+    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S %z}".strip()

@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
+from connector import retry
 from connector.bootstrap import Container
 from connector.db import database_error_text, unit_of_work
 from connector.documents import DocumentParser
@@ -92,6 +93,8 @@ def process_inbox(
     done = []
     with lease(container.sessions, f"inbox {inbox.resolve()}", wait=False):  # one pass at a time
         for path in waiting_files(inbox, settle_seconds=settle_seconds):
+            if retry.STOPPING.is_set():  # the daemon is stopping: the files still waiting are the next pass's
+                break
             with progress(file_name(path)) if progress else nullcontext(None) as advance:
                 done.append(_process(container, parsers, inbox, path, advance))
     return done

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from connector import retry
 from connector.batching import CommitBehind, cyclic_gc_paused
 from connector.bootstrap import Container
 from connector.db import unit_of_work
@@ -36,7 +37,7 @@ from connector.documents import (
     Statement,
     unkeepable,
 )
-from connector.errors import ConnectorError, FileFormatError
+from connector.errors import ConnectorError, FileFormatError, StoppingError
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
 from connector.imports.post import DocumentPoster, SeenInFile, quarantine_input
@@ -243,6 +244,12 @@ def _each_batch(
                 handle(batch)
             if progress is not None:
                 progress(len(batch))
+            # The daemon is stopping: what is committed stays, the rest is the next start's (the file is
+            # imported again, its posted rows unchanged).
+            if retry.STOPPING.is_set():
+                raise StoppingError(
+                    f"{name}: import stopped part-way, the daemon is stopping; taken up again"
+                )
     except FileFormatError:  # what was read before the file broke is decided too
         _decide_deferred(scope, handle)
         raise

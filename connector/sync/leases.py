@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, ColumnElement, cast, delete, func, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.db import fitted, unit_of_work
@@ -104,7 +104,22 @@ def lease(
 
 def turn_holder() -> str:
     """Who takes a turn: this process, now."""
-    return f"{socket.gethostname()} pid {os.getpid()} at {time.strftime('%H:%M:%S')}"[:MAX_NAME]
+    return f"{_this_process()} at {time.strftime('%H:%M:%S')}"[:MAX_NAME]
+
+
+def _this_process() -> str:
+    return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+def give_back_turns(sessions: sessionmaker[Session]) -> None:
+    """Every turn this process holds, for the next process to run its jobs at once (it is stopping)."""
+    with unit_of_work(sessions) as session:
+        session.execute(
+            delete(JobLease).where(
+                JobLease.name.startswith("turn ", autoescape=True),
+                JobLease.holder.startswith(f"{_this_process()} at ", autoescape=True),
+            )
+        )
 
 
 def take_turn(sessions: sessionmaker[Session], name: str, seconds: float, holder: str) -> str | None:
@@ -151,6 +166,7 @@ def _renew(
     span: int,
     stop: threading.Event,
 ) -> None:
+    missed = 0
     while not stop.wait(span / 3000):
         try:
             with unit_of_work(sessions) as session:
@@ -159,5 +175,10 @@ def _renew(
                     .where(JobLease.name == name, JobLease.holder == holder)
                     .values(expires_at=_clock_ms(session) + span)
                 )
+            missed = 0
+        except OperationalError as exc:  # SQLite's write lock, held by this holder's own batch (which
+            missed += 1  # renews the lease in its transaction, `Held.confirm`): the next renewal tries again
+            if missed >= 2:  # one more miss and the lease lapses, unless a batch renews it meanwhile
+                log.warning("the lease of %s was not renewed twice running: %s", name, exc.orig or exc)
         except Exception:  # the next renewal tries again; the lease lasts three of these
             log.warning("the lease of %s could not be renewed", name, exc_info=True)

@@ -12,11 +12,12 @@ from pydantic import SecretStr
 
 from connector.bootstrap import Container
 from connector.daemon import Job, _spending_told, run_job, scheduled_jobs
+from connector.errors import TransientRemoteError
 from connector.job_board import HELD, JobBoard
 from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import DaemonSettings, ZohoSettings
 from connector.sync.credits import DatabaseSpendingLog
-from connector.sync.leases import lease
+from connector.sync.leases import give_back_turns, lease
 
 
 def with_settings(container: Container, monkeypatch: pytest.MonkeyPatch, **sections: object) -> None:
@@ -79,6 +80,26 @@ def test_replicas_running_a_job_on_one_interval_take_turns_instead_of_each_runni
     time.sleep(0.35)  # the next interval: whoever comes first runs it
     run_job(container, Job("zoho pull", every, pull), board=board)
     assert len(runs) == 2
+
+
+def test_a_failed_run_and_a_stopped_daemon_leave_the_turn_to_the_next_start(container: Container) -> None:
+    runs: list[str] = []
+
+    def pull() -> str:
+        runs.append("tried")
+        if len(runs) == 1:
+            raise TransientRemoteError("zoho unreachable")
+        return "pulled"
+
+    job = Job("zoho pull", timedelta(minutes=15), pull)
+    board = JobBoard([("zoho pull", job.every)])
+    run_job(container, job, board=board)  # failed: Zoho unreachable
+    run_job(container, job, board=board)  # the next start, Zoho back: it runs at once
+    run_job(container, job, board=board)  # within the interval of that run: another replica's turn
+    assert runs == ["tried", "tried"]
+    give_back_turns(container.sessions)  # the daemon stopped cleanly
+    run_job(container, job, board=board)
+    assert runs == ["tried", "tried", "tried"]
 
 
 def test_a_run_that_found_its_work_running_elsewhere_leaves_the_turn_to_its_retry(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from connector import retry
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.imports import inbox as inbox_module
@@ -22,7 +23,7 @@ from connector.imports import pipeline
 from connector.imports.inbox import process_inbox
 from connector.imports.models import ImportedFile
 from tests.conftest import REPO
-from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, write
+from tests.integration.test_imports import PARSERS, assert_ledger_verifies, in_batches_of, invoice, write
 
 
 def test_a_file_written_to_while_it_was_imported_stays_and_the_next_pass_takes_the_rest(
@@ -50,6 +51,36 @@ def test_a_file_written_to_while_it_was_imported_stays_and_the_next_pass_takes_t
     assert (second.result.counts["unchanged"], second.result.counts["invoices_posted"]) == (2, 1)
     assert second.moved_to is not None
     assert not upload.exists()
+    assert_ledger_verifies(container)
+
+
+def test_a_stopping_daemon_ends_the_pass_after_the_batch_it_is_at_and_the_next_pass_takes_it_up(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = customers["acme"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    in_batches_of(2, container, monkeypatch)
+    write(inbox / "a.jsonl", *[invoice(f"INV-A{n}", acme, "10.00") for n in range(5)])
+    write(inbox / "b.jsonl", invoice("INV-B1", acme, "20.00"))
+
+    @contextmanager
+    def told_to_stop(name: str) -> Iterator[Callable[[int], None]]:
+        yield lambda _: retry.STOPPING.set()  # SIGTERM while the first batch of a.jsonl is posted
+
+    try:
+        [stopped] = process_inbox(container, PARSERS, inbox, settle_seconds=0, progress=told_to_stop)
+    finally:
+        retry.STOPPING.clear()
+    assert (stopped.result.status, stopped.moved_to) == ("failed", None)
+    assert sorted(path.name for path in inbox.glob("*.jsonl")) == ["a.jsonl", "b.jsonl"]  # b: not begun
+
+    again = process_inbox(container, PARSERS, inbox, settle_seconds=0)
+
+    assert [(f.result.counts["unchanged"], f.result.counts["invoices_posted"]) for f in again] == [
+        (2, 3),
+        (0, 1),
+    ]
     assert_ledger_verifies(container)
 
 

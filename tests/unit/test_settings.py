@@ -128,6 +128,28 @@ levle = "INFO"
     assert by_key["ledger.base_currency"].origin == f"file {config}"
 
 
+def test_check_config_refuses_an_empty_host_and_intervals_no_timer_can_keep(isolated_cwd: Path) -> None:
+    config = write(
+        isolated_cwd / "daemon.toml",
+        """
+[daemon]
+host = ""
+inbox_seconds = inf
+pull_minutes = 1e15
+[imports]
+inbox_settle_seconds = nan
+""",
+    )
+    settings, problems = check_config(config)
+    assert settings is None
+    assert {p.key for p in problems} == {
+        "daemon.host",
+        "daemon.inbox_seconds",
+        "daemon.pull_minutes",
+        "imports.inbox_settle_seconds",
+    }
+
+
 def test_check_config_reports_a_toml_syntax_error_with_its_line(isolated_cwd: Path) -> None:
     _, problems = check_config(write(isolated_cwd / "broken.toml", "[database\nurl = 1\n"))
     assert len(problems) == 1
