@@ -135,6 +135,7 @@ def check_config(
             )
         )
     problems += _database_problems(settings, lambda *loc: _origin(loc, path, secrets_dir), keys_origin)
+    problems += _folder_problems(settings, lambda *loc: _origin(loc, path, secrets_dir))
     folder = settings.mappings.dir
     if not folder.is_dir():
         hint = "create it, or point mappings.dir at the shipped mappings/ folder"
@@ -158,6 +159,37 @@ def check_config(
             for p in mapping_problems
         )
     return settings, problems
+
+
+def _folder_problems(settings: Settings, origin_of: Callable[..., str]) -> list[Problem]:
+    """Places the connector writes to that it could not use: the inbox (made on first use, so its
+    nearest existing folder must be a folder), and a SQLite database's folder."""
+    problems = []
+    existing = settings.imports.inbox
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        problems.append(
+            Problem(
+                "imports.inbox",
+                f"{existing} is a file, so the inbox {settings.imports.inbox} cannot be a folder",
+                origin_of("imports", "inbox"),
+                "point imports.inbox at a folder",
+            )
+        )
+    url = make_url(settings.database.url.get_secret_value())
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        folder = Path(url.database).parent
+        if not folder.is_dir():
+            problems.append(
+                Problem(
+                    "database.url",
+                    f"the SQLite file's folder {folder} does not exist",
+                    origin_of("database", "url"),
+                    "create the folder, or name a file in one that exists",
+                )
+            )
+    return problems
 
 
 def _database_problems(settings: Settings, origin_of: Callable[..., str], keys_origin: str) -> list[Problem]:

@@ -150,6 +150,25 @@ inbox_settle_seconds = nan
     }
 
 
+def test_check_config_refuses_an_inbox_under_a_file_and_a_sqlite_file_in_no_folder(
+    isolated_cwd: Path,
+) -> None:
+    (isolated_cwd / "afile").write_text("", encoding="utf-8")
+    config = write(
+        isolated_cwd / "paths.toml",
+        """
+[imports]
+inbox = "afile/inbox"
+[database]
+url = "sqlite:////nonexistent/dir/x.db"
+""",
+    )
+    _, problems = check_config(config)
+    by_key = {p.key: p.message for p in problems}
+    assert "is a file, so the inbox afile/inbox cannot be a folder" in by_key["imports.inbox"]
+    assert by_key["database.url"] == "the SQLite file's folder /nonexistent/dir does not exist"
+
+
 def test_check_config_reports_a_toml_syntax_error_with_its_line(isolated_cwd: Path) -> None:
     _, problems = check_config(write(isolated_cwd / "broken.toml", "[database\nurl = 1\n"))
     assert len(problems) == 1
