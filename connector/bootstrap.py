@@ -38,6 +38,7 @@ from connector.security.rotation import holds_encrypted
 from connector.settings import Settings
 from connector.sync.credits import DatabaseSpendingLog
 from connector.sync.mapping_sets import mappings_in_force
+from connector.sync.runs import close_abandoned_runs
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -191,6 +192,7 @@ def build_container(settings: Settings, *, migrate: bool = True, logging: bool =
             with unit_of_work(container.sessions) as session:
                 ensure_chart(session, settings.ledger.chart)
                 keep_indexes_current(session, lambda: container.cipher)
+                close_abandoned_runs(session)
         except BaseException:
             container.close()  # no connection left open behind a start that failed
             raise

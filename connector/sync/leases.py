@@ -11,8 +11,6 @@ scheduled job run it once per interval between them.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -27,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector.db import fitted, unit_of_work
 from connector.errors import LeaseHeldError, LeaseLostError
 from connector.sync.models import JobLease
+from connector.sync.runs import this_process
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ def lease(
 ) -> Iterator[Held]:
     """Hold the lease `name` for the block: waiting for it, or raising `LeaseHeldError` if not `wait`."""
     name = fitted(name, MAX_NAME)  # an inbox's deep path may be longer than the table keeps
-    holder = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"[:MAX_NAME]
+    holder = f"{this_process()} {uuid.uuid4().hex[:8]}"[:MAX_NAME]
     span = int(lease_seconds * 1000)
     told = False
     while (other := _take(sessions, name, holder, span)) is not None:
@@ -104,11 +103,7 @@ def lease(
 
 def turn_holder() -> str:
     """Who takes a turn: this process, now."""
-    return f"{_this_process()} at {time.strftime('%H:%M:%S')}"[:MAX_NAME]
-
-
-def _this_process() -> str:
-    return f"{socket.gethostname()} pid {os.getpid()}"
+    return f"{this_process()} at {time.strftime('%H:%M:%S')}"[:MAX_NAME]
 
 
 def give_back_turns(sessions: sessionmaker[Session]) -> None:
@@ -117,7 +112,7 @@ def give_back_turns(sessions: sessionmaker[Session]) -> None:
         session.execute(
             delete(JobLease).where(
                 JobLease.name.startswith("turn ", autoescape=True),
-                JobLease.holder.startswith(f"{_this_process()} at ", autoescape=True),
+                JobLease.holder.startswith(f"{this_process()} at ", autoescape=True),
             )
         )
 

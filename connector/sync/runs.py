@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -76,10 +78,42 @@ def run_history(
 
 
 def start_run(session: Session, job: str, source: str, mapping_digest: str) -> SyncRun:
-    run = SyncRun(job=job, source=source, mapping_digest=mapping_digest)
+    run = SyncRun(job=job, source=source, mapping_digest=mapping_digest, holder=this_process())
     session.add(run)
     session.flush()
     return run
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+def close_abandoned_runs(session: Session) -> int:
+    """Runs left `running` by a process of this host that is gone (killed, the machine restarted):
+    recorded as failed, so a crash never passes for a run still going. A process just started holds no
+    run yet, so one under its own pid is another's, from before. How many."""
+    host = f"{socket.gethostname()} pid "
+    closed = 0
+    for run in session.scalars(
+        select(SyncRun).where(SyncRun.status == "running", SyncRun.holder.startswith(host, autoescape=True))
+    ):
+        pid = run.holder.removeprefix(host) if run.holder else ""
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            run.status, run.finished_at = "failed", utcnow()
+            run.error = f"interrupted: its process (pid {pid}) stopped before the run ended"
+            closed += 1
+    session.flush()
+    return closed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
 
 
 def failure_of(exc: BaseException) -> str:

@@ -302,9 +302,9 @@ def test_the_installed_console_command_runs(isolated_cwd: Path) -> None:
 
 def test_db_upgrade_creates_the_schema_and_reports_the_revision(cli) -> None:
     assert "revision (none: empty database)" in cli("db", "current").out
-    assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0019"
+    assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0020"
     assert cli("db", "upgrade").code == 0
-    assert "is at revision 0019" in cli("db", "current").out
+    assert "is at revision 0020" in cli("db", "current").out
 
 
 def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isolated_cwd: Path) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from connector.security.cipher import FieldCipher, key_id_of
 from connector.security.keys import KeyRing, save_keyring
 from connector.security.models import IndexState
 from connector.security.rotation import Reencrypted, reencrypt_all
+from connector.sync.models import SyncRun
+from connector.sync.runs import start_run
 from tests.integration.helpers import add_customer
 
 
@@ -178,3 +181,24 @@ def test_another_index_key_than_the_lookups_were_made_with_is_refused_at_start(
         KeyStoreError, match="index_key is not the one this database's look-ups were made with"
     ):
         build_container(settings, logging=False)
+
+
+def test_a_run_whose_process_is_gone_is_recorded_as_failed_when_the_next_process_starts(
+    container: Container,
+) -> None:
+    host = socket.gethostname()
+    with unit_of_work(container.sessions) as session:
+        killed = start_run(session, "import", "zoho_books.invoices", "").id
+        session.get_one(SyncRun, killed).holder = f"{host} pid 4194304"  # beyond any pid: gone
+        elsewhere = start_run(session, "pull", "zoho.Contacts", "").id
+        session.get_one(SyncRun, elsewhere).holder = "another-host pid 12"  # not this host's to judge
+
+    build_container(container.settings, logging=False).close()
+
+    with unit_of_work(container.sessions) as session:
+        gone, other = session.get_one(SyncRun, killed), session.get_one(SyncRun, elsewhere)
+        assert (gone.status, gone.error) == (
+            "failed",
+            "interrupted: its process (pid 4194304) stopped before the run ended",
+        )
+        assert other.status == "running"
