@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -19,7 +20,9 @@ class Result:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Result]]:
     def run(*args: str) -> Result:
         monkeypatch.setattr(sys, "argv", ["connector", *args])
         monkeypatch.setenv("COLUMNS", "220")
@@ -31,4 +34,9 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
-    return run
+    yield run
+    # The command's log handler writes to this test's captured stderr, closed after it: a later test
+    # logging through it would write its "Logging error" into its own output.
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == "connector"]:
+        root.removeHandler(handler)
