@@ -143,7 +143,7 @@ class DocumentPoster:
             if (scoped := _of_its_account(document, stored, accounts)) is not None:
                 document = scoped
             prints = fingerprints(document)
-            if document.batch is not None and (document.source, other_form(document)) in stored:
+            if document.batch is not None and in_other_form(document, stored, in_batch, accounts):
                 counts["unchanged"] += 1  # imported before as the whole batch, or as its transactions
                 self.seen.unchanged.add(SeenInFile.key(document))
                 continue
@@ -494,8 +494,27 @@ class DocumentPoster:
             or (line.id in queued and said.same_as(queued[line.id]))
             for line in candidates
         }
-        candidates = sorted(candidates, key=lambda line: not named[line.id])  # stable: latest first still
+        # A line known to be another payer's (another customer's receipt, or one whose payer the queue
+        # kept and the return does not name) is never the original: reversing it would undo somebody
+        # else's payment (the returned one may have come in a collection booked as one batch entry).
+        another_payers = [
+            line
+            for line in candidates
+            if not named[line.id]
+            and (
+                (payer is not None and line.customer_id is not None and line.customer_id != payer)
+                or (line.id in queued and (said.bank_account or said.name) is not None)
+            )
+        ]
         what = "returned receipt" if returned_receipt else "returned payment"
+        if another_payers and len(another_payers) == len(candidates):
+            lines = ", ".join(line.external_id for line in another_payers[:5])
+            returned = -amount if returned_receipt else amount
+            why = f"a {what} of {returned} naming its payer: the lines of that amount ({lines}) are others'"
+            self._quarantine(document, why)
+            return "quarantined"
+        candidates = [line for line in candidates if line not in another_payers]
+        candidates = sorted(candidates, key=lambda line: not named[line.id])  # stable: latest first still
         told_apart = len(candidates) >= 2 and named[candidates[0].id] and not named[candidates[1].id]
         if len(candidates) >= 2 and _alike(candidates[0], candidates[1]) and not told_apart:
             others = f"{candidates[0].external_id} and {candidates[1].external_id}"
@@ -781,6 +800,8 @@ def stored_records(session: Session, documents: Sequence[Document]) -> dict[tupl
             ids.add(document.alias)
         if document.batch is not None:  # its other form: the whole entry, or its first part
             ids.add(other_form(document))
+            if document.account is not None:
+                ids.add(on_account(other_form(document), document.account))
         if document.kind == "bank_line" and document.account is not None:
             ids.add(on_account(document.external_id, document.account))
     for source, external_ids in by_source.items():
@@ -800,6 +821,28 @@ def stored_records(session: Session, documents: Sequence[Document]) -> dict[tupl
                 row_id, stored, file_id, row, status, bank_account, (currency, minor, row_date(on))
             )
     return found
+
+
+def in_other_form(
+    document: Document,
+    stored: Mapping[tuple[str, str], Stored],
+    in_batch: Mapping[tuple[str, str], str] | None = None,
+    accounts: Mapping[tuple[str, str], str | None] | None = None,
+) -> bool:
+    """Whether a batched bank entry (`Document.batch`) was imported in its other form (whole, or as its
+    transactions) on this line's account: stored, or earlier in this batch. A bank's reference is its own
+    only: another account's line of that reference is another entry."""
+    other = other_form(document)
+    account = compact_account(document.account)
+    earlier = (document.source, other)
+    if in_batch is not None and earlier in in_batch and (accounts or {}).get(earlier) in (None, account):
+        return True
+    keys = [other] if document.account is None else [other, on_account(other, document.account)]
+    for key in keys:
+        found = stored.get((document.source, key))
+        if found is not None and (account is None or found.bank_account in (None, account)):
+            return True
+    return False
 
 
 def by_alias(

@@ -29,12 +29,11 @@ from connector.documents import (
     compact_account,
     fingerprints,
     on_account,
-    other_form,
 )
 from connector.errors import FileFormatError
 from connector.imports.lookalikes import exported_again_as
 from connector.imports.models import ImportedDocument, ReconciliationItem
-from connector.imports.post import by_alias, stored_records
+from connector.imports.post import by_alias, in_other_form, stored_records
 from connector.imports.rules import Accounts
 from connector.imports.statement_check import (
     BankEntry,
@@ -419,9 +418,7 @@ def _in_other_form(session: Session, lines: Sequence[Document]) -> frozenset[tup
     if not batched:
         return frozenset()
     stored = stored_records(session, batched)
-    return frozenset(
-        (line.source, line.external_id) for line in batched if (line.source, other_form(line)) in stored
-    )
+    return frozenset((line.source, line.external_id) for line in batched if in_other_form(line, stored))
 
 
 def _recorded_ids(session: Session, lines: Sequence[Document]) -> dict[tuple[str, str], str]:

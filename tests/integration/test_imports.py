@@ -367,6 +367,44 @@ def test_a_reversal_cancels_the_original_receipt(
     assert_ledger_verifies(container)
 
 
+def test_a_return_naming_its_payer_never_reverses_another_payers_receipt_of_that_amount(
+    container: Container, tmp_path: Path
+) -> None:
+    """The returned direct debit came in a collection booked as one batch entry: the only receipt of its
+    amount is another payer's transfer, which stays."""
+    day_one = write(
+        tmp_path / "day1.jsonl",
+        {"kind": "bank_line", "id": "DD-BATCH-1", "date": "2026-03-10", "amount": "300.00"},
+        {
+            "kind": "bank_line",
+            "id": "TRF-Y",
+            "date": "2026-03-10",
+            "amount": "100.00",
+            "payer": "Kunde Y",
+            "bank_account": "FR1420041010050500013M02606",
+        },
+    )
+    import_file(container, day_one, PARSERS)
+    returned = {
+        "kind": "bank_line",
+        "id": "RET-Z",
+        "date": "2026-03-13",
+        "amount": "-100.00",
+        "payer": "Kunde Z",
+        "bank_account": "DE89370400440532013000",
+        "bank_reversal": True,
+    }
+
+    result = import_file(container, write(tmp_path / "day3.jsonl", returned), PARSERS)
+
+    assert (result.counts["reversed"], result.counts["quarantined"]) == (0, 1)
+    with unit_of_work(container.sessions) as session:
+        statuses = dict(session.execute(select(ImportedDocument.external_id, ImportedDocument.status)).all())
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert statuses["TRF-Y"] == "unapplied"
+    assert "the lines of that amount (TRF-Y) are others'" in reason
+
+
 def test_a_bank_returning_a_receipt_reverses_it_and_the_customer_owes_again(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:

@@ -294,6 +294,40 @@ def test_a_batch_detailed_in_one_statement_and_whole_in_another_posts_its_money_
     }
 
 
+def test_a_batch_and_its_other_form_in_one_file_post_their_money_once(
+    container: Container, tmp_path: Path
+) -> None:
+    statements = REPO / "tests" / "fixtures" / "statements"
+    detailed = (statements / "camt053_batch_detailed.xml").read_text(encoding="utf-8")
+    whole = (statements / "camt053_batch_whole.xml").read_text(encoding="utf-8")
+    second = whole[whole.index("<Stmt>") : whole.index("</Stmt>") + len("</Stmt>")]
+    both = detailed.replace("</Stmt>", "</Stmt>" + second.replace("<Id>", "<Id>2-", 1), 1)
+    path = tmp_path / "both.xml"
+    path.write_text(both, encoding="utf-8")
+    import_file(container, path, [Camt053Parser()])
+    with unit_of_work(container.sessions) as session:
+        assert sum(session.scalars(select(ImportedDocument.amount_minor))) == 120000
+
+
+def test_another_accounts_entry_of_the_same_bank_reference_is_no_other_form_of_a_batch(
+    container: Container, tmp_path: Path
+) -> None:
+    statements = REPO / "tests" / "fixtures" / "statements"
+    whole = (statements / "camt053_batch_whole.xml").read_text(encoding="utf-8")
+    account = whole.split("<IBAN>", 1)[1].split("</IBAN>", 1)[0]
+    elsewhere = tmp_path / "elsewhere.xml"  # X-777 on another account: one payment of 300
+    plain = statement_xml("OTHER", 3, "0.00", "300.00", entry_xml("X-777", "300.00", "2026-03-10"))
+    camt_file(elsewhere, plain)
+    import_file(container, elsewhere, [Camt053Parser()])
+    assert account not in elsewhere.read_text(encoding="utf-8")
+
+    result = import_file(container, statements / "camt053_batch_whole.xml", [Camt053Parser()])
+
+    assert result.counts["unchanged"] == 0
+    with unit_of_work(container.sessions) as session:
+        assert sum(session.scalars(select(ImportedDocument.amount_minor))) == 30000 + 120000
+
+
 def test_a_return_sent_again_with_other_text_stands_as_applied_and_reverses_no_other_receipt(
     container: Container, tmp_path: Path
 ) -> None:
