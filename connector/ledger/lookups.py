@@ -24,7 +24,9 @@ from connector.security.models import IndexState
 
 log = logging.getLogger(__name__)
 
-RULES = "2"  # 2: names by `identity.name_core` (legal forms as whole words), e-mails without their +tag
+# 2: names by `identity.name_core` (legal forms as whole words), e-mails without their +tag;
+# 3: punctuation after a name's legal form ignored ("X有限公司。")
+RULES = "3"
 _RULES, _KEY = "customer index rules", "index key fingerprint"
 _BATCH = 1000
 

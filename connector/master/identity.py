@@ -71,9 +71,10 @@ _NOT_WORD = re.compile(r"[\W_]+")
 # Legal forms that differ between sources for the same company ("ACME Co., Ltd." vs "ACME", a bank's
 # "ACME PTE LTD"): whole words at the end, never the end of a word ("Zinc" keeps its "inc").
 _LATIN_FORMS = re.compile(
-    r"(?:(?:^|[\s,.&()/-]+)(?:co|company|corp|corporation|inc|incorporated|ltd|limited|liability|llc|llp|lp"
-    r"|plc|gmbh|mbh|ag|kg|kgaa|se|sa|sas|sarl|srl|spa|bv|nv|pte|pty|pvt|oy|ab|as|asa|kk))+[\s,.()]*$"
+    r"(?:(?:^|[\W_]+)(?:co|company|corp|corporation|inc|incorporated|ltd|limited|liability|llc|llp|lp"
+    r"|plc|gmbh|mbh|ag|kg|kgaa|se|sa|sas|sarl|srl|spa|bv|nv|pte|pty|pvt|oy|ab|as|asa|kk))+[\W_]*$"
 )
+_TRAILING = re.compile(r"[\W_]+$")  # punctuation after the name (a full stop, a quote, a zero-width space)
 _CJK_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "公司", "株式会社")
 _DOTTED_LETTERS = re.compile(r"\b([a-z])\.(?=[a-z]\b)")  # S.A., S.p.A., B.V.: one word each
 
@@ -87,7 +88,7 @@ def name_core(name: str) -> str:
     text = unicodedata.normalize("NFKC", name).casefold().strip()
     text = _DOTTED_LETTERS.sub(r"\1", text.removeprefix("株式会社"))
     while True:
-        shorter = _LATIN_FORMS.sub("", text).rstrip()
+        shorter = _LATIN_FORMS.sub("", _TRAILING.sub("", text))
         for form in _CJK_FORMS:
             shorter = shorter.removesuffix(form)
         if shorter == text or not shorter:

@@ -139,6 +139,15 @@ def unmerge(master: CustomerMaster, absorbed_no: str, why: str = "") -> Customer
     if row.status != "merged" or row.merged_into_id is None:
         raise CustomerError(f"{absorbed_no} is not merged into another customer")
     survivor_id = row.merged_into_id
+    survivor = master.session.get_one(Customer, survivor_id)
+    if survivor.status == "merged":  # its records went on with that customer's own merge
+        onward = (
+            master.session.get_one(Customer, survivor.merged_into_id) if survivor.merged_into_id else None
+        )
+        raise CustomerError(
+            f"{absorbed_no} was merged into {survivor.account_no}, merged in turn into "
+            f"{onward.account_no if onward else 'another'}: unmerge {survivor.account_no} first"
+        )
     moved = master.session.execute(
         select(CustomerEvent.backend, CustomerEvent.external_id).where(
             CustomerEvent.customer_id == survivor_id,
@@ -163,7 +172,7 @@ def unmerge(master: CustomerMaster, absorbed_no: str, why: str = "") -> Customer
     row.status = "inactive" if back and all(binding.status != "active" for binding in back) else "active"
     refresh_bound_backends(master.session, [survivor_id, absorbed.id])
     reason = f"{why}; " if why else ""
-    survivor_no = master.session.get_one(Customer, survivor_id).account_no
+    survivor_no = survivor.account_no
     records = ", ".join(f"{b.backend} {b.external_id}" for b in back) or "none"
     master._event(
         absorbed.id, "unmerged", f"{reason}no longer merged into {survivor_no}", related=survivor_id

@@ -298,6 +298,26 @@ def test_an_unmerge_moves_back_the_records_the_merge_moved_and_no_other(containe
         assert [e.kind for e in m.history(gone)][-1] == "unmerged"
 
 
+def test_an_unmerge_of_a_customer_whose_survivor_was_merged_on_says_which_to_unmerge_first(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        numbers = [
+            m.directory.view(
+                m.apply("zoho", contact(f"z{n}", company=f"C{n}"), DIGEST).customer_id or 0
+            ).account_no
+            for n in range(3)
+        ]
+        m.merge(numbers[1], numbers[0], "same")
+        m.merge(numbers[2], numbers[1], "same")
+        with pytest.raises(
+            CustomerError, match=f"merged in turn into {numbers[2]}: unmerge {numbers[1]} first"
+        ):
+            m.unmerge(numbers[0])
+        m.unmerge(numbers[1])
+        assert m.unmerge(numbers[0]).status == "active"
+
+
 def test_a_split_takes_off_the_contact_details_only_the_split_off_record_gave(container: Container) -> None:
     with master(container) as m:
         first = m.apply("zoho", contact("z1", name="Li Wei", province="上海"), DIGEST)

@@ -123,6 +123,11 @@ def test_a_record_nobody_matches_is_new() -> None:
         ("Acme S.A.", "acme"),
         ("Acme Limited Liability Company", "acme"),
         ("北京青禾科技公司", "北京青禾科技"),
+        ("北京青禾科技有限公司。", "北京青禾科技"),  # punctuation after the legal form
+        ("ACME Co., Ltd。", "acme"),
+        ('"ACME Ltd."', "acme"),
+        ("ACME Ltd;", "acme"),
+        ("ACME Ltd\u200b", "acme"),
     ],
 )
 def test_names_match_ignoring_legal_form_width_case_and_punctuation(name: str, normalised: str) -> None:
