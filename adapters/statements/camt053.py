@@ -270,8 +270,9 @@ class _Reader:
         if line.bank_ref is None:
             if self.opened is not statement:
                 self.opened = statement
-                if (opening := _opening(paths, statement)) is not None:
-                    self.alike.statement_opens(line.account, opening)
+                later_page = (paths.text(statement, "StmtPgntn/PgNb") or "1").lstrip("0") not in ("", "1")
+                if not later_page and (opening := _opening(paths, statement)) is not None:
+                    self.alike.statement_opens(line.account, opening)  # a later page counts on
             occurrence = str(self.alike.next(line.account, line.identity(transactions, amount)))
         parts = _split(paths, transactions, amount)
         batched = len(transactions) > 1 or (paths.text(entry, "NtryDtls/Btch/NbOfTxs") or "1") != "1"

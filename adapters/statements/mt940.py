@@ -207,7 +207,8 @@ class _Statement:
                 Origin(self.file, field.line, field.raw), f"field :{field.tag}: not readable: {exc}"
             )
             return
-        if field.tag in ("60F", "60M") and (opening := _balance(self.library.data, _OPENING)) is not None:
+        # A statement's first page (:60F:); a later page (:60M:) counts on, whatever balance it opens with.
+        if field.tag == "60F" and (opening := _balance(self.library.data, _OPENING)) is not None:
             self.alike.statement_opens(self.account, opening)
 
     def line(self, statement_line: Field, details: Field | None) -> Document | Problem:

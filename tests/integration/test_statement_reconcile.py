@@ -328,6 +328,16 @@ def test_another_accounts_entry_of_the_same_bank_reference_is_no_other_form_of_a
         assert sum(session.scalars(select(ImportedDocument.amount_minor))) == 30000 + 120000
 
 
+def test_identical_lines_on_two_pages_of_one_statement_stay_two_whatever_the_pages_open_with(
+    container: Container,
+) -> None:
+    """Page 1 nets to zero, so page 2 opens (:60M:) as page 1 did (:60F:): it is no day's statement
+    covering the intraday one again, and its 300 is another payment."""
+    file = REPO / "tests" / "fixtures" / "statements" / "mt940_two_pages_netting.sta"
+    result = import_file(container, file, [Mt940Parser()])
+    assert (result.counts["receipts_unapplied"], result.counts["unchanged"]) == (2, 0)
+
+
 def test_a_return_sent_again_with_other_text_stands_as_applied_and_reverses_no_other_receipt(
     container: Container, tmp_path: Path
 ) -> None:
