@@ -209,8 +209,11 @@ def unkeepable(document: Document) -> str | None:
 def other_form(document: Document) -> str:
     """The id a batched bank entry (`Document.batch`) has in its other form: a transaction's, the whole
     entry's; the whole entry's, its first transaction's."""
-    assert document.batch is not None
-    return document.batch if document.external_id != document.batch else f"{document.batch}#1"
+    batch = document.batch
+    assert batch is not None
+    own = document.external_id
+    whole = own == batch or own.startswith(f"{batch}@")  # the whole entry, or it scoped (`on_account`)
+    return f"{batch}#1" if whole else batch
 
 
 def fingerprint(document: Document, *, allocations_as_read: bool = False) -> str:

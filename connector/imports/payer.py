@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from connector.documents import Document, compact_account
+from connector.master.identity import name_core
 from connector.security.cipher import FieldCipher
 
 PAYER_FIELD = "reconciliation_item.payer"
@@ -48,6 +49,18 @@ class Payer:
         if set(self.references) & set(other.references):
             return True
         return self.name is not None and other.name is not None and _folded(self.name) == _folded(other.name)
+
+    def plainly_not(self, other: Payer) -> bool:
+        """Whether the two are plainly two payers: two bank accounts that differ, else two names that
+        differ beyond legal form, punctuation and a bank's cutting one short. Nothing to compare is no
+        evidence."""
+        mine, theirs = compact_account(self.bank_account), compact_account(other.bank_account)
+        if mine is not None and theirs is not None:
+            return mine != theirs
+        if self.name and other.name:
+            one, two = name_core(self.name), name_core(other.name)
+            return bool(one and two) and not (one.startswith(two) or two.startswith(one))
+        return False
 
     def describe(self) -> str:
         """One line for a person: `paid by ACME GmbH from DE89370400440532013000, ref "INV-7 thanks"`."""

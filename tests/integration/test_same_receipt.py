@@ -687,3 +687,31 @@ def test_a_receipt_applied_to_a_survivor_settles_the_invoice_of_the_customer_mer
     assert (figures[survivor]["receivable"], figures[survivor]["overdue"]) == (0, 0)
     assert figures[survivor]["unapplied_credit"] == 0
     assert_ledger_verifies(container)
+
+
+def test_a_return_naming_a_merged_customer_reverses_its_receipt(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    paid = line("B-1", "100.00", "2026-03-02", references=[f"acct {qinghe}"])
+    import_file(container, write(tmp_path / "s1.jsonl", paid), PARSERS)
+    with master(container) as m:
+        m.merge(acme, qinghe, "the same company")
+    returned = line("B-2", "-100.00", "2026-03-05", bank_reversal=True, references=[f"acct {qinghe}"])
+    import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
+    assert statuses(container)["B-1"][0] == "reversed"
+
+
+@pytest.mark.parametrize(
+    "named_by",
+    [{"bank_account": "DE89370400440532013000"}, {"payer": "ALPHA HANDEL GMBH."}, {"payer": "Alpha Handel"}],
+    ids=["account only", "punctuation", "cut short"],
+)
+def test_a_return_naming_a_queued_receipts_payer_otherwise_still_reverses_it(
+    container: Container, tmp_path: Path, named_by: dict[str, str]
+) -> None:
+    queued = line("R-1", "1500.00", "2026-03-03", payer="Alpha Handel GmbH")
+    import_file(container, write(tmp_path / "s1.jsonl", queued), PARSERS)
+    returned = line("R-3", "-1500.00", "2026-03-05", bank_reversal=True, **named_by)
+    import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
+    assert statuses(container)["R-1"][0] == "reversed"

@@ -338,6 +338,44 @@ def test_identical_lines_on_two_pages_of_one_statement_stay_two_whatever_the_pag
     assert (result.counts["receipts_unapplied"], result.counts["unchanged"]) == (2, 0)
 
 
+def camt_batch(iban: str, ref: str, *, detailed: bool) -> str:
+    """A CAMT file of one 300.00 batch entry `ref` on `iban`: detailed into 100 + 200, or whole."""
+    details = "".join(
+        f'<TxDtls><AmtDtls><TxAmt><Amt Ccy="EUR">{amount}</Amt></TxAmt></AmtDtls>'
+        f"<RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls>"
+        for amount, text in (("100.00", "A"), ("200.00", "B"))
+    )
+    entry = (
+        '<Ntry><Amt Ccy="EUR">300.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+        f"<BookgDt><Dt>2026-03-05</Dt></BookgDt><AcctSvcrRef>{ref}</AcctSvcrRef>"
+        f"<NtryDtls><Btch><NbOfTxs>2</NbOfTxs></Btch>{details if detailed else ''}</NtryDtls></Ntry>"
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">'
+        f"<BkToCstmrStmt><Stmt><Id>S</Id><Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>EUR</Ccy></Acct>{entry}"
+        "</Stmt></BkToCstmrStmt></Document>"
+    )
+
+
+@pytest.mark.parametrize("detailed_first", [True, False])
+def test_a_batch_on_a_second_account_of_the_same_reference_posts_once_in_either_form(
+    container: Container, tmp_path: Path, detailed_first: bool
+) -> None:
+    a, b = "DE44500105175407324931", "DE89370400440532013000"
+    files = [
+        (a, False),  # account A's own X-777
+        (b, detailed_first),
+        (b, not detailed_first),  # B's X-777 again, in its other form
+    ]
+    for number, (iban, detailed) in enumerate(files):
+        path = tmp_path / f"{number}.xml"
+        path.write_text(camt_batch(iban, "X-777", detailed=detailed), encoding="utf-8")
+        import_file(container, path, [Camt053Parser()])
+    with unit_of_work(container.sessions) as session:
+        assert sum(session.scalars(select(ImportedDocument.amount_minor))) == 60000
+
+
 def test_a_return_sent_again_with_other_text_stands_as_applied_and_reverses_no_other_receipt(
     container: Container, tmp_path: Path
 ) -> None:
