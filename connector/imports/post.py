@@ -49,8 +49,8 @@ from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
 from connector.imports.payer import Payer
 from connector.imports.same_receipt import Earlier, SameReceipts
+from connector.ledger.customers import merge_survivors
 from connector.ledger.entries import Voucher
-from connector.ledger.models import Customer
 from connector.ledger.posting import Ledger
 from connector.security.cipher import FieldCipher
 from connector.settings import ImportSettings
@@ -498,7 +498,9 @@ class DocumentPoster:
         # A line known to be another payer's (another customer's receipt, or one whose payer the queue
         # kept and the return does not name) is never the original: reversing it would undo somebody
         # else's payment (the returned one may have come in a collection booked as one batch entry).
-        survivors = self._survivors({line.customer_id for line in candidates if line.customer_id is not None})
+        survivors = merge_survivors(
+            self.session, {line.customer_id for line in candidates if line.customer_id is not None}
+        )
         another_payers = [
             line
             for line in candidates
@@ -545,26 +547,6 @@ class DocumentPoster:
             item, "reversal", reversal, original.customer_id, f"reverses {original.external_id} ({what})"
         )
         return "reversed"
-
-    def _survivors(self, customer_ids: set[int]) -> dict[int, int]:
-        """Each customer id → the customer it was merged into (in turn), or itself."""
-        into: dict[int, int | None] = {}
-        wanted = set(customer_ids)
-        while wanted:
-            rows = self.session.execute(
-                select(Customer.id, Customer.merged_into_id).where(Customer.id.in_(wanted))
-            )
-            found = {customer_id: merged for customer_id, merged in rows}
-            into.update(found)
-            wanted = {merged for merged in found.values() if merged is not None and merged not in into}
-        survivors = {}
-        for customer_id in customer_ids:
-            current, seen = customer_id, {customer_id}
-            while (merged := into.get(current)) is not None and merged not in seen:
-                current = merged
-                seen.add(merged)
-            survivors[customer_id] = current
-        return survivors
 
     def _queued_payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
         """Document id → what each of `lines` that went through the queue (waiting, or decided by a

@@ -458,3 +458,27 @@ def survivor_of(session: Session, customer_id: int | None) -> Customer | None:
 
 def _folded(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
+
+
+def merge_survivors(session: Session, customer_ids: Iterable[int]) -> dict[int, int]:
+    """Each customer id → the customer it was merged into (and that one in turn), or itself."""
+    wanted = set(customer_ids)
+    into: dict[int, int | None] = {}
+    asked = set(wanted)
+    while asked:
+        found: dict[int, int | None] = {}
+        chunked = sorted(asked)
+        for start in range(0, len(chunked), 900):  # a whole ledger's customers at once: IN lists bounded
+            chunk = chunked[start : start + 900]
+            rows = session.execute(select(Customer.id, Customer.merged_into_id).where(Customer.id.in_(chunk)))
+            found.update({customer_id: merged for customer_id, merged in rows})
+        into.update(found)
+        asked = {merged for merged in found.values() if merged is not None and merged not in into}
+    survivors = {}
+    for customer_id in wanted:
+        current, seen = customer_id, {customer_id}
+        while (merged := into.get(current)) is not None and merged not in seen:
+            current = merged
+            seen.add(merged)
+        survivors[customer_id] = current
+    return survivors

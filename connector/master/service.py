@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from connector.db import aware, serialize
 from connector.errors import CustomerError
-from connector.ledger.customers import CustomerDirectory, CustomerView, NewCustomer
+from connector.ledger.customers import CustomerDirectory, CustomerView, NewCustomer, merge_survivors
 from connector.ledger.models import Customer, utcnow
 from connector.master import classify, lifecycle, tiers
 from connector.master.batch import apply_batch
@@ -414,18 +414,10 @@ class CustomerMaster:
     ) -> dict[tuple[int, str], tuple[int, int]]:
         """Receipts by customer, a merged customer's counted for the customer it went into (and that one's
         in turn), as its credit figures count them."""
-        merged_into: dict[int, int | None] = {
-            customer_id: into
-            for customer_id, into in self.session.execute(
-                select(Customer.id, Customer.merged_into_id).where(Customer.merged_into_id.is_not(None))
-            )
-        }
+        survivors = merge_survivors(self.session, {customer_id for customer_id, _ in receipts})
         folded: dict[tuple[int, str], tuple[int, int]] = {}
         for (customer_id, currency), (paid, count) in receipts.items():
-            survivor, seen = customer_id, {customer_id}
-            while (into := merged_into.get(survivor)) is not None and into not in seen:
-                survivor = into
-                seen.add(into)
+            survivor = survivors[customer_id]
             earlier_paid, earlier_count = folded.get((survivor, currency), (0, 0))
             folded[(survivor, currency)] = (earlier_paid + paid, earlier_count + count)
         return folded
