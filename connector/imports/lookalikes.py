@@ -10,6 +10,12 @@ was, in this one (an export holding both is two documents; the import decides on
 read). The person resolves it (the same document, exported again) or retries it accepting it
 (`--accept-changes`: another document after all). Resolved, it is remembered: the same document in a later
 export is that one again, and the statement report matches it to that one's entry.
+
+A bank's statements of one account in two formats (MT940 and CAMT.053 while a bank moves to ISO 20022,
+an OFX download beside them) hold the same lines under ids that never agree. So a new receipt line (or a
+bank's return) is held too when a line of another format, of the same account, date, currency and amount,
+was imported from an earlier file: the person closes it (the same line, in another format) or posts it
+as another payment.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from connector.sync.quarantine import RETRY_ACTOR
 # again is the same returned payment, never new money).
 _HOLDING = ("posted", "unapplied", "linked", "changed", "reversed")
 _Key = tuple[str, str, date, str, int, str]
+_LineKey = tuple[date, str, int, str]  # a bank line's date, currency, amount and account (compacted)
+# A line of another format in one of these holds that money: a return's line ("reversal") too.
+_LINE_HOLDING = (*_HOLDING, "reversal")
 _NUMBERED = ("invoice", "credit_note")  # kinds whose number names one document
 
 
@@ -44,6 +53,7 @@ class Lookalike:
     bank_account: str | None = None  # a bank line's statement account, compacted
     alike: str = "same date, amount and number"  # what the two have in common
     edited: bool = False  # the same number only: maybe that document with its amount or date edited
+    source: str | None = None  # a bank line of another format's: its source (else the document's own)
 
     def where(self) -> str:
         """`(imported from FILE row N) ` when its file is known."""
@@ -59,14 +69,20 @@ class Lookalikes:
         self.file_id = file_id
         self._found: dict[_Key, list[tuple[Lookalike, int]]] = {}
         self._numbered: dict[tuple[str, str, str], list[tuple[Lookalike, int]]] = {}  # invoices by number
+        self._lines: dict[_LineKey, list[tuple[Lookalike, int]]] = {}  # bank lines of every format
 
     def prefetch(self, documents: Sequence[Document], known: Collection[tuple[str, str]]) -> None:
         """Load the earlier documents that the batch's new content-id `documents` could be."""
-        self._found, self._numbered = {}, {}
+        self._found, self._numbered, self._lines = {}, {}, {}
         amounts: dict[str, set[int]] = {}
         numbers: dict[str, set[str]] = {}
+        line_amounts: set[int] = set()
         for document in documents:
-            if document.content_id and (document.source, document.external_id) not in known:
+            if (document.source, document.external_id) in known:
+                continue
+            if _may_be_in_another_format(document):
+                line_amounts.add(document.amount.minor)
+            if document.content_id:
                 amounts.setdefault(document.source, set()).add(document.amount.minor)
                 if document.kind in _NUMBERED and document.number:
                     numbers.setdefault(document.source, set()).add(document.number)
@@ -109,19 +125,45 @@ class Lookalikes:
                 found = Lookalike(external_id, None, row, bank_account)
                 self._found.setdefault(key, []).append((found, file_id))
                 files.add(file_id)
+        for money, line, file_id in self._lines_of_earlier_files(line_amounts):
+            self._lines.setdefault(money, []).append((line, file_id))
+            files.add(file_id)
         if files:
             names = dict(
                 self.session.execute(
                     select(ImportedFile.id, ImportedFile.name).where(ImportedFile.id.in_(files))
                 ).all()
             )
-            for group in (*self._found.values(), *self._numbered.values()):
+            for group in (*self._found.values(), *self._numbered.values(), *self._lines.values()):
                 group[:] = [(replace(f, file=names.get(i)), i) for f, i in group]
 
+    def _lines_of_earlier_files(self, amounts: set[int]) -> list[tuple[_LineKey, Lookalike, int]]:
+        """The bank lines of `amounts` naming their account that earlier files brought, with their file."""
+        found = []
+        where = "kind = {p} AND bank_account IS NOT NULL AND status IN ({p}, {p}, {p}, {p}, {p}, {p})"
+        for source, external_id, on, currency, minor, file_id, row, bank_account in rows_in(
+            self.session,
+            "source, external_id, document_date, currency, amount_minor, file_id, row, bank_account",
+            ImportedDocument.__tablename__,
+            "amount_minor",
+            amounts,
+            where,
+            "bank_line",
+            *_LINE_HOLDING,
+            array_type="bigint",
+        ):
+            if file_id is None or file_id == self.file_id:
+                continue
+            alike = "the same account, date and amount, in a statement of another format"
+            line = Lookalike(external_id, None, row, bank_account, alike=alike, source=source)
+            found.append(((row_date(on), currency, minor, bank_account), line, file_id))
+        return found
+
     def of(self, document: Document, came_again: Callable[[str], bool]) -> Lookalike | None:
-        """The earlier document that new `document` may be, exported again: one of the same statement
-        account (when both name one) not `came_again` in this file as it was. Several new documents like
-        one earlier are each held: which of them it is, a person tells."""
+        """The earlier document that new `document` may be: of a content id, one exported again, of the
+        same statement account (when both name one) not `came_again` in this file as it was; of a bank
+        line, one of another format. Several new documents like one earlier are each held: which of them
+        it is, a person tells."""
         amount = document.amount
         key = (
             document.source,
@@ -132,16 +174,21 @@ class Lookalikes:
             document.number or "",
         )
         account = compact_account(document.account)
-        for lookalike, _ in self._found.get(key, ()):
+        for lookalike, _ in self._found.get(key, ()) if document.content_id else ():
             if account is not None and lookalike.bank_account not in (None, account):
                 continue  # another account's line is another line
             if not came_again(lookalike.external_id):
                 return lookalike
         # An invoice's number is its own: one of that number is the same invoice, edited (its amount, its
         # date) and exported again, whatever else changed.
-        for lookalike, _ in self._numbered.get((document.source, document.kind, document.number or ""), ()):
+        numbered = (document.source, document.kind, document.number or "")
+        for lookalike, _ in self._numbered.get(numbered, ()) if document.content_id else ():
             if not came_again(lookalike.external_id):
                 return lookalike
+        if account is not None and _may_be_in_another_format(document):
+            for lookalike, _ in self._lines.get((document.date, amount.currency, amount.minor, account), ()):
+                if lookalike.source != document.source:
+                    return lookalike
         return None
 
     def told_exported_again(self, document: Document, lookalike: Lookalike) -> bool:
@@ -157,7 +204,14 @@ class Lookalikes:
 
 
 def exported_again(document: Document, lookalike: Lookalike) -> str:
-    """Why `document` is held: maybe `lookalike`, exported again."""
+    """Why `document` is held: maybe `lookalike`, exported again (or, a bank line, in another format)."""
+    if lookalike.source is not None:
+        return (
+            f"{_held_prefix(document, lookalike)}{lookalike.where()}: {lookalike.alike}. If it is that line "
+            "(one account's statements imported in two formats), close this record (`connector quarantine "
+            'resolve ID --note "another format"`); if it is another payment, post it with `connector '
+            "quarantine retry ID --accept-changes`"
+        )
     return (
         f"{_held_prefix(document, lookalike)}{lookalike.where()}with other text (a customer renamed, a "
         f"payee's text changed): {lookalike.alike}. If it is, close this record (`connector quarantine "
@@ -173,7 +227,20 @@ def exported_again(document: Document, lookalike: Lookalike) -> str:
 
 
 def _held_prefix(document: Document, lookalike: Lookalike) -> str:
+    if lookalike.source is not None:
+        earlier = f"{lookalike.source} {lookalike.external_id}"
+        return f"maybe {earlier} in another format as {document.external_id} "
     return f"maybe {document.source} {lookalike.external_id} exported again as {document.external_id} "
+
+
+def _may_be_in_another_format(document: Document) -> bool:
+    """Whether `document` is a bank line that posts (a receipt, a bank's return) naming its account: one
+    that a statement of another format may hold too."""
+    return (
+        document.kind == "bank_line"
+        and document.account is not None
+        and (document.amount.minor > 0 or document.bank_reversal)
+    )
 
 
 def exported_again_as(session: Session, source: str, external_ids: Sequence[str]) -> dict[str, str]:

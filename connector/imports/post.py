@@ -267,8 +267,9 @@ class DocumentPoster:
 
     def _lookalike(self, document: Document, batch_ids: set[tuple[str, str]]) -> Lookalike | None:
         """The earlier document a new one whose id is its content's digest may be, exported again with
-        other text (`lookalikes`); None when none (or a person accepted it as another)."""
-        if not document.content_id or document.origin.row in self.accept_changes_at:
+        other text, or a bank line of another format a new line may be (`lookalikes`); None when none (or
+        a person accepted it as another)."""
+        if document.origin.row in self.accept_changes_at:
             return None
         source = document.source
 

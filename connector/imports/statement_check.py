@@ -469,10 +469,15 @@ def _days_apart(line: Document, day: date) -> int:
 
 
 def _shared_reference(line: Document, entry: BankEntry) -> str | None:
-    """An identifier (one with a digit: an invoice, payment or bank reference) found on both sides."""
-    ours = tokens((line.external_id, line.number, *line.references))
-    theirs = set(tokens((entry.external_id, entry.memo)))
+    """An identifier (one with a digit: an invoice, payment or bank reference) found on both sides. A
+    composite id (`sha256:…`, a line without a reference of its own) names nothing."""
+    ours = tokens((_named_id(line.external_id), line.number, *line.references))
+    theirs = set(tokens((_named_id(entry.external_id), entry.memo)))
     return next((t for t in ours if t in theirs and any(c.isdigit() for c in t)), None)
+
+
+def _named_id(external_id: str) -> str:
+    return "" if external_id.startswith("sha256:") else external_id
 
 
 def _in_currency(money: Money | None, currency: str) -> Money | None:

@@ -28,10 +28,21 @@ from connector.credit.aging import open_items
 from connector.credit.figures import customer_figures
 from connector.credit.reads import ar_lines
 from connector.db import unit_of_work
-from connector.documents import Allocation, Document, Origin, Parsed, Party, Problem, fingerprint
+from connector.documents import (
+    Allocation,
+    Document,
+    DocumentParser,
+    Origin,
+    Parsed,
+    Party,
+    Problem,
+    fingerprint,
+)
 from connector.errors import FileFormatError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
+from connector.imports.rules import Accounts
+from connector.imports.statement_reconcile import reconcile_file
 from connector.ledger.customers import NewCustomer
 from connector.ledger.models import AccountBalance, Customer, JournalEntry
 from connector.ledger.queries import customer_balances
@@ -1033,6 +1044,57 @@ def test_a_statement_line_of_another_account_is_never_taken_for_one_exported_aga
     result = import_file(container, other, [Mt940Parser()])
 
     assert (result.counts["quarantined"], result.counts["receipts_unapplied"]) == (0, 1)
+    assert_ledger_verifies(container)
+
+
+MT940_OF_CAMT_ACCOUNT = """:20:STMT
+:25:DE44500105175407324931
+:28C:0
+:60F:C260301EUR0,00
+:61:2603050305CR500,00NTRFNONREF//TR-1
+:86:166?00GUTSCHRIFT?20SVWZ+Rechnung 17
+:61:2603050305CR500,00NTRFNONREF//TR-2
+:86:166?00GUTSCHRIFT?20SVWZ+Rechnung 18
+:62F:C260305EUR1000,00
+"""
+
+
+@pytest.mark.parametrize("first_format", ["mt940", "camt053"])
+def test_one_accounts_statement_in_two_formats_posts_its_lines_once_whichever_came_first(
+    container: Container, tmp_path: Path, first_format: str
+) -> None:
+    mt940, camt = tmp_path / "day.sta", tmp_path / "day.xml"
+    mt940.write_text(MT940_OF_CAMT_ACCOUNT, encoding="utf-8")
+    entries = "".join(camt_entry("500.00", "CRDT", "2026-03-05", f"Rechnung {n}") for n in (17, 18))
+    elsewhere = camt_entry("500.00", "CRDT", "2026-03-06", "Rechnung 19")  # the next day: another payment
+    camt.write_text(CAMT_ENTRIES.format(entries=entries + elsewhere))
+    parsers: list[DocumentParser] = [Mt940Parser(), Camt053Parser()]
+    first, then = (mt940, camt) if first_format == "mt940" else (camt, mt940)
+    import_file(container, first, parsers)
+
+    result = import_file(container, then, parsers)
+
+    new_money = 1 if then == camt else 0  # the CAMT statement's next day
+    assert (result.counts["quarantined"], result.counts["receipts_unapplied"]) == (2, new_money)
+    bank = (container.settings.ledger.chart.bank.code, "EUR")
+    with unit_of_work(container.sessions) as session:
+        assert session.get_one(AccountBalance, bank).balance_minor == 150000  # 17, 18 once; 19
+        records = session.scalars(select(QuarantinedRecord).order_by(QuarantinedRecord.id)).all()
+        assert [" in another format as " in record.reason for record in records] == [True, True]
+        assert first.name in records[0].reason
+        resolve_records(session, [record.id for record in records], "another format", "finance")
+
+    again = import_file(container, then, parsers, again=True)
+
+    assert (again.counts["quarantined"], again.counts["unchanged"]) == (0, 3 if then == camt else 2)
+    with unit_of_work(container.sessions) as session:
+        assert session.get_one(AccountBalance, bank).balance_minor == 150000
+        accounts = Accounts.of(container.settings.ledger.chart)
+        checked = reconcile_file(session, then, parsers[then == camt], accounts, 3, container.cipher)
+    (report,) = checked.statements
+    assert report.reconciles  # its lines are the other format's entries
+    # a composite id (`sha256:…`) is no reference the two share
+    assert [m.how for m in report.matched][:2] == ["amount and date (±0 days)"] * 2
     assert_ledger_verifies(container)
 
 
