@@ -69,14 +69,17 @@ PERSONAL_MAIL_DOMAINS = frozenset(
 )
 _NOT_WORD = re.compile(r"[\W_]+")
 # Legal forms that differ between sources for the same company ("ACME Co., Ltd." vs "ACME", a bank's
-# "ACME PTE LTD"): whole words at the end, never the end of a word ("Zinc" keeps its "inc").
+# "ACME PTE LTD"): whole words at the end after the name's first word, never the end of a word ("Zinc"
+# keeps its "inc"). Forms that are also words or syllables (Sa, Se, As, Spa: "Wang Sa", "Hotel & Spa")
+# count only written in capitals or dotted (SA, S.A., SpA).
 _LATIN_FORMS = re.compile(
-    r"(?:(?:^|[\W_]+)(?:co|company|corp|corporation|inc|incorporated|ltd|limited|liability|llc|llp|lp"
-    r"|plc|gmbh|mbh|ag|kg|kgaa|se|sa|sas|sarl|srl|spa|bv|nv|pte|pty|pvt|oy|ab|as|asa|kk))+[\W_]*$"
+    r"(?:[\W_]+(?:(?i:co|company|corp|corporation|inc|incorporated|ltd|limited|liability|llc|llp|lp|plc"
+    r"|gmbh|mbh|ag|kg|kgaa|sarl|srl|bv|nv|pte|pty|pvt|asa|kk)|(?-i:SE|SA|SAS|SpA|SPA|OY|AB|AS)))+[\W_]*$",
+    re.IGNORECASE,
 )
 _TRAILING = re.compile(r"[\W_]+$")  # punctuation after the name (a full stop, a quote, a zero-width space)
 _CJK_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "公司", "株式会社")
-_DOTTED_LETTERS = re.compile(r"\b([a-z])\.(?=[a-z]\b)")  # S.A., S.p.A., B.V.: one word each
+_DOTTED_LETTERS = re.compile(r"\b([a-z])\.(?=[a-z]\b)", re.IGNORECASE)  # S.A., S.p.A., B.V.: one word each
 
 
 @functools.lru_cache(maxsize=65_536)  # payers and records repeat through a file
@@ -85,7 +88,7 @@ def name_core(name: str) -> str:
     punctuation ignored, legal forms at the end (Co., Ltd., GmbH & Co. KG, S.A., Pte. Ltd., 有限公司, 公司 …)
     left out as whole words ("北京青禾科技有限公司" and "北京青禾科技公司" are both 北京青禾科技; "Shanghai
     Zinc Co., Ltd." is shanghaizinc, never "Shanghai Z Inc.")."""
-    text = unicodedata.normalize("NFKC", name).casefold().strip()
+    text = unicodedata.normalize("NFKC", name).strip()
     text = _DOTTED_LETTERS.sub(r"\1", text.removeprefix("株式会社"))
     while True:
         shorter = _LATIN_FORMS.sub("", _TRAILING.sub("", text))
@@ -94,7 +97,7 @@ def name_core(name: str) -> str:
         if shorter == text or not shorter:
             break
         text = shorter
-    return _NOT_WORD.sub("", text)
+    return _NOT_WORD.sub("", text.casefold())
 
 
 @dataclass(frozen=True)

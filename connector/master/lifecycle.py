@@ -7,7 +7,7 @@ and `split` are these.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,15 @@ from connector.master import classify
 from connector.master.bound import refresh_bound_backends
 from connector.master.identity import IDENTITY_LOCK
 from connector.master.models import CustomerBinding, CustomerEvent
-from connector.master.records import BINDING_RECORD, Applied, SourceRecord, text_of
+from connector.master.records import (
+    BINDING_RECORD,
+    CONTACT_FIELDS,
+    REVIEW_RECORD,
+    Applied,
+    SourceRecord,
+    modified_at,
+    text_of,
+)
 
 if TYPE_CHECKING:
     from connector.master.service import CustomerMaster
@@ -39,10 +47,18 @@ def delete(master: CustomerMaster, backend: str, external_id: str, at: datetime 
     if binding is None:
         review = master._open_review(backend, external_id)
         if review is not None:
+            held = modified_at(json.loads(master.cipher.decrypt(REVIEW_RECORD, review.record_enc)))
+            if at is not None and held is not None and at < held:
+                why = f"deleted at {at.isoformat()}, before the version held for review #{review.id}"
+                return Applied("stale", None, why)
             master._close_review(review, "dismissed", None, "deleted at its source")
         return Applied("unchanged", None, "no binding for the deleted record")
     if binding.status == "deleted":
         return Applied("unchanged", binding.customer_id, "already deleted")
+    applied = modified_at(_record_of(master, binding))
+    if at is not None and applied is not None and at < applied:  # a notification delivered late
+        why = f"deleted at {at.isoformat()}, before the version applied last ({applied.isoformat()})"
+        return Applied("stale", binding.customer_id, why)
     # In UTC: SQLite keeps no offset, and a record's change is compared with it (`_deleted_since`).
     binding.status, binding.deleted_at = "deleted", at.astimezone(UTC) if at is not None else utcnow()
     refresh_bound_backends(master.session, [binding.customer_id])
@@ -104,6 +120,7 @@ def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str =
     )
     for binding in bindings:  # each, for an unmerge to move back
         master._event(survivor.id, MOVED_IN, f"from {absorbed_no}", binding, related=absorbed.id)
+    _status_of_its_records(master, survivor.id, f"holds {absorbed_no}'s records")
     master.session.flush()
     return len(bindings)
 
@@ -171,6 +188,12 @@ def unmerge(master: CustomerMaster, absorbed_no: str, why: str = "") -> Customer
     # Inactive only when every record it has was deleted at its source (as `delete` leaves it).
     row.status = "inactive" if back and all(binding.status != "active" for binding in back) else "active"
     refresh_bound_backends(master.session, [survivor_id, absorbed.id])
+    # What its records changed while merged went onto the customer it was merged into: each takes its own.
+    its_records = [_record_of(master, binding) for binding in back]
+    _without_its_contact(master, survivor_id, its_records, "of the unmerged records")
+    _with_its_contact(master, absorbed.id, its_records)
+    if back:
+        _status_of_its_records(master, survivor_id, f"its records left with {absorbed_no}")
     reason = f"{why}; " if why else ""
     survivor_no = survivor.account_no
     records = ", ".join(f"{b.backend} {b.external_id}" for b in back) or "none"
@@ -193,12 +216,14 @@ def split(master: CustomerMaster, backend: str, external_id: str, why: str = "")
     binding = master._binding(backend, external_id)
     if len(master._active_bindings(binding.customer_id)) < 2:
         raise CustomerError(f"{backend} {external_id} is its customer's only record: nothing to split off")
-    record: dict[str, Any] = json.loads(master.cipher.decrypt(BINDING_RECORD, binding.record_enc))
+    record = _record_of(master, binding)
     source = SourceRecord(backend, external_id, record, binding.content_hash, binding.mapping_digest)
     original = binding.customer_id
     created = master._create(source, classify.region(record, master.policy.regions))
     binding.customer_id = created.id
     refresh_bound_backends(master.session, [original, created.id])
+    if binding.status != "active":
+        master._set_status(created.id, "inactive", f"its only record ({backend} {external_id}) was deleted")
     reason = f"{why}; " if why else ""
     master._event(
         original,
@@ -209,31 +234,75 @@ def split(master: CustomerMaster, backend: str, external_id: str, why: str = "")
         external_id=external_id,
     )
     master._event(created.id, "split_from", f"{reason}split from customer #{original}", related=original)
-    _without_its_contact(master, original, record)
-    return created
+    _without_its_contact(master, original, [record], "of the split-off record")
+    return master.directory.view(created.id)
 
 
-def _without_its_contact(master: CustomerMaster, customer_id: int, record: Mapping[str, Any]) -> None:
-    """The e-mail, phone and address that only a split-off record gave the customer (a link fills in
-    what the customer lacked) are taken off it, or taken from its remaining records: left on, the other
-    person's address would keep finding this customer."""
+def _record_of(master: CustomerMaster, binding: CustomerBinding) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(master.cipher.decrypt(BINDING_RECORD, binding.record_enc))
+    return record
+
+
+def _without_its_contact(
+    master: CustomerMaster, customer_id: int, records: Sequence[Mapping[str, Any]], whose: str
+) -> None:
+    """The name, e-mail, phone and address that only `records` (taken off the customer) gave it (a link
+    fills in what the customer lacked, a bound record's change writes over it) are taken off it, or taken
+    from its remaining records: left on, the other's address would keep finding this customer. A name is
+    only ever replaced, never taken off."""
     current = master.directory.view(customer_id)
-    remaining = [
-        json.loads(master.cipher.decrypt(BINDING_RECORD, other.record_enc))
-        for other in master._active_bindings(customer_id)
-    ]
-    values = {field: getattr(current, field) for field in ("email", "phone", "address")}
+    remaining = [_record_of(master, other) for other in master._active_bindings(customer_id)]
+    values = {field: getattr(current, field) for field in CONTACT_FIELDS}
     taken = []
-    for field in values:
-        gone = text_of(record, field)
-        if gone is None or values[field] != gone or any(text_of(r, field) == gone for r in remaining):
+    for field in CONTACT_FIELDS:
+        gone = {text_of(record, field) for record in records} - {None}
+        if values[field] not in gone or any(text_of(r, field) == values[field] for r in remaining):
             continue
-        values[field] = next((value for r in remaining if (value := text_of(r, field))), None)
+        instead = next((value for r in remaining if (value := text_of(r, field))), None)
+        if instead is None and field == "name":
+            continue
+        values[field] = instead
         taken.append(field)
     if taken:
-        master.directory.update_contact(
-            customer_id, current.name, values["email"], values["phone"], values["address"]
+        _set_contact(
+            master, customer_id, values, "contact_split_off", f"{', '.join(taken)} {whose} taken off"
         )
-        master._event(
-            customer_id, "contact_split_off", f"{', '.join(taken)} of the split-off record taken off"
+
+
+def _with_its_contact(master: CustomerMaster, customer_id: int, records: Sequence[Mapping[str, Any]]) -> None:
+    """The contact fields of a customer given its records back (an unmerge): what they changed while it
+    was merged (written onto the other customer) is its own again; a field none of them gives stays."""
+    current = master.directory.view(customer_id)
+    values = {field: getattr(current, field) for field in CONTACT_FIELDS}
+    taken = []
+    for field in CONTACT_FIELDS:
+        given = [value for record in records if (value := text_of(record, field))]
+        if given and values[field] not in given:
+            values[field] = given[0]
+            taken.append(field)
+    if taken:
+        _set_contact(
+            master, customer_id, values, "contact_restored", f"{', '.join(taken)} of its own records"
         )
+
+
+def _set_contact(
+    master: CustomerMaster, customer_id: int, values: Mapping[str, str | None], kind: str, why: str
+) -> None:
+    name = values["name"]
+    assert name is not None  # a customer always has a name; it is replaced, never taken off
+    master.directory.update_contact(customer_id, name, values["email"], values["phone"], values["address"])
+    master._event(customer_id, kind, why)
+
+
+def _status_of_its_records(master: CustomerMaster, customer_id: int, why: str) -> None:
+    """Active while any of its records is; inactive once every one was deleted at its source."""
+    active = bool(master._active_bindings(customer_id))
+    if (
+        active
+        or master.session.scalar(
+            select(CustomerBinding.id).where(CustomerBinding.customer_id == customer_id).limit(1)
+        )
+        is not None
+    ):
+        master._set_status(customer_id, "active" if active else "inactive", why)

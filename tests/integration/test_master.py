@@ -225,6 +225,21 @@ def test_a_record_restored_and_edited_after_its_deletion_comes_back_however_late
         assert m.apply("zoho", edited, DIGEST).outcome == "reactivated"
 
 
+def test_a_deletion_dated_before_the_version_applied_last_changes_nothing(container: Container) -> None:
+    with master(container) as m:
+        created = m.apply("zoho", contact("z1", modified_at="2026-11-01T10:05:00+00:00"), DIGEST)
+        late = m.delete("zoho", "z1", datetime(2026, 11, 1, 10, 0, 30, tzinfo=UTC))  # retried for days
+        assert (late.outcome, m.directory.view(created.customer_id or 0).status) == ("stale", "active")
+        assert "before the version applied last" in late.reason
+        assert m.session.scalars(select(CustomerBinding.status)).one() == "active"
+        assert m.apply("zoho", contact("z3", email="z@a.cn"), DIGEST).outcome == "created"
+        held = contact("z4", email="z@a.cn", modified_at="2026-11-01T10:05:00+00:00")
+        m.apply("fxiaoke", contact("f1", email="z@a.cn"), DIGEST)
+        assert m.apply("zoho", held, DIGEST).outcome == "review"
+        assert m.delete("zoho", "z4", datetime(2026, 11, 1, 10, 0, tzinfo=UTC)).outcome == "stale"
+        assert len(m.reviews()) == 1  # still held for a person
+
+
 def test_a_customer_with_another_live_record_stays_active_when_one_is_deleted(container: Container) -> None:
     with master(container) as m:
         created = m.apply("zoho", contact("z1", email="a@b.cn"), DIGEST)
@@ -316,6 +331,60 @@ def test_an_unmerge_of_a_customer_whose_survivor_was_merged_on_says_which_to_unm
             m.unmerge(numbers[0])
         m.unmerge(numbers[1])
         assert m.unmerge(numbers[0]).status == "active"
+
+
+def test_an_unmerge_gives_each_customer_the_contact_details_of_its_own_records(container: Container) -> None:
+    with master(container) as m:
+        alpha = (
+            m.apply("zoho", contact("z1", name="Alpha Trading", email="boss@alpha.cn"), DIGEST).customer_id
+            or 0
+        )
+        beta = m.apply("zoho", contact("z2", name="Beta Foods", email="ops@beta.cn"), DIGEST).customer_id or 0
+        beta_no = m.directory.view(beta).account_no
+        m.merge(m.directory.view(alpha).account_no, beta_no, "the same company?")
+        m.apply("zoho", contact("z2", name="Beta Foods", email="finance@beta.cn"), DIGEST)  # onto Alpha
+        m.unmerge(beta_no, "two companies")
+        views = m.directory.view(alpha), m.directory.view(beta)
+        assert [(v.name, v.email) for v in views] == [
+            ("Alpha Trading", "boss@alpha.cn"),
+            ("Beta Foods", "finance@beta.cn"),
+        ]
+        found = m.apply("fxiaoke", contact("f1", name="Beta Foods", email="finance@beta.cn"), DIGEST)
+        assert found.customer_id == beta
+
+
+def test_merge_and_unmerge_leave_each_customer_active_while_one_of_its_records_is(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        gone = m.apply("zoho", contact("z1"), DIGEST).customer_id or 0
+        live = m.apply("zoho", contact("z2"), DIGEST).customer_id or 0
+        m.delete("zoho", "z1")
+        gone_no, live_no = m.directory.view(gone).account_no, m.directory.view(live).account_no
+        m.merge(gone_no, live_no, "one company")
+        assert m.directory.view(gone).status == "active"  # it holds z2 now
+        m.unmerge(live_no, "two after all")
+        assert (m.directory.view(gone).status, m.directory.view(live).status) == ("inactive", "active")
+
+
+def test_a_deleted_record_split_off_is_an_inactive_customer(container: Container) -> None:
+    with master(container) as m:
+        first = m.apply("zoho", contact("z1", email="a@b.cn"), DIGEST).customer_id or 0
+        m.apply("fxiaoke", contact("f1", email="a@b.cn"), DIGEST)
+        m.apply("webhook", contact("w1", email="a@b.cn"), DIGEST)
+        m.delete("webhook", "w1")
+        created = m.split("webhook", "w1", "another company")
+        assert (created.status, m.directory.view(first).status) == ("inactive", "active")
+
+
+def test_a_split_gives_back_the_name_the_split_off_record_wrote_over(container: Container) -> None:
+    with master(container) as m:
+        first = m.apply("zoho", contact("z1", name="Li Wei", province="上海"), DIGEST).customer_id or 0
+        assert m.apply("webhook", contact("w1", name="Li Wei", province="上海"), DIGEST).outcome == "linked"
+        m.apply("webhook", contact("w1", name="Li Wei (Beijing Huaxin)", province="上海"), DIGEST)
+        assert m.directory.view(first).name == "Li Wei (Beijing Huaxin)"
+        m.split("webhook", "w1", "another Li Wei")
+        assert m.directory.view(first).name == "Li Wei"
 
 
 def test_a_split_takes_off_the_contact_details_only_the_split_off_record_gave(container: Container) -> None:

@@ -124,6 +124,8 @@ def test_an_amount_equal_to_an_open_invoice_names_no_invoice_so_the_oldest_are_p
         ("ＡＣＭＥ　有限公司", "acme"),
         ("Müller & Co. KG", "MÜLLER"),
         ("株式会社トヨタ", "トヨタ株式会社"),
+        ("KK Co., Ltd.", "KK Ltd"),  # a name's first word is its own, whatever it spells
+        ("ACME S.A.", "ACME SA"),
     ],
 )
 def test_names_differing_in_legal_form_width_or_case_have_one_core(payer: str, customer: str) -> None:
@@ -134,6 +136,11 @@ def test_a_legal_form_is_left_out_only_as_a_whole_word() -> None:
     assert name_core("Zinc Ltd") == "zinc"
     assert name_core("Zinc") != name_core("Z")
     assert name_core("Limited") == "limited"  # nothing but a legal form: kept, not emptied
+
+
+@pytest.mark.parametrize(("one", "other"), [("Wang Sa", "Wang Se"), ("Grand Hotel & Spa", "Grand Hotel")])
+def test_a_syllable_or_word_spelt_like_a_legal_form_is_part_of_the_name(one: str, other: str) -> None:
+    assert name_core(one) != name_core(other)
 
 
 def test_a_number_in_the_memo_does_not_outweigh_the_customer_the_document_names_both_wait() -> None:
