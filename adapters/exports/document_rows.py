@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -114,14 +114,7 @@ class RowReader:
             group_column=group_column,
             skips=skips,
             labels={field.target: field.reason_prefix.removesuffix(": ") for field in fields},
-            guessed_point=frozenset(
-                field.target
-                for field in mapping.fields
-                if field.target in ("amount", "allocation_amount")
-                and not any(
-                    step.name == "decimal" and step.options.get("separator") for step in field.convert
-                )
-            ),
+            guessed_point=guessed_points(mapping.fields, ("amount", "allocation_amount")),
         )
 
     def skipped(self, row: Row) -> bool:
@@ -210,17 +203,7 @@ class RowReader:
         )
 
     def _minor(self, amount: Decimal, currency: str, target: str) -> int:
-        """`_minor`, refusing an amount whose point may have been a thousands separator."""
-        if target in self.guessed_point and _thousands_or_point(amount, currency):
-            written = amount.copy_abs()
-            raise RowError(
-                f"{written} may be {written.scaleb(3):,} (a '.' grouping thousands) or "
-                f"{written.normalize()}: {currency} has {exponent(currency)} decimals, the file writes "
-                "three; say which with the decimal converter's separator "
-                '(separator = "," for 1.500,00, "." for 1,500.00)',
-                target,
-            )
-        return _minor(amount, currency, target)
+        return checked_minor(amount, currency, target, self.guessed_point)
 
     def _absolute(self, kind: str, amount: Decimal, target: str) -> Decimal:
         """A negative amount of an invoice, credit note or payment: taken as positive, or refused."""
@@ -418,6 +401,31 @@ def _currency(code: str | None) -> str:
         return _currency_code(code)
     except MoneyError as exc:
         raise RowError(str(exc), "currency") from None
+
+
+def guessed_points(fields: Sequence[FieldMap], targets: Collection[str]) -> frozenset[str]:
+    """Those amount `targets` whose decimal separator the mapping leaves to be guessed."""
+    return frozenset(
+        field.target
+        for field in fields
+        if field.target in targets
+        and not any(step.name == "decimal" and step.options.get("separator") for step in field.convert)
+    )
+
+
+def checked_minor(amount: Decimal, currency: str, target: str, guessed: Collection[str]) -> int:
+    """`_minor`, refusing an amount of a `guessed` target whose point may have been a thousands
+    separator."""
+    if target in guessed and _thousands_or_point(amount, currency):
+        written = amount.copy_abs()
+        raise RowError(
+            f"{written} may be {written.scaleb(3):,} (a '.' grouping thousands) or "
+            f"{written.normalize()}: {currency} has {exponent(currency)} decimals, the file writes "
+            "three; say which with the decimal converter's separator "
+            '(separator = "," for 1.500,00, "." for 1,500.00)',
+            target,
+        )
+    return _minor(amount, currency, target)
 
 
 def _thousands_or_point(amount: Decimal, currency: str) -> bool:

@@ -45,11 +45,12 @@ from adapters.exports.document_rows import (
     _currency,
     _date,
     _decimal,
-    _minor,
     _party,
     _text,
     absent_columns_notice,
     bind_columns,
+    checked_minor,
+    guessed_points,
     is_skipped,
 )
 from adapters.exports.mapped import ExportFile
@@ -92,6 +93,7 @@ class VoucherExport(ExportFile):
         self.mapping = mapping
         self._receivable = re.compile(mapping.receivable)
         self._bank = re.compile(mapping.bank)
+        self._guessed = guessed_points(mapping.fields, ("debit", "credit", "amount_original"))
 
     def parse(self, path: str | Path, name: str) -> Iterator[Parsed]:
         table = self._rows(path, name)
@@ -241,7 +243,10 @@ class VoucherExport(ExportFile):
         credit = _decimal(values.get("credit"), "credit") or Decimal(0)
         if debit and credit:
             raise RowError(f"row {line.row.number}: a line is a debit or a credit, not both")
-        books_net = _minor(debit, books, "debit") - _minor(credit, books, "credit")
+        guessed = self._guessed
+        books_net = checked_minor(debit, books, "debit", guessed) - checked_minor(
+            credit, books, "credit", guessed
+        )
         if currency == books:
             return _Entry(line.row, account, currency, books_net, date, values, books, books_net)
         original = _decimal(values.get("amount_original"), "amount_original")
@@ -251,7 +256,7 @@ class VoucherExport(ExportFile):
                 f"(amount_original, e.g. 原币金额): its debit and credit are in the books' {books}"
             )
         # An original amount of nothing: an exchange revaluation (期末调汇), the books' value moves alone.
-        magnitude = abs(_minor(original, currency, "amount_original"))
+        magnitude = abs(checked_minor(original, currency, "amount_original", guessed))
         net = magnitude if books_net > 0 else -magnitude
         return _Entry(line.row, account, currency, net, date, values, books, books_net)
 

@@ -138,6 +138,7 @@ def _nfkc(text: str) -> str:
 # labels of letters, digits and inner hyphens, ending in a top-level domain of letters (or an IDN's xn--).
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{2,}|xn--[a-z0-9-]+)$")
 _ADDRESS_IN_BRACKETS = re.compile(r"<([^<>]*)>$")  # "Li Wei <li@acme.cn>", "<li@acme.cn>"
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")  # format characters (Cf)
 
 
 @converter("email")
@@ -146,7 +147,8 @@ def email(value: Any) -> str | None:
     text = _text(value)
     if text is None or not text.strip():
         return None
-    normalised = _nfkc(text).strip().lower()
+    # Invisible format characters (a zero-width space, a BOM pasted in) would make one mailbox two.
+    normalised = _INVISIBLE.sub("", _nfkc(text)).strip().lower()
     if normalised.count("@") > 1:  # "Li <li@a.cn>, Wang <wang@b.cn>": whose would be a guess
         raise ConversionError("several e-mail addresses in one field: map one")
     if (bracketed := _ADDRESS_IN_BRACKETS.search(normalised)) is not None:
@@ -164,7 +166,8 @@ _SEVERAL_NUMBERS = re.compile(r"\d\s*[;,，；、|]\s*[+(]?\d")
 
 @converter("phone", options=("region",))
 def phone(value: Any, region: str = "CN") -> str | None:
-    """E.164 (+8613800138000); numbers without a country code are read in `region`."""
+    """E.164 (+8613800138000), an extension after it as RFC 3966 writes it (+861065123456;ext=101);
+    numbers without a country code are read in `region`."""
     text = _text(value)
     if text is None or not text.strip():
         return None
@@ -185,7 +188,9 @@ def _parsed_e164(text: str, region: str) -> str:
         raise ConversionError(f"not a phone number ({exc})") from None
     if not phonenumbers.is_possible_number(number):
         raise ConversionError(f"not a possible phone number in region {region}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # An extension is another person at the switchboard's number: kept (RFC 3966), never dropped.
+    return f"{e164};ext={number.extension}" if number.extension else e164
 
 
 def clear_caches() -> None:
@@ -408,7 +413,8 @@ def template(current: Any, /, template: str, **fields: Any) -> str:
     """
     try:
         return template.format(**{**fields, "value": "" if current is None else current})
-    except (KeyError, IndexError, ValueError, TypeError) as exc:  # TypeError: "{amount:.2f}" of nothing
+    # TypeError: "{amount:.2f}" of nothing; AttributeError: "{value.name}" of a value without one
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
         raise ConversionError(f"template {template!r} cannot be filled: {exc}") from None
 
 

@@ -126,7 +126,7 @@ def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> 
     whole, _, fraction = digits.rpartition(point) if point in digits else (digits, "", "")
     if point in fraction or point in whole.replace(grouping, "") or grouping in fraction:
         raise DecimalFormatError(f"misplaced separators in {text!r}")
-    if grouping in whole and not re.fullmatch(r"\d{1,3}(" + re.escape(grouping) + r"\d{3})*", whole):
+    if grouping in whole and not re.fullmatch(r"[1-9]\d{0,2}(" + re.escape(grouping) + r"\d{3})*", whole):
         raise DecimalFormatError(f"digit groups of {text!r} are not thousands")
     number = whole.replace(grouping, "") + ("." + fraction if fraction else "")
     if not number or number == ".":

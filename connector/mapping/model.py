@@ -59,6 +59,32 @@ FIGURES: dict[str, str] = {
     "as_of": "when the figures were computed",
 }
 
+# What each figure is, for the converters that read only one kind (the rest are text).
+_NUMBER_FIGURES = frozenset(
+    {
+        "balance", "receivable", "unapplied_credit", "overdue", "aging_current", "aging_1_30", "aging_31_60",
+        "aging_61_90", "aging_90_plus", "credit_limit", "available_credit", "last_payment_amount",
+        "paid_trailing_12m", "credit_score", "payment_terms_days",
+    }
+)  # fmt: skip
+_DATE_FIGURES = frozenset({"last_payment_date", "as_of"})
+_READS = {"number": (_NUMBER_FIGURES, "an amount"), "format_decimal": (_NUMBER_FIGURES, "an amount")}
+_READS["format_date"] = (_DATE_FIGURES, "a date")
+
+
+def _figure_problem(index: int, figure: str, steps: Any) -> list[tuple[str, str]]:
+    """The first converter of an outbound field when it cannot read its figure (a date formatted as an
+    amount): every customer's push would fail on it."""
+    first = steps[0] if isinstance(steps, list) and steps else None
+    name = first.get("name") if isinstance(first, Mapping) else first
+    if not isinstance(name, str) or name not in _READS:
+        return []
+    figures, what = _READS[name]
+    if figure in figures:
+        return []
+    fitting = ", ".join(sorted(figures))
+    return [(f"fields[{index}].convert[0]", f"{name} reads {what}; {figure} is not one (it reads {fitting})")]
+
 
 def closest(word: str, choices: list[str]) -> str:
     """' — did you mean 'x'?' for the nearest choice, or the list of valid ones."""
@@ -154,6 +180,8 @@ class MappingFile(BaseModel):
             if data.get("kind") == "outbound" and (not isinstance(source, str) or source not in FIGURES):
                 message = f"unknown figure '{source}' — {closest(str(source), list(FIGURES))}"
                 found.append((f"fields[{index}].source", message))
+            elif data.get("kind") == "outbound":
+                found += _figure_problem(index, str(source), field.get("convert"))
             found += _template_problems(index, field.get("convert"), seen - {str(target)})
         if data.get("kind") == "inbound" and isinstance(fields, list) and "external_id" not in seen:
             # a record without its id can be neither bound to its customer nor found again
@@ -176,7 +204,11 @@ def _template_problems(index: int, steps: Any, before: set[str]) -> list[tuple[s
             continue
         for name in sorted(names):
             field = re.split(r"[.\[]", name, maxsplit=1)[0]
-            if field != "value" and field not in before:
+            if "." in name:  # records are JSON: a value has keys, never attributes
+                dotted = name.replace(".", "[", 1) + "]" if name.count(".") == 1 else name
+                message = f"{{{name}}}: a template reads a key as {{{dotted}}}, never with a point"
+                found.append((f"fields[{index}].convert[{number}].template", message))
+            elif field != "value" and field not in before:
                 known = sorted({"value", *before})
                 message = (
                     f"{{{name}}} is neither value nor a field mapped before it — {closest(field, known)}"
@@ -373,6 +405,7 @@ def _checked_targets(
             found.append((f"fields[{index}].target", f"unknown target '{target}' — {closest(target, known)}"))
         elif target in targets and target != "reference":
             found.append((f"fields[{index}].target", f"target '{target}' is mapped twice"))
+        found += _template_problems(index, field.get("convert"), set(targets) - {target})
         targets.append(target)
     if isinstance(raw_fields, list):
         missing = [target for target in required if target not in targets]

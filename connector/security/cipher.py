@@ -71,13 +71,15 @@ class FieldCipher:
 
 def normalise_for_index(kind: str, value: str) -> str:
     """Canonical form for look-ups: e-mails case-folded and without a +tag (li+shop@ is li@'s mailbox),
-    phones and bank accounts reduced to their digits."""
+    phones (and their extension) and bank accounts reduced to their digits."""
     text = unicodedata.normalize("NFKC", value).strip()
     if kind == "email":
         local, at, domain = text.casefold().rpartition("@")
         return f"{local.split('+', 1)[0] or local}{at}{domain}" if at else text.casefold()
     if kind == "phone":
-        return ("+" if text.startswith("+") else "") + re.sub(r"\D", "", text)
+        number, _, extension = text.partition(";ext=")  # the `phone` converter's RFC 3966 extension
+        digits = ("+" if number.startswith("+") else "") + re.sub(r"\D", "", number)
+        return digits + (";ext=" + re.sub(r"\D", "", extension) if extension else "")
     if kind == "bank_account":
         return re.sub(r"[\s\-]", "", text).upper()
     return text

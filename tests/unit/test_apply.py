@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from connector.mapping import apply
 from connector.mapping.apply import MappedRecord, compile_mapping, compiled, map_record, read_source
-from connector.mapping.converters import REGISTRY, ConversionError
+from connector.mapping.converters import REGISTRY, ConversionError, template
 from connector.mapping.files import load_mapping_set, parse_mapping_texts
 from connector.mapping.model import MappingFile
 from tests.conftest import REPO
@@ -236,6 +236,28 @@ def test_a_template_naming_a_field_not_mapped_before_it_is_refused_when_the_mapp
     assert [problem.message for problem in problems] == [
         "{nmae} is neither value nor a field mapped before it — did you mean 'name'?"
     ]
+
+
+def test_a_template_in_an_export_mapping_or_reading_an_attribute_is_checked_when_the_mapping_is_loaded() -> (
+    None
+):
+    payments = (REPO / "mappings" / "export_quickbooks_online_payments.toml").read_text(encoding="utf-8")
+    assert "|{party_name}|" in payments
+    contacts = (
+        'kind = "inbound"\nsource = "zoho.Contacts"\n'
+        '[[fields]]\ntarget = "external_id"\nsource = "id"\n'
+        '[[fields]]\ntarget = "company"\nsource = "Account_Name"\n'
+        'convert = [{ name = "template", template = "{value.name}" }]\n'
+    )
+    texts = {"payments.toml": payments.replace("|{party_name}|", "|{party}|"), "contacts.toml": contacts}
+    mappings, problems = parse_mapping_texts(REPO, texts)
+    assert mappings is None
+    assert sorted(problem.message for problem in problems) == [
+        "{party} is neither value nor a field mapped before it — did you mean 'party_name'?",
+        "{value.name}: a template reads a key as {value[name]}, never with a point",
+    ]
+    with pytest.raises(ConversionError, match="cannot be filled"):  # a record's error, not a crash
+        template({"name": "Acme"}, template="{value.name}")
 
 
 def test_a_template_fills_in_a_field_named_current() -> None:

@@ -118,6 +118,14 @@ def test_a_declared_separator_settles_the_ambiguous_cases() -> None:
     assert parse_decimal("1,234", ",") == Decimal("1.234")
 
 
+@pytest.mark.parametrize(("text", "separator"), [("0.500", ","), ("0,050", "."), ("00,500", ".")])
+def test_a_group_of_thousands_never_starts_with_a_zero_whatever_separator_is_declared(
+    text: str, separator: Separator
+) -> None:
+    with pytest.raises(DecimalFormatError, match="not thousands"):
+        parse_decimal(text, separator)
+
+
 amounts = st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=3, allow_nan=False)
 
 
@@ -166,6 +174,18 @@ def test_an_address_whose_domain_cannot_be_is_refused(written: str) -> None:
 def test_several_phone_numbers_in_one_field_are_refused_not_cut_to_the_first(written: str) -> None:
     with pytest.raises(ConversionError, match="several phone numbers in one field"):
         convert("phone", written, region="CN")
+
+
+@pytest.mark.parametrize("written", ["010-6512 3456 ext. 101", "010-6512 3456 x101", "010-6512 3456#101"])
+def test_a_phone_extension_is_kept_so_two_people_at_one_switchboard_stay_two(written: str) -> None:
+    assert convert("phone", written, region="CN") == "+861065123456;ext=101"
+    assert convert("phone", "+861065123456;ext=101", region="CN") == "+861065123456;ext=101"
+    assert convert("phone", "010-6512 3456 ext. 205", region="CN") == "+861065123456;ext=205"
+
+
+@pytest.mark.parametrize("written", ["li\u200b@acme.cn", "\ufeffli@acme.cn", "li@acme.cn\u200b"])
+def test_an_invisible_character_in_an_address_is_no_part_of_it(written: str) -> None:
+    assert convert("email", written) == "li@acme.cn"
 
 
 def test_several_addresses_in_one_field_are_refused_not_one_of_them_guessed() -> None:
@@ -431,6 +451,7 @@ def test_phone_equals_phonenumbers_parse_possible_and_e164(text: str) -> None:
         number = phonenumbers.parse(unicodedata.normalize("NFKC", text), "CN")
         possible = phonenumbers.is_possible_number(number)
         expected: object = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        expected = f"{expected};ext={number.extension}" if number.extension else expected
     except phonenumbers.NumberParseException:
         possible, expected = False, "refused"
     if not text.strip():

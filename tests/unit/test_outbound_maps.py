@@ -102,6 +102,23 @@ def test_an_outbound_map_naming_an_unknown_figure_gets_a_hint(tmp_path: Path) ->
     ]
 
 
+def test_an_outbound_converter_that_cannot_read_its_figure_is_refused_when_loaded(tmp_path: Path) -> None:
+    text = 'kind = "outbound"\nsource = "zoho.Accounts"\n'
+    for target, figure, step in [
+        ("Paid", "last_payment_amount", "format_date"),
+        ("Status", "credit_status", "number"),
+        ("Score", "credit_score", "format_decimal"),  # a number: fine
+        ("Day", "last_payment_date", "format_date"),
+    ]:
+        text += f'[[fields]]\ntarget = "{target}"\nsource = "{figure}"\nconvert = ["{step}"]\n'
+    (tmp_path / "out.toml").write_text(text, encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert [(p.key, p.message.split(" (it reads")[0]) for p in problems] == [
+        ("fields[0].convert[0]", "format_date reads a date; last_payment_amount is not one"),
+        ("fields[1].convert[0]", "number reads an amount; credit_status is not one"),
+    ]
+
+
 def test_an_inbound_and_an_outbound_map_may_serve_the_same_module_but_not_two_of_a_kind(
     tmp_path: Path,
 ) -> None:

@@ -69,6 +69,11 @@ def test_blind_index_matches_normalised_values_and_survives_rotation(cipher: Fie
         "bank_account", "GB29NWBK6016"
     )
     assert cipher.blind_index("email", "a@b.cn") != cipher.blind_index("phone", "a@b.cn")
+    extension = cipher.blind_index("phone", "+861065123456;ext=101")
+    assert extension not in {
+        cipher.blind_index("phone", n) for n in ("+861065123456", "+861065123456;ext=205")
+    }
+    assert extension != cipher.blind_index("phone", "+861065123456101")  # digits run on are another number
     rotated = FieldCipher(cipher.ring.rotated())
     assert rotated.blind_index("email", "a@b.cn") == cipher.blind_index("email", "a@b.cn")
 

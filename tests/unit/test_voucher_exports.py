@@ -162,6 +162,19 @@ def test_a_voucher_exported_again_with_its_lines_in_another_order_gives_the_same
     assert [d[1] for d in before] == ["2026-03-收-6#1", "2026-03-收-6#2"]
 
 
+def test_a_voucher_amount_written_1_500_is_refused_as_thousands_or_a_point_not_read_as_1_50(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    lines = [
+        "2026/3/2,记,1,销售,1122,C0001 上海星辰贸易有限公司,人民币,1.500,",
+        "2026/3/2,记,1,销售,6001,,人民币,,1.500",
+    ]
+    found = parse(shipped, "export_kingdee_vouchers", write_vouchers(tmp_path, *lines))
+    (refused,) = [p for p in found if isinstance(p, Problem)]
+    assert "1.500 may be 1,500 (a '.' grouping thousands) or 1.5" in refused.reason
+    assert documents(found) == []
+
+
 def test_a_receipt_banked_less_a_fee_is_a_payment_of_the_money_banked_and_a_credit_note_of_the_fee(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
