@@ -706,8 +706,13 @@ def test_an_amount_of_three_decimals_in_a_currency_of_two_may_be_thousands_refus
         {"target": "date", "source": "date"},
         {"target": "amount", "source": "amount", "convert": [{"name": "decimal", "separator": ","}]},
     ]
-    declared = [d for d in _run(tmp_path, _mapping(fields=fields), text) if isinstance(d, Document)]
-    assert [d.amount.minor for d in declared] == [500000, 150000, 50000]  # as the file means them
+    declared = _run(tmp_path, _mapping(fields=fields), text)
+    assert [d.amount.minor for d in declared if isinstance(d, Document)] == [500000, 150000]  # as meant
+    (grouped,) = _problems(declared)  # no group of thousands starts with a zero: 0,500 would be meant
+    assert (grouped.origin.row, grouped.reason) == (
+        4,
+        "amount (amount): digit groups of '0.500' are not thousands",
+    )
 
 
 def test_a_missing_optional_column_reads_as_empty_and_the_file_says_so_first(tmp_path: Path) -> None:
