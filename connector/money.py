@@ -7,7 +7,7 @@ which differ for accounting purposes (ISO says IQD has 3 decimals, CLDR shows 0)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation
 from functools import cache
 
 from iso4217 import Currency
@@ -17,6 +17,9 @@ from connector.errors import MoneyError
 # Minor units of one amount: far beyond any document (a quadrillion yuan), far within the 64-bit sums a
 # balance keeps (nine thousand such amounts would still fit): what no line of the ledger may exceed.
 MAX_MINOR = 10**15 - 1
+# Shifting an amount's point without rounding it: the default context keeps 28 digits and would round
+# a longer amount silently (1.0000000000000000000000000001 would pass as 1.00); this one refuses it.
+EXACT = Context(prec=1_000, traps=[Inexact, InvalidOperation])
 
 
 @cache
@@ -50,7 +53,10 @@ def to_minor(amount: Decimal | int | str, currency: str) -> int:
         raise MoneyError(f"not a decimal amount: {amount!r}") from exc
     if not value.is_finite():
         raise MoneyError(f"not a finite amount: {amount!r}")
-    scaled = value.scaleb(exponent(currency))
+    try:
+        scaled = value.scaleb(exponent(currency), EXACT)
+    except ArithmeticError:  # more digits than EXACT keeps: no amount
+        raise MoneyError(f"not an amount: {len(value.as_tuple().digits)} digits") from None
     if scaled != scaled.to_integral_value():
         raise MoneyError(
             f"{amount} {currency} has more decimals than {currency} allows ({exponent(currency)}); "
@@ -62,7 +68,8 @@ def to_minor(amount: Decimal | int | str, currency: str) -> int:
 def to_decimal(minor: int, currency: str) -> Decimal:
     """Minor units back to a `Decimal` with exactly the currency's number of decimals."""
     digits = exponent(currency)
-    return Decimal(minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits))
+    # Read from text: exact however many digits (scaleb and quantize round to the context's 28).
+    return Decimal(f"{minor}E-{digits}") if digits else Decimal(minor)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from connector.errors import FileFormatError, MoneyError
 from connector.mapping.apply import CompiledField, compile_field, map_fields
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
 from connector.mapping.model import DOCUMENT_KINDS, REQUIRED_TARGETS, DocumentMapping, FieldMap, SkipRule
-from connector.money import Money, currency_code, exponent, to_minor
+from connector.money import EXACT, Money, currency_code, exponent, to_minor
 
 
 class Draft(NamedTuple):
@@ -437,9 +437,12 @@ def _thousands_or_point(amount: Decimal, currency: str) -> bool:
 
 def _minor(amount: Decimal, currency: str, target: str) -> int:
     """`money.to_minor` for a finite Decimal in a known currency, without re-checking either."""
-    scaled = amount.scaleb(exponent(currency))
-    if scaled.is_finite() and scaled == scaled.to_integral_value():
-        return int(scaled)
+    try:
+        scaled = amount.scaleb(exponent(currency), EXACT)
+        if scaled == scaled.to_integral_value():
+            return int(scaled)
+    except ArithmeticError:
+        pass  # too long to shift exactly: to_minor words the refusal
     try:
         return to_minor(amount, currency)  # words the refusal
     except MoneyError as exc:

@@ -139,7 +139,12 @@ def _money(paths: _Paths, element: ET.Element, path: str, sign: int) -> Money:
     currency = found.get("Ccy")
     if not currency:
         raise _Unreadable(f"{path} has no Ccy")
-    return Money.of(_unsigned(found.text, path) * sign, currency)
+    return Money.of(_signed(_unsigned(found.text, path), sign), currency)
+
+
+def _signed(value: Decimal, sign: int) -> Decimal:
+    """Exactly (multiplying rounds to the context's 28 digits)."""
+    return value if sign > 0 else value.copy_negate()
 
 
 def _unsigned(text: str | None, path: str) -> Decimal:
@@ -389,7 +394,8 @@ def _split(
         indicator = paths.text(transaction, "CdtDbtInd")
         try:
             sign = _sign(indicator) if indicator else (1 if entry.minor >= 0 else -1)
-            parts.append((transaction, Money.of(_unsigned(found.text, "TxAmt") * sign, entry.currency)))
+            amount = _signed(_unsigned(found.text, "TxAmt"), sign)
+            parts.append((transaction, Money.of(amount, entry.currency)))
         except (_Unreadable, MoneyError):
             return None
     if sum(part.minor for _, part in parts) != entry.minor:

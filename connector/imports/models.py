@@ -70,6 +70,9 @@ class ImportedDocument(Base):
     # compacted; none when it names none (or was imported before this was kept). Our own account: no
     # personal data.
     bank_account: Mapped[str | None] = mapped_column(Text)  # an export's account name has no length limit
+    # What a bank line said of its payer (`payer.Payer`), encrypted: a return naming its payer is matched
+    # to that payer's line. None for other documents, and lines imported before it was kept.
+    payer_enc: Mapped[str | None] = mapped_column(Text)
 
 
 # Waiting for a person; applied to a customer; rejected as no customer's receipt; superseded: a later

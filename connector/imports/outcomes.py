@@ -16,7 +16,7 @@ from connector.documents import Document, compact_account
 from connector.imports.decisions import Decision
 from connector.imports.matching import Candidate, Match
 from connector.imports.models import ImportedDocument, ReceiptApplication, ReconciliationItem
-from connector.imports.payer import Payer
+from connector.imports.payer import LINE_PAYER_FIELD, Payer
 from connector.ledger.entries import EntryDraft
 from connector.ledger.models import utcnow
 from connector.security.cipher import FieldCipher
@@ -45,6 +45,7 @@ RECORD_COLUMNS = (
     "row",
     "linked_id",
     "bank_account",
+    "payer_enc",
 )
 ITEM_COLUMNS = ("document_id", "status", "candidates_json", "named_json", "payer_enc", "note", "created_at")
 REOPENED_COLUMNS = (*ITEM_COLUMNS[1:], "customer_id", "entry_id", "resolved_at", "resolved_by")
@@ -166,6 +167,8 @@ class Outcomes:
             document.origin.row,
             linked_id,
             compact_account(document.account),
+            # a bank line's payer: the return of it names the same (payments name theirs in the queue)
+            Payer.of(document).seal(self.cipher, LINE_PAYER_FIELD) if document.kind == "bank_line" else None,
         )
         if item.held is None:
             self._new_records.append((document.source, document.external_id, *values))
@@ -179,7 +182,7 @@ class Outcomes:
             status,
         )
         row.match_tier, row.match_score, row.match_rule, row.file_id, row.row, row.linked_id = values[10:16]
-        row.bank_account = values[16]
+        row.bank_account, row.payer_enc = values[16:18]
 
 
 def named_invoices(item: Work) -> list[tuple[str, int]]:

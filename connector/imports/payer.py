@@ -12,6 +12,7 @@ from connector.master.identity import name_core
 from connector.security.cipher import FieldCipher
 
 PAYER_FIELD = "reconciliation_item.payer"
+LINE_PAYER_FIELD = "imported_document.payer"
 
 
 @dataclass(frozen=True)
@@ -25,18 +26,18 @@ class Payer:
         party = document.party
         return cls(party.name, party.bank_account, tuple(r for r in document.references if r.strip()))
 
-    def seal(self, cipher: FieldCipher) -> str | None:
+    def seal(self, cipher: FieldCipher, field: str = PAYER_FIELD) -> str | None:
         """The encrypted record; none when the file said nothing about the payer."""
         if not (self.name or self.bank_account or self.references):
             return None
         record = {"name": self.name, "bank_account": self.bank_account, "references": list(self.references)}
-        return cipher.encrypt(PAYER_FIELD, json.dumps(record, ensure_ascii=False))
+        return cipher.encrypt(field, json.dumps(record, ensure_ascii=False))
 
     @classmethod
-    def unseal(cls, cipher: FieldCipher, token: str | None) -> Payer:
+    def unseal(cls, cipher: FieldCipher, token: str | None, field: str = PAYER_FIELD) -> Payer:
         if token is None:
             return cls()
-        record = json.loads(cipher.decrypt(PAYER_FIELD, token))
+        record = json.loads(cipher.decrypt(field, token))
         return cls(record["name"], record["bank_account"], tuple(record["references"]))
 
     def same_as(self, other: Payer) -> bool:

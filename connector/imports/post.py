@@ -47,7 +47,7 @@ from connector.imports.lookalikes import Lookalike, Lookalikes, exported_again
 from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
-from connector.imports.payer import Payer
+from connector.imports.payer import LINE_PAYER_FIELD, Payer
 from connector.imports.same_receipt import Earlier, SameReceipts
 from connector.ledger.customers import merge_survivors
 from connector.ledger.entries import Voucher
@@ -488,27 +488,28 @@ class DocumentPoster:
         ).all()
         # A return that names its payer (the payment's reference, remittance or account repeated by the
         # bank) is the return of that payer's receipt: its lines come first. The payer is the customer
-        # it names for sure, or, for a line that went through the queue, what that line said of its payer.
+        # it names for sure (a merged one's receipts are its survivor's), or what the line said of its
+        # payer (kept with it, or with its queue item).
         payer = self._sure_customer(document) if returned_receipt else None
-        said, queued = Payer.of(document), self._queued_payers(candidates) if returned_receipt else {}
-        named = {
-            line.id: (payer is not None and line.customer_id == payer)
-            or (line.id in queued and said.same_as(queued[line.id]))
-            for line in candidates
-        }
-        # A line known to be another payer's (another customer's receipt, or one whose payer the queue
-        # kept and the return does not name) is never the original: reversing it would undo somebody
-        # else's payment (the returned one may have come in a collection booked as one batch entry).
+        said, payers = Payer.of(document), self._payers(candidates) if returned_receipt else {}
         survivors = merge_survivors(
             self.session, {line.customer_id for line in candidates if line.customer_id is not None}
         )
+        named = {
+            line.id: (payer is not None and survivors.get(line.customer_id or 0) == payer)
+            or (line.id in payers and said.same_as(payers[line.id]))
+            for line in candidates
+        }
+        # A line known to be another payer's (another customer's receipt, or one whose payer the line
+        # kept and the return does not name) is never the original: reversing it would undo somebody
+        # else's payment (the returned one may have come in a collection booked as one batch entry).
         another_payers = [
             line
             for line in candidates
             if not named[line.id]
             and (
                 (payer is not None and line.customer_id is not None and survivors[line.customer_id] != payer)
-                or (line.id in queued and said.plainly_not(queued[line.id]))
+                or (line.id in payers and said.plainly_not(payers[line.id]))
             )
         ]
         what = "returned receipt" if returned_receipt else "returned payment"
@@ -549,18 +550,23 @@ class DocumentPoster:
         )
         return "reversed"
 
-    def _queued_payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
-        """Document id → what each of `lines` that went through the queue (waiting, or decided by a
-        person since) said of its payer."""
-        ids = [line.id for line in lines]
-        if not ids:
-            return {}
+    def _payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
+        """Document id → what each of `lines` said of its payer: kept with the line, or (a line imported
+        before lines kept it) with its queue item, waiting or decided by a person since."""
+        found = {
+            line.id: Payer.unseal(self.cipher, line.payer_enc, LINE_PAYER_FIELD)
+            for line in lines
+            if line.payer_enc is not None
+        }
+        rest = [line.id for line in lines if line.id not in found]
+        if not rest:
+            return found
         sealed = self.session.execute(
             select(ReconciliationItem.document_id, ReconciliationItem.payer_enc).where(
-                ReconciliationItem.document_id.in_(ids)
+                ReconciliationItem.document_id.in_(rest), ReconciliationItem.payer_enc.is_not(None)
             )
         )
-        return {document_id: Payer.unseal(self.cipher, token) for document_id, token in sealed}
+        return found | {document_id: Payer.unseal(self.cipher, token) for document_id, token in sealed}
 
     def _hold_linked(self, document: Document, original: ImportedDocument, what: str) -> None:
         """A bank's correction of a line whose receipt its other record posted (a Zoho Books payment): the

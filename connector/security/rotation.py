@@ -13,8 +13,8 @@ from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.db import Base, unit_of_work
-from connector.imports.models import ReconciliationItem
-from connector.imports.payer import PAYER_FIELD
+from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.payer import LINE_PAYER_FIELD, PAYER_FIELD
 from connector.ledger.models import Customer, CustomerBankAccount
 from connector.master.models import CustomerBinding, IdentityReview
 from connector.security.cipher import FieldCipher, key_id_of
@@ -33,6 +33,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str, str], ...] = (
     (IdentityReview, "record_enc", "identity_review.record"),
     (QuarantinedRecord, "raw_enc", "quarantine.raw"),
     (ReconciliationItem, "payer_enc", PAYER_FIELD),
+    (ImportedDocument, "payer_enc", LINE_PAYER_FIELD),
     (RemoteCredential, "refresh_token_enc", "remote_credential.refresh_token"),
     (RemoteCredential, "access_token_enc", "remote_credential.access_token"),
     (NotificationChannel, "token_enc", TOKEN_FIELD),

@@ -1275,6 +1275,28 @@ def test_an_amount_no_document_has_quarantines_its_row_and_the_rest_is_posted(
     assert reason == "amount out of range: 99,999,999,999,999,999,999.00 CNY (a column shifted?)"
 
 
+def test_a_statement_amount_of_more_digits_than_a_decimal_holds_quarantines_its_line_not_the_file(
+    container: Container, tmp_path: Path
+) -> None:
+    huge = "9" * 40
+    entries = camt_entry(f"{huge}.00", "CRDT", "2026-03-05", "Rechnung 1") + camt_entry(
+        "50.00", "CRDT", "2026-03-05", "Rechnung 2"
+    )
+    path = tmp_path / "huge.xml"
+    path.write_text(CAMT_ENTRIES.format(entries=entries), encoding="utf-8")
+
+    result = import_file(container, path, [Camt053Parser()])
+
+    assert (result.status, result.counts["quarantined"], result.counts["receipts_unapplied"]) == (
+        "imported",
+        1,
+        1,
+    )
+    with unit_of_work(container.sessions) as session:
+        [reason] = session.scalars(select(QuarantinedRecord.reason)).all()
+    assert reason.startswith("amount out of range: 9,999,999,999,999,999")
+
+
 def test_one_id_twice_in_a_file_with_other_content_is_quarantined_whichever_batch_it_falls_in(
     container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -715,3 +715,37 @@ def test_a_return_naming_a_queued_receipts_payer_otherwise_still_reverses_it(
     returned = line("R-3", "-1500.00", "2026-03-05", bank_reversal=True, **named_by)
     import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
     assert statuses(container)["R-1"][0] == "reversed"
+
+
+def test_a_return_naming_its_payer_by_name_reverses_that_payers_posted_receipt_not_a_later_one(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    paid = [
+        line("A-1", "100.00", "2026-03-02", payer="Alpha Maschinen GmbH", references=[f"acct {acme}"]),
+        line("B-1", "100.00", "2026-03-05", payer="Beta Handel AG", references=[f"acct {qinghe}"]),
+    ]
+    import_file(container, write(tmp_path / "s1.jsonl", *paid), PARSERS)
+    returned = line("R-1", "-100.00", "2026-03-10", bank_reversal=True, payer="Alpha Maschinen GmbH")
+    import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
+    found = statuses(container)
+    assert (found["A-1"][0], found["B-1"][0]) == ("reversed", "posted")
+    assert (owes(container, acme), owes(container, qinghe)) == (Money.zero("CNY"), Money.of("-100.00", "CNY"))
+
+
+def test_a_return_naming_a_merged_customer_reverses_its_receipt_not_one_waiting_for_a_person(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    import_file(
+        container,
+        write(tmp_path / "s1.jsonl", line("B-1", "100.00", "2026-03-02", references=[f"acct {qinghe}"])),
+        PARSERS,
+    )
+    with master(container) as m:
+        m.merge(acme, qinghe, "the same company")
+    import_file(container, write(tmp_path / "s2.jsonl", line("B-3", "100.00", "2026-03-04")), PARSERS)
+    returned = line("B-2", "-100.00", "2026-03-05", bank_reversal=True, references=[f"acct {qinghe}"])
+    import_file(container, write(tmp_path / "s3.jsonl", returned), PARSERS)
+    found = statuses(container)
+    assert (found["B-1"][0], found["B-3"][0]) == ("reversed", "unapplied")

@@ -60,3 +60,10 @@ def test_money_prints_with_the_currency_decimals() -> None:
 def test_minor_units_round_trip_through_decimal(minor: int, currency: str) -> None:
     assert to_minor(to_decimal(minor, currency), currency) == minor
     assert to_minor(str(to_decimal(minor, currency)), currency) == minor
+
+
+def test_an_amount_of_more_digits_than_a_decimal_context_keeps_is_never_rounded_to_fit() -> None:
+    with pytest.raises(MoneyError, match="more decimals"):
+        to_minor(Decimal("1.0000000000000000000000000001"), "EUR")  # 29 digits: was 1.00
+    assert to_minor(Decimal("9" * 40 + ".00"), "EUR") == int("9" * 40 + "00")
+    assert to_decimal(10**40, "EUR") == Decimal("1" + "0" * 38)
