@@ -266,11 +266,11 @@ class _Reader:
             account=self._account(paths, statement),
             date=date,
             value_date=value_date,
-            reversal=paths.text(entry, "RvslInd") in ("true", "1") or _is_return(paths, entry),
+            reversal=_reverses(paths, entry) or any(_returned(paths, tx) for tx in paths.all(entry, _TXS)),
             notes=tuple(paths.texts(entry, "AddtlNtryInf")),
             bank_ref=given(paths.text(entry, "AcctSvcrRef")),
         )
-        transactions = paths.all(entry, "NtryDtls/TxDtls")
+        transactions = paths.all(entry, _TXS)
         occurrence = ""
         if line.bank_ref is None:
             if self.opened is not statement:
@@ -286,9 +286,12 @@ class _Reader:
         if parts is None:
             yield line.document(transactions, amount, occurrence, None, origin)
             return
+        whole_reversed = _reverses(paths, entry)
         for number, (transaction, part) in enumerate(parts, start=1):
             part_origin = Origin(self.file, self.entry_no, raw_xml(transaction, paths.namespace))
-            yield line.document([transaction], part, f"{occurrence}.{number}", number, part_origin)
+            # A collection's one returned transfer is a return; its other transactions are receipts.
+            part_line = dataclasses.replace(line, reversal=whole_reversed or _returned(paths, transaction))
+            yield part_line.document([transaction], part, f"{occurrence}.{number}", number, part_origin)
 
     def _statement(self, paths: _Paths, statement: ET.Element) -> Statement | Problem:
         origin = Origin(self.file, None, raw_xml(statement, paths.namespace))  # its entries are gone
@@ -337,12 +340,20 @@ class _Reader:
 _RETURN_FAMILIES = frozenset({"UPDD", "RCDD", "PRDD", "RRTN", "ARET"})
 
 
-def _is_return(paths: _Paths, entry: ET.Element) -> bool:
-    """A return the bank marks without RvslInd: return information on a transaction, or its code."""
-    codes = [paths.text(entry, "BkTxCd/Domn/Fmly/SubFmlyCd")]
-    codes += [paths.text(tx, "BkTxCd/Domn/Fmly/SubFmlyCd") for tx in paths.all(entry, "NtryDtls/TxDtls")]
-    returned = paths.all(entry, "NtryDtls/TxDtls/RtrInf")
-    return bool(returned) or any(code in _RETURN_FAMILIES for code in codes)
+_TXS = "NtryDtls/TxDtls"
+_FAMILY = "BkTxCd/Domn/Fmly/SubFmlyCd"
+
+
+def _reverses(paths: _Paths, entry: ET.Element) -> bool:
+    """Whether the whole entry undoes another: RvslInd, or a return's code on the entry itself."""
+    return paths.text(entry, "RvslInd") in ("true", "1") or paths.text(entry, _FAMILY) in _RETURN_FAMILIES
+
+
+def _returned(paths: _Paths, transaction: ET.Element) -> bool:
+    """A transaction the bank returns without RvslInd: its return information, or its code."""
+    return (
+        paths.find(transaction, "RtrInf") is not None or paths.text(transaction, _FAMILY) in _RETURN_FAMILIES
+    )
 
 
 def _opening(paths: _Paths, statement: ET.Element) -> tuple[str | None, ...] | None:

@@ -72,10 +72,10 @@ SOURCE = "mt940"
 _OPTIONS = mt940.Options.all()  # RC signed as a debit, ?31 as the IBAN, :86: never truncated …
 _SNIFF = re.compile(rb"(?m)^:(20|25|28C?|60[FM]|61|62[FM]):")
 _SIGNS = {"C": 1, "D": -1, "RC": -1, "RD": 1}
-# A line the bank marks as a return without RC/RD: the transaction type NRTI (returned item), or the
-# German business transaction codes (GVC) of a returned direct debit or transfer (Rücklastschrift 108,
-# 109; Retoure 159). Like a reversal, it undoes an earlier line.
-_RETURN_TYPES, _RETURN_CODES = frozenset({"NRTI"}), frozenset({"108", "109", "159"})
+# A line the bank marks as a return without RC/RD: the transaction type RTI (returned item: N for a
+# non-SWIFT transfer, F for a first advice), or the German business transaction codes (GVC) of a returned
+# direct debit or transfer (Rücklastschrift 108, 109; Retoure 159). Like a reversal, it undoes a line.
+_RETURN_TYPES, _RETURN_CODES = frozenset({"NRTI", "FRTI"}), frozenset({"108", "109", "159"})
 _STRAY_KEPT = 20  # lines of stray text kept for the Problem (a wrong file must not fill memory)
 _HARD_WRAP = 65  # SWIFT lines are at most 65 characters: a full line was wrapped mid-word
 # The library reads the longest amount-looking prefix ("1.500,00" as 1, "1200.50" as 1200): a field's

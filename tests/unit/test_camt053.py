@@ -326,6 +326,18 @@ def test_a_batch_that_adds_up_is_split_in_any_camt_version(tmp_path: Path) -> No
     ]
 
 
+def test_a_batch_holding_one_returned_transfer_makes_only_that_transaction_a_return(tmp_path: Path) -> None:
+    text = CAMT.format(account=ACCOUNT_XML, second_currency="EUR", second="40.00").replace(
+        "<RmtInf><Ustrd>A-2</Ustrd></RmtInf>",
+        "<RmtInf><Ustrd>A-2</Ustrd></RmtInf><RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>",
+    )
+    items = list(Camt053Parser().parse(write(tmp_path, text), "statement.xml"))
+    assert [(item.external_id, item.bank_reversal) for item in lines(items)] == [
+        ("B-1#1", False),
+        ("B-1#2", True),
+    ]
+
+
 @pytest.mark.parametrize("placeholder", ["NOTPROVIDED", "NONREF"])
 def test_a_placeholder_account_servicer_reference_is_no_id_two_entries_share(
     tmp_path: Path, placeholder: str

@@ -133,6 +133,13 @@ def test_an_rd_reversal_brings_the_money_back_in(tmp_path: Path) -> None:
     assert line.references == ("Rueckgabe Lastschrift", "RVSL")
 
 
+@pytest.mark.parametrize("kind", ["NRTI", "FRTI"])
+def test_a_returned_item_of_either_transaction_type_is_a_return(tmp_path: Path, kind: str) -> None:
+    text = MINIMAL.format(lines=f":61:2603110311DR25,00{kind}NONREF//B1\n:86:Rueckgabe", closing="75,00")
+    (line,) = lines(parse_text(tmp_path, text))
+    assert (line.amount, line.bank_reversal) == (Money(-2500, "EUR"), True)
+
+
 def test_a_malformed_statement_line_becomes_a_problem_and_the_rest_of_the_statement_parses() -> None:
     items = parse(GERMAN)
     reported = {problem.origin.row: problem.reason for problem in problems(items)}
