@@ -27,7 +27,7 @@ in another currency than the statement's are matched alike but kept out of the b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -255,8 +255,9 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
         and _within(period, e)
         and (e.entry_id in claimed or not e.unassigned)
     ]
+    other_form = _other_form_notes(group.lines, ledger.in_other_form)
     missing_entries = tuple(
-        MissingEntry(e, _entry_note(e))
+        MissingEntry(e, _entry_note(e) or other_form(e))
         for e in in_period
         if e.entry_id not in used and e.entry_id not in cancelled
     )
@@ -369,10 +370,12 @@ class _Matcher:
 
     def _may_match_by_amount(self, line: Document) -> bool:
         """Not a line the import reversed or that reverses another (the pair nets out on the statement),
-        nor one whose own entry was reversed."""
-        record = self.ledger.imported.get((line.source, line.external_id))
+        nor one whose own entry was reversed, nor a batch imported in its other form (its money is
+        those entries', never another receipt's of that amount)."""
+        key = (line.source, line.external_id)
+        record = self.ledger.imported.get(key)
         if record is None:
-            return True
+            return key not in self.ledger.in_other_form
         return record.status not in ("reversed", "reversal") and record.entry_id not in self.cancelled
 
     def _matched(
@@ -445,6 +448,32 @@ def _entry_note(entry: BankEntry) -> str:
     if entry.is_reversal:
         return f"reverses entry {entry.counterpart_id} of {entry.counterpart_date}, outside the period"
     return f"reversed by entry {entry.counterpart_id} on {entry.counterpart_date}, outside the period"
+
+
+def _other_form_notes(
+    lines: Sequence[Document], in_other_form: frozenset[tuple[str, str]]
+) -> Callable[[BankEntry], str]:
+    """What an entry is when it is a batch's other form, the same money as a line of this statement
+    (`Document.batch`): its transactions where the statement books it whole, the whole where the
+    statement details it."""
+    whole_of: dict[tuple[str, str], str] = {}  # (source, batch) → the statement's whole line
+    parts_of: dict[tuple[str, str], str] = {}  # (source, batch) → the statement's first transaction
+    for line in lines:
+        if line.batch is None or (line.source, line.external_id) not in in_other_form:
+            continue
+        own = line.external_id.split("@", 1)[0]
+        (whole_of if own == line.batch else parts_of).setdefault((line.source, line.batch), line.external_id)
+
+    def note(entry: BankEntry) -> str:
+        own = entry.external_id.split("@", 1)[0]
+        batch, part, _ = own.partition("#")
+        if part and (whole := whole_of.get((entry.source, batch))) is not None:
+            return f"a transaction of {whole}, which this statement books whole: the same money"
+        if not part and (first := parts_of.get((entry.source, batch))) is not None:
+            return f"the whole of the batch this statement details ({first} …): the same money"
+        return ""
+
+    return note
 
 
 def _cancelled(entries: Iterable[BankEntry], period: Period | None) -> set[int]:

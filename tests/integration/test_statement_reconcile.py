@@ -565,3 +565,25 @@ def test_a_receipt_a_person_rejected_is_matched_as_rejected_not_as_waiting(conta
     [rejected] = [m for m in euro.matched if m.line.external_id == waiting.external_id]
     assert (rejected.by_import, rejected.import_status) == (True, "rejected")
     assert euro.reconciles
+
+
+def test_a_batch_booked_whole_after_its_transactions_is_never_matched_to_another_receipt_of_its_amount(
+    container: Container,
+) -> None:
+    statements = REPO / "tests" / "fixtures" / "statements"
+    import_file(container, statements / "camt053_batch_detailed.xml", [Camt053Parser()])
+    other = receipt(container, "ZB-PAY-1200", "1200.00", "EUR", date(2026, 3, 10))
+    import_file(container, statements / "camt053_batch_whole.xml", [Camt053Parser()])
+
+    (report,) = reconcile(container, statements / "camt053_batch_whole.xml", Camt053Parser()).statements
+
+    assert report.matched == ()
+    [(line, reason)] = [(m.line.external_id, m.reason) for m in report.missing_lines]
+    assert (line, reason.split(":")[0]) == ("X-777", "imported from another statement as its transactions")
+    notes = {m.entry.external_id: m.note for m in report.missing_entries}
+    assert notes == {
+        "X-777#1": "a transaction of X-777, which this statement books whole: the same money",
+        "X-777#2": "a transaction of X-777, which this statement books whole: the same money",
+        "ZB-PAY-1200": "",  # another receipt: the bank has no line of it
+    }
+    assert other in {m.entry.entry_id for m in report.missing_entries}
