@@ -58,6 +58,7 @@ from connector.sync.models import SyncRun
 from connector.sync.runs import quarantine
 
 REVERSAL_DAYS = 120  # how far back a bank's reversal looks for the line it returns
+RETURN_CANCELLED = "return_cancelled"  # a bank's reversal that cancels its own return: a receipt again
 
 
 class Stored(NamedTuple):
@@ -228,7 +229,11 @@ class DocumentPoster:
             if document.reverses is not None:
                 counts[self._reversal(item)] += 1
             elif document.bank_reversal:
-                counts[self._bank_reversal(item)] += 1
+                outcome = self._bank_reversal(item)
+                if outcome == RETURN_CANCELLED:  # the money is back: a receipt again
+                    again.append(item)
+                else:
+                    counts[outcome] += 1
             elif not self._superseded(item):
                 counts["quarantined"] += 1
             elif self._receivable(item, counts):
@@ -531,6 +536,8 @@ class DocumentPoster:
                 why = f"a returned receipt of {-amount} whose receipt was never imported"
                 self._quarantine(document, why)
                 return "quarantined"
+            if self._return_cancelled(document):
+                return RETURN_CANCELLED
             self.outcomes.record(
                 item, "ignored", None, None, "a returned payment (money back in): not a receipt"
             )
@@ -549,6 +556,30 @@ class DocumentPoster:
             item, "reversal", reversal, original.customer_id, f"reverses {original.external_id} ({what})"
         )
         return "reversed"
+
+    def _return_cancelled(self, document: Document) -> bool:
+        """Whether money back in is the bank cancelling its return of a receipt (a Storno of a
+        Rücklastschrift): a return of that amount on the account within `REVERSAL_DAYS`, naming the same
+        payer when both say who. The receipt it returned then stands again: the line posts as one."""
+        amount = document.amount
+        numbers = self.accounts.numbers(document.account)
+        returns = self.session.scalars(
+            select(ImportedDocument).where(
+                ImportedDocument.source == document.source,
+                ImportedDocument.kind == "bank_line",
+                ImportedDocument.status == "reversal",
+                ImportedDocument.currency == amount.currency,
+                ImportedDocument.amount_minor == -amount.minor,
+                ImportedDocument.document_date.between(
+                    document.date - timedelta(days=REVERSAL_DAYS), document.date
+                ),
+                or_(ImportedDocument.bank_account.in_(numbers), ImportedDocument.bank_account.is_(None))
+                if numbers
+                else true(),
+            )
+        ).all()
+        said, payers = Payer.of(document), self._payers(returns)
+        return any(line.id not in payers or not said.plainly_not(payers[line.id]) for line in returns)
 
     def _payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
         """Document id → what each of `lines` said of its payer: kept with the line, or (a line imported

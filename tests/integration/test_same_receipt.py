@@ -749,3 +749,31 @@ def test_a_return_naming_a_merged_customer_reverses_its_receipt_not_one_waiting_
     import_file(container, write(tmp_path / "s3.jsonl", returned), PARSERS)
     found = statuses(container)
     assert (found["B-1"][0], found["B-3"][0]) == ("reversed", "unapplied")
+
+
+def test_the_bank_cancelling_its_return_of_a_receipt_makes_the_money_a_receipt_again(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    named = {"payer": "Alpha Maschinen GmbH", "references": [f"acct {acme}", "DD-77"]}
+    import_file(
+        container, write(tmp_path / "s1.jsonl", line("A-1", "100.00", "2026-03-02", **named)), PARSERS
+    )
+    returned = line("R-1", "-100.00", "2026-03-10", bank_reversal=True, **named)
+    import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
+    assert owes(container, acme) == Money.zero("CNY")  # the receipt undone
+
+    storno = line("R-1-ST", "100.00", "2026-03-11", bank_reversal=True, **named)  # the return booked back
+    result = import_file(container, write(tmp_path / "s3.jsonl", storno), PARSERS)
+
+    assert result.counts["receipts_posted"] == 1
+    assert statuses(container)["R-1-ST"][0] == "posted"
+    assert owes(container, acme) == Money.of("-100.00", "CNY")  # paid again: the money is in the bank
+
+
+def test_money_back_in_without_a_return_to_cancel_is_still_a_returned_payment_and_posts_nothing(
+    container: Container, tmp_path: Path
+) -> None:
+    back = line("P-1-BACK", "80.00", "2026-03-11", bank_reversal=True, payer="Lieferant GmbH")
+    result = import_file(container, write(tmp_path / "s1.jsonl", back), PARSERS)
+    assert (result.counts["ignored_outgoing"], statuses(container)["P-1-BACK"][0]) == (1, "ignored")
