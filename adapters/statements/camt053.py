@@ -276,8 +276,12 @@ class _Reader:
             if self.opened is not statement:
                 self.opened = statement
                 later_page = (paths.text(statement, "StmtPgntn/PgNb") or "1").lstrip("0") not in ("", "1")
-                if not later_page and (opening := _opening(paths, statement)) is not None:
-                    self.alike.statement_opens(line.account, opening)  # a later page counts on
+                opening = _balance_as_written(paths, statement, _OPENING)
+                if not later_page and opening is not None:  # a later page counts on
+                    sequence = paths.text(statement, "ElctrncSeqNb") or paths.text(statement, "LglSeqNb")
+                    self.alike.statement_opens(line.account, opening, sequence)
+                if (closing := _balance_as_written(paths, statement, ("CLBD",))) is not None:
+                    self.alike.statement_closes(line.account, closing)
             occurrence = str(self.alike.next(line.account, line.identity(transactions, amount)))
         parts = _split(paths, transactions, amount)
         batched = len(transactions) > 1 or (paths.text(entry, "NtryDtls/Btch/NbOfTxs") or "1") != "1"
@@ -356,10 +360,12 @@ def _returned(paths: _Paths, transaction: ET.Element) -> bool:
     )
 
 
-def _opening(paths: _Paths, statement: ET.Element) -> tuple[str | None, ...] | None:
-    """The statement's opening balance as written (amount, currency, side, date), or None."""
+def _balance_as_written(
+    paths: _Paths, statement: ET.Element, codes: tuple[str, ...]
+) -> tuple[str | None, ...] | None:
+    """The statement's first balance of one of `codes` as written (amount, currency, side, date)."""
     for balance in paths.all(statement, "Bal"):
-        if paths.text(balance, "Tp/CdOrPrtry/Cd") in _OPENING:
+        if paths.text(balance, "Tp/CdOrPrtry/Cd") in codes:
             amount = paths.find(balance, "Amt")
             return (
                 amount.text if amount is not None else None,

@@ -44,19 +44,32 @@ class AlikeLines:
     payments on one day), for the ids of lines without a bank reference. A statement that opens as an
     earlier one of the file opened (the same account, opening date and balance: an intraday statement,
     then the day's) covers those lines again: its count starts where that one's started, so a line in
-    both gets one id. Any other statement counts on (a later page, day or period)."""
+    both gets one id. Any other statement counts on (a later page, day or period), and so does one that
+    opens where the account's statement before it closed, under another number: it continues that one
+    (which netted to nothing), never covers it."""
 
     def __init__(self) -> None:
         self._counts: dict[str | None, Counter[str]] = {}
         self._starts: dict[tuple[str | None, Hashable], Counter[str]] = {}
+        self._closed: dict[str | None, tuple[Hashable, str | None]] = {}  # the last closing, its number
+        self._numbers: dict[str | None, str | None] = {}
 
-    def statement_opens(self, account: str | None, opening: Hashable) -> None:
+    def statement_opens(self, account: str | None, opening: Hashable, number: str | None = None) -> None:
+        """A statement of `account` (numbered `number`, when it says) opens with the balance `opening`."""
         counts = self._counts.setdefault(account, Counter())
         started = self._starts.get((account, opening))
+        before = self._closed.get(account)
+        continues = before is not None and before[0] == opening and (number is None or number != before[1])
         if started is None:
             self._starts[(account, opening)] = Counter(counts)
-        else:
+        elif not continues:
             self._counts[account] = Counter(started)
+        self._numbers[account] = number
+
+    def statement_closes(self, account: str | None, closing: Hashable) -> None:
+        """The statement of `account` opened last closes with the balance `closing` (written as its
+        opening balances are)."""
+        self._closed[account] = (closing, self._numbers.get(account))
 
     def next(self, account: str | None, key: str) -> int:
         """The occurrence number of one more line of `account` alike in `key`."""

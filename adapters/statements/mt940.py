@@ -209,7 +209,9 @@ class _Statement:
             return
         # A statement's first page (:60F:); a later page (:60M:) counts on, whatever balance it opens with.
         if field.tag == "60F" and (opening := _balance(self.library.data, _OPENING)) is not None:
-            self.alike.statement_opens(self.account, opening)
+            self.alike.statement_opens(self.account, opening, self.statement_no)
+        if field.tag in ("62F", "62M") and (closing := _balance(self.library.data, _CLOSING)) is not None:
+            self.alike.statement_closes(self.account, closing)
 
     def line(self, statement_line: Field, details: Field | None) -> Document | Problem:
         """One `:61:` (with its `:86:`) as a bank line, or the `Problem` that says why not."""

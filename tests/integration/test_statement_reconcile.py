@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import select
@@ -336,6 +337,60 @@ def test_identical_lines_on_two_pages_of_one_statement_stay_two_whatever_the_pag
     file = REPO / "tests" / "fixtures" / "statements" / "mt940_two_pages_netting.sta"
     result = import_file(container, file, [Mt940Parser()])
     assert (result.counts["receipts_unapplied"], result.counts["unchanged"]) == (2, 0)
+
+
+NETTING_DAY = """:20:RUN1
+:25:DE44500105175407324931
+:28C:10/1
+:60F:C260309EUR1000,00
+:61:2603100310CR50,00NTRFNONREF
+:86:166?00GUTSCHRIFT?20SVWZ+INV-100?32Kunde A
+:62F:C260310EUR1050,00
+:20:RUN2
+:25:DE44500105175407324931
+:28C:10/2
+:60F:C260310EUR1050,00
+:61:2603100310CR300,00NTRFNONREF
+:86:166?00GUTSCHRIFT?20SVWZ+INV-200?32Kunde B
+:61:2603100310DR300,00NTRFNONREF
+:86:177?00UEBERWEISUNG?20SVWZ+MIETE?32Vermieter
+:62F:C260310EUR1050,00
+:20:RUN3
+:25:DE44500105175407324931
+:28C:10/3
+:60F:C260310EUR1050,00
+:61:2603100310CR300,00NTRFNONREF
+:86:166?00GUTSCHRIFT?20SVWZ+INV-200?32Kunde B
+:62F:C260310EUR1350,00
+"""
+
+
+@pytest.mark.parametrize("fmt", ["mt940", "camt053"])
+def test_a_statement_opening_where_one_netting_to_nothing_closed_continues_it_and_its_alike_line_posts(
+    container: Container, tmp_path: Path, fmt: str
+) -> None:
+    """The day's second statement nets to zero, so the third opens as it did: at its closing, it
+    continues it (another number), and its 300 is another payment. 650 came in, not 350."""
+    if fmt == "mt940":
+        path, parser = tmp_path / "day.sta", cast(DocumentParser, Mt940Parser())
+        path.write_text(NETTING_DAY, encoding="utf-8")
+    else:
+        day = (REPO / "tests" / "fixtures" / "statements" / "camt053_intraday_then_day.xml").read_text()
+        first, second = day.split("</Stmt>")[:2]
+        receipt_300 = first[first.index("<Ntry>") :]
+        money_out = receipt_300.replace("CRDT</CdtDbtInd><Sts>", "DBIT</CdtDbtInd><Sts>")
+        netting = first.replace(
+            ">300.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt>", ">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt>"
+        )
+        netting = netting.replace("<ElctrncSeqNb>", "") + money_out + "</Stmt>"
+        continuing = second[: second.index("<Ntry>")].replace(">600.00</Amt>", ">300.00</Amt>") + receipt_300
+        path, parser = tmp_path / "day.xml", cast(DocumentParser, Camt053Parser())
+        path.write_text(netting + continuing + "</Stmt></BkToCstmrStmt></Document>", encoding="utf-8")
+    result = import_file(container, path, [parser])
+    with unit_of_work(container.sessions) as session:
+        received = sum(m for m in session.scalars(select(ImportedDocument.amount_minor)) if m > 0)
+    assert (received, result.counts["unchanged"]) == (65000 if fmt == "mt940" else 60000, 0)
+    assert all(report.reconciles for report in reconcile(container, path, parser).statements)
 
 
 def camt_batch(iban: str, ref: str, *, detailed: bool) -> str:
