@@ -18,9 +18,13 @@ from sqlalchemy.exc import DBAPIError
 from connector.db import database_error_text, make_engine, reading, session_factory
 from connector.errors import ConfigError, SecurityError
 from connector.ledger.chart import chart_problems
+from connector.ledger.index_key import NAME as INDEX_KEY
+from connector.ledger.index_key import fingerprint
 from connector.ledger.models import LedgerAccount
 from connector.mapping.files import load_mapping_set
+from connector.security.cipher import FieldCipher
 from connector.security.keys import load_keyring
+from connector.security.models import IndexState
 from connector.security.rotation import keys_in_use
 from connector.settings import ENV_PREFIX, SECRETS_DIR_ENV, Settings, load_settings, resolve_config_file
 
@@ -164,32 +168,45 @@ def check_config(
 def _folder_problems(settings: Settings, origin_of: Callable[..., str]) -> list[Problem]:
     """Places the connector writes to that it could not use: the inbox (made on first use, so its
     nearest existing folder must be a folder), and a SQLite database's folder."""
-    problems = []
-    existing = settings.imports.inbox
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        problems.append(
-            Problem(
-                "imports.inbox",
-                f"{existing} is a file, so the inbox {settings.imports.inbox} cannot be a folder",
-                origin_of("imports", "inbox"),
-                "point imports.inbox at a folder",
-            )
-        )
+    inbox = settings.imports.inbox
+    problems = _made_in_a_folder(inbox, "imports.inbox", f"the inbox {inbox} cannot be a folder", origin_of)
     url = make_url(settings.database.url.get_secret_value())
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        folder = Path(url.database).parent
-        if not folder.is_dir():
+        database = Path(url.database)
+        if not database.parent.is_dir():
             problems.append(
                 Problem(
                     "database.url",
-                    f"the SQLite file's folder {folder} does not exist",
+                    f"the SQLite file's folder {database.parent} does not exist",
                     origin_of("database", "url"),
                     "create the folder, or name a file in one that exists",
                 )
             )
+        elif database.is_dir():
+            problems.append(
+                Problem(
+                    "database.url",
+                    f"{database} is a folder, not a SQLite file",
+                    origin_of("database", "url"),
+                    "name a file in it, e.g. connector.db",
+                )
+            )
+    if settings.security.encryption_keys is None:
+        keys = settings.security.keys_file
+        cannot = f"the key file {keys} cannot be made"
+        problems += _made_in_a_folder(keys.parent, "security.keys_file", cannot, origin_of)
     return problems
+
+
+def _made_in_a_folder(folder: Path, key: str, cannot: str, origin_of: Callable[..., str]) -> list[Problem]:
+    """A folder the connector makes (or writes in) on first use: its nearest existing part must be one."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        why = f"{existing} is a file, so {cannot}"
+        return [Problem(key, why, origin_of(*key.split(".")), f"point {key} into a folder")]
+    return []
 
 
 def _database_problems(settings: Settings, origin_of: Callable[..., str], keys_origin: str) -> list[Problem]:
@@ -206,6 +223,9 @@ def _database_problems(settings: Settings, origin_of: Callable[..., str], keys_o
                 return []
             found = chart_problems(session, settings.ledger.chart)
             sealed = keys_in_use(session)
+            indexed = inspect(session.connection()).has_table(IndexState.__tablename__)
+            state = session.get(IndexState, INDEX_KEY) if indexed else None
+            index_key = state.value if state is not None else None
     except DBAPIError as exc:
         why = f"the database cannot be used: {database_error_text(exc)}"
         hint = "check the server, the database name and the role"
@@ -216,26 +236,36 @@ def _database_problems(settings: Settings, origin_of: Callable[..., str], keys_o
     problems = [
         Problem(key, why, origin_of(*key.split(".")), "keep what the ledger uses") for key, _, why in keyed
     ]
-    return problems + _sealed_problems(settings, sealed, keys_origin)
+    return problems + _sealed_problems(settings, sealed, index_key, keys_origin)
 
 
-def _sealed_problems(settings: Settings, sealed: dict[str, int], origin: str) -> list[Problem]:
-    """Personal data sealed with keys the configured ring lacks: nothing could read it."""
-    if not sealed:
+def _sealed_problems(
+    settings: Settings, sealed: dict[str, int], index_key: str | None, origin: str
+) -> list[Problem]:
+    """Personal data sealed with keys the configured ring lacks (nothing could read it), and look-ups
+    made with another index key (nobody would be found)."""
+    if not sealed and index_key is None:
         return []
     try:
         ring = load_keyring(settings.security)
     except (SecurityError, ConfigError):
         return []  # reported with the key ring's own problem
-    missing = sorted(kid for kid in sealed if ring is None or kid not in ring.keys)
-    if not missing:
-        return []
     where = (
         "security.encryption_keys"
         if settings.security.encryption_keys is not None
         else str(settings.security.keys_file.resolve())
     )
-    values = sum(sealed[kid] for kid in missing)
-    why = f"{values} encrypted value(s) are sealed with key(s) {', '.join(missing)}, which {where} lacks"
     hint = "restore the key file (or the ring) that holds them, from its backup"
-    return [Problem("security", why, origin, hint)]
+    problems = []
+    missing = sorted(kid for kid in sealed if ring is None or kid not in ring.keys)
+    if missing:
+        values = sum(sealed[kid] for kid in missing)
+        why = f"{values} encrypted value(s) are sealed with key(s) {', '.join(missing)}, which {where} lacks"
+        problems.append(Problem("security", why, origin, hint))
+    if index_key is not None and (ring is None or fingerprint(FieldCipher(ring)) != index_key):
+        why = (
+            f"the customers' look-ups were made with another index_key than {where} holds: no customer "
+            "would be found by e-mail, phone or name"
+        )
+        problems.append(Problem("security", why, origin, "use the key file the database was made with"))
+    return problems

@@ -297,7 +297,7 @@ class DaemonSettings(Section):
     often each job runs; 0 switches a job off."""
 
     # An address or host name to listen on; never empty (that would listen on every interface).
-    host: str = Field(default="127.0.0.1", min_length=1, pattern=r"^[A-Za-z0-9_.:\-\[\]]+$")
+    host: str = Field(default="127.0.0.1", min_length=1, pattern=r"^[A-Za-z0-9_.:\-]+$")  # ::1, not [::1]
     port: int = Field(default=8080, ge=1, le=65535)
     # Up to a week each, and finite: an interval is a timer's, in whole seconds.
     pull_minutes: float = Field(

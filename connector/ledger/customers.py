@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from connector.bulk import allocate_ids, driver_value, insert_rows, param_mark
 from connector.errors import CustomerError, MoneyError, UnknownAccountError
+from connector.ledger.index_key import check_index_key
 from connector.ledger.models import AccountNumberSequence, Customer, CustomerBankAccount, utcnow
 from connector.master.identity import name_core
 from connector.master.sealing import BatchEncrypter, BlindIndexer
@@ -195,6 +196,7 @@ class CustomerDirectory:
         self.cipher = cipher
         self.numbers = AccountNumbers(account_number_template)
         self._templates: dict[str, AccountNumbers] = {}
+        self._index_key_checked = False
 
     def _numbers(self, template: str | None) -> AccountNumbers:
         if template is None:
@@ -224,6 +226,7 @@ class CustomerDirectory:
     def create(self, new: NewCustomer, account_number_template: str | None = None) -> CustomerView:
         """A new customer; `account_number_template` overrides the configured one (a class's own)."""
         currency = self.check(new)
+        self._check_index_key()
         seq, account_no = self._numbers(account_number_template).next(
             self.session, new.customer_type, new.region
         )
@@ -244,6 +247,12 @@ class CustomerDirectory:
         for number in new.bank_accounts:
             self.add_bank_account(customer.id, number)
         return self._view(customer)
+
+    def _check_index_key(self) -> None:
+        """The first customer indexed records the index key (`index_key`); a later one is checked."""
+        if not self._index_key_checked:
+            check_index_key(self.session, self.cipher)
+            self._index_key_checked = True
 
     @cached_property
     def blind_index(self) -> Callable[[str, str], str]:
@@ -274,6 +283,7 @@ class CustomerDirectory:
         if not new:
             return []
         currencies = currencies or [self.check(customer) for customer in new]
+        self._check_index_key()
         numbering = [self._numbers(template) for template in templates or [None] * len(new)]
         scopes = [numbers.scope(c.customer_type, c.region) for numbers, c in zip(numbering, new, strict=True)]
         counts: dict[tuple[str, str], int] = {}

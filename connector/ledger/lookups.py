@@ -16,8 +16,8 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from connector.errors import KeyStoreError
 from connector.ledger.customers import contact_indexes
+from connector.ledger.index_key import check_index_key
 from connector.ledger.models import Customer
 from connector.security.cipher import FieldCipher
 from connector.security.models import IndexState
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # 2: names by `identity.name_core` (legal forms as whole words), e-mails without their +tag;
 # 3: punctuation after a name's legal form ignored ("X有限公司。")
 RULES = "4"
-_RULES, _KEY = "customer index rules", "index key fingerprint"
+_RULES = "customer index rules"
 _BATCH = 1000
 
 
@@ -39,14 +39,7 @@ def keep_indexes_current(session: Session, cipher: Callable[[], FieldCipher]) ->
         _set(session, state, _RULES, RULES)  # nothing indexed yet: made by these rules from now on
         return 0
     sealing = cipher()
-    fingerprint = sealing.blind_index("fingerprint", "index key")  # the key's keyed hash of a fixed text
-    if _KEY in state and state[_KEY].value != fingerprint:
-        raise KeyStoreError(
-            "the key ring's index_key is not the one this database's look-ups were made with: no customer "
-            "would be found by e-mail, phone or name (each would come in again as new); use the key file "
-            "the database was made with"
-        )
-    _set(session, state, _KEY, fingerprint)
+    check_index_key(session, sealing)
     if _RULES in state and state[_RULES].value == RULES:
         return 0
     indexed = _index_again(session, sealing)

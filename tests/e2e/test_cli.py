@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import subprocess
@@ -203,6 +204,19 @@ def test_check_config_fails_when_no_key_ring_holds_the_key_the_data_is_sealed_wi
     assert "sealed with key" not in again.out + again.err
 
 
+def test_check_config_fails_when_the_key_ring_holds_another_index_key_than_the_lookups_were_made_with(
+    cli, isolated_cwd: Path
+) -> None:
+    cli("demo")
+    keys = isolated_cwd / "connector-keys.json"
+    ring = json.loads(keys.read_text())
+    ring["index_key"] = base64.b64encode(bytes(32)).decode()
+    keys.write_text(json.dumps(ring))
+    checked = cli("check-config")
+    assert checked.code == 1
+    assert "look-ups were made with another index_key" in checked.out + checked.err
+
+
 def test_a_lost_key_file_is_never_replaced_while_the_database_holds_what_it_sealed(
     cli, isolated_cwd: Path
 ) -> None:
@@ -302,9 +316,9 @@ def test_the_installed_console_command_runs(isolated_cwd: Path) -> None:
 
 def test_db_upgrade_creates_the_schema_and_reports_the_revision(cli) -> None:
     assert "revision (none: empty database)" in cli("db", "current").out
-    assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0020"
+    assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0021"
     assert cli("db", "upgrade").code == 0
-    assert "is at revision 0020" in cli("db", "current").out
+    assert "is at revision 0021" in cli("db", "current").out
 
 
 def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isolated_cwd: Path) -> None:

@@ -167,6 +167,20 @@ url = "sqlite:////nonexistent/dir/x.db"
     by_key = {p.key: p.message for p in problems}
     assert "is a file, so the inbox afile/inbox cannot be a folder" in by_key["imports.inbox"]
     assert by_key["database.url"] == "the SQLite file's folder /nonexistent/dir does not exist"
+    (isolated_cwd / "dbdir").mkdir()
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{isolated_cwd}/dbdir"\n[security]\nkeys_file = "afile/keys.json"\n',
+        encoding="utf-8",
+    )
+    _, problems = check_config(config)
+    by_key = {p.key: p.message for p in problems}
+    assert by_key["database.url"] == f"{isolated_cwd}/dbdir is a folder, not a SQLite file"
+    assert by_key["security.keys_file"].endswith(
+        "afile is a file, so the key file afile/keys.json cannot be made"
+    )
+    config.write_text('[daemon]\nhost = "[::1]"\n', encoding="utf-8")  # an address without brackets: ::1
+    _, problems = check_config(config)
+    assert [p.key for p in problems] == ["daemon.host"]
 
 
 def test_check_config_reports_a_toml_syntax_error_with_its_line(isolated_cwd: Path) -> None:
