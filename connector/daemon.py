@@ -315,8 +315,14 @@ def _inbox(container: Container) -> str:
         result = done.result
         level = logging.WARNING if result.status == "failed" else logging.INFO
         log.log(level, "inbox: %s %s %s", result.name, result.status, result.reason or _counts(result.counts))
-    failed = sum(1 for done in passed if done.result.status == "failed")
-    return f"{len(passed)} file(s)" + (f", {failed} unreadable (set aside in failed/)" if failed else "")
+    failed = [done for done in passed if done.result.status == "failed"]
+    set_aside = sum(1 for done in failed if done.moved_to is not None)
+    stayed = len(failed) - set_aside  # not the file's fault (a stop, the database): the next pass's
+    return (
+        f"{len(passed)} file(s)"
+        + (f", {set_aside} unreadable (set aside in failed/)" if set_aside else "")
+        + (f", {stayed} left in the inbox for the next pass" if stayed else "")
+    )
 
 
 def _counts(counts: Mapping[str, int]) -> str:

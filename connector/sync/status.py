@@ -142,7 +142,11 @@ def _failed_files(session: Session) -> list[str]:
         path = Path(stored) if stored else None
         if path is None or not path.is_file():
             continue
-        now = file_hash(path)
+        try:
+            now = file_hash(path)
+        except OSError:  # not this user's to read (the service's own mode): it waits, as far as we know
+            waiting.append(name)
+            continue
         mended = now != digest and session.scalar(
             select(ImportedFile.id).where(ImportedFile.content_hash == now, ImportedFile.status == "imported")
         )

@@ -6,13 +6,17 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
+from connector import daemon
 from connector.bootstrap import Container
 from connector.daemon import Job, _spending_told, run_job, scheduled_jobs
 from connector.errors import TransientRemoteError
+from connector.imports.inbox import InboxFile
+from connector.imports.pipeline import FileResult
 from connector.job_board import HELD, JobBoard
 from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import DaemonSettings, ZohoSettings
@@ -172,3 +176,22 @@ def test_a_zoho_job_writes_the_api_credits_it_spent_when_it_ends(
         == 7
     )
     container.__dict__.pop("zoho").close()
+
+
+def test_the_inbox_pass_says_which_files_it_set_aside_and_which_stay_for_the_next_pass(
+    container: Container, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with_settings(
+        container, monkeypatch, imports=container.settings.imports.model_copy(update={"inbox": tmp_path})
+    )
+    passed = [
+        InboxFile(
+            FileResult("bad.csv", None, "failed", reason="unreadable"), tmp_path / "failed" / "bad.csv"
+        ),
+        InboxFile(FileResult("stopped.csv", None, "failed", reason="the daemon is stopping"), None),
+        InboxFile(FileResult("good.csv", None, "imported"), tmp_path / "archive" / "x.csv"),
+    ]
+    monkeypatch.setattr(daemon, "process_inbox", lambda *args, **kwargs: passed)
+    assert daemon._inbox(container) == (
+        "3 file(s), 1 unreadable (set aside in failed/), 1 left in the inbox for the next pass"
+    )

@@ -23,6 +23,7 @@ from connector.imports.inbox import process_inbox
 from connector.imports.pipeline import import_file
 from connector.job_board import JobBoard
 from connector.ledger.models import Customer
+from connector.sync import status
 from connector.sync.models import OutboxItem
 from connector.sync.runs import finish_run, start_run
 from connector.sync.status import Snapshot, container_snapshot
@@ -107,7 +108,7 @@ def test_metrics_give_each_figure_in_prometheus_text_format(container: Container
 
 
 def test_a_file_the_inbox_set_aside_waits_on_the_status_until_it_is_mended_and_imported(
-    container: Container, tmp_path: Path
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -118,6 +119,13 @@ def test_a_file_the_inbox_set_aside_waits_on_the_status_until_it_is_mended_and_i
     lines = set(get(container, "/metrics").text.splitlines())
     assert "connector_inbox_failed_files 1.0" in lines
     assert "unreadable file in failed/: bad.csv" in get(container, "/status").text
+
+    def unreadable(path: Path) -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    with monkeypatch.context() as patched:  # the service's own file, mode 600, and another user asking
+        patched.setattr(status, "file_hash", unreadable)
+        assert container_snapshot(container).failed_files == ["bad.csv"]
     mended = inbox / "failed" / "bad.csv"
     mended.write_bytes(CAMT.read_bytes())  # a person mends it where it lies and imports it, as told
     import_file(container, mended, [Camt053Parser()])
