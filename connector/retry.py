@@ -42,6 +42,13 @@ def wait_or_stop(seconds: float) -> None:
         raise StoppingError("the process is stopping: the call is left for the next run")
 
 
+def stop_point(what: str) -> None:
+    """Between two transactions of a long job: `StoppingError` (saying `what` stopped and that the rest
+    is the next run's) when the process is stopping; what was committed stays."""
+    if STOPPING.is_set():
+        raise StoppingError(f"{what} stopped part-way, the process is stopping; taken up again")
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 6  # calls in all, the first included

@@ -37,7 +37,7 @@ from connector.documents import (
     Statement,
     unkeepable,
 )
-from connector.errors import ConnectorError, FileFormatError, StoppingError
+from connector.errors import ConnectorError, FileFormatError
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
 from connector.imports.post import DocumentPoster, SeenInFile, quarantine_input
@@ -246,10 +246,7 @@ def _each_batch(
                 progress(len(batch))
             # The daemon is stopping: what is committed stays, the rest is the next start's (the file is
             # imported again, its posted rows unchanged).
-            if retry.STOPPING.is_set():
-                raise StoppingError(
-                    f"{name}: import stopped part-way, the daemon is stopping; taken up again"
-                )
+            retry.stop_point(f"{name}: import")
     except FileFormatError:  # what was read before the file broke is decided too
         _decide_deferred(scope, handle)
         raise

@@ -22,8 +22,9 @@ from sqlalchemy import BigInteger, ColumnElement, cast, delete, func, insert, up
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector import retry
 from connector.db import fitted, unit_of_work
-from connector.errors import LeaseHeldError, LeaseLostError
+from connector.errors import LeaseHeldError, LeaseLostError, StoppingError
 from connector.sync.models import JobLease
 from connector.sync.runs import this_process
 
@@ -86,7 +87,8 @@ def lease(
         if not told:
             log.info("%s is running elsewhere (%s): waiting for it to finish", name, other)
             told = True
-        time.sleep(poll_seconds)
+        if retry.STOPPING.wait(poll_seconds):  # the process stops: the wait is the next run's
+            raise StoppingError(f"{name} was running elsewhere ({other}) and this process is stopping")
     stop = threading.Event()
     renewer = threading.Thread(
         target=_renew, args=(sessions, name, holder, span, stop), name=f"lease {name}", daemon=True

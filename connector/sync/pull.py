@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from connector import retry
 from connector.batching import CommitBehind
 from connector.bootstrap import Container
 from connector.db import unit_of_work
-from connector.errors import BudgetExhaustedError
+from connector.errors import BudgetExhaustedError, StoppingError
 from connector.mapping.files import MappingSet
 from connector.master.sync import apply_mapped, apply_records, inbound_mapping, map_batch, record_ref
 from connector.ports import Changed, ContactSource, Deletion
@@ -100,6 +101,7 @@ def _pull(
                     d for d in gone if d.id not in gone_position.seen or d.deleted_at != gone_position.at
                 ]
                 reached = reached.advanced(((d.id, d.deleted_at) for d in gone), signpost)
+                retry.stop_point(f"{stream} pull")
                 with commits.transaction() as session:
                     result.counts += _apply_deletions(container, session, mappings, mapping.source, fresh)
             if reached != gone_position:
@@ -110,6 +112,7 @@ def _pull(
                 changed = [record for page in run_of_pages for record in page]
                 position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
                 mapped = map_batch(mapping, [(record_ref(mapping.source, c.id), c.raw) for c in changed])
+                retry.stop_point(f"{stream} pull")
                 with commits.transaction() as session:
                     run = session.get_one(SyncRun, run_id)
                     result.counts += apply_mapped(session, container, mappings, mapping, run, mapped)
@@ -117,11 +120,14 @@ def _pull(
                 result.counts["read"] += len(changed)
     except BudgetExhaustedError as exc:
         result.stopped = str(exc)  # what was stored is kept with its cursor; the next cycle goes on
+        result.counts["stopped_on_budget"] += 1
+    except StoppingError as exc:  # the daemon stops between two transactions: the same
+        result.stopped = str(exc)
+        result.counts["stopped_by_shutdown"] += 1
     except BaseException as exc:  # a crash or Ctrl-C too: the run did not go through
         error = failure_of(exc)
         raise
     finally:
-        result.counts["stopped_on_budget"] += int(result.stopped is not None)
         with unit_of_work(container.sessions) as session:
             finish_run(session.get_one(SyncRun, run_id), +result.counts, error or result.stopped)
     return result

@@ -22,6 +22,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from connector import retry
 from connector.bootstrap import Container
 from connector.credit.figures import customer_credit
 from connector.credit.history import record_status_changes
@@ -237,6 +238,9 @@ def send(
         keys = due_keys(session, target, clock(), include_waiting)
     for start in range(0, len(keys), sink.max_batch):
         chunk = keys[start : start + sink.max_batch]
+        if retry.STOPPING.is_set():  # what was sent is recorded; the rest is the next run's
+            outcome.stopped = f"{target} push stopped part-way, the process is stopping; taken up again"
+            return outcome
         with unit_of_work(container.sessions) as session:
             sending = [
                 _Sending(external_id, desired_json, desired_hash)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from adapters.zoho.sandbox.config import FaultConfig, SandboxConfig
 from adapters.zoho.sandbox.timeutil import ManualClock
+from connector import retry
 from connector.db import unit_of_work
 from connector.ledger.verify import verify_ledger
+from connector.master.sync import apply_mapped
 from connector.ports import Changed, ContactSource
 from connector.sync import cursors
+from connector.sync import pull as pull_module
 from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
 from tests.e2e.zoho_org import Org, connect_to, zoho_org
@@ -207,6 +212,30 @@ class EditsAfterTheFirstPage:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
+
+
+def test_a_stopping_process_ends_its_pull_between_two_transactions_and_the_next_run_reads_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pull_module, "RECORDS_PER_TRANSACTION", 200)  # a page a transaction
+
+    def then_stop(*args: Any, **kwargs: Any) -> Counter[str]:
+        retry.STOPPING.set()  # SIGTERM while the first transaction is applied
+        return apply_mapped(*args, **kwargs)
+
+    with zoho_org(SandboxConfig(seed=6, contacts=1_000, accounts=2), tmp_path) as org:
+        try:
+            with monkeypatch.context() as stopping:
+                stopping.setattr("connector.sync.pull.apply_mapped", then_stop)
+                first = pull(org)
+        finally:
+            retry.STOPPING.clear()
+        second = pull(org)
+
+        assert first["stopped_by_shutdown"] == 1
+        assert 0 < first["read"] < 1_000
+        assert first["read"] + second["read"] >= 1_000
+        assert len(org.bindings("zoho.Contacts")) == 1_000
 
 
 def test_a_record_edited_while_the_pull_pages_hides_no_other_record(tmp_path: Path) -> None:

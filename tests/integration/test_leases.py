@@ -8,9 +8,10 @@ import time
 import pytest
 from sqlalchemy import delete, select
 
+from connector import retry
 from connector.bootstrap import Container
 from connector.db import unit_of_work
-from connector.errors import LeaseHeldError, LeaseLostError
+from connector.errors import LeaseHeldError, LeaseLostError, StoppingError
 from connector.sync.leases import lease
 from connector.sync.models import JobLease
 
@@ -61,6 +62,21 @@ def test_a_waiting_process_runs_once_the_holder_is_done(container: Container) ->
         order.append("second")
     worker.join()
     assert order == ["first", "second"]
+
+
+def test_a_process_stopping_while_it_waits_for_a_lease_gives_up_the_wait(container: Container) -> None:
+    with lease(container.sessions, "imports"):  # a person's long import
+        threading.Timer(0.2, retry.STOPPING.set).start()  # SIGTERM to the waiting daemon
+        started = time.monotonic()
+        try:
+            with (
+                pytest.raises(StoppingError, match="imports was running elsewhere"),
+                lease(container.sessions, "imports", poll_seconds=30),
+            ):
+                pass  # pragma: no cover - never entered
+        finally:
+            retry.STOPPING.clear()
+        assert time.monotonic() - started < 5  # not the 30 s poll
 
 
 def test_a_lease_its_holder_stopped_renewing_is_taken_over(container: Container) -> None:
