@@ -28,7 +28,7 @@ from connector.credit.figures import customer_credit
 from connector.credit.history import record_status_changes
 from connector.credit.reads import counted_in
 from connector.db import unit_of_work
-from connector.errors import BudgetExhaustedError, ConnectorError
+from connector.errors import BudgetExhaustedError, ConnectorError, StoppingError
 from connector.exact_json import dumps_exact
 from connector.imports.models import ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, utcnow
@@ -238,8 +238,10 @@ def send(
         keys = due_keys(session, target, clock(), include_waiting)
     for start in range(0, len(keys), sink.max_batch):
         chunk = keys[start : start + sink.max_batch]
-        if retry.STOPPING.is_set():  # what was sent is recorded; the rest is the next run's
-            outcome.stopped = f"{target} push stopped part-way, the process is stopping; taken up again"
+        try:
+            retry.stop_point(f"{target} push")
+        except StoppingError as exc:  # what was sent is recorded; the rest is the next run's
+            outcome.stopped = str(exc)
             return outcome
         with unit_of_work(container.sessions) as session:
             sending = [
