@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from connector.cli.context import out, state
 from connector.db import unit_of_work
 from connector.security.cipher import FieldCipher
 from connector.security.keys import save_keyring
-from connector.security.rotation import keys_in_use, reencrypt_all
+from connector.security.rotation import keys_in_use, reencrypt_all, rotation_left_off
 
 keys_app = typer.Typer(help="Encryption keys for personal data at rest.", no_args_is_help=True)
 
@@ -31,17 +33,28 @@ def status(ctx: typer.Context) -> None:
 
 
 @keys_app.command("rotate")
-def rotate(ctx: typer.Context) -> None:
+def rotate(
+    ctx: typer.Context,
+    new_key: Annotated[
+        bool, typer.Option("--new-key", help="Make another key even if a rotation was left part-way.")
+    ] = False,
+) -> None:
     """Make a new key active and re-encrypt all personal data under it.
 
-    With a local key file the new key is generated and saved (older keys stay for old backups).
+    With a local key file the new key is generated and saved (older keys stay for old backups); a
+    rotation left part-way (stopped, or values it could not read) is taken up with the key it made.
     With keys from security.encryption_keys, add the new key to that ring and make it active
-    first; this then re-encrypts everything under it.
+    first; this then re-encrypts everything under it. Values no key opens are listed (exit 1).
     """
     container = state(ctx).container()
     security = container.settings.security
     ring = container.keyring
-    target = ring if security.encryption_keys is not None else ring.rotated()
+    with unit_of_work(container.sessions) as session:
+        left = rotation_left_off(session, ring.active_id)
+    resuming = bool(left) and not new_key
+    target = ring if security.encryption_keys is not None or resuming else ring.rotated()
+    if resuming and security.encryption_keys is None:
+        out.print(f"taking up the rotation to {ring.active_id}: {left} value(s) still under older keys")
     if target is not ring:
         # Saved first: the values re-sealed batch by batch are read by it, the others by the older keys
         # it keeps; a rotation stopped part-way is taken up by the next `keys rotate`.
@@ -55,3 +68,10 @@ def rotate(ctx: typer.Context) -> None:
         )
     if target is not ring:
         out.print("a running daemon seals with it from its next job (it reads the key file again)")
+    if done.unreadable:
+        out.print(
+            f"{len(done.unreadable)} value(s) no key of the ring opens, left as they are:", style="bold red"
+        )
+        for where in done.unreadable[:50]:
+            out.print(f"  {where}")
+        raise typer.Exit(1)

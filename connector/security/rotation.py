@@ -13,6 +13,7 @@ from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.db import Base, unit_of_work
+from connector.errors import DecryptionError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.payer import LINE_PAYER_FIELD, PAYER_FIELD
 from connector.ledger.models import Customer, CustomerBankAccount
@@ -65,6 +66,7 @@ def keys_in_use(session: Session) -> dict[str, int]:
 class Reencrypted:
     changed: int  # values sealed again under the active key
     moved_on: int  # values another writer changed meanwhile (sealed by it): `keys rotate` again re-seals
+    unreadable: tuple[str, ...] = ()  # "table column #id: why" of values no key of the ring opens
 
 
 def reencrypt_all(sessions: sessionmaker[Session], cipher: FieldCipher, batch: int = 500) -> Reencrypted:
@@ -74,6 +76,7 @@ def reencrypt_all(sessions: sessionmaker[Session], cipher: FieldCipher, batch: i
     if it is still the one read (compare and set): a writer's change made meanwhile is never undone."""
     active = cipher.ring.active_id
     changed = moved_on = 0
+    unreadable: list[str] = []
     for model, attribute, field in ENCRYPTED_COLUMNS:
         column = getattr(model, attribute)
         (key,) = inspect(model).primary_key
@@ -85,7 +88,12 @@ def reencrypt_all(sessions: sessionmaker[Session], cipher: FieldCipher, batch: i
                 for row_key, token in rows:
                     if key_id_of(token) == active:
                         continue
-                    sealed = cipher.encrypt(field, cipher.decrypt(field, token))
+                    try:
+                        plain = cipher.decrypt(field, token)
+                    except DecryptionError as exc:  # damaged, or another ring's: named, the rest goes on
+                        unreadable.append(f"{model.__tablename__} {attribute} #{row_key}: {exc}")
+                        continue
+                    sealed = cipher.encrypt(field, plain)
                     swap = update(model).where(key == row_key, column == token).values({attribute: sealed})
                     if session.execute(swap).rowcount == 1:  # type: ignore[attr-defined]
                         changed += 1
@@ -94,7 +102,15 @@ def reencrypt_all(sessions: sessionmaker[Session], cipher: FieldCipher, batch: i
             if len(rows) < batch:
                 break
             last = rows[-1][0]
-    return Reencrypted(changed, moved_on)
+    return Reencrypted(changed, moved_on, tuple(unreadable))
+
+
+def rotation_left_off(session: Session, active_id: str) -> int:
+    """Values still under older keys while the active one seals some: a rotation that stopped part-way
+    (or met values it could not read), for `keys rotate` to take up with the same key; 0 otherwise."""
+    counts = keys_in_use(session)
+    older = sum(count for kid, count in counts.items() if kid != active_id)
+    return older if counts.get(active_id) else 0
 
 
 def holds_encrypted(session: Session) -> bool:

@@ -189,6 +189,31 @@ def test_rotating_keys_re_encrypts_and_the_demo_still_reads_every_customer(cli, 
     assert "上海明远贸易有限公司" in cli("demo").out
 
 
+def test_a_rotation_meeting_a_damaged_value_seals_the_rest_names_it_and_is_taken_up_with_the_same_key(
+    cli, isolated_cwd: Path
+) -> None:
+    cli("demo")
+    database = sqlite3.connect(isolated_cwd / "connector.db")
+    with database:  # one e-mail's ciphertext damaged on disk
+        (email_enc,) = database.execute("SELECT email_enc FROM customers WHERE id = 1").fetchone()
+        database.execute("UPDATE customers SET email_enc = ? WHERE id = 1", (email_enc[:-4] + "AAAA",))
+    database.close()
+
+    first = cli("keys", "rotate")
+
+    assert first.code == 1
+    assert "re-encrypted 14 field(s)" in first.out  # every other value: names, phones, bank accounts …
+    assert "1 value(s) no key of the ring opens" in first.out
+    assert "customers email_enc #1" in first.out
+    made = json.loads((isolated_cwd / "connector-keys.json").read_text())["active"]
+    again = cli("keys", "rotate")
+    assert f"taking up the rotation to {made}: 1 value(s) still under older keys" in again.out
+    assert json.loads((isolated_cwd / "connector-keys.json").read_text())["active"] == made  # no third key
+    fresh = cli("keys", "rotate", "--new-key")
+    assert json.loads((isolated_cwd / "connector-keys.json").read_text())["active"] != made
+    assert fresh.code == 1  # the damaged value is still named
+
+
 def test_check_config_fails_when_no_key_ring_holds_the_key_the_data_is_sealed_with(
     cli, isolated_cwd: Path
 ) -> None:
