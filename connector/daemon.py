@@ -26,6 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 
 from connector import retry
 from connector.bootstrap import Container
+from connector.db import unit_of_work
 from connector.errors import ConnectorError, LeaseHeldError
 from connector.imports.inbox import process_inbox
 from connector.job_board import DONE, FAILED, HELD, JobBoard
@@ -42,7 +43,7 @@ from connector.sync.leases import (
 from connector.sync.notifications import process_notifications
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
-from connector.sync.runs import failure_of
+from connector.sync.runs import close_abandoned_runs, failure_of
 from connector.web.app import build_web_app
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def run_job(
     turn, holder = f"turn {job.name}", turn_holder()
     try:
         container.refresh_keys()  # a key rotated meanwhile seals what this run writes
+        with unit_of_work(container.sessions) as session:  # a crashed replica's, its lease lapsed since
+            close_abandoned_runs(session, starting=False)
         with lease(container.sessions, f"scheduled {job.name}", wait=False):
             taken = take_turn(container.sessions, turn, job.every.total_seconds() * TURN_SHARE, holder)
             if taken is not None:

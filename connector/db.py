@@ -12,7 +12,18 @@ from typing import Any, overload
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Engine,
+    Integer,
+    MetaData,
+    cast,
+    create_engine,
+    event,
+    func,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -179,3 +190,11 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def clock_ms(session: Session) -> ColumnElement[int]:
+    """Milliseconds since the epoch by the database's clock: every replica judges a lease by one clock,
+    whatever its own says (a machine's clock running ahead would take over a live holder's lease)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", func.clock_timestamp()) * 1000), BigInteger)
+    return cast((func.julianday("now") - 2440587.5) * 86_400_000, BigInteger)

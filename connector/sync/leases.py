@@ -18,29 +18,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, ColumnElement, cast, delete, func, insert, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import retry
-from connector.db import fitted, unit_of_work
+from connector.db import clock_ms, fitted, unit_of_work
 from connector.errors import LeaseHeldError, LeaseLostError, StoppingError
 from connector.sync.models import JobLease
-from connector.sync.runs import this_process
+from connector.sync.runs import held_by, this_process
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60.0
 MAX_NAME = 200  # characters of `job_leases.name` and `.holder`
 IMPORTS = "imports"  # every import: a receipt's two records pair only when imported one after the other
-
-
-def _clock_ms(session: Session) -> ColumnElement[int]:
-    """Milliseconds since the epoch by the database's clock: every replica judges a lease by one clock,
-    whatever its own says (a machine's clock running ahead would take over a live holder's lease)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", func.clock_timestamp()) * 1000), BigInteger)
-    return cast((func.julianday("now") - 2440587.5) * 86_400_000, BigInteger)
 
 
 @dataclass(frozen=True)
@@ -58,7 +50,7 @@ class Held:
         renewed = session.execute(
             update(JobLease)
             .where(JobLease.name == self.name, JobLease.holder == self.holder)
-            .values(expires_at=_clock_ms(session) + self.span)
+            .values(expires_at=clock_ms(session) + self.span)
         )
         if not renewed.rowcount:  # type: ignore[attr-defined]
             raise LeaseLostError(
@@ -94,9 +86,11 @@ def lease(
         target=_renew, args=(sessions, name, holder, span, stop), name=f"lease {name}", daemon=True
     )
     renewer.start()
+    holding = held_by.set(holder)  # the runs started in the block are this lease's
     try:
         yield Held(name, holder, span)
     finally:
+        held_by.reset(holding)
         stop.set()
         renewer.join()
         with unit_of_work(sessions) as session:
@@ -139,7 +133,7 @@ def _take(sessions: sessionmaker[Session], name: str, holder: str, span: int) ->
     """Take the lease; None when taken, else who holds it."""
     try:
         with unit_of_work(sessions) as session:
-            now = _clock_ms(session)
+            now = clock_ms(session)
             expired = session.execute(  # a holder that stopped renewing it is gone: taken over
                 update(JobLease)
                 .where(JobLease.name == name, JobLease.expires_at < now)
@@ -170,7 +164,7 @@ def _renew(
                 session.execute(
                     update(JobLease)
                     .where(JobLease.name == name, JobLease.holder == holder)
-                    .values(expires_at=_clock_ms(session) + span)
+                    .values(expires_at=clock_ms(session) + span)
                 )
             missed = 0
         except OperationalError as exc:  # SQLite's write lock, held by this holder's own batch (which

@@ -8,6 +8,7 @@ import re
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,11 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.db import aware
+from connector.db import aware, clock_ms
 from connector.errors import ConnectorError
 from connector.ledger.models import utcnow
 from connector.security.cipher import FieldCipher
-from connector.sync.models import QuarantinedRecord, SyncRun
+from connector.sync.models import JobLease, QuarantinedRecord, SyncRun
 
 RAW_FIELD = "quarantine.raw"  # the cipher context of a quarantined record's raw input
 
@@ -77,8 +78,14 @@ def run_history(
     return [RunRecord.of(run) for run in session.scalars(query)]
 
 
+# The lease (`leases.lease`) the current thread holds: a run started under it is that lease's.
+held_by: ContextVar[str | None] = ContextVar("lease holder", default=None)
+_LEASED = re.compile(r" [0-9a-f]{8}$")  # a lease holder: "host pid N" and the lease's own token
+
+
 def start_run(session: Session, job: str, source: str, mapping_digest: str) -> SyncRun:
-    run = SyncRun(job=job, source=source, mapping_digest=mapping_digest, holder=this_process())
+    holder = held_by.get() or this_process()
+    run = SyncRun(job=job, source=source, mapping_digest=mapping_digest, holder=holder)
     session.add(run)
     session.flush()
     return run
@@ -88,20 +95,29 @@ def this_process() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"
 
 
-def close_abandoned_runs(session: Session) -> int:
-    """Runs left `running` by a process of this host that is gone (killed, the machine restarted):
-    recorded as failed, so a crash never passes for a run still going. A process just started holds no
-    run yet, so one under its own pid is another's, from before. How many."""
+def close_abandoned_runs(session: Session, *, starting: bool = True) -> int:
+    """Runs left `running` by a process that is gone (killed, its machine or container restarted):
+    recorded as failed, so a crash never passes for a run still going. A run started under a lease is
+    gone with its lease (expired or taken over, by the database's clock: on any host, whatever pids
+    other containers reuse); another, of this host, with its process (a process `starting` holds no run
+    yet, so one under its own pid is another's, from before; later, its own are its own). How many."""
     host = f"{socket.gethostname()} pid "
+    live = set(session.scalars(select(JobLease.holder).where(JobLease.expires_at >= clock_ms(session))))
     closed = 0
-    for run in session.scalars(
-        select(SyncRun).where(SyncRun.status == "running", SyncRun.holder.startswith(host, autoescape=True))
-    ):
-        pid = run.holder.removeprefix(host) if run.holder else ""
-        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
-            run.status, run.finished_at = "failed", utcnow()
-            run.error = f"interrupted: its process (pid {pid}) stopped before the run ended"
-            closed += 1
+    for run in session.scalars(select(SyncRun).where(SyncRun.status == "running")):
+        holder = run.holder or ""
+        if _LEASED.search(holder):
+            if holder in live:
+                continue
+            why = "its process stopped holding the lease it ran under before the run ended"
+        else:
+            pid = holder.removeprefix(host) if holder.startswith(host) else ""
+            mine = pid.isdigit() and int(pid) == os.getpid()
+            if not pid.isdigit() or (mine and not starting) or (not mine and _alive(int(pid))):
+                continue
+            why = f"its process (pid {pid}) stopped before the run ended"
+        run.status, run.finished_at, run.error = "failed", utcnow(), f"interrupted: {why}"
+        closed += 1
     session.flush()
     return closed
 

@@ -17,8 +17,9 @@ from connector.security.cipher import FieldCipher, key_id_of
 from connector.security.keys import KeyRing, save_keyring
 from connector.security.models import IndexState
 from connector.security.rotation import Reencrypted, reencrypt_all
-from connector.sync.models import SyncRun
-from connector.sync.runs import start_run
+from connector.sync.leases import lease
+from connector.sync.models import JobLease, SyncRun
+from connector.sync.runs import close_abandoned_runs, start_run
 from tests.integration.helpers import add_customer
 
 
@@ -201,3 +202,29 @@ def test_a_run_whose_process_is_gone_is_recorded_as_failed_when_the_next_process
             "interrupted: its process (pid 4194304) stopped before the run ended",
         )
         assert other.status == "running"
+
+
+def test_a_run_started_under_a_lease_is_failed_once_its_lease_is_gone_whatever_host_or_pid(
+    container: Container,
+) -> None:
+    with lease(container.sessions, "scheduled zoho pull"):
+        with unit_of_work(container.sessions) as session:
+            live = start_run(session, "pull", "zoho.Contacts", "").id
+        with unit_of_work(container.sessions) as session:
+            dead = start_run(session, "pull", "zoho.Accounts", "").id
+            # a pod killed mid-pull, its replacement under another host name; its lease expired
+            session.get_one(SyncRun, dead).holder = "connector-7f9c-abcde pid 1 0badc0de"
+            session.add(
+                JobLease(
+                    name="scheduled zoho push", holder="connector-7f9c-abcde pid 1 0badc0de", expires_at=0
+                )
+            )
+        with unit_of_work(container.sessions) as session:
+            assert close_abandoned_runs(session) == 1  # the live one's lease is held (pid 1 elsewhere too)
+        with unit_of_work(container.sessions) as session:
+            assert session.get_one(SyncRun, live).status == "running"
+            gone = session.get_one(SyncRun, dead)
+            assert (gone.status, gone.error) == (
+                "failed",
+                "interrupted: its process stopped holding the lease it ran under before the run ended",
+            )

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from connector import daemon
 from connector.bootstrap import Container
 from connector.daemon import Job, _spending_told, run_job, scheduled_jobs
+from connector.db import unit_of_work
 from connector.errors import TransientRemoteError
 from connector.imports.inbox import InboxFile
 from connector.imports.pipeline import FileResult
@@ -22,6 +23,8 @@ from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import DaemonSettings, ZohoSettings
 from connector.sync.credits import DatabaseSpendingLog
 from connector.sync.leases import give_back_turns, lease
+from connector.sync.models import SyncRun
+from connector.sync.runs import start_run
 
 
 def with_settings(container: Container, monkeypatch: pytest.MonkeyPatch, **sections: object) -> None:
@@ -195,3 +198,15 @@ def test_the_inbox_pass_says_which_files_it_set_aside_and_which_stay_for_the_nex
     assert daemon._inbox(container) == (
         "3 file(s), 1 unreadable (set aside in failed/), 1 left in the inbox for the next pass"
     )
+
+
+def test_a_job_run_records_a_crashed_replicas_run_as_failed_once_its_lease_lapsed(
+    container: Container,
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        crashed = start_run(session, "pull", "zoho.Contacts", "")
+        crashed.holder = "connector-7f9c-abcde pid 1 0badc0de"  # its lease lapsed: nobody holds it
+        crashed_id = crashed.id
+    run_job(container, Job("inbox", timedelta(minutes=1), lambda: "0 file(s)"))
+    with unit_of_work(container.sessions) as session:
+        assert session.get_one(SyncRun, crashed_id).status == "failed"
