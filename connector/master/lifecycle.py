@@ -185,13 +185,19 @@ def unmerge(master: CustomerMaster, absorbed_no: str, why: str = "") -> Customer
     for binding in back:
         binding.customer_id = absorbed.id
     row.merged_into_id = None
-    # Inactive only when every record it has was deleted at its source (as `delete` leaves it).
-    row.status = "inactive" if back and all(binding.status != "active" for binding in back) else "active"
-    refresh_bound_backends(master.session, [survivor_id, absorbed.id])
     # What its records changed while merged went onto the customer it was merged into: each takes its own.
     its_records = [_record_of(master, binding) for binding in back]
     _without_its_contact(master, survivor_id, its_records, "of the unmerged records")
     _with_its_contact(master, absorbed.id, its_records)
+    # A record linked while merged by the unmerged customer's e-mail or phone (not the other's) is its.
+    found_by_it = _found_by_its_contact(master, survivor_id, absorbed.id)
+    for binding in found_by_it:
+        binding.customer_id = absorbed.id
+        master._event(absorbed.id, "binding_moved_back", "linked by its contact while merged", binding)
+    back += found_by_it
+    # Inactive only when every record it has was deleted at its source (as `delete` leaves it).
+    row.status = "inactive" if back and all(binding.status != "active" for binding in back) else "active"
+    refresh_bound_backends(master.session, [survivor_id, absorbed.id])
     if back:
         _status_of_its_records(master, survivor_id, f"its records left with {absorbed_no}")
     reason = f"{why}; " if why else ""
@@ -284,6 +290,23 @@ def _with_its_contact(master: CustomerMaster, customer_id: int, records: Sequenc
         _set_contact(
             master, customer_id, values, "contact_restored", f"{', '.join(taken)} of its own records"
         )
+
+
+def _found_by_its_contact(
+    master: CustomerMaster, survivor_id: int, absorbed_id: int
+) -> list[CustomerBinding]:
+    """The survivor's records whose e-mail or phone is the absorbed customer's and not the survivor's."""
+    indexes = master.directory.indexes
+    theirs, ours = (master.directory.view(i) for i in (absorbed_id, survivor_id))
+    their, our = indexes(None, theirs.email, theirs.phone), indexes(None, ours.email, ours.phone)
+    found = []
+    for binding in master._active_bindings(survivor_id):
+        record = _record_of(master, binding)
+        made = indexes(None, text_of(record, "email"), text_of(record, "phone"))
+        pairs = zip(made[1:], their[1:], our[1:], strict=True)  # e-mail, phone
+        if any(mine is not None and mine == its != other for mine, its, other in pairs):
+            found.append(binding)
+    return found
 
 
 def _set_contact(

@@ -353,6 +353,25 @@ def test_an_unmerge_gives_each_customer_the_contact_details_of_its_own_records(c
         assert found.customer_id == beta
 
 
+def test_an_unmerge_takes_back_a_record_linked_while_merged_by_its_contact_not_the_survivors(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        alpha = m.apply(
+            "zoho", contact("z1", name="Alpha Trading", email="boss@alpha.cn"), DIGEST
+        ).customer_id
+        beta = m.apply("zoho", contact("z2", name="Beta Foods", email="ops@beta.cn"), DIGEST).customer_id
+        beta_no = m.directory.view(beta or 0).account_no
+        m.merge(m.directory.view(alpha or 0).account_no, beta_no, "the same company?")
+        linked = m.apply("fxiaoke", contact("f1", name="Beta Foods", email="ops@beta.cn"), DIGEST)
+        own = m.apply("webhook", contact("w1", name="Alpha Trading", email="boss@alpha.cn"), DIGEST)
+        assert linked.customer_id == own.customer_id == alpha
+        m.unmerge(beta_no, "two companies")
+        bound = {b.external_id: b.customer_id for b in m.session.scalars(select(CustomerBinding))}
+        assert bound == {"z1": alpha, "z2": beta, "f1": beta, "w1": alpha}
+        assert "fxiaoke f1" in [e.detail for e in m.history(alpha or 0)][-1]
+
+
 def test_merge_and_unmerge_leave_each_customer_active_while_one_of_its_records_is(
     container: Container,
 ) -> None:
