@@ -10,7 +10,13 @@ from connector.cli.context import out, state
 from connector.db import unit_of_work
 from connector.security.cipher import FieldCipher
 from connector.security.keys import save_keyring
-from connector.security.rotation import keys_in_use, reencrypt_all, rotation_left_off
+from connector.security.rotation import (
+    keys_in_use,
+    reencrypt_all,
+    rotation_done,
+    rotation_starts,
+    rotation_under_way,
+)
 
 keys_app = typer.Typer(help="Encryption keys for personal data at rest.", no_args_is_help=True)
 
@@ -42,24 +48,28 @@ def rotate(
     """Make a new key active and re-encrypt all personal data under it.
 
     With a local key file the new key is generated and saved (older keys stay for old backups); a
-    rotation left part-way (stopped, or values it could not read) is taken up with the key it made.
-    With keys from security.encryption_keys, add the new key to that ring and make it active
-    first; this then re-encrypts everything under it. Values no key opens are listed (exit 1).
+    rotation stopped part-way is taken up with the key it made. With keys from
+    security.encryption_keys, add the new key to that ring and make it active first; this then
+    re-encrypts everything under it. Values no key opens are listed (exit 1).
     """
     container = state(ctx).container()
     security = container.settings.security
     ring = container.keyring
+    local = security.encryption_keys is None
     with unit_of_work(container.sessions) as session:
-        left = rotation_left_off(session, ring.active_id)
-    resuming = bool(left) and not new_key
-    target = ring if security.encryption_keys is not None or resuming else ring.rotated()
-    if resuming and security.encryption_keys is None:
-        out.print(f"taking up the rotation to {ring.active_id}: {left} value(s) still under older keys")
+        resuming = local and not new_key and rotation_under_way(session) == ring.active_id
+    target = ring.rotated() if local and not resuming else ring
+    if resuming:
+        out.print(f"taking up the rotation to {ring.active_id}, stopped part-way")
     if target is not ring:
         # Saved first: the values re-sealed batch by batch are read by it, the others by the older keys
         # it keeps; a rotation stopped part-way is taken up by the next `keys rotate`.
         save_keyring(security.keys_file, target)
+        with unit_of_work(container.sessions) as session:
+            rotation_starts(session, target.active_id)
     done = reencrypt_all(container.sessions, FieldCipher(target))
+    with unit_of_work(container.sessions) as session:
+        rotation_done(session)  # what it could not read stays listed below; the next rotate makes a key
     out.print(f"active key {target.active_id}; re-encrypted {done.changed} field(s) that used older keys")
     if done.moved_on:
         out.print(

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # 2: names by `identity.name_core` (legal forms as whole words), e-mails without their +tag;
 # 3: punctuation after a name's legal form ignored ("X有限公司。")
-RULES = "4"
+RULES = "5"
 _RULES = "customer index rules"
 _BATCH = 1000
 

@@ -71,15 +71,24 @@ _NOT_WORD = re.compile(r"[\W_]+")
 # Legal forms that differ between sources for the same company ("ACME Co., Ltd." vs "ACME", a bank's
 # "ACME PTE LTD"): whole words at the end after the name's first word, never the end of a word ("Zinc"
 # keeps its "inc"). Forms that are also words or syllables (Sa, Se, As, Spa: "Wang Sa", "Hotel & Spa")
-# count only written in capitals or dotted (SA, S.A., SpA).
-_LATIN_FORMS = re.compile(
-    r"(?:[\W_]+(?:(?i:co|company|corp|corporation|inc|incorporated|ltd|limited|liability|llc|llp|lp|plc"
-    r"|gmbh|mbh|ag|kg|kgaa|sarl|srl|bv|nv|pte|pty|pvt|asa|kk)|(?-i:SE|SA|SAS|SpA|SPA|OY|AB|AS)))+[\W_]*$",
-    re.IGNORECASE,
+# count only dotted (S.A., s.a., S.p.A.), or in capitals within a name written in mixed case (Acme SA);
+# in a name all in capitals (a bank's WANG SA) or all in small letters they stay part of it: two names
+# then differ where they might be one, never the other way round.
+_SURE = (
+    r"co|company|corp|corporation|inc|incorporated|ltd|limited|liability|llc|llp|lp|plc|gmbh|mbh|ag|kg"
+    r"|kgaa|sarl|srl|bv|nv|pte|pty|pvt|asa|kk"
+)
+_SURE_FORMS = re.compile(rf"(?:[\W_]+(?:{_SURE}))+[\W_]*$", re.IGNORECASE)
+_MIXED_CASE_FORMS = re.compile(
+    rf"(?:[\W_]+(?:(?i:{_SURE})|(?-i:SE|SA|SAS|SpA|SPA|OY|AB|AS)))+[\W_]*$", re.IGNORECASE
+)
+# A dotted ambiguous form at the end reads as a sure one: S.A., s.a., S.p.A., A.S., O.Y. are no syllables.
+_DOTTED_FORM = re.compile(
+    r"(?<=[\W_])(?:s\.\s?p\.\s?a|s\.\s?a\.\s?s|s\.\s?a|s\.\s?e|o\.\s?y|a\.\s?b|a\.\s?s)\.?(?=[\W_]*$)", re.I
 )
 _TRAILING = re.compile(r"[\W_]+$")  # punctuation after the name (a full stop, a quote, a zero-width space)
 _CJK_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "公司", "株式会社")
-_DOTTED_LETTERS = re.compile(r"\b([a-z])\.(?=[a-z]\b)", re.IGNORECASE)  # S.A., S.p.A., B.V.: one word each
+_DOTTED_LETTERS = re.compile(r"\b([a-z])\.(?=[a-z]\b)", re.IGNORECASE)  # B.V., K.K.: one word each
 
 
 @functools.lru_cache(maxsize=65_536)  # payers and records repeat through a file
@@ -88,10 +97,12 @@ def name_core(name: str) -> str:
     punctuation ignored, legal forms at the end (Co., Ltd., GmbH & Co. KG, S.A., Pte. Ltd., 有限公司, 公司 …)
     left out as whole words ("北京青禾科技有限公司" and "北京青禾科技公司" are both 北京青禾科技; "Shanghai
     Zinc Co., Ltd." is shanghaizinc, never "Shanghai Z Inc.")."""
-    text = unicodedata.normalize("NFKC", name).strip()
-    text = _DOTTED_LETTERS.sub(r"\1", text.removeprefix("株式会社"))
+    text = unicodedata.normalize("NFKC", name).strip().removeprefix("株式会社")
+    mixed = any(char.islower() for char in text) and any(char.isupper() for char in text)
+    forms = _MIXED_CASE_FORMS if mixed else _SURE_FORMS
+    text = _DOTTED_LETTERS.sub(r"\1", _DOTTED_FORM.sub("Ltd", text))
     while True:
-        shorter = _LATIN_FORMS.sub("", _TRAILING.sub("", text))
+        shorter = forms.sub("", _TRAILING.sub("", text))
         for form in _CJK_FORMS:
             shorter = shorter.removesuffix(form)
         if shorter == text or not shorter:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connector.db import serialize
 from connector.errors import CustomerError
@@ -182,19 +182,18 @@ def unmerge(master: CustomerMaster, absorbed_no: str, why: str = "") -> Customer
         )
         if (binding.backend, binding.external_id) in keys
     ]
-    for binding in back:
+    # A record linked while merged by the unmerged customer's e-mail or phone (not the other's) is its.
+    found_by_it = _linked_by_its_contact(master, survivor_id, absorbed.id, back)
+    for binding in [*back, *found_by_it]:
         binding.customer_id = absorbed.id
+    for binding in found_by_it:
+        master._event(absorbed.id, "binding_moved_back", "linked by its contact while merged", binding)
+    back += found_by_it
     row.merged_into_id = None
     # What its records changed while merged went onto the customer it was merged into: each takes its own.
     its_records = [_record_of(master, binding) for binding in back]
     _without_its_contact(master, survivor_id, its_records, "of the unmerged records")
     _with_its_contact(master, absorbed.id, its_records)
-    # A record linked while merged by the unmerged customer's e-mail or phone (not the other's) is its.
-    found_by_it = _found_by_its_contact(master, survivor_id, absorbed.id)
-    for binding in found_by_it:
-        binding.customer_id = absorbed.id
-        master._event(absorbed.id, "binding_moved_back", "linked by its contact while merged", binding)
-    back += found_by_it
     # Inactive only when every record it has was deleted at its source (as `delete` leaves it).
     row.status = "inactive" if back and all(binding.status != "active" for binding in back) else "active"
     refresh_bound_backends(master.session, [survivor_id, absorbed.id])
@@ -292,19 +291,47 @@ def _with_its_contact(master: CustomerMaster, customer_id: int, records: Sequenc
         )
 
 
-def _found_by_its_contact(
-    master: CustomerMaster, survivor_id: int, absorbed_id: int
+def _linked_by_its_contact(
+    master: CustomerMaster, survivor_id: int, absorbed_id: int, back: Sequence[CustomerBinding]
 ) -> list[CustomerBinding]:
-    """The survivor's records whose e-mail or phone is the absorbed customer's and not the survivor's."""
+    """The survivor's records linked since the merge whose e-mail or phone is the absorbed customer's
+    (its own, or one of its records') and none of the survivor's other records'."""
+    merged = master.session.scalar(
+        select(func.max(CustomerEvent.id)).where(
+            CustomerEvent.customer_id == survivor_id,
+            CustomerEvent.kind == "absorbed",
+            CustomerEvent.related_customer_id == absorbed_id,
+        )
+    )
+    bound_since = select(CustomerEvent.backend, CustomerEvent.external_id).where(
+        CustomerEvent.customer_id == survivor_id,
+        CustomerEvent.kind == "bound",
+        CustomerEvent.id > (merged or 0),
+    )
+    since = {(backend, external_id) for backend, external_id in master.session.execute(bound_since)}
+    moved = {binding.id for binding in back}
+    rest = [b for b in master._active_bindings(survivor_id) if b.id not in moved]
     indexes = master.directory.indexes
-    theirs, ours = (master.directory.view(i) for i in (absorbed_id, survivor_id))
-    their, our = indexes(None, theirs.email, theirs.phone), indexes(None, ours.email, ours.phone)
-    found = []
-    for binding in master._active_bindings(survivor_id):
+
+    def contact(email: str | None, phone: str | None) -> set[str]:
+        return {index for index in indexes(None, email, phone)[1:] if index is not None}
+
+    absorbed = master.directory.view(absorbed_id)
+    its = contact(absorbed.email, absorbed.phone)
+    for binding in back:
         record = _record_of(master, binding)
-        made = indexes(None, text_of(record, "email"), text_of(record, "phone"))
-        pairs = zip(made[1:], their[1:], our[1:], strict=True)  # e-mail, phone
-        if any(mine is not None and mine == its != other for mine, its, other in pairs):
+        its |= contact(text_of(record, "email"), text_of(record, "phone"))
+    records = {binding.id: _record_of(master, binding) for binding in rest}
+    linked = [b for b in rest if (b.backend, b.external_id) in since]
+    others: set[str] = set()
+    for binding in rest:
+        if binding not in linked:
+            record = records[binding.id]
+            others |= contact(text_of(record, "email"), text_of(record, "phone"))
+    found = []
+    for binding in linked:
+        made = contact(text_of(records[binding.id], "email"), text_of(records[binding.id], "phone"))
+        if made & its and not made & others:
             found.append(binding)
     return found
 

@@ -30,7 +30,8 @@ class RemoteCredential(Base):
 
 class IndexState(Base):
     """What the blind indexes in the database were made by: the rules' version (`lookups.RULES`) and a
-    fingerprint of the index key (another key would find nobody)."""
+    fingerprint of the index key (another key would find nobody); and the key a rotation under way seals
+    with (`rotation.rotation_starts`)."""
 
     __tablename__ = "index_state"
 

@@ -19,7 +19,7 @@ from connector.imports.payer import LINE_PAYER_FIELD, PAYER_FIELD
 from connector.ledger.models import Customer, CustomerBankAccount
 from connector.master.models import CustomerBinding, IdentityReview
 from connector.security.cipher import FieldCipher, key_id_of
-from connector.security.models import RemoteCredential
+from connector.security.models import IndexState, RemoteCredential
 from connector.sync.channels import TOKEN_FIELD
 from connector.sync.models import QuarantinedRecord
 from connector.sync.notification_models import NotificationChannel
@@ -105,12 +105,30 @@ def reencrypt_all(sessions: sessionmaker[Session], cipher: FieldCipher, batch: i
     return Reencrypted(changed, moved_on, tuple(unreadable))
 
 
-def rotation_left_off(session: Session, active_id: str) -> int:
-    """Values still under older keys while the active one seals some: a rotation that stopped part-way
-    (or met values it could not read), for `keys rotate` to take up with the same key; 0 otherwise."""
-    counts = keys_in_use(session)
-    older = sum(count for kid, count in counts.items() if kid != active_id)
-    return older if counts.get(active_id) else 0
+_UNDER_WAY = "key rotation under way"  # an index_state row: the key a rotation seals with, until done
+
+
+def rotation_starts(session: Session, key_id: str) -> None:
+    """A rotation to `key_id` begins (its key saved): until `rotation_done`, `keys rotate` takes it up."""
+    state = session.get(IndexState, _UNDER_WAY)
+    if state is None:
+        session.add(IndexState(name=_UNDER_WAY, value=key_id))
+    else:
+        state.value = key_id
+    session.flush()
+
+
+def rotation_under_way(session: Session) -> str | None:
+    """The key a rotation stopped part-way was sealing with, or None."""
+    state = session.get(IndexState, _UNDER_WAY)
+    return state.value if state is not None else None
+
+
+def rotation_done(session: Session) -> None:
+    state = session.get(IndexState, _UNDER_WAY)
+    if state is not None:
+        session.delete(state)
+        session.flush()
 
 
 def holds_encrypted(session: Session) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select, true, update
 from sqlalchemy.orm import Session
 
 from connector.db import aware, clock_ms
@@ -102,13 +102,17 @@ def close_abandoned_runs(session: Session, *, starting: bool = True) -> int:
     other containers reuse); another, of this host, with its process (a process `starting` holds no run
     yet, so one under its own pid is another's, from before; later, its own are its own). How many."""
     host = f"{socket.gethostname()} pid "
-    live = set(session.scalars(select(JobLease.holder).where(JobLease.expires_at >= clock_ms(session))))
+    # Judged in the update itself: a lease read apart from its run could be older than the run (a run
+    # started meanwhile, under a lease taken meanwhile, would be judged without it).
+    lease_gone = ~exists().where(JobLease.holder == SyncRun.holder, JobLease.expires_at >= clock_ms(session))
     closed = 0
-    for run in session.scalars(select(SyncRun).where(SyncRun.status == "running")):
-        holder = run.holder or ""
+    for run_id, holder in session.execute(
+        select(SyncRun.id, SyncRun.holder).where(SyncRun.status == "running")
+    ):
+        holder = holder or ""
+        gone: ColumnElement[bool] = true()
         if _LEASED.search(holder):
-            if holder in live:
-                continue
+            gone = lease_gone
             why = "its process stopped holding the lease it ran under before the run ended"
         else:
             pid = holder.removeprefix(host) if holder.startswith(host) else ""
@@ -116,8 +120,13 @@ def close_abandoned_runs(session: Session, *, starting: bool = True) -> int:
             if not pid.isdigit() or (mine and not starting) or (not mine and _alive(int(pid))):
                 continue
             why = f"its process (pid {pid}) stopped before the run ended"
-        run.status, run.finished_at, run.error = "failed", utcnow(), f"interrupted: {why}"
-        closed += 1
+        failed = (
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == "running", gone)
+            .values(status="failed", finished_at=utcnow(), error=f"interrupted: {why}")
+            .execution_options(synchronize_session=False)
+        )
+        closed += session.execute(failed).rowcount  # type: ignore[attr-defined]
     session.flush()
     return closed
 

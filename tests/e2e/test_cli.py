@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from connector.cli.context import out
+from connector.security.keys import read_keyring_file, save_keyring
 from tests.conftest import copy_example_config, postgres_url
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
@@ -189,9 +190,7 @@ def test_rotating_keys_re_encrypts_and_the_demo_still_reads_every_customer(cli, 
     assert "上海明远贸易有限公司" in cli("demo").out
 
 
-def test_a_rotation_meeting_a_damaged_value_seals_the_rest_names_it_and_is_taken_up_with_the_same_key(
-    cli, isolated_cwd: Path
-) -> None:
+def test_a_rotation_meeting_a_damaged_value_seals_the_rest_and_names_it(cli, isolated_cwd: Path) -> None:
     cli("demo")
     database = sqlite3.connect(isolated_cwd / "connector.db")
     with database:  # one e-mail's ciphertext damaged on disk
@@ -206,12 +205,31 @@ def test_a_rotation_meeting_a_damaged_value_seals_the_rest_names_it_and_is_taken
     assert "1 value(s) no key of the ring opens" in first.out
     assert "customers email_enc #1" in first.out
     made = json.loads((isolated_cwd / "connector-keys.json").read_text())["active"]
-    again = cli("keys", "rotate")
-    assert f"taking up the rotation to {made}: 1 value(s) still under older keys" in again.out
-    assert json.loads((isolated_cwd / "connector-keys.json").read_text())["active"] == made  # no third key
-    fresh = cli("keys", "rotate", "--new-key")
+    again = cli("keys", "rotate")  # months later, say: a key of its own, whatever stays unreadable
     assert json.loads((isolated_cwd / "connector-keys.json").read_text())["active"] != made
-    assert fresh.code == 1  # the damaged value is still named
+    assert again.code == 1  # the damaged value is still named
+
+
+def test_a_rotation_stopped_part_way_is_taken_up_with_the_key_it_made(cli, isolated_cwd: Path) -> None:
+    cli("demo")
+    keys = isolated_cwd / "connector-keys.json"
+    stopped = read_keyring_file(keys).rotated()
+    save_keyring(keys, stopped)  # a rotation killed right after it saved its key
+    database = sqlite3.connect(isolated_cwd / "connector.db")
+    with database:
+        database.execute(
+            "INSERT INTO index_state (name, value, updated_at) VALUES (?, ?, CURRENT_TIMESTAMP)",
+            ("key rotation under way", stopped.active_id),
+        )
+    database.close()
+
+    again = cli("keys", "rotate")
+
+    assert f"taking up the rotation to {stopped.active_id}, stopped part-way" in again.out
+    assert "re-encrypted 15 field(s)" in again.out
+    assert json.loads(keys.read_text())["active"] == stopped.active_id  # no third key
+    fresh = cli("keys", "rotate")  # done: the next makes a key of its own
+    assert (fresh.code, json.loads(keys.read_text())["active"] != stopped.active_id) == (0, True)
 
 
 def test_check_config_fails_when_no_key_ring_holds_the_key_the_data_is_sealed_with(

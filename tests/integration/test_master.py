@@ -372,6 +372,31 @@ def test_an_unmerge_takes_back_a_record_linked_while_merged_by_its_contact_not_t
         assert "fxiaoke f1" in [e.detail for e in m.history(alpha or 0)][-1]
 
 
+def test_an_unmerge_leaves_the_survivors_own_records_and_takes_what_the_taken_back_ones_filled_in(
+    container: Container,
+) -> None:
+    phone, alphas = "+8613800138000", "+8613911110000"
+    with master(container) as m:
+        first = contact("z1", name="Alpha", email="boss@alpha.cn", phone=alphas)
+        alpha = m.apply("zoho", first, DIGEST).customer_id or 0
+        # before the merge, linked by a person: Alpha's own record, with the e-mail Beta's will have
+        m.apply("webhook", contact("w0", name="Alpha", email="ops@beta.cn", phone=alphas), DIGEST)
+        [review] = m.reviews()
+        m.resolve_review(review.id, link_to=m.directory.view(alpha).account_no)
+        beta = m.apply(
+            "zoho", contact("z2", name="Beta", email="ops@beta.cn", phone=phone), DIGEST
+        ).customer_id
+        beta_no = m.directory.view(beta or 0).account_no
+        m.merge(m.directory.view(alpha).account_no, beta_no, "the same company?")
+        filled = contact("f1", name="Beta", phone=phone, address="Beta Road 1")
+        assert m.apply("fxiaoke", filled, DIGEST).customer_id == alpha  # by Beta's phone: fills the address
+        m.unmerge(beta_no, "two companies")
+        bound = {b.external_id: b.customer_id for b in m.session.scalars(select(CustomerBinding))}
+        assert bound == {"z1": alpha, "w0": alpha, "z2": beta, "f1": beta}
+        views = m.directory.view(alpha), m.directory.view(beta or 0)
+        assert [(v.phone, v.address) for v in views] == [(alphas, None), (phone, "Beta Road 1")]
+
+
 def test_merge_and_unmerge_leave_each_customer_active_while_one_of_its_records_is(
     container: Container,
 ) -> None:
