@@ -44,27 +44,35 @@ class AlikeLines:
     payments on one day), for the ids of lines without a bank reference. A statement that opens as an
     earlier one of the file opened (the same account, opening date and balance: an intraday statement,
     then the day's) covers those lines again: its count starts where that one's started, so a line in
-    both gets one id. Any other statement counts on (a later page, day or period), and so does one that
-    opens where the account's statement before it closed, under another number: it continues that one
-    (which netted to nothing), never covers it."""
+    both gets one id. Any other statement counts on (a later page, day or period).
+
+    When the statement before closed where it opened (it netted to nothing), a statement opening there
+    may cover it or continue it: under the same number (:28C:, ElctrncSeqNb) it covers it; else its first
+    line tells, the day's statement beginning as the intraday one did (a continuation beginning with the
+    very line that one began with, an identical payment, is taken for a cover)."""
 
     def __init__(self) -> None:
         self._counts: dict[str | None, Counter[str]] = {}
         self._starts: dict[tuple[str | None, Hashable], Counter[str]] = {}
+        self._first_lines: dict[tuple[str | None, Hashable], str] = {}  # of the statement that started
         self._closed: dict[str | None, tuple[Hashable, str | None]] = {}  # the last closing, its number
         self._numbers: dict[str | None, str | None] = {}
+        self._opened: dict[str | None, Hashable] = {}  # the opening of the account's statement now
+        self._undecided: dict[str | None, tuple[Counter[str], str | None]] = {}  # cover, if it begins so
 
     def statement_opens(self, account: str | None, opening: Hashable, number: str | None = None) -> None:
         """A statement of `account` (numbered `number`, when it says) opens with the balance `opening`."""
         counts = self._counts.setdefault(account, Counter())
         started = self._starts.get((account, opening))
         before = self._closed.get(account)
-        continues = before is not None and before[0] == opening and (number is None or number != before[1])
+        self._numbers[account], self._opened[account] = number, opening
+        self._undecided.pop(account, None)
         if started is None:
             self._starts[(account, opening)] = Counter(counts)
-        elif not continues:
+        elif before is not None and before[0] == opening and (number is None or number != before[1]):
+            self._undecided[account] = (started, self._first_lines.get((account, opening)))
+        else:
             self._counts[account] = Counter(started)
-        self._numbers[account] = number
 
     def statement_closes(self, account: str | None, closing: Hashable) -> None:
         """The statement of `account` opened last closes with the balance `closing` (written as its
@@ -73,6 +81,10 @@ class AlikeLines:
 
     def next(self, account: str | None, key: str) -> int:
         """The occurrence number of one more line of `account` alike in `key`."""
+        self._first_lines.setdefault((account, self._opened.get(account)), key)
+        undecided = self._undecided.pop(account, None)
+        if undecided is not None and undecided[1] == key:  # it begins as that one did: it covers it
+            self._counts[account] = Counter(undecided[0])
         counts = self._counts.setdefault(account, Counter())
         counts[key] += 1
         return counts[key]

@@ -339,57 +339,63 @@ def test_identical_lines_on_two_pages_of_one_statement_stay_two_whatever_the_pag
     assert (result.counts["receipts_unapplied"], result.counts["unchanged"]) == (2, 0)
 
 
-NETTING_DAY = """:20:RUN1
-:25:DE44500105175407324931
-:28C:10/1
-:60F:C260309EUR1000,00
-:61:2603100310CR50,00NTRFNONREF
-:86:166?00GUTSCHRIFT?20SVWZ+INV-100?32Kunde A
-:62F:C260310EUR1050,00
-:20:RUN2
-:25:DE44500105175407324931
-:28C:10/2
-:60F:C260310EUR1050,00
-:61:2603100310CR300,00NTRFNONREF
-:86:166?00GUTSCHRIFT?20SVWZ+INV-200?32Kunde B
-:61:2603100310DR300,00NTRFNONREF
-:86:177?00UEBERWEISUNG?20SVWZ+MIETE?32Vermieter
-:62F:C260310EUR1050,00
-:20:RUN3
-:25:DE44500105175407324931
-:28C:10/3
-:60F:C260310EUR1050,00
-:61:2603100310CR300,00NTRFNONREF
-:86:166?00GUTSCHRIFT?20SVWZ+INV-200?32Kunde B
-:62F:C260310EUR1350,00
-"""
+MT940_IN = ":61:2603100310CR300,00NTRFNONREF\n:86:166?00GUTSCHRIFT?20SVWZ+{text}?32Kunde B"
+MT940_OUT = ":61:2603100310DR300,00NTRFNONREF\n:86:177?00UEBERWEISUNG?20SVWZ+MIETE?32Vermieter"
+
+
+def mt940_day(first: list[str], then: list[str], closing: str) -> str:
+    """Two statements of one day: the first nets to nothing, the second opens where it closed."""
+    head = ":20:RUN\n:25:DE44500105175407324931\n:28C:10/{n}\n:60F:C260310EUR1000,00\n"
+    return (
+        head.format(n=1) + "\n".join(first) + "\n:62F:C260310EUR1000,00\n"
+        + head.format(n=2) + "\n".join(then) + f"\n:62F:C260310EUR{closing}\n"
+    )  # fmt: skip
+
+
+def camt_day(first: list[str], then: list[str], closing: str) -> str:
+    day = (REPO / "tests" / "fixtures" / "statements" / "camt053_intraday_then_day.xml").read_text()
+    one, two = day.split("</Stmt>")[:2]
+    one = one[: one.index("<Ntry>")].replace(
+        ">300.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt>", ">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt>"
+    )
+    two = two[: two.index("<Ntry>")].replace(">600.00</Amt>", f">{closing}</Amt>")
+    return one + "".join(first) + "</Stmt>" + two + "".join(then) + "</Stmt></BkToCstmrStmt></Document>"
+
+
+def camt_line(text: str, *, out: bool = False) -> str:
+    return (
+        f'<Ntry><Amt Ccy="EUR">300.00</Amt><CdtDbtInd>{"DBIT" if out else "CRDT"}</CdtDbtInd><Sts>BOOK</Sts>'
+        "<BookgDt><Dt>2026-03-10</Dt></BookgDt><NtryDtls><TxDtls><RmtInf>"
+        f"<Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["mt940", "camt053"])
-def test_a_statement_opening_where_one_netting_to_nothing_closed_continues_it_and_its_alike_line_posts(
-    container: Container, tmp_path: Path, fmt: str
+@pytest.mark.parametrize(
+    ("then", "received"),
+    [("another payment", 60000), ("the day's statement", 60000)],
+    ids=["continues", "covers"],
+)
+def test_a_statement_opening_where_one_netting_to_nothing_closed_goes_on_or_covers_it_as_it_begins(
+    container: Container, tmp_path: Path, fmt: str, then: str, received: int
 ) -> None:
-    """The day's second statement nets to zero, so the third opens as it did: at its closing, it
-    continues it (another number), and its 300 is another payment. 650 came in, not 350."""
+    """The first statement of the day (a 300 in, the rent out) nets to nothing; the next opens where it
+    closed. Beginning with another payment, it continues it (600 came in); beginning as it did, it is the
+    day's statement covering it again, with one more 300 (600 came in, not 900)."""
     if fmt == "mt940":
+        first = [MT940_IN.format(text="INV-200"), MT940_OUT]
+        second = [MT940_IN.format(text="INV-300")] if then == "another payment" else [*first, first[0]]
+        closing = "1300,00"
         path, parser = tmp_path / "day.sta", cast(DocumentParser, Mt940Parser())
-        path.write_text(NETTING_DAY, encoding="utf-8")
+        path.write_text(mt940_day(first, second, closing), encoding="utf-8")
     else:
-        day = (REPO / "tests" / "fixtures" / "statements" / "camt053_intraday_then_day.xml").read_text()
-        first, second = day.split("</Stmt>")[:2]
-        receipt_300 = first[first.index("<Ntry>") :]
-        money_out = receipt_300.replace("CRDT</CdtDbtInd><Sts>", "DBIT</CdtDbtInd><Sts>")
-        netting = first.replace(
-            ">300.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt>", ">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt>"
-        )
-        netting = netting.replace("<ElctrncSeqNb>", "") + money_out + "</Stmt>"
-        continuing = second[: second.index("<Ntry>")].replace(">600.00</Amt>", ">300.00</Amt>") + receipt_300
+        first = [camt_line("INV-200"), camt_line("MIETE", out=True)]
+        second = [camt_line("INV-300")] if then == "another payment" else [*first, first[0]]
         path, parser = tmp_path / "day.xml", cast(DocumentParser, Camt053Parser())
-        path.write_text(netting + continuing + "</Stmt></BkToCstmrStmt></Document>", encoding="utf-8")
-    result = import_file(container, path, [parser])
+        path.write_text(camt_day(first, second, "300.00"), encoding="utf-8")
+    import_file(container, path, [parser])
     with unit_of_work(container.sessions) as session:
-        received = sum(m for m in session.scalars(select(ImportedDocument.amount_minor)) if m > 0)
-    assert (received, result.counts["unchanged"]) == (65000 if fmt == "mt940" else 60000, 0)
+        assert sum(m for m in session.scalars(select(ImportedDocument.amount_minor)) if m > 0) == received
     assert all(report.reconciles for report in reconcile(container, path, parser).statements)
 
 
