@@ -80,7 +80,7 @@ _STRAY_KEPT = 20  # lines of stray text kept for the Problem (a wrong file must 
 _HARD_WRAP = 65  # SWIFT lines are at most 65 characters: a full line was wrapped mid-word
 # The library reads the longest amount-looking prefix ("1.500,00" as 1, "1200.50" as 1200): a field's
 # amount is checked against SWIFT's own layout first (digits, one mandatory decimal comma).
-_AMOUNT = r"\d+,\d*"
+_AMOUNT = r"(?=[\d,]{1,15}(?![\d,]))\d+,\d*"  # SWIFT's 15d: at most 15 characters, the comma counted
 _STRICT = {
     "61": re.compile(rf"\d{{6}}(?:\d{{4}})?R?[CD][A-Z]?{_AMOUNT}[NSF][A-Z0-9]{{3}}"),
     **{
@@ -233,7 +233,8 @@ class _Statement:
             raise _Unreadable(f"debit/credit mark {mark!r} is not C, D, RC or RD")
         if not isinstance(currency, str):
             raise _Unreadable("no currency (the statement's :60F: is missing or unreadable)")
-        amount = Money.of(abs(fields["amount"].amount) * _SIGNS[mark], currency)
+        magnitude = fields["amount"].amount.copy_abs()  # exactly: abs() and * round to 28 digits
+        amount = Money.of(magnitude if _SIGNS[mark] > 0 else magnitude.copy_negate(), currency)
         value_date = _date(fields.get("date"))
         if value_date is None:
             raise _Unreadable("no value date")
@@ -327,7 +328,10 @@ def _run(library: mt940.models.Transactions, field: Field) -> dict[str, Any]:
         raise _Unreadable(f"does not match the MT940 layout of :{field.tag}:")
     strict = _STRICT.get(field.tag)
     if strict is not None and not strict.match(field.value):
-        raise _Unreadable(f"the amount of :{field.tag}: is not digits with one decimal comma (as 1500,00)")
+        raise _Unreadable(
+            f"the amount of :{field.tag}: is not digits with one decimal comma, at most 15 characters "
+            "(as 1500,00)"
+        )
     library.transactions = [mt940.models.Transaction(library)]
     try:
         library.parse(f":{field.tag}:{field.value}")

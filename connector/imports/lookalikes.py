@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from connector.bulk import row_date, rows_in
 from connector.documents import Document, compact_account
 from connector.imports.models import ImportedDocument, ImportedFile
+from connector.imports.rules import Accounts
 from connector.sync.models import QuarantinedRecord
 from connector.sync.quarantine import RETRY_ACTOR
 
@@ -37,7 +38,7 @@ from connector.sync.quarantine import RETRY_ACTOR
 # again is the same returned payment, never new money).
 _HOLDING = ("posted", "unapplied", "linked", "changed", "reversed")
 _Key = tuple[str, str, date, str, int, str]
-_LineKey = tuple[date, str, int, str]  # a bank line's date, currency, amount and account (compacted)
+_LineKey = tuple[date, str, int, str]  # a bank line's date, currency, amount and bank account (`bank_key`)
 # A line of another format in one of these holds that money: a return's line ("reversal") too.
 _LINE_HOLDING = (*_HOLDING, "reversal")
 _NUMBERED = ("invoice", "credit_note")  # kinds whose number names one document
@@ -64,9 +65,10 @@ class Lookalike:
 class Lookalikes:
     """The earlier documents a batch's new content-id documents may be, fetched once per batch."""
 
-    def __init__(self, session: Session, file_id: int | None) -> None:
+    def __init__(self, session: Session, file_id: int | None, accounts: Accounts) -> None:
         self.session = session
         self.file_id = file_id
+        self.accounts = accounts  # one bank account written two ways (an IBAN, BLZ/Konto) is one
         self._found: dict[_Key, list[tuple[Lookalike, int]]] = {}
         self._numbered: dict[tuple[str, str, str], list[tuple[Lookalike, int]]] = {}  # invoices by number
         self._lines: dict[_LineKey, list[tuple[Lookalike, int]]] = {}  # bank lines of every format
@@ -156,7 +158,8 @@ class Lookalikes:
                 continue
             alike = "the same account, date and amount, in a statement of another format"
             line = Lookalike(external_id, None, row, bank_account, alike=alike, source=source)
-            found.append(((row_date(on), currency, minor, bank_account), line, file_id))
+            bank = self.accounts.bank_key(bank_account, by_statement=True) or bank_account
+            found.append(((row_date(on), currency, minor, bank), line, file_id))
         return found
 
     def of(self, document: Document, came_again: Callable[[str], bool]) -> Lookalike | None:
@@ -186,7 +189,8 @@ class Lookalikes:
             if not came_again(lookalike.external_id):
                 return lookalike
         if account is not None and _may_be_in_another_format(document):
-            for lookalike, _ in self._lines.get((document.date, amount.currency, amount.minor, account), ()):
+            bank = self.accounts.bank_key(account, by_statement=True) or account
+            for lookalike, _ in self._lines.get((document.date, amount.currency, amount.minor, bank), ()):
                 if lookalike.source != document.source:
                     return lookalike
         return None

@@ -65,6 +65,7 @@ class Work:
     match: Match = field(default_factory=Match)
     customer: Candidate | None = None
     draft: EntryDraft | None = None
+    cancels: int | None = None  # a bank's cancellation of its return: the return's record (posted as linked)
 
 
 class Outcomes:
@@ -165,7 +166,7 @@ class Outcomes:
             why,
             self.file_id,
             document.origin.row,
-            linked_id,
+            linked_id if linked_id is not None else item.cancels,
             compact_account(document.account),
             # a bank line's payer: the return of it names the same (payments name theirs in the queue)
             Payer.of(document).seal(self.cipher, LINE_PAYER_FIELD) if document.kind == "bank_line" else None,

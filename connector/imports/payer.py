@@ -42,11 +42,14 @@ class Payer:
 
     def same_as(self, other: Payer) -> bool:
         """Whether the two name one payer: the same bank account (two accounts are two payers, whatever
-        else they share), else a reference in common (the end-to-end id a bank repeats on a return) or
-        the same name."""
+        else they share), else, unless their names tell two payers apart, a reference in common (the
+        end-to-end id a bank repeats on a return; two payers may write the same "Beitrag 2026") or the
+        same name."""
         mine, theirs = compact_account(self.bank_account), compact_account(other.bank_account)
         if mine is not None and theirs is not None:
             return mine == theirs
+        if self.plainly_not(other):
+            return False
         if set(self.references) & set(other.references):
             return True
         return self.name is not None and other.name is not None and _folded(self.name) == _folded(other.name)

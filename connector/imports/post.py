@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import or_, select, true
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from connector.bulk import row_date, rows_in
@@ -128,8 +128,9 @@ class DocumentPoster:
         self.ledger = Ledger(session)
         self.same_receipts = SameReceipts(session, settings.matching.same_receipt_days, accounts)
         self.outcomes = Outcomes(session, cipher, file_id)
-        self.lookalikes = Lookalikes(session, file_id)
+        self.lookalikes = Lookalikes(session, file_id, accounts)
         self.seen = SeenInFile() if seen is None else seen
+        self.cancelled_returns: set[int] = set()  # returns this import's money back in cancelled
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -464,39 +465,17 @@ class DocumentPoster:
         document = item.document
         amount = document.amount
         returned_receipt = amount.minor < 0
+        if not returned_receipt and (cancelled := self._return_cancelled(document)) is not None:
+            item.cancels = cancelled.id
+            return RETURN_CANCELLED
         statuses = ("posted", "unapplied", "linked") if returned_receipt else ("ignored",)
-        numbers = self.accounts.numbers(document.account)
-        same_account = (
-            or_(ImportedDocument.bank_account.in_(numbers), ImportedDocument.bank_account.is_(None))
-            if numbers
-            else true()
-        )
-        candidates = self.session.scalars(
-            select(ImportedDocument)
-            .where(
-                ImportedDocument.source == document.source,
-                ImportedDocument.kind == "bank_line",
-                ImportedDocument.currency == amount.currency,
-                ImportedDocument.amount_minor == -amount.minor,
-                ImportedDocument.status.in_(statuses),
-                ImportedDocument.document_date.between(
-                    document.date - timedelta(days=REVERSAL_DAYS), document.date
-                ),
-                same_account,
-            )
-            .order_by(  # on one day, a line known to be of this account before one that may be
-                ImportedDocument.document_date.desc(),
-                ImportedDocument.bank_account.is_(None),
-                ImportedDocument.id.desc(),
-            )
-            .limit(50)
-        ).all()
+        candidates = self._returned_lines(document, statuses)
         # A return that names its payer (the payment's reference, remittance or account repeated by the
         # bank) is the return of that payer's receipt: its lines come first. The payer is the customer
         # it names for sure (a merged one's receipts are its survivor's), or what the line said of its
         # payer (kept with it, or with its queue item).
         payer = self._sure_customer(document) if returned_receipt else None
-        said, payers = Payer.of(document), self._payers(candidates) if returned_receipt else {}
+        said, payers = Payer.of(document), self._payers(candidates)
         survivors = merge_survivors(
             self.session, {line.customer_id for line in candidates if line.customer_id is not None}
         )
@@ -536,8 +515,6 @@ class DocumentPoster:
                 why = f"a returned receipt of {-amount} whose receipt was never imported"
                 self._quarantine(document, why)
                 return "quarantined"
-            if self._return_cancelled(document):
-                return RETURN_CANCELLED
             self.outcomes.record(
                 item, "ignored", None, None, "a returned payment (money back in): not a receipt"
             )
@@ -557,29 +534,71 @@ class DocumentPoster:
         )
         return "reversed"
 
-    def _return_cancelled(self, document: Document) -> bool:
-        """Whether money back in is the bank cancelling its return of a receipt (a Storno of a
-        Rücklastschrift): a return of that amount on the account within `REVERSAL_DAYS`, naming the same
-        payer when both say who. The receipt it returned then stands again: the line posts as one."""
+    def _returned_lines(self, document: Document, statuses: Sequence[str]) -> list[ImportedDocument]:
+        """The bank lines a bank's reversal `document` may undo: of `statuses`, the opposite amount, within
+        `REVERSAL_DAYS` before it, latest first; of its statement's format on its account (or on none
+        known, imported before accounts were recorded), or of another format naming its account (one
+        account's statements come in two formats while a bank moves to ISO 20022)."""
         amount = document.amount
         numbers = self.accounts.numbers(document.account)
-        returns = self.session.scalars(
-            select(ImportedDocument).where(
-                ImportedDocument.source == document.source,
-                ImportedDocument.kind == "bank_line",
-                ImportedDocument.status == "reversal",
-                ImportedDocument.currency == amount.currency,
-                ImportedDocument.amount_minor == -amount.minor,
-                ImportedDocument.document_date.between(
-                    document.date - timedelta(days=REVERSAL_DAYS), document.date
-                ),
-                or_(ImportedDocument.bank_account.in_(numbers), ImportedDocument.bank_account.is_(None))
-                if numbers
-                else true(),
+        own_format = ImportedDocument.source == document.source
+        where = (
+            or_(
+                and_(own_format, ImportedDocument.bank_account.is_(None)),
+                ImportedDocument.bank_account.in_(numbers),
             )
-        ).all()
+            if numbers
+            else own_format
+        )
+        return list(
+            self.session.scalars(
+                select(ImportedDocument)
+                .where(
+                    ImportedDocument.kind == "bank_line",
+                    ImportedDocument.currency == amount.currency,
+                    ImportedDocument.amount_minor == -amount.minor,
+                    ImportedDocument.status.in_(statuses),
+                    ImportedDocument.document_date.between(
+                        document.date - timedelta(days=REVERSAL_DAYS), document.date
+                    ),
+                    where,
+                )
+                .order_by(  # on one day, a line known to be of this account before one that may be
+                    ImportedDocument.document_date.desc(),
+                    ImportedDocument.bank_account.is_(None),
+                    ImportedDocument.id.desc(),
+                )
+                .limit(50)
+            )
+        )
+
+    def _return_cancelled(self, document: Document) -> ImportedDocument | None:
+        """The bank's return of a receipt that money back in (a Storno of a Rücklastschrift) cancels: one
+        of that amount on the account within `REVERSAL_DAYS`, naming the payer this line names, and not
+        cancelled already. The receipt it returned then stands again: the line posts as one."""
+        returns = self._returned_lines(document, ("reversal",))
+        if not returns:
+            return None
+        cancelled = set(
+            self.session.scalars(
+                select(ImportedDocument.linked_id).where(
+                    ImportedDocument.linked_id.in_([line.id for line in returns])
+                )
+            )
+        )
+        cancelled |= self.cancelled_returns
         said, payers = Payer.of(document), self._payers(returns)
-        return any(line.id not in payers or not said.plainly_not(payers[line.id]) for line in returns)
+        found = next(
+            (
+                line
+                for line in returns
+                if line.id not in cancelled and line.id in payers and said.same_as(payers[line.id])
+            ),
+            None,
+        )
+        if found is not None:
+            self.cancelled_returns.add(found.id)
+        return found
 
     def _payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
         """Document id → what each of `lines` said of its payer: kept with the line, or (a line imported

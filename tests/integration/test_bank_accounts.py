@@ -387,3 +387,18 @@ def test_two_accounts_in_one_file_do_not_both_count_one_receipt(
     assert (second.missing_entries, second.balances.ledger_movement) == ((), Money.zero("EUR"))
     assert first.reconciles
     assert second.reconciles
+
+
+def test_one_accounts_lines_in_two_formats_writing_its_number_two_ways_post_once(
+    container: Container, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    numbers = ["DE44500105175407324931", "50010517/5407324931"]  # CAMT's IBAN, MT940's BLZ/Konto
+    keep_apart(container, monkeypatch, BankAccount(code="100201", name="EUR", numbers=numbers))
+    mt940 = line("M-1", "500.00", "2026-03-05", source="mt940", account=numbers[1], payer="Kunde A")
+    import_file(container, write(tmp_path / "s1.jsonl", mt940), PARSERS)
+    camt = line("C-1", "500.00", "2026-03-05", source="camt053", account=numbers[0], payer="Kunde A")
+
+    result = import_file(container, write(tmp_path / "s2.jsonl", camt), PARSERS)
+
+    assert result.counts["quarantined"] == 1  # maybe the MT940 line, in another format
+    assert bank_balances(container) == {"100201": 50000}

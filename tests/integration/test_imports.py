@@ -80,7 +80,7 @@ def _document(data: dict[str, Any], origin: Origin) -> Document:
     currency = data.get("currency", "CNY")
     return Document(
         kind=data["kind"],
-        source="test",
+        source=data.get("source", "test"),
         external_id=data["id"],
         date=date.fromisoformat(data.get("date", "2026-03-01")),
         amount=Money.of(data["amount"], currency),

@@ -777,3 +777,76 @@ def test_money_back_in_without_a_return_to_cancel_is_still_a_returned_payment_an
     back = line("P-1-BACK", "80.00", "2026-03-11", bank_reversal=True, payer="Lieferant GmbH")
     result = import_file(container, write(tmp_path / "s1.jsonl", back), PARSERS)
     assert (result.counts["ignored_outgoing"], statuses(container)["P-1-BACK"][0]) == (1, "ignored")
+
+
+IBAN = "DE44500105175407324931"
+
+
+def test_a_return_in_one_format_reverses_the_receipt_a_statement_of_another_format_posted(
+    container: Container, tmp_path: Path
+) -> None:
+    first = line("A-1", "500.00", "2026-03-05", source="mt940", account=IBAN, payer="Kunde A")
+    import_file(container, write(tmp_path / "s1.jsonl", first), PARSERS)
+    other = line("C-1", "500.00", "2026-03-04", source="camt053", account=IBAN, payer="Kunde C")
+    returned = line(
+        "R-1", "-500.00", "2026-03-09", source="camt053", account=IBAN, payer="Kunde A", bank_reversal=True
+    )
+    import_file(container, write(tmp_path / "s2.jsonl", other, returned), PARSERS)
+    found = statuses(container)
+    assert (found["A-1"][0], found["C-1"][0], found["R-1"][0]) == ("reversed", "unapplied", "reversal")
+
+
+def test_a_return_naming_its_payer_is_not_taken_for_another_payers_line_sharing_a_text(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    paid = [
+        line(
+            "A-1",
+            "100.00",
+            "2026-03-02",
+            payer="Alpha Maschinen GmbH",
+            references=[f"acct {acme}", "Beitrag 2026"],
+        ),
+        line(
+            "B-1",
+            "100.00",
+            "2026-03-05",
+            payer="Beta Handel AG",
+            references=[f"acct {qinghe}", "Beitrag 2026"],
+        ),
+    ]
+    import_file(container, write(tmp_path / "s1.jsonl", *paid), PARSERS)
+    returned = line(
+        "R-1",
+        "-100.00",
+        "2026-03-10",
+        bank_reversal=True,
+        payer="Alpha Maschinen GmbH",
+        references=["Beitrag 2026"],
+    )
+    import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
+    found = statuses(container)
+    assert (found["A-1"][0], found["B-1"][0]) == ("reversed", "posted")
+
+
+def test_a_return_is_cancelled_once_by_money_back_in_naming_its_payer_and_never_by_anothers(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    named = {"payer": "Alpha Maschinen GmbH", "references": [f"acct {acme}", "DD-77"]}
+    rent = line("OUT-1", "-100.00", "2026-03-01", payer="Vermieter GmbH")  # money out of the same amount
+    receipt = line("A-1", "100.00", "2026-03-02", **named)
+    import_file(container, write(tmp_path / "s1.jsonl", rent, receipt), PARSERS)
+    returned = line("R-1", "-100.00", "2026-03-10", bank_reversal=True, **named)
+    import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
+    back = [
+        line("ST-1", "100.00", "2026-03-11", bank_reversal=True, **named),  # the return booked back
+        line("ST-2", "100.00", "2026-03-20", bank_reversal=True, **named),  # nothing left to cancel
+        line("P-BACK", "100.00", "2026-03-21", bank_reversal=True, payer="Lieferant GmbH"),
+    ]
+    result = import_file(container, write(tmp_path / "s3.jsonl", *back), PARSERS)
+    found = statuses(container)
+    assert [found[k][0] for k in ("OUT-1", "ST-1")] == ["ignored", "posted"]  # the rent stays as it was
+    assert ("ST-2" in found, "P-BACK" in found, result.counts["quarantined"]) == (False, False, 2)  # a person
+    assert owes(container, acme) == Money.of("-100.00", "CNY")  # paid once again, not twice

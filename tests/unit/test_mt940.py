@@ -140,6 +140,12 @@ def test_a_returned_item_of_either_transaction_type_is_a_return(tmp_path: Path, 
     assert (line.amount, line.bank_reversal) == (Money(-2500, "EUR"), True)
 
 
+def test_an_amount_longer_than_swift_allows_is_refused_never_cut_short(tmp_path: Path) -> None:
+    line = ":61:2603100310CR1,00000000000000000000000000001NTRFNONREF//B-1\n:86:Zahlung"
+    (problem,) = problems(parse_text(tmp_path, MINIMAL.format(lines=line, closing="101,00")))
+    assert "at most 15 characters" in problem.reason
+
+
 def test_a_malformed_statement_line_becomes_a_problem_and_the_rest_of_the_statement_parses() -> None:
     items = parse(GERMAN)
     reported = {problem.origin.row: problem.reason for problem in problems(items)}
