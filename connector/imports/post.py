@@ -456,12 +456,11 @@ class DocumentPoster:
 
     def _bank_reversal(self, item: Work) -> str:
         """A bank's reversal of an earlier line it does not name: a returned receipt (money out) undoes
-        the receipt of that amount; a returned payment (money in) undoes a line that was ignored. The
-        original is the latest such line of the same source, bank account and currency within
-        `REVERSAL_DAYS` (a line imported before accounts were recorded may be any account's, after one
-        known to be of it), that of the customer the return names when it names one for sure (the
-        bank repeats the payment's reference or account); two candidates alike on that day are
-        ambiguous and left to a person."""
+        the receipt of that amount; money back in cancels the bank's own return of a receipt
+        (`_return_cancelled`), else undoes a line that was ignored (a returned payment). The original is
+        the latest such line on its account (`_returned_lines`), that of the customer or payer the
+        return names when it names one (the bank repeats the payment's reference, account or name),
+        never one known to be another payer's; two candidates alike on that day are left to a person."""
         document = item.document
         amount = document.amount
         returned_receipt = amount.minor < 0
