@@ -181,6 +181,7 @@ class SniffsWholeFile(Protocol):
     def sniff_path(self, path: str, name: str) -> bool: ...
 
 
+REVERSAL_MARKER = "RVSL"  # a reference on a reversal line whose original cannot be named from the file
 MAX_ID = 200  # characters the ledger keeps of an external id, a document number or an invoice number
 
 

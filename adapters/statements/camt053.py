@@ -63,7 +63,6 @@ from decimal import Decimal
 from functools import cache
 
 from adapters.statements.common import (
-    REVERSAL_MARKER,
     SNIFF_BYTES,
     AlikeLines,
     BrokenXml,
@@ -76,7 +75,16 @@ from adapters.statements.common import (
     unique_texts,
     xml_events,
 )
-from connector.documents import Document, Origin, Parsed, Party, Problem, Statement, compact_account
+from connector.documents import (
+    REVERSAL_MARKER,
+    Document,
+    Origin,
+    Parsed,
+    Party,
+    Problem,
+    Statement,
+    compact_account,
+)
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money, currency_code
 

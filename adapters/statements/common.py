@@ -28,7 +28,6 @@ from connector.errors import FileFormatError, MoneyError
 # SWIFT's "NONREF"): no reference at all, never an id two entries share nor a payer's mark.
 PLACEHOLDERS = frozenset({"NOTPROVIDED", "NONREF", "NONE", "N/A"})
 HASH_VERSION = "v1"
-REVERSAL_MARKER = "RVSL"  # a reference on a reversal line whose original cannot be named from the file
 MAX_EXTERNAL_ID = 200  # journal_entries.external_id is String(200)
 SNIFF_BYTES = 8192
 

@@ -54,7 +54,6 @@ from typing import Any
 import mt940
 
 from adapters.statements.common import (
-    REVERSAL_MARKER,
     SNIFF_BYTES,
     AlikeLines,
     clean,
@@ -64,7 +63,16 @@ from adapters.statements.common import (
     unique_texts,
 )
 from adapters.statements.mt940_fields import Boundary, Field, Stray, fields
-from connector.documents import Document, Origin, Parsed, Party, Problem, Statement, compact_account
+from connector.documents import (
+    REVERSAL_MARKER,
+    Document,
+    Origin,
+    Parsed,
+    Party,
+    Problem,
+    Statement,
+    compact_account,
+)
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from connector.documents import Document, compact_account
+from connector.documents import REVERSAL_MARKER, Document, compact_account
 from connector.master.identity import name_core
 from connector.security.cipher import FieldCipher
 
@@ -23,8 +23,10 @@ class Payer:
 
     @classmethod
     def of(cls, document: Document) -> Payer:
+        """What `document` says of its payer; the reversal marker every bank reversal carries says nothing."""
         party = document.party
-        return cls(party.name, party.bank_account, tuple(r for r in document.references if r.strip()))
+        references = tuple(r for r in document.references if r.strip() and r != REVERSAL_MARKER)
+        return cls(party.name, party.bank_account, references)
 
     def seal(self, cipher: FieldCipher, field: str = PAYER_FIELD) -> str | None:
         """The encrypted record; none when the file said nothing about the payer."""

@@ -235,6 +235,7 @@ class DocumentPoster:
                     again.append(item)
                 else:
                     counts[outcome] += 1
+                    self.outcomes.write()  # a return is there for money back in later in the batch
             elif not self._superseded(item):
                 counts["quarantined"] += 1
             elif self._receivable(item, counts):
@@ -578,23 +579,23 @@ class DocumentPoster:
         returns = self._returned_lines(document, ("reversal",))
         if not returns:
             return None
+        itself = and_(
+            ImportedDocument.source == document.source, ImportedDocument.external_id == document.external_id
+        )
         cancelled = set(
             self.session.scalars(
                 select(ImportedDocument.linked_id).where(
-                    ImportedDocument.linked_id.in_([line.id for line in returns])
+                    ImportedDocument.linked_id.in_([line.id for line in returns]),
+                    ~itself,  # a revision of it
                 )
             )
         )
-        cancelled |= self.cancelled_returns
-        said, payers = Payer.of(document), self._payers(returns)
-        found = next(
-            (
-                line
-                for line in returns
-                if line.id not in cancelled and line.id in payers and said.same_as(payers[line.id])
-            ),
-            None,
-        )
+        standing = [line for line in returns if line.id not in cancelled | self.cancelled_returns]
+        said, payers = Payer.of(document), self._payers(standing)
+        found = next((line for line in standing if line.id in payers and said.same_as(payers[line.id])), None)
+        unnamed = [line for line in standing if line.id not in payers]
+        if found is None and said == Payer() and len(unnamed) == 1:  # neither says who: the one return
+            found = unnamed[0]
         if found is not None:
             self.cancelled_returns.add(found.id)
         return found

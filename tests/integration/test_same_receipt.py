@@ -850,3 +850,46 @@ def test_a_return_is_cancelled_once_by_money_back_in_naming_its_payer_and_never_
     assert [found[k][0] for k in ("OUT-1", "ST-1")] == ["ignored", "posted"]  # the rent stays as it was
     assert ("ST-2" in found, "P-BACK" in found, result.counts["quarantined"]) == (False, False, 2)  # a person
     assert owes(container, acme) == Money.of("-100.00", "CNY")  # paid once again, not twice
+
+
+def test_a_storno_sent_again_with_other_text_still_cancels_its_return_and_the_money_stays_received(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    named = {"payer": "Alpha Maschinen GmbH", "references": [f"acct {acme}", "DD-77"]}
+    import_file(
+        container, write(tmp_path / "s1.jsonl", line("A-1", "100.00", "2026-03-02", **named)), PARSERS
+    )
+    returned = line("R-1", "-100.00", "2026-03-10", bank_reversal=True, **named)
+    storno = line("ST-1", "100.00", "2026-03-10", bank_reversal=True, **named)
+    import_file(container, write(tmp_path / "s2.jsonl", returned, storno), PARSERS)  # one day, one file
+    assert owes(container, acme) == Money.of("-100.00", "CNY")
+    changed = dict(named, references=[*named["references"], "STORNO RUECKLASTSCHRIFT"])
+    again = line("ST-1", "100.00", "2026-03-10", bank_reversal=True, **changed)
+    import_file(container, write(tmp_path / "s3.jsonl", again), PARSERS)
+    assert owes(container, acme) == Money.of("-100.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_storno_and_its_return_naming_nobody_cancel_each_other_when_the_return_is_the_only_one(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(
+        container,
+        write(tmp_path / "s1.jsonl", line("A-1", "100.00", "2026-03-02", references=[f"acct {acme}"])),
+        PARSERS,
+    )
+    import_file(
+        container,
+        write(tmp_path / "s2.jsonl", line("R-1", "-100.00", "2026-03-10", bank_reversal=True)),
+        PARSERS,
+    )
+    import_file(
+        container,
+        write(tmp_path / "s3.jsonl", line("ST-1", "100.00", "2026-03-11", bank_reversal=True)),
+        PARSERS,
+    )
+    with unit_of_work(container.sessions) as session:
+        banked = session.get_one(AccountBalance, (container.settings.ledger.chart.bank.code, "CNY"))
+    assert banked.balance_minor == 10000  # the money the bank holds again
