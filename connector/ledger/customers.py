@@ -381,10 +381,13 @@ class CustomerDirectory:
             self._view(c) for c in self.session.scalars(select(Customer).where(Customer.phone_index == index))
         ]
 
-    def find_by_name(self, name: str, region: str, unbound_in: str | None = None) -> list[CustomerView]:
+    def find_by_name(
+        self, name: str, region: str, unbound_in: str | None = None, core: str | None = None
+    ) -> list[CustomerView]:
         """Customers with this region and this name, legal-form words, case, width and punctuation
-        ignored; with `unbound_in`, those bound to that backend alone left out (without reading them)."""
-        index = self.cipher.blind_index("name", name_core(name))
+        ignored (or this `core` of a name); with `unbound_in`, those bound to that backend alone left out
+        (without reading them)."""
+        index = self.cipher.blind_index("name", core if core is not None else name_core(name))
         query = select(Customer).where(Customer.name_index == index, Customer.region == region)
         if unbound_in is not None:
             query = query.where(

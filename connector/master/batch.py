@@ -36,7 +36,7 @@ from connector.ledger.customers import Indexes, NewCustomer
 from connector.ledger.models import utcnow
 from connector.master.batch_classify import Classifier
 from connector.master.batch_identity import BatchIdentity
-from connector.master.identity import Incoming, Resolution, resolve
+from connector.master.identity import Incoming, Resolution, name_variant, resolve
 from connector.master.models import CustomerBinding, CustomerEvent, IdentityReview
 from connector.master.records import (
     BINDING_RECORD,
@@ -172,7 +172,14 @@ class _Batch:
             if (external_id := ids[index]) is not None and external_id not in known
         }
         reviews = self._open_reviews([item.external_id for item in unbound.values()])
-        self.identity.load([item.indexes for item in unbound.values()], self.backend)
+        # and the customers a name's other core finds (`name_variant`): those go to a person
+        blind = self.master.directory.blind_index
+        variants = [
+            Indexes(blind("name", variant), None, None)
+            for item in unbound.values()
+            if item.incoming.name and (variant := name_variant(item.incoming.name)) is not None
+        ]
+        self.identity.load([*(item.indexes for item in unbound.values()), *variants], self.backend)
         seen: set[str] = set()
         for index in todo:
             external_id, record = ids[index], records[index]

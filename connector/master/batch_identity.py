@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from connector.bulk import rows_in
 from connector.ledger.customers import CustomerDirectory, Indexes, backends_in
 from connector.ledger.models import Customer
-from connector.master.identity import Candidate, Incoming, name_core, rules_asked
+from connector.master.identity import Candidate, Incoming, name_core, name_variant, rules_asked
 
 PROVISIONAL = 1 << 62  # keys of customers planned but not written yet: above every real id, in order
 
@@ -164,11 +164,17 @@ class BatchIdentity:
                 return True
             if rule == "phone" and self.phones.get(indexes.phone or ""):
                 return True
-            if rule == "name_region" and self._namesakes(
-                indexes.name or "", incoming.region or "", incoming.backend
+            if rule == "name_region" and any(
+                self._namesakes(name, incoming.region or "", incoming.backend)
+                for name in (indexes.name or "", self._variant_index(incoming.name))
             ):
                 return True
         return False
+
+    def _variant_index(self, name: str | None) -> str:
+        """The blind index of the name's other core (`name_variant`), or "" (no customer's)."""
+        variant = name_variant(name) if name else None
+        return self.directory.blind_index("name", variant) if variant is not None else ""
 
     def bound(self, backend: str, external_id: str) -> int | None:
         return None  # asked only about records that are not bound (the batch applies those on their own)
@@ -183,8 +189,10 @@ class BatchIdentity:
             self.phones.get(self.directory.blind_index("phone", phone), ()), survivors=True
         )
 
-    def by_name_region(self, name: str, region: str, backend: str) -> list[Candidate]:
-        index = self.directory.blind_index("name", name_core(name))
+    def by_name_region(
+        self, name: str, region: str, backend: str, core: str | None = None
+    ) -> list[Candidate]:
+        index = self.directory.blind_index("name", core if core is not None else name_core(name))
         return self._candidates(self._namesakes(index, region, backend))
 
     def _namesakes(self, name_index: str, region: str, backend: str) -> list[int]:

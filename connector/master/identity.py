@@ -79,9 +79,9 @@ _SURE = (
     r"|kgaa|sarl|srl|bv|nv|pte|pty|pvt|asa|kk"
 )
 _SURE_FORMS = re.compile(rf"(?:[\W_]+(?:{_SURE}))+[\W_]*$", re.IGNORECASE)
-_MIXED_CASE_FORMS = re.compile(
-    rf"(?:[\W_]+(?:(?i:{_SURE})|(?-i:SE|SA|SAS|SpA|SPA|OY|AB|AS)))+[\W_]*$", re.IGNORECASE
-)
+_AMBIGUOUS = "SE|SA|SAS|SpA|SPA|OY|AB|AS"
+_ANY_CASE_FORMS = re.compile(rf"(?:[\W_]+(?:{_SURE}|{_AMBIGUOUS}))+[\W_]*$", re.IGNORECASE)
+_MIXED_CASE_FORMS = re.compile(rf"(?:[\W_]+(?:(?i:{_SURE})|(?-i:{_AMBIGUOUS})))+[\W_]*$", re.IGNORECASE)
 # A dotted ambiguous form at the end reads as a sure one: S.A., s.a., S.p.A., A.S., O.Y. are no syllables.
 _DOTTED_FORM = re.compile(
     r"(?<=[\W_])(?:s\.\s?p\.\s?a|s\.\s?a\.\s?s|s\.\s?a|s\.\s?e|o\.\s?y|a\.\s?b|a\.\s?s)\.?(?=[\W_]*$)", re.I
@@ -99,7 +99,25 @@ def name_core(name: str) -> str:
     Zinc Co., Ltd." is shanghaizinc, never "Shanghai Z Inc.")."""
     text = unicodedata.normalize("NFKC", name).strip().removeprefix("株式会社")
     mixed = any(char.islower() for char in text) and any(char.isupper() for char in text)
-    forms = _MIXED_CASE_FORMS if mixed else _SURE_FORMS
+    return _core(text, _MIXED_CASE_FORMS if mixed else _SURE_FORMS)
+
+
+@functools.lru_cache(maxsize=65_536)
+def name_variant(name: str) -> str | None:
+    """The other core a name may have when it ends in a form that is also a word or syllable (Nordic
+    Foods AB written NORDIC FOODS AB in another system, Wang Sa beside Wang Se): its core with that form
+    left out where `name_core` keeps it, or kept where it leaves it out; None when the two agree. A
+    customer found only by it is never the record's for sure: a person says."""
+    text = unicodedata.normalize("NFKC", name).strip().removeprefix("株式会社")
+    core = name_core(name)
+    for forms in (_ANY_CASE_FORMS, _SURE_FORMS):
+        other = _core(text, forms)
+        if other != core:
+            return other
+    return None
+
+
+def _core(text: str, forms: re.Pattern[str]) -> str:
     text = _DOTTED_LETTERS.sub(r"\1", _DOTTED_FORM.sub("Ltd", text))
     while True:
         shorter = forms.sub("", _TRAILING.sub("", text))
@@ -146,8 +164,11 @@ class IdentityLookup(Protocol):
     def bound(self, backend: str, external_id: str) -> int | None: ...
     def by_email(self, email: str) -> Sequence[Candidate]: ...
     def by_phone(self, phone: str) -> Sequence[Candidate]: ...
-    def by_name_region(self, name: str, region: str, backend: str) -> Sequence[Candidate]:
-        """Namesakes in `region`; those bound to `backend` may be left out (the rule skips them)."""
+    def by_name_region(
+        self, name: str, region: str, backend: str, core: str | None = None
+    ) -> Sequence[Candidate]:
+        """Namesakes in `region` (by `core` instead of `name_core(name)` when given); those bound to
+        `backend` may be left out (the rule skips them)."""
         ...
 
 
@@ -241,4 +262,21 @@ def resolve(incoming: Incoming, order: Sequence[str], lookup: IdentityLookup) ->
         if conflict is not None:
             return Resolution("review", None, rule, ids, conflict)
         return Resolution("matched", ids[0], rule, ids, f"same {_LABELS[rule]}")
+    alike = _namesakes_but_for_a_form(incoming, order, lookup)
+    if alike:
+        why = "the same name but for a legal form that may be a word of it (AB, SA, SE …): the same company?"
+        return Resolution("review", None, "name_region", alike, why)
     return Resolution("new", reason="no rule found a customer")
+
+
+def _namesakes_but_for_a_form(
+    incoming: Incoming, order: Sequence[str], lookup: IdentityLookup
+) -> tuple[int, ...]:
+    """Customers the name-and-region rule would find by the name's other core (`name_variant`)."""
+    if "name_region" not in order or not _asks("name_region", incoming):
+        return ()
+    variant = name_variant(incoming.name or "")
+    if variant is None:
+        return ()
+    found = lookup.by_name_region(incoming.name or "", incoming.region or "", incoming.backend, core=variant)
+    return tuple(sorted({c.customer_id for c in found if not _namesake(incoming, c)}))

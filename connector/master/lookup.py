@@ -42,8 +42,10 @@ class DirectoryLookup:
             found.setdefault(view.id, view)
         return list(found.values())
 
-    def by_name_region(self, name: str, region: str, backend: str) -> list[Candidate]:
-        return _candidates(self.directory.find_by_name(name, region, unbound_in=backend))
+    def by_name_region(
+        self, name: str, region: str, backend: str, core: str | None = None
+    ) -> list[Candidate]:
+        return _candidates(self.directory.find_by_name(name, region, unbound_in=backend, core=core))
 
 
 def _candidates(views: Iterable[CustomerView]) -> list[Candidate]:

@@ -609,3 +609,13 @@ def test_an_older_version_of_a_record_held_for_review_changes_nothing_held(
     assert applied.outcome == "stale"
     assert "before the version held for review" in applied.reason
     assert held["phone"] == "+8613800138000"
+
+
+def test_one_company_written_in_capitals_in_another_system_goes_to_a_person_not_a_second_customer(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        m.apply("zoho", contact("z1", name="Nordic Foods AB", province="上海"), DIGEST)
+        held = m.apply("fxiaoke", contact("FX-1", name="NORDIC FOODS AB", province="上海"), DIGEST)
+        assert held.outcome == "review"
+        assert m.session.scalar(select(func.count()).select_from(Customer)) == 1

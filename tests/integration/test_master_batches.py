@@ -388,3 +388,12 @@ def test_two_merges_crossing_at_once_merge_once_and_refuse_the_other_never_a_loo
     with unit_of_work(container.sessions) as session:
         statuses = sorted(session.scalars(select(Customer.status)))
     assert statuses == ["active", "merged"]
+
+
+def test_one_company_written_in_capitals_in_another_systems_batch_goes_to_a_person(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        m.apply_many("zoho", [contact("z1", name="Nordic Foods AB", province="上海")], DIGEST)
+        (held,) = m.apply_many("fxiaoke", [contact("FX-1", name="NORDIC FOODS AB", province="上海")], DIGEST)
+        assert held.outcome == "review"

@@ -26,8 +26,10 @@ class FakeLookup:
     def by_phone(self, phone: str) -> Sequence[Candidate]:
         return self.phones.get(phone, [])
 
-    def by_name_region(self, name: str, region: str, backend: str) -> Sequence[Candidate]:
-        return self.names.get((name_core(name), region), [])
+    def by_name_region(
+        self, name: str, region: str, backend: str, core: str | None = None
+    ) -> Sequence[Candidate]:
+        return self.names.get((core if core is not None else name_core(name), region), [])
 
 
 def candidate(
@@ -185,3 +187,20 @@ def test_namesakes_with_their_own_personal_mailboxes_are_different_people() -> N
         Incoming("zoho", "3", email="wangwei1990@qq.com", name="王伟", region="SH"), ORDER, lookup
     )
     assert resolution.outcome == "new"
+
+
+@pytest.mark.parametrize(
+    ("known", "written"), [("Nordic Foods AB", "NORDIC FOODS AB"), ("TELEFONICA SA", "Telefonica SA")]
+)
+def test_a_name_differing_only_by_a_form_that_may_be_a_word_goes_to_a_person(
+    known: str, written: str
+) -> None:
+    lookup = FakeLookup(names={(name_core(known), "SH"): [candidate(5, None, None, "zoho")]})
+    resolution = resolve(Incoming("fxiaoke", "FX-1", name=written, region="SH"), ORDER, lookup)
+    assert (resolution.outcome, resolution.candidates) == ("review", (5,))
+    assert "legal form that may be a word" in resolution.reason
+
+
+def test_wang_sa_is_never_wang_se_nor_sent_to_a_person_for_it() -> None:
+    lookup = FakeLookup(names={(name_core("Wang Se"), "SH"): [candidate(5, None, None, "zoho")]})
+    assert resolve(Incoming("fxiaoke", "FX-1", name="WANG SA", region="SH"), ORDER, lookup).outcome == "new"
