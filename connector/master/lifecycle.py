@@ -6,7 +6,6 @@ and `split` are these.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,9 +21,7 @@ from connector.master.bound import refresh_bound_backends
 from connector.master.identity import IDENTITY_LOCK
 from connector.master.models import CustomerBinding, CustomerEvent
 from connector.master.records import (
-    BINDING_RECORD,
     CONTACT_FIELDS,
-    REVIEW_RECORD,
     Applied,
     SourceRecord,
     modified_at,
@@ -47,7 +44,7 @@ def delete(master: CustomerMaster, backend: str, external_id: str, at: datetime 
     if binding is None:
         review = master._open_review(backend, external_id)
         if review is not None:
-            held = modified_at(json.loads(master.cipher.decrypt(REVIEW_RECORD, review.record_enc)))
+            held = modified_at(master.review_record(review))
             if at is not None and held is not None and at < held:
                 why = f"deleted at {at.isoformat()}, before the version held for review #{review.id}"
                 return Applied("stale", None, why)
@@ -55,7 +52,7 @@ def delete(master: CustomerMaster, backend: str, external_id: str, at: datetime 
         return Applied("unchanged", None, "no binding for the deleted record")
     if binding.status == "deleted":
         return Applied("unchanged", binding.customer_id, "already deleted")
-    applied = modified_at(_record_of(master, binding))
+    applied = modified_at(master.binding_record(binding))
     if at is not None and applied is not None and at < applied:  # a notification delivered late
         why = f"deleted at {at.isoformat()}, before the version applied last ({applied.isoformat()})"
         return Applied("stale", binding.customer_id, why)
@@ -191,7 +188,7 @@ def unmerge(master: CustomerMaster, absorbed_no: str, why: str = "") -> Customer
     back += found_by_it
     row.merged_into_id = None
     # What its records changed while merged went onto the customer it was merged into: each takes its own.
-    its_records = [_record_of(master, binding) for binding in back]
+    its_records = [master.binding_record(binding) for binding in back]
     _without_its_contact(master, survivor_id, its_records, "of the unmerged records")
     _with_its_contact(master, absorbed.id, its_records)
     # Inactive only when every record it has was deleted at its source (as `delete` leaves it).
@@ -221,7 +218,7 @@ def split(master: CustomerMaster, backend: str, external_id: str, why: str = "")
     binding = master._binding(backend, external_id)
     if len(master._active_bindings(binding.customer_id)) < 2:
         raise CustomerError(f"{backend} {external_id} is its customer's only record: nothing to split off")
-    record = _record_of(master, binding)
+    record = master.binding_record(binding)
     source = SourceRecord(backend, external_id, record, binding.content_hash, binding.mapping_digest)
     original = binding.customer_id
     created = master._create(source, classify.region(record, master.policy.regions))
@@ -243,11 +240,6 @@ def split(master: CustomerMaster, backend: str, external_id: str, why: str = "")
     return master.directory.view(created.id)
 
 
-def _record_of(master: CustomerMaster, binding: CustomerBinding) -> dict[str, Any]:
-    record: dict[str, Any] = json.loads(master.cipher.decrypt(BINDING_RECORD, binding.record_enc))
-    return record
-
-
 def _without_its_contact(
     master: CustomerMaster, customer_id: int, records: Sequence[Mapping[str, Any]], whose: str
 ) -> None:
@@ -256,7 +248,7 @@ def _without_its_contact(
     from its remaining records: left on, the other's address would keep finding this customer. A name is
     only ever replaced, never taken off."""
     current = master.directory.view(customer_id)
-    remaining = [_record_of(master, other) for other in master._active_bindings(customer_id)]
+    remaining = [master.binding_record(other) for other in master._active_bindings(customer_id)]
     values = {field: getattr(current, field) for field in CONTACT_FIELDS}
     taken = []
     for field in CONTACT_FIELDS:
@@ -319,9 +311,9 @@ def _linked_by_its_contact(
     absorbed = master.directory.view(absorbed_id)
     its = contact(absorbed.email, absorbed.phone)
     for binding in back:
-        record = _record_of(master, binding)
+        record = master.binding_record(binding)
         its |= contact(text_of(record, "email"), text_of(record, "phone"))
-    records = {binding.id: _record_of(master, binding) for binding in rest}
+    records = {binding.id: master.binding_record(binding) for binding in rest}
     linked = [b for b in rest if (b.backend, b.external_id) in since]
     others: set[str] = set()
     for binding in rest:

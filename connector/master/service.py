@@ -156,7 +156,7 @@ class CustomerMaster:
         binding = self._binding(source.backend, source.external_id)
         if binding.content_hash == source.content_hash and binding.status == "active":
             return Applied("unchanged", binding.customer_id)
-        before: dict[str, Any] = json.loads(self.cipher.decrypt(BINDING_RECORD, binding.record_enc))
+        before = self.binding_record(binding)
         changed, applied = modified_at(source.values), modified_at(before)
         if binding.status == "active" and changed is not None and applied is not None and changed < applied:
             # A delivery retried late (webhooks retry for days) or a page read before a newer one.
@@ -325,6 +325,11 @@ class CustomerMaster:
 
     def review_record(self, review: IdentityReview) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(self.cipher.decrypt(REVIEW_RECORD, review.record_enc))
+        return loaded
+
+    def binding_record(self, binding: CustomerBinding) -> dict[str, Any]:
+        """The record as it was applied last (mapped, decrypted)."""
+        loaded: dict[str, Any] = json.loads(self.cipher.decrypt(BINDING_RECORD, binding.record_enc))
         return loaded
 
     def resolve_review(self, review_id: int, *, link_to: str | None = None, create: bool = False) -> Applied:
