@@ -751,14 +751,20 @@ def test_a_return_naming_a_merged_customer_reverses_its_receipt_not_one_waiting_
     assert (found["B-1"][0], found["B-3"][0]) == ("reversed", "unapplied")
 
 
-def test_the_bank_cancelling_its_return_of_a_receipt_makes_the_money_a_receipt_again(
-    container: Container, customers: dict[str, str], tmp_path: Path
-) -> None:
+def alpha_paid(container: Container, customers: dict[str, str], tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    """acme's receipt A-1 of 100.00, imported; acme's number and what its lines say of their payer."""
     acme = customers["acme"]
     named = {"payer": "Alpha Maschinen GmbH", "references": [f"acct {acme}", "DD-77"]}
     import_file(
         container, write(tmp_path / "s1.jsonl", line("A-1", "100.00", "2026-03-02", **named)), PARSERS
     )
+    return acme, named
+
+
+def test_the_bank_cancelling_its_return_of_a_receipt_makes_the_money_a_receipt_again(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, named = alpha_paid(container, customers, tmp_path)
     returned = line("R-1", "-100.00", "2026-03-10", bank_reversal=True, **named)
     import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
     assert owes(container, acme) == Money.zero("CNY")  # the receipt undone
@@ -855,11 +861,7 @@ def test_a_return_is_cancelled_once_by_money_back_in_naming_its_payer_and_never_
 def test_a_storno_sent_again_with_other_text_still_cancels_its_return_and_the_money_stays_received(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
-    acme = customers["acme"]
-    named = {"payer": "Alpha Maschinen GmbH", "references": [f"acct {acme}", "DD-77"]}
-    import_file(
-        container, write(tmp_path / "s1.jsonl", line("A-1", "100.00", "2026-03-02", **named)), PARSERS
-    )
+    acme, named = alpha_paid(container, customers, tmp_path)
     returned = line("R-1", "-100.00", "2026-03-10", bank_reversal=True, **named)
     storno = line("ST-1", "100.00", "2026-03-10", bank_reversal=True, **named)
     import_file(container, write(tmp_path / "s2.jsonl", returned, storno), PARSERS)  # one day, one file
