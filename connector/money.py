@@ -123,3 +123,15 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount:,} {self.currency}"
+
+
+class Priced(Decimal):
+    """A decimal amount that knows its currency (a customer's figure on its way out): it reads, prints,
+    formats and compares as the plain number, and a converter writing a currency finds `currency`."""
+
+    currency: str
+
+    def __new__(cls, value: Decimal, currency: str) -> Priced:
+        priced = super().__new__(cls, value)
+        priced.currency = currency
+        return priced

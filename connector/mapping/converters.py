@@ -546,7 +546,7 @@ def format_decimal_text(
         return None
     if style not in STYLES:
         raise ConversionError(f"unknown decimal style {style!r}; use one of {', '.join(STYLES)}")
-    return format_decimal(exact, style)
+    return format_decimal(exact, style, getattr(value, "currency", None))
 
 
 @binder("format_decimal")
@@ -557,7 +557,7 @@ def _bind_format_decimal(style: str = "en", places: int = 2, rounding: str = "re
 
     def convert(value: Any) -> str | None:
         exact = rounded(value)
-        return None if exact is None else format_decimal(exact, style)
+        return None if exact is None else format_decimal(exact, style, getattr(value, "currency", None))
 
     return convert
 

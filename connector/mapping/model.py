@@ -60,13 +60,14 @@ FIGURES: dict[str, str] = {
 }
 
 # What each figure is, for the converters that read only one kind (the rest are text).
-_NUMBER_FIGURES = frozenset(
+AMOUNT_FIGURES = frozenset(
     {
         "balance", "receivable", "unapplied_credit", "overdue", "aging_current", "aging_1_30", "aging_31_60",
         "aging_61_90", "aging_90_plus", "credit_limit", "available_credit", "last_payment_amount",
-        "paid_trailing_12m", "credit_score", "payment_terms_days",
+        "paid_trailing_12m",
     }
 )  # fmt: skip
+_NUMBER_FIGURES = AMOUNT_FIGURES | {"credit_score", "payment_terms_days"}
 _DATE_FIGURES = frozenset({"last_payment_date", "as_of"})
 _READS = {"number": (_NUMBER_FIGURES, "an amount"), "format_decimal": (_NUMBER_FIGURES, "an amount")}
 _READS["format_date"] = (_DATE_FIGURES, "a date")

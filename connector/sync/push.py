@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -34,8 +35,9 @@ from connector.imports.models import ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, utcnow
 from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
-from connector.mapping.model import MappingFile
+from connector.mapping.model import AMOUNT_FIGURES, MappingFile
 from connector.master.models import CustomerBinding
+from connector.money import Priced
 from connector.ports import FieldUpdate, PushResult, StatusSink
 from connector.sync.leases import lease
 from connector.sync.models import OutboxItem, SyncRun
@@ -69,6 +71,18 @@ def outbound_mapping(mappings: MappingSet, target: str) -> MappingFile:
     if mapping is None:
         raise ConnectorError(f"no outbound mapping for {target!r} in the mapping set")
     return mapping
+
+
+def priced(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """The customer's figures with each amount knowing the figures' currency (`Priced`): an outbound
+    converter writing a currency (format_decimal's cn style) writes the customer's own."""
+    currency = figures.get("currency")
+    if not isinstance(currency, str):
+        return dict(figures)
+    return {
+        name: Priced(value, currency) if name in AMOUNT_FIGURES and isinstance(value, Decimal) else value
+        for name, value in figures.items()
+    }
 
 
 def plan(
@@ -119,7 +133,7 @@ def plan(
         figures = {customer_id: found.figures for customer_id, found in credit.items()}
         counts["status_changed"] += record_status_changes(session, credit.values(), as_of, today)
         for external_id, customer_id in stale:
-            mapped = map_record(mapping, figures.get(customer_id, {}))
+            mapped = map_record(mapping, priced(figures.get(customer_id, {})))
             if not mapped.ok:
                 reasons = "; ".join(f"{name}: {why}" for name, why in mapped.errors.items())
                 ref = f"{target} {external_id}"

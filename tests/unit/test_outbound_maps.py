@@ -10,6 +10,7 @@ from connector.mapping.apply import map_record
 from connector.mapping.converters import REGISTRY, ConversionError
 from connector.mapping.files import load_mapping_set
 from connector.money import Money
+from connector.sync.push import priced
 from tests.conftest import REPO
 
 
@@ -130,3 +131,21 @@ def test_an_inbound_and_an_outbound_map_may_serve_the_same_module_but_not_two_of
     (tmp_path / "c_in.toml").write_text(inbound, encoding="utf-8")
     [problem] = load_mapping_set(tmp_path)[1]
     assert problem.message == "inbound 'zoho.Accounts' is also mapped by a_in.toml"
+
+
+@pytest.mark.parametrize(("currency", "shown"), [("CNY", "¥1,234.50"), ("USD", "USD 1,234.50")])
+def test_an_amount_written_in_the_cn_style_carries_the_customers_own_currency(
+    tmp_path: Path, currency: str, shown: str
+) -> None:
+    text = (
+        'kind = "outbound"\nsource = "zoho.Accounts"\n[[fields]]\ntarget = "Balance_Text"\n'
+        'source = "balance"\nconvert = [{ name = "format_decimal", style = "cn" }]\n'
+    )
+    (tmp_path / "out.toml").write_text(text, encoding="utf-8")
+    mappings, problems = load_mapping_set(tmp_path)
+    assert (mappings is not None, problems) == (True, [])
+    assert mappings is not None
+    outbound = mappings.for_source("zoho.Accounts", "outbound")
+    assert outbound is not None
+    figures = {"balance": Decimal("1234.50"), "currency": currency}
+    assert map_record(outbound, priced(figures)).values == {"Balance_Text": shown}
