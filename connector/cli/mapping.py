@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from connector.mapping.apply import map_record, read_source
 from connector.mapping.files import MappingSet, load_mapping_set
 from connector.mapping.model import DocumentMapping, MappingFile, VoucherMapping
 from connector.mapping.samples import read_records
+from connector.sync.push import priced
 
 mapping_app = typer.Typer(help="Admin-editable mapping files.", no_args_is_help=True)
 
@@ -169,7 +171,7 @@ def preview(
     else:
         backend, _, stream = mapping.source.partition(".")
         records = state(ctx).container().record_source(backend).sample(stream, limit, mapping.source_fields())
-    results = [(ref, raw, map_record(mapping, raw)) for ref, raw in records]
+    results = [(ref, raw, map_record(mapping, _as_pushed(mapping, raw))) for ref, raw in records]
     failing = sum(1 for _, _, mapped in results if not mapped.ok)
     if as_json:
         payload = [
@@ -209,3 +211,8 @@ def preview(
         out.print(
             f"{len(results)} record(s) through {mapping.source}: {clean} map cleanly, {failing} would fail"
         )
+
+
+def _as_pushed(mapping: MappingFile, raw: Any) -> Any:
+    """What a push gives an outbound map: the figures' amounts in their currency (`push.priced`)."""
+    return priced(raw) if mapping.kind == "outbound" and isinstance(raw, Mapping) else raw

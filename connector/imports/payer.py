@@ -40,7 +40,8 @@ class Payer:
         if token is None:
             return cls()
         record = json.loads(cipher.decrypt(field, token))
-        return cls(record["name"], record["bank_account"], tuple(record["references"]))
+        references = tuple(r for r in record["references"] if r != REVERSAL_MARKER)  # as sealed before
+        return cls(record["name"], record["bank_account"], references)
 
     def same_as(self, other: Payer) -> bool:
         """Whether the two name one payer: the same bank account (two accounts are two payers, whatever

@@ -225,6 +225,8 @@ class DocumentPoster:
                 work.append(item)
         counts += self._settle(work)
         again = []
+        # Money back in after money out: a storno listed before the return it cancels still finds it.
+        corrections.sort(key=lambda item: item.document.bank_reversal and item.document.amount.minor > 0)
         for item in corrections:
             document = item.document
             if document.reverses is not None:
@@ -593,8 +595,13 @@ class DocumentPoster:
         standing = [line for line in returns if line.id not in cancelled | self.cancelled_returns]
         said, payers = Payer.of(document), self._payers(standing)
         found = next((line for line in standing if line.id in payers and said.same_as(payers[line.id])), None)
-        unnamed = [line for line in standing if line.id not in payers]
-        if found is None and said == Payer() and len(unnamed) == 1:  # neither says who: the one return
+        unnamed = [line for line in standing if payers.get(line.id, Payer()) == Payer()]
+        if (
+            found is None
+            and said == Payer()  # neither says who: the one return standing, unless money out came back
+            and len(unnamed) == 1
+            and not self._returned_lines(document, ("ignored",))
+        ):
             found = unnamed[0]
         if found is not None:
             self.cancelled_returns.add(found.id)

@@ -29,6 +29,7 @@ import phonenumbers
 
 from connector.mapping.decimals import STYLES, DecimalFormatError, Separator, format_decimal, parse_decimal
 from connector.mapping.phones import plain_e164
+from connector.money import Priced
 
 Convert = Callable[..., Any]
 Bound = Callable[[Any], Any]  # a converter with its options applied: value → value
@@ -522,7 +523,7 @@ def number(value: Any, places: int = 2, rounding: str = "refuse") -> Decimal | N
     """An exact number with `places` decimals, for CRM currency and decimal fields; one with more is
     refused, or rounded half-up with `rounding = 'half_up'`."""
     exact = _exact(value, "number")
-    return None if exact is None else _rounder(places, rounding)(exact)
+    return None if exact is None else _priced_as(value, _rounder(places, rounding)(exact))
 
 
 @binder("number")
@@ -531,9 +532,15 @@ def _bind_number(places: int = 2, rounding: str = "refuse") -> Bound:
 
     def convert(value: Any) -> Decimal | None:
         exact = _exact(value, "number")
-        return None if exact is None else rounded(exact)
+        return None if exact is None else _priced_as(value, rounded(exact))
 
     return convert
+
+
+def _priced_as(value: Any, number: Decimal) -> Decimal:
+    """`number`, knowing the currency `value` knew (a figure's amount): a step after it may write it."""
+    currency = getattr(value, "currency", None)
+    return Priced(number, currency) if isinstance(currency, str) else number
 
 
 @converter("format_decimal", options=("style", "places", "rounding"))

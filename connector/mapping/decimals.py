@@ -165,7 +165,7 @@ def _guess_point(digits: str) -> Separator:
 
 def format_decimal(value: Decimal, style: str = "en", currency: str | None = None) -> str:
     """The amount written in one of the STYLES (the shapes `parse_decimal` reads back); `cn` marks it
-    ¥ when it is yuan (or says nothing of its currency), else with its ISO code (USD 1,234.50)."""
+    ¥ when it is yuan or yen (or says nothing of its currency), else with its ISO code (USD 1,234.50)."""
     grouped = f"{abs(value):,f}"
     if style in ("en", "cn", "accounting"):
         body = grouped
@@ -176,7 +176,7 @@ def format_decimal(value: Decimal, style: str = "en", currency: str | None = Non
     else:
         raise ValueError(f"unknown decimal style {style!r}; use one of {', '.join(STYLES)}")
     if style == "cn":
-        body = "¥" + body if currency in (None, "CNY") else f"{currency} {body}"
+        body = "¥" + body if currency in (None, "CNY", "JPY") else f"{currency} {body}"
     if value < 0:
         return f"({body})" if style == "accounting" else f"-{body}"
     return body

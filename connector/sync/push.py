@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -80,9 +80,20 @@ def priced(figures: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(currency, str):
         return dict(figures)
     return {
-        name: Priced(value, currency) if name in AMOUNT_FIGURES and isinstance(value, Decimal) else value
-        for name, value in figures.items()
+        name: _priced(value, currency) if name in AMOUNT_FIGURES else value for name, value in figures.items()
     }
+
+
+def _priced(value: Any, currency: str) -> Any:
+    """An amount as `Priced`: a Decimal, or the text or whole number a sample writes it as."""
+    if isinstance(value, Decimal):
+        return Priced(value, currency)
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        try:
+            return Priced(Decimal(str(value)), currency)
+        except InvalidOperation:
+            return value  # not an amount: the mapping says so
+    return value
 
 
 def plan(

@@ -88,6 +88,25 @@ def test_preview_of_an_export_mapping_shows_the_documents_of_its_sample_and_the_
     assert not (workspace / "connector.db").exists()
 
 
+def test_preview_of_an_outbound_map_writes_an_amount_in_the_customers_currency_as_a_push_would(
+    cli: Cli, workspace: Path
+) -> None:
+    maps = workspace / "maps"
+    maps.mkdir()
+    (maps / "out.toml").write_text(
+        'kind = "outbound"\nsource = "zoho.Accounts"\n[[fields]]\ntarget = "Balance_Text"\n'
+        'source = "balance"\nconvert = [{ name = "format_decimal", style = "cn" }]\n',
+        encoding="utf-8",
+    )
+    (workspace / "figures.json").write_text('[{"balance": "1234.50", "currency": "USD"}]', encoding="utf-8")
+    result = cli(
+        "mapping", "preview", "zoho.Accounts", "--sample", "figures.json", "--folder", "maps", "--json"
+    )
+    assert result.code == 0, result.err
+    (field,) = json.loads(result.out)["records"][0]["fields"]
+    assert field["mapped"] == "USD 1,234.50"
+
+
 def test_preview_live_without_a_configured_backend_says_what_to_do(cli: Cli, workspace: Path) -> None:
     result = cli("mapping", "preview", "zoho_contacts", "--live")
     assert result.code == 1

@@ -9,17 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
 from connector.credit.figures import customer_figures
 from connector.db import unit_of_work
+from connector.documents import REVERSAL_MARKER
 from connector.errors import ReconcileError
 from connector.imports import reconcile
 from connector.imports.corrections import reverse_entry
 from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.payer import LINE_PAYER_FIELD, Payer
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
 from connector.imports.statement_reconcile import reconcile_file
@@ -895,3 +897,58 @@ def test_a_storno_and_its_return_naming_nobody_cancel_each_other_when_the_return
     with unit_of_work(container.sessions) as session:
         banked = session.get_one(AccountBalance, (container.settings.ledger.chart.bank.code, "CNY"))
     assert banked.balance_minor == 10000  # the money the bank holds again
+
+
+def test_money_back_naming_nobody_is_a_payment_out_come_back_not_the_storno_of_a_return_naming_nobody(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    paid = line("A-1", "100.00", "2026-03-02", references=[f"acct {acme}"])
+    out = line("OUT-1", "-100.00", "2026-03-05", payer="Lieferant GmbH")
+    import_file(container, write(tmp_path / "s1.jsonl", paid, out), PARSERS)
+    import_file(
+        container,
+        write(tmp_path / "s2.jsonl", line("R-1", "-100.00", "2026-03-10", bank_reversal=True)),
+        PARSERS,
+    )
+    import_file(
+        container,
+        write(tmp_path / "s3.jsonl", line("P-BACK", "100.00", "2026-03-12", bank_reversal=True)),
+        PARSERS,
+    )
+    found = statuses(container)
+    assert (found["OUT-1"][0], found["P-BACK"][0]) == ("reversed", "reversal")  # as before stornos were read
+
+
+def test_a_storno_listed_before_the_return_it_cancels_in_one_file_still_cancels_it(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, named = alpha_paid(container, customers, tmp_path)
+    storno = line("ST-1", "100.00", "2026-03-10", bank_reversal=True, **named)
+    returned = line("R-1", "-100.00", "2026-03-10", bank_reversal=True, **named)
+    import_file(container, write(tmp_path / "s2.jsonl", storno, returned), PARSERS)
+    assert owes(container, acme) == Money.of("-100.00", "CNY")
+
+
+def test_a_return_sealed_with_the_reversal_marker_as_its_payers_reference_is_still_cancelled_by_its_storno(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(
+        container,
+        write(tmp_path / "s1.jsonl", line("A-1", "100.00", "2026-03-02", references=[f"acct {acme}"])),
+        PARSERS,
+    )
+    import_file(
+        container,
+        write(tmp_path / "s2.jsonl", line("R-1", "-100.00", "2026-03-10", bank_reversal=True)),
+        PARSERS,
+    )
+    with unit_of_work(container.sessions) as session:  # as lines were sealed before the marker was left out
+        sealed = Payer(None, None, (REVERSAL_MARKER,)).seal(container.cipher, LINE_PAYER_FIELD)
+        session.execute(
+            update(ImportedDocument).where(ImportedDocument.external_id == "R-1").values(payer_enc=sealed)
+        )
+    storno = line("ST-1", "100.00", "2026-03-11", bank_reversal=True, references=[REVERSAL_MARKER])
+    import_file(container, write(tmp_path / "s3.jsonl", storno), PARSERS)
+    assert statuses(container)["ST-1"][0] == "unapplied"  # the money, back: waiting for a person

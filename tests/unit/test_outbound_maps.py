@@ -9,6 +9,7 @@ import pytest
 from connector.mapping.apply import map_record
 from connector.mapping.converters import REGISTRY, ConversionError
 from connector.mapping.files import load_mapping_set
+from connector.mapping.model import MappingFile
 from connector.money import Money
 from connector.sync.push import priced
 from tests.conftest import REPO
@@ -133,7 +134,9 @@ def test_an_inbound_and_an_outbound_map_may_serve_the_same_module_but_not_two_of
     assert problem.message == "inbound 'zoho.Accounts' is also mapped by a_in.toml"
 
 
-@pytest.mark.parametrize(("currency", "shown"), [("CNY", "¥1,234.50"), ("USD", "USD 1,234.50")])
+@pytest.mark.parametrize(
+    ("currency", "shown"), [("CNY", "¥1,234.50"), ("JPY", "¥1,234.50"), ("USD", "USD 1,234.50")]
+)
 def test_an_amount_written_in_the_cn_style_carries_the_customers_own_currency(
     tmp_path: Path, currency: str, shown: str
 ) -> None:
@@ -149,3 +152,20 @@ def test_an_amount_written_in_the_cn_style_carries_the_customers_own_currency(
     assert outbound is not None
     figures = {"balance": Decimal("1234.50"), "currency": currency}
     assert map_record(outbound, priced(figures)).values == {"Balance_Text": shown}
+
+
+def test_a_number_step_before_the_cn_style_keeps_the_customers_currency() -> None:
+    steps = [
+        {"name": "number", "places": 0, "rounding": "half_up"},
+        {"name": "format_decimal", "style": "cn", "places": 0},
+    ]
+    mapping = MappingFile.model_validate(
+        {
+            "kind": "outbound",
+            "source": "zoho.Accounts",
+            "fields": [{"target": "B", "source": "balance", "convert": steps}],
+        }
+    )
+    assert map_record(mapping, priced({"balance": Decimal("1234.40"), "currency": "USD"})).values == {
+        "B": "USD 1,234"
+    }
