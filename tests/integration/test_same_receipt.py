@@ -875,20 +875,18 @@ def test_a_storno_sent_again_with_other_text_still_cancels_its_return_and_the_mo
     assert_ledger_verifies(container)
 
 
+def returned_naming_nobody(container: Container, customers: dict[str, str], tmp_path: Path) -> None:
+    """acme's receipt A-1 of 100.00, then the bank's return R-1 of it, naming nobody."""
+    paid = line("A-1", "100.00", "2026-03-02", references=[f"acct {customers['acme']}"])
+    import_file(container, write(tmp_path / "s1.jsonl", paid), PARSERS)
+    returned = line("R-1", "-100.00", "2026-03-10", bank_reversal=True)
+    import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
+
+
 def test_a_storno_and_its_return_naming_nobody_cancel_each_other_when_the_return_is_the_only_one(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
-    acme = customers["acme"]
-    import_file(
-        container,
-        write(tmp_path / "s1.jsonl", line("A-1", "100.00", "2026-03-02", references=[f"acct {acme}"])),
-        PARSERS,
-    )
-    import_file(
-        container,
-        write(tmp_path / "s2.jsonl", line("R-1", "-100.00", "2026-03-10", bank_reversal=True)),
-        PARSERS,
-    )
+    returned_naming_nobody(container, customers, tmp_path)
     import_file(
         container,
         write(tmp_path / "s3.jsonl", line("ST-1", "100.00", "2026-03-11", bank_reversal=True)),
@@ -933,17 +931,7 @@ def test_a_storno_listed_before_the_return_it_cancels_in_one_file_still_cancels_
 def test_a_return_sealed_with_the_reversal_marker_as_its_payers_reference_is_still_cancelled_by_its_storno(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
-    acme = customers["acme"]
-    import_file(
-        container,
-        write(tmp_path / "s1.jsonl", line("A-1", "100.00", "2026-03-02", references=[f"acct {acme}"])),
-        PARSERS,
-    )
-    import_file(
-        container,
-        write(tmp_path / "s2.jsonl", line("R-1", "-100.00", "2026-03-10", bank_reversal=True)),
-        PARSERS,
-    )
+    returned_naming_nobody(container, customers, tmp_path)
     with unit_of_work(container.sessions) as session:  # as lines were sealed before the marker was left out
         sealed = Payer(None, None, (REVERSAL_MARKER,)).seal(container.cipher, LINE_PAYER_FIELD)
         session.execute(
