@@ -5,9 +5,11 @@ of `connector.mapping.model.FIGURES`. Amounts are `Decimal` in major units of th
 (with exactly its ISO 4217 decimals), dates `datetime.date`, the score an `int`; a figure that does not
 apply is `None` (no credit limit, no payment yet).
 
-    receivable        the customer's AR balance
-    unapplied_credit  the credit on the advances account, positive (a debit balance shows negative)
-    balance           receivable − unapplied_credit
+    receivable        the customer's AR balance, less what its advances already paid of the invoices
+                      they name (`aging` rule 4: the ledger keeps that money on advances)
+    unapplied_credit  the credit on the advances account, positive (a debit balance shows negative),
+                      less that: the credit still there to use
+    balance           receivable − unapplied_credit: the AR balance less the advances balance
     aging_*, overdue  open AR items by days past due (settlement rule: `connector.credit.aging`)
     available_credit  credit_limit − balance
     last_payment_*    the latest receipt (`connector.credit.reads.receipts`), by posting date
@@ -168,7 +170,7 @@ def _position_in(
     items, _, spent = settle(lines, terms)
     unpaid, _ = settle_fifo(items, -advances_minor - spent)
     balance = sum(line.amount_minor for line in lines if not line.named_only) + advances_minor
-    return CreditPosition(currency, balance, None, None, tuple(unpaid), as_of)
+    return CreditPosition(currency, balance, None, None, tuple(unpaid), as_of, own=False)
 
 
 def _folded(
@@ -222,12 +224,13 @@ def _credit(
     def amount(minor: int) -> Decimal:  # as `money.to_decimal`, in one step: it runs 15 times per customer
         return Decimal(minor).scaleb(digits)
 
-    receivable = sum(line.amount_minor for line in lines if not line.named_only)
-    unapplied = -advances_minor
-    balance = receivable - unapplied
     items, _, spent = settle(lines, row.payment_terms_days)
+    # An advance that paid an invoice it names is shown spent: the open items sum to the receivable.
+    receivable = sum(line.amount_minor for line in lines if not line.named_only) - spent
+    unapplied = -advances_minor - spent
+    balance = receivable - unapplied
     buckets = aging(items, as_of)
-    unpaid, _ = settle_fifo(items, unapplied - spent)  # what is really unpaid, for score and status
+    unpaid, _ = settle_fifo(items, unapplied)  # what is really unpaid, for score and status
     last = receipts[-1] if receipts else None
     window_start = _year_before(as_of) + timedelta(days=1)
     trailing = sum(receipt.amount_minor for receipt in receipts if receipt.posting_date >= window_start)

@@ -13,8 +13,9 @@ The worst level whose rule fires wins; the reason lists every rule that fired at
 Days past due are judged on what the customer really owes: `figures` sets unapplied credit against
 the oldest open items before the rules look at them. A setting of 0 turns its rule off. Customers
 without a credit limit are never judged on utilisation. What a customer owes in other currencies than
-its own is judged by the days-past-due rules too (each currency against its own block threshold),
-named in the reason with its currency: it has no limit or score of its own.
+its own is judged by the days-past-due rules too, named in the reason with its currency: it has no
+limit or score of its own, and blocks only against its currency's `block_min_overdue_by_currency`
+entry (`block_min_overdue` is in the customer's own currency; at 0, lateness alone blocks in any).
 
 This module imports nothing from the database side: `connector.settings` imports it.
 """
@@ -97,8 +98,14 @@ class CreditSettings(BaseModel):
             raise ValueError("; ".join(problems))
         return self
 
-    def block_threshold(self, currency: str) -> Decimal:
-        return self.block_min_overdue_by_currency.get(currency, self.block_min_overdue)
+    def block_threshold(self, currency: str, own: bool = True) -> Decimal | None:
+        """How much may be that late before BLOCKED, in `currency`; None when no threshold is in it:
+        `block_min_overdue` is in the customer's `own` currency, never another's (1,000 CNY is not
+        1,000 JPY), so what is owed in another takes its currency's entry or, at 0, the age alone."""
+        found = self.block_min_overdue_by_currency.get(currency)
+        if found is not None:
+            return found
+        return self.block_min_overdue if own or not self.block_min_overdue else None
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,7 @@ class CreditPosition:
     score: int | None  # none: judged on days past due only (what is owed in another currency)
     open_items: tuple[OpenItem, ...]
     as_of: date
+    own: bool = True  # in the customer's own currency; else what it owes in another
 
     @cached_property
     def past_due(self) -> tuple[tuple[int, int], ...]:
@@ -174,8 +182,8 @@ def _score_rule(position: CreditPosition, below: int) -> str | None:
 def _blocked(position: CreditPosition, rules: CreditSettings) -> list[str | None]:
     found: str | None = None
     late = position.late_by(rules.block_overdue_days) if rules.block_overdue_days else 0
-    threshold = rules.block_threshold(position.currency)
-    if late and to_decimal(late, position.currency) > threshold:
+    threshold = rules.block_threshold(position.currency, own=position.own)
+    if late and threshold is not None and to_decimal(late, position.currency) > threshold:
         found = (
             f"{_amount(late, position.currency)} is {rules.block_overdue_days}+ days past due "
             f"(more than {threshold:,} {position.currency})"

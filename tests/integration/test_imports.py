@@ -700,12 +700,13 @@ def test_a_payment_imported_before_the_invoice_it_names_settles_it_once_it_is_po
             return customer_figures(session, [survivor], date(2026, 4, 1), chart, credit)[survivor]
 
     before = figures()
+    # 300.00 of the advance paid INV-E1, as the payment said: 200.00 of it is left to use; INV-E0 is owed
     assert (before["receivable"], before["unapplied_credit"], before["balance"]) == (
-        Decimal("1300.00"),
-        Decimal("500.00"),
+        Decimal("1000.00"),
+        Decimal("200.00"),
         Decimal("800.00"),
     )
-    assert before["overdue"] == Decimal("1000.00")  # INV-E1 is paid as the payment said; INV-E0 is not
+    assert before["overdue"] == Decimal("1000.00")  # the open items sum to the receivable
     reversal = {
         "kind": "payment",
         "id": "P-E1-R",

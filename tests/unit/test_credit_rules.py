@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -113,6 +114,23 @@ def test_a_currency_of_its_own_may_have_its_own_blocking_threshold() -> None:
     assert rules.block_threshold("JPY") == Decimal(150000)
     assert credit_status(position((120, 100000), currency="JPY"), rules)[0] == "HOLD"
     assert credit_status(position((120, 200000), currency="JPY"), rules)[0] == "BLOCKED"
+
+
+def test_what_is_owed_in_another_currency_blocks_only_against_a_threshold_in_that_currency() -> None:
+    rules = CreditSettings(block_min_overdue=Decimal(10000))  # 10,000 CNY: the customer's own
+    own = position((120, 900_000))  # 9,000.00 CNY
+    yen = replace(position((120, 20_000), currency="JPY", score=0), score=None, own=False)  # about 950 CNY
+    assert credit_status(own, rules, [yen]) == (
+        "HOLD",
+        "9,000.00 CNY is 61+ days past due (oldest due 2026-03-02); "
+        "20,000 JPY is 61+ days past due (oldest due 2026-03-02)",
+    )
+    by_yen = CreditSettings(block_min_overdue=Decimal(10000), block_min_overdue_by_currency={"JPY": 1000})
+    assert credit_status(own, by_yen, [yen]) == (
+        "BLOCKED",
+        "20,000 JPY is 91+ days past due (more than 1,000 JPY)",
+    )
+    assert credit_status(own, CreditSettings(), [yen])[0] == "BLOCKED"  # lateness alone blocks: any currency
 
 
 def test_zero_turns_a_rule_off() -> None:
