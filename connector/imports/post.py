@@ -997,9 +997,18 @@ def quarantine_input(
     raw["file_id"] = file_id
 
     def same_row(held: Any) -> bool:
-        """The same file's row, or the same text again (a re-export). Exports keep their names from one
-        month to the next: another file's row 5 with other text is another record, kept beside it."""
-        return isinstance(held, dict) and (held.get("file_id") == file_id or held.get("raw") == origin.raw)
+        """The same file's row, or the same text again (a re-export), and the same document where both
+        name one. Exports keep their names from one month to the next: another file's row 5 with other
+        text is another record, kept beside it; so is another document of one row (a batch's returns),
+        and a problem of no row (a statement) with other text."""
+        if not isinstance(held, dict):
+            return False
+        held_id = held.get("external_id")
+        if held_id is not None and external_id is not None and held_id != external_id:
+            return False
+        if origin.row is None:
+            return bool(held.get("raw") == origin.raw)
+        return held.get("file_id") == file_id or held.get("raw") == origin.raw
 
     quarantine(session, cipher, run, source, ref, raw, reason, same_row)
 

@@ -4,6 +4,7 @@ where they can be replayed, resolved by hand with a note. Nothing leaves quarant
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ from sqlalchemy import select
 
 from connector.bootstrap import Container
 from connector.db import unit_of_work
+from connector.documents import Origin
 from connector.errors import ConnectorError
 from connector.imports.models import ImportedFile
 from connector.imports.pipeline import import_file
+from connector.imports.post import quarantine_input
 from connector.mapping.files import MappingSet, load_mapping_set, parse_mapping_texts
 from connector.master.models import CustomerBinding
 from connector.master.sync import sync_customers
@@ -182,6 +185,42 @@ def test_files_of_one_name_keep_their_different_bad_rows_apart_and_a_retry_count
 
     assert outcome.still_open == [held[0][0]]
     assert [record(container, record_id).attempts for record_id, _, _ in held] == [2, 1]
+
+
+def test_each_statement_of_a_file_that_names_no_account_is_a_record_of_its_own(
+    container: Container, tmp_path: Path
+) -> None:
+    camt = (REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml").read_text("utf-8")
+    nameless = re.sub(r"<Acct>\s*<Id>.*?</Id>\s*(?=<Ccy>)", "<Acct>", camt, flags=re.S)
+    assert "<IBAN>DE89" not in nameless
+    (path := tmp_path / "two.xml").write_text(nameless, "utf-8")
+
+    import_file(container, path, container.document_parsers())
+
+    with unit_of_work(container.sessions) as session:
+        held = [show_record(session, container.cipher, entry.id) for entry in list_records(session)]
+    statements = [entry for entry in held if entry.raw["row"] is None]
+    assert [entry.entry.reason for entry in statements] == [
+        "statement without an account id (Acct/Id) or a currency (Acct/Ccy)"
+    ] * 2
+    assert [entry.entry.attempts for entry in statements] == [1, 1]
+    ids = [re.findall(r"<Id>(2026-03-04-[A-Z]+-\d+)</Id>", entry.raw["raw"]) for entry in statements]
+    assert ids == [["2026-03-04-EUR-057"], ["2026-03-04-JPY-012"]]  # each its own text, none written over
+
+
+def test_two_documents_of_one_row_that_fail_are_two_records_and_the_same_one_again_counts_an_attempt(
+    container: Container,
+) -> None:
+    batch = Origin("returns.xml", 1, "<Ntry>R-9: two returned direct debits</Ntry>")
+    with unit_of_work(container.sessions) as session:
+        for external_id in ("R-9#1", "R-9#2", "R-9#2"):
+            reason = f"returned receipt {external_id}: no receipt of its amount"
+            quarantine_input(session, container.cipher, None, "camt053", batch, reason, 7, external_id)
+        held = [show_record(session, container.cipher, entry.id) for entry in list_records(session)]
+    assert [(entry.raw["external_id"], entry.entry.attempts) for entry in held] == [
+        ("R-9#1", 1),
+        ("R-9#2", 2),
+    ]
 
 
 def test_a_file_moved_away_is_a_clear_error_until_its_new_place_is_named(
