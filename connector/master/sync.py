@@ -7,7 +7,7 @@ a binding says which stream of which backend its record lives in — the push wr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -18,7 +18,7 @@ from connector.batching import CommitBehind
 from connector.bootstrap import Container
 from connector.db import serialize, unit_of_work
 from connector.errors import ConnectorError
-from connector.mapping.apply import map_record
+from connector.mapping.apply import map_record, reader
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
 from connector.master.identity import IDENTITY_LOCK
@@ -118,8 +118,9 @@ def apply_mapped(
     """Apply a mapped batch in the caller's transaction: the refused records and those the master
     refuses are quarantined."""
     counts: Counter[str] = Counter()
+    same = _same_record(mapping)
     for ref, raw, reasons in batch.refused:
-        quarantine(session, container.cipher, run, mapping.source, ref, raw, reasons)
+        quarantine(session, container.cipher, run, mapping.source, ref, raw, reasons, same(raw))
         counts["quarantined"] += 1
     serialize(session, IDENTITY_LOCK)  # another intake's records are matched against, never beside, these
     master = container.master(session, mappings.policy)
@@ -127,7 +128,7 @@ def apply_mapped(
     went_through: list[str] = []
     for (ref, raw, values), applied in zip(batch.mapped, results, strict=True):
         if applied.outcome == "failed":
-            quarantine(session, container.cipher, run, mapping.source, ref, raw, applied.reason)
+            quarantine(session, container.cipher, run, mapping.source, ref, raw, applied.reason, same(raw))
             counts["quarantined"] += 1
         else:
             counts[applied.outcome] += 1
@@ -135,6 +136,21 @@ def apply_mapped(
                 went_through.append(ref)
     counts["quarantine_resolved"] += resolve_applied(session, mapping.source, went_through, run)
     return counts
+
+
+def _same_record(mapping: MappingFile) -> Callable[[Any], Callable[[Any], bool]]:
+    """For a failed record's raw input, whether a record held under its reference is that record: the
+    same input again, or the same source id (as the mapping reads it) in a corrected copy. A file row's
+    reference is its place (`contacts.csv row 3`): next month's file of that name holds other records
+    there, each kept beside the others."""
+    id_field = next((field for field in mapping.fields if field.target == "external_id"), None)
+    read_id = reader(id_field.source if id_field is not None else None)
+
+    def same(raw: Any) -> Callable[[Any], bool]:
+        own = read_id(raw)
+        return lambda held: held == raw or (own not in (None, "") and read_id(held) == own)
+
+    return same
 
 
 def record_ref(source: str, external_id: Any) -> str:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
 from connector.master.models import CustomerBinding
+from connector.master.records import BINDING_RECORD, modified_at
 from connector.master.sync import apply_records
 from connector.security.cipher import FieldCipher
 from connector.sync.models import QuarantinedRecord, SyncRun
@@ -67,6 +69,7 @@ class RetryOutcome:
     resolved: list[int] = field(default_factory=list)  # went through (with a dry run: would)
     still_open: list[int] = field(default_factory=list)  # failed again, one more attempt
     counts: Counter[str] = field(default_factory=Counter)
+    superseded: list[int] = field(default_factory=list)  # resolved unreplayed: a later version stands
 
 
 @dataclass(frozen=True)
@@ -344,10 +347,10 @@ def _retry_customers(
         records = {
             r.id: r for r in session.scalars(select(QuarantinedRecord).where(QuarantinedRecord.id.in_(ids)))
         }
-        newer = _applied_since(session, mapping, source, held)
+        newer = _applied_since(session, container.cipher, mapping, source, held)
         for record_id, why in newer.items():
             mark_resolved(records[record_id], RETRY_ACTOR, f"not replayed: {why}")
-            outcome.resolved.append(record_id)
+            outcome.superseded.append(record_id)
         outcome.counts["superseded"] = len(newer)
         replay = [item for item in held if item.id not in newer]
         if replay:
@@ -357,7 +360,8 @@ def _retry_customers(
                 outcome.counts += apply_records(session, container, mapping_set, mapping, run, batch)
             except ConnectorError as exc:
                 session.rollback()
-                outcome.status, outcome.message, outcome.resolved = "error", str(exc), []
+                outcome.status, outcome.message = "error", str(exc)
+                outcome.resolved, outcome.superseded = [], []
                 return outcome
             for item in replay:
                 if records[item.id].run_id == run.id:
@@ -374,32 +378,49 @@ def _retry_customers(
     return outcome
 
 
-def _applied_since(session: Session, mapping: MappingFile, source: str, held: list[_Held]) -> dict[int, str]:
+def _applied_since(
+    session: Session, cipher: FieldCipher, mapping: MappingFile, source: str, held: list[_Held]
+) -> dict[int, str]:
     """Records whose source record was applied after they last failed (a corrected copy came in), or
     deleted in its source since: replaying the old input would overwrite the newer one, or bring the
-    deleted one back. Record id → which of them, and when."""
-    external: dict[str, list[_Held]] = {}
+    deleted one back. Record id → which of them, and when.
+
+    Where both the record and the version applied say when their source changed them (`modified_at`),
+    those tell which is newer: the run a record failed in may have applied an older version of it
+    after it began (an event and its update in one file)."""
+    external: dict[str, list[tuple[_Held, datetime | None]]] = {}
     for item in held:
-        external_id = map_record(mapping, item.raw).values.get("external_id")
+        values = map_record(mapping, item.raw).values
+        external_id = values.get("external_id")
         if external_id is not None and item.failed_at is not None:
-            external.setdefault(str(external_id), []).append(item)
+            external.setdefault(str(external_id), []).append((item, modified_at(values)))
     newer: dict[int, str] = {}
     wanted = sorted(external)
     for start in range(0, len(wanted), 900):
         bound = session.execute(
             select(
-                CustomerBinding.external_id, CustomerBinding.last_synced_at, CustomerBinding.deleted_at
+                CustomerBinding.external_id,
+                CustomerBinding.last_synced_at,
+                CustomerBinding.deleted_at,
+                CustomerBinding.record_enc,
             ).where(
                 CustomerBinding.backend == source,
                 CustomerBinding.external_id.in_(wanted[start : start + 900]),
             )
         )
-        for external_id, synced, deleted in bound:
-            for item in external[external_id]:
+        for external_id, synced, deleted, record_enc in bound:
+            applied = modified_at(json.loads(cipher.decrypt(BINDING_RECORD, record_enc)))
+            for item, changed in external[external_id]:
                 assert item.failed_at is not None
                 failed = aware(item.failed_at)
                 if deleted is not None and aware(deleted) > failed:
                     newer[item.id] = f"the record was deleted in {source} on {aware(deleted):%Y-%m-%d %H:%M}"
+                elif changed is not None and applied is not None:
+                    if applied > changed:
+                        newer[item.id] = (
+                            f"a later version (changed at {applied.isoformat()}) was applied on "
+                            f"{aware(synced):%Y-%m-%d %H:%M}"
+                        )
                 elif aware(synced) > failed:
                     newer[item.id] = f"a later version was applied on {aware(synced):%Y-%m-%d %H:%M}"
     return newer

@@ -428,7 +428,12 @@ def test_a_customer_record_applied_again_since_it_failed_is_not_replayed_over_th
 
     [outcome] = retry(container, [held], parsers=parsers, mappings=lambda: fixed)
 
-    assert (outcome.resolved, outcome.still_open, outcome.run_id) == ([held], [], None)
+    assert (outcome.superseded, outcome.resolved, outcome.still_open, outcome.run_id) == (
+        [held],
+        [],
+        [],
+        None,
+    )
     assert outcome.counts == Counter(superseded=1)
     assert (record(container, held).resolution or "").startswith(
         "not replayed: a later version was applied on "
@@ -436,3 +441,49 @@ def test_a_customer_record_applied_again_since_it_failed_is_not_replayed_over_th
     with unit_of_work(container.sessions) as session:
         customer_id = session.scalars(select(CustomerBinding.customer_id)).one()
         assert container.customers(session).view(customer_id).name == "Li Wei"
+
+
+def test_an_update_that_failed_is_replayed_though_its_older_version_was_applied_later_in_its_run(
+    container: Container,
+) -> None:
+    mappings = shipped()
+    created = {"id": "7001", "Full_Name": "Li Wei", "Email": "li@example.cn"}
+    updated = {"id": "7001", "Email": "li.wei@example.cn", "Modified_Time": "2026-11-05T09:30:00+08:00"}
+    events = [
+        ("events.json [0]", {**created, "Modified_Time": "2026-11-05T09:00:00+08:00"}),
+        ("events.json [1]", updated),  # the name left out: held, after the run began
+    ]
+    counts = sync_customers(container, mappings, "zoho_contacts", events, "customers.import")
+    assert (counts["created"], counts["quarantined"]) == (1, 1)
+    [held] = by_ref(container).values()
+    texts = {
+        **mappings.texts,
+        "zoho_contacts.toml": mappings.texts["zoho_contacts.toml"].replace(NAME_REQUIRED, NAME_DEFAULTED),
+    }
+    fixed, _ = parse_mapping_texts(REPO / "mappings", texts)
+    assert fixed is not None
+
+    [outcome] = retry(container, [held], parsers=parsers, mappings=lambda: fixed)
+
+    assert (outcome.resolved, outcome.superseded, outcome.counts["updated"]) == ([held], [], 1)
+    with unit_of_work(container.sessions) as session:
+        customer_id = session.scalars(select(CustomerBinding.customer_id)).one()
+        assert container.customers(session).view(customer_id).email == "li.wei@example.cn"
+
+
+def test_records_failing_in_two_files_of_one_name_are_kept_apart_and_the_same_record_again_counts(
+    container: Container,
+) -> None:
+    mappings = shipped()
+    january = ("contacts.csv row 2", {"id": "7001", "Email": "li@example.cn"})  # no name: held
+    february = ("contacts.csv row 2", {"id": "7002", "Email": "wang@example.cn"})
+    for batch in ([january], [february], [(january[0], {**january[1], "Email": "li.wei@example.cn"})]):
+        assert (
+            sync_customers(container, mappings, "zoho_contacts", batch, "customers.import")["quarantined"]
+            == 1
+        )
+
+    with unit_of_work(container.sessions) as session:
+        held = [show_record(session, container.cipher, entry.id) for entry in list_records(session)]
+    found = [(entry.raw["id"], entry.raw["Email"], entry.entry.attempts) for entry in held]
+    assert found == [("7001", "li.wei@example.cn", 2), ("7002", "wang@example.cn", 1)]

@@ -125,7 +125,9 @@ def test_what_is_owed_in_another_currency_blocks_only_against_a_threshold_in_tha
         "9,000.00 CNY is 61+ days past due (oldest due 2026-03-02); "
         "20,000 JPY is 61+ days past due (oldest due 2026-03-02)",
     )
-    by_yen = CreditSettings(block_min_overdue=Decimal(10000), block_min_overdue_by_currency={"JPY": 1000})
+    by_yen = CreditSettings(
+        block_min_overdue=Decimal(10000), block_min_overdue_by_currency={"JPY": Decimal(1000)}
+    )
     assert credit_status(own, by_yen, [yen]) == (
         "BLOCKED",
         "20,000 JPY is 91+ days past due (more than 1,000 JPY)",
