@@ -25,8 +25,9 @@ from connector.security.models import IndexState
 log = logging.getLogger(__name__)
 
 # 2: names by `identity.name_core` (legal forms as whole words), e-mails without their +tag;
-# 3: punctuation after a name's legal form ignored ("X有限公司。")
-RULES = "5"
+# 3: punctuation after a name's legal form ignored ("X有限公司。"); 5: Sa, Se, AB … legal forms only dotted
+# or in capitals in a mixed-case name; 6: a dotted form ending an abbreviation (U.S.A.) kept
+RULES = "6"
 _RULES = "customer index rules"
 _BATCH = 1000
 

@@ -123,6 +123,9 @@ def test_a_record_nobody_matches_is_new() -> None:
         ("Acme Pte. Ltd.", "acme"),
         ("Acme GmbH & Co. KG", "acme"),
         ("Acme S.A.", "acme"),
+        ("Toyota Motor Sales, U.S.A.", "toyotamotorsalesusa"),  # an abbreviation's end is no legal form
+        ("Toyota Motor Sales, U.S.A., Inc.", "toyotamotorsalesusa"),
+        ("Acme (U.S.A.)", "acmeusa"),
         ("Acme Limited Liability Company", "acme"),
         ("北京青禾科技公司", "北京青禾科技"),
         ("北京青禾科技有限公司。", "北京青禾科技"),  # punctuation after the legal form
