@@ -17,6 +17,7 @@ from connector.errors import AuthenticationError, PermanentRemoteError
 from connector.sync.channels import ChannelRequest, RemoteChannel
 
 PATH = "/actions/watch"
+LISTING_PAGE = 200  # the most channels Zoho lists on one page
 
 
 def zoho_time(moment: datetime) -> str:
@@ -94,22 +95,34 @@ class ZohoChannels:
         return self._send("POST", request, f"{what} (subscribing it again)")
 
     def listing(self) -> list[RemoteChannel]:
-        response = self.api.call("GET", PATH, what="zoho: list notification channels")
-        items = (response.body or {}).get("watch")
-        found = []
-        for item in items if isinstance(items, list) else []:
-            if not isinstance(item, dict) or item.get("channel_id") is None:
-                continue
-            events = item.get("events")
-            found.append(
-                RemoteChannel(
-                    str(item["channel_id"]),
-                    tuple(str(e) for e in events) if isinstance(events, list) else (),
-                    str(item.get("notify_url") or ""),
-                    _instant(item.get("channel_expiry")),
-                )
+        """Every channel of the org: Zoho lists them a page at a time."""
+        found: list[RemoteChannel] = []
+        page = 1
+        while True:
+            response = self.api.call(
+                "GET",
+                PATH,
+                params={"page": str(page), "per_page": str(LISTING_PAGE)},
+                what=f"zoho: list notification channels (page {page})",
             )
-        return found
+            items = (response.body or {}).get("watch")
+            if not isinstance(items, list) or not items:  # 204, no body: past the last channel
+                return found
+            for item in items:
+                if not isinstance(item, dict) or item.get("channel_id") is None:
+                    continue
+                events = item.get("events")
+                found.append(
+                    RemoteChannel(
+                        str(item["channel_id"]),
+                        tuple(str(e) for e in events) if isinstance(events, list) else (),
+                        str(item.get("notify_url") or ""),
+                        _instant(item.get("channel_expiry")),
+                    )
+                )
+            if not response.info.get("more_records"):
+                return found
+            page += 1
 
     def unsubscribe(self, channel_ids: Sequence[str]) -> None:
         if channel_ids:

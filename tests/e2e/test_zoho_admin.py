@@ -311,3 +311,17 @@ def test_renewal_extends_a_channel_about_to_expire_and_stop_removes_every_channe
     assert stopped.out.startswith("stopped 2 channel(s)")
     assert daemon.sandbox.watch.channels == {}
     assert daemon.channels() == {}
+
+
+def test_stop_removes_channels_calling_our_url_past_the_first_page_of_zohos_listing(
+    cli: Cli, daemon: Daemon
+) -> None:
+    sandbox, url = daemon.sandbox, f"{daemon.callback.url}/zoho/notify"
+    for n in range(205):  # one page lists 200
+        item = {"channel_id": str(1000 + n), "events": ["Contacts.all"], "notify_url": url}
+        assert sandbox.watch.subscribe(item, 0, sandbox.now(), sandbox.base_url)["status"] == "success"
+
+    stopped = cli("zoho", "watch", "--stop")
+    assert stopped.code == 0, stopped.err
+    assert stopped.out.startswith("stopped 205 channel(s)")
+    assert sandbox.watch.channels == {}
