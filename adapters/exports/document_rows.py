@@ -133,7 +133,14 @@ class RowReader:
         else:
             key = _text(values.get(self.group_target)) if self.group_target is not None else None
         if errors:
-            return key, "; ".join(errors.values())
+            # A required value the row lacks comes first: a field built from it (an id templated from
+            # the amount) fails only because of it.
+            lacking = [
+                f"{self.labels.get(target, target)}: {REQUIRED}"
+                for target in REQUIRED_TARGETS
+                if target in values and _text(values[target]) is None
+            ]
+            return key, "; ".join([*lacking, *errors.values()])
         try:
             return key, self._draft(values)
         except RowError as exc:

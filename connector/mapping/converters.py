@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import string
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -416,7 +417,19 @@ def template(current: Any, /, template: str, **fields: Any) -> str:
         return template.format(**{**fields, "value": "" if current is None else current})
     # TypeError: "{amount:.2f}" of nothing; AttributeError: "{value.name}" of a value without one
     except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+        empty = _empty_formatted(template, {**fields, "value": current})
+        if empty is not None:
+            raise ConversionError(f"`{{{empty}}}` is empty") from None
         raise ConversionError(f"template {template!r} cannot be filled: {exc}") from None
+
+
+def _empty_formatted(template: str, fields: Mapping[str, Any]) -> str | None:
+    """The first field the template formats with a spec ("{amount:.2f}") that has no value: an empty
+    cell, not the spec, is what a person must fix."""
+    for _, name, spec, _ in string.Formatter().parse(template):
+        if name and spec and name in fields and (fields[name] is None or fields[name] == ""):
+            return name
+    return None
 
 
 @converter("regex", options=("pattern", "group"), required=("pattern",))

@@ -557,5 +557,12 @@ def test_a_template_may_use_a_field_named_value_without_clashing() -> None:
     assert convert("template", "x", template="{value}-{city}", value="other", city="Ning") == "x-Ning"
 
 
+@pytest.mark.parametrize("amount", [None, ""])
+def test_a_template_formatting_an_empty_field_names_the_field_not_the_format(amount: object) -> None:
+    with pytest.raises(ConversionError) as refused:
+        convert("template", None, template="line|{date}|{amount:.2f}", date="2026-03-02", amount=amount)
+    assert str(refused.value) == "`{amount}` is empty"
+
+
 def test_negative_amounts_keep_every_digit() -> None:
     assert parse_decimal("-" + "9" * 30 + ".5") == Decimal("-" + "9" * 30 + ".5")

@@ -394,6 +394,26 @@ def test_bank_statement_lines_are_signed_and_identical_lines_get_numbered_ids(sh
     assert lines[4].number == "000123"
 
 
+@pytest.mark.parametrize(
+    ("source", "row", "amount"),
+    [("xero.bank_statement", 2, ",1150.00,"), ("quickbooks_online.payments", 6, ',"1,250.00",')],
+)
+def test_a_line_with_a_blank_amount_is_held_as_lacking_its_amount(
+    shipped: MappingSet, tmp_path: Path, source: str, row: int, amount: str
+) -> None:
+    lines = (FIXTURES / FORMATS[source]).read_text(encoding="utf-8-sig").splitlines()
+    assert amount in lines[row - 1]
+    lines[row - 1] = lines[row - 1].replace(amount, ",,")
+    path = tmp_path / "blank.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    held = [
+        p for p in _problems(list(_parser(shipped, source).parse(path, path.name))) if p.origin.row == row
+    ]
+    assert [p.reason for p in held] == [
+        "amount (Amount): a value is required here but the source has none; external_id: `{amount}` is empty"
+    ]
+
+
 def test_a_statement_file_that_does_not_name_its_account_takes_the_one_its_mapping_gives(
     shipped: MappingSet,
 ) -> None:
@@ -438,6 +458,7 @@ def test_rows_under_merged_cells_continue_their_document_skipped_or_not_and_a_di
     assert receipt.origin.raw.splitlines()[1] == ",,,,,,,,,,AR202,20000.00"
     assert [problem.origin.row for problem in _problems(found)] == [4, 7]
     assert {problem.reason for problem in _problems(found)} == {
+        "amount (收款金额): a value is required here but the source has none; "
         "external_id (单据编号): a value is required here but the source has none"
     }
 
