@@ -5,6 +5,7 @@ the export said without opening the file."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 
 from connector.documents import REVERSAL_MARKER, Document, compact_account
@@ -65,8 +66,10 @@ class Payer:
         if mine is not None and theirs is not None:
             return mine != theirs
         if self.name and other.name:
-            one, two = name_core(self.name), name_core(other.name)
-            return bool(one and two) and not (one.startswith(two) or two.startswith(one))
+            ones, twos = _spellings(name_core(self.name)), _spellings(name_core(other.name))
+            if not all(ones | twos):
+                return False
+            return not any(one.startswith(two) or two.startswith(one) for one in ones for two in twos)
         return False
 
     def describe(self) -> str:
@@ -84,3 +87,17 @@ class Payer:
 
 def _folded(name: str) -> str:
     return " ".join(name.casefold().split())
+
+
+_TRANSLITERATED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
+
+
+def _spellings(core: str) -> set[str]:
+    """A name core as banks write it: its letters as they are, transliterated (Müller as MUELLER: SEPA's
+    character set has no ü) and with their accents dropped (MULLER)."""
+    transliterated = core.translate(_TRANSLITERATED)
+    return {core, _unaccented(transliterated), _unaccented(core)}
+
+
+def _unaccented(text: str) -> str:
+    return "".join(char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char))

@@ -1,0 +1,35 @@
+"""Whether two bank lines name one payer: accounts first, then names as banks write them, then references."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.imports.payer import Payer
+
+
+@pytest.mark.parametrize(
+    ("one", "another"),
+    [
+        ("Müller GmbH", "MUELLER GMBH"),  # transliterated: SEPA's character set has no ü
+        ("Müller GmbH", "MULLER GMBH"),  # its accent dropped
+        ("Société Générale", "SOCIETE GENERALE"),
+        ("Alpha Maschinen GmbH & Co. KG", "ALPHA MASCHINEN GMBH & CO. K"),  # cut short by the bank
+    ],
+)
+def test_a_name_as_a_bank_writes_it_is_the_same_payer(one: str, another: str) -> None:
+    assert not Payer(one).plainly_not(Payer(another))
+    assert Payer(one, references=("E2E-4711",)).same_as(Payer(another, references=("E2E-4711",)))
+
+
+def test_names_that_differ_beyond_spelling_are_two_payers_whatever_reference_they_share() -> None:
+    assert Payer("Müller GmbH").plainly_not(Payer("Meier GmbH"))
+    assert not Payer("Müller GmbH", references=("Beitrag 2026",)).same_as(
+        Payer("Meier GmbH", references=("Beitrag 2026",))
+    )
+
+
+def test_two_bank_accounts_are_two_payers_and_one_account_is_one() -> None:
+    assert Payer("Müller", "DE89 3704 0044 0532 0130 00").plainly_not(
+        Payer("Müller", "DE02120300000000202051")
+    )
+    assert Payer("Müller", "DE89 3704 0044 0532 0130 00").same_as(Payer("Meier", "DE89370400440532013000"))
