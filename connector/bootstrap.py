@@ -152,7 +152,10 @@ class Container:
 
     def document_parsers(self) -> list[DocumentParser]:
         """Every file format the import reads, with the mapping set in force (`parsers_for`)."""
-        return parsers_for(self.mappings_in_force())
+        settings = self.settings
+        return parsers_for(
+            self.mappings_in_force(), settings.imports.iif_currency or settings.ledger.base_currency
+        )
 
     def record_source(self, backend: str) -> RecordSource:
         """The live connection to `backend`; wired here as each adapter is configured."""
@@ -171,12 +174,18 @@ class Container:
         self.engine.dispose()
 
 
-def parsers_for(mappings: MappingSet) -> list[DocumentParser]:
+def parsers_for(mappings: MappingSet, iif_currency: str) -> list[DocumentParser]:
     """Every file format the import reads: bank statements (structured formats first: they are
-    recognised by their own markers), QuickBooks IIF, then each export mapping of `mappings`."""
+    recognised by their own markers), QuickBooks IIF (amounts in `iif_currency` where a file names
+    none: a single-currency company's), then each export mapping of `mappings`."""
+    return [Camt053Parser(), Mt940Parser(), OfxParser(), IifParser(iif_currency), *export_parsers(mappings)]
+
+
+def export_parsers(mappings: MappingSet) -> list[DocumentParser]:
+    """A parser for each export mapping of `mappings`, the tabular ones first, then the vouchers."""
     exports = [MappedExport(mapping) for _, mapping in sorted(mappings.documents.items())]
     vouchers = [VoucherExport(mapping) for _, mapping in sorted(mappings.vouchers.items())]
-    return [Camt053Parser(), Mt940Parser(), OfxParser(), IifParser(), *exports, *vouchers]
+    return [*exports, *vouchers]
 
 
 def build_container(settings: Settings, *, migrate: bool = True, logging: bool = True) -> Container:

@@ -182,7 +182,16 @@ class ImportSettings(Section):
     )
     changed_documents: ChangedDocuments = "reverse_and_repost"
     batch_size: int = Field(default=10_000, ge=1, le=100_000)
+    iif_currency: str | None = Field(
+        default=None,
+        description="QuickBooks IIF amounts without a CURRENCY column (None: ledger.base_currency)",
+    )
     matching: MatchingSettings = MatchingSettings()
+
+    @field_validator("iif_currency")
+    @classmethod
+    def _iso_currency(cls, value: str | None) -> str | None:
+        return None if value is None else currency_code(value)
 
 
 class LedgerSettings(Section):

@@ -7,13 +7,21 @@ transaction is a `TRNS` line, its `SPL` (split) lines and an `ENDTRNS` line; its
 positive, credit negative) sum to zero.
 
 - `PAYMENT` → payment: the TRNS line is the deposit side (Undeposited Funds or the bank), a positive
-  amount; `NAME` is the customer, `DOCNUM` the cheque or reference number.
+  amount; `NAME` is the customer, `DOCNUM` the cheque or reference number. The account its SPL lines
+  credit is the customer's receivable. When that credit is more than the money deposited (a discount
+  given, a fee borne: SPL lines debiting other accounts), the payment is a receipt of the money deposited
+  and a credit note of the rest (its id the payment's with `.kept`, its references the payment's): the
+  invoice is settled whole. A PAYMENT crediting more than one account (the receivable and, say, an
+  income account) is a `Problem`: which credit is the receivable, and so what the customer paid, cannot
+  be told.
 - `INVOICE` → invoice: the TRNS line is the accounts-receivable side, positive; `DUEDATE` when present.
 - `CREDIT MEMO` → credit note: the TRNS line is the receivable side, negative; its absolute value.
 
-`DATE` is MM/DD/YY or MM/DD/YYYY. `MEMO` of the TRNS line, then each distinct SPL memo, are the
-document's references. A `CURRENCY` column, when the file has one, names the currency; else the
-parser's `currency` (QuickBooks Desktop files of a single-currency company carry none).
+`NAME` is `Customer` or `Customer:Job` (QuickBooks' job path, colon-separated; a name never holds a
+colon): the party is the customer, the job stays in the raw line. `DATE` is MM/DD/YY or MM/DD/YYYY.
+`MEMO` of the TRNS line, then each distinct SPL memo, are the document's references. A `CURRENCY`
+column, when the file has one, names the currency; else the parser's `currency`, the company's
+(QuickBooks Desktop files of a single-currency company carry none).
 
 External id: `TRNSID` when present. Without it, `iif-` and the first 20 hex digits of the SHA-256 of
 the transaction type, ISO date, name, DOCNUM and each line's account and amount (in file order, joined
@@ -21,12 +29,14 @@ with U+001F); a transaction identical in all of those repeated within one file g
 
 A transaction QuickBooks voided is exported again with every amount 0 (its memo "VOID: …"): it withdraws
 the document of its TRNSID (`withdrawn`, `reverses` = that id, its own id `TRNSID:withdrawn`); without
-a TRNSID it is a `Problem`, as what it voids cannot be named.
+a TRNSID it is a `Problem`, as what it voids cannot be named. A voided PAYMENT of more than one SPL line
+(one that may have had a discount) withdraws its `.kept` credit note too.
 
 An unbalanced block, an unreadable amount or date, a type other than the three above, or lines out of
 place (SPL outside a transaction, a missing ENDTRNS) become a `Problem` naming the lines; the rest of
 the file goes on. List records (customers, accounts …) are not documents and are passed over.
-Encoding: UTF-8 (with or without BOM), else Windows-1252, which QuickBooks writes.
+Encoding: UTF-8 (with or without BOM), else GB18030 when the text reads as Chinese (QuickBooks on a
+Chinese Windows writes GBK), else Windows-1252, which QuickBooks writes on a Western one.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -73,11 +83,12 @@ class _Block:
 
 
 class IifParser:
-    """A `DocumentParser` for QuickBooks Desktop IIF transaction files."""
+    """A `DocumentParser` for QuickBooks Desktop IIF transaction files; `currency` is the company's, the
+    currency of files without a CURRENCY column."""
 
     format = FORMAT
 
-    def __init__(self, currency: str = "USD", encoding: str | None = None) -> None:
+    def __init__(self, currency: str, encoding: str | None = None) -> None:
         self.currency = currency_code(currency)
         self.encoding = encoding
 
@@ -92,7 +103,7 @@ class IifParser:
         except OSError as exc:
             raise FileFormatError(f"{name}: cannot open it ({exc.strerror})") from exc
         try:
-            encoding = self.encoding or detect_encoding(binary, name, fallbacks=("cp1252",))
+            encoding = self.encoding or detect_encoding(binary, name, fallbacks=("gb18030", "cp1252"))
             text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
             yield from _Reader(name, self.currency).read(text)
         finally:
@@ -144,7 +155,7 @@ class _Reader:
                 block.lines.append(line)
             elif record == "ENDTRNS" and block is not None:
                 block.lines.append(line)
-                yield self._finish(block)
+                yield from self._finish(block)
                 block = None
             elif record not in self.columns:
                 yield Problem(
@@ -155,14 +166,16 @@ class _Reader:
         if not self.columns:
             raise FileFormatError(f"{self.name}: not an IIF file (no `!` column line)")
 
-    def _finish(self, block: _Block) -> Parsed:
+    def _finish(self, block: _Block) -> Iterator[Parsed]:
         origin = block.origin(self.name)
         try:
-            return self._document(block, origin)
+            documents = self._documents(block, origin)
         except _BlockError as exc:
-            return Problem(origin, f"{block.span()}: {exc}")
+            yield Problem(origin, f"{block.span()}: {exc}")
+            return
+        yield from documents
 
-    def _document(self, block: _Block, origin: Origin) -> Document:
+    def _documents(self, block: _Block, origin: Origin) -> list[Document]:
         if "TRNS" not in self.columns:
             raise _BlockError("a TRNS line before any !TRNS column line")
         lines = block.lines[:-1]  # without ENDTRNS
@@ -187,7 +200,8 @@ class _Reader:
         due = trns.get("DUEDATE", "").strip()
         memos = (line.values.get("MEMO", "").strip() for line in lines)
         own = trns.get("TRNSID", "").strip()
-        return Document(
+        kept_back = _kept_back(lines, amounts) if kind == "payment" else Decimal(0)
+        document = Document(
             kind=kind,
             source=FORMAT,
             external_id=own or self._external_id(kind_name, date, lines, amounts),
@@ -195,15 +209,26 @@ class _Reader:
             date=date,
             amount=money,
             origin=origin,
-            party=Party(name=trns.get("NAME", "").strip() or None),
+            party=_party(trns),
             number=trns.get("DOCNUM", "").strip() or None,
             due_date=_date(due, "DUEDATE") if due else None,
             references=tuple(dict.fromkeys(memo for memo in memos if memo)),
         )
+        if not kept_back:
+            return [document]
+        try:
+            kept = Money.of(kept_back, currency)
+        except MoneyError as exc:
+            raise _BlockError(str(exc)) from None
+        kept_note = replace(
+            document, kind="credit_note", external_id=f"{document.external_id}.kept", amount=kept
+        )
+        return [document, kept_note]
 
-    def _void(self, kind: DocumentKind, kind_name: str, lines: list[_Line], origin: Origin) -> Document:
+    def _void(self, kind: DocumentKind, kind_name: str, lines: list[_Line], origin: Origin) -> list[Document]:
         """A transaction voided in QuickBooks (exported again with every amount 0): it withdraws the one
-        of its TRNSID. Without one, what it voids cannot be named."""
+        of its TRNSID, and a PAYMENT that may have kept some back its `.kept` credit note too. Without a
+        TRNSID, what it voids cannot be named."""
         trns = lines[0].values
         own = trns.get("TRNSID", "").strip()
         if not own:
@@ -211,18 +236,22 @@ class _Reader:
                 f"a voided {kind_name} (every amount 0) without a TRNSID: the transaction it voids cannot "
                 "be told; reverse that one by hand (`connector ledger reverse ENTRY --reason void`)"
             )
-        return Document(
+        void = Document(
             kind=kind,
             source=FORMAT,
             external_id=f"{own}:withdrawn",
             date=_date(trns.get("DATE", ""), "DATE"),
             amount=Money(0, self._currency(trns.get("CURRENCY"))),
             origin=origin,
-            party=Party(name=trns.get("NAME", "").strip() or None),
+            party=_party(trns),
             number=trns.get("DOCNUM", "").strip() or None,
             reverses=own,
             withdrawn=True,
         )
+        if kind != "payment" or len(lines) <= 2:  # a discount takes a split besides the receivable's
+            return [void]
+        kept = f"{own}.kept"
+        return [void, replace(void, kind="credit_note", external_id=f"{kept}:withdrawn", reverses=kept)]
 
     def _currency(self, value: str | None) -> str:
         if not value or not value.strip():
@@ -245,6 +274,31 @@ class _Reader:
 
 class _BlockError(ValueError):
     """A transaction block that is no document; the message says why."""
+
+
+def _party(trns: dict[str, str]) -> Party:
+    """The customer a transaction names: of `Customer:Job`, the customer (the job is QuickBooks' own
+    record under it, never a customer of ours)."""
+    customer = trns.get("NAME", "").split(":", 1)[0].strip()
+    return Party(name=customer or None)
+
+
+def _kept_back(lines: list[_Line], amounts: list[Decimal]) -> Decimal:
+    """What a PAYMENT took off the customer's receivable beyond the money it deposited: the SPL lines
+    debiting other accounts (a discount given, a fee borne). The receivable is the one account its SPL
+    lines credit; with more than one, what the customer paid cannot be told."""
+    splits = [
+        (line.values.get("ACCNT", "").strip(), amount) for line, amount in zip(lines, amounts, strict=True)
+    ]
+    credited = list(dict.fromkeys(account for account, amount in splits[1:] if amount < 0))
+    if len(credited) > 1:
+        raise _BlockError(
+            f"a PAYMENT crediting more than one account ({', '.join(credited)}): which one is the "
+            "customer's receivable, and so what the customer paid, cannot be told; enter it by hand"
+        )
+    # The block balances: the receivable's credit is the deposit and the other debits together.
+    taken_off = -sum((amount for account, amount in splits[1:] if account in credited), Decimal(0))
+    return taken_off - amounts[0]
 
 
 def _amount(line: _Line) -> Decimal:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from connector.bootstrap import parsers_for
+from connector.bootstrap import export_parsers
 from connector.cli.context import out, report_problems, state
 from connector.cli.output import dumps, money_json
 from connector.documents import Document, Problem
@@ -68,7 +68,7 @@ def _preview_export(
     mappings: MappingSet, export: DocumentMapping | VoucherMapping, sample: Path, limit: int, as_json: bool
 ) -> None:
     """The first `limit` documents and unreadable rows the export mapping makes of `sample`."""
-    parser = next(p for p in parsers_for(mappings) if p.format == export.source)
+    parser = next(p for p in export_parsers(mappings) if p.format == export.source)
     parsed = (item for item in parser.parse(str(sample), sample.name) if isinstance(item, Document | Problem))
     items = list(islice(parsed, limit))
     failing = sum(1 for item in items if isinstance(item, Problem))

@@ -6,6 +6,7 @@ port); the real formats have parser tests of their own.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 from collections import Counter
@@ -481,6 +482,72 @@ def test_an_invoice_quickbooks_desktop_voided_since_is_reversed_and_stays_so(
     assert receivable(container, qinghe) == Money.zero("CNY")
     assert import_file(container, issued, parsers, again=True).counts["unchanged"] == 1
     assert receivable(container, qinghe) == Money.zero("CNY")
+    assert_ledger_verifies(container)
+
+
+QINGHE_IIF = (
+    "!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
+    "!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n!ENDTRNS\n"
+    "TRNS\t201\tINVOICE\t03/05/26\tAccounts Receivable\t{name}\t1200.00\t1001\tMarch\n"
+    "SPL\t202\tINVOICE\t03/05/26\tSales\t{name}\t-1200.00\t1001\t\n"
+    "ENDTRNS\n"
+)
+
+
+def test_an_iif_file_without_a_currency_column_is_in_the_ledgers_currency_unless_iif_currency_says(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "qb.iif"
+    path.write_text(QINGHE_IIF.format(name="杭州青禾科技"), encoding="utf-8")
+
+    assert import_file(container, path, container.document_parsers()).counts["invoices_posted"] == 1
+
+    assert receivable(container, customers["qinghe"]) == Money.of("1200.00", "CNY")
+    settings = container.settings
+    euro = settings.model_copy(
+        update={"imports": settings.imports.model_copy(update={"iif_currency": "EUR"})}
+    )
+    parsers = dataclasses.replace(container, settings=euro).document_parsers()
+    assert next(p for p in parsers if isinstance(p, IifParser)).currency == "EUR"
+
+
+def test_an_iif_file_from_a_chinese_windows_naming_a_job_posts_to_its_customer(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "qb.iif"
+    path.write_bytes(QINGHE_IIF.format(name="杭州青禾科技:仓库").encode("gbk"))
+
+    assert import_file(container, path, container.document_parsers()).counts["invoices_posted"] == 1
+
+    assert receivable(container, customers["qinghe"]) == Money.of("1200.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_an_iif_payment_with_a_discount_settles_the_invoice_whole(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "qb.iif"
+    path.write_text(
+        QINGHE_IIF.format(name="杭州青禾科技")
+        + "TRNS\t301\tPAYMENT\t03/20/26\tUndeposited Funds\t杭州青禾科技\t1176.00\t512\tInv 1001\n"
+        + "SPL\t302\tPAYMENT\t03/20/26\tAccounts Receivable\t杭州青禾科技\t-1200.00\t512\t\n"
+        + "SPL\t303\tPAYMENT\t03/20/26\tDiscounts Given\t杭州青禾科技\t24.00\t512\t\n"
+        + "ENDTRNS\n",
+        encoding="utf-8",
+    )
+
+    result = import_file(container, path, container.document_parsers())
+
+    assert (result.counts["documents"], result.counts["quarantined"]) == (3, 0)
+    assert receivable(container, customers["qinghe"]) == Money.zero("CNY")
+    with unit_of_work(container.sessions) as session:
+        held = session.scalars(select(ImportedDocument).where(ImportedDocument.source == "qb_iif"))
+        kinds = {(d.external_id, d.kind, d.amount_minor) for d in held}
+    assert kinds == {
+        ("201", "invoice", 120000),
+        ("301", "payment", 117600),
+        ("301.kept", "credit_note", 2400),
+    }
     assert_ledger_verifies(container)
 
 

@@ -23,8 +23,8 @@ PAYMENT = (
 )
 
 
-def _parse(path: Path, name: str = "qb.iif", **options: str) -> list[Parsed]:
-    return list(IifParser(**options).parse(path, name))
+def _parse(path: Path, name: str = "qb.iif", currency: str = "USD", **options: str) -> list[Parsed]:
+    return list(IifParser(currency, **options).parse(path, name))
 
 
 def _iif(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -42,7 +42,7 @@ def _problems(found: list[Parsed]) -> list[Problem]:
 
 
 def test_the_parser_is_a_document_parser() -> None:
-    parser: DocumentParser = IifParser()
+    parser: DocumentParser = IifParser("USD")
     assert parser.format == "qb_iif"
 
 
@@ -182,7 +182,7 @@ def test_a_file_that_is_not_iif_is_a_file_format_error(tmp_path: Path) -> None:
     ],
 )
 def test_sniff_recognises_an_iif_head(head: bytes, expected: bool) -> None:
-    assert IifParser().sniff(head, "x") is expected
+    assert IifParser("USD").sniff(head, "x") is expected
 
 
 def test_a_stray_quote_in_a_memo_is_text_and_swallows_no_following_line(tmp_path: Path) -> None:
@@ -203,3 +203,73 @@ def test_a_stray_quote_in_a_memo_is_text_and_swallows_no_following_line(tmp_path
         ("QB-2", ("Widgets, large",)),
         ("QB-3", ('6" pipe',)),
     ]
+
+
+def test_a_gbk_file_from_a_chinese_windows_is_read_as_chinese(tmp_path: Path) -> None:
+    payment = PAYMENT.replace("Blue Sky Cafe", "杭州青禾科技有限公司")
+    (document,) = _documents(_parse(_iif(tmp_path, COLUMNS + payment, "gbk"), currency="CNY"))
+    assert document.party.name == "杭州青禾科技有限公司"
+
+
+def test_a_windows_1252_file_of_latin_names_that_gb18030_would_decode_is_still_windows_1252(
+    tmp_path: Path,
+) -> None:
+    payment = PAYMENT.replace("Blue Sky Cafe", "Müller Gärten")  # ü+l, ä+r: GB18030 pairs
+    (document,) = _documents(_parse(_iif(tmp_path, COLUMNS + payment, "cp1252")))
+    assert document.party.name == "Müller Gärten"
+
+
+DISCOUNTED = (
+    "TRNS\t1301\tPAYMENT\t03/20/26\tUndeposited Funds\tBlue Sky Cafe\t1176.00\t512\tInv 1001\n"
+    "SPL\t1302\tPAYMENT\t03/20/26\tAccounts Receivable\tBlue Sky Cafe\t-1200.00\t512\t\n"
+    "SPL\t1303\tPAYMENT\t03/20/26\tDiscounts Given\tBlue Sky Cafe\t24.00\t512\t2% 10 days\n"
+    "ENDTRNS\n"
+)
+
+
+def test_a_payment_with_a_discount_is_a_receipt_of_the_deposit_and_a_credit_note_of_the_discount(
+    tmp_path: Path,
+) -> None:
+    receipt, kept = _documents(_parse(_iif(tmp_path, COLUMNS + DISCOUNTED)))
+    assert (receipt.kind, receipt.external_id, receipt.amount) == ("payment", "1301", Money.of("1176", "USD"))
+    assert (kept.kind, kept.external_id, kept.amount) == ("credit_note", "1301.kept", Money.of("24", "USD"))
+    assert kept.party == receipt.party
+    assert kept.references == receipt.references == ("Inv 1001", "2% 10 days")  # the invoice it names
+
+
+def test_a_payment_crediting_another_account_beside_the_receivable_is_a_problem(tmp_path: Path) -> None:
+    late_fee = (
+        "TRNS\t\tPAYMENT\t03/20/26\tUndeposited Funds\tBlue Sky Cafe\t1250.00\t\t\n"
+        "SPL\t\tPAYMENT\t03/20/26\tAccounts Receivable\tBlue Sky Cafe\t-1200.00\t\t\n"
+        "SPL\t\tPAYMENT\t03/20/26\tLate Fee Income\tBlue Sky Cafe\t-50.00\t\t\n"
+        "ENDTRNS\n"
+    )
+    (problem,) = _parse(_iif(tmp_path, COLUMNS + late_fee))
+    assert isinstance(problem, Problem)
+    assert problem.reason.startswith(
+        "lines 4–7: a PAYMENT crediting more than one account (Accounts Receivable, Late Fee Income)"
+    )
+
+
+def test_a_voided_payment_with_a_discount_withdraws_its_credit_note_too(tmp_path: Path) -> None:
+    voided = "".join(
+        line.replace(amount, "0.00")
+        for line, amount in zip(
+            DISCOUNTED.splitlines(True), ("1176.00", "-1200.00", "24.00", "x"), strict=True
+        )
+    )
+    void, kept = _documents(_parse(_iif(tmp_path, COLUMNS + voided)))
+    assert (void.reverses, void.withdrawn) == ("1301", True)
+    assert (kept.kind, kept.external_id, kept.reverses, kept.withdrawn) == (
+        "credit_note",
+        "1301.kept:withdrawn",
+        "1301.kept",
+        True,
+    )
+
+
+def test_a_customer_job_name_names_the_customer(tmp_path: Path) -> None:
+    payment = PAYMENT.replace("Blue Sky Cafe", "Acme Corp:Warehouse")
+    (document,) = _documents(_parse(_iif(tmp_path, COLUMNS + payment)))
+    assert document.party.name == "Acme Corp"
+    assert "Acme Corp:Warehouse" in document.origin.raw

@@ -214,3 +214,16 @@ def test_check_config_names_a_secret_file_as_the_origin_of_what_it_holds(isolate
     _, problems = check_config(None, secrets)
     by_key = {p.key: p for p in problems}
     assert by_key["database.url"].origin == f"secret file {secrets / 'database__url'}"
+
+
+def test_the_iif_currency_is_unset_by_default_and_refused_when_no_currency(isolated_cwd: Path) -> None:
+    assert load_settings().imports.iif_currency is None
+    config = write(isolated_cwd / "c.toml", '[imports]\niif_currency = "RMB"\n')
+    _, problems = check_config(config)
+    assert [problem.key for problem in problems] == ["imports.iif_currency"]
+    assert (
+        load_settings(
+            write(isolated_cwd / "ok.toml", '[imports]\niif_currency = "usd"\n')
+        ).imports.iif_currency
+        == "USD"
+    )
