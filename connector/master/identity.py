@@ -85,7 +85,9 @@ _MIXED_CASE_FORMS = re.compile(rf"(?:[\W_]+(?:(?i:{_SURE})|(?-i:{_AMBIGUOUS})))+
 # A dotted ambiguous form at the end reads as a sure one: S.A., s.a., S.p.A., A.S., O.Y. are no syllables;
 # one that does not start a word is the end of an abbreviation (the S.A. of U.S.A.), kept.
 _DOTTED_FORM = re.compile(
-    r"(?<=[\W_])(?<!\w\.)(?:s\.\s?p\.\s?a|s\.\s?a\.\s?s|s\.\s?a|s\.\s?e|o\.\s?y|a\.\s?b|a\.\s?s)\.?(?=[\W_]*$)", re.I
+    r"(?<=[\W_])(?<!\w\.)"
+    r"(?:s\.\s?p\.\s?a|s\.\s?a\.\s?s|s\.\s?a|s\.\s?e|o\.\s?y|a\.\s?b|a\.\s?s)\.?(?=[\W_]*$)",
+    re.I,
 )
 _TRAILING = re.compile(r"[\W_]+$")  # punctuation after the name (a full stop, a quote, a zero-width space)
 _CJK_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "公司", "株式会社")
