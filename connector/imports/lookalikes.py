@@ -7,8 +7,11 @@ for the same money. Posted as new, it would count twice. So a new document of su
 person when one of the same source, kind, date, currency, amount, number (and statement account, when both
 name one) was imported from an earlier file, standing or reversed since, and has not come again, as it
 was, in this one (an export holding both is two documents; the import decides once the whole file is
-read). The person resolves it (the same document, exported again) or retries it accepting it
-(`--accept-changes`: another document after all). Resolved, it is remembered: the same document in a later
+read). So is one of an invoice's or credit note's number, and one of a payment's number (a cheque's)
+on its date, whatever its amount: the same document, edited at its source (reverse the one it was, and
+post it; another customer's cheque of that number that day is held too: a person tells). The person
+resolves it (the same document, exported again) or retries it accepting it (`--accept-changes`:
+another document after all). Resolved, it is remembered: the same document in a later
 export is that one again, and the statement report matches it to that one's entry.
 
 A bank's statements of one account in two formats (MT940 and CAMT.053 while a bank moves to ISO 20022,
@@ -42,6 +45,9 @@ _LineKey = tuple[date, str, int, str]  # a bank line's date, currency, amount an
 # A line of another format in one of these holds that money: a return's line ("reversal") too.
 _LINE_HOLDING = (*_HOLDING, "reversal")
 _NUMBERED = ("invoice", "credit_note")  # kinds whose number names one document
+# A payment's number (a cheque's) names one payment on its day: two customers' cheques may share one.
+_NUMBERED_ON_ITS_DAY = ("payment",)
+_NumberKey = tuple[str, str, str, date | None]  # source, kind, number, and the date where it counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +76,7 @@ class Lookalikes:
         self.file_id = file_id
         self.accounts = accounts  # one bank account written two ways (an IBAN, BLZ/Konto) is one
         self._found: dict[_Key, list[tuple[Lookalike, int]]] = {}
-        self._numbered: dict[tuple[str, str, str], list[tuple[Lookalike, int]]] = {}  # invoices by number
+        self._numbered: dict[_NumberKey, list[tuple[Lookalike, int]]] = {}  # invoices, cheques by number
         self._lines: dict[_LineKey, list[tuple[Lookalike, int]]] = {}  # bank lines of every format
 
     def prefetch(self, documents: Sequence[Document], known: Collection[tuple[str, str]]) -> None:
@@ -86,26 +92,28 @@ class Lookalikes:
                 line_amounts.add(document.amount.minor)
             if document.content_id:
                 amounts.setdefault(document.source, set()).add(document.amount.minor)
-                if document.kind in _NUMBERED and document.number:
+                if document.kind in (*_NUMBERED, *_NUMBERED_ON_ITS_DAY) and document.number:
                     numbers.setdefault(document.source, set()).add(document.number)
         files: set[int] = set()
         for source, wanted in numbers.items():
-            where = "source = {p} AND kind IN ({p}, {p}) AND status IN ({p}, {p}, {p}, {p}, {p})"
-            for external_id, kind, number, file_id, row in rows_in(
+            where = "source = {p} AND kind IN ({p}, {p}, {p}) AND status IN ({p}, {p}, {p}, {p}, {p})"
+            for external_id, kind, number, on, file_id, row in rows_in(
                 self.session,
-                "external_id, kind, number, file_id, row",
+                "external_id, kind, number, document_date, file_id, row",
                 ImportedDocument.__tablename__,
                 "number",
                 wanted,
                 where,
                 source,
                 *_NUMBERED,
+                *_NUMBERED_ON_ITS_DAY,
                 *_HOLDING,
             ):
                 if file_id is not None and file_id != self.file_id:
-                    alike = f"the same {kind.replace('_', ' ')} number"
+                    day = row_date(on) if kind in _NUMBERED_ON_ITS_DAY else None
+                    alike = f"the same {kind.replace('_', ' ')} number" + (" and date" if day else "")
                     found = Lookalike(external_id, None, row, alike=alike, edited=True)
-                    self._numbered.setdefault((source, kind, number), []).append((found, file_id))
+                    self._numbered.setdefault((source, kind, number, day), []).append((found, file_id))
                     files.add(file_id)
         for source, minors in amounts.items():
             where = "source = {p} AND status IN ({p}, {p}, {p}, {p}, {p})"
@@ -183,8 +191,9 @@ class Lookalikes:
             if not came_again(lookalike.external_id):
                 return lookalike
         # An invoice's number is its own: one of that number is the same invoice, edited (its amount, its
-        # date) and exported again, whatever else changed.
-        numbered = (document.source, document.kind, document.number or "")
+        # date) and exported again, whatever else changed; a cheque's number on its day, the same payment.
+        day = document.date if document.kind in _NUMBERED_ON_ITS_DAY else None
+        numbered = (document.source, document.kind, document.number or "", day)
         for lookalike, _ in self._numbered.get(numbered, ()) if document.content_id else ():
             if not came_again(lookalike.external_id):
                 return lookalike

@@ -939,6 +939,30 @@ def test_a_payment_exported_again_after_its_customer_was_renamed_waits_for_a_per
     assert_ledger_verifies(container)
 
 
+def test_a_payment_whose_amount_was_corrected_at_its_source_waits_for_a_person_never_posts_twice(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    import_file(container, qbo_payments(tmp_path / "march.csv", ("Acme Corp", "1045", "1,250.00")), parsers)
+    corrected = ("Acme Corp", "1045", "1,200.00")  # cheque 1045 of the same day, its amount corrected
+
+    again = import_file(container, qbo_payments(tmp_path / "march-again.csv", corrected), parsers)
+
+    assert again.counts["quarantined"] == 1
+    assert usd_banked(container) == Money.of("1250.00", "USD")
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert "(imported from march.csv row 2) with other text" in reason
+    assert "the same payment number and date" in reason
+    assert "reverse what that one posted" in reason
+    others = qbo_payments(
+        tmp_path / "others.csv", ("Initech LLC", "1046", "80.00"), ("Acme Corp", "1047", "9.00")
+    )
+    assert import_file(container, others, parsers).counts["quarantined"] == 0  # other cheques: posted
+    assert usd_banked(container) == Money.of("1339.00", "USD")
+    assert_ledger_verifies(container)
+
+
 IIF_COLUMNS = (
     "!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
     "!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
