@@ -56,7 +56,7 @@ class Payer:
             return False
         if set(self.references) & set(other.references):
             return True
-        return self.name is not None and other.name is not None and _folded(self.name) == _folded(other.name)
+        return self.name is not None and other.name is not None and _same_name(self.name, other.name)
 
     def plainly_not(self, other: Payer) -> bool:
         """Whether the two are plainly two payers: two bank accounts that differ, else two names that
@@ -85,6 +85,20 @@ class Payer:
         return {"name": self.name, "bank_account": self.bank_account, "references": list(self.references)}
 
 
+# A bank cuts a long name short (at 27 or 35 characters in MT940, 70 in SEPA): one this long that the
+# other starts with is that name; a shorter one may be another company's whole name.
+_CUT_AT_LEAST = 20
+
+
+def _same_name(one: str, another: str) -> bool:
+    """The same name, however a bank spelt it (MUELLER for Müller) or cut it short."""
+    ones, anothers = _spellings(_folded(one)), _spellings(_folded(another))
+    if ones & anothers:
+        return True
+    short, long = sorted((ones, anothers), key=lambda spellings: min(map(len, spellings)))
+    return min(map(len, short)) >= _CUT_AT_LEAST and any(w.startswith(c) for c in short for w in long)
+
+
 def _folded(name: str) -> str:
     return " ".join(name.casefold().split())
 
@@ -92,11 +106,10 @@ def _folded(name: str) -> str:
 _TRANSLITERATED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
 
 
-def _spellings(core: str) -> set[str]:
-    """A name core as banks write it: its letters as they are, transliterated (Müller as MUELLER: SEPA's
-    character set has no ü) and with their accents dropped (MULLER)."""
-    transliterated = core.translate(_TRANSLITERATED)
-    return {core, _unaccented(transliterated), _unaccented(core)}
+def _spellings(name: str) -> set[str]:
+    """A name (casefolded) as banks write it: its letters as they are, transliterated (Müller as MUELLER:
+    SEPA's character set has no ü) and with their accents dropped (MULLER)."""
+    return {name, _unaccented(name.translate(_TRANSLITERATED)), _unaccented(name)}
 
 
 def _unaccented(text: str) -> str:

@@ -460,7 +460,8 @@ class DocumentPoster:
     def _bank_reversal(self, item: Work) -> str:
         """A bank's reversal of an earlier line it does not name: a returned receipt (money out) undoes
         the receipt of that amount; money back in cancels the bank's own return of a receipt
-        (`_return_cancelled`), else undoes a line that was ignored (a returned payment). The original is
+        (`_return_cancelled`), else undoes a line that was ignored (a returned payment), else waits for a
+        person (its return may be still to come). The original is
         the latest such line on its account (`_returned_lines`), that of the customer or payer the
         return names when it names one (the bank repeats the payment's reference, account or name),
         never one known to be another payer's; two candidates alike on that day are left to a person."""
@@ -515,12 +516,16 @@ class DocumentPoster:
         if not candidates:
             if returned_receipt:
                 why = f"a returned receipt of {-amount} whose receipt was never imported"
-                self._quarantine(document, why)
-                return "quarantined"
-            self.outcomes.record(
-                item, "ignored", None, None, "a returned payment (money back in): not a receipt"
-            )
-            return "ignored_outgoing"
+            else:  # ignored, it would leave a return imported later to undo the receipt it cancels
+                why = (
+                    f"money back in (a bank's reversal) of {amount}, undoing no payment out and cancelling "
+                    "no return of a receipt imported before: if it cancels a return still to come (a "
+                    "statement imported out of order, a return held for a person), retry it "
+                    "(`connector quarantine retry`) once that return is in; if it undoes money paid out, "
+                    "resolve it"
+                )
+            self._quarantine(document, why)
+            return "quarantined"
         original = candidates[0]
         if original.status == "linked":
             self._hold_linked(

@@ -31,11 +31,13 @@ from connector.ledger.queries import customer_balances
 from connector.master.lifecycle import merge
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
+from connector.sync.quarantine_retry import retry
 from tests.integration.test_imports import (
     OFX,
     PARSERS,
     assert_ledger_verifies,
     invoice,
+    no_mapping_set,
     ofx,
     open_invoices,
     write,
@@ -779,12 +781,34 @@ def test_the_bank_cancelling_its_return_of_a_receipt_makes_the_money_a_receipt_a
     assert owes(container, acme) == Money.of("-100.00", "CNY")  # paid again: the money is in the bank
 
 
-def test_money_back_in_without_a_return_to_cancel_is_still_a_returned_payment_and_posts_nothing(
+def test_money_back_in_that_undoes_and_cancels_nothing_imported_waits_for_a_person_and_posts_nothing(
     container: Container, tmp_path: Path
 ) -> None:
     back = line("P-1-BACK", "80.00", "2026-03-11", bank_reversal=True, payer="Lieferant GmbH")
     result = import_file(container, write(tmp_path / "s1.jsonl", back), PARSERS)
-    assert (result.counts["ignored_outgoing"], statuses(container)["P-1-BACK"][0]) == (1, "ignored")
+    assert (result.counts["quarantined"], entries(container)) == (1, 0)
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert reason.startswith("money back in (a bank's reversal) of 80.00 CNY, undoing no payment out")
+
+
+def test_a_storno_imported_before_the_return_it_cancels_posts_once_retried_after_it(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, named = alpha_paid(container, customers, tmp_path)
+    storno = line("R-1-ST", "100.00", "2026-03-11", bank_reversal=True, **named)  # the later statement first
+    assert import_file(container, write(tmp_path / "s3.jsonl", storno), PARSERS).counts["quarantined"] == 1
+    returned = line("R-1", "-100.00", "2026-03-10", bank_reversal=True, **named)
+    import_file(container, write(tmp_path / "s2.jsonl", returned), PARSERS)
+    assert owes(container, acme) == Money.zero("CNY")  # the receipt undone: the storno is not lost
+    with unit_of_work(container.sessions) as session:
+        held = session.scalars(select(QuarantinedRecord.id)).one()
+
+    [outcome] = retry(container, [held], parsers=lambda: PARSERS, mappings=no_mapping_set)
+
+    assert (outcome.resolved, outcome.counts["receipts_posted"]) == ([held], 1)
+    assert owes(container, acme) == Money.of("-100.00", "CNY")  # paid again: the money is in the bank
+    assert_ledger_verifies(container)
 
 
 IBAN = "DE44500105175407324931"

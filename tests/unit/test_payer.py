@@ -33,3 +33,11 @@ def test_two_bank_accounts_are_two_payers_and_one_account_is_one() -> None:
         Payer("Müller", "DE02120300000000202051")
     )
     assert Payer("Müller", "DE89 3704 0044 0532 0130 00").same_as(Payer("Meier", "DE89370400440532013000"))
+
+
+def test_a_name_a_bank_spelt_otherwise_or_cut_short_is_that_name_but_a_short_name_is_not_a_longer_ones() -> (
+    None
+):
+    assert Payer("Alpha Maschinen GmbH & Co. KG").same_as(Payer("ALPHA MASCHINEN GMBH & CO. K"))
+    assert Payer("Müller GmbH").same_as(Payer("MUELLER GMBH"))
+    assert not Payer("Schneider").same_as(Payer("Schneider Elektro GmbH"))
