@@ -14,9 +14,10 @@ The first tier that finds anybody decides; within it, several customers are ambi
 candidate carries its tier, score (0-100) and why, in words, for the match record and the queue.
 An identifier found only in the free text (a memo's "March 2026" passing for invoice 2026) while the
 document names another customer by exactly its name does not decide: both wait for a person. Nor does
-an invoice number of a few digits only (up to six: 1002, 2026) found only in the free text of a
-payment whose payer's name is like none of the customers owning that number (another company quoting
-its own supplier's invoice 1002); a longer one (an 8-digit fapiao number) or one with letters decides.
+an identifier of a few digits only (up to six: invoice 1002, record id 2026) found only in the free
+text of a payment that names no payer, or whose payer's name is like none of the customers it names
+(another company quoting its own supplier's invoice 1002, "Rent March 2026"); a longer one (an 8-digit
+fapiao number) or one with letters decides.
 """
 
 from __future__ import annotations
@@ -133,16 +134,20 @@ def match_document(
     first: list[Candidate] = []
     invoices: list[str] = []
     from_fields = False
+    short_only = True  # every identifier found is a few digits only
     for token in words:
         for account_no, why, written in known.by_token(token):
             first.append(Candidate(account_no, 1, 100, f"{why} {written} in the document"))
             from_fields = from_fields or token in stated
+            short_only = short_only and _SHORT_NUMBER.fullmatch(token) is not None
             if why == "invoice":
                 invoices.append(written)
     if first:
-        if not from_fields and tiers >= 3 and party.name:
-            first += _named_otherwise(party.name, first, known)
-            if len(invoices) == len(first) and all(_SHORT_NUMBER.fullmatch(number) for number in invoices):
+        if not from_fields and tiers >= 3:
+            hits = len(first)
+            if party.name:
+                first += _named_otherwise(party.name, first, known)
+            if short_only and len(first) == hits:
                 return _unless_another_paid(party.name, first, invoices, known, name_threshold)
         return Match(_ranked(first), tuple(dict.fromkeys(invoices)))
     if tiers >= 2 and party.bank_account:
@@ -170,17 +175,18 @@ def match_document(
 
 
 def _unless_another_paid(
-    name: str, found: list[Candidate], invoices: list[str], known: Known, threshold: int
+    name: str | None, found: list[Candidate], invoices: list[str], known: Known, threshold: int
 ) -> Match:
-    """The customers whose invoice numbers, a few digits only, the free text gave, in doubt when the
-    payer's name is like none of theirs: such numbers repeat between sources and companies (QuickBooks
-    numbers its own from 1001) and pass for other numbers (a year, a branch), and another company quoting
-    one may be paying its own supplier's invoice of that number."""
-    like = {account_no for account_no, _ in known.by_name(name, threshold)}
+    """The customers whose identifiers, a few digits only (invoice numbers, record ids), the free text
+    gave, in doubt when the payer's name is like none of theirs, or the payment names no payer: such
+    numbers repeat between sources and companies (QuickBooks numbers its own from 1001) and pass for
+    other numbers (a year, a branch, an order), and another company quoting one may be paying its own
+    supplier's invoice of that number."""
+    like = {account_no for account_no, _ in known.by_name(name, threshold)} if name else set()
     ranked = _ranked(found)
     if like & {candidate.account_no for candidate in ranked}:
         return Match(ranked, tuple(dict.fromkeys(invoices)))
-    doubt = "; but the payer's name is not like the customer's"
+    doubt = "; but the payer's name is not like the customer's" if name else "; but no payer is named"
     doubted = tuple(dataclasses.replace(c, why=c.why + doubt) for c in ranked)
     return Match(doubted, tuple(dict.fromkeys(invoices)), doubted=True)
 

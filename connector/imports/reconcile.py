@@ -98,10 +98,12 @@ def apply(
     on: date,
     named: Sequence[tuple[str, int]] | None = None,
 ) -> str:
-    """Attribute item `item_id` to `account_no` (default: its best candidate, when no other is as good)
-    as of `on`; the account number it went to. The application pays the invoices the receipt names
-    first (or those `named`: its other record's), each up to the amount named, then the oldest."""
+    """Attribute item `item_id` to `account_no` (default: its candidate, when it has one customer) as
+    of `on` (or the receipt's date, if later); the account number it went to. The application pays the
+    invoices the receipt names first (or those `named`: its other record's), each up to the amount named,
+    then the oldest."""
     item, document = _open(session, item_id)
+    on = max(on, document.document_date)  # never before the money came (a receipt dated ahead)
     customer = _customer(session, account_no if account_no is not None else _best(item))
     account_no = customer.account_no
     # What it owes, with what the customers merged into it owe: the application settles theirs too.
@@ -203,23 +205,18 @@ def reject(session: Session, item_id: int, note: str, actor: str) -> None:
 
 
 def _best(item: ReconciliationItem) -> str:
-    """The item's best candidate; refused when another customer is as good (a tie, or a reference that
-    names two customers): a person must choose."""
+    """The item's one candidate; refused when it has several customers (a tie, a reference naming one
+    and the payer's name another): the matcher left the choice to a person, who names the account."""
     candidates = json.loads(item.candidates_json)
     if not candidates:
         raise ReconcileError(f"item {item.id} has no candidate: name the customer's account number")
-    best = candidates[0]
-    rivals = [
-        str(c["account_no"])
-        for c in candidates[1:]
-        if (c["tier"], c["score"]) == (best["tier"], best["score"]) and c["account_no"] != best["account_no"]
-    ]
-    if rivals:
-        alike = ", ".join([str(best["account_no"]), *rivals])
+    customers = list(dict.fromkeys(str(candidate["account_no"]) for candidate in candidates))
+    if len(customers) > 1:
         raise ReconcileError(
-            f"item {item.id}: {alike} are equally likely: name the customer's account number"
+            f"item {item.id}: {', '.join(customers)} may each be the payer: name the customer's account "
+            "number"
         )
-    return str(best["account_no"])
+    return customers[0]
 
 
 def _customer(session: Session, account_no: str) -> Customer:

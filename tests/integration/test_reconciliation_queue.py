@@ -203,10 +203,41 @@ def test_applying_an_item_whose_best_candidates_are_alike_needs_the_customer_nam
     )
     import_file(container, path, PARSERS)
     [(item_id, _, _)] = items(container)
-    with pytest.raises(ReconcileError, match="equally likely: name the customer's account number"):
+    with pytest.raises(ReconcileError, match="may each be the payer: name the customer's account number"):
         apply(container, item_id, None)
     assert apply(container, item_id, qinghe.lower()) == qinghe  # an account number in any case
     assert owes(container, qinghe).minor == -2500
+
+
+def test_applying_an_item_whose_candidates_are_two_customers_of_two_tiers_needs_the_customer_named(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    with unit_of_work(container.sessions) as session:
+        name = session.scalars(select(Customer).where(Customer.account_no == qinghe)).one()
+        qinghe_name = container.customers(session).view(name.id).name
+    path = write(  # the memo's number is acme's invoice, the payer's name is qinghe's exactly
+        tmp_path / "a.jsonl",
+        invoice("2026", acme, "5.00"),
+        line("B-1", "30.00", "2026-03-10", payer=qinghe_name, references=["March 2026 payment"]),
+    )
+    import_file(container, path, PARSERS)
+    [(item_id, _, candidates)] = items(container)
+    assert [(c["account_no"], c["tier"]) for c in candidates] == [(acme, 1), (qinghe, 3)]
+    with pytest.raises(ReconcileError, match=f"{acme}, {qinghe} may each be the payer"):
+        apply(container, item_id, None)
+
+
+def test_a_receipt_dated_after_the_day_it_is_applied_is_applied_on_its_own_date(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    later = line("B-1", "40.00", "2026-04-02", payer="X")  # dated after ON, the day it is applied
+    import_file(container, write(tmp_path / "a.jsonl", later), PARSERS)
+    [(item_id, _, _)] = items(container)
+    apply(container, item_id, customers["acme"])
+    with unit_of_work(container.sessions) as session:
+        dates = session.scalars(select(JournalEntry.posting_date).order_by(JournalEntry.id)).all()
+    assert dates == [date(2026, 4, 2), date(2026, 4, 2)]  # the receipt, then its application
 
 
 def test_an_invoice_named_in_other_case_is_the_one_a_receipt_pays_first(

@@ -3,6 +3,7 @@ the tier that decides."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
@@ -92,6 +93,21 @@ def test_an_invoice_number_of_digits_in_the_text_of_a_payer_like_none_of_its_cus
         found.candidates[0].why
         == "invoice 1002 in the document; but the payer's name is not like the customer's"
     )
+
+
+def test_a_record_id_of_a_few_digits_in_the_text_of_a_payer_like_none_of_its_customers_is_in_doubt() -> None:
+    known = Known({"2026": ("KA001", "record"), "INV-2026-7": ("KA002", "invoice")})
+    rent = match_document(receipt("Rent March 2026"), known, name_threshold=90, window_days=60)
+    assert (rent.sure, rent.doubted) == (None, True)
+    assert match(known, "INV-2026-7")[0] == [("KA002", 1, "invoice INV-2026-7 in the document")]  # letters
+
+
+def test_a_number_of_a_few_digits_in_the_text_of_a_payment_naming_no_payer_is_in_doubt() -> None:
+    known = Known({"2026": ("KA001", "invoice")})
+    nameless = dataclasses.replace(receipt("Rent March 2026"), party=Party())
+    found = match_document(nameless, known, name_threshold=90, window_days=60)
+    assert found.sure is None
+    assert found.candidates[0].why == "invoice 2026 in the document; but no payer is named"
 
 
 def test_full_width_references_are_read_as_their_ascii() -> None:
