@@ -100,7 +100,7 @@ def check_config_command(ctx: typer.Context) -> None:
         return
     report_problems(f"{len(problems)} configuration problem(s):", problems)
     if settings is not None and any(problem.key == "mappings" for problem in problems):
-        err.print(_mapping_set_in_force(settings), markup=False)
+        err.print(_mapping_set_in_force(settings))
     raise typer.Exit(1)
 
 
@@ -189,20 +189,19 @@ def main() -> None:
         report_problems(f"error: {exc}", exc.problems)
         sys.exit(1)
     except ConnectorError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}")
         sys.exit(1)
     except OperationalError as exc:  # unreachable, refused, locked, out of space: not a bug to trace
-        err.print(f"error: the database cannot be used: {database_error_text(exc)}", markup=False)
+        err.print(f"error: the database cannot be used: {database_error_text(exc)}")
         sys.exit(1)
     except ProgrammingError as exc:
         if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
             raise
         err.print(
             f"error: the database refuses: {database_error_text(exc)} (grant the connector's role USAGE "
-            "and CREATE on its schema, or run `connector db upgrade` as the schema's owner)",
-            markup=False,
+            "and CREATE on its schema, or run `connector db upgrade` as the schema's owner)"
         )
         sys.exit(1)
     except OSError as exc:  # a file or folder the connector may not read or write: the environment's
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}")
         sys.exit(1)

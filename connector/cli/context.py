@@ -18,9 +18,10 @@ from connector.config_check import problems_from_validation
 from connector.errors import ConfigError
 from connector.settings import Settings, load_settings, resolve_config_file
 
-# No emoji codes: a customer's "Acme:B:Trading" or a reference "PO:A:123" is printed as the data says.
-out = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+# No emoji codes and no markup: a customer's "Acme:B:Trading", a reference "PO:A:123", a file "march
+# [final].csv" or a memo "voided [/b]" is printed as the data says, in tables too.
+out = Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
 
 
 @dataclass
@@ -55,9 +56,9 @@ class CliState:
 
 def report_problems(heading: str, problems: Sequence[object]) -> None:
     """A heading and one line per problem on stderr (never rich markup: problems quote user text)."""
-    err.print(heading, markup=False)
+    err.print(heading)
     for problem in problems:
-        err.print(f"  - {problem}", markup=False)
+        err.print(f"  - {problem}")
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -47,9 +47,7 @@ def mappings_for_run(container: Container) -> MappingSet:
     if in_force.mappings is None:
         raise ConfigError("no valid mapping set to run with: fix the files (`connector mapping check`)")
     if not in_force.from_folder:
-        err.print(
-            f"using {in_force.describe()}, valid since {in_force.valid_since:%Y-%m-%d %H:%M}", markup=False
-        )
+        err.print(f"using {in_force.describe()}, valid since {in_force.valid_since:%Y-%m-%d %H:%M}")
     return in_force.mappings
 
 
@@ -139,7 +137,7 @@ def list_customers(
             }
             for c in found
         ]
-        out.print(dumps(rows), markup=False)
+        out.print(dumps(rows))
         return
     for c in found:
         sources = ", ".join(sorted(c.backends)) or "no source record"
@@ -147,9 +145,9 @@ def list_customers(
         line = (
             f"{c.account_no}  {c.name}  {c.customer_type} {c.region} {c.currency}  {status_text}  ({sources})"
         )
-        out.print(line, markup=False)
+        out.print(line)
     more = " (--limit for more)" if len(found) == limit else ""
-    out.print(f"{len(found)} customer(s){more}", markup=False)
+    out.print(f"{len(found)} customer(s){more}")
 
 
 @customers_app.command("show")
@@ -187,7 +185,7 @@ def show(
             "history": [{"at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in history],
         }
     if as_json:
-        out.print(dumps(payload), markup=False)
+        out.print(dumps(payload))
         return
     for key in (
         "account_no",

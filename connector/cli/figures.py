@@ -55,7 +55,7 @@ def figures(
         ]
     payload = _payload(credit)
     if as_json:
-        out.print(dumps(payload), markup=False)
+        out.print(dumps(payload))
         return
     table = Table(
         "figure", "value", title=f"Figures of customer {account_no} as of {day}", title_justify="left"

@@ -46,9 +46,9 @@ def import_command(
             result = import_file(container, path, parsers, format=format, dry_run=dry_run, progress=progress)
         results.append(result)
         if not as_json:
-            out.print(describe(result), markup=False)
+            out.print(describe(result))
     if as_json:
-        out.print(dumps([result_json(result) for result in results]), markup=False)
+        out.print(dumps([result_json(result) for result in results]))
     if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
 
@@ -140,19 +140,15 @@ def list_queue(
             }
             for i in items
         ]
-        out.print(dumps(rows), markup=False)
+        out.print(dumps(rows))
         return
     for i in items:
-        out.print(
-            f"#{i.id} {i.source} {i.external_id} {i.amount} on {i.document_date}: {i.why}", markup=False
-        )
+        out.print(f"#{i.id} {i.source} {i.external_id} {i.amount} on {i.document_date}: {i.why}")
         where = f" ({i.file}{f' row {i.row}' if i.row is not None else ''})" if i.file else ""
-        out.print(f"    {i.payer.describe()}{where}", markup=False)
+        out.print(f"    {i.payer.describe()}{where}")
         for c in i.candidates:
-            out.print(
-                f"    {c['account_no']}  tier {c['tier']}  score {c['score']}  {c['why']}", markup=False
-            )
-    out.print(f"{len(items)} item(s) {status}", markup=False)
+            out.print(f"    {c['account_no']}  tier {c['tier']}  score {c['score']}  {c['why']}")
+    out.print(f"{len(items)} item(s) {status}")
 
 
 @reconcile_app.command("apply")
@@ -173,15 +169,14 @@ def apply_item(
             account_no = reconcile.apply(session, item, customer, accounts, actor, today)
             currencies = reconcile.currencies(session, item)
     except ConnectorError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}")
         raise typer.Exit(1) from None
-    out.print(f"item #{item}: applied to {account_no}", markup=False)
+    out.print(f"item #{item}: applied to {account_no}")
     received, theirs = currencies
     if received != theirs:
         out.print(
             f"note: the receipt is in {received} and {account_no}'s figures in {theirs}: this credit is in "
-            f"its {received} balance (ledger balance), not in the {theirs} figures pushed to the CRM",
-            markup=False,
+            f"its {received} balance (ledger balance), not in the {theirs} figures pushed to the CRM"
         )
 
 
@@ -197,9 +192,9 @@ def reject_item(
         with unit_of_work(state(ctx).container().sessions) as session:
             reconcile.reject(session, item, note, actor)
     except ConnectorError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}")
         raise typer.Exit(1) from None
-    out.print(f"item #{item}: rejected", markup=False)
+    out.print(f"item #{item}: rejected")
 
 
 # --- reconcile statement: the periodic bank reconciliation (对账) ------------------------------------
@@ -235,12 +230,12 @@ def statement_command(
         with unit_of_work(container.sessions) as session:
             result = reconcile_file(session, path, parser, accounts, window_days, container.cipher)
     except FileFormatError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}")
         raise typer.Exit(2) from None
     if as_json:
-        out.print(dumps(reconciliation_json(result)), markup=False)
+        out.print(dumps(reconciliation_json(result)))
     else:
         for text in reconciliation_text(result):
-            out.print(text, markup=False)
+            out.print(text)
     if not result.reconciles:
         raise typer.Exit(1)

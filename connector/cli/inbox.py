@@ -51,22 +51,21 @@ def inbox_command(
         except LeaseHeldError as exc:
             if not watch:
                 raise
-            err.print(f"{exc}: the next pass waits", markup=False)  # stdout is the files' (JSON) lines
+            err.print(f"{exc}: the next pass waits")  # stdout is the files' (JSON) lines
             passed = []
         for done in passed:
             moved = str(done.moved_to.relative_to(inbox)) if done.moved_to else None
             if as_json:
                 line = {**result_json(done.result), "moved_to": moved}  # None: left in the inbox
-                out.print(json.dumps(line, ensure_ascii=False), markup=False)
+                out.print(json.dumps(line, ensure_ascii=False))
             else:
                 where = f" → {moved}" if moved else " (left in the inbox)"
-                out.print(describe(done.result) + where, markup=False)
+                out.print(describe(done.result) + where)
             failed = failed or done.result.status == "failed"
         settling = still_settling(inbox, settle_seconds)
         if settling and not as_json and not watch:
             out.print(
-                f"{settling} file(s) still being written (taken once unchanged for {settle_seconds:g} s)",
-                markup=False,
+                f"{settling} file(s) still being written (taken once unchanged for {settle_seconds:g} s)"
             )
         if not watch:
             break

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connector.cli.context import ROW_NUMBER, err, out, report_problems, state
 from connector.cli.output import dumps, money_json, money_text
@@ -15,7 +16,7 @@ from connector.credit.reads import counted_in
 from connector.db import snapshot, unit_of_work
 from connector.errors import ConnectorError
 from connector.imports.corrections import reverse_entry
-from connector.ledger.models import Customer
+from connector.ledger.models import Customer, JournalEntry, Posting
 from connector.ledger.queries import (
     BalanceLine,
     balances_of,
@@ -26,6 +27,7 @@ from connector.ledger.queries import (
     trial_balance,
 )
 from connector.ledger.verify import verify_ledger
+from connector.money import Money
 
 ledger_app = typer.Typer(help="The double-entry customer ledger.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -47,8 +49,7 @@ def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
                     "customers": report.customers,
                     "violations": [v.__dict__ for v in report.violations],
                 }
-            ),
-            markup=False,
+            )
         )
     elif report.ok:
         out.print(
@@ -85,10 +86,33 @@ def reverse(
     try:
         with unit_of_work(container.sessions) as session:
             reversal = reverse_entry(session, entry, day, reason.strip(), actor)
+            what, dated = _reversed(session, entry, reversal)
     except ConnectorError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {exc}")
         raise typer.Exit(1) from None
-    out.print(f"entry {entry} reversed by entry {reversal}", markup=False)
+    # What was reversed, in words: a mistyped entry number shows at once (a reversal is never undone).
+    moved = f" (not {day}: never before the entry itself)" if dated != day else ""
+    out.print(f"entry {entry} reversed by entry {reversal}, dated {dated}{moved}: {what}")
+
+
+def _reversed(session: Session, entry_id: int, reversal_id: int) -> tuple[str, date]:
+    """What entry `entry_id` recorded (its document, where it came from, its amounts by customer) and
+    the date its reversal took."""
+    entry = session.get_one(JournalEntry, entry_id)
+    where = f"{entry.voucher_file}:{entry.voucher_row}" if entry.voucher_file else entry.voucher_record
+    amounts = session.execute(
+        select(Customer.account_no, Posting.amount_minor, Posting.currency)
+        .join(Customer, Customer.id == Posting.customer_id)
+        .where(Posting.entry_id == entry_id)
+        .order_by(Posting.id)
+    ).all()
+    customers = ", ".join(
+        f"{account_no} {money_text(Money(minor, currency))}" for account_no, minor, currency in amounts
+    )
+    what = f"{entry.document_type.replace('_', ' ')} {entry.external_id} of {entry.source}"
+    what += f" ({where})" if where else ""
+    what += f", {customers}" if customers else ""
+    return what, session.get_one(JournalEntry, reversal_id).posting_date
 
 
 @ledger_app.command("accounts")
@@ -111,7 +135,7 @@ def accounts(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             for line in lines
         ]
         totals_json = [money_json(totals[currency]) for currency in sorted(totals)]
-        out.print(dumps({"accounts": accounts_json, "totals": totals_json}), markup=False)
+        out.print(dumps({"accounts": accounts_json, "totals": totals_json}))
         return
     table = Table(title="Trial balance")
     table.add_column("account")
@@ -152,8 +176,7 @@ def balance(ctx: typer.Context, account_no: str, as_json: JsonFlag = False) -> N
                     ],
                     "net_receivable": [money_json(money) for money in net.values()],
                 }
-            ),
-            markup=False,
+            )
         )
         return
     table = Table(title=f"Balances of customer {account_no}")
@@ -216,8 +239,7 @@ def entries(
                     }
                     for line in lines
                 ]
-            ),
-            markup=False,
+            )
         )
         return
     table = Table(title=f"Entries of customer {account_no}")

@@ -79,7 +79,7 @@ def _preview_export(
             else {"row": item.origin.row, "document": _document_json(item)}
             for item in items
         ]
-        out.print(dumps({"mapping": export.source, "items": rows, "failing": failing}), markup=False)
+        out.print(dumps({"mapping": export.source, "items": rows, "failing": failing}))
         return
     table = Table(title=Text(f"{sample.name} through {export.source}"), title_justify="left")
     for column in ("row", "kind", "id", "date", "amount", "party", "number", "references / why not"):
@@ -190,7 +190,7 @@ def preview(
             }
             for ref, raw, mapped in results
         ]
-        out.print(dumps({"mapping": mapping.source, "records": payload, "failing": failing}), markup=False)
+        out.print(dumps({"mapping": mapping.source, "records": payload, "failing": failing}))
     else:
         for ref, raw, mapped in results:
             title = Text(ref) + (Text("") if mapped.ok else Text("  would fail", style="red"))

@@ -58,7 +58,7 @@ def list_items(
             for i in session.scalars(query)
         ]
     if as_json:
-        out.print(dumps(rows), markup=False)
+        out.print(dumps(rows))
         return
     table = Table("target", "record", "status", "attempts", "code", "field", "message", "next attempt")
     for row in rows:
@@ -70,7 +70,7 @@ def list_items(
             str(row["next_attempt_at"] or ""),
         )
     out.print(table)
-    out.print(f"{len(rows)} record(s){f' {status}' if status else ''}", markup=False)
+    out.print(f"{len(rows)} record(s){f' {status}' if status else ''}")
 
 
 @outbox_app.command("retry")
@@ -84,4 +84,4 @@ def retry(
     """Make refused and dead records due again; the next push sends them."""
     with unit_of_work(state(ctx).container().sessions) as session:
         count = retry_by_hand(session, target, records or ())
-    out.print(f"{count} record(s) will be sent with the next push", markup=False)
+    out.print(f"{count} record(s) will be sent with the next push")

@@ -57,17 +57,17 @@ def list_records(
         entries = quarantine.list_records(session, status=status, source=source, job=job, limit=limit)
         total = quarantine.count_records(session, status=status, source=source, job=job)
     if as_json:  # the total says whether --limit left records out
-        out.print(dumps({"total": total, "records": [_row(entry) for entry in entries]}), markup=False)
+        out.print(dumps({"total": total, "records": [_row(entry) for entry in entries]}))
         return
     for e in entries:
         created = f"{e.created_at:%Y-%m-%d %H:%M}"
         line = f"#{e.id:<5} {e.source:<22} {e.ref:<28} {e.attempts:>2}x  {created}  {e.reason}"
         if e.status == "resolved":
             line += f"  [resolved by {e.resolved_by}: {e.resolution}]"
-        out.print(line, markup=False)
+        out.print(line)
     shown = f"{len(entries)} of {total}" if total > len(entries) else f"{total}"
     more = f" (the oldest {len(entries)} shown; --limit for more)" if total > len(entries) else ""
-    out.print(f"{shown} record(s) {'in quarantine' if status == 'all' else status}{more}", markup=False)
+    out.print(f"{shown} record(s) {'in quarantine' if status == 'all' else status}{more}")
 
 
 @quarantine_app.command("show")
@@ -81,7 +81,7 @@ def show(
     with unit_of_work(container.sessions) as session:
         detail = quarantine.show_record(session, container.cipher, record)
     if as_json:
-        out.print(dumps({**_row(detail.entry), "raw": detail.raw}), markup=False)
+        out.print(dumps({**_row(detail.entry), "raw": detail.raw}))
         return
     e = detail.entry
     run = f"#{e.run_id} ({e.job})" if e.run_id is not None else "-"
@@ -93,12 +93,12 @@ def show(
         ("created", f"{e.created_at:%Y-%m-%d %H:%M}"),
         ("reason", e.reason),
     ):
-        out.print(f"{label:>10}: {value}", markup=False)
+        out.print(f"{label:>10}: {value}")
     if e.status == "resolved":
-        out.print(f"{'resolved':>10}: {e.resolved_at:%Y-%m-%d %H:%M} by {e.resolved_by}", markup=False)
-        out.print(f"{'note':>10}: {e.resolution}", markup=False)
-    out.print("raw input:", markup=False)
-    out.print(dumps(detail.raw), markup=False)
+        out.print(f"{'resolved':>10}: {e.resolved_at:%Y-%m-%d %H:%M} by {e.resolved_by}")
+        out.print(f"{'note':>10}: {e.resolution}")
+    out.print("raw input:")
+    out.print(dumps(detail.raw))
 
 
 @quarantine_app.command("retry")
@@ -130,10 +130,10 @@ def retry(
     """Replay records: an imported file is imported again, a customer record mapped again; records that
     go through are resolved by "retry", those that fail again count another attempt."""
     if bool(records) == every:
-        err.print("error: give record numbers, or --all", markup=False)
+        err.print("error: give record numbers, or --all")
         raise typer.Exit(1)
     if records and (source or job):
-        err.print("error: --source and --job go with --all", markup=False)
+        err.print("error: --source and --job go with --all")
         raise typer.Exit(1)
     container = state(ctx).container()
     ids = list(records or [])
@@ -142,10 +142,10 @@ def retry(
             entries = quarantine.list_records(session, status="open", source=source, job=job, limit=limit)
         ids = [entry.id for entry in entries]
         if not ids:
-            out.print("no open records to retry", markup=False)
+            out.print("no open records to retry")
             return
         if len(ids) == limit:
-            err.print(f"retrying the oldest {limit} open records; run again for the rest", markup=False)
+            err.print(f"retrying the oldest {limit} open records; run again for the rest")
     outcomes = quarantine_retry.retry(
         container,
         ids,
@@ -157,9 +157,9 @@ def retry(
     )
     for outcome in outcomes:
         if outcome.status == "error":
-            err.print(f"error: {outcome.subject}: {outcome.message}", markup=False)
+            err.print(f"error: {outcome.subject}: {outcome.message}")
         else:
-            out.print(describe(outcome), markup=False)
+            out.print(describe(outcome))
     if any(outcome.status == "error" for outcome in outcomes):
         raise typer.Exit(1)
 
@@ -198,4 +198,4 @@ def resolve(
     with unit_of_work(state(ctx).container().sessions) as session:
         resolved = quarantine.resolve_records(session, records, note, actor)
     for entry in resolved:
-        out.print(f"#{entry.id} {entry.source} {entry.ref}: resolved by {entry.resolved_by}", markup=False)
+        out.print(f"#{entry.id} {entry.source} {entry.ref}: resolved by {entry.resolved_by}")

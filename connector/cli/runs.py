@@ -27,7 +27,7 @@ def runs_command(
     with unit_of_work(state(ctx).container().sessions) as session:
         runs = run_history(session, job=job, source=source, failed=failed, limit=limit)
     if as_json:
-        out.print(dumps([run.as_json() for run in runs]), markup=False)
+        out.print(dumps([run.as_json() for run in runs]))
         return
     for run in runs:
         started = run.started_at.isoformat(timespec="seconds")
@@ -36,10 +36,10 @@ def runs_command(
             if run.finished_at is None
             else f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
         )
-        out.print(f"#{run.id} {run.job} {run.source}: {run.status}, started {started}{took}", markup=False)
+        out.print(f"#{run.id} {run.job} {run.source}: {run.status}, started {started}{took}")
         counts = ", ".join(f"{key} {value:,}" for key, value in run.counts.items() if value)
         if counts:
-            out.print(f"    {counts}", markup=False)
+            out.print(f"    {counts}")
         if run.error:
-            out.print(f"    error: {run.error}", markup=False)
-    out.print(f"{len(runs)} run(s)", markup=False)
+            out.print(f"    error: {run.error}")
+    out.print(f"{len(runs)} run(s)")

@@ -25,9 +25,7 @@ def zoho(
     try:
         server = SandboxServer(config, port=port)
     except OSError as exc:  # the port is taken, or not this host's to listen on
-        err.print(
-            f"error: the sandbox cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", markup=False
-        )
+        err.print(f"error: the sandbox cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
         raise typer.Exit(1) from None
     with server:
         code = server.sandbox.grant_code()
@@ -40,8 +38,7 @@ def zoho(
             f'  client_id = "{config.client_id}"\n'
             f'  client_secret = "{config.client_secret}"\n'
             f"Then, within 3 minutes: connector zoho authorize --code {code}\n"
-            "Stop with Ctrl+C.",
-            markup=False,
+            "Stop with Ctrl+C."
         )
         try:
             while True:

@@ -21,7 +21,7 @@ def status_command(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--
     credits."""
     taken = container_snapshot(state(ctx).container())
     if as_json:
-        out.print(dumps(taken.as_json()), markup=False)
+        out.print(dumps(taken.as_json()))
         return
     show(taken)
 
@@ -42,19 +42,19 @@ def show(taken: Snapshot) -> None:
         )
     out.print(runs)
     for source, count in taken.quarantine_open.items():
-        out.print(f"quarantine {source}: {count:,} open", markup=False)
-    out.print(f"reconciliation queue: {taken.reconciliation.get('open', 0):,} open", markup=False)
-    out.print(f"notifications not yet processed: {taken.notifications_pending:,}", markup=False)
+        out.print(f"quarantine {source}: {count:,} open")
+    out.print(f"reconciliation queue: {taken.reconciliation.get('open', 0):,} open")
+    out.print(f"notifications not yet processed: {taken.notifications_pending:,}")
     for name in taken.failed_files:
-        out.print(f"unreadable file waiting in failed/: {name}", markup=False)
+        out.print(f"unreadable file waiting in failed/: {name}")
     for (target, status), count in taken.outbox.items():
-        out.print(f"outbox {target} {status}: {count:,}", markup=False)
+        out.print(f"outbox {target} {status}: {count:,}")
     for channel in taken.channels:
         expires = _when(channel.expires_at)
-        out.print(f"channel {channel.backend} {channel.module}: expires {expires}", markup=False)
+        out.print(f"channel {channel.backend} {channel.module}: expires {expires}")
     for credit in taken.credits:
         left = f"{credit.remaining:,} of {credit.budget:,} left"
-        out.print(f"API credits {credit.provider}: {left}", markup=False)
+        out.print(f"API credits {credit.provider}: {left}")
 
 
 def _when(moment: datetime | None) -> str:

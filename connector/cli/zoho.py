@@ -49,7 +49,7 @@ def authorize(
     refresh_token, first = container.zoho.tokens.exchange_code(code, redirect_uri)
     container.credentials.save_refresh_token(PROVIDER, refresh_token)
     where = first.api_domain or "the data centre's API host"
-    out.print(f"authorized: refresh token stored encrypted; API at {where}", markup=False)
+    out.print(f"authorized: refresh token stored encrypted; API at {where}")
 
 
 def modules_with_mapping(
@@ -58,7 +58,7 @@ def modules_with_mapping(
     wanted = chosen or list(container.settings.zoho.modules)
     found = [m for m in wanted if mappings.for_source(f"zoho.{m}", kind) is not None]
     for missing in sorted(set(wanted) - set(found)):
-        err.print(f"zoho.{missing}: no {kind} mapping in the mapping set; skipped", markup=False)
+        err.print(f"zoho.{missing}: no {kind} mapping in the mapping set; skipped")
     return found
 
 
@@ -75,9 +75,9 @@ def pull(
     for stream in modules_with_mapping(container, mappings, module, "inbound"):
         result = pull_stream(container, container.zoho.records, mappings, "zoho", stream, full=full)
         results.append(result)
-        out.print(f"{result.source}: {summary(result.counts)}", markup=False)
+        out.print(f"{result.source}: {summary(result.counts)}")
         if result.stopped:
-            err.print(f"{result.source}: stopped early — {result.stopped}", markup=False)
+            err.print(f"{result.source}: stopped early — {result.stopped}")
             break
     if any(r.stopped for r in results):
         raise typer.Exit(3)
@@ -107,9 +107,9 @@ def push(
             as_of=as_of.date() if as_of else None,
             include_waiting=retry_now,
         )
-        out.print(f"zoho.{stream}: {summary(outcome.counts)}", markup=False)
+        out.print(f"zoho.{stream}: {summary(outcome.counts)}")
         if outcome.stopped:
-            err.print(f"zoho.{stream}: stopped early — {outcome.stopped}", markup=False)
+            err.print(f"zoho.{stream}: stopped early — {outcome.stopped}")
             stopped = True
             break
     if stopped:
@@ -143,7 +143,7 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         meter = container.zoho.meter
         payload["credits"] = {"budget": meter.budget, "remaining": meter.remaining()}
     if as_json:
-        out.print(dumps(payload), markup=False)
+        out.print(dumps(payload))
         return
     table = Table("module", "changes read up to", "deletions read up to")
     for stream in streams:
@@ -152,9 +152,6 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         )
     out.print(table)
     for key, count in sorted(outbox.items()):
-        out.print(f"outbox {key}: {count}", markup=False)
+        out.print(f"outbox {key}: {count}")
     if "credits" in payload:
-        out.print(
-            f"API credits: {payload['credits']['remaining']} of {payload['credits']['budget']} left",
-            markup=False,
-        )
+        out.print(f"API credits: {payload['credits']['remaining']} of {payload['credits']['budget']} left")

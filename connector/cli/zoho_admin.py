@@ -45,7 +45,7 @@ def setup(
     container = state(ctx).container()
     modules = outbound_modules(mappings_for_run(container))
     if not modules:
-        err.print("no outbound mapping for a zoho.<Module>: nothing to check", markup=False)
+        err.print("no outbound mapping for a zoho.<Module>: nothing to check")
         return
     plans = {module: plan_module(container.zoho.api, module, mapping) for module, mapping in modules.items()}
     missing = [want for plan in plans.values() for want in plan.missing]
@@ -56,14 +56,12 @@ def setup(
         for created in create_fields(container.zoho.api, missing):
             where = f"{created.wanted.module}.{created.wanted.api_name}"
             if created.error is None:
-                out.print(f"created {where} ({created.wanted.need.describe()})", markup=False)
+                out.print(f"created {where} ({created.wanted.need.describe()})")
             else:
                 failed += 1
-                err.print(f"could not create {where}: {created.error}", markup=False)
+                err.print(f"could not create {where}: {created.error}")
     elif missing:
-        out.print(
-            f"{len(missing)} field(s) missing; `connector zoho setup --apply` creates them", markup=False
-        )
+        out.print(f"{len(missing)} field(s) missing; `connector zoho setup --apply` creates them")
     if problems:
         report_problems(f"{len(problems)} field(s) need an admin (left unchanged):", problems)
     if problems or failed or (missing and not apply):
@@ -73,10 +71,7 @@ def setup(
 def _print_plans(plans: dict[str, FieldPlan]) -> None:
     for module, plan in plans.items():
         wanted = len(plan.present) + len(plan.missing) + len(plan.problems)
-        out.print(
-            f"{module}: {len(plan.present)} of {wanted} field(s) in place, {len(plan.missing)} missing",
-            markup=False,
-        )
+        out.print(f"{module}: {len(plan.present)} of {wanted} field(s) in place, {len(plan.missing)} missing")
     rows = [want for plan in plans.values() for want in plan.missing]
     if rows:
         table = Table("module", "label", "api name", "type", title="fields to create", title_justify="left")
@@ -113,11 +108,9 @@ def watch(
         for view in renewed:
             if view.error is None:
                 until = f"{view.expires_at:%Y-%m-%d %H:%M %Z}"
-                out.print(f"channel {view.channel_id} ({view.module}) renewed until {until}", markup=False)
+                out.print(f"channel {view.channel_id} ({view.module}) renewed until {until}")
             else:
-                err.print(
-                    f"channel {view.channel_id} ({view.module}) not renewed: {view.error}", markup=False
-                )
+                err.print(f"channel {view.channel_id} ({view.module}) not renewed: {view.error}")
         if not renewed:
             out.print(f"no channel expires within {margin_hours:g} hour(s)")
         if any(view.error for view in renewed):
@@ -125,13 +118,12 @@ def watch(
         return
     modules = modules_with_mapping(container, mappings_for_run(container), module, "inbound")
     if not modules:
-        err.print("no module with an inbound mapping to watch", markup=False)
+        err.print("no module with an inbound mapping to watch")
         raise typer.Exit(1)
     for view in watch_modules(container, modules):
         out.print(
             f"channel {view.channel_id}: {', '.join(view.events)} → {view.notify_url} "
-            f"until {view.expires_at:%Y-%m-%d %H:%M %Z}",
-            markup=False,
+            f"until {view.expires_at:%Y-%m-%d %H:%M %Z}"
         )
 
 
@@ -151,7 +143,7 @@ def channels(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")
         for v in views
     ]
     if as_json:
-        out.print(dumps(payload), markup=False)
+        out.print(dumps(payload))
         return
     table = Table("channel", "events", "notify url", "expires")
     for v in views:
@@ -181,8 +173,7 @@ def notifications(
     if process:
         result = process_notifications(container, mappings_for_run(container))
         out.print(
-            f"notifications: {_counts(dict(result.outcomes))}; records: {_counts(dict(result.applied))}",
-            markup=False,
+            f"notifications: {_counts(dict(result.outcomes))}; records: {_counts(dict(result.applied))}"
         )
         stopped = result.stopped
     views = list_notifications(container, status, limit)
@@ -201,7 +192,7 @@ def notifications(
         for v in views
     ]
     if as_json:
-        out.print(dumps(payload), markup=False)
+        out.print(dumps(payload))
     else:
         table = Table("#", "received", "module", "operation", "records", "status", "result")
         for v in views:
@@ -216,5 +207,5 @@ def notifications(
             )
         out.print(table)
     if stopped:
-        err.print(f"stopped early — {stopped}", markup=False)
+        err.print(f"stopped early — {stopped}")
         raise typer.Exit(3)

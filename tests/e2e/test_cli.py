@@ -71,14 +71,20 @@ def test_a_person_reverses_a_voided_invoice_with_a_reason_and_the_ledger_still_v
     assert cli("ledger", "reverse", str(first["entry_id"])).code == 2  # no reason, no reversal
     later = cli("ledger", "reverse", str(first["entry_id"]), "--reason", "void", "--on", "2099-01-01")
     assert (later.code, "2099-01-01 is after today" in later.err) == (2, True)
-    done = cli(
-        "ledger", "reverse", str(first["entry_id"]), "--reason", "voided in Zoho Books", "--on", "2026-03-31"
-    )
+    reason = "voided [/b] in Zoho Books"
+    done = cli("ledger", "reverse", str(first["entry_id"]), "--reason", reason, "--on", "2020-01-01")
     assert done.code == 0, done.err
     assert done.out.startswith(f"entry {first['entry_id']} reversed by entry ")
+    said = done.out.split(", dated ", 1)[1]
+    assert said.startswith(f"{first['posting_date']} (not 2020-01-01: never before the entry itself): ")
+    assert (
+        "invoice INV-2026-0003 of zoho_books (demo/zoho_books_export.csv:4), SMEZJ00001 23,999.99 CNY" in said
+    )
     again = cli("ledger", "reverse", str(first["entry_id"]), "--reason", "twice")
     assert (again.code, "already reversed" in again.err) == (1, True)
     assert cli("ledger", "verify").code == 0
+    table = cli("ledger", "entries", "SMEZJ00001")  # the memo's brackets are its text, never markup
+    assert (table.code, "voided [/b] in Zoho Books" in table.out.replace("\n", " ")) == (0, True), table.err
 
 
 def test_the_trial_balance_lists_every_chart_account_and_adds_up_to_zero_in_each_currency(cli) -> None:
