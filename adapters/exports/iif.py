@@ -29,8 +29,8 @@ with U+001F); a transaction identical in all of those repeated within one file g
 
 A transaction QuickBooks voided is exported again with every amount 0 (its memo "VOID: …"): it withdraws
 the document of its TRNSID (`withdrawn`, `reverses` = that id, its own id `TRNSID:withdrawn`); without
-a TRNSID it is a `Problem`, as what it voids cannot be named. A voided PAYMENT of more than one SPL line
-(one that may have had a discount) withdraws its `.kept` credit note too.
+a TRNSID it is a `Problem`, as what it voids cannot be named. A voided PAYMENT whose SPL lines are on
+more than one account (one that may have had a discount) withdraws its `.kept` credit note too.
 
 An unbalanced block, an unreadable amount or date, a type other than the three above, or lines out of
 place (SPL outside a transaction, a missing ENDTRNS) become a `Problem` naming the lines; the rest of
@@ -220,8 +220,9 @@ class _Reader:
             kept = Money.of(kept_back, currency)
         except MoneyError as exc:
             raise _BlockError(str(exc)) from None
+        # No number of its own: the cheque's is the payment's (another customer's cheque may repeat it).
         kept_note = replace(
-            document, kind="credit_note", external_id=f"{document.external_id}.kept", amount=kept
+            document, kind="credit_note", external_id=f"{document.external_id}.kept", amount=kept, number=None
         )
         return [document, kept_note]
 
@@ -248,7 +249,8 @@ class _Reader:
             reverses=own,
             withdrawn=True,
         )
-        if kind != "payment" or len(lines) <= 2:  # a discount takes a split besides the receivable's
+        splits = {line.values.get("ACCNT", "").strip() for line in lines[1:]}
+        if kind != "payment" or len(splits) < 2:  # a discount takes an account besides the receivable
             return [void]
         kept = f"{own}.kept"
         return [void, replace(void, kind="credit_note", external_id=f"{kept}:withdrawn", reverses=kept)]

@@ -48,6 +48,8 @@ SAMPLE_BYTES = 64 * 1024
 HEADER_SEARCH_ROWS = 50  # how far below the top a header may sit under title lines
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _GB_PAIR = re.compile(rb"[\x81-\xfe][\x40-\x7e\x80-\xfe]")
+# A run of Chinese characters with the Latin letter before and after it, when there is one.
+_CJK_RUN = re.compile(r"([A-Za-z]?)([\u3400-\u9fff\uf900-\ufaff]+)([A-Za-z]?)")
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls
 
@@ -123,10 +125,16 @@ def _mostly_utf8(sample: bytes) -> bool:
 def _plausibly_gbk(sample: bytes) -> bool:
     """GB18030 decodes most Western text too (`ü` + `l` is a valid pair). Chinese text is nearly all
     GB2312 characters, whose second byte is non-ASCII; in Latin text decoded as GBK the second byte
-    is mostly an ASCII letter. So: GBK unless most two-byte pairs end in an ASCII byte."""
+    is mostly an ASCII letter. So: GBK unless most two-byte pairs end in an ASCII byte, or most runs of
+    what would be Chinese characters sit inside Latin words: two accented letters in a row
+    ("Construção", "Größe") decode as one character between letters, where Chinese never stands."""
     pairs = _GB_PAIR.findall(sample)
     ascii_ends = sum(1 for pair in pairs if pair[1] < 0x80)
-    return ascii_ends * 2 <= len(pairs)
+    if ascii_ends * 2 > len(pairs):
+        return False
+    runs = _CJK_RUN.findall(sample.decode("gb18030", errors="ignore"))
+    inside_words = sum(1 for before, _, after in runs if before and after)
+    return inside_words * 2 < len(runs) or not runs
 
 
 def encoding_of(sample: bytes | None, name: str, fallbacks: Sequence[str] = ("gb18030",)) -> str:

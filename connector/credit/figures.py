@@ -224,8 +224,10 @@ def _credit(
     def amount(minor: int) -> Decimal:  # as `money.to_decimal`, in one step: it runs 15 times per customer
         return Decimal(minor).scaleb(digits)
 
-    items, _, spent = settle(lines, row.payment_terms_days)
-    # An advance that paid an invoice it names is shown spent: the open items sum to the receivable.
+    items, left, spent = settle(lines, row.payment_terms_days)
+    # An advance that paid an invoice it names is shown spent: the open items sum to the receivable. What
+    # paid that invoice besides (a credit note, another receipt) is left over: the credit is still there.
+    spent -= min(left, spent)
     receivable = sum(line.amount_minor for line in lines if not line.named_only) - spent
     unapplied = -advances_minor - spent
     balance = receivable - unapplied

@@ -85,9 +85,10 @@ class Payer:
         return {"name": self.name, "bank_account": self.bank_account, "references": list(self.references)}
 
 
-# A bank cuts a long name short (at 27 or 35 characters in MT940, 70 in SEPA): one this long that the
-# other starts with is that name; a shorter one may be another company's whole name.
-_CUT_AT_LEAST = 20
+# Where banks cut a long name short: 27 or 35 characters (MT940's name fields), 70 (SEPA's). A name of
+# one of these lengths (or one less: a space cut off its end) that the other starts with is that name;
+# of another length it is a name of its own ("Müller GmbH" is not "Müller GmbH & Co. KG").
+_BANK_CUTS = frozenset(length - gone for length in (27, 35, 70) for gone in (0, 1))
 
 
 def _same_name(one: str, another: str) -> bool:
@@ -96,7 +97,8 @@ def _same_name(one: str, another: str) -> bool:
     if ones & anothers:
         return True
     short, long = sorted((ones, anothers), key=lambda spellings: min(map(len, spellings)))
-    return min(map(len, short)) >= _CUT_AT_LEAST and any(w.startswith(c) for c in short for w in long)
+    cut = [spelling for spelling in short if len(spelling) in _BANK_CUTS]
+    return any(whole.startswith(spelling) for spelling in cut for whole in long)
 
 
 def _folded(name: str) -> str:

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 # 2: names by `identity.name_core` (legal forms as whole words), e-mails without their +tag;
 # 3: punctuation after a name's legal form ignored ("X有限公司。"); 5: Sa, Se, AB … legal forms only dotted
-# or in capitals in a mixed-case name; 6: a dotted form ending an abbreviation (U.S.A.) kept
-RULES = "6"
+# or in capitals in a mixed-case name; 6, 7: a dotted form ending an abbreviation (U.S.A.) kept
+RULES = "7"
 _RULES = "customer index rules"
 _BATCH = 1000
 

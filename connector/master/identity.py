@@ -83,9 +83,9 @@ _AMBIGUOUS = "SE|SA|SAS|SpA|SPA|OY|AB|AS"
 _ANY_CASE_FORMS = re.compile(rf"(?:[\W_]+(?:{_SURE}|{_AMBIGUOUS}))+[\W_]*$", re.IGNORECASE)
 _MIXED_CASE_FORMS = re.compile(rf"(?:[\W_]+(?:(?i:{_SURE})|(?-i:{_AMBIGUOUS})))+[\W_]*$", re.IGNORECASE)
 # A dotted ambiguous form at the end reads as a sure one: S.A., s.a., S.p.A., A.S., O.Y. are no syllables;
-# one that does not start a word is the end of an abbreviation (the S.A. of U.S.A.), kept.
+# one after a single dotted letter ends an abbreviation (the S.A. of U.S.A.), kept.
 _DOTTED_FORM = re.compile(
-    r"(?<=[\W_])(?<!\w\.)"
+    r"(?<=[\W_])(?<!\b\w\.)"
     r"(?:s\.\s?p\.\s?a|s\.\s?a\.\s?s|s\.\s?a|s\.\s?e|o\.\s?y|a\.\s?b|a\.\s?s)\.?(?=[\W_]*$)",
     re.I,
 )

@@ -741,6 +741,34 @@ def test_what_named_a_customer_merged_away_finds_the_one_it_went_into(
     assert_ledger_verifies(container)
 
 
+def test_an_advance_whose_invoice_a_credit_note_settled_too_is_still_credit_to_use(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    paid = {"kind": "payment", "id": "P-E1", "account_no": acme, "amount": "300.00", "date": "2026-02-01"}
+    import_file(container, write(tmp_path / "p.jsonl", {**paid, "applied": {"INV-E1": "300.00"}}), PARSERS)
+    billed = invoice("INV-E1", acme, "300.00", date="2026-02-05")
+    credited = {
+        "kind": "credit_note",
+        "id": "CN-E1",
+        "account_no": acme,
+        "amount": "300.00",
+        "date": "2026-02-06",
+    }
+    import_file(container, write(tmp_path / "i.jsonl", billed, credited), PARSERS)
+
+    with unit_of_work(container.sessions) as session:
+        survivor = session.scalars(select(Customer.id).where(Customer.account_no == acme)).one()
+        chart, credit = container.settings.ledger.chart, container.settings.credit
+        figures = customer_figures(session, [survivor], date(2026, 4, 1), chart, credit)[survivor]
+
+    assert (figures["receivable"], figures["unapplied_credit"], figures["balance"]) == (
+        Decimal("0.00"),
+        Decimal("300.00"),
+        Decimal("-300.00"),
+    )
+
+
 def test_a_payment_imported_before_the_invoice_it_names_settles_it_once_it_is_posted(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:

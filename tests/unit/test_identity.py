@@ -126,6 +126,8 @@ def test_a_record_nobody_matches_is_new() -> None:
         ("Toyota Motor Sales, U.S.A.", "toyotamotorsalesusa"),  # an abbreviation's end is no legal form
         ("Toyota Motor Sales, U.S.A., Inc.", "toyotamotorsalesusa"),
         ("Acme (U.S.A.)", "acmeusa"),
+        ("ACME CIA.S.A.", "acmecia"),  # after a dotted word, S.A. is the form
+        ("ACME CIA. S.A.", "acmecia"),
         ("Acme Limited Liability Company", "acme"),
         ("北京青禾科技公司", "北京青禾科技"),
         ("北京青禾科技有限公司。", "北京青禾科技"),  # punctuation after the legal form

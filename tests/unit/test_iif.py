@@ -219,6 +219,17 @@ def test_a_windows_1252_file_of_latin_names_that_gb18030_would_decode_is_still_w
     assert document.party.name == "Müller Gärten"
 
 
+@pytest.mark.parametrize(
+    "name", ["Construção Civil Ltda", "CONSTRUÇÃO CIVIL", "Süßwaren Müller", "Größenwahn"]
+)
+def test_accented_letters_side_by_side_in_a_windows_1252_file_are_not_read_as_chinese(
+    tmp_path: Path, name: str
+) -> None:
+    payment = PAYMENT.replace("Blue Sky Cafe", name)  # two letters in a row: one would-be Chinese character
+    (document,) = _documents(_parse(_iif(tmp_path, COLUMNS + payment, "cp1252")))
+    assert document.party.name == name
+
+
 DISCOUNTED = (
     "TRNS\t1301\tPAYMENT\t03/20/26\tUndeposited Funds\tBlue Sky Cafe\t1176.00\t512\tInv 1001\n"
     "SPL\t1302\tPAYMENT\t03/20/26\tAccounts Receivable\tBlue Sky Cafe\t-1200.00\t512\t\n"
@@ -235,6 +246,7 @@ def test_a_payment_with_a_discount_is_a_receipt_of_the_deposit_and_a_credit_note
     assert (kept.kind, kept.external_id, kept.amount) == ("credit_note", "1301.kept", Money.of("24", "USD"))
     assert kept.party == receipt.party
     assert kept.references == receipt.references == ("Inv 1001", "2% 10 days")  # the invoice it names
+    assert (receipt.number, kept.number) == ("512", None)  # the cheque's number is the payment's alone
 
 
 def test_a_payment_crediting_another_account_beside_the_receivable_is_a_problem(tmp_path: Path) -> None:
@@ -266,6 +278,17 @@ def test_a_voided_payment_with_a_discount_withdraws_its_credit_note_too(tmp_path
         "1301.kept",
         True,
     )
+
+
+def test_a_voided_payment_on_two_invoices_withdraws_no_credit_note_it_never_had(tmp_path: Path) -> None:
+    voided = (
+        "TRNS\t1401\tPAYMENT\t03/20/26\tUndeposited Funds\tBlue Sky Cafe\t0.00\t513\tVOID: \n"
+        "SPL\t1402\tPAYMENT\t03/20/26\tAccounts Receivable\tBlue Sky Cafe\t0.00\t513\t\n"
+        "SPL\t1403\tPAYMENT\t03/20/26\tAccounts Receivable\tBlue Sky Cafe\t0.00\t513\t\n"
+        "ENDTRNS\n"
+    )
+    (void,) = _documents(_parse(_iif(tmp_path, COLUMNS + voided)))
+    assert (void.reverses, void.withdrawn) == ("1401", True)
 
 
 def test_a_customer_job_name_names_the_customer(tmp_path: Path) -> None:
