@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any, overload
 
 from alembic import command
@@ -24,6 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -183,6 +185,20 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
     after = current_revision(engine)
     if after != before:
         log.info("database schema upgraded from %s to %s", before or "(empty)", after)
+
+
+def holds_ledger(url: str) -> bool:
+    """Whether the database at `url` holds a ledger (any schema revision), asked without making one: a
+    SQLite file that does not exist is not created."""
+    parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
+        return False
+    engine = make_engine(url)
+    try:
+        return current_revision(engine) is not None
+    finally:
+        engine.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:

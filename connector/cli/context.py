@@ -15,6 +15,7 @@ from rich.console import Console
 
 from connector.bootstrap import Container, build_container
 from connector.config_check import problems_from_validation
+from connector.db import holds_ledger
 from connector.errors import ConfigError
 from connector.settings import Settings, load_settings, resolve_config_file
 
@@ -44,9 +45,18 @@ class CliState:
         except SettingsError as exc:  # e.g. a secrets directory that does not exist
             raise ConfigError(str(exc)) from None
 
-    def container(self, *, migrate: bool = True) -> Container:
+    def container(self, *, migrate: bool = True, existing: bool = False) -> Container:
+        """The container, built on first use. `existing`: for a command that only reads the ledger, a
+        database that holds none (a mistyped database.url, a relative SQLite path run from another
+        folder) is an error, never an empty ledger made on the spot and reported as sound."""
         if self._container is None:
-            self._container = build_container(self.settings(), migrate=migrate)
+            settings = self.settings()
+            if existing and not holds_ledger(settings.database.url.get_secret_value()):
+                raise ConfigError(
+                    f"no ledger in {settings.database.display_url()} (database.url): check the setting "
+                    "(a relative SQLite path is read from the current folder)"
+                )
+            self._container = build_container(settings, migrate=migrate)
         return self._container
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 @ledger_app.command("verify")
 def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Recompute the ledger from its postings; exit 1 listing every violation."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     with snapshot(container.sessions) as session:  # one state, while the daemon posts
         report = verify_ledger(session)
     if as_json:
@@ -118,7 +118,7 @@ def _reversed(session: Session, entry_id: int, reversal_id: int) -> tuple[str, d
 @ledger_app.command("accounts")
 def accounts(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """The trial balance: every chart account's balance per currency, and each currency's total (zero)."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         lines = trial_balance(session)
     totals = totals_by_currency(line.balance for line in lines if line.balance is not None)
@@ -155,7 +155,7 @@ def accounts(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def balance(ctx: typer.Context, account_no: str, as_json: JsonFlag = False) -> None:
     """A customer's balances per subledger account and currency, those of the customers merged into it
     (their ledgers stay theirs; the CRM is told their sum), and the net amount owed with them."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         own = customer_id_for(session, account_no)
         lines = balances_of(session, own)
@@ -216,7 +216,7 @@ def entries(
     as_json: JsonFlag = False,
 ) -> None:
     """A customer's postings with running balances and the voucher each comes from."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         lines = customer_entries(session, account_no, limit)
     if as_json:

@@ -14,9 +14,10 @@ import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from connector.errors import InvalidEntryError
@@ -120,19 +121,21 @@ def _entry_balance(session: Session) -> Iterator[Violation]:
         )
 
 
+# Dates as stored, not as the Date type reads them: a date edited into no day (2026-02-30) is a
+# violation of its entry, not an error that stops the whole check.
 ENTRY_FIELDS = (
     JournalEntry.id,
     JournalEntry.source,
     JournalEntry.external_id,
     JournalEntry.revision,
     JournalEntry.reverses_id,
-    JournalEntry.posting_date,
-    JournalEntry.value_date,
-    JournalEntry.document_date,
+    type_coerce(JournalEntry.posting_date, String),
+    type_coerce(JournalEntry.value_date, String),
+    type_coerce(JournalEntry.document_date, String),
     JournalEntry.memo,
     JournalEntry.document_type,
     JournalEntry.content_hash,
-    JournalEntry.due_date,
+    type_coerce(JournalEntry.due_date, String),
 )
 
 
@@ -150,27 +153,34 @@ def _content_hashes(session: Session) -> Iterator[Violation]:
     for entry, group in itertools.groupby(session.execute(query), key=lambda row: tuple(row[:width])):
         lines = [tuple(row[width:]) for row in group if row[width] is not None]
         try:
+            posting_date = _day(entry[5])
+            assert posting_date is not None  # NOT NULL
             recomputed = content_hash(
                 source=entry[1],
                 external_id=entry[2],
                 revision=entry[3],
                 reverses_id=entry[4],
-                posting_date=entry[5],
-                value_date=entry[6],
-                document_date=entry[7],
+                posting_date=posting_date,
+                value_date=_day(entry[6]),
+                document_date=_day(entry[7]),
                 memo=entry[8],
                 document_type=entry[9],
                 lines=lines,  # type: ignore[arg-type]
-                due_date=entry[11],
+                due_date=_day(entry[11]),
             )
-        except InvalidEntryError:
-            recomputed = ""  # text edited to hold a separator: it cannot match
+        except (InvalidEntryError, ValueError):
+            recomputed = ""  # text edited to hold a separator, a date edited into no day: it cannot match
         if recomputed != entry[10]:
             yield Violation(
                 "content",
                 f"entry {entry[0]} ({entry[1]} {entry[2]})",
                 "stored postings or fields no longer match the content hash written when it was posted",
             )
+
+
+def _day(stored: date | str | None) -> date | None:
+    """A stored date (a `date` from PostgreSQL, ISO text from SQLite); ValueError when it is no day."""
+    return date.fromisoformat(stored) if isinstance(stored, str) else stored
 
 
 def _customer_placement(session: Session) -> Iterator[Violation]:

@@ -87,6 +87,18 @@ def test_a_person_reverses_a_voided_invoice_with_a_reason_and_the_ledger_still_v
     assert (table.code, "voided [/b] in Zoho Books" in table.out.replace("\n", " ")) == (0, True), table.err
 
 
+def test_reading_a_ledger_where_there_is_none_is_an_error_and_makes_no_database(
+    cli, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = isolated_cwd / "elsewhere" / "ledger.db"
+    (isolated_cwd / "elsewhere").mkdir()
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", f"sqlite:///{missing}")
+    for command in (["ledger", "verify"], ["ledger", "accounts"], ["ledger", "balance", "KASH00001"]):
+        result = cli(*command)
+        assert (result.code, f"no ledger in sqlite:///{missing} (database.url)" in result.err) == (1, True)
+    assert not missing.exists()
+
+
 def test_the_trial_balance_lists_every_chart_account_and_adds_up_to_zero_in_each_currency(cli) -> None:
     cli("demo")
     report = json.loads(cli("ledger", "accounts", "--json").out)

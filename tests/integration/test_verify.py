@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 
+import pytest
 from sqlalchemy import text
 
 from connector.bootstrap import Container
@@ -129,6 +130,19 @@ def test_a_memo_edited_to_hold_a_separator_character_is_a_content_violation(cont
         container, "UPDATE journal_entries SET memo = :memo WHERE id = :id", memo="x\x1fy", id=ids["other"]
     )
     assert checks(report) == ["content"]
+
+
+def test_a_date_edited_into_no_day_is_a_content_violation_of_its_entry(container: Container) -> None:
+    ids = build_ledger(container)
+    with unit_of_work(container.sessions) as session:
+        if session.get_bind().dialect.name != "sqlite":
+            pytest.skip("PostgreSQL keeps no date that is no day")
+    report = tamper(
+        container, "UPDATE journal_entries SET posting_date = '2026-02-30' WHERE id = :id", id=ids["other"]
+    )
+    assert [(v.check, v.subject) for v in report.violations] == [
+        ("content", f"entry {ids['other']} (zoho_books INV-2)")
+    ]
 
 
 def test_postings_whose_entry_was_deleted_are_reported_as_dangling(container: Container) -> None:
