@@ -68,6 +68,10 @@ class KnownCustomers:
         self._invoices_by_amount: dict[tuple[str, int], list[tuple[date, int, str, int | None]]] = {}
         # (customer id, currency) → entry id → what is still open of that invoice, for one batch
         self._open: dict[tuple[int, str], dict[int, int]] = {}
+        # What this batch matched so far, by (customer id, currency), not in the database yet: invoices
+        # billed (minor units), receipts paid (minor units, the invoice numbers each names)
+        self._billed: defaultdict[tuple[int, str], int] = defaultdict(int)
+        self._paid: defaultdict[tuple[int, str], list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
         self._name_choices: list[str] = []
 
     def _add(self, token: str, customer_id: int, why: str) -> None:
@@ -79,9 +83,19 @@ class KnownCustomers:
     def invoice_posted(self, number: str, account_no: str, amount: Money, on: date) -> None:
         """An invoice of this import: receipts later in the import may name it, or pay its amount."""
         self._add(number, self.ids[account_no], "invoice")
+        self._billed[(self.ids[account_no], amount.currency)] += amount.minor
         key = (amount.currency, amount.minor)
         if key in self._invoices_by_amount:
             self._invoices_by_amount[key].append((on, self.ids[account_no], number, None))
+
+    def receipt_posted(self, account_no: str, amount: Money, named: Sequence[str]) -> None:
+        """A receipt of this batch that goes to `account_no`: what it pays (the invoices `named` first,
+        then the oldest) is no longer open to the next receipts' amounts."""
+        customer_id = self.ids.get(account_no)
+        if customer_id is not None:
+            key = (customer_id, amount.currency)
+            self._paid[key].append((amount.minor, tuple(named)))
+            self._open.pop(key, None)  # worked out again, with it
 
     def invoice_withdrawn(self, number: str) -> None:
         """An invoice reversed (changed, or cancelled): no longer open at its old amount."""
@@ -95,6 +109,8 @@ class KnownCustomers:
         if new_batch:
             self._invoices_by_amount.clear()
             self._open.clear()
+            self._billed.clear()
+            self._paid.clear()
         wanted: defaultdict[str, set[int]] = defaultdict(set)
         for amount in amounts:
             if (amount.currency, amount.minor) not in self._invoices_by_amount:
@@ -146,7 +162,11 @@ class KnownCustomers:
             if not since <= dated <= on or customer_id not in self.account_nos:
                 continue
             if entry_id is None:  # posted in this batch: unpaid, unless the customer owes less than it
-                unpaid = self.open_receivable(customer_id, amount.currency) >= amount.minor
+                key = (customer_id, amount.currency)
+                owed = (
+                    self.open_receivable(*key) + self._billed[key] - sum(paid for paid, _ in self._paid[key])
+                )
+                unpaid = owed >= amount.minor
             else:
                 unpaid = self._still_open(customer_id, amount.currency).get(entry_id, 0) >= amount.minor
             if unpaid:
@@ -155,13 +175,36 @@ class KnownCustomers:
 
     def _still_open(self, customer_id: int, currency: str) -> dict[int, int]:
         """Entry id → what is still open of each of the customer's invoices in `currency`, by aging's
-        settlement rule (what receipts name, then oldest first); read once per batch."""
+        settlement rule (what receipts name, then oldest first), less what this batch's receipts pay;
+        read once per batch."""
         key = (customer_id, currency)
         if key not in self._open:
             lines = ar_lines(self.session, [customer_id], self.receivable_code, date.max).get(key, [])
             items, _ = open_items(lines, payment_terms_days=0)
-            self._open[key] = {item.entry_id: item.amount_minor for item in items}
+            still = {item.entry_id: item.amount_minor for item in items}  # oldest first
+            if self._paid[key]:
+                self._pay(still, customer_id, self._paid[key])
+            self._open[key] = still
         return self._open[key]
+
+    def _pay(self, still: dict[int, int], customer_id: int, paid: list[tuple[int, tuple[str, ...]]]) -> None:
+        """Take this batch's receipts off `still`: each the invoices it names first, then the oldest."""
+        numbered: dict[str, int] = {}
+        if any(named for _, named in paid):
+            numbers = select(ImportedDocument.number, ImportedDocument.entry_id).where(
+                ImportedDocument.customer_id == customer_id,
+                ImportedDocument.kind == "invoice",
+                ImportedDocument.status == "posted",
+            )
+            numbered = {str(n).upper(): e for n, e in self.session.execute(numbers) if n and e is not None}
+        for minor, named in paid:
+            named_entries = [numbered[n.upper()] for n in named if n.upper() in numbered]
+            for entry_id in [*named_entries, *still]:
+                if not minor:
+                    break
+                taken = min(minor, still.get(entry_id, 0))
+                still[entry_id] = still.get(entry_id, 0) - taken
+                minor -= taken
 
     def open_receivable(self, customer_id: int, currency: str) -> int:
         balance = self.session.scalar(

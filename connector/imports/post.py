@@ -674,9 +674,14 @@ class DocumentPoster:
             )
             limit = matching.auto_post_tiers if receipt else 3
             item.customer = item.match.posts_by_itself(limit)
-            if document.kind == "invoice" and document.number and item.customer is not None:
-                account_no = item.customer.account_no
+            if item.customer is None:
+                continue
+            account_no = item.customer.account_no
+            if document.kind == "invoice" and document.number:
                 self.known.invoice_posted(document.number, account_no, document.amount, document.date)
+            elif receipt:
+                named = [*item.match.invoices, *(a.invoice_number for a in document.allocations)]
+                self.known.receipt_posted(account_no, document.amount, named)
 
     def _link_same_receipts(self, work: list[Work]) -> tuple[list[Work], Counter[str]]:
         """Link the receipts whose other record was imported before; the rest of `work` goes on."""

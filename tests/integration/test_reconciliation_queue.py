@@ -272,6 +272,39 @@ def test_an_amount_matches_no_invoice_a_receipt_already_paid(
     assert [(c["account_no"], c["tier"]) for c in candidates] == [(qinghe, 4)]
 
 
+def test_an_amount_matches_no_invoice_a_receipt_earlier_in_the_same_file_paid(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auto_post_tiers(container, monkeypatch, 4)
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "a.jsonl", invoice("INV-1", acme, "123.45")), PARSERS)
+    bank = write(
+        tmp_path / "b.jsonl",
+        line("B-1", "123.45", "2026-03-10", references=["INV-1"]),  # pays INV-1
+        line("B-2", "123.45", "2026-03-10", payer="Li Si"),  # another's money of that amount
+    )
+    assert import_file(container, bank, PARSERS).counts["receipts_posted"] == 1
+    [(_, _, candidates)] = items(container)
+    assert candidates == []  # no invoice of that amount is open any more
+    assert owes(container, acme).minor == 0
+
+
+def test_an_amount_matches_an_invoice_of_the_same_file(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    books = write(
+        tmp_path / "a.jsonl",
+        invoice("INV-1", acme, "123.45", date="2026-03-01"),
+        line("B-2", "123.45", "2026-03-10", payer="Li Si"),
+    )
+    import_file(container, books, PARSERS)
+    [(_, _, candidates)] = items(container)
+    assert [(c["account_no"], c["tier"], c["why"]) for c in candidates] == [
+        (acme, 4, "same amount as open invoice INV-1")
+    ]
+
+
 def test_a_receipt_posted_by_its_amount_pays_the_oldest_of_two_equal_invoices(
     container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
