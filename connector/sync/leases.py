@@ -72,6 +72,7 @@ def lease(
     name = fitted(name, MAX_NAME)  # an inbox's deep path may be longer than the table keeps
     holder = f"{this_process()} {uuid.uuid4().hex[:8]}"[:MAX_NAME]
     span = int(lease_seconds * 1000)
+    _release_left_behind(sessions, name)
     told = False
     while (other := _take(sessions, name, holder, span)) is not None:
         if not wait:
@@ -93,8 +94,22 @@ def lease(
         held_by.reset(holding)
         stop.set()
         renewer.join()
+        _left_behind.add((name, holder))
+        _release_left_behind(sessions, name)
+
+
+# Leases this process held whose release failed (the database was out): released at the next asking,
+# not left to lapse while this process, taking the lease again, would wait for itself.
+_left_behind: set[tuple[str, str]] = set()
+
+
+def _release_left_behind(sessions: sessionmaker[Session], name: str) -> None:
+    """Delete the leases of `name` this process left behind; a database still out raises (as any
+    first statement would)."""
+    for left in [left for left in _left_behind if left[0] == name]:
         with unit_of_work(sessions) as session:
-            session.execute(delete(JobLease).where(JobLease.name == name, JobLease.holder == holder))
+            session.execute(delete(JobLease).where(JobLease.name == left[0], JobLease.holder == left[1]))
+        _left_behind.discard(left)
 
 
 def turn_holder() -> str:

@@ -8,6 +8,7 @@ personal data.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -131,19 +132,27 @@ def read_snapshot(session: Session, now: datetime, credits: Sequence[CreditState
 
 def _failed_files(session: Session) -> list[str]:
     """Files the import could not read that still wait where they were set aside: not moved out of
-    failed/, nor mended there and imported (as the reason file beside each says to)."""
+    failed/, nor mended there and imported (as the reason file beside each says to). A file untouched
+    since it failed is not read again: every scrape and status page asks, and a stray 6 GB scan would
+    take their time (their database answer times out while it is hashed)."""
     rows = session.execute(
-        select(ImportedFile.name, ImportedFile.stored_path, ImportedFile.content_hash)
+        select(
+            ImportedFile.name, ImportedFile.stored_path, ImportedFile.content_hash, ImportedFile.finished_at
+        )
         .where(ImportedFile.status == "failed", ImportedFile.stored_path.is_not(None))
         .order_by(ImportedFile.id)
     ).all()
     waiting = []
-    for name, stored, digest in rows:
+    for name, stored, digest, failed_at in rows:
         path = Path(stored) if stored else None
-        if path is None or not path.is_file():
-            continue
         try:
-            now = file_hash(path)
+            if path is None or not path.is_file():
+                continue
+            stamp = path.stat()
+            if failed_at is not None and stamp.st_mtime < aware(failed_at).timestamp():
+                waiting.append(name)  # written before it failed, untouched since
+                continue
+            now = _hash_of(str(path), stamp.st_size, stamp.st_mtime_ns)
         except OSError:  # not this user's to read (the service's own mode): it waits, as far as we know
             waiting.append(name)
             continue
@@ -153,6 +162,12 @@ def _failed_files(session: Session) -> list[str]:
         if not mended:
             waiting.append(name)
     return waiting
+
+
+@functools.lru_cache(maxsize=256)
+def _hash_of(path: str, size: int, mtime_ns: int) -> str:
+    """The file's content hash, once per version of it (its size and modification time)."""
+    return file_hash(Path(path))
 
 
 def container_snapshot(container: Container) -> Snapshot:

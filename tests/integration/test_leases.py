@@ -6,12 +6,14 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, delete, select
+from sqlalchemy.exc import OperationalError
 
 from connector import retry
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.errors import LeaseHeldError, LeaseLostError, StoppingError
+from connector.sync import leases
 from connector.sync.leases import lease
 from connector.sync.models import JobLease
 
@@ -122,3 +124,23 @@ def test_a_holder_that_stalled_past_its_lease_may_commit_nothing_more(container:
             assert session.get(JobLease, "a write of the stalled process") is None  # rolled back
             assert session.get_one(JobLease, "imports").holder == "the process that took it over"
             session.execute(delete(JobLease))  # the other process is done too
+
+
+def test_a_lease_whose_release_failed_is_released_when_this_process_asks_for_it_again(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = [True]
+
+    def delete_while_the_database_is_out(table: type[JobLease]) -> Delete:
+        if out.pop() if out else False:
+            raise OperationalError("DELETE FROM job_leases", {}, Exception("server closed the connection"))
+        return delete(table)
+
+    monkeypatch.setattr(leases, "delete", delete_while_the_database_is_out)
+    with pytest.raises(OperationalError), lease(container.sessions, "scheduled inbox"):
+        pass
+    assert holders(container) == ["scheduled inbox"]  # left behind: the database was out
+
+    with lease(container.sessions, "scheduled inbox", wait=False):  # not "running elsewhere": its own
+        assert holders(container) == ["scheduled inbox"]
+    assert holders(container) == []

@@ -4,6 +4,7 @@ PostgreSQL: read from the database, so every replica tells the same; counts and 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections import Counter
@@ -123,10 +124,14 @@ def test_a_file_the_inbox_set_aside_waits_on_the_status_until_it_is_mended_and_i
     def unreadable(path: Path) -> str:
         raise PermissionError(13, "Permission denied", str(path))
 
+    mended = inbox / "failed" / "bad.csv"
+    with monkeypatch.context() as patched:  # untouched since it failed: never read again (a 6 GB scan)
+        patched.setattr(status, "file_hash", lambda path: pytest.fail(f"{path} was read"))
+        assert container_snapshot(container).failed_files == ["bad.csv"]
+    os.utime(mended, (time.time() + 5, time.time() + 5))  # touched since: is it mended?
     with monkeypatch.context() as patched:  # the service's own file, mode 600, and another user asking
         patched.setattr(status, "file_hash", unreadable)
         assert container_snapshot(container).failed_files == ["bad.csv"]
-    mended = inbox / "failed" / "bad.csv"
     mended.write_bytes(CAMT.read_bytes())  # a person mends it where it lies and imports it, as told
     import_file(container, mended, [Camt053Parser()])
     assert container_snapshot(container).failed_files == []
