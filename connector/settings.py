@@ -186,6 +186,10 @@ class ImportSettings(Section):
         default=None,
         description="QuickBooks IIF amounts without a CURRENCY column (None: ledger.base_currency)",
     )
+    both_forms_of_books: bool = Field(
+        default=False,
+        description="import bill lists and vouchers of the same books (their documents never the same)",
+    )
     matching: MatchingSettings = MatchingSettings()
 
     @field_validator("iif_currency")

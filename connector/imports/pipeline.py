@@ -38,6 +38,7 @@ from connector.documents import (
     unkeepable,
 )
 from connector.errors import ConnectorError, FileFormatError
+from connector.imports.book_forms import refuse_the_other_form
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
 from connector.imports.post import DocumentPoster, SeenInFile, quarantine_input
@@ -149,6 +150,8 @@ def import_file(
                 return FileResult(name, earlier.format, "skipped", reason=reason)
         try:
             parser = choose_parser(path, parsers, format)
+            if not container.settings.imports.both_forms_of_books:
+                refuse_the_other_form(container.sessions, parser, parsers)
         except FileFormatError as exc:
             if not dry_run:  # a dry run writes nothing, not even that the file failed
                 _record_failure(container, name, digest, format, str(exc))

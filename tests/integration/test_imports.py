@@ -1549,6 +1549,35 @@ def test_a_kingdee_voucher_export_posts_its_receivable_lines_once(
     assert_ledger_verifies(container)
 
 
+def ledger_counts(container: Container) -> int:
+    with unit_of_work(container.sessions) as session:
+        return session.scalar(select(func.count()).select_from(JournalEntry)) or 0
+
+
+def test_the_bills_and_the_vouchers_of_one_set_of_books_are_never_both_posted(
+    container: Container, tmp_path: Path
+) -> None:
+    exports = REPO / "tests" / "fixtures" / "exports"
+    parsers = container.document_parsers()
+    assert import_file(container, exports / "kingdee_receipts.csv", parsers).status == "imported"
+    entries = ledger_counts(container)
+
+    refused = import_file(container, exports / "kingdee_vouchers.csv", parsers)
+
+    assert (refused.status, ledger_counts(container)) == ("failed", entries)
+    assert (refused.reason or "").startswith(
+        "kingdee.vouchers and kingdee.receipts are two forms of the same books"
+    )
+    assert import_file(container, exports / "yonyou_receipts.xlsx", parsers).status == "imported"  # others'
+    both = container.settings.imports.model_copy(update={"both_forms_of_books": True})
+    told = dataclasses.replace(container, settings=container.settings.model_copy(update={"imports": both}))
+    assert import_file(told, exports / "kingdee_vouchers.csv", parsers).status == "imported"
+    assert (
+        import_file(container, exports / "kingdee_invoices.csv", parsers).status == "failed"
+    )  # the other way
+    assert_ledger_verifies(container)
+
+
 def test_a_kingdee_receipt_paying_part_of_its_bill_leaves_the_rest_open_and_a_red_receipt_waits(
     container: Container,
 ) -> None:
