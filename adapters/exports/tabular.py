@@ -48,8 +48,9 @@ SAMPLE_BYTES = 64 * 1024
 HEADER_SEARCH_ROWS = 50  # how far below the top a header may sit under title lines
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _GB_PAIR = re.compile(rb"[\x81-\xfe][\x40-\x7e\x80-\xfe]")
-# A run of Chinese characters with the Latin letter before and after it, when there is one.
-_CJK_RUN = re.compile(r"([A-Za-z]?)([\u3400-\u9fff\uf900-\ufaff]+)([A-Za-z]?)")
+# A run of would-be Chinese characters (two non-ASCII bytes each) with the Latin letter before and after
+# it, when there is one.
+_GB_RUN = re.compile(rb"([A-Za-z]?)((?:[\x81-\xfe][\x80-\xfe])+)(?=([A-Za-z]?))")
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls
 
@@ -126,15 +127,26 @@ def _plausibly_gbk(sample: bytes) -> bool:
     """GB18030 decodes most Western text too (`ü` + `l` is a valid pair). Chinese text is nearly all
     GB2312 characters, whose second byte is non-ASCII; in Latin text decoded as GBK the second byte
     is mostly an ASCII letter. So: GBK unless most two-byte pairs end in an ASCII byte, or most runs of
-    what would be Chinese characters sit inside Latin words: two accented letters in a row
-    ("Construção", "Größe") decode as one character between letters, where Chinese never stands."""
+    would-be Chinese are two accented letters inside a Latin word (`_accented_pair`)."""
     pairs = _GB_PAIR.findall(sample)
     ascii_ends = sum(1 for pair in pairs if pair[1] < 0x80)
     if ascii_ends * 2 > len(pairs):
         return False
-    runs = _CJK_RUN.findall(sample.decode("gb18030", errors="ignore"))
-    inside_words = sum(1 for before, _, after in runs if before and after)
-    return inside_words * 2 < len(runs) or not runs
+    runs = _GB_RUN.findall(sample)
+    return sum(1 for run in runs if _accented_pair(*run)) * 2 < len(runs) or not runs
+
+
+def _accented_pair(before: bytes, run: bytes, after: bytes) -> bool:
+    """Whether a run of would-be Chinese reads better as two accented letters inside a Latin word
+    ("Construção", "Größe", "CONSTRUÇÃO"): one character with a letter either side, and not a common
+    Chinese character (GB2312's first level, which "PVC管DN50" or "USB线" use), unless both bytes are
+    capitals of Windows-1252 between capitals (Ç and Ã in CONSTRUÇÃO read as the common 乔)."""
+    if len(run) != 2 or not (before and after):
+        return False
+    lead, trail = run
+    common = 0xB0 <= lead <= 0xD7 and 0xA1 <= trail <= 0xFE
+    capitals = all(0xC0 <= byte <= 0xDE and byte != 0xD7 for byte in run)
+    return not common or (capitals and before.isupper() and after.isupper())
 
 
 def encoding_of(sample: bytes | None, name: str, fallbacks: Sequence[str] = ("gb18030",)) -> str:

@@ -7,7 +7,7 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from adapters.exports.heads import head_has_columns, xlsx_head_strings
-from adapters.exports.tabular import Header, cell_text, normalise, rows
+from adapters.exports.tabular import Header, cell_text, encoding_of, normalise, rows
 from connector.errors import FileFormatError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "exports"
@@ -280,3 +280,23 @@ def test_a_csv_head_shows_its_columns_even_under_a_title_line() -> None:
 def test_a_small_workbook_head_shows_its_strings() -> None:
     strings = xlsx_head_strings((FIXTURES / "quickbooks_online_invoices.xlsx").read_bytes())
     assert {"date", "transaction type", "open balance"} <= strings
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "交易日期,摘要,金额,对方户名\n" + "2026-03-01,TT汇款REF100,100.00,ACME Trading Ltd\n" * 5,
+        "编号,品名\n" + "X1,PVC管DN50\n" * 5,  # one common character between Latin letters
+        "品名,规格\n" + "Wi-Fi模块A,USB线Type-C\n" * 5,
+        "客户,金额\nABC有限公司,100\n",
+    ],
+)
+def test_chinese_written_among_latin_letters_and_codes_is_read_as_gbk(text: str) -> None:
+    assert encoding_of(text.encode("gbk"), "x.csv") == "gb18030"
+
+
+@pytest.mark.parametrize(
+    "text", ["Construção Civil Ltda", "CONSTRUÇÃO CIVIL", "Süßwaren Müller", "Größenwahn GmbH"]
+)
+def test_two_accented_letters_side_by_side_are_not_read_as_chinese(text: str) -> None:
+    assert encoding_of(f"name\n{text}\n".encode("cp1252"), "x.csv", ("gb18030", "cp1252")) == "cp1252"
