@@ -192,6 +192,8 @@ def holds_ledger(url: str) -> bool:
     SQLite file that does not exist is not created."""
     parsed = make_url(url)
     file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file is not None and file.startswith("file:"):  # a URI filename (`?uri=true`): file:/path, file:name
+        file = file.removeprefix("file:").removeprefix("//")
     if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
         return False
     engine = make_engine(url)

@@ -97,6 +97,10 @@ def test_reading_a_ledger_where_there_is_none_is_an_error_and_makes_no_database(
         result = cli(*command)
         assert (result.code, f"no ledger in sqlite:///{missing} (database.url)" in result.err) == (1, True)
     assert not missing.exists()
+    monkeypatch.delenv("CONNECTOR_DATABASE__URL")
+    cli("demo")  # a ledger in the current folder, read through a URI filename too
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", f"sqlite:///file:{isolated_cwd / 'connector.db'}?uri=true")
+    assert cli("ledger", "verify").code == 0
 
 
 def test_the_trial_balance_lists_every_chart_account_and_adds_up_to_zero_in_each_currency(cli) -> None:
