@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.bulk import row_date, rows_in
@@ -66,13 +66,16 @@ class KnownCustomers:
         # (currency, minor units) → (date, customer id, number, entry id) of posted invoices, for one batch
         # (no entry id yet: posted in this batch)
         self._invoices_by_amount: dict[tuple[str, int], list[tuple[date, int, str, int | None]]] = {}
-        # (customer id, currency) → entry id → what is still open of that invoice, for one batch
+        # Keyed by (customer id, currency), the customer the one receipts go to (a merged one's survivor),
+        # for one batch: entry id → what is still open of each invoice; what the batch matched so far,
+        # not in the database yet: invoices billed (minor units, their numbers), receipts paid (minor
+        # units, the invoice numbers each names)
         self._open: dict[tuple[int, str], dict[int, int]] = {}
-        # What this batch matched so far, by (customer id, currency), not in the database yet: invoices
-        # billed (minor units), receipts paid (minor units, the invoice numbers each names)
         self._billed: defaultdict[tuple[int, str], int] = defaultdict(int)
+        self._billed_numbers: defaultdict[tuple[int, str], set[str]] = defaultdict(set)
         self._paid: defaultdict[tuple[int, str], list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
         self._name_choices: list[str] = []
+        self._members: defaultdict[str, list[int]] | None = None  # account number → ids counted in it
 
     def _add(self, token: str, customer_id: int, why: str) -> None:
         account_no = self.account_nos.get(customer_id)
@@ -84,6 +87,7 @@ class KnownCustomers:
         """An invoice of this import: receipts later in the import may name it, or pay its amount."""
         self._add(number, self.ids[account_no], "invoice")
         self._billed[(self.ids[account_no], amount.currency)] += amount.minor
+        self._billed_numbers[(self.ids[account_no], amount.currency)].add(number.strip().upper())
         key = (amount.currency, amount.minor)
         if key in self._invoices_by_amount:
             self._invoices_by_amount[key].append((on, self.ids[account_no], number, None))
@@ -110,6 +114,7 @@ class KnownCustomers:
             self._invoices_by_amount.clear()
             self._open.clear()
             self._billed.clear()
+            self._billed_numbers.clear()
             self._paid.clear()
         wanted: defaultdict[str, set[int]] = defaultdict(set)
         for amount in amounts:
@@ -161,43 +166,60 @@ class KnownCustomers:
         for dated, customer_id, number, entry_id in self._invoices_by_amount[(amount.currency, amount.minor)]:
             if not since <= dated <= on or customer_id not in self.account_nos:
                 continue
+            key = (self.ids[self.account_nos[customer_id]], amount.currency)  # its survivor's
             if entry_id is None:  # posted in this batch: unpaid, unless the customer owes less than it
-                key = (customer_id, amount.currency)
-                owed = (
-                    self.open_receivable(*key) + self._billed[key] - sum(paid for paid, _ in self._paid[key])
-                )
-                unpaid = owed >= amount.minor
+                paid = sum(minor for minor, _ in self._paid[key])
+                unpaid = self._owed(*key) + self._billed[key] - paid >= amount.minor
             else:
-                unpaid = self._still_open(customer_id, amount.currency).get(entry_id, 0) >= amount.minor
+                unpaid = self._still_open(*key).get(entry_id, 0) >= amount.minor
             if unpaid:
                 found.append((self.account_nos[customer_id], number))
         return found
 
+    def _counted_in(self, customer_id: int) -> list[int]:
+        """The customer and those merged into it: what it is owed is theirs too."""
+        if self._members is None:
+            self._members = defaultdict(list)
+            for counted, account_no in self.account_nos.items():
+                self._members[account_no].append(counted)
+        return self._members[self.account_nos[customer_id]]
+
     def _still_open(self, customer_id: int, currency: str) -> dict[int, int]:
-        """Entry id → what is still open of each of the customer's invoices in `currency`, by aging's
-        settlement rule (what receipts name, then oldest first), less what this batch's receipts pay;
-        read once per batch."""
+        """Entry id → what is still open of each invoice of the customer (and those merged into it) in
+        `currency`, by aging's settlement rule (what receipts name, then oldest first), less what this
+        batch's receipts pay; read once per batch."""
         key = (customer_id, currency)
         if key not in self._open:
-            lines = ar_lines(self.session, [customer_id], self.receivable_code, date.max).get(key, [])
+            counted = self._counted_in(customer_id)
+            found = ar_lines(self.session, counted, self.receivable_code, date.max)
+            lines = [line for counted_id in counted for line in found.get((counted_id, currency), [])]
             items, _ = open_items(lines, payment_terms_days=0)
             still = {item.entry_id: item.amount_minor for item in items}  # oldest first
             if self._paid[key]:
-                self._pay(still, customer_id, self._paid[key])
+                self._pay(still, counted, self._paid[key], self._billed_numbers[key])
             self._open[key] = still
         return self._open[key]
 
-    def _pay(self, still: dict[int, int], customer_id: int, paid: list[tuple[int, tuple[str, ...]]]) -> None:
-        """Take this batch's receipts off `still`: each the invoices it names first, then the oldest."""
+    def _pay(
+        self,
+        still: dict[int, int],
+        counted: list[int],
+        paid: list[tuple[int, tuple[str, ...]]],
+        billed: set[str],
+    ) -> None:
+        """Take this batch's receipts off `still`: each the invoices it names first, then the oldest;
+        one naming an invoice of this batch pays that one (`billed`), none of these."""
         numbered: dict[str, int] = {}
         if any(named for _, named in paid):
             numbers = select(ImportedDocument.number, ImportedDocument.entry_id).where(
-                ImportedDocument.customer_id == customer_id,
+                ImportedDocument.customer_id.in_(counted),
                 ImportedDocument.kind == "invoice",
                 ImportedDocument.status == "posted",
             )
             numbered = {str(n).upper(): e for n, e in self.session.execute(numbers) if n and e is not None}
         for minor, named in paid:
+            if any(number.strip().upper() in billed for number in named):
+                continue
             named_entries = [numbered[n.upper()] for n in named if n.upper() in numbered]
             for entry_id in [*named_entries, *still]:
                 if not minor:
@@ -206,15 +228,16 @@ class KnownCustomers:
                 still[entry_id] = still.get(entry_id, 0) - taken
                 minor -= taken
 
-    def open_receivable(self, customer_id: int, currency: str) -> int:
+    def _owed(self, customer_id: int, currency: str) -> int:
+        """What the customer (and those merged into it) owe on receivables in `currency`, as posted."""
         balance = self.session.scalar(
-            select(CustomerBalance.balance_minor).where(
-                CustomerBalance.customer_id == customer_id,
+            select(func.sum(CustomerBalance.balance_minor)).where(
+                CustomerBalance.customer_id.in_(self._counted_in(customer_id)),
                 CustomerBalance.account_code == self.receivable_code,
                 CustomerBalance.currency == currency,
             )
         )
-        return balance or 0
+        return int(balance or 0)
 
     def _load_names(self) -> dict[str, list[str]]:
         if self._names is None:

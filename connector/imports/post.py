@@ -660,8 +660,11 @@ class DocumentPoster:
 
     def _match(self, work: list[Work]) -> None:
         matching = self.settings.matching
-        receipts = (item.document.amount for item in work if rules.is_receipt(item.document))
-        self.known.prefetch_amounts(receipts, new_batch=True)
+        receipts = [item.document for item in work if rules.is_receipt(item.document)]
+        self.known.prefetch_amounts((receipt.amount for receipt in receipts), new_batch=True)
+        if receipts:
+            self.session.flush()  # the links a changed document undid: the look-ups below read the database
+            self.same_receipts.prefetch(receipts)
         for item in work:
             document = item.document
             receipt = rules.is_receipt(document)
@@ -679,19 +682,17 @@ class DocumentPoster:
             account_no = item.customer.account_no
             if document.kind == "invoice" and document.number:
                 self.known.invoice_posted(document.number, account_no, document.amount, document.date)
-            elif receipt:
+            elif receipt and not self.same_receipts.pairs(document, self.known.ids[account_no]):
+                # What it pays is paid (a receipt its other record posted pays nothing again).
                 named = [*item.match.invoices, *(a.invoice_number for a in document.allocations)]
                 self.known.receipt_posted(account_no, document.amount, named)
 
     def _link_same_receipts(self, work: list[Work]) -> tuple[list[Work], Counter[str]]:
         """Link the receipts whose other record was imported before; the rest of `work` goes on."""
         counts: Counter[str] = Counter()
-        receipts = [item for item in work if rules.is_receipt(item.document)]
-        if not receipts:
+        if not any(rules.is_receipt(item.document) for item in work):
             return work, counts
-        self.session.flush()  # the links a changed document undid: the look-ups below read the database
-        self.same_receipts.prefetch(item.document for item in receipts)
-        rest = []
+        rest = []  # the earlier records were read as the batch was matched
         for item in work:
             customer_id = self.known.ids[item.customer.account_no] if item.customer is not None else None
             receipt = rules.is_receipt(item.document)

@@ -116,18 +116,14 @@ class SameReceipts:
                 self._by_amount.setdefault((found_kind, currency, minor), []).append(earlier)
         self._drop_linked()
 
+    def pairs(self, document: Document, customer_id: int | None) -> bool:
+        """Whether `document` has an earlier record to pair with (asking takes none of them)."""
+        return bool(self._candidates(document, customer_id))
+
     def pair(self, document: Document, customer_id: int | None) -> Earlier | None:
         """The earlier record `document` (a receipt whose customer is `customer_id`, if sure) pairs with."""
-        key = (OTHER_RECORD[document.kind], document.amount.currency, document.amount.minor)
         bank = self.accounts.bank_key(document.account, by_statement=document.kind == "bank_line")
-        candidates = [
-            earlier
-            for earlier in self._by_amount.get(key, ())
-            if earlier.id not in self._taken
-            and abs((earlier.on - document.date).days) <= self.window
-            and (customer_id is None or earlier.customer_id in (None, customer_id))
-            and (bank is None or self._bank_key(earlier) in (None, bank))
-        ]
+        candidates = self._candidates(document, customer_id)
         if not candidates:
             return None
         best = min(
@@ -142,6 +138,18 @@ class SameReceipts:
         )
         self._taken.add(best.id)
         return best
+
+    def _candidates(self, document: Document, customer_id: int | None) -> list[Earlier]:
+        key = (OTHER_RECORD[document.kind], document.amount.currency, document.amount.minor)
+        bank = self.accounts.bank_key(document.account, by_statement=document.kind == "bank_line")
+        return [
+            earlier
+            for earlier in self._by_amount.get(key, ())
+            if earlier.id not in self._taken
+            and abs((earlier.on - document.date).days) <= self.window
+            and (customer_id is None or earlier.customer_id in (None, customer_id))
+            and (bank is None or self._bank_key(earlier) in (None, bank))
+        ]
 
     def _bank_key(self, earlier: Earlier) -> str | None:
         return self.accounts.bank_key(earlier.bank_account, by_statement=earlier.kind == "bank_line")

@@ -289,6 +289,60 @@ def test_an_amount_matches_no_invoice_a_receipt_earlier_in_the_same_file_paid(
     assert owes(container, acme).minor == 0
 
 
+def test_a_receipt_paying_an_invoice_of_its_own_file_leaves_an_older_invoice_open_to_an_amount(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "a.jsonl", invoice("INV-OLD", acme, "300.00")), PARSERS)
+    both = write(
+        tmp_path / "b.jsonl",
+        invoice("INV-NEW", acme, "500.00"),
+        line("B-1", "500.00", "2026-03-10", references=["INV-NEW"]),
+        line("B-2", "300.00", "2026-03-10", payer="Li Si"),
+    )
+    import_file(container, both, PARSERS)
+    [(_, _, candidates)] = items(container)
+    assert [(c["account_no"], c["tier"]) for c in candidates] == [(acme, 4)]  # INV-OLD is still open
+
+
+def test_a_bank_line_of_a_payment_imported_before_pays_nothing_again_for_the_amounts_after_it(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    books = write(
+        tmp_path / "a.jsonl",
+        invoice("INV-1", acme, "100.00", date="2026-03-01"),
+        invoice("INV-2", acme, "100.00", date="2026-03-02"),
+        payment("P-1", acme, "100.00", "2026-03-05", references=["INV-1"]),
+    )
+    import_file(container, books, PARSERS)
+    bank = write(
+        tmp_path / "b.jsonl",
+        line("B-1", "100.00", "2026-03-06", references=[acme]),  # P-1's bank line: linked to it
+        line("B-2", "100.00", "2026-03-06", payer="Li Si"),
+    )
+    assert import_file(container, bank, PARSERS).counts["receipts_linked"] == 1
+    [(_, _, candidates)] = items(container)
+    assert [(c["account_no"], c["tier"]) for c in candidates] == [(acme, 4)]  # INV-2 is still open
+
+
+def test_an_amount_paid_on_a_merged_customers_invoice_opens_it_to_nobody_else(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    import_file(container, write(tmp_path / "a.jsonl", invoice("INV-72", qinghe, "123.45")), PARSERS)
+    with master(container) as m:
+        m.merge(acme, qinghe, "the same company")
+    bank = write(
+        tmp_path / "b.jsonl",
+        line("B-1", "123.45", "2026-03-10", references=["INV-72"]),
+        line("B-2", "123.45", "2026-03-10", payer="Li Si"),
+    )
+    assert import_file(container, bank, PARSERS).counts["receipts_posted"] == 1
+    [(_, _, candidates)] = items(container)
+    assert candidates == []
+
+
 def test_an_amount_matches_an_invoice_of_the_same_file(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
