@@ -140,11 +140,15 @@ class SameReceipts:
         return best
 
     def _candidates(self, document: Document, customer_id: int | None) -> list[Earlier]:
-        key = (OTHER_RECORD[document.kind], document.amount.currency, document.amount.minor)
+        found = self._by_amount.get(
+            (OTHER_RECORD[document.kind], document.amount.currency, document.amount.minor)
+        )
+        if not found:
+            return []
         bank = self.accounts.bank_key(document.account, by_statement=document.kind == "bank_line")
         return [
             earlier
-            for earlier in self._by_amount.get(key, ())
+            for earlier in found
             if earlier.id not in self._taken
             and abs((earlier.on - document.date).days) <= self.window
             and (customer_id is None or earlier.customer_id in (None, customer_id))
