@@ -110,7 +110,7 @@ def list_customers(
 ) -> None:
     """Customers by account number, with class, region, currency, status and the CRMs holding them."""
     one_of(status, ("active", "inactive", "merged"))
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         found = container.customers(session).listed(search, status, limit)
         merged = [c.id for c in found if c.status == "merged"]
@@ -155,7 +155,7 @@ def show(
     ctx: typer.Context, account_no: str, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """A customer: class, terms, status, its source records and its audit trail."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         customers = container.customers(session)
         view = customers.get(account_no)

@@ -46,7 +46,7 @@ def figures(
 ) -> None:
     """Balance, aging, last payment, credit score and status of a customer, as pushed to the CRM."""
     day = as_of_day(as_of)
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     settings = container.settings
     with unit_of_work(container.sessions) as session:
         customer_id = customer_id_for(session, account_no)

@@ -116,7 +116,7 @@ def list_queue(
     their file and row, and their ranked candidates (tier, score, why); decided ones with the decision's
     note."""
     one_of(status, ITEM_STATUSES)
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         items = reconcile.queue(session, container.cipher, status)
     if as_json:
@@ -223,7 +223,7 @@ def statement_command(
 
     Exit status: 0 when every statement reconciles, 1 when one does not, 2 when FILE is no statement.
     """
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     accounts = Accounts.of(container.settings.ledger.chart)
     try:
         parser = choose_parser(path, container.document_parsers(), format)

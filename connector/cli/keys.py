@@ -25,7 +25,7 @@ keys_app = typer.Typer(help="Encryption keys for personal data at rest.", no_arg
 def status(ctx: typer.Context) -> None:
     """Key ids in the ring (never the keys), the active one, and how many encrypted values use each;
     exit 1 when values are sealed with a key the ring lacks."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     ring = container.keyring
     with unit_of_work(container.sessions) as session:
         counts = keys_in_use(session)

@@ -37,7 +37,7 @@ def list_items(
 ) -> None:
     """Records of the outbox with their last answer from the CRM (code, field, message)."""
     one_of(status, OUTBOX_STATUSES)
-    with unit_of_work(state(ctx).container().sessions) as session:
+    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
         query = select(OutboxItem).order_by(OutboxItem.target, OutboxItem.external_id).limit(limit)
         if status:
             query = query.where(OutboxItem.status == status)

@@ -53,7 +53,7 @@ def list_records(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Quarantined records, oldest first, with why they failed (never their raw input: see `show`)."""
-    with unit_of_work(state(ctx).container().sessions) as session:
+    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
         entries = quarantine.list_records(session, status=status, source=source, job=job, limit=limit)
         total = quarantine.count_records(session, status=status, source=source, job=job)
     if as_json:  # the total says whether --limit left records out
@@ -77,7 +77,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One record: its raw input (decrypted), the run that last tried it, attempts, reason, resolution."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         detail = quarantine.show_record(session, container.cipher, record)
     if as_json:

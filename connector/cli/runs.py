@@ -24,7 +24,7 @@ def runs_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The run history, newest first, with each run's counts and error."""
-    with unit_of_work(state(ctx).container().sessions) as session:
+    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
         runs = run_history(session, job=job, source=source, failed=failed, limit=limit)
     if as_json:
         out.print(dumps([run.as_json() for run in runs]))

@@ -119,7 +119,7 @@ def push(
 @zoho_app.command("status")
 def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Cursors per module, the outbox, and the API credits spent in the last 24 hours."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         rows = session.scalars(select(SyncCursor).where(SyncCursor.backend == "zoho")).all()
         streams = [

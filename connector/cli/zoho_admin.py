@@ -130,7 +130,7 @@ def watch(
 @zoho_app.command("channels")
 def channels(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The notification channels this connector holds (tokens are never shown)."""
-    views = list_channels(state(ctx).container())
+    views = list_channels(state(ctx).container(existing=True))
     payload = [
         {
             "channel_id": v.channel_id,

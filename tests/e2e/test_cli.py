@@ -419,6 +419,7 @@ def test_a_status_no_record_can_have_is_refused_naming_the_ones_there_are(cli) -
     assert refused.code == 2
     assert "'refused' is not one of pending, pushed, failed, dead, retired" in " ".join(refused.err.split())
     assert cli("zoho", "notifications", "--status", "bogus").code == 2
+    cli("demo")
     assert cli("outbox", "list", "--status", "failed").out.strip().endswith("0 record(s) failed")
 
 
