@@ -175,6 +175,28 @@ def test_a_date_field_may_list_the_formats_an_export_mixes(text: str, expected: 
     assert read(text) == expected
 
 
+CN_EXPORTS = [
+    f"export_{product}_{kind}"
+    for product in ("kingdee", "yonyou")
+    for kind in ("invoices", "receipts", "vouchers")
+]
+
+
+@pytest.mark.parametrize("stem", CN_EXPORTS)
+@pytest.mark.parametrize(
+    "text", ["2026-03-05 00:00:00", "2026-03-05 00:00", "2026/3/5 0:00", "2026/3/5 0:00:00"]
+)
+def test_a_chinese_export_reads_a_date_written_with_a_time_as_excel_saves_it_in_a_csv(
+    shipped: MappingSet, stem: str, text: str
+) -> None:
+    mapping = shipped.documents.get(stem) or shipped.vouchers[stem]
+    dates = [field for field in mapping.fields if field.target in ("date", "due_date")]
+    assert dates
+    for field in dates:
+        (step,) = field.convert
+        assert bind(step.name, step.options)(text) == dt.date(2026, 3, 5)
+
+
 def test_a_date_matching_none_of_the_formats_names_them_all() -> None:
     read = bind("date", {"format": ["%Y-%m-%d", "%d.%m.%Y"]})
     with pytest.raises(
