@@ -105,7 +105,7 @@ class MappedExport(ExportFile):
         read, skipped = reader.read, reader.skipped if reader.skips else None
         withdrawn: set[str] = set()
         for row in table:
-            if row.error is not None:
+            if row.error is not None and not _passed_over(reader, row):
                 yield Problem(Origin(name, row.number, row.raw), row.error)
             elif skipped is None or not skipped(row):
                 yield self._one(name, row, read(row)[1], numbered)
@@ -155,7 +155,7 @@ class MappedExport(ExportFile):
         passed_key: str | None = None
         held = _Held()  # an unreadable row, with the documents beside it that may have a row in it
         for row in table:
-            if row.error is not None:
+            if row.error is not None and not _passed_over(reader, row):
                 held.add_unreadable(row, members, current)
                 members, current, follows, passed = [], None, False, []
                 continue
@@ -239,6 +239,12 @@ class MappedExport(ExportFile):
             account=draft.account,
             content_id=self.mapping.number_duplicates,
         )
+
+
+def _passed_over(reader: RowReader, row: Row) -> bool:
+    """Whether a skip rule passes the row over, withdrawing nothing: a totals row (合计) whose formula no
+    spreadsheet calculated is skipped as any totals row, not held as unreadable."""
+    return bool(reader.skips) and reader.skipped(row) and not reader.withdraws(row)
 
 
 def _continuing(

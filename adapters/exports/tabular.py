@@ -59,7 +59,9 @@ _OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls
 class Row:
     """One row: its spreadsheet row number, its cells as text and the input it came from.
 
-    `error` is set (and `cells` empty) for a CSV record that cannot be split into the header's cells."""
+    `error` is set for a row that cannot be read: a CSV record that cannot be split into the header's
+    cells (`cells` empty), or a workbook row holding a formula never calculated (`cells` as read, the
+    formula's empty: a mapping's skip rule may still tell a totals row, which is passed over)."""
 
     number: int
     cells: list[str]
@@ -423,7 +425,7 @@ def xlsx_rows(
                 if not found:
                     continue
             elif (formula := uncalculated(number, values)) is not None:  # would read as empty
-                yield Row(number, [], "\t".join(cells), formula)
+                yield Row(number, cells, "\t".join(cells), formula)
                 continue
             elif not cells:
                 continue

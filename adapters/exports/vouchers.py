@@ -108,10 +108,10 @@ class VoucherExport(ExportFile):
         fields, references, skips = columns.fields, columns.references, columns.skips
         vouchers: dict[tuple[str, ...], list[_Line]] = {}  # the whole file: a voucher's lines may be apart
         for row in table:
+            if is_skipped(skips, row) or row.cells == first.cells:  # a page's repeated header row
+                continue  # a totals row too, its formula uncalculated or not
             if row.error is not None:
                 yield Problem(Origin(name, row.number, row.raw), row.error)
-                continue
-            if is_skipped(skips, row) or row.cells == first.cells:  # a page's repeated header row
                 continue
             line = _read(fields, row)
             if not any(line.values.get(t) for t in ("voucher_number", "ledger_account", "date")):

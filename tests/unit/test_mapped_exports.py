@@ -505,6 +505,40 @@ def test_a_totals_row_under_a_receipt_is_not_a_further_allocation_of_the_invoice
     assert [problem.origin.row for problem in _problems(found)] == [3]
 
 
+@pytest.mark.parametrize("grouped", [True, False], ids=["kingdee-grouped", "yonyou-single-rows"])
+def test_a_totals_row_whose_formula_was_never_calculated_is_skipped_and_a_data_row_with_one_is_held(
+    shipped: MappingSet, tmp_path: Path, grouped: bool
+) -> None:
+    book = openpyxl.Workbook()  # written by a program: formulas saved without their values
+    sheet = book.active
+    on = dt.date(2026, 3, 5)
+    if grouped:  # a receipt's rows grouped: an unreadable row holds the documents beside it
+        sheet.append(["收款单列表"])
+        sheet.append(
+            ["单据编号", "日期", "单据状态", "往来单位编码", "往来单位", "币别", "收款金额", "源单编号"]
+        )
+        sheet.append(["SKD1", on, "已审核", "C0001", "上海星辰贸易有限公司", "人民币", "=100*3", "AR1"])
+        sheet.append(["SKD2", on, "已审核", "C0002", "深圳海川电子有限公司", "人民币", 500, "AR2"])
+        sheet.append(["SKD3", on, "已审核", "C0002", "深圳海川电子有限公司", "人民币", 800, "AR3"])
+        sheet.append(["合计", None, None, None, None, None, "=SUM(G3:G5)"])
+        posted = ["SKD3"]
+    else:
+        sheet.append(["单据编号", "单据日期", "客户编码", "客户名称", "币种", "金额"])
+        sheet.append(["0000000031", on, "010001", "上海星辰贸易有限公司", "人民币", "=100*3"])
+        sheet.append(["0000000032", on, "010002", "深圳海川电子有限公司", "人民币", 500])
+        sheet.append(["0000000033", on, "010002", "深圳海川电子有限公司", "人民币", 800])
+        sheet.append(["合计", None, None, None, None, "=SUM(F2:F4)"])
+        posted = ["0000000032", "0000000033"]
+    path = tmp_path / "receipts.xlsx"
+    book.save(path)
+    parser = _parser(shipped, "kingdee.receipts" if grouped else "yonyou.receipts")
+    found = list(parser.parse(path, path.name))
+    assert sorted(_documents(found)) == posted  # the one above the totals row is not held with it
+    (problem,) = _problems(found)
+    assert "holds a formula never calculated (=100*3)" in problem.reason
+    assert "合计" not in problem.origin.raw
+
+
 def test_a_further_allocation_written_in_its_row_to_the_invoice_above_stays_the_receipts(
     shipped: MappingSet, tmp_path: Path
 ) -> None:

@@ -207,7 +207,7 @@ def test_a_formula_no_spreadsheet_calculated_is_an_unreadable_row_not_an_empty_c
     path = tmp_path / "export.xlsx"
     book.save(path)
     _, first, second, third = rows(path, "export.xlsx")
-    assert first.cells == []
+    assert first.cells == ["1", "", "x"]  # as read: a skip rule may still pass a totals row over
     assert first.error == (
         "cell B2 holds a formula never calculated (=100*2): open the file in a spreadsheet and save it "
         "(or export its values), then import it again"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from adapters.exports.mapped import MappedExport
@@ -294,3 +296,22 @@ def test_a_red_ink_reversal_of_a_receipt_goes_to_a_person_and_a_customer_named_o
     assert returned.origin.row == 3
     assert "a receivable raised as money leaves the bank" in returned.reason
     assert documents(found) == [("payment", "2026-03-收-4#1", Money.of("700.00", "CNY"), "C0002", "100201")]
+
+
+def test_a_voucher_workbooks_totals_row_whose_formulas_were_never_calculated_is_skipped(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    book = openpyxl.Workbook()  # written by a program: formulas saved without their values
+    sheet = book.active
+    sheet.append(
+        ["制单日期", "凭证类别字", "凭证号", "摘要", "科目编码", "客户编码", "客户", "币种", "借方", "贷方"]
+    )
+    on = dt.date(2026, 3, 3)
+    sheet.append([on, "记", "0012", "销售", "1122", "010001", "上海星辰贸易有限公司", "人民币", 226, None])
+    sheet.append([on, "记", "0012", "销售", "6001", None, None, "人民币", None, 226])
+    sheet.append(["合计", None, None, None, None, None, None, None, "=SUM(I2:I3)", "=SUM(J2:J3)"])
+    path = tmp_path / "v.xlsx"
+    book.save(path)
+    found = parse(shipped, "export_yonyou_vouchers", path)
+    assert [p for p in found if isinstance(p, Problem)] == []
+    assert documents(found) == [("invoice", "2026-03-记-0012#1", Money.of("226", "CNY"), "010001", None)]
