@@ -3,7 +3,9 @@
 lines consecutive.
 
 The file is read whole and its lines gathered by voucher wherever they stand (a page's repeated header
-row, an export sorted by account); rows without voucher, account or date (totals) are skipped. Each
+row, an export sorted by account); rows without voucher, account or date (totals) are skipped. A line
+with an account but no date, type word and number continues the voucher of the line above it (a voucher
+list, 序时簿, names a voucher on its first line only; a workbook merges those cells). Each
 voucher's debits and credits must agree in each currency, else the voucher is one `Problem` covering its
 rows (none of its lines is posted). A line on a customers' receivable account
 (the mapping's `receivable` pattern, 1122 by default) becomes a document of the line's customer:
@@ -106,19 +108,38 @@ class VoucherExport(ExportFile):
         if (notice := absent_columns_notice(name, self.format, columns.absent)) is not None:
             yield notice
         fields, references, skips = columns.fields, columns.references, columns.skips
+        naming = self._naming_columns(header)
         vouchers: dict[tuple[str, ...], list[_Line]] = {}  # the whole file: a voucher's lines may be apart
+        above: Row | None = None  # the line before, as read: a line under it may continue its voucher
         for row in table:
-            if is_skipped(skips, row) or row.cells == first.cells:  # a page's repeated header row
-                continue  # a totals row too, its formula uncalculated or not
+            if row.cells == first.cells:  # a page's repeated header row: the voucher may go on below it
+                continue
+            if is_skipped(skips, row):  # a totals row too, its formula uncalculated or not
+                above = None
+                continue
             if row.error is not None:
                 yield Problem(Origin(name, row.number, row.raw), row.error)
+                above = None
                 continue
             line = _read(fields, row)
+            if above is not None and line.values.get("ledger_account") and _unnamed(row, naming):
+                line = _read(fields, _filled(row, above, naming))
             if not any(line.values.get(t) for t in ("voucher_number", "ledger_account", "date")):
+                above = None
                 continue  # a totals or caption row: no voucher, no account, no date
             vouchers.setdefault(self._key(line.values), []).append(line)
+            above = line.row
         for lines in vouchers.values():
             yield from self._voucher(lines, references, name)
+
+    def _naming_columns(self, header: Header) -> tuple[int, ...]:
+        """The columns that name a line's voucher: its date, period, type word and number."""
+        found = (
+            header.index(field.source)
+            for field in self.mapping.fields
+            if field.target in _NAMING and field.source is not None
+        )
+        return tuple(dict.fromkeys(index for index in found if index is not None))
 
     def _needed(self, field: FieldMap) -> bool:
         return (
@@ -262,6 +283,22 @@ class VoucherExport(ExportFile):
 
 
 PARTY_TARGETS = ("party_name", "party_account_no", "party_external_id")
+_NAMING = ("date", "period", "voucher_word", "voucher_number")
+
+
+def _unnamed(row: Row, naming: Sequence[int]) -> bool:
+    """Whether the row names no voucher: its date, type word and number blank (or merged above)."""
+    return all(index >= len(row.cells) or not row.cells[index].strip() for index in naming)
+
+
+def _filled(row: Row, above: Row, naming: Sequence[int]) -> Row:
+    """The row with the voucher the row above names: a voucher list (序时簿) writes its date, type word
+    and number on its first line only, a workbook merges them. (Its raw text stays as the file has it.)"""
+    cells = list(row.cells) + [""] * (len(above.cells) - len(row.cells))
+    for index in naming:
+        if index < len(above.cells):
+            cells[index] = above.cells[index]
+    return Row(row.number, cells, row.raw)
 
 
 def _party_key(values: dict[str, Any]) -> tuple[str, str, str]:

@@ -315,3 +315,36 @@ def test_a_voucher_workbooks_totals_row_whose_formulas_were_never_calculated_is_
     found = parse(shipped, "export_yonyou_vouchers", path)
     assert [p for p in found if isinstance(p, Problem)] == []
     assert documents(found) == [("invoice", "2026-03-记-0012#1", Money.of("226", "CNY"), "010001", None)]
+
+
+@pytest.mark.parametrize("merged", [False, True], ids=["blank-below-csv", "merged-xlsx"])
+def test_a_voucher_naming_its_date_word_and_number_on_its_first_line_only_is_read_whole(
+    shipped: MappingSet, tmp_path: Path, merged: bool
+) -> None:
+    lines = [
+        "2026/3/2,记,1,销售 A,1122,C0001 上海星辰贸易有限公司,人民币,1000.00,",
+        ",,,,6001,,人民币,,1000.00",
+        "2026/3/3,收,1,收款,100201,,人民币,2000.00,",
+        ",,,,1122,C0002 深圳海川电子有限公司,人民币,,2000.00",
+        "合计,,,,,,,3000.00,3000.00",
+        ",,,,6001,,人民币,,5.00",  # under a totals row: no voucher's line
+    ]
+    path = write_vouchers(tmp_path, *lines)
+    if merged:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        for line in [VOUCHER_HEADER, *lines]:
+            sheet.append(line.split(","))
+        for top in (2, 4):
+            for column in "ABCD":
+                sheet.merge_cells(f"{column}{top}:{column}{top + 1}")
+        path = tmp_path / "v.xlsx"
+        book.save(path)
+    found = parse(shipped, "export_kingdee_vouchers", path)
+    assert documents(found) == [
+        ("invoice", "2026-03-记-1#1", Money.of("1000.00", "CNY"), "C0001", None),
+        ("payment", "2026-03-收-1#1", Money.of("2000.00", "CNY"), "C0002", "100201"),
+    ]
+    (stray,) = [p for p in found if isinstance(p, Problem)]
+    assert stray.origin.row == 7
+    assert "voucher_number" in stray.reason
