@@ -11,11 +11,13 @@ rows (none of its lines is posted). A line on a customers' receivable account
 (the mapping's `receivable` pattern, 1122 by default) becomes a document of the line's customer:
 
 * its debit: an invoice (the receivable grows);
-* its credit: a receipt when the voucher moves money into a `bank` account (1001/1002 by default: the
-  customer paid), else a credit note (a sales return, a discount, a write-off). A receipt names that
-  bank line's account code as its deposit account. A voucher crediting one receivable with more than
-  the money it banks (a bank's charge, a cash discount on another line) gives a receipt of the money
-  banked and a credit note of the rest (`#n.kept`): the bank line of the statement then pairs with it.
+* its credit: a receipt of the money the voucher moves into a `bank` account (1001/1002 by default: the
+  customer paid), else a credit note (a sales return, a discount, a write-off). The money banked pays
+  the credits of a bank line's exact amount first, then the others in turn (by rank, below): a credit it
+  pays in full is a receipt, one it pays in part a receipt of the money banked and a credit note of the
+  rest (`#n.kept`: a bank's charge, a cash discount on another line), one it leaves unpaid a credit note
+  (a sales return booked in the same voucher, 合并制单). A receipt names its bank line's account code as
+  its deposit account: the bank line of the statement then pairs with it.
 
 Debits and credits are in the books' currency (the mapping's `default_currency`), as these exports
 write them: a voucher balances in it. A line in another currency gives its own amount in
@@ -180,12 +182,7 @@ class VoucherExport(ExportFile):
             key=lambda e: (_party_key(e.values), e.account, e.net < 0, abs(e.net), e.row.number),
         )
         named = {_party_key(e.values) for e in entries if _party_key(e.values) != ("", "", "")}
-        credits = [e for e in receivable if e.net < 0]
-        # One receivable settled by less money than it is credited: the rest was kept back (a bank's charge,
-        # a cash discount 现金折扣), never money that reached the bank. Only money in counts: a payment out
-        # of the bank in the same voucher (a supplier paid, a fee booked gross) keeps nothing back.
-        banked = sum(e.books_net for e in entries if self._bank.search(e.account) and e.books_net > 0)
-        kept_back = -credits[0].books_net - banked if banked > 0 and len(credits) == 1 else 0
+        received = self._received(entries, receivable) if money_in > 0 else {}
         for rank, entry in enumerate(receivable, start=1):  # its place by content: rows may come reordered
             if entry.net > 0 and money_in < 0:
                 yield Problem(
@@ -194,7 +191,9 @@ class VoucherExport(ExportFile):
                     "refunded, red ink): reverse the receipt it undoes with `connector ledger reverse`",
                 )
                 continue
-            kind: DocumentKind = "invoice" if entry.net > 0 else "payment" if money_in > 0 else "credit_note"
+            kind: DocumentKind = (
+                "invoice" if entry.net > 0 else "payment" if received.get(rank) else "credit_note"
+            )
             values = entry.values
             if _party_key(values) == ("", "", "") and len(named) == 1:  # the customer on another line
                 values = {**values, **dict(zip(PARTY_TARGETS, next(iter(named)), strict=True))}
@@ -216,6 +215,7 @@ class VoucherExport(ExportFile):
                 references=said,
                 account=self._deposited(entries, entry) if kind == "payment" else None,
             )
+            kept_back = -entry.books_net - received.get(rank, 0)
             if kind == "payment" and kept_back > 0 and entry.net == entry.books_net:
                 yield replace(document, amount=Money(-entry.net - kept_back, entry.currency))
                 yield replace(
@@ -227,6 +227,32 @@ class VoucherExport(ExportFile):
                 )
                 continue
             yield document
+
+    def _received(self, entries: Sequence[_Entry], receivable: Sequence[_Entry]) -> dict[int, int]:
+        """How much of each receivable credit (by its rank) the money the voucher banks pays, in the books'
+        currency: a credit of a bank line's exact amount is paid by that line, the others in turn by what
+        is left. The rest of a credit never reached the bank: a bank's charge or a cash discount (现金折扣)
+        kept back, a sales return booked in the same voucher (合并制单). Only money in counts: a payment
+        out of the bank in the same voucher (a supplier paid, a fee booked gross) keeps nothing back."""
+        banked = [e for e in entries if self._bank.search(e.account) and e.books_net > 0]
+        left: dict[str, int] = {}
+        for line in banked:
+            left[line.books] = left.get(line.books, 0) + line.books_net
+        credits = [(rank, e) for rank, e in enumerate(receivable, start=1) if e.net < 0]
+        received: dict[int, int] = {}
+        unmatched = list(range(len(banked)))
+        for rank, credit in credits:
+            exact = (credit.books, -credit.books_net)
+            paying = next((i for i in unmatched if (banked[i].books, banked[i].books_net) == exact), None)
+            if paying is not None:
+                unmatched.remove(paying)
+                received[rank] = -credit.books_net
+                left[credit.books] += credit.books_net
+        for rank, credit in credits:
+            if rank not in received:
+                received[rank] = min(left.get(credit.books, 0), -credit.books_net)
+                left[credit.books] = left.get(credit.books, 0) - received[rank]
+        return received
 
     def _deposited(self, entries: Sequence[_Entry], receipt: _Entry) -> str | None:
         """The bank account a receipt went to: the bank line of its amount, else the largest."""

@@ -199,6 +199,59 @@ def test_a_receipt_banked_less_a_fee_is_a_payment_of_the_money_banked_and_a_cred
 
 
 @pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (  # 合并制单: a receipt and a sales return (a red 应收单) in one voucher
+            [
+                "2026/3/9,记,8,收款单 SKD1,100201,,人民币,1000.00,",
+                "2026/3/9,记,8,收款单 SKD1,1122,C0001 上海星辰贸易有限公司,人民币,,1000.00",
+                "2026/3/9,记,8,红字应收单 AR9,6001,,人民币,500.00,",
+                "2026/3/9,记,8,红字应收单 AR9,1122,C0002 深圳海川电子有限公司,人民币,,500.00",
+            ],
+            [("payment", "2026-03-记-8#1", "1000.00"), ("credit_note", "2026-03-记-8#2", "500.00")],
+        ),
+        (  # each bank line pays the credit of its amount, whatever their order
+            [
+                "2026/3/9,记,8,退货,6001,,人民币,300.00,",
+                "2026/3/9,记,8,收款,100201,,人民币,2000.00,",
+                "2026/3/9,记,8,收款,100202,,人民币,1000.00,",
+                "2026/3/9,记,8,收款,1122,C0001 上海星辰贸易有限公司,人民币,,1000.00",
+                "2026/3/9,记,8,退货,1122,C0001 上海星辰贸易有限公司,人民币,,300.00",
+                "2026/3/9,记,8,收款,1122,C0002 深圳海川电子有限公司,人民币,,2000.00",
+            ],
+            [
+                ("credit_note", "2026-03-记-8#1", "300.00"),
+                ("payment", "2026-03-记-8#2", "1000.00"),
+                ("payment", "2026-03-记-8#3", "2000.00"),
+            ],
+        ),
+        (  # money banked short of two credits: the last one paid in part, the rest kept back
+            [
+                "2026/3/9,记,8,收款,100201,,人民币,2900.00,",
+                "2026/3/9,记,8,手续费,6603,,人民币,100.00,",
+                "2026/3/9,记,8,收款,1122,C0001 上海星辰贸易有限公司,人民币,,1000.00",
+                "2026/3/9,记,8,收款,1122,C0002 深圳海川电子有限公司,人民币,,2000.00",
+            ],
+            [
+                ("payment", "2026-03-记-8#1", "1000.00"),
+                ("payment", "2026-03-记-8#2", "1900.00"),
+                ("credit_note", "2026-03-记-8#2.kept", "100.00"),
+            ],
+        ),
+    ],
+    ids=["receipt-and-sales-return", "exact-amounts-first", "short-of-two"],
+)
+def test_a_voucher_crediting_receivables_with_more_than_it_banks_has_receipts_of_the_money_banked_only(
+    shipped: MappingSet, tmp_path: Path, lines: list[str], expected: list[tuple[str, str, str]]
+) -> None:
+    found = parse(shipped, "export_kingdee_vouchers", write_vouchers(tmp_path, *lines))
+    assert [p for p in found if isinstance(p, Problem)] == []
+    assert [(kind, external_id, amount) for kind, external_id, amount, *_ in documents(found)] == [
+        (kind, external_id, Money.of(amount, "CNY")) for kind, external_id, amount in expected
+    ]
+
+
+@pytest.mark.parametrize(
     "outflow",
     [
         ["2026/3/10,记,5,手续费,6603,,人民币,10.00,", "2026/3/10,记,5,手续费,1002,,人民币,,10.00"],
