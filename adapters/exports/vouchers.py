@@ -29,8 +29,10 @@ Red-ink (红字) lines, negative amounts, count on the other side; a receivable 
 the bank (a receipt returned or refunded) is a `Problem`: a person reverses the receipt it undoes. A
 receivable line naming no customer takes the one its voucher's other lines name. The document's id is
 the voucher's key — its period (the mapping's `period`, else the date's year and month: voucher numbers
-restart each period), type word and number — and the line's rank among the voucher's receivable lines
-by customer, account, side and amount, whatever order the export gives them: `2026-03-记-12#2`.
+restart each period), type word and number (an all-digit one in the mapping's `voucher_number_digits`, as
+the source writes it: 0012 that a spreadsheet saved as 12 is 0012 again) — and the line's rank among
+the voucher's receivable lines by customer, account, side and amount, whatever order the export gives
+them: `2026-03-记-12#2`.
 """
 
 from __future__ import annotations
@@ -150,15 +152,23 @@ class VoucherExport(ExportFile):
             or any(step.name == "required" for step in field.convert)
         )
 
-    @staticmethod
-    def _key(values: dict[str, Any]) -> tuple[str, ...]:
+    def _key(self, values: dict[str, Any]) -> tuple[str, ...]:
         """What the lines of one voucher share: period (or date), type word and number."""
         period = _text(values.get("period")) or _text(values.get("date")) or ""
         return (
             period[:7],
             _text(values.get("voucher_word")) or "",
-            _text(values.get("voucher_number")) or "",
+            self._number(values) or "",
         )
+
+    def _number(self, values: dict[str, Any]) -> str | None:
+        """The voucher number as the source writes it: an all-digit one in the mapping's digits (0012,
+        saved by a spreadsheet as 12, is 0012 again)."""
+        number = _text(values.get("voucher_number"))
+        digits = self.mapping.voucher_number_digits
+        if number is None or digits is None or not (number.isascii() and number.isdigit()):
+            return number
+        return number.lstrip("0").zfill(digits)
 
     def _voucher(self, lines: list[_Line], references: Sequence[str], name: str) -> Iterator[Parsed]:
         first = lines[0]
@@ -263,7 +273,7 @@ class VoucherExport(ExportFile):
         return (same or sorted(banked, key=lambda e: -e.books_net))[0].account
 
     def _label(self, values: dict[str, Any]) -> str:
-        number = _text(values.get("voucher_number"))
+        number = self._number(values)
         if number is None:
             raise RowError(REQUIRED, "voucher_number")
         date = _date(values.get("date"), "date")

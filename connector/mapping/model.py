@@ -374,6 +374,11 @@ class VoucherMapping(TabularExport):
     kind: Literal["voucher"]
     receivable: str = "^1122"  # a regular expression searched in the account code
     bank: str = "^100[12]"
+    # The digits the source writes a voucher number with (用友 0012: 4): an all-digit number is written so
+    # (12 → 0012, zeros before them dropped), so that one a spreadsheet saved as a number is the same
+    # voucher, under the id the source's own spelling gives it. 1 drops every leading zero; unset, a
+    # number is taken as written.
+    voucher_number_digits: int | None = Field(default=None, ge=1, le=20)
 
     @field_validator("receivable", "bank")
     @classmethod

@@ -401,3 +401,49 @@ def test_a_voucher_naming_its_date_word_and_number_on_its_first_line_only_is_rea
     (stray,) = [p for p in found if isinstance(p, Problem)]
     assert stray.origin.row == 7
     assert "voucher_number" in stray.reason
+
+
+def test_a_voucher_number_a_spreadsheet_saved_as_a_number_is_the_same_voucher_under_the_sources_own_id(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    header = [
+        "制单日期",
+        "凭证类别字",
+        "凭证号",
+        "摘要",
+        "科目编码",
+        "客户编码",
+        "客户",
+        "币种",
+        "借方",
+        "贷方",
+    ]
+    on = dt.date(2026, 3, 3)
+
+    def yonyou(
+        name: str, first: str | int, second: str | int
+    ) -> list[tuple[str, str, Money, str | None, str | None]]:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(header)
+        sheet.append([on, "记", first, "销售", "1122", "010001", "上海星辰贸易有限公司", "人民币", 226, None])
+        sheet.append([on, "记", second, "销售", "6001", None, None, "人民币", None, 226])
+        path = tmp_path / name
+        book.save(path)
+        found = parse(shipped, "export_yonyou_vouchers", path)
+        assert [p for p in found if isinstance(p, Problem)] == []
+        return documents(found)
+
+    as_exported = yonyou("text.xlsx", "0012", "0012")
+    assert as_exported == [("invoice", "2026-03-记-0012#1", Money.of("226", "CNY"), "010001", None)]
+    assert yonyou("number.xlsx", 12, 12) == as_exported  # saved again by Excel: the zeros gone
+    assert yonyou("both.xlsx", "0012", 12) == as_exported  # one voucher, balanced
+
+    kingdee = write_vouchers(
+        tmp_path,
+        "2026/3/2,记,0012,销售,1122,C0001 上海星辰贸易有限公司,人民币,100.00,",
+        "2026/3/2,记,12,销售,6001,,人民币,,100.00",
+    )
+    assert documents(parse(shipped, "export_kingdee_vouchers", kingdee)) == [
+        ("invoice", "2026-03-记-12#1", Money.of("100.00", "CNY"), "C0001", None)  # as 金蝶 writes it
+    ]
