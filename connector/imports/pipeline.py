@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import date
 from itertools import islice
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
 from connector.imports.post import DocumentPoster, SeenInFile, quarantine_input
 from connector.imports.rules import Accounts
+from connector.imports.voucher_gaps import hold_missing
 from connector.ledger.models import utcnow
 from connector.sync.leases import IMPORTS, lease
 from connector.sync.models import QuarantinedRecord, SyncRun
@@ -182,6 +184,9 @@ def import_file(
                 _each_batch(
                     parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope
                 )
+            if scope.kinds_follow_sides and scope.days is not None and rows is None:
+                held_back = hold_missing(container, run_id, name, file_id, scope.days, scope.seen)
+                result.counts["missing_from_this_export"] += held_back
         except FileFormatError as exc:
             result.status, result.reason = "failed", str(exc)
         except BaseException as exc:  # a crash or Ctrl-C: recorded as failed (taken up again next time)
@@ -291,6 +296,7 @@ class _Scope:
     kinds_follow_sides: bool = False  # the parser's documents: see `DocumentPoster`
     seen: SeenInFile = field(default_factory=SeenInFile)  # what its earlier batches met
     notes: list[str] = field(default_factory=list)  # the file's notices, each once
+    days: tuple[date, date] | None = None  # its documents' first and last dates
     # Documents that look like one of an earlier file (`lookalikes`), decided once the whole file is
     # read (the earlier one may still come, unchanged, further down); None: the file's end is reached.
     deferred: list[Document] | None = field(default_factory=list)
@@ -331,6 +337,8 @@ def _import_batch(
             problem = refused
         else:
             documents.append(item)
+            first, last = scope.days or (item.date, item.date)
+            scope.days = (min(first, item.date), max(last, item.date))
             continue
         if isinstance(item, Document):
             scope.seen.quarantined.add(SeenInFile.key(item))

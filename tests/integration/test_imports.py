@@ -921,6 +921,51 @@ def test_an_edited_voucher_whose_lines_change_rank_and_kind_is_reposted_as_chang
     assert_ledger_verifies(container)
 
 
+def test_a_voucher_a_later_export_of_its_days_no_longer_holds_waits_for_a_person(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        directory = container.customers(session)
+        xc = directory.create(NewCustomer("上海星辰贸易有限公司", "SME", "SH", "CNY")).account_no
+        hc = directory.create(NewCustomer("深圳海川电子有限公司", "SME", "GD", "CNY")).account_no
+    header = "日期,凭证字,凭证号,摘要,科目代码,科目名称,核算项目,币别,原币金额,借方金额,贷方金额"
+
+    def voucher(number: int, day: int, party: str, amount: str) -> list[str]:
+        return [
+            f"2026/3/{day},记,{number},销售,1122,应收账款,{party},人民币,{amount},{amount},",
+            f"2026/3/{day},记,{number},销售,6001,主营业务收入,,人民币,{amount},,{amount}",
+        ]
+
+    xingchen, haichuan = "C0001 上海星辰贸易有限公司", "C0002 深圳海川电子有限公司"
+    first, renumbered = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    first.write_text(
+        "\n".join([header, *voucher(5, 2, xingchen, "1000.00"), *voucher(6, 3, haichuan, "2000.00")]) + "\n",
+        encoding="utf-8",
+    )
+    # 记-5 deleted in the books, the period renumbered: 海川's voucher is 记-5 now
+    renumbered.write_text("\n".join([header, *voucher(5, 3, haichuan, "2000.00")]) + "\n", encoding="utf-8")
+    parsers = container.document_parsers()
+    import_file(container, first, parsers)
+
+    result = import_file(container, renumbered, parsers)
+
+    assert result.counts["missing_from_this_export"] == 1
+    with unit_of_work(container.sessions) as session:
+        [reason] = session.scalars(select(QuarantinedRecord.reason)).all()
+    assert reason.startswith(
+        "voucher line 2026-03-记-6#1 (invoice of 2,000.00 CNY, imported from v1.csv row 4) is not in v2.csv, "
+        "which holds the vouchers of 2026-03-03 to 2026-03-03: deleted or renumbered in the books?"
+    )
+    assert (receivable(container, xc), receivable(container, hc)) == (
+        Money.zero("CNY"),
+        Money.of("4000", "CNY"),
+    )
+    assert import_file(container, renumbered, parsers, again=True).counts["missing_from_this_export"] == 1
+    with unit_of_work(container.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(QuarantinedRecord)) == 1  # the same, again
+    assert_ledger_verifies(container)
+
+
 QBO_PAYMENTS = (
     "Date,Transaction Type,Num,Customer,Memo/Description,Payment Method,Deposit To,Amount,Currency\n"
 )

@@ -1,0 +1,87 @@
+"""Vouchers imported before that a later export of the same days no longer holds.
+
+A voucher's id is its period, type word and number (`2026-03-记-6#1`): an export made after the books
+deleted a voucher, or renumbered the period's vouchers (凭证整理), lacks it, and nothing else says so.
+Left standing, its money counts beside the voucher that now has its number. So after a voucher file is
+imported, each line of the same source dated within the file's own first and last day, standing in the
+ledger from an earlier file and not in this one, waits for a person: reversed if the books dropped it,
+resolved if it is still there (an export filtered to some vouchers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.documents import Origin
+from connector.imports.models import ImportedDocument, ImportedFile
+from connector.imports.post import SeenInFile, quarantine_input
+from connector.money import Money
+from connector.sync.models import SyncRun
+
+_STANDING = ("posted", "unapplied", "linked")
+
+
+def missing_lines(
+    session: Session, source: str, file_id: int, days: tuple[date, date], seen: Callable[[str], bool]
+) -> list[tuple[ImportedDocument, str | None]]:
+    """The standing lines of `source` dated within `days` that earlier files brought and this file
+    (`file_id`: its lines are recorded under it, or `seen` unchanged or held) does not hold, with the
+    file each came from."""
+    first, last = days
+    found = session.execute(
+        select(ImportedDocument, ImportedFile.name)
+        .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
+        .where(
+            ImportedDocument.source == source,
+            ImportedDocument.document_date.between(first, last),
+            ImportedDocument.status.in_(_STANDING),
+            ImportedDocument.file_id.is_distinct_from(file_id),
+        )
+        .order_by(ImportedDocument.id)
+    ).all()
+    return [(document, name) for document, name in found if not seen(document.external_id)]
+
+
+def why_missing(document: ImportedDocument, came_from: str | None, name: str, days: tuple[date, date]) -> str:
+    """What a person is told of a line missing from file `name`."""
+    row = f" row {document.row}" if document.row is not None else ""
+    where = f" from {came_from}{row}" if came_from else ""
+    entry = document.entry_id if document.entry_id is not None else "ENTRY"
+    amount = Money(document.amount_minor, document.currency)
+    return (
+        f"voucher line {document.external_id} ({document.kind.replace('_', ' ')} of {amount}, imported"
+        f"{where}) is not in {name}, which "
+        f"holds the vouchers of {days[0]} to {days[1]}: deleted or renumbered in the books? Then reverse it "
+        f'(`connector ledger reverse {entry} --reason "deleted in the books"`) and resolve this record; '
+        "if the books still hold it (an export of some vouchers only), resolve this record"
+    )
+
+
+def hold_missing(
+    container: Container, run_id: int, name: str, file_id: int, days: tuple[date, date], seen: SeenInFile
+) -> int:
+    """Hold for a person each line missing from voucher file `name` (`missing_lines`) in the import's
+    run `run_id`; how many."""
+    with unit_of_work(container.sessions) as session:
+        run = session.get_one(SyncRun, run_id)
+        source = run.source
+
+        def in_this_file(external_id: str) -> bool:
+            key = SeenInFile.key_of(source, external_id)
+            return key in seen.unchanged or key in seen.quarantined
+
+        missing = missing_lines(session, source, file_id, days, in_this_file)
+        for document, came_from in missing:
+            origin = Origin(name, None, f"{source} {document.external_id}")
+            # Tied to no file: a retry has nothing to replay; a person reverses it, or resolves it.
+            reason = why_missing(document, came_from, name, days)
+            quarantine_input(
+                session, container.cipher, run, source, origin, reason, None, document.external_id
+            )
+    return len(missing)
