@@ -21,7 +21,7 @@ from connector.ledger.chart import chart_problems
 from connector.ledger.index_key import NAME as INDEX_KEY
 from connector.ledger.index_key import fingerprint
 from connector.ledger.models import LedgerAccount
-from connector.mapping.files import load_mapping_set
+from connector.mapping.files import MappingSet, load_mapping_set
 from connector.security.cipher import FieldCipher
 from connector.security.keys import load_keyring
 from connector.security.models import IndexState
@@ -152,7 +152,7 @@ def check_config(
             )
         )
     else:
-        _, mapping_problems = load_mapping_set(folder)
+        mappings, mapping_problems = load_mapping_set(folder)
         problems.extend(
             Problem(
                 "mappings",
@@ -162,7 +162,19 @@ def check_config(
             )
             for p in mapping_problems
         )
+        if mappings is not None and settings.zoho.enabled:
+            problems += _unmapped_modules(settings, mappings, _origin(("zoho", "modules"), path, secrets_dir))
     return settings, problems
+
+
+def _unmapped_modules(settings: Settings, mappings: MappingSet, origin: str) -> list[Problem]:
+    """Zoho modules the sync would skip without a word: no mapping reads or writes them."""
+    why = "has no inbound or outbound mapping: it would never be synced"
+    return [
+        Problem("zoho.modules", f"module '{module}' {why}", origin, mappings.module_hint("zoho", module))
+        for module in settings.zoho.modules
+        if mappings.unmapped("zoho", module)
+    ]
 
 
 def _folder_problems(settings: Settings, origin_of: Callable[..., str]) -> list[Problem]:

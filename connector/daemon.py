@@ -284,8 +284,14 @@ def _zoho_push(container: Container) -> str:
 def _each_module(
     container: Container, kind: str, run: Callable[[MappingSet, str], tuple[str, str | None]]
 ) -> str:
-    """`run` for each module with a `kind` mapping, in turn, until one stops (the API budget spent)."""
+    """`run` for each module with a `kind` mapping, in turn, until one stops (the API budget spent).
+    Configured modules no mapping serves at all are named each run: a misspelt or wrongly cased name
+    would otherwise never sync, with nothing said."""
     mappings = container.mappings_in_force()
+    unmapped = [m for m in container.settings.zoho.modules if mappings.unmapped("zoho", m)]
+    if unmapped:
+        named = ", ".join(f"{m} ({mappings.module_hint('zoho', m)})" for m in unmapped)
+        log.warning("zoho.modules with no inbound or outbound mapping, never synced: %s", named)
     done = []
     for module in _modules(container, mappings, kind):
         said, stopped = run(mappings, module)

@@ -55,10 +55,18 @@ def authorize(
 def modules_with_mapping(
     container: Container, mappings: MappingSet, chosen: list[str] | None, kind: str
 ) -> list[str]:
+    """The modules to sync with a `kind` mapping. One named with --module that has none is an error
+    (a misspelt or wrongly cased name would otherwise do nothing and succeed); one from zoho.modules
+    is skipped with a word."""
     wanted = chosen or list(container.settings.zoho.modules)
     found = [m for m in wanted if mappings.for_source(f"zoho.{m}", kind) is not None]
-    for missing in sorted(set(wanted) - set(found)):
-        err.print(f"zoho.{missing}: no {kind} mapping in the mapping set; skipped")
+    missing = [m for m in wanted if m not in found]
+    for module in missing:
+        hint = f" — {mappings.module_hint('zoho', module)}" if mappings.unmapped("zoho", module) else ""
+        skipped = "" if chosen else "; skipped"
+        err.print(f"zoho.{module}: no {kind} mapping in the mapping set{skipped}{hint}")
+    if chosen and missing:
+        raise typer.Exit(1)
     return found
 
 

@@ -53,6 +53,23 @@ class MappingSet:
     def for_source(self, source: str, kind: str = "inbound") -> MappingFile | None:
         return next((f for f in self.files.values() if (f.kind, f.source) == (kind, source)), None)
 
+    def unmapped(self, system: str, module: str) -> bool:
+        """No inbound or outbound map serves `module` of `system`: a sync would never touch it."""
+        source = f"{system}.{module}"
+        return self.for_source(source, "inbound") is None and self.for_source(source, "outbound") is None
+
+    def module_hint(self, system: str, module: str) -> str:
+        """The mapped module of `system` an unmapped name most likely means; module names are
+        case-sensitive (`Contacts`, not `contacts`)."""
+        prefix = f"{system}."
+        mapped = sorted(
+            {f.source.removeprefix(prefix) for f in self.files.values() if f.source.startswith(prefix)}
+        )
+        same = [m for m in mapped if m.lower() == module.lower()]
+        if same:
+            return f"did you mean '{same[0]}'?"
+        return closest(module, mapped) if mapped else f"no mapping has a source starting '{prefix}'"
+
     def document_format(self, source: str) -> DocumentMapping | None:
         """The export mapping for a format name (`zoho_books.payments`) or file stem."""
         found = self.documents.get(source)

@@ -83,6 +83,19 @@ def test_a_refused_grant_code_is_reported_without_a_traceback(cli: Cli, configur
     assert "Traceback" not in refused.err
 
 
+def test_a_module_without_a_mapping_is_an_error_not_a_silent_success(
+    cli: Cli, configured: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = cli("zoho", "pull", "--module", "contacts")
+    assert refused.code == 1
+    assert "zoho.contacts: no inbound mapping in the mapping set — did you mean 'Contacts'?" in refused.err
+    monkeypatch.setenv("CONNECTOR_ZOHO__MODULES", '["contacts", "Accounts"]')
+    checked = cli("check-config")
+    assert checked.code == 1
+    assert "zoho.modules: module 'contacts' has no inbound or outbound mapping" in checked.out + checked.err
+    assert "did you mean 'Contacts'?" in checked.out + checked.err
+
+
 def test_mapping_preview_reads_live_records_from_zoho(
     cli: Cli, server: SandboxServer, configured: Path
 ) -> None:

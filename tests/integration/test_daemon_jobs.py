@@ -181,6 +181,29 @@ def test_a_zoho_job_writes_the_api_credits_it_spent_when_it_ends(
     container.__dict__.pop("zoho").close()
 
 
+def test_a_zoho_job_warns_each_run_of_a_configured_module_no_mapping_serves(
+    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    zoho = ZohoSettings(
+        enabled=True, client_id="1000.X", client_secret=SecretStr("s"), modules=("contacts", "Accounts")
+    )
+    with_settings(container, monkeypatch, zoho=zoho)
+    ran: list[str] = []
+
+    def pull(_: object, module: str) -> tuple[str, str | None]:
+        ran.append(module)
+        return f"zoho.{module} done", None
+
+    with caplog.at_level(logging.INFO):
+        for _ in range(2):
+            assert daemon._each_module(container, "inbound", pull) == "zoho.Accounts done"
+    assert ran == ["Accounts", "Accounts"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == 2 * [
+        "zoho.modules with no inbound or outbound mapping, never synced: contacts (did you mean 'Contacts'?)"
+    ]
+
+
 def test_the_inbox_pass_says_which_files_it_set_aside_and_which_stay_for_the_next_pass(
     container: Container, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -227,3 +227,31 @@ def test_the_iif_currency_is_unset_by_default_and_refused_when_no_currency(isola
         ).imports.iif_currency
         == "USD"
     )
+
+
+def test_check_config_names_a_zoho_module_no_mapping_serves_with_the_name_it_likely_means(
+    isolated_cwd: Path,
+) -> None:
+    config = copy_example_config(isolated_cwd)
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        .replace("enabled = false", "enabled = true", 1)
+        .replace('client_id = ""', 'client_id = "1000.X"\nclient_secret = "s"')
+        .replace('modules = ["Contacts", "Accounts"]', 'modules = ["contacts", "Accounts", "Leads"]'),
+        encoding="utf-8",
+    )
+    _, problems = check_config(config)
+    assert [(p.key, p.message, p.origin, p.hint) for p in problems] == [
+        (
+            "zoho.modules",
+            "module 'contacts' has no inbound or outbound mapping: it would never be synced",
+            f"file {config}",
+            "did you mean 'Contacts'?",
+        ),
+        (
+            "zoho.modules",
+            "module 'Leads' has no inbound or outbound mapping: it would never be synced",
+            f"file {config}",
+            "valid: Accounts, Contacts",
+        ),
+    ]
