@@ -166,6 +166,11 @@ def preview(
         _preview_export(mappings, export, sample, limit, as_json)
         return
     mapping = find_mapping(mappings, source)
+    if live and mapping.kind == "outbound":  # the CRM's records are what it writes, not what it reads
+        raise typer.BadParameter(
+            "an outbound mapping maps the connector's figures, not the CRM's records: give --sample FILE, "
+            "e.g. the output of `connector customers figures ACCOUNT --json`"
+        )
     if sample is not None:
         records = list(read_records(sample, limit))
     else:

@@ -68,9 +68,9 @@ AMOUNT_FIGURES = frozenset(
     }
 )  # fmt: skip
 _NUMBER_FIGURES = AMOUNT_FIGURES | {"credit_score", "payment_terms_days"}
-_DATE_FIGURES = frozenset({"last_payment_date", "as_of"})
+DATE_FIGURES = frozenset({"last_payment_date", "as_of"})
 _READS = {"number": (_NUMBER_FIGURES, "an amount"), "format_decimal": (_NUMBER_FIGURES, "an amount")}
-_READS["format_date"] = (_DATE_FIGURES, "a date")
+_READS["format_date"] = (DATE_FIGURES, "a date")
 
 
 def _figure_problem(index: int, figure: str, steps: Any) -> list[tuple[str, str]]:

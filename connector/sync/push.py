@@ -35,7 +35,7 @@ from connector.imports.models import ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, utcnow
 from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
-from connector.mapping.model import AMOUNT_FIGURES, MappingFile
+from connector.mapping.model import AMOUNT_FIGURES, DATE_FIGURES, MappingFile
 from connector.master.models import CustomerBinding
 from connector.money import Priced
 from connector.ports import FieldUpdate, PushResult, StatusSink
@@ -75,12 +75,14 @@ def outbound_mapping(mappings: MappingSet, target: str) -> MappingFile:
 
 def priced(figures: Mapping[str, Any]) -> dict[str, Any]:
     """The customer's figures with each amount knowing the figures' currency (`Priced`): an outbound
-    converter writing a currency (format_decimal's cn style) writes the customer's own."""
+    converter writing a currency (format_decimal's cn style) writes the customer's own. A sample's
+    text (`customers figures --json`) is read as the figures are: amounts as amounts, dates as dates."""
     currency = figures.get("currency")
+    dated = {name: _dated(value) if name in DATE_FIGURES else value for name, value in figures.items()}
     if not isinstance(currency, str):
-        return dict(figures)
+        return dated
     return {
-        name: _priced(value, currency) if name in AMOUNT_FIGURES else value for name, value in figures.items()
+        name: _priced(value, currency) if name in AMOUNT_FIGURES else value for name, value in dated.items()
     }
 
 
@@ -93,6 +95,16 @@ def _priced(value: Any, currency: str) -> Any:
             return Priced(Decimal(str(value)), currency)
         except InvalidOperation:
             return value  # not an amount: the mapping says so
+    return value
+
+
+def _dated(value: Any) -> Any:
+    """A date figure as a `date`, from the ISO text a sample writes it as."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value  # not a date: the mapping says so
     return value
 
 

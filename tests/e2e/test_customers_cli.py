@@ -107,6 +107,25 @@ def test_preview_of_an_outbound_map_writes_an_amount_in_the_customers_currency_a
     assert field["mapped"] == "USD 1,234.50"
 
 
+def test_the_shipped_outbound_map_previews_cleanly_over_the_figures_the_cli_gives_and_refuses_live_records(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("demo").code == 0
+    figures = cli("customers", "figures", "SMEZJ00001", "--json")
+    assert figures.code == 0, figures.err
+    (workspace / "figures.json").write_text(figures.out, encoding="utf-8")
+    result = cli("mapping", "preview", "zoho_accounts_outbound", "--sample", "figures.json", "--json")
+    assert result.code == 0, result.err
+    preview = json.loads(result.out)
+    assert preview["failing"] == 0
+    mapped = {field["target"]: field["mapped"] for field in preview["records"][0]["fields"]}
+    assert mapped["Last_Payment_Date"] == "2026-03-06"
+    live = cli("mapping", "preview", "zoho_accounts_outbound", "--live")
+    assert live.code == 2
+    assert "an outbound mapping maps the connector's figures, not the CRM's records" in live.err
+    assert "connector customers figures ACCOUNT --json" in live.err
+
+
 def test_preview_live_without_a_configured_backend_says_what_to_do(cli: Cli, workspace: Path) -> None:
     result = cli("mapping", "preview", "zoho_contacts", "--live")
     assert result.code == 1
