@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connector.cli.context import one_of, out, state
 from connector.cli.output import dumps, iso_time
@@ -38,11 +38,13 @@ def list_items(
     """Records of the outbox with their last answer from the CRM (code, field, message)."""
     one_of(status, OUTBOX_STATUSES)
     with unit_of_work(state(ctx).container(existing=True).sessions) as session:
-        query = select(OutboxItem).order_by(OutboxItem.target, OutboxItem.external_id).limit(limit)
+        query = select(OutboxItem)
         if status:
             query = query.where(OutboxItem.status == status)
         if target:
             query = query.where(OutboxItem.target == target)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        query = query.order_by(OutboxItem.target, OutboxItem.external_id).limit(limit)
         rows = [
             {
                 "target": i.target,
@@ -70,7 +72,9 @@ def list_items(
             str(row["next_attempt_at"] or ""),
         )
     out.print(table)
-    out.print(f"{len(rows)} record(s){f' {status}' if status else ''}")
+    shown = f"{len(rows)} of {total}" if total > len(rows) else f"{total}"
+    more = " (--limit for more)" if total > len(rows) else ""
+    out.print(f"{shown} record(s){f' {status}' if status else ''}{more}")
 
 
 @outbox_app.command("retry")

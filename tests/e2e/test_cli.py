@@ -14,9 +14,15 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import select
 
+from connector.bootstrap import build_container
 from connector.cli.context import out
+from connector.db import unit_of_work
+from connector.ledger.models import Customer
 from connector.security.keys import read_keyring_file, save_keyring
+from connector.settings import load_settings
+from connector.sync.models import OutboxItem
 from tests.conftest import copy_example_config, postgres_url
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
@@ -421,6 +427,29 @@ def test_a_status_no_record_can_have_is_refused_naming_the_ones_there_are(cli) -
     assert cli("zoho", "notifications", "--status", "bogus").code == 2
     cli("demo")
     assert cli("outbox", "list", "--status", "failed").out.strip().endswith("0 record(s) failed")
+
+
+def test_outbox_list_says_how_many_records_match_when_the_limit_leaves_some_out(cli) -> None:
+    cli("demo")
+    container = build_container(load_settings(), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            customer_id = session.scalar(select(Customer.id).limit(1))
+            assert customer_id is not None
+            session.add_all(
+                OutboxItem(
+                    target="zoho.Accounts",
+                    external_id=f"{n:03}",
+                    customer_id=customer_id,
+                    desired_json="{}",
+                    desired_hash="",
+                )
+                for n in range(7)
+            )
+    finally:
+        container.close()
+    assert cli("outbox", "list", "--limit", "5").out.strip().endswith("5 of 7 record(s) (--limit for more)")
+    assert cli("outbox", "list", "--status", "pending").out.strip().endswith("7 record(s) pending")
 
 
 def test_help_texts_show_the_settings_sections_they_name(cli) -> None:
