@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ARCHIVE = "archive"
 FAILED = "failed"
+HINT = "import it with `connector import FILE --format NAME`"  # for a file no parser recognises
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart")
 
 
@@ -117,7 +118,9 @@ def _process(
         return InboxFile(FileResult(name, None, "failed", reason=reason), None)
     archived = inbox / ARCHIVE / f"{digest}{path.suffix.lower()}"
     try:
-        result = import_file(container, path, parsers, stored_path=archived, digest=digest, progress=progress)
+        result = import_file(
+            container, path, parsers, stored_path=archived, digest=digest, progress=progress, format_hint=HINT
+        )
     except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
         reason = database_error_text(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.error("inbox: %s stays in the inbox: %s", name, reason)

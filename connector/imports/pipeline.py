@@ -85,8 +85,14 @@ def file_name(path: Path) -> str:
     return raw.decode("utf-8", errors="replace")  # pragma: no cover - GB18030 reads nearly any bytes
 
 
-def choose_parser(path: Path, parsers: Sequence[DocumentParser], format: str = "auto") -> DocumentParser:
-    """The parser named `format`, or with `auto` the first whose sniff recognises the file."""
+FORMAT_HINT = "name one with --format"
+
+
+def choose_parser(
+    path: Path, parsers: Sequence[DocumentParser], format: str = "auto", *, format_hint: str = FORMAT_HINT
+) -> DocumentParser:
+    """The parser named `format`, or with `auto` the first whose sniff recognises the file; `format_hint`
+    says how to name a format when none recognises it (the inbox has no --format)."""
     name = file_name(path)
     if format != "auto":
         for parser in parsers:
@@ -103,7 +109,7 @@ def choose_parser(path: Path, parsers: Sequence[DocumentParser], format: str = "
         for parser in parsers:
             if isinstance(parser, SniffsWholeFile) and parser.sniff_path(str(path), name):
                 return parser
-    raise FileFormatError(f"{name}: not a format the connector knows; name one with --format")
+    raise FileFormatError(f"{name}: not a format the connector knows; {format_hint}")
 
 
 def import_file(
@@ -121,6 +127,7 @@ def import_file(
     name: str | None = None,
     accept_changes_at: Collection[int | None] = (),
     before_rollback: Callable[[Session, int], None] | None = None,
+    format_hint: str = FORMAT_HINT,
 ) -> FileResult:
     """Import one file; `progress` is told how many items each batch read.
 
@@ -133,7 +140,8 @@ def import_file(
     archived copy keeps the name it came with); `accept_changes_at` the rows whose documents, changed
     since their import, are reversed and reposted whatever the policy (a person accepted them);
     `before_rollback`, with `dry_run`, is called with the session and the run's id once everything is
-    done, before it is undone (to see what it would have done). Imports run one at a time (the `imports`
+    done, before it is undone (to see what it would have done); `format_hint` how to name the format of
+    a file no parser recognises. Imports run one at a time (the `imports`
     lease): a receipt's two records pair only if the second is imported once the first is in.
     """
     name = name or file_name(path)
@@ -151,7 +159,7 @@ def import_file(
                 reason = f"the same content was imported as {earlier.name} ({when})"
                 return FileResult(name, earlier.format, "skipped", reason=reason)
         try:
-            parser = choose_parser(path, parsers, format)
+            parser = choose_parser(path, parsers, format, format_hint=format_hint)
             if not container.settings.imports.both_forms_of_books:
                 refuse_the_other_form(container.sessions, parser, parsers)
         except FileFormatError as exc:

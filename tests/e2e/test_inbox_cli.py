@@ -175,6 +175,20 @@ def test_the_inbox_sets_an_unreadable_file_aside_with_the_reason_and_leaves_file
     assert "1 file(s) still being written (taken once unchanged for 10 s)" in result.out
 
 
+def test_the_inbox_tells_how_to_name_the_format_of_a_file_it_does_not_know_with_the_import_command(
+    cli: Cli, workspace: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = workspace / "inbox"
+    inbox.mkdir()
+    (inbox / "junk.txt").write_text("nothing to import here\n", encoding="utf-8")
+    result = cli("inbox", "--settle", "0", "--json")
+    assert result.code == 1
+    said = "junk.txt: not a format the connector knows; import it with `connector import FILE --format NAME`"
+    assert json.loads(result.out)["reason"] == said
+    assert f"inbox: junk.txt moved to failed/: {said}" in caplog.text
+    assert "--format NAME" in (inbox / "failed" / "junk.txt.reason.txt").read_text(encoding="utf-8")
+
+
 def test_a_file_whose_name_is_not_utf8_is_imported_under_its_gbk_name_and_the_next_file_too(
     cli: Cli, workspace: Path
 ) -> None:
