@@ -26,7 +26,14 @@ from connector.security.cipher import FieldCipher
 from connector.security.keys import load_keyring
 from connector.security.models import IndexState
 from connector.security.rotation import keys_in_use
-from connector.settings import ENV_PREFIX, SECRETS_DIR_ENV, Settings, load_settings, resolve_config_file
+from connector.settings import (
+    ENV_PREFIX,
+    SECRETS_DIR_ENV,
+    ChartAccount,
+    Settings,
+    load_settings,
+    resolve_config_file,
+)
 
 
 @dataclass(frozen=True)
@@ -53,12 +60,26 @@ def _model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
     return model
 
 
-def _origin(loc: Sequence[str | int], config_file: Path | None, secrets_dir: Path | None = None) -> str:
+def _origin(
+    loc: Sequence[str | int], config_file: Path | None, secrets_dir: Path | None = None, missing: bool = False
+) -> str:
     """Where the value at `loc` came from, as the settings read it: the environment wins over secret
-    files, which win over the file."""
+    files, which win over the file. A `missing` value comes from where its parent was given: a
+    variable naming the parent, or others naming its siblings (CONNECTOR_LEDGER__CHART__BANK__CODE
+    alone leaves the bank account without its name)."""
     env_name = ENV_PREFIX + "__".join(str(p) for p in loc).upper()
     if env_name in os.environ:
         return f"environment {env_name}"
+    if missing and len(loc) > 1:
+        parents = [
+            ENV_PREFIX + "__".join(str(p) for p in loc[:n]).upper() for n in range(len(loc) - 1, 0, -1)
+        ]
+        given = next((name for name in parents if name in os.environ), None)
+        if given is not None:
+            return f"environment {given}"
+        siblings = sorted(name for name in os.environ if name.startswith(parents[0] + "__"))
+        if siblings:
+            return f"environment {', '.join(siblings)}"
     secrets = secrets_dir or (Path(os.environ[SECRETS_DIR_ENV]) if os.environ.get(SECRETS_DIR_ENV) else None)
     if secrets is not None:
         secret = secrets / "__".join(str(p) for p in loc)
@@ -68,6 +89,10 @@ def _origin(loc: Sequence[str | int], config_file: Path | None, secrets_dir: Pat
 
 
 def _hint(error_type: str, loc: Sequence[str | int]) -> str:
+    if error_type == "missing":
+        owner = _model_at(loc[:-1])
+        chart_account = owner is not None and issubclass(owner, ChartAccount)
+        return "give the account's code and name together" if chart_account else ""
     if error_type != "extra_forbidden":
         return ""
     model = _model_at(loc[:-1])
@@ -90,7 +115,7 @@ def problems_from_validation(
             Problem(
                 key=".".join(loc) or "(top level)",
                 message=item["msg"].removeprefix("Value error, "),
-                origin=_origin(loc, config_file, secrets_dir),
+                origin=_origin(loc, config_file, secrets_dir, missing=item["type"] == "missing"),
                 hint=_hint(item["type"], loc),
             )
         )

@@ -255,3 +255,22 @@ def test_check_config_names_a_zoho_module_no_mapping_serves_with_the_name_it_lik
             "valid: Accounts, Contacts",
         ),
     ]
+
+
+def test_a_chart_account_given_half_in_the_environment_is_reported_as_the_environments_with_a_hint(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONNECTOR_LEDGER__CHART__BANK__CODE", "1001")
+    config = write(isolated_cwd / "c.toml", '[ledger]\nbase_currency = "CNY"\n')
+    settings, problems = check_config(config)
+    assert settings is None
+    [problem] = problems
+    assert (problem.key, problem.origin, problem.hint) == (
+        "ledger.chart.bank.name",
+        "environment CONNECTOR_LEDGER__CHART__BANK__CODE",
+        "give the account's code and name together",
+    )
+    monkeypatch.delenv("CONNECTOR_LEDGER__CHART__BANK__CODE")
+    write(config, '[ledger.chart.bank]\ncode = "1001"\n')
+    [problem] = check_config(config)[1]
+    assert (problem.key, problem.origin) == ("ledger.chart.bank.name", f"file {config}")
