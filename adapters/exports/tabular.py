@@ -143,8 +143,12 @@ def _accented_pair(before: bytes, run: bytes, after: bytes) -> bool:
     ("Construção", "Größe", "CONSTRUÇÃO"): one character with a letter either side, and not a common
     Chinese character (GB2312's first level, which "PVC管DN50" or "USB线" use), unless both bytes are
     capitals of Windows-1252 between capitals (Ç and Ã in CONSTRUÇÃO read as the common 乔)."""
-    if len(run) != 2 or not (before and after):
-        return False
+    if (
+        len(run) != 2
+        or not (before and after)
+        or not all(byte >= 0xC0 and byte not in (0xD7, 0xF7) for byte in run)
+    ):
+        return False  # two letters of Windows-1252 (full-width punctuation is no accented letter)
     lead, trail = run
     common = 0xB0 <= lead <= 0xD7 and 0xA1 <= trail <= 0xFE
     capitals = all(0xC0 <= byte <= 0xDE and byte != 0xD7 for byte in run)

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from connector.bootstrap import Container
 from connector.db import reading
 from connector.documents import DocumentParser
 from connector.errors import FileFormatError
@@ -22,11 +23,15 @@ from connector.imports.models import ImportedDocument
 
 
 def refuse_the_other_form(
-    sessions: sessionmaker[Session], parser: DocumentParser, parsers: Sequence[DocumentParser]
+    container: Container, parser: DocumentParser, parsers: Sequence[DocumentParser], *, retried: bool
 ) -> None:
-    """`FileFormatError` when the ledger holds documents of the other form of the parser's books."""
+    """`FileFormatError` when the ledger holds documents of the other form of the parser's books,
+    unless `imports.both_forms_of_books` says they never overlap, or the file was `retried` (imported
+    before: its rows failed then are tried again)."""
+    if retried or container.settings.imports.both_forms_of_books:
+        return
     vouchers = {p.format for p in parsers if getattr(p, "kinds_follow_sides", False)}
-    with reading(sessions) as session:
+    with reading(container.sessions) as session:
         others = other_form_imported(session, parser.format, [p.format for p in parsers], vouchers)
     if others:
         raise FileFormatError(refusal(parser.format, others))

@@ -72,7 +72,7 @@ class KnownCustomers:
         # units, the invoice numbers each names)
         self._open: dict[tuple[int, str], dict[int, int]] = {}
         self._billed: defaultdict[tuple[int, str], int] = defaultdict(int)
-        self._billed_numbers: defaultdict[tuple[int, str], set[str]] = defaultdict(set)
+        self._billed_numbers: defaultdict[tuple[int, str], dict[str, int]] = defaultdict(dict)
         self._paid: defaultdict[tuple[int, str], list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
         self._name_choices: list[str] = []
         self._members: defaultdict[str, list[int]] | None = None  # account number → ids counted in it
@@ -87,7 +87,8 @@ class KnownCustomers:
         """An invoice of this import: receipts later in the import may name it, or pay its amount."""
         self._add(number, self.ids[account_no], "invoice")
         self._billed[(self.ids[account_no], amount.currency)] += amount.minor
-        self._billed_numbers[(self.ids[account_no], amount.currency)].add(number.strip().upper())
+        billed = self._billed_numbers[(self.ids[account_no], amount.currency)]
+        billed[number.strip().upper()] = billed.get(number.strip().upper(), 0) + amount.minor
         key = (amount.currency, amount.minor)
         if key in self._invoices_by_amount:
             self._invoices_by_amount[key].append((on, self.ids[account_no], number, None))
@@ -205,10 +206,11 @@ class KnownCustomers:
         still: dict[int, int],
         counted: list[int],
         paid: list[tuple[int, tuple[str, ...]]],
-        billed: set[str],
+        billed: dict[str, int],
     ) -> None:
-        """Take this batch's receipts off `still`: each the invoices it names first, then the oldest;
-        one naming an invoice of this batch pays that one (`billed`), none of these."""
+        """Take this batch's receipts off `still`: each the invoices it names first (those of this batch,
+        `billed` by number, are not in `still`: what it pays of them is taken off it first), then the
+        oldest."""
         numbered: dict[str, int] = {}
         if any(named for _, named in paid):
             numbers = select(ImportedDocument.number, ImportedDocument.entry_id).where(
@@ -217,9 +219,13 @@ class KnownCustomers:
                 ImportedDocument.status == "posted",
             )
             numbered = {str(n).upper(): e for n, e in self.session.execute(numbers) if n and e is not None}
+        billed = dict(billed)  # what is left of each of this batch's invoices, as receipts pay them
         for minor, named in paid:
-            if any(number.strip().upper() in billed for number in named):
-                continue
+            for number in (number.strip().upper() for number in named):
+                taken = min(minor, billed.get(number, 0))
+                if taken:
+                    billed[number] -= taken
+                    minor -= taken
             named_entries = [numbered[n.upper()] for n in named if n.upper() in numbered]
             for entry_id in [*named_entries, *still]:
                 if not minor:

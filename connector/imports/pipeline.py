@@ -39,12 +39,12 @@ from connector.documents import (
     unkeepable,
 )
 from connector.errors import ConnectorError, FileFormatError
+from connector.imports import voucher_gaps
 from connector.imports.book_forms import refuse_the_other_form
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
 from connector.imports.post import DocumentPoster, SeenInFile, quarantine_input
 from connector.imports.rules import Accounts
-from connector.imports.voucher_gaps import hold_missing
 from connector.ledger.models import utcnow
 from connector.sync.leases import IMPORTS, lease
 from connector.sync.models import QuarantinedRecord, SyncRun
@@ -160,8 +160,8 @@ def import_file(
                 return FileResult(name, earlier.format, "skipped", reason=reason)
         try:
             parser = choose_parser(path, parsers, format, format_hint=format_hint)
-            if not container.settings.imports.both_forms_of_books:
-                refuse_the_other_form(container.sessions, parser, parsers)
+            retried = earlier is not None and earlier.status == "imported"
+            refuse_the_other_form(container, parser, parsers, retried=retried)
         except FileFormatError as exc:
             if not dry_run:  # a dry run writes nothing, not even that the file failed
                 _record_failure(container, name, digest, format, str(exc))
@@ -192,9 +192,11 @@ def import_file(
                 _each_batch(
                     parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope
                 )
-            if scope.kinds_follow_sides and scope.days is not None and rows is None:
-                held_back = hold_missing(container, run_id, name, file_id, scope.days, scope.seen)
-                result.counts["missing_from_this_export"] += held_back
+            if scope.kinds_follow_sides and rows is None and scope.problems:
+                scope.notes.append(voucher_gaps.UNCHECKED)  # a refused voucher's lines would read as gone
+            elif scope.kinds_follow_sides and rows is None:
+                gaps = voucher_gaps.hold_missing(container, run_id, name, file_id, scope.days, scope.seen)
+                result.counts["missing_from_this_export"] += gaps
         except FileFormatError as exc:
             result.status, result.reason = "failed", str(exc)
         except BaseException as exc:  # a crash or Ctrl-C: recorded as failed (taken up again next time)
@@ -226,6 +228,9 @@ def _dry_run(
             result.counts += _import_batch(container, scope, session, known, batch, file_id, run)
 
         _each_batch(parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope)
+        if scope.kinds_follow_sides and scope.rows is None and not scope.problems:
+            missing = voucher_gaps.missing_from(session, parser.format, file_id, scope.days, scope.seen)
+            result.counts["missing_from_this_export"] += len(missing)
         if before_rollback is not None:
             session.flush()
             before_rollback(session, run.id)
@@ -305,6 +310,7 @@ class _Scope:
     seen: SeenInFile = field(default_factory=SeenInFile)  # what its earlier batches met
     notes: list[str] = field(default_factory=list)  # the file's notices, each once
     days: tuple[date, date] | None = None  # its documents' first and last dates
+    problems: int = 0  # its items refused before they were documents (a voucher that does not balance)
     # Documents that look like one of an earlier file (`lookalikes`), decided once the whole file is
     # read (the earlier one may still come, unchanged, further down); None: the file's end is reached.
     deferred: list[Document] | None = field(default_factory=list)
@@ -341,6 +347,7 @@ def _import_batch(
             continue
         if isinstance(item, Problem):
             problem = item.reason
+            scope.problems += 1
         elif (refused := unkeepable(item)) is not None:
             problem = refused
         else:

@@ -24,16 +24,27 @@ from connector.imports.post import SeenInFile, quarantine_input
 from connector.money import Money
 from connector.sync.models import SyncRun
 
-_STANDING = ("posted", "unapplied", "linked")
+# Lines that post: one linked to its bank line posts nothing (the bank's receipt stands, whatever the
+# books say of it now).
+_STANDING = ("posted", "unapplied")
+UNCHECKED = (
+    "not checked for vouchers the books no longer hold: vouchers of this file were refused (see "
+    "`connector quarantine list`); the next export of these days, read whole, is checked"
+)
 
 
 def missing_lines(
-    session: Session, source: str, file_id: int, days: tuple[date, date], seen: Callable[[str], bool]
+    session: Session, source: str, file_id: int | None, days: tuple[date, date], seen: Callable[[str], bool]
 ) -> list[tuple[ImportedDocument, str | None]]:
     """The standing lines of `source` dated within `days` that earlier files brought and this file
     (`file_id`: its lines are recorded under it, or `seen` unchanged or held) does not hold, with the
     file each came from."""
     first, last = days
+    # A file holding vouchers after this one's last day is a later export of the period: what it holds
+    # that this older one lacks was entered since, not deleted.
+    later = select(ImportedDocument.file_id).where(
+        ImportedDocument.source == source, ImportedDocument.document_date > last
+    )
     found = session.execute(
         select(ImportedDocument, ImportedFile.name)
         .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
@@ -42,6 +53,7 @@ def missing_lines(
             ImportedDocument.document_date.between(first, last),
             ImportedDocument.status.in_(_STANDING),
             ImportedDocument.file_id.is_distinct_from(file_id),
+            ImportedDocument.file_id.not_in(later.where(ImportedDocument.file_id.is_not(None))),
         )
         .order_by(ImportedDocument.id)
     ).all()
@@ -63,20 +75,37 @@ def why_missing(document: ImportedDocument, came_from: str | None, name: str, da
     )
 
 
+def missing_from(
+    session: Session, source: str, file_id: int | None, days: tuple[date, date] | None, seen: SeenInFile
+) -> list[tuple[ImportedDocument, str | None]]:
+    """`missing_lines` of a file whose import met `seen` (a dry run's too: its lines are not recorded),
+    and whose documents are dated within `days` (None: it had none)."""
+    if days is None:
+        return []
+
+    def in_this_file(external_id: str) -> bool:
+        key = SeenInFile.key_of(source, external_id)
+        return key in seen.unchanged or key in seen.quarantined
+
+    return missing_lines(session, source, file_id, days, in_this_file)
+
+
 def hold_missing(
-    container: Container, run_id: int, name: str, file_id: int, days: tuple[date, date], seen: SeenInFile
+    container: Container,
+    run_id: int,
+    name: str,
+    file_id: int,
+    days: tuple[date, date] | None,
+    seen: SeenInFile,
 ) -> int:
     """Hold for a person each line missing from voucher file `name` (`missing_lines`) in the import's
     run `run_id`; how many."""
+    if days is None:
+        return 0
     with unit_of_work(container.sessions) as session:
         run = session.get_one(SyncRun, run_id)
         source = run.source
-
-        def in_this_file(external_id: str) -> bool:
-            key = SeenInFile.key_of(source, external_id)
-            return key in seen.unchanged or key in seen.quarantined
-
-        missing = missing_lines(session, source, file_id, days, in_this_file)
+        missing = missing_from(session, source, file_id, days, seen)
         for document, came_from in missing:
             origin = Origin(name, None, f"{source} {document.external_id}")
             # Tied to no file: a retry has nothing to replay; a person reverses it, or resolves it.

@@ -40,7 +40,7 @@ from connector.documents import (
     fingerprint,
 )
 from connector.errors import FileFormatError
-from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.models import ImportedDocument, ImportedFile, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
 from connector.imports.statement_reconcile import reconcile_file
@@ -921,22 +921,43 @@ def test_an_edited_voucher_whose_lines_change_rank_and_kind_is_reposted_as_chang
     assert_ledger_verifies(container)
 
 
-def test_a_voucher_a_later_export_of_its_days_no_longer_holds_waits_for_a_person(
-    container: Container, tmp_path: Path
-) -> None:
+VOUCHER_HEADER = "日期,凭证字,凭证号,摘要,科目代码,科目名称,核算项目,币别,原币金额,借方金额,贷方金额"
+XINGCHEN, HAICHUAN = "C0001 上海星辰贸易有限公司", "C0002 深圳海川电子有限公司"
+
+
+def voucher(number: int, day: int, party: str, amount: str, other: str = "6001,主营业务收入") -> list[str]:
+    """A 金蝶 voucher of two lines: the customer's receivable debited (credited, for a bank `other`)."""
+    receivable = f"1122,应收账款,{party},人民币,{amount}"
+    if other.startswith("100"):
+        return [
+            f"2026/3/{day},收,{number},收款,{other},,人民币,{amount},{amount},",
+            f"2026/3/{day},收,{number},收款,{receivable},,{amount}",
+        ]
+    return [
+        f"2026/3/{day},记,{number},销售,{receivable},{amount},",
+        f"2026/3/{day},记,{number},销售,{other},,人民币,{amount},,{amount}",
+    ]
+
+
+def vouchers(path: Path, *lines: list[str]) -> Path:
+    path.write_text("\n".join([VOUCHER_HEADER, *(row for rows in lines for row in rows)]) + "\n", "utf-8")
+    return path
+
+
+def books_customers(container: Container) -> tuple[str, str]:
     with unit_of_work(container.sessions) as session:
         directory = container.customers(session)
         xc = directory.create(NewCustomer("上海星辰贸易有限公司", "SME", "SH", "CNY")).account_no
         hc = directory.create(NewCustomer("深圳海川电子有限公司", "SME", "GD", "CNY")).account_no
-    header = "日期,凭证字,凭证号,摘要,科目代码,科目名称,核算项目,币别,原币金额,借方金额,贷方金额"
+    return xc, hc
 
-    def voucher(number: int, day: int, party: str, amount: str) -> list[str]:
-        return [
-            f"2026/3/{day},记,{number},销售,1122,应收账款,{party},人民币,{amount},{amount},",
-            f"2026/3/{day},记,{number},销售,6001,主营业务收入,,人民币,{amount},,{amount}",
-        ]
 
-    xingchen, haichuan = "C0001 上海星辰贸易有限公司", "C0002 深圳海川电子有限公司"
+def test_a_voucher_a_later_export_of_its_days_no_longer_holds_waits_for_a_person(
+    container: Container, tmp_path: Path
+) -> None:
+    xc, hc = books_customers(container)
+    header = VOUCHER_HEADER
+    xingchen, haichuan = XINGCHEN, HAICHUAN
     first, renumbered = tmp_path / "v1.csv", tmp_path / "v2.csv"
     first.write_text(
         "\n".join([header, *voucher(5, 2, xingchen, "1000.00"), *voucher(6, 3, haichuan, "2000.00")]) + "\n",
@@ -964,6 +985,71 @@ def test_a_voucher_a_later_export_of_its_days_no_longer_holds_waits_for_a_person
     with unit_of_work(container.sessions) as session:
         assert session.scalar(select(func.count()).select_from(QuarantinedRecord)) == 1  # the same, again
     assert_ledger_verifies(container)
+
+
+def held_reasons(container: Container) -> list[str]:
+    with unit_of_work(container.sessions) as session:
+        return list(session.scalars(select(QuarantinedRecord.reason).order_by(QuarantinedRecord.id)))
+
+
+def test_an_older_export_imported_after_a_newer_one_flags_nothing_the_newer_one_holds(
+    container: Container, tmp_path: Path
+) -> None:
+    books_customers(container)
+    parsers = container.document_parsers()
+    first_two = (voucher(1, 2, XINGCHEN, "10.00"), voucher(2, 6, XINGCHEN, "20.00"))
+    entered_since = (voucher(3, 9, XINGCHEN, "30.00"), voucher(4, 3, XINGCHEN, "40.00"))  # 记-4 dated 3/3
+    import_file(container, vouchers(tmp_path / "to_10.csv", *first_two, *entered_since), parsers)
+    older = import_file(container, vouchers(tmp_path / "to_06.csv", *first_two), parsers)
+    assert older.counts["missing_from_this_export"] == 0
+    assert held_reasons(container) == []
+
+
+def test_a_voucher_refused_in_the_later_export_is_not_taken_for_one_the_books_dropped(
+    container: Container, tmp_path: Path
+) -> None:
+    books_customers(container)
+    parsers = container.document_parsers()
+    import_file(container, vouchers(tmp_path / "a.csv", voucher(5, 2, XINGCHEN, "10.00")), parsers)
+    unbalanced = [*voucher(5, 2, XINGCHEN, "10.00")[:1], voucher(5, 2, XINGCHEN, "11.00")[1]]
+    dry = import_file(container, vouchers(tmp_path / "b.csv", unbalanced), parsers, dry_run=True)
+    result = import_file(container, vouchers(tmp_path / "b.csv", unbalanced), parsers)
+    assert (dry.counts["missing_from_this_export"], result.counts["missing_from_this_export"]) == (0, 0)
+    assert "not checked for vouchers the books no longer hold" in " ".join(result.notes)
+    assert not any(reason.startswith("voucher line") for reason in held_reasons(container))
+
+
+def test_a_voucher_receipt_linked_to_its_bank_line_is_not_flagged_when_the_books_drop_it(
+    container: Container, tmp_path: Path
+) -> None:
+    books_customers(container)
+    parsers = [*PARSERS, *container.document_parsers()]
+    banked = {"kind": "bank_line", "id": "B-1", "amount": "8000.00", "date": "2026-03-02", "payer": "海川"}
+    import_file(container, write(tmp_path / "bank.jsonl", banked), parsers)
+    received = vouchers(tmp_path / "a.csv", voucher(2, 2, HAICHUAN, "8000.00", "100201,银行存款"))
+    assert import_file(container, received, parsers).counts["receipts_linked"] == 1
+    later = vouchers(tmp_path / "b.csv", voucher(3, 2, XINGCHEN, "5.00"))
+    dry = import_file(container, later, parsers, dry_run=True)
+    assert (
+        dry.counts["missing_from_this_export"],
+        import_file(container, later, parsers).counts["missing_from_this_export"],
+    ) == (0, 0)
+
+
+def test_a_voucher_the_books_dropped_is_counted_by_a_dry_run_too(
+    container: Container, tmp_path: Path
+) -> None:
+    books_customers(container)
+    parsers = container.document_parsers()
+    import_file(
+        container,
+        vouchers(tmp_path / "a.csv", voucher(5, 2, XINGCHEN, "10.00"), voucher(6, 2, XINGCHEN, "20.00")),
+        parsers,
+    )
+    dry = import_file(
+        container, vouchers(tmp_path / "b.csv", voucher(5, 2, XINGCHEN, "10.00")), parsers, dry_run=True
+    )
+    assert (dry.counts["missing_from_this_export"], held_reasons(container)) == (1, [])
 
 
 QBO_PAYMENTS = (
@@ -1621,6 +1707,28 @@ def test_the_bills_and_the_vouchers_of_one_set_of_books_are_never_both_posted(
         import_file(container, exports / "kingdee_invoices.csv", parsers).status == "failed"
     )  # the other way
     assert_ledger_verifies(container)
+
+
+def test_a_retry_of_a_file_imported_beside_the_other_form_of_its_books_is_not_refused(
+    container: Container, tmp_path: Path
+) -> None:
+    exports = REPO / "tests" / "fixtures" / "exports"
+    parsers = container.document_parsers()
+    import_file(container, exports / "kingdee_receipts.csv", parsers)  # its red receipt held
+    both = container.settings.imports.model_copy(update={"both_forms_of_books": True})
+    told = dataclasses.replace(container, settings=container.settings.model_copy(update={"imports": both}))
+    import_file(told, exports / "kingdee_vouchers.csv", parsers)
+    with unit_of_work(container.sessions) as session:
+        red = session.scalars(
+            select(QuarantinedRecord.id).where(QuarantinedRecord.record_ref == "kingdee_receipts.csv:10")
+        ).one()
+
+    [outcome] = retry(container, [red], parsers=lambda: parsers, mappings=no_mapping_set)
+
+    assert (outcome.status, red in outcome.still_open) == ("retried", True)  # tried again, held again
+    with unit_of_work(container.sessions) as session:
+        statuses = set(session.scalars(select(ImportedFile.status)))
+    assert statuses == {"imported"}
 
 
 def test_a_kingdee_receipt_paying_part_of_its_bill_leaves_the_rest_open_and_a_red_receipt_waits(

@@ -305,6 +305,23 @@ def test_a_receipt_paying_an_invoice_of_its_own_file_leaves_an_older_invoice_ope
     assert [(c["account_no"], c["tier"]) for c in candidates] == [(acme, 4)]  # INV-OLD is still open
 
 
+def test_a_receipt_naming_invoices_of_its_own_file_and_an_older_one_pays_them_all(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "a.jsonl", invoice("INV-OLD", acme, "800.00")), PARSERS)
+    both = write(
+        tmp_path / "b.jsonl",
+        invoice("INV-NEW", acme, "500.00"),
+        line("B-1", "1300.00", "2026-03-10", references=["INV-NEW INV-OLD"]),
+        line("B-2", "800.00", "2026-03-10", payer="Li Si"),
+    )
+    import_file(container, both, PARSERS)
+    [(_, _, candidates)] = items(container)
+    assert candidates == []  # INV-OLD is paid
+    assert owes(container, acme).minor == 0
+
+
 def test_a_bank_line_of_a_payment_imported_before_pays_nothing_again_for_the_amounts_after_it(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:

@@ -289,6 +289,7 @@ def test_a_small_workbook_head_shows_its_strings() -> None:
         "编号,品名\n" + "X1,PVC管DN50\n" * 5,  # one common character between Latin letters
         "品名,规格\n" + "Wi-Fi模块A,USB线Type-C\n" * 5,
         "客户,金额\nABC有限公司,100\n",
+        "Memo\n" + "Ref：ABC，DEF\nPayment（USD）for order\nZhang、Li\n" * 3,  # full-width punctuation only
     ],
 )
 def test_chinese_written_among_latin_letters_and_codes_is_read_as_gbk(text: str) -> None:
