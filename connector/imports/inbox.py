@@ -16,6 +16,7 @@ unreachable) stays in the inbox for the next pass.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -164,24 +165,38 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 def _archive(path: Path, archived: Path) -> Path:
-    archived.parent.mkdir(parents=True, exist_ok=True)
+    _private_folder(archived.parent)
     if archived.exists():  # the same bytes are archived already
         path.unlink()
     else:
         shutil.move(path, archived)
+        _private(archived)
     return archived
+
+
+def _private_folder(folder: Path) -> None:
+    """archive/ and failed/ keep statements and exports (payers' names and accounts) in clear: this
+    user's alone, as the key file is."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private(folder, 0o700)
+
+
+def _private(path: Path, mode: int = 0o600) -> None:
+    with contextlib.suppress(OSError):  # not this user's (a folder made by an admin): left as it is
+        path.chmod(mode)
 
 
 def _set_aside(inbox: Path, path: Path, reason: str) -> Path:
     """Move a file that could not be read to failed/ (never over another one), the reason beside it."""
     failed = inbox / FAILED
-    failed.mkdir(parents=True, exist_ok=True)
+    _private_folder(failed)
     target = failed / path.name
     counter = 1
     while target.exists():
         target = failed / f"{path.stem}.{counter}{path.suffix}"
         counter += 1
     shutil.move(path, target)
+    _private(target)
     hint = f"Once mended (or to name its format): connector import '{target.resolve()}' [--format F]"
     target.with_name(target.name + ".reason.txt").write_text(f"{reason}\n{hint}\n", encoding="utf-8")
     return target

@@ -82,14 +82,18 @@ def condition_holds(condition: Condition, record: Mapping[str, Any]) -> bool:
     return condition.below is not None and number < condition.below
 
 
-# Fields whose values are personal data: a reason (kept in the audit trail, in clear) names the field
-# and the test it passed, never the value.
+# Fields whose values are personal data even when they read as numbers (a phone, an account).
 PERSONAL_FIELDS = frozenset({"name", "email", "phone", "mobile", "address", "bank_account"})
 
 
 def _describe(condition: Condition, record: Mapping[str, Any]) -> str:
+    """The condition a record met, for its reason (kept in the audit trail, in clear): the field and the
+    test, with the value only when it reads as a number (employees '1,200', revenue) or is absent. A text
+    may be personal data (a company's name is its owner's, a mapped first name): never shown."""
     field = condition.field
-    shown = "" if field in PERSONAL_FIELDS else f" {record.get(field)!r}"
+    value = record.get(field)
+    plain = value is None or (field not in PERSONAL_FIELDS and _number(value) is not None)
+    shown = f" {value!r}" if plain else ""
     for test in ("equals", "one_of", "at_least", "below", "present", "matches"):
         expected = getattr(condition, test)
         if expected is not None:

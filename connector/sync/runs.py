@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -198,21 +199,33 @@ def quarantine(
     session.flush()
 
 
-# A value a reason quotes ('…' or "…", as repr writes it).
-_QUOTED = re.compile(r"'([^'\n]{1,1000})'|\"([^\"\n]{1,1000})\"")
+# A value a reason quotes ('…' or "…", as repr writes it: with backslash escapes, \n, \xa0, \').
+_QUOTED = re.compile(r"'((?:[^'\\\n]|\\.){1,1000})'|\"((?:[^\"\\\n]|\\.){1,1000})\"")
 
 
 def without_its_values(reason: str, raw: Any) -> str:
     """`reason` with the values of the record it quotes left out ('…'): a reason is kept in clear, the
-    record only encrypted (a name, an e-mail in a shifted column), and `quarantine show` decrypts it."""
+    record only encrypted (a name, an e-mail in a shifted column), and `quarantine show` decrypts it. A
+    value quoted as repr writes it (a line break as \\n) is compared as the text it stands for."""
     texts = list(_texts(raw))
 
     def hidden(quoted: re.Match[str]) -> str:
         value = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
         mark = quoted.group()[0]
-        return f"{mark}…{mark}" if any(value.strip() and value in text for text in texts) else quoted.group()
+        values = {value, _unescaped(quoted.group())}
+        found = any(one.strip() and one in text for one in values for text in texts)
+        return f"{mark}…{mark}" if found else quoted.group()
 
     return _QUOTED.sub(hidden, reason) if texts else reason
+
+
+def _unescaped(quoted: str) -> str:
+    """The text a repr-quoted value stands for ('' when it is not one)."""
+    try:
+        value = ast.literal_eval(quoted)
+    except (ValueError, SyntaxError):
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 def _texts(raw: Any) -> Iterator[str]:

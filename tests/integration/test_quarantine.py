@@ -26,7 +26,7 @@ from connector.money import Money
 from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.quarantine import list_records, resolve_records, show_record
 from connector.sync.quarantine_retry import retry
-from connector.sync.runs import quarantine, start_run
+from connector.sync.runs import quarantine, start_run, without_its_values
 from tests.conftest import REPO
 from tests.integration.helpers import add_customer
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, receivable, write
@@ -64,6 +64,16 @@ def rough_file(container: Container, path: Path, *more: dict[str, Any]) -> dict[
     result = import_file(container, write(path, "{not json", *more), PARSERS)
     assert result.status == "imported"
     return by_ref(container)
+
+
+@pytest.mark.parametrize(
+    "value", ["Robert Wilson\n12 High St, Leeds", 'Jane O\'Neil "VIP" 1,150.00', "Robert\xa0Wilson"]
+)
+def test_a_reason_keeps_out_a_value_it_quotes_with_escapes_as_repr_writes_it(value: str) -> None:
+    reason = f"amount (Amount): not an amount: {value!r} (write it as 1,234.50)"
+    mark = repr(value)[0]  # repr quotes with " what holds a '
+    kept = without_its_values(reason, {"raw": f"x,{value},y"})
+    assert kept == f"amount (Amount): not an amount: {mark}…{mark} (write it as 1,234.50)"
 
 
 def test_a_reason_keeps_out_the_values_of_the_record_it_quotes_which_stay_encrypted(

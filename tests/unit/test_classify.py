@@ -59,6 +59,17 @@ def test_a_reason_names_a_personal_fields_test_never_its_value() -> None:
     assert "lina" not in decision.reason
 
 
+def test_a_reason_never_shows_a_text_fields_value_only_a_numbers() -> None:
+    by_form = TypeRule(type="SME", when=(Condition(field="company", matches="(?i)ltd$"),))
+    by_size = TypeRule(type="KA", when=(Condition(field="employees", at_least=Decimal(500)),))
+    rules = POLICY.classification.model_copy(update={"rules": (by_size, by_form)})
+    policy = POLICY.model_copy(update={"classification": rules})
+    small = classify.customer_type({"company": "Wilson Family Bakery Ltd", "employees": "12"}, policy)
+    assert (small.value, small.reason) == ("SME", "rule 2: company matches (?i)ltd$")
+    large = classify.customer_type({"company": "Wilson Family Bakery Ltd", "employees": "1,200"}, policy)
+    assert large.reason == "rule 1: employees '1,200' at_least 500"
+
+
 @pytest.mark.parametrize(
     ("record", "expected"),
     [
