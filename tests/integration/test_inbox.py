@@ -104,6 +104,7 @@ def test_a_damaged_workbook_is_set_aside_and_the_files_after_it_are_imported(
     assert first.result.reason.startswith("a_damaged.xlsx: ")
     assert (inbox / "failed" / "a_damaged.xlsx.reason.txt").exists()
     assert second.result.status == "imported"
+    assert first.moved_to is not None
     assert second.moved_to is not None
     kept = [inbox / "failed", first.moved_to, inbox / "archive", second.moved_to]
     assert [oct(path.stat().st_mode & 0o777) for path in kept] == ["0o700", "0o600", "0o700", "0o600"]
