@@ -989,6 +989,9 @@ def reverse_recorded(
     return reversals[0] if own is not None else None
 
 
+NOT_REPLAYED_KEY = "for_a_person"  # in a quarantined input's raw record: no retry replays it
+
+
 def quarantine_input(
     session: Session,
     cipher: FieldCipher,
@@ -998,11 +1001,14 @@ def quarantine_input(
     reason: str,
     file_id: int | None,
     external_id: str | None = None,
+    replayed: bool = True,
 ) -> None:
     """Quarantine what a file's row or line gave, as "file:row", with its raw text and the imported
-    file's id (a retry imports that file again)."""
+    file's id (a retry imports that file again; not `replayed`: a person's, which no retry decides)."""
     ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
     raw: dict[str, Any] = {"file": origin.file, "row": origin.row, "raw": origin.raw}
+    if not replayed:
+        raw[NOT_REPLAYED_KEY] = True
     if external_id is not None:
         raw["external_id"] = external_id
     raw["file_id"] = file_id

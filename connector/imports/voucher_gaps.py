@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
@@ -38,26 +38,37 @@ def missing_lines(
 ) -> list[tuple[ImportedDocument, str | None]]:
     """The standing lines of `source` dated within `days` that earlier files brought and this file
     (`file_id`: its lines are recorded under it, or `seen` unchanged or held) does not hold, with the
-    file each came from."""
+    file each came from. Only ids are read for the lines it holds (a year's export holds them all)."""
     first, last = days
     # A file holding vouchers after this one's last day is a later export of the period: what it holds
     # that this older one lacks was entered since, not deleted.
-    later = select(ImportedDocument.file_id).where(
-        ImportedDocument.source == source, ImportedDocument.document_date > last
-    )
-    found = session.execute(
-        select(ImportedDocument, ImportedFile.name)
-        .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
+    later = session.scalars(
+        select(ImportedDocument.file_id)
+        .where(ImportedDocument.source == source, ImportedDocument.document_date > last)
+        .where(ImportedDocument.file_id.is_not(None))
+        .distinct()
+    ).all()
+    lines = session.execute(
+        select(ImportedDocument.id, ImportedDocument.external_id)
         .where(
             ImportedDocument.source == source,
             ImportedDocument.document_date.between(first, last),
             ImportedDocument.status.in_(_STANDING),
             ImportedDocument.file_id.is_distinct_from(file_id),
-            ImportedDocument.file_id.not_in(later.where(ImportedDocument.file_id.is_not(None))),
+            ImportedDocument.file_id.not_in(later) if later else true(),
         )
-        .order_by(ImportedDocument.id)
-    ).all()
-    return [(document, name) for document, name in found if not seen(document.external_id)]
+        .execution_options(yield_per=10_000)
+    )
+    ids = [line_id for line_id, external_id in lines if not seen(external_id)]
+    found: list[tuple[ImportedDocument, str | None]] = []
+    for start in range(0, len(ids), 900):
+        chunk = session.execute(
+            select(ImportedDocument, ImportedFile.name)
+            .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
+            .where(ImportedDocument.id.in_(ids[start : start + 900]))
+        )
+        found += [(document, name) for document, name in chunk]
+    return sorted(found, key=lambda pair: pair[0].id)
 
 
 def why_missing(document: ImportedDocument, came_from: str | None, name: str, days: tuple[date, date]) -> str:
@@ -108,9 +119,9 @@ def hold_missing(
         missing = missing_from(session, source, file_id, days, seen)
         for document, came_from in missing:
             origin = Origin(name, None, f"{source} {document.external_id}")
-            # Tied to no file: a retry has nothing to replay; a person reverses it, or resolves it.
-            reason = why_missing(document, came_from, name, days)
+            # A person reverses it, or resolves it: a retry has nothing to replay.
+            reason, external_id = why_missing(document, came_from, name, days), document.external_id
             quarantine_input(
-                session, container.cipher, run, source, origin, reason, None, document.external_id
+                session, container.cipher, run, source, origin, reason, None, external_id, replayed=False
             )
     return len(missing)

@@ -33,6 +33,7 @@ from connector.documents import DocumentParser
 from connector.errors import ConnectorError
 from connector.imports.models import ImportedFile
 from connector.imports.pipeline import choose_parser, file_hash, import_file
+from connector.imports.post import NOT_REPLAYED_KEY
 from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
@@ -109,6 +110,10 @@ def _plan(session: Session, cipher: FieldCipher, ids: Sequence[int]) -> _Plan:
         if run is not None and job in CUSTOMER_JOBS:
             held = _Held(record_id, record.record_ref, raw, run.started_at)
             plan.customers.setdefault((run.job, record.source), []).append(held)
+            continue
+        if isinstance(raw, dict) and raw.get(NOT_REPLAYED_KEY):
+            why = "it waits for a person's decision, no retry's: do as its reason says, then resolve it"
+            plan.outcomes.append(RetryOutcome(subject, [record_id], "not replayed", why))
             continue
         file_id = raw.get("file_id") if isinstance(raw, dict) else None
         if not isinstance(file_id, int):
