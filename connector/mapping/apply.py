@@ -120,10 +120,11 @@ def reader(path: str | int | None) -> Reader:
 
 
 def _template_filler(step: Step) -> Filler:
-    function, options = REGISTRY[step.name].function, step.options
+    # The step's own options win over field names, `empty` too when the step leaves it to its default.
+    function, options = REGISTRY[step.name].function, {"empty": "", **step.options}
 
     def fill(value: Any, values: dict[str, Any]) -> Any:
-        return function(value, **{**values, **options})  # the step's own options win over field names
+        return function(value, **{**values, **options})
 
     return fill
 

@@ -407,19 +407,21 @@ def default(current: Any, value: Any) -> Any:
     return value if current is None or current == "" else current
 
 
-@converter("template", options=("template",), required=("template",))
-def template(current: Any, /, template: str, **fields: Any) -> str:
-    """`{value}` (the current value) plus the record's other mapped fields, e.g. "{last_name}{first_name}".
+@converter("template", options=("template", "empty"), required=("template",))
+def template(current: Any, /, template: str, empty: str = "", **fields: Any) -> str:
+    """`{value}` (the current value) plus the record's other mapped fields, e.g. "{last_name}{first_name}";
+    a field without a value is written as `empty`.
 
     The first parameter is not called `value`, so that a mapped field of that name cannot clash with it.
     """
+    filled = {name: empty if field is None else field for name, field in fields.items()}
     try:
-        return template.format(**{**fields, "value": "" if current is None else current})
+        return template.format(**{**filled, "value": empty if current is None else current})
     # TypeError: "{amount:.2f}" of nothing; AttributeError: "{value.name}" of a value without one
     except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
-        empty = _empty_formatted(template, {**fields, "value": current})
-        if empty is not None:
-            raise ConversionError(f"`{{{empty}}}` is empty") from None
+        unfilled = _empty_formatted(template, {**fields, "value": current})
+        if unfilled is not None:
+            raise ConversionError(f"`{{{unfilled}}}` is empty") from None
         raise ConversionError(f"template {template!r} cannot be filled: {exc}") from None
 
 
@@ -628,8 +630,13 @@ def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
         return _group_problem(str(options.get("pattern", "")), options.get("group", 1))
     elif name == "map" and not isinstance(options.get("values", {}), Mapping):
         return f'values must be a table, e.g. {{ "Key Account" = "KA" }}, not {options["values"]!r}'
-    elif name == "template" and not isinstance(options.get("template", ""), str):
-        return f"template must be text, e.g. '{{last_name}}{{value}}', not {options['template']!r}"
+    elif name == "template":
+        if not isinstance(options.get("template", ""), str):
+            return f"template must be text, e.g. '{{last_name}}{{value}}', not {options['template']!r}"
+        if not isinstance(options.get("empty", ""), str):
+            return (
+                f"empty must be text (what a field without a value is written as), not {options['empty']!r}"
+            )
     elif name in ("number", "format_decimal"):
         try:
             _places(options.get("places", 2))

@@ -113,7 +113,7 @@ def test_missing_sources_pass_through_converters_that_accept_nothing() -> None:
         "id": "1",
         "last": None,
         "first": None,
-        "name": "None",  # str.format writes the earlier field's None as "None", and no value as ""
+        "name": "",  # the earlier field's None and no value alike are written as nothing
         "company": None,
         "email": None,
         "phone": None,
@@ -136,6 +136,28 @@ def test_a_template_fills_in_from_fields_mapped_before_it_but_not_after() -> Non
     mapped = same(mapping, {"first": "明", "last": " 王 ", "x": "hi"})
     assert mapped.values["full"] == "王明"
     assert "cannot be filled" in mapped.errors["greeting"]
+
+
+def test_a_template_writes_a_field_the_record_leaves_empty_as_nothing() -> None:
+    mapping = mapping_of(
+        {"target": "first_name", "source": "First_Name", "convert": ["strip"]},
+        {
+            "target": "name",
+            "source": "Last_Name",
+            "convert": [{"name": "template", "template": "{value}{first_name}"}],
+        },
+    )
+    assert same(mapping, {"Last_Name": "李", "First_Name": " "}).values["name"] == "李"
+    assert same(mapping, {"Last_Name": "李"}).values["name"] == "李"
+
+
+def test_a_template_empty_option_wins_over_a_field_of_that_name() -> None:
+    mapping = mapping_of(
+        {"target": "empty", "source": "a"},
+        {"target": "b", "source": "b"},
+        {"target": "out", "source": "x", "convert": [{"name": "template", "template": "<{b}>"}]},
+    )
+    assert compile_mapping(mapping).map({"a": "field"}).values["out"] == "<>"
 
 
 def test_a_template_option_wins_over_a_field_of_the_same_name() -> None:
@@ -212,6 +234,7 @@ def test_a_field_without_a_source_starts_from_nothing() -> None:
         ({"name": "date", "format": ["%d.%m.%Y", "%Y-%m-%D"]}, "format '%Y-%m-%D' cannot be read"),
         ({"name": "map", "values": ["USD", "INR"]}, "values must be a table"),
         ({"name": "template", "template": 5}, "template must be text"),
+        ({"name": "template", "template": "{value}", "empty": None}, "empty must be text"),
         ({"name": "regex", "pattern": []}, "pattern must be text"),
         ({"name": "phone", "region": []}, "unknown region []"),
     ],

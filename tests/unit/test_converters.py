@@ -557,10 +557,26 @@ def test_a_template_may_use_a_field_named_value_without_clashing() -> None:
     assert convert("template", "x", template="{value}-{city}", value="other", city="Ning") == "x-Ning"
 
 
+def test_a_template_writes_a_missing_field_as_empty_text_not_none() -> None:
+    assert convert("template", "李", template="{value}{first_name}", first_name=None) == "李"
+    assert convert("template", None, template="{value}|{first_name}", first_name=None) == "|"
+
+
+def test_a_template_writes_a_missing_field_as_its_empty_option() -> None:
+    filled = convert(
+        "template", None, template="{value}|{number}|{payee}", number=None, payee="Li", empty="None"
+    )
+    assert filled == "None|None|Li"
+
+
+@pytest.mark.parametrize("empty", ["", "None"])
 @pytest.mark.parametrize("amount", [None, ""])
-def test_a_template_formatting_an_empty_field_names_the_field_not_the_format(amount: object) -> None:
+def test_a_template_formatting_an_empty_field_names_the_field_not_the_format(
+    amount: object, empty: str
+) -> None:
     with pytest.raises(ConversionError) as refused:
-        convert("template", None, template="line|{date}|{amount:.2f}", date="2026-03-02", amount=amount)
+        template = "line|{date}|{amount:.2f}"
+        convert("template", None, template=template, date="2026-03-02", amount=amount, empty=empty)
     assert str(refused.value) == "`{amount}` is empty"
 
 

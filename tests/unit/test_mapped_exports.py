@@ -232,6 +232,31 @@ def test_digest_gives_a_short_stable_id() -> None:
     assert len(digest("a|b")) == 12
 
 
+@pytest.mark.parametrize(
+    ("source", "ids"),
+    [
+        (
+            "quickbooks_online.payments",
+            ["06eb3eab8ad353e44fb9fe18", "6183d054ac4ad199c40ed51c", "6183d054ac4ad199c40ed51c#2"],
+        ),
+        (
+            "xero.bank_statement",
+            [
+                "eeea0fbddf9c3fe386595733",
+                "2f489c8bed017d6d6b633684",
+                "2f489c8bed017d6d6b633684#2",
+                "dae47a740a1389682190bfda",
+                "5cce8c3244da776287fe659d",
+            ],
+        ),
+    ],
+)
+def test_composite_ids_of_rows_with_empty_columns_stay_those_of_earlier_imports(
+    shipped: MappingSet, source: str, ids: list[str]
+) -> None:
+    assert list(_documents(_parse(shipped, source)))[: len(ids)] == ids
+
+
 # --- documents from rows --------------------------------------------------------------------------------
 
 
