@@ -242,14 +242,15 @@ def to_date(value: Any, format: str | Sequence[str]) -> date | None:
         return value.date()
     if value is None or isinstance(value, date):
         return value
-    read, described = _date_reader(format)
+    read, described = _formats_reader(format, "date")
     return _read_date(read, described, value)
 
 
-def _date_reader(format: str | Sequence[str]) -> tuple[Callable[[str], datetime], str]:
-    """A reader for one format or for the first of several that matches, and how to name them."""
+def _formats_reader(format: str | Sequence[str], what: str) -> tuple[Callable[[str], datetime], str]:
+    """A reader for one format or for the first of several that matches, and how to name them (`what`:
+    date or datetime)."""
     if isinstance(format, str):
-        return _datetime_reader(format), f"the date format {format!r}"
+        return _datetime_reader(format), f"the {what} format {format!r}"
     readers = tuple(_datetime_reader(each) for each in format)
 
     def read(text: str) -> datetime:
@@ -260,7 +261,7 @@ def _date_reader(format: str | Sequence[str]) -> tuple[Callable[[str], datetime]
                 continue
         raise ValueError(text)
 
-    return read, f"any of the date formats {', '.join(map(repr, format))}"
+    return read, f"any of the {what} formats {', '.join(map(repr, format))}"
 
 
 def _read_date(read: Callable[[str], datetime], described: str, value: Any) -> date | None:
@@ -288,7 +289,7 @@ HALF_WIDTH = {0xFF01 + offset: 0x21 + offset for offset in range(0x5E)} | {0x300
 
 @binder("date")
 def _bind_date(format: str | Sequence[str]) -> Bound:
-    read, described = _date_reader(format)
+    read, described = _formats_reader(format, "date")
 
     # Exports repeat a few hundred dates over millions of rows: remember them (failures are not cached).
     @functools.lru_cache(maxsize=4096)
@@ -308,19 +309,21 @@ def _bind_date(format: str | Sequence[str]) -> Bound:
 
 
 @converter("datetime", options=("format", "tz"), required=("format",))
-def to_datetime(value: Any, format: str, tz: str = "UTC") -> datetime | None:
-    """An aware datetime; text without an offset is read in time zone `tz`."""
+def to_datetime(value: Any, format: str | Sequence[str], tz: str = "UTC") -> datetime | None:
+    """An aware datetime; `format` is one strptime format or a list tried in order, and text read by a
+    format without an offset (%z) is read in time zone `tz`."""
     if value is None:
         return None
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConversionError(f"unknown time zone {tz!r}") from None
-    return _read_datetime(_datetime_reader(format), format, zone, value)
+    read, described = _formats_reader(format, "datetime")
+    return _read_datetime(read, described, zone, value)
 
 
 def _read_datetime(
-    read: Callable[[str], datetime], format: str, zone: ZoneInfo, value: Any
+    read: Callable[[str], datetime], described: str, zone: ZoneInfo, value: Any
 ) -> datetime | None:
     if isinstance(value, datetime):
         parsed = value
@@ -331,20 +334,20 @@ def _read_datetime(
         try:
             parsed = read(text)
         except ValueError:
-            raise ConversionError(f"the value does not match the datetime format {format!r}") from None
+            raise ConversionError(f"the value does not match {described}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
 @binder("datetime")
-def _bind_datetime(format: str, tz: str = "UTC") -> Bound | None:
+def _bind_datetime(format: str | Sequence[str], tz: str = "UTC") -> Bound | None:
     try:
         zone = ZoneInfo(tz)  # once per step, not per value
     except (ZoneInfoNotFoundError, ValueError):
         return None  # the plain converter reports the unknown zone for each value that has one
-    read = _datetime_reader(format)
+    read, described = _formats_reader(format, "datetime")
 
     def convert(value: Any) -> datetime | None:
-        return None if value is None else _read_datetime(read, format, zone, value)
+        return None if value is None else _read_datetime(read, described, zone, value)
 
     return convert
 
@@ -603,21 +606,17 @@ def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
     """Why converter `name` cannot work with `options` (a mapping file being loaded), or None: what
     would otherwise fail on every value, or worse, read every value wrong (`%M`, minutes, for the
     month), is refused before the file is used."""
-    if name == "date":
+    if name in ("date", "datetime"):
         formats = options.get("format")
         for format in [formats] if isinstance(formats, str) else list(formats or ()):
             if (problem := _date_format_problem(format)) is not None:
                 return problem
-    elif name == "datetime":
-        format, tz = options.get("format"), options.get("tz", "UTC")
-        if not isinstance(format, str) or not format:
-            return "format must be one format (text), e.g. '%Y-%m-%dT%H:%M:%S%z'"
-        if (problem := _date_format_problem(format)) is not None:
-            return problem
-        try:
-            ZoneInfo(str(tz))
-        except (ZoneInfoNotFoundError, ValueError):
-            return f"unknown time zone {tz!r} (an IANA name, e.g. 'Asia/Shanghai')"
+        if name == "datetime":
+            tz = options.get("tz", "UTC")
+            try:
+                ZoneInfo(str(tz))
+            except (ZoneInfoNotFoundError, ValueError):
+                return f"unknown time zone {tz!r} (an IANA name, e.g. 'Asia/Shanghai')"
     elif name == "decimal" and options.get("separator") not in (None, ".", ","):
         return f"separator must be '.' or ',', not {options['separator']!r}"
     elif name == "digest":

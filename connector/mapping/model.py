@@ -117,8 +117,10 @@ class Step(BaseModel):
         if missing:
             raise ValueError(f"converter '{self.name}' needs option(s) {', '.join(missing)}")
         formats = self.options.get("format")
-        if self.name == "date" and not isinstance(formats, str) and not _text_list(formats):
-            raise ValueError("converter 'date': format must be a format or a non-empty list of formats")
+        if self.name in ("date", "datetime") and not isinstance(formats, str) and not _text_list(formats):
+            raise ValueError(
+                f"converter '{self.name}': format must be a format or a non-empty list of formats"
+            )
         pattern = self.options.get("pattern")
         if self.name == "regex" and isinstance(pattern, str):
             try:

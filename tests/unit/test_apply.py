@@ -223,7 +223,8 @@ def test_a_field_without_a_source_starts_from_nothing() -> None:
     ("step", "problem"),
     [
         ({"name": "datetime", "format": "%Y-%m-%d", "tz": "Mars/Base"}, "unknown time zone 'Mars/Base'"),
-        ({"name": "datetime", "format": ["%Y-%m-%d", "%d.%m.%Y"]}, "format must be one format (text)"),
+        ({"name": "datetime", "format": []}, "format must be a format or a non-empty list of formats"),
+        ({"name": "datetime", "format": ["%Y-%m-%d", "%Y-%M-%d %H"]}, "(%M is minutes: the month is %m)"),
         ({"name": "number", "places": 11}, "places must be a whole number from 0 to 10"),
         ({"name": "decimal", "separator": ";"}, "separator must be '.' or ','"),
         ({"name": "digest", "length": 100}, "length must be a whole number from 8 to 64"),
@@ -295,6 +296,34 @@ def test_a_json_boolean_is_looked_up_in_a_map_as_json_writes_it() -> None:
     step = {"name": "map", "values": {"true": "KA", "false": "SME"}}
     mapping = mapping_of({"target": "customer_type", "source": "Key", "convert": [step]})
     assert [same(mapping, {"Key": flag}).values["customer_type"] for flag in (True, False)] == ["KA", "SME"]
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [
+        ("2022-11-03T20:26:10.344522Z", datetime(2022, 11, 3, 20, 26, 10, 344522, tzinfo=UTC)),
+        ("2026-03-05T10:00:00+08:00", datetime(2026, 3, 5, 2, tzinfo=UTC)),
+        ("2026-03-05T10:00:00.5", datetime(2026, 3, 5, 10, 0, 0, 500000, tzinfo=UTC)),
+        ("2026-03-05T10:00:00", datetime(2026, 3, 5, 10, tzinfo=UTC)),  # no offset: read in UTC
+    ],
+)
+def test_the_shipped_webhook_mapping_reads_standard_webhooks_timestamps(
+    timestamp: str, expected: datetime
+) -> None:
+    mappings, problems = load_mapping_set(REPO / "mappings")
+    assert mappings is not None, problems
+    payload = {"type": "customer.updated", "timestamp": timestamp, "data": {"id": "c1", "name": "Li"}}
+    mapped = same(mappings.files["webhook_customers"], payload)
+    assert mapped.errors == {}
+    assert mapped.values["modified_at"] == expected
+
+
+@pytest.mark.parametrize("name", ["zoho_contacts", "zoho_accounts"])
+def test_the_shipped_zoho_mappings_read_the_offset_zoho_sends(name: str) -> None:
+    mappings, problems = load_mapping_set(REPO / "mappings")
+    assert mappings is not None, problems
+    moment = same(mappings.files[name], {"id": "1", "Modified_Time": "2026-03-05T10:00:00+08:00"})
+    assert moment.values["modified_at"] == datetime(2026, 3, 5, 2, tzinfo=UTC)
 
 
 def test_every_shipped_mapping_compiles_to_the_same_results() -> None:

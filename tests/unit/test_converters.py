@@ -390,6 +390,18 @@ def test_text_off_the_declared_format_is_still_refused_with_the_format_named() -
         convert("datetime", "2026-02-30T10:00:00+08:00", format="%Y-%m-%dT%H:%M:%S%z")
 
 
+def test_a_datetime_field_may_list_formats_and_the_first_that_matches_wins() -> None:
+    formats = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M"]
+    step = bind("datetime", {"format": formats, "tz": "Asia/Shanghai"})
+    for read in (step, lambda text: convert("datetime", text, format=formats, tz="Asia/Shanghai")):
+        assert read("2026-03-05T10:00:00+05:30") == datetime(2026, 3, 5, 4, 30, tzinfo=UTC)
+        assert read("2026-03-05 10:00") == datetime(2026, 3, 5, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+        with pytest.raises(
+            ConversionError, match="any of the datetime formats '%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d"
+        ):
+            read("05.03.2026")
+
+
 def test_an_offset_in_the_text_wins_over_the_zone_and_text_without_one_takes_the_zone() -> None:
     with_offset = convert("datetime", "2026-03-05T14:30:00+05:30", format="%Y-%m-%dT%H:%M:%S%z", tz="UTC")
     assert isinstance(with_offset, datetime)
