@@ -609,7 +609,7 @@ def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
     if name in ("date", "datetime"):
         formats = options.get("format")
         for format in [formats] if isinstance(formats, str) else list(formats or ()):
-            if (problem := _date_format_problem(format)) is not None:
+            if (problem := _date_format_problem(format, with_time=name == "datetime")) is not None:
                 return problem
         if name == "datetime":
             tz = options.get("tz", "UTC")
@@ -656,10 +656,14 @@ def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _date_format_problem(format: Any) -> str | None:
-    """Why a format cannot read dates back (a directive strptime does not know, minutes for months)."""
+def _date_format_problem(format: Any, with_time: bool = False) -> str | None:
+    """Why a format cannot read dates back (a directive strptime does not know, minutes for months), or
+    `with_time`, the moment too (seconds for minutes, a zone name read as nothing)."""
     if not isinstance(format, str) or not format:
         return f"{format!r} is not a format (text, e.g. '%Y-%m-%d')"
+    if with_time and "%Z" in format.replace("%%", ""):
+        # strptime takes a zone name and drops it: "10:00 UTC" would be read in `tz`, hours off.
+        return f"format {format!r} reads a time zone name (%Z), which is ignored: use %z (+08:00, Z)"
     try:
         read = datetime.strptime(_SAMPLE.strftime(format), format)  # noqa: DTZ007 - a calendar date
     except ValueError as exc:
@@ -668,7 +672,22 @@ def _date_format_problem(format: Any) -> str | None:
         hint = " (%M is minutes: the month is %m)" if "%M" in format and "%m" not in format else ""
         came_back = f"{_SAMPLE:%Y-%m-%d} comes back as {read:%Y-%m-%d}"
         return f"format {format!r} does not read a whole date: {came_back}{hint}"
+    if with_time and read.replace(tzinfo=None) not in _TRUNCATED_SAMPLES:  # a format may leave out seconds
+        came_back = f"{_SAMPLE:%H:%M:%S} comes back as {read:%H:%M:%S}"
+        twelve = "%I" in format and "%p" not in format
+        hint = " (%I is the 12-hour clock: add %p, or use %H)" if twelve else " (a time of day is %H:%M:%S)"
+        return f"format {format!r} does not read the time of day back: {came_back}{hint}"
     return None
+
+
+# The sample as formats that stop at the day, the hour, the minute or the second read it.
+_NAIVE_SAMPLE = _SAMPLE.replace(tzinfo=None)
+_TRUNCATED_SAMPLES = (
+    _NAIVE_SAMPLE.replace(hour=0, minute=0, second=0),
+    _NAIVE_SAMPLE.replace(minute=0, second=0),
+    _NAIVE_SAMPLE.replace(second=0),
+    _NAIVE_SAMPLE,
+)
 
 
 def _group_problem(pattern: str, group: Any) -> str | None:

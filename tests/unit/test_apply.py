@@ -224,6 +224,15 @@ def test_a_field_without_a_source_starts_from_nothing() -> None:
     [
         ({"name": "datetime", "format": "%Y-%m-%d", "tz": "Mars/Base"}, "unknown time zone 'Mars/Base'"),
         ({"name": "datetime", "format": []}, "format must be a format or a non-empty list of formats"),
+        (
+            {"name": "datetime", "format": "%Y-%m-%d %H:%M:%S %Z", "tz": "Asia/Shanghai"},
+            "(%Z), which is ignored: use %z",
+        ),
+        (
+            {"name": "datetime", "format": "%Y-%m-%d %H:%S"},
+            "14:37:09 comes back as 14:00:09 (a time of day is %H:%M:%S)",
+        ),
+        ({"name": "datetime", "format": ["%Y-%m-%d", "%Y-%m-%d %I:%M"]}, "(%I is the 12-hour clock: add %p"),
         ({"name": "datetime", "format": ["%Y-%m-%d", "%Y-%M-%d %H"]}, "(%M is minutes: the month is %m)"),
         ({"name": "number", "places": 11}, "places must be a whole number from 0 to 10"),
         ({"name": "decimal", "separator": ";"}, "separator must be '.' or ','"),
@@ -296,6 +305,13 @@ def test_a_json_boolean_is_looked_up_in_a_map_as_json_writes_it() -> None:
     step = {"name": "map", "values": {"true": "KA", "false": "SME"}}
     mapping = mapping_of({"target": "customer_type", "source": "Key", "convert": [step]})
     assert [same(mapping, {"Key": flag}).values["customer_type"] for flag in (True, False)] == ["KA", "SME"]
+
+
+@pytest.mark.parametrize(
+    "format", ["%Y-%m-%d", "%Y-%m-%d %H", "%d.%m.%Y %H:%M", "%Y-%m-%d %I:%M:%S %p", "%H:%M %%Z %Y-%m-%d"]
+)
+def test_a_datetime_format_that_leaves_out_the_finer_parts_of_the_time_is_accepted(format: str) -> None:
+    mapping_of({"target": "x", "source": "x", "convert": [{"name": "datetime", "format": format}]})
 
 
 @pytest.mark.parametrize(
