@@ -9,7 +9,6 @@ Every call of the adapter goes through `ZohoApi.call`, which turns Zoho's answer
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,7 +25,7 @@ from connector.errors import (
     PermanentRemoteError,
     TransientRemoteError,
 )
-from connector.exact_json import dumps_exact
+from connector.exact_json import dumps_exact, loads_text
 from connector.retry import RetryPolicy, retry_after_seconds, transport_errors_are_transient
 
 API_VERSION = "/crm/v8"
@@ -163,7 +162,7 @@ def read_response(response: httpx.Response, what: str) -> ZohoResponse:
         return ZohoResponse(status, None, response.headers)
     if status in SUCCESS:
         try:
-            body = json.loads(response.content, parse_float=Decimal)  # amounts never pass through float
+            body = loads_text(response.content, parse_float=Decimal)  # amounts never pass through float
         except ValueError:
             raise TransientRemoteError(
                 f"{what}: HTTP {status} with a body that is not JSON", status=status

@@ -478,7 +478,8 @@ def digest(value: Any, length: int = 20) -> str | None:
         return None
     if not isinstance(length, int) or isinstance(length, bool) or not 8 <= length <= 64:
         raise ConversionError(f"digest length must be a whole number from 8 to 64, not {length!r}")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+    # surrogatepass: a lone surrogate (text cut mid-emoji) has no UTF-8 form; other text hashes as UTF-8.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]
 
 
 # --- formatting for outbound fields (ledger figures → CRM) ----------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.errors import ConnectorError
+from connector.exact_json import loads_text
 from connector.mapping.model import FieldMap, MappingFile
 
 
@@ -106,6 +107,6 @@ def _records(path: Path, suffix: str, text: str) -> Iterator[tuple[str, Any]]:
 
 def _json(path: Path, text: str, where: str) -> Any:
     try:
-        return json.loads(text, parse_float=Decimal)  # exact, as the live client reads the API
+        return loads_text(text, parse_float=Decimal)  # exact, as the live client reads the API
     except json.JSONDecodeError as exc:
         raise SampleFileError(f"{path}: {where} is not valid JSON ({exc})") from None

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connector.bootstrap import Container
+from connector.exact_json import loads_text
 from connector.sync.channels import NOTIFY_PATH
 from connector.sync.notifications import parse_callback, receive_callback
 
@@ -59,7 +60,7 @@ def notification_routes(container: Container) -> list[BaseRoute]:
             log.warning("zoho notification refused: body over %d bytes", MAX_BODY_BYTES)
             return _answer(413, "body too large")
         try:
-            callback = parse_callback(json.loads(raw))
+            callback = parse_callback(loads_text(raw))
         except RecursionError:  # nesting deep enough to exhaust the parser: no notification is
             log.warning("zoho notification refused: not JSON (nested too deep)")
             return _answer(400, "not a notification")

@@ -65,6 +65,25 @@ def test_preview_shows_source_beside_mapped_values_and_why_a_record_would_fail(
     assert not (workspace / "connector.db").exists()  # a preview writes nothing
 
 
+def test_a_name_cut_in_the_middle_of_an_emoji_previews_and_imports_with_a_replacement_character(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "cut.json").write_text(
+        '[{"id": "9", "Full_Name": "Li \\ud83d", "Email": "li9@acme.cn", "Mailing_Country": "China"}]',
+        encoding="utf-8",
+    )
+    preview = cli("mapping", "preview", "zoho_contacts", "--sample", "cut.json", "--json")
+    assert preview.code == 0, preview.err
+    name = next(f for f in json.loads(preview.out)["records"][0]["fields"] if f["target"] == "name")
+    assert (name["value"], name["mapped"]) == ("Li \ufffd", "Li \ufffd")
+    table = cli("mapping", "preview", "zoho_contacts", "--sample", "cut.json")
+    assert "1 record(s) through zoho.Contacts: 1 map cleanly, 0 would fail" in table.out
+    imported = cli("customers", "import", "zoho_contacts", "cut.json")
+    assert imported.code == 0, imported.err
+    [customer] = json.loads(cli("customers", "list", "--search", "li9@acme.cn", "--json").out)
+    assert customer["name"] == "Li \ufffd"
+
+
 def test_preview_of_an_export_mapping_shows_the_documents_of_its_sample_and_the_rows_it_cannot_read(
     cli: Cli, workspace: Path
 ) -> None:

@@ -239,6 +239,17 @@ def test_a_verified_callback_is_stored_before_it_is_answered(connector: Containe
     assert stored.server_time == 1718117126473
 
 
+def test_a_callback_holding_a_lone_surrogate_is_stored_with_a_replacement_character(
+    connector: Container, crm: FakeChannels
+) -> None:
+    channel = subscribed(connector, crm)
+    cut = json.dumps({**body(channel, channel.token), "ids": ["5725767000000200001\ud83d"]})  # as \ud83d
+    answer = call(build_web_app(connector), "POST", "/zoho/notify", content=cut.encode())
+    assert answer.status_code == 200
+    (stored,) = inbox(connector)
+    assert json.loads(stored.ids_json) == ["5725767000000200001\ufffd"]
+
+
 def test_a_callback_on_a_channel_whose_token_another_process_sealed_with_a_new_key_is_accepted(
     connector: Container, crm: FakeChannels
 ) -> None:

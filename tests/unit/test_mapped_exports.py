@@ -232,6 +232,11 @@ def test_digest_gives_a_short_stable_id() -> None:
     assert len(digest("a|b")) == 12
 
 
+def test_digest_of_text_holding_a_lone_surrogate_is_an_id_too() -> None:
+    digest = bind("digest", {"length": 12})
+    assert digest("Li \ud83d") == digest("Li \ud83d") != digest("Li \ufffd")
+
+
 @pytest.mark.parametrize(
     ("source", "ids"),
     [

@@ -27,6 +27,22 @@ def test_numbers_in_a_saved_api_response_are_read_exactly_as_the_live_client_rea
     assert record == {"id": "2010", "Annual_Revenue": Decimal("150000000.10"), "Employees": 800}
 
 
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_a_lone_surrogate_in_json_text_is_read_as_a_replacement_character(
+    tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / f"contacts{suffix}"
+    path.write_text(
+        '{"id": "1", "Full_Name": "Li \\ud83d", "Note": "\\ud83d\\ude00 \\uDE00"}', encoding="utf-8"
+    )
+    [(_, record)] = list(read_records(path))
+    assert record == {
+        "id": "1",
+        "Full_Name": "Li \ufffd",
+        "Note": "\U0001f600 \ufffd",
+    }  # a whole pair is kept
+
+
 def test_csv_rows_are_named_by_their_line_and_gb18030_exports_are_read(tmp_path: Path) -> None:
     path = tmp_path / "kingdee.csv"
     path.write_bytes("客户编号,客户名称\nC001,上海明远贸易有限公司\n".encode("gb18030"))

@@ -19,6 +19,13 @@ def test_amounts_in_answers_are_decimals_never_floats() -> None:
     assert api.call("GET", "/Accounts", what="read").data[0]["Amount"] == Decimal("1234.10")
 
 
+def test_a_lone_surrogate_in_an_answer_is_read_as_a_replacement_character() -> None:
+    api, _ = fake_api(
+        lambda r: httpx.Response(200, content=b'{"data":[{"id":"1","Full_Name":"Li \\ud83d"}]}')
+    )
+    assert api.call("GET", "/Contacts", what="read").data[0]["Full_Name"] == "Li \ufffd"
+
+
 def test_decimal_values_are_sent_as_exact_json_numbers() -> None:
     sent: list[bytes] = []
 
