@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +14,7 @@ from rich.text import Text
 from connector.bootstrap import export_parsers
 from connector.cli.context import out, report_problems, state
 from connector.cli.output import dumps, money_json
-from connector.documents import Document, Problem
+from connector.documents import Document, Notice, Problem
 from connector.errors import ConnectorError
 from connector.mapping.apply import map_record, read_source
 from connector.mapping.files import MappingSet, load_mapping_set
@@ -67,10 +67,19 @@ def find_export(mappings: MappingSet, name: str) -> DocumentMapping | VoucherMap
 def _preview_export(
     mappings: MappingSet, export: DocumentMapping | VoucherMapping, sample: Path, limit: int, as_json: bool
 ) -> None:
-    """The first `limit` documents and unreadable rows the export mapping makes of `sample`."""
+    """The first `limit` documents and unreadable rows the export mapping makes of `sample`, and the notes
+    of the file as a whole an import would give (columns read as empty)."""
     parser = next(p for p in export_parsers(mappings) if p.format == export.source)
-    parsed = (item for item in parser.parse(str(sample), sample.name) if isinstance(item, Document | Problem))
-    items = list(islice(parsed, limit))
+    notes: list[str] = []
+
+    def parsed() -> Iterator[Document | Problem]:
+        for item in parser.parse(str(sample), sample.name):
+            if isinstance(item, Notice):
+                notes.append(item.text)
+            elif isinstance(item, Document | Problem):
+                yield item
+
+    items = list(islice(parsed(), limit))
     failing = sum(1 for item in items if isinstance(item, Problem))
     if as_json:
         rows = [
@@ -79,7 +88,7 @@ def _preview_export(
             else {"row": item.origin.row, "document": _document_json(item)}
             for item in items
         ]
-        out.print(dumps({"mapping": export.source, "items": rows, "failing": failing}))
+        out.print(dumps({"mapping": export.source, "items": rows, "failing": failing, "notes": notes}))
         return
     table = Table(title=Text(f"{sample.name} through {export.source}"), title_justify="left")
     for column in ("row", "kind", "id", "date", "amount", "party", "number", "references / why not"):
@@ -114,6 +123,8 @@ def _preview_export(
     out.print(
         f"{len(items)} item(s) of {sample.name}: {len(items) - failing} document(s), {failing} unreadable"
     )
+    for note in notes:
+        out.print(Text(f"note: {note}"))  # Text, not markup: it names the mapping's columns
 
 
 def _document_json(document: Document) -> dict[str, Any]:

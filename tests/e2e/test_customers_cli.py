@@ -107,6 +107,22 @@ def test_preview_of_an_export_mapping_shows_the_documents_of_its_sample_and_the_
     assert not (workspace / "connector.db").exists()
 
 
+def test_preview_of_an_export_without_a_column_the_mapping_reads_says_it_is_read_as_empty(
+    cli: Cli, workspace: Path
+) -> None:
+    sample = (REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv").read_text(encoding="utf-8")
+    (workspace / "renamed.csv").write_text(sample.replace("CustomerID", "Customer ID", 1), encoding="utf-8")
+    note = "columns the mapping zoho_books.payments reads are not in the file, so read as empty: 'CustomerID'"
+    result = cli(
+        "mapping", "preview", "zoho_books.payments", "--sample", "renamed.csv", "--limit", "1", "--json"
+    )
+    assert result.code == 0, result.err
+    [shown] = json.loads(result.out)["notes"]
+    assert shown.startswith(note)
+    table = cli("mapping", "preview", "zoho_books.payments", "--sample", "renamed.csv", "--limit", "1")
+    assert f"note: {note}" in table.out
+
+
 def test_preview_of_an_outbound_map_writes_an_amount_in_the_customers_currency_as_a_push_would(
     cli: Cli, workspace: Path
 ) -> None:
