@@ -164,6 +164,10 @@ def email(value: Any) -> str | None:
 
 
 _SEVERAL_NUMBERS = re.compile(r"\d\s*[;,，；、|]\s*[+(]?\d")
+# A slash after a number of its own: "021-6123 4567/8", "13800138000/13900139000" (this number or the
+# next). A slash after an area code alone, as German numbers are written ("030/1234567", "+49 33203/12345"),
+# is fine: at most six digits stand before it once a country code is left out.
+_NUMBER_OR_NEXT = re.compile(r"\s*(?:\+\d{1,3}[\s.\-]+)?+(?:[^\d/／]*\d){7}[^/／]*[/／]")
 
 
 @converter("phone", options=("region",))
@@ -173,8 +177,11 @@ def phone(value: Any, region: str = "CN") -> str | None:
     text = _text(value)
     if text is None or not text.strip():
         return None
-    if _SEVERAL_NUMBERS.search(text):  # phonenumbers would read the first and drop the rest
-        raise ConversionError("several phone numbers in one field (or an extension after a comma): map one")
+    # phonenumbers would read one of them and drop the rest
+    if _SEVERAL_NUMBERS.search(text) or (("/" in text or "／" in text) and _NUMBER_OR_NEXT.match(text)):
+        raise ConversionError(
+            "several phone numbers in one field (or after a slash, or an extension after a comma): map one"
+        )
     # Plainly written numbers take phonenumbers' rules without its parser (phones.py); the rest, and
     # every refusal with its reason, come from phonenumbers itself.
     return plain_e164(_nfkc(text), region) or _parsed_e164(text, region)

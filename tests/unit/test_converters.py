@@ -169,11 +169,35 @@ def test_an_address_whose_domain_cannot_be_is_refused(written: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "written", ["13800138000;13900139000", "13800138000, 13900139000", "138 0013 8000、139"]
+    "written",
+    [
+        "13800138000;13900139000",
+        "13800138000, 13900139000",
+        "138 0013 8000、139",
+        "021-6123 4567/8",  # this number or the next
+        "13800138000 / 13900139000",
+        "+86 21 6123 4567/8",
+        "０２１-６１２３ ４５６７／８",
+    ],
 )
 def test_several_phone_numbers_in_one_field_are_refused_not_cut_to_the_first(written: str) -> None:
     with pytest.raises(ConversionError, match="several phone numbers in one field"):
         convert("phone", written, region="CN")
+
+
+@pytest.mark.parametrize(
+    ("written", "region", "number"),
+    [
+        ("030/12345678", "DE", "+493012345678"),
+        ("+49 33203/12345", "DE", "+493320312345"),
+        ("+49 (0)30/1234567", "DE", "+49301234567"),
+        ("212/555-1234", "US", "+12125551234"),
+    ],
+)
+def test_a_slash_after_an_area_code_is_read_as_part_of_one_number(
+    written: str, region: str, number: str
+) -> None:
+    assert convert("phone", written, region=region) == number
 
 
 @pytest.mark.parametrize("written", ["010-6512 3456 ext. 101", "010-6512 3456 x101", "010-6512 3456#101"])
