@@ -165,38 +165,43 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 def _archive(path: Path, archived: Path) -> Path:
-    _private_folder(archived.parent)
+    private = _private_folder(archived.parent)
     if archived.exists():  # the same bytes are archived already
         path.unlink()
     else:
         shutil.move(path, archived)
-        _private(archived)
+        if private:
+            _private(archived)
     return archived
 
 
-def _private_folder(folder: Path) -> None:
-    """archive/ and failed/ keep statements and exports (payers' names and accounts) in clear: this
-    user's alone, as the key file is."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _private(folder, 0o700)
+def _private_folder(folder: Path) -> bool:
+    """Make archive/ or failed/ this user's alone: they keep statements and exports (payers' names and
+    accounts) in clear, as the key file is. One an admin made is left as it is (a folder shared with
+    finance, who mend files in failed/). Whether it is private: then the files moved in are made so too."""
+    if not folder.is_dir():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private(folder, 0o700)  # whatever the umask let through
+    return folder.stat().st_mode & 0o077 == 0
 
 
 def _private(path: Path, mode: int = 0o600) -> None:
-    with contextlib.suppress(OSError):  # not this user's (a folder made by an admin): left as it is
+    with contextlib.suppress(OSError):  # a mount that keeps no modes: left as it is
         path.chmod(mode)
 
 
 def _set_aside(inbox: Path, path: Path, reason: str) -> Path:
     """Move a file that could not be read to failed/ (never over another one), the reason beside it."""
     failed = inbox / FAILED
-    _private_folder(failed)
+    private = _private_folder(failed)
     target = failed / path.name
     counter = 1
     while target.exists():
         target = failed / f"{path.stem}.{counter}{path.suffix}"
         counter += 1
     shutil.move(path, target)
-    _private(target)
+    if private:
+        _private(target)
     hint = f"Once mended (or to name its format): connector import '{target.resolve()}' [--format F]"
     target.with_name(target.name + ".reason.txt").write_text(f"{reason}\n{hint}\n", encoding="utf-8")
     return target

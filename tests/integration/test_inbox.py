@@ -110,6 +110,21 @@ def test_a_damaged_workbook_is_set_aside_and_the_files_after_it_are_imported(
     assert [oct(path.stat().st_mode & 0o777) for path in kept] == ["0o700", "0o600", "0o700", "0o600"]
 
 
+def test_an_archive_folder_an_admin_shared_keeps_its_mode_and_so_do_the_files_moved_in(
+    container: Container, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "archive").mkdir(parents=True)
+    (inbox / "archive").chmod(0o2770)  # shared with finance
+    for name in ("a.csv", "b.csv"):  # two passes: the second finds the folder there
+        shutil.copy(REPO / "tests" / "fixtures" / "exports" / "xero_payments.csv", inbox / name)
+        (inbox / name).chmod(0o640)
+        [done] = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
+        assert done.moved_to is not None
+        assert oct(done.moved_to.stat().st_mode & 0o777) == "0o640"
+    assert oct((inbox / "archive").stat().st_mode & 0o7777) == "0o2770"
+
+
 def test_a_file_lacking_a_column_its_mapping_reads_is_archived_and_the_log_names_the_column(
     container: Container, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
