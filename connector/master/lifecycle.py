@@ -6,6 +6,7 @@ and `split` are these.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from connector.db import serialize
 from connector.errors import CustomerError
 from connector.ledger.customers import CustomerView
-from connector.ledger.models import Customer, utcnow
+from connector.ledger.models import Customer, CustomerBalance, utcnow
 from connector.master import classify
 from connector.master.bound import refresh_bound_backends
 from connector.master.identity import IDENTITY_LOCK
@@ -27,6 +28,9 @@ from connector.master.records import (
     modified_at,
     text_of,
 )
+from connector.money import Money
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from connector.master.service import CustomerMaster
@@ -61,11 +65,38 @@ def delete(master: CustomerMaster, backend: str, external_id: str, at: datetime 
     refresh_bound_backends(master.session, [binding.customer_id])
     master._event(binding.customer_id, "binding_deleted", "deleted at its source", binding)
     if not master._active_bindings(binding.customer_id):
-        master._set_status(
-            binding.customer_id, "inactive", f"its last record ({backend} {external_id}) was deleted"
+        why = f"its last record ({backend} {external_id}) was deleted" + _still_owed(
+            master, binding.customer_id
         )
+        master._set_status(binding.customer_id, "inactive", why)
     master.session.flush()
     return Applied("updated", binding.customer_id, "binding deleted")
+
+
+def _still_owed(master: CustomerMaster, customer_id: int) -> str:
+    """What to say of a customer left with no record in the CRM while its ledger holds balances: a
+    record merged into another there (the other took its phone, its deals) has its money shown on no
+    CRM record until it is merged here too."""
+    balances = master.session.execute(
+        select(CustomerBalance.account_code, CustomerBalance.currency, CustomerBalance.balance_minor)
+        .where(CustomerBalance.customer_id == customer_id, CustomerBalance.balance_minor != 0)
+        .order_by(CustomerBalance.account_code, CustomerBalance.currency)
+    ).all()
+    if not balances:
+        return ""
+    account_no = master.directory.view(customer_id).account_no
+    held = ", ".join(f"{Money(minor, currency)} on {code}" for code, currency, minor in balances)
+    log.warning(
+        "customer %s: its last CRM record was deleted while its ledger holds %s; if the CRM merged it "
+        "into another record, merge it here too (connector customers merge SURVIVOR %s)",
+        account_no,
+        held,
+        account_no,
+    )
+    return (
+        f", while its ledger holds {held}: if the CRM merged it into another record, merge it here too "
+        f"(`connector customers merge SURVIVOR {account_no}`), so that record shows its money"
+    )
 
 
 def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str = "") -> int:

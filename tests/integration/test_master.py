@@ -197,6 +197,23 @@ def test_a_deleted_record_marks_its_binding_deleted_and_its_only_customer_inacti
     assert kinds == ["created", "bound", "binding_deleted", "inactive", "binding_restored", "active"]
 
 
+def test_a_customer_left_with_no_crm_record_while_it_owes_says_so_and_how_to_merge_it(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        created = m.apply("zoho", contact("z1"), DIGEST)
+        assert created.customer_id is not None
+        account_no = m.directory.view(created.customer_id).account_no
+        container.ledger(m.session).post_many([invoice("I1", account_no, "500")])
+        m.delete("zoho", "z1")  # merged into another record in Zoho: deleted here
+        [inactive] = [event.detail for event in m.history(created.customer_id) if event.kind == "inactive"]
+    assert inactive == (
+        "its last record (zoho z1) was deleted, while its ledger holds 500.00 CNY on 1122: if the CRM merged "
+        f"it into another record, merge it here too (`connector customers merge SURVIVOR {account_no}`), so "
+        "that record shows its money"
+    )
+
+
 def test_a_deleted_record_stays_deleted_when_an_older_or_the_very_same_version_comes_again(
     container: Container,
 ) -> None:
