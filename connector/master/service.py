@@ -270,7 +270,8 @@ class CustomerMaster:
         if kept_in != customer.currency:
             detail = (
                 f"source now keeps the record in {kept_in}; the customer's ledger stays in "
-                f"{customer.currency} (its amounts are sent in that currency)"
+                f"{customer.currency} (its amounts are not pushed to the record until it is back in "
+                f"{customer.currency})"
             )
             self._event(customer_id, "currency_differs", detail, binding)
 

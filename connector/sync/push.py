@@ -5,8 +5,10 @@ the result in the outbox as the record's desired values. A record is sent only w
 values differ from what was last pushed successfully. Sending goes in the sink's batches and reads
 the answer for every record: a success records what was pushed; a refusal records the CRM's code,
 field and message on the record and retries it in later cycles with growing waits, until it is left
-`dead` — visible in `connector outbox list`, and retryable by hand. A spent API budget stops the cycle
-cleanly: everything unsent stays pending.
+`dead` — visible in `connector outbox list`, and retryable by hand. A record last pulled in another
+currency than its customer's ledger is sent nothing (its amounts would be read in the record's currency):
+it is held `dead` with the reason until its currency is the customer's again. A spent API budget stops the
+cycle cleanly: everything unsent stays pending.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
 from connector.mapping.model import AMOUNT_FIGURES, DATE_FIGURES, MappingFile
 from connector.master.models import CustomerBinding
+from connector.master.records import BINDING_RECORD, text_of
 from connector.money import Priced
 from connector.ports import FieldUpdate, PushResult, StatusSink
 from connector.sync.leases import lease
@@ -47,6 +50,7 @@ PLAN_CHUNK = 900
 FIRST_RETRY = timedelta(minutes=5)
 LONGEST_WAIT = timedelta(hours=24)
 DEAD_AFTER = 8  # attempts
+CURRENCY_DIFFERS = "CURRENCY_DIFFERS"  # the code of a record held for its currency (not the CRM's)
 
 
 def retry_wait(attempts: int) -> timedelta:
@@ -56,7 +60,11 @@ def retry_wait(attempts: int) -> timedelta:
 
 
 def values_hash(desired_json: str) -> str:
-    return hashlib.sha256(desired_json.encode()).hexdigest()
+    return _digest(desired_json)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass
@@ -120,8 +128,9 @@ def plan(
     """Bring every active binding of `target` to its desired values in the outbox; count what changed.
 
     A record whose inputs — the date, the mapping set, the credit rules, its customer's postings and
-    master data — are those it was last planned from is skipped without computing its figures. A credit
-    status other than the one last recorded for the customer is recorded in its audit trail, with why.
+    master data, the record as last pulled — are those it was last planned from is skipped without
+    computing its figures. A credit status other than the one last recorded for the customer is recorded
+    in its audit trail, with why. A record kept in another currency than its customer's ledger is held.
     """
     mapping = outbound_mapping(mappings, target)
     settings = container.settings
@@ -130,23 +139,28 @@ def plan(
     rules = f"{settings.credit.model_dump_json()}|{settings.ledger.chart.model_dump_json()}"
     context = f"{as_of}|{mappings.digest}|{rules}"
     bound = session.execute(
-        select(CustomerBinding.external_id, CustomerBinding.customer_id)
+        select(CustomerBinding.external_id, CustomerBinding.customer_id, CustomerBinding.content_hash)
         .where(CustomerBinding.backend == target, CustomerBinding.status == "active")
         .order_by(CustomerBinding.customer_id)
     ).all()
     for start in range(0, len(bound), PLAN_CHUNK):
         chunk = bound[start : start + PLAN_CHUNK]
-        ids = [customer_id for _, customer_id in chunk]
         items = {
             item.external_id: item
             for item in session.scalars(
                 select(OutboxItem).where(
-                    OutboxItem.target == target, OutboxItem.external_id.in_([e for e, _ in chunk])
+                    OutboxItem.target == target, OutboxItem.external_id.in_([e for e, _, _ in chunk])
                 )
             )
         }
-        inputs = _inputs(session, ids, context)
-        stale = [(e, c) for e, c in chunk if (item := items.get(e)) is None or item.planned_from != inputs[c]]
+        inputs = _inputs(session, [customer_id for _, customer_id, _ in chunk], context)
+        # The record as last pulled too: a record now kept in another currency is held at once.
+        planned_from = {e: _digest(f"{inputs[c]}|{record}") for e, c, record in chunk}
+        stale = [
+            (e, c)
+            for e, c, _ in chunk
+            if (item := items.get(e)) is None or item.planned_from != planned_from[e]
+        ]
         counts["unchanged"] += len(chunk) - len(stale)
         if not stale:
             continue
@@ -155,8 +169,10 @@ def plan(
         )
         figures = {customer_id: found.figures for customer_id, found in credit.items()}
         counts["status_changed"] += record_status_changes(session, credit.values(), as_of, today)
+        kept_in = _record_currencies(session, container, target, [e for e, _ in stale])
         for external_id, customer_id in stale:
-            mapped = map_record(mapping, priced(figures.get(customer_id, {})))
+            customer_figures = figures.get(customer_id, {})
+            mapped = map_record(mapping, priced(customer_figures))
             if not mapped.ok:
                 reasons = "; ".join(f"{name}: {why}" for name, why in mapped.errors.items())
                 ref = f"{target} {external_id}"
@@ -166,9 +182,60 @@ def plan(
             item = _want(
                 session, items.get(external_id), target, external_id, customer_id, dumps_exact(mapped.values)
             )
-            item.planned_from = inputs[customer_id]
+            item.planned_from = planned_from[external_id]
+            held = _other_currency(target, kept_in.get(external_id), customer_figures)
+            if held is not None:
+                _hold(item, held, run.id)
+                counts["held"] += 1
+                continue
+            if item.last_code == CURRENCY_DIFFERS:  # its currency is the customer's again
+                _release(item)
             counts["to_push" if item.status == "pending" else "unchanged"] += 1
     return counts
+
+
+def _record_currencies(
+    session: Session, container: Container, target: str, external_ids: Sequence[str]
+) -> dict[str, str]:
+    """The currency each record was kept in when last pulled, for those whose inbound mapping reads one."""
+    found: dict[str, str] = {}
+    for external_id, record_enc in session.execute(
+        select(CustomerBinding.external_id, CustomerBinding.record_enc).where(
+            CustomerBinding.backend == target, CustomerBinding.external_id.in_(list(external_ids))
+        )
+    ):
+        currency = text_of(json.loads(container.cipher.decrypt(BINDING_RECORD, record_enc)), "currency")
+        if currency is not None:
+            found[external_id] = currency.upper()
+    return found
+
+
+def _other_currency(target: str, kept_in: str | None, figures: Mapping[str, Any]) -> str | None:
+    """Why the record is sent nothing, when it is kept in another currency than its customer's ledger:
+    the CRM would read the amounts as its own currency's."""
+    currency = figures.get("currency")
+    if kept_in is None or not isinstance(currency, str) or kept_in == currency.upper():
+        return None
+    customer = figures.get("account_number") or "its customer"
+    return (
+        f"the {target} record is kept in {kept_in}, customer {customer} in {currency}: its amounts would "
+        f"be read as {kept_in}; nothing is sent to it until its currency is {currency} again (the push "
+        "after the next pull sends its figures)"
+    )
+
+
+def _hold(item: OutboxItem, why: str, run_id: int) -> None:
+    """Keep the record's values unsent until a person decides; planned again by every push, it goes out
+    once its currency is the customer's again (a retry by hand is held again meanwhile)."""
+    item.status, item.attempts, item.next_attempt_at = "dead", 0, None
+    item.last_code, item.last_field, item.last_message = CURRENCY_DIFFERS, "currency", why
+    item.last_run_id, item.planned_from = run_id, None
+
+
+def _release(item: OutboxItem) -> None:
+    item.status = "pushed" if item.desired_hash == item.pushed_hash else "pending"
+    item.attempts, item.next_attempt_at = 0, None
+    item.last_code = item.last_field = item.last_message = None
 
 
 def _retire_unbound(session: Session, target: str) -> int:

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from connector.ledger.models import Customer
 from connector.ports import FieldUpdate, PushResult
 from connector.sync.models import OutboxItem, SyncRun
 from connector.sync.pull import pull_stream
-from connector.sync.push import push_target
+from connector.sync.push import push_target, retry_by_hand
 from tests.e2e.zoho_org import Org, zoho_org
 from tests.integration.helpers import invoice
 
@@ -54,6 +55,12 @@ def push(org: Org, *, retry_now: bool = False) -> dict[str, int]:
 
 def api_updates(org: Org) -> int:
     return len([w for w in org.sandbox.written("Accounts") if w.operation == "update"])
+
+
+def shown(org: Org, record: str) -> dict[str, Any]:
+    values = org.sandbox.record("Accounts", record)
+    assert values is not None
+    return values
 
 
 def test_first_push_writes_every_bound_account_and_records_each_refusal(org: Org) -> None:
@@ -288,3 +295,43 @@ def test_two_pushes_at_once_send_each_record_once(tmp_path: Path) -> None:
             thread.join()
 
         assert api_updates(org) == len(org.bindings("zoho.Accounts"))
+
+
+def test_a_record_changed_to_another_currency_in_the_crm_is_held_until_it_is_back_in_the_customers(
+    tmp_path: Path,
+) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=6), tmp_path) as org:
+
+        def pull() -> None:
+            pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+
+        pull()
+        record, (customer_id, _) = sorted(org.bindings("zoho.Accounts").items())[0]
+        kept_in = shown(org, record)["Currency"]
+        with unit_of_work(org.container.sessions) as session:
+            account_no = session.get_one(Customer, customer_id).account_no
+            org.container.ledger(session).post(invoice("INV-1", account_no, "1000.00", kept_in, day=2))
+        push(org)
+        other = "USD" if kept_in != "USD" else "EUR"
+        org.sandbox.edit_as_user("Accounts", record, {"Currency": other})
+        pull()
+        with unit_of_work(org.container.sessions) as session:
+            org.container.ledger(session).post(invoice("INV-2", account_no, "500.00", kept_in, day=3))
+        before = api_updates(org)
+
+        held = push(org)
+        with unit_of_work(org.container.sessions) as session:
+            retry_by_hand(session, "zoho.Accounts", [record])
+        held_again = push(org)
+
+        assert (held["held"], held_again["held"], api_updates(org) - before) == (1, 1, 0)
+        with unit_of_work(org.container.sessions) as session:
+            item = session.get_one(OutboxItem, ("zoho.Accounts", record))
+            assert (item.status, item.last_code) == ("dead", "CURRENCY_DIFFERS")
+            assert f"kept in {other}, customer {account_no} in {kept_in}" in (item.last_message or "")
+        assert shown(org, record)["Outstanding_Balance"] == Decimal("1000.00")
+
+        org.sandbox.edit_as_user("Accounts", record, {"Currency": kept_in})
+        pull()
+        assert push(org)["pushed"] == 1
+        assert shown(org, record)["Outstanding_Balance"] == Decimal("1500.00")
