@@ -16,13 +16,14 @@ from adapters.zoho.sandbox.timeutil import ManualClock
 from connector import retry
 from connector.db import unit_of_work
 from connector.ledger.verify import verify_ledger
+from connector.mapping.files import parse_mapping_texts
 from connector.master.sync import apply_mapped
 from connector.ports import Changed, ContactSource
 from connector.sync import cursors
 from connector.sync import pull as pull_module
 from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
-from tests.e2e.zoho_org import Org, connect_to, zoho_org
+from tests.e2e.zoho_org import MAPPINGS, Org, connect_to, zoho_org
 
 FULL_PULL_CONTACTS = 25_000
 
@@ -344,3 +345,55 @@ def test_a_pull_that_crashes_is_recorded_as_failed_not_as_succeeded(tmp_path: Pa
             run = session.scalars(select(SyncRun).where(SyncRun.job == "pull")).one()
         assert (run.status, run.error) == ("failed", "RuntimeError (see the log)")
         assert pull(org)["read"] == 250  # the next run goes on from the committed first page
+
+
+CONTACT_CURRENCY = """[[fields]]
+target = "currency"
+source = "Currency"
+"""
+
+
+def test_a_contact_kept_in_another_currency_becomes_a_customer_in_that_currency(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=9, contacts=40, accounts=2), tmp_path) as org:
+        pull(org)
+
+        with unit_of_work(org.container.sessions) as session:
+            customers = org.container.customers(session)
+            kept_in = {
+                record: (shown["Currency"], customers.view(customer_id).currency)
+                for record, (customer_id, _) in org.bindings("zoho.Contacts").items()
+                if (shown := org.sandbox.record("Contacts", record)) is not None
+            }
+        assert {zoho for zoho, _ in kept_in.values()} >= {"CNY", "USD"}
+        assert all(zoho == customer for zoho, customer in kept_in.values())
+
+
+def test_a_contact_bound_before_its_currency_was_read_keeps_its_customers_currency(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=9, contacts=40, accounts=2), tmp_path) as org:
+        texts = dict(org.mappings.texts)
+        reading = texts["zoho_contacts.toml"]
+        texts["zoho_contacts.toml"] = (
+            reading[: reading.index(CONTACT_CURRENCY)]
+            + reading[reading.index("[[fields]]", reading.index(CONTACT_CURRENCY) + 1) :]
+        )
+        unread, problems = parse_mapping_texts(MAPPINGS, texts)
+        assert unread is not None, problems
+        pull_stream(org.container, org.container.zoho.records, unread, "zoho", "Contacts")
+        in_usd = [
+            record
+            for record in org.bindings("zoho.Contacts")
+            if (org.sandbox.record("Contacts", record) or {}).get("Currency") == "USD"
+        ]
+
+        counts = pull_stream(
+            org.container, org.container.zoho.records, org.mappings, "zoho", "Contacts", full=True
+        ).counts
+
+        assert in_usd
+        assert counts["updated"] >= len(in_usd)
+        bound = org.bindings("zoho.Contacts")
+        with unit_of_work(org.container.sessions) as session:
+            master = org.container.master(session, org.mappings.policy)
+            for record in in_usd:
+                assert org.container.customers(session).view(bound[record][0]).currency == "CNY"
+                assert "currency_differs" in {event.kind for event in master.history(bound[record][0])}
