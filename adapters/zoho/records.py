@@ -5,8 +5,9 @@ read in groups, the extra groups by id, and merged), 200 records per page, sorte
 ascending, each page asked for from the last instant read (If-Modified-Since is inclusive: records
 already seen at that instant are skipped). `page` offsets would only reach the first 2,000 records
 and shift under concurrent edits: a walk by instants needs neither, and follows a `page_token` only
-through the records of one instant. Datetimes carry the API user's offset (+05:30 …) and are compared
-as instants.
+through the records of one instant. Deleted records are listed by offset only, newest first: a listing
+of several pages is read again for what an entry leaving it meanwhile hid. Datetimes carry the API
+user's offset (+05:30 …) and are compared as instants.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from typing import Any
 
 from adapters.zoho.client import ZohoApi, ZohoApiError, ZohoResponse
 from adapters.zoho.limits import DELETED_CALL, listing_cost
-from connector.errors import PermanentRemoteError
+from connector.errors import PermanentRemoteError, TransientRemoteError
 from connector.ports import Changed, Deletion
 
 MAX_FIELDS = 50
 MAX_IDS = 100  # ids per by-id read
 MODIFIED = "Modified_Time"
 RESTART_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "EXPIRED_VALUE"})
+DELETION_PASSES = 4  # readings of one listing of deletions, the first included
 
 
 def field_groups(fields: Sequence[str]) -> list[tuple[str, ...]]:
@@ -169,6 +171,45 @@ class ZohoRecords:
     # -- deletions ---------------------------------------------------------------------------------
 
     def deletions(self, stream: str, since: datetime | None) -> Iterator[list[Deletion]]:
+        """Records deleted at or after `since`, page by page, newest first as Zoho lists them.
+
+        Zoho pages this listing by offset only: an entry leaving it while it is paged (a record restored
+        from the recycle bin) moves the older ones up, and one falls between two pages while the reader's
+        cursor moves past it. A listing of more than one page is read again from `since`, and what an
+        earlier pass missed comes as one more page, until a pass finds nothing missed; entries newer than
+        the first pass read are left to the next listing (new ones only push the others down). Listings
+        still missing entries after `DELETION_PASSES` fail, so that the cursor stays where it was.
+        """
+        read: set[str] = set()
+        newest: datetime | None = None
+        pages = 0
+        for page in self._deleted_pages(stream, since):
+            pages += 1
+            read.update(deletion.id for deletion in page)
+            latest = max((deletion.deleted_at for deletion in page), default=None)
+            if latest is not None and (newest is None or latest > newest):
+                newest = latest
+            yield page
+        if pages < 2 or newest is None:  # one answer: nothing moved under it
+            return
+        for _ in range(1, DELETION_PASSES):
+            missed = [
+                deletion
+                for page in self._deleted_pages(stream, since)
+                for deletion in page
+                if deletion.id not in read and deletion.deleted_at <= newest
+            ]
+            if not missed:
+                return
+            read.update(deletion.id for deletion in missed)
+            yield missed
+        raise TransientRemoteError(
+            f"zoho: deleted {stream}: entries left the listing while it was read, {DELETION_PASSES} times "
+            "running (records restored from the recycle bin): the deletions read are applied, and the next "
+            "pull lists them again from where this one started"
+        )
+
+    def _deleted_pages(self, stream: str, since: datetime | None) -> Iterator[list[Deletion]]:
         headers = {"If-Modified-Since": http_date(since)} if since is not None else None
         page = 1
         while True:

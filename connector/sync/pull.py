@@ -93,8 +93,9 @@ def _pull(
             # last run (a re-created contact), the new one finds the customer free of the old binding,
             # not held by it; a deleted record is in no changes listing. Deletions come in no documented
             # order (the sandbox, like Zoho's examples, lists the newest first): the cursor moves once
-            # every page is applied. A run stopped before applies again what it applied (a deletion
-            # applied twice changes nothing) and loses none.
+            # every page is applied (the source reads again what an entry leaving the listing meanwhile
+            # hid). A run stopped before applies again what it applied (a deletion applied twice changes
+            # nothing) and loses none.
             reached = gone_position
             for gone in source.deletions(stream, gone_position.at):
                 fresh = [

@@ -18,7 +18,7 @@ from connector.db import unit_of_work
 from connector.ledger.verify import verify_ledger
 from connector.mapping.files import parse_mapping_texts
 from connector.master.sync import apply_mapped
-from connector.ports import Changed, ContactSource
+from connector.ports import Changed, ContactSource, Deletion
 from connector.sync import cursors
 from connector.sync import pull as pull_module
 from connector.sync.models import QuarantinedRecord, SyncRun
@@ -278,6 +278,43 @@ def test_deletions_applied_before_a_stop_on_budget_move_no_cursor_past_the_rest(
 
         assert (first["stopped_on_budget"], first["deleted"]) == (1, 200)
         assert second["deleted"] == 50
+        bound = org.bindings("zoho.Contacts")
+        assert {bound[record_id][1] for record_id in gone} == {"deleted"}
+
+
+class RestoresAfterTheFirstPage:
+    """A source during whose listing of deletions a person restores a record from the recycle bin."""
+
+    def __init__(self, org: Org, restored: str) -> None:
+        self.inner: ContactSource = org.container.zoho.records
+        self.org, self.restored = org, restored
+
+    def deletions(self, stream: str, since: datetime | None) -> Iterator[list[Deletion]]:
+        for number, page in enumerate(self.inner.deletions(stream, since), start=1):
+            yield page
+            if number == 1:  # its entry leaves the listing (the record itself is left out of the sandbox)
+                store = self.org.sandbox.store(stream)
+                with self.org.sandbox.lock:
+                    store.deleted = [entry for entry in store.deleted if str(entry.id) != self.restored]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_record_restored_while_deletions_are_paged_hides_no_other_deletion(tmp_path: Path) -> None:
+    config = SandboxConfig(seed=5, contacts=300, accounts=2)
+    clock = manual_clock(config)
+    with zoho_org(config, tmp_path) as org:
+        pull(org)
+        gone = sorted(org.bindings("zoho.Contacts"))[:250]  # two pages of deletions, listed newest first
+        for record_id in gone:
+            clock.advance(1)
+            org.sandbox.delete_as_user("Contacts", record_id)
+
+        first = pull(org, RestoresAfterTheFirstPage(org, gone[-1]))  # type: ignore[arg-type]
+        second = pull(org)
+
+        assert (first["deleted"], second.get("deleted", 0)) == (250, 0)
         bound = org.bindings("zoho.Contacts")
         assert {bound[record_id][1] for record_id in gone} == {"deleted"}
 

@@ -12,7 +12,7 @@ import pytest
 from adapters.zoho.client import ZohoApiError
 from adapters.zoho.push import ZohoStatusSink
 from adapters.zoho.records import ZohoRecords, field_groups
-from connector.errors import PermanentRemoteError
+from connector.errors import PermanentRemoteError, TransientRemoteError
 from connector.ports import FieldUpdate, PushResult
 from tests.unit.zoho_fakes import fake_api
 
@@ -209,7 +209,32 @@ def test_deletions_are_read_page_by_page_with_their_instants() -> None:
     pages = list(ZohoRecords(api).deletions("Contacts", None))
     assert [len(p) for p in pages] == [200, 50]
     assert pages[0][0].deleted_at == datetime(2026, 2, 1, 4, 30, tzinfo=UTC)
-    assert meter.spent_by_me == 4  # a deleted-records call costs 2 credits
+    # a deleted-records call costs 2 credits; a listing of two pages is read twice (an entry leaving it
+    # while it was paged would have hidden another)
+    assert meter.spent_by_me == 8
+
+
+def test_a_listing_of_deletions_that_shows_entries_missed_each_time_it_is_read_again_fails() -> None:
+    items = [
+        {"id": str(n), "deleted_time": "2026-02-01T10:00:00+05:30", "type": "recycle"} for n in range(250)
+    ]
+    passes = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal passes
+        page = int(request.url.params["page"])
+        if page == 1:
+            passes += 1
+        shown = items[: 246 + passes]  # each reading shows an entry the ones before skipped
+        chunk = shown[(page - 1) * 200 : page * 200]
+        return httpx.Response(200, json={"data": chunk, "info": {"more_records": page * 200 < len(shown)}})
+
+    api, _ = fake_api(handler)
+    read: list[str] = []
+    with pytest.raises(TransientRemoteError, match="left the listing while it was read, 4 times"):
+        for page in ZohoRecords(api).deletions("Contacts", None):
+            read += [deletion.id for deletion in page]
+    assert read == [str(n) for n in range(250)]
 
 
 def test_a_partial_update_reports_each_record_with_zohos_code_and_field() -> None:
