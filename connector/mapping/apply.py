@@ -119,10 +119,24 @@ def reader(path: str | int | None) -> Reader:
 # --- steps -------------------------------------------------------------------------------------------
 
 
+# Targets that make ids (of documents, vouchers, customers): a template writing them keeps the text
+# earlier imports gave them, where a field without a value was written None.
+ID_TARGETS = frozenset(
+    {
+        "external_id",
+        "number",
+        "voucher_number",
+        "voucher_word",
+        "period",
+        "party_external_id",
+        "party_account_no",
+    }
+)
+
+
 def _template_filler(step: Step, target: str) -> Filler:
     # The step's own options win over field names, `empty` too when the step leaves it to its default.
-    # An id keeps the text earlier imports gave it: a field without a value was written None there.
-    empty = "None" if target == "external_id" else ""
+    empty = "None" if target in ID_TARGETS else ""
     function, options = REGISTRY[step.name].function, {"empty": empty, **step.options}
 
     def fill(value: Any, values: dict[str, Any]) -> Any:

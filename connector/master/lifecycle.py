@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from connector.credit.reads import counted_in
 from connector.db import serialize
 from connector.errors import CustomerError
 from connector.ledger.customers import CustomerView
@@ -77,15 +78,19 @@ def _still_owed(master: CustomerMaster, customer_id: int) -> str:
     """What to say of a customer left with no record in the CRM while its ledger holds balances: a
     record merged into another there (the other took its phone, its deals) has its money shown on no
     CRM record until it is merged here too."""
+    counted = list(counted_in(master.session, [customer_id]))  # with the customers merged into it
+    total = func.sum(CustomerBalance.balance_minor)
     balances = master.session.execute(
-        select(CustomerBalance.account_code, CustomerBalance.currency, CustomerBalance.balance_minor)
-        .where(CustomerBalance.customer_id == customer_id, CustomerBalance.balance_minor != 0)
+        select(CustomerBalance.account_code, CustomerBalance.currency, total)
+        .where(CustomerBalance.customer_id.in_(counted))
+        .group_by(CustomerBalance.account_code, CustomerBalance.currency)
+        .having(total != 0)
         .order_by(CustomerBalance.account_code, CustomerBalance.currency)
     ).all()
     if not balances:
         return ""
     account_no = master.directory.view(customer_id).account_no
-    held = ", ".join(f"{Money(minor, currency)} on {code}" for code, currency, minor in balances)
+    held = ", ".join(f"{Money(int(minor), currency)} on {code}" for code, currency, minor in balances)
     log.warning(
         "customer %s: its last CRM record was deleted while its ledger holds %s; if the CRM merged it "
         "into another record, merge it here too (connector customers merge SURVIVOR %s)",

@@ -214,6 +214,26 @@ def test_a_customer_left_with_no_crm_record_while_it_owes_says_so_and_how_to_mer
     )
 
 
+def test_a_customer_left_with_no_crm_record_says_so_of_money_it_holds_for_one_merged_into_it(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        kept, absorbed = (
+            m.apply("zoho", contact("z1"), DIGEST),
+            m.apply("zoho", contact("z2", company="B"), DIGEST),
+        )
+        assert kept.customer_id is not None
+        assert absorbed.customer_id is not None
+        kept_no = m.directory.view(kept.customer_id).account_no
+        absorbed_no = m.directory.view(absorbed.customer_id).account_no
+        container.ledger(m.session).post_many([invoice("I1", absorbed_no, "500")])
+        merge(m, kept_no, absorbed_no, "the same company")
+        m.delete("zoho", "z1")
+        m.delete("zoho", "z2")
+        [inactive] = [event.detail for event in m.history(kept.customer_id) if event.kind == "inactive"]
+    assert ", while its ledger holds 500.00 CNY on 1122: " in inactive
+
+
 def test_a_deleted_record_stays_deleted_when_an_older_or_the_very_same_version_comes_again(
     container: Container,
 ) -> None:

@@ -161,6 +161,17 @@ def test_an_id_template_writes_an_empty_field_as_none_as_ids_were_first_made_unl
 
     assert id_of({"template": "{value}|{number}"}) == "03/09/2026|None"
     assert id_of({"template": "{value}|{number}", "empty": ""}) == "03/09/2026|"
+    voucher = mapping_of(
+        {"target": "period", "source": "P"},
+        {
+            "target": "voucher_number",
+            "source": "N",
+            "convert": [{"name": "template", "template": "{period}-{value}"}],
+        },
+    )
+    assert (
+        compile_mapping(voucher).map({"N": "12"}).values["voucher_number"] == "None-12"
+    )  # a voucher's id too
 
 
 def test_a_template_empty_option_wins_over_a_field_of_that_name() -> None:
