@@ -260,15 +260,21 @@ def test_a_record_edited_while_the_pull_pages_hides_no_other_record(tmp_path: Pa
         assert set(source.read) == set(changed)
 
 
+def two_pages_deleted(org: Org, clock: ManualClock) -> list[str]:
+    """250 of the contacts pulled, deleted a second apart: two pages of deletions, listed newest first."""
+    pull(org)
+    gone = sorted(org.bindings("zoho.Contacts"))[:250]
+    for record_id in gone:
+        clock.advance(1)
+        org.sandbox.delete_as_user("Contacts", record_id)
+    return gone
+
+
 def test_deletions_applied_before_a_stop_on_budget_move_no_cursor_past_the_rest(tmp_path: Path) -> None:
     config = SandboxConfig(seed=5, contacts=300, accounts=2)
     clock = manual_clock(config)
     with zoho_org(config, tmp_path) as org:
-        pull(org)
-        gone = sorted(org.bindings("zoho.Contacts"))[:250]  # two pages of deletions, listed newest first
-        for record_id in gone:
-            clock.advance(1)
-            org.sandbox.delete_as_user("Contacts", record_id)
+        gone = two_pages_deleted(org, clock)
         meter = org.container.zoho.meter
         meter.budget = meter.budget - meter.remaining() + 3  # the changes listing and one deletions page
 
@@ -305,11 +311,7 @@ def test_a_record_restored_while_deletions_are_paged_hides_no_other_deletion(tmp
     config = SandboxConfig(seed=5, contacts=300, accounts=2)
     clock = manual_clock(config)
     with zoho_org(config, tmp_path) as org:
-        pull(org)
-        gone = sorted(org.bindings("zoho.Contacts"))[:250]  # two pages of deletions, listed newest first
-        for record_id in gone:
-            clock.advance(1)
-            org.sandbox.delete_as_user("Contacts", record_id)
+        gone = two_pages_deleted(org, clock)
 
         first = pull(org, RestoresAfterTheFirstPage(org, gone[-1]))  # type: ignore[arg-type]
         second = pull(org)
