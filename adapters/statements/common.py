@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
+from typing import IO
 
 import charset_normalizer
 import defusedxml.ElementTree as _safe_et  # type: ignore[import-untyped]  # no stubs; wrapped in xml_events
@@ -165,8 +166,6 @@ def detect_encoding(path: str, hint: str | None = None, sample_limit: int = 1 <<
     """
     if is_utf8(path):
         return "utf-8-sig"
-    if hint and codecs.lookup(hint).name != "utf-8":  # a file declaring UTF-8 that is not: guessed
-        return hint
     sample = bytearray()
     with open(path, "rb") as handle:
         for line in handle:
@@ -174,6 +173,15 @@ def detect_encoding(path: str, hint: str | None = None, sample_limit: int = 1 <<
                 sample += line
                 if len(sample) >= sample_limit:
                     break
+    # A file declaring UTF-8 that is not is guessed; so is one declaring a single-byte code page (the
+    # OFX 1 header's CHARSET:1252, written by rote) whose text is plainly of a multi-byte one (GBK).
+    single_byte = hint is not None and len("é".encode(hint, errors="ignore")) == 1
+    if (
+        hint
+        and codecs.lookup(hint).name != "utf-8"
+        and not (single_byte and _plainly_multibyte(bytes(sample)))
+    ):
+        return hint
     results = charset_normalizer.from_bytes(bytes(sample))
     best = results.best()
     if best is None:
@@ -204,6 +212,13 @@ def _western_single_bytes(sample: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return all(char.isalpha() or char in _WESTERN_SIGNS for char in text)
+
+
+def _plainly_multibyte(sample: bytes) -> bool:
+    """Whether most runs of non-ASCII bytes are two bytes or more: characters of a multi-byte encoding,
+    where a single-byte code page's accented letters mostly stand alone ("März", "Schäfer")."""
+    runs = _HIGH_RUN.findall(sample)
+    return sum(1 for run in runs if len(run) > 1) * 2 > len(runs)
 
 
 _WESTERN_SIGNS = frozenset("€‚„…‘’“”•–—°§«»")
@@ -242,7 +257,7 @@ class BrokenXml(Exception):
     """The XML stops being well-formed (or tries a DTD/entity trick) part-way; `str()` says where."""
 
 
-def xml_events(path: str) -> Iterator[tuple[str, ET.Element]]:
+def xml_events(path: str | IO[bytes]) -> Iterator[tuple[str, ET.Element]]:
     """`start`/`end` events of an XML file, parsed by defusedxml (no DTDs, entities or external
     references) and streamed, so a large statement never sits in memory whole."""
     try:

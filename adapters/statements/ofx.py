@@ -96,7 +96,7 @@ class OfxParser:
         reader = _Reader(name)
         try:
             if _XML.match(head):
-                yield from reader.read(_xml_events(path))
+                yield from reader.read(_ofx_xml_events(path))
             else:
                 encoding = detect_encoding(path, hint=ofx_sgml.header_encoding(head))
                 with open(path, encoding=encoding, errors="replace") as text:
@@ -280,6 +280,18 @@ class _Transaction:
             account=self.account,
             alias=alias,
         )
+
+
+def _ofx_xml_events(path: str) -> Iterator[tuple[str, ET.Element]]:
+    """The events of an OFX 2 file from its first `<` (a line break before `<?xml` is no XML), each
+    element named without its namespace (`xmlns="http://ofx.net/types/2003/04"`, `ofx:STMTRS`): OFX
+    names its elements, never their namespaces."""
+    with open(path, "rb") as handle:
+        handle.seek(max(handle.read(SNIFF_BYTES).find(b"<"), 0))  # past a byte-order mark too
+        for event, element in _xml_events(handle):
+            if event == "start":
+                element.tag = local_name(element.tag)
+            yield event, element
 
 
 def _text(element: ET.Element, path: str) -> str | None:

@@ -300,6 +300,14 @@ def test_a_header_claiming_utf8_for_a_file_that_is_not_is_not_believed(tmp_path:
     assert paid.party.name == "Café Müller Bäckerei"
 
 
+def test_a_header_claiming_windows_1252_for_a_chinese_file_is_not_believed(tmp_path: Path) -> None:
+    record = "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260305<TRNAMT>12.50<FITID>F1<NAME>上海华东机电设备有限公司"
+    path = tmp_path / "statement.ofx"
+    path.write_bytes(SGML.format(transactions=record + "<MEMO>货款 INV-1</STMTTRN>").encode("gbk"))
+    (paid,) = lines(list(OfxParser().parse(str(path), path.name)))
+    assert (paid.party.name, paid.references) == ("上海华东机电设备有限公司", ("货款 INV-1",))
+
+
 def test_a_banks_error_answer_instead_of_a_statement_is_refused_with_its_code(tmp_path: Path) -> None:
     answer = (
         "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>15500"
@@ -328,3 +336,23 @@ def test_an_empty_sgml_element_keeps_the_elements_after_it_in_their_aggregate(tm
         "Northwind Traders Ltd",
         ("INV-000101",),
     )
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("<OFX>", '<OFX xmlns="http://ofx.net/types/2003/04">'),  # a default namespace
+        ('<?xml version="1.0"', '\r\n<?xml version="1.0"'),  # a line break before the declaration
+    ],
+)
+def test_an_ofx_2_file_is_read_whatever_namespace_its_elements_are_in(
+    tmp_path: Path, before: str, after: str
+) -> None:
+    text = (FIXTURES / "checking_v2_corrections_bom.ofx").read_text("utf-8-sig").replace(before, after, 1)
+    assert after in text
+    read, plain = parse_text(tmp_path, text), parse("checking_v2_corrections_bom.ofx")
+    assert [problem.reason for problem in problems(read)] == [problem.reason for problem in problems(plain)]
+    assert [document.external_id for document in lines(read)] == [
+        document.external_id for document in lines(plain)
+    ]
+    assert lines(read)
