@@ -112,10 +112,17 @@ class MappedExport(ExportFile):
             elif reader.withdraws(row) and (gone := self._withdrawal(name, row, read(row)[1], withdrawn)):
                 yield gone
 
-    def _withdrawal(self, name: str, row: Row, draft: Draft | str, withdrawn: set[str]) -> Document | None:
+    def _withdrawal(self, name: str, row: Row, draft: Draft | str, withdrawn: set[str]) -> Parsed | None:
         """A row its source withdrew (void, deleted), once per id: it reverses the document imported
-        under that id (an unreadable one withdraws nothing it could name)."""
-        if isinstance(draft, str) or draft.external_id in withdrawn:
+        under that id. One that cannot be read names nothing to reverse: a person is told."""
+        if isinstance(draft, str):
+            return Problem(
+                Origin(name, row.number, row.raw),
+                f"a row its source withdrew (void, deleted) cannot be read ({draft}): the document it "
+                "withdraws is not reversed; reverse it by hand (`connector ledger reverse ENTRY`) if it "
+                "was imported, then resolve this record",
+            )
+        if draft.external_id in withdrawn:
             return None
         withdrawn.add(draft.external_id)
         return Document(

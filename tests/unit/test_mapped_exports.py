@@ -418,6 +418,22 @@ def test_a_xero_payment_is_allocated_in_full_to_its_invoice_and_a_deleted_one_is
     assert bad_date.reason.startswith("date (Date): the value does not match any of the date formats")
 
 
+def test_a_deleted_row_that_cannot_be_read_is_a_problem_never_passed_over(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    text = (FIXTURES / FORMATS["xero.payments"]).read_text("utf-8")
+    lines = text.splitlines()
+    [deleted] = [number for number, line in enumerate(lines) if line.endswith(",DELETED")]
+    lines[deleted] = lines[deleted].replace("6 Mar 2026", "31 Feb 2026")
+    (path := tmp_path / "payments.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    found = list(_parser(shipped, "xero.payments").parse(path, path.name))
+    assert not [d for d in _documents(found).values() if d.withdrawn]
+    unread = [p for p in _problems(found) if p.origin.row == deleted + 1]
+    assert [
+        p.reason.startswith("a row its source withdrew (void, deleted) cannot be read (") for p in unread
+    ] == [True]
+
+
 def test_an_export_without_the_column_that_tells_deleted_payments_is_refused_not_read_as_all_live(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
