@@ -68,11 +68,10 @@ class KnownCustomers:
         self._invoices_by_amount: dict[tuple[str, int], list[tuple[date, int, str, int | None]]] = {}
         # Keyed by (customer id, currency), the customer the one receipts go to (a merged one's survivor),
         # for one batch: entry id → what is still open of each invoice; what the batch matched so far,
-        # not in the database yet: invoices billed (minor units, their numbers), receipts paid (minor
+        # not in the database yet: invoices billed (minor units by number), receipts paid (minor
         # units, the invoice numbers each names)
         self._open: dict[tuple[int, str], dict[int, int]] = {}
-        self._billed: defaultdict[tuple[int, str], int] = defaultdict(int)
-        self._billed_numbers: defaultdict[tuple[int, str], dict[str, int]] = defaultdict(dict)
+        self._billed: defaultdict[tuple[int, str], dict[str, int]] = defaultdict(dict)  # by number
         self._paid: defaultdict[tuple[int, str], list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
         self._name_choices: list[str] = []
         self._members: defaultdict[str, list[int]] | None = None  # account number → ids counted in it
@@ -86,9 +85,8 @@ class KnownCustomers:
     def invoice_posted(self, number: str, account_no: str, amount: Money, on: date) -> None:
         """An invoice of this import: receipts later in the import may name it, or pay its amount."""
         self._add(number, self.ids[account_no], "invoice")
-        self._billed[(self.ids[account_no], amount.currency)] += amount.minor
-        billed = self._billed_numbers[(self.ids[account_no], amount.currency)]
-        billed[number.strip().upper()] = billed.get(number.strip().upper(), 0) + amount.minor
+        billed, written = self._billed[(self.ids[account_no], amount.currency)], number.strip().upper()
+        billed[written] = billed.get(written, 0) + amount.minor
         key = (amount.currency, amount.minor)
         if key in self._invoices_by_amount:
             self._invoices_by_amount[key].append((on, self.ids[account_no], number, None))
@@ -115,7 +113,6 @@ class KnownCustomers:
             self._invoices_by_amount.clear()
             self._open.clear()
             self._billed.clear()
-            self._billed_numbers.clear()
             self._paid.clear()
         wanted: defaultdict[str, set[int]] = defaultdict(set)
         for amount in amounts:
@@ -170,7 +167,7 @@ class KnownCustomers:
             key = (self.ids[self.account_nos[customer_id]], amount.currency)  # its survivor's
             if entry_id is None:  # posted in this batch: unpaid, unless the customer owes less than it
                 paid = sum(minor for minor, _ in self._paid[key])
-                unpaid = self._owed(*key) + self._billed[key] - paid >= amount.minor
+                unpaid = self._owed(*key) + sum(self._billed[key].values()) - paid >= amount.minor
             else:
                 unpaid = self._still_open(*key).get(entry_id, 0) >= amount.minor
             if unpaid:
@@ -197,7 +194,7 @@ class KnownCustomers:
             items, _ = open_items(lines, payment_terms_days=0)
             still = {item.entry_id: item.amount_minor for item in items}  # oldest first
             if self._paid[key]:
-                self._pay(still, counted, self._paid[key], self._billed_numbers[key])
+                self._pay(still, counted, self._paid[key], self._billed[key])
             self._open[key] = still
         return self._open[key]
 
@@ -220,13 +217,14 @@ class KnownCustomers:
             )
             numbered = {str(n).upper(): e for n, e in self.session.execute(numbers) if n and e is not None}
         billed = dict(billed)  # what is left of each of this batch's invoices, as receipts pay them
-        for minor, named in paid:
-            for number in (number.strip().upper() for number in named):
+        for minor, written in paid:
+            named = [number.strip().upper() for number in written]
+            for number in named:
                 taken = min(minor, billed.get(number, 0))
                 if taken:
                     billed[number] -= taken
                     minor -= taken
-            named_entries = [numbered[n.upper()] for n in named if n.upper() in numbered]
+            named_entries = [numbered[number] for number in named if number in numbered]
             for entry_id in [*named_entries, *still]:
                 if not minor:
                     break

@@ -94,22 +94,27 @@ def lease(
         held_by.reset(holding)
         stop.set()
         renewer.join()
-        _left_behind.add((name, holder))
+        with _left_behind_lock:
+            _left_behind.add((name, holder))
         _release_left_behind(sessions, name)
 
 
 # Leases this process held whose release failed (the database was out): released at the next asking,
 # not left to lapse while this process, taking the lease again, would wait for itself.
 _left_behind: set[tuple[str, str]] = set()
+_left_behind_lock = threading.Lock()  # the daemon's jobs take and give back leases from their threads
 
 
 def _release_left_behind(sessions: sessionmaker[Session], name: str) -> None:
     """Delete the leases of `name` this process left behind; a database still out raises (as any
     first statement would)."""
-    for left in [left for left in _left_behind if left[0] == name]:
+    with _left_behind_lock:
+        mine = [left for left in _left_behind if left[0] == name]
+    for left in mine:
         with unit_of_work(sessions) as session:
             session.execute(delete(JobLease).where(JobLease.name == left[0], JobLease.holder == left[1]))
-        _left_behind.discard(left)
+        with _left_behind_lock:
+            _left_behind.discard(left)
 
 
 def turn_holder() -> str:
