@@ -10,7 +10,6 @@ resolved if it is still there (an export filtered to some vouchers).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import select, true
@@ -33,12 +32,15 @@ UNCHECKED = (
 )
 
 
-def missing_lines(
-    session: Session, source: str, file_id: int | None, days: tuple[date, date], seen: Callable[[str], bool]
+def missing_from(
+    session: Session, source: str, file_id: int | None, days: tuple[date, date] | None, seen: SeenInFile
 ) -> list[tuple[ImportedDocument, str | None]]:
-    """The standing lines of `source` dated within `days` that earlier files brought and this file
-    (`file_id`: its lines are recorded under it, or `seen` unchanged or held) does not hold, with the
-    file each came from. Only ids are read for the lines it holds (a year's export holds them all)."""
+    """The standing lines of `source` dated within `days` (None: the file had no document) that earlier
+    files brought and this file does not hold, with the file each came from: its lines are recorded
+    under `file_id`, or its import `seen` them unchanged or held (a dry run records none). Only ids are
+    read for the lines it holds (a year's export holds them all)."""
+    if days is None:
+        return []
     first, last = days
     # A file holding vouchers after this one's last day is a later export of the period: what it holds
     # that this older one lacks was entered since, not deleted.
@@ -59,7 +61,12 @@ def missing_lines(
         )
         .execution_options(yield_per=10_000)
     )
-    ids = [line_id for line_id, external_id in lines if not seen(external_id)]
+    unchanged, held = seen.unchanged, seen.quarantined
+    ids = [
+        line_id
+        for line_id, external_id in lines
+        if (key := SeenInFile.key_of(source, external_id)) not in unchanged and key not in held
+    ]
     found: list[tuple[ImportedDocument, str | None]] = []
     for start in range(0, len(ids), 900):
         chunk = session.execute(
@@ -86,21 +93,6 @@ def why_missing(document: ImportedDocument, came_from: str | None, name: str, da
     )
 
 
-def missing_from(
-    session: Session, source: str, file_id: int | None, days: tuple[date, date] | None, seen: SeenInFile
-) -> list[tuple[ImportedDocument, str | None]]:
-    """`missing_lines` of a file whose import met `seen` (a dry run's too: its lines are not recorded),
-    and whose documents are dated within `days` (None: it had none)."""
-    if days is None:
-        return []
-
-    def in_this_file(external_id: str) -> bool:
-        key = SeenInFile.key_of(source, external_id)
-        return key in seen.unchanged or key in seen.quarantined
-
-    return missing_lines(session, source, file_id, days, in_this_file)
-
-
 def hold_missing(
     container: Container,
     run_id: int,
@@ -109,7 +101,7 @@ def hold_missing(
     days: tuple[date, date] | None,
     seen: SeenInFile,
 ) -> int:
-    """Hold for a person each line missing from voucher file `name` (`missing_lines`) in the import's
+    """Hold for a person each line missing from voucher file `name` (`missing_from`) in the import's
     run `run_id`; how many."""
     if days is None:
         return 0
