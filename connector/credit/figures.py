@@ -10,7 +10,9 @@ apply is `None` (no credit limit, no payment yet).
     unapplied_credit  the credit on the advances account, positive (a debit balance shows negative),
                       less that: the credit still there to use
     balance           receivable − unapplied_credit: the AR balance less the advances balance
-    aging_*, overdue  open AR items by days past due (settlement rule: `connector.credit.aging`)
+    aging_*, overdue  what is really unpaid by days past due: the open AR items (settlement rule:
+                      `connector.credit.aging`) less the unapplied credit, set against the oldest
+                      first; they add up to the balance (when neither it nor that credit is negative)
     available_credit  credit_limit − balance
     last_payment_*    the latest receipt (`connector.credit.reads.receipts`), by posting date
     paid_trailing_12m receipts of the year ending on as_of (after the same day a year before)
@@ -19,11 +21,12 @@ apply is `None` (no credit limit, no payment yet).
     other_currencies  what is owed in other currencies, "60,500.00 USD (500.00 overdue)"; None if nothing
 
 A customer merged into another counts in that one's figures: its invoices, receipts and credit.
-Score and status judge what is really unpaid: unapplied credit is first set against the oldest open
-items. Everything is read as of the end of `as_of`, in the customer's currency; postings in another
-currency are left out of the amounts (and logged), but what is past due in them counts in the credit
-status, named in its reason with its currency. Ids are read in chunks of `CHUNK` with four
-set-based queries each; the arithmetic runs in Python.
+Aging, score and status judge what is really unpaid: unapplied credit is first set against the oldest
+open items, so a payment booked before the invoices it pays gives the figures it gives after them.
+Everything is read as of the end of `as_of`, in the customer's currency; postings in another currency
+are left out of the amounts (and logged), but what is past due in them counts in the credit status,
+named in its reason with its currency. Ids are read in chunks of `CHUNK` with four set-based queries
+each; the arithmetic runs in Python.
 """
 
 from __future__ import annotations
@@ -231,14 +234,15 @@ def _credit(
     receivable = sum(line.amount_minor for line in lines if not line.named_only) - spent
     unapplied = -advances_minor - spent
     balance = receivable - unapplied
-    buckets = aging(items, as_of)
-    unpaid, _ = settle_fifo(items, unapplied)  # what is really unpaid, for score and status
+    # The unused credit settles the oldest items, as a receipt on AR would: what is left is really unpaid
+    unpaid, _ = settle_fifo(items, unapplied)
+    buckets = aging(unpaid, as_of)
     last = receipts[-1] if receipts else None
     window_start = _year_before(as_of) + timedelta(days=1)
     trailing = sum(receipt.amount_minor for receipt in receipts if receipt.posting_date >= window_start)
     limit = row.credit_limit_minor
     score = credit_score(
-        aging(unpaid, as_of),
+        buckets,
         balance_minor=balance,
         limit_minor=limit,
         last_payment=last.posting_date if last else None,

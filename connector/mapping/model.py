@@ -40,7 +40,7 @@ FIGURES: dict[str, str] = {
     "balance": "receivable minus unapplied credit",
     "receivable": "open receivable on the AR control account",
     "unapplied_credit": "receipts not yet applied to invoices",
-    "overdue": "receivable past its due date",
+    "overdue": "balance past its due date (unapplied credit set against the oldest items first)",
     "aging_current": "not yet due",
     "aging_1_30": "1–30 days past due",
     "aging_31_60": "31–60 days past due",

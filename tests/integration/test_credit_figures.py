@@ -144,10 +144,10 @@ def test_every_figure_of_a_customer_with_invoices_receipts_credits_and_reversals
         "balance": Decimal("5200.00"),
         "receivable": Decimal("5800.00"),
         "unapplied_credit": Decimal("600.00"),
-        "overdue": Decimal("5800.00"),
+        "overdue": Decimal("5200.00"),  # the balance: R-3's 600.00 set against INV-2, the oldest
         "aging_current": Decimal("0.00"),
         "aging_1_30": Decimal("2500.00"),
-        "aging_31_60": Decimal("3300.00"),
+        "aging_31_60": Decimal("2700.00"),
         "aging_61_90": Decimal("0.00"),
         "aging_90_plus": Decimal("0.00"),
         "credit_limit": Decimal("10000.00"),

@@ -801,7 +801,7 @@ def test_a_payment_imported_before_the_invoice_it_names_settles_it_once_it_is_po
         Decimal("200.00"),
         Decimal("800.00"),
     )
-    assert before["overdue"] == Decimal("1000.00")  # the open items sum to the receivable
+    assert before["overdue"] == Decimal("800.00")  # INV-E0 less the 200.00 left to use, as the balance
     reversal = {
         "kind": "payment",
         "id": "P-E1-R",
@@ -812,6 +812,43 @@ def test_a_payment_imported_before_the_invoice_it_names_settles_it_once_it_is_po
     import_file(container, write(tmp_path / "bounced.jsonl", reversal), PARSERS)
     assert figures()["overdue"] == Decimal("1300.00")  # the payment bounced: INV-E1 is owed again
     assert_ledger_verifies(container)
+
+
+def test_a_payment_imported_before_the_invoices_it_pays_gives_the_aging_it_gives_imported_after(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    early, late = customers["acme"], customers["qinghe"]
+    for no, first, then in ((early, "payment", "invoices"), (late, "invoices", "payment")):
+        files = {
+            "payment": write(
+                tmp_path / f"{no}-pay.jsonl",
+                {
+                    "kind": "payment",
+                    "id": f"P-{no}",
+                    "account_no": no,
+                    "amount": "1000.00",
+                    "date": "2025-11-01",
+                },
+            ),
+            "invoices": write(
+                tmp_path / f"{no}-inv.jsonl",
+                invoice(f"L1-{no}", no, "1000.00", date="2025-11-10"),  # due 12-10
+                invoice(f"L2-{no}", no, "1000.00", date="2026-02-19"),  # due 03-21
+            ),
+        }  # acme's payment finds nothing owed (advances); qinghe's pays L1, the oldest
+        import_file(container, files[first], PARSERS)
+        import_file(container, files[then], PARSERS)
+    with unit_of_work(container.sessions) as session:
+        ids = dict(session.execute(select(Customer.account_no, Customer.id)).all())
+        chart, credit = container.settings.ledger.chart, container.settings.credit
+        found = customer_figures(session, [ids[early], ids[late]], date(2026, 3, 31), chart, credit)
+    judged = ("balance", "overdue", "aging_current", "aging_1_30", "aging_90_plus", "credit_status_reason")
+    paid_first, billed_first = ({key: found[ids[no]][key] for key in judged} for no in (early, late))
+    assert paid_first == billed_first  # the advance is set against L1 as the receipt on AR pays it
+    assert (paid_first["balance"], paid_first["overdue"], paid_first["aging_1_30"]) == (
+        Decimal("1000.00"),
+    ) * 3
+    assert found[ids[early]]["unapplied_credit"] == Decimal("1000.00")  # still there, as its ledger keeps it
 
 
 def test_a_receipt_after_a_merge_pays_the_merged_customers_invoice_it_names_not_the_oldest(
