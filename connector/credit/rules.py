@@ -22,10 +22,12 @@ This module imports nothing from the database side: `connector.settings` imports
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from functools import cached_property
 from typing import Literal
 
@@ -154,10 +156,12 @@ def _overdue_rule(position: CreditPosition, days: int) -> str | None:
     return f"{_amount(late, position.currency)} is {days}+ days past due (oldest due {position.oldest_due})"
 
 
-def _percent_used(position: CreditPosition) -> str:
-    """The balance as a percentage of a positive limit, to one decimal (display only)."""
+def _percent_used(position: CreditPosition, *, up: bool = False) -> str:
+    """The balance as a percentage of a positive limit, to one decimal (display only): half to even, or
+    `up` (a balance said to be above a threshold never reads as that threshold, 80.02% as 80.0%)."""
     assert position.limit_minor
-    return f"{Decimal(position.balance_minor * 100) / Decimal(position.limit_minor):.1f}%"
+    tenths = Fraction(position.balance_minor * 1000, position.limit_minor)
+    return f"{Decimal(math.ceil(tenths) if up else round(tenths)).scaleb(-1):.1f}%"
 
 
 def _utilisation_rule(position: CreditPosition, pct: int) -> str | None:
@@ -169,7 +173,7 @@ def _utilisation_rule(position: CreditPosition, pct: int) -> str | None:
     if limit <= 0:
         return f"balance {owed} against a credit limit of {_amount(limit, position.currency)}"
     return (
-        f"balance {owed} is {_percent_used(position)} of the "
+        f"balance {owed} is {_percent_used(position, up=True)} of the "
         f"{_amount(limit, position.currency)} credit limit (above {pct}%)"
     )
 

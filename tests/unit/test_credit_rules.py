@@ -66,13 +66,26 @@ def test_utilisation_above_80_percent_is_watched_and_over_the_limit_is_held() ->
     assert credit_status(position(balance=8000, limit=10000), DEFAULTS)[0] == "OK"  # exactly 80 %
     assert credit_status(position(balance=8001, limit=10000), DEFAULTS) == (
         "WATCH",
-        "balance 80.01 CNY is 80.0% of the 100.00 CNY credit limit (above 80%)",
+        "balance 80.01 CNY is 80.1% of the 100.00 CNY credit limit (above 80%)",
     )
     assert credit_status(position(balance=10000, limit=10000), DEFAULTS)[0] == "WATCH"  # at the limit
     assert credit_status(position(balance=12000, limit=10000), DEFAULTS) == (
         "HOLD",
         "balance 120.00 CNY is 120.0% of the 100.00 CNY credit limit (above 100%)",
     )
+
+
+@pytest.mark.parametrize(
+    ("balance", "status", "reason"),
+    [
+        (4_000_001, "WATCH", "balance 40,000.01 CNY is 80.1% of the 50,000.00 CNY credit limit (above 80%)"),
+        (5_000_001, "HOLD", "balance 50,000.01 CNY is 100.1% of the 50,000.00 CNY credit limit (above 100%)"),
+    ],
+)
+def test_a_balance_a_cent_above_a_utilisation_threshold_never_reads_as_that_threshold(
+    balance: int, status: str, reason: str
+) -> None:
+    assert credit_status(position(balance=balance, limit=5_000_000), DEFAULTS) == (status, reason)
 
 
 def test_any_balance_against_a_zero_limit_is_held() -> None:
