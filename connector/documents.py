@@ -106,6 +106,9 @@ class Document:
     # appended): the line imported under it is this one; and when this id is held by another line with
     # other content, the bank re-issued it, and this line is posted under `alias` instead.
     alias: str | None = None
+    # Other ids the line may have been imported under, that are this line only when they hold it
+    # unchanged (OFX: the ids its FITID's occurrences gave it in other files).
+    known_as: tuple[str, ...] = ()
     # Its id is a digest of its content (the source gives none: a QuickBooks report, a Xero statement
     # CSV): edited at the source (a customer renamed, a payee's text), it comes back under another id.
     content_id: bool = False

@@ -2,7 +2,8 @@
 
 OFX 2 is parsed with defusedxml's iterparse; OFX 1 (and QFX, which is OFX 1 with Intuit's `INTU.*`
 tags) with `ofx_sgml`, which gives the same events, so one reader serves both. Each `STMTTRN` is read
-when it ends and then dropped: memory holds one transaction, never the statement.
+when it ends and then dropped: memory holds one transaction (and each FITID's content digests), never
+the statement.
 
 What becomes what:
 
@@ -22,20 +23,28 @@ What becomes what:
   supersedes the old one (`replaces` = the old id: the import reverses the old and posts the new).
 
 External ids: `ACCTID + ":" + FITID`. Banks re-issue FITIDs (GnuCash's FixFitid.pl and Odoo's
-"unique import id" exist for this), so within one file: the first occurrence keeps the plain id; a
-later one with different content (type, dates, amount, currency, name, memo, CHECKNUM, REFNUM,
-correction) gets `"#" + common.content_digest(DTPOSTED date, amount, currency, correction)` of its
-money appended (`".2"`, `".3"` … for a second and third of the same money), so nothing is lost; a
-later one with identical content is the same transaction sent twice and becomes a `Problem`
-("duplicate FITID with identical content in the same file"), not a second line. Across files each line
-carries the other id as its `alias` (the first occurrence: its own money's digest id): a line already
-imported under either id is that line (downloads overlap in any order); one whose line under either id
-holds the same money is that transaction with its text changed (a change, as any changed document);
-one whose plain id another line holds with other money is a re-issued FITID, posted under its digest
-id, never taken for a change of the first. Without a FITID (the spec requires
+"unique import id" exist for this), so the file is read twice: a line's id depends on what its FITID
+holds in the whole file, never on the order of its lines. With `money` = `"#" +
+common.content_digest(DTPOSTED date, amount, currency, correction)`:
+
+- a FITID with one content in the file: the plain id (`alias`: the plain id + money);
+- a FITID with several (type, dates, amount, currency, name, memo, CHECKNUM, REFNUM, correction): each
+  line the plain id + its money (`alias`: the plain id), or, where lines of it share one money, the
+  plain id + money + `.` + the digest of its whole content (no `alias`), so nothing is lost;
+- a line with the content of one before it under that FITID is the same transaction sent twice: a
+  `Problem` ("duplicate FITID with identical content in the same file"), not a second line.
+
+Each line is also `known_as` the ids the other cases give it, and those earlier versions gave by file
+order (a FITID's first line the plain id, a later one plain + money, `.2`, `.3` … for lines of one money).
+Across files a line imported under any of its ids with the same content is that line (downloads
+overlap in any order); one whose own id or `alias` holds the same money is that transaction with its
+text changed (a change, as any changed document); one whose plain id another line holds with other
+money is posted under its `alias`, never taken for a change of that line. An id `known_as` holds the
+line only unchanged, so lines of one FITID and money are told apart by their whole content only: one of
+them whose text the bank changed between downloads is a new line. Without a FITID (the spec requires
 one) the id is `ACCTID + ":" + common.composite_id("ofx", ACCTID, DTPOSTED date, |amount| minor
-units, currency, NAME, MEMO, position in the statement)`. An `ACCTID:FITID` longer than 200
-characters (FITID may have 255) keeps the account and hashes the FITID.
+units, currency, NAME, MEMO, position in the statement)`. An id longer than 200 characters (FITID may
+have 255) keeps the account and its suffix and hashes the FITID.
 
 `Origin.row` is the transaction's 1-based number among the file's `STMTTRN` records (None for a
 `Statement`), `Origin.raw` its XML form.
@@ -93,14 +102,20 @@ class OfxParser:
     def parse(self, path: str, name: str) -> Iterator[Parsed]:
         with open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES).removeprefix(b"\xef\xbb\xbf")
-        reader = _Reader(name)
-        try:
-            if _XML.match(head):
-                yield from reader.read(_ofx_xml_events(path))
+        xml = _XML.match(head) is not None
+        encoding = None if xml else detect_encoding(path, hint=ofx_sgml.header_encoding(head))
+
+        def events() -> Iterator[tuple[str, ET.Element]]:
+            if xml:
+                yield from _ofx_xml_events(path)
             else:
-                encoding = detect_encoding(path, hint=ofx_sgml.header_encoding(head))
                 with open(path, encoding=encoding, errors="replace") as text:
-                    yield from reader.read(ofx_sgml.events(text))
+                    yield from ofx_sgml.events(text)
+
+        # Read twice: a line's id depends on whether its FITID comes again anywhere in the file.
+        reader = _Reader(name, _Reader(name).survey(events()))
+        try:
+            yield from reader.read(events())
         except BrokenXml as exc:
             reason = f"{exc}; nothing after transaction {reader.record} could be read"
             # Its own row (the first record not read): record N may be a problem of its own, kept apart.
@@ -116,23 +131,71 @@ class OfxParser:
             yield Problem(Origin(name, None, ""), reason, header=True)
 
 
-class _Reader:
-    """One file's read: the open elements, the running counters and the FITIDs seen so far."""
+class _Contents:
+    """The contents each FITID (each base id) has in a file: its first occurrence's digest, and every one
+    of a FITID the bank re-issued (kept apart because a set per transaction would cost more than its id)."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[str, str]] = {}  # base id → (content digest, money digest)
+        self.reissued: dict[str, set[str]] = {}  # base id → content digests
+        self.alike: Counter[tuple[str, str]] = Counter()  # re-issued ids' contents by (base, money)
+
+    def add(self, base: str, line: _Transaction) -> bool:
+        """Count `line`'s content in; False when its FITID had that content already (sent twice)."""
+        first = self.first.get(base)
+        if first is None:
+            self.first[base] = (line.digest, line.money)
+            return True
+        reissued = self.reissued.get(base)
+        if reissued is None:
+            if line.digest == first[0]:
+                return False
+            reissued = self.reissued[base] = {first[0]}
+            self.alike[(base, first[1])] += 1
+        if line.digest in reissued:
+            return False
+        reissued.add(line.digest)
+        self.alike[(base, line.money)] += 1
+        return True
+
+
+class _Reader:
+    """One read of a file: the open elements, the running counters and the FITIDs' contents."""
+
+    def __init__(self, file: str, contents: _Contents | None = None) -> None:
         self.file = file
         self.seen_ofx = False
         self.anything_read = False
         self.record = 0  # STMTTRN records in the file, for Origin.row
         self.position = 0  # STMTTRN records in the current statement, for ids without FITID
-        # base external id → content digest of its first occurrence; a set only for re-issued FITIDs
-        # (kept apart because a set per transaction would cost more than the transaction's id).
-        self.first: dict[str, str] = {}
-        self.reissued: dict[str, set[str]] = {}
-        self.same_money: Counter[tuple[str, str]] = Counter()  # re-issued ids' lines by (base, money)
+        self.contents = contents or _Contents()  # of the whole file, from a first read
+        self.seen = _Contents()  # of the transactions read so far: one met again is a duplicate
         self.errors: list[str] = []  # STATUS blocks of severity ERROR: "code (message)"
 
+    def survey(self, events: Iterator[tuple[str, ET.Element]]) -> _Contents:
+        """The FITIDs' contents in the whole file (a first read, of the transactions only)."""
+        try:
+            for statement, record in self._walk(events):
+                if record is None:
+                    continue
+                try:
+                    line = _Transaction.read(statement, record)
+                except (_Unreadable, MoneyError):
+                    continue  # no id: the second read tells its problem
+                self.seen.add(line.base_id(self.position), line)
+        except BrokenXml:
+            pass  # the second read tells where
+        return self.seen
+
     def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
+        for statement, record in self._walk(events):
+            yield self._statement(statement) if record is None else self._transaction(statement, record)
+
+    def _walk(
+        self, events: Iterator[tuple[str, ET.Element]]
+    ) -> Iterator[tuple[ET.Element, ET.Element | None]]:
+        """Each bank or card transaction as (its statement, it), and each statement once it ends as (it,
+        None), in file order; each is dropped from its parent once taken."""
         stack: list[ET.Element] = []
         for event, element in events:
             name = local_name(element.tag)
@@ -149,14 +212,14 @@ class _Reader:
                     continue
                 self.record += 1
                 self.position += 1
-                yield self._transaction(statement, element)
+                yield statement, element
                 stack[-1].remove(element)
                 self.anything_read = True
             elif name == "STATUS" and (_text(element, "SEVERITY") or "").upper() == "ERROR":
                 message = _text(element, "MESSAGE")
                 self.errors.append(f"code {_text(element, 'CODE')}" + (f" ({message})" if message else ""))
             elif name in _ACCOUNTS:
-                yield self._statement(element)
+                yield element, None
                 if stack:
                     stack[-1].remove(element)
                 self.anything_read = True
@@ -168,18 +231,9 @@ class _Reader:
         except (_Unreadable, MoneyError) as exc:
             return Problem(origin, f"transaction not readable: {exc}")
         base = line.base_id(self.position)
-        first = self.first.get(base)
-        if first is None:
-            self.first[base] = line.digest
-            self.same_money[(base, line.money)] += 1
-            return line.document(base, origin, alias=f"{base}#{line.money}")
-        reissued = self.reissued.setdefault(base, {first})
-        if line.digest in reissued:
+        if not self.seen.add(base, line):
             return Problem(origin, _DUPLICATE, unbooked=True)
-        reissued.add(line.digest)
-        self.same_money[(base, line.money)] += 1
-        count = self.same_money[(base, line.money)]
-        return line.document(f"{base}#{line.money}" + (f".{count}" if count > 1 else ""), origin, alias=base)
+        return line.document(origin, *line.ids(base, self.contents.alike[(base, line.money)]))
 
     def _statement(self, statement: ET.Element) -> Statement | Problem:
         origin = Origin(self.file, None, raw_xml(statement))  # its transactions are gone
@@ -203,7 +257,7 @@ class _Reader:
 
 
 class _Transaction:
-    """One `STMTTRN` read, before its id is settled against the FITIDs seen earlier in the file."""
+    """One `STMTTRN` read, before its id is settled against its FITID's other lines in the file."""
 
     def __init__(self, account: str, record: ET.Element, amount: Money, posted: dt.date) -> None:
         self.account = account
@@ -260,7 +314,32 @@ class _Transaction:
         )
         return f"{self.account}:{hashed}"
 
-    def document(self, external_id: str, origin: Origin, alias: str | None) -> Document:
+    def ids(self, base: str, alike: int) -> tuple[str, str | None, tuple[str, ...]]:
+        """Its id, its alias and the other ids it may have been imported under (`Document.known_as`), as
+        the module docstring tells; `alike`: its FITID's contents of its money in the file, 0 when the
+        FITID is not re-issued there."""
+        money = f"#{self.money}"
+        content = f"{money}.{self.digest}"
+        # The ids lines of one FITID and money had before, in the order of their file (".2", ".3" …).
+        counted = [f"{money}.{n}" for n in range(2, max(alike, 2) + 1)]
+        if alike == 0:
+            own, alias, known = "", money, [content, *counted]
+        elif alike == 1:  # its money tells it from the FITID's other lines: a change of its text is seen
+            own, alias, known = money, "", [content, *counted]
+        else:  # only its whole content tells it from them: an id holds it only as it is
+            own, alias, known = content, None, ["", money, *counted]
+        return (
+            self._id(base, own),
+            None if alias is None else self._id(base, alias),
+            tuple(self._id(base, other) for other in known),
+        )
+
+    def _id(self, base: str, suffix: str) -> str:
+        return base + suffix if self.fitid is None else _external_id(self.account, self.fitid, suffix)
+
+    def document(
+        self, origin: Origin, external_id: str, alias: str | None, known_as: tuple[str, ...]
+    ) -> Document:
         record = self.record
         check = _text(record, "CHECKNUM")
         counter_account = _text(record, "BANKACCTTO/ACCTID") or _text(record, "CCACCTTO/ACCTID")
@@ -279,6 +358,7 @@ class _Transaction:
             replaces=self.corrects if self.action == "REPLACE" else None,
             account=self.account,
             alias=alias,
+            known_as=known_as,
         )
 
 
@@ -305,10 +385,11 @@ def _account(statement: ET.Element) -> str | None:
     return _text(statement, f"{_ACCOUNTS[statement.tag]}/ACCTID")
 
 
-def _external_id(account: str, fitid: str) -> str:
-    """`ACCTID:FITID`, with the FITID hashed when the whole would overflow the ledger's column."""
-    plain = f"{account}:{fitid}"
-    return plain if len(plain) <= MAX_EXTERNAL_ID else f"{account}:{composite_id(SOURCE, fitid)}"
+def _external_id(account: str, fitid: str, suffix: str = "") -> str:
+    """`ACCTID:FITID` and `suffix`, with the FITID hashed when the whole would overflow the ledger's
+    column."""
+    plain = f"{account}:{fitid}{suffix}"
+    return plain if len(plain) <= MAX_EXTERNAL_ID else f"{account}:{composite_id(SOURCE, fitid)}{suffix}"
 
 
 def _date(text: str | None) -> dt.date | None:

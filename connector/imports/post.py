@@ -150,7 +150,7 @@ class DocumentPoster:
                 counts["unchanged"] += 1  # imported before as the whole batch, or as its transactions
                 self.seen.unchanged.add(SeenInFile.key(document))
                 continue
-            if document.alias is not None:
+            if document.alias is not None or document.known_as:
                 keyed, under_alias = by_alias(document, stored, prints)
                 if under_alias:
                     counts["unchanged"] += 1  # imported before under its other id
@@ -877,6 +877,7 @@ def stored_records(session: Session, documents: Sequence[Document]) -> dict[tupl
         ids.add(document.external_id)
         if document.alias is not None:
             ids.add(document.alias)
+        ids.update(document.known_as)
         if document.batch is not None:  # its other form: the whole entry, or its first part
             ids.add(other_form(document))
             if document.account is not None:
@@ -927,21 +928,30 @@ def in_other_form(
 def by_alias(
     document: Document, stored: Mapping[tuple[str, str], Stored], prints: Sequence[str]
 ) -> tuple[Document, bool]:
-    """A document with an `alias` (a bank line whose id the bank may re-issue): whether it was imported
-    under its alias already; else the document under the id it is to have: the one whose line holds the
-    same money (currency, amount, date: the same transaction, its text changed since), else its alias
-    when its own id is held by a line of other money (a re-issued id), else its own."""
+    """A document with an `alias` or ids it is `known_as` (a bank line whose id the bank may re-issue):
+    whether it was imported under one of those already (then the document under that id); else the
+    document under the id it is to have: the one whose line holds the same money (currency, amount,
+    date: the same transaction, its text changed since), its own or its alias, else its alias when its
+    own id is held by a line of other money (a re-issued id), else its own. An id it is known as holds
+    it only unchanged: a line of other text there is another line of the same money."""
     own = stored.get((document.source, document.external_id))
-    assert document.alias is not None
-    other = stored.get((document.source, document.alias))
     if own is not None and own.fingerprint in prints:
         return document, False
-    as_alias = dataclasses.replace(document, external_id=document.alias, alias=None)
-    if other is not None and other.fingerprint in fingerprints(as_alias):  # an id is part of the print
-        return document, True
+    others = [document.alias] if document.alias is not None else []
+    for other_id in [*others, *document.known_as]:
+        other = stored.get((document.source, other_id))
+        if other is None:
+            continue
+        as_other = dataclasses.replace(document, external_id=other_id, alias=None, known_as=())
+        if other.fingerprint in fingerprints(as_other):  # an id is part of the print
+            return as_other, True
     money = (document.amount.currency, document.amount.minor, document.date)
     if own is not None and own.money == money:
         return document, False
+    if document.alias is None:
+        return document, False
+    other = stored.get((document.source, document.alias))
+    as_alias = dataclasses.replace(document, external_id=document.alias, alias=None, known_as=())
     if other is not None and other.money == money:
         return as_alias, False
     if own is not None and other is None:

@@ -422,18 +422,17 @@ def _in_other_form(session: Session, lines: Sequence[Document]) -> frozenset[tup
 
 
 def _recorded_ids(session: Session, lines: Sequence[Document]) -> dict[tuple[str, str], str]:
-    """The id each line was imported under, where not its own: a line with an `alias` (an OFX line whose
-    FITID the bank may re-issue), as the import tells it (`post.by_alias`); a line whose id is its content's
-    digest that a person said is an earlier line exported again (`lookalikes`), that line's."""
+    """The id each line was imported under, where not its own: a line with an `alias` or ids it is
+    `known_as` (an OFX line whose FITID the bank may re-issue), as the import tells it (`post.by_alias`); a
+    line whose id is its content's digest that a person said is an earlier line exported again
+    (`lookalikes`), that line's."""
     found: dict[tuple[str, str], str] = {}
-    aliased_lines = [line for line in lines if line.alias is not None]
+    aliased_lines = [line for line in lines if line.alias is not None or line.known_as]
     if aliased_lines:
         stored = stored_records(session, aliased_lines)
         for line in aliased_lines:
-            keyed, under_alias = by_alias(line, stored, fingerprints(line))
-            found[(line.source, line.external_id)] = (
-                (line.alias or keyed.external_id) if under_alias else keyed.external_id
-            )
+            keyed, _ = by_alias(line, stored, fingerprints(line))
+            found[(line.source, line.external_id)] = keyed.external_id
     by_content = [line for line in lines if line.content_id and line.alias is None]
     if by_content:
         stored = stored_records(session, by_content)

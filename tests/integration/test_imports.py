@@ -1941,6 +1941,74 @@ def test_a_line_downloaded_again_with_other_text_is_a_change_of_it_never_a_secon
     assert_ledger_verifies(container)
 
 
+def same_money(*payers: str) -> str:
+    """A statement whose lines share one FITID and one money (100.00 on 2 March), told apart by payer."""
+    record = "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260302<TRNAMT>100.00<FITID>X<NAME>{}</STMTTRN>"
+    return OFX.format(transactions="".join(record.format(payer) for payer in payers))
+
+
+@pytest.mark.parametrize(
+    "earlier", [("ALPHA", "BETA"), ("BETA",), ("ALPHA",)], ids=["both", "the-later-one", "the-first-one"]
+)
+def test_payments_of_one_money_under_a_reissued_fitid_are_each_posted_once_whatever_the_files_order(
+    container: Container, tmp_path: Path, earlier: tuple[str, ...]
+) -> None:
+    first, second, third = tmp_path / "r1.ofx", tmp_path / "r2.ofx", tmp_path / "r3.ofx"
+    first.write_text(same_money(*earlier), encoding="utf-8")
+    second.write_text(same_money("BETA", "ALPHA"), encoding="utf-8")
+    third.write_text(same_money("ALPHA", "GAMMA", "BETA"), encoding="utf-8")
+    import_file(container, first, [OfxParser()])
+
+    again = import_file(container, second, [OfxParser()])
+    assert (again.counts["unchanged"], again.counts["reposted"]) == (len(earlier), 0)
+    assert banked(container) == Money.of("200.00", "CNY")
+    more = import_file(container, third, [OfxParser()])  # a third payment: added, the two unchanged
+
+    assert (more.counts["unchanged"], more.counts["reposted"]) == (2, 0)
+    assert banked(container) == Money.of("300.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        assert "reversed" not in set(session.scalars(select(ImportedDocument.status)))
+    assert_ledger_verifies(container)
+
+
+class OfxAsBefore(OfxParser):
+    """OFX lines under the ids they were given before ids were tied to content: a FITID's first line in
+    the file took the plain id, a later one its money's digest id (".2", ".3" … for lines of one money)."""
+
+    def parse(self, path: str, name: str) -> Iterator[Parsed]:
+        plain: set[str] = set()
+        counted: Counter[str] = Counter()
+        for item in super().parse(path, name):
+            if isinstance(item, Document):
+                money = item.alias if "#" not in item.external_id else item.external_id.split(".")[0]
+                assert money is not None
+                base = money.partition("#")[0]
+                counted[money] += 1
+                later = money + (f".{counted[money]}" if counted[money] > 1 else "")
+                given = base if base not in plain else later
+                plain.add(base)
+                item = dataclasses.replace(item, external_id=given, alias=None, known_as=())
+            yield item
+
+
+def test_lines_of_a_reissued_fitid_imported_under_their_ids_of_before_are_unchanged_in_any_order(
+    container: Container, tmp_path: Path
+) -> None:
+    record = "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>{}<TRNAMT>{}<FITID>X<NAME>{}</STMTTRN>"
+    alpha, beta = record.format("20260302", "100.00", "ALPHA"), record.format("20260302", "100.00", "BETA")
+    gamma = record.format("20260303", "40.00", "GAMMA")
+    before, now, alone = tmp_path / "b.ofx", tmp_path / "n.ofx", tmp_path / "a.ofx"
+    before.write_text(OFX.format(transactions=alpha + beta + gamma), encoding="utf-8")
+    now.write_text(OFX.format(transactions=gamma + beta + alpha), encoding="utf-8")
+    alone.write_text(OFX.format(transactions=beta), encoding="utf-8")
+    import_file(container, before, [OfxAsBefore()])
+
+    assert import_file(container, now, [OfxParser()]).counts["unchanged"] == 3
+    assert import_file(container, alone, [OfxParser()]).counts["unchanged"] == 1
+    assert banked(container) == Money.of("240.00", "CNY")
+    assert_ledger_verifies(container)
+
+
 def test_a_fitid_reused_on_another_day_is_another_line_not_a_change_of_the_first(
     container: Container, tmp_path: Path
 ) -> None:

@@ -114,13 +114,53 @@ def test_a_fitid_repeated_with_identical_content_is_one_line_and_one_duplicate_p
     assert "<REFNUM>RF-88123</REFNUM>" in duplicates[0].origin.raw
 
 
-def test_a_fitid_reissued_with_different_content_keeps_both_lines_with_a_content_suffix() -> None:
+def test_a_fitid_reissued_with_different_content_keeps_both_lines_each_with_its_money_suffix() -> None:
     items = parse(BANK_V1)
     reissued = [item for item in lines(items) if "202603040001" in item.external_id]
     assert [item.amount for item in reissued] == [Money(7500, "USD"), Money(12500, "USD")]
-    assert reissued[0].external_id == f"{ACCOUNT}:202603040001"
-    assert re.fullmatch(rf"{ACCOUNT}:202603040001#[0-9a-f]{{12}}", reissued[1].external_id)
+    for item in reissued:
+        assert re.fullmatch(rf"{ACCOUNT}:202603040001#[0-9a-f]{{12}}", item.external_id)
+        assert item.alias == f"{ACCOUNT}:202603040001"
     assert reissued[1].party.name == "Fabrikam Inc"
+
+
+def test_the_ids_of_a_reissued_fitids_lines_are_the_same_in_any_order(tmp_path: Path) -> None:
+    record = "<STMTTRN><TRNTYPE>DEP<DTPOSTED>20260311<TRNAMT>{}<FITID>F<NAME>{}</STMTTRN>"
+    records = [record.format("5.00", "Ann"), record.format("5.00", "Bob"), record.format("7.00", "Cy")]
+
+    def ids(*order: int) -> dict[str | None, tuple[str, str | None, tuple[str, ...]]]:
+        text = SGML.format(transactions="".join(records[index] for index in order))
+        read = lines(parse_text(tmp_path, text))
+        return {item.party.name: (item.external_id, item.alias, item.known_as) for item in read}
+
+    forward = ids(0, 1, 2)
+    assert forward == ids(2, 1, 0) == ids(1, 2, 0)
+    (ann, ann_alias, ann_known), (bob, _, _), (cy, cy_alias, _) = (
+        forward["Ann"],
+        forward["Bob"],
+        forward["Cy"],
+    )
+    # One money, two payers: each under its content's digest, never another's id by its money alone.
+    money = ann.rpartition(".")[0]
+    assert re.fullmatch(r"ACC-1:F#[0-9a-f]{12}\.[0-9a-f]{12}", ann)
+    assert bob.startswith(money + ".")
+    assert bob != ann
+    assert ann_alias is None
+    assert ann_known[:3] == ("ACC-1:F", money, money + ".2")
+    assert re.fullmatch(r"ACC-1:F#[0-9a-f]{12}", cy)
+    assert cy_alias == "ACC-1:F"
+    (alone,) = lines(parse_text(tmp_path, SGML.format(transactions=records[0])))
+    assert (alone.external_id, alone.alias) == ("ACC-1:F", money)
+    assert ann in alone.known_as
+
+
+def test_a_reissued_fitid_long_enough_to_overflow_with_its_suffix_is_hashed(tmp_path: Path) -> None:
+    fitid = "F" * 190  # "ACC-1:" + FITID fits the ledger's 200 characters, with a suffix it would not
+    record = "<STMTTRN><TRNTYPE>DEP<DTPOSTED>20260311<TRNAMT>{}<FITID>{}</STMTTRN>"
+    text = SGML.format(transactions=record.format("1.00", fitid) + record.format("2.00", fitid))
+    for item in lines(parse_text(tmp_path, text)):
+        assert item.external_id.startswith("ACC-1:" + composite_id("ofx", fitid) + "#")
+        assert max(map(len, (item.external_id, item.alias or "", *item.known_as))) <= 200
 
 
 def test_a_delete_correction_reverses_the_corrected_fitid_and_nets_it_to_zero() -> None:
