@@ -1,4 +1,4 @@
-"""OFX and QFX bank and credit-card statements (OFX 1.x SGML and OFX 2.x XML) → bank lines.
+"""OFX and QFX bank statements (OFX 1.x SGML and OFX 2.x XML) → bank lines; credit-card ones are not.
 
 OFX 2 is parsed with defusedxml's iterparse; OFX 1 (and QFX, which is OFX 1 with Intuit's `INTU.*`
 tags) with `ofx_sgml`, which gives the same events, so one reader serves both. Each `STMTTRN` is read
@@ -7,10 +7,14 @@ the statement.
 
 What becomes what:
 
-- bank (`BANKMSGSRSV1/STMTTRNRS/STMTRS`, account `BANKACCTFROM/ACCTID`) and credit-card
-  (`CREDITCARDMSGSRSV1/CCSTMTTRNRS/CCSTMTRS`, `CCACCTFROM/ACCTID`) statements → a `Statement` after
-  their lines: `CURDEF`, period `BANKTRANLIST/DTSTART`–`DTEND`, closing balance `LEDGERBAL/BALAMT`;
-  OFX states no opening balance, so `opening` is None.
+- bank statements (`BANKMSGSRSV1/STMTTRNRS/STMTRS`, account `BANKACCTFROM/ACCTID`) → a `Statement`
+  after their lines: `CURDEF`, period `BANKTRANLIST/DTSTART`–`DTEND`, closing balance
+  `LEDGERBAL/BALAMT`; OFX states no opening balance, so `opening` is None.
+- credit-card statements (`CREDITCARDMSGSRSV1/CCSTMTTRNRS/CCSTMTRS`, `CCACCTFROM/ACCTID`) → nothing:
+  their lines are the card's charges and its repayments or refunds (signed from the cardholder's side),
+  never a customer's payment into a bank account, so none is a receipt. A file holding no bank
+  statement is refused (`FileFormatError`); one beside a bank statement is left out with a `Notice`.
+  Either names the card by its number's last four characters only.
 - each `STMTTRN` → a bank line: `TRNAMT` as signed by the bank (`.` or `,` decimals), in
   `CURRENCY/CURSYM` when the transaction has one, else `CURDEF`. `date` is the date part of
   `DTPOSTED` (`20260305120000.000[-5:EST]` → 2026-03-05, as the bank wrote it); `value_date` is
@@ -56,7 +60,7 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from adapters.statements import ofx_sgml
 from adapters.statements.common import (
@@ -74,12 +78,22 @@ from adapters.statements.common import (
     unique_texts,
 )
 from adapters.statements.common import xml_events as _xml_events
-from connector.documents import Document, Origin, Parsed, Party, Problem, Statement, compact_account
+from connector.documents import (
+    Document,
+    Notice,
+    Origin,
+    Parsed,
+    Party,
+    Problem,
+    Statement,
+    compact_account,
+)
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money, currency_code
 
 SOURCE = "ofx"
-_ACCOUNTS = {"STMTRS": "BANKACCTFROM", "CCSTMTRS": "CCACCTFROM"}
+_CARD = "CCSTMTRS"
+_ACCOUNTS = {"STMTRS": "BANKACCTFROM", _CARD: "CCACCTFROM"}
 _SNIFF = re.compile(rb"OFXHEADER|<OFX>", re.IGNORECASE)
 _XML = re.compile(rb"^\s*(<\?xml|<\?OFX)", re.IGNORECASE)
 _DATE = re.compile(r"\s*(\d{4})(\d{2})(\d{2})")
@@ -113,7 +127,10 @@ class OfxParser:
                     yield from ofx_sgml.events(text)
 
         # Read twice: a line's id depends on whether its FITID comes again anywhere in the file.
-        reader = _Reader(name, _Reader(name).survey(events()))
+        contents = _Reader(name).survey(events())
+        if contents.cards and not contents.banks:
+            raise FileFormatError(f"{name}: {_card_refused(contents.cards)}")
+        reader = _Reader(name, contents)
         try:
             yield from reader.read(events())
         except BrokenXml as exc:
@@ -139,6 +156,8 @@ class _Contents:
         self.first: dict[str, tuple[str, str]] = {}  # base id → (content digest, money digest)
         self.reissued: dict[str, set[str]] = {}  # base id → content digests
         self.alike: Counter[tuple[str, str]] = Counter()  # re-issued ids' contents by (base, money)
+        self.banks = 0  # bank statements' records (transactions and headers)
+        self.cards: Counter[str] = Counter()  # its credit cards' transactions, by card as `_card` shows it
 
     def add(self, base: str, line: _Transaction) -> bool:
         """Count `line`'s content in; False when its FITID had that content already (sent twice)."""
@@ -173,9 +192,13 @@ class _Reader:
         self.errors: list[str] = []  # STATUS blocks of severity ERROR: "code (message)"
 
     def survey(self, events: Iterator[tuple[str, ET.Element]]) -> _Contents:
-        """The FITIDs' contents in the whole file (a first read, of the transactions only)."""
+        """The FITIDs' contents and the statements in the whole file (a first read, yielding nothing)."""
         try:
             for statement, record in self._walk(events):
+                if statement.tag == _CARD:
+                    self.seen.cards[_card(statement)] += 0 if record is None else 1  # a header: 0
+                    continue
+                self.seen.banks += 1
                 if record is None:
                     continue
                 try:
@@ -188,8 +211,16 @@ class _Reader:
         return self.seen
 
     def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
+        told: set[str] = set()  # the cards whose statements were left out, each told once
         for statement, record in self._walk(events):
-            yield self._statement(statement) if record is None else self._transaction(statement, record)
+            if statement.tag == _CARD:
+                if (card := _card(statement)) not in told:
+                    told.add(card)
+                    yield Notice(Origin(self.file, None, ""), _card_left_out(card, self.contents.cards[card]))
+            elif record is None:
+                yield self._statement(statement)
+            else:
+                yield self._transaction(statement, record)
 
     def _walk(
         self, events: Iterator[tuple[str, ET.Element]]
@@ -372,6 +403,28 @@ def _ofx_xml_events(path: str) -> Iterator[tuple[str, ET.Element]]:
             if event == "start":
                 element.tag = local_name(element.tag)
             yield event, element
+
+
+def _card(statement: ET.Element) -> str:
+    """A card statement's card as a person is shown it: its number's last four characters only."""
+    number = _account(statement)
+    return f"card …{number[-4:]}" if number is not None else "a card without an ACCTID"
+
+
+def _card_refused(cards: Iterable[str]) -> str:
+    return (
+        f"a credit-card statement ({', '.join(cards)}), not a bank account's: its lines are "
+        "card charges and repayments, not customers' payments, and none is imported; customers' "
+        "receipts come from the statement of the bank account they pay into"
+    )
+
+
+def _card_left_out(card: str, transactions: int) -> str:
+    counted = f"{transactions} transaction{'' if transactions == 1 else 's'}"
+    return (
+        f"the credit-card statement of {card} ({counted}) is left out: its lines are card charges and "
+        "repayments, not customers' payments; the file's bank statement is imported"
+    )
 
 
 def _text(element: ET.Element, path: str) -> str | None:

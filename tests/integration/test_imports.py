@@ -1941,6 +1941,47 @@ def test_a_line_downloaded_again_with_other_text_is_a_change_of_it_never_a_secon
     assert_ledger_verifies(container)
 
 
+CARD = """OFXHEADER:100
+DATA:OFXSGML
+VERSION:102
+
+<OFX>{bank}<CREDITCARDMSGSRSV1><CCSTMTTRNRS><CCSTMTRS><CURDEF>CNY
+<CCACCTFROM><ACCTID>6225880012345678</CCACCTFROM><BANKTRANLIST>
+<STMTTRN><TRNTYPE>PAYMENT<DTPOSTED>20260305<TRNAMT>5000.00<FITID>C1<NAME>还款 THANK YOU</STMTTRN>
+<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260306<TRNAMT>42.50<FITID>C2<NAME>Payer</STMTTRN>
+</BANKTRANLIST></CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1></OFX>
+"""
+
+
+def test_a_credit_card_statement_is_refused_as_a_whole_posting_no_receipt(
+    container: Container, tmp_path: Path
+) -> None:
+    card = tmp_path / "card.ofx"
+    card.write_text(CARD.format(bank=""), encoding="utf-8")
+
+    result = import_file(container, card, [OfxParser()])
+
+    assert result.status == "failed"
+    assert "credit-card statement (card …5678)" in result.reason
+    assert "6225880012345678" not in result.reason
+    assert banked(container) == Money(0, "CNY")
+
+
+def test_a_credit_card_statement_beside_a_bank_statement_is_left_out_with_a_notice(
+    container: Container, tmp_path: Path
+) -> None:
+    bank = ofx(("B1", "20260305", "100.00")).split("<OFX>")[1].split("</OFX>")[0]
+    both = tmp_path / "both.ofx"
+    both.write_text(CARD.format(bank=bank), encoding="utf-8")
+
+    result = import_file(container, both, [OfxParser()])
+
+    assert (result.status, result.counts["documents"]) == ("imported", 1)
+    (note,) = result.notes
+    assert note.startswith("the credit-card statement of card …5678 (2 transactions) is left out")
+    assert banked(container) == Money.of("100.00", "CNY")
+
+
 def same_money(*payers: str) -> str:
     """A statement whose lines share one FITID and one money (100.00 on 2 March), told apart by payer."""
     record = "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260302<TRNAMT>100.00<FITID>X<NAME>{}</STMTTRN>"

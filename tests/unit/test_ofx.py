@@ -8,7 +8,7 @@ import pytest
 
 from adapters.statements.common import composite_id
 from adapters.statements.ofx import OfxParser
-from connector.documents import Document, DocumentParser, Parsed, Party, Problem, Statement
+from connector.documents import Document, DocumentParser, Notice, Parsed, Party, Problem, Statement
 from connector.errors import FileFormatError
 from connector.money import Money
 
@@ -208,8 +208,19 @@ def test_the_statement_has_its_period_and_closing_balance_but_no_opening() -> No
     assert "<STMTTRN>" not in statement.origin.raw
 
 
-def test_an_xml_credit_card_statement_signs_charges_negative_and_payments_positive() -> None:
-    items = parse(CARD_V2)
+def as_bank_statement(card: str) -> str:
+    """A credit-card statement's text as a bank account's statement."""
+    for tag, bank in [
+        ("CREDITCARDMSGSRSV1", "BANKMSGSRSV1"),
+        ("CCSTMT", "STMT"),
+        ("CCACCTFROM", "BANKACCTFROM"),
+    ]:
+        card = card.replace(tag, bank)
+    return card
+
+
+def test_an_xml_statement_reads_payee_names_availability_and_transaction_currencies(tmp_path: Path) -> None:
+    items = parse_text(tmp_path, as_bank_statement((FIXTURES / CARD_V2).read_text(encoding="utf-8")))
     charge = line(items, "6225880012345678:CC20260302001")
     assert charge.amount == Money(-38800, "CNY")
     assert charge.party == Party(name="上海华东机电设备有限公司")  # PAYEE/NAME
@@ -229,6 +240,27 @@ def test_an_xml_credit_card_statement_signs_charges_negative_and_payments_positi
     )
 
 
+def test_a_credit_card_statement_is_refused_naming_the_card_by_its_last_digits() -> None:
+    with pytest.raises(FileFormatError) as refused:
+        parse(CARD_V2)
+    assert str(refused.value).startswith(
+        "creditcard_v2.ofx: a credit-card statement (card …5678), not a bank account's: its lines are card "
+        "charges and repayments, not customers' payments, and none is imported"
+    )
+    assert "6225880012345678" not in str(refused.value)
+
+
+def test_a_credit_card_statement_beside_a_bank_statement_is_left_out_with_a_notice(tmp_path: Path) -> None:
+    card = (FIXTURES / CARD_V2).read_text(encoding="utf-8")
+    bank = as_bank_statement(card).split("<OFX>")[1].split("</SIGNONMSGSRSV1>")[1].split("</OFX>")[0]
+    items = parse_text(tmp_path, card.replace("<CREDITCARDMSGSRSV1>", bank + "<CREDITCARDMSGSRSV1>"))
+    assert len(lines(items)) == 3
+    assert {item.origin.row for item in lines(items)} == {1, 2, 3}  # the bank statement's, not the card's
+    assert len(statements(items)) == 1
+    (notice,) = [item for item in items if isinstance(item, Notice)]
+    assert notice.text.startswith("the credit-card statement of card …5678 (4 transactions) is left out")
+
+
 def test_a_qfx_on_one_line_with_intuit_tags_and_closed_leaves_is_read() -> None:
     items = parse(QFX)
     interest, transfer = lines(items)
@@ -241,7 +273,7 @@ def test_a_qfx_on_one_line_with_intuit_tags_and_closed_leaves_is_read() -> None:
     assert problems(items) == []
 
 
-@pytest.mark.parametrize("name", [BANK_V1, CARD_V2, QFX])
+@pytest.mark.parametrize("name", [BANK_V1, QFX])
 def test_external_ids_are_unique_and_the_same_on_every_read(name: str) -> None:
     first = [item.external_id for item in lines(parse(name))]
     assert first == [item.external_id for item in lines(parse(name))]
