@@ -224,11 +224,18 @@ class DocumentPoster:
             elif self._receivable(item, counts):
                 work.append(item)
         counts += self._settle(work)
-        again = []
+        again: list[Work] = []
         # Money back in after money out: a storno listed before the return it cancels still finds it.
         corrections.sort(key=lambda item: item.document.bank_reversal and item.document.amount.minor > 0)
+        handled: set[str] = set()  # the ids of the batch's corrections handled so far
         for item in corrections:
             document = item.document
+            if {document.reverses, document.replaces} & handled:
+                # It corrects a correction above (a replacement replaced or deleted in turn): that one
+                # is recorded first, so that this one finds it.
+                counts += self._settle(again)
+                again = []
+            handled.add(document.external_id)
             if document.reverses is not None:
                 counts[self._reversal(item)] += 1
             elif document.bank_reversal:

@@ -1941,6 +1941,43 @@ def test_a_line_downloaded_again_with_other_text_is_a_change_of_it_never_a_secon
     assert_ledger_verifies(container)
 
 
+def corrected(fitid: str, amount: str, action: str, of: str) -> str:
+    """An OFX record correcting FITID `of` (CORRECTACTION `action`)."""
+    return (
+        f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260302<TRNAMT>{amount}<FITID>{fitid}"
+        f"<CORRECTFITID>{of}<CORRECTACTION>{action}<NAME>Payer</STMTTRN>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("chain", "left"),
+    [
+        ([corrected("2", "150.00", "REPLACE", "1"), corrected("3", "170.00", "REPLACE", "2")], "170.00"),
+        ([corrected("2", "150.00", "REPLACE", "1"), corrected("3", "150.00", "DELETE", "2")], "0.00"),
+    ],
+    ids=["replaced-twice", "replacement-deleted"],
+)
+@pytest.mark.parametrize("original_before", [False, True], ids=["one-file", "original-imported-before"])
+def test_a_chain_of_corrections_in_one_file_is_applied_in_file_order(
+    container: Container, tmp_path: Path, chain: list[str], left: str, original_before: bool
+) -> None:
+    original = "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260302<TRNAMT>100.00<FITID>1<NAME>Payer</STMTTRN>"
+    if original_before:
+        earlier = tmp_path / "original.ofx"
+        earlier.write_text(OFX.format(transactions=original), encoding="utf-8")
+        import_file(container, earlier, [OfxParser()])
+    statement = tmp_path / "chain.ofx"
+    statement.write_text(
+        OFX.format(transactions="".join([*([] if original_before else [original]), *chain])), encoding="utf-8"
+    )
+
+    result = import_file(container, statement, [OfxParser()])
+
+    assert result.counts["quarantined"] == 0
+    assert banked(container) == Money.of(left, "CNY")
+    assert_ledger_verifies(container)
+
+
 CARD = """OFXHEADER:100
 DATA:OFXSGML
 VERSION:102
