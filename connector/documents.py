@@ -210,6 +210,12 @@ def unkeepable(document: Document) -> str | None:
     return None
 
 
+def withdrawal_id(external_id: str) -> str:
+    """The id of the document withdrawing the one of `external_id` (its void or deleted row), as every
+    parser names it: a document live again after it is found to have been withdrawn."""
+    return f"{external_id}:withdrawn"
+
+
 def other_form(document: Document) -> str:
     """The id a batched bank entry (`Document.batch`) has in its other form: a transaction's, the whole
     entry's; the whole entry's, its first transaction's."""

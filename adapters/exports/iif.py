@@ -51,7 +51,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from adapters.exports.tabular import detect_encoding
-from connector.documents import Document, DocumentKind, Origin, Parsed, Party, Problem
+from connector.documents import Document, DocumentKind, Origin, Parsed, Party, Problem, withdrawal_id
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
 from connector.money import Money, currency_code
@@ -240,7 +240,7 @@ class _Reader:
         void = Document(
             kind=kind,
             source=FORMAT,
-            external_id=f"{own}:withdrawn",
+            external_id=withdrawal_id(own),
             date=_date(trns.get("DATE", ""), "DATE"),
             amount=Money(0, self._currency(trns.get("CURRENCY"))),
             origin=origin,
@@ -253,7 +253,7 @@ class _Reader:
         if kind != "payment" or len(splits) < 2:  # a discount takes an account besides the receivable
             return [void]
         kept = f"{own}.kept"
-        return [void, replace(void, kind="credit_note", external_id=f"{kept}:withdrawn", reverses=kept)]
+        return [void, replace(void, kind="credit_note", external_id=withdrawal_id(kept), reverses=kept)]
 
     def _currency(self, value: str | None) -> str:
         if not value or not value.strip():

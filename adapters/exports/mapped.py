@@ -33,7 +33,7 @@ from adapters.exports.document_rows import (
 )
 from adapters.exports.heads import head_has_columns
 from adapters.exports.tabular import Header, Row, rows
-from connector.documents import Allocation, Document, Origin, Parsed, Problem, Statement
+from connector.documents import Allocation, Document, Origin, Parsed, Problem, Statement, withdrawal_id
 from connector.errors import FileFormatError
 from connector.mapping.model import DocumentMapping, TabularExport
 from connector.money import Money
@@ -128,7 +128,7 @@ class MappedExport(ExportFile):
         return Document(
             kind=draft.kind,
             source=self.format,
-            external_id=f"{draft.external_id}:withdrawn",
+            external_id=withdrawal_id(draft.external_id),
             date=draft.date,
             amount=draft.amount,
             origin=Origin(name, row.number, row.raw),

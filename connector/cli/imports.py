@@ -74,15 +74,18 @@ def describe(result: FileResult) -> str:
     head = f"{result.name}: {result.status}" + (f" ({result.format})" if result.format else "")
     if result.reason:
         head += f": {result.reason}"
-    # "reposted" is not an outcome of its own: a changed document reposted is also counted where it went
-    counts = {k: v for k, v in sorted(result.counts.items()) if v and k not in ("documents", "reposted")}
+    # "reposted" and "restored" are no outcomes of their own: such a document is also counted where it went
+    besides = ("documents", "reposted", "restored")
+    counts = {k: v for k, v in sorted(result.counts.items()) if v and k not in besides}
     notes = "".join(f"\n  note: {note}" for note in result.notes)
     if not result.counts and not counts:
         return head + notes
     detail = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
-    reposted = result.counts["reposted"]
+    reposted, restored = result.counts["reposted"], result.counts["restored"]
     if reposted:
         detail += f" (of them {reposted:,} changed since imported: reversed and reposted)"
+    if restored:
+        detail += f" (of them {restored:,} void or deleted before and live again: posted again)"
     described = f"{head}: {result.counts['documents']:,} documents" + (f" — {detail}" if detail else "")
     if result.quarantined_before:
         described += (

@@ -66,6 +66,7 @@ class Work:
     customer: Candidate | None = None
     draft: EntryDraft | None = None
     cancels: int | None = None  # a bank's cancellation of its return: the return's record (posted as linked)
+    restores: str | None = None  # withdrawn, live again: what its entry's memo adds (`withdrawals`)
 
 
 class Outcomes:

@@ -5,6 +5,8 @@ For each document, in file order:
 * seen before with other content: by policy, its entry is reversed and the new content posted as the
   next revision (both traceable to their files), or the new one is quarantined; one a correction
   reversed (a bank's return, an OFX delete) stays reversed, its new revision recorded;
+* withdrawn (void, deleted) and live again in a later file, or withdrawn again after that: posted, or
+  reversed, again (`withdrawals`);
 * a reversal (`reverses` set): the original's entry is reversed;
 * an outgoing bank line: recorded as ignored (not a receivable), never silently dropped;
 * otherwise matched (`matching`); a receipt already recorded by its other record (a bank line for a
@@ -49,6 +51,7 @@ from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
 from connector.imports.payer import LINE_PAYER_FIELD, Payer
 from connector.imports.same_receipt import Earlier, SameReceipts
+from connector.imports.withdrawals import LiveAgain, live_again
 from connector.ledger.customers import merge_survivors
 from connector.ledger.entries import Voucher
 from connector.ledger.posting import Ledger
@@ -69,6 +72,7 @@ class Stored(NamedTuple):
     file_id: int | None
     row: int | None
     status: str
+    entry_id: int | None  # the entry its latest revision posted
     bank_account: str | None  # a bank line's statement account, compacted; None when not recorded
     money: tuple[str, int, date]  # currency, amount in minor units, date: which transaction it is
 
@@ -135,7 +139,8 @@ class DocumentPoster:
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
         stored = stored_records(self.session, documents)
-        self._lock_changed(documents, stored)
+        back = live_again(self.session, documents, stored, self.file_id)
+        self._lock_changed(documents, stored, back)
         self.lookalikes.prefetch(documents, stored)
         batch_ids = {(document.source, document.external_id) for document in documents}
         work: list[Work] = []
@@ -162,7 +167,12 @@ class DocumentPoster:
             item = Work(document, prints[0])
             earlier = in_batch.get(key)
             known = stored.get(key)
-            same = known is not None and known.fingerprint in prints and known.status != "changed"
+            same = (
+                known is not None
+                and known.fingerprint in prints
+                and known.status != "changed"
+                and key not in back
+            )
             if earlier is not None or same:
                 if earlier is not None and earlier != item.fingerprint:
                     self._quarantine(
@@ -203,21 +213,23 @@ class DocumentPoster:
                 self._quarantine(document, _another_kind(held, document))
                 counts["quarantined"] += 1
                 continue
-            if held is not None and held.status == "reversed":
+            if held is not None and held.status in ("reversed", "reversal") and key in back:
+                # Withdrawn and live again, or the other way round: its next revision, nothing to reverse
+                item.held, item.revision = held, held.revision + 1
+                item.restores = back.restored.get(key)
+            elif held is not None and held.status == "reversed":
                 self._keep_reversed(item, held)
                 counts["kept_reversed"] += 1
                 continue
-            if held is not None and held.status == "reversal":
+            elif held is not None and held.status == "reversal":
                 self._keep_applied(item, held)
                 counts["corrections_kept"] += 1
                 continue
-            decided = (
-                decision_on(self.session, held) if held is not None and rules.is_receipt(document) else None
-            )
-            if held is not None and not self._replace(held, document):
-                counts["quarantined"] += 1
-                continue
-            if held is not None:
+            elif held is not None:
+                decided = decision_on(self.session, held) if rules.is_receipt(document) else None
+                if not self._replace(held, document):
+                    counts["quarantined"] += 1
+                    continue
                 item.held, item.revision, item.decided = held, held.revision + 1, decided
             if document.reverses is not None or document.replaces is not None or document.bank_reversal:
                 corrections.append(item)  # after the batch's postings: it may correct one of them
@@ -253,18 +265,21 @@ class DocumentPoster:
         self.outcomes.write()
         return counts
 
-    def _lock_changed(self, documents: Sequence[Document], stored: Mapping[tuple[str, str], Stored]) -> None:
-        """Lock (PostgreSQL) the records of the batch's documents that changed since their import, and
-        their queue items, in id order, before the batch posts anything: a person's decision on one of
-        them (its record, its item, then balances) then waits for the batch instead of deadlocking with
-        it (the batch would hold balances and wait for the record)."""
+    def _lock_changed(
+        self, documents: Sequence[Document], stored: Mapping[tuple[str, str], Stored], back: LiveAgain
+    ) -> None:
+        """Lock (PostgreSQL) the records of the batch's documents that changed since their import (or
+        come back after their withdrawal, or are withdrawn again: `back`), and their queue items, in id
+        order, before the batch posts anything: a person's decision on one of them (its record, its item,
+        then balances) then waits for the batch instead of deadlocking with it (the batch would hold
+        balances and wait for the record)."""
         if self.session.get_bind().dialect.name != "postgresql":
             return  # SQLite's write lock, taken at BEGIN, serializes writers already
         changed = sorted(
             known.id
             for document in documents
-            if (known := stored.get((document.source, document.external_id))) is not None
-            and (known.status == "changed" or known.fingerprint not in fingerprints(document))
+            if (known := stored.get(key := (document.source, document.external_id))) is not None
+            and (known.status == "changed" or known.fingerprint not in fingerprints(document) or key in back)
         )
         for start in range(0, len(changed), 900):
             chunk = changed[start : start + 900]
@@ -718,7 +733,7 @@ class DocumentPoster:
                 continue
             self._link(item, earlier, customer_id)
             counts["receipts_linked"] += 1
-            counts["reposted"] += item.held is not None
+            counts[_revised(item)] += item.held is not None
         return rest, counts
 
     def _link(self, item: Work, earlier: Earlier, customer_id: int | None) -> None:
@@ -783,6 +798,8 @@ class DocumentPoster:
                 )
                 if account_no is not None:
                     owed[key] = max(0, owed.get(key, 0) - document.amount.minor)  # the rest is its credit
+            if item.restores is not None:  # its entry says why it is posted again
+                item.draft = dataclasses.replace(item.draft, memo=f"{item.draft.memo}; {item.restores}")
 
     def _post(self, work: list[Work]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -803,7 +820,7 @@ class DocumentPoster:
             return counts + self._post_one_by_one(ready)
         for item, result in zip(ready, posted, strict=True):
             counts[self._posted(item, result.entry_id)] += 1
-            counts["reposted"] += item.held is not None
+            counts[_revised(item)] += item.held is not None
         return counts
 
     def _post_one_by_one(self, ready: list[Work]) -> Counter[str]:
@@ -819,7 +836,7 @@ class DocumentPoster:
                 counts["quarantined"] += 1
                 continue
             counts[self._posted(item, entry_id)] += 1
-            counts["reposted"] += item.held is not None
+            counts[_revised(item)] += item.held is not None
         return counts
 
     @staticmethod
@@ -876,7 +893,8 @@ def _of_its_account(
 
 
 def stored_records(session: Session, documents: Sequence[Document]) -> dict[tuple[str, str], Stored]:
-    """What was recorded of the batch's documents imported before, by (source, external id)."""
+    """What was recorded of the batch's documents imported before, and of what its withdrawals withdraw,
+    by (source, external id)."""
     found: dict[tuple[str, str], Stored] = {}
     by_source: dict[str, set[str]] = {}
     for document in documents:
@@ -891,12 +909,14 @@ def stored_records(session: Session, documents: Sequence[Document]) -> dict[tupl
                 ids.add(on_account(other_form(document), document.account))
         if document.kind == "bank_line" and document.account is not None:
             ids.add(on_account(document.external_id, document.account))
+        if document.withdrawn and document.reverses is not None:
+            ids.add(document.reverses)
     for source, external_ids in by_source.items():
         where = "source = {p}"
-        for row_id, external_id, stored, file_id, row, status, bank_account, *money in rows_in(
+        for row_id, external_id, stored, file_id, row, status, entry_id, bank_account, *money in rows_in(
             session,
-            "id, external_id, fingerprint, file_id, row, status, bank_account, currency, amount_minor, "
-            "document_date",
+            "id, external_id, fingerprint, file_id, row, status, entry_id, bank_account, currency, "
+            "amount_minor, document_date",
             DOCUMENTS.name,
             "external_id",
             external_ids,
@@ -905,7 +925,7 @@ def stored_records(session: Session, documents: Sequence[Document]) -> dict[tupl
         ):
             currency, minor, on = money
             found[(source, external_id)] = Stored(
-                row_id, stored, file_id, row, status, bank_account, (currency, minor, row_date(on))
+                row_id, stored, file_id, row, status, entry_id, bank_account, (currency, minor, row_date(on))
             )
     return found
 
@@ -1052,6 +1072,12 @@ def _alike(first: ImportedDocument, second: ImportedDocument) -> bool:
     be of its account."""
     same_day = first.document_date == second.document_date
     return same_day and (first.bank_account is None) == (second.bank_account is None)
+
+
+def _revised(item: Work) -> str:
+    """What the posting of a document imported before counts as besides its outcome: a withdrawn one
+    live again, or a changed one reversed and reposted."""
+    return "restored" if item.restores is not None else "reposted"
 
 
 def _why_not(match: Match) -> str:

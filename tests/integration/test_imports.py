@@ -25,6 +25,7 @@ from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
 from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
+from connector.cli.imports import describe
 from connector.credit.aging import open_items
 from connector.credit.figures import customer_figures
 from connector.credit.reads import ar_lines
@@ -679,6 +680,57 @@ def test_an_invoice_voided_after_its_import_is_reversed_and_one_void_from_the_st
     again = import_file(container, voided, parsers, again=True)
     assert again.counts["unchanged"] == 2
     assert receivable(container, acme.account_no) == Money.zero("USD")
+    assert_ledger_verifies(container)
+
+
+def test_an_invoice_restored_after_its_void_is_posted_again_and_voided_again_is_reversed_again(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
+    parsers = container.document_parsers()
+
+    def export(name: str, status: str) -> Path:  # another draft in each: no two files are the same bytes
+        return zoho_books_invoices(tmp_path / name, ("9001", "INV-9001", status), (name, name, "Draft"))
+
+    def owed() -> Money:
+        return receivable(container, acme.account_no)
+
+    march, april = export("march.csv", "Sent"), export("april.csv", "Void")
+    import_file(container, march, parsers)
+    assert import_file(container, april, parsers).counts["reversed"] == 1
+    may = export("may.csv", "Sent")  # Zoho Books: "Convert to Open" on the void invoice
+
+    restored = import_file(container, may, parsers)
+
+    assert (restored.counts["invoices_posted"], restored.counts["restored"]) == (1, 1)
+    assert describe(restored).endswith("(of them 1 void or deleted before and live again: posted again)")
+    assert owed() == Money.of("50.00", "USD")
+    assert import_file(container, may, parsers, again=True).counts["unchanged"] == 1
+    for older in (march, april):  # taken up again, an earlier file says nothing new
+        assert import_file(container, older, parsers, again=True).counts["unchanged"] == 1
+    assert owed() == Money.of("50.00", "USD")
+    with unit_of_work(container.sessions) as session:
+        entries = session.execute(
+            select(JournalEntry.voucher_file, JournalEntry.is_reversal, JournalEntry.memo).order_by(
+                JournalEntry.id
+            )
+        ).all()
+    assert [(file, reversal) for file, reversal, _ in entries] == [
+        ("march.csv", False),
+        ("april.csv", True),
+        ("may.csv", False),
+    ]
+    assert entries[2].memo == "invoice INV-9001; live again after its withdrawal in april.csv"
+
+    voided_again = import_file(container, export("june.csv", "Void"), parsers)
+
+    assert voided_again.counts["reversed"] == 1
+    assert owed() == Money.zero("USD")
+    assert import_file(container, may, parsers, again=True).counts["unchanged"] == 1
+    assert owed() == Money.zero("USD")
+    assert import_file(container, export("july.csv", "Paid"), parsers).counts["restored"] == 1
+    assert owed() == Money.of("50.00", "USD")
     assert_ledger_verifies(container)
 
 

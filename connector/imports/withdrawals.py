@@ -1,0 +1,114 @@
+"""Documents their source withdrew (void, deleted) and brought back: Zoho Books turns a void invoice
+into an open one again ("Convert to Open"), and its next export lists it live under the same id.
+
+What the latest file says of such a document stands (files are numbered as they come; a retry keeps
+its file's number, so an earlier file taken up again says nothing new):
+* a live document whose entry its withdrawal reversed, in a file after the withdrawal's, is posted
+  again as its next revision (the reversal stays: the ledger is append-only);
+* a withdrawal whose document was posted again since, in a file after that, reverses it again.
+
+A document reversed otherwise (a bank's return, an OFX delete, a person's `ledger reverse`) stays
+reversed, and so does one withdrawn before it was ever posted: an older export imported late cannot
+be told from its return (`post.DocumentPoster._reversal`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.bulk import rows_in
+from connector.documents import Document, withdrawal_id
+from connector.imports.models import ImportedDocument, ImportedFile
+from connector.ledger.models import JournalEntry
+
+if TYPE_CHECKING:
+    from connector.imports.post import Stored
+
+Key = tuple[str, str]  # source, external id
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAgain:
+    """Of a batch: the live documents to post again (key → what their entry's memo adds, naming the
+    withdrawal's file) and the withdrawals to apply again."""
+
+    restored: Mapping[Key, str]
+    withdrawn_again: frozenset[Key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.restored or key in self.withdrawn_again
+
+
+def live_again(
+    session: Session, documents: Sequence[Document], stored: Mapping[Key, Stored], file_id: int | None
+) -> LiveAgain:
+    """What of `documents`, read from the file numbered `file_id` (None: a dry run's, not numbered yet),
+    undoes a withdrawal or withdraws again a document that came back. `stored` holds the records of the
+    documents and of what the batch's withdrawals withdraw (`post.stored_records`)."""
+    again = frozenset(
+        (document.source, document.external_id)
+        for document in documents
+        if document.withdrawn
+        and document.reverses is not None
+        and (withdrawal := stored.get((document.source, document.external_id))) is not None
+        and withdrawal.status == "reversal"
+        and (original := stored.get((document.source, document.reverses))) is not None
+        and original.status != "reversed"  # posted again since it was withdrawn
+        and _after(file_id, original.file_id)
+    )
+    withdrawn: dict[Key, Key] = {}  # a withdrawal's key → the key of the document it reversed
+    for document in documents:
+        key = (document.source, document.external_id)
+        held = stored.get(key)
+        live = not (document.withdrawn or document.reverses or document.replaces or document.bank_reversal)
+        if live and held is not None and held.status == "reversed" and held.entry_id is not None:
+            withdrawn[(document.source, withdrawal_id(document.external_id))] = key
+    if not withdrawn:
+        return LiveAgain({}, again)
+    by_source: dict[str, list[str]] = {}
+    for source, external_id in withdrawn:
+        by_source.setdefault(source, []).append(external_id)
+    reversals: dict[Key, tuple[int, int | None]] = {}  # a withdrawal's key → its reversal and file
+    for source, external_ids in by_source.items():
+        for external_id, status, entry_id, its_file in rows_in(
+            session,
+            "external_id, status, entry_id, file_id",
+            ImportedDocument.__tablename__,
+            "external_id",
+            external_ids,
+            "source = {p}",
+            source,
+        ):
+            if status == "reversal" and entry_id is not None and _after(file_id, its_file):
+                reversals[(source, external_id)] = (entry_id, its_file)
+    if not reversals:
+        return LiveAgain({}, again)
+    entry_ids = [entry_id for entry_id, _ in reversals.values()]
+    reversed_entry = dict(
+        session.execute(
+            select(JournalEntry.id, JournalEntry.reverses_id).where(JournalEntry.id.in_(entry_ids))
+        ).all()
+    )
+    file_ids = {its_file for _, its_file in reversals.values() if its_file is not None}
+    names = dict(
+        session.execute(select(ImportedFile.id, ImportedFile.name).where(ImportedFile.id.in_(file_ids))).all()
+    )
+    restored = {
+        withdrawn[key]: "live again after its withdrawal"
+        + (f" in {names[its_file]}" if its_file in names else "")
+        for key, (entry_id, its_file) in reversals.items()
+        # its withdrawal reversed the entry it holds now: no other correction came since
+        if reversed_entry.get(entry_id) == stored[withdrawn[key]].entry_id
+    }
+    return LiveAgain(restored, again)
+
+
+def _after(this: int | None, other: int | None) -> bool:
+    """Whether the file numbered `this` came after the one numbered `other`: a dry run's (None) after
+    every file; a record of none (written earlier in a dry run) before every one."""
+    return this is None or other is None or this > other
