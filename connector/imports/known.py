@@ -32,13 +32,19 @@ class KnownCustomers:
         self.session = session
         self.cipher = cipher
         self.receivable_code = receivable_code
-        rows = session.execute(select(Customer.id, Customer.account_no, Customer.merged_into_id))
-        everyone = {customer_id: (account_no, into) for customer_id, account_no, into in rows}
+        rows = session.execute(
+            select(Customer.id, Customer.account_no, Customer.merged_into_id, Customer.currency)
+        ).all()
+        everyone = {customer_id: (account_no, into) for customer_id, account_no, into, _ in rows}
         # customer id → the account number its receipts go to: a merged customer's are its survivor's
         self.account_nos: dict[int, str] = {
             customer_id: everyone[_survivor(customer_id, everyone)][0] for customer_id in everyone
         }
         self.ids = {account_no: i for i, (account_no, into) in everyone.items() if into is None}
+        # account number → the currency of its figures; the customer's invoices are in it, but for those
+        # in `_foreign`: (account number, invoice number upper-cased) → the currencies of those
+        self._currency = {account_no: currency for _, account_no, into, currency in rows if into is None}
+        self._foreign: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
         # token (upper-cased) → (account number, what it is, how it is written)
         self._tokens: defaultdict[str, set[tuple[str, str, str]]] = defaultdict(set)
         for customer_id, (account_no, _) in everyone.items():
@@ -48,14 +54,17 @@ class KnownCustomers:
         )
         for external_id, customer_id in session.execute(bindings):
             self._add(external_id, customer_id, "record id")
-        invoices = select(ImportedDocument.number, ImportedDocument.customer_id).where(
+        invoices = select(
+            ImportedDocument.number, ImportedDocument.customer_id, ImportedDocument.currency
+        ).where(
             ImportedDocument.kind == "invoice",
             ImportedDocument.status == "posted",
             ImportedDocument.number.is_not(None),
         )
-        for number, owner in session.execute(invoices):
+        for number, owner, currency in session.execute(invoices):
             if number is not None and owner is not None:
                 self._add(number, owner, "invoice")
+                self._billed_in(number, self.account_nos.get(owner), currency)
         self._banks: defaultdict[str, set[str]] = defaultdict(set)
         for index, customer_id in session.execute(
             select(CustomerBankAccount.account_index, CustomerBankAccount.customer_id)
@@ -82,9 +91,15 @@ class KnownCustomers:
             written = token.strip()
             self._tokens[written.upper()].add((account_no, why, written))
 
+    def _billed_in(self, number: str, account_no: str | None, currency: str) -> None:
+        """An invoice of the customer `account_no` is in `currency`: kept when that is not its own."""
+        if account_no is not None and currency != self._currency.get(account_no, currency):
+            self._foreign[(account_no, number.strip().upper())].add(currency)
+
     def invoice_posted(self, number: str, account_no: str, amount: Money, on: date) -> None:
         """An invoice of this import: receipts later in the import may name it, or pay its amount."""
         self._add(number, self.ids[account_no], "invoice")
+        self._billed_in(number, account_no, amount.currency)
         billed, written = self._billed[(self.ids[account_no], amount.currency)], number.strip().upper()
         billed[written] = billed.get(written, 0) + amount.minor
         key = (amount.currency, amount.minor)
@@ -135,6 +150,19 @@ class KnownCustomers:
                 if number is not None and customer_id is not None:
                     on = row_date(dated)
                     self._invoices_by_amount[(currency, minor)].append((on, customer_id, number, entry_id))
+
+    def in_other_currencies(
+        self, account_no: str, numbers: Iterable[str], currency: str
+    ) -> list[tuple[str, str]]:
+        """(number, currency) of each of the customer's invoices `numbers` (the matcher found them its
+        own) that is in another currency than `currency` only: a receipt in `currency` does not settle it."""
+        home = self._currency.get(account_no)
+        found = []
+        for number in numbers:
+            billed = self._foreign.get((account_no, number.strip().upper())) or ({home} if home else set())
+            if billed and currency not in billed:
+                found.append((number, "/".join(sorted(billed))))
+        return found
 
     # --- the matcher's questions ------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ class Work:
     draft: EntryDraft | None = None
     cancels: int | None = None  # a bank's cancellation of its return: the return's record (posted as linked)
     restores: str | None = None  # withdrawn, live again: what its entry's memo adds (`withdrawals`)
+    waits: str | None = None  # why a receipt of a sure customer waits for a person all the same
 
 
 class Outcomes:

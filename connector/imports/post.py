@@ -11,8 +11,9 @@ For each document, in file order:
 * an outgoing bank line: recorded as ignored (not a receivable), never silently dropped;
 * otherwise matched (`matching`); a receipt already recorded by its other record (a bank line for a
   payment, a payment for a bank line: `same_receipt`) is linked to it; the rest are turned into entries
-  (`rules`) and posted. A receipt whose customer is not sure goes to unapplied receipts with a
-  reconciliation item listing its candidates.
+  (`rules`) and posted. A receipt whose customer is not sure, or that names an invoice in another
+  currency (it cannot settle it), goes to unapplied receipts with a reconciliation item listing its
+  candidates.
 
 Entries of a batch are posted with one `Ledger.post_many`; should that fail, the batch is posted one
 document at a time so that only the documents at fault are quarantined.
@@ -689,7 +690,7 @@ class DocumentPoster:
             self.same_receipts.prefetch(receipts)
         for item in work:
             document = item.document
-            receipt = rules.is_receipt(document)
+            receipt, currency = rules.is_receipt(document), document.amount.currency
             item.match = match_document(
                 document,
                 self.known,
@@ -702,6 +703,12 @@ class DocumentPoster:
             if item.customer is None:
                 continue
             account_no = item.customer.account_no
+            if receipt and (
+                other := self.known.in_other_currencies(account_no, item.match.invoices, currency)
+            ):
+                # Posted, it would settle other invoices (or be the customer's credit): a person decides
+                item.customer, item.waits = None, _in_another_currency(account_no, other, currency)
+                continue
             if document.kind == "invoice" and document.number:
                 self.known.invoice_posted(document.number, account_no, document.amount, document.date)
             elif receipt and not self.same_receipts.pairs(document, self.known.ids[account_no]):
@@ -855,7 +862,7 @@ class DocumentPoster:
             if document.kind != "invoice":
                 self.outcomes.pays_named_invoices(item, entry_id, customer_id)
             return f"{document.kind}s_posted" if document.kind != "bank_line" else "receipts_posted"
-        self.outcomes.record(item, "unapplied", entry_id, None, _why_not(item.match))
+        self.outcomes.record(item, "unapplied", entry_id, None, item.waits or _why_not(item.match))
         self.outcomes.unapplied(item)
         return "receipts_unapplied"
 
@@ -1078,6 +1085,21 @@ def _revised(item: Work) -> str:
     """What the posting of a document imported before counts as besides its outcome: a withdrawn one
     live again, or a changed one reversed and reposted."""
     return "restored" if item.restores is not None else "reposted"
+
+
+def _in_another_currency(account_no: str, invoices: Sequence[tuple[str, str]], currency: str) -> str:
+    """Why a receipt of a sure customer waits all the same: it names invoices (number, currency) in
+    another currency, which it cannot settle (the ledger converts no currency)."""
+    if len(invoices) == 1:
+        [(number, billed)] = invoices
+        what, left = f"invoice {number} of {account_no}, in {billed}", f"{number} stays"
+    else:
+        listed = ", ".join(f"{number} ({billed})" for number, billed in invoices)
+        what, left = f"invoices {listed} of {account_no}", "they stay"
+    return (
+        f"names {what}: a {currency} receipt does not settle an invoice in another currency (applied to "
+        f"{account_no}, it counts in its {currency} balance and {left} open): waiting for a person"
+    )
 
 
 def _why_not(match: Match) -> str:

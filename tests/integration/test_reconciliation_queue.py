@@ -439,3 +439,47 @@ def test_a_return_of_a_receipt_applied_after_it_is_never_dated_before_the_applic
         item = session.get_one(ReconciliationItem, item_id)
     assert (item.status, item.note) == ("superseded", "returned: reversed by test R-1")
     assert_ledger_verifies(container)
+
+
+def test_a_receipt_naming_an_invoice_in_another_currency_waits_for_a_person_saying_so(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    qinghe = customers["qinghe"]  # its figures are in CNY; one invoice of it is in USD
+    billed = [invoice("INV-1", qinghe, "1000.00"), invoice("INV-2", qinghe, "100.00", currency="USD")]
+    import_file(container, write(tmp_path / "invoices.jsonl", *billed), PARSERS)
+    receipts = [
+        {
+            "kind": "payment",
+            "id": "P-1",
+            "amount": "100.00",
+            "currency": "USD",
+            "applied": {"INV-1": "100.00"},
+        },
+        {
+            "kind": "payment",
+            "id": "P-2",
+            "amount": "100.00",
+            "currency": "USD",
+            "applied": {"INV-2": "100.00"},
+        },
+        line("B-3", "300.00", "2026-03-02", references=["INV-2"]),  # CNY
+    ]
+
+    result = import_file(container, write(tmp_path / "receipts.jsonl", *receipts), PARSERS)
+
+    assert (result.counts["payments_posted"], result.counts["receipts_unapplied"]) == (1, 2)
+    assert open_invoices(container, qinghe, ON) == [("INV-1", 100000)]  # neither settled, nor touched
+    assert open_invoices(container, qinghe, ON, "USD") == []  # P-2 paid it, in its currency
+    with unit_of_work(container.sessions) as session:
+        waiting = reconcile.queue(session, container.cipher)
+    why = (
+        "names invoice {} of {}, in {}: a {} receipt does not settle an invoice in another currency "
+        "(applied to {}, it counts in its {} balance and {} stays open): waiting for a person"
+    )
+    assert [(item.external_id, item.why) for item in waiting] == [
+        ("P-1", why.format("INV-1", qinghe, "CNY", "USD", qinghe, "USD", "INV-1")),
+        ("B-3", why.format("INV-2", qinghe, "USD", "CNY", qinghe, "CNY", "INV-2")),
+    ]
+    assert [candidate["account_no"] for candidate in waiting[0].candidates] == [qinghe]
+    assert apply(container, waiting[0].id, None) == qinghe  # its one candidate
+    assert_ledger_verifies(container)
