@@ -5,8 +5,9 @@ read in groups, the extra groups by id, and merged), 200 records per page, sorte
 ascending, each page asked for from the last instant read (If-Modified-Since is inclusive: records
 already seen at that instant are skipped). `page` offsets would only reach the first 2,000 records
 and shift under concurrent edits: a walk by instants needs neither, and follows a `page_token` only
-through the records of one instant. Deleted records are listed by offset only, newest first: a listing
-of several pages is read again for what an entry leaving it meanwhile hid. Datetimes carry the API
+through the records of one instant. Deleted records are listed by offset only, newest first: each page
+starts inside the one before it, and a listing whose pages show a gap (entries left it meanwhile) is
+read again for what they hid. Datetimes carry the API
 user's offset (+05:30 …) and are compared as instants.
 """
 
@@ -26,6 +27,7 @@ MAX_IDS = 100  # ids per by-id read
 MODIFIED = "Modified_Time"
 RESTART_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "EXPIRED_VALUE"})
 DELETION_PASSES = 4  # readings of one listing of deletions, the first included
+DELETED_PAGE = 200  # Zoho's most entries per page of deletions (they are small: always the most)
 
 
 def field_groups(fields: Sequence[str]) -> list[tuple[str, ...]]:
@@ -34,6 +36,20 @@ def field_groups(fields: Sequence[str]) -> list[tuple[str, ...]]:
     first = [MODIFIED, *wanted[: MAX_FIELDS - 1]]
     rest = wanted[MAX_FIELDS - 1 :]
     return [tuple(first), *(tuple(rest[i : i + MAX_FIELDS]) for i in range(0, len(rest), MAX_FIELDS))]
+
+
+def _next_window(end: int) -> tuple[int, int]:
+    """The page and per_page of the next page of the deletions listing, paged by offset only (offset =
+    (page - 1) × per_page), once its entries before `end` are read: the page reaching furthest that still
+    starts among them (page 2 of 199 after a first page of 200, then page 3 of 198 …), so that it shows an
+    entry already read unless entries left the listing meanwhile. It costs about one call more in ten;
+    reading the listing again would cost as many calls as it has pages."""
+    page, per_page, reach = end // DELETED_PAGE + 1, DELETED_PAGE, end  # unused past a full first page
+    for size in range(1, DELETED_PAGE + 1):
+        before = (end - 1) // size  # whole pages of `size` before the last entry read
+        if before and (before + 1) * size > reach:
+            page, per_page, reach = before + 1, size, (before + 1) * size
+    return page, per_page
 
 
 def http_date(moment: datetime) -> str:
@@ -174,65 +190,65 @@ class ZohoRecords:
         """Records deleted at or after `since`, page by page, newest first as Zoho lists them.
 
         Zoho pages this listing by offset only: an entry leaving it while it is paged (a record restored
-        from the recycle bin) moves the older ones up, and one falls between two pages while the reader's
-        cursor moves past it. A listing of more than one page is read again from `since`, and what an
-        earlier pass missed comes as one more page, until a pass finds nothing missed; entries newer than
-        the first pass read are left to the next listing (new ones only push the others down). Listings
-        still missing entries after `DELETION_PASSES` fail, so that the cursor stays where it was.
+        from the recycle bin) moves the older ones up, and one would fall between two pages while the
+        reader's cursor moves past it. Each page after the first therefore starts inside the entries read
+        before it (`_next_window`) and must show one of them; a page that shows none followed entries that
+        left, and the listing is read again from `since`, what an earlier reading missed coming as one more
+        page, until a reading shows no gap. Entries newer than the first reading's are left to the next
+        listing (new ones only push the others down). Listings still showing gaps after `DELETION_PASSES`
+        readings fail, so that the cursor stays where it was.
         """
         read: set[str] = set()
         newest: datetime | None = None
-        pages = 0
-        for page in self._deleted_pages(stream, since):
-            pages += 1
-            read.update(deletion.id for deletion in page)
-            latest = max((deletion.deleted_at for deletion in page), default=None)
-            if latest is not None and (newest is None or latest > newest):
-                newest = latest
-            yield page
-        if pages < 2 or newest is None:  # one answer: nothing moved under it
-            return
-        for _ in range(1, DELETION_PASSES):
-            missed = [
-                deletion
-                for page in self._deleted_pages(stream, since)
-                for deletion in page
-                if deletion.id not in read and deletion.deleted_at <= newest
-            ]
-            if not missed:
+        for reading in range(DELETION_PASSES):
+            gap, missed = False, []
+            for page, joined in self._deleted_pages(stream, since):
+                gap = gap or not joined
+                fresh = [deletion for deletion in page if deletion.id not in read]  # pages overlap
+                read.update(deletion.id for deletion in fresh)
+                if reading > 0:
+                    missed += [d for d in fresh if newest is not None and d.deleted_at <= newest]
+                elif fresh:
+                    latest = max(deletion.deleted_at for deletion in fresh)
+                    newest = latest if newest is None else max(newest, latest)
+                    yield fresh
+            if missed:
+                yield missed
+            if not gap:
                 return
-            read.update(deletion.id for deletion in missed)
-            yield missed
         raise TransientRemoteError(
             f"zoho: deleted {stream}: entries left the listing while it was read, {DELETION_PASSES} times "
             "running (records restored from the recycle bin): the deletions read are applied, and the next "
             "pull lists them again from where this one started"
         )
 
-    def _deleted_pages(self, stream: str, since: datetime | None) -> Iterator[list[Deletion]]:
+    def _deleted_pages(self, stream: str, since: datetime | None) -> Iterator[tuple[list[Deletion], bool]]:
+        """One reading of the listing of deletions: each page, and whether it joins the pages before it
+        (the first does; a later one when it shows an entry read before it)."""
         headers = {"If-Modified-Since": http_date(since)} if since is not None else None
-        page = 1
+        page, per_page = 1, DELETED_PAGE
+        seen: set[str] = set()
         while True:
             response = self.api.call(
                 "GET",
                 f"/{stream}/deleted",
-                params={"type": "all", "page": str(page), "per_page": str(self.page_size)},
+                params={"type": "all", "page": str(page), "per_page": str(per_page)},
                 headers=headers,
                 cost=DELETED_CALL,
                 what=f"zoho: deleted {stream} (page {page})",
             )
-            if response.body is None:
-                return
-            yield [
+            entries = [
                 Deletion(
                     str(item["id"]), instant(item.get("deleted_time"), f"zoho deleted {stream} {item['id']}")
                 )
                 for item in response.data
                 if item.get("id")
             ]
-            if not response.info.get("more_records"):
+            yield entries, page == 1 or any(deletion.id in seen for deletion in entries)
+            seen.update(deletion.id for deletion in entries)
+            if response.body is None or not response.info.get("more_records"):
                 return
-            page += 1
+            page, per_page = _next_window(page * per_page)
 
     # -- previews ----------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -319,6 +320,31 @@ def test_a_record_restored_while_deletions_are_paged_hides_no_other_deletion(tmp
         assert (first["deleted"], second.get("deleted", 0)) == (250, 0)
         bound = org.bindings("zoho.Contacts")
         assert {bound[record_id][1] for record_id in gone} == {"deleted"}
+
+
+def calls_to(org: Org, path: str) -> Counter[str]:
+    """Counts, from now on, the connector's calls to `path` (ending the URL's path) by their query."""
+    counted: Counter[str] = Counter()
+
+    def count(request: httpx.Request) -> None:
+        if request.url.path.endswith(path):
+            counted[str(request.url.params)] += 1
+
+    org.container.zoho.http.event_hooks["request"].append(count)
+    return counted
+
+
+def test_two_pages_of_deletions_cost_two_calls_not_a_second_reading(tmp_path: Path) -> None:
+    config = SandboxConfig(seed=5, contacts=300, accounts=2)
+    clock = manual_clock(config)
+    with zoho_org(config, tmp_path) as org:
+        gone = two_pages_deleted(org, clock)
+        listed = calls_to(org, "/Contacts/deleted")
+
+        counts = pull(org)
+
+        assert counts["deleted"] == len(gone)
+        assert sum(listed.values()) == 2
 
 
 def test_a_contact_deleted_and_made_again_between_pulls_rebinds_its_customer(tmp_path: Path) -> None:

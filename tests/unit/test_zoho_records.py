@@ -3,6 +3,8 @@ deletions."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -195,46 +197,92 @@ def test_a_page_token_error_other_than_expiry_or_limit_is_raised() -> None:
         read_all(ZohoRecords(api))
 
 
+def deleted_page(items: Sequence[Mapping[str, object]], request: httpx.Request) -> httpx.Response:
+    """A page of the listing of deletions, by Zoho's offsets: (page - 1) × per_page."""
+    page, per_page = int(request.url.params["page"]), int(request.url.params["per_page"])
+    start = (page - 1) * per_page
+    chunk = items[start : start + per_page]
+    return httpx.Response(200, json={"data": chunk, "info": {"more_records": start + per_page < len(items)}})
+
+
 def test_deletions_are_read_page_by_page_with_their_instants() -> None:
     items = [
         {"id": str(n), "deleted_time": "2026-02-01T10:00:00+05:30", "type": "recycle"} for n in range(250)
     ]
+    api, meter = fake_api(lambda request: deleted_page(items, request))
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        page = int(request.url.params["page"])
-        chunk = items[(page - 1) * 200 : page * 200]
-        return httpx.Response(200, json={"data": chunk, "info": {"more_records": page * 200 < len(items)}})
-
-    api, meter = fake_api(handler)
     pages = list(ZohoRecords(api).deletions("Contacts", None))
+
     assert [len(p) for p in pages] == [200, 50]
     assert pages[0][0].deleted_at == datetime(2026, 2, 1, 4, 30, tzinfo=UTC)
-    # a deleted-records call costs 2 credits; a listing of two pages is read twice (an entry leaving it
-    # while it was paged would have hidden another)
-    assert meter.spent_by_me == 8
+    # a deleted-records call costs 2 credits; the second page starts on the first one's last entry
+    # (page 2 of 199), which shows that nothing left the listing meanwhile: no reading again
+    assert meter.spent_by_me == 4
 
 
-def test_a_listing_of_deletions_that_shows_entries_missed_each_time_it_is_read_again_fails() -> None:
+def test_each_page_of_deletions_starts_among_the_entries_read_so_that_a_gap_shows() -> None:
+    items = [
+        {"id": str(n), "deleted_time": "2026-02-01T10:00:00+05:30", "type": "recycle"} for n in range(5_000)
+    ]
+    asked: list[tuple[int, int]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append((int(request.url.params["page"]), int(request.url.params["per_page"])))
+        return deleted_page(items, request)
+
+    api, _ = fake_api(handler)
+
+    read = [deletion.id for page in ZohoRecords(api).deletions("Contacts", None) for deletion in page]
+
+    assert read == [str(n) for n in range(5_000)]
+    windows = [((page - 1) * size, page * size) for page, size in asked]
+    assert all(start < end for (_, end), (start, _) in itertools.pairwise(windows))
+    assert asked[:3] == [(1, 200), (2, 199), (3, 198)]
+    assert len(asked) <= 28  # 25 pages of 200, one call more in ten at most
+
+
+def test_a_listing_of_deletions_that_shows_a_gap_each_time_it_is_read_again_fails() -> None:
     items = [
         {"id": str(n), "deleted_time": "2026-02-01T10:00:00+05:30", "type": "recycle"} for n in range(250)
     ]
-    passes = 0
+    readings = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal passes
-        page = int(request.url.params["page"])
-        if page == 1:
-            passes += 1
-        shown = items[: 246 + passes]  # each reading shows an entry the ones before skipped
-        chunk = shown[(page - 1) * 200 : page * 200]
-        return httpx.Response(200, json={"data": chunk, "info": {"more_records": page * 200 < len(shown)}})
+        nonlocal readings
+        if request.url.params["page"] == "1":
+            readings += 1
+            return deleted_page(items, request)
+        return deleted_page(items[2:], request)  # two entries restored while each reading pages
 
     api, _ = fake_api(handler)
     read: list[str] = []
     with pytest.raises(TransientRemoteError, match="left the listing while it was read, 4 times"):
         for page in ZohoRecords(api).deletions("Contacts", None):
             read += [deletion.id for deletion in page]
-    assert read == [str(n) for n in range(250)]
+    assert readings == 4
+    assert read == [str(n) for n in range(250) if n != 200]  # applied; the cursor stays
+
+
+def test_entries_a_reading_passed_over_come_from_the_next_reading() -> None:
+    items = [
+        {"id": str(n), "deleted_time": "2026-02-01T10:00:00+05:30", "type": "recycle"} for n in range(250)
+    ]
+    readings = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal readings
+        if request.url.params["page"] == "1":
+            readings += 1
+            return deleted_page(items, request)
+        return deleted_page(items[2:] if readings == 1 else items, request)
+
+    api, meter = fake_api(handler)
+
+    pages = [[deletion.id for deletion in page] for page in ZohoRecords(api).deletions("Contacts", None)]
+
+    assert pages[-1] == ["200"]  # passed over: page 2 began past it
+    assert sorted(map(int, itertools.chain(*pages))) == list(range(250))
+    assert meter.spent_by_me == 8  # two readings of two pages
 
 
 def test_a_partial_update_reports_each_record_with_zohos_code_and_field() -> None:
