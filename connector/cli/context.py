@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -13,6 +16,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
 
+from connector import retry
 from connector.bootstrap import Container, build_container
 from connector.config_check import problems_from_validation
 from connector.db import holds_ledger
@@ -97,3 +101,41 @@ def as_of_day(value: str | None) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
+
+
+@contextmanager
+def stopping_on_sigterm() -> Iterator[None]:
+    """A SIGTERM (a service manager, `timeout`, a scheduler ending the command) stops the work as it stops
+    the daemon's: between two transactions, what was done kept and recorded, the API credits spent written
+    as the command closes, where it ended the process on the spot and the credits went unrecorded. A
+    second SIGTERM ends it at once."""
+    if threading.current_thread() is not threading.main_thread():  # only there can a handler be set
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None:  # a handler set outside Python: none the process knows to put back
+        previous = signal.SIG_DFL
+    told = False
+
+    def asked_to_stop(*_: object) -> None:
+        nonlocal told
+        told = True
+        retry.STOPPING.set()
+        signal.signal(signal.SIGTERM, previous)
+
+    signal.signal(signal.SIGTERM, asked_to_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if told:
+            retry.STOPPING.clear()
+
+
+def stopping(what: str) -> bool:
+    """Whether the command was told to stop (`stopping_on_sigterm`) before `what` started: said, and
+    `what` is left for the next run."""
+    if not retry.STOPPING.is_set():
+        return False
+    err.print(f"{what}: not started, the command is stopping")
+    return True

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from adapters.zoho.auth import PROVIDER
 from connector.bootstrap import Container
-from connector.cli.context import err, out, state
+from connector.cli.context import err, out, state, stopping, stopping_on_sigterm
 from connector.cli.customers import mappings_for_run
 from connector.cli.output import dumps, iso_time
 from connector.db import unit_of_work
@@ -80,13 +80,16 @@ def pull(
     container = state(ctx).container()
     mappings = mappings_for_run(container)
     results: list[PullResult] = []
-    for stream in modules_with_mapping(container, mappings, module, "inbound"):
-        result = pull_stream(container, container.zoho.records, mappings, "zoho", stream, full=full)
-        results.append(result)
-        out.print(f"{result.source}: {summary(result.counts)}")
-        if result.stopped:
-            err.print(f"{result.source}: stopped early — {result.stopped}")
-            break
+    with stopping_on_sigterm():
+        for stream in modules_with_mapping(container, mappings, module, "inbound"):
+            if stopping(f"zoho.{stream}"):
+                raise typer.Exit(3)
+            result = pull_stream(container, container.zoho.records, mappings, "zoho", stream, full=full)
+            results.append(result)
+            out.print(f"{result.source}: {summary(result.counts)}")
+            if result.stopped:
+                err.print(f"{result.source}: stopped early — {result.stopped}")
+                break
     if any(r.stopped for r in results):
         raise typer.Exit(3)
 
@@ -106,20 +109,23 @@ def push(
     container = state(ctx).container()
     mappings = mappings_for_run(container)
     stopped = False
-    for stream in modules_with_mapping(container, mappings, module, "outbound"):
-        outcome = push_target(
-            container,
-            container.zoho.sink,
-            mappings,
-            f"zoho.{stream}",
-            as_of=as_of.date() if as_of else None,
-            include_waiting=retry_now,
-        )
-        out.print(f"zoho.{stream}: {summary(outcome.counts)}")
-        if outcome.stopped:
-            err.print(f"zoho.{stream}: stopped early — {outcome.stopped}")
-            stopped = True
-            break
+    with stopping_on_sigterm():
+        for stream in modules_with_mapping(container, mappings, module, "outbound"):
+            if stopping(f"zoho.{stream}"):
+                raise typer.Exit(3)
+            outcome = push_target(
+                container,
+                container.zoho.sink,
+                mappings,
+                f"zoho.{stream}",
+                as_of=as_of.date() if as_of else None,
+                include_waiting=retry_now,
+            )
+            out.print(f"zoho.{stream}: {summary(outcome.counts)}")
+            if outcome.stopped:
+                err.print(f"zoho.{stream}: stopped early — {outcome.stopped}")
+                stopped = True
+                break
     if stopped:
         raise typer.Exit(3)
 

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from adapters.zoho.sandbox.config import SandboxConfig
 from adapters.zoho.sandbox.server import SandboxServer
+from connector.bootstrap import build_container
+from connector.db import unit_of_work
+from connector.settings import load_settings
+from connector.sync.models import ApiCreditSpend
+from tests.conftest import REPO
 from tests.e2e.conftest import Result
 from tests.e2e.zoho_org import MAPPINGS
 
@@ -25,6 +36,13 @@ def server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def configured(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config = write_config(server, tmp_path)
+    monkeypatch.setenv("CONNECTOR_CONFIG", str(config))
+    return config
+
+
+def write_config(server: SandboxServer, tmp_path: Path) -> Path:
+    """A settings file for the connector against `server`, its database and keys in `tmp_path`."""
     config = tmp_path / "connector.toml"
     config.write_text(
         f"""
@@ -44,7 +62,6 @@ retry_max_wait_s = 0.05
 """,
         encoding="utf-8",
     )
-    monkeypatch.setenv("CONNECTOR_CONFIG", str(config))
     return config
 
 
@@ -116,3 +133,44 @@ def test_the_sandbox_on_a_port_in_use_says_so_in_one_line(cli: Cli) -> None:
     assert result.code == 1
     assert result.err.strip().startswith(f"error: the sandbox cannot listen on 127.0.0.1:{port}: ")
     assert "Traceback" not in result.err
+
+
+def credits_recorded(config: Path) -> int:
+    """The Zoho API credits the connector's database holds as spent."""
+    container = build_container(load_settings(config), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            return int(session.scalar(select(func.coalesce(func.sum(ApiCreditSpend.credits), 0))) or 0)
+    finally:
+        container.close()
+
+
+def test_a_pull_stopped_by_sigterm_stops_between_transactions_and_records_the_credits_it_spent(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SandboxServer(SandboxConfig(seed=4, contacts=4_000, accounts=2)) as slow:
+        config = write_config(slow, tmp_path)
+        monkeypatch.setenv("CONNECTOR_CONFIG", str(config))
+        assert cli("zoho", "authorize", "--code", slow.sandbox.grant_code()).code == 0
+        slow.sandbox.faults.latency_s = 0.2  # 20 pages: four seconds of listing at least
+        limits = slow.sandbox.limits
+        spent_before = limits.used()
+        pulling = subprocess.Popen(
+            [sys.executable, "-m", "connector", "zoho", "pull", "--module", "Contacts"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(REPO)},  # this tree's code, installed or not
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while limits.used() - spent_before < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pulling.send_signal(signal.SIGTERM)
+        said, _ = pulling.communicate(timeout=60)
+        spent = limits.used() - spent_before
+
+        assert pulling.returncode == 3, said
+        assert "zoho.Contacts: stopped early" in said
+        assert 4 <= spent < 2 + 20  # the deletions and some pages of 20, not all of them
+        assert credits_recorded(config) == spent
