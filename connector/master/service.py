@@ -164,6 +164,12 @@ class CustomerMaster:
             return Applied("stale", binding.customer_id, why)
         if binding.status == "deleted" and (gone := self._deleted_since(binding, source)) is not None:
             return Applied("stale", binding.customer_id, gone)
+        if binding.status == "active" and _restamped(before, source.values):
+            # Changed at its source only in fields no mapping reads (the figures the push writes, say): its
+            # customer is not touched; the binding keeps the newer stamp, so a version older than it (a
+            # webhook retried late) is still stale.
+            self._store(binding, source)
+            return Applied("unchanged", binding.customer_id)
         outcome: Outcome = "updated"
         if binding.status == "deleted":
             outcome = "reactivated"
@@ -486,3 +492,12 @@ class CustomerMaster:
                 .order_by(CustomerEvent.id)
             )
         )
+
+
+def _restamped(applied: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Whether `record` is the version applied last (as its binding keeps it) but for its `modified_at`."""
+
+    def content(values: Mapping[str, Any]) -> str:
+        return canonical_json({name: value for name, value in values.items() if name != "modified_at"})
+
+    return content(applied) == content(record)

@@ -16,6 +16,7 @@ from adapters.zoho.sandbox.config import FaultConfig, SandboxConfig
 from adapters.zoho.sandbox.timeutil import ManualClock
 from connector import retry
 from connector.db import unit_of_work
+from connector.ledger.models import Customer
 from connector.ledger.verify import verify_ledger
 from connector.mapping.files import parse_mapping_texts
 from connector.master.sync import apply_mapped
@@ -24,6 +25,7 @@ from connector.sync import cursors
 from connector.sync import pull as pull_module
 from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
+from connector.sync.push import push_target
 from tests.e2e.zoho_org import MAPPINGS, Org, connect_to, zoho_org
 
 FULL_PULL_CONTACTS = 25_000
@@ -462,3 +464,46 @@ def test_a_contact_bound_before_its_currency_was_read_keeps_its_customers_curren
             for record in in_usd:
                 assert org.container.customers(session).view(bound[record][0]).currency == "CNY"
                 assert "currency_differs" in {event.kind for event in master.history(bound[record][0])}
+
+
+def test_records_the_push_wrote_are_read_again_but_taken_as_unchanged_customers(tmp_path: Path) -> None:
+    config = SandboxConfig(seed=7, contacts=4, accounts=250)
+    clock = manual_clock(config)
+    with zoho_org(config, tmp_path) as org:
+
+        def pull_accounts() -> Counter[str]:
+            return pull_stream(
+                org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts"
+            ).counts
+
+        def customers_updated_at() -> dict[int, datetime]:
+            with unit_of_work(org.container.sessions) as session:
+                return dict(session.execute(select(Customer.id, Customer.updated_at)).all())
+
+        pull_accounts()
+        bound = org.bindings("zoho.Accounts")
+        renamed = sorted(bound)[0]
+        clock.advance(60)
+        org.sandbox.edit_as_user("Accounts", renamed, {"Account_Name": "Renamed before the push Ltd"})
+        clock.advance(60)
+        pushed = push_target(org.container, org.container.zoho.sink, org.mappings, "zoho.Accounts")
+        assert pushed.counts["pushed"] == len(bound)
+        before = customers_updated_at()
+        listed = calls_to(org, "/Accounts")
+        clock.advance(60)
+
+        counts = pull_accounts()
+
+        # Zoho lists every record the push wrote (their Modified_Time moved; its listing cannot leave out
+        # the connector's own writes): pages of 200, from the cursor's instant, and nothing read by id.
+        # Only the record a user changed is applied.
+        assert sum(listed.values()) <= 3
+        assert not [query for query in listed if "ids=" in query]
+        assert counts["read"] == len(bound)
+        assert (counts["updated"], counts["unchanged"]) == (1, len(bound) - 1)
+        after = customers_updated_at()
+        assert [c for c in after if after[c] != before[c]] == [bound[renamed][0]]
+        with unit_of_work(org.container.sessions) as session:
+            assert (
+                org.container.customers(session).view(bound[renamed][0]).name == "Renamed before the push Ltd"
+            )

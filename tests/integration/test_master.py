@@ -71,6 +71,29 @@ def test_an_unchanged_record_is_skipped_and_a_changed_one_updates_its_customer(c
         assert [c.id for c in m.directory.find_by_email("b@acme.cn")] == [created.customer_id]
 
 
+def test_a_record_changed_only_where_no_mapping_reads_leaves_its_customer_as_it_was(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        created = m.apply(
+            "zoho", contact("z1", email="a@acme.cn", modified_at="2026-03-01T08:00:00+00:00"), DIGEST
+        )
+    assert created.customer_id is not None
+    with master(container) as m:
+        updated_at = m.session.get_one(Customer, created.customer_id).updated_at
+    with master(container) as m:  # the push wrote its figures: only the stamp moved
+        restamped = m.apply(
+            "zoho", contact("z1", email="a@acme.cn", modified_at="2026-03-01T09:00:00+00:00"), DIGEST
+        )
+        late = m.apply(
+            "zoho", contact("z1", email="old@acme.cn", modified_at="2026-03-01T08:30:00+00:00"), DIGEST
+        )
+
+        assert (restamped.outcome, late.outcome) == ("unchanged", "stale")  # the newer stamp is kept
+        assert m.session.get_one(Customer, created.customer_id).updated_at == updated_at
+        assert [event.kind for event in m.history(created.customer_id)] == ["created", "bound"]
+
+
 def test_a_record_from_another_crm_links_to_the_same_customer_by_email(container: Container) -> None:
     with master(container) as m:
         zoho = m.apply("zoho", contact("z1", email="li@acme.cn"), DIGEST)
