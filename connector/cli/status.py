@@ -47,6 +47,12 @@ def show(taken: Snapshot) -> None:
     out.print(f"notifications not yet processed: {taken.notifications_pending:,}")
     for name in taken.failed_files:
         out.print(f"unreadable file waiting in failed/: {name}")
+    if taken.recordless_holding_money:
+        out.print(
+            f"customers holding money whose records were all deleted at their source: "
+            f"{taken.recordless_holding_money:,} (merged away in the CRM? each one's history says how to "
+            "merge it here: `connector customers list --status inactive`)"
+        )
     for (target, status), count in taken.outbox.items():
         out.print(f"outbox {target} {status}: {count:,}")
     for channel in taken.channels:

@@ -7,11 +7,13 @@ and `split` are these.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from connector.credit.reads import counted_in
 from connector.db import serialize
@@ -78,19 +80,11 @@ def _still_owed(master: CustomerMaster, customer_id: int) -> str:
     """What to say of a customer left with no record in the CRM while its ledger holds balances: a
     record merged into another there (the other took its phone, its deals) has its money shown on no
     CRM record until it is merged here too."""
-    counted = list(counted_in(master.session, [customer_id]))  # with the customers merged into it
-    total = func.sum(CustomerBalance.balance_minor)
-    balances = master.session.execute(
-        select(CustomerBalance.account_code, CustomerBalance.currency, total)
-        .where(CustomerBalance.customer_id.in_(counted))
-        .group_by(CustomerBalance.account_code, CustomerBalance.currency)
-        .having(total != 0)
-        .order_by(CustomerBalance.account_code, CustomerBalance.currency)
-    ).all()
+    balances = money_held(master.session, [customer_id]).get(customer_id)
     if not balances:
         return ""
     account_no = master.directory.view(customer_id).account_no
-    held = ", ".join(f"{Money(int(minor), currency)} on {code}" for code, currency, minor in balances)
+    held = ", ".join(f"{Money(minor, currency)} on {code}" for code, currency, minor in balances)
     log.warning(
         "customer %s: its last CRM record was deleted while its ledger holds %s; if the CRM merged it "
         "into another record, merge it here too (connector customers merge SURVIVOR %s)",
@@ -102,6 +96,41 @@ def _still_owed(master: CustomerMaster, customer_id: int) -> str:
         f", while its ledger holds {held}: if the CRM merged it into another record, merge it here too "
         f"(`connector customers merge SURVIVOR {account_no}`), so that record shows its money"
     )
+
+
+def money_held(session: Session, customer_ids: Sequence[int]) -> dict[int, list[tuple[str, str, int]]]:
+    """Per customer of `customer_ids` that holds any, the balances of its ledger and of the customers
+    merged into it: (account code, currency, minor units), none of them 0."""
+    counted = counted_in(session, customer_ids)
+    total = func.sum(CustomerBalance.balance_minor)
+    sums: Counter[tuple[int, str, str]] = Counter()
+    for counted_id, code, currency, minor in session.execute(
+        select(CustomerBalance.customer_id, CustomerBalance.account_code, CustomerBalance.currency, total)
+        .where(CustomerBalance.customer_id.in_(list(counted)))
+        .group_by(CustomerBalance.customer_id, CustomerBalance.account_code, CustomerBalance.currency)
+    ):
+        for holder in counted[counted_id]:
+            sums[(holder, code, currency)] += int(minor or 0)
+    held: dict[int, list[tuple[str, str, int]]] = {}
+    for (holder, code, currency), minor in sorted(sums.items()):
+        if minor:
+            held.setdefault(holder, []).append((code, currency, minor))
+    return held
+
+
+def recordless_holding_money(session: Session) -> int:
+    """How many customers hold money in the ledger while every record they were bound to was deleted at
+    its source: a record the CRM merged into another shows that money on no CRM record until it is merged
+    here too (each says so in its audit trail, with the command)."""
+    bound = select(CustomerBinding.id).where(CustomerBinding.customer_id == Customer.id)
+    gone = session.scalars(
+        select(Customer.id).where(
+            Customer.status != "merged",
+            bound.where(CustomerBinding.status == "deleted").exists(),
+            ~bound.where(CustomerBinding.status == "active").exists(),
+        )
+    ).all()
+    return len(money_held(session, gone))
 
 
 def merge(master: CustomerMaster, survivor_no: str, absorbed_no: str, why: str = "") -> int:

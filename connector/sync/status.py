@@ -1,6 +1,7 @@
 """What ops look at, read from the database (so every replica tells the same): the latest run of each job
 and source and its last success, what waits for a person (quarantined records, receipts in the
-reconciliation queue, files the inbox set aside), the outbox, notification channels and their expiry,
+reconciliation queue, files the inbox set aside, customers holding money whose records were all
+deleted at their source), the outbox, notification channels and their expiry,
 notifications not yet processed, and the API credits spent against the budget. `connector status`, the
 daemon's `/status` page and its `/metrics` all show this one snapshot. Counts and times only: no
 personal data.
@@ -21,6 +22,7 @@ from connector.bootstrap import Container
 from connector.db import aware, reading
 from connector.imports.models import ImportedFile, ReconciliationItem
 from connector.imports.pipeline import file_hash
+from connector.master.lifecycle import recordless_holding_money
 from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
 from connector.sync.notification_models import InboxNotification, NotificationChannel
 from connector.sync.runs import RunRecord
@@ -64,6 +66,8 @@ class Snapshot:
     notifications_pending: int
     credits: list[CreditState]
     failed_files: list[str] = field(default_factory=list)  # set aside unreadable, still in failed/
+    # customers holding money whose records were all deleted at their source (merged away in the CRM?)
+    recordless_holding_money: int = 0
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -81,6 +85,7 @@ class Snapshot:
             ],
             "notifications_pending": self.notifications_pending,
             "failed_files": self.failed_files,
+            "recordless_holding_money": self.recordless_holding_money,
             "credits": [
                 {"provider": c.provider, "budget": c.budget, "remaining": c.remaining} for c in self.credits
             ],
@@ -127,6 +132,7 @@ def read_snapshot(session: Session, now: datetime, credits: Sequence[CreditState
         or 0,
         credits=list(credits),
         failed_files=_failed_files(session),
+        recordless_holding_money=recordless_holding_money(session),
     )
 
 

@@ -152,6 +152,11 @@ def _snapshot_metrics(taken: Snapshot) -> Iterator[Metric]:
         "connector_inbox_failed_files", "Files the import could not read, waiting in failed/"
     )
     failed_files.add_metric([], len(taken.failed_files))
+    recordless = GaugeMetricFamily(
+        "connector_customers_recordless_holding_money",
+        "Customers holding money whose records were all deleted at their source",
+    )
+    recordless.add_metric([], taken.recordless_holding_money)
     remaining = GaugeMetricFamily(
         "connector_api_credits_remaining", "API credits left of the daily budget", labels=["provider"]
     )
@@ -170,6 +175,7 @@ def _snapshot_metrics(taken: Snapshot) -> Iterator[Metric]:
         expiry,
         pending,
         failed_files,
+        recordless,
         remaining,
         budget,
     )
@@ -224,6 +230,12 @@ def render(taken: Snapshot, jobs: list[JobRecord]) -> str:
     waiting.append(("reconciliation queue: open receipts", f"{taken.reconciliation.get('open', 0):,}"))
     waiting.append(("notifications not yet processed", f"{taken.notifications_pending:,}"))
     waiting += [(f"unreadable file in failed/: {name}", "1") for name in taken.failed_files]
+    waiting.append(
+        (
+            "customers holding money, their records all deleted at the source",
+            f"{taken.recordless_holding_money:,}",
+        )
+    )
     parts.append(_table("Waiting", ("what", "how many"), waiting))
     parts.append(
         _table(

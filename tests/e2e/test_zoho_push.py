@@ -22,6 +22,7 @@ from connector.ports import FieldUpdate, PushResult
 from connector.sync.models import OutboxItem, SyncRun
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target, retry_by_hand
+from connector.sync.status import container_snapshot
 from tests.e2e.zoho_org import Org, zoho_org
 from tests.integration.helpers import invoice
 
@@ -335,3 +336,38 @@ def test_a_record_changed_to_another_currency_in_the_crm_is_held_until_it_is_bac
         pull()
         assert push(org)["pushed"] == 1
         assert shown(org, record)["Outstanding_Balance"] == Decimal("1500.00")
+
+
+def test_an_account_merged_away_in_the_crm_keeps_its_money_on_the_status_until_merged_here_too(
+    tmp_path: Path,
+) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=6), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        with unit_of_work(org.container.sessions) as session:
+            customers = org.container.customers(session)
+            by_currency: dict[str, list[tuple[str, str]]] = {}
+            for record, (customer_id, _) in sorted(org.bindings("zoho.Accounts").items()):
+                view = customers.view(customer_id)
+                by_currency.setdefault(view.currency, []).append((record, view.account_no))
+            currency, pair = next((c, p) for c, p in by_currency.items() if len(p) >= 2)
+            (kept, survivor_no), (gone, absorbed_no) = pair[:2]
+            org.container.ledger(session).post(invoice("INV-MERGED", absorbed_no, "1234.50", currency, day=2))
+        push(org)
+        # Zoho's merge: the record kept takes what the other had, the other is deleted
+        org.sandbox.edit_as_user("Accounts", kept, {"Phone": "+86 21 6123 4567"})
+        org.sandbox.delete_as_user("Accounts", gone)
+
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+
+        assert container_snapshot(org.container).recordless_holding_money == 1
+        with unit_of_work(org.container.sessions) as session:
+            master = org.container.master(session, org.mappings.policy)
+            absorbed = master.directory.get(absorbed_no)
+            last = master.history(absorbed.id)[-1]
+            assert (absorbed.status, last.kind) == ("inactive", "inactive")
+            assert "1,234.50" in last.detail
+            assert f"connector customers merge SURVIVOR {absorbed_no}" in last.detail
+            master.merge(survivor_no, absorbed_no, "merged in the CRM")
+        assert container_snapshot(org.container).recordless_holding_money == 0
+        push(org)
+        assert shown(org, kept)["Outstanding_Balance"] == Decimal("1234.50")
