@@ -34,6 +34,8 @@ from connector.settings import (
     load_settings,
     resolve_config_file,
 )
+from connector.sync.mapping_sets import moved_sources
+from connector.sync.models import ExportSource
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,12 @@ def check_config(
                 "restore the key file from its backup (mode 600), or set security.encryption_keys",
             )
         )
-    problems += _database_problems(settings, lambda *loc: _origin(loc, path, secrets_dir), keys_origin)
-    problems += _folder_problems(settings, lambda *loc: _origin(loc, path, secrets_dir))
     folder = settings.mappings.dir
+    mappings, mapping_problems = load_mapping_set(folder) if folder.is_dir() else (None, [])
+    problems += _database_problems(
+        settings, lambda *loc: _origin(loc, path, secrets_dir), keys_origin, mappings
+    )
+    problems += _folder_problems(settings, lambda *loc: _origin(loc, path, secrets_dir))
     if not folder.is_dir():
         hint = "create it, or point mappings.dir at the shipped mappings/ folder"
         problems.append(
@@ -177,7 +182,6 @@ def check_config(
             )
         )
     else:
-        mappings, mapping_problems = load_mapping_set(folder)
         problems.extend(
             Problem(
                 "mappings",
@@ -246,10 +250,13 @@ def _made_in_a_folder(folder: Path, key: str, cannot: str, origin_of: Callable[.
     return []
 
 
-def _database_problems(settings: Settings, origin_of: Callable[..., str], keys_origin: str) -> list[Problem]:
-    """What the database says of the configuration, reading only: that it answers, and that the chart
-    is the one its ledger uses (start-up would refuse a renumbered account). A SQLite file not made yet
-    is a fresh start: nothing to check, and none is made."""
+def _database_problems(
+    settings: Settings, origin_of: Callable[..., str], keys_origin: str, mappings: MappingSet | None
+) -> list[Problem]:
+    """What the database says of the configuration, reading only: that it answers, that the chart is
+    the one its ledger uses (start-up would refuse a renumbered account), and that no export mapping
+    renames the source its documents were imported under (runs would keep the last valid set). A SQLite
+    file not made yet is a fresh start: nothing to check, and none is made."""
     url = make_url(settings.database.url.get_secret_value())
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
         return []
@@ -263,6 +270,9 @@ def _database_problems(settings: Settings, origin_of: Callable[..., str], keys_o
             indexed = inspect(session.connection()).has_table(IndexState.__tablename__)
             state = session.get(IndexState, INDEX_KEY) if indexed else None
             index_key = state.value if state is not None else None
+            moved = []
+            if mappings is not None and inspect(session.connection()).has_table(ExportSource.__tablename__):
+                moved = moved_sources(session, settings.mappings.dir, mappings)
     except DBAPIError as exc:
         why = f"the database cannot be used: {database_error_text(exc)}"
         hint = "check the server, the database name and the role"
@@ -273,6 +283,8 @@ def _database_problems(settings: Settings, origin_of: Callable[..., str], keys_o
     problems = [
         Problem(key, why, origin_of(*key.split(".")), "keep what the ledger uses") for key, _, why in keyed
     ]
+    hint = "keep the source its documents were imported under"
+    problems += [Problem("mappings", str(p), origin_of("mappings", "dir"), hint) for p in moved]
     return problems + _sealed_problems(settings, sealed, index_key, keys_origin)
 
 

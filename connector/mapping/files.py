@@ -101,6 +101,11 @@ def _line_of(text: str, loc: Sequence[str | int]) -> int | None:
     return start + 1 if loc else None
 
 
+def line_of(text: str, key: str) -> int | None:
+    """The line of `key` (`source`, `fields[2].target`) in a mapping file's TOML text."""
+    return _line_of(text, _split_key(key))
+
+
 def _value_line(text: str, near: int | None, value: str) -> int | None:
     lines = text.splitlines()
     for number in range((near or 1) - 1, len(lines)):

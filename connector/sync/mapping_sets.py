@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from connector.imports.models import ImportedDocument
 from connector.ledger.models import utcnow
-from connector.mapping.files import MappingProblem, MappingSet, load_mapping_set, parse_mapping_texts
-from connector.sync.models import MappingSetVersion
+from connector.mapping.files import MappingProblem, MappingSet, line_of, load_mapping_set, parse_mapping_texts
+from connector.sync.models import ExportSource, MappingSetVersion
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,16 @@ class MappingsInForce:
         return f"mapping set {self.mappings.digest[:12]} from {where}"
 
 
+def _exports(mappings: MappingSet) -> dict[str, str]:
+    """Each export mapping's source by file stem."""
+    return {
+        stem: mapping.source for stem, mapping in [*mappings.documents.items(), *mappings.vouchers.items()]
+    }
+
+
 def remember(session: Session, mappings: MappingSet) -> None:
-    """Record the set as valid now, in one statement: replicas starting together (or threads of one
-    process) seeing the same new set at once both succeed."""
+    """Record the set as valid now, and the source of each of its export files, in one statement each:
+    replicas starting together (or threads of one process) seeing the same new set at once all succeed."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
     statement = insert(MappingSetVersion).values(
@@ -44,14 +52,51 @@ def remember(session: Session, mappings: MappingSet) -> None:
             set_={"last_valid_at": statement.excluded.last_valid_at},
         )
     )
+    sources = [
+        {"stem": stem, "source": source, "first_valid_at": now} for stem, source in _exports(mappings).items()
+    ]
+    if sources:
+        session.execute(insert(ExportSource).values(sources).on_conflict_do_nothing())
+
+
+def moved_sources(session: Session, folder: Path, mappings: MappingSet) -> list[MappingProblem]:
+    """Export files naming another source than the one their documents were imported under: the source
+    is half of each document's idempotency key (source, external id), so every document would post
+    again. A source another file of the set now serves keeps its documents' keys."""
+    current = _exports(mappings)
+    served = set(current.values())
+    problems = []
+    earlier = session.execute(
+        select(ExportSource.stem, ExportSource.source).where(ExportSource.stem.in_(current))
+    )
+    for stem, source in sorted(earlier.all()):
+        if source in served:
+            continue
+        imported = session.scalar(
+            select(func.count()).select_from(ImportedDocument).where(ImportedDocument.source == source)
+        )
+        if not imported:
+            continue
+        name = next(name for name in mappings.texts if Path(name).stem == stem)
+        message = (
+            f"{imported} document(s) were imported under source '{source}', which this file served: under "
+            f"'{current[stem]}' each would be imported again as a new document. Keep source = \"{source}\" "
+            "(the source is part of each document's id, not a label)"
+        )
+        problems.append(
+            MappingProblem(folder / name, line_of(mappings.texts[name], "source"), "source", message)
+        )
+    return problems
 
 
 def mappings_in_force(session: Session, folder: Path) -> MappingsInForce:
     """The folder's set when it validates (and remembered as valid); otherwise the last valid set."""
     current, problems = load_mapping_set(folder)
     if current is not None:
-        remember(session, current)
-        return MappingsInForce(current, [], True)
+        problems = moved_sources(session, folder, current)
+        if not problems:
+            remember(session, current)
+            return MappingsInForce(current, [], True)
     last = session.scalars(select(MappingSetVersion).order_by(MappingSetVersion.last_valid_at.desc())).first()
     if last is None:
         return MappingsInForce(None, problems, False)

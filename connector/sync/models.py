@@ -22,6 +22,17 @@ class MappingSetVersion(Base):
     last_valid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ExportSource(Base):
+    """A source an export mapping file (by stem) served in a valid set: documents are keyed by it, so a
+    file that later names another source would import them all again (`mapping_sets.moved_sources`)."""
+
+    __tablename__ = "export_sources"
+
+    stem: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_valid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class SyncRun(Base):
     """One run of a job: when, with which mapping set, what it did, how it ended."""
 

@@ -24,6 +24,7 @@ from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import load_settings
 from connector.sync.models import OutboxItem
 from tests.conftest import copy_example_config, postgres_url
+from tests.integration.test_mapping_sets import BANK_EXPORT
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
 
@@ -387,9 +388,9 @@ def test_the_installed_console_command_runs(isolated_cwd: Path) -> None:
 
 def test_db_upgrade_creates_the_schema_and_reports_the_revision(cli) -> None:
     assert "revision (none: empty database)" in cli("db", "current").out
-    assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0021"
+    assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0022"
     assert cli("db", "upgrade").code == 0
-    assert "is at revision 0021" in cli("db", "current").out
+    assert "is at revision 0022" in cli("db", "current").out
 
 
 def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isolated_cwd: Path) -> None:
@@ -418,6 +419,29 @@ def test_mapping_check_refuses_an_inbound_target_a_letter_from_a_field_the_maste
     assert result.code == 1
     assert "target 'e_mail' is read by nothing — did you mean 'email'?" in result.err
     assert "zoho_contacts.toml:26: fields[3].target" in result.err
+
+
+def test_check_config_and_imports_refuse_an_export_source_renamed_after_its_documents_were_imported(
+    cli, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd)
+    export = isolated_cwd / "mappings" / "export_cn_bank.toml"
+    export.write_text(BANK_EXPORT, encoding="utf-8")
+    receipts = isolated_cwd / "r.csv"
+    receipts.write_text("流水号,交易日期,对方户名,金额\nLS601,2026-03-05,A公司,100.00\n", encoding="utf-8")
+    assert cli("import", str(receipts)).code == 0
+    export.write_text(BANK_EXPORT.replace("cnbank.receipts", "cnbank.payments"), encoding="utf-8")
+
+    checked = cli("check-config")
+    receipts.write_bytes(receipts.read_bytes() + b"\n")  # other bytes: the same document again
+    again = cli("import", "--json", str(receipts))
+
+    assert checked.code == 1
+    said = " ".join(checked.out.split() + checked.err.split())
+    assert "export_cn_bank.toml:2: source: 1 document(s) were imported under source 'cnbank.receipts'" in said
+    assert 'Keep source = "cnbank.receipts"' in said
+    [result] = json.loads(again.out)
+    assert (result["format"], result["counts"]) == ("cnbank.receipts", {"documents": 1, "unchanged": 1})
 
 
 def test_a_status_no_record_can_have_is_refused_naming_the_ones_there_are(cli) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ def test_the_migrations_create_exactly_the_schema_the_models_describe(container:
 def test_upgrading_an_up_to_date_database_is_a_no_op(container: Container) -> None:
     before = current_revision(container.engine)
     upgrade_database(container.engine)
-    assert current_revision(container.engine) == before == "0021"
+    assert current_revision(container.engine) == before == "0022"
 
 
 def test_upgrading_to_0006_fills_each_customers_backends_from_its_live_bindings(tmp_path: Path) -> None:
@@ -122,6 +123,34 @@ def test_upgrading_to_0012_keeps_the_documents_imported_before_naming_no_bank_ac
         found = connection.execute(text("SELECT external_id, bank_account FROM imported_documents")).all()
     engine.dispose()
     assert [tuple(row) for row in found] == [("L-1", None)]
+
+
+def test_upgrading_to_0022_records_the_source_each_export_file_served_in_the_sets_kept(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_database(engine, "0021")
+    files = {
+        "export_cn_bank.toml": 'kind = "document"\nsource = "cnbank.receipts"\n',
+        "export_gl.toml": 'kind = "voucher"\nsource = "kingdee.gl"\n',
+        "zoho_contacts.toml": 'kind = "inbound"\nsource = "zoho.Contacts"\n',
+    }
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO mapping_set_versions (digest, files_json, first_valid_at, last_valid_at) "
+                "VALUES ('d', :files, '2026-03-01', '2026-03-01')"
+            ),
+            {"files": json.dumps(files)},
+        )
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT stem, source FROM export_sources ORDER BY stem")).all()
+    engine.dispose()
+    assert [tuple(row) for row in found] == [
+        ("export_cn_bank", "cnbank.receipts"),
+        ("export_gl", "kingdee.gl"),
+    ]
 
 
 MIGRATE_AT = """
