@@ -20,7 +20,7 @@ from adapters.exports.tabular import Header, Row
 from connector.documents import MAX_ID, DocumentKind, Notice, Origin, Party, compact_account
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.apply import CompiledField, compile_field, map_fields
-from connector.mapping.decimals import DecimalFormatError, parse_decimal
+from connector.mapping.decimals import DecimalFormatError, Marked, parse_decimal
 from connector.mapping.model import DOCUMENT_KINDS, REQUIRED_TARGETS, DocumentMapping, FieldMap, SkipRule
 from connector.money import EXACT, Money, currency_code, exponent, to_minor
 
@@ -164,7 +164,7 @@ class RowReader:
                 "external_id",
             )
         currency = _currency(_text(get("currency")) or self.default_currency)
-        amount = _decimal(get("amount"), "amount")
+        amount = _decimal(get("amount"), "amount", currency)
         if amount is None:
             raise RowError(REQUIRED, "amount")
         if amount < 0 and kind == "invoice" and self.red_invoices:
@@ -172,7 +172,7 @@ class RowReader:
         elif amount < 0 and kind != "bank_line":
             amount = self._absolute(kind, amount, "amount")
         invoice = _text(get("allocation_invoice"))
-        applied = _decimal(get("allocation_amount"), "allocation_amount")
+        applied = _decimal(get("allocation_amount"), "allocation_amount", currency)
         if applied is not None:
             if applied < 0 and kind != "bank_line":
                 applied = self._absolute(kind, applied, "allocation_amount")
@@ -383,16 +383,26 @@ def _date(value: Any, target: str) -> dt.date | None:
     raise RowError(f"{value!r} is not a date (give the field a `date` converter with its format)", target)
 
 
-def _decimal(value: Any, target: str) -> Decimal | None:
+def _decimal(value: Any, target: str, currency: str) -> Decimal | None:
+    """The amount of `target`, in `currency`: one written with another currency beside it (`USD 100.00`
+    in a CNY row) is refused, never posted as 100 CNY."""
     if value is None or type(value) is Decimal:
         return value
     if type(value) is int:
         return Decimal(value)
     if isinstance(value, str):
         try:
-            return parse_decimal(value) if value.strip() else None
+            value = parse_decimal(value) if value.strip() else None
         except DecimalFormatError as exc:
             raise RowError(str(exc), target) from None
+    if isinstance(value, Marked) and currency not in value.currencies:
+        raise RowError(
+            f"{value.mark!r} beside the amount is not {currency}, the currency it is taken in: the amount "
+            "or the currency is wrong",
+            target,
+        )
+    if value is None or isinstance(value, Decimal):
+        return value
     raise RowError(f"{value!r} is not an amount", target)
 
 

@@ -296,8 +296,8 @@ class VoucherExport(ExportFile):
         books = self.mapping.default_currency
         currency = _currency(_text(values.get("currency")) or books)
         books = books or currency
-        debit = _decimal(values.get("debit"), "debit") or Decimal(0)
-        credit = _decimal(values.get("credit"), "credit") or Decimal(0)
+        debit = _decimal(values.get("debit"), "debit", books) or Decimal(0)
+        credit = _decimal(values.get("credit"), "credit", books) or Decimal(0)
         if debit and credit:
             raise RowError(f"row {line.row.number}: a line is a debit or a credit, not both")
         guessed = self._guessed
@@ -306,7 +306,7 @@ class VoucherExport(ExportFile):
         )
         if currency == books:
             return _Entry(line.row, account, currency, books_net, date, values, books, books_net)
-        original = _decimal(values.get("amount_original"), "amount_original")
+        original = _decimal(values.get("amount_original"), "amount_original", currency)
         if original is None or not books_net:
             raise RowError(
                 f"row {line.row.number}: a line in {currency} needs its amount in {currency} "

@@ -56,6 +56,48 @@ _CURRENCY_WORDS = frozenset(
 )
 
 
+# The currencies a mark beside an amount names, where it names few: an amount so marked is of one of
+# them (`Marked`). `$`, `kr`, `Rs` and the like name too many to tell a row's currency wrong: no claim.
+_NAMED: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("元", "圆", "块", "人民币", "rmb", "cn¥"), frozenset({"CNY"})),
+    **dict.fromkeys(("円", "j¥"), frozenset({"JPY"})),
+    "¥": frozenset({"CNY", "JPY"}),
+    "€": frozenset({"EUR"}),
+    "£": frozenset({"GBP", "EGP", "FKP", "GIP", "SHP", "SSP", "SYP", "LBP"}),
+    **dict.fromkeys(("₩", "원"), frozenset({"KRW"})),
+    "₹": frozenset({"INR"}),
+    "us$": frozenset({"USD"}),
+    "hk$": frozenset({"HKD"}),
+    "nt$": frozenset({"TWD"}),
+    "r$": frozenset({"BRL"}),
+    "zł": frozenset({"PLN"}),
+    "kč": frozenset({"CZK"}),
+    "ft": frozenset({"HUF"}),
+}
+
+
+class Marked(Decimal):
+    """An amount written with a mark naming its currency (`USD 100.00`, `€5`, `100元`): `currencies`
+    are those the mark may mean, `mark` is the mark as written."""
+
+    __slots__ = ("currencies", "mark")
+    currencies: frozenset[str]
+    mark: str
+
+    def __new__(cls, value: Decimal, mark: str, currencies: frozenset[str]) -> Marked:
+        self = super().__new__(cls, value)
+        self.mark, self.currencies = mark, currencies
+        return self
+
+
+def _named(word: str) -> frozenset[str] | None:
+    """The currencies a mark names, when few enough to tell a row's currency wrong."""
+    named = _NAMED.get(word.casefold())
+    if named is None and len(word) == 3 and word.isascii() and word.isalpha():
+        named = frozenset({word.upper()})  # an ISO code: _is_currency checked it
+    return named
+
+
 def _is_currency(word: str) -> bool:
     if _SYMBOL_RUN.fullmatch(word) or word.casefold() in _CURRENCY_WORDS:
         return True
@@ -107,7 +149,10 @@ def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> 
     if _CURRENCY_NOISE.search(figures.group()):
         # A symbol or code goes before or after the number, never inside it (12O0.00, 1e3).
         raise DecimalFormatError(f"not an amount: {text!r}")
-    before, after = _beside(text, raw[: figures.start()], before=True), _beside(text, raw[figures.end() :])
+    (before, marks), (after, marks_after) = (
+        _beside(text, raw[: figures.start()], before=True),
+        _beside(text, raw[figures.end() :]),
+    )
     number_text = figures.group()
     if _GROUPING.search(number_text) and not _SPACE_GROUPED.fullmatch(number_text):
         raise DecimalFormatError(f"digit groups of {text!r} are not thousands")
@@ -132,22 +177,28 @@ def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> 
     if not number or number == ".":
         raise DecimalFormatError(f"not an amount: {text!r}")
     try:
-        value = Decimal(number)
+        value = _signed(Decimal(number), negative)
     except InvalidOperation:
         raise DecimalFormatError(f"not an amount: {text!r}") from None
-    return _signed(value, negative)
+    for mark in (*marks, *marks_after):
+        named = _named(mark)
+        if named is not None:
+            return Marked(value, mark, named)
+    return value
 
 
-def _beside(text: str, part: str, *, before: bool = False) -> str:
+def _beside(text: str, part: str, *, before: bool = False) -> tuple[str, list[str]]:
     """What is written before (or after) the number's digits, its currency taken off: signs, brackets,
     spaces, and right before the digits a point of its own (`.5`, `$.50`; not after a word: `Rs.500` is
-    rupees 500). Anything else is no currency: a multiplier (万, k, Mio), a percent, a word."""
+    rupees 500); and the currency marks taken off. Anything else is no currency: a multiplier (万, k,
+    Mio), a percent, a word."""
     point = ""
     if before and part[-1:] in (".", ",") and not part[-2:-1].isalpha():
         point, part = part[-1], part[:-1]
-    if not all(_is_currency(word) for word in _WORD_BESIDE.findall(part)):
+    marks = _WORD_BESIDE.findall(part)
+    if not all(_is_currency(word) for word in marks):
         raise DecimalFormatError(f"not an amount: {text!r} (only a currency may stand beside the number)")
-    return _WORD_BESIDE.sub("", part) + point
+    return _WORD_BESIDE.sub("", part) + point, marks
 
 
 def _signed(value: Decimal, negative: bool) -> Decimal:

@@ -206,24 +206,24 @@ def test_a_date_matching_none_of_the_formats_names_them_all() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "amount"),
+    ("text", "amount", "currency"),
     [
-        ("(1,234.56)", "-1234.56"),
-        ("1,234.56-", "-1234.56"),
-        ("¥1,234.56", "1234.56"),
-        ("$1,234.56", "1234.56"),
-        ("€1.234,56", "1234.56"),
-        ("-45.50", "-45.50"),
+        ("(1,234.56)", "-1234.56", "CNY"),
+        ("1,234.56-", "-1234.56", "CNY"),
+        ("¥1,234.56", "1234.56", "CNY"),
+        ("$1,234.56", "1234.56", "CNY"),
+        ("€1.234,56", "1234.56", "EUR"),
+        ("-45.50", "-45.50", "CNY"),
     ],
 )
 def test_bank_line_amounts_in_every_export_style_keep_their_sign(
-    tmp_path: Path, text: str, amount: str
+    tmp_path: Path, text: str, amount: str, currency: str
 ) -> None:
-    mapping = _mapping(document="bank_line")
+    mapping = _mapping(document="bank_line", default_currency=currency)
     (line, statement) = _run(tmp_path, mapping, f'id,date,amount\n1,2026-03-05,"{text}"\n')
     assert isinstance(line, Document)
-    assert line.amount == Money.of(amount, "CNY")
-    assert statement == Statement(mapping.source, "", "CNY", Origin("in.csv"))  # no balances, no period
+    assert line.amount == Money.of(amount, currency)
+    assert statement == Statement(mapping.source, "", currency, Origin("in.csv"))  # no balances, no period
 
 
 def test_digest_gives_a_short_stable_id() -> None:
@@ -311,6 +311,33 @@ def test_a_row_with_an_unparseable_amount_is_a_problem_and_the_rest_imports(ship
     assert bad.reason.startswith("amount (Amount):")
     assert "7,5OO.00" in bad.reason
     assert "2954000000112007" in _documents(found)
+
+
+def test_an_amount_written_in_another_currency_than_its_rows_is_a_problem_naming_its_column(
+    tmp_path: Path,
+) -> None:
+    fields = [*_mapping().model_dump()["fields"], {"target": "currency", "source": "币种"}]
+    text = (
+        "id,date,amount,币种\n"
+        "A,2026-03-05,USD 100.00,CNY\n"
+        "B,2026-03-05,€5.00,USD\n"
+        "C,2026-03-05,¥100.00,CNY\n"  # yuan or yen
+        "D,2026-03-05,$5.00,CNY\n"  # dollars of too many countries to tell
+        "E,2026-03-05,100.00 cny,CNY\n"
+    )
+    found = _run(tmp_path, _mapping(default_currency=None, fields=fields), text)
+
+    assert [(p.origin.row, p.reason) for p in _problems(found)] == [
+        (2, "amount (amount): 'USD' beside the amount is not CNY, the currency it is taken in: the amount or "
+         "the currency is wrong"),
+        (3, "amount (amount): '€' beside the amount is not USD, the currency it is taken in: the amount or "
+         "the currency is wrong"),
+    ]  # fmt: skip
+    assert {d.external_id: d.amount for d in _documents(found).values()} == {
+        "C": Money.of("100", "CNY"),
+        "D": Money.of("5", "CNY"),
+        "E": Money.of("100", "CNY"),
+    }
 
 
 def test_a_payment_whose_rows_disagree_is_one_problem_for_all_its_rows(shipped: MappingSet) -> None:
