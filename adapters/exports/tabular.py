@@ -42,6 +42,7 @@ from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
 
 from connector.errors import FileFormatError
+from connector.mapping.decimals import NumberText
 
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 64 * 1024
@@ -370,7 +371,8 @@ _EXACT_FLOAT_INTEGERS = 2**53  # integers a float holds exactly: an id cell stor
 
 def cell_text(value: object) -> str:
     """An XLSX value as canonical text: ISO dates, numbers as exact decimals without float artefacts
-    (Excel keeps 15 significant digits, so a stored 0.30000000000000004 is the 0.3 the user typed)."""
+    (Excel keeps 15 significant digits, so a stored 0.30000000000000004 is the 0.3 the user typed),
+    marked as numbers (`NumberText`: read as written whatever decimal separator a mapping declares)."""
     if value is None:
         return ""
     if type(value) is str:
@@ -378,15 +380,15 @@ def cell_text(value: object) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
-        return str(value)
+        return NumberText(value)
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return str(value)
         if value.is_integer() and abs(value) < _EXACT_FLOAT_INTEGERS:
-            return str(int(value))  # a long id written as a float (2954000000090101.0), every digit kept
+            return NumberText(int(value))  # a long id written as a float (2954000000090101.0), every digit
         if value.is_integer():  # digits beyond a float's lost (a 20-digit invoice number): shown as lost
             return format(value, ".15g").upper()  # as Excel shows it: 2.44420000000123E+19
-        return format(Decimal(format(value, ".15g")), "f")
+        return NumberText(format(Decimal(format(value, ".15g")), "f"))
     if isinstance(value, dt.datetime):
         return (
             value.date().isoformat()

@@ -28,7 +28,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from connector.mapping.decimals import STYLES, DecimalFormatError, Separator, format_decimal, parse_decimal
+from connector.mapping.decimals import (
+    STYLES,
+    DecimalFormatError,
+    NumberText,
+    Separator,
+    format_decimal,
+    parse_decimal,
+)
 from connector.mapping.phones import plain_e164
 from connector.money import Priced
 
@@ -104,6 +111,8 @@ def _on_text(name: str, transform: Callable[[str], str]) -> None:
     def convert(value: Any) -> str | None:
         if type(value) is str:  # the common case first: export cells are text
             return transform(value) or None
+        if type(value) is NumberText and transform(value) == value:
+            return value  # a number cell keeps its mark (`strip` before `decimal`)
         text = _text(value)
         return None if text is None else transform(text) or None
 
@@ -380,7 +389,7 @@ def _decimal_from(value: Any, parse: Callable[[str], Decimal]) -> Decimal | None
         raise ConversionError("a float is not exact; read the source as text")
     if isinstance(value, int):
         return Decimal(value)
-    text = str(value)
+    text = value if isinstance(value, str) else str(value)  # str() would drop a `NumberText`'s mark
     if not text.strip():
         return None
     try:

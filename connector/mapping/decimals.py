@@ -119,11 +119,20 @@ _UNREAD_SIGNS = re.compile(r"[△▲▽▼]|(?<![a-z])(?:cr|dr)(?![a-z])", re.IG
 _PLAIN = re.compile(r"(-?)([1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]+)?")
 
 
+class NumberText(str):
+    """A spreadsheet's number cell as text: an exact decimal with a `.` point (`12.345`, `-250.5`), read
+    as such whatever separator the export's text amounts declare."""
+
+    __slots__ = ()
+
+
 class DecimalFormatError(ValueError):
     """Text that is not an amount; the message says why."""
 
 
 def parse_decimal(text: str, decimal_separator: Separator | None = None) -> Decimal:
+    if type(text) is NumberText:  # no separator to guess or declare: the cell held a number
+        return Decimal(text)
     raw = text.strip()
     if decimal_separator != ",":
         plain = _PLAIN.fullmatch(raw)

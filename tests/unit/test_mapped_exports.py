@@ -835,6 +835,33 @@ def test_a_workbook_id_stored_as_a_number_too_long_for_its_digits_is_refused_not
     assert kept.external_id == "2954000000090101"
 
 
+def test_a_workbook_number_cell_is_read_exactly_whatever_separator_the_mapping_declares_for_text(
+    tmp_path: Path,
+) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "date", "amount"])
+    for number, amount in enumerate((12.345, "12,345", 250.5, 7), start=1):
+        sheet.append([number, "2026-03-05", amount])
+    path = tmp_path / "in.xlsx"
+    book.save(path)
+    amount = {
+        "target": "amount",
+        "source": "amount",
+        "convert": ["strip", {"name": "decimal", "separator": ","}],
+    }
+    mapping = _mapping(default_currency="TND", fields=[*_mapping().model_dump()["fields"][:2], amount])
+
+    found = list(MappedExport(mapping).parse(path, "in.xlsx"))
+
+    assert {d.external_id: d.amount for d in found if isinstance(d, Document)} == {
+        "1": Money.of("12.345", "TND"),
+        "2": Money.of("12.345", "TND"),
+        "3": Money.of("250.5", "TND"),
+        "4": Money.of("7", "TND"),
+    }
+
+
 def test_an_amount_of_three_decimals_in_a_currency_of_two_may_be_thousands_refused_unless_declared(
     tmp_path: Path,
 ) -> None:
