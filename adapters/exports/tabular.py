@@ -14,7 +14,8 @@ Encoding (CSV): a BOM decides (UTF-8, UTF-16); otherwise the first 64 KB holding
 decode as UTF-8, else as GB18030 (a superset of GBK: Kingdee and Yonyou exports are GBK without a BOM;
 unless the bytes look like Latin text, which GB18030 also decodes), else charset-normalizer picks.
 The rest of the file is decoded as it streams; a stray undecodable byte becomes U+FFFD rather than
-stopping the import half-way.
+stopping the import half-way. An encoding the mapping declares is strict: a byte it cannot decode
+refuses the file.
 """
 
 from __future__ import annotations
@@ -582,7 +583,17 @@ def rows(
         if magic == _OLE:
             raise FileFormatError(f"{name}: an old binary Excel (.xls) file; save it as .xlsx or .csv")
         chosen = encoding or detect_encoding(binary, name)
-        text = io.TextIOWrapper(binary, encoding=chosen, errors="replace", newline="")
-        yield from csv_rows(text, name, delimiter=delimiter, header_row=header_row, headers=headers)
+        # A declared encoding is read strictly: text it cannot decode is the mapping's mistake, never
+        # mangled (a cp1252 Müller read as UTF-8 is M�ller).
+        errors = "strict" if encoding else "replace"
+        text = io.TextIOWrapper(binary, encoding=chosen, errors=errors, newline="")
+        try:
+            yield from csv_rows(text, name, delimiter=delimiter, header_row=header_row, headers=headers)
+        except UnicodeDecodeError as exc:
+            at = binary.tell() - len(exc.object) + exc.start  # the error's bytes end where reading stopped
+            raise FileFormatError(
+                f"{name}: byte {at} (0x{exc.object[exc.start]:02x}) is not {encoding} text, the encoding its "
+                "mapping declares: fix `encoding` in the mapping, or remove it to have the encoding detected"
+            ) from None
     finally:
         binary.close()

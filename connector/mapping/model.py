@@ -290,7 +290,8 @@ class TabularExport(BaseModel):
     source: str = Field(min_length=1)  # the format's name, e.g. "zoho_books.payments"; Document.source
     description: str = ""
     detect: Detect
-    encoding: str | None = None  # default: UTF-8 (with or without BOM), else GB18030, else detected
+    # Default: UTF-8 (with or without BOM), else GB18030, else detected. A declared one is read strictly.
+    encoding: str | None = None
     sheet: str | int | None = None  # XLSX: a sheet name or 1-based position; default the first sheet
     header_row: int | None = Field(default=None, ge=1)  # default: the first row with the detect headers
     delimiter: Literal[",", ";", "\t", "|"] | None = None  # CSV; default: sniffed from the header line

@@ -61,6 +61,18 @@ def test_a_declared_encoding_wins_over_detection(tmp_path: Path) -> None:
     assert list(rows(path, "big5.csv", encoding="big5"))[1].cells == ["台北商行", "100"]
 
 
+def test_a_declared_encoding_that_cannot_decode_the_file_refuses_it_naming_the_byte(tmp_path: Path) -> None:
+    ascii_rows = "".join(f"{n};Kunde {n}\n" for n in range(2000))  # past the first chunk read
+    path = _write(tmp_path, "b.csv", f"id;name\n{ascii_rows}9;Müller\n".encode("cp1252"))
+    at = len(f"id;name\n{ascii_rows}9;M")
+    with pytest.raises(FileFormatError) as refused:
+        list(rows(path, "b.csv", encoding="utf-8"))
+    assert str(refused.value) == (
+        f"b.csv: byte {at} (0xfc) is not utf-8 text, the encoding its mapping declares: fix `encoding` in "
+        "the mapping, or remove it to have the encoding detected"
+    )
+
+
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_the_delimiter_is_sniffed_from_the_header_line(tmp_path: Path, delimiter: str) -> None:
     text = (
