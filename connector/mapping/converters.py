@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import re
 import string
 import unicodedata
@@ -634,9 +635,12 @@ def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
     month), is refused before the file is used."""
     if name in ("date", "datetime"):
         formats = options.get("format")
-        for format in [formats] if isinstance(formats, str) else list(formats or ()):
+        listed = [formats] if isinstance(formats, str) else list(formats or ())
+        for format in listed:
             if (problem := _date_format_problem(format, with_time=name == "datetime")) is not None:
                 return problem
+        if (problem := _ambiguous_formats(listed)) is not None:
+            return problem
         if name == "datetime":
             tz = options.get("tz", "UTC")
             try:
@@ -703,6 +707,22 @@ def _date_format_problem(format: Any, with_time: bool = False) -> str | None:
         twelve = "%I" in format and "%p" not in format
         hint = " (%I is the 12-hour clock: add %p, or use %H)" if twelve else " (a time of day is %H:%M:%S)"
         return f"format {format!r} does not read the time of day back: {came_back}{hint}"
+    return None
+
+
+def _ambiguous_formats(formats: Sequence[str]) -> str | None:
+    """Two listed formats that read one text as different moments (`%m/%d/%Y` and `%d/%m/%Y`: 03/05/2026):
+    the first that matches wins, so one file's rows would be read day first or month first as their
+    day happens to fall. Found on the sample, whose day and month both fit either place."""
+    for first, second in itertools.permutations(formats, 2):
+        text = _SAMPLE.strftime(first)
+        try:
+            read = datetime.strptime(text, second)  # noqa: DTZ007 - compared as written
+        except ValueError:
+            continue
+        if read.replace(tzinfo=None) != datetime.strptime(text, first).replace(tzinfo=None):  # noqa: DTZ007
+            one, other = sorted((first, second), key=formats.index)
+            return f"formats {one!r} and {other!r} read {text} differently: list one of them"
     return None
 
 

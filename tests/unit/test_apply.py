@@ -279,6 +279,28 @@ def test_options_that_cannot_work_are_refused_when_the_mapping_is_loaded(
         mapping_of({"target": "x", "source": "x", "convert": [step]})
 
 
+@pytest.mark.parametrize(
+    ("step", "problem"),
+    [
+        (
+            {"name": "date", "format": ["%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y"]},
+            "formats '%m/%d/%Y' and '%d/%m/%Y' read 03/05/2026 differently: list one of them",
+        ),
+        (
+            {"name": "datetime", "format": ["%d.%m.%y %H:%M", "%y.%m.%d %H:%M"]},
+            "formats '%d.%m.%y %H:%M' and '%y.%m.%d %H:%M' read 05.03.26 14:37 differently",
+        ),
+    ],
+)
+def test_a_list_of_formats_reading_one_date_two_ways_is_refused_when_the_mapping_is_loaded(
+    step: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        mapping_of({"target": "x", "source": "x", "convert": [step]})
+    unambiguous = {"name": "date", "format": ["%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d"]}  # %Y is four digits
+    mapping_of({"target": "x", "source": "x", "convert": [unambiguous]})
+
+
 def test_a_template_naming_a_field_not_mapped_before_it_is_refused_when_the_mapping_is_loaded() -> None:
     text = (
         'kind = "inbound"\nsource = "zoho.Contacts"\n'
