@@ -344,7 +344,31 @@ class DocumentMapping(TabularExport):
                     "bank_line, or a field with target 'kind' — exactly one of them",
                 )
             )
-        return found
+        return found + _numbered_id_problems(data)
+
+
+def _numbered_id_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`number_duplicates` on an id the source gives: a repeated id is one document exported twice (or
+    again, changed), never a second document. Only an id made of the row's content (`template`, then
+    `digest`) repeats for two documents alike."""
+    fields = data.get("fields")
+    ids = [f for f in (fields if isinstance(fields, list) else []) if isinstance(f, Mapping)]
+    ids = [f for f in ids if f.get("target") == "external_id"]
+    if data.get("number_duplicates") is not True or not ids:
+        return []
+    steps = ids[0].get("convert")
+    last = steps[-1] if isinstance(steps, list) and steps else None
+    name = last.get("name") if isinstance(last, Mapping) else last
+    if name in ("digest", "template"):
+        return []
+    column = ids[0].get("source")
+    read = "is no composite id" if column is None else f"reads {column!r} as the source's own id"
+    message = (
+        "number_duplicates is for composite ids (external_id made by `template` and `digest` from the "
+        f"row's columns), where two identical rows are two documents; external_id {read}, so a repeated "
+        "one is the same document again: remove number_duplicates"
+    )
+    return [("number_duplicates", message)]
 
 
 # --- kind = "voucher": a general-ledger voucher (凭证) export, one row per entry line (分录) ------------

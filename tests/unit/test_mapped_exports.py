@@ -146,6 +146,27 @@ def test_two_mappings_of_one_export_format_are_refused(tmp_path: Path) -> None:
     ]
 
 
+def test_number_duplicates_is_refused_on_an_id_the_source_gives_and_kept_for_a_composite_one(
+    tmp_path: Path, shipped: MappingSet
+) -> None:
+    text = (REPO / "mappings" / "export_xero_payments.toml").read_text(encoding="utf-8")
+    numbered = text.replace('document = "payment"\n', 'document = "payment"\nnumber_duplicates = true\n')
+
+    _, problems = parse_mapping_texts(tmp_path, {"a.toml": numbered})
+
+    assert [(problem.line, problem.key, problem.message) for problem in problems] == [
+        (
+            10,
+            "number_duplicates",
+            "number_duplicates is for composite ids (external_id made by `template` and `digest` from the "
+            "row's columns), where two identical rows are two documents; external_id reads 'Payment ID' as "
+            "the source's own id, so a repeated one is the same document again: remove number_duplicates",
+        )
+    ]
+    composite = [m for m in shipped.documents.values() if m.number_duplicates]  # the shipped ones load
+    assert {m.source for m in composite} == {"quickbooks_online.payments", "xero.bank_statement"}
+
+
 def test_reference_may_repeat_but_other_targets_may_not() -> None:
     fields = [{"target": "reference", "source": "a"}, {"target": "reference", "source": "b"}]
     needs = (
