@@ -76,8 +76,12 @@ class MappingSet:
         return found or next((d for d in self.documents.values() if d.source == source), None)
 
 
+_TABLE_HEADER = re.compile(r"^\s*\[\[?[^\[\]=]+\]\]?\s*(?:#.*)?$")
+
+
 def _line_of(text: str, loc: Sequence[str | int]) -> int | None:
-    """Best-effort line number of `loc` in the TOML text (tomllib keeps no positions)."""
+    """Best-effort line number of `loc` in the TOML text (tomllib keeps no positions). A key is looked
+    for in its table only: one the table lacks (a required key left out) is at the table's header."""
     lines = text.splitlines()
     start = 0
     previous: str | int | None = None
@@ -91,13 +95,14 @@ def _line_of(text: str, loc: Sequence[str | int]) -> int | None:
             previous = part
             continue
         previous = part
-        pattern = re.compile(
-            rf"^\s*{re.escape(part)}\s*=|[\"']{re.escape(part)}[\"']|^\s*\[+[\w.]*\b{re.escape(part)}\s*\]"
-        )
-        for number in range(start, len(lines)):
-            if pattern.search(lines[number]):
-                start = number
-                break
+        # A key starts its line or follows `{` or `,` in an inline table; a quoted one is followed by `=`.
+        key = re.compile(rf"(?:^|[{{,])\s*{re.escape(part)}\s*=|[\"']{re.escape(part)}[\"']\s*=")
+        table = re.compile(rf"^\s*\[+[\w.]*\b{re.escape(part)}\s*\]")
+        end = next((n for n in range(start + 1, len(lines)) if _TABLE_HEADER.match(lines[n])), len(lines))
+        found = next((n for n in range(start, end) if key.search(lines[n])), None)
+        if found is None:
+            found = next((n for n in range(start, len(lines)) if table.search(lines[n])), None)
+        start = start if found is None else found
     return start + 1 if loc else None
 
 

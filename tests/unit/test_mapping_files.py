@@ -53,6 +53,24 @@ def test_a_file_with_five_mistakes_yields_five_precise_errors(tmp_path: Path) ->
     assert str(problems[0]).startswith(f"{tmp_path / 'contacts.toml'}:")
 
 
+def test_a_key_a_table_lacks_is_at_its_header_and_a_quoted_value_is_never_taken_for_a_key(
+    tmp_path: Path,
+) -> None:
+    text = (
+        'kind = "inbound"\nsource = "zoho.Contacts"\n\n'
+        '[[fields]]\nsource = "Full_Name"\n\n'  # no target: line 4, not the next table's target
+        '[[fields]]\ntarget = "external_id"\nsource = "id"\n\n'
+        '[[fields]]\ntarget = "source"\nsource = 5.5\n'  # the value "source" is no key
+    )
+    (tmp_path / "contacts.toml").write_text(text, encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert {(p.line, p.key) for p in problems} == {
+        (4, "fields[0].target"),
+        (13, "fields[2].source.str"),
+        (13, "fields[2].source.int"),
+    }
+
+
 def test_a_toml_syntax_error_names_its_line(tmp_path: Path) -> None:
     (tmp_path / "broken.toml").write_text('kind = "inbound"\nsource = \n', encoding="utf-8")
     _, problems = load_mapping_set(tmp_path)
