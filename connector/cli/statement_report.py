@@ -163,14 +163,30 @@ def _balances_text(report: StatementReport) -> list[str]:
         )
     elif b.unexplained.minor == 0 and not report.header_read:
         texts.append("  Does NOT reconcile: without the statement's header there is nothing to check against")
-    elif b.unexplained.minor == 0 and (changed := sum(m.changed for m in report.missing_lines)):
-        texts.append(
-            f"  Does NOT reconcile: {changed} line(s) the bank sent again otherwise since this statement: "
-            "the ledger holds the later version (see above)"
-        )
+    elif b.unexplained.minor == 0 and any(m.changed for m in report.missing_lines):
+        texts.append(f"  Does NOT reconcile: {_changed_text(report.missing_lines)} (see above)")
     else:
         texts.append(f"  Does NOT reconcile: {money_text(b.unexplained)} unexplained")
     return texts
+
+
+def _changed_text(missing: tuple[MissingLine, ...]) -> str:
+    """The lines the ledger holds other money for, by why: the bank sent them again otherwise, or the
+    receipt they are linked to changed since."""
+    resent = sum(m.changed and not m.receipt_changed for m in missing)
+    linked = sum(m.receipt_changed for m in missing)
+    texts = []
+    if resent:
+        texts.append(
+            f"{resent} line(s) the bank sent again otherwise since this statement: the ledger holds the "
+            "later version"
+        )
+    if linked:
+        texts.append(
+            f"{linked} line(s) linked to a receipt that changed since to other money: the ledger holds none "
+            "of theirs"
+        )
+    return "; ".join(texts)
 
 
 def reconciliation_json(result: FileReconciliation) -> dict[str, Any]:
@@ -269,7 +285,12 @@ def _matched_json(matched: MatchedLine) -> dict[str, Any]:
 
 
 def _missing_json(missing: MissingLine) -> dict[str, Any]:
-    return {"line": _line_json(missing.line), "reason": missing.reason, "changed": missing.changed}
+    return {
+        "line": _line_json(missing.line),
+        "reason": missing.reason,
+        "changed": missing.changed,
+        "receipt_changed": missing.receipt_changed,
+    }
 
 
 def _problem_json(problem: Problem) -> dict[str, Any]:

@@ -51,11 +51,12 @@ from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
 from connector.imports.payer import LINE_PAYER_FIELD, Payer
-from connector.imports.same_receipt import Earlier, SameReceipts
+from connector.imports.same_receipt import Earlier, SameReceipts, post_on_its_own
 from connector.imports.withdrawals import LiveAgain, live_again
 from connector.ledger.customers import merge_survivors
 from connector.ledger.entries import Voucher
 from connector.ledger.posting import Ledger
+from connector.money import Money
 from connector.security.cipher import FieldCipher
 from connector.settings import ImportSettings
 from connector.sync.models import SyncRun
@@ -136,6 +137,8 @@ class DocumentPoster:
         self.lookalikes = Lookalikes(session, file_id, accounts)
         self.seen = SeenInFile() if seen is None else seen
         self.cancelled_returns: set[int] = set()  # returns this import's money back in cancelled
+        # Receipts reposted as changed, with the records linked to them (`_relink`).
+        self.relinking: list[tuple[ImportedDocument, list[ImportedDocument]]] = []
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -264,7 +267,7 @@ class DocumentPoster:
                 again.append(item)
         counts += self._settle(again)
         self.outcomes.write()
-        return counts
+        return counts + self._relink()
 
     def _lock_changed(
         self, documents: Sequence[Document], stored: Mapping[tuple[str, str], Stored], back: LiveAgain
@@ -384,7 +387,8 @@ class DocumentPoster:
     # --- changed documents and reversals -----------------------------------------------------------
 
     def _replace(self, held: ImportedDocument, document: Document) -> bool:
-        """A document changed since it was imported: reverse what it posted (or quarantine it)."""
+        """A document changed since it was imported: reverse what it posted (or quarantine it). The
+        records linked to its receipt are seen to once its new revision is posted (`_relink`)."""
         where = f"{held.source} {held.external_id}"
         accepted = document.origin.row in self.accept_changes_at
         if self.settings.changed_documents == "quarantine" and not accepted:
@@ -394,10 +398,53 @@ class DocumentPoster:
                 "connector quarantine retry ID --accept-changes",
             )
             return False
+        linked = self._linked_to(held)
         self._reverse_posted(
             held, document, f"{where} changed: reversed, reposted as revision {held.revision + 1}"
         )
+        if linked:
+            self.relinking.append((held, linked))
         return True
+
+    def _linked_to(self, held: ImportedDocument) -> list[ImportedDocument]:
+        """The records linked to `held`'s receipt (its other record: a bank line for a payment …), locked."""
+        if held.status not in ("posted", "unapplied"):
+            return []  # a record is only ever linked to a receipt that posts its money
+        return list(
+            self.session.scalars(
+                select(ImportedDocument)
+                .where(ImportedDocument.linked_id == held.id, ImportedDocument.status == "linked")
+                .order_by(ImportedDocument.id)
+                .with_for_update()
+            )
+        )
+
+    def _relink(self) -> Counter[str]:
+        """The records linked to a receipt reposted as changed in this import: still linked, to its new
+        entry, when that posts the same money (currency and amount); else unlinked, each posting its own
+        money into unapplied receipts for a person (`same_receipt.post_on_its_own`): the bank's line of
+        2,500.00 is not the payment now of 2,400.00, nor of a payment that no longer posts."""
+        counts: Counter[str] = Counter()
+        for held, linked in self.relinking:
+            now = Money(held.amount_minor, held.currency)
+            posts = held.status in ("posted", "unapplied") and held.entry_id is not None
+            receipt = f"{held.source} {held.kind.replace('_', ' ')} {held.external_id}"
+            for record in linked:
+                if record.status != "linked" or record.linked_id != held.id:
+                    continue  # itself changed in this import: it went its own way
+                if posts and Money(record.amount_minor, record.currency) == now:
+                    record.entry_id = held.entry_id
+                    continue
+                changed = f"changed to {now}" if posts else "changed and no longer posts it"
+                money = Money(record.amount_minor, record.currency)
+                why = (
+                    f"the same receipt as {receipt} until that {changed}: this "
+                    f"{record.kind.replace('_', ' ')}'s {money} waits for a person"
+                )
+                post_on_its_own(self.session, self.ledger, self.cipher, self.accounts, record, why)
+                counts["receipts_unlinked"] += 1
+        self.relinking = []
+        return counts
 
     def _keep_reversed(self, item: Work, held: ImportedDocument) -> None:
         """A document a correction cancelled (a bank's return, an OFX delete or replace) sent again

@@ -15,6 +15,11 @@ pair with any).
 Among several, the same customer comes first, then the same bank account named, then the nearest
 date, then the first imported: two equal payments on one day pair one to one with the statement's two
 lines, whichever way round.
+
+A link holds while the receipt it points to posts the same money. When that receipt changes to another
+amount or currency (or no longer posts it: linked elsewhere, quarantined), the records linked to it are
+no longer its other record: each is unlinked and posts its own money into unapplied receipts, waiting for
+a person (`post_on_its_own`), so that what the bank received is in the ledger and nobody's twice.
 """
 
 from __future__ import annotations
@@ -28,8 +33,14 @@ from sqlalchemy.orm import Session
 
 from connector.bulk import row_date, rows_in
 from connector.documents import Document
-from connector.imports.models import ImportedDocument, ReconciliationItem
+from connector.imports.models import ImportedDocument, ImportedFile, ReconciliationItem
+from connector.imports.payer import LINE_PAYER_FIELD, Payer
 from connector.imports.rules import Accounts
+from connector.ledger.entries import EntryDraft, Line, Voucher
+from connector.ledger.models import utcnow
+from connector.ledger.posting import Ledger
+from connector.money import Money
+from connector.security.cipher import FieldCipher
 
 OTHER_RECORD = {"payment": "bank_line", "bank_line": "payment"}
 # A bank line the bank itself cancelled since (a returned receipt) is still the payment's other record:
@@ -187,3 +198,48 @@ class SameReceipts:
         taken.update(row[0] for row in rejected)
         for key, group in self._by_amount.items():
             self._by_amount[key] = [earlier for earlier in group if earlier.id not in taken]
+
+
+def post_on_its_own(
+    session: Session,
+    ledger: Ledger,
+    cipher: FieldCipher,
+    accounts: Accounts,
+    record: ImportedDocument,
+    why: str,
+) -> int:
+    """Unlink `record` from the receipt it was linked to and post its own money (Dr its bank account, Cr
+    unapplied receipts) as its current revision, which posted nothing while linked; it waits in the
+    reconciliation queue with `why`. The entry's id."""
+    money = Money(record.amount_minor, record.currency)
+    file = session.get(ImportedFile, record.file_id) if record.file_id is not None else None
+    draft = EntryDraft(
+        source=record.source,
+        external_id=record.external_id,
+        revision=record.revision,
+        posting_date=record.document_date,
+        document_date=record.document_date,
+        voucher=Voucher(record.kind, file.name if file is not None else None, record.row),
+        memo=f"receipt {record.number or record.external_id}, payer not identified",
+        lines=(
+            Line.debit(accounts.bank_for(record.bank_account), money),
+            Line.credit(accounts.unapplied, money),
+        ),
+    )
+    entry_id = ledger.post(draft).entry_id
+    record.status, record.entry_id, record.customer_id, record.linked_id = "unapplied", entry_id, None, None
+    record.match_tier, record.match_score, record.match_rule = None, None, why
+    # Who paid, as a line said (a payment kept none: it named its customer), for whoever decides.
+    payer = Payer.unseal(cipher, record.payer_enc, LINE_PAYER_FIELD).seal(cipher)
+    item = session.scalars(
+        select(ReconciliationItem).where(ReconciliationItem.document_id == record.id).with_for_update()
+    ).first()
+    if item is None:
+        session.add(ReconciliationItem(document_id=record.id, payer_enc=payer, created_at=utcnow()))
+        return entry_id
+    # An earlier revision's item (one item per document): open again, as the import reopens one.
+    item.status, item.payer_enc, item.note = "open", payer, ""
+    item.candidates_json = item.named_json = "[]"
+    item.customer_id, item.entry_id, item.resolved_at, item.resolved_by = None, None, None, None
+    item.created_at = utcnow()
+    return entry_id

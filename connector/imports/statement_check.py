@@ -135,7 +135,10 @@ class MatchedLine:
 class MissingLine:
     line: Document
     reason: str
-    changed: bool = False  # the bank sent the line again otherwise: the ledger holds that, not this
+    # The ledger holds other money for the line: the bank sent it again otherwise, or (`receipt_changed`)
+    # the receipt it is linked to (a payment) changed since.
+    changed: bool = False
+    receipt_changed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,12 +323,13 @@ class _Matcher:
                 found[index] = self._matched(line, entry, by_import=True, status=record.status)
         found.update(self._by_amount_and_date(lines, found))
         matched = [found[index] for index in sorted(found)]
-        missing = [
-            MissingLine(line, self._why_missing(i, line), self._changed(line) is not None)
-            for i, line in enumerate(lines)
-            if i not in found
-        ]
+        missing = [self._missing(i, line) for i, line in enumerate(lines) if i not in found]
         return matched, missing
+
+    def _missing(self, index: int, line: Document) -> MissingLine:
+        posted = self._changed(line)
+        linked = posted is not None and self._linked_receipt(line, posted)
+        return MissingLine(line, self._why_missing(index, line), posted is not None, linked)
 
     def _by_amount_and_date(
         self, lines: Sequence[Document], found: Mapping[int, MatchedLine]
@@ -397,6 +401,12 @@ class _Matcher:
             return None
         return posted
 
+    def _linked_receipt(self, line: Document, posted: BankEntry) -> bool:
+        """Whether `posted`, the entry of other money the ledger holds for `line`, is the receipt's the line
+        is linked to (another source's: a payment changed since), not the line's own next revision."""
+        record = self.ledger.imported.get((line.source, line.external_id))
+        return posted.source != line.source or (record is not None and record.status == "linked")
+
     def _why_missing(self, index: int, line: Document) -> str:
         key = (line.source, line.external_id)
         record = self.ledger.imported.get(key)
@@ -422,7 +432,13 @@ class _Matcher:
             return "reversed by a later line: its entry and the reversal cancel"
         if record.entry_id in self.cancelled:
             return f"its entry {record.entry_id} was reversed"
-        if (posted := self._changed(line)) is not None:
+        if (posted := self._changed(line)) is not None and self._linked_receipt(line, posted):
+            return (
+                f"linked to the receipt {posted.source} {posted.external_id}, which changed since to "
+                f"{posted.amount} (entry {posted.entry_id}): the ledger holds none of this line's "
+                f"{line.amount}"
+            )
+        if posted is not None:
             return (
                 f"changed since this statement: the bank sent it again as {posted.amount}, posted as entry "
                 f"{posted.entry_id} (this line's {line.amount} was reversed)"

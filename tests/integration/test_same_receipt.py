@@ -69,6 +69,13 @@ def owes(container: Container, account_no: str) -> Money:
     return Money(sum(line.balance.minor for line in lines if line.balance.currency == "CNY"), "CNY")
 
 
+def banked(container: Container, currency: str) -> int:
+    """The bank role's balance in `currency`, in minor units."""
+    with unit_of_work(container.sessions) as session:
+        bank = container.settings.ledger.chart.bank.code
+        return session.get_one(AccountBalance, (bank, currency)).balance_minor
+
+
 def entries(container: Container) -> int:
     with unit_of_work(container.sessions) as session:
         return session.scalar(select(func.count()).select_from(JournalEntry)) or 0
@@ -627,6 +634,48 @@ def test_a_line_linked_to_a_payment_reposted_since_matches_the_payments_latest_e
     matched = {m.line.external_id: (m.import_status, m.entry.entry_id) for m in euro.matched}
     assert matched["2026030400003#1"] == ("linked", statuses(container)["P-7001"][1])
     assert [m.entry.external_id for m in euro.missing_entries if m.entry.external_id == "P-7001"] == []
+
+
+@pytest.mark.parametrize("now", ["500.00", "480.00"])
+def test_a_line_stays_linked_to_a_payment_changed_since_only_while_the_payment_posts_the_same_money(
+    container: Container, tmp_path: Path, now: str
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        alpha = container.customers(session).create(NewCustomer("Alpha Logistik AG", "KA", "DE", "EUR"))
+    paid = payment("P-7001", alpha.account_no, "500.00", "2026-03-03", currency="EUR")
+    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
+    assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_linked"] == 1
+    changed = write(tmp_path / "p2.jsonl", {**paid, "amount": now, "references": ["corrected"]})
+    banked_before = banked(container, "EUR")
+
+    result = import_file(container, changed, PARSERS)
+
+    payment_entry, line_id = statuses(container)["P-7001"][1], "2026030400003#1"
+    with unit_of_work(container.sessions) as session:
+        accounts = Accounts.of(container.settings.ledger.chart)
+        (euro, _) = reconcile_file(session, CAMT, Camt053Parser(), accounts, 3, container.cipher).statements
+        waiting = [i for i in reconcile.queue(session, container.cipher) if i.external_id == line_id]
+    matched = {m.line.external_id: (m.import_status, m.entry.entry_id) for m in euro.matched}
+    if now == "500.00":  # the same money: the line is still its other record, of its new entry
+        assert result.counts["receipts_unlinked"] == 0
+        assert statuses(container)[line_id] == ("linked", payment_entry)
+        assert matched[line_id] == ("linked", payment_entry)
+        assert waiting == []
+    else:  # 480.00 is not the 500.00 the bank received: the line posts it, for a person to decide
+        assert result.counts["receipts_unlinked"] == 1
+        status, own = statuses(container)[line_id]
+        assert status == "unapplied"
+        assert own not in (None, payment_entry)
+        assert matched[line_id] == ("unapplied", own)
+        (item,) = waiting
+        assert item.amount == Money.of("500.00", "EUR")
+        assert item.why == (
+            "the same receipt as test payment P-7001 until that changed to 480.00 EUR: this bank line's "
+            "500.00 EUR waits for a person"
+        )
+        # The payment as the books say now (20.00 less), and the line's 500.00 as the bank received it.
+        assert banked(container, "EUR") - banked_before == -2000 + 50000
+    assert_ledger_verifies(container)
 
 
 def test_a_person_applying_a_receipt_the_bank_returns_meanwhile_is_told_it_is_closed(

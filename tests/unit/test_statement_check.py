@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from connector.cli.statement_report import reconciliation_text
 from connector.documents import Document, Origin, Party, Problem, Statement
 from connector.errors import FileFormatError
 from connector.imports.statement_check import (
@@ -19,7 +20,7 @@ from connector.imports.statement_check import (
     check_statement,
     statement_period,
 )
-from connector.imports.statement_reconcile import group_statements
+from connector.imports.statement_reconcile import FileReconciliation, group_statements
 from connector.money import Money
 
 
@@ -267,7 +268,29 @@ def test_a_line_whose_entry_is_of_another_amount_is_not_matched_to_it_but_said_t
     assert report.matched == ()
     (missing,) = report.missing_lines
     assert missing.reason.startswith("changed since this statement: the bank sent it again as 99.00 EUR")
+    assert (missing.changed, missing.receipt_changed) == (True, False)
     assert not report.reconciles
+
+
+def test_a_line_linked_to_a_payment_changed_since_is_said_to_be_so_not_sent_again_by_the_bank() -> None:
+    ledger = LedgerSide(  # A-1 was linked to payment P-5, changed since to 99.00 (imported before the fix)
+        [entry(5, "99.00", source="zoho_books.payments", external_id="P-5")],
+        {("camt053", "A-1"): ImportRecord("linked", 5)},
+    )
+    report = check(header(closing="100.00"), [line("A-1", "100.00")], ledger)
+    (missing,) = report.missing_lines
+    assert missing.reason == (
+        "linked to the receipt zoho_books.payments P-5, which changed since to 99.00 EUR (entry 5): the "
+        "ledger holds none of this line's 100.00 EUR"
+    )
+    assert (missing.changed, missing.receipt_changed) == (True, True)
+    assert not report.reconciles
+    text = reconciliation_text(FileReconciliation("statement.xml", "camt053", 3, (report,), ()))
+    assert (
+        "  Does NOT reconcile: 1 line(s) linked to a receipt that changed since to other money: the ledger "
+        "holds none of theirs (see above)"
+    ) in text
+    assert not any("the bank sent" in row for row in text)
 
 
 def test_a_line_matched_to_an_entry_after_the_period_is_a_timing_difference_not_an_unexplained_one() -> None:
