@@ -703,14 +703,15 @@ class DocumentPoster:
     def _hold_linked(self, document: Document, original: ImportedDocument, what: str) -> None:
         """A bank's correction of a line whose receipt its other record posted (a Zoho Books payment): the
         money did not come, but which of the two records is wrong is a person's call. Quarantined, naming
-        the entry to reverse."""
+        the entry to reverse, on the correction's date as the import reverses (dated today, the reversal
+        would fall outside the statement that books the return, which would never reconcile)."""
         # The receipt's entry now: its other record's latest revision's (reposted since, maybe).
         other = self.session.get(ImportedDocument, original.linked_id) if original.linked_id else None
         entry_id = other.entry_id if other is not None and other.entry_id else original.entry_id
         self._quarantine(
             document,
             f"{what}, {original.match_rule}: reverse that receipt where it was recorded (`connector ledger "
-            f"reverse {entry_id} --reason …`), then resolve this record",
+            f"reverse {entry_id} --on {document.date} --reason …`), then resolve this record",
         )
 
     def _sure_customer(self, document: Document) -> int | None:

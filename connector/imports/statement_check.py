@@ -79,7 +79,7 @@ class ImportRecord:
 @dataclass(frozen=True)
 class LedgerSide:
     """The ledger as one statement is compared with it: bank entries around the period (and those its
-    lines posted, whatever their date), import records and open quarantine reasons by line key."""
+    lines posted, whatever their date), import records and quarantine reasons by line key."""
 
     entries: Sequence[BankEntry] = ()
     imported: Mapping[tuple[str, str], ImportRecord] = field(default_factory=dict)
@@ -88,6 +88,9 @@ class LedgerSide:
     ledger_note: str = ""  # why that account, when it may surprise
     # Lines of a batched entry imported from another statement in its other form (whole, or split).
     in_other_form: frozenset[tuple[str, str]] = frozenset()
+    # Lines quarantined, then resolved by a person (a bank's return of a receipt reversed by hand): the
+    # reason and the resolution. Not imported, and yet dealt with.
+    resolved: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +421,9 @@ class _Matcher:
             quarantined = self.ledger.quarantined.get(key)
             if quarantined is not None:
                 return f"quarantined: {quarantined}"
+            if (resolved := self.ledger.resolved.get(key)) is not None:
+                reason, resolution = resolved
+                return f"not posted: quarantined, then resolved ({resolution}): {reason}"
             if money_out:
                 return f"{_money_out(line)}, never imported"
             return "never imported" if line.amount.minor else "zero amount, never imported"

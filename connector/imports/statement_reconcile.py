@@ -1,9 +1,9 @@
 """Reconcile a bank statement file: read its statements, read the ledger around each one, compare them
 (`statement_check`). Reads only: nothing is imported or posted.
 
-A line's quarantine reason is found by the reference the import gave it (file name and row) and its
-id, so a statement renamed since its import shows its quarantined lines as never imported, and another
-download of the same name does not lend its reasons.
+A line's quarantine reason (open, or resolved by a person since) is found by the reference the import
+gave it (file name and row) and its id, so a statement renamed since its import shows its quarantined
+lines as never imported, and another download of the same name does not lend its reasons.
 
 An entry one statement of the file matched is that statement's: the file's other statements (another
 bank account's, whose lines may have the same amounts) leave it out.
@@ -172,6 +172,7 @@ def read_ledger_side(
         chunk = JournalEntry.id.in_(posted[start : start + _CHUNK])
         entries.update(_bank_entries(session, every_bank, own, currencies, chunk))
     others = [line for line in group.lines if (line.source, line.external_id) not in imported]
+    quarantined, resolved = _quarantine_reasons(session, cipher, others)
     elsewhere = _other_lines_entries(session, statement.source, {e for e, _ in entries} - its_own)
     # What the statement's own lines posted, or were linked to, is its own wherever it was posted.
     mend = (
@@ -187,10 +188,11 @@ def read_ledger_side(
     return LedgerSide(
         tuple(ordered),
         imported,
-        _quarantine_reasons(session, cipher, others),
+        quarantined,
         own,
         note,
         _in_other_form(session, others),
+        resolved,
     )
 
 
@@ -452,19 +454,22 @@ def _reference(line: Document) -> str:
 
 def _quarantine_reasons(
     session: Session, cipher: FieldCipher, lines: Iterable[Document]
-) -> dict[tuple[str, str], str]:
-    """The open quarantine reason of each line, found by its reference and then checked by its id or
-    its text (a line that could not be read at all has no id): another file of the same name has other
-    lines at the same rows."""
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], tuple[str, str]]]:
+    """The open quarantine reason of each line, and the reason and resolution of those a person resolved
+    (the latest), found by its reference and then checked by its id or its text (a line that could not
+    be read at all has no id): another file of the same name has other lines at the same rows."""
     by_reference: dict[tuple[str, str], Document] = {(line.source, _reference(line)): line for line in lines}
     references = sorted({reference for _, reference in by_reference})
     found: dict[tuple[str, str], str] = {}
+    resolved: dict[tuple[str, str], tuple[str, str]] = {}
     for start in range(0, len(references), _CHUNK):
         records = session.scalars(
-            select(QuarantinedRecord).where(
-                QuarantinedRecord.status == "open",
+            select(QuarantinedRecord)
+            .where(
+                QuarantinedRecord.status.in_(("open", "resolved")),
                 QuarantinedRecord.record_ref.in_(references[start : start + _CHUNK]),
             )
+            .order_by(QuarantinedRecord.id)
         )
         for record in records:
             line = by_reference.get((record.source, record.record_ref))
@@ -474,6 +479,11 @@ def _quarantine_reasons(
             if not isinstance(raw, dict):
                 continue
             held = raw.get("external_id")
-            if held == line.external_id or (held is None and raw.get("raw") == line.origin.raw):
-                found[(line.source, line.external_id)] = record.reason
-    return found
+            if held != line.external_id and (held is not None or raw.get("raw") != line.origin.raw):
+                continue
+            key = (line.source, line.external_id)
+            if record.status == "open":
+                found[key] = record.reason
+            else:
+                resolved[key] = (record.reason, record.resolution or "")
+    return found, resolved

@@ -31,6 +31,7 @@ from connector.ledger.queries import customer_balances
 from connector.master.lifecycle import merge
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
+from connector.sync.quarantine import resolve_records
 from connector.sync.quarantine_retry import retry
 from tests.integration.test_imports import (
     OFX,
@@ -389,7 +390,43 @@ def test_a_return_of_a_line_whose_payment_was_reposted_names_the_payments_entry_
 
     with unit_of_work(container.sessions) as session:
         reason = session.scalars(select(QuarantinedRecord.reason)).one()
-    assert f"`connector ledger reverse {statuses(container)['P-1'][1]} --reason …`" in reason
+    assert f"`connector ledger reverse {statuses(container)['P-1'][1]} --on 2026-03-05 --reason …`" in reason
+    assert_ledger_verifies(container)
+
+
+@pytest.mark.parametrize("reversed_on", [date(2026, 3, 5), date(2026, 4, 30)])
+def test_the_return_of_a_linked_line_reversed_by_hand_as_told_reconciles_and_is_never_called_unimported(
+    container: Container, customers: dict[str, str], tmp_path: Path, reversed_on: date
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "p.jsonl", payment("P-1", acme, "90.00", "2026-03-02")), PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-1", "90.00", "2026-03-02", references=[acme]))
+    assert import_file(container, bank, PARSERS).counts["receipts_linked"] == 1
+    returned = write(tmp_path / "r.jsonl", line("B-2", "-90.00", "2026-03-05", bank_reversal=True))
+    assert import_file(container, returned, PARSERS).counts["quarantined"] == 1
+    paid = statuses(container)["P-1"][1]
+    assert paid is not None
+    with unit_of_work(container.sessions) as session:
+        record = session.scalars(select(QuarantinedRecord)).one()
+    assert f"`connector ledger reverse {paid} --on 2026-03-05 --reason …`" in record.reason
+
+    with unit_of_work(container.sessions) as session:  # the person does as told (or dates it otherwise)
+        reverse_entry(session, paid, reversed_on, "returned by the bank", "finance")
+        resolve_records(session, [record.id], "receipt reversed", "finance")
+
+    with unit_of_work(container.sessions) as session:
+        accounts = Accounts.of(container.settings.ledger.chart)
+        (report,) = reconcile_file(session, returned, PARSERS[0], accounts, 3, container.cipher).statements
+    if reversed_on == date(2026, 3, 5):  # the reversal is the return's money out, in its statement
+        (matched,) = report.matched
+        assert (matched.entry.counterpart_id, matched.in_period) == (paid, True)
+        assert report.missing_lines == ()
+    else:
+        (missing,) = report.missing_lines
+        assert missing.reason.startswith(
+            "not posted: quarantined, then resolved (receipt reversed): the bank returned 90.00 CNY of "
+            "line B-1"
+        )
     assert_ledger_verifies(container)
 
 
