@@ -6,7 +6,10 @@ gave it (file name and row) and its id, so a statement renamed since its import 
 lines as never imported, and another download of the same name does not lend its reasons.
 
 An entry one statement of the file matched is that statement's: the file's other statements (another
-bank account's, whose lines may have the same amounts) leave it out.
+bank account's, whose lines may have the same amounts) leave it out. So is an entry no statement
+matched, of the first statement that misses it: the pages of a paged statement share a day (a
+continuation page starts on its opening balance's date when it has a line that day), and the entry is
+missing from the bank once.
 """
 
 from __future__ import annotations
@@ -94,16 +97,25 @@ def reconcile_file(
 def _each_entry_once(
     checked: Sequence[tuple[StatementLines, LedgerSide, StatementReport]], window_days: int
 ) -> list[StatementReport]:
-    """The reports again where an entry another statement of the file matched was among their ledger
-    entries. The statement whose line posted an entry keeps it, else the first to match it by amount
-    and date; with it goes its reversal, unless a line of its own matched that (a receipt in one
-    statement, the bank's return of it in the next)."""
+    """The reports again where an entry another statement of the file matched, or missed first, was
+    among their ledger entries. The statement whose line posted an entry keeps it, else the first to
+    match it by amount and date; with it goes its reversal, unless a line of its own matched that (a
+    receipt in one statement, the bank's return of it in the next). An entry no line matched is missing
+    from the first statement that lists it (the pages of a paged statement share a day), unless it goes
+    with its matched original. The others leave it out of their movement and their missing entries
+    alike: their balances still add up."""
     owner: dict[int, int] = {}
     for by_import in (True, False):
         for index, (_, _, report) in enumerate(checked):
             for matched in (*report.matched, *report.other_matched):
                 if matched.by_import == by_import:
                     owner.setdefault(matched.entry.entry_id, index)
+    matched_by = dict(owner)
+    for index, (_, _, report) in enumerate(checked):
+        for missing in report.missing_entries:
+            counterpart = missing.entry.counterpart_id
+            if counterpart is None or matched_by.get(counterpart, index) == index:
+                owner.setdefault(missing.entry.entry_id, index)
     reports = []
     for index, (group, ledger, report) in enumerate(checked):
         theirs = {entry_id for entry_id, first in owner.items() if first != index}

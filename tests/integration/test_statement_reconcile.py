@@ -339,6 +339,32 @@ def test_identical_lines_on_two_pages_of_one_statement_stay_two_whatever_the_pag
     assert (result.counts["receipts_unapplied"], result.counts["unchanged"]) == (2, 0)
 
 
+def test_an_entry_missing_from_a_paged_statement_is_listed_under_one_page_and_each_page_adds_up(
+    container: Container, tmp_path: Path
+) -> None:
+    """Page 2 opens (:60M:) on the 15th with a line of that day: both pages' periods hold the 15th."""
+    paged = tmp_path / "pages.sta"
+    paged.write_text(
+        ":20:P1\n:25:DE11111111111111111111\n:28C:5/1\n:60F:C260228EUR1000,00\n"
+        ":61:2603150315C150,00NTRFNONREF//X1\n:86:Acme Trading GmbH A-2\n:62M:C260315EUR1150,00\n-\n"
+        ":20:P2\n:25:DE11111111111111111111\n:28C:5/2\n:60M:C260315EUR1150,00\n"
+        ":61:2603150315C10,00NTRFNONREF//X2\n:86:misc\n"
+        ":61:2603200320C7,00NTRFNONREF//X3\n:86:misc2\n:62F:C260331EUR1167,00\n-\n",
+        encoding="utf-8",
+    )
+    cheque = receipt(container, "ZB-PAY-99", "99.00", "EUR", date(2026, 3, 15))
+
+    first, second = reconcile(container, paged, Mt940Parser()).statements
+
+    assert [m.entry.entry_id for m in first.missing_entries] == [cheque]
+    assert second.missing_entries == ()
+    assert (first.balances.ledger_movement, second.balances.ledger_movement) == (
+        Money.of("99.00", "EUR"),
+        Money.zero("EUR"),
+    )
+    assert first.balances.unexplained == second.balances.unexplained == Money.zero("EUR")
+
+
 MT940_IN = ":61:2603100310CR300,00NTRFNONREF\n:86:166?00GUTSCHRIFT?20SVWZ+{text}?32Kunde B"
 MT940_OUT = ":61:2603100310DR300,00NTRFNONREF\n:86:177?00UEBERWEISUNG?20SVWZ+MIETE?32Vermieter"
 
