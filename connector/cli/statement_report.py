@@ -34,7 +34,14 @@ def reconciliation_text(result: FileReconciliation) -> list[str]:
         texts += ["", f"After its last statement, what could not be read ({len(result.stray)}):"]
         texts += [f"  {_problem_text(problem)}" for problem in result.stray]
     verdict = "every statement reconciles" if result.reconciles else "NOT reconciled"
+    if result.reconciles and (unchecked := _unchecked(result)):
+        verdict += f" in its own currency; {', '.join(unchecked)} not checked (kept out of the balances)"
     return [*texts, "", f"{result.name}: {verdict}"]
+
+
+def _unchecked(result: FileReconciliation) -> list[str]:
+    """The currencies of lines and entries that no statement of the file states balances in."""
+    return sorted({currency for report in result.statements for currency in report.other_currencies})
 
 
 def _statement_text(report: StatementReport) -> list[str]:
@@ -61,6 +68,12 @@ def _statement_text(report: StatementReport) -> list[str]:
     if others:
         texts += _section(
             f"Lines in other currencies than {statement.currency}, kept out of the balances", others
+        )
+    if report.other_missing_entries:
+        texts += _section(
+            f"Ledger entries in other currencies than {statement.currency} missing from the bank, kept out "
+            "of the balances",
+            [_entry_missing_text(m) for m in report.other_missing_entries],
         )
     if report.unreadable:
         texts += _section("Unreadable entries", [_problem_text(p) for p in report.unreadable])
@@ -154,7 +167,13 @@ def _balances_text(report: StatementReport) -> list[str]:
         texts.append(
             f"    statement check: opening + lines − closing = {money_text(check)}: the lines do not add up"
         )
-    if report.reconciles:
+    if report.reconciles and report.other_currencies:
+        texts.append(
+            f"  Reconciles in {report.statement.currency}: every difference is explained by the lines above; "
+            f"{', '.join(report.other_currencies)} not checked: the statement states no balance in "
+            + ("it" if len(report.other_currencies) == 1 else "them")
+        )
+    elif report.reconciles:
         texts.append("  Reconciles: every difference is explained by the lines above")
     elif b.unexplained.minor == 0 and report.unchecked:
         texts.append(
@@ -194,7 +213,8 @@ def reconciliation_json(result: FileReconciliation) -> dict[str, Any]:
         "file": result.name,
         "format": result.format,
         "window_days": result.window_days,
-        "reconciles": result.reconciles,
+        "reconciles": result.reconciles,  # each statement in its own currency
+        "unchecked_currencies": _unchecked(result),
         "statements": [_statement_json(report) for report in result.statements],
         "stray": [_problem_json(problem) for problem in result.stray],
     }
@@ -211,13 +231,15 @@ def _statement_json(report: StatementReport) -> dict[str, Any]:
         "source": statement.source,
         "header_read": report.header_read,
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()} if period else None,
-        "reconciles": report.reconciles,
+        "reconciles": report.reconciles,  # in `currency`
+        "unchecked_currencies": list(report.other_currencies),
         "matched": [_matched_json(m) for m in report.matched],
         "missing_from_ledger": [_missing_json(m) for m in report.missing_lines],
-        "missing_from_bank": [{**_entry_json(m.entry), "note": m.note} for m in report.missing_entries],
+        "missing_from_bank": [_missing_entry_json(m) for m in report.missing_entries],
         "other_currencies": {
             "matched": [_matched_json(m) for m in report.other_matched],
             "missing_from_ledger": [_missing_json(m) for m in report.other_missing],
+            "missing_from_bank": [_missing_entry_json(m) for m in report.other_missing_entries],
         },
         "unreadable": [_problem_json(problem) for problem in report.unreadable],
         "balances": {
@@ -262,6 +284,10 @@ def _entry_json(entry: BankEntry) -> dict[str, Any]:
         "voucher": entry.voucher,
         "reversal_pair": _pair_json(entry),
     }
+
+
+def _missing_entry_json(missing: MissingEntry) -> dict[str, Any]:
+    return {**_entry_json(missing.entry), "note": missing.note}
 
 
 def _pair_json(entry: BankEntry) -> dict[str, Any] | None:

@@ -22,7 +22,9 @@ The ledger's bank accounts hold only what the connector posted (customer receipt
 the period are compared, not balances. The difference (statement movement − ledger movement) is
 explained by Σ lines missing from the ledger − Σ entries missing from the bank + Σ lines matched to an
 entry dated outside the period (timing); a statement reconciles when nothing is left unexplained. Lines
-in another currency than the statement's are matched alike but kept out of the balances.
+and entries in another currency than the statement's (a USD receipt on a EUR account) are matched alike
+and listed, but kept out of the balances: the statement states none in that currency, so it reconciles
+in its own currency only (`other_currencies`).
 """
 
 from __future__ import annotations
@@ -204,6 +206,15 @@ class StatementReport:
     balances: Balances
     ledger_account: str = ""
     ledger_note: str = ""
+    other_missing_entries: tuple[MissingEntry, ...] = ()  # entries in another currency than the statement's
+
+    @property
+    def other_currencies(self) -> tuple[str, ...]:
+        """The currencies other than the statement's of its lines and of the entries missing from the bank:
+        listed, but checked against no balance."""
+        lines = [m.line for m in self.other_matched] + [m.line for m in self.other_missing]
+        found = {line.amount.currency for line in lines}
+        return tuple(sorted(found | {m.entry.amount.currency for m in self.other_missing_entries}))
 
     @property
     def reconciles(self) -> bool:
@@ -254,19 +265,17 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     used = {m.entry.entry_id for m in matched}
     # An unassigned receipt a line claimed is this account's, and so is its reversal.
     claimed = used | {e.counterpart_id for e in ledger.entries if e.entry_id in used and e.counterpart_id}
-    in_period = [
-        e
-        for e in ledger.entries
-        if e.amount.currency == currency
-        and _within(period, e)
-        and (e.entry_id in claimed or not e.unassigned)
+    counted = [
+        e for e in ledger.entries if _within(period, e) and (e.entry_id in claimed or not e.unassigned)
     ]
+    in_period = [e for e in counted if e.amount.currency == currency]
     other_form = _other_form_notes(group.lines, ledger.in_other_form)
-    missing_entries = tuple(
+    missed = [
         MissingEntry(e, _entry_note(e) or other_form(e))
-        for e in in_period
+        for e in counted
         if e.entry_id not in used and e.entry_id not in cancelled
-    )
+    ]
+    missing_entries = tuple(m for m in missed if m.entry.amount.currency == currency)
     own_matched = tuple(m for m in matched if m.line.amount.currency == currency)
     own_missing = tuple(m for m in missing if m.line.amount.currency == currency)
     balances = Balances(
@@ -293,6 +302,7 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
         balances=balances,
         ledger_account=ledger.ledger_account,
         ledger_note=ledger.ledger_note,
+        other_missing_entries=tuple(m for m in missed if m.entry.amount.currency != currency),
     )
 
 

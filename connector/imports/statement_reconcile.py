@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session, aliased
 
 from connector.documents import (
@@ -112,7 +112,7 @@ def _each_entry_once(
                     owner.setdefault(matched.entry.entry_id, index)
     matched_by = dict(owner)
     for index, (_, _, report) in enumerate(checked):
-        for missing in report.missing_entries:
+        for missing in (*report.missing_entries, *report.other_missing_entries):
             counterpart = missing.entry.counterpart_id
             if counterpart is None or matched_by.get(counterpart, index) == index:
                 owner.setdefault(missing.entry.entry_id, index)
@@ -159,16 +159,20 @@ def read_ledger_side(
     session: Session, accounts: Accounts, group: StatementLines, window_days: int, cipher: FieldCipher
 ) -> LedgerSide:
     """What the comparison needs of the ledger for one statement: the entries on its bank account's
-    ledger account in its currencies dated within the period widened by the window (and the entries its
-    lines posted, whatever their date and bank account), the import's record of each line, and the
-    quarantine reason of lines never imported.
+    ledger account dated within the period widened by the window, in its currencies (in every currency
+    when the account is kept apart: a receipt in another currency deposited there is its money too), and
+    the entries its lines posted, whatever their date and bank account; the import's record of each line,
+    and the quarantine reason of lines never imported.
 
     For a bank account kept apart, the receipts on the bank role's account come too, marked unassigned:
     the statement may be where that money went. Another account's entries are left out
     (`_other_accounts_left_out`)."""
     statement = header_of(group)
     own = accounts.bank_for(statement.account)
-    currencies = {statement.currency, *(line.amount.currency for line in group.lines)}
+    # The bank role's account holds every account's money not kept apart: only the statement's currencies.
+    currencies: set[str] | None = {statement.currency, *(line.amount.currency for line in group.lines)}
+    if own != accounts.bank:
+        currencies = None
     imported = _import_records(session, group.lines)
     period = statement_period(statement, group.lines)
     entries: dict[tuple[int, str], BankEntry] = {}
@@ -298,10 +302,16 @@ def _named_accounts(
 
 
 def _bank_entries(
-    session: Session, codes: Sequence[str], own: str, currencies: set[str], which: ColumnElement[bool]
+    session: Session,
+    codes: Sequence[str],
+    own: str,
+    currencies: set[str] | None,
+    which: ColumnElement[bool],
 ) -> dict[tuple[int, str], BankEntry]:
-    """Postings on the bank accounts `codes` of the entries `which` selects, one `BankEntry` per entry
-    and currency (unassigned unless it is on `own`), with the other entry of its entry + reversal pair."""
+    """Postings on the bank accounts `codes` of the entries `which` selects (in `currencies`, or in any),
+    one `BankEntry` per entry and currency (unassigned unless it is on `own`), with the other entry of
+    its entry + reversal pair."""
+    in_currencies = Posting.currency.in_(sorted(currencies)) if currencies is not None else true()
     reversal = aliased(JournalEntry)
     original = aliased(JournalEntry)
     rows = session.execute(
@@ -324,7 +334,7 @@ def _bank_entries(
             & ~JournalEntry.is_reversal,
         )
         .outerjoin(original, original.id == JournalEntry.reverses_id)
-        .where(Posting.account_code.in_(sorted(set(codes))), Posting.currency.in_(sorted(currencies)), which)
+        .where(Posting.account_code.in_(sorted(set(codes))), in_currencies, which)
     )
     totals: dict[tuple[int, str], int] = {}
     on_own: set[tuple[int, str]] = set()

@@ -51,7 +51,11 @@ def test_an_imported_statement_reconciles_with_what_the_ledger_lacks_listed_line
     assert "the ledger's bank accounts hold only what the connector posted" in out
     assert "· EUR · against ledger account 1002" in out  # no bank account kept apart: the bank role's
     assert "statement check: opening + lines = closing" in out
-    assert out.rstrip().endswith("statement.xml: every statement reconciles")
+    assert "  Reconciles in EUR: every difference is explained by the lines above; USD not checked" in out
+    assert out.rstrip().endswith(  # its USD line matched, but no balance says the USD lines are all
+        "statement.xml: every statement reconciles in its own currency; USD not checked (kept out of the "
+        "balances)"
+    )
 
     as_json = cli("reconcile", "statement", "statement.xml", "--json")
     assert as_json.code == 0

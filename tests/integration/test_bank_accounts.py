@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from adapters.statements.camt053 import Camt053Parser
 from connector.bootstrap import Container
+from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.credit.figures import customer_figures
 from connector.db import unit_of_work
 from connector.errors import ConfigError
@@ -27,7 +28,14 @@ from connector.settings import BankAccount, ChartSettings
 from tests.conftest import REPO
 from tests.integration.test_imports import PARSERS, JsonLines, assert_ledger_verifies, write
 from tests.integration.test_same_receipt import line, payment, statuses
-from tests.integration.test_statement_reconcile import camt_file, entry_xml, receipt, reverse, statement_xml
+from tests.integration.test_statement_reconcile import (
+    IBAN,
+    camt_file,
+    entry_xml,
+    receipt,
+    reverse,
+    statement_xml,
+)
 
 CAMT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
 EURO_ACCOUNT = "DE89 3704 0044 0532 0130 00"  # the fixture's EUR statement; its JPY one is not kept apart
@@ -82,6 +90,45 @@ def test_a_statement_of_an_account_kept_apart_posts_there_and_reconciles_against
     assert euro.reconciles
     assert yen.reconciles
     assert_ledger_verifies(container)
+
+
+def test_a_receipt_in_another_currency_into_an_account_kept_apart_is_missing_from_its_statement_apart(
+    container: Container, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    chart = keep_apart(container, monkeypatch, BankAccount(code="100201", name="EUR", numbers=[IBAN]))
+    dollars = receipt(container, "P-USD", "300.00", "USD", date(2026, 3, 10), bank="100201")
+    receipt(container, "P-GBP", "40.00", "GBP", date(2026, 3, 10))  # the bank role's: another account's
+    march = statement_xml("MAR", 3, "0.00", "100.00", entry_xml("M1", "100.00", "2026-03-02"))
+
+    with unit_of_work(container.sessions) as session:
+        result = reconcile_file(
+            session,
+            camt_file(tmp_path / "mar.xml", march),
+            Camt053Parser(),
+            Accounts.of(chart),
+            3,
+            container.cipher,
+        )
+
+    (euro,) = result.statements
+    assert [(m.entry.entry_id, m.entry.amount) for m in euro.other_missing_entries] == [
+        (dollars, Money.of("300.00", "USD"))
+    ]
+    assert euro.missing_entries == ()
+    assert euro.other_currencies == ("USD",)
+    assert euro.reconciles  # in EUR, the statement's currency: the only one it states balances in
+    text = reconciliation_text(result)
+    assert (
+        "  Ledger entries in other currencies than EUR missing from the bank, kept out of the balances (1)"
+        in text
+    )
+    assert text[-1] == (
+        "mar.xml: every statement reconciles in its own currency; USD not checked (kept out of the balances)"
+    )
+    as_json = reconciliation_json(result)
+    assert as_json["unchecked_currencies"] == ["USD"]
+    (missing,) = as_json["statements"][0]["other_currencies"]["missing_from_bank"]
+    assert (missing["entry_id"], missing["amount"]["amount"]) == (dollars, "300.00")
 
 
 def test_a_receipt_whose_account_is_not_known_matches_the_line_of_the_account_kept_apart(

@@ -228,7 +228,9 @@ def test_lines_in_another_currency_are_matched_apart_and_kept_out_of_the_balance
     assert [m.line.external_id for m in report.matched] == ["A-1"]
     assert [(m.line.external_id, m.entry.entry_id) for m in report.other_matched] == [("A-2", 2)]
     assert [m.line.external_id for m in report.other_missing] == ["A-3"]
-    assert report.missing_entries == ()  # a USD receipt is no EUR statement's business
+    assert report.missing_entries == ()  # a USD receipt is kept out of the EUR balances …
+    assert [m.entry.entry_id for m in report.other_missing_entries] == [3]  # … but listed apart
+    assert report.other_currencies == ("USD",)
     assert report.balances.lines_total == report.balances.ledger_movement == Money.of("100.00", "EUR")
     assert report.reconciles
 
