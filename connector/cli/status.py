@@ -12,6 +12,7 @@ from rich.text import Text
 
 from connector.cli.context import out, state
 from connector.cli.output import dumps
+from connector.imports.inbox import PROCESSING
 from connector.sync.status import Snapshot, container_snapshot
 
 
@@ -53,6 +54,8 @@ def show(taken: Snapshot) -> None:
             f"{taken.recordless_holding_money:,} (merged away in the CRM? each one's history says how to "
             "merge it here: `connector customers list --status inactive`)"
         )
+    for name in taken.processing_files:
+        out.print(f"file taken from the inbox, not imported to the end yet: {PROCESSING}/{name}")
     for (target, status), count in taken.outbox.items():
         out.print(f"outbox {target} {status}: {count:,}")
     for channel in taken.channels:

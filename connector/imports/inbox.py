@@ -1,6 +1,7 @@
 """The inbox folder: files dropped into it are imported, then moved out of the way.
 
     inbox/            files waiting (anything not hidden and not a partial download)
+    inbox/processing/ the file being imported, taken out of the inbox first (a rename)
     inbox/archive/    each processed file, named by its content hash: <sha256><suffix>
     inbox/failed/     each file that could not be read, with <name>.reason.txt beside it
 
@@ -12,14 +13,21 @@ name) and move the finished file in, which is atomic on one file system. A file 
 before is skipped by its hash and archived (the archive already holds the same bytes); a document seen
 in another file is skipped by its id. A file that fails for a reason outside it (the database
 unreachable) stays in the inbox for the next pass.
+
+A file is moved to processing/ before it is read, so that what is archived is what was imported: a file
+of the same name moved into the inbox meanwhile is another file, left for the next pass. What a pass
+that was killed left in processing/ is taken up first by the next one (`connector status` names it
+meanwhile).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -42,6 +50,7 @@ log = logging.getLogger(__name__)
 
 ARCHIVE = "archive"
 FAILED = "failed"
+PROCESSING = "processing"
 HINT = "import it with `connector import FILE --format NAME`"  # for a file no parser recognises
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart")
 
@@ -94,11 +103,14 @@ def process_inbox(
     Another pass over the same folder running (another process, a replica) is a `LeaseHeldError`."""
     done = []
     with lease(container.sessions, f"inbox {inbox.resolve()}", wait=False):  # one pass at a time
-        for path in waiting_files(inbox, settle_seconds=settle_seconds):
+        left = waiting_files(inbox / PROCESSING, settle_seconds=settle_seconds)  # by a pass killed mid-file
+        for path in [*left, *waiting_files(inbox, settle_seconds=settle_seconds)]:
             if retry.STOPPING.is_set():  # the daemon is stopping: the files still waiting are the next pass's
                 break
             with progress(file_name(path)) if progress else nullcontext(None) as advance:
                 done.append(_process(container, parsers, inbox, path, advance))
+        with contextlib.suppress(OSError):  # emptied: the inbox looks as it did (kept if a file is left)
+            (inbox / PROCESSING).rmdir()
     return done
 
 
@@ -111,35 +123,53 @@ def _process(
 ) -> InboxFile:
     name = file_name(path)
     try:
-        before = _stamp(path)
-        digest = file_hash(path)
-    except OSError as exc:  # not ours to read (its owner's mode, a vanished file): the others go on
-        reason = f"cannot be read: {exc.strerror or exc}"
+        claimed = _claim(inbox, path)
+    except OSError as exc:  # the inbox not writable, a vanished file: the others go on
+        reason = f"cannot be taken: {exc.strerror or exc}"
         log.error("inbox: %s %s; it stays in the inbox", name, reason)
         return InboxFile(FileResult(name, None, "failed", reason=reason), None)
-    archived = inbox / ARCHIVE / f"{digest}{path.suffix.lower()}"
+    try:
+        before = _stamp(claimed)
+        digest = file_hash(claimed)
+    except OSError as exc:  # not ours to read (its owner's mode): the others go on
+        reason = f"cannot be read: {exc.strerror or exc}"
+        log.error("inbox: %s %s; it stays %s", name, reason, _where(inbox, _unclaim(inbox, claimed)))
+        return InboxFile(FileResult(name, None, "failed", reason=reason), None)
+    archived = inbox / ARCHIVE / f"{digest}{claimed.suffix.lower()}"
     try:
         result = import_file(
-            container, path, parsers, stored_path=archived, digest=digest, progress=progress, format_hint=HINT
+            container,
+            claimed,
+            parsers,
+            stored_path=archived,
+            digest=digest,
+            progress=progress,
+            format_hint=HINT,
         )
     except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
         reason = database_error_text(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
-        log.error("inbox: %s stays in the inbox: %s", name, reason)
+        log.error("inbox: %s stays %s: %s", name, _where(inbox, _unclaim(inbox, claimed)), reason)
         return InboxFile(FileResult(name, None, "failed", reason=reason), None)
-    if _stamp(path) != before:  # written to while it was read: the rest comes with the next pass
-        log.warning("inbox: %s changed while it was imported: it stays for the next pass", name)
+    if _stamp(claimed) != before:  # written to while it was read: the rest comes with the next pass
+        where = _where(inbox, _unclaim(inbox, claimed))
+        log.warning("inbox: %s changed while it was imported: it stays %s for the next pass", name, where)
         return InboxFile(result, None)
     try:
         if result.status == "failed":
-            moved = _set_aside(inbox, path, result.reason)
+            moved = _set_aside(inbox, claimed, result.reason)
             _stored_at(container, digest, moved)  # what waits there for a person (`status`)
             log.warning("inbox: %s moved to %s/: %s", name, FAILED, result.reason)
             return InboxFile(result, moved)
-        moved = _archive(path, archived)
+        moved = _archive(claimed, archived)
     except OSError as exc:  # e.g. archive/ not writable: the file stays, where its record says it is
-        _stored_at(container, digest, path)
+        kept = _unclaim(inbox, claimed)
+        _stored_at(container, digest, kept)
         log.error(
-            "inbox: %s %s but cannot be moved out (%s): it stays in the inbox", name, result.status, exc
+            "inbox: %s %s but cannot be moved out (%s): it stays %s",
+            name,
+            result.status,
+            exc,
+            _where(inbox, kept),
         )
         return InboxFile(result, None)
     _stored_at(container, digest, moved)
@@ -147,6 +177,40 @@ def _process(
     for note in result.notes:  # unattended: the log is where an admin hears of it
         log.warning("inbox: %s: %s", name, note)
     return InboxFile(result, moved)
+
+
+def _claim(inbox: Path, path: Path) -> Path:
+    """The file moved to processing/ (one left there already stays): from here on nobody moving a file
+    into the inbox can change what is imported, hashed and archived, whatever its size and times."""
+    folder = inbox / PROCESSING
+    if path.parent == folder:
+        return path
+    _private_folder(folder)
+    claimed = folder / path.name
+    if claimed.exists():  # only a pass, holding the inbox's lease, writes there: no race with the rename
+        raise OSError(errno.EEXIST, f"one of that name waits in {PROCESSING}/ to be imported first")
+    path.rename(claimed)
+    if not stat.S_ISREG(claimed.lstat().st_mode):  # a symbolic link moved in since the inbox was listed
+        _unclaim(inbox, claimed)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return claimed
+
+
+def _unclaim(inbox: Path, claimed: Path) -> Path:
+    """A claimed file back in the inbox, for the next pass; where it is now. Never over a file moved in
+    since (a rename would replace it): then, or where the file system keeps no hard links, it stays in
+    processing/, which the next pass takes up first."""
+    back = inbox / claimed.name
+    try:
+        os.link(claimed, back, follow_symlinks=False)
+    except OSError:
+        return claimed
+    claimed.unlink()
+    return back
+
+
+def _where(inbox: Path, path: Path) -> str:
+    return "in the inbox" if path.parent == inbox else f"in {PROCESSING}/"
 
 
 def _stored_at(container: Container, digest: str, where: Path) -> None:
@@ -159,9 +223,10 @@ def _stored_at(container: Container, digest: str, where: Path) -> None:
         )
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    status = path.stat()
-    return status.st_size, status.st_mtime_ns
+def _stamp(path: Path) -> tuple[int, ...]:
+    """What changes when a file is written to, or its times set back (a claimed file keeps its inode)."""
+    status = path.lstat()
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
 
 
 def _archive(path: Path, archived: Path) -> Path:

@@ -2,7 +2,8 @@
 and source and its last success, what waits for a person (quarantined records, receipts in the
 reconciliation queue, files the inbox set aside, customers holding money whose records were all
 deleted at their source), the outbox, notification channels and their expiry,
-notifications not yet processed, and the API credits spent against the budget. `connector status`, the
+notifications not yet processed, and the API credits spent against the budget; and, from this process's
+inbox folder, the files an inbox pass took and has not yet imported to the end. `connector status`, the
 daemon's `/status` page and its `/metrics` all show this one snapshot. Counts and times only: no
 personal data.
 """
@@ -10,6 +11,7 @@ personal data.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
 from connector.db import aware, reading
+from connector.imports.inbox import PROCESSING
 from connector.imports.models import ImportedFile, ReconciliationItem
-from connector.imports.pipeline import file_hash
+from connector.imports.pipeline import file_hash, file_name
 from connector.master.lifecycle import recordless_holding_money
 from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
 from connector.sync.notification_models import InboxNotification, NotificationChannel
@@ -68,6 +71,9 @@ class Snapshot:
     failed_files: list[str] = field(default_factory=list)  # set aside unreadable, still in failed/
     # customers holding money whose records were all deleted at their source (merged away in the CRM?)
     recordless_holding_money: int = 0
+    # Taken from the inbox, neither archived nor set aside: being imported, or left by a pass that was
+    # killed (the next pass takes them up first).
+    processing_files: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -86,14 +92,17 @@ class Snapshot:
             "notifications_pending": self.notifications_pending,
             "failed_files": self.failed_files,
             "recordless_holding_money": self.recordless_holding_money,
+            "processing_files": self.processing_files,
             "credits": [
                 {"provider": c.provider, "budget": c.budget, "remaining": c.remaining} for c in self.credits
             ],
         }
 
 
-def read_snapshot(session: Session, now: datetime, credits: Sequence[CreditState] = ()) -> Snapshot:
-    """The state as of `now`, with the API credits of the providers in use."""
+def read_snapshot(
+    session: Session, now: datetime, credits: Sequence[CreditState] = (), inbox: Path | None = None
+) -> Snapshot:
+    """The state as of `now`, with the API credits of the providers in use and what waits in `inbox`."""
     return Snapshot(
         taken_at=now,
         runs=_runs(session),
@@ -133,7 +142,18 @@ def read_snapshot(session: Session, now: datetime, credits: Sequence[CreditState
         credits=list(credits),
         failed_files=_failed_files(session),
         recordless_holding_money=recordless_holding_money(session),
+        processing_files=_processing_files(inbox),
     )
+
+
+def _processing_files(inbox: Path | None) -> list[str]:
+    if inbox is None:
+        return []
+    try:
+        with os.scandir(inbox / PROCESSING) as entries:
+            return sorted(file_name(Path(e.path)) for e in entries if e.is_file(follow_symlinks=False))
+    except OSError:  # no pass took a file yet
+        return []
 
 
 def _failed_files(session: Session) -> list[str]:
@@ -184,7 +204,7 @@ def container_snapshot(container: Container) -> Snapshot:
         meter.flush()  # this process's spending written, every replica's read back
         credits.append(CreditState("zoho", meter.budget, meter.remaining()))
     with reading(container.sessions) as session:
-        return read_snapshot(session, datetime.now(UTC), credits)
+        return read_snapshot(session, datetime.now(UTC), credits, container.settings.imports.inbox)
 
 
 def _runs(session: Session) -> list[RunState]:

@@ -236,6 +236,10 @@ def render(taken: Snapshot, jobs: list[JobRecord]) -> str:
             f"{taken.recordless_holding_money:,}",
         )
     )
+    waiting += [
+        (f"taken from the inbox, not imported to the end yet: processing/{name}", "1")
+        for name in taken.processing_files
+    ]
     parts.append(_table("Waiting", ("what", "how many"), waiting))
     parts.append(
         _table(

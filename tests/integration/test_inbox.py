@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ from connector.imports import inbox as inbox_module
 from connector.imports import pipeline
 from connector.imports.inbox import process_inbox
 from connector.imports.models import ImportedFile
+from connector.imports.pipeline import file_hash
+from connector.sync.status import container_snapshot
 from tests.conftest import REPO
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, in_batches_of, invoice, write
 
@@ -37,12 +40,13 @@ def test_a_file_written_to_while_it_was_imported_stays_and_the_next_pass_takes_t
     @contextmanager
     def writer_goes_on(name: str) -> Iterator[Callable[[int], None]]:
         def append(_: int) -> None:
-            with upload.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(invoice("INV-A3", acme, "30.00")) + "\n")
+            writer.write(json.dumps(invoice("INV-A3", acme, "30.00")) + "\n")
+            writer.flush()
 
         yield append
 
-    [first] = process_inbox(container, PARSERS, inbox, settle_seconds=0, progress=writer_goes_on)
+    with upload.open("a", encoding="utf-8") as writer:  # a copy still going on, paused past the settling
+        [first] = process_inbox(container, PARSERS, inbox, settle_seconds=0, progress=writer_goes_on)
     assert (first.result.counts["invoices_posted"], first.moved_to) == (2, None)
     assert upload.exists()
 
@@ -51,6 +55,68 @@ def test_a_file_written_to_while_it_was_imported_stays_and_the_next_pass_takes_t
     assert (second.result.counts["unchanged"], second.result.counts["invoices_posted"]) == (2, 1)
     assert second.moved_to is not None
     assert not upload.exists()
+    assert_ledger_verifies(container)
+
+
+def test_a_file_replaced_by_one_of_the_same_size_and_time_while_imported_waits_for_the_next_pass(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    upload = write(inbox / "april.jsonl", invoice("INV-A1", acme, "10.00"))
+    other = write(tmp_path / "april.jsonl", invoice("INV-B1", acme, "10.00"))
+    shutil.copy(other, tmp_path / "b.jsonl")
+    os.utime(other, ns=(upload.stat().st_atime_ns, upload.stat().st_mtime_ns))  # touch -r
+    assert other.stat().st_size == upload.stat().st_size
+
+    @contextmanager
+    def replaced(name: str) -> Iterator[Callable[[int], None]]:
+        def move_in(_: int) -> None:  # mv, while April is read
+            if other.exists():
+                other.replace(upload)
+
+        yield move_in
+
+    [first] = process_inbox(container, PARSERS, inbox, settle_seconds=0, progress=replaced)
+
+    assert first.result.counts["invoices_posted"] == 1
+    assert first.moved_to is not None
+    assert upload.read_bytes() == (tmp_path / "b.jsonl").read_bytes()  # the other file, untouched
+    [second] = process_inbox(container, PARSERS, inbox, settle_seconds=0)
+    assert (second.result.counts["invoices_posted"], second.result.counts["unchanged"]) == (1, 0)
+    archived = sorted((inbox / "archive").iterdir())
+    assert [file_hash(path) for path in archived] == [path.stem for path in archived]
+    assert len(archived) == 2
+    assert_ledger_verifies(container)
+
+
+def test_a_file_whose_pass_was_killed_waits_on_the_status_and_the_next_pass_takes_it_up(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    imports = container.settings.imports.model_copy(update={"inbox": inbox})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    write(inbox / "april.jsonl", invoice("INV-A1", customers["acme"], "10.00"))
+
+    @contextmanager
+    def killed(name: str) -> Iterator[Callable[[int], None]]:
+        def kill(_: int) -> None:
+            raise KeyboardInterrupt  # as far as the pass goes, SIGKILL: nothing after it runs
+
+        yield kill
+
+    with pytest.raises(KeyboardInterrupt):
+        process_inbox(container, PARSERS, inbox, settle_seconds=0, progress=killed)
+    assert list(inbox.glob("*.jsonl")) == []
+    assert container_snapshot(container).processing_files == ["april.jsonl"]
+
+    [again] = process_inbox(container, PARSERS, inbox, settle_seconds=0)
+
+    assert (again.result.status, again.result.counts["unchanged"]) == ("imported", 1)  # posted, then killed
+    assert again.moved_to is not None
+    assert container_snapshot(container).processing_files == []
     assert_ledger_verifies(container)
 
 
