@@ -5,9 +5,10 @@ SIGTERM or Ctrl-C; a job running then finishes first.
 The jobs are the CLI's commands, unattended: the Zoho pull then push, the processing of stored
 notifications, the renewal of notification channels before they expire, and a pass over the import
 inbox. Each runs in one process at a time across replicas sharing the database (a lease: a replica
-whose turn it is not skips the run), never overlaps itself, and runs again on its interval whatever
-became of the last run. A run's outcome is logged; a failed run is logged with its error and tried
-again next time (the work itself is safe to repeat: cursors, outbox and imports are idempotent).
+whose turn it is not skips the run; the inbox's turn is its folder's), never overlaps itself, and runs
+again on its interval whatever became of the last run. A run's outcome is logged; a failed run is
+logged with its error and tried again next time (the work itself is safe to repeat: cursors, outbox
+and imports are idempotent).
 """
 
 from __future__ import annotations
@@ -54,12 +55,20 @@ class Job:
     name: str
     every: timedelta
     run: Callable[[], str]  # does the work; what it did, in words, for the log
+    # What replicas take turns at, when not the job itself: the inbox's folder (a replica with a folder
+    # of its own runs its own pass; replicas sharing one take turns).
+    shared: str | None = None
+
+    @property
+    def turns_at(self) -> str:
+        return self.shared or self.name
 
 
 def scheduled_jobs(container: Container) -> list[Job]:
     """The jobs the settings ask for (an interval of 0 switches one off; Zoho's need `zoho.enabled`)."""
     every = container.settings.daemon
     zoho = container.settings.zoho
+    inbox = f"inbox {container.settings.imports.inbox.resolve()}"
     wanted: list[tuple[str, float, Callable[[], str], bool]] = [
         ("zoho pull", every.pull_minutes * 60, _spending_told(container, _zoho_pull), zoho.enabled),
         ("zoho push", every.push_minutes * 60, _spending_told(container, _zoho_push), zoho.enabled),
@@ -77,7 +86,11 @@ def scheduled_jobs(container: Container) -> list[Job]:
         ),
         ("inbox", every.inbox_seconds, lambda: _inbox(container), True),
     ]
-    return [Job(name, timedelta(seconds=s), run) for name, s, run, enabled in wanted if enabled and s > 0]
+    return [
+        Job(name, timedelta(seconds=s), run, inbox if name == "inbox" else None)
+        for name, s, run, enabled in wanted
+        if enabled and s > 0
+    ]
 
 
 class _NotItsTurn(Exception):
@@ -99,12 +112,12 @@ def run_job(
     its lease until it expires, not for a whole interval); never raises (the scheduler goes on). What
     became of it goes to the log and to `board`."""
     started = datetime.now(UTC)
-    turn, holder = f"turn {job.name}", turn_holder()
+    turn, holder = f"turn {job.turns_at}", turn_holder()  # names too long for a lease are `fitted`
     try:
         container.refresh_keys()  # a key rotated meanwhile seals what this run writes
         with unit_of_work(container.sessions) as session:  # a crashed replica's, its lease lapsed since
             close_abandoned_runs(session, starting=False)
-        with lease(container.sessions, f"scheduled {job.name}", wait=False):
+        with lease(container.sessions, f"scheduled {job.turns_at}", wait=False):
             taken = take_turn(container.sessions, turn, job.every.total_seconds() * TURN_SHARE, holder)
             if taken is not None:
                 raise _NotItsTurn(taken)

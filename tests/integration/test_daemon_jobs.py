@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,6 +89,35 @@ def test_replicas_running_a_job_on_one_interval_take_turns_instead_of_each_runni
     time.sleep(0.35)  # the next interval: whoever comes first runs it
     run_job(container, Job("zoho pull", every, pull), board=board)
     assert len(runs) == 2
+
+
+def test_replicas_with_inbox_folders_of_their_own_each_pass_over_theirs_every_interval(
+    container: Container, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    passes: list[str] = []
+
+    def passing(folder: str) -> Callable[[], str]:
+        def run() -> str:
+            passes.append(folder)
+            return "0 file(s)"
+
+        return run
+
+    jobs = []
+    deep = tmp_path / ("shared" * 30)  # the folders' names longer than a lease's: told apart all the same
+    for folder in ("a", "b", "a"):  # three replicas, the last sharing the first one's folder
+        imports = container.settings.imports.model_copy(update={"inbox": deep / folder / "inbox"})
+        with_settings(container, monkeypatch, imports=imports)
+        [inbox] = scheduled_jobs(container)
+        jobs.append(replace(inbox, run=passing(folder)))
+    board = JobBoard([("inbox", jobs[0].every)])
+
+    for job in jobs:
+        run_job(container, job, board=board)
+
+    assert passes == ["a", "b"]
+    (record,) = board.jobs()
+    assert (record.last_outcome, record.last_message.startswith("run by ")) == (HELD, True)
 
 
 def test_a_failed_run_and_a_stopped_daemon_leave_the_turn_to_the_next_start(container: Container) -> None:
