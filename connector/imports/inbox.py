@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 ARCHIVE = "archive"
 FAILED = "failed"
 PROCESSING = "processing"
+REASON = ".reason.txt"  # beside a file set aside in failed/, named after it
 HINT = "import it with `connector import FILE --format NAME`"  # for a file no parser recognises
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart")
 
@@ -268,5 +269,5 @@ def _set_aside(inbox: Path, path: Path, reason: str) -> Path:
     if private:
         _private(target)
     hint = f"Once mended (or to name its format): connector import '{target.resolve()}' [--format F]"
-    target.with_name(target.name + ".reason.txt").write_text(f"{reason}\n{hint}\n", encoding="utf-8")
+    target.with_name(target.name + REASON).write_text(f"{reason}\n{hint}\n", encoding="utf-8")
     return target

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
 from connector.db import aware, reading
-from connector.imports.inbox import PROCESSING
+from connector.imports.inbox import PROCESSING, REASON
 from connector.imports.models import ImportedFile, ReconciliationItem
 from connector.imports.pipeline import file_hash, file_name
 from connector.master.lifecycle import recordless_holding_money
@@ -158,36 +158,65 @@ def _processing_files(inbox: Path | None) -> list[str]:
 
 def _failed_files(session: Session) -> list[str]:
     """Files the import could not read that still wait where they were set aside: not moved out of
-    failed/, nor mended there and imported (as the reason file beside each says to). A file untouched
-    since it failed is not read again: every scrape and status page asks, and a stray 6 GB scan would
-    take their time (their database answer times out while it is hashed)."""
+    failed/, nor mended there and imported (as the reason file beside each says to). Every file the
+    inbox set aside is one, with its reason file beside it, also when files of the same bytes share one
+    record. A file untouched since it failed is not read again: every scrape and status page asks, and a
+    stray 6 GB scan would take their time (their database answer times out while it is hashed)."""
     rows = session.execute(
-        select(
-            ImportedFile.name, ImportedFile.stored_path, ImportedFile.content_hash, ImportedFile.finished_at
-        )
+        select(ImportedFile.name, ImportedFile.stored_path, ImportedFile.finished_at)
         .where(ImportedFile.status == "failed", ImportedFile.stored_path.is_not(None))
         .order_by(ImportedFile.id)
     ).all()
+    failed: dict[Path, tuple[str, float | None]] = {}  # each file once: its name, when it failed
+    for name, stored, finished in rows:
+        if stored is None or (path := Path(stored)) in failed:
+            continue
+        if _reason_beside(path) is None:  # imported by hand (`connector import`): where it was
+            failed[path] = (name, None if finished is None else aware(finished).timestamp())
+            continue
+        for one, reason in _set_aside_in(path.parent):
+            failed.setdefault(one, (file_name(one), reason.st_mtime))
     waiting = []
-    for name, stored, digest, failed_at in rows:
-        path = Path(stored) if stored else None
+    for path, (name, failed_at) in failed.items():
         try:
-            if path is None or not path.is_file():
+            if not path.is_file():
                 continue
             stamp = path.stat()
-            if failed_at is not None and stamp.st_mtime < aware(failed_at).timestamp():
+            if failed_at is not None and stamp.st_mtime < failed_at:
                 waiting.append(name)  # written before it failed, untouched since
                 continue
             now = _hash_of(str(path), stamp.st_size, stamp.st_mtime_ns)
         except OSError:  # not this user's to read (the service's own mode): it waits, as far as we know
             waiting.append(name)
             continue
-        mended = now != digest and session.scalar(
+        mended = session.scalar(
             select(ImportedFile.id).where(ImportedFile.content_hash == now, ImportedFile.status == "imported")
         )
         if not mended:
             waiting.append(name)
     return waiting
+
+
+def _reason_beside(path: Path) -> os.stat_result | None:
+    try:
+        return path.with_name(path.name + REASON).stat()
+    except OSError:
+        return None
+
+
+def _set_aside_in(folder: Path) -> list[tuple[Path, os.stat_result]]:
+    """The files the inbox set aside in `folder` (each with its reason file), in the order it did."""
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        reason = _reason_beside(folder / name) if not name.endswith(REASON) else None
+        if reason is not None:
+            found.append((folder / name, reason))
+    return sorted(found, key=lambda one: (one[1].st_mtime_ns, one[0].name))
 
 
 @functools.lru_cache(maxsize=256)

@@ -137,6 +137,28 @@ def test_a_file_the_inbox_set_aside_waits_on_the_status_until_it_is_mended_and_i
     assert container_snapshot(container).failed_files == []
 
 
+def test_every_file_the_inbox_set_aside_is_counted_and_named_also_two_of_the_same_bytes(
+    container: Container, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("march.xml", "april.xml"):  # the same damaged export, dropped twice under two names
+        (inbox / name).write_bytes(b"garbage\n\x00\x01")
+        process_inbox(container, [Camt053Parser()], inbox, settle_seconds=0)
+
+    assert container_snapshot(container).failed_files == ["march.xml", "april.xml"]
+    assert "connector_inbox_failed_files 2.0" in get(container, "/metrics").text.splitlines()
+    page = get(container, "/status").text
+    assert "unreadable file in failed/: march.xml" in page
+    assert "unreadable file in failed/: april.xml" in page
+
+    mended = inbox / "failed" / "april.xml"
+    mended.write_bytes(CAMT.read_bytes())  # a person mends one where it lies and imports it, as told
+    import_file(container, mended, [Camt053Parser()])
+
+    assert container_snapshot(container).failed_files == ["march.xml"]
+
+
 def test_the_status_page_and_its_json_show_jobs_runs_and_what_waits_escaped(container: Container) -> None:
     import_file(container, CAMT, [Camt053Parser()])
     with unit_of_work(container.sessions) as session:
