@@ -56,6 +56,8 @@ def show(taken: Snapshot) -> None:
         )
     for name in taken.processing_files:
         out.print(f"file taken from the inbox, not imported to the end yet: {PROCESSING}/{name}")
+    for name in taken.symbolic_links:
+        out.print(f"symbolic link in the inbox, not followed (move the file itself in): {name}")
     for (target, status), count in taken.outbox.items():
         out.print(f"outbox {target} {status}: {count:,}")
     for channel in taken.channels:

@@ -66,21 +66,38 @@ class InboxFile:
 
 def waiting_files(inbox: Path, *, settle_seconds: float = 2.0, now: float | None = None) -> list[Path]:
     """The files ready to import, oldest first: regular, not hidden, not a partial download, and
-    unchanged for `settle_seconds`."""
-    if not inbox.is_dir():
-        return []
+    unchanged for `settle_seconds`. A file dated ahead of this machine's clock (the writer's clock out of
+    step, a date kept by unzip or `cp -p`) is judged by when it last changed here, its status change
+    time: by its own date it would wait until the clock caught up."""
     now = time.time() if now is None else now
     ready = []
-    for entry in os.scandir(inbox):
-        name = entry.name
-        if name.startswith((".", "~")) or name.lower().endswith(PARTIAL_SUFFIXES):
-            continue
+    for entry in _entries(inbox):
         if not entry.is_file(follow_symlinks=False):
             continue
-        modified = entry.stat().st_mtime
-        if now - modified >= settle_seconds:
-            ready.append((modified, name, Path(entry.path)))
+        status = entry.stat(follow_symlinks=False)
+        changed = min(status.st_mtime, status.st_ctime)  # the same, but for a date set ahead of the change
+        if now - changed >= settle_seconds:
+            ready.append((changed, entry.name, Path(entry.path)))
     return [path for _, _, path in sorted(ready)]
+
+
+def symbolic_links(inbox: Path) -> list[str]:
+    """The symbolic links in the inbox, which are never followed: what was imported could differ from
+    what the archive keeps (a link, its target changing since), and a link can name any file this
+    service may read. The file itself is to be moved in."""
+    return sorted(file_name(Path(entry.path)) for entry in _entries(inbox) if entry.is_symlink())
+
+
+def _entries(inbox: Path) -> list[os.DirEntry[str]]:
+    """What is in the inbox but for hidden files and partial downloads (which are let be)."""
+    if not inbox.is_dir():
+        return []
+    with os.scandir(inbox) as entries:
+        return [
+            entry
+            for entry in entries
+            if not entry.name.startswith((".", "~")) and not entry.name.lower().endswith(PARTIAL_SUFFIXES)
+        ]
 
 
 def still_settling(inbox: Path, settle_seconds: float) -> int:
@@ -104,15 +121,30 @@ def process_inbox(
     Another pass over the same folder running (another process, a replica) is a `LeaseHeldError`."""
     done = []
     with lease(container.sessions, f"inbox {inbox.resolve()}", wait=False):  # one pass at a time
+        for link in symbolic_links(inbox):  # each pass: it waits for a person, who may not see why
+            log.warning("inbox: %s is a symbolic link, not followed: move the file itself in", link)
         left = waiting_files(inbox / PROCESSING, settle_seconds=settle_seconds)  # by a pass killed mid-file
         for path in [*left, *waiting_files(inbox, settle_seconds=settle_seconds)]:
             if retry.STOPPING.is_set():  # the daemon is stopping: the files still waiting are the next pass's
                 break
+            _warn_if_dated_ahead(path)
             with progress(file_name(path)) if progress else nullcontext(None) as advance:
                 done.append(_process(container, parsers, inbox, path, advance))
         with contextlib.suppress(OSError):  # emptied: the inbox looks as it did (kept if a file is left)
             (inbox / PROCESSING).rmdir()
     return done
+
+
+def _warn_if_dated_ahead(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        ahead = path.stat().st_mtime - time.time()
+        if ahead > 1:  # a second of drift (a file server's clock) is not worth a word
+            log.warning(
+                "inbox: %s is dated %.0f s ahead of this machine's clock (is one of the clocks wrong?); "
+                "taken as unchanged since it was moved in",
+                file_name(path),
+                ahead,
+            )
 
 
 def _process(

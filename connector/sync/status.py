@@ -3,7 +3,8 @@ and source and its last success, what waits for a person (quarantined records, r
 reconciliation queue, files the inbox set aside, customers holding money whose records were all
 deleted at their source), the outbox, notification channels and their expiry,
 notifications not yet processed, and the API credits spent against the budget; and, from this process's
-inbox folder, the files an inbox pass took and has not yet imported to the end. `connector status`, the
+inbox folder, the files an inbox pass took and has not yet imported to the end and the symbolic links
+it does not follow. `connector status`, the
 daemon's `/status` page and its `/metrics` all show this one snapshot. Counts and times only: no
 personal data.
 """
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
 from connector.db import aware, reading
-from connector.imports.inbox import PROCESSING, REASON
+from connector.imports.inbox import PROCESSING, REASON, symbolic_links
 from connector.imports.models import ImportedFile, ReconciliationItem
 from connector.imports.pipeline import file_hash, file_name
 from connector.master.lifecycle import recordless_holding_money
@@ -74,6 +75,7 @@ class Snapshot:
     # Taken from the inbox, neither archived nor set aside: being imported, or left by a pass that was
     # killed (the next pass takes them up first).
     processing_files: list[str] = field(default_factory=list)
+    symbolic_links: list[str] = field(default_factory=list)  # in the inbox, never followed
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -93,6 +95,7 @@ class Snapshot:
             "failed_files": self.failed_files,
             "recordless_holding_money": self.recordless_holding_money,
             "processing_files": self.processing_files,
+            "symbolic_links": self.symbolic_links,
             "credits": [
                 {"provider": c.provider, "budget": c.budget, "remaining": c.remaining} for c in self.credits
             ],
@@ -143,6 +146,7 @@ def read_snapshot(
         failed_files=_failed_files(session),
         recordless_holding_money=recordless_holding_money(session),
         processing_files=_processing_files(inbox),
+        symbolic_links=_symbolic_links(inbox),
     )
 
 
@@ -153,6 +157,13 @@ def _processing_files(inbox: Path | None) -> list[str]:
         with os.scandir(inbox / PROCESSING) as entries:
             return sorted(file_name(Path(e.path)) for e in entries if e.is_file(follow_symlinks=False))
     except OSError:  # no pass took a file yet
+        return []
+
+
+def _symbolic_links(inbox: Path | None) -> list[str]:
+    try:
+        return [] if inbox is None else symbolic_links(inbox)
+    except OSError:  # not this user's to list
         return []
 
 

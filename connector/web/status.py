@@ -240,6 +240,10 @@ def render(taken: Snapshot, jobs: list[JobRecord]) -> str:
         (f"taken from the inbox, not imported to the end yet: processing/{name}", "1")
         for name in taken.processing_files
     ]
+    waiting += [
+        (f"symbolic link in the inbox, not followed (move the file itself in): {name}", "1")
+        for name in taken.symbolic_links
+    ]
     parts.append(_table("Waiting", ("what", "how many"), waiting))
     parts.append(
         _table(

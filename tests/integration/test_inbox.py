@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -118,6 +119,50 @@ def test_a_file_whose_pass_was_killed_waits_on_the_status_and_the_next_pass_take
     assert again.moved_to is not None
     assert container_snapshot(container).processing_files == []
     assert_ledger_verifies(container)
+
+
+def test_a_file_dated_ahead_of_the_clock_is_taken_once_unchanged_since_it_was_moved_in_with_a_warning(
+    container: Container, customers: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    upload = write(inbox / "april.jsonl", invoice("INV-A1", customers["acme"], "10.00"))
+    tomorrow = time.time() + 86400  # written on a machine whose clock is a day ahead
+    os.utime(upload, (tomorrow, tomorrow))
+    assert inbox_module.waiting_files(inbox, settle_seconds=60) == []  # moved in just now
+    assert inbox_module.waiting_files(inbox, settle_seconds=60, now=time.time() + 61) == [upload]
+
+    with caplog.at_level(logging.WARNING, logger="connector"):
+        [done] = process_inbox(container, PARSERS, inbox, settle_seconds=0)
+
+    assert (done.result.counts["invoices_posted"], done.moved_to is not None) == (1, True)
+    assert any(
+        r.getMessage().startswith("inbox: april.jsonl is dated 86")
+        and "s ahead of this machine's clock" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_a_symbolic_link_in_the_inbox_is_not_followed_and_each_pass_and_the_status_say_so(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    imports = container.settings.imports.model_copy(update={"inbox": inbox})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    target = tmp_path / "payments.csv"
+    shutil.copy(REPO / "tests" / "fixtures" / "exports" / "xero_payments.csv", target)
+    (inbox / "linked.csv").symlink_to(target)
+
+    with caplog.at_level(logging.WARNING, logger="connector"):
+        for _ in range(2):
+            assert process_inbox(container, container.document_parsers(), inbox, settle_seconds=0) == []
+
+    said = "inbox: linked.csv is a symbolic link, not followed: move the file itself in"
+    assert [r.getMessage() for r in caplog.records].count(said) == 2
+    assert (inbox / "linked.csv").is_symlink()
+    assert target.read_bytes() == (REPO / "tests" / "fixtures" / "exports" / "xero_payments.csv").read_bytes()
+    assert container_snapshot(container).symbolic_links == ["linked.csv"]
 
 
 def test_a_stopping_daemon_ends_the_pass_after_the_batch_it_is_at_and_the_next_pass_takes_it_up(
