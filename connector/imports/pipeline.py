@@ -48,7 +48,7 @@ from connector.imports.rules import Accounts
 from connector.ledger.models import utcnow
 from connector.sync.leases import IMPORTS, lease
 from connector.sync.models import QuarantinedRecord, SyncRun
-from connector.sync.runs import failure_of, finish_run, start_run
+from connector.sync.runs import failure_of, finish_run, record_counts, start_run
 
 HEAD_BYTES = 64 * 1024
 
@@ -188,6 +188,7 @@ def import_file(
                         if held is not None:  # still ours: a receipt's two records pair one after the other
                             held.confirm(session)
                         result.counts += counts
+                        record_counts(run, result.counts)
 
                 _each_batch(
                     parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope

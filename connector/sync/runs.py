@@ -155,8 +155,14 @@ def failure_of(exc: BaseException) -> str:
 def finish_run(run: SyncRun, counts: Counter[str], error: str | None = None) -> None:
     run.status = "failed" if error else "succeeded"
     run.error = error
-    run.counts_json = json.dumps(dict(sorted(counts.items())))
+    record_counts(run, counts)
     run.finished_at = utcnow()
+
+
+def record_counts(run: SyncRun, counts: Counter[str]) -> None:
+    """The run's counts so far, written in the transaction of what they count: a run killed before it
+    finished shows what it committed."""
+    run.counts_json = json.dumps(dict(sorted(counts.items())))
 
 
 def quarantine(

@@ -41,6 +41,7 @@ from connector.documents import (
     fingerprint,
 )
 from connector.errors import FileFormatError
+from connector.imports import pipeline
 from connector.imports.models import ImportedDocument, ImportedFile, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
@@ -55,6 +56,7 @@ from connector.money import Money
 from connector.sync.models import QuarantinedRecord
 from connector.sync.quarantine import resolve_records
 from connector.sync.quarantine_retry import retry
+from connector.sync.runs import close_abandoned_runs, run_history
 from tests.conftest import REPO
 from tests.integration.helpers import add_customer
 from tests.integration.test_master import master
@@ -2159,3 +2161,25 @@ def test_a_fitid_reused_on_another_day_is_another_line_not_a_change_of_the_first
     assert import_file(container, again, [OfxParser()]).counts["unchanged"] == 1
     assert banked(container) == Money.of("350.00", "CNY")
     assert_ledger_verifies(container)
+
+
+def test_an_import_killed_part_way_is_recorded_with_the_counts_of_the_batches_it_committed(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_batches_of(2, container, monkeypatch)
+    upload = write(
+        tmp_path / "april.jsonl", *[invoice(f"INV-A{n}", customers["acme"], "10.00") for n in range(5)]
+    )
+    monkeypatch.setattr(pipeline, "_finish", lambda *args: None)  # killed: nothing after it runs
+
+    def killed(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_file(container, upload, PARSERS, progress=killed)
+    with unit_of_work(container.sessions) as session:
+        close_abandoned_runs(session)  # the next start
+
+    with unit_of_work(container.sessions) as session:
+        [run] = run_history(session, job="import")
+    assert (run.status, run.counts) == ("failed", {"documents": 2, "invoices_posted": 2})
