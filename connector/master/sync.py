@@ -24,7 +24,7 @@ from connector.mapping.model import MappingFile
 from connector.master.identity import IDENTITY_LOCK
 from connector.sync.models import SyncRun
 from connector.sync.quarantine import resolve_applied
-from connector.sync.runs import failure_of, finish_run, quarantine, start_run
+from connector.sync.runs import failure_of, finish_run, quarantine, record_counts, start_run
 
 BATCH = 500
 
@@ -58,6 +58,7 @@ def sync_customers(
                 with commits.transaction() as session:
                     run = session.get_one(SyncRun, run_id)
                     counts += apply_mapped(session, container, mappings, mapping, run, mapped)
+                    record_counts(run, counts)  # a sync killed part-way shows what it committed
     except BaseException as exc:  # a crash or Ctrl-C too: the run did not go through
         error = failure_of(exc)
         raise

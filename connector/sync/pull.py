@@ -31,7 +31,7 @@ from connector.sync import cursors
 from connector.sync.leases import lease
 from connector.sync.models import SyncRun
 from connector.sync.prefetch import prefetched_runs
-from connector.sync.runs import failure_of, finish_run, start_run
+from connector.sync.runs import failure_of, finish_run, record_counts, start_run
 
 # Larger transactions write each index page they touch once for more records (blind indexes and ids land
 # on random pages): 10,000 records a commit pull 6 % faster than 2,000. A crash costs at most their refetch.
@@ -105,6 +105,7 @@ def _pull(
                 retry.stop_point(f"{stream} pull")
                 with commits.transaction() as session:
                     result.counts += _apply_deletions(container, session, mappings, mapping.source, fresh)
+                    record_counts(session.get_one(SyncRun, run_id), +result.counts)
             if reached != gone_position:
                 with commits.transaction() as session:
                     cursors.save_deletions_position(cursors.cursor_row(session, backend, stream), reached)
@@ -117,8 +118,9 @@ def _pull(
                 with commits.transaction() as session:
                     run = session.get_one(SyncRun, run_id)
                     result.counts += apply_mapped(session, container, mappings, mapping, run, mapped)
+                    result.counts["read"] += len(changed)
+                    record_counts(run, +result.counts)  # a pull killed part-way shows what it committed
                     cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
-                result.counts["read"] += len(changed)
     except BudgetExhaustedError as exc:
         result.stopped = str(exc)  # what was stored is kept with its cursor; the next cycle goes on
         result.counts["stopped_on_budget"] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -412,6 +413,19 @@ def test_a_pull_that_crashes_is_recorded_as_failed_not_as_succeeded(tmp_path: Pa
             run = session.scalars(select(SyncRun).where(SyncRun.job == "pull")).one()
         assert (run.status, run.error) == ("failed", "RuntimeError (see the log)")
         assert pull(org)["read"] == 250  # the next run goes on from the committed first page
+
+
+def test_a_pull_killed_part_way_is_recorded_with_the_counts_of_what_it_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pull_module, "finish_run", lambda *args: None)  # killed: nothing after it runs
+    with zoho_org(SandboxConfig(seed=6, contacts=450, accounts=2), tmp_path) as org:
+        with pytest.raises(RuntimeError):
+            pull(org, BreaksAfterTheFirstPage(org))  # type: ignore[arg-type]
+        with unit_of_work(org.container.sessions) as session:
+            run = session.scalars(select(SyncRun).where(SyncRun.job == "pull")).one()
+            assert run.counts_json is not None
+            assert json.loads(run.counts_json)["read"] == 200  # the first page, committed
 
 
 CONTACT_CURRENCY = """[[fields]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from connector.imports.models import ImportedFile
 from connector.imports.pipeline import import_file
 from connector.imports.post import quarantine_input
 from connector.mapping.files import MappingSet, load_mapping_set, parse_mapping_texts
+from connector.master import sync as master_sync
 from connector.master.models import CustomerBinding
 from connector.master.sync import sync_customers
 from connector.money import Money
@@ -321,6 +323,26 @@ def test_a_customer_record_in_an_unknown_currency_is_quarantined_and_the_rest_of
 
     assert (counts["created"], counts["quarantined"]) == (1, 1)
     assert record(container, by_ref(container)["hook 2"]).reason.startswith("currency: ")
+
+
+def test_a_customer_sync_killed_part_way_is_recorded_with_the_counts_of_what_it_committed(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(master_sync, "BATCH", 1)
+    monkeypatch.setattr(master_sync, "finish_run", lambda *args: None)  # killed: nothing after it runs
+
+    def records() -> Iterator[tuple[str, dict[str, Any]]]:
+        yield (
+            "hook 1",
+            {"type": "customer.updated", "data": {"id": "w-1", "name": "好客户", "company": "好客户"}},
+        )
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sync_customers(container, shipped(), "webhook_customers", records(), "customers.import")
+    with unit_of_work(container.sessions) as session:
+        run = session.scalars(select(SyncRun).where(SyncRun.job == "customers.import")).one()
+        assert json.loads(run.counts_json or "{}") == {"created": 1}
 
 
 NAME_REQUIRED = 'convert = ["fullwidth_to_halfwidth", "collapse_spaces", "required"]'
