@@ -25,6 +25,7 @@ What becomes what:
   (`reverses` = that FITID's external id), with the record's `TRNAMT` negated (a DELETE repeats the
   deleted transaction, so the pair nets to zero). `REPLACE` → the new line, with its own amount, that
   supersedes the old one (`replaces` = the old id: the import reverses the old and posts the new).
+  A `CORRECTFITID` without a `CORRECTACTION` (the spec requires both) is a `Problem`, not a line.
 
 External ids: `ACCTID + ":" + FITID`. Banks re-issue FITIDs (GnuCash's FixFitid.pl and Odoo's
 "unique import id" exist for this), so the file is read twice: a line's id depends on what its FITID
@@ -303,6 +304,12 @@ class _Transaction:
             raise _Unreadable(f"CORRECTACTION {self.action!r} is neither DELETE nor REPLACE")
         if self.action is not None and correct is None:
             raise _Unreadable(f"CORRECTACTION {self.action} without a CORRECTFITID")
+        if self.action is None and correct is not None:  # posted, it would stand beside what it corrects
+            raise _Unreadable(
+                f"CORRECTFITID {correct!r} without a CORRECTACTION (DELETE or REPLACE), which the OFX "
+                "spec requires with it: whether it deletes or replaces that transaction cannot be told, "
+                "so it is not applied"
+            )
         self.corrects = _external_id(account, correct) if correct is not None else None
         fields = ("TRNTYPE", "DTUSER", "DTAVAIL", "MEMO", "CHECKNUM", "REFNUM", "CORRECTFITID")
         self.money = content_digest(posted.isoformat(), amount.minor, amount.currency, self.action)

@@ -305,6 +305,19 @@ def test_a_correction_without_an_action_it_knows_is_a_problem(tmp_path: Path) ->
     assert problem.reason == "transaction not readable: CORRECTACTION 'UNDO' is neither DELETE nor REPLACE"
 
 
+def test_a_correction_without_its_action_is_a_problem_never_a_new_line_beside_the_one_it_corrects(
+    tmp_path: Path,
+) -> None:
+    record = "<STMTTRN><TRNTYPE>DEP<DTPOSTED>20260311<TRNAMT>1.00<FITID>9<CORRECTFITID>8</STMTTRN>"
+    items = parse_text(tmp_path, SGML.format(transactions=record))
+    assert lines(items) == []
+    (problem,) = problems(items)
+    assert problem.reason.startswith(
+        "transaction not readable: CORRECTFITID '8' without a CORRECTACTION (DELETE or REPLACE), which "
+        "the OFX spec requires with it"
+    )
+
+
 def test_an_sgml_file_cut_short_keeps_what_was_read_and_reports_the_rest(tmp_path: Path) -> None:
     text = (FIXTURES / BANK_V1).read_text(encoding="cp1252")
     items = parse_text(tmp_path, text[: text.index("<FITID>202603030002")])
