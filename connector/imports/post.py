@@ -488,6 +488,9 @@ class DocumentPoster:
             why = f"withdrawn (void, deleted) in {document.source} before it was imported"
             self.outcomes.record(Work(gone, fingerprint(gone)), "reversed", None, None, why)
             return "withdrawn_before_import"
+        if len(named := self._named_lines(document, reverses, original)) > 1:
+            self._quarantine(document, _one_of_several(document, reverses, named))
+            return "quarantined"
         if original is None:
             self._quarantine(
                 document, f"it reverses {document.source} {document.reverses}, which was never imported"
@@ -512,7 +515,11 @@ class DocumentPoster:
         original imported later would be posted beside it (retried once the original is in, it
         replaces it)."""
         document = item.document
+        assert document.replaces is not None  # a correction because it replaces one
         original = self._imported(document.source, document.replaces)
+        if len(named := self._named_lines(document, document.replaces, original)) > 1:
+            self._quarantine(document, _one_of_several(document, document.replaces, named))
+            return False
         if original is None:
             self._quarantine(
                 document,
@@ -719,6 +726,33 @@ class DocumentPoster:
         match = match_document(document, self.known, name_threshold=100, window_days=0, tiers=2)
         sure = match.posts_by_itself(2)
         return self.known.ids[sure.account_no] if sure is not None else None
+
+    def _named_lines(
+        self, document: Document, named: str, original: ImportedDocument | None
+    ) -> list[ImportedDocument]:
+        """The lines a bank's correction naming id `named` may correct: `original` (the one under it) and
+        those under ids it was extended into (`named#…`: the lines of a FITID the bank re-issued, told
+        apart by their money or content), on its account, never the correction itself or another one."""
+        found = [original] if original is not None else []
+        if document.kind != "bank_line":
+            return found
+        account = compact_account(document.account)
+        extended = self.session.scalars(
+            select(ImportedDocument)
+            .where(
+                ImportedDocument.source == document.source,
+                ImportedDocument.external_id.startswith(f"{named}#", autoescape=True),
+                ImportedDocument.status != "reversal",
+            )
+            .order_by(ImportedDocument.id)
+        )
+        return found + [
+            line
+            for line in extended
+            if line.external_id.startswith(f"{named}#")  # SQLite's LIKE ignores case
+            and line.external_id != document.external_id
+            and line.bank_account in (None, account)
+        ]
 
     def _imported(self, source: str, external_id: str | None) -> ImportedDocument | None:
         return self.session.scalars(
@@ -1120,6 +1154,23 @@ def quarantine_input(
         return held.get("file_id") == file_id or held.get("raw") == origin.raw
 
     quarantine(session, cipher, run, source, ref, raw, reason, same_row)
+
+
+def _one_of_several(document: Document, named: str, lines: Sequence[ImportedDocument]) -> str:
+    """Why a correction naming an id that several lines hold is not applied, and what a person does."""
+    listed = "; ".join(
+        f"{line.external_id}, {Money(line.amount_minor, line.currency)} on {line.document_date}, "
+        + (f"entry {line.entry_id}" if line.entry_id is not None else f"{line.status}, no entry")
+        for line in lines[:5]
+    )
+    verb, does = ("reverses", "deletes") if document.reverses is not None else ("replaces", "replaces")
+    unposted = f", and its {document.amount} is not posted" if document.replaces is not None else ""
+    return (
+        f"it {verb} {document.source} {named}, an id the bank gave {len(lines)} lines ({listed}"
+        f"{'; …' if len(lines) > 5 else ''}): which one it {does} cannot be told, so none is reversed"
+        f"{unposted}; reverse the right one's entry (`connector ledger reverse ENTRY --on {document.date} "
+        "--reason …`), then resolve this record"
+    )
 
 
 def _alike(first: ImportedDocument, second: ImportedDocument) -> bool:

@@ -10,7 +10,7 @@ import dataclasses
 import gc
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -2029,6 +2029,45 @@ def test_a_chain_of_corrections_in_one_file_is_applied_in_file_order(
 
     assert result.counts["quarantined"] == 0
     assert banked(container) == Money.of(left, "CNY")
+    assert_ledger_verifies(container)
+
+
+@pytest.mark.parametrize("action", ["DELETE", "REPLACE"])
+@pytest.mark.parametrize(
+    "before",
+    [None, OfxParser, lambda: OfxAsBefore()],
+    ids=["one-file", "lines-imported-before", "lines-imported-before-under-the-ids-of-before"],
+)
+def test_a_correction_of_a_fitid_the_bank_gave_several_lines_is_held_naming_them_never_as_never_imported(
+    container: Container, tmp_path: Path, action: str, before: Callable[[], OfxParser] | None
+) -> None:
+    record = "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260302<TRNAMT>{}<FITID>X<NAME>{}</STMTTRN>"
+    reissued = record.format("100.00", "ALPHA") + record.format("50.00", "BETA")
+    correction = corrected("D", "100.00", action, "X")
+    in_one_file = before is None
+    if before is not None:  # under the ids of before, the first line holds the plain id
+        earlier = tmp_path / "reissued.ofx"
+        earlier.write_text(OFX.format(transactions=reissued), encoding="utf-8")
+        import_file(container, earlier, [before()])
+    statement = tmp_path / "correction.ofx"
+    statement.write_text(
+        OFX.format(transactions=(reissued if in_one_file else "") + correction), encoding="utf-8"
+    )
+
+    result = import_file(container, statement, [OfxParser()])
+
+    assert result.counts["quarantined"] == 1
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+        rows = session.execute(select(ImportedDocument.amount_minor, ImportedDocument.entry_id))
+        entries = {amount: entry for amount, entry in rows}
+    verb = "reverses" if action == "DELETE" else "replaces"
+    assert reason.startswith(f"it {verb} ofx 4417:X, an id the bank gave 2 lines (4417:X")
+    assert "which was never imported" not in reason
+    assert f"100.00 CNY on 2026-03-02, entry {entries[10000]}" in reason
+    assert f"50.00 CNY on 2026-03-02, entry {entries[5000]}" in reason
+    assert "`connector ledger reverse ENTRY --on 2026-03-02 --reason …`" in reason
+    assert banked(container) == Money.of("150.00", "CNY")
     assert_ledger_verifies(container)
 
 
