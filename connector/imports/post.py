@@ -491,6 +491,7 @@ class DocumentPoster:
         if len(named := self._named_lines(document, reverses, original)) > 1:
             self._quarantine(document, _one_of_several(document, reverses, named))
             return "quarantined"
+        original = next(iter(named), None)  # or the one line of its id's extensions: see `_named_lines`
         if original is None:
             self._quarantine(
                 document, f"it reverses {document.source} {document.reverses}, which was never imported"
@@ -520,6 +521,7 @@ class DocumentPoster:
         if len(named := self._named_lines(document, document.replaces, original)) > 1:
             self._quarantine(document, _one_of_several(document, document.replaces, named))
             return False
+        original = next(iter(named), None)  # or the one line of its id's extensions: see `_named_lines`
         if original is None:
             self._quarantine(
                 document,
@@ -732,7 +734,9 @@ class DocumentPoster:
     ) -> list[ImportedDocument]:
         """The lines a bank's correction naming id `named` may correct: `original` (the one under it) and
         those under ids it was extended into (`named#…`: the lines of a FITID the bank re-issued, told
-        apart by their money or content), on its account, never the correction itself or another one."""
+        apart by their money or content), on its account, never the correction itself or another one.
+        One line there and none under `named` is the one it corrects: a correction under the FITID it
+        corrects (a bank re-using it) makes that FITID re-issued in its file, so neither has the plain id."""
         found = [original] if original is not None else []
         if document.kind != "bank_line":
             return found

@@ -2032,6 +2032,24 @@ def test_a_chain_of_corrections_in_one_file_is_applied_in_file_order(
     assert_ledger_verifies(container)
 
 
+@pytest.mark.parametrize(("action", "left"), [("DELETE", "0.00"), ("REPLACE", "150.00")])
+def test_a_correction_under_the_fitid_it_corrects_is_applied_to_that_line_in_one_file(
+    container: Container, tmp_path: Path, action: str, left: str
+) -> None:
+    original = "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260302<TRNAMT>100.00<FITID>X<NAME>Payer</STMTTRN>"
+    amount = "100.00" if action == "DELETE" else "150.00"
+    statement = tmp_path / "corrected.ofx"
+    statement.write_text(
+        OFX.format(transactions=original + corrected("X", amount, action, "X")), encoding="utf-8"
+    )
+
+    result = import_file(container, statement, [OfxParser()])
+
+    assert result.counts["quarantined"] == 0
+    assert banked(container) == Money.of(left, "CNY")
+    assert_ledger_verifies(container)
+
+
 @pytest.mark.parametrize("action", ["DELETE", "REPLACE"])
 @pytest.mark.parametrize(
     "before",
