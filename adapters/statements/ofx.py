@@ -1,4 +1,4 @@
-"""OFX and QFX bank statements (OFX 1.x SGML and OFX 2.x XML) → bank lines; credit-card ones are not.
+"""OFX and QFX bank statements (OFX 1.x SGML and OFX 2.x XML) → bank lines; card or investment ones not.
 
 OFX 2 is parsed with defusedxml's iterparse; OFX 1 (and QFX, which is OFX 1 with Intuit's `INTU.*`
 tags) with `ofx_sgml`, which gives the same events, so one reader serves both. Each `STMTTRN` is read
@@ -15,6 +15,9 @@ What becomes what:
   never a customer's payment into a bank account, so none is a receipt. A file holding no bank
   statement is refused (`FileFormatError`); one beside a bank statement is left out with a `Notice`.
   Either names the card by its number's last four characters only.
+- investment statements (`INVSTMTMSGSRSV1/INVSTMTTRNRS/INVSTMTRS`, `INVACCTFROM/ACCTID`) → nothing, as
+  credit-card ones: their transactions (each child of `INVTRANLIST`: trades, income, `INVBANKTRAN` cash
+  transfers) are a brokerage account's, never a customer's payment.
 - each `STMTTRN` → a bank line: `TRNAMT` as signed by the bank (`.` or `,` decimals), in
   `CURRENCY/CURSYM` when the transaction has one, else `CURDEF`. `date` is the date part of
   `DTPOSTED` (`20260305120000.000[-5:EST]` → 2026-03-05, as the bank wrote it); `value_date` is
@@ -62,6 +65,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from adapters.statements import ofx_sgml
 from adapters.statements.common import (
@@ -93,12 +97,34 @@ from connector.errors import FileFormatError, MoneyError
 from connector.money import Money, currency_code
 
 SOURCE = "ofx"
-_CARD = "CCSTMTRS"
-_ACCOUNTS = {"STMTRS": "BANKACCTFROM", _CARD: "CCACCTFROM"}
+_INVESTMENT = "INVSTMTRS"
+_ACCOUNTS = {"STMTRS": "BANKACCTFROM", "CCSTMTRS": "CCACCTFROM", _INVESTMENT: "INVACCTFROM"}
 _SNIFF = re.compile(rb"OFXHEADER|<OFX>", re.IGNORECASE)
 _XML = re.compile(rb"^\s*(<\?xml|<\?OFX)", re.IGNORECASE)
 _DATE = re.compile(r"\s*(\d{4})(\d{2})(\d{2})")
 _DUPLICATE = "duplicate FITID with identical content in the same file"
+
+
+class _NotBank(NamedTuple):
+    """A statement whose lines are no bank account's, as a person is told of it."""
+
+    a: str  # it, with its article
+    what: str
+    holder: str  # what its account is
+    lines: str
+
+
+_NOT_BANK = {
+    "CCSTMTRS": _NotBank(
+        "a credit-card statement", "credit-card statement", "card", "card charges and repayments"
+    ),
+    _INVESTMENT: _NotBank(
+        "an investment statement",
+        "investment statement",
+        "account",
+        "a brokerage account's trades, income and cash transfers",
+    ),
+}
 
 
 class _Unreadable(Exception):
@@ -129,8 +155,8 @@ class OfxParser:
 
         # Read twice: a line's id depends on whether its FITID comes again anywhere in the file.
         contents = _Reader(name).survey(events())
-        if contents.cards and not contents.banks:
-            raise FileFormatError(f"{name}: {_card_refused(contents.cards)}")
+        if contents.left_out and not contents.banks:
+            raise FileFormatError(f"{name}: {_refused(contents.left_out)}")
         reader = _Reader(name, contents)
         try:
             yield from reader.read(events())
@@ -158,7 +184,8 @@ class _Contents:
         self.reissued: dict[str, set[str]] = {}  # base id → content digests
         self.alike: Counter[tuple[str, str]] = Counter()  # re-issued ids' contents by (base, money)
         self.banks = 0  # bank statements' records (transactions and headers)
-        self.cards: Counter[str] = Counter()  # its credit cards' transactions, by card as `_card` shows it
+        self.left_out: Counter[tuple[str, str]] = Counter()  # card and investment statements'
+        # transactions, by statement as `_held` tells it
 
     def add(self, base: str, line: _Transaction) -> bool:
         """Count `line`'s content in; False when its FITID had that content already (sent twice)."""
@@ -196,8 +223,8 @@ class _Reader:
         """The FITIDs' contents and the statements in the whole file (a first read, yielding nothing)."""
         try:
             for statement, record in self._walk(events):
-                if statement.tag == _CARD:
-                    self.seen.cards[_card(statement)] += 0 if record is None else 1  # a header: 0
+                if statement.tag in _NOT_BANK:
+                    self.seen.left_out[_held(statement)] += 0 if record is None else 1  # a header: 0
                     continue
                 self.seen.banks += 1
                 if record is None:
@@ -212,12 +239,12 @@ class _Reader:
         return self.seen
 
     def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
-        told: set[str] = set()  # the cards whose statements were left out, each told once
+        told: set[tuple[str, str]] = set()  # the statements left out, each told once
         for statement, record in self._walk(events):
-            if statement.tag == _CARD:
-                if (card := _card(statement)) not in told:
-                    told.add(card)
-                    yield Notice(Origin(self.file, None, ""), _card_left_out(card, self.contents.cards[card]))
+            if statement.tag in _NOT_BANK:
+                if (held := _held(statement)) not in told:
+                    told.add(held)
+                    yield Notice(Origin(self.file, None, ""), _left_out(held, self.contents.left_out[held]))
             elif record is None:
                 yield self._statement(statement)
             else:
@@ -226,8 +253,8 @@ class _Reader:
     def _walk(
         self, events: Iterator[tuple[str, ET.Element]]
     ) -> Iterator[tuple[ET.Element, ET.Element | None]]:
-        """Each bank or card transaction as (its statement, it), and each statement once it ends as (it,
-        None), in file order; each is dropped from its parent once taken."""
+        """Each bank, card or investment transaction as (its statement, it), and each statement once it
+        ends as (it, None), in file order; each is dropped from its parent once taken."""
         stack: list[ET.Element] = []
         for event, element in events:
             name = local_name(element.tag)
@@ -239,14 +266,20 @@ class _Reader:
                 continue
             stack.pop()
             if name == "STMTTRN":
-                statement = next((open_ for open_ in reversed(stack) if open_.tag in _ACCOUNTS), None)
-                if statement is None:  # an investment statement's transaction: not a bank line
+                statement = _statement_of(stack)
+                if statement is None or statement.tag == _INVESTMENT:  # its INVBANKTRAN is counted
                     continue
                 self.record += 1
                 self.position += 1
                 yield statement, element
                 stack[-1].remove(element)
                 self.anything_read = True
+            elif stack and stack[-1].tag == "INVTRANLIST" and name not in ("DTSTART", "DTEND"):
+                # An investment transaction (no STMTTRN record: the rows of bank lines stay as they were).
+                if (statement := _statement_of(stack)) is not None:
+                    yield statement, element
+                    self.anything_read = True
+                stack[-1].remove(element)
             elif name == "STATUS" and (_text(element, "SEVERITY") or "").upper() == "ERROR":
                 message = _text(element, "MESSAGE")
                 self.errors.append(f"code {_text(element, 'CODE')}" + (f" ({message})" if message else ""))
@@ -412,25 +445,39 @@ def _ofx_xml_events(path: str) -> Iterator[tuple[str, ET.Element]]:
             yield event, element
 
 
-def _card(statement: ET.Element) -> str:
-    """A card statement's card as a person is shown it: its number's last four characters only."""
-    number = _account(statement)
-    return f"card …{number[-4:]}" if number is not None else "a card without an ACCTID"
+def _statement_of(stack: list[ET.Element]) -> ET.Element | None:
+    return next((open_ for open_ in reversed(stack) if open_.tag in _ACCOUNTS), None)
 
 
-def _card_refused(cards: Iterable[str]) -> str:
-    return (
-        f"a credit-card statement ({', '.join(cards)}), not a bank account's: its lines are "
-        "card charges and repayments, not customers' payments, and none is imported; customers' "
-        "receipts come from the statement of the bank account they pay into"
+def _held(statement: ET.Element) -> tuple[str, str]:
+    """A card or investment statement's kind, and its account as a person is shown it: its number's last
+    four characters only."""
+    holder = _NOT_BANK[statement.tag].holder
+    if (number := _account(statement)) is None:
+        return statement.tag, f"{'an' if holder[0] in 'aeiou' else 'a'} {holder} without an ACCTID"
+    return statement.tag, f"{holder} …{number[-4:]}"
+
+
+def _refused(statements: Iterable[tuple[str, str]]) -> str:
+    held: dict[str, list[str]] = {}
+    for tag, account in statements:
+        held.setdefault(tag, []).append(account)
+    refused = [
+        f"{_NOT_BANK[tag].a} ({', '.join(accounts)}), not a bank account's: its lines are "
+        f"{_NOT_BANK[tag].lines}, not customers' payments, and none is imported"
+        for tag, accounts in held.items()
+    ]
+    return "; ".join(refused) + (
+        "; customers' receipts come from the statement of the bank account they pay into"
     )
 
 
-def _card_left_out(card: str, transactions: int) -> str:
+def _left_out(statement: tuple[str, str], transactions: int) -> str:
+    kind = _NOT_BANK[statement[0]]
     counted = f"{transactions} transaction{'' if transactions == 1 else 's'}"
     return (
-        f"the credit-card statement of {card} ({counted}) is left out: its lines are card charges and "
-        "repayments, not customers' payments; the file's bank statement is imported"
+        f"the {kind.what} of {statement[1]} ({counted}) is left out: its lines are {kind.lines}, not "
+        "customers' payments; the file's bank statement is imported"
     )
 
 

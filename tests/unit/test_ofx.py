@@ -261,6 +261,43 @@ def test_a_credit_card_statement_beside_a_bank_statement_is_left_out_with_a_noti
     assert notice.text.startswith("the credit-card statement of card …5678 (4 transactions) is left out")
 
 
+INVESTMENT = """OFXHEADER:100
+DATA:OFXSGML
+VERSION:102
+
+<OFX>{bank}<INVSTMTMSGSRSV1><INVSTMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>
+<INVSTMTRS><DTASOF>20260306<CURDEF>USD<INVACCTFROM><BROKERID>broker.example<ACCTID>99887766</INVACCTFROM>
+<INVTRANLIST><DTSTART>20260301<DTEND>20260306
+<BUYSTOCK><INVBUY><INVTRAN><FITID>T1<DTTRADE>20260302</INVTRAN><SECID><UNIQUEID>037833100
+<UNIQUEIDTYPE>CUSIP</SECID><UNITS>10<UNITPRICE>5<TOTAL>-50<SUBACCTSEC>CASH<SUBACCTFUND>CASH</INVBUY>
+<BUYTYPE>BUY</BUYSTOCK>
+<INVBANKTRAN><STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260303<TRNAMT>1000.00<FITID>T2<NAME>Deposit</STMTTRN>
+<SUBACCTFUND>CASH</INVBANKTRAN>
+</INVTRANLIST></INVSTMTRS></INVSTMTTRNRS></INVSTMTMSGSRSV1></OFX>
+"""
+
+
+def test_an_investment_statement_is_refused_naming_the_account_by_its_last_digits(tmp_path: Path) -> None:
+    with pytest.raises(FileFormatError) as refused:
+        parse_text(tmp_path, INVESTMENT.format(bank=""))
+    assert str(refused.value).startswith(
+        "statement.ofx: an investment statement (account …7766), not a bank account's: its lines are "
+        "a brokerage account's trades, income and cash transfers, not customers' payments, and none is "
+        "imported"
+    )
+    assert "99887766" not in str(refused.value)
+
+
+def test_an_investment_statement_beside_a_bank_statement_is_left_out_with_a_notice(tmp_path: Path) -> None:
+    record = "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260305<TRNAMT>12.50<FITID>F1<NAME>X</STMTTRN>"
+    bank = SGML.format(transactions=record).split("<OFX>")[1].split("</OFX>")[0]
+    items = parse_text(tmp_path, INVESTMENT.format(bank=bank))
+    assert [item.external_id for item in lines(items)] == ["ACC-1:F1"]
+    assert len(statements(items)) == 1
+    (notice,) = [item for item in items if isinstance(item, Notice)]
+    assert notice.text.startswith("the investment statement of account …7766 (2 transactions) is left out")
+
+
 def test_a_qfx_on_one_line_with_intuit_tags_and_closed_leaves_is_read() -> None:
     items = parse(QFX)
     interest, transfer = lines(items)
