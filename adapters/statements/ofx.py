@@ -154,9 +154,13 @@ class OfxParser:
                     yield from ofx_sgml.events(text)
 
         # Read twice: a line's id depends on whether its FITID comes again anywhere in the file.
-        contents = _Reader(name).survey(events())
+        survey = _Reader(name)
+        contents = survey.survey(events())
         if contents.left_out and not contents.banks:
-            raise FileFormatError(f"{name}: {_refused(contents.left_out)}")
+            refused = _refused(contents.left_out)
+            if survey.errors:  # the bank statement asked for failed: that is what a person is to know first
+                refused = f"no bank statement, {_answered(survey.errors)}; beside it {refused}"
+            raise FileFormatError(f"{name}: {refused}")
         reader = _Reader(name, contents)
         try:
             yield from reader.read(events())
@@ -470,6 +474,10 @@ def _refused(statements: Iterable[tuple[str, str]]) -> str:
     return "; ".join(refused) + (
         "; customers' receipts come from the statement of the bank account they pay into"
     )
+
+
+def _answered(errors: list[str]) -> str:
+    return f"the bank answered with an error{'s' if len(errors) > 1 else ''}: {'; '.join(errors)}"
 
 
 def _left_out(statement: tuple[str, str], transactions: int) -> str:

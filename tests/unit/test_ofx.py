@@ -409,6 +409,22 @@ def test_one_accounts_error_answer_beside_anothers_statement_is_a_problem(tmp_pa
     assert missing.reason.endswith("the bank answered with errors: code 2003 (Account not found)")
 
 
+def test_a_card_statement_beside_the_banks_error_answer_for_the_bank_account_is_refused_with_its_code(
+    tmp_path: Path,
+) -> None:
+    failed = (
+        "<BANKMSGSRSV1><STMTTRNRS><TRNUID>1</TRNUID><STATUS><CODE>2003</CODE><SEVERITY>ERROR</SEVERITY>"
+        "<MESSAGE>Account not found</MESSAGE></STATUS></STMTTRNRS></BANKMSGSRSV1>"
+    )
+    card = (FIXTURES / CARD_V2).read_text(encoding="utf-8")
+    with pytest.raises(FileFormatError) as refused:
+        parse_text(tmp_path, card.replace("<CREDITCARDMSGSRSV1>", failed + "<CREDITCARDMSGSRSV1>"))
+    assert str(refused.value).startswith(
+        "statement.ofx: no bank statement, the bank answered with an error: code 2003 (Account not found); "
+        "beside it a credit-card statement (card …5678), not a bank account's"
+    )
+
+
 def test_a_header_claiming_utf8_for_a_file_that_is_not_is_not_believed(tmp_path: Path) -> None:
     text = (
         "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nENCODING:UTF-8\nCHARSET:NONE\n\n<OFX><BANKMSGSRSV1>"
