@@ -48,11 +48,13 @@ Across files a line imported under any of its ids with the same content is that 
 overlap in any order); one whose own id or `alias` holds the same money is that transaction with its
 text changed (a change, as any changed document); one whose plain id another line holds with other
 money is posted under its `alias`, never taken for a change of that line. An id `known_as` holds the
-line only unchanged, so lines of one FITID and money are told apart by their whole content only: one of
-them whose text the bank changed between downloads is a new line. Without a FITID (the spec requires
-one) the id is `ACCTID + ":" + common.composite_id("ofx", ACCTID, DTPOSTED date, |amount| minor
-units, currency, NAME, MEMO, position in the statement)`. An id longer than 200 characters (FITID may
-have 255) keeps the account and its suffix and hashes the FITID.
+line only unchanged, so lines of one FITID and money are told apart by their whole content only: they
+are `content_id`, and one of them whose text the bank changed between downloads is held for a person
+while a line of its money imported before did not come again (`connector.imports.lookalikes`).
+
+Without a FITID (the spec requires one) the id is `ACCTID + ":" + common.composite_id("ofx", ACCTID,
+DTPOSTED date, |amount| minor units, currency, NAME, MEMO, position in the statement)`. An id longer
+than 200 characters (FITID may have 255) keeps the account and its suffix and hashes the FITID.
 
 `Origin.row` is the transaction's 1-based number among the file's `STMTTRN` records (None for a
 `Statement`), `Origin.raw` its XML form.
@@ -302,7 +304,10 @@ class _Reader:
         base = line.base_id(self.position)
         if not self.seen.add(base, line):
             return Problem(origin, _DUPLICATE, unbooked=True)
-        return line.document(origin, *line.ids(base, self.contents.alike[(base, line.money)]))
+        alike = self.contents.alike[(base, line.money)]
+        # Told from its FITID's other lines of its money by its content only: its text changed, it comes
+        # back under another id, so the import holds it while one of them did not come again.
+        return line.document(origin, *line.ids(base, alike), content_id=alike > 1)
 
     def _statement(self, statement: ET.Element) -> Statement | Problem:
         origin = Origin(self.file, None, raw_xml(statement))  # its transactions are gone
@@ -413,7 +418,13 @@ class _Transaction:
         return base + suffix if self.fitid is None else _external_id(self.account, self.fitid, suffix)
 
     def document(
-        self, origin: Origin, external_id: str, alias: str | None, known_as: tuple[str, ...]
+        self,
+        origin: Origin,
+        external_id: str,
+        alias: str | None,
+        known_as: tuple[str, ...],
+        *,
+        content_id: bool,
     ) -> Document:
         record = self.record
         check = _text(record, "CHECKNUM")
@@ -434,6 +445,7 @@ class _Transaction:
             account=self.account,
             alias=alias,
             known_as=known_as,
+            content_id=content_id,
         )
 
 

@@ -163,7 +163,8 @@ class DocumentPoster:
                 keyed, under_alias = by_alias(document, stored, prints)
                 if under_alias:
                     counts["unchanged"] += 1  # imported before under its other id
-                    self.seen.unchanged.add(SeenInFile.key(document))
+                    # Under both: the line held under the other came again (`Lookalikes`).
+                    self.seen.unchanged.update({SeenInFile.key(document), SeenInFile.key(keyed)})
                     continue
                 if keyed is not document:  # under its alias: its print names that id
                     document, prints = keyed, fingerprints(keyed)

@@ -2160,6 +2160,30 @@ def test_payments_of_one_money_under_a_reissued_fitid_are_each_posted_once_whate
     assert_ledger_verifies(container)
 
 
+def test_a_line_of_a_reissued_fitids_one_money_whose_text_changed_is_held_never_posted_beside_it(
+    container: Container, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "t1.ofx", tmp_path / "t2.ofx"
+    first.write_text(same_money("ALPHA", "BETA"), encoding="utf-8")
+    second.write_text(same_money("ALPHA", "BETA PPD ID 1234"), encoding="utf-8")  # the bank's text grew
+    import_file(container, first, [OfxParser()])
+
+    again = import_file(container, second, [OfxParser()])
+
+    assert (again.counts["unchanged"], again.counts["quarantined"]) == (1, 1)
+    assert banked(container) == Money.of("200.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        held = session.scalars(select(QuarantinedRecord)).one()
+        assert held.reason.startswith("maybe ofx 4417:X#")
+        assert "exported again as 4417:X#" in held.reason
+        resolve_records(session, [held.id], "exported again", "clerk")
+    third = tmp_path / "t3.ofx"
+    third.write_text(same_money("BETA PPD ID 1234", "ALPHA"), encoding="utf-8")
+    assert import_file(container, third, [OfxParser()]).counts["unchanged"] == 2  # a person said so
+    assert banked(container) == Money.of("200.00", "CNY")
+    assert_ledger_verifies(container)
+
+
 class OfxAsBefore(OfxParser):
     """OFX lines under the ids they were given before ids were tied to content: a FITID's first line in
     the file took the plain id, a later one its money's digest id (".2", ".3" … for lines of one money)."""
