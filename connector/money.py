@@ -30,7 +30,13 @@ def exponent(currency: str) -> int:
     except KeyError:
         found = None
     if found is None or found.code != currency:
-        raise MoneyError(f"unknown currency code {currency!r} (expected an ISO 4217 code such as CNY, USD)")
+        # Only three letters are quoted: anything else may be a name or a note in the wrong column, and
+        # a reason is kept in clear where the record is encrypted.
+        if len(currency) == 3 and currency.isascii() and currency.isalpha():
+            raise MoneyError(
+                f"unknown currency code {currency!r} (expected an ISO 4217 code such as CNY, USD)"
+            )
+        raise MoneyError("unknown currency code: not an ISO 4217 code (three letters such as CNY, USD)")
     if found.exponent is None:
         raise MoneyError(f"currency {currency} has no minor unit (ISO 4217 'N.A.'), it cannot hold money")
     return found.exponent

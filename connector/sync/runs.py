@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import html
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from connector.db import aware, clock_ms
 from connector.errors import ConnectorError
 from connector.ledger.models import utcnow
+from connector.master.classify import fold
 from connector.security.cipher import FieldCipher
 from connector.sync.models import JobLease, QuarantinedRecord, SyncRun
 
@@ -212,14 +214,16 @@ _QUOTED = re.compile(r"'((?:[^'\\\n]|\\.){1,1000})'|\"((?:[^\"\\\n]|\\.){1,1000}
 def without_its_values(reason: str, raw: Any) -> str:
     """`reason` with the values of the record it quotes left out ('…'): a reason is kept in clear, the
     record only encrypted (a name, an e-mail in a shifted column), and `quarantine show` decrypts it. A
-    value quoted as repr writes it (a line break as \\n) is compared as the text it stands for."""
-    texts = list(_texts(raw))
+    value quoted as repr writes it (a line break as \\n) is compared as the text it stands for; values
+    and record are compared folded (width, case, spacing) and with XML's entities read, as a converter
+    quotes ' zeb ' as 'ZEB' and a statement's &amp; as &."""
+    texts = [fold(one) for text in _texts(raw) for one in {text, html.unescape(text)}]
 
     def hidden(quoted: re.Match[str]) -> str:
         value = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
         mark = quoted.group()[0]
-        values = {value, _unescaped(quoted.group())}
-        found = any(one.strip() and one in text for one in values for text in texts)
+        values = {fold(value), fold(_unescaped(quoted.group()))}
+        found = any(one and one in text for one in values for text in texts)
         return f"{mark}…{mark}" if found else quoted.group()
 
     return _QUOTED.sub(hidden, reason) if texts else reason

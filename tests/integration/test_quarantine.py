@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from adapters.statements.camt053 import Camt053Parser
 from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.documents import Origin
@@ -32,6 +33,7 @@ from connector.sync.runs import quarantine, start_run, without_its_values
 from tests.conftest import REPO
 from tests.integration.helpers import add_customer
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, receivable, write
+from tests.integration.test_statement_reconcile import camt_file, entry_xml, statement_xml
 from tests.unit.test_classify import shipped_policy
 
 
@@ -89,6 +91,55 @@ def test_a_reason_keeps_out_the_values_of_the_record_it_quotes_which_stay_encryp
     assert all("jane.private" not in reason for reason in reasons)
     assert "'…'" in " ".join(reasons)
     assert "jane.private@example.com" in json.dumps(shown.raw, ensure_ascii=False)
+
+
+ZOHO_PAYMENTS_HEADER = (
+    "Payment Number,CustomerPayment ID,Date,Customer Name,CustomerID,Mode,Reference Number,Description,"
+    "Amount,Unused Amount,Currency Code,Exchange Rate,Deposit To,Invoice Number,Invoice Date,"
+    "Amount Applied to Invoice"
+)
+
+
+@pytest.mark.parametrize("currency", ["zeb", "zebcurrencyname", "  Quuxcurr  "])
+def test_a_reason_keeps_out_a_value_its_converter_upper_cased_or_stripped(
+    container: Container, tmp_path: Path, currency: str
+) -> None:
+    export = tmp_path / "payments.csv"
+    row = f"P1,9001,2026-03-02,Alpha Person,C1,Bank,R1,D1,100.00,0,{currency},1,Bank,INV1,2026-01-01,100.00"
+    export.write_text(f"{ZOHO_PAYMENTS_HEADER}\n{row}\n", encoding="utf-8")
+
+    assert import_file(container, export, container.document_parsers()).counts["quarantined"] == 1
+    [reason] = reasons(container)
+    assert reason.startswith("currency (Currency Code): unknown currency code")
+    assert currency.strip().casefold() not in reason.casefold()
+
+
+def test_a_reason_keeps_out_a_value_the_statements_xml_escaped(container: Container, tmp_path: Path) -> None:
+    entry = entry_xml("E1", "300.00", "Zebulon &amp; Quix Secret")
+    statement = camt_file(tmp_path / "march.xml", statement_xml("MAR", 3, "0.00", "300.00", entry))
+
+    assert import_file(container, statement, [Camt053Parser()]).counts["quarantined"] == 1
+    [reason] = reasons(container)
+    assert (reason, "Zebulon" in reason) == ("entry not readable: BookgDt '…' is not a date", False)
+
+
+@pytest.mark.parametrize("currency", ["zeb", "zebulon secret"])
+def test_a_customer_records_reason_keeps_out_a_currency_it_upper_cased(
+    container: Container, currency: str
+) -> None:
+    data = {"id": "w-2", "name": "坏客户", "company": "坏客户有限公司", "currency": currency}
+    records = [("hook 2", {"type": "customer.updated", "data": data})]
+
+    counts = sync_customers(container, shipped(), "webhook_customers", records, "customers.import")
+
+    [reason] = reasons(container)
+    assert (counts["quarantined"], reason.startswith("currency: unknown currency code")) == (1, True)
+    assert currency.casefold() not in reason.casefold()
+
+
+def reasons(container: Container) -> list[str]:
+    with unit_of_work(container.sessions) as session:
+        return list(session.scalars(select(QuarantinedRecord.reason)))
 
 
 def test_a_retry_posts_the_document_whose_customer_now_exists_and_keeps_the_bad_row_open(

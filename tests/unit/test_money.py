@@ -41,6 +41,14 @@ def test_unknown_or_non_monetary_currencies_are_refused(code: str) -> None:
         Money(1, code)
 
 
+def test_a_refused_currency_is_quoted_only_when_it_is_three_letters_not_a_name_in_its_place() -> None:
+    with pytest.raises(MoneyError, match="unknown currency code 'ZEB'"):
+        currency_code(" zeb ")
+    with pytest.raises(MoneyError, match=r"^unknown currency code: not an ISO 4217 code") as refused:
+        currency_code("Zebulon Secret")
+    assert "ZEBULON" not in str(refused.value)
+
+
 def test_currency_codes_are_normalised() -> None:
     assert currency_code(" usd ") == "USD"
 
