@@ -12,6 +12,7 @@ import binascii
 import json
 import logging
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable, Mapping
@@ -24,6 +25,9 @@ from connector.settings import SecuritySettings
 
 log = logging.getLogger(__name__)
 KEY_BYTES = 32
+# A key id a message may quote: the ids new_key_id makes and names written by hand, never a key written
+# in an id's place (a base64 key is 44 characters): a key ring's error is printed in clear.
+_QUOTABLE_ID = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 
 
 def _decode_key(value: object, what: str, origin: str) -> bytes:
@@ -34,6 +38,11 @@ def _decode_key(value: object, what: str, origin: str) -> bytes:
     if len(raw) != KEY_BYTES:
         raise KeyStoreError(f"{origin}: {what} must be {KEY_BYTES} bytes, got {len(raw)}")
     return raw
+
+
+def _entry(kid: str, position: int) -> str:
+    """A key of the ring as a message names it: by its id when that is one, else by its place."""
+    return f"key {kid!r}" if _QUOTABLE_ID.fullmatch(kid) else f"the key of entry {position} of keys"
 
 
 def new_key_id() -> str:
@@ -48,9 +57,12 @@ class KeyRing:
 
     def __post_init__(self) -> None:
         if self.active_id not in self.keys:
-            raise KeyStoreError(f"active key id {self.active_id!r} is not in the key ring")
-        if any(":" in kid or not kid for kid in self.keys):
-            raise KeyStoreError("key ids must be non-empty and must not contain ':'")
+            if _QUOTABLE_ID.fullmatch(self.active_id):
+                raise KeyStoreError(f"active key id {self.active_id!r} is not in the key ring")
+            raise KeyStoreError("active names no key of the key ring")
+        for position, kid in enumerate(self.keys, 1):
+            if ":" in kid or not kid:
+                raise KeyStoreError(f"the id of entry {position} of keys is empty or contains ':'")
 
     @classmethod
     def generate(cls) -> KeyRing:
@@ -74,7 +86,10 @@ class KeyRing:
             raise KeyStoreError(
                 f"{origin}: expected {{'active': id, 'keys': {{id: base64}}, 'index_key': base64}}"
             )
-        keys = {str(kid): _decode_key(value, f"key {kid!r}", origin) for kid, value in data["keys"].items()}
+        keys = {
+            str(kid): _decode_key(value, _entry(kid, position), origin)
+            for position, (kid, value) in enumerate(data["keys"].items(), 1)
+        }
         if "index_key" not in data:
             raise KeyStoreError(f"{origin}: 'index_key' is missing")
         return cls(str(data.get("active")), keys, _decode_key(data["index_key"], "index_key", origin))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -287,6 +288,36 @@ def test_check_config_fails_when_the_key_ring_holds_another_index_key_than_the_l
     checked = cli("check-config")
     assert checked.code == 1
     assert "look-ups were made with another index_key" in checked.out + checked.err
+
+
+KEY, OTHER_KEY, INDEX_KEY = (base64.b64encode(secrets.token_bytes(32)).decode() for _ in range(3))
+
+
+@pytest.mark.parametrize(
+    ("ring", "told"),
+    [
+        ({"active": "k1", "keys": {KEY: "k1"}}, "the key of entry 1 of keys is not valid base64"),
+        ({"active": "k1", "keys": {"k1": KEY, OTHER_KEY: "k2"}}, "the key of entry 2 of keys is not valid"),
+        ({"active": KEY, "keys": {"k1": OTHER_KEY}}, "active names no key of the key ring"),
+    ],
+)
+@pytest.mark.parametrize("given", ["keys_file", "encryption_keys"])
+def test_a_key_ring_with_a_key_in_an_ids_place_is_refused_without_printing_the_key(
+    cli, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, ring: dict[str, Any], told: str, given: str
+) -> None:
+    text = json.dumps({**ring, "index_key": INDEX_KEY})
+    if given == "keys_file":
+        (isolated_cwd / "connector-keys.json").write_text(text, encoding="utf-8")
+        (isolated_cwd / "connector-keys.json").chmod(0o600)
+    else:
+        monkeypatch.setenv("CONNECTOR_SECURITY__ENCRYPTION_KEYS", text)
+
+    checked = cli("check-config")
+
+    printed = checked.out + checked.err
+    assert (checked.code, told in printed) == (1, True)
+    shown = [key[at : at + 8] for key in (KEY, OTHER_KEY, INDEX_KEY) for at in range(len(key) - 7)]
+    assert [part for part in shown if part in printed] == []
 
 
 def test_a_lost_key_file_is_never_replaced_while_the_database_holds_what_it_sealed(
