@@ -92,7 +92,9 @@ class KeyRing:
         }
         if "index_key" not in data:
             raise KeyStoreError(f"{origin}: 'index_key' is missing")
-        return cls(str(data.get("active")), keys, _decode_key(data["index_key"], "index_key", origin))
+        if not isinstance(data.get("active"), str):
+            raise KeyStoreError(f"{origin}: 'active' (the id of the key that encrypts) is missing")
+        return cls(data["active"], keys, _decode_key(data["index_key"], "index_key", origin))
 
     def to_json(self) -> str:
         return json.dumps(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import stat
@@ -126,6 +127,10 @@ def test_keys_from_settings_are_validated_with_a_clear_reason() -> None:
                 encryption_keys=SecretStr('{"active":"a","keys":{"a":"AAAA"},"index_key":"AAAA"}')
             )
         )
+    without_active = json.loads(KeyRing.generate().to_json())
+    del without_active["active"]
+    with pytest.raises(KeyStoreError, match=r"'active' .* is missing"):
+        load_or_create_keyring(SecuritySettings(encryption_keys=SecretStr(json.dumps(without_active))))
     ring = KeyRing.generate()
     loaded = load_or_create_keyring(SecuritySettings(encryption_keys=SecretStr(ring.to_json())))
     assert loaded == ring
