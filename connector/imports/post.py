@@ -13,7 +13,7 @@ For each document, in file order:
   payment, a payment for a bank line: `same_receipt`) is linked to it; the rest are turned into entries
   (`rules`) and posted. A receipt whose customer is not sure, or that names an invoice in another
   currency (it cannot settle it), goes to unapplied receipts with a reconciliation item listing its
-  candidates.
+  candidates; a credit note naming one is quarantined.
 
 Entries of a batch are posted with one `Ledger.post_many`; should that fail, the batch is posted one
 document at a time so that only the documents at fault are quarantined.
@@ -790,11 +790,15 @@ class DocumentPoster:
             if item.customer is None:
                 continue
             account_no = item.customer.account_no
-            if receipt and (
+            settles = receipt or document.kind == "credit_note"
+            if settles and (
                 other := self.known.in_other_currencies(account_no, item.match.invoices, currency)
             ):
                 # Posted, it would settle other invoices (or be the customer's credit): a person decides
-                item.customer, item.waits = None, _in_another_currency(account_no, other, currency)
+                # (a receipt waits in unapplied receipts; a credit note, which has no such place, is
+                # quarantined in `_post`)
+                item.customer = None
+                item.waits = _in_another_currency(account_no, other, currency, document.kind)
                 continue
             if document.kind == "invoice" and document.number:
                 self.known.invoice_posted(document.number, account_no, document.amount, document.date)
@@ -904,7 +908,8 @@ class DocumentPoster:
                 named = item.document.party.account_no
                 party = f" (account number {named})" if named else ""
                 why = item.match.candidates[0].why if item.match.candidates else "no rule found a customer"
-                self._quarantine(item.document, f"no customer for this {item.document.kind}{party}: {why}")
+                why = item.waits or f"no customer for this {item.document.kind}{party}: {why}"
+                self._quarantine(item.document, why)
                 self._awaiting_repost(item)
                 counts["quarantined"] += 1
         try:
@@ -1191,18 +1196,28 @@ def _revised(item: Work) -> str:
     return "restored" if item.restores is not None else "reposted"
 
 
-def _in_another_currency(account_no: str, invoices: Sequence[tuple[str, str]], currency: str) -> str:
-    """Why a receipt of a sure customer waits all the same: it names invoices (number, currency) in
-    another currency, which it cannot settle (the ledger converts no currency)."""
+def _in_another_currency(
+    account_no: str, invoices: Sequence[tuple[str, str]], currency: str, kind: str = "payment"
+) -> str:
+    """Why a receipt (or a credit note, of `kind`) of a sure customer waits all the same: it names
+    invoices (number, currency) in another currency, which it cannot settle (the ledger converts no
+    currency). A receipt waits in the queue; a credit note is quarantined."""
     if len(invoices) == 1:
         [(number, billed)] = invoices
         what, left = f"invoice {number} of {account_no}, in {billed}", f"{number} stays"
     else:
         listed = ", ".join(f"{number} ({billed})" for number, billed in invoices)
         what, left = f"invoices {listed} of {account_no}", "they stay"
+    noun, then = "receipt", "waiting for a person"
+    if kind == "credit_note":
+        noun = "credit note"
+        then = (
+            "nothing is posted; correct it in the accounting system (its currency, or the invoice it "
+            "names), then import it again or resolve this record"
+        )
     return (
-        f"names {what}: a {currency} receipt does not settle an invoice in another currency (applied to "
-        f"{account_no}, it counts in its {currency} balance and {left} open): waiting for a person"
+        f"names {what}: a {currency} {noun} does not settle an invoice in another currency (applied to "
+        f"{account_no}, it counts in its {currency} balance and {left} open): {then}"
     )
 
 

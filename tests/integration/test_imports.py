@@ -643,6 +643,33 @@ def test_a_credit_note_taking_an_invoices_id_waits_in_quarantine_and_the_invoice
     assert_ledger_verifies(container)
 
 
+def test_a_credit_note_naming_an_invoice_in_another_currency_waits_in_quarantine_saying_so(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    qinghe = customers["qinghe"]  # its figures are in CNY
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-1", qinghe, "1000.00")), PARSERS)
+    memo = {
+        **invoice("CN-1", qinghe, "100.00", currency="USD", applied={"INV-1": "100.00"}),
+        "kind": "credit_note",
+    }
+
+    result = import_file(container, write(tmp_path / "memo.jsonl", memo), PARSERS)
+
+    assert (result.counts["quarantined"], result.counts["credit_notes_posted"]) == (1, 0)
+    assert open_invoices(container, qinghe, date(2026, 3, 31)) == [("INV-1", 100000)]
+    with unit_of_work(container.sessions) as session:
+        balances = [line.balance for line in customer_balances(session, qinghe)]
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert balances == [Money.of("1000.00", "CNY")]  # nothing in USD: no credit out of it
+    assert reason == (
+        f"names invoice INV-1 of {qinghe}, in CNY: a USD credit note does not settle an invoice in "
+        f"another currency (applied to {qinghe}, it counts in its USD balance and INV-1 stays open): "
+        "nothing is posted; correct it in the accounting system (its currency, or the invoice it "
+        "names), then import it again or resolve this record"
+    )
+    assert_ledger_verifies(container)
+
+
 ZOHO_INVOICES_HEADER = (
     "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date,"
     "PurchaseOrder,Currency Code,Exchange Rate,Item Name,Quantity,Item Price,Item Total,Total,Balance"
