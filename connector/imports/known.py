@@ -154,12 +154,16 @@ class KnownCustomers:
     def in_other_currencies(
         self, account_no: str, numbers: Iterable[str], currency: str
     ) -> list[tuple[str, str]]:
-        """(number, currency) of each of the customer's invoices `numbers` (the matcher found them its
-        own) that is in another currency than `currency` only: a receipt in `currency` does not settle it."""
+        """(number, currency) of each of `numbers` that is an invoice of the customer's in another
+        currency than `currency` only: a receipt in `currency` does not settle it. Numbers of no invoice
+        of its (another's, or none) are passed over."""
         home = self._currency.get(account_no)
         found = []
         for number in numbers:
-            billed = self._foreign.get((account_no, number.strip().upper())) or ({home} if home else set())
+            written = number.strip().upper()
+            if not any(a == account_no and why == "invoice" for a, why, _ in self._tokens.get(written, ())):
+                continue
+            billed = self._foreign.get((account_no, written)) or ({home} if home else set())
             if billed and currency not in billed:
                 found.append((number, "/".join(sorted(billed))))
         return found

@@ -22,6 +22,7 @@ document at a time so that only the documents at fault are quarantined.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -836,26 +837,38 @@ class DocumentPoster:
 
     def _link(self, item: Work, earlier: Earlier, customer_id: int | None) -> None:
         """Record `item` as the other record of `earlier`'s receipt. A receipt waiting in unapplied
-        receipts is applied to the customer this record names."""
+        receipts is applied to the customer this record names, unless either of them names an invoice
+        of that customer in another currency (as `_match` holds a receipt): then it waits on."""
+        why = f"the same receipt as {earlier.describe()}, which posted it"
+        waiting = None
         if earlier.status == "unapplied" and item.customer is not None:
-            waiting = self.session.scalar(
-                select(ReconciliationItem.id).where(
+            waiting = self.session.execute(
+                select(ReconciliationItem.id, ReconciliationItem.named_json).where(
                     ReconciliationItem.document_id == earlier.id, ReconciliationItem.status == "open"
                 )
-            )
-            if waiting is not None:
-                document = item.document
+            ).first()
+        if waiting is not None and item.customer is not None:
+            document, account_no = item.document, item.customer.account_no
+            named = [number for number, _ in json.loads(waiting.named_json)]
+            named += [*item.match.invoices, *(number for number, _ in named_invoices(item))]
+            currency = document.amount.currency
+            if other := self.known.in_other_currencies(account_no, dict.fromkeys(named), currency):
+                what, _ = _naming(account_no, other)
+                why += (
+                    f" and waits for a person: it names {what}, and a {currency} receipt does not settle an "
+                    "invoice in another currency"
+                )
+            else:
                 actor = reconcile.import_actor(document.source, document.kind, document.external_id)
                 reconcile.apply(
                     self.session,
-                    waiting,
-                    item.customer.account_no,
+                    waiting.id,
+                    account_no,
                     self.accounts,
                     actor,
                     document.date,
                     named_invoices(item) or None,  # else the invoices the waiting receipt names
                 )
-        why = f"the same receipt as {earlier.describe()}, which posted it"
         owner = customer_id if customer_id is not None else earlier.customer_id
         self.outcomes.record(
             item, "linked", earlier.entry_id, owner, why, item.customer, linked_id=earlier.id
@@ -1202,12 +1215,7 @@ def _in_another_currency(
     """Why a receipt (or a credit note, of `kind`) of a sure customer waits all the same: it names
     invoices (number, currency) in another currency, which it cannot settle (the ledger converts no
     currency). A receipt waits in the queue; a credit note is quarantined."""
-    if len(invoices) == 1:
-        [(number, billed)] = invoices
-        what, left = f"invoice {number} of {account_no}, in {billed}", f"{number} stays"
-    else:
-        listed = ", ".join(f"{number} ({billed})" for number, billed in invoices)
-        what, left = f"invoices {listed} of {account_no}", "they stay"
+    what, left = _naming(account_no, invoices)
     noun, then = "receipt", "waiting for a person"
     if kind == "credit_note":
         noun = "credit note"
@@ -1219,6 +1227,15 @@ def _in_another_currency(
         f"names {what}: a {currency} {noun} does not settle an invoice in another currency (applied to "
         f"{account_no}, it counts in its {currency} balance and {left} open): {then}"
     )
+
+
+def _naming(account_no: str, invoices: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """The invoices (number, currency) of the customer `account_no` in words, and what stays open."""
+    if len(invoices) == 1:
+        [(number, billed)] = invoices
+        return f"invoice {number} of {account_no}, in {billed}", f"{number} stays"
+    listed = ", ".join(f"{number} ({billed})" for number, billed in invoices)
+    return f"invoices {listed} of {account_no}", "they stay"
 
 
 def _why_not(match: Match) -> str:

@@ -8,6 +8,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +23,8 @@ from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
 from connector.ledger.models import Customer, JournalEntry
+from connector.ledger.queries import customer_balances
+from connector.money import Money
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, open_invoices, write
 from tests.integration.test_master import master
 from tests.integration.test_same_receipt import line, owes, payment
@@ -482,4 +485,42 @@ def test_a_receipt_naming_an_invoice_in_another_currency_waits_for_a_person_sayi
     ]
     assert [candidate["account_no"] for candidate in waiting[0].candidates] == [qinghe]
     assert apply(container, waiting[0].id, None) == qinghe  # its one candidate
+    assert_ledger_verifies(container)
+
+
+def test_a_receipt_waiting_for_naming_an_invoice_in_another_currency_stays_waiting_once_its_bank_line_comes(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]  # its figures are in CNY; it pays from a known bank account
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-1", acme, "1000.00")), PARSERS)
+    paid = {
+        "kind": "payment",
+        "id": "P-1",
+        "amount": "100.00",
+        "currency": "USD",
+        "applied": {"INV-1": "100.00"},
+    }
+    import_file(container, write(tmp_path / "payments.jsonl", paid), PARSERS)
+    [(item_id, status, _)] = items(container)
+    assert status == "open"
+
+    statement = line("B-1", "100.00", "2026-03-01", currency="USD", bank_account="6222021000001234")
+    result = import_file(container, write(tmp_path / "bank.jsonl", statement), PARSERS)
+
+    assert result.counts["receipts_linked"] == 1  # the same money: it posts nothing of its own
+    assert items(container) == [(item_id, "open", ANY)]  # still a person's to decide
+    with unit_of_work(container.sessions) as session:
+        balances = [held.balance for held in customer_balances(session, acme)]
+        [waiting] = reconcile.queue(session, container.cipher)
+        why = session.scalars(
+            select(ImportedDocument.match_rule).where(ImportedDocument.external_id == "B-1")
+        ).one()
+    assert balances == [Money.of("1000.00", "CNY")]  # no USD credit, INV-1 untouched
+    assert open_invoices(container, acme, ON) == [("INV-1", 100000)]
+    assert waiting.why.startswith(f"names invoice INV-1 of {acme}, in CNY: a USD receipt does not settle")
+    assert why.endswith(
+        f"which posted it and waits for a person: it names invoice INV-1 of {acme}, in CNY, and a USD "
+        "receipt does not settle an invoice in another currency"
+    )
+    assert apply(container, item_id, None) == acme  # a person may still apply it
     assert_ledger_verifies(container)
