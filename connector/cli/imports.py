@@ -74,8 +74,9 @@ def describe(result: FileResult) -> str:
     head = f"{result.name}: {result.status}" + (f" ({result.format})" if result.format else "")
     if result.reason:
         head += f": {result.reason}"
-    # "reposted" and "restored" are no outcomes of their own: such a document is also counted where it went
-    besides = ("documents", "reposted", "restored")
+    # "reposted", "restored" and "reversed_now_zero" are no outcomes of their own: such a document is also
+    # counted where it went
+    besides = ("documents", "reposted", "restored", "reversed_now_zero")
     counts = {k: v for k, v in sorted(result.counts.items()) if v and k not in besides}
     notes = "".join(f"\n  note: {note}" for note in result.notes)
     if not result.counts and not counts:
@@ -86,6 +87,8 @@ def describe(result: FileResult) -> str:
         detail += f" (of them {reposted:,} changed since imported: reversed and reposted)"
     if restored:
         detail += f" (of them {restored:,} void or deleted before and live again: posted again)"
+    if zeroed := result.counts["reversed_now_zero"]:
+        detail += f" (of them {zeroed:,} posted before and 0.00 now, voided: reversed)"
     described = f"{head}: {result.counts['documents']:,} documents" + (f" — {detail}" if detail else "")
     if result.quarantined_before:
         described += (

@@ -68,6 +68,7 @@ class Work:
     cancels: int | None = None  # a bank's cancellation of its return: the return's record (posted as linked)
     restores: str | None = None  # withdrawn, live again: what its entry's memo adds (`withdrawals`)
     waits: str | None = None  # why a receipt of a sure customer waits for a person all the same
+    zeroed: bool = False  # posted before, of no amount now (voided): its entry reversed, nothing posted
 
 
 class Outcomes:

@@ -233,10 +233,12 @@ class DocumentPoster:
                 continue
             elif held is not None:
                 decided = decision_on(self.session, held) if rules.is_receipt(document) else None
+                stood = held.status in ("posted", "unapplied")  # its own entry stood until now
                 if not self._replace(held, document):
                     counts["quarantined"] += 1
                     continue
                 item.held, item.revision, item.decided = held, held.revision + 1, decided
+                item.zeroed = stood and document.amount.minor == 0
             if document.reverses is not None or document.replaces is not None or document.bank_reversal:
                 corrections.append(item)  # after the batch's postings: it may correct one of them
             elif self._receivable(item, counts):
@@ -332,7 +334,11 @@ class DocumentPoster:
         """Whether the document posts to receivables; money out of the bank, and a document of no amount
         (a free trial's invoice), are recorded as ignored."""
         if item.document.amount.minor == 0:
-            self.outcomes.record(item, "ignored", None, None, "a zero amount: nothing to post")
+            why = "a zero amount: nothing to post"
+            if item.zeroed:  # a QuickBooks Online export's void: its entry was reversed (`_replace`)
+                why = "a zero amount now (voided): what it posted before is reversed, nothing to post"
+                counts["reversed_now_zero"] += 1
+            self.outcomes.record(item, "ignored", None, None, why)
             counts["ignored_zero_amount"] += 1
             return False
         if item.document.kind == "bank_line" and item.document.amount.minor < 0:
@@ -401,9 +407,10 @@ class DocumentPoster:
             )
             return False
         linked = self._linked_to(held)
-        self._reverse_posted(
-            held, document, f"{where} changed: reversed, reposted as revision {held.revision + 1}"
-        )
+        memo = f"{where} changed: reversed, reposted as revision {held.revision + 1}"
+        if document.amount.minor == 0:
+            memo = f"{where} reads {document.amount} now (voided): reversed"
+        self._reverse_posted(held, document, memo)
         if linked:
             self.relinking.append((held, linked))
         return True

@@ -1267,6 +1267,42 @@ def iif_without_ids(path: Path, invoice_amount: str, deposited_to: str) -> Path:
     return path
 
 
+def qbo_invoices(path: Path, amount: str, memo: str = "") -> Path:
+    """A QuickBooks Online invoice list holding invoice 1001 of Blue Sky Cafe, of `amount` (0.00: void)."""
+    path.write_text(
+        "Date,Transaction Type,Num,Customer,Memo/Description,Due Date,Amount,Open Balance,Currency\n"
+        f"2026-03-02,Invoice,1001,Blue Sky Cafe,{memo},2026-04-01,{amount},{amount},USD\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_an_invoice_voided_in_quickbooks_online_says_its_posting_was_reversed_for_reading_zero(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    blue_sky = add_customer(container, "Blue Sky Cafe", currency="USD")
+    import_file(container, qbo_invoices(tmp_path / "march.csv", "120.00"), parsers)
+    assert receivable(container, blue_sky) == Money.of("120.00", "USD")
+
+    voided = import_file(container, qbo_invoices(tmp_path / "april.csv", "0.00"), parsers)
+
+    assert receivable(container, blue_sky) == Money.zero("USD")
+    assert voided.counts == Counter(documents=1, ignored_zero_amount=1, reversed_now_zero=1)
+    assert describe(voided).endswith(
+        "1 documents — 1 ignored zero amount (of them 1 posted before and 0.00 now, voided: reversed)"
+    )
+    with unit_of_work(container.sessions) as session:
+        why = session.scalars(select(ImportedDocument.match_rule)).one()
+        memo = session.scalars(select(JournalEntry.memo).where(JournalEntry.is_reversal)).one()
+    assert why == "a zero amount now (voided): what it posted before is reversed, nothing to post"
+    assert memo == "quickbooks_online.invoices 1001 reads 0.00 USD now (voided): reversed"
+    billed_again = import_file(container, qbo_invoices(tmp_path / "may.csv", "120.00", "again"), parsers)
+    assert billed_again.counts["invoices_posted"] == 1
+    assert receivable(container, blue_sky) == Money.of("120.00", "USD")
+    assert_ledger_verifies(container)
+
+
 def test_an_iif_export_without_ids_edited_and_exported_again_waits_for_a_person_never_posts_twice(
     container: Container, tmp_path: Path
 ) -> None:
