@@ -190,9 +190,9 @@ MAX_ID = 200  # characters the ledger keeps of an external id, a document number
 
 def unkeepable(document: Document) -> str | None:
     """Why the ledger cannot keep `document` as it is (an id or number longer than its columns, an
-    amount no document has: a shifted column's account number), or None. Checked for every parser in
-    one place: a database that enforces lengths (PostgreSQL) would refuse the whole batch, one that does
-    not (SQLite) would keep what another cannot."""
+    amount no document has: a shifted column's account number, an amount applied in another currency),
+    or None. Checked for every parser in one place: a database that enforces lengths (PostgreSQL) would
+    refuse the whole batch, one that does not (SQLite) would keep what another cannot."""
     named = [
         ("external id", document.external_id),
         ("number", document.number or ""),
@@ -207,6 +207,12 @@ def unkeepable(document: Document) -> str | None:
     for what, money in amounts:
         if abs(money.minor) > MAX_MINOR:
             return f"{what} out of range: {money.amount:,} {money.currency} (a column shifted?)"
+    for allocation in document.allocations:  # what it pays of an invoice is part of its own amount
+        if allocation.amount.currency != document.amount.currency:
+            return (
+                f"amount applied to invoice {allocation.invoice_number} in {allocation.amount.currency}, "
+                f"the document's in {document.amount.currency}: no currency is converted"
+            )
     return None
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from connector.bulk import driver_value, insert_rows, rows_in, update_rows
 from connector.documents import Document, compact_account
+from connector.errors import InvalidEntryError
 from connector.imports.decisions import Decision
 from connector.imports.matching import Candidate, Match
 from connector.imports.models import ImportedDocument, ReceiptApplication, ReconciliationItem
@@ -195,7 +196,8 @@ def named_invoices(item: Work) -> list[tuple[str, int]]:
     document = item.document
     if document.allocations:
         currency = document.amount.currency
-        return [
-            (a.invoice_number, a.amount.minor) for a in document.allocations if a.amount.currency == currency
-        ]
+        if any(a.amount.currency != currency for a in document.allocations):  # `unkeepable` refuses it
+            what = f"{document.source} {document.external_id}"
+            raise InvalidEntryError(f"{what}: an amount applied in another currency than {currency}")
+        return [(a.invoice_number, a.amount.minor) for a in document.allocations]
     return [(number, document.amount.minor) for number in item.match.invoices]

@@ -94,7 +94,10 @@ def _document(data: dict[str, Any], origin: Origin) -> Document:
         ),
         number=data.get("number"),
         references=tuple(data.get("references", ())),
-        allocations=tuple(Allocation(n, Money.of(a, currency)) for n, a in data.get("applied", {}).items()),
+        allocations=tuple(
+            Allocation(n, Money.of(a, data.get("applied_currency", currency)))
+            for n, a in data.get("applied", {}).items()
+        ),
         reverses=data.get("reverses"),
         replaces=data.get("replaces"),
         bank_reversal=data.get("bank_reversal", False),
@@ -1664,6 +1667,28 @@ def test_a_number_longer_than_the_ledger_keeps_quarantines_its_document_and_the_
         "number longer than the ledger keeps (244 characters, at most 200)",
         "invoice number longer than the ledger keeps (244 characters, at most 200)",
     ]
+
+
+def test_an_amount_applied_in_another_currency_than_its_payments_quarantines_its_row_saying_so(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    paid = {"kind": "payment", "id": "P-1", "amount": "100.00", "currency": "USD", "account_no": acme}
+    path = write(
+        tmp_path / "payments.jsonl",
+        invoice("INV-1", acme, "700.00"),
+        {**paid, "applied": {"INV-1": "700.00"}, "applied_currency": "CNY"},
+    )
+
+    result = import_file(container, path, PARSERS)
+
+    assert (result.counts["quarantined"], result.counts["invoices_posted"]) == (1, 1)
+    assert open_invoices(container, acme, date(2026, 3, 31)) == [("INV-1", 70000)]
+    with unit_of_work(container.sessions) as session:
+        [reason] = session.scalars(select(QuarantinedRecord.reason)).all()
+    assert reason == (
+        "amount applied to invoice INV-1 in CNY, the document's in USD: no currency is converted"
+    )
 
 
 def test_an_amount_no_document_has_quarantines_its_row_and_the_rest_is_posted(
