@@ -4,7 +4,8 @@ into an open one again ("Convert to Open"), and its next export lists it live un
 What the latest file says of such a document stands (files are numbered as they come; a retry keeps
 its file's number, so an earlier file taken up again says nothing new):
 * a live document whose entry its withdrawal reversed, in a file after the withdrawal's, is posted
-  again as its next revision (the reversal stays: the ledger is append-only);
+  again as its next revision (the reversal stays: the ledger is append-only); a payment linked to its
+  bank line (whose entry holds the money, and stands) is linked to it again, applying it again;
 * a withdrawal whose document was posted again since, in a file after that, reverses it again.
 
 A document reversed otherwise (a bank's return, an OFX delete, a person's `ledger reverse`) stays
@@ -84,15 +85,21 @@ def live_again(
             "source = {p}",
             source,
         ):
-            if status == "reversal" and entry_id is not None and _after(file_id, its_file):
+            if status == "reversal" and _after(file_id, its_file):
                 reversals[(source, external_id)] = (entry_id, its_file)
     if not reversals:
         return LiveAgain({}, again)
-    entry_ids = [entry_id for entry_id, _ in reversals.values()]
+    entry_ids = [entry_id for entry_id, _ in reversals.values() if entry_id is not None]
     reversed_entry = dict(
         session.execute(
             select(JournalEntry.id, JournalEntry.reverses_id).where(JournalEntry.id.in_(entry_ids))
         ).all()
+    )
+    # A withdrawal that reversed no entry of its own withdrew a receipt linked to its other record (a
+    # payment whose bank line posted the money): that entry, its record's, stands still (no return since).
+    linked = [stored[withdrawn[key]].entry_id for key, (entry_id, _) in reversals.items() if entry_id is None]
+    returned = set(
+        session.scalars(select(JournalEntry.reverses_id).where(JournalEntry.reverses_id.in_(linked)))
     )
     file_ids = {its_file for _, its_file in reversals.values() if its_file is not None}
     names = dict(
@@ -103,7 +110,11 @@ def live_again(
         + (f" in {names[its_file]}" if its_file in names else "")
         for key, (entry_id, its_file) in reversals.items()
         # its withdrawal reversed the entry it holds now: no other correction came since
-        if reversed_entry.get(entry_id) == stored[withdrawn[key]].entry_id
+        if (
+            reversed_entry.get(entry_id) == stored[withdrawn[key]].entry_id
+            if entry_id is not None
+            else stored[withdrawn[key]].entry_id not in returned
+        )
     }
     return LiveAgain(restored, again)
 

@@ -237,6 +237,34 @@ def test_a_payment_naming_its_customer_applies_the_bank_line_waiting_in_unapplie
     assert_ledger_verifies(container)
 
 
+def test_a_payment_that_applied_a_waiting_line_deleted_and_live_again_applies_it_again(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    qinghe = customers["qinghe"]
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-9", qinghe, "120.00")), PARSERS)
+    bank = write(tmp_path / "statement.jsonl", line("B-9", "120.00", "2026-03-10", payer="张三"))
+    import_file(container, bank, PARSERS)
+    paid = payment("P-9", qinghe, "120.00", "2026-03-09")
+    import_file(container, write(tmp_path / "march.jsonl", paid), PARSERS)
+    deleted = {**paid, "id": "P-9:withdrawn", "reverses": "P-9", "withdrawn": True}
+    assert import_file(container, write(tmp_path / "april.jsonl", deleted), PARSERS).counts["reversed"] == 1
+    assert owes(container, qinghe) == Money.of("120.00", "CNY")  # the line waits for a person again
+
+    other = payment("P-10", qinghe, "1.00", "2026-03-12")  # so that the file is not march's bytes again
+    back = import_file(container, write(tmp_path / "may.jsonl", paid, other), PARSERS)
+
+    assert (back.counts["restored"], back.counts["receipts_linked"]) == (1, 1)
+    assert owes(container, qinghe) == Money.of("-1.00", "CNY")
+    with unit_of_work(container.sessions) as session:
+        item = session.scalars(select(ReconciliationItem)).one()
+        assert (item.status, item.resolved_by) == ("applied", "import of test payment P-9")
+    assert (statuses(container)["B-9"][0], statuses(container)["P-9"][0]) == ("posted", "linked")
+    again = {**deleted, "references": ["deleted again"]}
+    assert import_file(container, write(tmp_path / "june.jsonl", again), PARSERS).counts["reversed"] == 1
+    assert owes(container, qinghe) == Money.of("119.00", "CNY")
+    assert_ledger_verifies(container)
+
+
 def test_a_waiting_line_a_payment_applied_resent_with_other_text_stays_applied_to_the_invoice_it_names(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
