@@ -144,7 +144,10 @@ class DocumentPoster:
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
         stored = stored_records(self.session, documents)
-        back = live_again(self.session, documents, stored, self.file_id)
+        unchanged = self.seen.unchanged
+        back = live_again(
+            self.session, documents, stored, self.file_id, lambda key: SeenInFile.key_of(*key) in unchanged
+        )
         self._lock_changed(documents, stored, back)
         self.lookalikes.prefetch(documents, stored)
         batch_ids = {(document.source, document.external_id) for document in documents}

@@ -8,6 +8,9 @@ its file's number, so an earlier file taken up again says nothing new):
   bank line (whose entry holds the money, and stands) is linked to it again, applying it again;
 * a withdrawal whose document was posted again since, in a file after that, reverses it again.
 
+A file listing a document both live and withdrawn (its rows disagreeing) leaves it withdrawn, in
+whichever order, and batch, it lists them.
+
 A document reversed otherwise (a bank's return, an OFX delete, a person's `ledger reverse`) stays
 reversed, and so does one withdrawn before it was ever posted: an older export imported late cannot
 be told from its return (`post.DocumentPoster._reversal`).
@@ -15,7 +18,7 @@ be told from its return (`post.DocumentPoster._reversal`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,11 +49,16 @@ class LiveAgain:
 
 
 def live_again(
-    session: Session, documents: Sequence[Document], stored: Mapping[Key, Stored], file_id: int | None
+    session: Session,
+    documents: Sequence[Document],
+    stored: Mapping[Key, Stored],
+    file_id: int | None,
+    listed_before: Callable[[Key], bool],
 ) -> LiveAgain:
     """What of `documents`, read from the file numbered `file_id` (None: a dry run's, not numbered yet),
     undoes a withdrawal or withdraws again a document that came back. `stored` holds the records of the
-    documents and of what the batch's withdrawals withdraw (`post.stored_records`)."""
+    documents and of what the batch's withdrawals withdraw (`post.stored_records`); `listed_before`
+    says whether an earlier batch of the file listed a document, unchanged."""
     again = frozenset(
         (document.source, document.external_id)
         for document in documents
@@ -60,15 +68,20 @@ def live_again(
         and withdrawal.status == "reversal"
         and (original := stored.get((document.source, document.reverses))) is not None
         and original.status != "reversed"  # posted again since it was withdrawn
-        and _after(file_id, original.file_id)
+        # after the file that posted it, or by it (its live row in an earlier batch: the withdrawal stands)
+        and _after(file_id, original.file_id, or_same=True)
     )
+    keys = {(document.source, document.external_id) for document in documents}
     withdrawn: dict[Key, Key] = {}  # a withdrawal's key → the key of the document it reversed
     for document in documents:
         key = (document.source, document.external_id)
         held = stored.get(key)
         live = not (document.withdrawn or document.reverses or document.replaces or document.bank_reversal)
-        if live and held is not None and held.status == "reversed" and held.entry_id is not None:
-            withdrawn[(document.source, withdrawal_id(document.external_id))] = key
+        its_withdrawal = (document.source, withdrawal_id(document.external_id))
+        reversed_before = held is not None and held.status == "reversed" and held.entry_id is not None
+        # (a file listing it withdrawn too leaves it withdrawn: the withdrawal stands)
+        if live and reversed_before and its_withdrawal not in keys and not listed_before(its_withdrawal):
+            withdrawn[its_withdrawal] = key
     if not withdrawn:
         return LiveAgain({}, again)
     by_source: dict[str, list[str]] = {}
@@ -119,7 +132,7 @@ def live_again(
     return LiveAgain(restored, again)
 
 
-def _after(this: int | None, other: int | None) -> bool:
-    """Whether the file numbered `this` came after the one numbered `other`: a dry run's (None) after
-    every file; a record of none (written earlier in a dry run) before every one."""
-    return this is None or other is None or this > other
+def _after(this: int | None, other: int | None, *, or_same: bool = False) -> bool:
+    """Whether the file numbered `this` came after the one numbered `other` (or is it, `or_same`): a dry
+    run's (None) after every file; a record of none (written earlier in a dry run) before every one."""
+    return this is None or other is None or this > other or (or_same and this == other)

@@ -766,6 +766,42 @@ def test_an_invoice_restored_after_its_void_is_posted_again_and_voided_again_is_
     assert_ledger_verifies(container)
 
 
+def test_an_export_listing_an_invoice_both_void_and_open_leaves_it_void_whatever_it_was_before(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
+    parsers = container.document_parsers()
+    live, void = ("9001", "INV-9001", "Sent"), ("9001", "INV-9001", "Void")
+
+    def export(name: str, *rows: tuple[str, str, str]) -> Path:  # another draft in each: other bytes
+        return zoho_books_invoices(tmp_path / name, *rows, (name, name, "Draft"))
+
+    def owed() -> Money:
+        return receivable(container, acme.account_no)
+
+    import_file(container, export("march.csv", live), parsers)
+    import_file(container, export("april.csv", void), parsers)
+    for month, rows in (("may", (live, void)), ("june", (void, live))):
+        assert import_file(container, export(f"{month}.csv", *rows), parsers).status == "imported"
+        assert owed() == Money.zero("USD"), month
+    import_file(container, export("july.csv", live), parsers)
+    assert owed() == Money.of("50.00", "USD")
+    for month, rows in (("august", (void, live)), ("september", (live, void))):
+        import_file(container, export(f"{month}.csv", *rows), parsers)
+        assert owed() == Money.zero("USD"), month
+        import_file(container, export(f"{month}-open.csv", live), parsers)
+    in_batches_of(1, container, monkeypatch)  # the two rows in two batches
+    for month, rows in (("october", (live, void)), ("november", (live, void)), ("december", (void, live))):
+        import_file(container, export(f"{month}.csv", *rows), parsers)
+        assert owed() == Money.zero("USD"), month
+    import_file(container, export("january.csv", live), parsers)
+    assert owed() == Money.of("50.00", "USD")
+    import_file(container, export("february.csv", void, live), parsers)
+    assert owed() == Money.zero("USD")
+    assert_ledger_verifies(container)
+
+
 def test_an_ofx_2_statement_with_a_bom_pays_part_of_one_invoice_and_two_whole_and_honours_its_corrections(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
