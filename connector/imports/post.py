@@ -366,6 +366,8 @@ class DocumentPoster:
         for item in work:
             if item.decided is None or item.held is None:
                 continue
+            if item.waits is not None and reconcile.by_import(item.decided.actor):
+                continue  # an import applied it, which it would not now (`_link`): it waits for a person
             document = item.document
             done = restore(
                 self.session, item.decided, item.held.id, document.amount, self.accounts, document.date

@@ -158,10 +158,18 @@ def currencies(session: Session, item_id: int) -> tuple[str, str]:
     return document.currency, customer.currency
 
 
+IMPORT_ACTOR = "import of "
+
+
 def import_actor(source: str, kind: str, external_id: str) -> str:
     """Who applied a waiting receipt when a payment record naming its customer was imported (as the
     item's `resolved_by` keeps it)."""
-    return fitted(f"import of {source} {kind.replace('_', ' ')} {external_id}", RESOLVER_LENGTH)
+    return fitted(f"{IMPORT_ACTOR}{source} {kind.replace('_', ' ')} {external_id}", RESOLVER_LENGTH)
+
+
+def by_import(actor: str) -> bool:
+    """Whether `actor` (an item's `resolved_by`) is the import of a receipt's other record, no person."""
+    return actor.startswith(IMPORT_ACTOR)
 
 
 def undo_application_by(

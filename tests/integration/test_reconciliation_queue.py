@@ -524,3 +524,26 @@ def test_a_receipt_waiting_for_naming_an_invoice_in_another_currency_stays_waiti
     )
     assert apply(container, item_id, None) == acme  # a person may still apply it
     assert_ledger_verifies(container)
+
+
+def test_a_receipt_its_bank_line_applied_changed_to_name_an_invoice_in_another_currency_waits_again(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]  # its figures are in CNY; it pays from a known bank account
+    import_file(container, write(tmp_path / "inv.jsonl", invoice("INV-1", acme, "1000.00")), PARSERS)
+    paid = {"kind": "payment", "id": "P-1", "amount": "100.00", "currency": "USD", "payer": "Somebody"}
+    import_file(container, write(tmp_path / "payments.jsonl", paid), PARSERS)
+    statement = line("B-1", "100.00", "2026-03-01", currency="USD", bank_account="6222021000001234")
+    import_file(container, write(tmp_path / "bank.jsonl", statement), PARSERS)
+    [(item_id, status, _)] = items(container)
+    assert status == "applied"  # by the import of its bank line, which named acme
+
+    named = {**paid, "applied": {"INV-1": "100.00"}}  # the same money, now naming a CNY invoice
+    again = import_file(container, write(tmp_path / "payments-again.jsonl", named), PARSERS)
+
+    assert (again.counts["receipts_unapplied"], again.counts["receipts_reapplied"]) == (1, 0)
+    assert items(container) == [(item_id, "open", ANY)]
+    with unit_of_work(container.sessions) as session:
+        balances = [held.balance for held in customer_balances(session, acme)]
+    assert balances == [Money.of("1000.00", "CNY"), Money.zero("USD")]
+    assert_ledger_verifies(container)
