@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import tomllib
@@ -103,37 +104,46 @@ def as_of_day(value: str | None) -> date:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
-def stopping_on_sigterm() -> Iterator[None]:
-    """A SIGTERM (a service manager, `timeout`, a scheduler ending the command) stops the work as it stops
-    the daemon's: between two transactions, what was done kept and recorded, the API credits spent written
-    as the command closes, where it ended the process on the spot and the credits went unrecorded. A
-    second SIGTERM ends it at once."""
+def stopping_on_signals() -> Iterator[None]:
+    """A SIGTERM (a service manager, `timeout`, a scheduler ending the command) or a Ctrl-C stops the work
+    as it stops the daemon's: between two transactions, what was done kept and recorded, the API credits
+    spent written as the command closes. A second one ends the process at once.
+
+    Ctrl-C is no KeyboardInterrupt here: raised inside an SQLite statement, it left the statement open in
+    the exception's traceback, the transaction with it, and the database's write lock held while the
+    command waited for that lock to record its run (30 s, then nothing recorded)."""
     if threading.current_thread() is not threading.main_thread():  # only there can a handler be set
         yield
         return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is None:  # a handler set outside Python: none the process knows to put back
-        previous = signal.SIG_DFL
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     told = False
 
     def asked_to_stop(*_: object) -> None:
         nonlocal told
         told = True
         retry.STOPPING.set()
-        signal.signal(signal.SIGTERM, previous)
+        for sig in STOP_SIGNALS:  # the second signal, of either kind, ends the process on the spot
+            signal.signal(sig, signal.SIG_DFL)
+        os.write(2, b"stopping after the current transaction (again to end at once)\n")
 
-    signal.signal(signal.SIGTERM, asked_to_stop)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, asked_to_stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            # None: a handler set outside Python, none the process knows to put back
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         if told:
             retry.STOPPING.clear()
 
 
 def stopping(what: str) -> bool:
-    """Whether the command was told to stop (`stopping_on_sigterm`) before `what` started: said, and
+    """Whether the command was told to stop (`stopping_on_signals`) before `what` started: said, and
     `what` is left for the next run."""
     if not retry.STOPPING.is_set():
         return False

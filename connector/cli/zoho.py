@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from adapters.zoho.auth import PROVIDER
 from connector.bootstrap import Container
-from connector.cli.context import err, out, state, stopping, stopping_on_sigterm
+from connector.cli.context import err, out, state, stopping, stopping_on_signals
 from connector.cli.customers import mappings_for_run
 from connector.cli.output import dumps, iso_time
 from connector.db import unit_of_work
@@ -80,7 +80,7 @@ def pull(
     container = state(ctx).container()
     mappings = mappings_for_run(container)
     results: list[PullResult] = []
-    with stopping_on_sigterm():
+    with stopping_on_signals():
         for stream in modules_with_mapping(container, mappings, module, "inbound"):
             if stopping(f"zoho.{stream}"):
                 raise typer.Exit(3)
@@ -109,7 +109,7 @@ def push(
     container = state(ctx).container()
     mappings = mappings_for_run(container)
     stopped = False
-    with stopping_on_sigterm():
+    with stopping_on_signals():
         for stream in modules_with_mapping(container, mappings, module, "outbound"):
             if stopping(f"zoho.{stream}"):
                 raise typer.Exit(3)
