@@ -14,7 +14,7 @@ user's offset (+05:30 …) and are compared as instants.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.zoho.client import ZohoApi, ZohoApiError, ZohoResponse
@@ -53,7 +53,10 @@ def _next_window(end: int) -> tuple[int, int]:
 
 
 def http_date(moment: datetime) -> str:
-    """If-Modified-Since as Zoho writes it: ISO 8601 with an offset, to the second."""
+    """If-Modified-Since as Zoho writes it: ISO 8601 with an offset, to the second. Zoho stamps whole
+    seconds: an instant within a second (a cursor just past its instant) asks from the next one."""
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
     return moment.isoformat(timespec="seconds")
 
 

@@ -3,14 +3,15 @@
 A cursor is an instant plus the ids already processed at exactly that instant: sources filter with
 an inclusive "modified since", so those records come again and are skipped. The cursor never reaches
 the run's start (its signpost): a record changed while the run was reading may have been missed by
-the listing, and the next run reads from before it.
+the listing, and the next run reads from before it. Once a listing from the cursor's instant finds
+nothing there but the records already processed, the cursor moves just past it (`passed`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -37,6 +38,16 @@ class Position:
             elif moment == at:
                 seen.add(record_id)
         return Position(at, frozenset(seen))
+
+    def passed(self) -> Position:
+        """The position just past its instant, its ids forgotten: for when a listing from it, a run after
+        the one that processed them, found none there but them. A record can still appear at an instant
+        after a listing read it (the source's clock behind this one's, a long write landing its records
+        late), so one reading does not close it; two a run apart showing the same records do, and the
+        next runs no longer list them again (a source's call for every 200 of them, each run)."""
+        if self.at is None or not self.seen:
+            return self
+        return Position(self.at + timedelta(microseconds=1))
 
 
 def _ids(text: str) -> frozenset[str]:

@@ -109,6 +109,7 @@ def _pull(
             if reached != gone_position:
                 with commits.transaction() as session:
                     cursors.save_deletions_position(cursors.cursor_row(session, backend, stream), reached)
+            listed_from = position
             pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
             for run_of_pages in prefetched_runs(pages, READ_AHEAD_PAGES, RECORDS_PER_TRANSACTION, len):
                 changed = [record for page in run_of_pages for record in page]
@@ -121,6 +122,10 @@ def _pull(
                     result.counts["read"] += len(changed)
                     record_counts(run, +result.counts)  # a pull killed part-way shows what it committed
                     cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
+            if position == listed_from and position != (passed := position.passed()):
+                # Listed from its instant again and nothing there but what was processed: past it now
+                with commits.transaction() as session:
+                    cursors.save_changes_position(cursors.cursor_row(session, backend, stream), passed)
     except BudgetExhaustedError as exc:
         result.stopped = str(exc)  # what was stored is kept with its cursor; the next cycle goes on
         result.counts["stopped_on_budget"] += 1

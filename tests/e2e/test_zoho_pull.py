@@ -350,6 +350,35 @@ def test_two_pages_of_deletions_cost_two_calls_not_a_second_reading(tmp_path: Pa
         assert sum(listed.values()) == 2
 
 
+def test_records_changed_in_one_second_are_listed_again_by_one_pull_only_and_none_made_then_is_missed(
+    tmp_path: Path,
+) -> None:
+    config = SandboxConfig(seed=3, contacts=446, accounts=2)
+    clock = manual_clock(config)
+    with zoho_org(config, tmp_path) as org:
+        pull(org)
+        clock.advance(3_600)
+        for record_id in org.sandbox.record_ids("Contacts"):  # a bulk edit: all stamped in one second
+            org.sandbox.edit_as_user("Contacts", record_id, {"Mailing_Country": "Singapore"})
+        assert pull(org)["read"] == 446
+        late = org.sandbox.create_as_user("Contacts", {"Last_Name": "Okafor", "Email": "ada@example.org"})
+        listed = calls_to(org, "/Contacts")
+
+        # The same second again: the record made in it after the pull read it is found
+        assert pull(org)["read"] == 1
+        assert late in org.bindings("zoho.Contacts")
+        # … and again: nothing new there, the cursor moves past it
+        assert pull(org).get("read", 0) == 0
+        assert sum(listed.values()) == 2 * 3  # 447 records at one instant: pages of 200, 200 and 47
+        listed.clear()
+
+        assert pull(org).get("read", 0) == 0
+        assert sum(listed.values()) == 1  # an idle pull: one call, answered 304
+        clock.advance(1)
+        org.sandbox.edit_as_user("Contacts", late, {"Mailing_Country": "Japan"})
+        assert pull(org)["read"] == 1
+
+
 def test_a_contact_deleted_and_made_again_between_pulls_rebinds_its_customer(tmp_path: Path) -> None:
     config = SandboxConfig(seed=3, contacts=20, accounts=2)
     clock = manual_clock(config)
