@@ -280,7 +280,10 @@ def _modules(container: Container, mappings: MappingSet, kind: str) -> Iterator[
 
 def _zoho_pull(container: Container) -> str:
     def pull(mappings: MappingSet, module: str) -> tuple[str, str | None]:
-        result = pull_stream(container, container.zoho.records, mappings, "zoho", module, wait=False)
+        zoho = container.zoho  # its credits written with each transaction: a kill loses few
+        result = pull_stream(
+            container, zoho.records, mappings, "zoho", module, wait=False, spending=zoho.meter
+        )
         return f"{result.source} {_counts(result.counts)}", result.stopped
 
     return _each_module(container, "inbound", pull)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -119,8 +119,9 @@ class CreditMeter:
     """Counts credits per call against the budget; refuses a call the budget cannot pay for.
 
     Spending is written to the log in batches (every `resync_every` calls and on `flush`), and the
-    total is re-read then, so other replicas' spending is seen. `X-API-CREDITS-REMAINING`, when Zoho
-    sends it, is the org's real remainder: the meter never plans to spend past it either.
+    total is re-read then, so other replicas' spending is seen; a job that commits transactions as it
+    goes writes it in each of them too (`take_unwritten`). `X-API-CREDITS-REMAINING`, when Zoho sends
+    it, is the org's real remainder: the meter never plans to spend past it either.
     """
 
     def __init__(
@@ -142,29 +143,58 @@ class CreditMeter:
         self._lock = threading.Lock()
         self._calls = 0
         self._unwritten: dict[datetime, int] = {}
+        self._in_flight = 0  # taken to be written in a transaction not yet committed
         self._spent = self._read()
 
     def _read(self) -> int:
         # From the hour holding the window's start: an hour too much at most, never an hour's spending missed
         return self.log.spent_since(self.provider, _hour(self.clock() - WINDOW))
 
-    def _flush_locked(self) -> None:
-        for hour, credits in self._unwritten.items():
-            self.log.add(self.provider, hour, credits)
-        self._unwritten.clear()
-        self._spent = self._read()
-
     def flush(self) -> None:
-        """Write what this meter spent to the log (call when a cycle ends)."""
+        """Write what this meter spent to the log and read the total again (call when a cycle ends).
+
+        The lock is not held meanwhile: a pull holding SQLite's write lock in a transaction writes its
+        credits there (`take_unwritten`), and would wait for this lock while this write waited for it."""
+        taken = self.take_unwritten()
+        done: dict[datetime, int] = {}
+        try:
+            for hour, credits in taken.items():
+                self.log.add(self.provider, hour, credits)
+                done[hour] = credits
+        finally:
+            self.written(done)
+            self.give_back({hour: credits for hour, credits in taken.items() if hour not in done})
+        total = self._read()
+        with self._lock:  # what is not in the log yet is this meter's: counted on top
+            self._spent = total + self._in_flight + sum(self._unwritten.values())
+
+    def take_unwritten(self) -> dict[datetime, int]:
+        """What this meter spent and has not written (credits by hour), for the caller to write in a
+        transaction of its own; then `written` once it committed, or `give_back` if it did not."""
         with self._lock:
-            self._flush_locked()
+            taken, self._unwritten = self._unwritten, {}
+            self._in_flight += sum(taken.values())
+            return taken
+
+    def written(self, taken: Mapping[datetime, int]) -> None:
+        with self._lock:
+            self._in_flight -= sum(taken.values())
+
+    def give_back(self, taken: Mapping[datetime, int]) -> None:
+        """Credits taken whose transaction did not commit: written with the next ones."""
+        with self._lock:
+            self._in_flight -= sum(taken.values())
+            for hour, credits in taken.items():
+                self._unwritten[hour] = self._unwritten.get(hour, 0) + credits
 
     def charge(self, credits: int, what: str) -> None:
         """Record `credits` for a call about to be made, or raise `BudgetExhaustedError` for it."""
         with self._lock:
             self._calls += 1
-            if self._calls % self.resync_every == 0:
-                self._flush_locked()
+            resync = self._calls % self.resync_every == 0
+        if resync:
+            self.flush()
+        with self._lock:
             if self._spent + credits > self.budget:
                 raise BudgetExhaustedError(
                     f"{self.provider}: the daily API credit budget ({self.budget}) is spent "

@@ -84,7 +84,10 @@ def pull(
         for stream in modules_with_mapping(container, mappings, module, "inbound"):
             if stopping(f"zoho.{stream}"):
                 raise typer.Exit(3)
-            result = pull_stream(container, container.zoho.records, mappings, "zoho", stream, full=full)
+            zoho = container.zoho  # its credits written with each transaction, as the daemon's are
+            result = pull_stream(
+                container, zoho.records, mappings, "zoho", stream, full=full, spending=zoho.meter
+            )
             results.append(result)
             out.print(f"{result.source}: {summary(result.counts)}")
             if result.stopped:

@@ -13,7 +13,8 @@ cursor moves when the whole listing of deletions is applied.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ from connector.mapping.files import MappingSet
 from connector.master.sync import apply_mapped, apply_records, inbound_mapping, map_batch, record_ref
 from connector.ports import Changed, ContactSource, Deletion
 from connector.sync import cursors
+from connector.sync.credits import Spending, write_spent
 from connector.sync.leases import lease
 from connector.sync.models import SyncRun
 from connector.sync.prefetch import prefetched_runs
@@ -56,12 +58,14 @@ def pull_stream(
     full: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     wait: bool = True,
+    spending: Spending | None = None,
 ) -> PullResult:
     """Changes then deletions of `backend.stream` since its cursor (from the start with `full`); one
     pull of a stream at a time (another process pulling it, the daemon or a person, is waited for;
-    without `wait`, a `LeaseHeldError`)."""
+    without `wait`, a `LeaseHeldError`). The API credits `spending` counts are written with each
+    transaction: a process killed loses those of its calls since its last commit only."""
     with lease(container.sessions, pull_lease(backend, stream), wait=wait):
-        return _pull(container, source, mappings, backend, stream, full, clock)
+        return _pull(container, source, mappings, backend, stream, full, clock, spending)
 
 
 def pull_lease(backend: str, stream: str) -> str:
@@ -77,6 +81,7 @@ def _pull(
     stream: str,
     full: bool,
     clock: Callable[[], datetime],
+    spending: Spending | None,
 ) -> PullResult:
     mapping = inbound_mapping(mappings, f"{backend}.{stream}")
     result = PullResult(mapping.source)
@@ -103,11 +108,11 @@ def _pull(
                 ]
                 reached = reached.advanced(((d.id, d.deleted_at) for d in gone), signpost)
                 retry.stop_point(f"{stream} pull")
-                with commits.transaction() as session:
+                with _transaction(commits, spending) as session:
                     result.counts += _apply_deletions(container, session, mappings, mapping.source, fresh)
                     record_counts(session.get_one(SyncRun, run_id), +result.counts)
             if reached != gone_position:
-                with commits.transaction() as session:
+                with _transaction(commits, spending) as session:
                     cursors.save_deletions_position(cursors.cursor_row(session, backend, stream), reached)
             listed_from = position
             pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
@@ -116,7 +121,7 @@ def _pull(
                 position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
                 mapped = map_batch(mapping, [(record_ref(mapping.source, c.id), c.raw) for c in changed])
                 retry.stop_point(f"{stream} pull")
-                with commits.transaction() as session:
+                with _transaction(commits, spending) as session:
                     run = session.get_one(SyncRun, run_id)
                     result.counts += apply_mapped(session, container, mappings, mapping, run, mapped)
                     result.counts["read"] += len(changed)
@@ -124,7 +129,7 @@ def _pull(
                     cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
             if position == listed_from and position != (passed := position.passed()):
                 # Listed from its instant again and nothing there but what was processed: past it now
-                with commits.transaction() as session:
+                with _transaction(commits, spending) as session:
                     cursors.save_changes_position(cursors.cursor_row(session, backend, stream), passed)
     except BudgetExhaustedError as exc:
         result.stopped = str(exc)  # what was stored is kept with its cursor; the next cycle goes on
@@ -138,7 +143,18 @@ def _pull(
     finally:
         with unit_of_work(container.sessions) as session:
             finish_run(session.get_one(SyncRun, run_id), +result.counts, error or result.stopped)
+            if spending is not None:
+                write_spent(session, spending)
     return result
+
+
+@contextmanager
+def _transaction(commits: CommitBehind, spending: Spending | None) -> Iterator[Session]:
+    """The next transaction of a pull, written with the API credits spent so far."""
+    with commits.transaction() as session:
+        yield session
+        if spending is not None:
+            write_spent(session, spending)
 
 
 def _apply_deletions(

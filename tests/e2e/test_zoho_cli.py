@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from adapters.zoho.sandbox.config import SandboxConfig
 from adapters.zoho.sandbox.server import SandboxServer
 from connector.bootstrap import build_container
 from connector.db import unit_of_work
+from connector.master.models import CustomerBinding
 from connector.settings import load_settings
 from connector.sync.models import ApiCreditSpend
 from tests.conftest import REPO
@@ -175,3 +177,43 @@ def test_a_pull_stopped_by_sigterm_or_ctrl_c_stops_between_transactions_and_reco
         assert "zoho.Contacts: stopped early" in said
         assert 4 <= spent < 2 + 20  # the deletions and some pages of 20, not all of them
         assert credits_recorded(config) == spent
+
+
+def test_a_pull_killed_outright_has_written_the_credits_of_every_page_it_stored(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SandboxServer(SandboxConfig(seed=4, contacts=4_000, accounts=2)) as slow:
+        config = write_config(slow, tmp_path)
+        monkeypatch.setenv("CONNECTOR_CONFIG", str(config))
+        assert cli("zoho", "authorize", "--code", slow.sandbox.grant_code()).code == 0
+        slow.sandbox.faults.latency_s = 0.2  # a page a transaction
+        limits = slow.sandbox.limits
+        spent_before = limits.used()
+        pulling = subprocess.Popen(
+            [sys.executable, "-m", "connector", "zoho", "pull", "--module", "Contacts"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while limits.used() - spent_before < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        pulling.kill()  # SIGKILL: nothing of the process runs after it
+        pulling.wait(timeout=30)
+        spent = limits.used() - spent_before
+
+        pages_stored = math.ceil(records_bound(config) / 200)
+        assert pages_stored > 0
+        # the deletions (2 credits) and a credit for each page stored: written with it
+        assert 2 + pages_stored <= credits_recorded(config) <= spent
+
+
+def records_bound(config: Path) -> int:
+    container = build_container(load_settings(config), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            return int(session.scalar(select(func.count()).select_from(CustomerBinding)) or 0)
+    finally:
+        container.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from connector.master.sync import apply_mapped
 from connector.ports import Changed, ContactSource, Deletion
 from connector.sync import cursors
 from connector.sync import pull as pull_module
+from connector.sync.credits import DatabaseSpendingLog
 from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
@@ -129,6 +130,22 @@ def snapshot(org: Org) -> dict[str, str]:
         return {
             ext: customers.view(cid).account_no for ext, (cid, _) in org.bindings("zoho.Contacts").items()
         }
+
+
+def test_a_pull_writes_its_credits_with_its_transactions_while_its_reader_resyncs_the_budget(
+    tmp_path: Path,
+) -> None:
+    with zoho_org(SandboxConfig(seed=5, contacts=3_000, accounts=2), tmp_path) as org:
+        meter = org.container.zoho.meter
+        meter.resync_every = 1  # the reader writes and reads the spending at each call, in its thread
+        log = DatabaseSpendingLog(org.container.sessions)
+
+        result = pull_stream(
+            org.container, org.container.zoho.records, org.mappings, "zoho", "Contacts", spending=meter
+        )
+
+        assert result.counts["read"] == 3_000
+        assert log.spent_since("zoho", datetime.now(UTC) - timedelta(days=1)) == meter.spent_by_me
 
 
 def test_a_token_expiring_mid_run_is_replaced_once_and_the_pull_completes(tmp_path: Path) -> None:

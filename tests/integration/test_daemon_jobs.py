@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from adapters.zoho.limits import CreditMeter
 from connector import daemon
 from connector.bootstrap import Container
 from connector.daemon import Job, _spending_told, run_job, scheduled_jobs
@@ -23,7 +24,7 @@ from connector.imports.pipeline import FileResult
 from connector.job_board import HELD, JobBoard
 from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import DaemonSettings, ZohoSettings
-from connector.sync.credits import DatabaseSpendingLog
+from connector.sync.credits import DatabaseSpendingLog, write_spent
 from connector.sync.leases import give_back_turns, lease
 from connector.sync.models import SyncRun
 from connector.sync.runs import start_run
@@ -210,6 +211,24 @@ def test_a_zoho_job_writes_the_api_credits_it_spent_when_it_ends(
         == 7
     )
     container.__dict__.pop("zoho").close()
+
+
+def test_credits_written_in_a_transaction_that_rolls_back_are_written_once_with_the_next_one(
+    container: Container,
+) -> None:
+    log = DatabaseSpendingLog(container.sessions)
+    meter = CreditMeter("zoho", 1_000, log)
+    meter.charge(3, "a page")
+    with pytest.raises(RuntimeError, match="fails"), unit_of_work(container.sessions) as session:
+        write_spent(session, meter)
+        raise RuntimeError("the transaction fails")
+    meter.charge(2, "another page")
+    with unit_of_work(container.sessions) as session:
+        write_spent(session, meter)
+    meter.flush()
+
+    assert log.spent_since("zoho", datetime.now(UTC) - timedelta(days=1)) == 5
+    assert meter.remaining() == 995
 
 
 def test_a_zoho_job_warns_each_run_of_a_configured_module_no_mapping_serves(
