@@ -371,8 +371,8 @@ def send(
             )
         try:
             results = sink.push(stream, updates)
-        except BudgetExhaustedError as exc:
-            outcome.stopped = str(exc)
+        except (BudgetExhaustedError, StoppingError) as exc:  # a stop while the call was retried, too:
+            outcome.stopped = str(exc)  # the batch, its answer unknown, is sent again next run
             return outcome
         # A refusal of the whole call (a wrong URL or module, no permission) is no record's fault: it fails
         # the run, saying so, and leaves every record to send again once it is fixed.

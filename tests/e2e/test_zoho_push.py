@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from adapters.zoho.push import ZohoStatusSink
 from adapters.zoho.sandbox.config import SandboxConfig
+from connector import retry
 from connector.db import unit_of_work
 from connector.errors import ConnectorError, PermanentRemoteError, TransientRemoteError
 from connector.ledger.models import Customer
@@ -181,6 +182,36 @@ def test_a_push_failing_half_way_records_in_its_run_what_it_pushed_before_and_th
         bound = len(org.bindings("zoho.Accounts"))
         assert rest.counts["pushed"] == bound - sink.max_batch
         assert api_updates(org) == bound  # each record written once
+
+
+def test_a_push_stopped_while_a_batch_is_retried_stops_cleanly_and_the_next_sends_that_batch(
+    tmp_path: Path,
+) -> None:
+    with zoho_org(SandboxConfig(seed=3, contacts=4, accounts=250), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        sink = org.container.zoho.sink
+        batches = 0
+
+        def stopped_during_the_second_batch(stream: str, updates: Sequence[FieldUpdate]) -> list[PushResult]:
+            nonlocal batches
+            batches += 1
+            if batches == 2:  # HTTP 500s, and a SIGTERM while the call waits to be tried again
+                org.sandbox.faults.error_rate = 1.0
+                retry.STOPPING.set()
+            return ZohoStatusSink.push(sink, stream, updates)
+
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(sink, "push", stopped_during_the_second_batch)
+                first = push_target(org.container, sink, org.mappings, "zoho.Accounts", as_of=AS_OF)
+        finally:
+            retry.STOPPING.clear()
+        org.sandbox.faults.error_rate = 0.0
+
+        assert first.stopped is not None
+        assert first.counts["pushed"] == sink.max_batch
+        rest = push_target(org.container, sink, org.mappings, "zoho.Accounts", as_of=AS_OF)
+        assert rest.counts["pushed"] == len(org.bindings("zoho.Accounts")) - sink.max_batch
 
 
 def test_values_sent_whose_answer_was_lost_are_not_taken_as_shown_so_going_back_is_sent(
