@@ -108,6 +108,19 @@ def test_metrics_give_each_figure_in_prometheus_text_format(container: Container
     assert not any("zoho.Contacts" in line and "last_success" in line for line in lines)  # it never succeeded
 
 
+def test_every_metric_the_daemon_exposes_is_named_in_the_readme(container: Container) -> None:
+    board = JobBoard([("inbox", timedelta(seconds=30))])
+    exposed = {
+        line.split()[2]
+        for line in get(container, "/metrics", board).text.splitlines()
+        if line.startswith("# TYPE")
+    }
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+
+    assert "connector_customers_recordless_holding_money" in exposed
+    assert sorted(name for name in exposed if f"`{name}" not in readme) == []
+
+
 def test_a_file_the_inbox_set_aside_waits_on_the_status_until_it_is_mended_and_imported(
     container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
