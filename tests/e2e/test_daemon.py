@@ -3,6 +3,7 @@ running its jobs on their intervals and serving Zoho's callbacks until SIGTERM."
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -85,6 +86,7 @@ def test_the_daemon_pulls_pushes_imports_and_applies_notifications_until_sigterm
     daemon = subprocess.Popen(
         [sys.executable, "-m", "connector", "run"],
         cwd=isolated_cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},  # this tree's code, installed or not
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -160,7 +162,12 @@ def refused_start(workspace: Path, monkeypatch: pytest.MonkeyPatch, port: int) -
     (workspace / "inbox").mkdir()
     shutil.copy(PAYMENTS, workspace / "inbox" / "payments.csv")
     ran = subprocess.run(
-        [sys.executable, "-m", "connector", "run"], cwd=workspace, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "connector", "run"],
+        cwd=workspace,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert ran.returncode == 1
     assert (workspace / "inbox" / "payments.csv").exists()  # no job ran
