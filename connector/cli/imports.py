@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connector.cli.context import ROW_NUMBER, err, one_of, out, state
+from connector.cli.context import ROW_NUMBER, err, one_of, out, state, stopping, stopping_on_signals
 from connector.cli.output import dumps, iso_time, money_json
 from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.db import unit_of_work
-from connector.errors import ConnectorError, FileFormatError
+from connector.errors import ConnectorError, FileFormatError, StoppingError
 from connector.imports import reconcile
 from connector.imports.models import ITEM_STATUSES
 from connector.imports.pipeline import FileResult, choose_parser, import_file
@@ -40,15 +40,30 @@ def import_command(
     """Import invoices, payments and bank statements: each document once, matched to its customer."""
     container = state(ctx).container()
     parsers = container.document_parsers()
-    results = []
-    for path in paths:
-        with rows_progress(path.name) as progress:
-            result = import_file(container, path, parsers, format=format, dry_run=dry_run, progress=progress)
-        results.append(result)
-        if not as_json:
-            out.print(describe(result))
+    results: list[FileResult] = []
+    stopped = False
+    with stopping_on_signals():  # a Ctrl-C or SIGTERM: the file stops between two batches, kept so far
+        for path in paths:
+            if stopping(path.name):
+                stopped = True
+                break
+            try:
+                with rows_progress(path.name) as progress:
+                    result = import_file(
+                        container, path, parsers, format=format, dry_run=dry_run, progress=progress
+                    )
+            except StoppingError:
+                kept = "a dry run: nothing kept" if dry_run else "its batches imported so far stay"
+                err.print(f"{path.name}: stopped early — {kept}; import it again to go on")
+                stopped = True
+                break
+            results.append(result)
+            if not as_json:
+                out.print(describe(result))
     if as_json:
         out.print(dumps([result_json(result) for result in results]))
+    if stopped:
+        raise typer.Exit(3)
     if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
 

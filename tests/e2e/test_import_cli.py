@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from connector import retry
 from connector.bootstrap import build_container
+from connector.cli import imports as imports_cli
 from connector.db import unit_of_work
 from connector.imports.models import ImportedFile
 from connector.ledger.customers import NewCustomer
@@ -232,3 +235,29 @@ def test_a_typo_in_one_mapping_file_stops_no_import_the_last_valid_set_stays_in_
     assert result.out.startswith("payments.csv: imported (zoho_books.payments)")
     assert "mapping problem(s), using mapping set" in result.err
     assert "zoho_contacts.toml" in result.err
+
+
+def test_an_import_told_to_stop_stops_between_two_batches_and_the_next_import_goes_on(
+    cli: Cli, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONNECTOR_IMPORTS__BATCH_SIZE", "1")
+
+    @contextmanager
+    def ctrl_c_after_a_batch(name: str) -> Iterator[Callable[[int], None]]:
+        yield lambda rows: retry.STOPPING.set()  # as the signal handler does
+
+    with monkeypatch.context() as stopping:
+        stopping.setattr(imports_cli, "rows_progress", ctrl_c_after_a_batch)
+        try:
+            first = cli("import", "statement.xml", "statement.xml")
+        finally:
+            retry.STOPPING.clear()
+    assert first.code == 3
+    assert first.err.count("stopped early — its batches imported so far stay; import it again") == 1
+    assert first.out == ""
+
+    again = cli("import", "statement.xml")
+    assert again.code == 0, again.err
+    assert "statement.xml: imported (camt053)" in again.out
+    assert "unchanged" in again.out  # the first batch, committed before the stop
+    assert cli("ledger", "verify").code == 0
