@@ -141,13 +141,15 @@ def run_demo(container: Container, console: Console) -> bool:
         documents = _documents(numbers, Accounts.of(container.settings.ledger.chart))
         posted = ledger.post_many(documents)
         wrong = posted[[d.external_id for d in documents].index("INV-2026-0007")]
-        if ledger.reversed_by(wrong.entry_id) is None:
+        reversed_now = ledger.reversed_by(wrong.entry_id) is None
+        if reversed_now:
             ledger.reverse(
                 wrong.entry_id, posting_date=date(2026, 3, 9), memo="INV-2026-0007 issued in error"
             )
     created = sum(p.created for p in posted)
+    reversal = " and reversed INV-2026-0007 (issued in error)" if reversed_now else ""
     console.print(
-        f"posted {created} new document(s), {len(posted) - created} already in the ledger "
+        f"posted {created} new document(s){reversal}, {len(posted) - created} already in the ledger "
         f"(database {container.settings.database.display_url()})"
     )
     with unit_of_work(container.sessions) as session:

@@ -158,7 +158,10 @@ def preview(
     source: Annotated[
         str, typer.Argument(help="Mapping file name (zoho_contacts) or source (zoho.Contacts).")
     ],
-    sample: Annotated[Path | None, typer.Option(help="Records to map: .json, .jsonl or .csv.")] = None,
+    sample: Annotated[
+        Path | None,
+        typer.Option(help="Records to map: .json, .jsonl or .csv (an export mapping's also .xlsx)."),
+    ] = None,
     live: Annotated[bool, typer.Option("--live", help="Fetch current records from the backend.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="How many records to show.")] = 10,
     folder: Annotated[Path | None, typer.Option(help="Mappings folder (default: mappings.dir).")] = None,

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.usefixtures("isolated_cwd")
 def test_the_demo_builds_a_verified_ledger_and_a_second_run_changes_nothing(cli, isolated_cwd: Path) -> None:
     first = cli("demo")
     assert first.code == 0, first.err
-    assert "posted 12 new document(s)" in first.out
+    assert "posted 12 new document(s) and reversed INV-2026-0007 (issued in error)" in first.out
     assert "ledger verify: OK (13 entries, 26 postings)" in first.out
     assert (isolated_cwd / "connector.db").exists()
     assert "created the local key file" in first.err
