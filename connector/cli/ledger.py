@@ -16,6 +16,7 @@ from connector.credit.reads import counted_in
 from connector.db import snapshot, unit_of_work
 from connector.errors import ConnectorError
 from connector.imports.corrections import reverse_entry
+from connector.imports.rules import Accounts
 from connector.ledger.models import Customer, JournalEntry, Posting
 from connector.ledger.queries import (
     BalanceLine,
@@ -73,6 +74,14 @@ def reverse(
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Its date (default today).")
     ] = None,
     actor: Annotated[str, typer.Option(help="Who decided (kept with the reversal).")] = "cli",
+    returned: Annotated[
+        bool,
+        typer.Option(
+            "--returned",
+            help="The bank returned (or deleted) the money of the bank line linked to this payment: the "
+            "line stays with it. Without it, such a line posts its own money into unapplied receipts.",
+        ),
+    ] = False,
 ) -> None:
     """Reverse an entry the books no longer hold (an invoice voided after its export, a payment that
     bounced): its imported document is recorded as reversed and stays so when imported again."""
@@ -85,7 +94,10 @@ def reverse(
     container = state(ctx).container()
     try:
         with unit_of_work(container.sessions) as session:
-            reversal = reverse_entry(session, entry, day, reason.strip(), actor)
+            accounts = Accounts.of(container.settings.ledger.chart)
+            reversal = reverse_entry(
+                session, entry, day, reason.strip(), actor, container.cipher, accounts, returned=returned
+            )
             what, dated = _reversed(session, entry, reversal)
     except ConnectorError as exc:
         err.print(f"error: {exc}")

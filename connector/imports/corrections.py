@@ -17,14 +17,29 @@ from sqlalchemy.orm import Session
 from connector.errors import LedgerError
 from connector.imports.models import ImportedDocument
 from connector.imports.post import reverse_recorded
-from connector.imports.rules import APPLICATION_SOURCE
+from connector.imports.rules import APPLICATION_SOURCE, Accounts
+from connector.imports.same_receipt import linked_records, on_their_own
 from connector.ledger.entries import Voucher
 from connector.ledger.models import JournalEntry
 from connector.ledger.posting import Ledger
+from connector.security.cipher import FieldCipher
 
 
-def reverse_entry(session: Session, entry_id: int, on: date, reason: str, actor: str) -> int:
-    """Reverse entry `entry_id` as of `on` (never before the entry itself); the reversal's id."""
+def reverse_entry(
+    session: Session,
+    entry_id: int,
+    on: date,
+    reason: str,
+    actor: str,
+    cipher: FieldCipher,
+    accounts: Accounts,
+    *,
+    returned: bool = False,
+) -> int:
+    """Reverse entry `entry_id` as of `on` (never before the entry itself); the reversal's id. The bank
+    lines linked to a payment reversed so each post their own money for a person, as when the books
+    withdraw it (the bank received it all the same), unless the bank `returned` it (or deleted the line,
+    as `post.DocumentPoster._hold_linked` tells): then they stay linked to the reversed payment."""
     entry = session.get(JournalEntry, entry_id)
     if entry is None:
         raise LedgerError(f"journal entry {entry_id} does not exist")
@@ -43,7 +58,9 @@ def reverse_entry(session: Session, entry_id: int, on: date, reason: str, actor:
         .execution_options(populate_existing=True)
     ).first()
     if held is not None:
+        linked = linked_records(session, held) if held.kind != "bank_line" and not returned else []
         reversal = reverse_recorded(session, ledger, held, on, memo, voucher)
+        on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}")
         held.match_rule = f"{held.match_rule}; {memo}"
         assert reversal is not None  # a posted or unapplied document's own entry
         return reversal

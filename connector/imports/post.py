@@ -52,7 +52,7 @@ from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
 from connector.imports.payer import LINE_PAYER_FIELD, Payer
-from connector.imports.same_receipt import Earlier, SameReceipts, post_on_its_own
+from connector.imports.same_receipt import Earlier, SameReceipts, linked_records, on_their_own
 from connector.imports.withdrawals import LiveAgain, live_again
 from connector.ledger.customers import merge_survivors
 from connector.ledger.entries import Voucher
@@ -138,8 +138,9 @@ class DocumentPoster:
         self.lookalikes = Lookalikes(session, file_id, accounts)
         self.seen = SeenInFile() if seen is None else seen
         self.cancelled_returns: set[int] = set()  # returns this import's money back in cancelled
-        # Receipts reposted as changed, with the records linked to them (`_relink`).
-        self.relinking: list[tuple[ImportedDocument, list[ImportedDocument]]] = []
+        # Receipts reposted as changed, or withdrawn, with the records linked to them and what happened
+        # to them when it is not a change (`_relink`).
+        self.relinking: list[tuple[ImportedDocument, list[ImportedDocument], str | None]] = []
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -417,46 +418,33 @@ class DocumentPoster:
             memo = f"{where} reads {document.amount} now (voided): reversed"
         self._reverse_posted(held, document, memo)
         if linked:
-            self.relinking.append((held, linked))
+            self.relinking.append((held, linked, None))
         return True
 
     def _linked_to(self, held: ImportedDocument) -> list[ImportedDocument]:
         """The records linked to `held`'s receipt (its other record: a bank line for a payment …), locked."""
-        if held.status not in ("posted", "unapplied"):
-            return []  # a record is only ever linked to a receipt that posts its money
-        return list(
-            self.session.scalars(
-                select(ImportedDocument)
-                .where(ImportedDocument.linked_id == held.id, ImportedDocument.status == "linked")
-                .order_by(ImportedDocument.id)
-                .with_for_update()
-            )
-        )
+        return linked_records(self.session, held)
 
     def _relink(self) -> Counter[str]:
-        """The records linked to a receipt reposted as changed in this import: still linked, to its new
-        entry, when that posts the same money (currency and amount); else unlinked, each posting its own
-        money into unapplied receipts for a person (`same_receipt.post_on_its_own`): the bank's line of
-        2,500.00 is not the payment now of 2,400.00, nor of a payment that no longer posts."""
+        """The records linked to a receipt reposted as changed, or withdrawn, in this import: still linked,
+        to its new entry, when that posts the same money (currency and amount); else unlinked, each posting
+        its own money into unapplied receipts for a person (`same_receipt.on_their_own`): the bank's line
+        of 2,500.00 is not the payment now of 2,400.00, nor of a payment that no longer posts."""
         counts: Counter[str] = Counter()
-        for held, linked in self.relinking:
+        for held, linked, what in self.relinking:
             now = Money(held.amount_minor, held.currency)
             posts = held.status in ("posted", "unapplied") and held.entry_id is not None
-            receipt = f"{held.source} {held.kind.replace('_', ' ')} {held.external_id}"
+            apart = []
             for record in linked:
-                if record.status != "linked" or record.linked_id != held.id:
-                    continue  # itself changed in this import: it went its own way
-                if posts and Money(record.amount_minor, record.currency) == now:
-                    record.entry_id = held.entry_id
-                    continue
-                changed = f"changed to {now}" if posts else "changed and no longer posts it"
-                money = Money(record.amount_minor, record.currency)
-                why = (
-                    f"the same receipt as {receipt} until that {changed}: this "
-                    f"{record.kind.replace('_', ' ')}'s {money} waits for a person"
-                )
-                post_on_its_own(self.session, self.ledger, self.cipher, self.accounts, record, why)
-                counts["receipts_unlinked"] += 1
+                still = record.status == "linked" and record.linked_id == held.id
+                if still and posts and Money(record.amount_minor, record.currency) == now:
+                    record.entry_id = held.entry_id  # the same money: still its other record
+                else:
+                    apart.append(record)
+            what = what or (f"changed to {now}" if posts else "changed and no longer posts it")
+            counts["receipts_unlinked"] += on_their_own(
+                self.session, self.ledger, self.cipher, self.accounts, held, apart, what
+            )
         self.relinking = []
         return counts
 
@@ -517,6 +505,13 @@ class DocumentPoster:
         reversal = None
         if original.status != "reversed":
             memo = f"reversed by {document.source} {document.external_id}"
+            # The bank lines linked to a payment the books withdraw still hold the money the bank received:
+            # each posts it (`_relink`). A line the bank deleted is money that never came: a payment
+            # linked to it stays so, as one linked to a line the bank returned (`same_receipt._STATUSES`).
+            if original.kind != "bank_line" and (linked := self._linked_to(original)):
+                self.relinking.append(
+                    (original, linked, f"was withdrawn (void, deleted) in {document.source}")
+                )
             if document.withdrawn:
                 memo = f"withdrawn in {document.source} (void, deleted)"
             reversal = self._reverse_posted(original, document, memo)
@@ -727,14 +722,15 @@ class DocumentPoster:
         """A bank's correction of a line whose receipt its other record posted (a Zoho Books payment): the
         money did not come, but which of the two records is wrong is a person's call. Quarantined, naming
         the entry to reverse, on the correction's date as the import reverses (dated today, the reversal
-        would fall outside the statement that books the return, which would never reconcile)."""
+        would fall outside the statement that books the return, which would never reconcile), and
+        `--returned`: the line stays linked to it, the money gone (else it would post it again)."""
         # The receipt's entry now: its other record's latest revision's (reposted since, maybe).
         other = self.session.get(ImportedDocument, original.linked_id) if original.linked_id else None
         entry_id = other.entry_id if other is not None and other.entry_id else original.entry_id
         self._quarantine(
             document,
             f"{what}, {original.match_rule}: reverse that receipt where it was recorded (`connector ledger "
-            f"reverse {entry_id} --on {document.date} --reason …`), then resolve this record",
+            f"reverse {entry_id} --on {document.date} --returned --reason …`), then resolve this record",
         )
 
     def _sure_customer(self, document: Document) -> int | None:

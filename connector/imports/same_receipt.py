@@ -19,7 +19,10 @@ lines, whichever way round.
 A link holds while the receipt it points to posts the same money. When that receipt changes to another
 amount or currency (or no longer posts it: linked elsewhere, quarantined), the records linked to it are
 no longer its other record: each is unlinked and posts its own money into unapplied receipts, waiting for
-a person (`post_on_its_own`), so that what the bank received is in the ledger and nobody's twice.
+a person (`post_on_its_own`), so that what the bank received is in the ledger and nobody's twice. So
+is each bank line linked to a payment the books withdraw (void, deleted) or a person reverses, unless
+the bank returned that line's money (`connector ledger reverse --returned`, as its return's quarantine
+tells): a reversed bank line stays the other record of its payment (`_STATUSES`), the money gone.
 """
 
 from __future__ import annotations
@@ -198,6 +201,46 @@ class SameReceipts:
         taken.update(row[0] for row in rejected)
         for key, group in self._by_amount.items():
             self._by_amount[key] = [earlier for earlier in group if earlier.id not in taken]
+
+
+def linked_records(session: Session, receipt: ImportedDocument) -> list[ImportedDocument]:
+    """The records linked to `receipt` (its other record: a bank line for a payment …), locked."""
+    if receipt.status not in ("posted", "unapplied"):
+        return []  # a record is only ever linked to a receipt that posts its money
+    return list(
+        session.scalars(
+            select(ImportedDocument)
+            .where(ImportedDocument.linked_id == receipt.id, ImportedDocument.status == "linked")
+            .order_by(ImportedDocument.id)
+            .with_for_update()
+        )
+    )
+
+
+def on_their_own(
+    session: Session,
+    ledger: Ledger,
+    cipher: FieldCipher,
+    accounts: Accounts,
+    receipt: ImportedDocument,
+    records: Iterable[ImportedDocument],
+    what: str,
+) -> int:
+    """Each of `records`, linked to `receipt` until `what` happened to it (it no longer posts their
+    money), posts its own money for a person (`post_on_its_own`). How many did."""
+    described = f"{receipt.source} {receipt.kind.replace('_', ' ')} {receipt.external_id}"
+    count = 0
+    for record in records:
+        if record.status != "linked" or record.linked_id != receipt.id:
+            continue  # itself changed in this import: it went its own way
+        money = Money(record.amount_minor, record.currency)
+        why = (
+            f"the same receipt as {described} until that {what}: this {record.kind.replace('_', ' ')}'s "
+            f"{money} waits for a person"
+        )
+        post_on_its_own(session, ledger, cipher, accounts, record, why)
+        count += 1
+    return count
 
 
 def post_on_its_own(

@@ -418,7 +418,10 @@ def test_a_return_of_a_line_whose_payment_was_reposted_names_the_payments_entry_
 
     with unit_of_work(container.sessions) as session:
         reason = session.scalars(select(QuarantinedRecord.reason)).one()
-    assert f"`connector ledger reverse {statuses(container)['P-1'][1]} --on 2026-03-05 --reason …`" in reason
+    assert (
+        f"`connector ledger reverse {statuses(container)['P-1'][1]} --on 2026-03-05 --returned --reason …`"
+        in reason
+    )
     assert_ledger_verifies(container)
 
 
@@ -436,11 +439,17 @@ def test_the_return_of_a_linked_line_reversed_by_hand_as_told_reconciles_and_is_
     assert paid is not None
     with unit_of_work(container.sessions) as session:
         record = session.scalars(select(QuarantinedRecord)).one()
-    assert f"`connector ledger reverse {paid} --on 2026-03-05 --reason …`" in record.reason
+    assert f"`connector ledger reverse {paid} --on 2026-03-05 --returned --reason …`" in record.reason
 
     with unit_of_work(container.sessions) as session:  # the person does as told (or dates it otherwise)
-        reverse_entry(session, paid, reversed_on, "returned by the bank", "finance")
+        accounts = Accounts.of(container.settings.ledger.chart)
+        reason = "returned by the bank"
+        reverse_entry(
+            session, paid, reversed_on, reason, "finance", container.cipher, accounts, returned=True
+        )
         resolve_records(session, [record.id], "receipt reversed", "finance")
+    # The money went back: the line stays linked to the reversed payment, and posts nothing.
+    assert (statuses(container)["B-1"][0], banked(container, "CNY")) == ("linked", 0)
 
     with unit_of_work(container.sessions) as session:
         accounts = Accounts.of(container.settings.ledger.chart)
@@ -743,6 +752,60 @@ def test_a_line_stays_linked_to_a_payment_changed_since_only_while_the_payment_p
     assert_ledger_verifies(container)
 
 
+@pytest.mark.parametrize("how", ["withdrawn", "by hand"])
+def test_a_line_linked_to_a_payment_withdrawn_or_reversed_by_hand_posts_its_own_money_for_a_person(
+    container: Container, customers: dict[str, str], tmp_path: Path, how: str
+) -> None:
+    acme = customers["acme"]
+    paid = payment("P-60", acme, "90.00", "2026-03-02")
+    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-60", "90.00", "2026-03-03", payer="Acme"))
+    assert import_file(container, bank, PARSERS).counts["receipts_linked"] == 1
+    paid_entry = statuses(container)["P-60"][1]
+    assert paid_entry is not None
+
+    if how == "withdrawn":
+        deleted = {**paid, "id": "P-60:withdrawn", "reverses": "P-60", "withdrawn": True}
+        result = import_file(container, write(tmp_path / "void.jsonl", deleted), PARSERS)
+        assert (result.counts["reversed"], result.counts["receipts_unlinked"]) == (1, 1)
+        what = "was withdrawn (void, deleted) in test"
+    else:
+        with unit_of_work(container.sessions) as session:
+            accounts = Accounts.of(container.settings.ledger.chart)
+            reason, on = "paid twice in the books", date(2026, 3, 20)
+            reverse_entry(session, paid_entry, on, reason, "finance", container.cipher, accounts)
+        what = "was reversed by finance: paid twice in the books"
+
+    # The payment no longer pays; the bank's 90.00 is in the ledger still, in unapplied receipts.
+    status, own = statuses(container)["B-60"]
+    assert status == "unapplied"
+    assert own not in (None, paid_entry)
+    assert owes(container, acme) == Money.zero("CNY")
+    assert banked(container, "CNY") == 9000
+    with unit_of_work(container.sessions) as session:
+        (item,) = reconcile.queue(session, container.cipher)
+    assert (item.external_id, item.amount) == ("B-60", Money.of("90.00", "CNY"))
+    assert item.why == (
+        f"the same receipt as test payment P-60 until that {what}: this bank line's 90.00 CNY waits for a "
+        "person"
+    )
+    assert_ledger_verifies(container)
+    if how == "by hand":
+        return
+    other = payment("P-61", acme, "1.00", "2026-03-12")  # so that the file is not p.jsonl's bytes again
+
+    back = import_file(container, write(tmp_path / "live.jsonl", paid, other), PARSERS)
+
+    # Live again, it pairs with its line again, applying it: the 90.00 counts once.
+    assert (back.counts["restored"], back.counts["receipts_linked"]) == (1, 1)
+    assert statuses(container)["P-60"][0] == "linked"
+    assert owes(container, acme) == Money.of("-91.00", "CNY")
+    assert banked(container, "CNY") == 9100
+    with unit_of_work(container.sessions) as session:
+        assert reconcile.queue(session, container.cipher) == []
+    assert_ledger_verifies(container)
+
+
 def test_a_person_applying_a_receipt_the_bank_returns_meanwhile_is_told_it_is_closed(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
@@ -775,7 +838,7 @@ def test_a_person_applying_a_receipt_the_bank_returns_meanwhile_is_told_it_is_cl
     person.start()
     looked.wait(10)
     with unit_of_work(container.sessions) as session:
-        reverse_entry(session, receipt_entry, on, "returned by the bank", "ops")
+        reverse_entry(session, receipt_entry, on, "returned by the bank", "ops", container.cipher, accounts)
     reversed_.set()
     person.join()
 
