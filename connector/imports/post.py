@@ -811,7 +811,10 @@ class DocumentPoster:
                 continue
             if document.kind == "invoice" and document.number:
                 self.known.invoice_posted(document.number, account_no, document.amount, document.date)
-            elif receipt and not self.same_receipts.pairs(document, self.known.ids[account_no]):
+            elif receipt and (
+                self._keeps_its_lines(item)
+                or not self.same_receipts.pairs(document, self.known.ids[account_no])
+            ):
                 # What it pays is paid (a receipt its other record posted pays nothing again).
                 named = [*item.match.invoices, *(a.invoice_number for a in document.allocations)]
                 self.known.receipt_posted(account_no, document.amount, named)
@@ -825,7 +828,8 @@ class DocumentPoster:
         for item in work:
             customer_id = self.known.ids[item.customer.account_no] if item.customer is not None else None
             receipt = rules.is_receipt(item.document)
-            earlier = self.same_receipts.pair(item.document, customer_id) if receipt else None
+            pairs = receipt and not self._keeps_its_lines(item)
+            earlier = self.same_receipts.pair(item.document, customer_id) if pairs else None
             if earlier is None:
                 rest.append(item)
                 continue
@@ -842,6 +846,20 @@ class DocumentPoster:
             counts["receipts_linked"] += 1
             counts[_revised(item)] += item.held is not None
         return rest, counts
+
+    def _keeps_its_lines(self, item: Work) -> bool:
+        """Whether a changed receipt stays with the records linked to it: they are of its money, and stay
+        linked to it (`_relink`). It pairs with no other record (another line of that money would take it,
+        leaving them to wait for a person as if it no longer posted)."""
+        held, amount = item.held, item.document.amount
+        return held is not None and any(
+            record.status == "linked"
+            and record.linked_id == held.id
+            and Money(record.amount_minor, record.currency) == amount
+            for receipt, linked, _ in self.relinking
+            if receipt is held
+            for record in linked
+        )
 
     def _link(self, item: Work, earlier: Earlier, customer_id: int | None) -> None:
         """Record `item` as the other record of `earlier`'s receipt. A receipt waiting in unapplied

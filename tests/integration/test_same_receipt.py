@@ -806,6 +806,33 @@ def test_a_line_linked_to_a_payment_withdrawn_or_reversed_by_hand_posts_its_own_
     assert_ledger_verifies(container)
 
 
+def test_a_payment_changed_after_its_line_linked_to_it_stays_with_that_line_not_another_of_its_money(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    paid = payment("P-62", acme, "90.00", "2026-03-02")
+    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-62", "90.00", "2026-03-02", payer="Acme"))
+    assert import_file(container, bank, PARSERS).counts["receipts_linked"] == 1
+    other = write(tmp_path / "b2.jsonl", line("B-63", "90.00", "2026-03-05", payer="Somebody"))
+    assert import_file(container, other, PARSERS).counts["receipts_unapplied"] == 1
+    changed = write(tmp_path / "p2.jsonl", {**paid, "date": "2026-03-05", "references": ["corrected"]})
+
+    result = import_file(container, changed, PARSERS)
+
+    # Its line is still its other record; the other line of 90.00 still waits for its own payment.
+    counts = result.counts
+    assert (counts["reposted"], counts["receipts_linked"], counts["receipts_unlinked"]) == (1, 0, 0)
+    found = statuses(container)
+    assert found["P-62"][0] == "posted"
+    assert found["B-62"] == ("linked", found["P-62"][1])
+    assert found["B-63"][0] == "unapplied"
+    with unit_of_work(container.sessions) as session:
+        assert [item.external_id for item in reconcile.queue(session, container.cipher)] == ["B-63"]
+    assert (owes(container, acme), banked(container, "CNY")) == (Money.of("-90.00", "CNY"), 18000)
+    assert_ledger_verifies(container)
+
+
 def test_a_person_applying_a_receipt_the_bank_returns_meanwhile_is_told_it_is_closed(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
