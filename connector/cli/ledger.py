@@ -95,7 +95,7 @@ def reverse(
     try:
         with unit_of_work(container.sessions) as session:
             accounts = Accounts.of(container.settings.ledger.chart)
-            reversal = reverse_entry(
+            reversal, waiting = reverse_entry(
                 session, entry, day, reason.strip(), actor, container.cipher, accounts, returned=returned
             )
             what, dated = _reversed(session, entry, reversal)
@@ -105,6 +105,12 @@ def reverse(
     # What was reversed, in words: a mistyped entry number shows at once (a reversal is never undone).
     moved = f" (not {day}: never before the entry itself)" if dated != day else ""
     out.print(f"entry {entry} reversed by entry {reversal}, dated {dated}{moved}: {what}")
+    if waiting:  # the bank received the money all the same
+        out.print(
+            f"{waiting} bank line(s) linked to it now post their own money into unapplied receipts and "
+            "wait for a person (`connector reconcile list`); if the bank returned the money, reverse "
+            "their entries too"
+        )
 
 
 def _reversed(session: Session, entry_id: int, reversal_id: int) -> tuple[str, date]:

@@ -10,6 +10,7 @@ reconciliation queue is not reversed here: its receipt is (the application goes 
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +26,11 @@ from connector.ledger.posting import Ledger
 from connector.security.cipher import FieldCipher
 
 
+class Reversal(NamedTuple):
+    entry_id: int
+    lines_waiting: int  # bank lines linked to the reversed payment, each now posting its own money
+
+
 def reverse_entry(
     session: Session,
     entry_id: int,
@@ -35,8 +41,9 @@ def reverse_entry(
     accounts: Accounts,
     *,
     returned: bool = False,
-) -> int:
-    """Reverse entry `entry_id` as of `on` (never before the entry itself); the reversal's id. The bank
+) -> Reversal:
+    """Reverse entry `entry_id` as of `on` (never before the entry itself): the reversal's id, and how
+    many bank lines now wait for a person. The bank
     lines linked to a payment reversed so each post their own money for a person, as when the books
     withdraw it (the bank received it all the same), unless the bank `returned` it (or deleted the line,
     as `post.DocumentPoster._hold_linked` tells): then they stay linked to the reversed payment."""
@@ -60,8 +67,8 @@ def reverse_entry(
     if held is not None:
         linked = linked_records(session, held) if held.kind != "bank_line" and not returned else []
         reversal = reverse_recorded(session, ledger, held, on, memo, voucher)
-        on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}")
+        waiting = on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}")
         held.match_rule = f"{held.match_rule}; {memo}"
         assert reversal is not None  # a posted or unapplied document's own entry
-        return reversal
-    return ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id
+        return Reversal(reversal, waiting)
+    return Reversal(ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id, 0)

@@ -773,7 +773,10 @@ def test_a_line_linked_to_a_payment_withdrawn_or_reversed_by_hand_posts_its_own_
         with unit_of_work(container.sessions) as session:
             accounts = Accounts.of(container.settings.ledger.chart)
             reason, on = "paid twice in the books", date(2026, 3, 20)
-            reverse_entry(session, paid_entry, on, reason, "finance", container.cipher, accounts)
+            reversed_by_hand = reverse_entry(
+                session, paid_entry, on, reason, "finance", container.cipher, accounts
+            )
+        assert reversed_by_hand.lines_waiting == 1  # what `ledger reverse` says
         what = "was reversed by finance: paid twice in the books"
 
     # The payment no longer pays; the bank's 90.00 is in the ledger still, in unapplied receipts.
