@@ -168,23 +168,21 @@ def _symbolic_links(inbox: Path | None) -> list[str]:
 
 
 def _failed_files(session: Session) -> list[str]:
-    """Files the import could not read that still wait where they were set aside: not moved out of
+    """Files the inbox could not read that still wait where it set them aside: not moved out of
     failed/, nor mended there and imported (as the reason file beside each says to). Every file the
     inbox set aside is one, with its reason file beside it, also when files of the same bytes share one
-    record. A file untouched since it failed is not read again: every scrape and status page asks, and a
-    stray 6 GB scan would take their time (their database answer times out while it is hashed)."""
-    rows = session.execute(
-        select(ImportedFile.name, ImportedFile.stored_path, ImportedFile.finished_at)
+    record. A file `connector import` refused is none: whoever ran it was told, and nothing set it aside
+    for a person. A file untouched since it failed is not read again: every scrape and status page asks,
+    and a stray 6 GB scan would take their time (their database answer times out while it is hashed)."""
+    stored_paths = session.scalars(
+        select(ImportedFile.stored_path)
         .where(ImportedFile.status == "failed", ImportedFile.stored_path.is_not(None))
         .order_by(ImportedFile.id)
     ).all()
-    failed: dict[Path, tuple[str, float | None]] = {}  # each file once: its name, when it failed
-    for name, stored, finished in rows:
-        if stored is None or (path := Path(stored)) in failed:
-            continue
-        if _reason_beside(path) is None:  # imported by hand (`connector import`): where it was
-            failed[path] = (name, None if finished is None else aware(finished).timestamp())
-            continue
+    failed: dict[Path, tuple[str, float]] = {}  # each file once: its name, when it was set aside
+    for stored in stored_paths:
+        if stored is None or (path := Path(stored)) in failed or _reason_beside(path) is None:
+            continue  # no reason beside it: refused by hand (`connector import`), where it was
         for one, reason in _set_aside_in(path.parent):
             failed.setdefault(one, (file_name(one), reason.st_mtime))
     waiting = []
@@ -193,7 +191,7 @@ def _failed_files(session: Session) -> list[str]:
             if not path.is_file():
                 continue
             stamp = path.stat()
-            if failed_at is not None and stamp.st_mtime < failed_at:
+            if stamp.st_mtime < failed_at:
                 waiting.append(name)  # written before it failed, untouched since
                 continue
             now = _hash_of(str(path), stamp.st_size, stamp.st_mtime_ns)

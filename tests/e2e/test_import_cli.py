@@ -194,8 +194,10 @@ def test_applying_a_receipt_to_a_customer_of_another_currency_says_where_the_cre
 
 
 def test_status_shows_a_failed_files_name_with_brackets_as_it_is(cli: Cli, workspace: Path) -> None:
-    (workspace / "stmt[march].xml").write_text("<Document><BkToCstmrStmt>", encoding="utf-8")
-    assert cli("import", "stmt[march].xml", "--format", "camt053").code == 1
+    (workspace / "inbox").mkdir()
+    (workspace / "inbox" / "stmt[march].xml").write_text("<Document><BkToCstmrStmt>", encoding="utf-8")
+    cli("inbox", "--folder", "inbox", "--settle", "0")
+    assert (workspace / "inbox" / "failed" / "stmt[march].xml").is_file()
     shown = " ".join(cli("status").out.split())
     assert "stmt[march].xml" in shown
 

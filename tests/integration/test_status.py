@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import threading
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine
 from starlette.applications import Starlette
 
 from adapters.statements.camt053 import Camt053Parser
+from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
 from connector.daemon import Job, run_job
 from connector.db import unit_of_work
@@ -170,6 +172,19 @@ def test_every_file_the_inbox_set_aside_is_counted_and_named_also_two_of_the_sam
     import_file(container, mended, [Camt053Parser()])
 
     assert container_snapshot(container).failed_files == ["march.xml"]
+
+
+def test_a_file_connector_import_refused_is_not_counted_as_waiting_in_failed(
+    container: Container, tmp_path: Path
+) -> None:
+    refused = tmp_path / "dl" / "card.ofx"  # no inbox at all: a person imports a download by hand
+    refused.parent.mkdir()
+    shutil.copy(REPO / "tests" / "fixtures" / "statements" / "creditcard_v2.ofx", refused)
+    assert import_file(container, refused, [OfxParser()]).status == "failed"  # a card's: refused
+
+    assert container_snapshot(container).failed_files == []
+    assert "connector_inbox_failed_files 0.0" in get(container, "/metrics").text.splitlines()
+    assert "in failed/: card.ofx" not in get(container, "/status").text  # its run says why, as it should
 
 
 def test_the_status_page_and_its_json_show_jobs_runs_and_what_waits_escaped(container: Container) -> None:
