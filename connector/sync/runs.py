@@ -216,17 +216,34 @@ def without_its_values(reason: str, raw: Any) -> str:
     record only encrypted (a name, an e-mail in a shifted column), and `quarantine show` decrypts it. A
     value quoted as repr writes it (a line break as \\n) is compared as the text it stands for; values
     and record are compared folded (width, case, spacing) and with XML's entities read, as a converter
-    quotes ' zeb ' as 'ZEB' and a statement's &amp; as &."""
+    quotes ' zeb ' as 'ZEB' and a statement's &amp; as &. A quoted text of punctuation alone ('.', ",")
+    is the reason's own hint, never left out; one shorter than three characters only when it stands in
+    the record on its own (a cell of a row's text), not inside a word or number of it."""
     texts = [fold(one) for text in _texts(raw) for one in {text, html.unescape(text)}]
 
     def hidden(quoted: re.Match[str]) -> str:
         value = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
         mark = quoted.group()[0]
         values = {fold(value), fold(_unescaped(quoted.group()))}
-        found = any(one and one in text for one in values for text in texts)
+        found = any(_quotes_from(one, text) for one in values for text in texts)
         return f"{mark}…{mark}" if found else quoted.group()
 
     return _QUOTED.sub(hidden, reason) if texts else reason
+
+
+def _quotes_from(value: str, text: str) -> bool:
+    """Whether a reason's quoted `value` is taken from the record's `text` (both folded)."""
+    if not any(char.isalnum() for char in value):  # '.', ",": no one's data, and in every row
+        return False
+    if len(value) >= 3:
+        return value in text
+    at = text.find(value)
+    while at >= 0:  # '1' or 'ab' is in most rows: only a whole one (a cell 'Li', '王五') is theirs
+        end = at + len(value)
+        if not (at > 0 and text[at - 1].isalnum()) and not (end < len(text) and text[end].isalnum()):
+            return True
+        at = text.find(value, at + 1)
+    return False
 
 
 def _unescaped(quoted: str) -> str:

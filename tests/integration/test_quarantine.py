@@ -80,6 +80,37 @@ def test_a_reason_keeps_out_a_value_it_quotes_with_escapes_as_repr_writes_it(val
     assert kept == f"amount (Amount): not an amount: {mark}…{mark} (write it as 1,234.50)"
 
 
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [("x,王五,y", "'…' and 'w'"), ("Liwu,2,y", "'王五' and 'w'"), ("x,1.500,w", "'王五' and '…'")],
+)
+def test_a_reason_keeps_out_a_short_value_only_where_the_record_holds_it_whole(raw: str, shown: str) -> None:
+    assert without_its_values("'王五' and 'w'", {"raw": raw}) == shown
+
+
+def test_a_reason_keeps_its_hint_of_punctuation_and_names_an_amount_through_the_import(
+    container: Container, tmp_path: Path
+) -> None:
+    header = (REPO / "tests" / "fixtures" / "exports" / "kingdee_receipts_utf8_bom.csv").read_text(
+        "utf-8-sig"
+    )
+    rows = [
+        "SKD00000109,2026/3/2,已审核,客户,C0001,上海星辰贸易有限公司,人民币,1.500,电汇,3月货款,AR00000201,1.500",
+        "SKD00000110,2026/3/2,已审核,客户,C0001,上海星辰贸易有限公司,人民币,-600.00,电汇,3月货款,,",
+    ]
+    export = tmp_path / "receipts.csv"
+    export.write_text("\n".join([*header.splitlines()[:2], *rows]) + "\n", encoding="utf-8")
+
+    result = import_file(container, export, container.document_parsers(), format="kingdee.receipts")
+
+    assert result.counts["quarantined"] == 2
+    thousands, negative = reasons(container)
+    assert "1.500 may be 1,500 (a '.' grouping thousands) or 1.5" in thousands
+    assert '(separator = "," for 1.500,00, "." for 1,500.00)' in thousands
+    assert negative.startswith("amount (收款金额): -600.00 is negative")
+    assert "星辰" not in thousands + negative
+
+
 def test_a_reason_keeps_out_the_values_of_the_record_it_quotes_which_stay_encrypted(
     container: Container, tmp_path: Path
 ) -> None:
