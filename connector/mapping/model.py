@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector.credit.rules import STATUSES
 from connector.mapping.converters import REGISTRY, options_problem
 from connector.money import currency_code
 
@@ -85,6 +86,28 @@ def _figure_problem(index: int, figure: str, steps: Any) -> list[tuple[str, str]
         return []
     fitting = ", ".join(sorted(figures))
     return [(f"fields[{index}].convert[0]", f"{name} reads {what}; {figure} is not one (it reads {fitting})")]
+
+
+def _status_map_problem(index: int, figure: str, steps: Any) -> list[tuple[str, str]]:
+    """A map of the credit status lacking one of the statuses, with no default: every customer reaching
+    that status would be held unsent, the CRM showing its old status as current."""
+    first = steps[0] if isinstance(steps, list) and steps else None
+    if figure != "credit_status" or not isinstance(first, Mapping) or first.get("name") != "map":
+        return []
+    values = first.get("values")
+    if first.get("default") is not None or not isinstance(values, Mapping):
+        return []
+    missing = [status for status in STATUSES if status not in values]
+    if not missing:
+        return []
+    lacking = ", ".join(missing)
+    return [
+        (
+            f"fields[{index}].convert[0]",
+            f"map has no value for credit status {lacking} and no default: a customer with it would not be "
+            "pushed (the credit status is one of OK, WATCH, HOLD, BLOCKED)",
+        )
+    ]
 
 
 def closest(word: str, choices: list[str]) -> str:
@@ -185,6 +208,7 @@ class MappingFile(BaseModel):
                 found.append((f"fields[{index}].source", message))
             elif data.get("kind") == "outbound":
                 found += _figure_problem(index, str(source), field.get("convert"))
+                found += _status_map_problem(index, str(source), field.get("convert"))
             found += _template_problems(index, field.get("convert"), seen - {str(target)})
         if data.get("kind") == "inbound" and isinstance(fields, list) and "external_id" not in seen:
             # a record without its id can be neither bound to its customer nor found again

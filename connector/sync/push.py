@@ -7,8 +7,9 @@ the answer for every record: a success records what was pushed; a refusal record
 field and message on the record and retries it in later cycles with growing waits, until it is left
 `dead` — visible in `connector outbox list`, and retryable by hand. A record last pulled in another
 currency than its customer's ledger is sent nothing (its amounts would be read in the record's currency):
-it is held `dead` with the reason until its currency is the customer's again. A spent API budget stops the
-cycle cleanly: everything unsent stays pending.
+it is held `dead` with the reason until its currency is the customer's again. A record whose figures the
+outbound mapping cannot write is quarantined and held `dead` the same way, until they fit again. A spent
+API budget stops the cycle cleanly: everything unsent stays pending.
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ from connector.money import Priced
 from connector.ports import FieldUpdate, PushResult, StatusSink
 from connector.sync.leases import lease
 from connector.sync.models import OutboxItem, SyncRun
-from connector.sync.runs import failure_of, finish_run, quarantine, start_run
+from connector.sync.runs import failure_of, finish_run, quarantine, start_run, without_its_values
 
 PLAN_CHUNK = 900
 FIRST_RETRY = timedelta(minutes=5)
 LONGEST_WAIT = timedelta(hours=24)
 DEAD_AFTER = 8  # attempts
 CURRENCY_DIFFERS = "CURRENCY_DIFFERS"  # the code of a record held for its currency (not the CRM's)
+UNMAPPABLE = "UNMAPPABLE"  # the code of a record held for figures the outbound mapping cannot write
+HELD = (CURRENCY_DIFFERS, UNMAPPABLE)
 
 
 def retry_wait(attempts: int) -> timedelta:
@@ -130,7 +133,8 @@ def plan(
     A record whose inputs — the date, the mapping set, the credit rules, its customer's postings and
     master data, the record as last pulled — are those it was last planned from is skipped without
     computing its figures. A credit status other than the one last recorded for the customer is recorded
-    in its audit trail, with why. A record kept in another currency than its customer's ledger is held.
+    in its audit trail, with why. A record kept in another currency than its customer's ledger, or whose
+    figures the mapping cannot write, is held.
     """
     mapping = outbound_mapping(mappings, target)
     settings = container.settings
@@ -174,10 +178,11 @@ def plan(
             customer_figures = figures.get(customer_id, {})
             mapped = map_record(mapping, priced(customer_figures))
             if not mapped.ok:
-                reasons = "; ".join(f"{name}: {why}" for name, why in mapped.errors.items())
-                ref = f"{target} {external_id}"
-                quarantine(session, container.cipher, run, target, ref, figures.get(customer_id), reasons)
-                counts["unmappable"] += 1
+                item = items.get(external_id) or _want(
+                    session, None, target, external_id, customer_id, dumps_exact({})
+                )
+                item.customer_id = customer_id
+                counts[_unmappable(session, container, run, item, customer_figures, mapped.errors)] += 1
                 continue
             item = _want(
                 session, items.get(external_id), target, external_id, customer_id, dumps_exact(mapped.values)
@@ -185,10 +190,10 @@ def plan(
             item.planned_from = planned_from[external_id]
             held = _other_currency(target, kept_in.get(external_id), customer_figures)
             if held is not None:
-                _hold(item, held, run.id)
+                _hold(item, CURRENCY_DIFFERS, "currency", held, run.id)
                 counts["held"] += 1
                 continue
-            if item.last_code == CURRENCY_DIFFERS:  # its currency is the customer's again
+            if item.last_code in HELD:  # its currency is the customer's again, its figures fit the mapping
                 _release(item)
             counts["to_push" if item.status == "pending" else "unchanged"] += 1
     return counts
@@ -224,11 +229,36 @@ def _other_currency(target: str, kept_in: str | None, figures: Mapping[str, Any]
     )
 
 
-def _hold(item: OutboxItem, why: str, run_id: int) -> None:
+def _unmappable(
+    session: Session,
+    container: Container,
+    run: SyncRun,
+    item: OutboxItem,
+    figures: Mapping[str, Any],
+    errors: Mapping[str, str],
+) -> str:
+    """Hold a record whose figures the outbound mapping cannot write (an amount with more decimals than
+    its places, a credit status the mapping has no value for): the CRM keeps showing its old figures, so
+    the outbox says it is not up to date. Quarantined once per reason, not again by every push."""
+    reasons = without_its_values("; ".join(f"{name}: {why}" for name, why in errors.items()), figures)
+    first, *others = errors
+    on = f"{first} and {len(others)} more" if others else first
+    if item.last_code == UNMAPPABLE and item.last_message == reasons:
+        _hold(item, UNMAPPABLE, on, reasons, run.id)
+        return "held"
+    quarantine(
+        session, container.cipher, run, item.target, f"{item.target} {item.external_id}", figures, reasons
+    )
+    _hold(item, UNMAPPABLE, on, reasons, run.id)
+    return "unmappable"
+
+
+def _hold(item: OutboxItem, code: str, on: str, why: str, run_id: int) -> None:
     """Keep the record's values unsent until a person decides; planned again by every push, it goes out
-    once its currency is the customer's again (a retry by hand is held again meanwhile)."""
+    once its currency is the customer's again or its figures fit the mapping (a retry by hand is held
+    again meanwhile)."""
     item.status, item.attempts, item.next_attempt_at = "dead", 0, None
-    item.last_code, item.last_field, item.last_message = CURRENCY_DIFFERS, "currency", why
+    item.last_code, item.last_field, item.last_message = code, on, why
     item.last_run_id, item.planned_from = run_id, None
 
 

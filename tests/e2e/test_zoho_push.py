@@ -20,7 +20,7 @@ from connector.db import unit_of_work
 from connector.errors import ConnectorError, PermanentRemoteError, TransientRemoteError
 from connector.ledger.models import Customer
 from connector.ports import FieldUpdate, PushResult
-from connector.sync.models import OutboxItem, SyncRun
+from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target, retry_by_hand
 from connector.sync.status import container_snapshot
@@ -402,3 +402,40 @@ def test_an_account_merged_away_in_the_crm_keeps_its_money_on_the_status_until_m
         assert container_snapshot(org.container).recordless_holding_money == 0
         push(org)
         assert shown(org, kept)["Outstanding_Balance"] == Decimal("1234.50")
+
+
+def test_a_record_whose_figures_stop_fitting_the_mapping_is_held_and_quarantined_once_until_they_fit(
+    tmp_path: Path,
+) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=3), tmp_path) as org:
+        record = org.sandbox.record_ids("Accounts")[0]
+        org.sandbox.edit_as_user("Accounts", record, {"Currency": "KWD"})
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        customer_id = org.bindings("zoho.Accounts")[record][0]
+        with unit_of_work(org.container.sessions) as session:
+            account_no = session.get_one(Customer, customer_id).account_no
+            org.container.ledger(session).post(invoice("K1", account_no, "10.000", "KWD", day=2))
+        push(org)
+        with unit_of_work(org.container.sessions) as session:  # fils: more decimals than places = 2
+            entry = org.container.ledger(session).post(invoice("K2", account_no, "90000.005", "KWD", day=3))
+
+        first, again = push(org), push(org)
+
+        assert (first.get("unmappable"), first.get("held"), first.get("pushed", 0)) == (1, None, 0)
+        assert (again.get("unmappable"), again.get("held")) == (None, 1)
+        with unit_of_work(org.container.sessions) as session:
+            item = session.get_one(OutboxItem, ("zoho.Accounts", record))
+            assert (item.status, item.last_code, item.planned_from) == ("dead", "UNMAPPABLE", None)
+            assert "more decimal places than 2" in (item.last_message or "")
+            (held,) = session.scalars(select(QuarantinedRecord)).all()
+            assert (held.record_ref, held.attempts) == (f"zoho.Accounts {record}", 1)
+        assert shown(org, record)["Outstanding_Balance"] == Decimal("10.00")
+        with unit_of_work(org.container.sessions) as session:
+            org.container.ledger(session).reverse(entry.entry_id, posting_date=date(2026, 3, 4))
+            org.container.ledger(session).post(invoice("K3", account_no, "5.000", "KWD", day=4))
+
+        assert push(org)["pushed"] == 1
+        assert shown(org, record)["Outstanding_Balance"] == Decimal("15.00")
+        with unit_of_work(org.container.sessions) as session:
+            item = session.get_one(OutboxItem, ("zoho.Accounts", record))
+            assert (item.status, item.last_code) == ("pushed", "SUCCESS")

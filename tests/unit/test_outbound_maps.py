@@ -169,3 +169,21 @@ def test_a_number_step_before_the_cn_style_keeps_the_customers_currency() -> Non
     assert map_record(mapping, priced({"balance": Decimal("1234.40"), "currency": "USD"})).values == {
         "B": "USD 1,234"
     }
+
+
+def test_an_outbound_map_of_the_credit_status_lacking_a_status_and_a_default_is_refused_when_loaded(
+    tmp_path: Path,
+) -> None:
+    text = 'kind = "outbound"\nsource = "zoho.Accounts"\n'
+    for target, values in [
+        ("Status", '{ OK = "OK", WATCH = "Watch", HOLD = "Hold" }'),
+        ("Every", '{ OK = "OK", WATCH = "Watch", HOLD = "Hold", BLOCKED = "Blocked" }'),
+        ("Defaulted", '{ OK = "OK" }, default = "Other"'),
+    ]:
+        text += f'[[fields]]\ntarget = "{target}"\nsource = "credit_status"\n'
+        text += f'convert = [{{ name = "map", values = {values} }}]\n'
+    (tmp_path / "out.toml").write_text(text, encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert [(p.key, p.message.split(" and no default")[0]) for p in problems] == [
+        ("fields[0].convert[0]", "map has no value for credit status BLOCKED"),
+    ]
