@@ -3,12 +3,14 @@
 Zoho answers 200 when every record was written, 207 when some were and some were not, 202 when it
 accepted the batch for later, 400 when it refused every record: in every case `data[]` holds one result
 per record in input order, and each is read. A refused record carries Zoho's code (INVALID_DATA,
-MANDATORY_NOT_FOUND, RECORD_LOCKED …) and the field it names in `details.api_name`. Workflows are
-not triggered by the connector's writes.
+MANDATORY_NOT_FOUND, RECORD_LOCKED …), the field it names in `details.api_name` and, in its message,
+the rest of the details (maximum_length, expected_data_type …). Workflows are not triggered by the
+connector's writes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +20,7 @@ from connector.errors import PermanentRemoteError
 from connector.ports import FieldUpdate, PushResult
 
 MAX_BATCH = 100
+_IN_BATCH = re.compile(r"\$\.data\[\d+\]\.(\w+)")  # a field of a record of the batch sent
 
 
 class ZohoStatusSink:
@@ -58,11 +61,34 @@ def _result(external_id: str, item: dict[str, Any]) -> PushResult:
     if item.get("status") == "success":
         return PushResult(external_id, True, code)
     details = item.get("details")
-    field = details.get("api_name") if isinstance(details, dict) else None
-    return PushResult(
-        external_id,
-        False,
-        code,
-        field if isinstance(field, str) else None,
-        str(item.get("message", "")),
-    )
+    details = details if isinstance(details, dict) else {}
+    field = details.get("api_name")
+    field = field if isinstance(field, str) else None
+    message = str(item.get("message", ""))
+    said = _details(details, field)
+    if said:
+        message = f"{message} ({said})"
+    if code == "INVALID_DATA" and field == "id":
+        message += ": the record may have been deleted in the CRM; the next pull retires it"
+    return PushResult(external_id, False, code, field, message)
+
+
+def _details(details: dict[str, Any], field: str | None) -> str:
+    """What Zoho says besides the field (maximum_length 255, expected_data_type double …): why a value
+    was refused. A `json_path` only placing the field in the batch is left out, and a nested value (a
+    duplicate's record and its owner: personal data) is only named."""
+    said: list[str] = []
+    for key, value in details.items():
+        if key == "api_name" or (key == "json_path" and _in_batch(str(value)) == field):
+            continue
+        if isinstance(value, str | int | float | bool):
+            said.append(f"{key} {str(value)[:100]}")
+        else:
+            said.append(key)
+    return ", ".join(said)
+
+
+def _in_batch(path: str) -> str | None:
+    """The field a json_path names when it only places it in the batch (`$.data[3].Phone`)."""
+    found = _IN_BATCH.fullmatch(path)
+    return found.group(1) if found else None

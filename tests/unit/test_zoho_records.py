@@ -337,6 +337,36 @@ def test_an_update_whose_every_record_is_refused_reports_each_records_own_code_a
     ]
 
 
+def test_a_refused_record_keeps_zohos_details_and_an_invalid_id_says_the_record_may_be_deleted() -> None:
+    def refused(details: dict[str, object], message: str = "invalid data") -> dict[str, object]:
+        return {"code": "INVALID_DATA", "details": details, "message": message, "status": "error"}
+
+    answer = {
+        "data": [
+            refused(
+                {"maximum_length": 5, "api_name": "Payment_Terms", "json_path": "$.data[0].Payment_Terms"}
+            ),
+            refused({"expected_data_type": "double", "api_name": "Outstanding_Balance"}),
+            refused({"api_name": "id", "json_path": "$.data[2].id"}, "the id given seems to be invalid"),
+            {
+                "code": "DUPLICATE_DATA",
+                "details": {"api_name": "Email", "duplicate_record": {"Owner": {"name": "Li Wei"}}},
+                "message": "duplicate data",
+                "status": "error",
+            },
+        ]
+    }
+    api, _ = fake_api(lambda request: httpx.Response(400, json=answer))
+    updates = [FieldUpdate(str(n), {"Payment_Terms": "Net 30"}) for n in (1, 2, 3, 4)]
+    assert [r.message for r in ZohoStatusSink(api).push("Accounts", updates)] == [
+        "invalid data (maximum_length 5)",
+        "invalid data (expected_data_type double)",
+        "the id given seems to be invalid: the record may have been deleted in the CRM; the next pull "
+        "retires it",
+        "duplicate data (duplicate_record)",
+    ]
+
+
 def test_a_refused_update_call_without_a_result_per_record_is_an_error_of_the_call() -> None:
     answer = {"code": "INVALID_MODULE", "details": {}, "message": "the module name given seems to be invalid"}
     api, _ = fake_api(lambda request: httpx.Response(400, json=answer))
