@@ -11,8 +11,9 @@ what the mapping sends. What it sends follows from the figure (`FIGURE_NEEDS`, o
     map                      picklist with the map's values (statuses, tiers)
     template, format_decimal text
 
-`plan_fields` compares that with the module's fields (pure); a field that exists with a type that cannot
-hold the values is a problem for an admin and is never changed. `create_fields` adds the missing ones
+`plan_fields` compares that with the module's fields (pure); a field that exists but cannot hold the
+values — another type, fewer decimals, read-only, a text shorter than what is sent, a picklist lacking a
+mapped value — is a problem for an admin and is never changed. `create_fields` adds the missing ones
 through `POST /settings/fields`, labelled as the API name with spaces for underscores (Zoho derives the
 API name from the label).
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.zoho.client import ZohoApi, ZohoApiError
+from connector.credit.figures import REASON_LENGTH
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile, Step
 
@@ -42,6 +44,7 @@ class FieldNeed:
     picklist: tuple[str, ...] = ()
     integral: bool = False  # values are whole numbers: an integer field holds them too
     as_text: bool = False  # values are sent as text: a text field holds them too
+    length: int | None = None  # the longest text sent, when known: a shorter text field refuses it
 
     def describe(self) -> str:
         if self.data_type in {"currency", "double"}:
@@ -56,6 +59,7 @@ def _money() -> FieldNeed:
 
 
 TEXT = FieldNeed("text", as_text=True)
+LONG_TEXT = FieldNeed("text", as_text=True, length=REASON_LENGTH)  # a reason, other currencies' amounts
 DATE = FieldNeed("date", as_text=True)
 
 # The natural field type of each figure, before converters.
@@ -78,8 +82,8 @@ FIGURE_NEEDS: dict[str, FieldNeed] = {
     "available_credit": _money(),
     "credit_score": FieldNeed("double", places=2, integral=True),
     "credit_status": FieldNeed("picklist", picklist=("OK", "WATCH", "HOLD", "BLOCKED"), as_text=True),
-    "credit_status_reason": TEXT,
-    "other_currencies": TEXT,
+    "credit_status_reason": LONG_TEXT,
+    "other_currencies": LONG_TEXT,
     "payment_terms_days": FieldNeed("integer", integral=True),
     "last_payment_date": DATE,
     "last_payment_amount": _money(),
@@ -167,15 +171,26 @@ class ExistingField:
     label: str
     data_type: str
     decimal_place: int | None = None
+    read_only: bool = False  # for the connector's user (`read_only`) or for everyone (`field_read_only`)
+    length: int | None = None
+    picklist: tuple[str, ...] = ()  # the values a write names (`actual_value`)
 
     @classmethod
     def from_metadata(cls, item: Mapping[str, Any]) -> ExistingField:
-        places = item.get("decimal_place")
+        places, length = item.get("decimal_place"), item.get("length")
+        options = item.get("pick_list_values")
         return cls(
             str(item.get("api_name", "")),
             str(item.get("field_label") or item.get("display_label") or ""),
             str(item.get("data_type", "")),
             places if isinstance(places, int) and not isinstance(places, bool) else None,
+            item.get("read_only") is True or item.get("field_read_only") is True,
+            length if isinstance(length, int) and not isinstance(length, bool) else None,
+            tuple(
+                str(option.get("actual_value", option.get("display_value")))
+                for option in (options if isinstance(options, list) else [])
+                if isinstance(option, Mapping)
+            ),
         )
 
 
@@ -208,6 +223,8 @@ def wanted_fields(module: str, mapping: MappingFile) -> list[WantedField]:
 def incompatibility(need: FieldNeed, existing: ExistingField) -> str | None:
     """Why `existing` cannot hold what the mapping sends, or None when it can (pure)."""
     kind = existing.data_type
+    if existing.read_only:  # Zoho leaves it as it was, answering success
+        return "is read-only for the connector's user: the push cannot write it; make it editable"
     accepted = {need.data_type}
     if need.data_type == "currency":
         accepted |= {"double"}
@@ -224,6 +241,11 @@ def incompatibility(need: FieldNeed, existing: ExistingField) -> str | None:
     # Whole numbers (a score) fit a field of any places; other figures would be rounded by the CRM.
     if kind in {"currency", "double"} and places is not None and places < wanted and not need.integral:
         return f"rounds to {places} decimal place(s); the connector sends {wanted}"
+    if kind in TEXT_TYPES and need.length and existing.length is not None and existing.length < need.length:
+        return f"holds {existing.length} characters; the connector writes up to {need.length}: lengthen it"
+    lacking = [value for value in need.picklist if value not in existing.picklist]
+    if kind == "picklist" and lacking:
+        return f"lacks the picklist value(s) {', '.join(map(repr, lacking))} the mapping sends: add them"
     return None
 
 

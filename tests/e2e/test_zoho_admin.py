@@ -209,6 +209,26 @@ def test_a_field_with_a_type_that_cannot_hold_the_figure_is_reported_and_left_al
     ).data_type == "text"
 
 
+def test_a_read_only_field_a_short_text_and_a_picklist_lacking_a_mapped_value_are_reported(
+    cli: Cli, bare_org: SandboxServer
+) -> None:
+    sandbox = bare_org.sandbox
+    sandbox.add_field("Accounts", FieldDef("Payment_Terms", "Payment Terms", "text", system=True))
+    sandbox.add_field(
+        "Accounts", FieldDef("Credit_Status_Reason", "Credit Status Reason", "text", length=100)
+    )
+    statuses = ("正常 OK", "关注 Watch", "暂停 Hold")  # no 冻结 Blocked
+    sandbox.add_field("Accounts", FieldDef("Credit_Status", "Credit Status", "picklist", picklist=statuses))
+
+    applied = cli("zoho", "setup", "--apply")
+
+    assert applied.code == 1
+    err = " ".join(applied.err.split())
+    assert "Accounts.Payment_Terms: is read-only for the connector's user" in err
+    assert "Accounts.Credit_Status_Reason: holds 100 characters; the connector writes up to 255" in err
+    assert "Accounts.Credit_Status: lacks the picklist value(s) '冻结 Blocked'" in err
+
+
 # --- notifications ----------------------------------------------------------------------------------
 
 

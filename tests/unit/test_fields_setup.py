@@ -15,6 +15,7 @@ from adapters.zoho.fields_setup import (
     plan_fields,
     wanted_fields,
 )
+from adapters.zoho.sandbox.fields import build_modules, field_metadata
 from connector.mapping.files import load_mapping_set
 from connector.mapping.model import FIGURES, Step
 from tests.conftest import REPO
@@ -171,3 +172,13 @@ def test_numbers_are_never_accepted_into_text_fields() -> None:
     assert (
         incompatibility(FieldNeed("integer", integral=True), ExistingField("X", "X", "picklist")) is not None
     )
+
+
+def test_the_sandbox_orgs_ledger_fields_as_their_metadata_reads_hold_what_the_shipped_mapping_sends() -> None:
+    accounts = build_modules(5725767, ledger_fields=True)["Accounts"]
+    existing = [ExistingField.from_metadata(field_metadata(f)) for f in accounts.fields]
+    plan = plan_fields(shipped_wanted().values(), existing)
+    assert (len(plan.present), plan.problems, plan.missing) == (19, [], [])
+    reason = next(f for f in existing if f.api_name == "Credit_Status_Reason")
+    assert (reason.length, reason.read_only) == (255, False)
+    assert next(f for f in existing if f.api_name == "Created_Time").read_only

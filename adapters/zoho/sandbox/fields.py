@@ -230,13 +230,19 @@ LEDGER_FIELDS = [
     _money("Credit_Limit", "Credit Limit"),
     _money("Available_Credit", "Available Credit"),
     FieldDef("Credit_Score", "Credit Score", "integer", custom=True),
-    FieldDef("Credit_Status", "Credit Status", "picklist", custom=True),
+    FieldDef(
+        "Credit_Status",
+        "Credit Status",
+        "picklist",
+        custom=True,
+        picklist=("正常 OK", "关注 Watch", "暂停 Hold", "冻结 Blocked"),
+    ),
     FieldDef("Credit_Status_Reason", "Credit Status Reason", "text", custom=True, length=255),
     FieldDef("Other_Currency_Balances", "Other Currency Balances", "text", custom=True, length=255),
     FieldDef("Payment_Terms", "Payment Terms", "text", custom=True, length=60),
     FieldDef("Last_Payment_Date", "Last Payment Date", "date", custom=True),
     _money("Last_Payment_Amount", "Last Payment Amount"),
-    FieldDef("Value_Tier", "Value Tier", "picklist", custom=True),
+    FieldDef("Value_Tier", "Value Tier", "picklist", custom=True, picklist=("High", "Medium", "Low")),
 ]
 
 
