@@ -104,6 +104,14 @@ def push(
     retry_now: Annotated[
         bool, typer.Option("--retry-now", help="Also resend refused records still waiting for their retry.")
     ] = False,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend",
+            help="Also send the records pushed before their current figures again, correcting a CRM "
+            "user's edit of a pushed field (only changed records are sent otherwise).",
+        ),
+    ] = False,
     as_of: Annotated[
         datetime | None, typer.Option(help="Compute figures as of this date (default today).")
     ] = None,
@@ -123,6 +131,7 @@ def push(
                 f"zoho.{stream}",
                 as_of=as_of.date() if as_of else None,
                 include_waiting=retry_now,
+                resend=resend,
             )
             out.print(f"zoho.{stream}: {summary(outcome.counts)}")
             if outcome.stopped:

@@ -446,13 +446,15 @@ def push_target(
     *,
     as_of: date | None = None,
     include_waiting: bool = False,
+    resend: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     wait: bool = True,
 ) -> PushOutcome:
     """Plan then send `target` as one run in the run history, one push of a target at a time (another
-    process pushing it is waited for, or without `wait` a `LeaseHeldError`: each record is sent once)."""
+    process pushing it is waited for, or without `wait` a `LeaseHeldError`: each record is sent once).
+    With `resend`, the records pushed before are sent their current figures again (`mark_for_resend`)."""
     with lease(container.sessions, f"push {target}", wait=wait):
-        return _push(container, sink, mappings, target, as_of, include_waiting, clock)
+        return _push(container, sink, mappings, target, as_of, include_waiting, resend, clock)
 
 
 def _push(
@@ -462,6 +464,7 @@ def _push(
     target: str,
     as_of: date | None,
     include_waiting: bool,
+    resend: bool,
     clock: Callable[[], datetime],
 ) -> PushOutcome:
     with unit_of_work(container.sessions) as session:
@@ -469,7 +472,10 @@ def _push(
         run_id = run.id
         # The business day where the connector runs, as `customers figures` reads it: not UTC's.
         today = clock().astimezone().date()
+        resent = mark_for_resend(session, target) if resend else 0
         planned = plan(container, session, mappings, target, as_of or today, run, today)
+        if resent:
+            planned["resend"] = resent
     error: str | None = None
     outcome = PushOutcome(target)
     try:
@@ -482,6 +488,19 @@ def _push(
         with unit_of_work(container.sessions) as session:
             finish_run(session.get_one(SyncRun, run_id), +outcome.counts, error or outcome.stopped)
     return outcome
+
+
+def mark_for_resend(session: Session, target: str) -> int:
+    """Make the records pushed before due again, their current figures sent whatever was last pushed:
+    planning compares only with what the connector last sent, so a CRM user's edit of a pushed field
+    is otherwise kept until the figures change. What the CRM shows is unknown meanwhile. How many."""
+    resent = session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.target == target, OutboxItem.status == "pushed")
+        .values(status="pending", pushed_hash=None, attempts=0, next_attempt_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(resent.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def retry_by_hand(session: Session, target: str | None, external_ids: Sequence[str] = ()) -> int:

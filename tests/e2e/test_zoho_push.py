@@ -439,3 +439,31 @@ def test_a_record_whose_figures_stop_fitting_the_mapping_is_held_and_quarantined
         with unit_of_work(org.container.sessions) as session:
             item = session.get_one(OutboxItem, ("zoho.Accounts", record))
             assert (item.status, item.last_code) == ("pushed", "SUCCESS")
+
+
+def test_a_push_told_to_resend_corrects_a_crm_users_edit_of_a_pushed_field(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=3), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        record, (customer_id, _) = sorted(org.bindings("zoho.Accounts").items())[0]
+        with unit_of_work(org.container.sessions) as session:
+            customer = session.get_one(Customer, customer_id)
+            org.container.ledger(session).post(
+                invoice("INV-R", customer.account_no, "50000.00", customer.currency, day=2)
+            )
+        push(org)
+        status = shown(org, record)["Credit_Status"]
+        org.sandbox.edit_as_user("Accounts", record, {"Credit_Status": "正常 OK", "Outstanding_Balance": 0})
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        assert push(org).get("pushed", 0) == 0  # only what the connector last sent is compared
+
+        resent = push_target(
+            org.container, org.container.zoho.sink, org.mappings, "zoho.Accounts", as_of=AS_OF, resend=True
+        )
+
+        assert (resent.counts["resend"], resent.counts["pushed"]) == (3, 3)
+        assert status != "正常 OK"
+        assert (shown(org, record)["Credit_Status"], shown(org, record)["Outstanding_Balance"]) == (
+            status,
+            Decimal("50000.00"),
+        )
+        assert push(org).get("pushed", 0) == 0
