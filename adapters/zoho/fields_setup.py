@@ -161,7 +161,7 @@ class WantedField:
         elif need.data_type == "picklist":
             body["pick_list_values"] = [{"display_value": v, "actual_value": v} for v in need.picklist]
         elif need.data_type == "text":
-            body["length"] = 255
+            body["length"] = need.length or REASON_LENGTH  # Zoho's longest single-line text
         return body
 
 

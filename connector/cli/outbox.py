@@ -28,7 +28,7 @@ def list_items(
         str | None,
         typer.Option(
             help="pending, pushed, failed (refused by the CRM, tried again later), dead (refused "
-            f"{DEAD_AFTER} times) or retired (its binding deleted)."
+            f"{DEAD_AFTER} times, or held: CURRENCY_DIFFERS, UNMAPPABLE) or retired (its binding deleted)."
         ),
     ] = None,
     target: Target = None,
