@@ -64,6 +64,7 @@ from adapters.exports.tabular import Header, Row
 from connector.documents import Document, DocumentKind, Origin, Parsed, Problem
 from connector.errors import FileFormatError
 from connector.mapping.apply import CompiledField, map_fields
+from connector.mapping.converters import in_digits
 from connector.mapping.model import REQUIRED_VOUCHER_TARGETS, FieldMap, VoucherMapping
 from connector.money import Money
 
@@ -166,9 +167,7 @@ class VoucherExport(ExportFile):
         saved by a spreadsheet as 12, is 0012 again)."""
         number = _text(values.get("voucher_number"))
         digits = self.mapping.voucher_number_digits
-        if number is None or digits is None or not (number.isascii() and number.isdigit()):
-            return number
-        return number.lstrip("0").zfill(digits)
+        return number if number is None or digits is None else in_digits(number, digits)
 
     def _voucher(self, lines: list[_Line], references: Sequence[str], name: str) -> Iterator[Parsed]:
         first = lines[0]

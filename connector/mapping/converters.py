@@ -146,6 +146,23 @@ def _nfkc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)  # ASCII is NFKC already
 
 
+def in_digits(text: str, digits: int) -> str:
+    """An all-digit id or number in `digits` digits, zero-padded, the zeros before them dropped (12 and
+    00012 in 4: 0012); other text as it is. A spreadsheet saves 0012 as the number 12: written so again,
+    it is the id its source wrote."""
+    if not (text.isascii() and text.isdigit()):
+        return text
+    return text.lstrip("0").zfill(digits)
+
+
+@converter("zero_pad", options=("digits",), required=("digits",))
+def zero_pad(value: Any, digits: int) -> str | None:
+    """An all-digit value in `digits` digits (`in_digits`): 用友's 0000000012, re-saved by Excel as 12, is
+    0000000012 again; other text stays as it is."""
+    text = _text(value)
+    return None if text is None else in_digits(text, digits)
+
+
 # name@domain: a local part without spaces or the characters that delimit addresses; a domain of
 # labels of letters, digits and inner hyphens, ending in a top-level domain of letters (or an IDN's xn--).
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{2,}|xn--[a-z0-9-]+)$")
@@ -649,6 +666,10 @@ def options_problem(name: str, options: Mapping[str, Any]) -> str | None:
                 return f"unknown time zone {tz!r} (an IANA name, e.g. 'Asia/Shanghai')"
     elif name == "decimal" and options.get("separator") not in (None, ".", ","):
         return f"separator must be '.' or ',', not {options['separator']!r}"
+    elif name == "zero_pad":
+        digits = options.get("digits")
+        if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 20:
+            return f"digits must be a whole number from 1 to 20, not {digits!r}"
     elif name == "digest":
         length = options.get("length", 20)
         if not isinstance(length, int) or isinstance(length, bool) or not 8 <= length <= 64:

@@ -312,6 +312,21 @@ def test_a_refused_value_is_not_quoted_in_the_reason(name: str, options: dict[st
         assert "Zhang" not in str(refused.value)
 
 
+def test_zero_pad_writes_an_all_digit_value_in_its_digits_and_leaves_other_text() -> None:
+    assert [convert("zero_pad", value, digits=4) for value in ("12", "0012", "00012", "12345", "0")] == [
+        "0012",
+        "0012",
+        "0012",
+        "12345",
+        "0000",
+    ]
+    assert [convert("zero_pad", value, digits=4) for value in ("XS12", "12-1", None)] == [
+        "XS12",
+        "12-1",
+        None,
+    ]
+
+
 def test_map_default_template_regex_and_required() -> None:
     assert convert("map", "Key Account", values={"Key Account": "KA"}) == "KA"
     assert convert("map", "Other", values={"Key Account": "KA"}, default="SME") == "SME"
@@ -536,6 +551,7 @@ BOUND_CASES: list[tuple[str, dict[str, object], list[object]]] = [
     ("map", {"values": {"Key Account": "KA"}}, ["Key Account", "Other"]),
     ("email", {}, [" A@B.CO ", "no-at-sign", "ｕｓｅｒ@example.com"]),
     ("fullwidth_to_halfwidth", {}, ["ＡＢＣ", "abc"]),
+    ("zero_pad", {"digits": 4}, ["12", "00012", "12345", "XS12", 12]),
 ]
 
 

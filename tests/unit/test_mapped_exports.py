@@ -1057,6 +1057,46 @@ def test_a_yonyou_sales_invoice_list_with_a_red_invoice_and_one_in_us_dollars(sh
     assert not _problems(found)
 
 
+def test_a_yonyou_list_saved_again_by_excel_without_its_ids_leading_zeros_names_the_same_documents(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    book = openpyxl.Workbook()  # as U8 exports it: title rows, ids in 10 digits as text
+    sheet = book.active
+    star, bright = ["001", "上海星辰贸易有限公司", "人民币"], ["004", "明远国际贸易（香港）有限公司", "美元"]
+    sheet.append(["收款单列表"])
+    sheet.append(
+        ["单据类型", "单据编号", "单据日期", "客户编码", "客户名称", "币种", "金额", "票据号", "摘要"]
+    )
+    sheet.append(["收款单", "0000000001", dt.date(2026, 3, 20), *star, 1234.5, None, None])
+    sheet.append(["收款单", "0000000002", dt.date(2026, 3, 25), *bright, 1000, "TT20260325", "美元货款"])
+    exported = tmp_path / "yy_sk.xlsx"
+    book.save(exported)
+    resaved = tmp_path / "yy_sk_resaved.csv"  # opened in Excel and saved as CSV: the ids became numbers
+    resaved.write_bytes(
+        "单据编号,单据日期,客户编码,客户名称,币种,金额,票据号,摘要\r\n"
+        "1,2026/3/20,001,上海星辰贸易有限公司,人民币,1234.5,,\r\n"
+        "2,2026/3/25,004,明远国际贸易（香港）有限公司,美元,1000,TT20260325,美元货款\r\n".encode("gbk")
+    )
+
+    def read(path: Path, source: str) -> list[tuple[str, str | None, dt.date, Money, tuple[str, ...]]]:
+        found = list(_parser(shipped, source).parse(path, path.name))
+        assert not _problems(found)
+        return [(d.external_id, d.number, d.date, d.amount, d.references) for d in _documents(found).values()]
+
+    receipts = read(exported, "yonyou.receipts")
+    assert [(external_id, number) for external_id, number, *_ in receipts] == [
+        ("0000000001", "0000000001"),
+        ("0000000002", "0000000002"),
+    ]
+    assert read(resaved, "yonyou.receipts") == receipts
+    invoices = tmp_path / "yy_fp.csv"
+    invoices.write_text(
+        "发票号,开票日期,客户名称,原币价税合计,币种\n12,2026-03-03,杭州明远商贸有限公司,226,人民币\n",
+        encoding="utf-8",
+    )
+    assert [d[:2] for d in read(invoices, "yonyou.invoices")] == [("0000000012", "0000000012")]
+
+
 @pytest.mark.parametrize(
     ("target", "refused"),
     [
