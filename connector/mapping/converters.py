@@ -148,11 +148,12 @@ def _nfkc(text: str) -> str:
 
 def in_digits(text: str, digits: int) -> str:
     """An all-digit id or number in `digits` digits, zero-padded, the zeros before them dropped (12 and
-    00012 in 4: 0012); other text as it is. A spreadsheet saves 0012 as the number 12: written so again,
-    it is the id its source wrote."""
-    if not (text.isascii() and text.isdigit()):
+    00012 in 4: 0012), its full-width digits (１２, typed by a Chinese input method) as ASCII; other text
+    as it is. A spreadsheet saves 0012 as the number 12: written so again, it is the id its source wrote."""
+    folded = _nfkc(text)
+    if not (folded.isascii() and folded.isdigit()):
         return text
-    return text.lstrip("0").zfill(digits)
+    return folded.lstrip("0").zfill(digits)
 
 
 @converter("zero_pad", options=("digits",), required=("digits",))

@@ -12,7 +12,7 @@ from adapters.exports.mapped import MappedExport
 from adapters.exports.vouchers import VoucherExport
 from connector.documents import Document, Notice, Parsed, Problem
 from connector.mapping.files import MappingSet, load_mapping_set
-from connector.mapping.model import VoucherMapping
+from connector.mapping.model import FieldMap, VoucherMapping
 from connector.money import Money
 from tests.conftest import REPO
 
@@ -447,3 +447,29 @@ def test_a_voucher_number_a_spreadsheet_saved_as_a_number_is_the_same_voucher_un
     assert documents(parse(shipped, "export_kingdee_vouchers", kingdee)) == [
         ("invoice", "2026-03-记-12#1", Money.of("100.00", "CNY"), "C0001", None)  # as 金蝶 writes it
     ]
+
+
+def test_a_voucher_number_typed_in_full_width_digits_is_the_voucher_of_its_ascii_number(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    def read(mapping: VoucherMapping, number: str) -> list[tuple[str, str, Money, str | None, str | None]]:
+        path = write_vouchers(
+            tmp_path,
+            f'2026-03-12,记,{number},销售,1122,C0003 北京青禾科技有限公司,人民币,"1,130.00",',
+            f'2026-03-12,记,{number},销售,6001,,人民币,,"1,000.00"',
+            f"2026-03-12,记,{number},销售,2221.01,,人民币,,130.00",
+        )
+        found = list(VoucherExport(mapping).parse(path, path.name))
+        assert [p for p in found if isinstance(p, Problem)] == []
+        return documents(found)
+
+    kingdee = shipped.vouchers["export_kingdee_vouchers"]
+    typed = read(kingdee, "１２")
+    assert typed == read(kingdee, "12")
+    assert typed == [("invoice", "2026-03-记-12#1", Money.of("1130.00", "CNY"), "C0003", None)]
+    # a mapping of its own that takes the number as written: in digits, the full-width ones still count
+    as_written = FieldMap.model_validate(
+        {"target": "voucher_number", "source": "凭证号", "convert": ["strip", "required"]}
+    )
+    fields = tuple(as_written if f.target == "voucher_number" else f for f in kingdee.fields)
+    assert read(kingdee.model_copy(update={"fields": fields}), "１２") == typed
