@@ -102,6 +102,9 @@ class Document:
     # Withdrawn in its source (a void invoice, a deleted payment): `reverses` names the document it was
     # imported as, which is reversed; when none was imported, there is nothing to undo.
     withdrawn: bool = False
+    # Withdrawn while its source says so (a bill un-audited): never imported, it leaves no trace, so that
+    # the export listing it live posts it (a void's keeps an older export imported late from posting it).
+    withdrawn_if_imported: bool = False
     # Another id the bank may have given the same line (OFX: a re-issued FITID gets its content digest
     # appended): the line imported under it is this one; and when this id is held by another line with
     # other content, the bank re-issued it, and this line is posted under `alias` instead.

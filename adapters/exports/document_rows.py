@@ -21,7 +21,14 @@ from connector.documents import MAX_ID, DocumentKind, Notice, Origin, Party, com
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.apply import CompiledField, compile_field, map_fields
 from connector.mapping.decimals import DecimalFormatError, Marked, parse_decimal
-from connector.mapping.model import DOCUMENT_KINDS, REQUIRED_TARGETS, DocumentMapping, FieldMap, SkipRule
+from connector.mapping.model import (
+    DOCUMENT_KINDS,
+    REQUIRED_TARGETS,
+    DocumentMapping,
+    FieldMap,
+    SkipRule,
+    Withdraws,
+)
 from connector.money import EXACT, Money, currency_code, exponent, to_minor
 
 
@@ -55,7 +62,7 @@ def draft_label(draft: Draft) -> str:
     return f"{draft.kind.replace('_', ' ')} {draft.external_id}"
 
 
-Skip = tuple[int, re.Pattern[str], bool]  # column, pattern, withdraws
+Skip = tuple[int, re.Pattern[str], Withdraws]  # column, pattern, what its rows do to their documents
 
 
 REQUIRED = "a value is required here but the source has none"  # as the mapping's `required` says it
@@ -120,9 +127,14 @@ class RowReader:
     def skipped(self, row: Row) -> bool:
         return is_skipped(self.skips, row)
 
-    def withdraws(self, row: Row) -> bool:
-        """Whether a skipped row withdraws its document (a rule with `withdraws`: void, deleted)."""
-        return is_skipped(self.skips, row, withdrawing=True)
+    def withdraws(self, row: Row) -> Withdraws:
+        """How a skipped row withdraws its document (the `withdraws` of the first rule with one that skips
+        it: void, deleted, un-audited), or False."""
+        cells = row.cells
+        for index, pattern, withdraws in self.skips:
+            if withdraws and index < len(cells) and pattern.search(cells[index].strip()):
+                return withdraws
+        return False
 
     def read(self, row: Row) -> tuple[str | None, Draft | str]:
         """(the row's group value, its draft or the reason it has none)."""
@@ -252,15 +264,17 @@ def _compile_skips(
     rules: Sequence[SkipRule], header: Header, missing: list[str], absent: list[str]
 ) -> tuple[Skip, ...]:
     """The skip rules reading by position. A rule on a column the file lacks can match nothing: the
-    column of one that withdraws documents is `missing` (its voided rows would post as live ones), that
-    of another `absent` (its rows, a totals line, fail on their own)."""
+    column of one that withdraws documents is `missing` (its voided rows would post as live ones) unless
+    the rule is `optional`, that of another `absent` (its rows, a totals line, fail on their own)."""
     skips: list[Skip] = []
     for rule in rules:
         index = header.index(rule.column)
         if index is not None:
             skips.append((index, re.compile(rule.matches), rule.withdraws))
-        elif rule.withdraws:
+        elif rule.withdraws and not rule.optional:
             missing.append(str(rule.column))
+        elif rule.withdraws:
+            absent.append(f"{rule.column!r} (a [[skip]] rule's column: the rows it withdraws read as live)")
         else:
             absent.append(f"{rule.column!r} (a [[skip]] rule's column)")
     return tuple(skips)

@@ -35,7 +35,7 @@ from adapters.exports.heads import head_has_columns
 from adapters.exports.tabular import Header, Row, rows
 from connector.documents import Allocation, Document, Origin, Parsed, Problem, Statement, withdrawal_id
 from connector.errors import FileFormatError
-from connector.mapping.model import DocumentMapping, TabularExport
+from connector.mapping.model import DocumentMapping, TabularExport, Withdraws
 from connector.money import Money
 
 
@@ -109,12 +109,17 @@ class MappedExport(ExportFile):
                 yield Problem(Origin(name, row.number, row.raw), row.error)
             elif skipped is None or not skipped(row):
                 yield self._one(name, row, read(row)[1], numbered)
-            elif reader.withdraws(row) and (gone := self._withdrawal(name, row, read(row)[1], withdrawn)):
+            elif (how := reader.withdraws(row)) and (
+                gone := self._withdrawal(name, row, read(row)[1], withdrawn, how)
+            ):
                 yield gone
 
-    def _withdrawal(self, name: str, row: Row, draft: Draft | str, withdrawn: set[str]) -> Parsed | None:
-        """A row its source withdrew (void, deleted), once per id: it reverses the document imported
-        under that id. One that cannot be read names nothing to reverse: a person is told."""
+    def _withdrawal(
+        self, name: str, row: Row, draft: Draft | str, withdrawn: set[str], how: Withdraws
+    ) -> Parsed | None:
+        """A row its source withdrew (void, deleted, un-audited: `how`, its rule's `withdraws`), once per
+        id: it reverses the document imported under that id. One that cannot be read names nothing to
+        reverse: a person is told."""
         if isinstance(draft, str):
             return Problem(
                 Origin(name, row.number, row.raw),
@@ -136,6 +141,7 @@ class MappedExport(ExportFile):
             number=draft.number,
             reverses=draft.external_id,
             withdrawn=True,
+            withdrawn_if_imported=how == "if_imported",
             account=draft.account,
         )
 
@@ -174,7 +180,8 @@ class MappedExport(ExportFile):
                 follows = False  # its further rows are not the one before's
                 passed_key, passed_draft = read(row)
                 passed = [(row, passed_draft)]
-                if reader.withdraws(row) and (gone := self._withdrawal(name, row, passed_draft, withdrawn)):
+                how = reader.withdraws(row)
+                if how and (gone := self._withdrawal(name, row, passed_draft, withdrawn, how)):
                     yield gone
                 continue
             key, draft = read(row)

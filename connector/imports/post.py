@@ -481,6 +481,10 @@ class DocumentPoster:
         if original is not None and account is not None and original.bank_account not in (None, account):
             reverses = on_account(reverses, account)  # another account's line holds its own id
             original = self._imported(document.source, reverses)
+        if original is None and document.withdrawn_if_imported:
+            # Withdrawn for now (a bill in audit, un-audited): nothing to undo, and nothing recorded, so
+            # that the export listing it live posts it (and a withdrawal after that reverses it).
+            return "withdrawn_before_import"
         if original is None and document.withdrawn:  # void before it was ever imported: nothing to undo
             why = f"{document.reverses} was withdrawn (void, deleted) before it was imported"
             self.outcomes.record(item, "ignored", None, None, why)

@@ -288,6 +288,9 @@ class Detect(BaseModel):
     headers: tuple[str, ...] = Field(min_length=1)
 
 
+Withdraws = bool | Literal["if_imported"]  # what a skip rule's rows do to their documents: see SkipRule
+
+
 class SkipRule(BaseModel):
     """Rows that are no document, such as a totals line (合计, TOTAL): the column's text matches `matches`
     (a regular expression searched in the stripped cell). Nothing else is ever skipped silently."""
@@ -297,8 +300,14 @@ class SkipRule(BaseModel):
     column: str | int
     matches: str = Field(min_length=1)
     # The rows it skips withdraw their document (void, deleted): one imported earlier under its id is
-    # reversed; one never imported has nothing to undo.
-    withdraws: bool = False
+    # reversed; one never imported has nothing to undo, and stays unposted should an older export of it
+    # come later. "if_imported": withdrawn while the source says so (a bill un-audited, in audit, void):
+    # one imported is reversed (posted again once an export lists it live), one never imported is left
+    # to post when an export lists it live.
+    withdraws: Withdraws = False
+    # A file without the column is read, the import saying so (its rows then read as live); else a
+    # withdrawing rule's missing column refuses the file.
+    optional: bool = False
 
     @field_validator("matches")
     @classmethod

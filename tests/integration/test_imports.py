@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
 
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import func, select
 
@@ -712,6 +713,57 @@ def test_an_invoice_voided_after_its_import_is_reversed_and_one_void_from_the_st
     again = import_file(container, voided, parsers, again=True)
     assert again.counts["unchanged"] == 2
     assert receivable(container, acme.account_no) == Money.zero("USD")
+    assert_ledger_verifies(container)
+
+
+def kingdee_bills(path: Path, account_no: str, *bills: tuple[str, str, str]) -> Path:
+    """A 金蝶 应收单 list of 1,000.00 CNY bills of one customer: (单据编号, 单据状态, 作废状态)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(
+        ["单据编号", "业务日期", "到期日", "客户编码", "客户", "币别", "价税合计", "单据状态", "作废状态"]
+    )
+    for number, status, void in bills:
+        row = [number, "2026-03-05", "2026-04-04", account_no, "北京青禾科技有限公司", "人民币", 1000]
+        sheet.append([*row, status, void])
+    book.save(path)
+    return path
+
+
+def test_a_kingdee_bill_un_audited_or_voided_after_its_import_is_reversed_and_one_in_audit_posts_once_audited(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        qinghe = container.customers(session).create(NewCustomer("北京青禾科技有限公司", "SME", "BJ", "CNY"))
+    parsers = container.document_parsers()
+
+    def export(name: str, *bills: tuple[str, str, str]) -> Path:
+        return kingdee_bills(tmp_path / name, qinghe.account_no, *bills)
+
+    def owed() -> Money:
+        return receivable(container, qinghe.account_no)
+
+    march = export(
+        "march.xlsx", ("AR101", "已审核", "未作废"), ("AR102", "已审核", "未作废"), ("AR103", "审核中", "")
+    )
+    first = import_file(container, march, parsers)
+    assert (first.counts["invoices_posted"], first.counts["withdrawn_before_import"]) == (2, 1)
+    assert owed() == Money.of("2000", "CNY")
+
+    april = export(
+        "april.xlsx", ("AR101", "重新审核", ""), ("AR102", "重新审核", "已作废"), ("AR103", "已审核", "")
+    )
+    second = import_file(container, april, parsers)
+
+    assert (second.counts["reversed"], second.counts["invoices_posted"]) == (2, 1)  # AR103 audited now
+    assert second.counts["quarantined"] == 0
+    assert owed() == Money.of("1000", "CNY")
+    may = export(
+        "may.xlsx", ("AR101", "已审核", ""), ("AR102", "重新审核", "已作废"), ("AR103", "已审核", "")
+    )
+    third = import_file(container, may, parsers)
+    assert (third.counts["restored"], third.counts["unchanged"]) == (1, 2)  # AR101 audited again
+    assert owed() == Money.of("2000", "CNY")
     assert_ledger_verifies(container)
 
 

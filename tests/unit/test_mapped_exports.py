@@ -401,6 +401,41 @@ def test_invoice_item_rows_are_one_invoice_a_draft_is_skipped_and_a_void_one_wit
     )
 
 
+def test_a_kingdee_bill_in_audit_un_audited_or_void_withdraws_its_invoice_if_imported_and_a_draft_is_skipped(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["单据编号", "业务日期", "客户编码", "客户", "币别", "价税合计", "单据状态", "作废状态"])
+    for number, status, void in (
+        ("AR1", "已审核", "未作废"),
+        ("AR2", "重新审核", "已作废"),
+        ("AR3", "审核中", "未作废"),
+        ("AR4", "已审核", "已作废"),
+        ("AR5", "暂存", "未作废"),
+    ):
+        sheet.append([number, "2026-03-10", "C0003", "北京青禾科技有限公司", "人民币", 800, status, void])
+    path = tmp_path / "kd_ar.xlsx"
+    book.save(path)
+
+    found = list(_parser(shipped, "kingdee.invoices").parse(path, path.name))
+
+    assert not _problems(found)
+    read = [(d.external_id, d.reverses, d.withdrawn_if_imported) for d in _documents(found).values()]
+    assert sorted(read) == [
+        ("AR1", None, False),
+        ("AR2:withdrawn", "AR2", True),
+        ("AR3:withdrawn", "AR3", True),
+        ("AR4:withdrawn", "AR4", True),
+    ]  # AR5, a draft never audited, is skipped
+    book.active.delete_cols(7, 2)  # an export of other columns: read, its bills as audited
+    book.save(path)
+    notice, *documents = _parser(shipped, "kingdee.invoices").parse(path, path.name)
+    assert isinstance(notice, Notice)
+    assert "'作废状态' (a [[skip]] rule's column: the rows it withdraws read as live)" in notice.text
+    assert len(documents) == 5
+
+
 def test_a_composite_id_is_the_same_however_the_export_writes_the_amount(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
