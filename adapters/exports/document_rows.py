@@ -289,6 +289,35 @@ def is_skipped(skips: Sequence[Skip], row: Row, *, withdrawing: bool = False) ->
     )
 
 
+class SkippedRows:
+    """How many rows each skip rule passed over in one file: the import says so (a totals line, drafts,
+    void documents), so that no row goes unaccounted for."""
+
+    def __init__(self, skips: Sequence[Skip], header: Header) -> None:
+        self.skips = skips
+        self.header = header
+        self.counts: dict[int, int] = {}  # by the rule's place in `skips`
+
+    def count(self, row: Row) -> None:
+        """One row a rule skipped (the first that matches it counts it)."""
+        cells = row.cells
+        for number, (index, pattern, _) in enumerate(self.skips):
+            if index < len(cells) and pattern.search(cells[index].strip()):
+                self.counts[number] = self.counts.get(number, 0) + 1
+                return
+
+    def notice(self, name: str) -> Notice | None:
+        if not self.counts:
+            return None
+        said = "; ".join(
+            f"{count} whose {self.header.names[index]!r} matches {pattern.pattern}"
+            + (" (withdrawing their documents)" if withdraws else "")
+            for number, (index, pattern, withdraws) in enumerate(self.skips)
+            if (count := self.counts.get(number))
+        )
+        return Notice(Origin(name), f"rows the mapping's [[skip]] rules passed over: {said}")
+
+
 def _needed(field: FieldMap, mapping: DocumentMapping) -> bool:
     """Whether the file is useless without the field's column (else a missing column reads as empty)."""
     target = field.target

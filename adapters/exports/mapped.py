@@ -27,6 +27,7 @@ from pathlib import Path
 from adapters.exports.document_rows import (
     Draft,
     RowReader,
+    SkippedRows,
     absent_columns_notice,
     draft_label,
     head_differences,
@@ -85,22 +86,28 @@ class MappedExport(ExportFile):
         first = next(table, None)
         if first is None:
             raise FileFormatError(f"{name}: no header row")
-        reader = RowReader.build(self.mapping, Header.of(first), name)
+        header = Header.of(first)
+        reader = RowReader.build(self.mapping, header, name)
         if (notice := absent_columns_notice(name, self.format, reader.absent)) is not None:
             yield notice
         table = _without_repeated_header(table, first)
+        skipped_rows = SkippedRows(reader.skips, header)
         if self.mapping.group_by is None:
-            items = self._single_rows(reader, table, name)
+            items = self._single_rows(reader, table, name, skipped_rows)
         else:
-            items = self._grouped_rows(reader, table, name)
+            items = self._grouped_rows(reader, table, name, skipped_rows)
         if self.mapping.document not in (None, "bank_line"):
             yield from items
         else:
             yield from _with_statement(items, self.format, name)
+        if (notice := skipped_rows.notice(name)) is not None:
+            yield notice
 
     # --- one row, one document ---------------------------------------------------------------------
 
-    def _single_rows(self, reader: RowReader, table: Iterator[Row], name: str) -> Iterator[Parsed]:
+    def _single_rows(
+        self, reader: RowReader, table: Iterator[Row], name: str, skipped_rows: SkippedRows
+    ) -> Iterator[Parsed]:
         numbered = _Numbering() if self.mapping.number_duplicates else None
         read, skipped = reader.read, reader.skipped if reader.skips else None
         withdrawn: set[str] = set()
@@ -109,10 +116,11 @@ class MappedExport(ExportFile):
                 yield Problem(Origin(name, row.number, row.raw), row.error)
             elif skipped is None or not skipped(row):
                 yield self._one(name, row, read(row)[1], numbered)
-            elif (how := reader.withdraws(row)) and (
-                gone := self._withdrawal(name, row, read(row)[1], withdrawn, how)
-            ):
-                yield gone
+            else:
+                skipped_rows.count(row)
+                how = reader.withdraws(row)
+                if how and (gone := self._withdrawal(name, row, read(row)[1], withdrawn, how)):
+                    yield gone
 
     def _withdrawal(
         self, name: str, row: Row, draft: Draft | str, withdrawn: set[str], how: Withdraws
@@ -157,7 +165,9 @@ class MappedExport(ExportFile):
 
     # --- consecutive rows with one group value, one document ---------------------------------------
 
-    def _grouped_rows(self, reader: RowReader, table: Iterator[Row], name: str) -> Iterator[Parsed]:
+    def _grouped_rows(
+        self, reader: RowReader, table: Iterator[Row], name: str, skipped_rows: SkippedRows
+    ) -> Iterator[Parsed]:
         numbered = _Numbering() if self.mapping.number_duplicates else None
         read, skipped = reader.read, reader.skipped if reader.skips else None
         withdrawn: set[str] = set()
@@ -177,6 +187,7 @@ class MappedExport(ExportFile):
             if held.rows:
                 yield held.problem(name)
             if skipped is not None and skipped(row):
+                skipped_rows.count(row)
                 follows = False  # its further rows are not the one before's
                 passed_key, passed_draft = read(row)
                 passed = [(row, passed_draft)]
@@ -187,6 +198,7 @@ class MappedExport(ExportFile):
             key, draft = read(row)
             if key is None and passed and (continued := _continuing(read, row, passed, passed_key)):
                 passed.append(continued)  # under merged cells, the skipped document's further entry
+                skipped_rows.count(passed[0][0])  # skipped with it, by its rule
                 continue
             passed = []
             if key is None and follows:  # a merged cell's blank, filled down, may continue the document

@@ -48,6 +48,7 @@ from typing import Any
 from adapters.exports.document_rows import (
     REQUIRED,
     RowError,
+    SkippedRows,
     _currency,
     _date,
     _decimal,
@@ -114,12 +115,14 @@ class VoucherExport(ExportFile):
             yield notice
         fields, references, skips = columns.fields, columns.references, columns.skips
         naming = self._naming_columns(header)
+        skipped_rows = SkippedRows(skips, header)
         vouchers: dict[tuple[str, ...], list[_Line]] = {}  # the whole file: a voucher's lines may be apart
         above: Row | None = None  # the line before, as read: a line under it may continue its voucher
         for row in table:
             if row.cells == first.cells:  # a page's repeated header row: the voucher may go on below it
                 continue
             if is_skipped(skips, row):  # a totals row too, its formula uncalculated or not
+                skipped_rows.count(row)
                 above = None
                 continue
             if row.error is not None:
@@ -136,6 +139,8 @@ class VoucherExport(ExportFile):
             above = line.row
         for lines in vouchers.values():
             yield from self._voucher(lines, references, name)
+        if (notice := skipped_rows.notice(name)) is not None:
+            yield notice
 
     def _naming_columns(self, header: Header) -> tuple[int, ...]:
         """The columns that name a line's voucher: its date, period, type word and number."""

@@ -788,7 +788,11 @@ def test_an_invoice_restored_after_its_void_is_posted_again_and_voided_again_is_
     restored = import_file(container, may, parsers)
 
     assert (restored.counts["invoices_posted"], restored.counts["restored"]) == (1, 1)
-    assert describe(restored).endswith("(of them 1 void or deleted before and live again: posted again)")
+    assert (
+        describe(restored)
+        .splitlines()[0]
+        .endswith("(of them 1 void or deleted before and live again: posted again)")
+    )
     assert owed() == Money.of("50.00", "USD")
     assert import_file(container, may, parsers, again=True).counts["unchanged"] == 1
     for older in (march, april):  # taken up again, an earlier file says nothing new

@@ -800,6 +800,20 @@ def test_a_kingdee_receipt_list_with_a_title_line_and_a_totals_line_in_gbk_or_ut
     assert red.reason.startswith("amount (收款金额): -600.00 is negative: money paid back")
 
 
+def test_the_rows_each_skip_rule_passed_over_are_counted_in_a_note_after_the_documents(
+    shipped: MappingSet,
+) -> None:
+    *_, last = _parse(shipped, "kingdee.receipts")
+    assert last == Notice(
+        Origin("kingdee_receipts.csv"),
+        "rows the mapping's [[skip]] rules passed over: 1 whose '单据编号' matches ^(合计|总计|小计); "
+        "1 whose '单据状态' matches ^(创建|暂存)$",
+    )
+    *_, last = _parse(shipped, "zoho_books.invoices")
+    assert isinstance(last, Notice)
+    assert last.text.endswith("1 whose 'Invoice Status' matches (?i)^void$ (withdrawing their documents)")
+
+
 def test_a_yonyou_workbook_with_title_rows(shipped: MappingSet) -> None:
     found = _parse(shipped, "yonyou.receipts")
     receipts = _documents(found)

@@ -65,7 +65,10 @@ def test_a_gbk_kingdee_voucher_export_gives_each_receivable_line_as_invoice_rece
         ("销售商品 发票AR00000201",),
     )
     assert first.origin.row == 3
-    [unbalanced] = [p for p in found if isinstance(p, Problem)]  # the totals line is skipped
+    [unbalanced] = [p for p in found if isinstance(p, Problem)]  # the totals line is skipped, and said so
+    assert [n.text for n in found if isinstance(n, Notice)][-1] == (
+        "rows the mapping's [[skip]] rules passed over: 1 whose '日期' matches ^(合计|总计|小计)"
+    )
     assert (
         unbalanced.reason
         == "voucher 2026-03-记-4 (rows 10–11) does not balance: 100.00 CNY more debit than credit"
