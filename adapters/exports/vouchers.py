@@ -27,7 +27,9 @@ amounts are taken in its own currency, and a voucher balances in each.
 
 Red-ink (红字) lines, negative amounts, count on the other side; a receivable raised while money leaves
 the bank (a receipt returned or refunded) is a `Problem`: a person reverses the receipt it undoes. A
-receivable line naming no customer takes the one its voucher's other lines name. The document's id is
+receivable line naming no customer takes the one its voucher's other lines name; a line off the
+receivable whose customer fields cannot be read (核算项目 a department: 销售部) names nobody and is read
+all the same. The document's id is
 the voucher's key — its period (the mapping's `period`, else the date's year and month: voucher numbers
 restart each period), type word and number (an all-digit one in the mapping's `voucher_number_digits`, as
 the source writes it: 0012 that a spreadsheet saved as 12 is 0012 again) — and the line's rank among
@@ -74,7 +76,7 @@ from connector.money import Money
 class _Line:
     row: Row
     values: dict[str, Any]
-    errors: str | None
+    errors: dict[str, str]  # by target
 
 
 @dataclass(frozen=True)
@@ -288,10 +290,15 @@ class VoucherExport(ExportFile):
         return "-".join(part for part in (period, word, number) if part)
 
     def _entry(self, line: _Line) -> _Entry:
-        if line.errors:
-            raise RowError(f"row {line.row.number}: {line.errors}")
-        values = line.values
+        values, errors = line.values, line.errors
         account = _text(values.get("ledger_account"))
+        if account is not None and not self._receivable.search(account) and errors.keys() & PARTY_TARGETS:
+            # Off the receivable, 核算项目 names a department or a project (销售部), no customer: the line
+            # is the ledger's own, its customer nobody's.
+            errors = {target: reason for target, reason in errors.items() if target not in PARTY_TARGETS}
+            values = {target: value for target, value in values.items() if target not in PARTY_TARGETS}
+        if errors:
+            raise RowError(f"row {line.row.number}: {'; '.join(errors.values())}")
         if account is None:
             raise RowError(f"row {line.row.number}: ledger_account: a value is required here")
         date = _date(values.get("date"), "date")
@@ -348,7 +355,7 @@ def _party_key(values: dict[str, Any]) -> tuple[str, str, str]:
 
 def _read(fields: tuple[CompiledField, ...], row: Row) -> _Line:
     values, errors = map_fields(fields, row.cells)
-    return _Line(row, values, "; ".join(errors.values()) if errors else None)
+    return _Line(row, values, errors)
 
 
 def _unbalanced(entries: Sequence[_Entry]) -> str:

@@ -476,3 +476,24 @@ def test_a_voucher_number_typed_in_full_width_digits_is_the_voucher_of_its_ascii
     )
     fields = tuple(as_written if f.target == "voucher_number" else f for f in kingdee.fields)
     assert read(kingdee.model_copy(update={"fields": fields}), "１２") == typed
+
+
+def test_a_department_as_accounting_item_of_a_line_off_the_receivable_names_no_customer_and_refuses_nothing(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    path = write_vouchers(
+        tmp_path,
+        "2026-04-02,记,1,报销差旅费,6601.02,销售部,人民币,800.00,",  # no receivable line at all
+        "2026-04-02,记,1,报销差旅费,1001,,人民币,,800.00",
+        "2026-04-03,记,2,销售,1122,C0003 北京青禾科技有限公司,人民币,5650.00,",
+        "2026-04-03,记,2,销售,6001,销售部,人民币,,5000.00",
+        "2026-04-03,记,2,销售,2221.01,,人民币,,650.00",
+        "2026-04-04,记,3,销售,1122,销售部,人民币,100.00,",  # on the receivable: a customer it must name
+        "2026-04-04,记,3,销售,6001,,人民币,,100.00",
+    )
+    found = parse(shipped, "export_kingdee_vouchers", path)
+    assert documents(found) == [("invoice", "2026-04-记-2#1", Money.of("5650.00", "CNY"), "C0003", None)]
+    (refused,) = [p for p in found if isinstance(p, Problem)]
+    assert refused.reason.startswith(
+        "the voucher of rows 7–8 cannot be read: row 7: party_external_id (核算项目): "
+    )
