@@ -94,6 +94,7 @@ class RowReader:
     absent: tuple[str, ...]  # the columns of optional fields the file lacks: see `Columns`
     group_target: str | None
     group_column: int | None
+    key_fields: tuple[CompiledField, ...]  # the fields the group value needs: its own, or those up to it
     skips: tuple[Skip, ...]
     labels: dict[str, str]  # each target as its errors name it: with the column it reads
     guessed_point: frozenset[str]  # amount targets whose decimal separator is guessed, not declared
@@ -109,6 +110,10 @@ class RowReader:
             columns.missing.append(group)
         columns.refuse_missing(name, header)
         fields, skips = columns.fields, columns.skips
+        place = next((i for i, field in enumerate(fields) if field.target == group), None)
+        key_fields: tuple[CompiledField, ...] = ()
+        if place is not None:  # a templated one reads the fields mapped before it
+            key_fields = fields[: place + 1] if fields[place].fills else (fields[place],)
         return cls(
             fields=fields,
             kind=mapping.document,
@@ -119,6 +124,7 @@ class RowReader:
             absent=columns.absent,
             group_target=group if group in targets else None,
             group_column=group_column,
+            key_fields=key_fields,
             skips=skips,
             labels={field.target: field.reason_prefix.removesuffix(": ") for field in fields},
             guessed_point=guessed_points(mapping.fields, ("amount", "allocation_amount")),
@@ -136,12 +142,24 @@ class RowReader:
                 return withdraws
         return False
 
+    def key(self, row: Row) -> str | None:
+        """The row's group value, as `read` gives it, without reading the rest of the row."""
+        if self.group_column is not None:
+            return self._column_key(row.cells)
+        if not self.key_fields or self.group_target is None:
+            return None
+        values, _ = map_fields(self.key_fields, row.cells)
+        return _text(values.get(self.group_target))
+
+    def _column_key(self, cells: list[str]) -> str | None:
+        assert self.group_column is not None
+        return cells[self.group_column].strip() or None if self.group_column < len(cells) else None
+
     def read(self, row: Row) -> tuple[str | None, Draft | str]:
         """(the row's group value, its draft or the reason it has none)."""
         values, errors = map_fields(self.fields, row.cells)
         if self.group_column is not None:
-            cells = row.cells
-            key = cells[self.group_column].strip() or None if self.group_column < len(cells) else None
+            key = self._column_key(row.cells)
         else:
             key = _text(values.get(self.group_target)) if self.group_target is not None else None
         if errors:

@@ -12,16 +12,22 @@ its header values come from the rows, which must agree, and each row adds its `A
 with a bad row or rows that disagree is one `Problem` covering all of its rows, and a row that cannot
 even be split into cells is one with the documents beside it (it may be either's). A page's header row
 printed again is passed over. Rows of one document
-must be adjacent, as exports write them: the same value again further down starts another document
-with that id, which the import's idempotency check then reports.
+are adjacent, as exports write them. Those of a document with allocations (a receipt) found apart in the
+file, in parts (an export sorted otherwise), are one `Problem` per part naming all of them: posted part by
+part, a part would lack the others' allocations. Elsewhere (an invoice's detail rows, each repeating the
+whole), the same value again further down starts another document with that id, which the import's
+idempotency check then reports.
 
 Memory: one group's rows at a time, plus, with `number_duplicates`, every composite id of the file
-(meant for bank statements and reports of a few thousand lines).
+(meant for bank statements and reports of a few thousand lines); a mapping with allocations reads the
+file's group values ahead, keeping eight bytes (a hash) of each document while it does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterator, Mapping
+from itertools import pairwise
 from pathlib import Path
 
 from adapters.exports.document_rows import (
@@ -95,7 +101,8 @@ class MappedExport(ExportFile):
         if self.mapping.group_by is None:
             items = self._single_rows(reader, table, name, skipped_rows)
         else:
-            items = self._grouped_rows(reader, table, name, skipped_rows)
+            apart = self._apart(path, name, reader, first) if self._parts_lose_allocations(reader) else {}
+            items = self._grouped_rows(reader, table, name, skipped_rows, apart)
         if self.mapping.document not in (None, "bank_line"):
             yield from items
         else:
@@ -166,7 +173,12 @@ class MappedExport(ExportFile):
     # --- consecutive rows with one group value, one document ---------------------------------------
 
     def _grouped_rows(
-        self, reader: RowReader, table: Iterator[Row], name: str, skipped_rows: SkippedRows
+        self,
+        reader: RowReader,
+        table: Iterator[Row],
+        name: str,
+        skipped_rows: SkippedRows,
+        apart: Mapping[str, list[tuple[int, int]]],
     ) -> Iterator[Parsed]:
         numbered = _Numbering() if self.mapping.number_duplicates else None
         read, skipped = reader.read, reader.skipped if reader.skips else None
@@ -211,7 +223,7 @@ class MappedExport(ExportFile):
                 follows = False
                 continue
             if key != current and members:
-                yield self._group(name, members, numbered)
+                yield self._group_or_part(name, members, current, numbered, apart)
                 members = []
             current = key
             members.append((row, draft))
@@ -219,7 +231,85 @@ class MappedExport(ExportFile):
         if held.rows:
             yield held.problem(name)
         if members:
-            yield self._group(name, members, numbered)
+            yield self._group_or_part(name, members, current, numbered, apart)
+
+    def _parts_lose_allocations(self, reader: RowReader) -> bool:
+        """Whether a document whose rows stand apart in the file (an export sorted otherwise) would lose
+        allocations if its parts were read as documents: a receipt's first part posted, or taken as a
+        change of the whole imported before, without the invoices the other parts pay. An invoice's
+        detail rows repeat the whole invoice (each part is all of it), and composite ids
+        (`number_duplicates`) repeat for documents alike."""
+        allocating = any(target in reader.labels for target in ("allocation_invoice", "allocation_amount"))
+        return allocating and not self.mapping.number_duplicates
+
+    def _apart(
+        self, path: str | Path, name: str, reader: RowReader, header: Row
+    ) -> dict[str, list[tuple[int, int]]]:
+        """The group values whose rows stand apart in the file, with the first and last row of each part.
+        The file is read ahead for them, each row's group value alone: the hash of each part's value is
+        kept, eight bytes a part (in 256 arrays, each sorted in turn to find the hashes met twice), and
+        the values found again are read once more for their parts; never the file's rows themselves."""
+        starts = [array("q") for _ in range(256)]  # the hashes of the parts' values, by their last byte
+        current: str | None = None
+        for _, key in self._keys(path, name, reader, header):
+            if key != current:  # a part starts
+                hashed = hash(key)
+                starts[hashed & 0xFF].append(hashed)
+                current = key
+        again: set[int] = set()
+        for hashes in starts:
+            ordered = sorted(hashes)
+            again.update(one for one, following in pairwise(ordered) if one == following)
+            del hashes[:]
+        if not again:
+            return {}
+        parts: dict[str, list[tuple[int, int]]] = {}
+        current = None
+        for number, key in self._keys(path, name, reader, header):
+            if hash(key) in again:
+                spans = parts.setdefault(key, [])
+                if key != current:
+                    spans.append((number, number))
+                else:
+                    spans[-1] = (spans[-1][0], number)
+            current = key
+        return {key: spans for key, spans in parts.items() if len(spans) > 1}  # a hash shared, not a key
+
+    def _keys(self, path: str | Path, name: str, reader: RowReader, header: Row) -> Iterator[tuple[int, str]]:
+        """(row number, group value) of the rows `_grouped_rows` groups by their value; a row without one
+        (under merged cells), skipped or unreadable ends no group there either."""
+        table = self._rows(path, name)
+        next(table, None)
+        for row in _without_repeated_header(table, header):
+            if row.error is None and not (reader.skips and reader.skipped(row)):
+                key = reader.key(row)
+                if key is not None:
+                    yield row.number, key
+
+    def _group_or_part(
+        self,
+        name: str,
+        members: list[tuple[Row, Draft | str]],
+        key: str | None,
+        numbered: _Numbering | None,
+        apart: Mapping[str, list[tuple[int, int]]],
+    ) -> Parsed:
+        """The group's document, or when its rows stand apart in the file (`apart`), a problem naming
+        them all: every part waits, none posted without the others' allocations."""
+        parts = apart.get(key) if key is not None else None
+        if parts is None:
+            return self._group(name, members, numbered)
+        rows = [row for row, _ in members]
+        spans = ", ".join(
+            f"row {first}" if first == last else f"rows {first}–{last}" for first, last in parts
+        )
+        kind = (self.mapping.document or "document").replace("_", " ")
+        return Problem(
+            Origin(name, rows[0].number, "\n".join(row.raw for row in rows)),
+            f"the rows of {kind} {key} stand apart in the file ({spans}; here {_span(rows)}): posted part "
+            "by part, a part would lack the others' allocations, so every part waits here; import an "
+            f"export listing each {kind}'s rows together (sorted by its number), or resolve these records",
+        )
 
     def _group(
         self, name: str, members: list[tuple[Row, Draft | str]], numbered: _Numbering | None

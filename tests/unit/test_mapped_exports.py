@@ -814,6 +814,43 @@ def test_the_rows_each_skip_rule_passed_over_are_counted_in_a_note_after_the_doc
     assert last.text.endswith("1 whose 'Invoice Status' matches (?i)^void$ (withdrawing their documents)")
 
 
+def test_a_receipt_whose_rows_stand_apart_in_a_resorted_export_waits_whole_and_never_posts_in_part(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    path = tmp_path / "kd_sk_resorted.csv"
+    path.write_bytes(
+        "单据编号,日期,往来单位编码,往来单位,币别,收款金额,单据状态,源单编号,本次结算金额\r\n"
+        "SKD1,2026/3/20,C0001,上海星辰贸易有限公司,人民币,1234.50,已审核,AR1,1234.50\r\n"
+        "SKD2,2026/3/21,C0002,深圳华南电子科技有限公司,人民币,11300.00,已审核,AR2,10000.00\r\n"
+        "SKD3,2026/3/22,C0003,北京青禾科技有限公司,人民币,5000.00,已审核,,\r\n"
+        "SKD2,2026/3/21,C0002,深圳华南电子科技有限公司,人民币,11300.00,已审核,AR7,1300.00\r\n".encode("gbk")
+    )
+
+    found = list(_parser(shipped, "kingdee.receipts").parse(path, path.name))
+
+    assert list(_documents(found)) == ["SKD1", "SKD3"]
+    assert [(p.origin.row, p.reason) for p in _problems(found)] == [
+        (
+            row,
+            "the rows of payment SKD2 stand apart in the file (row 3, row 5; here row "
+            f"{row}): posted part by part, a part would lack the others' allocations, so every part waits "
+            "here; import an export listing each payment's rows together (sorted by its number), or "
+            "resolve these records",
+        )
+        for row in (3, 5)
+    ]
+    bills = tmp_path / "kd_ar.csv"  # an invoice's detail rows apart: each part is the whole invoice
+    bills.write_text(
+        "单据编号,业务日期,客户编码,客户,币别,价税合计,单据状态\n"
+        "AR201,2026-03-05,C0001,上海星辰贸易有限公司,人民币,3000,已审核\n"
+        "AR202,2026-03-05,C0002,深圳华南电子科技有限公司,人民币,500,已审核\n"
+        "AR201,2026-03-05,C0001,上海星辰贸易有限公司,人民币,3000,已审核\n",
+        encoding="utf-8",
+    )
+    invoices = list(_parser(shipped, "kingdee.invoices").parse(bills, bills.name))
+    assert [d.external_id for d in invoices if isinstance(d, Document)] == ["AR201", "AR202", "AR201"]
+
+
 def test_a_yonyou_workbook_with_title_rows(shipped: MappingSet) -> None:
     found = _parse(shipped, "yonyou.receipts")
     receipts = _documents(found)
