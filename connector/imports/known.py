@@ -21,7 +21,7 @@ from connector.credit.aging import open_items
 from connector.credit.reads import ar_lines
 from connector.imports.models import ImportedDocument
 from connector.ledger.models import Customer, CustomerBalance, CustomerBankAccount
-from connector.master.identity import name_core
+from connector.master.identity import name_core, name_qualifiers
 from connector.master.models import CustomerBinding
 from connector.money import Money
 from connector.security.cipher import FieldCipher
@@ -72,6 +72,9 @@ class KnownCustomers:
             if customer_id in self.account_nos:
                 self._banks[index].add(self.account_nos[customer_id])
         self._names: dict[str, list[str]] | None = None  # normalised name → account numbers, lazily
+        # (normalised name, account number) → the bracketed qualifiers of its names (`name_qualifiers`),
+        # for the few names with any
+        self._qualifiers: dict[tuple[str, str], frozenset[frozenset[str]]] = {}
         # (currency, minor units) → (date, customer id, number, entry id) of posted invoices, for one batch
         # (no entry id yet: posted in this batch)
         self._invoices_by_amount: dict[tuple[str, int], list[tuple[date, int, str, int | None]]] = {}
@@ -182,12 +185,36 @@ class KnownCustomers:
         if not wanted:
             return []
         found = process.extract(
-            wanted, self._name_choices, scorer=fuzz.ratio, score_cutoff=threshold, limit=5
+            wanted, self._name_choices, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
         )
-        return [(account_no, round(score)) for choice, score, _ in found for account_no in names[choice]]
+        scored: list[tuple[str, int]] = []
+        choices = 0
+        for choice, score, _ in found:
+            alike = self._same_qualifiers(choice, names[choice], name)
+            scored += [(account_no, round(score)) for account_no in alike]
+            choices += bool(alike)
+            if choices == 5:
+                break
+        return scored
 
     def by_exact_name(self, name: str) -> Sequence[str]:
-        return self._load_names().get(name_core(name), [])
+        core = name_core(name)
+        return self._same_qualifiers(core, self._load_names().get(core, []), name)
+
+    def _same_qualifiers(self, core: str, account_nos: Sequence[str], name: str) -> list[str]:
+        """Those of `account_nos` (named `core`) whose name has the bracketed qualifiers of `name`
+        (`name_qualifiers`): the Hong Kong company, 明远（香港）, is not its mainland namesake 明远. A
+        qualifier one name brackets and the other writes without brackets (明远香港) is in both."""
+        wanted, theirs = name_qualifiers(name), name_core(name)
+        return [
+            account_no
+            for account_no in account_nos
+            if any(
+                all(word in core for word in wanted - written)
+                and all(word in theirs for word in written - wanted)
+                for written in self._qualifiers.get((core, account_no), _UNQUALIFIED)
+            )
+        ]
 
     def by_open_invoice(self, amount: Money, on: date, window_days: int) -> Sequence[tuple[str, str]]:
         self.prefetch_amounts([amount])
@@ -278,14 +305,25 @@ class KnownCustomers:
     def _load_names(self) -> dict[str, list[str]]:
         if self._names is None:
             names: defaultdict[str, list[str]] = defaultdict(list)
+            qualified: dict[tuple[str, str], set[frozenset[str]]] = {}
             for customer_id, name_enc in self.session.execute(select(Customer.id, Customer.name_enc)):
-                key = name_core(self.cipher.decrypt("customer.name", name_enc))
+                name = self.cipher.decrypt("customer.name", name_enc)
+                key = name_core(name)
                 account_no = self.account_nos[customer_id]  # a merged customer's name: its survivor's
-                if account_no not in names[key]:
+                first = account_no not in names[key]
+                if first:
                     names[key].append(account_no)
+                qualifiers = name_qualifiers(name)
+                if qualifiers or (key, account_no) in qualified:  # kept for names with any only
+                    unqualified_before = set() if first else set(_UNQUALIFIED)
+                    qualified.setdefault((key, account_no), unqualified_before).add(qualifiers)
             self._names = dict(names)
+            self._qualifiers = {key: frozenset(found) for key, found in qualified.items()}
             self._name_choices = list(names)
         return self._names
+
+
+_UNQUALIFIED: frozenset[frozenset[str]] = frozenset({frozenset()})  # the qualifiers of names without any
 
 
 def _survivor(customer_id: int, everyone: dict[int, tuple[str, int | None]]) -> int:

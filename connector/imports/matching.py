@@ -6,7 +6,8 @@
    ("6217 0000 1111 1234", "DE89 3704 0044 …") is one identifier, never four;
 2. the payer's bank account is one a customer is known to pay from;
 3. the payer's name is close to exactly one customer's (`name_core`: legal forms, width, case and
-   punctuation ignored); a tie or a score under the threshold is no match;
+   punctuation ignored), with the same bracketed qualifiers (`name_qualifiers`: the （香港） company is
+   not its mainland namesake); a tie or a score under the threshold is no match;
 4. the amount equals an invoice of exactly one customer still wholly open, dated within the window
    before it. The receipt names no invoice by this: once applied, it pays the oldest open items first.
 

@@ -132,6 +132,40 @@ def _core(text: str, forms: re.Pattern[str]) -> str:
     return _NOT_WORD.sub("", text.casefold())
 
 
+# A bracketed qualifier in a company's name, most often a place: 明远国际贸易（香港）有限公司 is the Hong Kong
+# company beside its mainland namesake, ACME (Europe) Ltd another than ACME Ltd. Brackets holding a legal
+# or group form (（集团）, （有限合伙）, (Pty)) qualify nothing.
+_BRACKETED = re.compile(r"[(\[【〔]([^()\[\]【】〔〕]*)[)\]】〕]")
+_FORMS_IN_BRACKETS = re.compile(
+    rf"(?:{_SURE}|{_AMBIGUOUS}|private|集团|普通合伙|有限合伙|特殊普通合伙)", re.I
+)
+_ONE_PLACE = {  # a place's names in either script: one qualifier
+    "hk": "香港",
+    "hongkong": "香港",
+    "hksar": "香港",
+    "macau": "澳门",
+    "macao": "澳门",
+    "澳門": "澳门",
+    "taiwan": "台湾",
+    "台灣": "台湾",
+    "china": "中国",
+    "prc": "中国",
+}
+
+
+@functools.lru_cache(maxsize=65_536)
+def name_qualifiers(name: str) -> frozenset[str]:
+    """The bracketed qualifiers of a name, as compared (case, width and punctuation aside, a place named
+    in English or Chinese alike: (HK) is （香港）). Names that `name_core` finds alike are one only when
+    these are the same: a bracketed place identifies (the Hong Kong company is not the mainland one)."""
+    found = set()
+    for inner in _BRACKETED.findall(unicodedata.normalize("NFKC", name)):
+        word = _NOT_WORD.sub("", inner.casefold())
+        if word and not _FORMS_IN_BRACKETS.fullmatch(word):
+            found.add(_ONE_PLACE.get(word, word))
+    return frozenset(found)
+
+
 @dataclass(frozen=True)
 class Incoming:
     """The identifying fields of a mapped source record (already normalised by the mapping)."""

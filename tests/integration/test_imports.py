@@ -43,6 +43,7 @@ from connector.documents import (
 )
 from connector.errors import FileFormatError
 from connector.imports import pipeline
+from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedDocument, ImportedFile, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
@@ -714,6 +715,27 @@ def test_an_invoice_voided_after_its_import_is_reversed_and_one_void_from_the_st
     assert again.counts["unchanged"] == 2
     assert receivable(container, acme.account_no) == Money.zero("USD")
     assert_ledger_verifies(container)
+
+
+def test_a_company_bracketing_a_place_in_its_name_is_no_namesake_of_the_one_without_it(
+    container: Container,
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        directory = container.customers(session)
+        mainland = directory.create(
+            NewCustomer("浙江宁波华东进出口贸易有限公司", "SME", "ZJ", "CNY")
+        ).account_no
+        hong_kong = directory.create(
+            NewCustomer("明远国际贸易（香港）有限公司", "SME", "HK", "HKD")
+        ).account_no
+    with unit_of_work(container.sessions) as session:
+        known = KnownCustomers(session, container.cipher, container.settings.ledger.chart.receivable.code)
+        # the Hong Kong company's receipt scores 92 against its mainland namesake: no name match
+        assert known.by_name("浙江宁波华东进出口贸易（香港）有限公司", 90) == []
+        assert known.by_name("浙江宁波华东进出口贸易有限公司", 90) == [(mainland, 100)]
+        assert known.by_name("明远国际贸易有限公司", 85) == []  # nor the other way round
+        assert known.by_exact_name("明远国际贸易(香港)有限公司") == [hong_kong]
+        assert known.by_exact_name("明远国际贸易香港有限公司") == [hong_kong]  # its place, unbracketed
 
 
 def kingdee_bills(path: Path, account_no: str, *bills: tuple[str, str, str]) -> Path:

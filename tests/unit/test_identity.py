@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from connector.master.identity import Candidate, Incoming, identifies, name_core, resolve
+from connector.master.identity import Candidate, Incoming, identifies, name_core, name_qualifiers, resolve
 
 ORDER = ("external_id", "email", "phone", "name_region")
 
@@ -209,3 +209,22 @@ def test_a_name_differing_only_by_a_form_that_may_be_a_word_goes_to_a_person(
 def test_wang_sa_is_never_wang_se_nor_sent_to_a_person_for_it() -> None:
     lookup = FakeLookup(names={(name_core("Wang Se"), "SH"): [candidate(5, None, None, "zoho")]})
     assert resolve(Incoming("fxiaoke", "FX-1", name="WANG SA", region="SH"), ORDER, lookup).outcome == "new"
+
+
+@pytest.mark.parametrize(
+    ("name", "qualifiers"),
+    [
+        ("浙江宁波华东进出口贸易（香港）有限公司", {"香港"}),
+        ("Mingyuan Trading (Hong Kong) Limited", {"香港"}),  # a place named in English or Chinese alike
+        ("Mingyuan Trading (H.K.) Ltd", {"香港"}),
+        ("明远国际贸易（澳門）有限公司", {"澳门"}),
+        ("ACME (Europe) GmbH", {"europe"}),
+        ("浙江宁波华东进出口贸易有限公司", set()),
+        ("浙江华东（集团）有限公司", set()),  # a group or legal form in brackets qualifies nothing
+        ("ACME (Pty) Ltd", set()),
+    ],
+)
+def test_a_bracketed_place_in_a_name_is_its_qualifier_and_a_legal_form_in_brackets_is_none(
+    name: str, qualifiers: set[str]
+) -> None:
+    assert name_qualifiers(name) == qualifiers
