@@ -323,7 +323,29 @@ def _read_date(read: Callable[[str], datetime], described: str, value: Any) -> d
             return read(folded).date()
     except ValueError:
         pass
-    raise ConversionError(f"the value does not match {described}")
+    raise _unmatched(text, described)
+
+
+_SERIAL_DATE = re.compile(r"\d{5}(?:\.\d+)?")  # 46091: how a workbook stores 2026-03-10
+_DATE_WORDS = frozenset("年月日号時时分秒上下午")
+
+
+def _unmatched(text: str, described: str) -> ConversionError:
+    """The refusal of a date or moment no format reads: how it is written, its digits as 9 and its
+    letters as a (`9999.99.99`, a date's words kept: `9999年9月9日`), so that its format can be added
+    without the value itself in the reason (a birthday is personal data); a whole number of five digits
+    is told for the spreadsheet serial date it likely is."""
+    shape = "".join(
+        "9" if char.isdigit() else char if char in _DATE_WORDS else "a" if char.isalpha() else char
+        for char in text
+    )
+    reason = f"the value, written {shape}, does not match {described}"
+    if _SERIAL_DATE.fullmatch(text.translate(HALF_WIDTH)):
+        reason += (
+            "; a number of five digits is a date as a spreadsheet stores it (days since 1899-12-30): "
+            "format the column as a date, or export the file again"
+        )
+    return ConversionError(reason)
 
 
 # Full-width forms (U+FF01–U+FF5E, the ideographic space) as their ASCII: what a Chinese or Japanese
@@ -378,7 +400,7 @@ def _read_datetime(
         try:
             parsed = read(text)
         except ValueError:
-            raise ConversionError(f"the value does not match {described}") from None
+            raise _unmatched(text, described) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 

@@ -226,6 +226,21 @@ def test_a_date_matching_none_of_the_formats_names_them_all() -> None:
         read("5 March")
 
 
+@pytest.mark.parametrize("stem", CN_EXPORTS)
+def test_a_chinese_export_reads_a_date_written_with_points_and_says_how_an_unread_one_is_written(
+    shipped: MappingSet, stem: str
+) -> None:
+    mapping = shipped.documents.get(stem) or shipped.vouchers[stem]
+    for field in (field for field in mapping.fields if field.target in ("date", "due_date")):
+        (step,) = field.convert
+        read = bind(step.name, step.options)
+        assert read("2026.03.05") == dt.date(2026, 3, 5)
+        with pytest.raises(ConversionError, match=r"^the value, written 9999\.99\.99\.99, does not match"):
+            read("2026.03.05.01")
+        with pytest.raises(ConversionError, match=r"written 99999, .*: format the column as a date"):
+            read("46091")  # 2026-03-10 as a workbook stores it
+
+
 @pytest.mark.parametrize(
     ("text", "amount", "currency"),
     [
@@ -498,7 +513,9 @@ def test_a_xero_payment_is_allocated_in_full_to_its_invoice_and_a_deleted_one_is
     ]  # Status DELETED: no longer a payment
     assert (deleted.withdrawn, deleted.reverses) == (True, "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
     (bad_date,) = _problems(found)
-    assert bad_date.reason.startswith("date (Date): the value does not match any of the date formats")
+    assert bad_date.reason.startswith(  # 31 Feb 2026, as it is written
+        "date (Date): the value, written 99 aaa 9999, does not match any of the date formats"
+    )
 
 
 def test_a_deleted_row_that_cannot_be_read_is_a_problem_never_passed_over(
