@@ -5,7 +5,8 @@ lines consecutive.
 The file is read whole and its lines gathered by voucher wherever they stand (a page's repeated header
 row, an export sorted by account); rows without voucher, account or date (totals) are skipped. A line
 with an account but no date, type word and number continues the voucher of the line above it (a voucher
-list, 序时簿, names a voucher on its first line only; a workbook merges those cells). Each
+list, 序时簿, names a voucher on its first line only; a workbook merges those cells), and so does one
+lacking some of them whose others are the above line's (the date on the first line only). Each
 voucher's debits and credits must agree in each currency, else the voucher is one `Problem` covering its
 rows (none of its lines is posted). A line on a customers' receivable account
 (the mapping's `receivable` pattern, 1122 by default) becomes a document of the line's customer:
@@ -132,7 +133,7 @@ class VoucherExport(ExportFile):
                 above = None
                 continue
             line = _read(fields, row)
-            if above is not None and line.values.get("ledger_account") and _unnamed(row, naming):
+            if above is not None and line.values.get("ledger_account") and _continues(row, above, naming):
                 line = _read(fields, _filled(row, above, naming))
             if not any(line.values.get(t) for t in ("voucher_number", "ledger_account", "date")):
                 above = None
@@ -333,14 +334,24 @@ PARTY_TARGETS = ("party_name", "party_account_no", "party_external_id")
 _NAMING = ("date", "period", "voucher_word", "voucher_number")
 
 
-def _unnamed(row: Row, naming: Sequence[int]) -> bool:
-    """Whether the row names no voucher: its date, type word and number blank (or merged above)."""
-    return all(index >= len(row.cells) or not row.cells[index].strip() for index in naming)
+def _continues(row: Row, above: Row, naming: Sequence[int]) -> bool:
+    """Whether the row continues the voucher of the row above: some of its date, type word and number
+    blank (or merged above), those it gives the above row's (a list writing the date on a voucher's
+    first line only, its word and number on each)."""
+    blank = False
+    for index in naming:
+        own = row.cells[index].strip() if index < len(row.cells) else ""
+        if not own:
+            blank = True
+        elif own != (above.cells[index].strip() if index < len(above.cells) else ""):
+            return False
+    return blank
 
 
 def _filled(row: Row, above: Row, naming: Sequence[int]) -> Row:
     """The row with the voucher the row above names: a voucher list (序时簿) writes its date, type word
-    and number on its first line only, a workbook merges them. (Its raw text stays as the file has it.)"""
+    and number on its first line only (or its date only), a workbook merges them. (Its raw text stays
+    as the file has it.)"""
     cells = list(row.cells) + [""] * (len(above.cells) - len(row.cells))
     for index in naming:
         if index < len(above.cells):

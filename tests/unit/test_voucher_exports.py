@@ -497,3 +497,23 @@ def test_a_department_as_accounting_item_of_a_line_off_the_receivable_names_no_c
     assert refused.reason.startswith(
         "the voucher of rows 7–8 cannot be read: row 7: party_external_id (核算项目): "
     )
+
+
+def test_a_voucher_dated_on_its_first_line_only_its_word_and_number_on_each_is_read_whole(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    path = write_vouchers(
+        tmp_path,
+        "2026-03-12,记,7,销售,1122,C0003 北京青禾科技有限公司,人民币,1130.00,",
+        ",记,7,销售,6001,,人民币,,1000.00",
+        ",记,7,销售,2221.01,,人民币,,130.00",
+        ",记,8,办公费,6602,,人民币,50.00,",  # another voucher's number: not the one above's, no date
+        ",记,8,办公费,1001,,人民币,,50.00",
+    )
+    found = parse(shipped, "export_kingdee_vouchers", path)
+    assert documents(found) == [("invoice", "2026-03-记-7#1", Money.of("1130.00", "CNY"), "C0003", None)]
+    (undated,) = [p for p in found if isinstance(p, Problem)]
+    assert (undated.origin.row, undated.reason) == (
+        5,
+        "the voucher of rows 5–6 cannot be read: date: a value is required here but the source has none",
+    )
