@@ -1200,6 +1200,29 @@ def test_a_yonyou_list_saved_again_by_excel_without_its_ids_leading_zeros_names_
     assert [d[:2] for d in read(invoices, "yonyou.invoices")] == [("0000000012", "0000000012")]
 
 
+@pytest.mark.parametrize("source", ["yonyou.receipts", "yonyou.invoices"])
+def test_a_yonyou_totals_row_with_its_word_in_the_first_column_and_no_id_is_skipped_not_quarantined(
+    shipped: MappingSet, tmp_path: Path, source: str
+) -> None:
+    columns = (
+        ["单据编号", "单据日期", "金额"]
+        if source == "yonyou.receipts"
+        else ["发票号", "开票日期", "原币价税合计"]
+    )
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["单据类型", *columns[:2], "客户名称", "币种", columns[2]])
+    sheet.append(["收款单", "0000000001", dt.date(2026, 3, 20), "上海星辰贸易有限公司", "人民币", 1234.5])
+    sheet.append(["合计", None, None, None, None, 1234.5])
+    path = tmp_path / "yy.xlsx"
+    book.save(path)
+    found = list(_parser(shipped, source).parse(path, path.name))
+    assert list(_documents(found)) == ["0000000001"]
+    assert not _problems(found)
+    assert isinstance(found[-1], Notice)
+    assert found[-1].text.endswith("1 whose '单据类型' matches ^(合计|总计|小计)")
+
+
 @pytest.mark.parametrize(
     ("target", "refused"),
     [
