@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.errors import LedgerError
-from connector.imports.models import ImportedDocument
+from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.post import reverse_recorded
+from connector.imports.reconcile import import_actor
 from connector.imports.rules import APPLICATION_SOURCE, Accounts
 from connector.imports.same_receipt import linked_records, on_their_own
 from connector.ledger.entries import Voucher
@@ -64,6 +65,11 @@ def reverse_entry(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
+    # The entry of a bank line a payment is linked to is that payment's too: unless the bank returned
+    # the money, it is the payment that is reversed (the bank received the money all the same).
+    payments = linked_records(session, held) if held is not None and held.kind == "bank_line" else []
+    if held is not None and payments and not returned:
+        return _stop_paying(session, ledger, held, payments, on, memo, voucher)
     if held is not None:
         linked = linked_records(session, held) if held.kind != "bank_line" and not returned else []
         reversal = reverse_recorded(session, ledger, held, on, memo, voucher)
@@ -72,3 +78,38 @@ def reverse_entry(
         assert reversal is not None  # a posted or unapplied document's own entry
         return Reversal(reversal, waiting)
     return Reversal(ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id, 0)
+
+
+def _stop_paying(
+    session: Session,
+    ledger: Ledger,
+    line: ImportedDocument,
+    payments: list[ImportedDocument],
+    on: date,
+    memo: str,
+    voucher: Voucher,
+) -> Reversal:
+    """The `payments` linked to bank `line` no longer pay, as when the payment came first: what each
+    applied of the line's waiting receipt is reversed, and the line's own entry stands, its money waiting
+    in unapplied receipts for a person. Of a line that named its customer itself (or a person applied)
+    they applied nothing: which record is wrong is a person's call, refused here."""
+    applied = session.execute(
+        select(ReconciliationItem.entry_id, ReconciliationItem.resolved_by).where(
+            ReconciliationItem.document_id == line.id, ReconciliationItem.status == "applied"
+        )
+    ).first()
+    actors = {import_actor(p.source, p.kind, p.external_id) for p in payments}
+    if applied is None or applied.entry_id is None or applied.resolved_by not in actors:
+        named = ", ".join(f"{p.source} payment {p.external_id}" for p in payments)
+        raise LedgerError(
+            f"journal entry {line.entry_id} is {line.source} bank line {line.external_id}'s own, which gave "
+            f"its money to its customer itself; {named} is linked to it and applied nothing: if the bank "
+            "returned the money, reverse it with --returned; if the payment is wrong, void it in the "
+            "accounting system"
+        )
+    for payment in payments:
+        reverse_recorded(session, ledger, payment, on, memo, voucher)
+        payment.match_rule = f"{payment.match_rule}; {memo}"
+    reversal = ledger.reversed_by(applied.entry_id)
+    assert reversal is not None  # the application undone (`reconcile.undo_application_by`)
+    return Reversal(reversal, 0)

@@ -17,7 +17,7 @@ from connector.bootstrap import Container
 from connector.credit.figures import customer_figures
 from connector.db import unit_of_work
 from connector.documents import REVERSAL_MARKER
-from connector.errors import ReconcileError
+from connector.errors import LedgerError, ReconcileError
 from connector.imports import reconcile
 from connector.imports.corrections import reverse_entry
 from connector.imports.models import ImportedDocument, ReconciliationItem
@@ -807,6 +807,52 @@ def test_a_line_linked_to_a_payment_withdrawn_or_reversed_by_hand_posts_its_own_
     with unit_of_work(container.sessions) as session:
         assert reconcile.queue(session, container.cipher) == []
     assert_ledger_verifies(container)
+
+
+def test_reversing_by_hand_a_payment_linked_to_a_line_that_came_first_stops_the_payment_not_the_line(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    import_file(
+        container, write(tmp_path / "b.jsonl", line("B-64", "90.00", "2026-03-03", payer="X")), PARSERS
+    )
+    import_file(container, write(tmp_path / "p.jsonl", payment("P-64", acme, "90.00", "2026-03-02")), PARSERS)
+    status, paid_entry = statuses(container)["P-64"]
+    assert status == "linked"
+    assert paid_entry is not None
+    assert paid_entry == statuses(container)["B-64"][1]
+    accounts = Accounts.of(container.settings.ledger.chart)
+
+    with unit_of_work(container.sessions) as session:  # the entry `ledger reverse` is given is the line's
+        reversal = reverse_entry(
+            session, paid_entry, date(2026, 3, 20), "paid twice", "finance", container.cipher, accounts
+        )
+
+    # As when the payment came first: it no longer pays; the bank's 90.00 waits in unapplied receipts.
+    assert reversal.entry_id != paid_entry
+    found = statuses(container)
+    assert (found["P-64"][0], found["B-64"]) == ("reversed", ("unapplied", paid_entry))
+    assert (owes(container, acme), banked(container, "CNY")) == (Money.zero("CNY"), 9000)
+    with unit_of_work(container.sessions) as session:
+        assert [item.external_id for item in reconcile.queue(session, container.cipher)] == ["B-64"]
+    assert_ledger_verifies(container)
+
+    # A line that gave its money to its customer itself: which record is wrong is a person's call.
+    named = write(tmp_path / "b2.jsonl", line("B-65", "70.00", "2026-03-03", bank_account="6222021000001234"))
+    import_file(container, named, PARSERS)
+    import_file(
+        container, write(tmp_path / "p2.jsonl", payment("P-65", acme, "70.00", "2026-03-02")), PARSERS
+    )
+    assert statuses(container)["B-65"][0] == "posted"
+    line_entry = statuses(container)["B-65"][1]
+    assert line_entry is not None
+    assert statuses(container)["P-65"] == ("linked", line_entry)
+    with unit_of_work(container.sessions) as session, pytest.raises(LedgerError) as refused:
+        reverse_entry(
+            session, line_entry, date(2026, 3, 20), "paid twice", "finance", container.cipher, accounts
+        )
+    assert "payment P-65 is linked to it" in str(refused.value)
+    assert "--returned" in str(refused.value)
 
 
 def test_a_payment_changed_after_its_line_linked_to_it_stays_with_that_line_not_another_of_its_money(
