@@ -565,6 +565,13 @@ class DocumentPoster:
             return RETURN_CANCELLED
         statuses = ("posted", "unapplied", "linked") if returned_receipt else ("ignored",)
         candidates = self._returned_lines(document, statuses)
+        if returned_receipt and (handled := self._returned_by_hand(candidates)) is not None:
+            # Held before (`_hold_linked`) and reversed as told, its statement downloaded again: the
+            # return of that line, recorded as applied (reversing another line would undo its money).
+            line, by_hand = handled
+            why = f"reverses {line.external_id} (returned receipt), its receipt reversed by hand as told"
+            self.outcomes.record(item, "reversal", by_hand, line.customer_id, why, linked_id=line.id)
+            return "corrections_kept"
         # A return that names its payer (the payment's reference, remittance or account repeated by the
         # bank) is the return of that payer's receipt: its lines come first. The payer is the customer
         # it names for sure (a merged one's receipts are its survivor's), or what the line said of its
@@ -632,6 +639,41 @@ class DocumentPoster:
             item, "reversal", reversal, original.customer_id, f"reverses {original.external_id} ({what})"
         )
         return "reversed"
+
+    def _returned_by_hand(self, lines: Sequence[ImportedDocument]) -> tuple[ImportedDocument, int] | None:
+        """Of `lines`, the latest linked to a payment a person reversed as the bank returned its money
+        (`connector ledger reverse --returned`, as `_hold_linked` tells), whose return is not recorded
+        yet, with that reversal: the money out of a return already handled."""
+        linked = {line.linked_id: line for line in lines if line.status == "linked" and line.linked_id}
+        if not linked:
+            return None
+        recorded = set(
+            self.session.scalars(
+                select(ImportedDocument.linked_id).where(
+                    ImportedDocument.linked_id.in_([line.id for line in linked.values()]),
+                    ImportedDocument.status == "reversal",
+                )
+            )
+        )
+        payments = self.session.scalars(
+            select(ImportedDocument).where(
+                ImportedDocument.id.in_(list(linked)), ImportedDocument.status == "reversed"
+            )
+        )
+        reversed_by = {
+            payment.id: reversal
+            for payment in payments
+            if payment.entry_id is not None
+            and (reversal := self.ledger.reversed_by(payment.entry_id)) is not None
+        }
+        return next(
+            (
+                (line, reversed_by[payment_id])
+                for payment_id, line in linked.items()
+                if payment_id in reversed_by and line.id not in recorded
+            ),
+            None,
+        )
 
     def _returned_lines(self, document: Document, statuses: Sequence[str]) -> list[ImportedDocument]:
         """The bank lines a bank's reversal `document` may undo: of `statuses`, the opposite amount, within

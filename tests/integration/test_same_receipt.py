@@ -467,6 +467,58 @@ def test_the_return_of_a_linked_line_reversed_by_hand_as_told_reconciles_and_is_
     assert_ledger_verifies(container)
 
 
+@pytest.mark.parametrize("another_line", [False, True])
+def test_a_return_handled_by_hand_is_not_applied_again_when_its_statement_is_downloaded_again(
+    container: Container, customers: dict[str, str], tmp_path: Path, another_line: bool
+) -> None:
+    acme = customers["acme"]
+    import_file(container, write(tmp_path / "p.jsonl", payment("P-1", acme, "90.00", "2026-03-02")), PARSERS)
+    paid, returned = (
+        line("B-1", "90.00", "2026-03-03", payer="Acme"),
+        line("B-2", "-90.00", "2026-03-05", bank_reversal=True),
+    )
+    assert import_file(container, write(tmp_path / "s1.jsonl", paid, returned), PARSERS).counts["quarantined"]
+    paid_entry = statuses(container)["P-1"][1]
+    assert paid_entry is not None
+    with unit_of_work(container.sessions) as session:  # the person does as the quarantine tells
+        record = session.scalars(select(QuarantinedRecord)).one()
+        accounts = Accounts.of(container.settings.ledger.chart)
+        reverse_entry(
+            session,
+            paid_entry,
+            date(2026, 3, 5),
+            "returned",
+            "finance",
+            container.cipher,
+            accounts,
+            returned=True,
+        )
+        resolve_records(session, [record.id], "receipt reversed", "finance")
+    others = [line("B-5", "90.00", "2026-03-04", payer="Somebody else")] if another_line else []
+    if others:
+        import_file(container, write(tmp_path / "s2.jsonl", *others), PARSERS)
+
+    # The statement again, other bytes (a whole month's): the return is the one handled, nothing changes.
+    month = write(
+        tmp_path / "month.jsonl", paid, *others, returned, line("B-3", "5.00", "2026-03-06", payer="Z")
+    )
+    import_file(container, month, PARSERS)
+
+    found = statuses(container)
+    assert found["B-2"][0] == "reversal"
+    assert found["B-1"][0] == "linked"
+    if another_line:
+        assert found["B-5"][0] == "unapplied"  # another payer's 90.00 stands
+    assert banked(container, "CNY") == 9000 * another_line + 500
+    with unit_of_work(container.sessions) as session:
+        assert (
+            session.scalars(select(QuarantinedRecord).where(QuarantinedRecord.status == "open")).all() == []
+        )
+    assert_ledger_verifies(container)
+    again = write(tmp_path / "again.jsonl", returned, paid)  # and once more: it stands as recorded
+    assert import_file(container, again, PARSERS).counts["unchanged"] == 2
+
+
 def test_a_payment_whose_bank_line_the_bank_returned_before_it_came_posts_nothing_and_goes_to_a_person(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
