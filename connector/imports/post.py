@@ -52,7 +52,7 @@ from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
 from connector.imports.payer import LINE_PAYER_FIELD, Payer
-from connector.imports.same_receipt import Earlier, SameReceipts, linked_records, on_their_own
+from connector.imports.same_receipt import OTHER_RECORD, Earlier, SameReceipts, linked_records, on_their_own
 from connector.imports.withdrawals import LiveAgain, live_again
 from connector.ledger.customers import merge_survivors
 from connector.ledger.entries import Voucher
@@ -141,6 +141,8 @@ class DocumentPoster:
         # Receipts reposted as changed, or withdrawn, with the records linked to them and what happened
         # to them when it is not a change (`_relink`).
         self.relinking: list[tuple[ImportedDocument, list[ImportedDocument], str | None]] = []
+        # The receipts this import posted on their own (source, id): a record set free may be theirs.
+        self.posted_receipts: set[tuple[str, str]] = set()
 
     def post(self, documents: Sequence[Document]) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -442,11 +444,52 @@ class DocumentPoster:
                 else:
                     apart.append(record)
             what = what or (f"changed to {now}" if posts else "changed and no longer posts it")
+            # One this import posted on its own may be of its money (a payment deleted and entered again,
+            # both in one export): as when it comes in a later file, the record is its other record.
+            counts["receipts_linked"] += sum(self._link_to_posted(record) for record in apart)
             counts["receipts_unlinked"] += on_their_own(
                 self.session, self.ledger, self.cipher, self.accounts, held, apart, what
             )
         self.relinking = []
         return counts
+
+    def _link_to_posted(self, record: ImportedDocument) -> bool:
+        """Link `record`, set free by what happened to its receipt, to a receipt of its money this import
+        posted on its own (`same_receipt`'s rules: its other kind, the same money, near dates, the same
+        customer and bank account or none named, not linked to already). Whether it was."""
+        if record.status != "linked" or self.same_receipts.window <= 0 or not self.posted_receipts:
+            return False
+        bank = self.accounts.bank_key(record.bank_account, by_statement=record.kind == "bank_line")
+        found = self.session.scalars(
+            select(ImportedDocument)
+            .where(
+                ImportedDocument.kind == OTHER_RECORD[record.kind],
+                ImportedDocument.currency == record.currency,
+                ImportedDocument.amount_minor == record.amount_minor,
+                ImportedDocument.status.in_(("posted", "unapplied")),
+                ImportedDocument.external_id.in_([external_id for _, external_id in self.posted_receipts]),
+            )
+            .order_by(ImportedDocument.id)
+        )
+        for receipt in found:
+            taken = select(ImportedDocument.id).where(
+                ImportedDocument.linked_id == receipt.id, ImportedDocument.status == "linked"
+            )
+            theirs = self.accounts.bank_key(receipt.bank_account, by_statement=receipt.kind == "bank_line")
+            if (
+                (receipt.source, receipt.external_id) in self.posted_receipts
+                and receipt.entry_id is not None
+                and abs((receipt.document_date - record.document_date).days) <= self.same_receipts.window
+                and record.customer_id in (None, receipt.customer_id)
+                and (bank is None or theirs in (None, bank))
+                and self.session.scalar(taken.limit(1)) is None
+            ):
+                what = f"{receipt.source} {receipt.kind.replace('_', ' ')} {receipt.external_id}"
+                record.linked_id, record.entry_id = receipt.id, receipt.entry_id
+                record.customer_id = receipt.customer_id
+                record.match_rule = f"the same receipt as {what} of {receipt.document_date}, which posted it"
+                return True
+        return False
 
     def _keep_reversed(self, item: Work, held: ImportedDocument) -> None:
         """A document a correction cancelled (a bank's return, an OFX delete or replace) sent again
@@ -1033,6 +1076,8 @@ class DocumentPoster:
 
     def _posted(self, item: Work, entry_id: int) -> str:
         document, customer = item.document, item.customer
+        if rules.is_receipt(document):
+            self.posted_receipts.add((document.source, document.external_id))
         if customer is not None:
             customer_id = self.known.ids[customer.account_no]
             self.outcomes.record(item, "posted", entry_id, customer_id, customer.why, customer)

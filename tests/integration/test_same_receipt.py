@@ -861,6 +861,30 @@ def test_a_line_linked_to_a_payment_withdrawn_or_reversed_by_hand_posts_its_own_
     assert_ledger_verifies(container)
 
 
+def test_a_payment_deleted_and_entered_again_in_one_export_takes_its_bank_line_as_in_two_exports(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    paid = payment("P-66", acme, "90.00", "2026-03-02")
+    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-66", "90.00", "2026-03-03", payer="Acme"))
+    assert import_file(container, bank, PARSERS).counts["receipts_linked"] == 1
+    deleted = {**paid, "id": "P-66:withdrawn", "reverses": "P-66", "withdrawn": True}
+    again = payment("P-67", acme, "90.00", "2026-03-02")
+
+    result = import_file(container, write(tmp_path / "x.jsonl", deleted, again), PARSERS)
+
+    # The bank's 90.00 counts once: its line is P-67's other record, nothing waits for a person.
+    assert (result.counts["receipts_linked"], result.counts["receipts_unlinked"]) == (1, 0)
+    found = statuses(container)
+    assert found["P-67"][0] == "posted"
+    assert found["B-66"] == ("linked", found["P-67"][1])
+    assert (owes(container, acme), banked(container, "CNY")) == (Money.of("-90.00", "CNY"), 9000)
+    with unit_of_work(container.sessions) as session:
+        assert reconcile.queue(session, container.cipher) == []
+    assert_ledger_verifies(container)
+
+
 def test_reversing_by_hand_a_payment_linked_to_a_line_that_came_first_stops_the_payment_not_the_line(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
