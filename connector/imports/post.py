@@ -249,6 +249,22 @@ class DocumentPoster:
                 corrections.append(item)  # after the batch's postings: it may correct one of them
             elif self._receivable(item, counts):
                 work.append(item)
+        # A receipt imported before and withdrawn now goes first: the bank line it set free is there for
+        # the batch's receipts to pair with (a payment deleted and entered again), as in a later export.
+        early = [
+            item
+            for item in corrections
+            if item.document.withdrawn
+            and rules.is_receipt(item.document)
+            and (source_id := (item.document.source, item.document.reverses or "")) in stored
+            and source_id not in batch_ids
+        ]
+        for item in early:
+            counts[self._reversal(item)] += 1
+        if early:
+            self.outcomes.write()
+            counts += self._relink()
+        corrections = [item for item in corrections if item not in early]
         counts += self._settle(work)
         again: list[Work] = []
         # Money back in after money out: a storno listed before the return it cancels still finds it.

@@ -861,25 +861,49 @@ def test_a_line_linked_to_a_payment_withdrawn_or_reversed_by_hand_posts_its_own_
     assert_ledger_verifies(container)
 
 
+@pytest.mark.parametrize("line_first", [False, True])
 def test_a_payment_deleted_and_entered_again_in_one_export_takes_its_bank_line_as_in_two_exports(
-    container: Container, customers: dict[str, str], tmp_path: Path
+    container: Container, customers: dict[str, str], tmp_path: Path, line_first: bool
 ) -> None:
     acme = customers["acme"]
     paid = payment("P-66", acme, "90.00", "2026-03-02")
-    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
-    bank = write(tmp_path / "b.jsonl", line("B-66", "90.00", "2026-03-03", payer="Acme"))
-    assert import_file(container, bank, PARSERS).counts["receipts_linked"] == 1
+    bank = line("B-66", "90.00", "2026-03-03", payer="Somebody" if line_first else "Acme")
+    for name, first in (("b.jsonl", bank), ("p.jsonl", paid))[:: 1 if line_first else -1]:
+        import_file(container, write(tmp_path / name, first), PARSERS)
+    assert "linked" in (statuses(container)["B-66"][0], statuses(container)["P-66"][0])
     deleted = {**paid, "id": "P-66:withdrawn", "reverses": "P-66", "withdrawn": True}
     again = payment("P-67", acme, "90.00", "2026-03-02")
 
     result = import_file(container, write(tmp_path / "x.jsonl", deleted, again), PARSERS)
 
-    # The bank's 90.00 counts once: its line is P-67's other record, nothing waits for a person.
+    # The bank's 90.00 counts once: the line is P-67's other record, applied to its customer.
+    assert result.counts["receipts_linked"] == 1
+    found = statuses(container)
+    assert found["P-67"] == ("linked", found["B-66"][1])
+    assert found["B-66"][0] == "posted"
+    assert (owes(container, acme), banked(container, "CNY")) == (Money.of("-90.00", "CNY"), 9000)
+    with unit_of_work(container.sessions) as session:
+        assert reconcile.queue(session, container.cipher) == []
+    assert_ledger_verifies(container)
+
+
+def test_a_payment_changed_to_other_money_leaves_its_line_to_a_new_payment_of_its_money_in_that_export(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+    paid = payment("P-68", acme, "90.00", "2026-03-02")
+    import_file(container, write(tmp_path / "p.jsonl", paid), PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-68", "90.00", "2026-03-03", payer="Acme"))
+    assert import_file(container, bank, PARSERS).counts["receipts_linked"] == 1
+    changed, new = {**paid, "amount": "80.00"}, payment("P-69", acme, "90.00", "2026-03-02")
+
+    result = import_file(container, write(tmp_path / "x.jsonl", changed, new), PARSERS)
+
+    # As in two exports: the line is the new payment's other record, its 90.00 counted once.
     assert (result.counts["receipts_linked"], result.counts["receipts_unlinked"]) == (1, 0)
     found = statuses(container)
-    assert found["P-67"][0] == "posted"
-    assert found["B-66"] == ("linked", found["P-67"][1])
-    assert (owes(container, acme), banked(container, "CNY")) == (Money.of("-90.00", "CNY"), 9000)
+    assert found["B-68"] == ("linked", found["P-69"][1])
+    assert (owes(container, acme), banked(container, "CNY")) == (Money.of("-170.00", "CNY"), 17000)
     with unit_of_work(container.sessions) as session:
         assert reconcile.queue(session, container.cipher) == []
     assert_ledger_verifies(container)
