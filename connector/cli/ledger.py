@@ -95,17 +95,25 @@ def reverse(
     try:
         with unit_of_work(container.sessions) as session:
             accounts = Accounts.of(container.settings.ledger.chart)
-            reversal, waiting = reverse_entry(
+            reversal, waiting, undone = reverse_entry(
                 session, entry, day, reason.strip(), actor, container.cipher, accounts, returned=returned
             )
-            what, dated = _reversed(session, entry, reversal)
+            what, dated = _reversed(session, undone, reversal)
     except ConnectorError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from None
     # What was reversed, in words: a mistyped entry number shows at once (a reversal is never undone).
     moved = f" (not {day}: never before the entry itself)" if dated != day else ""
-    out.print(f"entry {entry} reversed by entry {reversal}, dated {dated}{moved}: {what}")
-    if waiting:  # the bank received the money all the same
+    if undone != entry:  # the entry was a bank line's, a payment linked to it the one reversed
+        out.print(
+            f"entry {entry} is a bank line's own and stands: the payment linked to it no longer pays; its "
+            f"application, entry {undone}, reversed by entry {reversal}, dated {dated}{moved}: {what}"
+        )
+    else:
+        out.print(f"entry {entry} reversed by entry {reversal}, dated {dated}{moved}: {what}")
+    if waiting and undone != entry:
+        out.print("the line's money waits in unapplied receipts for a person (`connector reconcile list`)")
+    elif waiting:  # the bank received the money all the same
         out.print(
             f"{waiting} bank line(s) linked to it now post their own money into unapplied receipts and "
             "wait for a person (`connector reconcile list`); if the bank returned the money, reverse "

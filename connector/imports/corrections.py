@@ -30,6 +30,7 @@ from connector.security.cipher import FieldCipher
 class Reversal(NamedTuple):
     entry_id: int
     lines_waiting: int  # bank lines linked to the reversed payment, each now posting its own money
+    reversed_entry: int  # the entry asked for, or the application a payment linked to its line made
 
 
 def reverse_entry(
@@ -76,8 +77,10 @@ def reverse_entry(
         waiting = on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}")
         held.match_rule = f"{held.match_rule}; {memo}"
         assert reversal is not None  # a posted or unapplied document's own entry
-        return Reversal(reversal, waiting)
-    return Reversal(ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id, 0)
+        return Reversal(reversal, waiting, entry_id)
+    return Reversal(
+        ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id, 0, entry_id
+    )
 
 
 def _stop_paying(
@@ -112,4 +115,4 @@ def _stop_paying(
         payment.match_rule = f"{payment.match_rule}; {memo}"
     reversal = ledger.reversed_by(applied.entry_id)
     assert reversal is not None  # the application undone (`reconcile.undo_application_by`)
-    return Reversal(reversal, 0)
+    return Reversal(reversal, 1, applied.entry_id)  # the line's money waits for a person

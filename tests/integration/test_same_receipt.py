@@ -930,6 +930,8 @@ def test_reversing_by_hand_a_payment_linked_to_a_line_that_came_first_stops_the_
 
     # As when the payment came first: it no longer pays; the bank's 90.00 waits in unapplied receipts.
     assert reversal.entry_id != paid_entry
+    # What `ledger reverse` says: the line's entry stands, the payment's application is what was undone.
+    assert (reversal.reversed_entry != paid_entry, reversal.lines_waiting) == (True, 1)
     found = statuses(container)
     assert (found["P-64"][0], found["B-64"]) == ("reversed", ("unapplied", paid_entry))
     assert (owes(container, acme), banked(container, "CNY")) == (Money.zero("CNY"), 9000)
