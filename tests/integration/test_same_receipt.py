@@ -63,6 +63,12 @@ def statuses(container: Container) -> dict[str, tuple[str, int | None]]:
     return {external_id: (status, entry_id) for external_id, status, entry_id in rows}
 
 
+def waiting(container: Container) -> list[str]:
+    """The external ids of the receipts waiting in the reconciliation queue."""
+    with unit_of_work(container.sessions) as session:
+        return [item.external_id for item in reconcile.queue(session, container.cipher)]
+
+
 def owes(container: Container, account_no: str) -> Money:
     """What the customer owes over all its accounts (receivable less its credit), negative in credit."""
     with unit_of_work(container.sessions) as session:
@@ -856,8 +862,7 @@ def test_a_line_linked_to_a_payment_withdrawn_or_reversed_by_hand_posts_its_own_
     assert statuses(container)["P-60"][0] == "linked"
     assert owes(container, acme) == Money.of("-91.00", "CNY")
     assert banked(container, "CNY") == 9100
-    with unit_of_work(container.sessions) as session:
-        assert reconcile.queue(session, container.cipher) == []
+    assert waiting(container) == []
     assert_ledger_verifies(container)
 
 
@@ -882,8 +887,7 @@ def test_a_payment_deleted_and_entered_again_in_one_export_takes_its_bank_line_a
     assert found["P-67"] == ("linked", found["B-66"][1])
     assert found["B-66"][0] == "posted"
     assert (owes(container, acme), banked(container, "CNY")) == (Money.of("-90.00", "CNY"), 9000)
-    with unit_of_work(container.sessions) as session:
-        assert reconcile.queue(session, container.cipher) == []
+    assert waiting(container) == []
     assert_ledger_verifies(container)
 
 
@@ -904,8 +908,7 @@ def test_a_payment_changed_to_other_money_leaves_its_line_to_a_new_payment_of_it
     found = statuses(container)
     assert found["B-68"] == ("linked", found["P-69"][1])
     assert (owes(container, acme), banked(container, "CNY")) == (Money.of("-170.00", "CNY"), 17000)
-    with unit_of_work(container.sessions) as session:
-        assert reconcile.queue(session, container.cipher) == []
+    assert waiting(container) == []
     assert_ledger_verifies(container)
 
 
@@ -935,8 +938,7 @@ def test_reversing_by_hand_a_payment_linked_to_a_line_that_came_first_stops_the_
     found = statuses(container)
     assert (found["P-64"][0], found["B-64"]) == ("reversed", ("unapplied", paid_entry))
     assert (owes(container, acme), banked(container, "CNY")) == (Money.zero("CNY"), 9000)
-    with unit_of_work(container.sessions) as session:
-        assert [item.external_id for item in reconcile.queue(session, container.cipher)] == ["B-64"]
+    assert waiting(container) == ["B-64"]
     assert_ledger_verifies(container)
 
     # A line that gave its money to its customer itself: which record is wrong is a person's call.
@@ -978,8 +980,7 @@ def test_a_payment_changed_after_its_line_linked_to_it_stays_with_that_line_not_
     assert found["P-62"][0] == "posted"
     assert found["B-62"] == ("linked", found["P-62"][1])
     assert found["B-63"][0] == "unapplied"
-    with unit_of_work(container.sessions) as session:
-        assert [item.external_id for item in reconcile.queue(session, container.cipher)] == ["B-63"]
+    assert waiting(container) == ["B-63"]
     assert (owes(container, acme), banked(container, "CNY")) == (Money.of("-90.00", "CNY"), 18000)
     assert_ledger_verifies(container)
 
