@@ -264,7 +264,9 @@ class DocumentPoster:
         if early:
             self.outcomes.write()
             counts += self._relink()
-        corrections = [item for item in corrections if item not in early]
+        if early:  # by identity: comparing the items field by field would cost a batch's square
+            went_first = {id(item) for item in early}
+            corrections = [item for item in corrections if id(item) not in went_first]
         counts += self._settle(work)
         again: list[Work] = []
         # Money back in after money out: a storno listed before the return it cancels still finds it.
