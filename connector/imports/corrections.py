@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 
 from connector.errors import LedgerError
 from connector.imports.models import ImportedDocument, ReconciliationItem
-from connector.imports.post import reverse_recorded
-from connector.imports.reconcile import import_actor
+from connector.imports.reconcile import import_actor, undo_application_by
 from connector.imports.rules import APPLICATION_SOURCE, Accounts
 from connector.imports.same_receipt import linked_records, on_their_own
 from connector.ledger.entries import Voucher
@@ -116,3 +115,43 @@ def _stop_paying(
     reversal = ledger.reversed_by(applied.entry_id)
     assert reversal is not None  # the application undone (`reconcile.undo_application_by`)
     return Reversal(reversal, 1, applied.entry_id)  # the line's money waits for a person
+
+
+def reverse_recorded(
+    session: Session, ledger: Ledger, held: ImportedDocument, on: date, memo: str, voucher: Voucher
+) -> int | None:
+    """Reverse what an imported document posted: its entry and its application to a customer (a waiting
+    item is closed); the document is then `reversed`. Each reversal is dated `on` (the ledger keeps it
+    from coming before what it reverses). The reversal of its own entry, when it had one."""
+    # A linked record's entry is its receipt's other record's, a reversal line's the reversal of
+    # the line it returned: those stand on their own.
+    own = held.entry_id if held.status not in ("linked", "reversal") else None
+    entry_ids = [own] if own is not None else []
+    # Locked (PostgreSQL) as `reconcile.apply` locks them: a person's application of this receipt that
+    # committed meanwhile is read here, and reversed with it; one coming later finds the item closed.
+    session.execute(select(ImportedDocument.id).where(ImportedDocument.id == held.id).with_for_update())
+    item = session.scalars(
+        select(ReconciliationItem)
+        .where(ReconciliationItem.document_id == held.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if item is not None and item.entry_id is not None:
+        entry_ids.append(item.entry_id)  # its application to a customer goes too
+    reversals = []
+    for entry_id in entry_ids:
+        reversal = ledger.reversed_by(entry_id)
+        if reversal is None:
+            reversal = ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id
+        reversals.append(reversal)
+    if item is not None and item.status == "open":
+        item.status, item.note = "rejected", memo
+    elif item is not None and item.status in ("applied", "rejected"):  # decided of what is reversed now
+        item.status, item.note = "superseded", f"{memo} (was: {item.note})" if item.note else memo
+    if held.status == "linked" and held.linked_id is not None:
+        # What its import applied of its other record's waiting receipt is undone: the receipt waits again.
+        actor = import_actor(held.source, held.kind, held.external_id)
+        undo_application_by(session, ledger, actor, held.linked_id, on, memo, voucher)
+        held.linked_id = None  # the receipt its other record posted is free to be paired again
+    held.status = "reversed"
+    return reversals[0] if own is not None else None

@@ -43,7 +43,9 @@ from connector.imports import voucher_gaps
 from connector.imports.book_forms import refuse_the_other_form
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
-from connector.imports.post import DocumentPoster, SeenInFile, quarantine_input
+from connector.imports.post import DocumentPoster
+from connector.imports.recorded import SeenInFile
+from connector.imports.row_quarantine import quarantine_input
 from connector.imports.rules import Accounts
 from connector.ledger.models import utcnow
 from connector.sync.leases import IMPORTS, lease

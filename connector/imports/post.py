@@ -1,13 +1,15 @@
 """Documents into the ledger, a batch at a time, exactly once each.
 
 For each document, in file order:
-* seen before (same source and external id) with the same fingerprint: nothing to do;
+* seen before (same source and external id, or another id it is known by: `recorded`) with the same
+  fingerprint: nothing to do;
 * seen before with other content: by policy, its entry is reversed and the new content posted as the
   next revision (both traceable to their files), or the new one is quarantined; one a correction
   reversed (a bank's return, an OFX delete) stays reversed, its new revision recorded;
 * withdrawn (void, deleted) and live again in a later file, or withdrawn again after that: posted, or
   reversed, again (`withdrawals`);
-* a reversal (`reverses` set): the original's entry is reversed;
+* a reversal (`reverses` set): the original's entry is reversed; a bank's reversal naming no line
+  undoes the one `bank_returns` finds;
 * an outgoing bank line: recorded as ignored (not a receivable), never silently dropped;
 * otherwise matched (`matching`); a receipt already recorded by its other record (a bank line for a
   payment, a payment for a bank line: `same_receipt`) is linked to it; the rest are turned into entries
@@ -25,78 +27,47 @@ import dataclasses
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Any, NamedTuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.bulk import row_date, rows_in
 from connector.credit import reads
 from connector.documents import (
     Document,
-    Origin,
     compact_account,
     fingerprint,
     fingerprints,
     on_account,
-    other_form,
 )
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
+from connector.imports.bank_returns import BankReturns, NotFound, ReturnedByHand
+from connector.imports.corrections import reverse_recorded
 from connector.imports.decisions import decision_on, restore
 from connector.imports.known import KnownCustomers
 from connector.imports.lookalikes import Lookalike, Lookalikes, exported_again
 from connector.imports.matching import Match, match_document
 from connector.imports.models import ImportedDocument, ReconciliationItem
-from connector.imports.outcomes import DOCUMENTS, Outcomes, Work, named_invoices
-from connector.imports.payer import LINE_PAYER_FIELD, Payer
+from connector.imports.outcomes import Outcomes, Work, named_invoices
+from connector.imports.recorded import (
+    SeenInFile,
+    Stored,
+    by_alias,
+    in_other_form,
+    of_its_account,
+    stored_records,
+)
+from connector.imports.row_quarantine import quarantine_input
 from connector.imports.same_receipt import OTHER_RECORD, Earlier, SameReceipts, linked_records, on_their_own
 from connector.imports.withdrawals import LiveAgain, live_again
-from connector.ledger.customers import merge_survivors
 from connector.ledger.entries import Voucher
 from connector.ledger.posting import Ledger
 from connector.money import Money
 from connector.security.cipher import FieldCipher
 from connector.settings import ImportSettings
 from connector.sync.models import SyncRun
-from connector.sync.runs import quarantine
 
-REVERSAL_DAYS = 120  # how far back a bank's reversal looks for the line it returns
 RETURN_CANCELLED = "return_cancelled"  # a bank's reversal that cancels its own return: a receipt again
-
-
-class Stored(NamedTuple):
-    """What the ledger recorded of a document imported before."""
-
-    id: int
-    fingerprint: str
-    file_id: int | None
-    row: int | None
-    status: str
-    entry_id: int | None  # the entry its latest revision posted
-    bank_account: str | None  # a bank line's statement account, compacted; None when not recorded
-    money: tuple[str, int, date]  # currency, amount in minor units, date: which transaction it is
-
-
-@dataclass
-class SeenInFile:
-    """What the import of one file met in its earlier batches without recording it from this file: ids
-    found unchanged (recorded from another file before) and ids it quarantined. The same id again
-    further down is one document told twice: with other content it goes to a person, never over the
-    first (ids are kept as hashes: a million of them fit in a few tens of megabytes)."""
-
-    unchanged: set[int] = field(default_factory=set)
-    quarantined: set[int] = field(default_factory=set)
-
-    @staticmethod
-    def key(document: Document) -> int:
-        return SeenInFile.key_of(document.source, document.external_id)
-
-    @staticmethod
-    def key_of(source: str, external_id: str) -> int:
-        return hash((source, external_id))
 
 
 class DocumentPoster:
@@ -137,7 +108,7 @@ class DocumentPoster:
         self.outcomes = Outcomes(session, cipher, file_id)
         self.lookalikes = Lookalikes(session, file_id, accounts)
         self.seen = SeenInFile() if seen is None else seen
-        self.cancelled_returns: set[int] = set()  # returns this import's money back in cancelled
+        self.bank_returns = BankReturns(session, cipher, accounts, known, self.ledger)
         # Receipts reposted as changed, or withdrawn, with the records linked to them and what happened
         # to them when it is not a change (`_relink`).
         self.relinking: list[tuple[ImportedDocument, list[ImportedDocument], str | None]] = []
@@ -159,7 +130,7 @@ class DocumentPoster:
         in_batch: dict[tuple[str, str], str] = {}
         accounts: dict[tuple[str, str], str | None] = {}  # of the batch's bank lines, by key
         for document in documents:
-            if (scoped := _of_its_account(document, stored, accounts)) is not None:
+            if (scoped := of_its_account(document, stored, accounts)) is not None:
                 document = scoped
             prints = fingerprints(document)
             if document.batch is not None and in_other_form(document, stored, in_batch, accounts):
@@ -611,82 +582,26 @@ class DocumentPoster:
         return True
 
     def _bank_reversal(self, item: Work) -> str:
-        """A bank's reversal of an earlier line it does not name: a returned receipt (money out) undoes
-        the receipt of that amount; money back in cancels the bank's own return of a receipt
-        (`_return_cancelled`), else undoes a line that was ignored (a returned payment), else waits for a
-        person (its return may be still to come). The original is
-        the latest such line on its account (`_returned_lines`), that of the customer or payer the
-        return names when it names one (the bank repeats the payment's reference, account or name),
-        never one known to be another payer's; two candidates alike on that day are left to a person."""
+        """A bank's reversal of an earlier line it does not name (`bank_returns`): money back in that
+        cancels the bank's own return of a receipt is a receipt again; else the line it undoes is
+        reversed, or held for a person when a payment is linked to it or no line can be told."""
         document = item.document
         amount = document.amount
-        returned_receipt = amount.minor < 0
-        if not returned_receipt and (cancelled := self._return_cancelled(document)) is not None:
+        if amount.minor >= 0 and (cancelled := self.bank_returns.cancelled_return(document)) is not None:
             item.cancels = cancelled.id
             return RETURN_CANCELLED
-        statuses = ("posted", "unapplied", "linked") if returned_receipt else ("ignored",)
-        candidates = self._returned_lines(document, statuses)
-        if returned_receipt and (handled := self._returned_by_hand(candidates)) is not None:
+        found = self.bank_returns.original(document)
+        if isinstance(found, NotFound):
+            self._quarantine(document, found.why)
+            return "quarantined"
+        if isinstance(found, ReturnedByHand):
             # Held before (`_hold_linked`) and reversed as told, its statement downloaded again: the
             # return of that line, recorded as applied (reversing another line would undo its money).
-            line, by_hand = handled
+            line = found.line
             why = f"reverses {line.external_id} (returned receipt), its receipt reversed by hand as told"
-            self.outcomes.record(item, "reversal", by_hand, line.customer_id, why, linked_id=line.id)
+            self.outcomes.record(item, "reversal", found.reversal, line.customer_id, why, linked_id=line.id)
             return "corrections_kept"
-        # A return that names its payer (the payment's reference, remittance or account repeated by the
-        # bank) is the return of that payer's receipt: its lines come first. The payer is the customer
-        # it names for sure (a merged one's receipts are its survivor's), or what the line said of its
-        # payer (kept with it, or with its queue item).
-        payer = self._sure_customer(document) if returned_receipt else None
-        said, payers = Payer.of(document), self._payers(candidates)
-        survivors = merge_survivors(
-            self.session, {line.customer_id for line in candidates if line.customer_id is not None}
-        )
-        named = {
-            line.id: (payer is not None and survivors.get(line.customer_id or 0) == payer)
-            or (line.id in payers and said.same_as(payers[line.id]))
-            for line in candidates
-        }
-        # A line known to be another payer's (another customer's receipt, or one whose payer the line
-        # kept and the return does not name) is never the original: reversing it would undo somebody
-        # else's payment (the returned one may have come in a collection booked as one batch entry).
-        another_payers = [
-            line
-            for line in candidates
-            if not named[line.id]
-            and (
-                (payer is not None and line.customer_id is not None and survivors[line.customer_id] != payer)
-                or (line.id in payers and said.plainly_not(payers[line.id]))
-            )
-        ]
-        what = "returned receipt" if returned_receipt else "returned payment"
-        if another_payers and len(another_payers) == len(candidates):
-            lines = ", ".join(line.external_id for line in another_payers[:5])
-            returned = -amount if returned_receipt else amount
-            why = f"a {what} of {returned} naming its payer: the lines of that amount ({lines}) are others'"
-            self._quarantine(document, why)
-            return "quarantined"
-        candidates = [line for line in candidates if line not in another_payers]
-        candidates = sorted(candidates, key=lambda line: not named[line.id])  # stable: latest first still
-        told_apart = len(candidates) >= 2 and named[candidates[0].id] and not named[candidates[1].id]
-        if len(candidates) >= 2 and _alike(candidates[0], candidates[1]) and not told_apart:
-            others = f"{candidates[0].external_id} and {candidates[1].external_id}"
-            self._quarantine(document, f"a {what} of {amount}: both {others} could be its original")
-            return "quarantined"
-        if not candidates:
-            if returned_receipt:
-                why = f"a returned receipt of {-amount} whose receipt was never imported"
-            else:  # ignored, it would leave a return imported later to undo the receipt it cancels
-                why = (
-                    f"money back in (a bank's reversal) of {amount}, undoing no payment out and cancelling "
-                    "no return of a receipt imported before: if it cancels a return still to come (a "
-                    "statement imported out of order, a return held for a person), retry it "
-                    "(`connector quarantine retry`) once that return is in; if it undoes money paid out, "
-                    "resolve it"
-                )
-            self._quarantine(document, why)
-            return "quarantined"
-        original = candidates[0]
+        original = found.line
         if original.status == "linked":
             self._hold_linked(
                 document, original, f"the bank returned {-amount} of line {original.external_id}"
@@ -697,133 +612,13 @@ class DocumentPoster:
         )
         # The line's entry is that reversal: the bank's statement matches it to this line.
         self.outcomes.record(
-            item, "reversal", reversal, original.customer_id, f"reverses {original.external_id} ({what})"
+            item,
+            "reversal",
+            reversal,
+            original.customer_id,
+            f"reverses {original.external_id} ({found.what})",
         )
         return "reversed"
-
-    def _returned_by_hand(self, lines: Sequence[ImportedDocument]) -> tuple[ImportedDocument, int] | None:
-        """Of `lines`, the latest linked to a payment a person reversed as the bank returned its money
-        (`connector ledger reverse --returned`, as `_hold_linked` tells), whose return is not recorded
-        yet, with that reversal: the money out of a return already handled."""
-        linked = {line.linked_id: line for line in lines if line.status == "linked" and line.linked_id}
-        if not linked:
-            return None
-        recorded = set(
-            self.session.scalars(
-                select(ImportedDocument.linked_id).where(
-                    ImportedDocument.linked_id.in_([line.id for line in linked.values()]),
-                    ImportedDocument.status == "reversal",
-                )
-            )
-        )
-        payments = self.session.scalars(
-            select(ImportedDocument).where(
-                ImportedDocument.id.in_(list(linked)), ImportedDocument.status == "reversed"
-            )
-        )
-        reversed_by = {
-            payment.id: reversal
-            for payment in payments
-            if payment.entry_id is not None
-            and (reversal := self.ledger.reversed_by(payment.entry_id)) is not None
-        }
-        return next(
-            (
-                (line, reversed_by[payment_id])
-                for payment_id, line in linked.items()
-                if payment_id in reversed_by and line.id not in recorded
-            ),
-            None,
-        )
-
-    def _returned_lines(self, document: Document, statuses: Sequence[str]) -> list[ImportedDocument]:
-        """The bank lines a bank's reversal `document` may undo: of `statuses`, the opposite amount, within
-        `REVERSAL_DAYS` before it, latest first; of its statement's format on its account (or on none
-        known, imported before accounts were recorded), or of another format naming its account (one
-        account's statements come in two formats while a bank moves to ISO 20022)."""
-        amount = document.amount
-        numbers = self.accounts.numbers(document.account)
-        own_format = ImportedDocument.source == document.source
-        where = (
-            or_(
-                and_(own_format, ImportedDocument.bank_account.is_(None)),
-                ImportedDocument.bank_account.in_(numbers),
-            )
-            if numbers
-            else own_format
-        )
-        return list(
-            self.session.scalars(
-                select(ImportedDocument)
-                .where(
-                    ImportedDocument.kind == "bank_line",
-                    ImportedDocument.currency == amount.currency,
-                    ImportedDocument.amount_minor == -amount.minor,
-                    ImportedDocument.status.in_(statuses),
-                    ImportedDocument.document_date.between(
-                        document.date - timedelta(days=REVERSAL_DAYS), document.date
-                    ),
-                    where,
-                )
-                .order_by(  # on one day, a line known to be of this account before one that may be
-                    ImportedDocument.document_date.desc(),
-                    ImportedDocument.bank_account.is_(None),
-                    ImportedDocument.id.desc(),
-                )
-                .limit(50)
-            )
-        )
-
-    def _return_cancelled(self, document: Document) -> ImportedDocument | None:
-        """The bank's return of a receipt that money back in (a Storno of a Rücklastschrift) cancels: one
-        of that amount on the account within `REVERSAL_DAYS`, naming the payer this line names, and not
-        cancelled already. The receipt it returned then stands again: the line posts as one."""
-        returns = self._returned_lines(document, ("reversal",))
-        if not returns:
-            return None
-        itself = and_(
-            ImportedDocument.source == document.source, ImportedDocument.external_id == document.external_id
-        )
-        cancelled = set(
-            self.session.scalars(
-                select(ImportedDocument.linked_id).where(
-                    ImportedDocument.linked_id.in_([line.id for line in returns]),
-                    ~itself,  # a revision of it
-                )
-            )
-        )
-        standing = [line for line in returns if line.id not in cancelled | self.cancelled_returns]
-        said, payers = Payer.of(document), self._payers(standing)
-        found = next((line for line in standing if line.id in payers and said.same_as(payers[line.id])), None)
-        unnamed = [line for line in standing if payers.get(line.id, Payer()) == Payer()]
-        if (
-            found is None
-            and said == Payer()  # neither says who: the one return standing, unless money out came back
-            and len(unnamed) == 1
-            and not self._returned_lines(document, ("ignored",))
-        ):
-            found = unnamed[0]
-        if found is not None:
-            self.cancelled_returns.add(found.id)
-        return found
-
-    def _payers(self, lines: Sequence[ImportedDocument]) -> dict[int, Payer]:
-        """Document id → what each of `lines` said of its payer: kept with the line, or (a line imported
-        before lines kept it) with its queue item, waiting or decided by a person since."""
-        found = {
-            line.id: Payer.unseal(self.cipher, line.payer_enc, LINE_PAYER_FIELD)
-            for line in lines
-            if line.payer_enc is not None
-        }
-        rest = [line.id for line in lines if line.id not in found]
-        if not rest:
-            return found
-        sealed = self.session.execute(
-            select(ReconciliationItem.document_id, ReconciliationItem.payer_enc).where(
-                ReconciliationItem.document_id.in_(rest), ReconciliationItem.payer_enc.is_not(None)
-            )
-        )
-        return found | {document_id: Payer.unseal(self.cipher, token) for document_id, token in sealed}
 
     def _hold_linked(self, document: Document, original: ImportedDocument, what: str) -> None:
         """A bank's correction of a line whose receipt its other record posted (a Zoho Books payment): the
@@ -839,12 +634,6 @@ class DocumentPoster:
             f"{what}, {original.match_rule}: reverse that receipt where it was recorded (`connector ledger "
             f"reverse {entry_id} --on {document.date} --returned --reason …`), then resolve this record",
         )
-
-    def _sure_customer(self, document: Document) -> int | None:
-        """The customer a document names beyond doubt (its references or bank account: tiers 1–2)."""
-        match = match_document(document, self.known, name_threshold=100, window_days=0, tiers=2)
-        sure = match.posts_by_itself(2)
-        return self.known.ids[sure.account_no] if sure is not None else None
 
     def _named_lines(
         self, document: Document, named: str, original: ImportedDocument | None
@@ -1120,200 +909,6 @@ class DocumentPoster:
         )
 
 
-def _of_its_account(
-    document: Document,
-    stored: Mapping[tuple[str, str], Stored],
-    in_batch: Mapping[tuple[str, str], str | None],
-) -> Document | None:
-    """A bank line whose id a line of another account holds (a bank's reference is unique at that bank
-    only: CAMT's AcctSvcrRef): the line under its id scoped by its account, `REF@ACCOUNT` (it is no
-    change of the other). None when its id is its own."""
-    if document.kind != "bank_line" or document.account is None:
-        return None
-    account = compact_account(document.account)
-    key = (document.source, document.external_id)
-    held = stored.get(key)
-    others = (held.bank_account if held is not None else None, in_batch.get(key))
-    if not any(other not in (None, account) for other in others):
-        return None
-    return dataclasses.replace(document, external_id=on_account(document.external_id, document.account))
-
-
-def stored_records(session: Session, documents: Sequence[Document]) -> dict[tuple[str, str], Stored]:
-    """What was recorded of the batch's documents imported before, and of what its withdrawals withdraw,
-    by (source, external id)."""
-    found: dict[tuple[str, str], Stored] = {}
-    by_source: dict[str, set[str]] = {}
-    for document in documents:
-        ids = by_source.setdefault(document.source, set())
-        ids.add(document.external_id)
-        if document.alias is not None:
-            ids.add(document.alias)
-        ids.update(document.known_as)
-        if document.batch is not None:  # its other form: the whole entry, or its first part
-            ids.add(other_form(document))
-            if document.account is not None:
-                ids.add(on_account(other_form(document), document.account))
-        if document.kind == "bank_line" and document.account is not None:
-            ids.add(on_account(document.external_id, document.account))
-        if document.withdrawn and document.reverses is not None:
-            ids.add(document.reverses)
-    for source, external_ids in by_source.items():
-        where = "source = {p}"
-        for row_id, external_id, stored, file_id, row, status, entry_id, bank_account, *money in rows_in(
-            session,
-            "id, external_id, fingerprint, file_id, row, status, entry_id, bank_account, currency, "
-            "amount_minor, document_date",
-            DOCUMENTS.name,
-            "external_id",
-            external_ids,
-            where,
-            source,
-        ):
-            currency, minor, on = money
-            found[(source, external_id)] = Stored(
-                row_id, stored, file_id, row, status, entry_id, bank_account, (currency, minor, row_date(on))
-            )
-    return found
-
-
-def in_other_form(
-    document: Document,
-    stored: Mapping[tuple[str, str], Stored],
-    in_batch: Mapping[tuple[str, str], str] | None = None,
-    accounts: Mapping[tuple[str, str], str | None] | None = None,
-) -> bool:
-    """Whether a batched bank entry (`Document.batch`) was imported in its other form (whole, or as its
-    transactions) on this line's account: stored, or earlier in this batch. A bank's reference is its own
-    only: another account's line of that reference is another entry."""
-    other = other_form(document)
-    account = compact_account(document.account)
-    earlier = (document.source, other)
-    if in_batch is not None and earlier in in_batch and (accounts or {}).get(earlier) in (None, account):
-        return True
-    keys = [other] if document.account is None else [other, on_account(other, document.account)]
-    for key in keys:
-        found = stored.get((document.source, key))
-        if found is not None and (account is None or found.bank_account in (None, account)):
-            return True
-    return False
-
-
-def by_alias(
-    document: Document, stored: Mapping[tuple[str, str], Stored], prints: Sequence[str]
-) -> tuple[Document, bool]:
-    """A document with an `alias` or ids it is `known_as` (a bank line whose id the bank may re-issue):
-    whether it was imported under one of those already (then the document under that id); else the
-    document under the id it is to have: the one whose line holds the same money (currency, amount,
-    date: the same transaction, its text changed since), its own or its alias, else its alias when its
-    own id is held by a line of other money (a re-issued id), else its own. An id it is known as holds
-    it only unchanged: a line of other text there is another line of the same money."""
-    own = stored.get((document.source, document.external_id))
-    if own is not None and own.fingerprint in prints:
-        return document, False
-    others = [document.alias] if document.alias is not None else []
-    for other_id in [*others, *document.known_as]:
-        other = stored.get((document.source, other_id))
-        if other is None:
-            continue
-        as_other = dataclasses.replace(document, external_id=other_id, alias=None, known_as=())
-        if other.fingerprint in fingerprints(as_other):  # an id is part of the print
-            return as_other, True
-    money = (document.amount.currency, document.amount.minor, document.date)
-    if own is not None and own.money == money:
-        return document, False
-    if document.alias is None:
-        return document, False
-    other = stored.get((document.source, document.alias))
-    as_alias = dataclasses.replace(document, external_id=document.alias, alias=None, known_as=())
-    if other is not None and other.money == money:
-        return as_alias, False
-    if own is not None and other is None:
-        return as_alias, False
-    return document, False
-
-
-def reverse_recorded(
-    session: Session, ledger: Ledger, held: ImportedDocument, on: date, memo: str, voucher: Voucher
-) -> int | None:
-    """Reverse what an imported document posted: its entry and its application to a customer (a waiting
-    item is closed); the document is then `reversed`. Each reversal is dated `on` (the ledger keeps it
-    from coming before what it reverses). The reversal of its own entry, when it had one."""
-    # A linked record's entry is its receipt's other record's, a reversal line's the reversal of
-    # the line it returned: those stand on their own.
-    own = held.entry_id if held.status not in ("linked", "reversal") else None
-    entry_ids = [own] if own is not None else []
-    # Locked (PostgreSQL) as `reconcile.apply` locks them: a person's application of this receipt that
-    # committed meanwhile is read here, and reversed with it; one coming later finds the item closed.
-    session.execute(select(ImportedDocument.id).where(ImportedDocument.id == held.id).with_for_update())
-    item = session.scalars(
-        select(ReconciliationItem)
-        .where(ReconciliationItem.document_id == held.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if item is not None and item.entry_id is not None:
-        entry_ids.append(item.entry_id)  # its application to a customer goes too
-    reversals = []
-    for entry_id in entry_ids:
-        reversal = ledger.reversed_by(entry_id)
-        if reversal is None:
-            reversal = ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id
-        reversals.append(reversal)
-    if item is not None and item.status == "open":
-        item.status, item.note = "rejected", memo
-    elif item is not None and item.status in ("applied", "rejected"):  # decided of what is reversed now
-        item.status, item.note = "superseded", f"{memo} (was: {item.note})" if item.note else memo
-    if held.status == "linked" and held.linked_id is not None:
-        # What its import applied of its other record's waiting receipt is undone: the receipt waits again.
-        actor = reconcile.import_actor(held.source, held.kind, held.external_id)
-        reconcile.undo_application_by(session, ledger, actor, held.linked_id, on, memo, voucher)
-        held.linked_id = None  # the receipt its other record posted is free to be paired again
-    held.status = "reversed"
-    return reversals[0] if own is not None else None
-
-
-NOT_REPLAYED_KEY = "for_a_person"  # in a quarantined input's raw record: no retry replays it
-
-
-def quarantine_input(
-    session: Session,
-    cipher: FieldCipher,
-    run: SyncRun | None,
-    source: str,
-    origin: Origin,
-    reason: str,
-    file_id: int | None,
-    external_id: str | None = None,
-    replayed: bool = True,
-) -> None:
-    """Quarantine what a file's row or line gave, as "file:row", with its raw text and the imported
-    file's id (a retry imports that file again; not `replayed`: a person's, which no retry decides)."""
-    ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
-    raw: dict[str, Any] = {"file": origin.file, "row": origin.row, "raw": origin.raw}
-    if not replayed:
-        raw[NOT_REPLAYED_KEY] = True
-    if external_id is not None:
-        raw["external_id"] = external_id
-    raw["file_id"] = file_id
-
-    def same_row(held: Any) -> bool:
-        """The same file's row, or the same text again (a re-export), and the same document where both
-        name one. Exports keep their names from one month to the next: another file's row 5 with other
-        text is another record, kept beside it; so is another document of one row (a batch's returns),
-        and a problem of no row (a statement) with other text."""
-        if not isinstance(held, dict):
-            return False
-        held_id = held.get("external_id")
-        if held_id is not None and external_id is not None and held_id != external_id:
-            return False
-        if origin.row is None:
-            return bool(held.get("raw") == origin.raw)
-        return held.get("file_id") == file_id or held.get("raw") == origin.raw
-
-    quarantine(session, cipher, run, source, ref, raw, reason, same_row)
-
-
 def _one_of_several(document: Document, named: str, lines: Sequence[ImportedDocument]) -> str:
     """Why a correction naming an id that several lines hold is not applied, and what a person does."""
     listed = "; ".join(
@@ -1329,13 +924,6 @@ def _one_of_several(document: Document, named: str, lines: Sequence[ImportedDocu
         f"{unposted}; reverse the right one's entry (`connector ledger reverse ENTRY --on {document.date} "
         "--reason …`), then resolve this record"
     )
-
-
-def _alike(first: ImportedDocument, second: ImportedDocument) -> bool:
-    """Two lines a bank's reversal cannot choose between: one day, and both or neither of them known to
-    be of its account."""
-    same_day = first.document_date == second.document_date
-    return same_day and (first.bank_account is None) == (second.bank_account is None)
 
 
 def _revised(item: Work) -> str:

@@ -36,7 +36,7 @@ from connector.documents import (
 from connector.errors import FileFormatError
 from connector.imports.lookalikes import exported_again_as
 from connector.imports.models import ImportedDocument, ReconciliationItem
-from connector.imports.post import by_alias, in_other_form, stored_records
+from connector.imports.recorded import by_alias, in_other_form, stored_records
 from connector.imports.rules import Accounts
 from connector.imports.statement_check import (
     BankEntry,
@@ -447,7 +447,7 @@ def _in_other_form(session: Session, lines: Sequence[Document]) -> frozenset[tup
 
 def _recorded_ids(session: Session, lines: Sequence[Document]) -> dict[tuple[str, str], str]:
     """The id each line was imported under, where not its own: a line with an `alias` or ids it is
-    `known_as` (an OFX line whose FITID the bank may re-issue), as the import tells it (`post.by_alias`); a
+    `known_as` (an OFX line whose FITID the bank may re-issue), as the import tells it (`recorded.by_alias`); a
     line whose id is its content's digest that a person said is an earlier line exported again
     (`lookalikes`), that line's."""
     found: dict[tuple[str, str], str] = {}

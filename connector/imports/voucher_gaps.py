@@ -19,7 +19,8 @@ from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.documents import Origin
 from connector.imports.models import ImportedDocument, ImportedFile
-from connector.imports.post import SeenInFile, quarantine_input
+from connector.imports.recorded import SeenInFile
+from connector.imports.row_quarantine import quarantine_input
 from connector.money import Money
 from connector.sync.models import SyncRun
 

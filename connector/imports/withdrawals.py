@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,10 +27,8 @@ from sqlalchemy.orm import Session
 from connector.bulk import rows_in
 from connector.documents import Document, withdrawal_id
 from connector.imports.models import ImportedDocument, ImportedFile
+from connector.imports.recorded import Stored
 from connector.ledger.models import JournalEntry
-
-if TYPE_CHECKING:
-    from connector.imports.post import Stored
 
 Key = tuple[str, str]  # source, external id
 
@@ -57,7 +54,7 @@ def live_again(
 ) -> LiveAgain:
     """What of `documents`, read from the file numbered `file_id` (None: a dry run's, not numbered yet),
     undoes a withdrawal or withdraws again a document that came back. `stored` holds the records of the
-    documents and of what the batch's withdrawals withdraw (`post.stored_records`); `listed_before`
+    documents and of what the batch's withdrawals withdraw (`recorded.stored_records`); `listed_before`
     says whether an earlier batch of the file listed a document, unchanged."""
     again = frozenset(
         (document.source, document.external_id)

@@ -33,7 +33,7 @@ from connector.documents import DocumentParser
 from connector.errors import ConnectorError
 from connector.imports.models import ImportedFile
 from connector.imports.pipeline import choose_parser, file_hash, import_file
-from connector.imports.post import NOT_REPLAYED_KEY
+from connector.imports.row_quarantine import NOT_REPLAYED_KEY
 from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile

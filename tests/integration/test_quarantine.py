@@ -20,7 +20,7 @@ from connector.documents import Origin
 from connector.errors import ConnectorError
 from connector.imports.models import ImportedFile
 from connector.imports.pipeline import import_file
-from connector.imports.post import quarantine_input
+from connector.imports.row_quarantine import quarantine_input
 from connector.mapping.files import MappingSet, load_mapping_set, parse_mapping_texts
 from connector.master import sync as master_sync
 from connector.master.models import CustomerBinding

@@ -1,0 +1,162 @@
+"""What the ledger recorded of the documents imported before, and how a new document's id meets them:
+its own id, its id scoped by its bank account, its alias or the ids it is known as, or its other form
+(a bank's batched entry whole, or as its transactions)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import NamedTuple
+
+from sqlalchemy.orm import Session
+
+from connector.bulk import row_date, rows_in
+from connector.documents import Document, compact_account, fingerprints, on_account, other_form
+from connector.imports.outcomes import DOCUMENTS
+
+
+class Stored(NamedTuple):
+    """What the ledger recorded of a document imported before."""
+
+    id: int
+    fingerprint: str
+    file_id: int | None
+    row: int | None
+    status: str
+    entry_id: int | None  # the entry its latest revision posted
+    bank_account: str | None  # a bank line's statement account, compacted; None when not recorded
+    money: tuple[str, int, date]  # currency, amount in minor units, date: which transaction it is
+
+
+@dataclass
+class SeenInFile:
+    """What the import of one file met in its earlier batches without recording it from this file: ids
+    found unchanged (recorded from another file before) and ids it quarantined. The same id again
+    further down is one document told twice: with other content it goes to a person, never over the
+    first (ids are kept as hashes: a million of them fit in a few tens of megabytes)."""
+
+    unchanged: set[int] = field(default_factory=set)
+    quarantined: set[int] = field(default_factory=set)
+
+    @staticmethod
+    def key(document: Document) -> int:
+        return SeenInFile.key_of(document.source, document.external_id)
+
+    @staticmethod
+    def key_of(source: str, external_id: str) -> int:
+        return hash((source, external_id))
+
+
+def of_its_account(
+    document: Document,
+    stored: Mapping[tuple[str, str], Stored],
+    in_batch: Mapping[tuple[str, str], str | None],
+) -> Document | None:
+    """A bank line whose id a line of another account holds (a bank's reference is unique at that bank
+    only: CAMT's AcctSvcrRef): the line under its id scoped by its account, `REF@ACCOUNT` (it is no
+    change of the other). None when its id is its own."""
+    if document.kind != "bank_line" or document.account is None:
+        return None
+    account = compact_account(document.account)
+    key = (document.source, document.external_id)
+    held = stored.get(key)
+    others = (held.bank_account if held is not None else None, in_batch.get(key))
+    if not any(other not in (None, account) for other in others):
+        return None
+    return dataclasses.replace(document, external_id=on_account(document.external_id, document.account))
+
+
+def stored_records(session: Session, documents: Sequence[Document]) -> dict[tuple[str, str], Stored]:
+    """What was recorded of the batch's documents imported before, and of what its withdrawals withdraw,
+    by (source, external id)."""
+    found: dict[tuple[str, str], Stored] = {}
+    by_source: dict[str, set[str]] = {}
+    for document in documents:
+        ids = by_source.setdefault(document.source, set())
+        ids.add(document.external_id)
+        if document.alias is not None:
+            ids.add(document.alias)
+        ids.update(document.known_as)
+        if document.batch is not None:  # its other form: the whole entry, or its first part
+            ids.add(other_form(document))
+            if document.account is not None:
+                ids.add(on_account(other_form(document), document.account))
+        if document.kind == "bank_line" and document.account is not None:
+            ids.add(on_account(document.external_id, document.account))
+        if document.withdrawn and document.reverses is not None:
+            ids.add(document.reverses)
+    for source, external_ids in by_source.items():
+        where = "source = {p}"
+        for row_id, external_id, stored, file_id, row, status, entry_id, bank_account, *money in rows_in(
+            session,
+            "id, external_id, fingerprint, file_id, row, status, entry_id, bank_account, currency, "
+            "amount_minor, document_date",
+            DOCUMENTS.name,
+            "external_id",
+            external_ids,
+            where,
+            source,
+        ):
+            currency, minor, on = money
+            found[(source, external_id)] = Stored(
+                row_id, stored, file_id, row, status, entry_id, bank_account, (currency, minor, row_date(on))
+            )
+    return found
+
+
+def in_other_form(
+    document: Document,
+    stored: Mapping[tuple[str, str], Stored],
+    in_batch: Mapping[tuple[str, str], str] | None = None,
+    accounts: Mapping[tuple[str, str], str | None] | None = None,
+) -> bool:
+    """Whether a batched bank entry (`Document.batch`) was imported in its other form (whole, or as its
+    transactions) on this line's account: stored, or earlier in this batch. A bank's reference is its own
+    only: another account's line of that reference is another entry."""
+    other = other_form(document)
+    account = compact_account(document.account)
+    earlier = (document.source, other)
+    if in_batch is not None and earlier in in_batch and (accounts or {}).get(earlier) in (None, account):
+        return True
+    keys = [other] if document.account is None else [other, on_account(other, document.account)]
+    for key in keys:
+        found = stored.get((document.source, key))
+        if found is not None and (account is None or found.bank_account in (None, account)):
+            return True
+    return False
+
+
+def by_alias(
+    document: Document, stored: Mapping[tuple[str, str], Stored], prints: Sequence[str]
+) -> tuple[Document, bool]:
+    """A document with an `alias` or ids it is `known_as` (a bank line whose id the bank may re-issue):
+    whether it was imported under one of those already (then the document under that id); else the
+    document under the id it is to have: the one whose line holds the same money (currency, amount,
+    date: the same transaction, its text changed since), its own or its alias, else its alias when its
+    own id is held by a line of other money (a re-issued id), else its own. An id it is known as holds
+    it only unchanged: a line of other text there is another line of the same money."""
+    own = stored.get((document.source, document.external_id))
+    if own is not None and own.fingerprint in prints:
+        return document, False
+    others = [document.alias] if document.alias is not None else []
+    for other_id in [*others, *document.known_as]:
+        other = stored.get((document.source, other_id))
+        if other is None:
+            continue
+        as_other = dataclasses.replace(document, external_id=other_id, alias=None, known_as=())
+        if other.fingerprint in fingerprints(as_other):  # an id is part of the print
+            return as_other, True
+    money = (document.amount.currency, document.amount.minor, document.date)
+    if own is not None and own.money == money:
+        return document, False
+    if document.alias is None:
+        return document, False
+    other = stored.get((document.source, document.alias))
+    as_alias = dataclasses.replace(document, external_id=document.alias, alias=None, known_as=())
+    if other is not None and other.money == money:
+        return as_alias, False
+    if own is not None and other is None:
+        return as_alias, False
+    return document, False

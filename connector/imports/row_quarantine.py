@@ -1,0 +1,53 @@
+"""A file's row (or line) that cannot be taken as it is: kept in quarantine with its raw text, the file
+and row it came from and the reason, once per row however often its file is imported again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from connector.documents import Origin
+from connector.security.cipher import FieldCipher
+from connector.sync.models import SyncRun
+from connector.sync.runs import quarantine
+
+NOT_REPLAYED_KEY = "for_a_person"  # in a quarantined input's raw record: no retry replays it
+
+
+def quarantine_input(
+    session: Session,
+    cipher: FieldCipher,
+    run: SyncRun | None,
+    source: str,
+    origin: Origin,
+    reason: str,
+    file_id: int | None,
+    external_id: str | None = None,
+    replayed: bool = True,
+) -> None:
+    """Quarantine what a file's row or line gave, as "file:row", with its raw text and the imported
+    file's id (a retry imports that file again; not `replayed`: a person's, which no retry decides)."""
+    ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
+    raw: dict[str, Any] = {"file": origin.file, "row": origin.row, "raw": origin.raw}
+    if not replayed:
+        raw[NOT_REPLAYED_KEY] = True
+    if external_id is not None:
+        raw["external_id"] = external_id
+    raw["file_id"] = file_id
+
+    def same_row(held: Any) -> bool:
+        """The same file's row, or the same text again (a re-export), and the same document where both
+        name one. Exports keep their names from one month to the next: another file's row 5 with other
+        text is another record, kept beside it; so is another document of one row (a batch's returns),
+        and a problem of no row (a statement) with other text."""
+        if not isinstance(held, dict):
+            return False
+        held_id = held.get("external_id")
+        if held_id is not None and external_id is not None and held_id != external_id:
+            return False
+        if origin.row is None:
+            return bool(held.get("raw") == origin.raw)
+        return held.get("file_id") == file_id or held.get("raw") == origin.raw
+
+    quarantine(session, cipher, run, source, ref, raw, reason, same_row)
