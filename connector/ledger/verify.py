@@ -5,7 +5,9 @@ and with at least two postings; every entry's content hash matches its stored po
 postings exactly on the per-customer accounts; stored
 account and customer balances equal the recomputed ones; Σ customer subledger = control account;
 reversal links consistent (a reversal mirrors its original, which is not itself a reversal); at most
-one revision of a document standing unreversed.
+one revision of a document standing unreversed; every entry something names exists (the entry a reversal
+reverses, an imported document's entry, a reconciliation item's application, a receipt application's
+receipt), so an entry deleted with its postings and its balances adjusted by hand is still found missing.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from connector.errors import InvalidEntryError
+from connector.imports.models import ImportedDocument, ImportedFile, ReceiptApplication, ReconciliationItem
 from connector.ledger.entries import content_hash
 from connector.ledger.models import (
     AccountBalance,
@@ -275,8 +278,9 @@ def _reversals(session: Session) -> Iterator[Violation]:
             entry.revision,
         ):
             yield Violation("reversal", subject, "does not carry the document key of the entry it reverses")
-    net = (
+    net = (  # a reversal of an entry that is gone is a dangling reference (`_entry_references`)
         select(JournalEntry.id, Posting.account_code, Posting.customer_id, Posting.currency)
+        .join(original, original.id == JournalEntry.reverses_id)
         .join(Posting, Posting.entry_id.in_([JournalEntry.id, JournalEntry.reverses_id]))
         .where(JournalEntry.reverses_id.is_not(None))
         .group_by(JournalEntry.id, Posting.account_code, Posting.customer_id, Posting.currency)
@@ -308,6 +312,72 @@ def _live_revisions(session: Session) -> Iterator[Violation]:
         )
 
 
+def _missing(entry_id: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
+    """`entry_id` names an entry that does not exist: an anti-join, one primary-key probe a row."""
+    named = aliased(JournalEntry)
+    return entry_id.is_not(None) & ~select(named.id).where(named.id == entry_id).exists()
+
+
+def _entry_references(session: Session) -> Iterator[Violation]:
+    """What still names an entry that is gone. An entry deleted with its postings and the stored balances
+    adjusted to match (a hand edit, a restore from a partial backup) leaves every figure adding up; the
+    reversal, document, reconciliation item or receipt application naming it says what was lost."""
+    reversals = (
+        select(JournalEntry.id, JournalEntry.source, JournalEntry.external_id, JournalEntry.reverses_id)
+        .where(_missing(JournalEntry.reverses_id))
+        .order_by(JournalEntry.id)
+    )
+    for entry_id, source, external_id, reverses_id in session.execute(reversals):
+        yield Violation(
+            "reference",
+            f"entry {entry_id} ({source} {external_id})",
+            f"it reverses entry {reverses_id}, which does not exist",
+        )
+    documents = (
+        select(ImportedDocument, ImportedFile.name)
+        .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
+        .where(_missing(ImportedDocument.entry_id))
+        .order_by(ImportedDocument.id)
+    )
+    for document, file in session.execute(documents):
+        amount = _money(document.amount_minor, document.currency)
+        yield Violation(
+            "reference",
+            _document(document, file),
+            f"its entry {document.entry_id} ({amount}) does not exist",
+        )
+    items = (
+        select(ReconciliationItem, ImportedDocument, ImportedFile.name)
+        .join(ImportedDocument, ImportedDocument.id == ReconciliationItem.document_id)
+        .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
+        .where(_missing(ReconciliationItem.entry_id))
+        .order_by(ReconciliationItem.id)
+    )
+    for item, document, file in session.execute(items):
+        yield Violation(
+            "reference",
+            f"reconciliation item {item.id} of {_document(document, file)}",
+            f"its entry {item.entry_id}, applying the receipt to a customer, does not exist",
+        )
+    applications = (
+        select(ReceiptApplication.id, ReceiptApplication.invoice_number, ReceiptApplication.entry_id)
+        .where(_missing(ReceiptApplication.entry_id))
+        .order_by(ReceiptApplication.id)
+    )
+    for application_id, number, receipt_id in session.execute(applications):
+        yield Violation(
+            "reference",
+            f"receipt application {application_id} (to invoice {number})",
+            f"its receipt's entry {receipt_id} does not exist",
+        )
+
+
+def _document(document: ImportedDocument, file: str | None) -> str:
+    row = f" row {document.row}" if document.row is not None else ""
+    where = f" (imported from {file}{row})" if file else ""
+    return f"{document.kind.replace('_', ' ')} {document.source} {document.external_id!r}{where}"
+
+
 def verify_ledger(session: Session) -> VerifyReport:
     report = VerifyReport(
         entries=session.scalar(select(func.count()).select_from(JournalEntry)) or 0,
@@ -322,6 +392,7 @@ def verify_ledger(session: Session) -> VerifyReport:
         _stored_balances,
         _reversals,
         _live_revisions,
+        _entry_references,
     )
     for check in checks:
         report.violations.extend(check(session))
