@@ -15,6 +15,7 @@ from datetime import date
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from connector.bulk import LOOKUP_CHUNK
 from connector.credit.aging import ArLine
 from connector.imports.models import ImportedDocument, ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, JournalEntry, Posting
@@ -49,9 +50,7 @@ def counted_in(session: Session, ids: Sequence[int]) -> dict[int, list[int]]:
     merged_into: dict[int, int] = {}
     frontier = list(requested)
     while frontier:
-        rows = session.execute(
-            select(Customer.id, Customer.merged_into_id).where(Customer.merged_into_id.in_(frontier))
-        ).all()
+        rows = _merged_into(session, frontier)
         frontier = [merged for merged, _ in rows if merged not in merged_into and merged not in requested]
         merged_into.update((merged, into) for merged, into in rows if into is not None)
     counted: dict[int, list[int]] = {}
@@ -64,6 +63,17 @@ def counted_in(session: Session, ids: Sequence[int]) -> dict[int, list[int]]:
                 counted.setdefault(customer_id, []).append(chain)
             chain = merged_into.get(chain)
     return counted
+
+
+def _merged_into(session: Session, ids: Sequence[int]) -> list[tuple[int, int | None]]:
+    """(id, merged into) of each customer merged into one of `ids`. More ids than an IN list holds (a
+    ledger's every customer, `connector status`): the merged customers, one scan, kept in Python."""
+    merged = select(Customer.id, Customer.merged_into_id)
+    if len(ids) <= LOOKUP_CHUNK:
+        return [(i, into) for i, into in session.execute(merged.where(Customer.merged_into_id.in_(ids)))]
+    wanted = set(ids)
+    rows = session.execute(merged.where(Customer.merged_into_id.is_not(None)))
+    return [(i, into) for i, into in rows if into in wanted]
 
 
 def owed(session: Session, ids: Sequence[int], receivable_code: str) -> dict[tuple[int, str], int]:

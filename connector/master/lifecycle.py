@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connector.bulk import rows_in
 from connector.credit.reads import counted_in
 from connector.db import serialize
 from connector.errors import CustomerError
@@ -102,15 +103,17 @@ def money_held(session: Session, customer_ids: Sequence[int]) -> dict[int, list[
     """Per customer of `customer_ids` that holds any, the balances of its ledger and of the customers
     merged into it: (account code, currency, minor units), none of them 0."""
     counted = counted_in(session, customer_ids)
-    total = func.sum(CustomerBalance.balance_minor)
     sums: Counter[tuple[int, str, str]] = Counter()
-    for counted_id, code, currency, minor in session.execute(
-        select(CustomerBalance.customer_id, CustomerBalance.account_code, CustomerBalance.currency, total)
-        .where(CustomerBalance.customer_id.in_(list(counted)))
-        .group_by(CustomerBalance.customer_id, CustomerBalance.account_code, CustomerBalance.currency)
+    for counted_id, code, currency, minor in rows_in(  # one row per customer, account and currency
+        session,
+        "customer_id, account_code, currency, balance_minor",
+        CustomerBalance.__tablename__,
+        "customer_id",
+        counted,
+        array_type="bigint",
     ):
         for holder in counted[counted_id]:
-            sums[(holder, code, currency)] += int(minor or 0)
+            sums[(holder, code, currency)] += int(minor)
     held: dict[int, list[tuple[str, str, int]]] = {}
     for (holder, code, currency), minor in sorted(sums.items()):
         if minor:
