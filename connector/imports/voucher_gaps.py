@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
@@ -44,13 +44,13 @@ def missing_from(
         return []
     first, last = days
     # A file holding vouchers after this one's last day is a later export of the period: what it holds
-    # that this older one lacks was entered since, not deleted.
-    later = session.scalars(
+    # that this older one lacks was entered since, not deleted. A subquery: a source's later files grow
+    # with every export imported, past what an IN list holds.
+    later = (
         select(ImportedDocument.file_id)
         .where(ImportedDocument.source == source, ImportedDocument.document_date > last)
         .where(ImportedDocument.file_id.is_not(None))
-        .distinct()
-    ).all()
+    )
     lines = session.execute(
         select(ImportedDocument.id, ImportedDocument.external_id)
         .where(
@@ -58,7 +58,7 @@ def missing_from(
             ImportedDocument.document_date.between(first, last),
             ImportedDocument.status.in_(_STANDING),
             ImportedDocument.file_id.is_distinct_from(file_id),
-            ImportedDocument.file_id.not_in(later) if later else true(),
+            ImportedDocument.file_id.not_in(later),
         )
         .execution_options(yield_per=10_000)
     )

@@ -6,12 +6,15 @@ The rows go in by COPY (`connector.bulk.insert_rows`): the ORM would take minute
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from connector.bulk import insert_rows
 from connector.db import unit_of_work
+from connector.imports.models import ImportedDocument, ImportedFile
+from connector.imports.post import SeenInFile
+from connector.imports.voucher_gaps import missing_from
 from connector.ledger.models import Customer, CustomerBalance
 from connector.master.lifecycle import recordless_holding_money
 from connector.master.models import CustomerBinding
@@ -87,3 +90,42 @@ def test_recordless_customers_holding_money_are_counted_past_the_bound_parameter
         )
     with unit_of_work(postgres_database.container.sessions) as session:
         assert recordless_holding_money(session) == 11  # ten of their own, and the survivor
+
+
+@pytest.mark.postgres
+def test_voucher_lines_missing_from_an_export_are_found_past_the_bound_parameter_limit_of_later_exports(
+    postgres_database: LedgerDatabase,
+) -> None:
+    """A voucher source with more later export files than PostgreSQL takes parameters: a line of an
+    earlier file, dated within the export's days and not in it, is still found missing."""
+    postgres_database.reset()
+    now, source = datetime.now(UTC), "kingdee_vouchers"
+    files = range(1, PAST_THE_BOUND + 2)  # the earlier file, and every later export after it
+    with unit_of_work(postgres_database.container.sessions) as session:
+        insert_rows(
+            session,
+            ImportedFile.__table__,  # type: ignore[arg-type]
+            ("id", "content_hash", "name", "format", "status", "counts_json", "started_at"),
+            [(i, f"{i:064}", f"vouchers-{i}.xlsx", source, "imported", "{}", now) for i in files],
+        )
+        insert_rows(
+            session,
+            ImportedDocument.__table__,  # type: ignore[arg-type]
+            (
+                *("id", "source", "external_id", "kind", "fingerprint", "revision", "currency"),
+                *("amount_minor", "document_date", "status", "match_rule", "file_id", "row"),
+            ),
+            [_voucher_line(source, file_id) for file_id in files],
+        )
+    with unit_of_work(postgres_database.container.sessions) as session:
+        missing = missing_from(session, source, None, (date(2026, 3, 1), date(2026, 3, 31)), SeenInFile())
+        assert [(document.external_id, name) for document, name in missing] == [
+            ("2026-03-记-1#1", "vouchers-1.xlsx")
+        ]
+
+
+def _voucher_line(source: str, file_id: int) -> tuple[object, ...]:
+    """File 1's line is dated in March, each later file's in April; one line per file, id as the file's."""
+    month, on = (3, date(2026, 3, 10)) if file_id == 1 else (4, date(2026, 4, 1))
+    voucher = f"2026-{month:02}-记-{file_id}#1"
+    return (file_id, source, voucher, "invoice", "-", 1, "CNY", 100, on, "posted", "", file_id, 1)
