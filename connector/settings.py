@@ -181,7 +181,8 @@ class ImportSettings(Section):
         description="a file in the inbox is taken once unchanged this long",
     )
     changed_documents: ChangedDocuments = "reverse_and_repost"
-    batch_size: int = Field(default=10_000, ge=1, le=100_000)
+    # At most 30,000: a batch's ids go into single look-ups, within every database's bound parameters.
+    batch_size: int = Field(default=10_000, ge=1, le=30_000)
     iif_currency: str | None = Field(
         default=None,
         description="QuickBooks IIF amounts without a CURRENCY column (None: ledger.base_currency)",

@@ -274,3 +274,12 @@ def test_a_chart_account_given_half_in_the_environment_is_reported_as_the_enviro
     write(config, '[ledger.chart.bank]\ncode = "1001"\n')
     [problem] = check_config(config)[1]
     assert (problem.key, problem.origin) == ("ledger.chart.bank.name", f"file {config}")
+
+
+def test_an_import_batch_larger_than_the_databases_bound_parameters_allow_is_refused(
+    isolated_cwd: Path,
+) -> None:
+    _, problems = check_config(write(isolated_cwd / "c.toml", "[imports]\nbatch_size = 30001\n"))
+    assert [problem.key for problem in problems] == ["imports.batch_size"]
+    settings, _ = check_config(write(isolated_cwd / "ok.toml", "[imports]\nbatch_size = 30000\n"))
+    assert settings is not None and settings.imports.batch_size == 30_000
