@@ -37,7 +37,7 @@ from connector.db import (
     unit_of_work,
     upgrade_database,
 )
-from connector.errors import ConfigError, ConnectorError
+from connector.errors import ConfigError, ConnectorError, StoppingError
 from connector.settings import Settings
 from connector.sync.models import MappingSetVersion
 
@@ -182,12 +182,16 @@ INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: a role without the grant (PG 15+
 
 
 def main() -> None:
-    """Console entry point: a connector error becomes one clear message and exit code 1."""
+    """Console entry point: a connector error becomes one clear message and exit code 1; a command told
+    to stop that did not say so itself, exit code 3."""
     try:
         app()
     except ConfigError as exc:
         report_problems(f"error: {exc}", exc.problems)
         sys.exit(1)
+    except StoppingError as exc:  # a Ctrl-C or SIGTERM (`stopping_on_signals`) while a lease is waited for
+        err.print(f"stopped: {exc}")
+        sys.exit(3)
     except ConnectorError as exc:
         err.print(f"error: {exc}")
         sys.exit(1)

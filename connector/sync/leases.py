@@ -81,7 +81,10 @@ def lease(
             log.info("%s is running elsewhere (%s): waiting for it to finish", name, other)
             told = True
         if retry.STOPPING.wait(poll_seconds):  # the process stops: the wait is the next run's
-            raise StoppingError(f"{name} was running elsewhere ({other}) and this process is stopping")
+            raise StoppingError(
+                f"{name} was running elsewhere ({other}) and this process stopped waiting for it: "
+                "nothing of it was done here; run it again"
+            )
     stop = threading.Event()
     renewer = threading.Thread(
         target=_renew, args=(sessions, name, holder, span, stop), name=f"lease {name}", daemon=True

@@ -22,6 +22,7 @@ from connector.bootstrap import build_container
 from connector.db import unit_of_work
 from connector.master.models import CustomerBinding
 from connector.settings import load_settings
+from connector.sync.leases import lease
 from connector.sync.models import ApiCreditSpend
 from tests.conftest import REPO
 from tests.e2e.conftest import Result
@@ -217,3 +218,44 @@ def records_bound(config: Path) -> int:
             return int(session.scalar(select(func.count()).select_from(CustomerBinding)) or 0)
     finally:
         container.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "lease_name"),
+    [(("pull", "--module", "Contacts"), "pull zoho.Contacts"), (("push",), "push zoho.Accounts")],
+    ids=["pull", "push"],
+)
+def test_a_command_stopped_while_it_waits_for_another_process_lease_exits_3_saying_nothing_was_done(
+    cli: Cli,
+    server: SandboxServer,
+    configured: Path,
+    tmp_path: Path,
+    command: tuple[str, ...],
+    lease_name: str,
+) -> None:
+    assert cli("zoho", "authorize", "--code", server.sandbox.grant_code()).code == 0
+    container = build_container(load_settings(configured), logging=False)
+    try:
+        with lease(container.sessions, lease_name):  # another process pulling or pushing it
+            waiting = subprocess.Popen(
+                [sys.executable, "-m", "connector", "zoho", *command],
+                cwd=tmp_path,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            assert waiting.stdout is not None
+            said = ""
+            while "waiting for it to finish" not in said and waiting.poll() is None:
+                said += waiting.stdout.readline()
+            waiting.send_signal(signal.SIGTERM)
+            rest, _ = waiting.communicate(timeout=20)
+    finally:
+        container.close()
+    said += rest
+
+    assert waiting.returncode == 3, said
+    assert "Traceback" not in said
+    assert f"stopped: {lease_name} was running elsewhere" in said
+    assert "nothing of it was done here; run it again" in said
