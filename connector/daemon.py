@@ -340,7 +340,7 @@ def _inbox(container: Container) -> str:
         result = done.result
         level = logging.WARNING if result.status == "failed" else logging.INFO
         log.log(level, "inbox: %s %s %s", result.name, result.status, result.reason or _counts(result.counts))
-    failed = [done for done in passed if done.result.status == "failed"]
+    failed = [done for done in passed if done.result.status in ("failed", "stopped")]
     set_aside = sum(1 for done in failed if done.moved_to is not None)
     stayed = len(failed) - set_aside  # not the file's fault (a stop, the database): the next pass's
     return (

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from connector.cli.context import err, out, state
+from connector import retry
+from connector.cli.context import err, out, state, stopping_on_signals
 from connector.cli.imports import describe, result_json, rows_progress
 from connector.errors import LeaseHeldError
-from connector.imports.inbox import process_inbox, still_settling
+from connector.imports.inbox import PROCESSING, InboxFile, process_inbox, still_settling, waiting_files
 
 
 def inbox_command(
@@ -43,35 +43,53 @@ def inbox_command(
     parsers = container.document_parsers()
     settle_seconds = container.settings.imports.inbox_settle_seconds if settle is None else settle
     failed = False
-    while True:
-        try:
-            passed = process_inbox(
-                container, parsers, inbox, settle_seconds=settle_seconds, progress=rows_progress
-            )
-        except LeaseHeldError as exc:
-            if not watch:
-                raise
-            err.print(f"{exc}: the next pass waits")  # stdout is the files' (JSON) lines
-            passed = []
-        for done in passed:
-            moved = str(done.moved_to.relative_to(inbox)) if done.moved_to else None
-            if as_json:
-                line = {**result_json(done.result), "moved_to": moved}  # None: left in the inbox
-                out.print(json.dumps(line, ensure_ascii=False))
-            else:
-                where = f" → {moved}" if moved else " (left in the inbox)"
-                out.print(describe(done.result) + where)
-            failed = failed or done.result.status == "failed"
-        settling = still_settling(inbox, settle_seconds)
-        if settling and not as_json and not watch:
-            out.print(
-                f"{settling} file(s) still being written (taken once unchanged for {settle_seconds:g} s)"
-            )
-        if not watch:
-            break
-        try:
-            time.sleep(interval)
-        except KeyboardInterrupt:
-            break
+    with stopping_on_signals():  # a Ctrl-C or SIGTERM: the file being imported stops between two batches
+        while True:
+            try:
+                passed = process_inbox(
+                    container, parsers, inbox, settle_seconds=settle_seconds, progress=rows_progress
+                )
+            except LeaseHeldError as exc:
+                if not watch:
+                    raise
+                err.print(f"{exc}: the next pass waits")  # stdout is the files' (JSON) lines
+                passed = []
+            for done in passed:
+                if done.result.status == "stopped":
+                    err.print(
+                        f"{done.result.name}: stopped early — what was imported of it stays in the ledger; "
+                        "it stays in the inbox and the next pass goes on from there"
+                    )
+                    continue
+                moved = str(done.moved_to.relative_to(inbox)) if done.moved_to else None
+                if as_json:
+                    line = {**result_json(done.result), "moved_to": moved}  # None: left in the inbox
+                    out.print(json.dumps(line, ensure_ascii=False))
+                else:
+                    where = f" → {moved}" if moved else " (left in the inbox)"
+                    out.print(describe(done.result) + where)
+                failed = failed or done.result.status == "failed"
+            if retry.STOPPING.is_set():
+                stopped_early(inbox, passed, settle_seconds)
+                break
+            settling = still_settling(inbox, settle_seconds)
+            if settling and not as_json and not watch:
+                out.print(
+                    f"{settling} file(s) still being written (taken once unchanged for {settle_seconds:g} s)"
+                )
+            if not watch or retry.STOPPING.wait(interval):  # told to stop between two passes: nothing cut
+                break
     if failed and not watch:
         raise typer.Exit(1)
+
+
+def stopped_early(inbox: Path, passed: list[InboxFile], settle_seconds: float) -> None:
+    """Told to stop during a pass: exit 3 saying what it did and what it left, when it left a file (one
+    cut short or not begun) for the next pass."""
+    left = len(waiting_files(inbox, settle_seconds=settle_seconds))
+    left += len(waiting_files(inbox / PROCESSING, settle_seconds=settle_seconds))
+    if not left and all(done.result.status != "stopped" for done in passed):
+        return
+    done = sum(1 for done in passed if done.result.status != "stopped")
+    err.print(f"inbox: stopped — {done} file(s) done; {left} left in the inbox for the next pass")
+    raise typer.Exit(3)

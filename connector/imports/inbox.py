@@ -41,7 +41,7 @@ from connector import retry
 from connector.bootstrap import Container
 from connector.db import database_error_text, unit_of_work
 from connector.documents import DocumentParser
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, StoppingError
 from connector.imports.models import ImportedFile
 from connector.imports.pipeline import FileResult, file_hash, file_name, import_file
 from connector.sync.leases import lease
@@ -179,6 +179,13 @@ def _process(
             progress=progress,
             format_hint=HINT,
         )
+    except StoppingError as exc:  # told to stop between two batches: what was committed stays, so does it
+        log.info(
+            "inbox: %s stopped part-way; it stays %s for the next pass",
+            name,
+            _where(inbox, _unclaim(inbox, claimed)),
+        )
+        return InboxFile(FileResult(name, None, "stopped", reason=str(exc)), None)
     except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
         reason = database_error_text(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.error("inbox: %s stays %s: %s", name, _where(inbox, _unclaim(inbox, claimed)), reason)

@@ -8,13 +8,18 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
+from connector import retry
 from connector.bootstrap import build_container
 from connector.settings import load_settings
 from connector.sync.leases import lease
@@ -138,10 +143,7 @@ def test_a_watched_inbox_whose_pass_another_process_holds_says_so_on_stderr_not_
     inbox.mkdir()
     container = build_container(load_settings(), logging=False)
 
-    def interrupted(_: float) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(time, "sleep", interrupted)  # one pass, then Ctrl-C
+    monkeypatch.setattr(retry.STOPPING, "wait", lambda _: True)  # one pass, then Ctrl-C between passes
     try:
         with lease(container.sessions, f"inbox {inbox.resolve()}", wait=False):
             watched = cli("inbox", "--folder", str(inbox), "--watch", "--json")
@@ -207,3 +209,64 @@ def test_a_file_whose_name_is_not_utf8_is_imported_under_its_gbk_name_and_the_ne
     assert "工行对账单.xml: imported (camt053)" in result.out
     assert "z later.csv: imported" in result.out
     assert sorted(path.name for path in inbox.iterdir()) == ["archive"]
+
+
+def payments_csv(path: Path, count: int) -> Path:
+    """A Xero payments export of `count` receipts (a payer the ledger does not know: unapplied)."""
+    rows = ["Payment ID,Date,Contact,Invoice Number,Reference,Amount,Currency,Bank Account,Status"]
+    rows += [
+        f"00000000-0000-4000-8000-{n:012d},2 Mar 2026,Harbour Cafe,INV-{n:05d},,{n}.00,NZD,Cheque,AUTHORISED"
+        for n in range(1, count + 1)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def documents_imported(workspace: Path) -> int:
+    engine = create_engine(f"sqlite:///{workspace / 'connector.db'}")
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM imported_documents")).scalar_one())
+    except OperationalError:  # no ledger yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_an_inbox_pass_told_to_stop_stops_between_two_batches_keeps_them_and_exits_3(
+    cli: Cli, workspace: Path, stop: signal.Signals
+) -> None:
+    inbox = workspace / "inbox"
+    inbox.mkdir()
+    payments_csv(inbox / "a_payments.csv", 2_000)
+    shutil.copy(REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv", inbox / "b_payments.csv")
+    passing = subprocess.Popen(
+        [sys.executable, "-m", "connector", "inbox", "--settle", "0"],
+        cwd=workspace,
+        env={**os.environ, "PYTHONPATH": str(REPO), "CONNECTOR_IMPORTS__BATCH_SIZE": "10"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while documents_imported(workspace) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    passing.send_signal(stop)
+    said, complained = passing.communicate(timeout=30)
+
+    assert passing.returncode == 3, complained
+    assert "Traceback" not in complained
+    kept = documents_imported(workspace)
+    assert 0 < kept < 2_000  # between two batches: some kept, not the whole file
+    assert said == ""  # no file finished
+    assert "a_payments.csv: stopped early — what was imported of it stays in the ledger" in complained
+    assert "inbox: stopped — 0 file(s) done; 2 left in the inbox for the next pass" in complained
+    assert sorted(path.name for path in inbox.glob("*.csv")) == ["a_payments.csv", "b_payments.csv"]
+
+    again = cli("inbox", "--settle", "0")
+    assert again.code == 0, again.err
+    went_on = f"2,000 documents — {2_000 - kept:,} receipts unapplied, {kept:,} unchanged"
+    assert f"a_payments.csv: imported (xero.payments): {went_on}" in again.out
+    assert "b_payments.csv: imported (zoho_books.payments)" in again.out
+    assert sorted(path.name for path in inbox.glob("*.csv")) == []

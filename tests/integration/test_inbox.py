@@ -183,7 +183,7 @@ def test_a_stopping_daemon_ends_the_pass_after_the_batch_it_is_at_and_the_next_p
         [stopped] = process_inbox(container, PARSERS, inbox, settle_seconds=0, progress=told_to_stop)
     finally:
         retry.STOPPING.clear()
-    assert (stopped.result.status, stopped.moved_to) == ("failed", None)
+    assert (stopped.result.status, stopped.moved_to) == ("stopped", None)
     assert sorted(path.name for path in inbox.glob("*.jsonl")) == ["a.jsonl", "b.jsonl"]  # b: not begun
 
     again = process_inbox(container, PARSERS, inbox, settle_seconds=0)
