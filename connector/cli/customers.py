@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from connector.bootstrap import Container
-from connector.cli.context import as_of_day, err, one_of, out, report_problems, state
+from connector.cli.context import as_of_day, err, one_of, out, report_problems, state, stopping_on_signals
 from connector.cli.output import dumps, money_text
 from connector.db import unit_of_work
 from connector.errors import ConfigError, ConnectorError
@@ -26,7 +26,7 @@ from connector.mapping.samples import absent_columns, csv_columns, read_records
 from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
-from connector.master.sync import inbound_mapping, sync_customers
+from connector.master.sync import STOPPED, inbound_mapping, sync_customers
 from connector.sync.mapping_sets import mappings_in_force
 
 customers_app = typer.Typer(
@@ -77,8 +77,16 @@ def import_file(
     columns = csv_columns(file)
     if columns is not None:
         _check_columns(inbound_mapping(mappings, name), file, columns)
-    counts = sync_customers(container, mappings, name, read_records(file), "customers.import")
+    with stopping_on_signals():  # a Ctrl-C or SIGTERM: the file stops between two batches, kept so far
+        counts = sync_customers(container, mappings, name, read_records(file), "customers.import")
+    stopped = counts.pop(STOPPED, 0)
     out.print(f"{file}: {_summary(counts)} (mapping set {mappings.digest[:12]})")
+    if stopped:
+        err.print(
+            f"{file}: stopped early — the records applied so far stay; import it again to go on "
+            "(they read unchanged)"
+        )
+        raise typer.Exit(3)
 
 
 def _check_columns(mapping: MappingFile, file: Path, columns: list[str]) -> None:

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from connector import retry
 from connector.batching import CommitBehind
 from connector.bootstrap import Container
 from connector.db import serialize, unit_of_work
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, StoppingError
 from connector.mapping.apply import map_record, reader
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
@@ -27,6 +28,7 @@ from connector.sync.quarantine import resolve_applied
 from connector.sync.runs import failure_of, finish_run, quarantine, record_counts, start_run
 
 BATCH = 500
+STOPPED = "stopped_by_shutdown"  # a count of 1: the sync was told to stop before its last batch (as a pull's)
 
 
 def inbound_mapping(mappings: MappingSet, name_or_source: str) -> MappingFile:
@@ -45,7 +47,9 @@ def sync_customers(
     records: Iterable[tuple[str, Any]],
     job: str,
 ) -> Counter[str]:
-    """Apply records from a file or a one-off feed, in batches of their own transactions, as one run."""
+    """Apply records from a file or a one-off feed, in batches of their own transactions, as one run.
+    Told to stop (`retry.STOPPING`), it stops between two batches: those applied stay, the run records
+    why it stopped, and the counts say `STOPPED`."""
     mapping = inbound_mapping(mappings, mapping_name)
     counts: Counter[str] = Counter()
     with unit_of_work(container.sessions) as session:
@@ -54,11 +58,15 @@ def sync_customers(
     try:
         with CommitBehind(container.sessions) as commits:
             for batch in _chunks(records, BATCH):
+                retry.stop_point(f"{job} of {mapping.source}")
                 mapped = map_batch(mapping, batch)  # while the batch before commits
                 with commits.transaction() as session:
                     run = session.get_one(SyncRun, run_id)
                     counts += apply_mapped(session, container, mappings, mapping, run, mapped)
                     record_counts(run, counts)  # a sync killed part-way shows what it committed
+    except StoppingError as exc:
+        error = str(exc)
+        counts[STOPPED] += 1
     except BaseException as exc:  # a crash or Ctrl-C too: the run did not go through
         error = failure_of(exc)
         raise

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from connector.bootstrap import build_container
 from connector.db import unit_of_work
@@ -279,3 +286,49 @@ def test_list_finds_customers_by_name_e_mail_or_account_number_and_says_where_th
     [merged] = json.loads(cli("customers", "list", "--search", "王小明", "--json").out)
     assert (merged["status"], merged["merged_into"]) == ("merged", others[0])
     assert f"merged into {others[0]}" in cli("customers", "list", "--search", "王小明").out
+
+
+def customers_bound(workspace: Path) -> int:
+    engine = create_engine(f"sqlite:///{workspace / 'connector.db'}")
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM customer_bindings")).scalar_one())
+    except OperationalError:  # no ledger yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_customers_import_told_to_stop_stops_between_two_batches_keeps_them_and_exits_3(
+    cli: Cli, workspace: Path, stop: signal.Signals
+) -> None:
+    rows = [f"{n},Person {n},p{n}@example{n}.com,,China,2026-11-01T10:00:00+08:00" for n in range(1, 10_001)]
+    (workspace / "many.csv").write_text("\n".join([CONTACTS.splitlines()[0], *rows]) + "\n", encoding="utf-8")
+    importing = subprocess.Popen(
+        [sys.executable, "-m", "connector", "customers", "import", "zoho_contacts", "many.csv"],
+        cwd=workspace,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while customers_bound(workspace) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    importing.send_signal(stop)
+    said, complained = importing.communicate(timeout=30)
+
+    assert importing.returncode == 3, complained
+    assert "Traceback" not in complained
+    kept = customers_bound(workspace)
+    assert 0 < kept < 10_000  # between two batches: some kept, not the whole file
+    assert said.startswith(f"many.csv: {kept} created (mapping set ")
+    assert "many.csv: stopped early — the records applied so far stay; import it again to go on" in complained
+    runs = json.loads(cli("runs", "--json").out)
+    assert runs[0]["status"] == "failed"
+    assert "stopped" in runs[0]["error"]
+
+    again = cli("customers", "import", "zoho_contacts", "many.csv")
+    assert again.code == 0, again.err
+    assert f"many.csv: {10_000 - kept} created, {kept} unchanged" in again.out
