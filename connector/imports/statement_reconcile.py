@@ -447,9 +447,9 @@ def _in_other_form(session: Session, lines: Sequence[Document]) -> frozenset[tup
 
 def _recorded_ids(session: Session, lines: Sequence[Document]) -> dict[tuple[str, str], str]:
     """The id each line was imported under, where not its own: a line with an `alias` or ids it is
-    `known_as` (an OFX line whose FITID the bank may re-issue), as the import tells it (`recorded.by_alias`); a
-    line whose id is its content's digest that a person said is an earlier line exported again
-    (`lookalikes`), that line's."""
+    `known_as` (an OFX line whose FITID the bank may re-issue), as the import tells it
+    (`recorded.by_alias`); a line whose id is its content's digest that a person said is an earlier
+    line exported again (`lookalikes`), that line's."""
     found: dict[tuple[str, str], str] = {}
     aliased_lines = [line for line in lines if line.alias is not None or line.known_as]
     if aliased_lines:

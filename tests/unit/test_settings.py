@@ -282,4 +282,5 @@ def test_an_import_batch_larger_than_the_databases_bound_parameters_allow_is_ref
     _, problems = check_config(write(isolated_cwd / "c.toml", "[imports]\nbatch_size = 30001\n"))
     assert [problem.key for problem in problems] == ["imports.batch_size"]
     settings, _ = check_config(write(isolated_cwd / "ok.toml", "[imports]\nbatch_size = 30000\n"))
-    assert settings is not None and settings.imports.batch_size == 30_000
+    assert settings is not None
+    assert settings.imports.batch_size == 30_000
