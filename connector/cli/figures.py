@@ -18,9 +18,12 @@ from connector.ledger.queries import customer_id_for
 from connector.money import to_decimal
 
 
-def _payload(credit: CustomerCredit) -> dict[str, Any]:
+def figures_payload(credit: CustomerCredit) -> dict[str, Any]:
     figures = credit.figures
     currency, as_of = figures["currency"], figures["as_of"]
+    # The unapplied credit settles the oldest items first: the first ones are paid, one maybe in part.
+    paid = len(credit.open_items) - len(credit.unpaid)
+    unpaid = [0] * paid + [item.amount_minor for item in credit.unpaid]
     return {
         **figures,
         "credit_status_reason": credit.status_reason,
@@ -30,8 +33,9 @@ def _payload(credit: CustomerCredit) -> dict[str, Any]:
                 "due": item.due,
                 "days_past_due": max(days_past_due(item, as_of), 0),
                 "amount": to_decimal(item.amount_minor, currency),
+                "unpaid": to_decimal(left, currency),
             }
-            for item in credit.open_items
+            for item, left in zip(credit.open_items, unpaid, strict=True)
         ],
     }
 
@@ -53,7 +57,7 @@ def figures(
         credit = customer_credit(session, [customer_id], day, settings.ledger.chart, settings.credit)[
             customer_id
         ]
-    payload = _payload(credit)
+    payload = figures_payload(credit)
     if as_json:
         out.print(dumps(payload))
         return
@@ -64,13 +68,26 @@ def figures(
         table.add_row(key, Text(_shown(value)))
     out.print(table)
     out.print(Text(f"credit status {payload['credit_status']}: {credit.status_reason}"))
-    if credit.open_items:
-        items = Table("entry", "due", "days past due", "open amount", title="open items (oldest first)")
-        for item in payload["open_items"]:
-            items.add_row(
-                str(item["entry_id"]), str(item["due"]), str(item["days_past_due"]), f"{item['amount']:,}"
+    if not credit.open_items:
+        return
+    credit_used = credit.unpaid != credit.open_items
+    columns = ["entry", "due", "days past due", "open amount"] + (
+        ["unpaid after credit"] if credit_used else []
+    )
+    items = Table(*columns, title="open items (oldest first)")
+    for item in payload["open_items"]:
+        row = [str(item["entry_id"]), str(item["due"]), str(item["days_past_due"]), f"{item['amount']:,}"]
+        items.add_row(*row, *([f"{item['unpaid']:,}"] if credit_used else []))
+    out.print(items)
+    if credit_used:
+        figures, currency = credit.figures, credit.figures["currency"]
+        out.print(
+            Text(
+                f"The open items sum to the receivable ({figures['receivable']:,} {currency}); the unapplied "
+                f"credit ({figures['unapplied_credit']:,}) settles the oldest of them first, and the aging "
+                "buckets count what stays unpaid."
             )
-        out.print(items)
+        )
 
 
 def _shown(value: object) -> str:

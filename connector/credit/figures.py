@@ -56,12 +56,15 @@ CHUNK = 900  # ids per IN list: under every driver's bound-parameter limit
 
 @dataclass(frozen=True)
 class CustomerCredit:
-    """A customer's figures with what explains them: the status reason and the open AR items."""
+    """A customer's figures with what explains them: the status reason, the open AR items (they sum to
+    the receivable) and what of them stays unpaid once the unapplied credit settles the oldest first
+    (what the aging buckets count: they sum to the balance)."""
 
     customer_id: int
     figures: dict[str, Any]
     status_reason: str
     open_items: tuple[OpenItem, ...]
+    unpaid: tuple[OpenItem, ...]
 
 
 def customer_figures(
@@ -278,7 +281,7 @@ def _credit(
         "paid_trailing_12m": amount(trailing),
         "as_of": as_of,
     }
-    return CustomerCredit(row.id, figures, reason, tuple(items))
+    return CustomerCredit(row.id, figures, reason, tuple(items), tuple(unpaid))
 
 
 def _year_before(day: date) -> date:

@@ -28,7 +28,7 @@ def test_json_gives_every_figure_with_the_status_reason_and_the_open_items(cli: 
     assert (payload["credit_score"], payload["credit_status"]) == (45, "HOLD")
     assert payload["credit_status_reason"] == "11,999.99 CNY is 61+ days past due (oldest due 2026-03-12)"
     assert payload["open_items"] == [
-        {"entry_id": 3, "due": "2026-03-12", "days_past_due": 69, "amount": "11999.99"}
+        {"entry_id": 3, "due": "2026-03-12", "days_past_due": 69, "amount": "11999.99", "unpaid": "11999.99"}
     ]
     assert payload["as_of"] == "2026-05-20"
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from connector.bootstrap import Container
+from connector.cli.figures import figures_payload
 from connector.credit import figures as figures_module
 from connector.credit.figures import customer_credit, customer_figures
 from connector.credit.history import record_status_changes
@@ -185,6 +186,16 @@ def test_the_status_reason_judges_what_unapplied_credit_leaves_unpaid(books: Boo
     assert [(item.due, item.amount_minor) for item in credit[customer_id].open_items] == [
         (date(2026, 2, 9), 330000),
         (date(2026, 3, 31), 250000),
+    ]
+    # the 600.00 of unapplied credit settles the oldest first: what the aging buckets count
+    assert [(item.due, item.amount_minor) for item in credit[customer_id].unpaid] == [
+        (date(2026, 2, 9), 270000),
+        (date(2026, 3, 31), 250000),
+    ]
+    items = figures_payload(credit[customer_id])["open_items"]
+    assert [(item["amount"], item["unpaid"]) for item in items] == [
+        (Decimal("3300.00"), Decimal("2700.00")),
+        (Decimal("2500.00"), Decimal("2500.00")),
     ]
 
 
