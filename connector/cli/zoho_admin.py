@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adapters.zoho.fields_setup import FieldPlan, create_fields, outbound_modules, plan_module
-from connector.cli.context import err, one_of, out, report_problems, state
+from connector.cli.context import err, one_of, out, report_problems, state, stopping_on_signals
 from connector.cli.customers import mappings_for_run
 from connector.cli.output import dumps
 from connector.cli.zoho import modules_with_mapping, zoho_app
@@ -166,12 +166,16 @@ def notifications(
     limit: Annotated[int, typer.Option(min=1)] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Notifications received from Zoho (newest first); --process applies the pending ones now."""
+    """Notifications received from Zoho (newest first); --process applies the pending ones now.
+
+    Told to stop (Ctrl-C, SIGTERM), --process stops between two notifications: those processed stay, the
+    others stay pending, and the command exits 3 saying how many."""
     one_of(status, ("pending", "processed", "failed", "skipped"))
     container = state(ctx).container()
     stopped = None
     if process:
-        result = process_notifications(container, mappings_for_run(container))
+        with stopping_on_signals():
+            result = process_notifications(container, mappings_for_run(container))
         out.print(
             f"notifications: {_counts(dict(result.outcomes))}; records: {_counts(dict(result.applied))}"
         )

@@ -7,7 +7,8 @@ in constant time) and stores it before the endpoint answers; nothing else happen
 the inbox, oldest first: inserts and updates are fetched by id and applied to the customer master like
 a pull (`pull_ids`), deletions mark the records' bindings deleted. A failure leaves the notification
 pending for the next round (after `MAX_ATTEMPTS` it is given up on: polling covers its records anyway);
-a spent API budget ends the round with everything unprocessed still pending.
+a spent API budget, or the process told to stop (`retry.STOPPING`: a Ctrl-C, a SIGTERM), ends the round
+between two notifications with everything unprocessed still pending.
 """
 
 from __future__ import annotations
@@ -23,10 +24,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from connector import retry
 from connector.db import aware, unit_of_work
-from connector.errors import BudgetExhaustedError, ConfigError, DecryptionError, LeaseHeldError
+from connector.errors import (
+    BudgetExhaustedError,
+    ConfigError,
+    DecryptionError,
+    LeaseHeldError,
+    StoppingError,
+)
 from connector.mapping.files import MappingSet
 from connector.sync.channels import BACKEND, TOKEN_FIELD
 from connector.sync.leases import lease
@@ -191,7 +199,7 @@ class ProcessResult:
         default_factory=Counter
     )  # processed, retry, failed, skipped, waiting (for a pull)
     applied: Counter[str] = field(default_factory=Counter)  # what the records did: updated, deleted …
-    stopped: str | None = None  # why the round ended early (budget spent), if it did
+    stopped: str | None = None  # why the round ended early (budget spent, told to stop), if it did
 
 
 def _finish(
@@ -262,6 +270,9 @@ def process_notifications(
             if mappings is None:
                 raise ConfigError(NO_MAPPINGS)
         for note_id, module, operation, ids_json in pending:
+            if retry.STOPPING.is_set():  # between two notifications: those processed stay processed
+                result.stopped = _told_to_stop(container)
+                break
             after = note_id
             if module in busy:  # waits; the round takes another module's in its place
                 result.outcomes["waiting"] += 1
@@ -275,6 +286,16 @@ def process_notifications(
             if result.stopped is not None or taken == limit:
                 break
     return result
+
+
+def _told_to_stop(container: Container) -> str:
+    with unit_of_work(container.sessions) as session:
+        left = session.scalar(
+            select(func.count()).where(
+                InboxNotification.backend == BACKEND, InboxNotification.status == "pending"
+            )
+        )
+    return f"told to stop: {left or 0} notification(s) still pending, processed by the next round"
 
 
 def _pending(container: Container, after: int, busy: set[str], limit: int) -> list[tuple[int, str, str, str]]:
@@ -337,6 +358,8 @@ def _apply(
         return False
     except BudgetExhaustedError as exc:
         result.stopped = str(exc)  # the notification stays pending, its attempt not counted
+    except StoppingError:  # told to stop while a call waited to be retried: it stays pending, uncounted
+        result.stopped = _told_to_stop(container)
     except Exception as exc:  # one bad notification must not stop the others; it is retried
         log.exception("zoho notification %s (%s %s) failed", note_id, operation, module)
         result.outcomes[_finish(container, note_id, "retry", error=f"{type(exc).__name__}: {exc}")] += 1
