@@ -6,7 +6,7 @@ Registered on the `zoho` group when this module is imported (connector.cli.app d
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,6 +19,9 @@ from connector.cli.output import dumps
 from connector.cli.zoho import modules_with_mapping, zoho_app
 from connector.sync.channels import list_channels, renew_channels, stop_channels, watch_modules
 from connector.sync.notifications import list_notifications, process_notifications
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Container
 
 Modules = Annotated[
     list[str] | None, typer.Option("--module", help="Only this module (repeatable); default: zoho.modules.")
@@ -95,10 +98,19 @@ def watch(
     ] = False,
     margin_hours: Annotated[float, typer.Option(min=0, help="With --renew.")] = 24.0,
 ) -> None:
-    """Subscribe zoho.callback_url to changes of each module (a channel per module, one week, renewed)."""
+    """Subscribe zoho.callback_url to changes of each module (a channel per module, one week, renewed).
+
+    Told to stop (Ctrl-C, SIGTERM), it finishes the module it subscribes (the channel recorded), stops
+    and exits 3 naming the modules left."""
     if stop and renew:
         raise typer.BadParameter("give --stop or --renew, not both")
-    container = state(ctx).container()
+    with stopping_on_signals():  # a channel changed in Zoho is recorded here before the command ends
+        _watch(state(ctx).container(), module, stop, renew, margin_hours)
+
+
+def _watch(
+    container: Container, module: list[str] | None, stop: bool, renew: bool, margin_hours: float
+) -> None:
     if stop:
         stopped = stop_channels(container)
         out.print(f"stopped {len(stopped)} channel(s)" + (f": {', '.join(stopped)}" if stopped else ""))
@@ -120,11 +132,17 @@ def watch(
     if not modules:
         err.print("no module with an inbound mapping to watch")
         raise typer.Exit(1)
-    for view in watch_modules(container, modules):
+    views = watch_modules(container, modules)
+    for view in views:
         out.print(
             f"channel {view.channel_id}: {', '.join(view.events)} → {view.notify_url} "
             f"until {view.expires_at:%Y-%m-%d %H:%M %Z}"
         )
+    watched = {view.module for view in views}
+    left = [f"zoho.{m}" for m in modules if m not in watched]
+    if left:
+        err.print(f"stopped: {', '.join(left)} not watched yet; run `connector zoho watch` again")
+        raise typer.Exit(3)
 
 
 @zoho_app.command("channels")

@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector import retry
 from connector.db import aware, unit_of_work
-from connector.errors import BudgetExhaustedError, ConfigError, RemoteError
+from connector.errors import BudgetExhaustedError, ConfigError, RemoteError, StoppingError
 from connector.sync.notification_models import NotificationChannel
 
 if TYPE_CHECKING:
@@ -173,11 +174,17 @@ def watch_modules(
     channels: ChannelApi | None = None,
     clock: Clock = _now,
 ) -> list[ChannelView]:
-    """A channel per module for `<Module>.all`: new ones subscribed, existing ones renewed for a week."""
+    """A channel per module for `<Module>.all`: new ones subscribed, existing ones renewed for a week.
+
+    Told to stop (`retry.STOPPING`), it stops between two modules: a module's channel subscribed is
+    recorded first (a signal only sets the flag), so Zoho never holds a channel of ours we do not know.
+    The modules left are those without a view in the answer."""
     url = callback_url(container)
     api = channels or zoho_channels(container)
     views = []
     for module in modules:
+        if retry.STOPPING.is_set():
+            break
         with unit_of_work(container.sessions) as session:
             row = session.scalars(
                 select(NotificationChannel).where(
@@ -192,7 +199,10 @@ def watch_modules(
                     new_channel_id(), (f"{module}.all",), url, new_token(), expiry_from(clock())
                 )
             )
-        granted = api.renew(request) if renewing else api.subscribe(request)
+        try:
+            granted = api.renew(request) if renewing else api.subscribe(request)
+        except StoppingError:  # told to stop while the call waited to be retried: the module is left
+            break
         with unit_of_work(container.sessions) as session:
             row = session.get(NotificationChannel, request.channel_id)
             if row is None:

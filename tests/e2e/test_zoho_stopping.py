@@ -19,7 +19,7 @@ from adapters.zoho.sandbox import SandboxConfig, SandboxServer
 from connector.bootstrap import Container, build_container
 from connector.db import unit_of_work
 from connector.settings import load_settings
-from connector.sync.notification_models import InboxNotification
+from connector.sync.notification_models import InboxNotification, NotificationChannel
 from tests.conftest import REPO
 from tests.e2e.conftest import Result
 from tests.e2e.test_zoho_admin import authorize, configure
@@ -102,3 +102,24 @@ def test_notifications_process_told_to_stop_stops_between_two_notifications_keep
         assert all(row.attempts == 0 and row.error is None for row in left)
     assert f"notifications: {len(done)} processed; records: " in said
     assert f"stopped early — told to stop: {len(left)} notification(s) still pending" in said
+
+
+@STOPS
+def test_watch_told_to_stop_records_the_channel_zoho_subscribed_then_stops_naming_the_modules_left(
+    org: SandboxServer, container: Container, isolated_cwd: Path, stop: signal.Signals
+) -> None:
+    org.sandbox.faults.latency_s = 1.0  # Zoho holds the channel a second before it answers
+    watching = connector(isolated_cwd, "zoho", "watch")
+    wait_for(lambda: bool(org.sandbox.watch.channels), "a channel subscribed in Zoho")
+    watching.send_signal(stop)  # between subscribing it and recording it
+    said, _ = watching.communicate(timeout=30)
+
+    assert watching.returncode == 3, said
+    assert "Traceback" not in said
+    subscribed = {module: channel_id for channel_id, module in org.sandbox.watch.channels}
+    assert list(subscribed) == ["Contacts"]
+    with unit_of_work(container.sessions) as session:
+        rows = session.scalars(select(NotificationChannel)).all()
+        assert {row.module: row.channel_id for row in rows} == subscribed
+    assert f"channel {subscribed['Contacts']}: Contacts.all → " in said
+    assert "stopped: zoho.Accounts not watched yet; run `connector zoho watch` again" in said
