@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.zoho.client import ZohoApi, ZohoApiError
+from connector import retry
 from connector.credit.figures import REASON_LENGTH
+from connector.errors import StoppingError
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile, Step
 
@@ -322,15 +324,22 @@ class Created:
 
 
 def create_fields(api: ZohoApi, wanted: Sequence[WantedField]) -> list[Created]:
-    """Create the fields, a few per call; one answer per field (a refused batch fails its fields only)."""
+    """Create the fields, a few per call; one answer per field (a refused batch fails its fields only).
+
+    Told to stop (`retry.STOPPING`), it stops between two calls: the fields without an answer are left,
+    neither created nor refused (a call given up in its retry wait too: `setup` finds them missing)."""
     results: list[Created] = []
     by_module: dict[str, list[WantedField]] = {}
     for want in wanted:
         by_module.setdefault(want.module, []).append(want)
     for module, fields in by_module.items():
         for start in range(0, len(fields), CREATE_BATCH):
-            batch = fields[start : start + CREATE_BATCH]
-            results.extend(_create_batch(api, module, batch))
+            if retry.STOPPING.is_set():
+                return results
+            try:
+                results.extend(_create_batch(api, module, fields[start : start + CREATE_BATCH]))
+            except StoppingError:
+                return results
     return results
 
 

@@ -43,7 +43,8 @@ def setup(
     """Check that every field the push writes exists with a suitable type; --apply creates missing ones.
 
     Exit 0 when every field is there, 1 when some are missing (without --apply), could not be created,
-    or exist with a type that cannot hold the values (those are never changed: fix them in Zoho).
+    or exist with a type that cannot hold the values (those are never changed: fix them in Zoho); 3 when
+    told to stop (Ctrl-C, SIGTERM) between two creations, naming the fields created and those left.
     """
     container = state(ctx).container()
     modules = outbound_modules(mappings_for_run(container))
@@ -54,19 +55,30 @@ def setup(
     missing = [want for plan in plans.values() for want in plan.missing]
     problems = [problem for plan in plans.values() for problem in plan.problems]
     _print_plans(plans)
-    failed = 0
+    failed, left = 0, []
     if missing and apply:
-        for created in create_fields(container.zoho.api, missing):
+        with stopping_on_signals():  # between two calls: the fields Zoho made are said to be made
+            answered = create_fields(container.zoho.api, missing)
+        for created in answered:
             where = f"{created.wanted.module}.{created.wanted.api_name}"
             if created.error is None:
                 out.print(f"created {where} ({created.wanted.need.describe()})")
             else:
                 failed += 1
                 err.print(f"could not create {where}: {created.error}")
+        tried = {created.wanted for created in answered}
+        left = [f"{want.module}.{want.api_name}" for want in missing if want not in tried]
+        if left:
+            err.print(
+                f"stopped: {len(answered) - failed} field(s) created, {len(left)} left: {', '.join(left)}; "
+                "run `connector zoho setup --apply` again"
+            )
     elif missing:
         out.print(f"{len(missing)} field(s) missing; `connector zoho setup --apply` creates them")
     if problems:
         report_problems(f"{len(problems)} field(s) need an admin (left unchanged):", problems)
+    if left:
+        raise typer.Exit(3)
     if problems or failed or (missing and not apply):
         raise typer.Exit(1)
 

@@ -123,3 +123,29 @@ def test_watch_told_to_stop_records_the_channel_zoho_subscribed_then_stops_namin
         assert {row.module: row.channel_id for row in rows} == subscribed
     assert f"channel {subscribed['Contacts']}: Contacts.all → " in said
     assert "stopped: zoho.Accounts not watched yet; run `connector zoho watch` again" in said
+
+
+@STOPS
+def test_setup_apply_told_to_stop_stops_between_field_creations_naming_those_created_and_those_left(
+    cli: Cli, org: SandboxServer, isolated_cwd: Path, stop: signal.Signals
+) -> None:
+    accounts = org.sandbox.modules["Accounts"]
+    before = {f.api_name for f in accounts.fields}
+    org.sandbox.faults.latency_s = 1.0  # Zoho holds the fields a second before it answers
+    applying = connector(isolated_cwd, "zoho", "setup", "--apply")
+    wait_for(lambda: len(accounts.fields) > len(before), "a batch of fields created in Zoho")
+    applying.send_signal(stop)  # between creating those fields and saying so
+    said, _ = applying.communicate(timeout=30)
+
+    assert applying.returncode == 3, said
+    assert "Traceback" not in said
+    assert "could not create" not in said
+    made = sorted({f.api_name for f in accounts.fields} - before)
+    assert len(made) == 5  # one call's batch; the next was never sent
+    assert sorted(line.split()[1] for line in said.splitlines() if line.startswith("created ")) == [
+        f"Accounts.{name}" for name in made
+    ]
+    assert "stopped: 5 field(s) created, 13 left: Accounts." in said
+    org.sandbox.faults.latency_s = 0.0
+    again = cli("zoho", "setup")
+    assert "Accounts: 6 of 19 field(s) in place, 13 missing" in again.out
