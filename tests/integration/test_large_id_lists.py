@@ -13,7 +13,7 @@ import pytest
 from connector.bulk import insert_rows
 from connector.db import unit_of_work
 from connector.imports.models import ImportedDocument, ImportedFile
-from connector.imports.post import SeenInFile
+from connector.imports.recorded import SeenInFile
 from connector.imports.voucher_gaps import missing_from
 from connector.ledger.models import Customer, CustomerBalance
 from connector.master.lifecycle import recordless_holding_money
