@@ -15,7 +15,7 @@ from rich.text import Text
 from adapters.zoho.fields_setup import FieldPlan, create_fields, outbound_modules, plan_module
 from connector.cli.context import err, one_of, out, report_problems, state, stopping_on_signals
 from connector.cli.customers import mappings_for_run
-from connector.cli.output import dumps
+from connector.cli.output import dumps, iso_time
 from connector.cli.zoho import modules_with_mapping, zoho_app
 from connector.sync.channels import list_channels, renew_channels, stop_channels, watch_modules
 from connector.sync.notifications import list_notifications, process_notifications
@@ -206,9 +206,8 @@ def notifications(
     if process:
         with stopping_on_signals():
             result = process_notifications(container, mappings_for_run(container))
-        out.print(
-            f"notifications: {_counts(dict(result.outcomes))}; records: {_counts(dict(result.applied))}"
-        )
+        summary = f"notifications: {_counts(dict(result.outcomes))}; records: {_counts(dict(result.applied))}"
+        (err if as_json else out).print(summary)  # with --json, stdout holds the JSON alone
         stopped = result.stopped
     views = list_notifications(container, status, limit)
     payload: list[dict[str, Any]] = [
@@ -217,7 +216,7 @@ def notifications(
             "module": v.module,
             "operation": v.operation,
             "ids": v.ids,
-            "received_at": v.received_at.isoformat(),
+            "received_at": iso_time(v.received_at),
             "status": v.status,
             "attempts": v.attempts,
             "counts": v.counts,

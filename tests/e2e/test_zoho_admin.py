@@ -267,7 +267,8 @@ def test_a_crm_users_edit_reaches_the_customer_master_through_a_verified_notific
     outputs.append(cli("zoho", "notifications", "--process", "--json"))
     assert daemon.binding(bound.external_id).status == "deleted"
     assert [n.status for n in daemon.inbox()] == ["processed", "processed"]
-    listed = json.loads(outputs[-1].out[outputs[-1].out.index("[") :])
+    assert "notifications: 1 processed" in outputs[-1].err  # stdout holds the JSON alone
+    listed = json.loads(outputs[-1].out)
     assert [(n["operation"], n["counts"]) for n in listed] == [
         ("delete", {"deleted": 1}),
         ("update", {"read": 1, "updated": 1}),
