@@ -119,6 +119,11 @@ class Document:
     # (`REF#1`, `REF#2`) when the statement details them, whole (`REF`) when it does not: the other form,
     # imported before from another statement, is the same money.
     batch: str | None = None
+    # A bank's return (`bank_reversal`): the reason it gives, its code with the code's meaning where
+    # known, then its words (`AM04 insufficient funds; RUECKLASTSCHRIFT`; `common.return_reason`). Out
+    # of the fingerprint: what the bank says of a return is no part of the money (a statement that now
+    # gives the reason is the same line).
+    return_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,8 @@ code: an unpaid direct debit UPDD, a returned transfer RRTN …): the line is si
 The original cannot be named deterministically from the reversal: it has its own `AcctSvcrRef`, and a
 hashed original was booked on another day at another position, so "the same data with the opposite sign"
 would name an id that never existed. Linking a reversal to its original (by source, currency and amount)
-is left to the import.
+is left to the import. A return's `return_reason` is what its transactions' `RtrInf` say: the reason code
+`Rsn/Cd` (or a proprietary `Rsn/Prtry`) with its meaning (`common.RETURN_REASONS`), then `AddtlInf`.
 
 `Origin.row` is the entry's 1-based number among the file's `Ntry` elements (a `Statement`'s row is
 None: its raw header XML, with `Id`, says which it is); `Origin.raw` is the entry's XML (the
@@ -72,6 +73,7 @@ from adapters.statements.common import (
     given,
     local_name,
     raw_xml,
+    return_reason,
     unique_texts,
     xml_events,
 )
@@ -368,6 +370,17 @@ def _returned(paths: _Paths, transaction: ET.Element) -> bool:
     )
 
 
+def _return_reason(paths: _Paths, transactions: list[ET.Element]) -> str | None:
+    """What the transactions' return information says: each `RtrInf`'s reason code with its meaning
+    (`common.return_reason`) and its `AddtlInf`, each once; None when none says anything."""
+    reasons = [
+        return_reason(paths.text(info, "Rsn/Cd", "Rsn/Prtry"), *paths.texts(info, "AddtlInf"))
+        for transaction in transactions
+        for info in paths.all(transaction, "RtrInf")
+    ]
+    return "; ".join(unique_texts(reasons)) or None
+
+
 def _balance_as_written(
     paths: _Paths, statement: ET.Element, codes: tuple[str, ...]
 ) -> tuple[str | None, ...] | None:
@@ -468,6 +481,7 @@ class _Line:
             account=self.account,
             content_id=self.bank_ref is None,  # a composite id: its text changed, it comes back as another
             batch=self.batch,
+            return_reason=_return_reason(paths, transactions) if self.reversal else None,
         )
 
     def _ends_and_unstructured(self, transactions: list[ET.Element]) -> tuple[list[str], list[str]]:

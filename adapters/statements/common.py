@@ -287,6 +287,51 @@ def raw_xml(element: ET.Element, namespace: str | None = None) -> str:
     return text
 
 
+# ISO 20022 external return reason codes (ExternalReturnReason1Code) a bank gives most on a returned
+# transfer or direct debit (the SEPA rulebooks' set), with their meaning as the code list states it,
+# shortened. Another code is shown as the bank gave it, without a meaning.
+RETURN_REASONS: dict[str, str] = {
+    "AC01": "incorrect account number",
+    "AC04": "account closed",
+    "AC06": "account blocked",
+    "AC13": "invalid debtor account type",
+    "AG01": "transaction forbidden on this type of account",
+    "AG02": "invalid bank operation code",
+    "AM04": "insufficient funds",
+    "AM05": "duplication",
+    "BE04": "missing creditor address",
+    "BE05": "unrecognised initiating party",
+    "CNOR": "creditor bank not registered under this BIC",
+    "DNOR": "debtor bank not registered under this BIC",
+    "DUPL": "duplicate payment",
+    "FOCR": "return following a cancellation request",
+    "FR01": "fraud",
+    "MD01": "no mandate",
+    "MD02": "missing mandate information",
+    "MD06": "refund requested by the end customer",
+    "MD07": "end customer deceased",
+    "MS02": "reason not specified by the end customer",
+    "MS03": "reason not specified by the agent",
+    "NARR": "reason given as narrative",
+    "RC01": "incorrect bank identifier",
+    "RR01": "regulatory reason: debtor account or identification missing",
+    "RR02": "regulatory reason: debtor name or address missing",
+    "RR03": "regulatory reason: creditor name or address missing",
+    "RR04": "regulatory reason",
+    "SL01": "specific service offered by the debtor bank",
+    "TM01": "received after the cut-off time",
+}
+
+
+def return_reason(code: str | None, *texts: str | None) -> str | None:
+    """A return's reason as a person reads it: the code with its meaning when `RETURN_REASONS` knows it
+    (`AM04 insufficient funds`), then the bank's own words (each once), `; ` between; None for none."""
+    code = clean(code)
+    named = f"{code} {RETURN_REASONS[code.upper()]}" if code and code.upper() in RETURN_REASONS else code
+    parts = unique_texts([named, *(text for text in texts if clean(text) != code)])
+    return "; ".join(parts) or None
+
+
 def given(reference: str | None) -> str | None:
     """A reference, or None for a placeholder that stands for none."""
     return None if reference is None or reference.strip().upper() in PLACEHOLDERS else reference

@@ -16,7 +16,10 @@ What becomes what:
   date; `value_date` is the value date. The amount is signed by the mark: C +, D −, RC (reversal of a
   credit: money goes out) −, RD (reversal of a debit: money comes back) +. RC/RD lines, and
   returns (type NRTI, GVC 108/109/159), are `bank_reversal` with the marker reference "RVSL": MT940
-  never names the original line.
+  never names the original line. Their `return_reason`: the ISO 20022 return reason code the `:86:`
+  gives (`/RTRN/AM04/` or `RTRN+AM04`, else a code `common.RETURN_REASONS` knows standing as a word in
+  its text, `SVWZ+INV-55 AM04`) with its meaning, then the German return key of `?34` (`912`, shown as
+  the bank gave it).
 - `:86:` in the German structured form (`GVC?00…?20…`): `?20`–`?29` remittance with the SEPA keywords
   `SVWZ+` (remittance), `EREF+` (end-to-end id), `KREF+` (customer reference), `MREF+` (mandate),
   `?32`/`?33` the counterparty's name, `?31` its IBAN or account number (`?30` its BIC, which `Party`
@@ -54,12 +57,14 @@ from typing import Any
 import mt940
 
 from adapters.statements.common import (
+    RETURN_REASONS,
     SNIFF_BYTES,
     AlikeLines,
     clean,
     composite_id,
     detect_encoding,
     given,
+    return_reason,
     unique_texts,
 )
 from adapters.statements.mt940_fields import Boundary, Field, Stray, fields
@@ -84,6 +89,8 @@ _SIGNS = {"C": 1, "D": -1, "RC": -1, "RD": 1}
 # non-SWIFT transfer, F for a first advice), or the German business transaction codes (GVC) of a returned
 # direct debit or transfer (Rücklastschrift 108, 109; Retoure 159). Like a reversal, it undoes a line.
 _RETURN_TYPES, _RETURN_CODES = frozenset({"NRTI", "FRTI"}), frozenset({"108", "109", "159"})
+_RTRN = re.compile(r"RTRN[/+]([A-Z0-9]{4})\b")  # a structured :86:'s return reason (/RTRN/MS03/)
+_REASON_WORD = re.compile(r"\b([A-Z]{2}\d{2})\b")  # AM04 in a return's text, when the table knows it
 _STRAY_KEPT = 20  # lines of stray text kept for the Problem (a wrong file must not fill memory)
 _HARD_WRAP = 65  # SWIFT lines are at most 65 characters: a full line was wrapped mid-word
 # The library reads the longest amount-looking prefix ("1.500,00" as 1, "1200.50" as 1200): a field's
@@ -277,6 +284,7 @@ class _Statement:
             bank_reversal=returned,
             account=account,
             content_id=bank_ref is None,
+            return_reason=_return_reason(extra, details) if returned else None,
         )
 
     @property
@@ -403,6 +411,16 @@ def _unwrap(field: Field) -> str:
         width = len(line) + (len(field.tag) + 2 if index == 0 else 0)
         glue = "" if width >= _HARD_WRAP else " "
     return "".join(pieces)
+
+
+def _return_reason(extra: dict[str, Any], details: Field | None) -> str | None:
+    """What a return's `:86:` says of its reason (see the module docstring), or None."""
+    text = _unwrap(details) if details is not None else ""
+    named = _RTRN.search(text)
+    words = (word for word in _REASON_WORD.findall(text) if word in RETURN_REASONS)
+    code = named.group(1) if named else next(words, None)
+    key = _text(extra, "return_debit_notes")  # ?34
+    return return_reason(code, f"return key {key} (?34)" if key else None)
 
 
 def _is_return(fields: dict[str, Any], extra: dict[str, Any]) -> bool:

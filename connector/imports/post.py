@@ -541,6 +541,8 @@ class DocumentPoster:
         reversal = None
         if original.status != "reversed":
             memo = f"reversed by {document.source} {document.external_id}"
+            if document.return_reason:  # a bank's return naming its line, saying why
+                memo = f"{_returned(document)}: {memo}"
             # The bank lines linked to a payment the books withdraw still hold the money the bank received:
             # each posts it (`_relink`). A line the bank deleted is money that never came: a payment
             # linked to it stays so, as one linked to a line the bank returned (`same_receipt._STATUSES`).
@@ -552,7 +554,10 @@ class DocumentPoster:
                 memo = f"withdrawn in {document.source} (void, deleted)"
             reversal = self._reverse_posted(original, document, memo)
         # The line's entry is that reversal (when the line posted one): the statement report matches it.
-        self.outcomes.record(item, "reversal", reversal, None, f"reverses {document.reverses}")
+        why = f"reverses {document.reverses}"
+        if document.return_reason:
+            why = f"{why} ({document.return_reason})"
+        self.outcomes.record(item, "reversal", reversal, None, why)
         return "reversed"
 
     def _superseded(self, item: Work) -> bool:
@@ -598,7 +603,10 @@ class DocumentPoster:
             # Held before (`_hold_linked`) and reversed as told, its statement downloaded again: the
             # return of that line, recorded as applied (reversing another line would undo its money).
             line = found.line
-            why = f"reverses {line.external_id} (returned receipt), its receipt reversed by hand as told"
+            why = (
+                f"reverses {line.external_id} (returned receipt{_because(document)}), its receipt reversed "
+                "by hand as told"
+            )
             self.outcomes.record(item, "reversal", found.reversal, line.customer_id, why, linked_id=line.id)
             return "corrections_kept"
         original = found.line
@@ -608,7 +616,7 @@ class DocumentPoster:
             )
             return "quarantined"
         reversal = self._reverse_posted(
-            original, document, f"returned: reversed by {document.source} {document.external_id}"
+            original, document, f"{_returned(document)}: reversed by {document.source} {document.external_id}"
         )
         # The line's entry is that reversal: the bank's statement matches it to this line.
         self.outcomes.record(
@@ -616,7 +624,7 @@ class DocumentPoster:
             "reversal",
             reversal,
             original.customer_id,
-            f"reverses {original.external_id} ({found.what})",
+            f"reverses {original.external_id} ({found.what}{_because(document)})",
         )
         return "reversed"
 
@@ -897,6 +905,8 @@ class DocumentPoster:
 
     def _quarantine(self, document: Document, reason: str) -> None:
         self.seen.quarantined.add(SeenInFile.key(document))
+        if document.return_reason:  # a bank's return held for a person: why the bank returned it
+            reason = f"{reason} (the bank's return reason: {document.return_reason})"
         quarantine_input(
             self.session,
             self.cipher,
@@ -907,6 +917,17 @@ class DocumentPoster:
             self.file_id,
             document.external_id,
         )
+
+
+def _returned(document: Document) -> str:
+    """A bank's return as its reversal's memo names it: with the reason the bank gives, when it gives
+    one (`returned (AM04 insufficient funds)`)."""
+    return f"returned ({document.return_reason})" if document.return_reason else "returned"
+
+
+def _because(document: Document) -> str:
+    """The reason a bank gives for its return, after what it returned (`: AM04 insufficient funds`)."""
+    return f": {document.return_reason}" if document.return_reason else ""
 
 
 def _one_of_several(document: Document, named: str, lines: Sequence[ImportedDocument]) -> str:

@@ -105,6 +105,7 @@ def _document(data: dict[str, Any], origin: Origin) -> Document:
         bank_reversal=data.get("bank_reversal", False),
         account=data.get("account"),
         withdrawn=data.get("withdrawn", False),
+        return_reason=data.get("return_reason"),
     )
 
 
@@ -384,6 +385,24 @@ def test_a_reversal_cancels_the_original_receipt(
     result = import_file(container, path, PARSERS)
     assert result.counts["reversed"] == 1
     assert receivable(container, acme) == Money.of("70.00", "CNY")
+    assert_ledger_verifies(container)
+
+
+def test_a_banks_return_naming_its_line_says_the_return_reason_in_the_reversal(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "bank.jsonl",
+        invoice("INV-31", customers["acme"], "70.00"),
+        {"kind": "bank_line", "id": "B-31", "amount": "70.00", "references": ["INV-31"]},
+        {"kind": "bank_line", "id": "B-31R", "amount": "-70.00", "reverses": "B-31", "return_reason": "AC04"},
+    )
+    assert import_file(container, path, PARSERS).counts["reversed"] == 1
+    with unit_of_work(container.sessions) as session:
+        line = session.scalars(select(ImportedDocument).where(ImportedDocument.external_id == "B-31R")).one()
+        entry = session.get_one(JournalEntry, line.entry_id)
+    assert entry.memo == "returned (AC04): reversed by test B-31R"
+    assert line.match_rule == "reverses B-31 (AC04)"
     assert_ledger_verifies(container)
 
 

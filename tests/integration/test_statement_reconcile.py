@@ -24,7 +24,7 @@ from connector.imports.statement_check import Period
 from connector.imports.statement_reconcile import FileReconciliation, reconcile_file
 from connector.ledger.customers import NewCustomer
 from connector.ledger.entries import EntryDraft, Line, Voucher
-from connector.ledger.models import Posting
+from connector.ledger.models import JournalEntry, Posting
 from connector.ledger.posting import Ledger
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
@@ -256,6 +256,49 @@ def test_a_returned_direct_debit_the_bank_marks_only_by_its_codes_reverses_the_r
     with unit_of_work(container.sessions) as session:
         statuses = sorted(session.scalars(select(ImportedDocument.status)))
     assert statuses == ["reversal", "reversed"]
+
+
+@pytest.mark.parametrize(
+    ("parser", "collected", "returned", "reason"),
+    [
+        (
+            Camt053Parser(),
+            "camt053_direct_debit.xml",
+            "camt053_direct_debit_returned.xml",
+            "AM04 insufficient funds; RUECKLASTSCHRIFT",  # RtrInf/Rsn/Cd and AddtlInf
+        ),
+        (
+            Mt940Parser(),
+            "mt940_direct_debit.sta",
+            "mt940_direct_debit_returned.sta",
+            "AM04 insufficient funds",  # a code standing in the remittance (SVWZ+INV-55 AM04)
+        ),
+    ],
+)
+def test_a_returned_direct_debit_names_the_banks_return_reason_in_its_reversal(
+    container: Container, parser: DocumentParser, collected: str, returned: str, reason: str
+) -> None:
+    import_file(container, STATEMENTS / collected, [parser])
+    import_file(container, STATEMENTS / returned, [parser])
+
+    with unit_of_work(container.sessions) as session:
+        by_status = {record.status: record for record in session.scalars(select(ImportedDocument))}
+        line, received = by_status["reversal"], by_status["reversed"]
+        memo = session.scalars(select(JournalEntry.memo).where(JournalEntry.id == line.entry_id)).one()
+    assert memo == f"returned ({reason}): reversed by {parser.format} {line.external_id}"
+    assert line.match_rule == f"reverses {received.external_id} (returned receipt: {reason})"
+
+
+def test_a_return_held_for_a_person_says_the_banks_return_reason(container: Container) -> None:
+    result = import_file(container, STATEMENTS / "camt053_direct_debit_returned.xml", [Camt053Parser()])
+
+    assert result.counts["quarantined"] == 1
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert reason == (
+        "a returned receipt of 500.00 EUR whose receipt was never imported "
+        "(the bank's return reason: AM04 insufficient funds; RUECKLASTSCHRIFT)"
+    )
 
 
 @pytest.mark.parametrize(

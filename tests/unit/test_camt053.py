@@ -446,3 +446,30 @@ def test_a_statement_with_balances_in_two_currencies_keeps_those_of_its_own() ->
 def test_a_debit_with_return_information_is_a_return_of_a_receipt() -> None:
     (line,) = lines(parse("camt053_direct_debit_returned.xml"))
     assert (line.amount, line.bank_reversal) == (Money.of("-500.00", "EUR"), True)
+
+
+def test_a_return_carries_its_reason_code_with_its_meaning_and_the_banks_words() -> None:
+    (line,) = lines(parse("camt053_direct_debit_returned.xml"))  # RtrInf: Rsn/Cd AM04, AddtlInf
+    assert line.return_reason == "AM04 insufficient funds; RUECKLASTSCHRIFT"
+
+
+@pytest.mark.parametrize(
+    ("info", "reason"),
+    [
+        ("<Rsn><Cd>MD06</Cd></Rsn>", "MD06 refund requested by the end customer"),
+        ("<Rsn><Prtry>R17</Prtry></Rsn><AddtlInf>Konto erloschen</AddtlInf>", "R17; Konto erloschen"),
+        ("<AddtlInf>AC04</AddtlInf><AddtlInf>closed</AddtlInf>", "AC04; closed"),  # words only
+        ("", None),  # return information without a reason
+    ],
+)
+def test_a_returned_transfer_of_a_batch_carries_its_own_return_reason(
+    tmp_path: Path, info: str, reason: str | None
+) -> None:
+    text = CAMT.format(account=ACCOUNT_XML, second_currency="EUR", second="40.00").replace(
+        "<RmtInf><Ustrd>A-2</Ustrd></RmtInf>", f"<RmtInf><Ustrd>A-2</Ustrd></RmtInf><RtrInf>{info}</RtrInf>"
+    )
+    items = list(Camt053Parser().parse(write(tmp_path, text), "statement.xml"))
+    assert [(item.bank_reversal, item.return_reason) for item in lines(items)] == [
+        (False, None),
+        (True, reason),
+    ]

@@ -340,3 +340,33 @@ def test_an_amount_off_swifts_layout_is_a_problem_never_a_shorter_amount(tmp_pat
     assert [line.amount for line in lines(items)] == [Money(120050, "CNY")]
     assert [problem.origin.row for problem in problems(items)] == [5, 7, 9]
     assert all("decimal comma" in problem.reason for problem in problems(items))
+
+
+def test_a_returned_direct_debit_carries_the_return_reason_its_remittance_names_with_its_meaning() -> None:
+    (line,) = lines(parse("mt940_direct_debit_returned.sta"))  # GVC 109, SVWZ+INV-55 AM04
+    assert (line.bank_reversal, line.return_reason) == (True, "AM04 insufficient funds")
+
+
+@pytest.mark.parametrize(
+    ("details", "reason"),
+    [
+        ("/EREF/E2E-1//RTRN/MS03/NAME/Klant B/REMI/INV 7", "MS03 reason not specified by the agent"),
+        ("109?00RUECKLASTSCHRIFT?20RTRN+MD06?21SVWZ+INV 7", "MD06 refund requested by the end customer"),
+        ("/RTRN/XY99/REMI/INV 7", "XY99"),  # a code the table does not know: shown as given
+        ("109?00SEPA-DD SOLL RUECKBEL. CORE?20EREF+E2E-9?32MAX MUSTERMANN?34912", "return key 912 (?34)"),
+        ("109?00RUECKLASTSCHRIFT?20SVWZ+INV 7?32Kunde Z", None),  # no reason given
+    ],
+)
+def test_a_return_carries_the_reason_its_details_give(
+    tmp_path: Path, details: str, reason: str | None
+) -> None:
+    text = MINIMAL.format(lines=f":61:2603110311DR25,00NRTINONREF//B1\n:86:{details}", closing="75,00")
+    (line,) = lines(parse_text(tmp_path, text))
+    assert (line.bank_reversal, line.return_reason) == (True, reason)
+
+
+def test_a_line_that_is_no_return_carries_no_return_reason(tmp_path: Path) -> None:
+    transfer = ":61:2603110311D25,00NTRFNONREF//B1\n:86:/RTRN/MS03/REMI/AM04"
+    text = MINIMAL.format(lines=transfer, closing="75,00")
+    (line,) = lines(parse_text(tmp_path, text))
+    assert (line.bank_reversal, line.return_reason) == (False, None)
