@@ -84,10 +84,15 @@ def _section(title: str, rows: list[str]) -> list[str]:
     return [f"  {title} ({len(rows)})", *(f"    {row}" for row in rows)]
 
 
-def _line_text(line: Document) -> str:
+def _line_text(line: Document, said: str = "") -> str:
+    """A line as a person finds it on the statement, and the reason the bank gives for a return (unless
+    `said`, what follows the line, says it already)."""
     row = f"row {line.origin.row}" if line.origin.row is not None else "row ?"
     about = line.party.name or (line.references[0] if line.references else "")
-    return f"{row}  {line.date}  {money_text(line.amount)}" + (f"  {about}" if about else "")
+    text = f"{row}  {line.date}  {money_text(line.amount)}" + (f"  {about}" if about else "")
+    if line.return_reason and line.return_reason not in said:
+        text += f"  returned ({line.return_reason})"
+    return text
 
 
 def _entry_text(entry: BankEntry) -> str:
@@ -109,7 +114,7 @@ def _matched_text(matched: MatchedLine) -> str:
 
 
 def _missing_text(missing: MissingLine) -> str:
-    return f"{_line_text(missing.line)}: {missing.reason}"
+    return f"{_line_text(missing.line, missing.reason)}: {missing.reason}"
 
 
 def _entry_missing_text(missing: MissingEntry) -> str:
@@ -270,6 +275,7 @@ def _line_json(line: Document) -> dict[str, Any]:
         "amount": money_json(line.amount),
         "party": line.party.name,
         "references": list(line.references),
+        "return_reason": line.return_reason,
     }
 
 

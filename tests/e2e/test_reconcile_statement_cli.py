@@ -113,3 +113,18 @@ def test_a_file_that_is_no_bank_statement_exits_2_and_the_help_says_what_each_st
     usage = cli("reconcile", "statement", "--help").out
     assert "0 when every statement reconciles" in usage
     assert "1 when one does not" in usage
+
+
+def test_a_returned_line_shows_the_return_reason_the_bank_gives_beside_it(cli: Cli, workspace: Path) -> None:
+    for name in ("camt053_direct_debit.xml", "camt053_direct_debit_returned.xml"):
+        shutil.copy(STATEMENTS / name, workspace / name)
+        assert cli("import", name).code == 0
+
+    text = cli("reconcile", "statement", "camt053_direct_debit_returned.xml")
+
+    assert text.code == 0, text.out + text.err
+    assert "-500.00 EUR  Kunde Z  returned (AM04 insufficient funds; RUECKLASTSCHRIFT)  → entry" in text.out
+    as_json = cli("reconcile", "statement", "camt053_direct_debit_returned.xml", "--json")
+    (statement,) = json.loads(as_json.out)["statements"]
+    (matched,) = statement["matched"]
+    assert matched["line"]["return_reason"] == "AM04 insufficient funds; RUECKLASTSCHRIFT"
