@@ -7,7 +7,8 @@ account and customer balances equal the recomputed ones; Σ customer subledger =
 reversal links consistent (a reversal mirrors its original, which is not itself a reversal); at most
 one revision of a document standing unreversed; every entry something names exists (the entry a reversal
 reverses, an imported document's entry, a reconciliation item's application, a receipt application's
-receipt), so an entry deleted with its postings and its balances adjusted by hand is still found missing.
+receipt), so an entry deleted with its postings and its balances adjusted by hand is still found missing;
+every entry the import's records say is reversed has its reversal (`verify_records`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, String, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from connector.errors import InvalidEntryError
-from connector.imports.models import ImportedDocument, ImportedFile, ReceiptApplication, ReconciliationItem
 from connector.ledger.entries import content_hash
 from connector.ledger.models import (
     AccountBalance,
@@ -34,17 +34,8 @@ from connector.ledger.models import (
     Posting,
 )
 from connector.ledger.posting import has_reversal
-from connector.money import Money
-
-
-@dataclass(frozen=True)
-class Violation:
-    check: str
-    subject: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"[{self.check}] {self.subject}: {self.detail}"
+from connector.ledger.verify_records import entry_references, reversed_records
+from connector.ledger.violations import Violation, money_text
 
 
 @dataclass
@@ -57,13 +48,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.violations
-
-
-def _money(minor: int, currency: str) -> str:
-    try:
-        return str(Money(int(minor), currency))
-    except ValueError:
-        return f"{minor} (minor units) {currency}"
 
 
 POSTING_FIELDS = (Posting.id, Posting.entry_id, Posting.account_code, Posting.customer_id)
@@ -109,7 +93,7 @@ def _entry_balance(session: Session) -> Iterator[Violation]:
         yield Violation(
             "balanced",
             f"entry {row.entry_id}",
-            f"postings sum to {_money(row.total, row.currency)}, not zero",
+            f"postings sum to {money_text(row.total, row.currency)}, not zero",
         )
     counts = (
         select(JournalEntry.id, func.count(Posting.id).label("n"))
@@ -216,8 +200,8 @@ def _compare(
             yield Violation(
                 check,
                 subject(key),
-                f"stored {_money(have[0], currency)} over {have[1]} postings, "
-                f"postings give {_money(want[0], currency)} over {want[1]}",
+                f"stored {money_text(have[0], currency)} over {have[1]} postings, "
+                f"postings give {money_text(want[0], currency)} over {want[1]}",
             )
 
 
@@ -260,8 +244,8 @@ def _stored_balances(session: Session) -> Iterator[Violation]:
             yield Violation(
                 "control",
                 f"account {account} {currency}",
-                f"customer balances sum to {_money(subledger[(account, currency)], currency)}, "
-                f"the control account holds {_money(control, currency)}",
+                f"customer balances sum to {money_text(subledger[(account, currency)], currency)}, "
+                f"the control account holds {money_text(control, currency)}",
             )
 
 
@@ -278,7 +262,7 @@ def _reversals(session: Session) -> Iterator[Violation]:
             entry.revision,
         ):
             yield Violation("reversal", subject, "does not carry the document key of the entry it reverses")
-    net = (  # a reversal of an entry that is gone is a dangling reference (`_entry_references`)
+    net = (  # a reversal of an entry that is gone is a dangling reference (`verify_records`)
         select(JournalEntry.id, Posting.account_code, Posting.customer_id, Posting.currency)
         .join(original, original.id == JournalEntry.reverses_id)
         .join(Posting, Posting.entry_id.in_([JournalEntry.id, JournalEntry.reverses_id]))
@@ -312,72 +296,6 @@ def _live_revisions(session: Session) -> Iterator[Violation]:
         )
 
 
-def _missing(entry_id: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
-    """`entry_id` names an entry that does not exist: an anti-join, one primary-key probe a row."""
-    named = aliased(JournalEntry)
-    return entry_id.is_not(None) & ~select(named.id).where(named.id == entry_id).exists()
-
-
-def _entry_references(session: Session) -> Iterator[Violation]:
-    """What still names an entry that is gone. An entry deleted with its postings and the stored balances
-    adjusted to match (a hand edit, a restore from a partial backup) leaves every figure adding up; the
-    reversal, document, reconciliation item or receipt application naming it says what was lost."""
-    reversals = (
-        select(JournalEntry.id, JournalEntry.source, JournalEntry.external_id, JournalEntry.reverses_id)
-        .where(_missing(JournalEntry.reverses_id))
-        .order_by(JournalEntry.id)
-    )
-    for entry_id, source, external_id, reverses_id in session.execute(reversals):
-        yield Violation(
-            "reference",
-            f"entry {entry_id} ({source} {external_id})",
-            f"it reverses entry {reverses_id}, which does not exist",
-        )
-    documents = (
-        select(ImportedDocument, ImportedFile.name)
-        .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
-        .where(_missing(ImportedDocument.entry_id))
-        .order_by(ImportedDocument.id)
-    )
-    for document, file in session.execute(documents):
-        amount = _money(document.amount_minor, document.currency)
-        yield Violation(
-            "reference",
-            _document(document, file),
-            f"its entry {document.entry_id} ({amount}) does not exist",
-        )
-    items = (
-        select(ReconciliationItem, ImportedDocument, ImportedFile.name)
-        .join(ImportedDocument, ImportedDocument.id == ReconciliationItem.document_id)
-        .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
-        .where(_missing(ReconciliationItem.entry_id))
-        .order_by(ReconciliationItem.id)
-    )
-    for item, document, file in session.execute(items):
-        yield Violation(
-            "reference",
-            f"reconciliation item {item.id} of {_document(document, file)}",
-            f"its entry {item.entry_id}, applying the receipt to a customer, does not exist",
-        )
-    applications = (
-        select(ReceiptApplication.id, ReceiptApplication.invoice_number, ReceiptApplication.entry_id)
-        .where(_missing(ReceiptApplication.entry_id))
-        .order_by(ReceiptApplication.id)
-    )
-    for application_id, number, receipt_id in session.execute(applications):
-        yield Violation(
-            "reference",
-            f"receipt application {application_id} (to invoice {number})",
-            f"its receipt's entry {receipt_id} does not exist",
-        )
-
-
-def _document(document: ImportedDocument, file: str | None) -> str:
-    row = f" row {document.row}" if document.row is not None else ""
-    where = f" (imported from {file}{row})" if file else ""
-    return f"{document.kind.replace('_', ' ')} {document.source} {document.external_id!r}{where}"
-
-
 def verify_ledger(session: Session) -> VerifyReport:
     report = VerifyReport(
         entries=session.scalar(select(func.count()).select_from(JournalEntry)) or 0,
@@ -392,7 +310,8 @@ def verify_ledger(session: Session) -> VerifyReport:
         _stored_balances,
         _reversals,
         _live_revisions,
-        _entry_references,
+        entry_references,
+        reversed_records,
     )
     for check in checks:
         report.violations.extend(check(session))

@@ -17,7 +17,8 @@ from connector.imports import reconcile
 from connector.imports.models import ImportedDocument, ReceiptApplication, ReconciliationItem
 from connector.imports.pipeline import import_file
 from connector.imports.rules import Accounts
-from connector.ledger.verify import Violation, verify_ledger
+from connector.ledger.verify import verify_ledger
+from connector.ledger.violations import Violation
 from tests.integration.test_imports import PARSERS, invoice, write
 from tests.integration.test_verify import build_ledger
 
