@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.cli.context import ROW_NUMBER, err, out, report_problems, state
+from connector.cli.context import ROW_NUMBER, as_of_day, err, out, report_problems, state
 from connector.cli.output import dumps, money_json, money_text
 from connector.credit.reads import counted_in
 from connector.db import snapshot, unit_of_work
@@ -20,9 +20,11 @@ from connector.imports.rules import Accounts
 from connector.ledger.models import Customer, JournalEntry, Posting
 from connector.ledger.queries import (
     BalanceLine,
+    DatedLater,
     balances_of,
     customer_entries,
     customer_id_for,
+    dated_later,
     net_receivable,
     totals_by_currency,
     trial_balance,
@@ -32,6 +34,14 @@ from connector.money import Money
 
 ledger_app = typer.Typer(help="The double-entry customer ledger.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The day the balances are for (YYYY-MM-DD; default today, as the figures pushed to the CRM): "
+        "entries dated later count from their date and are said apart.",
+    ),
+]
 
 
 @ledger_app.command("verify")
@@ -142,11 +152,14 @@ def _reversed(session: Session, entry_id: int, reversal_id: int) -> tuple[str, d
 
 
 @ledger_app.command("accounts")
-def accounts(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """The trial balance: every chart account's balance per currency, and each currency's total (zero)."""
+def accounts(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False) -> None:
+    """The trial balance: every chart account's balance per currency at the end of a day (today), and each
+    currency's total (zero)."""
+    day = as_of_day(as_of)
     container = state(ctx).container(existing=True)
-    with unit_of_work(container.sessions) as session:
-        lines = trial_balance(session)
+    with snapshot(container.sessions) as session:  # the balances and what is dated later, of one state
+        lines = trial_balance(session, day)
+        later = dated_later(session, day)
     totals = totals_by_currency(line.balance for line in lines if line.balance is not None)
     if as_json:
         accounts_json = [
@@ -161,9 +174,10 @@ def accounts(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             for line in lines
         ]
         totals_json = [money_json(totals[currency]) for currency in sorted(totals)]
-        out.print(dumps({"accounts": accounts_json, "totals": totals_json}))
+        payload = {"as_of": day, "accounts": accounts_json, "totals": totals_json}
+        out.print(dumps({**payload, "dated_later": _later_json(later)}))
         return
-    table = Table(title="Trial balance")
+    table = Table(title=f"Trial balance as of {day}")
     table.add_column("account")
     table.add_column("name")
     table.add_column("kind")
@@ -175,37 +189,43 @@ def accounts(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     for currency in sorted(totals):
         table.add_row("", f"total {currency}", "", money_text(totals[currency]), "", style="bold")
     out.print(table)
+    _say_later(later, day, "debiting")
 
 
 @ledger_app.command("balance")
-def balance(ctx: typer.Context, account_no: str, as_json: JsonFlag = False) -> None:
-    """A customer's balances per subledger account and currency, those of the customers merged into it
-    (their ledgers stay theirs; the CRM is told their sum), and the net amount owed with them."""
+def balance(ctx: typer.Context, account_no: str, as_of: AsOf = None, as_json: JsonFlag = False) -> None:
+    """A customer's balances per subledger account and currency at the end of a day (today), those of the
+    customers merged into it (their ledgers stay theirs; the CRM is told their sum), and the net amount
+    owed with them: what `customers figures` counts for that day."""
+    day = as_of_day(as_of)
     container = state(ctx).container(existing=True)
-    with unit_of_work(container.sessions) as session:
+    with snapshot(container.sessions) as session:  # the balances and what is dated later, of one state
         own = customer_id_for(session, account_no)
-        lines = balances_of(session, own)
+        lines = balances_of(session, own, day)
         merged_ids = sorted(set(counted_in(session, [own])) - {own})
         found = select(Customer.id, Customer.account_no).where(Customer.id.in_(merged_ids))
         numbers = {customer_id: number for customer_id, number in session.execute(found)}
-        merged = [(numbers[i], balances_of(session, i)) for i in merged_ids]
+        merged = [(numbers[i], balances_of(session, i, day)) for i in merged_ids]
+        later = dated_later(session, day, [own, *merged_ids])
     net = net_receivable([*lines, *(line for _, theirs in merged for line in theirs)])
     if as_json:
         out.print(
             dumps(
                 {
                     "account_no": account_no,
+                    "as_of": day,
                     "balances": _balances_json(lines),
                     "merged": [
                         {"account_no": number, "balances": _balances_json(theirs)}
                         for number, theirs in merged
                     ],
                     "net_receivable": [money_json(money) for money in net.values()],
+                    "dated_later": _later_json(later),
                 }
             )
         )
         return
-    table = Table(title=f"Balances of customer {account_no}")
+    table = Table(title=f"Balances of customer {account_no} as of {day}")
     table.add_column("account")
     table.add_column("name")
     table.add_column("balance (Dr +, Cr −)", justify="right")
@@ -220,6 +240,24 @@ def balance(ctx: typer.Context, account_no: str, as_json: JsonFlag = False) -> N
     for money in net.values():
         table.add_row("", label, money_text(money), "", style="bold")
     out.print(table)
+    _say_later(later, day, "moving these balances by")
+
+
+def _later_json(later: DatedLater) -> dict[str, object]:
+    amounts = [money_json(money) for money in later.amounts]
+    return {"entries": later.entries, "first": later.first, "amounts": amounts}
+
+
+def _say_later(later: DatedLater, day: date, moving: str) -> None:
+    """A line for the entries dated after `day`, left out above: they count from their own date."""
+    if not later.entries:
+        return
+    many = "entries" if later.entries > 1 else "entry"
+    amounts = ", ".join(money_text(money) for money in later.amounts)
+    out.print(
+        f"not counted above: {later.entries} {many} dated after {day} (the first on {later.first}), "
+        f"{moving} {amounts}; each counts from its own date on (`--as-of {later.first}` counts the first)"
+    )
 
 
 def _balances_json(lines: list[BalanceLine]) -> list[dict[str, object]]:

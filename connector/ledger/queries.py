@@ -1,18 +1,18 @@
-"""Read models over the ledger: the trial balance and a customer's balances (O(1) from stored balances),
-and a customer's entries."""
+"""Read models over the ledger: the trial balance and a customer's balances (the stored running balances,
+O(1), hold every posting whatever its date; as of a day they are summed from the postings dated on or
+before it, and what is dated later is said apart), and a customer's entries."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from connector.errors import UnknownAccountError
 from connector.ledger.models import (
-    AccountBalance,
     Customer,
     CustomerBalance,
     JournalEntry,
@@ -43,6 +43,16 @@ class AccountLine:
 
 
 @dataclass(frozen=True)
+class DatedLater:
+    """The entries dated after a day, left out of the balances as of it: how many, the first one's date
+    and what they move per currency (a customer's postings net; the whole ledger's debits)."""
+
+    entries: int
+    first: date | None
+    amounts: tuple[Money, ...]
+
+
+@dataclass(frozen=True)
 class StatementLine:
     entry_id: int
     posting_date: date
@@ -58,6 +68,9 @@ class StatementLine:
     reversed_by: int | None
 
 
+_SUM = func.sum(Posting.amount_minor)
+
+
 def customer_id_for(session: Session, account_no: str) -> int:
     found = session.scalar(select(Customer.id).where(Customer.account_no == account_no))
     if found is None:
@@ -70,7 +83,19 @@ def customer_balances(session: Session, account_no: str) -> list[BalanceLine]:
     return balances_of(session, customer_id_for(session, account_no))
 
 
-def balances_of(session: Session, customer_id: int) -> list[BalanceLine]:
+def balances_of(session: Session, customer_id: int, as_of: date | None = None) -> list[BalanceLine]:
+    """The customer's balance on each subledger account and currency: the stored running balances (every
+    posting), or those at the end of `as_of` (the postings dated on or before it)."""
+    if as_of is not None:
+        summed = session.execute(
+            select(Posting.account_code, LedgerAccount.name, Posting.currency, _SUM, func.count())
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .join(LedgerAccount, LedgerAccount.code == Posting.account_code)
+            .where(Posting.customer_id == customer_id, JournalEntry.posting_date <= as_of)
+            .group_by(Posting.account_code, LedgerAccount.name, Posting.currency)
+            .order_by(Posting.account_code, Posting.currency)
+        )
+        return [BalanceLine(code, name, Money(int(minor), cur), n) for code, name, cur, minor, n in summed]
     rows = session.execute(
         select(CustomerBalance, LedgerAccount.name)
         .join(LedgerAccount, LedgerAccount.code == CustomerBalance.account_code)
@@ -83,13 +108,21 @@ def balances_of(session: Session, customer_id: int) -> list[BalanceLine]:
     ]
 
 
-def trial_balance(session: Session) -> list[AccountLine]:
-    """Every chart account's balance per currency (试算平衡表), by code: in each currency they add up
-    to zero, as every entry does. An account without postings is listed once, without a balance."""
+def trial_balance(session: Session, as_of: date) -> list[AccountLine]:
+    """Every chart account's balance per currency at the end of `as_of` (试算平衡表), by code: in each
+    currency they add up to zero, as every entry does. An account without postings dated on or before
+    it is listed once, without a balance."""
+    summed = (
+        select(Posting.account_code, Posting.currency, _SUM.label("minor"), func.count().label("n"))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(JournalEntry.posting_date <= as_of)
+        .group_by(Posting.account_code, Posting.currency)
+        .subquery()
+    )
     rows = session.execute(
-        select(LedgerAccount, AccountBalance)
-        .outerjoin(AccountBalance, AccountBalance.account_code == LedgerAccount.code)
-        .order_by(LedgerAccount.code, AccountBalance.currency)
+        select(LedgerAccount, summed.c.currency, summed.c.minor, summed.c.n)
+        .outerjoin(summed, summed.c.account_code == LedgerAccount.code)
+        .order_by(LedgerAccount.code, summed.c.currency)
     )
     return [
         AccountLine(
@@ -97,11 +130,34 @@ def trial_balance(session: Session) -> list[AccountLine]:
             account.name,
             account.kind,
             account.role,
-            Money(balance.balance_minor, balance.currency) if balance else None,
-            balance.posting_count if balance else 0,
+            Money(int(minor), currency) if currency is not None else None,
+            int(n or 0),
         )
-        for account, balance in rows
+        for account, currency, minor, n in rows
     ]
+
+
+def dated_later(session: Session, as_of: date, customer_ids: Sequence[int] | None = None) -> DatedLater:
+    """The entries dated after `as_of`: those of the customers `customer_ids` with what they move on their
+    balances (net, per currency), or the whole ledger's with what they debit."""
+    later = JournalEntry.posting_date > as_of
+    counted: ColumnElement[bool] = (
+        Posting.customer_id.in_(customer_ids) if customer_ids is not None else Posting.amount_minor > 0
+    )
+    entries, first = session.execute(
+        select(func.count(func.distinct(Posting.entry_id)), func.min(JournalEntry.posting_date))
+        .select_from(Posting)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(later, counted)
+    ).one()
+    amounts = session.execute(
+        select(Posting.currency, _SUM)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(later, counted)
+        .group_by(Posting.currency)
+        .order_by(Posting.currency)
+    )
+    return DatedLater(int(entries), first, tuple(Money(int(minor), cur) for cur, minor in amounts))
 
 
 def net_receivable(lines: list[BalanceLine]) -> dict[str, Money]:

@@ -101,7 +101,8 @@ def _still_owed(master: CustomerMaster, customer_id: int) -> str:
 
 def money_held(session: Session, customer_ids: Sequence[int]) -> dict[int, list[tuple[str, str, int]]]:
     """Per customer of `customer_ids` that holds any, the balances of its ledger and of the customers
-    merged into it: (account code, currency, minor units), none of them 0."""
+    merged into it: (account code, currency, minor units), none of them 0. These are the stored balances,
+    every posting whatever its date: a document dated ahead is money the ledger holds already."""
     counted = counted_in(session, customer_ids)
     sums: Counter[tuple[int, str, str]] = Counter()
     for counted_id, code, currency, minor in rows_in(  # one row per customer, account and currency

@@ -20,7 +20,16 @@ from connector.errors import (
 )
 from connector.ledger.entries import EntryDraft, Line
 from connector.ledger.models import AccountBalance, CustomerBalance, JournalEntry, Posting
-from connector.ledger.queries import customer_balances, customer_entries, net_receivable
+from connector.ledger.queries import (
+    DatedLater,
+    balances_of,
+    customer_balances,
+    customer_entries,
+    customer_id_for,
+    dated_later,
+    net_receivable,
+    trial_balance,
+)
 from connector.ledger.verify import verify_ledger
 from connector.money import MAX_MINOR, Money
 from tests.integration.helpers import add_customer, invoice, receipt
@@ -355,3 +364,41 @@ def test_bulk_posted_dates_are_stored_exactly_as_the_orm_stores_them(container: 
             orm_written = session.execute(text("SELECT created_at FROM customers")).scalar_one()
             assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", stored)
             assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", orm_written)
+
+
+def test_balances_as_of_a_day_sum_the_postings_dated_on_or_before_it_and_say_what_is_dated_later(
+    container: Container,
+) -> None:
+    customer = add_customer(container)
+    with unit_of_work(container.sessions) as session:
+        ledger = container.ledger(session)
+        ledger.post(invoice("INV-1", customer, "1000.00", day=1))
+        ledger.post(receipt("R-1", customer, "400.00", day=5))
+        ledger.post(invoice("INV-2", customer, "250.00", "EUR", day=20))
+    with unit_of_work(container.sessions) as session:
+        customer_id = customer_id_for(session, customer)
+        stored = balances_of(session, customer_id)
+        on_10th = balances_of(session, customer_id, date(2026, 3, 10))
+        later = dated_later(session, date(2026, 3, 10), [customer_id])
+        everyone_later = dated_later(session, date(2026, 3, 3))
+        trial = trial_balance(session, date(2026, 3, 10))
+        trial_all = trial_balance(session, date(2026, 3, 31))
+        on_31st = balances_of(session, customer_id, date(2026, 3, 31))
+        nothing_later = dated_later(session, date(2026, 3, 31), [customer_id])
+    assert [(b.balance, b.posting_count) for b in on_10th] == [(Money.of("600.00", "CNY"), 2)]
+    assert on_31st == stored  # after the last posting: the stored running balances
+    assert later == DatedLater(1, date(2026, 3, 20), (Money.of("250.00", "EUR"),))
+    # the whole ledger's: what the entries after the day debit, per currency
+    assert everyone_later == DatedLater(
+        2, date(2026, 3, 5), (Money.of("400.00", "CNY"), Money.of("250.00", "EUR"))
+    )
+    assert nothing_later == DatedLater(0, None, ())
+    on_10th_accounts = {(a.code, a.balance.currency): a.balance for a in trial if a.balance is not None}
+    assert on_10th_accounts[("1122", "CNY")] == Money.of("600.00", "CNY")
+    assert ("1122", "EUR") not in on_10th_accounts
+    assert {a.code for a in trial} == {a.code for a in trial_all}  # every chart account listed
+    with unit_of_work(container.sessions) as session:
+        stored_accounts = {
+            (b.account_code, b.currency): b.balance_minor for b in session.scalars(select(AccountBalance))
+        }
+    assert {(a.code, a.balance.currency): a.balance.minor for a in trial_all if a.balance} == stored_accounts
