@@ -1,5 +1,7 @@
 """A file's row (or line) that cannot be taken as it is: kept in quarantine with its raw text, the file
-and row it came from and the reason, once per row however often its file is imported again."""
+and row it came from and the reason, once per row however often its file is imported again, and
+whatever name or encoding the export comes back under (the same text of the same source, and the same
+document where it names one: one record, where it was last seen)."""
 
 from __future__ import annotations
 
@@ -50,4 +52,20 @@ def quarantine_input(
             return bool(held.get("raw") == origin.raw)
         return held.get("file_id") == file_id or held.get("raw") == origin.raw
 
-    quarantine(session, cipher, run, source, ref, raw, reason, same_row)
+    def same_content(held: Any) -> bool:
+        """The same text and document, brought by another file (the export saved again under another
+        name or in another encoding): the same row, unless this very file brought it (another of its rows
+        of the same text, kept apart)."""
+        if not isinstance(held, dict) or held.get("raw") != origin.raw:
+            return False
+        return held.get("external_id") == external_id and (file_id is None or held.get("file_id") != file_id)
+
+    # A person's record (not replayed: what a file lacks) or one of no text is not a row to find again.
+    key = content_key(cipher, source, origin.raw, external_id) if replayed and origin.raw else None
+    quarantine(session, cipher, run, source, ref, raw, reason, same_row, key, same_content)
+
+
+def content_key(cipher: FieldCipher, source: str, raw: str, external_id: str | None) -> str:
+    """A keyed hash of a row's text and document id under its source: the row's own text never stored
+    in clear, even hashed."""
+    return cipher.blind_index("quarantined_row", f"{source}\x00{external_id or ''}\x00{raw}")

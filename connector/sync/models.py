@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.db import Base, BigId
@@ -54,12 +54,16 @@ class QuarantinedRecord(Base):
     """A record that could not be processed: its raw input (encrypted), where it came from and why."""
 
     __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_source_content_key", "source", "content_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"), index=True)
     source: Mapped[str] = mapped_column(String(200))
     record_ref: Mapped[str] = mapped_column(Text)  # file and row, or backend and record id
     raw_enc: Mapped[str] = mapped_column(Text)
+    # A file row's keyed hash of its text and document id (`row_quarantine`): the same row is found
+    # whatever file name brought it. None for other records (a CRM record is found by its id).
+    content_key: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, resolved

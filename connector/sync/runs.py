@@ -176,11 +176,16 @@ def quarantine(
     raw: Any,
     reason: str,
     same_record: Callable[[Any], bool] | None = None,
+    content_key: str | None = None,
+    same_content: Callable[[Any], bool] | None = None,
 ) -> None:
     """Keep a record that failed, with why; the same record failing again counts another attempt.
 
     An open record under the same source and reference is that record, unless `same_record` (asked
-    with its raw input) says otherwise: then it is kept as it is and this one is kept beside it.
+    with its raw input) says otherwise: then it is kept as it is and this one is kept beside it. With
+    none there, an open record of the source with the same `content_key` that `same_content` takes is
+    it, seen under another reference (a file row brought back by a file of another name): it moves to
+    `ref`, where it was last seen.
     """
     held = session.scalars(
         select(QuarantinedRecord)
@@ -192,17 +197,36 @@ def quarantine(
         .order_by(QuarantinedRecord.id)
     ).all()
     known = next((r for r in held if same_record is None or same_record(raw_input(cipher, r))), None)
+    if known is None and content_key is not None:
+        elsewhere = session.scalars(
+            select(QuarantinedRecord)
+            .where(
+                QuarantinedRecord.source == source,
+                QuarantinedRecord.content_key == content_key,
+                QuarantinedRecord.status == "open",
+            )
+            .order_by(QuarantinedRecord.id)
+        )
+        known = next(
+            (r for r in elsewhere if same_content is None or same_content(raw_input(cipher, r))), None
+        )
     raw_enc = cipher.encrypt(RAW_FIELD, json.dumps(raw, ensure_ascii=False, default=str))
     reason = without_its_values(reason, raw)
     if known is None:
         session.add(
             QuarantinedRecord(
-                run_id=run.id if run else None, source=source, record_ref=ref, raw_enc=raw_enc, reason=reason
+                run_id=run.id if run else None,
+                source=source,
+                record_ref=ref,
+                raw_enc=raw_enc,
+                reason=reason,
+                content_key=content_key,
             )
         )
     else:
         known.attempts += 1
-        known.reason, known.raw_enc = reason, raw_enc
+        known.reason, known.raw_enc, known.record_ref = reason, raw_enc, ref
+        known.content_key = content_key if content_key is not None else known.content_key
         known.run_id = run.id if run else known.run_id
     session.flush()
 

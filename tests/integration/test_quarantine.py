@@ -281,6 +281,66 @@ def test_files_of_one_name_keep_their_different_bad_rows_apart_and_a_retry_count
     assert [record(container, record_id).attempts for record_id, _, _ in held] == [2, 1]
 
 
+EXPORTS = REPO / "tests" / "fixtures" / "exports"
+
+
+def test_the_same_bad_rows_brought_back_by_an_export_of_another_name_or_encoding_stay_one_record_each(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    import_file(container, EXPORTS / "kingdee_receipts.csv", parsers, format="kingdee.receipts")  # GBK
+    before = {entry.ref: (entry.id, entry.reason) for entry in listed(container)}
+    assert sorted(before) == ["kingdee_receipts.csv:10", "kingdee_receipts.csv:7"]
+    twin = tmp_path / "收款单 UTF-8.csv"  # the same export saved again as UTF-8 with a BOM
+    twin.write_bytes((EXPORTS / "kingdee_receipts_utf8_bom.csv").read_bytes())
+
+    result = import_file(container, twin, parsers, format="kingdee.receipts")
+
+    assert result.counts["quarantined"] == 2
+    after = {entry.ref: (entry.id, entry.reason, entry.attempts) for entry in listed(container)}
+    assert after == {  # where each was last seen, counted again
+        "收款单 UTF-8.csv:7": (*before["kingdee_receipts.csv:7"], 2),
+        "收款单 UTF-8.csv:10": (*before["kingdee_receipts.csv:10"], 2),
+    }
+    with unit_of_work(container.sessions) as session:
+        shown = show_record(session, container.cipher, after["收款单 UTF-8.csv:7"][0]).raw
+        imported = session.scalars(select(ImportedFile.id).where(ImportedFile.name == twin.name)).one()
+    assert (shown["file"], shown["row"], shown["file_id"]) == (twin.name, 7, imported)
+
+
+def test_an_export_imported_again_with_one_more_newline_keeps_its_bad_rows_as_they_were(
+    container: Container, tmp_path: Path
+) -> None:
+    rows = [
+        "P-1,9001,2026-03-02,Acme,C-1,Cash,,,12.3.4,0,USD,1,,,,",
+        "P-2,9002,2026-03-02,Acme,C-1,Cash,,,also not an amount,0,USD,1,,,,",
+        "P-1,9001,2026-03-02,Acme,C-1,Cash,,,12.3.4,0,USD,1,,,,",  # the same text on another row
+    ]
+    export = write(tmp_path / "payments.csv", ZOHO_PAYMENTS_HEADER, *rows)
+    parsers = container.document_parsers()
+    import_file(container, export, parsers, format="zoho_books.payments")
+    first = [(entry.id, entry.ref) for entry in listed(container)]
+    assert [ref for _, ref in first] == ["payments.csv:2", "payments.csv:3", "payments.csv:4"]
+    again = tmp_path / "payments_again.csv"
+    again.write_bytes(export.read_bytes() + b"\n")
+
+    assert import_file(container, again, parsers, format="zoho_books.payments").status == "imported"
+
+    assert [(entry.id, entry.ref, entry.attempts) for entry in listed(container)] == [
+        (first[0][0], "payments_again.csv:2", 2),
+        (first[1][0], "payments_again.csv:3", 2),
+        (first[2][0], "payments_again.csv:4", 2),  # its own row still: one file's two rows stay two
+    ]
+    other = write(tmp_path / "april.csv", ZOHO_PAYMENTS_HEADER, rows[1].replace("P-2", "P-3"))
+    import_file(container, other, parsers, format="zoho_books.payments")
+    assert len(listed(container)) == 4  # other text: another record
+
+
+def listed(container: Container) -> list[Any]:
+    with unit_of_work(container.sessions) as session:
+        return list(list_records(session))
+
+
 def test_each_statement_of_a_file_that_names_no_account_is_a_record_of_its_own(
     container: Container, tmp_path: Path
 ) -> None:
