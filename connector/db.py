@@ -13,6 +13,7 @@ from typing import Any, overload
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -28,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from connector.errors import UnknownSchemaError
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +181,24 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def known_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None: empty), refused with `UnknownSchemaError` when no
+    packaged migration is that revision: a newer connector migrated it, and this one can neither upgrade
+    nor use it."""
+    revision = current_revision(engine)
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    if revision is not None and revision not in {script.revision for script in scripts.walk_revisions()}:
+        raise UnknownSchemaError(
+            f"the database is at schema {revision}, newer than this connector knows "
+            f"({', '.join(scripts.get_heads())}): upgrade the connector"
+        )
+    return revision
+
+
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
-    """Apply the packaged Alembic migrations up to `revision`, logging any change of revision."""
-    before = current_revision(engine)
+    """Apply the packaged Alembic migrations up to `revision`, logging any change of revision; a database
+    at a revision they do not know is refused (`UnknownSchemaError`)."""
+    before = known_revision(engine)
     command.upgrade(alembic_config(engine), revision)
     after = current_revision(engine)
     if after != before:

@@ -6,6 +6,7 @@
      ├── FileFormatError                a file no parser can read at all (it moves to failed/)
      ├── ReconcileError                 a reconciliation decision that cannot be made as asked
      ├── LeaseHeldError                 a job another process (or replica) is running now
+     ├── UnknownSchemaError             a database at a schema revision this connector does not know
      ├── SecurityError
      │    ├── KeyStoreError             key material missing, unreadable or malformed
      │    └── DecryptionError           a ciphertext whose key is unknown or that fails authentication
@@ -55,6 +56,11 @@ class LeaseHeldError(ConnectorError):
 
 class LeaseLostError(LeaseHeldError):
     """A job whose lease another process took over (this one stalled past it): it must write no more."""
+
+
+class UnknownSchemaError(ConnectorError):
+    """A database at a schema revision none of this connector's migrations knows: a newer connector
+    migrated it. Neither upgrading nor using it can go on."""
 
 
 class MoneyError(ConnectorError, ValueError):

@@ -32,6 +32,7 @@ from connector.config_check import check_config
 from connector.db import (
     current_revision,
     database_error_text,
+    known_revision,
     make_engine,
     session_factory,
     unit_of_work,
@@ -146,9 +147,10 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
-    """Print the schema revision the database is at."""
+    """Print the schema revision the database is at; exit 1 when this connector does not know it."""
     with _engine(ctx) as (engine, url):
         out.print(f"database {url} is at revision {current_revision(engine) or '(none: empty database)'}")
+        known_revision(engine)
 
 
 @app.command()

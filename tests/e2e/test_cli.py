@@ -424,6 +424,23 @@ def test_db_upgrade_creates_the_schema_and_reports_the_revision(cli) -> None:
     assert "is at revision 0022" in cli("db", "current").out
 
 
+def test_a_database_a_newer_connector_migrated_is_one_clear_error_for_every_command(
+    cli, isolated_cwd: Path
+) -> None:
+    cli("db", "upgrade")
+    with sqlite3.connect(isolated_cwd / "connector.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    connection.close()
+    said = (
+        "error: the database is at schema 9999, newer than this connector knows (0022): upgrade the connector"
+    )
+    current = cli("db", "current")
+    assert (current.code, "is at revision 9999" in current.out, current.err.strip()) == (1, True, said)
+    for command in (["db", "upgrade"], ["ledger", "verify"], ["status"], ["run"]):
+        result = cli(*command)
+        assert (result.code, result.err.strip()) == (1, said), command
+
+
 def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isolated_cwd: Path) -> None:
     copy_example_config(isolated_cwd)
     assert "17 mapping file(s) OK in mappings" in cli("mapping", "check").out
