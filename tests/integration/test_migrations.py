@@ -5,6 +5,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -27,7 +29,7 @@ def test_the_migrations_create_exactly_the_schema_the_models_describe(container:
 def test_upgrading_an_up_to_date_database_is_a_no_op(container: Container) -> None:
     before = current_revision(container.engine)
     upgrade_database(container.engine)
-    assert current_revision(container.engine) == before == "0023"
+    assert current_revision(container.engine) == before == "0024"
 
 
 def test_upgrading_to_0006_fills_each_customers_backends_from_its_live_bindings(tmp_path: Path) -> None:
@@ -151,6 +153,54 @@ def test_upgrading_to_0022_records_the_source_each_export_file_served_in_the_set
         ("export_cn_bank", "cnbank.receipts"),
         ("export_gl", "kingdee.gl"),
     ]
+
+
+@contextmanager
+def scratch_schema() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL schema, dropped afterwards."""
+    url = postgres_url()
+    schema = f"migrations_{uuid.uuid4().hex[:12]}"
+    admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.mark.postgres
+def test_upgrading_a_postgresql_schema_migrated_before_0008_and_0012_were_edited_ends_as_the_models() -> None:
+    with scratch_schema() as url:
+        engine = create_engine(url)
+        upgrade_database(engine, "0022")
+        with engine.begin() as connection:  # as 0012 and 0008 made it before they were edited
+            connection.execute(
+                text("ALTER TABLE imported_documents ALTER COLUMN bank_account TYPE VARCHAR(64)")
+            )
+            connection.execute(text("DROP INDEX ix_imported_documents_amount"))
+        upgrade_database(engine)
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+        engine.dispose()
+    assert differences == []
+
+
+def test_upgrading_an_sqlite_database_migrated_before_0008_was_edited_makes_the_amount_index(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_database(engine, "0022")
+    with engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_imported_documents_amount"))
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert differences == []
 
 
 MIGRATE_AT = """
