@@ -6,17 +6,18 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from connector.bootstrap import Container
-from connector.db import Base, current_revision, upgrade_database
+from connector.db import Base, alembic_config, current_revision, make_engine, upgrade_database
 from tests.conftest import postgres_url
 
 
@@ -201,6 +202,26 @@ def test_upgrading_an_sqlite_database_migrated_before_0008_was_edited_makes_the_
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_downgrading_to_base_and_upgrading_again_ends_as_the_models(dialect: str, tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        url = (
+            f"sqlite:///{tmp_path / 'db.sqlite'}"
+            if dialect == "sqlite"
+            else stack.enter_context(scratch_schema())
+        )
+        engine = make_engine(url)  # as the connector connects: SQLite with its foreign keys on
+        upgrade_database(engine)
+        command.downgrade(alembic_config(engine), "base")
+        at_base = current_revision(engine)
+        upgrade_database(engine)
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+        engine.dispose()
+    assert (at_base, differences) == (None, [])
 
 
 MIGRATE_AT = """

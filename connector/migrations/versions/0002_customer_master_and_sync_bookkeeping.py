@@ -141,8 +141,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("customers", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_customers_merged_into_id_customers"), type_="foreignkey")
+    # SQLite reports the foreign key the raw ALTER TABLE above added without its name, so it cannot be
+    # dropped by name: the table is copied without merged_into_id, and the key goes with the column.
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table("customers", schema=None, recreate="always" if sqlite else "auto") as batch_op:
+        if not sqlite:
+            batch_op.drop_constraint(batch_op.f("fk_customers_merged_into_id_customers"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_customers_name_index"))
         batch_op.drop_column("merged_into_id")
         batch_op.drop_column("name_index")
