@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy import func, select
 
 from connector.cli.context import one_of, out, state
-from connector.cli.output import dumps, iso_time
+from connector.cli.output import DataTable, dumps, iso_time
 from connector.db import unit_of_work
 from connector.sync.models import OutboxItem
 from connector.sync.push import DEAD_AFTER, retry_by_hand
@@ -62,7 +61,8 @@ def list_items(
     if as_json:
         out.print(dumps(rows))
         return
-    table = Table("target", "record", "status", "attempts", "code", "field", "message", "next attempt")
+    columns = ("target", "record", "status", "attempts", "code", "field", "message", "next attempt")
+    table = DataTable(*columns, whole=set(columns) - {"message"}, right={"attempts"})
     for row in rows:
         table.add_row(
             *(

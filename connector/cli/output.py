@@ -1,13 +1,55 @@
-"""Rendering helpers shared by commands: money for humans and for JSON."""
+"""Rendering helpers shared by commands: money for humans and for JSON, tables that never hide data."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.table import Table
+
 from connector.db import aware
 from connector.money import Money
+
+# The width a free-text column keeps however narrow the terminal or pipe (its text folds onto more lines).
+FREE_TEXT_MIN_WIDTH = 12
+
+
+class DataTable(Table):
+    """A table that never hides data, at any width (a pipe's 80 columns too): no cell is cut with "…".
+
+    The columns named in `whole` (ids, codes, numbers, amounts, dates: what a person or a script copies)
+    are never broken nor cut; the others (names, messages, reasons) fold onto more lines. When the whole
+    columns and the free text's minimum do not fit, the table is printed wider than the terminal."""
+
+    def __init__(
+        self, *headers: str, whole: Collection[str] = (), right: Collection[str] = (), **options: Any
+    ) -> None:
+        self._whole = frozenset(whole)
+        self._right = frozenset(right)
+        super().__init__(*headers, **options)
+
+    def add_column(self, header: Any = "", *args: Any, **options: Any) -> None:
+        name = str(header)
+        options.setdefault("no_wrap", name in self._whole)
+        options.setdefault("justify", "right" if name in self._right else "left")
+        options.setdefault("overflow", "fold")
+        super().add_column(header, *args, **options)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        def widest(column_cells: list[Any]) -> int:
+            return max(Measurement.get(console, options, cell).maximum for cell in column_cells)
+
+        needed = self._extra_width  # the borders
+        for index, column in enumerate(self.columns):
+            cells = [column.header, *column.cells]
+            width = widest(cells) if column.no_wrap else min(widest(cells), FREE_TEXT_MIN_WIDTH)
+            column.min_width = max(width, column.min_width or 0, widest([column.header]))
+            needed += column.min_width + self._get_padding_width(index)
+        yield from super().__rich_console__(console, options.update_width(max(options.max_width, needed)))
 
 
 def money_text(money: Money) -> str:

@@ -23,9 +23,10 @@ class Result:
 def cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., Result]]:
-    def run(*args: str) -> Result:
+    def run(*args: str, columns: int = 220) -> Result:
+        """`columns`: the terminal's width (80 is what a pipe gets)."""
         monkeypatch.setattr(sys, "argv", ["connector", *args])
-        monkeypatch.setenv("COLUMNS", "220")
+        monkeypatch.setenv("COLUMNS", str(columns))
         code = 0
         try:
             main()

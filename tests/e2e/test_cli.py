@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -522,6 +523,44 @@ def test_outbox_list_says_how_many_records_match_when_the_limit_leaves_some_out(
         container.close()
     assert cli("outbox", "list", "--limit", "5").out.strip().endswith("5 of 7 record(s) (--limit for more)")
     assert cli("outbox", "list", "--status", "pending").out.strip().endswith("7 record(s) pending")
+
+
+def test_outbox_list_in_a_pipes_80_columns_shows_ids_codes_fields_and_messages_whole(cli) -> None:
+    cli("demo")
+    message = "the value given is not valid for the field Outstanding_Balance of this module"
+    container = build_container(load_settings(), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            customer_id = session.scalar(select(Customer.id).limit(1))
+            assert customer_id is not None
+            session.add(
+                OutboxItem(
+                    target="zoho.Accounts",
+                    external_id="4876876000000624001",
+                    customer_id=customer_id,
+                    desired_json="{}",
+                    desired_hash="",
+                    status="failed",
+                    attempts=3,
+                    last_code="INVALID_DATA",
+                    last_field="Outstanding_Balance",
+                    last_message=message,
+                    next_attempt_at=datetime(2025, 12, 7, 16, 35, tzinfo=UTC),
+                )
+            )
+    finally:
+        container.close()
+    listed = cli("outbox", "list", columns=80)
+    assert listed.code == 0, listed.err
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]] for line in listed.out.splitlines() if "│" in line
+    ]
+    assert rows[0][:6] + rows[0][7:] == [
+        "zoho.Accounts", "4876876000000624001", "failed", "3", "INVALID_DATA", "Outstanding_Balance",
+        "2025-12-07T16:35:00+00:00",
+    ]  # fmt: skip
+    folded = "".join(row[6] for row in rows).replace(" ", "")  # folded onto more lines (long words too)
+    assert folded == message.replace(" ", "")
 
 
 def test_help_texts_show_the_settings_sections_they_name(cli) -> None:
