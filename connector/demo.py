@@ -10,9 +10,9 @@ from datetime import date
 from functools import partial
 
 from rich.console import Console
-from rich.table import Table
 
 from connector.bootstrap import Container
+from connector.cli.output import DataTable
 from connector.db import unit_of_work
 from connector.imports.rules import Accounts
 from connector.ledger.customers import CustomerDirectory, NewCustomer
@@ -153,11 +153,12 @@ def run_demo(container: Container, console: Console) -> bool:
         f"(database {container.settings.database.display_url()})"
     )
     with unit_of_work(container.sessions) as session:
-        table = Table(title="Customer balances (net receivable; negative = customer credit)")
-        for column in ("account no", "customer", "terms", "credit limit", "net receivable"):
-            table.add_column(
-                column, justify="right" if column in ("net receivable", "credit limit") else "left"
-            )
+        table = DataTable(
+            *("account no", "customer", "terms", "credit limit", "net receivable"),
+            whole={"account no", "terms", "credit limit", "net receivable"},
+            right={"credit limit", "net receivable"},
+            title="Customer balances (net receivable; negative = customer credit)",
+        )
         for customer in container.customers(session).all():
             net = net_receivable(customer_balances(session, customer.account_no))
             table.add_row(

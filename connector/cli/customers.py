@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from connector.bootstrap import Container
 from connector.cli.context import as_of_day, err, one_of, out, report_problems, state, stopping_on_signals
-from connector.cli.output import dumps, money_text
+from connector.cli.output import DataTable, dumps, money_text
 from connector.db import unit_of_work
 from connector.errors import ConfigError, ConnectorError
 from connector.ledger.models import Customer
@@ -206,13 +205,14 @@ def show(
         "payment_terms_days",
     ):
         out.print(Text(f"{key:>20}: {payload[key] if payload[key] is not None else '-'}"))
-    table = Table(
-        "backend", "external id", "status", "last synced", title="source records", title_justify="left"
-    )
+    sources = ("backend", "external id", "status", "last synced")
+    table = DataTable(*sources, whole=sources, title="source records", title_justify="left")
     for b in bindings:
         table.add_row(Text(b.backend), Text(b.external_id), b.status, f"{b.last_synced_at:%Y-%m-%d %H:%M}")
     out.print(table)
-    trail = Table("at", "event", "by", "detail", title="audit trail", title_justify="left")
+    trail = DataTable(
+        "at", "event", "by", "detail", whole={"at", "event"}, title="audit trail", title_justify="left"
+    )
     for e in history:
         trail.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.kind, Text(e.actor), Text(e.detail))
     out.print(trail)
@@ -222,7 +222,12 @@ def show(
 def reviews(ctx: typer.Context) -> None:
     """Records whose identity is ambiguous, waiting for a decision (`customers resolve`)."""
     with master_session(ctx) as master:
-        table = Table("#", "record", "name", "e-mail", "candidates", "reason", title="identity review queue")
+        table = DataTable(
+            *("#", "record", "name", "e-mail", "candidates", "reason"),
+            whole={"#", "record"},
+            right={"#"},
+            title="identity review queue",
+        )
         waiting = master.reviews()
         for review in waiting:
             record = master.review_record(review)

@@ -6,11 +6,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from connector.cli.context import as_of_day, out, state
-from connector.cli.output import dumps
+from connector.cli.output import DataTable, dumps
 from connector.credit.aging import days_past_due
 from connector.credit.figures import CustomerCredit, customer_credit
 from connector.db import unit_of_work
@@ -61,8 +60,12 @@ def figures(
     if as_json:
         out.print(dumps(payload))
         return
-    table = Table(
-        "figure", "value", title=f"Figures of customer {account_no} as of {day}", title_justify="left"
+    table = DataTable(
+        "figure",
+        "value",
+        whole={"figure"},
+        title=f"Figures of customer {account_no} as of {day}",
+        title_justify="left",
     )
     for key, value in credit.figures.items():
         table.add_row(key, Text(_shown(value)))
@@ -74,7 +77,7 @@ def figures(
     columns = ["entry", "due", "days past due", "open amount"] + (
         ["unpaid after credit"] if credit_used else []
     )
-    items = Table(*columns, title="open items (oldest first)")
+    items = DataTable(*columns, whole=columns, right=columns[1:], title="open items (oldest first)")
     for item in payload["open_items"]:
         row = [str(item["entry_id"]), str(item["due"]), str(item["days_past_due"]), f"{item['amount']:,}"]
         items.add_row(*row, *([f"{item['unpaid']:,}"] if credit_used else []))

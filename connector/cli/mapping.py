@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from connector.bootstrap import export_parsers
 from connector.cli.context import out, report_problems, state
-from connector.cli.output import dumps, money_json
+from connector.cli.output import DataTable, dumps, money_json
 from connector.documents import Document, Notice, Problem
 from connector.errors import ConnectorError
 from connector.mapping.apply import map_record, read_source
@@ -90,9 +89,13 @@ def _preview_export(
         ]
         out.print(dumps({"mapping": export.source, "items": rows, "failing": failing, "notes": notes}))
         return
-    table = Table(title=Text(f"{sample.name} through {export.source}"), title_justify="left")
-    for column in ("row", "kind", "id", "date", "amount", "party", "number", "references / why not"):
-        table.add_column(column, overflow="fold")
+    table = DataTable(
+        *("row", "kind", "id", "date", "amount", "party", "number", "references / why not"),
+        whole={"row", "kind", "id", "date", "amount", "number"},
+        right={"row", "amount"},
+        title=Text(f"{sample.name} through {export.source}"),
+        title_justify="left",
+    )
     for item in items:
         if isinstance(item, Problem):
             table.add_row(
@@ -213,9 +216,12 @@ def preview(
     else:
         for ref, raw, mapped in results:
             title = Text(ref) + (Text("") if mapped.ok else Text("  would fail", style="red"))
-            table = Table(title=title, title_justify="left")
-            for column in ("target", "source", "source value", "mapped"):
-                table.add_column(column, overflow="fold")
+            table = DataTable(
+                *("target", "source", "source value", "mapped"),
+                whole={"target", "source"},
+                title=title,
+                title_justify="left",
+            )
             for field in mapping.fields:  # Text, not markup: values are the source's own text
                 error = mapped.errors.get(field.target)
                 result = (

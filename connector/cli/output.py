@@ -14,8 +14,9 @@ from rich.table import Table
 from connector.db import aware
 from connector.money import Money
 
-# The width a free-text column keeps however narrow the terminal or pipe (its text folds onto more lines).
-FREE_TEXT_MIN_WIDTH = 12
+# The width a free-text column keeps however narrow the terminal or pipe (its text folds onto more lines):
+# a date (YYYY-MM-DD) stays on one line.
+FREE_TEXT_MIN_WIDTH = 10
 
 
 class DataTable(Table):

@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from connector.cli.context import out, state
-from connector.cli.output import dumps
+from connector.cli.output import DataTable, dumps
 from connector.imports.inbox import PROCESSING
 from connector.sync.status import Snapshot, container_snapshot
 
@@ -29,9 +28,7 @@ def status_command(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--
 
 def show(taken: Snapshot) -> None:
     # Never cut: at 80 columns (cron mail, a pipe) a cell folds onto more lines rather than lose its end.
-    runs = Table(title="latest runs")
-    for heading in ("job", "source", "status", "finished", "last success", "error"):
-        runs.add_column(heading, overflow="fold")
+    runs = DataTable("job", "source", "status", "finished", "last success", "error", title="latest runs")
     for run in taken.runs:
         runs.add_row(  # as plain text: a file's name or an error may hold [brackets]
             Text(run.job),

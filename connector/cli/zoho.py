@@ -7,14 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from sqlalchemy import func, select
 
 from adapters.zoho.auth import PROVIDER
 from connector.bootstrap import Container
 from connector.cli.context import err, out, state, stopping, stopping_on_signals
 from connector.cli.customers import mappings_for_run
-from connector.cli.output import dumps, iso_time
+from connector.cli.output import DataTable, dumps, iso_time
 from connector.db import unit_of_work
 from connector.mapping.files import MappingSet
 from connector.sync import cursors
@@ -171,7 +170,8 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     if as_json:
         out.print(dumps(payload))
         return
-    table = Table("module", "changes read up to", "deletions read up to")
+    headings = ("module", "changes read up to", "deletions read up to")
+    table = DataTable(*headings, whole=headings)
     for stream in streams:
         table.add_row(
             stream["module"], stream["changes_up_to"] or "never", stream["deletions_up_to"] or "none seen yet"

@@ -15,7 +15,7 @@ from rich.text import Text
 from adapters.zoho.fields_setup import FieldPlan, create_fields, outbound_modules, plan_module
 from connector.cli.context import err, one_of, out, report_problems, state, stopping_on_signals
 from connector.cli.customers import mappings_for_run
-from connector.cli.output import dumps, iso_time
+from connector.cli.output import DataTable, dumps, iso_time
 from connector.cli.zoho import modules_with_mapping, zoho_app
 from connector.sync.channels import list_channels, renew_channels, stop_channels, watch_modules
 from connector.sync.notifications import list_notifications, process_notifications
@@ -89,7 +89,12 @@ def _print_plans(plans: dict[str, FieldPlan]) -> None:
         out.print(f"{module}: {len(plan.present)} of {wanted} field(s) in place, {len(plan.missing)} missing")
     rows = [want for plan in plans.values() for want in plan.missing]
     if rows:
-        table = Table("module", "label", "api name", "type", title="fields to create", title_justify="left")
+        table = DataTable(
+            *("module", "label", "api name", "type"),
+            whole={"module", "api name"},
+            title="fields to create",
+            title_justify="left",
+        )
         for want in rows:
             table.add_row(
                 Text(want.module), Text(want.label), Text(want.api_name), Text(want.need.describe())
@@ -175,7 +180,9 @@ def channels(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")
     if as_json:
         out.print(dumps(payload))
         return
-    table = Table("channel", "events", "notify url", "expires")
+    table = DataTable(
+        "channel", "events", "notify url", "expires", whole={"channel", "notify url", "expires"}
+    )
     for v in views:
         table.add_row(
             v.channel_id, Text(", ".join(v.events)), Text(v.notify_url), f"{v.expires_at:%Y-%m-%d %H:%M %Z}"

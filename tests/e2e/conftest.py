@@ -41,3 +41,10 @@ def cli(
     root = logging.getLogger()
     for handler in [h for h in root.handlers if h.get_name() == "connector"]:
         root.removeHandler(handler)
+
+
+def table_column(printed: str, index: int) -> str:
+    """Column `index` of the first table printed after `printed`'s start: its rows' cells joined, without
+    the spaces folding a cell onto more lines put in."""
+    cells = [line.split("│")[1:-1] for line in printed.splitlines() if line.startswith("│")]
+    return "".join(row[index] for row in cells).replace(" ", "")

@@ -26,6 +26,7 @@ from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import load_settings
 from connector.sync.models import OutboxItem
 from tests.conftest import copy_example_config, postgres_url
+from tests.e2e.conftest import table_column
 from tests.integration.test_mapping_sets import BANK_EXPORT
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
@@ -43,6 +44,12 @@ def test_the_demo_builds_a_verified_ledger_and_a_second_run_changes_nothing(cli,
     assert "posted 0 new document(s), 12 already in the ledger" in second.out
     assert "ledger verify: OK (13 entries, 26 postings)" in second.out
     assert "created the local key file" not in second.err
+
+
+def test_the_demo_in_a_pipes_80_columns_shows_every_customers_name_whole(cli) -> None:
+    demo = cli("demo", columns=80)
+    assert (demo.code, "…" in demo.out) == (0, False)
+    assert "上海明远贸易有限公司" in table_column(demo.out, 1)
 
 
 def test_the_demo_posts_on_the_configured_chart(cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ from connector.db import unit_of_work
 from connector.ledger.posting import Ledger
 from connector.settings import load_settings
 from tests.conftest import REPO, copy_example_config
-from tests.e2e.conftest import Result
+from tests.e2e.conftest import Result, table_column
 from tests.integration.helpers import invoice
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
@@ -228,6 +228,20 @@ def test_merge_and_split_are_recorded_in_the_audit_trail(cli: Cli, workspace: Pa
         "split",
     ]
     assert "not the same after all" in history[-1]["detail"]
+
+
+def test_show_in_a_pipes_80_columns_folds_a_long_reason_onto_more_lines_and_cuts_nothing(
+    cli: Cli, workspace: Path
+) -> None:
+    cli("customers", "import", "zoho_contacts", "contacts.csv")
+    reason = (  # 50 characters without a space
+        "两家公司在企业信用信息公示系统中登记的统一社会信用代码相同经财务部门与销售部门共同核实后确认为同一家客户"
+    )
+    assert cli("customers", "merge", "INDCN00001", "INDCN00002", "--reason", reason).code == 0
+    shown = cli("customers", "show", "INDCN00001", columns=80)
+    assert shown.code == 0, shown.err
+    assert "…" not in shown.out
+    assert reason in table_column(shown.out.split("audit trail")[1], 3)
 
 
 def test_classify_sets_value_tiers_from_the_ledger(cli: Cli, workspace: Path) -> None:
