@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 
 from connector.bootstrap import Container
 from connector.cli.context import as_of_day, err, one_of, out, report_problems, state, stopping_on_signals
-from connector.cli.output import DataTable, dumps, money_text
+from connector.cli.output import DataTable, dumps, iso_time, money_json, money_text
 from connector.db import unit_of_work
 from connector.errors import ConfigError, ConnectorError
 from connector.ledger.models import Customer
@@ -178,22 +178,25 @@ def show(
             "value_tier": view.value_tier,
             "status": view.status,
             "currency": view.currency,
-            "credit_limit": money_text(view.credit_limit) if view.credit_limit else None,
+            "credit_limit": money_json(view.credit_limit) if view.credit_limit else None,
             "payment_terms_days": view.payment_terms_days,
             "bindings": [
                 {
                     "backend": b.backend,
                     "external_id": b.external_id,
                     "status": b.status,
-                    "synced": b.last_synced_at,
+                    "synced": iso_time(b.last_synced_at),
                 }
                 for b in bindings
             ],
-            "history": [{"at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in history],
+            "history": [
+                {"at": iso_time(e.at), "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in history
+            ],
         }
     if as_json:
         out.print(dumps(payload))
         return
+    shown = {**payload, "credit_limit": money_text(view.credit_limit) if view.credit_limit else None}
     for key in (
         "account_no",
         "name",
@@ -204,7 +207,7 @@ def show(
         "credit_limit",
         "payment_terms_days",
     ):
-        out.print(Text(f"{key:>20}: {payload[key] if payload[key] is not None else '-'}"))
+        out.print(Text(f"{key:>20}: {shown[key] if shown[key] is not None else '-'}"))
     sources = ("backend", "external id", "status", "last synced")
     table = DataTable(*sources, whole=sources, title="source records", title_justify="left")
     for b in bindings:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -242,6 +243,21 @@ def test_show_in_a_pipes_80_columns_folds_a_long_reason_onto_more_lines_and_cuts
     assert shown.code == 0, shown.err
     assert "…" not in shown.out
     assert reason in table_column(shown.out.split("audit trail")[1], 3)
+
+
+def test_show_json_gives_the_credit_limit_as_money_and_times_in_iso_8601_with_their_offset(
+    cli: Cli, workspace: Path
+) -> None:
+    cli("demo")
+    cli("customers", "import", "zoho_contacts", "contacts.csv")
+    limit = json.loads(cli("customers", "show", "KASH00001", "--json").out)["credit_limit"]
+    assert limit == {"amount": "500000.00", "currency": "CNY", "minor": 50000000}
+    shown = json.loads(cli("customers", "show", "INDCN00001", "--json").out)
+    times = [b["synced"] for b in shown["bindings"]] + [e["at"] for e in shown["history"]]
+    assert times
+    for moment in times:
+        parsed = datetime.fromisoformat(moment)
+        assert ("T" in moment, parsed.utcoffset() is not None) == (True, True), moment
 
 
 def test_classify_sets_value_tiers_from_the_ledger(cli: Cli, workspace: Path) -> None:
