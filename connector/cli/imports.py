@@ -113,15 +113,46 @@ def describe(result: FileResult) -> str:
     return described + notes
 
 
+# Every counter an import can produce: each file's `--json` counts have them all, zeros included, so
+# that a script reads `counts["quarantined"]` of any file (a skipped or failed one too).
+IMPORT_COUNTS = (
+    "documents",
+    "invoices_posted",
+    "credit_notes_posted",
+    "payments_posted",
+    "receipts_posted",
+    "receipts_unapplied",
+    "receipts_linked",
+    "receipts_unlinked",
+    "receipts_reapplied",
+    "receipts_rejected_again",
+    "statements",
+    "quarantined",
+    "unchanged",
+    "superseded",
+    "reversed",
+    "withdrawn_before_import",
+    "kept_reversed",
+    "corrections_kept",
+    "ignored_zero_amount",
+    "ignored_outgoing",
+    "reversed_now_zero",
+    "reposted",
+    "restored",
+    "missing_from_this_export",
+    "not_retried",
+)
+
+
 def result_json(result: FileResult) -> dict[str, object]:
     """A file's result for `--json`: its name, format, status (imported, skipped, failed, dry-run),
-    reason, counts (documents, posted, quarantined …) and notes of the file as a whole."""
+    reason, counts (every one of IMPORT_COUNTS, zeros included) and notes of the file as a whole."""
     return {
         "file": result.name,
         "format": result.format,
         "status": result.status,
         "reason": result.reason or None,
-        "counts": dict(sorted((k, v) for k, v in result.counts.items() if v)),
+        "counts": dict(sorted((dict.fromkeys(IMPORT_COUNTS, 0) | dict(result.counts)).items())),
         "quarantined_before": result.quarantined_before,
         "notes": result.notes,
     }

@@ -113,7 +113,8 @@ def test_an_unknown_file_is_refused_with_the_reason_and_a_non_zero_exit(cli: Cli
     tried = cli("import", "--dry-run", "--json", "notes.txt")
     assert tried.code == 1
     [refused] = json.loads(tried.out)
-    assert (refused["file"], refused["status"], refused["counts"]) == ("notes.txt", "failed", {})
+    assert (refused["file"], refused["status"]) == ("notes.txt", "failed")
+    assert refused["counts"] == dict.fromkeys(imports_cli.IMPORT_COUNTS, 0)
     assert "not a format the connector knows" in refused["reason"]
     container = build_container(load_settings(), logging=False)
     try:
@@ -126,6 +127,17 @@ def test_an_unknown_file_is_refused_with_the_reason_and_a_non_zero_exit(cli: Cli
     assert (
         "notes.txt: failed: notes.txt: not a format the connector knows; name one with --format" in result.out
     )
+
+
+def test_import_json_gives_every_counter_an_import_can_produce_zeros_included(
+    cli: Cli, workspace: Path
+) -> None:
+    [first] = json.loads(cli("import", "statement.xml", "--json").out)
+    [again] = json.loads(cli("import", str(STATEMENT), "--json").out)  # the same bytes: skipped
+    for result in (first, again):
+        assert set(result["counts"]) == set(imports_cli.IMPORT_COUNTS), result["counts"]
+    assert (first["counts"]["quarantined"], first["counts"]["invoices_posted"]) == (2, 0)
+    assert again["counts"] == dict.fromkeys(imports_cli.IMPORT_COUNTS, 0)
 
 
 def test_status_shows_the_import_and_what_waits_for_a_person(cli: Cli, workspace: Path) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from connector import retry
 from connector.bootstrap import build_container
+from connector.cli.imports import IMPORT_COUNTS
 from connector.settings import load_settings
 from connector.sync.leases import lease
 from tests.conftest import REPO, copy_example_config
@@ -126,7 +127,7 @@ def test_the_inbox_archives_imported_files_by_content_hash_and_skips_the_same_by
         "file": "march-again.xml",
         "format": "camt053",
         "status": "skipped",
-        "counts": {},
+        "counts": dict.fromkeys(IMPORT_COUNTS, 0),
         "quarantined_before": 0,
         "notes": [],
         "moved_to": f"archive/{archived[0].name}",
