@@ -53,7 +53,7 @@ def mappings_for_run(container: Container) -> MappingSet:
 @contextmanager
 def master_session(ctx: typer.Context, actor: str = "connector") -> Iterator[CustomerMaster]:
     """The customer master under the mapping set in force, in one transaction."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     policy = mappings_for_run(container).policy
     with unit_of_work(container.sessions) as session:
         yield container.master(session, policy, actor)

@@ -213,7 +213,7 @@ def apply_item(
     actor: Annotated[str, typer.Option(help="Who decided (kept with the decision).")] = "cli",
 ) -> None:
     """Apply a waiting receipt to a customer: its open receivable first, the rest as its credit."""
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     accounts = Accounts.of(container.settings.ledger.chart)
     try:
         with unit_of_work(container.sessions) as session:
@@ -241,7 +241,7 @@ def reject_item(
 ) -> None:
     """Record that a waiting receipt is no customer's (a refund, interest, a transfer)."""
     try:
-        with unit_of_work(state(ctx).container().sessions) as session:
+        with unit_of_work(state(ctx).container(existing=True).sessions) as session:
             reconcile.reject(session, item, note, actor)
     except ConnectorError as exc:
         err.print(f"error: {exc}")

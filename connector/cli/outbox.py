@@ -86,6 +86,6 @@ def retry(
     target: Target = None,
 ) -> None:
     """Make refused and dead records due again; the next push sends them."""
-    with unit_of_work(state(ctx).container().sessions) as session:
+    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
         count = retry_by_hand(session, target, records or ())
     out.print(f"{count} record(s) will be sent with the next push")

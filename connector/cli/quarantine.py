@@ -135,7 +135,7 @@ def retry(
     if records and (source or job):
         err.print("error: --source and --job go with --all")
         raise typer.Exit(1)
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     ids = list(records or [])
     if every:
         with unit_of_work(container.sessions) as session:
@@ -195,7 +195,7 @@ def resolve(
     actor: Annotated[str, typer.Option(help="Who decided (kept with the decision).")] = "cli",
 ) -> None:
     """Close records by hand with a note: fixed at the source, a duplicate, not ours to import…"""
-    with unit_of_work(state(ctx).container().sessions) as session:
+    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
         resolved = quarantine.resolve_records(session, records, note, actor)
     for entry in resolved:
         out.print(f"#{entry.id} {entry.source} {entry.ref}: resolved by {entry.resolved_by}")

@@ -208,7 +208,7 @@ def notifications(
     Told to stop (Ctrl-C, SIGTERM), --process stops between two notifications: those processed stay, the
     others stay pending, and the command exits 3 saying how many."""
     one_of(status, ("pending", "processed", "failed", "skipped"))
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     stopped = None
     if process:
         with stopping_on_signals():

@@ -120,6 +120,31 @@ def test_reading_a_ledger_where_there_is_none_is_an_error_and_makes_no_database(
     assert cli("ledger", "verify").code == 0
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("outbox", "retry"),
+        ("quarantine", "resolve", "1", "--note", "duplicate"),
+        ("quarantine", "retry", "1"),
+        ("reconcile", "apply", "1"),
+        ("reconcile", "reject", "1", "--note", "interest"),
+        ("customers", "reviews"),
+        ("customers", "resolve", "1", "--new"),
+        ("customers", "merge", "KASH00001", "SMEZJ00001", "--reason", "same company"),
+        ("customers", "unmerge", "SMEZJ00001", "--reason", "two companies"),
+        ("customers", "split", "zoho.Contacts", "4876876000000624001"),
+        ("customers", "classify"),
+        ("zoho", "notifications"),
+    ],
+)
+def test_a_command_acting_on_the_ledgers_rows_where_there_is_none_is_an_error_and_makes_no_database(
+    cli, isolated_cwd: Path, command: tuple[str, ...]
+) -> None:
+    result = cli(*command)
+    assert (result.code, "no ledger in sqlite:///connector.db (database.url)" in result.err) == (1, True)
+    assert not (isolated_cwd / "connector.db").exists()
+
+
 def test_the_trial_balance_lists_every_chart_account_and_adds_up_to_zero_in_each_currency(cli) -> None:
     cli("demo")
     report = json.loads(cli("ledger", "accounts", "--json").out)
