@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import func, select
 
-from connector.cli.context import one_of, out, state
+from connector.cli.context import err, one_of, out, state
 from connector.cli.output import DataTable, dumps, iso_time
 from connector.db import unit_of_work
 from connector.sync.models import OutboxItem
@@ -87,5 +87,13 @@ def retry(
 ) -> None:
     """Make refused and dead records due again; the next push sends them."""
     with unit_of_work(state(ctx).container(existing=True).sessions) as session:
+        if records:  # every record named must be there: a mistyped id is no "0 record(s)" done
+            query = select(OutboxItem.external_id).where(OutboxItem.external_id.in_(records))
+            if target:
+                query = query.where(OutboxItem.target == target)
+            if unknown := sorted(set(records) - set(session.scalars(query))):
+                where = f" of {target}" if target else ""
+                err.print(f"error: not in the outbox{where}: {', '.join(unknown)}; no record retried")
+                raise typer.Exit(1)
         count = retry_by_hand(session, target, records or ())
     out.print(f"{count} record(s) will be sent with the next push")

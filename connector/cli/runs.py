@@ -7,15 +7,15 @@ from typing import Annotated
 
 import typer
 
-from connector.cli.context import out, state
+from connector.cli.context import one_of, out, state
 from connector.cli.output import dumps
 from connector.db import unit_of_work
-from connector.sync.runs import run_history
+from connector.sync.runs import RUN_JOBS, run_history
 
 
 def runs_command(
     ctx: typer.Context,
-    job: Annotated[str | None, typer.Option(help="Only this job: pull, push, import, notification …")] = None,
+    job: Annotated[str | None, typer.Option(help=f"Only this job: {', '.join(RUN_JOBS)}.")] = None,
     source: Annotated[
         str | None, typer.Option(help="Only this source, e.g. zoho.Contacts or camt053.")
     ] = None,
@@ -24,6 +24,7 @@ def runs_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The run history, newest first, with each run's counts and error."""
+    one_of(job, RUN_JOBS, "--job")
     with unit_of_work(state(ctx).container(existing=True).sessions) as session:
         runs = run_history(session, job=job, source=source, failed=failed, limit=limit)
     if as_json:

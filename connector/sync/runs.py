@@ -62,6 +62,11 @@ class RunRecord:
         }
 
 
+# The jobs runs are recorded for (`start_run`): a CRM's pull and push, the records its notifications name,
+# the imports of accounting exports and statements, and the customers imported from files.
+RUN_JOBS = ("pull", "push", "notification", "import", "customers.import")
+
+
 def run_history(
     session: Session,
     *,

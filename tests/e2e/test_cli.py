@@ -597,6 +597,45 @@ def test_outbox_list_in_a_pipes_80_columns_shows_ids_codes_fields_and_messages_w
     assert folded == message.replace(" ", "")
 
 
+def test_outbox_retry_naming_a_record_not_in_the_outbox_fails_naming_it_and_retries_none(cli) -> None:
+    cli("demo")
+    container = build_container(load_settings(), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            customer_id = session.scalar(select(Customer.id).limit(1))
+            assert customer_id is not None
+            session.add(
+                OutboxItem(
+                    target="zoho.Accounts",
+                    external_id="001",
+                    customer_id=customer_id,
+                    desired_json="{}",
+                    desired_hash="",
+                    status="failed",
+                )
+            )
+    finally:
+        container.close()
+    refused = cli("outbox", "retry", "001", "nope-id")
+    assert (refused.code, refused.out) == (1, "")
+    assert "not in the outbox: nope-id" in refused.err
+    assert cli("outbox", "list", "--status", "failed").out.strip().endswith("1 record(s) failed")
+    elsewhere = cli("outbox", "retry", "001", "--target", "zoho.Contacts")
+    assert (elsewhere.code, "not in the outbox of zoho.Contacts: 001" in elsewhere.err) == (1, True)
+    retried = cli("outbox", "retry", "001")
+    assert (retried.code, retried.out.strip()) == (0, "1 record(s) will be sent with the next push")
+
+
+def test_runs_of_a_job_there_is_none_of_is_refused_naming_the_jobs(cli) -> None:
+    cli("demo")
+    refused = cli("runs", "--job", "bogus", "--json")
+    assert (refused.code, refused.out) == (2, "")
+    assert "'bogus' is not one of pull, push, notification, import, customers.import" in " ".join(
+        refused.err.split()
+    )
+    assert cli("runs", "--job", "customers.import", "--json").out.strip() == "[]"
+
+
 def test_help_texts_show_the_settings_sections_they_name(cli) -> None:
     assert "[daemon] port" in cli("run", "--help").out
     assert "[imports] inbox" in " ".join(cli("inbox", "--help").out.split())
