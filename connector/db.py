@@ -26,8 +26,8 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from connector.errors import UnknownSchemaError
@@ -55,10 +55,41 @@ def fitted(text: str, limit: int) -> str:
 
 
 def database_error_text(exc: SQLAlchemyError) -> str:
-    """What the database said, in one line: never the statement or its values (they may hold data)."""
+    """What the database said, in one line: never the statement or its values (they may hold data), with
+    what to do where the connector knows it (`_sqlite_cannot_write`)."""
     cause = getattr(exc, "orig", None)
     text = str(cause).strip() if cause is not None else ""
-    return text.splitlines()[0] if text else type(exc).__name__
+    said = text.splitlines()[0] if text else type(exc).__name__
+    hints = [detail for detail in getattr(exc, "detail", ()) if detail.startswith(_SQLITE_WRITES)]
+    return " ".join([said, *(f"({hint})" for hint in hints)])
+
+
+_SQLITE_WRITES = "SQLite writes "
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL (a URI filename's too: file:/path, file:name); None for another database or
+    an in-memory one."""
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if file is not None and file.startswith("file:"):  # a URI filename (`?uri=true`)
+        file = file.removeprefix("file:").removeprefix("//")
+    return None if file in (None, "", ":memory:") else Path(str(file))
+
+
+def _sqlite_cannot_write(context: ExceptionContext) -> None:
+    """SQLite's "attempt to write a readonly database" names neither file nor folder, and the folder is
+    as much the cause as the file: in WAL mode SQLite makes `<file>-wal` and `<file>-shm` beside the
+    database, so a folder the connector may not write refuses every write. Said with the error."""
+    error, file = context.sqlalchemy_exception, sqlite_file(context.engine.url) if context.engine else None
+    if not isinstance(error, StatementError) or file is None:
+        return
+    if "readonly database" not in str(context.original_exception):
+        return
+    file = file.absolute()
+    error.add_detail(
+        f"{_SQLITE_WRITES}{file} and, in WAL mode, {file}-wal and {file.name}-shm beside it: the file "
+        f"and the folder {file.parent} must be writable by the user the connector runs as"
+    )
 
 
 @overload
@@ -136,6 +167,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", _sqlite_cannot_write)
     return engine
 
 
@@ -208,11 +240,8 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
 def holds_ledger(url: str) -> bool:
     """Whether the database at `url` holds a ledger (any schema revision), asked without making one: a
     SQLite file that does not exist is not created."""
-    parsed = make_url(url)
-    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    if file is not None and file.startswith("file:"):  # a URI filename (`?uri=true`): file:/path, file:name
-        file = file.removeprefix("file:").removeprefix("//")
-    if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
+    file = sqlite_file(make_url(url))
+    if file is not None and not file.is_file():
         return False
     engine = make_engine(url)
     try:

@@ -145,6 +145,22 @@ def test_a_command_acting_on_the_ledgers_rows_where_there_is_none_is_an_error_an
     assert not (isolated_cwd / "connector.db").exists()
 
 
+def test_a_sqlite_database_the_connector_cannot_write_names_the_file_and_the_folder_that_must_be_writable(
+    cli, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("demo")
+    # What a folder the connector may not write gives (its WAL files cannot be made), as root too.
+    monkeypatch.setenv(
+        "CONNECTOR_DATABASE__URL", f"sqlite:///file:{isolated_cwd / 'connector.db'}?mode=ro&uri=true"
+    )
+    refused = cli("ledger", "reverse", "1", "--reason", "voided")
+    assert refused.code == 1
+    said = " ".join(refused.err.split())
+    assert "attempt to write a readonly database" in said
+    assert f"{isolated_cwd / 'connector.db'}-wal" in said
+    assert f"the folder {isolated_cwd} must be writable" in said
+
+
 def test_the_trial_balance_lists_every_chart_account_and_adds_up_to_zero_in_each_currency(cli) -> None:
     cli("demo")
     report = json.loads(cli("ledger", "accounts", "--json").out)
