@@ -298,6 +298,9 @@ def entries(
                         "amount": money_json(line.amount),
                         "running_balance": money_json(line.running_balance),
                         "voucher": line.voucher,
+                        "file": None
+                        if line.file_id is None
+                        else {"id": line.file_id, "sha256": line.file_sha256},
                         "reverses": line.reverses_id,
                         "reversed_by": line.reversed_by,
                     }
@@ -308,7 +311,8 @@ def entries(
         return
     table = Table(title=f"Entries of customer {account_no}")
     # Dates, entries and amounts never shortened; document, memo and voucher fold onto more lines
-    # rather than lose their ends (a voucher's row is how a figure is traced to its source).
+    # rather than lose their ends (a voucher's row is how a figure is traced to its source, its file id
+    # which file of that name).
     for column, justify, whole in (
         ("date", "left", True),
         ("entry", "right", True),
@@ -318,6 +322,7 @@ def entries(
         ("amount", "right", True),
         ("balance", "right", True),
         ("voucher", "left", False),
+        ("file", "right", True),  # which imported file the voucher names: monthly exports share names
     ):
         table.add_column(column, justify=justify, no_wrap=whole, overflow="fold", min_width=len(column))  # type: ignore[arg-type]
     for line in lines:
@@ -335,5 +340,6 @@ def entries(
             money_text(line.amount),
             money_text(line.running_balance),
             line.voucher,
+            "" if line.file_id is None else f"#{line.file_id}",
         )
     out.print(table)

@@ -60,7 +60,6 @@ from connector.imports.recorded import (
 from connector.imports.row_quarantine import quarantine_input
 from connector.imports.same_receipt import OTHER_RECORD, Earlier, SameReceipts, linked_records, on_their_own
 from connector.imports.withdrawals import LiveAgain, live_again
-from connector.ledger.entries import Voucher
 from connector.ledger.posting import Ledger
 from connector.money import Money
 from connector.security.cipher import FieldCipher
@@ -498,7 +497,7 @@ class DocumentPoster:
 
     def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> int | None:
         """Reverse what `held` posted (`reverse_recorded`), as of `document`'s date."""
-        voucher = Voucher(document.kind, document.origin.file, document.origin.row)
+        voucher = rules.voucher(document, self.file_id)  # the file that changed or withdrew it
         reversal = reverse_recorded(self.session, self.ledger, held, document.date, memo, voucher)
         if held.kind == "invoice" and held.number:
             self.known.invoice_withdrawn(held.number)
@@ -816,7 +815,7 @@ class DocumentPoster:
     def _draft(self, work: list[Work]) -> None:
         customer_ids = sorted({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None})
         owed = reads.owed(self.session, customer_ids, self.accounts.receivable)
-        accounts = self.accounts
+        accounts, file_id = self.accounts, self.file_id
         for item in work:
             document, customer = item.document, item.customer
             account_no = customer.account_no if customer is not None else None
@@ -824,18 +823,18 @@ class DocumentPoster:
             if document.kind == "invoice":
                 if account_no is None:
                     continue  # quarantined in _post: an invoice needs its customer
-                item.draft = rules.invoice_entry(document, account_no, accounts, item.revision)
+                item.draft = rules.invoice_entry(document, account_no, accounts, item.revision, file_id)
                 owed[key] = owed.get(key, 0) + document.amount.minor
             elif document.kind == "credit_note":
                 if account_no is None:
                     continue  # as an invoice
                 item.draft = rules.credit_note_entry(
-                    document, account_no, owed.get(key, 0), accounts, item.revision
+                    document, account_no, owed.get(key, 0), accounts, item.revision, file_id
                 )
                 owed[key] = max(0, owed.get(key, 0) - document.amount.minor)  # the rest is its credit
             else:
                 item.draft = rules.receipt_entry(
-                    document, account_no, owed.get(key, 0), accounts, item.revision
+                    document, account_no, owed.get(key, 0), accounts, item.revision, file_id
                 )
                 if account_no is not None:
                     owed[key] = max(0, owed.get(key, 0) - document.amount.minor)  # the rest is its credit

@@ -117,7 +117,7 @@ def apply(
         owed or 0,
         accounts,
         on,
-        Voucher(document.kind, file.name if file else None, document.row),
+        Voucher(document.kind, file.name if file else None, document.row, file_id=document.file_id),
         _application_revision(session, document),
         document.document_date,
     )

@@ -10,7 +10,7 @@
 "bank" is the ledger account of the bank account the receipt names (a statement's account, an export's
 deposit account) when that account is kept apart (`ledger.chart.bank_accounts`), else the bank role's.
 A document keeps its currency. The entry's key is the document's (source, external id, revision); its
-voucher is the file and row the document came from.
+voucher is the file and row the document came from, and the imported file (`file_id`) that name was.
 """
 
 from __future__ import annotations
@@ -84,12 +84,18 @@ def is_receipt(document: Document) -> bool:
     return document.kind == "payment" or (document.kind == "bank_line" and document.amount.minor > 0)
 
 
-def _voucher(document: Document) -> Voucher:
-    return Voucher(document.kind, document.origin.file, document.origin.row)
+def voucher(document: Document, file_id: int | None) -> Voucher:
+    """Where `document` came from: its file's name and row, and that file's id among the imported."""
+    return Voucher(document.kind, document.origin.file, document.origin.row, file_id=file_id)
 
 
 def _draft(
-    document: Document, revision: int, memo: str, lines: tuple[Line, ...], due_date: date | None = None
+    document: Document,
+    revision: int,
+    memo: str,
+    lines: tuple[Line, ...],
+    file_id: int | None,
+    due_date: date | None = None,
 ) -> EntryDraft:
     return EntryDraft(
         source=document.source,
@@ -98,29 +104,36 @@ def _draft(
         posting_date=document.date,
         document_date=document.date,
         value_date=document.value_date,
-        voucher=_voucher(document),
+        voucher=voucher(document, file_id),
         memo=memo,
         lines=lines,
         due_date=due_date,
     )
 
 
-def invoice_entry(document: Document, customer: str, accounts: Accounts, revision: int = 1) -> EntryDraft:
+def invoice_entry(
+    document: Document, customer: str, accounts: Accounts, revision: int = 1, file_id: int | None = None
+) -> EntryDraft:
     amount = document.amount
     memo = f"invoice {document.number or document.external_id}"
     lines = (Line.debit(accounts.receivable, amount, customer), Line.credit(accounts.revenue, amount))
-    return _draft(document, revision, memo, lines, document.due_date)
+    return _draft(document, revision, memo, lines, file_id, document.due_date)
 
 
 def credit_note_entry(
-    document: Document, customer: str, owed_minor: int, accounts: Accounts, revision: int = 1
+    document: Document,
+    customer: str,
+    owed_minor: int,
+    accounts: Accounts,
+    revision: int = 1,
+    file_id: int | None = None,
 ) -> EntryDraft:
     """A credit note for `customer` (who owed `owed_minor`): what it owes is settled, the rest is its
     credit, as a receipt's (a credit note beyond the receivable is no negative receivable)."""
     amount = document.amount
     memo = f"credit note {document.number or document.external_id}"
     lines = (Line.debit(accounts.revenue, amount), *settling(amount, owed_minor, customer, accounts))
-    return _draft(document, revision, memo, lines)
+    return _draft(document, revision, memo, lines, file_id)
 
 
 def settling(amount: Money, owed_minor: int, customer: str, accounts: Accounts) -> tuple[Line, ...]:
@@ -137,7 +150,12 @@ def settling(amount: Money, owed_minor: int, customer: str, accounts: Accounts) 
 
 
 def receipt_entry(
-    document: Document, customer: str | None, owed_minor: int, accounts: Accounts, revision: int = 1
+    document: Document,
+    customer: str | None,
+    owed_minor: int,
+    accounts: Accounts,
+    revision: int = 1,
+    file_id: int | None = None,
 ) -> EntryDraft:
     """A receipt from `customer` (who owed `owed_minor` in its currency), or from nobody known yet."""
     amount = document.amount
@@ -145,9 +163,9 @@ def receipt_entry(
     bank = accounts.bank_for(document.account)
     if customer is None:
         unknown = (Line.debit(bank, amount), Line.credit(accounts.unapplied, amount))
-        return _draft(document, revision, f"receipt {label}, payer not identified", unknown)
+        return _draft(document, revision, f"receipt {label}, payer not identified", unknown, file_id)
     lines = (Line.debit(bank, amount), *settling(amount, owed_minor, customer, accounts))
-    return _draft(document, revision, f"receipt {label}", lines)
+    return _draft(document, revision, f"receipt {label}", lines, file_id)
 
 
 def application_id(source: str, external_id: str) -> str:

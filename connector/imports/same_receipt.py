@@ -262,7 +262,9 @@ def post_on_its_own(
         revision=record.revision,
         posting_date=record.document_date,
         document_date=record.document_date,
-        voucher=Voucher(record.kind, file.name if file is not None else None, record.row),
+        voucher=Voucher(
+            record.kind, file.name if file is not None else None, record.row, file_id=record.file_id
+        ),
         memo=f"receipt {record.number or record.external_id}, payer not identified",
         lines=(
             Line.debit(accounts.bank_for(record.bank_account), money),

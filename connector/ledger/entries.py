@@ -32,12 +32,14 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Voucher:
-    """Where an entry comes from: the document type and its file + row or API record."""
+    """Where an entry comes from: the document type and its file + row or API record; `file_id` the
+    imported file (`imported_files.id`) by which the name is told from another file's of that name."""
 
     document_type: str
     file: str | None = None
     row: int | None = None
     record: str | None = None
+    file_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

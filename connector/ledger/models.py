@@ -137,6 +137,11 @@ class JournalEntry(Base):
     voucher_file: Mapped[str | None] = mapped_column(Text)
     voucher_row: Mapped[int | None] = mapped_column(Integer)
     voucher_record: Mapped[str | None] = mapped_column(Text)
+    # The imported file the voucher names (`imported_files.id`, its content hash there): monthly exports
+    # share one name, so the name alone does not say which. No database foreign key, as for postings:
+    # the import, its one writer, names the file it reads, and `ledger verify` reports a missing one.
+    # None for entries posted otherwise (by hand, the demo) or imported before this was kept.
+    voucher_file_id: Mapped[int | None] = mapped_column(BigId)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

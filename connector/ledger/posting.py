@@ -42,6 +42,7 @@ ENTRY_COLUMNS = (
     "voucher_file",
     "voucher_row",
     "voucher_record",
+    "voucher_file_id",
     "content_hash",
     "created_at",
 )
@@ -188,7 +189,13 @@ class Ledger:
             due_date=original.due_date,
             memo=memo or f"reversal of entry {entry_id}",
             voucher=voucher
-            or Voucher("reversal", original.voucher_file, original.voucher_row, original.voucher_record),
+            or Voucher(
+                "reversal",
+                original.voucher_file,
+                original.voucher_row,
+                original.voucher_record,
+                original.voucher_file_id,
+            ),
             lines=tuple(
                 Line(
                     row.account_code,
@@ -272,6 +279,7 @@ class Ledger:
             voucher.file,
             voucher.row,
             voucher.record,
+            voucher.file_id,
             digest,
         )
         return _Prepared(draft, (source, external_id, revision), digest, entry, tuple(postings))

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from connector.errors import UnknownAccountError
+from connector.imports.models import ImportedFile
 from connector.ledger.models import (
     Customer,
     CustomerBalance,
@@ -66,6 +67,8 @@ class StatementLine:
     voucher: str
     reverses_id: int | None
     reversed_by: int | None
+    file_id: int | None  # the imported file the voucher names (None: posted otherwise, or before it was kept)
+    file_sha256: str | None  # that file's content hash
 
 
 _SUM = func.sum(Posting.amount_minor)
@@ -187,7 +190,14 @@ def customer_entries(session: Session, account_no: str, limit: int | None = None
     customer_id = customer_id_for(session, account_no)
     reversal = aliased(JournalEntry)
     rows = session.execute(
-        select(JournalEntry, Posting.account_code, Posting.currency, Posting.amount_minor, reversal.id)
+        select(
+            JournalEntry,
+            Posting.account_code,
+            Posting.currency,
+            Posting.amount_minor,
+            reversal.id,
+            ImportedFile.content_hash,
+        )
         .join(Posting, Posting.entry_id == JournalEntry.id)
         .outerjoin(
             reversal,  # through the document key: the unique index finds an entry's reversal
@@ -197,12 +207,13 @@ def customer_entries(session: Session, account_no: str, limit: int | None = None
             & reversal.is_reversal
             & ~JournalEntry.is_reversal,
         )
+        .outerjoin(ImportedFile, ImportedFile.id == JournalEntry.voucher_file_id)
         .where(Posting.customer_id == customer_id)
         .order_by(JournalEntry.posting_date, JournalEntry.id, Posting.id)
     )
     running: dict[tuple[str, str], int] = {}
     lines = []
-    for entry, account_code, currency, minor, reversed_by in rows:
+    for entry, account_code, currency, minor, reversed_by, file_sha256 in rows:
         key = (account_code, currency)
         running[key] = running.get(key, 0) + minor
         lines.append(
@@ -219,6 +230,8 @@ def customer_entries(session: Session, account_no: str, limit: int | None = None
                 voucher=_voucher_text(entry),
                 reverses_id=entry.reverses_id,
                 reversed_by=reversed_by,
+                file_id=entry.voucher_file_id,
+                file_sha256=file_sha256,
             )
         )
     return lines[-limit:] if limit is not None else lines

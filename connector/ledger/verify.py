@@ -8,7 +8,8 @@ reversal links consistent (a reversal mirrors its original, which is not itself 
 one revision of a document standing unreversed; every entry something names exists (the entry a reversal
 reverses, an imported document's entry, a reconciliation item's application, a receipt application's
 receipt), so an entry deleted with its postings and its balances adjusted by hand is still found missing;
-every entry the import's records say is reversed has its reversal (`verify_records`).
+every entry the import's records say is reversed has its reversal (`verify_records`); every imported
+file an entry's voucher names exists.
 """
 
 from __future__ import annotations
@@ -80,6 +81,17 @@ def _references(session: Session) -> Iterator[Violation]:
         )
         detail = "; ".join(what for what, gone in missing if gone)
         yield Violation("reference", f"posting {row.id} of entry {row.entry_id}", detail)
+    # Neither does an entry's voucher file (see `JournalEntry.voucher_file_id`).
+    files = (
+        select(JournalEntry.id, JournalEntry.voucher_file, JournalEntry.voucher_file_id)
+        .outerjoin(ImportedFile, ImportedFile.id == JournalEntry.voucher_file_id)
+        .where(JournalEntry.voucher_file_id.is_not(None), ImportedFile.id.is_(None))
+        .order_by(JournalEntry.id)
+    )
+    for entry_id, name, file_id in session.execute(files):
+        yield Violation(
+            "reference", f"entry {entry_id}", f"its voucher's imported file {file_id} ({name}) does not exist"
+        )
 
 
 def _entry_balance(session: Session) -> Iterator[Violation]:

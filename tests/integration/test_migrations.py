@@ -30,7 +30,7 @@ def test_the_migrations_create_exactly_the_schema_the_models_describe(container:
 def test_upgrading_an_up_to_date_database_is_a_no_op(container: Container) -> None:
     before = current_revision(container.engine)
     upgrade_database(container.engine)
-    assert current_revision(container.engine) == before == "0024"
+    assert current_revision(container.engine) == before == "0025"
 
 
 def test_upgrading_to_0006_fills_each_customers_backends_from_its_live_bindings(tmp_path: Path) -> None:
@@ -222,6 +222,50 @@ def test_downgrading_to_base_and_upgrading_again_ends_as_the_models(dialect: str
             differences = compare_metadata(context, Base.metadata)
         engine.dispose()
     assert (at_base, differences) == (None, [])
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database to migrate step by step: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    url = postgres_url()
+    schema = f"steps_{uuid.uuid4().hex[:12]}"
+    admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def test_upgrading_to_0025_keeps_every_entry_naming_no_imported_file_and_downgrades_back(
+    empty_database_url: str,
+) -> None:
+    engine = create_engine(empty_database_url)
+    upgrade_database(engine, "0024")
+    entry = (
+        "INSERT INTO journal_entries (id, source, external_id, revision, is_reversal, posting_date, memo,"
+        " document_type, voucher_file, voucher_row, content_hash, created_at) VALUES (1, 'zoho_books',"
+        " 'INV-1', 1, false, '2026-03-01', '', 'invoice', 'zoho_books_invoices.csv', 4, 'h', '2026-03-01')"
+    )
+    with engine.begin() as connection:
+        connection.execute(text(entry))
+    upgrade_database(engine)
+    with engine.begin() as connection:
+        found = connection.execute(
+            text("SELECT id, voucher_file, voucher_row, voucher_file_id FROM journal_entries")
+        ).all()
+        connection.execute(text(entry.replace("(1, ", "(2, ").replace("INV-1", "INV-2")))
+        connection.execute(text("UPDATE journal_entries SET voucher_file_id = 7 WHERE id = 2"))
+    command.downgrade(alembic_config(engine), "0024")
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT id, voucher_file FROM journal_entries ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(row) for row in found] == [(1, "zoho_books_invoices.csv", 4, None)]
+    assert [tuple(row) for row in kept] == [(1, "zoho_books_invoices.csv"), (2, "zoho_books_invoices.csv")]
 
 
 MIGRATE_AT = """

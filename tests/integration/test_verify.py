@@ -167,6 +167,16 @@ def test_a_posting_pointed_at_an_unknown_account_and_customer_names_both(contain
     assert {"account balance", "content", "customer balance"} <= set(checks(report))
 
 
+def test_an_entry_naming_an_imported_file_that_does_not_exist_is_reported(container: Container) -> None:
+    ids = build_ledger(container)  # posted by hand: none names an imported file, and none is missing
+    report = tamper(
+        container, "UPDATE journal_entries SET voucher_file_id = 42 WHERE id = :id", id=ids["other"]
+    )
+    assert [(v.check, v.subject, v.detail) for v in report.violations] == [
+        ("reference", f"entry {ids['other']}", "its voucher's imported file 42 (invoices.csv) does not exist")
+    ]
+
+
 def test_verify_in_a_snapshot_passes_while_another_writer_posts(container: Container) -> None:
     acme = add_customer(container)
     stop = threading.Event()
