@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.cli.context import ROW_NUMBER, as_of_day, err, out, report_problems, state
-from connector.cli.output import dumps, money_json, money_text
+from connector.cli.output import dumps, iso_time, money_json, money_text
 from connector.credit.reads import counted_in
 from connector.db import snapshot, unit_of_work
 from connector.errors import ConnectorError
@@ -272,6 +272,10 @@ def _balances_json(lines: list[BalanceLine]) -> list[dict[str, object]]:
     ]
 
 
+def _iso_day(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 @ledger_app.command("entries")
 def entries(
     ctx: typer.Context,
@@ -279,7 +283,8 @@ def entries(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the last N lines.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """A customer's postings with running balances and the voucher each comes from."""
+    """A customer's postings with running balances and the voucher each comes from (JSON: with the
+    entry's value, document and due dates, revision, when it was posted and the imported file)."""
     container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         lines = customer_entries(session, account_no, limit)
@@ -290,8 +295,13 @@ def entries(
                     {
                         "entry_id": line.entry_id,
                         "posting_date": line.posting_date.isoformat(),
+                        "value_date": _iso_day(line.value_date),
+                        "document_date": _iso_day(line.document_date),
+                        "due_date": _iso_day(line.due_date),
+                        "created_at": iso_time(line.created_at),
                         "source": line.source,
                         "external_id": line.external_id,
+                        "revision": line.revision,
                         "document_type": line.document_type,
                         "memo": line.memo,
                         "account": line.account_code,

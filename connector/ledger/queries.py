@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
@@ -69,6 +69,11 @@ class StatementLine:
     reversed_by: int | None
     file_id: int | None  # the imported file the voucher names (None: posted otherwise, or before it was kept)
     file_sha256: str | None  # that file's content hash
+    value_date: date | None
+    document_date: date | None
+    due_date: date | None  # an invoice's own, when its document states one
+    revision: int
+    created_at: datetime  # when it was posted: an imported entry's import
 
 
 _SUM = func.sum(Posting.amount_minor)
@@ -232,6 +237,11 @@ def customer_entries(session: Session, account_no: str, limit: int | None = None
                 reversed_by=reversed_by,
                 file_id=entry.voucher_file_id,
                 file_sha256=file_sha256,
+                value_date=entry.value_date,
+                document_date=entry.document_date,
+                due_date=entry.due_date,
+                revision=entry.revision,
+                created_at=entry.created_at,
             )
         )
     return lines[-limit:] if limit is not None else lines

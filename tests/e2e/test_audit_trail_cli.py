@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,21 @@ def test_each_entry_names_the_exact_imported_file_when_monthly_exports_share_a_n
     row = next(line for line in table.splitlines() if f" {second['entry_id']} " in line)
     assert f"#{april['id']}" in row
     assert cli("ledger", "verify").code == 0
+
+
+def test_entries_as_json_carry_their_dates_revision_and_when_they_were_imported(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", f"march/{NAME}").code == 0
+    assert cli("import", f"april/{NAME}").code == 0
+    entries = json.loads(cli("ledger", "entries", "KAUS00001", "--json").out)
+    first, reversal, second = [e for e in entries if e["external_id"] == INSTALLATION]
+    # As the export states it: dated 6 February, due 8 March; no value date (an invoice moves no money).
+    for entry in (first, reversal, second):
+        assert (entry["document_date"], entry["due_date"]) == ("2026-02-06", "2026-03-08")
+    assert (first["value_date"], second["value_date"]) == (None, None)
+    assert (first["revision"], reversal["revision"], second["revision"]) == (1, 1, 2)
+    assert second["amount"] == {"amount": "1900.00", "currency": "USD", "minor": 190000}
+    posted = [datetime.fromisoformat(e["created_at"]) for e in (first, reversal, second)]
+    assert all(moment.utcoffset() is not None for moment in posted)
+    assert posted[0] < posted[1] <= posted[2], "each when its file was imported"
