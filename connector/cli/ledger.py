@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.cli.context import ROW_NUMBER, as_of_day, err, out, report_problems, state
-from connector.cli.output import dumps, iso_time, money_json, money_text
+from connector.cli.entries import entries_command
+from connector.cli.output import dumps, money_json, money_text
 from connector.credit.reads import counted_in
 from connector.db import snapshot, unit_of_work
 from connector.errors import ConnectorError
@@ -22,7 +23,6 @@ from connector.ledger.queries import (
     BalanceLine,
     DatedLater,
     balances_of,
-    customer_entries,
     customer_id_for,
     dated_later,
     net_receivable,
@@ -272,84 +272,4 @@ def _balances_json(lines: list[BalanceLine]) -> list[dict[str, object]]:
     ]
 
 
-def _iso_day(day: date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-@ledger_app.command("entries")
-def entries(
-    ctx: typer.Context,
-    account_no: str,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the last N lines.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """A customer's postings with running balances and the voucher each comes from (JSON: with the
-    entry's value, document and due dates, revision, when it was posted and the imported file)."""
-    container = state(ctx).container(existing=True)
-    with unit_of_work(container.sessions) as session:
-        lines = customer_entries(session, account_no, limit)
-    if as_json:
-        out.print(
-            dumps(
-                [
-                    {
-                        "entry_id": line.entry_id,
-                        "posting_date": line.posting_date.isoformat(),
-                        "value_date": _iso_day(line.value_date),
-                        "document_date": _iso_day(line.document_date),
-                        "due_date": _iso_day(line.due_date),
-                        "created_at": iso_time(line.created_at),
-                        "source": line.source,
-                        "external_id": line.external_id,
-                        "revision": line.revision,
-                        "document_type": line.document_type,
-                        "memo": line.memo,
-                        "account": line.account_code,
-                        "amount": money_json(line.amount),
-                        "running_balance": money_json(line.running_balance),
-                        "voucher": line.voucher,
-                        "file": None
-                        if line.file_id is None
-                        else {"id": line.file_id, "sha256": line.file_sha256},
-                        "reverses": line.reverses_id,
-                        "reversed_by": line.reversed_by,
-                    }
-                    for line in lines
-                ]
-            )
-        )
-        return
-    table = Table(title=f"Entries of customer {account_no}")
-    # Dates, entries and amounts never shortened; document, memo and voucher fold onto more lines
-    # rather than lose their ends (a voucher's row is how a figure is traced to its source, its file id
-    # which file of that name).
-    for column, justify, whole in (
-        ("date", "left", True),
-        ("entry", "right", True),
-        ("document", "left", False),
-        ("memo", "left", False),
-        ("account", "left", True),
-        ("amount", "right", True),
-        ("balance", "right", True),
-        ("voucher", "left", False),
-        ("file", "right", True),  # which imported file the voucher names: monthly exports share names
-    ):
-        table.add_column(column, justify=justify, no_wrap=whole, overflow="fold", min_width=len(column))  # type: ignore[arg-type]
-    for line in lines:
-        note = ""
-        if line.reverses_id:
-            note = f" (reverses {line.reverses_id})"
-        elif line.reversed_by:
-            note = f" (reversed by {line.reversed_by})"
-        table.add_row(
-            line.posting_date.isoformat(),
-            str(line.entry_id),
-            f"{line.source} {line.document_type} {line.external_id}{note}",
-            line.memo,
-            line.account_code,
-            money_text(line.amount),
-            money_text(line.running_balance),
-            line.voucher,
-            "" if line.file_id is None else f"#{line.file_id}",
-        )
-    out.print(table)
+ledger_app.command("entries")(entries_command)

@@ -1,14 +1,15 @@
 """Read models over the ledger: the trial balance and a customer's balances (the stored running balances,
 O(1), hold every posting whatever its date; as of a day they are summed from the postings dated on or
-before it, and what is dated later is said apart), and a customer's entries."""
+before it, and what is dated later is said apart), and a customer's or a chart account's entries."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from connector.errors import UnknownAccountError
@@ -74,6 +75,7 @@ class StatementLine:
     due_date: date | None  # an invoice's own, when its document states one
     revision: int
     created_at: datetime  # when it was posted: an imported entry's import
+    customer: str | None  # the account number of the customer it is posted for, if any
 
 
 _SUM = func.sum(Posting.amount_minor)
@@ -190,18 +192,62 @@ def _voucher_text(entry: JournalEntry) -> str:
     return entry.voucher_record or ""
 
 
-def customer_entries(session: Session, account_no: str, limit: int | None = None) -> list[StatementLine]:
-    """The customer's postings in posting order with a running balance per account and currency."""
+def customer_entries(
+    session: Session, account_no: str, limit: int | None = None, currency: str | None = None
+) -> list[StatementLine]:
+    """The customer's postings in posting order with a running balance per account and currency (the
+    last `limit` of them; those in `currency` alone)."""
     customer_id = customer_id_for(session, account_no)
+    where = [Posting.customer_id == customer_id]
+    if currency is not None:
+        where.append(Posting.currency == currency)
+    running: dict[tuple[str, str], int] = {}
+    lines = []
+    for row in session.execute(_statement(*where).order_by(*POSTING_ORDER)):
+        key = (row.account_code, row.currency)
+        running[key] = running.get(key, 0) + row.amount_minor
+        lines.append(_line(row, running[key]))
+    return lines[-limit:] if limit is not None else lines
+
+
+def account_entries(
+    session: Session, code: str, limit: int | None = None, currency: str | None = None
+) -> list[StatementLine]:
+    """A chart account's postings (every customer's, on a subledger account) in posting order with its
+    running balance per currency: the last `limit` of them, those in `currency` alone. The running
+    balances are counted back from the sum of all its postings, so the last line of each currency is
+    the account's balance in the trial balance however few lines are shown."""
+    if session.get(LedgerAccount, code) is None:
+        raise UnknownAccountError(f"no account {code} in the chart (`connector ledger accounts`)")
+    where = [Posting.account_code == code]
+    if currency is not None:
+        where.append(Posting.currency == currency)
+    totals = select(Posting.currency, func.sum(Posting.amount_minor)).where(*where).group_by(Posting.currency)
+    after: dict[str, int] = {currency: int(total) for currency, total in session.execute(totals)}
+    latest = _statement(*where).order_by(*(column.desc() for column in POSTING_ORDER)).limit(limit)
+    lines = []
+    for row in session.execute(latest):  # newest first: each line's balance is the total less what follows
+        lines.append(_line(row, after[row.currency]))
+        after[row.currency] -= row.amount_minor
+    return lines[::-1]
+
+
+POSTING_ORDER = (JournalEntry.posting_date, JournalEntry.id, Posting.id)
+
+
+def _statement(*where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    """The postings `where` says, each with its entry, the entry reversing it, its voucher's file and its
+    customer's account number."""
     reversal = aliased(JournalEntry)
-    rows = session.execute(
+    return (
         select(
             JournalEntry,
             Posting.account_code,
             Posting.currency,
             Posting.amount_minor,
-            reversal.id,
-            ImportedFile.content_hash,
+            reversal.id.label("reversed_by"),
+            ImportedFile.content_hash.label("file_sha256"),
+            Customer.account_no.label("customer"),
         )
         .join(Posting, Posting.entry_id == JournalEntry.id)
         .outerjoin(
@@ -213,35 +259,32 @@ def customer_entries(session: Session, account_no: str, limit: int | None = None
             & ~JournalEntry.is_reversal,
         )
         .outerjoin(ImportedFile, ImportedFile.id == JournalEntry.voucher_file_id)
-        .where(Posting.customer_id == customer_id)
-        .order_by(JournalEntry.posting_date, JournalEntry.id, Posting.id)
+        .outerjoin(Customer, Customer.id == Posting.customer_id)
+        .where(*where)
     )
-    running: dict[tuple[str, str], int] = {}
-    lines = []
-    for entry, account_code, currency, minor, reversed_by, file_sha256 in rows:
-        key = (account_code, currency)
-        running[key] = running.get(key, 0) + minor
-        lines.append(
-            StatementLine(
-                entry_id=entry.id,
-                posting_date=entry.posting_date,
-                source=entry.source,
-                external_id=entry.external_id,
-                document_type=entry.document_type,
-                memo=entry.memo,
-                account_code=account_code,
-                amount=Money(minor, currency),
-                running_balance=Money(running[key], currency),
-                voucher=_voucher_text(entry),
-                reverses_id=entry.reverses_id,
-                reversed_by=reversed_by,
-                file_id=entry.voucher_file_id,
-                file_sha256=file_sha256,
-                value_date=entry.value_date,
-                document_date=entry.document_date,
-                due_date=entry.due_date,
-                revision=entry.revision,
-                created_at=entry.created_at,
-            )
-        )
-    return lines[-limit:] if limit is not None else lines
+
+
+def _line(row: Row[*tuple[Any, ...]], running_minor: int) -> StatementLine:
+    entry: JournalEntry = row.JournalEntry
+    return StatementLine(
+        entry_id=entry.id,
+        posting_date=entry.posting_date,
+        source=entry.source,
+        external_id=entry.external_id,
+        document_type=entry.document_type,
+        memo=entry.memo,
+        account_code=row.account_code,
+        amount=Money(row.amount_minor, row.currency),
+        running_balance=Money(running_minor, row.currency),
+        voucher=_voucher_text(entry),
+        reverses_id=entry.reverses_id,
+        reversed_by=row.reversed_by,
+        file_id=entry.voucher_file_id,
+        file_sha256=row.file_sha256,
+        value_date=entry.value_date,
+        document_date=entry.document_date,
+        due_date=entry.due_date,
+        revision=entry.revision,
+        created_at=entry.created_at,
+        customer=row.customer,
+    )

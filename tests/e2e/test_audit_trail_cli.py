@@ -8,6 +8,7 @@ import json
 import shutil
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.e2e.conftest import Result
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
 Cli = Callable[..., Result]
 INVOICES = REPO / "tests" / "fixtures" / "exports" / "zoho_books_invoices.csv"
+STATEMENT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
 NAME = "zoho_books_invoices.csv"  # what Zoho Books calls its export every month
 INSTALLATION = "2954000000090102"  # INV-000102, 1,800.00 USD for Acme (KAUS00001) in March's export
 CUSTOMERS = [
@@ -109,3 +111,56 @@ def test_entries_as_json_carry_their_dates_revision_and_when_they_were_imported(
     posted = [datetime.fromisoformat(e["created_at"]) for e in (first, reversal, second)]
     assert all(moment.utcoffset() is not None for moment in posted)
     assert posted[0] < posted[1] <= posted[2], "each when its file was imported"
+
+
+def test_a_chart_accounts_trial_balance_line_drills_into_its_postings_with_running_balances(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", f"march/{NAME}").code == 0
+    assert cli("import", f"april/{NAME}").code == 0
+    assert cli("import", str(STATEMENT)).code == 0  # its payers unknown: 1002 and unapplied receipts
+    trial = json.loads(cli("ledger", "accounts", "--json").out)["accounts"]
+    lines = {(a["account"], a["balance"]["currency"]): a for a in trial if a["balance"]}
+    for code in ("1002", "6001", "220399", "1122"):
+        entries = json.loads(cli("ledger", "entries", "--account", code, "--json").out)
+        for currency in {e["amount"]["currency"] for e in entries}:
+            mine = [e for e in entries if e["amount"]["currency"] == currency]
+            line = lines[(code, currency)]
+            assert (mine[-1]["running_balance"], len(mine)) == (line["balance"], line["postings"])
+            assert sum(Decimal(e["amount"]["amount"]) for e in mine) == Decimal(line["balance"]["amount"])
+    # The last two in euros: their balances still end on the trial balance's line.
+    last = json.loads(
+        cli("ledger", "entries", "--account", "1002", "--currency", "eur", "--limit", "2", "--json").out
+    )
+    assert len(last) == 2
+    assert last[-1]["running_balance"] == lines[("1002", "EUR")]["balance"]
+    before = Decimal(last[1]["running_balance"]["amount"]) - Decimal(last[1]["amount"]["amount"])
+    assert Decimal(last[0]["running_balance"]["amount"]) == before
+    assert all(e["value_date"] for e in last), "a bank line has its value date"
+    receivable = json.loads(cli("ledger", "entries", "--account", "1122", "--json").out)
+    assert {e["customer"] for e in receivable} == {"KAUS00001", "SMEDE00001", "KASH00001"}
+    table = cli("ledger", "entries", "--account", "6001", "--currency", "USD")
+    assert table.code == 0, table.err
+    assert "Entries of account 6001 Revenue 主营业务收入 in USD" in table.out
+    closing = f"{Decimal(lines[('6001', 'USD')]['balance']['amount']):,} USD"  # as `ledger accounts` says
+    last_row = [row for row in table.out.splitlines() if row.startswith("│ 2026")][-1]
+    assert f" {closing} │" in last_row
+
+
+def test_entries_of_a_chart_account_given_as_a_customer_say_how_to_ask_for_it(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", f"march/{NAME}").code == 0
+    asked = cli("ledger", "entries", "6001")
+    assert (asked.code, asked.err.strip()) == (
+        1,
+        "error: no customer with account number 6001; 6001 is a chart account: "
+        "`connector ledger entries --account 6001`",
+    )
+    unknown = cli("ledger", "entries", "--account", "9999")
+    assert (unknown.code, unknown.err.strip()) == (
+        1,
+        "error: no account 9999 in the chart (`connector ledger accounts`)",
+    )
+    assert cli("ledger", "entries").code == 2
+    assert cli("ledger", "entries", "KAUS00001", "--account", "1002").code == 2
