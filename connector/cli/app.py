@@ -17,6 +17,7 @@ from connector import __version__
 from connector.cli.context import CliState, err, out, report_problems, state
 from connector.cli.customers import customers_app
 from connector.cli.figures import figures
+from connector.cli.files import files_app
 from connector.cli.imports import import_command, reconcile_app
 from connector.cli.inbox import inbox_command
 from connector.cli.keys import keys_app
@@ -63,6 +64,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reconcile_app, name="reconcile")
+app.add_typer(files_app, name="files")
 app.command("import")(import_command)
 app.command("inbox")(inbox_command)
 app.command("status")(status_command)

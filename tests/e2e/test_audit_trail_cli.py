@@ -164,3 +164,51 @@ def test_entries_of_a_chart_account_given_as_a_customer_say_how_to_ask_for_it(
     )
     assert cli("ledger", "entries").code == 2
     assert cli("ledger", "entries", "KAUS00001", "--account", "1002").code == 2
+
+
+def test_the_imported_files_are_listed_and_one_shows_its_documents_and_the_entries_it_posted(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", f"march/{NAME}").code == 0
+    assert cli("import", f"april/{NAME}").code == 0
+    runs = json.loads(cli("runs", "--job", "import", "--json").out)
+    listed = json.loads(cli("files", "list", "--json").out)
+    assert listed["total"] == 2
+    april, march = listed["files"]  # newest first
+    assert (april["name"], march["name"]) == (NAME, NAME)
+    assert (march["sha256"], april["sha256"]) == (
+        sha256_of(workspace / "march" / NAME),
+        sha256_of(workspace / "april" / NAME),
+    )
+    assert [(f["status"], f["documents"], f["run"]) for f in (april, march)] == [
+        ("imported", 5, runs[0]["id"]),
+        ("imported", 5, runs[1]["id"]),
+    ]
+    assert march["counts"]["invoices_posted"] == 4
+    assert datetime.fromisoformat(march["imported_at"]) <= datetime.fromisoformat(april["imported_at"])
+    shown = cli("files", "list", "--limit", "1")
+    assert shown.out.startswith(f"#{april['id']:<5} {NAME}  sha256 {april['sha256'][:12]}  ")
+    assert shown.out.rstrip().endswith("1 of 2 imported file(s) (the newest 1 shown; --limit for more)")
+
+    entries = json.loads(cli("ledger", "entries", "KAUS00001", "--json").out)
+    first, reversal, second = [e for e in entries if e["external_id"] == INSTALLATION]
+    detail = json.loads(cli("files", "show", str(april["id"]), "--json").out)
+    assert detail["sha256"] == april["sha256"]
+    [installation] = [d for d in detail["documents_last_imported"] if d["external_id"] == INSTALLATION]
+    assert (installation["outcome"], installation["entry_id"], installation["revision"]) == (
+        "posted",
+        second["entry_id"],
+        2,
+    )
+    assert (installation["row"], installation["customer"]) == (4, "KAUS00001")
+    posted = {e["entry_id"]: e for e in detail["entries"]}
+    assert posted[reversal["entry_id"]]["reverses"] == first["entry_id"]
+    assert posted[second["entry_id"]]["revision"] == 2
+    earlier = json.loads(cli("files", "show", str(march["id"]), "--json").out)
+    assert first["entry_id"] in {e["entry_id"] for e in earlier["entries"]}
+    assert INSTALLATION not in {d["external_id"] for d in earlier["documents_last_imported"]}
+    text = cli("files", "show", str(april["id"])).out
+    assert f"  sha256 {april['sha256']}\n" in text
+    assert f"posted, entry {second['entry_id']}" in text
+    missing = cli("files", "show", "999")
+    assert (missing.code, missing.err.strip()) == (1, "error: no imported file 999 (`connector files list`)")
