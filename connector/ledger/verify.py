@@ -25,6 +25,7 @@ from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from connector.errors import InvalidEntryError
+from connector.imports.models import ImportedFile
 from connector.ledger.entries import content_hash
 from connector.ledger.models import (
     AccountBalance,
