@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from connector.cli.context import out, state
-from connector.cli.output import dumps, iso_time, money_json, money_text
+from connector.cli.output import DataTable, dumps, iso_time, money_json, money_text
 from connector.db import unit_of_work
 from connector.errors import UnknownAccountError
 from connector.ledger.models import LedgerAccount
@@ -103,23 +103,24 @@ def _table(
     title: str, lines: list[StatementLine], which: tuple[str, Callable[[StatementLine], str]] | None
 ) -> Table:
     """The lines as a table; `which` a column saying whose or which account's each line is."""
-    table = Table(title=title)
     # Dates, entries and amounts never shortened; document, memo and voucher fold onto more lines
     # rather than lose their ends (a voucher's row is how a figure is traced to its source, its file id
     # which file of that name).
-    columns = [
-        ("date", "left", True),
-        ("entry", "right", True),
-        ("document", "left", False),
-        ("memo", "left", False),
-        *([(which[0], "left", True)] if which else []),
-        ("amount", "right", True),
-        ("balance", "right", True),
-        ("voucher", "left", False),
-        ("file", "right", True),  # which imported file the voucher names: monthly exports share names
-    ]
-    for column, justify, whole in columns:
-        table.add_column(column, justify=justify, no_wrap=whole, overflow="fold", min_width=len(column))  # type: ignore[arg-type]
+    whole = ["date", "entry", *([which[0]] if which else []), "amount", "balance", "file"]
+    table = DataTable(
+        "date",
+        "entry",
+        "document",
+        "memo",
+        *([which[0]] if which else []),
+        "amount",
+        "balance",
+        "voucher",
+        "file",  # which imported file the voucher names: monthly exports share names
+        whole=whole,
+        right=("entry", "amount", "balance", "file"),
+        title=title,
+    )
     for line in lines:
         note = ""
         if line.reverses_id:

@@ -6,13 +6,12 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.cli.context import ROW_NUMBER, as_of_day, err, out, report_problems, state
 from connector.cli.entries import entries_command
-from connector.cli.output import dumps, money_json, money_text
+from connector.cli.output import DataTable, dumps, money_json, money_text
 from connector.credit.reads import counted_in
 from connector.db import snapshot, unit_of_work
 from connector.errors import ConnectorError
@@ -101,7 +100,7 @@ def reverse(
     day = on.date() if on else today
     if day > today:  # the ledger would hold it at once, the figures only from that day: they would differ
         raise typer.BadParameter(f"{day} is after today: a reversal takes effect now", param_hint="--on")
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     try:
         with unit_of_work(container.sessions) as session:
             accounts = Accounts.of(container.settings.ledger.chart)
@@ -177,12 +176,17 @@ def accounts(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False) 
         payload = {"as_of": day, "accounts": accounts_json, "totals": totals_json}
         out.print(dumps({**payload, "dated_later": _later_json(later)}))
         return
-    table = Table(title=f"Trial balance as of {day}")
-    table.add_column("account")
-    table.add_column("name")
-    table.add_column("kind")
-    table.add_column("balance (Dr +, Cr −)", justify="right")
-    table.add_column("postings", justify="right")
+    balance_header, count = "balance (Dr +, Cr −)", "postings"
+    table = DataTable(
+        "account",
+        "name",
+        "kind",
+        balance_header,
+        count,
+        whole=("account", balance_header, count),
+        right=(balance_header, count),
+        title=f"Trial balance as of {day}",
+    )
     for line in lines:
         amount = money_text(line.balance) if line.balance is not None else "—"
         table.add_row(line.code, line.name, line.role or line.kind, amount, str(line.posting_count))
@@ -219,17 +223,22 @@ def balance(ctx: typer.Context, account_no: str, as_of: AsOf = None, as_json: Js
                         {"account_no": number, "balances": _balances_json(theirs)}
                         for number, theirs in merged
                     ],
-                    "net_receivable": [money_json(money) for money in net.values()],
+                    "net_receivable": [money_json(balance_header) for balance_header in net.values()],
                     "dated_later": _later_json(later),
                 }
             )
         )
         return
-    table = Table(title=f"Balances of customer {account_no} as of {day}")
-    table.add_column("account")
-    table.add_column("name")
-    table.add_column("balance (Dr +, Cr −)", justify="right")
-    table.add_column("postings", justify="right")
+    balance_header, count = "balance (Dr +, Cr −)", "postings"
+    table = DataTable(
+        "account",
+        "name",
+        balance_header,
+        count,
+        whole=("account", balance_header, count),
+        right=(balance_header, count),
+        title=f"Balances of customer {account_no} as of {day}",
+    )
     for line in lines:
         table.add_row(line.account_code, line.account_name, money_text(line.balance), str(line.posting_count))
     for number, theirs in merged:

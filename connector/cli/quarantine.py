@@ -7,22 +7,21 @@ from typing import Annotated, Any
 
 import typer
 
-from connector.cli.context import ROW_NUMBER, err, out, state
+from connector.cli.context import ROW_NUMBER, err, one_of, out, state
 from connector.cli.customers import mappings_for_run
 from connector.cli.output import dumps, iso_time
 from connector.db import unit_of_work
 from connector.sync import quarantine, quarantine_retry
 from connector.sync.quarantine import Entry
 from connector.sync.quarantine_retry import RetryOutcome
+from connector.sync.runs import RUN_JOBS
 
 quarantine_app = typer.Typer(
     help="Records that could not be processed: see why, retry them, or resolve them with a note.",
     no_args_is_help=True,
 )
 Source = Annotated[str | None, typer.Option(help="Only records of this source, e.g. zoho.Contacts.")]
-Job = Annotated[
-    str | None, typer.Option(help="Only records of runs of this job: import, customers.import, pull…")
-]
+Job = Annotated[str | None, typer.Option(help=f"Only records of runs of this job: {', '.join(RUN_JOBS)}.")]
 Limit = Annotated[int, typer.Option(min=1, help="At most this many records.")]
 
 
@@ -53,6 +52,7 @@ def list_records(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Quarantined records, oldest first, with why they failed (never their raw input: see `show`)."""
+    one_of(job, RUN_JOBS, "--job")
     with unit_of_work(state(ctx).container(existing=True).sessions) as session:
         entries = quarantine.list_records(session, status=status, source=source, job=job, limit=limit)
         total = quarantine.count_records(session, status=status, source=source, job=job)
@@ -129,6 +129,7 @@ def retry(
 ) -> None:
     """Replay records: an imported file is imported again, a customer record mapped again; records that
     go through are resolved by "retry", those that fail again count another attempt."""
+    one_of(job, RUN_JOBS, "--job")
     if bool(records) == every:
         err.print("error: give record numbers, or --all")
         raise typer.Exit(1)

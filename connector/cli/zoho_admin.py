@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from adapters.zoho.fields_setup import FieldPlan, create_fields, outbound_modules, plan_module
@@ -234,7 +233,17 @@ def notifications(
     if as_json:
         out.print(dumps(payload))
     else:
-        table = Table("#", "received", "module", "operation", "records", "status", "result")
+        table = DataTable(
+            "#",
+            "received",
+            "module",
+            "operation",
+            "records",
+            "status",
+            "result",
+            whole=("#", "received", "module", "operation", "records", "status"),
+            right=("#", "records"),
+        )
         for v in views:
             table.add_row(
                 str(v.id),

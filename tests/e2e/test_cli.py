@@ -135,6 +135,7 @@ def test_reading_a_ledger_where_there_is_none_is_an_error_and_makes_no_database(
         ("customers", "split", "zoho.Contacts", "4876876000000624001"),
         ("customers", "classify"),
         ("zoho", "notifications"),
+        ("ledger", "reverse", "1", "--reason", "voided"),
     ],
 )
 def test_a_command_acting_on_the_ledgers_rows_where_there_is_none_is_an_error_and_makes_no_database(
@@ -613,6 +614,21 @@ def test_outbox_list_in_a_pipes_80_columns_shows_ids_codes_fields_and_messages_w
     assert folded == message.replace(" ", "")
 
 
+def test_the_trial_balance_a_balance_and_entries_keep_amounts_and_accounts_whole_in_a_narrow_pipe(
+    cli,
+) -> None:
+    cli("demo")
+    accounts = cli("ledger", "accounts", columns=50)
+    assert accounts.code == 0, accounts.err
+    assert "-209,688.49 CNY" in accounts.out
+    assert "141,788.00 CNY" in accounts.out
+    balance = cli("ledger", "balance", "KASH00001", columns=40)
+    assert "56,400.50 CNY" in balance.out
+    entries = cli("ledger", "entries", "KASH00001", columns=60)
+    assert ("-128,000.00 CNY" in entries.out, "2026-03-05" in entries.out) == (True, True)
+    assert "…" not in accounts.out + balance.out + entries.out
+
+
 def test_outbox_retry_naming_a_record_not_in_the_outbox_fails_naming_it_and_retries_none(cli) -> None:
     cli("demo")
     container = build_container(load_settings(), logging=False)
@@ -642,9 +658,12 @@ def test_outbox_retry_naming_a_record_not_in_the_outbox_fails_naming_it_and_retr
     assert (retried.code, retried.out.strip()) == (0, "1 record(s) will be sent with the next push")
 
 
-def test_runs_of_a_job_there_is_none_of_is_refused_naming_the_jobs(cli) -> None:
+@pytest.mark.parametrize(
+    "command", [("runs", "--json"), ("quarantine", "list", "--json"), ("quarantine", "retry", "--all")]
+)
+def test_runs_of_a_job_there_is_none_of_is_refused_naming_the_jobs(cli, command: tuple[str, ...]) -> None:
     cli("demo")
-    refused = cli("runs", "--job", "bogus", "--json")
+    refused = cli(*command, "--job", "bogus")
     assert (refused.code, refused.out) == (2, "")
     assert "'bogus' is not one of pull, push, notification, import, customers.import" in " ".join(
         refused.err.split()
