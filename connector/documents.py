@@ -112,6 +112,9 @@ class Document:
     # Other ids the line may have been imported under, that are this line only when they hold it
     # unchanged (OFX: the ids its FITID's occurrences gave it in other files).
     known_as: tuple[str, ...] = ()
+    # The references earlier versions read for the line where they differ from `references` (MT940: a
+    # placeholder was text, `?60` did not continue the remittance): its print under an id it is known as.
+    references_before: tuple[tuple[str, ...], ...] = ()
     # Its id is a digest of its content (the source gives none: a QuickBooks report, a Xero statement
     # CSV): edited at the source (a customer renamed, a payee's text), it comes back under another id.
     content_id: bool = False

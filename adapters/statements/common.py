@@ -5,7 +5,9 @@ carry no id of their own, yet the import needs a key that is the same every time
 re-issue of it, is read. The id is `sha256:` + the hex SHA-256 of the UTF-8 text
 `"<format>/v1" + "\\x1f" + "\\x1f".join(fields)` where an absent field is the empty string. The fields
 and their order are listed in each parser's docstring; changing them (or this recipe) changes every
-id, so a change needs a new version tag, never an edit in place.
+id, so a change needs a new version tag, never an edit in place, and the parser keeps giving each line
+the ids of the recipe it replaces (`Document.known_as`). MT940's `v1` was edited in place twice before
+this was kept to: `mt940_former` names its three recipes.
 """
 
 from __future__ import annotations

@@ -42,6 +42,12 @@ without a bank reference is `content_id`: its text changed, it comes back under 
 import holds it for a person when it looks like a line of an earlier file. Placeholders ("NONREF",
 "NOTPROVIDED") are no reference.
 
+Recipe history: the recipe above (since 91d1bce) is the third hashed under the tag `mt940/v1`; the two
+before it (by position, up to 81af49b; by text, f1fb9eb to 1bdd1c4) were edited in place. A line
+carries the ids they gave it as `known_as`, and the references their versions read where those
+differ (`references_before`: its print there), so a line they imported is unchanged when downloaded
+again (`mt940_former` documents them and what they do not cover). The next change takes `mt940/v2`.
+
 `Origin.row` is the 1-based line number of the `:61:` (of `:20:` for a `Statement`), `Origin.raw` the
 field(s) as written.
 """
@@ -68,6 +74,7 @@ from adapters.statements.common import (
     unique_texts,
 )
 from adapters.statements.mt940_fields import Boundary, Field, Stray, fields
+from adapters.statements.mt940_former import FormerIds
 from connector.documents import (
     REVERSAL_MARKER,
     Document,
@@ -140,6 +147,7 @@ class _File:
         self.stray_count = 0
         self.seen_field = False
         self.alike = AlikeLines()  # occurrence numbers of lines alike, statement by statement
+        self.former = FormerIds()  # the ids earlier versions gave its lines
 
     def read(self, items: Iterator[Field | Boundary | Stray]) -> Iterator[Parsed]:
         for item in items:
@@ -161,7 +169,7 @@ class _File:
         self.seen_field = True
         if field.tag == "20" or self.statement is None:
             yield from self._close()
-            self.statement = _Statement(self.name, field.line, self.alike)
+            self.statement = _Statement(self.name, field.line, self.alike, self.former)
         statement = self.statement
         if field.tag == "61":
             yield from self._flush()
@@ -200,11 +208,13 @@ class _File:
 class _Statement:
     """One statement: the library's `Transactions` holding the header, and the line count."""
 
-    def __init__(self, file: str, line: int, alike: AlikeLines) -> None:
+    def __init__(self, file: str, line: int, alike: AlikeLines, former: FormerIds) -> None:
         self.file = file
         self.line_no = line
         self.library = mt940.models.Transactions(options=_OPTIONS)
         self.alike = alike
+        self.former = former
+        self.position = 0  # its :61: fields so far, malformed ones too (for the ids by position)
         self.statement_no: str | None = None
         self.raw: list[str] = []
 
@@ -230,6 +240,7 @@ class _Statement:
 
     def line(self, statement_line: Field, details: Field | None) -> Document | Problem:
         """One `:61:` (with its `:86:`) as a bank line, or the `Problem` that says why not."""
+        self.position += 1
         raw = statement_line.raw + (f"\n{details.raw}" if details is not None else "")
         origin = Origin(self.file, statement_line.line, raw)
         try:
@@ -271,6 +282,22 @@ class _Statement:
             "" if bank_ref else "\n".join(" ".join(reference.split()) for reference in references),
         )
         occurrence = self.alike.next(account, "\x1e".join(map(str, identity)))
+        # The references the recipe by text read, then those the recipe by position's version read.
+        read_before = [_references(fields, extra, details, reversal=mark.startswith("R"), before=1)]
+        if _text(extra, "additional_purpose"):
+            read_before.append(_references(fields, extra, details, reversal=mark.startswith("R"), before=2))
+        known_as = self.former.of(
+            account=account,
+            statement_no=self.statement_no,
+            position=self.position,
+            dates=(entry_date, value_date),
+            minor=abs(amount.minor),
+            currency=amount.currency,
+            mark=mark,
+            customer_ref=_text(fields, "customer_reference"),
+            bank_ref=_text(fields, "bank_reference"),
+            references=read_before[0],
+        )
         return Document(
             kind="bank_line",
             source=SOURCE,
@@ -283,6 +310,8 @@ class _Statement:
             references=references,
             bank_reversal=returned,
             account=account,
+            known_as=known_as,
+            references_before=tuple(dict.fromkeys(read for read in read_before if read != references)),
             content_id=bank_ref is None,
             return_reason=_return_reason(extra, details) if returned else None,
         )
@@ -383,17 +412,23 @@ def _account(extra: dict[str, Any]) -> str | None:
 
 
 def _references(
-    fields: dict[str, Any], extra: dict[str, Any], details: Field | None, *, reversal: bool
+    fields: dict[str, Any], extra: dict[str, Any], details: Field | None, *, reversal: bool, before: int = 0
 ) -> tuple[str, ...]:
+    """The line's references; `before`: as the versions of the recipe by text (1) or by position (2) read
+    them (`mt940_former`): a placeholder was text, and by position `?60`-`?63` continued nothing."""
+    continued = _text(extra, "additional_purpose") if before < 2 else ""
     texts = [
-        " ".join(part for part in (_text(extra, "purpose"), _text(extra, "additional_purpose")) if part),
+        " ".join(part for part in (_text(extra, "purpose"), continued) if part),
         _text(extra, "end_to_end_reference"),
         _text(extra, "customer_reference"),
         _text(fields, "customer_reference"),
         _text(extra, "additional_position_reference"),
         _text(fields, "extra_details"),
     ]
-    texts = [text if given(text) else "" for text in texts]  # EREF+NOTPROVIDED names nothing
+    if before:
+        texts[3] = "" if texts[3].upper() == "NONREF" else texts[3]
+    else:
+        texts = [text if given(text) else "" for text in texts]  # EREF+NOTPROVIDED names nothing
     if "transaction_details" in extra and details is not None:  # unstructured :86:
         texts.insert(0, _unwrap(details))
     if reversal:

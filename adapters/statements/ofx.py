@@ -43,7 +43,8 @@ common.content_digest(DTPOSTED date, amount, currency, correction)`:
   `Problem` ("duplicate FITID with identical content in the same file"), not a second line.
 
 Each line is also `known_as` the ids the other cases give it, and those earlier versions gave by file
-order (a FITID's first line the plain id, a later one plain + money, `.2`, `.3` … for lines of one money).
+order: a FITID's first line the plain id, a later one plain + `"#"` + the digest of its whole content
+(up to 81af49b), then plain + money, `.2`, `.3` … for lines of one money (1bdd1c4 to fc29d37).
 Across files a line imported under any of its ids with the same content is that line (downloads
 overlap in any order); one whose own id or `alias` holds the same money is that transaction with its
 text changed (a change, as any changed document); one whose plain id another line holds with other
@@ -400,8 +401,9 @@ class _Transaction:
         FITID is not re-issued there."""
         money = f"#{self.money}"
         content = f"{money}.{self.digest}"
-        # The ids lines of one FITID and money had before, in the order of their file (".2", ".3" …).
-        counted = [f"{money}.{n}" for n in range(2, max(alike, 2) + 1)]
+        # The ids lines of a re-issued FITID had before, in the order of their file: its money's (".2",
+        # ".3" … for lines of one money), and before 1bdd1c4 its whole content's digest.
+        counted = [*(f"{money}.{n}" for n in range(2, max(alike, 2) + 1)), f"#{self.digest}"]
         if alike == 0:
             own, alias, known = "", money, [content, *counted]
         elif alike == 1:  # its money tells it from the FITID's other lines: a change of its text is seen

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from sqlalchemy.orm import Session
 
 from connector.bulk import row_date, rows_in
-from connector.documents import Document, compact_account, fingerprints, on_account, other_form
+from connector.documents import Document, compact_account, fingerprint, fingerprints, on_account, other_form
 from connector.imports.outcomes import DOCUMENTS
 
 
@@ -146,7 +146,7 @@ def by_alias(
         if other is None:
             continue
         as_other = dataclasses.replace(document, external_id=other_id, alias=None, known_as=())
-        if other.fingerprint in fingerprints(as_other):  # an id is part of the print
+        if other.fingerprint in _prints_before(as_other):  # an id is part of the print
             return as_other, True
     money = (document.amount.currency, document.amount.minor, document.date)
     if own is not None and own.money == money:
@@ -160,3 +160,12 @@ def by_alias(
     if own is not None and other is None:
         return as_alias, False
     return document, False
+
+
+def _prints_before(document: Document) -> tuple[str, ...]:
+    """The prints a document may have been stored with: its own, and those of the references earlier
+    versions read for it (`Document.references_before`)."""
+    before = (
+        fingerprint(dataclasses.replace(document, references=read)) for read in document.references_before
+    )
+    return (*fingerprints(document), *before)

@@ -1,0 +1,212 @@
+"""Statements imported by an earlier version, under the ids its recipe gave their lines, downloaded again
+after an upgrade: on SQLite and PostgreSQL, nothing is posted twice and the statement report finds them.
+
+The old ids are pinned as the old code gave them (MT940: commits 81af49b, by position, and 1bdd1c4, by
+text; OFX: 81af49b, a re-issued FITID's later line under the digest of its whole content)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from adapters.statements.mt940 import Mt940Parser
+from adapters.statements.ofx import OfxParser
+from connector.bootstrap import Container
+from connector.db import unit_of_work
+from connector.documents import Document, DocumentParser, Parsed
+from connector.imports.pipeline import import_file
+from connector.imports.rules import Accounts
+from connector.imports.statement_reconcile import reconcile_file
+from connector.ledger.models import JournalEntry
+from tests.conftest import REPO
+from tests.integration.test_imports import assert_ledger_verifies
+
+STATEMENTS = REPO / "tests" / "fixtures" / "statements"
+SPARKASSE = STATEMENTS / "sparkasse_two_statements_latin1.sta"
+OFX = STATEMENTS / "bank_sgml_v1.ofx"
+# The ids of the lines of `SPARKASSE` by the row of their :61:, as the old code gave them.
+MT940_BY_POSITION = {
+    6: "sha256:f11f7ecee8e44e3ccfd318dd1acd2459c8d775746f5e750ce5528e3c26deb8bc",
+    8: "sha256:c60648db6499d097b539b91cfa117b7d4e2c5228818ac2227beb292bec9a3af8",
+    11: "sha256:081c35b25770b352eea2b6f0c3ee410b28d785bc0dd71d935b2d83cff320294a",
+    22: "sha256:3d124ef1aa78a10dc79598f9c1b40929851ee5d7e85286c34b979d106276cac8",
+    26: "sha256:e6935e49255c8ad04b43bce00315b1f630930d5b6f12257d05a2ac52a2c472f0",
+}
+MT940_BY_TEXT = {
+    6: "sha256:1c39cf0f6d35f61d06c2ec5385b0f6a567374b9e2e30c6e13ea3144127a464bd",
+    8: "sha256:255684ea64b6fc5aa459d0c4b2980724b70981fa53c719c8a2b3ffe617e1604a",
+    11: "sha256:39b2721a56ee0b6eeb433c3d05ae4db3c5446c8478fa209a95823c5088ad4fa4",
+    22: "sha256:65931aa4fbd16cbcf43dd7040cd18ec6a17fb10f23b0d6625b5df7f293fe6518",
+    26: "sha256:9712818eff6a4b490d6ea42dc95e7bcda3e495d8c7b06868873ca5c0a9609ad7",
+}
+OFX_BY_CONTENT = {  # by STMTTRN record: its FITID's first line the plain id, a later one its content's digest
+    row: f"4417-0099-22:{fitid}"
+    for row, fitid in {
+        1: "202603020001",
+        2: "202603030001",
+        3: "202603030002",
+        5: "202603040001",
+        6: "202603040001#a7b59417173e",
+        7: "202603050009",
+        8: "202603050010",
+        10: "202603050012",
+    }.items()
+}
+
+
+class AsImportedBefore:
+    """`parser` as an earlier version: each line under the id it gave the line's row (`ids`), with the
+    references it read there when they were others (`references`)."""
+
+    def __init__(
+        self,
+        parser: DocumentParser,
+        ids: dict[int, str],
+        references: dict[int, tuple[str, ...]] | None = None,
+    ) -> None:
+        self.parser, self.ids, self.format = parser, ids, parser.format
+        self.references = references or {}
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        return self.parser.sniff(head, name)
+
+    def parse(self, path: str, name: str) -> Iterator[Parsed]:
+        rows = set()
+        for item in self.parser.parse(path, name):
+            if isinstance(item, Document):
+                assert item.origin.row is not None
+                rows.add(item.origin.row)
+                row = item.origin.row
+                read = self.references.get(row, item.references)
+                item = dataclasses.replace(
+                    item, external_id=self.ids[row], references=read, alias=None, known_as=()
+                )
+            yield item
+        assert rows == set(self.ids)
+
+
+def entries(container: Container) -> int:
+    with unit_of_work(container.sessions) as session:
+        return session.scalar(select(func.count()).select_from(JournalEntry)) or 0
+
+
+@pytest.mark.parametrize(
+    ("fixture", "parser", "old_ids"),
+    [
+        pytest.param(SPARKASSE, Mt940Parser(), MT940_BY_POSITION, id="mt940-by-position"),
+        pytest.param(SPARKASSE, Mt940Parser(), MT940_BY_TEXT, id="mt940-by-text"),
+        pytest.param(OFX, OfxParser(), OFX_BY_CONTENT, id="ofx-by-content"),
+    ],
+)
+def test_a_statement_imported_under_an_earlier_versions_ids_downloaded_again_changes_nothing(
+    container: Container, tmp_path: Path, fixture: Path, parser: DocumentParser, old_ids: dict[int, str]
+) -> None:
+    before = import_file(container, fixture, [AsImportedBefore(parser, old_ids)])
+    posted = entries(container)
+    assert posted
+    again = tmp_path / fixture.name  # a download again: its bytes differ by one line break
+    shutil.copyfile(fixture, again)
+    with again.open("ab") as handle:
+        handle.write(b"\n")
+
+    after = import_file(container, again, [parser])
+
+    assert after.status == "imported"
+    assert after.counts["unchanged"] == after.counts["documents"] == before.counts["documents"], after.counts
+    assert set(after.counts) <= {"documents", "unchanged", "quarantined", "statements"}, after.counts
+    assert after.counts["quarantined"] == before.counts["quarantined"]  # the file's unreadable lines
+    assert entries(container) == posted
+    assert_ledger_verifies(container)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "parser", "old_ids"),
+    [
+        pytest.param(SPARKASSE, Mt940Parser(), MT940_BY_POSITION, id="mt940-by-position"),
+        pytest.param(SPARKASSE, Mt940Parser(), MT940_BY_TEXT, id="mt940-by-text"),
+        pytest.param(OFX, OfxParser(), OFX_BY_CONTENT, id="ofx-by-content"),
+    ],
+)
+def test_the_statement_report_finds_lines_imported_under_an_earlier_versions_ids(
+    container: Container, fixture: Path, parser: DocumentParser, old_ids: dict[int, str]
+) -> None:
+    import_file(container, fixture, [AsImportedBefore(parser, old_ids)])
+
+    with unit_of_work(container.sessions) as session:
+        accounts = Accounts.of(container.settings.ledger.chart)
+        report = reconcile_file(session, fixture, parser, accounts, 3, container.cipher)
+
+    lines = [m.line for s in report.statements for m in (*s.matched, *s.other_matched)]
+    missing = [
+        (m.line.origin.row, m.reason) for s in report.statements for m in (*s.missing_lines, *s.other_missing)
+    ]
+    assert len(lines) + len(missing) == len(old_ids)
+    assert lines  # the receipts standing
+    assert not [(row, reason) for row, reason in missing if "never imported" in reason], missing
+
+
+# Two lines whose references an earlier version read otherwise: EREF+NOTPROVIDED was text, and the
+# version giving ids by position read no ?60 continuation of the remittance.
+PLACEHOLDERS = "\n".join(
+    [
+        ":20:STMT",
+        ":25:60050101/7405500001",
+        ":28C:0",
+        ":60F:C260301EUR100,00",
+        ":61:2603020302CR120,00NTRFNONREF//TR77",
+        ":86:166?00SEPA-GUTSCHRIFT?20EREF+NOTPROVIDED?21SVWZ+Rechnung 4711 Kunde?2277 Teil"
+        "?60Fortsetzung Text?32Hans Meier",
+        ":61:2603020302CR80,00NTRFNONREF",
+        ":86:166?00SEPA-GUTSCHRIFT?20EREF+NOTPROVIDED?21SVWZ+Rechnung 4712?60weiter?32Eva Kunz",
+        ":62F:C260331EUR300,00",
+        "",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("old_ids", "old_references"),
+    [
+        pytest.param(
+            {
+                5: "sha256:53927a126dbeb6da1317a3fb16d576fd1b56de1feef3ce1a318737e05e3603ee",
+                7: "sha256:5edb9395d0f0a37c7506ddd9547e4639b16ee5c571dc444c4b14be3aefc30c58",
+            },
+            {5: ("Rechnung 4711 Kunde77 Teil", "NOTPROVIDED"), 7: ("Rechnung 4712", "NOTPROVIDED")},
+            id="by-position",
+        ),
+        pytest.param(
+            {
+                5: "sha256:d9cdd37b0f4c227ff4c1d94ad51dbc2f8ce4775cdb9310a4ab6f8821934faf04",
+                7: "sha256:38b91707bb42b025a373a10f1d38153f023cee24ac1c9dacbda19616603cb0ee",
+            },
+            {
+                5: ("Rechnung 4711 Kunde77 Teil Fortsetzung Text", "NOTPROVIDED"),
+                7: ("Rechnung 4712 weiter", "NOTPROVIDED"),
+            },
+            id="by-text",
+        ),
+    ],
+)
+def test_an_mt940_line_an_earlier_version_read_other_references_of_is_unchanged_downloaded_again(
+    container: Container,
+    tmp_path: Path,
+    old_ids: dict[int, str],
+    old_references: dict[int, tuple[str, ...]],
+) -> None:
+    first, again = tmp_path / "march.sta", tmp_path / "march-again.sta"
+    first.write_text(PLACEHOLDERS, encoding="utf-8")
+    again.write_text(PLACEHOLDERS + "\n", encoding="utf-8")
+    import_file(container, first, [AsImportedBefore(Mt940Parser(), old_ids, old_references)])
+    posted = entries(container)
+
+    after = import_file(container, again, [Mt940Parser()])
+
+    assert (after.counts["unchanged"], after.counts["documents"]) == (2, 2), after.counts
+    assert entries(container) == posted == 2
+    assert_ledger_verifies(container)
