@@ -181,6 +181,7 @@ class Camt053Parser:
     """The `DocumentParser` for CAMT.053 files (see the module docstring for the rules)."""
 
     format = SOURCE
+    lines_name_no_account = True  # one line's text may stand on two accounts: two lines (quarantine)
 
     def sniff(self, head: bytes, name: str) -> bool:
         """A camt.053.001.02–.08 namespace in the first bytes: specific, and cheap."""

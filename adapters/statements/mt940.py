@@ -122,6 +122,7 @@ class Mt940Parser:
     """The `DocumentParser` for MT940 files (see the module docstring for the rules)."""
 
     format = SOURCE
+    lines_name_no_account = True  # one line's text may stand on two accounts: two lines (quarantine)
 
     def __init__(self, encoding: str | None = None) -> None:
         self.encoding = encoding  # None: detect (see common.detect_encoding)

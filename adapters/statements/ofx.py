@@ -138,6 +138,7 @@ class OfxParser:
     """The `DocumentParser` for OFX/QFX files (see the module docstring for the rules)."""
 
     format = SOURCE
+    lines_name_no_account = True  # one line's text may stand on two accounts: two lines (quarantine)
 
     def sniff(self, head: bytes, name: str) -> bool:
         """`OFXHEADER` (OFX 1 header, OFX 2 processing instruction) or `<OFX>` in the first bytes."""

@@ -168,7 +168,12 @@ def import_file(
             if not dry_run:  # a dry run writes nothing, not even that the file failed
                 _record_failure(container, name, digest, format, str(exc))
             return FileResult(name, None, "failed", reason=str(exc))
-        scope = _Scope(rows, frozenset(accept_changes_at), bool(getattr(parser, "kinds_follow_sides", False)))
+        scope = _Scope(
+            rows,
+            frozenset(accept_changes_at),
+            bool(getattr(parser, "kinds_follow_sides", False)),
+            rows_name_their_place=not getattr(parser, "lines_name_no_account", False),
+        )
         if dry_run:
             # Compared with what this file posted before (a retry's dry run): the rollback undoes the rest.
             known_as = earlier.id if earlier is not None else None
@@ -310,6 +315,7 @@ class _Scope:
     rows: Collection[int | None] | None
     accept_changes_at: frozenset[int | None]
     kinds_follow_sides: bool = False  # the parser's documents: see `DocumentPoster`
+    rows_name_their_place: bool = True  # a bad row is found again by its text (`quarantine_input`)
     seen: SeenInFile = field(default_factory=SeenInFile)  # what its earlier batches met
     notes: list[str] = field(default_factory=list)  # the file's notices, each once
     days: tuple[date, date] | None = None  # its documents' first and last dates
@@ -360,7 +366,16 @@ def _import_batch(
             continue
         if isinstance(item, Document):
             scope.seen.quarantined.add(SeenInFile.key(item))
-        quarantine_input(session, container.cipher, run, run.source, item.origin, problem, file_id)
+        quarantine_input(
+            session,
+            container.cipher,
+            run,
+            run.source,
+            item.origin,
+            problem,
+            file_id,
+            found_by_text=scope.rows_name_their_place,
+        )
         counts["quarantined"] += 1
     counts["documents"] += len(documents) if scope.deferred is not None else 0  # deferred: counted before
     if documents:

@@ -915,6 +915,7 @@ class DocumentPoster:
             reason,
             self.file_id,
             document.external_id,
+            found_by_text=document.kind != "bank_line",  # its text names no account (`quarantine_input`)
         )
 
 

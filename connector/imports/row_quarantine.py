@@ -27,9 +27,12 @@ def quarantine_input(
     file_id: int | None,
     external_id: str | None = None,
     replayed: bool = True,
+    found_by_text: bool = True,
 ) -> None:
     """Quarantine what a file's row or line gave, as "file:row", with its raw text and the imported
-    file's id (a retry imports that file again; not `replayed`: a person's, which no retry decides)."""
+    file's id (a retry imports that file again; not `replayed`: a person's, which no retry decides).
+    Not `found_by_text`: a row whose text does not say where it belongs (a bank statement's line names
+    no account: the same text on two accounts is two lines), found again only in its own file."""
     ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
     raw: dict[str, Any] = {"file": origin.file, "row": origin.row, "raw": origin.raw}
     if not replayed:
@@ -61,7 +64,8 @@ def quarantine_input(
         return held.get("external_id") == external_id and (file_id is None or held.get("file_id") != file_id)
 
     # A person's record (not replayed: what a file lacks) or one of no text is not a row to find again.
-    key = content_key(cipher, source, origin.raw, external_id) if replayed and origin.raw else None
+    by_text = replayed and found_by_text and origin.raw
+    key = content_key(cipher, source, origin.raw, external_id) if by_text else None
     quarantine(session, cipher, run, source, ref, raw, reason, same_row, key, same_content)
 
 

@@ -336,6 +336,27 @@ def test_an_export_imported_again_with_one_more_newline_keeps_its_bad_rows_as_th
     assert len(listed(container)) == 4  # other text: another record
 
 
+def test_the_same_bad_line_on_two_accounts_statements_is_a_record_for_each_account(
+    container: Container, tmp_path: Path
+) -> None:
+    camt = (REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml").read_text("utf-8")
+    head, rest = camt.split("<Stmt>", 1)
+    first, tail = rest.split("</Stmt>", 1)[0], camt.rsplit("</Stmt>", 1)[1]
+    for name, iban, statement in (
+        ("a.xml", "DE89 3704 0044 0532 0130 00", "A-057"),
+        ("b.xml", "DE44 5001 0517 5407 3249 31", "B-012"),
+    ):
+        text = first.replace("DE89 3704 0044 0532 0130 00", iban).replace("2026-03-04-EUR-057", statement)
+        (tmp_path / name).write_text(f"{head}<Stmt>{text}</Stmt>{tail}", "utf-8")
+    parsers = container.document_parsers()
+    for name in ("a.xml", "b.xml"):
+        assert import_file(container, tmp_path / name, parsers).counts["quarantined"] == 2
+
+    held = [(entry.ref.split(":")[0], entry.attempts) for entry in listed(container)]
+
+    assert sorted(held) == [("a.xml", 1), ("a.xml", 1), ("b.xml", 1), ("b.xml", 1)]  # each account's own
+
+
 def listed(container: Container) -> list[Any]:
     with unit_of_work(container.sessions) as session:
         return list(list_records(session))
