@@ -29,7 +29,8 @@ def entries_command(
             "--account",
             metavar="CODE",
             help="A chart account's postings instead (1002 bank, 6001 revenue, 220399 unapplied …): "
-            "every customer's on a subledger account; the last balance is its trial-balance line.",
+            "every customer's on a subledger account; the last balance is its all-time balance (the trial "
+            "balance's line as of the last posting's date).",
         ),
     ] = None,
     currency: Annotated[

@@ -52,7 +52,7 @@ def rotate(
     security.encryption_keys, add the new key to that ring and make it active first; this then
     re-encrypts everything under it. Values no key opens are listed (exit 1).
     """
-    container = state(ctx).container()
+    container = state(ctx).container(existing=True)
     security = container.settings.security
     ring = container.keyring
     local = security.encryption_keys is None

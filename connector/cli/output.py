@@ -41,8 +41,10 @@ class DataTable(Table):
         super().add_column(header, *args, **options)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        unbounded = options.update_width(10**6)  # a cell's own width, not capped at the terminal's
+
         def widest(column_cells: list[Any]) -> int:
-            return max(Measurement.get(console, options, cell).maximum for cell in column_cells)
+            return max(Measurement.get(console, unbounded, cell).maximum for cell in column_cells)
 
         needed = self._extra_width  # the borders
         for index, column in enumerate(self.columns):

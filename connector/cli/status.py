@@ -28,7 +28,16 @@ def status_command(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--
 
 def show(taken: Snapshot) -> None:
     # Never cut: at 80 columns (cron mail, a pipe) a cell folds onto more lines rather than lose its end.
-    runs = DataTable("job", "source", "status", "finished", "last success", "error", title="latest runs")
+    runs = DataTable(
+        "job",
+        "source",
+        "status",
+        "finished",
+        "last success",
+        "error",
+        whole=("job", "source", "status", "finished", "last success"),
+        title="latest runs",
+    )
     for run in taken.runs:
         runs.add_row(  # as plain text: a file's name or an error may hold [brackets]
             Text(run.job),

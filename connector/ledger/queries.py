@@ -216,7 +216,8 @@ def account_entries(
     """A chart account's postings (every customer's, on a subledger account) in posting order with its
     running balance per currency: the last `limit` of them, those in `currency` alone. The running
     balances are counted back from the sum of all its postings, so the last line of each currency is
-    the account's balance in the trial balance however few lines are shown."""
+    the account's all-time balance (the trial balance's as of its last posting's date) however few
+    lines are shown."""
     if session.get(LedgerAccount, code) is None:
         raise UnknownAccountError(f"no account {code} in the chart (`connector ledger accounts`)")
     where = [Posting.account_code == code]

@@ -136,6 +136,7 @@ def test_reading_a_ledger_where_there_is_none_is_an_error_and_makes_no_database(
         ("customers", "classify"),
         ("zoho", "notifications"),
         ("ledger", "reverse", "1", "--reason", "voided"),
+        ("keys", "rotate"),
     ],
 )
 def test_a_command_acting_on_the_ledgers_rows_where_there_is_none_is_an_error_and_makes_no_database(
