@@ -37,6 +37,13 @@ whatever entries come before it; in one file, a `Stmt` opening as an earlier one
 opening balance and date: an intraday statement, then the day's) counts its entries again from there
 (`common.AlikeLines`).
 
+Recipe history: the recipe above (since 29187ec) is the third hashed under the tag `camt053/v1`; the two
+before it (by position in the `Stmt`, up to 82496f1; by occurrence reading placeholders as text, 6100c1a
+to 07ebd81) were edited in place. A line carries the ids they gave it as `known_as` (where they differ)
+and the references they read where those differ (`references_before`: its print there), so a line they
+imported is unchanged when downloaded again (`camt053_former` documents them and what they do not
+cover). The next change takes `camt053/v2`.
+
 Reversals (`RvslInd` true) and returns (return information `RtrInf`, or a return's bank transaction
 code: an unpaid direct debit UPDD, a returned transfer RRTN …): the line is signed by its own
 `CdtDbtInd`, is a `bank_reversal` and carries the marker reference "RVSL" last; `reverses` stays None.
@@ -63,6 +70,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
+from adapters.statements.camt053_former import FormerIds, ends_before, former_ids
 from adapters.statements.common import (
     SNIFF_BYTES,
     AlikeLines,
@@ -210,6 +218,7 @@ class _Reader:
         self.alike = AlikeLines()
         self.opened: ET.Element | None = None  # the Stmt whose opening the count knows
         self.account: str | None = None
+        self.former = FormerIds()  # the ids earlier versions gave its lines
 
     def read(self, events: Iterator[tuple[str, ET.Element]]) -> Iterator[Parsed]:
         open_: list[ET.Element] = []  # the elements around the current one
@@ -221,12 +230,14 @@ class _Reader:
                     self.paths = self._open(element)
                 elif name == "Stmt":
                     statement, self.account = element, None
+                    self.former.statement_starts()
                 open_.append(element)
                 continue
             open_.pop()
             parent = open_[-1] if open_ else None
             if name == "Ntry" and parent is statement and statement is not None and self.paths is not None:
                 self.entry_no += 1
+                self.former.entry_starts()
                 yield from self._entry(self.paths, statement, element)
                 statement.remove(element)
                 self.anything_read = True
@@ -279,10 +290,15 @@ class _Reader:
             value_date=value_date,
             reversal=_reverses(paths, entry) or any(_returned(paths, tx) for tx in paths.all(entry, _TXS)),
             notes=tuple(paths.texts(entry, "AddtlNtryInf")),
-            bank_ref=given(paths.text(entry, "AcctSvcrRef")),
+            bank_ref=given(written := paths.text(entry, "AcctSvcrRef")),
         )
         transactions = paths.all(entry, _TXS)
         occurrence = ""
+        if written is None:  # as the versions before 29187ec counted it (`camt053_former`)
+            former = self.former.occurrence(line.account, line.identity(transactions, amount, before=True))
+            line = dataclasses.replace(line, before=(None, self.former.position, former))
+        elif line.bank_ref is None:
+            line = dataclasses.replace(line, before=(written, 0, 0))
         if line.bank_ref is None:
             if self.opened is not statement:
                 self.opened = statement
@@ -454,6 +470,9 @@ class _Line:
     notes: tuple[str, ...]
     bank_ref: str | None
     batch: str | None = None  # the bank's reference of a batched entry (see `Document.batch`)
+    # Without a bank reference: the AcctSvcrRef placeholder, else the entry's position in its Stmt and
+    # its occurrence, as the versions before 29187ec read them (`camt053_former`).
+    before: tuple[str | None, int, int] | None = None
 
     def document(
         self,
@@ -468,32 +487,60 @@ class _Line:
         structured = [text for tx in transactions for text in paths.texts(tx, "RmtInf/Strd/CdtrRefInf/Ref")]
         extra = [text for tx in transactions for text in paths.texts(tx, "AddtlTxInf")]
         marker = [REVERSAL_MARKER] if self.reversal else []
+        external_id = self._external_id(amount, occurrence, number, ends, unstructured)
+        references = unique_texts([*structured, *unstructured, *ends, *extra, *self.notes, *marker])
+        known_as: tuple[str, ...] = ()
+        references_before: tuple[tuple[str, ...], ...] = ()
+        if self.before is not None:
+            written, position, former = self.before
+            ends_then = ends_before(self._end_to_end_ids(transactions))
+            fields = (self.date.isoformat(), abs(amount.minor), amount.currency, _indicator(amount))
+            known_as = tuple(
+                known
+                for known in former_ids(
+                    account=self.account,
+                    written_ref=written,
+                    fields=(*fields, "\n".join(ends_then), "\n".join(unstructured)),
+                    counts=(position, former),
+                    number=number,
+                )
+                if known != external_id
+            )
+            read = unique_texts([*structured, *unstructured, *ends_then, *extra, *self.notes, *marker])
+            references_before = (read,) if read != references else ()
         return Document(
             kind="bank_line",
             source=SOURCE,
-            external_id=self._external_id(amount, occurrence, number, ends, unstructured),
+            external_id=external_id,
             date=self.date,
             amount=amount,
             origin=origin,
             party=self._party(transactions, amount),
             value_date=self.value_date,
-            references=unique_texts([*structured, *unstructured, *ends, *extra, *self.notes, *marker]),
+            references=references,
             bank_reversal=self.reversal,
             account=self.account,
+            known_as=known_as,
+            references_before=references_before,
             content_id=self.bank_ref is None,  # a composite id: its text changed, it comes back as another
             batch=self.batch,
             return_reason=_return_reason(paths, transactions) if self.reversal else None,
         )
 
-    def _ends_and_unstructured(self, transactions: list[ET.Element]) -> tuple[list[str], list[str]]:
-        paths = self.paths
-        ends = [ref for tx in transactions for ref in paths.texts(tx, "Refs/EndToEndId") if given(ref)]
-        return ends, [text for tx in transactions for text in paths.texts(tx, "RmtInf/Ustrd")]
+    def _end_to_end_ids(self, transactions: list[ET.Element]) -> list[str]:
+        return [ref for tx in transactions for ref in self.paths.texts(tx, "Refs/EndToEndId")]
 
-    def identity(self, transactions: list[ET.Element], amount: Money) -> str:
+    def _ends_and_unstructured(self, transactions: list[ET.Element]) -> tuple[list[str], list[str]]:
+        ends = [ref for ref in self._end_to_end_ids(transactions) if given(ref)]
+        return ends, [text for tx in transactions for text in self.paths.texts(tx, "RmtInf/Ustrd")]
+
+    def identity(self, transactions: list[ET.Element], amount: Money, *, before: bool = False) -> str:
         """What an entry without `AcctSvcrRef` is known by: two such entries of one statement alike in
-        it are told apart by their order, not by their place among the statement's other entries."""
+        it are told apart by their order, not by their place among the statement's other entries
+        (`before`: with the EndToEndIds the versions before 29187ec read, `camt053_former`)."""
         ends, unstructured = self._ends_and_unstructured(transactions)
+        if before:
+            ends = ends_before(self._end_to_end_ids(transactions))
         return "\x1f".join(
             [
                 self.date.isoformat(),
@@ -509,14 +556,13 @@ class _Line:
     ) -> str:
         if self.bank_ref:
             return self.bank_ref if number is None else f"{self.bank_ref}#{number}"
-        indicator = "CRDT" if amount.minor >= 0 else "DBIT"
         return composite_id(
             SOURCE,
             self.account,
             self.date.isoformat(),
             abs(amount.minor),
             amount.currency,
-            indicator,
+            _indicator(amount),
             "\n".join(ends),
             "\n".join(unstructured),
             occurrence,
@@ -528,6 +574,10 @@ class _Line:
         role = "Dbtr" if incoming else "Cdtr"
         parties = {_party(self.paths, tx, role) for tx in transactions}
         return parties.pop() if len(parties) == 1 else Party()
+
+
+def _indicator(amount: Money) -> str:
+    return "CRDT" if amount.minor >= 0 else "DBIT"
 
 
 def _party(paths: _Paths, transaction: ET.Element, role: str) -> Party:

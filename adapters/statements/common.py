@@ -6,8 +6,8 @@ re-issue of it, is read. The id is `sha256:` + the hex SHA-256 of the UTF-8 text
 `"<format>/v1" + "\\x1f" + "\\x1f".join(fields)` where an absent field is the empty string. The fields
 and their order are listed in each parser's docstring; changing them (or this recipe) changes every
 id, so a change needs a new version tag, never an edit in place, and the parser keeps giving each line
-the ids of the recipe it replaces (`Document.known_as`). MT940's `v1` was edited in place twice before
-this was kept to: `mt940_former` names its three recipes.
+the ids of the recipe it replaces (`Document.known_as`). MT940's and CAMT.053's `v1` were each edited in
+place twice before this was kept to: `mt940_former` and `camt053_former` name their three recipes.
 """
 
 from __future__ import annotations

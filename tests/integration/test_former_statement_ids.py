@@ -2,18 +2,22 @@
 after an upgrade: on SQLite and PostgreSQL, nothing is posted twice and the statement report finds them.
 
 The old ids are pinned as the old code gave them (MT940: commits 81af49b, by position, and 1bdd1c4, by
-text; OFX: 81af49b, a re-issued FITID's later line under the digest of its whole content)."""
+text; OFX: 81af49b, a re-issued FITID's later line under the digest of its whole content; CAMT.053:
+82496f1, by position, and 07ebd81, placeholders as text). A line is keyed by its row, or by its row and
+its place among the row's lines (a CAMT entry split into its transactions)."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
 from adapters.statements.ofx import OfxParser
 from connector.bootstrap import Container
@@ -27,8 +31,11 @@ from tests.conftest import REPO
 from tests.integration.test_imports import assert_ledger_verifies
 
 STATEMENTS = REPO / "tests" / "fixtures" / "statements"
+Key = int | tuple[int, int]  # a line's row, or its row and its place among the row's lines
 SPARKASSE = STATEMENTS / "sparkasse_two_statements_latin1.sta"
 OFX = STATEMENTS / "bank_sgml_v1.ofx"
+CAMT = STATEMENTS / "camt053_v02_two_statements.xml"
+CAMT_BATCHES = STATEMENTS / "camt053_v08_batches.xml"
 # The ids of the lines of `SPARKASSE` by the row of their :61:, as the old code gave them.
 MT940_BY_POSITION = {
     6: "sha256:f11f7ecee8e44e3ccfd318dd1acd2459c8d775746f5e750ce5528e3c26deb8bc",
@@ -57,17 +64,36 @@ OFX_BY_CONTENT = {  # by STMTTRN record: its FITID's first line the plain id, a 
         10: "202603050012",
     }.items()
 }
+# CAMT.053 entries without AcctSvcrRef by position in their Stmt (82496f1); those with one as today.
+CAMT_BY_POSITION: dict[Key, str] = {
+    1: "2026030400001",
+    2: "2026030400002",
+    (3, 1): "2026030400003#1",
+    (3, 2): "2026030400003#2",
+    (3, 3): "2026030400003#3",
+    4: "2026030400004",
+    6: "sha256:488f9eab5986133d75fd9f650258088cb8032fccf3815ea43cf3495473768b7b",
+    8: "sha256:a2bb6501d55bfa73a2800b04b6864e30a9a986b0fad7d80ff81d7be068cecf5a",
+}
+CAMT_BATCHES_BY_POSITION: dict[Key, str] = {
+    1: "CH-20260310-0001",
+    (2, 1): "sha256:be905e67b603bc2d7e31b0e4037598f50b3032bbca9ca5bd4df97dccd2726690",
+    (2, 2): "sha256:ff0fec51e4c2d1340e9ce7a540d3c28996ec0bdc2613e3e9f9b6dd8795107f4a",
+    3: "CH-20260310-0003",
+    5: "sha256:b87b4855e4c61d2b395d92509ea66ecb909dff451ff421c39e926daaf96b46a5",
+    6: "CH-20260310-0006",
+}
 
 
 class AsImportedBefore:
-    """`parser` as an earlier version: each line under the id it gave the line's row (`ids`), with the
-    references it read there when they were others (`references`)."""
+    """`parser` as an earlier version: each line under the id it gave the line (`ids`, by `Key`), with
+    the references it read there when they were others (`references`)."""
 
     def __init__(
         self,
         parser: DocumentParser,
-        ids: dict[int, str],
-        references: dict[int, tuple[str, ...]] | None = None,
+        ids: Mapping[Key, str],
+        references: Mapping[Key, tuple[str, ...]] | None = None,
     ) -> None:
         self.parser, self.ids, self.format = parser, ids, parser.format
         self.references = references or {}
@@ -76,18 +102,21 @@ class AsImportedBefore:
         return self.parser.sniff(head, name)
 
     def parse(self, path: str, name: str) -> Iterator[Parsed]:
-        rows = set()
+        keys: list[Key] = []
+        lines_of = Counter[int]()
         for item in self.parser.parse(path, name):
             if isinstance(item, Document):
-                assert item.origin.row is not None
-                rows.add(item.origin.row)
                 row = item.origin.row
-                read = self.references.get(row, item.references)
+                assert row is not None
+                lines_of[row] += 1
+                key: Key = row if row in self.ids else (row, lines_of[row])
+                keys.append(key)
+                read = self.references.get(key, item.references)
                 item = dataclasses.replace(
-                    item, external_id=self.ids[row], references=read, alias=None, known_as=()
+                    item, external_id=self.ids[key], references=read, alias=None, known_as=()
                 )
             yield item
-        assert rows == set(self.ids)
+        assert sorted(map(str, keys)) == sorted(map(str, self.ids))
 
 
 def entries(container: Container) -> int:
@@ -101,10 +130,14 @@ def entries(container: Container) -> int:
         pytest.param(SPARKASSE, Mt940Parser(), MT940_BY_POSITION, id="mt940-by-position"),
         pytest.param(SPARKASSE, Mt940Parser(), MT940_BY_TEXT, id="mt940-by-text"),
         pytest.param(OFX, OfxParser(), OFX_BY_CONTENT, id="ofx-by-content"),
+        pytest.param(CAMT, Camt053Parser(), CAMT_BY_POSITION, id="camt053-by-position"),
+        pytest.param(
+            CAMT_BATCHES, Camt053Parser(), CAMT_BATCHES_BY_POSITION, id="camt053-batches-by-position"
+        ),
     ],
 )
 def test_a_statement_imported_under_an_earlier_versions_ids_downloaded_again_changes_nothing(
-    container: Container, tmp_path: Path, fixture: Path, parser: DocumentParser, old_ids: dict[int, str]
+    container: Container, tmp_path: Path, fixture: Path, parser: DocumentParser, old_ids: Mapping[Key, str]
 ) -> None:
     before = import_file(container, fixture, [AsImportedBefore(parser, old_ids)])
     posted = entries(container)
@@ -130,10 +163,14 @@ def test_a_statement_imported_under_an_earlier_versions_ids_downloaded_again_cha
         pytest.param(SPARKASSE, Mt940Parser(), MT940_BY_POSITION, id="mt940-by-position"),
         pytest.param(SPARKASSE, Mt940Parser(), MT940_BY_TEXT, id="mt940-by-text"),
         pytest.param(OFX, OfxParser(), OFX_BY_CONTENT, id="ofx-by-content"),
+        pytest.param(CAMT, Camt053Parser(), CAMT_BY_POSITION, id="camt053-by-position"),
+        pytest.param(
+            CAMT_BATCHES, Camt053Parser(), CAMT_BATCHES_BY_POSITION, id="camt053-batches-by-position"
+        ),
     ],
 )
 def test_the_statement_report_finds_lines_imported_under_an_earlier_versions_ids(
-    container: Container, fixture: Path, parser: DocumentParser, old_ids: dict[int, str]
+    container: Container, fixture: Path, parser: DocumentParser, old_ids: Mapping[Key, str]
 ) -> None:
     import_file(container, fixture, [AsImportedBefore(parser, old_ids)])
 
@@ -196,8 +233,8 @@ PLACEHOLDERS = "\n".join(
 def test_an_mt940_line_an_earlier_version_read_other_references_of_is_unchanged_downloaded_again(
     container: Container,
     tmp_path: Path,
-    old_ids: dict[int, str],
-    old_references: dict[int, tuple[str, ...]],
+    old_ids: Mapping[Key, str],
+    old_references: Mapping[Key, tuple[str, ...]],
 ) -> None:
     first, again = tmp_path / "march.sta", tmp_path / "march-again.sta"
     first.write_text(PLACEHOLDERS, encoding="utf-8")
@@ -209,4 +246,78 @@ def test_an_mt940_line_an_earlier_version_read_other_references_of_is_unchanged_
 
     assert (after.counts["unchanged"], after.counts["documents"]) == (2, 2), after.counts
     assert entries(container) == posted == 2
+    assert_ledger_verifies(container)
+
+
+# CAMT entries whose references the versions before 29187ec read as references: a placeholder AcctSvcrRef
+# was the line's id (split: `#n`), an EndToEndId NONREF or N/A was part of its id and its references.
+CAMT_PLACEHOLDERS = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>PH-1</MsgId><CreDtTm>2026-03-03T06:00:00+01:00</CreDtTm></GrpHdr>
+<Stmt><Id>PH-2026-03-02</Id><Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">100.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>
+<Dt><Dt>2026-03-02</Dt></Dt></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">500.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>
+<Dt><Dt>2026-03-02</Dt></Dt></Bal>
+<Ntry><Amt Ccy="EUR">120.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-03-02</Dt></BookgDt><ValDt><Dt>2026-03-02</Dt></ValDt><AcctSvcrRef>NOTPROVIDED</AcctSvcrRef>
+<NtryDtls><TxDtls><Refs><EndToEndId>E2E-4711</EndToEndId></Refs><RltdPties><Dbtr><Nm>Hans Meier</Nm></Dbtr>
+</RltdPties><RmtInf><Ustrd>Rechnung 4711</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>
+<Ntry><Amt Ccy="EUR">80.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-03-02</Dt></BookgDt><ValDt><Dt>2026-03-02</Dt></ValDt>
+<NtryDtls><TxDtls><Refs><EndToEndId>NONREF</EndToEndId></Refs><RltdPties><Dbtr><Nm>Eva Kunz</Nm></Dbtr>
+</RltdPties><RmtInf><Ustrd>Rechnung 4712</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>
+<Ntry><Amt Ccy="EUR">200.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-03-02</Dt></BookgDt><ValDt><Dt>2026-03-02</Dt></ValDt><AcctSvcrRef>NOTPROVIDED</AcctSvcrRef>
+<NtryDtls>
+<TxDtls><Refs><EndToEndId>E2E-4713</EndToEndId></Refs><AmtDtls><TxAmt><Amt Ccy="EUR">150.00</Amt></TxAmt>
+</AmtDtls><RltdPties><Dbtr><Nm>Alpha Logistik AG</Nm></Dbtr></RltdPties><RmtInf><Ustrd>Rechnung 4713</Ustrd>
+</RmtInf></TxDtls>
+<TxDtls><Refs><EndToEndId>N/A</EndToEndId></Refs><AmtDtls><TxAmt><Amt Ccy="EUR">50.00</Amt></TxAmt></AmtDtls>
+<RltdPties><Dbtr><Nm>Beta Bau KG</Nm></Dbtr></RltdPties><RmtInf><Ustrd>Rechnung 4714</Ustrd></RmtInf></TxDtls>
+</NtryDtls></Ntry>
+</Stmt></BkToCstmrStmt></Document>
+"""
+CAMT_PLACEHOLDERS_READ: dict[Key, tuple[str, ...]] = {
+    2: ("Rechnung 4712", "NONREF"),
+    (3, 2): ("Rechnung 4714", "N/A"),
+}
+
+
+@pytest.mark.parametrize(
+    "old_ids",
+    [
+        pytest.param(
+            {
+                1: "NOTPROVIDED",
+                2: "sha256:9b5df46749e9ed3c6de82f721a823862f2cef06cf751ab64a90543a1d408fcb0",
+                (3, 1): "NOTPROVIDED#1",
+                (3, 2): "NOTPROVIDED#2",
+            },
+            id="by-position",
+        ),
+        pytest.param(
+            {
+                1: "NOTPROVIDED",
+                2: "sha256:919181f7d9ce0a9844ca5824a32d13426eb2d2e450e506fdbf200bd1118dcbe6",
+                (3, 1): "NOTPROVIDED#1",
+                (3, 2): "NOTPROVIDED#2",
+            },
+            id="placeholders-as-text",
+        ),
+    ],
+)
+def test_a_camt_line_an_earlier_version_read_a_placeholder_of_is_unchanged_downloaded_again(
+    container: Container, tmp_path: Path, old_ids: dict[Key, str]
+) -> None:
+    first, again = tmp_path / "march.xml", tmp_path / "march-again.xml"
+    first.write_text(CAMT_PLACEHOLDERS, encoding="utf-8")
+    again.write_text(CAMT_PLACEHOLDERS + "\n", encoding="utf-8")
+    import_file(container, first, [AsImportedBefore(Camt053Parser(), old_ids, CAMT_PLACEHOLDERS_READ)])
+    posted = entries(container)
+
+    after = import_file(container, again, [Camt053Parser()])
+
+    assert (after.counts["unchanged"], after.counts["documents"]) == (4, 4), after.counts
+    assert entries(container) == posted == 4
     assert_ledger_verifies(container)
