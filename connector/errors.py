@@ -7,6 +7,8 @@
      ├── ReconcileError                 a reconciliation decision that cannot be made as asked
      ├── LeaseHeldError                 a job another process (or replica) is running now
      ├── UnknownSchemaError             a database at a schema revision this connector does not know
+     ├── StoppingError                  the process is stopping (Ctrl-C, SIGTERM): the rest is the next run's
+     │    └── StoppedWaitingError       it stopped while waiting for another process's lease: nothing done
      ├── SecurityError
      │    ├── KeyStoreError             key material missing, unreadable or malformed
      │    └── DecryptionError           a ciphertext whose key is unknown or that fails authentication
@@ -153,3 +155,8 @@ class BudgetExhaustedError(RemoteError):
 class StoppingError(ConnectorError):
     """The process is stopping (the daemon was told to): a call waiting to retry gives up at once, left
     for the next run."""
+
+
+class StoppedWaitingError(StoppingError):
+    """The process stopped while it waited for a lease another process held: nothing of the job was
+    done here (unlike a job stopped part-way, which keeps what it committed)."""

@@ -15,7 +15,7 @@ from connector.cli.context import ROW_NUMBER, err, one_of, out, state, stopping,
 from connector.cli.output import dumps, iso_time, money_json
 from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.db import unit_of_work
-from connector.errors import ConnectorError, FileFormatError, StoppingError
+from connector.errors import ConnectorError, FileFormatError, StoppedWaitingError, StoppingError
 from connector.imports import reconcile
 from connector.imports.models import ITEM_STATUSES
 from connector.imports.pipeline import FileResult, choose_parser, import_file
@@ -52,6 +52,10 @@ def import_command(
                     result = import_file(
                         container, path, parsers, format=format, dry_run=dry_run, progress=progress
                     )
+            except StoppedWaitingError as exc:  # waiting for another process's import: not begun
+                err.print(f"{path.name}: stopped early — nothing of it was imported: {exc}")
+                stopped = True
+                break
             except StoppingError:
                 kept = "a dry run: nothing kept" if dry_run else "its batches imported so far stay"
                 err.print(f"{path.name}: stopped early — {kept}; import it again to go on")

@@ -56,10 +56,7 @@ def inbox_command(
                 passed = []
             for done in passed:
                 if done.result.status == "stopped":
-                    err.print(
-                        f"{done.result.name}: stopped early — what was imported of it stays in the ledger; "
-                        "it stays in the inbox and the next pass goes on from there"
-                    )
+                    err.print(f"{done.result.name}: stopped early — {done.result.reason}")
                     continue
                 moved = str(done.moved_to.relative_to(inbox)) if done.moved_to else None
                 if as_json:

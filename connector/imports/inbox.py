@@ -41,7 +41,7 @@ from connector import retry
 from connector.bootstrap import Container
 from connector.db import database_error_text, unit_of_work
 from connector.documents import DocumentParser
-from connector.errors import ConnectorError, StoppingError
+from connector.errors import ConnectorError, StoppedWaitingError, StoppingError
 from connector.imports.models import ImportedFile
 from connector.imports.pipeline import FileResult, file_hash, file_name, import_file
 from connector.sync.leases import lease
@@ -179,13 +179,19 @@ def _process(
             progress=progress,
             format_hint=HINT,
         )
-    except StoppingError as exc:  # told to stop between two batches: what was committed stays, so does it
-        log.info(
-            "inbox: %s stopped part-way; it stays %s for the next pass",
-            name,
-            _where(inbox, _unclaim(inbox, claimed)),
+    except StoppedWaitingError as exc:  # told to stop while another process imported: not begun
+        where = _where(inbox, _unclaim(inbox, claimed))
+        log.info("inbox: %s not begun (%s); it stays %s for the next pass", name, exc, where)
+        reason = f"nothing of it was imported, it stays {where} untouched: {exc}"
+        return InboxFile(FileResult(name, None, "stopped", reason=reason), None)
+    except StoppingError:  # told to stop between two batches: what was committed stays, so does it
+        where = _where(inbox, _unclaim(inbox, claimed))
+        log.info("inbox: %s stopped part-way; it stays %s for the next pass", name, where)
+        reason = (
+            f"what was imported of it stays in the ledger; it stays {where} and the next pass goes on "
+            "from there"
         )
-        return InboxFile(FileResult(name, None, "stopped", reason=str(exc)), None)
+        return InboxFile(FileResult(name, None, "stopped", reason=reason), None)
     except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
         reason = database_error_text(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.error("inbox: %s stays %s: %s", name, _where(inbox, _unclaim(inbox, claimed)), reason)

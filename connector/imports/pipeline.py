@@ -59,7 +59,7 @@ HEAD_BYTES = 64 * 1024
 class FileResult:
     name: str
     format: str | None
-    status: str  # imported, skipped, failed, dry-run; stopped (the inbox's: told to stop part-way)
+    status: str  # imported, skipped, failed, dry-run; stopped (the inbox's; `reason`: what stays)
     counts: Counter[str] = field(default_factory=Counter)
     reason: str = ""
     # Records of earlier imports of a file of this name still in quarantine: this one may correct them.

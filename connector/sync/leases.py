@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import retry
 from connector.db import clock_ms, fitted, unit_of_work
-from connector.errors import LeaseHeldError, LeaseLostError, StoppingError
+from connector.errors import LeaseHeldError, LeaseLostError, StoppedWaitingError
 from connector.sync.models import JobLease
 from connector.sync.runs import held_by, this_process
 
@@ -81,7 +81,7 @@ def lease(
             log.info("%s is running elsewhere (%s): waiting for it to finish", name, other)
             told = True
         if retry.STOPPING.wait(poll_seconds):  # the process stops: the wait is the next run's
-            raise StoppingError(
+            raise StoppedWaitingError(
                 f"{name} was running elsewhere ({other}) and this process stopped waiting for it: "
                 "nothing of it was done here; run it again"
             )

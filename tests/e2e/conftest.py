@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from connector.cli import main
+from tests.conftest import REPO
 
 
 @dataclass
@@ -48,3 +53,23 @@ def table_column(printed: str, index: int) -> str:
     the spaces folding a cell onto more lines put in."""
     cells = [line.split("│")[1:-1] for line in printed.splitlines() if line.startswith("│")]
     return "".join(row[index] for row in cells).replace(" ", "")
+
+
+def stopped_while_waiting(cwd: Path, *args: str) -> Result:
+    """`connector *args` run in `cwd` as another process, sent SIGTERM once it says it waits for a lease
+    (the caller holds it): its exit code and what it said (stdout and stderr together, in `out`)."""
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "connector", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert waiting.stdout is not None
+    said = ""
+    while "waiting for it to finish" not in said and waiting.poll() is None:
+        said += waiting.stdout.readline()
+    waiting.send_signal(signal.SIGTERM)
+    rest, _ = waiting.communicate(timeout=20)
+    return Result(waiting.returncode, said + rest, "")

@@ -18,8 +18,9 @@ from connector.db import unit_of_work
 from connector.imports.models import ImportedFile
 from connector.ledger.customers import NewCustomer
 from connector.settings import load_settings
+from connector.sync.leases import IMPORTS, lease
 from tests.conftest import REPO, copy_example_config
-from tests.e2e.conftest import Result
+from tests.e2e.conftest import Result, stopped_while_waiting
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
 Cli = Callable[..., Result]
@@ -275,3 +276,26 @@ def test_an_import_told_to_stop_stops_between_two_batches_and_the_next_import_go
     assert "statement.xml: imported (camt053)" in again.out
     assert "unchanged" in again.out  # the first batch, committed before the stop
     assert cli("ledger", "verify").code == 0
+
+
+def test_an_import_stopped_while_another_process_imports_exits_3_saying_nothing_of_the_file_was_imported(
+    cli: Cli, workspace: Path
+) -> None:
+    container = build_container(load_settings(), logging=False)
+    try:
+        with lease(container.sessions, IMPORTS):  # another process importing a big file
+            stopped = stopped_while_waiting(workspace, "import", "statement.xml")
+    finally:
+        container.close()
+
+    assert stopped.code == 3, stopped.out
+    assert "Traceback" not in stopped.out
+    assert "statement.xml: stopped early — nothing of it was imported: imports was running elsewhere" in (
+        stopped.out
+    )
+    assert "nothing of it was done here; run it again" in stopped.out
+    assert "batches imported so far stay" not in stopped.out
+    again = cli("import", "statement.xml")
+    assert again.code == 0, again.err
+    assert "statement.xml: imported (camt053)" in again.out
+    assert "unchanged" not in again.out  # nothing of it was imported before

@@ -23,9 +23,9 @@ from connector import retry
 from connector.bootstrap import build_container
 from connector.cli.imports import IMPORT_COUNTS
 from connector.settings import load_settings
-from connector.sync.leases import lease
+from connector.sync.leases import IMPORTS, lease
 from tests.conftest import REPO, copy_example_config
-from tests.e2e.conftest import Result
+from tests.e2e.conftest import Result, stopped_while_waiting
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
 Cli = Callable[..., Result]
@@ -271,3 +271,31 @@ def test_an_inbox_pass_told_to_stop_stops_between_two_batches_keeps_them_and_exi
     assert f"a_payments.csv: imported (xero.payments): {went_on}" in again.out
     assert "b_payments.csv: imported (zoho_books.payments)" in again.out
     assert sorted(path.name for path in inbox.glob("*.csv")) == []
+
+
+def test_an_inbox_pass_stopped_while_another_process_imports_exits_3_leaving_the_file_untouched_in_the_inbox(
+    cli: Cli, workspace: Path
+) -> None:
+    inbox = workspace / "inbox"
+    inbox.mkdir()
+    shutil.copy(REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv", inbox / "b_payments.csv")
+    container = build_container(load_settings(), logging=False)
+    try:
+        with lease(container.sessions, IMPORTS):  # another process importing a big file
+            stopped = stopped_while_waiting(workspace, "inbox", "--settle", "0")
+    finally:
+        container.close()
+
+    assert stopped.code == 3, stopped.out
+    assert "Traceback" not in stopped.out
+    assert (
+        "b_payments.csv: stopped early — nothing of it was imported, it stays in the inbox untouched: "
+        "imports was running elsewhere"
+    ) in stopped.out
+    assert "what was imported of it stays in the ledger" not in stopped.out
+    assert "inbox: stopped — 0 file(s) done; 1 left in the inbox for the next pass" in stopped.out
+    assert documents_imported(workspace) == 0
+    assert [path.name for path in inbox.glob("*.csv")] == ["b_payments.csv"]
+    again = cli("inbox", "--settle", "0")
+    assert again.code == 0, again.err
+    assert "b_payments.csv: imported (zoho_books.payments)" in again.out
