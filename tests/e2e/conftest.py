@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from connector.cli import main
 from tests.conftest import REPO
@@ -73,3 +75,15 @@ def stopped_while_waiting(cwd: Path, *args: str) -> Result:
     waiting.send_signal(signal.SIGTERM)
     rest, _ = waiting.communicate(timeout=20)
     return Result(waiting.returncode, said + rest, "")
+
+
+def rows_in_workspace_table(workspace: Path, table: str) -> int:
+    """How many rows `table` of the workspace's SQLite ledger holds (0: no ledger yet)."""
+    engine = create_engine(f"sqlite:///{workspace / 'connector.db'}")
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+    except OperationalError:  # no ledger yet
+        return 0
+    finally:
+        engine.dispose()

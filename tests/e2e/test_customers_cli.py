@@ -13,15 +13,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from connector.bootstrap import build_container
 from connector.db import unit_of_work
 from connector.ledger.posting import Ledger
 from connector.settings import load_settings
 from tests.conftest import REPO, copy_example_config
-from tests.e2e.conftest import Result, table_column
+from tests.e2e.conftest import Result, rows_in_workspace_table, table_column
 from tests.integration.helpers import invoice
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
@@ -319,14 +317,7 @@ def test_list_finds_customers_by_name_e_mail_or_account_number_and_says_where_th
 
 
 def customers_bound(workspace: Path) -> int:
-    engine = create_engine(f"sqlite:///{workspace / 'connector.db'}")
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(text("SELECT count(*) FROM customer_bindings")).scalar_one())
-    except OperationalError:  # no ledger yet
-        return 0
-    finally:
-        engine.dispose()
+    return rows_in_workspace_table(workspace, "customer_bindings")
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from connector import retry
 from connector.bootstrap import build_container
@@ -25,7 +24,7 @@ from connector.cli.imports import IMPORT_COUNTS
 from connector.settings import load_settings
 from connector.sync.leases import IMPORTS, lease
 from tests.conftest import REPO, copy_example_config
-from tests.e2e.conftest import Result, stopped_while_waiting
+from tests.e2e.conftest import Result, rows_in_workspace_table, stopped_while_waiting
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
 Cli = Callable[..., Result]
@@ -224,14 +223,7 @@ def payments_csv(path: Path, count: int) -> Path:
 
 
 def documents_imported(workspace: Path) -> int:
-    engine = create_engine(f"sqlite:///{workspace / 'connector.db'}")
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(text("SELECT count(*) FROM imported_documents")).scalar_one())
-    except OperationalError:  # no ledger yet
-        return 0
-    finally:
-        engine.dispose()
+    return rows_in_workspace_table(workspace, "imported_documents")
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])

@@ -25,7 +25,7 @@ from connector.settings import load_settings
 from connector.sync.leases import lease
 from connector.sync.models import ApiCreditSpend
 from tests.conftest import REPO
-from tests.e2e.conftest import Result
+from tests.e2e.conftest import Result, stopped_while_waiting
 from tests.e2e.zoho_org import MAPPINGS
 
 Cli = Callable[..., Result]
@@ -237,25 +237,11 @@ def test_a_command_stopped_while_it_waits_for_another_process_lease_exits_3_sayi
     container = build_container(load_settings(configured), logging=False)
     try:
         with lease(container.sessions, lease_name):  # another process pulling or pushing it
-            waiting = subprocess.Popen(
-                [sys.executable, "-m", "connector", "zoho", *command],
-                cwd=tmp_path,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            assert waiting.stdout is not None
-            said = ""
-            while "waiting for it to finish" not in said and waiting.poll() is None:
-                said += waiting.stdout.readline()
-            waiting.send_signal(signal.SIGTERM)
-            rest, _ = waiting.communicate(timeout=20)
+            stopped = stopped_while_waiting(tmp_path, "zoho", *command)
     finally:
         container.close()
-    said += rest
 
-    assert waiting.returncode == 3, said
-    assert "Traceback" not in said
-    assert f"stopped: {lease_name} was running elsewhere" in said
-    assert "nothing of it was done here; run it again" in said
+    assert stopped.code == 3, stopped.out
+    assert "Traceback" not in stopped.out
+    assert f"stopped: {lease_name} was running elsewhere" in stopped.out
+    assert "nothing of it was done here; run it again" in stopped.out
