@@ -54,13 +54,28 @@ class Amounts(Strict):
             if not isinstance(text, str | int):
                 raise ValueError(f'{code}: write the amount as text, e.g. {code} = "500000.00"')
             try:
-                amounts[currency_code(code)] = Money.of(Decimal(str(text)), code)
-            except (MoneyError, ArithmeticError) as exc:
+                amount = Decimal(str(text))
+            except ArithmeticError:
+                raise ValueError(f"{code} = {text!r}: {_not_plain(str(text))}") from None
+            try:
+                amounts[currency_code(code)] = Money.of(amount, code)
+            except MoneyError as exc:
                 raise ValueError(f"{code} = {text!r}: {exc}") from None
         return amounts
 
     def get(self, currency: str) -> Money | None:
         return self.by_currency().get(currency)
+
+
+def _not_plain(text: str) -> str:
+    """Why an amount such as "1,000.5" is refused, with the plain form to write when there is one."""
+    plain = re.sub(r"[,_' ]", "", text)
+    try:
+        fits = Decimal(plain).is_finite() and plain != text
+    except ArithmeticError:
+        fits = False
+    example = plain if fits else "1000.50"
+    return f"not a plain decimal amount (write {example} without thousands separators or currency signs)"
 
 
 class IdentityPolicy(Strict):

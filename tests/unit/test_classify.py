@@ -206,3 +206,31 @@ def test_value_tiers_are_deterministic_and_monotonic_in_the_amount_paid(
 def test_the_shipped_policy_file_parses_as_plain_toml() -> None:
     data = tomllib.loads((REPO / "mappings" / "customer_master.toml").read_text(encoding="utf-8"))
     assert data["kind"] == "customer_master"
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        ("1,000.5", "JPY = '1,000.5': not a plain decimal amount (write 1000.5 without thousands"),
+        ("¥1000", "JPY = '¥1000': not a plain decimal amount (write 1000.50 without thousands"),
+    ],
+)
+def test_an_amount_with_separators_in_the_policy_says_it_is_not_a_plain_decimal(
+    tmp_path: Path, written: str, reason: str
+) -> None:
+    policy = f"""kind = "customer_master"
+[[types]]
+code = "SME"
+credit_limit = {{ JPY = "{written}" }}
+
+[[value_tiers]]
+tier = "high"
+paid_at_least = {{ JPY = "{written}" }}
+"""
+    (tmp_path / "policy.toml").write_text(policy, encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert [(p.key, reason in p.message) for p in problems] == [
+        ("types[0].credit_limit", True),
+        ("value_tiers[0].paid_at_least", True),
+    ]
+    assert all("ConversionSyntax" not in p.message for p in problems)
