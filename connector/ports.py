@@ -84,3 +84,7 @@ class StatusSink(Protocol):
     def push(self, stream: str, updates: Sequence[FieldUpdate]) -> list[PushResult]:
         """One result per update, in order; a failed batch call raises a `RemoteError` instead."""
         ...
+
+    def decimal_places(self, stream: str) -> dict[str, int]:
+        """The decimal places each decimal field of `stream` keeps (the CRM rounds what has more)."""
+        ...

@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.zoho.client import ZohoApi, ZohoApiError
+from adapters.zoho.fields_setup import read_fields
 from adapters.zoho.limits import write_call_cost
 from connector.errors import PermanentRemoteError
 from connector.ports import FieldUpdate, PushResult
 
 MAX_BATCH = 100
+DECIMAL_TYPES = frozenset({"currency", "double"})
 _IN_BATCH = re.compile(r"\$\.data\[\d+\]\.(\w+)")  # a field of a record of the batch sent
 
 
@@ -54,6 +56,14 @@ class ZohoStatusSink:
                 f"zoho: update {stream} answered {len(results)} results for {len(updates)} records"
             )
         return [_result(update.external_id, item) for update, item in zip(updates, results, strict=True)]
+
+    def decimal_places(self, stream: str) -> dict[str, int]:
+        """The decimal places of the module's currency and decimal fields, from one `GET /settings/fields`."""
+        return {
+            found.api_name: found.decimal_place
+            for found in read_fields(self.api, stream)
+            if found.data_type in DECIMAL_TYPES and found.decimal_place is not None
+        }
 
 
 def _result(external_id: str, item: dict[str, Any]) -> PushResult:

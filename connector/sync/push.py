@@ -8,8 +8,9 @@ field and message on the record and retries it in later cycles with growing wait
 `dead` — visible in `connector outbox list`, and retryable by hand. A record last pulled in another
 currency than its customer's ledger is sent nothing (its amounts would be read in the record's currency):
 it is held `dead` with the reason until its currency is the customer's again. A record whose figures the
-outbound mapping cannot write is quarantined and held `dead` the same way, until they fit again. A spent
-API budget stops the cycle cleanly: everything unsent stays pending.
+outbound mapping cannot write, or whose amount has more decimal places than its CRM field keeps (the CRM
+would round it), is quarantined and held `dead` the same way, until they fit again. A spent API budget
+stops the cycle cleanly: everything unsent stays pending.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ def plan(
     as_of: date,
     run: SyncRun,
     today: date,
+    places: Mapping[str, int],
 ) -> Counter[str]:
     """Bring every active binding of `target` to its desired values in the outbox; count what changed.
 
@@ -134,7 +136,7 @@ def plan(
     master data, the record as last pulled — are those it was last planned from is skipped without
     computing its figures. A credit status other than the one last recorded for the customer is recorded
     in its audit trail, with why. A record kept in another currency than its customer's ledger, or whose
-    figures the mapping cannot write, is held.
+    figures the mapping cannot write or the CRM fields' decimal `places` cannot keep, is held.
     """
     mapping = outbound_mapping(mappings, target)
     settings = container.settings
@@ -177,12 +179,13 @@ def plan(
         for external_id, customer_id in stale:
             customer_figures = figures.get(customer_id, {})
             mapped = map_record(mapping, priced(customer_figures))
-            if not mapped.ok:
+            errors = mapped.errors or fit_places(mapped.values, places)
+            if errors:
                 item = items.get(external_id) or _want(
                     session, None, target, external_id, customer_id, dumps_exact({})
                 )
                 item.customer_id = customer_id
-                counts[_unmappable(session, container, run, item, customer_figures, mapped.errors)] += 1
+                counts[_unmappable(session, container, run, item, customer_figures, errors)] += 1
                 continue
             item = _want(
                 session, items.get(external_id), target, external_id, customer_id, dumps_exact(mapped.values)
@@ -197,6 +200,35 @@ def plan(
                 _release(item)
             counts["to_push" if item.status == "pending" else "unchanged"] += 1
     return counts
+
+
+def fit_places(values: dict[str, Any], places: Mapping[str, int]) -> dict[str, str]:
+    """Why each amount the CRM field it goes to would round cannot be sent (target → reason): refused,
+    never rounded. An amount whose extra decimals are zeros is written at the field's places, in place."""
+    refused: dict[str, str] = {}
+    for target, value in values.items():
+        kept = places.get(target)
+        if kept is None or not isinstance(value, Decimal) or not value.is_finite():
+            continue
+        needed = _places_needed(value)
+        if needed > kept:
+            refused[target] = (
+                f"{value} needs {needed} decimal places; the CRM field keeps {kept} and would round it "
+                f"(give the field {needed} decimal places in the CRM, or round it in the mapping: "
+                f"places = {kept}, rounding = 'half_up')"
+            )
+        elif -int(value.as_tuple().exponent) > kept:
+            values[target] = Decimal(value).quantize(Decimal(1).scaleb(-kept))
+    return refused
+
+
+def _places_needed(value: Decimal) -> int:
+    """The decimal places `value` needs, its trailing zeros left out (1234.500 needs 1, 0.000 none)."""
+    if not value:
+        return 0
+    _, digits, exponent = value.as_tuple()
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(int(exponent) + zeros))
 
 
 def _record_currencies(
@@ -468,18 +500,25 @@ def _push(
     clock: Callable[[], datetime],
 ) -> PushOutcome:
     with unit_of_work(container.sessions) as session:
-        run = start_run(session, "push", target, mappings.digest)
-        run_id = run.id
-        # The business day where the connector runs, as `customers figures` reads it: not UTC's.
-        today = clock().astimezone().date()
-        resent = mark_for_resend(session, target) if resend else 0
-        planned = plan(container, session, mappings, target, as_of or today, run, today)
-        if resent:
-            planned["resend"] = resent
+        run_id = start_run(session, "push", target, mappings.digest).id
     error: str | None = None
     outcome = PushOutcome(target)
+    planned: Counter[str] = Counter()
     try:
+        # The CRM fields' decimal places, read once a run outside any transaction: what they would round
+        # is held, not sent.
+        places = sink.decimal_places(target.split(".", 1)[1])
+        with unit_of_work(container.sessions) as session:
+            run = session.get_one(SyncRun, run_id)
+            # The business day where the connector runs, as `customers figures` reads it: not UTC's.
+            today = clock().astimezone().date()
+            resent = mark_for_resend(session, target) if resend else 0
+            planned = plan(container, session, mappings, target, as_of or today, run, today, places)
+            if resent:
+                planned["resend"] = resent
         send(container, sink, outcome, run_id, include_waiting=include_waiting, clock=clock)
+    except (BudgetExhaustedError, StoppingError) as exc:  # reading the fields: nothing planned or sent
+        outcome.stopped = str(exc)
     except BaseException as exc:  # a crash or Ctrl-C too: the run did not go through
         error = failure_of(exc)
         raise

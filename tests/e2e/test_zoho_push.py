@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -19,12 +20,13 @@ from connector import retry
 from connector.db import unit_of_work
 from connector.errors import ConnectorError, PermanentRemoteError, TransientRemoteError
 from connector.ledger.models import Customer
+from connector.mapping.files import load_mapping_set
 from connector.ports import FieldUpdate, PushResult
 from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target, retry_by_hand
 from connector.sync.status import container_snapshot
-from tests.e2e.zoho_org import Org, zoho_org
+from tests.e2e.zoho_org import MAPPINGS, Org, zoho_org
 from tests.integration.helpers import invoice
 
 ACCOUNTS = 1_000
@@ -467,3 +469,54 @@ def test_a_push_told_to_resend_corrects_a_crm_users_edit_of_a_pushed_field(tmp_p
             Decimal("50000.00"),
         )
         assert push(org).get("pushed", 0) == 0
+
+
+def test_an_amount_with_more_decimals_than_its_crm_field_keeps_is_held_naming_the_field_never_rounded(
+    tmp_path: Path,
+) -> None:
+    mappings_dir = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS, mappings_dir)
+    outbound = mappings_dir / "zoho_accounts_outbound.toml"
+    outbound.write_text(outbound.read_text(encoding="utf-8").replace("places = 2", "places = 3"), "utf-8")
+    mappings, problems = load_mapping_set(mappings_dir)
+    assert mappings is not None, problems
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=3), tmp_path / "org") as org:
+        fils, zeros, plain = org.sandbox.record_ids("Accounts")
+        for record in (fils, zeros):
+            org.sandbox.edit_as_user("Accounts", record, {"Currency": "KWD"})
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        for number, (record, amount) in enumerate([(fils, "1234.567"), (zeros, "1234.500")]):
+            customer_id = org.bindings("zoho.Accounts")[record][0]
+            with unit_of_work(org.container.sessions) as session:
+                account_no = session.get_one(Customer, customer_id).account_no
+                org.container.ledger(session).post(invoice(f"K{number}", account_no, amount, "KWD", day=2))
+        before = shown(org, fils).get("Outstanding_Balance")
+        api = org.container.zoho.api
+        calls: list[str] = []
+
+        def counted(*args: Any, what: str, **kwargs: Any) -> Any:
+            calls.append(what)
+            return type(api).call(api, *args, what=what, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(api, "call", counted)
+            first = push_target(
+                org.container, org.container.zoho.sink, mappings, "zoho.Accounts", as_of=AS_OF
+            )
+            again = push_target(
+                org.container, org.container.zoho.sink, mappings, "zoho.Accounts", as_of=AS_OF
+            )
+
+        assert (first.counts["unmappable"], first.counts["pushed"]) == (1, 2)
+        assert (again.counts["held"], again.counts["pushed"]) == (1, 0)
+        assert calls.count("zoho: fields of Accounts") == 2  # one a run
+        with unit_of_work(org.container.sessions) as session:
+            item = session.get_one(OutboxItem, ("zoho.Accounts", fils))
+            assert (item.status, item.last_code) == ("dead", "UNMAPPABLE")
+            assert (item.last_field or "").startswith("Outstanding_Balance")
+            assert "Outstanding_Balance: 1234.567 needs 3 decimal places; the CRM field keeps 2" in (
+                item.last_message or ""
+            )
+        assert shown(org, fils).get("Outstanding_Balance") == before
+        assert shown(org, zeros)["Outstanding_Balance"] == Decimal("1234.50")
+        assert shown(org, plain)["Outstanding_Balance"] == Decimal("0.00")
