@@ -20,7 +20,7 @@ from adapters.exports.tabular import Header, Row
 from connector.documents import MAX_ID, DocumentKind, Notice, Origin, Party, compact_account
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.apply import CompiledField, compile_field, map_fields
-from connector.mapping.decimals import DecimalFormatError, Marked, parse_decimal
+from connector.mapping.decimals import DecimalFormatError, Marked, guessed_group, parse_decimal
 from connector.mapping.model import (
     DOCUMENT_KINDS,
     REQUIRED_TARGETS,
@@ -194,7 +194,7 @@ class RowReader:
                 "external_id",
             )
         currency = _currency(_text(get("currency")) or self.default_currency)
-        amount = _decimal(get("amount"), "amount", currency)
+        amount = _decimal(get("amount"), "amount", currency, self.guessed_point)
         if amount is None:
             raise RowError(REQUIRED, "amount")
         if amount < 0 and kind == "invoice" and self.red_invoices:
@@ -202,7 +202,7 @@ class RowReader:
         elif amount < 0 and kind != "bank_line":
             amount = self._absolute(kind, amount, "amount")
         invoice = _text(get("allocation_invoice"))
-        applied = _decimal(get("allocation_amount"), "allocation_amount", currency)
+        applied = _decimal(get("allocation_amount"), "allocation_amount", currency, self.guessed_point)
         if applied is not None:
             if applied < 0 and kind != "bank_line":
                 applied = self._absolute(kind, applied, "allocation_amount")
@@ -240,7 +240,7 @@ class RowReader:
         )
 
     def _minor(self, amount: Decimal, currency: str, target: str) -> int:
-        return checked_minor(amount, currency, target, self.guessed_point)
+        return checked_minor(amount, currency, target)
 
     def _absolute(self, kind: str, amount: Decimal, target: str) -> Decimal:
         """A negative amount of an invoice, credit note or payment: taken as positive, or refused."""
@@ -444,10 +444,11 @@ def _date(value: Any, target: str) -> dt.date | None:
     raise RowError(f"{value!r} is not a date (give the field a `date` converter with its format)", target)
 
 
-def _decimal(value: Any, target: str, currency: str) -> Decimal | None:
+def _decimal(value: Any, target: str, currency: str, guessed: Collection[str] = ()) -> Decimal | None:
     """The amount of `target`, in `currency`: one written with another currency beside it (`USD 100.00`
-    in a CNY row) is refused, never posted as 100 CNY."""
-    if value is None or type(value) is Decimal:
+    in a CNY row) is refused, never posted as 100 CNY; so is one of a `guessed` target (its decimal
+    separator not declared) that may mean a thousand times more or less."""
+    if value is None:
         return value
     if type(value) is int:
         return Decimal(value)
@@ -462,6 +463,8 @@ def _decimal(value: Any, target: str, currency: str) -> Decimal | None:
             "or the currency is wrong",
             target,
         )
+    if isinstance(value, Decimal) and target in guessed:
+        _refuse_ambiguous(value, currency, target)
     if value is None or isinstance(value, Decimal):
         return value
     raise RowError(f"{value!r} is not an amount", target)
@@ -491,29 +494,35 @@ def guessed_points(fields: Sequence[FieldMap], targets: Collection[str]) -> froz
     )
 
 
-def checked_minor(amount: Decimal, currency: str, target: str, guessed: Collection[str]) -> int:
-    """`_minor`, refusing an amount of a `guessed` target whose point may have been a thousands
-    separator."""
-    if target in guessed and _thousands_or_point(amount, currency):
-        written = amount.copy_abs()
+def _refuse_ambiguous(amount: Decimal, currency: str, target: str) -> None:
+    """Refuses an amount of a target whose decimal separator was guessed when the guess may be wrong: a
+    point and three digits in a currency of fewer decimals (`1.500` yen: a German 1,500, or needless
+    precision), or one separator and three digits in a currency of three (`2,500` or `2.500` dinars)."""
+    digits = exponent(currency)
+    written = amount.copy_abs()
+    if guessed_group(amount) and digits == 3:
+        if written.as_tuple().exponent == -3:  # read with its '.' as the point
+            shown, meanings = f"{written}", f"{written.scaleb(3):,} (a '.' grouping thousands) or {written}"
+        else:  # read with its ',' grouping thousands
+            shown = f"{written:,}"
+            meanings = f"{shown} (a ',' grouping thousands) or {written.scaleb(-3)} (a decimal comma)"
+        raise RowError(
+            f"{shown} may be {meanings}: {currency} has 3 decimals, and one separator before three digits "
+            "may be either; say which with the decimal converter's separator "
+            '(separator = "," for 1.500,000, "." for 1,500.000)',
+            target,
+        )
+    if written.as_tuple().exponent == -3 and digits < 3 and 1 <= written < 1000:
         raise RowError(
             f"{written} may be {written.scaleb(3):,} (a '.' grouping thousands) or "
-            f"{written.normalize()}: {currency} has {exponent(currency)} decimals, the file writes "
+            f"{written.normalize()}: {currency} has {digits} decimals, the file writes "
             "three; say which with the decimal converter's separator "
             '(separator = "," for 1.500,00, "." for 1,500.00)',
             target,
         )
-    return _minor(amount, currency, target)
 
 
-def _thousands_or_point(amount: Decimal, currency: str) -> bool:
-    """Whether `amount` was written as 1 to 3 digits, a point and three digits ("1.500") in a currency
-    of fewer decimals: a German export's 1.500 (fifteen hundred), or a value of needless precision."""
-    written = amount.as_tuple()
-    return written.exponent == -3 and exponent(currency) < 3 and 1 <= abs(amount) < 1000
-
-
-def _minor(amount: Decimal, currency: str, target: str) -> int:
+def checked_minor(amount: Decimal, currency: str, target: str) -> int:
     """`money.to_minor` for a finite Decimal in a known currency, without re-checking either."""
     try:
         scaled = amount.scaleb(exponent(currency), EXACT)

@@ -308,24 +308,22 @@ class VoucherExport(ExportFile):
         books = self.mapping.default_currency
         currency = _currency(_text(values.get("currency")) or books)
         books = books or currency
-        debit = _decimal(values.get("debit"), "debit", books) or Decimal(0)
-        credit = _decimal(values.get("credit"), "credit", books) or Decimal(0)
+        guessed = self._guessed
+        debit = _decimal(values.get("debit"), "debit", books, guessed) or Decimal(0)
+        credit = _decimal(values.get("credit"), "credit", books, guessed) or Decimal(0)
         if debit and credit:
             raise RowError(f"row {line.row.number}: a line is a debit or a credit, not both")
-        guessed = self._guessed
-        books_net = checked_minor(debit, books, "debit", guessed) - checked_minor(
-            credit, books, "credit", guessed
-        )
+        books_net = checked_minor(debit, books, "debit") - checked_minor(credit, books, "credit")
         if currency == books:
             return _Entry(line.row, account, currency, books_net, date, values, books, books_net)
-        original = _decimal(values.get("amount_original"), "amount_original", currency)
+        original = _decimal(values.get("amount_original"), "amount_original", currency, guessed)
         if original is None or not books_net:
             raise RowError(
                 f"row {line.row.number}: a line in {currency} needs its amount in {currency} "
                 f"(amount_original, e.g. 原币金额): its debit and credit are in the books' {books}"
             )
         # An original amount of nothing: an exchange revaluation (期末调汇), the books' value moves alone.
-        magnitude = abs(checked_minor(original, currency, "amount_original", guessed))
+        magnitude = abs(checked_minor(original, currency, "amount_original"))
         net = magnitude if books_net > 0 else -magnitude
         return _Entry(line.row, account, currency, net, date, values, books, books_net)
 

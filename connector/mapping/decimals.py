@@ -3,7 +3,9 @@
 
 Parsing is exact (`Decimal`, never float). With no declared decimal separator, the last of `.`/`,`
 is the decimal point when both occur; a single `,` followed by exactly three digits is a thousands
-separator (`1,234`), anything else is a decimal point. Sources that mean otherwise declare it.
+separator (`1,234`), anything else is a decimal point. Sources that mean otherwise declare it. An amount
+so guessed from one separator and three digits (`2,500`, `2.500`) says so (`guessed_group`): in a
+currency of three decimals it may mean either, and the reader refuses it.
 """
 
 from __future__ import annotations
@@ -76,18 +78,32 @@ _NAMED: dict[str, frozenset[str]] = {
 }
 
 
+class Guessed(Decimal):
+    """An amount written as 1 to 3 digits, one separator and three digits (`2,500`, `2.500`) with no
+    separator declared: read as guessed (`,` grouping thousands, `.` a point), but meaning either."""
+
+    __slots__ = ()
+
+
 class Marked(Decimal):
     """An amount written with a mark naming its currency (`USD 100.00`, `€5`, `100元`): `currencies`
-    are those the mark may mean, `mark` is the mark as written."""
+    are those the mark may mean, `mark` is the mark as written; `guessed` as for `Guessed`."""
 
-    __slots__ = ("currencies", "mark")
+    __slots__ = ("currencies", "guessed", "mark")
     currencies: frozenset[str]
     mark: str
+    guessed: bool
 
     def __new__(cls, value: Decimal, mark: str, currencies: frozenset[str]) -> Marked:
         self = super().__new__(cls, value)
-        self.mark, self.currencies = mark, currencies
+        self.mark, self.currencies, self.guessed = mark, currencies, type(value) is Guessed
         return self
+
+
+def guessed_group(value: Decimal) -> bool:
+    """Whether `parse_decimal` guessed the one separator of `value`, followed by three digits: `2,500` read
+    as 2500 (its `.` reading, 2.500) or `2.500` as 2.5 (its `,` reading, 2,500)."""
+    return type(value) is Guessed or (type(value) is Marked and value.guessed)
 
 
 def _named(word: str) -> frozenset[str] | None:
@@ -117,6 +133,8 @@ _UNREAD_SIGNS = re.compile(r"[△▲▽▼]|(?<![a-z])(?:cr|dr)(?![a-z])", re.IG
 # The commonest shape, `1,234.56` or `1234.56` with an optional minus, read without the general rules.
 # (`0,500` is no thousands group: the general rules read it.)
 _PLAIN = re.compile(r"(-?)([1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]+)?")
+# One separator after one to three digits, three digits after it: a group of thousands or a point.
+_ONE_GROUP = re.compile(r"[1-9]\d{0,2}[.,]\d{3}")
 
 
 class NumberText(str):
@@ -138,8 +156,10 @@ def parse_decimal(text: str, decimal_separator: Separator | None = None) -> Deci
         plain = _PLAIN.fullmatch(raw)
         if plain is not None:  # what the general rules below make of this shape, in one step
             sign, whole, fraction = plain.groups()
-            value = Decimal(whole.replace(",", "") + (fraction or ""))
-            return _signed(value, bool(sign))
+            value = _signed(Decimal(whole.replace(",", "") + (fraction or "")), bool(sign))
+            if decimal_separator is None and _ONE_GROUP.fullmatch(raw, len(sign)):
+                return Guessed(value)
+            return value
     return _parse_general(text, raw, decimal_separator)
 
 
@@ -189,6 +209,8 @@ def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> 
         value = _signed(Decimal(number), negative)
     except InvalidOperation:
         raise DecimalFormatError(f"not an amount: {text!r}") from None
+    if decimal_separator is None and _ONE_GROUP.fullmatch(digits):
+        value = Guessed(value)
     for mark in (*marks, *marks_after):
         named = _named(mark)
         if named is not None:

@@ -1016,6 +1016,41 @@ def test_an_amount_of_three_decimals_in_a_currency_of_two_may_be_thousands_refus
     )
 
 
+def test_one_separator_before_three_digits_in_a_currency_of_three_decimals_is_refused_unless_declared(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "id;date;amount\n"
+        '1;2026-03-05;"2,500"\n2;2026-03-05;2.500\n3;2026-03-05;"2,500.000"\n4;2026-03-05;"2.500,000"\n'
+        '5;2026-03-05;"1,234,567.890"\n6;2026-03-05;"-BHD 2,500"\n7;2026-03-05;0.500\n'
+    )
+    found = _run(tmp_path, _mapping(default_currency="BHD"), text)
+    assert {d.external_id: d.amount.minor for d in found if isinstance(d, Document)} == {
+        "3": 2500000,
+        "4": 2500000,
+        "5": 1234567890,
+        "7": 500,
+    }
+    either = (
+        ": BHD has 3 decimals, and one separator before three digits may be either; say which with the "
+        'decimal converter\'s separator (separator = "," for 1.500,000, "." for 1,500.000)'
+    )
+    comma = "amount (amount): 2,500 may be 2,500 (a ',' grouping thousands) or 2.500 (a decimal comma)"
+    point = "amount (amount): 2.500 may be 2,500 (a '.' grouping thousands) or 2.500"
+    assert [(p.origin.row, p.reason) for p in _problems(found)] == [
+        (2, comma + either),
+        (3, point + either),
+        (7, comma + either),  # with its currency beside it
+    ]
+    fields = [
+        {"target": "external_id", "source": "id"},
+        {"target": "date", "source": "date"},
+        {"target": "amount", "source": "amount", "convert": [{"name": "decimal", "separator": ","}]},
+    ]
+    declared = _run(tmp_path, _mapping(default_currency="BHD", fields=fields), text)
+    assert {d.external_id: d.amount.minor for d in declared if isinstance(d, Document)}["1"] == 2500
+
+
 def test_a_missing_optional_column_reads_as_empty_and_the_file_says_so_first(tmp_path: Path) -> None:
     fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
     notice, payment = _run(tmp_path, _mapping(fields=fields), "id,date,amount\n1,2026-03-05,2\n")
