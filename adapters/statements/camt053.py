@@ -76,7 +76,6 @@ from adapters.statements.common import (
     AlikeLines,
     BrokenXml,
     composite_id,
-    decimal_amount,
     give_up,
     given,
     local_name,
@@ -84,6 +83,7 @@ from adapters.statements.common import (
     return_reason,
     unique_texts,
     xml_events,
+    xs_decimal,
 )
 from connector.documents import (
     REVERSAL_MARKER,
@@ -167,7 +167,10 @@ def _signed(value: Decimal, sign: int) -> Decimal:
 
 def _unsigned(text: str | None, path: str) -> Decimal:
     """An `Amt`: never negative (the schema's minimum is 0; `CdtDbtInd` gives the direction)."""
-    value = decimal_amount(text)
+    try:
+        value = xs_decimal(text)
+    except MoneyError as exc:
+        raise _Unreadable(f"{path} {exc}") from None
     if value < 0 or (text or "").strip().startswith("-"):
         written = (text or "").strip()
         raise _Unreadable(f"{path} is {written}: an amount is never negative, CdtDbtInd signs it")

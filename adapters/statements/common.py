@@ -143,6 +143,16 @@ def decimal_amount(text: str | None) -> Decimal:
         raise MoneyError(f"not an amount: {text!r}") from exc
 
 
+def xs_decimal(text: str | None) -> Decimal:
+    """An XML schema decimal, as ISO 20022 writes amounts (`1500.00`, `.5`): digits with an optional `.`
+    fraction, nothing else; a comma (`1,500`) is no amount there, neither a point nor a group of thousands.
+    Raises `MoneyError` so that the caller reports the entry."""
+    raw = (text or "").strip()
+    if not _AMOUNT.fullmatch(raw):
+        raise MoneyError(f"{text!r} is not an amount: ISO 20022 writes digits with an optional '.' fraction")
+    return Decimal(raw)
+
+
 def is_utf8(path: str, chunk_size: int = 1 << 16) -> bool:
     """Whether the whole file decodes as UTF-8, read in chunks so a large file is never held whole."""
     decoder = codecs.getincrementaldecoder("utf-8")()

@@ -289,6 +289,38 @@ def test_a_file_broken_before_any_entry_is_unreadable(tmp_path: Path) -> None:
         list(Camt053Parser().parse(path, "statement.xml"))
 
 
+def _entries(tmp_path: Path, currency: str, *amounts: str) -> list[Parsed]:
+    entry = (
+        '<Ntry><Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+        "<BookgDt><Dt>2026-03-04</Dt></BookgDt><AcctSvcrRef>N{number}</AcctSvcrRef></Ntry>"
+    )
+    text = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><GrpHdr>'
+        "<MsgId>M</MsgId><CreDtTm>2026-03-05T00:00:00</CreDtTm></GrpHdr><Stmt><Id>A1</Id><Acct><Id>"
+        f"<IBAN>KW81CBKU0000000000001234560101</IBAN></Id><Ccy>{currency}</Ccy></Acct>"
+        + "".join(
+            entry.format(currency=currency, amount=amount, number=number)
+            for number, amount in enumerate(amounts, start=1)
+        )
+        + "</Stmt></BkToCstmrStmt></Document>"
+    )
+    return list(Camt053Parser().parse(write(tmp_path, text), "kwd.xml"))
+
+
+def test_an_amount_with_a_comma_is_no_iso_20022_amount_and_its_entry_is_a_problem(tmp_path: Path) -> None:
+    items = _entries(tmp_path, "KWD", "1,500", "1.500", "1,000.000", " 2500 ")
+    unreadable = "is not an amount: ISO 20022 writes digits with an optional '.' fraction"
+    assert [(problem.origin.row, problem.reason) for problem in problems(items)] == [
+        (1, f"entry not readable: Amt '1,500' {unreadable}"),
+        (3, f"entry not readable: Amt '1,000.000' {unreadable}"),
+    ]
+    assert [(line.external_id, line.amount) for line in lines(items)] == [
+        ("N2", Money(1500, "KWD")),
+        ("N4", Money(2500000, "KWD")),
+    ]
+
+
 CAMT = """<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.04"><BkToCstmrStmt><Stmt><Id>S1</Id>
 {account}
