@@ -17,6 +17,8 @@ from connector.errors import MoneyError
 # Minor units of one amount: far beyond any document (a quadrillion yuan), far within the 64-bit sums a
 # balance keeps (nine thousand such amounts would still fit): what no line of the ledger may exceed.
 MAX_MINOR = 10**15 - 1
+# Decimals a file may write in a currency of none, all zeros: statements write yen as 1000.00 too.
+PADDED_DECIMALS = 2
 # Shifting an amount's point without rounding it: the default context keeps 28 digits and would round
 # a longer amount silently (1.0000000000000000000000000001 would pass as 1.00); this one refuses it.
 EXACT = Context(prec=1_000, traps=[Inexact, InvalidOperation])
@@ -95,6 +97,23 @@ class Money:
         """Money from a decimal amount: Money.of("123.45", "CNY")."""
         code = currency_code(currency)
         return cls(to_minor(amount, code), code)
+
+    @classmethod
+    def written(cls, amount: Decimal, currency: str) -> Money:
+        """Money from an amount as a file writes it, refused when written with more decimals than the
+        currency has (SWIFT's network rule C03, ISO 20022's CurrencyAmount rule), even zeros: `1,000` yen
+        read with a decimal comma is 1.000, one yen where a thousand was meant. Up to PADDED_DECIMALS
+        zeros (yen as 1000.00) are no such doubt."""
+        money = cls.of(amount, currency)  # decimals that are not zeros: refused in its words
+        written = -int(amount.as_tuple().exponent)
+        digits = exponent(money.currency)
+        if written > max(digits, PADDED_DECIMALS):
+            raise MoneyError(
+                f"{amount} {money.currency} is written with {written} decimals, {money.currency} has "
+                f"{digits}: a separator grouping thousands, or decimals that are not there; never rounded, "
+                "correct it at the source"
+            )
+        return money
 
     @classmethod
     def zero(cls, currency: str) -> Money:

@@ -192,10 +192,12 @@ class _Reader:
         if amounts[0] * _SIGN[kind] <= 0:
             raise _BlockError(f"a {kind_name} whose TRNS amount is {amounts[0]} (expected the other sign)")
         currency = self._currency(trns.get("CURRENCY"))
-        try:
-            money = Money.of(abs(amounts[0]), currency)
-        except MoneyError as exc:
-            raise _BlockError(str(exc)) from None
+        for line, amount in zip(lines, amounts, strict=True):
+            try:
+                Money.written(amount, currency)
+            except MoneyError as exc:
+                raise _BlockError(f"line {line.number}: AMOUNT {exc}") from None
+        money = Money.of(amounts[0].copy_abs(), currency)
         date = _date(trns.get("DATE", ""), "DATE")
         due = trns.get("DUEDATE", "").strip()
         memos = (line.values.get("MEMO", "").strip() for line in lines)

@@ -157,7 +157,7 @@ def _money(paths: _Paths, element: ET.Element, path: str, sign: int) -> Money:
     currency = found.get("Ccy")
     if not currency:
         raise _Unreadable(f"{path} has no Ccy")
-    return Money.of(_signed(_unsigned(found.text, path), sign), currency)
+    return Money.written(_signed(_unsigned(found.text, path), sign), currency)
 
 
 def _signed(value: Decimal, sign: int) -> Decimal:

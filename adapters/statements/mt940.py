@@ -261,7 +261,7 @@ class _Statement:
         if not isinstance(currency, str):
             raise _Unreadable("no currency (the statement's :60F: is missing or unreadable)")
         magnitude = fields["amount"].amount.copy_abs()  # exactly: abs() and * round to 28 digits
-        amount = Money.of(magnitude if _SIGNS[mark] > 0 else magnitude.copy_negate(), currency)
+        amount = Money.written(magnitude if _SIGNS[mark] > 0 else magnitude.copy_negate(), currency)
         value_date = _date(fields.get("date"))
         if value_date is None:
             raise _Unreadable("no value date")
@@ -351,8 +351,8 @@ class _Statement:
                 statement_id=self.statement_no,
                 period_start=opening[1] if opening else None,
                 period_end=closing[1] if closing else None,
-                opening=Money.of(opening[0], currency) if opening else None,
-                closing=Money.of(closing[0], currency) if closing else None,
+                opening=Money.written(opening[0], currency) if opening else None,
+                closing=Money.written(closing[0], currency) if closing else None,
                 period_from_balances=True,
             )
         except MoneyError as exc:

@@ -326,7 +326,7 @@ class _Reader:
                 origin=origin,
                 period_start=_date(_text(statement, "BANKTRANLIST/DTSTART")),
                 period_end=_date(_text(statement, "BANKTRANLIST/DTEND")),
-                closing=Money.of(decimal_amount(balance), currency) if balance is not None else None,
+                closing=Money.written(decimal_amount(balance), currency) if balance is not None else None,
             )
         except (_Unreadable, MoneyError) as exc:
             return Problem(origin, f"statement header not readable: {exc}", header=True)
@@ -374,7 +374,7 @@ class _Transaction:
         currency = _text(record, "CURRENCY/CURSYM") or _text(statement, "CURDEF")
         if currency is None:
             raise _Unreadable("no currency: neither CURRENCY/CURSYM nor the statement's CURDEF")
-        amount = Money.of(decimal_amount(_text(record, "TRNAMT")), currency)
+        amount = Money.written(decimal_amount(_text(record, "TRNAMT")), currency)
         posted = _date(_text(record, "DTPOSTED"))
         if posted is None:
             raise _Unreadable("no DTPOSTED")

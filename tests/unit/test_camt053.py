@@ -505,3 +505,18 @@ def test_a_returned_transfer_of_a_batch_carries_its_own_return_reason(
         (False, None),
         (True, reason),
     ]
+
+
+def test_an_amount_written_with_more_decimals_than_its_currency_has_is_a_problem_even_in_zeros(
+    tmp_path: Path,
+) -> None:
+    items = _entries(tmp_path, "JPY", "1.000", "1000.00", "1000")
+    (refused,) = problems(items)
+    assert (refused.origin.row, refused.reason) == (
+        1,
+        "entry not readable: 1.000 JPY is written with 3 decimals, JPY has 0: a separator grouping "
+        "thousands, or decimals that are not there; never rounded, correct it at the source",
+    )
+    assert [line.amount for line in lines(items)] == [Money(1000, "JPY"), Money(1000, "JPY")]
+    (dinars,) = problems(_entries(tmp_path, "KWD", "1.5000", "1.500"))
+    assert "1.5000 KWD is written with 4 decimals, KWD has 3" in dinars.reason

@@ -296,3 +296,23 @@ def test_a_customer_job_name_names_the_customer(tmp_path: Path) -> None:
     (document,) = _documents(_parse(_iif(tmp_path, COLUMNS + payment)))
     assert document.party.name == "Acme Corp"
     assert "Acme Corp:Warehouse" in document.origin.raw
+
+
+def test_an_amount_written_with_more_decimals_than_its_currency_has_is_refused_even_in_zeros(
+    tmp_path: Path,
+) -> None:
+    blocks = "".join(
+        f"TRNS\t{n}\tINVOICE\t03/0{n}/26\tAccounts Receivable\tNorthwind\t{amount}\tQB-{n}\t\n"
+        f"SPL\t{n}0\tINVOICE\t03/0{n}/26\tSales\t\t-{amount}\t\t\n"
+        "ENDTRNS\n"
+        for n, amount in ((1, "1.000"), (2, "1000.00"), (3, "1000"))
+    )
+    found = _parse(_iif(tmp_path, COLUMNS + blocks), currency="JPY")
+    assert [(problem.origin.row, problem.reason) for problem in _problems(found)] == [
+        (
+            4,
+            "lines 4–6: line 4: AMOUNT 1.000 JPY is written with 3 decimals, JPY has 0: a separator grouping "
+            "thousands, or decimals that are not there; never rounded, correct it at the source",
+        )
+    ]
+    assert [d.amount for d in _documents(found)] == [Money(1000, "JPY"), Money(1000, "JPY")]

@@ -370,3 +370,23 @@ def test_a_line_that_is_no_return_carries_no_return_reason(tmp_path: Path) -> No
     text = MINIMAL.format(lines=transfer, closing="75,00")
     (line,) = lines(parse_text(tmp_path, text))
     assert (line.bank_reversal, line.return_reason) == (False, None)
+
+
+def test_an_amount_written_with_more_decimals_than_its_currency_has_is_a_problem_even_in_zeros(
+    tmp_path: Path,
+) -> None:
+    text = (
+        ":20:STMT8\n:25:JP12345/678\n:28C:8/1\n:60F:C260301JPY0,\n"
+        ":61:2603020302CR1,000NTRFNONREF//J-1\n"
+        ":61:2603020302CR1000,NTRFNONREF//J-2\n"
+        ":61:2603020302CR1000,00NTRFNONREF//J-3\n:62F:C260302JPY2000,\n-\n"
+    )
+    items = parse_text(tmp_path, text)
+    assert [(problem.origin.row, problem.reason) for problem in problems(items)] == [
+        (
+            5,
+            "statement line :61: not readable: 1.000 JPY is written with 3 decimals, JPY has 0: a separator "
+            "grouping thousands, or decimals that are not there; never rounded, correct it at the source",
+        )
+    ]
+    assert [line.amount for line in lines(items)] == [Money(1000, "JPY"), Money(1000, "JPY")]

@@ -494,3 +494,20 @@ def test_an_ofx_2_file_is_read_whatever_namespace_its_elements_are_in(
         document.external_id for document in lines(plain)
     ]
     assert lines(read)
+
+
+def test_an_amount_written_with_more_decimals_than_its_currency_has_is_a_problem_even_in_zeros(
+    tmp_path: Path,
+) -> None:
+    record = "<STMTTRN><TRNTYPE>DEP<DTPOSTED>20260311<TRNAMT>{}<FITID>{}</STMTTRN>"
+    amounts = ("1,000", "1000.00", "1000", "1,5")
+    transactions = "".join(record.format(amount, number) for number, amount in enumerate(amounts))
+    text = SGML.format(transactions=transactions).replace("EUR", "JPY").replace("10.00", "3000")
+    items = parse_text(tmp_path, text)
+    (refused, fraction) = problems(items)
+    assert "1.000 JPY is written with 3 decimals, JPY has 0: a separator grouping thousands" in refused.reason
+    assert "1.5 JPY has more decimals than JPY allows" in fraction.reason
+    assert [line.amount for line in lines(items)] == [Money(1000, "JPY"), Money(1000, "JPY")]
+    dinars = SGML.format(transactions=record.format("1,500", "K")).replace("EUR", "KWD")
+    (dinar,) = lines(parse_text(tmp_path, dinars))
+    assert dinar.amount == Money(1500, "KWD")  # OFX writes a decimal comma where the bank's locale does
