@@ -26,6 +26,7 @@ from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
 from connector.master.sync import STOPPED, inbound_mapping, sync_customers
+from connector.sync.leases import IMPORTS, lease
 from connector.sync.mapping_sets import mappings_in_force
 
 customers_app = typer.Typer(
@@ -57,6 +58,16 @@ def master_session(ctx: typer.Context, actor: str = "connector") -> Iterator[Cus
     policy = mappings_for_run(container).policy
     with unit_of_work(container.sessions) as session:
         yield container.master(session, policy, actor)
+
+
+@contextmanager
+def identity_change(ctx: typer.Context, actor: str) -> Iterator[CustomerMaster]:
+    """`master_session` once no import runs (the `imports` lease, waited for and saying so): an import
+    reads which customer each record and invoice belongs to once per file, so a merge, unmerge or split
+    committed while it runs would have its receipts posted to the customer it read."""
+    container = state(ctx).container(existing=True)
+    with stopping_on_signals(), lease(container.sessions, IMPORTS), master_session(ctx, actor) as master:
+        yield master
 
 
 def _summary(counts: Counter[str]) -> str:
@@ -278,7 +289,7 @@ def merge(
     ctx: typer.Context, survivor: str, absorbed: str, reason: Reason = "", actor: Actor = "admin"
 ) -> None:
     """Fold customer ABSORBED into SURVIVOR: its source records move over; its ledger history stays."""
-    with master_session(ctx, actor) as master:
+    with identity_change(ctx, actor) as master:
         moved = master.merge(survivor, absorbed, reason)
     out.print(f"{absorbed} merged into {survivor}: {moved} source record(s) moved")
 
@@ -287,7 +298,7 @@ def merge(
 def unmerge(ctx: typer.Context, absorbed: str, reason: Reason = "", actor: Actor = "admin") -> None:
     """Undo a merge: customer ABSORBED stands on its own again, with the source records the merge moved,
     and its ledger counts for itself alone again."""
-    with master_session(ctx, actor) as master:
+    with identity_change(ctx, actor) as master:
         view = master.unmerge(absorbed, reason)
     out.print(f"{absorbed} is a customer of its own again ({view.status})")
 
@@ -301,7 +312,7 @@ def split(
     actor: Actor = "admin",
 ) -> None:
     """Take a wrongly linked source record off its customer: it becomes a customer of its own."""
-    with master_session(ctx, actor) as master:
+    with identity_change(ctx, actor) as master:
         created = master.split(source, external_id, reason)
     out.print(f"{source} {external_id} is now customer {created.account_no}")
 

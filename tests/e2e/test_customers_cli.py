@@ -18,8 +18,9 @@ from connector.bootstrap import build_container
 from connector.db import unit_of_work
 from connector.ledger.posting import Ledger
 from connector.settings import load_settings
+from connector.sync.leases import IMPORTS, lease
 from tests.conftest import REPO, copy_example_config
-from tests.e2e.conftest import Result, rows_in_workspace_table, table_column
+from tests.e2e.conftest import Result, rows_in_workspace_table, stopped_while_waiting, table_column
 from tests.integration.helpers import invoice
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
@@ -227,6 +228,39 @@ def test_merge_and_split_are_recorded_in_the_audit_trail(cli: Cli, workspace: Pa
         "split",
     ]
     assert "not the same after all" in history[-1]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("before", "command"),
+    [
+        ((), ("merge", "INDCN00001", "INDCN00002")),
+        (("merge", "INDCN00001", "INDCN00002"), ("unmerge", "INDCN00002")),
+        (("merge", "INDCN00001", "INDCN00002"), ("split", "zoho.Contacts", "2")),
+    ],
+    ids=["merge", "unmerge", "split"],
+)
+def test_a_merge_unmerge_or_split_waits_for_a_running_import_saying_so_and_changes_nothing_meanwhile(
+    cli: Cli, workspace: Path, before: tuple[str, ...], command: tuple[str, ...]
+) -> None:
+    assert cli("customers", "import", "zoho_contacts", "contacts.csv").code == 0
+    if before:
+        assert cli("customers", *before).code == 0
+    shown_before = [cli("customers", "show", no, "--json").out for no in ("INDCN00001", "INDCN00002")]
+    container = build_container(load_settings(), logging=False)
+    try:
+        with lease(container.sessions, IMPORTS):  # another process importing payments
+            stopped = stopped_while_waiting(workspace, "customers", *command)
+    finally:
+        container.close()
+
+    assert "imports is running elsewhere" in stopped.out
+    assert "waiting for it to finish" in stopped.out
+    assert stopped.code == 3, stopped.out
+    assert "stopped: imports was running elsewhere" in stopped.out
+    assert "Traceback" not in stopped.out
+    shown = [cli("customers", "show", no, "--json").out for no in ("INDCN00001", "INDCN00002")]
+    assert shown == shown_before  # nothing of it was done while the import ran
+    assert cli("customers", *command).code == 0  # the import done: it goes through
 
 
 def test_show_in_a_pipes_80_columns_folds_a_long_reason_onto_more_lines_and_cuts_nothing(
