@@ -154,6 +154,9 @@ def import_file(
             return FileResult(name, None, "failed", reason=str(exc))
     digest = digest or file_hash(path)
     with nullcontext() if dry_run else lease(container.sessions, IMPORTS) as held:
+        # A `keys rotate` run since (another process): its key opens what it re-sealed, and seals what
+        # this file writes; read again before each batch too (one `stat` of the key file unchanged).
+        container.refresh_keys()
         with unit_of_work(container.sessions) as session:
             earlier = session.scalars(select(ImportedFile).where(ImportedFile.content_hash == digest)).first()
             if earlier is not None and earlier.status == "imported" and not again:
@@ -188,6 +191,7 @@ def import_file(
 
                 def import_batch(batch: list[Parsed]) -> None:
                     nonlocal known
+                    container.refresh_keys()
                     with commits.transaction() as session:
                         run = session.get_one(SyncRun, run_id)
                         known = _known(container, session, known)

@@ -55,6 +55,9 @@ from connector.ledger.verify import verify_ledger
 from connector.mapping.files import MappingSet
 from connector.master.lifecycle import merge
 from connector.money import Money
+from connector.security.cipher import FieldCipher
+from connector.security.keys import read_keyring_file, save_keyring
+from connector.security.rotation import reencrypt_all
 from connector.sync.models import QuarantinedRecord
 from connector.sync.quarantine import resolve_records
 from connector.sync.quarantine_retry import retry
@@ -228,6 +231,30 @@ def test_a_payer_name_close_to_a_customers_is_a_candidate_not_a_posting(
     with unit_of_work(container.sessions) as session:
         [candidate] = json.loads(session.scalars(select(ReconciliationItem.candidates_json)).one())
     assert (candidate["account_no"], candidate["tier"], candidate["score"]) == (customers["acme"], 3, 100)
+
+
+def test_a_file_imported_after_another_process_rotated_the_keys_reads_and_seals_with_the_new_key(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    first = write(tmp_path / "first.jsonl", invoice("INV-1", customers["acme"], "10.00"))
+    assert import_file(container, first, PARSERS).status == "imported"  # this process's key ring read
+    keys_file = container.settings.security.keys_file
+    rotated = read_keyring_file(keys_file).rotated()
+    save_keyring(keys_file, rotated)  # `connector keys rotate` in another process …
+    reencrypt_all(container.sessions, FieldCipher(rotated))  # … re-sealing every name under its new key
+    path = write(
+        tmp_path / "bank.jsonl",
+        {"kind": "bank_line", "id": "B-9", "amount": "50.00", "payer": "上海明远贸易 有限公司"},
+    )
+
+    result = import_file(container, path, PARSERS)
+
+    assert (result.status, result.reason) == ("imported", "")
+    with unit_of_work(container.sessions) as session:
+        [candidate] = json.loads(session.scalars(select(ReconciliationItem.candidates_json)).one())
+        payer = session.scalars(select(ReconciliationItem.payer_enc)).one()
+    assert candidate["account_no"] == customers["acme"]  # the name re-sealed under the new key was read
+    assert (payer or "").startswith(f"{rotated.active_id}:")  # what it wrote: sealed with the new key
 
 
 def test_a_known_payer_bank_account_posts_to_its_customer_and_an_overpayment_becomes_its_credit(
