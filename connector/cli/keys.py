@@ -12,6 +12,7 @@ from connector.security.cipher import FieldCipher
 from connector.security.keys import save_keyring
 from connector.security.rotation import (
     keys_in_use,
+    older_keys_left,
     reencrypt_all,
     rotation_done,
     rotation_starts,
@@ -50,7 +51,9 @@ def rotate(
     With a local key file the new key is generated and saved (older keys stay for old backups); a
     rotation stopped part-way is taken up with the key it made. With keys from
     security.encryption_keys, add the new key to that ring and make it active first; this then
-    re-encrypts everything under it. Values no key opens are listed (exit 1).
+    re-encrypts everything under it. Values no key opens are listed (exit 1); values another process
+    sealed with an older key meanwhile are counted per column (exit 3: `keys rotate` again takes up the
+    same key once that process reads the new one).
     """
     container = state(ctx).container(existing=True)
     security = container.settings.security
@@ -69,15 +72,25 @@ def rotate(
             rotation_starts(session, target.active_id)
     done = reencrypt_all(container.sessions, FieldCipher(target))
     with unit_of_work(container.sessions) as session:
-        rotation_done(session)  # what it could not read stays listed below; the next rotate makes a key
+        # Written meanwhile by a process still sealing with an older key (it reads the key file again
+        # at its next job or file): left for the next `keys rotate`, which takes up this key.
+        left = older_keys_left(session, target.active_id, done.unreadable_by_column())
+        if not left:
+            rotation_done(session)  # what it could not read stays listed below; the next rotate makes a key
     out.print(f"active key {target.active_id}; re-encrypted {done.changed} field(s) that used older keys")
-    if done.moved_on:
-        out.print(
-            f"{done.moved_on} field(s) changed meanwhile (by the daemon) were left as written; "
-            "`connector keys rotate` again re-seals any still under an older key"
-        )
+    if done.moved_on and not left:
+        out.print(f"{done.moved_on} field(s) changed meanwhile (by the daemon) were left as written")
     if target is not ring:
         out.print("a running daemon seals with it from its next job (it reads the key file again)")
+    if left:
+        out.print(
+            f"{sum(left.values())} value(s) are still sealed with an older key, written meanwhile by a "
+            f"process that still used it: {', '.join(f'{n} in {where}' for where, n in left.items())}; run "
+            "`connector keys rotate` again once the running processes (the daemon, `inbox --watch`, an "
+            "import) picked up the new key: "
+            + ("their next job or file does" if local else "restart them with the new ring first"),
+            style="bold yellow",
+        )
     if done.unreadable:
         out.print(
             f"{len(done.unreadable)} value(s) no key of the ring opens, left as they are:", style="bold red"
@@ -85,3 +98,5 @@ def rotate(
         for where in done.unreadable[:50]:
             out.print(f"  {where}")
         raise typer.Exit(1)
+    if left:
+        raise typer.Exit(3)

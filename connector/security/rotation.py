@@ -6,6 +6,8 @@ it must be the one the column was written with.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +45,28 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str, str], ...] = (
 
 def keys_in_use(session: Session) -> dict[str, int]:
     """Key id → how many encrypted values (every encrypted column) are sealed with it."""
+    counts: dict[str, int] = {}
+    for _, kid, count in _keys_by_column(session):
+        counts[kid] = counts.get(kid, 0) + count
+    return counts
+
+
+def older_keys_left(session: Session, active_id: str, unreadable: Mapping[str, int]) -> dict[str, int]:
+    """Column ("table column") → how many of its values are sealed with a key other than `active_id`,
+    besides its `unreadable` ones (per column, those a rotation could not open): values a writer still
+    sealing with an older key wrote after the rotation passed them."""
+    left: Counter[str] = Counter()
+    for where, kid, count in _keys_by_column(session):
+        if kid != active_id:
+            left[where] += count
+    left.subtract(unreadable)
+    return {where: count for where, count in sorted(left.items()) if count > 0}
+
+
+def _keys_by_column(session: Session) -> Iterator[tuple[str, str, int]]:
+    """("table column", key id, how many of its values are sealed with it), every encrypted column."""
     tables = set(inspect(session.connection()).get_table_names())
     postgres = session.get_bind().dialect.name == "postgresql"
-    counts: dict[str, int] = {}
     for model, attribute, _ in ENCRYPTED_COLUMNS:
         if model.__tablename__ not in tables:
             continue
@@ -58,8 +79,11 @@ def keys_in_use(session: Session) -> dict[str, int]:
         for kid, count in session.execute(
             select(prefix, func.count()).where(column.is_not(None)).group_by(prefix)
         ):
-            counts[kid] = counts.get(kid, 0) + count
-    return counts
+            yield _column_name(model, attribute), kid, count
+
+
+def _column_name(model: type[Base], attribute: str) -> str:
+    return f"{model.__tablename__} {attribute}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +91,10 @@ class Reencrypted:
     changed: int  # values sealed again under the active key
     moved_on: int  # values another writer changed meanwhile (sealed by it): `keys rotate` again re-seals
     unreadable: tuple[str, ...] = ()  # "table column #id: why" of values no key of the ring opens
+
+    def unreadable_by_column(self) -> Counter[str]:
+        """ "table column" → how many of `unreadable` are its."""
+        return Counter(where.partition(" #")[0] for where in self.unreadable)
 
 
 def reencrypt_all(sessions: sessionmaker[Session], cipher: FieldCipher, batch: int = 500) -> Reencrypted:
@@ -91,7 +119,7 @@ def reencrypt_all(sessions: sessionmaker[Session], cipher: FieldCipher, batch: i
                     try:
                         plain = cipher.decrypt(field, token)
                     except DecryptionError as exc:  # damaged, or another ring's: named, the rest goes on
-                        unreadable.append(f"{model.__tablename__} {attribute} #{row_key}: {exc}")
+                        unreadable.append(f"{_column_name(model, attribute)} #{row_key}: {exc}")
                         continue
                     sealed = cipher.encrypt(field, plain)
                     swap = update(model).where(key == row_key, column == token).values({attribute: sealed})

@@ -19,11 +19,14 @@ import pytest
 from sqlalchemy import select
 
 from connector.bootstrap import build_container
+from connector.cli import keys as keys_cli
 from connector.cli.context import out
 from connector.cli.imports import IMPORT_COUNTS
 from connector.db import unit_of_work
 from connector.ledger.models import Customer
+from connector.security.cipher import FieldCipher
 from connector.security.keys import read_keyring_file, save_keyring
+from connector.security.rotation import Reencrypted, reencrypt_all
 from connector.settings import load_settings
 from connector.sync.models import OutboxItem
 from tests.conftest import copy_example_config, postgres_url
@@ -290,6 +293,42 @@ def test_a_rotation_meeting_a_damaged_value_seals_the_rest_and_names_it(cli, iso
     again = cli("keys", "rotate")  # months later, say: a key of its own, whatever stays unreadable
     assert json.loads((isolated_cwd / "connector-keys.json").read_text())["active"] != made
     assert again.code == 1  # the damaged value is still named
+
+
+def test_a_value_another_process_seals_with_the_old_key_during_a_rotation_is_counted_and_the_next_takes_it_up(
+    cli, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("demo")
+    keys = isolated_cwd / "connector-keys.json"
+    old = FieldCipher(read_keyring_file(keys))
+    scan = reencrypt_all
+
+    def with_a_late_writer(*args: Any, **kwargs: Any) -> Reencrypted:
+        done = scan(*args, **kwargs)
+        database = sqlite3.connect(isolated_cwd / "connector.db")
+        with database:  # `inbox --watch` or an import, still on the old key, writes after the scan
+            sealed = old.encrypt("customer.email", "ada@example.org")
+            database.execute("UPDATE customers SET email_enc = ? WHERE id = 2", (sealed,))
+        database.close()
+        return done
+
+    monkeypatch.setattr(keys_cli, "reencrypt_all", with_a_late_writer)
+
+    first = cli("keys", "rotate")
+
+    assert first.code == 3, first.out
+    assert "1 value(s) are still sealed with an older key" in first.out
+    assert "1 in customers email_enc" in first.out
+    assert "run `connector keys rotate` again once the running processes" in first.out
+    made = json.loads(keys.read_text())["active"]
+    monkeypatch.setattr(keys_cli, "reencrypt_all", scan)
+    again = cli("keys", "rotate")
+    assert again.code == 0, again.out
+    assert f"taking up the rotation to {made}, stopped part-way" in again.out
+    assert "re-encrypted 1 field(s)" in again.out
+    assert "still sealed with an older key" not in again.out
+    assert json.loads(keys.read_text())["active"] == made  # no third key
+    assert f"{made} (active): 15 encrypted value(s)" in cli("keys", "status").out
 
 
 def test_a_rotation_stopped_part_way_is_taken_up_with_the_key_it_made(cli, isolated_cwd: Path) -> None:

@@ -16,7 +16,7 @@ from connector.money import Money
 from connector.security.cipher import FieldCipher, key_id_of
 from connector.security.keys import KeyRing, save_keyring
 from connector.security.models import IndexState
-from connector.security.rotation import Reencrypted, reencrypt_all
+from connector.security.rotation import Reencrypted, older_keys_left, reencrypt_all
 from connector.sync.leases import lease
 from connector.sync.models import JobLease, SyncRun
 from connector.sync.runs import close_abandoned_runs, start_run
@@ -121,6 +121,22 @@ def test_rotation_re_encrypts_every_field_and_keeps_lookups_working(container: C
             account_no
         ]
     assert reencrypt_all(container.sessions, rotated) == Reencrypted(0, 0)
+
+
+def test_values_a_writer_sealed_with_the_old_key_after_a_rotation_are_counted_per_column(
+    container: Container,
+) -> None:
+    add_customer(container, "王小明", email="wang@example.com")
+    rotated = FieldCipher(container.keyring.rotated())
+    done = reencrypt_all(container.sessions, rotated)
+    with unit_of_work(container.sessions) as session:
+        assert older_keys_left(session, rotated.ring.active_id, done.unreadable_by_column()) == {}
+        late = container.cipher.encrypt("customer.email", "wang@example.org")  # a process on the old key
+        session.execute(update(Customer).values(email_enc=late))
+    with unit_of_work(container.sessions) as session:
+        left = older_keys_left(session, rotated.ring.active_id, {})
+        unreadable_too = older_keys_left(session, rotated.ring.active_id, {"customers email_enc": 1})
+    assert (left, unreadable_too) == ({"customers email_enc": 1}, {})
 
 
 def test_rotation_never_undoes_a_value_another_writer_changed_meanwhile(
