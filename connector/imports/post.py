@@ -121,7 +121,7 @@ class DocumentPoster:
         back = live_again(
             self.session, documents, stored, self.file_id, lambda key: SeenInFile.key_of(*key) in unchanged
         )
-        self._lock_changed(documents, stored, back)
+        self._lock(documents, stored, back)
         self.lookalikes.prefetch(documents, stored)
         batch_ids = {(document.source, document.external_id) for document in documents}
         work: list[Work] = []
@@ -267,24 +267,27 @@ class DocumentPoster:
         self.outcomes.write()
         return counts + self._relink()
 
-    def _lock_changed(
+    def _lock(
         self, documents: Sequence[Document], stored: Mapping[tuple[str, str], Stored], back: LiveAgain
     ) -> None:
         """Lock (PostgreSQL) the records of the batch's documents that changed since their import (or
-        come back after their withdrawal, or are withdrawn again: `back`), and their queue items, in id
-        order, before the batch posts anything: a person's decision on one of them (its record, its item,
-        then balances) then waits for the batch instead of deadlocking with it (the batch would hold
-        balances and wait for the record)."""
+        come back after their withdrawal, or are withdrawn again: `back`), and the earlier records its
+        receipts may pair with (`SameReceipts.candidates`: a waiting one is applied as it pairs), and
+        their queue items, in id order, before the batch posts anything: a person's decision on one of
+        them (`reconcile apply`, `ledger reverse`: its record, its item, then balances) then waits for
+        the batch instead of deadlocking with it (the batch would hold balances and wait for the record)."""
         if self.session.get_bind().dialect.name != "postgresql":
             return  # SQLite's write lock, taken at BEGIN, serializes writers already
-        changed = sorted(
+        changed = {
             known.id
             for document in documents
             if (known := stored.get(key := (document.source, document.external_id))) is not None
             and (known.status == "changed" or known.fingerprint not in fingerprints(document) or key in back)
-        )
-        for start in range(0, len(changed), 900):
-            chunk = changed[start : start + 900]
+        }
+        receipts = [document for document in documents if rules.is_receipt(document)]
+        ids = sorted(changed.union(self.same_receipts.candidates(receipts) if receipts else ()))
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
             self.session.execute(
                 select(ImportedDocument.id)
                 .where(ImportedDocument.id.in_(chunk))

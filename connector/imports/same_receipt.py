@@ -27,7 +27,7 @@ tells): a reversed bank line stays the other record of its payment (`_STATUSES`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -82,6 +82,29 @@ class SameReceipts:
     def prefetch(self, receipts: Iterable[Document]) -> None:
         """Load the unlinked earlier records that the batch's `receipts` could pair with."""
         self._by_amount = {}
+        for earlier, currency, minor in self._earlier(receipts):
+            self._by_amount.setdefault((earlier.kind, currency, minor), []).append(earlier)
+        self._drop_linked()
+
+    def candidates(self, receipts: Sequence[Document]) -> list[int]:
+        """The ids, in order, of the earlier records the batch's `receipts` may pair with (some may be
+        linked already): an import locks them before it posts anything (`DocumentPoster._lock`)."""
+        days: dict[tuple[str, str, int], tuple[date, date]] = {}  # the receipts' first and last date
+        for document in receipts:
+            key = (OTHER_RECORD[document.kind], document.amount.currency, document.amount.minor)
+            first, last = days.get(key, (document.date, document.date))
+            days[key] = (min(first, document.date), max(last, document.date))
+        return sorted(
+            earlier.id
+            for earlier, currency, minor in self._earlier(receipts)
+            if (span := days.get((earlier.kind, currency, minor))) is not None
+            and (span[0] - earlier.on).days <= self.window
+            and (earlier.on - span[1]).days <= self.window
+        )
+
+    def _earlier(self, receipts: Iterable[Document]) -> Iterator[tuple[Earlier, str, int]]:
+        """The earlier records of the other kind and the amount of one of `receipts`, each with its
+        currency and amount (minor units), linked ones too."""
         if self.window <= 0:
             return
         wanted: dict[str, set[int]] = {}
@@ -127,8 +150,7 @@ class SameReceipts:
                     row_date(on),
                     bank_account,
                 )
-                self._by_amount.setdefault((found_kind, currency, minor), []).append(earlier)
-        self._drop_linked()
+                yield earlier, currency, minor
 
     def pairs(self, document: Document, customer_id: int | None) -> bool:
         """Whether `document` has an earlier record to pair with (asking takes none of them)."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.ofx import OfxParser
@@ -1023,6 +1024,79 @@ def test_a_person_applying_a_receipt_the_bank_returns_meanwhile_is_told_it_is_cl
 
     assert [str(exc) for exc in refused] == [f"reconciliation item {item_id} is rejected already"]
     assert owes(container, acme) == Money.zero("CNY")  # never credited with money the bank took back
+    assert_ledger_verifies(container)
+
+
+def blocked_by(container: Container, pid: int) -> bool:
+    """Whether another PostgreSQL session waits for a lock the session of backend `pid` holds."""
+    with unit_of_work(container.sessions) as session:
+        query = "SELECT count(*) FROM pg_locks WHERE NOT granted AND :pid = ANY(pg_blocking_pids(pid))"
+        return bool(session.scalar(text(query), {"pid": pid}))
+
+
+@pytest.mark.parametrize("decision", ["apply", "reverse returned"])
+def test_an_import_pairing_a_waiting_line_a_person_decides_meanwhile_waits_for_the_person_no_deadlock(
+    container: Container, customers: dict[str, str], tmp_path: Path, decision: str
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        if session.get_bind().dialect.name == "sqlite":
+            pytest.skip("SQLite takes the write lock at BEGIN: the two never overlap")
+    acme = customers["acme"]
+    waiting_lines = [
+        line("B-81", "100.00", "2026-03-10", payer="X"),
+        line("B-82", "200.00", "2026-03-10", payer="Y"),
+    ]
+    import_file(container, write(tmp_path / "b.jsonl", *waiting_lines), PARSERS)
+    with unit_of_work(container.sessions) as session:
+        document_id, entry_id = session.execute(
+            select(ImportedDocument.id, ImportedDocument.entry_id).where(
+                ImportedDocument.external_id == "B-82"
+            )
+        ).one()
+        item_id = session.scalars(
+            select(ReconciliationItem.id).where(ReconciliationItem.document_id == document_id)
+        ).one()
+    assert entry_id is not None
+    accounts, on = Accounts.of(container.settings.ledger.chart), date(2026, 3, 20)
+    failed: list[Exception] = []
+    holding = threading.Event()
+
+    def decide() -> None:
+        """A person's command: the line's record and item locked first, then (once the import waits for
+        them) its balances."""
+        try:
+            with unit_of_work(container.sessions) as session:
+                session.get_one(ImportedDocument, document_id, with_for_update=True)
+                session.get_one(ReconciliationItem, item_id, with_for_update=True)
+                pid = session.scalar(text("SELECT pg_backend_pid()"))
+                holding.set()
+                deadline = time.monotonic() + 10
+                while not blocked_by(container, pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if decision == "apply":
+                    reconcile.apply(session, item_id, acme, accounts, "finance", on)
+                else:
+                    reverse_entry(
+                        session, entry_id, on, "returned", "ops", container.cipher, accounts, returned=True
+                    )
+        except Exception as exc:
+            failed.append(exc)
+
+    person = threading.Thread(target=decide)
+    person.start()
+    assert holding.wait(10)  # the person holds the line's record and item before the import begins
+    paid = [payment("P-81", acme, "100.00", "2026-03-10"), payment("P-82", acme, "200.00", "2026-03-10")]
+    result = import_file(container, write(tmp_path / "p.jsonl", *paid), PARSERS)
+    person.join()
+
+    assert failed == []
+    assert result.status == "imported", result.reason
+    if decision == "apply":  # the import found B-82 applied by the person: linked, nothing applied twice
+        assert (result.counts["receipts_linked"], waiting(container)) == (2, [])
+        assert owes(container, acme) == Money.of("-300.00", "CNY")
+    else:  # the bank returned B-82: its payment is held for a person
+        assert (result.counts["receipts_linked"], result.counts["quarantined"]) == (1, 1)
+        assert owes(container, acme) == Money.of("-100.00", "CNY")
     assert_ledger_verifies(container)
 
 
