@@ -60,6 +60,7 @@ from connector.imports.recorded import (
 from connector.imports.row_quarantine import quarantine_input
 from connector.imports.same_receipt import OTHER_RECORD, Earlier, SameReceipts, linked_records, on_their_own
 from connector.imports.withdrawals import LiveAgain, live_again
+from connector.ledger.models import AccountBalance
 from connector.ledger.posting import Ledger
 from connector.money import Money
 from connector.security.cipher import FieldCipher
@@ -275,7 +276,8 @@ class DocumentPoster:
         receipts may pair with (`SameReceipts.candidates`: a waiting one is applied as it pairs), and
         their queue items, in id order, before the batch posts anything: a person's decision on one of
         them (`reconcile apply`, `ledger reverse`: its record, its item, then balances) then waits for
-        the batch instead of deadlocking with it (the batch would hold balances and wait for the record)."""
+        the batch instead of deadlocking with it (the batch would hold balances and wait for the record).
+        Then every account balance, as the batch posts to several in no one order."""
         if self.session.get_bind().dialect.name != "postgresql":
             return  # SQLite's write lock, taken at BEGIN, serializes writers already
         changed = {
@@ -300,6 +302,14 @@ class DocumentPoster:
                 .order_by(ReconciliationItem.document_id)
                 .with_for_update()
             )
+        # Then the accounts' balances, in key order as a posting takes them: the batch's postings (a
+        # receipt's, then an application's …) would take them in no one order, and a person's posting
+        # holding the first of its own would wait for the batch while the batch waits for it.
+        self.session.execute(
+            select(AccountBalance.account_code)
+            .order_by(AccountBalance.account_code, AccountBalance.currency)
+            .with_for_update()
+        )
 
     def _lookalike(self, document: Document, batch_ids: set[tuple[str, str]]) -> Lookalike | None:
         """The earlier document a new one whose id is its content's digest may be, exported again with

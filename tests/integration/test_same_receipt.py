@@ -1100,6 +1100,64 @@ def test_an_import_pairing_a_waiting_line_a_person_decides_meanwhile_waits_for_t
     assert_ledger_verifies(container)
 
 
+def test_an_import_applying_a_waiting_line_waits_for_a_persons_reversal_of_another_no_deadlock(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        if session.get_bind().dialect.name == "sqlite":
+            pytest.skip("SQLite takes the write lock at BEGIN: the two never overlap")
+    acme = customers["acme"]
+    waiting_lines = [
+        line("B-91", "100.00", "2026-03-10", payer="X"),
+        line("B-93", "300.00", "2026-03-10", payer="Z"),
+    ]
+    import_file(container, write(tmp_path / "b.jsonl", *waiting_lines), PARSERS)
+    with unit_of_work(container.sessions) as session:
+        entry_id = session.scalars(
+            select(ImportedDocument.entry_id).where(ImportedDocument.external_id == "B-93")
+        ).one()
+    assert entry_id is not None
+    accounts, on = Accounts.of(container.settings.ledger.chart), date(2026, 3, 20)
+    failed: list[Exception] = []
+    holding = threading.Event()
+
+    def reverse() -> None:
+        """A person's reversal of B-93, its posting part way: the first of its balance rows (the bank's,
+        its accounts in order) updated, the next (unapplied receipts) to come once the import waits."""
+        try:
+            with unit_of_work(container.sessions) as session:
+                first = min(accounts.bank, accounts.unapplied)
+                session.execute(
+                    select(AccountBalance.account_code)
+                    .where(AccountBalance.account_code == first, AccountBalance.currency == "CNY")
+                    .with_for_update()
+                )
+                pid = session.scalar(text("SELECT pg_backend_pid()"))
+                holding.set()
+                deadline = time.monotonic() + 10
+                while not blocked_by(container, pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                reverse_entry(session, entry_id, on, "returned", "ops", container.cipher, accounts)
+        except Exception as exc:
+            failed.append(exc)
+
+    person = threading.Thread(target=reverse)
+    person.start()
+    assert holding.wait(10)
+    # P-91 pairs with B-91 (its application updates receivable and unapplied receipts), P-92 posts to
+    # the bank: on its own, the batch would take the bank's balance after unapplied receipts'.
+    paid = [payment("P-91", acme, "100.00", "2026-03-10"), payment("P-92", acme, "50.00", "2026-03-11")]
+    result = import_file(container, write(tmp_path / "p.jsonl", *paid), PARSERS)
+    person.join()
+
+    assert failed == []
+    assert result.status == "imported", result.reason
+    counts = result.counts
+    assert (counts["receipts_linked"], counts["payments_posted"], waiting(container)) == (1, 1, [])
+    assert owes(container, acme) == Money.of("-150.00", "CNY")
+    assert_ledger_verifies(container)
+
+
 def test_a_receipt_applied_to_a_survivor_settles_the_invoice_of_the_customer_merged_into_it(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:
