@@ -71,4 +71,8 @@ def configure_logging(settings: LoggingSettings, secrets: Iterable[str] = ()) ->
         logging.getLogger(noisy).setLevel(logging.DEBUG if settings.level == "DEBUG" else logging.WARNING)
     # mt-940 logs each field it reads at DEBUG: payers' names, accounts and remittance text.
     logging.getLogger("mt940").setLevel(logging.WARNING)
+    # The scheduler narrates each run it starts and ends, and uvicorn each probe of /health and /metrics:
+    # thousands of lines a day saying nothing; the jobs log what they did themselves.
+    for chatty in ("apscheduler", "uvicorn.access"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if settings.level == "DEBUG" else logging.WARNING)
     return formatter

@@ -204,7 +204,7 @@ def _process(
         if result.status == "failed":
             moved = _set_aside(inbox, claimed, result.reason)
             _stored_at(container, digest, moved)  # what waits there for a person (`status`)
-            log.warning("inbox: %s moved to %s/: %s", name, FAILED, result.reason)
+            log.warning("inbox: %s moved to %s/%s: %s", name, FAILED, moved.name, result.reason)
             return InboxFile(result, moved)
         moved = _archive(claimed, archived)
     except OSError as exc:  # e.g. archive/ not writable: the file stays, where its record says it is

@@ -187,7 +187,7 @@ def test_the_inbox_tells_how_to_name_the_format_of_a_file_it_does_not_know_with_
     assert result.code == 1
     said = "junk.txt: not a format the connector knows; import it with `connector import FILE --format NAME`"
     assert json.loads(result.out)["reason"] == said
-    assert f"inbox: junk.txt moved to failed/: {said}" in caplog.text
+    assert f"inbox: junk.txt moved to failed/junk.txt: {said}" in caplog.text
     assert "--format NAME" in (inbox / "failed" / "junk.txt.reason.txt").read_text(encoding="utf-8")
 
 

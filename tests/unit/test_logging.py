@@ -38,3 +38,15 @@ def test_debug_logging_leaves_out_what_the_mt940_reader_says_of_each_payer(
     parsed = list(Mt940Parser().parse(str(statement), statement.name))
     assert parsed  # the file was read
     assert "Maschinenbau" not in capsys.readouterr().err
+
+
+def test_the_schedulers_and_the_web_servers_narration_of_each_run_and_probe_is_left_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(LoggingSettings())
+    logging.getLogger("apscheduler.executors.default").info('Running job "pull"')
+    logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /health HTTP/1.1" 200')
+    logging.getLogger("connector.daemon").info("pull zoho.Contacts: 3 updated")
+    printed = capsys.readouterr().err
+    assert ("Running job" in printed, "GET /health" in printed) == (False, False)
+    assert "3 updated" in printed
