@@ -9,12 +9,14 @@ reconciliation queue is not reversed here: its receipt is (the application goes 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.bulk import LOOKUP_CHUNK
 from connector.errors import LedgerError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.reconcile import import_actor, undo_application_by
@@ -22,7 +24,7 @@ from connector.imports.rules import APPLICATION_SOURCE, Accounts
 from connector.imports.same_receipt import linked_records, on_their_own
 from connector.ledger.entries import Voucher
 from connector.ledger.models import JournalEntry
-from connector.ledger.posting import Ledger
+from connector.ledger.posting import Ledger, Reversing
 from connector.security.cipher import FieldCipher
 
 
@@ -117,41 +119,82 @@ def _stop_paying(
     return Reversal(reversal, 1, applied.entry_id)  # the line's money waits for a person
 
 
+class Reverse(NamedTuple):
+    """What an imported document posted, to reverse as of `on`, saying why, with its voucher."""
+
+    held: ImportedDocument
+    on: date
+    memo: str
+    voucher: Voucher
+
+
 def reverse_recorded(
     session: Session, ledger: Ledger, held: ImportedDocument, on: date, memo: str, voucher: Voucher
 ) -> int | None:
-    """Reverse what an imported document posted: its entry and its application to a customer (a waiting
-    item is closed); the document is then `reversed`. Each reversal is dated `on` (the ledger keeps it
-    from coming before what it reverses). The reversal of its own entry, when it had one."""
-    # A linked record's entry is its receipt's other record's, a reversal line's the reversal of
-    # the line it returned: those stand on their own.
-    own = held.entry_id if held.status not in ("linked", "reversal") else None
-    entry_ids = [own] if own is not None else []
-    # Locked (PostgreSQL) as `reconcile.apply` locks them: a person's application of this receipt that
-    # committed meanwhile is read here, and reversed with it; one coming later finds the item closed.
-    session.execute(select(ImportedDocument.id).where(ImportedDocument.id == held.id).with_for_update())
-    item = session.scalars(
-        select(ReconciliationItem)
-        .where(ReconciliationItem.document_id == held.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if item is not None and item.entry_id is not None:
-        entry_ids.append(item.entry_id)  # its application to a customer goes too
-    reversals = []
-    for entry_id in entry_ids:
-        reversal = ledger.reversed_by(entry_id)
-        if reversal is None:
-            reversal = ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id
-        reversals.append(reversal)
-    if item is not None and item.status == "open":
-        item.status, item.note = "rejected", memo
-    elif item is not None and item.status in ("applied", "rejected"):  # decided of what is reversed now
-        item.status, item.note = "superseded", f"{memo} (was: {item.note})" if item.note else memo
-    if held.status == "linked" and held.linked_id is not None:
-        # What its import applied of its other record's waiting receipt is undone: the receipt waits again.
-        actor = import_actor(held.source, held.kind, held.external_id)
-        undo_application_by(session, ledger, actor, held.linked_id, on, memo, voucher)
-        held.linked_id = None  # the receipt its other record posted is free to be paired again
-    held.status = "reversed"
-    return reversals[0] if own is not None else None
+    """Reverse what an imported document posted (`reverse_recorded_many`): the reversal of its own
+    entry, when it had one."""
+    return reverse_recorded_many(session, ledger, [Reverse(held, on, memo, voucher)])[0]
+
+
+def reverse_recorded_many(session: Session, ledger: Ledger, wanted: Sequence[Reverse]) -> list[int | None]:
+    """Reverse what each imported document posted: its entry and its application to a customer (a
+    waiting item is closed); the document is then `reversed`. Each reversal is dated `on` (the ledger
+    keeps it from coming before what it reverses). For each, the reversal of its own entry, when it had
+    one. In a few statements however many there are (a re-export changing every document)."""
+    ids = [request.held.id for request in wanted]
+    # Locked (PostgreSQL) as `reconcile.apply` locks them: a person's application of one of these
+    # receipts that committed meanwhile is read here, and reversed with it; one coming later finds the
+    # item closed.
+    items: dict[int, ReconciliationItem] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        session.execute(
+            select(ImportedDocument.id)
+            .where(ImportedDocument.id.in_(chunk))
+            .order_by(ImportedDocument.id)
+            .with_for_update()
+        )
+        found = session.scalars(
+            select(ReconciliationItem)
+            .where(ReconciliationItem.document_id.in_(chunk))
+            .order_by(ReconciliationItem.document_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        items.update({item.document_id: item for item in found})
+    # A linked record's entry is its receipt's other record's, a reversal line's the reversal of the
+    # line it returned: those stand on their own. Its application to a customer goes too.
+    own = {r.held.id: r.held.entry_id for r in wanted if r.held.status not in ("linked", "reversal")}
+    targets = [
+        (request, entry_id)
+        for request in wanted
+        for entry_id in (own.get(request.held.id), _applied(items.get(request.held.id)))
+        if entry_id is not None
+    ]
+    reversals = ledger.reversals_of(entry_id for _, entry_id in targets)
+    to_reverse: dict[int, Reverse] = {}
+    for request, entry_id in targets:
+        if entry_id not in reversals:
+            to_reverse.setdefault(entry_id, request)
+    posted = ledger.reverse_many(
+        [Reversing(entry_id, r.on, r.memo, r.voucher) for entry_id, r in to_reverse.items()]
+    )
+    reversals.update({entry_id: p.entry_id for entry_id, p in zip(to_reverse, posted, strict=True)})
+    for request in wanted:
+        held, memo = request.held, request.memo
+        item = items.get(held.id)
+        if item is not None and item.status == "open":
+            item.status, item.note = "rejected", memo
+        elif item is not None and item.status in ("applied", "rejected"):  # decided of what is reversed now
+            item.status, item.note = "superseded", f"{memo} (was: {item.note})" if item.note else memo
+        if held.status == "linked" and held.linked_id is not None:
+            # What its import applied of its other record's waiting receipt is undone: it waits again.
+            actor = import_actor(held.source, held.kind, held.external_id)
+            undo_application_by(session, ledger, actor, held.linked_id, request.on, memo, request.voucher)
+            held.linked_id = None  # the receipt its other record posted is free to be paired again
+        held.status = "reversed"
+    return [reversals[entry] if (entry := own.get(r.held.id)) is not None else None for r in wanted]
+
+
+def _applied(item: ReconciliationItem | None) -> int | None:
+    return item.entry_id if item is not None else None

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from connector.bulk import driver_value, insert_rows, rows_in, update_rows
 from connector.documents import Document, compact_account
@@ -188,6 +189,33 @@ class Outcomes:
         )
         row.match_tier, row.match_score, row.match_rule, row.file_id, row.row, row.linked_id = values[10:16]
         row.bank_account, row.payer_enc = values[16:18]
+        # Every column written, changed or not: the unit of work then updates a batch's records with one
+        # statement (it sends one per record when they change different columns, as invoices and bank
+        # lines of one file do).
+        for column in _REWRITTEN:
+            flag_modified(row, column)
+
+
+_REWRITTEN = (
+    "kind",
+    "number",
+    "fingerprint",
+    "revision",
+    "entry_id",
+    "customer_id",
+    "currency",
+    "amount_minor",
+    "document_date",
+    "status",
+    "match_tier",
+    "match_score",
+    "match_rule",
+    "file_id",
+    "row",
+    "linked_id",
+    "bank_account",
+    "payer_enc",
+)
 
 
 def named_invoices(item: Work) -> list[tuple[str, int]]:

@@ -42,7 +42,8 @@ from connector.documents import (
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.bank_returns import BankReturns, NotFound, ReturnedByHand
-from connector.imports.corrections import reverse_recorded
+from connector.imports.changed import ChangedRecords
+from connector.imports.corrections import Reverse, reverse_recorded_many
 from connector.imports.decisions import decision_on, restore
 from connector.imports.known import KnownCustomers
 from connector.imports.lookalikes import Lookalike, Lookalikes, exported_again
@@ -112,6 +113,8 @@ class DocumentPoster:
         # Receipts reposted as changed, or withdrawn, with the records linked to them and what happened
         # to them when it is not a change (`_relink`).
         self.relinking: list[tuple[ImportedDocument, list[ImportedDocument], str | None]] = []
+        # The batch's changed documents whose earlier revisions are to be reversed (`_reverse_replaced`).
+        self._replacing: list[Reverse] = []
         # The receipts this import posted on their own (source, id): a record set free may be theirs.
         self.posted_receipts: set[tuple[str, str]] = set()
 
@@ -122,7 +125,9 @@ class DocumentPoster:
         back = live_again(
             self.session, documents, stored, self.file_id, lambda key: SeenInFile.key_of(*key) in unchanged
         )
-        self._lock(documents, stored, back)
+        changed = self._changed(documents, stored, back)
+        self._lock(documents, changed)
+        records = ChangedRecords(self.session, changed)
         self.lookalikes.prefetch(documents, stored)
         batch_ids = {(document.source, document.external_id) for document in documents}
         work: list[Work] = []
@@ -184,11 +189,8 @@ class DocumentPoster:
                 continue
             in_batch[key] = item.fingerprint
             accounts[key] = compact_account(document.account)
-            held = (  # as committed now: a person may have reversed or applied it meanwhile
-                self.session.get_one(ImportedDocument, known.id, with_for_update=True, populate_existing=True)
-                if known is not None
-                else None
-            )
+            # As committed now: a person may have reversed or applied it meanwhile.
+            held = records.record(known.id) if known is not None else None
             if held is not None and self._imported_since(held, document):
                 counts["superseded"] += 1
                 continue
@@ -209,17 +211,24 @@ class DocumentPoster:
                 counts["corrections_kept"] += 1
                 continue
             elif held is not None:
-                decided = decision_on(self.session, held) if rules.is_receipt(document) else None
+                decided = (
+                    decision_on(self.session, held)
+                    if rules.is_receipt(document) and records.may_be_decided(held.id)
+                    else None
+                )
                 stood = held.status in ("posted", "unapplied")  # its own entry stood until now
-                if not self._replace(held, document):
+                if not self._replace(held, document, records.may_have_linked(held.id)):
                     counts["quarantined"] += 1
                     continue
                 item.held, item.revision, item.decided = held, held.revision + 1, decided
                 item.zeroed = stood and document.amount.minor == 0
             if document.reverses is not None or document.replaces is not None or document.bank_reversal:
                 corrections.append(item)  # after the batch's postings: it may correct one of them
-            elif self._receivable(item, counts):
+            else:
                 work.append(item)
+        # What the changed ones posted goes first (what becomes of them is recorded over their records).
+        self._reverse_replaced()
+        work = [item for item in work if self._receivable(item, counts)]
         # A receipt imported before and withdrawn now goes first: the bank line it set free is there for
         # the batch's receipts to pair with (a payment deleted and entered again), as in a later export.
         early = [
@@ -268,11 +277,20 @@ class DocumentPoster:
         self.outcomes.write()
         return counts + self._relink()
 
-    def _lock(
+    def _changed(
         self, documents: Sequence[Document], stored: Mapping[tuple[str, str], Stored], back: LiveAgain
-    ) -> None:
-        """Lock (PostgreSQL) the records of the batch's documents that changed since their import (or
-        come back after their withdrawal, or are withdrawn again: `back`), and the earlier records its
+    ) -> set[int]:
+        """The records of the batch's documents that changed since their import, or come back after
+        their withdrawal, or are withdrawn again (`back`)."""
+        return {
+            known.id
+            for document in documents
+            if (known := stored.get(key := (document.source, document.external_id))) is not None
+            and (known.status == "changed" or known.fingerprint not in fingerprints(document) or key in back)
+        }
+
+    def _lock(self, documents: Sequence[Document], changed: set[int]) -> None:
+        """Lock (PostgreSQL) the records of the batch's documents that `changed`, and the earlier records its
         receipts may pair with (`SameReceipts.candidates`: a waiting one is applied as it pairs), and
         their queue items, in id order, before the batch posts anything: a person's decision on one of
         them (`reconcile apply`, `ledger reverse`: its record, its item, then balances) then waits for
@@ -280,12 +298,6 @@ class DocumentPoster:
         Then every account balance, as the batch posts to several in no one order."""
         if self.session.get_bind().dialect.name != "postgresql":
             return  # SQLite's write lock, taken at BEGIN, serializes writers already
-        changed = {
-            known.id
-            for document in documents
-            if (known := stored.get(key := (document.source, document.external_id))) is not None
-            and (known.status == "changed" or known.fingerprint not in fingerprints(document) or key in back)
-        }
         receipts = [document for document in documents if rules.is_receipt(document)]
         ids = sorted(changed.union(self.same_receipts.candidates(receipts) if receipts else ()))
         for start in range(0, len(ids), 900):
@@ -403,9 +415,10 @@ class DocumentPoster:
 
     # --- changed documents and reversals -----------------------------------------------------------
 
-    def _replace(self, held: ImportedDocument, document: Document) -> bool:
-        """A document changed since it was imported: reverse what it posted (or quarantine it). The
-        records linked to its receipt are seen to once its new revision is posted (`_relink`)."""
+    def _replace(self, held: ImportedDocument, document: Document, may_have_linked: bool) -> bool:
+        """A document changed since it was imported: what it posted is reversed (with the batch's others,
+        `_reverse_replaced`), or it is quarantined. The records linked to its receipt are seen to once
+        its new revision is posted (`_relink`)."""
         where = f"{held.source} {held.external_id}"
         accepted = document.origin.row in self.accept_changes_at
         if self.settings.changed_documents == "quarantine" and not accepted:
@@ -415,11 +428,11 @@ class DocumentPoster:
                 "connector quarantine retry ID --accept-changes",
             )
             return False
-        linked = self._linked_to(held)
+        linked = self._linked_to(held) if may_have_linked else []
         memo = f"{where} changed: reversed, reposted as revision {held.revision + 1}"
         if document.amount.minor == 0:
             memo = f"{where} reads {document.amount} now (voided): reversed"
-        self._reverse_posted(held, document, memo)
+        self._replacing.append(Reverse(held, document.date, memo, rules.voucher(document, self.file_id)))
         if linked:
             self.relinking.append((held, linked, None))
         return True
@@ -511,10 +524,19 @@ class DocumentPoster:
     def _reverse_posted(self, held: ImportedDocument, document: Document, memo: str) -> int | None:
         """Reverse what `held` posted (`reverse_recorded`), as of `document`'s date."""
         voucher = rules.voucher(document, self.file_id)  # the file that changed or withdrew it
-        reversal = reverse_recorded(self.session, self.ledger, held, document.date, memo, voucher)
-        if held.kind == "invoice" and held.number:
-            self.known.invoice_withdrawn(held.number)
-        return reversal
+        return self._reverse_all([Reverse(held, document.date, memo, voucher)])[0]
+
+    def _reverse_replaced(self) -> None:
+        """Reverse what the batch's changed documents posted, all at once, before their new revisions."""
+        replacing, self._replacing = self._replacing, []
+        self._reverse_all(replacing)
+
+    def _reverse_all(self, wanted: list[Reverse]) -> list[int | None]:
+        reversals = reverse_recorded_many(self.session, self.ledger, wanted)
+        for request in wanted:
+            if request.held.kind == "invoice" and request.held.number:
+                self.known.invoice_withdrawn(request.held.number)
+        return reversals
 
     def _reversal(self, item: Work) -> str:
         document = item.document

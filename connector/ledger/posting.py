@@ -8,16 +8,16 @@ assumed new; when the unique document key says otherwise, the batch is retried w
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from connector.batching import cyclic_gc_paused
-from connector.bulk import allocate_ids, driver_value, insert_rows, rows_in
+from connector.bulk import LOOKUP_CHUNK, allocate_ids, driver_value, insert_rows, rows_in
 from connector.errors import IdempotencyConflictError, LedgerError, ReversalError, UnknownAccountError
 from connector.ledger.balances import BalanceDeltas
 from connector.ledger.entries import EntryDraft, Line, Voucher, check_draft, content_hash
@@ -53,6 +53,37 @@ POSTING_COLUMNS = ("entry_id", "account_code", "customer_id", "currency", "amoun
 class Posted(NamedTuple):
     entry_id: int
     created: bool
+
+
+class Reversing(NamedTuple):
+    """An entry to reverse, on `posting_date` (or its own date, if later), saying why (`memo`), and the
+    voucher of what reverses it (by default the entry's own)."""
+
+    entry_id: int
+    posting_date: date
+    memo: str = ""
+    voucher: Voucher | None = None
+
+
+_REVERSAL = aliased(JournalEntry)
+_COPIED = (  # what a reversal takes over from the entry it reverses
+    JournalEntry.id,
+    JournalEntry.reverses_id,
+    JournalEntry.source,
+    JournalEntry.external_id,
+    JournalEntry.revision,
+    JournalEntry.posting_date,
+    JournalEntry.document_date,
+    JournalEntry.due_date,
+    JournalEntry.voucher_file,
+    JournalEntry.voucher_row,
+    JournalEntry.voucher_record,
+    JournalEntry.voucher_file_id,
+)
+
+
+def _by_id(posting: Sequence[Any]) -> Any:
+    return posting[1]
 
 
 class _Prepared(NamedTuple):
@@ -134,22 +165,39 @@ class Ledger:
                     f"{source} {external_id}: revisions {', '.join(map(str, sorted(found)))} of it in one "
                     "batch; each is posted once the one before it is reversed"
                 )
-        for draft in drafts:
-            if draft.revision == 1:
-                continue
-            live = self.session.scalar(
-                select(func.max(JournalEntry.revision)).where(
-                    JournalEntry.source == draft.source,
-                    JournalEntry.external_id == draft.external_id,
-                    JournalEntry.revision < draft.revision,
-                    JournalEntry.is_reversal.is_(False),
-                    ~has_reversal(JournalEntry),
-                )
-            )
-            if live is not None:
+        later = [draft for draft in drafts if draft.revision > 1]
+        live = self._live_revisions({(draft.source, draft.external_id) for draft in later})
+        for draft in later:
+            standing = [
+                revision
+                for revision in live.get((draft.source, draft.external_id), ())
+                if revision < draft.revision
+            ]
+            if standing:
                 raise IdempotencyConflictError(
-                    f"{draft.describe()}: revision {live} of it stands unreversed; reverse it first"
+                    f"{draft.describe()}: revision {max(standing)} of it stands unreversed; reverse it first"
                 )
+
+    def _live_revisions(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
+        """The revisions of each document of `keys` posted and not reversed."""
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for source, external_id in keys:
+            by_source[source].append(external_id)
+        posted: dict[tuple[str, str], set[int]] = defaultdict(set)
+        reversed_: set[tuple[str, str, int]] = set()
+        for source, external_ids in by_source.items():
+            columns = "external_id, revision, is_reversal"
+            for external_id, revision, is_reversal in rows_in(
+                self.session, columns, "journal_entries", "external_id", external_ids, "source = {p}", source
+            ):
+                if is_reversal:
+                    reversed_.add((source, external_id, revision))
+                else:
+                    posted[(source, external_id)].add(revision)
+        return {
+            key: {revision for revision in revisions if (*key, revision) not in reversed_}
+            for key, revisions in posted.items()
+        }
 
     @staticmethod
     def _same_content(item: _Prepared, stored_hash: str) -> None:
@@ -164,72 +212,108 @@ class Ledger:
     ) -> Posted:
         """Post the exact opposite of entry `entry_id`, on `posting_date` but never before the entry itself
         (any day between would count it twice); an entry is reversed at most once."""
-        original = self.session.get(JournalEntry, entry_id)
-        if original is None:
-            raise LedgerError(f"journal entry {entry_id} does not exist")
-        if original.reverses_id is not None:
-            raise ReversalError(f"journal entry {entry_id} is itself a reversal (of {original.reverses_id})")
-        already = self.reversed_by(entry_id)
-        if already is not None:
-            raise ReversalError(f"journal entry {entry_id} is already reversed by entry {already}")
-        rows = self.session.execute(
-            select(Posting.account_code, Posting.customer_id, Posting.currency, Posting.amount_minor)
-            .where(Posting.entry_id == entry_id)
-            .order_by(Posting.id)
-        ).all()
-        numbers = self._account_numbers({row.customer_id for row in rows if row.customer_id is not None})
-        posting_date = max(posting_date, original.posting_date)
-        draft = EntryDraft(
-            source=original.source,
-            external_id=original.external_id,
-            revision=original.revision,
-            posting_date=posting_date,
-            value_date=posting_date,
-            document_date=original.document_date,
-            due_date=original.due_date,
-            memo=memo or f"reversal of entry {entry_id}",
-            voucher=voucher
-            or Voucher(
-                "reversal",
-                original.voucher_file,
-                original.voucher_row,
-                original.voucher_record,
-                original.voucher_file_id,
-            ),
-            lines=tuple(
-                Line(
-                    row.account_code,
-                    Money(-row.amount_minor, row.currency),
-                    None if row.customer_id is None else numbers[row.customer_id],
+        return self.reverse_many([Reversing(entry_id, posting_date, memo, voucher)])[0]
+
+    def reverse_many(self, wanted: Sequence[Reversing]) -> list[Posted]:
+        """`reverse` each of `wanted`, all or none, in a few statements whatever their number (a re-export
+        changing a million documents reverses a million entries)."""
+        ids = [item.entry_id for item in wanted]
+        if len(set(ids)) < len(ids):
+            twice = sorted({entry_id for entry_id in ids if ids.count(entry_id) > 1})
+            raise ReversalError(f"journal entry {twice[0]} is to be reversed twice in one batch")
+        originals = {row.id: row for row in self._entries(ids)}
+        for entry_id in ids:
+            original = originals.get(entry_id)
+            if original is None:
+                raise LedgerError(f"journal entry {entry_id} does not exist")
+            if original.reverses_id is not None:
+                raise ReversalError(
+                    f"journal entry {entry_id} is itself a reversal (of {original.reverses_id})"
                 )
-                for row in rows
-            ),
+        already = self.reversals_of(ids)
+        if already:
+            entry_id = min(already)
+            raise ReversalError(f"journal entry {entry_id} is already reversed by entry {already[entry_id]}")
+        lines: dict[int, list[Sequence[Any]]] = defaultdict(list)
+        for row in rows_in(
+            self.session,
+            "entry_id, id, account_code, customer_id, currency, amount_minor",
+            "postings",
+            "entry_id",
+            ids,
+            array_type="bigint",
+        ):
+            lines[row[0]].append(row)
+        numbers = self._account_numbers(
+            {row[3] for rows in lines.values() for row in rows if row[3] is not None}
         )
-        prepared = self._prepare(draft, reverses_id=entry_id)
+        prepared = []
+        for item in wanted:
+            original = originals[item.entry_id]
+            posting_date = max(item.posting_date, original.posting_date)
+            draft = EntryDraft(
+                source=original.source,
+                external_id=original.external_id,
+                revision=original.revision,
+                posting_date=posting_date,
+                value_date=posting_date,
+                document_date=original.document_date,
+                due_date=original.due_date,
+                memo=item.memo or f"reversal of entry {item.entry_id}",
+                voucher=item.voucher
+                or Voucher(
+                    "reversal",
+                    original.voucher_file,
+                    original.voucher_row,
+                    original.voucher_record,
+                    original.voucher_file_id,
+                ),
+                lines=tuple(
+                    Line(account, Money(-minor, currency), None if customer is None else numbers[customer])
+                    for _, _, account, customer, currency, minor in sorted(lines[item.entry_id], key=_by_id)
+                ),
+            )
+            prepared.append(self._prepare(draft, reverses_id=item.entry_id))
         try:
             with self.session.begin_nested():
-                return Posted(self._insert([prepared])[0], True)
+                return [Posted(entry_id, True) for entry_id in self._insert(prepared)]
         except IntegrityError:
-            raise ReversalError(
-                f"journal entry {entry_id} was reversed concurrently by another writer"
-            ) from None
+            named = (
+                f"journal entry {ids[0]} was" if len(ids) == 1 else f"one of journal entries {ids[0]}… was"
+            )
+            raise ReversalError(f"{named} reversed concurrently by another writer") from None
 
     def reversed_by(self, entry_id: int) -> int | None:
         """The id of the entry that reverses `entry_id`, if any (found through the document key index)."""
-        original = select(JournalEntry.source, JournalEntry.external_id, JournalEntry.revision).where(
-            JournalEntry.id == entry_id
-        )
-        key = self.session.execute(original).one_or_none()
-        if key is None:
-            return None
-        return self.session.scalar(
-            select(JournalEntry.id).where(
-                JournalEntry.source == key.source,
-                JournalEntry.external_id == key.external_id,
-                JournalEntry.revision == key.revision,
-                JournalEntry.is_reversal.is_(True),
+        return self.reversals_of([entry_id]).get(entry_id)
+
+    def reversals_of(self, entry_ids: Iterable[int]) -> dict[int, int]:
+        """The entries reversing those of `entry_ids` that are reversed: {entry id: its reversal's id}."""
+        found: dict[int, int] = {}
+        wanted = sorted(set(entry_ids))
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            rows = self.session.execute(
+                select(JournalEntry.id, _REVERSAL.id)
+                .join(
+                    _REVERSAL,
+                    (_REVERSAL.source == JournalEntry.source)
+                    & (_REVERSAL.external_id == JournalEntry.external_id)
+                    & (_REVERSAL.revision == JournalEntry.revision)
+                    & _REVERSAL.is_reversal.is_(True),
+                )
+                .where(JournalEntry.id.in_(chunk))
             )
-        )
+            found.update({entry_id: reversal_id for entry_id, reversal_id in rows})
+        return found
+
+    def _entries(self, entry_ids: Sequence[int]) -> Iterator[Any]:
+        """The journal entries `entry_ids` (the columns a reversal copies), as rows."""
+        wanted = sorted(set(entry_ids))
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            yield from self.session.execute(
+                select(*_COPIED).where(JournalEntry.id.in_(wanted[start : start + LOOKUP_CHUNK]))
+            )
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from unittest.mock import ANY
 
 import openpyxl  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from adapters.exports.iif import IifParser
 from adapters.statements.camt053 import Camt053Parser
@@ -314,6 +314,52 @@ def test_a_changed_document_is_reversed_and_reposted_as_its_next_revision(
         assert (document.revision, document.status) == (2, "posted")
         memos = sorted(session.scalars(select(JournalEntry.memo)))
     assert "test INV-9 changed: reversed, reposted as revision 2" in memos
+    assert_ledger_verifies(container)
+
+
+def test_a_re_export_changing_every_document_reposts_them_in_as_many_statements_for_many_as_for_few(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme = customers["acme"]
+
+    def changed_export(prefix: str, count: int) -> tuple[Path, Path]:
+        def documents(cents: str) -> list[dict[str, Any]]:
+            return [
+                document
+                for n in range(count)
+                for document in (
+                    invoice(f"{prefix}-INV-{n}", acme, f"100.{cents}"),
+                    {
+                        "kind": "bank_line",
+                        "id": f"{prefix}-B-{n}",
+                        "amount": f"7.{cents}",
+                        "payer": "Nobody Known",
+                    },
+                )
+            ]
+
+        return write(tmp_path / f"{prefix}1.jsonl", *documents("00")), write(
+            tmp_path / f"{prefix}2.jsonl", *documents("50")
+        )
+
+    def statements_reposting(prefix: str, count: int) -> int:
+        first, changed = changed_export(prefix, count)
+        import_file(container, first, PARSERS)
+        executed: list[str] = []
+
+        def count_it(*args: Any) -> None:
+            executed.append(args[2])
+
+        event.listen(container.engine, "before_cursor_execute", count_it)
+        try:
+            result = import_file(container, changed, PARSERS)
+        finally:
+            event.remove(container.engine, "before_cursor_execute", count_it)
+        assert result.counts["reposted"] == 2 * count
+        return len(executed)
+
+    assert statements_reposting("FEW", 5) == statements_reposting("MANY", 60)
+    assert receivable(container, acme) == Money(65 * 100_50, "CNY")
     assert_ledger_verifies(container)
 
 

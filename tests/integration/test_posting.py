@@ -20,6 +20,7 @@ from connector.errors import (
 )
 from connector.ledger.entries import EntryDraft, Line
 from connector.ledger.models import AccountBalance, CustomerBalance, JournalEntry, Posting
+from connector.ledger.posting import Reversing
 from connector.ledger.queries import (
     DatedLater,
     balances_of,
@@ -286,6 +287,56 @@ def test_an_entry_is_reversed_at_most_once_and_a_reversal_is_never_reversed(cont
         unit_of_work(container.sessions) as session,
     ):
         container.ledger(session).reverse(reversal.entry_id, posting_date=date(2026, 3, 10))
+
+
+def test_many_entries_are_reversed_together_each_on_its_own_date_and_never_before_its_entry(
+    container: Container,
+) -> None:
+    customer = add_customer(container)
+    with unit_of_work(container.sessions) as session:
+        ledger = container.ledger(session)
+        first = ledger.post(invoice("INV-1", customer, "10.00")).entry_id
+        second = ledger.post(invoice("INV-2", customer, "2.50", day=20))
+        reversals = ledger.reverse_many(
+            [
+                Reversing(first, date(2026, 3, 9), "first wrong"),
+                Reversing(second.entry_id, date(2026, 3, 9), "second wrong"),
+            ]
+        )
+        assert ledger.reversals_of([first, second.entry_id]) == {
+            first: reversals[0].entry_id,
+            second.entry_id: reversals[1].entry_id,
+        }
+    assert balances(container, customer) == {"1122 CNY": Money(0, "CNY")}
+    with unit_of_work(container.sessions) as session:
+        rows = session.execute(
+            select(JournalEntry.reverses_id, JournalEntry.posting_date, JournalEntry.memo)
+            .where(JournalEntry.is_reversal.is_(True))
+            .order_by(JournalEntry.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (first, date(2026, 3, 9), "first wrong"),
+        (second.entry_id, date(2026, 3, 20), "second wrong"),  # not before the entry it reverses
+    ]
+    assert_verified(container)
+
+
+def test_reversing_many_reverses_none_when_one_of_them_cannot_be(container: Container) -> None:
+    customer = add_customer(container)
+    with unit_of_work(container.sessions) as session:
+        ledger = container.ledger(session)
+        entry = ledger.post(invoice("INV-1", customer, "10.00")).entry_id
+        reversed_before = ledger.post(invoice("INV-2", customer, "2.00")).entry_id
+        ledger.reverse(reversed_before, posting_date=date(2026, 3, 9))
+    for wanted, error in (
+        ([entry, reversed_before], "is already reversed"),
+        ([entry, 999_999], "journal entry 999999 does not exist"),
+        ([entry, entry], f"journal entry {entry} is to be reversed twice"),
+    ):
+        with pytest.raises(LedgerError, match=error), unit_of_work(container.sessions) as session:
+            container.ledger(session).reverse_many([Reversing(one, date(2026, 3, 9)) for one in wanted])
+    assert balances(container, customer) == {"1122 CNY": Money.of("10.00", "CNY")}
+    assert_verified(container)
 
 
 def test_a_reversed_document_replayed_is_still_the_original_entry(container: Container) -> None:
