@@ -29,7 +29,7 @@ from connector.mapping.model import (
     SkipRule,
     Withdraws,
 )
-from connector.money import EXACT, Money, currency_code, exponent, to_minor
+from connector.money import EXACT, PADDED_DECIMALS, Money, currency_code, exponent
 
 
 class Draft(NamedTuple):
@@ -75,10 +75,11 @@ class RowError(ValueError):
     """A mapped row that is not a document: why, and the target it concerns (a row reader names it with
     its column, as the mapping's own errors do)."""
 
-    def __init__(self, reason: str, target: str | None = None) -> None:
+    def __init__(self, reason: str, target: str | None = None, *, quoted: bool = False) -> None:
         super().__init__(reason if target is None else f"{target}: {reason}")
         self.reason = reason
         self.target = target
+        self.quoted = quoted  # the reason speaks of the value read: a row reader quotes its cell first
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,14 @@ class RowReader:
         except RowError as exc:
             if exc.target is None:
                 return key, str(exc)
-            return key, f"{self.labels.get(exc.target, exc.target)}: {exc.reason}"
+            reason = exc.reason
+            if exc.quoted:
+                reason = f"{self._cell(row, exc.target)!r} in the file: {reason}"
+            return key, f"{self.labels.get(exc.target, exc.target)}: {reason}"
+
+    def _cell(self, row: Row, target: str) -> Any:
+        """What the file writes where `target` is read (`1,000` of an amount read as 1.000)."""
+        return next(field.read(row.cells) for field in self.fields if field.target == target)
 
     def _draft(self, values: dict[str, Any]) -> Draft:
         get = values.get
@@ -523,17 +531,21 @@ def _refuse_ambiguous(amount: Decimal, currency: str, target: str) -> None:
 
 
 def checked_minor(amount: Decimal, currency: str, target: str) -> int:
-    """`money.to_minor` for a finite Decimal in a known currency, without re-checking either."""
+    """`Money.written` in minor units for a finite Decimal in a known currency, without re-checking
+    either: an amount written with more decimals than its currency has is refused, even zeros (`1,000`
+    yen read with a declared decimal comma is 1.000, one yen), whatever separator the mapping declares."""
+    digits = exponent(currency)
     try:
-        scaled = amount.scaleb(exponent(currency), EXACT)
-        if scaled == scaled.to_integral_value():
+        scaled = amount.scaleb(digits, EXACT)
+        written = -int(amount.as_tuple().exponent)
+        if scaled == scaled.to_integral_value() and written <= max(digits, PADDED_DECIMALS):
             return int(scaled)
     except ArithmeticError:
-        pass  # too long to shift exactly: to_minor words the refusal
+        pass  # too long to shift exactly: Money.written words the refusal
     try:
-        return to_minor(amount, currency)  # words the refusal
+        return Money.written(amount, currency).minor  # words the refusal
     except MoneyError as exc:
-        raise RowError(str(exc), target) from None
+        raise RowError(str(exc), target, quoted=True) from None
 
 
 @functools.lru_cache(maxsize=65_536)

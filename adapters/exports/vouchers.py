@@ -313,7 +313,7 @@ class VoucherExport(ExportFile):
         credit = _decimal(values.get("credit"), "credit", books, guessed) or Decimal(0)
         if debit and credit:
             raise RowError(f"row {line.row.number}: a line is a debit or a credit, not both")
-        books_net = checked_minor(debit, books, "debit") - checked_minor(credit, books, "credit")
+        books_net = _minor(line, debit, books, "debit") - _minor(line, credit, books, "credit")
         if currency == books:
             return _Entry(line.row, account, currency, books_net, date, values, books, books_net)
         original = _decimal(values.get("amount_original"), "amount_original", currency, guessed)
@@ -323,9 +323,17 @@ class VoucherExport(ExportFile):
                 f"(amount_original, e.g. 原币金额): its debit and credit are in the books' {books}"
             )
         # An original amount of nothing: an exchange revaluation (期末调汇), the books' value moves alone.
-        magnitude = abs(checked_minor(original, currency, "amount_original"))
+        magnitude = abs(_minor(line, original, currency, "amount_original"))
         net = magnitude if books_net > 0 else -magnitude
         return _Entry(line.row, account, currency, net, date, values, books, books_net)
+
+
+def _minor(line: _Line, amount: Decimal, currency: str, target: str) -> int:
+    """`checked_minor`, its refusal naming the line's row (`1,000` yen read as 1.000 is no amount)."""
+    try:
+        return checked_minor(amount, currency, target)
+    except RowError as exc:
+        raise RowError(f"row {line.row.number}: {exc}") from None
 
 
 PARTY_TARGETS = ("party_name", "party_account_no", "party_external_id")

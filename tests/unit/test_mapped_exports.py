@@ -993,14 +993,18 @@ def test_an_amount_of_three_decimals_in_a_currency_of_two_may_be_thousands_refus
     found = _run(tmp_path, _mapping(), text)
     assert {d.external_id: d.amount for d in found if isinstance(d, Document)} == {
         "1": Money.of("5000.00", "CNY"),
-        "3": Money.of("0.50", "CNY"),  # never fifteen hundred
     }
-    (refused,) = _problems(found)
+    refused, padded = _problems(found)
     assert (refused.origin.row, refused.reason) == (
         3,
         "amount (amount): 1.500 may be 1,500 (a '.' grouping thousands) or 1.5: CNY has 2 decimals, the file "
         'writes three; say which with the decimal converter\'s separator (separator = "," for 1.500,00, "." '
         "for 1,500.00)",
+    )
+    assert (padded.origin.row, padded.reason) == (  # never fifteen hundred, nor a third decimal dropped
+        4,
+        "amount (amount): '0.500' in the file: 0.500 CNY is written with 3 decimals, CNY has 2: "
+        + NEVER_ROUNDED,
     )
     fields = [
         {"target": "external_id", "source": "id"},
@@ -1049,6 +1053,108 @@ def test_one_separator_before_three_digits_in_a_currency_of_three_decimals_is_re
     ]
     declared = _run(tmp_path, _mapping(default_currency="BHD", fields=fields), text)
     assert {d.external_id: d.amount.minor for d in declared if isinstance(d, Document)}["1"] == 2500
+
+
+NEVER_ROUNDED = (
+    "a separator grouping thousands, or decimals that are not there; never rounded, correct it at the source"
+)
+
+
+@pytest.mark.parametrize(
+    ("separator", "currency", "written", "reason"),
+    [
+        (
+            ",",
+            "JPY",
+            "1,000",
+            f"'1,000' in the file: 1.000 JPY is written with 3 decimals, JPY has 0: {NEVER_ROUNDED}",
+        ),
+        (
+            ".",
+            "JPY",
+            "1.000",
+            f"'1.000' in the file: 1.000 JPY is written with 3 decimals, JPY has 0: {NEVER_ROUNDED}",
+        ),
+        (
+            None,
+            "JPY",
+            "1000.000",
+            f"'1000.000' in the file: 1000.000 JPY is written with 3 decimals, JPY has 0: {NEVER_ROUNDED}",
+        ),
+        (
+            ",",
+            "USD",
+            "12,500",
+            f"'12,500' in the file: 12.500 USD is written with 3 decimals, USD has 2: {NEVER_ROUNDED}",
+        ),
+        (
+            ".",
+            "KWD",
+            "1.2340",
+            f"'1.2340' in the file: 1.2340 KWD is written with 4 decimals, KWD has 3: {NEVER_ROUNDED}",
+        ),
+        (
+            ".",
+            "KWD",
+            "1.2345",
+            "'1.2345' in the file: 1.2345 KWD has more decimals than KWD allows (3); round it explicitly at "
+            "the source",
+        ),
+        (
+            ",",
+            "KWD",
+            "1.000,2345",
+            "'1.000,2345' in the file: 1000.2345 KWD has more decimals than KWD allows (3); round it "
+            "explicitly at the source",
+        ),
+    ],
+)
+def test_an_amount_written_with_more_decimals_than_its_currency_is_refused_whatever_the_separator(
+    tmp_path: Path, separator: str | None, currency: str, written: str, reason: str
+) -> None:
+    decimal: dict[str, Any] = {"name": "decimal"} | ({"separator": separator} if separator else {})
+    fields = [
+        {"target": "external_id", "source": "id"},
+        {"target": "date", "source": "date"},
+        {"target": "amount", "source": "amount", "convert": [decimal]},
+        {"target": "allocation_invoice", "source": "invoice"},
+        {"target": "allocation_amount", "source": "applied", "convert": [decimal]},
+    ]
+    padded = f"1000{separator or '.'}00"  # the payment's own amount is read: its row is refused for the other
+    text = (
+        "id;date;amount;invoice;applied\n"
+        f'1;2026-03-05;"{written}";;\n2;2026-03-05;"{padded}";INV-1;"{written}"\n'
+    )
+    found = _run(tmp_path, _mapping(default_currency=currency, fields=fields), text)
+    assert _documents(found) == {}
+    assert [(p.origin.file, p.origin.row, p.reason) for p in _problems(found)] == [
+        ("in.csv", 2, f"amount (amount): {reason}"),
+        ("in.csv", 3, f"allocation_amount (applied): {reason}"),
+    ]
+
+
+def test_an_amount_with_as_many_decimals_as_its_currency_or_two_zeros_is_read_whatever_the_separator(
+    tmp_path: Path,
+) -> None:
+    cases = [(",", "JPY", "1.000", 1000), (",", "JPY", "1000,00", 1000), (".", "JPY", "1,000.00", 1000)]
+    cases += [(".", "KWD", "1,234", 1234000), (".", "KWD", "1.234", 1234), (",", "KWD", "1,234", 1234)]
+    cases += [(",", "KWD", "1.234,500", 1234500), (".", "USD", "12.50", 1250), (",", "USD", "12,5", 1250)]
+    for separator, currency, written, minor in cases:
+        fields = [
+            {"target": "external_id", "source": "id"},
+            {"target": "date", "source": "date"},
+            {
+                "target": "amount",
+                "source": "amount",
+                "convert": [{"name": "decimal", "separator": separator}],
+            },
+        ]
+        found = _run(
+            tmp_path,
+            _mapping(default_currency=currency, fields=fields),
+            f'id;date;amount\n1;2026-03-05;"{written}"\n',
+        )
+        assert _documents(found)["1"].amount == Money(minor, currency), (separator, currency, written)
 
 
 def test_a_missing_optional_column_reads_as_empty_and_the_file_says_so_first(tmp_path: Path) -> None:

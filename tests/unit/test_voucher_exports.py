@@ -180,6 +180,37 @@ def test_a_voucher_amount_written_1_500_is_refused_as_thousands_or_a_point_not_r
     assert documents(found) == []
 
 
+def test_a_voucher_amount_written_with_more_decimals_than_its_currency_is_refused_naming_its_row(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    kingdee = shipped.vouchers["export_kingdee_vouchers"]
+    fields = tuple(
+        FieldMap.model_validate(
+            {"target": f.target, "source": f.source, "convert": [{"name": "decimal", "separator": ","}]}
+        )
+        if f.target in ("debit", "credit")
+        else f
+        for f in kingdee.fields
+    )
+    lines = [  # a thousand yen with a decimal comma declared: 1,000 reads as 1.000, never as one yen
+        '2026/3/2,记,1,销售,1122,C0001 上海星辰贸易有限公司,日元,"1,000",',
+        '2026/3/2,记,1,销售,6001,,日元,,"1,000"',
+    ]
+    path = write_vouchers(tmp_path, *lines)
+    found = list(
+        VoucherExport(kingdee.model_copy(update={"fields": fields, "default_currency": "JPY"})).parse(
+            path, path.name
+        )
+    )
+    (refused,) = [p for p in found if isinstance(p, Problem)]
+    assert refused.reason == (
+        "the voucher of rows 2–3 cannot be read: row 2: debit: 1.000 JPY is written with 3 decimals, JPY has "
+        "0: a separator grouping thousands, or decimals that are not there; never rounded, correct it at the "
+        "source"
+    )
+    assert documents(found) == []
+
+
 def test_a_receipt_banked_less_a_fee_is_a_payment_of_the_money_banked_and_a_credit_note_of_the_fee(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
