@@ -37,6 +37,7 @@ from connector.security.keys import KeyRing, load_or_create_keyring
 from connector.security.rotation import holds_encrypted
 from connector.settings import Settings
 from connector.sync.credits import DatabaseSpendingLog
+from connector.sync.field_metadata import DatabaseFieldStore
 from connector.sync.mapping_sets import mappings_in_force
 from connector.sync.runs import close_abandoned_runs
 
@@ -123,7 +124,12 @@ class Container:
                 "Zoho CRM is not enabled",
                 ["set zoho.enabled = true with zoho.client_id and zoho.client_secret"],
             )
-        return connect(self.settings.zoho, self.credentials, DatabaseSpendingLog(self.sessions))
+        return connect(
+            self.settings.zoho,
+            self.credentials,
+            DatabaseSpendingLog(self.sessions),
+            DatabaseFieldStore(self.sessions),
+        )
 
     def ledger(self, session: Session) -> Ledger:
         return Ledger(session)

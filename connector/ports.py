@@ -74,6 +74,9 @@ class PushResult:
     code: str | None = None  # the CRM's own code: SUCCESS, INVALID_DATA, RECORD_LOCKED …
     field: str | None = None  # the field it complained about, when it named one
     message: str = ""
+    # Refused for what a field is (its type, length, places, the field gone): an admin may have changed
+    # it, so the fields' metadata the push holds may be out of date.
+    for_field: bool = False
 
 
 class StatusSink(Protocol):
@@ -85,6 +88,7 @@ class StatusSink(Protocol):
         """One result per update, in order; a failed batch call raises a `RemoteError` instead."""
         ...
 
-    def decimal_places(self, stream: str) -> dict[str, int]:
-        """The decimal places each decimal field of `stream` keeps (the CRM rounds what has more)."""
+    def decimal_places(self, stream: str, *, fresh: bool = False) -> dict[str, int]:
+        """The decimal places each number field of `stream` keeps (the CRM rounds what has more), as
+        last read within the sink's period; `fresh` reads them from the CRM again."""
         ...

@@ -255,6 +255,9 @@ ZohoEnvironment = Literal["production", "sandbox", "developer"]
 ZohoEdition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
 
 
+_WEEK = 7 * 24 * 3600  # seconds
+
+
 class ZohoSettings(Section):
     """Zoho CRM: where the org lives, the self-client credentials, what to sync and the org's limits."""
 
@@ -283,6 +286,13 @@ class ZohoSettings(Section):
     callback_url: str | None = Field(
         default=None, description="Public URL of this daemon's /zoho/notify endpoint, for `zoho watch`"
     )
+    field_metadata_hours: float = Field(
+        default=24,
+        ge=0,
+        le=_WEEK / 3600,
+        allow_inf_nan=False,
+        description="How long a push uses a module's fields as read (1 API credit a read); 0: every push",
+    )
 
     @field_validator("data_centre", mode="before")
     @classmethod
@@ -301,9 +311,6 @@ class ZohoSettings(Section):
         if self.enabled and (not self.client_id or self.client_secret is None):
             raise ValueError("zoho.enabled needs zoho.client_id and zoho.client_secret (a self client's)")
         return self
-
-
-_WEEK = 7 * 24 * 3600  # seconds
 
 
 class DaemonSettings(Section):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 
 from adapters.zoho.auth import PROVIDER, TokenSource, ZohoAuth, ZohoTokenClient
 from adapters.zoho.client import ZohoApi
 from adapters.zoho.datacentres import endpoints
+from adapters.zoho.field_cache import FieldMetadata, FieldStore
 from adapters.zoho.limits import Concurrency, CreditMeter, SpendingLog, edition_budget
 from adapters.zoho.push import ZohoStatusSink
 from adapters.zoho.records import ZohoRecords
@@ -52,8 +54,19 @@ def token_client(settings: ZohoSettings, http: httpx.Client) -> ZohoTokenClient:
     return ZohoTokenClient(http, accounts, settings.client_id, settings.client_secret)
 
 
+def org_key(settings: ZohoSettings) -> str:
+    """The org the settings reach, as what is kept about it is keyed: its environment, data centre (or
+    API host) and the self client's id."""
+    where = settings.api_url or settings.data_centre
+    return f"{PROVIDER}:{settings.environment}:{where}:{settings.client_id}"
+
+
 def connect(
-    settings: ZohoSettings, store: TokenSource, spending: SpendingLog, http: httpx.Client | None = None
+    settings: ZohoSettings,
+    store: TokenSource,
+    spending: SpendingLog,
+    fields: FieldStore,
+    http: httpx.Client | None = None,
 ) -> ZohoConnection:
     """A connection to the configured org; `http` is injected by tests (MockTransport), else created."""
     concurrency = Concurrency(settings.edition)
@@ -80,7 +93,9 @@ def connect(
         tokens,
         api,
         ZohoRecords(api, settings.page_size),
-        ZohoStatusSink(api),
+        ZohoStatusSink(
+            api, FieldMetadata(api, fields, org_key(settings), timedelta(hours=settings.field_metadata_hours))
+        ),
         ZohoChannels(api),
         meter,
     )

@@ -5,7 +5,11 @@ accepted the batch for later, 400 when it refused every record: in every case `d
 per record in input order, and each is read. A refused record carries Zoho's code (INVALID_DATA,
 MANDATORY_NOT_FOUND, RECORD_LOCKED …), the field it names in `details.api_name` and, in its message,
 the rest of the details (maximum_length, expected_data_type …). Workflows are not triggered by the
-connector's writes.
+connector's writes. An INVALID_DATA naming a field (not the record's id) is a refusal for what the field
+is: an admin may have changed or removed it (`PushResult.for_field`).
+
+The fields' decimal places come from their metadata, kept for a while (`FieldMetadata`): one
+`GET /settings/fields` per module per period, not per push.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.zoho.client import ZohoApi, ZohoApiError
-from adapters.zoho.fields_setup import read_fields
+from adapters.zoho.field_cache import FieldMetadata
 from adapters.zoho.limits import write_call_cost
 from connector.errors import PermanentRemoteError
 from connector.ports import FieldUpdate, PushResult
 
 MAX_BATCH = 100
 DECIMAL_TYPES = frozenset({"currency", "double"})
+WHOLE_TYPES = frozenset({"integer", "bigint"})  # keep no decimal places
 _IN_BATCH = re.compile(r"\$\.data\[\d+\]\.(\w+)")  # a field of a record of the batch sent
 
 
@@ -30,8 +35,9 @@ class ZohoStatusSink:
 
     max_batch = MAX_BATCH
 
-    def __init__(self, api: ZohoApi) -> None:
+    def __init__(self, api: ZohoApi, fields: FieldMetadata) -> None:
         self.api = api
+        self.fields = fields
 
     def push(self, stream: str, updates: Sequence[FieldUpdate]) -> list[PushResult]:
         if not updates:
@@ -57,13 +63,16 @@ class ZohoStatusSink:
             )
         return [_result(update.external_id, item) for update, item in zip(updates, results, strict=True)]
 
-    def decimal_places(self, stream: str) -> dict[str, int]:
-        """The decimal places of the module's currency and decimal fields, from one `GET /settings/fields`."""
-        return {
-            found.api_name: found.decimal_place
-            for found in read_fields(self.api, stream)
-            if found.data_type in DECIMAL_TYPES and found.decimal_place is not None
-        }
+    def decimal_places(self, stream: str, *, fresh: bool = False) -> dict[str, int]:
+        """The decimal places of the module's currency, decimal and whole-number fields, from its fields'
+        metadata as kept (`fresh`: read from Zoho again)."""
+        places: dict[str, int] = {}
+        for found in self.fields.fields(stream, fresh=fresh):
+            if found.data_type in DECIMAL_TYPES and found.decimal_place is not None:
+                places[found.api_name] = found.decimal_place
+            elif found.data_type in WHOLE_TYPES:
+                places[found.api_name] = 0
+        return places
 
 
 def _result(external_id: str, item: dict[str, Any]) -> PushResult:
@@ -80,7 +89,8 @@ def _result(external_id: str, item: dict[str, Any]) -> PushResult:
         message = f"{message} ({said})"
     if code == "INVALID_DATA" and field == "id":
         message += ": the record may have been deleted in the CRM; the next pull retires it"
-    return PushResult(external_id, False, code, field, message)
+    for_field = code == "INVALID_DATA" and field not in (None, "id")
+    return PushResult(external_id, False, code, field, message, for_field)
 
 
 def _details(details: dict[str, Any], field: str | None) -> str:

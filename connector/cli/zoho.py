@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -24,6 +24,7 @@ from connector.sync.push import push_target
 zoho_app = typer.Typer(
     help="Zoho CRM: authorize, pull customers, push figures, status.", no_args_is_help=True
 )
+HOUR = timedelta(hours=1)
 Modules = Annotated[
     list[str] | None, typer.Option("--module", help="Only this module (repeatable); default: zoho.modules.")
 ]
@@ -143,7 +144,8 @@ def push(
 
 @zoho_app.command("status")
 def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Cursors per module, the outbox, and the API credits spent in the last 24 hours."""
+    """Cursors per module, the outbox, the API credits spent in the last 24 hours, and how old the fields
+    read for the push are."""
     container = state(ctx).container(existing=True)
     with unit_of_work(container.sessions) as session:
         rows = session.scalars(select(SyncCursor).where(SyncCursor.backend == "zoho")).all()
@@ -167,6 +169,11 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     if container.settings.zoho.enabled:
         meter = container.zoho.meter
         payload["credits"] = {"budget": meter.budget, "remaining": meter.remaining()}
+        now = datetime.now(UTC)
+        payload["fields"] = [
+            {"module": module, "read_at": iso_time(at), "age_hours": round((now - at) / HOUR, 1)}
+            for module, at in container.zoho.sink.fields.read_at().items()
+        ]
     if as_json:
         out.print(dumps(payload))
         return
@@ -181,3 +188,9 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         out.print(f"outbox {key}: {count}")
     if "credits" in payload:
         out.print(f"API credits: {payload['credits']['remaining']} of {payload['credits']['budget']} left")
+        kept = container.settings.zoho.field_metadata_hours
+        for read in payload["fields"]:
+            out.print(
+                f"fields of {read['module']}: read {read['age_hours']} h ago ({read['read_at']}); read again "
+                f"once {kept:g} h old, or at once when a write is refused for a field"
+            )

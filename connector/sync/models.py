@@ -142,3 +142,16 @@ class JobLease(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class CrmFieldMetadata(Base):
+    """A CRM module's field metadata as last read, per org: a push reads it from here while it is
+    younger than the configured period (each read costs an API credit), and again at once when a
+    write is refused for a field."""
+
+    __tablename__ = "crm_field_metadata"
+
+    org: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. zoho:production:US:1000.ABC
+    module: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fields_json: Mapped[str] = mapped_column(Text)  # the fields the adapter keeps, in its own form
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

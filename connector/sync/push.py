@@ -46,6 +46,7 @@ from connector.money import Priced
 from connector.ports import FieldUpdate, PushResult, StatusSink
 from connector.sync.leases import lease
 from connector.sync.models import OutboxItem, SyncRun
+from connector.sync.push_fields import fit_places, retry_refused_for_fields
 from connector.sync.runs import failure_of, finish_run, quarantine, start_run, without_its_values
 
 PLAN_CHUNK = 900
@@ -76,6 +77,7 @@ class PushOutcome:
     target: str
     counts: Counter[str] = field(default_factory=Counter)
     stopped: str | None = None
+    fields_reread: bool = False  # a write refused for a field had the CRM's fields read again this run
 
 
 def outbound_mapping(mappings: MappingSet, target: str) -> MappingFile:
@@ -200,35 +202,6 @@ def plan(
                 _release(item)
             counts["to_push" if item.status == "pending" else "unchanged"] += 1
     return counts
-
-
-def fit_places(values: dict[str, Any], places: Mapping[str, int]) -> dict[str, str]:
-    """Why each amount the CRM field it goes to would round cannot be sent (target → reason): refused,
-    never rounded. An amount whose extra decimals are zeros is written at the field's places, in place."""
-    refused: dict[str, str] = {}
-    for target, value in values.items():
-        kept = places.get(target)
-        if kept is None or not isinstance(value, Decimal) or not value.is_finite():
-            continue
-        needed = _places_needed(value)
-        if needed > kept:
-            refused[target] = (
-                f"{value} needs {needed} decimal places; the CRM field keeps {kept} and would round it "
-                f"(give the field {needed} decimal places in the CRM, or round it in the mapping: "
-                f"places = {kept}, rounding = 'half_up')"
-            )
-        elif -int(value.as_tuple().exponent) > kept:
-            values[target] = Decimal(value).quantize(Decimal(1).scaleb(-kept))
-    return refused
-
-
-def _places_needed(value: Decimal) -> int:
-    """The decimal places `value` needs, its trailing zeros left out (1234.500 needs 1, 0.000 none)."""
-    if not value:
-        return 0
-    _, digits, exponent = value.as_tuple()
-    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
-    return max(0, -(int(exponent) + zeros))
 
 
 def _record_currencies(
@@ -436,6 +409,12 @@ def send(
         except (BudgetExhaustedError, StoppingError) as exc:  # a stop while the call was retried, too:
             outcome.stopped = str(exc)  # the batch, its answer unknown, is sent again next run
             return outcome
+        if not outcome.fields_reread and any(result.for_field for result in results):
+            outcome.fields_reread = True  # once a run: then the fields are as the CRM has them
+            try:
+                results = retry_refused_for_fields(sink, stream, updates, results, outcome.counts)
+            except (BudgetExhaustedError, StoppingError) as exc:  # the first answers are recorded
+                outcome.stopped = str(exc)
         # A refusal of the whole call (a wrong URL or module, no permission) is no record's fault: it fails
         # the run, saying so, and leaves every record to send again once it is fixed.
         now = clock()
@@ -446,6 +425,8 @@ def send(
                 outcome.counts[recorded] += 1
                 if not result.ok:  # the run history says why, by the CRM's code and field
                     outcome.counts[f"{recorded} {_why(result)}"] += 1
+        if outcome.stopped:
+            return outcome
     return outcome
 
 
@@ -462,6 +443,8 @@ def _record(item: OutboxItem, sent: _Sending, result: PushResult, run_id: int, n
         replanned = item.desired_hash != sent.desired_hash  # planned again while the batch was on its way
         item.status, item.attempts, item.next_attempt_at = ("pending" if replanned else "pushed"), 0, None
         return "pushed"
+    if result.for_field:  # planned again next run, against the CRM's fields as now read
+        item.planned_from = None
     item.attempts += 1
     if item.attempts >= DEAD_AFTER:
         item.status, item.next_attempt_at = "dead", None

@@ -94,6 +94,10 @@ def test_authorize_pull_push_and_status_from_the_command_line(
     assert {s["module"] for s in status["streams"]} == {"Contacts", "Accounts"}
     assert status["outbox"]["zoho.Accounts failed"] == 1
     assert 0 < status["credits"]["remaining"] < status["credits"]["budget"]
+    assert [(f["module"], f["age_hours"]) for f in status["fields"]] == [("Accounts", 0.0)]
+    shown = cli("zoho", "status").out
+    assert "fields of Accounts: read 0.0 h ago (" in shown
+    assert "read again once 24 h old, or at once when a write is refused for a field" in shown
 
 
 def test_a_refused_grant_code_is_reported_without_a_traceback(cli: Cli, configured: Path) -> None:

@@ -6,7 +6,7 @@ import json
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -509,7 +509,7 @@ def test_an_amount_with_more_decimals_than_its_crm_field_keeps_is_held_naming_th
 
         assert (first.counts["unmappable"], first.counts["pushed"]) == (1, 2)
         assert (again.counts["held"], again.counts["pushed"]) == (1, 0)
-        assert calls.count("zoho: fields of Accounts") == 2  # one a run
+        assert calls.count("zoho: fields of Accounts") == 1  # kept for the next run: one API credit
         with unit_of_work(org.container.sessions) as session:
             item = session.get_one(OutboxItem, ("zoho.Accounts", fils))
             assert (item.status, item.last_code) == ("dead", "UNMAPPABLE")
@@ -520,3 +520,29 @@ def test_an_amount_with_more_decimals_than_its_crm_field_keeps_is_held_naming_th
         assert shown(org, fils).get("Outstanding_Balance") == before
         assert shown(org, zeros)["Outstanding_Balance"] == Decimal("1234.50")
         assert shown(org, plain)["Outstanding_Balance"] == Decimal("0.00")
+
+
+def test_two_pushes_within_the_period_read_the_fields_once_and_one_after_it_reads_them_again(
+    tmp_path: Path,
+) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=3), tmp_path) as org:
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        fields = org.container.zoho.sink.fields
+        first_read = datetime.now(UTC)
+        api = org.container.zoho.api
+        calls: list[str] = []
+
+        def counted(*args: Any, what: str, **kwargs: Any) -> Any:
+            calls.append(what)
+            return type(api).call(api, *args, what=what, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(api, "call", counted)
+            push(org)
+            push(org)
+            assert calls.count("zoho: fields of Accounts") == 1
+            patch.setattr(fields, "clock", lambda: first_read + timedelta(hours=24, seconds=1))
+            push(org)
+
+        assert calls.count("zoho: fields of Accounts") == 2
+        assert fields.read_at()["Accounts"] == first_read + timedelta(hours=24, seconds=1)

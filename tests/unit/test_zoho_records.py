@@ -11,7 +11,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from adapters.zoho.client import ZohoApiError
+from adapters.zoho.client import ZohoApi, ZohoApiError
+from adapters.zoho.field_cache import FieldMetadata, MemoryFieldStore
 from adapters.zoho.push import ZohoStatusSink
 from adapters.zoho.records import ZohoRecords, field_groups
 from connector.errors import PermanentRemoteError, TransientRemoteError
@@ -28,6 +29,10 @@ def contact(n: int, second: int | None = None) -> dict[str, object]:
         "Modified_Time": (T0 + timedelta(seconds=n if second is None else second)).isoformat(),
         "Email": f"c{n}@x.cn",
     }
+
+
+def sink(api: ZohoApi) -> ZohoStatusSink:
+    return ZohoStatusSink(api, FieldMetadata(api, MemoryFieldStore(), "zoho:test", timedelta(hours=24)))
 
 
 def error(code: str) -> httpx.Response:
@@ -306,10 +311,10 @@ def test_a_partial_update_reports_each_record_with_zohos_code_and_field() -> Non
 
     api, meter = fake_api(handler)
     updates = [FieldUpdate(str(n), {"Outstanding_Balance": Decimal("1.50")}) for n in (1, 2, 3)]
-    results = ZohoStatusSink(api).push("Accounts", updates)
+    results = sink(api).push("Accounts", updates)
     assert results == [
         PushResult("1", True, "SUCCESS"),
-        PushResult("2", False, "INVALID_DATA", "Outstanding_Balance", "invalid data"),
+        PushResult("2", False, "INVALID_DATA", "Outstanding_Balance", "invalid data", for_field=True),
         PushResult("3", False, "RECORD_LOCKED", None, "locked"),
     ]
     assert b'"trigger":[]' in sent[0]
@@ -331,9 +336,9 @@ def test_an_update_whose_every_record_is_refused_reports_each_records_own_code_a
     }
     api, _ = fake_api(lambda request: httpx.Response(400, json=answer))
     updates = [FieldUpdate(str(n), {"Credit_Status": "HOLD"}) for n in (1, 2)]
-    assert ZohoStatusSink(api).push("Accounts", updates) == [
+    assert sink(api).push("Accounts", updates) == [
         PushResult("1", False, "RECORD_LOCKED", None, "locked"),
-        PushResult("2", False, "INVALID_DATA", "Credit_Status", "invalid data"),
+        PushResult("2", False, "INVALID_DATA", "Credit_Status", "invalid data", for_field=True),
     ]
 
 
@@ -358,7 +363,7 @@ def test_a_refused_record_keeps_zohos_details_and_an_invalid_id_says_the_record_
     }
     api, _ = fake_api(lambda request: httpx.Response(400, json=answer))
     updates = [FieldUpdate(str(n), {"Payment_Terms": "Net 30"}) for n in (1, 2, 3, 4)]
-    assert [r.message for r in ZohoStatusSink(api).push("Accounts", updates)] == [
+    assert [r.message for r in sink(api).push("Accounts", updates)] == [
         "invalid data (maximum_length 5)",
         "invalid data (expected_data_type double)",
         "the id given seems to be invalid: the record may have been deleted in the CRM; the next pull "
@@ -371,4 +376,4 @@ def test_a_refused_update_call_without_a_result_per_record_is_an_error_of_the_ca
     answer = {"code": "INVALID_MODULE", "details": {}, "message": "the module name given seems to be invalid"}
     api, _ = fake_api(lambda request: httpx.Response(400, json=answer))
     with pytest.raises(ZohoApiError, match="INVALID_MODULE"):
-        ZohoStatusSink(api).push("Acounts", [FieldUpdate("1", {"Credit_Status": "HOLD"})])
+        sink(api).push("Acounts", [FieldUpdate("1", {"Credit_Status": "HOLD"})])
