@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import Table, func, select, text
@@ -18,6 +18,15 @@ from sqlalchemy.exc import DatabaseError, DataError, DBAPIError, IntegrityError,
 from sqlalchemy.orm import Session
 
 LOOKUP_CHUNK = 900  # stays under every driver's bound-parameter limit
+T = TypeVar("T", int, str)  # ids and keys
+
+
+def in_chunks(values: Iterable[T]) -> Iterator[list[T]]:
+    """`values`, each once and sorted, `LOOKUP_CHUNK` at a time: IN lists of any number of values (and,
+    sorted, rows locked in one order by every writer)."""
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        yield wanted[start : start + LOOKUP_CHUNK]
 
 
 def insert_rows(
@@ -162,10 +171,8 @@ def rows_in(
         query = (
             f"SELECT found.* FROM unnest({mark}::{array_type}[]) AS wanted(value), LATERAL ({found}) AS found"
         )
-    wanted = sorted(set(values))
     connection = session.connection()
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
-        chunk = wanted[start : start + LOOKUP_CHUNK]
+    for chunk in in_chunks(values):
         if postgres:
             yield from connection.exec_driver_sql(query, (chunk, *params))
         else:

@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from connector.bulk import LOOKUP_CHUNK
+from connector.bulk import LOOKUP_CHUNK, in_chunks
 from connector.credit.aging import ArLine
 from connector.imports.models import ImportedDocument, ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, JournalEntry, Posting
@@ -80,15 +80,14 @@ def owed(session: Session, ids: Sequence[int], receivable_code: str) -> dict[tup
     """What each customer of `ids` owes per currency: its receivable balance and those of the customers
     merged into it (their invoices are its to settle, as its figures count them)."""
     counted = counted_in(session, ids)
-    wanted = sorted(counted)
     found: dict[tuple[int, str], int] = {}
-    for start in range(0, len(wanted), 900):
+    for chunk in in_chunks(counted):
         rows = session.execute(
             select(
                 CustomerBalance.customer_id, CustomerBalance.currency, CustomerBalance.balance_minor
             ).where(
                 CustomerBalance.account_code == receivable_code,
-                CustomerBalance.customer_id.in_(wanted[start : start + 900]),
+                CustomerBalance.customer_id.in_(chunk),
             )
         )
         for customer_id, currency, balance in rows:

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.bulk import LOOKUP_CHUNK
+from connector.bulk import in_chunks
 from connector.imports.models import ImportedDocument, ReconciliationItem
 
 
@@ -24,9 +24,7 @@ class ChangedRecords:
         self._records: dict[int, ImportedDocument] = {}
         self._decided: set[int] = set()  # of their queue items, those a person (or a payment) decided
         self._linked_to: set[int] = set()  # those with records linked to them
-        wanted = sorted(ids)
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = wanted[start : start + LOOKUP_CHUNK]
+        for chunk in in_chunks(ids):
             records = session.scalars(
                 select(ImportedDocument)
                 .where(ImportedDocument.id.in_(chunk))

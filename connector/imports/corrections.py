@@ -16,7 +16,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.bulk import LOOKUP_CHUNK
+from connector.bulk import in_chunks
 from connector.errors import LedgerError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.reconcile import import_actor, undo_application_by
@@ -146,8 +146,7 @@ def reverse_recorded_many(session: Session, ledger: Ledger, wanted: Sequence[Rev
     # receipts that committed meanwhile is read here, and reversed with it; one coming later finds the
     # item closed.
     items: dict[int, ReconciliationItem] = {}
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        chunk = ids[start : start + LOOKUP_CHUNK]
+    for chunk in in_chunks(ids):
         session.execute(
             select(ImportedDocument.id)
             .where(ImportedDocument.id.in_(chunk))

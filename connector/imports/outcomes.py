@@ -49,6 +49,7 @@ RECORD_COLUMNS = (
     "bank_account",
     "payer_enc",
 )
+REWRITTEN_COLUMNS = RECORD_COLUMNS[2:]  # of a record its document's new revision takes over
 ITEM_COLUMNS = ("document_id", "status", "candidates_json", "named_json", "payer_enc", "note", "created_at")
 REOPENED_COLUMNS = (*ITEM_COLUMNS[1:], "customer_id", "entry_id", "resolved_at", "resolved_by")
 
@@ -180,42 +181,13 @@ class Outcomes:
             self._new_records.append((document.source, document.external_id, *values))
             return
         row = item.held
-        row.kind, row.number, row.fingerprint, row.revision, row.entry_id, row.customer_id = values[:6]
-        row.currency, row.amount_minor, row.document_date, row.status = (
-            document.amount.currency,
-            document.amount.minor,
-            document.date,
-            status,
-        )
-        row.match_tier, row.match_score, row.match_rule, row.file_id, row.row, row.linked_id = values[10:16]
-        row.bank_account, row.payer_enc = values[16:18]
         # Every column written, changed or not: the unit of work then updates a batch's records with one
         # statement (it sends one per record when they change different columns, as invoices and bank
         # lines of one file do).
-        for column in _REWRITTEN:
+        for column, value in zip(REWRITTEN_COLUMNS, values, strict=True):
+            setattr(row, column, value)
             flag_modified(row, column)
-
-
-_REWRITTEN = (
-    "kind",
-    "number",
-    "fingerprint",
-    "revision",
-    "entry_id",
-    "customer_id",
-    "currency",
-    "amount_minor",
-    "document_date",
-    "status",
-    "match_tier",
-    "match_score",
-    "match_rule",
-    "file_id",
-    "row",
-    "linked_id",
-    "bank_account",
-    "payer_enc",
-)
+        row.document_date = document.date  # the mapped type, not the driver's
 
 
 def named_invoices(item: Work) -> list[tuple[str, int]]:

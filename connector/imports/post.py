@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.bulk import in_chunks
 from connector.credit import reads
 from connector.documents import (
     Document,
@@ -299,9 +300,8 @@ class DocumentPoster:
         if self.session.get_bind().dialect.name != "postgresql":
             return  # SQLite's write lock, taken at BEGIN, serializes writers already
         receipts = [document for document in documents if rules.is_receipt(document)]
-        ids = sorted(changed.union(self.same_receipts.candidates(receipts) if receipts else ()))
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
+        ids = changed.union(self.same_receipts.candidates(receipts) if receipts else ())
+        for chunk in in_chunks(ids):
             self.session.execute(
                 select(ImportedDocument.id)
                 .where(ImportedDocument.id.in_(chunk))

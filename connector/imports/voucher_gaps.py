@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
+from connector.bulk import in_chunks
 from connector.db import unit_of_work
 from connector.documents import Origin
 from connector.imports.models import ImportedDocument, ImportedFile
@@ -69,11 +70,11 @@ def missing_from(
         if (key := SeenInFile.key_of(source, external_id)) not in unchanged and key not in held
     ]
     found: list[tuple[ImportedDocument, str | None]] = []
-    for start in range(0, len(ids), 900):
+    for wanted in in_chunks(ids):
         chunk = session.execute(
             select(ImportedDocument, ImportedFile.name)
             .outerjoin(ImportedFile, ImportedFile.id == ImportedDocument.file_id)
-            .where(ImportedDocument.id.in_(ids[start : start + 900]))
+            .where(ImportedDocument.id.in_(wanted))
         )
         found += [(document, name) for document, name in chunk]
     return sorted(found, key=lambda pair: pair[0].id)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session
 
-from connector.bulk import allocate_ids, driver_value, insert_rows, param_mark
+from connector.bulk import allocate_ids, driver_value, in_chunks, insert_rows, param_mark
 from connector.errors import CustomerError, MoneyError, UnknownAccountError
 from connector.ledger.index_key import check_index_key
 from connector.ledger.models import AccountNumberSequence, Customer, CustomerBankAccount, utcnow
@@ -480,9 +480,7 @@ def merge_survivors(session: Session, customer_ids: Iterable[int]) -> dict[int, 
     asked = set(wanted)
     while asked:
         found: dict[int, int | None] = {}
-        chunked = sorted(asked)
-        for start in range(0, len(chunked), 900):  # a whole ledger's customers at once: IN lists bounded
-            chunk = chunked[start : start + 900]
+        for chunk in in_chunks(asked):  # a whole ledger's customers at once: IN lists bounded
             rows = session.execute(select(Customer.id, Customer.merged_into_id).where(Customer.id.in_(chunk)))
             found.update({customer_id: merged for customer_id, merged in rows})
         into.update(found)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from connector.batching import cyclic_gc_paused
-from connector.bulk import LOOKUP_CHUNK, allocate_ids, driver_value, insert_rows, rows_in
+from connector.bulk import allocate_ids, driver_value, in_chunks, insert_rows, rows_in
 from connector.errors import IdempotencyConflictError, LedgerError, ReversalError, UnknownAccountError
 from connector.ledger.balances import BalanceDeltas
 from connector.ledger.entries import EntryDraft, Line, Voucher, check_draft, content_hash
@@ -290,9 +290,7 @@ class Ledger:
     def reversals_of(self, entry_ids: Iterable[int]) -> dict[int, int]:
         """The entries reversing those of `entry_ids` that are reversed: {entry id: its reversal's id}."""
         found: dict[int, int] = {}
-        wanted = sorted(set(entry_ids))
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = wanted[start : start + LOOKUP_CHUNK]
+        for chunk in in_chunks(entry_ids):
             rows = self.session.execute(
                 select(JournalEntry.id, _REVERSAL.id)
                 .join(
@@ -309,11 +307,8 @@ class Ledger:
 
     def _entries(self, entry_ids: Sequence[int]) -> Iterator[Any]:
         """The journal entries `entry_ids` (the columns a reversal copies), as rows."""
-        wanted = sorted(set(entry_ids))
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            yield from self.session.execute(
-                select(*_COPIED).where(JournalEntry.id.in_(wanted[start : start + LOOKUP_CHUNK]))
-            )
+        for chunk in in_chunks(entry_ids):
+            yield from self.session.execute(select(*_COPIED).where(JournalEntry.id.in_(chunk)))
 
     # -- internals -----------------------------------------------------------------------------
 

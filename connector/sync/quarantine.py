@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from connector.bulk import in_chunks
 from connector.errors import ConnectorError
 from connector.ledger.models import utcnow
 from connector.security.cipher import FieldCipher
@@ -111,11 +112,11 @@ def load_records(
     """
     wanted = sorted(set(ids))
     found: dict[int, tuple[QuarantinedRecord, SyncRun | None]] = {}
-    for start in range(0, len(wanted), 900):
+    for chunk in in_chunks(wanted):
         query = (
             select(QuarantinedRecord, SyncRun)
             .outerjoin(SyncRun, QuarantinedRecord.run_id == SyncRun.id)
-            .where(QuarantinedRecord.id.in_(wanted[start : start + 900]))
+            .where(QuarantinedRecord.id.in_(chunk))
         )
         if lock:
             query = query.with_for_update(of=QuarantinedRecord)

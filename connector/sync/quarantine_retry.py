@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
+from connector.bulk import in_chunks
 from connector.db import aware, unit_of_work
 from connector.documents import DocumentParser
 from connector.errors import ConnectorError
@@ -400,8 +401,7 @@ def _applied_since(
         if external_id is not None and item.failed_at is not None:
             external.setdefault(str(external_id), []).append((item, modified_at(values)))
     newer: dict[int, str] = {}
-    wanted = sorted(external)
-    for start in range(0, len(wanted), 900):
+    for chunk in in_chunks(external):
         bound = session.execute(
             select(
                 CustomerBinding.external_id,
@@ -410,7 +410,7 @@ def _applied_since(
                 CustomerBinding.record_enc,
             ).where(
                 CustomerBinding.backend == source,
-                CustomerBinding.external_id.in_(wanted[start : start + 900]),
+                CustomerBinding.external_id.in_(chunk),
             )
         )
         for external_id, synced, deleted, record_enc in bound:
