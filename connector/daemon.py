@@ -236,7 +236,8 @@ def run_daemon(container: Container, *, host: str, port: int) -> None:
     finally:
         log.info("daemon stopping: waiting for running jobs")
         server.should_exit = True
-        retry.STOPPING.set()  # a job waiting to retry a call gives up now (the next run resumes)
+        retry.STOPPING.set()  # a job waiting to retry a call, or for a read's answer, gives up now (the
+        # next run resumes)
         try:
             scheduler.shutdown(wait=True)
         finally:

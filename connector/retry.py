@@ -9,6 +9,7 @@ retry is logged with the error and the wait, never with request data.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -32,8 +33,10 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # Set while the process stops (the daemon on SIGTERM): a wait between retries ends at once and the call
-# gives up, so that stopping never waits out a server's Retry-After.
+# gives up, so that stopping never waits out a server's Retry-After; so does a call `unless_stopping` waits
+# for, never waiting out a slow server's answer.
 STOPPING = threading.Event()
+STOP_POLL_SECONDS = 0.1  # how soon a call waited for by `unless_stopping` gives way to a stop
 
 
 def wait_or_stop(seconds: float) -> None:
@@ -47,6 +50,33 @@ def stop_point(what: str) -> None:
     is the next run's) when the process is stopping; what was committed stays."""
     if STOPPING.is_set():
         raise StoppingError(f"{what} stopped part-way, the process is stopping; taken up again")
+
+
+def unless_stopping(call: Callable[[], T], what: str) -> T:
+    """`call` (one request whose answer may go unheard: a read, an idempotent write) in a thread of its
+    own, waited for until it ends or the process is told to stop: then `StoppingError` at once, the
+    request left to end on its own and its answer dropped (a stop never waits out a slow server's
+    timeout; the next run repeats the request). Its errors are raised here."""
+    done = threading.Event()
+    ended: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            ended.append(call())
+        except BaseException as exc:  # raised in the caller's thread
+            failed.append(exc)
+        finally:
+            done.set()
+
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(run,), name=f"call: {what}", daemon=True).start()
+    while not done.wait(STOP_POLL_SECONDS):
+        if STOPPING.is_set():
+            raise StoppingError(f"{what}: answer not waited for, the process is stopping; taken up again")
+    if failed:
+        raise failed[0]
+    return ended[0]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Every call of the adapter goes through `ZohoApi.call`, which turns Zoho's answer
 `ZohoResponse` (200, 201, 202, 207; 204 and 304 with no body) or an error of the connector's tree:
 429 and 5xx, timeouts and dropped connections are transient and retried by the one retry policy
 (`Retry-After` honoured); a 429 with no credits left, or a spent local budget, is
-`BudgetExhaustedError`; other 4xx are permanent and carry Zoho's code, message and details.
+`BudgetExhaustedError`; other 4xx are permanent and carry Zoho's code, message and details. A process
+told to stop does not wait for the answer to a read or an idempotent write (`StoppingError` at once, the
+next run repeats it); a POST or PATCH it waits for, so that what it made is recorded.
 """
 
 from __future__ import annotations
@@ -26,12 +28,16 @@ from connector.errors import (
     TransientRemoteError,
 )
 from connector.exact_json import dumps_exact, loads_text
-from connector.retry import RetryPolicy, retry_after_seconds, transport_errors_are_transient
+from connector.retry import RetryPolicy, retry_after_seconds, transport_errors_are_transient, unless_stopping
 
 API_VERSION = "/crm/v8"
 SUCCESS = frozenset({200, 201, 202, 207})
 NO_CONTENT = frozenset({204, 304})
 AUTH_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE", "OAUTH_SCOPE_MISMATCH"})
+# Calls a stop need not wait for (RFC 9110's idempotent methods): the next run repeats one whose answer was
+# dropped to the same effect (a pull's page, a push's update). A POST (a channel subscribed, fields
+# created) or a PATCH is waited for, so what it made is recorded.
+GIVES_WAY_TO_A_STOP = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -147,10 +153,14 @@ class ZohoApi:
         url = f"{self.base_url()}{API_VERSION}{path}"
         if content is not None:
             headers = {**(headers or {}), "Content-Type": "application/json"}
-        with self.concurrency.slot(cost.complex_call), transport_errors_are_transient(what):
-            response = self.http.request(
+
+        def send() -> httpx.Response:
+            return self.http.request(
                 method, url, params=params, content=content, headers=headers, auth=self.auth
             )
+
+        with self.concurrency.slot(cost.complex_call), transport_errors_are_transient(what):
+            response = unless_stopping(send, what) if method in GIVES_WAY_TO_A_STOP else send()
         self.meter.observe_remaining(response.headers.get("X-API-CREDITS-REMAINING"))
         return read_response(response, what)
 

@@ -24,7 +24,7 @@ from connector.master.models import CustomerBinding
 from connector.security.keys import KeyRing, save_keyring
 from connector.settings import load_settings
 from connector.sync.channels import TOKEN_FIELD
-from connector.sync.models import OutboxItem
+from connector.sync.models import OutboxItem, SyncRun
 from connector.sync.notification_models import NotificationChannel
 from tests.conftest import REPO, copy_example_config
 from tests.e2e.conftest import Result
@@ -75,6 +75,18 @@ def org(cli: Cli, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         yield server, url
 
 
+def connector_run(workdir: Path) -> subprocess.Popen[str]:
+    """`connector run` in a process of its own, its stderr merged into stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "connector", "run"],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(REPO)},  # this tree's code, installed or not
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def test_the_daemon_pulls_pushes_imports_and_applies_notifications_until_sigterm(
     cli: Cli, org: tuple[SandboxServer, str], isolated_cwd: Path
 ) -> None:
@@ -83,14 +95,7 @@ def test_the_daemon_pulls_pushes_imports_and_applies_notifications_until_sigterm
     inbox.mkdir()
     shutil.copy(PAYMENTS, inbox / "payments.csv")
     container = build_container(load_settings(), logging=False)
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "connector", "run"],
-        cwd=isolated_cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO)},  # this tree's code, installed or not
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    daemon = connector_run(isolated_cwd)
     try:
         eventually("answering /health", lambda: answers(url))
 
@@ -153,6 +158,50 @@ def test_the_daemon_pulls_pushes_imports_and_applies_notifications_until_sigterm
     assert tokens
     assert all(token not in log for token in tokens)
     assert server.config.client_secret not in log
+
+
+def test_a_daemon_stopped_while_zoho_is_slow_to_answer_stops_at_once_and_its_next_start_completes_the_pull(
+    org: tuple[SandboxServer, str], isolated_cwd: Path
+) -> None:
+    server, _ = org
+    server.sandbox.faults.latency_s = 15.0  # each call answered 15 s after Zoho read it
+    limits = server.sandbox.limits
+    before = limits.used()
+    container = build_container(load_settings(), logging=False)
+    daemon = connector_run(isolated_cwd)
+    try:
+        eventually("a call to Zoho", lambda: limits.used() > before)
+        told = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)  # while that call waits for its answer
+        log, _ = daemon.communicate(timeout=60)
+        took = time.monotonic() - told
+        assert daemon.returncode == 0, log
+        assert took < 5, log  # not the client's 30 s timeout, nor Zoho's 15 s
+        assert "Traceback" not in log
+        with unit_of_work(container.sessions) as session:
+            pulls = session.scalars(select(SyncRun).where(SyncRun.job == "pull")).all()
+            assert [(run.source, run.status) for run in pulls] == [("zoho.Contacts", "failed")]
+            assert "answer not waited for, the process is stopping; taken up again" in (pulls[0].error or "")
+            assert session.scalar(select(func.count()).select_from(CustomerBinding)) == 0
+
+        server.sandbox.faults.latency_s = 0.0
+        daemon = connector_run(isolated_cwd)
+
+        def pulled() -> bool:
+            with unit_of_work(container.sessions) as session:
+                contacts = (SyncRun.job == "pull") & (SyncRun.source == "zoho.Contacts")
+                ran = session.scalars(select(SyncRun).where(contacts).order_by(SyncRun.id))
+                return [run.status for run in ran] == ["failed", "succeeded"]
+
+        eventually("the pull run again", pulled)
+        with unit_of_work(container.sessions) as session:
+            contacts = select(func.count()).where(CustomerBinding.backend == "zoho.Contacts")
+            assert session.scalar(contacts) == 30
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        log, _ = daemon.communicate(timeout=60)
+        container.close()
+    assert daemon.returncode == 0, log
 
 
 def refused_start(workspace: Path, monkeypatch: pytest.MonkeyPatch, port: int) -> str:

@@ -87,8 +87,8 @@ def test_notifications_process_told_to_stop_stops_between_two_notifications_keep
     limits = org.sandbox.limits
     before = limits.used()
     processing = connector(isolated_cwd, "zoho", "notifications", "--process")
-    wait_for(lambda: limits.used() > before, "a notification's records fetched")
-    processing.send_signal(stop)  # while that fetch is answered
+    wait_for(lambda: limits.used() > before + 1, "a notification processed, the next one's records fetched")
+    processing.send_signal(stop)  # while that fetch is answered: it is not waited for, the notification left
     said, _ = processing.communicate(timeout=30)
 
     assert processing.returncode == 3, said

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,7 +13,8 @@ import pytest
 
 from adapters.zoho.client import ZohoApiError
 from adapters.zoho.limits import CreditMeter, MemorySpendingLog, write_call_cost
-from connector.errors import AuthenticationError, BudgetExhaustedError, TransientRemoteError
+from connector import retry
+from connector.errors import AuthenticationError, BudgetExhaustedError, StoppingError, TransientRemoteError
 from tests.unit.zoho_fakes import NOW, fake_api
 
 
@@ -202,3 +206,49 @@ def test_a_sandbox_org_is_called_on_the_sandbox_host_though_its_token_names_prod
     api.environment = "sandbox"
     api.call("GET", "/Contacts", what="list Contacts")
     assert hosts == ["sandbox.zohoapis.com.cn"]
+
+
+@pytest.fixture
+def slow_zoho() -> Iterator[threading.Event]:
+    """Zoho answering once the test sets the event (at its end, if not before); a stop told 0.2 s in."""
+    answer = threading.Event()
+    timer = threading.Timer(0.2, retry.STOPPING.set)
+    timer.start()
+    try:
+        yield answer
+    finally:
+        timer.cancel()
+        answer.set()
+        retry.STOPPING.clear()
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_a_read_or_an_idempotent_write_in_flight_gives_way_to_a_stop_at_once(
+    slow_zoho: threading.Event, method: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        slow_zoho.wait(30)  # a slow Zoho: the answer after the client's whole timeout
+        return httpx.Response(200, json={"data": []})
+
+    api, _ = fake_api(handler)
+    started = time.monotonic()
+    with pytest.raises(StoppingError, match="zoho: list: answer not waited for, the process is stopping"):
+        api.call(method, "/Contacts", what="zoho: list")
+    assert time.monotonic() - started < 2
+
+
+def test_a_post_in_flight_is_waited_for_when_told_to_stop_so_what_it_made_is_recorded(
+    slow_zoho: threading.Event,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert retry.STOPPING.wait(5)
+        return httpx.Response(201, json={"watch": [{"code": "SUCCESS"}]})
+
+    api, _ = fake_api(handler)
+    assert api.call("POST", "/actions/watch", what="zoho: watch").status == 201
+
+
+def test_a_call_that_gives_way_to_a_stop_raises_its_own_errors_as_before() -> None:
+    api, _ = fake_api(lambda r: httpx.Response(400, json={"code": "INVALID_DATA", "message": "no"}))
+    with pytest.raises(ZohoApiError, match="INVALID_DATA"):
+        api.call("GET", "/Contacts", what="zoho: list")
