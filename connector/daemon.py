@@ -6,9 +6,10 @@ The jobs are the CLI's commands, unattended: the Zoho pull then push, the proces
 notifications, the renewal of notification channels before they expire, and a pass over the import
 inbox. Each runs in one process at a time across replicas sharing the database (a lease: a replica
 whose turn it is not skips the run; the inbox's turn is its folder's), never overlaps itself, and runs
-again on its interval whatever became of the last run. A run's outcome is logged; a failed run is
-logged with its error and tried again next time (the work itself is safe to repeat: cursors, outbox
-and imports are idempotent).
+again on its interval whatever became of the last run. A run's outcome is logged, at DEBUG when it
+found nothing to do (thousands of such runs a day would drown the others); a failed run is logged with
+its error and tried again next time (the work itself is safe to repeat: cursors, outbox and imports are
+idempotent).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 class Job:
     name: str
     every: timedelta
-    run: Callable[[], str]  # does the work; what it did, in words, for the log
+    run: Callable[[], str]  # does the work; what it did, in words, for the log (`NothingDone`: nothing)
     # What replicas take turns at, when not the job itself: the inbox's folder (a replica with a folder
     # of its own runs its own pass; replicas sharing one take turns).
     shared: str | None = None
@@ -91,6 +92,11 @@ def scheduled_jobs(container: Container) -> list[Job]:
         for name, s, run, enabled in wanted
         if enabled and s > 0
     ]
+
+
+class NothingDone(str):
+    """What a run that found nothing to do says (no file in the inbox, no change in the CRM, nothing to
+    push): logged at DEBUG, where a run that did something, or was held or stopped, is logged at INFO."""
 
 
 class _NotItsTurn(Exception):
@@ -138,7 +144,7 @@ def run_job(
         log.exception("%s failed; it runs again in %s", job.name, job.every)
         outcome, message = FAILED, failure_of(exc)
     else:
-        log.info("%s: %s", job.name, done)
+        log.log(logging.DEBUG if isinstance(done, NothingDone) else logging.INFO, "%s: %s", job.name, done)
         outcome, message = DONE, done
     if board is not None:
         board.record(job.name, outcome, started, datetime.now(UTC), message)
@@ -285,7 +291,7 @@ def _zoho_pull(container: Container) -> str:
         result = pull_stream(
             container, zoho.records, mappings, "zoho", module, wait=False, spending=zoho.meter
         )
-        return f"{result.source} {_counts(result.counts)}", result.stopped
+        return _said(f"{result.source} {_counts(result.counts)}", result.counts), result.stopped
 
     return _each_module(container, "inbound", pull)
 
@@ -293,7 +299,8 @@ def _zoho_pull(container: Container) -> str:
 def _zoho_push(container: Container) -> str:
     def push(mappings: MappingSet, module: str) -> tuple[str, str | None]:
         outcome = push_target(container, container.zoho.sink, mappings, f"zoho.{module}", wait=False)
-        return f"zoho.{module} {_counts(outcome.counts)}", outcome.stopped
+        counts = outcome.counts  # records found unchanged are nothing to push
+        return _said(f"zoho.{module} {_counts(counts)}", counts, quiet=("unchanged",)), outcome.stopped
 
     return _each_module(container, "outbound", push)
 
@@ -315,13 +322,16 @@ def _each_module(
         done.append(said)
         if stopped:
             return "; ".join([*done, f"stopped: {stopped}"])
-    return "; ".join(done) or f"no module with an {kind} mapping"
+    said = "; ".join(done) or f"no module with an {kind} mapping"
+    return NothingDone(said) if all(isinstance(one, NothingDone) for one in done) else said
 
 
 def _notifications(container: Container) -> str:
     result = process_notifications(container)
-    stopped = f"; stopped: {result.stopped}" if result.stopped else ""
-    return f"{_counts(result.outcomes)}; records {_counts(result.applied)}{stopped}"
+    said = f"{_counts(result.outcomes)}; records {_counts(result.applied)}"
+    if result.stopped:
+        return f"{said}; stopped: {result.stopped}"
+    return _said(said, result.outcomes + result.applied)
 
 
 def _renew(container: Container) -> str:
@@ -329,7 +339,8 @@ def _renew(container: Container) -> str:
     failed = [view for view in renewed if view.error is not None]
     for view in failed:
         log.warning("channel %s (%s) not renewed: %s", view.channel_id, view.module, view.error)
-    return f"{len(renewed) - len(failed)} channel(s) renewed, {len(failed)} not"
+    said = f"{len(renewed) - len(failed)} channel(s) renewed, {len(failed)} not"
+    return said if renewed else NothingDone(said)
 
 
 def _inbox(container: Container) -> str:
@@ -341,6 +352,8 @@ def _inbox(container: Container) -> str:
         result = done.result
         level = logging.WARNING if result.status == "failed" else logging.INFO
         log.log(level, "inbox: %s %s %s", result.name, result.status, result.reason or _counts(result.counts))
+    if not passed:
+        return NothingDone("0 file(s)")
     failed = [done for done in passed if done.result.status in ("failed", "stopped")]
     set_aside = sum(1 for done in failed if done.moved_to is not None)
     stayed = len(failed) - set_aside  # not the file's fault (a stop, the database): the next pass's
@@ -349,6 +362,13 @@ def _inbox(container: Container) -> str:
         + (f", {set_aside} unreadable (set aside in failed/)" if set_aside else "")
         + (f", {stayed} left in the inbox for the next pass" if stayed else "")
     )
+
+
+def _said(said: str, counts: Mapping[str, int], quiet: Collection[str] = ()) -> str:
+    """`said`, a `NothingDone` when `counts` count nothing but `quiet` ones."""
+    if any(value for key, value in counts.items() if key not in quiet):
+        return said
+    return NothingDone(said)
 
 
 def _counts(counts: Mapping[str, int]) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,9 @@ from connector.settings import DaemonSettings, ZohoSettings
 from connector.sync.credits import DatabaseSpendingLog, write_spent
 from connector.sync.leases import give_back_turns, lease
 from connector.sync.models import SyncRun
+from connector.sync.notifications import ProcessResult
+from connector.sync.pull import PullResult
+from connector.sync.push import PushOutcome
 from connector.sync.runs import start_run
 
 
@@ -283,3 +287,116 @@ def test_a_job_run_records_a_crashed_replicas_run_as_failed_once_its_lease_lapse
     run_job(container, Job("inbox", timedelta(minutes=1), lambda: "0 file(s)"))
     with unit_of_work(container.sessions) as session:
         assert session.get_one(SyncRun, crashed_id).status == "failed"
+
+
+@pytest.fixture
+def zoho_on(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
+    zoho = ZohoSettings(enabled=True, client_id="1000.X", client_secret=SecretStr("s"), modules=("Accounts",))
+    with_settings(container, monkeypatch, zoho=zoho)
+    monkeypatch.delitem(container.__dict__, "zoho", raising=False)  # built anew with these settings
+    yield container
+    container.__dict__.pop("zoho").close()
+
+
+def logged(caplog: pytest.LogCaptureFixture, container: Container, job: Job) -> list[tuple[int, str]]:
+    """The levels and lines a run of `job` logged about itself."""
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="connector.daemon"):
+        run_job(container, job)
+    give_back_turns(container.sessions)  # the next run of it, in this test, is its next interval's
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "connector.daemon"]
+    return [(level, line) for level, line in said if line.startswith(f"{job.name}")]
+
+
+EVERY = timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("counts", "stopped", "level"),
+    [
+        ({}, None, logging.DEBUG),
+        ({"read": 3, "updated": 3}, None, logging.INFO),
+        ({"quarantined": 1}, None, logging.INFO),
+        ({}, "the org's API credits for the day are spent", logging.INFO),
+    ],
+    ids=["no-change", "changes", "quarantined", "stopped"],
+)
+def test_a_pull_run_that_found_no_change_in_the_crm_is_logged_at_debug(
+    zoho_on: Container,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    counts: dict[str, int],
+    stopped: str | None,
+    level: int,
+) -> None:
+    result = PullResult("zoho.Accounts", Counter(counts), stopped)
+    monkeypatch.setattr(daemon, "pull_stream", lambda *args, **kwargs: result)
+    job = Job("zoho pull", EVERY, lambda: daemon._zoho_pull(zoho_on))
+    assert [level for level, _ in logged(caplog, zoho_on, job)] == [level]
+
+
+@pytest.mark.parametrize(
+    ("counts", "level"),
+    [
+        ({}, logging.DEBUG),
+        ({"unchanged": 8}, logging.DEBUG),
+        ({"pushed": 1, "unchanged": 7}, logging.INFO),
+        ({"held": 1, "unchanged": 7}, logging.INFO),
+    ],
+    ids=["none", "unchanged", "pushed", "held"],
+)
+def test_a_push_run_with_nothing_to_push_is_logged_at_debug(
+    zoho_on: Container,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    counts: dict[str, int],
+    level: int,
+) -> None:
+    outcome = PushOutcome("zoho.Accounts", Counter(counts))
+    monkeypatch.setattr(daemon, "push_target", lambda *args, **kwargs: outcome)
+    job = Job("zoho push", EVERY, lambda: daemon._zoho_push(zoho_on))
+    assert [level for level, _ in logged(caplog, zoho_on, job)] == [level]
+
+
+def test_a_notifications_run_with_none_to_process_is_logged_at_debug(
+    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    results = iter(
+        [ProcessResult(), ProcessResult(outcomes=Counter(processed=1), applied=Counter(updated=1))]
+    )
+    monkeypatch.setattr(daemon, "process_notifications", lambda _: next(results))
+    job = Job("zoho notifications", EVERY, lambda: daemon._notifications(container))
+    assert logged(caplog, container, job) == [
+        (logging.DEBUG, "zoho notifications: nothing to do; records nothing to do")
+    ]
+    assert logged(caplog, container, job) == [
+        (logging.INFO, "zoho notifications: processed 1; records updated 1")
+    ]
+
+
+def test_a_channels_run_with_none_to_renew_is_logged_at_debug(
+    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(daemon, "renew_channels", lambda _: [])
+    job = Job("zoho channels", EVERY, lambda: daemon._renew(container))
+    assert logged(caplog, container, job) == [(logging.DEBUG, "zoho channels: 0 channel(s) renewed, 0 not")]
+
+
+def test_an_inbox_pass_over_an_empty_inbox_is_logged_at_debug_and_a_failed_pass_still_as_an_error(
+    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    with_settings(
+        container, monkeypatch, imports=container.settings.imports.model_copy(update={"inbox": tmp_path})
+    )
+    job = Job("inbox", EVERY, lambda: daemon._inbox(container))
+    assert logged(caplog, container, job) == [(logging.DEBUG, "inbox: 0 file(s)")]
+
+    done = [InboxFile(FileResult("good.csv", None, "imported"), tmp_path / "archive" / "good.csv")]
+    monkeypatch.setattr(daemon, "process_inbox", lambda *args, **kwargs: done)
+    assert (logging.INFO, "inbox: 1 file(s)") in logged(caplog, container, job)
+
+    def broken(*args: object, **kwargs: object) -> list[InboxFile]:
+        raise OSError("the inbox folder is gone")
+
+    monkeypatch.setattr(daemon, "process_inbox", broken)
+    assert logged(caplog, container, job) == [(logging.ERROR, "inbox failed; it runs again in 0:01:00")]
