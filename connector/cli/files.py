@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from connector.cli.context import ROW_NUMBER, out, state
-from connector.cli.output import dumps, iso_time, money_json, money_text
+from connector.cli.output import counts_text, dumps, iso_time, money_json, money_text
 from connector.db import unit_of_work
 from connector.imports.files import FileDocument, FileEntry, FileRecord, file_detail, list_files
 
@@ -17,7 +17,6 @@ files_app = typer.Typer(
     no_args_is_help=True,
 )
 HASH_SHOWN = 12  # characters of the content hash a listing shows (`files show` gives it whole)
-BESIDES = ("documents", "reposted", "restored", "reversed_now_zero")  # counted where they went too
 
 
 def _file_json(record: FileRecord) -> dict[str, Any]:
@@ -35,16 +34,6 @@ def _file_json(record: FileRecord) -> dict[str, Any]:
         "error": record.error,
         "stored_path": record.stored_path,
     }
-
-
-def _counts_text(record: FileRecord) -> str:
-    outcomes = ", ".join(
-        f"{value:,} {key.replace('_', ' ')}"
-        for key, value in sorted(record.counts.items())
-        if value and key not in BESIDES
-    )
-    documents = f"{record.counts.get('documents', 0):,} documents"
-    return f"{documents} — {outcomes}" if outcomes else documents
 
 
 @files_app.command("list")
@@ -66,7 +55,7 @@ def list_command(
             f"#{record.id:<5} {record.name}  sha256 {record.sha256[:HASH_SHOWN]}  "
             f"{moment:%Y-%m-%d %H:%M}  {record.status} ({record.format}{run})"
         )
-        out.print(f"       {_counts_text(record)}")
+        out.print(f"       {counts_text(record.counts)}")
     more = f" (the newest {len(files)} shown; --limit for more)" if total > len(files) else ""
     out.print(f"{len(files)} of {total} imported file(s){more}" if more else f"{total} imported file(s)")
 
@@ -127,7 +116,7 @@ def show(
         out.print(f"  kept at {record.stored_path}")
     if record.error:
         out.print(f"  error: {record.error}")
-    out.print(f"  {_counts_text(record)}")
+    out.print(f"  {counts_text(record.counts)}")
     out.print(
         f"documents last imported from it ({len(documents)}; one imported again from a later file is "
         "listed under that file):"

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from connector.cli.context import ROW_NUMBER, err, one_of, out, state, stopping, stopping_on_signals
-from connector.cli.output import dumps, iso_time, money_json
+from connector.cli.output import counts_text, dumps, iso_time, money_json
 from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.db import unit_of_work
 from connector.errors import ConnectorError, FileFormatError, StoppedWaitingError, StoppingError
@@ -93,22 +93,10 @@ def describe(result: FileResult) -> str:
     head = f"{result.name}: {result.status}" + (f" ({result.format})" if result.format else "")
     if result.reason:
         head += f": {result.reason}"
-    # "reposted", "restored" and "reversed_now_zero" are no outcomes of their own: such a document is also
-    # counted where it went
-    besides = ("documents", "reposted", "restored", "reversed_now_zero")
-    counts = {k: v for k, v in sorted(result.counts.items()) if v and k not in besides}
     notes = "".join(f"\n  note: {note}" for note in result.notes)
-    if not result.counts and not counts:
+    if not result.counts:
         return head + notes
-    detail = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
-    reposted, restored = result.counts["reposted"], result.counts["restored"]
-    if reposted:
-        detail += f" (of them {reposted:,} changed since imported: reversed and reposted)"
-    if restored:
-        detail += f" (of them {restored:,} void or deleted before and live again: posted again)"
-    if zeroed := result.counts["reversed_now_zero"]:
-        detail += f" (of them {zeroed:,} posted before and 0.00 now, voided: reversed)"
-    described = f"{head}: {result.counts['documents']:,} documents" + (f" — {detail}" if detail else "")
+    described = f"{head}: {counts_text(result.counts)}"
     if result.quarantined_before:
         described += (
             f"\n  {result.quarantined_before:,} record(s) of earlier imports of {result.name} still in "

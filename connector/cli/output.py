@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,51 @@ class DataTable(Table):
             column.min_width = max(width, column.min_width or 0, widest([column.header]))
             needed += column.min_width + self._get_padding_width(index)
         yield from super().__rich_console__(console, options.update_width(max(options.max_width, needed)))
+
+
+# Counts of an import that are no outcome of their own: each such document is counted where it went too,
+# and they are said of that count (the outcomes it may be among, and what is said of it).
+_POSTED = (
+    "credit_notes_posted",
+    "invoices_posted",
+    "payments_posted",
+    "receipts_linked",
+    "receipts_posted",
+    "receipts_unapplied",
+)
+_OF_THEM = {
+    "reposted": (_POSTED, "changed since imported: reversed and reposted"),
+    "restored": (_POSTED, "void or deleted before and live again: posted again"),
+    "reversed_now_zero": (("ignored_zero_amount",), "posted before and 0.00 now, voided: reversed"),
+}
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """An import's counts for a person: `7 documents — 1 invoices posted (of them 1 changed since imported:
+    reversed and reposted), 1 reversed, 5 unchanged`. What is said of documents counted where they went
+    too (`_OF_THEM`) follows the count they are in; when they may be in several, it ends the line naming
+    them (`; of the 1 invoices posted and 2 payments posted, 1 changed since imported: …`)."""
+
+    def count(outcome: str) -> str:
+        return f"{counts[outcome]:,} {outcome.replace('_', ' ')}"
+
+    said: dict[str, list[str]] = {}  # the outcome (or outcomes, in words) → what is said of its documents
+    for key, (among, what) in _OF_THEM.items():
+        if many := counts.get(key, 0):
+            where = [outcome for outcome in among if counts.get(outcome, 0)]
+            place = where[0] if len(where) == 1 else " and ".join(map(count, where))
+            said.setdefault(place, []).append(f"{many:,} {what}")
+    outcomes = [
+        count(outcome) + (f" (of them {'; '.join(said.pop(outcome))})" if outcome in said else "")
+        for outcome in sorted(counts)
+        if counts[outcome] and outcome != "documents" and outcome not in _OF_THEM
+    ]
+    detail = ", ".join(outcomes) + "".join(
+        f"; of the {place}, {'; '.join(notes)}" if place else f"; {'; '.join(notes)}"
+        for place, notes in said.items()
+    )
+    documents = f"{counts.get('documents', 0):,} documents"
+    return f"{documents} — {detail.removeprefix('; ')}" if detail else documents
 
 
 def money_text(money: Money) -> str:

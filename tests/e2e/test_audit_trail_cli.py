@@ -212,3 +212,22 @@ def test_the_imported_files_are_listed_and_one_shows_its_documents_and_the_entri
     assert f"posted, entry {second['entry_id']}" in text
     missing = cli("files", "show", "999")
     assert (missing.code, missing.err.strip()) == (1, "error: no imported file 999 (`connector files list`)")
+
+
+def test_a_changed_invoice_is_said_to_be_reposted_beside_its_posted_count_in_the_import_and_files_list(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", f"march/{NAME}").code == 0
+    april = workspace / "april" / NAME  # INV-000102 changed, and INV-000120 void since March
+    april.write_text(
+        april.read_text(encoding="utf-8").replace("INV-000120,Paid,", "INV-000120,Void,"), encoding="utf-8"
+    )
+    changed = cli("import", f"april/{NAME}")
+    said = (
+        "5 documents — 1 invoices posted (of them 1 changed since imported: reversed and reposted), "
+        "1 reversed, 3 unchanged"
+    )
+    assert changed.out.splitlines()[0] == f"{NAME}: imported (zoho_books.invoices): {said}", changed.out
+    assert cli("files", "list").out.splitlines()[1] == f"       {said}"
+    april_id = json.loads(cli("files", "list", "--json").out)["files"][0]["id"]
+    assert f"\n  {said}\n" in cli("files", "show", str(april_id)).out

@@ -104,8 +104,8 @@ def test_a_changed_line_is_counted_once_where_it_went_and_said_to_be_reposted(
     again = cli("import", "statement-corrected.xml")
     assert again.code == 0, again.err
     assert again.out.rstrip().endswith(
-        "8 documents — 2 quarantined, 1 receipts unapplied, 2 statements, 7 unchanged "
-        "(of them 1 changed since imported: reversed and reposted)"
+        "8 documents — 2 quarantined, 1 receipts unapplied (of them 1 changed since imported: reversed and "
+        "reposted), 2 statements, 7 unchanged"
     )
 
 
