@@ -105,7 +105,15 @@ def reverse(
         with unit_of_work(container.sessions) as session:
             accounts = Accounts.of(container.settings.ledger.chart)
             reversal, waiting, undone = reverse_entry(
-                session, entry, day, reason.strip(), actor, container.cipher, accounts, returned=returned
+                session,
+                entry,
+                day,
+                reason.strip(),
+                actor,
+                container.cipher,
+                accounts,
+                matching=container.settings.imports.matching,
+                returned=returned,
             )
             what, dated = _reversed(session, undone, reversal)
     except ConnectorError as exc:

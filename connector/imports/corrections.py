@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import select
@@ -18,14 +19,17 @@ from sqlalchemy.orm import Session
 
 from connector.bulk import in_chunks
 from connector.errors import LedgerError
+from connector.imports.known import KnownCustomers
+from connector.imports.matching import matched
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.reconcile import import_actor, undo_application_by
 from connector.imports.rules import APPLICATION_SOURCE, Accounts
-from connector.imports.same_receipt import linked_records, on_their_own
+from connector.imports.same_receipt import Rematch, linked_records, on_their_own
 from connector.ledger.entries import Voucher
 from connector.ledger.models import JournalEntry
 from connector.ledger.posting import Ledger, Reversing
 from connector.security.cipher import FieldCipher
+from connector.settings import MatchingSettings
 
 
 class Reversal(NamedTuple):
@@ -43,11 +47,13 @@ def reverse_entry(
     cipher: FieldCipher,
     accounts: Accounts,
     *,
+    matching: MatchingSettings,
     returned: bool = False,
 ) -> Reversal:
     """Reverse entry `entry_id` as of `on` (never before the entry itself): the reversal's id, and how
     many bank lines now wait for a person. The bank
-    lines linked to a payment reversed so each post their own money for a person, as when the books
+    lines linked to a payment reversed so each post their own money for a person (with the customers
+    the import's `matching` finds for it), as when the books
     withdraw it (the bank received it all the same), unless the bank `returned` it (or deleted the line,
     as `post.DocumentPoster._hold_linked` tells): then they stay linked to the reversed payment."""
     entry = session.get(JournalEntry, entry_id)
@@ -75,13 +81,22 @@ def reverse_entry(
     if held is not None:
         linked = linked_records(session, held) if held.kind != "bank_line" and not returned else []
         reversal = reverse_recorded(session, ledger, held, on, memo, voucher)
-        waiting = on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}")
+        rematch = _rematch(session, cipher, accounts, matching)
+        waiting = on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}", rematch)
         held.match_rule = f"{held.match_rule}; {memo}"
         assert reversal is not None  # a posted or unapplied document's own entry
         return Reversal(reversal, waiting, entry_id)
     return Reversal(
         ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id, 0, entry_id
     )
+
+
+def _rematch(
+    session: Session, cipher: FieldCipher, accounts: Accounts, matching: MatchingSettings
+) -> Rematch:
+    """The import's matcher over the customers known now, read once a record set free asks it."""
+    known = cache(lambda: KnownCustomers(session, cipher, accounts.receivable))
+    return lambda document: matched(document, known(), matching)
 
 
 def _stop_paying(

@@ -32,7 +32,9 @@ from datetime import date
 from typing import Protocol
 
 from connector.documents import Document
+from connector.imports.rules import is_receipt
 from connector.money import Money
+from connector.settings import MatchingSettings
 
 _SHORT_NUMBER = re.compile(r"\d{1,6}")  # an invoice number too short to tell one company's from another's
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-/_.]*[A-Za-z0-9])?")
@@ -173,6 +175,19 @@ def match_document(
                 )
             )
     return Match()
+
+
+def matched(document: Document, known: Known, settings: MatchingSettings) -> Match:
+    """`match_document` as an import asks it: a receipt through the four tiers, names at the settings'
+    threshold, amounts within their window; another document through tiers 1-3, a name only exactly."""
+    receipt = is_receipt(document)
+    return match_document(
+        document,
+        known,
+        name_threshold=settings.name_threshold if receipt else 100,
+        window_days=settings.amount_window_days,
+        tiers=4 if receipt else 3,
+    )
 
 
 def _unless_another_paid(

@@ -127,13 +127,8 @@ class Outcomes:
         items, reopened = [], []
         for item in self._unapplied:
             document_id = ids[(item.document.source, item.document.external_id)]
-            candidates = [
-                {"account_no": c.account_no, "tier": c.tier, "score": c.score, "why": c.why}
-                for c in item.match.candidates
-            ]
-            named = json.dumps(named_invoices(item), ensure_ascii=False)
             payer = Payer.of(item.document).seal(self.cipher)
-            values = ("open", json.dumps(candidates, ensure_ascii=False), named, payer, "", now)
+            values = ("open", *waits_with(item), payer, "", now)
             if document_id in earlier:
                 reopened.append((*values, None, None, None, None, earlier[document_id]))
             else:
@@ -188,6 +183,16 @@ class Outcomes:
             setattr(row, column, value)
             flag_modified(row, column)
         row.document_date = document.date  # the mapped type, not the driver's
+
+
+def waits_with(item: Work) -> tuple[str, str]:
+    """What a receipt waits in the queue with (its item's candidates_json and named_json): the match's
+    candidates, best first, and the invoices it names."""
+    candidates = [
+        {"account_no": c.account_no, "tier": c.tier, "score": c.score, "why": c.why}
+        for c in item.match.candidates
+    ]
+    return json.dumps(candidates, ensure_ascii=False), json.dumps(named_invoices(item), ensure_ascii=False)
 
 
 def named_invoices(item: Work) -> list[tuple[str, int]]:

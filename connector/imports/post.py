@@ -48,7 +48,7 @@ from connector.imports.corrections import Reverse, reverse_recorded_many
 from connector.imports.decisions import decision_on, restore
 from connector.imports.known import KnownCustomers
 from connector.imports.lookalikes import Lookalike, Lookalikes, exported_again
-from connector.imports.matching import Match, match_document
+from connector.imports.matching import Match, matched
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import Outcomes, Work, named_invoices
 from connector.imports.recorded import (
@@ -462,10 +462,14 @@ class DocumentPoster:
             # both in one export): as when it comes in a later file, the record is its other record.
             counts["receipts_linked"] += sum(self._link_to_posted(record) for record in apart)
             counts["receipts_unlinked"] += on_their_own(
-                self.session, self.ledger, self.cipher, self.accounts, held, apart, what
+                self.session, self.ledger, self.cipher, self.accounts, held, apart, what, self._rematch
             )
         self.relinking = []
         return counts
+
+    def _rematch(self, document: Document) -> Match:
+        """Who a record set free may be of (`same_receipt.post_on_its_own`), as this import matches."""
+        return matched(document, self.known, self.settings.matching)
 
     def _link_to_posted(self, record: ImportedDocument) -> bool:
         """Link `record`, set free by what happened to its receipt, to a receipt of its money this import
@@ -725,13 +729,7 @@ class DocumentPoster:
         for item in work:
             document = item.document
             receipt, currency = rules.is_receipt(document), document.amount.currency
-            item.match = match_document(
-                document,
-                self.known,
-                name_threshold=100 if not receipt else matching.name_threshold,
-                window_days=matching.amount_window_days,
-                tiers=4 if receipt else 3,
-            )
+            item.match = matched(document, self.known, matching)
             limit = matching.auto_post_tiers if receipt else 3
             item.customer = item.match.posts_by_itself(limit)
             if item.customer is None:

@@ -19,7 +19,10 @@ lines, whichever way round.
 A link holds while the receipt it points to posts the same money. When that receipt changes to another
 amount or currency (or no longer posts it: linked elsewhere, quarantined), the records linked to it are
 no longer its other record: each is unlinked and posts its own money into unapplied receipts, waiting for
-a person (`post_on_its_own`), so that what the bank received is in the ledger and nobody's twice. So
+a person (`post_on_its_own`), so that what the bank received is in the ledger and nobody's twice. It
+waits with the candidates and named invoices the matcher finds for it now, as a receipt its import leaves
+in unapplied receipts does, and never goes to one by itself: once its payment went, what the money was
+is a person's call. So
 is each bank line linked to a payment the books withdraw (void, deleted) or a person reverses, unless
 the bank returned that line's money (`connector ledger reverse --returned`, as its return's quarantine
 tells): a reversed bank line stays the other record of its payment (`_STATUSES`), the money gone.
@@ -27,7 +30,7 @@ tells): a reversed bank line stays the other record of its payment (`_STATUSES`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -35,8 +38,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.bulk import row_date, rows_in
-from connector.documents import Document
+from connector.documents import Document, DocumentKind, Origin, Party
+from connector.imports.matching import Match
 from connector.imports.models import ImportedDocument, ImportedFile, ReconciliationItem
+from connector.imports.outcomes import Work, waits_with
 from connector.imports.payer import LINE_PAYER_FIELD, Payer
 from connector.imports.rules import Accounts
 from connector.ledger.entries import EntryDraft, Line, Voucher
@@ -46,6 +51,9 @@ from connector.money import Money
 from connector.security.cipher import FieldCipher
 
 OTHER_RECORD = {"payment": "bank_line", "bank_line": "payment"}
+# The matcher as the import runs it (`matching.matched`), over the customers known now: who a receipt set
+# free may be of, for whoever decides it.
+Rematch = Callable[[Document], Match]
 # A bank line the bank itself cancelled since (a returned receipt) is still the payment's other record:
 # the money came and went back, and the payment must not post it again.
 _STATUSES = {"bank_line": ("posted", "unapplied", "reversed"), "payment": ("posted", "unapplied", "")}
@@ -247,9 +255,11 @@ def on_their_own(
     receipt: ImportedDocument,
     records: Iterable[ImportedDocument],
     what: str,
+    rematch: Rematch,
 ) -> int:
     """Each of `records`, linked to `receipt` until `what` happened to it (it no longer posts their
-    money), posts its own money for a person (`post_on_its_own`). How many did."""
+    money), posts its own money for a person, with the customers `rematch` finds (`post_on_its_own`).
+    How many did."""
     described = f"{receipt.source} {receipt.kind.replace('_', ' ')} {receipt.external_id}"
     count = 0
     for record in records:
@@ -260,7 +270,7 @@ def on_their_own(
             f"the same receipt as {described} until that {what}: this {record.kind.replace('_', ' ')}'s "
             f"{money} waits for a person"
         )
-        post_on_its_own(session, ledger, cipher, accounts, record, why)
+        post_on_its_own(session, ledger, cipher, accounts, record, why, rematch)
         count += 1
     return count
 
@@ -272,10 +282,12 @@ def post_on_its_own(
     accounts: Accounts,
     record: ImportedDocument,
     why: str,
+    rematch: Rematch,
 ) -> int:
     """Unlink `record` from the receipt it was linked to and post its own money (Dr its bank account, Cr
     unapplied receipts) as its current revision, which posted nothing while linked; it waits in the
-    reconciliation queue with `why`. The entry's id."""
+    reconciliation queue with `why`, and with the candidates and named invoices `rematch` finds of what
+    its file said (as its import leaves a receipt it posts into unapplied receipts). The entry's id."""
     money = Money(record.amount_minor, record.currency)
     file = session.get(ImportedFile, record.file_id) if record.file_id is not None else None
     draft = EntryDraft(
@@ -297,16 +309,46 @@ def post_on_its_own(
     record.status, record.entry_id, record.customer_id, record.linked_id = "unapplied", entry_id, None, None
     record.match_tier, record.match_score, record.match_rule = None, None, why
     # Who paid, as a line said (a payment kept none: it named its customer), for whoever decides.
-    payer = Payer.unseal(cipher, record.payer_enc, LINE_PAYER_FIELD).seal(cipher)
+    said = Payer.unseal(cipher, record.payer_enc, LINE_PAYER_FIELD)
+    freed = Work(_as_document(record, said, file.name if file is not None else ""), record.fingerprint)
+    freed.match = rematch(freed.document)
+    candidates, named = waits_with(freed)
+    payer = said.seal(cipher)
     item = session.scalars(
         select(ReconciliationItem).where(ReconciliationItem.document_id == record.id).with_for_update()
     ).first()
     if item is None:
-        session.add(ReconciliationItem(document_id=record.id, payer_enc=payer, created_at=utcnow()))
+        session.add(
+            ReconciliationItem(
+                document_id=record.id,
+                candidates_json=candidates,
+                named_json=named,
+                payer_enc=payer,
+                created_at=utcnow(),
+            )
+        )
         return entry_id
     # An earlier revision's item (one item per document): open again, as the import reopens one.
     item.status, item.payer_enc, item.note = "open", payer, ""
-    item.candidates_json = item.named_json = "[]"
+    item.candidates_json, item.named_json = candidates, named
     item.customer_id, item.entry_id, item.resolved_at, item.resolved_by = None, None, None, None
     item.created_at = utcnow()
     return entry_id
+
+
+def _as_document(record: ImportedDocument, payer: Payer, file: str) -> Document:
+    """A receipt's record as its file said it, for the matcher: its amount, date and number, and who paid
+    it (name, bank account, references; a payment kept none)."""
+    kind: DocumentKind = "bank_line" if record.kind == "bank_line" else "payment"
+    return Document(
+        kind=kind,
+        source=record.source,
+        external_id=record.external_id,
+        date=record.document_date,
+        amount=Money(record.amount_minor, record.currency),
+        origin=Origin(file, record.row),
+        party=Party(name=payer.name, bank_account=payer.bank_account),
+        number=record.number,
+        references=payer.references,
+        account=record.bank_account,
+    )

@@ -206,6 +206,62 @@ def test_applying_a_receipt_to_a_customer_of_another_currency_says_where_the_cre
     assert decided[euro["id"]]["entry_id"] is not None
 
 
+MAPLE = [
+    {
+        "type": "customer.created",
+        "timestamp": "2026-10-01T00:00:00Z",
+        "data": {"id": "c4", "name": "Maple Leaf Foods Inc.", "type": "SME", "currency": "USD"}
+        | {"email": "ap@maple.example.com", "address": {"country": "US"}},
+    }
+]
+MAPLE_INVOICE = (
+    "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date,PurchaseOrder,"
+    "Currency Code,Exchange Rate,Item Name,Quantity,Item Price,Item Total,Total,Balance\n"
+    "2026-11-20,5000000009,INV-3002,Sent,7000004,Maple Leaf Foods Inc.,2026-12-20,,USD,1.00,Service,1,"
+    "300.00,300.00,300.00,300.00\n"
+)
+MAPLE_PAYMENT = (
+    "Payment ID,Date,Contact,Invoice Number,Reference,Amount,Currency,Bank Account,Status\n"
+    "aaaaaaaa-0000-4000-8000-000000000002,26 Nov 2026,Maple Leaf Foods Inc.,INV-3002,EFT,300.00,USD,"
+    "Business Cheque,{status}\n"
+)
+MAPLE_LINE = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>NOV2026</MsgId><CreDtTm>2026-12-01T06:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>STMT-2026-11</Id><Acct><Id><IBAN>US00BANK0000000000001</IBAN></Id><Ccy>USD</Ccy></Acct>
+<Ntry><NtryRef>R4</NtryRef><Amt Ccy="USD">300.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-11-26</Dt></BookgDt><AcctSvcrRef>R4</AcctSvcrRef><NtryDtls><TxDtls>
+<RltdPties><Dbtr><Nm>ML FOODS</Nm></Dbtr></RltdPties><RmtInf><Ustrd>EFT INV-3002</Ustrd></RmtInf>
+</TxDtls></NtryDtls></Ntry></Stmt></BkToCstmrStmt></Document>
+"""
+
+
+def test_a_bank_line_whose_payment_is_deleted_waits_with_the_customer_of_the_invoice_it_names(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "customers.json").write_text(json.dumps(MAPLE), encoding="utf-8")
+    assert cli("customers", "import", "webhook_customers", "customers.json").code == 0
+    (workspace / "invoices.csv").write_text(MAPLE_INVOICE, encoding="utf-8")
+    (workspace / "payments.csv").write_text(MAPLE_PAYMENT.format(status="AUTHORISED"), encoding="utf-8")
+    (workspace / "payments-now.csv").write_text(MAPLE_PAYMENT.format(status="DELETED"), encoding="utf-8")
+    (workspace / "november.xml").write_text(MAPLE_LINE, encoding="utf-8")
+    assert cli("import", "invoices.csv", "payments.csv").code == 0
+    assert "1 receipts linked" in cli("import", "november.xml").out
+    assert "1 receipts unlinked" in cli("import", "payments-now.csv").out
+
+    (waiting,) = json.loads(cli("reconcile", "list", "--json").out)
+    maple = json.loads(cli("customers", "list", "--json").out)[0]["account_no"]
+    assert waiting["document"] == "camt053 R4"
+    assert waiting["candidates"] == [
+        {"account_no": maple, "tier": 1, "score": 100, "why": "invoice INV-3002 in the document"}
+    ]
+    applied = cli("reconcile", "apply", str(waiting["id"]))
+    assert (applied.code, applied.out.strip()) == (0, f"item #{waiting['id']}: applied to {maple}"), (
+        applied.err
+    )
+    assert json.loads(cli("reconcile", "list", "--json").out) == []
+
+
 def test_status_shows_a_failed_files_name_with_brackets_as_it_is(cli: Cli, workspace: Path) -> None:
     (workspace / "inbox").mkdir()
     (workspace / "inbox" / "stmt[march].xml").write_text("<Document><BkToCstmrStmt>", encoding="utf-8")

@@ -34,7 +34,16 @@ def document(container: Container, external_id: str) -> ImportedDocument:
 def reverse(container: Container, entry_id: int, reason: str = "voided in the books") -> int:
     with unit_of_work(container.sessions) as session:
         accounts = Accounts.of(container.settings.ledger.chart)
-        return reverse_entry(session, entry_id, ON, reason, "finance", container.cipher, accounts).entry_id
+        return reverse_entry(
+            session,
+            entry_id,
+            ON,
+            reason,
+            "finance",
+            container.cipher,
+            accounts,
+            matching=container.settings.imports.matching,
+        ).entry_id
 
 
 def test_a_voided_invoice_reversed_by_hand_stops_counting_and_stays_reversed_when_imported_again(

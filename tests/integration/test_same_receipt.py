@@ -452,7 +452,15 @@ def test_the_return_of_a_linked_line_reversed_by_hand_as_told_reconciles_and_is_
         accounts = Accounts.of(container.settings.ledger.chart)
         reason = "returned by the bank"
         reverse_entry(
-            session, paid, reversed_on, reason, "finance", container.cipher, accounts, returned=True
+            session,
+            paid,
+            reversed_on,
+            reason,
+            "finance",
+            container.cipher,
+            accounts,
+            matching=container.settings.imports.matching,
+            returned=True,
         )
         resolve_records(session, [record.id], "receipt reversed", "finance")
     # The money went back: the line stays linked to the reversed payment, and posts nothing.
@@ -498,6 +506,7 @@ def test_a_return_handled_by_hand_is_not_applied_again_when_its_statement_is_dow
             "finance",
             container.cipher,
             accounts,
+            matching=container.settings.imports.matching,
             returned=True,
         )
         resolve_records(session, [record.id], "receipt reversed", "finance")
@@ -833,7 +842,14 @@ def test_a_line_linked_to_a_payment_withdrawn_or_reversed_by_hand_posts_its_own_
             accounts = Accounts.of(container.settings.ledger.chart)
             reason, on = "paid twice in the books", date(2026, 3, 20)
             reversed_by_hand = reverse_entry(
-                session, paid_entry, on, reason, "finance", container.cipher, accounts
+                session,
+                paid_entry,
+                on,
+                reason,
+                "finance",
+                container.cipher,
+                accounts,
+                matching=container.settings.imports.matching,
             )
         assert reversed_by_hand.lines_waiting == 1  # what `ledger reverse` says
         what = "was reversed by finance: paid twice in the books"
@@ -864,6 +880,57 @@ def test_a_line_linked_to_a_payment_withdrawn_or_reversed_by_hand_posts_its_own_
     assert owes(container, acme) == Money.of("-91.00", "CNY")
     assert banked(container, "CNY") == 9100
     assert waiting(container) == []
+    assert_ledger_verifies(container)
+
+
+@pytest.mark.parametrize("how", ["withdrawn", "changed", "by hand"])
+def test_a_line_set_free_from_its_payment_waits_with_the_customer_its_reference_names_never_posting_to_it(
+    container: Container, customers: dict[str, str], tmp_path: Path, how: str
+) -> None:
+    acme = customers["acme"]
+    paid = payment("P-70", acme, "90.00", "2026-03-02", references=["INV-70"])
+    import_file(container, write(tmp_path / "p.jsonl", invoice("INV-70", acme, "90.00"), paid), PARSERS)
+    bank = write(tmp_path / "b.jsonl", line("B-70", "90.00", "2026-03-03", references=["INV-70"]))
+    assert import_file(container, bank, PARSERS).counts["receipts_linked"] == 1
+
+    if how == "by hand":
+        with unit_of_work(container.sessions) as session:
+            reverse_entry(
+                session,
+                statuses(container)["P-70"][1] or 0,
+                date(2026, 3, 20),
+                "paid twice in the books",
+                "finance",
+                container.cipher,
+                Accounts.of(container.settings.ledger.chart),
+                matching=container.settings.imports.matching,
+            )
+    else:
+        now = {**paid, "id": "P-70:withdrawn", "reverses": "P-70", "withdrawn": True}
+        if how == "changed":
+            now = {**paid, "amount": "80.00"}
+        assert (
+            import_file(container, write(tmp_path / "now.jsonl", now), PARSERS).counts["receipts_unlinked"]
+            == 1
+        )
+
+    # It waits for a person (the payment it was went: what the money was is theirs to say), with the
+    # customer its reference names, as a line like it imported now would be matched.
+    assert statuses(container)["B-70"][0] == "unapplied"
+    with unit_of_work(container.sessions) as session:
+        (item,) = reconcile.queue(session, container.cipher)
+        named = session.scalars(select(ReconciliationItem.named_json)).one()
+    assert item.external_id == "B-70"
+    assert item.candidates == [
+        {"account_no": acme, "tier": 1, "score": 100, "why": "invoice INV-70 in the document"}
+    ]
+    assert named == '[["INV-70", 9000]]'
+    with unit_of_work(container.sessions) as session:
+        accounts = Accounts.of(container.settings.ledger.chart)
+        assert reconcile.apply(session, item.id, None, accounts, "finance", date(2026, 3, 21)) == acme
+    assert waiting(container) == []
+    assert owes(container, acme) == (Money.of("-80.00", "CNY") if how == "changed" else Money.zero("CNY"))
+    assert open_invoices(container, acme, date(2026, 3, 31)) == []
     assert_ledger_verifies(container)
 
 
@@ -929,7 +996,14 @@ def test_reversing_by_hand_a_payment_linked_to_a_line_that_came_first_stops_the_
 
     with unit_of_work(container.sessions) as session:  # the entry `ledger reverse` is given is the line's
         reversal = reverse_entry(
-            session, paid_entry, date(2026, 3, 20), "paid twice", "finance", container.cipher, accounts
+            session,
+            paid_entry,
+            date(2026, 3, 20),
+            "paid twice",
+            "finance",
+            container.cipher,
+            accounts,
+            matching=container.settings.imports.matching,
         )
 
     # As when the payment came first: it no longer pays; the bank's 90.00 waits in unapplied receipts.
@@ -954,7 +1028,14 @@ def test_reversing_by_hand_a_payment_linked_to_a_line_that_came_first_stops_the_
     assert statuses(container)["P-65"] == ("linked", line_entry)
     with unit_of_work(container.sessions) as session, pytest.raises(LedgerError) as refused:
         reverse_entry(
-            session, line_entry, date(2026, 3, 20), "paid twice", "finance", container.cipher, accounts
+            session,
+            line_entry,
+            date(2026, 3, 20),
+            "paid twice",
+            "finance",
+            container.cipher,
+            accounts,
+            matching=container.settings.imports.matching,
         )
     assert "payment P-65 is linked to it" in str(refused.value)
     assert "--returned" in str(refused.value)
@@ -1018,7 +1099,16 @@ def test_a_person_applying_a_receipt_the_bank_returns_meanwhile_is_told_it_is_cl
     person.start()
     looked.wait(10)
     with unit_of_work(container.sessions) as session:
-        reverse_entry(session, receipt_entry, on, "returned by the bank", "ops", container.cipher, accounts)
+        reverse_entry(
+            session,
+            receipt_entry,
+            on,
+            "returned by the bank",
+            "ops",
+            container.cipher,
+            accounts,
+            matching=container.settings.imports.matching,
+        )
     reversed_.set()
     person.join()
 
@@ -1077,7 +1167,15 @@ def test_an_import_pairing_a_waiting_line_a_person_decides_meanwhile_waits_for_t
                     reconcile.apply(session, item_id, acme, accounts, "finance", on)
                 else:
                     reverse_entry(
-                        session, entry_id, on, "returned", "ops", container.cipher, accounts, returned=True
+                        session,
+                        entry_id,
+                        on,
+                        "returned",
+                        "ops",
+                        container.cipher,
+                        accounts,
+                        matching=container.settings.imports.matching,
+                        returned=True,
                     )
         except Exception as exc:
             failed.append(exc)
@@ -1137,7 +1235,16 @@ def test_an_import_applying_a_waiting_line_waits_for_a_persons_reversal_of_anoth
                 deadline = time.monotonic() + 10
                 while not blocked_by(container, pid) and time.monotonic() < deadline:
                     time.sleep(0.05)
-                reverse_entry(session, entry_id, on, "returned", "ops", container.cipher, accounts)
+                reverse_entry(
+                    session,
+                    entry_id,
+                    on,
+                    "returned",
+                    "ops",
+                    container.cipher,
+                    accounts,
+                    matching=container.settings.imports.matching,
+                )
         except Exception as exc:
             failed.append(exc)
 

@@ -37,7 +37,15 @@ def by_hand(container: Container, entry_id: int | None, *, returned: bool = Fals
         accounts = Accounts.of(container.settings.ledger.chart)
         reason = "returned by the bank" if returned else "voided in the books"
         reversal = reverse_entry(
-            session, entry_id, ON, reason, "finance", container.cipher, accounts, returned=returned
+            session,
+            entry_id,
+            ON,
+            reason,
+            "finance",
+            container.cipher,
+            accounts,
+            matching=container.settings.imports.matching,
+            returned=returned,
         )
         return reversal.entry_id
 
