@@ -14,9 +14,11 @@ invoices (two rows, one document). Measured, each in its own spawned process so 
 
 Printed: rows/s, seconds and peak RSS of each, the import's ratio to raw sqlite3 and to the target,
 the import's counts; `--verify` then runs `connector ledger verify`'s check and imports the file
-again (every document "unchanged").
+again (every document "unchanged"). `--changed` then imports the same export with every amount
+changed: every payment reversed and reposted as its next revision (rows/s, peak RSS, and its ratio to
+the first import), verified again with `--verify`.
 
-    .venv/bin/python -m bench.import_payments [--rows 1000000] [--verify]
+    .venv/bin/python -m bench.import_payments [--rows 1000000] [--verify] [--changed]
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bench.common import in_subprocess, peak_rss_mb
 from bench.post_entries import Result, create_customers, open_container
 from connector.db import unit_of_work
 from connector.imports.pipeline import import_file
+from connector.ledger.models import Customer
 from connector.ledger.verify import verify_ledger
 from connector.security.keys import KeyRing, save_keyring
 
@@ -54,8 +59,9 @@ COLUMNS = [
 ]
 
 
-def write_export(path: Path, rows: int, account_nos: list[str]) -> None:
-    """`rows` data rows; a payment on two invoices takes two rows (so rows, not payments, are counted)."""
+def write_export(path: Path, rows: int, account_nos: list[str], raised_by: int = 0) -> None:
+    """`rows` data rows; a payment on two invoices takes two rows (so rows, not payments, are counted).
+    With `raised_by` (minor units) every payment's amount is that much higher: the same export, changed."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
@@ -63,7 +69,7 @@ def write_export(path: Path, rows: int, account_nos: list[str]) -> None:
         while written < rows:
             payment += 1
             account_no = account_nos[payment % len(account_nos)]
-            amount = 100 + (payment * 7919) % 1_000_000
+            amount = 100 + (payment * 7919) % 1_000_000 + raised_by
             reference = f"RCPT {account_no}" if payment % 10 else "transfer"
             day = f"2026-{1 + payment % 12:02d}-{1 + payment % 28:02d}"
             head = [day, f"46000000{payment:010d}", f"PMT-{payment:07d}", f"Customer {account_no}", ""]
@@ -125,6 +131,23 @@ def _write(connection: sqlite3.Connection, insert: str, batch: list[list[str | i
     connection.execute("COMMIT")
 
 
+def measure_changed(url: str, keys_dir: str, changed: str, rows: int) -> tuple[Result, Counter[str]]:
+    """The export again with every amount changed: each payment reversed and reposted as revision 2."""
+    container = open_container(url, keys_dir, migrate=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            account_nos = list(session.scalars(select(Customer.account_no).order_by(Customer.id)))
+        write_export(Path(changed), rows, account_nos, raised_by=100)
+        started = time.perf_counter()
+        result = import_file(container, Path(changed), container.document_parsers())
+        elapsed = time.perf_counter() - started
+    finally:
+        container.close()
+    if result.status != "imported":
+        raise SystemExit(f"the changed export did not import: {result.status} {result.reason}")
+    return Result("changed export reposted", rows, elapsed, peak_rss_mb(), "rows"), result.counts
+
+
 def verify_and_reimport(url: str, keys_dir: str, export: str) -> str:
     container = open_container(url, keys_dir, migrate=False)
     try:
@@ -143,6 +166,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw_help)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--verify", action="store_true", help="verify the ledger and import the file again")
+    parser.add_argument(
+        "--changed",
+        action="store_true",
+        help="then import it with every amount changed (all reposted)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         save_keyring(Path(tmp) / "keys.json", KeyRing.generate())
@@ -159,6 +187,13 @@ def main() -> None:
         print(f"peak RSS / target {TARGET_RSS_MB} MB: {rss_ratio:.2f}x", flush=True)
         if args.verify:
             print(in_subprocess(verify_and_reimport, url, tmp, export))
+        if args.changed:
+            reposted, counts = in_subprocess(measure_changed, url, tmp, f"{tmp}/changed.csv", args.rows)
+            print(reposted, flush=True)
+            print("  " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sorted(counts.items())))
+            print(f"changed export / first import: {reposted.per_s / imported.per_s:.2f}x")
+            if args.verify:
+                print(in_subprocess(verify_and_reimport, url, tmp, f"{tmp}/changed.csv"))
 
 
 if __name__ == "__main__":

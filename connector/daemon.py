@@ -132,8 +132,8 @@ def run_job(
             except Exception:  # it did not do the job (its work runs elsewhere: a person's `zoho pull`;
                 give_back_turn(container.sessions, turn, holder)  # or it failed): the next run may
                 raise
-    except _NotItsTurn as exc:  # another replica ran it within this interval
-        log.info("%s: not run now, run by %s within its interval", job.name, exc)
+    except _NotItsTurn as exc:  # another replica ran it within this interval (and logged what it did)
+        log.debug("%s: not run now, run by %s within its interval", job.name, exc)
         outcome, message = HELD, f"run by {exc} within its interval"
     except LeaseHeldError as exc:
         log.info("%s: not run now, %s", job.name, exc)

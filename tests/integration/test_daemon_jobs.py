@@ -26,7 +26,7 @@ from connector.job_board import HELD, JobBoard
 from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import DaemonSettings, ZohoSettings
 from connector.sync.credits import DatabaseSpendingLog, write_spent
-from connector.sync.leases import give_back_turns, lease
+from connector.sync.leases import give_back_turns, lease, turn_holder
 from connector.sync.models import SyncRun
 from connector.sync.notifications import ProcessResult
 from connector.sync.pull import PullResult
@@ -94,6 +94,16 @@ def test_replicas_running_a_job_on_one_interval_take_turns_instead_of_each_runni
     time.sleep(0.35)  # the next interval: whoever comes first runs it
     run_job(container, Job("zoho pull", every, pull), board=board)
     assert len(runs) == 2
+
+
+def test_a_run_left_to_the_replica_whose_turn_it_was_logs_only_at_debug(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = Job("zoho pull", timedelta(minutes=15), lambda: "pulled")
+    assert [level for level, _ in logged(caplog, container, job, give_back=False)] == [logging.INFO]
+    assert logged(caplog, container, job) == [  # another replica's run within the same interval
+        (logging.DEBUG, f"zoho pull: not run now, run by {turn_holder()} within its interval")
+    ]
 
 
 def test_replicas_with_inbox_folders_of_their_own_each_pass_over_theirs_every_interval(
@@ -298,12 +308,15 @@ def zoho_on(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[C
     container.__dict__.pop("zoho").close()
 
 
-def logged(caplog: pytest.LogCaptureFixture, container: Container, job: Job) -> list[tuple[int, str]]:
+def logged(
+    caplog: pytest.LogCaptureFixture, container: Container, job: Job, *, give_back: bool = True
+) -> list[tuple[int, str]]:
     """The levels and lines a run of `job` logged about itself."""
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="connector.daemon"):
         run_job(container, job)
-    give_back_turns(container.sessions)  # the next run of it, in this test, is its next interval's
+    if give_back:
+        give_back_turns(container.sessions)  # the next run of it, in this test, is its next interval's
     said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "connector.daemon"]
     return [(level, line) for level, line in said if line.startswith(f"{job.name}")]
 
