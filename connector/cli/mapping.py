@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from itertools import islice
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ from connector.cli.context import out, report_problems, state
 from connector.cli.output import DataTable, dumps, money_json
 from connector.documents import Document, Notice, Problem
 from connector.errors import ConnectorError
-from connector.mapping.apply import map_record, read_source
+from connector.mapping.apply import MappedRecord, map_record, read_source
 from connector.mapping.files import MappingSet, load_mapping_set
 from connector.mapping.model import DocumentMapping, MappingFile, VoucherMapping
 from connector.mapping.samples import read_records
@@ -66,8 +65,8 @@ def find_export(mappings: MappingSet, name: str) -> DocumentMapping | VoucherMap
 def _preview_export(
     mappings: MappingSet, export: DocumentMapping | VoucherMapping, sample: Path, limit: int, as_json: bool
 ) -> None:
-    """The first `limit` documents and unreadable rows the export mapping makes of `sample`, and the notes
-    of the file as a whole an import would give (columns read as empty)."""
+    """The first `limit` documents and unreadable rows the export mapping makes of `sample`, counted over
+    the whole file, and the notes of the file as a whole an import would give (columns read as empty)."""
     parser = next(p for p in export_parsers(mappings) if p.format == export.source)
     notes: list[str] = []
 
@@ -78,8 +77,13 @@ def _preview_export(
             elif isinstance(item, Document | Problem):
                 yield item
 
-    items = list(islice(parsed(), limit))
-    failing = sum(1 for item in items if isinstance(item, Problem))
+    items: list[Document | Problem] = []
+    total = failing = 0
+    for item in parsed():  # every row counted, the first `limit` shown
+        total += 1
+        failing += isinstance(item, Problem)
+        if len(items) < limit:
+            items.append(item)
     if as_json:
         rows = [
             {"row": item.origin.row, "error": item.reason}
@@ -87,7 +91,8 @@ def _preview_export(
             else {"row": item.origin.row, "document": _document_json(item)}
             for item in items
         ]
-        out.print(dumps({"mapping": export.source, "items": rows, "failing": failing, "notes": notes}))
+        counts = {"total": total, "failing": failing}
+        out.print(dumps({"mapping": export.source, "items": rows, **counts, "notes": notes}))
         return
     table = DataTable(
         *("row", "kind", "id", "date", "amount", "party", "number", "references / why not"),
@@ -124,7 +129,8 @@ def _preview_export(
         )
     out.print(table)
     out.print(
-        f"{len(items)} item(s) of {sample.name}: {len(items) - failing} document(s), {failing} unreadable"
+        f"{total} item(s) of {sample.name}: {total - failing} document(s), {failing} unreadable"
+        + _shown_of(len(items), total)
     )
     for note in notes:
         out.print(Text(f"note: {note}"))  # Text, not markup: it names the mapping's columns
@@ -151,6 +157,11 @@ def _document_json(document: Document) -> dict[str, Any]:
     }
 
 
+def _shown_of(shown: int, total: int) -> str:
+    """' (first 10 of 13 shown)' when the listing leaves items out."""
+    return f" (first {shown} of {total} shown)" if shown < total else ""
+
+
 def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -166,7 +177,9 @@ def preview(
         typer.Option(help="Records to map: .json, .jsonl or .csv (an export mapping's also .xlsx)."),
     ] = None,
     live: Annotated[bool, typer.Option("--live", help="Fetch current records from the backend.")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="How many records to show.")] = 10,
+    limit: Annotated[
+        int, typer.Option(min=1, help="How many records to show (a sample file is counted whole).")
+    ] = 10,
     folder: Annotated[Path | None, typer.Option(help="Mappings folder (default: mappings.dir).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
@@ -189,12 +202,18 @@ def preview(
             "e.g. the output of `connector customers figures ACCOUNT --json`"
         )
     if sample is not None:
-        records = list(read_records(sample, limit))
+        records: Iterable[tuple[str, Any]] = read_records(sample)
     else:
         backend, _, stream = mapping.source.partition(".")
         records = state(ctx).container().record_source(backend).sample(stream, limit, mapping.source_fields())
-    results = [(ref, raw, map_record(mapping, _as_pushed(mapping, raw))) for ref, raw in records]
-    failing = sum(1 for _, _, mapped in results if not mapped.ok)
+    results: list[tuple[str, Any, MappedRecord]] = []
+    total = failing = 0
+    for ref, raw in records:  # every record counted, the first `limit` shown
+        mapped = map_record(mapping, _as_pushed(mapping, raw))
+        total += 1
+        failing += not mapped.ok
+        if len(results) < limit:
+            results.append((ref, raw, mapped))
     if as_json:
         payload = [
             {
@@ -212,7 +231,7 @@ def preview(
             }
             for ref, raw, mapped in results
         ]
-        out.print(dumps({"mapping": mapping.source, "records": payload, "failing": failing}))
+        out.print(dumps({"mapping": mapping.source, "records": payload, "total": total, "failing": failing}))
     else:
         for ref, raw, mapped in results:
             title = Text(ref) + (Text("") if mapped.ok else Text("  would fail", style="red"))
@@ -232,9 +251,9 @@ def preview(
                 value = read_source(raw, field.source)
                 table.add_row(Text(field.target), Text(_shown(field.source)), Text(_shown(value)), result)
             out.print(table)
-        clean = len(results) - failing
         out.print(
-            f"{len(results)} record(s) through {mapping.source}: {clean} map cleanly, {failing} would fail"
+            f"{total} record(s) through {mapping.source}: {total - failing} map cleanly, {failing} would fail"
+            + _shown_of(len(results), total)
         )
 
 

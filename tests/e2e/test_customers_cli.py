@@ -100,7 +100,7 @@ def test_preview_of_an_export_mapping_shows_the_documents_of_its_sample_and_the_
     )
     assert result.code == 0, result.err
     payload = json.loads(result.out)
-    assert (payload["mapping"], payload["failing"]) == ("zoho_books.payments", 1)
+    assert (payload["mapping"], payload["total"], payload["failing"]) == ("zoho_books.payments", 7, 2)
     first = payload["items"][0]["document"]
     assert (first["external_id"], first["amount"]["amount"], first["party"]["name"]) == (
         "2954000000112001",
@@ -110,8 +110,34 @@ def test_preview_of_an_export_mapping_shows_the_documents_of_its_sample_and_the_
     assert [a["invoice"] for a in first["allocations"]] == ["INV-000101", "INV-000102", "INV-000103"]
     assert payload["items"][3] == {"row": 7, "error": "amount (Amount): not an amount: '7,5OO.00'"}
     table = cli("mapping", "preview", "zoho_books.payments", "--sample", sample, "--limit", "4")
-    assert "4 item(s) of zoho_books_payments.csv: 3 document(s), 1 unreadable" in table.out
+    assert (
+        "7 item(s) of zoho_books_payments.csv: 5 document(s), 2 unreadable (first 4 of 7 shown)" in table.out
+    )
     assert not (workspace / "connector.db").exists()
+
+
+def test_preview_counts_the_whole_sample_and_limits_only_the_rows_it_shows(cli: Cli, workspace: Path) -> None:
+    good = "PMT-1{0:02d},29540001{0:02d},2026-03-02,Acme Trading Co.,2954000000045001,,,,100.00,0.00,USD,,,,,"
+    header = (
+        (REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv")
+        .read_text(encoding="utf-8")
+        .splitlines()[0]
+    )
+    bad = good.format(13).replace("100.00", "1OO.00")
+    rows = [header, *(good.format(n) for n in range(1, 13)), bad]
+    (workspace / "late.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = cli("mapping", "preview", "zoho_books.payments", "--sample", "late.csv", "--json")
+    assert result.code == 0, result.err
+    payload = json.loads(result.out)
+    assert (len(payload["items"]), payload["total"], payload["failing"]) == (10, 13, 1)
+    table = cli("mapping", "preview", "zoho_books.payments", "--sample", "late.csv")
+    assert "13 item(s) of late.csv: 12 document(s), 1 unreadable (first 10 of 13 shown)" in table.out
+    contacts = "\n".join([*CONTACTS.splitlines(), *CONTACTS.splitlines()[1:]]) + "\n"
+    (workspace / "eight.csv").write_text(contacts, encoding="utf-8")
+    inbound = cli("mapping", "preview", "zoho_contacts", "--sample", "eight.csv", "--limit", "2", "--json")
+    assert (len(json.loads(inbound.out)["records"]), json.loads(inbound.out)["failing"]) == (2, 2)
+    shown = cli("mapping", "preview", "zoho_contacts", "--sample", "eight.csv", "--limit", "2")
+    assert "8 record(s) through zoho.Contacts: 6 map cleanly, 2 would fail (first 2 of 8 shown)" in shown.out
 
 
 def test_preview_of_an_export_without_a_column_the_mapping_reads_says_it_is_read_as_empty(
