@@ -22,6 +22,7 @@ from connector.ledger.models import Customer
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
 from connector.mapping.samples import absent_columns, csv_columns, read_records
+from connector.mapping.unheld import UnheldPaths
 from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
@@ -85,12 +86,18 @@ def import_file(
     mappings = mappings_for_run(container)
     name = mapping.removesuffix(".toml")
     columns = csv_columns(file)
+    unheld = UnheldPaths(inbound_mapping(mappings, name))
+    records = read_records(file)
     if columns is not None:
         _check_columns(inbound_mapping(mappings, name), file, columns)
+    else:  # JSON records name their own paths: those none of them holds are named once it is read
+        records = unheld.watching(records)
     with stopping_on_signals():  # a Ctrl-C or SIGTERM: the file stops between two batches, kept so far
-        counts = sync_customers(container, mappings, name, read_records(file), "customers.import")
+        counts = sync_customers(container, mappings, name, records, "customers.import")
     stopped = counts.pop(STOPPED, 0)
     out.print(f"{file}: {_summary(counts)} (mapping set {mappings.digest[:12]})")
+    if (note := unheld.note()) is not None:
+        err.print(Text(f"{file}: {note}"))
     if stopped:
         err.print(
             f"{file}: stopped early — the records applied so far stay; import it again to go on "

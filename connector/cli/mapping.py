@@ -18,6 +18,7 @@ from connector.mapping.apply import MappedRecord, map_record, read_source
 from connector.mapping.files import MappingSet, load_mapping_set
 from connector.mapping.model import DocumentMapping, MappingFile, VoucherMapping
 from connector.mapping.samples import read_records
+from connector.mapping.unheld import UnheldPaths
 from connector.sync.push import priced
 
 mapping_app = typer.Typer(help="Admin-editable mapping files.", no_args_is_help=True)
@@ -208,6 +209,9 @@ def preview(
         records = state(ctx).container().record_source(backend).sample(stream, limit, mapping.source_fields())
     results: list[tuple[str, Any, MappedRecord]] = []
     total = failing = 0
+    unheld = UnheldPaths(mapping)
+    if mapping.kind == "inbound":  # an outbound map's sources are figures, checked when it is loaded
+        records = unheld.watching(records)
     for ref, raw in records:  # every record counted, the first `limit` shown
         mapped = map_record(mapping, _as_pushed(mapping, raw))
         total += 1
@@ -231,7 +235,9 @@ def preview(
             }
             for ref, raw, mapped in results
         ]
-        out.print(dumps({"mapping": mapping.source, "records": payload, "total": total, "failing": failing}))
+        counts = {"total": total, "failing": failing}
+        notes = [note] if (note := unheld.note()) else []
+        out.print(dumps({"mapping": mapping.source, "records": payload, **counts, "notes": notes}))
     else:
         for ref, raw, mapped in results:
             title = Text(ref) + (Text("") if mapped.ok else Text("  would fail", style="red"))
@@ -255,6 +261,8 @@ def preview(
             f"{total} record(s) through {mapping.source}: {total - failing} map cleanly, {failing} would fail"
             + _shown_of(len(results), total)
         )
+        if (note := unheld.note()) is not None:
+            out.print(Text(f"note: {note}"))  # Text, not markup: it names the mapping's paths
 
 
 def _as_pushed(mapping: MappingFile, raw: Any) -> Any:

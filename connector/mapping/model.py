@@ -112,8 +112,14 @@ def _status_map_problem(index: int, figure: str, steps: Any) -> list[tuple[str, 
 
 def closest(word: str, choices: list[str]) -> str:
     """' — did you mean 'x'?' for the nearest choice, or the list of valid ones."""
+    found = nearest(word, choices)
+    return f"did you mean '{found}'?" if found is not None else f"valid: {', '.join(sorted(choices))}"
+
+
+def nearest(word: str, choices: list[str]) -> str | None:
+    """The choice `word` is most likely a misspelling of, if one is close enough."""
     found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"did you mean '{found[0]}'?" if found else f"valid: {', '.join(sorted(choices))}"
+    return found[0] if found else None
 
 
 class Step(BaseModel):

@@ -12,6 +12,7 @@ cursor moves when the whole listing of deletions is applied.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.errors import BudgetExhaustedError, StoppingError
 from connector.mapping.files import MappingSet
+from connector.mapping.unheld import UnheldPaths
 from connector.master.sync import apply_mapped, apply_records, inbound_mapping, map_batch, record_ref
 from connector.ports import Changed, ContactSource, Deletion
 from connector.sync import cursors
@@ -34,6 +36,8 @@ from connector.sync.leases import lease
 from connector.sync.models import SyncRun
 from connector.sync.prefetch import prefetched_runs
 from connector.sync.runs import failure_of, finish_run, record_counts, start_run
+
+log = logging.getLogger(__name__)
 
 # Larger transactions write each index page they touch once for more records (blind indexes and ids land
 # on random pages): 10,000 records a commit pull 6 % faster than 2,000. A crash costs at most their refetch.
@@ -85,6 +89,7 @@ def _pull(
 ) -> PullResult:
     mapping = inbound_mapping(mappings, f"{backend}.{stream}")
     result = PullResult(mapping.source)
+    unheld = UnheldPaths(mapping)
     signpost = clock()
     with unit_of_work(container.sessions) as session:
         run_id = start_run(session, "pull", mapping.source, mappings.digest).id
@@ -118,6 +123,7 @@ def _pull(
             pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
             for run_of_pages in prefetched_runs(pages, READ_AHEAD_PAGES, RECORDS_PER_TRANSACTION, len):
                 changed = [record for page in run_of_pages for record in page]
+                unheld.see(c.raw for c in changed)
                 position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
                 mapped = map_batch(mapping, [(record_ref(mapping.source, c.id), c.raw) for c in changed])
                 retry.stop_point(f"{stream} pull")
@@ -145,6 +151,8 @@ def _pull(
             finish_run(session.get_one(SyncRun, run_id), +result.counts, error or result.stopped)
             if spending is not None:
                 write_spent(session, spending)
+    if (note := unheld.note()) is not None:  # once a run, over every record it read
+        log.warning("pull: %s", note)
     return result
 
 

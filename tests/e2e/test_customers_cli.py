@@ -413,3 +413,35 @@ def test_a_customers_import_told_to_stop_stops_between_two_batches_keeps_them_an
     again = cli("customers", "import", "zoho_contacts", "many.csv")
     assert again.code == 0, again.err
     assert f"many.csv: {10_000 - kept} created, {kept} unchanged" in again.out
+
+
+def test_a_source_path_no_record_holds_is_named_by_the_preview_and_the_import_with_the_path_they_hold(
+    cli: Cli, workspace: Path
+) -> None:
+    maps = workspace / "mappings"
+    shipped = maps / "webhook_customers.toml"
+    shipped.write_text(
+        shipped.read_text(encoding="utf-8").replace('"data.type"', '"data.typ"'), encoding="utf-8"
+    )
+    record = {
+        "id": "w1",
+        "name": "Big Key GmbH",
+        "type": "KA",
+        "currency": "EUR",
+        "address": {"city": "Köln"},
+    }
+    payload = {"type": "customer.updated", "timestamp": "2026-03-01T00:00:00Z", "data": record}
+    (workspace / "hooks.json").write_text(json.dumps([payload]), encoding="utf-8")
+    hint = "'data.typ' (customer_type) — did you mean 'data.type'?"
+    assert cli("mapping", "check").code == 0
+
+    preview = cli("mapping", "preview", "webhook_customers", "--sample", "hooks.json", "--json")
+    assert preview.code == 0, preview.err
+    [note] = json.loads(preview.out)["notes"]
+    assert "reads are in none of the 1 record(s), so read as empty: " in note
+    assert hint in note
+    table = cli("mapping", "preview", "webhook_customers", "--sample", "hooks.json")
+    assert hint in " ".join(table.out.split())
+    imported = cli("customers", "import", "webhook_customers", "hooks.json")
+    assert imported.code == 0, imported.err
+    assert hint in " ".join(imported.err.split())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -567,3 +568,29 @@ def test_records_the_push_wrote_are_read_again_but_taken_as_unchanged_customers(
             assert (
                 org.container.customers(session).view(bound[renamed][0]).name == "Renamed before the push Ltd"
             )
+
+
+def test_a_pull_logs_once_a_run_the_source_paths_none_of_its_records_holds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with zoho_org(SandboxConfig(seed=5, contacts=450, accounts=2), tmp_path) as org:
+        with caplog.at_level(logging.WARNING, logger="connector.sync.pull"):
+            pull(org)
+        assert "source paths" not in caplog.text  # the shipped mapping's paths are each in some record
+        texts = dict(org.mappings.texts)
+        texts["zoho_contacts.toml"] = texts["zoho_contacts.toml"].replace(
+            'source = "Email"', 'source = "Emial"'
+        )
+        typo, problems = parse_mapping_texts(MAPPINGS, texts)
+        assert typo is not None, problems
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="connector.sync.pull"):
+            counts = pull_stream(
+                org.container, org.container.zoho.records, typo, "zoho", "Contacts", full=True
+            )
+
+    assert counts.counts["read"] == 450  # three pages, more than one transaction's worth of pages read
+    [note] = [r.getMessage() for r in caplog.records if "source paths" in r.getMessage()]
+    assert "mapping zoho.Contacts reads are in none of the 450 record(s)" in note
+    # Zoho sends the fields asked for: none near 'Emial' to hint at, a mapped one is not offered
+    assert "read as empty: 'Emial' (email); if the records name them otherwise" in note
