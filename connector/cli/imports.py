@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session
 
 from connector.cli.context import ROW_NUMBER, err, one_of, out, state, stopping, stopping_on_signals
 from connector.cli.output import counts_text, dumps, iso_time, money_json
@@ -21,6 +22,8 @@ from connector.imports.models import ITEM_STATUSES
 from connector.imports.pipeline import FileResult, choose_parser, import_file
 from connector.imports.rules import Accounts
 from connector.imports.statement_reconcile import reconcile_file
+from connector.sync import quarantine
+from connector.sync.quarantine import Entry
 
 reconcile_app = typer.Typer(
     help="Receipts whose payer is not sure (list, apply, reject) and bank statements against the ledger.",
@@ -41,16 +44,28 @@ def import_command(
     container = state(ctx).container()
     parsers = container.document_parsers()
     results: list[FileResult] = []
+    would_quarantine: dict[str, list[Entry]] = {}  # a dry run's, by file
     stopped = False
     with stopping_on_signals():  # a Ctrl-C or SIGTERM: the file stops between two batches, kept so far
         for path in paths:
             if stopping(path.name):
                 stopped = True
                 break
+            entries = would_quarantine.setdefault(path.name, [])
+
+            def seen(session: Session, run_id: int, entries: list[Entry] = entries) -> None:
+                entries.extend(quarantine.of_run(session, run_id))
+
             try:
                 with rows_progress(path.name) as progress:
                     result = import_file(
-                        container, path, parsers, format=format, dry_run=dry_run, progress=progress
+                        container,
+                        path,
+                        parsers,
+                        format=format,
+                        dry_run=dry_run,
+                        progress=progress,
+                        before_rollback=seen if dry_run else None,
                     )
             except StoppedWaitingError as exc:  # waiting for another process's import: not begun
                 err.print(f"{path.name}: stopped early — nothing of it was imported: {exc}")
@@ -63,9 +78,13 @@ def import_command(
                 break
             results.append(result)
             if not as_json:
-                out.print(describe(result))
+                out.print(describe(result) + would_quarantine_text(entries))
     if as_json:
-        out.print(dumps([result_json(result) for result in results]))
+        listed = [
+            result_json(result) | ({"would_quarantine": [_would(e) for e in entries]} if dry_run else {})
+            for result, entries in ((r, would_quarantine.get(r.name, [])) for r in results)
+        ]
+        out.print(dumps(listed))
     if stopped:
         raise typer.Exit(3)
     if any(result.status == "failed" for result in results):
@@ -103,6 +122,22 @@ def describe(result: FileResult) -> str:
             "quarantine: `connector quarantine list`; resolve those this file corrects"
         )
     return described + notes
+
+
+SHOWN_QUARANTINED = 20  # a dry run's text lists this many of the rows it would quarantine (--json all)
+
+
+def would_quarantine_text(entries: list[Entry]) -> str:
+    """The rows a dry run would quarantine, as `quarantine list` names them (place and reason, never the
+    raw row): the first SHOWN_QUARANTINED, and how many more."""
+    lines = [f"\n  would quarantine {e.ref}: {e.reason}" for e in entries[:SHOWN_QUARANTINED]]
+    if len(entries) > SHOWN_QUARANTINED:
+        lines.append(f"\n  … and {len(entries) - SHOWN_QUARANTINED} more (--json lists them all)")
+    return "".join(lines)
+
+
+def _would(entry: Entry) -> dict[str, str]:
+    return {"ref": entry.ref, "reason": entry.reason}
 
 
 # Every counter an import can produce: each file's `--json` counts have them all, zeros included, so

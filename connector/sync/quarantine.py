@@ -82,6 +82,13 @@ def list_records(
     return [_entry(record, run) for record, run in session.execute(query)]
 
 
+def of_run(session: Session, run_id: int) -> list[Entry]:
+    """The records a run quarantined, in its order (a dry run's, before it is rolled back)."""
+    query = select(QuarantinedRecord, SyncRun).join(SyncRun, QuarantinedRecord.run_id == SyncRun.id)
+    query = query.where(QuarantinedRecord.run_id == run_id).order_by(QuarantinedRecord.id)
+    return [_entry(record, run) for record, run in session.execute(query)]
+
+
 def count_records(
     session: Session, *, status: str = "open", source: str | None = None, job: str | None = None
 ) -> int:

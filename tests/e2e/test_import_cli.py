@@ -355,3 +355,29 @@ def test_an_import_stopped_while_another_process_imports_exits_3_saying_nothing_
     assert again.code == 0, again.err
     assert "statement.xml: imported (camt053)" in again.out
     assert "unchanged" not in again.out  # nothing of it was imported before
+
+
+def test_a_dry_run_lists_each_row_it_would_quarantine_with_its_reason_the_text_the_first_twenty(
+    cli: Cli, workspace: Path
+) -> None:
+    payments = REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv"
+    (workspace / "payments.csv").write_bytes(payments.read_bytes())
+    tried = cli("import", "payments.csv", "--dry-run")
+    assert tried.code == 0, tried.err
+    assert "would quarantine payments.csv:7: amount (Amount): not an amount: '…'" in tried.out
+    [result] = json.loads(cli("import", "payments.csv", "--dry-run", "--json").out)
+    assert len(result["would_quarantine"]) == result["counts"]["quarantined"] == 2
+    assert result["would_quarantine"][0] == {
+        "ref": "payments.csv:7",
+        "reason": "amount (Amount): not an amount: '…'",  # as quarantine list has it: the cell left out
+    }
+    lines = payments.read_text(encoding="utf-8-sig").splitlines()
+    bad = [
+        lines[6].replace("PMT-00044", f"PMT-9{n:02d}").replace("2954000000112004", f"29549{n:02d}")
+        for n in range(25)
+    ]
+    (workspace / "many.csv").write_text("\n".join([lines[0], *bad]) + "\n", encoding="utf-8")
+    many = cli("import", "many.csv", "--dry-run")
+    assert many.out.count("would quarantine many.csv:") == 20
+    assert "… and 5 more (--json lists them all)" in many.out
+    assert len(json.loads(cli("import", "many.csv", "--dry-run", "--json").out)[0]["would_quarantine"]) == 25
