@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from adapters.exports.heads import detection_overlaps
 from connector.bootstrap import export_parsers
 from connector.cli.context import out, report_problems, state
 from connector.cli.output import DataTable, dumps, money_json
@@ -38,9 +39,13 @@ def check(
     ctx: typer.Context,
     folder: Annotated[Path | None, typer.Argument(help="Mappings folder (default: mappings.dir).")] = None,
 ) -> None:
-    """Validate every mapping file; exit 1 listing each problem with file, line, key and a hint."""
+    """Validate every mapping file; exit 1 listing each problem with file, line, key and a hint.
+
+    Warnings (the set is valid): export mappings that recognise the same files, which imports refuse."""
     directory, mappings = _valid_set(ctx, folder)
     out.print(f"{len(mappings.texts)} mapping file(s) OK in {directory} (set {mappings.digest[:12]})")
+    if warnings := detection_overlaps(directory, mappings):
+        report_problems(f"{len(warnings)} warning(s):", warnings)
 
 
 def find_mapping(mappings: MappingSet, name: str) -> MappingFile:

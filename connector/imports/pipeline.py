@@ -93,8 +93,11 @@ FORMAT_HINT = "name one with --format"
 def choose_parser(
     path: Path, parsers: Sequence[DocumentParser], format: str = "auto", *, format_hint: str = FORMAT_HINT
 ) -> DocumentParser:
-    """The parser named `format`, or with `auto` the first whose sniff recognises the file; `format_hint`
-    says how to name a format when none recognises it (the inbox has no --format)."""
+    """The parser named `format`, or with `auto` the one whose sniff recognises the file; `format_hint`
+    says how to name a format when none or several recognise it (the inbox has no --format).
+
+    A file several recognise (two mappings whose `[detect] headers` it holds) is refused: read by
+    whichever sorts first, it could post another column's amounts than the one its admin mapped."""
     name = file_name(path)
     if format != "auto":
         for parser in parsers:
@@ -104,13 +107,22 @@ def choose_parser(
         raise FileFormatError(f"{name}: unknown format {format!r} (formats: {known})")
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
-    for parser in parsers:
-        if parser.sniff(head, name):
-            return parser
-    if head.startswith(b"PK\x03\x04"):  # a workbook whose header text lies past the head
-        for parser in parsers:
-            if isinstance(parser, SniffsWholeFile) and parser.sniff_path(str(path), name):
-                return parser
+    found = [parser for parser in parsers if parser.sniff(head, name)]
+    if not found and head.startswith(b"PK\x03\x04"):  # a workbook whose header text lies past the head
+        found = [
+            parser
+            for parser in parsers
+            if isinstance(parser, SniffsWholeFile) and parser.sniff_path(str(path), name)
+        ]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        formats = ", ".join(sorted(parser.format for parser in found))
+        raise FileFormatError(
+            f"{name}: recognised by {len(found)} formats ({formats}), so read by none; {format_hint}, "
+            "or make one mapping's [detect] headers more specific (a column only its exports have) "
+            "or remove the other"
+        )
     raise FileFormatError(f"{name}: not a format the connector knows; {format_hint}")
 
 

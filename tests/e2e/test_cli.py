@@ -547,6 +547,22 @@ def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isol
     assert cli("check-config").code == 1
 
 
+def test_mapping_check_warns_of_an_export_mapping_another_one_recognises_every_file_of(
+    cli, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd)
+    text = (isolated_cwd / "mappings" / "export_kingdee_receipts.toml").read_text(encoding="utf-8")
+    acme = text.replace('"kingdee.receipts"', '"acme.kd_receipts"').replace(
+        '"收款金额"]', '"收款金额", "实收金额"]'
+    )
+    (isolated_cwd / "mappings" / "export_kingdee_receipts_acme.toml").write_text(acme, encoding="utf-8")
+    result = cli("mapping", "check")
+    assert (result.code, "18 mapping file(s) OK in mappings" in result.out) == (0, True)
+    assert result.err.startswith(
+        "1 warning(s):\n  - mappings/export_kingdee_receipts.toml:14: detect.headers: "
+    )
+
+
 def test_mapping_check_refuses_an_inbound_target_a_letter_from_a_field_the_master_reads(
     cli, isolated_cwd: Path
 ) -> None:

@@ -1,5 +1,6 @@
-"""Which parser reads a file: the one named, or the first that recognises the file's head, or, for a
-workbook whose header text lies past the head, the one that finds its columns in the file itself."""
+"""Which parser reads a file: the one named, or the one that recognises the file's head, or, for a
+workbook whose header text lies past the head, the one that finds its columns in the file itself; a file
+several recognise is refused."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from adapters.exports.mapped import MappedExport
 from adapters.statements.camt053 import Camt053Parser
+from connector.bootstrap import parsers_for
 from connector.documents import DocumentParser
 from connector.errors import FileFormatError
 from connector.imports.pipeline import HEAD_BYTES, choose_parser
-from connector.mapping.files import load_mapping_set
+from connector.mapping.files import MappingSet, load_mapping_set
+from connector.mapping.model import Detect, DocumentMapping
 from tests.conftest import REPO
+
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +69,54 @@ def test_a_file_nobody_recognises_is_refused_with_a_hint(
     path.write_text("nothing here\n", encoding="utf-8")
     with pytest.raises(FileFormatError, match="not a format the connector knows; name one with --format"):
         choose_parser(path, parsers)
+
+
+def _acme_receipts(shipped: MappingSet) -> DocumentMapping:
+    """An admin's copy of the Kingdee receipts mapping reading the amount received (实收金额)."""
+    kingdee = next(m for m in shipped.documents.values() if m.source == "kingdee.receipts")
+    amount = next(f for f in kingdee.fields if f.target == "amount").model_copy(update={"source": "实收金额"})
+    return kingdee.model_copy(
+        update={
+            "source": "acme.kd_receipts",
+            "detect": Detect(headers=("单据编号", "日期", "往来单位", "币别", "实收金额")),
+            "fields": tuple(amount if f.target == "amount" else f for f in kingdee.fields),
+        }
+    )
+
+
+def test_a_file_two_mappings_recognise_is_refused_naming_both_and_how_to_choose(tmp_path: Path) -> None:
+    shipped, problems = load_mapping_set(REPO / "mappings")
+    assert shipped is not None, problems
+    parsers = [*parsers_for(shipped, "CNY"), MappedExport(_acme_receipts(shipped))]
+    path = tmp_path / "kd.csv"
+    path.write_bytes(
+        "单据编号,日期,往来单位,币别,收款金额,手续费,实收金额\n"
+        'SKD101,2026-03-05,上海明远贸易有限公司,人民币,"1,234.56",34.56,"1,200.00"\n'.encode("gbk")
+    )
+    refused = "kd.csv: recognised by 2 formats (acme.kd_receipts, kingdee.receipts), so read by none; "
+    with pytest.raises(FileFormatError) as raised:
+        choose_parser(path, parsers)
+    assert str(raised.value).startswith(refused + "name one with --format, or make one mapping's [detect]")
+    assert "or remove the other" in str(raised.value)
+    with pytest.raises(FileFormatError, match="; import it with"):
+        choose_parser(path, parsers, format_hint="import it with `connector import FILE --format NAME`")
+    assert choose_parser(path, parsers, "acme.kd_receipts").format == "acme.kd_receipts"
+    path.write_bytes(path.read_bytes().replace("实收金额".encode("gbk"), "到账金额".encode("gbk")))
+    assert choose_parser(path, parsers).format == "kingdee.receipts"  # the shipped mapping's alone
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    sorted(
+        p.relative_to(FIXTURES).as_posix() for p in FIXTURES.rglob("*") if p.is_file() and p.suffix != ".py"
+    ),
+)
+def test_every_shipped_fixture_is_recognised_by_one_format_alone(fixture: str) -> None:
+    shipped, problems = load_mapping_set(REPO / "mappings")
+    assert shipped is not None, problems
+    parsers = parsers_for(shipped, "USD")
+    path = FIXTURES / fixture
+    head = path.read_bytes()[:HEAD_BYTES]
+    recognising = [parser.format for parser in parsers if parser.sniff(head, path.name)]
+    assert len(recognising) == 1
+    assert choose_parser(path, parsers).format == recognising[0]

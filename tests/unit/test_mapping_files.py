@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.exports.heads import detection_overlaps
 from connector.mapping.apply import map_record, read_source
 from connector.mapping.files import load_mapping_set
 from tests.conftest import REPO
@@ -219,3 +220,35 @@ def test_a_class_template_with_a_misspelt_placeholder_is_refused_with_its_file_a
     [problem] = problems
     assert str(problem).startswith(f"{policy}:")
     assert "unknown placeholder(s) ['regoin']; allowed: type, region, seq" in str(problem)
+
+
+def test_an_export_mapping_whose_detect_headers_are_all_among_anothers_is_warned_of(tmp_path: Path) -> None:
+    shipped, _ = load_mapping_set(REPO / "mappings")
+    assert shipped is not None
+    assert detection_overlaps(REPO / "mappings", shipped) == []
+    shutil.copytree(REPO / "mappings", tmp_path, dirs_exist_ok=True)
+    text = (tmp_path / "export_kingdee_receipts.toml").read_text(encoding="utf-8")
+    acme = text.replace('"kingdee.receipts"', '"acme.kd_receipts"').replace(
+        '"收款金额"]', '"收款金额", "实收金额"]'
+    )
+    (tmp_path / "export_kingdee_receipts_acme.toml").write_text(acme, encoding="utf-8")
+    (tmp_path / "export_kingdee_receipts_copy.toml").write_text(  # the same headers: said of one file
+        acme.replace('"acme.kd_receipts"', '"copy.kd_receipts"'), encoding="utf-8"
+    )
+    mappings, problems = load_mapping_set(tmp_path)
+    assert mappings is not None, problems
+    warnings = detection_overlaps(tmp_path, mappings)
+    assert [(w.file.name, w.message.split(" (")[0]) for w in warnings] == [
+        ("export_kingdee_receipts.toml", "every header is among those of export_kingdee_receipts_acme.toml"),
+        ("export_kingdee_receipts.toml", "every header is among those of export_kingdee_receipts_copy.toml"),
+        (
+            "export_kingdee_receipts_copy.toml",
+            "every header is among those of export_kingdee_receipts_acme.toml",
+        ),
+    ]
+    assert str(warnings[0]) == (
+        f"{tmp_path / 'export_kingdee_receipts.toml'}:14: detect.headers: every header is among those of "
+        "export_kingdee_receipts_acme.toml (acme.kd_receipts): a file that mapping recognises is recognised "
+        "by this one (kingdee.receipts) too, and an import without --format (the inbox) refuses it; add to "
+        "this one a header only its exports have, or remove one of the two"
+    )
