@@ -109,7 +109,7 @@ class RowReader:
         group_column = None if group is None or group in targets else header.index(group)
         if group is not None and group not in targets and group_column is None:
             columns.missing.append(group)
-        columns.refuse_missing(name, header)
+        columns.refuse_missing(name, header, mapping.source)
         fields, skips = columns.fields, columns.skips
         place = next((i for i, field in enumerate(fields) if field.target == group), None)
         key_fields: tuple[CompiledField, ...] = ()
@@ -287,22 +287,22 @@ def _cell(index: int) -> Callable[[Any], Any]:
 
 
 def _compile_skips(
-    rules: Sequence[SkipRule], header: Header, missing: list[str], absent: list[str]
+    rules: Sequence[SkipRule], header: Header, unread: list[SkipRule], absent: list[str]
 ) -> tuple[Skip, ...]:
-    """The skip rules reading by position. A rule on a column the file lacks can match nothing: the
-    column of one that withdraws documents is `missing` (its voided rows would post as live ones) unless
-    the rule is `optional`, that of another `absent` (its rows, a totals line, fail on their own)."""
+    """The skip rules reading by position. A rule on a column the file lacks can match nothing: it is
+    `unread` (the rows it skips, drafts or void documents, would post) unless the rule is `optional`,
+    whose column is `absent` (the file is read, saying so)."""
     skips: list[Skip] = []
     for rule in rules:
         index = header.index(rule.column)
         if index is not None:
             skips.append((index, re.compile(rule.matches), rule.withdraws))
-        elif rule.withdraws and not rule.optional:
-            missing.append(str(rule.column))
+        elif not rule.optional:
+            unread.append(rule)
         elif rule.withdraws:
             absent.append(f"{rule.column!r} (a [[skip]] rule's column: the rows it withdraws read as live)")
         else:
-            absent.append(f"{rule.column!r} (a [[skip]] rule's column)")
+            absent.append(f"{rule.column!r} (a [[skip]] rule's column: the rows it skips are read)")
     return tuple(skips)
 
 
@@ -367,12 +367,29 @@ class Columns(NamedTuple):
     # values (and their matching) silently.
     absent: tuple[str, ...]
     skips: tuple[Skip, ...]  # the mapping's [[skip]] rules, reading by position
+    # The [[skip]] rules, not `optional`, whose column the file lacks: read, it would post their rows.
+    unread_skips: tuple[SkipRule, ...]
 
-    def refuse_missing(self, name: str, header: Header) -> None:
-        """FileFormatError naming the columns the file cannot be read without."""
+    def refuse_missing(self, name: str, header: Header, mapping: str) -> None:
+        """FileFormatError naming the columns the file cannot be read without: those of needed fields,
+        and those of the [[skip]] rules of the mapping (its source) `mapping` that are not optional."""
+        said = []
         if self.missing:
-            columns = ", ".join(map(repr, dict.fromkeys(self.missing)))
-            raise FileFormatError(f"{name}: no column {columns}; its columns: {', '.join(header.names)}")
+            said.append(f"no column {', '.join(map(repr, dict.fromkeys(self.missing)))}")
+        for rule in self.unread_skips:
+            withdrawing = ", withdrawing their documents" if rule.withdraws else ""
+            said.append(
+                f"no column {rule.column!r}, which a [[skip]] rule of the mapping {mapping} reads (it skips "
+                f"the rows matching {rule.matches}{withdrawing}): read without it, those rows would post"
+            )
+        if said:
+            hint = (
+                "; if the export names it otherwise, rename the rule's `column`; if its exports may lack "
+                "it, set `optional = true` on the rule"
+                if self.unread_skips
+                else ""
+            )
+            raise FileFormatError(f"{name}: {'; '.join(said)}; its columns: {', '.join(header.names)}{hint}")
 
 
 def absent_columns_notice(name: str, mapping: str, absent: Sequence[str]) -> Notice | None:
@@ -392,8 +409,8 @@ def bind_columns(
     needed: Callable[[FieldMap], bool],
     skip_rules: Sequence[SkipRule] = (),
 ) -> Columns:
-    """The fields and skip rules reading by position; a column the file lacks is `missing` if `needed`,
-    else `absent`."""
+    """The fields and skip rules reading by position; a field's column the file lacks is `missing` if
+    `needed`, else `absent`; a skip rule's is `absent` if the rule is optional, else the rule is unread."""
     fields: list[CompiledField] = []
     references: list[str] = []
     missing: list[str] = []
@@ -418,8 +435,11 @@ def bind_columns(
                 absent.append(f"{field.source!r} ({field.target})")
         prefix = f"{field.target} ({field.source}): " if field.source is not None else f"{field.target}: "
         fields.append(compiled._replace(read=read, reason_prefix=prefix))
-    skips = _compile_skips(skip_rules, header, missing, absent)
-    return Columns(tuple(fields), tuple(references), missing, tuple(dict.fromkeys(absent)), skips)
+    unread: list[SkipRule] = []
+    skips = _compile_skips(skip_rules, header, unread, absent)
+    return Columns(
+        tuple(fields), tuple(references), missing, tuple(dict.fromkeys(absent)), skips, tuple(unread)
+    )
 
 
 # --- values --------------------------------------------------------------------------------------------

@@ -113,7 +113,7 @@ class VoucherExport(ExportFile):
             raise FileFormatError(f"{name}: no header row")
         header = Header.of(first)
         columns = bind_columns(self.mapping.fields, header, self._needed, self.mapping.skip)
-        columns.refuse_missing(name, header)
+        columns.refuse_missing(name, header, self.format)
         if (notice := absent_columns_notice(name, self.format, columns.absent)) is not None:
             yield notice
         fields, references, skips = columns.fields, columns.references, columns.skips

@@ -25,7 +25,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from connector.credit.rules import STATUSES
 from connector.mapping.converters import REGISTRY, options_problem
@@ -299,7 +299,8 @@ Withdraws = bool | Literal["if_imported"]  # what a skip rule's rows do to their
 
 class SkipRule(BaseModel):
     """Rows that are no document, such as a totals line (合计, TOTAL): the column's text matches `matches`
-    (a regular expression searched in the stripped cell). Nothing else is ever skipped silently."""
+    (a regular expression searched in the stripped cell). Nothing else is ever skipped silently, and a
+    file without the column is refused unless the rule is `optional` (its rows would post)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -311,9 +312,9 @@ class SkipRule(BaseModel):
     # one imported is reversed (posted again once an export lists it live), one never imported is left
     # to post when an export lists it live.
     withdraws: Withdraws = False
-    # A file without the column is read, the import saying so (its rows then read as live); else a
-    # withdrawing rule's missing column refuses the file.
-    optional: bool = False
+    # A file without the column is read, the import saying so (the rows it would skip are then read:
+    # drafts post, void documents read as live); else a file without it is refused.
+    optional: StrictBool = False
 
     @field_validator("matches")
     @classmethod

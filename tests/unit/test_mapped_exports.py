@@ -443,12 +443,18 @@ def test_a_kingdee_bill_in_audit_un_audited_or_void_withdraws_its_invoice_if_imp
         ("AR3:withdrawn", "AR3", True),
         ("AR4:withdrawn", "AR4", True),
     ]  # AR5, a draft never audited, is skipped
-    book.active.delete_cols(7, 2)  # an export of other columns: read, its bills as audited
+    book.active.delete_cols(8)  # an export without 作废状态: read, its bills as not void
     book.save(path)
     notice, *documents = _parser(shipped, "kingdee.invoices").parse(path, path.name)
     assert isinstance(notice, Notice)
     assert "'作废状态' (a [[skip]] rule's column: the rows it withdraws read as live)" in notice.text
-    assert len(documents) == 5
+    assert sorted(_documents(documents)) == ["AR1", "AR2:withdrawn", "AR3:withdrawn", "AR4"]  # AR5: a draft
+    book.active.delete_cols(7)  # nor 单据状态: its drafts would post
+    book.save(path)
+    with pytest.raises(
+        FileFormatError, match="no column '单据状态', which a \\[\\[skip\\]\\] rule of the mapping"
+    ):
+        list(_parser(shipped, "kingdee.invoices").parse(path, path.name))
 
 
 def test_a_composite_id_is_the_same_however_the_export_writes_the_amount(
@@ -545,6 +551,31 @@ def test_an_export_without_the_column_that_tells_deleted_payments_is_refused_not
     (tmp_path / "payments.csv").write_text(renamed, encoding="utf-8")
     with pytest.raises(FileFormatError, match="no column 'Status'"):
         list(_parser(shipped, "xero.payments").parse(tmp_path / "payments.csv", "payments.csv"))
+
+
+def test_a_file_without_a_skip_rules_column_is_refused_naming_the_column_and_the_mapping(
+    tmp_path: Path,
+) -> None:
+    drafts = {"column": "状态", "matches": "^草稿$"}
+    mapping = _mapping(skip=[{"column": "id", "matches": "^合计"}, drafts])
+    text = "id,date,amount,状态\nP1,2026-03-05,100,草稿\nP2,2026-03-05,200,已审核\n"
+    assert [d.external_id for d in _documents(_run(tmp_path, mapping, text)).values()] == ["P2"]
+    with pytest.raises(FileFormatError) as refused:  # misspelt, or an export without it: the draft posted
+        _run(tmp_path, mapping, text.replace("状态", "单据状态", 1))
+    assert str(refused.value) == (
+        "in.csv: no column '状态', which a [[skip]] rule of the mapping test.payments reads (it skips the "
+        "rows matching ^草稿$): read without it, those rows would post; its columns: id, date, amount, "
+        "单据状态; if the export names it otherwise, rename the rule's `column`; if its exports may lack "
+        "it, set `optional = true` on the rule"
+    )
+
+
+def test_a_file_without_an_optional_skip_rules_column_is_read_saying_so(tmp_path: Path) -> None:
+    mapping = _mapping(skip=[{"column": "状态", "matches": "^草稿$", "optional": True}])
+    notice, *documents = _run(tmp_path, mapping, "id,date,amount\nP1,2026-03-05,100\n")
+    assert isinstance(notice, Notice)
+    assert "'状态' (a [[skip]] rule's column: the rows it skips are read)" in notice.text
+    assert [d.external_id for d in documents if isinstance(d, Document)] == ["P1"]
 
 
 def test_bank_statement_lines_are_signed_and_identical_lines_get_numbered_ids(shipped: MappingSet) -> None:

@@ -252,3 +252,14 @@ def test_an_export_mapping_whose_detect_headers_are_all_among_anothers_is_warned
         "by this one (kingdee.receipts) too, and an import without --format (the inbox) refuses it; add to "
         "this one a header only its exports have, or remove one of the two"
     )
+
+
+def test_a_skip_rules_optional_that_is_not_true_or_false_is_refused_with_its_line(tmp_path: Path) -> None:
+    shutil.copy(REPO / "mappings" / "export_kingdee_receipts.toml", tmp_path)
+    path = tmp_path / "export_kingdee_receipts.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("optional = true", 'optional = "yes"', 1), encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert [(p.line, p.key, p.message) for p in problems] == [
+        (35, "skip[2].optional", "Input should be a valid boolean")
+    ]
