@@ -42,15 +42,7 @@ class ChangedRecords:
                     )
                 )
             )
-            self._linked_to.update(
-                linked_id
-                for linked_id in session.scalars(
-                    select(ImportedDocument.linked_id).where(
-                        ImportedDocument.linked_id.in_(chunk), ImportedDocument.status == "linked"
-                    )
-                )
-                if linked_id is not None
-            )
+            self._linked_to.update(with_linked_records(session, chunk))
 
     def record(self, record_id: int) -> ImportedDocument:
         """Record `record_id` as committed: read with the others, or now (a document the batch found
@@ -72,3 +64,13 @@ class ChangedRecords:
     def may_have_linked(self, record_id: int) -> bool:
         """Whether records may be linked to record `record_id`'s receipt (else none are)."""
         return record_id in self._linked_to
+
+
+def with_linked_records(session: Session, ids: Collection[int]) -> set[int]:
+    """Of records `ids` (at most `LOOKUP_CHUNK`), those with records linked to them."""
+    linked = session.scalars(
+        select(ImportedDocument.linked_id).where(
+            ImportedDocument.linked_id.in_(ids), ImportedDocument.status == "linked"
+        )
+    )
+    return {linked_id for linked_id in linked if linked_id is not None}

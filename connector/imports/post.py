@@ -43,7 +43,7 @@ from connector.documents import (
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
 from connector.imports.bank_returns import BankReturns, NotFound, ReturnedByHand
-from connector.imports.changed import ChangedRecords
+from connector.imports.changed import ChangedRecords, with_linked_records
 from connector.imports.corrections import Reverse, reverse_recorded_many
 from connector.imports.decisions import decision_on, restore
 from connector.imports.known import KnownCustomers
@@ -116,6 +116,11 @@ class DocumentPoster:
         self.relinking: list[tuple[ImportedDocument, list[ImportedDocument], str | None]] = []
         # The batch's changed documents whose earlier revisions are to be reversed (`_reverse_replaced`).
         self._replacing: list[Reverse] = []
+        # The documents the batch's corrections withdraw, by record id, with the correction and why
+        # (`_reverse_withdrawn`); and the records those corrections name, read at once (`_imported`).
+        self._withdrawing: dict[int, tuple[Work, Reverse, str]] = {}
+        self._originals: dict[tuple[str, str], ImportedDocument] = {}
+        self._without_linked: set[int] = set()  # of those, the ones no record was linked to
         # The receipts this import posted on their own (source, id): a record set free may be theirs.
         self.posted_receipts: set[tuple[str, str]] = set()
 
@@ -240,8 +245,10 @@ class DocumentPoster:
             and (source_id := (item.document.source, item.document.reverses or "")) in stored
             and source_id not in batch_ids
         ]
+        self._read_originals(early)
         for item in early:
             counts[self._reversal(item)] += 1
+        self._reverse_withdrawn()
         if early:
             self.outcomes.write()
             counts += self._relink()
@@ -253,9 +260,13 @@ class DocumentPoster:
         # Money back in after money out: a storno listed before the return it cancels still finds it.
         corrections.sort(key=lambda item: item.document.bank_reversal and item.document.amount.minor > 0)
         handled: set[str] = set()  # the ids of the batch's corrections handled so far
+        self._read_originals(corrections)
         for item in corrections:
             document = item.document
+            if document.reverses is None:  # what it does may depend on the withdrawals above being done
+                self._reverse_withdrawn()
             if {document.reverses, document.replaces} & handled:
+                self._reverse_withdrawn()
                 # It corrects a correction above (a replacement replaced or deleted in turn): that one
                 # is recorded first, so that this one finds it.
                 counts += self._settle(again)
@@ -274,6 +285,7 @@ class DocumentPoster:
                 counts["quarantined"] += 1
             elif self._receivable(item, counts):
                 again.append(item)
+        self._reverse_withdrawn()
         counts += self._settle(again)
         self.outcomes.write()
         return counts + self._relink()
@@ -439,6 +451,8 @@ class DocumentPoster:
 
     def _linked_to(self, held: ImportedDocument) -> list[ImportedDocument]:
         """The records linked to `held`'s receipt (its other record: a bank line for a payment …), locked."""
+        if held.id in self._without_linked:  # none when the batch's corrections were read (`_read_originals`)
+            return []
         return linked_records(self.session, held)
 
     def _relink(self) -> Counter[str]:
@@ -530,6 +544,34 @@ class DocumentPoster:
         voucher = rules.voucher(document, self.file_id)  # the file that changed or withdrew it
         return self._reverse_all([Reverse(held, document.date, memo, voucher)])[0]
 
+    def _reverse_withdrawn(self) -> None:
+        """Reverse what the documents withdrawn so far (`_reversal`) posted, all at once; each withdrawal
+        is then recorded with the reversal it made."""
+        withdrawing, self._withdrawing = self._withdrawing, {}
+        if not withdrawing:
+            return
+        reversals = self._reverse_all([request for _, request, _ in withdrawing.values()])
+        for (item, _, why), reversal in zip(withdrawing.values(), reversals, strict=True):
+            self.outcomes.record(item, "reversal", reversal, None, why)
+
+    def _read_originals(self, corrections: Sequence[Work]) -> None:
+        """The records the batch's `corrections` name, read at once for `_imported`."""
+        named: dict[str, set[str]] = {}
+        for item in corrections:
+            for external_id in (item.document.reverses, item.document.replaces):
+                if external_id is not None:
+                    named.setdefault(item.document.source, set()).add(external_id)
+        for source, external_ids in named.items():
+            for chunk in in_chunks(external_ids):
+                found = self.session.scalars(
+                    select(ImportedDocument).where(
+                        ImportedDocument.source == source, ImportedDocument.external_id.in_(chunk)
+                    )
+                ).all()
+                self._originals.update({(source, record.external_id): record for record in found})
+                read = [record.id for record in found]
+                self._without_linked.update(set(read) - with_linked_records(self.session, read))
+
     def _reverse_replaced(self) -> None:
         """Reverse what the batch's changed documents posted, all at once, before their new revisions."""
         replacing, self._replacing = self._replacing, []
@@ -573,10 +615,12 @@ class DocumentPoster:
                 document, f"it reverses {document.source} {document.reverses}, which was never imported"
             )
             return "quarantined"
+        if original.id in self._withdrawing:  # corrected twice in the batch: the first one's reversal first
+            self._reverse_withdrawn()
         if original.status == "linked" and original.kind == "bank_line":
             self._hold_linked(document, original, f"the bank deleted line {original.external_id}")
             return "quarantined"
-        reversal = None
+        memo = ""
         if original.status != "reversed":
             memo = f"reversed by {document.source} {document.external_id}"
             if document.return_reason:  # a bank's return naming its line, saying why
@@ -590,12 +634,15 @@ class DocumentPoster:
                 )
             if document.withdrawn:
                 memo = f"withdrawn in {document.source} (void, deleted)"
-            reversal = self._reverse_posted(original, document, memo)
         # The line's entry is that reversal (when the line posted one): the statement report matches it.
         why = f"reverses {document.reverses}"
         if document.return_reason:
             why = f"{why} ({document.return_reason})"
-        self.outcomes.record(item, "reversal", reversal, None, why)
+        if original.status == "reversed":
+            self.outcomes.record(item, "reversal", None, None, why)
+            return "reversed"
+        voucher = rules.voucher(document, self.file_id)  # the file that withdrew it
+        self._withdrawing[original.id] = (item, Reverse(original, document.date, memo, voucher), why)
         return "reversed"
 
     def _superseded(self, item: Work) -> bool:
@@ -711,6 +758,8 @@ class DocumentPoster:
         ]
 
     def _imported(self, source: str, external_id: str | None) -> ImportedDocument | None:
+        if (read := self._originals.get((source, external_id or ""))) is not None:
+            return read  # read with the batch's others (`_read_originals`); one not found then may be now
         return self.session.scalars(
             select(ImportedDocument).where(
                 ImportedDocument.source == source, ImportedDocument.external_id == external_id

@@ -217,6 +217,8 @@ class Ledger:
     def reverse_many(self, wanted: Sequence[Reversing]) -> list[Posted]:
         """`reverse` each of `wanted`, all or none, in a few statements whatever their number (a re-export
         changing a million documents reverses a million entries)."""
+        if not wanted:
+            return []
         ids = [item.entry_id for item in wanted]
         if len(set(ids)) < len(ids):
             twice = sorted({entry_id for entry_id in ids if ids.count(entry_id) > 1})
