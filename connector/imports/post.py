@@ -51,6 +51,7 @@ from connector.imports.lookalikes import Lookalike, Lookalikes, exported_again
 from connector.imports.matching import Match, matched
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import Outcomes, Work, named_invoices
+from connector.imports.reconcile import import_actor
 from connector.imports.recorded import (
     SeenInFile,
     Stored,
@@ -233,7 +234,7 @@ class DocumentPoster:
             else:
                 work.append(item)
         # What the changed ones posted goes first (what becomes of them is recorded over their records).
-        self._reverse_replaced()
+        self._reverse_replaced(work)
         work = [item for item in work if self._receivable(item, counts)]
         # A receipt imported before and withdrawn now goes first: the bank line it set free is there for
         # the batch's receipts to pair with (a payment deleted and entered again), as in a later export.
@@ -572,10 +573,16 @@ class DocumentPoster:
                 read = [record.id for record in found]
                 self._without_linked.update(set(read) - with_linked_records(self.session, read))
 
-    def _reverse_replaced(self) -> None:
-        """Reverse what the batch's changed documents posted, all at once, before their new revisions."""
+    def _reverse_replaced(self, work: list[Work]) -> None:
+        """Reverse what the batch's changed documents posted, all at once, before their new revisions.
+        What the import of one of them applied of a waiting receipt is undone with it: a decision of
+        that import read for a receipt of `work` (the receipt in the file too) holds no longer."""
         replacing, self._replacing = self._replacing, []
         self._reverse_all(replacing)
+        undone = {import_actor(r.held.source, r.held.kind, r.held.external_id) for r in replacing}
+        for item in work:
+            if item.decided is not None and item.decided.actor in undone:
+                item.decided = None
 
     def _reverse_all(self, wanted: list[Reverse]) -> list[int | None]:
         reversals = reverse_recorded_many(self.session, self.ledger, wanted)

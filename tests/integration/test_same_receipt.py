@@ -1559,3 +1559,23 @@ def test_a_return_sealed_with_the_reversal_marker_as_its_payers_reference_is_sti
     storno = line("ST-1", "100.00", "2026-03-11", bank_reversal=True, references=[REVERSAL_MARKER])
     import_file(container, write(tmp_path / "s3.jsonl", storno), PARSERS)
     assert statuses(container)["ST-1"][0] == "unapplied"  # the money, back: waiting for a person
+
+
+@pytest.mark.parametrize("payment_first", [True, False])
+def test_a_line_applied_by_a_payments_import_both_changed_in_one_file_is_not_applied_again_by_the_old_payment(
+    container: Container, customers: dict[str, str], tmp_path: Path, payment_first: bool
+) -> None:
+    acme = customers["acme"]
+    b, p = line("B-1", "90.00", "2026-03-03", payer="Somebody"), payment("P-1", acme, "90.00", "2026-03-02")
+    import_file(container, write(tmp_path / "b.jsonl", b), PARSERS)  # waits
+    import_file(container, write(tmp_path / "p.jsonl", p), PARSERS)  # links, applies B-1 to acme
+    b2, p2 = {**b, "payer": "Somebody Else"}, {**p, "references": ["X"]}
+    both = (p2, b2) if payment_first else (b2, p2)
+    import_file(container, write(tmp_path / "x.jsonl", *both), PARSERS)
+    with unit_of_work(container.sessions) as session:
+        item = session.scalars(select(ReconciliationItem)).one()
+        decided = (item.status, item.resolved_by)
+    # What P-1's import applied went with its reversal, whatever the file's order: B-1 waits for a person.
+    assert decided == ("open", None)
+    assert statuses(container)["B-1"][0] == "unapplied"
+    assert_ledger_verifies(container)
