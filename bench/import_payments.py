@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from bench.common import in_subprocess, peak_rss_mb
 from bench.post_entries import Result, create_customers, open_container
+from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.imports.pipeline import import_file
 from connector.ledger.models import Customer
@@ -88,17 +89,19 @@ def write_export(path: Path, rows: int, account_nos: list[str], raised_by: int =
 def measure_import(url: str, keys_dir: str, export: str, rows: int) -> tuple[Result, Counter[str]]:
     container = open_container(url, keys_dir)
     try:
-        account_nos = create_customers(container, CUSTOMERS)
-        write_export(Path(export), rows, account_nos)
-        parsers = container.document_parsers()
-        started = time.perf_counter()
-        result = import_file(container, Path(export), parsers)
-        elapsed = time.perf_counter() - started
+        write_export(Path(export), rows, create_customers(container, CUSTOMERS))
+        return timed_import(container, Path(export), "connector import", rows)
     finally:
         container.close()
+
+
+def timed_import(container: Container, path: Path, label: str, rows: int) -> tuple[Result, Counter[str]]:
+    started = time.perf_counter()
+    result = import_file(container, path, container.document_parsers())
+    elapsed = time.perf_counter() - started
     if result.status != "imported":
-        raise SystemExit(f"the import did not succeed: {result.status} {result.reason}")
-    return Result("connector import", rows, elapsed, peak_rss_mb(), "rows"), result.counts
+        raise SystemExit(f"{label}: the import did not succeed: {result.status} {result.reason}")
+    return Result(label, rows, elapsed, peak_rss_mb(), "rows"), result.counts
 
 
 def measure_raw(export: str, database: str, rows: int) -> Result:
@@ -138,14 +141,9 @@ def measure_changed(url: str, keys_dir: str, changed: str, rows: int) -> tuple[R
         with unit_of_work(container.sessions) as session:
             account_nos = list(session.scalars(select(Customer.account_no).order_by(Customer.id)))
         write_export(Path(changed), rows, account_nos, raised_by=100)
-        started = time.perf_counter()
-        result = import_file(container, Path(changed), container.document_parsers())
-        elapsed = time.perf_counter() - started
+        return timed_import(container, Path(changed), "changed export reposted", rows)
     finally:
         container.close()
-    if result.status != "imported":
-        raise SystemExit(f"the changed export did not import: {result.status} {result.reason}")
-    return Result("changed export reposted", rows, elapsed, peak_rss_mb(), "rows"), result.counts
 
 
 def verify_and_reimport(url: str, keys_dir: str, export: str) -> str:
