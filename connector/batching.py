@@ -4,7 +4,7 @@ commits written behind while the next batch is read."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from types import TracebackType
@@ -37,7 +37,9 @@ class CommitBehind:
     import, spent in C without holding the GIL, so reading and mapping can go on meanwhile. Order is
     kept: a transaction begins only when the one before it is committed, so it sees everything before
     it; a failed commit is raised by the next `transaction()` or by leaving the block, and nothing after
-    it is written. Leaving the block waits for the last commit. Where each thread has a connection of
+    it is written. Leaving the block waits for the last commit. What a transaction wrote is told (its
+    `committed` callback, on the caller's thread) only once its commit is done: counts kept so are those
+    of what is in the database, never of a batch whose commit failed. Where each thread has a connection of
     its own (an in-memory SQLite database), a connection cannot be committed from another thread:
     there each transaction commits in place.
     """
@@ -47,6 +49,7 @@ class CommitBehind:
         self._in_place = isinstance(getattr(sessions.kw.get("bind"), "pool", None), SingletonThreadPool)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit-behind")
         self._pending: Future[None] | None = None
+        self._committed: Callable[[], None] | None = None
 
     def __enter__(self) -> CommitBehind:
         return self
@@ -60,9 +63,10 @@ class CommitBehind:
             self._worker.shutdown()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, committed: Callable[[], None] | None = None) -> Iterator[Session]:
         """A session in a new transaction, committed behind when the block ends normally; rolled back
-        (and nothing committed) when it raises."""
+        (and nothing committed) when it raises. `committed` is called once its commit is done (by the
+        next `transaction()`, `wait()` or leaving the block), never when it failed."""
         self.wait()
         session = self._sessions()
         try:
@@ -73,14 +77,19 @@ class CommitBehind:
             raise
         if self._in_place:
             _commit(session)
+            if committed is not None:
+                committed()
         else:
-            self._pending = self._worker.submit(_commit, session)
+            self._pending, self._committed = self._worker.submit(_commit, session), committed
 
     def wait(self) -> None:
         """Until the last commit is done; raises its error if it failed."""
         pending, self._pending = self._pending, None
+        committed, self._committed = self._committed, None
         if pending is not None:
             pending.result()
+            if committed is not None:
+                committed()
 
 
 def _commit(session: Session) -> None:

@@ -204,14 +204,18 @@ def import_file(
                 def import_batch(batch: list[Parsed]) -> None:
                     nonlocal known
                     container.refresh_keys()
-                    with commits.transaction() as session:
+                    counts: Counter[str] = Counter()
+
+                    def committed() -> None:  # the file's counts are those of what is in the ledger
+                        result.counts += counts
+
+                    with commits.transaction(committed) as session:
                         run = session.get_one(SyncRun, run_id)
                         known = _known(container, session, known)
-                        counts = _import_batch(container, scope, session, known, batch, file_id, run)
+                        counts += _import_batch(container, scope, session, known, batch, file_id, run)
                         if held is not None:  # still ours: a receipt's two records pair one after the other
                             held.confirm(session)
-                        result.counts += counts
-                        record_counts(run, result.counts)
+                        record_counts(run, result.counts + counts)
 
                 _each_batch(
                     parser, path, name, container.settings.imports.batch_size, import_batch, progress, scope

@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, select, true, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from connector.db import aware, clock_ms
+from connector.db import aware, clock_ms, database_error_text
 from connector.errors import ConnectorError
 from connector.ledger.models import utcnow
 from connector.master.classify import fold
@@ -151,11 +152,14 @@ def _alive(pid: int) -> bool:
 
 def failure_of(exc: BaseException) -> str:
     """What a run stopped by `exc` is recorded (and shown) with: a connector error's own words, fit to
-    show; anything else only by its kind, its details being in the log."""
+    show; a database error's reason ("database or disk is full": never its statement or values);
+    anything else only by its kind, its details being in the log."""
     if isinstance(exc, ConnectorError):
         return str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
+    if isinstance(exc, SQLAlchemyError):
+        return f"{type(exc).__name__}: {database_error_text(exc)} (see the log)"
     return f"{type(exc).__name__} (see the log)"
 
 

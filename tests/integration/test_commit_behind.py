@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import pytest
 from sqlalchemy import event, func, select, text
@@ -116,3 +117,19 @@ def test_an_in_memory_database_whose_connection_stays_in_its_thread_commits_in_p
             assert session.scalar(text("SELECT count(*) FROM batches")) == 3
     finally:
         engine.dispose()
+
+
+def test_a_transaction_is_told_it_committed_once_its_commit_is_done_and_never_when_it_failed(
+    container: Container,
+) -> None:
+    told: list[int] = []
+    failing = commit_fails(container, which=2)
+    with (
+        pytest.raises(RuntimeError, match="the disk is full"),
+        failing,
+        CommitBehind(container.sessions) as commits,
+    ):
+        for number in range(1, 4):
+            with commits.transaction(partial(told.append, number)) as session:
+                start_run(session, "import", SOURCE, "")
+    assert (told, committed_runs(container)) == ([1], 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -20,6 +21,8 @@ from unittest.mock import ANY
 import openpyxl  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from adapters.exports.iif import IifParser
 from adapters.statements.camt053 import Camt053Parser
@@ -2558,3 +2561,42 @@ def test_an_import_killed_part_way_is_recorded_with_the_counts_of_the_batches_it
     with unit_of_work(container.sessions) as session:
         [run] = run_history(session, job="import")
     assert (run.status, run.counts) == ("failed", {"documents": 2, "invoices_posted": 2})
+
+
+def test_an_import_whose_commit_fails_is_recorded_with_the_counts_of_the_batches_committed_and_the_reason(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_batches_of(2, container, monkeypatch)
+    upload = write(
+        tmp_path / "may.jsonl", *[invoice(f"INV-M{n}", customers["acme"], "10.00") for n in range(5)]
+    )
+    batches = 0
+    import_batch = pipeline._import_batch
+
+    def numbered(*args: Any) -> Counter[str]:
+        nonlocal batches
+        batches += 1
+        args[2].info["batch"] = batches  # the batch's session
+        return import_batch(*args)
+
+    def disk_full(session: Session) -> None:
+        if session.info.get("batch") == 2 and not session.in_nested_transaction():  # the batch's own
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(pipeline, "_import_batch", numbered)
+    event.listen(container.sessions, "before_commit", disk_full)
+    try:
+        with pytest.raises(OperationalError):
+            import_file(container, upload, PARSERS)
+    finally:
+        event.remove(container.sessions, "before_commit", disk_full)
+
+    committed = {"documents": 2, "invoices_posted": 2}
+    with unit_of_work(container.sessions) as session:
+        [run] = run_history(session, job="import")
+        row = session.scalars(select(ImportedFile).where(ImportedFile.name == "may.jsonl")).one()
+        posted = session.scalar(select(func.count()).select_from(ImportedDocument))
+        assert (row.status, json.loads(row.counts_json), posted) == ("failed", committed, 2)
+    assert (run.status, run.counts) == ("failed", committed)
+    assert run.error == "OperationalError: database or disk is full (see the log)"
+    assert row.error == run.error
