@@ -302,7 +302,10 @@ def _private(path: Path, mode: int = 0o600) -> None:
 
 
 def _set_aside(inbox: Path, path: Path, reason: str) -> Path:
-    """Move a file that could not be read to failed/ (never over another one), the reason beside it."""
+    """Move a file that could not be read to failed/ (never over another one), the reason beside it.
+    The reason is written first: a file in failed/ always has it (by it `status` tells a file set aside
+    from one put there by hand), and one whose reason cannot be written (a full disk) is not moved: the
+    OSError leaves it where it was."""
     failed = inbox / FAILED
     private = _private_folder(failed)
     target = failed / path.name
@@ -310,9 +313,15 @@ def _set_aside(inbox: Path, path: Path, reason: str) -> Path:
     while target.exists():
         target = failed / f"{path.stem}.{counter}{path.suffix}"
         counter += 1
-    shutil.move(path, target)
+    beside = target.with_name(target.name + REASON)
+    hint = f"Once mended (or to name its format): connector import '{target.resolve()}' [--format F]"
+    try:
+        beside.write_text(f"{reason}\n{hint}\n", encoding="utf-8")
+        shutil.move(path, target)
+    except OSError:
+        with contextlib.suppress(OSError):  # a reason cut short, or beside no file
+            beside.unlink(missing_ok=True)
+        raise
     if private:
         _private(target)
-    hint = f"Once mended (or to name its format): connector import '{target.resolve()}' [--format F]"
-    target.with_name(target.name + REASON).write_text(f"{reason}\n{hint}\n", encoding="utf-8")
     return target

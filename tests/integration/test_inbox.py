@@ -3,6 +3,7 @@ next pass, which imports what was added."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
@@ -13,6 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -219,6 +221,38 @@ def test_a_damaged_workbook_is_set_aside_and_the_files_after_it_are_imported(
     assert second.moved_to is not None
     kept = [inbox / "failed", first.moved_to, inbox / "archive", second.moved_to]
     assert [oct(path.stat().st_mode & 0o777) for path in kept] == ["0o700", "0o600", "0o700", "0o600"]
+
+
+def test_a_file_whose_reason_cannot_be_written_stays_in_the_inbox_and_is_set_aside_once_it_can(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "bad.csv").write_bytes(b"garbage\n\x00\x01")
+    write_text = Path.write_text
+
+    def disk_full(path: Path, *args: Any, **kwargs: Any) -> int:
+        if path.name.endswith(inbox_module.REASON):
+            write_text(path, "cut sh", encoding="utf-8")
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return write_text(path, *args, **kwargs)
+
+    def stored() -> str | None:
+        with unit_of_work(container.sessions) as session:
+            return session.scalars(select(ImportedFile.stored_path)).one()
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    [full] = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
+    assert (full.result.status, full.moved_to) == ("failed", None)
+    assert sorted(path.name for path in inbox.rglob("*") if path.is_file()) == ["bad.csv"]
+    assert stored() == str((inbox / "bad.csv").resolve())
+    assert container_snapshot(container).failed_files == []
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    [freed] = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
+    assert (freed.result.status, freed.moved_to) == ("failed", inbox / "failed" / "bad.csv")
+    assert stored() == str((inbox / "failed" / "bad.csv").resolve())
+    assert container_snapshot(container).failed_files == ["bad.csv"]
 
 
 def test_an_archive_folder_an_admin_shared_keeps_its_mode_and_so_do_the_files_moved_in(
