@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 class Job:
     name: str
     every: timedelta
-    run: Callable[[], str]  # does the work; what it did, in words, for the log (`NothingDone`: nothing)
+    run: Callable[[], str]  # does the work; what it did, in words (`NothingDone`: nothing; `Failed`)
     # What replicas take turns at, when not the job itself: the inbox's folder (a replica with a folder
     # of its own runs its own pass; replicas sharing one take turns).
     shared: str | None = None
@@ -97,6 +97,12 @@ def scheduled_jobs(container: Container) -> list[Job]:
 class NothingDone(str):
     """What a run that found nothing to do says (no file in the inbox, no change in the CRM, nothing to
     push): logged at DEBUG, where a run that did something, or was held or stopped, is logged at INFO."""
+
+
+class Failed(str):
+    """What a run that went through but failed at part of its work says (files an inbox pass could not
+    take, import or move out): recorded as failed, its last success left as it was, so an alert fires;
+    logged at WARNING (what failed was logged as it failed)."""
 
 
 class _NotItsTurn(Exception):
@@ -144,8 +150,9 @@ def run_job(
         log.exception("%s failed; it runs again in %s", job.name, job.every)
         outcome, message = FAILED, failure_of(exc)
     else:
-        log.log(logging.DEBUG if isinstance(done, NothingDone) else logging.INFO, "%s: %s", job.name, done)
-        outcome, message = DONE, done
+        level = logging.WARNING if isinstance(done, Failed) else logging.INFO
+        log.log(logging.DEBUG if isinstance(done, NothingDone) else level, "%s: %s", job.name, done)
+        outcome, message = FAILED if isinstance(done, Failed) else DONE, done
     if board is not None:
         board.record(job.name, outcome, started, datetime.now(UTC), message)
 
@@ -357,11 +364,16 @@ def _inbox(container: Container) -> str:
     failed = [done for done in passed if done.result.status in ("failed", "stopped")]
     set_aside = sum(1 for done in failed if done.moved_to is not None)
     stayed = len(failed) - set_aside  # not the file's fault (a stop, the database): the next pass's
-    return (
+    said = (
         f"{len(passed)} file(s)"
         + (f", {set_aside} unreadable (set aside in failed/)" if set_aside else "")
         + (f", {stayed} left in the inbox for the next pass" if stayed else "")
     )
+    stuck = [done for done in passed if done.stuck is not None]
+    if not stuck:
+        return said
+    first = stuck[0]
+    return Failed(f"{said}; {len(stuck)} stuck, first {first.result.name}: {first.stuck}")
 
 
 def _said(said: str, counts: Mapping[str, int], quiet: Collection[str] = ()) -> str:

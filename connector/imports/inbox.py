@@ -58,10 +58,13 @@ PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".f
 
 @dataclass(frozen=True)
 class InboxFile:
-    """What a pass did with one file: its import's result and where the file went (None: it stayed)."""
+    """What a pass did with one file: its import's result and where the file went (None: it stayed);
+    `stuck`, why it stayed when that is for a person to see to (the inbox or archive/ not writable, the
+    database full or gone): the pass failed at it. A stop, or a file written to meanwhile, is none."""
 
     result: FileResult
     moved_to: Path | None
+    stuck: str | None = None
 
 
 def waiting_files(inbox: Path, *, settle_seconds: float = 2.0, now: float | None = None) -> list[Path]:
@@ -160,14 +163,14 @@ def _process(
     except OSError as exc:  # the inbox not writable, a vanished file: the others go on
         reason = f"cannot be taken: {exc.strerror or exc}"
         log.error("inbox: %s %s; it stays in the inbox", name, reason)
-        return InboxFile(FileResult(name, None, "failed", reason=reason), None)
+        return InboxFile(FileResult(name, None, "failed", reason=reason), None, reason)
     try:
         before = _stamp(claimed)
         digest = file_hash(claimed)
     except OSError as exc:  # not ours to read (its owner's mode): the others go on
         reason = f"cannot be read: {exc.strerror or exc}"
         log.error("inbox: %s %s; it stays %s", name, reason, _where(inbox, _unclaim(inbox, claimed)))
-        return InboxFile(FileResult(name, None, "failed", reason=reason), None)
+        return InboxFile(FileResult(name, None, "failed", reason=reason), None, reason)
     archived = inbox / ARCHIVE / f"{digest}{claimed.suffix.lower()}"
     try:
         result = import_file(
@@ -195,7 +198,7 @@ def _process(
     except (ConnectorError, SQLAlchemyError, OSError) as exc:  # not the file's fault: it stays
         reason = database_error_text(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.error("inbox: %s stays %s: %s", name, _where(inbox, _unclaim(inbox, claimed)), reason)
-        return InboxFile(FileResult(name, None, "failed", reason=reason), None)
+        return InboxFile(FileResult(name, None, "failed", reason=reason), None, reason)
     if _stamp(claimed) != before:  # written to while it was read: the rest comes with the next pass
         where = _where(inbox, _unclaim(inbox, claimed))
         log.warning("inbox: %s changed while it was imported: it stays %s for the next pass", name, where)
@@ -217,7 +220,7 @@ def _process(
             exc,
             _where(inbox, kept),
         )
-        return InboxFile(result, None)
+        return InboxFile(result, None, f"{result.status} but cannot be moved out: {exc.strerror or exc}")
     _stored_at(container, digest, moved)
     log.info("inbox: %s %s, archived as %s", name, result.status, moved.name)
     for note in result.notes:  # unattended: the log is where an admin hears of it

@@ -4,6 +4,8 @@ process's turn never stops the scheduler."""
 from __future__ import annotations
 
 import logging
+import shutil
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.exc import OperationalError
 
 from adapters.zoho.limits import CreditMeter
 from connector import daemon
@@ -20,9 +23,10 @@ from connector.bootstrap import Container
 from connector.daemon import Job, _spending_told, run_job, scheduled_jobs
 from connector.db import unit_of_work
 from connector.errors import TransientRemoteError
+from connector.imports import inbox as inbox_module
 from connector.imports.inbox import InboxFile
 from connector.imports.pipeline import FileResult
-from connector.job_board import HELD, JobBoard
+from connector.job_board import DONE, FAILED, HELD, JobBoard
 from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import DaemonSettings, ZohoSettings
 from connector.sync.credits import DatabaseSpendingLog, write_spent
@@ -32,6 +36,7 @@ from connector.sync.notifications import ProcessResult
 from connector.sync.pull import PullResult
 from connector.sync.push import PushOutcome
 from connector.sync.runs import start_run
+from tests.conftest import REPO
 
 
 def with_settings(container: Container, monkeypatch: pytest.MonkeyPatch, **sections: object) -> None:
@@ -413,3 +418,36 @@ def test_an_inbox_pass_over_an_empty_inbox_is_logged_at_debug_and_a_failed_pass_
 
     monkeypatch.setattr(daemon, "process_inbox", broken)
     assert logged(caplog, container, job) == [(logging.ERROR, "inbox failed; it runs again in 0:01:00")]
+
+
+def test_an_inbox_pass_that_leaves_a_file_stuck_is_recorded_as_failed_and_its_last_success_stays(
+    container: Container, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    imports = container.settings.imports.model_copy(update={"inbox": tmp_path, "inbox_settle_seconds": 0})
+    with_settings(container, monkeypatch, imports=imports)
+    job = Job("inbox", EVERY, lambda: daemon._inbox(container))
+    board = JobBoard([("inbox", EVERY)])
+    payments = REPO / "tests" / "fixtures" / "exports" / "xero_payments.csv"
+    shutil.copy(payments, tmp_path / "a.csv")
+    run_job(container, job, board=board)
+    give_back_turns(container.sessions)  # the next interval
+    (done,) = board.jobs()
+    assert (done.last_outcome, done.runs[DONE]) == (DONE, 1)
+
+    def disk_full(*args: object, **kwargs: object) -> FileResult:
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(inbox_module, "import_file", disk_full)
+    (tmp_path / "b.csv").write_text(payments.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    run_job(container, job, board=board)
+
+    (record,) = board.jobs()
+    assert (record.last_outcome, record.runs[FAILED], record.last_success_at) == (
+        FAILED,
+        1,
+        done.last_success_at,
+    )
+    assert record.last_message == (
+        "1 file(s), 1 left in the inbox for the next pass; 1 stuck, first b.csv: database or disk is full"
+    )
+    assert (tmp_path / "b.csv").exists()
