@@ -54,6 +54,8 @@ def show(taken: Snapshot) -> None:
     out.print(f"notifications not yet processed: {taken.notifications_pending:,}")
     for name in taken.failed_files:
         out.print(f"unreadable file waiting in failed/: {name}")
+    if taken.inbox_waiting:
+        out.print(f"files in the inbox not taken yet: {taken.inbox_waiting:,}")
     if taken.recordless_holding_money:
         out.print(
             f"customers holding money whose records were all deleted at their source: "

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
 from connector.db import aware, reading
-from connector.imports.inbox import PROCESSING, REASON, symbolic_links
+from connector.imports.inbox import PROCESSING, REASON, symbolic_links, waiting_files
 from connector.imports.models import ImportedFile, ReconciliationItem
 from connector.imports.pipeline import file_hash, file_name
 from connector.master.lifecycle import recordless_holding_money
@@ -76,6 +76,9 @@ class Snapshot:
     # killed (the next pass takes them up first).
     processing_files: list[str] = field(default_factory=list)
     symbolic_links: list[str] = field(default_factory=list)  # in the inbox, never followed
+    # In the inbox, not taken yet (still being written, or left by passes that failed at them); with
+    # `processing_files`, what waits there to be imported.
+    inbox_waiting: int = 0
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -96,6 +99,7 @@ class Snapshot:
             "recordless_holding_money": self.recordless_holding_money,
             "processing_files": self.processing_files,
             "symbolic_links": self.symbolic_links,
+            "inbox_waiting": self.inbox_waiting,
             "credits": [
                 {"provider": c.provider, "budget": c.budget, "remaining": c.remaining} for c in self.credits
             ],
@@ -147,6 +151,7 @@ def read_snapshot(
         recordless_holding_money=recordless_holding_money(session),
         processing_files=_processing_files(inbox),
         symbolic_links=_symbolic_links(inbox),
+        inbox_waiting=_inbox_waiting(inbox),
     )
 
 
@@ -158,6 +163,13 @@ def _processing_files(inbox: Path | None) -> list[str]:
             return sorted(file_name(Path(e.path)) for e in entries if e.is_file(follow_symlinks=False))
     except OSError:  # no pass took a file yet
         return []
+
+
+def _inbox_waiting(inbox: Path | None) -> int:
+    try:
+        return 0 if inbox is None else len(waiting_files(inbox, settle_seconds=0))
+    except OSError:  # not this user's to list
+        return 0
 
 
 def _symbolic_links(inbox: Path | None) -> list[str]:

@@ -152,6 +152,11 @@ def _snapshot_metrics(taken: Snapshot) -> Iterator[Metric]:
         "connector_inbox_failed_files", "Files the import could not read, waiting in failed/"
     )
     failed_files.add_metric([], len(taken.failed_files))
+    inbox_waiting = GaugeMetricFamily(
+        "connector_inbox_waiting_files",
+        "Files in the inbox not imported yet, those taken and left in processing/ among them",
+    )
+    inbox_waiting.add_metric([], taken.inbox_waiting + len(taken.processing_files))
     recordless = GaugeMetricFamily(
         "connector_customers_recordless_holding_money",
         "Customers holding money whose records were all deleted at their source",
@@ -175,6 +180,7 @@ def _snapshot_metrics(taken: Snapshot) -> Iterator[Metric]:
         expiry,
         pending,
         failed_files,
+        inbox_waiting,
         recordless,
         remaining,
         budget,
@@ -230,6 +236,7 @@ def render(taken: Snapshot, jobs: list[JobRecord]) -> str:
     waiting.append(("reconciliation queue: open receipts", f"{taken.reconciliation.get('open', 0):,}"))
     waiting.append(("notifications not yet processed", f"{taken.notifications_pending:,}"))
     waiting += [(f"unreadable file in failed/: {name}", "1") for name in taken.failed_files]
+    waiting.append(("files in the inbox not taken yet", f"{taken.inbox_waiting:,}"))
     waiting.append(
         (
             "customers holding money, their records all deleted at the source",

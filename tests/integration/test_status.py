@@ -187,6 +187,24 @@ def test_a_file_connector_import_refused_is_not_counted_as_waiting_in_failed(
     assert "in failed/: card.ofx" not in get(container, "/status").text  # its run says why, as it should
 
 
+def test_files_waiting_in_the_inbox_are_counted_in_metrics_and_on_the_status(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "processing").mkdir(parents=True)
+    imports = container.settings.imports.model_copy(update={"inbox": inbox})
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"imports": imports}))
+    assert "connector_inbox_waiting_files 0.0" in get(container, "/metrics").text.splitlines()
+    for name in ("a.csv", "b.csv", ".hidden.csv", "c.csv.part"):  # the last two are let be
+        (inbox / name).write_text("x\n", encoding="utf-8")
+    (inbox / "processing" / "killed.csv").write_text("x\n", encoding="utf-8")  # a pass killed mid-file
+
+    assert container_snapshot(container).inbox_waiting == 2
+    assert "connector_inbox_waiting_files 3.0" in get(container, "/metrics").text.splitlines()
+    assert get(container, "/status.json").json()["inbox_waiting"] == 2
+    assert "files in the inbox not taken yet" in get(container, "/status").text
+
+
 def test_the_status_page_and_its_json_show_jobs_runs_and_what_waits_escaped(container: Container) -> None:
     import_file(container, CAMT, [Camt053Parser()])
     with unit_of_work(container.sessions) as session:
