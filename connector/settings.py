@@ -11,8 +11,10 @@ import difflib
 import os
 import string
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -202,7 +204,28 @@ class ImportSettings(Section):
 class LedgerSettings(Section):
     base_currency: str = "CNY"
     account_number_template: str = "{type}{region}{seq:05}"
+    timezone: str | None = Field(
+        default=None,
+        description="The business's time zone (IANA, e.g. Asia/Shanghai), whose day is 'today' for aging, "
+        "days past due, credit status and figures (None: the host's local zone)",
+    )
     chart: ChartSettings = ChartSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Asia/Shanghai', 'UTC')") from None
+        return value
+
+    def business_day(self, moment: datetime) -> date:
+        """The day `moment` falls on where the business is (`timezone`, else the host's zone): the one
+        "today" that aging, days past due, credit status, figures and reversals read."""
+        return moment.astimezone(ZoneInfo(self.timezone) if self.timezone else None).date()
 
     @field_validator("base_currency")
     @classmethod

@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import typer
@@ -94,10 +94,15 @@ def one_of(value: str | None, allowed: Sequence[str], option: str = "--status") 
     return value
 
 
-def as_of_day(value: str | None) -> date:
-    """`--as-of`: the day given (YYYY-MM-DD), else today, the local business day."""
+def business_today(ctx: typer.Context) -> date:
+    """Today where the business is (`ledger.timezone`), as figures and push read it."""
+    return state(ctx).settings().ledger.business_day(datetime.now(UTC))
+
+
+def as_of_day(ctx: typer.Context, value: str | None) -> date:
+    """`--as-of`: the day given (YYYY-MM-DD), else today, the business day (`ledger.timezone`)."""
     if value is None:
-        return datetime.now().astimezone().date()
+        return business_today(ctx)
     try:
         return date.fromisoformat(value)
     except ValueError:

@@ -332,7 +332,7 @@ def classify(
     ] = None,
 ) -> None:
     """Recompute value tiers from the ledger's receipts; every change goes to the audit trail."""
-    day = as_of_day(as_of)
+    day = as_of_day(ctx, as_of)
     banks = state(ctx).settings().ledger.chart.bank_codes
     with master_session(ctx) as master:
         counts = master.reclassify_tiers(banks, day)

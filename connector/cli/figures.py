@@ -48,7 +48,7 @@ def figures(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Balance, aging, last payment, credit score and status of a customer, as pushed to the CRM."""
-    day = as_of_day(as_of)
+    day = as_of_day(ctx, as_of)
     container = state(ctx).container(existing=True)
     settings = container.settings
     with unit_of_work(container.sessions) as session:

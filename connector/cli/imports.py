@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -242,9 +242,9 @@ def apply_item(
     """Apply a waiting receipt to a customer: its open receivable first, the rest as its credit."""
     container = state(ctx).container(existing=True)
     accounts = Accounts.of(container.settings.ledger.chart)
+    today = container.settings.ledger.business_day(datetime.now(UTC))  # as figures and push read it
     try:
         with unit_of_work(container.sessions) as session:
-            today = datetime.now().astimezone().date()  # the local business day, as figures and push
             account_no = reconcile.apply(session, item, customer, accounts, actor, today)
             currencies = reconcile.currencies(session, item)
     except ConnectorError as exc:

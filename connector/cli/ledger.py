@@ -9,7 +9,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.cli.context import ROW_NUMBER, as_of_day, err, out, report_problems, state
+from connector.cli.context import ROW_NUMBER, as_of_day, business_today, err, out, report_problems, state
 from connector.cli.entries import entries_command
 from connector.cli.output import DataTable, dumps, money_json, money_text
 from connector.credit.reads import counted_in
@@ -96,7 +96,7 @@ def reverse(
     bounced): its imported document is recorded as reversed and stays so when imported again."""
     if not reason.strip():
         raise typer.BadParameter("say why", param_hint="--reason")
-    today = datetime.now().astimezone().date()  # the local business day
+    today = business_today(ctx)
     day = on.date() if on else today
     if day > today:  # the ledger would hold it at once, the figures only from that day: they would differ
         raise typer.BadParameter(f"{day} is after today: a reversal takes effect now", param_hint="--on")
@@ -162,7 +162,7 @@ def _reversed(session: Session, entry_id: int, reversal_id: int) -> tuple[str, d
 def accounts(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     """The trial balance: every chart account's balance per currency at the end of a day (today), and each
     currency's total (zero)."""
-    day = as_of_day(as_of)
+    day = as_of_day(ctx, as_of)
     container = state(ctx).container(existing=True)
     with snapshot(container.sessions) as session:  # the balances and what is dated later, of one state
         lines = trial_balance(session, day)
@@ -209,7 +209,7 @@ def balance(ctx: typer.Context, account_no: str, as_of: AsOf = None, as_json: Js
     """A customer's balances per subledger account and currency at the end of a day (today), those of the
     customers merged into it (their ledgers stay theirs; the CRM is told their sum), and the net amount
     owed with them: what `customers figures` counts for that day."""
-    day = as_of_day(as_of)
+    day = as_of_day(ctx, as_of)
     container = state(ctx).container(existing=True)
     with snapshot(container.sessions) as session:  # the balances and what is dated later, of one state
         own = customer_id_for(session, account_no)

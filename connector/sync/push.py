@@ -493,8 +493,8 @@ def _push(
         places = sink.decimal_places(target.split(".", 1)[1])
         with unit_of_work(container.sessions) as session:
             run = session.get_one(SyncRun, run_id)
-            # The business day where the connector runs, as `customers figures` reads it: not UTC's.
-            today = clock().astimezone().date()
+            # The business day (`ledger.timezone`), as `customers figures` reads it: not UTC's.
+            today = container.settings.ledger.business_day(clock())
             resent = mark_for_resend(session, target) if resend else 0
             planned = plan(container, session, mappings, target, as_of or today, run, today, places)
             if resent:

@@ -6,6 +6,7 @@ import json
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -546,3 +547,33 @@ def test_two_pushes_within_the_period_read_the_fields_once_and_one_after_it_read
 
         assert calls.count("zoho: fields of Accounts") == 2
         assert fields.read_at()["Accounts"] == first_read + timedelta(hours=24, seconds=1)
+
+
+def test_a_push_counts_the_day_of_the_ledger_timezone_not_the_hosts(tmp_path: Path) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=3), tmp_path) as org:
+        settings = org.container.settings
+        org.container.settings = settings.model_copy(
+            update={"ledger": settings.ledger.model_copy(update={"timezone": "Asia/Shanghai"})}
+        )
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+        record, (customer_id, _) = sorted(org.bindings("zoho.Accounts").items())[0]
+        currency = shown(org, record)["Currency"]
+        with unit_of_work(org.container.sessions) as session:
+            account_no = session.get_one(Customer, customer_id).account_no
+            issued = invoice("INV-CST-MORNING", account_no, "800.00", currency)
+            # Issued on 8 December in China, while UTC (the container's clock) is still on the 7th.
+            china_morning = date(2026, 12, 8)
+            org.container.ledger(session).post(
+                replace(issued, posting_date=china_morning, document_date=china_morning)
+            )
+
+        outcome = push_target(
+            org.container,
+            org.container.zoho.sink,
+            org.mappings,
+            "zoho.Accounts",
+            clock=lambda: datetime(2026, 12, 7, 19, 32, tzinfo=UTC),
+        )
+
+        assert outcome.counts["pushed"] >= 1
+        assert shown(org, record)["Outstanding_Balance"] == Decimal("800.00")

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from connector.bootstrap import secret_values
 from connector.config_check import check_config
-from connector.settings import load_settings
+from connector.settings import LedgerSettings, load_settings
 from tests.conftest import copy_example_config
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
@@ -284,3 +286,15 @@ def test_an_import_batch_larger_than_the_databases_bound_parameters_allow_is_ref
     settings, _ = check_config(write(isolated_cwd / "ok.toml", "[imports]\nbatch_size = 30000\n"))
     assert settings is not None
     assert settings.imports.batch_size == 30_000
+
+
+def test_the_business_day_is_that_of_the_ledger_timezone_whatever_the_hosts() -> None:
+    evening_in_utc = datetime(2026, 12, 7, 19, 32, tzinfo=UTC)
+    assert LedgerSettings(timezone="Asia/Shanghai").business_day(evening_in_utc) == date(2026, 12, 8)
+    assert LedgerSettings(timezone="UTC").business_day(evening_in_utc) == date(2026, 12, 7)
+    assert LedgerSettings().business_day(evening_in_utc) == evening_in_utc.astimezone().date()
+
+
+def test_a_ledger_timezone_that_is_not_an_iana_zone_is_refused_naming_it() -> None:
+    with pytest.raises(ValidationError, match="'Asia/Shanghia' is not an IANA time zone"):
+        LedgerSettings(timezone="Asia/Shanghia")
