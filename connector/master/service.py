@@ -24,6 +24,7 @@ from connector.ledger.models import Customer, utcnow
 from connector.master import classify, lifecycle, tiers
 from connector.master.batch import apply_batch
 from connector.master.bound import refresh_bound_backends
+from connector.master.currency import first_posting, take_currency
 from connector.master.identity import IDENTITY_LOCK, Incoming, Resolution, resolve
 from connector.master.lookup import DirectoryLookup
 from connector.master.models import CustomerBinding, CustomerEvent, IdentityReview
@@ -273,11 +274,18 @@ class CustomerMaster:
                 detail = f"source now gives {label} {now.value} ({now.reason}); the customer stays {fixed}"
                 self._event(customer_id, f"{label}_differs", detail, binding)
         kept_in = (text_of(record, "currency") or customer.currency).upper()
-        if kept_in != customer.currency:
+        if kept_in != customer.currency and first_posting(self.session, customer_id) is None:
+            self._event(
+                customer_id,
+                "currency_changed",
+                take_currency(self.session, customer, kept_in, self.policy),
+                binding,
+            )
+        elif kept_in != customer.currency:
             detail = (
                 f"source now keeps the record in {kept_in}; the customer's ledger stays in "
-                f"{customer.currency} (its amounts are not pushed to the record until it is back in "
-                f"{customer.currency})"
+                f"{customer.currency}, as it holds postings (the record's amounts are cleared, withheld "
+                f"until it is back in {customer.currency})"
             )
             self._event(customer_id, "currency_differs", detail, binding)
 

@@ -30,6 +30,7 @@ from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
 from tests.e2e.zoho_org import MAPPINGS, Org, connect_to, zoho_org
+from tests.integration.helpers import invoice
 
 FULL_PULL_CONTACTS = 25_000
 
@@ -496,7 +497,9 @@ def test_a_contact_kept_in_another_currency_becomes_a_customer_in_that_currency(
         assert all(zoho == customer for zoho, customer in kept_in.values())
 
 
-def test_a_contact_bound_before_its_currency_was_read_keeps_its_customers_currency(tmp_path: Path) -> None:
+def test_a_contact_bound_before_its_currency_was_read_gives_it_to_its_customer_unless_it_holds_postings(
+    tmp_path: Path,
+) -> None:
     with zoho_org(SandboxConfig(seed=9, contacts=40, accounts=2), tmp_path) as org:
         texts = dict(org.mappings.texts)
         reading = texts["zoho_contacts.toml"]
@@ -513,18 +516,28 @@ def test_a_contact_bound_before_its_currency_was_read_keeps_its_customers_curren
             if (org.sandbox.record("Contacts", record) or {}).get("Currency") == "USD"
         ]
 
+        assert len(in_usd) >= 2
+        bound = org.bindings("zoho.Contacts")
+        posted, empty = in_usd[:1], in_usd[1:]
+        with unit_of_work(org.container.sessions) as session:
+            for record in posted:
+                account_no = session.get_one(Customer, bound[record][0]).account_no
+                org.container.ledger(session).post(invoice(f"INV-{record}", account_no, "100.00"))
+
         counts = pull_stream(
             org.container, org.container.zoho.records, org.mappings, "zoho", "Contacts", full=True
         ).counts
 
-        assert in_usd
         assert counts["updated"] >= len(in_usd)
-        bound = org.bindings("zoho.Contacts")
         with unit_of_work(org.container.sessions) as session:
             master = org.container.master(session, org.mappings.policy)
-            for record in in_usd:
-                assert org.container.customers(session).view(bound[record][0]).currency == "CNY"
+            customers = org.container.customers(session)
+            for record in posted:
+                assert customers.view(bound[record][0]).currency == "CNY"
                 assert "currency_differs" in {event.kind for event in master.history(bound[record][0])}
+            for record in empty:
+                assert customers.view(bound[record][0]).currency == "USD"
+                assert "currency_changed" in {event.kind for event in master.history(bound[record][0])}
 
 
 def test_records_the_push_wrote_are_read_again_but_taken_as_unchanged_customers(tmp_path: Path) -> None:

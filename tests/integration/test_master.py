@@ -119,12 +119,52 @@ def test_a_record_kept_in_another_currency_goes_to_review_instead_of_linking(con
         assert (usd.outcome, silent.outcome) == ("created", "review")
 
 
-def test_a_bound_record_that_turns_to_another_currency_is_recorded_for_an_admin(container: Container) -> None:
+def test_a_customer_with_no_postings_takes_the_currency_its_record_turns_to(container: Container) -> None:
     with master(container) as m:
         created = m.apply("zoho", contact("z1", currency="CNY"), DIGEST)
-        assert m.apply("zoho", contact("z1", currency="JPY"), DIGEST).outcome == "updated"
+        assert m.apply("zoho", contact("z1", currency="USD"), DIGEST).outcome == "updated"
         assert created.customer_id is not None
+        view = m.directory.view(created.customer_id)
+        [changed] = [
+            event.detail for event in m.history(created.customer_id) if event.kind == "currency_changed"
+        ]
+        kinds = {event.kind for event in m.history(created.customer_id)}
+    assert view.currency == "USD"
+    assert view.credit_limit is None or view.credit_limit.currency == "USD"
+    assert changed.startswith("currency CNY → USD: the record is now kept in USD")
+    assert "currency_differs" not in kinds
+
+
+def test_a_customer_with_postings_keeps_its_currency_when_its_record_turns_to_another(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        created = m.apply("zoho", contact("z1", currency="CNY"), DIGEST)
+        assert created.customer_id is not None
+        account_no = m.directory.view(created.customer_id).account_no
+        container.ledger(m.session).post_many([invoice("I1", account_no, "500")])
+        assert m.apply("zoho", contact("z1", currency="JPY"), DIGEST).outcome == "updated"
         kinds = [event.kind for event in m.history(created.customer_id)]
+        assert m.directory.view(created.customer_id).currency == "CNY"
+    assert "currency_differs" in kinds
+    assert "currency_changed" not in kinds
+
+
+def test_a_customer_whose_merged_customer_has_postings_keeps_its_currency_when_its_record_turns(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        kept = m.apply("zoho", contact("z1", currency="CNY"), DIGEST)
+        absorbed = m.apply("zoho", contact("z2", company="B", currency="CNY"), DIGEST)
+        assert kept.customer_id is not None
+        assert absorbed.customer_id is not None
+        kept_no = m.directory.view(kept.customer_id).account_no
+        absorbed_no = m.directory.view(absorbed.customer_id).account_no
+        container.ledger(m.session).post_many([invoice("I1", absorbed_no, "500")])
+        merge(m, kept_no, absorbed_no, "the same company")
+        m.apply("zoho", contact("z1", currency="USD"), DIGEST)
+        kinds = [event.kind for event in m.history(kept.customer_id)]
+        assert m.directory.view(kept.customer_id).currency == "CNY"
     assert "currency_differs" in kinds
 
 
