@@ -40,6 +40,7 @@ from connector.ledger.models import Customer, CustomerBalance, utcnow
 from connector.mapping.apply import map_record
 from connector.mapping.files import MappingSet
 from connector.mapping.model import AMOUNT_FIGURES, DATE_FIGURES, MappingFile
+from connector.master.currency import first_posting
 from connector.master.models import CustomerBinding
 from connector.master.records import BINDING_RECORD, text_of
 from connector.money import Priced
@@ -48,6 +49,7 @@ from connector.sync.leases import lease
 from connector.sync.models import OutboxItem, SyncRun
 from connector.sync.push_fields import fit_places, retry_refused_for_fields
 from connector.sync.runs import failure_of, finish_run, quarantine, start_run, without_its_values
+from connector.sync.withheld import withheld_reason, withheld_values
 
 PLAN_CHUNK = 900
 FIRST_RETRY = timedelta(minutes=5)
@@ -180,6 +182,17 @@ def plan(
         kept_in = _record_currencies(session, container, target, [e for e, _ in stale])
         for external_id, customer_id in stale:
             customer_figures = figures.get(customer_id, {})
+            held = _other_currency(target, kept_in.get(external_id), customer_figures)
+            if held is not None:
+                item = _withhold(
+                    session, mapping, items.get(external_id), (target, external_id, customer_id), kept_in
+                )
+                item.last_code, item.last_field, item.last_message = CURRENCY_DIFFERS, "currency", held
+                item.last_run_id, item.planned_from = run.id, None  # planned again by every push
+                if item.desired_hash == item.pushed_hash:  # shown already: held until its currency is back
+                    _hold(item, CURRENCY_DIFFERS, "currency", held, run.id)
+                counts["held"] += 1
+                continue
             mapped = map_record(mapping, priced(customer_figures))
             errors = mapped.errors or fit_places(mapped.values, places)
             if errors:
@@ -193,11 +206,6 @@ def plan(
                 session, items.get(external_id), target, external_id, customer_id, dumps_exact(mapped.values)
             )
             item.planned_from = planned_from[external_id]
-            held = _other_currency(target, kept_in.get(external_id), customer_figures)
-            if held is not None:
-                _hold(item, CURRENCY_DIFFERS, "currency", held, run.id)
-                counts["held"] += 1
-                continue
             if item.last_code in HELD:  # its currency is the customer's again, its figures fit the mapping
                 _release(item)
             counts["to_push" if item.status == "pending" else "unchanged"] += 1
@@ -221,7 +229,7 @@ def _record_currencies(
 
 
 def _other_currency(target: str, kept_in: str | None, figures: Mapping[str, Any]) -> str | None:
-    """Why the record is sent nothing, when it is kept in another currency than its customer's ledger:
+    """Why the record is sent no figures, when it is kept in another currency than its customer's ledger:
     the CRM would read the amounts as its own currency's."""
     currency = figures.get("currency")
     if kept_in is None or not isinstance(currency, str) or kept_in == currency.upper():
@@ -229,9 +237,27 @@ def _other_currency(target: str, kept_in: str | None, figures: Mapping[str, Any]
     customer = figures.get("account_number") or "its customer"
     return (
         f"the {target} record is kept in {kept_in}, customer {customer} in {currency}: its amounts would "
-        f"be read as {kept_in}; nothing is sent to it until its currency is {currency} again (the push "
-        "after the next pull sends its figures)"
+        f"be read as {kept_in}; they are cleared on it, with why, until its currency is {currency} again "
+        "(the push after the next pull sends its figures)"
     )
+
+
+def _withhold(
+    session: Session,
+    mapping: MappingFile,
+    item: OutboxItem | None,
+    record: tuple[str, str, int],
+    kept_in: Mapping[str, str],
+) -> OutboxItem:
+    """The record's item wanting its amounts cleared and the reason saying why (`withheld_values`), in
+    place of figures it would read in its own currency; pending until the record shows that."""
+    target, external_id, customer_id = record
+    customer = session.get_one(Customer, customer_id)
+    reason = withheld_reason(
+        kept_in[external_id], customer.currency, customer.account_no, first_posting(session, customer_id)
+    )
+    desired = dumps_exact(withheld_values(mapping, reason))
+    return _want(session, item, target, external_id, customer_id, desired)
 
 
 def _unmappable(
@@ -436,13 +462,18 @@ def _why(result: PushResult) -> str:
 
 def _record(item: OutboxItem, sent: _Sending, result: PushResult, run_id: int, now: datetime) -> str:
     item.last_run_id = run_id
-    item.last_code, item.last_field, item.last_message = result.code, result.field, result.message or None
+    withheld = item.last_code == CURRENCY_DIFFERS  # its amounts cleared: held again once shown
     if result.ok:
         item.pushed_json, item.pushed_hash = sent.desired_json, sent.desired_hash
         item.pushed_at = now
         replanned = item.desired_hash != sent.desired_hash  # planned again while the batch was on its way
         item.status, item.attempts, item.next_attempt_at = ("pending" if replanned else "pushed"), 0, None
+        if withheld and not replanned:
+            item.status = "dead"  # held for its currency, as `outbox list --status dead` says
+            return "withheld"
+        item.last_code, item.last_field, item.last_message = result.code, result.field, result.message or None
         return "pushed"
+    item.last_code, item.last_field, item.last_message = result.code, result.field, result.message or None
     if result.for_field:  # planned again next run, against the CRM's fields as now read
         item.planned_from = None
     item.attempts += 1

@@ -332,7 +332,7 @@ def test_two_pushes_at_once_send_each_record_once(tmp_path: Path) -> None:
         assert api_updates(org) == len(org.bindings("zoho.Accounts"))
 
 
-def test_a_record_changed_to_another_currency_in_the_crm_is_held_until_it_is_back_in_the_customers(
+def test_a_record_changed_to_another_currency_in_the_crm_has_its_amounts_withheld_until_it_is_back(
     tmp_path: Path,
 ) -> None:
     with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=6), tmp_path) as org:
@@ -359,12 +359,25 @@ def test_a_record_changed_to_another_currency_in_the_crm_is_held_until_it_is_bac
             retry_by_hand(session, "zoho.Accounts", [record])
         held_again = push(org)
 
-        assert (held["held"], held_again["held"], api_updates(org) - before) == (1, 1, 0)
+        assert (held["held"], held["withheld"], held_again["held"]) == (1, 1, 1)
+        assert (held_again.get("withheld", 0), api_updates(org) - before) == (0, 1)  # sent once
         with unit_of_work(org.container.sessions) as session:
             item = session.get_one(OutboxItem, ("zoho.Accounts", record))
             assert (item.status, item.last_code) == ("dead", "CURRENCY_DIFFERS")
             assert f"kept in {other}, customer {account_no} in {kept_in}" in (item.last_message or "")
-        assert shown(org, record)["Outstanding_Balance"] == Decimal("1000.00")
+        withheld = shown(org, record)
+        amounts = (
+            "Outstanding_Balance",
+            "Overdue_Amount",
+            "Aging_Current",
+            "Credit_Limit",
+            "Available_Credit",
+        )
+        assert [withheld[field] for field in amounts] == [None] * len(amounts)
+        assert withheld["Credit_Status_Reason"] == (
+            f"figures withheld: the CRM record is in {other}, the ledger keeps customer {account_no} in "
+            f"{kept_in} since 2026-03-02; set the record back to {kept_in} or ask finance"
+        )
 
         org.sandbox.edit_as_user("Accounts", record, {"Currency": kept_in})
         pull()
