@@ -6,9 +6,12 @@ of `connector.mapping.model.FIGURES`. Amounts are `Decimal` in major units of th
 apply is `None` (no credit limit, no payment yet).
 
     receivable        the customer's AR balance, less what its advances already paid of the invoices
-                      they name (`aging` rule 4: the ledger keeps that money on advances)
+                      they name (`aging` rule 4: the ledger keeps that money on advances): what its
+                      open items sum to, never negative (a credit on AR, as a receipt whose invoice
+                      was voided leaves, is unapplied credit)
     unapplied_credit  the credit on the advances account, positive (a debit balance shows negative),
-                      less that: the credit still there to use
+                      less what of it paid named invoices, plus any credit on AR: the credit still
+                      there to use
     balance           receivable − unapplied_credit: the AR balance less the advances balance
     aging_*, overdue  what is really unpaid by days past due: the open AR items (settlement rule:
                       `connector.credit.aging`) less the unapplied credit, set against the oldest
@@ -173,10 +176,9 @@ def _position_in(
     currency: str, lines: list[ArLine], advances_minor: int, terms: int, as_of: date
 ) -> CreditPosition:
     """What a customer owes in a currency not its own, for the days-past-due rules (no limit, no score)."""
-    items, _, spent = settle(lines, terms)
-    unpaid, _ = settle_fifo(items, -advances_minor - spent)
-    balance = sum(line.amount_minor for line in lines if not line.named_only) + advances_minor
-    return CreditPosition(currency, balance, None, None, tuple(unpaid), as_of, own=False)
+    items, receivable, unapplied = ledger_amounts(lines, advances_minor, terms)
+    unpaid, _ = settle_fifo(items, unapplied)
+    return CreditPosition(currency, receivable - unapplied, None, None, tuple(unpaid), as_of, own=False)
 
 
 def _folded(
@@ -230,12 +232,7 @@ def _credit(
     def amount(minor: int) -> Decimal:  # as `money.to_decimal`, in one step: it runs 15 times per customer
         return Decimal(minor).scaleb(digits)
 
-    items, left, spent = settle(lines, row.payment_terms_days)
-    # An advance that paid an invoice it names is shown spent: the open items sum to the receivable. What
-    # paid that invoice besides (a credit note, another receipt) is left over: the credit is still there.
-    spent -= min(left, spent)
-    receivable = sum(line.amount_minor for line in lines if not line.named_only) - spent
-    unapplied = -advances_minor - spent
+    items, receivable, unapplied = ledger_amounts(lines, advances_minor, row.payment_terms_days)
     balance = receivable - unapplied
     # The unused credit settles the oldest items, as a receipt on AR would: what is left is really unpaid
     unpaid, _ = settle_fifo(items, unapplied)
@@ -282,6 +279,22 @@ def _credit(
         "as_of": as_of,
     }
     return CustomerCredit(row.id, figures, reason, tuple(items), tuple(unpaid))
+
+
+def ledger_amounts(
+    lines: Sequence[ArLine], advances_minor: int, payment_terms_days: int
+) -> tuple[list[OpenItem], int, int]:
+    """(open items, receivable, unapplied credit) of a customer's AR lines and advances balance.
+
+    The receivable is what the open items sum to, never negative; the unapplied credit is the rest of
+    the balance (AR balance + advances balance = receivable − unapplied credit). An advance that paid an
+    invoice it names is so moved from the credit to the receivable; a credit on AR that settles nothing
+    (a receipt or credit note whose invoice was voided, one beyond what is owed) is moved to the credit.
+    """
+    items, _, _ = settle(lines, payment_terms_days)
+    receivable = sum(item.amount_minor for item in items)
+    balance = sum(line.amount_minor for line in lines if not line.named_only) + advances_minor
+    return items, receivable, receivable - balance
 
 
 def _year_before(day: date) -> date:
