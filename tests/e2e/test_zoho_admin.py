@@ -165,7 +165,7 @@ def test_setup_lists_the_missing_fields_then_apply_creates_them_and_a_second_run
 ) -> None:
     check = cli("zoho", "setup")
     assert check.code == 1, check.err
-    assert "Accounts: 1 of 19 field(s) in place, 18 missing" in check.out
+    assert "Accounts: 1 of 20 field(s) in place, 19 missing" in check.out
     (row,) = [line for line in check.out.splitlines() if "Outstanding_Balance" in line]
     assert [cell.strip() for cell in row.split("│")[1:-1]] == [
         "Accounts",
@@ -173,25 +173,27 @@ def test_setup_lists_the_missing_fields_then_apply_creates_them_and_a_second_run
         "Outstanding_Balance",
         "currency (2 decimals)",
     ]
-    assert "18 field(s) missing; `connector zoho setup --apply` creates them" in check.out
+    assert "19 field(s) missing; `connector zoho setup --apply` creates them" in check.out
     assert bare_org.sandbox.modules["Accounts"].get("Outstanding_Balance") is None
 
     applied = cli("zoho", "setup", "--apply")
     assert applied.code == 0, applied.err
     assert "created Accounts.Outstanding_Balance (currency (2 decimals))" in applied.out
     accounts = bare_org.sandbox.modules["Accounts"]
-    made = {name: accounts.get(name) for name in ("Outstanding_Balance", "Credit_Score", "Last_Payment_Date")}
+    names = ("Outstanding_Balance", "Credit_Score", "Last_Payment_Date", "Figures_As_Of")
+    made = {name: accounts.get(name) for name in names}
     assert {name: (f.data_type, f.places()) for name, f in made.items() if f is not None} == {
         "Outstanding_Balance": ("currency", 2),
         "Credit_Score": ("double", 2),
         "Last_Payment_Date": ("date", 0),
+        "Figures_As_Of": ("date", 0),
     }
     assert (accounts.get("Credit_Status") or pytest.fail("no Credit_Status")).data_type == "picklist"
     assert (accounts.get("Aging_1_30") or pytest.fail("no Aging_1_30")).label == "Aging 1 30"
 
     again = cli("zoho", "setup")
     assert again.code == 0, again.err
-    assert "Accounts: 19 of 19 field(s) in place, 0 missing" in again.out
+    assert "Accounts: 20 of 20 field(s) in place, 0 missing" in again.out
 
 
 def test_a_field_with_a_type_that_cannot_hold_the_figure_is_reported_and_left_alone(

@@ -93,6 +93,7 @@ def test_first_push_writes_every_bound_account_and_records_each_refusal(org: Org
     assert written is not None
     assert written["Credit_Status"] == "正常 OK"
     assert written["Outstanding_Balance"] == Decimal("0.00")
+    assert written["Figures_As_Of"] == "2026-04-30"  # the day of the figures: stale ones show an older day
 
 
 def test_only_the_refused_records_are_sent_again(org: Org) -> None:

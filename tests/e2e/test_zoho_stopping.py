@@ -145,7 +145,7 @@ def test_setup_apply_told_to_stop_stops_between_field_creations_naming_those_cre
     assert sorted(line.split()[1] for line in said.splitlines() if line.startswith("created ")) == [
         f"Accounts.{name}" for name in made
     ]
-    assert "stopped: 5 field(s) created, 13 left: Accounts." in said
+    assert "stopped: 5 field(s) created, 14 left: Accounts." in said
     org.sandbox.faults.latency_s = 0.0
     again = cli("zoho", "setup")
-    assert "Accounts: 6 of 19 field(s) in place, 13 missing" in again.out
+    assert "Accounts: 6 of 20 field(s) in place, 14 missing" in again.out

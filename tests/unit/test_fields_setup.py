@@ -92,6 +92,7 @@ def test_the_shipped_outbound_mapping_needs_the_documented_types() -> None:
     assert wanted["Credit_Status"].need.picklist == ("正常 OK", "关注 Watch", "暂停 Hold", "冻结 Blocked")
     assert wanted["Value_Tier"].need.picklist == ("High", "Medium", "Low")
     assert wanted["Last_Payment_Date"].need.data_type == "date"
+    assert wanted["Figures_As_Of"].need.data_type == "date"
     assert wanted["Payment_Terms"].need.data_type == "text"
     assert wanted["Account_Number"].need.data_type == "text"
     assert wanted["Aging_1_30"].label == "Aging 1 30"
@@ -178,7 +179,7 @@ def test_the_sandbox_orgs_ledger_fields_as_their_metadata_reads_hold_what_the_sh
     accounts = build_modules(5725767, ledger_fields=True)["Accounts"]
     existing = [ExistingField.from_metadata(field_metadata(f)) for f in accounts.fields]
     plan = plan_fields(shipped_wanted().values(), existing)
-    assert (len(plan.present), plan.problems, plan.missing) == (19, [], [])
+    assert (len(plan.present), plan.problems, plan.missing) == (20, [], [])
     reason = next(f for f in existing if f.api_name == "Credit_Status_Reason")
     assert (reason.length, reason.read_only) == (255, False)
     assert next(f for f in existing if f.api_name == "Created_Time").read_only

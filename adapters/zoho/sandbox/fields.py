@@ -242,6 +242,7 @@ LEDGER_FIELDS = [
     FieldDef("Payment_Terms", "Payment Terms", "text", custom=True, length=60),
     FieldDef("Last_Payment_Date", "Last Payment Date", "date", custom=True),
     _money("Last_Payment_Amount", "Last Payment Amount"),
+    FieldDef("Figures_As_Of", "Figures As Of", "date", custom=True),
     FieldDef("Value_Tier", "Value Tier", "picklist", custom=True, picklist=("High", "Medium", "Low")),
 ]
 
