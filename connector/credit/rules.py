@@ -15,7 +15,8 @@ the oldest open items before the rules look at them. A setting of 0 turns its ru
 without a credit limit are never judged on utilisation. What a customer owes in other currencies than
 its own is judged by the days-past-due rules too, named in the reason with its currency: it has no
 limit or score of its own, and blocks only against its currency's `block_min_overdue_by_currency`
-entry (`block_min_overdue` is in the customer's own currency; at 0, lateness alone blocks in any).
+entry (`block_min_overdue` is in the customer's own currency; at 0, lateness alone blocks in any); its
+reasons begin with that currency ("in EUR: …").
 
 This module imports nothing from the database side: `connector.settings` imports it.
 """
@@ -188,9 +189,10 @@ def _blocked(position: CreditPosition, rules: CreditSettings) -> list[str | None
     late = position.late_by(rules.block_overdue_days) if rules.block_overdue_days else 0
     threshold = rules.block_threshold(position.currency, own=position.own)
     if late and threshold is not None and to_decimal(late, position.currency) > threshold:
+        above = f"; more than {threshold:,} {position.currency}" if threshold else ""
         found = (
             f"{_amount(late, position.currency)} is {rules.block_overdue_days}+ days past due "
-            f"(more than {threshold:,} {position.currency})"
+            f"(oldest due {position.oldest_due}{above})"
         )
     return [found, _score_rule(position, rules.block_score_below)]
 
@@ -224,7 +226,12 @@ def credit_status(
     """(status, reason): the worst level any rule reaches, with every rule that fired at that level;
     `others` are what the customer owes in other currencies (no limit, no score)."""
     for status, level in LEVELS:
-        reasons = [reason for judged in (position, *others) for reason in level(judged, rules) if reason]
+        reasons = [
+            reason if judged.own else f"in {judged.currency}: {reason}"
+            for judged in (position, *others)
+            for reason in level(judged, rules)
+            if reason
+        ]
         if reasons:
             return status, "; ".join(reasons)
     return "OK", _all_clear(position)

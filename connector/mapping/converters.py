@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from connector.errors import MoneyError
 from connector.mapping.decimals import (
     STYLES,
     DecimalFormatError,
@@ -38,7 +39,7 @@ from connector.mapping.decimals import (
     parse_decimal,
 )
 from connector.mapping.phones import plain_e164
-from connector.money import Priced
+from connector.money import Priced, exponent
 
 Convert = Callable[..., Any]
 Bound = Callable[[Any], Any]  # a converter with its options applied: value → value
@@ -623,9 +624,24 @@ def _bind_number(places: int = 2, rounding: str = "refuse") -> Bound:
 
 
 def _priced_as(value: Any, number: Decimal) -> Decimal:
-    """`number`, knowing the currency `value` knew (a figure's amount): a step after it may write it."""
+    """`number`, knowing the currency `value` knew (a figure's amount): a step after it may write it.
+    In a currency of fewer decimals than `places` it keeps the currency's own (yen: 120000, not
+    120000.00); a field of more places holds it as it is."""
     currency = getattr(value, "currency", None)
-    return Priced(number, currency) if isinstance(currency, str) else number
+    return Priced(_own_decimals(number, currency), currency) if isinstance(currency, str) else number
+
+
+def _own_decimals(number: Decimal, currency: str) -> Decimal:
+    if not number.is_finite():
+        return number
+    try:
+        digits = exponent(currency)
+    except MoneyError:
+        return number  # not a currency: the figure's number as the mapping wrote it
+    if -int(number.as_tuple().exponent) <= digits:
+        return number
+    own = number.quantize(Decimal(1).scaleb(-digits))
+    return own if own == number else number
 
 
 @converter("format_decimal", options=("style", "places", "rounding"))

@@ -350,7 +350,7 @@ def test_what_is_long_past_due_in_another_currency_still_sets_the_credit_status(
         (credit,) = customer_credit(session, [customer_id], AS_OF, chart, RULES).values()
     assert (credit.figures["balance"], credit.figures["overdue"]) == (Decimal("100.00"), Decimal("0.00"))
     assert credit.figures["credit_status"] == "BLOCKED"
-    assert credit.status_reason == "50,000.00 USD is 91+ days past due (more than 0 USD)"
+    assert credit.status_reason == "in USD: 50,000.00 USD is 91+ days past due (oldest due 2025-10-31)"
     assert credit.figures["credit_status_reason"] == credit.status_reason
 
 

@@ -116,7 +116,14 @@ def test_blocking_for_lateness_needs_more_than_the_threshold_that_late() -> None
     assert credit_status(position((95, 100000)), rules)[0] == "HOLD"  # exactly 1,000.00: not more
     assert credit_status(position((95, 100001)), rules) == (
         "BLOCKED",
-        "1,000.01 CNY is 91+ days past due (more than 1,000 CNY)",
+        "1,000.01 CNY is 91+ days past due (oldest due 2026-03-27; more than 1,000 CNY)",
+    )
+
+
+def test_a_blocked_reason_names_the_oldest_due_date_and_no_threshold_of_zero() -> None:
+    assert credit_status(position((120, 50000), (95, 100000)), DEFAULTS) == (
+        "BLOCKED",
+        "1,500.00 CNY is 91+ days past due (oldest due 2026-03-02)",
     )
 
 
@@ -136,16 +143,25 @@ def test_what_is_owed_in_another_currency_blocks_only_against_a_threshold_in_tha
     assert credit_status(own, rules, [yen]) == (
         "HOLD",
         "9,000.00 CNY is 61+ days past due (oldest due 2026-03-02); "
-        "20,000 JPY is 61+ days past due (oldest due 2026-03-02)",
+        "in JPY: 20,000 JPY is 61+ days past due (oldest due 2026-03-02)",
     )
     by_yen = CreditSettings(
         block_min_overdue=Decimal(10000), block_min_overdue_by_currency={"JPY": Decimal(1000)}
     )
     assert credit_status(own, by_yen, [yen]) == (
         "BLOCKED",
-        "20,000 JPY is 91+ days past due (more than 1,000 JPY)",
+        "in JPY: 20,000 JPY is 91+ days past due (oldest due 2026-03-02; more than 1,000 JPY)",
     )
     assert credit_status(own, CreditSettings(), [yen])[0] == "BLOCKED"  # lateness alone blocks: any currency
+
+
+def test_a_status_set_by_what_is_owed_in_another_currency_says_that_currency_first() -> None:
+    own = position((10, 900_000))  # 9,000.00 CNY, only 10 days late
+    euros = replace(position((100, 120_000), currency="EUR", score=0), score=None, own=False)
+    assert credit_status(own, CreditSettings(), [euros]) == (
+        "BLOCKED",
+        "in EUR: 1,200.00 EUR is 91+ days past due (oldest due 2026-03-22)",
+    )
 
 
 def test_zero_turns_a_rule_off() -> None:

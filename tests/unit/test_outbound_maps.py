@@ -84,6 +84,21 @@ def test_the_shipped_outbound_map_turns_figures_into_zoho_fields() -> None:
     assert (mapped.values["Value_Tier"], mapped.values["Credit_Score"]) == ("High", 72)
 
 
+def test_yen_amounts_go_to_the_crm_with_no_decimals_as_yen_have_none() -> None:
+    mappings, _ = load_mapping_set(REPO / "mappings")
+    assert mappings is not None
+    outbound = mappings.for_source("zoho.Accounts", "outbound")
+    assert outbound is not None
+    figures = {"currency": "JPY", "balance": Decimal(120000), "last_payment_amount": Decimal(50000)}
+    mapped = map_record(outbound, priced(figures))
+    assert mapped.ok, mapped.errors
+    sent = (mapped.values["Outstanding_Balance"], mapped.values["Last_Payment_Amount"])
+    assert tuple(map(str, sent)) == ("120000", "50000")
+    usd = map_record(outbound, priced({"currency": "USD", "balance": Decimal("120000.00")}))
+    assert str(usd.values["Outstanding_Balance"]) == "120000.00"
+    assert convert("format_decimal", Money.of("120000", "JPY"), style="en") == "120,000"
+
+
 def test_the_shipped_outbound_map_refuses_a_three_decimal_amount_rather_than_round_it() -> None:
     mappings, _ = load_mapping_set(REPO / "mappings")
     assert mappings is not None
