@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +26,7 @@ from connector import retry
 from connector.db import clock_ms, fitted, unit_of_work
 from connector.errors import LeaseHeldError, LeaseLostError, StoppedWaitingError
 from connector.sync.models import JobLease
-from connector.sync.runs import held_by, this_process
+from connector.sync.runs import gone_here, held_by, this_process
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,40 @@ class Held:
             )
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lease another process asked for, and how long until it lapses (by the database's
+    clock; None: not known)."""
+
+    holder: str
+    left_ms: int | None = None
+
+    def __str__(self) -> str:
+        return self.holder
+
+    def _gone(self) -> str | None:
+        """When the holder is a process of this host that no longer runs (a kill -9): what to say of it.
+        Its lease is still not taken over before it lapses: a pid proves nothing across containers
+        sharing a host name, and the wait is at most one lease."""
+        pid = gone_here(self.holder)
+        if pid is None:
+            return None
+        gone = f"is held by a process of this host that is gone ({self.holder}: pid {pid} no longer runs)"
+        return gone if self.left_ms is None else f"{gone}; its lease is free in {-(-self.left_ms // 1000)} s"
+
+    def refusal(self) -> str:
+        gone = self._gone()
+        if gone is None:
+            return f"is running elsewhere now ({self.holder}); try again when it is done"
+        return f"{gone}: try again then"
+
+    def waiting(self) -> str:
+        gone = self._gone()
+        if gone is None:
+            return f"is running elsewhere ({self.holder}): waiting for it to finish"
+        return f"{gone}: waiting for it to lapse"
+
+
 @contextmanager
 def lease(
     sessions: sessionmaker[Session],
@@ -76,9 +110,9 @@ def lease(
     told = False
     while (other := _take(sessions, name, holder, span)) is not None:
         if not wait:
-            raise LeaseHeldError(f"{name} is running elsewhere now ({other}); try again when it is done")
+            raise LeaseHeldError(f"{name} {other.refusal()}")
         if not told:
-            log.info("%s is running elsewhere (%s): waiting for it to finish", name, other)
+            log.info("%s %s", name, other.waiting())
             told = True
         if retry.STOPPING.wait(poll_seconds):  # the process stops: the wait is the next run's
             raise StoppedWaitingError(
@@ -141,7 +175,8 @@ def take_turn(sessions: sessionmaker[Session], name: str, seconds: float, holder
     None when this process has it, else who took it. A turn is kept until it lapses (replicas running
     one job on the same interval take turns, the first to come after it runs the job), unless given back
     by a run that did nothing (`give_back_turn`)."""
-    return _take(sessions, fitted(name, MAX_NAME), holder, int(seconds * 1000))
+    taken = _take(sessions, fitted(name, MAX_NAME), holder, int(seconds * 1000))
+    return None if taken is None else taken.holder
 
 
 def give_back_turn(sessions: sessionmaker[Session], name: str, holder: str) -> None:
@@ -152,7 +187,7 @@ def give_back_turn(sessions: sessionmaker[Session], name: str, holder: str) -> N
         )
 
 
-def _take(sessions: sessionmaker[Session], name: str, holder: str, span: int) -> str | None:
+def _take(sessions: sessionmaker[Session], name: str, holder: str, span: int) -> Holder | None:
     """Take the lease; None when taken, else who holds it."""
     try:
         with unit_of_work(sessions) as session:
@@ -164,12 +199,14 @@ def _take(sessions: sessionmaker[Session], name: str, holder: str, span: int) ->
             )
             if expired.rowcount:  # type: ignore[attr-defined]
                 return None
-            held = session.get(JobLease, name)
+            held = session.execute(
+                select(JobLease.holder, JobLease.expires_at - now).where(JobLease.name == name)
+            ).first()
             if held is not None:
-                return held.holder
+                return Holder(held[0], int(held[1]))
             session.execute(insert(JobLease).values(name=name, holder=holder, expires_at=now + span))
     except IntegrityError:  # another process inserted it first
-        return "another process"
+        return Holder("another process")
     return None
 
 

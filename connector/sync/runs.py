@@ -104,6 +104,15 @@ def this_process() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"
 
 
+def gone_here(holder: str) -> int | None:
+    """The pid `holder` (a run's or a lease's: "host pid N …") names when it is another process of this
+    host that no longer runs (killed, crashed); None for a live one, this one or another host's."""
+    pid = holder.removeprefix(f"{socket.gethostname()} pid ").partition(" ")[0]
+    if holder.startswith(f"{socket.gethostname()} pid ") and pid.isdigit() and int(pid) != os.getpid():
+        return None if _alive(int(pid)) else int(pid)
+    return None
+
+
 def close_abandoned_runs(session: Session, *, starting: bool = True) -> int:
     """Runs left `running` by a process that is gone (killed, its machine or container restarted):
     recorded as failed, so a crash never passes for a run still going. A run started under a lease is

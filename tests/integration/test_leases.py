@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
-from sqlalchemy import Delete, delete, select
+from sqlalchemy import Delete, delete, insert, select
 from sqlalchemy.exc import OperationalError
 
 from connector import retry
 from connector.bootstrap import Container
-from connector.db import unit_of_work
+from connector.db import clock_ms, unit_of_work
 from connector.errors import LeaseHeldError, LeaseLostError, StoppingError
 from connector.sync import leases
 from connector.sync.leases import lease
@@ -144,3 +147,32 @@ def test_a_lease_whose_release_failed_is_released_when_this_process_asks_for_it_
     with lease(container.sessions, "scheduled inbox", wait=False):  # not "running elsewhere": its own
         assert holders(container) == ["scheduled inbox"]
     assert holders(container) == []
+
+
+def test_a_lease_left_by_a_killed_process_of_this_host_is_named_as_gone_with_when_it_is_free(
+    container: Container,
+) -> None:
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()  # its pid no longer runs, as after a kill -9
+    holder = f"{socket.gethostname()} pid {killed.pid} 0123abcd"
+    with unit_of_work(container.sessions) as session:
+        session.execute(
+            insert(JobLease).values(name="imports", holder=holder, expires_at=clock_ms(session) + 40_000)
+        )
+    try:
+        with (
+            pytest.raises(LeaseHeldError) as refused,
+            lease(container.sessions, "imports", wait=False),
+        ):
+            pass  # pragma: no cover - never entered
+    finally:
+        with unit_of_work(container.sessions) as session:
+            session.execute(delete(JobLease))
+    said = str(refused.value)
+    assert said.startswith(
+        f"imports is held by a process of this host that is gone ({holder}: pid {killed.pid} no longer "
+        "runs); its lease is free in "
+    ), said
+    assert said.endswith(" s: try again then")
+    assert 38 <= int(said.rsplit(" free in ", 1)[1].split()[0]) <= 40  # the lease's time left
+    assert "running elsewhere" not in said
