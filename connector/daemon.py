@@ -25,10 +25,11 @@ from typing import Any
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+from sqlalchemy.exc import OperationalError
 
 from connector import retry
 from connector.bootstrap import Container
-from connector.db import unit_of_work
+from connector.db import database_error_text, unit_of_work
 from connector.errors import ConnectorError, LeaseHeldError
 from connector.imports.inbox import process_inbox
 from connector.job_board import DONE, FAILED, HELD, JobBoard
@@ -146,6 +147,15 @@ def run_job(
         outcome, message = HELD, str(exc)
         if again_soon is not None:
             again_soon()
+    except OperationalError as exc:  # the database is out: what it said, not a traceback every run
+        log.error(
+            "%s failed: the database cannot be used: %s; it runs again in %s",
+            job.name,
+            database_error_text(exc),
+            job.every,
+        )
+        log.debug("%s: the database's error", job.name, exc_info=exc)
+        outcome, message = FAILED, failure_of(exc)
     except Exception as exc:
         log.exception("%s failed; it runs again in %s", job.name, job.every)
         outcome, message = FAILED, failure_of(exc)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
@@ -26,24 +25,30 @@ from starlette.routing import BaseRoute, Route
 from connector.imports.models import ITEM_STATUSES
 from connector.job_board import OUTCOMES, JobBoard, JobRecord
 from connector.sync.status import Snapshot
+from connector.web.outage import DatabaseWatch, failure_text
 
-log = logging.getLogger(__name__)
 REFRESH_SECONDS = 30
 ANSWER_SECONDS = 5.0  # Prometheus gives a scrape 10 s by default
 
 
-def status_routes(snapshot: Callable[[], Snapshot], board: JobBoard | None) -> list[BaseRoute]:
-    """The three views; `snapshot` reads the database (in a worker thread), `board` is the daemon's."""
+def status_routes(
+    snapshot: Callable[[], Snapshot], board: JobBoard | None, watch: DatabaseWatch | None = None
+) -> list[BaseRoute]:
+    """The three views; `snapshot` reads the database (in a worker thread), `board` is the daemon's,
+    `watch` logs the database's outages (the app's, shared with /health)."""
+    watch = watch or DatabaseWatch()
 
     async def read() -> Snapshot | None:
         try:  # within a scrape's time: a database that does not answer soon is down for the views
-            return await asyncio.wait_for(run_in_threadpool(snapshot), ANSWER_SECONDS)
+            taken = await asyncio.wait_for(run_in_threadpool(snapshot), ANSWER_SECONDS)
         except TimeoutError:
-            log.error("status: the database did not answer within %s s", ANSWER_SECONDS)
+            watch.failed("status", f"no answer within {ANSWER_SECONDS} s")
             return None
-        except Exception:
-            log.exception("status: the database does not answer")
+        except Exception as exc:
+            watch.failed("status", failure_text(exc), exc)
             return None
+        watch.answered("status")
+        return taken
 
     async def page(request: Request) -> Response:
         taken = await read()

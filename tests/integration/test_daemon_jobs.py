@@ -80,6 +80,25 @@ def test_a_failed_run_is_logged_and_the_next_one_still_runs(
     assert "flaky: 2 done" in caplog.text
 
 
+def test_a_run_failing_on_a_database_outage_logs_one_line_with_its_error_and_the_traceback_at_debug(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    def pull() -> str:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly\nmore"))
+
+    job = Job("zoho pull", timedelta(minutes=15), pull)
+    with caplog.at_level(logging.DEBUG, logger="connector.daemon"):
+        run_job(container, job)
+    said = [r for r in caplog.records if r.name == "connector.daemon"]
+    [error] = [r for r in said if r.levelno >= logging.INFO]
+    assert error.getMessage() == (
+        "zoho pull failed: the database cannot be used: server closed the connection unexpectedly; "
+        "it runs again in 0:15:00"
+    )
+    assert error.exc_info is None
+    assert [r.exc_info is not None for r in said if r.levelno == logging.DEBUG] == [True]
+
+
 def test_replicas_running_a_job_on_one_interval_take_turns_instead_of_each_running_it(
     container: Container,
 ) -> None:

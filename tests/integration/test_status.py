@@ -4,6 +4,7 @@ PostgreSQL: read from the database, so every replica tells the same; counts and 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import threading
@@ -244,6 +245,33 @@ def test_with_the_database_gone_metrics_say_so_and_the_status_pages_answer_503(
     assert 'connector_job_runs_total{job="inbox",outcome="done"} 1.0' in metrics.text
     assert get(container, "/status", board).status_code == 503
     assert get(container, "/status.json", board).status_code == 503
+
+
+def test_an_outage_is_logged_by_the_probes_once_as_it_begins_and_once_as_it_ends_without_a_traceback(
+    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = build_web_app(container, JobBoard([]))
+    working = container.sessions.kw
+    unreachable = {**working, "bind": create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")}
+
+    async def probe(paths: list[str]) -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://connector.test") as client:
+            return [(await client.get(path)).status_code for path in paths]
+
+    every = ["/health", "/status.json", "/metrics", "/health", "/status", "/health"]
+    with caplog.at_level(logging.INFO):
+        assert asyncio.run(probe(["/health"])) == [200]
+        monkeypatch.setattr(container.sessions, "kw", unreachable)
+        assert asyncio.run(probe(every)) == [503, 503, 200, 503, 503, 503]
+        monkeypatch.setattr(container.sessions, "kw", working)
+        assert asyncio.run(probe(every)) == [200, 200, 200, 200, 200, 200]
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "connector.web"]
+    assert [level for level, _ in said] == [logging.ERROR, logging.INFO], said
+    assert said[0][1].startswith("health: the database does not answer: connection failed")
+    assert "\n" not in said[0][1]
+    assert said[1][1] == "health: the database answers again"
+    assert not any(r.exc_info for r in caplog.records if r.levelno >= logging.INFO)
 
 
 def test_a_database_that_stops_answering_is_down_for_the_views_within_a_scrapes_time(
