@@ -48,6 +48,15 @@ class RedactingFormatter(logging.Formatter):
         return self.redact(self.inner.format(record))
 
 
+class SkippedRunFilter(logging.Filter):
+    """Leaves out the scheduler's warning that a job's run is skipped while its last run still goes ("…
+    skipped: maximum number of running instances reached (1)"): what the daemon means (a job never
+    overlaps itself), said at every interval of a long import."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "skipped: maximum number of running instances" not in str(record.msg)
+
+
 def configure_logging(settings: LoggingSettings, secrets: Iterable[str] = ()) -> RedactingFormatter:
     """Log to stderr at the configured level; returns the formatter so more secrets can be registered."""
     inner = (
@@ -75,4 +84,9 @@ def configure_logging(settings: LoggingSettings, secrets: Iterable[str] = ()) ->
     # thousands of lines a day saying nothing; the jobs log what they did themselves.
     for chatty in ("apscheduler", "uvicorn.access"):
         logging.getLogger(chatty).setLevel(logging.DEBUG if settings.level == "DEBUG" else logging.WARNING)
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    for stale in [f for f in scheduler.filters if isinstance(f, SkippedRunFilter)]:
+        scheduler.removeFilter(stale)
+    if settings.level != "DEBUG":
+        scheduler.addFilter(SkippedRunFilter())
     return formatter

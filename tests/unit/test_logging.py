@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from adapters.statements.mt940 import Mt940Parser
-from connector.log import REDACTED, configure_logging
+from connector.log import REDACTED, SkippedRunFilter, configure_logging
 from connector.settings import LoggingSettings
 from tests.conftest import REPO
 
@@ -50,3 +50,23 @@ def test_the_schedulers_and_the_web_servers_narration_of_each_run_and_probe_is_l
     printed = capsys.readouterr().err
     assert ("Running job" in printed, "GET /health" in printed) == (False, False)
     assert "3 updated" in printed
+
+
+def test_the_schedulers_warning_of_a_run_skipped_while_the_last_still_goes_is_left_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(LoggingSettings())
+    configure_logging(LoggingSettings())  # configured again (a test, a reload): still one filter
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    job = "inbox (trigger: interval[0:00:30], next run at: 2026-12-07 10:00:30 UTC)"
+    skipped = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'
+    scheduler.warning(skipped, job, 1)  # apscheduler's own words, every interval of a long import
+    scheduler.warning("Error getting due jobs from job store %r: %s", "default", "gone")
+    printed = capsys.readouterr().err
+    assert "skipped" not in printed
+    assert "Error getting due jobs from job store 'default': gone" in printed
+    assert len([f for f in scheduler.filters if isinstance(f, SkippedRunFilter)]) == 1
+    configure_logging(LoggingSettings(level="DEBUG"))  # asked for everything: said
+    scheduler.warning(skipped, job, 1)
+    assert "skipped: maximum number of running instances reached (1)" in capsys.readouterr().err
+    configure_logging(LoggingSettings())
