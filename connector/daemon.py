@@ -368,7 +368,8 @@ def _inbox(container: Container) -> str:
     for done in passed:
         result = done.result
         level = logging.WARNING if result.status == "failed" else logging.INFO
-        log.log(level, "inbox: %s %s %s", result.name, result.status, result.reason or _counts(result.counts))
+        said = result.reason or _counts(result.counts)
+        log.log(level, "inbox: %s %s: %s", result.name, result.status, said)
     if not passed:
         return NothingDone("0 file(s)")
     failed = [done for done in passed if done.result.status in ("failed", "stopped")]

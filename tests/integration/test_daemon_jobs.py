@@ -419,6 +419,24 @@ def test_a_channels_run_with_none_to_renew_is_logged_at_debug(
     assert logged(caplog, container, job) == [(logging.DEBUG, "zoho channels: 0 channel(s) renewed, 0 not")]
 
 
+def test_an_inbox_pass_logs_each_file_with_its_status_and_after_a_colon_its_reason_or_counts(
+    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    with_settings(
+        container, monkeypatch, imports=container.settings.imports.model_copy(update={"inbox": tmp_path})
+    )
+    done = [
+        InboxFile(FileResult("good.csv", "camt053", "imported", Counter(posted=2)), tmp_path / "good.csv"),
+        InboxFile(
+            FileResult("bad.csv", None, "failed", reason="no parser recognises it"), tmp_path / "bad.csv"
+        ),
+    ]
+    monkeypatch.setattr(daemon, "process_inbox", lambda *args, **kwargs: done)
+    said = logged(caplog, container, Job("inbox", EVERY, lambda: daemon._inbox(container)))
+    assert (logging.INFO, "inbox: good.csv imported: posted 2") in said
+    assert (logging.WARNING, "inbox: bad.csv failed: no parser recognises it") in said
+
+
 def test_an_inbox_pass_over_an_empty_inbox_is_logged_at_debug_and_a_failed_pass_still_as_an_error(
     container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
