@@ -90,6 +90,15 @@ def _origin(
     return f"file {config_file}" if config_file else "defaults"
 
 
+def _secrets_dir_origin(secrets_dir: Path | None) -> str | None:
+    """Where a secrets directory that is no directory was given (--secrets-dir wins over the
+    environment); None when it is one, or none was given."""
+    if secrets_dir is not None:
+        return None if secrets_dir.is_dir() else f"command line --secrets-dir {secrets_dir}"
+    named = os.environ.get(SECRETS_DIR_ENV)
+    return f"environment {SECRETS_DIR_ENV}" if named and not Path(named).is_dir() else None
+
+
 def _hint(error_type: str, loc: Sequence[str | int]) -> str:
     if error_type == "missing":
         owner = _model_at(loc[:-1])
@@ -142,8 +151,15 @@ def check_config(
         ]
     except ValidationError as exc:
         return None, problems_from_validation(exc, path, secrets_dir)
-    except SettingsError as exc:
-        return None, [Problem("(sources)", str(exc), origin, "check the secrets directory and environment")]
+    except SettingsError as exc:  # e.g. a secrets directory that does not exist: named where it was given
+        return None, [
+            Problem(
+                "(sources)",
+                str(exc),
+                _secrets_dir_origin(secrets_dir) or origin,
+                "check the secrets directory and environment",
+            )
+        ]
     except ConfigError as exc:  # environment variables or secret files naming no setting
         hint = "rename it, or remove it"
         return None, [

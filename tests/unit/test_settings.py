@@ -218,6 +218,19 @@ def test_check_config_names_a_secret_file_as_the_origin_of_what_it_holds(isolate
     assert by_key["database.url"].origin == f"secret file {secrets / 'database__url'}"
 
 
+def test_check_config_names_where_a_secrets_directory_that_does_not_exist_was_given(
+    isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(isolated_cwd / "config.toml", "")
+    missing = isolated_cwd / "no-such-secrets"
+    _, [given] = check_config(None, missing)
+    assert (given.key, given.origin) == ("(sources)", f"command line --secrets-dir {missing}")
+    assert str(missing) in given.message
+    monkeypatch.setenv("CONNECTOR_SECRETS_DIR", str(missing))
+    _, [from_environment] = check_config(None)
+    assert from_environment.origin == "environment CONNECTOR_SECRETS_DIR"
+
+
 def test_the_iif_currency_is_unset_by_default_and_refused_when_no_currency(isolated_cwd: Path) -> None:
     assert load_settings().imports.iif_currency is None
     config = write(isolated_cwd / "c.toml", '[imports]\niif_currency = "RMB"\n')
