@@ -18,7 +18,14 @@ from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
 from adapters.statements.ofx import OfxParser
 from adapters.zoho.connection import ZohoConnection, connect
-from connector.db import make_engine, reading, session_factory, unit_of_work, upgrade_database
+from connector.db import (
+    make_engine,
+    reading,
+    require_current_schema,
+    session_factory,
+    unit_of_work,
+    upgrade_database,
+)
 from connector.documents import DocumentParser
 from connector.errors import ConfigError
 from connector.ledger import guards  # noqa: F401  (registers the append-only guards on every Session)
@@ -194,8 +201,11 @@ def export_parsers(mappings: MappingSet) -> list[DocumentParser]:
     return [*exports, *vouchers]
 
 
-def build_container(settings: Settings, *, migrate: bool = True, logging: bool = True) -> Container:
-    """Wire everything for `settings`; with `migrate`, bring the schema to head and the chart up to date."""
+def build_container(
+    settings: Settings, *, migrate: bool = True, upgrade: bool = True, logging: bool = True
+) -> Container:
+    """Wire everything for `settings`; with `migrate`, bring the chart up to date, the schema to head first
+    with `upgrade` (else a database not at head is refused: `require_current_schema`)."""
     formatter = configure_logging(settings.logging, secret_values(settings)) if logging else None
     engine = make_engine(settings.database.url.get_secret_value(), echo=settings.database.echo)
     container = Container(settings, engine, session_factory(engine), formatter)
@@ -203,7 +213,10 @@ def build_container(settings: Settings, *, migrate: bool = True, logging: bool =
         container.record_sources["zoho"] = lambda: container.zoho.records
     if migrate:
         try:
-            upgrade_database(engine)
+            if upgrade:
+                upgrade_database(engine)
+            else:
+                require_current_schema(engine)
             with unit_of_work(container.sessions) as session:
                 ensure_chart(session, settings.ledger.chart)
                 keep_indexes_current(session, lambda: container.cipher)

@@ -30,7 +30,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from connector.errors import UnknownSchemaError
+from connector.errors import ConfigError, UnknownSchemaError
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,19 @@ def known_revision(engine: Engine) -> str | None:
             f"({', '.join(scripts.get_heads())}): upgrade the connector"
         )
     return revision
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse (`ConfigError`) a database whose schema is behind this connector's: only `connector db
+    upgrade`, the daemon and the demo migrate, so that a command run by hand never moves the schema on
+    under a fleet of older daemons (which would then refuse to start)."""
+    revision = known_revision(engine)
+    heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
+    if revision not in heads:
+        raise ConfigError(
+            f"the database is at schema {revision or '(empty)'}, this connector needs {', '.join(heads)}: "
+            "run `connector db upgrade`"
+        )
 
 
 def upgrade_database(engine: Engine, revision: str = "head") -> None:

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from connector.bootstrap import Container, build_container
-from connector.db import Base, unit_of_work
+from connector.db import Base, make_engine, unit_of_work, upgrade_database
 from connector.ledger.chart import ensure_chart
 from connector.settings import DatabaseSettings, SecuritySettings, Settings
 
@@ -111,9 +111,21 @@ def isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 REPO = Path(__file__).resolve().parents[1]
 
 
-def copy_example_config(destination: Path) -> Path:
-    """The shipped config.example.toml and mappings/ folder, as an admin would start from them."""
+def copy_example_config(destination: Path, *, ledger: bool = True) -> Path:
+    """The shipped config.example.toml and mappings/ folder, as an admin would start from them, and with
+    `ledger` the database its default URL names set up as `connector db upgrade` sets it up."""
     target = destination / "config.toml"
     shutil.copy(REPO / "config.example.toml", target)
     shutil.copytree(REPO / "mappings", destination / "mappings", dirs_exist_ok=True)
+    if ledger:
+        set_up_ledger(destination / "connector.db")
     return target
+
+
+def set_up_ledger(database: Path) -> None:
+    """The SQLite ledger at `database`, set up as `connector db upgrade` sets it up."""
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        upgrade_database(engine)
+    finally:
+        engine.dispose()

@@ -160,7 +160,7 @@ def demo(ctx: typer.Context) -> None:
     """Build a sample ledger on the configured (default: embedded SQLite) database and verify it."""
     from connector.demo import run_demo
 
-    container = state(ctx).container()
+    container = state(ctx).container(migrate=True)
     if not run_demo(container, out):
         raise typer.Exit(1)
 
@@ -177,7 +177,7 @@ def run(
     \\[daemon] intervals, and the web app for Zoho's callbacks and /health, until Ctrl-C or SIGTERM."""
     from connector.daemon import run_daemon
 
-    container = state(ctx).container()
+    container = state(ctx).container(migrate=True)
     settings = container.settings.daemon
     run_daemon(container, host=host or settings.host, port=port or settings.port)
 

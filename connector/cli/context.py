@@ -50,18 +50,20 @@ class CliState:
         except SettingsError as exc:  # e.g. a secrets directory that does not exist
             raise ConfigError(str(exc)) from None
 
-    def container(self, *, migrate: bool = True, existing: bool = False) -> Container:
-        """The container, built on first use. `existing`: for a command that only reads the ledger, a
-        database that holds none (a mistyped database.url, a relative SQLite path run from another
-        folder) is an error, never an empty ledger made on the spot and reported as sound."""
+    def container(self, *, migrate: bool = False) -> Container:
+        """The container, built on first use. Only with `migrate` (the daemon, the demo) is the schema
+        brought to head; any other command refuses a database whose schema is behind, and one that holds
+        no ledger (a mistyped database.url, a relative SQLite path run from another folder, a database
+        never set up), which it would else make on the spot and report on as an empty ledger."""
         if self._container is None:
             settings = self.settings()
-            if existing and not holds_ledger(settings.database.url.get_secret_value()):
+            if not migrate and not holds_ledger(settings.database.url.get_secret_value()):
                 raise ConfigError(
                     f"no ledger in {settings.database.display_url()} (database.url): check the setting "
-                    "(a relative SQLite path is read from the current folder)"
+                    "(a relative SQLite path is read from the current folder), or run `connector db upgrade` "
+                    "to set up a new one"
                 )
-            self._container = build_container(settings, migrate=migrate)
+            self._container = build_container(settings, upgrade=migrate)
         return self._container
 
     def close(self) -> None:

@@ -55,7 +55,7 @@ def mappings_for_run(container: Container) -> MappingSet:
 @contextmanager
 def master_session(ctx: typer.Context, actor: str = "connector") -> Iterator[CustomerMaster]:
     """The customer master under the mapping set in force, in one transaction."""
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     policy = mappings_for_run(container).policy
     with unit_of_work(container.sessions) as session:
         yield container.master(session, policy, actor)
@@ -66,7 +66,7 @@ def identity_change(ctx: typer.Context, actor: str) -> Iterator[CustomerMaster]:
     """`master_session` once no import runs (the `imports` lease, waited for and saying so): an import
     reads which customer each record and invoice belongs to once per file, so a merge, unmerge or split
     committed while it runs would have its receipts posted to the customer it read."""
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with stopping_on_signals(), lease(container.sessions, IMPORTS), master_session(ctx, actor) as master:
         yield master
 
@@ -135,7 +135,7 @@ def list_customers(
 ) -> None:
     """Customers by account number, with class, region, currency, status and the CRMs holding them."""
     one_of(status, ("active", "inactive", "merged"))
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         found = container.customers(session).listed(search, status, limit)
         merged = [c.id for c in found if c.status == "merged"]
@@ -180,7 +180,7 @@ def show(
     ctx: typer.Context, account_no: str, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """A customer: class, terms, status, its source records and its audit trail."""
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         customers = container.customers(session)
         view = customers.get(account_no)

@@ -45,7 +45,7 @@ def entries_command(
     if (account_no is None) == (account is None):
         raise typer.BadParameter("give a customer's account number or --account CODE, one of the two")
     currency = currency.upper() if currency is not None else None
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         if account is not None:
             lines = account_entries(session, account, limit, currency)

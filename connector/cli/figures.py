@@ -49,7 +49,7 @@ def figures(
 ) -> None:
     """Balance, aging, last payment, credit score and status of a customer, as pushed to the CRM."""
     day = as_of_day(ctx, as_of)
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     settings = container.settings
     with unit_of_work(container.sessions) as session:
         customer_id = customer_id_for(session, account_no)

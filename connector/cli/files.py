@@ -43,7 +43,7 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The imported files, newest first: id, name, content hash, when, status, documents and run."""
-    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
+    with unit_of_work(state(ctx).container().sessions) as session:
         files, total = list_files(session, limit)
     if as_json:  # the total says whether --limit left files out
         out.print(dumps({"total": total, "files": [_file_json(record) for record in files]}))
@@ -98,7 +98,7 @@ def show(
 ) -> None:
     """One imported file: its whole content hash, run and counts, the documents last imported from it
     with what became of each and its entry, and every entry it posted (reversals and revisions too)."""
-    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
+    with unit_of_work(state(ctx).container().sessions) as session:
         record, documents, entries = file_detail(session, file)
     if as_json:
         payload = _file_json(record) | {

@@ -195,7 +195,7 @@ def list_queue(
     their file and row, and their ranked candidates (tier, score, why); decided ones with the decision's
     note."""
     one_of(status, ITEM_STATUSES)
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         items = reconcile.queue(session, container.cipher, status)
     if as_json:
@@ -240,7 +240,7 @@ def apply_item(
     actor: Annotated[str, typer.Option(help="Who decided (kept with the decision).")] = "cli",
 ) -> None:
     """Apply a waiting receipt to a customer: its open receivable first, the rest as its credit."""
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     accounts = Accounts.of(container.settings.ledger.chart)
     today = container.settings.ledger.business_day(datetime.now(UTC))  # as figures and push read it
     try:
@@ -268,7 +268,7 @@ def reject_item(
 ) -> None:
     """Record that a waiting receipt is no customer's (a refund, interest, a transfer)."""
     try:
-        with unit_of_work(state(ctx).container(existing=True).sessions) as session:
+        with unit_of_work(state(ctx).container().sessions) as session:
             reconcile.reject(session, item, note, actor)
     except ConnectorError as exc:
         err.print(f"error: {exc}")
@@ -302,7 +302,7 @@ def statement_command(
 
     Exit status: 0 when every statement reconciles, 1 when one does not, 2 when FILE is no statement.
     """
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     accounts = Accounts.of(container.settings.ledger.chart)
     try:
         parser = choose_parser(path, container.document_parsers(), format)

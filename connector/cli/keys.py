@@ -26,7 +26,7 @@ keys_app = typer.Typer(help="Encryption keys for personal data at rest.", no_arg
 def status(ctx: typer.Context) -> None:
     """Key ids in the ring (never the keys), the active one, and how many encrypted values use each;
     exit 1 when values are sealed with a key the ring lacks."""
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     ring = container.keyring
     with unit_of_work(container.sessions) as session:
         counts = keys_in_use(session)
@@ -55,7 +55,7 @@ def rotate(
     sealed with an older key meanwhile are counted per column (exit 3: `keys rotate` again takes up the
     same key once that process reads the new one).
     """
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     security = container.settings.security
     ring = container.keyring
     local = security.encryption_keys is None

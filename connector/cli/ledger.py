@@ -46,7 +46,7 @@ AsOf = Annotated[
 @ledger_app.command("verify")
 def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Recompute the ledger from its postings; exit 1 listing every violation."""
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with snapshot(container.sessions) as session:  # one state, while the daemon posts
         report = verify_ledger(session)
     if as_json:
@@ -100,7 +100,7 @@ def reverse(
     day = on.date() if on else today
     if day > today:  # the ledger would hold it at once, the figures only from that day: they would differ
         raise typer.BadParameter(f"{day} is after today: a reversal takes effect now", param_hint="--on")
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     try:
         with unit_of_work(container.sessions) as session:
             accounts = Accounts.of(container.settings.ledger.chart)
@@ -163,7 +163,7 @@ def accounts(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False) 
     """The trial balance: every chart account's balance per currency at the end of a day (today), and each
     currency's total (zero)."""
     day = as_of_day(ctx, as_of)
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with snapshot(container.sessions) as session:  # the balances and what is dated later, of one state
         lines = trial_balance(session, day)
         later = dated_later(session, day)
@@ -210,7 +210,7 @@ def balance(ctx: typer.Context, account_no: str, as_of: AsOf = None, as_json: Js
     customers merged into it (their ledgers stay theirs; the CRM is told their sum), and the net amount
     owed with them: what `customers figures` counts for that day."""
     day = as_of_day(ctx, as_of)
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with snapshot(container.sessions) as session:  # the balances and what is dated later, of one state
         own = customer_id_for(session, account_no)
         lines = balances_of(session, own, day)

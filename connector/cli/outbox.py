@@ -36,7 +36,7 @@ def list_items(
 ) -> None:
     """Records of the outbox with their last answer from the CRM (code, field, message)."""
     one_of(status, OUTBOX_STATUSES)
-    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
+    with unit_of_work(state(ctx).container().sessions) as session:
         query = select(OutboxItem)
         if status:
             query = query.where(OutboxItem.status == status)
@@ -86,7 +86,7 @@ def retry(
     target: Target = None,
 ) -> None:
     """Make refused and dead records due again; the next push sends them."""
-    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
+    with unit_of_work(state(ctx).container().sessions) as session:
         if records:  # every record named must be there: a mistyped id is no "0 record(s)" done
             query = select(OutboxItem.external_id).where(OutboxItem.external_id.in_(records))
             if target:

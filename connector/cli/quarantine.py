@@ -53,7 +53,7 @@ def list_records(
 ) -> None:
     """Quarantined records, oldest first, with why they failed (never their raw input: see `show`)."""
     one_of(job, RUN_JOBS, "--job")
-    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
+    with unit_of_work(state(ctx).container().sessions) as session:
         entries = quarantine.list_records(session, status=status, source=source, job=job, limit=limit)
         total = quarantine.count_records(session, status=status, source=source, job=job)
     if as_json:  # the total says whether --limit left records out
@@ -77,7 +77,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One record: its raw input (decrypted), the run that last tried it, attempts, reason, resolution."""
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         detail = quarantine.show_record(session, container.cipher, record)
     if as_json:
@@ -136,7 +136,7 @@ def retry(
     if records and (source or job):
         err.print("error: --source and --job go with --all")
         raise typer.Exit(1)
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     ids = list(records or [])
     if every:
         with unit_of_work(container.sessions) as session:
@@ -196,7 +196,7 @@ def resolve(
     actor: Annotated[str, typer.Option(help="Who decided (kept with the decision).")] = "cli",
 ) -> None:
     """Close records by hand with a note: fixed at the source, a duplicate, not ours to import…"""
-    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
+    with unit_of_work(state(ctx).container().sessions) as session:
         resolved = quarantine.resolve_records(session, records, note, actor)
     for entry in resolved:
         out.print(f"#{entry.id} {entry.source} {entry.ref}: resolved by {entry.resolved_by}")

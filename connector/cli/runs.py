@@ -25,7 +25,7 @@ def runs_command(
 ) -> None:
     """The run history, newest first, with each run's counts and error."""
     one_of(job, RUN_JOBS, "--job")
-    with unit_of_work(state(ctx).container(existing=True).sessions) as session:
+    with unit_of_work(state(ctx).container().sessions) as session:
         runs = run_history(session, job=job, source=source, failed=failed, limit=limit)
     if as_json:
         out.print(dumps([run.as_json() for run in runs]))

@@ -19,7 +19,7 @@ def status_command(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--
     """The latest run of each job and source and its last success, what waits for a person
     (quarantine, reconciliation queue, notifications), the outbox, notification channels and API
     credits."""
-    taken = container_snapshot(state(ctx).container(existing=True))
+    taken = container_snapshot(state(ctx).container())
     if as_json:
         out.print(dumps(taken.as_json()))
         return

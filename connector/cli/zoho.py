@@ -146,7 +146,7 @@ def push(
 def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Cursors per module, the outbox, the API credits spent in the last 24 hours, and how old the fields
     read for the push are."""
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     with unit_of_work(container.sessions) as session:
         rows = session.scalars(select(SyncCursor).where(SyncCursor.backend == "zoho")).all()
         streams = [

@@ -164,7 +164,7 @@ def _watch(
 @zoho_app.command("channels")
 def channels(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The notification channels this connector holds (tokens are never shown)."""
-    views = list_channels(state(ctx).container(existing=True))
+    views = list_channels(state(ctx).container())
     payload = [
         {
             "channel_id": v.channel_id,
@@ -207,7 +207,7 @@ def notifications(
     Told to stop (Ctrl-C, SIGTERM), --process stops between two notifications: those processed stay, the
     others stay pending, and the command exits 3 saying how many."""
     one_of(status, ("pending", "processed", "failed", "skipped"))
-    container = state(ctx).container(existing=True)
+    container = state(ctx).container()
     stopped = None
     if process:
         with stopping_on_signals():

@@ -22,16 +22,18 @@ from connector.bootstrap import build_container
 from connector.cli import keys as keys_cli
 from connector.cli.context import out
 from connector.cli.imports import IMPORT_COUNTS
-from connector.db import unit_of_work
+from connector.db import current_revision, make_engine, unit_of_work, upgrade_database
 from connector.ledger.models import Customer
 from connector.security.cipher import FieldCipher
 from connector.security.keys import read_keyring_file, save_keyring
 from connector.security.rotation import Reencrypted, reencrypt_all
 from connector.settings import load_settings
 from connector.sync.models import OutboxItem
-from tests.conftest import copy_example_config, postgres_url
+from tests.conftest import REPO, copy_example_config, postgres_url
 from tests.e2e.conftest import table_column
 from tests.integration.test_mapping_sets import BANK_EXPORT
+
+STATEMENT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
 
@@ -121,6 +123,47 @@ def test_reading_a_ledger_where_there_is_none_is_an_error_and_makes_no_database(
     cli("demo")  # a ledger in the current folder, read through a URI filename too
     monkeypatch.setenv("CONNECTOR_DATABASE__URL", f"sqlite:///file:{isolated_cwd / 'connector.db'}?uri=true")
     assert cli("ledger", "verify").code == 0
+
+
+def test_only_db_upgrade_the_daemon_and_the_demo_migrate_any_other_command_refuses_a_schema_behind(
+    cli, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd, ledger=False)
+    older = make_engine(f"sqlite:///{isolated_cwd / 'connector.db'}")
+    upgrade_database(older, "0024")  # left there by a fleet of daemons of an older connector
+    (isolated_cwd / "statement.xml").write_bytes(STATEMENT.read_bytes())
+    for command in (
+        ["status"],
+        ["runs"],
+        ["ledger", "verify"],
+        ["files", "list"],
+        ["import", "statement.xml"],
+        ["customers", "list"],
+    ):
+        refused = cli(*command)
+        assert refused.code == 1, (command, refused.out)
+        said, needs = refused.err.split(", this connector needs ")
+        assert said == "error: the database is at schema 0024", command
+        assert needs.endswith(": run `connector db upgrade`\n"), command
+        assert current_revision(older) == "0024"  # not upgraded behind the fleet's back
+    upgraded = cli("db", "upgrade")
+    assert (upgraded.code, current_revision(older)) == (0, needs.split(":")[0]), upgraded.err
+    assert cli("ledger", "verify").code == 0
+    older.dispose()
+
+
+def test_a_command_writing_to_a_database_never_set_up_refuses_it_and_the_demo_sets_it_up(
+    cli, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd, ledger=False)
+    (isolated_cwd / "statement.xml").write_bytes(STATEMENT.read_bytes())
+    refused = cli("import", "statement.xml")
+    assert refused.code == 1
+    assert refused.err.startswith("error: no ledger in sqlite:///connector.db (database.url): ")
+    assert "run `connector db upgrade` to set up a new one" in refused.err
+    assert not (isolated_cwd / "connector.db").exists()
+    assert cli("demo").code == 0  # the quick start: the demo sets the database up
+    assert cli("import", "statement.xml").code == 0
 
 
 @pytest.mark.parametrize(
@@ -735,7 +778,7 @@ def test_help_texts_show_the_settings_sections_they_name(cli) -> None:
 def test_a_misspelt_environment_variable_or_secret_file_is_an_error_not_a_new_local_database(
     cli, monkeypatch: pytest.MonkeyPatch, isolated_cwd: Path
 ) -> None:
-    config = copy_example_config(isolated_cwd)
+    config = copy_example_config(isolated_cwd, ledger=False)
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", "postgresql://ops@db/ledger")
     monkeypatch.setenv("CONNECTOR_DATABSE__URL", "postgresql://ops@db/ledger")
     secrets = isolated_cwd / "secrets"

@@ -41,6 +41,14 @@ def workspace(isolated_cwd: Path) -> Path:
     return isolated_cwd
 
 
+@pytest.fixture
+def without_ledger(isolated_cwd: Path) -> Path:
+    """The workspace before `connector db upgrade`: what needs no database runs there."""
+    copy_example_config(isolated_cwd, ledger=False)
+    (isolated_cwd / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
+    return isolated_cwd
+
+
 def test_a_csv_without_a_column_the_mapping_reads_is_named_and_one_without_the_id_refused(
     cli: Cli, workspace: Path
 ) -> None:
@@ -56,7 +64,7 @@ def test_a_csv_without_a_column_the_mapping_reads_is_named_and_one_without_the_i
 
 
 def test_preview_shows_source_beside_mapped_values_and_why_a_record_would_fail(
-    cli: Cli, workspace: Path
+    cli: Cli, without_ledger: Path
 ) -> None:
     result = cli("mapping", "preview", "zoho_contacts", "--sample", "contacts.csv", "--limit", "3", "--json")
     assert result.code == 0, result.err
@@ -69,7 +77,7 @@ def test_preview_shows_source_beside_mapped_values_and_why_a_record_would_fail(
     assert third["name"]["error"] == "Full_Name: a value is required here but the source has none"
     table = cli("mapping", "preview", "zoho.Contacts", "--sample", "contacts.csv")
     assert "4 record(s) through zoho.Contacts: 3 map cleanly, 1 would fail" in table.out
-    assert not (workspace / "connector.db").exists()  # a preview writes nothing
+    assert not (without_ledger / "connector.db").exists()  # a preview writes nothing
 
 
 def test_a_name_cut_in_the_middle_of_an_emoji_previews_and_imports_with_a_replacement_character(
@@ -92,7 +100,7 @@ def test_a_name_cut_in_the_middle_of_an_emoji_previews_and_imports_with_a_replac
 
 
 def test_preview_of_an_export_mapping_shows_the_documents_of_its_sample_and_the_rows_it_cannot_read(
-    cli: Cli, workspace: Path
+    cli: Cli, without_ledger: Path
 ) -> None:
     sample = str(REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv")
     result = cli(
@@ -113,7 +121,7 @@ def test_preview_of_an_export_mapping_shows_the_documents_of_its_sample_and_the_
     assert (
         "7 item(s) of zoho_books_payments.csv: 5 document(s), 2 unreadable (first 4 of 7 shown)" in table.out
     )
-    assert not (workspace / "connector.db").exists()
+    assert not (without_ledger / "connector.db").exists()
 
 
 def test_preview_counts_the_whole_sample_and_limits_only_the_rows_it_shows(cli: Cli, workspace: Path) -> None:

@@ -24,7 +24,7 @@ from connector.master.models import CustomerBinding
 from connector.settings import load_settings
 from connector.sync.leases import lease
 from connector.sync.models import ApiCreditSpend
-from tests.conftest import REPO
+from tests.conftest import REPO, set_up_ledger
 from tests.e2e.conftest import Result, stopped_while_waiting
 from tests.e2e.zoho_org import MAPPINGS
 
@@ -45,7 +45,8 @@ def configured(server: SandboxServer, tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def write_config(server: SandboxServer, tmp_path: Path) -> Path:
-    """A settings file for the connector against `server`, its database and keys in `tmp_path`."""
+    """A settings file for the connector against `server`, its database (set up) and keys in `tmp_path`."""
+    set_up_ledger(tmp_path / "connector.db")
     config = tmp_path / "connector.toml"
     config.write_text(
         f"""
