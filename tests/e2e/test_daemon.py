@@ -106,7 +106,9 @@ def test_the_daemon_pulls_pushes_imports_and_applies_notifications_until_sigterm
                 )
 
         eventually("the pull", lambda: len(bound()) >= 30)
-        eventually("the inbox file archived", lambda: not (inbox / "payments.csv").exists())
+        # Taken from the inbox, the file is in processing/ until its import ends, then in archive/.
+        eventually("the inbox file archived", lambda: list(inbox.glob("archive/*")) != [])
+        assert not (inbox / "payments.csv").exists()
         assert len(list((inbox / "archive").iterdir())) == 1
 
         def pushed() -> int:
