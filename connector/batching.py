@@ -4,6 +4,7 @@ commits written behind while the next batch is read."""
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -82,6 +83,14 @@ class CommitBehind:
         else:
             self._pending, self._committed = self._worker.submit(_commit, session), committed
 
+    @contextmanager
+    def counted(self, total: Counter[str]) -> Iterator[tuple[Session, Counter[str]]]:
+        """A `transaction()` with a counter of what it did, added to `total` once its commit is done:
+        a run's counts are those of what is stored, never of a batch whose commit failed."""
+        counts: Counter[str] = Counter()
+        with self.transaction(lambda: _add(total, counts)) as session:
+            yield session, counts
+
     def wait(self) -> None:
         """Until the last commit is done; raises its error if it failed."""
         pending, self._pending = self._pending, None
@@ -90,6 +99,10 @@ class CommitBehind:
             pending.result()
             if committed is not None:
                 committed()
+
+
+def _add(total: Counter[str], counts: Counter[str]) -> None:
+    total += counts  # in place: the caller's counter (what is not positive left out, as `+=` does)
 
 
 def _commit(session: Session) -> None:

@@ -204,12 +204,8 @@ def import_file(
                 def import_batch(batch: list[Parsed]) -> None:
                     nonlocal known
                     container.refresh_keys()
-                    counts: Counter[str] = Counter()
-
-                    def committed() -> None:  # the file's counts are those of what is in the ledger
-                        result.counts += counts
-
-                    with commits.transaction(committed) as session:
+                    # The file's counts are those of what is in the ledger.
+                    with commits.counted(result.counts) as (session, counts):
                         run = session.get_one(SyncRun, run_id)
                         known = _known(container, session, known)
                         counts += _import_batch(container, scope, session, known, batch, file_id, run)

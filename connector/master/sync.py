@@ -60,10 +60,10 @@ def sync_customers(
             for batch in _chunks(records, BATCH):
                 retry.stop_point(f"{job} of {mapping.source}")
                 mapped = map_batch(mapping, batch)  # while the batch before commits
-                with commits.transaction() as session:
+                with commits.counted(counts) as (session, batch_counts):
                     run = session.get_one(SyncRun, run_id)
-                    counts += apply_mapped(session, container, mappings, mapping, run, mapped)
-                    record_counts(run, counts)  # a sync killed part-way shows what it committed
+                    batch_counts += apply_mapped(session, container, mappings, mapping, run, mapped)
+                    record_counts(run, counts + batch_counts)  # a sync killed part-way: what it committed
     except StoppingError as exc:
         error = str(exc)
         counts[STOPPED] += 1

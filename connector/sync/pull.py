@@ -113,11 +113,11 @@ def _pull(
                 ]
                 reached = reached.advanced(((d.id, d.deleted_at) for d in gone), signpost)
                 retry.stop_point(f"{stream} pull")
-                with _transaction(commits, spending) as session:
-                    result.counts += _apply_deletions(container, session, mappings, mapping.source, fresh)
-                    record_counts(session.get_one(SyncRun, run_id), +result.counts)
+                with _transaction(commits, spending, result.counts) as (session, counts):
+                    counts += _apply_deletions(container, session, mappings, mapping.source, fresh)
+                    record_counts(session.get_one(SyncRun, run_id), +(result.counts + counts))
             if reached != gone_position:
-                with _transaction(commits, spending) as session:
+                with _transaction(commits, spending, result.counts) as (session, _):
                     cursors.save_deletions_position(cursors.cursor_row(session, backend, stream), reached)
             listed_from = position
             pages = source.changes(stream, mapping.source_fields(), position.at, position.seen)
@@ -127,15 +127,15 @@ def _pull(
                 position = position.advanced(((c.id, c.modified_at) for c in changed), signpost)
                 mapped = map_batch(mapping, [(record_ref(mapping.source, c.id), c.raw) for c in changed])
                 retry.stop_point(f"{stream} pull")
-                with _transaction(commits, spending) as session:
+                with _transaction(commits, spending, result.counts) as (session, counts):
                     run = session.get_one(SyncRun, run_id)
-                    result.counts += apply_mapped(session, container, mappings, mapping, run, mapped)
-                    result.counts["read"] += len(changed)
-                    record_counts(run, +result.counts)  # a pull killed part-way shows what it committed
+                    counts += apply_mapped(session, container, mappings, mapping, run, mapped)
+                    counts["read"] += len(changed)
+                    record_counts(run, +(result.counts + counts))  # a pull killed part-way: what it committed
                     cursors.save_changes_position(cursors.cursor_row(session, backend, stream), position)
             if position == listed_from and position != (passed := position.passed()):
                 # Listed from its instant again and nothing there but what was processed: past it now
-                with _transaction(commits, spending) as session:
+                with _transaction(commits, spending, result.counts) as (session, _):
                     cursors.save_changes_position(cursors.cursor_row(session, backend, stream), passed)
     except BudgetExhaustedError as exc:
         result.stopped = str(exc)  # what was stored is kept with its cursor; the next cycle goes on
@@ -157,10 +157,13 @@ def _pull(
 
 
 @contextmanager
-def _transaction(commits: CommitBehind, spending: Spending | None) -> Iterator[Session]:
-    """The next transaction of a pull, written with the API credits spent so far."""
-    with commits.transaction() as session:
-        yield session
+def _transaction(
+    commits: CommitBehind, spending: Spending | None, committed: Counter[str]
+) -> Iterator[tuple[Session, Counter[str]]]:
+    """The next transaction of a pull, written with the API credits spent so far, and what it counts:
+    added to `committed` once its commit is done (a run's counts are those of what is stored)."""
+    with commits.counted(committed) as (session, counts):
+        yield session, counts
         if spending is not None:
             write_spent(session, spending)
 

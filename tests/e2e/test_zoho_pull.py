@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from adapters.zoho.sandbox.config import FaultConfig, SandboxConfig
 from adapters.zoho.sandbox.timeutil import ManualClock
@@ -474,6 +477,38 @@ def test_a_pull_killed_part_way_is_recorded_with_the_counts_of_what_it_committed
             run = session.scalars(select(SyncRun).where(SyncRun.job == "pull")).one()
             assert run.counts_json is not None
             assert json.loads(run.counts_json)["read"] == 200  # the first page, committed
+
+
+def test_a_pull_whose_commit_fails_is_recorded_with_the_counts_of_what_it_committed_and_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pull_module, "RECORDS_PER_TRANSACTION", 200)  # a page a transaction
+    applied = 0
+
+    def numbered(*args: Any, **kwargs: Any) -> Counter[str]:
+        nonlocal applied
+        applied += 1
+        args[0].info["page"] = applied  # the transaction's session
+        return apply_mapped(*args, **kwargs)
+
+    def disk_full(session: Session) -> None:
+        if session.info.get("page") == 2 and not session.in_nested_transaction():
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    with zoho_org(SandboxConfig(seed=6, contacts=450, accounts=2), tmp_path) as org:
+        monkeypatch.setattr("connector.sync.pull.apply_mapped", numbered)
+        event.listen(org.container.sessions, "before_commit", disk_full)
+        try:
+            with pytest.raises(OperationalError):
+                pull(org)
+        finally:
+            event.remove(org.container.sessions, "before_commit", disk_full)
+        with unit_of_work(org.container.sessions) as session:
+            run = session.scalars(select(SyncRun).where(SyncRun.job == "pull")).one()
+            counts = json.loads(run.counts_json or "{}")
+        assert (run.status, counts["read"]) == ("failed", 200)  # the first page, committed; not the second
+        assert run.error == "OperationalError: database or disk is full (see the log)"
+        assert len(org.bindings("zoho.Contacts")) == 200
 
 
 CONTACT_CURRENCY = """[[fields]]

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from adapters.statements.camt053 import Camt053Parser
 from connector.bootstrap import Container
@@ -506,6 +509,43 @@ def test_a_customer_sync_killed_part_way_is_recorded_with_the_counts_of_what_it_
     with unit_of_work(container.sessions) as session:
         run = session.scalars(select(SyncRun).where(SyncRun.job == "customers.import")).one()
         assert json.loads(run.counts_json or "{}") == {"created": 1}
+
+
+def test_a_customer_import_whose_commit_fails_is_recorded_with_the_counts_of_what_it_committed(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(master_sync, "BATCH", 1)
+    applied = 0
+    apply_mapped = master_sync.apply_mapped
+
+    def numbered(*args: Any, **kwargs: Any) -> Counter[str]:
+        nonlocal applied
+        applied += 1
+        args[0].info["batch"] = applied  # the batch's session
+        return apply_mapped(*args, **kwargs)
+
+    def disk_full(session: Session) -> None:
+        if session.info.get("batch") == 2 and not session.in_nested_transaction():
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    records = [
+        (
+            f"hook {n}",
+            {"type": "customer.updated", "data": {"id": f"w-c{n}", "name": f"客户{n}", "company": "某"}},
+        )
+        for n in (1, 2)
+    ]
+    monkeypatch.setattr(master_sync, "apply_mapped", numbered)
+    event.listen(container.sessions, "before_commit", disk_full)
+    try:
+        with pytest.raises(OperationalError):
+            sync_customers(container, shipped(), "webhook_customers", records, "customers.import")
+    finally:
+        event.remove(container.sessions, "before_commit", disk_full)
+    with unit_of_work(container.sessions) as session:
+        run = session.scalars(select(SyncRun).where(SyncRun.job == "customers.import")).one()
+        assert json.loads(run.counts_json or "{}") == {"created": 1}  # the first batch's, not the second's
+        assert run.error == "OperationalError: database or disk is full (see the log)"
 
 
 NAME_REQUIRED = 'convert = ["fullwidth_to_halfwidth", "collapse_spaces", "required"]'
