@@ -11,7 +11,7 @@ from connector.cli.context import err, one_of, out, state
 from connector.cli.output import DataTable, dumps, iso_time
 from connector.db import unit_of_work
 from connector.sync.models import OutboxItem
-from connector.sync.push import DEAD_AFTER, retry_by_hand
+from connector.sync.push_send import DEAD_AFTER, retry_by_hand
 
 outbox_app = typer.Typer(
     help="Pushes to the CRMs: pending, pushed, refused and dead records.", no_args_is_help=True

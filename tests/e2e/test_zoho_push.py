@@ -25,7 +25,8 @@ from connector.mapping.files import load_mapping_set
 from connector.ports import FieldUpdate, PushResult
 from connector.sync.models import OutboxItem, QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
-from connector.sync.push import push_target, retry_by_hand
+from connector.sync.push import push_target
+from connector.sync.push_send import retry_by_hand
 from connector.sync.status import container_snapshot
 from tests.e2e.zoho_org import MAPPINGS, Org, zoho_org
 from tests.integration.helpers import invoice

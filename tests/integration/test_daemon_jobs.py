@@ -34,7 +34,7 @@ from connector.sync.leases import give_back_turns, lease, turn_holder
 from connector.sync.models import SyncRun
 from connector.sync.notifications import ProcessResult
 from connector.sync.pull import PullResult
-from connector.sync.push import PushOutcome
+from connector.sync.push_send import PushOutcome
 from connector.sync.runs import start_run
 from tests.conftest import REPO
 

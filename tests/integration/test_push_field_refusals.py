@@ -18,8 +18,9 @@ from connector.exact_json import dumps_exact
 from connector.ledger.customers import NewCustomer
 from connector.sync.field_metadata import DatabaseFieldStore
 from connector.sync.models import OutboxItem
-from connector.sync.push import PushOutcome, send, values_hash
+from connector.sync.push import values_hash
 from connector.sync.push_fields import REREAD, RETRIED
+from connector.sync.push_send import PushOutcome, send
 from connector.sync.runs import start_run
 from tests.unit.zoho_fakes import API, fake_api
 

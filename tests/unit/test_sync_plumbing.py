@@ -17,7 +17,7 @@ from connector.errors import BudgetExhaustedError
 from connector.exact_json import dumps_exact
 from connector.sync.cursors import Position
 from connector.sync.prefetch import prefetched, prefetched_runs
-from connector.sync.push import DEAD_AFTER, retry_wait
+from connector.sync.push_send import DEAD_AFTER, retry_wait
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
