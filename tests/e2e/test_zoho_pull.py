@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,9 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from adapters.zoho.sandbox.config import FaultConfig, SandboxConfig
 from adapters.zoho.sandbox.timeutil import ManualClock
@@ -33,7 +31,7 @@ from connector.sync.models import QuarantinedRecord, SyncRun
 from connector.sync.pull import pull_stream
 from connector.sync.push import push_target
 from tests.e2e.zoho_org import MAPPINGS, Org, connect_to, zoho_org
-from tests.integration.helpers import invoice
+from tests.integration.helpers import disk_full_on_commit, invoice
 
 FULL_PULL_CONTACTS = 25_000
 
@@ -483,26 +481,12 @@ def test_a_pull_whose_commit_fails_is_recorded_with_the_counts_of_what_it_commit
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pull_module, "RECORDS_PER_TRANSACTION", 200)  # a page a transaction
-    applied = 0
-
-    def numbered(*args: Any, **kwargs: Any) -> Counter[str]:
-        nonlocal applied
-        applied += 1
-        args[0].info["page"] = applied  # the transaction's session
-        return apply_mapped(*args, **kwargs)
-
-    def disk_full(session: Session) -> None:
-        if session.info.get("page") == 2 and not session.in_nested_transaction():
-            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
-
     with zoho_org(SandboxConfig(seed=6, contacts=450, accounts=2), tmp_path) as org:
-        monkeypatch.setattr("connector.sync.pull.apply_mapped", numbered)
-        event.listen(org.container.sessions, "before_commit", disk_full)
-        try:
-            with pytest.raises(OperationalError):
-                pull(org)
-        finally:
-            event.remove(org.container.sessions, "before_commit", disk_full)
+        with (
+            disk_full_on_commit(org.container, monkeypatch, pull_module, "apply_mapped", 0, nth=2),
+            pytest.raises(OperationalError),
+        ):
+            pull(org)
         with unit_of_work(org.container.sessions) as session:
             run = session.scalars(select(SyncRun).where(SyncRun.job == "pull")).one()
             counts = json.loads(run.counts_json or "{}")

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from connector.bootstrap import Container
 from connector.db import unit_of_work
@@ -61,3 +69,30 @@ def at_once(*calls: Callable[[], object]) -> list[BaseException]:
     for thread in threads:
         thread.join()
     return raised
+
+
+@contextmanager
+def disk_full_on_commit(
+    container: Container, monkeypatch: pytest.MonkeyPatch, owner: object, name: str, session_at: int, nth: int
+) -> Iterator[None]:
+    """The transaction of the `nth` call of `owner.name` (its session the argument at `session_at`)
+    fails to commit, as on a full disk."""
+    calls = 0
+    original = getattr(owner, name)
+
+    def numbered(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        args[session_at].info["call"] = calls
+        return original(*args, **kwargs)
+
+    def disk_full(session: Session) -> None:
+        if session.info.get("call") == nth and not session.in_nested_transaction():  # its own, no savepoint
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(owner, name, numbered)
+    event.listen(container.sessions, "before_commit", disk_full)
+    try:
+        yield
+    finally:
+        event.remove(container.sessions, "before_commit", disk_full)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -22,7 +21,6 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from adapters.exports.iif import IifParser
 from adapters.statements.camt053 import Camt053Parser
@@ -66,7 +64,7 @@ from connector.sync.quarantine import resolve_records
 from connector.sync.quarantine_retry import retry
 from connector.sync.runs import close_abandoned_runs, run_history
 from tests.conftest import REPO
-from tests.integration.helpers import add_customer
+from tests.integration.helpers import add_customer, disk_full_on_commit
 from tests.integration.test_master import master
 
 
@@ -2570,26 +2568,11 @@ def test_an_import_whose_commit_fails_is_recorded_with_the_counts_of_the_batches
     upload = write(
         tmp_path / "may.jsonl", *[invoice(f"INV-M{n}", customers["acme"], "10.00") for n in range(5)]
     )
-    batches = 0
-    import_batch = pipeline._import_batch
-
-    def numbered(*args: Any) -> Counter[str]:
-        nonlocal batches
-        batches += 1
-        args[2].info["batch"] = batches  # the batch's session
-        return import_batch(*args)
-
-    def disk_full(session: Session) -> None:
-        if session.info.get("batch") == 2 and not session.in_nested_transaction():  # the batch's own
-            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
-
-    monkeypatch.setattr(pipeline, "_import_batch", numbered)
-    event.listen(container.sessions, "before_commit", disk_full)
-    try:
-        with pytest.raises(OperationalError):
-            import_file(container, upload, PARSERS)
-    finally:
-        event.remove(container.sessions, "before_commit", disk_full)
+    with (
+        disk_full_on_commit(container, monkeypatch, pipeline, "_import_batch", 2, nth=2),
+        pytest.raises(OperationalError),
+    ):
+        import_file(container, upload, PARSERS)
 
     committed = {"documents": 2, "invoices_posted": 2}
     with unit_of_work(container.sessions) as session:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from adapters.statements.camt053 import Camt053Parser
 from connector.bootstrap import Container
@@ -34,7 +32,7 @@ from connector.sync.quarantine import list_records, resolve_records, show_record
 from connector.sync.quarantine_retry import retry
 from connector.sync.runs import quarantine, start_run, without_its_values
 from tests.conftest import REPO
-from tests.integration.helpers import add_customer
+from tests.integration.helpers import add_customer, disk_full_on_commit
 from tests.integration.test_imports import PARSERS, assert_ledger_verifies, invoice, receivable, write
 from tests.integration.test_statement_reconcile import camt_file, entry_xml, statement_xml
 from tests.unit.test_classify import shipped_policy
@@ -515,19 +513,6 @@ def test_a_customer_import_whose_commit_fails_is_recorded_with_the_counts_of_wha
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(master_sync, "BATCH", 1)
-    applied = 0
-    apply_mapped = master_sync.apply_mapped
-
-    def numbered(*args: Any, **kwargs: Any) -> Counter[str]:
-        nonlocal applied
-        applied += 1
-        args[0].info["batch"] = applied  # the batch's session
-        return apply_mapped(*args, **kwargs)
-
-    def disk_full(session: Session) -> None:
-        if session.info.get("batch") == 2 and not session.in_nested_transaction():
-            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
-
     records = [
         (
             f"hook {n}",
@@ -535,13 +520,11 @@ def test_a_customer_import_whose_commit_fails_is_recorded_with_the_counts_of_wha
         )
         for n in (1, 2)
     ]
-    monkeypatch.setattr(master_sync, "apply_mapped", numbered)
-    event.listen(container.sessions, "before_commit", disk_full)
-    try:
-        with pytest.raises(OperationalError):
-            sync_customers(container, shipped(), "webhook_customers", records, "customers.import")
-    finally:
-        event.remove(container.sessions, "before_commit", disk_full)
+    with (
+        disk_full_on_commit(container, monkeypatch, master_sync, "apply_mapped", 0, nth=2),
+        pytest.raises(OperationalError),
+    ):
+        sync_customers(container, shipped(), "webhook_customers", records, "customers.import")
     with unit_of_work(container.sessions) as session:
         run = session.scalars(select(SyncRun).where(SyncRun.job == "customers.import")).one()
         assert json.loads(run.counts_json or "{}") == {"created": 1}  # the first batch's, not the second's
