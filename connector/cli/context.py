@@ -101,6 +101,17 @@ def business_today(ctx: typer.Context) -> date:
     return state(ctx).settings().ledger.business_day(datetime.now(UTC))
 
 
+def decision_day(ctx: typer.Context, on: datetime | None) -> date:
+    """`--on` of a decision that takes effect in the ledger now (a reversal, an application): the day
+    given, else today; never after today, where the ledger would hold it at once and the figures only from
+    that day, so the two would differ."""
+    today = business_today(ctx)
+    day = on.date() if on else today
+    if day > today:
+        raise typer.BadParameter(f"{day} is after today: the decision takes effect now", param_hint="--on")
+    return day
+
+
 def as_of_day(ctx: typer.Context, value: str | None) -> date:
     """`--as-of`: the day given (YYYY-MM-DD), else today, the business day (`ledger.timezone`)."""
     if value is None:

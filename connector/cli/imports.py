@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +12,16 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
-from connector.cli.context import ROW_NUMBER, err, one_of, out, state, stopping, stopping_on_signals
+from connector.cli.context import (
+    ROW_NUMBER,
+    decision_day,
+    err,
+    one_of,
+    out,
+    state,
+    stopping,
+    stopping_on_signals,
+)
 from connector.cli.output import counts_text, dumps, iso_time, money_json
 from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.db import unit_of_work
@@ -237,21 +246,31 @@ def apply_item(
     customer: Annotated[
         str | None, typer.Option("--customer", help="Account number; default: the best candidate.")
     ] = None,
+    on: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="The application's date (default today; never before the receipt's), e.g. the last day "
+            "of the month being closed.",
+        ),
+    ] = None,
     actor: Annotated[str, typer.Option(help="Who decided (kept with the decision).")] = "cli",
 ) -> None:
     """Apply a waiting receipt to a customer: its open receivable first, the rest as its credit."""
+    day = decision_day(ctx, on)
     container = state(ctx).container()
     accounts = Accounts.of(container.settings.ledger.chart)
-    today = container.settings.ledger.business_day(datetime.now(UTC))  # as figures and push read it
     try:
         with unit_of_work(container.sessions) as session:
-            account_no = reconcile.apply(session, item, customer, accounts, actor, today)
-            currencies = reconcile.currencies(session, item)
+            account_no = reconcile.apply(session, item, customer, accounts, actor, day)
+            applied = reconcile.application(session, item)
     except ConnectorError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from None
-    out.print(f"item #{item}: applied to {account_no}")
-    received, theirs = currencies
+    dated = applied.dated
+    moved = f" (not {day}: never before the receipt)" if dated != day else ""
+    out.print(f"item #{item}: applied to {account_no}" + (f", dated {dated}{moved}" if on else ""))
+    received, theirs = applied.received, applied.theirs
     if received != theirs:
         out.print(
             f"note: the receipt is in {received} and {account_no}'s figures in {theirs}: this credit is in "

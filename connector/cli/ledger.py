@@ -9,7 +9,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.cli.context import ROW_NUMBER, as_of_day, business_today, err, out, report_problems, state
+from connector.cli.context import ROW_NUMBER, as_of_day, decision_day, err, out, report_problems, state
 from connector.cli.entries import entries_command
 from connector.cli.output import DataTable, dumps, money_json, money_text
 from connector.credit.reads import counted_in
@@ -96,10 +96,7 @@ def reverse(
     bounced): its imported document is recorded as reversed and stays so when imported again."""
     if not reason.strip():
         raise typer.BadParameter("say why", param_hint="--reason")
-    today = business_today(ctx)
-    day = on.date() if on else today
-    if day > today:  # the ledger would hold it at once, the figures only from that day: they would differ
-        raise typer.BadParameter(f"{day} is after today: a reversal takes effect now", param_hint="--on")
+    day = decision_day(ctx, on)
     container = state(ctx).container()
     try:
         with unit_of_work(container.sessions) as session:

@@ -150,12 +150,23 @@ def _application_revision(session: Session, document: ImportedDocument) -> int:
     return max(document.revision, (taken or 0) + 1)
 
 
-def currencies(session: Session, item_id: int) -> tuple[str, str]:
-    """(the receipt's currency, the currency of the customer it went to) of an applied item."""
+@dataclass(frozen=True)
+class Application:
+    """What an applied item came to: its application's date, the receipt's currency and the currency of
+    the customer it went to (they differ when the customer's figures leave the receipt out)."""
+
+    dated: date
+    received: str
+    theirs: str
+
+
+def application(session: Session, item_id: int) -> Application:
+    """What applied item `item_id` came to."""
     item = session.get_one(ReconciliationItem, item_id)
     document = session.get_one(ImportedDocument, item.document_id)
     customer = session.get_one(Customer, item.customer_id)
-    return document.currency, customer.currency
+    entry = session.get_one(JournalEntry, item.entry_id)
+    return Application(entry.posting_date, document.currency, customer.currency)
 
 
 IMPORT_ACTOR = "import of "

@@ -183,16 +183,7 @@ def test_applying_a_receipt_to_a_customer_of_another_currency_says_where_the_cre
     cli: Cli, workspace: Path
 ) -> None:
     assert cli("import", "statement.xml").code == 0
-    container = build_container(load_settings(), logging=False)
-    try:
-        with unit_of_work(container.sessions) as session:
-            account_no = (
-                container.customers(session)
-                .create(NewCustomer("杭州青禾科技", "SME", "ZJ", "CNY"))
-                .account_no
-            )
-    finally:
-        container.close()
+    account_no = _new_customer(NewCustomer("杭州青禾科技", "SME", "ZJ", "CNY"))
     euro = next(
         i for i in json.loads(cli("reconcile", "list", "--json").out) if i["amount"]["currency"] == "EUR"
     )
@@ -204,6 +195,41 @@ def test_applying_a_receipt_to_a_customer_of_another_currency_says_where_the_cre
     decided = {i["id"]: i for i in json.loads(cli("reconcile", "list", "--status", "applied", "--json").out)}
     assert decided[euro["id"]]["customer"] == account_no
     assert decided[euro["id"]]["entry_id"] is not None
+
+
+def test_a_receipt_applied_on_a_day_given_is_dated_then_never_before_it_came_nor_after_today(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("import", "statement.xml").code == 0
+    account_no = _new_customer(NewCustomer("Beta Bau KG", "SME", "AT", "EUR"))
+    first, second, third = (i["id"] for i in json.loads(cli("reconcile", "list", "--json").out)[:3])
+
+    month_end = cli("reconcile", "apply", str(first), "--customer", account_no, "--on", "2026-03-31")
+    too_early = cli("reconcile", "apply", str(second), "--customer", account_no, "--on", "2026-01-01")
+    ahead = cli("reconcile", "apply", str(third), "--customer", account_no, "--on", "2999-01-01")
+
+    assert (month_end.code, month_end.out.strip()) == (
+        0,
+        f"item #{first}: applied to {account_no}, dated 2026-03-31",
+    ), month_end.err
+    assert too_early.code == 0, too_early.err
+    assert too_early.out.strip().startswith(f"item #{second}: applied to {account_no}, dated 2026-03-0")
+    assert too_early.out.strip().endswith("(not 2026-01-01: never before the receipt)")
+    assert ahead.code == 2
+    assert "2999-01-01 is after today" in " ".join(ahead.err.split())
+    open_ids = [i["id"] for i in json.loads(cli("reconcile", "list", "--json").out)]
+    assert third in open_ids
+    assert cli("ledger", "verify").code == 0
+
+
+def _new_customer(customer: NewCustomer) -> str:
+    """The account number of `customer`, made in the workspace's ledger."""
+    container = build_container(load_settings(), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:
+            return container.customers(session).create(customer).account_no
+    finally:
+        container.close()
 
 
 MAPLE = [
