@@ -27,7 +27,11 @@ What becomes what:
 
 External ids: `Ntry/AcctSvcrRef` (unless a placeholder, as above), with `#n` appended for the n-th
 `TxDtls` (1-based) of a split entry (unique at its bank only: a line whose reference another account's
-line holds is imported as `REF@IBAN`, `documents.on_account`). Without `AcctSvcrRef`:
+line holds is imported as `REF@IBAN`, `documents.on_account`). Some banks number `AcctSvcrRef` per day
+or per statement, and a booked line is never edited: a line whose id a line of other money (booking date,
+signed amount, currency) holds is another transaction, posted under its `alias`, the id +
+`common.money_suffix(date, amount)` (`REF#1a2b3c4d5e6f`), as OFX does with a re-issued FITID; a line of
+the same money and other text under its id is that line corrected. Without `AcctSvcrRef`:
 `common.composite_id("camt053", account, date, |amount| minor units, currency, CRDT|DBIT, EndToEndIds,
 Ustrd lines, occurrence)` where EndToEndIds and Ustrd lines are joined by newlines and occurrence is
 `"1"` for the first entry of its file alike in all of those (a statement's pages are its `Stmt`s: they
@@ -79,6 +83,7 @@ from adapters.statements.common import (
     give_up,
     given,
     local_name,
+    money_suffix,
     raw_xml,
     return_reason,
     unique_texts,
@@ -511,6 +516,9 @@ class _Line:
             )
             read = unique_texts([*structured, *unstructured, *ends_then, *extra, *self.notes, *marker])
             references_before = (read,) if read != references else ()
+        # A bank line is never edited: its AcctSvcrRef with other money is the bank's id re-used (numbered
+        # per day or per statement), another transaction, posted under this alias (`common.money_suffix`).
+        alias = external_id + money_suffix(self.date, amount) if self.bank_ref else None
         return Document(
             kind="bank_line",
             source=SOURCE,
@@ -523,6 +531,7 @@ class _Line:
             references=references,
             bank_reversal=self.reversal,
             account=self.account,
+            alias=alias,
             known_as=known_as,
             references_before=references_before,
             content_id=self.bank_ref is None,  # a composite id: its text changed, it comes back as another

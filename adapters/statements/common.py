@@ -13,6 +13,7 @@ place twice before this was kept to: `mt940_former` and `camt053_former` name th
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import hashlib
 import re
 import xml.etree.ElementTree as ET
@@ -26,6 +27,7 @@ import defusedxml.ElementTree as _safe_et  # type: ignore[import-untyped]  # no 
 
 from connector.documents import Origin, Problem
 from connector.errors import FileFormatError, MoneyError
+from connector.money import Money
 
 # What banks write where a reference is mandatory but they have none (ISO 20022's "NOTPROVIDED",
 # SWIFT's "NONREF"): no reference at all, never an id two entries share nor a payer's mark.
@@ -102,6 +104,15 @@ def content_digest(*fields: str | int | None) -> str:
     """A short, stable digest of a record's content: tells re-issued ids with different content apart."""
     text = "\x1f".join("" if field is None else str(field) for field in fields)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def money_suffix(date: dt.date, amount: Money, *more: str | None) -> str:
+    """`#` + the digest of a bank line's money: its booking date, signed amount (its direction too) and
+    currency, and `more` (OFX: the correction action). Banks re-use their ids (OFX FITIDs re-issued,
+    CAMT AcctSvcrRefs numbered per day or per statement) but never edit a booked line's money: a line
+    whose id a line of other money holds is another transaction, posted under its id + this suffix
+    (`Document.alias`, `connector.imports.recorded.by_alias`), never taken for a change of that line."""
+    return "#" + content_digest(date.isoformat(), amount.minor, amount.currency, *more)
 
 
 def clean(text: str | None) -> str | None:

@@ -32,8 +32,9 @@ What becomes what:
 
 External ids: `ACCTID + ":" + FITID`. Banks re-issue FITIDs (GnuCash's FixFitid.pl and Odoo's
 "unique import id" exist for this), so the file is read twice: a line's id depends on what its FITID
-holds in the whole file, never on the order of its lines. With `money` = `"#" +
-common.content_digest(DTPOSTED date, amount, currency, correction)`:
+holds in the whole file, never on the order of its lines. With `money` =
+`common.money_suffix(DTPOSTED date, amount, correction)` (`"#"` + a digest of the date, the signed
+amount and currency, and the correction; CAMT.053 tells a re-used AcctSvcrRef apart by the same):
 
 - a FITID with one content in the file: the plain id (`alias`: the plain id + money);
 - a FITID with several (type, dates, amount, currency, name, memo, CHECKNUM, REFNUM, correction): each
@@ -82,6 +83,7 @@ from adapters.statements.common import (
     detect_encoding,
     give_up,
     local_name,
+    money_suffix,
     raw_xml,
     unique_texts,
 )
@@ -356,7 +358,7 @@ class _Transaction:
             )
         self.corrects = _external_id(account, correct) if correct is not None else None
         fields = ("TRNTYPE", "DTUSER", "DTAVAIL", "MEMO", "CHECKNUM", "REFNUM", "CORRECTFITID")
-        self.money = content_digest(posted.isoformat(), amount.minor, amount.currency, self.action)
+        self.money = money_suffix(posted, amount, self.action)
         self.digest = content_digest(
             posted.isoformat(),
             amount.minor,
@@ -400,7 +402,7 @@ class _Transaction:
         """Its id, its alias and the other ids it may have been imported under (`Document.known_as`), as
         the module docstring tells; `alike`: its FITID's contents of its money in the file, 0 when the
         FITID is not re-issued there."""
-        money = f"#{self.money}"
+        money = self.money
         content = f"{money}.{self.digest}"
         # The ids lines of a re-issued FITID had before, in the order of their file: its money's (".2",
         # ".3" … for lines of one money), and before 1bdd1c4 its whole content's digest.

@@ -128,3 +128,66 @@ def test_a_returned_line_shows_the_return_reason_the_bank_gives_beside_it(cli: C
     (statement,) = json.loads(as_json.out)["statements"]
     (matched,) = statement["matched"]
     assert matched["line"]["return_reason"] == "AM04 insufficient funds; RUECKLASTSCHRIFT"
+
+
+def _downloaded_again(workspace: Path, name: str, as_name: str, *, text: str | None = None) -> str:
+    """`name` as the bank gives it on another download: another message id (so the file is read again,
+    not skipped as a file imported before), and `text` for the remittance of its line when given."""
+    content = (STATEMENTS / name).read_text(encoding="utf-8").replace("<MsgId>DAY", f"<MsgId>{as_name}-DAY")
+    if text is not None:
+        content = content.replace("<Ustrd>ALPHA-INV-1</Ustrd>", f"<Ustrd>{text}</Ustrd>")
+    (workspace / as_name).write_text(content, encoding="utf-8")
+    return as_name
+
+
+@pytest.mark.parametrize("order", [("day1", "day2"), ("day2", "day1")])
+def test_a_bank_reference_reused_on_another_day_is_another_receipt_and_reverses_nothing(
+    cli: Cli, workspace: Path, order: tuple[str, str]
+) -> None:
+    # The bank numbers AcctSvcrRef per day: 000001 is Alpha's 100.00 on 04-01 and Beta's 250.00 on 04-02.
+    for day in order:
+        shutil.copy(STATEMENTS / f"camt053_reused_ref_{day}.xml", workspace / f"{day}.xml")
+        imported = cli("import", f"{day}.xml")
+        assert imported.code == 0, imported.out + imported.err
+        assert "reversed" not in imported.out, imported.out
+
+    for round_ in range(2):  # downloaded again, in either order, again and again: nothing changes
+        for turn, day in enumerate((*order, *reversed(order))):
+            name = _downloaded_again(workspace, f"camt053_reused_ref_{day}.xml", f"{day}-{round_}-{turn}.xml")
+            again = cli("import", name)
+            assert again.code == 0, again.out + again.err
+            assert "1 unchanged" in again.out, again.out
+            assert "reversed" not in again.out, again.out
+
+    assert cli("ledger", "verify").code == 0
+    for day, payer, amount in (("day1", "Alpha AG", "100.00"), ("day2", "Beta AG", "250.00")):
+        report = json.loads(cli("reconcile", "statement", f"{day}.xml", "--json").out)
+        (statement,) = report["statements"]
+        (matched,) = statement["matched"]
+        assert (matched["line"]["party"], matched["line"]["amount"]["amount"]) == (payer, amount)
+        assert (matched["entry"]["amount"]["amount"], matched["entry"]["reversal_pair"]) == (amount, None)
+        assert (statement["missing_from_ledger"], statement["reconciles"]) == ([], True)
+    bank = json.loads(cli("ledger", "entries", "--account", "1002", "--json").out)
+    by_day = {entry["posting_date"]: entry["amount"]["amount"] for entry in bank}
+    assert by_day == {"2026-04-01": "100.00", "2026-04-02": "250.00"}  # both receipts, nothing reversed
+    assert not any(entry["reversed_by"] or entry["reverses"] for entry in bank)
+
+
+def test_a_line_the_bank_corrects_under_its_reference_with_the_same_money_is_still_a_change(
+    cli: Cli, workspace: Path
+) -> None:
+    shutil.copy(STATEMENTS / "camt053_reused_ref_day1.xml", workspace / "day1.xml")
+    assert cli("import", "day1.xml").code == 0
+    corrected = _downloaded_again(workspace, "camt053_reused_ref_day1.xml", "fixed.xml", text="ALPHA-INV-2")
+
+    again = cli("import", corrected)
+
+    assert again.code == 0, again.out + again.err
+    assert "1 changed since imported: reversed and reposted" in again.out
+    bank = json.loads(cli("ledger", "entries", "--account", "1002", "--json").out)
+    assert [(entry["external_id"], entry["revision"], entry["amount"]["amount"]) for entry in bank] == [
+        ("000001", 1, "100.00"),
+        ("000001", 1, "-100.00"),
+        ("000001", 2, "100.00"),
+    ]
+    assert cli("ledger", "verify").code == 0

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from adapters.statements.camt053 import Camt053Parser
-from adapters.statements.common import composite_id
+from adapters.statements.common import composite_id, money_suffix
 from connector.documents import Document, DocumentParser, Parsed, Party, Problem, Statement
 from connector.errors import FileFormatError
 from connector.imports.statement_check import Period, statement_period
@@ -520,3 +520,13 @@ def test_an_amount_written_with_more_decimals_than_its_currency_has_is_a_problem
     assert [line.amount for line in lines(items)] == [Money(1000, "JPY"), Money(1000, "JPY")]
     (dinars,) = problems(_entries(tmp_path, "KWD", "1.5000", "1.500"))
     assert "1.5000 KWD is written with 4 decimals, KWD has 3" in dinars.reason
+
+
+def test_a_line_with_a_bank_reference_has_an_alias_for_that_reference_reused_with_other_money() -> None:
+    (alpha,) = lines(parse("camt053_reused_ref_day1.xml"))
+    (beta,) = lines(parse("camt053_reused_ref_day2.xml"))
+
+    assert alpha.external_id == beta.external_id == "000001"  # the bank numbers its references per day
+    assert alpha.alias == "000001" + money_suffix(dt.date(2026, 4, 1), Money.of("100.00", "EUR"))
+    assert beta.alias == "000001" + money_suffix(dt.date(2026, 4, 2), Money.of("250.00", "EUR"))
+    assert alpha.alias != beta.alias
