@@ -1,7 +1,10 @@
-"""CAMT.053 bank statements (ISO 20022 `BkToCstmrStmt`, camt.053.001.02 to .08) → bank lines.
+"""CAMT.053 bank statements (ISO 20022 `BkToCstmrStmt`, camt.053.001.02 to .13) → bank lines.
 
-The file is streamed with defusedxml's iterparse (no DTDs, entities or external references); each
-`Ntry` is read when it ends and then dropped, so memory holds one entry, never the statement.
+The camt.053 `Document` is the file's root, or sits in a wrapper (SWIFT CBPR+'s `BizMsgEnvlp`, which
+puts a head.001 `AppHdr` before it): the first `Document` is read wherever it is, and one of another
+message (camt.052 …) is refused. The file is streamed with defusedxml's iterparse (no DTDs, entities or
+external references); each `Ntry` is read when it ends and then dropped, so memory holds one entry, never
+the statement.
 
 What becomes what:
 
@@ -104,7 +107,7 @@ from connector.errors import FileFormatError, MoneyError
 from connector.money import Money, currency_code
 
 SOURCE = "camt053"
-_NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0[2-8]")
+_NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(0[2-9]|1[0-3])")
 _SNIFF = re.compile(_NAMESPACE.pattern.encode("ascii"))
 _OPENING = ("OPBD", "PRCD")
 
@@ -200,7 +203,8 @@ class Camt053Parser:
     lines_name_no_account = True  # one line's text may stand on two accounts: two lines (quarantine)
 
     def sniff(self, head: bytes, name: str) -> bool:
-        """A camt.053.001.02–.08 namespace in the first bytes: specific, and cheap."""
+        """A camt.053.001.02–.13 namespace in the first bytes (an envelope's header before it is short):
+        specific, and cheap."""
         return _SNIFF.search(head[:SNIFF_BYTES]) is not None
 
     def parse(self, path: str, name: str) -> Iterator[Parsed]:
@@ -219,6 +223,7 @@ class _Reader:
     def __init__(self, file: str) -> None:
         self.file = file
         self.paths: _Paths | None = None
+        self.root = ""  # the file's root element's tag, once read
         self.anything_read = False
         self.entry_no = 0  # entries in the file, for Origin.row
         # Occurrence numbers of entries alike: a statement's pages (one Stmt each) count its identical
@@ -235,7 +240,7 @@ class _Reader:
             name = local_name(element.tag)
             if event == "start":
                 if self.paths is None:
-                    self.paths = self._open(element)
+                    self.paths = self._open(element, open_[0].tag if open_ else element.tag)
                 elif name == "Stmt":
                     statement, self.account = element, None
                     self.former.statement_starts()
@@ -254,11 +259,19 @@ class _Reader:
                 element.clear()
                 statement = None
                 self.anything_read = True
+        if self.paths is None:  # a root, or a wrapper, holding no Document
+            raise FileFormatError(f"{self.file}: not a camt.053 document (root {self.root!r})")
 
-    def _open(self, root: ET.Element) -> _Paths:
-        namespace = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""
-        if local_name(root.tag) != "Document" or not _NAMESPACE.fullmatch(namespace):
-            raise FileFormatError(f"{self.file}: not a camt.053 document (root {root.tag!r})")
+    def _open(self, element: ET.Element, root: str) -> _Paths | None:
+        """The paths of the camt.053 `Document` starting at `element`; None while the elements are a
+        wrapper's (an envelope, its application header) before it."""
+        self.root = root
+        if local_name(element.tag) != "Document":
+            return None
+        namespace = element.tag[1:].partition("}")[0] if element.tag.startswith("{") else ""
+        if not _NAMESPACE.fullmatch(namespace):
+            where = f"root {root!r}" if element.tag == root else f"{element.tag!r} in root {root!r}"
+            raise FileFormatError(f"{self.file}: not a camt.053 document ({where})")
         return _Paths(namespace)
 
     def _account(self, paths: _Paths, statement: ET.Element) -> str | None:

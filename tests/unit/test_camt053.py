@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from connector.money import Money
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "statements"
 V02 = "camt053_v02_two_statements.xml"
 V08 = "camt053_v08_batches.xml"
+V10 = "camt053_v10_batches.xml"
+V08_ENVELOPED = "camt053_v08_enveloped.xml"  # the .08 file in a CBPR+ envelope, after its AppHdr
 EUR_ACCOUNT = "DE89370400440532013000"
 
 
@@ -50,7 +53,7 @@ def test_the_parser_fits_the_document_parser_port() -> None:
     assert parser.format == "camt053"
 
 
-@pytest.mark.parametrize("name", [V02, V08])
+@pytest.mark.parametrize("name", [V02, V08, V10, V08_ENVELOPED])
 def test_the_parser_recognises_camt053_by_its_namespace(name: str) -> None:
     assert Camt053Parser().sniff((FIXTURES / name).read_bytes()[:4096], name)
 
@@ -59,7 +62,8 @@ def test_the_parser_recognises_camt053_by_its_namespace(name: str) -> None:
     "head",
     [
         b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.052.001.02">',
-        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.09">',
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">',
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.14">',
         b":20:STARTUMSE\n:25:60050101/7405500001\n",
         b"OFXHEADER:100\nDATA:OFXSGML\n<OFX>",
     ],
@@ -530,3 +534,39 @@ def test_a_line_with_a_bank_reference_has_an_alias_for_that_reference_reused_wit
     assert alpha.alias == "000001" + money_suffix(dt.date(2026, 4, 1), Money.of("100.00", "EUR"))
     assert beta.alias == "000001" + money_suffix(dt.date(2026, 4, 2), Money.of("250.00", "EUR"))
     assert alpha.alias != beta.alias
+
+
+def _as_read(items: list[Parsed]) -> list[Parsed]:
+    """What a file's items say, its name and raw XML aside (an envelope indents the Document)."""
+    return [
+        dataclasses.replace(item, origin=dataclasses.replace(item.origin, file="", raw="")) for item in items
+    ]
+
+
+@pytest.mark.parametrize("name", [V10, V08_ENVELOPED])
+def test_camt_09_to_13_and_a_document_inside_an_envelope_are_read_as_camt_08_is(name: str) -> None:
+    read = parse(name)
+
+    assert _as_read(read) == _as_read(parse(V08))
+    assert len(lines(read)) == len(lines(parse(V08))) > 1  # its lines, as the .08 file's problem
+
+
+@pytest.mark.parametrize("version", ["02", "09", "11", "12", "13"])
+def test_every_camt053_version_from_02_to_13_is_read(tmp_path: Path, version: str) -> None:
+    text = (FIXTURES / V08).read_text(encoding="utf-8").replace("camt.053.001.08", f"camt.053.001.{version}")
+
+    read = list(Camt053Parser().parse(write(tmp_path, text), "statement.xml"))
+
+    assert len(lines(read)) == len(lines(parse(V08)))
+
+
+def test_an_envelope_holding_another_message_or_none_is_refused_naming_its_root(tmp_path: Path) -> None:
+    namespace = "urn:iso:std:iso:20022:tech:xsd:nvlp.001.001.01"
+    envelope = f'<BizMsgEnvlp xmlns="{namespace}"><Hdr/><Doc>{{}}</Doc></BizMsgEnvlp>'
+    other = '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.052.001.08"><x/></Document>'
+    with pytest.raises(
+        FileFormatError, match=r"not a camt\.053 document \('\{.*camt\.052.*\}Document' in root"
+    ):
+        list(Camt053Parser().parse(write(tmp_path, envelope.format(other)), "statement.xml"))
+    with pytest.raises(FileFormatError, match=r"not a camt\.053 document \(root '\{.*nvlp.*\}BizMsgEnvlp'\)"):
+        list(Camt053Parser().parse(write(tmp_path, envelope.format("")), "statement.xml"))
