@@ -184,7 +184,7 @@ class VoucherExport(ExportFile):
         )
         whole = Origin(name, first.row.number, "\n".join(line.row.raw for line in lines))
         try:
-            label = self._label(first.values)
+            label = self._label(first)
             entries = [self._entry(line) for line in lines]
         except RowError as exc:
             yield Problem(whole, f"the voucher of {span} cannot be read: {exc}")
@@ -279,12 +279,15 @@ class VoucherExport(ExportFile):
         same = [e for e in banked if (e.currency, e.net) == (receipt.currency, -receipt.net)]
         return (same or sorted(banked, key=lambda e: -e.books_net))[0].account
 
-    def _label(self, values: dict[str, Any]) -> str:
+    def _label(self, first: _Line) -> str:
+        values = first.values
         number = self._number(values)
         if number is None:
             raise RowError(REQUIRED, "voucher_number")
         date = _date(values.get("date"), "date")
         period = _text(values.get("period")) or (f"{date:%Y-%m}" if date else None)
+        if period is None and "date" in first.errors:  # a date the mapping could not read: say why
+            raise RowError(f"row {first.row.number}: {first.errors['date']}")
         if period is None:
             raise RowError(REQUIRED, "date")
         word = _text(values.get("voucher_word"))

@@ -548,3 +548,24 @@ def test_a_voucher_dated_on_its_first_line_only_its_word_and_number_on_each_is_r
         5,
         "the voucher of rows 5–6 cannot be read: date: a value is required here but the source has none",
     )
+
+
+def test_a_voucher_whose_date_cannot_be_read_is_refused_with_the_dates_own_error(shipped: MappingSet) -> None:
+    found = parse(shipped, "export_kingdee_vouchers", FIXTURES / "kingdee_vouchers_bad_dates.csv")
+    reasons = [p.reason for p in found if isinstance(p, Problem)]
+    assert [r.split(" the date formats")[0] for r in reasons] == [
+        "the voucher of rows 2–3 cannot be read: row 2: date (日期): the value, written 9999/99/99, does not "
+        "match any of",
+        "the voucher of rows 4–5 cannot be read: row 4: date (日期): the value, written 99/99/9999, does not "
+        "match any of",
+    ]
+    [serial] = [
+        p.reason
+        for p in parse(shipped, "export_yonyou_vouchers", FIXTURES / "yonyou_vouchers_serial_date.xlsx")
+        if isinstance(p, Problem)
+    ]
+    assert serial.startswith("the voucher of rows 2–3 cannot be read: row 2: date (制单日期): the value, ")
+    assert serial.endswith(
+        "a number of five digits is a date as a spreadsheet stores it (days since 1899-12-30): format the "
+        "column as a date, or export the file again"
+    )
