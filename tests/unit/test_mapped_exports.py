@@ -679,7 +679,7 @@ def test_a_totals_row_under_a_receipt_is_not_a_further_allocation_of_the_invoice
     found = list(_parser(shipped, "kingdee.receipts").parse(path, path.name))
     (document,) = _documents(found).values()
     assert [(a.invoice_number, a.amount.minor) for a in document.allocations] == [("AR210", 200000)]
-    assert [problem.origin.row for problem in _problems(found)] == [3]
+    assert not _problems(found)  # its word in the first column (序号): skipped
 
 
 @pytest.mark.parametrize("grouped", [True, False], ids=["kingdee-grouped", "yonyou-single-rows"])
@@ -1419,3 +1419,20 @@ def test_an_inbound_target_a_typo_away_from_a_field_read_is_refused_and_one_of_i
         assert (mappings is not None, messages) == (True, [])
     else:
         assert messages == [f"target '{target}' is read by nothing — did you mean '{refused}'?"]
+
+
+@pytest.mark.parametrize(
+    ("source", "file", "posted", "first"),
+    [
+        ("kingdee.receipts", "kingdee_receipts_date_first.csv", "SKD00000108", "日期"),
+        ("kingdee.invoices", "kingdee_invoices_date_first.csv", "AR00000240", "业务日期"),
+    ],
+)
+def test_a_kingdee_lists_totals_line_with_its_word_in_the_first_column_not_the_ids_is_skipped(
+    shipped: MappingSet, source: str, file: str, posted: str, first: str
+) -> None:
+    found = list(_parser(shipped, source).parse(FIXTURES / file, file))
+    assert list(_documents(found)) == [posted]
+    assert not _problems(found)
+    skipped = f"rows the mapping's [[skip]] rules passed over: 1 whose '{first}' matches ^(合计|总计|小计)"
+    assert found[-1] == Notice(Origin(file), skipped)

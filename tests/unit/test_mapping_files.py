@@ -261,5 +261,5 @@ def test_a_skip_rules_optional_that_is_not_true_or_false_is_refused_with_its_lin
     path.write_text(text.replace("optional = true", 'optional = "yes"', 1), encoding="utf-8")
     _, problems = load_mapping_set(tmp_path)
     assert [(p.line, p.key, p.message) for p in problems] == [
-        (35, "skip[2].optional", "Input should be a valid boolean")
+        (41, "skip[3].optional", "Input should be a valid boolean")
     ]
