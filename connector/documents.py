@@ -99,6 +99,10 @@ class Document:
     bank_reversal: bool = False
     # A bank line: its statement's account (IBAN or number); a payment: the account it was deposited to.
     account: str | None = None
+    # A payment received on no bank (a customer's note, 应收票据): it posts to `account` only when the
+    # chart keeps that account apart (`ledger.chart.bank_accounts`); posted to the bank role's, it would
+    # misstate the bank. It follows from `account`, so it is no part of the fingerprint.
+    off_bank: bool = False
     # Withdrawn in its source (a void invoice, a deleted payment): `reverses` names the document it was
     # imported as, which is reversed; when none was imported, there is nothing to undo.
     withdrawn: bool = False

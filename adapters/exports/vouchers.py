@@ -12,8 +12,11 @@ rows (none of its lines is posted). A line on a customers' receivable account
 (the mapping's `receivable` pattern, 1122 by default) becomes a document of the line's customer:
 
 * its debit: an invoice (the receivable grows);
-* its credit: a receipt of the money the voucher moves into a `bank` account (1001/1002 by default: the
-  customer paid), else a credit note (a sales return, a discount, a write-off). The money banked pays
+* its credit: a receipt of the money the voucher moves into a `bank` account (1001/1002/1012 by default:
+  the customer paid) or of a customer's note it takes on a `notes` one (1121 应收票据: a bank acceptance
+  draft), else a credit note (a sales return, a discount, a write-off). A note is no bank money: its
+  receipt is `off_bank` (it posts to a chart account kept for it only), and the part of a credit a note
+  pays beside bank money is a receipt of its own, `#n.note` (bank money pays first). The money banked pays
   the credits of a bank line's exact amount first, then the others in turn (by rank, below): a credit it
   pays in full is a receipt, one it pays in part a receipt of the money banked and a credit note of the
   rest (`#n.kept`: a bank's charge, a cash discount on another line), one it leaves unpaid a credit note
@@ -104,6 +107,7 @@ class VoucherExport(ExportFile):
         self.mapping = mapping
         self._receivable = re.compile(mapping.receivable)
         self._bank = re.compile(mapping.bank)
+        self._notes = re.compile(mapping.notes)
         self._guessed = guessed_points(mapping.fields, ("debit", "credit", "amount_original"))
 
     def parse(self, path: str | Path, name: str) -> Iterator[Parsed]:
@@ -193,7 +197,7 @@ class VoucherExport(ExportFile):
         if unbalanced:
             yield Problem(whole, f"voucher {label} ({span}) does not balance: {unbalanced}")
             return
-        money_in = sum(e.books_net for e in entries if self._bank.search(e.account))
+        money_in = sum(e.books_net for e in entries if self._receives(e.account))
         receivable = sorted(
             (e for e in entries if self._receivable.search(e.account) and e.net != 0),
             key=lambda e: (_party_key(e.values), e.account, e.net < 0, abs(e.net), e.row.number),
@@ -208,8 +212,9 @@ class VoucherExport(ExportFile):
                     "refunded, red ink): reverse the receipt it undoes with `connector ledger reverse`",
                 )
                 continue
+            paid = received.get(rank, {})
             kind: DocumentKind = (
-                "invoice" if entry.net > 0 else "payment" if received.get(rank) else "credit_note"
+                "invoice" if entry.net > 0 else "payment" if sum(paid.values()) else "credit_note"
             )
             values = entry.values
             if _party_key(values) == ("", "", "") and len(named) == 1:  # the customer on another line
@@ -230,50 +235,99 @@ class VoucherExport(ExportFile):
                 ),
                 number=label,
                 references=said,
-                account=self._deposited(entries, entry) if kind == "payment" else None,
             )
-            kept_back = -entry.books_net - received.get(rank, 0)
-            if kind == "payment" and kept_back > 0 and entry.net == entry.books_net:
-                yield replace(document, amount=Money(-entry.net - kept_back, entry.currency))
-                yield replace(
-                    document,
-                    kind="credit_note",
-                    external_id=f"{label}#{rank}.kept",
-                    amount=Money(kept_back, entry.currency),
-                    account=None,
-                )
-                continue
-            yield document
+            if kind == "payment":
+                yield from self._receipts(document, entries, entry, paid)
+            else:
+                yield document
 
-    def _received(self, entries: Sequence[_Entry], receivable: Sequence[_Entry]) -> dict[int, int]:
+    def _receipts(
+        self, document: Document, entries: Sequence[_Entry], entry: _Entry, paid: dict[bool, int]
+    ) -> Iterator[Parsed]:
+        """The receipt of a receivable credit `paid` (in the books' currency) by the voucher's bank money
+        (`paid[False]`) and its customer's notes (`paid[True]`): its bank part under the document's id, its
+        note part under `#n.note` (or the id, paid by note alone), the rest a credit note `#n.kept`."""
+        kept_back = -entry.books_net - sum(paid.values())
+        if entry.net != entry.books_net:  # another currency: the line's own amount is what was paid
+            if len(paid) > 1:
+                yield Problem(
+                    document.origin,
+                    f"voucher {document.number}: a receipt in {entry.currency} paid partly by a customer's "
+                    "note and partly into the bank cannot be told apart in its currency: post it by hand",
+                )
+                return
+            kept_back, paid = 0, {note: -entry.net for note in paid}
+        for note, amount in sorted(paid.items()):
+            apart = note and False in paid  # the note's part beside the bank money's
+            yield replace(
+                document,
+                external_id=f"{document.external_id}.note" if apart else document.external_id,
+                amount=Money(amount, entry.currency),
+                account=self._deposited(entries, entry, note),
+                off_bank=note,
+            )
+        if kept_back > 0:
+            yield replace(
+                document,
+                kind="credit_note",
+                external_id=f"{document.external_id}.kept",
+                amount=Money(kept_back, entry.currency),
+            )
+
+    def _receives(self, account: str) -> bool:
+        """Whether a debit of `account` is a customer's payment received: bank money, or a note."""
+        return bool(self._bank.search(account) or self._notes.search(account))
+
+    def _is_note(self, account: str) -> bool:
+        """A note (应收票据) the customer paid with, not money in a bank."""
+        return not self._bank.search(account) and bool(self._notes.search(account))
+
+    def _received(
+        self, entries: Sequence[_Entry], receivable: Sequence[_Entry]
+    ) -> dict[int, dict[bool, int]]:
         """How much of each receivable credit (by its rank) the money the voucher banks pays, in the books'
-        currency: a credit of a bank line's exact amount is paid by that line, the others in turn by what
-        is left. The rest of a credit never reached the bank: a bank's charge or a cash discount (现金折扣)
-        kept back, a sales return booked in the same voucher (合并制单). Only money in counts: a payment
-        out of the bank in the same voucher (a supplier paid, a fee booked gross) keeps nothing back."""
-        banked = [e for e in entries if self._bank.search(e.account) and e.books_net > 0]
-        left: dict[str, int] = {}
+        currency, by whether it came as a note (True) or bank money (False): a credit of a bank or note
+        line's exact amount is paid by that line, the others in turn by what is left (bank money first).
+        The rest of a credit never reached the bank: a bank's charge or a cash discount (现金折扣) kept
+        back, a sales return booked in the same voucher (合并制单). Only money in counts: a payment out of
+        the bank in the same voucher (a supplier paid, a fee booked gross) keeps nothing back."""
+        banked = [e for e in entries if self._receives(e.account) and e.books_net > 0]
+        left: dict[tuple[str, bool], int] = {}
         for line in banked:
-            left[line.books] = left.get(line.books, 0) + line.books_net
+            pool = (line.books, self._is_note(line.account))
+            left[pool] = left.get(pool, 0) + line.books_net
         credits = [(rank, e) for rank, e in enumerate(receivable, start=1) if e.net < 0]
-        received: dict[int, int] = {}
+        received: dict[int, dict[bool, int]] = {}
         unmatched = list(range(len(banked)))
         for rank, credit in credits:
             exact = (credit.books, -credit.books_net)
             paying = next((i for i in unmatched if (banked[i].books, banked[i].books_net) == exact), None)
             if paying is not None:
                 unmatched.remove(paying)
-                received[rank] = -credit.books_net
-                left[credit.books] += credit.books_net
+                note = self._is_note(banked[paying].account)
+                received[rank] = {note: -credit.books_net}
+                left[(credit.books, note)] += credit.books_net
         for rank, credit in credits:
-            if rank not in received:
-                received[rank] = min(left.get(credit.books, 0), -credit.books_net)
-                left[credit.books] = left.get(credit.books, 0) - received[rank]
+            if rank in received:
+                continue
+            parts: dict[bool, int] = {}
+            wanted = -credit.books_net
+            for note in (False, True):
+                taken = min(left.get((credit.books, note), 0), wanted)
+                if taken > 0:
+                    parts[note], wanted = taken, wanted - taken
+                    left[(credit.books, note)] -= taken
+            received[rank] = parts
         return received
 
-    def _deposited(self, entries: Sequence[_Entry], receipt: _Entry) -> str | None:
-        """The bank account a receipt went to: the bank line of its amount, else the largest."""
-        banked = [e for e in entries if self._bank.search(e.account) and e.books_net > 0]
+    def _deposited(self, entries: Sequence[_Entry], receipt: _Entry, note: bool) -> str | None:
+        """The account a receipt went to, among the voucher's bank lines (or note lines, by `note`): the
+        line of its amount, else the largest."""
+        banked = [
+            e
+            for e in entries
+            if self._receives(e.account) and e.books_net > 0 and self._is_note(e.account) == note
+        ]
         if not banked:
             return None
         same = [e for e in banked if (e.currency, e.net) == (receipt.currency, -receipt.net)]

@@ -364,7 +364,13 @@ class DocumentPoster:
 
     def _receivable(self, item: Work, counts: Counter[str]) -> bool:
         """Whether the document posts to receivables; money out of the bank, and a document of no amount
-        (a free trial's invoice), are recorded as ignored."""
+        (a free trial's invoice), are recorded as ignored; a customer's note the chart keeps no account
+        for is quarantined (before any pairing with a bank line: it is no bank money)."""
+        if (why := rules.unbankable(item.document, self.accounts)) is not None:
+            self._quarantine(item.document, why)
+            self._awaiting_repost(item)
+            counts["quarantined"] += 1
+            return False
         if item.document.amount.minor == 0:
             why = "a zero amount: nothing to post"
             if item.zeroed:  # a QuickBooks Online export's void: its entry was reversed (`_replace`)

@@ -79,6 +79,18 @@ class Accounts:
         return tuple(number for number, owner in self.banks.items() if owner == code)
 
 
+def unbankable(document: Document, accounts: Accounts) -> str | None:
+    """Why a payment received on no bank (a customer's note, `Document.off_bank`) cannot post: its account
+    is not one kept apart, and the bank role's would be misstated by it; None when it can."""
+    if not document.off_bank or accounts.kept_apart(document.account) is not None:
+        return None
+    return (
+        f"a receipt by a customer's note (account {document.account}), no bank money: list "
+        f"{document.account} among the numbers of a [[ledger.chart.bank_accounts]] (its own ledger "
+        "account, e.g. code 1121 应收票据) to post it there, then `connector quarantine retry ID`"
+    )
+
+
 def is_receipt(document: Document) -> bool:
     """Money a customer paid in: a payment, or a bank line crediting the account."""
     return document.kind == "payment" or (document.kind == "bank_line" and document.amount.minor > 0)

@@ -435,19 +435,24 @@ class VoucherMapping(TabularExport):
     """A voucher export's columns → the customers' receivable lines as documents (kind = "voucher").
 
     Each line on a `receivable` account becomes one document: a debit an invoice, a credit a receipt when
-    the voucher moves money on a `bank` account and a credit note otherwise. A voucher's lines are
-    consecutive rows; one whose debits and credits differ is refused whole."""
+    the voucher moves money on a `bank` account or takes a customer's note on a `notes` one, and a credit
+    note otherwise. A voucher's lines are consecutive rows; one whose debits and credits differ is refused
+    whole."""
 
     kind: Literal["voucher"]
     receivable: str = "^1122"  # a regular expression searched in the account code
-    bank: str = "^100[12]"
+    # Cash, bank deposits and other monetary funds (其他货币资金: Alipay, WeChat Pay balances)
+    bank: str = "^(100[12]|1012)"
+    # Notes a customer pays with (应收票据 1121: a bank acceptance draft): no bank money, so their receipts
+    # post to the note's account when the chart keeps it apart, never to the bank.
+    notes: str = "^1121"
     # The digits the source writes a voucher number with (用友 0012: 4): an all-digit number is written so
     # (12 → 0012, zeros before them dropped), so that one a spreadsheet saved as a number is the same
     # voucher, under the id the source's own spelling gives it. 1 drops every leading zero; unset, a
     # number is taken as written.
     voucher_number_digits: int | None = Field(default=None, ge=1, le=20)
 
-    @field_validator("receivable", "bank")
+    @field_validator("receivable", "bank", "notes")
     @classmethod
     def _compiles(cls, value: str) -> str:
         return compiled_pattern(value)

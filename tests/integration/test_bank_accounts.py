@@ -25,8 +25,11 @@ from connector.ledger.customers import NewCustomer
 from connector.ledger.models import AccountBalance, LedgerAccount
 from connector.money import Money
 from connector.settings import BankAccount, ChartSettings
+from connector.sync.models import QuarantinedRecord
+from connector.sync.quarantine_retry import retry
 from tests.conftest import REPO
-from tests.integration.test_imports import PARSERS, JsonLines, assert_ledger_verifies, write
+from tests.integration.test_imports import PARSERS, JsonLines, assert_ledger_verifies, no_mapping_set, write
+from tests.integration.test_reconciliation_queue import auto_post_tiers
 from tests.integration.test_same_receipt import line, payment, statuses
 from tests.integration.test_statement_reconcile import (
     IBAN,
@@ -449,3 +452,51 @@ def test_one_accounts_lines_in_two_formats_writing_its_number_two_ways_post_once
 
     assert result.counts["quarantined"] == 1  # maybe the MT940 line, in another format
     assert bank_balances(container) == {"100201": 50000}
+
+
+def test_a_voucher_receipt_into_alipay_posts_to_the_bank_and_one_by_note_waits_for_the_notes_account(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        directory = container.customers(session)
+        xc = directory.create(NewCustomer("上海星辰贸易有限公司", "SME", "SH", "CNY"))
+        hc = directory.create(NewCustomer("深圳海川电子有限公司", "SME", "GD", "CNY"))
+    parsers = container.document_parsers()
+    vouchers = REPO / "tests" / "fixtures" / "exports" / "kingdee_vouchers_alipay_and_notes.csv"
+
+    auto_post_tiers(container, monkeypatch, 3)  # the customers known by their names
+    result = import_file(container, vouchers, parsers)
+
+    # The notes: no bank money, and no account for them yet: never posted to the bank
+    assert (result.counts["payments_posted"], result.counts["quarantined"]) == (2, 2)
+    with unit_of_work(container.sessions) as session:
+        held = session.scalars(select(QuarantinedRecord).order_by(QuarantinedRecord.id)).all()
+        assert [record.reason for record in held] == [
+            "a receipt by a customer's note (account 112101), no bank money: list 112101 among the numbers "
+            "of a [[ledger.chart.bank_accounts]] (its own ledger account, e.g. code 1121 应收票据) to post "
+            "it there, then `connector quarantine retry ID`"
+        ] * 2
+        ids = [record.id for record in held]
+
+        def figures(customer_id: int) -> dict[str, object]:
+            chart, credit = container.settings.ledger.chart, container.settings.credit
+            return customer_figures(session, [customer_id], date(2026, 3, 31), chart, credit)[customer_id]
+
+        haichuan = figures(hc.id)  # paid by Alipay: a payment, into the bank
+        assert (haichuan["last_payment_date"], haichuan["last_payment_amount"]) == (date(2026, 3, 12), 800)
+        assert haichuan["paid_trailing_12m"] == 800
+        assert session.get_one(AccountBalance, ("1002", "CNY")).balance_minor == 180000  # 800 + 1,000
+    chart = keep_apart(
+        container, monkeypatch, BankAccount(code="1121", name="应收票据", numbers=["1121", "112101"])
+    )
+
+    outcomes = retry(container, ids, parsers=lambda: parsers, mappings=no_mapping_set)
+
+    assert {outcome.status for outcome in outcomes} == {"retried"}  # the file's rows replayed at once
+    with unit_of_work(container.sessions) as session:
+        assert not session.scalars(select(QuarantinedRecord).where(QuarantinedRecord.status == "open")).all()
+        assert session.get_one(AccountBalance, ("1121", "CNY")).balance_minor == 700000
+        assert session.get_one(AccountBalance, ("1002", "CNY")).balance_minor == 180000
+        xingchen = customer_figures(session, [xc.id], date(2026, 3, 31), chart, container.settings.credit)
+        assert xingchen[xc.id]["paid_trailing_12m"] == 8000  # 5,000 and 2,000 by note, 1,000 by wire
+    assert_ledger_verifies(container)

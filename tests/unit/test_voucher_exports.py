@@ -569,3 +569,19 @@ def test_a_voucher_whose_date_cannot_be_read_is_refused_with_the_dates_own_error
         "a number of five digits is a date as a spreadsheet stores it (days since 1899-12-30): format the "
         "column as a date, or export the file again"
     )
+
+
+def test_a_receipt_into_alipay_or_by_a_customers_note_is_a_payment_the_note_posting_off_the_bank(
+    shipped: MappingSet,
+) -> None:
+    for stem in ("export_kingdee_vouchers", "export_yonyou_vouchers"):
+        assert (shipped.vouchers[stem].bank, shipped.vouchers[stem].notes) == ("^(100[12]|1012)", "^1121")
+    found = parse(shipped, "export_kingdee_vouchers", FIXTURES / "kingdee_vouchers_alipay_and_notes.csv")
+    read = [d for d in found if isinstance(d, Document)]
+    assert [(*row, d.off_bank) for row, d in zip(documents(found), read, strict=True)] == [
+        ("payment", "2026-03-收-11#1", Money.of("800.00", "CNY"), "C0002", "101202", False),  # 其他货币资金
+        ("payment", "2026-03-收-12#1", Money.of("5000.00", "CNY"), "C0001", "112101", True),  # 承兑汇票
+        ("payment", "2026-03-收-13#1", Money.of("1000.00", "CNY"), "C0001", "100201", False),
+        ("payment", "2026-03-收-13#1.note", Money.of("2000.00", "CNY"), "C0001", "112101", True),
+    ]
+    assert not [p for p in found if isinstance(p, Problem)]
