@@ -7,7 +7,8 @@ For each document, in file order:
   next revision (both traceable to their files), or the new one is quarantined; one a correction
   reversed (a bank's return, an OFX delete) stays reversed, its new revision recorded;
 * withdrawn (void, deleted) and live again in a later file, or withdrawn again after that: posted, or
-  reversed, again (`withdrawals`);
+  reversed, again (`withdrawals`); withdrawn before it was ever imported and live in a later file:
+  quarantined for a person, who posts it (`--accept-changes`) or keeps it out;
 * a reversal (`reverses` set): the original's entry is reversed; a bank's reversal naming no line
   undoes the one `bank_returns` finds;
 * an outgoing bank line: recorded as ignored (not a receivable), never silently dropped;
@@ -62,7 +63,7 @@ from connector.imports.recorded import (
 )
 from connector.imports.row_quarantine import quarantine_input
 from connector.imports.same_receipt import OTHER_RECORD, Earlier, SameReceipts, linked_records, on_their_own
-from connector.imports.withdrawals import LiveAgain, live_again
+from connector.imports.withdrawals import LiveAgain, accepted_void_first, held_void_first, live_again
 from connector.ledger.models import AccountBalance
 from connector.ledger.posting import Ledger
 from connector.money import Money
@@ -205,10 +206,19 @@ class DocumentPoster:
                 self._quarantine(document, _another_kind(held, document))
                 counts["quarantined"] += 1
                 continue
-            if held is not None and held.status in ("reversed", "reversal") and key in back:
-                # Withdrawn and live again, or the other way round: its next revision, nothing to reverse
+            if key in back.void_first and document.origin.row not in self.accept_changes_at:
+                # Withdrawn before it was ever imported: an older export imported late, or re-opened?
+                self._quarantine(document, held_void_first(document, back.void_first[key]))
+                counts["quarantined"] += 1
+                continue
+            if held is not None and held.status in ("reversed", "reversal", "ignored") and key in back:
+                # Withdrawn and live again (before its import too, as a person accepted), or the other way
+                # round (a withdrawal before its import too, its document posted since): its next
+                # revision, nothing to reverse
                 item.held, item.revision = held, held.revision + 1
                 item.restores = back.restored.get(key)
+                if key in back.void_first:
+                    item.restores = accepted_void_first(back.void_first[key])
             elif held is not None and held.status == "reversed":
                 self._keep_reversed(item, held)
                 counts["kept_reversed"] += 1
@@ -613,8 +623,9 @@ class DocumentPoster:
         if original is None and document.withdrawn:  # void before it was ever imported: nothing to undo
             why = f"{document.reverses} was withdrawn (void, deleted) before it was imported"
             self.outcomes.record(item, "ignored", None, None, why)
-            # What it withdrew is recorded as reversed: an earlier export of it, imported later (or a
-            # retry of it), posts nothing.
+            # What it withdrew is recorded as reversed: a retry of this file posts nothing, and a later
+            # file listing it live (an earlier export imported late, or re-opened) waits for a person
+            # (`withdrawals.void_first`).
             gone = dataclasses.replace(document, external_id=reverses, reverses=None, withdrawn=False)
             why = f"withdrawn (void, deleted) in {document.source} before it was imported"
             self.outcomes.record(Work(gone, fingerprint(gone)), "reversed", None, None, why)

@@ -407,3 +407,126 @@ def test_a_dry_run_lists_each_row_it_would_quarantine_with_its_reason_the_text_t
     assert many.out.count("would quarantine many.csv:") == 20
     assert "… and 5 more (--json lists them all)" in many.out
     assert len(json.loads(cli("import", "many.csv", "--dry-run", "--json").out)[0]["would_quarantine"]) == 25
+
+
+VOID_FIRST_CUSTOMER = [
+    {
+        "type": "customer.created",
+        "timestamp": "2026-03-01T00:00:00Z",
+        "data": {"id": "7000001", "name": "Birchwood Supplies LLC", "type": "SME", "currency": "USD"}
+        | {"email": "ap@birchwood.example.com", "address": {"country": "US"}},
+    }
+]
+
+
+def birchwood_invoice(status: str, total: str) -> str:
+    """A Zoho Books invoices export of one invoice, INV-1, in `status`, of `total` USD."""
+    return (
+        "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date,"
+        "PurchaseOrder,Currency Code,Exchange Rate,Item Name,Quantity,Item Price,Item Total,Total,Balance\n"
+        f"2026-03-02,5000000001,INV-1,{status},7000001,Birchwood Supplies LLC,2026-04-01,,USD,1.00,Service,"
+        f"1,{total},{total},{total},{total}\n"
+    )
+
+
+@pytest.fixture
+def void_first(cli: Cli, workspace: Path) -> Path:
+    """Invoice INV-1 void in march.csv, the first file to list it, then open again in april.csv (Zoho
+    Books' "Convert to Open") and in may.csv, changed to 150.00."""
+    (workspace / "customers.json").write_text(json.dumps(VOID_FIRST_CUSTOMER), encoding="utf-8")
+    assert cli("customers", "import", "webhook_customers", "customers.json").code == 0
+    for name, status, total in (("march", "Void", "100.00"), ("april", "Sent", "100.00")):
+        (workspace / f"{name}.csv").write_text(birchwood_invoice(status, total), encoding="utf-8")
+    (workspace / "may.csv").write_text(birchwood_invoice("Sent", "150.00"), encoding="utf-8")
+    assert "1 withdrawn before import" in cli("import", "march.csv").out
+    return workspace
+
+
+def open_quarantine(cli: Cli) -> list[dict[str, object]]:
+    records: list[dict[str, object]] = json.loads(cli("quarantine", "list", "--json").out)["records"]
+    return records
+
+
+def owed_by_birchwood(cli: Cli) -> list[str]:
+    """What Birchwood owes, net, each currency's amount as `ledger balance --json` says it."""
+    (account,) = json.loads(cli("customers", "list", "--json").out)
+    shown = cli("ledger", "balance", str(account["account_no"]), "--json")
+    assert shown.code == 0, shown.err
+    return [f"{net['amount']} {net['currency']}" for net in json.loads(shown.out)["net_receivable"]]
+
+
+def test_an_invoice_void_when_first_seen_and_open_in_a_later_file_waits_in_quarantine_saying_both_files(
+    cli: Cli, void_first: Path
+) -> None:
+    april = cli("import", "april.csv")
+
+    assert april.code == 0, april.err
+    assert "1 quarantined" in april.out
+    assert "kept reversed" not in april.out
+    (held,) = open_quarantine(cli)
+    assert held["ref"] == "april.csv:2"
+    assert held["reason"] == (
+        "zoho_books.invoices 5000000001 was withdrawn (void, deleted) in march.csv when first seen and is "
+        "live in april.csv (invoice INV-1): an older export imported late, or re-opened since? To post it: "
+        "`connector quarantine retry ID --accept-changes`; to keep it out: `connector quarantine resolve ID "
+        '--note "kept out"`'
+    )
+    may = cli("import", "may.csv")
+    assert "1 quarantined" in may.out
+    assert [record["ref"] for record in open_quarantine(cli)] == ["april.csv:2", "may.csv:2"]
+    assert owed_by_birchwood(cli) in ([], ["0.00 USD"])
+    assert cli("ledger", "verify").code == 0
+
+
+def test_an_invoice_void_when_first_seen_and_accepted_live_posts_as_the_last_file_says_once(
+    cli: Cli, void_first: Path
+) -> None:
+    assert "1 quarantined" in cli("import", "april.csv").out
+    (held,) = open_quarantine(cli)
+    retried = cli("quarantine", "retry", str(held["id"]), "--accept-changes")
+    assert retried.code == 0, retried.err
+    assert "1 went through (resolved)" in retried.out
+    assert open_quarantine(cli) == []
+    assert owed_by_birchwood(cli) == ["100.00 USD"]
+    assert "1 invoices posted" in cli("import", "may.csv").out  # changed: reposted at 150.00
+    assert owed_by_birchwood(cli) == ["150.00 USD"]
+    for name in ("march.csv", "april.csv", "may.csv"):
+        again = cli("import", name)
+        assert again.code == 0, again.err
+        assert "skipped" in again.out
+    assert open_quarantine(cli) == []
+    assert owed_by_birchwood(cli) == ["150.00 USD"]
+    assert cli("ledger", "verify").code == 0
+
+
+def test_an_invoice_void_when_first_seen_and_open_in_two_later_files_accepted_posts_the_last_ones_amount(
+    cli: Cli, void_first: Path
+) -> None:
+    cli("import", "april.csv")
+    cli("import", "may.csv")
+    ids = [str(record["id"]) for record in open_quarantine(cli)]
+    retried = cli("quarantine", "retry", *ids, "--accept-changes")
+    assert retried.code == 0, retried.err
+    assert open_quarantine(cli) == []
+    assert owed_by_birchwood(cli) == ["150.00 USD"]
+    assert cli("ledger", "verify").code == 0
+
+
+def test_an_invoice_void_when_first_seen_kept_out_by_a_person_stays_out_of_later_files_unasked(
+    cli: Cli, void_first: Path
+) -> None:
+    cli("import", "april.csv")
+    (held,) = open_quarantine(cli)
+    resolved = cli("quarantine", "resolve", str(held["id"]), "--note", "an older export")
+    assert resolved.code == 0, resolved.err
+
+    may = cli("import", "may.csv")
+
+    assert may.code == 0, may.err
+    assert "1 kept reversed" in may.out
+    assert "quarantined" not in may.out
+    (void_first / "june.csv").write_text(birchwood_invoice("Sent", "150.00") + "\n")  # other bytes
+    assert "1 unchanged" in cli("import", "june.csv").out
+    assert open_quarantine(cli) == []
+    assert owed_by_birchwood(cli) in ([], ["0.00 USD"])
+    assert cli("ledger", "verify").code == 0

@@ -1774,8 +1774,49 @@ def test_a_void_export_imported_before_the_one_it_voids_keeps_the_invoice_from_p
 
     late = import_file(container, march, parsers)
 
-    assert late.counts["invoices_posted"] == 0
+    assert (late.counts["invoices_posted"], late.counts["quarantined"]) == (0, 1)  # a person tells
     assert receivable(container, acme.account_no) == Money.zero("CNY")
+    with unit_of_work(container.sessions) as session:
+        reason = session.scalars(select(QuarantinedRecord.reason)).one()
+    assert reason.startswith(
+        "zoho_books.invoices 9101 was withdrawn (void, deleted) in april.csv when first seen and is live in "
+        "march.csv (invoice INV-9101): an older export imported late, or re-opened since?"
+    )
+    assert_ledger_verifies(container)
+
+
+def test_an_invoice_void_before_its_import_and_accepted_live_later_is_withdrawn_again_by_a_void_alike(
+    container: Container, tmp_path: Path
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
+    parsers = container.document_parsers()
+    live, void = ("9001", "INV-9001", "Sent"), ("9001", "INV-9001", "Void")
+
+    def export(name: str, *rows: tuple[str, str, str]) -> Path:  # another draft in each: other bytes
+        return zoho_books_invoices(tmp_path / name, *rows, (name, name, "Draft"))
+
+    def owed() -> Money:
+        return receivable(container, acme.account_no)
+
+    assert import_file(container, export("march.csv", void), parsers).counts["withdrawn_before_import"] == 1
+    for month, rows in (("april", (live, void)), ("april-again", (void, live))):
+        both = import_file(container, export(f"{month}.csv", *rows), parsers)
+        assert (both.counts["quarantined"], owed().minor) == (0, 0), month  # the void stands
+    assert import_file(container, export("may.csv", live), parsers).counts["quarantined"] == 1
+    with unit_of_work(container.sessions) as session:
+        held = session.scalars(select(QuarantinedRecord.id)).one()
+
+    (accepted,) = retry(
+        container, [held], parsers=lambda: parsers, mappings=no_mapping_set, accept_changes=True
+    )
+
+    assert (accepted.resolved, accepted.counts["restored"]) == ([held], 1)
+    assert owed() == Money.of("50.00", "USD")
+    assert import_file(container, export("june.csv", void), parsers).counts["reversed"] == 1  # as march's
+    assert owed() == Money.zero("USD")
+    assert import_file(container, export("july.csv", live), parsers).counts["restored"] == 1
+    assert owed() == Money.of("50.00", "USD")
     assert_ledger_verifies(container)
 
 
