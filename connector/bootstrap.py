@@ -40,7 +40,8 @@ from connector.master.service import CustomerMaster
 from connector.ports import RecordSource
 from connector.security.cipher import FieldCipher
 from connector.security.credentials import CredentialStore
-from connector.security.keys import KeyRing, load_or_create_keyring
+from connector.security.key_checks import check_data_keys, key_problems, refuse_other_keys
+from connector.security.keys import KeyRing, load_or_create_keyring, ring_origin
 from connector.security.rotation import holds_encrypted
 from connector.settings import Settings
 from connector.sync.credits import DatabaseSpendingLog
@@ -91,6 +92,9 @@ class Container:
         self._key_file_seen = stamp
         if ring == self.keyring:
             return False
+        with reading(self.sessions) as session:  # `keys rotate` recorded its key's check value
+            problems = key_problems(session, ring, ring_origin(self.settings.security))
+        refuse_other_keys(problems)
         self._redact(ring)
         self.__dict__["keyring"] = ring
         self.cipher.use(ring)
@@ -201,6 +205,15 @@ def export_parsers(mappings: MappingSet) -> list[DocumentParser]:
     return [*exports, *vouchers]
 
 
+def _check_data_keys(session: Session, container: Container) -> None:
+    """Refuse a configured ring whose key differs from the one its id sealed here with, before it seals
+    anything; record each key's check value. Without a ring configured yet there is nothing to check
+    (the one made on first use has a new id)."""
+    security = container.settings.security
+    if security.encryption_keys is not None or security.keys_file.exists():
+        check_data_keys(session, container.keyring, ring_origin(security))
+
+
 def build_container(
     settings: Settings, *, migrate: bool = True, upgrade: bool = True, logging: bool = True
 ) -> Container:
@@ -220,6 +233,7 @@ def build_container(
             with unit_of_work(container.sessions) as session:
                 ensure_chart(session, settings.ledger.chart)
                 keep_indexes_current(session, lambda: container.cipher)
+                _check_data_keys(session, container)
                 close_abandoned_runs(session)
         except BaseException:
             container.close()  # no connection left open behind a start that failed

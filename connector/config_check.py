@@ -23,7 +23,8 @@ from connector.ledger.index_key import fingerprint
 from connector.ledger.models import LedgerAccount
 from connector.mapping.files import MappingSet, load_mapping_set
 from connector.security.cipher import FieldCipher
-from connector.security.keys import load_keyring
+from connector.security.key_checks import USE_THE_SEALING_RING, key_problems
+from connector.security.keys import KeyRing, load_keyring, ring_origin
 from connector.security.models import IndexState
 from connector.security.rotation import keys_in_use
 from connector.settings import (
@@ -283,6 +284,8 @@ def _database_problems(
                 return []
             found = chart_problems(session, settings.ledger.chart)
             sealed = keys_in_use(session)
+            ring = _configured_ring(settings)
+            other_keys = key_problems(session, ring, ring_origin(settings.security)) if ring else []
             indexed = inspect(session.connection()).has_table(IndexState.__tablename__)
             state = session.get(IndexState, INDEX_KEY) if indexed else None
             index_key = state.value if state is not None else None
@@ -301,7 +304,16 @@ def _database_problems(
     ]
     hint = "keep the source its documents were imported under"
     problems += [Problem("mappings", str(p), origin_of("mappings", "dir"), hint) for p in moved]
+    problems += [Problem("security", why, keys_origin, USE_THE_SEALING_RING) for why in other_keys]
     return problems + _sealed_problems(settings, sealed, index_key, keys_origin)
+
+
+def _configured_ring(settings: Settings) -> KeyRing | None:
+    """The configured key ring; None when there is none yet or it cannot be read (a problem of its own)."""
+    try:
+        return load_keyring(settings.security)
+    except (SecurityError, ConfigError):
+        return None
 
 
 def _sealed_problems(
@@ -315,11 +327,7 @@ def _sealed_problems(
         ring = load_keyring(settings.security)
     except (SecurityError, ConfigError):
         return []  # reported with the key ring's own problem
-    where = (
-        "security.encryption_keys"
-        if settings.security.encryption_keys is not None
-        else str(settings.security.keys_file.resolve())
-    )
+    where = ring_origin(settings.security)
     hint = "restore the key file (or the ring) that holds them, from its backup"
     problems = []
     missing = sorted(kid for kid in sealed if ring is None or kid not in ring.keys)

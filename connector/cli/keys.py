@@ -9,7 +9,8 @@ import typer
 from connector.cli.context import out, state
 from connector.db import unit_of_work
 from connector.security.cipher import FieldCipher
-from connector.security.keys import save_keyring
+from connector.security.key_checks import check_data_keys
+from connector.security.keys import ring_origin, save_keyring
 from connector.security.rotation import (
     keys_in_use,
     older_keys_left,
@@ -69,6 +70,7 @@ def rotate(
         # it keeps; a rotation stopped part-way is taken up by the next `keys rotate`.
         save_keyring(security.keys_file, target)
         with unit_of_work(container.sessions) as session:
+            check_data_keys(session, target, ring_origin(security))  # its check value, before it seals
             rotation_starts(session, target.active_id)
     done = reencrypt_all(container.sessions, FieldCipher(target))
     with unit_of_work(container.sessions) as session:

@@ -40,7 +40,7 @@ def _decode_key(value: object, what: str, origin: str) -> bytes:
     return raw
 
 
-def _entry(kid: str, position: int) -> str:
+def entry_name(kid: str, position: int) -> str:
     """A key of the ring as a message names it: by its id when that is one, else by its place."""
     return f"key {kid!r}" if _QUOTABLE_ID.fullmatch(kid) else f"the key of entry {position} of keys"
 
@@ -87,7 +87,7 @@ class KeyRing:
                 f"{origin}: expected {{'active': id, 'keys': {{id: base64}}, 'index_key': base64}}"
             )
         keys = {
-            str(kid): _decode_key(value, _entry(kid, position), origin)
+            str(kid): _decode_key(value, entry_name(kid, position), origin)
             for position, (kid, value) in enumerate(data["keys"].items(), 1)
         }
         if "index_key" not in data:
@@ -129,6 +129,13 @@ def read_keyring_file(path: Path) -> KeyRing:
             f"{path}: not UTF-8 text (a key file the connector wrote is JSON in UTF-8)"
         ) from None
     return KeyRing.from_json(text, str(path))
+
+
+def ring_origin(security: SecuritySettings) -> str:
+    """Where the configured key ring is read from, as a message names it."""
+    if security.encryption_keys is not None:
+        return "security.encryption_keys"
+    return str(security.keys_file.resolve())
 
 
 def load_keyring(security: SecuritySettings) -> KeyRing | None:
