@@ -10,7 +10,7 @@ from connector.cli.context import out, state
 from connector.db import unit_of_work
 from connector.security.cipher import FieldCipher
 from connector.security.key_checks import check_data_keys
-from connector.security.keys import ring_origin, save_keyring
+from connector.security.keys import backup_reminder, ring_origin, save_keyring
 from connector.security.rotation import (
     keys_in_use,
     older_keys_left,
@@ -80,6 +80,7 @@ def rotate(
         if not left:
             rotation_done(session)  # what it could not read stays listed below; the next rotate makes a key
     out.print(f"active key {target.active_id}; re-encrypted {done.changed} field(s) that used older keys")
+    out.print(backup_reminder(security, target.active_id), style="bold yellow", markup=False)
     if done.moved_on and not left:
         out.print(f"{done.moved_on} field(s) changed meanwhile (by the daemon) were left as written")
     if target is not ring:

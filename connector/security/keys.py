@@ -147,6 +147,24 @@ def load_keyring(security: SecuritySettings) -> KeyRing | None:
     return None
 
 
+BACK_IT_UP = "Back it up: personal data cannot be read without it."
+
+
+def backup_reminder(security: SecuritySettings, key_id: str) -> str:
+    """What to keep after `key_id` became the key the data is sealed with: backups of the ring made
+    before hold no key for what it sealed."""
+    if security.encryption_keys is not None:
+        return (
+            f"the data is sealed with key {key_id} now, which only the ring in security.encryption_keys "
+            "holds: update that stored secret everywhere it is kept (every machine, every secret store "
+            "and its backups); personal data cannot be read without it."
+        )
+    return (
+        f"the key file {security.keys_file.resolve()} holds the new key {key_id}, which earlier backups of "
+        f"it lack. {BACK_IT_UP}"
+    )
+
+
 def load_or_create_keyring(
     security: SecuritySettings, holds_encrypted: Callable[[], bool] = lambda: False
 ) -> KeyRing:
@@ -168,8 +186,6 @@ def load_or_create_keyring(
     path.parent.mkdir(parents=True, exist_ok=True)
     save_keyring(path, ring)
     log.warning(
-        "no encryption key was configured: created the local key file %s (mode 0600). "
-        "Back it up: personal data cannot be read without it.",
-        path,
+        "no encryption key was configured: created the local key file %s (mode 0600). %s", path, BACK_IT_UP
     )
     return ring

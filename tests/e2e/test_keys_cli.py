@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from connector.security.keys import read_keyring_file
 from tests.conftest import copy_example_config
 from tests.e2e.conftest import Result
 
@@ -85,3 +86,31 @@ def test_the_key_a_rotation_makes_is_recorded_so_another_copy_of_it_is_refused(
     monkeypatch.setenv("CONNECTOR_SECURITY__ENCRYPTION_KEYS", other_bytes_for_the_active_key(isolated_cwd))
     refused = cli("keys", "status")
     assert (refused.code, f"key '{active}' of security.encryption_keys is not" in refused.err) == (1, True)
+
+
+def test_a_rotation_says_to_back_up_the_key_file_again_naming_it_and_the_new_key(
+    cli: Cli, isolated_cwd: Path
+) -> None:
+    cli("demo")
+    keys = isolated_cwd / "connector-keys.json"
+
+    rotated = cli("keys", "rotate", columns=400)
+
+    active = json.loads(keys.read_text())["active"]
+    assert rotated.code == 0
+    told = f"the key file {keys} holds the new key {active}, which earlier backups of it lack. Back it up"
+    assert told in rotated.out
+
+
+def test_a_rotation_of_a_ring_given_in_the_settings_says_to_update_the_stored_secret_everywhere(
+    cli: Cli, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("demo")
+    given = read_keyring_file(isolated_cwd / "connector-keys.json").rotated()  # the admin's new ring
+    monkeypatch.setenv("CONNECTOR_SECURITY__ENCRYPTION_KEYS", given.to_json())
+
+    rotated = cli("keys", "rotate", columns=400)
+
+    assert rotated.code == 0
+    assert f"the data is sealed with key {given.active_id} now" in rotated.out
+    assert "update that stored secret everywhere it is kept" in rotated.out
