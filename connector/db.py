@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from connector.errors import ConfigError, UnknownSchemaError
+from connector.private_files import create_private_file
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,18 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def _made_private(file: Path) -> Callable[..., None]:
+    """Before each connection: a database file the connector makes is made 0600 (customers' balances,
+    blind indexes and file names are in clear), as the key file is; SQLite gives its -wal, -shm and
+    -journal files the mode of the database file. One that exists is left as it is (an admin's mode)."""
+
+    def before_connecting(*_: Any) -> None:
+        if file.parent.is_dir():  # else SQLite's own error says the folder is missing
+            create_private_file(file)
+
+    return before_connecting
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling commits on SAVEPOINT release when it did not open the
     # transaction itself; turn it off and let SQLAlchemy emit BEGIN (see `_sqlite_begin`).
@@ -165,6 +178,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     else:
         engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args=POSTGRES_CONNECT_ARGS)
     if engine.dialect.name == "sqlite":
+        if (file := sqlite_file(engine.url)) is not None:
+            event.listen(engine, "do_connect", _made_private(file))
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "handle_error", _sqlite_cannot_write)

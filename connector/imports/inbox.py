@@ -44,6 +44,7 @@ from connector.documents import DocumentParser
 from connector.errors import ConnectorError, StoppedWaitingError, StoppingError
 from connector.imports.models import ImportedFile
 from connector.imports.pipeline import FileResult, file_hash, file_name, import_file
+from connector.private_files import make_private
 from connector.sync.leases import lease
 
 log = logging.getLogger(__name__)
@@ -285,7 +286,7 @@ def _archive(path: Path, archived: Path) -> Path:
     else:
         shutil.move(path, archived)
         if private:
-            _private(archived)
+            make_private(archived)
     return archived
 
 
@@ -295,13 +296,8 @@ def _private_folder(folder: Path) -> bool:
     finance, who mend files in failed/). Whether it is private: then the files moved in are made so too."""
     if not folder.is_dir():
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _private(folder, 0o700)  # whatever the umask let through
+        make_private(folder, 0o700)  # whatever the umask let through
     return folder.stat().st_mode & 0o077 == 0
-
-
-def _private(path: Path, mode: int = 0o600) -> None:
-    with contextlib.suppress(OSError):  # a mount that keeps no modes: left as it is
-        path.chmod(mode)
 
 
 def _set_aside(inbox: Path, path: Path, reason: str) -> Path:
@@ -326,5 +322,5 @@ def _set_aside(inbox: Path, path: Path, reason: str) -> Path:
             beside.unlink(missing_ok=True)
         raise
     if private:
-        _private(target)
+        make_private(target)
     return target
