@@ -18,6 +18,7 @@ from connector.cli.context import as_of_day, err, one_of, out, report_problems, 
 from connector.cli.output import DataTable, dumps, iso_time, money_json, money_text
 from connector.db import unit_of_work
 from connector.errors import ConfigError, ConnectorError
+from connector.imports import learning
 from connector.ledger.models import Customer
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
@@ -188,6 +189,7 @@ def show(
             select(CustomerBinding).where(CustomerBinding.customer_id == view.id)
         ).all()
         history = container.master(session, CustomerPolicy()).history(view.id)
+        accounts = learning.known_accounts(session, container.cipher, view.id)
         payload = {
             "account_no": view.account_no,
             "name": view.name,
@@ -206,6 +208,16 @@ def show(
                     "synced": iso_time(b.last_synced_at),
                 }
                 for b in bindings
+            ],
+            "bank_accounts": [
+                {
+                    "number": a.number,
+                    "origin": a.origin(),
+                    "learned_from": [
+                        {"reconcile_item": t.item_id, "by": t.by, "at": iso_time(t.at)} for t in a.taught
+                    ],
+                }
+                for a in accounts
             ],
             "history": [
                 {"at": iso_time(e.at), "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in history
@@ -231,12 +243,44 @@ def show(
     for b in bindings:
         table.add_row(Text(b.backend), Text(b.external_id), b.status, f"{b.last_synced_at:%Y-%m-%d %H:%M}")
     out.print(table)
+    known = DataTable(
+        "account", "known", whole={"account"}, title="payer bank accounts", title_justify="left"
+    )
+    for a in accounts:
+        known.add_row(Text(a.number), Text(a.origin()))
+    out.print(known)
     trail = DataTable(
         "at", "event", "by", "detail", whole={"at", "event"}, title="audit trail", title_justify="left"
     )
     for e in history:
         trail.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.kind, Text(e.actor), Text(e.detail))
     out.print(trail)
+
+
+@customers_app.command("forget-bank-account")
+def forget_bank_account(
+    ctx: typer.Context,
+    account_no: Annotated[str, typer.Argument(help="The customer's account number.")],
+    number: Annotated[
+        str, typer.Argument(help="The payer bank account or IBAN (as `customers show` lists it).")
+    ],
+    reason: Reason = "",
+    actor: Actor = "admin",
+) -> None:
+    """Forget a payer bank account known for a customer (learned from `reconcile apply`, or from its
+    record): receipts from it no longer find the customer by it, and wait for a person."""
+    container = state(ctx).container()
+    try:
+        with unit_of_work(container.sessions) as session:
+            view = container.customers(session).get(account_no)
+            known = learning.forget_account(session, container.cipher, view.id, number, actor, reason)
+    except ConnectorError as exc:
+        err.print(f"error: {account_no}: {exc}")
+        raise typer.Exit(1) from None
+    out.print(
+        f"{view.account_no}: payer account {known.number} no longer known (it was {known.origin()}): its "
+        "next receipts wait for a person unless they name the customer otherwise"
+    )
 
 
 @customers_app.command("reviews")

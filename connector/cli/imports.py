@@ -26,7 +26,7 @@ from connector.cli.output import counts_text, dumps, iso_time, money_json
 from connector.cli.statement_report import reconciliation_json, reconciliation_text
 from connector.db import unit_of_work
 from connector.errors import ConnectorError, FileFormatError, StoppedWaitingError, StoppingError
-from connector.imports import reconcile
+from connector.imports import learning, reconcile
 from connector.imports.models import ITEM_STATUSES
 from connector.imports.pipeline import FileResult, choose_parser, import_file
 from connector.imports.rules import Accounts
@@ -255,8 +255,17 @@ def apply_item(
         ),
     ] = None,
     actor: Annotated[str, typer.Option(help="Who decided (kept with the decision).")] = "cli",
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Apply it without remembering the payer's bank account for the customer."
+        ),
+    ] = False,
 ) -> None:
-    """Apply a waiting receipt to a customer: its open receivable first, the rest as its credit."""
+    """Apply a waiting receipt to a customer: its open receivable first, the rest as its credit.
+
+    The payer's bank account becomes known for the customer (unless --once), so its next receipts find
+    the customer by themselves (matching tier 2); `customers show` lists it with this decision."""
     day = decision_day(ctx, on)
     container = state(ctx).container()
     accounts = Accounts.of(container.settings.ledger.chart)
@@ -264,6 +273,7 @@ def apply_item(
         with unit_of_work(container.sessions) as session:
             account_no = reconcile.apply(session, item, customer, accounts, actor, day)
             applied = reconcile.application(session, item)
+            lesson = None if once else learning.learn_payer_account(session, container.cipher, item, actor)
     except ConnectorError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from None
@@ -276,6 +286,31 @@ def apply_item(
             f"note: the receipt is in {received} and {account_no}'s figures in {theirs}: this credit is in "
             f"its {received} balance (ledger balance), not in the {theirs} figures pushed to the CRM"
         )
+    if lesson is not None:
+        said = lesson_text(lesson, account_no, container.settings.imports.matching.auto_post_tiers)
+        if said:
+            out.print(said)
+
+
+def lesson_text(lesson: learning.Lesson, account_no: str, auto_post_tiers: int) -> str | None:
+    """What applying a receipt taught, in a line (the account as `reconcile list` shows it); None when
+    the payer named no account."""
+    if lesson.outcome == learning.NO_ACCOUNT:
+        return None
+    payer = f"payer account {lesson.account}"
+    if lesson.outcome == learning.SHARED:
+        return (
+            f"{payer} is known for {', '.join(lesson.others)} too: not learned for {account_no} (an account "
+            "paying for several customers names none of them); its receipts wait for a person"
+        )
+    then = (
+        "its next receipts post by themselves"
+        if auto_post_tiers >= 2
+        else f"its next receipts name it as their candidate (auto_post_tiers = {auto_post_tiers})"
+    )
+    if lesson.outcome == learning.KNOWN:
+        return f"{payer} was known as {account_no}'s already: {then}"
+    return f"{payer} now known as {account_no}'s: {then}"
 
 
 @reconcile_app.command("reject")

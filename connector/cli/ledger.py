@@ -101,7 +101,7 @@ def reverse(
     try:
         with unit_of_work(container.sessions) as session:
             accounts = Accounts.of(container.settings.ledger.chart)
-            reversal, waiting, undone = reverse_entry(
+            reversal, waiting, undone, forgotten = reverse_entry(
                 session,
                 entry,
                 day,
@@ -125,6 +125,11 @@ def reverse(
         )
     else:
         out.print(f"entry {entry} reversed by entry {reversal}, dated {dated}{moved}: {what}")
+    for account_no in forgotten:  # the decision that taught it is undone with its receipt
+        out.print(
+            f"the payer's bank account that applying this receipt taught is no longer known as "
+            f"{account_no}'s: its next receipts wait for a person"
+        )
     if waiting and undone != entry:
         out.print("the line's money waits in unapplied receipts for a person (`connector reconcile list`)")
     elif waiting:  # the bank received the money all the same

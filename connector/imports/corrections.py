@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from connector.bulk import in_chunks
 from connector.errors import LedgerError
 from connector.imports.known import KnownCustomers
+from connector.imports.learning import forget_taught_by
 from connector.imports.matching import matched
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.reconcile import import_actor, undo_application_by
@@ -36,6 +37,9 @@ class Reversal(NamedTuple):
     entry_id: int
     lines_waiting: int  # bank lines linked to the reversed payment, each now posting its own money
     reversed_entry: int  # the entry asked for, or the application a payment linked to its line made
+    # the customers (account numbers) a payer bank account is no longer known for: a person's application
+    # of the reversed receipt alone had taught it (`learning`)
+    forgotten: tuple[str, ...] = ()
 
 
 def reverse_entry(
@@ -80,12 +84,20 @@ def reverse_entry(
         return _stop_paying(session, ledger, held, payments, on, memo, voucher)
     if held is not None:
         linked = linked_records(session, held) if held.kind != "bank_line" and not returned else []
+        decided = session.scalar(
+            select(ReconciliationItem.id).where(
+                ReconciliationItem.document_id == held.id, ReconciliationItem.status == "applied"
+            )
+        )
         reversal = reverse_recorded(session, ledger, held, on, memo, voucher)
+        # A person reversing the receipt undoes the decision that applied it: what it alone taught goes
+        # (a bank's return of the money does not: the payer's account is still the customer's).
+        forgotten = tuple(forget_taught_by(session, decided, actor)) if decided is not None else ()
         rematch = _rematch(session, cipher, accounts, matching)
         waiting = on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}", rematch)
         held.match_rule = f"{held.match_rule}; {memo}"
         assert reversal is not None  # a posted or unapplied document's own entry
-        return Reversal(reversal, waiting, entry_id)
+        return Reversal(reversal, waiting, entry_id, forgotten)
     return Reversal(
         ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id, 0, entry_id
     )

@@ -115,3 +115,18 @@ class ReceiptApplication(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     invoice_number: Mapped[str] = mapped_column(String(200))
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # at most this much of the receipt goes to it
+
+
+class LearnedBankAccount(Base):
+    """Where a payer bank account known for a customer was learned: a person's application of a waiting
+    receipt from it (`learning`). One row per decision that taught it; an account the customer's record
+    gave has none. When the last decision that taught an account is undone, the account is forgotten."""
+
+    __tablename__ = "learned_bank_accounts"
+    __table_args__ = (UniqueConstraint("bank_account_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bank_account_id: Mapped[int] = mapped_column(ForeignKey("customer_bank_accounts.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_items.id"), index=True)
+    learned_by: Mapped[str] = mapped_column(String(RESOLVER_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from connector.credit import reads
 from connector.db import fitted
 from connector.errors import ReconcileError
+from connector.imports.learning import forget_taught_by
 from connector.imports.models import (
     RESOLVER_LENGTH,
     ImportedDocument,
@@ -203,6 +204,7 @@ def undo_application_by(
         return False  # and its application are reversed already, and it waits for nobody
     if ledger.reversed_by(item.entry_id) is None:
         ledger.reverse(item.entry_id, posting_date=on, memo=memo, voucher=voucher)
+    forget_taught_by(session, item.id, actor)  # the decision is undone, and what it alone taught with it
     item.status, item.customer_id, item.entry_id = "open", None, None
     item.resolved_at, item.resolved_by, item.note = None, None, ""
     document.customer_id, document.status = None, "unapplied"

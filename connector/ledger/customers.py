@@ -350,18 +350,7 @@ class CustomerDirectory:
         self._set_contact(customer, name, email, phone, address)
 
     def add_bank_account(self, customer_id: int, number: str) -> None:
-        index = self.cipher.blind_index("bank_account", number)
-        known = self.session.scalar(
-            select(CustomerBankAccount.id).where(
-                CustomerBankAccount.customer_id == customer_id, CustomerBankAccount.account_index == index
-            )
-        )
-        if known is None:
-            enc = self.cipher.encrypt("customer_bank_account.number", number.strip())
-            self.session.add(
-                CustomerBankAccount(customer_id=customer_id, account_enc=enc, account_index=index)
-            )
-            self.session.flush()
+        add_bank_account(self.session, self.cipher, customer_id, number)
 
     def get(self, account_no: str) -> CustomerView:
         customer = self.session.scalar(select(Customer).where(Customer.account_no == account_no))
@@ -454,6 +443,29 @@ class CustomerDirectory:
             status=customer.status,
             backends=backends_in(customer.bound_backends),
         )
+
+
+BANK_ACCOUNT_FIELD = "customer_bank_account.number"
+
+
+def add_bank_account(
+    session: Session, cipher: FieldCipher, customer_id: int, number: str
+) -> CustomerBankAccount:
+    """The customer's row of payer bank account `number` (encrypted, found by its blind index), added
+    unless the customer has it already."""
+    index = cipher.blind_index("bank_account", number)
+    known = session.scalars(
+        select(CustomerBankAccount).where(
+            CustomerBankAccount.customer_id == customer_id, CustomerBankAccount.account_index == index
+        )
+    ).first()
+    if known is not None:
+        return known
+    enc = cipher.encrypt(BANK_ACCOUNT_FIELD, number.strip())
+    row = CustomerBankAccount(customer_id=customer_id, account_enc=enc, account_index=index)
+    session.add(row)
+    session.flush()
+    return row
 
 
 def survivor_of(session: Session, customer_id: int | None) -> Customer | None:

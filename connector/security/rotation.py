@@ -18,6 +18,7 @@ from connector.db import Base, unit_of_work
 from connector.errors import DecryptionError
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.payer import LINE_PAYER_FIELD, PAYER_FIELD
+from connector.ledger.customers import BANK_ACCOUNT_FIELD
 from connector.ledger.models import Customer, CustomerBankAccount
 from connector.master.models import CustomerBinding, IdentityReview
 from connector.security.cipher import FieldCipher, key_id_of
@@ -31,7 +32,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str, str], ...] = (
     (Customer, "email_enc", "customer.email"),
     (Customer, "phone_enc", "customer.phone"),
     (Customer, "address_enc", "customer.address"),
-    (CustomerBankAccount, "account_enc", "customer_bank_account.number"),
+    (CustomerBankAccount, "account_enc", BANK_ACCOUNT_FIELD),
     (CustomerBinding, "record_enc", "customer_binding.record"),
     (IdentityReview, "record_enc", "identity_review.record"),
     (QuarantinedRecord, "raw_enc", "quarantine.raw"),
