@@ -199,6 +199,14 @@ class SniffsWholeFile(Protocol):
     def sniff_path(self, path: str, name: str) -> bool: ...
 
 
+@runtime_checkable
+class ExplainsUnreadHead(Protocol):
+    """A parser that can say why it cannot read a head at all (no text encoding fits its bytes): when no
+    parser recognises the file, that is the reason a person needs, not that its format is unknown."""
+
+    def unread_head(self, head: bytes, name: str) -> str | None: ...
+
+
 REVERSAL_MARKER = "RVSL"  # a reference on a reversal line whose original cannot be named from the file
 MAX_ID = 200  # characters the ledger keeps of an external id, a document number or an invoice number
 

@@ -32,6 +32,7 @@ from connector.errors import FileFormatError
 from connector.mapping.files import MappingProblem, MappingSet, line_of
 
 _ZIP = b"PK\x03\x04"
+_OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls (`tabular.rows` refuses it with a hint)
 _DESCRIPTOR = b"PK\x07\x08"
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")  # a zip local file header, before its name and extra field
 _TEXT = re.compile(r"<t(?:\s[^>]*)?>([^<]*)</t>")
@@ -46,6 +47,18 @@ def head_text(head: bytes, encoding: str | None = None, fallbacks: Sequence[str]
     except FileFormatError:
         return ""
     return codecs.getincrementaldecoder(chosen)(errors="replace").decode(head, final=False)
+
+
+def unread_head(head: bytes, name: str, encoding: str | None = None) -> str | None:
+    """Why a text head cannot be read (`encoding_of` finds no encoding that fits), else None: a workbook,
+    an old .xls, or a head whose encoding is declared or found."""
+    if encoding is not None or head.startswith((_ZIP, _OLE)) or head.isascii():
+        return None
+    try:
+        encoding_of(head, name)
+    except FileFormatError as exc:
+        return str(exc)
+    return None
 
 
 def head_has_columns(

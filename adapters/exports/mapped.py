@@ -38,8 +38,8 @@ from adapters.exports.document_rows import (
     draft_label,
     head_differences,
 )
-from adapters.exports.heads import head_has_columns
-from adapters.exports.tabular import Header, Row, rows
+from adapters.exports.heads import head_has_columns, unread_head
+from adapters.exports.tabular import Header, Row, StrayBytes, rows
 from connector.documents import Allocation, Document, Origin, Parsed, Problem, Statement, withdrawal_id
 from connector.errors import FileFormatError
 from connector.mapping.model import DocumentMapping, TabularExport, Withdraws
@@ -60,6 +60,10 @@ class ExportFile:
             head, mapping.detect.headers, encoding=mapping.encoding, delimiter=mapping.delimiter
         )
 
+    def unread_head(self, head: bytes, name: str) -> str | None:
+        """Why `sniff` could not read the head at all: no encoding fits its bytes."""
+        return unread_head(head, name, self._tabular.encoding)
+
     def sniff_path(self, path: str | Path, name: str) -> bool:
         """Like `sniff`, from the file itself: for workbooks whose header text lies past any head."""
         try:
@@ -67,7 +71,7 @@ class ExportFile:
         except FileFormatError:
             return False
 
-    def _rows(self, path: str | Path, name: str) -> Iterator[Row]:
+    def _rows(self, path: str | Path, name: str, strays: StrayBytes | None = None) -> Iterator[Row]:
         mapping = self._tabular
         return rows(
             path,
@@ -77,6 +81,7 @@ class ExportFile:
             delimiter=mapping.delimiter,
             header_row=mapping.header_row,
             headers=mapping.detect.headers,
+            strays=strays,
         )
 
 
@@ -88,7 +93,8 @@ class MappedExport(ExportFile):
         self.mapping = mapping
 
     def parse(self, path: str | Path, name: str) -> Iterator[Parsed]:
-        table = self._rows(path, name)
+        strays = StrayBytes()
+        table = self._rows(path, name, strays)
         first = next(table, None)
         if first is None:
             raise FileFormatError(f"{name}: no header row")
@@ -108,6 +114,8 @@ class MappedExport(ExportFile):
         else:
             yield from _with_statement(items, self.format, name)
         if (notice := skipped_rows.notice(name)) is not None:
+            yield notice
+        if (notice := strays.notice(name)) is not None:
             yield notice
 
     # --- one row, one document ---------------------------------------------------------------------

@@ -13,9 +13,12 @@ several lines (a quoted line break) is one row. Entirely blank rows are not yiel
 Encoding (CSV): a BOM decides (UTF-8, UTF-16); otherwise the first 64 KB holding non-ASCII bytes must
 decode as UTF-8, else as GB18030 (a superset of GBK: Kingdee and Yonyou exports are GBK without a BOM;
 unless the bytes look like Latin text, which GB18030 also decodes), else charset-normalizer picks.
-The rest of the file is decoded as it streams; a stray undecodable byte becomes U+FFFD rather than
-stopping the import half-way. An encoding the mapping declares is strict: a byte it cannot decode
-refuses the file.
+Either may hold a stray byte or two (a character cut to its first byte, as a field truncated by bytes
+leaves it): at most one per twenty characters it decodes. A file no encoding fits is refused naming
+the first byte each could not decode. The rest of the file is decoded as it streams; a stray
+undecodable byte becomes U+FFFD rather than stopping the import half-way, and `StrayBytes` collects
+the rows holding one. An encoding the mapping declares is strict: a byte it cannot decode refuses the
+file.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import zipfile
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +45,7 @@ import openpyxl  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
 
+from connector.documents import Notice, Origin
 from connector.errors import FileFormatError
 from connector.mapping.decimals import NumberText
 
@@ -69,6 +73,30 @@ class Row:
     cells: list[str]
     raw: str
     error: str | None = None
+
+
+@dataclass(slots=True)
+class StrayBytes:
+    """The rows of a CSV whose encoding was detected that held bytes it cannot decode, each read as
+    U+FFFD: the import says which, for a person to check their values (a stray byte in an amount or a
+    date is refused by its conversion; in a name or a memo it is read, changed)."""
+
+    encoding: str = ""
+    rows: list[int] = field(default_factory=list)
+
+    SHOWN = 20  # rows named; the rest counted
+
+    def notice(self, name: str) -> Notice | None:
+        if not self.rows:
+            return None
+        shown = ", ".join(map(str, self.rows[: self.SHOWN]))
+        more = f" and {len(self.rows) - self.SHOWN} more" if len(self.rows) > self.SHOWN else ""
+        said = "row {} holds" if len(self.rows) == 1 else "rows {} hold"
+        return Notice(
+            Origin(name),
+            f"{said.format(shown + more)} bytes that are not {_label(self.encoding)} text (a stray byte, "
+            "or a character cut short), read as \ufffd: check those rows' values against the source",
+        )
 
 
 def normalise(name: str) -> str:
@@ -109,22 +137,24 @@ def has_columns(cells: Iterable[str], wanted: Sequence[str]) -> bool:
 # --- encoding ------------------------------------------------------------------------------------------
 
 
-def _decodes(sample: bytes, encoding: str) -> bool:
-    try:
-        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)  # a cut character is fine
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _mostly_utf8(sample: bytes) -> bool:
-    """UTF-8, or UTF-8 with a stray byte or two from another program (one bad byte in a file of names
-    must not turn every name into mojibake): at most one bad byte per twenty good characters. Text in
-    another encoding read as UTF-8 makes bad bytes nearly everywhere."""
-    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(sample, final=False)
+def _mostly_decodes(sample: bytes, encoding: str) -> bool:
+    """The sample is text in `encoding`, or that with a stray byte or two from another program or a
+    character cut short (one bad byte in a file of names must not turn every name into mojibake, nor
+    refuse the file): at most one bad byte per twenty good characters. Text in another encoding read
+    as this one makes bad bytes nearly everywhere."""
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample, final=False)
     bad = text.count("\ufffd")
     good = sum(1 for char in text if char > "\x7f") - bad
     return bad == 0 or (good >= 2 and bad <= max(1, good // 20))
+
+
+def _first_bad(sample: bytes, encoding: str) -> int | None:
+    """The position of the first byte of `sample` that is not `encoding` text (None: every one is)."""
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
 
 
 def _plausibly_gbk(sample: bytes) -> bool:
@@ -157,25 +187,48 @@ def _accented_pair(before: bytes, run: bytes, after: bytes) -> bool:
     return not common or (capitals and before.isupper() and after.isupper())
 
 
-def encoding_of(sample: bytes | None, name: str, fallbacks: Sequence[str] = ("gb18030",)) -> str:
-    """The encoding of a sample taken from the first non-ASCII bytes of a file (None: all ASCII)."""
+def encoding_of(
+    sample: bytes | None, name: str, fallbacks: Sequence[str] = ("gb18030",), *, offset: int = 0
+) -> str:
+    """The encoding of a sample taken from the first non-ASCII bytes of a file (None: all ASCII), which
+    starts at byte `offset` of the file (for the message naming the bytes when no encoding fits)."""
     if sample is None:
         return "utf-8"
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if _mostly_utf8(sample):
+    if _mostly_decodes(sample, "utf-8"):
         return "utf-8"
     for encoding in fallbacks:
-        if _decodes(sample, encoding) and (encoding != "gb18030" or _plausibly_gbk(sample)):
+        if encoding == "gb18030":
+            # Tolerant like UTF-8 above, before any single-byte code page (which decodes any bytes):
+            # a GBK export with one character cut short is GBK still.
+            if _mostly_decodes(sample, encoding) and _plausibly_gbk(sample):
+                return encoding
+        elif _first_bad(sample, encoding) is None:
             return encoding
     best = charset_normalizer.from_bytes(sample).best()
     if best is None:
-        raise FileFormatError(f"{name}: cannot tell the text encoding; declare `encoding` in its mapping")
+        raise FileFormatError(f"{name}: {_fits_none(sample, offset, ('utf-8', *fallbacks))}")
     # Single-byte code pages that decode the sample alike are told apart by guesswork; of equals, take
     # the one Western accounting software writes.
     return "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding
+
+
+def _fits_none(sample: bytes, offset: int, tried: Sequence[str]) -> str:
+    """Why no encoding fits: the first byte each one tried cannot decode."""
+    bad = []
+    for encoding in tried:
+        at = _first_bad(sample, encoding)
+        if at is not None:
+            bad.append(f"not {_label(encoding)}: byte {offset + at} is 0x{sample[at]:02x}")
+    said = f" ({'; '.join(bad)}; and too many others like it)" if bad else ""
+    return f"cannot tell the text encoding{said}; declare `encoding` in its mapping"
+
+
+def _label(encoding: str) -> str:
+    return {"utf-8": "UTF-8", "gb18030": "GB18030"}.get(encoding, encoding)
 
 
 def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = ("gb18030",)) -> str:
@@ -188,8 +241,10 @@ def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = ("g
         while len(head) == SAMPLE_BYTES and (chunk := binary.read(16 * SAMPLE_BYTES)):
             found = _NON_ASCII.search(chunk)
             if found is not None:
+                at = binary.tell() - len(chunk) + found.start()
                 sample = chunk[found.start() : found.start() + SAMPLE_BYTES]
-                return encoding_of(sample + binary.read(SAMPLE_BYTES - len(sample)), name, fallbacks)
+                sample += binary.read(SAMPLE_BYTES - len(sample))
+                return encoding_of(sample, name, fallbacks, offset=at)
         return encoding_of(None, name, fallbacks)
     finally:
         binary.seek(0)
@@ -562,12 +617,14 @@ def rows(
     delimiter: str | None = None,
     header_row: int | None = None,
     headers: Sequence[str] = (),
+    strays: StrayBytes | None = None,
 ) -> Iterator[Row]:
     """The header row first, then each non-blank data row of a CSV or XLSX file (told by its bytes).
 
     The header is row `header_row` when given; else the first row holding every name in `headers`
     (title lines above it are skipped); else the first non-blank row. `FileFormatError` when the file
-    cannot be opened, is an old binary .xls, or has no such header.
+    cannot be opened, is an old binary .xls, or has no such header. `strays` collects the rows of a CSV
+    whose encoding was detected that held bytes it could not decode.
     """
     try:
         binary = open(path, "rb")  # noqa: SIM115 - closed in the finally below, after the last row
@@ -588,7 +645,8 @@ def rows(
         errors = "strict" if encoding else "replace"
         text = io.TextIOWrapper(binary, encoding=chosen, errors=errors, newline="")
         try:
-            yield from csv_rows(text, name, delimiter=delimiter, header_row=header_row, headers=headers)
+            found = csv_rows(text, name, delimiter=delimiter, header_row=header_row, headers=headers)
+            yield from found if encoding or strays is None else _noting_strays(found, chosen, strays)
         except UnicodeDecodeError as exc:
             at = binary.tell() - len(exc.object) + exc.start  # the error's bytes end where reading stopped
             raise FileFormatError(
@@ -597,3 +655,12 @@ def rows(
             ) from None
     finally:
         binary.close()
+
+
+def _noting_strays(found: Iterator[Row], encoding: str, strays: StrayBytes) -> Iterator[Row]:
+    """The rows, those holding U+FFFD (an undecodable byte, read with errors="replace") noted."""
+    strays.encoding = encoding
+    for row in found:
+        if "\ufffd" in row.raw:
+            strays.rows.append(row.number)
+        yield row

@@ -67,7 +67,7 @@ from adapters.exports.document_rows import (
     is_skipped,
 )
 from adapters.exports.mapped import ExportFile
-from adapters.exports.tabular import Header, Row
+from adapters.exports.tabular import Header, Row, StrayBytes
 from connector.documents import Document, DocumentKind, Origin, Parsed, Problem
 from connector.errors import FileFormatError
 from connector.mapping.apply import CompiledField, map_fields
@@ -111,7 +111,8 @@ class VoucherExport(ExportFile):
         self._guessed = guessed_points(mapping.fields, ("debit", "credit", "amount_original"))
 
     def parse(self, path: str | Path, name: str) -> Iterator[Parsed]:
-        table = self._rows(path, name)
+        strays = StrayBytes()
+        table = self._rows(path, name, strays)
         first = next(table, None)
         if first is None:
             raise FileFormatError(f"{name}: no header row")
@@ -147,6 +148,8 @@ class VoucherExport(ExportFile):
         for lines in vouchers.values():
             yield from self._voucher(lines, references, name)
         if (notice := skipped_rows.notice(name)) is not None:
+            yield notice
+        if (notice := strays.notice(name)) is not None:
             yield notice
 
     def _naming_columns(self, header: Header) -> tuple[int, ...]:

@@ -31,6 +31,7 @@ from connector.db import unit_of_work
 from connector.documents import (
     Document,
     DocumentParser,
+    ExplainsUnreadHead,
     Notice,
     Parsed,
     Problem,
@@ -123,6 +124,13 @@ def choose_parser(
             "or make one mapping's [detect] headers more specific (a column only its exports have) "
             "or remove the other"
         )
+    unread = [
+        reason
+        for parser in parsers
+        if isinstance(parser, ExplainsUnreadHead) and (reason := parser.unread_head(head, name))
+    ]
+    if unread:  # the first: the mappings' detected encodings all say alike
+        raise FileFormatError(unread[0])
     raise FileFormatError(f"{name}: not a format the connector knows; {format_hint}")
 
 

@@ -71,6 +71,32 @@ def test_a_file_nobody_recognises_is_refused_with_a_hint(
         choose_parser(path, parsers)
 
 
+def test_a_file_no_text_encoding_fits_is_refused_for_that_naming_the_byte_not_as_an_unknown_format(
+    parsers: list[DocumentParser], tmp_path: Path
+) -> None:
+    data = (FIXTURES / "exports" / "kingdee_receipts.csv").read_bytes()
+    for text in ("上海星辰贸易有限公司", "深圳海川电子有限公司", "北京北辰科技有限公司", "人民币", "已审核"):
+        whole = text.encode("gbk")
+        data = data.replace(whole, whole[:-1])  # each cut to its last character's lead byte: too many
+    path = tmp_path / "cut.csv"
+    path.write_bytes(data)
+    at = data.index("已审".encode("gbk")) + 4
+    with pytest.raises(FileFormatError) as refused:
+        choose_parser(path, parsers)
+    said = f"(not UTF-8: byte 0 is 0x{data[0]:02x}; not GB18030: byte {at} is 0x{data[at]:02x}; "
+    assert str(refused.value).startswith(f"cut.csv: cannot tell the text encoding {said}")
+    assert str(refused.value).endswith("declare `encoding` in its mapping")
+
+
+def test_a_gbk_file_with_one_character_cut_short_is_recognised(
+    parsers: list[DocumentParser], tmp_path: Path
+) -> None:
+    path = tmp_path / "cut.csv"
+    whole = "部分付款".encode("gbk")
+    path.write_bytes((FIXTURES / "exports" / "kingdee_receipts.csv").read_bytes().replace(whole, whole[:-1]))
+    assert choose_parser(path, parsers).format == "kingdee.receipts"
+
+
 def _acme_receipts(shipped: MappingSet) -> DocumentMapping:
     """An admin's copy of the Kingdee receipts mapping reading the amount received (实收金额)."""
     kingdee = next(m for m in shipped.documents.values() if m.source == "kingdee.receipts")

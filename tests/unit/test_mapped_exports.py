@@ -578,6 +578,24 @@ def test_a_file_without_an_optional_skip_rules_column_is_read_saying_so(tmp_path
     assert [d.external_id for d in documents if isinstance(d, Document)] == ["P1"]
 
 
+def test_a_kingdee_receipt_whose_memo_is_cut_mid_character_is_read_and_the_file_names_its_row(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    whole = "部分付款".encode("gbk")  # the memo of SKD00000102, row 5, cut by bytes before its last character
+    path = tmp_path / "cut.csv"
+    path.write_bytes((FIXTURES / "kingdee_receipts.csv").read_bytes().replace(whole, whole[:-1]))
+    found = list(_parser(shipped, "kingdee.receipts").parse(path, path.name))
+    receipt = _documents(found)["SKD00000102"]
+    assert receipt.amount == Money.of("5000", "CNY")
+    assert receipt.allocations == (Allocation("AR00000210", Money.of("5000", "CNY")),)
+    assert receipt.references == ("部分付\ufffd",)
+    assert [p.origin.row for p in _problems(found)] == [
+        p.origin.row for p in _parse(shipped, "kingdee.receipts") if isinstance(p, Problem)
+    ]
+    notes = [item.text for item in found if isinstance(item, Notice)]
+    assert any(note.startswith("row 5 holds bytes that are not GB18030 text") for note in notes)
+
+
 def test_bank_statement_lines_are_signed_and_identical_lines_get_numbered_ids(shipped: MappingSet) -> None:
     lines = [item for item in _parse(shipped, "xero.bank_statement") if isinstance(item, Document)]
     assert [line.kind for line in lines] == ["bank_line"] * 5

@@ -7,7 +7,7 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from adapters.exports.heads import head_has_columns, xlsx_head_strings
-from adapters.exports.tabular import Header, cell_text, encoding_of, normalise, rows
+from adapters.exports.tabular import Header, StrayBytes, cell_text, encoding_of, normalise, rows
 from connector.errors import FileFormatError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "exports"
@@ -148,6 +148,49 @@ def test_one_stray_byte_in_a_utf8_file_leaves_the_rest_utf8(tmp_path: Path) -> N
     text = "name,amount\nMüller Maschinenbau,1\n上海星辰贸易有限公司,2\n".encode() + b"Caf\xe9,3\n"
     found = list(rows(_write(tmp_path, "stray.csv", text), "stray.csv"))
     assert [row.cells[0] for row in found[1:]] == ["Müller Maschinenbau", "上海星辰贸易有限公司", "Caf\ufffd"]
+
+
+def _cut_short(data: bytes, text: str) -> bytes:
+    """`text` in GBK cut to the lead byte of its last character, as a field truncated by bytes leaves it."""
+    whole = text.encode("gbk")
+    assert whole in data
+    return data.replace(whole, whole[:-1])
+
+
+def test_a_gbk_file_with_a_character_cut_short_is_read_as_gbk_and_its_row_noted(tmp_path: Path) -> None:
+    data = _cut_short(
+        (FIXTURES / "kingdee_receipts.csv").read_bytes(), "部分付款"
+    )  # 款's lead byte, then ","
+    path = _write(tmp_path, "cut.csv", data)
+    strays = StrayBytes()
+    found = {row.number: row for row in rows(path, "cut.csv", headers=["单据编号"], strays=strays)}
+    assert found[5].cells[5] == "深圳海川电子有限公司"
+    assert found[5].cells[9:] == ["部分付\ufffd", "AR00000210", "5,000.00"]  # the comma after it kept
+    assert found[3].cells[5] == "上海星辰贸易有限公司"
+    assert (strays.encoding, strays.rows) == ("gb18030", [5])
+    notice = strays.notice("cut.csv")
+    assert notice is not None
+    assert notice.text.startswith("row 5 holds bytes that are not GB18030 text (a stray byte, or a character")
+
+
+def test_a_declared_encoding_notes_no_stray_rows(tmp_path: Path) -> None:
+    path = _write(tmp_path, "ok.csv", "name,amount\n上海星辰\ufffd,1\n".encode("gb18030"))
+    strays = StrayBytes()
+    assert list(rows(path, "ok.csv", encoding="gb18030", strays=strays))[1].cells[0] == "上海星辰\ufffd"
+    assert strays.notice("ok.csv") is None
+
+
+def test_a_file_no_encoding_fits_is_refused_naming_the_first_byte_each_cannot_decode() -> None:
+    data = (FIXTURES / "kingdee_receipts.csv").read_bytes()
+    for text in ("上海星辰贸易有限公司", "深圳海川电子有限公司", "北京北辰科技有限公司", "人民币", "已审核"):
+        data = _cut_short(data, text)  # too many to be stray: no longer plausibly GBK
+    at = data.index("已审".encode("gbk")) + 4  # 已审核 of the first row, before its customer's name
+    with pytest.raises(FileFormatError) as refused:
+        encoding_of(data, "cut.csv")
+    assert str(refused.value) == (
+        f"cut.csv: cannot tell the text encoding (not UTF-8: byte 0 is 0x{data[0]:02x}; not GB18030: byte "
+        f"{at} is 0x{data[at]:02x}; and too many others like it); declare `encoding` in its mapping"
+    )
 
 
 def test_dates_in_east_asian_built_in_formats_are_read_as_dates() -> None:
