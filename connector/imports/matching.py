@@ -13,8 +13,10 @@
 
 The first tier that finds anybody decides; within it, several customers are ambiguous. Every
 candidate carries its tier, score (0-100) and why, in words, for the match record and the queue.
-An identifier found only in the free text (a memo's "March 2026" passing for invoice 2026) while the
-document names another customer by exactly its name does not decide: both wait for a person. Nor does
+An identifier found only in the free text (a memo's "March 2026" passing for invoice 2026), or an
+invoice an allocation names (a receipt's 源单编号 settling another customer's invoice), while the document
+names another customer by exactly its name does not decide: both wait for a person. The customer's own
+account number or id in the document decides whatever its name (a company renamed). Nor does
 an identifier of a few digits only (up to six: invoice 1002, record id 2026) found only in the free
 text of a payment that names no payer, or whose payer's name is like none of the customers it names
 (another company quoting its own supplier's invoice 1002, "Rent March 2026"); a longer one (an 8-digit
@@ -132,25 +134,29 @@ def match_document(
     """The deciding tier's candidates for `document`, trying tiers 1 to `tiers`."""
     party = document.party
     named = [a.invoice_number for a in document.allocations]
-    stated = tokens([party.account_no, party.external_id, *named])  # the document's own fields
+    own = tokens([party.account_no, party.external_id])  # the customer the document says it is
+    stated = tokens([*own, *named])  # the document's own fields
     words = tokens([*stated, *document.references])
     first: list[Candidate] = []
     invoices: list[str] = []
-    from_fields = False
+    from_fields = from_party = False
     short_only = True  # every identifier found is a few digits only
     for token in words:
         for account_no, why, written in known.by_token(token):
             first.append(Candidate(account_no, 1, 100, f"{why} {written} in the document"))
             from_fields = from_fields or token in stated
+            from_party = from_party or token in own
             short_only = short_only and _SHORT_NUMBER.fullmatch(token) is not None
             if why == "invoice":
                 invoices.append(written)
     if first:
-        if not from_fields and tiers >= 3:
+        if not from_party and tiers >= 3:
+            # An invoice, an allocation's too, is some customer's: a payer named exactly as another
+            # customer may be paying it for them, or have its allocation keyed to the wrong bill.
             hits = len(first)
             if party.name:
                 first += _named_otherwise(party.name, first, known)
-            if short_only and len(first) == hits:
+            if not from_fields and short_only and len(first) == hits:
                 return _unless_another_paid(party.name, first, invoices, known, name_threshold)
         return Match(_ranked(first), tuple(dict.fromkeys(invoices)))
     if tiers >= 2 and party.bank_account:
@@ -208,7 +214,8 @@ def _unless_another_paid(
 
 
 def _named_otherwise(name: str, found: Sequence[Candidate], known: Known) -> list[Candidate]:
-    """The one customer `name` is exactly, when the identifiers the free text gave found others."""
+    """The one customer `name` is exactly, when the identifiers the free text or the allocations gave
+    found others."""
     exactly = set(known.by_exact_name(name))
     if len(exactly) != 1 or exactly & {candidate.account_no for candidate in found}:
         return []

@@ -1091,8 +1091,12 @@ def _naming(account_no: str, invoices: Sequence[tuple[str, str]]) -> tuple[str, 
 def _why_not(match: Match) -> str:
     if not match.candidates:
         return "no rule found the payer: waiting for a person"
-    best = match.candidates[0]
-    return f"tier {best.tier} is not sure enough to post by itself ({best.why}): waiting for a person"
+    best, *others = match.candidates
+    if not others:
+        return f"tier {best.tier} is not sure enough to post by itself ({best.why}): waiting for a person"
+    # Several customers (one candidate each): a person needs every one's reason, not the first's alone.
+    said = "; ".join(f"{c.account_no}: {c.why}" for c in match.candidates)
+    return f"the document points to {len(match.candidates)} customers ({said}): waiting for a person"
 
 
 def _another_kind(held: ImportedDocument, document: Document) -> str:

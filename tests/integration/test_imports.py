@@ -234,6 +234,39 @@ def test_a_payer_name_close_to_a_customers_is_a_candidate_not_a_posting(
     assert (candidate["account_no"], candidate["tier"], candidate["score"]) == (customers["acme"], 3, 100)
 
 
+def test_a_receipt_allocated_to_another_customers_invoice_waits_naming_both_and_one_to_its_own_posts(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    acme, qinghe = customers["acme"], customers["qinghe"]
+    bills = write(
+        tmp_path / "bills.jsonl", invoice("AR1004", qinghe, "800.00"), invoice("AR1005", acme, "300.00")
+    )
+    import_file(container, bills, PARSERS)
+    paid_by_acme = {"kind": "payment", "payer": "上海明远贸易有限公司", "account_no": "C0001"}  # no known id
+    path = write(
+        tmp_path / "receipts.jsonl",
+        {**paid_by_acme, "id": "SKD502", "amount": "800.00", "applied": {"AR1004": "800.00"}},
+        {**paid_by_acme, "id": "SKD503", "amount": "300.00", "applied": {"AR1005": "300.00"}},
+    )
+    result = import_file(container, path, PARSERS)
+    assert (result.counts["payments_posted"], result.counts["receipts_unapplied"]) == (1, 1)
+    assert receivable(container, acme) == Money.zero("CNY")  # its own invoice, paid by itself: posted
+    assert receivable(container, qinghe) == Money.of("800.00", "CNY")  # nobody's until a person says
+    with unit_of_work(container.sessions) as session:
+        item = session.scalars(select(ReconciliationItem)).one()
+        waiting = session.get_one(ImportedDocument, item.document_id)
+    assert waiting.external_id == "SKD502"
+    assert [(c["account_no"], c["tier"], c["why"]) for c in json.loads(item.candidates_json)] == [
+        (qinghe, 1, "invoice AR1004 in the document"),
+        (acme, 3, "named in the document (its name exactly)"),
+    ]
+    assert waiting.match_rule == (
+        f"the document points to 2 customers ({qinghe}: invoice AR1004 in the document; {acme}: named in the "
+        "document (its name exactly)): waiting for a person"
+    )
+    assert_ledger_verifies(container)
+
+
 def test_a_file_imported_after_another_process_rotated_the_keys_reads_and_seals_with_the_new_key(
     container: Container, customers: dict[str, str], tmp_path: Path
 ) -> None:

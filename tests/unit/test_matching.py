@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from connector.documents import Document, Origin, Party
+from connector.documents import Allocation, Document, Origin, Party
 from connector.imports.matching import match_document, tokens
 from connector.master.identity import name_core
 from connector.money import Money
@@ -194,3 +194,34 @@ def test_an_identifier_of_the_documents_own_fields_decides_whatever_its_name() -
 
     assert found.sure is not None
     assert found.sure.account_no == "MUELLER"
+
+
+def test_an_allocation_to_another_customers_invoice_does_not_outweigh_the_payer_named_both_wait() -> None:
+    known = Known(
+        {"AR1004": ("HUARUN", "invoice"), "AR1005": ("XINGCHEN", "invoice")},
+        names={name_core("上海星辰贸易有限公司"): "XINGCHEN"},
+    )
+    paid = Document(
+        kind="payment",
+        source="kingdee.receipts",
+        external_id="SKD502",
+        date=date(2026, 3, 5),
+        amount=Money.of("8000.00", "CNY"),
+        origin=Origin("收款单.csv", 3, ""),
+        party=Party(name="上海星辰贸易有限公司", external_id="C0001"),  # C0001: no id the connector knows
+        allocations=(Allocation("AR1004", Money.of("8000.00", "CNY")),),
+    )
+
+    found = match_document(paid, known, name_threshold=90, window_days=60)
+
+    assert [(c.account_no, c.tier, c.why) for c in found.candidates] == [
+        ("HUARUN", 1, "invoice AR1004 in the document"),
+        ("XINGCHEN", 3, "named in the document (its name exactly)"),
+    ]
+    assert found.sure is None
+    own = replace(paid, allocations=(Allocation("AR1005", Money.of("8000.00", "CNY")),))
+    assert (sure := match_document(own, known, name_threshold=90, window_days=60).sure) is not None
+    assert (sure.account_no, sure.why) == ("XINGCHEN", "invoice AR1005 in the document")
+    by_id = replace(paid, party=Party(name="上海星辰贸易有限公司", external_id="K-9"))
+    with_id = Known({**known.written, "K-9": ("HUARUN", "record id")}, names=known.names)
+    assert match_document(by_id, with_id, name_threshold=90, window_days=60).sure is not None  # its own id
