@@ -126,6 +126,10 @@ class Document:
     # (`REF#1`, `REF#2`) when the statement details them, whole (`REF`) when it does not: the other form,
     # imported before from another statement, is the same money.
     batch: str | None = None
+    # A batched entry's booked amount (its transactions' total; the whole entry's own): its other form is
+    # the same money only on the same date, in the same currency, of this total (a bank's reference
+    # re-used on another day for another batch is no other form of it, `recorded.in_other_form`).
+    batch_amount: Money | None = None
     # A bank's return (`bank_reversal`): the reason it gives, its code with the code's meaning where
     # known, then its words (`AM04 insufficient funds; RUECKLASTSCHRIFT`; `common.return_reason`). Out
     # of the fingerprint: what the bank says of a return is no part of the money (a statement that now
@@ -250,9 +254,14 @@ def other_form(document: Document) -> str:
     entry's; the whole entry's, its first transaction's."""
     batch = document.batch
     assert batch is not None
-    own = document.external_id
-    whole = own == batch or own.startswith(f"{batch}@")  # the whole entry, or it scoped (`on_account`)
-    return f"{batch}#1" if whole else batch
+    return f"{batch}#1" if booked_whole(document) else batch
+
+
+def booked_whole(document: Document) -> bool:
+    """Whether a batched bank entry (`Document.batch`) is the whole entry (or it scoped, `on_account`),
+    not one of its transactions."""
+    batch, own = document.batch, document.external_id
+    return batch is not None and (own == batch or own.startswith(f"{batch}@"))
 
 
 def fingerprint(document: Document, *, allocations_as_read: bool = False) -> str:

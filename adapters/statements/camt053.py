@@ -16,6 +16,9 @@ What becomes what:
   or `TxDtls/Amt` and the `TxDtls/CdtDbtInd` when given. It is split only when every transaction has
   an amount in the entry's currency and the amounts add up to the entry's; otherwise the entry stays
   one line carrying every transaction's references, so the lines always sum to what the bank booked.
+  Either way its lines carry the entry's reference (`Document.batch`) and booked amount
+  (`batch_amount`): the entry read in its other form from another statement is the same money only
+  on the same booking date, in the same currency and of the same total (a re-used reference is not).
 - entries that are not booked (`Sts` PDNG, INFO, FUTR…) are not lines: each becomes a `Problem`
   ("pending entry, not booked", "entry status INFO, not booked") so that nothing vanishes unseen.
 - party: the debtor of a credit, the creditor of a debit (`RltdPties/Dbtr/Nm`, or `Dbtr/Pty/Nm` since
@@ -334,7 +337,7 @@ class _Reader:
         parts = _split(paths, transactions, amount)
         batched = len(transactions) > 1 or (paths.text(entry, "NtryDtls/Btch/NbOfTxs") or "1") != "1"
         if line.bank_ref is not None and (parts is not None or batched):
-            line = dataclasses.replace(line, batch=line.bank_ref)
+            line = dataclasses.replace(line, batch=line.bank_ref, batch_amount=amount)
         if parts is None:
             yield line.document(transactions, amount, occurrence, None, origin)
             return
@@ -491,6 +494,7 @@ class _Line:
     notes: tuple[str, ...]
     bank_ref: str | None
     batch: str | None = None  # the bank's reference of a batched entry (see `Document.batch`)
+    batch_amount: Money | None = None  # and its booked amount (`Document.batch_amount`)
     # Without a bank reference: the AcctSvcrRef placeholder, else the entry's position in its Stmt and
     # its occurrence, as the versions before 29187ec read them (`camt053_former`).
     before: tuple[str | None, int, int] | None = None
@@ -549,6 +553,7 @@ class _Line:
             references_before=references_before,
             content_id=self.bank_ref is None,  # a composite id: its text changed, it comes back as another
             batch=self.batch,
+            batch_amount=self.batch_amount,
             return_reason=_return_reason(paths, transactions) if self.reversal else None,
         )
 

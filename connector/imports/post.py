@@ -54,10 +54,12 @@ from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.outcomes import Outcomes, Work, named_invoices
 from connector.imports.reconcile import import_actor
 from connector.imports.recorded import (
+    InBatch,
     SeenInFile,
     Stored,
     by_alias,
     in_other_form,
+    money_of,
     of_its_account,
     stored_records,
 )
@@ -140,13 +142,12 @@ class DocumentPoster:
         batch_ids = {(document.source, document.external_id) for document in documents}
         work: list[Work] = []
         corrections: list[Work] = []
-        in_batch: dict[tuple[str, str], str] = {}
-        accounts: dict[tuple[str, str], str | None] = {}  # of the batch's bank lines, by key
+        in_batch: dict[tuple[str, str], InBatch] = {}
         for document in documents:
-            if (scoped := of_its_account(document, stored, accounts)) is not None:
+            if (scoped := of_its_account(document, stored, in_batch)) is not None:
                 document = scoped
             prints = fingerprints(document)
-            if document.batch is not None and in_other_form(document, stored, in_batch, accounts):
+            if document.batch is not None and in_other_form(document, stored, in_batch):
                 counts["unchanged"] += 1  # imported before as the whole batch, or as its transactions
                 self.seen.unchanged.add(SeenInFile.key(document))
                 continue
@@ -170,7 +171,7 @@ class DocumentPoster:
                 and key not in back
             )
             if earlier is not None or same:
-                if earlier is not None and earlier != item.fingerprint:
+                if earlier is not None and earlier.fingerprint != item.fingerprint:
                     self._quarantine(
                         document, "the same document appears again in the batch with other content"
                     )
@@ -195,8 +196,7 @@ class DocumentPoster:
                 self._quarantine(document, repeated)
                 counts["quarantined"] += 1
                 continue
-            in_batch[key] = item.fingerprint
-            accounts[key] = compact_account(document.account)
+            in_batch[key] = InBatch(item.fingerprint, compact_account(document.account), money_of(document))
             # As committed now: a person may have reversed or applied it meanwhile.
             held = records.record(known.id) if known is not None else None
             if held is not None and self._imported_since(held, document):

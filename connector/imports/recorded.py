@@ -13,8 +13,19 @@ from typing import NamedTuple
 from sqlalchemy.orm import Session
 
 from connector.bulk import row_date, rows_in
-from connector.documents import Document, compact_account, fingerprint, fingerprints, on_account, other_form
+from connector.documents import (
+    Document,
+    booked_whole,
+    compact_account,
+    fingerprint,
+    fingerprints,
+    on_account,
+    other_form,
+)
 from connector.imports.outcomes import DOCUMENTS
+
+Key = tuple[str, str]  # (source, external id)
+Held = tuple[str, int, date]  # currency, amount in minor units, date: which transaction a line is
 
 
 class Stored(NamedTuple):
@@ -27,7 +38,22 @@ class Stored(NamedTuple):
     status: str
     entry_id: int | None  # the entry its latest revision posted
     bank_account: str | None  # a bank line's statement account, compacted; None when not recorded
-    money: tuple[str, int, date]  # currency, amount in minor units, date: which transaction it is
+    money: Held
+
+
+class InBatch(NamedTuple):
+    """What the batch being posted took of a document earlier in it: its print (a later one of its id and
+    print is that one again), its statement account and its money (the batch's other form is that
+    money, `in_other_form`)."""
+
+    fingerprint: str
+    bank_account: str | None  # a bank line's statement account, compacted
+    money: Held
+
+
+def money_of(document: Document) -> Held:
+    """A document's money as the ledger records it (`Stored.money`)."""
+    return (document.amount.currency, document.amount.minor, document.date)
 
 
 @dataclass
@@ -51,8 +77,8 @@ class SeenInFile:
 
 def of_its_account(
     document: Document,
-    stored: Mapping[tuple[str, str], Stored],
-    in_batch: Mapping[tuple[str, str], str | None],
+    stored: Mapping[Key, Stored],
+    in_batch: Mapping[Key, InBatch],
 ) -> Document | None:
     """A bank line whose id a line of another account holds (a bank's reference is unique at that bank
     only: CAMT's AcctSvcrRef): the line under its id scoped by its account, `REF@ACCOUNT` (it is no
@@ -61,8 +87,7 @@ def of_its_account(
         return None
     account = compact_account(document.account)
     key = (document.source, document.external_id)
-    held = stored.get(key)
-    others = (held.bank_account if held is not None else None, in_batch.get(key))
+    others = tuple(found.bank_account for found in (stored.get(key), in_batch.get(key)) if found is not None)
     if not any(other not in (None, account) for other in others):
         return None
     return dataclasses.replace(document, external_id=on_account(document.external_id, document.account))
@@ -87,6 +112,13 @@ def stored_records(session: Session, documents: Sequence[Document]) -> dict[tupl
             ids.add(on_account(document.external_id, document.account))
         if document.withdrawn and document.reverses is not None:
             ids.add(document.reverses)
+    found = _records(session, by_source)
+    _further_parts(session, documents, found)
+    return found
+
+
+def _records(session: Session, by_source: Mapping[str, set[str]]) -> dict[Key, Stored]:
+    found: dict[Key, Stored] = {}
     for source, external_ids in by_source.items():
         where = "source = {p}"
         for row_id, external_id, stored, file_id, row, status, entry_id, bank_account, *money in rows_in(
@@ -106,26 +138,73 @@ def stored_records(session: Session, documents: Sequence[Document]) -> dict[tupl
     return found
 
 
+def _part_ids(document: Document, number: int) -> list[str]:
+    """The ids the `number`-th transaction of a batch booked whole may have been imported under: its
+    own, and it scoped by the line's account."""
+    part = f"{document.batch}#{number}"
+    return [part] if document.account is None else [part, on_account(part, document.account)]
+
+
+def _further_parts(session: Session, documents: Sequence[Document], found: dict[Key, Stored]) -> None:
+    """Adds to `found` the transactions after the first (`REF#2`, `REF#3` …) of the batches booked whole
+    whose first transaction was imported: their total tells whether they are the whole's other form
+    (`in_other_form`). A batch may hold hundreds: looked up in rounds of growing ranges, while a round
+    finds any."""
+    wholes = [document for document in documents if booked_whole(document)]
+    start, end = 1, 2  # the first transaction: looked up with the batch's other ids
+    while wholes:
+        wholes = [
+            document
+            for document in wholes
+            if any(
+                (document.source, part) in found
+                for number in range(start, end)
+                for part in _part_ids(document, number)
+            )
+        ]
+        start, end = end, end * 8
+        by_source: dict[str, set[str]] = {}
+        for document in wholes:
+            parts = (part for number in range(start, end) for part in _part_ids(document, number))
+            by_source.setdefault(document.source, set()).update(parts)
+        found.update(_records(session, by_source))
+
+
 def in_other_form(
-    document: Document,
-    stored: Mapping[tuple[str, str], Stored],
-    in_batch: Mapping[tuple[str, str], str] | None = None,
-    accounts: Mapping[tuple[str, str], str | None] | None = None,
+    document: Document, stored: Mapping[Key, Stored], in_batch: Mapping[Key, InBatch] | None = None
 ) -> bool:
     """Whether a batched bank entry (`Document.batch`) was imported in its other form (whole, or as its
     transactions) on this line's account: stored, or earlier in this batch. A bank's reference is its own
-    only: another account's line of that reference is another entry."""
-    other = other_form(document)
+    only: another account's line of that reference is another entry; and some banks re-use it on another
+    day: the other form is the same entry only on its booking date, in its currency and of its total
+    (`Document.batch_amount`), else it is another one, posted under its own id or alias (`by_alias`)."""
     account = compact_account(document.account)
-    earlier = (document.source, other)
-    if in_batch is not None and earlier in in_batch and (accounts or {}).get(earlier) in (None, account):
-        return True
-    keys = [other] if document.account is None else [other, on_account(other, document.account)]
-    for key in keys:
-        found = stored.get((document.source, key))
-        if found is not None and (account is None or found.bank_account in (None, account)):
-            return True
-    return False
+
+    def recorded(external_id: str) -> Stored | InBatch | None:
+        keys = (
+            [external_id]
+            if document.account is None
+            else [external_id, on_account(external_id, document.account)]
+        )
+        for key in keys:
+            for held_by in (in_batch or {}, stored):
+                found = held_by.get((document.source, key))
+                if found is not None and (account is None or found.bank_account in (None, account)):
+                    return found
+        return None
+
+    total = document.batch_amount or document.amount
+    entry = (total.currency, total.minor, document.date)
+    if not booked_whole(document):  # a transaction: its whole entry's money is the batch's
+        whole = recorded(other_form(document))
+        return whole is not None and whole.money == entry
+    # The whole entry: its transactions, each under its own id (a transaction under an alias is another
+    # batch's); those of another date or currency are another batch's that took the numbers free then.
+    parts: list[Held] = []
+    while (part := recorded(f"{document.batch}#{len(parts) + 1}")) is not None:
+        parts.append(part.money)
+    ours = [minor for currency, minor, on in parts if (currency, on) == (total.currency, document.date)]
+    return bool(ours) and sum(ours) == total.minor
 
 
 def by_alias(
@@ -148,7 +227,7 @@ def by_alias(
         as_other = dataclasses.replace(document, external_id=other_id, alias=None, known_as=())
         if other.fingerprint in _prints_before(as_other):  # an id is part of the print
             return as_other, True
-    money = (document.amount.currency, document.amount.minor, document.date)
+    money = money_of(document)
     if own is not None and own.money == money:
         return document, False
     if document.alias is None:

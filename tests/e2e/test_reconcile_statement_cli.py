@@ -191,3 +191,53 @@ def test_a_line_the_bank_corrects_under_its_reference_with_the_same_money_is_sti
         ("000001", 2, "100.00"),
     ]
     assert cli("ledger", "verify").code == 0
+
+
+def _booked_whole(workspace: Path, name: str) -> str:
+    """Day 1's line as one batched entry the statement books whole (`Btch` of two, no details)."""
+    content = (STATEMENTS / "camt053_reused_ref_day1.xml").read_text(encoding="utf-8")
+    batched = content.replace("<NtryDtls><TxDtls>", "<NtryDtls><Btch><NbOfTxs>2</NbOfTxs></Btch><TxDtls>")
+    assert batched != content
+    (workspace / name).write_text(batched, encoding="utf-8")
+    return name
+
+
+@pytest.mark.parametrize("day1_batched", [False, True], ids=["day1-single", "day1-batch-whole"])
+@pytest.mark.parametrize("split_first", [False, True], ids=["split-later", "split-first"])
+def test_a_split_batch_reusing_a_reference_of_other_money_is_posted_not_taken_for_its_other_form(
+    cli: Cli, workspace: Path, day1_batched: bool, split_first: bool
+) -> None:
+    # 000001 is Alpha's 100.00 on 04-01 (a line, or a batch booked whole), and on 04-03 a batch of
+    # Gamma's 300.00 and Delta's 200.00 split into 000001#1 and 000001#2: other money, no other form.
+    day1 = _booked_whole(workspace, "day1.xml") if day1_batched else "day1.xml"
+    if not day1_batched:
+        shutil.copy(STATEMENTS / "camt053_reused_ref_day1.xml", workspace / day1)
+    shutil.copy(STATEMENTS / "camt053_reused_ref_day3_batch.xml", workspace / "day3.xml")
+    order = ("day3.xml", day1) if split_first else (day1, "day3.xml")
+    for name in order:
+        imported = cli("import", name)
+        assert imported.code == 0, imported.out + imported.err
+        assert "unchanged" not in imported.out, imported.out
+        assert "reversed" not in imported.out, imported.out
+
+    for turn, name in enumerate((*order, *reversed(order))):  # downloaded again: nothing changes
+        content = (workspace / name).read_text(encoding="utf-8").replace("<MsgId>DAY", f"<MsgId>{turn}-DAY")
+        (workspace / f"again-{turn}.xml").write_text(content, encoding="utf-8")
+        again = cli("import", f"again-{turn}.xml")
+        assert again.code == 0, again.out + again.err
+        assert f"{2 if name == 'day3.xml' else 1} unchanged" in again.out, again.out
+        assert "reversed" not in again.out, again.out
+
+    assert cli("ledger", "verify").code == 0
+    for name, lines in (
+        (day1, {("Alpha AG", "100.00")}),
+        ("day3.xml", {("Gamma AG", "300.00"), ("Delta AG", "200.00")}),
+    ):
+        report = json.loads(cli("reconcile", "statement", name, "--json").out)
+        (statement,) = report["statements"]
+        matched = {(m["line"]["party"], m["line"]["amount"]["amount"]) for m in statement["matched"]}
+        assert matched == lines
+        assert (statement["missing_from_ledger"], statement["reconciles"]) == ([], True)
+    bank = json.loads(cli("ledger", "entries", "--account", "1002", "--json").out)
+    assert sorted(entry["amount"]["amount"] for entry in bank) == ["100.00", "200.00", "300.00"]
+    assert not any(entry["reversed_by"] or entry["reverses"] for entry in bank)

@@ -468,17 +468,22 @@ def test_a_statement_opening_where_one_netting_to_nothing_closed_goes_on_or_cove
     assert all(report.reconciles for report in reconcile(container, path, parser).statements)
 
 
-def camt_batch(iban: str, ref: str, *, detailed: bool) -> str:
-    """A CAMT file of one 300.00 batch entry `ref` on `iban`: detailed into 100 + 200, or whole."""
+def camt_batch(
+    iban: str, ref: str, *, detailed: bool, amounts: tuple[str, ...] = ("100.00", "200.00")
+) -> str:
+    """A CAMT file of one batch entry `ref` on `iban` of `amounts` (100 + 200 unless given) on 03-05:
+    detailed into them, or whole."""
     details = "".join(
         f'<TxDtls><AmtDtls><TxAmt><Amt Ccy="EUR">{amount}</Amt></TxAmt></AmtDtls>'
-        f"<RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls>"
-        for amount, text in (("100.00", "A"), ("200.00", "B"))
+        f"<RmtInf><Ustrd>T{number}</Ustrd></RmtInf></TxDtls>"
+        for number, amount in enumerate(amounts, start=1)
     )
+    total = sum(Money.of(amount, "EUR").minor for amount in amounts)
     entry = (
-        '<Ntry><Amt Ccy="EUR">300.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
-        f"<BookgDt><Dt>2026-03-05</Dt></BookgDt><AcctSvcrRef>{ref}</AcctSvcrRef>"
-        f"<NtryDtls><Btch><NbOfTxs>2</NbOfTxs></Btch>{details if detailed else ''}</NtryDtls></Ntry>"
+        f'<Ntry><Amt Ccy="EUR">{total // 100}.{total % 100:02d}</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+        f"<Sts>BOOK</Sts><BookgDt><Dt>2026-03-05</Dt></BookgDt><AcctSvcrRef>{ref}</AcctSvcrRef>"
+        f"<NtryDtls><Btch><NbOfTxs>{len(amounts)}</NbOfTxs></Btch>{details if detailed else ''}</NtryDtls>"
+        "</Ntry>"
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
@@ -504,6 +509,40 @@ def test_a_batch_on_a_second_account_of_the_same_reference_posts_once_in_either_
         import_file(container, path, [Camt053Parser()])
     with unit_of_work(container.sessions) as session:
         assert sum(session.scalars(select(ImportedDocument.amount_minor))) == 60000
+
+
+def _import_batches(container: Container, tmp_path: Path, *batches: tuple[bool, tuple[str, ...]]) -> int:
+    """Imports each batch (detailed or whole, of its amounts) of X-777 on one account from a file of
+    its own: what the ledger then holds of the account's lines, in minor units."""
+    for number, (detailed, amounts) in enumerate(batches):
+        path = tmp_path / f"{number}.xml"
+        path.write_text(camt_batch(IBAN, "X-777", detailed=detailed, amounts=amounts), encoding="utf-8")
+        import_file(container, path, [Camt053Parser()])
+    with unit_of_work(container.sessions) as session:
+        return sum(session.scalars(select(ImportedDocument.amount_minor)))
+
+
+@pytest.mark.parametrize("detailed_first", [True, False])
+def test_a_batch_of_many_transactions_and_its_other_form_post_its_money_once(
+    container: Container, tmp_path: Path, detailed_first: bool
+) -> None:
+    amounts = tuple(f"{n}.00" for n in range(1, 41))  # 40 transactions: 820.00
+    banked = _import_batches(container, tmp_path, (detailed_first, amounts), (not detailed_first, amounts))
+    assert banked == 82000
+
+
+@pytest.mark.parametrize("detailed_first", [True, False])
+def test_a_batch_of_another_total_under_the_same_reference_and_date_is_another_entry_not_its_other_form(
+    container: Container, tmp_path: Path, detailed_first: bool
+) -> None:
+    """X-777 re-used on 03-05 for a batch of 300.00, then one of 100 + 250: both came in."""
+    banked = _import_batches(
+        container,
+        tmp_path,
+        (detailed_first, ("100.00", "200.00")),
+        (not detailed_first, ("100.00", "250.00")),
+    )
+    assert banked == 30000 + 35000
 
 
 def test_a_return_sent_again_with_other_text_stands_as_applied_and_reverses_no_other_receipt(
