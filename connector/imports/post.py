@@ -61,6 +61,7 @@ from connector.imports.recorded import (
     in_other_form,
     money_of,
     of_its_account,
+    reused_in_batch,
     stored_records,
 )
 from connector.imports.row_quarantine import quarantine_input
@@ -160,6 +161,8 @@ class DocumentPoster:
                     continue
                 if keyed is not document:  # under its alias: its print names that id
                     document, prints = keyed, fingerprints(keyed)
+            if (reused := reused_in_batch(document, in_batch)) is not None:
+                document, prints = reused, fingerprints(reused)  # as `keyed`
             key = (document.source, document.external_id)
             item = Work(document, prints[0])
             earlier = in_batch.get(key)

@@ -224,7 +224,7 @@ def by_alias(
         other = stored.get((document.source, other_id))
         if other is None:
             continue
-        as_other = dataclasses.replace(document, external_id=other_id, alias=None, known_as=())
+        as_other = _under(document, other_id)
         if other.fingerprint in _prints_before(as_other):  # an id is part of the print
             return as_other, True
     money = money_of(document)
@@ -233,12 +233,28 @@ def by_alias(
     if document.alias is None:
         return document, False
     other = stored.get((document.source, document.alias))
-    as_alias = dataclasses.replace(document, external_id=document.alias, alias=None, known_as=())
+    as_alias = _under(document, document.alias)
     if other is not None and other.money == money:
         return as_alias, False
     if own is not None and other is None:
         return as_alias, False
     return document, False
+
+
+def reused_in_batch(document: Document, in_batch: Mapping[Key, InBatch]) -> Document | None:
+    """A document with an `alias` whose id a line of other money took earlier in this batch (a file of
+    two days' statements, each numbering its references from 1): another transaction, under its alias,
+    as `by_alias` posts it when an earlier file took the id (importing the file again, each line is
+    found under its id unchanged). None when its id is free in the batch or held by its own money."""
+    earlier = in_batch.get((document.source, document.external_id))
+    if document.alias is None or earlier is None or earlier.money == money_of(document):
+        return None
+    return _under(document, document.alias)
+
+
+def _under(document: Document, external_id: str) -> Document:
+    """`document` under another of its ids: it has no other then."""
+    return dataclasses.replace(document, external_id=external_id, alias=None, known_as=())
 
 
 def _prints_before(document: Document) -> tuple[str, ...]:

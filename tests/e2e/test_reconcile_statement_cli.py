@@ -241,3 +241,62 @@ def test_a_split_batch_reusing_a_reference_of_other_money_is_posted_not_taken_fo
     bank = json.loads(cli("ledger", "entries", "--account", "1002", "--json").out)
     assert sorted(entry["amount"]["amount"] for entry in bank) == ["100.00", "200.00", "300.00"]
     assert not any(entry["reversed_by"] or entry["reverses"] for entry in bank)
+
+
+def _in_one_file(workspace: Path, name: str, first: str, second: str) -> str:
+    """The statements of `first` and `second` (CAMT texts) in one file, as a download of both days
+    gives them; `name`'s stem as its message id (each its own file, never skipped as imported)."""
+    statement = second[second.index("<Stmt>") : second.index("</Stmt>") + len("</Stmt>")]
+    both = first.replace("</Stmt>", "</Stmt>" + statement, 1).replace("<MsgId>DAY1", f"<MsgId>{name}")
+    (workspace / name).write_text(both, encoding="utf-8")
+    return name
+
+
+def _day(number: int) -> str:
+    return (STATEMENTS / f"camt053_reused_ref_day{number}.xml").read_text(encoding="utf-8")
+
+
+def test_a_bank_reference_reused_within_one_file_for_other_money_is_another_receipt_not_held(
+    cli: Cli, workspace: Path
+) -> None:
+    # 000001 is Alpha's 100.00 on 04-01 and Beta's 250.00 on 04-02, both days' statements in one file.
+    both = _in_one_file(workspace, "both.xml", _day(1), _day(2))
+
+    imported = cli("import", both)
+
+    assert imported.code == 0, imported.out + imported.err
+    assert "quarantined" not in imported.out, imported.out
+    assert "reversed" not in imported.out, imported.out
+    again = cli("import", _in_one_file(workspace, "again.xml", _day(1), _day(2)))  # downloaded again
+    assert again.code == 0, again.out + again.err
+    assert "2 unchanged" in again.out, again.out
+    swapped = cli("import", _in_one_file(workspace, "swapped.xml", _day(2), _day(1)))
+    assert "2 unchanged" in swapped.out, swapped.out
+    for day in ("day1", "day2"):  # each day downloaded on its own: its line, unchanged
+        alone = cli("import", _downloaded_again(workspace, f"camt053_reused_ref_{day}.xml", f"{day}.xml"))
+        assert "1 unchanged" in alone.out, alone.out
+    assert cli("ledger", "verify").code == 0
+    report = json.loads(cli("reconcile", "statement", both, "--json").out)
+    matched = {
+        (m["line"]["party"], m["line"]["amount"]["amount"])
+        for s in report["statements"]
+        for m in s["matched"]
+    }
+    assert matched == {("Alpha AG", "100.00"), ("Beta AG", "250.00")}
+    assert all(s["missing_from_ledger"] == [] and s["reconciles"] for s in report["statements"])
+    bank = json.loads(cli("ledger", "entries", "--account", "1002", "--json").out)
+    assert sorted(entry["amount"]["amount"] for entry in bank) == ["100.00", "250.00"]
+    assert not any(entry["reversed_by"] or entry["reverses"] for entry in bank)
+
+
+def test_a_bank_reference_twice_in_one_file_with_the_same_money_and_other_text_is_still_held(
+    cli: Cli, workspace: Path
+) -> None:
+    retold = _day(1).replace("ALPHA-INV-1</Ustrd>", "ALPHA-INV-2</Ustrd>").replace("<Id>2026", "<Id>B-2026")
+
+    imported = cli("import", _in_one_file(workspace, "both.xml", _day(1), retold))
+
+    assert imported.code == 0, imported.out + imported.err
+    assert "1 quarantined" in imported.out, imported.out
+    held = cli("quarantine", "list")
+    assert "appears again in the batch with other content" in held.out, held.out
