@@ -577,7 +577,7 @@ def test_a_database_a_newer_connector_migrated_is_one_clear_error_for_every_comm
 
 def test_mapping_check_lists_each_mistake_and_passes_the_shipped_files(cli, isolated_cwd: Path) -> None:
     copy_example_config(isolated_cwd)
-    assert "17 mapping file(s) OK in mappings" in cli("mapping", "check").out
+    assert "19 mapping file(s) OK in mappings" in cli("mapping", "check").out
     (isolated_cwd / "mappings" / "typo.toml").write_text(
         'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\nconvert = ["deciml"]\n', encoding="utf-8"
     )
@@ -600,7 +600,7 @@ def test_mapping_check_warns_of_an_export_mapping_another_one_recognises_every_f
     )
     (isolated_cwd / "mappings" / "export_kingdee_receipts_acme.toml").write_text(acme, encoding="utf-8")
     result = cli("mapping", "check")
-    assert (result.code, "18 mapping file(s) OK in mappings" in result.out) == (0, True)
+    assert (result.code, "20 mapping file(s) OK in mappings" in result.out) == (0, True)
     assert result.err.startswith(
         "1 warning(s):\n  - mappings/export_kingdee_receipts.toml:14: detect.headers: "
     )

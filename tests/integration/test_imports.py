@@ -843,6 +843,104 @@ def test_an_invoice_voided_after_its_import_is_reversed_and_one_void_from_the_st
     assert_ledger_verifies(container)
 
 
+EXPORTS = REPO / "tests" / "fixtures" / "exports"
+
+
+def xero_customers(container: Container) -> dict[str, str]:
+    """The customers of the Xero fixtures by nickname: harbour and kiwi (NZD), sydney (AUD)."""
+    return {
+        "harbour": add_customer(container, "Harbour Cafe Ltd", currency="NZD"),
+        "kiwi": add_customer(container, "Kiwi Builders", currency="NZD"),
+        "sydney": add_customer(container, "Sydney Imports Pty Ltd", currency="AUD"),
+    }
+
+
+def test_xero_invoices_and_credit_notes_are_what_customers_owe_and_xero_payments_settle_them(
+    container: Container,
+) -> None:
+    parsers = container.document_parsers()
+    xero = xero_customers(container)
+
+    invoices = import_file(container, EXPORTS / "xero_invoices.csv", parsers)
+
+    assert invoices.format == "xero.invoices"
+    assert (invoices.counts["invoices_posted"], invoices.counts["credit_notes_posted"]) == (3, 1)
+    assert (invoices.counts["withdrawn_before_import"], invoices.counts["quarantined"]) == (2, 0)
+    owed = {nickname: receivable(container, account) for nickname, account in xero.items()}
+    assert owed == {  # each invoice's total once, whatever its line items; drafts and voided ones nothing
+        "harbour": Money.of("1150.00", "NZD"),
+        "kiwi": Money.of("805.00", "NZD"),  # INV-0043 920.00 less credit note CN-0007 115.00
+        "sydney": Money.of("2200.00", "AUD"),
+    }
+    again = import_file(container, EXPORTS / "xero_invoices.csv", parsers, again=True)
+    assert again.counts["unchanged"] == again.counts["documents"] == 6
+    assert {nickname: receivable(container, account) for nickname, account in xero.items()} == owed
+
+    payments = import_file(container, EXPORTS / "xero_payments.csv", parsers)
+
+    assert payments.counts["payments_posted"] == 3  # INV-0044's is dated 31 Feb: quarantined
+    assert {nickname: receivable(container, account) for nickname, account in xero.items()} == {
+        "harbour": Money.zero("NZD"),
+        "kiwi": Money.of("305.00", "NZD"),
+        "sydney": Money.zero("AUD"),
+    }
+    assert_ledger_verifies(container)
+
+
+def test_a_xero_invoice_voided_in_a_later_export_is_reversed_and_that_export_again_changes_nothing(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    xero = xero_customers(container)
+    import_file(container, EXPORTS / "xero_invoices.csv", parsers)
+    later = tmp_path / "april.csv"
+    text = (EXPORTS / "xero_invoices.csv").read_text("utf-8")
+    voided = text.replace(",1150.00,150.00,1150.00,0.00,", ",1150.00,150.00,0.00,0.00,").replace(
+        ",PAID\n", ",VOIDED\n", 3
+    )
+    later.write_text(voided, encoding="utf-8")
+
+    result = import_file(container, later, parsers)
+
+    assert (result.counts["reversed"], result.counts["quarantined"]) == (1, 0)
+    assert receivable(container, xero["harbour"]) == Money.zero("NZD")
+    assert receivable(container, xero["sydney"]) == Money.of("2200.00", "AUD")  # still PAID: it stands
+    assert import_file(container, later, parsers, again=True).counts["reversed"] == 0
+    assert receivable(container, xero["harbour"]) == Money.zero("NZD")
+    assert_ledger_verifies(container)
+
+
+def test_zoho_books_credit_notes_lower_what_their_customers_owe_and_a_void_one_is_reversed(
+    container: Container, tmp_path: Path
+) -> None:
+    parsers = container.document_parsers()
+    acme = add_customer(container, "Acme Trading Co.", currency="USD")
+    muller = add_customer(container, "Müller Maschinenbau GmbH", currency="EUR")
+    xingchen = add_customer(container, "上海星辰贸易有限公司")
+    import_file(container, EXPORTS / "zoho_books_invoices.csv", parsers)
+    assert receivable(container, acme) == Money.of("3800.00", "USD")  # INV-000101 and INV-000102
+
+    notes = import_file(container, EXPORTS / "zoho_books_credit_notes.csv", parsers)
+
+    assert notes.format == "zoho_books.credit_notes"
+    assert (notes.counts["credit_notes_posted"], notes.counts["withdrawn_before_import"]) == (3, 1)
+    assert notes.counts["quarantined"] == 0
+    assert receivable(container, acme) == Money.of("3450.00", "USD")  # CN-00011: 350.00, its two items once
+    assert receivable(container, muller) == Money.of("2400.00", "EUR")
+    assert receivable(container, xingchen) == Money.of("9600.00", "CNY")
+    again = import_file(container, EXPORTS / "zoho_books_credit_notes.csv", parsers, again=True)
+    assert again.counts["unchanged"] == again.counts["documents"] == 4
+    later = tmp_path / "april.csv"
+    text = (EXPORTS / "zoho_books_credit_notes.csv").read_text("utf-8-sig")
+    later.write_text(text.replace(",CN-00011,Open,", ",CN-00011,Void,"), encoding="utf-8")
+
+    voided = import_file(container, later, parsers)
+
+    assert voided.counts["reversed"] == 1
+    assert receivable(container, acme) == Money.of("3800.00", "USD")
+    assert_ledger_verifies(container)
+
+
 def test_a_company_bracketing_a_place_in_its_name_is_no_namesake_of_the_one_without_it(
     container: Container,
 ) -> None:

@@ -32,9 +32,11 @@ FIXTURES = REPO / "tests" / "fixtures" / "exports"
 FORMATS = {
     "zoho_books.payments": "zoho_books_payments.csv",
     "zoho_books.invoices": "zoho_books_invoices.csv",
+    "zoho_books.credit_notes": "zoho_books_credit_notes.csv",
     "quickbooks_online.payments": "quickbooks_online_payments.csv",
     "quickbooks_online.invoices": "quickbooks_online_invoices.xlsx",
     "xero.payments": "xero_payments.csv",
+    "xero.invoices": "xero_invoices.csv",
     "xero.bank_statement": "xero_bank_statement.csv",
     "kingdee.receipts": "kingdee_receipts.csv",
     "yonyou.receipts": "yonyou_receipts.xlsx",
@@ -413,6 +415,77 @@ def test_invoice_item_rows_are_one_invoice_a_draft_is_skipped_and_a_void_one_wit
         Money.of("2000", "USD"),
         dt.date(2026, 3, 1),
         ("PO-7781",),
+    )
+
+
+def test_a_xero_invoice_export_gives_each_invoice_once_its_credit_notes_and_withdraws_voided_and_deleted_ones(
+    shipped: MappingSet,
+) -> None:
+    found = _parse(shipped, "xero.invoices")
+    documents = _documents(found)
+    assert not _problems(found)
+    live = {d.external_id: (d.kind, d.amount) for d in documents.values() if not d.withdrawn}
+    assert live == {  # INV-0046 (DRAFT) and INV-0047 (SUBMITTED) are not issued yet: skipped
+        "INV-0041": ("invoice", Money.of("1150", "NZD")),  # three line items, its total once
+        "INV-0043": ("invoice", Money.of("920", "NZD")),
+        "CN-0007": ("credit_note", Money.of("115", "NZD")),  # ACCRECCREDIT
+        "INV-0050": ("invoice", Money.of("2200", "AUD")),  # two line items in AUD
+    }
+    withdrawn = sorted((d.external_id, d.reverses) for d in documents.values() if d.withdrawn)
+    assert withdrawn == [("INV-0045:withdrawn", "INV-0045"), ("INV-0048:withdrawn", "INV-0048")]
+    first = documents["INV-0041"]
+    assert (first.number, first.date, first.due_date, first.party.name, first.references) == (
+        "INV-0041",
+        dt.date(2026, 2, 2),
+        dt.date(2026, 2, 20),
+        "Harbour Cafe Ltd",
+        ("Order 5531",),
+    )
+    assert documents["CN-0007"].references == ("INV-0043",)  # the invoice it credits, for matching
+
+
+def test_a_xero_credit_note_written_with_its_sign_is_the_same_credit_note_and_a_bill_is_a_bad_row(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    lines = (FIXTURES / FORMATS["xero.invoices"]).read_text("utf-8").splitlines()
+    header, rows = lines[0], [line for line in lines if ",CN-0007," in line or ",INV-0043," in line]
+    signed = [row.replace(",115.00,15.00,", ",-115.00,-15.00,") for row in rows]
+    bill = rows[0].replace("ACCREC,", "ACCPAY,").replace("INV-0043", "BILL-9")
+    path = tmp_path / "signed.csv"
+    path.write_text("\n".join([header, *signed, bill]) + "\n", encoding="utf-8")
+
+    found = list(_parser(shipped, "xero.invoices").parse(path, path.name))
+
+    credit = _documents(found)["CN-0007"]
+    assert (credit.kind, credit.amount) == ("credit_note", Money.of("115", "NZD"))
+    (problem,) = _problems(found)  # a purchase bill is no sale: never read as an invoice
+    assert problem.origin.row == 4
+    assert problem.reason.startswith("kind (Type): ")
+
+
+def test_zoho_books_credit_notes_are_read_once_per_note_a_draft_skipped_and_a_void_one_withdrawn(
+    shipped: MappingSet,
+) -> None:
+    found = _parse(shipped, "zoho_books.credit_notes")
+    documents = _documents(found)
+    assert not _problems(found)
+    live = {d.number: (d.kind, d.amount) for d in documents.values() if not d.withdrawn}
+    assert live == {  # CN-00014, a draft, credits nobody yet; Open and Closed ones post
+        "CN-00011": ("credit_note", Money.of("350", "USD")),  # two item rows, its total once
+        "CN-00012": ("credit_note", Money.of("600", "EUR")),
+        "CN-00015": ("credit_note", Money.of("3200", "CNY")),
+    }
+    (void,) = [d for d in documents.values() if d.withdrawn]
+    assert (void.external_id, void.reverses, void.number) == (
+        "2954000000130013:withdrawn",
+        "2954000000130013",
+        "CN-00013",
+    )
+    first = documents["2954000000130011"]
+    assert (first.date, first.party.name, first.party.external_id) == (
+        dt.date(2026, 2, 20),
+        "Acme Trading Co.",
+        "2954000000045001",
     )
 
 
