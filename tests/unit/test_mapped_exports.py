@@ -489,6 +489,19 @@ def test_zoho_books_credit_notes_are_read_once_per_note_a_draft_skipped_and_a_vo
     )
 
 
+def test_a_zoho_books_invoice_or_credit_note_pending_approval_is_not_issued_yet_and_skipped(
+    shipped: MappingSet, tmp_path: Path
+) -> None:
+    for source, status in (("zoho_books.invoices", "Draft"), ("zoho_books.credit_notes", "Draft")):
+        text = (FIXTURES / FORMATS[source]).read_text(encoding="utf-8-sig")
+        assert f",{status}," in text
+        pending = tmp_path / FORMATS[source]
+        pending.write_text(text.replace(f",{status},", ",Pending Approval,"), encoding="utf-8")
+        found = list(_parser(shipped, source).parse(pending, pending.name))
+        assert not _problems(found), source
+        assert _documents(found).keys() == _documents(_parse(shipped, source)).keys(), source
+
+
 def test_a_kingdee_bill_in_audit_un_audited_or_void_withdraws_its_invoice_if_imported_and_a_draft_is_skipped(
     shipped: MappingSet, tmp_path: Path
 ) -> None:
