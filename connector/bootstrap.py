@@ -200,7 +200,7 @@ def parsers_for(mappings: MappingSet, iif_currency: str) -> list[DocumentParser]
 
 def export_parsers(mappings: MappingSet) -> list[DocumentParser]:
     """A parser for each export mapping of `mappings`, the tabular ones first, then the vouchers."""
-    exports = [MappedExport(mapping) for _, mapping in sorted(mappings.documents.items())]
+    exports = [MappedExport(mapping, f"{stem}.toml") for stem, mapping in sorted(mappings.documents.items())]
     vouchers = [VoucherExport(mapping) for _, mapping in sorted(mappings.vouchers.items())]
     return [*exports, *vouchers]
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from itertools import pairwise
 from pathlib import Path
 
+from adapters.exports.date_order import DateOrderWatch
 from adapters.exports.document_rows import (
     Draft,
     RowReader,
@@ -43,6 +44,7 @@ from adapters.exports.tabular import Header, Row, StrayBytes, rows
 from connector.documents import Allocation, Document, Origin, Parsed, Problem, Statement, withdrawal_id
 from connector.errors import FileFormatError
 from connector.mapping.model import DocumentMapping, TabularExport, Withdraws
+from connector.mapping.slash_dates import Order, format_order, swapped
 from connector.money import Money
 
 
@@ -88,9 +90,10 @@ class ExportFile:
 class MappedExport(ExportFile):
     """Reads the export a `DocumentMapping` describes; `format` is the mapping's `source`."""
 
-    def __init__(self, mapping: DocumentMapping) -> None:
+    def __init__(self, mapping: DocumentMapping, mapping_file: str | None = None) -> None:
         super().__init__(mapping)
         self.mapping = mapping
+        self.mapping_file = mapping_file  # as the file's edits are named: export_zoho_books_payments.toml
 
     def parse(self, path: str | Path, name: str) -> Iterator[Parsed]:
         strays = StrayBytes()
@@ -103,12 +106,17 @@ class MappedExport(ExportFile):
         if (notice := absent_columns_notice(name, self.format, reader.absent)) is not None:
             yield notice
         table = _without_repeated_header(table, first)
+        watched = self._date_order(header, name)
+        if watched is not None:
+            table = _seen_by(*watched, table)
         skipped_rows = SkippedRows(reader.skips, header)
         if self.mapping.group_by is None:
             items = self._single_rows(reader, table, name, skipped_rows)
         else:
             apart = self._apart(path, name, reader, first) if self._parts_lose_allocations(reader) else {}
             items = self._grouped_rows(reader, table, name, skipped_rows, apart)
+        if watched is not None:
+            items = watched[0].items(items)
         if self.mapping.document not in (None, "bank_line"):
             yield from items
         else:
@@ -117,6 +125,27 @@ class MappedExport(ExportFile):
             yield notice
         if (notice := strays.notice(name)) is not None:
             yield notice
+
+    def _date_order(self, header: Header, name: str) -> tuple[DateOrderWatch, _Cells] | None:
+        """A watch over the file's date columns read with day and month as numbers (`%m/%d/%Y`), and
+        where each is: a file showing the other order keeps its dates that read either way out of the
+        ledger (`date_order`)."""
+        columns: dict[str, tuple[str, Order, str]] = {}
+        cells: list[tuple[str, int]] = []
+        where = self.mapping_file or "the mapping file"
+        for field in self.mapping.fields:
+            if field.target not in ("date", "due_date", "value_date") or field.source is None:
+                continue
+            index = header.index(field.source)
+            step = next((s for s in field.convert if s.name in ("date", "datetime")), None)
+            found = format_order(step.options.get("format", ())) if step is not None else None
+            if index is None or found is None:
+                continue
+            order, format = found
+            fix = f"set the date format of {field.source} in {where} to {swapped(format)!r}"
+            columns[field.target] = (f"{field.target} ({field.source})", order, fix)
+            cells.append((field.target, index))
+        return (DateOrderWatch(name, columns, self.mapping_file), tuple(cells)) if columns else None
 
     # --- one row, one document ---------------------------------------------------------------------
 
@@ -363,6 +392,20 @@ class MappedExport(ExportFile):
             account=draft.account,
             content_id=self.mapping.number_duplicates,
         )
+
+
+_Cells = tuple[tuple[str, int], ...]  # (the document attribute a date column gives, its position)
+
+
+def _seen_by(watch: DateOrderWatch, cells: _Cells, table: Iterator[Row]) -> Iterator[Row]:
+    """The rows, each one's date cells told to `watch` as they pass."""
+    see = watch.see
+    for row in table:
+        values = row.cells
+        for target, index in cells:
+            if index < len(values):
+                see(row.number, target, values[index])
+        yield row
 
 
 def _passed_over(reader: RowReader, row: Row) -> bool:

@@ -39,6 +39,7 @@ from connector.mapping.decimals import (
     parse_decimal,
 )
 from connector.mapping.phones import plain_e164
+from connector.mapping.slash_dates import order_hint
 from connector.money import Priced, exponent
 
 Convert = Callable[..., Any]
@@ -288,7 +289,7 @@ def to_date(value: Any, format: str | Sequence[str]) -> date | None:
     if value is None or isinstance(value, date):
         return value
     read, described = _formats_reader(format, "date")
-    return _read_date(read, described, value)
+    return _read_date(read, described, value, format)
 
 
 def _formats_reader(format: str | Sequence[str], what: str) -> tuple[Callable[[str], datetime], str]:
@@ -309,7 +310,9 @@ def _formats_reader(format: str | Sequence[str], what: str) -> tuple[Callable[[s
     return read, f"any of the {what} formats {', '.join(map(repr, format))}"
 
 
-def _read_date(read: Callable[[str], datetime], described: str, value: Any) -> date | None:
+def _read_date(
+    read: Callable[[str], datetime], described: str, value: Any, formats: str | Sequence[str] = ()
+) -> date | None:
     """The date in `value` as the formats say, its digits half-width or full-width (２０２６年３月５日)."""
     text = str(value).strip()
     if not text:
@@ -324,7 +327,7 @@ def _read_date(read: Callable[[str], datetime], described: str, value: Any) -> d
             return read(folded).date()
     except ValueError:
         pass
-    raise _unmatched(text, described)
+    raise ConversionError(order_hint(text, formats) or str(_unmatched(text, described)))
 
 
 _SERIAL_DATE = re.compile(r"\d{5}(?:\.\d+)?")  # 46091: how a workbook stores 2026-03-10
@@ -361,7 +364,7 @@ def _bind_date(format: str | Sequence[str]) -> Bound:
     # Exports repeat a few hundred dates over millions of rows: remember them (failures are not cached).
     @functools.lru_cache(maxsize=4096)
     def read_text(text: str) -> date | None:
-        return _read_date(read, described, text)
+        return _read_date(read, described, text, format)
 
     def convert(value: Any) -> date | None:
         if type(value) is str:
@@ -370,7 +373,7 @@ def _bind_date(format: str | Sequence[str]) -> Bound:
             return value.date()
         if value is None or isinstance(value, date):
             return value
-        return _read_date(read, described, value)
+        return _read_date(read, described, value, format)
 
     return convert
 
