@@ -35,6 +35,7 @@ from connector.ledger.lookups import keep_indexes_current
 from connector.ledger.posting import Ledger
 from connector.log import RedactingFormatter, configure_logging
 from connector.mapping.files import MappingSet
+from connector.mapping.slash_dates import Order
 from connector.master.policy import CustomerPolicy
 from connector.master.service import CustomerMaster
 from connector.ports import RecordSource
@@ -170,9 +171,8 @@ class Container:
     def document_parsers(self) -> list[DocumentParser]:
         """Every file format the import reads, with the mapping set in force (`parsers_for`)."""
         settings = self.settings
-        return parsers_for(
-            self.mappings_in_force(), settings.imports.iif_currency or settings.ledger.base_currency
-        )
+        currency = settings.imports.iif_currency or settings.ledger.base_currency
+        return parsers_for(self.mappings_in_force(), currency, settings.imports.iif_date_order)
 
     def record_source(self, backend: str) -> RecordSource:
         """The live connection to `backend`; wired here as each adapter is configured."""
@@ -191,11 +191,14 @@ class Container:
         self.engine.dispose()
 
 
-def parsers_for(mappings: MappingSet, iif_currency: str) -> list[DocumentParser]:
+def parsers_for(
+    mappings: MappingSet, iif_currency: str, iif_date_order: Order = "mdy"
+) -> list[DocumentParser]:
     """Every file format the import reads: bank statements (structured formats first: they are
     recognised by their own markers), QuickBooks IIF (amounts in `iif_currency` where a file names
-    none: a single-currency company's), then each export mapping of `mappings`."""
-    return [Camt053Parser(), Mt940Parser(), OfxParser(), IifParser(iif_currency), *export_parsers(mappings)]
+    none: a single-currency company's; dates in `iif_date_order`), then each export mapping of `mappings`."""
+    iif = IifParser(iif_currency, date_order=iif_date_order)
+    return [Camt053Parser(), Mt940Parser(), OfxParser(), iif, *export_parsers(mappings)]
 
 
 def export_parsers(mappings: MappingSet) -> list[DocumentParser]:

@@ -189,6 +189,10 @@ class ImportSettings(Section):
         default=None,
         description="QuickBooks IIF amounts without a CURRENCY column (None: ledger.base_currency)",
     )
+    iif_date_order: Literal["mdy", "dmy"] = Field(
+        default="mdy",
+        description="QuickBooks IIF dates: mdy (MM/DD/YYYY, US) or dmy (DD/MM/YYYY, a UK or AU Windows)",
+    )
     both_forms_of_books: bool = Field(
         default=False,
         description="import bill lists and vouchers of the same books (their documents never the same)",

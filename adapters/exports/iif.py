@@ -18,7 +18,10 @@ positive, credit negative) sum to zero.
 - `CREDIT MEMO` → credit note: the TRNS line is the receivable side, negative; its absolute value.
 
 `NAME` is `Customer` or `Customer:Job` (QuickBooks' job path, colon-separated; a name never holds a
-colon): the party is the customer, the job stays in the raw line. `DATE` is MM/DD/YY or MM/DD/YYYY.
+colon): the party is the customer, the job stays in the raw line. `DATE` is MM/DD/YY or MM/DD/YYYY, or day
+first where the parser's `date_order` is "dmy" (QuickBooks writes the Windows regional order: a UK or
+Australian one's DD/MM/YYYY); a file whose date reads only the other way keeps its dates that read either
+way out of the ledger (`date_order`).
 `MEMO` of the TRNS line, then each distinct SPL memo, are the document's references. A `CURRENCY`
 column, when the file has one, names the currency; else the parser's `currency`, the company's
 (QuickBooks Desktop files of a single-currency company carry none).
@@ -50,16 +53,23 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+from adapters.exports.date_order import DateOrderWatch
 from adapters.exports.tabular import detect_encoding
 from connector.documents import Document, DocumentKind, Origin, Parsed, Party, Problem, withdrawal_id
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
+from connector.mapping.slash_dates import WORDS, WRITTEN, Order, order_hint, other
 from connector.money import Money, currency_code
 
 FORMAT = "qb_iif"
 KINDS: dict[str, DocumentKind] = {"PAYMENT": "payment", "INVOICE": "invoice", "CREDIT MEMO": "credit_note"}
 _SIGN = {"payment": 1, "invoice": 1, "credit_note": -1}  # the TRNS line's expected sign
-_DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d")
+_DATE_FORMATS: dict[Order, tuple[str, ...]] = {
+    "mdy": ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d"),
+    "dmy": ("%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d"),
+}
+_SETTING = 'set imports.iif_date_order = "{order}"'
+_DATE_COLUMNS = {"DATE": "date", "DUEDATE": "due_date"}
 _PLAIN_AMOUNT = re.compile(r"[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)")
 
 
@@ -88,9 +98,10 @@ class IifParser:
 
     format = FORMAT
 
-    def __init__(self, currency: str, encoding: str | None = None) -> None:
+    def __init__(self, currency: str, encoding: str | None = None, date_order: Order = "mdy") -> None:
         self.currency = currency_code(currency)
         self.encoding = encoding
+        self.date_order = date_order
 
     def sniff(self, head: bytes, name: str) -> bool:
         """An IIF file opens with a `!` column line, tab-separated (`!TRNS`, `!HDR`, `!ACCNT` …)."""
@@ -105,7 +116,8 @@ class IifParser:
         try:
             encoding = self.encoding or detect_encoding(binary, name, fallbacks=("gb18030", "cp1252"))
             text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
-            yield from _Reader(name, self.currency).read(text)
+            reader = _Reader(name, self.currency, self.date_order)
+            yield from reader.watch.items(reader.read(text))
         finally:
             binary.close()
 
@@ -121,9 +133,14 @@ def _unquoted(cell: str) -> str:
 class _Reader:
     """One pass over one file: column lines, transaction blocks, and what becomes of each."""
 
-    def __init__(self, name: str, currency: str) -> None:
+    def __init__(self, name: str, currency: str, order: Order = "mdy") -> None:
         self.name = name
         self.currency = currency
+        self.order = order
+        fix = _SETTING.format(order=other(order))
+        self.watch = DateOrderWatch(
+            name, {target: (column, order, fix) for column, target in _DATE_COLUMNS.items()}
+        )
         self.columns: dict[str, list[str]] = {}
         self.seen: dict[str, int] = {}
 
@@ -198,7 +215,7 @@ class _Reader:
             except MoneyError as exc:
                 raise _BlockError(f"line {line.number}: AMOUNT {exc}") from None
         money = Money.of(amounts[0].copy_abs(), currency)
-        date = _date(trns.get("DATE", ""), "DATE")
+        date = self._date(lines[0], "DATE")
         due = trns.get("DUEDATE", "").strip()
         memos = (line.values.get("MEMO", "").strip() for line in lines)
         own = trns.get("TRNSID", "").strip()
@@ -213,7 +230,7 @@ class _Reader:
             origin=origin,
             party=_party(trns),
             number=trns.get("DOCNUM", "").strip() or None,
-            due_date=_date(due, "DUEDATE") if due else None,
+            due_date=self._date(lines[0], "DUEDATE") if due else None,
             references=tuple(dict.fromkeys(memo for memo in memos if memo)),
         )
         if not kept_back:
@@ -243,7 +260,7 @@ class _Reader:
             kind=kind,
             source=FORMAT,
             external_id=withdrawal_id(own),
-            date=_date(trns.get("DATE", ""), "DATE"),
+            date=self._date(lines[0], "DATE"),
             amount=Money(0, self._currency(trns.get("CURRENCY"))),
             origin=origin,
             party=_party(trns),
@@ -256,6 +273,25 @@ class _Reader:
             return [void]
         kept = f"{own}.kept"
         return [void, replace(void, kind="credit_note", external_id=withdrawal_id(kept), reverses=kept)]
+
+    def _date(self, line: _Line, column: str) -> dt.date:
+        """The date in `column` of the TRNS line, in the file's order (told to the watch first)."""
+        text = line.values.get(column, "").strip()
+        self.watch.see(line.number, _DATE_COLUMNS[column], text)
+        for format in _DATE_FORMATS[self.order]:
+            try:
+                return dt.datetime.strptime(text, format).date()  # noqa: DTZ007 - a calendar date
+            except ValueError:
+                continue
+        if order_hint(text, _DATE_FORMATS[self.order]) is not None:
+            theirs = other(self.order)
+            raise _BlockError(
+                f"{column}: {WORDS[theirs]} date under the {WORDS[self.order]} setting: if QuickBooks "
+                f"writes {WRITTEN[theirs]} here (its Windows regional order), "
+                f"{_SETTING.format(order=theirs)}"
+            )
+        written = WRITTEN[self.order].replace("YYYY", "YY or ") + WRITTEN[self.order]
+        raise _BlockError(f"{column} {text!r} is not a date ({written})")
 
     def _currency(self, value: str | None) -> str:
         if not value or not value.strip():
@@ -315,13 +351,3 @@ def _amount(line: _Line) -> Decimal:
         except DecimalFormatError:
             pass
     raise _BlockError(f"line {line.number}: AMOUNT {text!r} is not an amount")
-
-
-def _date(text: str, column: str) -> dt.date:
-    value = text.strip()
-    for format in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(value, format).date()  # noqa: DTZ007 - a calendar date
-        except ValueError:
-            continue
-    raise _BlockError(f"{column} {text!r} is not a date (MM/DD/YY or MM/DD/YYYY)")

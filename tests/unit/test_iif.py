@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ PAYMENT = (
 )
 
 
-def _parse(path: Path, name: str = "qb.iif", currency: str = "USD", **options: str) -> list[Parsed]:
+def _parse(path: Path, name: str = "qb.iif", currency: str = "USD", **options: Any) -> list[Parsed]:
     return list(IifParser(currency, **options).parse(path, name))
 
 
@@ -316,3 +317,34 @@ def test_an_amount_written_with_more_decimals_than_its_currency_has_is_refused_e
         )
     ]
     assert [d.amount for d in _documents(found)] == [Money(1000, "JPY"), Money(1000, "JPY")]
+
+
+def _payment(date: str, amount: str) -> str:
+    return (
+        f"TRNS\t\tPAYMENT\t{date}\tUndeposited Funds\tBlue Sky Cafe\t{amount}\t\t\n"
+        f"SPL\t\tPAYMENT\t{date}\tAccounts Receivable\tBlue Sky Cafe\t-{amount}\t\t\n"
+        "ENDTRNS\n"
+    )
+
+
+def test_iif_dates_are_read_day_first_where_the_date_order_setting_says(tmp_path: Path) -> None:
+    path = _iif(tmp_path, COLUMNS + _payment("03/05/2026", "80.00") + _payment("13/03/2026", "90.00"))
+    (may, march) = _documents(_parse(path, date_order="dmy"))
+    assert (may.date, march.date) == (dt.date(2026, 5, 3), dt.date(2026, 3, 13))
+
+
+def test_a_day_first_iif_file_under_the_month_first_setting_posts_no_date_that_reads_either_way(
+    tmp_path: Path,
+) -> None:
+    text = COLUMNS + _payment("03/05/2026", "80.00") + _payment("13/03/2026", "90.00")
+    found = _parse(_iif(tmp_path, text + _payment("04/05/2026", "95.00")))
+    assert _documents(found) == []
+    held, shown, after = _problems(found)
+    assert shown.reason == (
+        "lines 7–9: DATE: day-first date under the month-first setting: if QuickBooks writes DD/MM/YYYY "
+        'here (its Windows regional order), set imports.iif_date_order = "dmy"'
+    )
+    for kept in (held, after):
+        assert "row 7 writes dates day-first (DD/MM/YYYY): not posted month-first" in kept.reason
+        assert 'set imports.iif_date_order = "dmy"' in kept.reason
+    assert any("2 document(s) whose date reads either way kept" in str(item) for item in found)

@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from connector.bootstrap import secret_values
+from adapters.exports.iif import IifParser
+from connector.bootstrap import parsers_for, secret_values
 from connector.config_check import check_config
+from connector.mapping.files import MappingSet
 from connector.settings import LedgerSettings, load_settings
 from tests.conftest import copy_example_config
 
@@ -242,6 +244,19 @@ def test_the_iif_currency_is_unset_by_default_and_refused_when_no_currency(isola
         ).imports.iif_currency
         == "USD"
     )
+
+
+def test_the_iif_date_order_is_month_first_by_default_day_first_when_set_and_refused_otherwise(
+    isolated_cwd: Path,
+) -> None:
+    assert load_settings().imports.iif_date_order == "mdy"
+    config = write(isolated_cwd / "c.toml", '[imports]\niif_date_order = "ymd"\n')
+    _, problems = check_config(config)
+    assert [problem.key for problem in problems] == ["imports.iif_date_order"]
+    dmy = write(isolated_cwd / "ok.toml", '[imports]\niif_date_order = "dmy"\n')
+    assert load_settings(dmy).imports.iif_date_order == "dmy"
+    parsers = parsers_for(MappingSet({}, ""), "GBP", load_settings(dmy).imports.iif_date_order)
+    assert next(p for p in parsers if isinstance(p, IifParser)).date_order == "dmy"
 
 
 def test_check_config_names_a_zoho_module_no_mapping_serves_with_the_name_it_likely_means(
