@@ -5,8 +5,9 @@ Parsers (`adapters/statements`, `adapters/exports`) turn a file into a stream of
 problem go on. Nothing here knows the ledger: the import (`connector/imports`) matches documents to
 customers and posts them.
 
-Amounts are `Money` (integer minor units). Invoices, credit notes and payments carry positive amounts;
-a bank line is signed from the account holder's side: money in (a customer paying) is positive, money
+Amounts are `Money` (integer minor units). Invoices, credit notes, payments and refunds carry positive
+amounts (a refund is money paid back to a customer out of its credit: an export's negative payment); a
+bank line is signed from the account holder's side: money in (a customer paying) is positive, money
 out negative. Every document carries its `Origin` — file, row or line, and the raw text — so that every
 ledger entry traces back to it and every problem can be shown with the input that caused it.
 """
@@ -21,7 +22,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from connector.money import MAX_MINOR, Money
 
-DocumentKind = Literal["invoice", "credit_note", "payment", "bank_line"]
+DocumentKind = Literal["invoice", "credit_note", "payment", "refund", "bank_line"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class Allocation:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """An invoice, credit note, payment (receipt) or bank statement line.
+    """An invoice, credit note, payment (receipt), refund (money paid back) or bank statement line.
 
     `external_id` is stable across re-exports: the source's own id (Zoho Books payment_id, QuickBooks
     TRNSID, Xero PaymentID, Kingdee FBILLNO, CAMT AcctSvcrRef, OFX account + FITID) or, where the

@@ -207,11 +207,25 @@ class RowReader:
             raise RowError(REQUIRED, "amount")
         if amount < 0 and kind == "invoice" and self.red_invoices:
             kind, amount = "credit_note", amount.copy_abs()
+        elif amount < 0 and kind == "payment" and not self.absolute:
+            # Money paid back: a refund of the customer's credit (the one rule for every export's
+            # negative payment). Taken as positive it would post money paid back as money received.
+            kind, amount = "refund", amount.copy_abs()
         elif amount < 0 and kind != "bank_line":
             amount = self._absolute(kind, amount, "amount")
         invoice = _text(get("allocation_invoice"))
         applied = _decimal(get("allocation_amount"), "allocation_amount", currency, self.guessed_point)
         if applied is not None:
+            if kind == "refund" and applied:
+                # Money paid back against an invoice undoes (part of) a receipt that paid it: no refund of
+                # credit, and which receipt, wholly or in part, is for the books to say.
+                raise RowError(
+                    f"{applied} applied to {f'invoice {invoice}' if invoice else 'an invoice'}: a negative "
+                    "payment is a refund, which pays back the customer's credit and settles no invoice; a "
+                    "receipt entered in error is corrected in the accounting system (void or edit it, then "
+                    "import its export again), never by a refund",
+                    "allocation_amount",
+                )
             if applied < 0 and kind != "bank_line":
                 applied = self._absolute(kind, applied, "allocation_amount")
             if applied and invoice is None:
@@ -251,17 +265,10 @@ class RowReader:
         return checked_minor(amount, currency, target)
 
     def _absolute(self, kind: str, amount: Decimal, target: str) -> Decimal:
-        """A negative amount of an invoice, credit note or payment: taken as positive, or refused."""
+        """A negative amount of an invoice, credit note or refund (a payment's applied amount): taken as
+        positive, or refused."""
         if self.absolute:
             return amount.copy_abs()
-        if kind == "payment":  # taking it as positive would post money paid back as money received
-            raise RowError(
-                f"{amount} is negative: money paid back (a refund, or a red receipt 红字收款单 undoing an "
-                "earlier one) is not a receipt and posts nothing; reverse the receipt it undoes with "
-                "`connector ledger reverse` (only if this export writes every payment negative, set "
-                'negative_amounts = "absolute")',
-                target,
-            )
         raise RowError(
             f"{amount} is negative, but a {kind.replace('_', ' ')} carries a positive amount "
             '(set negative_amounts = "absolute" if the export writes them negative, or "credit_note" '

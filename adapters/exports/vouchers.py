@@ -30,7 +30,8 @@ a `Problem` (never the books' amount under another currency). Without a `default
 amounts are taken in its own currency, and a voucher balances in each.
 
 Red-ink (红字) lines, negative amounts, count on the other side; a receivable raised while money leaves
-the bank (a receipt returned or refunded) is a `Problem`: a person reverses the receipt it undoes. A
+the bank (a receipt returned or refunded) is a `Problem`: a person reverses the receipt it undoes when
+it was returned whole, never one applied to invoices for a refund of the customer's credit. A
 receivable line naming no customer takes the one its voucher's other lines name; a line off the
 receivable whose customer fields cannot be read (核算项目 a department: 销售部) names nobody and is read
 all the same. The document's id is
@@ -211,8 +212,11 @@ class VoucherExport(ExportFile):
             if entry.net > 0 and money_in < 0:
                 yield Problem(
                     Origin(name, entry.row.number, entry.row.raw),
-                    f"voucher {label}: a receivable raised as money leaves the bank (a receipt returned or "
-                    "refunded, red ink): reverse the receipt it undoes with `connector ledger reverse`",
+                    f"voucher {label}: a receivable raised as money leaves the bank (red ink): a receipt "
+                    "returned whole (退票) is undone by reversing that receipt's entry (`connector ledger "
+                    "reverse`); an overpayment paid back is a refund of the customer's credit, which a "
+                    "voucher line does not post here: never reverse a receipt applied to invoices for it "
+                    "(the customer would owe again what it paid)",
                 )
                 continue
             paid = received.get(rank, {})

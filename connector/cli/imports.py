@@ -156,6 +156,7 @@ IMPORT_COUNTS = (
     "invoices_posted",
     "credit_notes_posted",
     "payments_posted",
+    "refunds_posted",
     "receipts_posted",
     "receipts_unapplied",
     "receipts_linked",

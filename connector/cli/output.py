@@ -64,6 +64,7 @@ _POSTED = (
     "receipts_linked",
     "receipts_posted",
     "receipts_unapplied",
+    "refunds_posted",
 )
 _OF_THEM = {
     "reposted": (_POSTED, "changed since imported: reversed and reposted"),

@@ -79,6 +79,18 @@ def _merged_into(session: Session, ids: Sequence[int]) -> list[tuple[int, int | 
 def owed(session: Session, ids: Sequence[int], receivable_code: str) -> dict[tuple[int, str], int]:
     """What each customer of `ids` owes per currency: its receivable balance and those of the customers
     merged into it (their invoices are its to settle, as its figures count them)."""
+    return _balances(session, ids, receivable_code)
+
+
+def credit(session: Session, ids: Sequence[int], advances_code: str) -> dict[tuple[int, str], int]:
+    """What each customer of `ids` has with us per currency (its advances' credit balance, positive), with
+    the customers merged into it, as `owed` counts their receivables: what a refund may pay back."""
+    return {key: -balance for key, balance in _balances(session, ids, advances_code).items()}
+
+
+def _balances(session: Session, ids: Sequence[int], account_code: str) -> dict[tuple[int, str], int]:
+    """Each customer's stored balance on `account_code` per currency (debit positive), its merged ones'
+    added."""
     counted = counted_in(session, ids)
     found: dict[tuple[int, str], int] = {}
     for chunk in in_chunks(counted):
@@ -86,7 +98,7 @@ def owed(session: Session, ids: Sequence[int], receivable_code: str) -> dict[tup
             select(
                 CustomerBalance.customer_id, CustomerBalance.currency, CustomerBalance.balance_minor
             ).where(
-                CustomerBalance.account_code == receivable_code,
+                CustomerBalance.account_code == account_code,
                 CustomerBalance.customer_id.in_(chunk),
             )
         )

@@ -16,7 +16,8 @@ For each document, in file order:
   payment, a payment for a bank line: `same_receipt`) is linked to it; the rest are turned into entries
   (`rules`) and posted. A receipt whose customer is not sure, or that names an invoice in another
   currency (it cannot settle it), goes to unapplied receipts with a reconciliation item listing its
-  candidates; a credit note naming one is quarantined.
+  candidates; a credit note naming one is quarantined. A refund (money paid back) posts only out of
+  its customer's credit in its currency (`rules.refund_refused`), else it is quarantined.
 
 Entries of a batch are posted with one `Ledger.post_many`; should that fail, the batch is posted one
 document at a time so that only the documents at fault are quarantined.
@@ -924,11 +925,25 @@ class DocumentPoster:
     def _draft(self, work: list[Work]) -> None:
         customer_ids = sorted({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None})
         owed = reads.owed(self.session, customer_ids, self.accounts.receivable)
+        refunding = any(item.document.kind == "refund" for item in work)
+        credit = reads.credit(self.session, customer_ids, self.accounts.advances) if refunding else {}
         accounts, file_id = self.accounts, self.file_id
         for item in work:
             document, customer = item.document, item.customer
             account_no = customer.account_no if customer is not None else None
             key = (self.known.ids[account_no] if account_no else 0, document.amount.currency)
+            minor = document.amount.minor
+            if document.kind == "refund":
+                if account_no is None:
+                    continue  # as an invoice
+                # Only out of the customer's credit, counting what the batch's receipts left it so far.
+                item.waits = rules.refund_refused(document, account_no, credit.get(key, 0))
+                if item.waits is None:
+                    item.draft = rules.refund_entry(document, account_no, accounts, item.revision, file_id)
+                    credit[key] = credit.get(key, 0) - minor
+                continue
+            if document.kind != "invoice" and account_no is not None:  # what it settles beyond the owed
+                credit[key] = credit.get(key, 0) + minor - max(0, min(minor, owed.get(key, 0)))
             if document.kind == "invoice":
                 if account_no is None:
                     continue  # quarantined in _post: an invoice needs its customer
@@ -1004,7 +1019,7 @@ class DocumentPoster:
         if customer is not None:
             customer_id = self.known.ids[customer.account_no]
             self.outcomes.record(item, "posted", entry_id, customer_id, customer.why, customer)
-            if document.kind != "invoice":
+            if document.kind not in ("invoice", "refund"):  # a refund pays no invoice a reference names
                 self.outcomes.pays_named_invoices(item, entry_id, customer_id)
             return f"{document.kind}s_posted" if document.kind != "bank_line" else "receipts_posted"
         self.outcomes.record(item, "unapplied", entry_id, None, item.waits or _why_not(item.match))

@@ -6,6 +6,9 @@
                                                      Cr advances (customer) for the rest (its credit)
     receipt, unknown   Dr bank                       Cr unapplied receipts
     application        Dr unapplied receipts         Cr receivable / advances (customer), as above
+    refund             Dr advances (customer)        Cr bank
+                       only out of the customer's credit in its currency (`refund_refused`): a refund
+                       beyond it is quarantined, never a debit balance on advances nor a receivable
 
 "bank" is the ledger account of the bank account the receipt names (a statement's account, an export's
 deposit account) when that account is kept apart (`ledger.chart.bank_accounts`), else the bank role's.
@@ -178,6 +181,39 @@ def receipt_entry(
         return _draft(document, revision, f"receipt {label}, payer not identified", unknown, file_id)
     lines = (Line.debit(bank, amount), *settling(amount, owed_minor, customer, accounts))
     return _draft(document, revision, f"receipt {label}", lines, file_id)
+
+
+def refund_refused(document: Document, customer: str, credit_minor: int) -> str | None:
+    """Why a refund to `customer` (whose credit, unapplied and advance money, is `credit_minor` in the
+    refund's currency) does not post, or None when it does. Money paid back beyond what the customer
+    has with us is no refund of its credit: posted, it would leave advances in debit (a receivable
+    nobody invoiced). The safe default is to hold it for a person rather than guess (a receipt not yet
+    imported, a refund entered twice, the wrong customer)."""
+    amount = document.amount
+    if amount.minor <= credit_minor:
+        return None
+    has = Money(max(0, credit_minor), amount.currency)
+    return (
+        f"a refund of {amount} to {customer}, whose credit (unapplied and advance money) is {has}: a "
+        "refund pays back only what the customer has with us, so nothing is posted; import the receipt "
+        "or credit note that gave it the credit (or apply its receipt waiting in `connector reconcile "
+        "list`), then `connector quarantine retry ID`; a refund entered in error is corrected in the "
+        "accounting system (never by reversing a receipt: that would make the customer owe it again)"
+    )
+
+
+def refund_entry(
+    document: Document, customer: str, accounts: Accounts, revision: int = 1, file_id: int | None = None
+) -> EntryDraft:
+    """A refund to `customer` out of its credit: its advances are debited, the bank it was paid from (the
+    account the document names, when kept apart) credited. Check `refund_refused` first."""
+    amount = document.amount
+    memo = f"refund {document.number or document.external_id}"
+    lines = (
+        Line.debit(accounts.advances, amount, customer),
+        Line.credit(accounts.bank_for(document.account), amount),
+    )
+    return _draft(document, revision, memo, lines, file_id)
 
 
 def application_id(source: str, external_id: str) -> str:

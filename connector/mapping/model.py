@@ -252,11 +252,11 @@ def _template_problems(index: int, steps: Any, before: set[str]) -> list[tuple[s
 
 # --- kind = "document": a tabular export (CSV/XLSX) read into connector.documents.Document ----------------
 
-DOCUMENT_KINDS = ("invoice", "credit_note", "payment", "bank_line")
+DOCUMENT_KINDS = ("invoice", "credit_note", "payment", "refund", "bank_line")
 
 # What a document mapping's fields fill: the parts of a Document (see connector/documents.py).
 DOCUMENT_TARGETS: dict[str, str] = {
-    "kind": "invoice, credit_note, payment or bank_line per row (instead of the file's `document`)",
+    "kind": "invoice, credit_note, payment, refund or bank_line per row (instead of the file's `document`)",
     "external_id": "the source's stable id of the document (required)",
     "number": "the number printed on the document",
     "date": "the document's date (required)",
@@ -359,10 +359,11 @@ class DocumentMapping(TabularExport):
     """An export file's columns → invoices, credit notes, payments or bank lines (kind = "document")."""
 
     kind: Literal["document"]
-    document: Literal["invoice", "credit_note", "payment", "bank_line"] | None = None
+    document: Literal["invoice", "credit_note", "payment", "refund", "bank_line"] | None = None
     group_by: str | None = None  # a target or a column: consecutive rows with one value are one document
-    # A negative invoice, credit note or payment: a bad row (refuse), taken as positive (absolute), or for
-    # an invoice a credit note of its amount (credit_note: a red invoice, 红字发票), else refused.
+    # A negative invoice, credit note or refund: a bad row (refuse), taken as positive (absolute), or for
+    # an invoice a credit note of its amount (credit_note: a red invoice, 红字发票), else refused. A
+    # negative payment is a refund of its amount (money paid back), unless `absolute` takes it as positive.
     negative_amounts: Literal["refuse", "absolute", "credit_note"] = "refuse"
     # Composite ids (a digest of content): repeated within a file they get #2, #3 …; a new one like a
     # document of an earlier file waits for a person (`connector.imports.lookalikes`).
@@ -381,7 +382,7 @@ class DocumentMapping(TabularExport):
                 (
                     "document",
                     "set either document = one of invoice, credit_note, payment, "
-                    "bank_line, or a field with target 'kind' — exactly one of them",
+                    "refund, bank_line, or a field with target 'kind' — exactly one of them",
                 )
             )
         return found + _numbered_id_problems(data)

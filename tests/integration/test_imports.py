@@ -43,7 +43,7 @@ from connector.documents import (
     fingerprint,
 )
 from connector.errors import FileFormatError
-from connector.imports import pipeline
+from connector.imports import pipeline, reconcile
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedDocument, ImportedFile, ReconciliationItem
 from connector.imports.pipeline import import_file
@@ -2294,6 +2294,45 @@ def test_a_retry_of_a_file_imported_beside_the_other_form_of_its_books_is_not_re
     assert statuses == {"imported"}
 
 
+def test_a_kingdee_red_receipt_refunding_an_advance_waits_for_the_advance_then_pays_it_back(
+    container: Container,
+) -> None:
+    with unit_of_work(container.sessions) as session:
+        beichen = container.customers(session).create(NewCustomer("北京北辰科技有限公司", "SME", "BJ", "CNY"))
+    exports = REPO / "tests" / "fixtures" / "exports"
+    parsers = container.document_parsers()
+    # SKD00000106: 6,600 in advance (预收款), its payer known by name only: it waits for a person. So its
+    # red receipt SKD00000107 (红字 退预收款, 600 of it paid back) finds no credit yet, and is held.
+    receipts = import_file(container, exports / "kingdee_receipts.csv", parsers)
+    assert (receipts.counts["refunds_posted"], receipts.counts["quarantined"]) == (0, 2)
+    with unit_of_work(container.sessions) as session:
+        red = session.scalars(
+            select(QuarantinedRecord).where(QuarantinedRecord.record_ref == "kingdee_receipts.csv:10")
+        ).one()
+        assert red.reason.startswith(f"a refund of 600.00 CNY to {beichen.account_no}, whose credit")
+        advance = session.scalars(
+            select(ReconciliationItem.id)
+            .join(ImportedDocument, ImportedDocument.id == ReconciliationItem.document_id)
+            .where(ImportedDocument.external_id == "SKD00000106")
+        ).one()
+        reconcile.apply(
+            session,
+            advance,
+            beichen.account_no,
+            Accounts.of(container.settings.ledger.chart),
+            "test",
+            date(2026, 3, 9),
+        )
+
+    [outcome] = retry(container, [red.id], parsers=lambda: parsers, mappings=no_mapping_set)
+
+    assert red.id not in outcome.still_open
+    with unit_of_work(container.sessions) as session:
+        lines = {line.account_code: line.balance for line in customer_balances(session, beichen.account_no)}
+    assert lines == {"2203": Money.of("-6000", "CNY")}
+    assert_ledger_verifies(container)
+
+
 def test_a_kingdee_receipt_paying_part_of_its_bill_leaves_the_rest_open_and_a_red_receipt_waits(
     container: Container,
 ) -> None:
@@ -2311,10 +2350,14 @@ def test_a_kingdee_receipt_paying_part_of_its_bill_leaves_the_rest_open_and_a_re
     assert open_invoices(container, haichuan.account_no, date(2026, 3, 31)) == [("AR00000210", 220000)]
     with unit_of_work(container.sessions) as session:
         kept = dict(session.execute(select(QuarantinedRecord.record_ref, QuarantinedRecord.reason)).all())
-    red = kept["kingdee_receipts.csv:10"]  # 红字收款单 SKD00000107: a person reverses what it undoes
-    assert red.startswith("amount (收款金额): -600.00 is negative: money paid back")
+    red = kept["kingdee_receipts.csv:10"]  # 红字收款单 SKD00000107: a refund of a customer not known here
+    assert red.startswith("no customer for this refund")
     same_in_utf8 = import_file(container, exports / "kingdee_receipts_utf8_bom.csv", parsers)
-    assert same_in_utf8.counts["unchanged"] == receipts.counts["documents"]
+    # Each document unchanged, but the refund: still no customer, it is held again.
+    assert (same_in_utf8.counts["unchanged"], same_in_utf8.counts["quarantined"]) == (
+        receipts.counts["documents"] - 1,
+        2,
+    )
     assert open_invoices(container, haichuan.account_no, date(2026, 3, 31)) == [("AR00000210", 220000)]
     assert_ledger_verifies(container)
 

@@ -101,15 +101,16 @@ def test_a_reason_keeps_its_hint_of_punctuation_and_names_an_amount_through_the_
     ]
     export = tmp_path / "receipts.csv"
     export.write_text("\n".join([*header.splitlines()[:2], *rows]) + "\n", encoding="utf-8")
+    xingchen = add_customer(container, "上海星辰贸易有限公司", customer_type="SME")
 
     result = import_file(container, export, container.document_parsers(), format="kingdee.receipts")
 
     assert result.counts["quarantined"] == 2
-    thousands, negative = reasons(container)
+    thousands, refund = reasons(container)
     assert "1.500 may be 1,500 (a '.' grouping thousands) or 1.5" in thousands
     assert '(separator = "," for 1.500,00, "." for 1,500.00)' in thousands
-    assert negative.startswith("amount (收款金额): -600.00 is negative")
-    assert "星辰" not in thousands + negative
+    assert refund.startswith(f"a refund of 600.00 CNY to {xingchen}, whose credit")
+    assert "星辰" not in thousands + refund
 
 
 def test_a_reason_keeps_out_the_values_of_the_record_it_quotes_which_stay_encrypted(

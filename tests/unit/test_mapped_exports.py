@@ -935,6 +935,7 @@ def test_a_kingdee_receipt_list_with_a_title_line_and_a_totals_line_in_gbk_or_ut
         "SKD00000102",
         "SKD00000103",
         "SKD00000106",
+        "SKD00000107",
     ]  # 暂存 and 合计 skipped
     first = receipts["SKD00000101"]
     assert first.amount == Money.of("50000", "CNY")
@@ -946,10 +947,13 @@ def test_a_kingdee_receipt_list_with_a_title_line_and_a_totals_line_in_gbk_or_ut
     assert receipts["SKD00000103"].amount == Money.of("3250", "USD")  # 美元
     assert receipts["SKD00000106"].date == dt.date(2026, 3, 9)  # 2026年3月9日
     assert receipts["SKD00000102"].allocations == (Allocation("AR00000210", Money.of("5000", "CNY")),)
-    unreadable, red = _problems(found)
+    # A red receipt (红字 退预收款): 600 of SKD00000106's advance paid back, a refund.
+    assert (receipts["SKD00000107"].kind, receipts["SKD00000107"].amount) == (
+        "refund",
+        Money.of("600", "CNY"),
+    )
+    (unreadable,) = _problems(found)
     assert (unreadable.origin.row, unreadable.reason) == (7, "amount (收款金额): not an amount: '一万二'")
-    assert red.origin.row == 10  # a red receipt: money paid back, for a person to reverse what it undoes
-    assert red.reason.startswith("amount (收款金额): -600.00 is negative: money paid back")
 
 
 def test_the_rows_each_skip_rule_passed_over_are_counted_in_a_note_after_the_documents(
@@ -1308,19 +1312,34 @@ def test_a_file_with_every_mapped_column_has_no_notice(tmp_path: Path) -> None:
     assert not any(isinstance(item, Notice) for item in parsed)
 
 
-def test_a_negative_payment_is_money_paid_back_refused_unless_the_mapping_takes_absolute_amounts(
+def test_a_negative_payment_is_a_refund_of_its_amount_unless_the_mapping_takes_absolute_amounts(
     tmp_path: Path,
 ) -> None:
     text = "id,date,amount\n1,2026-03-05,(12.00)\n"
-    (refused,) = _run(tmp_path, _mapping(), text)
-    assert isinstance(refused, Problem)
-    assert refused.reason.startswith(
-        "amount (amount): -12.00 is negative: money paid back (a refund, or a red receipt"
-    )
-    assert "reverse the receipt it undoes with `connector ledger reverse`" in refused.reason
+    (refund,) = _run(tmp_path, _mapping(), text)
+    assert isinstance(refund, Document)
+    assert (refund.kind, refund.amount) == ("refund", Money.of("12", "CNY"))
     (taken,) = _run(tmp_path, _mapping(negative_amounts="absolute"), text)
     assert isinstance(taken, Document)
-    assert taken.amount == Money.of("12", "CNY")
+    assert (taken.kind, taken.amount) == ("payment", Money.of("12", "CNY"))
+
+
+def test_a_negative_payment_applied_to_an_invoice_is_no_refund_and_never_says_to_reverse_a_receipt(
+    tmp_path: Path,
+) -> None:
+    fields = [
+        *_mapping().model_dump()["fields"],
+        {"target": "allocation_invoice", "source": "invoice"},
+        {"target": "allocation_amount", "source": "applied", "convert": ["decimal"]},
+    ]
+    text = "id,date,amount,invoice,applied\n1,2026-03-05,-12.00,INV-1,-12.00\n"
+    (refused,) = _run(tmp_path, _mapping(fields=fields), text)
+    assert isinstance(refused, Problem)
+    assert refused.reason.startswith(
+        "allocation_amount (applied): -12.00 applied to invoice INV-1: a negative payment is a refund, which "
+        "pays back the customer's credit and settles no invoice"
+    )
+    assert "ledger reverse" not in refused.reason
 
 
 def test_allocations_beyond_the_payment_make_its_group_a_problem(tmp_path: Path) -> None:
