@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, runtime_checkable
 
 from connector.money import MAX_MINOR, Money
@@ -248,6 +248,53 @@ def withdrawal_id(external_id: str) -> str:
     """The id of the document withdrawing the one of `external_id` (its void or deleted row), as every
     parser names it: a document live again after it is found to have been withdrawn."""
     return f"{external_id}:withdrawn"
+
+
+def kept_id(external_id: str) -> str:
+    """The id of the credit note of what the payment of `external_id` kept back (`kept_back`)."""
+    return f"{external_id}.kept"
+
+
+def kept_back(payment: Document, kept: Money, allocations: tuple[Allocation, ...] = ()) -> Document:
+    """The credit note of what `payment` (a receipt of the money banked) settled of its customer's
+    receivable beyond that money: a discount given, a bank's charge borne. The invoices are settled
+    whole while the bank holds what it received, as the books that wrote it (QuickBooks, Zoho Books, a
+    voucher) have it. Its id is the payment's with `.kept` (`kept_id`), its party and references the
+    payment's, `allocations` what it settles of the invoices the payment names. No number of its own: a
+    payment's (a cheque's) may be another customer's too."""
+    return replace(
+        payment,
+        kind="credit_note",
+        external_id=kept_id(payment.external_id),
+        amount=kept,
+        number=None,
+        allocations=allocations,
+    )
+
+
+def banked_and_kept(payment: Document, kept: Money) -> tuple[Document, Document]:
+    """`payment`, of the whole amount its customer is credited, as the receipt of what the bank received
+    (its amount less `kept`, the bank's charge: the bank line of that money pairs with it) and the credit
+    note of `kept` (`kept_back`). The invoices it is applied to are paid by the money banked first, in
+    their order, the rest of them by the credit note; the charge comes off an amount applied to no
+    invoice (the customer's credit) first."""
+    left, banked, rest = payment.amount.minor - kept.minor, [], []
+    for allocation in payment.allocations:
+        paid = min(left, allocation.amount.minor)
+        left -= paid
+        if paid:
+            banked.append(replace(allocation, amount=Money(paid, kept.currency)))
+        if paid < allocation.amount.minor:
+            rest.append(replace(allocation, amount=Money(allocation.amount.minor - paid, kept.currency)))
+    receipt = replace(payment, amount=payment.amount - kept, allocations=tuple(banked))
+    return receipt, kept_back(receipt, kept, tuple(rest))
+
+
+def kept_withdrawn(withdrawal: Document) -> Document:
+    """The withdrawal of the `.kept` credit note of the payment `withdrawal` withdraws (void, deleted)."""
+    assert withdrawal.reverses is not None
+    kept = kept_id(withdrawal.reverses)
+    return replace(withdrawal, kind="credit_note", external_id=withdrawal_id(kept), reverses=kept)
 
 
 def other_form(document: Document) -> str:

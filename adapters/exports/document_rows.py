@@ -33,7 +33,8 @@ from connector.money import EXACT, PADDED_DECIMALS, Money, currency_code, expone
 
 
 class Draft(NamedTuple):
-    """A row's document values; the first ten are the document's own (`HEAD`), the rest its allocation."""
+    """A row's document values; the first eleven are the document's own (`HEAD`), the rest its
+    allocation."""
 
     kind: DocumentKind
     external_id: str
@@ -45,11 +46,12 @@ class Draft(NamedTuple):
     party: Party
     references: tuple[str, ...]
     account: str | None
+    bank_charges: int | None  # minor units of amount.currency the bank kept of a payment (its amount's)
     allocation_invoice: str | None
     allocation_amount: int | None  # minor units of amount.currency
 
 
-HEAD = Draft._fields[:10]
+HEAD = Draft._fields[:11]
 
 
 def head_differences(drafts: Sequence[Draft]) -> list[str]:
@@ -65,6 +67,7 @@ def draft_label(draft: Draft) -> str:
 Skip = tuple[int, re.Pattern[str], Withdraws]  # column, pattern, what its rows do to their documents
 
 
+AMOUNT_TARGETS = ("amount", "bank_charges", "allocation_amount")  # read as amounts, in the row's currency
 REQUIRED = "a value is required here but the source has none"  # as the mapping's `required` says it
 # An id as Excel writes a long number into a CSV (2954000000090101 → "2.954E+15"): one digit, its
 # fraction, "E+" and two digits; its digits are gone.
@@ -128,7 +131,7 @@ class RowReader:
             key_fields=key_fields,
             skips=skips,
             labels={field.target: field.reason_prefix.removesuffix(": ") for field in fields},
-            guessed_point=guessed_points(mapping.fields, ("amount", "allocation_amount")),
+            guessed_point=guessed_points(mapping.fields, AMOUNT_TARGETS),
         )
 
     def skipped(self, row: Row) -> bool:
@@ -232,6 +235,9 @@ class RowReader:
                 raise RowError(
                     "an amount applied to no invoice (allocation_invoice is empty)", "allocation_amount"
                 )
+        charges = self._charges(
+            kind, amount, _decimal(get("bank_charges"), "bank_charges", currency, self.guessed_point)
+        )
         date = _date(get("date"), "date")
         if date is None:
             raise RowError(REQUIRED, "date")
@@ -257,9 +263,34 @@ class RowReader:
             party,
             references,
             _text(get("account")),
+            None if charges is None else self._minor(charges, currency, "bank_charges"),
             invoice,
             None if applied is None else self._minor(applied, currency, "allocation_amount"),
         )
+
+    def _charges(self, kind: DocumentKind, amount: Decimal, charges: Decimal | None) -> Decimal | None:
+        """What the bank kept of a payment of `amount` (None when nothing): less than the amount, as the
+        bank received the rest."""
+        if not charges:
+            return None
+        if kind != "payment":
+            raise RowError(
+                f"a {kind.replace('_', ' ')} has no bank charges (only a payment's are read)", "bank_charges"
+            )
+        if charges < 0:
+            if not self.absolute:
+                raise RowError(
+                    f"{charges} is negative: what the bank kept of a payment is written positive "
+                    '(set negative_amounts = "absolute" if the export writes it negative)',
+                    "bank_charges",
+                )
+            charges = charges.copy_abs()
+        if charges >= amount:
+            raise RowError(
+                f"{charges} is not less than the payment's amount {amount}: the bank received nothing of it",
+                "bank_charges",
+            )
+        return charges
 
     def _minor(self, amount: Decimal, currency: str, target: str) -> int:
         return checked_minor(amount, currency, target)

@@ -49,13 +49,23 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from adapters.exports.date_order import DateOrderWatch
 from adapters.exports.tabular import detect_encoding
-from connector.documents import Document, DocumentKind, Origin, Parsed, Party, Problem, withdrawal_id
+from connector.documents import (
+    Document,
+    DocumentKind,
+    Origin,
+    Parsed,
+    Party,
+    Problem,
+    kept_back,
+    kept_withdrawn,
+    withdrawal_id,
+)
 from connector.errors import FileFormatError, MoneyError
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
 from connector.mapping.slash_dates import WORDS, WRITTEN, Order, order_hint, other
@@ -219,7 +229,7 @@ class _Reader:
         due = trns.get("DUEDATE", "").strip()
         memos = (line.values.get("MEMO", "").strip() for line in lines)
         own = trns.get("TRNSID", "").strip()
-        kept_back = _kept_back(lines, amounts) if kind == "payment" else Decimal(0)
+        taken_off = _kept_back(lines, amounts) if kind == "payment" else Decimal(0)
         document = Document(
             kind=kind,
             source=FORMAT,
@@ -233,17 +243,13 @@ class _Reader:
             due_date=self._date(lines[0], "DUEDATE") if due else None,
             references=tuple(dict.fromkeys(memo for memo in memos if memo)),
         )
-        if not kept_back:
+        if not taken_off:
             return [document]
         try:
-            kept = Money.of(kept_back, currency)
+            kept = Money.of(taken_off, currency)
         except MoneyError as exc:
             raise _BlockError(str(exc)) from None
-        # No number of its own: the cheque's is the payment's (another customer's cheque may repeat it).
-        kept_note = replace(
-            document, kind="credit_note", external_id=f"{document.external_id}.kept", amount=kept, number=None
-        )
-        return [document, kept_note]
+        return [document, kept_back(document, kept)]
 
     def _void(self, kind: DocumentKind, kind_name: str, lines: list[_Line], origin: Origin) -> list[Document]:
         """A transaction voided in QuickBooks (exported again with every amount 0): it withdraws the one
@@ -271,8 +277,7 @@ class _Reader:
         splits = {line.values.get("ACCNT", "").strip() for line in lines[1:]}
         if kind != "payment" or len(splits) < 2:  # a discount takes an account besides the receivable
             return [void]
-        kept = f"{own}.kept"
-        return [void, replace(void, kind="credit_note", external_id=withdrawal_id(kept), reverses=kept)]
+        return [void, kept_withdrawn(void)]
 
     def _date(self, line: _Line, column: str) -> dt.date:
         """The date in `column` of the TRNS line, in the file's order (told to the watch first)."""

@@ -10,7 +10,9 @@ by name once per file; the mapped values become a `Document`. A row that cannot 
 sharing one value are one document (a Zoho Books payment applied to three invoices is three rows):
 its header values come from the rows, which must agree, and each row adds its `Allocation`; a group
 with a bad row or rows that disagree is one `Problem` covering all of its rows, and a row that cannot
-even be split into cells is one with the documents beside it (it may be either's). A page's header row
+even be split into cells is one with the documents beside it (it may be either's). A payment the bank
+kept charges of (`bank_charges`) is the receipt of what the bank received and a `.kept` credit note of
+the charges (`banked_and_kept`), as an IIF or voucher payment that kept some back. A page's header row
 printed again is passed over. Rows of one document
 are adjacent, as exports write them. Those of a document with allocations (a receipt) found apart in the
 file, in parts (an export sorted otherwise), are one `Problem` per part naming all of them: posted part by
@@ -41,7 +43,17 @@ from adapters.exports.document_rows import (
 )
 from adapters.exports.heads import head_has_columns, unread_head
 from adapters.exports.tabular import Header, Row, StrayBytes, rows
-from connector.documents import Allocation, Document, Origin, Parsed, Problem, Statement, withdrawal_id
+from connector.documents import (
+    Allocation,
+    Document,
+    Origin,
+    Parsed,
+    Problem,
+    Statement,
+    banked_and_kept,
+    kept_withdrawn,
+    withdrawal_id,
+)
 from connector.errors import FileFormatError
 from connector.mapping.model import DocumentMapping, TabularExport, Withdraws
 from connector.mapping.slash_dates import Order, format_order, swapped
@@ -159,30 +171,32 @@ class MappedExport(ExportFile):
             if row.error is not None and not _passed_over(reader, row):
                 yield Problem(Origin(name, row.number, row.raw), row.error)
             elif skipped is None or not skipped(row):
-                yield self._one(name, row, read(row)[1], numbered)
+                yield from self._one(name, row, read(row)[1], numbered)
             else:
                 skipped_rows.count(row)
                 how = reader.withdraws(row)
-                if how and (gone := self._withdrawal(name, row, read(row)[1], withdrawn, how)):
-                    yield gone
+                if how:
+                    yield from self._withdrawal(name, row, read(row)[1], withdrawn, how)
 
     def _withdrawal(
         self, name: str, row: Row, draft: Draft | str, withdrawn: set[str], how: Withdraws
-    ) -> Parsed | None:
+    ) -> list[Parsed]:
         """A row its source withdrew (void, deleted, un-audited: `how`, its rule's `withdraws`), once per
-        id: it reverses the document imported under that id. One that cannot be read names nothing to
-        reverse: a person is told."""
+        id: it reverses the document imported under that id (and a payment with bank charges the credit
+        note of them). One that cannot be read names nothing to reverse: a person is told."""
         if isinstance(draft, str):
-            return Problem(
-                Origin(name, row.number, row.raw),
-                f"a row its source withdrew (void, deleted) cannot be read ({draft}): the document it "
-                "withdraws is not reversed; reverse it by hand (`connector ledger reverse ENTRY`) if it "
-                "was imported, then resolve this record",
-            )
+            return [
+                Problem(
+                    Origin(name, row.number, row.raw),
+                    f"a row its source withdrew (void, deleted) cannot be read ({draft}): the document it "
+                    "withdraws is not reversed; reverse it by hand (`connector ledger reverse ENTRY`) if it "
+                    "was imported, then resolve this record",
+                )
+            ]
         if draft.external_id in withdrawn:
-            return None
+            return []
         withdrawn.add(draft.external_id)
-        return Document(
+        gone = Document(
             kind=draft.kind,
             source=self.format,
             external_id=withdrawal_id(draft.external_id),
@@ -196,15 +210,16 @@ class MappedExport(ExportFile):
             withdrawn_if_imported=how == "if_imported",
             account=draft.account,
         )
+        return [gone, kept_withdrawn(gone)] if draft.bank_charges else [gone]
 
-    def _one(self, name: str, row: Row, draft: Draft | str, numbered: _Numbering | None) -> Parsed:
+    def _one(self, name: str, row: Row, draft: Draft | str, numbered: _Numbering | None) -> list[Parsed]:
         """The document of one row, with the allocation the row names (all of it, without an amount)."""
         origin = Origin(name, row.number, row.raw)
         if isinstance(draft, str):
-            return Problem(origin, draft)
+            return [Problem(origin, draft)]
         allocations = _allocations([draft]) if draft.allocation_invoice is not None else ()
         if isinstance(allocations, str):
-            return Problem(origin, f"{draft_label(draft)}: {allocations}")
+            return [Problem(origin, f"{draft_label(draft)}: {allocations}")]
         return self._document(draft, origin, allocations, numbered)
 
     # --- consecutive rows with one group value, one document ---------------------------------------
@@ -241,8 +256,8 @@ class MappedExport(ExportFile):
                 passed_key, passed_draft = read(row)
                 passed = [(row, passed_draft)]
                 how = reader.withdraws(row)
-                if how and (gone := self._withdrawal(name, row, passed_draft, withdrawn, how)):
-                    yield gone
+                if how:
+                    yield from self._withdrawal(name, row, passed_draft, withdrawn, how)
                 continue
             key, draft = read(row)
             if key is None and passed and (continued := _continuing(read, row, passed, passed_key)):
@@ -256,11 +271,11 @@ class MappedExport(ExportFile):
                     members.append(continued)
                     continue
             if key is None:  # no group value: on its own, whatever it is
-                yield self._one(name, row, draft, numbered)
+                yield from self._one(name, row, draft, numbered)
                 follows = False
                 continue
             if key != current and members:
-                yield self._group_or_part(name, members, current, numbered, apart)
+                yield from self._group_or_part(name, members, current, numbered, apart)
                 members = []
             current = key
             members.append((row, draft))
@@ -268,7 +283,7 @@ class MappedExport(ExportFile):
         if held.rows:
             yield held.problem(name)
         if members:
-            yield self._group_or_part(name, members, current, numbered, apart)
+            yield from self._group_or_part(name, members, current, numbered, apart)
 
     def _parts_lose_allocations(self, reader: RowReader) -> bool:
         """Whether a document whose rows stand apart in the file (an export sorted otherwise) would lose
@@ -330,7 +345,7 @@ class MappedExport(ExportFile):
         key: str | None,
         numbered: _Numbering | None,
         apart: Mapping[str, list[tuple[int, int]]],
-    ) -> Parsed:
+    ) -> list[Parsed]:
         """The group's document, or when its rows stand apart in the file (`apart`), a problem naming
         them all: every part waits, none posted without the others' allocations."""
         parts = apart.get(key) if key is not None else None
@@ -341,16 +356,19 @@ class MappedExport(ExportFile):
             f"row {first}" if first == last else f"rows {first}–{last}" for first, last in parts
         )
         kind = (self.mapping.document or "document").replace("_", " ")
-        return Problem(
-            Origin(name, rows[0].number, "\n".join(row.raw for row in rows)),
-            f"the rows of {kind} {key} stand apart in the file ({spans}; here {_span(rows)}): posted part "
-            "by part, a part would lack the others' allocations, so every part waits here; import an "
-            f"export listing each {kind}'s rows together (sorted by its number), or resolve these records",
-        )
+        return [
+            Problem(
+                Origin(name, rows[0].number, "\n".join(row.raw for row in rows)),
+                f"the rows of {kind} {key} stand apart in the file ({spans}; here {_span(rows)}): posted "
+                "part by part, a part would lack the others' allocations, so every part waits here; import "
+                f"an export listing each {kind}'s rows together (sorted by its number), or resolve these "
+                "records",
+            )
+        ]
 
     def _group(
         self, name: str, members: list[tuple[Row, Draft | str]], numbered: _Numbering | None
-    ) -> Parsed:
+    ) -> list[Parsed]:
         if len(members) == 1:
             return self._one(name, members[0][0], members[0][1], numbered)
         first_row = members[0][0]
@@ -359,24 +377,26 @@ class MappedExport(ExportFile):
         failures = [(row, draft) for row, draft in members if isinstance(draft, str)]
         if failures:
             details = "; ".join(f"row {row.number}: {reason}" for row, reason in failures)
-            return Problem(origin, f"{span} are one document and cannot be read: {details}")
+            return [Problem(origin, f"{span} are one document and cannot be read: {details}")]
         drafts = [draft for _, draft in members if isinstance(draft, Draft)]
         first = drafts[0]
         differing = head_differences(drafts)
         if differing:
-            return Problem(
-                origin, f"{span} are one {draft_label(first)} but differ in {', '.join(differing)}"
-            )
+            return [
+                Problem(origin, f"{span} are one {draft_label(first)} but differ in {', '.join(differing)}")
+            ]
         allocations = _allocations(drafts)
         if isinstance(allocations, str):
-            return Problem(origin, f"{span} ({draft_label(first)}): {allocations}")
+            return [Problem(origin, f"{span} ({draft_label(first)}): {allocations}")]
         return self._document(first, origin, allocations, numbered)
 
     def _document(
         self, draft: Draft, origin: Origin, allocations: tuple[Allocation, ...], numbered: _Numbering | None
-    ) -> Document:
+    ) -> list[Parsed]:
+        """The row's or group's document; a payment the bank kept charges of, the receipt of what it
+        received and the credit note of the charges (`banked_and_kept`)."""
         external_id = draft.external_id if numbered is None else numbered(draft.external_id)
-        return Document(
+        document = Document(
             kind=draft.kind,
             source=self.format,
             external_id=external_id,
@@ -392,6 +412,9 @@ class MappedExport(ExportFile):
             account=draft.account,
             content_id=self.mapping.number_duplicates,
         )
+        if not draft.bank_charges:
+            return [document]
+        return [*banked_and_kept(document, Money(draft.bank_charges, draft.amount.currency))]
 
 
 _Cells = tuple[tuple[str, int], ...]  # (the document attribute a date column gives, its position)

@@ -69,7 +69,7 @@ from adapters.exports.document_rows import (
 )
 from adapters.exports.mapped import ExportFile
 from adapters.exports.tabular import Header, Row, StrayBytes
-from connector.documents import Document, DocumentKind, Origin, Parsed, Problem
+from connector.documents import Document, DocumentKind, Origin, Parsed, Problem, kept_back
 from connector.errors import FileFormatError
 from connector.mapping.apply import CompiledField, map_fields
 from connector.mapping.converters import in_digits
@@ -254,7 +254,7 @@ class VoucherExport(ExportFile):
         """The receipt of a receivable credit `paid` (in the books' currency) by the voucher's bank money
         (`paid[False]`) and its customer's notes (`paid[True]`): its bank part under the document's id, its
         note part under `#n.note` (or the id, paid by note alone), the rest a credit note `#n.kept`."""
-        kept_back = -entry.books_net - sum(paid.values())
+        kept = -entry.books_net - sum(paid.values())
         if entry.net != entry.books_net:  # another currency: the line's own amount is what was paid
             if len(paid) > 1:
                 yield Problem(
@@ -263,7 +263,7 @@ class VoucherExport(ExportFile):
                     "note and partly into the bank cannot be told apart in its currency: post it by hand",
                 )
                 return
-            kept_back, paid = 0, {note: -entry.net for note in paid}
+            kept, paid = 0, {note: -entry.net for note in paid}
         for note, amount in sorted(paid.items()):
             apart = note and False in paid  # the note's part beside the bank money's
             yield replace(
@@ -273,13 +273,8 @@ class VoucherExport(ExportFile):
                 account=self._deposited(entries, entry, note),
                 off_bank=note,
             )
-        if kept_back > 0:
-            yield replace(
-                document,
-                kind="credit_note",
-                external_id=f"{document.external_id}.kept",
-                amount=Money(kept_back, entry.currency),
-            )
+        if kept > 0:  # numbered as its voucher, whose label no other voucher of the period has
+            yield replace(kept_back(document, Money(kept, entry.currency)), number=document.number)
 
     def _receives(self, account: str) -> bool:
         """Whether a debit of `account` is a customer's payment received: bank money, or a note."""

@@ -270,6 +270,8 @@ DOCUMENT_TARGETS: dict[str, str] = {
     "party_bank_account": "IBAN or account number the money came from",
     "reference": "text the matcher searches for invoice or account numbers; may repeat, or reference_1 …",
     "account": "a bank line's statement account, or the bank account a payment was deposited to",
+    "bank_charges": "what the bank kept of a payment (its fee): the bank receives the amount less it, "
+    "and a credit note `.kept` of it settles the rest of the customer's invoices",
     "allocation_invoice": "the invoice this row of a payment is applied to",
     "allocation_amount": "the amount applied to that invoice (default: the row's whole amount)",
 }

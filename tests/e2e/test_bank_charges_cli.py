@@ -1,0 +1,142 @@
+"""A Zoho Books payment the bank kept a charge of: the customer is credited the whole payment, the bank
+holds what it received, and the statement's line of that money is the same receipt."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_example_config
+from tests.e2e.conftest import Result
+
+pytestmark = pytest.mark.usefixtures("isolated_cwd")
+Cli = Callable[..., Result]
+
+CUSTOMERS = [
+    {
+        "type": "customer.created",
+        "timestamp": "2026-03-01T00:00:00Z",
+        "data": {"id": "m1", "name": "Müller Maschinenbau GmbH", "type": "SME", "currency": "EUR"}
+        | {"email": "buchhaltung@mueller.example.de", "address": {"country": "DE"}},
+    }
+]
+INVOICE = (
+    "Invoice Date,Invoice ID,Invoice Number,Invoice Status,Customer ID,Customer Name,Due Date,PurchaseOrder,"
+    "Currency Code,Exchange Rate,Item Name,Quantity,Item Price,Item Total,Total,Balance\n"
+    "2026-03-01,5000002001,INV-2001,Sent,7002001,Müller Maschinenbau GmbH,2026-03-31,,EUR,1.00,Machine,1,"
+    "3000.00,3000.00,3000.00,3000.00\n"
+)
+PAYMENTS_HEADER = (
+    "Payment Number,CustomerPayment ID,Date,Customer Name,CustomerID,Mode,Reference Number,Description,"
+    "Amount,Unused Amount,Bank Charges,Currency Code,Exchange Rate,Deposit To,Invoice Number,Invoice Date,"
+    "Amount Applied to Invoice\n"
+)
+
+
+def payment(charges: str) -> str:
+    """Zoho Books payment PMT-3 of 1,000.00 EUR against INV-2001, of which the bank kept `charges`."""
+    return PAYMENTS_HEADER + (
+        "PMT-3,5000003003,2026-03-05,Müller Maschinenbau GmbH,7002001,Bank Transfer,INV-2001,,1000.00,0.00,"
+        f"{charges},EUR,1.00,Deutsche Bank EUR,INV-2001,2026-03-01,1000.00\n"
+    )
+
+
+STATEMENT = (
+    "Date,Amount,Payee,Description,Reference,Cheque Number\n"
+    "06/03/2026,{amount},Muller Maschinenbau GmbH,SEPA credit,INV-2001,\n"
+)
+
+
+@pytest.fixture
+def workspace(isolated_cwd: Path, cli: Cli) -> Path:
+    """Müller, who owes INV-2001 of 3,000.00 EUR; a Xero statement layout read in EUR."""
+    copy_example_config(isolated_cwd)
+    statement_mapping = isolated_cwd / "mappings" / "export_xero_bank_statement.toml"
+    text = statement_mapping.read_text(encoding="utf-8")
+    statement_mapping.write_text(text.replace('default_currency = "USD"', 'default_currency = "EUR"'))
+    (isolated_cwd / "customers.json").write_text(json.dumps(CUSTOMERS), encoding="utf-8")
+    assert cli("customers", "import", "webhook_customers", "customers.json").code == 0
+    (isolated_cwd / "invoices.csv").write_text(INVOICE, encoding="utf-8")
+    assert cli("import", "invoices.csv").code == 0
+    return isolated_cwd
+
+
+def counts(cli: Cli, name: str) -> dict[str, int]:
+    """What importing `name` did, as `import --json` counts it."""
+    shown = cli("import", name, "--json")
+    assert shown.code == 0, shown.err
+    [result] = json.loads(shown.out)
+    assert (result["status"], result["notes"]) == ("imported", []), result
+    found: dict[str, int] = result["counts"]
+    return found
+
+
+def owed(cli: Cli) -> list[str]:
+    (account,) = json.loads(cli("customers", "list", "--json").out)
+    shown = cli("ledger", "balance", str(account["account_no"]), "--json")
+    assert shown.code == 0, shown.err
+    return [f"{net['amount']} {net['currency']}" for net in json.loads(shown.out)["net_receivable"]]
+
+
+def balances(cli: Cli) -> dict[str, str]:
+    """Each chart account's balance (Dr +) in EUR."""
+    shown = json.loads(cli("ledger", "accounts", "--json").out)
+    return {
+        line["account"]: line["balance"]["amount"]
+        for line in shown["accounts"]
+        if line["balance"] is not None and line["balance"]["currency"] == "EUR"
+    }
+
+
+def test_a_payment_with_bank_charges_credits_the_customer_in_full_and_banks_the_net_its_bank_line_links_to(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "payments.csv").write_text(payment("15.00"), encoding="utf-8")
+    (workspace / "statement.csv").write_text(STATEMENT.format(amount="985.00"), encoding="utf-8")
+
+    paid = counts(cli, "payments.csv")
+    assert (paid["payments_posted"], paid["credit_notes_posted"]) == (1, 1)
+    banked = counts(cli, "statement.csv")
+
+    assert (banked["receipts_linked"], banked["receipts_posted"], banked["receipts_unapplied"]) == (1, 0, 0)
+    assert owed(cli) == ["2000.00 EUR"]
+    held = balances(cli)
+    assert held["1002"] == "985.00"  # what the bank received
+    assert held["1122"] == "2000.00"
+    assert held["6001"] == "-2985.00"  # the charge the customer is not asked for
+    again = cli("import", "payments.csv", "statement.csv", "--json")
+    assert again.code == 0, again.err
+    assert [result["status"] for result in json.loads(again.out)] == ["skipped", "skipped"]
+    assert owed(cli) == ["2000.00 EUR"]
+    assert cli("ledger", "verify").code == 0
+
+
+def test_a_payment_without_bank_charges_banks_its_whole_amount_as_before(cli: Cli, workspace: Path) -> None:
+    (workspace / "payments.csv").write_text(payment(""), encoding="utf-8")
+    (workspace / "statement.csv").write_text(STATEMENT.format(amount="1000.00"), encoding="utf-8")
+
+    paid = counts(cli, "payments.csv")
+    assert (paid["documents"], paid["payments_posted"], paid["credit_notes_posted"]) == (1, 1, 0)
+    assert counts(cli, "statement.csv")["receipts_linked"] == 1
+
+    assert owed(cli) == ["2000.00 EUR"]
+    assert balances(cli)["1002"] == "1000.00"
+    assert cli("ledger", "verify").code == 0
+
+
+def test_a_payment_with_bank_charges_imported_after_its_bank_line_links_to_it_and_credits_the_charge(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "statement.csv").write_text(STATEMENT.format(amount="985.00"), encoding="utf-8")
+    (workspace / "payments.csv").write_text(payment("15.00"), encoding="utf-8")
+
+    assert counts(cli, "statement.csv")["receipts_posted"] == 1
+    paid = counts(cli, "payments.csv")
+
+    assert (paid["receipts_linked"], paid["payments_posted"], paid["credit_notes_posted"]) == (1, 0, 1)
+    assert owed(cli) == ["2000.00 EUR"]
+    assert balances(cli)["1002"] == "985.00"
+    assert cli("ledger", "verify").code == 0
