@@ -14,6 +14,7 @@ import hashlib
 import hmac
 
 from sqlalchemy import func, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connector.db import fitted
@@ -81,10 +82,19 @@ def check_data_keys(session: Session, ring: KeyRing, where: str) -> None:
     record the check value of each of its keys not recorded yet."""
     refuse_other_keys(key_problems(session, ring, where))
     recorded = set(session.scalars(select(IndexState.name)))
-    for kid, key in ring.keys.items():
-        if _row_name(kid) not in recorded:
-            session.add(IndexState(name=_row_name(kid), value=check_value(key)))
-    session.flush()
+    missing = [
+        {"name": _row_name(kid), "value": check_value(key)}
+        for kid, key in ring.keys.items()
+        if _row_name(kid) not in recorded
+    ]
+    if not missing:
+        return
+    # Processes starting together with a new key (replicas given the same ring, `keys rotate` and a start
+    # reading its key file) each find no value recorded yet: the one that records it second keeps the
+    # first's and compares its key with it, as with one recorded before it started.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(IndexState).values(missing).on_conflict_do_nothing())
+    refuse_other_keys(key_problems(session, ring, where))
 
 
 USE_THE_SEALING_RING = "use the key file (or ring) the database was sealed with, the same on every machine"
