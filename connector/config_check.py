@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from connector.db import database_error_text, make_engine, reading, session_factory
+from connector.db import database_error_text, make_engine, reading, session_factory, sqlite_file
 from connector.errors import ConfigError, SecurityError
 from connector.ledger.chart import chart_problems
 from connector.ledger.index_key import NAME as INDEX_KEY
@@ -229,8 +229,7 @@ def _folder_problems(settings: Settings, origin_of: Callable[..., str]) -> list[
     inbox = settings.imports.inbox
     problems = _made_in_a_folder(inbox, "imports.inbox", f"the inbox {inbox} cannot be a folder", origin_of)
     url = make_url(settings.database.url.get_secret_value())
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        database = Path(url.database)
+    if (database := sqlite_file(url)) is not None:
         if not database.parent.is_dir():
             problems.append(
                 Problem(
@@ -275,7 +274,7 @@ def _database_problems(
     renames the source its documents were imported under (runs would keep the last valid set). A SQLite
     file not made yet is a fresh start: nothing to check, and none is made."""
     url = make_url(settings.database.url.get_secret_value())
-    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+    if url.get_backend_name() == "sqlite" and not ((file := sqlite_file(url)) and file.is_file()):
         return []
     engine = make_engine(url.render_as_string(hide_password=False))
     try:

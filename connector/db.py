@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, overload
+from urllib.parse import unquote
 
 from alembic import command
 from alembic.config import Config
@@ -69,12 +70,50 @@ _SQLITE_WRITES = "SQLite writes "
 
 
 def sqlite_file(url: URL) -> Path | None:
-    """The file of a SQLite URL (a URI filename's too: file:/path, file:name); None for another database or
-    an in-memory one."""
-    file = url.database if url.get_backend_name() == "sqlite" else None
-    if file is not None and file.startswith("file:"):  # a URI filename (`?uri=true`)
-        file = file.removeprefix("file:").removeprefix("//")
-    return None if file in (None, "", ":memory:") else Path(str(file))
+    """The file of a SQLite URL (a URI filename's too, with `?uri=true`: file:/path, file:name,
+    file:///path); None for another database or an in-memory one."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    file = url.database or ""
+    if _uri_filename(url):
+        if _uri_option(url, "mode") == "memory" or _uri_option(url, "vfs") in ("memdb", "memvfs"):
+            return None
+        if file.startswith("file:"):
+            file = _uri_path(file)
+    return None if file in ("", ":memory:") else Path(file)
+
+
+def sqlite_file_made(url: URL) -> Path | None:
+    """The file SQLite makes for `url` when there is none: not one opened read-only or read-write
+    only (`mode=ro`, `mode=rw`, `immutable=1`), where a missing file is SQLite's own error."""
+    file = sqlite_file(url)
+    if file is None or not _uri_filename(url):
+        return file
+    if _uri_option(url, "mode") not in (None, "rwc") or _on(_uri_option(url, "immutable")):
+        return None
+    return file
+
+
+def _uri_filename(url: URL) -> bool:
+    # Only with `uri=true` does SQLAlchemy have SQLite read the name as a URI: without, `file:x` is a file.
+    return _on(_uri_option(url, "uri"))
+
+
+def _uri_option(url: URL, name: str) -> str | None:
+    value = url.query.get(name)
+    return value[-1] if isinstance(value, tuple) else value
+
+
+def _on(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("1", "true", "yes", "on", "y", "t")
+
+
+def _uri_path(uri: str) -> str:
+    """The path of a URI filename: after `file:` and an empty or `localhost` authority, percent-decoded."""
+    rest = uri.removeprefix("file:").split("#")[0]
+    if rest.startswith("//"):
+        rest = "/" + rest[2:].partition("/")[2]
+    return unquote(rest)
 
 
 def _sqlite_cannot_write(context: ExceptionContext) -> None:
@@ -178,7 +217,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     else:
         engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args=POSTGRES_CONNECT_ARGS)
     if engine.dialect.name == "sqlite":
-        if (file := sqlite_file(engine.url)) is not None:
+        if (file := sqlite_file_made(engine.url)) is not None:
             event.listen(engine, "do_connect", _made_private(file))
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -154,6 +154,15 @@ inbox_settle_seconds = nan
     }
 
 
+def test_check_config_finds_the_folder_of_a_sqlite_file_named_by_a_uri(isolated_cwd: Path) -> None:
+    config = write(
+        isolated_cwd / "uri.toml",
+        f'[database]\nurl = "sqlite:///file:{isolated_cwd}/connector.db?mode=rwc&uri=true"\n',
+    )
+    _, problems = check_config(config)
+    assert "database.url" not in {p.key for p in problems}
+
+
 def test_check_config_refuses_an_inbox_under_a_file_and_a_sqlite_file_in_no_folder(
     isolated_cwd: Path,
 ) -> None:
