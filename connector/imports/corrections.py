@@ -92,7 +92,8 @@ def reverse_entry(
         reversal = reverse_recorded(session, ledger, held, on, memo, voucher)
         # A person reversing the receipt undoes the decision that applied it: what it alone taught goes
         # (a bank's return of the money does not: the payer's account is still the customer's).
-        forgotten = tuple(forget_taught_by(session, decided, actor)) if decided is not None else ()
+        undone = decided if not returned else None
+        forgotten = tuple(forget_taught_by(session, undone, actor)) if undone is not None else ()
         rematch = _rematch(session, cipher, accounts, matching)
         waiting = on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}", rematch)
         held.match_rule = f"{held.match_rule}; {memo}"

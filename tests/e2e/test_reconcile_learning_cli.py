@@ -232,3 +232,22 @@ def _entry_of(workspace: Path, ref: str) -> int:
 def _day(known: dict[str, Any]) -> str:
     (taught,) = known["learned_from"]
     return str(taught["at"])[:10]
+
+
+def test_a_bank_returning_the_receipt_keeps_its_payers_account_known(cli: Cli, workspace: Path) -> None:
+    beta = _new_customer(BETA)
+    cli("import", _statement(workspace, 11, "NOV-1"))
+    (item,) = _waiting(cli)
+    cli("reconcile", "apply", str(item["id"]), "--customer", beta)
+
+    returned = cli(
+        "ledger", "reverse", str(_entry_of(workspace, "NOV-1")), "--reason", "bank returned it", "--returned"
+    )
+
+    assert returned.code == 0, returned.err
+    assert "no longer known" not in returned.out  # who paid is still who paid
+    (known,) = _known(cli, beta)
+    assert known["origin"] == f"learned from reconcile item #{item['id']} by cli on {_day(known)}"
+    assert "1 receipts posted" in cli("import", _statement(workspace, 12, "DEC-1")).out
+    assert _match(workspace, "DEC-1")[:2] == ("posted", 2)
+    assert cli("ledger", "verify").code == 0
