@@ -212,6 +212,7 @@ def show(
             "bank_accounts": [
                 {
                     "number": a.number,
+                    "of": a.of or view.account_no,  # a customer merged into it, or itself
                     "origin": a.origin(),
                     "learned_from": [
                         {"reconcile_item": t.item_id, "by": t.by, "at": iso_time(t.at)} for t in a.taught

@@ -15,7 +15,10 @@ The rules:
   application undone, `reconcile.undo_application_by`): an account another standing decision taught too
   stays, with that one; an account the customer's record gave is never the queue's to forget. A bank's
   return of the money, or the receipt's record changing, undoes no decision: who paid is still who paid;
-- `customers forget-bank-account` forgets one account, however it came to be known.
+- `customers forget-bank-account` forgets one account, however it came to be known;
+- a customer's accounts are those of the customers merged into it too (their receipts find it by them,
+  as `KnownCustomers` counts them): `customers show` lists them, naming whose they are, and
+  `customers forget-bank-account` forgets them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from connector.credit.reads import counted_in
 from connector.db import fitted
 from connector.errors import CustomerError
 from connector.imports.models import RESOLVER_LENGTH, LearnedBankAccount, ReconciliationItem
@@ -140,50 +144,64 @@ class KnownAccount:
 
     number: str
     taught: tuple[Taught, ...]
+    of: str | None = None  # the account number of the customer merged into this one it is known for
 
     def origin(self) -> str:
+        merged = f" (as {self.of}'s, merged into this customer)" if self.of is not None else ""
         if not self.taught:
-            return "from the customer's record"
-        return "learned from " + "; ".join(t.describe() for t in self.taught)
+            return "from the customer's record" + merged
+        return "learned from " + "; ".join(t.describe() for t in self.taught) + merged
 
 
 def known_accounts(session: Session, cipher: FieldCipher, customer_id: int) -> list[KnownAccount]:
-    """The customer's payer bank accounts (decrypted: personal data, never logged), oldest first."""
+    """The customer's payer bank accounts, those of the customers merged into it too (decrypted: personal
+    data, never logged), oldest first."""
     rows = session.scalars(
         select(CustomerBankAccount)
-        .where(CustomerBankAccount.customer_id == customer_id)
+        .where(CustomerBankAccount.customer_id.in_(_counted(session, customer_id)))
         .order_by(CustomerBankAccount.id)
     ).all()
-    return _described(session, cipher, rows)
+    return _described(session, cipher, rows, customer_id)
 
 
 def forget_account(
     session: Session, cipher: FieldCipher, customer_id: int, number: str, actor: str, reason: str = ""
 ) -> KnownAccount:
-    """Forget payer bank account `number` of the customer, however it came to be known (`actor` says so,
-    for `reason`): what it was."""
+    """Forget payer bank account `number` of the customer (or of a customer merged into it), however it
+    came to be known (`actor` says so, for `reason`): what it was."""
     index = cipher.blind_index("bank_account", number)
     row = session.scalars(
-        select(CustomerBankAccount).where(
-            CustomerBankAccount.customer_id == customer_id, CustomerBankAccount.account_index == index
+        select(CustomerBankAccount)
+        .where(
+            CustomerBankAccount.customer_id.in_(_counted(session, customer_id)),
+            CustomerBankAccount.account_index == index,
         )
+        .order_by(CustomerBankAccount.customer_id != customer_id, CustomerBankAccount.id)
     ).first()
     if row is None:
         raise CustomerError(f"bank account {number.strip()} is not known for this customer")
-    (known,) = _described(session, cipher, [row])
+    (known,) = _described(session, cipher, [row], customer_id)
     session.execute(delete(LearnedBankAccount).where(LearnedBankAccount.bank_account_id == row.id))
     session.delete(row)
     what = f"payer bank account forgotten (it was {known.origin()})" + (f": {reason}" if reason else "")
-    event = CustomerEvent(
-        customer_id=customer_id, kind=FORGOTTEN_EVENT, detail=what, actor=fitted(actor, RESOLVER_LENGTH)
+    # In the merged customer's trail too: it is its own again once unmerged.
+    session.add_all(
+        CustomerEvent(
+            customer_id=whose, kind=FORGOTTEN_EVENT, detail=what, actor=fitted(actor, RESOLVER_LENGTH)
+        )
+        for whose in dict.fromkeys((customer_id, row.customer_id))
     )
-    session.add(event)
     session.flush()
     return known
 
 
+def _counted(session: Session, customer_id: int) -> list[int]:
+    """The customer and those merged into it (and into those, in turn): their accounts lead to it."""
+    return sorted(counted_in(session, [customer_id]))
+
+
 def _described(
-    session: Session, cipher: FieldCipher, rows: Sequence[CustomerBankAccount]
+    session: Session, cipher: FieldCipher, rows: Sequence[CustomerBankAccount], customer_id: int
 ) -> list[KnownAccount]:
     lessons: dict[int, list[Taught]] = {}
     for lesson in session.scalars(
@@ -193,8 +211,15 @@ def _described(
     ):
         taught = Taught(lesson.item_id, lesson.learned_by, lesson.created_at)
         lessons.setdefault(lesson.bank_account_id, []).append(taught)
+    merged = {row.customer_id for row in rows} - {customer_id}
+    rows_of = select(Customer.id, Customer.account_no).where(Customer.id.in_(merged))
+    numbers = {customer: account_no for customer, account_no in session.execute(rows_of)}
     return [
-        KnownAccount(cipher.decrypt(BANK_ACCOUNT_FIELD, row.account_enc), tuple(lessons.get(row.id, ())))
+        KnownAccount(
+            cipher.decrypt(BANK_ACCOUNT_FIELD, row.account_enc),
+            tuple(lessons.get(row.id, ())),
+            numbers.get(row.customer_id),
+        )
         for row in rows
     ]
 

@@ -29,6 +29,7 @@ Cli = Callable[..., Result]
 MONTHLY = REPO / "tests" / "fixtures" / "statements" / "camt053_monthly_payer.xml"
 IBAN = "AT611904300234573201"
 BETA = NewCustomer("Beta Bau KG", "SME", "AT", "EUR")
+ALPHA = NewCustomer("Alpha Handel GmbH", "SME", "AT", "EUR")
 
 
 @pytest.fixture
@@ -250,4 +251,31 @@ def test_a_bank_returning_the_receipt_keeps_its_payers_account_known(cli: Cli, w
     assert known["origin"] == f"learned from reconcile item #{item['id']} by cli on {_day(known)}"
     assert "1 receipts posted" in cli("import", _statement(workspace, 12, "DEC-1")).out
     assert _match(workspace, "DEC-1")[:2] == ("posted", 2)
+    assert cli("ledger", "verify").code == 0
+
+
+def test_a_customer_shows_and_forgets_the_accounts_learned_for_the_customers_merged_into_it(
+    cli: Cli, workspace: Path
+) -> None:
+    alpha = _new_customer(ALPHA)
+    beta = _new_customer(BETA)
+    cli("import", _statement(workspace, 11, "NOV-1"))
+    (item,) = _waiting(cli)
+    cli("reconcile", "apply", str(item["id"]), "--customer", alpha)
+    assert cli("customers", "merge", beta, alpha, "--reason", "the same firm").code == 0
+
+    (known,) = _known(cli, beta)
+
+    assert (known["number"], known["of"]) == (IBAN, alpha)
+    assert str(known["origin"]).endswith(f"(as {alpha}'s, merged into this customer)")
+    assert f"as {alpha}'s, merged into this customer" in cli("customers", "show", beta).out
+    forgot = cli("customers", "forget-bank-account", beta, IBAN, "--reason", "not theirs")
+    assert forgot.code == 0, forgot.err
+    assert f"{beta}: payer account {IBAN} no longer known (it was learned from reconcile item #" in forgot.out
+    assert f"(as {alpha}'s, merged into this customer)" in forgot.out
+    assert _known(cli, beta) == []
+    assert "1 receipts unapplied" in cli("import", _statement(workspace, 12, "DEC-1")).out
+    assert cli("customers", "unmerge", alpha, "--reason", "two firms").code == 0
+    assert _known(cli, alpha) == []
+    assert "bank_account_forgotten" in cli("customers", "show", alpha).out
     assert cli("ledger", "verify").code == 0
