@@ -14,12 +14,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from connector.bootstrap import Container
-from connector.cli.context import as_of_day, err, one_of, out, report_problems, state, stopping_on_signals
+from connector.cli.context import (
+    as_of_day,
+    decision_day,
+    err,
+    one_of,
+    out,
+    report_problems,
+    state,
+    stopping_on_signals,
+)
 from connector.cli.output import DataTable, dumps, iso_time, money_json, money_text
 from connector.db import unit_of_work
 from connector.errors import ConfigError, ConnectorError
 from connector.imports import learning
+from connector.imports.rules import Accounts
+from connector.imports.unlearning import rematch_now, take_back
+from connector.ledger.entries import Voucher
 from connector.ledger.models import Customer
+from connector.ledger.posting import Ledger
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
 from connector.mapping.samples import absent_columns, csv_columns, read_records
@@ -269,12 +282,28 @@ def forget_bank_account(
     actor: Actor = "admin",
 ) -> None:
     """Forget a payer bank account known for a customer (learned from `reconcile apply`, or from its
-    record): receipts from it no longer find the customer by it, and wait for a person."""
+    record): receipts from it no longer find the customer by it, and wait for a person. The receipts a
+    learned one posted to the customer by itself wait for a person again."""
+    day = decision_day(ctx, None)
     container = state(ctx).container()
+    cipher = container.cipher
+    accounts = Accounts.of(container.settings.ledger.chart)
     try:
         with unit_of_work(container.sessions) as session:
             view = container.customers(session).get(account_no)
-            known = learning.forget_account(session, container.cipher, view.id, number, actor, reason)
+            known, unlearned = learning.forget_account(session, cipher, view.id, number, actor, reason)
+            memo = f"payer bank account forgotten by {actor}" + (f": {reason}" if reason else "")
+            taken = take_back(
+                session,
+                Ledger(session),
+                cipher,
+                accounts,
+                [unlearned] if unlearned is not None else [],
+                rematch_now(session, cipher, accounts, container.settings.imports.matching),
+                day,
+                memo,
+                Voucher("correction", record=f"{actor}: {reason or 'payer bank account forgotten'}"),
+            )
     except ConnectorError as exc:
         err.print(f"error: {account_no}: {exc}")
         raise typer.Exit(1) from None
@@ -282,6 +311,8 @@ def forget_bank_account(
         f"{view.account_no}: payer account {known.number} no longer known (it was {known.origin()}): its "
         "next receipts wait for a person unless they name the customer otherwise"
     )
+    for receipt in taken:  # it found them their customer: a person decides again
+        out.print(receipt.describe())
 
 
 @customers_app.command("reviews")

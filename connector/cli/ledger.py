@@ -101,7 +101,7 @@ def reverse(
     try:
         with unit_of_work(container.sessions) as session:
             accounts = Accounts.of(container.settings.ledger.chart)
-            reversal, waiting, undone, forgotten = reverse_entry(
+            reversal, waiting, undone, forgotten, taken_back = reverse_entry(
                 session,
                 entry,
                 day,
@@ -130,6 +130,8 @@ def reverse(
             f"the payer's bank account that applying this receipt taught is no longer known as "
             f"{account_no}'s: its next receipts wait for a person"
         )
+    for taken in taken_back:  # what it posted by itself was only that customer's by it
+        out.print(taken.describe())
     if waiting and undone != entry:
         out.print("the line's money waits in unapplied receipts for a person (`connector reconcile list`)")
     elif waiting:  # the bank received the money all the same

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import select
@@ -19,13 +18,12 @@ from sqlalchemy.orm import Session
 
 from connector.bulk import in_chunks
 from connector.errors import LedgerError
-from connector.imports.known import KnownCustomers
 from connector.imports.learning import forget_taught_by
-from connector.imports.matching import matched
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.reconcile import import_actor, undo_application_by
 from connector.imports.rules import APPLICATION_SOURCE, Accounts
-from connector.imports.same_receipt import Rematch, linked_records, on_their_own
+from connector.imports.same_receipt import linked_records, on_their_own
+from connector.imports.unlearning import TakenBack, rematch_now, take_back
 from connector.ledger.entries import Voucher
 from connector.ledger.models import JournalEntry
 from connector.ledger.posting import Ledger, Reversing
@@ -40,6 +38,8 @@ class Reversal(NamedTuple):
     # the customers (account numbers) a payer bank account is no longer known for: a person's application
     # of the reversed receipt alone had taught it (`learning`)
     forgotten: tuple[str, ...] = ()
+    # the receipts such an account posted by itself since, waiting for a person again (`unlearning`)
+    taken_back: tuple[TakenBack, ...] = ()
 
 
 def reverse_entry(
@@ -93,23 +93,18 @@ def reverse_entry(
         # A person reversing the receipt undoes the decision that applied it: what it alone taught goes
         # (a bank's return of the money does not: the payer's account is still the customer's).
         undone = decided if not returned else None
-        forgotten = tuple(forget_taught_by(session, undone, actor)) if undone is not None else ()
-        rematch = _rematch(session, cipher, accounts, matching)
+        forgotten = forget_taught_by(session, undone, actor) if undone is not None else []
+        rematch = rematch_now(session, cipher, accounts, matching)
+        # What the account posted by itself goes back to the queue: it was only the customer's by it.
+        taken = take_back(session, ledger, cipher, accounts, forgotten, rematch, on, memo, voucher)
         waiting = on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}", rematch)
         held.match_rule = f"{held.match_rule}; {memo}"
         assert reversal is not None  # a posted or unapplied document's own entry
-        return Reversal(reversal, waiting, entry_id, forgotten)
+        named = tuple(account.account_no for account in forgotten)
+        return Reversal(reversal, waiting, entry_id, named, tuple(taken))
     return Reversal(
         ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id, 0, entry_id
     )
-
-
-def _rematch(
-    session: Session, cipher: FieldCipher, accounts: Accounts, matching: MatchingSettings
-) -> Rematch:
-    """The import's matcher over the customers known now, read once a record set free asks it."""
-    known = cache(lambda: KnownCustomers(session, cipher, accounts.receivable))
-    return lambda document: matched(document, known(), matching)
 
 
 def _stop_paying(

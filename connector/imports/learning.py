@@ -16,6 +16,9 @@ The rules:
   stays, with that one; an account the customer's record gave is never the queue's to forget. A bank's
   return of the money, or the receipt's record changing, undoes no decision: who paid is still who paid;
 - `customers forget-bank-account` forgets one account, however it came to be known;
+- the receipts a learned account posted by itself since it was learned (matching tier 2) go back to the
+  queue when it is forgotten (`unlearning`): the decision that taught it was wrong, maybe, and they were
+  only the customer's because of it;
 - a customer's accounts are those of the customers merged into it too (their receipts find it by them,
   as `KnownCustomers` counts them): `customers show` lists them, naming whose they are, and
   `customers forget-bank-account` forgets them.
@@ -27,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from connector.credit.reads import counted_in
@@ -97,9 +100,21 @@ def learn_payer_account(session: Session, cipher: FieldCipher, item_id: int, act
     return Lesson(KNOWN if own is not None else LEARNED, account)
 
 
-def forget_taught_by(session: Session, item_id: int, actor: str) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Unlearned:
+    """A learned payer bank account forgotten: the customer it was known for, its blind index, and the
+    application entry of the earliest decision that taught it (a receipt posted after it may have found
+    the customer by it); none when that is not known."""
+
+    customer_id: int
+    account_no: str
+    index: str
+    since: int | None
+
+
+def forget_taught_by(session: Session, item_id: int, actor: str) -> list[Unlearned]:
     """Undo what item `item_id`'s decision taught (`actor` undid it): the accounts it alone taught are
-    forgotten; the account numbers of the customers they were known for."""
+    forgotten, each as `Unlearned`."""
     taught = list(
         session.scalars(
             select(LearnedBankAccount.bank_account_id).where(LearnedBankAccount.item_id == item_id)
@@ -107,10 +122,11 @@ def forget_taught_by(session: Session, item_id: int, actor: str) -> list[str]:
     )
     if not taught:
         return []
+    since = session.scalar(select(ReconciliationItem.entry_id).where(ReconciliationItem.id == item_id))
     session.execute(delete(LearnedBankAccount).where(LearnedBankAccount.item_id == item_id))
     alone = [row_id for row_id in taught if not _taught(session, row_id)]
     forgotten = session.execute(
-        select(Customer.id, Customer.account_no)
+        select(Customer.id, Customer.account_no, CustomerBankAccount.account_index)
         .join(CustomerBankAccount, CustomerBankAccount.customer_id == Customer.id)
         .where(CustomerBankAccount.id.in_(alone))
     ).all()
@@ -120,9 +136,9 @@ def forget_taught_by(session: Session, item_id: int, actor: str) -> list[str]:
         CustomerEvent(
             customer_id=customer_id, kind=FORGOTTEN_EVENT, detail=what, actor=fitted(actor, RESOLVER_LENGTH)
         )
-        for customer_id, _ in forgotten
+        for customer_id, _, _ in forgotten
     )
-    return [account_no for _, account_no in forgotten]
+    return [Unlearned(customer_id, account_no, index, since) for customer_id, account_no, index in forgotten]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +182,10 @@ def known_accounts(session: Session, cipher: FieldCipher, customer_id: int) -> l
 
 def forget_account(
     session: Session, cipher: FieldCipher, customer_id: int, number: str, actor: str, reason: str = ""
-) -> KnownAccount:
+) -> tuple[KnownAccount, Unlearned | None]:
     """Forget payer bank account `number` of the customer (or of a customer merged into it), however it
-    came to be known (`actor` says so, for `reason`): what it was."""
+    came to be known (`actor` says so, for `reason`): what it was, and, when decisions taught it, the
+    account as `Unlearned`."""
     index = cipher.blind_index("bank_account", number)
     row = session.scalars(
         select(CustomerBankAccount)
@@ -181,6 +198,13 @@ def forget_account(
     if row is None:
         raise CustomerError(f"bank account {number.strip()} is not known for this customer")
     (known,) = _described(session, cipher, [row], customer_id)
+    since = session.scalar(
+        select(func.min(ReconciliationItem.entry_id))
+        .join(LearnedBankAccount, LearnedBankAccount.item_id == ReconciliationItem.id)
+        .where(LearnedBankAccount.bank_account_id == row.id)
+    )
+    owner = session.get_one(Customer, row.customer_id).account_no
+    unlearned = Unlearned(row.customer_id, owner, row.account_index, since) if known.taught else None
     session.execute(delete(LearnedBankAccount).where(LearnedBankAccount.bank_account_id == row.id))
     session.delete(row)
     what = f"payer bank account forgotten (it was {known.origin()})" + (f": {reason}" if reason else "")
@@ -192,7 +216,7 @@ def forget_account(
         for whose in dict.fromkeys((customer_id, row.customer_id))
     )
     session.flush()
-    return known
+    return known, unlearned
 
 
 def _counted(session: Session, customer_id: int) -> list[int]:

@@ -279,3 +279,68 @@ def test_a_customer_shows_and_forgets_the_accounts_learned_for_the_customers_mer
     assert _known(cli, alpha) == []
     assert "bank_account_forgotten" in cli("customers", "show", alpha).out
     assert cli("ledger", "verify").code == 0
+
+
+def _wrongly_taught(cli: Cli, workspace: Path) -> tuple[str, str, str]:
+    """Alpha and Beta; November's receipt, Beta's, applied to Alpha by mistake, and December's posted to
+    Alpha by itself: the account numbers of Alpha and Beta, and December's statement."""
+    alpha = _new_customer(ALPHA)
+    beta = _new_customer(BETA)
+    cli("import", _statement(workspace, 11, "NOV-1"))
+    (item,) = _waiting(cli)
+    cli("reconcile", "apply", str(item["id"]), "--customer", alpha)
+    december = _statement(workspace, 12, "DEC-1")
+    assert "1 receipts posted" in cli("import", december).out
+    assert _match(workspace, "DEC-1")[:2] == ("posted", 2)
+    return alpha, beta, december
+
+
+def test_reversing_a_wrong_decision_puts_the_receipts_its_account_posted_since_back_in_the_queue(
+    cli: Cli, workspace: Path
+) -> None:
+    alpha, beta, december = _wrongly_taught(cli, workspace)
+
+    undone = cli("ledger", "reverse", str(_entry_of(workspace, "NOV-1")), "--reason", "Beta's")
+
+    assert undone.code == 0, undone.err
+    assert f"no longer known as {alpha}'s: its next receipts wait for a person" in undone.out
+    (waits,) = _waiting(cli)
+    assert waits["document"] == "camt053 DEC-1"
+    said = f"DEC-1 480.00 EUR, posted to {alpha} by the forgotten account, waits again as item #{waits['id']}"
+    assert said in undone.out
+    status, tier, why = _match(workspace, "DEC-1")
+    assert (status, tier) == ("unapplied", None)
+    assert f"posted to {alpha} by payer bank account known from a decision" in why
+    assert "skipped" in cli("import", december).out
+    again = cli("import", _statement(workspace, 12, "DEC-1", "DEC-2"))  # the same receipt, and a new one
+    assert "1 unchanged" in again.out, again.out
+    assert "1 receipts unapplied" in again.out  # the new one: the account is forgotten
+    assert _match(workspace, "DEC-1")[0] == "unapplied"
+    assert _waiting(cli)[0]["id"] == waits["id"]
+    applied = cli("reconcile", "apply", str(waits["id"]), "--customer", beta)
+    assert applied.code == 0, applied.err
+    assert _match(workspace, "DEC-1")[0] == "posted"
+    assert "Lines missing from the ledger (0)" in cli("reconcile", "statement", december).out
+    assert cli("ledger", "verify").code == 0
+
+
+def test_forgetting_a_learned_account_puts_the_receipts_it_posted_back_in_the_queue(
+    cli: Cli, workspace: Path
+) -> None:
+    alpha, _, december = _wrongly_taught(cli, workspace)
+
+    forgot = cli("customers", "forget-bank-account", alpha, IBAN, "--reason", "Beta's")
+
+    assert forgot.code == 0, forgot.err
+    (waits,) = _waiting(cli)
+    assert waits["document"] == "camt053 DEC-1"
+    said = f"DEC-1 480.00 EUR, posted to {alpha} by the forgotten account, waits again as item #{waits['id']}"
+    assert said in forgot.out
+    assert _match(workspace, "DEC-1")[0] == "unapplied"
+    assert _match(workspace, "NOV-1")[0] == "posted"  # the decision itself stands: a person reverses it
+    assert "skipped" in cli("import", december).out
+    again = cli("import", _statement(workspace, 12, "DEC-1", "DEC-2"))
+    assert "1 unchanged" in again.out, again.out
+    assert _waiting(cli)[0]["id"] == waits["id"]
+    assert _match(workspace, "DEC-2")[0] == "unapplied"
+    assert cli("ledger", "verify").code == 0
