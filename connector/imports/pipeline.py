@@ -344,13 +344,16 @@ class _Scope:
     notes: list[str] = field(default_factory=list)  # the file's notices, each once
     days: tuple[date, date] | None = None  # its documents' first and last dates
     problems: int = 0  # its items refused before they were documents (a voucher that does not balance)
-    # Documents that look like one of an earlier file (`lookalikes`), decided once the whole file is
-    # read (the earlier one may still come, unchanged, further down); None: the file's end is reached.
+    # Documents that look like one of an earlier file (`lookalikes`), and refunds beyond the credit so
+    # far, decided once the whole file is read (the earlier one, or the receipt giving that credit, may
+    # still come further down); None: the file's end is reached.
     deferred: list[Document] | None = field(default_factory=list)
 
     def last_batch(self) -> list[Parsed]:
-        """The deferred documents, decided now (holds from here on are final)."""
+        """The deferred documents, decided now (holds from here on are final); refunds last, out of the
+        credit all the others give."""
         deferred, self.deferred = self.deferred or [], None
+        deferred.sort(key=lambda document: document.kind == "refund")  # stable: the others in file order
         return list(deferred)
 
 

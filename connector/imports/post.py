@@ -17,7 +17,8 @@ For each document, in file order:
   (`rules`) and posted. A receipt whose customer is not sure, or that names an invoice in another
   currency (it cannot settle it), goes to unapplied receipts with a reconciliation item listing its
   candidates; a credit note naming one is quarantined. A refund (money paid back) posts only out of
-  its customer's credit in its currency (`rules.refund_refused`), else it is quarantined.
+  its customer's credit in its currency (`rules.refund_refused`), as the whole file leaves it: one
+  beyond the credit so far is checked again at the file's end (`defer`), then quarantined.
 
 Entries of a batch are posted with one `Ledger.post_many`; should that fail, the batch is posted one
 document at a time so that only the documents at fault are quarantined.
@@ -96,7 +97,8 @@ class DocumentPoster:
     ) -> None:
         self.session = session
         # Documents held as maybe exported again go here while the file's end is not reached: the one
-        # they look like may still come, unchanged, further down (then they are no lookalikes).
+        # they look like may still come, unchanged, further down (then they are no lookalikes); so do
+        # refunds beyond their customer's credit so far (the receipt giving it may come further down).
         self.defer = defer
         # A quarantine retry replays a file's failed rows: a document imported since from another file
         # (corrected there) stands, and the older row is not replayed over it.
@@ -403,7 +405,8 @@ class DocumentPoster:
         """Match, draft and post `work`, then write the records of everything the batch did so far."""
         self._match(work)
         work, counts = self._link_same_receipts(work)
-        self._draft(work)
+        if refused := self._draft(work):
+            work = self._put_off(work, refused)
         counts += self._post(work)
         self.outcomes.write()
         return counts + self._decide_as_before(work)
@@ -922,7 +925,22 @@ class DocumentPoster:
             )
             self.outcomes.pays_named_invoices(item, applied or earlier.entry_id, owner)
 
-    def _draft(self, work: list[Work]) -> None:
+    def _put_off(self, work: list[Work], refused: list[Work]) -> list[Work]:
+        """Put the `refused` refunds off to the file's end (`defer`), when it is not reached: a receipt
+        further down may give the credit they pay back (an export listing the newest first puts a
+        refund before the payment it refunds). Only those are kept there, never the file's others. The
+        rest of `work` goes on."""
+        assert self.defer is not None  # `_draft` refuses for good once the file's end is reached
+        for item in refused:
+            self.defer.append(item.document)
+            self._awaiting_repost(item)  # a changed one's old revision is reversed: its new one posts then
+        later = {id(item) for item in refused}  # by identity, as `post` tells its corrections apart
+        return [item for item in work if id(item) not in later]
+
+    def _draft(self, work: list[Work]) -> list[Work]:
+        """Draft each document's entry; the refunds refused for now, to be checked again at the file's
+        end (`_put_off`), are returned."""
+        refused: list[Work] = []
         customer_ids = sorted({self.known.ids[c.account_no] for i in work if (c := i.customer) is not None})
         owed = reads.owed(self.session, customer_ids, self.accounts.receivable)
         refunding = any(item.document.kind == "refund" for item in work)
@@ -941,6 +959,8 @@ class DocumentPoster:
                 if item.waits is None:
                     item.draft = rules.refund_entry(document, account_no, accounts, item.revision, file_id)
                     credit[key] = credit.get(key, 0) - minor
+                elif self.defer is not None:
+                    refused.append(item)
                 continue
             if document.kind != "invoice" and account_no is not None:  # what it settles beyond the owed
                 credit[key] = credit.get(key, 0) + minor - max(0, min(minor, owed.get(key, 0)))
@@ -964,6 +984,7 @@ class DocumentPoster:
                     owed[key] = max(0, owed.get(key, 0) - document.amount.minor)  # the rest is its credit
             if item.restores is not None:  # its entry says why it is posted again
                 item.draft = dataclasses.replace(item.draft, memo=f"{item.draft.memo}; {item.restores}")
+        return refused
 
     def _post(self, work: list[Work]) -> Counter[str]:
         counts: Counter[str] = Counter()

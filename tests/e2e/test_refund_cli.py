@@ -140,3 +140,115 @@ def test_a_refund_beyond_the_customers_credit_is_quarantined_and_posts_nothing(
     assert "ledger reverse" not in str(held["reason"])
     assert balances(cli, baker) == {"1122": "0.00", "2203": "-500.00"}
     assert cli("ledger", "verify").code == 0
+
+
+# Baker & Sons owing INV-3001 (1,000.00) and INV-3002 (200.00), with no credit yet.
+OWED = INVOICE + (
+    '2026-03-03,5000003002,INV-3002,Sent,7000301,"Baker & Sons, Ltd",2026-04-02,,USD,1.00,Service,1,'
+    "200.00,200.00,200.00,200.00\n"
+)
+# PMT-1 pays INV-3002 exactly: a payment of the file between the refund and PMT-2, giving no credit.
+PAID_EXACTLY = (
+    'PMT-1,5000009001,2026-03-05,"Baker & Sons, Ltd",7000301,Bank Transfer,TT-1,,200.00,0.00,USD,'
+    "1.00,Bank,INV-3002,2026-03-03,200.00\n"
+)
+
+
+@pytest.fixture
+def owing(cli: Cli, isolated_cwd: Path) -> str:
+    """Baker & Sons, Ltd owing INV-3001 and INV-3002, holding no credit."""
+    copy_example_config(isolated_cwd)
+    (isolated_cwd / "customers.json").write_text(json.dumps(BAKER), encoding="utf-8")
+    assert cli("customers", "import", "webhook_customers", "customers.json").code == 0
+    (isolated_cwd / "invoices.csv").write_text(OWED, encoding="utf-8")
+    imported = cli("import", "invoices.csv")
+    assert imported.code == 0, imported.err
+    (account,) = json.loads(cli("customers", "list", "--json").out)
+    account_no: str = account["account_no"]
+    assert balances(cli, account_no) == {"1122": "1200.00"}
+    return account_no
+
+
+@pytest.mark.parametrize("batch_size", [None, "2", "1"])
+def test_a_refund_listed_before_the_payment_that_gave_the_credit_posts_with_it(
+    cli: Cli, owing: str, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, batch_size: str | None
+) -> None:
+    # Newest first, as exports list them: the refund, then the payment whose unused 500.00 it pays back
+    # (with batches of 2 or 1, in an earlier batch than that payment).
+    if batch_size is not None:
+        monkeypatch.setenv("CONNECTOR_IMPORTS__BATCH_SIZE", batch_size)
+    (isolated_cwd / "newest-first.csv").write_text(
+        HEADER + refund("500.00") + PAID_EXACTLY + PAYMENT, encoding="utf-8"
+    )
+    tried = cli("import", "newest-first.csv", "--dry-run")
+    imported = cli("import", "newest-first.csv")
+
+    for said in (tried, imported):
+        assert said.code == 0, said.err
+        assert "2 payments posted" in said.out
+        assert "1 refunds posted" in said.out
+        assert "quarantined" not in said.out
+    assert balances(cli, owing) == {"1122": "0.00", "2203": "0.00"}
+    assert bank(cli) == 170000 - 50000  # PMT-1 and PMT-2 in, RF-1 out
+    assert json.loads(cli("quarantine", "list", "--json").out)["records"] == []
+    assert cli("ledger", "verify").code == 0
+    assert "skipped" in cli("import", "newest-first.csv").out
+    (isolated_cwd / "oldest-first.csv").write_text(
+        HEADER + PAID_EXACTLY + PAYMENT + refund("500.00"), encoding="utf-8"
+    )
+    assert "3 unchanged" in cli("import", "oldest-first.csv").out
+    assert balances(cli, owing) == {"1122": "0.00", "2203": "0.00"}
+
+
+@pytest.mark.parametrize("batch_size", [None, "2"])
+def test_a_refund_beyond_all_the_credit_its_file_gives_is_quarantined_once_the_file_is_read(
+    cli: Cli, owing: str, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch, batch_size: str | None
+) -> None:
+    if batch_size is not None:
+        monkeypatch.setenv("CONNECTOR_IMPORTS__BATCH_SIZE", batch_size)
+    (isolated_cwd / "too-much.csv").write_text(
+        HEADER + refund("600.00") + PAID_EXACTLY + PAYMENT, encoding="utf-8"
+    )
+
+    tried = cli("import", "too-much.csv", "--dry-run")
+    result = cli("import", "too-much.csv")
+
+    for said in (tried, result):
+        assert "2 payments posted" in said.out
+        assert "1 quarantined" in said.out
+        assert "refunds posted" not in said.out
+    (held,) = json.loads(cli("quarantine", "list", "--json").out)["records"]
+    # The credit the whole file gave: PMT-2's unused 500.00, listed after the refund.
+    assert str(held["reason"]).startswith(
+        f"a refund of 600.00 USD to {owing}, whose credit (unapplied and advance money) is 500.00 USD: "
+    )
+    assert balances(cli, owing) == {"1122": "0.00", "2203": "-500.00"}
+    assert cli("ledger", "verify").code == 0
+
+
+def test_a_refund_changed_beyond_the_credit_until_a_payment_further_down_is_reposted_out_of_it(
+    cli: Cli, baker: str, isolated_cwd: Path
+) -> None:
+    (isolated_cwd / "march.csv").write_text(HEADER + PAYMENT + refund("200.00"), encoding="utf-8")
+    assert "1 refunds posted" in cli("import", "march.csv").out
+    # April's export: RF-1 grown to 700.00, listed before PMT-4, 200.00 more paid on account.
+    on_account = (
+        'PMT-4,5000009004,2026-03-15,"Baker & Sons, Ltd",7000301,Bank Transfer,TT-4,,200.00,200.00,USD,'
+        "1.00,Bank,,,\n"
+    )
+    (isolated_cwd / "april.csv").write_text(
+        HEADER + refund("700.00") + on_account + PAYMENT, encoding="utf-8"
+    )
+
+    tried = cli("import", "april.csv", "--dry-run")
+    april = cli("import", "april.csv")
+
+    for said in (tried, april):
+        assert said.code == 0, said.err
+        assert "1 refunds posted" in said.out
+        assert "reposted" in said.out
+        assert "quarantined" not in said.out
+    assert balances(cli, baker) == {"1122": "0.00", "2203": "0.00"}
+    entries = json.loads(cli("ledger", "entries", baker, "--json").out)
+    assert entries[-1]["external_id"] == "5000009003"
+    assert cli("ledger", "verify").code == 0

@@ -2804,3 +2804,31 @@ def test_an_import_whose_commit_fails_is_recorded_with_the_counts_of_the_batches
     assert (run.status, run.counts) == ("failed", committed)
     assert run.error == "OperationalError: database or disk is full (see the log)"
     assert row.error == run.error
+
+
+def test_a_refund_put_off_to_the_files_end_is_paid_out_of_a_payment_held_there_as_maybe_exported_again(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = container.settings  # a batch a document, Acme known by its name (tier 3)
+    matching = settings.imports.matching.model_copy(update={"auto_post_tiers": 3})
+    imports = settings.imports.model_copy(update={"batch_size": 1, "matching": matching})
+    monkeypatch.setattr(container, "settings", settings.model_copy(update={"imports": imports}))
+    acme = add_customer(container, "Acme Corp", currency="USD", region="CA")
+    parsers = container.document_parsers()
+    import_file(container, qbo_payments(tmp_path / "march.csv", ("Acme Corp", "1045", "1,250.00")), parsers)
+    # The refund goes beyond the 1,250.00 Acme has until cheque 1046 (like 1045 of the same day) counts:
+    # that one waits to the file's end for 1045 to come unchanged, and the refund too.
+    april = qbo_payments(
+        tmp_path / "april.csv",
+        ("Acme Corp", "R-7", "-1,300.00"),
+        ("Acme Corp", "1045", "1,200.00"),
+        ("Acme Corp", "1045", "1,250.00"),
+    )
+
+    imported = import_file(container, april, parsers)
+
+    assert (imported.counts["refunds_posted"], imported.counts["quarantined"]) == (1, 0)
+    with unit_of_work(container.sessions) as session:
+        lines = {line.account_code: line.balance for line in customer_balances(session, acme)}
+    assert lines == {"2203": Money.of("-1150.00", "USD")}
+    assert_ledger_verifies(container)
