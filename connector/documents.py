@@ -250,9 +250,19 @@ def withdrawal_id(external_id: str) -> str:
     return f"{external_id}:withdrawn"
 
 
+KEPT_SUFFIX = ".kept"
+
+
 def kept_id(external_id: str) -> str:
     """The id of the credit note of what the payment of `external_id` kept back (`kept_back`)."""
-    return f"{external_id}.kept"
+    return f"{external_id}{KEPT_SUFFIX}"
+
+
+def payment_kept_by(document: Document) -> str | None:
+    """The id of the payment whose `.kept` credit note `document` is (`kept_back`), else None."""
+    if document.kind != "credit_note" or not document.external_id.endswith(KEPT_SUFFIX):
+        return None
+    return document.external_id.removesuffix(KEPT_SUFFIX)
 
 
 def kept_back(payment: Document, kept: Money, allocations: tuple[Allocation, ...] = ()) -> Document:

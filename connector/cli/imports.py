@@ -174,6 +174,7 @@ IMPORT_COUNTS = (
     "ignored_zero_amount",
     "ignored_outgoing",
     "reversed_now_zero",
+    "kept_notes_reversed",
     "reposted",
     "restored",
     "missing_from_this_export",

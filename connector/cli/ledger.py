@@ -101,7 +101,7 @@ def reverse(
     try:
         with unit_of_work(container.sessions) as session:
             accounts = Accounts.of(container.settings.ledger.chart)
-            reversal, waiting, undone, forgotten, taken_back = reverse_entry(
+            reversal, waiting, undone, forgotten, taken_back, kept = reverse_entry(
                 session,
                 entry,
                 day,
@@ -125,6 +125,11 @@ def reverse(
         )
     else:
         out.print(f"entry {entry} reversed by entry {reversal}, dated {dated}{moved}: {what}")
+    for note in kept:  # a reversed payment credits its customer nothing, what it kept back included
+        out.print(
+            f"the credit note of what it kept back (bank charges, a discount), {note.external_id}, entry "
+            f"{note.entry_id}, reversed by entry {note.reversal} too"
+        )
     for account_no in forgotten:  # the decision that taught it is undone with its receipt
         out.print(
             f"the payer's bank account that applying this receipt taught is no longer known as "

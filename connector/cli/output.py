@@ -70,6 +70,11 @@ _OF_THEM = {
     "reposted": (_POSTED, "changed since imported: reversed and reposted"),
     "restored": (_POSTED, "void or deleted before and live again: posted again"),
     "reversed_now_zero": (("ignored_zero_amount",), "posted before and 0.00 now, voided: reversed"),
+    # A payment that keeps nothing back now, or stays reversed: its `.kept` credit note goes (`kept_notes`).
+    "kept_notes_reversed": (
+        (*_POSTED, "kept_reversed", "ignored_zero_amount", "quarantined"),
+        "whose credit note of what was kept back is reversed (none in this export, or the payment is)",
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from connector.bulk import in_chunks
 from connector.errors import LedgerError
+from connector.imports.kept_notes import KeptReversed, live_kept_note
 from connector.imports.learning import forget_taught_by
 from connector.imports.models import ImportedDocument, ReconciliationItem
 from connector.imports.reconcile import import_actor, undo_application_by
@@ -40,6 +41,9 @@ class Reversal(NamedTuple):
     forgotten: tuple[str, ...] = ()
     # the receipts such an account posted by itself since, waiting for a person again (`unlearning`)
     taken_back: tuple[TakenBack, ...] = ()
+    # the `.kept` credit notes of what the reversed payments kept back (bank charges, a discount), reversed
+    # with them: a reversed payment credits its customer nothing (`kept_notes`)
+    kept: tuple[KeptReversed, ...] = ()
 
 
 def reverse_entry(
@@ -89,7 +93,9 @@ def reverse_entry(
                 ReconciliationItem.document_id == held.id, ReconciliationItem.status == "applied"
             )
         )
+        note = live_kept_note(session, held)
         reversal = reverse_recorded(session, ledger, held, on, memo, voucher)
+        kept = _reverse_kept(session, ledger, [(held, note)], on, memo, voucher)
         # A person reversing the receipt undoes the decision that applied it: what it alone taught goes
         # (a bank's return of the money does not: the payer's account is still the customer's).
         undone = decided if not returned else None
@@ -101,7 +107,7 @@ def reverse_entry(
         held.match_rule = f"{held.match_rule}; {memo}"
         assert reversal is not None  # a posted or unapplied document's own entry
         named = tuple(account.account_no for account in forgotten)
-        return Reversal(reversal, waiting, entry_id, named, tuple(taken))
+        return Reversal(reversal, waiting, entry_id, named, tuple(taken), kept)
     return Reversal(
         ledger.reverse(entry_id, posting_date=on, memo=memo, voucher=voucher).entry_id, 0, entry_id
     )
@@ -134,12 +140,36 @@ def _stop_paying(
             "returned the money, reverse it with --returned; if the payment is wrong, void it in the "
             "accounting system"
         )
+    notes = [(payment, live_kept_note(session, payment)) for payment in payments]
     for payment in payments:
         reverse_recorded(session, ledger, payment, on, memo, voucher)
         payment.match_rule = f"{payment.match_rule}; {memo}"
+    kept = _reverse_kept(session, ledger, notes, on, memo, voucher)
     reversal = ledger.reversed_by(applied.entry_id)
     assert reversal is not None  # the application undone (`reconcile.undo_application_by`)
-    return Reversal(reversal, 1, applied.entry_id)  # the line's money waits for a person
+    return Reversal(reversal, 1, applied.entry_id, kept=kept)  # the line's money waits for a person
+
+
+def _reverse_kept(
+    session: Session,
+    ledger: Ledger,
+    notes: Sequence[tuple[ImportedDocument, ImportedDocument | None]],
+    on: date,
+    memo: str,
+    voucher: Voucher,
+) -> tuple[KeptReversed, ...]:
+    """Reverse each payment's live `.kept` credit note (`live_kept_note`, read before the payment was
+    reversed) with it: recorded as reversed, a later export giving it posts nothing (`kept_notes`)."""
+    reversed_now = []
+    for payment, note in notes:
+        if note is None or note.entry_id is None:
+            continue
+        entry_id, why = note.entry_id, f"{memo} (with its payment {payment.external_id})"
+        reversal = reverse_recorded(session, ledger, note, on, why, voucher)
+        assert reversal is not None  # a posted document's own entry
+        note.match_rule = f"{note.match_rule}; {why}"
+        reversed_now.append(KeptReversed(note.external_id, entry_id, reversal))
+    return tuple(reversed_now)
 
 
 class Reverse(NamedTuple):

@@ -56,7 +56,8 @@ class ImportedDocument(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     document_date: Mapped[date] = mapped_column(Date)
     # posted, unapplied, linked, reversed, ignored; changed: its last revision reversed as changed, the new
-    # one in quarantine (a retry or a later import posts it)
+    # one in quarantine (a retry or a later import posts it), or a payment's `.kept` credit note its
+    # payment's later export no longer gave (`kept_notes`: a later one giving it posts it again)
     status: Mapped[str] = mapped_column(String(20))
     match_tier: Mapped[int | None] = mapped_column(Integer)
     match_score: Mapped[int | None] = mapped_column(Integer)

@@ -42,6 +42,7 @@ from connector.documents import (
     fingerprint,
     fingerprints,
     on_account,
+    payment_kept_by,
 )
 from connector.errors import ConnectorError
 from connector.imports import reconcile, rules
@@ -49,6 +50,7 @@ from connector.imports.bank_returns import BankReturns, NotFound, ReturnedByHand
 from connector.imports.changed import ChangedRecords, with_linked_records
 from connector.imports.corrections import Reverse, reverse_recorded_many
 from connector.imports.decisions import decision_on, restore
+from connector.imports.kept_notes import LIVE, KeptNotes, dropped, kept_out_why
 from connector.imports.known import KnownCustomers
 from connector.imports.lookalikes import Lookalike, Lookalikes, exported_again
 from connector.imports.matching import Match, matched
@@ -124,6 +126,8 @@ class DocumentPoster:
         self.relinking: list[tuple[ImportedDocument, list[ImportedDocument], str | None]] = []
         # The batch's changed documents whose earlier revisions are to be reversed (`_reverse_replaced`).
         self._replacing: list[Reverse] = []
+        # Of those, the `.kept` notes of its payments (`kept_notes`), with their status after and why.
+        self._kept_dropped: list[tuple[ImportedDocument, str, str]] = []
         # The documents the batch's corrections withdraw, by record id, with the correction and why
         # (`_reverse_withdrawn`); and the records those corrections name, read at once (`_imported`).
         self._withdrawing: dict[int, tuple[Work, Reverse, str]] = {}
@@ -140,10 +144,12 @@ class DocumentPoster:
             self.session, documents, stored, self.file_id, lambda key: SeenInFile.key_of(*key) in unchanged
         )
         changed = self._changed(documents, stored, back)
-        self._lock(documents, changed)
-        records = ChangedRecords(self.session, changed)
-        self.lookalikes.prefetch(documents, stored)
         batch_ids = {(document.source, document.external_id) for document in documents}
+        # The `.kept` notes of its changed payments, locked and read with their records.
+        kept = KeptNotes.of(self.session, documents, stored, changed, back, batch_ids)
+        self._lock(documents, changed | kept.ids)
+        records = ChangedRecords(self.session, changed | kept.ids)
+        self.lookalikes.prefetch(documents, stored)
         work: list[Work] = []
         corrections: list[Work] = []
         in_batch: dict[tuple[str, str], InBatch] = {}
@@ -217,6 +223,10 @@ class DocumentPoster:
                 self._quarantine(document, held_void_first(document, back.void_first[key]))
                 counts["quarantined"] += 1
                 continue
+            if key in kept.out and (held is None or held.status in (*LIVE, "changed")):
+                self._keep_out(item, held)  # (one `reversed` already is kept reversed below)
+                counts["kept_reversed"] += 1
+                continue
             if held is not None and held.status in ("reversed", "reversal", "ignored") and key in back:
                 # Withdrawn and live again (before its import too, as a person accepted), or the other way
                 # round (a withdrawal before its import too, its document posted since): its next
@@ -225,9 +235,11 @@ class DocumentPoster:
                 item.restores = back.restored.get(key)
                 if key in back.void_first:
                     item.restores = accepted_void_first(back.void_first[key])
+                counts["kept_notes_reversed"] += self._drop_kept(kept, records, document, False)
             elif held is not None and held.status == "reversed":
                 self._keep_reversed(item, held)
                 counts["kept_reversed"] += 1
+                counts["kept_notes_reversed"] += self._drop_kept(kept, records, document, True)
                 continue
             elif held is not None and held.status == "reversal":
                 self._keep_applied(item, held)
@@ -245,6 +257,7 @@ class DocumentPoster:
                     continue
                 item.held, item.revision, item.decided = held, held.revision + 1, decided
                 item.zeroed = stood and document.amount.minor == 0
+                counts["kept_notes_reversed"] += self._drop_kept(kept, records, document, False)
             if document.reverses is not None or document.replaces is not None or document.bank_reversal:
                 corrections.append(item)  # after the batch's postings: it may correct one of them
             else:
@@ -554,6 +567,40 @@ class DocumentPoster:
         why = "changed after it was reversed: it stays reversed, as the correction that reversed it stands"
         self.outcomes.record(item, "reversed", held.entry_id, held.customer_id, why)
 
+    def _drop_kept(
+        self, kept: KeptNotes, records: ChangedRecords, payment: Document, stays_reversed: bool
+    ) -> bool:
+        """Reverse the live `.kept` note of `payment`, whose new revision this batch records without one
+        (`kept_notes`), with the batch's changed documents: `changed` (a later export giving it posts it
+        again), or `reversed` with its payment. Whether there was one."""
+        record_id = kept.live.get((payment.source, payment.external_id))
+        if record_id is None:
+            return False
+        note = records.record(record_id)
+        if note.status not in LIVE:  # reversed meanwhile, as committed now
+            return False
+        memo = dropped(note, payment, stays_reversed)
+        # The payment's row reversed it, and the entry it reverses is a credit note's.
+        voucher = dataclasses.replace(rules.voucher(payment, self.file_id), document_type=note.kind)
+        self._replacing.append(Reverse(note, payment.date, memo, voucher))
+        self._kept_dropped.append((note, "reversed" if stays_reversed else "changed", memo))
+        return True
+
+    def _keep_out(self, item: Work, held: ImportedDocument | None) -> None:
+        """A `.kept` credit note whose payment is recorded as reversed: it posts nothing either, and one
+        that stood (reversed before its payment was) is reversed now."""
+        document = item.document
+        why = kept_out_why(payment_kept_by(document) or document.external_id)
+        if held is not None:
+            item.held, item.revision = held, held.revision + 1
+            if held.status in LIVE:
+                voucher = rules.voucher(document, self.file_id)
+                self._replacing.append(
+                    Reverse(held, document.date, f"{held.source} {held.external_id}: {why}", voucher)
+                )
+        entry_id, customer_id = (held.entry_id, held.customer_id) if held is not None else (None, None)
+        self.outcomes.record(item, "reversed", entry_id, customer_id, why)
+
     def _keep_applied(self, item: Work, held: ImportedDocument) -> None:
         """A correction (a bank's return, an OFX delete) sent again with other content (a re-issued
         statement, its text wrapped anew): it was applied once, and is never applied again (that would
@@ -602,6 +649,9 @@ class DocumentPoster:
         that import read for a receipt of `work` (the receipt in the file too) holds no longer."""
         replacing, self._replacing = self._replacing, []
         self._reverse_all(replacing)
+        for note, status, memo in self._kept_dropped:  # a later export giving it posts it again
+            note.status, note.match_rule = status, f"{note.match_rule}; {memo}"
+        self._kept_dropped = []
         undone = {import_actor(r.held.source, r.held.kind, r.held.external_id) for r in replacing}
         for item in work:
             if item.decided is not None and item.decided.actor in undone:

@@ -140,3 +140,111 @@ def test_a_payment_with_bank_charges_imported_after_its_bank_line_links_to_it_an
     assert owed(cli) == ["2000.00 EUR"]
     assert balances(cli)["1002"] == "985.00"
     assert cli("ledger", "verify").code == 0
+
+
+def entries(cli: Cli) -> list[dict[str, object]]:
+    """The customer's entries, as `ledger entries --json` lists them."""
+    (account,) = json.loads(cli("customers", "list", "--json").out)
+    shown = cli("ledger", "entries", str(account["account_no"]), "--json")
+    assert shown.code == 0, shown.err
+    found: list[dict[str, object]] = json.loads(shown.out)
+    return found
+
+
+def standing(cli: Cli, external_id: str) -> list[object]:
+    """The entries of document `external_id` that stand: neither reversed nor a reversal."""
+    return [
+        entry["entry_id"]
+        for entry in entries(cli)
+        if entry["external_id"] == external_id and entry["reverses"] is None and entry["reversed_by"] is None
+    ]
+
+
+def exported_again(charges: str) -> str:
+    """`payment(charges)` in other bytes (Windows line ends): a later export of the same content."""
+    return payment(charges).replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize("none", ["0.00", ""])
+def test_a_payment_whose_bank_charges_are_gone_in_a_later_export_credits_the_customer_its_amount_alone(
+    cli: Cli, workspace: Path, none: str
+) -> None:
+    (workspace / "a.csv").write_text(payment("15.00"), encoding="utf-8")
+    (workspace / "b.csv").write_text(payment(none), encoding="utf-8")
+    (workspace / "c.csv").write_text(exported_again(none), encoding="utf-8")
+    assert counts(cli, "a.csv")["credit_notes_posted"] == 1
+
+    changed = counts(cli, "b.csv")
+
+    assert (changed["payments_posted"], changed["reposted"], changed["kept_notes_reversed"]) == (1, 1, 1)
+    assert owed(cli) == ["2000.00 EUR"]
+    held = balances(cli)
+    assert (held["1002"], held["6001"]) == ("1000.00", "-3000.00")  # no charge borne now
+    assert standing(cli, "5000003003.kept") == []
+    again = counts(cli, "c.csv")
+    assert (again["unchanged"], again["reposted"], again["kept_notes_reversed"]) == (1, 0, 0)
+    assert owed(cli) == ["2000.00 EUR"]
+    assert cli("ledger", "verify").code == 0
+
+
+def test_bank_charges_back_in_a_later_export_are_credited_again(cli: Cli, workspace: Path) -> None:
+    (workspace / "a.csv").write_text(payment("15.00"), encoding="utf-8")
+    (workspace / "b.csv").write_text(payment("0.00"), encoding="utf-8")
+    (workspace / "c.csv").write_text(exported_again("15.00"), encoding="utf-8")
+    counts(cli, "a.csv")
+    counts(cli, "b.csv")
+
+    back = counts(cli, "c.csv")
+
+    assert (back["payments_posted"], back["credit_notes_posted"], back["reposted"]) == (1, 1, 2)
+    assert owed(cli) == ["2000.00 EUR"]
+    assert (balances(cli)["1002"], balances(cli)["6001"]) == ("985.00", "-2985.00")
+    assert len(standing(cli, "5000003003.kept")) == 1
+    assert cli("import", "a.csv", "b.csv", "c.csv").code == 0  # their bytes imported: skipped
+    assert owed(cli) == ["2000.00 EUR"]
+    assert cli("ledger", "verify").code == 0
+
+
+def test_reversing_a_payment_reverses_the_credit_note_of_its_bank_charges_and_says_so(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "a.csv").write_text(payment("15.00"), encoding="utf-8")
+    (workspace / "b.csv").write_text(exported_again("15.00"), encoding="utf-8")
+    counts(cli, "a.csv")
+    [paid] = standing(cli, "5000003003")
+    [kept] = standing(cli, "5000003003.kept")
+
+    shown = cli("ledger", "reverse", str(paid), "--reason", "bounced")
+
+    assert shown.code == 0, shown.err
+    assert f"entry {paid} reversed by entry" in shown.out
+    assert (
+        f"kept back (bank charges, a discount), 5000003003.kept, entry {kept}, reversed by entry" in shown.out
+    )
+    assert owed(cli) == ["3000.00 EUR"]  # credited nothing, charges included
+    assert standing(cli, "5000003003.kept") == []
+    again = counts(cli, "b.csv")
+    assert (again["unchanged"], again["credit_notes_posted"], again["payments_posted"]) == (2, 0, 0)
+    assert owed(cli) == ["3000.00 EUR"]
+    assert cli("ledger", "verify").code == 0
+
+
+def test_a_reversed_payment_exported_later_with_bank_charges_credits_none_of_them(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "a.csv").write_text(payment(""), encoding="utf-8")
+    (workspace / "b.csv").write_text(payment("15.00"), encoding="utf-8")
+    (workspace / "c.csv").write_text(exported_again("15.00"), encoding="utf-8")
+    counts(cli, "a.csv")
+    [paid] = standing(cli, "5000003003")
+    assert cli("ledger", "reverse", str(paid), "--reason", "bounced").code == 0
+
+    later = counts(cli, "b.csv")
+
+    assert (later["kept_reversed"], later["credit_notes_posted"], later["payments_posted"]) == (2, 0, 0)
+    assert owed(cli) == ["3000.00 EUR"]
+    assert standing(cli, "5000003003.kept") == []
+    again = counts(cli, "c.csv")
+    assert (again["unchanged"], again["credit_notes_posted"], again["kept_reversed"]) == (2, 0, 0)
+    assert owed(cli) == ["3000.00 EUR"]
+    assert cli("ledger", "verify").code == 0
