@@ -31,7 +31,7 @@ from connector import retry
 from connector.bootstrap import Container
 from connector.db import database_error_text, unit_of_work
 from connector.errors import ConnectorError, LeaseHeldError
-from connector.imports.inbox import process_inbox
+from connector.imports.inbox import inbox_lease, process_inbox
 from connector.job_board import DONE, FAILED, HELD, JobBoard
 from connector.mapping.files import MappingSet
 from connector.sync.channels import renew_channels
@@ -58,19 +58,24 @@ class Job:
     every: timedelta
     run: Callable[[], str]  # does the work; what it did, in words (`NothingDone`: nothing; `Failed`)
     # What replicas take turns at, when not the job itself: the inbox's folder (a replica with a folder
-    # of its own runs its own pass; replicas sharing one take turns).
-    shared: str | None = None
+    # of its own runs its own pass; replicas sharing one, by whatever path, take turns). Asked at each
+    # run: the folder may be made, or mounted, after the daemon started.
+    shared: Callable[[], str] | None = None
 
-    @property
     def turns_at(self) -> str:
-        return self.shared or self.name
+        return self.name if self.shared is None else self.shared()
 
 
 def scheduled_jobs(container: Container) -> list[Job]:
     """The jobs the settings ask for (an interval of 0 switches one off; Zoho's need `zoho.enabled`)."""
     every = container.settings.daemon
     zoho = container.settings.zoho
-    inbox = f"inbox {container.settings.imports.inbox.resolve()}"
+    folder = container.settings.imports.inbox
+
+    def inbox() -> str:
+        folder.mkdir(parents=True, exist_ok=True)  # as the pass makes it: its id is kept in it
+        return inbox_lease(folder)
+
     wanted: list[tuple[str, float, Callable[[], str], bool]] = [
         ("zoho pull", every.pull_minutes * 60, _spending_told(container, _zoho_pull), zoho.enabled),
         ("zoho push", every.push_minutes * 60, _spending_told(container, _zoho_push), zoho.enabled),
@@ -125,12 +130,14 @@ def run_job(
     its lease until it expires, not for a whole interval); never raises (the scheduler goes on). What
     became of it goes to the log and to `board`."""
     started = datetime.now(UTC)
-    turn, holder = f"turn {job.turns_at}", turn_holder()  # names too long for a lease are `fitted`
+    holder = turn_holder()
     try:
         container.refresh_keys()  # a key rotated meanwhile seals what this run writes
         with unit_of_work(container.sessions) as session:  # a crashed replica's, its lease lapsed since
             close_abandoned_runs(session, starting=False)
-        with lease(container.sessions, f"scheduled {job.turns_at}", wait=False):
+        turns_at = job.turns_at()
+        turn = f"turn {turns_at}"  # names too long for a lease are `fitted`
+        with lease(container.sessions, f"scheduled {turns_at}", wait=False):
             taken = take_turn(container.sessions, turn, job.every.total_seconds() * TURN_SHARE, holder)
             if taken is not None:
                 raise _NotItsTurn(taken)
@@ -375,10 +382,12 @@ def _inbox(container: Container) -> str:
     failed = [done for done in passed if done.result.status in ("failed", "stopped")]
     set_aside = sum(1 for done in failed if done.moved_to is not None)
     stayed = len(failed) - set_aside  # not the file's fault (a stop, the database): the next pass's
+    gone = sum(1 for done in passed if done.gone)
     said = (
         f"{len(passed)} file(s)"
         + (f", {set_aside} unreadable (set aside in failed/)" if set_aside else "")
         + (f", {stayed} left in the inbox for the next pass" if stayed else "")
+        + (f", {gone} gone before this pass could archive them (taken by another pass)" if gone else "")
     )
     stuck = [done for done in passed if done.stuck is not None]
     if not stuck:

@@ -64,6 +64,8 @@ def inbox_command(
                     out.print(json.dumps(line, ensure_ascii=False))
                 else:
                     where = f" → {moved}" if moved else " (left in the inbox)"
+                    if done.gone:  # another pass took it meanwhile, and archives it
+                        where = " (gone from processing/: another pass archives it)"
                     out.print(describe(done.result) + where)
                 failed = failed or done.result.status == "failed"
             if retry.STOPPING.is_set():

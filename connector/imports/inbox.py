@@ -18,6 +18,12 @@ A file is moved to processing/ before it is read, so that what is archived is wh
 of the same name moved into the inbox meanwhile is another file, left for the next pass. What a pass
 that was killed left in processing/ is taken up first by the next one (`connector status` names it
 meanwhile).
+
+One pass at a time over a folder, however it is reached: a bind mount, or a share mounted at another
+path on another host, is the same folder under another name. Its passes are told apart by an id kept in
+the folder (`FOLDER_ID`, made by the first pass), by its path only where it can keep none (not
+writable). A file gone from processing/ while it was imported (another pass over the folder took it,
+one that reached it before the id was kept) is logged and counted, and the pass goes on.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import shutil
 import stat
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -55,6 +63,8 @@ PROCESSING = "processing"
 REASON = ".reason.txt"  # beside a file set aside in failed/, named after it
 HINT = "import it with `connector import FILE --format NAME`"  # for a file no parser recognises
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart")
+FOLDER_ID = ".connector-inbox-id"  # hidden, so never taken for an import
+_AN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class InboxFile:
     result: FileResult
     moved_to: Path | None
     stuck: str | None = None
+    gone: bool = False  # gone from processing/ by the time it was imported: not archived by this pass
 
 
 def waiting_files(inbox: Path, *, settle_seconds: float = 2.0, now: float | None = None) -> list[Path]:
@@ -124,7 +135,7 @@ def process_inbox(
     `progress(name)`, while a file is imported, gives a callback told how many rows each batch read.
     Another pass over the same folder running (another process, a replica) is a `LeaseHeldError`."""
     done = []
-    with lease(container.sessions, f"inbox {inbox.resolve()}", wait=False):  # one pass at a time
+    with lease(container.sessions, inbox_lease(inbox), wait=False):  # one pass at a time
         for link in symbolic_links(inbox):  # each pass: it waits for a person, who may not see why
             log.warning("inbox: %s is a symbolic link, not followed: move the file itself in", link)
         left = waiting_files(inbox / PROCESSING, settle_seconds=settle_seconds)  # by a pass killed mid-file
@@ -137,6 +148,58 @@ def process_inbox(
         with contextlib.suppress(OSError):  # emptied: the inbox looks as it did (kept if a file is left)
             (inbox / PROCESSING).rmdir()
     return done
+
+
+def inbox_lease(inbox: Path) -> str:
+    """The name of the lease a pass over `inbox` holds (and the daemon's turns at it): the folder's id,
+    the same by whatever path the folder is reached; its resolved path where it keeps none."""
+    folder_id = _folder_id(inbox)
+    return f"inbox {inbox.resolve()}" if folder_id is None else f"inbox folder {folder_id}"
+
+
+def _folder_id(inbox: Path) -> str | None:
+    """The id `inbox` keeps in `FOLDER_ID`, made now if it has none: created exclusively, so that of
+    replicas making it at once one makes it and the others read it. None where the folder cannot keep
+    one (not writable, not there) or keeps something else (then a person is told)."""
+    kept = inbox / FOLDER_ID
+    made = uuid.uuid4().hex
+    private = inbox.is_dir() and inbox.stat().st_mode & 0o077 == 0  # as archive/'s files (`_archive`)
+    try:
+        descriptor = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o644)
+    except FileExistsError:
+        return _read_folder_id(kept)
+    except OSError:  # read-only, or another user's folder: an id an admin made there may still be read
+        return _read_folder_id(kept) if kept.is_file() else None
+    try:
+        os.write(descriptor, f"{made}\n".encode("ascii"))
+    except OSError:  # a full disk: no empty id file left behind to be read forever
+        kept.unlink(missing_ok=True)
+        return None
+    finally:
+        os.close(descriptor)
+    if private:
+        make_private(kept)  # whatever the umask let through
+    return made
+
+
+def _read_folder_id(kept: Path) -> str | None:
+    """The id in `kept`; an empty one is being written by the replica that made it this instant."""
+    for _ in range(20):
+        try:
+            text = kept.read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            return None
+        if _AN_ID.fullmatch(text):
+            return text
+        if text:
+            break
+        time.sleep(0.05)
+    log.warning(
+        "inbox: %s holds no inbox id: passes over the folder are told apart by its path, so one reached "
+        "by two paths may be passed over twice at once; delete the file for a new id to be made",
+        kept,
+    )
+    return None
 
 
 def _warn_if_dated_ahead(path: Path) -> None:
@@ -200,7 +263,11 @@ def _process(
         reason = database_error_text(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.error("inbox: %s stays %s: %s", name, _where(inbox, _unclaim(inbox, claimed)), reason)
         return InboxFile(FileResult(name, None, "failed", reason=reason), None, reason)
-    if _stamp(claimed) != before:  # written to while it was read: the rest comes with the next pass
+    try:
+        changed = _stamp(claimed) != before
+    except OSError:  # gone from processing/ meanwhile: another pass took it
+        return _gone(name, result)
+    if changed:  # written to while it was read: the rest comes with the next pass
         where = _where(inbox, _unclaim(inbox, claimed))
         log.warning("inbox: %s changed while it was imported: it stays %s for the next pass", name, where)
         return InboxFile(result, None)
@@ -212,6 +279,8 @@ def _process(
             return InboxFile(result, moved)
         moved = _archive(claimed, archived)
     except OSError as exc:  # e.g. archive/ not writable: the file stays, where its record says it is
+        if not os.path.lexists(claimed):  # or it is gone, and its record is the other pass's to write
+            return _gone(name, result)
         kept = _unclaim(inbox, claimed)
         _stored_at(container, digest, kept)
         log.error(
@@ -227,6 +296,20 @@ def _process(
     for note in result.notes:  # unattended: the log is where an admin hears of it
         log.warning("inbox: %s: %s", name, note)
     return InboxFile(result, moved)
+
+
+def _gone(name: str, result: FileResult) -> InboxFile:
+    """A file gone from processing/ while this pass imported it: another pass over the folder took it
+    (one that reached it by another path before the folder kept its id). Its import is idempotent: what
+    it posted stays once; the file is the other pass's to archive, and this pass goes on."""
+    log.warning(
+        "inbox: %s %s but went away from %s/ meanwhile (another pass over the folder took it?): "
+        "not archived by this pass",
+        name,
+        result.status,
+        PROCESSING,
+    )
+    return InboxFile(result, None, gone=True)
 
 
 def _claim(inbox: Path, path: Path) -> Path:

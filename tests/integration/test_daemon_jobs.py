@@ -144,7 +144,11 @@ def test_replicas_with_inbox_folders_of_their_own_each_pass_over_theirs_every_in
 
     jobs = []
     deep = tmp_path / ("shared" * 30)  # the folders' names longer than a lease's: told apart all the same
-    for folder in ("a", "b", "a"):  # three replicas, the last sharing the first one's folder
+    (deep / "a" / "inbox").mkdir(parents=True)
+    (deep / "c").symlink_to(deep / "a", target_is_directory=True)
+    # The last replica reaches the first one's folder by another path, as a bind mount shows it.
+    monkeypatch.setattr(Path, "resolve", lambda self, strict=False: self.absolute())
+    for folder in ("a", "b", "a", "c"):  # four replicas, the last two sharing the first one's folder
         imports = container.settings.imports.model_copy(update={"inbox": deep / folder / "inbox"})
         with_settings(container, monkeypatch, imports=imports)
         [inbox] = scheduled_jobs(container)
@@ -304,10 +308,12 @@ def test_the_inbox_pass_says_which_files_it_set_aside_and_which_stay_for_the_nex
         ),
         InboxFile(FileResult("stopped.csv", None, "failed", reason="the daemon is stopping"), None),
         InboxFile(FileResult("good.csv", None, "imported"), tmp_path / "archive" / "x.csv"),
+        InboxFile(FileResult("taken.csv", None, "imported"), None, gone=True),  # by another pass
     ]
     monkeypatch.setattr(daemon, "process_inbox", lambda *args, **kwargs: passed)
     assert daemon._inbox(container) == (
-        "3 file(s), 1 unreadable (set aside in failed/), 1 left in the inbox for the next pass"
+        "4 file(s), 1 unreadable (set aside in failed/), 1 left in the inbox for the next pass, "
+        "1 gone before this pass could archive them (taken by another pass)"
     )
 
 

@@ -22,9 +22,10 @@ from sqlalchemy import select
 from connector import retry
 from connector.bootstrap import Container
 from connector.db import unit_of_work
+from connector.errors import LeaseHeldError
 from connector.imports import inbox as inbox_module
 from connector.imports import pipeline
-from connector.imports.inbox import process_inbox
+from connector.imports.inbox import inbox_lease, process_inbox
 from connector.imports.models import ImportedFile
 from connector.imports.pipeline import file_hash
 from connector.sync.status import container_snapshot
@@ -244,7 +245,9 @@ def test_a_file_whose_reason_cannot_be_written_stays_in_the_inbox_and_is_set_asi
     monkeypatch.setattr(Path, "write_text", disk_full)
     [full] = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
     assert (full.result.status, full.moved_to) == ("failed", None)
-    assert sorted(path.name for path in inbox.rglob("*") if path.is_file()) == ["bad.csv"]
+    assert sorted(
+        path.name for path in inbox.rglob("*") if path.is_file() and path.name != inbox_module.FOLDER_ID
+    ) == ["bad.csv"]
     assert stored() == str((inbox / "bad.csv").resolve())
     assert container_snapshot(container).failed_files == []
 
@@ -346,3 +349,102 @@ def test_a_file_imported_but_not_archivable_stays_its_record_pointing_at_it_unti
     assert later.moved_to is not None
     assert stored() == str(later.moved_to.resolve())
     assert not upload.exists()
+
+
+def seen_by_another_path(tmp_path: Path, inbox: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`inbox` reached by another path, as a bind mount or a share mounted elsewhere shows it: a path
+    `resolve()` does not lead back to the folder's own."""
+    other = tmp_path / "mounted"
+    other.symlink_to(inbox, target_is_directory=True)
+    monkeypatch.setattr(Path, "resolve", lambda self, strict=False: self.absolute())
+    return other
+
+
+def test_an_inbox_reached_by_two_paths_is_passed_over_by_one_pass_at_a_time(
+    container: Container, customers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    other = seen_by_another_path(tmp_path, inbox, monkeypatch)
+    write(inbox / "april.jsonl", invoice("INV-A1", customers["acme"], "10.00"))
+    refused: list[str] = []
+
+    @contextmanager
+    def meanwhile(name: str) -> Iterator[Callable[[int], None]]:
+        def another_replica(_: int) -> None:
+            with pytest.raises(LeaseHeldError) as held:
+                process_inbox(container, PARSERS, other, settle_seconds=0)
+            refused.append(str(held.value))
+
+        yield another_replica
+
+    [done] = process_inbox(container, PARSERS, inbox, settle_seconds=0, progress=meanwhile)
+
+    assert (done.result.status, done.moved_to is not None) == ("imported", True)
+    assert refused
+    assert "is running elsewhere now" in refused[0]
+    assert inbox_lease(other) == inbox_lease(inbox)
+    kept = inbox / inbox_module.FOLDER_ID
+    assert oct(kept.stat().st_mode & 0o777) == oct(0o644 & ~current_umask())
+    assert process_inbox(container, PARSERS, inbox, settle_seconds=0) == []  # not a file to import
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_an_inbox_whose_folder_cannot_keep_an_id_is_told_apart_by_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(mode=0o700)
+    assert inbox_lease(inbox) == inbox_lease(inbox)  # made once, read since
+    assert (inbox / inbox_module.FOLDER_ID).stat().st_mode & 0o077 == 0  # private, as the folder is
+    shared = tmp_path / "shared"
+    shared.mkdir()
+
+    def read_only(*args: Any, **kwargs: Any) -> int:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "open", read_only)
+        assert inbox_lease(shared) == f"inbox {shared.resolve()}"
+    (shared / inbox_module.FOLDER_ID).write_text("not an id\n", encoding="ascii")
+    with caplog.at_level(logging.WARNING):
+        assert inbox_lease(shared) == f"inbox {shared.resolve()}"
+    assert "holds no inbox id" in caplog.text
+
+
+def test_a_file_another_pass_archived_while_this_one_imported_it_is_counted_gone_and_the_pass_goes_on(
+    container: Container, customers: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    acme = customers["acme"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write(inbox / "a-april.jsonl", invoice("INV-A1", acme, "10.00"))
+    write(inbox / "b-may.jsonl", invoice("INV-B1", acme, "20.00"))
+    taken = tmp_path / "taken"
+    taken.mkdir()
+
+    @contextmanager
+    def taken_meanwhile(name: str) -> Iterator[Callable[[int], None]]:
+        def another_pass_archives_it(_: int) -> None:  # one that reached the folder by another path
+            claimed = inbox / inbox_module.PROCESSING / name
+            if name == "a-april.jsonl" and claimed.exists():
+                claimed.rename(taken / name)
+
+        yield another_pass_archives_it
+
+    with caplog.at_level(logging.WARNING):
+        first, second = process_inbox(container, PARSERS, inbox, settle_seconds=0, progress=taken_meanwhile)
+
+    assert (first.result.status, first.moved_to, first.gone) == ("imported", None, True)
+    assert "a-april.jsonl imported but went away from processing/ meanwhile" in caplog.text
+    assert (second.result.status, second.moved_to is not None, second.gone) == ("imported", True, False)
+    with unit_of_work(container.sessions) as session:  # where the other pass archives it, not processing/
+        stored = session.scalars(select(ImportedFile.stored_path).order_by(ImportedFile.id)).first()
+    assert stored is not None
+    assert Path(stored).parent == (inbox / "archive").resolve()
+    assert_ledger_verifies(container)
