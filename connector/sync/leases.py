@@ -26,7 +26,7 @@ from connector import retry
 from connector.db import clock_ms, fitted, unit_of_work
 from connector.errors import LeaseHeldError, LeaseLostError, StoppedWaitingError
 from connector.sync.models import JobLease
-from connector.sync.runs import gone_here, held_by, this_process
+from connector.sync.runs import gone_here, held_by, progress, this_process
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +226,7 @@ def _renew(
                     .where(JobLease.name == name, JobLease.holder == holder)
                     .values(expires_at=clock_ms(session) + span)
                 )
+                progress(session, holder)  # the runs under it live on, until when it lapses
             missed = 0
         except OperationalError as exc:  # SQLite's write lock, held by this holder's own batch (which
             missed += 1  # renews the lease in its transaction, `Held.confirm`): the next renewal tries again

@@ -48,6 +48,9 @@ class SyncRun(Base):
     counts_json: Mapped[str] = mapped_column(Text, default="{}")
     error: Mapped[str | None] = mapped_column(Text)
     holder: Mapped[str | None] = mapped_column(String(200))  # host and pid of the process running it
+    # When it last showed it was going (started, a batch committed, its lease renewed): when it ended,
+    # should its process die. None for runs from before it was kept.
+    progress_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class QuarantinedRecord(Base):

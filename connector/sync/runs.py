@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select, true, update
+from sqlalchemy import ColumnElement, exists, func, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -93,8 +93,10 @@ _LEASED = re.compile(r" [0-9a-f]{8}$")  # a lease holder: "host pid N" and the l
 
 
 def start_run(session: Session, job: str, source: str, mapping_digest: str) -> SyncRun:
-    holder = held_by.get() or this_process()
-    run = SyncRun(job=job, source=source, mapping_digest=mapping_digest, holder=holder)
+    holder, now = held_by.get() or this_process(), utcnow()
+    run = SyncRun(
+        job=job, source=source, mapping_digest=mapping_digest, holder=holder, started_at=now, progress_at=now
+    )
     session.add(run)
     session.flush()
     return run
@@ -102,6 +104,17 @@ def start_run(session: Session, job: str, source: str, mapping_digest: str) -> S
 
 def this_process() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+def progress(session: Session, holder: str) -> None:
+    """The runs started under the lease `holder` holds are going: told at each of its renewals, so
+    that one whose process dies between two batches is known to have run until then."""
+    session.execute(
+        update(SyncRun)
+        .where(SyncRun.holder == holder, SyncRun.status == "running")
+        .values(progress_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def gone_here(holder: str) -> int | None:
@@ -118,7 +131,9 @@ def close_abandoned_runs(session: Session, *, starting: bool = True) -> int:
     recorded as failed, so a crash never passes for a run still going. A run started under a lease is
     gone with its lease (expired or taken over, by the database's clock: on any host, whatever pids
     other containers reuse); another, of this host, with its process (a process `starting` holds no run
-    yet, so one under its own pid is another's, from before; later, its own are its own). How many."""
+    yet, so one under its own pid is another's, from before; later, its own are its own). Each is
+    recorded as ending when it last showed progress, not now: its duration is how long it ran. How
+    many."""
     host = f"{socket.gethostname()} pid "
     # Judged in the update itself: a lease read apart from its run could be older than the run (a run
     # started meanwhile, under a lease taken meanwhile, would be judged without it).
@@ -131,7 +146,12 @@ def close_abandoned_runs(session: Session, *, starting: bool = True) -> int:
         gone: ColumnElement[bool] = true()
         if _LEASED.search(holder):
             gone = lease_gone
-            why = "its process stopped holding the lease it ran under before the run ended"
+            # Which of the two, the database cannot tell: a process whose connection dropped (the
+            # database restarted) lives on, its lease lapsed all the same.
+            why = (
+                "its lease lapsed before the run ended (its process was killed, or lost its database "
+                "connection)"
+            )
         else:
             pid = holder.removeprefix(host) if holder.startswith(host) else ""
             mine = pid.isdigit() and int(pid) == os.getpid()
@@ -141,7 +161,11 @@ def close_abandoned_runs(session: Session, *, starting: bool = True) -> int:
         failed = (
             update(SyncRun)
             .where(SyncRun.id == run_id, SyncRun.status == "running", gone)
-            .values(status="failed", finished_at=utcnow(), error=f"interrupted: {why}")
+            .values(
+                status="failed",
+                finished_at=func.coalesce(SyncRun.progress_at, utcnow()),  # unknown before it was kept
+                error=f"interrupted: {why}",
+            )
             .execution_options(synchronize_session=False)
         )
         closed += session.execute(failed).rowcount  # type: ignore[attr-defined]
@@ -181,8 +205,9 @@ def finish_run(run: SyncRun, counts: Counter[str], error: str | None = None) -> 
 
 def record_counts(run: SyncRun, counts: Counter[str]) -> None:
     """The run's counts so far, written in the transaction of what they count: a run killed before it
-    finished shows what it committed."""
+    finished shows what it committed, and when it last did."""
     run.counts_json = json.dumps(dict(sorted(counts.items())))
+    run.progress_at = utcnow()
 
 
 def quarantine(

@@ -553,9 +553,9 @@ def test_the_installed_console_command_runs(isolated_cwd: Path) -> None:
 
 def test_db_upgrade_creates_the_schema_and_reports_the_revision(cli) -> None:
     assert "revision (none: empty database)" in cli("db", "current").out
-    assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0027"
+    assert cli("db", "upgrade").out.strip() == "database sqlite:///connector.db is at revision 0028"
     assert cli("db", "upgrade").code == 0
-    assert "is at revision 0027" in cli("db", "current").out
+    assert "is at revision 0028" in cli("db", "current").out
 
 
 def test_a_database_a_newer_connector_migrated_is_one_clear_error_for_every_command(
@@ -566,7 +566,7 @@ def test_a_database_a_newer_connector_migrated_is_one_clear_error_for_every_comm
         connection.execute("UPDATE alembic_version SET version_num = '9999'")
     connection.close()
     said = (
-        "error: the database is at schema 9999, newer than this connector knows (0027): upgrade the connector"
+        "error: the database is at schema 9999, newer than this connector knows (0028): upgrade the connector"
     )
     current = cli("db", "current")
     assert (current.code, "is at revision 9999" in current.out, current.err.strip()) == (1, True, said)

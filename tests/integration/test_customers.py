@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from connector.security.models import IndexState
 from connector.security.rotation import Reencrypted, older_keys_left, reencrypt_all
 from connector.sync.leases import lease
 from connector.sync.models import JobLease, SyncRun
-from connector.sync.runs import close_abandoned_runs, start_run
+from connector.sync.runs import close_abandoned_runs, record_counts, run_history, start_run
 from tests.integration.helpers import add_customer
 
 
@@ -242,5 +244,42 @@ def test_a_run_started_under_a_lease_is_failed_once_its_lease_is_gone_whatever_h
             gone = session.get_one(SyncRun, dead)
             assert (gone.status, gone.error) == (
                 "failed",
-                "interrupted: its process stopped holding the lease it ran under before the run ended",
+                "interrupted: its lease lapsed before the run ended (its process was killed, or lost its "
+                "database connection)",
             )
+
+
+def test_a_run_whose_lease_lapsed_is_recorded_as_ending_when_it_last_made_progress_not_when_noticed(
+    container: Container,
+) -> None:
+    dead_holder = "connector-7f9c-abcde pid 1 0badc0de"  # killed 8 s into its import, its lease lapsed
+    started = datetime.now(UTC) - timedelta(seconds=80)
+    with unit_of_work(container.sessions) as session:
+        run = start_run(session, "import", "zoho_books.invoices", "")
+        run.holder, run.started_at = dead_holder, started
+        record_counts(run, Counter(invoices_posted=3))  # its last batch
+        run.progress_at = started + timedelta(seconds=8)
+        dead = run.id
+        session.add(JobLease(name="imports", holder=dead_holder, expires_at=0))
+
+    with unit_of_work(container.sessions) as session:  # another replica's next run, 72 s later
+        assert close_abandoned_runs(session, starting=False) == 1
+
+    with unit_of_work(container.sessions) as session:
+        [record] = [one for one in run_history(session) if one.id == dead]
+    assert record.finished_at is not None
+    assert (record.finished_at - record.started_at).total_seconds() == pytest.approx(8, abs=0.01)
+    assert record.error == (
+        "interrupted: its lease lapsed before the run ended (its process was killed, or lost its "
+        "database connection)"
+    )
+
+
+def test_a_run_shows_progress_with_each_batch_it_commits(container: Container) -> None:
+    with unit_of_work(container.sessions) as session:
+        run = start_run(session, "import", "zoho_books.invoices", "")
+        assert run.progress_at == run.started_at
+        run.progress_at = run.started_at - timedelta(minutes=5)
+        record_counts(run, Counter(invoices_posted=1))
+        assert run.progress_at is not None
+        assert run.progress_at > run.started_at

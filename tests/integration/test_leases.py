@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Delete, delete, insert, select
@@ -14,11 +15,12 @@ from sqlalchemy.exc import OperationalError
 
 from connector import retry
 from connector.bootstrap import Container
-from connector.db import clock_ms, unit_of_work
+from connector.db import aware, clock_ms, unit_of_work
 from connector.errors import LeaseHeldError, LeaseLostError, StoppingError
 from connector.sync import leases
 from connector.sync.leases import lease
-from connector.sync.models import JobLease
+from connector.sync.models import JobLease, SyncRun
+from connector.sync.runs import start_run
 
 
 def holders(container: Container) -> list[str]:
@@ -99,6 +101,19 @@ def test_the_holder_renews_its_lease_while_it_works(container: Container) -> Non
         time.sleep(0.25)
         with unit_of_work(container.sessions) as session:
             assert session.get_one(JobLease, "imports").expires_at > first
+
+
+def test_each_renewal_of_a_lease_shows_the_runs_under_it_are_still_going(container: Container) -> None:
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    with lease(container.sessions, "imports", lease_seconds=0.3):
+        with unit_of_work(container.sessions) as session:  # a batch committed five minutes ago
+            run = start_run(session, "import", "zoho_books.invoices", "")
+            run.progress_at, run_id = long_ago, run.id
+        time.sleep(0.25)
+        with unit_of_work(container.sessions) as session:
+            progress_at = session.get_one(SyncRun, run_id).progress_at
+    assert progress_at is not None
+    assert aware(progress_at) > long_ago + timedelta(minutes=4)
 
 
 def test_a_name_longer_than_the_table_keeps_is_cut_and_still_told_apart(container: Container) -> None:

@@ -30,7 +30,7 @@ def test_the_migrations_create_exactly_the_schema_the_models_describe(container:
 def test_upgrading_an_up_to_date_database_is_a_no_op(container: Container) -> None:
     before = current_revision(container.engine)
     upgrade_database(container.engine)
-    assert current_revision(container.engine) == before == "0027"
+    assert current_revision(container.engine) == before == "0028"
 
 
 def test_upgrading_to_0006_fills_each_customers_backends_from_its_live_bindings(tmp_path: Path) -> None:
