@@ -5,11 +5,12 @@ SIGTERM or Ctrl-C; a job running then finishes first.
 The jobs are the CLI's commands, unattended: the Zoho pull then push, the processing of stored
 notifications, the renewal of notification channels before they expire, and a pass over the import
 inbox. Each runs in one process at a time across replicas sharing the database (a lease: a replica
-whose turn it is not skips the run; the inbox's turn is its folder's), never overlaps itself, and runs
-again on its interval whatever became of the last run. A run's outcome is logged, at DEBUG when it
-found nothing to do (thousands of such runs a day would drown the others); a failed run is logged with
-its error and tried again next time (the work itself is safe to repeat: cursors, outbox and imports are
-idempotent).
+whose turn it is not, or that finds another running it, skips the run, saying so at DEBUG unless the
+holder is a dead process or has held it for `HELD_INTERVALS` intervals; the inbox's turn is its
+folder's), never overlaps itself, and runs again on its interval whatever became of the last run. A
+run's outcome is logged, at DEBUG when it found nothing to do (thousands of such runs a day would drown
+the others); a failed run is logged with its error and tried again next time (the work itself is safe
+to repeat: cursors, outbox and imports are idempotent).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 from connector import retry
 from connector.bootstrap import Container
 from connector.db import database_error_text, unit_of_work
-from connector.errors import ConnectorError, LeaseHeldError
+from connector.errors import ConnectorError, LeaseHeldError, LeaseLostError
 from connector.imports.inbox import inbox_lease, process_inbox
 from connector.job_board import DONE, FAILED, HELD, JobBoard
 from connector.mapping.files import MappingSet
@@ -115,6 +116,23 @@ class _NotItsTurn(Exception):
     """Another replica took this interval's turn at the job (the message says which)."""
 
 
+# A job found running elsewhere at each try for this many of its intervals is told of at INFO: its
+# holder may be stuck (a hung process renewing its lease). Before that, another replica's run is routine
+# (replicas on aligned schedules meet at every interval), told of at DEBUG.
+HELD_INTERVALS = 3
+_held_since: dict[str, datetime] = {}  # by job: when it was first found running elsewhere, in a row
+_held_lock = threading.Lock()  # the scheduler runs jobs from its threads
+
+
+def _held_streak(name: str, now: datetime, held: bool) -> datetime:
+    """Since when the job `name` has been found running elsewhere at each try (`now` if not `held`)."""
+    with _held_lock:
+        if not held:
+            _held_since.pop(name, None)
+            return now
+        return _held_since.setdefault(name, now)
+
+
 # A replica's turn at a job lasts this share of its interval: replicas whose schedules drift apart still
 # run it once per interval between them, and a replica gone leaves the next turn to another.
 TURN_SHARE = 0.9
@@ -131,6 +149,7 @@ def run_job(
     became of it goes to the log and to `board`."""
     started = datetime.now(UTC)
     holder = turn_holder()
+    held_since: datetime | None = None  # found running elsewhere: since when, at each try
     try:
         container.refresh_keys()  # a key rotated meanwhile seals what this run writes
         with unit_of_work(container.sessions) as session:  # a crashed replica's, its lease lapsed since
@@ -150,7 +169,12 @@ def run_job(
         log.debug("%s: not run now, run by %s within its interval", job.name, exc)
         outcome, message = HELD, f"run by {exc} within its interval"
     except LeaseHeldError as exc:
-        log.info("%s: not run now, %s", job.name, exc)
+        held_since = _held_streak(job.name, started, held=True)
+        stuck = started - held_since >= job.every * HELD_INTERVALS
+        # Told at INFO when a person may have to act: its holder dead here, held for long, or taken over.
+        telling = exc.holder_gone or stuck or isinstance(exc, LeaseLostError)
+        said = f"{exc} (found so at each try since {held_since:%H:%M:%S} UTC)" if stuck else str(exc)
+        log.log(logging.INFO if telling else logging.DEBUG, "%s: not run now, %s", job.name, said)
         outcome, message = HELD, str(exc)
         if again_soon is not None:
             again_soon()
@@ -170,6 +194,8 @@ def run_job(
         level = logging.WARNING if isinstance(done, Failed) else logging.INFO
         log.log(logging.DEBUG if isinstance(done, NothingDone) else level, "%s: %s", job.name, done)
         outcome, message = FAILED if isinstance(done, Failed) else DONE, done
+    if held_since is None:  # it ran, here or elsewhere, or failed: a streak of finding it held is over
+        _held_streak(job.name, started, held=False)
     if board is not None:
         board.record(job.name, outcome, started, datetime.now(UTC), message)
 

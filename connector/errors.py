@@ -53,7 +53,12 @@ class ReconcileError(ConnectorError):
 
 
 class LeaseHeldError(ConnectorError):
-    """A job that another process or replica holds the lease of: it runs there now."""
+    """A job that another process or replica holds the lease of: it runs there now (`holder_gone`: its
+    holder is a process of this host that no longer runs, its lease not lapsed yet)."""
+
+    def __init__(self, message: str, *, holder_gone: bool = False) -> None:
+        super().__init__(message)
+        self.holder_gone = holder_gone
 
 
 class LeaseLostError(LeaseHeldError):

@@ -70,6 +70,11 @@ class Holder:
     def __str__(self) -> str:
         return self.holder
 
+    @property
+    def gone(self) -> bool:
+        """Whether the holder is a process of this host that no longer runs."""
+        return gone_here(self.holder) is not None
+
     def _gone(self) -> str | None:
         """When the holder is a process of this host that no longer runs (a kill -9): what to say of it.
         Its lease is still not taken over before it lapses: a pid proves nothing across containers
@@ -110,7 +115,7 @@ def lease(
     told = False
     while (other := _take(sessions, name, holder, span)) is not None:
         if not wait:
-            raise LeaseHeldError(f"{name} {other.refusal()}")
+            raise LeaseHeldError(f"{name} {other.refusal()}", holder_gone=other.gone)
         if not told:
             log.info("%s %s", name, other.waiting())
             told = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import sqlite3
 import time
 from collections import Counter
@@ -20,8 +21,8 @@ from sqlalchemy.exc import OperationalError
 from adapters.zoho.limits import CreditMeter
 from connector import daemon
 from connector.bootstrap import Container
-from connector.daemon import Job, _spending_told, run_job, scheduled_jobs
-from connector.db import unit_of_work
+from connector.daemon import Job, NothingDone, _spending_told, run_job, scheduled_jobs
+from connector.db import clock_ms, unit_of_work
 from connector.errors import TransientRemoteError
 from connector.imports import inbox as inbox_module
 from connector.imports.inbox import InboxFile
@@ -31,7 +32,7 @@ from connector.security.keys import read_keyring_file, save_keyring
 from connector.settings import DaemonSettings, ZohoSettings
 from connector.sync.credits import DatabaseSpendingLog, write_spent
 from connector.sync.leases import give_back_turns, lease, turn_holder
-from connector.sync.models import SyncRun
+from connector.sync.models import JobLease, SyncRun
 from connector.sync.notifications import ProcessResult
 from connector.sync.pull import PullResult
 from connector.sync.push_send import PushOutcome
@@ -228,10 +229,48 @@ def test_a_job_another_replica_is_running_is_not_run_here(
 ) -> None:
     job = Job("zoho pull", timedelta(minutes=15), lambda: pytest.fail("ran while another replica ran it"))
     tried_again: list[bool] = []
-    with lease(container.sessions, "scheduled zoho pull"), caplog.at_level(logging.INFO):
+    with lease(container.sessions, "scheduled zoho pull"), caplog.at_level(logging.DEBUG):
         run_job(container, job, lambda: tried_again.append(True))
     assert "zoho pull: not run now, scheduled zoho pull is running elsewhere now" in caplog.text
     assert tried_again == [True]  # once its lease is over, should its holder have died
+
+
+def test_a_job_another_replica_is_running_is_skipped_quietly_until_it_has_held_it_for_intervals(
+    container: Container, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(daemon, "_held_since", {})  # this process's daemon starts afresh
+    job = Job("quick pull", timedelta(seconds=0.05), lambda: pytest.fail("ran while another replica ran it"))
+    board = JobBoard([(job.name, job.every)])
+    with lease(container.sessions, "scheduled quick pull"):
+        levels = [level for level, _ in logged(caplog, container, job, board=board)]  # aligned schedules
+        time.sleep(job.every.total_seconds() * daemon.HELD_INTERVALS)
+        stuck = logged(caplog, container, job, board=board)  # held across several intervals
+
+    assert levels == [logging.DEBUG]
+    [(level, line)] = stuck
+    assert level == logging.INFO
+    assert line.startswith("quick pull: not run now, scheduled quick pull is running elsewhere now")
+    assert "found so at each try since" in line
+    (record,) = board.jobs()
+    assert record.runs[HELD] == 2
+    run_job(container, replace(job, run=lambda: NothingDone("0 file(s)")))  # run here since: streak over
+    give_back_turns(container.sessions)
+    with lease(container.sessions, "scheduled quick pull"):
+        assert [level for level, _ in logged(caplog, container, job)] == [logging.DEBUG]
+
+
+def test_a_job_whose_lease_a_dead_process_of_this_host_holds_is_told_of_at_info(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    with unit_of_work(container.sessions) as session:  # killed -9, its lease not lapsed yet
+        dead = f"{socket.gethostname()} pid 4194304 0badc0de"
+        session.add(JobLease(name="scheduled zoho pull", holder=dead, expires_at=clock_ms(session) + 60_000))
+    job = Job("zoho pull", timedelta(minutes=15), lambda: pytest.fail("ran while its lease was held"))
+
+    [(level, line)] = logged(caplog, container, job)
+
+    assert level == logging.INFO
+    assert "is held by a process of this host that is gone" in line
 
 
 def test_a_zoho_job_writes_the_api_credits_it_spent_when_it_ends(
@@ -339,12 +378,17 @@ def zoho_on(container: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[C
 
 
 def logged(
-    caplog: pytest.LogCaptureFixture, container: Container, job: Job, *, give_back: bool = True
+    caplog: pytest.LogCaptureFixture,
+    container: Container,
+    job: Job,
+    *,
+    give_back: bool = True,
+    board: JobBoard | None = None,
 ) -> list[tuple[int, str]]:
     """The levels and lines a run of `job` logged about itself."""
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="connector.daemon"):
-        run_job(container, job)
+        run_job(container, job, board=board)
     if give_back:
         give_back_turns(container.sessions)  # the next run of it, in this test, is its next interval's
     said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "connector.daemon"]
