@@ -37,6 +37,9 @@ class SyncRun(Base):
     """One run of a job: when, with which mapping set, what it did, how it ended."""
 
     __tablename__ = "sync_runs"
+    # The running ones, by holder: each lease renewal marks its runs' progress, and each job run looks for
+    # runs whose process died; both among a history that grows by thousands of runs a day.
+    __table_args__ = (Index("ix_sync_runs_status_holder", "status", "holder"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     job: Mapped[str] = mapped_column(String(64))
