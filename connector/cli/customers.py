@@ -409,7 +409,7 @@ def classify(
 ) -> None:
     """Recompute value tiers from the ledger's receipts; every change goes to the audit trail."""
     day = as_of_day(ctx, as_of)
-    banks = state(ctx).settings().ledger.chart.bank_codes
+    chart = state(ctx).settings().ledger.chart
     with master_session(ctx) as master:
-        counts = master.reclassify_tiers(banks, day)
+        counts = master.reclassify_tiers(chart, day)
     out.print(f"value tiers as of {day}: {_summary(counts)}")

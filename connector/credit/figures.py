@@ -116,10 +116,7 @@ def _chunk(
         counted,
     )
     advances = _summed(reads.account_sums(session, every, advances_code, as_of), counted)
-    received_into = (*chart.bank_codes, chart.unapplied.code)  # an unapplied receipt, applied by a person
-    paid = _folded(
-        reads.receipts(session, every, (receivable_code, advances_code), received_into, as_of), counted
-    )
+    paid = _folded(reads.chart_receipts(session, every, chart, as_of), counted)
     currencies = {row.id: row.currency for row in rows}
     terms = {row.id: row.payment_terms_days for row in rows}
     numbers = {row.id: row.account_no for row in rows}

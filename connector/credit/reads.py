@@ -19,6 +19,7 @@ from connector.bulk import LOOKUP_CHUNK, in_chunks
 from connector.credit.aging import ArLine
 from connector.imports.models import ImportedDocument, ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, JournalEntry, Posting
+from connector.settings import ChartSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,16 @@ def account_sums(
         .group_by(Posting.customer_id, Posting.currency)
     )
     return {(int(customer_id or 0), str(currency)): int(total or 0) for customer_id, currency, total in rows}
+
+
+def chart_receipts(
+    session: Session, ids: Sequence[int], chart: ChartSettings, as_of: date
+) -> dict[tuple[int, str], list[Receipt]]:
+    """`receipts` into the chart's banks and unapplied receipts, crediting AR or advances: the one
+    definition of a customer's payment, for its figures and its value tier alike (a refund, money out,
+    is none; a receipt `reconcile apply` moved from unapplied receipts to the customer is one)."""
+    received_into = (*chart.bank_codes, chart.unapplied.code)
+    return receipts(session, ids, (chart.receivable.code, chart.advances.code), received_into, as_of)
 
 
 def receipts(

@@ -43,6 +43,7 @@ from connector.master.records import (
 )
 from connector.money import Money
 from connector.security.cipher import FieldCipher
+from connector.settings import ChartSettings
 
 __all__ = ["Applied", "CustomerMaster", "Outcome", "SourceRecord", "content_hash"]
 
@@ -407,11 +408,11 @@ class CustomerMaster:
 
     # --- value tiers --------------------------------------------------------------------------------
 
-    def reclassify_tiers(self, banks: Sequence[str], as_of: date) -> Counter[str]:
-        """Recompute every live customer's value tier from its receipts into the bank accounts `banks`;
-        each change is recorded."""
+    def reclassify_tiers(self, chart: ChartSettings, as_of: date) -> Counter[str]:
+        """Recompute every live customer's value tier from its payments, as its credit figures count
+        them by the accounts of `chart`; each change is recorded."""
         window = self.policy.tier_window_days
-        receipts = self._folded_into_survivors(tiers.receipts_by_customer(self.session, banks, as_of, window))
+        receipts = self._folded_into_survivors(tiers.receipts_by_customer(self.session, chart, as_of, window))
         changes: Counter[str] = Counter()
         live = select(Customer).where(Customer.status != "merged").execution_options(yield_per=1000)
         for customer in self.session.scalars(live):

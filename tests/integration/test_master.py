@@ -21,6 +21,7 @@ from connector.master.policy import CustomerPolicy
 from connector.master.records import REVIEW_RECORD
 from connector.master.service import CustomerMaster
 from connector.master.sync import sync_customers
+from connector.settings import ChartSettings
 from connector.sync.models import QuarantinedRecord, SyncRun
 from tests.conftest import REPO
 from tests.integration.helpers import invoice, receipt
@@ -28,6 +29,7 @@ from tests.unit.test_classify import shipped_policy
 
 POLICY = shipped_policy()
 DIGEST = "d" * 64
+CHART = ChartSettings()
 
 
 @contextmanager
@@ -594,11 +596,11 @@ def test_value_tiers_follow_the_trailing_receipts_and_every_change_is_recorded(c
         old = ledger.post(receipt("OLD", small_no, "5000000", day=1))
         ledger.reverse(old.entry_id, posting_date=date(2026, 3, 2), memo="entered twice")
     with master(container) as m:
-        assert m.reclassify_tiers(("1002",), date(2026, 12, 31)) == Counter(changed=2)
+        assert m.reclassify_tiers(CHART, date(2026, 12, 31)) == Counter(changed=2)
         assert m.directory.view(big.customer_id or 0).value_tier == "high"
         assert m.directory.view(small.customer_id or 0).value_tier == "medium"
-        assert m.reclassify_tiers(("1002",), date(2026, 12, 31)) == Counter(unchanged=2)
-        assert m.reclassify_tiers(("1002",), date(2027, 6, 1)) == Counter(changed=2)  # the window moved on
+        assert m.reclassify_tiers(CHART, date(2026, 12, 31)) == Counter(unchanged=2)
+        assert m.reclassify_tiers(CHART, date(2027, 6, 1)) == Counter(changed=2)  # the window moved on
         assert m.directory.view(big.customer_id or 0).value_tier == "low"
         [tier_event, *_] = [e for e in m.history(big.customer_id or 0) if e.kind == "tier"]
         assert tier_event.detail == "none → high: paid 1,200,000.00 CNY in 6 payment(s) over 365 days"
@@ -618,7 +620,7 @@ def test_a_merged_customers_receipts_count_for_the_value_tier_of_the_customer_it
         ledger.post_many([receipt(f"R{n}", absorbed_no, "200000", day=5 + n) for n in range(6)])
     with master(container) as m:
         m.merge(survivor_no, absorbed_no, "the same company")
-        m.reclassify_tiers(("1002",), date(2026, 12, 31))
+        m.reclassify_tiers(CHART, date(2026, 12, 31))
         assert m.directory.view(survivor.customer_id or 0).value_tier == "high"
 
 
