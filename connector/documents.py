@@ -265,6 +265,20 @@ def payment_kept_by(document: Document) -> str | None:
     return document.external_id.removesuffix(KEPT_SUFFIX)
 
 
+NOTE_SUFFIX = ".note"
+
+
+def note_id(external_id: str) -> str:
+    """The id of the part of a voucher's receipt paid by its customer's note (应收票据), beside the bank
+    money's part under `external_id`: two receipts of one payment."""
+    return f"{external_id}{NOTE_SUFFIX}"
+
+
+def paid_by(external_id: str) -> str:
+    """The payment a receipt's document id is part of: the id without its `.note` (`note_id`)."""
+    return external_id.removesuffix(NOTE_SUFFIX)
+
+
 def kept_back(payment: Document, kept: Money, allocations: tuple[Allocation, ...] = ()) -> Document:
     """The credit note of what `payment` (a receipt of the money banked) settled of its customer's
     receivable beyond that money: a discount given, a bank's charge borne. The invoices are settled

@@ -69,7 +69,7 @@ from adapters.exports.document_rows import (
 )
 from adapters.exports.mapped import ExportFile
 from adapters.exports.tabular import Header, Row, StrayBytes
-from connector.documents import Document, DocumentKind, Origin, Parsed, Problem, kept_back
+from connector.documents import Document, DocumentKind, Origin, Parsed, Problem, kept_back, note_id
 from connector.errors import FileFormatError
 from connector.mapping.apply import CompiledField, map_fields
 from connector.mapping.converters import in_digits
@@ -268,7 +268,7 @@ class VoucherExport(ExportFile):
             apart = note and False in paid  # the note's part beside the bank money's
             yield replace(
                 document,
-                external_id=f"{document.external_id}.note" if apart else document.external_id,
+                external_id=note_id(document.external_id) if apart else document.external_id,
                 amount=Money(amount, entry.currency),
                 account=self._deposited(entries, entry, note),
                 off_bank=note,

@@ -17,8 +17,9 @@ apply is `None` (no credit limit, no payment yet).
                       `connector.credit.aging`) less the unapplied credit, set against the oldest
                       first; they add up to the balance (when neither it nor that credit is negative)
     available_credit  credit_limit − balance
-    last_payment_*    the latest receipt (`connector.credit.reads.receipts`), by posting date
-    paid_trailing_12m receipts of the year ending on as_of (after the same day a year before)
+    last_payment_*    the latest payment (`connector.credit.reads.receipts`), by the day the money came:
+                      the receipts of one voucher (bank money and note) as one
+    paid_trailing_12m payments of the year ending on as_of (after the same day a year before)
     credit_score      `connector.credit.score`; credit_status: `connector.credit.rules`
     credit_status_reason  the rule that set the status, with amounts and days (at most 255 characters)
     other_currencies  what is owed in other currencies, "60,500.00 USD (500.00 overdue)"; None if nothing

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from connector.bulk import LOOKUP_CHUNK, in_chunks
 from connector.credit.aging import ArLine
+from connector.documents import paid_by
 from connector.imports.models import ImportedDocument, ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, JournalEntry, Posting
 from connector.settings import ChartSettings
@@ -36,7 +37,8 @@ class CustomerRow:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """One receipt entry for one customer: what its AR and advances accounts were credited."""
+    """One payment of one customer: what its AR and advances accounts were credited by the receipt
+    entries of one document (`entry_id` the first of them)."""
 
     entry_id: int
     posting_date: date
@@ -274,7 +276,8 @@ def receipts(
     A receipt is an entry, not itself a reversal and not reversed on or before `as_of`, that debits an
     account money is received into (the banks; unapplied receipts, whose application to a customer is
     the receipt a person attributed) and credits the customer's AR or advances account; its amount is
-    the sum of those credits.
+    the sum of those credits. One payment is one receipt: the receipts of one document (a voucher's
+    bank part `X` and its customer's note part `X.note`, `documents.note_id`) are summed.
 
     The two entry tests are columns of the result, not WHERE conditions: as conditions, PostgreSQL may
     plan them as a join driven by every bank posting of the ledger, once per chunk. As columns they
@@ -311,6 +314,8 @@ def receipts(
                 Posting.entry_id,
                 func.coalesce(JournalEntry.document_date, JournalEntry.posting_date),
                 Posting.amount_minor,
+                JournalEntry.source,
+                JournalEntry.external_id,
                 debits_bank.label("debits_bank"),
                 reversed_by_then.label("reversed"),
             )
@@ -325,13 +330,20 @@ def receipts(
         )
         .all()
     )
-    credited: dict[tuple[int, str, int, date], int] = defaultdict(int)
-    for customer_id, currency, entry_id, posting_date, minor, is_bank, is_reversed in rows:
-        if is_bank and not is_reversed:
-            credited[(customer_id or 0, currency, entry_id, posting_date)] -= minor  # never NULL: IN
+    # (customer id, currency, source, the payment's id) → its receipt entries' credits
+    paid: dict[tuple[int, str, str, str], dict[int, tuple[date, int]]] = defaultdict(dict)
+    for customer_id, currency, entry_id, day, minor, source, external_id, is_bank, is_reversed in rows:
+        if is_reversed:
+            continue
+        key = (customer_id or 0, currency, source, paid_by(external_id))  # never NULL: IN
+        if is_bank:
+            _, earlier = paid[key].get(entry_id, (day, 0))
+            paid[key][entry_id] = (day, earlier - minor)
     found: dict[tuple[int, str], list[Receipt]] = defaultdict(list)
-    for (customer_id, currency, entry_id, posting_date), amount in sorted(
-        credited.items(), key=lambda item: (item[0][3], item[0][2])
-    ):
-        found[(customer_id, currency)].append(Receipt(entry_id, posting_date, amount))
+    payments = [
+        (key, min(entries), min(day for day, _ in entries.values()), sum(a for _, a in entries.values()))
+        for key, entries in paid.items()
+    ]
+    for key, entry_id, day, amount in sorted(payments, key=lambda payment: (payment[2], payment[1])):
+        found[key[:2]].append(Receipt(entry_id, day, amount))
     return found

@@ -57,3 +57,15 @@ def test_a_receipt_applied_from_unapplied_receipts_counts_in_the_value_tier(book
     assert tier_payments(books) == {(customer_id, "EUR"): (48_000, 1)}
     assert paid(books, customer_id) == (Decimal("480.00"), Decimal("480.00"))
 
+
+def test_a_voucher_paid_partly_by_note_and_partly_by_wire_is_one_payment_of_its_whole_amount(
+    books: Books,
+) -> None:
+    customer_id, no = books.customer("Voucher", "CNY", None, 30)
+    day = date(2026, 3, 13)
+    wire, note = cny("1000.00"), cny("2000.00")
+    books.receipt("R-EARLIER", no, cny("10.00"), date(2026, 3, 1))
+    books.post("kingdee", "收-13#1", day, Line.debit(books.bank, wire), Line.credit(books.ar, wire, no))
+    books.post("kingdee", "收-13#1.note", day, Line.debit(books.bank, note), Line.credit(books.ar, note, no))
+    assert paid(books, customer_id) == (Decimal("3000.00"), Decimal("3010.00"))
+    assert tier_payments(books) == {(customer_id, "CNY"): (301_000, 2)}
