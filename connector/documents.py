@@ -275,8 +275,9 @@ def note_id(external_id: str) -> str:
 
 
 def paid_by(external_id: str) -> str:
-    """The payment a receipt's document id is part of: the id without its `.note` (`note_id`)."""
-    return external_id.removesuffix(NOTE_SUFFIX)
+    """The payment a receipt's or `.kept` credit note's document id is part of: the id without its
+    `.note` (`note_id`) or `.kept` (`kept_id`) suffix."""
+    return external_id.removesuffix(NOTE_SUFFIX).removesuffix(KEPT_SUFFIX)
 
 
 def kept_back(payment: Document, kept: Money, allocations: tuple[Allocation, ...] = ()) -> Document:

@@ -18,7 +18,8 @@ apply is `None` (no credit limit, no payment yet).
                       first; they add up to the balance (when neither it nor that credit is negative)
     available_credit  credit_limit − balance
     last_payment_*    the latest payment (`connector.credit.reads.receipts`), by the day the money came:
-                      the receipts of one voucher (bank money and note) as one
+                      what the customer paid, the receipts of one voucher (bank money and note) as
+                      one, with what its `.kept` credit note settled (a bank's charge, a discount)
     paid_trailing_12m payments of the year ending on as_of (after the same day a year before)
     credit_score      `connector.credit.score`; credit_status: `connector.credit.rules`
     credit_status_reason  the rule that set the status, with amounts and days (at most 255 characters)

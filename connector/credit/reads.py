@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from connector.bulk import LOOKUP_CHUNK, in_chunks
 from connector.credit.aging import ArLine
-from connector.documents import paid_by
+from connector.documents import KEPT_SUFFIX, paid_by
 from connector.imports.models import ImportedDocument, ReceiptApplication
 from connector.ledger.models import Customer, CustomerBalance, JournalEntry, Posting
 from connector.settings import ChartSettings
@@ -38,7 +38,7 @@ class CustomerRow:
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """One payment of one customer: what its AR and advances accounts were credited by the receipt
-    entries of one document (`entry_id` the first of them)."""
+    entries of one document (`entry_id` the first of them) and its live `.kept` credit note."""
 
     entry_id: int
     posting_date: date
@@ -277,7 +277,9 @@ def receipts(
     account money is received into (the banks; unapplied receipts, whose application to a customer is
     the receipt a person attributed) and credits the customer's AR or advances account; its amount is
     the sum of those credits. One payment is one receipt: the receipts of one document (a voucher's
-    bank part `X` and its customer's note part `X.note`, `documents.note_id`) are summed.
+    bank part `X` and its customer's note part `X.note`, `documents.note_id`) are summed, and so is the
+    live `.kept` credit note of a payment `X` (`X.kept`: a bank's charge or a discount the books settled
+    beyond the money banked), so that a receipt's amount is what the customer paid.
 
     The two entry tests are columns of the result, not WHERE conditions: as conditions, PostgreSQL may
     plan them as a join driven by every bank posting of the ledger, once per chunk. As columns they
@@ -330,8 +332,9 @@ def receipts(
         )
         .all()
     )
-    # (customer id, currency, source, the payment's id) → its receipt entries' credits
+    # (customer id, currency, source, the payment's id) → its receipt entries' credits, its `.kept`'s
     paid: dict[tuple[int, str, str, str], dict[int, tuple[date, int]]] = defaultdict(dict)
+    kept: dict[tuple[int, str, str, str], int] = defaultdict(int)
     for customer_id, currency, entry_id, day, minor, source, external_id, is_bank, is_reversed in rows:
         if is_reversed:
             continue
@@ -339,11 +342,13 @@ def receipts(
         if is_bank:
             _, earlier = paid[key].get(entry_id, (day, 0))
             paid[key][entry_id] = (day, earlier - minor)
+        elif external_id.endswith(KEPT_SUFFIX):
+            kept[key] -= minor
     found: dict[tuple[int, str], list[Receipt]] = defaultdict(list)
     payments = [
         (key, min(entries), min(day for day, _ in entries.values()), sum(a for _, a in entries.values()))
         for key, entries in paid.items()
     ]
     for key, entry_id, day, amount in sorted(payments, key=lambda payment: (payment[2], payment[1])):
-        found[key[:2]].append(Receipt(entry_id, day, amount))
+        found[key[:2]].append(Receipt(entry_id, day, amount + kept.get(key, 0)))
     return found

@@ -69,3 +69,18 @@ def test_a_voucher_paid_partly_by_note_and_partly_by_wire_is_one_payment_of_its_
     books.post("kingdee", "收-13#1.note", day, Line.debit(books.bank, note), Line.credit(books.ar, note, no))
     assert paid(books, customer_id) == (Decimal("3000.00"), Decimal("3010.00"))
     assert tier_payments(books) == {(customer_id, "CNY"): (301_000, 2)}
+
+
+def test_a_payment_whose_bank_kept_a_charge_counts_what_the_customer_paid(books: Books) -> None:
+    customer_id, no = books.customer("Charged", "CNY", None, 30)
+    day = date(2026, 3, 20)
+    banked, charge = cny("985.00"), cny("15.00")
+    books.post("zoho_books", "P-1", day, Line.debit(books.bank, banked), Line.credit(books.ar, banked, no))
+    kept = books.post(
+        "zoho_books", "P-1.kept", day, Line.debit(books.revenue, charge), Line.credit(books.ar, charge, no)
+    )
+    books.post("other", "P-1.kept", day, Line.debit(books.revenue, charge), Line.credit(books.ar, charge, no))
+    assert paid(books, customer_id) == (Decimal("1000.00"), Decimal("1000.00"))
+    assert tier_payments(books) == {(customer_id, "CNY"): (100_000, 1)}
+    books.reverse(kept, date(2026, 3, 21))  # the charge withdrawn: only the money banked is left
+    assert paid(books, customer_id) == (Decimal("985.00"), Decimal("985.00"))
