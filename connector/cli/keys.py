@@ -80,7 +80,16 @@ def rotate(
         if not left:
             rotation_done(session)  # what it could not read stays listed below; the next rotate makes a key
     out.print(f"active key {target.active_id}; re-encrypted {done.changed} field(s) that used older keys")
-    out.print(backup_reminder(security, target.active_id), style="bold yellow", markup=False)
+    if local or done.changed or left:
+        out.print(backup_reminder(security, target.active_id), style="bold yellow", markup=False)
+    else:  # the ring is the admin's to change: nothing made, nothing to keep anew
+        out.print(
+            f"no new key: the ring comes from security.encryption_keys, whose active key {target.active_id} "
+            "seals every value already; to rotate, add a new key to that ring, make it active, and run "
+            "`connector keys rotate` again",
+            style="bold yellow",
+            markup=False,
+        )
     if done.moved_on and not left:
         out.print(f"{done.moved_on} field(s) changed meanwhile (by the daemon) were left as written")
     if target is not ring:

@@ -114,3 +114,21 @@ def test_a_rotation_of_a_ring_given_in_the_settings_says_to_update_the_stored_se
     assert rotated.code == 0
     assert f"the data is sealed with key {given.active_id} now" in rotated.out
     assert "update that stored secret everywhere it is kept" in rotated.out
+
+
+def test_a_rotation_of_a_ring_given_in_the_settings_with_no_new_key_says_none_was_made_and_how_to_add_one(
+    cli: Cli, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("demo")
+    given = read_keyring_file(isolated_cwd / "connector-keys.json")  # the same ring, no new key in it
+    monkeypatch.setenv("CONNECTOR_SECURITY__ENCRYPTION_KEYS", given.to_json())
+
+    rotated = cli("keys", "rotate", columns=400)
+
+    assert rotated.code == 0
+    assert (
+        f"no new key: the ring comes from security.encryption_keys, whose active key {given.active_id}"
+        in (rotated.out)
+    )
+    assert "add a new key to that ring, make it active" in rotated.out
+    assert "update that stored secret" not in rotated.out
