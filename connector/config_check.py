@@ -15,8 +15,15 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from connector.db import database_error_text, make_engine, reading, session_factory, sqlite_file
-from connector.errors import ConfigError, SecurityError
+from connector.db import (
+    database_error_text,
+    make_engine,
+    reading,
+    require_current_schema,
+    session_factory,
+    sqlite_file,
+)
+from connector.errors import ConfigError, ConnectorError, SecurityError
 from connector.ledger.chart import chart_problems
 from connector.ledger.index_key import NAME as INDEX_KEY
 from connector.ledger.index_key import fingerprint
@@ -305,6 +312,31 @@ def _database_problems(
     problems += [Problem("mappings", str(p), origin_of("mappings", "dir"), hint) for p in moved]
     problems += [Problem("security", why, keys_origin, USE_THE_SEALING_RING) for why in other_keys]
     return problems + _sealed_problems(settings, sealed, index_key, keys_origin)
+
+
+def schema_note(settings: Settings) -> str | None:
+    """What the commands will say of the database's schema, for `check-config` to tell before they do:
+    none set up yet, or one behind this connector's (`db upgrade`, the daemon and the demo move it on;
+    every other command refuses it until then). None when it is current, or cannot be read (a problem
+    the database check reports). Read only: a SQLite file not made yet is not made."""
+    shown = settings.database.display_url()
+    url = make_url(settings.database.url.get_secret_value())
+    if url.get_backend_name() == "sqlite" and not ((file := sqlite_file(url)) and file.is_file()):
+        return (
+            f"note: no ledger at {shown} yet: `connector db upgrade` (or the daemon, or the demo) sets one up"
+        )
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        require_current_schema(engine)
+    except ConnectorError as exc:
+        return (
+            f"note: {exc}; the daemon does so at start, every other command refuses the database until then"
+        )
+    except DBAPIError:
+        return None
+    finally:
+        engine.dispose()
+    return None
 
 
 def _configured_ring(settings: Settings) -> KeyRing | None:

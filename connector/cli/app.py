@@ -29,7 +29,7 @@ from connector.cli.runs import runs_command
 from connector.cli.sandbox import sandbox_app
 from connector.cli.status import status_command
 from connector.cli.zoho import zoho_app
-from connector.config_check import check_config
+from connector.config_check import check_config, schema_note
 from connector.db import (
     current_revision,
     database_error_text,
@@ -98,9 +98,14 @@ def check_config_command(ctx: typer.Context) -> None:
     """Validate the settings and report every problem with its key, origin and a hint."""
     cli = state(ctx)
     settings, problems = check_config(cli.config_file, cli.secrets_dir)
+    note = schema_note(settings) if settings is not None else None
     if settings is not None and not problems:
         out.print(f"configuration OK (database {settings.database.display_url()})")
+        if note:
+            out.print(note, markup=False)
         return
+    if note:
+        err.print(note, markup=False)
     report_problems(f"{len(problems)} configuration problem(s):", problems)
     if settings is not None and any(problem.key == "mappings" for problem in problems):
         err.print(_mapping_set_in_force(settings))

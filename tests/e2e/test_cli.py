@@ -283,6 +283,29 @@ def test_check_config_passes_on_the_example_and_lists_every_problem_otherwise(
     assert "the configuration is invalid" in other.err
 
 
+def test_check_config_notes_a_database_never_set_up_or_behind_this_connector_and_still_passes(
+    cli, isolated_cwd: Path
+) -> None:
+    config = str(copy_example_config(isolated_cwd, ledger=False))
+    fresh = cli("--config", config, "check-config")
+    assert fresh.code == 0, fresh.err
+    assert "note: no ledger at sqlite:///connector.db yet: `connector db upgrade`" in " ".join(
+        fresh.out.split()
+    )
+    assert not (isolated_cwd / "connector.db").exists()  # asked, not made
+
+    copy_example_config(isolated_cwd)
+    current = cli("--config", config, "check-config")
+    assert (current.code, "note:" in current.out) == (0, False)
+    with sqlite3.connect(isolated_cwd / "connector.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '0027'")
+    behind = cli("--config", config, "check-config")
+    assert behind.code == 0, behind.err
+    said = " ".join(behind.out.split())
+    assert "note: the database is at schema 0027, this connector needs" in said
+    assert "every other command refuses the database until then" in said
+
+
 def test_a_config_file_that_is_no_toml_or_a_missing_secrets_dir_is_a_clear_error_not_a_traceback(
     cli, isolated_cwd: Path
 ) -> None:
