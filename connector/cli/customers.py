@@ -16,7 +16,6 @@ from sqlalchemy.orm import aliased
 from connector.bootstrap import Container
 from connector.cli.context import (
     as_of_day,
-    decision_day,
     err,
     one_of,
     out,
@@ -284,7 +283,6 @@ def forget_bank_account(
     """Forget a payer bank account known for a customer (learned from `reconcile apply`, or from its
     record): receipts from it no longer find the customer by it, and wait for a person. The receipts a
     learned one posted to the customer by itself wait for a person again."""
-    day = decision_day(ctx, None)
     container = state(ctx).container()
     cipher = container.cipher
     accounts = Accounts.of(container.settings.ledger.chart)
@@ -300,7 +298,6 @@ def forget_bank_account(
                 accounts,
                 [unlearned] if unlearned is not None else [],
                 rematch_now(session, cipher, accounts, container.settings.imports.matching),
-                day,
                 memo,
                 Voucher("correction", record=f"{actor}: {reason or 'payer bank account forgotten'}"),
             )

@@ -102,7 +102,7 @@ def reverse_entry(
         forgotten = forget_taught_by(session, undone, actor) if undone is not None else []
         rematch = rematch_now(session, cipher, accounts, matching)
         # What the account posted by itself goes back to the queue: it was only the customer's by it.
-        taken = take_back(session, ledger, cipher, accounts, forgotten, rematch, on, memo, voucher)
+        taken = take_back(session, ledger, cipher, accounts, forgotten, rematch, memo, voucher)
         waiting = on_their_own(session, ledger, cipher, accounts, held, linked, f"was {memo}", rematch)
         held.match_rule = f"{held.match_rule}; {memo}"
         assert reversal is not None  # a posted or unapplied document's own entry

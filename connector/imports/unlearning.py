@@ -5,8 +5,8 @@ to the wrong customer by themselves (matching tier 2, "pays from a known bank ac
 account is forgotten (the decision's receipt reversed by a person, or `customers forget-bank-account`),
 each receipt posted since that found its customer by it (its match record says tier 2, its payer paid
 from that account, its customer is the one the account was known for) is taken back as the import takes
-back a changed receipt: its entry reversed, its money posted into unapplied receipts as its next revision
-and waiting in the reconciliation queue with the candidates the matcher finds now
+back a changed receipt: its entry reversed on its own day, its money posted into unapplied receipts
+as its next revision and waiting in the reconciliation queue with the candidates the matcher finds now
 (`same_receipt.post_on_its_own`), for a person to apply to the right customer. Its record is unchanged:
 imported again it is the same receipt, and stays waiting.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from functools import cache
 
 from sqlalchemy import select
@@ -75,12 +74,11 @@ def take_back(
     accounts: Accounts,
     forgotten: Sequence[Unlearned],
     rematch: Rematch,
-    on: date,
     memo: str,
     voucher: Voucher,
 ) -> list[TakenBack]:
     """Put the receipts each of the `forgotten` accounts posted by itself back in the queue, their
-    entries reversed as of `on` (never before the entry) saying `memo`; what became of each."""
+    entries reversed saying `memo`; what became of each."""
     taken: list[TakenBack] = []
     for account in forgotten:
         if account.since is None:
@@ -92,7 +90,12 @@ def take_back(
                 taken.append(TakenBack(receipt.external_id, money, account_no, None))
                 continue
             assert receipt.entry_id is not None  # a posted receipt's own entry
-            ledger.reverse(receipt.entry_id, posting_date=on, memo=memo, voucher=voucher)
+            # Reversed on the receipt's own day, where its money is posted again into unapplied
+            # receipts, as the import reposts a changed receipt: dated `on`, the money would be both
+            # the customer's and unclaimed from the receipt's day to `on`, and the statement's line
+            # would match neither its reversed entry nor its repost.
+            day = receipt.document_date
+            ledger.reverse(receipt.entry_id, posting_date=day, memo=memo, voucher=voucher)
             receipt.revision += 1  # its money posted again, into unapplied receipts, as a changed one is
             why = (
                 f"posted to {account_no} by payer bank account known from a decision, {memo}: waits for a "

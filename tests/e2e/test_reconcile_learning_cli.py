@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -343,4 +344,45 @@ def test_forgetting_a_learned_account_puts_the_receipts_it_posted_back_in_the_qu
     assert "1 unchanged" in again.out, again.out
     assert _waiting(cli)[0]["id"] == waits["id"]
     assert _match(workspace, "DEC-2")[0] == "unapplied"
+    assert cli("ledger", "verify").code == 0
+
+
+def _accounts_as_of(cli: Cli, day: str) -> dict[str, int]:
+    """Account code → its EUR balance in minor units at the end of `day` (`ledger accounts --as-of`)."""
+    trial = json.loads(cli("ledger", "accounts", "--as-of", day, "--json").out)
+    return {
+        row["account"]: int(row["balance"]["minor"])
+        for row in trial["accounts"]
+        if row["balance"] is not None and row["balance"]["currency"] == "EUR"
+    }
+
+
+def test_a_receipt_taken_back_from_a_forgotten_account_counts_once_in_the_views_of_the_days_before(
+    cli: Cli, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("connector.cli.context.business_today", lambda ctx: date(2026, 12, 7))
+    alpha = _new_customer(ALPHA)
+    cli("import", _statement(workspace, 10, "OCT-1"))
+    (item,) = _waiting(cli)
+    cli("reconcile", "apply", str(item["id"]), "--customer", alpha)
+    november = _statement(workspace, 11, "NOV-1")
+    assert "1 receipts posted" in cli("import", november).out
+    days = ("2026-11-20", "2026-11-30", "2026-12-07")
+    before = {day: _accounts_as_of(cli, day) for day in days}
+    assert before["2026-11-30"]["1002"] == 96000
+
+    forgot = cli("customers", "forget-bank-account", alpha, IBAN, "--reason", "Beta's")
+
+    assert forgot.code == 0, forgot.err
+    # The receipt was never Alpha's: taken back on its own day, as a changed receipt is reposted, it is
+    # unapplied from the day it came, and the bank received it once.
+    for day in days:
+        after = _accounts_as_of(cli, day)
+        assert after["1002"] == 96000, day
+        assert after["220399"] == before[day]["220399"] - 48000, day
+        assert after["2203"] == before[day]["2203"] + 48000, day  # no longer Alpha's advance
+    statement = cli("reconcile", "statement", november).out
+    assert "Lines missing from the ledger (0)" in statement, statement
+    assert "Ledger entries missing from the bank (0)" in statement, statement
+    assert "every statement reconciles" in statement
     assert cli("ledger", "verify").code == 0
