@@ -18,7 +18,9 @@ How AR postings become open items (the settlement rule):
 4. **A credit kept for later settles what it names once that is posted.** A receipt that came before
    what it pays (nothing was owed: it went to the customer's advances) settles the invoices it names,
    each up to the amount named, when they are among the lines (`named_only`). The rest of it is not
-   pooled: it is the customer's unapplied credit, as its ledger keeps it.
+   pooled: it is the customer's unapplied credit, as its ledger keeps it. Such credits settle at most
+   what is left on the customer's advances (`kept_minor`): money paid back since (a refund) pays
+   nothing, and what it named is owed again.
 
 Aging counts days past due at the as-of date: 0 or less is `current`, then 1–30, 31–60, 61–90 and
 more than 90 days. Open items sum to the receivable whenever it is not negative.
@@ -124,9 +126,12 @@ def open_items(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[O
     return items, left
 
 
-def settle(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[OpenItem], int, int]:
+def settle(
+    lines: Iterable[ArLine], payment_terms_days: int, kept_minor: int | None = None
+) -> tuple[list[OpenItem], int, int]:
     """`open_items`, and how much of the customer's advances settled what they name (rule 4): that
-    much of its unapplied credit is spent."""
+    much of its unapplied credit is spent, never more than `kept_minor` (what is left on its advances,
+    when known)."""
     # What a kept credit's reversal undoes is gone with it (rule 1); alone, it is no debit of AR.
     kept = [line for line in cancel_reversals(lines) if not (line.named_only and line.amount_minor > 0)]
     owed = {line.entry_id: line.amount_minor for line in kept if line.amount_minor > 0}
@@ -138,6 +143,8 @@ def settle(lines: Iterable[ArLine], payment_terms_days: int) -> tuple[list[OpenI
         credit = -line.amount_minor
         for debit, at_most in _by_invoice(line.applies_to) if credit > 0 else ():
             paid = min(credit, named.setdefault((line.entry_id, debit), at_most), owed.get(debit, 0))
+            if line.named_only and kept_minor is not None:
+                paid = min(paid, kept_minor - spent)  # the ledger no longer holds what was paid back
             if paid > 0:
                 owed[debit] -= paid
                 named[(line.entry_id, debit)] -= paid

@@ -289,8 +289,10 @@ def ledger_amounts(
     the balance (AR balance + advances balance = receivable − unapplied credit). An advance that paid an
     invoice it names is so moved from the credit to the receivable; a credit on AR that settles nothing
     (a receipt or credit note whose invoice was voided, one beyond what is owed) is moved to the credit.
+    Advances pay what they name only out of what is left on the account: one paid back since (a refund
+    of money applied to an invoice not imported then) leaves its invoice owed.
     """
-    items, _, _ = settle(lines, payment_terms_days)
+    items, _, _ = settle(lines, payment_terms_days, kept_minor=max(0, -advances_minor))
     receivable = sum(item.amount_minor for item in items)
     balance = sum(line.amount_minor for line in lines if not line.named_only) + advances_minor
     return items, receivable, receivable - balance

@@ -252,3 +252,38 @@ def test_a_refund_changed_beyond_the_credit_until_a_payment_further_down_is_repo
     entries = json.loads(cli("ledger", "entries", baker, "--json").out)
     assert entries[-1]["external_id"] == "5000009003"
     assert cli("ledger", "verify").code == 0
+
+
+def test_an_invoice_whose_payment_was_refunded_before_it_came_is_owed_and_overdue(
+    cli: Cli, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd)
+    (isolated_cwd / "customers.json").write_text(json.dumps(BAKER), encoding="utf-8")
+    assert cli("customers", "import", "webhook_customers", "customers.json").code == 0
+    (account,) = json.loads(cli("customers", "list", "--json").out)
+    baker = str(account["account_no"])
+    # PMT-7 applied to INV-Z1, not imported yet: its money waits on advances, named for INV-Z1; then all
+    # of it is paid back.
+    applied = (
+        'PMT-7,5000009007,2026-10-20,"Baker & Sons, Ltd",7000301,Bank Transfer,TT-7,,"3,000.00",0.00,USD,'
+        '1.00,Bank,INV-Z1,2026-10-16,"3,000.00"\n'
+    )
+    (isolated_cwd / "payments.csv").write_text(HEADER + applied + refund("3000.00"), encoding="utf-8")
+    paid = cli("import", "payments.csv")
+    assert "1 refunds posted" in paid.out, paid.out
+    invoice = (
+        '2026-10-16,5000003099,INV-Z1,Sent,7000301,"Baker & Sons, Ltd",2026-11-15,,USD,1.00,Service,1,'
+        '"3,000.00","3,000.00","3,000.00","3,000.00"\n'
+    )
+    (isolated_cwd / "invoices.csv").write_text(INVOICE.splitlines()[0] + "\n" + invoice, encoding="utf-8")
+    assert cli("import", "invoices.csv").code == 0
+
+    figures = json.loads(cli("customers", "figures", baker, "--as-of", "2026-12-07", "--json").out)
+
+    # The money that would have paid INV-Z1 went back to the customer: INV-Z1 is owed, 22 days late.
+    assert figures["balance"] == "3000.00"
+    assert (figures["receivable"], figures["unapplied_credit"]) == ("3000.00", "0.00")
+    assert (figures["overdue"], figures["aging_1_30"]) == ("3000.00", "3000.00")
+    later = json.loads(cli("customers", "figures", baker, "--as-of", "2026-12-16", "--json").out)
+    assert later["credit_status"] == "WATCH"  # 31 days past due
+    assert cli("ledger", "verify").code == 0

@@ -50,6 +50,13 @@ class Books:
         if names is not None:
             self.named[entry_id] = names
 
+    def refund(self, minor: int) -> None:
+        """Money paid back out of the advances, never beyond their credit (as the import refuses)."""
+        paid_back = min(minor, -sum(line.amount_minor for line in self.advances))
+        if paid_back > 0:
+            entry_id, day = self._entry()
+            self.advances.append(ArLine(entry_id, day, paid_back))
+
     def reverse(self, pick: int) -> None:
         candidates = sorted(
             {line.entry_id for line in (*self.ar, *self.advances) if line.reverses_id is None} - self.reversed
@@ -127,3 +134,41 @@ def test_a_paid_invoice_voided_leaves_its_payment_whole_as_unapplied_credit() ->
     books.credit(90000, (1, 80000))  # 900.00 paying it: 800.00 applied, 100.00 left over
     books.reverse(0)  # the invoice voided
     assert amounts_of(books) == (0, 90000, -90000, 0)
+
+
+# Refunds, without reversals: a receipt reversed after its money was paid back leaves advances in debit.
+with_refunds = st.lists(
+    st.one_of(
+        st.tuples(st.just("invoice"), st.integers(0, 4), minor),
+        st.tuples(st.just("credit"), minor, naming),
+        st.tuples(st.just("refund"), minor),
+    ),
+    max_size=20,
+)
+
+
+@given(with_refunds)
+def test_refunds_of_advances_leave_the_receivable_and_the_unapplied_credit_making_the_balance(
+    ops: list[tuple[object, ...]],
+) -> None:
+    books = Books()
+    for op in ops:
+        if op[0] == "invoice":
+            books.invoice(*op[1:])  # type: ignore[arg-type]
+        elif op[0] == "credit":
+            books.credit(*op[1:])  # type: ignore[arg-type]
+        else:
+            books.refund(*op[1:])  # type: ignore[arg-type]
+    receivable, unapplied, balance, unpaid = amounts_of(books)
+    assert receivable >= 0
+    assert unapplied >= 0
+    assert receivable - unapplied == balance
+    assert unpaid == max(balance, 0)
+
+
+def test_an_invoice_whose_named_advance_was_refunded_before_it_came_is_owed_whole() -> None:
+    books = Books()
+    books.credit(300000, (1, 300000))  # 3,000.00 applied to invoice 1, not imported yet: an advance
+    books.refund(300000)  # all of it paid back
+    books.invoice(1, 300000)
+    assert amounts_of(books) == (300000, 0, 300000, 300000)
