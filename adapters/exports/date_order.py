@@ -73,21 +73,26 @@ class DateOrderWatch:
         self.where = where  # the mapping file the columns' formats are in, when they are
         self.columns = {target: _Column(*spec) for target, spec in columns.items()}
         self.held: deque[Parsed] = deque()
+        self.slashed = False  # any column written with numbers around a separator, so far
 
     def see(self, row: int | None, target: str, text: str) -> None:
         column = self.columns[target]
         kind = classify(text, column.order)
         if not kind:
             return
-        column.slashed = True
+        column.slashed = self.slashed = True
         if kind == CONFIRMS:
             column.confirmed = True
         elif kind == CONTRADICTS and column.contradicted_at is None:
             column.contradicted_at = row
 
     def items(self, items: Iterator[Parsed]) -> Iterator[Parsed]:
+        held = self.held
         for item in items:
-            self.held.append(item)
+            if not self.slashed and not held:  # ISO dates (2026-03-05), or none yet: nothing to hold
+                yield item
+                continue
+            held.append(item)
             yield from self._release(final=False)
         yield from self._release(final=True)
         yield from self._notices()

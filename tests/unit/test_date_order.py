@@ -11,9 +11,10 @@ import pytest
 from adapters.exports import date_order
 from adapters.exports.mapped import MappedExport
 from connector.bootstrap import export_parsers
-from connector.documents import Document, Notice, Parsed, Problem
+from connector.documents import Document, Notice, Origin, Parsed, Problem
 from connector.mapping.converters import ConversionError, to_date
 from connector.mapping.files import MappingSet, load_mapping_set
+from connector.money import Money
 
 REPO = Path(__file__).resolve().parents[2]
 QBO_HEAD = "Date,Transaction Type,Num,Customer,Memo/Description,Payment Method,Deposit To,Amount\n"
@@ -143,3 +144,20 @@ def test_a_month_first_zoho_books_file_under_the_day_first_mapping_is_shown(
     assert isinstance(second, Problem)
     assert "month-first date under a day-first mapping" in second.reason
     assert any("'%m/%d/%Y'" in note for note in _notes(found))
+
+
+def test_documents_dated_without_slashes_pass_the_watch_at_once_none_held() -> None:
+    watch = date_order.DateOrderWatch("e.csv", {"date": ("date (Date)", "mdy", "set the format")})
+    first = Document(
+        source="test.payments",
+        kind="payment",
+        external_id="P1",
+        date=dt.date(2026, 3, 5),
+        amount=Money.of("1.00", "USD"),
+        origin=Origin("e.csv", 2),
+    )
+    watch.see(2, "date", "2026-03-05")
+    passed = watch.items(iter([first, first]))
+
+    assert next(passed) is first  # yielded before the next is read: a million rows stream through
+    assert not watch.held
