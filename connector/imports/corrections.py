@@ -93,9 +93,11 @@ def reverse_entry(
                 ReconciliationItem.document_id == held.id, ReconciliationItem.status == "applied"
             )
         )
-        note = live_kept_note(session, held)
+        # A bank line the bank returned takes back the money of the payments linked to it (`payments`,
+        # staying linked): what they kept back is credited no more, as when the payment is reversed.
+        notes = [(record, live_kept_note(session, record)) for record in (held, *payments)]
         reversal = reverse_recorded(session, ledger, held, on, memo, voucher)
-        kept = _reverse_kept(session, ledger, [(held, note)], on, memo, voucher)
+        kept = _reverse_kept(session, ledger, notes, on, memo, voucher)
         # A person reversing the receipt undoes the decision that applied it: what it alone taught goes
         # (a bank's return of the money does not: the payer's account is still the customer's).
         undone = decided if not returned else None

@@ -11,7 +11,8 @@ would stay credited with charges of a payment that no longer has them:
   giving it again posts it as its next revision;
 * a payment recorded as reversed (by a person, or kept reversed as a correction stands): its live
   `.kept` is reversed too, and one an export gives later posts nothing (`reversed`);
-* `ledger reverse` of the payment reverses its live `.kept` with it (`corrections.reverse_entry`).
+* `ledger reverse` of the payment reverses its live `.kept` with it, as does that of the bank line it is
+  linked to with `--returned` (`corrections.reverse_entry`).
 
 Only payments that had one are looked up, in a few set-based queries a batch: a batch of payments
 without charges costs a test of each document's kind.

@@ -248,3 +248,27 @@ def test_a_reversed_payment_exported_later_with_bank_charges_credits_none_of_the
     assert (again["unchanged"], again["credit_notes_posted"], again["kept_reversed"]) == (2, 0, 0)
     assert owed(cli) == ["3000.00 EUR"]
     assert cli("ledger", "verify").code == 0
+
+
+def test_a_returned_bank_line_reverses_the_credit_note_of_its_payments_bank_charges_and_says_so(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "statement.csv").write_text(STATEMENT.format(amount="985.00"), encoding="utf-8")
+    (workspace / "payments.csv").write_text(payment("15.00"), encoding="utf-8")
+    counts(cli, "statement.csv")
+    counts(cli, "payments.csv")  # linked to the line: only its `.kept` posts
+    [line] = [entry["entry_id"] for entry in entries(cli) if entry["document_type"] == "bank_line"]
+    [kept] = standing(cli, "5000003003.kept")
+
+    shown = cli("ledger", "reverse", str(line), "--returned", "--reason", "bounced")
+
+    assert shown.code == 0, shown.err
+    assert f"entry {line} reversed by entry" in shown.out
+    assert (
+        f"kept back (bank charges, a discount), 5000003003.kept, entry {kept}, reversed by entry" in shown.out
+    )
+    assert owed(cli) == ["3000.00 EUR"]  # as when the payment came first: charges included
+    assert standing(cli, "5000003003.kept") == []
+    assert cli("import", "payments.csv").code == 0  # its bytes imported: skipped
+    assert owed(cli) == ["3000.00 EUR"]
+    assert cli("ledger", "verify").code == 0
