@@ -84,7 +84,8 @@ def _live_notes(
     batch_ids: Container[Key],
 ) -> dict[Key, int]:
     """Payment key → the record id of its live `.kept` note, for the batch's changed payments whose
-    `.kept` the batch does not give (one it gives is a document of the batch like any other)."""
+    `.kept` the batch does not give (one it gives is a document of the batch like any other; a batch
+    never ends between a payment and its `.kept`, `batches.Batches`)."""
     if not changed:
         return {}
     wanted: dict[Key, Key] = {}  # the note's key → its payment's

@@ -13,15 +13,13 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connector import retry
@@ -39,8 +37,9 @@ from connector.documents import (
     Statement,
     unkeepable,
 )
-from connector.errors import ConnectorError, FileFormatError
+from connector.errors import FileFormatError
 from connector.imports import voucher_gaps
+from connector.imports.batches import Batches
 from connector.imports.book_forms import refuse_the_other_form
 from connector.imports.known import KnownCustomers
 from connector.imports.models import ImportedFile
@@ -283,15 +282,16 @@ def _each_batch(
     progress: Callable[[int], None] | None,
     scope: _Scope,
 ) -> None:
-    """`handle` the file's items `size` at a time, as they are parsed, then what was put off to its end
-    (`_Scope.deferred`), also when the file turns unreadable part-way: what was read is decided. Reading
-    and posting a batch make hundreds of thousands of short-lived objects without cycles: the cyclic
-    collector is paused meanwhile (it would cost a quarter of the import, finding nothing)."""
-    iterator = iter(parser.parse(str(path), name))
+    """`handle` the file's items `size` at a time (`Batches`), as they are parsed, then what was put off
+    to its end (`_Scope.deferred`), also when the file turns unreadable part-way: what was read is
+    decided. Reading and posting a batch make hundreds of thousands of short-lived objects without
+    cycles: the cyclic collector is paused meanwhile (it would cost a quarter of the import, finding
+    nothing)."""
+    batches = Batches(parser.parse(str(path), name), size, name)
     try:
         while True:
             with cyclic_gc_paused():
-                batch = _next_batch(iterator, size, name)
+                batch = batches.next()
                 if not batch:
                     break
                 handle(batch)
@@ -309,18 +309,6 @@ def _each_batch(
 def _decide_deferred(scope: _Scope, handle: Callable[[list[Parsed]], None]) -> None:
     if last := scope.last_batch():
         handle(last)
-
-
-def _next_batch(iterator: Iterator[Parsed], size: int, name: str) -> list[Parsed]:
-    """The next `size` items. A parser's library failing on the file's bytes (a codec, a damaged archive)
-    makes the file unreadable from there: the file's fault, reported as such, never a crash that would
-    stop the inbox's other files."""
-    try:
-        return list(islice(iterator, size))
-    except (ConnectorError, SQLAlchemyError, MemoryError):
-        raise
-    except Exception as exc:
-        raise FileFormatError(f"{name}: unreadable from here on ({type(exc).__name__}: {exc})") from exc
 
 
 def _known(container: Container, session: Session, known: KnownCustomers | None) -> KnownCustomers:

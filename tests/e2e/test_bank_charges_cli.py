@@ -272,3 +272,20 @@ def test_a_returned_bank_line_reverses_the_credit_note_of_its_payments_bank_char
     assert cli("import", "payments.csv").code == 0  # its bytes imported: skipped
     assert owed(cli) == ["3000.00 EUR"]
     assert cli("ledger", "verify").code == 0
+
+
+def test_a_payment_changed_in_a_later_export_keeps_its_bank_charges_whatever_the_batch_size(
+    cli: Cli, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch of one: the payment and its `.kept` credit note are consecutive documents of the file.
+    monkeypatch.setenv("CONNECTOR_IMPORTS__BATCH_SIZE", "1")
+    (workspace / "a.csv").write_text(payment("15.00"), encoding="utf-8")
+    (workspace / "b.csv").write_text(payment("15.00").replace(",INV-2001,,", ",SEPA-77,,"), encoding="utf-8")
+    counts(cli, "a.csv")
+
+    changed = counts(cli, "b.csv")  # its reference alone changed: its charges stand
+
+    assert (changed["payments_posted"], changed["kept_notes_reversed"]) == (1, 0)
+    assert owed(cli) == ["2000.00 EUR"]
+    assert len(standing(cli, "5000003003.kept")) == 1
+    assert cli("ledger", "verify").code == 0
