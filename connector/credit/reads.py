@@ -254,13 +254,14 @@ def account_sums(
 
 
 def chart_receipts(
-    session: Session, ids: Sequence[int], chart: ChartSettings, as_of: date
+    session: Session, ids: Sequence[int], chart: ChartSettings, as_of: date, since: date | None = None
 ) -> dict[tuple[int, str], list[Receipt]]:
     """`receipts` into the chart's banks and unapplied receipts, crediting AR or advances: the one
     definition of a customer's payment, for its figures and its value tier alike (a refund, money out,
     is none; a receipt `reconcile apply` moved from unapplied receipts to the customer is one)."""
     received_into = (*chart.bank_codes, chart.unapplied.code)
-    return receipts(session, ids, (chart.receivable.code, chart.advances.code), received_into, as_of)
+    customer_accounts = (chart.receivable.code, chart.advances.code)
+    return receipts(session, ids, customer_accounts, received_into, as_of, since)
 
 
 def receipts(
@@ -269,9 +270,11 @@ def receipts(
     customer_accounts: Sequence[str],
     received_into: Sequence[str],
     as_of: date,
+    since: date | None = None,
 ) -> dict[tuple[int, str], list[Receipt]]:
     """(customer id, currency) → the customer's receipts up to `as_of`, oldest first by the day the money
-    came (the entry's document date, else its posting date).
+    came (the entry's document date, else its posting date); with `since`, only the money that came on
+    or after it (a value tier's window reads a year, not the whole ledger).
 
     A receipt is an entry, not itself a reversal and not reversed on or before `as_of`, that debits an
     account money is received into (the banks; unapplied receipts, whose application to a customer is
@@ -281,9 +284,10 @@ def receipts(
     live `.kept` credit note of a payment `X` (`X.kept`: a bank's charge or a discount the books settled
     beyond the money banked), so that a receipt's amount is what the customer paid.
 
-    The two entry tests are columns of the result, not WHERE conditions: as conditions, PostgreSQL may
-    plan them as a join driven by every bank posting of the ledger, once per chunk. As columns they
-    are index look-ups for the chunk's own credit postings.
+    Whether an entry debits a bank is a column of the result, not a WHERE condition: as a condition,
+    PostgreSQL may plan it as a join driven by every bank posting of the ledger, once per chunk. As a
+    column it is an index look-up for the chunk's own credit postings. Whether it was reversed is an
+    outer join on the document key (the unique index finds its one reversal, if any).
     """
     bank_line = aliased(Posting)
     reversal = aliased(JournalEntry)
@@ -296,59 +300,51 @@ def receipts(
         )
         .correlate(Posting)
     )
-    reversed_by_then = (
-        exists()
-        .where(  # through the document key, as the unique index finds it
-            reversal.source == JournalEntry.source,
-            reversal.external_id == JournalEntry.external_id,
-            reversal.revision == JournalEntry.revision,
-            reversal.is_reversal.is_(True),
-            reversal.posting_date <= as_of,
+    day = func.coalesce(JournalEntry.document_date, JournalEntry.posting_date)
+    query = (
+        select(
+            Posting.customer_id,
+            Posting.currency,
+            Posting.entry_id,
+            day,
+            Posting.amount_minor,
+            JournalEntry.source,
+            JournalEntry.external_id,
+            debits_bank.label("debits_bank"),
         )
-        .correlate(JournalEntry)
-    )
-    rows = (
-        session.connection()
-        .execute(  # Core rows: no ORM loading per row
-            select(
-                Posting.customer_id,
-                Posting.currency,
-                Posting.entry_id,
-                func.coalesce(JournalEntry.document_date, JournalEntry.posting_date),
-                Posting.amount_minor,
-                JournalEntry.source,
-                JournalEntry.external_id,
-                debits_bank.label("debits_bank"),
-                reversed_by_then.label("reversed"),
-            )
-            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(
-                Posting.customer_id.in_(ids),
-                Posting.account_code.in_(customer_accounts),
-                Posting.amount_minor < 0,
-                JournalEntry.posting_date <= as_of,
-                JournalEntry.is_reversal.is_(False),
-            )
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .outerjoin(  # at most one: the key is unique among reversals
+            reversal,
+            (reversal.source == JournalEntry.source)
+            & (reversal.external_id == JournalEntry.external_id)
+            & (reversal.revision == JournalEntry.revision)
+            & reversal.is_reversal.is_(True)
+            & (reversal.posting_date <= as_of),
         )
-        .all()
+        .where(
+            Posting.customer_id.in_(ids),
+            Posting.account_code.in_(customer_accounts),
+            Posting.amount_minor < 0,
+            JournalEntry.posting_date <= as_of,
+            JournalEntry.is_reversal.is_(False),
+            reversal.id.is_(None),
+        )
     )
-    # (customer id, currency, source, the payment's id) → its receipt entries' credits, its `.kept`'s
-    paid: dict[tuple[int, str, str, str], dict[int, tuple[date, int]]] = defaultdict(dict)
+    if since is not None:
+        query = query.where(day >= since)
+    # (customer id, currency, source, the payment's id) → its first entry, first day and amount; its
+    # `.kept`'s amount
+    paid: dict[tuple[int, str, str, str], tuple[int, date, int]] = {}
     kept: dict[tuple[int, str, str, str], int] = defaultdict(int)
-    for customer_id, currency, entry_id, day, minor, source, external_id, is_bank, is_reversed in rows:
-        if is_reversed:
-            continue
+    rows = session.connection().execute(query).all()  # Core rows: no ORM loading per row
+    for customer_id, currency, entry_id, on, minor, source, external_id, is_bank in rows:
         key = (customer_id or 0, currency, source, paid_by(external_id))  # never NULL: IN
         if is_bank:
-            _, earlier = paid[key].get(entry_id, (day, 0))
-            paid[key][entry_id] = (day, earlier - minor)
+            first, earliest, amount = paid.get(key, (entry_id, on, 0))
+            paid[key] = (min(first, entry_id), min(earliest, on), amount - minor)
         elif external_id.endswith(KEPT_SUFFIX):
             kept[key] -= minor
     found: dict[tuple[int, str], list[Receipt]] = defaultdict(list)
-    payments = [
-        (key, min(entries), min(day for day, _ in entries.values()), sum(a for _, a in entries.values()))
-        for key, entries in paid.items()
-    ]
-    for key, entry_id, day, amount in sorted(payments, key=lambda payment: (payment[2], payment[1])):
-        found[key[:2]].append(Receipt(entry_id, day, amount + kept.get(key, 0)))
+    for key, (entry_id, on, amount) in sorted(paid.items(), key=lambda item: (item[1][1], item[1][0])):
+        found[key[:2]].append(Receipt(entry_id, on, amount + kept.get(key, 0)))
     return found

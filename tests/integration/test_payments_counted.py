@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from connector.bootstrap import Container
+from connector.credit.reads import chart_receipts
 from connector.db import unit_of_work
 from connector.ledger.entries import Line
 from connector.master.tiers import receipts_by_customer
@@ -84,3 +85,26 @@ def test_a_payment_whose_bank_kept_a_charge_counts_what_the_customer_paid(books:
     assert tier_payments(books) == {(customer_id, "CNY"): (100_000, 1)}
     books.reverse(kept, date(2026, 3, 21))  # the charge withdrawn: only the money banked is left
     assert paid(books, customer_id) == (Decimal("985.00"), Decimal("985.00"))
+
+
+def test_receipts_since_a_day_are_the_payments_from_that_day_on_as_every_receipt_gives_them(
+    books: Books,
+) -> None:
+    customer_id, no = books.customer("Windowed", "CNY", None, 30)
+    for number, day in (
+        ("R-OLD", date(2025, 3, 31)),
+        ("R-EDGE", date(2025, 4, 2)),
+        ("R-NEW", date(2026, 3, 1)),
+    ):
+        books.receipt(number, no, cny("100.00"), day)
+    bounced = books.receipt("R-BOUNCED", no, cny("50.00"), date(2026, 3, 2))
+    books.reverse(bounced, date(2026, 3, 3))
+    since = date(2025, 4, 2)
+    chart = books.container.settings.ledger.chart
+    with unit_of_work(books.container.sessions) as session:
+        every = chart_receipts(session, [customer_id], chart, AS_OF)
+        windowed = chart_receipts(session, [customer_id], chart, AS_OF, since=since)
+    [(key, receipts)] = every.items()
+    assert windowed == {key: [receipt for receipt in receipts if receipt.posting_date >= since]}
+    assert [receipt.amount_minor for receipt in windowed[key]] == [10_000, 10_000]
+    assert tier_payments(books) == {(customer_id, "CNY"): (20_000, 2)}
