@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from connector.bulk import LOOKUP_CHUNK, in_chunks
 from connector.credit.aging import ArLine
 from connector.documents import KEPT_SUFFIX, paid_by
-from connector.imports.models import ImportedDocument, ReceiptApplication
+from connector.imports.models import ImportedDocument, ReceiptApplication, ReconciliationItem
 from connector.ledger.models import Customer, CustomerBalance, JournalEntry, Posting
 from connector.settings import ChartSettings
 
@@ -344,7 +344,52 @@ def receipts(
             paid[key] = (min(first, entry_id), min(earliest, on), amount - minor)
         elif external_id.endswith(KEPT_SUFFIX):
             kept[key] -= minor
+    if unmet := [key for key in kept if key not in paid]:
+        # A `.kept` whose payment posted nothing, linked to its bank line imported first: that line's
+        # entry (or its application from the queue) holds the payment's money, under the line's key.
+        holds = {entry_id: key for key, entry_id in _entries_of_linked(session, unmet)}
+        by_entry = {
+            entry_id: (customer_id or 0, currency, source, paid_by(external_id))
+            for customer_id, currency, entry_id, _, _, source, external_id, is_bank in rows
+            if is_bank and entry_id in holds
+        }
+        for entry_id, key in holds.items():
+            into = by_entry.get(entry_id)
+            if into is not None and into[:2] == key[:2] and into in paid and key in kept:
+                kept[into] += kept.pop(key)
     found: dict[tuple[int, str], list[Receipt]] = defaultdict(list)
     for key, (entry_id, on, amount) in sorted(paid.items(), key=lambda item: (item[1][1], item[1][0])):
         found[key[:2]].append(Receipt(entry_id, on, amount + kept.get(key, 0)))
+    return found
+
+
+def _entries_of_linked(
+    session: Session, kept: Sequence[tuple[int, str, str, str]]
+) -> list[tuple[tuple[int, str, str, str], int]]:
+    """(the `.kept` key, an entry holding its payment's money) of each of `kept` whose payment is linked
+    to its other record (`imports.same_receipt`): the entry the payment's record names (its other
+    record's), that record's own, and the application of it a person made from the reconciliation queue."""
+    wanted = {key[2:]: key for key in kept}  # (source, the payment's id) → its `.kept`'s key
+    payment, other = aliased(ImportedDocument), aliased(ImportedDocument)
+    found: list[tuple[tuple[int, str, str, str], int]] = []
+    for chunk in in_chunks(payment_id for _, payment_id in wanted):
+        rows = session.connection().execute(
+            select(
+                payment.source,
+                payment.external_id,
+                payment.entry_id,
+                other.entry_id,
+                ReconciliationItem.entry_id,
+            )
+            .join(other, other.id == payment.linked_id)
+            .outerjoin(
+                ReconciliationItem,
+                (ReconciliationItem.document_id == other.id) & (ReconciliationItem.status == "applied"),
+            )
+            .where(payment.external_id.in_(chunk), payment.status == "linked")
+        )
+        for source, external_id, *entries in rows:
+            key = wanted.get((source, external_id))
+            if key is not None:
+                found += [(key, entry_id) for entry_id in entries if entry_id is not None]
     return found

@@ -289,3 +289,40 @@ def test_a_payment_changed_in_a_later_export_keeps_its_bank_charges_whatever_the
     assert owed(cli) == ["2000.00 EUR"]
     assert len(standing(cli, "5000003003.kept")) == 1
     assert cli("ledger", "verify").code == 0
+
+
+@pytest.mark.parametrize("first", ["payments.csv", "statement.csv"])
+def test_a_payment_with_bank_charges_counts_what_the_customer_paid_whichever_record_came_first(
+    cli: Cli, workspace: Path, first: str
+) -> None:
+    (workspace / "payments.csv").write_text(payment("15.00"), encoding="utf-8")
+    (workspace / "statement.csv").write_text(STATEMENT.format(amount="985.00"), encoding="utf-8")
+    counts(cli, first)
+    counts(cli, "statement.csv" if first == "payments.csv" else "payments.csv")
+    (account,) = json.loads(cli("customers", "list", "--json").out)
+
+    shown = cli("customers", "figures", str(account["account_no"]), "--as-of", "2026-04-01", "--json")
+
+    assert shown.code == 0, shown.err
+    figures = json.loads(shown.out)
+    assert (figures["last_payment_amount"], figures["paid_trailing_12m"]) == ("1000.00", "1000.00")
+    assert owed(cli) == ["2000.00 EUR"]
+
+
+def test_a_payment_with_bank_charges_applying_its_waiting_bank_line_counts_what_the_customer_paid(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "statement.csv").write_text(
+        "Date,Amount,Payee,Description,Reference,Cheque Number\n06/03/2026,985.00,Someone,SEPA credit,,\n",
+        encoding="utf-8",
+    )
+    (workspace / "payments.csv").write_text(payment("15.00"), encoding="utf-8")
+    assert counts(cli, "statement.csv")["receipts_unapplied"] == 1  # nobody's yet: in the queue
+    assert counts(cli, "payments.csv")["receipts_linked"] == 1  # the payment gives it to Müller
+    (account,) = json.loads(cli("customers", "list", "--json").out)
+
+    shown = cli("customers", "figures", str(account["account_no"]), "--as-of", "2026-04-01", "--json")
+
+    assert shown.code == 0, shown.err
+    figures = json.loads(shown.out)
+    assert (figures["last_payment_amount"], figures["paid_trailing_12m"]) == ("1000.00", "1000.00")
