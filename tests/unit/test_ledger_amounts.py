@@ -109,23 +109,27 @@ def amounts_of(books: Books) -> tuple[int, int, int, int]:
     return receivable, unapplied, balance, sum(item.amount_minor for item in unpaid)
 
 
-@given(operations)
-def test_the_receivable_and_the_unapplied_credit_are_never_negative_and_always_make_the_balance(
-    ops: list[tuple[object, ...]],
-) -> None:
+def books_after(ops: list[tuple[object, ...]]) -> Books:
+    """The books after `ops`, each (the `Books` method's name, its arguments)."""
     books = Books()
-    for op in ops:
-        if op[0] == "invoice":
-            books.invoice(*op[1:])  # type: ignore[arg-type]
-        elif op[0] == "credit":
-            books.credit(*op[1:])  # type: ignore[arg-type]
-        else:
-            books.reverse(*op[1:])  # type: ignore[arg-type]
+    for name, *arguments in ops:
+        getattr(books, str(name))(*arguments)
+    return books
+
+
+def assert_the_amounts_make_the_balance(books: Books) -> None:
     receivable, unapplied, balance, unpaid = amounts_of(books)
     assert receivable >= 0
     assert unapplied >= 0
     assert receivable - unapplied == balance
     assert unpaid == max(balance, 0)
+
+
+@given(operations)
+def test_the_receivable_and_the_unapplied_credit_are_never_negative_and_always_make_the_balance(
+    ops: list[tuple[object, ...]],
+) -> None:
+    assert_the_amounts_make_the_balance(books_after(ops))
 
 
 def test_a_paid_invoice_voided_leaves_its_payment_whole_as_unapplied_credit() -> None:
@@ -151,19 +155,7 @@ with_refunds = st.lists(
 def test_refunds_of_advances_leave_the_receivable_and_the_unapplied_credit_making_the_balance(
     ops: list[tuple[object, ...]],
 ) -> None:
-    books = Books()
-    for op in ops:
-        if op[0] == "invoice":
-            books.invoice(*op[1:])  # type: ignore[arg-type]
-        elif op[0] == "credit":
-            books.credit(*op[1:])  # type: ignore[arg-type]
-        else:
-            books.refund(*op[1:])  # type: ignore[arg-type]
-    receivable, unapplied, balance, unpaid = amounts_of(books)
-    assert receivable >= 0
-    assert unapplied >= 0
-    assert receivable - unapplied == balance
-    assert unpaid == max(balance, 0)
+    assert_the_amounts_make_the_balance(books_after(ops))
 
 
 def test_an_invoice_whose_named_advance_was_refunded_before_it_came_is_owed_whole() -> None:
