@@ -818,6 +818,20 @@ def zoho_books_invoices(path: Path, *rows: tuple[str, str, str]) -> Path:
     return path
 
 
+def acme_invoice_exports(
+    container: Container, tmp_path: Path
+) -> tuple[list[DocumentParser], Callable[..., Path], Callable[[], Money]]:
+    """Acme Trading Co. made in the ledger: the parsers, a writer of its Zoho Books invoice exports
+    (`another_export_of`, named in `tmp_path`) and what it owes."""
+    with unit_of_work(container.sessions) as session:
+        acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
+
+    def export(name: str, *rows: tuple[str, str, str]) -> Path:
+        return another_export_of(tmp_path / name, *rows)
+
+    return container.document_parsers(), export, lambda: receivable(container, acme.account_no)
+
+
 def another_export_of(path: Path, *rows: tuple[str, str, str]) -> Path:
     """`zoho_books_invoices` with a draft named after the file besides: each export other bytes, so none
     is skipped as a file imported before."""
@@ -1077,16 +1091,8 @@ def test_an_invoice_restored_after_its_void_is_posted_again_and_voided_again_is_
 def test_an_export_listing_an_invoice_both_void_and_open_leaves_it_void_whatever_it_was_before(
     container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with unit_of_work(container.sessions) as session:
-        acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
-    parsers = container.document_parsers()
+    parsers, export, owed = acme_invoice_exports(container, tmp_path)
     live, void = ("9001", "INV-9001", "Sent"), ("9001", "INV-9001", "Void")
-
-    def export(name: str, *rows: tuple[str, str, str]) -> Path:
-        return another_export_of(tmp_path / name, *rows)
-
-    def owed() -> Money:
-        return receivable(container, acme.account_no)
 
     import_file(container, export("march.csv", live), parsers)
     import_file(container, export("april.csv", void), parsers)
@@ -1925,16 +1931,8 @@ def test_a_void_export_imported_before_the_one_it_voids_keeps_the_invoice_from_p
 def test_an_invoice_void_before_its_import_and_accepted_live_later_is_withdrawn_again_by_a_void_alike(
     container: Container, tmp_path: Path
 ) -> None:
-    with unit_of_work(container.sessions) as session:
-        acme = container.customers(session).create(NewCustomer("Acme Trading Co.", "SME", "US", "USD"))
-    parsers = container.document_parsers()
+    parsers, export, owed = acme_invoice_exports(container, tmp_path)
     live, void = ("9001", "INV-9001", "Sent"), ("9001", "INV-9001", "Void")
-
-    def export(name: str, *rows: tuple[str, str, str]) -> Path:
-        return another_export_of(tmp_path / name, *rows)
-
-    def owed() -> Money:
-        return receivable(container, acme.account_no)
 
     assert import_file(container, export("march.csv", void), parsers).counts["withdrawn_before_import"] == 1
     for month, rows in (("april", (live, void)), ("april-again", (void, live))):
