@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from connector.bootstrap import Container
 from connector.cli.context import out, state
 from connector.db import unit_of_work
 from connector.security.cipher import FieldCipher
@@ -19,6 +20,7 @@ from connector.security.rotation import (
     rotation_starts,
     rotation_under_way,
 )
+from connector.sync.leases import KEY_ROTATION, lease
 
 keys_app = typer.Typer(help="Encryption keys for personal data at rest.", no_args_is_help=True)
 
@@ -54,9 +56,17 @@ def rotate(
     security.encryption_keys, add the new key to that ring and make it active first; this then
     re-encrypts everything under it. Values no key opens are listed (exit 1); values another process
     sealed with an older key meanwhile are counted per column (exit 3: `keys rotate` again takes up the
-    same key once that process reads the new one).
+    same key once that process reads the new one). Two rotations run one after the other: the second
+    keeps the key the first made.
     """
     container = state(ctx).container()
+    with lease(container.sessions, KEY_ROTATION):
+        # Read again once it is this process's turn: a rotation that ran meanwhile saved its key there.
+        container.refresh_keys()
+        _rotate(container, new_key)
+
+
+def _rotate(container: Container, new_key: bool) -> None:
     security = container.settings.security
     ring = container.keyring
     local = security.encryption_keys is None

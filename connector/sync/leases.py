@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 60.0
 MAX_NAME = 200  # characters of `job_leases.name` and `.holder`
 IMPORTS = "imports"  # every import: a receipt's two records pair only when imported one after the other
+KEY_ROTATION = "keys rotate"  # two at once would each save the key file without the other's new key
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,9 @@ def table_column(printed: str, index: int) -> str:
     return "".join(row[index] for row in cells).replace(" ", "")
 
 
-def stopped_while_waiting(cwd: Path, *args: str) -> Result:
-    """`connector *args` run in `cwd` as another process, sent SIGTERM once it says it waits for a lease
-    (the caller holds it): its exit code and what it said (stdout and stderr together, in `out`)."""
+def waiting_for_a_lease(cwd: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`connector *args` started in `cwd` as another process, once it says it waits for a lease (the
+    caller holds it), with what it said so far; or once it ended without waiting."""
     waiting = subprocess.Popen(
         [sys.executable, "-m", "connector", *args],
         cwd=cwd,
@@ -72,6 +72,13 @@ def stopped_while_waiting(cwd: Path, *args: str) -> Result:
     said = ""
     while "waiting for it to finish" not in said and waiting.poll() is None:
         said += waiting.stdout.readline()
+    return waiting, said
+
+
+def stopped_while_waiting(cwd: Path, *args: str) -> Result:
+    """`connector *args` run in `cwd` as another process, sent SIGTERM once it says it waits for a lease
+    (the caller holds it): its exit code and what it said (stdout and stderr together, in `out`)."""
+    waiting, said = waiting_for_a_lease(cwd, *args)
     waiting.send_signal(signal.SIGTERM)
     rest, _ = waiting.communicate(timeout=20)
     return Result(waiting.returncode, said + rest, "")

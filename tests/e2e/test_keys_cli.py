@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from connector.security.keys import read_keyring_file
+from connector.bootstrap import build_container
+from connector.security.keys import read_keyring_file, save_keyring
+from connector.settings import load_settings
+from connector.sync.leases import KEY_ROTATION, lease
 from tests.conftest import copy_example_config
-from tests.e2e.conftest import Result
+from tests.e2e.conftest import Result, waiting_for_a_lease
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
 Cli = Callable[..., Result]
@@ -132,3 +135,27 @@ def test_a_rotation_of_a_ring_given_in_the_settings_with_no_new_key_says_none_wa
     )
     assert "add a new key to that ring, make it active" in rotated.out
     assert "update that stored secret" not in rotated.out
+
+
+def test_a_rotation_started_while_another_runs_waits_for_it_and_keeps_the_key_it_made(
+    cli: Cli, isolated_cwd: Path
+) -> None:
+    cli("demo")
+    keys = isolated_cwd / "connector-keys.json"
+    first = read_keyring_file(keys)
+    container = build_container(load_settings(), logging=False)
+    try:
+        with lease(container.sessions, KEY_ROTATION):  # another `keys rotate`, which saves its key
+            waiting, said = waiting_for_a_lease(isolated_cwd, "keys", "rotate")
+            other = first.rotated()
+            save_keyring(keys, other)
+    finally:
+        container.close()
+    rest, _ = waiting.communicate(timeout=60)
+
+    assert "keys rotate is running elsewhere" in said
+    assert waiting.returncode == 0, said + rest
+    last = read_keyring_file(keys)
+    assert set(last.keys) == {*other.keys, last.active_id}
+    assert last.active_id not in other.keys
+    assert cli("keys", "status").code == 0
