@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from connector.cli import main
+from connector.cli import context, main
 from tests.conftest import REPO
 
 
@@ -34,6 +34,10 @@ def cli(
         """`columns`: the terminal's width (80 is what a pipe gets)."""
         monkeypatch.setattr(sys, "argv", ["connector", *args])
         monkeypatch.setenv("COLUMNS", str(columns))
+        for console in (context.out, context.err):
+            # Read COLUMNS at each print, as with none set when the console was made (pytest-xdist's
+            # workers start with COLUMNS=80, which a console made then keeps).
+            monkeypatch.setattr(console, "_width", None)
         code = 0
         try:
             main()
