@@ -25,6 +25,12 @@ entry dated outside the period (timing); a statement reconciles when nothing is 
 and entries in another currency than the statement's (a USD receipt on a EUR account) are matched alike
 and listed, but kept out of the balances: the statement states none in that currency, so it reconciles
 in its own currency only (`other_currencies`).
+
+A line a later line of the statement replaces (OFX `CORRECTACTION=REPLACE`) is no longer the bank's: it
+is listed as replaced, neither counted in the statement's movement nor matched (the import reverses its
+entry and posts the replacement). A replacement of a line of an earlier statement counts in full, as
+that line counted in its own statement; once imported, the reversal of that line's entry is an entry
+missing from the bank.
 """
 
 from __future__ import annotations
@@ -207,6 +213,7 @@ class StatementReport:
     ledger_account: str = ""
     ledger_note: str = ""
     other_missing_entries: tuple[MissingEntry, ...] = ()  # entries in another currency than the statement's
+    replaced: tuple[MissingLine, ...] = ()  # lines a later line replaces (OFX): in no balance
 
     @property
     def other_currencies(self) -> tuple[str, ...]:
@@ -261,7 +268,13 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     currency = statement.currency
     period = statement_period(statement, group.lines)
     cancelled = _cancelled(ledger.entries, period)
-    matched, missing = _Matcher(ledger, period, window_days, cancelled).match(group.lines)
+    replaced = {
+        index: by
+        for index, by in _corrected_lines(group.lines).items()
+        if group.lines[by].replaces is not None
+    }
+    matcher = _Matcher(ledger, period, window_days, cancelled, set(replaced))
+    matched, missing = matcher.match(group.lines)
     used = {m.entry.entry_id for m in matched}
     # An unassigned receipt a line claimed is this account's, and so is its reversal.
     claimed = used | {e.counterpart_id for e in ledger.entries if e.entry_id in used and e.counterpart_id}
@@ -270,8 +283,9 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     ]
     in_period = [e for e in counted if e.amount.currency == currency]
     other_form = _other_form_notes(group.lines, ledger.in_other_form)
+    replaced_notes = _replaced_entry_notes(group.lines, replaced, ledger.imported)
     missed = [
-        MissingEntry(e, _entry_note(e) or other_form(e))
+        MissingEntry(e, _entry_note(e) or other_form(e) or replaced_notes.get(e.entry_id, ""))
         for e in counted
         if e.entry_id not in used and e.entry_id not in cancelled
     ]
@@ -282,7 +296,12 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
         opening=_in_currency(statement.opening, currency),
         closing=_in_currency(statement.closing, currency),
         lines_total=_total(
-            (line.amount for line in group.lines if line.amount.currency == currency), currency
+            (
+                line.amount
+                for index, line in enumerate(group.lines)
+                if line.amount.currency == currency and index not in replaced
+            ),
+            currency,
         ),
         ledger_movement=_total((e.amount for e in in_period), currency),
         missing_lines=_total((m.line.amount for m in own_missing), currency),
@@ -303,16 +322,27 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
         ledger_account=ledger.ledger_account,
         ledger_note=ledger.ledger_note,
         other_missing_entries=tuple(m for m in missed if m.entry.amount.currency != currency),
+        replaced=tuple(
+            MissingLine(group.lines[index], _replaced_reason(group.lines[by]))
+            for index, by in sorted(replaced.items())
+        ),
     )
 
 
 class _Matcher:
-    """Lines to entries: through the import first, then by amount and date, each entry once."""
+    """Lines to entries: through the import first, then by amount and date, each entry once; the lines
+    `left_out` (by index: those a later line replaced) are neither matched nor missing."""
 
     def __init__(
-        self, ledger: LedgerSide, period: Period | None, window_days: int, cancelled: set[int]
+        self,
+        ledger: LedgerSide,
+        period: Period | None,
+        window_days: int,
+        cancelled: set[int],
+        left_out: set[int],
     ) -> None:
         self.ledger = ledger
+        self.left_out = left_out
         self.period = period
         self.window = window_days
         self.cancelled = cancelled
@@ -325,7 +355,8 @@ class _Matcher:
             record = self.ledger.imported.get((line.source, line.external_id))
             entry = self.by_id.get(record.entry_id) if record and record.entry_id is not None else None
             if (
-                record is not None
+                index not in self.left_out
+                and record is not None
                 and record.status in _POSTED
                 and entry is not None
                 and entry.entry_id not in self.cancelled
@@ -336,7 +367,11 @@ class _Matcher:
                 found[index] = self._matched(line, entry, by_import=True, status=record.status)
         found.update(self._by_amount_and_date(lines, found))
         matched = [found[index] for index in sorted(found)]
-        missing = [self._missing(i, line) for i, line in enumerate(lines) if i not in found]
+        missing = [
+            self._missing(i, line)
+            for i, line in enumerate(lines)
+            if i not in found and i not in self.left_out
+        ]
         return matched, missing
 
     def _missing(self, index: int, line: Document) -> MissingLine:
@@ -360,7 +395,7 @@ class _Matcher:
                 by_amount.setdefault((entry.amount.currency, entry.amount.minor), []).append(entry)
         pairs: list[tuple[bool, int, bool, int, date, int, str | None]] = []
         for index, line in enumerate(lines):
-            if index in found or not self._may_match_by_amount(line):
+            if index in found or index in self.left_out or not self._may_match_by_amount(line):
                 continue
             for entry in by_amount.get((line.amount.currency, line.amount.minor), ()):
                 days = _days_apart(line, entry.posting_date)
@@ -471,6 +506,59 @@ def _money_out(line: Document) -> str:
     if line.bank_reversal:
         return "money out (a reversal booked by the bank): not a receivable"
     return "money out: not a receivable"
+
+
+def _corrected_lines(lines: Sequence[Document]) -> dict[int, int]:
+    """The lines another line of the statement corrects (OFX `CORRECTFITID`), by index → the correction's
+    index: the one line, on its account and no deletion itself, under the id it names or under an id
+    that one was extended into (`named#…`: a FITID the bank re-issued), as the import finds it. A
+    correction naming several lines corrects none (the import holds it for a person)."""
+    found: dict[int, int] = {}
+    for by, correction in enumerate(lines):
+        named = correction.replaces or correction.reverses
+        if named is None:
+            continue
+        lines_named = [
+            index
+            for index, line in enumerate(lines)
+            if index != by
+            and line.source == correction.source
+            and line.account == correction.account
+            and line.reverses is None
+            and (line.external_id == named or line.external_id.startswith(f"{named}#"))
+        ]
+        if len(lines_named) == 1:
+            found.setdefault(lines_named[0], by)
+    return found
+
+
+def _row(line: Document) -> str:
+    return f"row {line.origin.row}" if line.origin.row is not None else line.external_id
+
+
+def _replaced_reason(replacement: Document) -> str:
+    return (
+        f"replaced by {_row(replacement)} (an OFX correction): not counted, the bank's balance holds "
+        f"{replacement.amount} instead"
+    )
+
+
+def _replaced_entry_notes(
+    lines: Sequence[Document], replaced: Mapping[int, int], imported: Mapping[tuple[str, str], ImportRecord]
+) -> dict[int, str]:
+    """Entry id → why an entry a replaced line posted stands: the replacement is not imported yet."""
+    notes: dict[int, str] = {}
+    for index, by in replaced.items():
+        line = lines[index]
+        record = imported.get((line.source, line.external_id))
+        if record is not None and record.entry_id is not None:
+            replacement = lines[by]
+            pending = (replacement.source, replacement.external_id) not in imported
+            notes[record.entry_id] = (
+                f"posted for {_row(line)}, which {_row(replacement)} replaces (an OFX correction)"
+                + (": importing the statement reverses it" if pending else "")
+            )
+    return notes
 
 
 def _entry_note(entry: BankEntry) -> str:

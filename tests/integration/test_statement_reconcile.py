@@ -756,3 +756,32 @@ def test_a_batch_booked_whole_after_its_transactions_is_never_matched_to_another
         "ZB-PAY-1200": "",  # another receipt: the bank has no line of it
     }
     assert other in {m.entry.entry_id for m in report.missing_entries}
+
+
+def test_an_ofx_line_replacing_another_counts_instead_of_it_before_and_after_the_import(
+    container: Container, tmp_path: Path
+) -> None:
+    bank = tmp_path / "cny2.ofx"
+    replacing = (
+        "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20261106<TRNAMT>2200.00<FITID>X003<CORRECTFITID>X001"
+        "<CORRECTACTION>REPLACE<NAME>王小明</STMTTRN>"
+    )
+    lines = ofx(("X001", "20261105", "2000.00"), ("X002", "20261106", "56400.50")).replace(
+        "</BANKTRANLIST>", f"{replacing}</BANKTRANLIST>"
+    )
+    bank.write_text(lines, encoding="utf-8")
+
+    (before,) = reconcile(container, bank, OfxParser()).statements
+    import_file(container, bank, [OfxParser()])
+    (after,) = reconcile(container, bank, OfxParser()).statements
+
+    for report in (before, after):
+        assert report.balances.statement_movement == Money.of("58600.50", "CNY")  # 56,400.50 + 2,200.00
+        assert [(m.line.external_id, m.reason.split(":")[0]) for m in report.replaced] == [
+            ("4417:X001", "replaced by row 3 (an OFX correction)")
+        ]
+        assert report.reconciles
+    assert [m.line.external_id for m in before.missing_lines] == ["4417:X002", "4417:X003"]
+    assert [m.line.external_id for m in after.matched] == ["4417:X002", "4417:X003"]
+    assert (after.missing_lines, after.missing_entries) == ((), ())
+    assert after.balances.ledger_movement == Money.of("58600.50", "CNY")

@@ -475,3 +475,89 @@ def test_a_line_matches_its_own_accounts_entry_before_an_unassigned_receipt_near
     report = check(header(closing="80.00"), [line("A-1", "80.00", day=4)], LedgerSide([own, elsewhere]))
     assert [m.entry.entry_id for m in report.matched] == [1]
     assert report.missing_entries == ()
+
+
+def test_a_line_a_later_line_replaces_is_in_no_balance_before_between_and_after_the_import() -> None:
+    old, paid = line("X001", "2000.00", row=1), line("X002", "56400.50", day=6, row=2)
+    new = replace(line("X003", "2200.00", day=6, row=3), replaces="X001")  # OFX CORRECTACTION=REPLACE
+    statement, lines = header(opening=None, closing="68600.50"), [old, paid, new]
+    posted = [
+        entry(2, "56400.50", day=6, source="camt053", external_id="X002"),
+        entry(4, "2200.00", day=6, source="camt053", external_id="X003"),
+    ]
+    first = entry(1, "2000.00", source="camt053", external_id="X001", counterpart=(3, march(6)))
+    reversal = entry(3, "-2000.00", day=6, source="camt053", external_id="X001", is_reversal=True)
+    stages = {
+        "before": LedgerSide(),
+        "between": LedgerSide(  # the statement's first download imported, without the correction
+            [replace(first, counterpart_id=None, counterpart_date=None), posted[0]],
+            imported={
+                ("camt053", "X001"): ImportRecord("unapplied", 1),
+                ("camt053", "X002"): ImportRecord("unapplied", 2),
+            },
+        ),
+        "after": LedgerSide(
+            [first, replace(reversal, counterpart_id=1, counterpart_date=march(4)), *posted],
+            imported={
+                ("camt053", "X001"): ImportRecord("reversed", 1),
+                ("camt053", "X002"): ImportRecord("unapplied", 2),
+                ("camt053", "X003"): ImportRecord("unapplied", 4),
+            },
+        ),
+    }
+    reports = {stage: check(statement, lines, ledger) for stage, ledger in stages.items()}
+
+    for report in reports.values():
+        assert report.balances.lines_total == Money.of("58600.50", "EUR")  # X003 instead of X001
+        assert [(m.line.external_id, m.reason) for m in report.replaced] == [
+            (
+                "X001",
+                "replaced by row 3 (an OFX correction): not counted, the bank's balance holds 2,200.00 EUR "
+                "instead",
+            )
+        ]
+        listed = [m.line.external_id for m in report.matched] + [
+            m.line.external_id for m in report.missing_lines
+        ]
+        assert "X001" not in listed
+        assert report.reconciles
+    assert [m.line.external_id for m in reports["before"].missing_lines] == ["X002", "X003"]
+    between = reports["between"]
+    assert [(m.line.external_id, m.reason) for m in between.missing_lines] == [("X003", "never imported")]
+    assert [(m.entry.entry_id, m.note) for m in between.missing_entries] == [
+        (1, "posted for row 1, which row 3 replaces (an OFX correction): importing the statement reverses it")
+    ]
+    after = reports["after"]
+    assert [m.line.external_id for m in after.matched] == ["X002", "X003"]
+    assert (after.missing_lines, after.missing_entries) == ((), ())
+    text = reconciliation_text(FileReconciliation("bank.ofx", "ofx", 3, (after,), ()))
+    assert "  Lines a later line replaces, in no balance (1)" in text
+
+
+def test_a_line_replacing_one_of_an_earlier_statement_counts_whole_against_the_reversal_of_that_line() -> (
+    None
+):
+    new = replace(line("X003", "2200.00", day=6, row=1), replaces="X001")
+    statement = header(opening=None, closing="2200.00")
+    earlier = entry(1, "2000.00", day=1, source="camt053", external_id="X001", counterpart=(3, march(6)))
+    earlier = replace(earlier, posting_date=date(2026, 2, 25))
+    reversal = entry(3, "-2000.00", day=6, source="camt053", external_id="X001", is_reversal=True)
+    ledger = LedgerSide(
+        [
+            earlier,
+            replace(reversal, counterpart_id=1, counterpart_date=date(2026, 2, 25)),
+            entry(4, "2200.00", day=6, source="camt053", external_id="X003"),
+        ],
+        imported={("camt053", "X003"): ImportRecord("unapplied", 4)},
+    )
+
+    before, after = check(statement, [new], LedgerSide()), check(statement, [new], ledger)
+
+    assert before.balances.lines_total == after.balances.lines_total == Money.of("2200.00", "EUR")
+    assert (before.replaced, after.replaced) == ((), ())
+    assert [m.line.external_id for m in after.matched] == ["X003"]
+    assert [(m.entry.entry_id, m.note) for m in after.missing_entries] == [
+        (3, "reverses entry 1 of 2026-02-25, outside the period")
+    ]
+    assert before.reconciles
+    assert after.reconciles
