@@ -268,12 +268,10 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     currency = statement.currency
     period = statement_period(statement, group.lines)
     cancelled = _cancelled(ledger.entries, period)
-    replaced = {
-        index: by
-        for index, by in _corrected_lines(group.lines).items()
-        if group.lines[by].replaces is not None
-    }
-    matcher = _Matcher(ledger, period, window_days, cancelled, set(replaced))
+    corrected = _corrected_lines(group.lines)
+    replaced = {index: by for index, by in corrected.items() if group.lines[by].replaces is not None}
+    deletions = _deletion_pairs(group.lines, corrected)
+    matcher = _Matcher(ledger, period, window_days, cancelled, set(replaced), deletions)
     matched, missing = matcher.match(group.lines)
     used = {m.entry.entry_id for m in matched}
     # An unassigned receipt a line claimed is this account's, and so is its reversal.
@@ -331,7 +329,8 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
 
 class _Matcher:
     """Lines to entries: through the import first, then by amount and date, each entry once; the lines
-    `left_out` (by index: those a later line replaced) are neither matched nor missing."""
+    `left_out` (by index: those a later line replaced) are neither matched nor missing; `deletions` says
+    what each line of a deletion (OFX DELETE) pair is, by index, for lines never imported."""
 
     def __init__(
         self,
@@ -340,9 +339,11 @@ class _Matcher:
         window_days: int,
         cancelled: set[int],
         left_out: set[int],
+        deletions: Mapping[int, str],
     ) -> None:
         self.ledger = ledger
         self.left_out = left_out
+        self.deletions = deletions
         self.period = period
         self.window = window_days
         self.cancelled = cancelled
@@ -469,6 +470,8 @@ class _Matcher:
             if (resolved := self.ledger.resolved.get(key)) is not None:
                 reason, resolution = resolved
                 return f"not posted: quarantined, then resolved ({resolution}): {reason}"
+            if (pair := self.deletions.get(index)) is not None:
+                return f"{pair}, never imported"
             if money_out:
                 return f"{_money_out(line)}, never imported"
             return "never imported" if line.amount.minor else "zero amount, never imported"
@@ -530,6 +533,20 @@ def _corrected_lines(lines: Sequence[Document]) -> dict[int, int]:
         if len(lines_named) == 1:
             found.setdefault(lines_named[0], by)
     return found
+
+
+def _deletion_pairs(lines: Sequence[Document], corrected: Mapping[int, int]) -> dict[int, str]:
+    """Index → what a line of a deletion pair is (OFX `CORRECTACTION=DELETE`): the deletion repeats the
+    line it deletes, negated, so the two cancel on the statement."""
+    pairs: dict[int, str] = {}
+    for index, by in corrected.items():
+        if lines[by].reverses is not None:
+            pairs[by] = f"deletes {_row(lines[index])} (an OFX correction): the pair cancels"
+            pairs[index] = f"deleted by {_row(lines[by])} (an OFX correction): the pair cancels"
+    for index, line in enumerate(lines):
+        if line.reverses is not None and index not in pairs:
+            pairs[index] = f"deletes {line.reverses} (an OFX correction), not a line of this statement"
+    return pairs
 
 
 def _row(line: Document) -> str:

@@ -785,3 +785,31 @@ def test_an_ofx_line_replacing_another_counts_instead_of_it_before_and_after_the
     assert [m.line.external_id for m in after.matched] == ["4417:X002", "4417:X003"]
     assert (after.missing_lines, after.missing_entries) == ((), ())
     assert after.balances.ledger_movement == Money.of("58600.50", "CNY")
+
+
+def test_an_ofx_line_deleting_another_of_its_statement_says_so_before_the_import(
+    container: Container, tmp_path: Path
+) -> None:
+    bank = tmp_path / "cny2.ofx"
+    deleting = (
+        "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20261106<TRNAMT>2000.00<FITID>X003<CORRECTFITID>X001"
+        "<CORRECTACTION>DELETE<NAME>王小明</STMTTRN>"
+    )
+    lines = ofx(("X001", "20261105", "2000.00"), ("X002", "20261106", "56400.50")).replace(
+        "</BANKTRANLIST>", f"{deleting}</BANKTRANLIST>"
+    )
+    bank.write_text(lines, encoding="utf-8")
+
+    (before,) = reconcile(container, bank, OfxParser()).statements
+    import_file(container, bank, [OfxParser()])
+    (after,) = reconcile(container, bank, OfxParser()).statements
+
+    assert {m.line.external_id: m.reason for m in before.missing_lines}["4417:X003"] == (
+        "deletes row 1 (an OFX correction): the pair cancels, never imported"
+    )
+    assert {m.line.external_id: m.reason for m in after.missing_lines}["4417:X003"].startswith(
+        "reverses 4417:X001: the import reversed the entry of the line it cancels"
+    )
+    for report in (before, after):
+        assert report.balances.statement_movement == Money.of("56400.50", "CNY")
+        assert report.reconciles

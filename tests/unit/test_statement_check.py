@@ -561,3 +561,21 @@ def test_a_line_replacing_one_of_an_earlier_statement_counts_whole_against_the_r
     ]
     assert before.reconciles
     assert after.reconciles
+
+
+def test_an_ofx_deletion_never_imported_says_which_row_it_deletes_and_that_the_pair_cancels() -> None:
+    deleted, paid = line("X001", "2000.00", row=1), line("X002", "56400.50", day=6, row=2)
+    deletion = replace(line("X003", "-2000.00", day=6, row=3), reverses="X001")  # CORRECTACTION=DELETE
+    elsewhere = replace(line("X009", "-80.00", day=7, row=4), reverses="X000")  # a line of no row here
+    lines = [deleted, paid, deletion, elsewhere]
+
+    report = check(header(opening=None, closing="56320.50"), lines, LedgerSide())
+
+    assert {m.line.external_id: m.reason for m in report.missing_lines} == {
+        "X001": "deleted by row 3 (an OFX correction): the pair cancels, never imported",
+        "X002": "never imported",
+        "X003": "deletes row 1 (an OFX correction): the pair cancels, never imported",
+        "X009": "deletes X000 (an OFX correction), not a line of this statement, never imported",
+    }
+    assert report.balances.lines_total == Money.of("56320.50", "EUR")
+    assert report.reconciles
