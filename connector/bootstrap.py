@@ -22,6 +22,7 @@ from connector.db import (
     make_engine,
     reading,
     require_current_schema,
+    serialize,
     session_factory,
     unit_of_work,
     upgrade_database,
@@ -234,6 +235,8 @@ def build_container(
             else:
                 require_current_schema(engine)
             with unit_of_work(container.sessions) as session:
+                # Replicas starting together on a new database: one adds the chart, the others read it.
+                serialize(session, "start-up")
                 ensure_chart(session, settings.ledger.chart)
                 keep_indexes_current(session, lambda: container.cipher)
                 _check_data_keys(session, container)

@@ -109,13 +109,33 @@ class KeyRing:
 
 def save_keyring(path: Path, ring: KeyRing) -> None:
     """Write the key file atomically with mode 0600 (never readable by group or others)."""
+    temporary = _written_aside(path, ring)
+    os.replace(temporary, path)
+
+
+def _create_keyring_file(path: Path, ring: KeyRing) -> KeyRing:
+    """Save `ring` as the key file unless one exists by now, whole and at once: the ring the file holds.
+    Two processes starting together on a new database both find no key file; the second must read the
+    first's key, not replace it (what the first sealed would be unreadable)."""
+    temporary = _written_aside(path, ring)
+    try:
+        os.link(temporary, path)  # fails when the file exists, unlike a rename
+    except FileExistsError:
+        return read_keyring_file(path)
+    finally:
+        temporary.unlink()
+    return ring
+
+
+def _written_aside(path: Path, ring: KeyRing) -> Path:
+    """`ring` written and synced to a new file beside `path`, mode 0600."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(ring.to_json())
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    return temporary
 
 
 def read_keyring_file(path: Path) -> KeyRing:
@@ -182,10 +202,13 @@ def load_or_create_keyring(
             f"{path.resolve()}: no key file, but the database holds data encrypted with one: restore it "
             "(from its backup, or run where it is), or give the keys with security.encryption_keys"
         )
-    ring = KeyRing.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_keyring(path, ring)
-    log.warning(
-        "no encryption key was configured: created the local key file %s (mode 0600). %s", path, BACK_IT_UP
-    )
+    made = KeyRing.generate()
+    ring = _create_keyring_file(path, made)
+    if ring is made:
+        log.warning(
+            "no encryption key was configured: created the local key file %s (mode 0600). %s",
+            path,
+            BACK_IT_UP,
+        )
     return ring

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,10 +15,21 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
-from connector.bootstrap import Container
-from connector.db import Base, alembic_config, current_revision, make_engine, upgrade_database
+from connector.bootstrap import Container, build_container
+from connector.db import (
+    Base,
+    alembic_config,
+    current_revision,
+    make_engine,
+    serialize,
+    unit_of_work,
+    upgrade_database,
+)
+from connector.security.keys import read_keyring_file
+from connector.settings import DatabaseSettings, SecuritySettings, Settings
 from tests.conftest import postgres_url
 
 
@@ -157,10 +169,10 @@ def test_upgrading_to_0022_records_the_source_each_export_file_served_in_the_set
 
 
 @contextmanager
-def scratch_schema() -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL schema, dropped afterwards."""
+def scratch_schema(prefix: str = "migrations") -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL schema named `prefix`_…, dropped afterwards."""
     url = postgres_url()
-    schema = f"migrations_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
     admin.execute(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in url else "?"
@@ -279,27 +291,77 @@ upgrade_database(engine)
 """
 
 
+def run_at_once(script: str, *args: str, processes: int = 3) -> list[str]:
+    """`script` run by `processes` Python processes that start its work together (each sleeps until a
+    moment given as its last argument): what each printed; each must exit 0."""
+    at = str(time.time() + 3)  # every process imported and connected by then: they start together
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *args, at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    said = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0] * processes, [err for _, err in said]
+    return [out for out, _ in said]
+
+
 @pytest.mark.postgres
 def test_processes_migrating_a_fresh_postgresql_schema_at_once_all_end_up_current() -> None:
-    url = postgres_url()
-    schema = f"race_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
-    admin.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in url else "?"
-    in_schema = f"{url}{separator}options=-csearch_path%3D{schema}"
-    at = str(time.time() + 3)  # every process imported and connected by then: they start together
-    try:
-        runs = [
-            subprocess.Popen(
-                [sys.executable, "-c", MIGRATE_AT, in_schema, at], stderr=subprocess.PIPE, text=True
-            )
-            for _ in range(3)
-        ]
-        errors = [run.communicate(timeout=120)[1] for run in runs]
-        assert [run.returncode for run in runs] == [0, 0, 0], errors
+    with scratch_schema("race") as in_schema:
+        run_at_once(MIGRATE_AT, in_schema)
         engine = create_engine(in_schema)
         assert current_revision(engine) is not None
         engine.dispose()
-    finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
+
+
+START_AT = """
+import sys, time
+from pydantic import SecretStr
+from connector.bootstrap import build_container
+from connector.settings import DatabaseSettings, SecuritySettings, Settings
+url, keys, at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+settings = Settings(database=DatabaseSettings(url=SecretStr(url)), security=SecuritySettings(keys_file=keys))
+time.sleep(max(0.0, at - time.time()))
+container = build_container(settings, logging=False)
+print(container.keyring.active_id)
+container.close()
+"""
+
+
+@pytest.mark.postgres
+def test_replicas_starting_at_once_on_a_fresh_postgresql_schema_all_start_sharing_one_key(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "keys.json"
+    with scratch_schema("start") as in_schema:
+        printed = run_at_once(START_AT, in_schema, str(keys), processes=4)
+    assert {out.strip() for out in printed} == {read_keyring_file(keys).active_id}
+
+
+@pytest.mark.postgres
+def test_a_replica_starting_waits_for_another_one_starting_on_the_same_database(tmp_path: Path) -> None:
+    with scratch_schema("start") as in_schema:
+        settings = Settings(
+            database=DatabaseSettings(url=SecretStr(in_schema)),
+            security=SecuritySettings(keys_file=tmp_path / "keys.json"),
+        )
+        other = build_container(settings, logging=False)
+        started: list[Container] = []
+        try:
+            with unit_of_work(other.sessions) as session:
+                serialize(session, "start-up")  # another replica, adding the chart of accounts
+                starting = threading.Thread(
+                    target=lambda: started.append(build_container(settings, logging=False))
+                )
+                starting.start()
+                starting.join(timeout=1.5)
+                waited = starting.is_alive()
+            starting.join(timeout=60)
+        finally:
+            for container in (other, *started):
+                container.close()
+    assert (waited, len(started)) == (True, 1)

@@ -100,6 +100,26 @@ def test_without_configured_keys_a_0600_key_file_is_created_once_and_announced(
     assert "created the local key file" in caplog.records[0].message
 
 
+def test_a_key_file_another_process_created_meanwhile_is_read_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = SecuritySettings(keys_file=tmp_path / "keys.json")
+    theirs = KeyRing.generate()
+    generate = KeyRing.generate
+
+    def generated_as_another_process_saves_its_own() -> KeyRing:
+        save_keyring(settings.keys_file, theirs)  # it found no key file either, a moment earlier
+        return generate()
+
+    monkeypatch.setattr(KeyRing, "generate", generated_as_another_process_saves_its_own)
+    with caplog.at_level(logging.WARNING):
+        ring = load_or_create_keyring(settings)
+    assert ring == theirs
+    assert load_or_create_keyring(settings) == theirs
+    assert "created the local key file" not in caplog.text
+    assert [path.name for path in tmp_path.iterdir()] == ["keys.json"]
+
+
 def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     save_keyring(path, KeyRing.generate())
