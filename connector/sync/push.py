@@ -4,8 +4,9 @@ Planning computes every bound customer's figures, maps them through the outbound
 the result in the outbox as the record's desired values. A record is sent only when its desired
 values differ from what was last pushed successfully; sending, and what becomes of a refused record,
 is `push_send`'s. A record last pulled in another currency than its customer's ledger is sent its
-amounts cleared with the reason, once (`withheld`), then held `dead` until its currency is the
-customer's again (its amounts would be read in the record's currency). A record whose figures the
+amounts cleared with the reason and its current credit status and score (`withheld`), then held `dead`
+until its currency is the customer's again (its amounts would be read in the record's currency); sent
+again, and held again, whenever its status, score or dates change meanwhile. A record whose figures the
 outbound mapping cannot write, or whose amount has more decimal places than its CRM field keeps (the CRM
 would round it), is quarantined and held `dead` the same way, until they fit again. A spent API budget
 stops the cycle cleanly: everything unsent stays pending.
@@ -163,9 +164,8 @@ def plan(
             customer_figures = figures.get(customer_id, {})
             held = _other_currency(target, kept_in.get(external_id), customer_figures)
             if held is not None:
-                item = _withhold(
-                    session, mapping, items.get(external_id), (target, external_id, customer_id), kept_in
-                )
+                ids = (target, external_id, customer_id)
+                item = _withhold(session, mapping, items.get(external_id), ids, kept_in, customer_figures)
                 item.last_code, item.last_field, item.last_message = CURRENCY_DIFFERS, "currency", held
                 item.last_run_id, item.planned_from = run.id, None  # planned again by every push
                 if item.desired_hash == item.pushed_hash:  # shown already: held until its currency is back
@@ -227,15 +227,18 @@ def _withhold(
     item: OutboxItem | None,
     record: tuple[str, str, int],
     kept_in: Mapping[str, str],
+    figures: Mapping[str, Any],
 ) -> OutboxItem:
-    """The record's item wanting its amounts cleared and the reason saying why (`withheld_values`), in
-    place of figures it would read in its own currency; pending until the record shows that."""
+    """The record's item wanting its amounts cleared and the reason saying why, in place of figures it
+    would read in its own currency, and its current credit status, score and dates (`withheld_values`);
+    pending until the record shows that, so again when its status changes while it is held."""
     target, external_id, customer_id = record
     customer = session.get_one(Customer, customer_id)
     reason = withheld_reason(
         kept_in[external_id], customer.currency, customer.account_no, first_posting(session, customer_id)
     )
-    desired = dumps_exact(withheld_values(mapping, reason))
+    mapped = map_record(mapping, priced(figures)).values
+    desired = dumps_exact(withheld_values(mapping, reason, mapped))
     return _want(session, item, target, external_id, customer_id, desired)
 
 

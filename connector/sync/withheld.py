@@ -1,17 +1,22 @@
 """What a CRM record kept in another currency than its customer's ledger is sent instead of its figures.
 
 Its amounts would be read in the record's currency, so they are cleared (null) and the credit status
-reason says why: nothing in the wrong currency stays on the record while it waits for a person.
+reason says why: nothing in the wrong currency stays on the record while it waits for a person. What
+no currency is read into stays current (`SHOWN_WHILE_WITHHELD`): its credit status and score (a
+salesperson must see a BLOCKED customer as blocked), its last payment's date and the day all those are
+of (`as_of`: an older day still means the connector stopped pushing the record).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from connector.mapping.model import AMOUNT_FIGURES, MappingFile
 
 REASON_FIGURE = "credit_status_reason"
+SHOWN_WHILE_WITHHELD = frozenset({"credit_status", "credit_score", "last_payment_date", "as_of"})
 
 
 def withheld_reason(kept_in: str, currency: str, account_no: str, since: date | None) -> str:
@@ -23,12 +28,16 @@ def withheld_reason(kept_in: str, currency: str, account_no: str, since: date | 
     )
 
 
-def withheld_values(mapping: MappingFile, reason: str) -> dict[str, Any]:
-    """The fields the outbound `mapping` writes amounts to, cleared, and those of the reason, saying it."""
+def withheld_values(mapping: MappingFile, reason: str, mapped: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields the outbound `mapping` writes amounts to, cleared, those of the reason, saying it, and
+    those of the figures shown while withheld, as the record's figures map to them (`mapped`; one the
+    mapping could not write is left as the CRM shows it)."""
     values: dict[str, Any] = {}
     for field in mapping.fields:
         if field.source in AMOUNT_FIGURES:
             values[field.target] = None
         elif field.source == REASON_FIGURE:
             values[field.target] = reason
+        elif field.source in SHOWN_WHILE_WITHHELD and field.target in mapped:
+            values[field.target] = mapped[field.target]
     return values

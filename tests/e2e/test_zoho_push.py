@@ -387,6 +387,46 @@ def test_a_record_changed_to_another_currency_in_the_crm_has_its_amounts_withhel
         assert shown(org, record)["Outstanding_Balance"] == Decimal("1500.00")
 
 
+def test_a_withheld_record_shows_its_current_credit_status_and_is_sent_again_when_it_changes(
+    tmp_path: Path,
+) -> None:
+    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=6), tmp_path) as org:
+
+        def pull() -> None:
+            pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
+
+        pull()
+        record, (customer_id, _) = sorted(org.bindings("zoho.Accounts").items())[0]
+        kept_in = shown(org, record)["Currency"]
+        with unit_of_work(org.container.sessions) as session:
+            account_no = session.get_one(Customer, customer_id).account_no
+            org.container.ledger(session).post(invoice("INV-1", account_no, "500.00", kept_in, day=2))
+        push(org)
+        ok = shown(org, record)
+        assert ok["Credit_Status"] == "正常 OK"
+        org.sandbox.edit_as_user("Accounts", record, {"Currency": "USD" if kept_in != "USD" else "EUR"})
+        pull()
+        assert push(org)["withheld"] == 1
+        with unit_of_work(org.container.sessions) as session:
+            late = invoice("INV-LATE", account_no, "80000.00", kept_in, day=2)
+            org.container.ledger(session).post(replace(late, due_date=AS_OF - timedelta(days=100)))
+        before = api_updates(org)
+
+        blocked = push(org)
+        held = push(org)
+
+        assert (blocked["status_changed"], blocked.get("withheld", 0), held["held"]) == (1, 1, 1)
+        assert (held.get("withheld", 0), api_updates(org) - before) == (0, 1)  # sent once, held again
+        withheld = shown(org, record)
+        assert (withheld["Credit_Status"], withheld["Figures_As_Of"]) == ("冻结 Blocked", AS_OF.isoformat())
+        assert withheld["Credit_Score"] < ok["Credit_Score"]
+        assert (withheld["Outstanding_Balance"], withheld["Overdue_Amount"]) == (None, None)
+        assert withheld["Credit_Status_Reason"].startswith("figures withheld: ")
+        with unit_of_work(org.container.sessions) as session:
+            item = session.get_one(OutboxItem, ("zoho.Accounts", record))
+            assert (item.status, item.last_code) == ("dead", "CURRENCY_DIFFERS")
+
+
 def test_an_account_merged_away_in_the_crm_keeps_its_money_on_the_status_until_merged_here_too(
     tmp_path: Path,
 ) -> None:
