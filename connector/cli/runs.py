@@ -32,11 +32,12 @@ def runs_command(
         return
     for run in runs:
         started = run.started_at.isoformat(timespec="seconds")
-        took = (
-            ""
-            if run.finished_at is None
-            else f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
-        )
+        if run.end_unknown:
+            took = ", end unknown (stopped under an older version, which kept no progress)"
+        elif run.finished_at is None:
+            took = ""
+        else:
+            took = f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
         out.print(f"#{run.id} {run.job} {run.source}: {run.status}, started {started}{took}")
         counts = ", ".join(f"{key} {value:,}" for key, value in run.counts.items() if value)
         if counts:

@@ -43,7 +43,7 @@ def show(taken: Snapshot) -> None:
             Text(run.job),
             Text(run.source),
             run.status,
-            _when(run.finished_at) or f"started {_when(run.started_at)}",
+            "unknown" if run.end_unknown else _when(run.finished_at) or f"started {_when(run.started_at)}",
             _when(run.last_success_at) or "never",
             Text(run.error or ""),
         )

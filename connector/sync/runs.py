@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, true, update
+from sqlalchemy import ColumnElement, exists, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ class RunRecord:
     source: str
     status: str  # running, succeeded, failed
     started_at: datetime
-    finished_at: datetime | None
+    finished_at: datetime | None  # None while running, or for a run killed before its progress was kept
     counts: dict[str, int]
     error: str | None
 
@@ -61,6 +61,12 @@ class RunRecord:
             "counts": self.counts,
             "error": self.error,
         }
+
+    @property
+    def end_unknown(self) -> bool:
+        """A run that ended with no end recorded: one killed before the versions that keep a run's
+        progress (`progress_at`), so nothing tells when it stopped."""
+        return self.status != "running" and self.finished_at is None
 
 
 # The jobs runs are recorded for (`start_run`): a CRM's pull and push, the records its notifications name,
@@ -132,8 +138,9 @@ def close_abandoned_runs(session: Session, *, starting: bool = True) -> int:
     gone with its lease (expired or taken over, by the database's clock: on any host, whatever pids
     other containers reuse); another, of this host, with its process (a process `starting` holds no run
     yet, so one under its own pid is another's, from before; later, its own are its own). Each is
-    recorded as ending when it last showed progress, not now: its duration is how long it ran. How
-    many."""
+    recorded as ending when it last showed progress, not now: its duration is how long it ran; one
+    started before progress was kept has no end recorded (the time it was noticed would pass for its
+    duration). How many."""
     host = f"{socket.gethostname()} pid "
     # Judged in the update itself: a lease read apart from its run could be older than the run (a run
     # started meanwhile, under a lease taken meanwhile, would be judged without it).
@@ -163,7 +170,7 @@ def close_abandoned_runs(session: Session, *, starting: bool = True) -> int:
             .where(SyncRun.id == run_id, SyncRun.status == "running", gone)
             .values(
                 status="failed",
-                finished_at=func.coalesce(SyncRun.progress_at, utcnow()),  # unknown before it was kept
+                finished_at=SyncRun.progress_at,  # None before it was kept: when it stopped is not known
                 error=f"interrupted: {why}",
             )
             .execution_options(synchronize_session=False)

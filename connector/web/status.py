@@ -228,7 +228,7 @@ def render(taken: Snapshot, jobs: list[JobRecord]) -> str:
                     run.source,
                     run.status,
                     _when(run.started_at),
-                    _when(run.finished_at),
+                    "unknown" if run.end_unknown else _when(run.finished_at),
                     ", ".join(f"{k} {v:,}" for k, v in run.counts.items() if v),
                     run.error or "",
                     _when(run.last_success_at),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from connector.imports.models import ImportedFile
 from connector.ledger.customers import NewCustomer
 from connector.settings import load_settings
 from connector.sync.leases import IMPORTS, lease
+from connector.sync.runs import start_run
 from tests.conftest import REPO, copy_example_config
 from tests.e2e.conftest import Result, stopped_while_waiting
 
@@ -169,6 +172,28 @@ def test_the_run_history_lists_runs_newest_first_and_the_failed_ones_on_their_ow
     shown = cli("runs", "--limit", "1").out
     assert shown.startswith(f"#{runs[0]['id']} import camt053: failed, started ")
     assert "    error: " in shown
+
+
+def test_a_run_killed_before_progress_was_kept_is_failed_with_its_end_unknown_not_a_made_up_duration(
+    cli: Cli, workspace: Path
+) -> None:
+    container = build_container(load_settings(), logging=False)
+    try:
+        with unit_of_work(container.sessions) as session:  # killed under a version that kept no progress
+            run = start_run(session, "import", "camt053", "")
+            run.holder, run.progress_at = f"{socket.gethostname()} pid 4194304", None  # beyond any pid
+            run.started_at -= timedelta(seconds=70)
+    finally:
+        container.close()
+
+    [record] = json.loads(cli("runs", "--json").out)  # the next command notices it
+    assert (record["status"], record["finished_at"]) == ("failed", None)
+    shown = cli("runs").out
+    assert ", end unknown (stopped under an older version, which kept no progress)" in shown
+    assert " in " not in shown.splitlines()[0]
+    [latest] = json.loads(cli("status", "--json").out)["runs"]
+    assert (latest["status"], latest["finished_at"]) == ("failed", None)
+    assert "unknown" in cli("status").out
 
 
 def test_an_unknown_format_name_is_refused_even_for_a_file_imported_before(cli: Cli, workspace: Path) -> None:
