@@ -225,7 +225,7 @@ def _process(
     try:
         claimed = _claim(inbox, path)
     except OSError as exc:  # the inbox not writable, a vanished file: the others go on
-        reason = f"cannot be taken: {exc.strerror or exc}"
+        reason = _not_taken(inbox, exc)
         log.error("inbox: %s %s; it stays in the inbox", name, reason)
         return InboxFile(FileResult(name, None, "failed", reason=reason), None, reason)
     try:
@@ -310,6 +310,18 @@ def _gone(name: str, result: FileResult) -> InboxFile:
         PROCESSING,
     )
     return InboxFile(result, None, gone=True)
+
+
+def _not_taken(inbox: Path, exc: OSError) -> str:
+    """Why a file could not be moved to processing/: the paths the system refused (the file and where
+    it was to go, or processing/ not made) and, when it was refused for want of rights, what to grant."""
+    paths = " → ".join(str(one) for one in (exc.filename, exc.filename2) if one is not None)
+    if not paths:  # one of that name waits there, not a regular file
+        return f"cannot be taken: {exc.strerror or exc}"
+    reason = f"cannot be moved to {PROCESSING}/ ({paths}: {exc.strerror or exc})"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason += f": the service needs write access to {inbox} and to {PROCESSING}/ in it"
+    return reason
 
 
 def _claim(inbox: Path, path: Path) -> Path:

@@ -323,6 +323,30 @@ def test_a_file_that_cannot_be_read_stays_and_the_files_after_it_are_imported(
     assert second.moved_to is not None
 
 
+def test_a_file_the_inbox_cannot_let_go_names_the_paths_refused_and_the_folder_to_make_writable(
+    container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    upload = inbox / "xero_payments.csv"
+    shutil.copy(REPO / "tests" / "fixtures" / "exports" / "xero_payments.csv", upload)
+    claimed = inbox / "processing" / "xero_payments.csv"
+
+    def read_only_inbox(self: Path, target: Path) -> Path:  # as root, chmod would not stop the move
+        raise PermissionError(errno.EPERM, "Operation not permitted", str(self), None, str(target))
+
+    monkeypatch.setattr(Path, "rename", read_only_inbox)
+    with caplog.at_level(logging.ERROR, logger="connector"):
+        [kept] = process_inbox(container, container.document_parsers(), inbox, settle_seconds=0)
+    reason = (
+        f"cannot be moved to processing/ ({upload} → {claimed}: Operation not permitted): the service "
+        f"needs write access to {inbox} and to processing/ in it"
+    )
+    assert (kept.result.status, kept.moved_to, kept.stuck) == ("failed", None, reason)
+    assert f"inbox: xero_payments.csv {reason}; it stays in the inbox" in caplog.messages
+    assert upload.exists()
+
+
 def test_a_file_imported_but_not_archivable_stays_its_record_pointing_at_it_until_it_is_archived(
     container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
