@@ -52,7 +52,9 @@ def test(extra: list[str]) -> int:
         ("ruff", [BIN / "ruff", "check", "."]),
         ("ruff format", [BIN / "ruff", "format", "--check", "."]),
         ("mypy --strict", [BIN / "mypy"]),
-        ("pytest", [BIN / "pytest", *extra]),
+        # One worker per core, each taking whole files (some tests build on the ones before them in
+        # their file); `-n 0` among the arguments runs it in this process.
+        ("pytest", [BIN / "pytest", "-n", "auto", "--dist", "loadfile", *extra]),
     ]
     failed = []
     for name, command in steps:
