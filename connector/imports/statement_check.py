@@ -41,6 +41,7 @@ from datetime import date, timedelta
 
 from connector.documents import Document, Origin, Problem, Statement
 from connector.imports.matching import tokens
+from connector.imports.statement_corrections import Corrections
 from connector.money import Money
 
 # Import statuses whose entry is the line's: a line reversed later still matches its entry when the
@@ -268,10 +269,9 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     currency = statement.currency
     period = statement_period(statement, group.lines)
     cancelled = _cancelled(ledger.entries, period)
-    corrected = _corrected_lines(group.lines)
-    replaced = {index: by for index, by in corrected.items() if group.lines[by].replaces is not None}
-    deletions = _deletion_pairs(group.lines, corrected)
-    matcher = _Matcher(ledger, period, window_days, cancelled, set(replaced), deletions)
+    corrections = Corrections.of(group.lines)
+    replaced = corrections.replaced
+    matcher = _Matcher(ledger, period, window_days, cancelled, set(replaced), corrections.deletions)
     matched, missing = matcher.match(group.lines)
     used = {m.entry.entry_id for m in matched}
     # An unassigned receipt a line claimed is this account's, and so is its reversal.
@@ -281,7 +281,7 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     ]
     in_period = [e for e in counted if e.amount.currency == currency]
     other_form = _other_form_notes(group.lines, ledger.in_other_form)
-    replaced_notes = _replaced_entry_notes(group.lines, replaced, ledger.imported)
+    replaced_notes = corrections.entry_notes(ledger.imported)
     missed = [
         MissingEntry(e, _entry_note(e) or other_form(e) or replaced_notes.get(e.entry_id, ""))
         for e in counted
@@ -321,8 +321,7 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
         ledger_note=ledger.ledger_note,
         other_missing_entries=tuple(m for m in missed if m.entry.amount.currency != currency),
         replaced=tuple(
-            MissingLine(group.lines[index], _replaced_reason(group.lines[by]))
-            for index, by in sorted(replaced.items())
+            MissingLine(group.lines[index], corrections.replaced_reason(index)) for index in sorted(replaced)
         ),
     )
 
@@ -509,73 +508,6 @@ def _money_out(line: Document) -> str:
     if line.bank_reversal:
         return "money out (a reversal booked by the bank): not a receivable"
     return "money out: not a receivable"
-
-
-def _corrected_lines(lines: Sequence[Document]) -> dict[int, int]:
-    """The lines another line of the statement corrects (OFX `CORRECTFITID`), by index → the correction's
-    index: the one line, on its account and no deletion itself, under the id it names or under an id
-    that one was extended into (`named#…`: a FITID the bank re-issued), as the import finds it. A
-    correction naming several lines corrects none (the import holds it for a person)."""
-    found: dict[int, int] = {}
-    for by, correction in enumerate(lines):
-        named = correction.replaces or correction.reverses
-        if named is None:
-            continue
-        lines_named = [
-            index
-            for index, line in enumerate(lines)
-            if index != by
-            and line.source == correction.source
-            and line.account == correction.account
-            and line.reverses is None
-            and (line.external_id == named or line.external_id.startswith(f"{named}#"))
-        ]
-        if len(lines_named) == 1:
-            found.setdefault(lines_named[0], by)
-    return found
-
-
-def _deletion_pairs(lines: Sequence[Document], corrected: Mapping[int, int]) -> dict[int, str]:
-    """Index → what a line of a deletion pair is (OFX `CORRECTACTION=DELETE`): the deletion repeats the
-    line it deletes, negated, so the two cancel on the statement."""
-    pairs: dict[int, str] = {}
-    for index, by in corrected.items():
-        if lines[by].reverses is not None:
-            pairs[by] = f"deletes {_row(lines[index])} (an OFX correction): the pair cancels"
-            pairs[index] = f"deleted by {_row(lines[by])} (an OFX correction): the pair cancels"
-    for index, line in enumerate(lines):
-        if line.reverses is not None and index not in pairs:
-            pairs[index] = f"deletes {line.reverses} (an OFX correction), not a line of this statement"
-    return pairs
-
-
-def _row(line: Document) -> str:
-    return f"row {line.origin.row}" if line.origin.row is not None else line.external_id
-
-
-def _replaced_reason(replacement: Document) -> str:
-    return (
-        f"replaced by {_row(replacement)} (an OFX correction): not counted, the bank's balance holds "
-        f"{replacement.amount} instead"
-    )
-
-
-def _replaced_entry_notes(
-    lines: Sequence[Document], replaced: Mapping[int, int], imported: Mapping[tuple[str, str], ImportRecord]
-) -> dict[int, str]:
-    """Entry id → why an entry a replaced line posted stands: the replacement is not imported yet."""
-    notes: dict[int, str] = {}
-    for index, by in replaced.items():
-        line = lines[index]
-        record = imported.get((line.source, line.external_id))
-        if record is not None and record.entry_id is not None:
-            replacement = lines[by]
-            pending = (replacement.source, replacement.external_id) not in imported
-            notes[record.entry_id] = (
-                f"posted for {_row(line)}, which {_row(replacement)} replaces (an OFX correction)"
-                + (": importing the statement reverses it" if pending else "")
-            )
-    return notes
 
 
 def _entry_note(entry: BankEntry) -> str:
