@@ -4,9 +4,9 @@ Planning computes every bound customer's figures, maps them through the outbound
 the result in the outbox as the record's desired values. A record is sent only when its desired
 values differ from what was last pushed successfully; sending, and what becomes of a refused record,
 is `push_send`'s. A record last pulled in another currency than its customer's ledger is sent its
-amounts cleared with the reason and its current credit status and score (`withheld`), then held `dead`
-until its currency is the customer's again (its amounts would be read in the record's currency); sent
-again, and held again, whenever its status, score or dates change meanwhile. A record whose figures the
+amounts cleared with the reason and its other figures current (credit status and score …: `withheld`),
+then held `dead` until its currency is the customer's again (its amounts would be read in the record's
+currency); sent again, and held again, whenever those figures change meanwhile. A record whose figures the
 outbound mapping cannot write, or whose amount has more decimal places than its CRM field keeps (the CRM
 would round it), is quarantined and held `dead` the same way, until they fit again. A spent API budget
 stops the cycle cleanly: everything unsent stays pending.
@@ -230,8 +230,8 @@ def _withhold(
     figures: Mapping[str, Any],
 ) -> OutboxItem:
     """The record's item wanting its amounts cleared and the reason saying why, in place of figures it
-    would read in its own currency, and its current credit status, score and dates (`withheld_values`);
-    pending until the record shows that, so again when its status changes while it is held."""
+    would read in its own currency, and its other figures current (`withheld_values`); pending until the
+    record shows that, so again when they change while it is held."""
     target, external_id, customer_id = record
     customer = session.get_one(Customer, customer_id)
     reason = withheld_reason(

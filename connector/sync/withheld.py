@@ -2,9 +2,9 @@
 
 Its amounts would be read in the record's currency, so they are cleared (null) and the credit status
 reason says why: nothing in the wrong currency stays on the record while it waits for a person. What
-no currency is read into stays current (`SHOWN_WHILE_WITHHELD`): its credit status and score (a
-salesperson must see a BLOCKED customer as blocked), its last payment's date and the day all those are
-of (`as_of`: an older day still means the connector stopped pushing the record).
+no currency is read into stays current: its credit status and score (a salesperson must see a BLOCKED
+customer as blocked), its dates, the amounts other currencies owe (each names its own), its master
+data. Its currency field is left as the person set it: that is the question the person decides.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from connector.mapping.model import AMOUNT_FIGURES, MappingFile
 
 REASON_FIGURE = "credit_status_reason"
-SHOWN_WHILE_WITHHELD = frozenset({"credit_status", "credit_score", "last_payment_date", "as_of"})
+LEFT_AS_SET = "currency"
 
 
 def withheld_reason(kept_in: str, currency: str, account_no: str, since: date | None) -> str:
@@ -29,15 +29,15 @@ def withheld_reason(kept_in: str, currency: str, account_no: str, since: date | 
 
 
 def withheld_values(mapping: MappingFile, reason: str, mapped: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields the outbound `mapping` writes amounts to, cleared, those of the reason, saying it, and
-    those of the figures shown while withheld, as the record's figures map to them (`mapped`; one the
-    mapping could not write is left as the CRM shows it)."""
+    """The record's figures as the outbound `mapping` maps them (`mapped`), its amounts cleared, its
+    reason saying why, its currency left out (one the mapping could not write is left out too: the CRM
+    keeps what it shows)."""
     values: dict[str, Any] = {}
     for field in mapping.fields:
         if field.source in AMOUNT_FIGURES:
             values[field.target] = None
         elif field.source == REASON_FIGURE:
             values[field.target] = reason
-        elif field.source in SHOWN_WHILE_WITHHELD and field.target in mapped:
+        elif field.source != LEFT_AS_SET and field.target in mapped:
             values[field.target] = mapped[field.target]
     return values
