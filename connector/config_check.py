@@ -28,7 +28,8 @@ from connector.ledger.chart import chart_problems
 from connector.ledger.index_key import NAME as INDEX_KEY
 from connector.ledger.index_key import fingerprint
 from connector.ledger.models import LedgerAccount
-from connector.mapping.files import MappingSet, load_mapping_set
+from connector.mapping.files import MappingSet
+from connector.mapping_checks import check_mappings
 from connector.security.cipher import FieldCipher
 from connector.security.key_checks import USE_THE_SEALING_RING, key_problems
 from connector.security.keys import KeyRing, load_keyring, ring_origin
@@ -42,8 +43,6 @@ from connector.settings import (
     load_settings,
     resolve_config_file,
 )
-from connector.sync.mapping_sets import moved_sources
-from connector.sync.models import ExportSource
 
 
 @dataclass(frozen=True)
@@ -190,10 +189,7 @@ def check_config(
             )
         )
     folder = settings.mappings.dir
-    mappings, mapping_problems = load_mapping_set(folder) if folder.is_dir() else (None, [])
-    problems += _database_problems(
-        settings, lambda *loc: _origin(loc, path, secrets_dir), keys_origin, mappings
-    )
+    problems += _database_problems(settings, lambda *loc: _origin(loc, path, secrets_dir), keys_origin)
     problems += _folder_problems(settings, lambda *loc: _origin(loc, path, secrets_dir))
     if not folder.is_dir():
         hint = "create it, or point mappings.dir at the shipped mappings/ folder"
@@ -205,7 +201,9 @@ def check_config(
                 hint,
             )
         )
-    else:
+    else:  # the database's own problems are said above: the check's `unchecked` repeats one of them
+        checked = check_mappings(folder, settings.database.url.get_secret_value())
+        mappings = checked.mappings
         problems.extend(
             Problem(
                 "mappings",
@@ -213,7 +211,7 @@ def check_config(
                 _origin(("mappings", "dir"), path, secrets_dir),
                 "run `connector mapping check`",
             )
-            for p in mapping_problems
+            for p in checked.problems
         )
         if mappings is not None and settings.zoho.enabled:
             problems += _unmapped_modules(settings, mappings, _origin(("zoho", "modules"), path, secrets_dir))
@@ -273,13 +271,11 @@ def _made_in_a_folder(folder: Path, key: str, cannot: str, origin_of: Callable[.
     return []
 
 
-def _database_problems(
-    settings: Settings, origin_of: Callable[..., str], keys_origin: str, mappings: MappingSet | None
-) -> list[Problem]:
-    """What the database says of the configuration, reading only: that it answers, that the chart is
-    the one its ledger uses (start-up would refuse a renumbered account), and that no export mapping
-    renames the source its documents were imported under (runs would keep the last valid set). A SQLite
-    file not made yet is a fresh start: nothing to check, and none is made."""
+def _database_problems(settings: Settings, origin_of: Callable[..., str], keys_origin: str) -> list[Problem]:
+    """What the database says of the configuration, reading only: that it answers, and that the chart
+    is the one its ledger uses (start-up would refuse a renumbered account). A SQLite file not made yet
+    is a fresh start: nothing to check, and none is made. (The mappings' sources are checked with the
+    mappings: `check_mappings`.)"""
     url = make_url(settings.database.url.get_secret_value())
     if url.get_backend_name() == "sqlite" and not ((file := sqlite_file(url)) and file.is_file()):
         return []
@@ -295,9 +291,6 @@ def _database_problems(
             indexed = inspect(session.connection()).has_table(IndexState.__tablename__)
             state = session.get(IndexState, INDEX_KEY) if indexed else None
             index_key = state.value if state is not None else None
-            moved = []
-            if mappings is not None and inspect(session.connection()).has_table(ExportSource.__tablename__):
-                moved = moved_sources(session, settings.mappings.dir, mappings)
     except DBAPIError as exc:
         why = f"the database cannot be used: {database_error_text(exc)}"
         hint = "check the server, the database name and the role"
@@ -308,8 +301,6 @@ def _database_problems(
     problems = [
         Problem(key, why, origin_of(*key.split(".")), "keep what the ledger uses") for key, _, why in keyed
     ]
-    hint = "keep the source its documents were imported under"
-    problems += [Problem("mappings", str(p), origin_of("mappings", "dir"), hint) for p in moved]
     problems += [Problem("security", why, keys_origin, USE_THE_SEALING_RING) for why in other_keys]
     return problems + _sealed_problems(settings, sealed, index_key, keys_origin)
 

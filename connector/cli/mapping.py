@@ -9,17 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from adapters.exports.heads import detection_overlaps
 from connector.bootstrap import export_parsers
-from connector.cli.context import out, report_problems, state
+from connector.cli.context import err, out, report_problems, state
 from connector.cli.output import DataTable, dumps, money_json
 from connector.documents import Document, Notice, Problem
-from connector.errors import ConnectorError
+from connector.errors import ConfigError, ConnectorError
 from connector.mapping.apply import MappedRecord, map_record, read_source
 from connector.mapping.files import MappingSet, load_mapping_set
 from connector.mapping.model import DocumentMapping, MappingFile, VoucherMapping
 from connector.mapping.samples import read_records
 from connector.mapping.unheld import UnheldPaths
+from connector.mapping_checks import check_mappings
 from connector.sync.push import priced
 
 mapping_app = typer.Typer(help="Admin-editable mapping files.", no_args_is_help=True)
@@ -39,13 +39,34 @@ def check(
     ctx: typer.Context,
     folder: Annotated[Path | None, typer.Argument(help="Mappings folder (default: mappings.dir).")] = None,
 ) -> None:
-    """Validate every mapping file; exit 1 listing each problem with file, line, key and a hint.
+    """Validate every mapping file, and the export sources against the documents the ledger imported
+    under them (as runs do, and `check-config`); exit 1 listing each problem with file, line, key and a
+    hint.
 
     Warnings (the set is valid): export mappings that recognise the same files, which imports refuse."""
-    directory, mappings = _valid_set(ctx, folder)
+    directory = folder or state(ctx).settings().mappings.dir
+    checked = check_mappings(directory, _database_url(ctx, folder))
+    if checked.mappings is None:
+        report_problems(f"{len(checked.problems)} mapping problem(s):", checked.problems)
+        raise typer.Exit(1)
+    mappings = checked.mappings
     out.print(f"{len(mappings.texts)} mapping file(s) OK in {directory} (set {mappings.digest[:12]})")
-    if warnings := detection_overlaps(directory, mappings):
-        report_problems(f"{len(warnings)} warning(s):", warnings)
+    if checked.unchecked is not None:
+        err.print(
+            f"note: the export sources were not compared with the imported documents: {checked.unchecked}"
+        )
+    if checked.warnings:
+        report_problems(f"{len(checked.warnings)} warning(s):", checked.warnings)
+
+
+def _database_url(ctx: typer.Context, folder: Path | None) -> str | None:
+    """The ledger the sources are compared with; none for a folder named without a configuration."""
+    try:
+        return state(ctx).settings().database.url.get_secret_value()
+    except ConfigError:
+        if folder is None:
+            raise
+        return None
 
 
 def find_mapping(mappings: MappingSet, name: str) -> MappingFile:

@@ -666,6 +666,27 @@ def test_check_config_and_imports_refuse_an_export_source_renamed_after_its_docu
     assert result["counts"] == {**dict.fromkeys(IMPORT_COUNTS, 0), "documents": 1, "unchanged": 1}
 
 
+def test_mapping_check_refuses_an_export_source_renamed_after_its_documents_were_imported_as_runs_do(
+    cli, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd)
+    export = isolated_cwd / "mappings" / "export_cn_bank.toml"
+    export.write_text(BANK_EXPORT, encoding="utf-8")
+    receipts = isolated_cwd / "r.csv"
+    receipts.write_text("流水号,交易日期,对方户名,金额\nLS601,2026-03-05,A公司,100.00\n", encoding="utf-8")
+    assert cli("import", str(receipts)).code == 0
+    assert cli("mapping", "check").code == 0
+    export.write_text(BANK_EXPORT.replace("cnbank.receipts", "cnbank.payments"), encoding="utf-8")
+
+    checked = cli("mapping", "check")
+
+    assert checked.code == 1
+    said = " ".join(checked.err.split())
+    assert said.startswith("1 mapping problem(s): - mappings/export_cn_bank.toml:2: source: 1 document(s)")
+    assert 'Keep source = "cnbank.receipts"' in said
+    assert "OK" not in checked.out
+
+
 def test_a_status_no_record_can_have_is_refused_naming_the_ones_there_are(cli) -> None:
     refused = cli("outbox", "list", "--status", "refused")
     assert refused.code == 2
