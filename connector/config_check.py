@@ -51,6 +51,7 @@ class Problem:
     message: str
     origin: str
     hint: str = ""
+    warning: bool = False  # the configuration works, but something it does is refused (check-config says so)
 
     def __str__(self) -> str:
         hint = f" — {self.hint}" if self.hint else ""
@@ -143,7 +144,8 @@ def problems_from_validation(
 def check_config(
     config_file: Path | None, secrets_dir: Path | None = None
 ) -> tuple[Settings | None, list[Problem]]:
-    """Load and validate everything the configuration names; return the settings and every problem."""
+    """Load and validate everything the configuration names; return the settings and every problem
+    (`warning` ones, such as export mappings recognising the same files, leave it valid)."""
     path = resolve_config_file(config_file)
     origin = f"file {path}" if path else "defaults"
     try:
@@ -212,6 +214,10 @@ def check_config(
                 "run `connector mapping check`",
             )
             for p in checked.problems
+        )
+        problems.extend(  # each says what to do
+            Problem("mappings", str(p), _origin(("mappings", "dir"), path, secrets_dir), warning=True)
+            for p in checked.warnings
         )
         if mappings is not None and settings.zoho.enabled:
             problems += _unmapped_modules(settings, mappings, _origin(("zoho", "modules"), path, secrets_dir))

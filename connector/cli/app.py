@@ -97,16 +97,22 @@ def _global_options(
 def check_config_command(ctx: typer.Context) -> None:
     """Validate the settings and report every problem with its key, origin and a hint."""
     cli = state(ctx)
-    settings, problems = check_config(cli.config_file, cli.secrets_dir)
+    settings, found = check_config(cli.config_file, cli.secrets_dir)
+    problems = [problem for problem in found if not problem.warning]
+    warnings = [problem for problem in found if problem.warning]
     note = schema_note(settings) if settings is not None else None
     if settings is not None and not problems:
         out.print(f"configuration OK (database {settings.database.display_url()})")
         if note:
             out.print(note, markup=False)
+        if warnings:
+            report_problems(f"{len(warnings)} warning(s):", warnings)
         return
     if note:
         err.print(note, markup=False)
     report_problems(f"{len(problems)} configuration problem(s):", problems)
+    if warnings:
+        report_problems(f"{len(warnings)} warning(s):", warnings)
     if settings is not None and any(problem.key == "mappings" for problem in problems):
         err.print(_mapping_set_in_force(settings))
     raise typer.Exit(1)

@@ -629,6 +629,22 @@ def test_mapping_check_warns_of_an_export_mapping_another_one_recognises_every_f
     )
 
 
+def test_check_config_warns_of_an_export_mapping_another_one_recognises_every_file_of_as_mapping_check_does(
+    cli, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd)
+    text = (isolated_cwd / "mappings" / "export_kingdee_receipts.toml").read_text(encoding="utf-8")
+    copy = text.replace('"kingdee.receipts"', '"acme.kd_receipts"')
+    (isolated_cwd / "mappings" / "export_kingdee_receipts_acme.toml").write_text(copy, encoding="utf-8")
+
+    result = cli("check-config")
+
+    assert (result.code, result.out.startswith("configuration OK")) == (0, True)
+    said = " ".join(result.err.split())
+    assert said.startswith("1 warning(s): - mappings: ")
+    assert "export_kingdee_receipts_acme.toml:14: detect.headers: every header is among those of" in said
+
+
 def test_mapping_check_refuses_an_inbound_target_a_letter_from_a_field_the_master_reads(
     cli, isolated_cwd: Path
 ) -> None:
