@@ -215,11 +215,35 @@ class MappingFile(BaseModel):
             elif data.get("kind") == "outbound":
                 found += _figure_problem(index, str(source), field.get("convert"))
                 found += _status_map_problem(index, str(source), field.get("convert"))
+            if data.get("kind") == "inbound":
+                found += _sourceless_problem(index, field)
             found += _template_problems(index, field.get("convert"), seen - {str(target)})
         if data.get("kind") == "inbound" and isinstance(fields, list) and "external_id" not in seen:
             # a record without its id can be neither bound to its customer nor found again
             found.append(("fields", "an inbound mapping needs a field for external_id (the record's own id)"))
         return found
+
+
+# The steps that give a value where the source has none: a field without `source` is filled by them alone.
+_FILLING = ("default", "template")
+
+
+def _sourceless_problem(index: int, field: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A field with no `source` and no step that gives a value without one (`default`, `template`, a
+    `map` with a default): it would be empty in every record, without a word. A field with an unknown
+    key (`sorce`) has that reported instead."""
+    if "source" in field or set(field) - set(FieldMap.model_fields):
+        return []
+    steps = field.get("convert")
+    for step in steps if isinstance(steps, list) else []:
+        name = step.get("name") if isinstance(step, Mapping) else step
+        if name in _FILLING or (name == "map" and isinstance(step, Mapping) and "default" in step):
+            return []
+    message = (
+        f"no source: target '{field.get('target')}' would be empty in every record — add source = the field "
+        "or column it reads, or a step that gives a value without one (default, template, map with a default)"
+    )
+    return [(f"fields[{index}].source", message)]
 
 
 def _template_problems(index: int, steps: Any, before: set[str]) -> list[tuple[str, str]]:
@@ -486,6 +510,7 @@ def _checked_targets(
             found.append((f"fields[{index}].target", f"unknown target '{target}' — {closest(target, known)}"))
         elif target in targets and target != "reference":
             found.append((f"fields[{index}].target", f"target '{target}' is mapped twice"))
+        found += _sourceless_problem(index, field)
         found += _template_problems(index, field.get("convert"), set(targets) - {target})
         targets.append(target)
     if isinstance(raw_fields, list):

@@ -125,7 +125,7 @@ def test_each_class_starts_with_its_own_credit_terms() -> None:
 
 
 def test_the_policy_defaults_apply_without_a_policy_file(tmp_path: Path) -> None:
-    only = 'kind = "inbound"\nsource = "s"\n[[fields]]\ntarget = "external_id"\n'
+    only = 'kind = "inbound"\nsource = "s"\n[[fields]]\ntarget = "external_id"\nsource = "id"\n'
     (tmp_path / "only.toml").write_text(only)
     mappings, _ = load_mapping_set(tmp_path)
     assert mappings is not None

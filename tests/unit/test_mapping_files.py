@@ -120,8 +120,55 @@ def test_a_misspelt_target_is_reported_beside_the_files_other_mistakes(tmp_path:
     ]
 
 
+def test_a_field_without_a_source_is_refused_naming_its_file_line_and_key(tmp_path: Path) -> None:
+    contacts = (REPO / "mappings" / "zoho_contacts.toml").read_text(encoding="utf-8")
+    (tmp_path / "zoho_contacts.toml").write_text(contacts.replace('source = "Email"\n', ""), encoding="utf-8")
+    export = (REPO / "mappings" / "export_xero_payments.toml").read_text(encoding="utf-8")
+    (tmp_path / "export_xero_payments.toml").write_text(
+        export.replace('source = "Reference"\n', ""), encoding="utf-8"
+    )
+
+    mappings, problems = load_mapping_set(tmp_path)
+
+    assert mappings is None
+    assert [(p.file.name, p.line, p.key) for p in problems] == [
+        ("export_xero_payments.toml", 46, "fields[5].source"),
+        ("zoho_contacts.toml", 25, "fields[3].source"),
+    ]
+    assert problems[1].message == (
+        "no source: target 'email' would be empty in every record — add source = the field or column it "
+        "reads, or a step that gives a value without one (default, template, map with a default)"
+    )
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        '[{ name = "default", value = "CN" }]',
+        '["strip", { name = "template", template = "{external_id}" }]',
+        '[{ name = "map", values = { x = "y" }, default = "CN" }]',
+    ],
+)
+def test_a_field_without_a_source_is_kept_when_a_step_gives_its_value(tmp_path: Path, steps: str) -> None:
+    text = f"""kind = "inbound"
+source = "zoho.Contacts"
+
+[[fields]]
+target = "external_id"
+source = "id"
+
+[[fields]]
+target = "country"
+convert = {steps}
+"""
+    (tmp_path / "contacts.toml").write_text(text, encoding="utf-8")
+    mappings, problems = load_mapping_set(tmp_path)
+    assert (mappings is not None, problems) == (True, [])
+
+
 def test_a_target_mapped_twice_is_refused(tmp_path: Path) -> None:
-    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\n[[fields]]\ntarget = "a"\n'
+    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\nsource = "A"\n'
+    text += '[[fields]]\ntarget = "a"\nsource = "B"\n'
     (tmp_path / "twice.toml").write_text(text, encoding="utf-8")
     _, problems = load_mapping_set(tmp_path)
     assert "target 'a' is mapped twice" in problems[0].message
@@ -193,11 +240,11 @@ def test_decimal_columns_of_a_csv_row_are_exact() -> None:
 
 
 def test_an_invalid_regex_is_refused_when_the_file_is_loaded(tmp_path: Path) -> None:
-    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "external_id"\n'
+    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "external_id"\nsource = "id"\n'
     text += 'convert = [{ name = "regex", pattern = "(" }]\n'
     (tmp_path / "bad.toml").write_text(text, encoding="utf-8")
     [problem] = load_mapping_set(tmp_path)[1]
-    assert (problem.line, problem.key) == (5, "fields[0].convert[0]")
+    assert (problem.line, problem.key) == (6, "fields[0].convert[0]")
     assert problem.message.startswith("converter 'regex': invalid pattern '(':")
 
 

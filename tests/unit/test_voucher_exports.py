@@ -130,7 +130,7 @@ def test_each_voucher_export_is_recognised_by_its_own_mapping_alone(shipped: Map
 def test_a_voucher_mapping_names_its_unknown_and_missing_targets() -> None:
     data = {
         "kind": "voucher",
-        "fields": [{"target": "voucher_number"}, {"target": "debt"}, {"target": "date"}],
+        "fields": [{"target": t, "source": t} for t in ("voucher_number", "debt", "date")],
     }
     missing = "ledger_account, debit, credit, currency (or set default_currency)"
     assert VoucherMapping.cross_check(data) == [
