@@ -178,6 +178,10 @@ class FieldMap(BaseModel):
     def _names_are_steps(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
             return [{"name": step} if isinstance(step, str) else step for step in value]
+        if isinstance(value, str):
+            raise ValueError(f'convert is a list of steps: write convert = ["{value}"]')
+        if isinstance(value, Mapping):
+            raise ValueError('convert is a list of steps: write convert = [{ name = "…", … }]')
         return value
 
 

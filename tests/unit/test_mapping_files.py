@@ -166,6 +166,21 @@ convert = {steps}
     assert (mappings is not None, problems) == (True, [])
 
 
+@pytest.mark.parametrize(
+    ("convert", "message"),
+    [
+        ('"email"', 'convert is a list of steps: write convert = ["email"]'),
+        ('{ name = "phone" }', 'convert is a list of steps: write convert = [{ name = "…", … }]'),
+    ],
+)
+def test_a_convert_written_as_one_step_says_it_is_a_list(tmp_path: Path, convert: str, message: str) -> None:
+    text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "external_id"\nsource = "id"\n'
+    text += f"convert = {convert}\n"
+    (tmp_path / "one.toml").write_text(text, encoding="utf-8")
+    [problem] = load_mapping_set(tmp_path)[1]
+    assert (problem.line, problem.key, problem.message) == (6, "fields[0].convert", message)
+
+
 def test_a_target_mapped_twice_is_refused(tmp_path: Path) -> None:
     text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\nsource = "A"\n'
     text += '[[fields]]\ntarget = "a"\nsource = "B"\n'
