@@ -236,7 +236,7 @@ def parse_mapping_texts(
             MappingProblem(folder, None, "kind", f"one customer_master file at most, found {names}")
         )
     policy = next(iter(policies.values()), CustomerPolicy())
-    problems += _misspelt_targets(folder, texts, policy)
+    problems += _misspelt_targets(folder, texts, policy) + _misspelt_group_by(folder, texts)
     if problems:
         return None, problems
     exports = {stem: d for stem, d in documents.items() if isinstance(d, DocumentMapping)}
@@ -266,6 +266,31 @@ def _misspelt_targets(folder: Path, texts: Mapping[str, str], policy: CustomerPo
                 message = f"target '{target}' is read by nothing — did you mean '{near}'?"
                 line = _line_of(text, ["fields", index, "target"])
                 found.append(MappingProblem(folder / name, line, f"fields[{index}].target", message))
+    return found
+
+
+def _misspelt_group_by(folder: Path, texts: Mapping[str, str]) -> list[MappingProblem]:
+    """A document mapping's `group_by` that is no target and no column its fields read, but a letter or
+    two from a target (`externalid`): an import would refuse every file for the column it lacks."""
+    found = []
+    for name, text in sorted(texts.items()):
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            continue  # reported as a syntax error
+        group, fields = data.get("group_by"), data.get("fields")
+        if data.get("kind") != "document" or not isinstance(group, str) or not isinstance(fields, list):
+            continue
+        mapped = [f for f in fields if isinstance(f, dict)]
+        targets = [target for f in mapped if isinstance(target := f.get("target"), str)]
+        columns = {f.get("source") for f in mapped}
+        near = None if group in columns else _misspelling_of(group, targets)
+        if near is not None:
+            message = (
+                f"group_by '{group}' is neither a target of this mapping nor a column its fields read — "
+                f"did you mean '{near}'?"
+            )
+            found.append(MappingProblem(folder / name, _line_of(text, ["group_by"]), "group_by", message))
     return found
 
 

@@ -181,6 +181,18 @@ def test_a_convert_written_as_one_step_says_it_is_a_list(tmp_path: Path, convert
     assert (problem.line, problem.key, problem.message) == (6, "fields[0].convert", message)
 
 
+def test_a_group_by_a_letter_from_a_target_is_refused_naming_it(tmp_path: Path) -> None:
+    receipts = (REPO / "mappings" / "export_kingdee_receipts.toml").read_text(encoding="utf-8")
+    typo = receipts.replace('group_by = "external_id"', 'group_by = "externalid"')
+    (tmp_path / "export_kingdee_receipts.toml").write_text(typo, encoding="utf-8")
+    [problem] = load_mapping_set(tmp_path)[1]
+    assert (problem.line, problem.key) == (receipts[: receipts.index("group_by")].count("\n") + 1, "group_by")
+    assert problem.message == (
+        "group_by 'externalid' is neither a target of this mapping nor a column its fields read — "
+        "did you mean 'external_id'?"
+    )
+
+
 def test_a_target_mapped_twice_is_refused(tmp_path: Path) -> None:
     text = 'kind = "inbound"\nsource = "x"\n[[fields]]\ntarget = "a"\nsource = "A"\n'
     text += '[[fields]]\ntarget = "a"\nsource = "B"\n'
