@@ -199,7 +199,7 @@ def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> 
     grouping = "," if point == "." else "."
     whole, _, fraction = digits.rpartition(point) if point in digits else (digits, "", "")
     if point in fraction or point in whole.replace(grouping, "") or grouping in fraction:
-        raise DecimalFormatError(f"misplaced separators in {text!r}")
+        raise DecimalFormatError(_misplaced(text, digits, point))
     if grouping in whole and not re.fullmatch(r"[1-9]\d{0,2}(" + re.escape(grouping) + r"\d{3})*", whole):
         raise DecimalFormatError(f"digit groups of {text!r} are not thousands")
     number = whole.replace(grouping, "") + ("." + fraction if fraction else "")
@@ -216,6 +216,20 @@ def _parse_general(text: str, raw: str, decimal_separator: Separator | None) -> 
         if named is not None:
             return Marked(value, mark, named)
     return value
+
+
+def _misplaced(text: str, digits: str, point: Separator) -> str:
+    """Why separators are misplaced; for a whole amount grouped in thousands by the separator read as
+    the point (`1.234.567`), shown as written (an amount, no one's personal data) with the separator
+    that reads it."""
+    if not re.fullmatch(r"[1-9]\d{0,2}(?:" + re.escape(point) + r"\d{3}){2,}", digits):
+        return f"misplaced separators in {text!r}"
+    other = "," if point == "." else "."
+    return (
+        f"misplaced separators in {digits}: '{point}' is read as the decimal point; if the export groups "
+        f'thousands with it, set the decimal step\'s separator = "{other}" in the mapping, e.g. '
+        f'convert = [{{ name = "decimal", separator = "{other}" }}]'
+    )
 
 
 def _beside(text: str, part: str, *, before: bool = False) -> tuple[str, list[str]]:

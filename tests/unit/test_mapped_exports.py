@@ -26,6 +26,7 @@ from connector.mapping.converters import ConversionError, bind
 from connector.mapping.files import MappingSet, load_mapping_set, parse_mapping_texts
 from connector.mapping.model import DocumentMapping, FieldMap
 from connector.money import Money
+from connector.sync.runs import without_its_values
 
 REPO = Path(__file__).parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "exports"
@@ -1559,3 +1560,20 @@ def test_a_kingdee_lists_totals_line_with_its_word_in_the_first_column_not_the_i
     assert not _problems(found)
     skipped = f"rows the mapping's [[skip]] rules passed over: 1 whose '{first}' matches ^(合计|总计|小计)"
     assert found[-1] == Notice(Origin(file), skipped)
+
+
+def test_a_whole_amount_grouped_by_points_is_shown_with_the_separator_that_reads_it(tmp_path: Path) -> None:
+    [problem] = _problems(_run(tmp_path, _mapping(), "id,date,amount\nA,2026-03-05,1.234.567\n"))
+    shown = without_its_values(problem.reason, problem.origin.raw)  # as stored and shown in clear
+    assert shown == (
+        "amount (amount): misplaced separators in 1.234.567: '.' is read as the decimal point; if the "
+        'export groups thousands with it, set the decimal step\'s separator = "," in the mapping, e.g. '
+        'convert = [{ name = "decimal", separator = "," }]'
+    )
+    point = {"target": "amount", "source": "amount", "convert": [{"name": "decimal", "separator": ","}]}
+    grouped = _mapping(
+        fields=[{"target": "external_id", "source": "id"}, {"target": "date", "source": "date"}, point]
+    )
+    [document] = _run(tmp_path, grouped, "id,date,amount\nA,2026-03-05,1.234.567\n")
+    assert isinstance(document, Document)
+    assert document.amount == Money.of("1234567", "CNY")
