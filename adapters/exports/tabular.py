@@ -47,6 +47,7 @@ from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[impor
 
 from connector.documents import Notice, Origin
 from connector.errors import FileFormatError
+from connector.mapping.converters import DateText
 from connector.mapping.decimals import NumberText
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -445,13 +446,15 @@ def cell_text(value: object) -> str:
         if value.is_integer():  # digits beyond a float's lost (a 20-digit invoice number): shown as lost
             return format(value, ".15g").upper()  # as Excel shows it: 2.44420000000123E+19
         return NumberText(format(Decimal(format(value, ".15g")), "f"))
-    if isinstance(value, dt.datetime):
-        return (
+    if isinstance(value, dt.datetime):  # `DateText`: read as a date whatever text format a mapping declares
+        return DateText(
             value.date().isoformat()
             if value.time() == dt.time() and value.tzinfo is None
             else value.isoformat()
         )
-    if isinstance(value, dt.date | dt.time):
+    if isinstance(value, dt.date):
+        return DateText(value.isoformat())
+    if isinstance(value, dt.time):
         return value.isoformat()
     return str(value)
 

@@ -114,8 +114,8 @@ def _on_text(name: str, transform: Callable[[str], str]) -> None:
     def convert(value: Any) -> str | None:
         if type(value) is str:  # the common case first: export cells are text
             return transform(value) or None
-        if type(value) is NumberText and transform(value) == value:
-            return value  # a number cell keeps its mark (`strip` before `decimal`)
+        if isinstance(value, NumberText | DateText) and transform(value) == value:
+            return value  # a number or date cell keeps its mark (`strip` before `decimal` or `date`)
         text = _text(value)
         return None if text is None else transform(text) or None
 
@@ -281,6 +281,13 @@ def _datetime_reader(format: str) -> Callable[[str], datetime]:
     return read
 
 
+class DateText(str):
+    """A workbook's date cell as ISO text (`2026-03-05`, `2026-03-05T10:30:00`): read as the date it holds
+    whatever text format a mapping declares, as a number cell is read whatever decimal separator."""
+
+    __slots__ = ()
+
+
 @converter("date", options=("format",), required=("format",))
 def to_date(value: Any, format: str | Sequence[str]) -> date | None:
     """A calendar date; `format` is one strptime format or a list tried in order (exports mix them)."""
@@ -288,6 +295,8 @@ def to_date(value: Any, format: str | Sequence[str]) -> date | None:
         return value.date()
     if value is None or isinstance(value, date):
         return value
+    if type(value) is DateText:
+        return datetime.fromisoformat(value).date()
     read, described = _formats_reader(format, "date")
     return _read_date(read, described, value, format)
 
@@ -369,6 +378,8 @@ def _bind_date(format: str | Sequence[str]) -> Bound:
     def convert(value: Any) -> date | None:
         if type(value) is str:
             return read_text(value)
+        if type(value) is DateText:
+            return datetime.fromisoformat(value).date()
         if isinstance(value, datetime):
             return value.date()
         if value is None or isinstance(value, date):
@@ -397,6 +408,8 @@ def _read_datetime(
 ) -> datetime | None:
     if isinstance(value, datetime):
         parsed = value
+    elif type(value) is DateText:  # a workbook's date cell: midnight of its day, unless it holds a time
+        parsed = datetime.fromisoformat(value)
     else:
         text = str(value).strip()
         if not text:

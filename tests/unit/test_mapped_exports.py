@@ -1577,3 +1577,26 @@ def test_a_whole_amount_grouped_by_points_is_shown_with_the_separator_that_reads
     [document] = _run(tmp_path, grouped, "id,date,amount\nA,2026-03-05,1.234.567\n")
     assert isinstance(document, Document)
     assert document.amount == Money.of("1234567", "CNY")
+
+
+def test_a_workbooks_date_cells_are_read_as_the_dates_they_hold_whatever_the_text_date_format(
+    tmp_path: Path,
+) -> None:
+    date = {"target": "date", "source": "date", "convert": [{"name": "date", "format": "%d.%m.%Y"}]}
+    amount = {"target": "amount", "source": "amount", "convert": ["decimal"]}
+    mapping = _mapping(fields=[{"target": "external_id", "source": "id"}, date, amount])
+    book = openpyxl.Workbook()
+    for row in (
+        ["id", "date", "amount"],
+        ["A", dt.date(2026, 3, 5), "12.00"],
+        ["B", dt.datetime(2026, 3, 6, 10, 30), "12.00"],  # noqa: DTZ001  (a workbook holds no zone)
+        ["C", "07.03.2026", "12.00"],  # a date typed as text: read by the format
+    ):
+        book.active.append(row)
+    book.save(tmp_path / "in.xlsx")
+    found = list(MappedExport(mapping).parse(tmp_path / "in.xlsx", "in.xlsx"))
+    assert [(item.external_id, item.date) for item in found if isinstance(item, Document)] == [
+        ("A", dt.date(2026, 3, 5)),
+        ("B", dt.date(2026, 3, 6)),
+        ("C", dt.date(2026, 3, 7)),
+    ]
