@@ -39,11 +39,11 @@ _TEXT = re.compile(r"<t(?:\s[^>]*)?>([^<]*)</t>")
 _MAX_INFLATED = 8 * 1024 * 1024  # never inflate more than this from a head (zip bombs)
 
 
-def head_text(head: bytes, encoding: str | None = None, fallbacks: Sequence[str] = ("gb18030",)) -> str:
+def head_text(head: bytes, encoding: str | None = None) -> str:
     """The head of a text file decoded as `tabular.rows` would decode the whole file (a character cut
     at the end is dropped, an undecodable byte becomes U+FFFD)."""
     try:
-        chosen = encoding or encoding_of(None if head.isascii() else head, "head", fallbacks)
+        chosen = encoding or encoding_of(None if head.isascii() else head, "head")
     except FileFormatError:
         return ""
     return codecs.getincrementaldecoder(chosen)(errors="replace").decode(head, final=False)

@@ -124,7 +124,7 @@ class IifParser:
         except OSError as exc:
             raise FileFormatError(f"{name}: cannot open it ({exc.strerror})") from exc
         try:
-            encoding = self.encoding or detect_encoding(binary, name, fallbacks=("gb18030", "cp1252"))
+            encoding = self.encoding or detect_encoding(binary, name)
             text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
             reader = _Reader(name, self.currency, self.date_order)
             yield from reader.watch.items(reader.read(text))

@@ -114,6 +114,8 @@ class MappedExport(ExportFile):
         if first is None:
             raise FileFormatError(f"{name}: no header row")
         header = Header.of(first)
+        if (notice := strays.encoding_notice(name)) is not None:
+            yield notice
         reader = RowReader.build(self.mapping, header, name)
         if (notice := absent_columns_notice(name, self.format, reader.absent)) is not None:
             yield notice

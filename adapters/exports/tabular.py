@@ -12,7 +12,9 @@ several lines (a quoted line break) is one row. Entirely blank rows are not yiel
 
 Encoding (CSV): a BOM decides (UTF-8, UTF-16); otherwise the first 64 KB holding non-ASCII bytes must
 decode as UTF-8, else as GB18030 (a superset of GBK: Kingdee and Yonyou exports are GBK without a BOM;
-unless the bytes look like Latin text, which GB18030 also decodes), else charset-normalizer picks.
+unless the bytes look like Latin text, which GB18030 also decodes), else as Windows-1252 when they look
+like Western European text (accented letters among ASCII ones: Excel's CSV on a Western Windows), else
+charset-normalizer picks. An encoding other than UTF-8 and GB18030 is a guess, which the import notes.
 Either may hold a stray byte or two (a character cut to its first byte, as a field truncated by bytes
 leaves it): at most one per twenty characters it decodes. A file no encoding fits is refused naming
 the first byte each could not decode. The rest of the file is decoded as it streams; a stray
@@ -55,6 +57,9 @@ SAMPLE_BYTES = 64 * 1024
 HEADER_SEARCH_ROWS = 50  # how far below the top a header may sit under title lines
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _GB_PAIR = re.compile(rb"[\x81-\xfe][\x40-\x7e\x80-\xfe]")
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+# Windows-1252's non-letters that Western text holds: typographic quotes and dashes, currency, ordinals.
+_WESTERN_SIGNS = frozenset("€‚„…‘’“”•–—°§«»\xa0¡¿ªº²³£¥©®™×·±½")
 # A run of would-be Chinese characters (two non-ASCII bytes each) with the Latin letter before and after
 # it, when there is one.
 _GB_RUN = re.compile(rb"([A-Za-z]?)((?:[\x81-\xfe][\x80-\xfe])+)(?=([A-Za-z]?))")
@@ -84,8 +89,13 @@ class StrayBytes:
 
     encoding: str = ""
     rows: list[int] = field(default_factory=list)
+    # How the encoding was chosen, when a person should check it (`Chosen.note`): the import says so first.
+    encoding_note: str | None = None
 
     SHOWN = 20  # rows named; the rest counted
+
+    def encoding_notice(self, name: str) -> Notice | None:
+        return None if self.encoding_note is None else Notice(Origin(name), self.encoding_note)
 
     def notice(self, name: str) -> Notice | None:
         if not self.rows:
@@ -188,8 +198,26 @@ def _accented_pair(before: bytes, run: bytes, after: bytes) -> bool:
     return not common or (capitals and before.isupper() and after.isupper())
 
 
+def _plausibly_western(sample: bytes) -> bool:
+    """Whether the non-ASCII bytes read as Windows-1252 make Western European text: letters or signs,
+    alone or two together among ASCII ones ("Müller", "Größe", "Construção"). Other scripts in a
+    single-byte code page (Cyrillic, Greek) and multi-byte encodings (Big5, Shift-JIS) write words of
+    non-ASCII bytes only; Windows-1252 decodes nearly any bytes, so this is what tells it."""
+    runs = _HIGH_RUN.findall(sample)
+    if _first_bad(sample, "cp1252") is not None or any(len(run) > 2 for run in runs):
+        return False
+    text = b"".join(runs).decode("cp1252", errors="replace")
+    return all(char.isalpha() or char in _WESTERN_SIGNS for char in text)
+
+
+# After UTF-8: the encodings a file is tried in, in turn (GB18030 and Windows-1252 only when plausible).
+FALLBACKS = ("gb18030", "cp1252")
+# Detected encodings a file is read in without a note: the documented defaults, not a guess.
+_UNGUESSED = frozenset({"utf-8", "utf-8-sig", "utf-16", "gb18030"})
+
+
 def encoding_of(
-    sample: bytes | None, name: str, fallbacks: Sequence[str] = ("gb18030",), *, offset: int = 0
+    sample: bytes | None, name: str, fallbacks: Sequence[str] = FALLBACKS, *, offset: int = 0
 ) -> str:
     """The encoding of a sample taken from the first non-ASCII bytes of a file (None: all ASCII), which
     starts at byte `offset` of the file (for the message naming the bytes when no encoding fits)."""
@@ -206,6 +234,9 @@ def encoding_of(
             # Tolerant like UTF-8 above, before any single-byte code page (which decodes any bytes):
             # a GBK export with one character cut short is GBK still.
             if _mostly_decodes(sample, encoding) and _plausibly_gbk(sample):
+                return encoding
+        elif encoding == "cp1252":
+            if _plausibly_western(sample):
                 return encoding
         elif _first_bad(sample, encoding) is None:
             return encoding
@@ -232,7 +263,7 @@ def _label(encoding: str) -> str:
     return {"utf-8": "UTF-8", "gb18030": "GB18030"}.get(encoding, encoding)
 
 
-def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = ("gb18030",)) -> str:
+def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = FALLBACKS) -> str:
     """See the module docstring. A file whose first 64 KB are ASCII is scanned on (bytes only, no
     decoding) to its first non-ASCII byte, so that a GBK name on row 5,000 is not taken for UTF-8."""
     head = binary.read(SAMPLE_BYTES)
@@ -249,6 +280,30 @@ def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = ("g
         return encoding_of(None, name, fallbacks)
     finally:
         binary.seek(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """The encoding a file is read in: declared (read strictly: a byte it cannot decode refuses the
+    file) or detected, and a note when a person should check it (a guess)."""
+
+    encoding: str
+    strict: bool
+    note: str | None = None
+
+
+def choose_encoding(binary: IO[bytes], name: str, declared: str | None = None) -> Chosen:
+    """The encoding a mapping declares, else the one detected (`detect_encoding`), noted when guessed."""
+    if declared is not None:
+        return Chosen(declared, strict=True)
+    encoding = detect_encoding(binary, name)
+    if encoding in _UNGUESSED:
+        return Chosen(encoding, strict=False)
+    note = (
+        f"the text encoding was guessed as {encoding}: check that accented letters read right, and "
+        f'declare `encoding = "{encoding}"` in the mapping (or the file\'s own encoding)'
+    )
+    return Chosen(encoding, strict=False, note=note)
 
 
 # --- CSV -----------------------------------------------------------------------------------------------
@@ -642,14 +697,19 @@ def rows(
             return
         if magic == _OLE:
             raise FileFormatError(f"{name}: an old binary Excel (.xls) file; save it as .xlsx or .csv")
-        chosen = encoding or detect_encoding(binary, name)
+        chosen = choose_encoding(binary, name, encoding)
+        if strays is not None:
+            strays.encoding_note = chosen.note
         # A declared encoding is read strictly: text it cannot decode is the mapping's mistake, never
         # mangled (a cp1252 Müller read as UTF-8 is M�ller).
-        errors = "strict" if encoding else "replace"
-        text = io.TextIOWrapper(binary, encoding=chosen, errors=errors, newline="")
+        errors = "strict" if chosen.strict else "replace"
+        text = io.TextIOWrapper(binary, encoding=chosen.encoding, errors=errors, newline="")
         try:
             found = csv_rows(text, name, delimiter=delimiter, header_row=header_row, headers=headers)
-            yield from found if encoding or strays is None else _noting_strays(found, chosen, strays)
+            if chosen.strict or strays is None:
+                yield from found
+            else:
+                yield from _noting_strays(found, chosen.encoding, strays)
         except UnicodeDecodeError as exc:
             at = binary.tell() - len(exc.object) + exc.start  # the error's bytes end where reading stopped
             raise FileFormatError(

@@ -118,6 +118,8 @@ class VoucherExport(ExportFile):
         if first is None:
             raise FileFormatError(f"{name}: no header row")
         header = Header.of(first)
+        if (notice := strays.encoding_notice(name)) is not None:
+            yield notice
         columns = bind_columns(self.mapping.fields, header, self._needed, self.mapping.skip)
         columns.refuse_missing(name, header, self.format)
         if (notice := absent_columns_notice(name, self.format, columns.absent)) is not None:

@@ -1307,6 +1307,33 @@ def test_a_missing_optional_column_reads_as_empty_and_the_file_says_so_first(tmp
     assert payment.party.name is None
 
 
+@pytest.mark.parametrize("payer", ["Müller GmbH", "Köln", "Peña", "Año", "Cádiz", "Smørrebrød", "Größe"])
+def test_a_western_european_windows_export_is_read_as_cp1252_with_a_note_that_it_was_guessed(
+    tmp_path: Path, payer: str
+) -> None:
+    fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
+    path = tmp_path / "in.csv"
+    path.write_bytes(f"id,date,amount,Payer\n1,2026-03-05,2,{payer}\n".encode("cp1252"))
+    notice, payment = MappedExport(_mapping(fields=fields)).parse(path, "in.csv")
+    assert isinstance(payment, Document)
+    assert payment.party.name == payer
+    assert notice == Notice(
+        Origin("in.csv"),
+        "the text encoding was guessed as cp1252: check that accented letters read right, and declare "
+        '`encoding = "cp1252"` in the mapping (or the file\'s own encoding)',
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_a_utf8_or_gbk_export_is_read_without_an_encoding_note(tmp_path: Path, encoding: str) -> None:
+    fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
+    path = tmp_path / "in.csv"
+    path.write_bytes("id,date,amount,Payer\n1,2026-03-05,2,上海星辰贸易有限公司\n".encode(encoding))
+    (payment,) = MappedExport(_mapping(fields=fields)).parse(path, "in.csv")
+    assert isinstance(payment, Document)
+    assert payment.party.name == "上海星辰贸易有限公司"
+
+
 def test_a_file_with_every_mapped_column_has_no_notice(tmp_path: Path) -> None:
     fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
     parsed = _run(tmp_path, _mapping(fields=fields), "id,date,amount,Payer\n1,2026-03-05,2,Acme\n")

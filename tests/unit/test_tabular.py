@@ -356,3 +356,15 @@ def test_chinese_written_among_latin_letters_and_codes_is_read_as_gbk(text: str)
 )
 def test_two_accented_letters_side_by_side_are_not_read_as_chinese(text: str) -> None:
     assert encoding_of(f"name\n{text}\n".encode("cp1252"), "x.csv", ("gb18030", "cp1252")) == "cp1252"
+
+
+@pytest.mark.parametrize(
+    "text", ["Müller GmbH", "Köln", "Peña", "Año", "Cádiz", "Smørrebrød", "Hans Müller; Eva Süß; Otto Öko"]
+)
+def test_western_european_text_is_read_as_cp1252_not_another_code_page(text: str) -> None:
+    assert encoding_of(f"Date,Customer\n2026-03-01,{text}\n".encode("cp1252"), "x.csv") == "cp1252"
+
+
+@pytest.mark.parametrize(("text", "encoding"), [("Москва Торг", "cp1251"), ("台北商行,新竹電子", "big5")])
+def test_text_of_other_scripts_is_not_taken_for_cp1252(text: str, encoding: str) -> None:
+    assert encoding_of(f"name\n{text}\n".encode(encoding), "x.csv") != "cp1252"
