@@ -23,13 +23,13 @@ from pathlib import Path
 from adapters.exports.tabular import (
     DELIMITERS,
     HEADER_SEARCH_ROWS,
-    encoding_of,
     has_columns,
     normalise,
     split_line,
 )
 from connector.errors import FileFormatError
 from connector.mapping.files import MappingProblem, MappingSet, line_of
+from connector.text_encoding import encoding_of
 
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls (`tabular.rows` refuses it with a hint)

@@ -54,7 +54,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from adapters.exports.date_order import DateOrderWatch
-from adapters.exports.tabular import detect_encoding
 from connector.documents import (
     Document,
     DocumentKind,
@@ -70,6 +69,7 @@ from connector.errors import FileFormatError, MoneyError
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
 from connector.mapping.slash_dates import WORDS, WRITTEN, Order, order_hint, other
 from connector.money import Money, currency_code
+from connector.text_encoding import detect_encoding
 
 FORMAT = "qb_iif"
 KINDS: dict[str, DocumentKind] = {"PAYMENT": "payment", "INVOICE": "invoice", "CREDIT MEMO": "credit_note"}

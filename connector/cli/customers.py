@@ -34,7 +34,7 @@ from connector.ledger.models import Customer
 from connector.ledger.posting import Ledger
 from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
-from connector.mapping.samples import absent_columns, csv_columns, read_records
+from connector.mapping.samples import SampleFile, absent_columns
 from connector.mapping.unheld import UnheldPaths
 from connector.master.models import CustomerBinding
 from connector.master.policy import CustomerPolicy
@@ -98,11 +98,15 @@ def import_file(
     container = state(ctx).container()
     mappings = mappings_for_run(container)
     name = mapping.removesuffix(".toml")
-    columns = csv_columns(file)
-    unheld = UnheldPaths(inbound_mapping(mappings, name))
-    records = read_records(file)
+    inbound = inbound_mapping(mappings, name)
+    sample = SampleFile.read(file, inbound.encoding)
+    if sample.note is not None:  # a guessed encoding: said before any record is written
+        err.print(Text(f"{file}: {sample.note}"))
+    columns = sample.columns()
+    unheld = UnheldPaths(inbound)
+    records = sample.records()
     if columns is not None:
-        _check_columns(inbound_mapping(mappings, name), file, columns)
+        _check_columns(inbound, file, columns)
     else:  # JSON records name their own paths: those none of them holds are named once it is read
         records = unheld.watching(records)
     with stopping_on_signals():  # a Ctrl-C or SIGTERM: the file stops between two batches, kept so far

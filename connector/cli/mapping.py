@@ -17,7 +17,7 @@ from connector.errors import ConfigError, ConnectorError
 from connector.mapping.apply import MappedRecord, map_record, read_source
 from connector.mapping.files import MappingSet, load_mapping_set
 from connector.mapping.model import DocumentMapping, MappingFile, VoucherMapping
-from connector.mapping.samples import read_records
+from connector.mapping.samples import SampleFile
 from connector.mapping.unheld import UnheldPaths
 from connector.mapping_checks import check_mappings
 from connector.sync.push import priced
@@ -228,8 +228,11 @@ def preview(
             "an outbound mapping maps the connector's figures, not the CRM's records: give --sample FILE, "
             "e.g. the output of `connector customers figures ACCOUNT --json`"
         )
+    notes: list[str] = []  # of the file as a whole: its encoding guessed, paths no record holds
     if sample is not None:
-        records: Iterable[tuple[str, Any]] = read_records(sample)
+        read = SampleFile.read(sample, mapping.encoding)
+        notes += [read.note] if read.note is not None else []
+        records: Iterable[tuple[str, Any]] = read.records()
     else:
         backend, _, stream = mapping.source.partition(".")
         records = state(ctx).container().record_source(backend).sample(stream, limit, mapping.source_fields())
@@ -262,7 +265,7 @@ def preview(
             for ref, raw, mapped in results
         ]
         counts = {"total": total, "failing": failing}
-        notes = [note] if (note := unheld.note()) else []
+        notes += [note] if (note := unheld.note()) else []
         out.print(dumps({"mapping": mapping.source, "records": payload, **counts, "notes": notes}))
     else:
         for ref, raw, mapped in results:
@@ -287,7 +290,8 @@ def preview(
             f"{total} record(s) through {mapping.source}: {total - failing} map cleanly, {failing} would fail"
             + _shown_of(len(results), total)
         )
-        if (note := unheld.note()) is not None:
+        notes += [note] if (note := unheld.note()) else []
+        for note in notes:
             out.print(Text(f"note: {note}"))  # Text, not markup: it names the mapping's paths
 
 

@@ -122,6 +122,16 @@ def nearest(word: str, choices: list[str]) -> str | None:
     return found[0] if found else None
 
 
+def known_encoding(value: str | None) -> str | None:
+    """A mapping's `encoding`, when Python knows it."""
+    if value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, gb18030, cp1252)") from None
+    return value
+
+
 class Step(BaseModel):
     """One converter in a chain, with its options."""
 
@@ -191,7 +201,15 @@ class MappingFile(BaseModel):
     kind: Literal["inbound", "outbound"]
     source: str = Field(min_length=1)
     description: str = ""
+    # Inbound: the encoding of a file of records (`customers import`, `mapping preview --sample`), as an
+    # export mapping's; default detected.
+    encoding: str | None = None
     fields: tuple[FieldMap, ...] = Field(min_length=1)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        return known_encoding(value)
 
     def source_fields(self) -> tuple[str, ...]:
         """The top-level source fields the mapping reads, in file order: what to ask an API for."""
@@ -222,6 +240,8 @@ class MappingFile(BaseModel):
             if data.get("kind") == "inbound":
                 found += _sourceless_problem(index, field)
             found += _template_problems(index, field.get("convert"), seen - {str(target)})
+        if data.get("kind") == "outbound" and "encoding" in data:
+            found.append(("encoding", "an outbound mapping reads no file: `encoding` is for inbound ones"))
         if data.get("kind") == "inbound" and isinstance(fields, list) and "external_id" not in seen:
             # a record without its id can be neither bound to its customer nor found again
             found.append(("fields", "an inbound mapping needs a field for external_id (the record's own id)"))
@@ -372,12 +392,7 @@ class TabularExport(BaseModel):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                codecs.lookup(value)
-            except LookupError:
-                raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, gb18030, cp1252)") from None
-        return value
+        return known_encoding(value)
 
     @field_validator("default_currency")
     @classmethod

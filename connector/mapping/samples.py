@@ -1,8 +1,9 @@
 """Source records from a file, for previews and file imports: JSON, JSON Lines or CSV.
 
 JSON may be a list of records, an API response holding its records under `data` or `records` (Zoho's
-shape), or one record. CSV rows become {column: text}; UTF-8 (with or without BOM) is tried first, then
-GB18030, which Chinese accounting exports often use. Every record comes with its place in the file.
+shape), or one record. CSV rows become {column: text}. The encoding is the mapping's `encoding`, else
+detected as an export's (`connector.text_encoding`: UTF-8 with or without BOM, GB18030, Windows-1252,
+…), a guess noted. Every record comes with its place in the file.
 """
 
 from __future__ import annotations
@@ -12,36 +13,70 @@ import io
 import itertools
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, FileFormatError
 from connector.exact_json import loads_text
 from connector.mapping.model import FieldMap, MappingFile
+from connector.text_encoding import choose_encoding, label
 
 
 class SampleFileError(ConnectorError):
     """A file that cannot be read as records; the message names the file and the place."""
 
 
-def _decoded(path: Path) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+@dataclass(frozen=True, slots=True)
+class SampleFile:
+    """A file of source records, its text decoded once in the encoding its mapping declares, else the
+    one `connector.text_encoding` chooses (as for an export); `note` says when that was a guess."""
+
+    path: Path
+    text: str
+    note: str | None = None
+
+    @classmethod
+    def read(cls, path: Path, encoding: str | None = None) -> SampleFile:
+        if not path.is_file():
+            raise SampleFileError(f"{path}: no such file")
+        with path.open("rb") as binary:
+            try:
+                chosen = choose_encoding(binary, str(path), encoding)
+            except FileFormatError as exc:
+                raise SampleFileError(str(exc)) from None
+            raw = binary.read()
         try:
-            return raw.decode("gb18030")
-        except UnicodeDecodeError:
-            raise SampleFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
+            return cls(path, raw.decode(chosen.encoding), chosen.note)
+        except UnicodeDecodeError as exc:
+            fix = (
+                ", the encoding its mapping declares: fix `encoding` in the mapping, or remove it to have "
+                "the encoding detected"
+                if chosen.strict
+                else ": declare the file's encoding as `encoding` in the mapping"
+            )
+            bad = f"byte {exc.start} (0x{raw[exc.start]:02x}) is not {label(chosen.encoding)} text"
+            raise SampleFileError(f"{path}: {bad}{fix}") from None
+
+    def records(self, limit: int | None = None) -> Iterator[tuple[str, Any]]:
+        """(reference, record) pairs: `file.csv row 3` (header = row 1), `file.json [0]`, `file.jsonl
+        line 2`."""
+        records = _records(self.path, self.path.suffix.lower(), self.text)
+        yield from records if limit is None else itertools.islice(records, limit)
+
+    def columns(self) -> list[str] | None:
+        """The header of a CSV file (its columns, in order); None for JSON, whose records name their own."""
+        if self.path.suffix.lower() != ".csv":
+            return None
+        return unique_columns(next(csv.reader(io.StringIO(self.text, newline="")), []))
 
 
-def read_records(path: Path, limit: int | None = None) -> Iterator[tuple[str, Any]]:
-    """(reference, record) pairs: `file.csv row 3` (header = row 1), `file.json [0]`, `file.jsonl line 2`."""
-    if not path.is_file():
-        raise SampleFileError(f"{path}: no such file")
-    records = _records(path, path.suffix.lower(), _decoded(path))
-    yield from records if limit is None else itertools.islice(records, limit)
+def read_records(
+    path: Path, limit: int | None = None, encoding: str | None = None
+) -> Iterator[tuple[str, Any]]:
+    """`SampleFile.records` of the file at `path`."""
+    yield from SampleFile.read(path, encoding).records(limit)
 
 
 def unique_columns(header: Sequence[str]) -> list[str]:
@@ -53,13 +88,6 @@ def unique_columns(header: Sequence[str]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
     return names
-
-
-def csv_columns(path: Path) -> list[str] | None:
-    """The header of a CSV file (its columns, in order); None for JSON, whose records name their own."""
-    if path.suffix.lower() != ".csv" or not path.is_file():
-        return None
-    return unique_columns(next(csv.reader(io.StringIO(_decoded(path), newline="")), []))
 
 
 def absent_columns(mapping: MappingFile, columns: Sequence[str]) -> list[FieldMap]:

@@ -63,6 +63,50 @@ def test_a_csv_without_a_column_the_mapping_reads_is_named_and_one_without_the_i
     assert "no_id.csv: no column 'id' for the records' id (external_id)" in refused.err
 
 
+WESTERN = """id,Full_Name,Email,Mailing_Country,Modified_Time
+21,Hans Müller,hans@acme.de,Germany,2026-11-01T10:00:00+01:00
+22,Eva Süß,eva@acme.de,Germany,2026-11-01T10:00:00+01:00
+23,Otto Öko,otto@acme.de,Germany,2026-11-01T10:00:00+01:00
+"""
+
+
+def test_a_windows_western_european_contacts_csv_imports_its_names_whole_saying_the_encoding_was_guessed(
+    cli: Cli, workspace: Path
+) -> None:
+    (workspace / "contacts1252.csv").write_bytes(WESTERN.encode("cp1252"))
+    guessed = "contacts1252.csv: the text encoding was guessed as cp1252: check that accented letters"
+    preview = cli("mapping", "preview", "zoho_contacts", "--sample", "contacts1252.csv", "--json")
+    assert preview.code == 0, preview.err
+    payload = json.loads(preview.out)
+    names = [f["mapped"] for r in payload["records"] for f in r["fields"] if f["target"] == "name"]
+    assert names == ["Hans Müller", "Eva Süß", "Otto Öko"]
+    assert payload["notes"][0].startswith("the text encoding was guessed as cp1252")
+    imported = cli("customers", "import", "zoho_contacts", "contacts1252.csv")
+    assert imported.code == 0, imported.err
+    assert guessed in " ".join(imported.err.split())
+    listed = cli("customers", "list", "--json")
+    assert sorted(c["name"] for c in json.loads(listed.out)) == ["Eva Süß", "Hans Müller", "Otto Öko"]
+
+
+def test_an_inbound_mapping_declaring_its_encoding_reads_the_file_in_it_without_a_note(
+    cli: Cli, workspace: Path
+) -> None:
+    mapping = workspace / "mappings" / "zoho_contacts.toml"
+    mapping.write_text(
+        mapping.read_text(encoding="utf-8").replace(
+            'kind = "inbound"', 'kind = "inbound"\nencoding = "cp1252"'
+        ),
+        encoding="utf-8",
+    )
+    (workspace / "suss.csv").write_bytes(WESTERN.replace("Hans Müller", "Hans").encode("cp1252"))
+    preview = cli("mapping", "preview", "zoho_contacts", "--sample", "suss.csv", "--json")
+    assert preview.code == 0, preview.err
+    payload = json.loads(preview.out)
+    names = [f["mapped"] for r in payload["records"] for f in r["fields"] if f["target"] == "name"]
+    assert names == ["Hans", "Eva Süß", "Otto Öko"]
+    assert not any("encoding" in note for note in payload["notes"])
+
+
 def test_preview_shows_source_beside_mapped_values_and_why_a_record_would_fail(
     cli: Cli, without_ledger: Path
 ) -> None:

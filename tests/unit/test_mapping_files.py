@@ -54,6 +54,23 @@ def test_a_file_with_five_mistakes_yields_five_precise_errors(tmp_path: Path) ->
     assert str(problems[0]).startswith(f"{tmp_path / 'contacts.toml'}:")
 
 
+def test_an_inbound_mapping_may_declare_a_known_encoding_as_export_mappings_do(tmp_path: Path) -> None:
+    inbound = 'kind = "inbound"\nsource = "zoho.Contacts"\nencoding = "{}"\n\n'
+    inbound += '[[fields]]\ntarget = "external_id"\nsource = "id"\n'
+    (tmp_path / "contacts.toml").write_text(inbound.format("cp1252"), encoding="utf-8")
+    mappings, problems = load_mapping_set(tmp_path)
+    assert mappings is not None, problems
+    assert mappings.files["contacts"].encoding == "cp1252"
+    (tmp_path / "contacts.toml").write_text(inbound.format("latin-9x"), encoding="utf-8")
+    outbound = inbound.format("cp1252").replace("inbound", "outbound").replace('"id"', '"balance"')
+    (tmp_path / "out.toml").write_text(outbound.replace("external_id", "Balance"), encoding="utf-8")
+    _, problems = load_mapping_set(tmp_path)
+    assert sorted((p.key, p.message) for p in problems) == [
+        ("encoding", "an outbound mapping reads no file: `encoding` is for inbound ones"),
+        ("encoding", "unknown encoding 'latin-9x' (e.g. utf-8, gb18030, cp1252)"),
+    ]
+
+
 def test_a_key_a_table_lacks_is_at_its_header_and_a_quoted_value_is_never_taken_for_a_key(
     tmp_path: Path,
 ) -> None:

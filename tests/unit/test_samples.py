@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.mapping.samples import SampleFileError, read_records
+from connector.mapping.samples import SampleFile, SampleFileError, read_records
 
 
 def test_a_zoho_api_response_yields_its_data_records(tmp_path: Path) -> None:
@@ -90,3 +90,35 @@ def test_a_repeated_column_name_keeps_each_columns_value_in_file_order(tmp_path:
     assert first == {"id": "7", "Name": "Li", "Name#2": "Wei", "Email": "li@acme.cn"}
     assert list(first.values())[2] == "Wei"  # a column index reads its own column
     assert short == {"id": "8", "Name": "Wang", "Name#2": None, "Email": None}
+
+
+def test_a_western_european_windows_csv_is_read_as_cp1252_with_a_note_that_it_was_guessed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "contacts1252.csv"
+    path.write_bytes("id,Full_Name\n1,Hans Müller\n2,Eva Süß\n3,Otto Öko\n".encode("cp1252"))
+    sample = SampleFile.read(path)
+    assert [record["Full_Name"] for _, record in sample.records()] == ["Hans Müller", "Eva Süß", "Otto Öko"]
+    assert sample.note is not None
+    assert sample.note.startswith("the text encoding was guessed as cp1252")
+
+
+def test_a_utf8_or_gbk_csv_is_read_without_a_note(tmp_path: Path) -> None:
+    for encoding in ("utf-8", "gb18030"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes("客户编号,客户名称\nC001,上海明远贸易有限公司\n".encode(encoding))
+        assert SampleFile.read(path).note is None
+
+
+def test_a_declared_encoding_is_read_strictly_and_a_byte_it_cannot_decode_refuses_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_bytes("id,Full_Name\n1,Eva Süß\n".encode("cp1252"))
+    assert next(read_records(path, encoding="cp1252"))[1]["Full_Name"] == "Eva Süß"
+    with pytest.raises(SampleFileError) as refused:
+        SampleFile.read(path, "utf-8")
+    assert str(refused.value) == (
+        f"{path}: byte 20 (0xfc) is not UTF-8 text, the encoding its mapping declares: fix `encoding` "
+        "in the mapping, or remove it to have the encoding detected"
+    )

@@ -1,0 +1,192 @@
+"""The text encoding of a file of records: an export (`adapters.exports.tabular`) or a file of source
+records for an inbound mapping (`connector.mapping.samples`), chosen alike for both.
+
+A BOM decides (UTF-8, UTF-16); otherwise the first 64 KB holding non-ASCII bytes must decode as UTF-8,
+else as GB18030 (a superset of GBK: Kingdee and Yonyou exports are GBK without a BOM; unless the bytes
+look like Latin text, which GB18030 also decodes), else as Windows-1252 when they look like Western
+European text (accented letters among ASCII ones: Excel's CSV on a Western Windows), else
+charset-normalizer picks. An encoding other than UTF-8 and GB18030 is a guess, which the reader notes.
+Either may hold a stray byte or two (a character cut to its first byte, as a field truncated by bytes
+leaves it): at most one per twenty characters it decodes. A file no encoding fits is refused naming
+the first byte each could not decode.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO
+
+import charset_normalizer
+
+from connector.errors import FileFormatError
+
+SAMPLE_BYTES = 64 * 1024
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_GB_PAIR = re.compile(rb"[\x81-\xfe][\x40-\x7e\x80-\xfe]")
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+# Windows-1252's non-letters that Western text holds: typographic quotes and dashes, currency, ordinals.
+_WESTERN_SIGNS = frozenset("€‚„…‘’“”•–—°§«»\xa0¡¿ªº²³£¥©®™×·±½")
+# A run of would-be Chinese characters (two non-ASCII bytes each) with the Latin letter before and after
+# it, when there is one.
+_GB_RUN = re.compile(rb"([A-Za-z]?)((?:[\x81-\xfe][\x80-\xfe])+)(?=([A-Za-z]?))")
+
+
+def _mostly_decodes(sample: bytes, encoding: str) -> bool:
+    """The sample is text in `encoding`, or that with a stray byte or two from another program or a
+    character cut short (one bad byte in a file of names must not turn every name into mojibake, nor
+    refuse the file): at most one bad byte per twenty good characters. Text in another encoding read
+    as this one makes bad bytes nearly everywhere."""
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample, final=False)
+    bad = text.count("\ufffd")
+    good = sum(1 for char in text if char > "\x7f") - bad
+    return bad == 0 or (good >= 2 and bad <= max(1, good // 20))
+
+
+def _first_bad(sample: bytes, encoding: str) -> int | None:
+    """The position of the first byte of `sample` that is not `encoding` text (None: every one is)."""
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
+
+
+def _plausibly_gbk(sample: bytes) -> bool:
+    """GB18030 decodes most Western text too (`ü` + `l` is a valid pair). Chinese text is nearly all
+    GB2312 characters, whose second byte is non-ASCII; in Latin text decoded as GBK the second byte
+    is mostly an ASCII letter. So: GBK unless most two-byte pairs end in an ASCII byte, or most runs of
+    would-be Chinese are two accented letters inside a Latin word (`_accented_pair`)."""
+    pairs = _GB_PAIR.findall(sample)
+    ascii_ends = sum(1 for pair in pairs if pair[1] < 0x80)
+    if ascii_ends * 2 > len(pairs):
+        return False
+    runs = _GB_RUN.findall(sample)
+    return sum(1 for run in runs if _accented_pair(*run)) * 2 < len(runs) or not runs
+
+
+def _accented_pair(before: bytes, run: bytes, after: bytes) -> bool:
+    """Whether a run of would-be Chinese reads better as two accented letters inside a Latin word
+    ("Construção", "Größe", "CONSTRUÇÃO"): one character with a letter either side, and not a common
+    Chinese character (GB2312's first level, which "PVC管DN50" or "USB线" use), unless both bytes are
+    capitals of Windows-1252 between capitals (Ç and Ã in CONSTRUÇÃO read as the common 乔)."""
+    if (
+        len(run) != 2
+        or not (before and after)
+        or not all(byte >= 0xC0 and byte not in (0xD7, 0xF7) for byte in run)
+    ):
+        return False  # two letters of Windows-1252 (full-width punctuation is no accented letter)
+    lead, trail = run
+    common = 0xB0 <= lead <= 0xD7 and 0xA1 <= trail <= 0xFE
+    capitals = all(0xC0 <= byte <= 0xDE and byte != 0xD7 for byte in run)
+    return not common or (capitals and before.isupper() and after.isupper())
+
+
+def _plausibly_western(sample: bytes) -> bool:
+    """Whether the non-ASCII bytes read as Windows-1252 make Western European text: letters or signs,
+    alone or two together among ASCII ones ("Müller", "Größe", "Construção"). Other scripts in a
+    single-byte code page (Cyrillic, Greek) and multi-byte encodings (Big5, Shift-JIS) write words of
+    non-ASCII bytes only; Windows-1252 decodes nearly any bytes, so this is what tells it."""
+    runs = _HIGH_RUN.findall(sample)
+    if _first_bad(sample, "cp1252") is not None or any(len(run) > 2 for run in runs):
+        return False
+    text = b"".join(runs).decode("cp1252", errors="replace")
+    return all(char.isalpha() or char in _WESTERN_SIGNS for char in text)
+
+
+# After UTF-8: the encodings a file is tried in, in turn (GB18030 and Windows-1252 only when plausible).
+FALLBACKS = ("gb18030", "cp1252")
+# Detected encodings a file is read in without a note: the documented defaults, not a guess.
+_UNGUESSED = frozenset({"utf-8", "utf-8-sig", "utf-16", "gb18030"})
+
+
+def encoding_of(
+    sample: bytes | None, name: str, fallbacks: Sequence[str] = FALLBACKS, *, offset: int = 0
+) -> str:
+    """The encoding of a sample taken from the first non-ASCII bytes of a file (None: all ASCII), which
+    starts at byte `offset` of the file (for the message naming the bytes when no encoding fits)."""
+    if sample is None:
+        return "utf-8"
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if _mostly_decodes(sample, "utf-8"):
+        return "utf-8"
+    for encoding in fallbacks:
+        if encoding == "gb18030":
+            # Tolerant like UTF-8 above, before any single-byte code page (which decodes any bytes):
+            # a GBK export with one character cut short is GBK still.
+            if _mostly_decodes(sample, encoding) and _plausibly_gbk(sample):
+                return encoding
+        elif encoding == "cp1252":
+            if _plausibly_western(sample):
+                return encoding
+        elif _first_bad(sample, encoding) is None:
+            return encoding
+    best = charset_normalizer.from_bytes(sample).best()
+    if best is None:
+        raise FileFormatError(f"{name}: {_fits_none(sample, offset, ('utf-8', *fallbacks))}")
+    # Single-byte code pages that decode the sample alike are told apart by guesswork; of equals, take
+    # the one Western accounting software writes.
+    return "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding
+
+
+def _fits_none(sample: bytes, offset: int, tried: Sequence[str]) -> str:
+    """Why no encoding fits: the first byte each one tried cannot decode."""
+    bad = []
+    for encoding in tried:
+        at = _first_bad(sample, encoding)
+        if at is not None:
+            bad.append(f"not {label(encoding)}: byte {offset + at} is 0x{sample[at]:02x}")
+    said = f" ({'; '.join(bad)}; and too many others like it)" if bad else ""
+    return f"cannot tell the text encoding{said}; declare `encoding` in its mapping"
+
+
+def label(encoding: str) -> str:
+    return {"utf-8": "UTF-8", "gb18030": "GB18030"}.get(encoding, encoding)
+
+
+def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = FALLBACKS) -> str:
+    """See the module docstring. A file whose first 64 KB are ASCII is scanned on (bytes only, no
+    decoding) to its first non-ASCII byte, so that a GBK name on row 5,000 is not taken for UTF-8."""
+    head = binary.read(SAMPLE_BYTES)
+    try:
+        if not head.isascii():  # this includes every BOM
+            return encoding_of(head, name, fallbacks)
+        while len(head) == SAMPLE_BYTES and (chunk := binary.read(16 * SAMPLE_BYTES)):
+            found = _NON_ASCII.search(chunk)
+            if found is not None:
+                at = binary.tell() - len(chunk) + found.start()
+                sample = chunk[found.start() : found.start() + SAMPLE_BYTES]
+                sample += binary.read(SAMPLE_BYTES - len(sample))
+                return encoding_of(sample, name, fallbacks, offset=at)
+        return encoding_of(None, name, fallbacks)
+    finally:
+        binary.seek(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """The encoding a file is read in: declared (read strictly: a byte it cannot decode refuses the
+    file) or detected, and a note when a person should check it (a guess)."""
+
+    encoding: str
+    strict: bool
+    note: str | None = None
+
+
+def choose_encoding(binary: IO[bytes], name: str, declared: str | None = None) -> Chosen:
+    """The encoding a mapping declares, else the one detected (`detect_encoding`), noted when guessed."""
+    if declared is not None:
+        return Chosen(declared, strict=True)
+    encoding = detect_encoding(binary, name)
+    if encoding in _UNGUESSED:
+        return Chosen(encoding, strict=False)
+    note = (
+        f"the text encoding was guessed as {encoding}: check that accented letters read right, and "
+        f'declare `encoding = "{encoding}"` in the mapping (or the file\'s own encoding)'
+    )
+    return Chosen(encoding, strict=False, note=note)
