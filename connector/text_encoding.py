@@ -9,6 +9,10 @@ charset-normalizer picks. An encoding other than UTF-8 and GB18030 is a guess, w
 Either may hold a stray byte or two (a character cut to its first byte, as a field truncated by bytes
 leaves it): at most one per twenty characters it decodes. A file no encoding fits is refused naming
 the first byte each could not decode.
+
+An encoding the mapping declares is read strictly, unless the file is plainly UTF: it starts with a
+BOM, or its non-ASCII bytes are all valid UTF-8 under a declared single-byte code page (which would
+read them without an error, as mojibake). It is then read as UTF, noted.
 """
 
 from __future__ import annotations
@@ -146,24 +150,33 @@ def _fits_none(sample: bytes, offset: int, tried: Sequence[str]) -> str:
 
 
 def label(encoding: str) -> str:
-    return {"utf-8": "UTF-8", "gb18030": "GB18030"}.get(encoding, encoding)
+    return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16", "gb18030": "GB18030"}.get(
+        encoding, encoding
+    )
 
 
 def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = FALLBACKS) -> str:
-    """See the module docstring. A file whose first 64 KB are ASCII is scanned on (bytes only, no
-    decoding) to its first non-ASCII byte, so that a GBK name on row 5,000 is not taken for UTF-8."""
+    """See the module docstring."""
+    sample, offset = _sample(binary)
+    return encoding_of(sample, name, fallbacks, offset=offset)
+
+
+def _sample(binary: IO[bytes]) -> tuple[bytes | None, int]:
+    """(the first 64 KB of a file from its first non-ASCII byte, where that is): None when it is all
+    ASCII. A file whose first 64 KB are ASCII is scanned on (bytes only, no decoding) to its first
+    non-ASCII byte, so that a GBK name on row 5,000 is not taken for UTF-8. The file is left at its
+    start."""
     head = binary.read(SAMPLE_BYTES)
     try:
         if not head.isascii():  # this includes every BOM
-            return encoding_of(head, name, fallbacks)
+            return head, 0
         while len(head) == SAMPLE_BYTES and (chunk := binary.read(16 * SAMPLE_BYTES)):
             found = _NON_ASCII.search(chunk)
             if found is not None:
                 at = binary.tell() - len(chunk) + found.start()
                 sample = chunk[found.start() : found.start() + SAMPLE_BYTES]
-                sample += binary.read(SAMPLE_BYTES - len(sample))
-                return encoding_of(sample, name, fallbacks, offset=at)
-        return encoding_of(None, name, fallbacks)
+                return sample + binary.read(SAMPLE_BYTES - len(sample)), at
+        return None, 0
     finally:
         binary.seek(0)
 
@@ -171,7 +184,8 @@ def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = FAL
 @dataclass(frozen=True, slots=True)
 class Chosen:
     """The encoding a file is read in: declared (read strictly: a byte it cannot decode refuses the
-    file) or detected, and a note when a person should check it (a guess)."""
+    file) or detected, and a note when a person should check it (a guess, or a declared encoding the
+    file's bytes plainly overrule)."""
 
     encoding: str
     strict: bool
@@ -179,10 +193,17 @@ class Chosen:
 
 
 def choose_encoding(binary: IO[bytes], name: str, declared: str | None = None) -> Chosen:
-    """The encoding a mapping declares, else the one detected (`detect_encoding`), noted when guessed."""
+    """`chosen` for the file `binary` (left at its start)."""
+    sample, offset = _sample(binary)
+    return chosen(sample, name, declared, offset=offset)
+
+
+def chosen(sample: bytes | None, name: str, declared: str | None = None, *, offset: int = 0) -> Chosen:
+    """The encoding a mapping declares (unless the bytes plainly overrule it: `_overruled`), else the
+    one detected (`encoding_of`), noted when guessed."""
     if declared is not None:
-        return Chosen(declared, strict=True)
-    encoding = detect_encoding(binary, name)
+        return _overruled(sample, declared) or Chosen(declared, strict=True)
+    encoding = encoding_of(sample, name, offset=offset)
     if encoding in _UNGUESSED:
         return Chosen(encoding, strict=False)
     note = (
@@ -190,3 +211,50 @@ def choose_encoding(binary: IO[bytes], name: str, declared: str | None = None) -
         f'declare `encoding = "{encoding}"` in the mapping (or the file\'s own encoding)'
     )
     return Chosen(encoding, strict=False, note=note)
+
+
+def _overruled(sample: bytes | None, declared: str) -> Chosen | None:
+    """UTF text where the mapping declares another encoding: a byte order mark says so outright, and
+    non-ASCII bytes that are all valid UTF-8 are (nearly) never a single-byte code page's text, which
+    decodes any bytes (a UTF-8 Müller as cp1252 is MÃ¼ller, with no error to stop it). The file is read
+    as UTF, noted: its text is right, and the mapping may be wrong for the next file."""
+    if sample is None or codecs.lookup(declared).name.startswith("utf"):
+        return None
+    fix = (
+        "remove `encoding` from the mapping to have each file's encoding detected, or save the file as "
+        f"{declared}"
+    )
+    for bom, encoding in _BOMS:
+        if sample.startswith(bom):
+            said = f"the file starts with a {label(encoding)} byte order mark"
+            return Chosen(
+                encoding,
+                strict=False,
+                note=f"{said}, so it was read as {label(encoding)}, not as "
+                f"{declared}, the encoding the mapping declares: {fix}",
+            )
+    if _single_byte(declared) and _first_bad(sample, "utf-8") is None:
+        text = codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        char = next(char for char in text if not char.isascii())
+        misread = char.encode().decode(declared, errors="replace")
+        said = f"the file is UTF-8 text ({declared} would read {char} as {misread})"
+        return Chosen(
+            "utf-8",
+            strict=False,
+            note=f"{said}, so it was read as UTF-8, not as {declared}, "
+            f"the encoding the mapping declares: {fix}",
+        )
+    return None
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _single_byte(encoding: str) -> bool:
+    """Whether `encoding` reads each byte as one character (cp1252, latin-1, cp1251), as multi-byte
+    ones (GB18030, Big5, Shift-JIS) do not."""
+    return len(bytes(range(0x80, 0x100)).decode(encoding, errors="replace")) == 0x80

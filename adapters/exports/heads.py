@@ -29,7 +29,7 @@ from adapters.exports.tabular import (
 )
 from connector.errors import FileFormatError
 from connector.mapping.files import MappingProblem, MappingSet, line_of
-from connector.text_encoding import encoding_of
+from connector.text_encoding import chosen, encoding_of
 
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls (`tabular.rows` refuses it with a hint)
@@ -43,10 +43,10 @@ def head_text(head: bytes, encoding: str | None = None) -> str:
     """The head of a text file decoded as `tabular.rows` would decode the whole file (a character cut
     at the end is dropped, an undecodable byte becomes U+FFFD)."""
     try:
-        chosen = encoding or encoding_of(None if head.isascii() else head, "head")
+        found = chosen(None if head.isascii() else head, "head", encoding).encoding
     except FileFormatError:
         return ""
-    return codecs.getincrementaldecoder(chosen)(errors="replace").decode(head, final=False)
+    return codecs.getincrementaldecoder(found)(errors="replace").decode(head, final=False)
 
 
 def unread_head(head: bytes, name: str, encoding: str | None = None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 import socket
@@ -340,6 +341,26 @@ def test_an_export_lacking_a_column_its_mapping_reads_imports_and_says_which_rea
     ]
     again = cli("import", str(payments))
     assert "note:" not in again.out
+
+
+def test_an_export_saved_as_utf8_with_a_bom_under_a_mapping_declaring_cp1252_imports_as_utf8_saying_so(
+    cli: Cli, workspace: Path
+) -> None:
+    mapping = workspace / "mappings" / "export_zoho_books_payments.toml"
+    text = mapping.read_text(encoding="utf-8").replace(
+        'kind = "document"', 'kind = "document"\nencoding = "cp1252"'
+    )
+    mapping.write_text(text, encoding="utf-8")
+    payments = REPO / "tests" / "fixtures" / "exports" / "zoho_books_payments.csv"
+    assert payments.read_bytes().startswith(codecs.BOM_UTF8)  # as Zoho Books writes it
+    (workspace / "payments.csv").write_bytes(payments.read_bytes())
+    tried = cli("import", "payments.csv", "--dry-run")
+    assert tried.code == 0, tried.err
+    assert "payments.csv: dry-run (zoho_books.payments): 5 documents" in tried.out
+    assert (
+        "note: the file starts with a UTF-8 byte order mark, so it was read as UTF-8, not as cp1252, the "
+        "encoding the mapping declares: remove `encoding` from the mapping"
+    ) in " ".join(tried.out.split())
 
 
 def test_a_typo_in_one_mapping_file_stops_no_import_the_last_valid_set_stays_in_force(

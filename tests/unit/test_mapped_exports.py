@@ -1334,6 +1334,48 @@ def test_a_utf8_or_gbk_export_is_read_without_an_encoding_note(tmp_path: Path, e
     assert payment.party.name == "上海星辰贸易有限公司"
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (
+            "\ufeffid,date,amount,Payer\n1,2026-03-05,2,Müller GmbH\n".encode(),
+            "the file starts with a UTF-8 byte order mark",
+        ),
+        (
+            "id,date,amount,Payer\n1,2026-03-05,2,Müller GmbH\n".encode(),
+            "the file is UTF-8 text (cp1252 would read ü as Ã¼)",
+        ),
+    ],
+)
+def test_a_utf8_file_under_a_declared_single_byte_encoding_is_recognised_and_read_as_utf8_with_a_note(
+    tmp_path: Path, data: bytes, said: str
+) -> None:
+    fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
+    parser = MappedExport(_mapping(fields=fields, encoding="cp1252"))
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    assert parser.sniff(data, "in.csv")
+    notice, payment = parser.parse(path, "in.csv")
+    assert isinstance(payment, Document)
+    assert payment.party.name == "Müller GmbH"
+    assert notice == Notice(
+        Origin("in.csv"),
+        f"{said}, so it was read as UTF-8, not as cp1252, the encoding the mapping declares: remove "
+        "`encoding` from the mapping to have each file's encoding detected, or save the file as cp1252",
+    )
+
+
+def test_a_file_in_the_single_byte_encoding_its_mapping_declares_is_read_in_it_without_a_note(
+    tmp_path: Path,
+) -> None:
+    fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
+    path = tmp_path / "in.csv"
+    path.write_bytes("id,date,amount,Payer\n1,2026-03-05,2,Eva Süß\n".encode("cp1252"))
+    (payment,) = MappedExport(_mapping(fields=fields, encoding="cp1252")).parse(path, "in.csv")
+    assert isinstance(payment, Document)
+    assert payment.party.name == "Eva Süß"
+
+
 def test_a_file_with_every_mapped_column_has_no_notice(tmp_path: Path) -> None:
     fields = [*_mapping().model_dump()["fields"], {"target": "party_name", "source": "Payer"}]
     parsed = _run(tmp_path, _mapping(fields=fields), "id,date,amount,Payer\n1,2026-03-05,2,Acme\n")

@@ -122,3 +122,12 @@ def test_a_declared_encoding_is_read_strictly_and_a_byte_it_cannot_decode_refuse
         f"{path}: byte 20 (0xfc) is not UTF-8 text, the encoding its mapping declares: fix `encoding` "
         "in the mapping, or remove it to have the encoding detected"
     )
+
+
+def test_a_utf8_file_with_a_bom_under_a_declared_cp1252_is_read_as_utf8_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_bytes("\ufeffid,Full_Name\n1,Hans Müller\n".encode())
+    sample = SampleFile.read(path, "cp1252")
+    assert [record for _, record in sample.records()] == [{"id": "1", "Full_Name": "Hans Müller"}]
+    assert sample.note is not None
+    assert sample.note.startswith("the file starts with a UTF-8 byte order mark, so it was read as UTF-8")
