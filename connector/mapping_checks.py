@@ -11,8 +11,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from adapters.exports.heads import detection_overlaps
 from connector.db import database_error_text, make_engine, reading, session_factory, sqlite_file
+from connector.mapping.detection import detection_overlaps
 from connector.mapping.files import MappingProblem, MappingSet, load_mapping_set
 from connector.sync.mapping_sets import moved_sources
 from connector.sync.models import ExportSource

@@ -6,8 +6,9 @@ entries that carry it (the shared strings, a sheet's inline strings) start insid
 inflated as far as the head goes (small exports fit whole). A large workbook whose strings lie beyond
 the head is not recognised from the head alone: `MappedExport.sniff_path` reads its first rows.
 
-A file two mappings recognise is refused by `--format auto` (`choose_parser`): `detection_overlaps` tells
-`mapping check` of mappings whose headers make that certain.
+A file two mappings recognise is refused by `--format auto` (`choose_parser`):
+`connector.mapping.detection.detection_overlaps` tells `mapping check` of mappings whose headers make
+that certain.
 """
 
 from __future__ import annotations
@@ -18,17 +19,10 @@ import re
 import struct
 import zlib
 from collections.abc import Sequence
-from pathlib import Path
 
-from adapters.exports.tabular import (
-    DELIMITERS,
-    HEADER_SEARCH_ROWS,
-    has_columns,
-    normalise,
-    split_line,
-)
+from adapters.exports.tabular import DELIMITERS, HEADER_SEARCH_ROWS, has_columns, split_line
 from connector.errors import FileFormatError
-from connector.mapping.files import MappingProblem, MappingSet, line_of
+from connector.mapping.detection import normalise
 from connector.text_encoding import chosen, encoding_of
 
 _ZIP = b"PK\x03\x04"
@@ -73,34 +67,6 @@ def head_has_columns(
     lines = head_text(head, encoding).splitlines()[:HEADER_SEARCH_ROWS]
     candidates = (delimiter,) if delimiter else DELIMITERS
     return any(has_columns(split_line(line, each), headers) for line in lines for each in candidates)
-
-
-def detection_overlaps(folder: Path, mappings: MappingSet) -> list[MappingProblem]:
-    """A warning for each export mapping of `folder` whose `[detect] headers` are all among another's:
-    every file the other recognises, this one recognises too, so `--format auto` (the inbox) refuses
-    them (a workbook holding those headers whatever either's `delimiter`)."""
-    exports = sorted({**mappings.documents, **mappings.vouchers}.items())
-    headers = {stem: frozenset(map(normalise, mapping.detect.headers)) for stem, mapping in exports}
-    found = []
-    for stem, mapping in exports:
-        for other, theirs in exports:
-            if other == stem or not headers[stem] <= headers[other]:
-                continue
-            if headers[stem] == headers[other] and other > stem:
-                continue  # the same headers: said once, of the second file
-            text = mappings.texts[f"{stem}.toml"]
-            message = (
-                f"every header is among those of {other}.toml ({theirs.source}): a file that mapping "
-                f"recognises is recognised by this one ({mapping.source}) too, and an import without "
-                "--format (the inbox) refuses it; add to this one a header only its exports have, "
-                "or remove one of the two"
-            )
-            found.append(
-                MappingProblem(
-                    folder / f"{stem}.toml", line_of(text, "detect.headers"), "detect.headers", message
-                )
-            )
-    return found
 
 
 def xlsx_head_strings(head: bytes) -> set[str]:

@@ -23,7 +23,6 @@ import datetime as dt
 import io
 import itertools
 import re
-import unicodedata
 import warnings
 import zipfile
 import zlib
@@ -42,6 +41,7 @@ from connector.documents import Notice, Origin
 from connector.errors import FileFormatError
 from connector.mapping.converters import DateText
 from connector.mapping.decimals import NumberText
+from connector.mapping.detection import normalise
 from connector.text_encoding import choose_encoding, label
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -91,13 +91,6 @@ class StrayBytes:
             f"{said.format(shown + more)} bytes that are not {label(self.encoding)} text (a stray byte, "
             "or a character cut short), read as \ufffd: check those rows' values against the source",
         )
-
-
-def normalise(name: str) -> str:
-    """A header name for matching: NFKC (full-width forms), spaces collapsed, case folded, and without
-    a BOM or the `*` exports put on required columns (`*Date`)."""
-    text = name if name.isascii() else unicodedata.normalize("NFKC", name.replace("\ufeff", ""))
-    return " ".join(text.split()).strip("*").strip().casefold()
 
 
 @dataclass(frozen=True, slots=True)

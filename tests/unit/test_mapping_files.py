@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.exports.heads import detection_overlaps
 from connector.mapping.apply import map_record, read_source
+from connector.mapping.detection import detection_overlaps
 from connector.mapping.files import load_mapping_set
 from tests.conftest import REPO
 
