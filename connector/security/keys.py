@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import stat
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,7 +110,8 @@ class KeyRing:
 
 def save_keyring(path: Path, ring: KeyRing) -> None:
     """Write the key file atomically with mode 0600 (never readable by group or others)."""
-    temporary = _written_aside(path, ring)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    _write_new(temporary, ring)
     os.replace(temporary, path)
 
 
@@ -117,25 +119,39 @@ def _create_keyring_file(path: Path, ring: KeyRing) -> KeyRing:
     """Save `ring` as the key file unless one exists by now, whole and at once: the ring the file holds.
     Two processes starting together on a new database both find no key file; the second must read the
     first's key, not replace it (what the first sealed would be unreadable)."""
-    temporary = _written_aside(path, ring)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    _write_new(temporary, ring)
     try:
         os.link(temporary, path)  # fails when the file exists, unlike a rename
     except FileExistsError:
-        return read_keyring_file(path)
+        return _read_once_whole(path)
+    except OSError:  # a file system without hard links (vfat, some network shares): made in place
+        try:
+            _write_new(path, ring)
+        except FileExistsError:
+            return _read_once_whole(path)
     finally:
         temporary.unlink()
     return ring
 
 
-def _written_aside(path: Path, ring: KeyRing) -> Path:
-    """`ring` written and synced to a new file beside `path`, mode 0600."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _write_new(path: Path, ring: KeyRing) -> None:
+    """`ring` written and synced to `path`, a new file of mode 0600 (`FileExistsError` if it exists)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(ring.to_json())
         handle.flush()
         os.fsync(handle.fileno())
-    return temporary
+
+
+def _read_once_whole(path: Path, attempts: int = 20) -> KeyRing:
+    """The key file another process created: made in place (no hard links), it may be being written."""
+    for _ in range(attempts - 1):
+        try:
+            return read_keyring_file(path)
+        except KeyStoreError:
+            time.sleep(0.1)
+    return read_keyring_file(path)
 
 
 def read_keyring_file(path: Path) -> KeyRing:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import logging
 import os
@@ -117,6 +118,27 @@ def test_a_key_file_another_process_created_meanwhile_is_read_not_replaced(
     assert ring == theirs
     assert load_or_create_keyring(settings) == theirs
     assert "created the local key file" not in caplog.text
+    assert [path.name for path in tmp_path.iterdir()] == ["keys.json"]
+
+
+@pytest.mark.parametrize("made_meanwhile", [False, True], ids=["none-yet", "made-meanwhile"])
+def test_a_key_file_is_made_where_the_file_system_has_no_hard_links_and_one_made_meanwhile_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made_meanwhile: bool
+) -> None:
+    settings = SecuritySettings(keys_file=tmp_path / "keys.json")
+    theirs = KeyRing.generate()
+
+    def no_hard_links(source: str, destination: str, *_: object, **__: object) -> None:
+        if made_meanwhile:
+            save_keyring(settings.keys_file, theirs)
+        raise PermissionError(errno.EPERM, "Operation not permitted", source, None, destination)
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    ring = load_or_create_keyring(settings)
+
+    assert (ring == theirs) is made_meanwhile
+    assert load_or_create_keyring(settings) == ring
+    assert stat.S_IMODE(os.stat(settings.keys_file).st_mode) == 0o600
     assert [path.name for path in tmp_path.iterdir()] == ["keys.json"]
 
 
