@@ -7,7 +7,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,6 +244,15 @@ def parse_mapping_texts(
     return MappingSet(maps, digest.hexdigest(), policy, dict(texts), exports, vouchers), []
 
 
+def _readable(texts: Mapping[str, str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Each file's name, text and raw data, by name; those that are no TOML are reported as such."""
+    for name, text in sorted(texts.items()):
+        try:
+            yield name, text, tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            continue
+
+
 def _misspelt_targets(folder: Path, texts: Mapping[str, str], policy: CustomerPolicy) -> list[MappingProblem]:
     """Inbound targets that nothing reads but that are a letter or two from a field read (`e_mail`,
     `nmae`): a typo would drop the field silently. Any other target (`industry`, `phone2`, `company_id`:
@@ -251,11 +260,7 @@ def _misspelt_targets(folder: Path, texts: Mapping[str, str], policy: CustomerPo
     that a file with other mistakes too has them all reported at once."""
     read = sorted(set(MASTER_FIELDS) | policy.fields_read())
     found = []
-    for name, text in sorted(texts.items()):
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            continue  # reported as a syntax error
+    for name, text, data in _readable(texts):
         fields = data.get("fields")
         if data.get("kind") != "inbound" or not isinstance(fields, list):
             continue
@@ -273,11 +278,7 @@ def _misspelt_group_by(folder: Path, texts: Mapping[str, str]) -> list[MappingPr
     """A document mapping's `group_by` that is no target and no column its fields read, but a letter or
     two from a target (`externalid`): an import would refuse every file for the column it lacks."""
     found = []
-    for name, text in sorted(texts.items()):
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            continue  # reported as a syntax error
+    for name, text, data in _readable(texts):
         group, fields = data.get("group_by"), data.get("fields")
         if data.get("kind") != "document" or not isinstance(group, str) or not isinstance(fields, list):
             continue

@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from connector.security.rotation import Reencrypted, reencrypt_all
 from connector.settings import load_settings
 from connector.sync.models import OutboxItem
 from tests.conftest import REPO, copy_example_config, postgres_url
-from tests.e2e.conftest import table_column
+from tests.e2e.conftest import Result, table_column
 from tests.integration.test_mapping_sets import BANK_EXPORT
 
 STATEMENT = REPO / "tests" / "fixtures" / "statements" / "camt053_v02_two_statements.xml"
@@ -658,15 +658,22 @@ def test_mapping_check_refuses_an_inbound_target_a_letter_from_a_field_the_maste
     assert "zoho_contacts.toml:26: fields[3].target" in result.err
 
 
+def bank_receipts_imported(cli: Callable[..., Result], workspace: Path) -> tuple[Path, Path]:
+    """The example configuration with a bank's receipts mapping (`BANK_EXPORT`), and a file of its
+    receipts imported: the mapping and the file."""
+    copy_example_config(workspace)
+    export = workspace / "mappings" / "export_cn_bank.toml"
+    export.write_text(BANK_EXPORT, encoding="utf-8")
+    receipts = workspace / "r.csv"
+    receipts.write_text("流水号,交易日期,对方户名,金额\nLS601,2026-03-05,A公司,100.00\n", encoding="utf-8")
+    assert cli("import", str(receipts)).code == 0
+    return export, receipts
+
+
 def test_check_config_and_imports_refuse_an_export_source_renamed_after_its_documents_were_imported(
     cli, isolated_cwd: Path
 ) -> None:
-    copy_example_config(isolated_cwd)
-    export = isolated_cwd / "mappings" / "export_cn_bank.toml"
-    export.write_text(BANK_EXPORT, encoding="utf-8")
-    receipts = isolated_cwd / "r.csv"
-    receipts.write_text("流水号,交易日期,对方户名,金额\nLS601,2026-03-05,A公司,100.00\n", encoding="utf-8")
-    assert cli("import", str(receipts)).code == 0
+    export, receipts = bank_receipts_imported(cli, isolated_cwd)
     export.write_text(BANK_EXPORT.replace("cnbank.receipts", "cnbank.payments"), encoding="utf-8")
 
     checked = cli("check-config")
@@ -685,12 +692,7 @@ def test_check_config_and_imports_refuse_an_export_source_renamed_after_its_docu
 def test_mapping_check_refuses_an_export_source_renamed_after_its_documents_were_imported_as_runs_do(
     cli, isolated_cwd: Path
 ) -> None:
-    copy_example_config(isolated_cwd)
-    export = isolated_cwd / "mappings" / "export_cn_bank.toml"
-    export.write_text(BANK_EXPORT, encoding="utf-8")
-    receipts = isolated_cwd / "r.csv"
-    receipts.write_text("流水号,交易日期,对方户名,金额\nLS601,2026-03-05,A公司,100.00\n", encoding="utf-8")
-    assert cli("import", str(receipts)).code == 0
+    export, _ = bank_receipts_imported(cli, isolated_cwd)
     assert cli("mapping", "check").code == 0
     export.write_text(BANK_EXPORT.replace("cnbank.receipts", "cnbank.payments"), encoding="utf-8")
 

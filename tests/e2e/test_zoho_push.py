@@ -6,7 +6,8 @@ import json
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from adapters.zoho.sandbox.config import SandboxConfig
 from connector import retry
 from connector.db import unit_of_work
 from connector.errors import ConnectorError, PermanentRemoteError, TransientRemoteError
+from connector.ledger.entries import EntryDraft
 from connector.ledger.models import Customer
 from connector.mapping.files import load_mapping_set
 from connector.ports import FieldUpdate, PushResult
@@ -334,26 +336,57 @@ def test_two_pushes_at_once_send_each_record_once(tmp_path: Path) -> None:
         assert api_updates(org) == len(org.bindings("zoho.Accounts"))
 
 
-def test_a_record_changed_to_another_currency_in_the_crm_has_its_amounts_withheld_until_it_is_back(
-    tmp_path: Path,
-) -> None:
+@dataclass(frozen=True)
+class Withheld:
+    """An account pushed with one invoice of `invoiced`, then changed in the CRM to `other` currency than
+    the ledger keeps its customer in (`kept_in`), and pulled: its next push withholds its amounts."""
+
+    org: Org
+    record: str
+    account_no: str
+    kept_in: str
+    other: str
+    shown_before: dict[str, Any]
+
+    def pull(self) -> None:
+        pull_stream(
+            self.org.container, self.org.container.zoho.records, self.org.mappings, "zoho", "Accounts"
+        )
+
+    def post(self, draft: EntryDraft) -> None:
+        with unit_of_work(self.org.container.sessions) as session:
+            self.org.container.ledger(session).post(draft)
+
+
+@contextmanager
+def an_account_changed_to_another_currency(tmp_path: Path, invoiced: str) -> Iterator[Withheld]:
     with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=6), tmp_path) as org:
-
-        def pull() -> None:
-            pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
-
-        pull()
+        pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
         record, (customer_id, _) = sorted(org.bindings("zoho.Accounts").items())[0]
         kept_in = shown(org, record)["Currency"]
         with unit_of_work(org.container.sessions) as session:
             account_no = session.get_one(Customer, customer_id).account_no
-            org.container.ledger(session).post(invoice("INV-1", account_no, "1000.00", kept_in, day=2))
+            org.container.ledger(session).post(invoice("INV-1", account_no, invoiced, kept_in, day=2))
         push(org)
         other = "USD" if kept_in != "USD" else "EUR"
+        account = Withheld(org, record, account_no, kept_in, other, shown(org, record))
         org.sandbox.edit_as_user("Accounts", record, {"Currency": other})
-        pull()
-        with unit_of_work(org.container.sessions) as session:
-            org.container.ledger(session).post(invoice("INV-2", account_no, "500.00", kept_in, day=3))
+        account.pull()
+        yield account
+
+
+def test_a_record_changed_to_another_currency_in_the_crm_has_its_amounts_withheld_until_it_is_back(
+    tmp_path: Path,
+) -> None:
+    with an_account_changed_to_another_currency(tmp_path, "1000.00") as account:
+        org, record, account_no, kept_in, other = (
+            account.org,
+            account.record,
+            account.account_no,
+            account.kept_in,
+            account.other,
+        )
+        account.post(invoice("INV-2", account_no, "500.00", kept_in, day=3))
         before = api_updates(org)
 
         held = push(org)
@@ -382,7 +415,7 @@ def test_a_record_changed_to_another_currency_in_the_crm_has_its_amounts_withhel
         )
 
         org.sandbox.edit_as_user("Accounts", record, {"Currency": kept_in})
-        pull()
+        account.pull()
         assert push(org)["pushed"] == 1
         assert shown(org, record)["Outstanding_Balance"] == Decimal("1500.00")
 
@@ -390,26 +423,12 @@ def test_a_record_changed_to_another_currency_in_the_crm_has_its_amounts_withhel
 def test_a_withheld_record_shows_its_current_credit_status_and_is_sent_again_when_it_changes(
     tmp_path: Path,
 ) -> None:
-    with zoho_org(SandboxConfig(seed=7, contacts=4, accounts=6), tmp_path) as org:
-
-        def pull() -> None:
-            pull_stream(org.container, org.container.zoho.records, org.mappings, "zoho", "Accounts")
-
-        pull()
-        record, (customer_id, _) = sorted(org.bindings("zoho.Accounts").items())[0]
-        kept_in = shown(org, record)["Currency"]
-        with unit_of_work(org.container.sessions) as session:
-            account_no = session.get_one(Customer, customer_id).account_no
-            org.container.ledger(session).post(invoice("INV-1", account_no, "500.00", kept_in, day=2))
-        push(org)
-        ok = shown(org, record)
-        assert ok["Credit_Status"] == "正常 OK"
-        org.sandbox.edit_as_user("Accounts", record, {"Currency": "USD" if kept_in != "USD" else "EUR"})
-        pull()
+    with an_account_changed_to_another_currency(tmp_path, "500.00") as account:
+        org, record = account.org, account.record
+        assert account.shown_before["Credit_Status"] == "正常 OK"
         assert push(org)["withheld"] == 1
-        with unit_of_work(org.container.sessions) as session:
-            late = invoice("INV-LATE", account_no, "80000.00", kept_in, day=2)
-            org.container.ledger(session).post(replace(late, due_date=AS_OF - timedelta(days=100)))
+        late = invoice("INV-LATE", account.account_no, "80000.00", account.kept_in, day=2)
+        account.post(replace(late, due_date=AS_OF - timedelta(days=100)))
         before = api_updates(org)
 
         blocked = push(org)
@@ -419,7 +438,7 @@ def test_a_withheld_record_shows_its_current_credit_status_and_is_sent_again_whe
         assert (held.get("withheld", 0), api_updates(org) - before) == (0, 1)  # sent once, held again
         withheld = shown(org, record)
         assert (withheld["Credit_Status"], withheld["Figures_As_Of"]) == ("冻结 Blocked", AS_OF.isoformat())
-        assert withheld["Credit_Score"] < ok["Credit_Score"]
+        assert withheld["Credit_Score"] < account.shown_before["Credit_Score"]
         assert (withheld["Outstanding_Balance"], withheld["Overdue_Amount"]) == (None, None)
         assert withheld["Credit_Status_Reason"].startswith("figures withheld: ")
         with unit_of_work(org.container.sessions) as session:
