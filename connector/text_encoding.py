@@ -1,5 +1,6 @@
-"""The text encoding of a file of records: an export (`adapters.exports.tabular`) or a file of source
-records for an inbound mapping (`connector.mapping.samples`), chosen alike for both.
+"""The text encoding of a file of records: an export (`adapters.exports.tabular`), a file of source
+records for an inbound mapping (`connector.mapping.samples`) or a bank statement (`adapters.statements`:
+MT940, OFX 1), chosen alike for all: the same bytes get the same verdict whichever reader sees them.
 
 A BOM decides (UTF-8, UTF-16); otherwise the first 64 KB holding non-ASCII bytes must decode as UTF-8,
 else as GB18030 (a superset of GBK: Kingdee and Yonyou exports are GBK without a BOM; unless the bytes
@@ -13,6 +14,11 @@ the first byte each could not decode.
 An encoding the mapping declares is read strictly, unless the file is plainly UTF: it starts with a
 BOM, or its non-ASCII bytes are all valid UTF-8 under a declared single-byte code page (which would
 read them without an error, as mojibake). It is then read as UTF, noted.
+
+A statement differs only in what is sampled and what it may declare: its lines holding non-ASCII bytes,
+as statement files are mostly ASCII tags and digits that would dilute the few words telling the
+encoding, and the single-byte code page its own header names (OFX's `CHARSET:1252`, written by rote:
+`_hinted`), which stands unless the bytes are plainly UTF or of a multi-byte encoding.
 """
 
 from __future__ import annotations
@@ -106,11 +112,22 @@ FALLBACKS = ("gb18030", "cp1252")
 _UNGUESSED = frozenset({"utf-8", "utf-8-sig", "utf-16", "gb18030"})
 
 
+# Where each piece of a sample starts: (in the sample, in the file), for the message naming the bytes.
+Pieces = Sequence[tuple[int, int]]
+_DECLARE = "declare `encoding` in its mapping"
+
+
 def encoding_of(
-    sample: bytes | None, name: str, fallbacks: Sequence[str] = FALLBACKS, *, offset: int = 0
+    sample: bytes | None,
+    name: str,
+    fallbacks: Sequence[str] = FALLBACKS,
+    *,
+    pieces: Pieces = ((0, 0),),
+    remedy: str = _DECLARE,
 ) -> str:
-    """The encoding of a sample taken from the first non-ASCII bytes of a file (None: all ASCII), which
-    starts at byte `offset` of the file (for the message naming the bytes when no encoding fits)."""
+    """The encoding of a sample taken from the non-ASCII bytes of a file (None: all ASCII), whose
+    `pieces` start where it says in the file. When no encoding fits, the refusal names the bytes and
+    ends with `remedy`."""
     if sample is None:
         return "utf-8"
     if sample.startswith(codecs.BOM_UTF8):
@@ -132,21 +149,22 @@ def encoding_of(
             return encoding
     best = charset_normalizer.from_bytes(sample).best()
     if best is None:
-        raise FileFormatError(f"{name}: {_fits_none(sample, offset, ('utf-8', *fallbacks))}")
+        raise FileFormatError(f"{name}: {_fits_none(sample, pieces, ('utf-8', *fallbacks))}; {remedy}")
     # Single-byte code pages that decode the sample alike are told apart by guesswork; of equals, take
     # the one Western accounting software writes.
     return "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding
 
 
-def _fits_none(sample: bytes, offset: int, tried: Sequence[str]) -> str:
-    """Why no encoding fits: the first byte each one tried cannot decode."""
+def _fits_none(sample: bytes, pieces: Pieces, tried: Sequence[str]) -> str:
+    """Why no encoding fits: the first byte (of the file) each one tried cannot decode."""
     bad = []
     for encoding in tried:
         at = _first_bad(sample, encoding)
         if at is not None:
-            bad.append(f"not {label(encoding)}: byte {offset + at} is 0x{sample[at]:02x}")
+            start, offset = max(piece for piece in pieces if piece[0] <= at)
+            bad.append(f"not {label(encoding)}: byte {offset + at - start} is 0x{sample[at]:02x}")
     said = f" ({'; '.join(bad)}; and too many others like it)" if bad else ""
-    return f"cannot tell the text encoding{said}; declare `encoding` in its mapping"
+    return f"cannot tell the text encoding{said}"
 
 
 def label(encoding: str) -> str:
@@ -155,13 +173,51 @@ def label(encoding: str) -> str:
     )
 
 
-def detect_encoding(binary: IO[bytes], name: str, fallbacks: Sequence[str] = FALLBACKS) -> str:
-    """See the module docstring."""
-    sample, offset = _sample(binary)
-    return encoding_of(sample, name, fallbacks, offset=offset)
+def detect_encoding(
+    binary: IO[bytes],
+    name: str,
+    fallbacks: Sequence[str] = FALLBACKS,
+    *,
+    lines: bool = False,
+    hint: str | None = None,
+    remedy: str = _DECLARE,
+) -> str:
+    """See the module docstring. `lines`: sample the lines holding non-ASCII bytes (a statement's), not
+    the file from its first non-ASCII byte; `hint`: the encoding the file's own header names."""
+    sample, pieces = _sample_lines(binary) if lines else _sample(binary)
+    if hint is None or not _single_byte(hint):  # a claim of UTF-8 is checked as any file is
+        return encoding_of(sample, name, fallbacks, pieces=pieces, remedy=remedy)
+    return _hinted(sample, name, hint, pieces)
 
 
-def _sample(binary: IO[bytes]) -> tuple[bytes | None, int]:
+def _hinted(sample: bytes | None, name: str, hint: str, pieces: Pieces) -> str:
+    """The single-byte code page a file's header names, unless the bytes are plainly UTF or of a
+    multi-byte encoding (GBK text under OFX's `CHARSET:1252`), which it would read as mojibake without
+    an error. Of single-byte code pages, which decode alike, the header says which one."""
+    try:
+        found = encoding_of(sample, name, pieces=pieces)
+    except FileFormatError:
+        return hint  # no encoding fits the bytes better than the one named
+    return hint if _single_byte(found) else found
+
+
+def _sample_lines(binary: IO[bytes]) -> tuple[bytes | None, Pieces]:
+    """(the file's lines holding non-ASCII bytes, up to 64 KB of them: None when there are none; where
+    each starts in the sample and in the file). A line is read 64 KB at most at a time, as an OFX file
+    on one line is. The file is left at its start."""
+    sample, pieces, at = bytearray(), [], 0
+    try:
+        while len(sample) < SAMPLE_BYTES and (line := binary.readline(SAMPLE_BYTES)):
+            if not line.isascii():
+                pieces.append((len(sample), at))
+                sample += line
+            at += len(line)
+    finally:
+        binary.seek(0)
+    return (bytes(sample) if sample else None), pieces
+
+
+def _sample(binary: IO[bytes]) -> tuple[bytes | None, Pieces]:
     """(the first 64 KB of a file from its first non-ASCII byte, where that is): None when it is all
     ASCII. A file whose first 64 KB are ASCII is scanned on (bytes only, no decoding) to its first
     non-ASCII byte, so that a GBK name on row 5,000 is not taken for UTF-8. The file is left at its
@@ -169,14 +225,14 @@ def _sample(binary: IO[bytes]) -> tuple[bytes | None, int]:
     head = binary.read(SAMPLE_BYTES)
     try:
         if not head.isascii():  # this includes every BOM
-            return head, 0
+            return head, ((0, 0),)
         while len(head) == SAMPLE_BYTES and (chunk := binary.read(16 * SAMPLE_BYTES)):
             found = _NON_ASCII.search(chunk)
             if found is not None:
                 at = binary.tell() - len(chunk) + found.start()
                 sample = chunk[found.start() : found.start() + SAMPLE_BYTES]
-                return sample + binary.read(SAMPLE_BYTES - len(sample)), at
-        return None, 0
+                return sample + binary.read(SAMPLE_BYTES - len(sample)), ((0, at),)
+        return None, ()
     finally:
         binary.seek(0)
 
@@ -194,16 +250,18 @@ class Chosen:
 
 def choose_encoding(binary: IO[bytes], name: str, declared: str | None = None) -> Chosen:
     """`chosen` for the file `binary` (left at its start)."""
-    sample, offset = _sample(binary)
-    return chosen(sample, name, declared, offset=offset)
+    sample, pieces = _sample(binary)
+    return chosen(sample, name, declared, pieces=pieces)
 
 
-def chosen(sample: bytes | None, name: str, declared: str | None = None, *, offset: int = 0) -> Chosen:
+def chosen(
+    sample: bytes | None, name: str, declared: str | None = None, *, pieces: Pieces = ((0, 0),)
+) -> Chosen:
     """The encoding a mapping declares (unless the bytes plainly overrule it: `_overruled`), else the
     one detected (`encoding_of`), noted when guessed."""
     if declared is not None:
         return _overruled(sample, declared) or Chosen(declared, strict=True)
-    encoding = encoding_of(sample, name, offset=offset)
+    encoding = encoding_of(sample, name, pieces=pieces)
     if encoding in _UNGUESSED:
         return Chosen(encoding, strict=False)
     note = (
@@ -256,5 +314,7 @@ _BOMS = (
 
 def _single_byte(encoding: str) -> bool:
     """Whether `encoding` reads each byte as one character (cp1252, latin-1, cp1251), as multi-byte
-    ones (GB18030, Big5, Shift-JIS) do not."""
+    ones (GB18030, Big5, Shift-JIS) and UTF do not (UTF-8 replaces each of these bytes alone)."""
+    if codecs.lookup(encoding).name.startswith("utf"):
+        return False
     return len(bytes(range(0x80, 0x100)).decode(encoding, errors="replace")) == 0x80

@@ -12,7 +12,6 @@ place twice before this was kept to: `mt940_former` and `camt053_former` name th
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import hashlib
 import re
@@ -22,12 +21,12 @@ from collections.abc import Hashable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import IO
 
-import charset_normalizer
 import defusedxml.ElementTree as _safe_et  # type: ignore[import-untyped]  # no stubs; wrapped in xml_events
 
 from connector.documents import Origin, Problem
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money
+from connector.text_encoding import detect_encoding
 
 # What banks write where a reference is mandatory but they have none (ISO 20022's "NOTPROVIDED",
 # SWIFT's "NONREF"): no reference at all, never an id two entries share nor a payer's mark.
@@ -38,9 +37,6 @@ SNIFF_BYTES = 8192
 
 _SPACES = re.compile(r"\s+")
 _AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-# Encodings banks actually write, in order of preference when charset-normalizer finds several equally
-# likely (it reports cp1250 for German text that cp1252 decodes identically).
-_PREFERRED = ("utf_8", "cp1252", "latin_1", "gb18030", "big5", "shift_jis", "euc_kr", "cp1250")
 
 
 class AlikeLines:
@@ -164,108 +160,11 @@ def xs_decimal(text: str | None) -> Decimal:
     return Decimal(raw)
 
 
-def is_utf8(path: str, chunk_size: int = 1 << 16) -> bool:
-    """Whether the whole file decodes as UTF-8, read in chunks so a large file is never held whole."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(chunk_size):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def detect_encoding(path: str, hint: str | None = None, sample_limit: int = 1 << 18) -> str:
-    """The file's encoding: UTF-8 (with or without BOM) when it decodes, else `hint` when the file
-    declares one (OFX `CHARSET`), else charset-normalizer's verdict on the non-ASCII lines.
-
-    Only lines with non-ASCII bytes are sampled: statement files are mostly ASCII tags and digits,
-    which tell nothing about the encoding and would dilute the few lines that do. A few words can
-    fit several encodings equally well ("Ærø" is cp1252 or cp1250, "货款" GB18030 or Big5); such a
-    tie goes to the encoding banks write most (`_PREFERRED`). Still a guess on short text: when a
-    bank's encoding is known, configure it. Raises `FileFormatError` when no encoding fits.
-    """
-    if is_utf8(path):
-        return "utf-8-sig"
-    sample = bytearray()
-    with open(path, "rb") as handle:
-        for line in handle:
-            if not line.isascii():
-                sample += line
-                if len(sample) >= sample_limit:
-                    break
-    # A file declaring UTF-8 that is not is guessed; so is one declaring a single-byte code page (the
-    # OFX 1 header's CHARSET:1252, written by rote) whose text is plainly of a multi-byte one (GBK).
-    single_byte = hint is not None and len("é".encode(hint, errors="ignore")) == 1
-    if (
-        hint
-        and codecs.lookup(hint).name != "utf-8"
-        and not (single_byte and _plainly_multibyte(bytes(sample)))
-    ):
-        return hint
-    results = charset_normalizer.from_bytes(bytes(sample))
-    best = results.best()
-    if best is None:
-        raise FileFormatError(f"{path}: the text encoding cannot be recognised (is it a binary file?)")
-    if codecs.lookup(best.encoding).name not in _OTHER_SCRIPTS and _western_single_bytes(bytes(sample)):
-        return "cp1252"  # not mac_iceland, cp775 or hp_roman8 for a few German words
-    ties = [match for match in results if match.chaos <= best.chaos and match.coherence >= best.coherence]
-    candidates = {codecs.lookup(name).name for match in ties for name in match.could_be_from_charset}
-    for preferred in _PREFERRED:
-        if codecs.lookup(preferred).name in candidates:
-            return preferred
-    return best.encoding
-
-
-_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
-
-
-def _western_single_bytes(sample: bytes) -> bool:
-    """Whether the non-ASCII bytes are a Western single-byte text's (Windows-1252, of which ISO-8859-1 is
-    part): each stands alone among ASCII letters ("März", "Schäfer") and reads as a letter or a typographic
-    sign. Multi-byte encodings (GB18030, Big5, Shift-JIS) write their characters as runs of two or more
-    high bytes; short German text otherwise leaves charset-normalizer guessing between code pages."""
-    runs = _HIGH_RUN.findall(sample)
-    if not runs or any(len(run) > 1 for run in runs):
-        return False
-    try:
-        text = b"".join(runs).decode("cp1252")
-    except UnicodeDecodeError:
-        return False
-    return all(char.isalpha() or char in _WESTERN_SIGNS for char in text)
-
-
-def _plainly_multibyte(sample: bytes) -> bool:
-    """Whether most runs of non-ASCII bytes are two bytes or more: characters of a multi-byte encoding,
-    where a single-byte code page's accented letters mostly stand alone ("März", "Schäfer")."""
-    runs = _HIGH_RUN.findall(sample)
-    return sum(1 for run in runs if len(run) > 1) * 2 > len(runs)
-
-
-_WESTERN_SIGNS = frozenset("€‚„…‘’“”•–—°§«»")
-# Encodings of other scripts or regions a statement may really be in: their verdict stands.
-_OTHER_SCRIPTS = frozenset(
-    codecs.lookup(name).name
-    for name in (
-        "cp1250",
-        "iso8859_2",
-        "cp1251",
-        "koi8_r",
-        "iso8859_5",
-        "cp1253",
-        "cp1254",
-        "cp1257",
-        "gb18030",
-        "gbk",
-        "big5",
-        "shift_jis",
-        "euc_jp",
-        "euc_kr",
-        "cp949",
-    )
-)
+def statement_encoding(path: str, name: str, hint: str | None = None) -> str:
+    """The statement file's encoding, chosen as an export's is (`connector.text_encoding`) from its
+    lines holding non-ASCII bytes, `hint` being the code page its own header names (OFX's `CHARSET`)."""
+    with open(path, "rb") as binary:
+        return detect_encoding(binary, name, lines=True, hint=hint, remedy="is it a text file?")
 
 
 def give_up(name: str, anything_read: bool, reason: str, row: int | None = None, raw: str = "") -> Problem:

@@ -1,7 +1,7 @@
 """SWIFT MT940 bank statements → bank lines, with the `mt-940` library reading each field.
 
-The file is decoded (UTF-8 when it is valid UTF-8, else charset-normalizer's verdict, preferring cp1252
-for Western and GB18030 for Chinese text; `Mt940Parser(encoding=…)` overrides both), then read line by
+The file is decoded in the encoding `connector.text_encoding` detects, as for an export (UTF-8, GB18030
+for Chinese, Windows-1252 for Western text …; `Mt940Parser(encoding=…)` overrides it), then read line by
 line: `mt940_fields` cuts it into fields (`:61:` with its continuation lines …), this module groups
 them into statements (each `:20:`, or each SWIFT message `{1:…}{4:` … `-}`, starts one) and hands one
 field at a time to the library's own tag parser. That keeps one statement's header in memory, never
@@ -68,9 +68,9 @@ from adapters.statements.common import (
     AlikeLines,
     clean,
     composite_id,
-    detect_encoding,
     given,
     return_reason,
+    statement_encoding,
     unique_texts,
 )
 from adapters.statements.mt940_fields import Boundary, Field, Stray, fields
@@ -125,14 +125,14 @@ class Mt940Parser:
     lines_name_no_account = True  # one line's text may stand on two accounts: two lines (quarantine)
 
     def __init__(self, encoding: str | None = None) -> None:
-        self.encoding = encoding  # None: detect (see common.detect_encoding)
+        self.encoding = encoding  # None: detect (see common.statement_encoding)
 
     def sniff(self, head: bytes, name: str) -> bool:
         """Two distinct MT940 field tags at line starts in the first bytes (`:20:` and `:25:` …)."""
         return len(set(_SNIFF.findall(head[:SNIFF_BYTES]))) >= 2
 
     def parse(self, path: str, name: str) -> Iterator[Parsed]:
-        encoding = self.encoding or detect_encoding(path)
+        encoding = self.encoding or statement_encoding(path, name)
         with open(path, encoding=encoding, errors="replace") as handle:
             yield from _File(name).read(fields(handle))
 

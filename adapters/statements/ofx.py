@@ -80,11 +80,11 @@ from adapters.statements.common import (
     composite_id,
     content_digest,
     decimal_amount,
-    detect_encoding,
     give_up,
     local_name,
     money_suffix,
     raw_xml,
+    statement_encoding,
     unique_texts,
 )
 from adapters.statements.common import xml_events as _xml_events
@@ -150,7 +150,7 @@ class OfxParser:
         with open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES).removeprefix(b"\xef\xbb\xbf")
         xml = _XML.match(head) is not None
-        encoding = None if xml else detect_encoding(path, hint=ofx_sgml.header_encoding(head))
+        encoding = None if xml else statement_encoding(path, name, ofx_sgml.header_encoding(head))
 
         def events() -> Iterator[tuple[str, ET.Element]]:
             if xml:
