@@ -281,19 +281,22 @@ def quarantine(
     session.flush()
 
 
-# A value a reason quotes ('…' or "…", as repr writes it: with backslash escapes, \n, \xa0, \').
-_QUOTED = re.compile(r"'((?:[^'\\\n]|\\.){1,1000})'|\"((?:[^\"\\\n]|\\.){1,1000})\"")
+# A value a reason quotes, however long ('…' or "…", as repr writes it: with backslash escapes, \n, \xa0, \').
+_QUOTED = re.compile(r"'((?:[^'\\\n]|\\.)+)'|\"((?:[^\"\\\n]|\\.)+)\"")
 
 
 def without_its_values(reason: str, raw: Any) -> str:
     """`reason` with the values of the record it quotes left out ('…'): a reason is kept in clear, the
     record only encrypted (a name, an e-mail in a shifted column), and `quarantine show` decrypts it. A
     value quoted as repr writes it (a line break as \\n) is compared as the text it stands for; values
-    and record are compared folded (width, case, spacing) and with XML's entities read, as a converter
-    quotes ' zeb ' as 'ZEB' and a statement's &amp; as &. A quoted text of punctuation alone ('.', ",")
+    and record are compared folded (width, case, spacing), with XML's entities read and a CSV row's
+    doubled quotes as one, as a converter quotes ' zeb ' as 'ZEB', a statement's &amp; as & and a
+    row's cell "a ""b"" c" as 'a "b" c'. A quoted text of punctuation alone ('.', ",")
     is the reason's own hint, never left out; one shorter than three characters only when it stands in
     the record on its own (a cell of a row's text), not inside a word or number of it."""
-    texts = [fold(one) for text in _texts(raw) for one in {text, html.unescape(text)}]
+    texts = [
+        fold(one) for text in _texts(raw) for one in {text, html.unescape(text), text.replace('""', '"')}
+    ]
 
     def hidden(quoted: re.Match[str]) -> str:
         value = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)

@@ -147,6 +147,23 @@ def test_a_reason_keeps_out_a_value_its_converter_upper_cased_or_stripped(
     assert currency.strip().casefold() not in reason.casefold()
 
 
+@pytest.mark.parametrize(
+    "amount",
+    ['Helga "Hexe" Privatperson', 'Helga O\'Neil "Hexe" Privatperson', "Helga Privatperson " + "x" * 1000],
+)
+def test_a_reason_keeps_out_a_cell_value_the_csv_quoted_or_one_over_a_thousand_characters(
+    container: Container, tmp_path: Path, amount: str
+) -> None:
+    export = tmp_path / "payments.csv"
+    cell = '"' + amount.replace('"', '""') + '"'
+    row = f"P1,9001,2026-03-02,Alpha Person,C1,Bank,R1,D1,{cell},0,USD,1,Bank,INV1,2026-01-01,100.00"
+    export.write_text(f"{ZOHO_PAYMENTS_HEADER}\n{row}\n", encoding="utf-8")
+
+    assert import_file(container, export, container.document_parsers()).counts["quarantined"] == 1
+    [reason] = reasons(container)
+    assert (reason, "Helga" in reason) == ("amount (Amount): not an amount: '…'", False)
+
+
 def test_a_reason_keeps_out_a_value_the_statements_xml_escaped(container: Container, tmp_path: Path) -> None:
     entry = entry_xml("E1", "300.00", "Zebulon &amp; Quix Secret")
     statement = camt_file(tmp_path / "march.xml", statement_xml("MAR", 3, "0.00", "300.00", entry))
