@@ -401,14 +401,25 @@ class _Uncalculated:
         for column, (value, formula) in enumerate(zip(values, written, strict=False), start=1):
             if value is None and isinstance(formula, str) and formula.startswith("="):
                 return (
-                    f"cell {get_column_letter(column)}{number} holds a formula never calculated ({formula}): "
-                    "open the file in a spreadsheet and save it (or export its values), then import it again"
+                    f"cell {get_column_letter(column)}{number} holds a formula never calculated"
+                    f"{_function_of(formula)}: open the file in a spreadsheet and save it (or export its "
+                    "values), then import it again"
                 )
         return None
 
     def close(self) -> None:
         if self.book is not None:
             self.book.close()
+
+
+_FUNCTION = re.compile(r"=\s*([A-Za-z_][\w.]*)\(")  # the function a formula calls first: =HYPERLINK(…)
+
+
+def _function_of(formula: str) -> str:
+    """The function a formula calls, its arguments left out (" (=HYPERLINK(…))"): they may hold a person's
+    name or e-mail, and a reason is kept in clear; "" for a formula calling none (=100*2, =A3)."""
+    called = _FUNCTION.match(formula)
+    return f" (={called.group(1)}(…))" if called else ""
 
 
 def _has_formulas(path: str | Path, member: str) -> bool:

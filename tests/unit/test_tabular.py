@@ -266,12 +266,27 @@ def test_a_formula_no_spreadsheet_calculated_is_an_unreadable_row_not_an_empty_c
     _, first, second, third = rows(path, "export.xlsx")
     assert first.cells == ["1", "", "x"]  # as read: a skip rule may still pass a totals row over
     assert first.error == (
-        "cell B2 holds a formula never calculated (=100*2): open the file in a spreadsheet and save it "
+        "cell B2 holds a formula never calculated: open the file in a spreadsheet and save it "
         "(or export its values), then import it again"
     )
     assert (second.cells, second.error) == (["2", "5"], None)  # an empty cell is just empty
     assert third.error is not None
-    assert third.error.startswith("cell C4 holds a formula never calculated (=A3)")
+    assert third.error.startswith("cell C4 holds a formula never calculated: ")
+
+
+def test_a_formula_never_calculated_is_named_by_its_cell_and_function_never_its_arguments(
+    tmp_path: Path,
+) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "amount", "customer"])
+    sheet.append(["1", 5, '=HYPERLINK("mailto:helga@private.example","Helga Privatperson")'])
+    path = tmp_path / "export.xlsx"
+    book.save(path)
+    _, row = rows(path, "export.xlsx")
+    assert row.error is not None
+    assert row.error.startswith("cell C2 holds a formula never calculated (=HYPERLINK(…)): open the file")
+    assert "helga" not in row.error.casefold()
 
 
 def test_an_old_binary_xls_is_refused_with_a_hint(tmp_path: Path) -> None:
