@@ -214,6 +214,9 @@ def main() -> None:
         err.print(f"error: the database cannot be used: {database_error_text(exc)}")
         sys.exit(1)
     except ProgrammingError as exc:
+        if exc.statement is None:  # while connecting, as an OperationalError: an unknown URL option (?foo=)
+            err.print(f"error: the database cannot be used: {database_error_text(exc)}")
+            sys.exit(1)
         if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
             raise
         err.print(

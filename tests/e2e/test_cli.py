@@ -517,6 +517,19 @@ def test_a_database_that_cannot_be_reached_is_one_clear_line_without_its_passwor
     assert "TopSecret-4711" not in result.out + result.err
 
 
+def test_a_database_url_with_an_option_the_driver_does_not_know_is_one_clear_line_without_its_password(
+    cli, monkeypatch: pytest.MonkeyPatch, isolated_cwd: Path
+) -> None:
+    copy_example_config(isolated_cwd)
+    url = "postgresql+psycopg://bob:TopSecret-4711@127.0.0.1:9/db?foo=bar"
+    monkeypatch.setenv("CONNECTOR_DATABASE__URL", url)
+    result = cli("ledger", "verify")
+    assert result.code == 1
+    assert result.err.startswith('error: the database cannot be used: invalid connection option "foo"')
+    assert len(result.err.strip().splitlines()) == 1
+    assert "TopSecret-4711" not in result.out + result.err
+
+
 @pytest.fixture
 def scratch_schema() -> Iterator[tuple[psycopg.Connection[Any], str]]:
     """A schema of its own in the test database (and an admin connection to it), dropped afterwards."""
