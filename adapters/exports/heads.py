@@ -26,7 +26,7 @@ from connector.mapping.detection import normalise
 from connector.text_encoding import chosen, encoding_of
 
 _ZIP = b"PK\x03\x04"
-_OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls (`tabular.rows` refuses it with a hint)
+_OLE = b"\xd0\xcf\x11\xe0"  # the old binary .xls (`reading.rows` refuses it with a hint)
 _DESCRIPTOR = b"PK\x07\x08"
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")  # a zip local file header, before its name and extra field
 _TEXT = re.compile(r"<t(?:\s[^>]*)?>([^<]*)</t>")
@@ -34,7 +34,7 @@ _MAX_INFLATED = 8 * 1024 * 1024  # never inflate more than this from a head (zip
 
 
 def head_text(head: bytes, encoding: str | None = None) -> str:
-    """The head of a text file decoded as `tabular.rows` would decode the whole file (a character cut
+    """The head of a text file decoded as `reading.rows` would decode the whole file (a character cut
     at the end is dropped, an undecodable byte becomes U+FFFD)."""
     try:
         found = chosen(None if head.isascii() else head, "head", encoding).encoding

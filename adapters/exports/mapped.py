@@ -42,7 +42,8 @@ from adapters.exports.document_rows import (
     head_differences,
 )
 from adapters.exports.heads import head_has_columns, unread_head
-from adapters.exports.tabular import Header, Row, StrayBytes, rows
+from adapters.exports.reading import rows
+from adapters.exports.tabular import Header, Row, StrayBytes
 from connector.documents import (
     Allocation,
     Document,

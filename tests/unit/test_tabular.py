@@ -7,7 +7,9 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from adapters.exports.heads import head_has_columns, xlsx_head_strings
-from adapters.exports.tabular import Header, StrayBytes, cell_text, rows
+from adapters.exports.reading import rows
+from adapters.exports.tabular import Header, StrayBytes
+from adapters.exports.workbooks import cell_text
 from connector.errors import FileFormatError
 from connector.mapping.detection import normalise
 from connector.text_encoding import encoding_of

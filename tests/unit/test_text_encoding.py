@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.exports.tabular import rows
+from adapters.exports.reading import rows
 from adapters.statements.mt940 import Mt940Parser
 from adapters.statements.ofx import OfxParser
 from connector.documents import Document, Parsed
