@@ -99,11 +99,12 @@ def _each_entry_once(
 ) -> list[StatementReport]:
     """The reports again where an entry another statement of the file matched, or missed first, was
     among their ledger entries. The statement whose line posted an entry keeps it, else the first to
-    match it by amount and date; with it goes its reversal, unless a line of its own matched that (a
-    receipt in one statement, the bank's return of it in the next). An entry no line matched is missing
-    from the first statement that lists it (the pages of a paged statement share a day), unless it goes
-    with its matched original. The others leave it out of their movement and their missing entries
-    alike: their balances still add up."""
+    match it by amount and date; with it goes its reversal when dated in its period, unless a line of
+    its own matched that (a receipt in one statement, the bank's return of it in the next). An entry no
+    line matched is missing from the first statement that lists it (the pages of a paged statement share
+    a day), unless it goes with its matched original: a reversal dated after that original's statement
+    (a replacement's of a line of the file's earlier statement) is missing from its own. The others leave
+    it out of their movement and their missing entries alike: their balances still add up."""
     owner: dict[int, int] = {}
     for by_import in (True, False):
         for index, (_, _, report) in enumerate(checked):
@@ -114,7 +115,9 @@ def _each_entry_once(
     for index, (_, _, report) in enumerate(checked):
         for missing in (*report.missing_entries, *report.other_missing_entries):
             counterpart = missing.entry.counterpart_id
-            if counterpart is None or matched_by.get(counterpart, index) == index:
+            original = matched_by.get(counterpart, index) if counterpart is not None else index
+            period = checked[original][2].period
+            if original == index or period is None or missing.entry.posting_date not in period:
                 owner.setdefault(missing.entry.entry_id, index)
     reports = []
     for index, (group, ledger, report) in enumerate(checked):

@@ -813,3 +813,60 @@ def test_an_ofx_line_deleting_another_of_its_statement_says_so_before_the_import
     for report in (before, after):
         assert report.balances.statement_movement == Money.of("56400.50", "CNY")
         assert report.reconciles
+
+
+def ofx_statement(start: str, end: str, *records: str) -> str:
+    """One STMTTRNRS of account 4417 over `start`–`end`."""
+    return (
+        "<STMTTRNRS><STMTRS><CURDEF>CNY<BANKACCTFROM><BANKID>1<ACCTID>4417</BANKACCTFROM>"
+        f"<BANKTRANLIST><DTSTART>{start}<DTEND>{end}{''.join(records)}</BANKTRANLIST></STMTRS></STMTTRNRS>"
+    )
+
+
+def ofx_record(fitid: str, day: str, amount: str, corrects: str = "", action: str = "REPLACE") -> str:
+    correction = f"<CORRECTFITID>{corrects}<CORRECTACTION>{action}" if corrects else ""
+    return (
+        f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>{day}<TRNAMT>{amount}<FITID>{fitid}{correction}<NAME>王小明"
+        "</STMTTRN>"
+    )
+
+
+def ofx_file(path: Path, *statements: str) -> Path:
+    head = "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1>"
+    path.write_text(f"{head}{''.join(statements)}</BANKMSGSRSV1></OFX>\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("one_file", [True, False], ids=["one-file", "two-files"])
+def test_the_reversal_a_replacement_makes_of_last_statements_line_is_missing_from_the_bank_in_its_own_period(
+    container: Container, tmp_path: Path, one_file: bool
+) -> None:
+    first = ofx_statement("20261101", "20261105", ofx_record("X001", "20261103", "2000.00"))
+    second = ofx_statement(
+        "20261106",
+        "20261110",
+        ofx_record("X002", "20261107", "500.00"),
+        ofx_record("X003", "20261108", "2200.00", corrects="X001"),
+    )
+    files = (
+        [ofx_file(tmp_path / "both.ofx", first, second)]
+        if one_file
+        else [ofx_file(tmp_path / "nov1.ofx", first), ofx_file(tmp_path / "nov2.ofx", second)]
+    )
+    for path in files:
+        import_file(container, path, [OfxParser()])
+
+    reports = [report for path in files for report in reconcile(container, path, OfxParser()).statements]
+
+    november, later = reports
+    assert november.balances.ledger_movement == Money.of("2000.00", "CNY")
+    assert november.missing_entries == ()
+    assert november.reconciles
+    assert later.balances.statement_movement == Money.of("2700.00", "CNY")
+    assert later.balances.ledger_movement == Money.of("700.00", "CNY")
+    [reversal] = later.missing_entries
+    assert reversal.entry.amount == Money.of("-2000.00", "CNY")
+    assert (
+        reversal.note == f"reverses entry {reversal.entry.counterpart_id} of 2026-11-03, outside the period"
+    )
+    assert later.reconciles
