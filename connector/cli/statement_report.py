@@ -61,7 +61,7 @@ def _statement_text(report: StatementReport) -> list[str]:
     texts += _section("Lines missing from the ledger", [_missing_text(m) for m in report.missing_lines])
     if report.replaced:
         texts += _section(
-            "Lines a later line replaces, in no balance", [_missing_text(m) for m in report.replaced]
+            "Lines an OFX correction takes out, in no balance", [_missing_text(m) for m in report.replaced]
         )
     texts += _section(
         "Ledger entries missing from the bank", [_entry_missing_text(m) for m in report.missing_entries]
@@ -245,7 +245,7 @@ def _statement_json(report: StatementReport) -> dict[str, Any]:
         "matched": [_matched_json(m) for m in report.matched],
         "missing_from_ledger": [_missing_json(m) for m in report.missing_lines],
         "missing_from_bank": [_missing_entry_json(m) for m in report.missing_entries],
-        "replaced": [_missing_json(m) for m in report.replaced],  # by a later line (OFX): in no balance
+        "replaced": [_missing_json(m) for m in report.replaced],  # by an OFX correction: in no balance
         "other_currencies": {
             "matched": [_matched_json(m) for m in report.other_matched],
             "missing_from_ledger": [_missing_json(m) for m in report.other_missing],

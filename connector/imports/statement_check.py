@@ -30,7 +30,9 @@ A line a later line of the statement replaces (OFX `CORRECTACTION=REPLACE`) is n
 is listed as replaced, neither counted in the statement's movement nor matched (the import reverses its
 entry and posts the replacement). A replacement of a line of an earlier statement counts in full, as
 that line counted in its own statement; once imported, the reversal of that line's entry is an entry
-missing from the bank.
+missing from the bank. A line corrected twice is the first correction's, as the import has it: a second
+deletion is listed with the replaced lines, in no balance (the import posts nothing for it), a second
+replacement counts in full (`statement_corrections`).
 """
 
 from __future__ import annotations
@@ -214,7 +216,8 @@ class StatementReport:
     ledger_account: str = ""
     ledger_note: str = ""
     other_missing_entries: tuple[MissingEntry, ...] = ()  # entries in another currency than the statement's
-    replaced: tuple[MissingLine, ...] = ()  # lines a later line replaces (OFX): in no balance
+    # Lines an OFX correction takes out: replaced by a later line, or deleting a line already corrected.
+    replaced: tuple[MissingLine, ...] = ()
 
     @property
     def other_currencies(self) -> tuple[str, ...]:
@@ -270,8 +273,8 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     period = statement_period(statement, group.lines)
     cancelled = _cancelled(ledger.entries, period)
     corrections = Corrections.of(group.lines)
-    replaced = corrections.replaced
-    matcher = _Matcher(ledger, period, window_days, cancelled, set(replaced), corrections.deletions)
+    left_out = corrections.left_out
+    matcher = _Matcher(ledger, period, window_days, cancelled, left_out, corrections.notes)
     matched, missing = matcher.match(group.lines)
     used = {m.entry.entry_id for m in matched}
     # An unassigned receipt a line claimed is this account's, and so is its reversal.
@@ -297,7 +300,7 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
             (
                 line.amount
                 for index, line in enumerate(group.lines)
-                if line.amount.currency == currency and index not in replaced
+                if line.amount.currency == currency and index not in left_out
             ),
             currency,
         ),
@@ -321,15 +324,16 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
         ledger_note=ledger.ledger_note,
         other_missing_entries=tuple(m for m in missed if m.entry.amount.currency != currency),
         replaced=tuple(
-            MissingLine(group.lines[index], corrections.replaced_reason(index)) for index in sorted(replaced)
+            MissingLine(group.lines[index], corrections.left_out_reason(index)) for index in sorted(left_out)
         ),
     )
 
 
 class _Matcher:
     """Lines to entries: through the import first, then by amount and date, each entry once; the lines
-    `left_out` (by index: those a later line replaced) are neither matched nor missing; `deletions` says
-    what each line of a deletion (OFX DELETE) pair is, by index, for lines never imported."""
+    `left_out` (by index: those a later line replaced, deletions of a line already corrected) are neither
+    matched nor missing; `notes` says what each line of a deletion (OFX DELETE) pair, or correcting a
+    line already corrected, is, by index, for lines never imported."""
 
     def __init__(
         self,
@@ -338,11 +342,11 @@ class _Matcher:
         window_days: int,
         cancelled: set[int],
         left_out: set[int],
-        deletions: Mapping[int, str],
+        notes: Mapping[int, str],
     ) -> None:
         self.ledger = ledger
         self.left_out = left_out
-        self.deletions = deletions
+        self.notes = notes
         self.period = period
         self.window = window_days
         self.cancelled = cancelled
@@ -469,8 +473,8 @@ class _Matcher:
             if (resolved := self.ledger.resolved.get(key)) is not None:
                 reason, resolution = resolved
                 return f"not posted: quarantined, then resolved ({resolution}): {reason}"
-            if (pair := self.deletions.get(index)) is not None:
-                return f"{pair}, never imported"
+            if (note := self.notes.get(index)) is not None:
+                return f"{note}, never imported"
             if money_out:
                 return f"{_money_out(line)}, never imported"
             return "never imported" if line.amount.minor else "zero amount, never imported"

@@ -870,3 +870,29 @@ def test_the_reversal_a_replacement_makes_of_last_statements_line_is_missing_fro
         reversal.note == f"reverses entry {reversal.entry.counterpart_id} of 2026-11-03, outside the period"
     )
     assert later.reconciles
+
+
+@pytest.mark.parametrize("replace_first", [True, False], ids=["replace-first", "delete-first"])
+def test_a_line_deleted_and_replaced_in_one_statement_reconciles_alike_in_either_order(
+    container: Container, tmp_path: Path, replace_first: bool
+) -> None:
+    corrections = [
+        ofx_record("X003", "20261106", "2200.00", corrects="X001"),
+        ofx_record("X004", "20261107", "2000.00", corrects="X001", action="DELETE"),
+    ]
+    lines = [ofx_record("X001", "20261105", "2000.00"), ofx_record("X002", "20261106", "56400.50")]
+    statement = ofx_statement("20261101", "20261110", *lines, *corrections[:: 1 if replace_first else -1])
+    bank = ofx_file(tmp_path / "cny.ofx", statement)
+
+    (before,) = reconcile(container, bank, OfxParser()).statements
+    import_file(container, bank, [OfxParser()])
+    (after,) = reconcile(container, bank, OfxParser()).statements
+
+    for report in (before, after):
+        assert report.balances.statement_movement == Money.of("58600.50", "CNY")
+        assert report.reconciles
+    assert after.balances.ledger_movement == Money.of("58600.50", "CNY")
+    assert after.missing_entries == ()
+    if replace_first:  # the import found X001 reversed by X003: X004 posted nothing
+        assert [m.line.external_id for m in after.replaced] == ["4417:X001", "4417:X004"]
+        assert after.missing_lines == ()

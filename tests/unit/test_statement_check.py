@@ -531,7 +531,7 @@ def test_a_line_a_later_line_replaces_is_in_no_balance_before_between_and_after_
     assert [m.line.external_id for m in after.matched] == ["X002", "X003"]
     assert (after.missing_lines, after.missing_entries) == ((), ())
     text = reconciliation_text(FileReconciliation("bank.ofx", "ofx", 3, (after,), ()))
-    assert "  Lines a later line replaces, in no balance (1)" in text
+    assert "  Lines an OFX correction takes out, in no balance (1)" in text
 
 
 def test_a_line_replacing_one_of_an_earlier_statement_counts_whole_against_the_reversal_of_that_line() -> (
@@ -578,4 +578,33 @@ def test_an_ofx_deletion_never_imported_says_which_row_it_deletes_and_that_the_p
         "X009": "deletes X000 (an OFX correction), not a line of this statement, never imported",
     }
     assert report.balances.lines_total == Money.of("56320.50", "EUR")
+    assert report.reconciles
+
+
+@pytest.mark.parametrize("replace_first", [True, False], ids=["replace-first", "delete-first"])
+def test_a_line_deleted_and_replaced_is_the_first_corrections_and_counts_once_whatever_their_order(
+    replace_first: bool,
+) -> None:
+    old, paid = line("X001", "2000.00", row=1), line("X002", "56400.50", day=6, row=2)
+    new = replace(line("X003", "2200.00", day=6), replaces="X001")  # OFX CORRECTACTION=REPLACE
+    deletion = replace(line("X004", "-2000.00", day=7), reverses="X001")  # CORRECTACTION=DELETE
+    first, then = (new, deletion) if replace_first else (deletion, new)
+    lines = [
+        old,
+        paid,
+        replace(first, origin=Origin("statement.xml", 3)),
+        replace(then, origin=Origin("statement.xml", 4)),
+    ]
+
+    report = check(header(opening=None, closing="58600.50"), lines, LedgerSide())
+
+    assert report.balances.lines_total == Money.of("58600.50", "EUR")  # 56,400.50 + 2,200.00, as imported
+    again = "corrects row 1, which row 3 already corrected (an OFX correction)"
+    reasons = {m.line.external_id: m.reason for m in (*report.missing_lines, *report.replaced)}
+    if replace_first:
+        assert reasons["X004"] == f"{again}: not counted, the import posts nothing for it"
+        assert [m.line.external_id for m in report.replaced] == ["X001", "X004"]
+    else:
+        assert reasons["X003"] == f"{again}: it counts in full, never imported"
+        assert reasons["X004"] == "deletes row 1 (an OFX correction): the pair cancels, never imported"
     assert report.reconciles
