@@ -28,11 +28,12 @@ in its own currency only (`other_currencies`).
 
 A line a later line of the statement replaces (OFX `CORRECTACTION=REPLACE`) is no longer the bank's: it
 is listed as replaced, neither counted in the statement's movement nor matched (the import reverses its
-entry and posts the replacement). A replacement of a line of an earlier statement counts in full, as
-that line counted in its own statement; once imported, the reversal of that line's entry is an entry
-missing from the bank. A line corrected twice is the first correction's, as the import has it: a second
-deletion is listed with the replaced lines, in no balance (the import posts nothing for it), a second
-replacement counts in full (`statement_corrections`).
+entry and posts the replacement; a line linked to a receipt another record posted, it holds the
+replacement for a person, who reverses that receipt). A replacement of a line of an earlier statement
+counts in full, as that line counted in its own statement; once imported, the reversal of that line's
+entry is an entry missing from the bank. A line corrected twice is the first correction's, as the
+import has it: a second deletion is listed with the replaced lines, in no balance (the import posts
+nothing for it), a second replacement counts in full (`statement_corrections`).
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ def check_statement(group: StatementLines, ledger: LedgerSide, window_days: int)
     ]
     in_period = [e for e in counted if e.amount.currency == currency]
     other_form = _other_form_notes(group.lines, ledger.in_other_form)
-    replaced_notes = corrections.entry_notes(ledger.imported)
+    replaced_notes = corrections.entry_notes(ledger.imported, ledger.quarantined)
     missed = [
         MissingEntry(e, _entry_note(e) or other_form(e) or replaced_notes.get(e.entry_id, ""))
         for e in counted

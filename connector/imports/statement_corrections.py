@@ -64,18 +64,31 @@ class Corrections:
             f"{replacement.amount} instead"
         )
 
-    def entry_notes(self, imported: Mapping[tuple[str, str], ImportRecord]) -> dict[int, str]:
-        """Entry id → why an entry a replaced line posted stands: the replacement is not imported yet."""
+    def entry_notes(
+        self, imported: Mapping[tuple[str, str], ImportRecord], quarantined: Mapping[tuple[str, str], str]
+    ) -> dict[int, str]:
+        """Entry id → why an entry a replaced line posted stands: the replacement is not imported yet
+        (importing it reverses the entry), or quarantined, or held for a person when it comes (the
+        replaced line is linked: its entry is a receipt another record posted, which a person reverses)."""
         notes: dict[int, str] = {}
         for index, by in self.replaced.items():
             line = self.lines[index]
             record = imported.get((line.source, line.external_id))
             if record is not None and record.entry_id is not None:
                 replacement = self.lines[by]
-                pending = (replacement.source, replacement.external_id) not in imported
+                key = (replacement.source, replacement.external_id)
+                why = ""
+                if (held := quarantined.get(key)) is not None:
+                    why = f": {_row(replacement)} is quarantined: {held}"
+                elif key not in imported and record.status == "linked":
+                    why = (
+                        f": importing the statement holds {_row(replacement)} for a person, who reverses "
+                        "this receipt (`connector ledger reverse`)"
+                    )
+                elif key not in imported:
+                    why = ": importing the statement reverses it"
                 notes[record.entry_id] = (
-                    f"posted for {_row(line)}, which {_row(replacement)} replaces (an OFX correction)"
-                    + (": importing the statement reverses it" if pending else "")
+                    f"posted for {_row(line)}, which {_row(replacement)} replaces (an OFX correction){why}"
                 )
         return notes
 

@@ -608,3 +608,36 @@ def test_a_line_deleted_and_replaced_is_the_first_corrections_and_counts_once_wh
         assert reasons["X003"] == f"{again}: it counts in full, never imported"
         assert reasons["X004"] == "deletes row 1 (an OFX correction): the pair cancels, never imported"
     assert report.reconciles
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["replacement-quarantined", "replacement-never-imported"])
+def test_the_receipt_of_a_linked_line_a_later_line_replaces_is_said_to_be_reversed_by_a_person(
+    held: bool,
+) -> None:
+    old = line("X001", "2000.00", row=1)
+    new = replace(line("X003", "2200.00", day=6, row=2), replaces="X001")  # OFX CORRECTACTION=REPLACE
+    reason = (
+        "the bank replaced line X001, linked to PAY-7: reverse that receipt where it was recorded "
+        "(`connector ledger reverse 7 --on 2026-03-06 --returned --reason …`), then resolve this record"
+    )
+    ledger = LedgerSide(
+        entries=[entry(7, "2000.00", external_id="PAY-7")],  # the Zoho Books payment's receipt
+        imported={("camt053", "X001"): ImportRecord("linked", 7)},
+        quarantined={("camt053", "X003"): reason} if held else {},
+    )
+
+    report = check(header(opening=None, closing="2200.00"), [old, new], ledger)
+
+    [(entry_id, note)] = [(m.entry.entry_id, m.note) for m in report.missing_entries]
+    assert entry_id == 7
+    assert "importing the statement reverses it" not in note
+    if held:
+        assert (
+            note
+            == f"posted for row 1, which row 2 replaces (an OFX correction): row 2 is quarantined: {reason}"
+        )
+    else:
+        assert note == (
+            "posted for row 1, which row 2 replaces (an OFX correction): importing the statement holds row 2 "
+            "for a person, who reverses this receipt (`connector ledger reverse`)"
+        )
