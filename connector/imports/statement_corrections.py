@@ -57,12 +57,18 @@ class Corrections:
         return self.spent.get(index) or self.replaced_reason(index)
 
     def replaced_reason(self, index: int) -> str:
-        """Why the line at `index`, which a later line replaces, is in no balance."""
-        replacement = self.lines[self.replaced[index]]
-        return (
-            f"replaced by {_row(replacement)} (an OFX correction): not counted, the bank's balance holds "
-            f"{replacement.amount} instead"
-        )
+        """Why the line at `index`, which a later line replaces, is in no balance: the bank's balance holds
+        the end of the chain of replacements instead (a replacement replaced in turn)."""
+        by = self.replaced[index]
+        end, seen = by, {index}
+        while end in self.replaced and end not in seen:  # a cycle (lines replacing each other) ends
+            seen.add(end)
+            end = self.replaced[end]
+        replacement, last = self.lines[by], self.lines[end]
+        how = f"{_row(replacement)} (an OFX correction)"
+        if end != by:
+            how = f"{_row(replacement)}, then by {_row(last)} (OFX corrections)"
+        return f"replaced by {how}: not counted, the bank's balance holds {last.amount} instead"
 
     def entry_notes(
         self, imported: Mapping[tuple[str, str], ImportRecord], quarantined: Mapping[tuple[str, str], str]

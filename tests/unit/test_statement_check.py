@@ -641,3 +641,20 @@ def test_the_receipt_of_a_linked_line_a_later_line_replaces_is_said_to_be_revers
             "posted for row 1, which row 2 replaces (an OFX correction): importing the statement holds row 2 "
             "for a person, who reverses this receipt (`connector ledger reverse`)"
         )
+
+
+def test_a_line_replaced_by_a_line_replaced_in_turn_names_the_end_of_the_chain() -> None:
+    old, paid = line("X001", "2000.00", row=1), line("X002", "56400.50", day=6, row=2)
+    new = replace(line("X003", "2200.00", day=6, row=3), replaces="X001")  # OFX CORRECTACTION=REPLACE
+    newer = replace(line("X004", "2500.00", day=7, row=4), replaces="X003")
+
+    report = check(header(opening=None, closing="58900.50"), [old, paid, new, newer], LedgerSide())
+
+    assert report.balances.lines_total == Money.of("58900.50", "EUR")  # 56,400.50 + 2,500.00
+    assert {m.line.external_id: m.reason for m in report.replaced} == {
+        "X001": "replaced by row 3, then by row 4 (OFX corrections): not counted, the bank's balance holds "
+        "2,500.00 EUR instead",
+        "X003": "replaced by row 4 (an OFX correction): not counted, the bank's balance holds 2,500.00 EUR "
+        "instead",
+    }
+    assert report.reconciles
