@@ -173,7 +173,10 @@ class Container:
         """Every file format the import reads, with the mapping set in force (`parsers_for`)."""
         settings = self.settings
         currency = settings.imports.iif_currency or settings.ledger.base_currency
-        return parsers_for(self.mappings_in_force(), currency, settings.imports.iif_date_order)
+        index_key = self.keyring.index_key
+        return parsers_for(
+            self.mappings_in_force(), currency, settings.imports.iif_date_order, index_key=index_key
+        )
 
     def record_source(self, backend: str) -> RecordSource:
         """The live connection to `backend`; wired here as each adapter is configured."""
@@ -193,12 +196,13 @@ class Container:
 
 
 def parsers_for(
-    mappings: MappingSet, iif_currency: str, iif_date_order: Order = "mdy"
+    mappings: MappingSet, iif_currency: str, iif_date_order: Order = "mdy", *, index_key: bytes
 ) -> list[DocumentParser]:
     """Every file format the import reads: bank statements (structured formats first: they are
     recognised by their own markers), QuickBooks IIF (amounts in `iif_currency` where a file names
-    none: a single-currency company's; dates in `iif_date_order`), then each export mapping of `mappings`."""
-    iif = IifParser(iif_currency, date_order=iif_date_order)
+    none: a single-currency company's; dates in `iif_date_order`; ids keyed with the key ring's
+    `index_key`), then each export mapping of `mappings`."""
+    iif = IifParser(iif_currency, date_order=iif_date_order, index_key=index_key)
     return [Camt053Parser(), Mt940Parser(), OfxParser(), iif, *export_parsers(mappings)]
 
 

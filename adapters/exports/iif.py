@@ -26,9 +26,14 @@ way out of the ledger (`date_order`).
 column, when the file has one, names the currency; else the parser's `currency`, the company's
 (QuickBooks Desktop files of a single-currency company carry none).
 
-External id: `TRNSID` when present. Without it, `iif-` and the first 20 hex digits of the SHA-256 of
-the transaction type, ISO date, name, DOCNUM and each line's account and amount (in file order, joined
-with U+001F); a transaction identical in all of those repeated within one file gets `#2`, `#3` ….
+External id: `TRNSID` when present. Without it, `iif-` and the first 24 hex digits of the HMAC-SHA-256,
+keyed with the key ring's index key (the blind indexes' key), of `qb_iif`, U+0000, then the transaction
+type, ISO date, name, DOCNUM and each line's account and amount (in file order, joined with U+001F); a
+transaction identical in all of those repeated within one file gets `#2`, `#3` …. Keyed, so that the id
+stored in clear tells nothing of who paid to one without the key (a plain hash of the name could be
+confirmed from a list of candidate names). Up to this version the id was `iif-` and the first 20 hex
+digits of the plain SHA-256 of that text (without the prefix): a document carries that id as one it is
+`known_as`, so that a file imported then is unchanged when imported again, under the id it has.
 
 A transaction QuickBooks voided is exported again with every amount 0 (its memo "VOID: …"): it withdraws
 the document of its TRNSID (`withdrawn`, `reverses` = that id, its own id `TRNSID:withdrawn`); without
@@ -46,10 +51,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,6 +68,7 @@ from connector.documents import (
     Party,
     Problem,
     kept_back,
+    kept_id,
     kept_withdrawn,
     withdrawal_id,
 )
@@ -104,14 +111,18 @@ class _Block:
 
 class IifParser:
     """A `DocumentParser` for QuickBooks Desktop IIF transaction files; `currency` is the company's, the
-    currency of files without a CURRENCY column."""
+    currency of files without a CURRENCY column; `index_key` the key ring's (`KeyRing.index_key`), which
+    keys the ids of transactions without a TRNSID."""
 
     format = FORMAT
 
-    def __init__(self, currency: str, encoding: str | None = None, date_order: Order = "mdy") -> None:
+    def __init__(
+        self, currency: str, encoding: str | None = None, date_order: Order = "mdy", *, index_key: bytes
+    ) -> None:
         self.currency = currency_code(currency)
         self.encoding = encoding
         self.date_order = date_order
+        self._index_key = index_key
 
     def sniff(self, head: bytes, name: str) -> bool:
         """An IIF file opens with a `!` column line, tab-separated (`!TRNS`, `!HDR`, `!ACCNT` …)."""
@@ -126,7 +137,7 @@ class IifParser:
         try:
             encoding = self.encoding or detect_encoding(binary, name)
             text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
-            reader = _Reader(name, self.currency, self.date_order)
+            reader = _Reader(name, self.currency, self._index_key, self.date_order)
             yield from reader.watch.items(reader.read(text))
         finally:
             binary.close()
@@ -143,9 +154,10 @@ def _unquoted(cell: str) -> str:
 class _Reader:
     """One pass over one file: column lines, transaction blocks, and what becomes of each."""
 
-    def __init__(self, name: str, currency: str, order: Order = "mdy") -> None:
+    def __init__(self, name: str, currency: str, index_key: bytes, order: Order = "mdy") -> None:
         self.name = name
         self.currency = currency
+        self.index_key = index_key
         self.order = order
         fix = _SETTING.format(order=other(order))
         self.watch = DateOrderWatch(
@@ -230,10 +242,12 @@ class _Reader:
         memos = (line.values.get("MEMO", "").strip() for line in lines)
         own = trns.get("TRNSID", "").strip()
         taken_off = _kept_back(lines, amounts) if kind == "payment" else Decimal(0)
+        keyed, former = ("", "") if own else self._ids(kind_name, date, lines, amounts)
         document = Document(
             kind=kind,
             source=FORMAT,
-            external_id=own or self._external_id(kind_name, date, lines, amounts),
+            external_id=own or keyed,
+            known_as=(former,) if former else (),
             content_id=not own,  # edited and exported again, it comes back under another digest
             date=date,
             amount=money,
@@ -249,7 +263,8 @@ class _Reader:
             kept = Money.of(taken_off, currency)
         except MoneyError as exc:
             raise _BlockError(str(exc)) from None
-        return [document, kept_back(document, kept)]
+        note = kept_back(document, kept)
+        return [document, replace(note, known_as=tuple(map(kept_id, document.known_as)))]
 
     def _void(self, kind: DocumentKind, kind_name: str, lines: list[_Line], origin: Origin) -> list[Document]:
         """A transaction voided in QuickBooks (exported again with every amount 0): it withdraws the one
@@ -306,15 +321,24 @@ class _Reader:
         except MoneyError as exc:
             raise _BlockError(str(exc)) from None
 
-    def _external_id(self, kind_name: str, date: dt.date, lines: list[_Line], amounts: list[Decimal]) -> str:
-        """The digest of a transaction without a TRNSID (an export from a file QuickBooks never synced)."""
+    def _ids(
+        self, kind_name: str, date: dt.date, lines: list[_Line], amounts: list[Decimal]
+    ) -> tuple[str, str]:
+        """The id of a transaction without a TRNSID (an export from a file QuickBooks never synced), keyed,
+        and the one the former, unkeyed recipe gave it (`Document.known_as`)."""
         trns = lines[0].values
         parts = [kind_name, date.isoformat(), trns.get("NAME", "").strip(), trns.get("DOCNUM", "").strip()]
         accounts = (line.values.get("ACCNT", "").strip() for line in lines)
         parts += [f"{account}={amount}" for account, amount in zip(accounts, amounts, strict=True)]
-        composite = "iif-" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
-        count = self.seen[composite] = self.seen.get(composite, 0) + 1
-        return composite if count == 1 else f"{composite}#{count}"
+        text = "\x1f".join(parts).encode("utf-8")
+        keyed = (
+            "iif-"
+            + hmac.new(self.index_key, FORMAT.encode() + b"\x00" + text, hashlib.sha256).hexdigest()[:24]
+        )
+        former = "iif-" + hashlib.sha256(text).hexdigest()[:20]
+        count = self.seen[keyed] = self.seen.get(keyed, 0) + 1
+        suffix = "" if count == 1 else f"#{count}"
+        return keyed + suffix, former + suffix
 
 
 class _BlockError(ValueError):

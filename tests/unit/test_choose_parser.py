@@ -20,6 +20,7 @@ from connector.imports.pipeline import HEAD_BYTES, choose_parser
 from connector.mapping.files import MappingSet, load_mapping_set
 from connector.mapping.model import Detect, DocumentMapping
 from tests.conftest import REPO
+from tests.unit.test_iif import INDEX_KEY
 
 FIXTURES = REPO / "tests" / "fixtures"
 
@@ -113,7 +114,7 @@ def _acme_receipts(shipped: MappingSet) -> DocumentMapping:
 def test_a_file_two_mappings_recognise_is_refused_naming_both_and_how_to_choose(tmp_path: Path) -> None:
     shipped, problems = load_mapping_set(REPO / "mappings")
     assert shipped is not None, problems
-    parsers = [*parsers_for(shipped, "CNY"), MappedExport(_acme_receipts(shipped))]
+    parsers = [*parsers_for(shipped, "CNY", index_key=INDEX_KEY), MappedExport(_acme_receipts(shipped))]
     path = tmp_path / "kd.csv"
     path.write_bytes(
         "单据编号,日期,往来单位,币别,收款金额,手续费,实收金额\n"
@@ -140,7 +141,7 @@ def test_a_file_two_mappings_recognise_is_refused_naming_both_and_how_to_choose(
 def test_every_shipped_fixture_is_recognised_by_one_format_alone(fixture: str) -> None:
     shipped, problems = load_mapping_set(REPO / "mappings")
     assert shipped is not None, problems
-    parsers = parsers_for(shipped, "USD")
+    parsers = parsers_for(shipped, "USD", index_key=INDEX_KEY)
     path = FIXTURES / fixture
     head = path.read_bytes()[:HEAD_BYTES]
     recognising = [parser.format for parser in parsers if parser.sniff(head, path.name)]

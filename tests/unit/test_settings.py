@@ -12,6 +12,7 @@ from connector.config_check import check_config
 from connector.mapping.files import MappingSet
 from connector.settings import LedgerSettings, load_settings
 from tests.conftest import copy_example_config
+from tests.unit.test_iif import INDEX_KEY
 
 pytestmark = pytest.mark.usefixtures("isolated_cwd")
 
@@ -264,7 +265,9 @@ def test_the_iif_date_order_is_month_first_by_default_day_first_when_set_and_ref
     assert [problem.key for problem in problems] == ["imports.iif_date_order"]
     dmy = write(isolated_cwd / "ok.toml", '[imports]\niif_date_order = "dmy"\n')
     assert load_settings(dmy).imports.iif_date_order == "dmy"
-    parsers = parsers_for(MappingSet({}, ""), "GBP", load_settings(dmy).imports.iif_date_order)
+    parsers = parsers_for(
+        MappingSet({}, ""), "GBP", load_settings(dmy).imports.iif_date_order, index_key=INDEX_KEY
+    )
     assert next(p for p in parsers if isinstance(p, IifParser)).date_order == "dmy"
 
 
