@@ -132,10 +132,13 @@ class Document:
     # re-used on another day for another batch is no other form of it, `recorded.in_other_form`).
     batch_amount: Money | None = None
     # A bank's return (`bank_reversal`): the reason it gives, its code with the code's meaning where
-    # known, then its words (`AM04 insufficient funds; RUECKLASTSCHRIFT`; `common.return_reason`). Out
-    # of the fingerprint: what the bank says of a return is no part of the money (a statement that now
-    # gives the reason is the same line).
+    # known (`AM04 insufficient funds`; `common.return_reason`), and its own words (CAMT `AddtlInf`, a
+    # proprietary reason in words: `RUECKLASTSCHRIFT`, or who died and who inherits). The code is kept
+    # with the import; the words are free text that may name people, so they are never stored: they are
+    # read from the statement file (`reconcile statement` shows them). Both out of the fingerprint: what
+    # the bank says of a return is no part of the money (a statement that now gives it is the same line).
     return_reason: str | None = None
+    return_words: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

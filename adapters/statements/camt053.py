@@ -61,7 +61,8 @@ The original cannot be named deterministically from the reversal: it has its own
 hashed original was booked on another day at another position, so "the same data with the opposite sign"
 would name an id that never existed. Linking a reversal to its original (by source, currency and amount)
 is left to the import. A return's `return_reason` is what its transactions' `RtrInf` say: the reason code
-`Rsn/Cd` (or a proprietary `Rsn/Prtry`) with its meaning (`common.RETURN_REASONS`), then `AddtlInf`.
+`Rsn/Cd` (or a proprietary `Rsn/Prtry` code) with its meaning (`common.RETURN_REASONS`); its
+`return_words` are their `AddtlInf` (and a proprietary reason in words): never stored, see `Document`.
 
 `Origin.row` is the entry's 1-based number among the file's `Ntry` elements (a `Statement`'s row is
 None: its raw header XML, with `Id`, says which it is); `Origin.raw` is the entry's XML (the
@@ -411,15 +412,17 @@ def _returned(paths: _Paths, transaction: ET.Element) -> bool:
     )
 
 
-def _return_reason(paths: _Paths, transactions: list[ET.Element]) -> str | None:
-    """What the transactions' return information says: each `RtrInf`'s reason code with its meaning
-    (`common.return_reason`) and its `AddtlInf`, each once; None when none says anything."""
+def _return_reason(paths: _Paths, transactions: list[ET.Element]) -> tuple[str | None, str | None]:
+    """What the transactions' return information says, as (the reason codes with their meaning, the
+    bank's words; `common.return_reason`): each `RtrInf`'s `Rsn/Cd` (or `Rsn/Prtry`) and its `AddtlInf`,
+    each once; None for a side none says anything of."""
     reasons = [
         return_reason(paths.text(info, "Rsn/Cd", "Rsn/Prtry"), *paths.texts(info, "AddtlInf"))
         for transaction in transactions
         for info in paths.all(transaction, "RtrInf")
     ]
-    return "; ".join(unique_texts(reasons)) or None
+    codes, words = unique_texts(code for code, _ in reasons), unique_texts(said for _, said in reasons)
+    return "; ".join(codes) or None, "; ".join(words) or None
 
 
 def _balance_as_written(
@@ -536,6 +539,7 @@ class _Line:
         # A bank line is never edited: its AcctSvcrRef with other money is the bank's id re-used (numbered
         # per day or per statement), another transaction, posted under this alias (`common.money_suffix`).
         alias = external_id + money_suffix(self.date, amount) if self.bank_ref else None
+        reason, words = _return_reason(paths, transactions) if self.reversal else (None, None)
         return Document(
             kind="bank_line",
             source=SOURCE,
@@ -554,7 +558,8 @@ class _Line:
             content_id=self.bank_ref is None,  # a composite id: its text changed, it comes back as another
             batch=self.batch,
             batch_amount=self.batch_amount,
-            return_reason=_return_reason(paths, transactions) if self.reversal else None,
+            return_reason=reason,
+            return_words=words,
         )
 
     def _end_to_end_ids(self, transactions: list[ET.Element]) -> list[str]:

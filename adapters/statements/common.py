@@ -245,13 +245,21 @@ RETURN_REASONS: dict[str, str] = {
 }
 
 
-def return_reason(code: str | None, *texts: str | None) -> str | None:
-    """A return's reason as a person reads it: the code with its meaning when `RETURN_REASONS` knows it
-    (`AM04 insufficient funds`), then the bank's own words (each once), `; ` between; None for none."""
+_CODE = re.compile(r"[A-Za-z0-9]{1,4}")  # ISO 20022 ExternalReturnReason1Code: Max4Text
+
+
+def return_reason(code: str | None, *texts: str | None) -> tuple[str | None, str | None]:
+    """A return's reason as (its code, the bank's words). The code with its meaning when `RETURN_REASONS`
+    knows it (`AM04 insufficient funds`); what is no code (an ISO code is at most four letters or digits:
+    a bank's proprietary reason in words) is words. The words: `texts`, each once, `; ` between. A bank's
+    words are free text that may name people (a deceased account holder, an heir): `Document.return_words`,
+    read from the file, never stored. None for none."""
     code = clean(code)
+    if code and not _CODE.fullmatch(code):
+        code, texts = None, (code, *texts)
     named = f"{code} {RETURN_REASONS[code.upper()]}" if code and code.upper() in RETURN_REASONS else code
-    parts = unique_texts([named, *(text for text in texts if clean(text) != code)])
-    return "; ".join(parts) or None
+    words = unique_texts(text for text in texts if clean(text) != code)
+    return named, "; ".join(words) or None
 
 
 def given(reference: str | None) -> str | None:

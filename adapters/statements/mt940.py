@@ -19,7 +19,7 @@ What becomes what:
   never names the original line. Their `return_reason`: the ISO 20022 return reason code the `:86:`
   gives (`/RTRN/AM04/` or `RTRN+AM04`, else a code `common.RETURN_REASONS` knows standing as a word in
   its text, `SVWZ+INV-55 AM04`) with its meaning, then the German return key of `?34` (`912`, shown as
-  the bank gave it).
+  the bank gave it; a `?34` that is no number is the bank's words, `return_words`: never stored).
 - `:86:` in the German structured form (`GVC?00…?20…`): `?20`–`?29` remittance with the SEPA keywords
   `SVWZ+` (remittance), `EREF+` (end-to-end id), `KREF+` (customer reference), `MREF+` (mandate),
   `?32`/`?33` the counterparty's name, `?31` its IBAN or account number (`?30` its BIC, which `Party`
@@ -299,6 +299,7 @@ class _Statement:
             bank_ref=_text(fields, "bank_reference"),
             references=read_before[0],
         )
+        reason, words = _return_reason(extra, details) if returned else (None, None)
         return Document(
             kind="bank_line",
             source=SOURCE,
@@ -314,7 +315,8 @@ class _Statement:
             known_as=known_as,
             references_before=tuple(dict.fromkeys(read for read in read_before if read != references)),
             content_id=bank_ref is None,
-            return_reason=_return_reason(extra, details) if returned else None,
+            return_reason=reason,
+            return_words=words,
         )
 
     @property
@@ -449,14 +451,17 @@ def _unwrap(field: Field) -> str:
     return "".join(pieces)
 
 
-def _return_reason(extra: dict[str, Any], details: Field | None) -> str | None:
-    """What a return's `:86:` says of its reason (see the module docstring), or None."""
+def _return_reason(extra: dict[str, Any], details: Field | None) -> tuple[str | None, str | None]:
+    """What a return's `:86:` says of its reason (see the module docstring), as (the reason, the bank's
+    words: a `?34` key that is no number); None for a side it says nothing of."""
     text = _unwrap(details) if details is not None else ""
     named = _RTRN.search(text)
     words = (word for word in _REASON_WORD.findall(text) if word in RETURN_REASONS)
     code = named.group(1) if named else next(words, None)
     key = _text(extra, "return_debit_notes")  # ?34
-    return return_reason(code, f"return key {key} (?34)" if key else None)
+    reason, said = return_reason(code, None if key.isdigit() else key)
+    keyed = f"return key {key} (?34)" if key.isdigit() else None
+    return "; ".join(unique_texts([reason, keyed])) or None, said
 
 
 def _is_return(fields: dict[str, Any], extra: dict[str, Any]) -> bool:

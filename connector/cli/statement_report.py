@@ -89,14 +89,14 @@ def _section(title: str, rows: list[str]) -> list[str]:
 
 
 def _line_text(line: Document, said: str = "") -> str:
-    """A line as a person finds it on the statement, and the reason the bank gives for a return (unless
-    `said`, what follows the line, says it already)."""
+    """A line as a person finds it on the statement, and the reason the bank gives for a return, its
+    code and its own words (read from the file: the import keeps no words), unless `said`, what follows
+    the line, says it already."""
     row = f"row {line.origin.row}" if line.origin.row is not None else "row ?"
     about = line.party.name or (line.references[0] if line.references else "")
     text = f"{row}  {line.date}  {money_text(line.amount)}" + (f"  {about}" if about else "")
-    if line.return_reason and line.return_reason not in said:
-        text += f"  returned ({line.return_reason})"
-    return text
+    told = [said_of for said_of in (line.return_reason, line.return_words) if said_of and said_of not in said]
+    return text + (f"  returned ({'; '.join(told)})" if told else "")
 
 
 def _entry_text(entry: BankEntry) -> str:
@@ -280,7 +280,7 @@ def _line_json(line: Document) -> dict[str, Any]:
         "amount": money_json(line.amount),
         "party": line.party.name,
         "references": list(line.references),
-        "return_reason": line.return_reason,
+        "return_reason": "; ".join(filter(None, (line.return_reason, line.return_words))) or None,
     }
 
 

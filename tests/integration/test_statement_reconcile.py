@@ -3,12 +3,13 @@ from other sources, reversals, and a statement never imported at all."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import cast
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import MetaData, String, func, select
 
 from adapters.statements.camt053 import Camt053Parser
 from adapters.statements.mt940 import Mt940Parser
@@ -28,7 +29,7 @@ from connector.ledger.models import JournalEntry, Posting
 from connector.ledger.posting import Ledger
 from connector.money import Money
 from connector.sync.models import QuarantinedRecord
-from connector.sync.quarantine import resolve_records
+from connector.sync.quarantine import resolve_records, show_record
 from connector.sync.runs import quarantine
 from tests.conftest import REPO
 from tests.integration.test_imports import MT940 as MT940_TEMPLATE
@@ -258,6 +259,45 @@ def test_a_returned_direct_debit_the_bank_marks_only_by_its_codes_reverses_the_r
     assert statuses == ["reversal", "reversed"]
 
 
+# What a bank may write of a return in its own words (CAMT AddtlInf, a proprietary reason in words, an
+# MT940 ?34 that is no key): personal data, never stored in clear.
+WORDS = "Kontoinhaberin Maria Musterfrau verstorben, Erbin Anna Musterfrau Tel 0171 5550199"
+
+
+def with_words(tmp_path: Path, name: str) -> Path:
+    """The returned direct debit `name` with words naming people where the bank gives its own words of
+    the return: `WORDS` in CAMT's AddtlInf, their start in MT940's ?34."""
+    text = (STATEMENTS / name).read_text(encoding="utf-8")
+    if name.endswith(".xml"):
+        text = text.replace("<AddtlInf>RUECKLASTSCHRIFT</AddtlInf>", f"<AddtlInf>{WORDS}</AddtlInf>")
+    else:
+        text = text.replace("?32Kunde Z", "?32Kunde Z?34Inhaberin Maria Musterfrau")  # ?34: 27 characters
+    copy = tmp_path / name
+    copy.write_text(text, encoding="utf-8")
+    return copy
+
+
+def stored_in_clear(container: Container, text: str) -> list[str]:
+    """Where `text` is in the database in clear: each table's text column holding it and, on SQLite, the
+    database file itself (and its write-ahead log: every byte written, a freed page's too)."""
+    found: list[str] = []
+    with unit_of_work(container.sessions) as session:
+        tables = MetaData()
+        tables.reflect(bind=session.connection())
+        for table in tables.sorted_tables:
+            for column in table.columns:
+                if isinstance(column.type, String):
+                    holding = select(func.count()).where(column.contains(text, autoescape=True))
+                    if session.scalar(holding):
+                        found.append(f"{table.name}.{column.name}")
+    database = container.engine.url.database
+    if container.engine.dialect.name == "sqlite" and database:
+        for file in (Path(database), Path(f"{database}-wal")):
+            if file.exists() and text.encode() in file.read_bytes():
+                found.append(file.name)
+    return found
+
+
 @pytest.mark.parametrize(
     ("parser", "collected", "returned", "reason"),
     [
@@ -265,7 +305,7 @@ def test_a_returned_direct_debit_the_bank_marks_only_by_its_codes_reverses_the_r
             Camt053Parser(),
             "camt053_direct_debit.xml",
             "camt053_direct_debit_returned.xml",
-            "AM04 insufficient funds; RUECKLASTSCHRIFT",  # RtrInf/Rsn/Cd and AddtlInf
+            "AM04 insufficient funds",  # RtrInf/Rsn/Cd; its AddtlInf, the bank's words, is not kept
         ),
         (
             Mt940Parser(),
@@ -275,11 +315,11 @@ def test_a_returned_direct_debit_the_bank_marks_only_by_its_codes_reverses_the_r
         ),
     ],
 )
-def test_a_returned_direct_debit_names_the_banks_return_reason_in_its_reversal(
-    container: Container, parser: DocumentParser, collected: str, returned: str, reason: str
+def test_a_returned_direct_debit_names_the_banks_return_reason_in_its_reversal_and_keeps_its_words_nowhere(
+    container: Container, tmp_path: Path, parser: DocumentParser, collected: str, returned: str, reason: str
 ) -> None:
     import_file(container, STATEMENTS / collected, [parser])
-    import_file(container, STATEMENTS / returned, [parser])
+    import_file(container, with_words(tmp_path, returned), [parser])
 
     with unit_of_work(container.sessions) as session:
         by_status = {record.status: record for record in session.scalars(select(ImportedDocument))}
@@ -287,18 +327,25 @@ def test_a_returned_direct_debit_names_the_banks_return_reason_in_its_reversal(
         memo = session.scalars(select(JournalEntry.memo).where(JournalEntry.id == line.entry_id)).one()
     assert memo == f"returned ({reason}): reversed by {parser.format} {line.external_id}"
     assert line.match_rule == f"reverses {received.external_id} (returned receipt: {reason})"
+    assert stored_in_clear(container, "Musterfrau") == []
 
 
-def test_a_return_held_for_a_person_says_the_banks_return_reason(container: Container) -> None:
-    result = import_file(container, STATEMENTS / "camt053_direct_debit_returned.xml", [Camt053Parser()])
+@pytest.mark.parametrize("returned", ["camt053_direct_debit_returned.xml", "mt940_direct_debit_returned.sta"])
+def test_a_return_held_for_a_person_says_the_banks_return_reason_and_keeps_its_words_encrypted(
+    container: Container, tmp_path: Path, returned: str
+) -> None:
+    result = import_file(container, with_words(tmp_path, returned), [Camt053Parser(), Mt940Parser()])
 
     assert result.counts["quarantined"] == 1
     with unit_of_work(container.sessions) as session:
-        reason = session.scalars(select(QuarantinedRecord.reason)).one()
-    assert reason == (
+        record = session.scalars(select(QuarantinedRecord)).one()
+        shown = show_record(session, container.cipher, record.id)  # as `quarantine show` shows it
+    assert record.reason == (
         "a returned receipt of 500.00 EUR whose receipt was never imported "
-        "(the bank's return reason: AM04 insufficient funds; RUECKLASTSCHRIFT)"
+        "(the bank's return reason: AM04 insufficient funds)"
     )
+    assert stored_in_clear(container, "Musterfrau") == []
+    assert "Maria Musterfrau" in json.dumps(shown.raw, ensure_ascii=False)  # its raw input, decrypted
 
 
 @pytest.mark.parametrize(

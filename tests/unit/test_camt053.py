@@ -484,30 +484,31 @@ def test_a_debit_with_return_information_is_a_return_of_a_receipt() -> None:
     assert (line.amount, line.bank_reversal) == (Money.of("-500.00", "EUR"), True)
 
 
-def test_a_return_carries_its_reason_code_with_its_meaning_and_the_banks_words() -> None:
+def test_a_return_carries_its_reason_code_with_its_meaning_and_apart_the_banks_words() -> None:
     (line,) = lines(parse("camt053_direct_debit_returned.xml"))  # RtrInf: Rsn/Cd AM04, AddtlInf
-    assert line.return_reason == "AM04 insufficient funds; RUECKLASTSCHRIFT"
+    assert (line.return_reason, line.return_words) == ("AM04 insufficient funds", "RUECKLASTSCHRIFT")
 
 
 @pytest.mark.parametrize(
     ("info", "reason"),
     [
-        ("<Rsn><Cd>MD06</Cd></Rsn>", "MD06 refund requested by the end customer"),
-        ("<Rsn><Prtry>R17</Prtry></Rsn><AddtlInf>Konto erloschen</AddtlInf>", "R17; Konto erloschen"),
-        ("<AddtlInf>AC04</AddtlInf><AddtlInf>closed</AddtlInf>", "AC04; closed"),  # words only
-        ("", None),  # return information without a reason
+        ("<Rsn><Cd>MD06</Cd></Rsn>", ("MD06 refund requested by the end customer", None)),
+        ("<Rsn><Prtry>R17</Prtry></Rsn><AddtlInf>Konto erloschen</AddtlInf>", ("R17", "Konto erloschen")),
+        ("<Rsn><Prtry>Inhaber verstorben</Prtry></Rsn>", (None, "Inhaber verstorben")),  # words, no code
+        ("<AddtlInf>AC04</AddtlInf><AddtlInf>closed</AddtlInf>", (None, "AC04; closed")),  # words only
+        ("", (None, None)),  # return information without a reason
     ],
 )
 def test_a_returned_transfer_of_a_batch_carries_its_own_return_reason(
-    tmp_path: Path, info: str, reason: str | None
+    tmp_path: Path, info: str, reason: tuple[str | None, str | None]
 ) -> None:
     text = CAMT.format(account=ACCOUNT_XML, second_currency="EUR", second="40.00").replace(
         "<RmtInf><Ustrd>A-2</Ustrd></RmtInf>", f"<RmtInf><Ustrd>A-2</Ustrd></RmtInf><RtrInf>{info}</RtrInf>"
     )
     items = list(Camt053Parser().parse(write(tmp_path, text), "statement.xml"))
-    assert [(item.bank_reversal, item.return_reason) for item in lines(items)] == [
-        (False, None),
-        (True, reason),
+    assert [(item.bank_reversal, item.return_reason, item.return_words) for item in lines(items)] == [
+        (False, None, None),
+        (True, *reason),
     ]
 
 

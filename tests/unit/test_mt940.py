@@ -362,7 +362,14 @@ def test_a_return_carries_the_reason_its_details_give(
 ) -> None:
     text = MINIMAL.format(lines=f":61:2603110311DR25,00NRTINONREF//B1\n:86:{details}", closing="75,00")
     (line,) = lines(parse_text(tmp_path, text))
-    assert (line.bank_reversal, line.return_reason) == (True, reason)
+    assert (line.bank_reversal, line.return_reason, line.return_words) == (True, reason, None)
+
+
+def test_a_return_key_that_is_no_number_is_the_banks_words_apart_from_its_code(tmp_path: Path) -> None:
+    details = "109?00RUECKLASTSCHRIFT?20RTRN+MD07?34Inhaber verstorben"
+    text = MINIMAL.format(lines=f":61:2603110311DR25,00NRTINONREF//B1\n:86:{details}", closing="75,00")
+    (line,) = lines(parse_text(tmp_path, text))
+    assert (line.return_reason, line.return_words) == ("MD07 end customer deceased", "Inhaber verstorben")
 
 
 def test_a_line_that_is_no_return_carries_no_return_reason(tmp_path: Path) -> None:
