@@ -805,14 +805,33 @@ def test_a_batch_booked_whole_after_its_transactions_is_never_matched_to_another
     assert other in {m.entry.entry_id for m in report.missing_entries}
 
 
+def ofx_statement(start: str, end: str, *records: str) -> str:
+    """One STMTTRNRS of account 4417 over `start`–`end`."""
+    return (
+        "<STMTTRNRS><STMTRS><CURDEF>CNY<BANKACCTFROM><BANKID>1<ACCTID>4417</BANKACCTFROM>"
+        f"<BANKTRANLIST><DTSTART>{start}<DTEND>{end}{''.join(records)}</BANKTRANLIST></STMTRS></STMTTRNRS>"
+    )
+
+
+def ofx_record(fitid: str, day: str, amount: str, corrects: str = "", action: str = "REPLACE") -> str:
+    correction = f"<CORRECTFITID>{corrects}<CORRECTACTION>{action}" if corrects else ""
+    return (
+        f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>{day}<TRNAMT>{amount}<FITID>{fitid}{correction}<NAME>王小明"
+        "</STMTTRN>"
+    )
+
+
+def ofx_file(path: Path, *statements: str) -> Path:
+    head = "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1>"
+    path.write_text(f"{head}{''.join(statements)}</BANKMSGSRSV1></OFX>\n", encoding="utf-8")
+    return path
+
+
 def test_an_ofx_line_replacing_another_counts_instead_of_it_before_and_after_the_import(
     container: Container, tmp_path: Path
 ) -> None:
     bank = tmp_path / "cny2.ofx"
-    replacing = (
-        "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20261106<TRNAMT>2200.00<FITID>X003<CORRECTFITID>X001"
-        "<CORRECTACTION>REPLACE<NAME>王小明</STMTTRN>"
-    )
+    replacing = ofx_record("X003", "20261106", "2200.00", corrects="X001")
     lines = ofx(("X001", "20261105", "2000.00"), ("X002", "20261106", "56400.50")).replace(
         "</BANKTRANLIST>", f"{replacing}</BANKTRANLIST>"
     )
@@ -838,10 +857,7 @@ def test_an_ofx_line_deleting_another_of_its_statement_says_so_before_the_import
     container: Container, tmp_path: Path
 ) -> None:
     bank = tmp_path / "cny2.ofx"
-    deleting = (
-        "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20261106<TRNAMT>2000.00<FITID>X003<CORRECTFITID>X001"
-        "<CORRECTACTION>DELETE<NAME>王小明</STMTTRN>"
-    )
+    deleting = ofx_record("X003", "20261106", "2000.00", corrects="X001", action="DELETE")
     lines = ofx(("X001", "20261105", "2000.00"), ("X002", "20261106", "56400.50")).replace(
         "</BANKTRANLIST>", f"{deleting}</BANKTRANLIST>"
     )
@@ -860,28 +876,6 @@ def test_an_ofx_line_deleting_another_of_its_statement_says_so_before_the_import
     for report in (before, after):
         assert report.balances.statement_movement == Money.of("56400.50", "CNY")
         assert report.reconciles
-
-
-def ofx_statement(start: str, end: str, *records: str) -> str:
-    """One STMTTRNRS of account 4417 over `start`–`end`."""
-    return (
-        "<STMTTRNRS><STMTRS><CURDEF>CNY<BANKACCTFROM><BANKID>1<ACCTID>4417</BANKACCTFROM>"
-        f"<BANKTRANLIST><DTSTART>{start}<DTEND>{end}{''.join(records)}</BANKTRANLIST></STMTRS></STMTTRNRS>"
-    )
-
-
-def ofx_record(fitid: str, day: str, amount: str, corrects: str = "", action: str = "REPLACE") -> str:
-    correction = f"<CORRECTFITID>{corrects}<CORRECTACTION>{action}" if corrects else ""
-    return (
-        f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>{day}<TRNAMT>{amount}<FITID>{fitid}{correction}<NAME>王小明"
-        "</STMTTRN>"
-    )
-
-
-def ofx_file(path: Path, *statements: str) -> Path:
-    head = "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1>"
-    path.write_text(f"{head}{''.join(statements)}</BANKMSGSRSV1></OFX>\n", encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize("one_file", [True, False], ids=["one-file", "two-files"])

@@ -11,6 +11,7 @@ from adapters.statements.ofx import OfxParser
 from connector.documents import Document, Parsed
 from connector.errors import FileFormatError
 from connector.text_encoding import detect_encoding
+from tests.unit.test_ofx import SGML
 
 EXPORTS = Path(__file__).parents[1] / "fixtures" / "exports"
 MT940 = """:20:STMT
@@ -21,17 +22,9 @@ MT940 = """:20:STMT
 :86:166?00SEPA-GUTSCHRIFT?20SVWZ+{text}
 :62F:C260311EUR300,00
 """
-OFX = """OFXHEADER:100
-DATA:OFXSGML
-VERSION:102
-ENCODING:USASCII
-CHARSET:1252
-
-<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>EUR
-<BANKACCTFROM><BANKID>1<ACCTID>ACC-1</BANKACCTFROM>
-<BANKTRANLIST><STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260311<TRNAMT>200.00<FITID>F1<MEMO>{text}
-</STMTTRN></BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>
-"""
+OFX = SGML.format(
+    transactions="<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260311<TRNAMT>200.00<FITID>F1<MEMO>{text}\n</STMTTRN>"
+)
 # Text each detector read alike, and text the statements' former one read otherwise (Shift-JIS for
 # CONSTRUÇÃO and USB线, Windows-1252 for PVC管): one module now decides for every reader.
 SAMPLES = [
