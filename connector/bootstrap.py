@@ -173,9 +173,11 @@ class Container:
         """Every file format the import reads, with the mapping set in force (`parsers_for`)."""
         settings = self.settings
         currency = settings.imports.iif_currency or settings.ledger.base_currency
-        index_key = self.keyring.index_key
         return parsers_for(
-            self.mappings_in_force(), currency, settings.imports.iif_date_order, index_key=index_key
+            self.mappings_in_force(),
+            currency,
+            settings.imports.iif_date_order,
+            index_key=lambda: self.keyring.index_key,
         )
 
     def record_source(self, backend: str) -> RecordSource:
@@ -196,7 +198,11 @@ class Container:
 
 
 def parsers_for(
-    mappings: MappingSet, iif_currency: str, iif_date_order: Order = "mdy", *, index_key: bytes
+    mappings: MappingSet,
+    iif_currency: str,
+    iif_date_order: Order = "mdy",
+    *,
+    index_key: Callable[[], bytes],
 ) -> list[DocumentParser]:
     """Every file format the import reads: bank statements (structured formats first: they are
     recognised by their own markers), QuickBooks IIF (amounts in `iif_currency` where a file names

@@ -54,7 +54,7 @@ import hashlib
 import hmac
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -111,13 +111,19 @@ class _Block:
 
 class IifParser:
     """A `DocumentParser` for QuickBooks Desktop IIF transaction files; `currency` is the company's, the
-    currency of files without a CURRENCY column; `index_key` the key ring's (`KeyRing.index_key`), which
-    keys the ids of transactions without a TRNSID."""
+    currency of files without a CURRENCY column; `index_key` gives the key ring's (`KeyRing.index_key`),
+    which keys the ids of transactions without a TRNSID: asked for only when an IIF file is read (a
+    command reading no IIF file makes no key file)."""
 
     format = FORMAT
 
     def __init__(
-        self, currency: str, encoding: str | None = None, date_order: Order = "mdy", *, index_key: bytes
+        self,
+        currency: str,
+        encoding: str | None = None,
+        date_order: Order = "mdy",
+        *,
+        index_key: Callable[[], bytes],
     ) -> None:
         self.currency = currency_code(currency)
         self.encoding = encoding
@@ -137,7 +143,7 @@ class IifParser:
         try:
             encoding = self.encoding or detect_encoding(binary, name)
             text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
-            reader = _Reader(name, self.currency, self._index_key, self.date_order)
+            reader = _Reader(name, self.currency, self._index_key(), self.date_order)
             yield from reader.watch.items(reader.read(text))
         finally:
             binary.close()

@@ -77,7 +77,7 @@ def test_an_iif_file_imported_under_the_former_unkeyed_ids_imported_again_change
     first, again = tmp_path / "qb.iif", tmp_path / "qb-again.iif"
     first.write_bytes(text)
     again.write_bytes(text + b"\r\n")  # exported again: other bytes, the same transactions
-    parser = IifParser(currency, index_key=container.keyring.index_key)
+    parser = IifParser(currency, index_key=lambda: container.keyring.index_key)
     before = import_file(container, first, [AsImportedBefore(parser, former)])
     posted = entries(container)
     held = external_ids(container)

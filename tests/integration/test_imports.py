@@ -602,7 +602,7 @@ def test_an_invoice_quickbooks_desktop_voided_since_is_reversed_and_stays_so(
         "SPL\t102\tINVOICE\t03/05/26\tSales\t杭州青禾科技\t-{amount}\t7\t{memo}\n"
         "ENDTRNS\n"
     )
-    parsers = [IifParser(currency="CNY", index_key=container.keyring.index_key)]
+    parsers = [IifParser(currency="CNY", index_key=lambda: container.keyring.index_key)]
     issued, voided = tmp_path / "issued.iif", tmp_path / "voided.iif"
     issued.write_text(block.format(amount="1500.00", memo="March"), encoding="utf-8")
     voided.write_text(

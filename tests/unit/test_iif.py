@@ -28,7 +28,7 @@ PAYMENT = (
 
 
 def _parse(path: Path, name: str = "qb.iif", currency: str = "USD", **options: Any) -> list[Parsed]:
-    return list(IifParser(currency, **{"index_key": INDEX_KEY, **options}).parse(path, name))
+    return list(IifParser(currency, **{"index_key": lambda: INDEX_KEY, **options}).parse(path, name))
 
 
 def _iif(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -46,7 +46,7 @@ def _problems(found: list[Parsed]) -> list[Problem]:
 
 
 def test_the_parser_is_a_document_parser() -> None:
-    parser: DocumentParser = IifParser("USD", index_key=INDEX_KEY)
+    parser: DocumentParser = IifParser("USD", index_key=lambda: INDEX_KEY)
     assert parser.format == "qb_iif"
 
 
@@ -122,7 +122,9 @@ def test_without_trnsid_the_id_is_keyed_so_that_no_one_without_the_key_can_confi
     payment = _documents(_parse(FIXTURE))[1]
 
     assert payment.external_id == keyed
-    assert _documents(_parse(FIXTURE, index_key=bytes(32)))[1].external_id != keyed  # another key, another id
+    assert (
+        _documents(_parse(FIXTURE, index_key=lambda: bytes(32)))[1].external_id != keyed
+    )  # another key, another id
     # The former recipe's id is only looked up (a file imported before keeps its documents), never given.
     assert unkeyed == "iif-aa4336c8d8024b2f1f34"
     assert payment.known_as == (unkeyed,)
@@ -223,7 +225,7 @@ def test_a_file_that_is_not_iif_is_a_file_format_error(tmp_path: Path) -> None:
     ],
 )
 def test_sniff_recognises_an_iif_head(head: bytes, expected: bool) -> None:
-    assert IifParser("USD", index_key=INDEX_KEY).sniff(head, "x") is expected
+    assert IifParser("USD", index_key=lambda: INDEX_KEY).sniff(head, "x") is expected
 
 
 def test_a_stray_quote_in_a_memo_is_text_and_swallows_no_following_line(tmp_path: Path) -> None:

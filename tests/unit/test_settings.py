@@ -266,7 +266,7 @@ def test_the_iif_date_order_is_month_first_by_default_day_first_when_set_and_ref
     dmy = write(isolated_cwd / "ok.toml", '[imports]\niif_date_order = "dmy"\n')
     assert load_settings(dmy).imports.iif_date_order == "dmy"
     parsers = parsers_for(
-        MappingSet({}, ""), "GBP", load_settings(dmy).imports.iif_date_order, index_key=INDEX_KEY
+        MappingSet({}, ""), "GBP", load_settings(dmy).imports.iif_date_order, index_key=lambda: INDEX_KEY
     )
     assert next(p for p in parsers if isinstance(p, IifParser)).date_order == "dmy"
 
