@@ -1111,6 +1111,7 @@ class DocumentPoster:
             self.file_id,
             document.external_id,
             found_by_text=document.kind != "bank_line",  # its text names no account (`quarantine_input`)
+            known_as=document.known_as,
         )
 
 

@@ -1,10 +1,12 @@
 """A file's row (or line) that cannot be taken as it is: kept in quarantine with its raw text, the file
 and row it came from and the reason, once per row however often its file is imported again, and
 whatever name or encoding the export comes back under (the same text of the same source, and the same
-document where it names one: one record, where it was last seen)."""
+document where it names one, under its id or one it was imported under before: one record, where it
+was last seen)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -28,18 +30,24 @@ def quarantine_input(
     external_id: str | None = None,
     replayed: bool = True,
     found_by_text: bool = True,
+    known_as: Sequence[str] = (),
 ) -> None:
     """Quarantine what a file's row or line gave, as "file:row", with its raw text and the imported
     file's id (a retry imports that file again; not `replayed`: a person's, which no retry decides).
     Not `found_by_text`: a row whose text does not say where it belongs (a bank statement's line names
-    no account: the same text on two accounts is two lines), found again only in its own file."""
+    no account: the same text on two accounts is two lines), found again only in its own file.
+    `known_as`: the ids the document was quarantined under before (`Document.known_as`: a QuickBooks
+    transaction's unkeyed id), whose records are its record."""
     ref = f"{origin.file}:{origin.row}" if origin.row is not None else origin.file
     raw: dict[str, Any] = {"file": origin.file, "row": origin.row, "raw": origin.raw}
     if not replayed:
         raw[NOT_REPLAYED_KEY] = True
     if external_id is not None:
         raw["external_id"] = external_id
+    if known_as:
+        raw["known_as"] = list(known_as)
     raw["file_id"] = file_id
+    ids = {external_id, *known_as}
 
     def same_row(held: Any) -> bool:
         """The same file's row, or the same text again (a re-export), and the same document where both
@@ -49,7 +57,7 @@ def quarantine_input(
         if not isinstance(held, dict):
             return False
         held_id = held.get("external_id")
-        if held_id is not None and external_id is not None and held_id != external_id:
+        if held_id is not None and external_id is not None and held_id not in ids:
             return False
         if origin.row is None:
             return bool(held.get("raw") == origin.raw)
@@ -61,12 +69,13 @@ def quarantine_input(
         of the same text, kept apart)."""
         if not isinstance(held, dict) or held.get("raw") != origin.raw:
             return False
-        return held.get("external_id") == external_id and (file_id is None or held.get("file_id") != file_id)
+        return held.get("external_id") in ids and (file_id is None or held.get("file_id") != file_id)
 
     # A person's record (not replayed: what a file lacks) or one of no text is not a row to find again.
     by_text = replayed and found_by_text and origin.raw
     key = content_key(cipher, source, origin.raw, external_id) if by_text else None
-    quarantine(session, cipher, run, source, ref, raw, reason, same_row, key, same_content)
+    known_keys = [content_key(cipher, source, origin.raw, former) for former in known_as] if by_text else []
+    quarantine(session, cipher, run, source, ref, raw, reason, same_row, key, same_content, known_keys)
 
 
 def content_key(cipher: FieldCipher, source: str, raw: str, external_id: str | None) -> str:

@@ -318,9 +318,11 @@ def _settle_file(
 
 
 def _same_place(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """The same row of the file (and the same document, where both name one)."""
+    """The same row of the file (and the same document, where both name one: under its id or one it
+    is known as, the id it was quarantined under before)."""
     old_id, new_id = old.get("external_id"), new.get("external_id")
-    return old.get("row") == new.get("row") and (old_id is None or new_id is None or old_id == new_id)
+    same_document = old_id is None or new_id is None or old_id in [new_id, *new.get("known_as", [])]
+    return old.get("row") == new.get("row") and same_document
 
 
 # --- retrying customer records -------------------------------------------------------------------------

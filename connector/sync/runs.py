@@ -9,7 +9,7 @@ import os
 import re
 import socket
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -228,6 +228,7 @@ def quarantine(
     same_record: Callable[[Any], bool] | None = None,
     content_key: str | None = None,
     same_content: Callable[[Any], bool] | None = None,
+    known_keys: Sequence[str] = (),
 ) -> None:
     """Keep a record that failed, with why; the same record failing again counts another attempt.
 
@@ -235,7 +236,8 @@ def quarantine(
     with its raw input) says otherwise: then it is kept as it is and this one is kept beside it. With
     none there, an open record of the source with the same `content_key` that `same_content` takes is
     it, seen under another reference (a file row brought back by a file of another name): it moves to
-    `ref`, where it was last seen.
+    `ref`, where it was last seen. `known_keys`: the content keys it was held under before (under a
+    document's former id); found under one, it takes `content_key`.
     """
     held = session.scalars(
         select(QuarantinedRecord)
@@ -252,7 +254,7 @@ def quarantine(
             select(QuarantinedRecord)
             .where(
                 QuarantinedRecord.source == source,
-                QuarantinedRecord.content_key == content_key,
+                QuarantinedRecord.content_key.in_([content_key, *known_keys]),
                 QuarantinedRecord.status == "open",
             )
             .order_by(QuarantinedRecord.id)

@@ -18,8 +18,11 @@ from connector.bootstrap import Container
 from connector.db import unit_of_work
 from connector.imports.models import ImportedDocument
 from connector.imports.pipeline import import_file
+from connector.sync.quarantine import Entry, list_records
+from connector.sync.quarantine_retry import retry
 from tests.integration.test_former_statement_ids import AsImportedBefore, Key, entries
 from tests.integration.test_imports import assert_ledger_verifies
+from tests.integration.test_quarantine import no_mappings
 
 QUICKBOOKS = Path(__file__).parents[1] / "fixtures" / "exports" / "quickbooks_desktop.iif"
 QUICKBOOKS_BY_PLAIN_HASH: dict[Key, str] = {
@@ -114,3 +117,31 @@ def test_an_iif_file_imported_under_the_keyed_ids_imported_again_changes_nothing
     assert entries(container) == posted
     assert external_ids(container) == stored
     assert_ledger_verifies(container)
+
+
+def open_records(container: Container) -> list[Entry]:
+    with unit_of_work(container.sessions) as session:
+        return list_records(session)
+
+
+def test_a_transaction_quarantined_under_its_former_iif_id_is_one_record_that_a_retry_keeps_open(
+    container: Container, customers: dict[str, str], tmp_path: Path
+) -> None:
+    first, again = tmp_path / "qb.iif", tmp_path / "qb-again.iif"
+    first.write_bytes(QUICKBOOKS.read_bytes())
+    again.write_bytes(QUICKBOOKS.read_bytes() + b"\r\n")
+    parser = IifParser("USD", index_key=container.keyring.index_key)
+    import_file(container, first, [AsImportedBefore(parser, QUICKBOOKS_BY_PLAIN_HASH)])
+    held = open_records(container)
+    # The credit memo: no TRNSID (held under its former id) and no customer known.
+    [memo] = [record.id for record in held if record.ref == "qb.iif:12"]
+
+    import_file(container, again, [parser])
+    [outcome] = retry(container, [memo], parsers=lambda: [parser], mappings=no_mappings)
+
+    assert outcome.status == "retried", outcome
+    assert outcome.resolved == []  # it failed again: it never went through
+    assert memo in outcome.still_open
+    now = open_records(container)
+    assert [record.id for record in now] == [record.id for record in held]  # one record per transaction
+    assert [record.attempts for record in now] == [3] * len(held)
