@@ -894,3 +894,18 @@ def test_check_config_finds_a_renumbered_account_the_ledger_would_refuse_and_a_d
     assert missing.code == 1
     assert "database.url: the database cannot be used:" in missing.err
     assert "no_such_db_4711" in missing.err
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        (("status",), "--json"),
+        (("import",), "--dry-run"),
+        (("zoho", "push"), "--resend"),
+        (("inbox",), "--watch"),
+    ],
+)
+def test_the_help_shows_on_off_flags_as_taking_no_value(cli, command: tuple[str, ...], flag: str) -> None:
+    shown = cli(*command, "--help").out
+    assert flag in shown
+    assert "<bool>" not in shown  # `--json true` is refused: a flag takes no value
