@@ -151,7 +151,8 @@ def plan(
             for e, c, _ in chunk
             if (item := items.get(e)) is None or item.planned_from != planned_from[e]
         ]
-        counts["unchanged"] += len(chunk) - len(stale)
+        for external_id in {e for e, _, _ in chunk} - {e for e, _ in stale}:  # planned from these inputs
+            counts["to_push" if items[external_id].status == "pending" else "unchanged"] += 1  # resent: due
         if not stale:
             continue
         credit = customer_credit(

@@ -538,6 +538,7 @@ def test_a_push_told_to_resend_corrects_a_crm_users_edit_of_a_pushed_field(tmp_p
         )
 
         assert (resent.counts["resend"], resent.counts["pushed"]) == (3, 3)
+        assert resent.counts["unchanged"] == 0  # each record counted once: resent, not also unchanged
         assert status != "正常 OK"
         assert (shown(org, record)["Credit_Status"], shown(org, record)["Outstanding_Balance"]) == (
             status,
