@@ -282,7 +282,7 @@ def forget_bank_account(
         str, typer.Argument(help="The payer bank account or IBAN (as `customers show` lists it).")
     ],
     reason: Reason = "",
-    actor: Actor = "admin",
+    actor: Actor = "cli",
 ) -> None:
     """Forget a payer bank account known for a customer (learned from `reconcile apply`, or from its
     record): receipts from it no longer find the customer by it, and wait for a person. The receipts a
@@ -357,7 +357,7 @@ def resolve(
     link: Annotated[str | None, typer.Option(help="Bind the record to this account number.")] = None,
     new: Annotated[bool, typer.Option("--new", help="Make the record a customer of its own.")] = False,
     dismiss: Annotated[bool, typer.Option("--dismiss", help="Set the record aside.")] = False,
-    actor: Actor = "admin",
+    actor: Actor = "cli",
 ) -> None:
     """Decide a review: --link ACCOUNT_NO, --new or --dismiss."""
     if [link is not None, new, dismiss].count(True) != 1:
@@ -370,7 +370,7 @@ def resolve(
 
 @customers_app.command("merge")
 def merge(
-    ctx: typer.Context, survivor: str, absorbed: str, reason: Reason = "", actor: Actor = "admin"
+    ctx: typer.Context, survivor: str, absorbed: str, reason: Reason = "", actor: Actor = "cli"
 ) -> None:
     """Fold customer ABSORBED into SURVIVOR: its source records move over; its ledger history stays."""
     with identity_change(ctx, actor) as master:
@@ -379,7 +379,7 @@ def merge(
 
 
 @customers_app.command("unmerge")
-def unmerge(ctx: typer.Context, absorbed: str, reason: Reason = "", actor: Actor = "admin") -> None:
+def unmerge(ctx: typer.Context, absorbed: str, reason: Reason = "", actor: Actor = "cli") -> None:
     """Undo a merge: customer ABSORBED stands on its own again, with the source records the merge moved,
     and its ledger counts for itself alone again."""
     with identity_change(ctx, actor) as master:
@@ -393,7 +393,7 @@ def split(
     source: Annotated[str, typer.Argument(help="Where the record lives, e.g. zoho.Contacts.")],
     external_id: Annotated[str, typer.Argument(help="The record's id there.")],
     reason: Reason = "",
-    actor: Actor = "admin",
+    actor: Actor = "cli",
 ) -> None:
     """Take a wrongly linked source record off its customer: it becomes a customer of its own."""
     with identity_change(ctx, actor) as master:
