@@ -5,7 +5,8 @@ MT940, OFX 1), chosen alike for all: the same bytes get the same verdict whichev
 A BOM decides (UTF-8, UTF-16); otherwise the first 64 KB holding non-ASCII bytes must decode as UTF-8,
 else as GB18030 (a superset of GBK: Kingdee and Yonyou exports are GBK without a BOM; unless the bytes
 look like Latin text, which GB18030 also decodes), else as Windows-1252 when they look like Western
-European text (accented letters among ASCII ones: Excel's CSV on a Western Windows), else
+European text (accented letters among ASCII ones: Excel's CSV on a Western Windows) and charset-normalizer
+finds no regional code page reading them better (Czech or Polish in cp1250: `_regional`), else
 charset-normalizer picks. An encoding other than UTF-8 and GB18030 is a guess, which the reader notes.
 Either may hold a stray byte or two (a character cut to its first byte, as a field truncated by bytes
 leaves it): at most one per twenty characters it decodes. A file no encoding fits is refused naming
@@ -106,6 +107,53 @@ def _plausibly_western(sample: bytes) -> bool:
     return all(char.isalpha() or char in _WESTERN_SIGNS for char in text)
 
 
+# Single-byte code pages of other regions or scripts a file may really be in (Central European, Baltic,
+# Turkish, Cyrillic, Greek): Windows-1252 reads Czech or Polish letters as its own (ř č ě ł as ø è ì ³).
+_REGIONAL = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "cp1250",
+        "iso8859_2",
+        "cp1251",
+        "koi8_r",
+        "iso8859_5",
+        "cp1253",
+        "iso8859_7",
+        "cp1254",
+        "iso8859_9",
+        "cp1257",
+        "iso8859_13",
+    )
+)
+
+
+# What Windows-1252 reads the common letters of regional code pages as, and Western text seldom writes:
+# Czech ř ě ů ň (ø ì ù ò), Polish ł ą ś ż ź (³ ¹ œ ¿ Ÿ), Turkish ğ ş (ð þ), their capitals.
+_SELDOM_WESTERN = frozenset("øìùòðþ³¹œ¿Ÿ£¥ŒªºØÌÙÒÐÞ¼¾¦¯")
+
+
+def _regional(sample: bytes) -> str | None:
+    """The regional code page (`_REGIONAL`) a sample Windows-1252 reads as letters is in after all: the
+    sample holds a character Western text seldom writes (`_SELDOM_WESTERN`), and charset-normalizer ranks
+    that page's reading above Windows-1252's (as coherent, in a language it tells, and less chaotic, or
+    more coherent: "Dvořák … Měsíc", not "Dvoøák … Mìsíc"). None otherwise: a few words leave every code
+    page alike ("Kovář" and "Kováø" both), and German or Portuguese text is Windows-1252's."""
+    if not _SELDOM_WESTERN.intersection(sample.decode("cp1252", errors="replace")):
+        return None
+    matches = charset_normalizer.from_bytes(sample)
+    western = next((match for match in matches if "cp1252" in match.could_be_from_charset), None)
+    for match in matches:
+        if codecs.lookup(match.encoding).name not in _REGIONAL or match is western:
+            continue
+        if western is None:
+            return match.encoding if match.coherence > 0 else None
+        less_chaos = match.chaos < western.chaos and match.coherence >= western.coherence
+        more_sense = match.coherence > western.coherence and match.chaos <= western.chaos
+        if match.coherence > 0 and (less_chaos or more_sense):
+            return match.encoding
+    return None
+
+
 # After UTF-8: the encodings a file is tried in, in turn (GB18030 and Windows-1252 only when plausible).
 FALLBACKS = ("gb18030", "cp1252")
 # Detected encodings a file is read in without a note: the documented defaults, not a guess.
@@ -144,7 +192,7 @@ def encoding_of(
                 return encoding
         elif encoding == "cp1252":
             if _plausibly_western(sample):
-                return encoding
+                return _regional(sample) or encoding
         elif _first_bad(sample, encoding) is None:
             return encoding
     best = charset_normalizer.from_bytes(sample).best()

@@ -170,6 +170,21 @@ def test_a_latin1_file_is_decoded_without_mojibake() -> None:
     assert line.references == ("Kd-Nr. 10077 Abschlag März",)
 
 
+def test_a_central_european_cp1250_statement_is_read_as_cp1250_not_windows_1252(tmp_path: Path) -> None:
+    german = (FIXTURES / GERMAN).read_bytes().decode("cp1252")
+    for western, czech in [
+        ("Müller Maschinenbau GmbH", "Dvořák Strojírny s.r.o."),
+        ("Stadtwerke Köln AG", "Kovář a synové"),
+        ("Schäfer & Söhne OHG", "Kovář a synové"),
+        ("M?22ärz", "M?22ěsíc"),
+    ]:
+        german = german.replace(western, czech)
+    items = parse_text(tmp_path, german, "cp1250")
+    line = next(line for line in lines(items) if line.amount == Money(98000, "EUR"))
+    assert (line.party.name, line.references) == ("Kovář a synové", ("Kd-Nr. 10077 Abschlag Měsíc",))
+    assert lines(items)[0].party.name == "Dvořák Strojírny s.r.o. & Co. KG"  # not "Dvoøák"
+
+
 def test_a_gbk_file_from_a_chinese_bank_is_decoded_and_its_free_text_kept_whole() -> None:
     items = parse(CHINESE)
     assert [line.amount for line in lines(items)] == [
