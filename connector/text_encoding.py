@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 import charset_normalizer
 
+from connector.documents import Notice, Origin, Parsed
 from connector.errors import FileFormatError
 
 SAMPLE_BYTES = 64 * 1024
@@ -229,13 +230,25 @@ def detect_encoding(
     lines: bool = False,
     hint: str | None = None,
     remedy: str = _DECLARE,
-) -> str:
+) -> Chosen:
     """See the module docstring. `lines`: sample the lines holding non-ASCII bytes (a statement's), not
-    the file from its first non-ASCII byte; `hint`: the encoding the file's own header names."""
+    the file from its first non-ASCII byte; `hint`: the encoding the file's own header names, which is
+    no guess. A file naming none, as a statement and an IIF file may not declare one, is noted when its
+    encoding is guessed (`guessed`)."""
     sample, pieces = _sample_lines(binary) if lines else _sample(binary)
     if hint is None or not _single_byte(hint):  # a claim of UTF-8 is checked as any file is
-        return encoding_of(sample, name, fallbacks, pieces=pieces, remedy=remedy)
-    return _hinted(sample, name, hint, pieces)
+        encoding = encoding_of(sample, name, fallbacks, pieces=pieces, remedy=remedy)
+    else:
+        encoding = _hinted(sample, name, hint, pieces)
+    return Chosen(encoding, strict=False, note=None if encoding == hint else guessed(encoding))
+
+
+def guessed(encoding: str, remedy: str = "") -> str | None:
+    """The note for a detected encoding that is a guess (None for the documented defaults: UTF, GB18030),
+    `remedy` (", and …") telling how to name the file's encoding where a person can."""
+    if encoding in _UNGUESSED:
+        return None
+    return f"the text encoding was guessed as {encoding}: check that accented letters read right{remedy}"
 
 
 def _hinted(sample: bytes | None, name: str, hint: str, pieces: Pieces) -> str:
@@ -310,13 +323,19 @@ def chosen(
     if declared is not None:
         return _overruled(sample, declared) or Chosen(declared, strict=True)
     encoding = encoding_of(sample, name, pieces=pieces)
-    if encoding in _UNGUESSED:
-        return Chosen(encoding, strict=False)
-    note = (
-        f"the text encoding was guessed as {encoding}: check that accented letters read right, and "
-        f'declare `encoding = "{encoding}"` in the mapping (or the file\'s own encoding)'
-    )
-    return Chosen(encoding, strict=False, note=note)
+    remedy = f', and declare `encoding = "{encoding}"` in the mapping (or the file\'s own encoding)'
+    return Chosen(encoding, strict=False, note=guessed(encoding, remedy))
+
+
+def noting(name: str, chosen: Chosen, items: Iterator[Parsed]) -> Iterator[Parsed]:
+    """The items read from the file `name`, the note on its encoding (`Chosen.note`) first, as a `Notice`
+    the import shows: said once the first item is read, so a file refused outright says only why."""
+    first = next(items, None)
+    if chosen.note is not None:
+        yield Notice(Origin(name), chosen.note)
+    if first is not None:
+        yield first
+    yield from items
 
 
 def _overruled(sample: bytes | None, declared: str) -> Chosen | None:

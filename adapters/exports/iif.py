@@ -76,7 +76,7 @@ from connector.errors import FileFormatError, MoneyError
 from connector.mapping.decimals import DecimalFormatError, parse_decimal
 from connector.mapping.slash_dates import WORDS, WRITTEN, Order, order_hint, other
 from connector.money import Money, currency_code
-from connector.text_encoding import detect_encoding
+from connector.text_encoding import Chosen, detect_encoding, noting
 
 FORMAT = "qb_iif"
 KINDS: dict[str, DocumentKind] = {"PAYMENT": "payment", "INVOICE": "invoice", "CREDIT MEMO": "credit_note"}
@@ -141,10 +141,10 @@ class IifParser:
         except OSError as exc:
             raise FileFormatError(f"{name}: cannot open it ({exc.strerror})") from exc
         try:
-            encoding = self.encoding or detect_encoding(binary, name)
-            text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
+            chosen = Chosen(self.encoding, strict=False) if self.encoding else detect_encoding(binary, name)
+            text = io.TextIOWrapper(binary, encoding=chosen.encoding, errors="replace", newline="")
             reader = _Reader(name, self.currency, self._index_key(), self.date_order)
-            yield from reader.watch.items(reader.read(text))
+            yield from noting(name, chosen, reader.watch.items(reader.read(text)))
         finally:
             binary.close()
 

@@ -26,7 +26,7 @@ import defusedxml.ElementTree as _safe_et  # type: ignore[import-untyped]  # no 
 from connector.documents import Origin, Problem
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money
-from connector.text_encoding import detect_encoding
+from connector.text_encoding import Chosen, detect_encoding
 
 # What banks write where a reference is mandatory but they have none (ISO 20022's "NOTPROVIDED",
 # SWIFT's "NONREF"): no reference at all, never an id two entries share nor a payer's mark.
@@ -160,9 +160,10 @@ def xs_decimal(text: str | None) -> Decimal:
     return Decimal(raw)
 
 
-def statement_encoding(path: str, name: str, hint: str | None = None) -> str:
+def statement_encoding(path: str, name: str, hint: str | None = None) -> Chosen:
     """The statement file's encoding, chosen as an export's is (`connector.text_encoding`) from its
-    lines holding non-ASCII bytes, `hint` being the code page its own header names (OFX's `CHARSET`)."""
+    lines holding non-ASCII bytes, `hint` being the code page its own header names (OFX's `CHARSET`);
+    noted when guessed (`text_encoding.noting`)."""
     with open(path, "rb") as binary:
         return detect_encoding(binary, name, lines=True, hint=hint, remedy="is it a text file?")
 

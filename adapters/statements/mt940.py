@@ -87,6 +87,7 @@ from connector.documents import (
 )
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money
+from connector.text_encoding import Chosen, noting
 
 SOURCE = "mt940"
 _OPTIONS = mt940.Options.all()  # RC signed as a debit, ?31 as the IBAN, :86: never truncated …
@@ -132,9 +133,9 @@ class Mt940Parser:
         return len(set(_SNIFF.findall(head[:SNIFF_BYTES]))) >= 2
 
     def parse(self, path: str, name: str) -> Iterator[Parsed]:
-        encoding = self.encoding or statement_encoding(path, name)
-        with open(path, encoding=encoding, errors="replace") as handle:
-            yield from _File(name).read(fields(handle))
+        chosen = Chosen(self.encoding, strict=False) if self.encoding else statement_encoding(path, name)
+        with open(path, encoding=chosen.encoding, errors="replace") as handle:
+            yield from noting(name, chosen, _File(name).read(fields(handle)))
 
 
 class _File:

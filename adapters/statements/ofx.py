@@ -100,8 +100,10 @@ from connector.documents import (
 )
 from connector.errors import FileFormatError, MoneyError
 from connector.money import Money, currency_code
+from connector.text_encoding import Chosen, noting
 
 SOURCE = "ofx"
+_XML_READ = Chosen("utf-8", strict=False)  # OFX 2: the XML parser reads its declared encoding
 _INVESTMENT = "INVSTMTRS"
 _ACCOUNTS = {"STMTRS": "BANKACCTFROM", "CCSTMTRS": "CCACCTFROM", _INVESTMENT: "INVACCTFROM"}
 _SNIFF = re.compile(rb"OFXHEADER|<OFX>", re.IGNORECASE)
@@ -150,13 +152,13 @@ class OfxParser:
         with open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES).removeprefix(b"\xef\xbb\xbf")
         xml = _XML.match(head) is not None
-        encoding = None if xml else statement_encoding(path, name, ofx_sgml.header_encoding(head))
+        chosen = _XML_READ if xml else statement_encoding(path, name, ofx_sgml.header_encoding(head))
 
         def events() -> Iterator[tuple[str, ET.Element]]:
             if xml:
                 yield from _ofx_xml_events(path)
             else:
-                with open(path, encoding=encoding, errors="replace") as text:
+                with open(path, encoding=chosen.encoding, errors="replace") as text:
                     yield from ofx_sgml.events(text)
 
         # Read twice: a line's id depends on whether its FITID comes again anywhere in the file.
@@ -169,7 +171,7 @@ class OfxParser:
             raise FileFormatError(f"{name}: {refused}")
         reader = _Reader(name, contents)
         try:
-            yield from reader.read(events())
+            yield from noting(name, chosen, reader.read(events()))
         except BrokenXml as exc:
             reason = f"{exc}; nothing after transaction {reader.record} could be read"
             # Its own row (the first record not read): record N may be a problem of its own, kept apart.

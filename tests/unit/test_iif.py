@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from adapters.exports.iif import IifParser
-from connector.documents import Document, DocumentParser, Parsed, Problem
+from connector.documents import Document, DocumentParser, Notice, Origin, Parsed, Problem
 from connector.errors import FileFormatError
 from connector.money import Money
 
 INDEX_KEY = bytes(range(32))  # a key ring's index key
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "exports" / "quickbooks_desktop.iif"
+GUESSED = "the text encoding was guessed as cp1252: check that accented letters read right"
 COLUMNS = (
     "!TRNS\tTRNSID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
     "!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tNAME\tAMOUNT\tDOCNUM\tMEMO\n"
@@ -89,9 +90,13 @@ def test_a_transaction_type_other_than_payment_invoice_or_credit_memo_is_a_probl
     assert problem.reason.startswith("lines 18–20: transaction type 'DEPOSIT' is not read")
 
 
+def test_an_iif_file_whose_encoding_was_guessed_says_so_before_its_transactions() -> None:
+    assert _parse(FIXTURE)[0] == Notice(Origin("qb.iif"), GUESSED)
+
+
 def test_list_records_are_passed_over() -> None:
     found = _parse(FIXTURE)
-    assert len(found) == 6
+    assert len([item for item in found if not isinstance(item, Notice)]) == 6
     assert not any("CUST" in item.reason for item in _problems(found))
 
 

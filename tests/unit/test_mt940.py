@@ -7,7 +7,16 @@ import pytest
 
 from adapters.statements.common import composite_id
 from adapters.statements.mt940 import Mt940Parser
-from connector.documents import Document, DocumentParser, Parsed, Party, Problem, Statement
+from connector.documents import (
+    Document,
+    DocumentParser,
+    Notice,
+    Origin,
+    Parsed,
+    Party,
+    Problem,
+    Statement,
+)
 from connector.errors import FileFormatError
 from connector.money import Money
 
@@ -15,6 +24,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "statements"
 GERMAN = "sparkasse_two_statements_latin1.sta"
 CHINESE = "icbc_statement_gbk.sta"
 ACCOUNT = "60050101/7405500001"
+GUESSED = "the text encoding was guessed as cp1252: check that accented letters read right"
 
 MINIMAL = """:20:STMT
 :25:NL91ABNA0417164300
@@ -183,6 +193,12 @@ def test_a_central_european_cp1250_statement_is_read_as_cp1250_not_windows_1252(
     line = next(line for line in lines(items) if line.amount == Money(98000, "EUR"))
     assert (line.party.name, line.references) == ("Kovář a synové", ("Kd-Nr. 10077 Abschlag Měsíc",))
     assert lines(items)[0].party.name == "Dvořák Strojírny s.r.o. & Co. KG"  # not "Dvoøák"
+
+
+def test_a_statement_whose_encoding_was_guessed_says_so_before_its_lines() -> None:
+    items = parse(GERMAN)
+    assert items[0] == Notice(Origin(GERMAN), GUESSED)
+    assert not [item for item in parse(CHINESE) if isinstance(item, Notice)]  # GBK: no guess
 
 
 def test_a_gbk_file_from_a_chinese_bank_is_decoded_and_its_free_text_kept_whole() -> None:

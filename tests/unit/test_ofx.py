@@ -8,7 +8,16 @@ import pytest
 
 from adapters.statements.common import composite_id
 from adapters.statements.ofx import OfxParser
-from connector.documents import Document, DocumentParser, Notice, Parsed, Party, Problem, Statement
+from connector.documents import (
+    Document,
+    DocumentParser,
+    Notice,
+    Origin,
+    Parsed,
+    Party,
+    Problem,
+    Statement,
+)
 from connector.errors import FileFormatError
 from connector.money import Money
 
@@ -17,6 +26,7 @@ BANK_V1 = "bank_sgml_v1.ofx"
 CARD_V2 = "creditcard_v2.ofx"
 QFX = "savings.qfx"
 ACCOUNT = "4417-0099-22"
+GUESSED = "the text encoding was guessed as cp1252: check that accented letters read right"
 
 SGML = """OFXHEADER:100
 DATA:OFXSGML
@@ -79,6 +89,20 @@ def test_the_parser_recognises_ofx_1_and_2_and_qfx(name: str) -> None:
 )
 def test_other_formats_are_not_sniffed_as_ofx(head: bytes) -> None:
     assert not OfxParser().sniff(head, "statement.ofx")
+
+
+@pytest.mark.parametrize(("charset", "notes"), [("NONE", [GUESSED]), ("1252", [])])
+def test_an_ofx_1_file_whose_encoding_was_guessed_says_so_and_one_its_header_names_does_not(
+    tmp_path: Path, charset: str, notes: list[str]
+) -> None:
+    memo = "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20260311<TRNAMT>5.00<FITID>F1<MEMO>Müller Köln\n</STMTTRN>"
+    path = tmp_path / "statement.ofx"
+    text = SGML.replace("CHARSET:1252", f"CHARSET:{charset}").format(transactions=memo)
+    path.write_bytes(text.encode("cp1252"))
+    items = list(OfxParser().parse(str(path), "statement.ofx"))
+    said = [Notice(Origin("statement.ofx"), note) for note in notes]
+    assert [item for item in items if isinstance(item, Notice)] == said
+    assert lines(items)[0].references == ("Müller Köln",)
 
 
 def test_an_sgml_credit_is_a_positive_line_dated_by_its_posting_date() -> None:
