@@ -216,6 +216,21 @@ def _fits_none(sample: bytes, pieces: Pieces, tried: Sequence[str]) -> str:
     return f"cannot tell the text encoding{said}"
 
 
+STRAYS_SHOWN = 20  # places a note on stray bytes names; the rest counted
+
+
+def strays_note(kind: str, places: Sequence[int | str], encoding: str) -> str:
+    """The note on the places (`kind`: "row", "line") of a file whose detected encoding is read with
+    errors="replace" that held bytes it cannot decode: each is read as U+FFFD, for a person to check."""
+    shown = ", ".join(map(str, places[:STRAYS_SHOWN]))
+    more = f" and {len(places) - STRAYS_SHOWN} more" if len(places) > STRAYS_SHOWN else ""
+    said = f"{kind} {shown} holds" if len(places) == 1 else f"{kind}s {shown}{more} hold"
+    return (
+        f"{said} bytes that are not {label(encoding)} text (a stray byte, or a character cut short), "
+        f"read as \ufffd: check those {kind}s' values against the source"
+    )
+
+
 def label(encoding: str) -> str:
     return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16", "gb18030": "GB18030"}.get(
         encoding, encoding

@@ -31,7 +31,7 @@ from typing import IO
 from connector.documents import Notice, Origin
 from connector.errors import FileFormatError
 from connector.mapping.detection import normalise
-from connector.text_encoding import label
+from connector.text_encoding import strays_note
 
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_ROWS = 50  # how far below the top a header may sit under title lines
@@ -62,22 +62,11 @@ class StrayBytes:
     # How the encoding was chosen, when a person should check it (`Chosen.note`): the import says so first.
     encoding_note: str | None = None
 
-    SHOWN = 20  # rows named; the rest counted
-
     def encoding_notice(self, name: str) -> Notice | None:
         return None if self.encoding_note is None else Notice(Origin(name), self.encoding_note)
 
     def notice(self, name: str) -> Notice | None:
-        if not self.rows:
-            return None
-        shown = ", ".join(map(str, self.rows[: self.SHOWN]))
-        more = f" and {len(self.rows) - self.SHOWN} more" if len(self.rows) > self.SHOWN else ""
-        said = "row {} holds" if len(self.rows) == 1 else "rows {} hold"
-        return Notice(
-            Origin(name),
-            f"{said.format(shown + more)} bytes that are not {label(self.encoding)} text (a stray byte, "
-            "or a character cut short), read as \ufffd: check those rows' values against the source",
-        )
+        return Notice(Origin(name), strays_note("row", self.rows, self.encoding)) if self.rows else None
 
 
 @dataclass(frozen=True, slots=True)

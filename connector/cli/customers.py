@@ -100,8 +100,8 @@ def import_file(
     name = mapping.removesuffix(".toml")
     inbound = inbound_mapping(mappings, name)
     sample = SampleFile.read(file, inbound.encoding)
-    if sample.note is not None:  # a guessed encoding: said before any record is written
-        err.print(Text(f"{file}: {sample.note}"))
+    for said in sample.notes:  # a guessed encoding, bytes read as �: said before any record is written
+        err.print(Text(f"{file}: {said}"))
     columns = sample.columns()
     unheld = UnheldPaths(inbound)
     records = sample.records()

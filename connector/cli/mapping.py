@@ -231,7 +231,7 @@ def preview(
     notes: list[str] = []  # of the file as a whole: its encoding guessed, paths no record holds
     if sample is not None:
         read = SampleFile.read(sample, mapping.encoding)
-        notes += [read.note] if read.note is not None else []
+        notes += read.notes
         records: Iterable[tuple[str, Any]] = read.records()
     else:
         backend, _, stream = mapping.source.partition(".")

@@ -3,7 +3,8 @@
 JSON may be a list of records, an API response holding its records under `data` or `records` (Zoho's
 shape), or one record. CSV rows become {column: text}. The encoding is the mapping's `encoding`, else
 detected as an export's (`connector.text_encoding`: UTF-8 with or without BOM, GB18030, Windows-1252,
-…), a guess noted. Every record comes with its place in the file.
+…), a guess noted. A detected encoding reads a stray byte as U+FFFD, the records holding one noted (as
+an export's import notes its rows); a declared one is strict. Every record comes with its place in the file.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from connector.errors import ConnectorError, FileFormatError
 from connector.exact_json import loads_text
 from connector.mapping.model import FieldMap, MappingFile
-from connector.text_encoding import choose_encoding, label
+from connector.text_encoding import choose_encoding, label, strays_note
 
 
 class SampleFileError(ConnectorError):
@@ -36,6 +37,12 @@ class SampleFile:
     path: Path
     text: str
     note: str | None = None
+    strays: str | None = None  # the records holding bytes the detected encoding cannot decode, read as �
+
+    @property
+    def notes(self) -> list[str]:
+        """What a person should check of the file as a whole: its encoding guessed, bytes read as �."""
+        return [note for note in (self.note, self.strays) if note is not None]
 
     @classmethod
     def read(cls, path: Path, encoding: str | None = None) -> SampleFile:
@@ -50,14 +57,16 @@ class SampleFile:
         try:
             return cls(path, raw.decode(chosen.encoding), chosen.note)
         except UnicodeDecodeError as exc:
-            fix = (
-                ", the encoding its mapping declares: fix `encoding` in the mapping, or remove it to have "
-                "the encoding detected"
-                if chosen.strict
-                else ": declare the file's encoding as `encoding` in the mapping"
-            )
-            bad = f"byte {exc.start} (0x{raw[exc.start]:02x}) is not {label(chosen.encoding)} text"
-            raise SampleFileError(f"{path}: {bad}{fix}") from None
+            if chosen.strict:  # a declared encoding: text it cannot decode is the mapping's mistake
+                bad = f"byte {exc.start} (0x{raw[exc.start]:02x}) is not {label(chosen.encoding)} text"
+                raise SampleFileError(
+                    f"{path}: {bad}, the encoding its mapping declares: fix `encoding` in the mapping, or "
+                    "remove it to have the encoding detected"
+                ) from None
+        # A detected encoding, as an export's: a stray byte or a character cut short is read as U+FFFD,
+        # the records holding one named, never the whole file refused.
+        text = raw.decode(chosen.encoding, errors="replace")
+        return cls(path, text, chosen.note, _strays(path, text, chosen.encoding))
 
     def records(self, limit: int | None = None) -> Iterator[tuple[str, Any]]:
         """(reference, record) pairs: `file.csv row 3` (header = row 1), `file.json [0]`, `file.jsonl
@@ -131,6 +140,18 @@ def _records(path: Path, suffix: str, text: str) -> Iterator[tuple[str, Any]]:
         raise SampleFileError(
             f"{path}: unsupported file type {suffix or '(none)'}; use .json, .jsonl or .csv"
         )
+
+
+def _strays(path: Path, text: str, encoding: str) -> str | None:
+    """The note on the records of `text` holding U+FFFD (bytes `encoding` could not decode), by their
+    place: CSV rows, JSON Lines lines, JSON records ([0])."""
+    places = [
+        reference.rpartition(" ")[2]
+        for reference, record in _records(path, path.suffix.lower(), text)
+        if "\ufffd" in str(record)
+    ]
+    kind = {".csv": "row", ".json": "record"}.get(path.suffix.lower(), "line")
+    return strays_note(kind, places, encoding) if places else None
 
 
 def _json(path: Path, text: str, where: str) -> Any:

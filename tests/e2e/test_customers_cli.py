@@ -88,6 +88,25 @@ def test_a_windows_western_european_contacts_csv_imports_its_names_whole_saying_
     assert sorted(c["name"] for c in json.loads(listed.out)) == ["Eva Süß", "Hans Müller", "Otto Öko"]
 
 
+def test_a_contacts_csv_with_one_stray_byte_imports_naming_its_row_as_an_export_import_does(
+    cli: Cli, workspace: Path
+) -> None:
+    rows = [f"{n},José Pérez {n},j{n}@acme.es,Spain,2026-11-01T10:00:00+01:00\n" for n in range(1, 41)]
+    text = "id,Full_Name,Email,Mailing_Country,Modified_Time\n" + "".join(rows)
+    cut = text.encode().replace("José Pérez 17,".encode(), b"Jos\xc3\xa9 Pe\xc3,")  # cut mid-character
+    (workspace / "cut.csv").write_bytes(cut)
+    stray = "row 18 holds bytes that are not UTF-8 text (a stray byte, or a character cut short), read as"
+    preview = cli("mapping", "preview", "zoho_contacts", "--sample", "cut.csv", "--json")
+    assert preview.code == 0, preview.err
+    assert json.loads(preview.out)["notes"][0].startswith(stray)
+    imported = cli("customers", "import", "zoho_contacts", "cut.csv")
+    assert imported.code == 0, imported.err
+    assert f"cut.csv: {stray}" in " ".join(imported.err.split())
+    names = {c["name"] for c in json.loads(cli("customers", "list", "--json").out)}
+    assert len(names) == 40
+    assert "José Pe\ufffd" in names
+
+
 def test_an_inbound_mapping_declaring_its_encoding_reads_the_file_in_it_without_a_note(
     cli: Cli, workspace: Path
 ) -> None:

@@ -110,6 +110,23 @@ def test_a_utf8_or_gbk_csv_is_read_without_a_note(tmp_path: Path) -> None:
         assert SampleFile.read(path).note is None
 
 
+def test_a_stray_byte_in_a_detected_encoding_is_read_as_a_replacement_character_and_its_row_named(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(f"{n},José Pérez {n}\n" for n in range(1, 41)).encode()
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(b"id,Full_Name\n" + rows.replace("José Pérez 17\n".encode(), b"Jos\xc3\xa9 Pe\xc3\n"))
+    sample = SampleFile.read(path)
+    names = [record["Full_Name"] for _, record in sample.records()]
+    assert names[15:18] == ["José Pérez 16", "José Pe\ufffd", "José Pérez 18"]
+    assert sample.notes == [
+        "row 18 holds bytes that are not UTF-8 text (a stray byte, or a character cut short), read as "
+        "\ufffd: check those rows' values against the source"
+    ]
+    with pytest.raises(SampleFileError, match="byte 310 \\(0xc3\\) is not UTF-8 text, the encoding its"):
+        SampleFile.read(path, "utf-8")  # a declared encoding stays strict
+
+
 def test_a_declared_encoding_is_read_strictly_and_a_byte_it_cannot_decode_refuses_the_file(
     tmp_path: Path,
 ) -> None:
