@@ -130,7 +130,7 @@ def test_a_transaction_quarantined_under_its_former_iif_id_is_one_record_that_a_
     first, again = tmp_path / "qb.iif", tmp_path / "qb-again.iif"
     first.write_bytes(QUICKBOOKS.read_bytes())
     again.write_bytes(QUICKBOOKS.read_bytes() + b"\r\n")
-    parser = IifParser("USD", index_key=container.keyring.index_key)
+    parser = IifParser("USD", index_key=lambda: container.keyring.index_key)
     import_file(container, first, [AsImportedBefore(parser, QUICKBOOKS_BY_PLAIN_HASH)])
     held = open_records(container)
     # The credit memo: no TRNSID (held under its former id) and no customer known.
