@@ -363,7 +363,7 @@ def statement_command(
     try:
         parser = choose_parser(path, container.document_parsers(), format)
         with unit_of_work(container.sessions) as session:
-            result = reconcile_file(session, path, parser, accounts, window_days, container.cipher)
+            result = reconcile_file(session, path, parser, accounts, window_days, lambda: container.cipher)
     except FileFormatError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None

@@ -14,7 +14,7 @@ missing from the bank once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -76,17 +76,18 @@ def reconcile_file(
     parser: DocumentParser,
     accounts: Accounts,
     window_days: int,
-    cipher: FieldCipher,
+    cipher: Callable[[], FieldCipher],
 ) -> FileReconciliation:
     """Each statement of the file at `path` against the ledger account of its bank account (`accounts`:
-    the bank accounts kept apart, and the bank role's account for the rest)."""
+    the bank accounts kept apart, and the bank role's account for the rest). `cipher` is asked for once
+    the file proved a statement: a file that is none makes no key file."""
     checked: list[tuple[StatementLines, LedgerSide, StatementReport]] = []
     stray: list[Problem] = []
     for group in group_statements(parser.parse(str(path), path.name)):
         if group.statement is None and not group.lines:
             stray.extend(group.unreadable)
             continue
-        ledger = read_ledger_side(session, accounts, group, window_days, cipher)
+        ledger = read_ledger_side(session, accounts, group, window_days, cipher())
         checked.append((group, ledger, check_statement(group, ledger, window_days)))
     if not checked and not stray:
         raise FileFormatError(f"{path.name}: no bank statement in it")

@@ -15,6 +15,7 @@ from tests.e2e.conftest import Result
 
 Cli = Callable[..., Result]
 STATEMENTS = REPO / "tests" / "fixtures" / "statements"
+EXPORTS = REPO / "tests" / "fixtures" / "exports"
 
 
 @pytest.fixture
@@ -113,6 +114,16 @@ def test_a_file_that_is_no_bank_statement_exits_2_and_the_help_says_what_each_st
     usage = cli("reconcile", "statement", "--help").out
     assert "0 when every statement reconciles" in usage
     assert "1 when one does not" in usage
+
+
+def test_an_export_given_as_a_statement_is_refused_and_makes_no_key_file(cli: Cli, workspace: Path) -> None:
+    shutil.copy(EXPORTS / "zoho_books_invoices.csv", workspace / "invoices.csv")
+
+    refused = cli("reconcile", "statement", "invoices.csv")
+
+    assert refused.code == 2
+    assert "not a bank statement (it holds invoices)" in refused.err
+    assert not (workspace / "connector-keys.json").exists()
 
 
 def test_a_returned_line_shows_the_return_reason_the_bank_gives_beside_it(cli: Cli, workspace: Path) -> None:

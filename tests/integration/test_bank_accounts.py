@@ -80,7 +80,7 @@ def test_a_statement_of_an_account_kept_apart_posts_there_and_reconciles_against
             False,
         )
         euro, yen = reconcile_file(
-            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, lambda: container.cipher
         ).statements
 
     assert balances[(euro_code, "EUR")] == 120_000  # the statement's receipts still standing
@@ -110,7 +110,7 @@ def test_a_receipt_in_another_currency_into_an_account_kept_apart_is_missing_fro
             Camt053Parser(),
             Accounts.of(chart),
             3,
-            container.cipher,
+            lambda: container.cipher,
         )
 
     (euro,) = result.statements
@@ -146,7 +146,7 @@ def test_a_receipt_whose_account_is_not_known_matches_the_line_of_the_account_ke
 
     with unit_of_work(container.sessions) as session:
         euro, _ = reconcile_file(
-            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, lambda: container.cipher
         ).statements
 
     matched = {m.entry.entry_id: m.how for m in euro.matched}
@@ -267,7 +267,7 @@ def test_another_statements_line_is_not_this_statements_money(
 
     with unit_of_work(container.sessions) as session:
         euro, _ = reconcile_file(
-            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, lambda: container.cipher
         ).statements
 
     assert [m.line.amount for m in euro.matched] == []  # its 450 line is not account C's
@@ -287,7 +287,7 @@ def test_a_receipt_linked_to_a_line_of_an_account_kept_apart_is_not_missed_by_an
 
     with unit_of_work(container.sessions) as session:
         (report,) = reconcile_file(
-            session, statement_c, JsonLines(), Accounts.of(chart), 3, container.cipher
+            session, statement_c, JsonLines(), Accounts.of(chart), 3, lambda: container.cipher
         ).statements
 
     assert report.ledger_account == chart.bank.code
@@ -325,7 +325,7 @@ def test_without_accounts_kept_apart_a_line_of_another_format_may_still_be_the_s
 
     with unit_of_work(container.sessions) as session:
         euro, _ = reconcile_file(
-            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, lambda: container.cipher
         ).statements
 
     assert [m.line.amount for m in euro.matched] == [Money.of("450.00", "EUR")]
@@ -349,7 +349,7 @@ def test_a_reversal_on_the_account_kept_apart_counts_though_the_document_moved_t
 
     with unit_of_work(container.sessions) as session:
         (report,) = reconcile_file(
-            session, statement_a, JsonLines(), Accounts.of(chart), 3, container.cipher
+            session, statement_a, JsonLines(), Accounts.of(chart), 3, lambda: container.cipher
         ).statements
 
     assert report.ledger_account == "100201"
@@ -387,7 +387,7 @@ def test_a_receipt_the_statements_line_was_linked_to_and_its_reversal_cancel_out
 
     with unit_of_work(container.sessions) as session:
         euro, _ = reconcile_file(
-            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, container.cipher
+            session, CAMT, Camt053Parser(), Accounts.of(chart), 3, lambda: container.cipher
         ).statements
 
     reasons = {m.line.external_id: m.reason for m in euro.missing_lines}
@@ -430,7 +430,7 @@ def test_two_accounts_in_one_file_do_not_both_count_one_receipt(
     with unit_of_work(container.sessions) as session:
         accounts = Accounts.of(container.settings.ledger.chart)
         first, second = reconcile_file(
-            session, path, Camt053Parser(), accounts, 3, container.cipher
+            session, path, Camt053Parser(), accounts, 3, lambda: container.cipher
         ).statements
 
     assert [m.entry.external_id for m in first.matched] == ["ZB-PAY-1"]

@@ -176,7 +176,7 @@ def test_the_statement_report_finds_lines_imported_under_an_earlier_versions_ids
 
     with unit_of_work(container.sessions) as session:
         accounts = Accounts.of(container.settings.ledger.chart)
-        report = reconcile_file(session, fixture, parser, accounts, 3, container.cipher)
+        report = reconcile_file(session, fixture, parser, accounts, 3, lambda: container.cipher)
 
     lines = [m.line for s in report.statements for m in (*s.matched, *s.other_matched)]
     missing = [

@@ -1853,7 +1853,7 @@ def test_one_accounts_statement_in_two_formats_posts_its_lines_once_whichever_ca
     with unit_of_work(container.sessions) as session:
         assert session.get_one(AccountBalance, bank).balance_minor == 150000
         accounts = Accounts.of(container.settings.ledger.chart)
-        checked = reconcile_file(session, then, parsers[then == camt], accounts, 3, container.cipher)
+        checked = reconcile_file(session, then, parsers[then == camt], accounts, 3, lambda: container.cipher)
     (report,) = checked.statements
     assert report.reconciles  # its lines are the other format's entries
     # a composite id (`sha256:…`) is no reference the two share

@@ -468,7 +468,9 @@ def test_the_return_of_a_linked_line_reversed_by_hand_as_told_reconciles_and_is_
 
     with unit_of_work(container.sessions) as session:
         accounts = Accounts.of(container.settings.ledger.chart)
-        (report,) = reconcile_file(session, returned, PARSERS[0], accounts, 3, container.cipher).statements
+        (report,) = reconcile_file(
+            session, returned, PARSERS[0], accounts, 3, lambda: container.cipher
+        ).statements
     if reversed_on == date(2026, 3, 5):  # the reversal is the return's money out, in its statement
         (matched,) = report.matched
         assert (matched.entry.counterpart_id, matched.in_period) == (paid, True)
@@ -754,7 +756,9 @@ def test_a_statement_line_linked_to_a_payment_counts_as_matched_in_the_statement
     assert import_file(container, CAMT, [Camt053Parser()]).counts["receipts_linked"] == 1
     with unit_of_work(container.sessions) as session:
         accounts = Accounts.of(container.settings.ledger.chart)
-        (euro, _) = reconcile_file(session, CAMT, Camt053Parser(), accounts, 3, container.cipher).statements
+        (euro, _) = reconcile_file(
+            session, CAMT, Camt053Parser(), accounts, 3, lambda: container.cipher
+        ).statements
     linked = {m.line.external_id: (m.by_import, m.import_status) for m in euro.matched}
     assert linked["2026030400003#1"] == (True, "linked")
     assert_ledger_verifies(container)
@@ -772,7 +776,9 @@ def test_a_line_linked_to_a_payment_reposted_since_matches_the_payments_latest_e
     assert import_file(container, edited, PARSERS).counts["reposted"] == 1
     with unit_of_work(container.sessions) as session:
         accounts = Accounts.of(container.settings.ledger.chart)
-        (euro, _) = reconcile_file(session, CAMT, Camt053Parser(), accounts, 3, container.cipher).statements
+        (euro, _) = reconcile_file(
+            session, CAMT, Camt053Parser(), accounts, 3, lambda: container.cipher
+        ).statements
     matched = {m.line.external_id: (m.import_status, m.entry.entry_id) for m in euro.matched}
     assert matched["2026030400003#1"] == ("linked", statuses(container)["P-7001"][1])
     assert [m.entry.external_id for m in euro.missing_entries if m.entry.external_id == "P-7001"] == []
@@ -795,7 +801,9 @@ def test_a_line_stays_linked_to_a_payment_changed_since_only_while_the_payment_p
     payment_entry, line_id = statuses(container)["P-7001"][1], "2026030400003#1"
     with unit_of_work(container.sessions) as session:
         accounts = Accounts.of(container.settings.ledger.chart)
-        (euro, _) = reconcile_file(session, CAMT, Camt053Parser(), accounts, 3, container.cipher).statements
+        (euro, _) = reconcile_file(
+            session, CAMT, Camt053Parser(), accounts, 3, lambda: container.cipher
+        ).statements
         waiting = [i for i in reconcile.queue(session, container.cipher) if i.external_id == line_id]
     matched = {m.line.external_id: (m.import_status, m.entry.entry_id) for m in euro.matched}
     if now == "500.00":  # the same money: the line is still its other record, of its new entry

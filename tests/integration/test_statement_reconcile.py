@@ -79,7 +79,7 @@ def reverse(container: Container, entry_id: int, on: date) -> int:
 def reconcile(container: Container, path: Path, parser: DocumentParser) -> FileReconciliation:
     with unit_of_work(container.sessions) as session:
         return reconcile_file(
-            session, path, parser, Accounts.of(container.settings.ledger.chart), 3, container.cipher
+            session, path, parser, Accounts.of(container.settings.ledger.chart), 3, lambda: container.cipher
         )
 
 
