@@ -7,7 +7,8 @@ else as GB18030 (a superset of GBK: Kingdee and Yonyou exports are GBK without a
 look like Latin text, which GB18030 also decodes), else as Windows-1252 when they look like Western
 European text (accented letters among ASCII ones: Excel's CSV on a Western Windows) and charset-normalizer
 finds no regional code page reading them better (Czech or Polish in cp1250: `_regional`), else
-charset-normalizer picks. An encoding other than UTF-8 and GB18030 is a guess, which the reader notes.
+charset-normalizer picks (of its equals, a regional code page reading them better, else Windows-1252).
+An encoding other than UTF-8 and GB18030 is a guess, which the reader notes.
 Either may hold a stray byte or two (a character cut to its first byte, as a field truncated by bytes
 leaves it): at most one per twenty characters it decodes. A file no encoding fits is refused naming
 the first byte each could not decode.
@@ -129,30 +130,47 @@ _REGIONAL = frozenset(
 
 
 # What Windows-1252 reads the common letters of regional code pages as, and Western text seldom writes:
-# Czech ř ě ů ň (ø ì ù ò), Polish ł ą ś ż ź (³ ¹ œ ¿ Ÿ), Turkish ğ ş (ð þ), their capitals.
-_SELDOM_WESTERN = frozenset("øìùòðþ³¹œ¿Ÿ£¥ŒªºØÌÙÒÐÞ¼¾¦¯")
+# Czech ř ě ů ň (ø ì ù ò), Polish ł ą ś ż ź (³ ¹ œ ¿ Ÿ), Turkish ğ ş (ð þ), their capitals. Not the
+# ordinals (Nº, 1ª: Romanian ş in Windows-1250) nor currency (£ ¥: Polish Ł Ą, never without ł ą).
+_SELDOM_WESTERN = frozenset("øìùòðþ³¹œ¿ŸŒØÌÙÒÐÞ¼¾¯")
 
 
-def _regional(sample: bytes) -> str | None:
-    """The regional code page (`_REGIONAL`) a sample Windows-1252 reads as letters is in after all: the
-    sample holds a character Western text seldom writes (`_SELDOM_WESTERN`), and charset-normalizer ranks
-    that page's reading above Windows-1252's (as coherent, in a language it tells, and less chaotic, or
-    more coherent: "Dvořák … Měsíc", not "Dvoøák … Mìsíc"). None otherwise: a few words leave every code
-    page alike ("Kovář" and "Kováø" both), and German or Portuguese text is Windows-1252's."""
-    if not _SELDOM_WESTERN.intersection(sample.decode("cp1252", errors="replace")):
+def _regional(sample: bytes, matches: charset_normalizer.CharsetMatches | None = None) -> str | None:
+    """The regional code page (`_REGIONAL`) a sample Windows-1252 reads is in after all: the sample holds
+    a character Western text seldom writes (`_SELDOM_WESTERN`), and of charset-normalizer's `matches`,
+    that page reads as letters signs Windows-1252 reads inside words ("Zakład", not "Zak³ad"), or, when
+    there are none, charset-normalizer ranks its reading above Windows-1252's (as coherent, in a language
+    it tells, and less chaotic, or more coherent: "Dvořák … Měsíc", not "Dvoøák … Mìsíc"). None
+    otherwise: a few words leave every code page alike ("Kovář" and "Kováø" both), and German, Spanish
+    or Portuguese text (Nº, 1ª) is Windows-1252's."""
+    text = sample.decode("cp1252", errors="replace")
+    if not _SELDOM_WESTERN.intersection(text):
         return None
-    matches = charset_normalizer.from_bytes(sample)
+    signs = _inner_signs(text)
+    matches = charset_normalizer.from_bytes(sample) if matches is None else matches
     western = next((match for match in matches if "cp1252" in match.could_be_from_charset), None)
     for match in matches:
         if codecs.lookup(match.encoding).name not in _REGIONAL or match is western:
             continue
-        if western is None:
-            return match.encoding if match.coherence > 0 else None
-        less_chaos = match.chaos < western.chaos and match.coherence >= western.coherence
-        more_sense = match.coherence > western.coherence and match.chaos <= western.chaos
-        if match.coherence > 0 and (less_chaos or more_sense):
+        if signs:  # the letters tell: the first page reading fewer signs inside words
+            if _inner_signs(sample.decode(match.encoding, errors="replace")) < signs:
+                return match.encoding
+        elif match.coherence > 0 and (western is None or _ranked_above(match, western)):
             return match.encoding
     return None
+
+
+def _ranked_above(match: charset_normalizer.CharsetMatch, western: charset_normalizer.CharsetMatch) -> bool:
+    less_chaos = match.chaos < western.chaos and match.coherence >= western.coherence
+    return less_chaos or (match.coherence > western.coherence and match.chaos <= western.chaos)
+
+
+def _inner_signs(text: str) -> int:
+    """How many non-ASCII characters of `text` are no letters inside a word ("Zak³ad", "Op³ata")."""
+    trios = zip(text, text[1:], text[2:], strict=False)
+    return sum(
+        1 for a, char, b in trios if a.isalpha() and b.isalpha() and not (char.isascii() or char.isalpha())
+    )
 
 
 # After UTF-8: the encodings a file is tried in, in turn (GB18030 and Windows-1252 only when plausible).
@@ -196,12 +214,16 @@ def encoding_of(
                 return _regional(sample) or encoding
         elif _first_bad(sample, encoding) is None:
             return encoding
-    best = charset_normalizer.from_bytes(sample).best()
+    matches = charset_normalizer.from_bytes(sample)
+    best = matches.best()
     if best is None:
         raise FileFormatError(f"{name}: {_fits_none(sample, pieces, ('utf-8', *fallbacks))}; {remedy}")
     # Single-byte code pages that decode the sample alike are told apart by guesswork; of equals, take
-    # the one Western accounting software writes.
-    return "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding
+    # the one Western accounting software writes, unless a regional one reads it better (Polish ł, Ż
+    # read as ³, ¯ by Windows-1252, which are no Western text).
+    if "cp1252" in best.could_be_from_charset:
+        return _regional(sample, matches) or "cp1252"
+    return best.encoding
 
 
 def _fits_none(sample: bytes, pieces: Pieces, tried: Sequence[str]) -> str:

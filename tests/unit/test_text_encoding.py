@@ -31,6 +31,8 @@ SAMPLES = [
     ("Abschlag März Schäfer", "cp1252"),
     ("CONSTRUÇÃO CIVIL", "cp1252"),
     ("Größenwahn GmbH", "cp1252"),
+    ("Factura Nº 12 Calle Mayor 3º 1ª Señor Muñoz Envío", "cp1252"),  # not Señor Muńoz (cp1250)
+    ("Rua São João 1º andar 2ª via Açúcar Nº 3", "cp1252"),
     ("货款 上海华东机电设备有限公司", "gbk"),
     ("PVC管DN50", "gbk"),
     ("USB线Type-C", "gbk"),
@@ -69,3 +71,14 @@ def test_a_statement_no_encoding_fits_is_refused_naming_the_first_bad_byte_of_th
         f"cut.sta: cannot tell the text encoding (not UTF-8: byte {first} is 0x{data[first]:02x}; not "
         f"GB18030: byte {at} is 0x{data[at]:02x}; and too many others like it); is it a text file?"
     )
+
+
+def test_a_polish_cp1250_export_is_read_as_cp1250_its_names_whole(tmp_path: Path) -> None:
+    names = [
+        ("Zakład Usługowy Łukasz Wróbel", "Usługa serwisowa"),
+        ("Spółdzielnia Mleczarska Żywiec", "Opłata za transport"),
+    ]
+    export = tmp_path / "export.csv"
+    lines = [f"2026-03-1{day},{name},{memo},200.00" for day, (name, memo) in enumerate(names)]
+    export.write_bytes("\n".join(["Date,Name,Memo,Amount", *lines, ""]).encode("cp1250"))
+    assert [tuple(row.cells[1:3]) for row in rows(export, export.name)][1:] == names  # not Zak³ad
