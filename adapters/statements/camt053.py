@@ -61,8 +61,9 @@ The original cannot be named deterministically from the reversal: it has its own
 hashed original was booked on another day at another position, so "the same data with the opposite sign"
 would name an id that never existed. Linking a reversal to its original (by source, currency and amount)
 is left to the import. A return's `return_reason` is what its transactions' `RtrInf` say: the reason code
-`Rsn/Cd` (or a proprietary `Rsn/Prtry` code) with its meaning (`common.RETURN_REASONS`); its
-`return_words` are their `AddtlInf` (and a proprietary reason in words): never stored, see `Document`.
+`Rsn/Cd` (or a proprietary `Rsn/Prtry` that is a code, `common.is_return_code`) with its meaning
+(`common.RETURN_REASONS`); its `return_words` are their `AddtlInf` (and a proprietary reason in words,
+`Died`): never stored, see `Document`.
 
 `Origin.row` is the entry's 1-based number among the file's `Ntry` elements (a `Statement`'s row is
 None: its raw header XML, with `Id`, says which it is); `Origin.raw` is the entry's XML (the
@@ -412,14 +413,20 @@ def _returned(paths: _Paths, transaction: ET.Element) -> bool:
     )
 
 
+def _reason(paths: _Paths, info: ET.Element) -> tuple[str | None, str | None]:
+    """One `RtrInf`'s reason: its code `Rsn/Cd`, else its proprietary `Rsn/Prtry` (free text: a code only
+    as `common.is_return_code` says), and its `AddtlInf`."""
+    code = paths.text(info, "Rsn/Cd")
+    proprietary = None if code else paths.text(info, "Rsn/Prtry")
+    return return_reason(code or proprietary, *paths.texts(info, "AddtlInf"), proprietary=bool(proprietary))
+
+
 def _return_reason(paths: _Paths, transactions: list[ET.Element]) -> tuple[str | None, str | None]:
     """What the transactions' return information says, as (the reason codes with their meaning, the
     bank's words; `common.return_reason`): each `RtrInf`'s `Rsn/Cd` (or `Rsn/Prtry`) and its `AddtlInf`,
     each once; None for a side none says anything of."""
     reasons = [
-        return_reason(paths.text(info, "Rsn/Cd", "Rsn/Prtry"), *paths.texts(info, "AddtlInf"))
-        for transaction in transactions
-        for info in paths.all(transaction, "RtrInf")
+        _reason(paths, info) for transaction in transactions for info in paths.all(transaction, "RtrInf")
     ]
     codes, words = unique_texts(code for code, _ in reasons), unique_texts(said for _, said in reasons)
     return "; ".join(codes) or None, "; ".join(words) or None

@@ -247,16 +247,28 @@ RETURN_REASONS: dict[str, str] = {
 
 
 _CODE = re.compile(r"[A-Za-z0-9]{1,4}")  # ISO 20022 ExternalReturnReason1Code: Max4Text
+# A code's shape in a field of free text (CAMT `Rsn/Prtry`, MT940 `/RTRN/`): up to four upper-case
+# letters or digits, a digit among them (`AM04`, `R17`); a bank's word (`Died`, `ERBE`) is none.
+_CODE_SHAPE = re.compile(r"(?=[A-Z]*\d)[A-Z\d]{1,4}")
 
 
-def return_reason(code: str | None, *texts: str | None) -> tuple[str | None, str | None]:
+def is_return_code(text: str) -> bool:
+    """Whether a bank's proprietary return reason, free text, is a code: one `RETURN_REASONS` knows, or of
+    a code's shape (`_CODE_SHAPE`). Else it is the bank's words."""
+    return text.upper() in RETURN_REASONS or bool(_CODE_SHAPE.fullmatch(text))
+
+
+def return_reason(
+    code: str | None, *texts: str | None, proprietary: bool = False
+) -> tuple[str | None, str | None]:
     """A return's reason as (its code, the bank's words). The code with its meaning when `RETURN_REASONS`
-    knows it (`AM04 insufficient funds`); what is no code (an ISO code is at most four letters or digits:
-    a bank's proprietary reason in words) is words. The words: `texts`, each once, `; ` between. A bank's
-    words are free text that may name people (a deceased account holder, an heir): `Document.return_words`,
-    read from the file, never stored. None for none."""
+    knows it (`AM04 insufficient funds`); what is no code (an ISO code is at most four letters or digits;
+    a `proprietary` reason, free text, is one only as `is_return_code` says: else the bank's reason in
+    words) is words. The words: `texts`, each once, `; ` between. A bank's words are free text that may
+    name people (a deceased account holder, an heir): `Document.return_words`, read from the file, never
+    stored. None for none."""
     code = clean(code)
-    if code and not _CODE.fullmatch(code):
+    if code and not (is_return_code(code) if proprietary else _CODE.fullmatch(code)):
         code, texts = None, (code, *texts)
     named = f"{code} {RETURN_REASONS[code.upper()]}" if code and code.upper() in RETURN_REASONS else code
     words = unique_texts(text for text in texts if clean(text) != code)

@@ -19,7 +19,8 @@ What becomes what:
   never names the original line. Their `return_reason`: the ISO 20022 return reason code the `:86:`
   gives (`/RTRN/AM04/` or `RTRN+AM04`, else a code `common.RETURN_REASONS` knows standing as a word in
   its text, `SVWZ+INV-55 AM04`) with its meaning, then the German return key of `?34` (`912`, shown as
-  the bank gave it; a `?34` that is no number is the bank's words, `return_words`: never stored).
+  the bank gave it). The bank's words, `return_words`, never stored: a `?34` that is no number, and an
+  `/RTRN/` that is no code (`common.is_return_code`: `/RTRN/ERBE verstorben/`).
 - `:86:` in the German structured form (`GVC?00…?20…`): `?20`–`?29` remittance with the SEPA keywords
   `SVWZ+` (remittance), `EREF+` (end-to-end id), `KREF+` (customer reference), `MREF+` (mandate),
   `?32`/`?33` the counterparty's name, `?31` its IBAN or account number (`?30` its BIC, which `Party`
@@ -69,6 +70,7 @@ from adapters.statements.common import (
     clean,
     composite_id,
     given,
+    is_return_code,
     return_reason,
     statement_encoding,
     unique_texts,
@@ -97,7 +99,8 @@ _SIGNS = {"C": 1, "D": -1, "RC": -1, "RD": 1}
 # non-SWIFT transfer, F for a first advice), or the German business transaction codes (GVC) of a returned
 # direct debit or transfer (Rücklastschrift 108, 109; Retoure 159). Like a reversal, it undoes a line.
 _RETURN_TYPES, _RETURN_CODES = frozenset({"NRTI", "FRTI"}), frozenset({"108", "109", "159"})
-_RTRN = re.compile(r"RTRN[/+]([A-Z0-9]{4})\b")  # a structured :86:'s return reason (/RTRN/MS03/)
+# A structured :86:'s return reason, up to the next field (/RTRN/MS03/, ?20RTRN+MD06?21): free text
+_RTRN = re.compile(r"RTRN[/+]([^/?]*)")
 _REASON_WORD = re.compile(r"\b([A-Z]{2}\d{2})\b")  # AM04 in a return's text, when the table knows it
 _STRAY_KEPT = 20  # lines of stray text kept for the Problem (a wrong file must not fill memory)
 _HARD_WRAP = 65  # SWIFT lines are at most 65 characters: a full line was wrapped mid-word
@@ -454,13 +457,16 @@ def _unwrap(field: Field) -> str:
 
 def _return_reason(extra: dict[str, Any], details: Field | None) -> tuple[str | None, str | None]:
     """What a return's `:86:` says of its reason (see the module docstring), as (the reason, the bank's
-    words: a `?34` key that is no number); None for a side it says nothing of."""
+    words: an `/RTRN/` that is no code, a `?34` key that is no number); None for a side it says nothing of."""
     text = _unwrap(details) if details is not None else ""
     named = _RTRN.search(text)
+    stated = clean(named.group(1)) if named else None
+    coded = stated if stated and is_return_code(stated) else None
+    told = None if coded else stated  # /RTRN/ERBE verstorben/: the bank's words
     words = (word for word in _REASON_WORD.findall(text) if word in RETURN_REASONS)
-    code = named.group(1) if named else next(words, None)
+    code = coded or next(words, None)
     key = _text(extra, "return_debit_notes")  # ?34
-    reason, said = return_reason(code, None if key.isdigit() else key)
+    reason, said = return_reason(code, told, None if key.isdigit() else key)
     keyed = f"return key {key} (?34)" if key.isdigit() else None
     return "; ".join(unique_texts([reason, keyed])) or None, said
 

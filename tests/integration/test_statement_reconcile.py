@@ -330,6 +330,48 @@ def test_a_returned_direct_debit_names_the_banks_return_reason_in_its_reversal_a
     assert stored_in_clear(container, "Musterfrau") == []
 
 
+@pytest.mark.parametrize(
+    ("parser", "collected", "returned", "said"),
+    [
+        (  # a proprietary reason in words, not a code: the bank's words
+            Camt053Parser(),
+            "camt053_direct_debit.xml",
+            "camt053_direct_debit_returned.xml",
+            (
+                "<Rsn><Cd>AM04</Cd></Rsn><AddtlInf>RUECKLASTSCHRIFT</AddtlInf>",
+                "<Rsn><Prtry>Died</Prtry></Rsn><AddtlInf>Kontoinhaber Hans Meier verstorben</AddtlInf>",
+            ),
+        ),
+        (  # /RTRN/ (here RTRN+) followed by free text whose first word is short
+            Mt940Parser(),
+            "mt940_direct_debit.sta",
+            "mt940_direct_debit_returned.sta",
+            ("SVWZ+INV-55 AM04?31", "SVWZ+INV-55?23RTRN+ERBE Meier?31"),
+        ),
+    ],
+)
+def test_a_return_whose_reason_is_the_banks_word_names_no_reason_and_keeps_the_word_nowhere(
+    container: Container,
+    tmp_path: Path,
+    parser: DocumentParser,
+    collected: str,
+    returned: str,
+    said: tuple[str, str],
+) -> None:
+    copy = tmp_path / returned
+    copy.write_text((STATEMENTS / returned).read_text(encoding="utf-8").replace(*said), encoding="utf-8")
+    import_file(container, STATEMENTS / collected, [parser])
+    import_file(container, copy, [parser])
+
+    with unit_of_work(container.sessions) as session:
+        by_status = {record.status: record for record in session.scalars(select(ImportedDocument))}
+        line, received = by_status["reversal"], by_status["reversed"]
+        memo = session.scalars(select(JournalEntry.memo).where(JournalEntry.id == line.entry_id)).one()
+    assert memo == f"returned: reversed by {parser.format} {line.external_id}"
+    assert line.match_rule == f"reverses {received.external_id} (returned receipt)"
+    assert [stored_in_clear(container, word) for word in ("Died", "ERBE", "Meier")] == [[], [], []]
+
+
 @pytest.mark.parametrize("returned", ["camt053_direct_debit_returned.xml", "mt940_direct_debit_returned.sta"])
 def test_a_return_held_for_a_person_says_the_banks_return_reason_and_keeps_its_words_encrypted(
     container: Container, tmp_path: Path, returned: str

@@ -495,6 +495,11 @@ def test_a_return_carries_its_reason_code_with_its_meaning_and_apart_the_banks_w
         ("<Rsn><Cd>MD06</Cd></Rsn>", ("MD06 refund requested by the end customer", None)),
         ("<Rsn><Prtry>R17</Prtry></Rsn><AddtlInf>Konto erloschen</AddtlInf>", ("R17", "Konto erloschen")),
         ("<Rsn><Prtry>Inhaber verstorben</Prtry></Rsn>", (None, "Inhaber verstorben")),  # words, no code
+        (
+            "<Rsn><Prtry>Died</Prtry></Rsn><AddtlInf>Hans Meier</AddtlInf>",
+            (None, "Died; Hans Meier"),
+        ),  # a word
+        ("<Rsn><Prtry>MD07</Prtry></Rsn>", ("MD07 end customer deceased", None)),  # a code the table knows
         ("<AddtlInf>AC04</AddtlInf><AddtlInf>closed</AddtlInf>", (None, "AC04; closed")),  # words only
         ("", (None, None)),  # return information without a reason
     ],

@@ -403,6 +403,22 @@ def test_a_return_key_that_is_no_number_is_the_banks_words_apart_from_its_code(t
     assert (line.return_reason, line.return_words) == ("MD07 end customer deceased", "Inhaber verstorben")
 
 
+@pytest.mark.parametrize(
+    ("details", "reason", "words"),
+    [
+        ("/EREF/E2E-1//RTRN/ERBE verstorben/REMI/INV 7", None, "ERBE verstorben"),
+        ("109?00RUECKLASTSCHRIFT?20RTRN+Tod?21SVWZ+INV 7", None, "Tod"),
+        ("/RTRN/Erbe AM04/REMI/INV 7", "AM04 insufficient funds", "Erbe AM04"),  # a known code in the words
+    ],
+)
+def test_a_return_reason_in_words_after_rtrn_is_the_banks_words_not_a_code(
+    tmp_path: Path, details: str, reason: str | None, words: str
+) -> None:
+    text = MINIMAL.format(lines=f":61:2603110311DR25,00NRTINONREF//B1\n:86:{details}", closing="75,00")
+    (line,) = lines(parse_text(tmp_path, text))
+    assert (line.return_reason, line.return_words) == (reason, words)
+
+
 def test_a_line_that_is_no_return_carries_no_return_reason(tmp_path: Path) -> None:
     transfer = ":61:2603110311D25,00NTRFNONREF//B1\n:86:/RTRN/MS03/REMI/AM04"
     text = MINIMAL.format(lines=transfer, closing="75,00")
