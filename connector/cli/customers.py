@@ -144,7 +144,11 @@ def _check_columns(mapping: MappingFile, file: Path, columns: list[str]) -> None
 def list_customers(
     ctx: typer.Context,
     search: Annotated[
-        str | None, typer.Option(help="Only those whose account number, name, e-mail or phone holds this.")
+        str | None,
+        typer.Option(
+            help="Only those whose account number, name, e-mail or phone holds this, or the name or company "
+            "of one of their source records.",
+        ),
     ] = None,
     status: Annotated[str | None, typer.Option(help="active, inactive or merged.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,

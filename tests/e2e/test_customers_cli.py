@@ -443,8 +443,10 @@ def test_list_finds_customers_by_name_e_mail_or_account_number_and_says_where_th
     assert by_phone["account_no"] == wang["account_no"]  # stored +8613800138000, found as dialled
     others = [c["account_no"] for c in every if c["account_no"] != wang["account_no"]]
     assert cli("customers", "merge", others[0], wang["account_no"], "--reason", "same person").code == 0
-    [merged] = json.loads(cli("customers", "list", "--search", "王小明", "--json").out)
+    found = json.loads(cli("customers", "list", "--search", "王小明", "--json").out)
+    [merged] = [c for c in found if c["account_no"] == wang["account_no"]]
     assert (merged["status"], merged["merged_into"]) == ("merged", others[0])
+    assert sorted(c["account_no"] for c in found) == sorted([wang["account_no"], others[0]])  # its record
     assert f"merged into {others[0]}" in cli("customers", "list", "--search", "王小明").out
 
 

@@ -721,3 +721,26 @@ def test_one_company_written_in_capitals_in_another_system_goes_to_a_person_not_
         held = m.apply("fxiaoke", contact("FX-1", name="NORDIC FOODS AB", province="上海"), DIGEST)
         assert held.outcome == "review"
         assert m.session.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+def test_a_search_finds_a_customer_by_the_name_or_company_of_a_source_record_bound_to_it(
+    container: Container,
+) -> None:
+    with master(container) as m:
+        created = m.apply("zoho", contact("z1", name="张伟", email="zhang@mingyuan.cn"), DIGEST)
+        linked = m.apply(
+            "webhook",
+            contact(
+                "w1", name="Zhang Wei", company="上海明远贸易有限公司 Mingyuan", email="zhang@mingyuan.cn"
+            ),
+            DIGEST,
+        )
+        m.apply("zoho", contact("z2", name="李娜", email="li@other.cn"), DIGEST)
+    assert (created.outcome, linked.outcome) == ("created", "linked")
+    with master(container) as m:
+        by_company = [c.name for c in m.directory.listed("明远")]
+        by_width_and_case = [c.name for c in m.directory.listed("ＭＩＮＧＹＵＡＮ")]
+        by_record_name = [c.name for c in m.directory.listed("zhang wei")]
+        by_none = m.directory.listed("明远", limit=1, status="inactive")
+    assert by_company == by_width_and_case == by_record_name == ["张伟"]
+    assert by_none == []
