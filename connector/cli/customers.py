@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -36,8 +36,10 @@ from connector.mapping.files import MappingSet
 from connector.mapping.model import MappingFile
 from connector.mapping.samples import SampleFile, absent_columns
 from connector.mapping.unheld import UnheldPaths
-from connector.master.models import CustomerBinding
+from connector.master.classify import region as region_of
+from connector.master.models import CustomerBinding, IdentityReview
 from connector.master.policy import CustomerPolicy
+from connector.master.records import text_of
 from connector.master.service import CustomerMaster
 from connector.master.sync import STOPPED, inbound_mapping, sync_customers
 from connector.sync.leases import IMPORTS, lease
@@ -321,37 +323,61 @@ def forget_bank_account(
 
 
 @customers_app.command("reviews")
-def reviews(ctx: typer.Context) -> None:
-    """Records whose identity is ambiguous, waiting for a decision (`customers resolve`)."""
+def reviews(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Records whose identity is ambiguous, waiting for a decision (`customers resolve`): each record's
+    name, e-mail, phone, company and region, the rule that matched, and each candidate's."""
     with master_session(ctx) as master:
-        table = DataTable(
-            *("#", "record", "name", "e-mail", "candidates", "reason"),
-            whole={"#", "record"},
-            right={"#"},
-            title="identity review queue",
+        waiting = [_review_entry(master, review) for review in master.reviews()]
+    if as_json:
+        out.print(dumps(waiting))
+        return
+    table = DataTable(
+        *("#", "record", "name", "e-mail", "phone", "company", "region", "rule", "candidates", "reason"),
+        whole={"#", "record", "region", "rule"},
+        right={"#"},
+        title="identity review queue",
+    )
+    for entry in waiting:
+        candidates = [
+            " · ".join(str(c[key] or "") for key in ("account_no", "name", "email", "phone", "region"))
+            for c in entry["candidates"]
+        ]
+        table.add_row(
+            str(entry["id"]),
+            Text(f"{entry['backend']} {entry['external_id']}"),
+            *(Text(entry[key] or "") for key in ("name", "email", "phone", "company", "region")),
+            Text(entry["rule"]),
+            Text("\n".join(candidates)),
+            Text(entry["reason"]),
         )
-        waiting = master.reviews()
-        for review in waiting:
-            record = master.review_record(review)
-            numbers = [
-                number
-                for number in master.session.scalars(
-                    select(Customer.account_no).where(
-                        Customer.id.in_([int(i) for i in review.candidates.split(",") if i])
-                    )
-                )
-            ]
-            table.add_row(
-                str(review.id),
-                Text(f"{review.backend} {review.external_id}"),
-                Text(str(record.get("name") or "")),
-                Text(str(record.get("email") or "")),
-                Text(", ".join(numbers)),
-                Text(review.reason),
-            )
     if waiting:
         out.print(table)
     out.print(f"{len(waiting)} record(s) waiting for review")
+
+
+def _review_entry(master: CustomerMaster, review: IdentityReview) -> dict[str, Any]:
+    """A review as a person decides it: the record (decrypted), the rule that matched, the candidates."""
+    record = master.review_record(review)
+    views = [master.directory.view(int(i)) for i in review.candidates.split(",") if i]
+    return {
+        "id": review.id,
+        "backend": review.backend,
+        "external_id": review.external_id,
+        **{field: text_of(record, field) for field in ("name", "email", "phone", "company")},
+        "region": region_of(record, master.policy.regions).value,
+        "rule": review.rule,
+        "reason": review.reason,
+        "candidates": [
+            {
+                "account_no": c.account_no,
+                "name": c.name,
+                "email": c.email,
+                "phone": c.phone,
+                "region": c.region,
+            }
+            for c in sorted(views, key=lambda view: view.account_no)
+        ],
+    }
 
 
 @customers_app.command("resolve")

@@ -519,3 +519,38 @@ def test_a_source_path_no_record_holds_is_named_by_the_preview_and_the_import_wi
     imported = cli("customers", "import", "webhook_customers", "hooks.json")
     assert imported.code == 0, imported.err
     assert hint in " ".join(imported.err.split())
+
+
+def test_reviews_show_the_records_phone_company_region_and_rule_and_each_candidates_contact_data(
+    cli: Cli, workspace: Path
+) -> None:
+    twins = "id,Full_Name,Email,Phone,Account_Name.name,Mailing_Country,Modified_Time\n" + (
+        "1,王小明,wang@acme.cn,138 0013 8000,,China,2026-11-01T10:00:00+08:00\n"
+        "4,Wang Xiaoming,WANG@acme.cn,139 0000 1111,明远贸易,China,2026-11-01T10:00:00+08:00\n"
+    )
+    (workspace / "twins.csv").write_text(twins, encoding="utf-8")
+    assert "1 review" in cli("customers", "import", "zoho_contacts", "twins.csv").out
+    [customer] = json.loads(cli("customers", "list", "--json").out)
+
+    [review] = json.loads(cli("customers", "reviews", "--json").out)
+    shown = cli("customers", "reviews").out
+
+    assert {key: review[key] for key in ("name", "email", "phone", "company", "region", "rule")} == {
+        "name": "Wang Xiaoming",
+        "email": "wang@acme.cn",
+        "phone": "+8613900001111",
+        "company": "明远贸易",
+        "region": "CN",
+        "rule": "email",
+    }
+    assert review["candidates"] == [
+        {
+            "account_no": customer["account_no"],
+            "name": "王小明",
+            "email": "wang@acme.cn",
+            "phone": "+8613800138000",
+            "region": "CN",
+        }
+    ]
+    for text in ("+8613900001111", "明远贸易", "email", "王小明", "+8613800138000", customer["account_no"]):
+        assert text in shown
