@@ -26,7 +26,7 @@ from connector.cli.context import (
 from connector.cli.output import DataTable, dumps, iso_time, money_json, money_text
 from connector.db import unit_of_work
 from connector.errors import ConfigError, ConnectorError
-from connector.imports import learning
+from connector.imports import learning, unmerged
 from connector.imports.rules import Accounts
 from connector.imports.unlearning import rematch_now, take_back
 from connector.ledger.entries import Voucher
@@ -411,10 +411,14 @@ def merge(
 @customers_app.command("unmerge")
 def unmerge(ctx: typer.Context, absorbed: str, reason: Reason = "", actor: Actor = "cli") -> None:
     """Undo a merge: customer ABSORBED stands on its own again, with the source records the merge moved,
-    and its ledger counts for itself alone again."""
+    and its ledger counts for itself alone again: each receipt posted to the other while merged that named
+    it (its account number, a record of its, its invoice) is reversed there and posted again to it."""
+    accounts = Accounts.of(state(ctx).container().settings.ledger.chart)
     with identity_change(ctx, actor) as master:
-        view = master.unmerge(absorbed, reason)
-    out.print(f"{absorbed} is a customer of its own again ({view.status})")
+        done = unmerged.unmerge(master, accounts, absorbed, reason)
+    out.print(f"{absorbed} is a customer of its own again ({done.customer.status})")
+    for moved in done.moved:  # posted to the customer it was merged into, by what named it
+        out.print(moved.describe())
 
 
 @customers_app.command("split")

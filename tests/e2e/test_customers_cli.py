@@ -554,3 +554,29 @@ def test_reviews_show_the_records_phone_company_region_and_rule_and_each_candida
     ]
     for text in ("+8613900001111", "明远贸易", "email", "王小明", "+8613800138000", customer["account_no"]):
         assert text in shown
+
+
+def test_an_unmerge_says_which_receipts_naming_the_unmerged_customer_it_posted_again_to_it(
+    cli: Cli, workspace: Path
+) -> None:
+    cli("customers", "import", "zoho_contacts", "contacts.csv")
+    assert cli("customers", "merge", "INDCN00001", "INDCN00002", "--reason", "same person").code == 0
+    payments = workspace / "payments.csv"
+    payments.write_text(
+        "Payment ID,Date,Contact,Invoice Number,Reference,Amount,Currency,Bank Account,Status\n"
+        "00000000-0000-4000-8000-000000000001,2 Mar 2026,Li Wei,,acct INDCN00002,50.00,CNY,Cheque,"
+        "AUTHORISED\n",
+        encoding="utf-8",
+    )
+    assert "1 payments posted" in cli("import", "payments.csv").out
+
+    apart = cli("customers", "unmerge", "INDCN00002", "--reason", "two people after all")
+
+    assert apart.code == 0, apart.err
+    said = apart.out.splitlines()
+    assert said[0] == "INDCN00002 is a customer of its own again (active)"
+    assert said[1].startswith("receipt 00000000-0000-4000-8000-000000000001 50.00 CNY named account number ")
+    assert said[1].endswith("on INDCN00001 reversed by entry 2, posted again to INDCN00002 as entry 3")
+    shown = json.loads(cli("ledger", "balance", "INDCN00002", "--json").out)
+    assert [line["balance"]["amount"] for line in shown["balances"]] == ["-50.00"]
+    assert cli("ledger", "verify").code == 0
