@@ -202,6 +202,11 @@ _COUNTRY_CODE = re.compile(r"\s*\(?\s*(?:\+|00)\s*\d{1,3}\s*\)?[\s.\-]*(?:\(0\)[
 _DIGIT = re.compile(r"\d")
 
 
+# "021-62345678转12", "分机 12", "內線：12": the extension words of Chinese (simplified and traditional),
+# read as phonenumbers' own "ext." (on NFKC text, so full-width spaces and colons are plain ones).
+_CHINESE_EXTENSION = re.compile(r"\s*(?:转|轉|分机|分機|[内內][线線])\s*:?\s*(?=\d)")
+
+
 def _number_or_next(text: str) -> bool:
     """Whether a slash in `text` follows a whole number (seven digits or more, its country code left out)."""
     before = re.split(r"[/／]", text, maxsplit=1)[0]
@@ -223,7 +228,8 @@ def phone(value: Any, region: str = "CN") -> str | None:
         )
     # Plainly written numbers take phonenumbers' rules without its parser (phones.py); the rest, and
     # every refusal with its reason, come from phonenumbers itself.
-    return plain_e164(_nfkc(text), region) or _parsed_e164(text, region)
+    text = _CHINESE_EXTENSION.sub(" ext. ", _nfkc(text))
+    return plain_e164(text, region) or _parsed_e164(text, region)
 
 
 # CRM data repeats numbers (switchboards, shared lines): remember recent results of the full parser,

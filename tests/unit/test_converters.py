@@ -212,6 +212,23 @@ def test_a_phone_extension_is_kept_so_two_people_at_one_switchboard_stay_two(wri
     assert convert("phone", "010-6512 3456 ext. 205", region="CN") == "+861065123456;ext=205"
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "021-62345678转12",
+        "+86 (21) 6234-5678 转 12",
+        "021-6234 5678 分机 12",
+        "021-6234 5678 分機12",
+        "021-6234 5678 內線 12",
+        "021-6234 5678 内线：12",
+        "０２１－６２３４５６７８　转　１２",  # full-width digits, dash and spaces
+        "(021) 6234 5678 ext. 12",
+    ],
+)
+def test_a_chinese_extension_marker_keeps_the_extension_as_ext_does(written: str) -> None:
+    assert convert("phone", written, region="CN") == "+862162345678;ext=12"
+
+
 @pytest.mark.parametrize("written", ["li\u200b@acme.cn", "\ufeffli@acme.cn", "li@acme.cn\u200b"])
 def test_an_invisible_character_in_an_address_is_no_part_of_it(written: str) -> None:
     assert convert("email", written) == "li@acme.cn"
