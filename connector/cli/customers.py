@@ -323,36 +323,56 @@ def forget_bank_account(
 
 
 @customers_app.command("reviews")
-def reviews(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def reviews(
+    ctx: typer.Context,
+    every: Annotated[
+        bool, typer.Option("--all", help="Decided reviews too, with who decided what, when and why.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Records whose identity is ambiguous, waiting for a decision (`customers resolve`): each record's
     name, e-mail, phone, company and region, the rule that matched, and each candidate's."""
     with master_session(ctx) as master:
-        waiting = [_review_entry(master, review) for review in master.reviews()]
+        listed = master.reviews(None if every else "open")
+        entries = [_review_entry(master, review) for review in listed]
     if as_json:
-        out.print(dumps(waiting))
+        out.print(dumps(entries))
         return
     table = DataTable(
         *("#", "record", "name", "e-mail", "phone", "company", "region", "rule", "candidates", "reason"),
+        *(("decision",) if every else ()),
         whole={"#", "record", "region", "rule"},
         right={"#"},
-        title="identity review queue",
+        title="identity reviews" if every else "identity review queue",
     )
-    for entry in waiting:
+    for review, entry in zip(listed, entries, strict=True):
         candidates = [
             " · ".join(str(c[key] or "") for key in ("account_no", "name", "email", "phone", "region"))
             for c in entry["candidates"]
         ]
-        table.add_row(
+        row: list[str | Text] = [
             str(entry["id"]),
             Text(f"{entry['backend']} {entry['external_id']}"),
             *(Text(entry[key] or "") for key in ("name", "email", "phone", "company", "region")),
             Text(entry["rule"]),
             Text("\n".join(candidates)),
             Text(entry["reason"]),
-        )
-    if waiting:
+        ]
+        if every:
+            row.append(Text(_decision(review)))
+        table.add_row(*row)
+    if listed:
         out.print(table)
-    out.print(f"{len(waiting)} record(s) waiting for review")
+    waiting = sum(review.status == "open" for review in listed)
+    decided = f", {len(listed) - waiting} decided" if every else ""
+    out.print(f"{waiting} record(s) waiting for review{decided}")
+
+
+def _decision(review: IdentityReview) -> str:
+    """What was decided, by whom and when ("open" while undecided; why is in the review's reason)."""
+    if review.resolved_at is None:
+        return review.status
+    return f"{review.status} by {review.resolved_by} {review.resolved_at:%Y-%m-%d %H:%M}"
 
 
 def _review_entry(master: CustomerMaster, review: IdentityReview) -> dict[str, Any]:
@@ -387,13 +407,14 @@ def resolve(
     link: Annotated[str | None, typer.Option(help="Bind the record to this account number.")] = None,
     new: Annotated[bool, typer.Option("--new", help="Make the record a customer of its own.")] = False,
     dismiss: Annotated[bool, typer.Option("--dismiss", help="Set the record aside.")] = False,
+    reason: Reason = "",
     actor: Actor = "cli",
 ) -> None:
-    """Decide a review: --link ACCOUNT_NO, --new or --dismiss."""
+    """Decide a review: --link ACCOUNT_NO, --new or --dismiss (`customers reviews --all` lists it then)."""
     if [link is not None, new, dismiss].count(True) != 1:
         raise typer.BadParameter("give exactly one of --link ACCOUNT_NO, --new, --dismiss")
     with master_session(ctx, actor) as master:
-        applied = master.resolve_review(review_id, link_to=link, create=new)
+        applied = master.resolve_review(review_id, link_to=link, create=new, why=reason)
         number = master.directory.view(applied.customer_id).account_no if applied.customer_id else None
     out.print(f"review #{review_id}: {applied.outcome}" + (f" → {number}" if number else ""))
 

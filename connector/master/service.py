@@ -332,12 +332,12 @@ class CustomerMaster:
         review.reason = f"{review.reason}; {why}"
         self.session.flush()
 
-    def reviews(self, status: str = "open") -> list[IdentityReview]:
-        return list(
-            self.session.scalars(
-                select(IdentityReview).where(IdentityReview.status == status).order_by(IdentityReview.id)
-            )
-        )
+    def reviews(self, status: str | None = "open") -> list[IdentityReview]:
+        """The reviews in `status` (open, linked, created, dismissed, superseded), or all of them (None)."""
+        query = select(IdentityReview).order_by(IdentityReview.id)
+        if status is not None:
+            query = query.where(IdentityReview.status == status)
+        return list(self.session.scalars(query))
 
     def review_record(self, review: IdentityReview) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(self.cipher.decrypt(REVIEW_RECORD, review.record_enc))
@@ -348,8 +348,11 @@ class CustomerMaster:
         loaded: dict[str, Any] = json.loads(self.cipher.decrypt(BINDING_RECORD, binding.record_enc))
         return loaded
 
-    def resolve_review(self, review_id: int, *, link_to: str | None = None, create: bool = False) -> Applied:
-        """A person's decision: link the record to the customer `link_to`, create a new one, or dismiss it."""
+    def resolve_review(
+        self, review_id: int, *, link_to: str | None = None, create: bool = False, why: str = ""
+    ) -> Applied:
+        """A person's decision: link the record to the customer `link_to`, create a new one, or dismiss it;
+        `why` is kept with the decision, on the review and in the customer's audit trail."""
         serialize(self.session, IDENTITY_LOCK)  # never beside a merge of the customer it links to
         review = self.session.get(IdentityReview, review_id)
         if review is None or review.status != "open":
@@ -361,6 +364,7 @@ class CustomerMaster:
             review.content_hash,
             review.mapping_digest,
         )
+        reason = f"{why}; " if why else ""  # as a merge, unmerge or split words it
         if link_to is not None:
             customer = self.directory.get(link_to)
             if customer.status == "merged":
@@ -373,16 +377,16 @@ class CustomerMaster:
                     f"the record is kept in {kept_in} and {link_to} in {customer.currency}: it would be sent "
                     f"{customer.currency} amounts as its own; make it a customer of its own (--new)"
                 )
-            detail = f"linked by {self.actor} (review #{review.id}: {review.reason})"
+            detail = f"{reason}linked by {self.actor} (review #{review.id}: {review.reason})"
             self._link(customer.id, source, detail)
-            self._close_review(review, "linked", customer.id, f"linked to {link_to} by {self.actor}")
+            self._close_review(review, "linked", customer.id, f"{reason}linked to {link_to} by {self.actor}")
             return Applied("linked", customer.id, detail)
         if create:
             created = self._create(source, classify.region(source.values, self.policy.regions))
-            self._bind(created.id, source, f"new customer by {self.actor} (review #{review.id})")
-            self._close_review(review, "created", created.id, f"new customer by {self.actor}")
+            self._bind(created.id, source, f"{reason}new customer by {self.actor} (review #{review.id})")
+            self._close_review(review, "created", created.id, f"{reason}new customer by {self.actor}")
             return Applied("created", created.id)
-        self._close_review(review, "dismissed", None, f"dismissed by {self.actor}")
+        self._close_review(review, "dismissed", None, f"{reason}dismissed by {self.actor}")
         return Applied("dismissed")
 
     # --- deletions, merges, splits (connector.master.lifecycle) ---------------------------------------

@@ -292,6 +292,28 @@ def test_import_creates_skips_quarantines_and_holds_ambiguous_records_for_review
     assert "0 record(s) waiting for review" in cli("customers", "reviews").out
 
 
+def test_a_review_decided_with_a_reason_keeps_it_in_the_audit_trail_and_a_dismissal_stays_listed(
+    cli: Cli, workspace: Path
+) -> None:
+    assert cli("customers", "import", "zoho_contacts", "contacts.csv").code == 0
+    decided = cli("customers", "resolve", "1", "--new", "--reason", "different 张伟", "--actor", "finance")
+    assert decided.code == 0, decided.err
+    history = json.loads(cli("customers", "show", "INDCN00003", "--json").out)["history"]
+    assert history[-1]["kind"] == "bound"
+    assert history[-1]["detail"].startswith("different 张伟; new customer by finance")
+    assert "different 张伟" in cli("customers", "show", "INDCN00003", columns=200).out
+
+    (workspace / "contacts.csv").write_text(CONTACTS.replace("4,Wang", "5,Wang"), encoding="utf-8")
+    assert "1 review" in cli("customers", "import", "zoho_contacts", "contacts.csv").out
+    dismissed = cli("customers", "resolve", "2", "--dismiss", "--reason", "a test record", "--actor", "ops")
+    assert dismissed.out.strip() == "review #2: dismissed"
+    assert "0 record(s) waiting for review" in cli("customers", "reviews").out
+    listed = cli("customers", "reviews", "--all", columns=250)
+    assert "0 record(s) waiting for review, 2 decided" in listed.out
+    assert "a test record; dismissed by ops" in listed.out
+    assert "dismissed by ops 20" in listed.out
+
+
 def test_a_broken_mapping_edit_is_refused_and_the_last_valid_set_stays_in_force(
     cli: Cli, workspace: Path
 ) -> None:
