@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from connector.bootstrap import Container
 from connector.cli.context import (
@@ -211,6 +211,7 @@ def show(
             select(CustomerBinding).where(CustomerBinding.customer_id == view.id)
         ).all()
         history = container.master(session, CustomerPolicy()).history(view.id)
+        related = _account_numbers(session, {e.related_customer_id for e in history})
         accounts = learning.known_accounts(session, container.cipher, view.id)
         payload = {
             "account_no": view.account_no,
@@ -243,7 +244,16 @@ def show(
                 for a in accounts
             ],
             "history": [
-                {"at": iso_time(e.at), "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in history
+                {
+                    "at": iso_time(e.at),
+                    "kind": e.kind,
+                    "actor": e.actor,
+                    "detail": e.detail,
+                    "backend": e.backend,
+                    "external_id": e.external_id,
+                    "related_account_no": related.get(e.related_customer_id),
+                }
+                for e in history
             ],
         }
     if as_json:
@@ -273,11 +283,22 @@ def show(
         known.add_row(Text(a.number), Text(a.origin()))
     out.print(known)
     trail = DataTable(
-        "at", "event", "by", "detail", whole={"at", "event"}, title="audit trail", title_justify="left"
+        *("at", "event", "by", "record", "customer", "detail"),
+        whole={"at", "event", "record", "customer"},
+        title="audit trail",
+        title_justify="left",
     )
     for e in history:
-        trail.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.kind, Text(e.actor), Text(e.detail))
+        record = f"{e.backend} {e.external_id}" if e.backend else ""
+        other = related.get(e.related_customer_id, "")
+        trail.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.kind, Text(e.actor), Text(record), other, Text(e.detail))
     out.print(trail)
+
+
+def _account_numbers(session: Session, ids: set[int | None]) -> dict[int | None, str]:
+    """The account numbers of the customers `ids` (None: an event about no other customer)."""
+    found = session.execute(select(Customer.id, Customer.account_no).where(Customer.id.in_(ids - {None})))
+    return {customer_id: account_no for customer_id, account_no in found}
 
 
 @customers_app.command("forget-bank-account")

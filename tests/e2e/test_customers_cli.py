@@ -350,6 +350,26 @@ def test_merge_and_split_are_recorded_in_the_audit_trail(cli: Cli, workspace: Pa
     assert "not the same after all" in history[-1]["detail"]
 
 
+def test_show_names_the_source_record_and_the_other_customer_each_audit_event_concerns(
+    cli: Cli, workspace: Path
+) -> None:
+    cli("customers", "import", "zoho_contacts", "contacts.csv")
+    assert cli("customers", "merge", "INDCN00001", "INDCN00002").code == 0
+    history = json.loads(cli("customers", "show", "INDCN00001", "--json").out)["history"]
+    bound, absorbed, moved_in = history[1:]
+    assert (bound["backend"], bound["external_id"], bound["related_account_no"]) == (
+        "zoho.Contacts",
+        "1",
+        None,
+    )
+    assert (absorbed["kind"], absorbed["related_account_no"]) == ("absorbed", "INDCN00002")
+    assert (moved_in["backend"], moved_in["external_id"]) == ("zoho.Contacts", "2")
+    assert {"at", "kind", "actor", "detail"} <= bound.keys()
+    trail = cli("customers", "show", "INDCN00001", columns=200).out.split("audit trail")[1]
+    assert table_column(trail, 3) == "zoho.Contacts1zoho.Contacts1zoho.Contacts2"
+    assert table_column(trail, 4) == "INDCN00002INDCN00002"
+
+
 @pytest.mark.parametrize(
     ("before", "command"),
     [
@@ -394,7 +414,7 @@ def test_show_in_a_pipes_80_columns_folds_a_long_reason_onto_more_lines_and_cuts
     shown = cli("customers", "show", "INDCN00001", columns=80)
     assert shown.code == 0, shown.err
     assert "…" not in shown.out
-    assert reason in table_column(shown.out.split("audit trail")[1], 3)
+    assert reason in table_column(shown.out.split("audit trail")[1], 5)
 
 
 def test_show_json_gives_the_credit_limit_as_money_and_times_in_iso_8601_with_their_offset(
