@@ -308,7 +308,7 @@ def test_a_review_decided_with_a_reason_keeps_it_in_the_audit_trail_and_a_dismis
     dismissed = cli("customers", "resolve", "2", "--dismiss", "--reason", "a test record", "--actor", "ops")
     assert dismissed.out.strip() == "review #2: dismissed"
     assert "0 record(s) waiting for review" in cli("customers", "reviews").out
-    listed = cli("customers", "reviews", "--all", columns=250)
+    listed = cli("customers", "reviews", "--all", columns=400)
     assert "0 record(s) waiting for review, 2 decided" in listed.out
     assert "a test record; dismissed by ops" in listed.out
     assert "dismissed by ops 20" in listed.out
