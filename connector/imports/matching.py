@@ -128,6 +128,20 @@ def _without_spaces(grouped: re.Match[str]) -> str:
     return grouped.group().replace(" ", "")
 
 
+_NAMED = re.compile(r"^(account number|record id|invoice) (.+?) in the document")
+
+
+def named_reason(why: str, written: str) -> str:
+    """A tier-1 match's reason: what of a customer's the document names (`named_in` reads it back)."""
+    return f"{why} {written} in the document"
+
+
+def named_in(reason: str) -> tuple[str, str] | None:
+    """What a tier-1 match's reason (`named_reason`) says the document named: (what, as written)."""
+    said = _NAMED.match(reason)
+    return (said.group(1), said.group(2)) if said is not None else None
+
+
 def match_document(
     document: Document, known: Known, *, name_threshold: int, window_days: int, tiers: int = 4
 ) -> Match:
@@ -143,7 +157,7 @@ def match_document(
     short_only = True  # every identifier found is a few digits only
     for token in words:
         for account_no, why, written in known.by_token(token):
-            first.append(Candidate(account_no, 1, 100, f"{why} {written} in the document"))
+            first.append(Candidate(account_no, 1, 100, named_reason(why, written)))
             from_fields = from_fields or token in stated
             from_party = from_party or token in own
             short_only = short_only and _SHORT_NUMBER.fullmatch(token) is not None

@@ -10,7 +10,6 @@ absorbed customer: an unmerge moves each once, and imported again the receipt is
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.credit import reads
+from connector.imports.matching import named_in
 from connector.imports.models import ImportedDocument, ImportedFile, ReceiptApplication
 from connector.imports.rules import Accounts, settling
 from connector.ledger.customers import CustomerView, survivor_of
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from connector.master.service import CustomerMaster
 
 BY_TOKEN = 1  # the matching tier of an identifier the document names
-_NAMED = re.compile(r"^(account number|record id|invoice) (.+?) in the document")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +149,9 @@ def _naming(session: Session, absorbed: Customer, survivor_id: int) -> list[tupl
     ).all()
     found = []
     for receipt in receipts:
-        said = _NAMED.match(receipt.match_rule)
-        if said is not None and said.group(2) in own[said.group(1)]:
-            found.append((receipt, f"{said.group(1)} {said.group(2)}"))
+        said = named_in(receipt.match_rule)
+        if said is not None and said[1] in own[said[0]]:
+            found.append((receipt, " ".join(said)))
     return found
 
 
